@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// `paxos`: the peer (flags only, as compose's `command:` passes them) or a
+// subcommand such as `paxos run DIR`.
+
+import { ConfigError } from '../config/errors.js';
+import { runPeer } from './peer-command.js';
+import { runCommand } from './run-command.js';
+
+async function main(argv: string[]): Promise<number | undefined> {
+  if (argv[0] === 'run') return runCommand(argv.slice(1));
+  await runPeer(argv);
+  return undefined;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`paxos: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`paxos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,206 @@
+// `paxos -h FILE [-v VALUE] [-t SECONDS] ...`: run one peer. This is what the
+// image's ENTRYPOINT runs, so compose's `command:` passes only these flags.
+
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/errors.js';
+import { hasRole, loadHostsfile, type Cluster, type HostEntry } from '../config/hostsfile.js';
+import { MAX_VALUE_BYTES } from '../core/limits.js';
+import { DEFAULT_TIMING } from '../core/proposer.js';
+import { LOG_LEVELS, stderrLogger, type LogLevel } from '../daemon/logger.js';
+import { PeerDaemon } from '../daemon/peer.js';
+import { MemoryStorage } from '../storage/storage.js';
+import type { Endpoint } from '../transport/link.js';
+import { parseFlags } from './flags.js';
+
+export const DEFAULT_PORT = 8080;
+
+export const PEER_HELP = `Usage: paxos -h FILE [-v VALUE] [-t SECONDS] [options]
+
+Runs one Paxos peer. It finds itself in the hostsfile by hostname, listens on
+port ${DEFAULT_PORT} as acceptor and/or learner at once, and, if it is a proposer,
+waits -t seconds and then proposes -v. Protocol events go to stdout as JSON
+lines; everything else goes to stderr.
+
+  -h, --hostsfile FILE     the hostsfile: one hostname:role[,role...] per line,
+                           roles proposerK, acceptorK, learnerK (required)
+  -v, --value VALUE        the value to propose (required for proposers;
+                           UTF-8, 1..${MAX_VALUE_BYTES} bytes)
+  -t, --start-after SECS   wait this long before proposing (default 0)
+      --name HOST          who this peer is in the hostsfile
+                           (default: this machine's hostname, ${JSON.stringify(os.hostname())})
+      --port N             port to listen on and to reach peers on
+                           (default ${DEFAULT_PORT})
+      --resolve HOST=ADDR[:PORT]
+                           reach HOST at ADDR instead of looking its name up;
+                           for this peer's own HOST, also listen there.
+                           Repeatable. \`paxos run\` uses it for local runs.
+      --round-timeout SECS retry a round that gets no majority in this long
+                           (default ${DEFAULT_TIMING.roundTimeoutMs / 1000})
+      --log-level LEVEL    stderr detail: ${LOG_LEVELS.join(', ')} (default warn)
+      --exit-on-stdin-close
+                           exit when standard input closes (set by \`paxos run\`
+                           so peers never outlive their runner)
+      --help               show this help
+
+Other commands:
+  paxos run DIR            run a testcase's docker-compose.yml locally
+                           (see \`paxos run --help\`)
+
+Exit status: 0 after SIGTERM or SIGINT, 2 on a usage or hostsfile error,
+1 on any other failure.`;
+
+export interface PeerSettings {
+  readonly cluster: Cluster;
+  readonly self: HostEntry;
+  readonly value: string | undefined;
+  readonly startDelayMs: number;
+  readonly listen: Endpoint;
+  readonly endpointOf: (peer: HostEntry) => Endpoint;
+  readonly roundTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  readonly exitOnStdinClose: boolean;
+  /** Non-fatal problems to print once at startup. */
+  readonly warnings: readonly string[];
+}
+
+export function parsePeerArgs(argv: readonly string[], hostname = os.hostname()): PeerSettings | 'help' {
+  const { values } = parseFlags(argv, {
+    hostsfile: { type: 'string', short: 'h' },
+    value: { type: 'string', short: 'v' },
+    'start-after': { type: 'string', short: 't' },
+    name: { type: 'string' },
+    port: { type: 'string' },
+    resolve: { type: 'string', multiple: true },
+    'round-timeout': { type: 'string' },
+    'log-level': { type: 'string' },
+    'exit-on-stdin-close': { type: 'boolean' },
+    help: { type: 'boolean' },
+  });
+  if (values.help === true) return 'help';
+
+  const file = values.hostsfile;
+  if (file === undefined) throw new ConfigError('missing -h FILE (the hostsfile); see paxos --help');
+  const cluster = loadHostsfile(file);
+  const name = values.name ?? hostname;
+  const self = cluster.byHost(name);
+  if (self === undefined) {
+    const known = cluster.hosts.map((h) => h.host).join(', ');
+    throw new ConfigError(
+      `hostsfile ${file} has no line for ${values.name === undefined ? `this machine's hostname ${JSON.stringify(name)}` : `--name ${JSON.stringify(name)}`}; it lists ${known} (pass --name HOST to choose)`,
+    );
+  }
+
+  const warnings = [...cluster.warnings];
+  const value = values.value;
+  const proposer = hasRole(self, 'proposer');
+  if (value !== undefined) {
+    if (value === '') throw new ConfigError('-v: the value must not be empty');
+    if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) throw new ConfigError(`-v: the value is over ${MAX_VALUE_BYTES} bytes`);
+    if (!proposer) warnings.push(`-v ${JSON.stringify(value)} ignored: ${self.host} is not a proposer in ${file}`);
+  } else if (proposer) {
+    const roles = self.roles.filter((r) => r.kind === 'proposer').map((r) => `proposer${r.group}`).join(',');
+    throw new ConfigError(`${self.host} is ${roles} in ${file}:${self.id} but no -v VALUE was given`);
+  }
+
+  const startDelayMs = seconds('-t', values['start-after'] ?? '0') * 1000;
+  const roundTimeoutMs = seconds('--round-timeout', values['round-timeout'] ?? String(DEFAULT_TIMING.roundTimeoutMs / 1000)) * 1000;
+  if (roundTimeoutMs === 0) throw new ConfigError('--round-timeout must be above 0');
+  const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
+
+  const overrides = new Map<string, Endpoint>();
+  for (const spec of values.resolve ?? []) {
+    const [host, endpoint] = parseResolve(spec, port);
+    if (cluster.byHost(host) === undefined) warnings.push(`--resolve ${spec}: ${host} is not in ${file}`);
+    overrides.set(host, endpoint);
+  }
+
+  const logLevel = values['log-level'] ?? 'warn';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
+
+  return {
+    cluster,
+    self,
+    value: proposer ? value : undefined,
+    startDelayMs,
+    listen: overrides.get(self.host) ?? { host: '0.0.0.0', port },
+    endpointOf: (peer) => overrides.get(peer.host) ?? { host: peer.host, port },
+    roundTimeoutMs,
+    logLevel: logLevel as LogLevel,
+    exitOnStdinClose: values['exit-on-stdin-close'] === true,
+    warnings,
+  };
+}
+
+export async function runPeer(argv: readonly string[]): Promise<void> {
+  const settings = parsePeerArgs(argv);
+  if (settings === 'help') {
+    process.stdout.write(`${PEER_HELP}\n`);
+    return;
+  }
+  const log = stderrLogger(settings.self.host, settings.logLevel);
+  for (const w of settings.warnings) log.warn(w);
+  const daemon = new PeerDaemon({
+    cluster: settings.cluster,
+    self: settings.self,
+    value: settings.value,
+    startDelayMs: settings.startDelayMs,
+    listen: settings.listen,
+    endpointOf: settings.endpointOf,
+    storage: new MemoryStorage(),
+    timing: { ...DEFAULT_TIMING, roundTimeoutMs: settings.roundTimeoutMs },
+    rng: Math.random,
+    out: (line) => process.stdout.write(`${line}\n`),
+    log,
+  });
+
+  let stopping = false;
+  const shutdown = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${why}; shutting down`);
+    // Never hang on the way out: a second is plenty to close sockets.
+    setTimeout(() => process.exit(0), 1000).unref();
+    void daemon.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  if (settings.exitOnStdinClose) {
+    process.stdin.on('end', () => shutdown('stdin closed'));
+    process.stdin.on('error', () => shutdown('stdin closed'));
+    process.stdin.resume();
+  }
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') {
+      throw new ConfigError(
+        `cannot listen on ${settings.listen.host}:${settings.listen.port} (${e.code}); is another peer running there? use --port or --resolve`,
+      );
+    }
+    throw err;
+  }
+}
+
+function seconds(flag: string, text: string): number {
+  const x = Number(text);
+  if (text.trim() === '' || !Number.isFinite(x) || x < 0) throw new ConfigError(`${flag} expects seconds >= 0, got ${JSON.stringify(text)}`);
+  return x;
+}
+
+function portNumber(flag: string, text: string): number {
+  const x = Number(text);
+  if (!Number.isInteger(x) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
+  return x;
+}
+
+function parseResolve(spec: string, defaultPort: number): [string, Endpoint] {
+  const m = /^([^=]+)=([^:=]+)(?::(\d+))?$/.exec(spec);
+  if (m === null) throw new ConfigError(`--resolve expects HOST=ADDR[:PORT], got ${JSON.stringify(spec)}`);
+  const port = m[3] === undefined ? defaultPort : portNumber(`--resolve ${spec}`, m[3]);
+  return [m[1]!, { host: m[2]!, port }];
+}

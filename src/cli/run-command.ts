@@ -1,0 +1,89 @@
+// `paxos run DIR`: a testcase without Docker.
+
+import { ConfigError } from '../config/errors.js';
+import { DEFAULT_RUN, runTestcase } from '../runner/run.js';
+import { parseFlags } from './flags.js';
+
+export const RUN_HELP = `Usage: paxos run DIR [options]
+
+Runs the testcase in DIR without Docker. Reads DIR/docker-compose.yml as is
+(services, hostnames, command: flags, and the hostsfile mounted in volumes:),
+starts each service as a local peer process on its own loopback address with
+port 8080 (127.A.B.1, .2, ...; distinct ports on 127.0.0.1 where that is not
+possible), and prints the merged transcript as \`docker compose up\` does.
+
+The run ends when every proposer and learner has printed chose and every
+message sent has been received, then prints one line saying what each peer
+chose. If DIR/expected/ exists, each peer's lines are compared with
+expected/<peer>.log (as a multiset, plus the orderings the protocol
+guarantees), and every mismatch is named.
+
+  --timeout SECS     fail if nothing is decided in this long (default ${DEFAULT_RUN.timeoutMs / 1000})
+  --drain SECS       after deciding, wait at most this long for messages
+                     still in flight (default ${DEFAULT_RUN.drainMs / 1000})
+  --ports            put every peer on 127.0.0.1 with its own port
+  --no-compare       do not compare with DIR/expected/
+  --quiet            print only the summary and any mismatches
+  --log-level LEVEL  passed to every peer (error, warn, info, debug)
+  --help             show this help
+
+Exit status: 0 decided (and matched the goldens, if any), 1 timed out,
+a peer failed, or a mismatch, 2 usage error, 130 interrupted.`;
+
+export async function runCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      timeout: { type: 'string' },
+      drain: { type: 'string' },
+      ports: { type: 'boolean' },
+      'no-compare': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    true,
+  );
+  if (values.help === true) {
+    process.stdout.write(`${RUN_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new ConfigError('run expects one testcase directory, e.g. paxos run testcases/1');
+  const dir = positionals[0]!;
+  const quiet = values.quiet === true;
+
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const result = await runTestcase(dir, {
+    timeoutMs: seconds('--timeout', values.timeout, DEFAULT_RUN.timeoutMs),
+    drainMs: seconds('--drain', values.drain, DEFAULT_RUN.drainMs),
+    addressMode: values.ports === true ? 'ports' : 'auto',
+    compare: values['no-compare'] !== true,
+    peerArgs: values['log-level'] === undefined ? [] : ['--log-level', values['log-level']],
+    echo: quiet ? undefined : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
+    signal: abort.signal,
+  });
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
+
+  if (result.outcome === 'decided' && result.inFlightAtEnd > 0) {
+    process.stderr.write(`paxos run: note: ${result.inFlightAtEnd} messages were still in flight when the run ended (is a peer down?)\n`);
+  }
+  process.stdout.write(`${result.summary}\n`);
+  if (result.mismatches !== null) {
+    for (const m of result.mismatches) process.stdout.write(`mismatch: ${m.peer}: ${m.message}\n`);
+    if (result.mismatches.length === 0) process.stdout.write(`expected: every peer matches ${dir}/expected\n`);
+  }
+  if (result.failure !== '') process.stderr.write(`paxos run: FAILED: ${result.failure}\n`);
+  if (result.outcome === 'interrupted') return 130;
+  return result.ok ? 0 : 1;
+}
+
+function seconds(flag: string, text: string | undefined, fallbackMs: number): number {
+  if (text === undefined) return fallbackMs;
+  const x = Number(text);
+  if (text.trim() === '' || !Number.isFinite(x) || x <= 0) throw new ConfigError(`${flag} expects seconds > 0, got ${JSON.stringify(text)}`);
+  return x * 1000;
+}

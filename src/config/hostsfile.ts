@@ -1,0 +1,139 @@
+// The hostsfile: one `hostname:role[,role...]` per line; a peer's id is its
+// 1-based line number. Every problem is reported as FILE:LINE: what, and how
+// to fix it, so a user can correct the file without reading this code.
+
+import { readFileSync } from 'node:fs';
+import type { PeerId } from '../core/types.js';
+import { ConfigError } from './errors.js';
+
+export type RoleKind = 'proposer' | 'acceptor' | 'learner';
+
+export interface Role {
+  readonly kind: RoleKind;
+  readonly group: number;
+}
+
+export interface HostEntry {
+  readonly id: PeerId;
+  readonly host: string;
+  readonly roles: readonly Role[];
+}
+
+export interface Cluster {
+  readonly file: string;
+  readonly hosts: readonly HostEntry[];
+  /** The highest proposer group: the step between one proposer's numbers. */
+  readonly stride: number;
+  /** Non-fatal oddities worth a line on stderr. */
+  readonly warnings: readonly string[];
+  byHost(host: string): HostEntry | undefined;
+  byId(id: PeerId): HostEntry | undefined;
+  proposerOf(group: number): HostEntry | undefined;
+  acceptorsOf(group: number): readonly PeerId[];
+  learnersOf(group: number): readonly PeerId[];
+}
+
+const ROLE_RE = /^(proposer|acceptor|learner)([1-9][0-9]{0,8})$/;
+const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+const FORMAT = 'each line must be hostname:role[,role...] with roles proposerK, acceptorK or learnerK (K = group number >= 1)';
+
+export function hasRole(h: HostEntry, kind: RoleKind, group?: number): boolean {
+  return h.roles.some((r) => r.kind === kind && (group === undefined || r.group === group));
+}
+
+export function loadHostsfile(file: string): Cluster {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(code ?? err);
+    throw new ConfigError(`hostsfile ${file}: cannot read it (${why}); check the -h path`);
+  }
+  return parseHostsfile(text, file);
+}
+
+export function parseHostsfile(text: string, file: string): Cluster {
+  const lines = text.split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
+  if (lines.length === 0) throw new ConfigError(`hostsfile ${file} is empty; ${FORMAT}`);
+
+  const hosts: HostEntry[] = [];
+  const hostLine = new Map<string, number>();
+  const proposerLine = new Map<number, { host: string; line: number }>();
+
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    const at = `${file}:${line}`;
+    const text = raw.trim();
+    if (text === '') throw new ConfigError(`${at}: empty line; peer ids are line numbers, so a hostsfile cannot skip lines`);
+    const colon = text.indexOf(':');
+    if (colon < 0) throw new ConfigError(`${at}: expected hostname:role[,role...], got ${JSON.stringify(text)}`);
+    const host = text.slice(0, colon).trim();
+    if (host === '') throw new ConfigError(`${at}: missing hostname before ':'`);
+    if (!HOST_RE.test(host)) {
+      throw new ConfigError(`${at}: ${JSON.stringify(host)} is not a valid hostname (letters, digits, '.', '_' and '-' only)`);
+    }
+    const prev = hostLine.get(host);
+    if (prev !== undefined) throw new ConfigError(`${at}: host ${host} is already on line ${prev}; each host must appear once`);
+    hostLine.set(host, line);
+
+    const list = text.slice(colon + 1).trim();
+    if (list === '') throw new ConfigError(`${at}: ${host} has no roles; list at least one, e.g. ${host}:acceptor1`);
+    const roles: Role[] = [];
+    for (const token of list.split(',').map((t) => t.trim())) {
+      if (token === '') throw new ConfigError(`${at}: empty role in ${JSON.stringify(list)}; separate roles with single commas`);
+      const m = ROLE_RE.exec(token);
+      if (m === null) throw new ConfigError(`${at}: unknown role ${JSON.stringify(token)}; ${FORMAT}`);
+      const role: Role = { kind: m[1] as RoleKind, group: Number(m[2]) };
+      if (roles.some((r) => r.kind === role.kind && r.group === role.group)) {
+        throw new ConfigError(`${at}: role ${token} is listed twice for ${host}`);
+      }
+      if (role.kind === 'proposer') {
+        const owner = proposerLine.get(role.group);
+        if (owner !== undefined) {
+          throw new ConfigError(
+            `${at}: ${token} is already claimed by ${owner.host} on line ${owner.line}; each group has at most one proposer`,
+          );
+        }
+        proposerLine.set(role.group, { host, line });
+      }
+      roles.push(role);
+    }
+    hosts.push({ id: line, host, roles });
+  });
+
+  const members = (kind: RoleKind, group: number): PeerId[] =>
+    hosts.filter((h) => hasRole(h, kind, group)).map((h) => h.id);
+
+  for (const [group, { host, line }] of proposerLine) {
+    if (members('acceptor', group).length === 0) {
+      throw new ConfigError(`${file}:${line}: proposer${group} (${host}) has no acceptors; give some hosts the role acceptor${group}`);
+    }
+  }
+
+  const warnings: string[] = [];
+  const groups = new Set(hosts.flatMap((h) => h.roles.map((r) => r.group)));
+  for (const g of [...groups].sort((a, b) => a - b)) {
+    if (!proposerLine.has(g) && members('learner', g).length > 0) {
+      warnings.push(`${file}: group ${g} has learners but no proposer${g}, so they will never learn a value`);
+    }
+  }
+
+  const stride = Math.max(1, ...proposerLine.keys());
+  const byHost = new Map(hosts.map((h) => [h.host, h]));
+  return {
+    file,
+    hosts,
+    stride,
+    warnings,
+    byHost: (host) => byHost.get(host),
+    byId: (id) => hosts[id - 1],
+    proposerOf: (group) => {
+      const p = proposerLine.get(group);
+      return p === undefined ? undefined : byHost.get(p.host);
+    },
+    acceptorsOf: (group) => members('acceptor', group),
+    learnersOf: (group) => members('learner', group),
+  };
+}

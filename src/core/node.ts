@@ -1,0 +1,158 @@
+// One peer's roles composed into a single pure state machine: the acceptor
+// (one state for every group the peer accepts for), one proposer per
+// proposer role, and the learner. Message in, effects out; when durable
+// state changed, the batch starts with a `persist` so the shell writes it
+// before any reply leaves.
+
+import type { Cluster } from '../config/hostsfile.js';
+import { hasRole } from '../config/hostsfile.js';
+import { handleAccept, handlePrepare, type AcceptorState } from './acceptor.js';
+import { groupOfProposal } from './numbering.js';
+import { Proposer, type ProposerTiming } from './proposer.js';
+import type { Accepted, DurableState, Effect, Message, PeerId } from './types.js';
+
+/** The parts of the hostsfile the core reads. */
+export type ClusterView = Pick<Cluster, 'stride' | 'byId' | 'proposerOf' | 'acceptorsOf' | 'learnersOf'>;
+
+export interface NodeConfig {
+  readonly self: PeerId;
+  readonly cluster: ClusterView;
+  readonly timing: ProposerTiming;
+  readonly rng: () => number;
+}
+
+export class PaxosNode {
+  private acceptor: AcceptorState;
+  private chosenValue: Accepted | null;
+  private readonly printed = new Set<number>();
+  private readonly proposers = new Map<number, Proposer>();
+  private readonly isAcceptorOf = new Set<number>();
+  private readonly isLearnerOf = new Set<number>();
+
+  constructor(private readonly cfg: NodeConfig, durable: DurableState) {
+    const me = cfg.cluster.byId(cfg.self);
+    if (me === undefined) throw new Error(`peer ${cfg.self} is not in the hostsfile`);
+    this.acceptor = { promised: durable.promised, accepted: durable.accepted };
+    this.chosenValue = durable.chosen;
+    for (const role of me.roles) {
+      if (role.kind === 'acceptor') this.isAcceptorOf.add(role.group);
+      if (role.kind === 'learner') this.isLearnerOf.add(role.group);
+      if (role.kind === 'proposer') {
+        const acceptors = cfg.cluster.acceptorsOf(role.group);
+        const notify = [...new Set([...acceptors, ...cfg.cluster.learnersOf(role.group)])].sort((a, b) => a - b);
+        const proposer = new Proposer(
+          { self: cfg.self, group: role.group, stride: cfg.cluster.stride, acceptors, notify, timing: cfg.timing, rng: cfg.rng },
+          durable.lastProposal[role.group] ?? 0,
+        );
+        this.proposers.set(role.group, proposer);
+      }
+    }
+  }
+
+  get state(): DurableState {
+    const lastProposal: Record<number, number> = {};
+    for (const [g, p] of this.proposers) if (p.lastUsed > 0) lastProposal[g] = p.lastUsed;
+    return { promised: this.acceptor.promised, accepted: this.acceptor.accepted, lastProposal, chosen: this.chosenValue };
+  }
+
+  get chosen(): Accepted | null {
+    return this.chosenValue;
+  }
+
+  proposerGroups(): number[] {
+    return [...this.proposers.keys()];
+  }
+
+  proposer(group: number): Proposer | undefined {
+    return this.proposers.get(group);
+  }
+
+  /** Begin proposing `value` in every group this peer proposes for. */
+  propose(value: string): Effect[] {
+    return this.withPersist(() => [...this.proposers.values()].flatMap((p) => p.propose(value)));
+  }
+
+  /**
+   * Why this peer must not take `msg` from its claimed sender, or null if it
+   * may. Checked before the message is logged or handled.
+   */
+  reject(msg: Message): string | null {
+    const { cluster, self } = this.cfg;
+    const sender = cluster.byId(msg.from);
+    if (sender === undefined) return `peer_id ${msg.from} is not in the hostsfile`;
+    const group = groupOfProposal(msg.n, cluster.stride);
+    const proposer = cluster.proposerOf(group);
+    switch (msg.type) {
+      case 'prepare':
+      case 'accept':
+      case 'chose': {
+        if (proposer?.id !== msg.from) {
+          return `${msg.type} with proposal ${msg.n} must come from proposer${group}, not peer ${msg.from}`;
+        }
+        const mine = msg.type === 'chose' ? this.isAcceptorOf.has(group) || this.isLearnerOf.has(group) : this.isAcceptorOf.has(group);
+        return mine ? null : `peer ${self} is not ${msg.type === 'chose' ? 'an acceptor or learner' : 'an acceptor'} of group ${group}`;
+      }
+      case 'prepare_ack':
+      case 'accept_ack':
+        if (!this.proposers.has(group)) return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
+        return hasRole(sender, 'acceptor', group) ? null : `peer ${msg.from} is not an acceptor of group ${group}`;
+    }
+  }
+
+  /** Handle a message that passed `reject`. */
+  receive(msg: Message): Effect[] {
+    return this.withPersist(() => this.dispatch(msg));
+  }
+
+  timeout(id: string): Effect[] {
+    return this.withPersist(() => [...this.proposers.values()].flatMap((p) => p.onTimer(id)));
+  }
+
+  private dispatch(msg: Message): Effect[] {
+    const self = this.cfg.self;
+    switch (msg.type) {
+      case 'prepare': {
+        const r = handlePrepare(this.acceptor, msg.n);
+        this.acceptor = r.state;
+        return [{ kind: 'send', to: [msg.from], msg: { type: 'prepare_ack', from: self, n: msg.n, promised: r.promised, accepted: r.accepted } }];
+      }
+      case 'accept': {
+        const r = handleAccept(this.acceptor, msg.n, msg.v);
+        this.acceptor = r.state;
+        return [{ kind: 'send', to: [msg.from], msg: { type: 'accept_ack', from: self, n: msg.n, promised: r.promised, accepted: r.accepted } }];
+      }
+      case 'prepare_ack':
+        return this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride))?.onPrepareAck(msg) ?? [];
+      case 'accept_ack': {
+        const p = this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride));
+        const effects = p?.onAcceptAck(msg) ?? [];
+        if (p?.chosen != null && this.chosenValue === null) this.chosenValue = p.chosen;
+        return effects;
+      }
+      case 'chose': {
+        const learned = { n: msg.n, v: msg.v };
+        if (this.chosenValue === null) this.chosenValue = learned;
+        const effects: Effect[] = [];
+        // Print once per proposal number: a resent `chose` is not news.
+        if (!this.printed.has(msg.n)) {
+          this.printed.add(msg.n);
+          effects.push({ kind: 'chose', v: msg.v, n: msg.n });
+        }
+        for (const p of this.proposers.values()) effects.push(...p.onChosen(learned));
+        return effects;
+      }
+    }
+  }
+
+  /** Run `step`; if durable state changed, put a persist in front of its effects. */
+  private withPersist(step: () => Effect[]): Effect[] {
+    const before = this.state;
+    const effects = step();
+    const after = this.state;
+    return sameState(before, after) ? effects : [{ kind: 'persist', state: after }, ...effects];
+  }
+}
+
+function sameState(a: DurableState, b: DurableState): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

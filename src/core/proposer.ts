@@ -1,0 +1,188 @@
+// The proposer of one group, as a pure state machine.
+//
+// A round: pick a fresh number n, send prepare(n) to the group's acceptors,
+// collect prepare_acks that answer n from a majority, adopt the value with
+// the highest accepted number among them (own value only if none), send
+// accept(v, n), collect accept_acks that answer n without rejection from a
+// majority, then print `chose` and tell acceptors and learners.
+//
+// A rejection (an ack whose promise is above n) or a round that times out
+// ends the round; the next one starts after a randomized exponential backoff
+// with a number above every promise seen, so competing proposers settle.
+
+import { backoffDelay } from './backoff.js';
+import { nextProposal } from './numbering.js';
+import type { Accepted, Effect, PeerId } from './types.js';
+
+export interface ProposerTiming {
+  /** A round with no majority after this long is retried. */
+  readonly roundTimeoutMs: number;
+  /** Waits between rounds follow `backoffDelay` with these bounds. */
+  readonly backoffBaseMs: number;
+  readonly backoffCapMs: number;
+}
+
+export const DEFAULT_TIMING: ProposerTiming = {
+  roundTimeoutMs: 2000,
+  backoffBaseMs: 50,
+  backoffCapMs: 2000,
+};
+
+export interface ProposerConfig {
+  readonly self: PeerId;
+  readonly group: number;
+  readonly stride: number;
+  /** The group's acceptors: prepare and accept go to them. */
+  readonly acceptors: readonly PeerId[];
+  /** Who hears `chose`: the group's acceptors and learners. */
+  readonly notify: readonly PeerId[];
+  readonly timing: ProposerTiming;
+  /** Uniform in [0, 1). Injected so runs replay under a seeded generator. */
+  readonly rng: () => number;
+}
+
+export type ProposerPhase = 'idle' | 'preparing' | 'accepting' | 'backoff' | 'done';
+
+export interface AckFields {
+  readonly from: PeerId;
+  readonly n: number;
+  readonly promised: number;
+  readonly accepted: Accepted | null;
+}
+
+export class Proposer {
+  private phaseNow: ProposerPhase = 'idle';
+  private own: string | null = null;
+  private n = 0;
+  private used: number;
+  private highestSeen = 0;
+  private attempt = 0;
+  private promises = new Map<PeerId, Accepted | null>();
+  private accepts = new Set<PeerId>();
+  private proposal = '';
+  private outcome: Accepted | null = null;
+
+  readonly quorum: number;
+  readonly roundTimer: string;
+  readonly backoffTimer: string;
+
+  constructor(private readonly cfg: ProposerConfig, lastUsed: number) {
+    if (cfg.acceptors.length === 0) throw new Error(`proposer${cfg.group} has no acceptors`);
+    this.used = lastUsed;
+    this.quorum = Math.floor(cfg.acceptors.length / 2) + 1;
+    this.roundTimer = `round/${cfg.group}`;
+    this.backoffTimer = `backoff/${cfg.group}`;
+  }
+
+  get phase(): ProposerPhase {
+    return this.phaseNow;
+  }
+  /** The last proposal number used; durable, so a restart never reuses it. */
+  get lastUsed(): number {
+    return this.used;
+  }
+  get current(): number {
+    return this.n;
+  }
+  get chosen(): Accepted | null {
+    return this.outcome;
+  }
+
+  /** Start proposing `value` (or start a fresh round if already proposing). */
+  propose(value: string): Effect[] {
+    if (this.phaseNow === 'done') return [];
+    this.own = value;
+    this.attempt = 0;
+    return this.beginRound();
+  }
+
+  onPrepareAck(ack: AckFields): Effect[] {
+    this.noteSeen(ack.promised);
+    if (this.phaseNow !== 'preparing' || ack.n !== this.n) return [];
+    // Only a promise of exactly n counts; above n is a rejection.
+    if (ack.promised !== this.n) return ack.promised > this.n ? this.retry() : [];
+    this.promises.set(ack.from, ack.accepted);
+    if (this.promises.size < this.quorum) return [];
+    this.proposal = highestAccepted(this.promises.values())?.v ?? this.own ?? '';
+    this.phaseNow = 'accepting';
+    this.accepts = new Set();
+    return [
+      { kind: 'send', to: this.cfg.acceptors, msg: { type: 'accept', from: this.cfg.self, n: this.n, v: this.proposal } },
+      { kind: 'setTimer', id: this.roundTimer, ms: this.cfg.timing.roundTimeoutMs },
+    ];
+  }
+
+  onAcceptAck(ack: AckFields): Effect[] {
+    this.noteSeen(ack.promised);
+    if (this.phaseNow !== 'accepting' || ack.n !== this.n) return [];
+    if (ack.promised !== this.n) return ack.promised > this.n ? this.retry() : [];
+    this.accepts.add(ack.from);
+    if (this.accepts.size < this.quorum) return [];
+    return this.finish({ n: this.n, v: this.proposal }, true);
+  }
+
+  /** Someone told us a value is chosen: stop proposing. */
+  onChosen(chosen: Accepted): Effect[] {
+    if (this.phaseNow === 'done') return [];
+    return this.finish(chosen, false);
+  }
+
+  onTimer(id: string): Effect[] {
+    if (id === this.roundTimer && (this.phaseNow === 'preparing' || this.phaseNow === 'accepting')) {
+      return this.retry();
+    }
+    if (id === this.backoffTimer && this.phaseNow === 'backoff') return this.beginRound();
+    return [];
+  }
+
+  private beginRound(): Effect[] {
+    this.n = nextProposal(this.cfg.group, this.cfg.stride, Math.max(this.used, this.highestSeen));
+    this.used = this.n;
+    this.phaseNow = 'preparing';
+    this.promises = new Map();
+    this.accepts = new Set();
+    return [
+      { kind: 'clearTimer', id: this.backoffTimer },
+      { kind: 'send', to: this.cfg.acceptors, msg: { type: 'prepare', from: this.cfg.self, n: this.n } },
+      { kind: 'setTimer', id: this.roundTimer, ms: this.cfg.timing.roundTimeoutMs },
+    ];
+  }
+
+  private retry(): Effect[] {
+    this.attempt += 1;
+    this.phaseNow = 'backoff';
+    const { backoffBaseMs, backoffCapMs } = this.cfg.timing;
+    const ms = backoffDelay(this.attempt, backoffBaseMs, backoffCapMs, this.cfg.rng);
+    return [
+      { kind: 'clearTimer', id: this.roundTimer },
+      { kind: 'setTimer', id: this.backoffTimer, ms },
+    ];
+  }
+
+  private finish(chosen: Accepted, byUs: boolean): Effect[] {
+    this.phaseNow = 'done';
+    this.outcome = chosen;
+    const effects: Effect[] = [
+      { kind: 'clearTimer', id: this.roundTimer },
+      { kind: 'clearTimer', id: this.backoffTimer },
+    ];
+    if (byUs) {
+      effects.push(
+        { kind: 'chose', v: chosen.v, n: chosen.n },
+        { kind: 'send', to: this.cfg.notify, msg: { type: 'chose', from: this.cfg.self, n: chosen.n, v: chosen.v } },
+      );
+    }
+    return effects;
+  }
+
+  private noteSeen(promised: number): void {
+    if (promised > this.highestSeen) this.highestSeen = promised;
+  }
+}
+
+/** The accepted pair with the highest number, or null if none accepted anything. */
+export function highestAccepted(pairs: Iterable<Accepted | null>): Accepted | null {
+  let best: Accepted | null = null;
+  for (const p of pairs) if (p !== null && (best === null || p.n > best.n)) best = p;
+  return best;
+}

@@ -1,0 +1,77 @@
+// Types shared by the pure Paxos core. Nothing here touches sockets, timers,
+// clocks or disks: the daemon, the tests and (later) the simulator feed
+// messages in and perform the effects that come out.
+
+/** A peer's id: its 1-based line number in the hostsfile. */
+export type PeerId = number;
+
+/** A value some acceptor accepted, with the proposal number it came in. */
+export interface Accepted {
+  readonly n: number;
+  readonly v: string;
+}
+
+/**
+ * Messages between peers. The wire carries more than the log line shows: an
+ * ack names the proposal it answers (`n`) and the acceptor's promise, so a
+ * proposer never counts an ack for one number toward another.
+ */
+export type Message =
+  | { readonly type: 'prepare'; readonly from: PeerId; readonly n: number }
+  | {
+      readonly type: 'prepare_ack';
+      readonly from: PeerId;
+      /** The proposal this answers. */
+      readonly n: number;
+      /** The acceptor's promise after handling the prepare; above n means rejected. */
+      readonly promised: number;
+      readonly accepted: Accepted | null;
+    }
+  | { readonly type: 'accept'; readonly from: PeerId; readonly n: number; readonly v: string }
+  | {
+      readonly type: 'accept_ack';
+      readonly from: PeerId;
+      readonly n: number;
+      readonly promised: number;
+      readonly accepted: Accepted | null;
+    }
+  | { readonly type: 'chose'; readonly from: PeerId; readonly n: number; readonly v: string };
+
+export type MessageType = Message['type'];
+
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  'prepare',
+  'prepare_ack',
+  'accept',
+  'accept_ack',
+  'chose',
+];
+
+/** Everything a peer must find again after a restart. */
+export interface DurableState {
+  /** Highest proposal number this acceptor promised (0 = none). */
+  readonly promised: number;
+  readonly accepted: Accepted | null;
+  /** Per proposer group: the last proposal number used (never reused). */
+  readonly lastProposal: Readonly<Record<number, number>>;
+  /** The value this peer learned as chosen, if any. */
+  readonly chosen: Accepted | null;
+}
+
+export const EMPTY_STATE: DurableState = {
+  promised: 0,
+  accepted: null,
+  lastProposal: {},
+  chosen: null,
+};
+
+/**
+ * What the core asks its shell to do, in order. A `persist` must be on stable
+ * storage before any later effect of the same batch is performed.
+ */
+export type Effect =
+  | { readonly kind: 'persist'; readonly state: DurableState }
+  | { readonly kind: 'send'; readonly to: readonly PeerId[]; readonly msg: Message }
+  | { readonly kind: 'chose'; readonly v: string; readonly n: number }
+  | { readonly kind: 'setTimer'; readonly id: string; readonly ms: number }
+  | { readonly kind: 'clearTimer'; readonly id: string };

@@ -1,0 +1,222 @@
+// The peer daemon: a thin shell around the pure core. It feeds messages and
+// timer events into the core under one async mutex, and performs the effects
+// that come out in order: persist (awaited, still under the mutex, so no
+// reply leaves before its state is durable), print, send, set timers.
+
+import { EventEmitter } from 'node:events';
+import { Mutex } from 'async-mutex';
+import type { Cluster, HostEntry } from '../config/hostsfile.js';
+import { hasRole } from '../config/hostsfile.js';
+import { choseLine, messageLine } from '../core/logline.js';
+import { PaxosNode } from '../core/node.js';
+import type { ProposerTiming } from '../core/proposer.js';
+import type { Effect, Message, PeerId } from '../core/types.js';
+import type { Storage } from '../storage/storage.js';
+import { PeerLink, type Endpoint } from '../transport/link.js';
+import { listen, type Inbound } from '../transport/server.js';
+import type { Logger } from './logger.js';
+
+export interface PeerOptions {
+  readonly cluster: Cluster;
+  readonly self: HostEntry;
+  /** The value to propose; required when the peer holds a proposer role. */
+  readonly value: string | undefined;
+  /** `-t`: how long to wait before proposing. Serving starts at once. */
+  readonly startDelayMs: number;
+  readonly listen: Endpoint;
+  readonly endpointOf: (peer: HostEntry) => Endpoint;
+  readonly storage: Storage;
+  readonly timing: ProposerTiming;
+  readonly rng: () => number;
+  /** Receives each stdout log line (without newline). */
+  readonly out: (line: string) => void;
+  readonly log: Logger;
+}
+
+export interface Chosen {
+  readonly v: string;
+  readonly n: number;
+}
+
+export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
+  private readonly mutex = new Mutex();
+  private readonly links = new Map<PeerId, PeerLink>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private node: PaxosNode | null = null;
+  private inbound: Inbound | null = null;
+  private startTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly opts: PeerOptions) {
+    super();
+  }
+
+  get id(): PeerId {
+    return this.opts.self.id;
+  }
+
+  async start(): Promise<void> {
+    const { cluster, self, log } = this.opts;
+    this.node = new PaxosNode(
+      { self: self.id, cluster, timing: this.opts.timing, rng: this.opts.rng },
+      await this.opts.storage.load(),
+    );
+    this.inbound = await listen(this.opts.listen, (msg) => void this.handle(msg), log);
+    log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
+    for (const id of this.peersToTalkTo()) {
+      const peer = cluster.byId(id)!;
+      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), log);
+      this.links.set(id, link);
+      link.start();
+    }
+    if (this.node.proposerGroups().length > 0 && this.opts.value !== undefined) {
+      const value = this.opts.value;
+      this.startTimer = setTimeout(() => void this.proposeWhenReachable(value), this.opts.startDelayMs);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.startTimer !== null) clearTimeout(this.startTimer);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.all([...this.links.values()].map((l) => l.close()));
+    await this.inbound?.close();
+  }
+
+  /** Start a fresh round now (used by the benchmark to time warm rounds). */
+  proposeNow(value: string): Promise<void> {
+    return this.locked(() => this.need().propose(value));
+  }
+
+  /** Outbound messages not yet written to a socket. */
+  get pendingSends(): number {
+    let n = 0;
+    for (const l of this.links.values()) n += l.pending;
+    return n;
+  }
+
+  /** Peers this one may ever send to: its groups' acceptors, learners and proposers. */
+  private peersToTalkTo(): PeerId[] {
+    const { cluster, self } = this.opts;
+    const ids = new Set<PeerId>();
+    for (const r of self.roles) {
+      if (r.kind === 'proposer') {
+        for (const a of cluster.acceptorsOf(r.group)) ids.add(a);
+        for (const l of cluster.learnersOf(r.group)) ids.add(l);
+      } else if (r.kind === 'acceptor') {
+        const p = cluster.proposerOf(r.group);
+        if (p !== undefined) ids.add(p.id);
+      }
+    }
+    ids.delete(self.id);
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  /**
+   * After `-t`, wait until a quorum of each group's acceptors can be reached,
+   * then propose. Prepares sent into dead links would only sit in queues
+   * while the round timer ran out and burned proposal numbers.
+   */
+  private async proposeWhenReachable(value: string): Promise<void> {
+    const { cluster, self } = this.opts;
+    const groups = this.need().proposerGroups();
+    const ready = (): boolean =>
+      groups.every((g) => {
+        const acceptors = cluster.acceptorsOf(g);
+        const up = acceptors.filter((a) => a === self.id || this.links.get(a)?.isUp === true).length;
+        return up >= Math.floor(acceptors.length / 2) + 1;
+      });
+    if (!ready()) {
+      this.opts.log.info(`waiting for a quorum of acceptors to be reachable before proposing`);
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (!ready() && !this.stopped) return;
+          for (const l of this.links.values()) l.off('up', check);
+          resolve();
+        };
+        for (const l of this.links.values()) l.on('up', check);
+      });
+    }
+    if (!this.stopped) await this.locked(() => this.need().propose(value));
+  }
+
+  private handle(msg: Message): Promise<void> {
+    return this.mutex.runExclusive(async () => {
+      if (this.stopped) return;
+      const node = this.need();
+      const why = node.reject(msg);
+      if (why !== null) {
+        this.opts.log.warn(`dropping ${msg.type} from peer ${msg.from}: ${why}`);
+        return;
+      }
+      this.opts.out(messageLine('received', this.id, msg));
+      await this.apply(node.receive(msg));
+    });
+  }
+
+  private locked(step: () => Effect[]): Promise<void> {
+    return this.mutex.runExclusive(async () => {
+      if (!this.stopped) await this.apply(step());
+    });
+  }
+
+  /** Perform effects in order. Runs under the mutex. */
+  private async apply(effects: Effect[]): Promise<void> {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'persist':
+          await this.opts.storage.save(e.state);
+          break;
+        case 'send':
+          this.opts.out(messageLine('sent', this.id, e.msg));
+          for (const to of e.to) this.deliver(to, e.msg);
+          break;
+        case 'chose':
+          this.opts.out(choseLine(this.id, e.v, e.n));
+          this.emit('chose', { v: e.v, n: e.n });
+          break;
+        case 'setTimer':
+          this.setTimer(e.id, e.ms);
+          break;
+        case 'clearTimer':
+          clearTimeout(this.timers.get(e.id));
+          this.timers.delete(e.id);
+          break;
+      }
+    }
+  }
+
+  private deliver(to: PeerId, msg: Message): void {
+    if (to === this.id) {
+      // To ourselves: through the same path as the network, after this batch.
+      setImmediate(() => void this.handle(msg));
+      return;
+    }
+    const link = this.links.get(to);
+    if (link === undefined) this.opts.log.error(`no link to peer ${to} for ${msg.type}`);
+    else link.send(msg);
+  }
+
+  private setTimer(id: string, ms: number): void {
+    clearTimeout(this.timers.get(id));
+    const handle: NodeJS.Timeout = setTimeout(() => {
+      void this.mutex.runExclusive(async () => {
+        // A timer cleared or replaced while this callback waited is stale.
+        if (this.stopped || this.timers.get(id) !== handle) return;
+        this.timers.delete(id);
+        await this.apply(this.need().timeout(id));
+      });
+    }, ms);
+    this.timers.set(id, handle);
+  }
+
+  private need(): PaxosNode {
+    if (this.node === null) throw new Error('peer not started');
+    return this.node;
+  }
+}
+
+export function isProposer(h: HostEntry): boolean {
+  return hasRole(h, 'proposer');
+}

@@ -1,0 +1,223 @@
+// `paxos run DIR`: run a testcase's compose file as local processes, print
+// the merged transcript as `docker compose up` does, stop when every
+// proposer and learner has chosen and no message is still in flight, and
+// compare with DIR/expected/ if it exists.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { hasRole, loadHostsfile } from '../config/hostsfile.js';
+import { InFlight } from '../transcript/inflight.js';
+import { compareWithGoldens, readGoldens, type Mismatch } from '../transcript/compare.js';
+import { parseLogLine } from '../transcript/parse.js';
+import { allocate } from './addresses.js';
+import { loadCompose, type Service } from './compose.js';
+
+const PEER_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** After SIGTERM, how long a peer gets before SIGKILL. */
+const KILL_AFTER_MS = 2000;
+
+export interface RunOptions {
+  /** Give up (and fail) if the run has not decided by then. */
+  readonly timeoutMs: number;
+  /** After deciding, wait at most this long for in-flight messages. */
+  readonly drainMs: number;
+  readonly addressMode: 'auto' | 'ports';
+  /** Compare with DIR/expected/ when it exists. */
+  readonly compare: boolean;
+  /** Extra flags for every peer, e.g. --log-level info. */
+  readonly peerArgs: readonly string[];
+  /** Where the merged transcript and peers' stderr go as they happen; omit to stay quiet. */
+  readonly echo?: { out: (line: string) => void; err: (line: string) => void } | undefined;
+  readonly signal?: AbortSignal;
+}
+
+export const DEFAULT_RUN: RunOptions = { timeoutMs: 60_000, drainMs: 3000, addressMode: 'auto', compare: true, peerArgs: [] };
+
+export interface PeerRun {
+  readonly service: Service;
+  readonly id: number | undefined;
+  readonly mustChoose: boolean;
+  readonly lines: string[];
+  readonly stderr: string[];
+  spawnedAt: number;
+  /** performance.now() at this peer's first chose line. */
+  choseAt: number | undefined;
+  readonly chose: string[];
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+}
+
+export type Outcome = 'decided' | 'timeout' | 'peer-exit' | 'interrupted';
+
+export interface RunResult {
+  readonly outcome: Outcome;
+  /** Why the run failed, in one line; empty when it did not. */
+  readonly failure: string;
+  readonly peers: readonly PeerRun[];
+  readonly merged: readonly string[];
+  readonly addressMode: 'loopback' | 'ports';
+  /** null when nothing was compared. */
+  readonly mismatches: readonly Mismatch[] | null;
+  readonly summary: string;
+  readonly inFlightAtEnd: number;
+  readonly ok: boolean;
+}
+
+export async function runTestcase(target: string, options: Partial<RunOptions> = {}): Promise<RunResult> {
+  const opts: RunOptions = { ...DEFAULT_RUN, ...options };
+  const project = loadCompose(target);
+  const cluster = loadHostsfile(project.services[0]!.hostsfile);
+  const firstText = readFileSync(cluster.file, 'utf8');
+  for (const s of project.services) {
+    if (readFileSync(s.hostsfile, 'utf8') !== firstText) {
+      opts.echo?.err(`paxos run: warning: service ${s.name} uses a different hostsfile (${s.hostsfile}) than ${cluster.file}`);
+    }
+  }
+
+  const alloc = await allocate(project.services.map((s) => s.hostname), opts.addressMode);
+  const resolveArgs = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
+  const width = Math.max(...project.services.map((s) => s.label.length));
+  const peers: PeerRun[] = project.services.map((service) => {
+    const host = cluster.byHost(service.hostname);
+    return {
+      service,
+      id: host?.id,
+      mustChoose: host !== undefined && (hasRole(host, 'proposer') || hasRole(host, 'learner')),
+      lines: [],
+      stderr: [],
+      spawnedAt: 0,
+      choseAt: undefined,
+      chose: [],
+      exit: null,
+    };
+  });
+  const where = [...alloc.endpoints].map(([h, e]) => `${h}=${e.host}:${e.port}`).join(' ');
+  opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${where})`);
+
+  const merged: string[] = [];
+  const inflight = new InFlight(cluster);
+  const children: ChildProcess[] = [];
+  let finish: (o: Outcome, why: string) => void = () => {};
+  const ended = new Promise<{ outcome: Outcome; why: string }>((resolve) => {
+    let done = false;
+    finish = (outcome, why) => {
+      if (done) return;
+      done = true;
+      resolve({ outcome, why });
+    };
+  });
+
+  let drainTimer: NodeJS.Timeout | undefined;
+  const checkDone = (): void => {
+    if (!peers.filter((p) => p.mustChoose).every((p) => p.chose.length > 0)) return;
+    if (inflight.count <= 0) finish('decided', '');
+    else drainTimer ??= setTimeout(() => finish('decided', ''), opts.drainMs);
+  };
+
+  await alloc.beforeSpawn();
+  for (const peer of peers) {
+    const args = [PEER_MAIN, ...peer.service.args, '--name', peer.service.hostname, ...resolveArgs, '--exit-on-stdin-close', ...opts.peerArgs];
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    peer.spawnedAt = performance.now();
+    children.push(child);
+    const prefix = `${peer.service.label.padEnd(width)} | `;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      peer.lines.push(line);
+      merged.push(prefix + line);
+      opts.echo?.out(prefix + line);
+      const p = parseLogLine(line);
+      if (!p.ok) return;
+      inflight.add(p.line);
+      if (p.line.action === 'chose') {
+        peer.chose.push(p.line.message_value);
+        peer.choseAt ??= performance.now();
+      }
+      checkDone();
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      peer.stderr.push(line);
+      opts.echo?.err(prefix + line);
+    });
+    child.on('error', (err) => finish('peer-exit', `${peer.service.label} could not start: ${err.message}`));
+    child.on('exit', (code, signal) => {
+      peer.exit = { code, signal };
+      const last = peer.stderr.at(-1);
+      finish('peer-exit', `${peer.service.label} exited early (${signal ?? `status ${code}`})${last === undefined ? '' : `: ${last}`}`);
+    });
+  }
+
+  const timeout = setTimeout(() => finish('timeout', timeoutReason(peers, opts.timeoutMs)), opts.timeoutMs);
+  const onAbort = (): void => finish('interrupted', 'interrupted');
+  opts.signal?.addEventListener('abort', onAbort);
+  if (opts.signal?.aborted === true) onAbort();
+
+  const { outcome, why } = await ended;
+  clearTimeout(timeout);
+  clearTimeout(drainTimer);
+  opts.signal?.removeEventListener('abort', onAbort);
+  await stopAll(children);
+  await alloc.release();
+
+  const goldenDir = path.join(project.dir, 'expected');
+  const goldens = opts.compare && outcome === 'decided' ? readGoldens(goldenDir) : null;
+  const mismatches =
+    goldens === null
+      ? null
+      : compareWithGoldens(goldens, peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines })), cluster, path.relative(process.cwd(), goldenDir) || 'expected');
+  const failure = outcome !== 'decided' ? why : mismatches !== null && mismatches.length > 0 ? `${mismatches.length} mismatches with ${goldenDir}` : '';
+  return {
+    outcome,
+    failure,
+    peers,
+    merged,
+    addressMode: alloc.mode,
+    mismatches,
+    summary: summarize(peers),
+    inFlightAtEnd: inflight.count,
+    ok: failure === '',
+  };
+}
+
+/** One line: what each peer chose, and whether they agree. */
+export function summarize(peers: readonly PeerRun[]): string {
+  const values = new Set<string>();
+  const parts = peers.map((p) => {
+    const mine = [...new Set(p.chose)];
+    for (const v of mine) values.add(v);
+    return `${p.service.label}=${mine.length === 0 ? '-' : mine.map(show).join('|')}`;
+  });
+  const verdict = values.size === 0 ? 'nothing chosen' : values.size === 1 ? `all chose ${show([...values][0]!)}` : 'DISAGREE';
+  return `chosen: ${parts.join(' ')} (${verdict})`;
+}
+
+function show(v: string): string {
+  return /^[\w.-]+$/.test(v) ? v : JSON.stringify(v);
+}
+
+function timeoutReason(peers: readonly PeerRun[], ms: number): string {
+  const waiting = peers.filter((p) => p.mustChoose && p.chose.length === 0).map((p) => p.service.label);
+  return `timed out after ${ms / 1000} s; still waiting for chose from ${waiting.join(', ') || 'in-flight messages'}`;
+}
+
+/** Close stdin and SIGTERM every peer; SIGKILL whoever is still up 2 s later. */
+async function stopAll(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const kill = setTimeout(() => c.kill('SIGKILL'), KILL_AFTER_MS);
+          c.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          c.stdin?.end();
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+

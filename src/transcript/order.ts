@@ -1,0 +1,93 @@
+// The orderings within one peer's transcript that the protocol guarantees,
+// whatever the races between peers:
+//   - an acceptor sends its k-th prepare_ack / accept_ack only after its k-th
+//     received prepare / accept;
+//   - a proposer hears acceptor j's k-th prepare_ack / accept_ack only after
+//     sending its k-th prepare / accept;
+//   - a proposer sends accept(v, n) only after a quorum of prepare_acks that
+//     arrived since it sent prepare(n);
+//   - `chose` (v, n) comes after a quorum of accept_acks (v, n), or after a
+//     received `chose` (v, n); and a `sent chose` after the peer's own `chose`.
+
+import type { Cluster } from '../config/hostsfile.js';
+import type { LogLine } from '../core/logline.js';
+import { groupOfProposal } from '../core/numbering.js';
+
+export interface OrderViolation {
+  /** 0-based index into the transcript. */
+  readonly index: number;
+  readonly why: string;
+}
+
+export function orderViolations(lines: readonly LogLine[], self: number, cluster: Pick<Cluster, 'stride' | 'acceptorsOf'>): OrderViolation[] {
+  const out: OrderViolation[] = [];
+  const quorum = (n: number): number => Math.floor(cluster.acceptorsOf(groupOfProposal(Math.max(n, 1), cluster.stride)).length / 2) + 1;
+  const count = new Map<string, number>();
+  const bump = (k: string): number => {
+    const c = (count.get(k) ?? 0) + 1;
+    count.set(k, c);
+    return c;
+  };
+  const seen = (k: string): number => count.get(k) ?? 0;
+  const key = (l: LogLine): string => `${l.message_value}\u0000${l.proposal_num}`;
+  // Prepare_acks received since each `sent prepare n`, by n.
+  const acksSincePrepare = new Map<number, number>();
+  const acceptAcks = new Map<string, number>();
+  const choseReceived = new Set<string>();
+  const choseOwn = new Set<string>();
+
+  lines.forEach((l, index) => {
+    const fail = (why: string): void => void out.push({ index, why });
+    const from = l.peer_id;
+    if (l.action === 'sent' && from !== self) fail(`a sent line must carry this peer's id ${self}`);
+    switch (`${l.action} ${l.message_type}`) {
+      case 'sent prepare':
+        bump('sent prepare');
+        acksSincePrepare.set(l.proposal_num, 0);
+        break;
+      case 'sent accept': {
+        bump('sent accept');
+        const acks = acksSincePrepare.get(l.proposal_num);
+        if (acks === undefined) fail(`accept ${l.proposal_num} sent without a prepare ${l.proposal_num} before it`);
+        else if (acks < quorum(l.proposal_num)) fail(`accept ${l.proposal_num} sent after only ${acks} prepare_acks (quorum ${quorum(l.proposal_num)})`);
+        break;
+      }
+      case 'received prepare':
+        bump('received prepare');
+        break;
+      case 'received accept':
+        bump('received accept');
+        break;
+      case 'sent prepare_ack':
+        if (bump('sent prepare_ack') > seen('received prepare')) fail('prepare_ack sent before the prepare it answers was received');
+        break;
+      case 'sent accept_ack':
+        if (bump('sent accept_ack') > seen('received accept')) fail('accept_ack sent before the accept it answers was received');
+        break;
+      case 'received prepare_ack':
+        if (bump(`prepare_ack from ${from}`) > seen('sent prepare')) fail(`prepare_ack from peer ${from} received before a prepare was sent to it`);
+        for (const [n, c] of acksSincePrepare) acksSincePrepare.set(n, c + 1);
+        break;
+      case 'received accept_ack':
+        if (bump(`accept_ack from ${from}`) > seen('sent accept')) fail(`accept_ack from peer ${from} received before an accept was sent to it`);
+        acceptAcks.set(key(l), (acceptAcks.get(key(l)) ?? 0) + 1);
+        break;
+      case 'received chose':
+        choseReceived.add(key(l));
+        break;
+      case 'chose chose':
+        if (from !== self) fail(`a chose line must carry this peer's id ${self}`);
+        if (!choseReceived.has(key(l)) && (acceptAcks.get(key(l)) ?? 0) < quorum(l.proposal_num)) {
+          fail(`chose ${JSON.stringify(l.message_value)} ${l.proposal_num} before a quorum of matching accept_acks or a received chose`);
+        }
+        choseOwn.add(key(l));
+        break;
+      case 'sent chose':
+        if (!choseOwn.has(key(l))) fail(`sent chose ${l.proposal_num} before this peer's own chose line`);
+        break;
+      default:
+        fail(`action ${l.action} does not go with message_type ${l.message_type}`);
+    }
+  });
+  return out;
+}

@@ -1,0 +1,42 @@
+// Reading log lines back: what the runner, the golden comparison and the
+// checker see of a peer's stdout.
+
+import { formatLine, type Action, type LogLine } from '../core/logline.js';
+import { MESSAGE_TYPES, type MessageType } from '../core/types.js';
+
+const ACTIONS: readonly Action[] = ['sent', 'received', 'chose'];
+
+export type ParsedLine = { ok: true; line: LogLine } | { ok: false; why: string };
+
+/** Parse one stdout line, and insist on the exact compact format and key order. */
+export function parseLogLine(raw: string): ParsedLine {
+  let o: unknown;
+  try {
+    o = JSON.parse(raw);
+  } catch {
+    return { ok: false, why: 'not JSON' };
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return { ok: false, why: 'not a JSON object' };
+  const r = o as Record<string, unknown>;
+  const peer = r['peer_id'];
+  const action = r['action'];
+  const type = r['message_type'];
+  const value = r['message_value'];
+  const num = r['proposal_num'];
+  if (!Number.isSafeInteger(peer) || (peer as number) < 1) return { ok: false, why: 'peer_id must be an integer >= 1' };
+  if (!ACTIONS.includes(action as Action)) return { ok: false, why: `action must be one of ${ACTIONS.join(', ')}` };
+  if (!MESSAGE_TYPES.includes(type as MessageType)) return { ok: false, why: `message_type must be one of ${MESSAGE_TYPES.join(', ')}` };
+  if (typeof value !== 'string') return { ok: false, why: 'message_value must be a string' };
+  if (!Number.isSafeInteger(num) || (num as number) < 0) return { ok: false, why: 'proposal_num must be an integer >= 0' };
+  const line: LogLine = {
+    peer_id: peer as number,
+    action: action as Action,
+    message_type: type as MessageType,
+    message_value: value,
+    proposal_num: num as number,
+  };
+  if (formatLine(line) !== raw) {
+    return { ok: false, why: 'not in the exact format: compact JSON with keys peer_id, action, message_type, message_value, proposal_num in that order' };
+  }
+  return { ok: true, line };
+}

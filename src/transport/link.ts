@@ -1,0 +1,129 @@
+// One outbound, persistent connection to a peer. Each peer sends on its own
+// outbound links and reads on the connections others opened to it, so a pair
+// of peers shares two long-lived sockets, one per direction.
+//
+// Messages are queued (p-queue, one at a time, so in order) until the link
+// is up. A peer that is not up yet, whose name does not resolve yet, or that
+// went away is retried with capped, randomized exponential backoff.
+
+import { EventEmitter, once } from 'node:events';
+import net from 'node:net';
+import type { Transform } from 'node:stream';
+import ndjson from 'ndjson';
+import PQueue from 'p-queue';
+import { backoffDelay } from '../core/backoff.js';
+import type { Message } from '../core/types.js';
+import type { Logger } from '../daemon/logger.js';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export const RECONNECT_BASE_MS = 20;
+export const RECONNECT_CAP_MS = 1000;
+/** Consecutive failures before a still-unreachable peer earns a warning. */
+const WARN_AFTER_FAILURES = 20;
+
+interface Conn {
+  readonly socket: net.Socket;
+  readonly out: Transform;
+  readonly closed: Promise<void>;
+}
+
+export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
+  private readonly queue = new PQueue({ concurrency: 1 });
+  private conn: Conn | null = null;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private waiters: Array<(c: Conn | null) => void> = [];
+
+  constructor(
+    readonly name: string,
+    readonly endpoint: Endpoint,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get isUp(): boolean {
+    return this.conn !== null;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Queue `msg`; it is written, in order, once the link is up. */
+  send(msg: Message): void {
+    void this.queue.add(async () => {
+      const c = this.conn ?? (await this.nextConn());
+      if (c === null) return; // the link was closed
+      if (!c.out.write(msg)) await Promise.race([once(c.out, 'drain').catch(() => undefined), c.closed]);
+    });
+  }
+
+  /** Messages written or waiting. */
+  get pending(): number {
+    return this.queue.size + this.queue.pending;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.queue.clear();
+    for (const w of this.waiters.splice(0)) w(null);
+    this.conn?.socket.destroy();
+    this.conn = null;
+  }
+
+  private nextConn(): Promise<Conn | null> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 1000);
+    // We never read on this socket, but must consume so a remote close is seen.
+    socket.resume();
+    let up = false;
+    let lastError = '';
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.once('connect', () => {
+      up = true;
+      this.failures = 0;
+      const out = ndjson.stringify();
+      out.on('error', (err: Error) => this.log.debug(`encoder for ${this.name}: ${err.message}`));
+      out.pipe(socket);
+      this.conn = { socket, out, closed };
+      this.log.debug(`connected to ${this.name} at ${this.where()}`);
+      this.emit('up');
+      for (const w of this.waiters.splice(0)) w(this.conn);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      lastError = err.code ?? err.message;
+    });
+    socket.once('close', () => {
+      if (up) {
+        this.conn = null;
+        this.log.info(`connection to ${this.name} at ${this.where()} closed${lastError ? ` (${lastError})` : ''}; reconnecting`);
+        this.emit('down');
+      } else {
+        this.failures += 1;
+        const msg = `${this.name} at ${this.where()} not reachable (${lastError || 'closed'}); retrying`;
+        if (this.failures === WARN_AFTER_FAILURES) this.log.warn(`${msg} (still trying after ${this.failures} attempts)`);
+        else this.log.debug(msg);
+      }
+      if (this.stopped) return;
+      const ms = up ? 0 : backoffDelay(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, Math.random);
+      this.retryTimer = setTimeout(() => this.connect(), ms);
+    });
+  }
+
+  private where(): string {
+    return `${this.endpoint.host}:${this.endpoint.port}`;
+  }
+}

@@ -1,0 +1,74 @@
+// The NDJSON wire format between peers: one JSON object per line, e.g.
+//   {"type":"prepare","from":1,"n":1}
+//   {"type":"prepare_ack","from":2,"n":1,"promised":1,"accepted":null}
+//   {"type":"accept","from":1,"n":1,"v":"X"}
+//   {"type":"accept_ack","from":2,"n":1,"promised":1,"accepted":{"n":1,"v":"X"}}
+//   {"type":"chose","from":1,"n":1,"v":"X"}
+// Anything read off the network is untrusted: `decode` checks every field
+// and says what is wrong, so a bad line is dropped, never half-handled.
+
+import { MAX_VALUE_BYTES } from '../core/limits.js';
+import type { Accepted, Message } from '../core/types.js';
+
+export type Decoded = { ok: true; msg: Message } | { ok: false; why: string };
+
+type Obj = Record<string, unknown>;
+
+export function decode(raw: unknown): Decoded {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('not a JSON object');
+  const o = raw as Obj;
+  const type = o['type'];
+  if (typeof type !== 'string') return bad('missing "type"');
+  const from = positiveInt(o, 'from');
+  if (typeof from === 'string') return bad(from);
+  const n = positiveInt(o, 'n');
+  if (typeof n === 'string') return bad(n);
+  switch (type) {
+    case 'prepare':
+      return { ok: true, msg: { type, from, n } };
+    case 'accept':
+    case 'chose': {
+      const v = value(o['v'], '"v"');
+      return typeof v === 'string' ? { ok: true, msg: { type, from, n, v } } : v;
+    }
+    case 'prepare_ack':
+    case 'accept_ack': {
+      const promised = nonNegativeInt(o, 'promised');
+      if (typeof promised === 'string') return bad(promised);
+      const accepted = acceptedPair(o['accepted']);
+      if (accepted !== null && 'ok' in accepted) return accepted;
+      return { ok: true, msg: { type, from, n, promised, accepted } };
+    }
+    default:
+      return bad(`unknown message type ${JSON.stringify(type).slice(0, 40)}`);
+  }
+}
+
+function acceptedPair(a: unknown): Accepted | null | { ok: false; why: string } {
+  if (a === null) return null;
+  if (typeof a !== 'object' || Array.isArray(a)) return bad('"accepted" must be null or {"n":..,"v":..}');
+  const n = positiveInt(a as Obj, 'n');
+  if (typeof n === 'string') return bad(`"accepted".${n}`);
+  const v = value((a as Obj)['v'], '"accepted".v');
+  return typeof v === 'string' ? { n, v } : v;
+}
+
+function value(v: unknown, name: string): string | { ok: false; why: string } {
+  if (typeof v !== 'string') return bad(`${name} must be a string`);
+  if (Buffer.byteLength(v, 'utf8') > MAX_VALUE_BYTES) return bad(`${name} is over ${MAX_VALUE_BYTES} bytes`);
+  return v;
+}
+
+function positiveInt(o: Obj, key: string): number | string {
+  const x = o[key];
+  return Number.isSafeInteger(x) && (x as number) >= 1 ? (x as number) : `"${key}" must be an integer >= 1`;
+}
+
+function nonNegativeInt(o: Obj, key: string): number | string {
+  const x = o[key];
+  return Number.isSafeInteger(x) && (x as number) >= 0 ? (x as number) : `"${key}" must be an integer >= 0`;
+}
+
+function bad(why: string): { ok: false; why: string } {
+  return { ok: false, why };
+}

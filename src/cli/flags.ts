@@ -11,7 +11,10 @@ export function parseFlags<O extends Options>(argv: readonly string[], options: 
   } catch (err) {
     const e = err as Error & { code?: string };
     if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
-      throw new ConfigError(`${e.message.split('\n')[0]!.replace(/\. To specify.*$/, '')}; see --help`);
+      // Node splits some messages over lines; keep the first and the "To
+      // specify..." hint (e.g. for `-t -1`), dropping the rhetorical question.
+      const lines = e.message.split('\n').filter((l) => !l.endsWith('?'));
+      throw new ConfigError(`${lines.join(' ')} (see --help)`);
     }
     throw err;
   }

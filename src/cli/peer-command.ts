@@ -112,7 +112,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
   for (const spec of values.resolve ?? []) {
     const [host, endpoint] = parseResolve(spec, port);
     if (cluster.byHost(host) === undefined) warnings.push(`--resolve ${spec}: ${host} is not in ${file}`);
-    overrides.set(host, endpoint);
+    overrides.set(host.toLowerCase(), endpoint);
   }
 
   const logLevel = values['log-level'] ?? 'warn';
@@ -125,8 +125,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     self,
     value: proposer ? value : undefined,
     startDelayMs,
-    listen: overrides.get(self.host) ?? { host: '0.0.0.0', port },
-    endpointOf: (peer) => overrides.get(peer.host) ?? { host: peer.host, port },
+    listen: overrides.get(self.host.toLowerCase()) ?? { host: '0.0.0.0', port },
+    endpointOf: (peer) => overrides.get(peer.host.toLowerCase()) ?? { host: peer.host, port },
     roundTimeoutMs,
     logLevel: logLevel as LogLevel,
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
@@ -186,21 +186,26 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
   }
 }
 
+/** Node timers cannot wait longer than 2^31-1 ms (about 24.8 days). */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 function seconds(flag: string, text: string): number {
-  const x = Number(text);
-  if (text.trim() === '' || !Number.isFinite(x) || x < 0) throw new ConfigError(`${flag} expects seconds >= 0, got ${JSON.stringify(text)}`);
-  return x;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > MAX_SECONDS) {
+    throw new ConfigError(`${flag} expects seconds from 0 to ${MAX_SECONDS}, e.g. 10 or 0.5; got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
 }
 
 function portNumber(flag: string, text: string): number {
   const x = Number(text);
-  if (!Number.isInteger(x) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
   return x;
 }
 
 function parseResolve(spec: string, defaultPort: number): [string, Endpoint] {
-  const m = /^([^=]+)=([^:=]+)(?::(\d+))?$/.exec(spec);
-  if (m === null) throw new ConfigError(`--resolve expects HOST=ADDR[:PORT], got ${JSON.stringify(spec)}`);
-  const port = m[3] === undefined ? defaultPort : portNumber(`--resolve ${spec}`, m[3]);
-  return [m[1]!, { host: m[2]!, port }];
+  // HOST=ADDR, HOST=ADDR:PORT, or HOST=[IPv6]:PORT.
+  const m = /^([^=]+)=(?:\[([0-9A-Fa-f:.]+)\]|([^:=[\]]+))(?::(\d+))?$/.exec(spec);
+  if (m === null) throw new ConfigError(`--resolve expects HOST=ADDR[:PORT] (IPv6 as [ADDR]:PORT), got ${JSON.stringify(spec)}`);
+  const port = m[4] === undefined ? defaultPort : portNumber(`--resolve ${spec}`, m[4]);
+  return [m[1]!, { host: (m[2] ?? m[3])!, port }];
 }

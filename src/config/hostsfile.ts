@@ -34,7 +34,10 @@ export interface Cluster {
 }
 
 const ROLE_RE = /^(proposer|acceptor|learner)([1-9][0-9]{0,8})$/;
-const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+// Dot-separated labels of letters, digits, '_' and inner '-' (compose
+// service names may hold '_'). Hostnames compare case-insensitively, as DNS does.
+const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?';
+const HOST_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const FORMAT = 'each line must be hostname:role[,role...] with roles proposerK, acceptorK or learnerK (K = group number >= 1)';
 
 export function hasRole(h: HostEntry, kind: RoleKind, group?: number): boolean {
@@ -72,11 +75,11 @@ export function parseHostsfile(text: string, file: string): Cluster {
     const host = text.slice(0, colon).trim();
     if (host === '') throw new ConfigError(`${at}: missing hostname before ':'`);
     if (!HOST_RE.test(host)) {
-      throw new ConfigError(`${at}: ${JSON.stringify(host)} is not a valid hostname (letters, digits, '.', '_' and '-' only)`);
+      throw new ConfigError(`${at}: ${JSON.stringify(host)} is not a valid hostname (dot-separated labels of letters, digits, '_' and '-')`);
     }
-    const prev = hostLine.get(host);
+    const prev = hostLine.get(host.toLowerCase());
     if (prev !== undefined) throw new ConfigError(`${at}: host ${host} is already on line ${prev}; each host must appear once`);
-    hostLine.set(host, line);
+    hostLine.set(host.toLowerCase(), line);
 
     const list = text.slice(colon + 1).trim();
     if (list === '') throw new ConfigError(`${at}: ${host} has no roles; list at least one, e.g. ${host}:acceptor1`);
@@ -121,17 +124,17 @@ export function parseHostsfile(text: string, file: string): Cluster {
   }
 
   const stride = Math.max(1, ...proposerLine.keys());
-  const byHost = new Map(hosts.map((h) => [h.host, h]));
+  const byHost = new Map(hosts.map((h) => [h.host.toLowerCase(), h]));
   return {
     file,
     hosts,
     stride,
     warnings,
-    byHost: (host) => byHost.get(host),
+    byHost: (host) => byHost.get(host.toLowerCase()),
     byId: (id) => hosts[id - 1],
     proposerOf: (group) => {
       const p = proposerLine.get(group);
-      return p === undefined ? undefined : byHost.get(p.host);
+      return p === undefined ? undefined : byHost.get(p.host.toLowerCase());
     },
     acceptorsOf: (group) => members('acceptor', group),
     learnersOf: (group) => members('learner', group),

@@ -130,7 +130,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
       opts.echo?.out(prefix + line);
       const p = parseLogLine(line);
       if (!p.ok) return;
-      inflight.add(p.line);
+      if (peer.id !== undefined) inflight.add(peer.id, p.line);
       if (p.line.action === 'chose') {
         peer.chose.push(p.line.message_value);
         peer.choseAt ??= performance.now();

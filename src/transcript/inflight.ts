@@ -1,36 +1,101 @@
-// Messages sent but not yet logged as received, counted from the merged
-// transcript alone. A run is over only when every proposer and learner has
-// chosen AND nothing is in flight, so late acks make it into the transcript.
+// What the protocol still owes the transcript, worked out from the lines
+// seen so far. A run is over only when every proposer and learner has chosen
+// AND nothing is owed, so late acks and chose messages make it in.
+//
+// The runner reads each peer's stdout on its own pipe, so it may see a
+// `received` line before the `sent` line that caused it. A plain count of
+// sent minus received can then hit zero too early. Instead, each line names
+// the exact lines it makes due (its effects), and a line seen before its
+// cause counts as a credit. Once every proposer and learner has printed
+// chose, every line still to come is an effect of a line already seen, so
+// "nothing owed" then means the transcript is complete. (Before that, a
+// proposer's next step depends on quorums and timers, which are not modelled.)
+//   sent prepare/accept (P)   -> each acceptor A: received ..., then A's ack
+//   sent ack (A)              -> the requester P (A answers in order): received ack
+//   chose by a proposer (P)   -> P: sent chose
+//   sent chose (P)            -> each acceptor/learner R: received chose
+//   received chose (R)        -> R: chose, the first time R hears that number
 
 import type { Cluster } from '../config/hostsfile.js';
-import type { LogLine } from '../core/logline.js';
+import { formatLine, type LogLine } from '../core/logline.js';
 import { groupOfProposal } from '../core/numbering.js';
+import type { MessageType, PeerId } from '../core/types.js';
+
+type Request = 'prepare' | 'accept';
+const ACK_OF: Record<Request, MessageType> = { prepare: 'prepare_ack', accept: 'accept_ack' };
+const REQUEST_OF: Partial<Record<MessageType, Request>> = { prepare_ack: 'prepare', accept_ack: 'accept' };
 
 export class InFlight {
-  private owed = 0;
+  /** key -> owed (positive) or credited (negative). */
+  private readonly due = new Map<string, number>();
+  private outstanding = 0;
+  /** Per acceptor and request type: who asked, in arrival order. */
+  private readonly askers = new Map<string, PeerId[]>();
+  /** Per peer: proposal numbers it already printed a received-path chose for. */
+  private readonly heard = new Map<PeerId, Set<number>>();
 
   constructor(private readonly cluster: Pick<Cluster, 'stride' | 'acceptorsOf' | 'learnersOf'>) {}
 
+  /** Lines owed and not yet seen. */
   get count(): number {
-    return this.owed;
+    return this.outstanding;
   }
 
-  add(l: LogLine): void {
-    if (l.action === 'received') this.owed -= 1;
-    else if (l.action === 'sent') this.owed += this.recipients(l);
-  }
-
-  private recipients(l: LogLine): number {
-    switch (l.message_type) {
-      case 'prepare_ack':
-      case 'accept_ack':
-        return 1;
-      case 'prepare':
-      case 'accept':
-        return this.cluster.acceptorsOf(this.group(l)).length;
-      case 'chose':
-        return new Set([...this.cluster.acceptorsOf(this.group(l)), ...this.cluster.learnersOf(this.group(l))]).size;
+  /** Take line `l` printed by peer `at`. */
+  add(at: PeerId, l: LogLine): void {
+    const type = l.message_type;
+    const line = formatLine(l);
+    if (l.action === 'sent' && (type === 'prepare' || type === 'accept')) {
+      for (const a of this.cluster.acceptorsOf(this.group(l))) this.owe(a, formatLine({ ...l, action: 'received' }));
+    } else if (l.action === 'received' && (type === 'prepare' || type === 'accept')) {
+      this.pay(at, line);
+      this.owe(at, `sent ${ACK_OF[type]}`);
+      const k = `${at} ${type}`;
+      this.askers.set(k, [...(this.askers.get(k) ?? []), l.peer_id]);
+    } else if (l.action === 'sent' && (type === 'prepare_ack' || type === 'accept_ack')) {
+      this.pay(at, `sent ${type}`);
+      const asker = this.askers.get(`${at} ${REQUEST_OF[type]!}`)?.shift();
+      if (asker !== undefined) this.owe(asker, formatLine({ ...l, action: 'received' }));
+    } else if (l.action === 'received' && (type === 'prepare_ack' || type === 'accept_ack')) {
+      this.pay(at, line);
+    } else if (l.action === 'chose') {
+      // Owed only if it follows a received chose; otherwise it is a proposer's own.
+      if ((this.due.get(this.key(at, line)) ?? 0) > 0) this.pay(at, line);
+      else this.owe(at, formatLine({ ...l, action: 'sent' }));
+    } else if (l.action === 'sent' && type === 'chose') {
+      this.pay(at, line);
+      const g = this.group(l);
+      const told = new Set([...this.cluster.acceptorsOf(g), ...this.cluster.learnersOf(g)]);
+      for (const r of told) this.owe(r, formatLine({ ...l, action: 'received' }));
+    } else if (l.action === 'received' && type === 'chose') {
+      this.pay(at, line);
+      const heard = this.heard.get(at) ?? new Set<number>();
+      this.heard.set(at, heard);
+      if (!heard.has(l.proposal_num)) {
+        heard.add(l.proposal_num);
+        this.owe(at, formatLine({ ...l, peer_id: at, action: 'chose' }));
+      }
     }
+  }
+
+  private owe(peer: PeerId, what: string): void {
+    this.shift(this.key(peer, what), +1);
+  }
+
+  private pay(peer: PeerId, what: string): void {
+    this.shift(this.key(peer, what), -1);
+  }
+
+  private shift(k: string, by: number): void {
+    const before = this.due.get(k) ?? 0;
+    const after = before + by;
+    this.outstanding += Math.max(after, 0) - Math.max(before, 0);
+    if (after === 0) this.due.delete(k);
+    else this.due.set(k, after);
+  }
+
+  private key(peer: PeerId, what: string): string {
+    return `${peer}\t${what}`;
   }
 
   private group(l: LogLine): number {

@@ -1,0 +1,313 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { ConfigError } from '../src/config/errors.js';
+import { DEFAULT_PORT, parsePeerArgs, type PeerSettings } from '../src/cli/peer-command.js';
+
+// Tests run from dist/test/, so this is dist/src/cli/main.js.
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+const TESTCASE1 = 'peer1:proposer1\npeer2:acceptor1\npeer3:acceptor1\npeer4:acceptor1\npeer5:learner1\n';
+const TESTCASE2 = 'peer1:proposer1\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:acceptor1,acceptor2\npeer5:proposer2\n';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paxos-cli-'));
+test.after.always(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function writeHosts(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+const HOSTS1 = writeHosts('hosts1.txt', TESTCASE1);
+const HOSTS2 = writeHosts('hosts2.txt', TESTCASE2);
+const BAD = writeHosts('bad.txt', 'peer1:proposer1\npeer2:acceptor1\npeer3:aceptor1\n');
+
+interface Run {
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function paxos(args: readonly string[]): Run {
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    input: '',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Run the CLI and expect exit 2 with one `paxos: ...` line on stderr matching `message`. */
+function usageError(args: readonly string[], message: RegExp): (t: ExecutionContext) => void {
+  return (t) => {
+    const r = paxos(args);
+    t.is(r.signal, null, `killed by ${String(r.signal)}; stderr: ${r.stderr}`);
+    t.is(r.status, 2, `stderr: ${r.stderr}`);
+    t.is(r.stdout, '', 'nothing on stdout');
+    const lines = r.stderr.split('\n');
+    t.is(lines.length, 2, `one line then the final newline; got ${JSON.stringify(r.stderr)}`);
+    t.is(lines[1], '');
+    t.true(lines[0]?.startsWith('paxos: '), JSON.stringify(lines[0]));
+    t.regex(lines[0] ?? '', message);
+  };
+}
+
+function re(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// ---------------------------------------------------------------------------
+// The CLI as a process
+
+test('--help exits 0 and prints usage naming -h, -v, -t and --name', (t) => {
+  const r = paxos(['--help']);
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stderr, '');
+  t.regex(r.stdout, /^Usage: paxos -h FILE/);
+  for (const flag of ['-h, --hostsfile', '-v, --value', '-t, --start-after', '--name', '--port', '--resolve', '--log-level']) {
+    t.true(r.stdout.includes(flag), `help mentions ${flag}`);
+  }
+});
+
+test('--help wins over other (even bad) flags', (t) => {
+  const r = paxos(['-h', path.join(dir, 'nope.txt'), '--help']);
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /^Usage: paxos/);
+});
+
+test('no -h: says -h FILE is missing', usageError(['--name', 'peer2'], /^paxos: missing -h FILE/));
+
+test('no flags at all: says -h FILE is missing', usageError([], /^paxos: missing -h FILE/));
+
+test('-h without its argument names -h', usageError(['-h'], /^paxos: .*'-h, --hostsfile <value>' argument missing/));
+
+test(
+  '-h on a missing file names the path',
+  usageError(['-h', path.join(dir, 'missing.txt'), '--name', 'peer2'], new RegExp(`^paxos: hostsfile ${re(path.join(dir, 'missing.txt'))}: .*no such file`)),
+);
+
+test(
+  'a hostsfile with an error names the file and the line',
+  usageError(['-h', BAD, '--name', 'peer2'], new RegExp(`^paxos: ${re(BAD)}:3: unknown role "aceptor1"`)),
+);
+
+test('an empty hostsfile names the file', (t) => {
+  const empty = writeHosts('empty.txt', '\n\n');
+  usageError(['-h', empty, '--name', 'peer2'], new RegExp(`^paxos: hostsfile ${re(empty)} is empty`))(t);
+});
+
+test('a hostsfile with a duplicate proposer names the file and the line', (t) => {
+  const file = writeHosts('dup-proposer.txt', 'peer1:proposer1\npeer2:acceptor1\npeer3:proposer1\n');
+  usageError(['-h', file, '--name', 'peer2'], new RegExp(`^paxos: ${re(file)}:3: proposer1 is already claimed by peer1 on line 1`))(t);
+});
+
+test('unknown flag --bogus is named', usageError(['-h', HOSTS1, '--name', 'peer2', '--bogus'], /^paxos: Unknown option '--bogus' \(see --help\)$/));
+
+test('a stray positional argument is named', usageError(['-h', HOSTS1, '--name', 'peer2', 'extra'], /^paxos: Unexpected argument 'extra'/));
+
+const SECS = '-t expects seconds from 0 to 2147483, e.g. 10 or 0.5; got';
+
+test('-t abc: names -t and the bad text', usageError(['-h', HOSTS1, '--name', 'peer2', '-t', 'abc'], new RegExp(`^paxos: ${SECS} "abc"$`)));
+
+test(
+  '-t -1: names -t and says how to pass a value starting with a dash',
+  usageError(['-h', HOSTS1, '--name', 'peer2', '-t', '-1'], /^paxos: Option '-t' argument is ambiguous\. To specify an option argument starting with a dash use '--start-after=-XYZ' or '-t-XYZ'\. \(see --help\)$/),
+);
+
+test('--start-after=-1: names -t and the allowed range', usageError(['-h', HOSTS1, '--name', 'peer2', '--start-after=-1'], new RegExp(`^paxos: ${SECS} "-1"$`)));
+
+test('-t "": names -t', usageError(['-h', HOSTS1, '--name', 'peer2', '-t', ''], new RegExp(`^paxos: ${SECS} ""$`)));
+
+test('-t in hex or exponent form is refused, not read as 16 or 1000', usageError(['-h', HOSTS1, '--name', 'peer2', '-t', '0x10'], new RegExp(`^paxos: ${SECS} "0x10"$`)));
+
+test('-t beyond what a timer can wait (about 24.8 days) is refused', usageError(['-h', HOSTS1, '--name', 'peer2', '-t', '2147484'], new RegExp(`^paxos: ${SECS} "2147484"$`)));
+
+test('--port in hex is refused', usageError(['-h', HOSTS1, '--name', 'peer2', '--port', '0x1F90'], /^paxos: --port expects a port 1\.\.65535, got "0x1F90"$/));
+
+test(
+  'proposer with no -v: names the host, its role, the file and line',
+  usageError(['-h', HOSTS2, '--name', 'peer5'], new RegExp(`^paxos: peer5 is proposer2 in ${re(HOSTS2)}:5 but no -v VALUE was given$`)),
+);
+
+test('-v "": says the value must not be empty', usageError(['-h', HOSTS1, '--name', 'peer1', '-v', ''], /^paxos: -v: the value must not be empty$/));
+
+test(
+  '--name not in the hostsfile: names it and lists the known hosts',
+  usageError(
+    ['-h', HOSTS1, '--name', 'peer9'],
+    new RegExp(`^paxos: hostsfile ${re(HOSTS1)} has no line for --name "peer9"; it lists peer1, peer2, peer3, peer4, peer5`),
+  ),
+);
+
+test('--port 0 is rejected and named', usageError(['-h', HOSTS1, '--name', 'peer2', '--port', '0'], /^paxos: --port expects a port 1\.\.65535, got "0"$/));
+
+test('--port 65536 is rejected', usageError(['-h', HOSTS1, '--name', 'peer2', '--port', '65536'], /^paxos: --port expects a port 1\.\.65535, got "65536"$/));
+
+test(
+  '--resolve nonsense: names the flag, the expected form and the text',
+  usageError(['-h', HOSTS1, '--name', 'peer2', '--resolve', 'nonsense'], /^paxos: --resolve expects HOST=ADDR\[:PORT\] \(IPv6 as \[ADDR\]:PORT\), got "nonsense"$/),
+);
+
+test(
+  '--resolve with a bad port names the spec',
+  usageError(['-h', HOSTS1, '--name', 'peer2', '--resolve', 'peer1=127.0.0.1:99999'], /^paxos: --resolve peer1=127\.0\.0\.1:99999 expects a port 1\.\.65535, got "99999"$/),
+);
+
+test(
+  '--log-level loud: lists the levels and the bad one',
+  usageError(['-h', HOSTS1, '--name', 'peer2', '--log-level', 'loud'], /^paxos: --log-level must be one of error, warn, info, debug, got "loud"$/),
+);
+
+test('--round-timeout 0 is rejected', usageError(['-h', HOSTS1, '--name', 'peer2', '--round-timeout', '0'], /^paxos: --round-timeout must be above 0$/));
+
+// ---------------------------------------------------------------------------
+// parsePeerArgs: the positive path, in-process
+
+function settings(argv: readonly string[], hostname = 'not-in-any-hostsfile'): PeerSettings {
+  const s = parsePeerArgs(argv, hostname);
+  if (s === 'help') throw new Error('unexpected help');
+  return s;
+}
+
+test('parsePeerArgs: --help returns help', (t) => {
+  t.is(parsePeerArgs(['--help'], 'peer1'), 'help');
+});
+
+test('parsePeerArgs: a proposer with -v and -t 1.5', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer1', '-v', 'X', '-t', '1.5']);
+  t.is(s.self.id, 1);
+  t.is(s.self.host, 'peer1');
+  t.is(s.value, 'X');
+  t.is(s.startDelayMs, 1500);
+  t.deepEqual(s.warnings, []);
+  t.deepEqual(s.listen, { host: '0.0.0.0', port: DEFAULT_PORT });
+  t.is(DEFAULT_PORT, 8080);
+  t.is(s.logLevel, 'warn');
+  t.false(s.exitOnStdinClose);
+  t.true(s.roundTimeoutMs > 0);
+  t.is(s.cluster.file, HOSTS1);
+  t.deepEqual(s.cluster.acceptorsOf(1), [2, 3, 4]);
+});
+
+test('parsePeerArgs: long flag forms work like the short ones', (t) => {
+  const s = settings(['--hostsfile', HOSTS2, '--name', 'peer5', '--value', 'Y', '--start-after', '10']);
+  t.is(s.self.id, 5);
+  t.is(s.value, 'Y');
+  t.is(s.startDelayMs, 10_000);
+});
+
+test('parsePeerArgs: -t defaults to 0', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer1', '-v', 'X']);
+  t.is(s.startDelayMs, 0);
+});
+
+test('parsePeerArgs: finds itself by the machine hostname when --name is absent', (t) => {
+  const s = settings(['-h', HOSTS1], 'peer3');
+  t.is(s.self.id, 3);
+  t.is(s.value, undefined);
+});
+
+test('parsePeerArgs: --name overrides the machine hostname', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer4'], 'peer3');
+  t.is(s.self.id, 4);
+});
+
+test('parsePeerArgs: a hostname not in the file says so and suggests --name', (t) => {
+  t.throws(() => parsePeerArgs(['-h', HOSTS1], 'somebox'), {
+    instanceOf: ConfigError,
+    message: /has no line for this machine's hostname "somebox"; it lists peer1, peer2, peer3, peer4, peer5 \(pass --name HOST/,
+  });
+});
+
+test('parsePeerArgs: a non-proposer with -v gets a warning and no value', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer2', '-v', 'X']);
+  t.is(s.value, undefined);
+  t.is(s.warnings.length, 1);
+  t.regex(s.warnings[0] ?? '', new RegExp(`^-v "X" ignored: peer2 is not a proposer in ${re(HOSTS1)}$`));
+});
+
+test('parsePeerArgs: a learner needs no -v', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer5']);
+  t.is(s.value, undefined);
+  t.deepEqual(s.warnings, []);
+});
+
+test('parsePeerArgs: hostsfile warnings are passed on', (t) => {
+  const file = writeHosts('learner-no-proposer.txt', 'peer1:proposer1\npeer2:acceptor1\npeer3:learner2\n');
+  const s = settings(['-h', file, '--name', 'peer2']);
+  t.is(s.warnings.length, 1);
+  t.regex(s.warnings[0] ?? '', /group 2 has learners but no proposer2/);
+});
+
+test('parsePeerArgs: proposer with no -v throws a ConfigError naming file and line', (t) => {
+  t.throws(() => parsePeerArgs(['-h', HOSTS1, '--name', 'peer1'], 'x'), {
+    instanceOf: ConfigError,
+    message: new RegExp(`peer1 is proposer1 in ${re(HOSTS1)}:1 but no -v VALUE`),
+  });
+});
+
+test('parsePeerArgs: a value over the size limit is rejected', (t) => {
+  t.throws(() => parsePeerArgs(['-h', HOSTS1, '--name', 'peer1', '-v', 'x'.repeat(64 * 1024 + 1)], 'x'), {
+    instanceOf: ConfigError,
+    message: /^-v: the value is over 65536 bytes$/,
+  });
+  const s = settings(['-h', HOSTS1, '--name', 'peer1', '-v', 'x'.repeat(64 * 1024)]);
+  t.is(s.value?.length, 64 * 1024);
+});
+
+test('parsePeerArgs: --port sets the listen port and every peer endpoint', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer2', '--port', '9000']);
+  t.deepEqual(s.listen, { host: '0.0.0.0', port: 9000 });
+  const peer3 = s.cluster.byId(3);
+  t.truthy(peer3);
+  if (peer3 === undefined) return;
+  t.deepEqual(s.endpointOf(peer3), { host: 'peer3', port: 9000 });
+});
+
+test('parsePeerArgs: endpoints default to hostname:8080', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer2']);
+  const peer1 = s.cluster.byId(1);
+  if (peer1 === undefined) return t.fail('no peer1');
+  t.deepEqual(s.endpointOf(peer1), { host: 'peer1', port: 8080 });
+});
+
+test('parsePeerArgs: --resolve overrides endpoints and this peer\'s listen address', (t) => {
+  const s = settings([
+    '-h', HOSTS1, '--name', 'peer2', '--port', '9000',
+    '--resolve', 'peer1=127.0.0.1:9101',
+    '--resolve', 'peer2=127.0.0.2:9102',
+    '--resolve', 'peer3=127.0.0.3',
+    '--resolve', 'PEER4=[::1]:9104',
+  ]);
+  t.deepEqual(s.listen, { host: '127.0.0.2', port: 9102 });
+  const ep = (id: number): unknown => {
+    const h = s.cluster.byId(id);
+    return h === undefined ? undefined : s.endpointOf(h);
+  };
+  t.deepEqual(ep(1), { host: '127.0.0.1', port: 9101 });
+  t.deepEqual(ep(2), { host: '127.0.0.2', port: 9102 });
+  t.deepEqual(ep(3), { host: '127.0.0.3', port: 9000 }, 'no port: the --port default');
+  t.deepEqual(ep(4), { host: '::1', port: 9104 }, 'IPv6 in brackets; host names ignore case');
+  t.deepEqual(ep(5), { host: 'peer5', port: 9000 }, 'not resolved: its own name');
+  t.deepEqual(s.warnings, []);
+});
+
+test('parsePeerArgs: --resolve for a host not in the hostsfile warns', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer2', '--resolve', 'peer9=127.0.0.9']);
+  t.is(s.warnings.length, 1);
+  t.regex(s.warnings[0] ?? '', new RegExp(`^--resolve peer9=127\\.0\\.0\\.9: peer9 is not in ${re(HOSTS1)}$`));
+});
+
+test('parsePeerArgs: --round-timeout, --log-level and --exit-on-stdin-close', (t) => {
+  const s = settings(['-h', HOSTS1, '--name', 'peer2', '--round-timeout', '2.5', '--log-level', 'debug', '--exit-on-stdin-close']);
+  t.is(s.roundTimeoutMs, 2500);
+  t.is(s.logLevel, 'debug');
+  t.true(s.exitOnStdinClose);
+});

@@ -1,0 +1,164 @@
+import test from 'ava';
+import { groupOfProposal, nextProposal } from '../src/core/numbering.js';
+import type { Effect } from '../src/core/types.js';
+import { MemNet } from './helpers/memnet.js';
+
+const TC1 = 'peer1:proposer1\npeer2:acceptor1\npeer3:acceptor1\npeer4:acceptor1\npeer5:learner1\n';
+const TC2 = 'peer1:proposer1\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:acceptor1,acceptor2\npeer5:proposer2\n';
+
+const L = (peer: number, action: string, type: string, value: string, n: number): string =>
+  JSON.stringify({ peer_id: peer, action, message_type: type, message_value: value, proposal_num: n });
+
+test('numbers: proposer K starts at K, steps by the stride, and is found again from n', (t) => {
+  t.is(nextProposal(1, 2, 0), 1);
+  t.is(nextProposal(2, 2, 0), 2);
+  t.is(nextProposal(1, 2, 1), 3);
+  t.is(nextProposal(2, 2, 7), 8);
+  t.is(nextProposal(3, 3, 3), 6);
+  for (let n = 1; n < 50; n++) t.is(groupOfProposal(n, 3), ((n - 1) % 3) + 1);
+  const seen = new Set<number>();
+  for (const g of [1, 2, 3]) {
+    let n = 0;
+    for (let i = 0; i < 20; i++) {
+      n = nextProposal(g, 3, n);
+      t.false(seen.has(n), `number ${n} used by two groups`);
+      seen.add(n);
+      t.is(groupOfProposal(n, 3), g);
+    }
+  }
+  t.throws(() => nextProposal(3, 2, 0), { instanceOf: RangeError });
+});
+
+test('testcase 1 in memory: every peer logs exactly seed 004 lines plus chose lines', (t) => {
+  const net = new MemNet(TC1);
+  net.propose(1, 'X');
+  net.run();
+  t.deepEqual(net.logs.get(1), [
+    L(1, 'sent', 'prepare', '', 1),
+    L(2, 'received', 'prepare_ack', '', 1),
+    L(3, 'received', 'prepare_ack', '', 1),
+    L(1, 'sent', 'accept', 'X', 1),
+    L(4, 'received', 'prepare_ack', '', 1),
+    L(2, 'received', 'accept_ack', 'X', 1),
+    L(3, 'received', 'accept_ack', 'X', 1),
+    L(1, 'chose', 'chose', 'X', 1),
+    L(1, 'sent', 'chose', 'X', 1),
+    L(4, 'received', 'accept_ack', 'X', 1),
+  ]);
+  for (const p of [2, 3, 4]) {
+    t.deepEqual(net.logs.get(p), [
+      L(1, 'received', 'prepare', '', 1),
+      L(p, 'sent', 'prepare_ack', '', 1),
+      L(1, 'received', 'accept', 'X', 1),
+      L(p, 'sent', 'accept_ack', 'X', 1),
+      L(1, 'received', 'chose', 'X', 1),
+      L(p, 'chose', 'chose', 'X', 1),
+    ]);
+  }
+  t.deepEqual(net.logs.get(5), [L(1, 'received', 'chose', 'X', 1), L(5, 'chose', 'chose', 'X', 1)]);
+});
+
+test('testcase 2 in memory: proposer 2 finds X in the shared acceptors and chooses X', (t) => {
+  const net = new MemNet(TC2);
+  net.propose(1, 'X');
+  net.run();
+  net.propose(5, 'Y');
+  net.run();
+  const log5 = net.logs.get(5)!;
+  t.is(log5[0], L(5, 'sent', 'prepare', '', 2));
+  t.true(log5.includes(L(5, 'sent', 'accept', 'X', 2)), 'adopted X, the highest accepted value');
+  t.false(log5.some((l) => l.includes('"Y"')), 'its own Y never goes out');
+  t.true(log5.includes(L(5, 'chose', 'chose', 'X', 2)));
+  for (const p of [2, 3, 4]) {
+    const log = net.logs.get(p)!;
+    t.true(log.includes(L(p, 'sent', 'prepare_ack', 'X', 1)), 'prepare_ack shows the accepted pair (X, 1)');
+    t.true(log.includes(L(p, 'chose', 'chose', 'X', 1)));
+    t.true(log.includes(L(p, 'chose', 'chose', 'X', 2)));
+  }
+});
+
+test('durable state is persisted before any message that depends on it', (t) => {
+  const net = new MemNet(TC1);
+  net.propose(1, 'X');
+  net.run();
+  const first = (effects: Effect[], pred: (e: Effect) => boolean): number => effects.findIndex(pred);
+  // Proposer: the number it uses is durable before the prepare leaves.
+  const e1 = net.effects.get(1)!;
+  t.true(first(e1, (e) => e.kind === 'persist') < first(e1, (e) => e.kind === 'send'));
+  t.deepEqual(net.persisted.get(1)![0]!.lastProposal, { 1: 1 });
+  // Acceptor: the promise is durable before the prepare_ack, the accepted pair before the accept_ack.
+  const e2 = net.effects.get(2)!;
+  const kinds = e2.map((e) => (e.kind === 'send' ? `send ${e.msg.type}` : e.kind));
+  t.deepEqual(kinds.slice(0, 4), ['persist', 'send prepare_ack', 'persist', 'send accept_ack']);
+  const states = net.persisted.get(2)!;
+  t.is(states[0]!.promised, 1);
+  t.deepEqual(states[1]!.accepted, { n: 1, v: 'X' });
+  t.deepEqual(states.at(-1)!.chosen, { n: 1, v: 'X' }, 'a learned value is durable too');
+});
+
+test('a proposer restarted from its durable state never reuses a number', (t) => {
+  const net = new MemNet(TC1);
+  net.propose(1, 'X');
+  net.run();
+  const saved = net.persisted.get(1)!.at(-1)!;
+  const again = new MemNet(TC1, new Map([[1, { ...saved, chosen: null }]]));
+  again.propose(1, 'X');
+  // One proposer, so the stride is 1: after 1 comes 2, never 1 again.
+  t.is(again.logs.get(1)![0], L(1, 'sent', 'prepare', '', 2));
+});
+
+test('an acceptor restarted from its durable state keeps its promise', (t) => {
+  const net = new MemNet(TC2);
+  net.propose(5, 'Y'); // promises 2 everywhere
+  net.run(3); // deliver just the three prepares
+  const saved = net.persisted.get(2)!.at(-1)!;
+  t.is(saved.promised, 2);
+  const restarted = new MemNet(TC2, new Map([[2, saved]]));
+  const effects = restarted.node(2).receive({ type: 'accept', from: 1, n: 1, v: 'X' });
+  const reply = effects.find((e) => e.kind === 'send');
+  t.deepEqual(reply?.kind === 'send' ? reply.msg : null, { type: 'accept_ack', from: 2, n: 1, promised: 2, accepted: null });
+});
+
+test('a chose message is printed once per proposal number', (t) => {
+  const net = new MemNet(TC1);
+  const msg = { type: 'chose', from: 1, n: 1, v: 'X' } as const;
+  t.deepEqual(net.node(5).receive(msg).filter((e) => e.kind === 'chose'), [{ kind: 'chose', v: 'X', n: 1 }]);
+  t.deepEqual(net.node(5).receive(msg).filter((e) => e.kind === 'chose'), []);
+  t.deepEqual(net.node(5).chosen, { n: 1, v: 'X' });
+});
+
+test('a peer that is both proposer and acceptor talks to itself through the same rules', (t) => {
+  const net = new MemNet('a:proposer1,acceptor1\nb:acceptor1\nc:acceptor1\n');
+  net.propose(1, 'V');
+  net.run();
+  const log = net.logs.get(1)!;
+  t.true(log.includes(L(1, 'received', 'prepare', '', 1)));
+  t.true(log.includes(L(1, 'sent', 'prepare_ack', '', 1)));
+  t.true(log.includes(L(1, 'received', 'prepare_ack', '', 1)));
+  t.true(log.includes(L(1, 'chose', 'chose', 'V', 1)));
+  t.deepEqual(net.node(1).state.accepted, { n: 1, v: 'V' });
+});
+
+test('messages a sender role cannot send, or this peer cannot take, are refused', (t) => {
+  const net = new MemNet(TC1);
+  const p2 = net.node(2);
+  const p1 = net.node(1);
+  const p5 = net.node(5);
+  t.is(p2.reject({ type: 'prepare', from: 1, n: 1 }), null);
+  t.regex(p2.reject({ type: 'prepare', from: 9, n: 1 }) ?? '', /peer_id 9 is not in the hostsfile/);
+  t.regex(p2.reject({ type: 'prepare', from: 3, n: 1 }) ?? '', /must come from proposer1/);
+  t.regex(p5.reject({ type: 'accept', from: 1, n: 1, v: 'X' }) ?? '', /not an acceptor/);
+  t.is(p5.reject({ type: 'chose', from: 1, n: 1, v: 'X' }), null);
+  t.regex(p2.reject({ type: 'chose', from: 4, n: 1, v: 'X' }) ?? '', /must come from proposer1/);
+  t.is(p1.reject({ type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null }), null);
+  t.regex(p1.reject({ type: 'prepare_ack', from: 5, n: 1, promised: 1, accepted: null }) ?? '', /not an acceptor/);
+  t.regex(p2.reject({ type: 'accept_ack', from: 3, n: 1, promised: 1, accepted: null }) ?? '', /not proposer1/);
+});
+
+test('refused and stale messages leave durable state untouched', (t) => {
+  const net = new MemNet(TC1);
+  const p1 = net.node(1);
+  const before = JSON.stringify(p1.state);
+  t.deepEqual(p1.receive({ type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null }), [], 'an ack with no round running');
+  t.is(JSON.stringify(p1.state), before);
+});

@@ -1,0 +1,101 @@
+// Integration: testcases 1 and 2 run as real processes on real sockets
+// through the local runner, and are compared with their goldens.
+
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { runTestcase, type RunResult } from '../src/runner/run.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const MAIN = path.join(root, 'dist/src/cli/main.js');
+
+const chose = (r: RunResult, label: string): string[] => r.peers.find((p) => p.service.label === label)?.chose ?? [];
+
+function explain(r: RunResult): string {
+  return [r.failure, ...(r.mismatches ?? []).map((m) => `${m.peer}: ${m.message}`), ...r.merged].join('\n');
+}
+
+/** A copy of a testcase whose expected/<peer>.log lost its line `lineNo` (1-based). */
+function doctored(tc: string, peer: string, lineNo: number): { dir: string; removed: string } {
+  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-tc-')), tc);
+  cpSync(path.join(root, 'testcases', tc), dir, { recursive: true });
+  const file = path.join(dir, 'expected', `${peer}.log`);
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  const [removed] = lines.splice(lineNo - 1, 1);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return { dir, removed: removed! };
+}
+
+test('testcase 1 matches its goldens on per-peer loopback addresses', async (t) => {
+  const r = await runTestcase(path.join(root, 'testcases/1'), { timeoutMs: 30_000 });
+  t.true(r.ok, explain(r));
+  t.is(r.addressMode, 'loopback');
+  t.deepEqual(r.mismatches, []);
+  t.is(r.inFlightAtEnd, 0, 'every message sent was received before the run ended');
+  for (const p of ['peer1', 'peer2', 'peer3', 'peer4', 'peer5']) t.deepEqual(chose(r, p), ['X'], p);
+  t.is(r.summary, 'chosen: peer1=X peer2=X peer3=X peer4=X peer5=X (all chose X)');
+});
+
+test('testcase 1 also runs on distinct ports of 127.0.0.1 (the fallback)', async (t) => {
+  const r = await runTestcase(path.join(root, 'testcases/1'), { timeoutMs: 30_000, addressMode: 'ports' });
+  t.true(r.ok, explain(r));
+  t.is(r.addressMode, 'ports');
+  t.deepEqual(r.mismatches, []);
+});
+
+test('testcase 2 matches its goldens and both proposers choose X', async (t) => {
+  const r = await runTestcase(path.join(root, 'testcases/2'), { timeoutMs: 45_000 });
+  t.true(r.ok, explain(r));
+  t.deepEqual(r.mismatches, []);
+  t.deepEqual(chose(r, 'peer1'), ['X']);
+  t.deepEqual(chose(r, 'peer5'), ['X'], 'proposer 2 adopts X, never Y');
+  for (const p of ['peer2', 'peer3', 'peer4']) t.deepEqual(chose(r, p), ['X', 'X'], `${p} hears chose from both proposers`);
+});
+
+test('two runs at once get separate addresses and both pass', async (t) => {
+  const [a, b] = await Promise.all([
+    runTestcase(path.join(root, 'testcases/1'), { timeoutMs: 30_000 }),
+    runTestcase(path.join(root, 'testcases/1'), { timeoutMs: 30_000 }),
+  ]);
+  t.true(a.ok, explain(a));
+  t.true(b.ok, explain(b));
+});
+
+test('a golden with a line removed fails, naming the peer and the line', async (t) => {
+  const { dir, removed } = doctored('1', 'peer3', 4);
+  const r = await runTestcase(dir, { timeoutMs: 30_000 });
+  t.false(r.ok);
+  t.is(r.outcome, 'decided');
+  t.deepEqual(
+    r.mismatches?.map((m) => `${m.peer}: ${m.message}`),
+    [`peer3: line 4 is not in ${path.relative(process.cwd(), path.join(dir, 'expected'))}/peer3.log: ${removed}`],
+  );
+});
+
+test('the CLI: `paxos run` prints the merged transcript and a summary, and exits 1 on a mismatch', (t) => {
+  const ok = spawnSync(process.execPath, [MAIN, 'run', path.join(root, 'testcases/1')], { encoding: 'utf8', timeout: 60_000 });
+  t.is(ok.status, 0, ok.stderr);
+  const out = ok.stdout.trimEnd().split('\n');
+  t.is(out.filter((l) => /^peer[1-5] \| \{/.test(l)).length, 30, 'every log line, prefixed as docker compose does');
+  t.is(out.at(-2), 'chosen: peer1=X peer2=X peer3=X peer4=X peer5=X (all chose X)');
+  t.regex(out.at(-1)!, /^expected: every peer matches/);
+
+  const { dir, removed } = doctored('1', 'peer1', 1);
+  const bad = spawnSync(process.execPath, [MAIN, 'run', '--quiet', dir], { encoding: 'utf8', timeout: 60_000 });
+  t.is(bad.status, 1);
+  t.true(bad.stdout.includes(`mismatch: peer1: line 1 is not in`), bad.stdout);
+  t.true(bad.stdout.includes(removed));
+  t.regex(bad.stderr, /FAILED: 1 mismatches/);
+});
+
+test('a peer with a config error fails the run at once with its message', async (t) => {
+  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-tc-')), 'bad');
+  cpSync(path.join(root, 'testcases/1'), dir, { recursive: true });
+  const compose = readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8');
+  writeFileSync(path.join(dir, 'docker-compose.yml'), compose.replace('-h hostsfile -v X', '-h hostsfile'));
+  const r = await runTestcase(dir, { timeoutMs: 30_000 });
+  t.is(r.outcome, 'peer-exit');
+  t.regex(r.failure, /peer1 exited early \(status 2\): paxos: peer1 is proposer1 in .*hostsfile:1 but no -v VALUE was given/);
+});

@@ -11,6 +11,10 @@ function accepts(t: ExecutionContext, raw: unknown): Message | undefined {
     t.fail(`expected ${JSON.stringify(raw)?.slice(0, 120)} to decode, got: ${d.why}`);
     return undefined;
   }
+  if (!('msg' in d)) {
+    t.fail(`expected a protocol message, got a hello from ${d.hello}`);
+    return undefined;
+  }
   t.pass();
   return d.msg;
 }
@@ -19,7 +23,7 @@ function accepts(t: ExecutionContext, raw: unknown): Message | undefined {
 function rejects(t: ExecutionContext, raw: unknown, why: RegExp): void {
   const d = decode(raw);
   if (d.ok) {
-    t.fail(`expected ${JSON.stringify(raw)?.slice(0, 120)} to be rejected, got ${JSON.stringify(d.msg).slice(0, 120)}`);
+    t.fail(`expected ${JSON.stringify(raw)?.slice(0, 120)} to be rejected, got ${JSON.stringify(d).slice(0, 120)}`);
     return;
   }
   t.regex(d.why, why, `reason for ${JSON.stringify(raw)?.slice(0, 120)}`);
@@ -228,7 +232,13 @@ test('awkward values round-trip through JSON.stringify -> JSON.parse -> decode u
         t.fail(`${JSON.stringify(v)} in ${msg.type}: ${d.why}`);
         continue;
       }
-      t.deepEqual(d.msg, msg);
+      t.deepEqual(d, { ok: true, msg });
     }
   }
+});
+
+test('hello names the caller and is not a protocol message', (t) => {
+  t.deepEqual(decode({ type: 'hello', from: 3 }), { ok: true, hello: 3 });
+  const bad = decode({ type: 'hello', from: 0 });
+  t.false(bad.ok);
 });

@@ -3,12 +3,11 @@
 // subcommand such as `paxos run DIR`.
 
 import { ConfigError } from '../config/errors.js';
-import { runPeer } from './peer-command.js';
-import { runCommand } from './run-command.js';
 
+// Subcommands load lazily: a peer starts faster without the runner's YAML parser.
 async function main(argv: string[]): Promise<number | undefined> {
-  if (argv[0] === 'run') return runCommand(argv.slice(1));
-  await runPeer(argv);
+  if (argv[0] === 'run') return (await import('./run-command.js')).runCommand(argv.slice(1));
+  await (await import('./peer-command.js')).runPeer(argv);
   return undefined;
 }
 

@@ -61,11 +61,15 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
       { self: self.id, cluster, timing: this.opts.timing, rng: this.opts.rng },
       await this.opts.storage.load(),
     );
-    this.inbound = await listen(this.opts.listen, (msg) => void this.handle(msg), log);
+    this.inbound = await listen(
+      this.opts.listen,
+      { message: (msg) => void this.handle(msg), hello: (from) => this.links.get(from)?.kick() },
+      log,
+    );
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
     for (const id of this.peersToTalkTo()) {
       const peer = cluster.byId(id)!;
-      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), log);
+      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), log, self.id);
       this.links.set(id, link);
       link.start();
     }

@@ -12,8 +12,9 @@ import type { Transform } from 'node:stream';
 import ndjson from 'ndjson';
 import PQueue from 'p-queue';
 import { backoffDelay } from '../core/backoff.js';
-import type { Message } from '../core/types.js';
+import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../daemon/logger.js';
+import { helloFrom } from './wire.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -43,6 +44,8 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
     readonly name: string,
     readonly endpoint: Endpoint,
     private readonly log: Logger,
+    /** Our own peer id, announced in a hello line when a connection opens. */
+    private readonly self?: PeerId,
   ) {
     super();
   }
@@ -64,6 +67,17 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
     });
   }
 
+  /**
+   * The peer is up (it just connected to us): if we are waiting out a
+   * backoff, try again now rather than when the timer fires.
+   */
+  kick(): void {
+    if (this.conn !== null || this.retryTimer === null || this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.connect();
+  }
+
   /** Messages written or waiting. */
   get pending(): number {
     return this.queue.size + this.queue.pending;
@@ -72,6 +86,7 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
   async close(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.queue.clear();
     for (const w of this.waiters.splice(0)) w(null);
     this.conn?.socket.destroy();
@@ -98,6 +113,7 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
       const out = ndjson.stringify();
       out.on('error', (err: Error) => this.log.debug(`encoder for ${this.name}: ${err.message}`));
       out.pipe(socket);
+      if (this.self !== undefined) out.write(helloFrom(this.self));
       this.conn = { socket, out, closed };
       this.log.debug(`connected to ${this.name} at ${this.where()}`);
       this.emit('up');
@@ -119,7 +135,10 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
       }
       if (this.stopped) return;
       const ms = up ? 0 : backoffDelay(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, Math.random);
-      this.retryTimer = setTimeout(() => this.connect(), ms);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.connect();
+      }, ms);
     });
   }
 

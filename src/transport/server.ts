@@ -16,12 +16,19 @@ export interface Inbound {
   close(): Promise<void>;
 }
 
-export async function listen(at: Endpoint, onMessage: (msg: Message) => void, log: Logger): Promise<Inbound> {
+export interface InboundHandlers {
+  readonly message: (msg: Message) => void;
+  /** A peer opened a connection to us and said who it is. */
+  readonly hello?: (from: number) => void;
+}
+
+export async function listen(at: Endpoint, on: InboundHandlers | ((msg: Message) => void), log: Logger): Promise<Inbound> {
+  const handlers: InboundHandlers = typeof on === 'function' ? { message: on } : on;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    serveConnection(socket, onMessage, log);
+    serveConnection(socket, handlers, log);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -41,7 +48,7 @@ export async function listen(at: Endpoint, onMessage: (msg: Message) => void, lo
   };
 }
 
-function serveConnection(socket: net.Socket, onMessage: (msg: Message) => void, log: Logger): void {
+function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger): void {
   socket.setNoDelay(true);
   const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   const reader = new LineReader(
@@ -55,8 +62,9 @@ function serveConnection(socket: net.Socket, onMessage: (msg: Message) => void, 
         return;
       }
       const d = decode(raw);
-      if (d.ok) onMessage(d.msg);
-      else log.warn(`dropping invalid message from ${who}: ${d.why}`);
+      if (!d.ok) log.warn(`dropping invalid message from ${who}: ${d.why}`);
+      else if ('hello' in d) on.hello?.(d.hello);
+      else on.message(d.msg);
     },
     () => log.warn(`dropping a line over ${MAX_LINE_BYTES} bytes from ${who}`),
   );

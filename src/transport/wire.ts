@@ -4,13 +4,15 @@
 //   {"type":"accept","from":1,"n":1,"v":"X"}
 //   {"type":"accept_ack","from":2,"n":1,"promised":1,"accepted":{"n":1,"v":"X"}}
 //   {"type":"chose","from":1,"n":1,"v":"X"}
+// and, first on every connection, {"type":"hello","from":2}: who is calling,
+// so the callee can retry its own link to a peer it now knows is up.
 // Anything read off the network is untrusted: `decode` checks every field
 // and says what is wrong, so a bad line is dropped, never half-handled.
 
 import { MAX_VALUE_BYTES } from '../core/limits.js';
-import type { Accepted, Message } from '../core/types.js';
+import type { Accepted, Message, PeerId } from '../core/types.js';
 
-export type Decoded = { ok: true; msg: Message } | { ok: false; why: string };
+export type Decoded = { ok: true; msg: Message } | { ok: true; hello: PeerId } | { ok: false; why: string };
 
 type Obj = Record<string, unknown>;
 
@@ -21,6 +23,7 @@ export function decode(raw: unknown): Decoded {
   if (typeof type !== 'string') return bad('missing "type"');
   const from = positiveInt(o, 'from');
   if (typeof from === 'string') return bad(from);
+  if (type === 'hello') return { ok: true, hello: from };
   const n = positiveInt(o, 'n');
   if (typeof n === 'string') return bad(n);
   switch (type) {
@@ -42,6 +45,10 @@ export function decode(raw: unknown): Decoded {
     default:
       return bad(`unknown message type ${JSON.stringify(type).slice(0, 40)}`);
   }
+}
+
+export function helloFrom(from: PeerId): { type: 'hello'; from: PeerId } {
+  return { type: 'hello', from };
 }
 
 function acceptedPair(a: unknown): Accepted | null | { ok: false; why: string } {

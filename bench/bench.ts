@@ -1,0 +1,129 @@
+// `npm run bench`: the figures the README reports, as medians.
+//
+//   1. testcase 1, from the last peer's start to the proposer's `chose`,
+//      over --runs runs of `paxos run testcases/1` (real processes, loopback);
+//   2. a warm cluster's prepare+accept round: three real acceptor processes,
+//      and this process as proposer1 driving the real core Proposer over the
+//      real transport, one fresh round after another;
+//   3. a peer's resident memory (RSS), read from /proc after those rounds.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { parseHostsfile } from '../src/config/hostsfile.js';
+import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
+import type { Effect, Message } from '../src/core/types.js';
+import { silentLogger } from '../src/daemon/logger.js';
+import { allocate } from '../src/runner/addresses.js';
+import { runTestcase } from '../src/runner/run.js';
+import { PeerLink } from '../src/transport/link.js';
+import { listen } from '../src/transport/server.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const MAIN = path.join(root, 'dist/src/cli/main.js');
+
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '20' }, rounds: { type: 'string', default: '500' } },
+});
+const RUNS = Number(values.runs);
+const ROUNDS = Number(values.rounds);
+
+function stats(xs: number[]): { median: number; min: number; max: number; p90: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  const median = s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return { median, min: s[0]!, max: s.at(-1)!, p90: at(0.9) };
+}
+
+const ms = (x: number): string => `${x.toFixed(2)} ms`;
+
+async function coldDecision(): Promise<void> {
+  const latency: number[] = [];
+  const wall: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    const r = await runTestcase(path.join(root, 'testcases/1'), { compare: false, timeoutMs: 30_000 });
+    wall.push(performance.now() - t0);
+    const proposer = r.peers.find((p) => p.service.label === 'peer1');
+    if (!r.ok || proposer?.choseAt === undefined) throw new Error(`run ${i + 1} failed: ${r.failure}`);
+    const lastStart = Math.max(...r.peers.map((p) => p.spawnedAt));
+    latency.push(proposer.choseAt - lastStart);
+  }
+  const s = stats(latency);
+  console.log(`testcase 1, last peer started -> proposer chose: median ${ms(s.median)} (min ${ms(s.min)}, max ${ms(s.max)}) over ${RUNS} runs`);
+  console.log(`testcase 1, whole \`paxos run\` (spawn to all stopped): median ${ms(stats(wall).median)}`);
+}
+
+function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (m === null) throw new Error(`no ${field} for pid ${pid}`);
+  return Number(m[1]);
+}
+
+async function warmRounds(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-bench-'));
+  const hostsfile = path.join(dir, 'hostsfile');
+  writeFileSync(hostsfile, 'peer1:proposer1\npeer2:acceptor1\npeer3:acceptor1\npeer4:acceptor1\n');
+  const cluster = parseHostsfile(readFileSync(hostsfile, 'utf8'), hostsfile);
+  const alloc = await allocate(['peer1', 'peer2', 'peer3', 'peer4']);
+  const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
+  await alloc.beforeSpawn();
+
+  const children: ChildProcess[] = ['peer2', 'peer3', 'peer4'].map((name) =>
+    spawn(process.execPath, [MAIN, '-h', hostsfile, '--name', name, ...resolve, '--exit-on-stdin-close'], { stdio: ['pipe', 'ignore', 'inherit'] }),
+  );
+
+  let proposer = new Proposer(
+    { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], timing: DEFAULT_TIMING, rng: Math.random },
+    0,
+  );
+  let decided: (() => void) | null = null;
+  const perform = (effects: Effect[]): void => {
+    for (const e of effects) {
+      if (e.kind === 'send') for (const to of e.to) links.get(to)!.send(e.msg);
+      if (e.kind === 'chose') decided?.();
+    }
+  };
+  const onMessage = (m: Message): void => {
+    if (m.type === 'prepare_ack') perform(proposer.onPrepareAck(m));
+    if (m.type === 'accept_ack') perform(proposer.onAcceptAck(m));
+  };
+  const inbound = await listen(alloc.endpoints.get('peer1')!, onMessage, silentLogger);
+  const links = new Map([2, 3, 4].map((id) => [id, new PeerLink(`peer${id}`, alloc.endpoints.get(`peer${id}`)!, silentLogger)]));
+  for (const l of links.values()) l.start();
+  await Promise.all([...links.values()].map((l) => (l.isUp ? undefined : new Promise<void>((r) => l.once('up', () => r())))));
+
+  const round = async (): Promise<number> => {
+    proposer = new Proposer(
+      { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], timing: DEFAULT_TIMING, rng: Math.random },
+      proposer.lastUsed,
+    );
+    const done = new Promise<void>((r) => (decided = r));
+    const t0 = performance.now();
+    perform(proposer.propose('bench'));
+    await done;
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < 50; i++) await round(); // warm up JITs and connections
+  const times: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) times.push(await round());
+  const s = stats(times);
+  console.log(`warm round (prepare + accept to a majority of 3 acceptors): median ${ms(s.median)} (p90 ${ms(s.p90)}, max ${ms(s.max)}) over ${ROUNDS} rounds`);
+
+  const rss = children.map((c) => rssKiB(c.pid!, 'VmRSS') / 1024);
+  const hwm = children.map((c) => rssKiB(c.pid!, 'VmHWM') / 1024);
+  console.log(`peer RSS (acceptor process after ${ROUNDS + 50} rounds): median ${stats(rss).median.toFixed(1)} MiB, peak ${Math.max(...hwm).toFixed(1)} MiB`);
+
+  for (const l of links.values()) await l.close();
+  await inbound.close();
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+  await alloc.release();
+}
+
+console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
+await coldDecision();
+await warmRounds();

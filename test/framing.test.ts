@@ -161,8 +161,8 @@ test('valid JSON that is not a valid message is dropped with a warning naming th
     [{ type: 'bogus', from: 1, n: 1 }, /unknown message type "bogus"/],
     [{ type: 'prepare', from: '1', n: 1 }, /"from" must be an integer >= 1/],
     [{ type: 'accept', from: 1, n: 1, v: 5 }, /"v" must be a string/],
-    [{ type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null }, /"promised" must be an integer >= 0/],
-    [{ type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 0 } }, /"accepted"\."n" must be an integer >= 1/],
+    [{ type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null }, /"promised" must be an integer from 0 to/],
+    [{ type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 0 } }, /"accepted"\."n" must be an integer from 1 to/],
     [[1, 2, 3], /not a JSON object/],
     ['a string', /not a JSON object/],
     [42, /not a JSON object/],
@@ -378,4 +378,57 @@ test.serial('PeerLink queues while the peer is down, then delivers in order once
   await until(() => tcpHandles() <= baseline, 'TCP handles to be released');
   t.is(tcpHandles(), baseline);
   t.is(link.pending, 0);
+});
+
+test.serial('PeerLink: close() while still connecting never brings the link up', async (t) => {
+  const srv = await serve(t);
+  const cap = capture();
+  const link = new PeerLink('peer2', { host: '127.0.0.1', port: srv.port }, cap.log);
+  let ups = 0;
+  link.on('up', () => void (ups += 1));
+  link.start();
+  await link.close(); // the connect is still in flight
+  // Give the in-flight connect every chance to land: the server sees it come and go.
+  await until(() => srv.accepted.length === 0 || srv.accepted.every((s) => s.destroyed || s.readableEnded), 'any stray connection to close');
+  await delay(50);
+  t.false(link.isUp);
+  t.is(ups, 0);
+});
+
+test.serial('PeerLink: a peer that accepts and hangs up at once is retried with backoff, not in a loop', async (t) => {
+  let connections = 0;
+  const server = net.createServer((s) => {
+    connections += 1;
+    s.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const link = new PeerLink('peer2', { host: '127.0.0.1', port: portOf(server) }, capture().log, 1);
+  t.teardown(() => link.close());
+  link.start();
+  await until(() => connections >= 3, 'a few attempts');
+  const from = connections;
+  await delay(1000);
+  // Backoff doubles from 10-20 ms up to a 1 s cap: a handful per second. A
+  // tight loop (no backoff after an unused connection closes) makes hundreds.
+  t.true(connections - from < 20, `${connections - from} connections in 1 s`);
+});
+
+test.serial('PeerLink: after a used connection drops, it reconnects at once and carries on in order', async (t) => {
+  const srv = await serve(t);
+  const link = new PeerLink('peer2', { host: '127.0.0.1', port: srv.port }, capture().log, 1);
+  t.teardown(() => link.close());
+  link.start();
+  link.send(prep(1, 1));
+  await until(() => srv.got.length === 1, 'the first message');
+  let downs = 0;
+  link.on('down', () => void (downs += 1));
+  srv.accepted[0]?.destroy();
+  await until(() => srv.accepted.length === 2 && link.isUp, 'the link to reconnect');
+  t.is(downs, 1);
+  link.send(prep(1, 2));
+  link.send(prep(1, 3));
+  await until(() => srv.got.length === 3, 'the messages sent after the drop');
+  t.deepEqual(srv.got, [prep(1, 1), prep(1, 2), prep(1, 3)]);
+  t.is(srv.accepted.length, 2, 'one new connection, not one per message');
 });

@@ -135,8 +135,20 @@ test('a peer that is both proposer and acceptor talks to itself through the same
   t.true(log.includes(L(1, 'received', 'prepare', '', 1)));
   t.true(log.includes(L(1, 'sent', 'prepare_ack', '', 1)));
   t.true(log.includes(L(1, 'received', 'prepare_ack', '', 1)));
-  t.true(log.includes(L(1, 'chose', 'chose', 'V', 1)));
+  t.is(log.filter((l) => l === L(1, 'chose', 'chose', 'V', 1)).length, 1, 'its own chose message coming back prints no second line');
+  t.true(log.includes(L(1, 'received', 'chose', 'V', 1)));
   t.deepEqual(net.node(1).state.accepted, { n: 1, v: 'V' });
+});
+
+test("another group's chose does not stop this peer's proposer", (t) => {
+  const net = new MemNet('peer1:proposer1,acceptor2\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:learner1\npeer5:proposer2\n');
+  const effects = net.node(1).receive({ type: 'chose', from: 5, n: 2, v: 'Y' });
+  t.deepEqual(effects.filter((e) => e.kind === 'chose'), [{ kind: 'chose', v: 'Y', n: 2 }], 'as acceptor of group 2 it prints it');
+  t.is(net.node(1).proposer(1)?.phase, 'idle');
+  net.propose(1, 'X');
+  net.run();
+  t.deepEqual(net.logs.get(4), [L(1, 'received', 'chose', 'X', 1), L(4, 'chose', 'chose', 'X', 1)], "learner 1 learns group 1's value");
+  t.is(net.node(1).proposer(1)?.phase, 'done');
 });
 
 test('messages a sender role cannot send, or this peer cannot take, are refused', (t) => {

@@ -99,3 +99,19 @@ test('a peer with a config error fails the run at once with its message', async 
   t.is(r.outcome, 'peer-exit');
   t.regex(r.failure, /peer1 exited early \(status 2\): paxos: peer1 is proposer1 in .*hostsfile:1 but no -v VALUE was given/);
 });
+
+test('a run where peers chose different values fails, goldens or not', async (t) => {
+  // Two groups with no acceptor in common: each decides on its own, so the
+  // cluster ends up with two values, which the runner must not call a pass.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-split-'));
+  writeFileSync(path.join(dir, 'hostsfile'), 'a:proposer1\nb:acceptor1\nc:proposer2\nd:acceptor2\n');
+  const svc = (name: string, flags: string): string =>
+    `  ${name}:\n    hostname: ${name}\n    volumes: ["./hostsfile:/app/hostsfile:ro"]\n    command: -h hostsfile ${flags}\n`;
+  writeFileSync(path.join(dir, 'docker-compose.yml'), `services:\n${svc('a', '-v X')}${svc('b', '')}${svc('c', '-v Y')}${svc('d', '')}`);
+  const r = await runTestcase(dir, { timeoutMs: 30_000 });
+  t.is(r.outcome, 'decided');
+  t.false(r.ok);
+  t.is(r.mismatches, null, 'no expected/ directory here');
+  t.is(r.failure, 'peers chose different values: X, Y');
+  t.regex(r.summary, /\(DISAGREE\)$/);
+});

@@ -127,29 +127,29 @@ test('"from" must be an integer >= 1', (t) => {
 });
 
 test('"n" must be present and an integer >= 1, on every type', (t) => {
-  rejects(t, { type: 'prepare', from: 1 }, /"n" must be an integer >= 1/);
-  rejects(t, { type: 'accept', from: 1, v: 'X' }, /"n" must be an integer >= 1/);
-  rejects(t, { type: 'chose', from: 1, n: 0, v: 'X' }, /"n" must be an integer >= 1/);
-  rejects(t, { type: 'prepare_ack', from: 1, n: -2, promised: 1, accepted: null }, /"n" must be an integer >= 1/);
-  rejects(t, { type: 'accept_ack', from: 1, n: '1', promised: 1, accepted: null }, /"n" must be an integer >= 1/);
-  rejects(t, { type: 'accept', from: 1, n: 2.5, v: 'X' }, /"n" must be an integer >= 1/);
+  rejects(t, { type: 'prepare', from: 1 }, /"n" must be an integer from 1 to 281474976710656/);
+  rejects(t, { type: 'accept', from: 1, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
+  rejects(t, { type: 'chose', from: 1, n: 0, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
+  rejects(t, { type: 'prepare_ack', from: 1, n: -2, promised: 1, accepted: null }, /"n" must be an integer from 1 to 281474976710656/);
+  rejects(t, { type: 'accept_ack', from: 1, n: '1', promised: 1, accepted: null }, /"n" must be an integer from 1 to 281474976710656/);
+  rejects(t, { type: 'accept', from: 1, n: 2.5, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
 });
 
 test('"promised" must be an integer >= 0', (t) => {
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null }, /"promised" must be an integer >= 0/);
-  rejects(t, { type: 'accept_ack', from: 2, n: 1, promised: 1.5, accepted: null }, /"promised" must be an integer >= 0/);
-  rejects(t, { type: 'accept_ack', from: 2, n: 1, accepted: null }, /"promised" must be an integer >= 0/);
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: '1', accepted: null }, /"promised" must be an integer >= 0/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null }, /"promised" must be an integer from 0 to 281474976710656/);
+  rejects(t, { type: 'accept_ack', from: 2, n: 1, promised: 1.5, accepted: null }, /"promised" must be an integer from 0 to 281474976710656/);
+  rejects(t, { type: 'accept_ack', from: 2, n: 1, accepted: null }, /"promised" must be an integer from 0 to 281474976710656/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: '1', accepted: null }, /"promised" must be an integer from 0 to 281474976710656/);
 });
 
 test('a malformed "accepted" is rejected', (t) => {
   const ack = (accepted: unknown) => ({ type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted });
-  rejects(t, ack({ n: 0 }), /"accepted"\."n" must be an integer >= 1/);
-  rejects(t, ack({ n: 0, v: 'X' }), /"accepted"\."n" must be an integer >= 1/);
+  rejects(t, ack({ n: 0 }), /"accepted"\."n" must be an integer from 1 to 281474976710656/);
+  rejects(t, ack({ n: 0, v: 'X' }), /"accepted"\."n" must be an integer from 1 to 281474976710656/);
   rejects(t, ack({ n: 1 }), /"accepted"\.v must be a string/);
   rejects(t, ack({ n: 1, v: 5 }), /"accepted"\.v must be a string/);
   rejects(t, ack({ n: 1, v: null }), /"accepted"\.v must be a string/);
-  rejects(t, ack({ v: 'X' }), /"accepted"\."n" must be an integer >= 1/);
+  rejects(t, ack({ v: 'X' }), /"accepted"\."n" must be an integer from 1 to 281474976710656/);
   rejects(t, ack('X'), /"accepted" must be null or/);
   rejects(t, ack([1, 'X']), /"accepted" must be null or/);
   rejects(t, ack(0), /"accepted" must be null or/);
@@ -241,4 +241,12 @@ test('hello names the caller and is not a protocol message', (t) => {
   t.deepEqual(decode({ type: 'hello', from: 3 }), { ok: true, hello: 3 });
   const bad = decode({ type: 'hello', from: 0 });
   t.false(bad.ok);
+});
+
+test('proposal numbers above MAX_PROPOSAL are refused, so numbering stays exact', (t) => {
+  const big = 2 ** 48 + 1;
+  rejects(t, { type: 'prepare', from: 1, n: big }, /"n" must be an integer from 1 to/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: big, accepted: null }, /"promised" must be/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: { n: big, v: 'X' } }, /"accepted"\."n" must be/);
+  accepts(t, { type: 'prepare', from: 1, n: 2 ** 48 });
 });

@@ -27,8 +27,9 @@ guarantees), and every mismatch is named.
   --log-level LEVEL  passed to every peer (error, warn, info, debug)
   --help             show this help
 
-Exit status: 0 decided (and matched the goldens, if any), 1 timed out,
-a peer failed, or a mismatch, 2 usage error, 130 interrupted.`;
+Exit status: 0 decided on one value (and matched the goldens, if any);
+1 timed out, a peer failed, peers chose different values, or a mismatch;
+2 usage error; 130 interrupted.`;
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseFlags(

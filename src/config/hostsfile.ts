@@ -4,34 +4,10 @@
 
 import { readFileSync } from 'node:fs';
 import type { PeerId } from '../core/types.js';
+import { hasRole, type Cluster, type HostEntry, type Role, type RoleKind } from './cluster.js';
 import { ConfigError } from './errors.js';
 
-export type RoleKind = 'proposer' | 'acceptor' | 'learner';
-
-export interface Role {
-  readonly kind: RoleKind;
-  readonly group: number;
-}
-
-export interface HostEntry {
-  readonly id: PeerId;
-  readonly host: string;
-  readonly roles: readonly Role[];
-}
-
-export interface Cluster {
-  readonly file: string;
-  readonly hosts: readonly HostEntry[];
-  /** The highest proposer group: the step between one proposer's numbers. */
-  readonly stride: number;
-  /** Non-fatal oddities worth a line on stderr. */
-  readonly warnings: readonly string[];
-  byHost(host: string): HostEntry | undefined;
-  byId(id: PeerId): HostEntry | undefined;
-  proposerOf(group: number): HostEntry | undefined;
-  acceptorsOf(group: number): readonly PeerId[];
-  learnersOf(group: number): readonly PeerId[];
-}
+export { hasRole, type Cluster, type HostEntry, type Role, type RoleKind };
 
 const ROLE_RE = /^(proposer|acceptor|learner)([1-9][0-9]{0,8})$/;
 // Dot-separated labels of letters, digits, '_' and inner '-' (compose
@@ -39,10 +15,6 @@ const ROLE_RE = /^(proposer|acceptor|learner)([1-9][0-9]{0,8})$/;
 const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?';
 const HOST_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const FORMAT = 'each line must be hostname:role[,role...] with roles proposerK, acceptorK or learnerK (K = group number >= 1)';
-
-export function hasRole(h: HostEntry, kind: RoleKind, group?: number): boolean {
-  return h.roles.some((r) => r.kind === kind && (group === undefined || r.group === group));
-}
 
 export function loadHostsfile(file: string): Cluster {
   let text: string;

@@ -4,8 +4,7 @@
 // state changed, the batch starts with a `persist` so the shell writes it
 // before any reply leaves.
 
-import type { Cluster } from '../config/hostsfile.js';
-import { hasRole } from '../config/hostsfile.js';
+import { hasRole, type Cluster } from '../config/cluster.js';
 import { handleAccept, handlePrepare, type AcceptorState } from './acceptor.js';
 import { groupOfProposal } from './numbering.js';
 import { Proposer, type ProposerTiming } from './proposer.js';
@@ -24,6 +23,7 @@ export interface NodeConfig {
 export class PaxosNode {
   private acceptor: AcceptorState;
   private chosenValue: Accepted | null;
+  /** Proposal numbers this peer printed a chose line for. */
   private readonly printed = new Set<number>();
   private readonly proposers = new Map<number, Proposer>();
   private readonly isAcceptorOf = new Set<number>();
@@ -126,19 +126,28 @@ export class PaxosNode {
       case 'accept_ack': {
         const p = this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride));
         const effects = p?.onAcceptAck(msg) ?? [];
-        if (p?.chosen != null && this.chosenValue === null) this.chosenValue = p.chosen;
+        for (const e of effects) {
+          if (e.kind !== 'chose') continue;
+          this.chosenValue ??= { n: e.n, v: e.v };
+          // Our own chose message will come back if we also accept or learn
+          // for this group; one chose line per number is enough.
+          this.printed.add(e.n);
+        }
         return effects;
       }
       case 'chose': {
         const learned = { n: msg.n, v: msg.v };
-        if (this.chosenValue === null) this.chosenValue = learned;
+        this.chosenValue ??= learned;
         const effects: Effect[] = [];
         // Print once per proposal number: a resent `chose` is not news.
         if (!this.printed.has(msg.n)) {
           this.printed.add(msg.n);
           effects.push({ kind: 'chose', v: msg.v, n: msg.n });
         }
-        for (const p of this.proposers.values()) effects.push(...p.onChosen(learned));
+        // Only the decision of our own group stops our proposer there; another
+        // group's acceptors need not overlap ours.
+        const own = this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride));
+        if (own !== undefined) effects.push(...own.onChosen(learned));
         return effects;
       }
     }

@@ -81,9 +81,6 @@ export class Proposer {
   get lastUsed(): number {
     return this.used;
   }
-  get current(): number {
-    return this.n;
-  }
   get chosen(): Accepted | null {
     return this.outcome;
   }

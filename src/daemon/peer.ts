@@ -5,8 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import { Mutex } from 'async-mutex';
-import type { Cluster, HostEntry } from '../config/hostsfile.js';
-import { hasRole } from '../config/hostsfile.js';
+import type { Cluster, HostEntry } from '../config/cluster.js';
 import { choseLine, messageLine } from '../core/logline.js';
 import { PaxosNode } from '../core/node.js';
 import type { ProposerTiming } from '../core/proposer.js';
@@ -46,6 +45,8 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
   private inbound: Inbound | null = null;
   private startTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Aborted by stop(), so nothing waits on links that will never come up. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: PeerOptions) {
     super();
@@ -81,23 +82,12 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.startTimer !== null) clearTimeout(this.startTimer);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.all([...this.links.values()].map((l) => l.close()));
     await this.inbound?.close();
-  }
-
-  /** Start a fresh round now (used by the benchmark to time warm rounds). */
-  proposeNow(value: string): Promise<void> {
-    return this.locked(() => this.need().propose(value));
-  }
-
-  /** Outbound messages not yet written to a socket. */
-  get pendingSends(): number {
-    let n = 0;
-    for (const l of this.links.values()) n += l.pending;
-    return n;
   }
 
   /** Peers this one may ever send to: its groups' acceptors, learners and proposers. */
@@ -137,9 +127,11 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
         const check = (): void => {
           if (!ready() && !this.stopped) return;
           for (const l of this.links.values()) l.off('up', check);
+          this.stopping.signal.removeEventListener('abort', check);
           resolve();
         };
         for (const l of this.links.values()) l.on('up', check);
+        this.stopping.signal.addEventListener('abort', check);
       });
     }
     if (!this.stopped) await this.locked(() => this.need().propose(value));
@@ -221,6 +213,3 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
   }
 }
 
-export function isProposer(h: HostEntry): boolean {
-  return hasRole(h, 'proposer');
-}

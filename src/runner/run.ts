@@ -100,6 +100,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   const merged: string[] = [];
   const inflight = new InFlight(cluster);
   const children: ChildProcess[] = [];
+  const closed = new Map<ChildProcess, Promise<void>>();
   let finish: (o: Outcome, why: string) => void = () => {};
   const ended = new Promise<{ outcome: Outcome; why: string }>((resolve) => {
     let done = false;
@@ -111,8 +112,9 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   });
 
   let drainTimer: NodeJS.Timeout | undefined;
+  const decided = (): boolean => peers.filter((p) => p.mustChoose).every((p) => p.chose.length > 0);
   const checkDone = (): void => {
-    if (!peers.filter((p) => p.mustChoose).every((p) => p.chose.length > 0)) return;
+    if (!decided()) return;
     if (inflight.count <= 0) finish('decided', '');
     else drainTimer ??= setTimeout(() => finish('decided', ''), opts.drainMs);
   };
@@ -123,6 +125,8 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     peer.spawnedAt = performance.now();
     children.push(child);
+    // 'close' comes after the process exited and its stdio streams ended.
+    closed.set(child, new Promise((resolve) => child.once('close', () => resolve())));
     const prefix = `${peer.service.label.padEnd(width)} | `;
     createInterface({ input: child.stdout! }).on('line', (line) => {
       peer.lines.push(line);
@@ -149,7 +153,8 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     });
   }
 
-  const timeout = setTimeout(() => finish('timeout', timeoutReason(peers, opts.timeoutMs)), opts.timeoutMs);
+  // A run that has decided and is only draining late messages is not late.
+  const timeout = setTimeout(() => (decided() ? finish('decided', '') : finish('timeout', timeoutReason(peers, opts.timeoutMs))), opts.timeoutMs);
   const onAbort = (): void => finish('interrupted', 'interrupted');
   opts.signal?.addEventListener('abort', onAbort);
   if (opts.signal?.aborted === true) onAbort();
@@ -158,7 +163,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   clearTimeout(timeout);
   clearTimeout(drainTimer);
   opts.signal?.removeEventListener('abort', onAbort);
-  await stopAll(children);
+  await stopAll(children, closed);
   await alloc.release();
 
   const goldenDir = path.join(project.dir, 'expected');
@@ -167,7 +172,15 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     goldens === null
       ? null
       : compareWithGoldens(goldens, peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines })), cluster, path.relative(process.cwd(), goldenDir) || 'expected');
-  const failure = outcome !== 'decided' ? why : mismatches !== null && mismatches.length > 0 ? `${mismatches.length} mismatches with ${goldenDir}` : '';
+  const values = new Set(peers.flatMap((p) => p.chose));
+  const failure =
+    outcome !== 'decided'
+      ? why
+      : values.size > 1
+        ? `peers chose different values: ${[...values].map(show).join(', ')}`
+        : mismatches !== null && mismatches.length > 0
+          ? `${mismatches.length} mismatches with ${goldenDir}`
+          : '';
   return {
     outcome,
     failure,
@@ -202,22 +215,22 @@ function timeoutReason(peers: readonly PeerRun[], ms: number): string {
   return `timed out after ${ms / 1000} s; still waiting for chose from ${waiting.join(', ') || 'in-flight messages'}`;
 }
 
-/** Close stdin and SIGTERM every peer; SIGKILL whoever is still up 2 s later. */
-async function stopAll(children: readonly ChildProcess[]): Promise<void> {
+/**
+ * Close stdin and SIGTERM every peer; SIGKILL whoever is still up 2 s later.
+ * Resolves once each peer's output pipes are closed too, so no line printed
+ * before the end can miss the comparison.
+ */
+async function stopAll(children: readonly ChildProcess[], closed: ReadonlyMap<ChildProcess, Promise<void>>): Promise<void> {
   await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const kill = setTimeout(() => c.kill('SIGKILL'), KILL_AFTER_MS);
-          c.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-          c.stdin?.end();
-          c.kill('SIGTERM');
-        }),
-    ),
+    children.map(async (c) => {
+      if (c.exitCode === null && c.signalCode === null) {
+        const kill = setTimeout(() => c.kill('SIGKILL'), KILL_AFTER_MS);
+        c.once('exit', () => clearTimeout(kill));
+        c.stdin?.end();
+        c.kill('SIGTERM');
+      }
+      await closed.get(c);
+    }),
   );
 }
 

@@ -16,7 +16,6 @@ export interface Storage {
  */
 export class MemoryStorage implements Storage {
   private state: DurableState = EMPTY_STATE;
-  saves = 0;
 
   async load(): Promise<DurableState> {
     return this.state;
@@ -24,6 +23,5 @@ export class MemoryStorage implements Storage {
 
   async save(state: DurableState): Promise<void> {
     this.state = state;
-    this.saves += 1;
   }
 }

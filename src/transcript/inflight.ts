@@ -14,7 +14,7 @@
 //   sent ack (A)              -> the requester P (A answers in order): received ack
 //   chose by a proposer (P)   -> P: sent chose
 //   sent chose (P)            -> each acceptor/learner R: received chose
-//   received chose (R)        -> R: chose, the first time R hears that number
+//   received chose (R)        -> R: chose, unless R already printed one for that number
 
 import type { Cluster } from '../config/hostsfile.js';
 import { formatLine, type LogLine } from '../core/logline.js';
@@ -31,7 +31,7 @@ export class InFlight {
   private outstanding = 0;
   /** Per acceptor and request type: who asked, in arrival order. */
   private readonly askers = new Map<string, PeerId[]>();
-  /** Per peer: proposal numbers it already printed a received-path chose for. */
+  /** Per peer: proposal numbers it already printed a chose line for. */
   private readonly heard = new Map<PeerId, Set<number>>();
 
   constructor(private readonly cluster: Pick<Cluster, 'stride' | 'acceptorsOf' | 'learnersOf'>) {}
@@ -59,9 +59,13 @@ export class InFlight {
     } else if (l.action === 'received' && (type === 'prepare_ack' || type === 'accept_ack')) {
       this.pay(at, line);
     } else if (l.action === 'chose') {
-      // Owed only if it follows a received chose; otherwise it is a proposer's own.
+      // Owed only if it follows a received chose; otherwise it is a proposer's
+      // own, which owes its broadcast and stands for that number's chose line.
       if ((this.due.get(this.key(at, line)) ?? 0) > 0) this.pay(at, line);
-      else this.owe(at, formatLine({ ...l, action: 'sent' }));
+      else {
+        this.owe(at, formatLine({ ...l, action: 'sent' }));
+        this.heardBy(at).add(l.proposal_num);
+      }
     } else if (l.action === 'sent' && type === 'chose') {
       this.pay(at, line);
       const g = this.group(l);
@@ -69,13 +73,18 @@ export class InFlight {
       for (const r of told) this.owe(r, formatLine({ ...l, action: 'received' }));
     } else if (l.action === 'received' && type === 'chose') {
       this.pay(at, line);
-      const heard = this.heard.get(at) ?? new Set<number>();
-      this.heard.set(at, heard);
+      const heard = this.heardBy(at);
       if (!heard.has(l.proposal_num)) {
         heard.add(l.proposal_num);
         this.owe(at, formatLine({ ...l, peer_id: at, action: 'chose' }));
       }
     }
+  }
+
+  private heardBy(peer: PeerId): Set<number> {
+    let s = this.heard.get(peer);
+    if (s === undefined) this.heard.set(peer, (s = new Set()));
+    return s;
   }
 
   private owe(peer: PeerId, what: string): void {

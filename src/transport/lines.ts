@@ -45,9 +45,4 @@ export class LineReader {
       start = nl + 1;
     }
   }
-
-  /** Bytes held of an unfinished line (for tests and diagnostics). */
-  get buffered(): number {
-    return this.size;
-  }
 }

@@ -30,11 +30,15 @@ interface Conn {
   readonly socket: net.Socket;
   readonly out: Transform;
   readonly closed: Promise<void>;
+  /** Whether a protocol message (not just the hello) went out on it. */
+  used: boolean;
 }
 
 export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
   private readonly queue = new PQueue({ concurrency: 1 });
   private conn: Conn | null = null;
+  /** The socket being connected or connected, so close() can end it either way. */
+  private socket: net.Socket | null = null;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -63,6 +67,7 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
     void this.queue.add(async () => {
       const c = this.conn ?? (await this.nextConn());
       if (c === null) return; // the link was closed
+      c.used = true;
       if (!c.out.write(msg)) await Promise.race([once(c.out, 'drain').catch(() => undefined), c.closed]);
     });
   }
@@ -89,7 +94,8 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
     this.retryTimer = null;
     this.queue.clear();
     for (const w of this.waiters.splice(0)) w(null);
-    this.conn?.socket.destroy();
+    this.socket?.destroy();
+    this.socket = null;
     this.conn = null;
   }
 
@@ -100,41 +106,51 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
   private connect(): void {
     if (this.stopped) return;
     const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
     // We never read on this socket, but must consume so a remote close is seen.
     socket.resume();
-    let up = false;
+    let conn: Conn | null = null;
     let lastError = '';
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.once('connect', () => {
-      up = true;
-      this.failures = 0;
+      if (this.stopped) {
+        socket.destroy();
+        return;
+      }
       const out = ndjson.stringify();
       out.on('error', (err: Error) => this.log.debug(`encoder for ${this.name}: ${err.message}`));
       out.pipe(socket);
       if (this.self !== undefined) out.write(helloFrom(this.self));
-      this.conn = { socket, out, closed };
+      conn = { socket, out, closed, used: false };
+      this.conn = conn;
       this.log.debug(`connected to ${this.name} at ${this.where()}`);
       this.emit('up');
-      for (const w of this.waiters.splice(0)) w(this.conn);
+      for (const w of this.waiters.splice(0)) w(conn);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       lastError = err.code ?? err.message;
     });
     socket.once('close', () => {
-      if (up) {
+      if (this.socket === socket) this.socket = null;
+      if (conn !== null) {
         this.conn = null;
         this.log.info(`connection to ${this.name} at ${this.where()} closed${lastError ? ` (${lastError})` : ''}; reconnecting`);
         this.emit('down');
-      } else {
-        this.failures += 1;
+      }
+      if (this.stopped) return;
+      // A connection that carried messages was healthy: come straight back.
+      // One that never connected, or closed unused (a peer that accepts and
+      // hangs up), backs off, so a flapping peer cannot make us spin.
+      if (conn?.used === true) this.failures = 0;
+      else this.failures += 1;
+      if (conn === null) {
         const msg = `${this.name} at ${this.where()} not reachable (${lastError || 'closed'}); retrying`;
         if (this.failures === WARN_AFTER_FAILURES) this.log.warn(`${msg} (still trying after ${this.failures} attempts)`);
         else this.log.debug(msg);
       }
-      if (this.stopped) return;
-      const ms = up ? 0 : backoffDelay(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, Math.random);
+      const ms = this.failures === 0 ? 0 : backoffDelay(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, Math.random);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         this.connect();

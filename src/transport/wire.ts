@@ -9,7 +9,7 @@
 // Anything read off the network is untrusted: `decode` checks every field
 // and says what is wrong, so a bad line is dropped, never half-handled.
 
-import { MAX_VALUE_BYTES } from '../core/limits.js';
+import { MAX_PROPOSAL, MAX_VALUE_BYTES } from '../core/limits.js';
 import type { Accepted, Message, PeerId } from '../core/types.js';
 
 export type Decoded = { ok: true; msg: Message } | { ok: true; hello: PeerId } | { ok: false; why: string };
@@ -24,7 +24,7 @@ export function decode(raw: unknown): Decoded {
   const from = positiveInt(o, 'from');
   if (typeof from === 'string') return bad(from);
   if (type === 'hello') return { ok: true, hello: from };
-  const n = positiveInt(o, 'n');
+  const n = proposal(o, 'n', 1);
   if (typeof n === 'string') return bad(n);
   switch (type) {
     case 'prepare':
@@ -36,7 +36,7 @@ export function decode(raw: unknown): Decoded {
     }
     case 'prepare_ack':
     case 'accept_ack': {
-      const promised = nonNegativeInt(o, 'promised');
+      const promised = proposal(o, 'promised', 0);
       if (typeof promised === 'string') return bad(promised);
       const accepted = acceptedPair(o['accepted']);
       if (accepted !== null && 'ok' in accepted) return accepted;
@@ -54,7 +54,7 @@ export function helloFrom(from: PeerId): { type: 'hello'; from: PeerId } {
 function acceptedPair(a: unknown): Accepted | null | { ok: false; why: string } {
   if (a === null) return null;
   if (typeof a !== 'object' || Array.isArray(a)) return bad('"accepted" must be null or {"n":..,"v":..}');
-  const n = positiveInt(a as Obj, 'n');
+  const n = proposal(a as Obj, 'n', 1);
   if (typeof n === 'string') return bad(`"accepted".${n}`);
   const v = value((a as Obj)['v'], '"accepted".v');
   return typeof v === 'string' ? { n, v } : v;
@@ -71,9 +71,11 @@ function positiveInt(o: Obj, key: string): number | string {
   return Number.isSafeInteger(x) && (x as number) >= 1 ? (x as number) : `"${key}" must be an integer >= 1`;
 }
 
-function nonNegativeInt(o: Obj, key: string): number | string {
+function proposal(o: Obj, key: string, min: 0 | 1): number | string {
   const x = o[key];
-  return Number.isSafeInteger(x) && (x as number) >= 0 ? (x as number) : `"${key}" must be an integer >= 0`;
+  return Number.isSafeInteger(x) && (x as number) >= min && (x as number) <= MAX_PROPOSAL
+    ? (x as number)
+    : `"${key}" must be an integer from ${min} to ${MAX_PROPOSAL}`;
 }
 
 function bad(why: string): { ok: false; why: string } {

@@ -1,0 +1,35 @@
+// The cluster a hostsfile describes, as plain data: no I/O, so the pure core
+// can depend on it. Parsing lives in hostsfile.ts.
+
+import type { PeerId } from '../core/types.js';
+
+export type RoleKind = 'proposer' | 'acceptor' | 'learner';
+
+export interface Role {
+  readonly kind: RoleKind;
+  readonly group: number;
+}
+
+export interface HostEntry {
+  readonly id: PeerId;
+  readonly host: string;
+  readonly roles: readonly Role[];
+}
+
+export interface Cluster {
+  readonly file: string;
+  readonly hosts: readonly HostEntry[];
+  /** The highest proposer group: the step between one proposer's numbers. */
+  readonly stride: number;
+  /** Non-fatal oddities worth a line on stderr. */
+  readonly warnings: readonly string[];
+  byHost(host: string): HostEntry | undefined;
+  byId(id: PeerId): HostEntry | undefined;
+  proposerOf(group: number): HostEntry | undefined;
+  acceptorsOf(group: number): readonly PeerId[];
+  learnersOf(group: number): readonly PeerId[];
+}
+
+export function hasRole(h: HostEntry, kind: RoleKind, group?: number): boolean {
+  return h.roles.some((r) => r.kind === kind && (group === undefined || r.group === group));
+}

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -66,4 +66,10 @@ test('compose problems are named: no file, no services, no -h, shell syntax', (t
   t.throws(() => loadCompose(project('services:\n  a:\n    image: prj4\n')), { message: /service a: no command:/ });
   t.throws(() => loadCompose(project('services:\n  a:\n    command: -h hostsfile && rm -rf x\n')), { message: /shell syntax/ });
   t.throws(() => loadCompose(project('services: [\n')), { message: /not valid YAML/ });
+});
+
+test('the top-level docker-compose.yml and hostsfile are testcase 2', (t) => {
+  for (const f of ['docker-compose.yml', 'hostsfile']) {
+    t.is(readFileSync(path.join(root, f), 'utf8'), readFileSync(path.join(root, 'testcases/2', f), 'utf8'), f);
+  }
 });

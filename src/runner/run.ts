@@ -1,41 +1,47 @@
-// `paxos run DIR`: run a testcase's compose file as local processes, print
-// the merged transcript as `docker compose up` does, stop when every
-// proposer and learner has chosen and no message is still in flight, and
-// compare with DIR/expected/ if it exists.
+// A testcase run: start the compose file's peers (as local processes for
+// `paxos run`, or as containers for `npm run test:docker`), print the merged
+// transcript as `docker compose up` does, stop when every proposer and
+// learner has chosen and no message is still in flight, and compare with
+// DIR/expected/ if it exists. Both paths share this code, so they are held
+// to the same goldens in the same way.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { hasRole, loadHostsfile } from '../config/hostsfile.js';
-import { InFlight } from '../transcript/inflight.js';
 import { compareWithGoldens, readGoldens, type Mismatch } from '../transcript/compare.js';
+import { InFlight } from '../transcript/inflight.js';
 import { parseLogLine } from '../transcript/parse.js';
-import { allocate } from './addresses.js';
 import { loadCompose, type Service } from './compose.js';
-
-const PEER_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-/** After SIGTERM, how long a peer gets before SIGKILL. */
-const KILL_AFTER_MS = 2000;
+import { launchDocker } from './docker.js';
+import { launchLocal } from './local.js';
 
 export interface RunOptions {
   /** Give up (and fail) if the run has not decided by then. */
   readonly timeoutMs: number;
   /** After deciding, wait at most this long for in-flight messages. */
   readonly drainMs: number;
+  /** Local processes, or Docker containers of image prj4. */
+  readonly where: 'local' | 'docker';
   readonly addressMode: 'auto' | 'ports';
   /** Compare with DIR/expected/ when it exists. */
   readonly compare: boolean;
-  /** Extra flags for every peer, e.g. --log-level info. */
+  /** Extra flags for every peer, e.g. --log-level info (local runs). */
   readonly peerArgs: readonly string[];
   /** Where the merged transcript and peers' stderr go as they happen; omit to stay quiet. */
   readonly echo?: { out: (line: string) => void; err: (line: string) => void } | undefined;
   readonly signal?: AbortSignal;
 }
 
-export const DEFAULT_RUN: RunOptions = { timeoutMs: 60_000, drainMs: 3000, addressMode: 'auto', compare: true, peerArgs: [] };
+export const DEFAULT_RUN: RunOptions = {
+  timeoutMs: 60_000,
+  drainMs: 3000,
+  where: 'local',
+  addressMode: 'auto',
+  compare: true,
+  peerArgs: [],
+};
 
 export interface PeerRun {
   readonly service: Service;
@@ -47,7 +53,6 @@ export interface PeerRun {
   /** performance.now() at this peer's first chose line. */
   choseAt: number | undefined;
   readonly chose: string[];
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
 }
 
 export type Outcome = 'decided' | 'timeout' | 'peer-exit' | 'interrupted';
@@ -58,7 +63,7 @@ export interface RunResult {
   readonly failure: string;
   readonly peers: readonly PeerRun[];
   readonly merged: readonly string[];
-  readonly addressMode: 'loopback' | 'ports';
+  readonly addressMode: 'loopback' | 'ports' | 'docker';
   /** null when nothing was compared. */
   readonly mismatches: readonly Mismatch[] | null;
   readonly summary: string;
@@ -77,8 +82,6 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     }
   }
 
-  const alloc = await allocate(project.services.map((s) => s.hostname), opts.addressMode);
-  const resolveArgs = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
   const width = Math.max(...project.services.map((s) => s.label.length));
   const peers: PeerRun[] = project.services.map((service) => {
     const host = cluster.byHost(service.hostname);
@@ -91,16 +94,11 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
       spawnedAt: 0,
       choseAt: undefined,
       chose: [],
-      exit: null,
     };
   });
-  const where = [...alloc.endpoints].map(([h, e]) => `${h}=${e.host}:${e.port}`).join(' ');
-  opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${where})`);
 
   const merged: string[] = [];
   const inflight = new InFlight(cluster);
-  const children: ChildProcess[] = [];
-  const closed = new Map<ChildProcess, Promise<void>>();
   let finish: (o: Outcome, why: string) => void = () => {};
   const ended = new Promise<{ outcome: Outcome; why: string }>((resolve) => {
     let done = false;
@@ -119,16 +117,14 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     else drainTimer ??= setTimeout(() => finish('decided', ''), opts.drainMs);
   };
 
-  await alloc.beforeSpawn();
-  for (const peer of peers) {
-    const args = [PEER_MAIN, ...peer.service.args, '--name', peer.service.hostname, ...resolveArgs, '--exit-on-stdin-close', ...opts.peerArgs];
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    peer.spawnedAt = performance.now();
-    children.push(child);
-    // 'close' comes after the process exited and its stdio streams ended.
-    closed.set(child, new Promise((resolve) => child.once('close', () => resolve())));
+  const launch = opts.where === 'docker' ? launchDocker : launchLocal;
+  const launched = await launch(project, { addressMode: opts.addressMode, peerArgs: opts.peerArgs });
+  opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${launched.where})`);
+  launched.outputs.forEach((output, i) => {
+    const peer = peers[i]!;
+    peer.spawnedAt = output.spawnedAt;
     const prefix = `${peer.service.label.padEnd(width)} | `;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: output.stdout }).on('line', (line) => {
       peer.lines.push(line);
       merged.push(prefix + line);
       opts.echo?.out(prefix + line);
@@ -141,17 +137,15 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
       }
       checkDone();
     });
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    createInterface({ input: output.stderr }).on('line', (line) => {
       peer.stderr.push(line);
       opts.echo?.err(prefix + line);
     });
-    child.on('error', (err) => finish('peer-exit', `${peer.service.label} could not start: ${err.message}`));
-    child.on('exit', (code, signal) => {
-      peer.exit = { code, signal };
+    void output.ended.then((how) => {
       const last = peer.stderr.at(-1);
-      finish('peer-exit', `${peer.service.label} exited early (${signal ?? `status ${code}`})${last === undefined ? '' : `: ${last}`}`);
+      finish('peer-exit', `${peer.service.label} ${how}${last === undefined ? '' : `: ${last}`}`);
     });
-  }
+  });
 
   // A run that has decided and is only draining late messages is not late.
   const timeout = setTimeout(() => (decided() ? finish('decided', '') : finish('timeout', timeoutReason(peers, opts.timeoutMs))), opts.timeoutMs);
@@ -163,8 +157,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   clearTimeout(timeout);
   clearTimeout(drainTimer);
   opts.signal?.removeEventListener('abort', onAbort);
-  await stopAll(children, closed);
-  await alloc.release();
+  await launched.stop();
 
   const goldenDir = path.join(project.dir, 'expected');
   const goldens = opts.compare && outcome === 'decided' ? readGoldens(goldenDir) : null;
@@ -186,7 +179,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     failure,
     peers,
     merged,
-    addressMode: alloc.mode,
+    addressMode: launched.mode,
     mismatches,
     summary: summarize(peers),
     inFlightAtEnd: inflight.count,
@@ -214,23 +207,3 @@ function timeoutReason(peers: readonly PeerRun[], ms: number): string {
   const waiting = peers.filter((p) => p.mustChoose && p.chose.length === 0).map((p) => p.service.label);
   return `timed out after ${ms / 1000} s; still waiting for chose from ${waiting.join(', ') || 'in-flight messages'}`;
 }
-
-/**
- * Close stdin and SIGTERM every peer; SIGKILL whoever is still up 2 s later.
- * Resolves once each peer's output pipes are closed too, so no line printed
- * before the end can miss the comparison.
- */
-async function stopAll(children: readonly ChildProcess[], closed: ReadonlyMap<ChildProcess, Promise<void>>): Promise<void> {
-  await Promise.all(
-    children.map(async (c) => {
-      if (c.exitCode === null && c.signalCode === null) {
-        const kill = setTimeout(() => c.kill('SIGKILL'), KILL_AFTER_MS);
-        c.once('exit', () => clearTimeout(kill));
-        c.stdin?.end();
-        c.kill('SIGTERM');
-      }
-      await closed.get(c);
-    }),
-  );
-}
-

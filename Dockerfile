@@ -1,0 +1,33 @@
+# The prj4 image: its ENTRYPOINT is the peer, so compose's
+# `command: -h hostsfile -v X -t 10` passes only flags, as in the lab.
+#
+#   docker build -t prj4 .            (pulls node:20-bookworm-slim)
+#   npm run docker:build              (the same, or, where no registry can be
+#                                      reached, on a base image built from this
+#                                      machine's own node; see the README)
+#
+# RUN steps use the exec form, so they also work on that shell-less base.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN ["node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
+RUN ["npm", "prune", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"]
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+# Only production dependencies and the compiled JS.
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+USER node
+EXPOSE 8080
+# node runs as PID 1, which gets no default signal handling; the peer handles
+# SIGTERM and SIGINT itself and exits within a second.
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]

@@ -1,0 +1,54 @@
+// Peers as local processes, one loopback address (or port) each.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { allocate } from './addresses.js';
+import type { Launched, Launcher } from './launcher.js';
+
+const PEER_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** After SIGTERM, how long a peer gets before SIGKILL. */
+const KILL_AFTER_MS = 2000;
+
+export const launchLocal: Launcher = async (project, opts): Promise<Launched> => {
+  const alloc = await allocate(project.services.map((s) => s.hostname), opts.addressMode);
+  const resolveArgs = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
+  await alloc.beforeSpawn();
+  const children: Array<{ child: ChildProcess; closed: Promise<void> }> = [];
+  const outputs = project.services.map((service) => {
+    const args = [PEER_MAIN, ...service.args, '--name', service.hostname, ...resolveArgs, '--exit-on-stdin-close', ...opts.peerArgs];
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // 'close' comes after the process exited and its stdio streams ended.
+    children.push({ child, closed: new Promise((resolve) => child.once('close', () => resolve())) });
+    const ended = new Promise<string>((resolve) => {
+      child.once('error', (err) => resolve(`could not start: ${err.message}`));
+      // 'close', not 'exit': by then its last stderr line has been read.
+      child.once('close', (code, signal) => resolve(`exited early (${signal ?? `status ${code}`})`));
+    });
+    return { stdout: child.stdout!, stderr: child.stderr!, spawnedAt: performance.now(), ended };
+  });
+  return {
+    outputs,
+    mode: alloc.mode,
+    where: [...alloc.endpoints].map(([h, e]) => `${h}=${e.host}:${e.port}`).join(' '),
+    stop: async () => {
+      await Promise.all(children.map(({ child, closed }) => stopChild(child, closed)));
+      await alloc.release();
+    },
+  };
+};
+
+/**
+ * Close stdin and SIGTERM the peer; SIGKILL it if still up 2 s later.
+ * Resolves once its output pipes are closed too, so no line printed before
+ * the end can miss the comparison.
+ */
+function stopChild(c: ChildProcess, closed: Promise<void>): Promise<void> {
+  if (c.exitCode === null && c.signalCode === null) {
+    const kill = setTimeout(() => c.kill('SIGKILL'), KILL_AFTER_MS);
+    c.once('exit', () => clearTimeout(kill));
+    c.stdin?.end();
+    c.kill('SIGTERM');
+  }
+  return closed;
+}

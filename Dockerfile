@@ -18,6 +18,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN ["node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
 RUN ["npm", "prune", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"]
+# An empty directory for peers' durable state (no shell to mkdir with later).
+RUN ["node", "-e", "require('fs').mkdirSync('/src/paxos-data')"]
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
@@ -26,6 +28,9 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+# The default --data-dir is ./paxos-data/HOST: writable by the peer's user,
+# and kept across `docker stop`/`docker start` of the same container.
+COPY --from=build --chown=node:node /src/paxos-data ./paxos-data
 USER node
 EXPOSE 8080
 # node runs as PID 1, which gets no default signal handling; the peer handles

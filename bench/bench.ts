@@ -77,7 +77,7 @@ async function warmRounds(): Promise<void> {
   );
 
   let proposer = new Proposer(
-    { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], timing: DEFAULT_TIMING, rng: Math.random },
+    { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], sameAcceptors: new Set([1]), timing: DEFAULT_TIMING, rng: Math.random },
     0,
   );
   let decided: (() => void) | null = null;
@@ -98,7 +98,7 @@ async function warmRounds(): Promise<void> {
 
   const round = async (): Promise<number> => {
     proposer = new Proposer(
-      { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], timing: DEFAULT_TIMING, rng: Math.random },
+      { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], sameAcceptors: new Set([1]), timing: DEFAULT_TIMING, rng: Math.random },
       proposer.lastUsed,
     );
     const done = new Promise<void>((r) => (decided = r));

@@ -94,9 +94,9 @@ test('several messages in one TCP write arrive intact and in order', async (t) =
   const c = await dial(t, srv.port);
   const msgs: Message[] = [
     prep(1, 1),
-    { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null },
+    { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null },
     acc(1, 1, 'multi\nline "quoted" \\ €😀'),
-    { type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 1, v: 'multi\nline "quoted" \\ €😀' } },
+    { type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 1, v: 'multi\nline "quoted" \\ €😀' }, chosen: null },
     { type: 'chose', from: 1, n: 1, v: 'X' },
     prep(5, 2),
   ];
@@ -161,8 +161,8 @@ test('valid JSON that is not a valid message is dropped with a warning naming th
     [{ type: 'bogus', from: 1, n: 1 }, /unknown message type "bogus"/],
     [{ type: 'prepare', from: '1', n: 1 }, /"from" must be an integer >= 1/],
     [{ type: 'accept', from: 1, n: 1, v: 5 }, /"v" must be a string/],
-    [{ type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null }, /"promised" must be an integer from 0 to/],
-    [{ type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 0 } }, /"accepted"\."n" must be an integer from 1 to/],
+    [{ type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null, chosen: null }, /"promised" must be an integer from 0 to/],
+    [{ type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 0 }, chosen: null }, /"accepted"\."n" must be an integer from 1 to/],
     [[1, 2, 3], /not a JSON object/],
     ['a string', /not a JSON object/],
     [42, /not a JSON object/],

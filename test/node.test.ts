@@ -116,7 +116,7 @@ test('an acceptor restarted from its durable state keeps its promise', (t) => {
   const restarted = new MemNet(TC2, new Map([[2, saved]]));
   const effects = restarted.node(2).receive({ type: 'accept', from: 1, n: 1, v: 'X' });
   const reply = effects.find((e) => e.kind === 'send');
-  t.deepEqual(reply?.kind === 'send' ? reply.msg : null, { type: 'accept_ack', from: 2, n: 1, promised: 2, accepted: null });
+  t.deepEqual(reply?.kind === 'send' ? reply.msg : null, { type: 'accept_ack', from: 2, n: 1, promised: 2, accepted: null, chosen: null });
 });
 
 test('a chose message is printed once per proposal number', (t) => {
@@ -162,15 +162,15 @@ test('messages a sender role cannot send, or this peer cannot take, are refused'
   t.regex(p5.reject({ type: 'accept', from: 1, n: 1, v: 'X' }) ?? '', /not an acceptor/);
   t.is(p5.reject({ type: 'chose', from: 1, n: 1, v: 'X' }), null);
   t.regex(p2.reject({ type: 'chose', from: 4, n: 1, v: 'X' }) ?? '', /must come from proposer1/);
-  t.is(p1.reject({ type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null }), null);
-  t.regex(p1.reject({ type: 'prepare_ack', from: 5, n: 1, promised: 1, accepted: null }) ?? '', /not an acceptor/);
-  t.regex(p2.reject({ type: 'accept_ack', from: 3, n: 1, promised: 1, accepted: null }) ?? '', /not proposer1/);
+  t.is(p1.reject({ type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null }), null);
+  t.regex(p1.reject({ type: 'prepare_ack', from: 5, n: 1, promised: 1, accepted: null, chosen: null }) ?? '', /not an acceptor/);
+  t.regex(p2.reject({ type: 'accept_ack', from: 3, n: 1, promised: 1, accepted: null, chosen: null }) ?? '', /not proposer1/);
 });
 
 test('refused and stale messages leave durable state untouched', (t) => {
   const net = new MemNet(TC1);
   const p1 = net.node(1);
   const before = JSON.stringify(p1.state);
-  t.deepEqual(p1.receive({ type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null }), [], 'an ack with no round running');
+  t.deepEqual(p1.receive({ type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null }), [], 'an ack with no round running');
   t.is(JSON.stringify(p1.state), before);
 });

@@ -3,13 +3,29 @@ import { DEFAULT_TIMING, highestAccepted, Proposer, type ProposerConfig } from '
 import type { Accepted, Effect, Message } from '../src/core/types.js';
 
 function config(over: Partial<ProposerConfig> = {}): ProposerConfig {
-  return { self: 1, group: 1, stride: 2, acceptors: [2, 3, 4], notify: [2, 3, 4, 5], timing: DEFAULT_TIMING, rng: () => 0.5, ...over };
+  return {
+    self: 1,
+    group: 1,
+    stride: 2,
+    acceptors: [2, 3, 4],
+    notify: [2, 3, 4, 5],
+    sameAcceptors: new Set([1, 2]),
+    timing: DEFAULT_TIMING,
+    rng: () => 0.5,
+    ...over,
+  };
 }
 
 const sends = (effects: Effect[]): Array<{ to: readonly number[]; msg: Message }> =>
   effects.flatMap((e) => (e.kind === 'send' ? [{ to: e.to, msg: e.msg }] : []));
 const timers = (effects: Effect[]): string[] => effects.flatMap((e) => (e.kind === 'setTimer' ? [e.id] : []));
-const ack = (from: number, n: number, promised: number, accepted: Accepted | null = null) => ({ from, n, promised, accepted });
+const ack = (from: number, n: number, promised: number, accepted: Accepted | null = null, chosen: Accepted | null = null) => ({
+  from,
+  n,
+  promised,
+  accepted,
+  chosen,
+});
 
 test("proposer K's first number is K, sent as one prepare to the group's acceptors", (t) => {
   const p = new Proposer(config({ group: 2, self: 5 }), 0);

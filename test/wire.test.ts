@@ -44,41 +44,45 @@ test('chose decodes', (t) => {
 });
 
 test('prepare_ack decodes with accepted null and with an accepted pair', (t) => {
-  t.deepEqual(accepts(t, { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null }), {
+  t.deepEqual(accepts(t, { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null }), {
     type: 'prepare_ack',
     from: 2,
     n: 1,
     promised: 1,
     accepted: null,
+    chosen: null,
   });
-  t.deepEqual(accepts(t, { type: 'prepare_ack', from: 3, n: 4, promised: 4, accepted: { n: 2, v: 'old' } }), {
+  t.deepEqual(accepts(t, { type: 'prepare_ack', from: 3, n: 4, promised: 4, accepted: { n: 2, v: 'old' }, chosen: null }), {
     type: 'prepare_ack',
     from: 3,
     n: 4,
     promised: 4,
     accepted: { n: 2, v: 'old' },
+    chosen: null,
   });
 });
 
 test('accept_ack decodes with accepted null and with an accepted pair', (t) => {
-  t.deepEqual(accepts(t, { type: 'accept_ack', from: 2, n: 1, promised: 7, accepted: null }), {
+  t.deepEqual(accepts(t, { type: 'accept_ack', from: 2, n: 1, promised: 7, accepted: null, chosen: null }), {
     type: 'accept_ack',
     from: 2,
     n: 1,
     promised: 7,
     accepted: null,
+    chosen: null,
   });
-  t.deepEqual(accepts(t, { type: 'accept_ack', from: 4, n: 1, promised: 1, accepted: { n: 1, v: 'X' } }), {
+  t.deepEqual(accepts(t, { type: 'accept_ack', from: 4, n: 1, promised: 1, accepted: { n: 1, v: 'X' }, chosen: null }), {
     type: 'accept_ack',
     from: 4,
     n: 1,
     promised: 1,
     accepted: { n: 1, v: 'X' },
+    chosen: null,
   });
 });
 
 test('promised 0 is allowed on acks (an acceptor that never promised)', (t) => {
-  const m = accepts(t, { type: 'prepare_ack', from: 2, n: 1, promised: 0, accepted: null });
+  const m = accepts(t, { type: 'prepare_ack', from: 2, n: 1, promised: 0, accepted: null, chosen: null });
   t.is(m?.type, 'prepare_ack');
 });
 
@@ -130,20 +134,20 @@ test('"n" must be present and an integer >= 1, on every type', (t) => {
   rejects(t, { type: 'prepare', from: 1 }, /"n" must be an integer from 1 to 281474976710656/);
   rejects(t, { type: 'accept', from: 1, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
   rejects(t, { type: 'chose', from: 1, n: 0, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
-  rejects(t, { type: 'prepare_ack', from: 1, n: -2, promised: 1, accepted: null }, /"n" must be an integer from 1 to 281474976710656/);
-  rejects(t, { type: 'accept_ack', from: 1, n: '1', promised: 1, accepted: null }, /"n" must be an integer from 1 to 281474976710656/);
+  rejects(t, { type: 'prepare_ack', from: 1, n: -2, promised: 1, accepted: null, chosen: null }, /"n" must be an integer from 1 to 281474976710656/);
+  rejects(t, { type: 'accept_ack', from: 1, n: '1', promised: 1, accepted: null, chosen: null }, /"n" must be an integer from 1 to 281474976710656/);
   rejects(t, { type: 'accept', from: 1, n: 2.5, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
 });
 
 test('"promised" must be an integer >= 0', (t) => {
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null }, /"promised" must be an integer from 0 to 281474976710656/);
-  rejects(t, { type: 'accept_ack', from: 2, n: 1, promised: 1.5, accepted: null }, /"promised" must be an integer from 0 to 281474976710656/);
-  rejects(t, { type: 'accept_ack', from: 2, n: 1, accepted: null }, /"promised" must be an integer from 0 to 281474976710656/);
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: '1', accepted: null }, /"promised" must be an integer from 0 to 281474976710656/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null, chosen: null }, /"promised" must be an integer from 0 to 281474976710656/);
+  rejects(t, { type: 'accept_ack', from: 2, n: 1, promised: 1.5, accepted: null, chosen: null }, /"promised" must be an integer from 0 to 281474976710656/);
+  rejects(t, { type: 'accept_ack', from: 2, n: 1, accepted: null, chosen: null }, /"promised" must be an integer from 0 to 281474976710656/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: '1', accepted: null, chosen: null }, /"promised" must be an integer from 0 to 281474976710656/);
 });
 
 test('a malformed "accepted" is rejected', (t) => {
-  const ack = (accepted: unknown) => ({ type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted });
+  const ack = (accepted: unknown) => ({ type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted, chosen: null });
   rejects(t, ack({ n: 0 }), /"accepted"\."n" must be an integer from 1 to 281474976710656/);
   rejects(t, ack({ n: 0, v: 'X' }), /"accepted"\."n" must be an integer from 1 to 281474976710656/);
   rejects(t, ack({ n: 1 }), /"accepted"\.v must be a string/);
@@ -154,7 +158,7 @@ test('a malformed "accepted" is rejected', (t) => {
   rejects(t, ack([1, 'X']), /"accepted" must be null or/);
   rejects(t, ack(0), /"accepted" must be null or/);
   // Absent is not the same as null.
-  rejects(t, { type: 'accept_ack', from: 2, n: 3, promised: 3 }, /"accepted" must be null or/);
+  rejects(t, { type: 'accept_ack', from: 2, n: 3, promised: 3, chosen: null }, /"accepted" must be null or/);
 });
 
 test('"v" must be a string on accept and chose', (t) => {
@@ -184,7 +188,7 @@ test('the value limit counts UTF-8 bytes, not characters', (t) => {
   rejects(t, { type: 'chose', from: 1, n: 1, v: euros }, new RegExp(`"v" is over ${MAX_VALUE_BYTES} bytes`));
   rejects(
     t,
-    { type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 1, v: euros } },
+    { type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 1, v: euros }, chosen: null },
     new RegExp(`"accepted"\\.v is over ${MAX_VALUE_BYTES} bytes`),
   );
 
@@ -221,8 +225,8 @@ test('awkward values round-trip through JSON.stringify -> JSON.parse -> decode u
     const msgs: Message[] = [
       { type: 'accept', from: 1, n: 1, v },
       { type: 'chose', from: 1, n: 1, v },
-      { type: 'prepare_ack', from: 2, n: 2, promised: 2, accepted: { n: 1, v } },
-      { type: 'accept_ack', from: 3, n: 2, promised: 2, accepted: { n: 2, v } },
+      { type: 'prepare_ack', from: 2, n: 2, promised: 2, accepted: { n: 1, v }, chosen: null },
+      { type: 'accept_ack', from: 3, n: 2, promised: 2, accepted: { n: 2, v }, chosen: null },
     ];
     for (const msg of msgs) {
       const line = JSON.stringify(msg);
@@ -246,7 +250,16 @@ test('hello names the caller and is not a protocol message', (t) => {
 test('proposal numbers above MAX_PROPOSAL are refused, so numbering stays exact', (t) => {
   const big = 2 ** 48 + 1;
   rejects(t, { type: 'prepare', from: 1, n: big }, /"n" must be an integer from 1 to/);
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: big, accepted: null }, /"promised" must be/);
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: { n: big, v: 'X' } }, /"accepted"\."n" must be/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: big, accepted: null, chosen: null }, /"promised" must be/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: { n: big, v: 'X' }, chosen: null }, /"accepted"\."n" must be/);
   accepts(t, { type: 'prepare', from: 1, n: 2 ** 48 });
+});
+
+test('acks may carry the value the acceptor knows is chosen; it is optional on the wire', (t) => {
+  const withChosen = accepts(t, { type: 'accept_ack', from: 2, n: 3, promised: 5, accepted: { n: 5, v: 'X' }, chosen: { n: 5, v: 'X' } });
+  t.deepEqual(withChosen, { type: 'accept_ack', from: 2, n: 3, promised: 5, accepted: { n: 5, v: 'X' }, chosen: { n: 5, v: 'X' } });
+  const without = accepts(t, { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null });
+  t.deepEqual(without, { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null, chosen: null });
+  rejects(t, { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null, chosen: { n: 0, v: 'X' } }, /"chosen"\."n" must be/);
+  rejects(t, { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null, chosen: 'X' }, /"chosen" must be null or/);
 });

@@ -20,6 +20,10 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`paxos: ${err.message}\n`);
       process.exit(2);
     }
+    if (err instanceof Error && err.name === 'StateError') {
+      process.stderr.write(`paxos: ${err.message}\n`);
+      process.exit(1);
+    }
     process.stderr.write(`paxos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },

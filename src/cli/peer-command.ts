@@ -2,6 +2,7 @@
 // image's ENTRYPOINT runs, so compose's `command:` passes only these flags.
 
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { hasRole, loadHostsfile, type Cluster, type HostEntry } from '../config/hostsfile.js';
@@ -9,7 +10,7 @@ import { MAX_VALUE_BYTES } from '../core/limits.js';
 import { DEFAULT_TIMING } from '../core/proposer.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../daemon/logger.js';
 import { PeerDaemon } from '../daemon/peer.js';
-import { MemoryStorage } from '../storage/storage.js';
+import { FileStorage } from '../storage/file.js';
 import type { Endpoint } from '../transport/link.js';
 import { parseFlags } from './flags.js';
 
@@ -35,8 +36,16 @@ lines; everything else goes to stderr.
                            reach HOST at ADDR instead of looking its name up;
                            for this peer's own HOST, also listen there.
                            Repeatable. \`paxos run\` uses it for local runs.
+      --data-dir DIR       where this peer keeps its durable state (promise,
+                           accepted value, last proposal number, chosen value)
+                           (default ./paxos-data/HOST, in the image
+                           /app/paxos-data/HOST). A restarted peer resumes
+                           from it; a corrupt state file stops the peer.
       --round-timeout SECS retry a round that gets no majority in this long
                            (default ${DEFAULT_TIMING.roundTimeoutMs / 1000})
+      --exit-after-idle SECS
+                           exit (status 0) after this long with no protocol
+                           message sent or received (default: never)
       --log-level LEVEL    stderr detail: ${LOG_LEVELS.join(', ')} (default warn)
       --exit-on-stdin-close
                            exit when standard input closes (set by \`paxos run\`
@@ -47,8 +56,8 @@ Other commands:
   paxos run DIR            run a testcase's docker-compose.yml locally
                            (see \`paxos run --help\`)
 
-Exit status: 0 after SIGTERM or SIGINT, 2 on a usage or hostsfile error,
-1 on any other failure.`;
+Exit status: 0 after SIGTERM, SIGINT or --exit-after-idle; 2 on a usage or
+hostsfile error; 1 on any other failure, such as an unreadable state file.`;
 
 export interface PeerSettings {
   readonly cluster: Cluster;
@@ -58,6 +67,9 @@ export interface PeerSettings {
   readonly listen: Endpoint;
   readonly endpointOf: (peer: HostEntry) => Endpoint;
   readonly roundTimeoutMs: number;
+  readonly dataDir: string;
+  /** 0: never. */
+  readonly idleMs: number;
   readonly logLevel: LogLevel;
   readonly exitOnStdinClose: boolean;
   /** Non-fatal problems to print once at startup. */
@@ -73,6 +85,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     port: { type: 'string' },
     resolve: { type: 'string', multiple: true },
     'round-timeout': { type: 'string' },
+    'data-dir': { type: 'string' },
+    'exit-after-idle': { type: 'string' },
     'log-level': { type: 'string' },
     'exit-on-stdin-close': { type: 'boolean' },
     help: { type: 'boolean' },
@@ -107,6 +121,10 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
   const roundTimeoutMs = seconds('--round-timeout', values['round-timeout'] ?? String(DEFAULT_TIMING.roundTimeoutMs / 1000)) * 1000;
   if (roundTimeoutMs === 0) throw new ConfigError('--round-timeout must be above 0');
   const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
+  const idleMs = values['exit-after-idle'] === undefined ? 0 : seconds('--exit-after-idle', values['exit-after-idle']) * 1000;
+  if (values['exit-after-idle'] !== undefined && idleMs === 0) throw new ConfigError('--exit-after-idle must be above 0');
+  const dataDir = values['data-dir'] ?? path.join('paxos-data', self.host);
+  if (dataDir.trim() === '') throw new ConfigError('--data-dir must not be empty');
 
   const overrides = new Map<string, Endpoint>();
   for (const spec of values.resolve ?? []) {
@@ -128,6 +146,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     listen: overrides.get(self.host.toLowerCase()) ?? { host: '0.0.0.0', port },
     endpointOf: (peer) => overrides.get(peer.host.toLowerCase()) ?? { host: peer.host, port },
     roundTimeoutMs,
+    dataDir,
+    idleMs,
     logLevel: logLevel as LogLevel,
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
     warnings,
@@ -142,6 +162,7 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
   }
   const log = stderrLogger(settings.self.host, settings.logLevel);
   for (const w of settings.warnings) log.warn(w);
+  const storage = new FileStorage(settings.dataDir);
   const daemon = new PeerDaemon({
     cluster: settings.cluster,
     self: settings.self,
@@ -149,9 +170,10 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     startDelayMs: settings.startDelayMs,
     listen: settings.listen,
     endpointOf: settings.endpointOf,
-    storage: new MemoryStorage(),
+    storage,
     timing: { ...DEFAULT_TIMING, roundTimeoutMs: settings.roundTimeoutMs },
     rng: Math.random,
+    idleMs: settings.idleMs,
     out: (line) => process.stdout.write(`${line}\n`),
     log,
   });
@@ -163,8 +185,12 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     log.info(`${why}; shutting down`);
     // Never hang on the way out: a second is plenty to close sockets.
     setTimeout(() => process.exit(0), 1000).unref();
-    void daemon.stop().then(() => process.exit(0));
+    void daemon
+      .stop()
+      .then(() => storage.release())
+      .then(() => process.exit(0));
   };
+  daemon.on('idle', () => shutdown(`idle for ${settings.idleMs / 1000} s`));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   if (settings.exitOnStdinClose) {

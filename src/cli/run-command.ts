@@ -22,6 +22,10 @@ guarantees), and every mismatch is named.
   --drain SECS       after deciding, wait at most this long for messages
                      still in flight (default ${DEFAULT_RUN.drainMs / 1000})
   --ports            put every peer on 127.0.0.1 with its own port
+  --data-root DIR    keep each peer's durable state in DIR/<hostname> and
+                     leave it there, so a second run resumes from it
+                     (default: fresh state in a temporary directory,
+                     removed when the run ends)
   --no-compare       do not compare with DIR/expected/
   --quiet            print only the summary and any mismatches
   --log-level LEVEL  passed to every peer (error, warn, info, debug)
@@ -38,6 +42,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       timeout: { type: 'string' },
       drain: { type: 'string' },
       ports: { type: 'boolean' },
+      'data-root': { type: 'string' },
       'no-compare': { type: 'boolean' },
       quiet: { type: 'boolean' },
       'log-level': { type: 'string' },
@@ -61,6 +66,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     timeoutMs: seconds('--timeout', values.timeout, DEFAULT_RUN.timeoutMs),
     drainMs: seconds('--drain', values.drain, DEFAULT_RUN.drainMs),
     addressMode: values.ports === true ? 'ports' : 'auto',
+    dataRoot: values['data-root'],
     compare: values['no-compare'] !== true,
     peerArgs: values['log-level'] === undefined ? [] : ['--log-level', values['log-level']],
     echo: quiet ? undefined : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },

@@ -40,8 +40,10 @@ export class PaxosNode {
       if (role.kind === 'proposer') {
         const acceptors = cfg.cluster.acceptorsOf(role.group);
         const notify = [...new Set([...acceptors, ...cfg.cluster.learnersOf(role.group)])].sort((a, b) => a - b);
+        const same = (g: number): boolean => cfg.cluster.acceptorsOf(g).join() === acceptors.join();
+        const sameAcceptors = new Set(Array.from({ length: cfg.cluster.stride }, (_, i) => i + 1).filter(same));
         const proposer = new Proposer(
-          { self: cfg.self, group: role.group, stride: cfg.cluster.stride, acceptors, notify, timing: cfg.timing, rng: cfg.rng },
+          { self: cfg.self, group: role.group, stride: cfg.cluster.stride, acceptors, notify, sameAcceptors, timing: cfg.timing, rng: cfg.rng },
           durable.lastProposal[role.group] ?? 0,
         );
         this.proposers.set(role.group, proposer);
@@ -67,9 +69,24 @@ export class PaxosNode {
     return this.proposers.get(group);
   }
 
-  /** Begin proposing `value` in every group this peer proposes for. */
+  /**
+   * Begin proposing `value` in every group this peer proposes for; where the
+   * peer already knows the outcome (it survived a restart), print that
+   * instead of proposing again.
+   */
   propose(value: string): Effect[] {
-    return this.withPersist(() => [...this.proposers.values()].flatMap((p) => p.propose(value)));
+    return this.withPersist(() =>
+      [...this.proposers.values()].flatMap((p) => {
+        const known = this.chosenValue;
+        if (known === null || !p.vouchesFor(known)) return p.propose(value);
+        return [...p.onChosen(known), ...this.printOnce(known)];
+      }),
+    );
+  }
+
+  /** Our link to `peer` came back after dropping. */
+  reconnected(peer: PeerId): Effect[] {
+    return [...this.proposers.values()].flatMap((p) => p.onReconnect(peer));
   }
 
   /**
@@ -114,18 +131,19 @@ export class PaxosNode {
       case 'prepare': {
         const r = handlePrepare(this.acceptor, msg.n);
         this.acceptor = r.state;
-        return [{ kind: 'send', to: [msg.from], msg: { type: 'prepare_ack', from: self, n: msg.n, promised: r.promised, accepted: r.accepted } }];
+        const ack = { from: self, n: msg.n, promised: r.promised, accepted: r.accepted, chosen: this.chosenValue };
+        return [{ kind: 'send', to: [msg.from], msg: { type: 'prepare_ack', ...ack } }];
       }
       case 'accept': {
         const r = handleAccept(this.acceptor, msg.n, msg.v);
         this.acceptor = r.state;
-        return [{ kind: 'send', to: [msg.from], msg: { type: 'accept_ack', from: self, n: msg.n, promised: r.promised, accepted: r.accepted } }];
+        const ack = { from: self, n: msg.n, promised: r.promised, accepted: r.accepted, chosen: this.chosenValue };
+        return [{ kind: 'send', to: [msg.from], msg: { type: 'accept_ack', ...ack } }];
       }
       case 'prepare_ack':
-        return this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride))?.onPrepareAck(msg) ?? [];
       case 'accept_ack': {
         const p = this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride));
-        const effects = p?.onAcceptAck(msg) ?? [];
+        const effects = (msg.type === 'prepare_ack' ? p?.onPrepareAck(msg) : p?.onAcceptAck(msg)) ?? [];
         for (const e of effects) {
           if (e.kind !== 'chose') continue;
           this.chosenValue ??= { n: e.n, v: e.v };
@@ -138,19 +156,20 @@ export class PaxosNode {
       case 'chose': {
         const learned = { n: msg.n, v: msg.v };
         this.chosenValue ??= learned;
-        const effects: Effect[] = [];
         // Print once per proposal number: a resent `chose` is not news.
-        if (!this.printed.has(msg.n)) {
-          this.printed.add(msg.n);
-          effects.push({ kind: 'chose', v: msg.v, n: msg.n });
-        }
-        // Only the decision of our own group stops our proposer there; another
-        // group's acceptors need not overlap ours.
-        const own = this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride));
-        if (own !== undefined) effects.push(...own.onChosen(learned));
+        const effects = this.printOnce(learned);
+        // A proposer stops only if the deciding group's acceptors are its own
+        // (onChosen checks); another group's majority need not overlap ours.
+        for (const p of this.proposers.values()) effects.push(...p.onChosen(learned));
         return effects;
       }
     }
+  }
+
+  private printOnce(c: Accepted): Effect[] {
+    if (this.printed.has(c.n)) return [];
+    this.printed.add(c.n);
+    return [{ kind: 'chose', v: c.v, n: c.n }];
   }
 
   /** Run `step`; if durable state changed, put a persist in front of its effects. */

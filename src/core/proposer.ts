@@ -11,7 +11,7 @@
 // with a number above every promise seen, so competing proposers settle.
 
 import { backoffDelay } from './backoff.js';
-import { nextProposal } from './numbering.js';
+import { groupOfProposal, nextProposal } from './numbering.js';
 import type { Accepted, Effect, PeerId } from './types.js';
 
 export interface ProposerTiming {
@@ -36,6 +36,11 @@ export interface ProposerConfig {
   readonly acceptors: readonly PeerId[];
   /** Who hears `chose`: the group's acceptors and learners. */
   readonly notify: readonly PeerId[];
+  /**
+   * Groups whose acceptors are exactly ours (our own included): a value one
+   * of them chose is chosen for us too, so we may stop when told of it.
+   */
+  readonly sameAcceptors: ReadonlySet<number>;
   readonly timing: ProposerTiming;
   /** Uniform in [0, 1). Injected so runs replay under a seeded generator. */
   readonly rng: () => number;
@@ -48,6 +53,8 @@ export interface AckFields {
   readonly n: number;
   readonly promised: number;
   readonly accepted: Accepted | null;
+  /** A value the acceptor knows is chosen. */
+  readonly chosen: Accepted | null;
 }
 
 export class Proposer {
@@ -61,6 +68,7 @@ export class Proposer {
   private accepts = new Set<PeerId>();
   private proposal = '';
   private outcome: Accepted | null = null;
+  private won = false;
 
   readonly quorum: number;
   readonly roundTimer: string;
@@ -97,7 +105,7 @@ export class Proposer {
     this.noteSeen(ack.promised);
     if (this.phaseNow !== 'preparing' || ack.n !== this.n) return [];
     // Only a promise of exactly n counts; above n is a rejection.
-    if (ack.promised !== this.n) return ack.promised > this.n ? this.retry() : [];
+    if (ack.promised !== this.n) return ack.promised > this.n ? this.rejected(ack) : [];
     this.promises.set(ack.from, ack.accepted);
     if (this.promises.size < this.quorum) return [];
     this.proposal = highestAccepted(this.promises.values())?.v ?? this.own ?? '';
@@ -112,16 +120,35 @@ export class Proposer {
   onAcceptAck(ack: AckFields): Effect[] {
     this.noteSeen(ack.promised);
     if (this.phaseNow !== 'accepting' || ack.n !== this.n) return [];
-    if (ack.promised !== this.n) return ack.promised > this.n ? this.retry() : [];
+    if (ack.promised !== this.n) return ack.promised > this.n ? this.rejected(ack) : [];
     this.accepts.add(ack.from);
     if (this.accepts.size < this.quorum) return [];
-    return this.finish({ n: this.n, v: this.proposal }, true);
+    this.won = true;
+    return this.finish({ n: this.n, v: this.proposal }, 'announce');
   }
 
-  /** Someone told us a value is chosen: stop proposing. */
+  /**
+   * A `chose` message, or our own durable state, says a value is chosen:
+   * stop proposing. The caller prints it; returns nothing to do if `chosen`
+   * belongs to a group we cannot vouch for.
+   */
   onChosen(chosen: Accepted): Effect[] {
-    if (this.phaseNow === 'done') return [];
-    return this.finish(chosen, false);
+    if (this.phaseNow === 'done' || !this.vouchesFor(chosen)) return [];
+    return this.finish(chosen, 'quiet');
+  }
+
+  /** Whether a value chosen with proposal `chosen.n` is chosen for our group too. */
+  vouchesFor(chosen: Accepted): boolean {
+    return this.cfg.sameAcceptors.has(groupOfProposal(chosen.n, this.cfg.stride));
+  }
+
+  /**
+   * A peer we told `chose` reconnected: the message may have died with the
+   * old connection, so tell it again.
+   */
+  onReconnect(peer: PeerId): Effect[] {
+    if (!this.won || this.outcome === null || !this.cfg.notify.includes(peer)) return [];
+    return [{ kind: 'send', to: [peer], msg: { type: 'chose', from: this.cfg.self, n: this.outcome.n, v: this.outcome.v } }];
   }
 
   onTimer(id: string): Effect[] {
@@ -145,6 +172,15 @@ export class Proposer {
     ];
   }
 
+  /**
+   * An acceptor promised a higher number. If it also knows the value is
+   * already chosen, retrying is pointless: stop, and print that value.
+   */
+  private rejected(ack: AckFields): Effect[] {
+    if (ack.chosen !== null && this.vouchesFor(ack.chosen)) return this.finish(ack.chosen, 'print');
+    return this.retry();
+  }
+
   private retry(): Effect[] {
     this.attempt += 1;
     this.phaseNow = 'backoff';
@@ -156,18 +192,22 @@ export class Proposer {
     ];
   }
 
-  private finish(chosen: Accepted, byUs: boolean): Effect[] {
+  /**
+   * Stop with `chosen`. 'announce': we got the quorum, so print chose and
+   * tell acceptors and learners. 'print': an acceptor told us; print it. A
+   * `chose` message comes from another proposer's number, which only that
+   * proposer may broadcast. 'quiet': the caller prints.
+   */
+  private finish(chosen: Accepted, how: 'announce' | 'print' | 'quiet'): Effect[] {
     this.phaseNow = 'done';
     this.outcome = chosen;
     const effects: Effect[] = [
       { kind: 'clearTimer', id: this.roundTimer },
       { kind: 'clearTimer', id: this.backoffTimer },
     ];
-    if (byUs) {
-      effects.push(
-        { kind: 'chose', v: chosen.v, n: chosen.n },
-        { kind: 'send', to: this.cfg.notify, msg: { type: 'chose', from: this.cfg.self, n: chosen.n, v: chosen.v } },
-      );
+    if (how !== 'quiet') effects.push({ kind: 'chose', v: chosen.v, n: chosen.n });
+    if (how === 'announce') {
+      effects.push({ kind: 'send', to: this.cfg.notify, msg: { type: 'chose', from: this.cfg.self, n: chosen.n, v: chosen.v } });
     }
     return effects;
   }

@@ -26,6 +26,8 @@ export type Message =
       /** The acceptor's promise after handling the prepare; above n means rejected. */
       readonly promised: number;
       readonly accepted: Accepted | null;
+      /** A value this peer knows is chosen, if any (lets a rejected proposer stop). */
+      readonly chosen: Accepted | null;
     }
   | { readonly type: 'accept'; readonly from: PeerId; readonly n: number; readonly v: string }
   | {
@@ -34,6 +36,7 @@ export type Message =
       readonly n: number;
       readonly promised: number;
       readonly accepted: Accepted | null;
+      readonly chosen: Accepted | null;
     }
   | { readonly type: 'chose'; readonly from: PeerId; readonly n: number; readonly v: string };
 

@@ -27,6 +27,8 @@ export interface PeerOptions {
   readonly storage: Storage;
   readonly timing: ProposerTiming;
   readonly rng: () => number;
+  /** Emit 'idle' after this long with no protocol message in or out (0: never). */
+  readonly idleMs: number;
   /** Receives each stdout log line (without newline). */
   readonly out: (line: string) => void;
   readonly log: Logger;
@@ -37,13 +39,14 @@ export interface Chosen {
   readonly n: number;
 }
 
-export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
+export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
   private readonly mutex = new Mutex();
   private readonly links = new Map<PeerId, PeerLink>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private node: PaxosNode | null = null;
   private inbound: Inbound | null = null;
   private startTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** Aborted by stop(), so nothing waits on links that will never come up. */
   private readonly stopping = new AbortController();
@@ -58,10 +61,15 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
 
   async start(): Promise<void> {
     const { cluster, self, log } = this.opts;
-    this.node = new PaxosNode(
-      { self: self.id, cluster, timing: this.opts.timing, rng: this.opts.rng },
-      await this.opts.storage.load(),
-    );
+    const durable = await this.opts.storage.load();
+    if (durable.promised > 0 || durable.chosen !== null || Object.keys(durable.lastProposal).length > 0) {
+      const pair = (p: { n: number; v: string } | null): string => (p === null ? 'nothing' : `${JSON.stringify(p.v)} at ${p.n}`);
+      log.info(
+        `recovered state: promised ${durable.promised}, accepted ${pair(durable.accepted)}, ` +
+          `last proposals ${JSON.stringify(durable.lastProposal)}, chosen ${pair(durable.chosen)}`,
+      );
+    }
+    this.node = new PaxosNode({ self: self.id, cluster, timing: this.opts.timing, rng: this.opts.rng }, durable);
     this.inbound = await listen(
       this.opts.listen,
       { message: (msg) => void this.handle(msg), hello: (from) => this.links.get(from)?.kick() },
@@ -72,8 +80,17 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
       const peer = cluster.byId(id)!;
       const link = new PeerLink(peer.host, this.opts.endpointOf(peer), log, self.id);
       this.links.set(id, link);
+      // After a drop, what we wrote just before it may be lost with it.
+      let dropped = false;
+      link.on('down', () => void (dropped = true));
+      link.on('up', () => {
+        if (!dropped) return;
+        dropped = false;
+        void this.locked(() => this.need().reconnected(id));
+      });
       link.start();
     }
+    this.touch();
     if (this.node.proposerGroups().length > 0 && this.opts.value !== undefined) {
       const value = this.opts.value;
       this.startTimer = setTimeout(() => void this.proposeWhenReachable(value), this.opts.startDelayMs);
@@ -84,6 +101,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
     this.stopped = true;
     this.stopping.abort();
     if (this.startTimer !== null) clearTimeout(this.startTimer);
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.all([...this.links.values()].map((l) => l.close()));
@@ -147,6 +165,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
         return;
       }
       this.opts.out(messageLine('received', this.id, msg));
+      this.touch();
       await this.apply(node.receive(msg));
     });
   }
@@ -166,6 +185,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
           break;
         case 'send':
           this.opts.out(messageLine('sent', this.id, e.msg));
+          this.touch();
           for (const to of e.to) this.deliver(to, e.msg);
           break;
         case 'chose':
@@ -205,6 +225,13 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen] }> {
       });
     }, ms);
     this.timers.set(id, handle);
+  }
+
+  /** Protocol activity: restart the idle countdown. */
+  private touch(): void {
+    if (this.opts.idleMs <= 0 || this.stopped) return;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.emit('idle'), this.opts.idleMs);
   }
 
   private need(): PaxosNode {

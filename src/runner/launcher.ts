@@ -25,6 +25,11 @@ export interface Launched {
 
 export interface LaunchOptions {
   readonly addressMode: 'auto' | 'ports';
+  /**
+   * Where local peers keep their state: DIR/<hostname>, kept afterwards. When
+   * undefined, each run gets fresh directories, removed when it ends.
+   */
+  readonly dataRoot: string | undefined;
   /** Extra flags for every peer (local runs only). */
   readonly peerArgs: readonly string[];
 }

@@ -1,6 +1,9 @@
 // Peers as local processes, one loopback address (or port) each.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { allocate } from './addresses.js';
@@ -11,12 +14,15 @@ const PEER_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const KILL_AFTER_MS = 2000;
 
 export const launchLocal: Launcher = async (project, opts): Promise<Launched> => {
+  // Each run starts from empty state unless the user asked to keep it.
+  const dataRoot = opts.dataRoot ?? (await mkdtemp(path.join(os.tmpdir(), 'paxos-run-')));
   const alloc = await allocate(project.services.map((s) => s.hostname), opts.addressMode);
   const resolveArgs = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
   await alloc.beforeSpawn();
   const children: Array<{ child: ChildProcess; closed: Promise<void> }> = [];
   const outputs = project.services.map((service) => {
-    const args = [PEER_MAIN, ...service.args, '--name', service.hostname, ...resolveArgs, '--exit-on-stdin-close', ...opts.peerArgs];
+    const dataDir = path.join(dataRoot, service.hostname);
+    const args = [PEER_MAIN, ...service.args, '--name', service.hostname, '--data-dir', dataDir, ...resolveArgs, '--exit-on-stdin-close', ...opts.peerArgs];
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     // 'close' comes after the process exited and its stdio streams ended.
     children.push({ child, closed: new Promise((resolve) => child.once('close', () => resolve())) });
@@ -34,6 +40,7 @@ export const launchLocal: Launcher = async (project, opts): Promise<Launched> =>
     stop: async () => {
       await Promise.all(children.map(({ child, closed }) => stopChild(child, closed)));
       await alloc.release();
+      if (opts.dataRoot === undefined) await rm(dataRoot, { recursive: true, force: true });
     },
   };
 };

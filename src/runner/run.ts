@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly compare: boolean;
   /** Extra flags for every peer, e.g. --log-level info (local runs). */
   readonly peerArgs: readonly string[];
+  /** Keep local peers' state in DIR/<hostname> (default: fresh, then removed). */
+  readonly dataRoot?: string | undefined;
   /** Where the merged transcript and peers' stderr go as they happen; omit to stay quiet. */
   readonly echo?: { out: (line: string) => void; err: (line: string) => void } | undefined;
   readonly signal?: AbortSignal;
@@ -118,7 +120,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   };
 
   const launch = opts.where === 'docker' ? launchDocker : launchLocal;
-  const launched = await launch(project, { addressMode: opts.addressMode, peerArgs: opts.peerArgs });
+  const launched = await launch(project, { addressMode: opts.addressMode, peerArgs: opts.peerArgs, dataRoot: opts.dataRoot });
   opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${launched.where})`);
   launched.outputs.forEach((output, i) => {
     const peer = peers[i]!;

@@ -11,8 +11,8 @@ export interface Storage {
 }
 
 /**
- * Keeps state in memory only: a restarted peer starts empty. This is what
- * the daemon uses today; a disk-backed store is issue 4's work.
+ * Keeps state in memory only, so a restarted peer starts empty. For tests
+ * and in-process tools; peers run with FileStorage (file.ts).
  */
 export class MemoryStorage implements Storage {
   private state: DurableState = EMPTY_STATE;

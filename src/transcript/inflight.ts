@@ -12,7 +12,7 @@
 // proposer's next step depends on quorums and timers, which are not modelled.)
 //   sent prepare/accept (P)   -> each acceptor A: received ..., then A's ack
 //   sent ack (A)              -> the requester P (A answers in order): received ack
-//   chose by a proposer (P)   -> P: sent chose
+//   chose by a proposer (P)   -> P: sent chose, if P sent the accept for that number
 //   sent chose (P)            -> each acceptor/learner R: received chose
 //   received chose (R)        -> R: chose, unless R already printed one for that number
 
@@ -31,6 +31,8 @@ export class InFlight {
   private outstanding = 0;
   /** Per acceptor and request type: who asked, in arrival order. */
   private readonly askers = new Map<string, PeerId[]>();
+  /** Peer and proposal number of every accept phase seen. */
+  private readonly accepted = new Set<string>();
   /** Per peer: proposal numbers it already printed a chose line for. */
   private readonly heard = new Map<PeerId, Set<number>>();
 
@@ -46,6 +48,7 @@ export class InFlight {
     const type = l.message_type;
     const line = formatLine(l);
     if (l.action === 'sent' && (type === 'prepare' || type === 'accept')) {
+      if (type === 'accept') this.accepted.add(this.key(at, `${l.proposal_num}`));
       for (const a of this.cluster.acceptorsOf(this.group(l))) this.owe(a, formatLine({ ...l, action: 'received' }));
     } else if (l.action === 'received' && (type === 'prepare' || type === 'accept')) {
       this.pay(at, line);
@@ -59,11 +62,13 @@ export class InFlight {
     } else if (l.action === 'received' && (type === 'prepare_ack' || type === 'accept_ack')) {
       this.pay(at, line);
     } else if (l.action === 'chose') {
-      // Owed only if it follows a received chose; otherwise it is a proposer's
-      // own, which owes its broadcast and stands for that number's chose line.
+      // Owed if it follows a received chose. Otherwise it is a proposer's:
+      // it stands for that number's chose line and, if the proposer ran the
+      // accept for that number itself, owes the broadcast. (A proposer told
+      // by an acceptor that another's value is chosen only prints it.)
       if ((this.due.get(this.key(at, line)) ?? 0) > 0) this.pay(at, line);
       else {
-        this.owe(at, formatLine({ ...l, action: 'sent' }));
+        if (this.accepted.has(this.key(at, `${l.proposal_num}`))) this.owe(at, formatLine({ ...l, action: 'sent' }));
         this.heardBy(at).add(l.proposal_num);
       }
     } else if (l.action === 'sent' && type === 'chose') {

@@ -6,8 +6,10 @@
 //     sending its k-th prepare / accept;
 //   - a proposer sends accept(v, n) only after a quorum of prepare_acks that
 //     arrived since it sent prepare(n);
-//   - `chose` (v, n) comes after a quorum of accept_acks (v, n), or after a
-//     received `chose` (v, n); and a `sent chose` after the peer's own `chose`.
+//   - `chose` (v, n) comes after a quorum of accept_acks (v, n) for an accept
+//     this peer sent, or after a received `chose` (v, n), or (for a proposer
+//     that never sent accept n, told by a rejecting acceptor) after an ack
+//     showing v; and a `sent chose` comes after the peer's own `chose`.
 
 import type { Cluster } from '../config/hostsfile.js';
 import type { LogLine } from '../core/logline.js';
@@ -34,6 +36,9 @@ export function orderViolations(lines: readonly LogLine[], self: number, cluster
   const acksSincePrepare = new Map<number, number>();
   const acceptAcks = new Map<string, number>();
   const choseReceived = new Set<string>();
+  const sentAccept = new Set<number>();
+  /** Values acks showed: an acceptor that rejects us may tell us the outcome. */
+  const toldValue = new Set<string>();
   const choseOwn = new Set<string>();
 
   lines.forEach((l, index) => {
@@ -47,6 +52,7 @@ export function orderViolations(lines: readonly LogLine[], self: number, cluster
         break;
       case 'sent accept': {
         bump('sent accept');
+        sentAccept.add(l.proposal_num);
         const acks = acksSincePrepare.get(l.proposal_num);
         if (acks === undefined) fail(`accept ${l.proposal_num} sent without a prepare ${l.proposal_num} before it`);
         else if (acks < quorum(l.proposal_num)) fail(`accept ${l.proposal_num} sent after only ${acks} prepare_acks (quorum ${quorum(l.proposal_num)})`);
@@ -67,21 +73,27 @@ export function orderViolations(lines: readonly LogLine[], self: number, cluster
       case 'received prepare_ack':
         if (bump(`prepare_ack from ${from}`) > seen('sent prepare')) fail(`prepare_ack from peer ${from} received before a prepare was sent to it`);
         for (const [n, c] of acksSincePrepare) acksSincePrepare.set(n, c + 1);
+        toldValue.add(l.message_value);
         break;
       case 'received accept_ack':
         if (bump(`accept_ack from ${from}`) > seen('sent accept')) fail(`accept_ack from peer ${from} received before an accept was sent to it`);
         acceptAcks.set(key(l), (acceptAcks.get(key(l)) ?? 0) + 1);
+        toldValue.add(l.message_value);
         break;
       case 'received chose':
         choseReceived.add(key(l));
         break;
-      case 'chose chose':
+      case 'chose chose': {
         if (from !== self) fail(`a chose line must carry this peer's id ${self}`);
-        if (!choseReceived.has(key(l)) && (acceptAcks.get(key(l)) ?? 0) < quorum(l.proposal_num)) {
+        const won = (acceptAcks.get(key(l)) ?? 0) >= quorum(l.proposal_num) && sentAccept.has(l.proposal_num);
+        // Or a proposer that was rejected by an acceptor that knew the outcome.
+        const told = !sentAccept.has(l.proposal_num) && toldValue.has(l.message_value);
+        if (!choseReceived.has(key(l)) && !won && !told) {
           fail(`chose ${JSON.stringify(l.message_value)} ${l.proposal_num} before a quorum of matching accept_acks or a received chose`);
         }
         choseOwn.add(key(l));
         break;
+      }
       case 'sent chose':
         if (!choseOwn.has(key(l))) fail(`sent chose ${l.proposal_num} before this peer's own chose line`);
         break;

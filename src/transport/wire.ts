@@ -1,8 +1,8 @@
 // The NDJSON wire format between peers: one JSON object per line, e.g.
 //   {"type":"prepare","from":1,"n":1}
-//   {"type":"prepare_ack","from":2,"n":1,"promised":1,"accepted":null}
+//   {"type":"prepare_ack","from":2,"n":1,"promised":1,"accepted":null,"chosen":null}
 //   {"type":"accept","from":1,"n":1,"v":"X"}
-//   {"type":"accept_ack","from":2,"n":1,"promised":1,"accepted":{"n":1,"v":"X"}}
+//   {"type":"accept_ack","from":2,"n":1,"promised":1,"accepted":{"n":1,"v":"X"},"chosen":null}
 //   {"type":"chose","from":1,"n":1,"v":"X"}
 // and, first on every connection, {"type":"hello","from":2}: who is calling,
 // so the callee can retry its own link to a peer it now knows is up.
@@ -38,9 +38,11 @@ export function decode(raw: unknown): Decoded {
     case 'accept_ack': {
       const promised = proposal(o, 'promised', 0);
       if (typeof promised === 'string') return bad(promised);
-      const accepted = acceptedPair(o['accepted']);
+      const accepted = acceptedPair(o['accepted'], 'accepted');
       if (accepted !== null && 'ok' in accepted) return accepted;
-      return { ok: true, msg: { type, from, n, promised, accepted } };
+      const chosen = o['chosen'] === undefined ? null : acceptedPair(o['chosen'], 'chosen');
+      if (chosen !== null && 'ok' in chosen) return chosen;
+      return { ok: true, msg: { type, from, n, promised, accepted, chosen } };
     }
     default:
       return bad(`unknown message type ${JSON.stringify(type).slice(0, 40)}`);
@@ -51,12 +53,12 @@ export function helloFrom(from: PeerId): { type: 'hello'; from: PeerId } {
   return { type: 'hello', from };
 }
 
-function acceptedPair(a: unknown): Accepted | null | { ok: false; why: string } {
+function acceptedPair(a: unknown, key: string): Accepted | null | { ok: false; why: string } {
   if (a === null) return null;
-  if (typeof a !== 'object' || Array.isArray(a)) return bad('"accepted" must be null or {"n":..,"v":..}');
+  if (typeof a !== 'object' || Array.isArray(a)) return bad(`"${key}" must be null or {"n":..,"v":..}`);
   const n = proposal(a as Obj, 'n', 1);
-  if (typeof n === 'string') return bad(`"accepted".${n}`);
-  const v = value((a as Obj)['v'], '"accepted".v');
+  if (typeof n === 'string') return bad(`"${key}".${n}`);
+  const v = value((a as Obj)['v'], `"${key}".v`);
   return typeof v === 'string' ? { n, v } : v;
 }
 

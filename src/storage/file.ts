@@ -1,0 +1,150 @@
+// Durable state on disk: one small JSON file per peer, replaced atomically.
+//
+// save(): write state.json.tmp, fsync it, rename it over state.json, fsync
+// the directory. A crash at any point leaves either the old file or the new
+// one, never a torn one; a checksum guards against everything else (bit rot,
+// a truncated copy, a hand edit). load() refuses to start from a file that
+// is unreadable or fails its checksum: starting empty would let this
+// acceptor break promises it made before the crash.
+//
+// A LOCK file holding the owner's pid keeps two peers from sharing a data
+// directory, which would silently merge two acceptors into one.
+
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { EMPTY_STATE, type Accepted, type DurableState } from '../core/types.js';
+import type { Storage } from './storage.js';
+
+const FORMAT = 'paxos-state/1';
+
+export class StateError extends Error {
+  override readonly name = 'StateError';
+}
+
+export class FileStorage implements Storage {
+  readonly file: string;
+  private readonly tmp: string;
+  private readonly lock: string;
+
+  constructor(readonly dir: string) {
+    this.file = path.join(dir, 'state.json');
+    this.tmp = path.join(dir, 'state.json.tmp');
+    this.lock = path.join(dir, 'LOCK');
+  }
+
+  async load(): Promise<DurableState> {
+    await mkdir(this.dir, { recursive: true });
+    await this.takeLock();
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_STATE;
+      throw this.refuse(`cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    return this.decode(text);
+  }
+
+  async save(state: DurableState): Promise<void> {
+    const body = JSON.stringify(state);
+    const text = `${JSON.stringify({ format: FORMAT, sha256: sha256(body), state })}\n`;
+    const fh = await open(this.tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(this.tmp, this.file);
+    await syncDir(this.dir);
+  }
+
+  /** Give up the data directory (on a clean shutdown). */
+  async release(): Promise<void> {
+    await unlink(this.lock).catch(() => undefined);
+  }
+
+  private decode(text: string): DurableState {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw this.refuse('is not valid JSON (a torn or hand-edited file?)');
+    }
+    const d = doc as { format?: unknown; sha256?: unknown; state?: unknown } | null;
+    if (d === null || typeof d !== 'object' || d.format !== FORMAT) throw this.refuse(`is not a ${FORMAT} file`);
+    if (typeof d.sha256 !== 'string' || d.sha256 !== sha256(JSON.stringify(d.state))) throw this.refuse('fails its checksum');
+    const s = validState(d.state);
+    if (s === null) throw this.refuse('holds a malformed state');
+    return s;
+  }
+
+  private refuse(why: string): StateError {
+    return new StateError(
+      `state file ${this.file} ${why}; refusing to start empty, which could break promises this peer made. ` +
+        `Restore the file, or if this peer's state is truly lost, move it aside knowingly and restart.`,
+    );
+  }
+
+  private async takeLock(): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await open(this.lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+        await fh.writeFile(`${process.pid}\n`);
+        await fh.close();
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = Number((await readFile(this.lock, 'utf8').catch(() => '')).trim());
+      // A crash (kill -9) leaves the lock behind; its pid is then dead, or is
+      // our own (a container's peer is always pid 1).
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+        throw new StateError(`data directory ${this.dir} is in use by process ${owner}; give each peer its own --data-dir`);
+      }
+      await writeFile(this.lock, `${process.pid}\n`);
+      return;
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function validState(v: unknown): DurableState | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const nat = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  const pair = (x: unknown): x is Accepted | null =>
+    x === null || (typeof x === 'object' && nat((x as Accepted).n) && (x as Accepted).n > 0 && typeof (x as Accepted).v === 'string');
+  if (!nat(o['promised']) || !pair(o['accepted']) || !pair(o['chosen'])) return null;
+  const lp = o['lastProposal'];
+  if (typeof lp !== 'object' || lp === null || Array.isArray(lp)) return null;
+  const lastProposal: Record<number, number> = {};
+  for (const [k, n] of Object.entries(lp)) {
+    if (!/^[1-9][0-9]*$/.test(k) || !nat(n)) return null;
+    lastProposal[Number(k)] = n;
+  }
+  return { promised: o['promised'], accepted: o['accepted'], lastProposal, chosen: o['chosen'] };
+}

@@ -5,10 +5,12 @@
 //   2. a warm cluster's prepare+accept round: three real acceptor processes,
 //      and this process as proposer1 driving the real core Proposer over the
 //      real transport, one fresh round after another;
-//   3. a peer's resident memory (RSS), read from /proc after those rounds.
+//   3. a peer's resident memory (RSS), read from /proc after those rounds;
+//   4. the cost of durability: one FileStorage.save, and the warm round with
+//      state on disk against the same round with state on tmpfs.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +23,7 @@ import { allocate } from '../src/runner/addresses.js';
 import { runTestcase } from '../src/runner/run.js';
 import { PeerLink } from '../src/transport/link.js';
 import { listen } from '../src/transport/server.js';
+import { FileStorage } from '../src/storage/file.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
@@ -63,8 +66,23 @@ function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m[1]);
 }
 
-async function warmRounds(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-bench-'));
+/** One FileStorage.save: write, fsync, rename, fsync the directory. */
+async function saveCost(root: string): Promise<number> {
+  const storage = new FileStorage(mkdtempSync(path.join(root, 'paxos-save-')));
+  await storage.load();
+  const times: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    await storage.save({ promised: i + 1, accepted: { n: i + 1, v: 'bench' }, lastProposal: {}, chosen: null });
+    times.push(performance.now() - t0);
+  }
+  await storage.release();
+  return stats(times).median;
+}
+
+/** Median warm round with the acceptors' data directories under `dataRoot`. */
+async function warmRounds(dataRoot: string, label: string): Promise<number> {
+  const dir = mkdtempSync(path.join(dataRoot, 'paxos-bench-'));
   const hostsfile = path.join(dir, 'hostsfile');
   writeFileSync(hostsfile, 'peer1:proposer1\npeer2:acceptor1\npeer3:acceptor1\npeer4:acceptor1\n');
   const cluster = parseHostsfile(readFileSync(hostsfile, 'utf8'), hostsfile);
@@ -73,7 +91,9 @@ async function warmRounds(): Promise<void> {
   await alloc.beforeSpawn();
 
   const children: ChildProcess[] = ['peer2', 'peer3', 'peer4'].map((name) =>
-    spawn(process.execPath, [MAIN, '-h', hostsfile, '--name', name, ...resolve, '--exit-on-stdin-close'], { stdio: ['pipe', 'ignore', 'inherit'] }),
+    spawn(process.execPath, [MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close'], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    }),
   );
 
   let proposer = new Proposer(
@@ -111,7 +131,7 @@ async function warmRounds(): Promise<void> {
   const times: number[] = [];
   for (let i = 0; i < ROUNDS; i++) times.push(await round());
   const s = stats(times);
-  console.log(`warm round (prepare + accept to a majority of 3 acceptors): median ${ms(s.median)} (p90 ${ms(s.p90)}, max ${ms(s.max)}) over ${ROUNDS} rounds`);
+  console.log(`warm round, ${label} (prepare + accept to a majority of 3 acceptors): median ${ms(s.median)} (p90 ${ms(s.p90)}, max ${ms(s.max)}) over ${ROUNDS} rounds`);
 
   const rss = children.map((c) => rssKiB(c.pid!, 'VmRSS') / 1024);
   const hwm = children.map((c) => rssKiB(c.pid!, 'VmHWM') / 1024);
@@ -122,8 +142,17 @@ async function warmRounds(): Promise<void> {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
   await alloc.release();
+  return s.median;
 }
 
 console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
 await coldDecision();
-await warmRounds();
+const disk = os.tmpdir();
+const save = await saveCost(disk);
+console.log(`one durable save (write + fsync + rename + directory fsync) in ${disk}: median ${ms(save)}`);
+const durable = await warmRounds(disk, `state on disk (${disk})`);
+if (existsSync('/dev/shm')) {
+  // tmpfs: the same code path, but fsync costs nothing, so the gap is the fsync cost.
+  const shm = await warmRounds('/dev/shm', 'state on tmpfs (/dev/shm)');
+  console.log(`fsync cost per round: ${ms(durable - shm)} (${(durable / shm).toFixed(2)}x the round without it); each acceptor saves twice per round, promise then accepted value`);
+}

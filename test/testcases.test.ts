@@ -115,3 +115,14 @@ test('a run where peers chose different values fails, goldens or not', async (t)
   t.is(r.failure, 'peers chose different values: X, Y');
   t.regex(r.summary, /\(DISAGREE\)$/);
 });
+
+test('duelling proposers: three at -t 0 on five shared acceptors end with one value, chosen by all', async (t) => {
+  for (let i = 0; i < 3; i++) {
+    const r = await runTestcase(path.join(root, 'testcases/duel'), { timeoutMs: 30_000 });
+    t.true(r.ok, explain(r));
+    const values = ['p1', 'p2', 'p3'].map((p) => chose(r, p));
+    t.true(values.every((v) => v.length >= 1), `every proposer chose: ${r.summary}`);
+    t.is(new Set(values.flat()).size, 1, r.summary);
+    t.true(['A', 'B', 'C'].includes(values[0]![0]!), 'the value was one of those proposed');
+  }
+});

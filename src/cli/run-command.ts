@@ -79,6 +79,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`paxos run: note: ${result.inFlightAtEnd} messages were still in flight when the run ended (is a peer down?)\n`);
   }
   process.stdout.write(`${result.summary}\n`);
+  for (const v of result.violations) process.stdout.write(`check: ${v.peer}${v.line === undefined ? '' : ` line ${v.line}`}: ${v.message}\n`);
   if (result.mismatches !== null) {
     for (const m of result.mismatches) process.stdout.write(`mismatch: ${m.peer}: ${m.message}\n`);
     if (result.mismatches.length === 0) process.stdout.write(`expected: every peer matches ${dir}/expected\n`);

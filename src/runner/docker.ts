@@ -25,7 +25,8 @@ export async function composeCommand(): Promise<string[]> {
   }
 }
 
-async function run(cmd: readonly string[]): Promise<string> {
+/** Run a command; its stdout, or an error naming the command and its stderr. */
+export async function run(cmd: readonly string[]): Promise<string> {
   try {
     return (await exec(cmd[0]!, cmd.slice(1), { maxBuffer: 16 * 1024 * 1024 })).stdout;
   } catch (err) {

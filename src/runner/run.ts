@@ -10,6 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { hasRole, loadHostsfile } from '../config/hostsfile.js';
+import { checkTranscripts, type Violation } from '../transcript/check.js';
 import { compareWithGoldens, readGoldens, type Mismatch } from '../transcript/compare.js';
 import { InFlight } from '../transcript/inflight.js';
 import { parseLogLine } from '../transcript/parse.js';
@@ -68,6 +69,8 @@ export interface RunResult {
   readonly addressMode: 'loopback' | 'ports' | 'docker';
   /** null when nothing was compared. */
   readonly mismatches: readonly Mismatch[] | null;
+  /** What the transcript checker found (check.ts); run on every transcript. */
+  readonly violations: readonly Violation[];
   readonly summary: string;
   readonly inFlightAtEnd: number;
   readonly ok: boolean;
@@ -167,15 +170,19 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     goldens === null
       ? null
       : compareWithGoldens(goldens, peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines })), cluster, path.relative(process.cwd(), goldenDir) || 'expected');
+  const transcripts = peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines }));
+  const violations = checkTranscripts(transcripts, cluster);
   const values = new Set(peers.flatMap((p) => p.chose));
   const failure =
     outcome !== 'decided'
       ? why
       : values.size > 1
         ? `peers chose different values: ${[...values].map(show).join(', ')}`
-        : mismatches !== null && mismatches.length > 0
-          ? `${mismatches.length} mismatches with ${goldenDir}`
-          : '';
+        : violations.length > 0
+          ? `the transcript checker found ${violations.length} problems`
+          : mismatches !== null && mismatches.length > 0
+            ? `${mismatches.length} mismatches with ${goldenDir}`
+            : '';
   return {
     outcome,
     failure,
@@ -183,6 +190,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     merged,
     addressMode: launched.mode,
     mismatches,
+    violations,
     summary: summarize(peers),
     inFlightAtEnd: inflight.count,
     ok: failure === '',

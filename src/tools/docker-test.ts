@@ -1,12 +1,14 @@
 // `npm run test:docker`: every testcase in real containers (image prj4),
-// compared with the same goldens by the same code as `paxos run`. Prints one
-// line per testcase with its outcome and time; exits 1 if any failed.
+// compared with the same goldens by the same code as `paxos run`, then the
+// fault scenarios of docker-faults.ts. Prints one line per testcase or
+// scenario with its outcome and time; exits 1 if any failed.
 // Containers and networks are removed after each testcase, failures included.
 
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runTestcase } from '../runner/run.js';
+import { disconnectMinority, killRestart } from './docker-faults.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 
@@ -36,7 +38,15 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stdout.write(`${line}\n`);
   }
-  process.stdout.write(`test:docker: ${chosen.length - failed} of ${chosen.length} testcases passed\n`);
+  // The fault scenarios run with the full set only (no testcase names given).
+  const faults = argv.length > 0 ? [] : ([['kill-restart', killRestart], ['disconnect', disconnectMinority]] as const);
+  for (const [name, fault] of faults) {
+    const r = await fault(root);
+    if (!r.ok) failed += 1;
+    process.stdout.write(`fault ${name}: ${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(1)} s: ${r.detail}\n`);
+  }
+  const total = chosen.length + faults.length;
+  process.stdout.write(`test:docker: ${total - failed} of ${total} testcases and fault scenarios passed\n`);
   return failed === 0 ? 0 : 1;
 }
 

@@ -432,3 +432,15 @@ test.serial('PeerLink: after a used connection drops, it reconnects at once and 
   t.deepEqual(srv.got, [prep(1, 1), prep(1, 2), prep(1, 3)]);
   t.is(srv.accepted.length, 2, 'one new connection, not one per message');
 });
+
+test('a line that is not valid UTF-8 is dropped, never patched into a value nobody sent', async (t) => {
+  const srv = await serve(t);
+  const c = await dial(t, srv.port);
+  const bad = Buffer.concat([Buffer.from('{"type":"accept","from":1,"n":9,"v":"'), Buffer.from([0xff, 0xc3]), Buffer.from('"}\n')]);
+  await write(c, bad);
+  await write(c, line(acc(1, 10, 'ok €')));
+  await until(() => srv.got.length >= 1, 'the valid message after it');
+  t.deepEqual(srv.got, [acc(1, 10, 'ok €')]);
+  t.is(srv.warns.length, 1);
+  t.regex(srv.warns[0] ?? '', /dropping a line that is not valid UTF-8/);
+});

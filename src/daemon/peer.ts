@@ -72,7 +72,13 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
     this.node = new PaxosNode({ self: self.id, cluster, timing: this.opts.timing, rng: this.opts.rng }, durable);
     this.inbound = await listen(
       this.opts.listen,
-      { message: (msg) => void this.handle(msg), hello: (from) => this.links.get(from)?.kick() },
+      {
+        message: (msg) => void this.handle(msg),
+        hello: (from) => {
+          if (cluster.byId(from) === undefined) log.warn(`dropping hello from peer_id ${from}, which is not in the hostsfile`);
+          else this.links.get(from)?.kick();
+        },
+      },
       log,
     );
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);

@@ -1,19 +1,23 @@
 // Inbound NDJSON line framing, by bytes. Lines off the network are untrusted,
 // so every line is held to a byte cap, including one that is completed in
 // the same read that pushed it over; a line over the cap is skipped up to its
-// newline with one report; an unfinished line at close is discarded, never
-// parsed. (ndjson.parse, which we use the writer of, misses all of these and
+// newline with one report; a line that is not valid UTF-8 is dropped (never
+// patched with U+FFFD into a value nobody sent); an unfinished line at close
+// is discarded, never parsed. (ndjson.parse, which we use the writer of, misses all of these and
 // ends the stream on a line reading `null`, so it is not used for reading.)
 
 export class LineReader {
   private parts: Buffer[] = [];
   private size = 0;
   private skipping = false;
+  /** Fatal: bytes that are not UTF-8 make a bad line, not U+FFFD in a value. */
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
 
   constructor(
     private readonly maxBytes: number,
     private readonly onLine: (line: string) => void,
-    private readonly onTooLong: () => void,
+    /** A line was dropped: too long, or not UTF-8. */
+    private readonly onDrop: (why: string) => void,
   ) {}
 
   push(chunk: Buffer): void {
@@ -26,7 +30,7 @@ export class LineReader {
           this.skipping = true;
           this.parts = [];
           this.size = 0;
-          this.onTooLong();
+          this.onDrop(`a line over ${this.maxBytes} bytes`);
         } else if (end > start) {
           this.parts.push(chunk.subarray(start, end));
           this.size += end - start;
@@ -34,12 +38,19 @@ export class LineReader {
       }
       if (nl < 0) return;
       if (!this.skipping && this.size > 0) {
-        // 0x0a never occurs inside a multi-byte UTF-8 sequence, so whole lines decode cleanly.
-        const line = Buffer.concat(this.parts, this.size).toString('utf8');
+        // 0x0a never occurs inside a multi-byte UTF-8 sequence, so a whole
+        // line decodes on its own; one that does not is not UTF-8 at all.
+        const bytes = Buffer.concat(this.parts, this.size);
         this.parts = [];
         this.size = 0;
-        const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-        if (text.trim() !== '') this.onLine(text);
+        let line: string | null = null;
+        try {
+          line = this.utf8.decode(bytes);
+        } catch {
+          this.onDrop('a line that is not valid UTF-8');
+        }
+        const text = line?.endsWith('\r') === true ? line.slice(0, -1) : line;
+        if (text != null && text.trim() !== '') this.onLine(text);
       }
       this.skipping = false;
       start = nl + 1;

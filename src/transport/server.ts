@@ -66,7 +66,7 @@ function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger): 
       else if ('hello' in d) on.hello?.(d.hello);
       else on.message(d.msg);
     },
-    () => log.warn(`dropping a line over ${MAX_LINE_BYTES} bytes from ${who}`),
+    (why) => log.warn(`dropping ${why} from ${who}`),
   );
   socket.on('data', (chunk: Buffer) => reader.push(chunk));
   socket.on('error', (err: NodeJS.ErrnoException) => log.debug(`connection from ${who}: ${err.code ?? err.message}`));

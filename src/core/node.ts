@@ -7,7 +7,7 @@
 import { hasRole, type Cluster } from '../config/cluster.js';
 import { handleAccept, handlePrepare, type AcceptorState } from './acceptor.js';
 import { groupOfProposal } from './numbering.js';
-import { Proposer, type ProposerTiming } from './proposer.js';
+import { Proposer, type ProposerTiming, type ProposerVariant } from './proposer.js';
 import type { Accepted, DurableState, Effect, Message, PeerId } from './types.js';
 
 /** The parts of the hostsfile the core reads. */
@@ -18,6 +18,13 @@ export interface NodeConfig {
   readonly cluster: ClusterView;
   readonly timing: ProposerTiming;
   readonly rng: () => number;
+  /** Broken rules for the simulator's negative controls; never set by the daemon. */
+  readonly variant?: NodeVariant;
+}
+
+export interface NodeVariant extends ProposerVariant {
+  readonly prepare?: typeof handlePrepare;
+  readonly accept?: typeof handleAccept;
 }
 
 export class PaxosNode {
@@ -43,7 +50,17 @@ export class PaxosNode {
         const same = (g: number): boolean => cfg.cluster.acceptorsOf(g).join() === acceptors.join();
         const sameAcceptors = new Set(Array.from({ length: cfg.cluster.stride }, (_, i) => i + 1).filter(same));
         const proposer = new Proposer(
-          { self: cfg.self, group: role.group, stride: cfg.cluster.stride, acceptors, notify, sameAcceptors, timing: cfg.timing, rng: cfg.rng },
+          {
+            self: cfg.self,
+            group: role.group,
+            stride: cfg.cluster.stride,
+            acceptors,
+            notify,
+            sameAcceptors,
+            timing: cfg.timing,
+            rng: cfg.rng,
+            ...(cfg.variant === undefined ? {} : { variant: cfg.variant }),
+          },
           durable.lastProposal[role.group] ?? 0,
         );
         this.proposers.set(role.group, proposer);
@@ -129,13 +146,13 @@ export class PaxosNode {
     const self = this.cfg.self;
     switch (msg.type) {
       case 'prepare': {
-        const r = handlePrepare(this.acceptor, msg.n);
+        const r = (this.cfg.variant?.prepare ?? handlePrepare)(this.acceptor, msg.n);
         this.acceptor = r.state;
         const ack = { from: self, n: msg.n, promised: r.promised, accepted: r.accepted, chosen: this.chosenValue };
         return [{ kind: 'send', to: [msg.from], msg: { type: 'prepare_ack', ...ack } }];
       }
       case 'accept': {
-        const r = handleAccept(this.acceptor, msg.n, msg.v);
+        const r = (this.cfg.variant?.accept ?? handleAccept)(this.acceptor, msg.n, msg.v);
         this.acceptor = r.state;
         const ack = { from: self, n: msg.n, promised: r.promised, accepted: r.accepted, chosen: this.chosenValue };
         return [{ kind: 'send', to: [msg.from], msg: { type: 'accept_ack', ...ack } }];

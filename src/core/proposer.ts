@@ -44,6 +44,18 @@ export interface ProposerConfig {
   readonly timing: ProposerTiming;
   /** Uniform in [0, 1). Injected so runs replay under a seeded generator. */
   readonly rng: () => number;
+  /**
+   * Replacements for the rules, for the simulator's negative controls only:
+   * a simulator that cannot catch a broken proposer is not testing anything.
+   */
+  readonly variant?: ProposerVariant;
+}
+
+export interface ProposerVariant {
+  /** How many promises, and accepts, make a quorum. */
+  readonly quorum?: (acceptors: number) => number;
+  /** Which accepted pair among the promises to adopt. */
+  readonly adopt?: (promises: Iterable<Accepted | null>) => Accepted | null;
 }
 
 export type ProposerPhase = 'idle' | 'preparing' | 'accepting' | 'backoff' | 'done';
@@ -77,7 +89,7 @@ export class Proposer {
   constructor(private readonly cfg: ProposerConfig, lastUsed: number) {
     if (cfg.acceptors.length === 0) throw new Error(`proposer${cfg.group} has no acceptors`);
     this.used = lastUsed;
-    this.quorum = Math.floor(cfg.acceptors.length / 2) + 1;
+    this.quorum = (cfg.variant?.quorum ?? majority)(cfg.acceptors.length);
     this.roundTimer = `round/${cfg.group}`;
     this.backoffTimer = `backoff/${cfg.group}`;
   }
@@ -108,7 +120,7 @@ export class Proposer {
     if (ack.promised !== this.n) return ack.promised > this.n ? this.rejected(ack) : [];
     this.promises.set(ack.from, ack.accepted);
     if (this.promises.size < this.quorum) return [];
-    this.proposal = highestAccepted(this.promises.values())?.v ?? this.own ?? '';
+    this.proposal = (this.cfg.variant?.adopt ?? highestAccepted)(this.promises.values())?.v ?? this.own ?? '';
     this.phaseNow = 'accepting';
     this.accepts = new Set();
     return [
@@ -215,6 +227,10 @@ export class Proposer {
   private noteSeen(promised: number): void {
     if (promised > this.highestSeen) this.highestSeen = promised;
   }
+}
+
+export function majority(acceptors: number): number {
+  return Math.floor(acceptors / 2) + 1;
 }
 
 /** The accepted pair with the highest number, or null if none accepted anything. */

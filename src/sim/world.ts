@@ -1,0 +1,395 @@
+// The deterministic simulator: the real core (PaxosNode), not a copy, on a
+// simulated clock and network, driven by one seeded PRNG so any run replays
+// exactly from its seed.
+//
+// Each seed picks a cluster (3 or 5 acceptors, 1 to 3 competing proposers,
+// maybe a learner, proposers that may also accept) and a fault budget. Until
+// FAULT_END the network delays, reorders, drops and duplicates messages, and
+// peers crash (sometimes between saving their state and sending the
+// messages that depend on it) and restart from their durable state. After
+// FAULT_END the network is reliable and everyone is up, which is when
+// liveness is measured.
+//
+// After every event the world checks the invariants:
+//   - at most one value is ever chosen (accepted by a majority at one number);
+//   - so a chosen value never changes;
+//   - the chosen value was proposed;
+//   - no acceptor's promise ever decreases, across restarts too;
+//   - every `chose` any peer prints names that one value, and a majority
+//     really accepted it.
+
+import { parseHostsfile, type Cluster } from '../config/hostsfile.js';
+import { PaxosNode, type NodeVariant } from '../core/node.js';
+import { groupOfProposal } from '../core/numbering.js';
+import { majority, type ProposerTiming } from '../core/proposer.js';
+import { EMPTY_STATE, type DurableState, type Effect, type Message, type PeerId } from '../core/types.js';
+import { between, mulberry32, pick } from './prng.js';
+
+/** Sim time (ms) after which no more faults are injected. */
+export const FAULT_END = 2000;
+
+const TIMING: ProposerTiming = { roundTimeoutMs: 200, backoffBaseMs: 20, backoffCapMs: 500 };
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Broken rules, for negative controls. */
+  readonly variant?: NodeVariant;
+  /** A broken store: restarted peers come back empty. */
+  readonly forgetful?: boolean;
+  /** Events allowed in all (a liveness budget). */
+  readonly maxEvents?: number;
+  /** Keep this many trace lines for a failure report. */
+  readonly traceLines?: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly shape: string;
+  /** The first invariant broken, or null. */
+  readonly violation: string | null;
+  /** The last events before the end (or the violation). */
+  readonly trace: readonly string[];
+  /** Every proposer printed chose within the budget. */
+  readonly proposersChose: boolean;
+  /** Every learner printed chose within the budget. */
+  readonly learnersChose: boolean;
+  readonly chosen: string | null;
+  readonly events: number;
+  readonly endedAt: number;
+}
+
+type Event =
+  | { kind: 'deliver'; to: PeerId; msg: Message }
+  | { kind: 'timer'; node: PeerId; life: number; id: string; gen: number }
+  | { kind: 'propose'; node: PeerId; life: number }
+  | { kind: 'crash'; node: PeerId }
+  | { kind: 'restart'; node: PeerId };
+
+interface Scheduled {
+  readonly at: number;
+  readonly seq: number;
+  readonly ev: Event;
+}
+
+/** A binary heap ordered by time, then by scheduling order, so runs replay. */
+class Agenda {
+  private heap: Scheduled[] = [];
+  private seq = 0;
+  get size(): number {
+    return this.heap.length;
+  }
+  push(at: number, ev: Event): void {
+    const h = this.heap;
+    h.push({ at, seq: this.seq++, ev });
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+  pop(): Scheduled | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last !== undefined) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+const before = (a: Scheduled, b: Scheduled): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
+class Violation extends Error {}
+
+export class World {
+  readonly rng: () => number;
+  readonly cluster: Cluster;
+  readonly shape: string;
+  private readonly agenda = new Agenda();
+  private now = 0;
+  private events = 0;
+  private readonly nodes = new Map<PeerId, PaxosNode | null>();
+  private readonly life = new Map<PeerId, number>();
+  private readonly durable = new Map<PeerId, DurableState>();
+  private readonly timers = new Map<string, number>();
+  private readonly values = new Map<PeerId, string>();
+  private readonly acceptors: PeerId[];
+  private readonly proposers: PeerId[];
+  private readonly learners: PeerId[];
+  private readonly quorum: number;
+  // Fault budget for this seed.
+  private readonly dropP: number;
+  private readonly dupP: number;
+  private readonly maxDelay: number;
+  private readonly midStepCrashP: number;
+  // What the invariants remember.
+  private readonly promised = new Map<PeerId, number>();
+  /** "n v" -> acceptors that ever accepted v at n. */
+  private readonly acceptedAt = new Map<string, Set<PeerId>>();
+  private chosenValue: string | null = null;
+  private readonly printedBy = new Map<PeerId, Set<string>>();
+  private readonly trace: string[] = [];
+
+  constructor(private readonly opts: SimOptions) {
+    this.rng = mulberry32(opts.seed);
+    const r = this.rng;
+    const nAcc = pick(r, [3, 5]);
+    const nProp = 1 + Math.floor(r() * 3);
+    const learner = r() < 0.5;
+    const proposerAccepts = r() < 0.3;
+    const groups = Array.from({ length: nProp }, (_, i) => i + 1);
+    const acc = groups.map((g) => `acceptor${g}`).join(',');
+    const lines = [
+      ...groups.map((g) => `p${g}:proposer${g}${proposerAccepts && g === 1 ? `,${acc}` : ''}`),
+      ...Array.from({ length: proposerAccepts ? nAcc - 1 : nAcc }, (_, i) => `a${i + 1}:${acc}`),
+      ...(learner ? [`l1:${groups.map((g) => `learner${g}`).join(',')}`] : []),
+    ];
+    this.cluster = parseHostsfile(`${lines.join('\n')}\n`, `sim-seed-${opts.seed}`);
+    this.acceptors = [...this.cluster.acceptorsOf(1)];
+    this.proposers = groups.map((g) => this.cluster.proposerOf(g)!.id);
+    this.learners = [...this.cluster.learnersOf(1)];
+    this.quorum = majority(this.acceptors.length);
+    this.dropP = pick(r, [0, 0.05, 0.2]);
+    this.dupP = pick(r, [0, 0.05]);
+    this.maxDelay = pick(r, [5, 50]);
+    this.midStepCrashP = pick(r, [0, 0.02]);
+    const crashes = pick(r, [0, 1, 3]);
+    this.shape = `${nAcc} acceptors, ${nProp} proposers${proposerAccepts ? ' (p1 also accepts)' : ''}${learner ? ', a learner' : ''}; drop ${this.dropP}, dup ${this.dupP}, delay <= ${this.maxDelay} ms, ${crashes} crashes`;
+
+    for (const h of this.cluster.hosts) {
+      this.life.set(h.id, 0);
+      this.nodes.set(h.id, this.makeNode(h.id, EMPTY_STATE));
+    }
+    for (const p of this.proposers) {
+      this.values.set(p, `v${p}`);
+      this.agenda.push(between(r, 0, 30), { kind: 'propose', node: p, life: 0 });
+    }
+    for (let i = 0; i < crashes; i++) {
+      const victim = pick(r, this.cluster.hosts).id;
+      const at = between(r, 0, FAULT_END * 0.8);
+      this.agenda.push(at, { kind: 'crash', node: victim });
+      this.agenda.push(at + between(r, 10, 300), { kind: 'restart', node: victim });
+    }
+  }
+
+  run(): SimResult {
+    const max = this.opts.maxEvents ?? 50_000;
+    let violation: string | null = null;
+    try {
+      while (this.events < max) {
+        if (this.now > FAULT_END && this.everyoneDone()) break;
+        const next = this.agenda.pop();
+        if (next === undefined) break;
+        this.now = Math.max(this.now, next.at);
+        this.events += 1;
+        this.step(next.ev);
+        this.checkInvariants();
+      }
+    } catch (err) {
+      if (!(err instanceof Violation)) throw err;
+      violation = err.message;
+    }
+    return {
+      seed: this.opts.seed,
+      shape: this.shape,
+      violation,
+      trace: this.trace,
+      proposersChose: this.proposers.every((p) => (this.printedBy.get(p)?.size ?? 0) > 0),
+      learnersChose: this.learners.every((l) => (this.printedBy.get(l)?.size ?? 0) > 0),
+      chosen: this.chosenValue,
+      events: this.events,
+      endedAt: this.now,
+    };
+  }
+
+  private everyoneDone(): boolean {
+    return [...this.proposers, ...this.learners].every((p) => (this.printedBy.get(p)?.size ?? 0) > 0);
+  }
+
+  private faulty(): boolean {
+    return this.now < FAULT_END;
+  }
+
+  private makeNode(id: PeerId, state: DurableState): PaxosNode {
+    const rng = mulberry32(Math.floor(this.rng() * 2 ** 32));
+    return new PaxosNode({ self: id, cluster: this.cluster, timing: TIMING, rng, ...(this.opts.variant ? { variant: this.opts.variant } : {}) }, state);
+  }
+
+  private note(line: string): void {
+    this.trace.push(`t=${this.now.toFixed(1)} ${line}`);
+    const keep = this.opts.traceLines ?? 40;
+    if (this.trace.length > keep) this.trace.splice(0, this.trace.length - keep);
+  }
+
+  private step(ev: Event): void {
+    switch (ev.kind) {
+      case 'propose': {
+        const node = this.nodes.get(ev.node);
+        if (node == null || this.life.get(ev.node) !== ev.life) return;
+        this.note(`p${ev.node} proposes ${this.values.get(ev.node)}`);
+        this.apply(ev.node, node.propose(this.values.get(ev.node)!));
+        return;
+      }
+      case 'timer': {
+        const node = this.nodes.get(ev.node);
+        if (node == null || this.life.get(ev.node) !== ev.life || this.timers.get(`${ev.node} ${ev.id}`) !== ev.gen) return;
+        this.timers.delete(`${ev.node} ${ev.id}`);
+        this.note(`peer ${ev.node} timer ${ev.id}`);
+        this.apply(ev.node, node.timeout(ev.id));
+        return;
+      }
+      case 'deliver': {
+        const node = this.nodes.get(ev.to);
+        if (node == null) return; // down: lost, as with a crashed process
+        const why = node.reject(ev.msg);
+        if (why !== null) throw new Violation(`peer ${ev.to} refused a message a correct peer sent: ${show(ev.msg)} (${why})`);
+        this.note(`${ev.msg.from}->${ev.to} ${show(ev.msg)}`);
+        const effects = node.receive(ev.msg);
+        if (this.faulty() && this.rng() < this.midStepCrashP) {
+          // Crash after the save but before the sends that depend on it.
+          this.apply(ev.to, effects.filter((e) => e.kind === 'persist'));
+          this.crash(ev.to, 'mid-step, after saving, before sending');
+          this.agenda.push(this.now + between(this.rng, 10, 300), { kind: 'restart', node: ev.to });
+          return;
+        }
+        this.apply(ev.to, effects);
+        return;
+      }
+      case 'crash':
+        this.crash(ev.node, 'between steps');
+        return;
+      case 'restart':
+        this.restart(ev.node);
+        return;
+    }
+  }
+
+  private crash(id: PeerId, how: string): void {
+    if (this.nodes.get(id) == null) return;
+    this.nodes.set(id, null);
+    this.life.set(id, this.life.get(id)! + 1);
+    this.note(`CRASH peer ${id} (${how})`);
+  }
+
+  private restart(id: PeerId): void {
+    if (this.nodes.get(id) != null) return;
+    const state = this.opts.forgetful ? EMPTY_STATE : (this.durable.get(id) ?? EMPTY_STATE);
+    this.nodes.set(id, this.makeNode(id, state));
+    this.note(`RESTART peer ${id} from promised ${state.promised}, accepted ${state.accepted === null ? '-' : `${state.accepted.v}@${state.accepted.n}`}`);
+    const before = this.promised.get(id) ?? 0;
+    if (this.acceptors.includes(id) && state.promised < before) {
+      throw new Violation(`peer ${id}'s promise went from ${before} down to ${state.promised} across a restart`);
+    }
+    if (this.values.has(id)) this.agenda.push(this.now + between(this.rng, 0, 20), { kind: 'propose', node: id, life: this.life.get(id)! });
+    // Everyone's link to it reconnects.
+    for (const [other, node] of this.nodes) if (other !== id && node != null) this.apply(other, node.reconnected(id));
+  }
+
+  private apply(id: PeerId, effects: readonly Effect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'persist':
+          this.durable.set(id, e.state);
+          break;
+        case 'send':
+          for (const to of e.to) this.send(to, e.msg);
+          break;
+        case 'chose': {
+          const set = this.printedBy.get(id) ?? new Set<string>();
+          set.add(e.v);
+          this.printedBy.set(id, set);
+          this.note(`peer ${id} prints chose ${e.v}@${e.n}`);
+          break;
+        }
+        case 'setTimer': {
+          const key = `${id} ${e.id}`;
+          const gen = (this.timers.get(key) ?? 0) + 1;
+          this.timers.set(key, gen);
+          this.agenda.push(this.now + e.ms, { kind: 'timer', node: id, life: this.life.get(id)!, id: e.id, gen });
+          break;
+        }
+        case 'clearTimer':
+          this.timers.set(`${id} ${e.id}`, (this.timers.get(`${id} ${e.id}`) ?? 0) + 1);
+          break;
+      }
+    }
+  }
+
+  private send(to: PeerId, msg: Message): void {
+    if (to === msg.from) {
+      this.agenda.push(this.now, { kind: 'deliver', to, msg });
+      return;
+    }
+    if (this.faulty() && this.rng() < this.dropP) {
+      this.note(`drop ${msg.from}->${to} ${show(msg)}`);
+      return;
+    }
+    this.agenda.push(this.now + between(this.rng, 0.1, this.maxDelay), { kind: 'deliver', to, msg });
+    if (this.faulty() && this.rng() < this.dupP) this.agenda.push(this.now + between(this.rng, 0.1, this.maxDelay), { kind: 'deliver', to, msg });
+  }
+
+  private checkInvariants(): void {
+    for (const a of this.acceptors) {
+      const node = this.nodes.get(a);
+      if (node == null) continue;
+      const s = node.state;
+      const before = this.promised.get(a) ?? 0;
+      if (s.promised < before) throw new Violation(`peer ${a}'s promise decreased from ${before} to ${s.promised}`);
+      this.promised.set(a, s.promised);
+      if (s.accepted !== null) {
+        const key = `${s.accepted.n} ${s.accepted.v}`;
+        const who = this.acceptedAt.get(key) ?? new Set<PeerId>();
+        who.add(a);
+        this.acceptedAt.set(key, who);
+        if (who.size >= this.quorum) this.noteChosen(s.accepted.v, s.accepted.n);
+      }
+    }
+    for (const [peer, printed] of this.printedBy) {
+      for (const v of printed) {
+        if (this.chosenValue === null || v !== this.chosenValue) {
+          throw new Violation(`peer ${peer} printed chose ${v}, but ${this.chosenValue === null ? 'no value' : this.chosenValue} was accepted by a majority`);
+        }
+      }
+    }
+  }
+
+  private noteChosen(v: string, n: number): void {
+    if (![...this.values.values()].includes(v)) throw new Violation(`${v} was chosen at ${n} but nobody proposed it`);
+    if (this.chosenValue !== null && this.chosenValue !== v) {
+      throw new Violation(`two values chosen: ${this.chosenValue}, then ${v} at ${n} (group ${groupOfProposal(n, this.cluster.stride)})`);
+    }
+    if (this.chosenValue === null) this.note(`CHOSEN ${v} at ${n} (a majority accepted it)`);
+    this.chosenValue = v;
+  }
+}
+
+function show(m: Message): string {
+  switch (m.type) {
+    case 'prepare':
+      return `prepare ${m.n}`;
+    case 'accept':
+    case 'chose':
+      return `${m.type} ${m.v}@${m.n}`;
+    case 'prepare_ack':
+    case 'accept_ack':
+      return `${m.type} for ${m.n}, promised ${m.promised}, accepted ${m.accepted === null ? '-' : `${m.accepted.v}@${m.accepted.n}`}`;
+  }
+}
+
+export function simulate(opts: SimOptions): SimResult {
+  return new World(opts).run();
+}

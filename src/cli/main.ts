@@ -7,6 +7,7 @@ import { ConfigError } from '../config/errors.js';
 // Subcommands load lazily: a peer starts faster without the runner's YAML parser.
 async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'run') return (await import('./run-command.js')).runCommand(argv.slice(1));
+  if (argv[0] === 'check') return (await import('./check-command.js')).checkCommand(argv.slice(1));
   await (await import('./peer-command.js')).runPeer(argv);
   return undefined;
 }

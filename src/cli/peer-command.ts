@@ -55,6 +55,8 @@ lines; everything else goes to stderr.
 Other commands:
   paxos run DIR            run a testcase's docker-compose.yml locally
                            (see \`paxos run --help\`)
+  paxos check FILE...      check a run from its transcript
+                           (see \`paxos check --help\`)
 
 Exit status: 0 after SIGTERM, SIGINT or --exit-after-idle; 2 on a usage or
 hostsfile error; 1 on any other failure, such as an unreadable state file.`;

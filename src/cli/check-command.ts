@@ -1,0 +1,77 @@
+// `paxos check FILE... [--hostsfile F]`: check a run from its transcript.
+
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../config/errors.js';
+import { loadHostsfile } from '../config/hostsfile.js';
+import { checkTranscripts } from '../transcript/check.js';
+import { hostOfLabel, readTranscripts } from '../transcript/read.js';
+import { parseFlags } from './flags.js';
+
+export const CHECK_HELP = `Usage: paxos check FILE... [--hostsfile F]
+
+Checks a run from its transcript, with no goldens: what must hold in every
+run of Paxos, whatever the races, retries or crashes.
+
+FILE is the merged output of \`docker compose up\` or \`paxos run\` (lines like
+\`peer3  | {...}\`; ANSI colours and other lines are fine), or one file per
+peer (peer3.log ...), or a directory of such files (e.g. a testcase's
+expected/).
+
+It checks that:
+  - every log line is in the exact format (keys, order, compact JSON);
+  - each peer's lines keep the orderings the protocol guarantees (an ack
+    after its request, accept after a quorum of promises, chose after its
+    quorum or a received chose, sent chose after the peer's own chose);
+  - one value is chosen, by every chose line, and some proposer sent it in
+    an accept;
+  - every chose had a quorum of matching accept_acks at its proposer;
+  - each acceptor's accept_acks (its promise) never go down;
+  - each proposer adopted the highest accepted value its promises reported.
+
+  --hostsfile F   the run's hostsfile (default: a file named hostsfile next
+                  to FILE, or in its parent directory)
+  --help          show this help
+
+Every problem is printed as FILE:LINE: peer: what is wrong.
+Exit status: 0 all checks pass, 1 a check failed, 2 usage error.`;
+
+export function checkCommand(argv: readonly string[]): number {
+  const { values, positionals } = parseFlags(argv, { hostsfile: { type: 'string' }, help: { type: 'boolean' } }, true);
+  if (values.help === true) {
+    process.stdout.write(`${CHECK_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length === 0) throw new ConfigError('check expects a transcript FILE (or per-peer files, or a directory); see paxos check --help');
+  for (const p of positionals) if (!existsSync(p)) throw new ConfigError(`${p}: no such file or directory`);
+  const hostsfile = values.hostsfile ?? findHostsfile(positionals[0]!);
+  if (hostsfile === undefined) throw new ConfigError(`no hostsfile next to ${positionals[0]}; pass --hostsfile F`);
+  const cluster = loadHostsfile(hostsfile);
+  const peers = readTranscripts(positionals);
+  if (peers.length === 0) throw new ConfigError(`${positionals.join(' ')}: no peer log lines found`);
+
+  const problems: string[] = [];
+  const transcripts = peers.map((p) => {
+    const host = hostOfLabel(p.label, cluster.hosts.map((h) => h.host));
+    if (host === undefined) problems.push(`${p.at[0] ?? p.label}: ${p.label}: not a host in ${hostsfile}`);
+    return { label: p.label, id: host === undefined ? undefined : cluster.byHost(host)?.id, lines: p.lines };
+  });
+  for (const v of checkTranscripts(transcripts, cluster)) {
+    const where = v.line === undefined ? v.peer : (peers.find((p) => p.label === v.peer)?.at[v.line - 1] ?? v.peer);
+    problems.push(`${where}: ${v.peer}: ${v.message}`);
+  }
+  for (const p of problems) process.stdout.write(`${p}\n`);
+  const lines = peers.reduce((n, p) => n + p.lines.length, 0);
+  const chosen = new Set(peers.flatMap((p) => p.lines.filter((l) => l.includes('"action":"chose"')).map((l) => (JSON.parse(l) as { message_value: string }).message_value)));
+  process.stdout.write(
+    problems.length === 0
+      ? `check: ok: ${peers.length} peers, ${lines} lines; ${chosen.size === 0 ? 'nothing chosen yet' : `chosen: ${[...chosen].map((v) => JSON.stringify(v)).join(', ')}`}\n`
+      : `check: ${problems.length} problems in ${peers.length} peers, ${lines} lines\n`,
+  );
+  return problems.length === 0 ? 0 : 1;
+}
+
+function findHostsfile(target: string): string | undefined {
+  const dir = statSync(target).isDirectory() ? path.resolve(target) : path.dirname(path.resolve(target));
+  return [path.join(dir, 'hostsfile'), path.join(path.dirname(dir), 'hostsfile')].find((f) => existsSync(f));
+}

@@ -71,7 +71,8 @@ export function checkCommand(argv: readonly string[]): number {
   return problems.length === 0 ? 0 : 1;
 }
 
-function findHostsfile(target: string): string | undefined {
+/** A file named hostsfile next to `target` or in its parent directory. */
+export function findHostsfile(target: string): string | undefined {
   const dir = statSync(target).isDirectory() ? path.resolve(target) : path.dirname(path.resolve(target));
   return [path.join(dir, 'hostsfile'), path.join(path.dirname(dir), 'hostsfile')].find((f) => existsSync(f));
 }

@@ -9,7 +9,8 @@ import { hasRole, loadHostsfile, type Cluster, type HostEntry } from '../config/
 import { MAX_VALUE_BYTES } from '../core/limits.js';
 import { DEFAULT_TIMING } from '../core/proposer.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../daemon/logger.js';
-import { PeerDaemon } from '../daemon/peer.js';
+import { PeerDaemon, type DelayRule } from '../daemon/peer.js';
+import { mulberry32 } from '../core/prng.js';
 import { FileStorage } from '../storage/file.js';
 import type { Endpoint } from '../transport/link.js';
 import { parseFlags } from './flags.js';
@@ -46,6 +47,16 @@ lines; everything else goes to stderr.
       --exit-after-idle SECS
                            exit (status 0) after this long with no protocol
                            message sent or received (default: never)
+
+Scripting a scenario (for testcases that must play out the same every time):
+      --delay TYPE:HOST=MS hold outbound TYPE messages to HOST for MS ms, as a
+                           slow network would: e.g. accept:peer3=1500. TYPE is
+                           prepare, accept, chose, prepare_ack, accept_ack or
+                           *; HOST is a host in the hostsfile or *. The log
+                           shows the message as sent when it is decided.
+                           Repeatable; the first matching rule applies.
+      --rng-seed N         seed the proposer's randomized backoff, so retries
+                           wait the same each run (default: random)
       --log-level LEVEL    stderr detail: ${LOG_LEVELS.join(', ')} (default warn)
       --exit-on-stdin-close
                            exit when standard input closes (set by \`paxos run\`
@@ -57,6 +68,9 @@ Other commands:
                            (see \`paxos run --help\`)
   paxos check FILE...      check a run from its transcript
                            (see \`paxos check --help\`)
+  paxos viz FILE... -o OUT.html|OUT.svg
+                           draw a run as a message sequence chart
+                           (see \`paxos viz --help\`)
 
 Exit status: 0 after SIGTERM, SIGINT or --exit-after-idle; 2 on a usage or
 hostsfile error; 1 on any other failure, such as an unreadable state file.`;
@@ -74,6 +88,9 @@ export interface PeerSettings {
   readonly idleMs: number;
   readonly logLevel: LogLevel;
   readonly exitOnStdinClose: boolean;
+  readonly delays: readonly DelayRule[];
+  /** Undefined: Math.random. */
+  readonly rngSeed: number | undefined;
   /** Non-fatal problems to print once at startup. */
   readonly warnings: readonly string[];
 }
@@ -91,6 +108,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     'exit-after-idle': { type: 'string' },
     'log-level': { type: 'string' },
     'exit-on-stdin-close': { type: 'boolean' },
+    delay: { type: 'string', multiple: true },
+    'rng-seed': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help === true) return 'help';
@@ -135,6 +154,10 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     overrides.set(host.toLowerCase(), endpoint);
   }
 
+  const delays = (values.delay ?? []).map((spec) => parseDelay(spec, cluster, warnings));
+  const seedText = values['rng-seed'];
+  if (seedText !== undefined && !/^\d{1,9}$/.test(seedText)) throw new ConfigError(`--rng-seed expects an integer 0..999999999, got ${JSON.stringify(seedText)}`);
+
   const logLevel = values['log-level'] ?? 'warn';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
@@ -152,6 +175,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     idleMs,
     logLevel: logLevel as LogLevel,
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
+    delays,
+    rngSeed: seedText === undefined ? undefined : Number(seedText),
     warnings,
   };
 }
@@ -174,8 +199,9 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     endpointOf: settings.endpointOf,
     storage,
     timing: { ...DEFAULT_TIMING, roundTimeoutMs: settings.roundTimeoutMs },
-    rng: Math.random,
+    rng: settings.rngSeed === undefined ? Math.random : mulberry32(settings.rngSeed),
     idleMs: settings.idleMs,
+    delays: settings.delays,
     out: (line) => process.stdout.write(`${line}\n`),
     log,
   });
@@ -228,6 +254,19 @@ function portNumber(flag: string, text: string): number {
   const x = Number(text);
   if (!/^\d+$/.test(text) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
   return x;
+}
+
+const DELAY_TYPES = ['prepare', 'accept', 'chose', 'prepare_ack', 'accept_ack', '*'] as const;
+
+function parseDelay(spec: string, cluster: Cluster, warnings: string[]): DelayRule {
+  const m = /^([a-z_*]+):([^=]+)=(\d+)$/.exec(spec);
+  const type = m?.[1] as DelayRule['type'] | undefined;
+  if (m === null || type === undefined || !DELAY_TYPES.includes(type)) {
+    throw new ConfigError(`--delay expects TYPE:HOST=MS with TYPE one of ${DELAY_TYPES.join(', ')}, e.g. accept:peer3=1500; got ${JSON.stringify(spec)}`);
+  }
+  const host = m[2]!;
+  if (host !== '*' && cluster.byHost(host) === undefined) warnings.push(`--delay ${spec}: ${host} is not in ${cluster.file}`);
+  return { type, host, ms: Number(m[3]) };
 }
 
 function parseResolve(spec: string, defaultPort: number): [string, Endpoint] {

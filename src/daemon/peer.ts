@@ -29,9 +29,18 @@ export interface PeerOptions {
   readonly rng: () => number;
   /** Emit 'idle' after this long with no protocol message in or out (0: never). */
   readonly idleMs: number;
+  /** Hold matching outbound messages this long (`--delay`), for scripted scenarios. */
+  readonly delays?: readonly DelayRule[];
   /** Receives each stdout log line (without newline). */
   readonly out: (line: string) => void;
   readonly log: Logger;
+}
+
+/** `--delay TYPE:HOST=MS`: hold outbound TYPE messages to HOST for MS ms ('*' matches any). */
+export interface DelayRule {
+  readonly type: Message['type'] | '*';
+  readonly host: string;
+  readonly ms: number;
 }
 
 export interface Chosen {
@@ -43,6 +52,8 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
   private readonly mutex = new Mutex();
   private readonly links = new Map<PeerId, PeerLink>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Messages held back by --delay. */
+  private readonly held = new Set<NodeJS.Timeout>();
   private node: PaxosNode | null = null;
   private inbound: Inbound | null = null;
   private startTimer: NodeJS.Timeout | null = null;
@@ -110,6 +121,8 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.held) clearTimeout(t);
+    this.held.clear();
     await Promise.all([...this.links.values()].map((l) => l.close()));
     await this.inbound?.close();
   }
@@ -210,6 +223,22 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
   }
 
   private deliver(to: PeerId, msg: Message): void {
+    // A scripted network delay: the message is logged as sent now and
+    // leaves later, as if the network were slow. Not part of the protocol.
+    const host = this.opts.cluster.byId(to)?.host.toLowerCase();
+    const rule = this.opts.delays?.find((r) => (r.type === '*' || r.type === msg.type) && (r.host === '*' || r.host.toLowerCase() === host));
+    if (rule !== undefined && rule.ms > 0) {
+      const t = setTimeout(() => {
+        this.held.delete(t);
+        if (!this.stopped) this.send(to, msg);
+      }, rule.ms);
+      this.held.add(t);
+      return;
+    }
+    this.send(to, msg);
+  }
+
+  private send(to: PeerId, msg: Message): void {
     if (to === this.id) {
       // To ourselves: through the same path as the network, after this batch.
       setImmediate(() => void this.handle(msg));

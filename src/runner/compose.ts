@@ -100,8 +100,10 @@ function readCommand(c: unknown, at: string): string[] {
   if (Array.isArray(c)) return c.map((x) => String(x));
   if (typeof c !== 'string') throw new ConfigError(`${at}: command: must be a string or a list`);
   return parseShell(c).map((tok) => {
-    if (typeof tok !== 'string') throw new ConfigError(`${at}: command: has shell syntax ${JSON.stringify(tok)}; only plain arguments work`);
-    return tok;
+    if (typeof tok === 'string') return tok;
+    // Compose splits like a shell but expands nothing: `*` stays a `*`.
+    if ('op' in tok && tok.op === 'glob') return tok.pattern;
+    throw new ConfigError(`${at}: command: has shell syntax ${JSON.stringify(tok)}; only plain arguments work`);
   });
 }
 

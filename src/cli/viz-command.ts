@@ -1,0 +1,77 @@
+// `paxos viz FILE... -o run.html|run.svg [--hostsfile F]`: draw a run.
+
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../config/errors.js';
+import { loadHostsfile } from '../config/hostsfile.js';
+import type { LogLine } from '../core/logline.js';
+import { hostOfLabel, readTranscripts } from '../transcript/read.js';
+import { parseLogLine } from '../transcript/parse.js';
+import { buildChart, type Lane } from '../viz/events.js';
+import { chartHtml, chartSvg } from '../viz/svg.js';
+import { findHostsfile } from './check-command.js';
+import { parseFlags } from './flags.js';
+
+export const VIZ_HELP = `Usage: paxos viz FILE... -o OUT.html|OUT.svg [--hostsfile F] [--title T]
+
+Draws a message sequence chart of a run: one lane per peer, one arrow per
+message labelled with its type, value and proposal number, a marker where
+each peer chose, and rejections (an ack whose promise, or accepted number,
+is above the request it answers) in red and dashed.
+
+FILE is what \`paxos check\` reads: merged \`docker compose up\` / \`paxos run\`
+output, per-peer files, or a directory of them (e.g. a testcase's expected/).
+Logs carry no clock, so the chart orders lines causally: a received message
+is drawn after the line that sent it.
+
+  -o, --out FILE   where to write: .html (an SVG in a page) or .svg
+  --hostsfile F    the run's hostsfile (default: next to FILE, or its parent)
+  --title T        the chart's title (default: the input's name)
+  --help           show this help`;
+
+export function vizCommand(argv: readonly string[]): number {
+  const { values, positionals } = parseFlags(
+    argv,
+    { out: { type: 'string', short: 'o' }, hostsfile: { type: 'string' }, title: { type: 'string' }, help: { type: 'boolean' } },
+    true,
+  );
+  if (values.help === true) {
+    process.stdout.write(`${VIZ_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length === 0) throw new ConfigError('viz expects a transcript FILE; see paxos viz --help');
+  const out = values.out;
+  if (out === undefined || !/\.(html|svg)$/.test(out)) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg');
+  const hostsfile = values.hostsfile ?? findHostsfile(positionals[0]!);
+  if (hostsfile === undefined) throw new ConfigError(`no hostsfile next to ${positionals[0]}; pass --hostsfile F`);
+  const cluster = loadHostsfile(hostsfile);
+  const peers = readTranscripts(positionals);
+
+  const lanes: Lane[] = [];
+  const perLane: LogLine[][] = [];
+  for (const p of peers) {
+    const host = hostOfLabel(p.label, cluster.hosts.map((h) => h.host));
+    const entry = host === undefined ? undefined : cluster.byHost(host);
+    if (entry === undefined) throw new ConfigError(`${p.at[0] ?? p.label}: ${p.label} is not a host in ${hostsfile}`);
+    lanes.push({ label: p.label, id: entry.id, roles: compactRoles(entry.roles) });
+    perLane.push(p.lines.flatMap((l) => {
+      const r = parseLogLine(l);
+      return r.ok ? [r.line] : [];
+    }));
+  }
+  // Lanes in hostsfile order, as a reader expects.
+  const order = lanes.map((_, i) => i).sort((a, b) => lanes[a]!.id - lanes[b]!.id);
+  const chart = buildChart(order.map((i) => lanes[i]!), order.map((i) => perLane[i]!));
+  const title = values.title ?? positionals.map((p) => path.basename(path.resolve(p))).join(' ');
+  const svg = chartSvg(chart, title);
+  writeFileSync(out, out.endsWith('.svg') ? `${svg}\n` : `${chartHtml(svg, title)}\n`);
+  process.stdout.write(`viz: wrote ${out}: ${chart.lanes.length} lanes, ${chart.arrows.length} messages, ${chart.rows.filter((r) => r.line.action === 'chose').length} chose markers, ${chart.arrows.filter((a) => a.rejected).length} rejections\n`);
+  return 0;
+}
+
+/** acceptor1,acceptor2,acceptor3 -> acceptor1,2,3: short enough for a lane. */
+function compactRoles(roles: readonly { kind: string; group: number }[]): string {
+  const byKind = new Map<string, number[]>();
+  for (const r of roles) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.group]);
+  return [...byKind].map(([kind, groups]) => `${kind}${groups.join(',')}`).join(' ');
+}

@@ -1,0 +1,146 @@
+// From transcripts to a sequence chart's events: one global order (logs have
+// no timestamps, so causality decides: a received line goes after the sent
+// line it matches), and one arrow per received message, from the sender's
+// `sent` line to it. An acceptor answers requests in order, so its k-th ack
+// answers its k-th request; that tells which acks are rejections.
+
+import type { LogLine } from '../core/logline.js';
+import type { PeerId } from '../core/types.js';
+
+export interface Lane {
+  readonly label: string;
+  readonly id: PeerId;
+  readonly roles: string;
+}
+
+export interface Row {
+  /** Index of the lane this line was printed on. */
+  readonly lane: number;
+  readonly line: LogLine;
+}
+
+export interface Arrow {
+  readonly from: number; // row of the sent line
+  readonly to: number; // row of the received line
+  readonly label: string;
+  /** An ack that refuses the request it answers. */
+  readonly rejected: boolean;
+}
+
+export interface Chart {
+  readonly lanes: readonly Lane[];
+  readonly rows: readonly Row[];
+  readonly arrows: readonly Arrow[];
+  /** Received lines with no matching sent line in the input. */
+  readonly unmatched: number;
+}
+
+/** An ack also names its destination: two equal-looking acks may go to different proposers. */
+const key = (sender: PeerId, l: LogLine, to?: PeerId): string =>
+  `${sender}|${l.message_type}|${l.message_value}|${l.proposal_num}${to === undefined ? '' : `|${to}`}`;
+const isAck = (l: LogLine): boolean => l.message_type === 'prepare_ack' || l.message_type === 'accept_ack';
+
+export function buildChart(lanes: readonly Lane[], perLane: readonly (readonly LogLine[])[]): Chart {
+  const laneOf = new Map(lanes.map((l, i) => [l.id, i]));
+  const rows: Row[] = [];
+  const arrows: Arrow[] = [];
+  // Sent lines not yet drained, per (sender, type, value, number): a
+  // broadcast is one sent line that several received lines match.
+  const sent = new Map<string, number[]>();
+  const next = perLane.map(() => 0);
+  // What each acceptor was asked, by whom, in order: its k-th ack answers
+  // its k-th request, which gives the ack's destination and the n it answers.
+  const asked = new Map<string, Array<{ n: number; by: PeerId }>>();
+  const answered = new Map<number, number>(); // row of an ack -> n it answers
+  let unmatched = 0;
+
+  /** The key a received line matches its sent line by. */
+  const recvKey = (lane: number, l: LogLine): string => key(l.peer_id, l, isAck(l) ? lanes[lane]!.id : undefined);
+  const ready = (lane: number): boolean => {
+    const l = perLane[lane]![next[lane]!];
+    if (l === undefined) return false;
+    if (l.action !== 'received') return true;
+    return (sent.get(recvKey(lane, l))?.length ?? 0) > 0 || !laneOf.has(l.peer_id);
+  };
+
+  const place = (lane: number): void => {
+    const l = perLane[lane]![next[lane]!++]!;
+    const row = rows.length;
+    rows.push({ lane, line: l });
+    const self = lanes[lane]!.id;
+    if (l.action === 'sent') {
+      const request = isAck(l) ? asked.get(`${self}|${l.message_type === 'prepare_ack' ? 'prepare' : 'accept'}`)?.shift() : undefined;
+      if (request !== undefined) answered.set(row, request.n);
+      const k = key(self, l, request?.by);
+      sent.set(k, [...(sent.get(k) ?? []), row]);
+    } else if (l.action === 'received') {
+      if (l.message_type === 'prepare' || l.message_type === 'accept') {
+        const k = `${self}|${l.message_type}`;
+        asked.set(k, [...(asked.get(k) ?? []), { n: l.proposal_num, by: l.peer_id }]);
+      }
+      const from = sent.get(recvKey(lane, l));
+      const src = from?.[0];
+      if (src === undefined) {
+        unmatched += 1;
+        return;
+      }
+      // An ack is one message; a broadcast stays until the peer's next send of the same.
+      if (isAck(l)) from!.shift();
+      const n = answered.get(src);
+      arrows.push({ from: src, to: row, label: labelOf(l, n), rejected: isRejection(l, n) });
+    }
+  };
+
+  // Replay the run as a network would: a handler's lines come together (a
+  // received line, then what it made the peer send or print); otherwise the
+  // earliest message sent is delivered next; a line nothing caused (a
+  // proposer starting, a timer) only when nothing is in flight.
+  let burst = -1;
+  const remaining = (lane: number): boolean => next[lane]! < perLane[lane]!.length;
+  for (;;) {
+    if (burst >= 0 && remaining(burst) && perLane[burst]![next[burst]!]!.action !== 'received') {
+      place(burst);
+      continue;
+    }
+    let best = -1;
+    let bestSent = Infinity;
+    for (let lane = 0; lane < perLane.length; lane++) {
+      const l = perLane[lane]![next[lane]!];
+      if (l?.action !== 'received' || !ready(lane)) continue;
+      const src = sent.get(recvKey(lane, l))?.[0] ?? -1;
+      if (src < bestSent) [best, bestSent] = [lane, src];
+    }
+    if (best < 0) best = perLane.findIndex((ls, i) => remaining(i) && ls[next[i]!]!.action !== 'received');
+    // Nothing can go on causally (a send is missing from the input): take the
+    // first waiting line anyway, so every line is drawn.
+    if (best < 0) best = perLane.findIndex((_, i) => remaining(i));
+    if (best < 0) break;
+    place(best);
+    burst = best;
+  }
+  return { lanes, rows, arrows, unmatched };
+}
+
+/** An ack that refuses its request: its promise (accept_ack) or accepted number (prepare_ack) is above the request's n. */
+function isRejection(l: LogLine, n: number | undefined): boolean {
+  if (n === undefined) return false;
+  if (l.message_type === 'accept_ack') return l.proposal_num > n;
+  if (l.message_type === 'prepare_ack') return l.message_value !== '' && l.proposal_num > n;
+  return false;
+}
+
+function labelOf(l: LogLine, n: number | undefined): string {
+  const v = l.message_value === '' ? '∅' : l.message_value.length > 12 ? `${l.message_value.slice(0, 11)}…` : l.message_value;
+  switch (l.message_type) {
+    case 'prepare':
+      return `prepare n=${l.proposal_num}`;
+    case 'accept':
+      return `accept ${v} n=${l.proposal_num}`;
+    case 'chose':
+      return `chose ${v} n=${l.proposal_num}`;
+    case 'prepare_ack':
+      return `promise${n === undefined ? '' : ` ${n}`}: ${l.message_value === '' ? 'nothing accepted' : `had ${v}@${l.proposal_num}`}`;
+    case 'accept_ack':
+      return isRejection(l, n) ? `reject: promised ${l.proposal_num}` : `accepted ${v} n=${l.proposal_num}`;
+  }
+}

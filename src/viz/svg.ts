@@ -1,0 +1,100 @@
+// Drawing a Chart as a message sequence chart: one vertical lane per peer,
+// one arrow per message (type, value, number), a marker where a peer chose,
+// and rejections in red and dashed. Plain SVG, so it needs no library and
+// renders in any browser and on GitHub.
+
+import type { Chart } from './events.js';
+
+const LANE_W = 170;
+const ROW_H = 22;
+const TOP = 70;
+const LEFT = 40;
+
+const COLORS: Record<string, string> = {
+  prepare: '#1f77b4',
+  prepare_ack: '#6baed6',
+  accept: '#2ca02c',
+  accept_ack: '#74c476',
+  chose: '#9467bd',
+};
+
+export function chartSvg(chart: Chart, title: string): string {
+  const width = LEFT * 2 + LANE_W * chart.lanes.length;
+  const height = TOP + ROW_H * (chart.rows.length + 1) + 40;
+  const x = (lane: number): number => LEFT + LANE_W * lane + LANE_W / 2;
+  const y = (row: number): number => TOP + ROW_H * (row + 0.5);
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`,
+    `<title>${esc(title)}</title>`,
+    '<defs>',
+    ...Object.entries(COLORS).map(([t, c]) => `<marker id="head-${t}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`),
+    '<marker id="head-rejected" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#d62728"/></marker>',
+    '</defs>',
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${LEFT}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  );
+  chart.lanes.forEach((lane, i) => {
+    out.push(
+      `<g class="lane" data-peer="${esc(lane.label)}">`,
+      `<text x="${x(i)}" y="${TOP - 28}" text-anchor="middle" font-size="13" font-weight="bold">${esc(lane.label)} (${lane.id})</text>`,
+      `<text x="${x(i)}" y="${TOP - 14}" text-anchor="middle" fill="#555">${esc(lane.roles)}</text>`,
+      `<line x1="${x(i)}" y1="${TOP - 6}" x2="${x(i)}" y2="${height - 30}" stroke="#bbb" stroke-width="1.5"/>`,
+      '</g>',
+    );
+  });
+  for (const a of chart.arrows) {
+    const from = chart.rows[a.from]!;
+    const to = chart.rows[a.to]!;
+    const type = to.line.message_type;
+    const color = a.rejected ? '#d62728' : COLORS[type]!;
+    const [x1, y1, x2, y2] = [x(from.lane), y(a.from), x(to.lane), y(a.to)];
+    const self = from.lane === to.lane;
+    const path = self
+      ? `M${x1},${y1} C${x1 + 40},${y1} ${x2 + 40},${y2} ${x2 + 2},${y2}`
+      : `M${x1},${y1} L${x2 + (x2 > x1 ? -3 : 3)},${y2}`;
+    const mx = self ? x1 + 34 : (x1 + x2) / 2;
+    const my = (y1 + y2) / 2 - 3;
+    out.push(
+      `<g class="arrow${a.rejected ? ' rejected' : ''}" data-type="${type}">`,
+      `<path d="${path}" fill="none" stroke="${color}" stroke-width="${a.rejected ? 1.8 : 1.2}"${a.rejected ? ' stroke-dasharray="5,3"' : ''} marker-end="url(#head-${a.rejected ? 'rejected' : type})"/>`,
+      `<text x="${mx}" y="${my}" text-anchor="middle" fill="${color}" paint-order="stroke" stroke="white" stroke-width="3">${esc(a.rejected ? `✗ ${a.label}` : a.label)}</text>`,
+      '</g>',
+    );
+  }
+  chart.rows.forEach((r, i) => {
+    if (r.line.action !== 'chose') return;
+    const cx = x(r.lane);
+    out.push(
+      `<g class="chose" data-peer="${esc(chart.lanes[r.lane]!.label)}">`,
+      `<rect x="${cx - 56}" y="${y(i) - 9}" width="112" height="18" rx="9" fill="#ffd54f" stroke="#b58900"/>`,
+      `<text x="${cx}" y="${y(i) + 4}" text-anchor="middle" font-weight="bold">★ chose ${esc(short(r.line.message_value))} @${r.line.proposal_num}</text>`,
+      '</g>',
+    );
+  });
+  out.push(
+    `<text x="${LEFT}" y="${height - 10}" fill="#555">${chart.rows.length} log lines, ${chart.arrows.length} messages${chart.unmatched > 0 ? `, ${chart.unmatched} received with no matching send in the input` : ''}. Red dashed: a rejection. ★: a peer chose. Time runs down.</text>`,
+    '</svg>',
+  );
+  return out.join('\n');
+}
+
+export function chartHtml(svg: string, title: string): string {
+  return [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<title>${esc(title)}</title>`,
+    '<style>body{margin:16px;font-family:system-ui,sans-serif} .chart{overflow:auto;border:1px solid #ddd}</style>',
+    '</head><body>',
+    `<div class="chart">${svg}</div>`,
+    '</body></html>',
+  ].join('\n');
+}
+
+function short(v: string): string {
+  return v.length > 10 ? `${v.slice(0, 9)}…` : v;
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

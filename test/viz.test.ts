@@ -1,0 +1,70 @@
+// paxos viz: every testcase renders, and the chart's structure matches the
+// transcript: one lane per peer, one arrow per received message, one marker
+// per chose line, rejections where acks refuse their requests.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+
+const root = new URL('../../', import.meta.url).pathname;
+const MAIN = path.join(root, 'dist/src/cli/main.js');
+const out = mkdtempSync(path.join(os.tmpdir(), 'paxos-viz-'));
+const count = (svg: string, re: RegExp): number => (svg.match(re) ?? []).length;
+
+function render(input: string, file: string, ...extra: string[]): string {
+  const r = spawnSync(process.execPath, [MAIN, 'viz', input, '-o', file, ...extra], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`viz failed: ${r.stderr}`);
+  return readFileSync(file, 'utf8');
+}
+
+const withGoldens = readdirSync(path.join(root, 'testcases')).filter((d) => existsSync(path.join(root, 'testcases', d, 'expected')));
+
+for (const tc of withGoldens) {
+  test(`testcase ${tc} renders with lanes, arrows and markers matching its transcript`, (t) => {
+    const dir = path.join(root, 'testcases', tc, 'expected');
+    const logs = readdirSync(dir).map((f) => readFileSync(path.join(dir, f), 'utf8').trim().split('\n').filter((l) => l !== ''));
+    const lines = logs.flat();
+    const svg = render(dir, path.join(out, `${tc}.svg`));
+    t.regex(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    t.is(count(svg, /<g class="lane"/g), logs.length, 'one lane per peer');
+    t.is(count(svg, /<g class="arrow/g), lines.filter((l) => l.includes('"action":"received"')).length, 'one arrow per received message');
+    t.is(count(svg, /<g class="chose"/g), lines.filter((l) => l.includes('"action":"chose"')).length, 'one marker per chose line');
+    t.notRegex(svg, /received with no matching send/);
+  });
+}
+
+test('rejections are drawn differently: red and dashed, and counted', (t) => {
+  // slide-25: all three acceptors refuse pa's accept 1 (they promised 2).
+  const s25 = render(path.join(root, 'testcases/slide-25/expected'), path.join(out, 's25.html'));
+  t.regex(s25, /^<!doctype html>/);
+  t.is(count(s25, /<g class="arrow rejected" data-type="accept_ack"/g), 3);
+  t.is(count(s25, /stroke-dasharray/g), 3);
+  t.regex(s25, /✗ reject: promised 2/);
+  // b-wins: pa's prepare 1 arrives after B was accepted at 2.
+  const bw = render(path.join(root, 'testcases/b-wins/expected'), path.join(out, 'bw.svg'));
+  t.is(count(bw, /<g class="arrow rejected" data-type="prepare_ack"/g), 3);
+  // testcase 1 has no rejections at all.
+  t.is(count(render(path.join(root, 'testcases/1/expected'), path.join(out, 'tc1.svg')), /class="arrow rejected"/g), 0);
+});
+
+test('a livelock run with dozens of messages renders from merged output', (t) => {
+  const run = spawnSync(process.execPath, [MAIN, 'run', path.join(root, 'testcases/livelock')], { encoding: 'utf8', timeout: 90_000 });
+  t.is(run.status, 0, run.stderr);
+  const file = path.join(out, 'livelock.txt');
+  writeFileSync(file, run.stdout);
+  const svg = render(file, path.join(out, 'livelock.svg'), '--hostsfile', path.join(root, 'testcases/livelock/hostsfile'));
+  const received = run.stdout.split('\n').filter((l) => / \| .*"action":"received"/.test(l)).length;
+  t.true(received > 40, `${received} messages`);
+  t.is(count(svg, /<g class="arrow/g), received);
+  t.is(count(svg, /<g class="lane"/g), 6);
+  t.true(count(svg, /class="arrow rejected"/g) >= 2, 'the livelock shows as rejections');
+});
+
+test('usage: -o must be .html or .svg', (t) => {
+  const r = spawnSync(process.execPath, [MAIN, 'viz', path.join(root, 'testcases/1/expected'), '-o', path.join(out, 'x.png')], { encoding: 'utf8' });
+  t.is(r.status, 2);
+  t.regex(r.stderr, /viz needs -o OUT\.html or -o OUT\.svg/);
+});
+

@@ -18,8 +18,9 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN ["node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"]
 RUN ["npm", "prune", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"]
-# An empty directory for peers' durable state (no shell to mkdir with later).
-RUN ["node", "-e", "require('fs').mkdirSync('/src/paxos-data')"]
+# An empty directory for peers' durable state, and a `paxos` command for
+# `docker compose exec peer1 paxos get --from peer3` (no shell to do this with).
+RUN ["node", "-e", "const fs = require('fs'); fs.mkdirSync('/src/paxos-data'); fs.mkdirSync('/src/bin'); fs.writeFileSync('/src/bin/paxos', '#!/usr/bin/env node\\nimport(\\'/app/dist/src/cli/main.js\\');\\n', { mode: 0o755 });"]
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
@@ -31,6 +32,7 @@ COPY --from=build /src/dist/src ./dist/src
 # The default --data-dir is ./paxos-data/HOST: writable by the peer's user,
 # and kept across `docker stop`/`docker start` of the same container.
 COPY --from=build --chown=node:node /src/paxos-data ./paxos-data
+COPY --from=build /src/bin/paxos /usr/local/bin/paxos
 USER node
 EXPOSE 8080
 # node runs as PID 1, which gets no default signal handling; the peer handles

@@ -131,11 +131,6 @@ test('-t beyond what a timer can wait (about 24.8 days) is refused', usageError(
 
 test('--port in hex is refused', usageError(['-h', HOSTS1, '--name', 'peer2', '--port', '0x1F90'], /^paxos: --port expects a port 1\.\.65535, got "0x1F90"$/));
 
-test(
-  'proposer with no -v: names the host, its role, the file and line',
-  usageError(['-h', HOSTS2, '--name', 'peer5'], new RegExp(`^paxos: peer5 is proposer2 in ${re(HOSTS2)}:5 but no -v VALUE was given$`)),
-);
-
 test('-v "": says the value must not be empty', usageError(['-h', HOSTS1, '--name', 'peer1', '-v', ''], /^paxos: -v: the value must not be empty$/));
 
 test(
@@ -170,8 +165,11 @@ test('--round-timeout 0 is rejected', usageError(['-h', HOSTS1, '--name', 'peer2
 // ---------------------------------------------------------------------------
 // parsePeerArgs: the positive path, in-process
 
+/** A secret in the environment, so warnings below are only the ones each test is about. */
+const WITH_SECRET = { PAXOS_SECRET: 'a test secret of some length' };
+
 function settings(argv: readonly string[], hostname = 'not-in-any-hostsfile'): PeerSettings {
-  const s = parsePeerArgs(argv, hostname);
+  const s = parsePeerArgs(argv, hostname, WITH_SECRET);
   if (s === 'help') throw new Error('unexpected help');
   return s;
 }
@@ -246,11 +244,20 @@ test('parsePeerArgs: hostsfile warnings are passed on', (t) => {
   t.regex(s.warnings[0] ?? '', /group 2 has learners but no proposer2/);
 });
 
-test('parsePeerArgs: proposer with no -v throws a ConfigError naming file and line', (t) => {
-  t.throws(() => parsePeerArgs(['-h', HOSTS1, '--name', 'peer1'], 'x'), {
-    instanceOf: ConfigError,
-    message: new RegExp(`peer1 is proposer1 in ${re(HOSTS1)}:1 but no -v VALUE`),
-  });
+test('parsePeerArgs: a proposer with no -v waits for a client, and says so naming file and line', (t) => {
+  const s = parsePeerArgs(['-h', HOSTS2, '--name', 'peer5'], 'x', WITH_SECRET);
+  if (s === 'help') return t.fail('unexpected help');
+  t.is(s.value, undefined);
+  t.deepEqual(s.warnings, [`peer5 is proposer2 in ${HOSTS2}:5 but has no -v VALUE: it waits for a client (paxos submit VALUE --to peer5)`]);
+});
+
+test('parsePeerArgs: the replica file defaults to DATA_DIR/value', (t) => {
+  const s = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--data-dir', '/tmp/d2'], 'x');
+  if (s === 'help') return t.fail('unexpected help');
+  t.is(s.replicaFile, '/tmp/d2/value');
+  const o = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--replica-file', '/tmp/r'], 'x');
+  if (o === 'help') return t.fail('unexpected help');
+  t.is(o.replicaFile, '/tmp/r');
 });
 
 test('parsePeerArgs: a value over the size limit is rejected', (t) => {
@@ -310,4 +317,21 @@ test('parsePeerArgs: --round-timeout, --log-level and --exit-on-stdin-close', (t
   t.is(s.roundTimeoutMs, 2500);
   t.is(s.logLevel, 'debug');
   t.true(s.exitOnStdinClose);
+});
+
+test('parsePeerArgs: with no secret, one warning says connections are not authenticated', (t) => {
+  const s = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2'], 'x', {});
+  if (s === 'help') return t.fail('unexpected help');
+  t.is(s.secret, null);
+  t.deepEqual(s.warnings, ['no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated']);
+});
+
+test('parsePeerArgs: the secret comes from --secret-file before PAXOS_SECRET, and an empty one is refused', (t) => {
+  const file = writeHosts('secret.txt', 'from the file, long enough\n');
+  const s = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--secret-file', file], 'x', { PAXOS_SECRET: 'from the environment' });
+  if (s === 'help') return t.fail('unexpected help');
+  t.is(s.secret?.key.toString(), 'from the file, long enough');
+  t.false(JSON.stringify(s.warnings).includes('from the file'), 'the secret is not in any message');
+  const empty = writeHosts('empty-secret.txt', '');
+  t.throws(() => parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--secret-file', empty], 'x', {}), { message: /--secret-file .*empty-secret\.txt is empty/ });
 });

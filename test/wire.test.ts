@@ -12,7 +12,7 @@ function accepts(t: ExecutionContext, raw: unknown): Message | undefined {
     return undefined;
   }
   if (!('msg' in d)) {
-    t.fail(`expected a protocol message, got a hello from ${d.hello}`);
+    t.fail(`expected a protocol message, got ${JSON.stringify(d)}`);
     return undefined;
   }
   t.pass();

@@ -9,6 +9,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'run') return (await import('./run-command.js')).runCommand(argv.slice(1));
   if (argv[0] === 'check') return (await import('./check-command.js')).checkCommand(argv.slice(1));
   if (argv[0] === 'viz') return (await import('./viz-command.js')).vizCommand(argv.slice(1));
+  if (argv[0] === 'submit' || argv[0] === 'get') return (await import('./client-command.js')).clientCommand(argv[0], argv.slice(1));
   await (await import('./peer-command.js')).runPeer(argv);
   return undefined;
 }

@@ -12,6 +12,7 @@ import { LOG_LEVELS, stderrLogger, type LogLevel } from '../daemon/logger.js';
 import { PeerDaemon, type DelayRule } from '../daemon/peer.js';
 import { mulberry32 } from '../core/prng.js';
 import { FileStorage } from '../storage/file.js';
+import { loadSecret, type Secret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
 import { parseFlags } from './flags.js';
 
@@ -26,8 +27,9 @@ lines; everything else goes to stderr.
 
   -h, --hostsfile FILE     the hostsfile: one hostname:role[,role...] per line,
                            roles proposerK, acceptorK, learnerK (required)
-  -v, --value VALUE        the value to propose (required for proposers;
-                           UTF-8, 1..${MAX_VALUE_BYTES} bytes)
+  -v, --value VALUE        the value to propose (UTF-8, 1..${MAX_VALUE_BYTES} bytes).
+                           A proposer given no -v waits for a client's
+                           \`paxos submit VALUE --to HOST\`.
   -t, --start-after SECS   wait this long before proposing (default 0)
       --name HOST          who this peer is in the hostsfile
                            (default: this machine's hostname, ${JSON.stringify(os.hostname())})
@@ -42,6 +44,14 @@ lines; everything else goes to stderr.
                            (default ./paxos-data/HOST, in the image
                            /app/paxos-data/HOST). A restarted peer resumes
                            from it; a corrupt state file stops the peer.
+      --replica-file FILE  where the peer writes the chosen value once it
+                           learns it, atomically (default DATA_DIR/value)
+      --secret-file FILE   a shared secret: every connection, peer or client,
+                           must prove it holds it (challenge and response
+                           with an HMAC over fresh nonces) before anything it
+                           sends is read. The PAXOS_SECRET environment
+                           variable does the same. With neither, peers run
+                           open, and say so once on stderr.
       --round-timeout SECS retry a round that gets no majority in this long
                            (default ${DEFAULT_TIMING.roundTimeoutMs / 1000})
       --exit-after-idle SECS
@@ -66,6 +76,10 @@ Scripting a scenario (for testcases that must play out the same every time):
 Other commands:
   paxos run DIR            run a testcase's docker-compose.yml locally
                            (see \`paxos run --help\`)
+  paxos submit VALUE --to HOST
+                           ask a proposer to propose VALUE; print the outcome
+  paxos get --from HOST    print the value HOST knows was chosen
+                           (see \`paxos submit --help\`)
   paxos check FILE...      check a run from its transcript
                            (see \`paxos check --help\`)
   paxos viz FILE... -o OUT.html|OUT.svg
@@ -84,6 +98,8 @@ export interface PeerSettings {
   readonly endpointOf: (peer: HostEntry) => Endpoint;
   readonly roundTimeoutMs: number;
   readonly dataDir: string;
+  readonly replicaFile: string;
+  readonly secret: Secret | null;
   /** 0: never. */
   readonly idleMs: number;
   readonly logLevel: LogLevel;
@@ -95,7 +111,7 @@ export interface PeerSettings {
   readonly warnings: readonly string[];
 }
 
-export function parsePeerArgs(argv: readonly string[], hostname = os.hostname()): PeerSettings | 'help' {
+export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(), env: NodeJS.ProcessEnv = process.env): PeerSettings | 'help' {
   const { values } = parseFlags(argv, {
     hostsfile: { type: 'string', short: 'h' },
     value: { type: 'string', short: 'v' },
@@ -105,6 +121,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     resolve: { type: 'string', multiple: true },
     'round-timeout': { type: 'string' },
     'data-dir': { type: 'string' },
+    'replica-file': { type: 'string' },
+    'secret-file': { type: 'string' },
     'exit-after-idle': { type: 'string' },
     'log-level': { type: 'string' },
     'exit-on-stdin-close': { type: 'boolean' },
@@ -135,7 +153,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     if (!proposer) warnings.push(`-v ${JSON.stringify(value)} ignored: ${self.host} is not a proposer in ${file}`);
   } else if (proposer) {
     const roles = self.roles.filter((r) => r.kind === 'proposer').map((r) => `proposer${r.group}`).join(',');
-    throw new ConfigError(`${self.host} is ${roles} in ${file}:${self.id} but no -v VALUE was given`);
+    warnings.push(`${self.host} is ${roles} in ${file}:${self.id} but has no -v VALUE: it waits for a client (paxos submit VALUE --to ${self.host})`);
   }
 
   const startDelayMs = seconds('-t', values['start-after'] ?? '0') * 1000;
@@ -155,6 +173,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
   }
 
   const delays = (values.delay ?? []).map((spec) => parseDelay(spec, cluster, warnings));
+  const secret = loadSecret(values['secret-file'], env, warnings);
+  if (secret === null) warnings.push('no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated');
   const seedText = values['rng-seed'];
   if (seedText !== undefined && !/^\d{1,9}$/.test(seedText)) throw new ConfigError(`--rng-seed expects an integer 0..999999999, got ${JSON.stringify(seedText)}`);
 
@@ -172,6 +192,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname())
     endpointOf: (peer) => overrides.get(peer.host.toLowerCase()) ?? { host: peer.host, port },
     roundTimeoutMs,
     dataDir,
+    replicaFile: values['replica-file'] ?? path.join(dataDir, 'value'),
+    secret,
     idleMs,
     logLevel: logLevel as LogLevel,
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
@@ -202,6 +224,8 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     rng: settings.rngSeed === undefined ? Math.random : mulberry32(settings.rngSeed),
     idleMs: settings.idleMs,
     delays: settings.delays,
+    replicaFile: settings.replicaFile,
+    secret: settings.secret,
     out: (line) => process.stdout.write(`${line}\n`),
     log,
   });
@@ -243,14 +267,14 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
 /** Node timers cannot wait longer than 2^31-1 ms (about 24.8 days). */
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
-function seconds(flag: string, text: string): number {
+export function seconds(flag: string, text: string): number {
   if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > MAX_SECONDS) {
     throw new ConfigError(`${flag} expects seconds from 0 to ${MAX_SECONDS}, e.g. 10 or 0.5; got ${JSON.stringify(text)}`);
   }
   return Number(text);
 }
 
-function portNumber(flag: string, text: string): number {
+export function portNumber(flag: string, text: string): number {
   const x = Number(text);
   if (!/^\d+$/.test(text) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
   return x;
@@ -269,7 +293,7 @@ function parseDelay(spec: string, cluster: Cluster, warnings: string[]): DelayRu
   return { type, host, ms: Number(m[3]) };
 }
 
-function parseResolve(spec: string, defaultPort: number): [string, Endpoint] {
+export function parseResolve(spec: string, defaultPort: number): [string, Endpoint] {
   // HOST=ADDR, HOST=ADDR:PORT, or HOST=[IPv6]:PORT.
   const m = /^([^=]+)=(?:\[([0-9A-Fa-f:.]+)\]|([^:=[\]]+))(?::(\d+))?$/.exec(spec);
   if (m === null) throw new ConfigError(`--resolve expects HOST=ADDR[:PORT] (IPv6 as [ADDR]:PORT), got ${JSON.stringify(spec)}`);

@@ -11,6 +11,7 @@ Runs the testcase in DIR without Docker. Reads DIR/docker-compose.yml as is
 starts each service as a local peer process on its own loopback address with
 port 8080 (127.A.B.1, .2, ...; distinct ports on 127.0.0.1 where that is not
 possible), and prints the merged transcript as \`docker compose up\` does.
+It also prints (on stderr) the flags a client needs to reach the peers.
 
 The run ends when every proposer and learner has printed chose and every
 message sent has been received, then prints one line saying what each peer
@@ -26,6 +27,8 @@ guarantees), and every mismatch is named.
                      leave it there, so a second run resumes from it
                      (default: fresh state in a temporary directory,
                      removed when the run ends)
+  --keep-running     do not stop at the decision; run until Ctrl-C, so
+                     clients (paxos submit, paxos get) can use the peers
   --no-compare       do not compare with DIR/expected/
   --quiet            print only the summary and any mismatches
   --log-level LEVEL  passed to every peer (error, warn, info, debug)
@@ -43,6 +46,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       drain: { type: 'string' },
       ports: { type: 'boolean' },
       'data-root': { type: 'string' },
+      'keep-running': { type: 'boolean' },
       'no-compare': { type: 'boolean' },
       quiet: { type: 'boolean' },
       'log-level': { type: 'string' },
@@ -67,6 +71,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     drainMs: seconds('--drain', values.drain, DEFAULT_RUN.drainMs),
     addressMode: values.ports === true ? 'ports' : 'auto',
     dataRoot: values['data-root'],
+    keepRunning: values['keep-running'] === true,
     compare: values['no-compare'] !== true,
     peerArgs: values['log-level'] === undefined ? [] : ['--log-level', values['log-level']],
     echo: quiet ? undefined : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },

@@ -13,6 +13,11 @@ import type { Effect, Message, PeerId } from '../core/types.js';
 import type { Storage } from '../storage/storage.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
 import { listen, type Inbound } from '../transport/server.js';
+import type { ClientRequest, ClientResult } from '../transport/wire.js';
+import type { Secret } from '../transport/auth.js';
+import { writeAtomically } from '../storage/atomic.js';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from './logger.js';
 
 export interface PeerOptions {
@@ -31,6 +36,10 @@ export interface PeerOptions {
   readonly idleMs: number;
   /** Hold matching outbound messages this long (`--delay`), for scripted scenarios. */
   readonly delays?: readonly DelayRule[];
+  /** Where to write the chosen value once learned (the peer's replica); undefined: nowhere. */
+  readonly replicaFile?: string | undefined;
+  /** The shared secret every connection must prove; null runs open. */
+  readonly secret?: Secret | null;
   /** Receives each stdout log line (without newline). */
   readonly out: (line: string) => void;
   readonly log: Logger;
@@ -58,6 +67,12 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
   private inbound: Inbound | null = null;
   private startTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Whether this peer's proposers have started (from -t, or a client's submit). */
+  private proposing = false;
+  /** Clients waiting to hear what was chosen. */
+  private waiting: Array<(c: Chosen) => void> = [];
+  /** The value in the replica file, once written. */
+  private replicated: string | null = null;
   private stopped = false;
   /** Aborted by stop(), so nothing waits on links that will never come up. */
   private readonly stopping = new AbortController();
@@ -81,21 +96,25 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
       );
     }
     this.node = new PaxosNode({ self: self.id, cluster, timing: this.opts.timing, rng: this.opts.rng }, durable);
+    // A crash between learning the value and writing the replica loses nothing.
+    if (durable.chosen !== null) await this.replicate(durable.chosen.v);
     this.inbound = await listen(
       this.opts.listen,
       {
         message: (msg) => void this.handle(msg),
+        client: (req, reply) => void this.serveClient(req, reply),
         hello: (from) => {
           if (cluster.byId(from) === undefined) log.warn(`dropping hello from peer_id ${from}, which is not in the hostsfile`);
           else this.links.get(from)?.kick();
         },
       },
       log,
+      this.opts.secret ?? null,
     );
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
     for (const id of this.peersToTalkTo()) {
       const peer = cluster.byId(id)!;
-      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), log, self.id);
+      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), log, self.id, this.opts.secret ?? null);
       this.links.set(id, link);
       // After a drop, what we wrote just before it may be lost with it.
       let dropped = false;
@@ -117,6 +136,8 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
+    // Let a handler that is mid-way (say, writing the replica) finish.
+    await this.mutex.waitForUnlock();
     if (this.startTimer !== null) clearTimeout(this.startTimer);
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     for (const t of this.timers.values()) clearTimeout(t);
@@ -171,7 +192,41 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
         this.stopping.signal.addEventListener('abort', check);
       });
     }
-    if (!this.stopped) await this.locked(() => this.need().propose(value));
+    if (!this.stopped) await this.startProposing(value);
+  }
+
+  private startProposing(value: string): Promise<void> {
+    return this.mutex.runExclusive(async () => {
+      // One proposal per peer: a second start (a client after -t, or -t
+      // after a client) waits for the outcome of the first.
+      if (this.stopped || this.proposing) return;
+      this.proposing = true;
+      await this.apply(this.need().propose(value));
+    });
+  }
+
+  /** A client's submit or get, answered on its own connection. */
+  private async serveClient(req: ClientRequest, reply: (res: ClientResult) => void): Promise<void> {
+    const peer = this.opts.self.host;
+    const node = this.need();
+    const chosen = (c: { v: string; n: number }): ClientResult => ({ type: 'result', id: req.id, status: 'chosen', value: c.v, n: c.n, peer });
+    const known = node.chosen;
+    if (req.type === 'get') {
+      reply(known === null ? { type: 'result', id: req.id, status: 'not_chosen', peer } : chosen(known));
+      return;
+    }
+    if (node.proposerGroups().length === 0) {
+      const proposers = this.opts.cluster.hosts.filter((h) => h.roles.some((r) => r.kind === 'proposer')).map((h) => h.host);
+      reply({ type: 'result', id: req.id, status: 'not_proposer', peer, proposers });
+      return;
+    }
+    if (known !== null) {
+      reply(chosen(known));
+      return;
+    }
+    this.waiting.push((c) => reply(chosen(c)));
+    this.opts.log.info(`client submits ${JSON.stringify(req.value.slice(0, 40))}${this.proposing ? '; already proposing, so it waits for the outcome' : ''}`);
+    await this.startProposing(req.value);
   }
 
   private handle(msg: Message): Promise<void> {
@@ -208,8 +263,11 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
           for (const to of e.to) this.deliver(to, e.msg);
           break;
         case 'chose':
+          // The replica is durable before the peer says it chose.
+          await this.replicate(e.v);
           this.opts.out(choseLine(this.id, e.v, e.n));
           this.emit('chose', { v: e.v, n: e.n });
+          for (const w of this.waiting.splice(0)) w({ v: e.v, n: e.n });
           break;
         case 'setTimer':
           this.setTimer(e.id, e.ms);
@@ -260,6 +318,19 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
       });
     }, ms);
     this.timers.set(id, handle);
+  }
+
+  /**
+   * Write the learned value to this peer's replica file, atomically, before
+   * anyone is told (still under the mutex). Every peer that learns the value
+   * ends with the same bytes: the value's UTF-8, nothing else.
+   */
+  private async replicate(value: string): Promise<void> {
+    const file = this.opts.replicaFile;
+    if (file === undefined || this.replicated === value) return;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeAtomically(file, Buffer.from(value, 'utf8'));
+    this.replicated = value;
   }
 
   /** Protocol activity: restart the idle countdown. */

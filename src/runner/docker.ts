@@ -69,6 +69,7 @@ export const launchDocker: Launcher = async (project): Promise<Launched> => {
     outputs,
     mode: 'docker',
     where: `docker compose project ${name}`,
+    clientFlags: [],
     stop: async () => {
       await down();
       await Promise.all(logs.map((l) => l.closed));

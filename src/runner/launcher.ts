@@ -19,6 +19,8 @@ export interface Launched {
   readonly mode: 'loopback' | 'ports' | 'docker';
   /** Where the peers are, in one line for the user. */
   readonly where: string;
+  /** Flags that let a client reach these peers (`--resolve ...`), or none (Docker). */
+  readonly clientFlags: readonly string[];
   /** Stop every peer; resolves once all their output has ended. */
   stop(): Promise<void>;
 }

@@ -37,6 +37,7 @@ export const launchLocal: Launcher = async (project, opts): Promise<Launched> =>
     outputs,
     mode: alloc.mode,
     where: [...alloc.endpoints].map(([h, e]) => `${h}=${e.host}:${e.port}`).join(' '),
+    clientFlags: resolveArgs,
     stop: async () => {
       await Promise.all(children.map(({ child, closed }) => stopChild(child, closed)));
       await alloc.release();

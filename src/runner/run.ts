@@ -32,6 +32,8 @@ export interface RunOptions {
   readonly peerArgs: readonly string[];
   /** Keep local peers' state in DIR/<hostname> (default: fresh, then removed). */
   readonly dataRoot?: string | undefined;
+  /** Do not stop at the decision: run until interrupted, so clients can use the peers. */
+  readonly keepRunning?: boolean;
   /** Where the merged transcript and peers' stderr go as they happen; omit to stay quiet. */
   readonly echo?: { out: (line: string) => void; err: (line: string) => void } | undefined;
   readonly signal?: AbortSignal;
@@ -117,7 +119,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   let drainTimer: NodeJS.Timeout | undefined;
   const decided = (): boolean => peers.filter((p) => p.mustChoose).every((p) => p.chose.length > 0);
   const checkDone = (): void => {
-    if (!decided()) return;
+    if (opts.keepRunning === true || !decided()) return;
     if (inflight.count <= 0) finish('decided', '');
     else drainTimer ??= setTimeout(() => finish('decided', ''), opts.drainMs);
   };
@@ -125,6 +127,10 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   const launch = opts.where === 'docker' ? launchDocker : launchLocal;
   const launched = await launch(project, { addressMode: opts.addressMode, peerArgs: opts.peerArgs, dataRoot: opts.dataRoot });
   opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${launched.where})`);
+  if (launched.clientFlags.length > 0) {
+    const first = project.services[0]!;
+    opts.echo?.err(`paxos run: clients reach them with: paxos get --from ${first.hostname} -h ${first.hostsfile} ${launched.clientFlags.join(' ')}`);
+  }
   launched.outputs.forEach((output, i) => {
     const peer = peers[i]!;
     peer.spawnedAt = output.spawnedAt;
@@ -153,12 +159,17 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   });
 
   // A run that has decided and is only draining late messages is not late.
-  const timeout = setTimeout(() => (decided() ? finish('decided', '') : finish('timeout', timeoutReason(peers, opts.timeoutMs))), opts.timeoutMs);
+  const timeout =
+    opts.keepRunning === true
+      ? undefined
+      : setTimeout(() => (decided() ? finish('decided', '') : finish('timeout', timeoutReason(peers, opts.timeoutMs))), opts.timeoutMs);
   const onAbort = (): void => finish('interrupted', 'interrupted');
   opts.signal?.addEventListener('abort', onAbort);
   if (opts.signal?.aborted === true) onAbort();
 
-  const { outcome, why } = await ended;
+  let { outcome, why } = await ended;
+  // Interrupting a run that was kept running on purpose is how it ends.
+  if (opts.keepRunning === true && outcome === 'interrupted' && decided()) [outcome, why] = ['decided', ''];
   clearTimeout(timeout);
   clearTimeout(drainTimer);
   opts.signal?.removeEventListener('abort', onAbort);

@@ -1,9 +1,9 @@
 // Durable state on disk: one small JSON file per peer, replaced atomically.
 //
-// save(): write state.json.tmp, fsync it, rename it over state.json, fsync
-// the directory. A crash at any point leaves either the old file or the new
-// one, never a torn one; a checksum guards against everything else (bit rot,
-// a truncated copy, a hand edit). load() refuses to start from a file that
+// save() replaces state.json atomically (atomic.ts: temp file, fsync,
+// rename, directory fsync), so a crash leaves the old file or the new one,
+// never a torn one; a checksum guards against everything else (bit rot, a
+// truncated copy, a hand edit). load() refuses to start from a file that
 // is unreadable or fails its checksum: starting empty would let this
 // acceptor break promises it made before the crash.
 //
@@ -12,9 +12,10 @@
 
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EMPTY_STATE, type Accepted, type DurableState } from '../core/types.js';
+import { writeAtomically } from './atomic.js';
 import type { Storage } from './storage.js';
 
 const FORMAT = 'paxos-state/1';
@@ -25,12 +26,10 @@ export class StateError extends Error {
 
 export class FileStorage implements Storage {
   readonly file: string;
-  private readonly tmp: string;
   private readonly lock: string;
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, 'state.json');
-    this.tmp = path.join(dir, 'state.json.tmp');
     this.lock = path.join(dir, 'LOCK');
   }
 
@@ -49,16 +48,7 @@ export class FileStorage implements Storage {
 
   async save(state: DurableState): Promise<void> {
     const body = JSON.stringify(state);
-    const text = `${JSON.stringify({ format: FORMAT, sha256: sha256(body), state })}\n`;
-    const fh = await open(this.tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(this.tmp, this.file);
-    await syncDir(this.dir);
+    await writeAtomically(this.file, `${JSON.stringify({ format: FORMAT, sha256: sha256(body), state })}\n`);
   }
 
   /** Give up the data directory (on a clean shutdown). */
@@ -116,15 +106,6 @@ function alive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

@@ -14,7 +14,7 @@ import PQueue from 'p-queue';
 import { backoffDelay } from '../core/backoff.js';
 import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../daemon/logger.js';
-import { helloFrom } from './wire.js';
+import { introduce, type Secret } from './auth.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -48,8 +48,9 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
     readonly name: string,
     readonly endpoint: Endpoint,
     private readonly log: Logger,
-    /** Our own peer id, announced in a hello line when a connection opens. */
-    private readonly self?: PeerId,
+    /** Our own peer id, announced (or proven, with a secret) when a connection opens. */
+    private readonly self: PeerId = 0,
+    private readonly secret: Secret | null = null,
   ) {
     super();
   }
@@ -114,15 +115,27 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
     let conn: Conn | null = null;
     let lastError = '';
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.once('connect', () => {
+    socket.once('connect', async () => {
       if (this.stopped) {
+        socket.destroy();
+        return;
+      }
+      // Nothing goes out before the handshake: with a secret, the peer must
+      // prove it holds it too.
+      const intro = await introduce(socket, this.self, this.secret);
+      if (!intro.ok) {
+        lastError = `handshake failed: ${intro.why}`;
+        this.log.warn(`${this.name} at ${this.where()}: ${intro.why}; closing`);
+        socket.destroy();
+        return;
+      }
+      if (this.stopped || socket.destroyed) {
         socket.destroy();
         return;
       }
       const out = ndjson.stringify();
       out.on('error', (err: Error) => this.log.debug(`encoder for ${this.name}: ${err.message}`));
       out.pipe(socket);
-      if (this.self !== undefined) out.write(helloFrom(this.self));
       conn = { socket, out, closed, used: false };
       this.conn = conn;
       this.log.debug(`connected to ${this.name} at ${this.where()}`);

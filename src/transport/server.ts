@@ -8,8 +8,9 @@ import { MAX_LINE_BYTES } from '../core/limits.js';
 import type { Message } from '../core/types.js';
 import type { Logger } from '../daemon/logger.js';
 import type { Endpoint } from './link.js';
+import { AUTH_TIMEOUT_MS, mac, newNonce, sameMac, type Secret } from './auth.js';
 import { LineReader } from './lines.js';
-import { decode } from './wire.js';
+import { decode, type ClientRequest, type ClientResult } from './wire.js';
 
 export interface Inbound {
   readonly server: net.Server;
@@ -20,15 +21,22 @@ export interface InboundHandlers {
   readonly message: (msg: Message) => void;
   /** A peer opened a connection to us and said who it is. */
   readonly hello?: (from: number) => void;
+  /** A client's request; answer with `reply`, on the same connection. */
+  readonly client?: (req: ClientRequest, reply: (res: ClientResult) => void) => void;
 }
 
-export async function listen(at: Endpoint, on: InboundHandlers | ((msg: Message) => void), log: Logger): Promise<Inbound> {
+export async function listen(
+  at: Endpoint,
+  on: InboundHandlers | ((msg: Message) => void),
+  log: Logger,
+  secret: Secret | null = null,
+): Promise<Inbound> {
   const handlers: InboundHandlers = typeof on === 'function' ? { message: on } : on;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    serveConnection(socket, handlers, log);
+    serveConnection(socket, handlers, log, secret);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -48,23 +56,57 @@ export async function listen(at: Endpoint, on: InboundHandlers | ((msg: Message)
   };
 }
 
-function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger): void {
+function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger, secret: Secret | null): void {
   socket.setNoDelay(true);
   const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  // With a secret, nothing but the handshake is read until it succeeds.
+  const serverNonce = secret === null ? '' : newNonce();
+  let authed: number | null = secret === null ? null : -1; // -1: not yet; else the proven id (0 = client)
+  const refuse = (why: string): void => {
+    log.warn(`closing connection from ${who}: ${why}`);
+    socket.destroy();
+  };
+  let authTimer: NodeJS.Timeout | undefined;
+  if (secret !== null) {
+    socket.write(`${JSON.stringify({ type: 'challenge', nonce: serverNonce })}\n`);
+    authTimer = setTimeout(() => refuse(`no authentication within ${AUTH_TIMEOUT_MS / 1000} s`), AUTH_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(authTimer));
+  }
+
   const reader = new LineReader(
     MAX_LINE_BYTES,
     (line) => {
+      if (socket.destroyed) return;
       let raw: unknown;
       try {
         raw = JSON.parse(line);
       } catch {
+        if (authed === -1) return refuse('it sent something other than the authentication handshake');
         log.warn(`dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`);
+        return;
+      }
+      if (authed === -1 && secret !== null) {
+        const a = raw as { type?: unknown; from?: unknown; nonce?: unknown; mac?: unknown };
+        if (a?.type !== 'auth' || !Number.isSafeInteger(a.from) || (a.from as number) < 0 || typeof a.nonce !== 'string' || a.nonce.length > 64) {
+          return refuse('it did not authenticate (is it running without the shared secret?)');
+        }
+        const from = a.from as number;
+        if (!sameMac(a.mac, mac(secret, 'client', serverNonce, a.nonce, from))) return refuse(`${from === 0 ? 'a client' : `peer_id ${from}`} failed authentication (a wrong secret?)`);
+        clearTimeout(authTimer);
+        authed = from;
+        socket.write(`${JSON.stringify({ type: 'auth_ok', mac: mac(secret, 'server', serverNonce, a.nonce, from) })}\n`);
+        if (from > 0) on.hello?.(from);
         return;
       }
       const d = decode(raw);
       if (!d.ok) log.warn(`dropping invalid message from ${who}: ${d.why}`);
       else if ('hello' in d) on.hello?.(d.hello);
-      else on.message(d.msg);
+      else if ('client' in d) {
+        log.info(`client ${who}: ${d.client.type}`);
+        on.client?.(d.client, (res) => void (socket.writable && socket.write(`${JSON.stringify(res)}\n`)));
+      } else if (authed !== null && d.msg.from !== authed) {
+        log.warn(`dropping ${d.msg.type} from ${who}: it claims peer_id ${d.msg.from} but authenticated as ${authed}`);
+      } else on.message(d.msg);
     },
     (why) => log.warn(`dropping ${why} from ${who}`),
   );

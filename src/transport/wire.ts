@@ -6,13 +6,29 @@
 //   {"type":"chose","from":1,"n":1,"v":"X"}
 // and, first on every connection, {"type":"hello","from":2}: who is calling,
 // so the callee can retry its own link to a peer it now knows is up.
+// Clients send {"type":"submit","id":..,"value":..} or {"type":"get","id":..}
+// and get a {"type":"result",...} back on the same connection.
 // Anything read off the network is untrusted: `decode` checks every field
 // and says what is wrong, so a bad line is dropped, never half-handled.
 
 import { MAX_PROPOSAL, MAX_VALUE_BYTES } from '../core/limits.js';
 import type { Accepted, Message, PeerId } from '../core/types.js';
 
-export type Decoded = { ok: true; msg: Message } | { ok: true; hello: PeerId } | { ok: false; why: string };
+/** What a client (`paxos submit`, `paxos get`) asks a peer. Never logged on stdout. */
+export type ClientRequest = { readonly type: 'submit'; readonly id: string; readonly value: string } | { readonly type: 'get'; readonly id: string };
+
+/** A peer's answer to a client request, on the same connection. */
+export type ClientResult =
+  | { readonly type: 'result'; readonly id: string; readonly status: 'chosen'; readonly value: string; readonly n: number; readonly peer: string }
+  | { readonly type: 'result'; readonly id: string; readonly status: 'not_chosen'; readonly peer: string }
+  | { readonly type: 'result'; readonly id: string; readonly status: 'not_proposer'; readonly peer: string; readonly proposers: readonly string[] }
+  | { readonly type: 'result'; readonly id: string; readonly status: 'invalid'; readonly peer: string; readonly why: string };
+
+export type Decoded =
+  | { ok: true; msg: Message }
+  | { ok: true; hello: PeerId }
+  | { ok: true; client: ClientRequest }
+  | { ok: false; why: string };
 
 type Obj = Record<string, unknown>;
 
@@ -21,6 +37,7 @@ export function decode(raw: unknown): Decoded {
   const o = raw as Obj;
   const type = o['type'];
   if (typeof type !== 'string') return bad('missing "type"');
+  if (type === 'submit' || type === 'get') return decodeClient(o, type);
   const from = positiveInt(o, 'from');
   if (typeof from === 'string') return bad(from);
   if (type === 'hello') return { ok: true, hello: from };
@@ -49,8 +66,14 @@ export function decode(raw: unknown): Decoded {
   }
 }
 
-export function helloFrom(from: PeerId): { type: 'hello'; from: PeerId } {
-  return { type: 'hello', from };
+function decodeClient(o: Obj, type: 'submit' | 'get'): Decoded {
+  const id = o['id'];
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64) return bad('"id" must be a string of 1 to 64 characters');
+  if (type === 'get') return { ok: true, client: { type, id } };
+  const v = value(o['value'], '"value"');
+  if (typeof v !== 'string') return v;
+  if (v === '') return bad('"value" must not be empty');
+  return { ok: true, client: { type, id, value: v } };
 }
 
 function acceptedPair(a: unknown, key: string): Accepted | null | { ok: false; why: string } {

@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/daemon/logger.js';
 import { allocate, type Allocation } from '../../src/runner/addresses.js';
 import { PeerLink, type Endpoint } from '../../src/transport/link.js';
 import { listen, type Inbound } from '../../src/transport/server.js';
+import type { Secret } from '../../src/transport/auth.js';
 
 const MAIN = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
@@ -125,12 +126,17 @@ export class LiveCluster {
     return path.join(this.dir, 'data', host);
   }
 
-  start(host: string, args: readonly string[] = []): Proc {
+  /** The flags a client (paxos submit / get) needs to reach these peers. */
+  clientFlags(): string[] {
+    return ['-h', this.file, ...[...this.alloc!.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`])];
+  }
+
+  start(host: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
     const resolve = [...this.alloc!.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
     const child = spawn(
       process.execPath,
       [MAIN, '-h', this.file, '--name', host, '--data-dir', this.dataDir(host), ...resolve, '--log-level', 'info', '--exit-on-stdin-close', ...args],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PAXOS_SECRET: undefined, ...env } },
     );
     const p = new Proc(host, child);
     this.procs.push(p);
@@ -157,6 +163,7 @@ export class FakePeer {
   constructor(
     private readonly live: LiveCluster,
     readonly host: string,
+    private readonly secret: Secret | null = null,
   ) {}
 
   get id(): number {
@@ -164,7 +171,7 @@ export class FakePeer {
   }
 
   async start(): Promise<this> {
-    this.inbound = await listen(this.live.endpoint(this.host), (m) => this.got.push(m), silentLogger);
+    this.inbound = await listen(this.live.endpoint(this.host), (m) => this.got.push(m), silentLogger, this.secret);
     return this;
   }
 
@@ -172,7 +179,7 @@ export class FakePeer {
     const to = this.live.cluster.byHost(toHost)!.id;
     let link = this.links.get(to);
     if (link === undefined) {
-      link = new PeerLink(toHost, this.live.endpoint(toHost), silentLogger, this.id);
+      link = new PeerLink(toHost, this.live.endpoint(toHost), silentLogger, this.id, this.secret);
       link.start();
       this.links.set(to, link);
     }

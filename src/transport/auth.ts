@@ -1,0 +1,119 @@
+// Authenticated connections, with a shared secret (--secret-file FILE, or
+// the PAXOS_SECRET environment variable). Every connection, peer or client,
+// starts with a challenge and response, and nothing else is read before it:
+//
+//   server    -> {"type":"challenge","nonce":Ns}
+//   connector -> {"type":"auth","from":ID,"nonce":Nc,"mac":HMAC(k, "client", Ns, Nc, ID)}
+//   server    -> {"type":"auth_ok","mac":HMAC(k, "server", Ns, Nc, ID)}
+//
+// ID is the connector's peer id, or 0 for a client. Both sides prove they
+// hold the secret, and fresh nonces mean a recorded handshake cannot be
+// replayed. The secret itself never crosses the wire and is never logged:
+// messages name the file or the variable, not the contents.
+
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import type net from 'node:net';
+import { ConfigError } from '../config/errors.js';
+import { MAX_LINE_BYTES } from '../core/limits.js';
+import { LineReader } from './lines.js';
+
+export interface Secret {
+  /** Where it came from, for messages (never the secret itself). */
+  readonly source: string;
+  readonly key: Buffer;
+}
+
+export const AUTH_TIMEOUT_MS = 5000;
+const MIN_SECRET_BYTES = 16;
+
+/** The secret from --secret-file, else from PAXOS_SECRET, else none. */
+export function loadSecret(file: string | undefined, env: NodeJS.ProcessEnv, warnings: string[]): Secret | null {
+  let text: string;
+  let source: string;
+  if (file !== undefined) {
+    source = `--secret-file ${file}`;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if ((statSync(file).mode & 0o077) !== 0) warnings.push(`${source} can be read by other users; chmod 600 it`);
+  } else if (env['PAXOS_SECRET'] !== undefined) {
+    source = 'PAXOS_SECRET';
+    text = env['PAXOS_SECRET'];
+  } else {
+    return null;
+  }
+  const key = Buffer.from(text.replace(/\r?\n$/, ''), 'utf8');
+  if (key.length === 0) throw new ConfigError(`${source} is empty`);
+  if (key.length < MIN_SECRET_BYTES) warnings.push(`${source} is shorter than ${MIN_SECRET_BYTES} bytes; use a longer secret`);
+  return { source, key };
+}
+
+export function newNonce(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function mac(secret: Secret, role: 'client' | 'server', serverNonce: string, clientNonce: string, from: number): string {
+  return createHmac('sha256', secret.key).update(`paxos/1\n${role}\n${serverNonce}\n${clientNonce}\n${from}`).digest('hex');
+}
+
+export function sameMac(a: unknown, b: string): boolean {
+  if (typeof a !== 'string' || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+export type Introduced = { ok: true } | { ok: false; why: string };
+
+/**
+ * The connector's side, run as soon as `socket` connects: with a secret,
+ * answer the server's challenge and check its proof; without one, just say
+ * who we are (a peer's hello; a client, id 0, says nothing).
+ */
+export function introduce(socket: net.Socket, from: number, secret: Secret | null): Promise<Introduced> {
+  if (secret === null) {
+    if (from > 0) socket.write(`${JSON.stringify({ type: 'hello', from })}\n`);
+    return Promise.resolve({ ok: true });
+  }
+  return new Promise((resolve) => {
+    const clientNonce = newNonce();
+    let serverNonce: string | null = null;
+    const finish = (r: Introduced): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      resolve(r);
+    };
+    const timer = setTimeout(
+      () => finish({ ok: false, why: `no challenge within ${AUTH_TIMEOUT_MS / 1000} s (is it running without a secret?)` }),
+      AUTH_TIMEOUT_MS,
+    );
+    const reader = new LineReader(
+      MAX_LINE_BYTES,
+      (line) => {
+        let m: Record<string, unknown>;
+        try {
+          m = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return finish({ ok: false, why: 'it sent something that is not JSON during the handshake' });
+        }
+        if (serverNonce === null) {
+          if (m['type'] !== 'challenge' || typeof m['nonce'] !== 'string') return finish({ ok: false, why: 'it did not start with a challenge' });
+          serverNonce = m['nonce'];
+          socket.write(`${JSON.stringify({ type: 'auth', from, nonce: clientNonce, mac: mac(secret, 'client', serverNonce, clientNonce, from) })}\n`);
+          return;
+        }
+        if (m['type'] !== 'auth_ok' || !sameMac(m['mac'], mac(secret, 'server', serverNonce, clientNonce, from))) {
+          return finish({ ok: false, why: 'it could not prove it holds the shared secret' });
+        }
+        finish({ ok: true });
+      },
+      (why) => finish({ ok: false, why: `it sent ${why} during the handshake` }),
+    );
+    const onData = (chunk: Buffer): void => reader.push(chunk);
+    const onClose = (): void => finish({ ok: false, why: 'it closed the connection during the handshake (a wrong secret?)' });
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  });
+}

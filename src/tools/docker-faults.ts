@@ -49,7 +49,10 @@ async function chose(ctl: Ctl, service: string): Promise<string[]> {
   return choseValues(await ctl.lines(service));
 }
 
-async function scenario(dir: string, inject: (ctl: Ctl) => Promise<void>): Promise<FaultResult> {
+/** What a scenario does to the running cluster; it may return problems it found itself. */
+type Inject = (ctl: Ctl & { readonly compose: readonly string[] }) => Promise<string[] | void>;
+
+async function scenario(dir: string, inject: Inject): Promise<FaultResult> {
   const t0 = performance.now();
   const project = loadCompose(dir);
   const cluster = loadHostsfile(project.services[0]!.hostsfile);
@@ -81,7 +84,7 @@ async function scenario(dir: string, inject: (ctl: Ctl) => Promise<void>): Promi
       const h = cluster.byHost(s.hostname);
       return h !== undefined && (hasRole(h, 'proposer') || hasRole(h, 'learner'));
     });
-    await inject(ctl);
+    const own = (await inject({ ...ctl, compose: base })) ?? [];
     await ctl.until('every proposer and learner to choose', async () => (await Promise.all(required.map((s) => chose(ctl, s.name)))).every((c) => c.length > 0));
     const transcripts = await Promise.all(
       project.services.map(async (s) => ({ label: s.label, id: cluster.byHost(s.hostname)?.id, lines: await ctl.lines(s.name) })),
@@ -89,7 +92,11 @@ async function scenario(dir: string, inject: (ctl: Ctl) => Promise<void>): Promi
     const violations: Violation[] = checkTranscripts(transcripts, cluster);
     const values = new Set(transcripts.flatMap((t) => choseValues(t.lines)));
     const summary = transcripts.map((t) => `${t.label}=${[...new Set(choseValues(t.lines))].join('|') || '-'}`).join(' ');
-    const problems = [...violations.map((v) => `${v.peer}${v.line === undefined ? '' : ` line ${v.line}`}: ${v.message}`), ...(values.size === 1 ? [] : [`${values.size} values chosen`])];
+    const problems = [
+      ...own,
+      ...violations.map((v) => `${v.peer}${v.line === undefined ? '' : ` line ${v.line}`}: ${v.message}`),
+      ...(values.size === 1 ? [] : [`${values.size} values chosen`]),
+    ];
     return {
       ok: problems.length === 0,
       detail: problems.length === 0 ? `one value chosen, checker agrees; chosen: ${summary}` : `${problems.join('; ')}; chosen: ${summary}`,
@@ -125,5 +132,26 @@ export function disconnectMinority(root: string): Promise<FaultResult> {
     await run(['docker', 'network', 'disconnect', ctl.network, ctl.ids.get('peer4')!]);
     await ctl.until('peer5 to choose without peer4', async () => (await chose(ctl, 'peer5')).length > 0);
     await run(['docker', 'network', 'connect', '--alias', 'peer4', ctl.network, ctl.ids.get('peer4')!]);
+  });
+}
+
+/** Testcase 2 used from outside: `docker compose exec peer1 paxos get --from peer3`, and a late submit. */
+export function clientExec(root: string): Promise<FaultResult> {
+  return scenario(path.join(root, 'testcases/2'), async (ctl) => {
+    const problems: string[] = [];
+    const exec = async (args: readonly string[]): Promise<{ code: number; out: string }> => {
+      try {
+        return { code: 0, out: (await run([...ctl.compose, 'exec', '-T', 'peer1', 'paxos', ...args])).trim() };
+      } catch (err) {
+        const m = /failed: (.*)$/.exec((err as Error).message);
+        return { code: -1, out: m?.[1] ?? (err as Error).message };
+      }
+    };
+    await ctl.until('peer5 to choose', async () => (await chose(ctl, 'peer5')).length > 0);
+    const got = await exec(['get', '--from', 'peer3']);
+    if (got.code !== 0 || got.out !== 'X') problems.push(`paxos get --from peer3 printed ${JSON.stringify(got.out)} (expected X, exit 0)`);
+    const json = await exec(['get', '--from', 'peer3', '--json']);
+    if (!json.out.includes('"status":"chosen"') || !json.out.includes('"value":"X"')) problems.push(`paxos get --json printed ${JSON.stringify(json.out)}`);
+    return problems;
   });
 }

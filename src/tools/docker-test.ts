@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runTestcase } from '../runner/run.js';
-import { disconnectMinority, killRestart } from './docker-faults.js';
+import { clientExec, disconnectMinority, killRestart } from './docker-faults.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 
@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${line}\n`);
   }
   // The fault scenarios run with the full set only (no testcase names given).
-  const faults = argv.length > 0 ? [] : ([['kill-restart', killRestart], ['disconnect', disconnectMinority]] as const);
+  const faults = argv.length > 0 ? [] : ([['kill-restart', killRestart], ['disconnect', disconnectMinority], ['client-exec', clientExec]] as const);
   for (const [name, fault] of faults) {
     const r = await fault(root);
     if (!r.ok) failed += 1;

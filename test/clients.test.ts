@@ -203,3 +203,56 @@ test('with no secret, a peer says once on stderr that it runs open', async (t) =
   await a1.waitStderr(/listening on/);
   t.is(a1.stderr.filter((l) => /no shared secret \(--secret-file or PAXOS_SECRET\): connections are not authenticated/.test(l)).length, 1);
 });
+
+test('a malformed auth line (a MAC with non-ASCII) is a failed authentication, not a crash', async (t) => {
+  const c = await new LiveCluster('p1:proposer1\na1:acceptor1\n').init();
+  t.teardown(() => c.close());
+  const a1 = c.start('a1', [], { PAXOS_SECRET: SECRET });
+  await a1.waitStderr(/listening on/);
+  const { createConnection } = await import('node:net');
+  const at = c.endpoint('a1');
+  for (const mac of ['é'.repeat(64), 'zz', 'A'.repeat(64), '']) {
+    const s = createConnection({ host: at.host, port: at.port });
+    s.on('error', () => undefined);
+    // A crashed a1 sends no challenge: the close (or refusal) ends the wait with ''.
+    const challenge = await new Promise<string>((resolve) => {
+      s.once('data', (d: Buffer) => resolve(d.toString()));
+      s.once('close', () => resolve(''));
+    });
+    t.regex(challenge, /"type":"challenge","nonce":"[0-9a-f]{32}"/);
+    s.write(`${JSON.stringify({ type: 'auth', from: 2, nonce: '0'.repeat(32), mac })}\n`);
+    await new Promise((resolve) => s.once('close', resolve));
+  }
+  t.is(a1.exit, null, 'a1 is still up');
+  const g = await cli(['get', '--from', 'a1', ...c.clientFlags()], { PAXOS_SECRET: SECRET });
+  t.is(g.code, 3, 'and still serves authenticated clients');
+  t.false(a1.stderr.some((l) => /TypeError|RangeError|ERR_CRYPTO/.test(l)));
+});
+
+test('a peer without the secret, among peers that require it, says so once', async (t) => {
+  const c = await new LiveCluster('p1:proposer1\na1:acceptor1\na2:acceptor1\n').init();
+  t.teardown(() => c.close());
+  c.start('a1', [], { PAXOS_SECRET: SECRET });
+  c.start('a2', [], { PAXOS_SECRET: SECRET });
+  const p1 = c.start('p1', ['-v', 'X']);
+  await p1.waitStderr(/a1 at .* requires a shared secret, and this peer has none \(--secret-file or PAXOS_SECRET\)/);
+  await until(() => false || p1.stderr.length > 0, 'x');
+  t.is(p1.stderr.filter((l) => l.includes('a1 at') && l.includes('requires a shared secret')).length, 1);
+  t.false(p1.log.some((l) => l.action === 'chose'));
+});
+
+test('a malformed client request gets an "invalid" answer instead of silence', async (t) => {
+  const c = await new LiveCluster('p1:proposer1\na1:acceptor1\n').init();
+  t.teardown(() => c.close());
+  const a1 = c.start('a1');
+  await a1.waitStderr(/listening on/);
+  const { createConnection } = await import('node:net');
+  const at = c.endpoint('a1');
+  const s = createConnection({ host: at.host, port: at.port });
+  s.on('error', () => undefined);
+  await new Promise((r) => s.once('connect', r));
+  s.write(`${JSON.stringify({ type: 'submit', id: 'r1', value: '' })}\n`);
+  const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())));
+  s.destroy();
+  t.deepEqual(JSON.parse(answer), { type: 'result', id: 'r1', status: 'invalid', peer: '', why: '"value" must not be empty' });
+});

@@ -85,3 +85,39 @@ test('an acceptor replies only after its promise and its accepted value are save
     t.is(got.at(-1)?.type, `${msg.type}_ack`);
   }
 });
+
+test('a peer whose disk fails stops (fatal) instead of answering from state it could not save', async (t) => {
+  const cluster = parseHostsfile('p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n', 'hostsfile');
+  const alloc = await allocate(['p1', 'a1']);
+  await alloc.beforeSpawn();
+  t.teardown(() => alloc.release());
+  const broken: Storage = { load: async () => EMPTY_STATE, save: async () => Promise.reject(new Error('ENOSPC: no space left on device')) };
+  const a1 = new PeerDaemon({
+    cluster,
+    self: cluster.byHost('a1')!,
+    value: undefined,
+    startDelayMs: 0,
+    listen: alloc.endpoints.get('a1')!,
+    endpointOf: (h) => alloc.endpoints.get(h.host) ?? { host: '127.0.0.1', port: 1 },
+    storage: broken,
+    timing: DEFAULT_TIMING,
+    rng: () => 0.5,
+    idleMs: 0,
+    out: () => undefined,
+    log: silentLogger,
+  });
+  const fatal = new Promise<Error>((resolve) => a1.once('fatal', resolve));
+  await a1.start();
+  t.teardown(() => a1.stop());
+  const got: Message[] = [];
+  const p1 = await listen(alloc.endpoints.get('p1')!, (m) => got.push(m), silentLogger);
+  t.teardown(() => p1.close());
+  const link = new PeerLink('a1', alloc.endpoints.get('a1')!, silentLogger, 1);
+  link.start();
+  t.teardown(() => link.close());
+  link.send({ type: 'prepare', from: 1, n: 1 });
+  t.regex((await fatal).message, /ENOSPC/);
+  link.send({ type: 'prepare', from: 1, n: 2 });
+  await delay(200);
+  t.deepEqual(got, [], 'no ack ever leaves');
+});

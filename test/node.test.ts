@@ -174,3 +174,24 @@ test('refused and stale messages leave durable state untouched', (t) => {
   t.deepEqual(p1.receive({ type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null }), [], 'an ack with no round running');
   t.is(JSON.stringify(p1.state), before);
 });
+
+test('a proposer that won and restarts announces chose again; one that was only told does not', (t) => {
+  const net = new MemNet(TC2);
+  net.propose(1, 'X');
+  net.run();
+  // p1 won at 1: after a restart from its saved state it says so again.
+  const saved1 = net.persisted.get(1)!.at(-1)!;
+  t.deepEqual(saved1.chosen, { n: 1, v: 'X' });
+  const again = new MemNet(TC2, new Map([[1, saved1]]));
+  const effects = again.node(1).resume();
+  t.deepEqual(effects, [
+    { kind: 'chose', v: 'X', n: 1 },
+    { kind: 'clearTimer', id: 'round/1' },
+    { kind: 'clearTimer', id: 'backoff/1' },
+    { kind: 'send', to: [2, 3, 4], msg: { type: 'chose', from: 1, n: 1, v: 'X' } },
+  ]);
+  t.deepEqual(again.node(1).reconnected(3), [{ kind: 'send', to: [3], msg: { type: 'chose', from: 1, n: 1, v: 'X' } }], 'and resends on reconnect');
+  // An acceptor that learned X, and p5 (proposer 2) told of X at 1: nothing to announce.
+  t.deepEqual(new MemNet(TC2, new Map([[2, net.persisted.get(2)!.at(-1)!]])).node(2).resume(), []);
+  t.deepEqual(new MemNet(TC2, new Map([[5, { ...saved1, lastProposal: {} }]])).node(5).resume(), []);
+});

@@ -9,7 +9,7 @@ import { hasRole, loadHostsfile, type Cluster, type HostEntry } from '../config/
 import { MAX_VALUE_BYTES } from '../core/limits.js';
 import { DEFAULT_TIMING } from '../core/proposer.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../daemon/logger.js';
-import { PeerDaemon, type DelayRule } from '../daemon/peer.js';
+import { PeerDaemon, type DelayRule, type PeerOptions } from '../daemon/peer.js';
 import { mulberry32 } from '../core/prng.js';
 import { FileStorage } from '../storage/file.js';
 import { loadSecret, type Secret } from '../transport/auth.js';
@@ -89,22 +89,18 @@ Other commands:
 Exit status: 0 after SIGTERM, SIGINT or --exit-after-idle; 2 on a usage or
 hostsfile error; 1 on any other failure, such as an unreadable state file.`;
 
-export interface PeerSettings {
-  readonly cluster: Cluster;
-  readonly self: HostEntry;
-  readonly value: string | undefined;
-  readonly startDelayMs: number;
-  readonly listen: Endpoint;
-  readonly endpointOf: (peer: HostEntry) => Endpoint;
+/** What the command line decides; the daemon's options (PeerOptions) are built from it. */
+export interface PeerSettings
+  extends Pick<PeerOptions, 'cluster' | 'self' | 'value' | 'startDelayMs' | 'listen' | 'endpointOf' | 'delays' | 'replicaFile'> {
   readonly roundTimeoutMs: number;
   readonly dataDir: string;
   readonly replicaFile: string;
+  readonly delays: readonly DelayRule[];
   readonly secret: Secret | null;
   /** 0: never. */
   readonly idleMs: number;
   readonly logLevel: LogLevel;
   readonly exitOnStdinClose: boolean;
-  readonly delays: readonly DelayRule[];
   /** Undefined: Math.random. */
   readonly rngSeed: number | undefined;
   /** Non-fatal problems to print once at startup. */
@@ -243,6 +239,11 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
       .then(() => process.exit(0));
   };
   daemon.on('idle', () => shutdown(`idle for ${settings.idleMs / 1000} s`));
+  daemon.on('fatal', (err) => {
+    // A peer that cannot save its state must not go on answering.
+    log.error(`stopping: ${err.message}`);
+    process.exit(1);
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   if (settings.exitOnStdinClose) {

@@ -78,6 +78,21 @@ export class PaxosNode {
     return this.chosenValue;
   }
 
+  /**
+   * The outcome that answers a client of this peer's proposers: what one of
+   * them chose or was told, or a learned value they vouch for (same acceptors).
+   */
+  outcome(): Accepted | null {
+    for (const p of this.proposers.values()) if (p.chosen !== null) return p.chosen;
+    const known = this.chosenValue;
+    return known !== null && this.vouches(known) ? known : null;
+  }
+
+  /** Whether a value chosen at `c.n` is the outcome for this peer's proposers. */
+  vouches(c: Accepted): boolean {
+    return [...this.proposers.values()].some((p) => p.vouchesFor(c));
+  }
+
   proposerGroups(): number[] {
     return [...this.proposers.keys()];
   }
@@ -99,6 +114,21 @@ export class PaxosNode {
         return [...p.onChosen(known), ...this.printOnce(known)];
       }),
     );
+  }
+
+  /**
+   * Right after a restart: if the value this peer learned was chosen with
+   * one of its own proposers' numbers, that proposer won before the crash;
+   * it prints chose and announces it again.
+   */
+  resume(): Effect[] {
+    const known = this.chosenValue;
+    if (known === null) return [];
+    for (const p of this.proposers.values()) {
+      const announce = p.resumeWon(known);
+      if (announce.length > 0) return [...this.printOnce(known), ...announce];
+    }
+    return [];
   }
 
   /** Our link to `peer` came back after dropping. */

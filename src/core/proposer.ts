@@ -149,6 +149,19 @@ export class Proposer {
     return this.finish(chosen, 'quiet');
   }
 
+  /**
+   * After a restart: `chosen` carries one of our own numbers, so we won that
+   * round before the crash. Say so again: the chose message may never have
+   * left, and it is the only way acceptors and learners hear of it.
+   */
+  resumeWon(chosen: Accepted): Effect[] {
+    if (groupOfProposal(chosen.n, this.cfg.stride) !== this.cfg.group) return [];
+    this.won = true;
+    const effects = this.finish(chosen, 'quiet');
+    effects.push({ kind: 'send', to: this.cfg.notify, msg: { type: 'chose', from: this.cfg.self, n: chosen.n, v: chosen.v } });
+    return effects;
+  }
+
   /** Whether a value chosen with proposal `chosen.n` is chosen for our group too. */
   vouchesFor(chosen: Accepted): boolean {
     return this.cfg.sameAcceptors.has(groupOfProposal(chosen.n, this.cfg.stride));

@@ -8,7 +8,7 @@ import { Mutex } from 'async-mutex';
 import type { Cluster, HostEntry } from '../config/cluster.js';
 import { choseLine, messageLine } from '../core/logline.js';
 import { PaxosNode } from '../core/node.js';
-import type { ProposerTiming } from '../core/proposer.js';
+import { majority, type ProposerTiming } from '../core/proposer.js';
 import type { Effect, Message, PeerId } from '../core/types.js';
 import type { Storage } from '../storage/storage.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
@@ -23,7 +23,7 @@ import type { Logger } from './logger.js';
 export interface PeerOptions {
   readonly cluster: Cluster;
   readonly self: HostEntry;
-  /** The value to propose; required when the peer holds a proposer role. */
+  /** The value to propose (-v); a proposer with none waits for a client's submit. */
   readonly value: string | undefined;
   /** `-t`: how long to wait before proposing. Serving starts at once. */
   readonly startDelayMs: number;
@@ -57,7 +57,10 @@ export interface Chosen {
   readonly n: number;
 }
 
-export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
+/** Clients one peer lets wait for an outcome at once; more are told to come back. */
+const MAX_WAITING_CLIENTS = 1000;
+
+export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal: [Error] }> {
   private readonly mutex = new Mutex();
   private readonly links = new Map<PeerId, PeerLink>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -69,8 +72,8 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
   private idleTimer: NodeJS.Timeout | null = null;
   /** Whether this peer's proposers have started (from -t, or a client's submit). */
   private proposing = false;
-  /** Clients waiting to hear what was chosen. */
-  private waiting: Array<(c: Chosen) => void> = [];
+  /** Clients waiting to hear what was chosen (removed when they hang up). */
+  private readonly waiting = new Set<(c: Chosen) => void>();
   /** The value in the replica file, once written. */
   private replicated: string | null = null;
   private stopped = false;
@@ -102,7 +105,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
       this.opts.listen,
       {
         message: (msg) => void this.handle(msg),
-        client: (req, reply) => void this.serveClient(req, reply),
+        client: (req, reply, gone) => void this.serveClient(req, reply, gone),
         hello: (from) => {
           if (cluster.byId(from) === undefined) log.warn(`dropping hello from peer_id ${from}, which is not in the hostsfile`);
           else this.links.get(from)?.kick();
@@ -122,10 +125,12 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
       link.on('up', () => {
         if (!dropped) return;
         dropped = false;
-        void this.locked(() => this.need().reconnected(id));
+        void this.locked(() => this.apply(this.need().reconnected(id)));
       });
       link.start();
     }
+    // A proposer that won before a crash announces it again (queued until links are up).
+    await this.locked(() => this.apply(this.need().resume()));
     this.touch();
     if (this.node.proposerGroups().length > 0 && this.opts.value !== undefined) {
       const value = this.opts.value;
@@ -177,7 +182,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
       groups.every((g) => {
         const acceptors = cluster.acceptorsOf(g);
         const up = acceptors.filter((a) => a === self.id || this.links.get(a)?.isUp === true).length;
-        return up >= Math.floor(acceptors.length / 2) + 1;
+        return up >= majority(acceptors.length);
       });
     if (!ready()) {
       this.opts.log.info(`waiting for a quorum of acceptors to be reachable before proposing`);
@@ -196,42 +201,54 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
   }
 
   private startProposing(value: string): Promise<void> {
-    return this.mutex.runExclusive(async () => {
-      // One proposal per peer: a second start (a client after -t, or -t
-      // after a client) waits for the outcome of the first.
-      if (this.stopped || this.proposing) return;
-      this.proposing = true;
-      await this.apply(this.need().propose(value));
+    return this.locked(async () => this.beginProposing(value));
+  }
+
+  /** Under the mutex. One proposal per peer: a second start (a client after -t, or -t after a client) waits for the first's outcome. */
+  private async beginProposing(value: string): Promise<void> {
+    if (this.proposing) return;
+    this.proposing = true;
+    await this.apply(this.need().propose(value));
+  }
+
+  /**
+   * A client's submit or get, answered on its own connection, under the
+   * mutex: a client never hears of state that is not yet saved.
+   */
+  private serveClient(req: ClientRequest, reply: (res: ClientResult) => void, gone: AbortSignal): Promise<void> {
+    return this.locked(async () => {
+      const peer = this.opts.self.host;
+      const node = this.need();
+      const chosen = (c: { v: string; n: number }): ClientResult => ({ type: 'result', id: req.id, status: 'chosen', value: c.v, n: c.n, peer });
+      if (req.type === 'get') {
+        const known = node.chosen;
+        reply(known === null ? { type: 'result', id: req.id, status: 'not_chosen', peer } : chosen(known));
+        return;
+      }
+      if (node.proposerGroups().length === 0) {
+        const proposers = this.opts.cluster.hosts.filter((h) => h.roles.some((r) => r.kind === 'proposer')).map((h) => h.host);
+        reply({ type: 'result', id: req.id, status: 'not_proposer', peer, proposers });
+        return;
+      }
+      const outcome = node.outcome();
+      if (outcome !== null) {
+        reply(chosen(outcome));
+        return;
+      }
+      if (this.waiting.size >= MAX_WAITING_CLIENTS) {
+        reply({ type: 'result', id: req.id, status: 'invalid', peer, why: `${MAX_WAITING_CLIENTS} clients are already waiting; try again later` });
+        return;
+      }
+      const waiter = (c: Chosen): void => reply(chosen(c));
+      this.waiting.add(waiter);
+      gone.addEventListener('abort', () => this.waiting.delete(waiter), { once: true });
+      this.opts.log.info(`client submits ${JSON.stringify(req.value.slice(0, 40))}${this.proposing ? '; already proposing, so it waits for the outcome' : ''}`);
+      await this.beginProposing(req.value);
     });
   }
 
-  /** A client's submit or get, answered on its own connection. */
-  private async serveClient(req: ClientRequest, reply: (res: ClientResult) => void): Promise<void> {
-    const peer = this.opts.self.host;
-    const node = this.need();
-    const chosen = (c: { v: string; n: number }): ClientResult => ({ type: 'result', id: req.id, status: 'chosen', value: c.v, n: c.n, peer });
-    const known = node.chosen;
-    if (req.type === 'get') {
-      reply(known === null ? { type: 'result', id: req.id, status: 'not_chosen', peer } : chosen(known));
-      return;
-    }
-    if (node.proposerGroups().length === 0) {
-      const proposers = this.opts.cluster.hosts.filter((h) => h.roles.some((r) => r.kind === 'proposer')).map((h) => h.host);
-      reply({ type: 'result', id: req.id, status: 'not_proposer', peer, proposers });
-      return;
-    }
-    if (known !== null) {
-      reply(chosen(known));
-      return;
-    }
-    this.waiting.push((c) => reply(chosen(c)));
-    this.opts.log.info(`client submits ${JSON.stringify(req.value.slice(0, 40))}${this.proposing ? '; already proposing, so it waits for the outcome' : ''}`);
-    await this.startProposing(req.value);
-  }
-
   private handle(msg: Message): Promise<void> {
-    return this.mutex.runExclusive(async () => {
-      if (this.stopped) return;
+    return this.locked(async () => {
       const node = this.need();
       const why = node.reject(msg);
       if (why !== null) {
@@ -244,9 +261,20 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
     });
   }
 
-  private locked(step: () => Effect[]): Promise<void> {
+  /**
+   * Run `task` under the state mutex. If it fails (the disk refused a save,
+   * say), the peer must not go on answering from state it could not keep:
+   * it stops, and 'fatal' says why.
+   */
+  private locked(task: () => Promise<void>): Promise<void> {
     return this.mutex.runExclusive(async () => {
-      if (!this.stopped) await this.apply(step());
+      if (this.stopped) return;
+      try {
+        await task();
+      } catch (err) {
+        this.stopped = true;
+        this.emit('fatal', err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 
@@ -262,13 +290,19 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
           this.touch();
           for (const to of e.to) this.deliver(to, e.msg);
           break;
-        case 'chose':
+        case 'chose': {
           // The replica is durable before the peer says it chose.
           await this.replicate(e.v);
           this.opts.out(choseLine(this.id, e.v, e.n));
-          this.emit('chose', { v: e.v, n: e.n });
-          for (const w of this.waiting.splice(0)) w({ v: e.v, n: e.n });
+          const c = { v: e.v, n: e.n };
+          this.emit('chose', c);
+          // Clients of our proposers hear our groups' outcome, not another group's.
+          if (this.need().vouches(c)) {
+            for (const w of this.waiting) w(c);
+            this.waiting.clear();
+          }
           break;
+        }
         case 'setTimer':
           this.setTimer(e.id, e.ms);
           break;
@@ -310,9 +344,9 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
   private setTimer(id: string, ms: number): void {
     clearTimeout(this.timers.get(id));
     const handle: NodeJS.Timeout = setTimeout(() => {
-      void this.mutex.runExclusive(async () => {
+      void this.locked(async () => {
         // A timer cleared or replaced while this callback waited is stale.
-        if (this.stopped || this.timers.get(id) !== handle) return;
+        if (this.timers.get(id) !== handle) return;
         this.timers.delete(id);
         await this.apply(this.need().timeout(id));
       });
@@ -326,8 +360,9 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: [] }> {
    * ends with the same bytes: the value's UTF-8, nothing else.
    */
   private async replicate(value: string): Promise<void> {
+    // The first value learned, as the saved state's `chosen` is.
     const file = this.opts.replicaFile;
-    if (file === undefined || this.replicated === value) return;
+    if (file === undefined || this.replicated !== null) return;
     await mkdir(path.dirname(file), { recursive: true });
     await writeAtomically(file, Buffer.from(value, 'utf8'));
     this.replicated = value;

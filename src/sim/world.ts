@@ -241,7 +241,7 @@ export class World {
         const node = this.nodes.get(ev.node);
         if (node == null || this.life.get(ev.node) !== ev.life) return;
         this.note(`p${ev.node} proposes ${this.values.get(ev.node)}`);
-        this.apply(ev.node, node.propose(this.values.get(ev.node)!));
+        this.perform(ev.node, node.propose(this.values.get(ev.node)!));
         return;
       }
       case 'timer': {
@@ -249,7 +249,7 @@ export class World {
         if (node == null || this.life.get(ev.node) !== ev.life || this.timers.get(`${ev.node} ${ev.id}`) !== ev.gen) return;
         this.timers.delete(`${ev.node} ${ev.id}`);
         this.note(`peer ${ev.node} timer ${ev.id}`);
-        this.apply(ev.node, node.timeout(ev.id));
+        this.perform(ev.node, node.timeout(ev.id));
         return;
       }
       case 'deliver': {
@@ -258,15 +258,7 @@ export class World {
         const why = node.reject(ev.msg);
         if (why !== null) throw new Violation(`peer ${ev.to} refused a message a correct peer sent: ${show(ev.msg)} (${why})`);
         this.note(`${ev.msg.from}->${ev.to} ${show(ev.msg)}`);
-        const effects = node.receive(ev.msg);
-        if (this.faulty() && this.rng() < this.midStepCrashP) {
-          // Crash after the save but before the sends that depend on it.
-          this.apply(ev.to, effects.filter((e) => e.kind === 'persist'));
-          this.crash(ev.to, 'mid-step, after saving, before sending');
-          this.agenda.push(this.now + between(this.rng, 10, 300), { kind: 'restart', node: ev.to });
-          return;
-        }
-        this.apply(ev.to, effects);
+        this.perform(ev.to, node.receive(ev.msg));
         return;
       }
       case 'crash':
@@ -276,6 +268,21 @@ export class World {
         this.restart(ev.node);
         return;
     }
+  }
+
+  /**
+   * Perform a step's effects, or, now and then while faults are on, crash
+   * after the save but before the sends and prints that depend on it: the
+   * one partial outcome the daemon allows (it awaits every save first).
+   */
+  private perform(id: PeerId, effects: readonly Effect[]): void {
+    if (this.faulty() && effects.some((e) => e.kind === 'persist') && this.rng() < this.midStepCrashP) {
+      this.apply(id, effects.filter((e) => e.kind === 'persist'));
+      this.crash(id, 'mid-step, after saving, before sending');
+      this.agenda.push(this.now + between(this.rng, 10, 300), { kind: 'restart', node: id });
+      return;
+    }
+    this.apply(id, effects);
   }
 
   private crash(id: PeerId, how: string): void {
@@ -294,6 +301,8 @@ export class World {
     if (this.acceptors.includes(id) && state.promised < before) {
       throw new Violation(`peer ${id}'s promise went from ${before} down to ${state.promised} across a restart`);
     }
+    // As the daemon does at start: a proposer that won before the crash says so again.
+    this.apply(id, this.nodes.get(id)!.resume());
     if (this.values.has(id)) this.agenda.push(this.now + between(this.rng, 0, 20), { kind: 'propose', node: id, life: this.life.get(id)! });
     // Everyone's link to it reconnects.
     for (const [other, node] of this.nodes) if (other !== id && node != null) this.apply(other, node.reconnected(id));
@@ -345,11 +354,13 @@ export class World {
   private checkInvariants(): void {
     for (const a of this.acceptors) {
       const node = this.nodes.get(a);
-      if (node == null) continue;
-      const s = node.state;
+      // A crashed acceptor's saved state counts too: what it accepted before
+      // dying stays accepted, even if the run ends before it restarts.
+      const s = node == null ? this.durable.get(a) : node.state;
+      if (s === undefined) continue;
       const before = this.promised.get(a) ?? 0;
-      if (s.promised < before) throw new Violation(`peer ${a}'s promise decreased from ${before} to ${s.promised}`);
-      this.promised.set(a, s.promised);
+      if (node != null && s.promised < before) throw new Violation(`peer ${a}'s promise decreased from ${before} to ${s.promised}`);
+      this.promised.set(a, Math.max(before, s.promised));
       if (s.accepted !== null) {
         const key = `${s.accepted.n} ${s.accepted.v}`;
         const who = this.acceptedAt.get(key) ?? new Set<PeerId>();

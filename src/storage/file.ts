@@ -7,12 +7,12 @@
 // is unreadable or fails its checksum: starting empty would let this
 // acceptor break promises it made before the crash.
 //
-// A LOCK file holding the owner's pid keeps two peers from sharing a data
-// directory, which would silently merge two acceptors into one.
+// A lock keeps two live peers from sharing a data directory, which would
+// silently merge two acceptors into one (see takeLock).
 
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { EMPTY_STATE, type Accepted, type DurableState } from '../core/types.js';
 import { writeAtomically } from './atomic.js';
@@ -27,6 +27,7 @@ export class StateError extends Error {
 export class FileStorage implements Storage {
   readonly file: string;
   private readonly lock: string;
+  private lockServer: net.Server | null = null;
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, 'state.json');
@@ -53,7 +54,13 @@ export class FileStorage implements Storage {
 
   /** Give up the data directory (on a clean shutdown). */
   async release(): Promise<void> {
-    await unlink(this.lock).catch(() => undefined);
+    if (this.lockServer !== null) {
+      this.lockServer.close();
+      this.lockServer = null;
+      return;
+    }
+    // The pid lock, only if it is still ours.
+    if ((await readFile(this.lock, 'utf8').catch(() => '')).trim() === String(process.pid)) await unlink(this.lock).catch(() => undefined);
   }
 
   private decode(text: string): DurableState {
@@ -79,23 +86,60 @@ export class FileStorage implements Storage {
   }
 
   private async takeLock(): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fh = await open(this.lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-        await fh.writeFile(`${process.pid}\n`);
-        await fh.close();
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (process.platform === 'linux') await this.takeKernelLock();
+    else await this.takePidLock();
+  }
+
+  /**
+   * Linux: bind an abstract Unix socket named after the directory's real
+   * path. Only one process can hold it, and the kernel lets go the moment
+   * that process dies: no stale file to clean up, no pid that can be reused.
+   */
+  private async takeKernelLock(): Promise<void> {
+    const name = `\0paxos-data-dir-${sha256(await realpath(this.dir)).slice(0, 48)}`;
+    const server = net.createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ path: name }, () => resolve());
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new StateError(`data directory ${this.dir} is in use by another running peer; give each peer its own --data-dir`);
       }
-      const owner = Number((await readFile(this.lock, 'utf8').catch(() => '')).trim());
-      // A crash (kill -9) leaves the lock behind; its pid is then dead, or is
-      // our own (a container's peer is always pid 1).
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new StateError(`data directory ${this.dir} is in use by process ${owner}; give each peer its own --data-dir`);
+      throw err;
+    }
+    server.unref();
+    this.lockServer = server;
+  }
+
+  /**
+   * Elsewhere: a LOCK file holding the owner's pid, created with its
+   * contents in one step (link of a finished temp file). A crash leaves it
+   * behind; it is taken over when its pid is dead, or is our own (a
+   * container's peer is always pid 1). Two peers taking over the same stale
+   * lock at the same instant can both succeed: a gap Linux does not have.
+   */
+  private async takePidLock(): Promise<void> {
+    const mine = path.join(this.dir, `LOCK.${process.pid}`);
+    await writeFile(mine, `${process.pid}\n`);
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          await link(mine, this.lock);
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        const owner = Number((await readFile(this.lock, 'utf8').catch(() => '')).trim());
+        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+          throw new StateError(`data directory ${this.dir} is in use by process ${owner}; give each peer its own --data-dir`);
+        }
+        await unlink(this.lock).catch(() => undefined);
       }
-      await writeFile(this.lock, `${process.pid}\n`);
-      return;
+      throw new StateError(`data directory ${this.dir}: could not take its LOCK; is another peer starting there?`);
+    } finally {
+      await unlink(mine).catch(() => undefined);
     }
   }
 }

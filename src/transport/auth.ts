@@ -29,23 +29,28 @@ const MIN_SECRET_BYTES = 16;
 
 /** The secret from --secret-file, else from PAXOS_SECRET, else none. */
 export function loadSecret(file: string | undefined, env: NodeJS.ProcessEnv, warnings: string[]): Secret | null {
-  let text: string;
+  let bytes: Buffer;
   let source: string;
   if (file !== undefined) {
     source = `--secret-file ${file}`;
     try {
-      text = readFileSync(file, 'utf8');
+      // Bytes, not text: two different binary secrets must stay different keys.
+      bytes = readFileSync(file);
     } catch (err) {
       throw new ConfigError(`${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     if ((statSync(file).mode & 0o077) !== 0) warnings.push(`${source} can be read by other users; chmod 600 it`);
   } else if (env['PAXOS_SECRET'] !== undefined) {
     source = 'PAXOS_SECRET';
-    text = env['PAXOS_SECRET'];
+    bytes = Buffer.from(env['PAXOS_SECRET'], 'utf8');
   } else {
     return null;
   }
-  const key = Buffer.from(text.replace(/\r?\n$/, ''), 'utf8');
+  // An editor's trailing newline is not part of the secret.
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 0x0a) end -= 1;
+  if (end > 0 && bytes[end - 1] === 0x0d) end -= 1;
+  const key = bytes.subarray(0, end);
   if (key.length === 0) throw new ConfigError(`${source} is empty`);
   if (key.length < MIN_SECRET_BYTES) warnings.push(`${source} is shorter than ${MIN_SECRET_BYTES} bytes; use a longer secret`);
   return { source, key };
@@ -59,9 +64,21 @@ export function mac(secret: Secret, role: 'client' | 'server', serverNonce: stri
   return createHmac('sha256', secret.key).update(`paxos/1\n${role}\n${serverNonce}\n${clientNonce}\n${from}`).digest('hex');
 }
 
+const HEX64 = /^[0-9a-f]{64}$/;
+const NONCE = /^[0-9a-f]{32}$/;
+
+/** A nonce as we make them: 16 random bytes in hex. Anything else is refused. */
+export function isNonce(x: unknown): x is string {
+  return typeof x === 'string' && NONCE.test(x);
+}
+
+/**
+ * Constant-time comparison of a received MAC with the expected one. The
+ * shape is checked first, so timingSafeEqual always gets equal lengths.
+ */
 export function sameMac(a: unknown, b: string): boolean {
-  if (typeof a !== 'string' || a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+  if (typeof a !== 'string' || !HEX64.test(a)) return false;
+  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 }
 
 export type Introduced = { ok: true } | { ok: false; why: string };
@@ -99,7 +116,7 @@ export function introduce(socket: net.Socket, from: number, secret: Secret | nul
           return finish({ ok: false, why: 'it sent something that is not JSON during the handshake' });
         }
         if (serverNonce === null) {
-          if (m['type'] !== 'challenge' || typeof m['nonce'] !== 'string') return finish({ ok: false, why: 'it did not start with a challenge' });
+          if (m['type'] !== 'challenge' || !isNonce(m['nonce'])) return finish({ ok: false, why: 'it did not start with a proper challenge' });
           serverNonce = m['nonce'];
           socket.write(`${JSON.stringify({ type: 'auth', from, nonce: clientNonce, mac: mac(secret, 'client', serverNonce, clientNonce, from) })}\n`);
           return;

@@ -15,6 +15,8 @@ import { backoffDelay } from '../core/backoff.js';
 import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../daemon/logger.js';
 import { introduce, type Secret } from './auth.js';
+import { LineReader } from './lines.js';
+import { MAX_LINE_BYTES } from '../core/limits.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -40,6 +42,7 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
   /** The socket being connected or connected, so close() can end it either way. */
   private socket: net.Socket | null = null;
   private failures = 0;
+  private warnedSecret = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private waiters: Array<(c: Conn | null) => void> = [];
@@ -133,6 +136,7 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
         socket.destroy();
         return;
       }
+      if (this.secret === null) this.watchForChallenge(socket);
       const out = ndjson.stringify();
       out.on('error', (err: Error) => this.log.debug(`encoder for ${this.name}: ${err.message}`));
       out.pipe(socket);
@@ -169,6 +173,24 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
         this.connect();
       }, ms);
     });
+  }
+
+  /**
+   * We have no secret. A peer that challenges us will drop what we send:
+   * say so once, and hang up (an unused connection, so retries back off).
+   */
+  private watchForChallenge(socket: net.Socket): void {
+    const reader = new LineReader(
+      MAX_LINE_BYTES,
+      (line) => {
+        if (!line.includes('"challenge"')) return;
+        if (!this.warnedSecret) this.log.warn(`${this.name} at ${this.where()} requires a shared secret, and this peer has none (--secret-file or PAXOS_SECRET)`);
+        this.warnedSecret = true;
+        socket.destroy();
+      },
+      () => undefined,
+    );
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
   }
 
   private where(): string {

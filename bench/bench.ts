@@ -91,7 +91,7 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   await alloc.beforeSpawn();
 
   const children: ChildProcess[] = ['peer2', 'peer3', 'peer4'].map((name) =>
-    spawn(process.execPath, [MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close'], {
+    spawn(process.execPath, [MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close', '--log-level', 'error'], {
       stdio: ['pipe', 'ignore', 'inherit'],
     }),
   );

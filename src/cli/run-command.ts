@@ -4,9 +4,10 @@ import { ConfigError } from '../config/errors.js';
 import { DEFAULT_RUN, runTestcase } from '../runner/run.js';
 import { parseFlags } from './flags.js';
 
-export const RUN_HELP = `Usage: paxos run DIR [options]
+export const RUN_HELP = `Usage: paxos run DIR|COMPOSE_FILE [options]
 
-Runs the testcase in DIR without Docker. Reads DIR/docker-compose.yml as is
+Runs the testcase in DIR without Docker. Reads DIR/docker-compose.yml (or
+compose.yml, or the compose file given) as is
 (services, hostnames, command: flags, and the hostsfile mounted in volumes:),
 starts each service as a local peer process on its own loopback address with
 port 8080 (127.A.B.1, .2, ...; distinct ports on 127.0.0.1 where that is not

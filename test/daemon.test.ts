@@ -1,7 +1,7 @@
 // The daemon shell, in-process: it must not let a reply leave before the
 // state it depends on is saved.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseHostsfile } from '../src/config/hostsfile.js';
 import { DEFAULT_TIMING } from '../src/core/proposer.js';
@@ -37,12 +37,15 @@ class GatedStorage implements Storage {
   }
 }
 
-test('an acceptor replies only after its promise and its accepted value are saved', async (t) => {
+/**
+ * Acceptor a1 as an in-process daemon on `storage`, and the test in the
+ * place of proposer p1: what a1 sends p1 lands in `got`; `link` sends as p1.
+ */
+async function acceptorWithProposer(t: ExecutionContext, storage: Storage) {
   const cluster = parseHostsfile('p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n', 'hostsfile');
   const alloc = await allocate(['p1', 'a1']);
   await alloc.beforeSpawn();
   t.teardown(() => alloc.release());
-  const storage = new GatedStorage();
   const lines: string[] = [];
   const a1 = new PeerDaemon({
     cluster,
@@ -58,15 +61,21 @@ test('an acceptor replies only after its promise and its accepted value are save
     out: (l) => void lines.push(l),
     log: silentLogger,
   });
+  const fatal = new Promise<Error>((resolve) => a1.once('fatal', resolve));
   await a1.start();
   t.teardown(() => a1.stop());
-  // The test plays proposer p1.
   const got: Message[] = [];
   const p1 = await listen(alloc.endpoints.get('p1')!, (m) => got.push(m), silentLogger);
   t.teardown(() => p1.close());
   const link = new PeerLink('a1', alloc.endpoints.get('a1')!, silentLogger, 1);
   link.start();
   t.teardown(() => link.close());
+  return { lines, got, link, fatal };
+}
+
+test('an acceptor replies only after its promise and its accepted value are saved', async (t) => {
+  const storage = new GatedStorage();
+  const { lines, got, link } = await acceptorWithProposer(t, storage);
 
   for (const [msg, saved] of [
     [{ type: 'prepare', from: 1, n: 1 }, { promised: 1, accepted: null }],
@@ -87,34 +96,8 @@ test('an acceptor replies only after its promise and its accepted value are save
 });
 
 test('a peer whose disk fails stops (fatal) instead of answering from state it could not save', async (t) => {
-  const cluster = parseHostsfile('p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n', 'hostsfile');
-  const alloc = await allocate(['p1', 'a1']);
-  await alloc.beforeSpawn();
-  t.teardown(() => alloc.release());
   const broken: Storage = { load: async () => EMPTY_STATE, save: async () => Promise.reject(new Error('ENOSPC: no space left on device')) };
-  const a1 = new PeerDaemon({
-    cluster,
-    self: cluster.byHost('a1')!,
-    value: undefined,
-    startDelayMs: 0,
-    listen: alloc.endpoints.get('a1')!,
-    endpointOf: (h) => alloc.endpoints.get(h.host) ?? { host: '127.0.0.1', port: 1 },
-    storage: broken,
-    timing: DEFAULT_TIMING,
-    rng: () => 0.5,
-    idleMs: 0,
-    out: () => undefined,
-    log: silentLogger,
-  });
-  const fatal = new Promise<Error>((resolve) => a1.once('fatal', resolve));
-  await a1.start();
-  t.teardown(() => a1.stop());
-  const got: Message[] = [];
-  const p1 = await listen(alloc.endpoints.get('p1')!, (m) => got.push(m), silentLogger);
-  t.teardown(() => p1.close());
-  const link = new PeerLink('a1', alloc.endpoints.get('a1')!, silentLogger, 1);
-  link.start();
-  t.teardown(() => link.close());
+  const { got, link, fatal } = await acceptorWithProposer(t, broken);
   link.send({ type: 'prepare', from: 1, n: 1 });
   t.regex((await fatal).message, /ENOSPC/);
   link.send({ type: 'prepare', from: 1, n: 2 });

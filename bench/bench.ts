@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { parseHostsfile } from '../src/config/hostsfile.js';
 import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
 import type { Effect, Message } from '../src/core/types.js';
-import { silentLogger } from '../src/daemon/logger.js';
+import { silentLogger } from '../src/util/logger.js';
 import { allocate } from '../src/runner/addresses.js';
 import { runTestcase } from '../src/runner/run.js';
 import { PeerLink } from '../src/transport/link.js';
@@ -111,8 +111,8 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
     if (m.type === 'prepare_ack') perform(proposer.onPrepareAck(m));
     if (m.type === 'accept_ack') perform(proposer.onAcceptAck(m));
   };
-  const inbound = await listen(alloc.endpoints.get('peer1')!, onMessage, silentLogger);
-  const links = new Map([2, 3, 4].map((id) => [id, new PeerLink(`peer${id}`, alloc.endpoints.get(`peer${id}`)!, silentLogger)]));
+  const inbound = await listen(alloc.endpoints.get('peer1')!, onMessage, { log: silentLogger, self: 1 });
+  const links = new Map([2, 3, 4].map((id) => [id, new PeerLink(`peer${id}`, alloc.endpoints.get(`peer${id}`)!, { self: 1, peer: id, log: silentLogger })]));
   for (const l of links.values()) l.start();
   await Promise.all([...links.values()].map((l) => (l.isUp ? undefined : new Promise<void>((r) => l.once('up', () => r())))));
 

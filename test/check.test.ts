@@ -2,10 +2,10 @@
 // doctored ones, naming the file and line.
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { tempDir } from './helpers/tmp.js';
 import { hostOfLabel, readMerged } from '../src/transcript/read.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -14,7 +14,7 @@ const check = (...args: string[]) => spawnSync(process.execPath, [MAIN, 'check',
 
 /** A copy of testcase `tc` whose expected/<peer>.log line `n` (1-based) is replaced. */
 function doctor(tc: string, peer: string, n: number, edit: (line: string) => string | null): string {
-  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-check-')), tc);
+  const dir = path.join(tempDir('check'), tc);
   cpSync(path.join(root, 'testcases', tc), dir, { recursive: true });
   const file = path.join(dir, 'expected', `${peer}.log`);
   const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
@@ -39,7 +39,7 @@ test('a merged transcript from paxos run passes, ANSI colours and all', (t) => {
   const run = spawnSync(process.execPath, [MAIN, 'run', path.join(root, 'testcases/duel'), '--no-compare'], { encoding: 'utf8', timeout: 60_000 });
   t.is(run.status, 0, run.stderr);
   const colored = run.stdout.replace(/^(p\d|a\d) \| /gm, '\x1b[36m$1    |\x1b[0m ');
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-check-')), 'run.txt');
+  const file = path.join(tempDir('check'), 'run.txt');
   writeFileSync(file, `Attaching to p1, p2\n${colored}p1 exited with code 0\n`);
   const r = check(file, '--hostsfile', path.join(root, 'testcases/duel/hostsfile'));
   t.is(r.status, 0, r.stdout);
@@ -97,7 +97,7 @@ test('usage errors: no file, a missing file, no hostsfile', (t) => {
   const missing = check('/nonexistent/run.txt');
   t.is(missing.status, 2);
   t.regex(missing.stderr, /no such file or directory/);
-  const lonely = path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-check-')), 'run.txt');
+  const lonely = path.join(tempDir('check'), 'run.txt');
   writeFileSync(lonely, 'peer1 | {}\n');
   t.regex(check(lonely).stderr, /no hostsfile next to .*; pass --hostsfile F/);
 });

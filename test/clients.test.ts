@@ -2,10 +2,10 @@
 // and values that need escaping, on real processes and sockets.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { tempDir } from './helpers/tmp.js';
 import { runTestcase } from '../src/runner/run.js';
 import { FakePeer, LiveCluster, until, type Proc } from './helpers/procs.js';
 
@@ -104,7 +104,7 @@ test('a client that cannot reach the peer is told nothing was done (exit 5), and
 
 test('replica files: every peer that learned the value holds the same bytes after testcases 1 and 2', async (t) => {
   for (const tc of ['1', '2']) {
-    const data = mkdtempSync(path.join(os.tmpdir(), 'paxos-replicas-'));
+    const data = tempDir('replicas');
     const r = await runTestcase(path.join(root, 'testcases', tc), { timeoutMs: 45_000, dataRoot: data });
     t.true(r.ok, r.failure);
     for (const p of r.peers) {
@@ -132,7 +132,7 @@ test('values with quotes, newlines and emoji round-trip through submit, the log,
   t.deepEqual(readFileSync(path.join(c.dataDir('a2'), 'value')), Buffer.from(tricky, 'utf8'), 'the replica holds exactly the UTF-8 bytes');
   // 1 MiB does not even fit on a command line (Linux caps one argument at
   // 128 KiB), so it goes through --value-file, and is refused with the limit.
-  const bigFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-big-')), 'value');
+  const bigFile = path.join(tempDir('big'), 'value');
   writeFileSync(bigFile, 'x'.repeat(1024 * 1024));
   const huge = await cli(['submit', '--value-file', bigFile, '--to', 'p1', ...c.clientFlags()]);
   t.is(huge.code, 2);
@@ -180,7 +180,7 @@ test('authentication: a peer with the wrong secret cannot join or affect the dec
 });
 
 test('authentication: a client needs the secret, from a file or the environment', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-secret-'));
+  const dir = tempDir('secret');
   const secretFile = path.join(dir, 'secret');
   writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
   const c = await new LiveCluster('p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n').init();

@@ -1,14 +1,14 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { tempDir } from './helpers/tmp.js';
 import { ConfigError } from '../src/config/errors.js';
 import { loadCompose, toHostPath } from '../src/runner/compose.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
 function project(yaml: string, files: Record<string, string> = { hostsfile: 'a:proposer1\nb:acceptor1\n' }): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-compose-'));
+  const dir = tempDir('compose');
   writeFileSync(path.join(dir, 'docker-compose.yml'), yaml);
   for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
   return dir;
@@ -60,7 +60,7 @@ test('container paths map through the longest matching mount, relative to the wo
 
 test('compose problems are named: no file, no services, no -h, shell syntax', (t) => {
   t.throws(() => loadCompose('/nonexistent/dir'), { instanceOf: ConfigError, message: /no such testcase directory/ });
-  t.throws(() => loadCompose(mkdtempSync(path.join(os.tmpdir(), 'paxos-empty-'))), { message: /no docker-compose.yml/ });
+  t.throws(() => loadCompose(tempDir('empty')), { message: /no docker-compose.yml/ });
   t.throws(() => loadCompose(project('services: {}\n')), { message: /no services/ });
   t.throws(() => loadCompose(project('services:\n  a:\n    command: -v X\n')), { message: /service a: command: has no -h HOSTSFILE/ });
   t.throws(() => loadCompose(project('services:\n  a:\n    image: prj4\n')), { message: /service a: no command:/ });

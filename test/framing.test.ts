@@ -5,7 +5,7 @@ import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MAX_LINE_BYTES } from '../src/core/limits.js';
 import type { Message } from '../src/core/types.js';
-import type { Logger } from '../src/daemon/logger.js';
+import type { Logger } from '../src/util/logger.js';
 import { PeerLink } from '../src/transport/link.js';
 import { listen, type Inbound } from '../src/transport/server.js';
 
@@ -59,7 +59,7 @@ function portOf(server: net.Server): number {
 async function serve(t: ExecutionContext): Promise<Server> {
   const cap = capture();
   const got: Message[] = [];
-  const inbound = await listen({ host: '127.0.0.1', port: 0 }, (m) => got.push(m), cap.log);
+  const inbound = await listen({ host: '127.0.0.1', port: 0 }, (m) => got.push(m), { log: cap.log, self: 2 });
   t.teardown(() => inbound.close());
   const accepted: net.Socket[] = [];
   inbound.server.on('connection', (s: net.Socket) => accepted.push(s));
@@ -330,7 +330,7 @@ test.serial('PeerLink queues while the peer is down, then delivers in order once
   });
 
   const cap = capture();
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port }, cap.log);
+  const link = new PeerLink('peer2', { host: '127.0.0.1', port }, { self: 1, peer: 2, log: cap.log });
   t.teardown(() => link.close());
   let ups = 0;
   link.on('up', () => void (ups += 1));
@@ -348,7 +348,7 @@ test.serial('PeerLink queues while the peer is down, then delivers in order once
   const srvCap = capture();
   const got: Message[] = [];
   const accepted: net.Socket[] = [];
-  const inbound = await listen({ host: '127.0.0.1', port }, (m) => got.push(m), srvCap.log);
+  const inbound = await listen({ host: '127.0.0.1', port }, (m) => got.push(m), { log: srvCap.log, self: 2 });
   t.teardown(() => inbound.close());
   inbound.server.on('connection', (s: net.Socket) => accepted.push(s));
 
@@ -383,7 +383,7 @@ test.serial('PeerLink queues while the peer is down, then delivers in order once
 test.serial('PeerLink: close() while still connecting never brings the link up', async (t) => {
   const srv = await serve(t);
   const cap = capture();
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: srv.port }, cap.log);
+  const link = new PeerLink('peer2', { host: '127.0.0.1', port: srv.port }, { self: 1, peer: 2, log: cap.log });
   let ups = 0;
   link.on('up', () => void (ups += 1));
   link.start();
@@ -403,7 +403,7 @@ test.serial('PeerLink: a peer that accepts and hangs up at once is retried with 
   });
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: portOf(server) }, capture().log, 1);
+  const link = new PeerLink('peer2', { host: '127.0.0.1', port: portOf(server) }, { self: 1, peer: 2, log: capture().log });
   t.teardown(() => link.close());
   link.start();
   await until(() => connections >= 3, 'a few attempts');
@@ -416,7 +416,7 @@ test.serial('PeerLink: a peer that accepts and hangs up at once is retried with 
 
 test.serial('PeerLink: after a used connection drops, it reconnects at once and carries on in order', async (t) => {
   const srv = await serve(t);
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: srv.port }, capture().log, 1);
+  const link = new PeerLink('peer2', { host: '127.0.0.1', port: srv.port }, { self: 1, peer: 2, log: capture().log });
   t.teardown(() => link.close());
   link.start();
   link.send(prep(1, 1));

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ConfigError } from '../src/config/errors.js';
@@ -422,3 +423,31 @@ test('no warning for a group with acceptors but no proposer and no learners', (t
   const c = parseHostsfile('a:proposer1\nb:acceptor1,acceptor2\n', F);
   t.deepEqual(c.warnings, []);
 });
+
+// ---------------------------------------------------------------------------
+// Replicated-log hostsfiles: every line HOST:replica
+
+test('a replicated-log hostsfile: every host a replica, ids by line, lab files keep their meaning', (t) => {
+  const c = parseHostsfile('peer1:replica\npeer2:replica\npeer3:replica\n', F);
+  t.is(c.mode, 'log');
+  t.deepEqual(c.replicas, [1, 2, 3]);
+  t.deepEqual(summary(c), [
+    [1, 'peer1', 'replica0'],
+    [2, 'peer2', 'replica0'],
+    [3, 'peer3', 'replica0'],
+  ]);
+  t.is(c.proposerOf(1), undefined);
+  const lab = parseHostsfile(TESTCASE2, F);
+  t.is(lab.mode, 'lab');
+  t.deepEqual(lab.replicas, []);
+});
+
+test('the shipped kv3 and kv5 hostsfiles are replicated-log clusters of 3 and 5', (t) => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  t.deepEqual(loadHostsfile(path.join(root, 'testcases/kv3/hostsfile')).replicas, [1, 2, 3]);
+  t.deepEqual(loadHostsfile(path.join(root, 'testcases/kv5/hostsfile')).replicas, [1, 2, 3, 4, 5]);
+});
+
+test('replica mixed with lab roles on one line', rejects('peer1:replica,acceptor1\npeer2:replica\n', /^hosts\.txt:1: peer1 mixes replica with other roles/));
+test('replica lines mixed with lab lines', rejects('peer1:replica\npeer2:acceptor1\n', /^hosts\.txt:2: peer2 has lab roles, but line 1 makes this a replicated-log hostsfile/));
+test('replica with a group number is an unknown role', rejects('peer1:replica1\n', /^hosts\.txt:1: unknown role "replica1"; .*hostname:replica/));

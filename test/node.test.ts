@@ -89,11 +89,40 @@ test('durable state is persisted before any message that depends on it', (t) => 
   // Acceptor: the promise is durable before the prepare_ack, the accepted pair before the accept_ack.
   const e2 = net.effects.get(2)!;
   const kinds = e2.map((e) => (e.kind === 'send' ? `send ${e.msg.type}` : e.kind));
-  t.deepEqual(kinds.slice(0, 4), ['persist', 'send prepare_ack', 'persist', 'send accept_ack']);
+  t.deepEqual(kinds, [
+    'received', 'persist', 'send prepare_ack',
+    'received', 'persist', 'send accept_ack',
+    // The learned value is durable before the chose_ack that stops the proposer's retransmissions.
+    'received', 'persist', 'chose', 'send chose_ack',
+  ]);
   const states = net.persisted.get(2)!;
   t.is(states[0]!.promised, 1);
   t.deepEqual(states[1]!.accepted, { n: 1, v: 'X' });
   t.deepEqual(states.at(-1)!.chosen, { n: 1, v: 'X' }, 'a learned value is durable too');
+});
+
+test('a lost chose is retransmitted, silently, until every acceptor and learner confirms; copies print nothing new', (t) => {
+  const net = new MemNet(TC1);
+  net.down.add(5); // the learner's chose is lost, on a connection that stays up
+  net.propose(1, 'X');
+  net.run();
+  t.false(net.logs.get(5)!.some((l) => l.includes('"chose"')), 'the learner missed it');
+  const p1 = net.node(1).proposer(1)!;
+  t.deepEqual(p1.awaitingConfirmation, [5], 'the acceptors confirmed; the learner did not');
+  net.down.delete(5);
+  const linesBefore = net.logs.get(1)!.length;
+  const retry = net.node(1).timeout('chose/1');
+  t.deepEqual(retry[0], { kind: 'send', to: [5], msg: { type: 'chose', from: 1, n: 1, v: 'X' }, silent: true });
+  t.like(retry[1], { kind: 'setTimer', id: 'chose/1' });
+  net.apply(1, retry);
+  net.run();
+  t.deepEqual(net.logs.get(5), [L(1, 'received', 'chose', 'X', 1), L(5, 'chose', 'chose', 'X', 1)], 'one received chose and one chose line');
+  t.is(net.logs.get(1)!.length, linesBefore, 'the retransmission printed no sent line');
+  t.deepEqual(p1.awaitingConfirmation, [], 'everyone confirmed');
+  t.deepEqual(net.node(1).timeout('chose/1'), [], 'so nothing more is sent');
+  // A duplicate that still arrives (say the ack was lost) is confirmed again but prints nothing.
+  const dup = net.node(5).receive({ type: 'chose', from: 1, n: 1, v: 'X' });
+  t.deepEqual(dup, [{ kind: 'send', to: [1], msg: { type: 'chose_ack', from: 5, n: 1 }, silent: true }]);
 });
 
 test('a proposer restarted from its durable state never reuses a number', (t) => {
@@ -171,7 +200,8 @@ test('refused and stale messages leave durable state untouched', (t) => {
   const net = new MemNet(TC1);
   const p1 = net.node(1);
   const before = JSON.stringify(p1.state);
-  t.deepEqual(p1.receive({ type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null }), [], 'an ack with no round running');
+  const ack = { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null } as const;
+  t.deepEqual(p1.receive(ack), [{ kind: 'received', msg: ack }], 'an ack with no round running is logged, and changes nothing');
   t.is(JSON.stringify(p1.state), before);
 });
 
@@ -189,8 +219,12 @@ test('a proposer that won and restarts announces chose again; one that was only 
     { kind: 'clearTimer', id: 'round/1' },
     { kind: 'clearTimer', id: 'backoff/1' },
     { kind: 'send', to: [2, 3, 4], msg: { type: 'chose', from: 1, n: 1, v: 'X' } },
+    { kind: 'setTimer', id: 'chose/1', ms: 375 },
   ]);
-  t.deepEqual(again.node(1).reconnected(3), [{ kind: 'send', to: [3], msg: { type: 'chose', from: 1, n: 1, v: 'X' } }], 'and resends on reconnect');
+  const resend = { kind: 'send', to: [3], msg: { type: 'chose', from: 1, n: 1, v: 'X' }, silent: true };
+  t.deepEqual(again.node(1).reconnected(3), [resend], 'and resends, silently, to an unconfirmed peer that reconnects');
+  t.deepEqual(again.node(1).receive({ type: 'chose_ack', from: 3, n: 1 }), [], 'a chose_ack is not logged');
+  t.deepEqual(again.node(1).reconnected(3), [], 'but not once it confirmed');
   // An acceptor that learned X, and p5 (proposer 2) told of X at 1: nothing to announce.
   t.deepEqual(new MemNet(TC2, new Map([[2, net.persisted.get(2)!.at(-1)!]])).node(2).resume(), []);
   t.deepEqual(new MemNet(TC2, new Map([[5, { ...saved1, lastProposal: {} }]])).node(5).resume(), []);

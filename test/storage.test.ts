@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { tempDir } from './helpers/tmp.js';
 import { EMPTY_STATE, type DurableState } from '../src/core/types.js';
 import { FileStorage, StateError } from '../src/storage/file.js';
 
-const dir = (): string => path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-state-')), 'peer');
+const dir = (): string => path.join(tempDir('state'), 'peer');
 /** A peer's life on `d`: load, save what it is given, release; like a process that starts, works and exits. */
 async function life(d: string, save?: DurableState): Promise<DurableState> {
   const s = new FileStorage(d);

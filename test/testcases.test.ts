@@ -2,10 +2,10 @@
 // through the local runner, and are compared with their goldens.
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { tempDir } from './helpers/tmp.js';
 import { runTestcase, type RunResult } from '../src/runner/run.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -19,7 +19,7 @@ function explain(r: RunResult): string {
 
 /** A copy of a testcase whose expected/<peer>.log lost its line `lineNo` (1-based). */
 function doctored(tc: string, peer: string, lineNo: number): { dir: string; removed: string } {
-  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-tc-')), tc);
+  const dir = path.join(tempDir('tc'), tc);
   cpSync(path.join(root, 'testcases', tc), dir, { recursive: true });
   const file = path.join(dir, 'expected', `${peer}.log`);
   const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
@@ -91,7 +91,7 @@ test('the CLI: `paxos run` prints the merged transcript and a summary, and exits
 });
 
 test('a peer with a config error fails the run at once with its message', async (t) => {
-  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'paxos-tc-')), 'bad');
+  const dir = path.join(tempDir('tc'), 'bad');
   cpSync(path.join(root, 'testcases/1'), dir, { recursive: true });
   const compose = readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8');
   writeFileSync(path.join(dir, 'docker-compose.yml'), compose.replace('-h hostsfile -v X', '-h hostsfile -v X -t soon'));
@@ -103,7 +103,7 @@ test('a peer with a config error fails the run at once with its message', async 
 test('a run where peers chose different values fails, goldens or not', async (t) => {
   // Two groups with no acceptor in common: each decides on its own, so the
   // cluster ends up with two values, which the runner must not call a pass.
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-split-'));
+  const dir = tempDir('split');
   writeFileSync(path.join(dir, 'hostsfile'), 'a:proposer1\nb:acceptor1\nc:proposer2\nd:acceptor2\n');
   const svc = (name: string, flags: string): string =>
     `  ${name}:\n    hostname: ${name}\n    volumes: ["./hostsfile:/app/hostsfile:ro"]\n    command: -h hostsfile ${flags}\n`;

@@ -3,14 +3,14 @@
 // per chose line, rejections where acks refuse their requests.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { tempDir } from './helpers/tmp.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const MAIN = path.join(root, 'dist/src/cli/main.js');
-const out = mkdtempSync(path.join(os.tmpdir(), 'paxos-viz-'));
+const out = tempDir('viz');
 const count = (svg: string, re: RegExp): number => (svg.match(re) ?? []).length;
 
 function render(input: string, file: string, ...extra: string[]): string {

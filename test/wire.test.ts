@@ -242,7 +242,11 @@ test('awkward values round-trip through JSON.stringify -> JSON.parse -> decode u
 });
 
 test('hello names the caller and is not a protocol message', (t) => {
-  t.deepEqual(decode({ type: 'hello', from: 3 }), { ok: true, hello: 3 });
+  t.deepEqual(decode({ type: 'hello', from: 3 }), { ok: true, hello: { from: 3, to: 0 } });
+  t.deepEqual(decode({ type: 'hello', from: 3, to: 2 }), { ok: true, hello: { from: 3, to: 2 } }, 'and whom it means to reach');
+  t.false(decode({ type: 'hello', from: 3, to: -1 }).ok);
+  t.deepEqual(decode({ type: 'ping' }), { ok: true, ping: true });
+  t.deepEqual(decode({ type: 'chose_ack', from: 2, n: 1 }), { ok: true, msg: { type: 'chose_ack', from: 2, n: 1 } });
   const bad = decode({ type: 'hello', from: 0 });
   t.false(bad.ok);
 });

@@ -4,10 +4,18 @@
 
 import { ConfigError } from '../config/errors.js';
 
+// libuv's thread pool runs both name lookups and disk writes (fsync). Four
+// threads, the default, can all be taken by lookups of names Docker's DNS
+// cannot answer, leaving a save waiting; links keep one lookup each in
+// flight, and a bigger pool keeps room for the disk. Read when the pool
+// starts, which is after this line.
+process.env['UV_THREADPOOL_SIZE'] ??= '16';
+
 // Subcommands load lazily: a peer starts faster without the runner's YAML parser.
 async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'run') return (await import('./run-command.js')).runCommand(argv.slice(1));
   if (argv[0] === 'check') return (await import('./check-command.js')).checkCommand(argv.slice(1));
+  if (argv[0] === 'lincheck') return (await import('./lincheck-command.js')).lincheckCommand(argv.slice(1));
   if (argv[0] === 'viz') return (await import('./viz-command.js')).vizCommand(argv.slice(1));
   if (argv[0] === 'submit' || argv[0] === 'get') return (await import('./client-command.js')).clientCommand(argv[0], argv.slice(1));
   await (await import('./peer-command.js')).runPeer(argv);

@@ -8,12 +8,13 @@ import { ConfigError } from '../config/errors.js';
 import { hasRole, loadHostsfile, type Cluster, type HostEntry } from '../config/hostsfile.js';
 import { MAX_VALUE_BYTES } from '../core/limits.js';
 import { DEFAULT_TIMING } from '../core/proposer.js';
-import { LOG_LEVELS, stderrLogger, type LogLevel } from '../daemon/logger.js';
+import { LOG_LEVELS, stderrLogger, type LogLevel } from '../util/logger.js';
 import { PeerDaemon, type DelayRule, type PeerOptions } from '../daemon/peer.js';
 import { mulberry32 } from '../core/prng.js';
 import { FileStorage } from '../storage/file.js';
 import { loadSecret, type Secret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
+import { DEFAULT_PEER_TIMEOUT_MS, livenessFor } from '../transport/liveness.js';
 import { parseFlags } from './flags.js';
 
 export const DEFAULT_PORT = 8080;
@@ -54,9 +55,22 @@ lines; everything else goes to stderr.
                            open, and say so once on stderr.
       --round-timeout SECS retry a round that gets no majority in this long
                            (default ${DEFAULT_TIMING.roundTimeoutMs / 1000})
+      --peer-timeout SECS  declare a link down when its peer has sent nothing
+                           for this long, then close it and redial (default
+                           ${DEFAULT_PEER_TIMEOUT_MS / 1000}). Links ping every fifth of this, so a
+                           killed, frozen or cut-off peer is noticed within
+                           it, whatever TCP thinks.
       --exit-after-idle SECS
                            exit (status 0) after this long with no protocol
                            message sent or received (default: never)
+
+A replicated-log cluster (a hostsfile whose every line is HOST:replica)
+runs Multi-Paxos with a key-value store on top instead; -v and -t do not
+apply, and clients use \`paxos put/get/del/cas\`. Its state lives in
+DATA_DIR/log (write-ahead log), DATA_DIR/snapshots and DATA_DIR/store.jsonl
+(the readable copy of the store; --replica-file moves it).
+      --no-message-lines   print only each slot's chose line, not the sent
+                           and received lines (for throughput runs)
 
 Scripting a scenario (for testcases that must play out the same every time):
       --delay TYPE:HOST=MS hold outbound TYPE messages to HOST for MS ms, as a
@@ -93,6 +107,7 @@ hostsfile error; 1 on any other failure, such as an unreadable state file.`;
 export interface PeerSettings
   extends Pick<PeerOptions, 'cluster' | 'self' | 'value' | 'startDelayMs' | 'listen' | 'endpointOf' | 'delays' | 'replicaFile'> {
   readonly roundTimeoutMs: number;
+  readonly peerTimeoutMs: number;
   readonly dataDir: string;
   readonly replicaFile: string;
   readonly delays: readonly DelayRule[];
@@ -101,6 +116,10 @@ export interface PeerSettings
   readonly idleMs: number;
   readonly logLevel: LogLevel;
   readonly exitOnStdinClose: boolean;
+  /** Replicated log: print sent/received lines (default) or only chose lines. */
+  readonly messageLines: boolean;
+  /** The --replica-file flag as given (undefined: the mode's default). */
+  readonly replicaFileFlag: string | undefined;
   /** Undefined: Math.random. */
   readonly rngSeed: number | undefined;
   /** Non-fatal problems to print once at startup. */
@@ -116,6 +135,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     port: { type: 'string' },
     resolve: { type: 'string', multiple: true },
     'round-timeout': { type: 'string' },
+    'peer-timeout': { type: 'string' },
     'data-dir': { type: 'string' },
     'replica-file': { type: 'string' },
     'secret-file': { type: 'string' },
@@ -124,6 +144,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     'exit-on-stdin-close': { type: 'boolean' },
     delay: { type: 'string', multiple: true },
     'rng-seed': { type: 'string' },
+    'no-message-lines': { type: 'boolean' },
     help: { type: 'boolean' },
   });
   if (values.help === true) return 'help';
@@ -143,7 +164,16 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
   const warnings = [...cluster.warnings];
   const value = values.value;
   const proposer = hasRole(self, 'proposer');
-  if (value !== undefined) {
+  if (cluster.mode === 'log') {
+    if (value !== undefined) warnings.push(`-v ${JSON.stringify(value)} ignored: ${file} is a replicated-log hostsfile; write with paxos put KEY VALUE`);
+    if (values['start-after'] !== undefined) warnings.push(`-t ignored: ${file} is a replicated-log hostsfile`);
+    if (values['exit-after-idle'] !== undefined) warnings.push('--exit-after-idle ignored: a replica is never idle (its leader sends heartbeats)');
+  } else if (values['no-message-lines'] === true) {
+    warnings.push('--no-message-lines applies to replicated-log clusters only; the lab prints every line');
+  }
+  if (cluster.mode === 'log') {
+    // -v and -t were warned about above.
+  } else if (value !== undefined) {
     if (value === '') throw new ConfigError('-v: the value must not be empty');
     if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) throw new ConfigError(`-v: the value is over ${MAX_VALUE_BYTES} bytes`);
     if (!proposer) warnings.push(`-v ${JSON.stringify(value)} ignored: ${self.host} is not a proposer in ${file}`);
@@ -155,6 +185,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
   const startDelayMs = seconds('-t', values['start-after'] ?? '0') * 1000;
   const roundTimeoutMs = seconds('--round-timeout', values['round-timeout'] ?? String(DEFAULT_TIMING.roundTimeoutMs / 1000)) * 1000;
   if (roundTimeoutMs === 0) throw new ConfigError('--round-timeout must be above 0');
+  const peerTimeoutMs = seconds('--peer-timeout', values['peer-timeout'] ?? String(DEFAULT_PEER_TIMEOUT_MS / 1000)) * 1000;
+  if (peerTimeoutMs < 50) throw new ConfigError('--peer-timeout must be at least 0.05 seconds');
   const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
   const idleMs = values['exit-after-idle'] === undefined ? 0 : seconds('--exit-after-idle', values['exit-after-idle']) * 1000;
   if (values['exit-after-idle'] !== undefined && idleMs === 0) throw new ConfigError('--exit-after-idle must be above 0');
@@ -187,12 +219,15 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     listen: overrides.get(self.host.toLowerCase()) ?? { host: '0.0.0.0', port },
     endpointOf: (peer) => overrides.get(peer.host.toLowerCase()) ?? { host: peer.host, port },
     roundTimeoutMs,
+    peerTimeoutMs,
     dataDir,
     replicaFile: values['replica-file'] ?? path.join(dataDir, 'value'),
     secret,
     idleMs,
     logLevel: logLevel as LogLevel,
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
+    messageLines: values['no-message-lines'] !== true,
+    replicaFileFlag: values['replica-file'],
     delays,
     rngSeed: seedText === undefined ? undefined : Number(seedText),
     warnings,
@@ -207,6 +242,10 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
   }
   const log = stderrLogger(settings.self.host, settings.logLevel);
   for (const w of settings.warnings) log.warn(w);
+  if (settings.cluster.mode === 'log') {
+    await (await import('./replica-command.js')).runReplica(settings, log);
+    return;
+  }
   const storage = new FileStorage(settings.dataDir);
   const daemon = new PeerDaemon({
     cluster: settings.cluster,
@@ -222,6 +261,7 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     delays: settings.delays,
     replicaFile: settings.replicaFile,
     secret: settings.secret,
+    liveness: livenessFor(settings.peerTimeoutMs),
     out: (line) => process.stdout.write(`${line}\n`),
     log,
   });

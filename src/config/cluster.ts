@@ -3,7 +3,8 @@
 
 import type { PeerId } from '../core/types.js';
 
-export type RoleKind = 'proposer' | 'acceptor' | 'learner';
+/** The lab's roles, per group; and `replica`, a member of the replicated log (group 0). */
+export type RoleKind = 'proposer' | 'acceptor' | 'learner' | 'replica';
 
 export interface Role {
   readonly kind: RoleKind;
@@ -21,6 +22,13 @@ export interface Cluster {
   readonly hosts: readonly HostEntry[];
   /** The highest proposer group: the step between one proposer's numbers. */
   readonly stride: number;
+  /**
+   * `lab`: single-decree Paxos, roles per group (the CS7610 interface).
+   * `log`: every host is a `replica` of one replicated log (Multi-Paxos).
+   */
+  readonly mode: 'lab' | 'log';
+  /** In `log` mode, every peer id; empty in `lab` mode. */
+  readonly replicas: readonly PeerId[];
   /** Non-fatal oddities worth a line on stderr. */
   readonly warnings: readonly string[];
   byHost(host: string): HostEntry | undefined;

@@ -1,5 +1,7 @@
 // The hostsfile: one `hostname:role[,role...]` per line; a peer's id is its
-// 1-based line number. Every problem is reported as FILE:LINE: what, and how
+// 1-based line number. Lab roles are proposerK, acceptorK and learnerK; a
+// file whose every line is `hostname:replica` describes a replicated-log
+// (Multi-Paxos) cluster instead, so no lab hostsfile changes meaning. Every problem is reported as FILE:LINE: what, and how
 // to fix it, so a user can correct the file without reading this code.
 
 import { readFileSync } from 'node:fs';
@@ -14,7 +16,8 @@ const ROLE_RE = /^(proposer|acceptor|learner)([1-9][0-9]{0,8})$/;
 // service names may hold '_'). Hostnames compare case-insensitively, as DNS does.
 const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?';
 const HOST_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
-const FORMAT = 'each line must be hostname:role[,role...] with roles proposerK, acceptorK or learnerK (K = group number >= 1)';
+const FORMAT =
+  'each line must be hostname:role[,role...] with roles proposerK, acceptorK or learnerK (K = group number >= 1), or hostname:replica for a replicated-log cluster';
 
 export function loadHostsfile(file: string): Cluster {
   let text: string;
@@ -56,7 +59,14 @@ export function parseHostsfile(text: string, file: string): Cluster {
     const list = text.slice(colon + 1).trim();
     if (list === '') throw new ConfigError(`${at}: ${host} has no roles; list at least one, e.g. ${host}:acceptor1`);
     const roles: Role[] = [];
+    if (list === 'replica') {
+      hosts.push({ id: line, host, roles: [{ kind: 'replica', group: 0 }] });
+      return;
+    }
     for (const token of list.split(',').map((t) => t.trim())) {
+      if (token === 'replica') {
+        throw new ConfigError(`${at}: ${host} mixes replica with other roles; in a replicated-log cluster every line is just hostname:replica`);
+      }
       if (token === '') throw new ConfigError(`${at}: empty role in ${JSON.stringify(list)}; separate roles with single commas`);
       const m = ROLE_RE.exec(token);
       if (m === null) throw new ConfigError(`${at}: unknown role ${JSON.stringify(token)}; ${FORMAT}`);
@@ -77,6 +87,15 @@ export function parseHostsfile(text: string, file: string): Cluster {
     }
     hosts.push({ id: line, host, roles });
   });
+
+  const replicaLines = hosts.filter((h) => hasRole(h, 'replica'));
+  if (replicaLines.length > 0 && replicaLines.length < hosts.length) {
+    const lab = hosts.find((h) => !hasRole(h, 'replica'))!;
+    throw new ConfigError(
+      `${file}:${lab.id}: ${lab.host} has lab roles, but line ${replicaLines[0]!.id} makes this a replicated-log hostsfile; give every host the single role replica, or none`,
+    );
+  }
+  const mode = replicaLines.length > 0 ? 'log' : 'lab';
 
   const members = (kind: RoleKind, group: number): PeerId[] =>
     hosts.filter((h) => hasRole(h, kind, group)).map((h) => h.id);
@@ -100,6 +119,8 @@ export function parseHostsfile(text: string, file: string): Cluster {
   return {
     file,
     hosts,
+    mode,
+    replicas: mode === 'log' ? hosts.map((h) => h.id) : [],
     stride,
     warnings,
     byHost: (host) => byHost.get(host.toLowerCase()),

@@ -1,7 +1,7 @@
 // The stdout log line: a fixed, compact view of a message, with the keys in
 // exactly PROTOCOL.md's order. Graders compare these byte for byte.
 
-import type { Message, MessageType, PeerId } from './types.js';
+import type { LoggedMessage, MessageType, PeerId } from './types.js';
 
 export type Action = 'sent' | 'received' | 'chose';
 
@@ -14,7 +14,7 @@ export interface LogLine {
 }
 
 /** The (value, number) a message shows in the log. */
-export function view(msg: Message): { value: string; num: number } {
+export function view(msg: LoggedMessage): { value: string; num: number } {
   switch (msg.type) {
     case 'prepare':
       return { value: '', num: msg.n };
@@ -31,7 +31,7 @@ export function view(msg: Message): { value: string; num: number } {
 }
 
 /** `peer_id` is the printer on sent lines and the sender on received lines. */
-export function messageLine(action: 'sent' | 'received', self: PeerId, msg: Message): string {
+export function messageLine(action: 'sent' | 'received', self: PeerId, msg: LoggedMessage): string {
   const { value, num } = view(msg);
   return formatLine({
     peer_id: action === 'sent' ? self : msg.from,

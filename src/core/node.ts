@@ -32,6 +32,8 @@ export class PaxosNode {
   private chosenValue: Accepted | null;
   /** Proposal numbers this peer printed a chose line for. */
   private readonly printed = new Set<number>();
+  /** `chose` messages received in this life, as "from/n": a retransmission is not news. */
+  private readonly choseHeard = new Set<string>();
   private readonly proposers = new Map<number, Proposer>();
   private readonly isAcceptorOf = new Set<number>();
   private readonly isLearnerOf = new Set<number>();
@@ -160,12 +162,27 @@ export class PaxosNode {
       case 'accept_ack':
         if (!this.proposers.has(group)) return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
         return hasRole(sender, 'acceptor', group) ? null : `peer ${msg.from} is not an acceptor of group ${group}`;
+      case 'chose_ack':
+        if (!this.proposers.has(group)) return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
+        return hasRole(sender, 'acceptor', group) || hasRole(sender, 'learner', group) ? null : `peer ${msg.from} is not an acceptor or learner of group ${group}`;
     }
   }
 
-  /** Handle a message that passed `reject`. */
+  /**
+   * Handle a message that passed `reject`. The effects start with the
+   * `received` line when the message is news: every message but a
+   * chose_ack, and a `chose` only the first time it comes from that sender
+   * for that number (later copies are retransmissions).
+   */
   receive(msg: Message): Effect[] {
-    return this.withPersist(() => this.dispatch(msg));
+    let news = msg.type !== 'chose_ack';
+    if (msg.type === 'chose') {
+      const key = `${msg.from}/${msg.n}`;
+      news = !this.choseHeard.has(key);
+      this.choseHeard.add(key);
+    }
+    const effects = this.withPersist(() => this.dispatch(msg));
+    return news && msg.type !== 'chose_ack' ? [{ kind: 'received', msg }, ...effects] : effects;
   }
 
   timeout(id: string): Effect[] {
@@ -200,11 +217,15 @@ export class PaxosNode {
         }
         return effects;
       }
+      case 'chose_ack':
+        return this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride))?.onChoseAck(msg.from, msg.n) ?? [];
       case 'chose': {
         const learned = { n: msg.n, v: msg.v };
         this.chosenValue ??= learned;
         // Print once per proposal number: a resent `chose` is not news.
+        // Confirm every copy (withPersist saves first), so the sender stops.
         const effects = this.printOnce(learned);
+        effects.push({ kind: 'send', to: [msg.from], msg: { type: 'chose_ack', from: self, n: msg.n }, silent: true });
         // A proposer stops only if the deciding group's acceptors are its own
         // (onChosen checks); another group's majority need not overlap ours.
         for (const p of this.proposers.values()) effects.push(...p.onChosen(learned));

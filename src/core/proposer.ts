@@ -9,10 +9,14 @@
 // A rejection (an ack whose promise is above n) or a round that times out
 // ends the round; the next one starts after a randomized exponential backoff
 // with a number above every promise seen, so competing proposers settle.
+//
+// A proposer that won keeps retransmitting `chose` (silently: no new log
+// line) to each acceptor and learner until it confirms with a `chose_ack`,
+// so a `chose` lost on a connection that stayed up still reaches everyone.
 
 import { backoffDelay } from './backoff.js';
 import { groupOfProposal, nextProposal } from './numbering.js';
-import type { Accepted, Effect, PeerId } from './types.js';
+import type { Accepted, Effect, Message, PeerId } from './types.js';
 
 export interface ProposerTiming {
   /** A round with no majority after this long is retried. */
@@ -20,12 +24,17 @@ export interface ProposerTiming {
   /** Waits between rounds follow `backoffDelay` with these bounds. */
   readonly backoffBaseMs: number;
   readonly backoffCapMs: number;
+  /** An unconfirmed `chose` is sent again after this long, doubling up to the cap. */
+  readonly choseRetryMs: number;
+  readonly choseRetryCapMs: number;
 }
 
 export const DEFAULT_TIMING: ProposerTiming = {
   roundTimeoutMs: 2000,
   backoffBaseMs: 50,
   backoffCapMs: 2000,
+  choseRetryMs: 500,
+  choseRetryCapMs: 4000,
 };
 
 export interface ProposerConfig {
@@ -81,10 +90,14 @@ export class Proposer {
   private proposal = '';
   private outcome: Accepted | null = null;
   private won = false;
+  /** Who has not yet confirmed our `chose` (only once we won). */
+  private unconfirmed = new Set<PeerId>();
+  private choseAttempt = 0;
 
   readonly quorum: number;
   readonly roundTimer: string;
   readonly backoffTimer: string;
+  readonly choseTimer: string;
 
   constructor(private readonly cfg: ProposerConfig, lastUsed: number) {
     if (cfg.acceptors.length === 0) throw new Error(`proposer${cfg.group} has no acceptors`);
@@ -92,6 +105,7 @@ export class Proposer {
     this.quorum = (cfg.variant?.quorum ?? majority)(cfg.acceptors.length);
     this.roundTimer = `round/${cfg.group}`;
     this.backoffTimer = `backoff/${cfg.group}`;
+    this.choseTimer = `chose/${cfg.group}`;
   }
 
   get phase(): ProposerPhase {
@@ -103,6 +117,10 @@ export class Proposer {
   }
   get chosen(): Accepted | null {
     return this.outcome;
+  }
+  /** Acceptors and learners that have not yet confirmed our `chose`. */
+  get awaitingConfirmation(): readonly PeerId[] {
+    return [...this.unconfirmed];
   }
 
   /** Start proposing `value` (or start a fresh round if already proposing). */
@@ -158,7 +176,7 @@ export class Proposer {
     if (groupOfProposal(chosen.n, this.cfg.stride) !== this.cfg.group) return [];
     this.won = true;
     const effects = this.finish(chosen, 'quiet');
-    effects.push({ kind: 'send', to: this.cfg.notify, msg: { type: 'chose', from: this.cfg.self, n: chosen.n, v: chosen.v } });
+    effects.push({ kind: 'send', to: this.cfg.notify, msg: this.choseMessage() }, ...this.awaitConfirmations());
     return effects;
   }
 
@@ -168,19 +186,32 @@ export class Proposer {
   }
 
   /**
-   * A peer we told `chose` reconnected: the message may have died with the
-   * old connection, so tell it again.
+   * A peer that has not confirmed our `chose` reconnected: the message may
+   * have died with the old connection, so tell it again now rather than at
+   * the next retransmission.
    */
   onReconnect(peer: PeerId): Effect[] {
-    if (!this.won || this.outcome === null || !this.cfg.notify.includes(peer)) return [];
-    return [{ kind: 'send', to: [peer], msg: { type: 'chose', from: this.cfg.self, n: this.outcome.n, v: this.outcome.v } }];
+    if (!this.unconfirmed.has(peer)) return [];
+    return [{ kind: 'send', to: [peer], msg: this.choseMessage(), silent: true }];
+  }
+
+  /** `from` durably learned the value chosen at `n`: stop telling it. */
+  onChoseAck(from: PeerId, n: number): Effect[] {
+    if (this.outcome?.n !== n || !this.unconfirmed.delete(from) || this.unconfirmed.size > 0) return [];
+    return [{ kind: 'clearTimer', id: this.choseTimer }];
   }
 
   onTimer(id: string): Effect[] {
     if (id === this.roundTimer && (this.phaseNow === 'preparing' || this.phaseNow === 'accepting')) {
-      return this.retry();
+      // Whoever did not answer may sit behind a dead connection.
+      const answered = this.phaseNow === 'preparing' ? this.promises : this.accepts;
+      const silent = this.cfg.acceptors.filter((a) => !answered.has(a));
+      return [...(silent.length > 0 ? [{ kind: 'suspect', peers: silent } as const] : []), ...this.retry()];
     }
     if (id === this.backoffTimer && this.phaseNow === 'backoff') return this.beginRound();
+    if (id === this.choseTimer && this.unconfirmed.size > 0) {
+      return [{ kind: 'send', to: [...this.unconfirmed], msg: this.choseMessage(), silent: true }, ...this.nextRetransmission()];
+    }
     return [];
   }
 
@@ -231,10 +262,26 @@ export class Proposer {
       { kind: 'clearTimer', id: this.backoffTimer },
     ];
     if (how !== 'quiet') effects.push({ kind: 'chose', v: chosen.v, n: chosen.n });
-    if (how === 'announce') {
-      effects.push({ kind: 'send', to: this.cfg.notify, msg: { type: 'chose', from: this.cfg.self, n: chosen.n, v: chosen.v } });
-    }
+    if (how === 'announce') effects.push({ kind: 'send', to: this.cfg.notify, msg: this.choseMessage() }, ...this.awaitConfirmations());
     return effects;
+  }
+
+  private choseMessage(): Message {
+    const c = this.outcome!;
+    return { type: 'chose', from: this.cfg.self, n: c.n, v: c.v };
+  }
+
+  /** We just announced: everyone told must confirm, or hear it again. */
+  private awaitConfirmations(): Effect[] {
+    this.unconfirmed = new Set(this.cfg.notify);
+    this.choseAttempt = 0;
+    return this.nextRetransmission();
+  }
+
+  private nextRetransmission(): Effect[] {
+    this.choseAttempt += 1;
+    const { choseRetryMs, choseRetryCapMs } = this.cfg.timing;
+    return [{ kind: 'setTimer', id: this.choseTimer, ms: backoffDelay(this.choseAttempt, choseRetryMs, choseRetryCapMs, this.cfg.rng) }];
   }
 
   private noteSeen(promised: number): void {

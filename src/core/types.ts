@@ -16,7 +16,7 @@ export interface Accepted {
  * ack names the proposal it answers (`n`) and the acceptor's promise, so a
  * proposer never counts an ack for one number toward another.
  */
-export type Message =
+export type LoggedMessage =
   | { readonly type: 'prepare'; readonly from: PeerId; readonly n: number }
   | {
       readonly type: 'prepare_ack';
@@ -40,7 +40,17 @@ export type Message =
     }
   | { readonly type: 'chose'; readonly from: PeerId; readonly n: number; readonly v: string };
 
-export type MessageType = Message['type'];
+/**
+ * Every message between peers: the five the log shows, plus `chose_ack`,
+ * which a peer sends once it has durably learned the value chosen at `n`,
+ * so the proposer that announced it stops retransmitting. Like the
+ * heartbeats, it never appears on stdout: the log's five types are the
+ * lab's contract.
+ */
+export type Message = LoggedMessage | { readonly type: 'chose_ack'; readonly from: PeerId; readonly n: number };
+
+/** The message types a log line can show. */
+export type MessageType = LoggedMessage['type'];
 
 export const MESSAGE_TYPES: readonly MessageType[] = [
   'prepare',
@@ -74,7 +84,18 @@ export const EMPTY_STATE: DurableState = {
  */
 export type Effect =
   | { readonly kind: 'persist'; readonly state: DurableState }
-  | { readonly kind: 'send'; readonly to: readonly PeerId[]; readonly msg: Message }
+  /** Print the `received` line for a message that is news (one line per message, not per retransmission). */
+  | { readonly kind: 'received'; readonly msg: LoggedMessage }
+  /**
+   * Send `msg`. A `silent` send (a retransmission, or a chose_ack) prints no
+   * `sent` line and is not protocol activity for --exit-after-idle.
+   */
+  | { readonly kind: 'send'; readonly to: readonly PeerId[]; readonly msg: Message; readonly silent?: true }
   | { readonly kind: 'chose'; readonly v: string; readonly n: number }
   | { readonly kind: 'setTimer'; readonly id: string; readonly ms: number }
-  | { readonly kind: 'clearTimer'; readonly id: string };
+  | { readonly kind: 'clearTimer'; readonly id: string }
+  /**
+   * These peers did not answer a round in time: the shell should check that
+   * its links to them are alive, not retry into a socket that is dead.
+   */
+  | { readonly kind: 'suspect'; readonly peers: readonly PeerId[] };

@@ -9,16 +9,17 @@ import type { Cluster, HostEntry } from '../config/cluster.js';
 import { choseLine, messageLine } from '../core/logline.js';
 import { PaxosNode } from '../core/node.js';
 import { majority, type ProposerTiming } from '../core/proposer.js';
-import type { Effect, Message, PeerId } from '../core/types.js';
+import type { Effect, Message, MessageType, PeerId } from '../core/types.js';
 import type { Storage } from '../storage/storage.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
 import { listen, type Inbound } from '../transport/server.js';
 import type { ClientRequest, ClientResult } from '../transport/wire.js';
 import type { Secret } from '../transport/auth.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
 import { writeAtomically } from '../storage/atomic.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from './logger.js';
+import type { Logger } from '../util/logger.js';
 
 export interface PeerOptions {
   readonly cluster: Cluster;
@@ -40,6 +41,8 @@ export interface PeerOptions {
   readonly replicaFile?: string | undefined;
   /** The shared secret every connection must prove; null runs open. */
   readonly secret?: Secret | null;
+  /** How often links ping, and how long a silent peer takes to be declared down. */
+  readonly liveness?: Liveness;
   /** Receives each stdout log line (without newline). */
   readonly out: (line: string) => void;
   readonly log: Logger;
@@ -47,7 +50,7 @@ export interface PeerOptions {
 
 /** `--delay TYPE:HOST=MS`: hold outbound TYPE messages to HOST for MS ms ('*' matches any). */
 export interface DelayRule {
-  readonly type: Message['type'] | '*';
+  readonly type: MessageType | '*';
   readonly host: string;
   readonly ms: number;
 }
@@ -101,6 +104,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     this.node = new PaxosNode({ self: self.id, cluster, timing: this.opts.timing, rng: this.opts.rng }, durable);
     // A crash between learning the value and writing the replica loses nothing.
     if (durable.chosen !== null) await this.replicate(durable.chosen.v);
+    const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
     this.inbound = await listen(
       this.opts.listen,
       {
@@ -111,13 +115,12 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
           else this.links.get(from)?.kick();
         },
       },
-      log,
-      this.opts.secret ?? null,
+      { log, secret: this.opts.secret ?? null, self: self.id, liveness },
     );
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
     for (const id of this.peersToTalkTo()) {
       const peer = cluster.byId(id)!;
-      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), log, self.id, this.opts.secret ?? null);
+      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), { self: self.id, peer: id, secret: this.opts.secret ?? null, liveness, log });
       this.links.set(id, link);
       // After a drop, what we wrote just before it may be lost with it.
       let dropped = false;
@@ -255,8 +258,6 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
         this.opts.log.warn(`dropping ${msg.type} from peer ${msg.from}: ${why}`);
         return;
       }
-      this.opts.out(messageLine('received', this.id, msg));
-      this.touch();
       await this.apply(node.receive(msg));
     });
   }
@@ -285,10 +286,20 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
         case 'persist':
           await this.opts.storage.save(e.state);
           break;
-        case 'send':
-          this.opts.out(messageLine('sent', this.id, e.msg));
+        case 'received':
+          this.opts.out(messageLine('received', this.id, e.msg));
           this.touch();
+          break;
+        case 'send':
+          // Retransmissions and chose_acks are silent: no line, and not activity.
+          if (e.silent !== true && e.msg.type !== 'chose_ack') {
+            this.opts.out(messageLine('sent', this.id, e.msg));
+            this.touch();
+          }
           for (const to of e.to) this.deliver(to, e.msg);
+          break;
+        case 'suspect':
+          for (const p of e.peers) this.links.get(p)?.suspect();
           break;
         case 'chose': {
           // The replica is durable before the peer says it chose.

@@ -79,9 +79,11 @@ export interface RunResult {
 }
 
 export async function runTestcase(target: string, options: Partial<RunOptions> = {}): Promise<RunResult> {
-  const opts: RunOptions = { ...DEFAULT_RUN, ...options };
   const project = loadCompose(target);
   const cluster = loadHostsfile(project.services[0]!.hostsfile);
+  // A replicated log has no last decision to stop at: it serves until stopped.
+  const logMode = cluster.mode === 'log';
+  const opts: RunOptions = { ...DEFAULT_RUN, ...options, ...(logMode ? { keepRunning: true } : {}) };
   const firstText = readFileSync(cluster.file, 'utf8');
   for (const s of project.services) {
     if (readFileSync(s.hostsfile, 'utf8') !== firstText) {
@@ -129,8 +131,13 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${launched.where})`);
   if (launched.clientFlags.length > 0) {
     const first = project.services[0]!;
-    opts.echo?.err(`paxos run: clients reach them with: paxos get --from ${first.hostname} -h ${first.hostsfile} ${launched.clientFlags.join(' ')}`);
+    opts.echo?.err(
+      logMode
+        ? `paxos run: clients reach them with: paxos put KEY VALUE -h ${first.hostsfile} ${launched.clientFlags.join(' ')} (or get KEY, del KEY, cas KEY OLD NEW, dump --from ${first.hostname})`
+        : `paxos run: clients reach them with: paxos get --from ${first.hostname} -h ${first.hostsfile} ${launched.clientFlags.join(' ')}`,
+    );
   }
+  if (logMode) opts.echo?.err('paxos run: a replicated-log cluster runs until Ctrl-C');
   launched.outputs.forEach((output, i) => {
     const peer = peers[i]!;
     peer.spawnedAt = output.spawnedAt;
@@ -139,6 +146,11 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
       peer.lines.push(line);
       merged.push(prefix + line);
       opts.echo?.out(prefix + line);
+      if (logMode) {
+        const slot = choseSlot(line);
+        if (slot !== undefined) peer.chose.push(String(slot));
+        return;
+      }
       const p = parseLogLine(line);
       if (!p.ok) return;
       if (peer.id !== undefined) inflight.add(peer.id, p.line);
@@ -176,14 +188,14 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   await launched.stop();
 
   const goldenDir = path.join(project.dir, 'expected');
-  const goldens = opts.compare && outcome === 'decided' ? readGoldens(goldenDir) : null;
+  const goldens = opts.compare && outcome === 'decided' && !logMode ? readGoldens(goldenDir) : null;
   const mismatches =
     goldens === null
       ? null
       : compareWithGoldens(goldens, peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines })), cluster, path.relative(process.cwd(), goldenDir) || 'expected');
   const transcripts = peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines }));
-  const violations = checkTranscripts(transcripts, cluster);
-  const values = new Set(peers.flatMap((p) => p.chose));
+  const violations = logMode ? [] : checkTranscripts(transcripts, cluster);
+  const values = logMode ? new Set<string>() : new Set(peers.flatMap((p) => p.chose));
   const failure =
     outcome !== 'decided'
       ? why
@@ -202,7 +214,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     addressMode: launched.mode,
     mismatches,
     violations,
-    summary: summarize(peers),
+    summary: logMode ? summarizeLog(peers) : summarize(peers),
     inFlightAtEnd: inflight.count,
     ok: failure === '',
   };
@@ -218,6 +230,25 @@ export function summarize(peers: readonly PeerRun[]): string {
   });
   const verdict = values.size === 0 ? 'nothing chosen' : values.size === 1 ? `all chose ${show([...values][0]!)}` : 'DISAGREE';
   return `chosen: ${parts.join(' ')} (${verdict})`;
+}
+
+/** A replicated log's summary: how many slots each replica learned, and the highest. */
+export function summarizeLog(peers: readonly PeerRun[]): string {
+  const parts = peers.map((p) => {
+    const slots = p.chose.map(Number);
+    return `${p.service.label}=${slots.length === 0 ? '-' : `${slots.length} slots (up to ${Math.max(...slots)})`}`;
+  });
+  return `learned: ${parts.join(' ')}`;
+}
+
+/** The slot of a replicated-log chose line, or undefined. */
+function choseSlot(line: string): number | undefined {
+  try {
+    const o = JSON.parse(line) as { action?: unknown; slot?: unknown };
+    return o.action === 'chose' && typeof o.slot === 'number' ? o.slot : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function show(v: string): string {

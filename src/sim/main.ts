@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { BROKEN } from './variants.js';
-import { simulate, type SimResult } from './world.js';
+import { simulate, type SimOptions, type SimResult } from './world.js';
 
 export interface Sweep {
   readonly runs: number;
@@ -15,18 +15,21 @@ export interface Sweep {
   readonly proposersLive: number;
   readonly withLearners: number;
   readonly learnersLive: number;
+  /** Runs in which every peer, acceptors included, learned the value. */
+  readonly everyoneLive: number;
   readonly seconds: number;
 }
 
-export function sweep(from: number, count: number, broken?: (typeof BROKEN)[number], stopAtFirst = false): Sweep {
+export function sweep(from: number, count: number, broken?: (typeof BROKEN)[number], stopAtFirst = false, timing?: SimOptions['timing']): Sweep {
   const t0 = performance.now();
   const violations: SimResult[] = [];
   let proposersLive = 0;
   let withLearners = 0;
   let learnersLive = 0;
+  let everyoneLive = 0;
   let runs = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const r = simulate({ seed, ...(broken?.variant ? { variant: broken.variant } : {}), ...(broken?.forgetful ? { forgetful: true } : {}) });
+    const r = simulate({ seed, ...(broken?.variant ? { variant: broken.variant } : {}), ...(broken?.forgetful ? { forgetful: true } : {}), ...(timing ? { timing } : {}) });
     runs += 1;
     if (r.violation !== null) {
       violations.push(r);
@@ -34,12 +37,13 @@ export function sweep(from: number, count: number, broken?: (typeof BROKEN)[numb
       continue;
     }
     if (r.proposersChose) proposersLive += 1;
+    if (r.everyoneChose) everyoneLive += 1;
     if (r.shape.includes('learner')) {
       withLearners += 1;
       if (r.learnersChose) learnersLive += 1;
     }
   }
-  return { runs, violations, proposersLive, withLearners, learnersLive, seconds: (performance.now() - t0) / 1000 };
+  return { runs, violations, proposersLive, withLearners, learnersLive, everyoneLive, seconds: (performance.now() - t0) / 1000 };
 }
 
 export function report(r: SimResult): string {
@@ -90,7 +94,8 @@ function main(): number {
   process.stdout.write(
     `sim: ${s.runs} seeds in ${s.seconds.toFixed(1)} s, ${s.violations.length} invariant violations; ` +
       `liveness once faults stop: every proposer chose in ${s.proposersLive}/${s.runs - s.violations.length} runs, ` +
-      `the learner too in ${s.learnersLive}/${s.withLearners} runs with a learner\n`,
+      `the learner too in ${s.learnersLive}/${s.withLearners} runs with a learner, ` +
+      `every peer (acceptors included) in ${s.everyoneLive}/${s.runs - s.violations.length}\n`,
   );
   return s.violations.length === 0 ? 0 : 1;
 }

@@ -4,11 +4,15 @@
 //
 // Each seed picks a cluster (3 or 5 acceptors, 1 to 3 competing proposers,
 // maybe a learner, proposers that may also accept) and a fault budget. Until
-// FAULT_END the network delays, reorders, drops and duplicates messages, and
+// FAULT_END the network delays, reorders, drops and duplicates messages;
 // peers crash (sometimes between saving their state and sending the
-// messages that depend on it) and restart from their durable state. After
-// FAULT_END the network is reliable and everyone is up, which is when
-// liveness is measured.
+// messages that depend on it) and restart from their durable state; peers
+// go silent without closing anything (frozen, as by SIGSTOP: what was sent
+// to them waits, or is lost if their links were declared dead meanwhile);
+// and links black-hole traffic both ways until they are declared dead and
+// redialed. After FAULT_END the network is reliable and everyone is up,
+// which is when liveness is measured: every proposer, acceptor and learner
+// must learn the value.
 //
 // After every event the world checks the invariants:
 //   - at most one value is ever chosen (accepted by a majority at one number);
@@ -28,7 +32,13 @@ import { between, mulberry32, pick } from '../core/prng.js';
 /** Sim time (ms) after which no more faults are injected. */
 export const FAULT_END = 2000;
 
-const TIMING: ProposerTiming = { roundTimeoutMs: 200, backoffBaseMs: 20, backoffCapMs: 500 };
+/** Liveness is judged at this sim time: everyone must have learned by then. */
+export const LIVENESS_END = FAULT_END + 3000;
+
+/** A link silent this long is declared dead and redialed (the daemon's --peer-timeout, scaled). */
+const DEAD_AFTER = 150;
+
+const TIMING: ProposerTiming = { roundTimeoutMs: 200, backoffBaseMs: 20, backoffCapMs: 500, choseRetryMs: 50, choseRetryCapMs: 400 };
 
 export interface SimOptions {
   readonly seed: number;
@@ -36,7 +46,9 @@ export interface SimOptions {
   readonly variant?: NodeVariant;
   /** A broken store: restarted peers come back empty. */
   readonly forgetful?: boolean;
-  /** Events allowed in all (a liveness budget). */
+  /** Override the proposers' timing, e.g. to switch retransmission off for a liveness control. */
+  readonly timing?: Partial<ProposerTiming>;
+  /** Events allowed in all (a liveness budget, with LIVENESS_END in sim time). */
   readonly maxEvents?: number;
   /** Keep this many trace lines for a failure report. */
   readonly traceLines?: number;
@@ -53,6 +65,8 @@ export interface SimResult {
   readonly proposersChose: boolean;
   /** Every learner printed chose within the budget. */
   readonly learnersChose: boolean;
+  /** Every peer (proposers, acceptors and learners) printed chose within the budget. */
+  readonly everyoneChose: boolean;
   readonly chosen: string | null;
   readonly events: number;
   readonly endedAt: number;
@@ -63,7 +77,11 @@ type Event =
   | { kind: 'timer'; node: PeerId; life: number; id: string; gen: number }
   | { kind: 'propose'; node: PeerId; life: number }
   | { kind: 'crash'; node: PeerId }
-  | { kind: 'restart'; node: PeerId };
+  | { kind: 'restart'; node: PeerId }
+  | { kind: 'freeze'; node: PeerId; until: number }
+  | { kind: 'thaw'; node: PeerId; since: number }
+  | { kind: 'cut'; a: PeerId; b: PeerId }
+  | { kind: 'heal'; a: PeerId; b: PeerId };
 
 interface Scheduled {
   readonly at: number;
@@ -143,6 +161,10 @@ export class World {
   private chosenValue: string | null = null;
   private readonly printedBy = new Map<PeerId, Set<string>>();
   private readonly trace: string[] = [];
+  /** Frozen peers, and when they thaw: their events wait until then. */
+  private readonly frozenUntil = new Map<PeerId, number>();
+  /** Black-holed links, as "a b" with a < b. */
+  private readonly cuts = new Set<string>();
 
   constructor(private readonly opts: SimOptions) {
     this.rng = mulberry32(opts.seed);
@@ -168,7 +190,11 @@ export class World {
     this.maxDelay = pick(r, [5, 50]);
     this.midStepCrashP = pick(r, [0, 0.02]);
     const crashes = pick(r, [0, 1, 3]);
-    this.shape = `${nAcc} acceptors, ${nProp} proposers${proposerAccepts ? ' (p1 also accepts)' : ''}${learner ? ', a learner' : ''}; drop ${this.dropP}, dup ${this.dupP}, delay <= ${this.maxDelay} ms, ${crashes} crashes`;
+    const freezes = pick(r, [0, 1, 2]);
+    const cuts = pick(r, [0, 1, 3]);
+    this.shape =
+      `${nAcc} acceptors, ${nProp} proposers${proposerAccepts ? ' (p1 also accepts)' : ''}${learner ? ', a learner' : ''}; ` +
+      `drop ${this.dropP}, dup ${this.dupP}, delay <= ${this.maxDelay} ms, ${crashes} crashes, ${freezes} freezes, ${cuts} black-holed links`;
 
     for (const h of this.cluster.hosts) {
       this.life.set(h.id, 0);
@@ -184,6 +210,18 @@ export class World {
       this.agenda.push(at, { kind: 'crash', node: victim });
       this.agenda.push(at + between(r, 10, 300), { kind: 'restart', node: victim });
     }
+    for (let i = 0; i < freezes; i++) {
+      const victim = pick(r, this.cluster.hosts).id;
+      const at = between(r, 0, FAULT_END * 0.7);
+      this.agenda.push(at, { kind: 'freeze', node: victim, until: at + between(r, 20, 500) });
+    }
+    for (let i = 0; i < cuts; i++) {
+      const [a, b] = [pick(r, this.cluster.hosts).id, pick(r, this.cluster.hosts).id].sort((x, y) => x - y) as [PeerId, PeerId];
+      if (a === b) continue;
+      const at = between(r, 0, FAULT_END * 0.7);
+      this.agenda.push(at, { kind: 'cut', a, b });
+      this.agenda.push(at + between(r, 20, 500), { kind: 'heal', a, b });
+    }
   }
 
   run(): SimResult {
@@ -193,7 +231,7 @@ export class World {
       while (this.events < max) {
         if (this.now > FAULT_END && this.everyoneDone()) break;
         const next = this.agenda.pop();
-        if (next === undefined) break;
+        if (next === undefined || next.at > LIVENESS_END) break;
         this.now = Math.max(this.now, next.at);
         this.events += 1;
         this.step(next.ev);
@@ -210,6 +248,7 @@ export class World {
       trace: this.trace,
       proposersChose: this.proposers.every((p) => (this.printedBy.get(p)?.size ?? 0) > 0),
       learnersChose: this.learners.every((l) => (this.printedBy.get(l)?.size ?? 0) > 0),
+      everyoneChose: this.everyoneDone(),
       chosen: this.chosenValue,
       events: this.events,
       endedAt: this.now,
@@ -217,7 +256,7 @@ export class World {
   }
 
   private everyoneDone(): boolean {
-    return [...this.proposers, ...this.learners].every((p) => (this.printedBy.get(p)?.size ?? 0) > 0);
+    return this.cluster.hosts.every((h) => (this.printedBy.get(h.id)?.size ?? 0) > 0);
   }
 
   private faulty(): boolean {
@@ -226,7 +265,7 @@ export class World {
 
   private makeNode(id: PeerId, state: DurableState): PaxosNode {
     const rng = mulberry32(Math.floor(this.rng() * 2 ** 32));
-    return new PaxosNode({ self: id, cluster: this.cluster, timing: TIMING, rng, ...(this.opts.variant ? { variant: this.opts.variant } : {}) }, state);
+    return new PaxosNode({ self: id, cluster: this.cluster, timing: { ...TIMING, ...this.opts.timing }, rng, ...(this.opts.variant ? { variant: this.opts.variant } : {}) }, state);
   }
 
   private note(line: string): void {
@@ -236,6 +275,13 @@ export class World {
   }
 
   private step(ev: Event): void {
+    // A frozen peer does nothing: what reaches it, and its timers, wait for the thaw.
+    const target = ev.kind === 'deliver' ? ev.to : ev.kind === 'timer' || ev.kind === 'propose' ? ev.node : null;
+    const thaw = target === null ? undefined : this.frozenUntil.get(target);
+    if (thaw !== undefined) {
+      this.agenda.push(thaw, ev);
+      return;
+    }
     switch (ev.kind) {
       case 'propose': {
         const node = this.nodes.get(ev.node);
@@ -267,6 +313,41 @@ export class World {
       case 'restart':
         this.restart(ev.node);
         return;
+      case 'freeze':
+        if (this.nodes.get(ev.node) == null || this.frozenUntil.has(ev.node)) return;
+        this.frozenUntil.set(ev.node, ev.until);
+        this.agenda.push(ev.until, { kind: 'thaw', node: ev.node, since: this.now });
+        this.note(`FREEZE peer ${ev.node} until t=${ev.until.toFixed(1)}`);
+        return;
+      case 'thaw':
+        if (this.frozenUntil.get(ev.node) === undefined) return;
+        this.frozenUntil.delete(ev.node);
+        this.note(`THAW peer ${ev.node}`);
+        // Frozen long enough, every link to and from it was declared dead and redialed.
+        if (this.now - ev.since > DEAD_AFTER) this.redialed(ev.node);
+        return;
+      case 'cut':
+        this.cuts.add(`${ev.a} ${ev.b}`);
+        this.note(`CUT ${ev.a}<->${ev.b} (black hole)`);
+        return;
+      case 'heal':
+        if (!this.cuts.delete(`${ev.a} ${ev.b}`)) return;
+        this.note(`HEAL ${ev.a}<->${ev.b}: the link was declared dead and redialed`);
+        for (const [x, y] of [[ev.a, ev.b], [ev.b, ev.a]] as const) {
+          const node = this.nodes.get(x);
+          if (node != null) this.apply(x, node.reconnected(y));
+        }
+        return;
+    }
+  }
+
+  /** Every live peer's link to `id` came back, and its links to them. */
+  private redialed(id: PeerId): void {
+    const me = this.nodes.get(id);
+    for (const [other, node] of this.nodes) {
+      if (other === id || node == null) continue;
+      this.apply(other, node.reconnected(id));
+      if (me != null) this.apply(id, me.reconnected(other));
     }
   }
 
@@ -288,6 +369,7 @@ export class World {
   private crash(id: PeerId, how: string): void {
     if (this.nodes.get(id) == null) return;
     this.nodes.set(id, null);
+    this.frozenUntil.delete(id); // kill -9 ends a frozen process too
     this.life.set(id, this.life.get(id)! + 1);
     this.note(`CRASH peer ${id} (${how})`);
   }
@@ -334,6 +416,11 @@ export class World {
         case 'clearTimer':
           this.timers.set(`${id} ${e.id}`, (this.timers.get(`${id} ${e.id}`) ?? 0) + 1);
           break;
+        case 'received':
+          break; // the trace notes every delivery already
+        case 'suspect':
+          this.note(`peer ${id} suspects its links to ${e.peers.join(', ')}`);
+          break;
       }
     }
   }
@@ -345,6 +432,16 @@ export class World {
     }
     if (this.faulty() && this.rng() < this.dropP) {
       this.note(`drop ${msg.from}->${to} ${show(msg)}`);
+      return;
+    }
+    const [a, b] = msg.from < to ? [msg.from, to] : [to, msg.from];
+    if (this.cuts.has(`${a} ${b}`)) {
+      this.note(`black hole ${msg.from}->${to} ${show(msg)}`);
+      return;
+    }
+    // To a frozen peer: waiting in its socket, or lost when the link is declared dead.
+    if (this.frozenUntil.has(to) && this.rng() < 0.5) {
+      this.note(`lost to frozen peer ${msg.from}->${to} ${show(msg)}`);
       return;
     }
     this.agenda.push(this.now + between(this.rng, 0.1, this.maxDelay), { kind: 'deliver', to, msg });
@@ -392,6 +489,8 @@ function show(m: Message): string {
   switch (m.type) {
     case 'prepare':
       return `prepare ${m.n}`;
+    case 'chose_ack':
+      return `chose_ack ${m.n}`;
     case 'accept':
     case 'chose':
       return `${m.type} ${m.v}@${m.n}`;

@@ -8,35 +8,32 @@
 // acceptor break promises it made before the crash.
 //
 // A lock keeps two live peers from sharing a data directory, which would
-// silently merge two acceptors into one (see takeLock).
+// silently merge two acceptors into one (see lock.ts).
 
 import { createHash } from 'node:crypto';
-import { link, mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EMPTY_STATE, type Accepted, type DurableState } from '../core/types.js';
 import { writeAtomically } from './atomic.js';
+import { DirLock, StateError } from './lock.js';
 import type { Storage } from './storage.js';
+
+export { StateError };
 
 const FORMAT = 'paxos-state/1';
 
-export class StateError extends Error {
-  override readonly name = 'StateError';
-}
-
 export class FileStorage implements Storage {
   readonly file: string;
-  private readonly lock: string;
-  private lockServer: net.Server | null = null;
+  private readonly lock: DirLock;
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, 'state.json');
-    this.lock = path.join(dir, 'LOCK');
+    this.lock = new DirLock(dir);
   }
 
   async load(): Promise<DurableState> {
     await mkdir(this.dir, { recursive: true });
-    await this.takeLock();
+    await this.lock.take();
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -54,13 +51,7 @@ export class FileStorage implements Storage {
 
   /** Give up the data directory (on a clean shutdown). */
   async release(): Promise<void> {
-    if (this.lockServer !== null) {
-      this.lockServer.close();
-      this.lockServer = null;
-      return;
-    }
-    // The pid lock, only if it is still ours.
-    if ((await readFile(this.lock, 'utf8').catch(() => '')).trim() === String(process.pid)) await unlink(this.lock).catch(() => undefined);
+    await this.lock.release();
   }
 
   private decode(text: string): DurableState {
@@ -83,73 +74,6 @@ export class FileStorage implements Storage {
       `state file ${this.file} ${why}; refusing to start empty, which could break promises this peer made. ` +
         `Restore the file, or if this peer's state is truly lost, move it aside knowingly and restart.`,
     );
-  }
-
-  private async takeLock(): Promise<void> {
-    if (process.platform === 'linux') await this.takeKernelLock();
-    else await this.takePidLock();
-  }
-
-  /**
-   * Linux: bind an abstract Unix socket named after the directory's real
-   * path. Only one process can hold it, and the kernel lets go the moment
-   * that process dies: no stale file to clean up, no pid that can be reused.
-   */
-  private async takeKernelLock(): Promise<void> {
-    const name = `\0paxos-data-dir-${sha256(await realpath(this.dir)).slice(0, 48)}`;
-    const server = net.createServer();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ path: name }, () => resolve());
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        throw new StateError(`data directory ${this.dir} is in use by another running peer; give each peer its own --data-dir`);
-      }
-      throw err;
-    }
-    server.unref();
-    this.lockServer = server;
-  }
-
-  /**
-   * Elsewhere: a LOCK file holding the owner's pid, created with its
-   * contents in one step (link of a finished temp file). A crash leaves it
-   * behind; it is taken over when its pid is dead, or is our own (a
-   * container's peer is always pid 1). Two peers taking over the same stale
-   * lock at the same instant can both succeed: a gap Linux does not have.
-   */
-  private async takePidLock(): Promise<void> {
-    const mine = path.join(this.dir, `LOCK.${process.pid}`);
-    await writeFile(mine, `${process.pid}\n`);
-    try {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          await link(mine, this.lock);
-          return;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        }
-        const owner = Number((await readFile(this.lock, 'utf8').catch(() => '')).trim());
-        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-          throw new StateError(`data directory ${this.dir} is in use by process ${owner}; give each peer its own --data-dir`);
-        }
-        await unlink(this.lock).catch(() => undefined);
-      }
-      throw new StateError(`data directory ${this.dir}: could not take its LOCK; is another peer starting there?`);
-    } finally {
-      await unlink(mine).catch(() => undefined);
-    }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -3,13 +3,21 @@
 // starts with a challenge and response, and nothing else is read before it:
 //
 //   server    -> {"type":"challenge","nonce":Ns}
-//   connector -> {"type":"auth","from":ID,"nonce":Nc,"mac":HMAC(k, "client", Ns, Nc, ID)}
-//   server    -> {"type":"auth_ok","mac":HMAC(k, "server", Ns, Nc, ID)}
+//   connector -> {"type":"auth","from":ID,"to":TO,"nonce":Nc,"mac":HMAC(k, "client", Ns, Nc, ID, TO)}
+//   server    -> {"type":"auth_ok","mac":HMAC(k, "server", Ns, Nc, ID, TO)}
 //
-// ID is the connector's peer id, or 0 for a client. Both sides prove they
-// hold the secret, and fresh nonces mean a recorded handshake cannot be
-// replayed. The secret itself never crosses the wire and is never logged:
-// messages name the file or the variable, not the contents.
+// ID is the connector's peer id, or 0 for a client. TO is the peer id the
+// connector means to reach (0: any, for clients); the server refuses a TO
+// that is not its own, so a stale address that now leads to another peer
+// is caught. Both sides prove they hold the secret, and fresh nonces mean a
+// recorded handshake cannot be replayed. The secret itself never crosses the
+// wire and is never logged: messages name the file or the variable.
+//
+// Without a secret, a peer's connection opens with
+//   connector -> {"type":"hello","from":ID,"to":TO}
+//   server    -> {"type":"welcome","from":TO}
+// and the connector sends nothing else until the welcome names the peer it
+// meant. Clients (ID 0) skip this and send their request at once.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -60,8 +68,8 @@ export function newNonce(): string {
   return randomBytes(16).toString('hex');
 }
 
-export function mac(secret: Secret, role: 'client' | 'server', serverNonce: string, clientNonce: string, from: number): string {
-  return createHmac('sha256', secret.key).update(`paxos/1\n${role}\n${serverNonce}\n${clientNonce}\n${from}`).digest('hex');
+export function mac(secret: Secret, role: 'client' | 'server', serverNonce: string, clientNonce: string, from: number, to: number): string {
+  return createHmac('sha256', secret.key).update(`paxos/2\n${role}\n${serverNonce}\n${clientNonce}\n${from}\n${to}`).digest('hex');
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -81,18 +89,27 @@ export function sameMac(a: unknown, b: string): boolean {
   return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 }
 
-export type Introduced = { ok: true } | { ok: false; why: string };
+export type Introduced = { ok: true } | { ok: false; why: string; needsSecret?: true };
+
+export interface Introduction {
+  /** Our peer id, or 0 for a client. */
+  readonly from: number;
+  /** The peer id we mean to reach, or 0 (a client that takes any peer). */
+  readonly to: number;
+  readonly secret: Secret | null;
+  /** Give up on a peer that does not finish the handshake in this long. */
+  readonly timeoutMs: number;
+}
 
 /**
- * The connector's side, run as soon as `socket` connects: with a secret,
- * answer the server's challenge and check its proof; without one, just say
- * who we are (a peer's hello; a client, id 0, says nothing).
+ * The connector's side, run as soon as `socket` connects. With a secret:
+ * answer the server's challenge and check its proof. Without one: a peer
+ * says hello and waits for the welcome that names the peer it reached; a
+ * client says nothing. Either way a peer never talks to the wrong peer.
  */
-export function introduce(socket: net.Socket, from: number, secret: Secret | null): Promise<Introduced> {
-  if (secret === null) {
-    if (from > 0) socket.write(`${JSON.stringify({ type: 'hello', from })}\n`);
-    return Promise.resolve({ ok: true });
-  }
+export function introduce(socket: net.Socket, intro: Introduction): Promise<Introduced> {
+  const { from, to, secret } = intro;
+  if (secret === null && from === 0) return Promise.resolve({ ok: true });
   return new Promise((resolve) => {
     const clientNonce = newNonce();
     let serverNonce: string | null = null;
@@ -103,8 +120,8 @@ export function introduce(socket: net.Socket, from: number, secret: Secret | nul
       resolve(r);
     };
     const timer = setTimeout(
-      () => finish({ ok: false, why: `no challenge within ${AUTH_TIMEOUT_MS / 1000} s (is it running without a secret?)` }),
-      AUTH_TIMEOUT_MS,
+      () => finish({ ok: false, why: `no ${secret === null ? 'welcome' : 'challenge'} within ${intro.timeoutMs / 1000} s` }),
+      intro.timeoutMs,
     );
     const reader = new LineReader(
       MAX_LINE_BYTES,
@@ -115,13 +132,21 @@ export function introduce(socket: net.Socket, from: number, secret: Secret | nul
         } catch {
           return finish({ ok: false, why: 'it sent something that is not JSON during the handshake' });
         }
+        if (secret === null) {
+          if (m['type'] === 'challenge') {
+            return finish({ ok: false, why: 'it requires a shared secret, and this peer has none (--secret-file or PAXOS_SECRET)', needsSecret: true });
+          }
+          if (m['type'] !== 'welcome') return finish({ ok: false, why: 'it did not answer the hello with a welcome' });
+          if (m['from'] !== to) return finish({ ok: false, why: `it is peer_id ${JSON.stringify(m['from'])}, not ${to}: the address leads to another peer (a restarted container's old address?)` });
+          return finish({ ok: true });
+        }
         if (serverNonce === null) {
           if (m['type'] !== 'challenge' || !isNonce(m['nonce'])) return finish({ ok: false, why: 'it did not start with a proper challenge' });
           serverNonce = m['nonce'];
-          socket.write(`${JSON.stringify({ type: 'auth', from, nonce: clientNonce, mac: mac(secret, 'client', serverNonce, clientNonce, from) })}\n`);
+          socket.write(`${JSON.stringify({ type: 'auth', from, to, nonce: clientNonce, mac: mac(secret, 'client', serverNonce, clientNonce, from, to) })}\n`);
           return;
         }
-        if (m['type'] !== 'auth_ok' || !sameMac(m['mac'], mac(secret, 'server', serverNonce, clientNonce, from))) {
+        if (m['type'] !== 'auth_ok' || !sameMac(m['mac'], mac(secret, 'server', serverNonce, clientNonce, from, to))) {
           return finish({ ok: false, why: 'it could not prove it holds the shared secret' });
         }
         finish({ ok: true });
@@ -129,8 +154,10 @@ export function introduce(socket: net.Socket, from: number, secret: Secret | nul
       (why) => finish({ ok: false, why: `it sent ${why} during the handshake` }),
     );
     const onData = (chunk: Buffer): void => reader.push(chunk);
-    const onClose = (): void => finish({ ok: false, why: 'it closed the connection during the handshake (a wrong secret?)' });
+    const onClose = (): void =>
+      finish({ ok: false, why: `it closed the connection during the handshake (${[secret === null ? '' : 'a wrong secret', to === 0 ? '' : 'not the peer we meant'].filter((w) => w !== '').join(', or ')}?)` });
     socket.on('data', onData);
     socket.once('close', onClose);
+    if (secret === null) socket.write(`${JSON.stringify({ type: 'hello', from, to })}\n`);
   });
 }

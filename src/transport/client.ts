@@ -51,7 +51,7 @@ export function request(at: Endpoint, body: Body, secret: Secret | null, timeout
     });
     socket.once('connect', async () => {
       handshaking = true;
-      const intro = await introduce(socket, 0, secret);
+      const intro = await introduce(socket, { from: 0, to: 0, secret, timeoutMs });
       handshaking = false;
       if (!intro.ok) return finish({ kind: 'unreachable', why: `authentication failed: ${intro.why}` });
       const reader = new LineReader(MAX_LINE_BYTES, (line) => {

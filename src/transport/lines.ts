@@ -14,11 +14,16 @@ export class LineReader {
   private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
 
   constructor(
-    private readonly maxBytes: number,
+    private maxBytes: number,
     private readonly onLine: (line: string) => void,
     /** A line was dropped: too long, or not UTF-8. */
     private readonly onDrop: (why: string) => void,
   ) {}
+
+  /** A connection that proved it is a peer may send longer lines (log catch-up, snapshots). */
+  setMaxBytes(n: number): void {
+    this.maxBytes = n;
+  }
 
   push(chunk: Buffer): void {
     let start = 0;

@@ -4,8 +4,17 @@
 //
 // Messages are queued (p-queue, one at a time, so in order) until the link
 // is up. A peer that is not up yet, whose name does not resolve yet, or that
-// went away is retried with capped, randomized exponential backoff.
+// went away is retried with capped, randomized exponential backoff, and
+// every attempt looks its name up again: a restarted container may come
+// back at another address, and its old address may now be another peer's.
+//
+// A link is up only once the peer has said who it is (a welcome, or the
+// proof of a shared secret) and that is the peer we meant. From then on it
+// pings every heartbeat; the peer answers each ping, and a link that hears
+// nothing for `deadAfterMs` is declared down, closed and redialed (see
+// liveness.ts for why TCP alone cannot tell).
 
+import dns from 'node:dns';
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import type { Transform } from 'node:stream';
@@ -13,10 +22,9 @@ import ndjson from 'ndjson';
 import PQueue from 'p-queue';
 import { backoffDelay } from '../core/backoff.js';
 import type { Message, PeerId } from '../core/types.js';
-import type { Logger } from '../daemon/logger.js';
+import type { Logger } from '../util/logger.js';
 import { introduce, type Secret } from './auth.js';
-import { LineReader } from './lines.js';
-import { MAX_LINE_BYTES } from '../core/limits.js';
+import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -27,35 +35,65 @@ export const RECONNECT_BASE_MS = 20;
 export const RECONNECT_CAP_MS = 1000;
 /** Consecutive failures before a still-unreachable peer earns a warning. */
 const WARN_AFTER_FAILURES = 20;
+/** Messages held for a peer that is down; past this the newest are dropped (Paxos retries what matters). */
+export const MAX_QUEUED = 10_000;
+
+export interface LinkOptions {
+  /** Our own peer id, announced (or proven, with a secret) when a connection opens. */
+  readonly self: PeerId;
+  /** The peer id we mean to reach; a peer that says otherwise is hung up on. */
+  readonly peer: PeerId;
+  readonly secret?: Secret | null;
+  readonly liveness?: Liveness;
+  readonly log: Logger;
+  /** Name resolution, once per connection attempt (tests count the calls). */
+  readonly lookup?: typeof dns.lookup;
+}
 
 interface Conn {
   readonly socket: net.Socket;
   readonly out: Transform;
   readonly closed: Promise<void>;
-  /** Whether a protocol message (not just the hello) went out on it. */
+  /** Whether a protocol message (not just the handshake) went out on it. */
   used: boolean;
+  /** performance.now() when the peer last sent us anything on it. */
+  lastHeard: number;
 }
 
-export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
+export class PeerLink<M extends object = Message> extends EventEmitter<{ up: []; down: [] }> {
   private readonly queue = new PQueue({ concurrency: 1 });
   private conn: Conn | null = null;
   /** The socket being connected or connected, so close() can end it either way. */
   private socket: net.Socket | null = null;
   private failures = 0;
   private warnedSecret = false;
+  private warnedFull = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
   private stopped = false;
   private waiters: Array<(c: Conn | null) => void> = [];
+  /** The address the name resolved to last, to say when it changes. */
+  private address = '';
+  /**
+   * The name lookup under way, if any. getaddrinfo runs on libuv's small
+   * thread pool, which disk writes share; a name Docker's DNS cannot answer
+   * can take many seconds. So a link never has two lookups going: a redial
+   * waits for the one it already started.
+   */
+  private lookingUp: Promise<{ address: string; family: number } | { error: string }> | null = null;
+  private readonly liveness: Liveness;
+  private readonly secret: Secret | null;
+  private readonly log: Logger;
 
   constructor(
     readonly name: string,
     readonly endpoint: Endpoint,
-    private readonly log: Logger,
-    /** Our own peer id, announced (or proven, with a secret) when a connection opens. */
-    private readonly self: PeerId = 0,
-    private readonly secret: Secret | null = null,
+    private readonly opts: LinkOptions,
   ) {
     super();
+    this.liveness = opts.liveness ?? DEFAULT_LIVENESS;
+    this.secret = opts.secret ?? null;
+    this.log = opts.log;
   }
 
   get isUp(): boolean {
@@ -67,7 +105,12 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
   }
 
   /** Queue `msg`; it is written, in order, once the link is up. */
-  send(msg: Message): void {
+  send(msg: M): void {
+    if (this.queue.size >= MAX_QUEUED) {
+      if (!this.warnedFull) this.log.warn(`${this.name} is down and ${MAX_QUEUED} messages wait for it; dropping new ones until it is back`);
+      this.warnedFull = true;
+      return;
+    }
     void this.queue.add(async () => {
       const c = this.conn ?? (await this.nextConn());
       if (c === null) return; // the link was closed
@@ -87,6 +130,18 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
     this.connect();
   }
 
+  /**
+   * The peer did not answer a protocol round. If the link has also missed
+   * two heartbeats' worth of pongs, do not wait for the full timeout: a
+   * retry into this socket would only be lost with it.
+   */
+  suspect(): void {
+    const c = this.conn;
+    if (c === null) return;
+    const silent = performance.now() - c.lastHeard;
+    if (silent > 2 * this.liveness.heartbeatMs) this.declareDead(c, silent, 'it did not answer a round');
+  }
+
   /** Messages written or waiting. */
   get pending(): number {
     return this.queue.size + this.queue.pending;
@@ -96,6 +151,7 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
     this.stopped = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.stopHeartbeat();
     this.queue.clear();
     for (const w of this.waiters.splice(0)) w(null);
     this.socket?.destroy();
@@ -109,26 +165,80 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
 
   private connect(): void {
     if (this.stopped) return;
-    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    void this.resolve().then((r) => {
+      if (this.stopped) return;
+      if ('error' in r) return this.retryAfterFailure(r.error);
+      if (r.address !== this.address) {
+        if (this.address !== '') this.log.info(`${this.name} now resolves to ${r.address} (was ${this.address})`);
+        this.address = r.address;
+      }
+      this.dial(r.address);
+    });
+  }
+
+  /** Look the name up again (every attempt: a restarted container may be elsewhere now). */
+  private resolve(): Promise<{ address: string; family: number } | { error: string }> {
+    const host = this.endpoint.host;
+    const family = net.isIP(host);
+    if (family !== 0) return Promise.resolve({ address: host, family });
+    const lookup = this.opts.lookup ?? dns.lookup;
+    if (this.lookingUp === null) {
+      const pending: Promise<{ address: string; family: number } | { error: string }> = new Promise((resolve) =>
+        lookup(host, {}, (err, address, fam) => resolve(err === null ? { address, family: fam } : { error: err.code ?? err.message })),
+      );
+      this.lookingUp = pending;
+      // Cleared when it settles (the callback may even run synchronously).
+      void pending.then(() => {
+        if (this.lookingUp === pending) this.lookingUp = null;
+      });
+    }
+    const ms = this.liveness.deadAfterMs;
+    return Promise.race([
+      this.lookingUp,
+      new Promise<{ error: string }>((resolve) => setTimeout(() => resolve({ error: `no answer to the name lookup within ${ms / 1000} s` }), ms).unref()),
+    ]);
+  }
+
+  private retryAfterFailure(why: string): void {
+    this.failures += 1;
+    const msg = `${this.name} at ${this.where()} not reachable (${why}); retrying`;
+    if (this.failures === WARN_AFTER_FAILURES) this.log.warn(`${msg} (still trying after ${this.failures} attempts)`);
+    else this.log.debug(msg);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, backoffDelay(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, Math.random));
+  }
+
+  private dial(address: string): void {
+    const socket = net.connect({ host: address, port: this.endpoint.port });
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.setKeepAlive(true, 1000);
-    // We never read on this socket, but must consume so a remote close is seen.
-    socket.resume();
     let conn: Conn | null = null;
     let lastError = '';
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // A connect to an address nobody holds any more (a container that came
+    // back elsewhere) gets no answer at all: the kernel would resend the SYN
+    // for about two minutes. Give up after the peer timeout, and look again.
+    const connectTimer = setTimeout(() => {
+      lastError = `no answer to connect within ${this.liveness.deadAfterMs / 1000} s`;
+      socket.destroy();
+    }, this.liveness.deadAfterMs);
+    socket.once('close', () => clearTimeout(connectTimer));
     socket.once('connect', async () => {
+      clearTimeout(connectTimer);
       if (this.stopped) {
         socket.destroy();
         return;
       }
-      // Nothing goes out before the handshake: with a secret, the peer must
-      // prove it holds it too.
-      const intro = await introduce(socket, this.self, this.secret);
+      // Nothing goes out before the handshake: the peer must say who it is
+      // (and, with a secret, prove it holds it too).
+      const intro = await introduce(socket, { from: this.opts.self, to: this.opts.peer, secret: this.secret, timeoutMs: this.liveness.deadAfterMs });
       if (!intro.ok) {
         lastError = `handshake failed: ${intro.why}`;
-        this.log.warn(`${this.name} at ${this.where()}: ${intro.why}; closing`);
+        if (intro.needsSecret !== true) this.log.warn(`${this.name} at ${this.where()}: ${intro.why}; closing`);
+        else if (!this.warnedSecret) this.log.warn(`${this.name} at ${this.where()} ${intro.why}`);
+        if (intro.needsSecret === true) this.warnedSecret = true;
         socket.destroy();
         return;
       }
@@ -136,23 +246,27 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
         socket.destroy();
         return;
       }
-      if (this.secret === null) this.watchForChallenge(socket);
       const out = ndjson.stringify();
       out.on('error', (err: Error) => this.log.debug(`encoder for ${this.name}: ${err.message}`));
       out.pipe(socket);
-      conn = { socket, out, closed, used: false };
-      this.conn = conn;
+      const c: Conn = { socket, out, closed, used: false, lastHeard: performance.now() };
+      conn = c;
+      // The peer only ever writes pongs here: any byte means it is alive.
+      socket.on('data', () => void (c.lastHeard = performance.now()));
+      this.conn = c;
+      this.startHeartbeat(c);
       this.log.debug(`connected to ${this.name} at ${this.where()}`);
       this.emit('up');
-      for (const w of this.waiters.splice(0)) w(conn);
+      for (const w of this.waiters.splice(0)) w(c);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       lastError = err.code ?? err.message;
     });
     socket.once('close', () => {
       if (this.socket === socket) this.socket = null;
-      if (conn !== null) {
+      if (conn !== null && this.conn === conn) {
         this.conn = null;
+        this.stopHeartbeat();
         this.log.info(`connection to ${this.name} at ${this.where()} closed${lastError ? ` (${lastError})` : ''}; reconnecting`);
         this.emit('down');
       }
@@ -160,40 +274,43 @@ export class PeerLink extends EventEmitter<{ up: []; down: [] }> {
       // A connection that carried messages was healthy: come straight back.
       // One that never connected, or closed unused (a peer that accepts and
       // hangs up), backs off, so a flapping peer cannot make us spin.
-      if (conn?.used === true) this.failures = 0;
-      else this.failures += 1;
-      if (conn === null) {
-        const msg = `${this.name} at ${this.where()} not reachable (${lastError || 'closed'}); retrying`;
-        if (this.failures === WARN_AFTER_FAILURES) this.log.warn(`${msg} (still trying after ${this.failures} attempts)`);
-        else this.log.debug(msg);
-      }
-      const ms = this.failures === 0 ? 0 : backoffDelay(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, Math.random);
+      if (conn === null) return this.retryAfterFailure(lastError || 'closed');
+      if (!conn.used) return this.retryAfterFailure('it closed an unused connection');
+      this.failures = 0;
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         this.connect();
-      }, ms);
+      }, 0);
     });
   }
 
-  /**
-   * We have no secret. A peer that challenges us will drop what we send:
-   * say so once, and hang up (an unused connection, so retries back off).
-   */
-  private watchForChallenge(socket: net.Socket): void {
-    const reader = new LineReader(
-      MAX_LINE_BYTES,
-      (line) => {
-        if (!line.includes('"challenge"')) return;
-        if (!this.warnedSecret) this.log.warn(`${this.name} at ${this.where()} requires a shared secret, and this peer has none (--secret-file or PAXOS_SECRET)`);
-        this.warnedSecret = true;
-        socket.destroy();
-      },
-      () => undefined,
-    );
-    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+  /** Ping every heartbeat; a link that heard nothing for deadAfterMs is dead. */
+  private startHeartbeat(c: Conn): void {
+    this.stopHeartbeat();
+    this.heartbeat = setInterval(() => {
+      const silent = performance.now() - c.lastHeard;
+      if (silent > this.liveness.deadAfterMs) return this.declareDead(c, silent, 'no answer to heartbeats');
+      // A peer that stopped reading fills the socket; more pings would only queue.
+      if (!c.socket.writableNeedDrain) c.out.write({ type: 'ping' });
+    }, this.liveness.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  private declareDead(c: Conn, silentMs: number, why: string): void {
+    if (this.conn !== c) return;
+    this.log.warn(`${this.name} at ${this.where()}: nothing heard for ${(silentMs / 1000).toFixed(1)} s (${why}); closing the link and redialing`);
+    // Written but unanswered, the connection's messages are as good as
+    // lost; Paxos retries what matters. Treat it as used: redial at once.
+    c.used = true;
+    c.socket.destroy();
   }
 
   private where(): string {
-    return `${this.endpoint.host}:${this.endpoint.port}`;
+    return `${this.endpoint.host}:${this.endpoint.port}${this.address !== '' && this.address !== this.endpoint.host ? ` (${this.address})` : ''}`;
   }
 }

@@ -2,14 +2,20 @@
 // that is not JSON, not a valid message, or longer than MAX_LINE_BYTES is
 // dropped with a warning on stderr; the connection and the peer carry on.
 // Lines are framed by LineReader (see lines.ts for why not ndjson.parse).
+//
+// Liveness: a peer's link pings every heartbeat and we answer each ping with
+// a pong, so the link can tell a live peer from a dead or frozen one. A peer
+// connection that sends nothing at all for `deadAfterMs` is closed here too:
+// its far end is gone, and holding it only hides that.
 
 import net from 'node:net';
 import { MAX_LINE_BYTES } from '../core/limits.js';
-import type { Message } from '../core/types.js';
-import type { Logger } from '../daemon/logger.js';
+import type { Message, PeerId } from '../core/types.js';
+import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
 import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
 import { LineReader } from './lines.js';
+import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
 import { decode, type ClientRequest, type ClientResult } from './wire.js';
 
 export interface Inbound {
@@ -17,38 +23,89 @@ export interface Inbound {
   close(): Promise<void>;
 }
 
-export interface InboundHandlers {
-  readonly message: (msg: Message) => void;
+/** A line off the wire, decoded: a peer message, the handshake, a ping, or a client request. */
+export type Decoded<M, Req> =
+  | { ok: true; msg: M }
+  | { ok: true; hello: { readonly from: PeerId; readonly to: PeerId } }
+  | { ok: true; ping: true }
+  | { ok: true; client: Req }
+  | { ok: false; why: string };
+
+/** How a listener reads its protocol: the lab's single-decree one, or the replicated log's. */
+export interface Codec<M extends { readonly from: PeerId; readonly type: string }, Req, Res> {
+  decode(raw: unknown): Decoded<M, Req>;
+  /** What to tell a client whose request was invalid, if `raw` looks like a request at all. */
+  invalidReply(raw: unknown, why: string): Res | null;
+}
+
+/** The lab's protocol (wire.ts). */
+export const LAB_CODEC: Codec<Message, ClientRequest, ClientResult> = {
+  decode,
+  invalidReply(raw, why) {
+    const r = raw as { type?: unknown; id?: unknown } | null;
+    return (r?.type === 'submit' || r?.type === 'get') && typeof r.id === 'string' && r.id.length <= 64
+      ? { type: 'result', id: r.id, status: 'invalid', peer: '', why }
+      : null;
+  },
+};
+
+export interface InboundHandlers<M = Message, Req = ClientRequest, Res = ClientResult> {
+  readonly message: (msg: M) => void;
   /** A peer opened a connection to us and said who it is. */
   readonly hello?: (from: number) => void;
   /**
    * A client's request; answer with `reply`, on the same connection.
    * `gone` is aborted when that connection closes, so no one waits for it.
    */
-  readonly client?: (req: ClientRequest, reply: (res: ClientResult) => void, gone: AbortSignal) => void;
+  readonly client?: (req: Req, reply: (res: Res) => void, gone: AbortSignal) => void;
+}
+
+export interface ListenOptions<M extends { readonly from: PeerId; readonly type: string } = Message, Req = ClientRequest, Res = ClientResult> {
+  readonly log: Logger;
+  /** The shared secret every connection must prove; null runs open. */
+  readonly secret?: Secret | null;
+  /** Our own peer id: named in the welcome, and checked against a hello's `to`. */
+  readonly self?: PeerId;
+  readonly liveness?: Liveness;
+  /** The protocol spoken (default: the lab's). */
+  readonly codec?: Codec<M, Req, Res>;
+  /** Longest line a connection that introduced itself as a peer may send (default MAX_LINE_BYTES). */
+  readonly maxPeerLineBytes?: number;
 }
 
 /** Connections still in the handshake; more are refused, so a flood of them cannot pile up. */
 const MAX_UNAUTHENTICATED = 64;
 
-export async function listen(
+interface Conn {
+  readonly socket: net.Socket;
+  /** The peer id it proved or announced; null for clients and the unintroduced. */
+  peer: PeerId | null;
+  lastHeard: number;
+}
+
+export async function listen<M extends { readonly from: PeerId; readonly type: string } = Message, Req = ClientRequest, Res = ClientResult>(
   at: Endpoint,
-  on: InboundHandlers | ((msg: Message) => void),
-  log: Logger,
-  secret: Secret | null = null,
+  on: InboundHandlers<M, Req, Res> | ((msg: M) => void),
+  opts: ListenOptions<M, Req, Res>,
 ): Promise<Inbound> {
-  const handlers: InboundHandlers = typeof on === 'function' ? { message: on } : on;
-  const sockets = new Set<net.Socket>();
+  const handlers: InboundHandlers<M, Req, Res> = typeof on === 'function' ? { message: on } : on;
+  const codec = opts.codec ?? (LAB_CODEC as unknown as Codec<M, Req, Res>);
+  const maxPeerLineBytes = opts.maxPeerLineBytes ?? MAX_LINE_BYTES;
+  const { log } = opts;
+  const secret = opts.secret ?? null;
+  const liveness = opts.liveness ?? DEFAULT_LIVENESS;
+  const conns = new Set<Conn>();
   const handshaking = { count: 0 };
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    const conn: Conn = { socket, peer: null, lastHeard: performance.now() };
+    conns.add(conn);
+    socket.once('close', () => conns.delete(conn));
     if (secret !== null && handshaking.count >= MAX_UNAUTHENTICATED) {
       log.warn(`refusing a connection from ${socket.remoteAddress ?? '?'}: ${MAX_UNAUTHENTICATED} connections are already authenticating`);
       socket.destroy();
       return;
     }
-    serveConnection(socket, handlers, log, secret, handshaking);
+    serveConnection(conn, handlers, { log, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, handshaking);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -58,17 +115,35 @@ export async function listen(
     });
   });
   server.on('error', (err) => log.error(`listener on ${at.host}:${at.port}: ${err.message}`));
+  // One sweep per heartbeat closes peer connections that went silent.
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const c of conns) {
+      if (c.peer === null || now - c.lastHeard <= liveness.deadAfterMs) continue;
+      log.info(`closing the connection from peer ${c.peer} (${c.socket.remoteAddress ?? '?'}): nothing heard for ${((now - c.lastHeard) / 1000).toFixed(1)} s`);
+      c.socket.destroy();
+    }
+  }, liveness.heartbeatMs);
+  sweep.unref();
   return {
     server,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
+        clearInterval(sweep);
+        for (const c of conns) c.socket.destroy();
         server.close(() => resolve());
       }),
   };
 }
 
-function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger, secret: Secret | null, handshaking: { count: number }): void {
+function serveConnection<M extends { readonly from: PeerId; readonly type: string }, Req, Res>(
+  conn: Conn,
+  on: InboundHandlers<M, Req, Res>,
+  opts: { log: Logger; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
+  handshaking: { count: number },
+): void {
+  const { socket } = conn;
+  const { log, secret, self, codec } = opts;
   socket.setNoDelay(true);
   const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   const gone = new AbortController();
@@ -80,6 +155,13 @@ function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger, s
     log.warn(`closing connection from ${who}: ${why}`);
     socket.destroy();
   };
+  const send = (obj: object): void => void (socket.writable && socket.write(`${JSON.stringify(obj)}\n`));
+  /** A connector that names a peer other than us reached us by a stale address. */
+  const wrongPeer = (to: number): boolean => {
+    if (to === 0 || self === 0 || to === self) return false;
+    refuse(`it meant peer_id ${to}, but this is peer_id ${self} (a stale address?)`);
+    return true;
+  };
   let authTimer: NodeJS.Timeout | undefined;
   let endHandshake = (): void => undefined;
   if (secret !== null) {
@@ -89,7 +171,7 @@ function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger, s
       if (counted) handshaking.count -= 1;
       counted = false;
     };
-    socket.write(`${JSON.stringify({ type: 'challenge', nonce: serverNonce })}\n`);
+    send({ type: 'challenge', nonce: serverNonce });
     authTimer = setTimeout(() => refuse(`no authentication within ${AUTH_TIMEOUT_MS / 1000} s`), AUTH_TIMEOUT_MS);
     socket.once('close', () => {
       clearTimeout(authTimer);
@@ -111,32 +193,45 @@ function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger, s
         return;
       }
       if (authed === -1 && secret !== null) {
-        const a = raw as { type?: unknown; from?: unknown; nonce?: unknown; mac?: unknown };
-        if (a?.type !== 'auth' || !Number.isSafeInteger(a.from) || (a.from as number) < 0 || !isNonce(a.nonce)) {
+        const a = raw as { type?: unknown; from?: unknown; to?: unknown; nonce?: unknown; mac?: unknown };
+        const to = a?.to ?? 0;
+        if (a?.type !== 'auth' || !Number.isSafeInteger(a.from) || (a.from as number) < 0 || !Number.isSafeInteger(to) || (to as number) < 0 || !isNonce(a.nonce)) {
           return refuse('it did not authenticate (is it running without the shared secret?)');
         }
         const from = a.from as number;
-        if (!sameMac(a.mac, mac(secret, 'client', serverNonce, a.nonce, from))) return refuse(`${from === 0 ? 'a client' : `peer_id ${from}`} failed authentication (a wrong secret?)`);
+        if (wrongPeer(to as number)) return;
+        if (!sameMac(a.mac, mac(secret, 'client', serverNonce, a.nonce, from, to as number))) {
+          return refuse(`${from === 0 ? 'a client' : `peer_id ${from}`} failed authentication (a wrong secret?)`);
+        }
         clearTimeout(authTimer);
         endHandshake();
         authed = from;
-        socket.write(`${JSON.stringify({ type: 'auth_ok', mac: mac(secret, 'server', serverNonce, a.nonce, from) })}\n`);
-        if (from > 0) on.hello?.(from);
+        send({ type: 'auth_ok', mac: mac(secret, 'server', serverNonce, a.nonce, from, to as number) });
+        if (from > 0) {
+          conn.peer = from;
+          reader.setMaxBytes(opts.maxPeerLineBytes);
+          on.hello?.(from);
+        }
         return;
       }
-      const reply = (res: ClientResult): void => void (socket.writable && socket.write(`${JSON.stringify(res)}\n`));
-      const d = decode(raw);
+      const reply = (res: Res): void => send(res as object);
+      const d = codec.decode(raw);
       if (!d.ok) {
         log.warn(`dropping invalid message from ${who}: ${d.why}`);
         // A client gets told why, instead of waiting for an answer that never comes.
-        const r = raw as { type?: unknown; id?: unknown };
-        if ((r?.type === 'submit' || r?.type === 'get') && typeof r.id === 'string' && r.id.length <= 64) {
-          reply({ type: 'result', id: r.id, status: 'invalid', peer: '', why: d.why });
-        }
-      } else if ('hello' in d) on.hello?.(d.hello);
-      else if ('client' in d) {
+        const answer = codec.invalidReply(raw, d.why);
+        if (answer !== null) reply(answer);
+      } else if ('ping' in d) send({ type: 'pong' });
+      else if ('hello' in d) {
+        if (wrongPeer(d.hello.to)) return;
+        conn.peer = d.hello.from;
+        // Only an unauthenticated connection is held to the client limit after this.
+        if (d.hello.from > 0 && (secret === null || authed === d.hello.from)) reader.setMaxBytes(opts.maxPeerLineBytes);
+        send({ type: 'welcome', from: self });
+        on.hello?.(d.hello.from);
+      } else if ('client' in d) {
         if (authed !== null && authed !== 0) return log.warn(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
-        log.info(`client ${who}: ${d.client.type}`);
+        log.debug(`client ${who}: ${JSON.stringify(d.client).slice(0, 80)}`);
         on.client?.(d.client, reply, gone.signal);
       } else if (authed !== null && d.msg.from !== authed) {
         log.warn(`dropping ${d.msg.type} from ${who}: it claims peer_id ${d.msg.from} but authenticated as ${authed}`);
@@ -144,7 +239,10 @@ function serveConnection(socket: net.Socket, on: InboundHandlers, log: Logger, s
     },
     (why) => (authed === -1 ? refuse(`it sent ${why} before authenticating`) : log.warn(`dropping ${why} from ${who}`)),
   );
-  socket.on('data', (chunk: Buffer) => reader.push(chunk));
+  socket.on('data', (chunk: Buffer) => {
+    conn.lastHeard = performance.now();
+    reader.push(chunk);
+  });
   socket.on('error', (err: NodeJS.ErrnoException) => log.debug(`connection from ${who}: ${err.code ?? err.message}`));
   // An unfinished last line is dropped with the connection: it may be cut short.
 }

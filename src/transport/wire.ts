@@ -4,8 +4,10 @@
 //   {"type":"accept","from":1,"n":1,"v":"X"}
 //   {"type":"accept_ack","from":2,"n":1,"promised":1,"accepted":{"n":1,"v":"X"},"chosen":null}
 //   {"type":"chose","from":1,"n":1,"v":"X"}
-// and, first on every connection, {"type":"hello","from":2}: who is calling,
-// so the callee can retry its own link to a peer it now knows is up.
+//   {"type":"chose_ack","from":2,"n":1}  (not logged: it only stops retransmissions)
+// and, first on every peer connection, {"type":"hello","from":2,"to":1}: who
+// is calling and whom it means to reach (see auth.ts); then {"type":"ping"}
+// every heartbeat, which the callee answers with {"type":"pong"}.
 // Clients send {"type":"submit","id":..,"value":..} or {"type":"get","id":..}
 // and get a {"type":"result",...} back on the same connection.
 // Anything read off the network is untrusted: `decode` checks every field
@@ -26,7 +28,8 @@ export type ClientResult =
 
 export type Decoded =
   | { ok: true; msg: Message }
-  | { ok: true; hello: PeerId }
+  | { ok: true; hello: { readonly from: PeerId; readonly to: PeerId } }
+  | { ok: true; ping: true }
   | { ok: true; client: ClientRequest }
   | { ok: false; why: string };
 
@@ -38,13 +41,20 @@ export function decode(raw: unknown): Decoded {
   const type = o['type'];
   if (typeof type !== 'string') return bad('missing "type"');
   if (type === 'submit' || type === 'get') return decodeClient(o, type);
+  if (type === 'ping') return { ok: true, ping: true };
   const from = positiveInt(o, 'from');
   if (typeof from === 'string') return bad(from);
-  if (type === 'hello') return { ok: true, hello: from };
+  if (type === 'hello') {
+    // `to` is optional: 0 (or absent) means the caller takes whichever peer answers.
+    const to = o['to'] === undefined ? 0 : o['to'];
+    if (!Number.isSafeInteger(to) || (to as number) < 0) return bad('"to" must be an integer >= 0');
+    return { ok: true, hello: { from, to: to as number } };
+  }
   const n = proposal(o, 'n', 1);
   if (typeof n === 'string') return bad(n);
   switch (type) {
     case 'prepare':
+    case 'chose_ack':
       return { ok: true, msg: { type, from, n } };
     case 'accept':
     case 'chose': {

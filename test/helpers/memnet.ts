@@ -45,7 +45,6 @@ export class MemNet {
       const node = this.node(to);
       const why = node.reject(msg);
       if (why !== null) throw new Error(`peer ${to} rejected ${JSON.stringify(msg)}: ${why}`);
-      this.logs.get(to)!.push(messageLine('received', to, msg));
       this.apply(to, node.receive(msg));
     }
   }
@@ -54,9 +53,10 @@ export class MemNet {
     this.effects.get(id)!.push(...effects);
     for (const e of effects) {
       if (e.kind === 'persist') this.persisted.get(id)!.push(e.state);
+      if (e.kind === 'received') this.logs.get(id)!.push(messageLine('received', id, e.msg));
       if (e.kind === 'chose') this.logs.get(id)!.push(choseLine(id, e.v, e.n));
       if (e.kind === 'send') {
-        this.logs.get(id)!.push(messageLine('sent', id, e.msg));
+        if (e.silent !== true && e.msg.type !== 'chose_ack') this.logs.get(id)!.push(messageLine('sent', id, e.msg));
         for (const to of e.to) this.queue.push({ to, msg: e.msg });
       }
     }

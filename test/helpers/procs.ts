@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseHostsfile, type Cluster } from '../../src/config/hostsfile.js';
 import type { Message } from '../../src/core/types.js';
-import { silentLogger } from '../../src/daemon/logger.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { allocate, type Allocation } from '../../src/runner/addresses.js';
 import { PeerLink, type Endpoint } from '../../src/transport/link.js';
 import { listen, type Inbound } from '../../src/transport/server.js';
@@ -171,7 +171,7 @@ export class FakePeer {
   }
 
   async start(): Promise<this> {
-    this.inbound = await listen(this.live.endpoint(this.host), (m) => this.got.push(m), silentLogger, this.secret);
+    this.inbound = await listen(this.live.endpoint(this.host), (m) => this.got.push(m), { log: silentLogger, secret: this.secret, self: this.id });
     return this;
   }
 
@@ -179,7 +179,7 @@ export class FakePeer {
     const to = this.live.cluster.byHost(toHost)!.id;
     let link = this.links.get(to);
     if (link === undefined) {
-      link = new PeerLink(toHost, this.live.endpoint(toHost), silentLogger, this.id, this.secret);
+      link = new PeerLink(toHost, this.live.endpoint(toHost), { self: this.id, peer: to, secret: this.secret, log: silentLogger });
       link.start();
       this.links.set(to, link);
     }

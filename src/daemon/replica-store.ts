@@ -1,0 +1,121 @@
+// A replica's disk: the write-ahead log of the core's records, snapshots of
+// the key-value store, and the readable replica file.
+//
+//   DATA_DIR/log/0000000000000001.wal   records (promises, votes, chosen slots), CRC per record
+//   DATA_DIR/snapshots/snapshot-N.snap  the store after applying slot N (newest two kept)
+//   DATA_DIR/store.jsonl                the store as text, one {"key":..,"value":..} per line
+//
+// Recovery: the newest valid snapshot, then every record of the log replayed
+// on top (replay() skips slots the snapshot covers). A torn tail of the last
+// segment is cut off; damage anywhere else stops the replica with an error
+// that names the file, because starting empty could break its promises.
+
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { replay, type LogRecord, type Recovered } from '../log/types.js';
+import { KvStore } from '../sm/kv.js';
+import { writeAtomically } from '../storage/atomic.js';
+import { DirLock, StateError } from '../storage/lock.js';
+import { loadLatestSnapshot, pruneSnapshots, saveSnapshot } from '../storage/snapshot.js';
+import { Wal } from '../storage/wal.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Snapshot after this many slots applied since the last one, or when the log
+ * passes SNAPSHOT_LOG_BYTES, whichever comes first. Then the log keeps
+ * KEEP_SLOTS chosen slots behind the snapshot, so a follower that fell a
+ * little behind catches up from the log; one further behind gets the snapshot.
+ */
+export const SNAPSHOT_EVERY_SLOTS = 10_000;
+export const SNAPSHOT_LOG_BYTES = 64 * 1024 * 1024;
+export const KEEP_SLOTS = 1_000;
+
+export interface Opened {
+  readonly recovered: Recovered;
+  readonly kv: KvStore;
+}
+
+export class ReplicaStore {
+  readonly logDir: string;
+  readonly snapDir: string;
+  readonly replicaFile: string;
+  private wal: Wal<LogRecord> | null = null;
+  private readonly lock: DirLock;
+  /** The applied index of the last snapshot taken or installed. */
+  lastSnapshot = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger,
+    replicaFile?: string,
+  ) {
+    this.logDir = path.join(dir, 'log');
+    this.snapDir = path.join(dir, 'snapshots');
+    this.replicaFile = replicaFile ?? path.join(dir, 'store.jsonl');
+    this.lock = new DirLock(dir);
+  }
+
+  async open(): Promise<Opened> {
+    await mkdir(this.dir, { recursive: true });
+    await this.lock.take();
+    const { snapshot, skipped } = await loadLatestSnapshot(this.snapDir);
+    for (const s of skipped) this.log.warn(`skipping snapshot ${s}`);
+    let kv = new KvStore();
+    if (snapshot !== null) {
+      try {
+        kv = KvStore.restore(new TextEncoder().encode(snapshot.data));
+      } catch (err) {
+        throw new StateError(`snapshot ${snapshot.index} in ${this.snapDir} cannot be restored (${(err as Error).message}); move it aside to fall back to an older one`);
+      }
+      this.lastSnapshot = snapshot.index;
+    }
+    const { wal, records, truncatedBytes } = await Wal.open<LogRecord>(this.logDir);
+    if (truncatedBytes > 0) this.log.warn(`${this.logDir}: cut off a torn tail of ${truncatedBytes} bytes (a crash mid-write); every synced record is kept`);
+    this.wal = wal;
+    return { recovered: replay(records, kv.appliedIndex), kv };
+  }
+
+  /** Append and make durable: one write and one fsync for the whole batch. */
+  async persist(records: readonly LogRecord[]): Promise<void> {
+    const wal = this.need();
+    for (const r of records) wal.append(r);
+    await wal.sync();
+  }
+
+  get logBytes(): number {
+    return this.wal?.bytes ?? 0;
+  }
+
+  shouldSnapshot(applied: number): boolean {
+    return applied - this.lastSnapshot >= SNAPSHOT_EVERY_SLOTS || (this.logBytes >= SNAPSHOT_LOG_BYTES && applied > this.lastSnapshot);
+  }
+
+  /**
+   * Save the store at its applied index, then rewrite the log as `live`
+   * (the core's records still needed), then drop older snapshots, and bring
+   * the replica file up to date.
+   */
+  async snapshot(kv: KvStore, live: () => LogRecord[]): Promise<void> {
+    const index = kv.appliedIndex;
+    await saveSnapshot(this.snapDir, { index, data: new TextDecoder().decode(kv.snapshot()) });
+    this.lastSnapshot = index;
+    await this.need().checkpoint(live());
+    await pruneSnapshots(this.snapDir, 2);
+    await this.writeReplicaFile(kv);
+  }
+
+  async writeReplicaFile(kv: KvStore): Promise<void> {
+    await writeAtomically(this.replicaFile, kv.toReplicaFile());
+  }
+
+  async close(): Promise<void> {
+    await this.wal?.close();
+    this.wal = null;
+    await this.lock.release();
+  }
+
+  private need(): Wal<LogRecord> {
+    if (this.wal === null) throw new Error('replica store used before open()');
+    return this.wal;
+  }
+}

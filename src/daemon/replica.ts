@@ -1,0 +1,250 @@
+// A replica of the replicated log: the thin shell around the pure LogNode.
+// Messages, clock ticks and client commands go into the core; its Ready
+// batches come out and are performed one at a time, under a mutex, in the
+// order the core's contract demands:
+//   records durable (one fsync for the batch) -> stdout lines and messages
+//   -> snapshot install -> apply chosen slots and answer clients.
+// While one batch waits for its fsync, the core goes on taking messages, and
+// everything they produce becomes the next batch: group commit, with no
+// timer, at whatever rate the disk allows.
+
+import { EventEmitter } from 'node:events';
+import { Mutex } from 'async-mutex';
+import type { Cluster, HostEntry } from '../config/cluster.js';
+import type { PeerId } from '../core/types.js';
+import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
+import { LogNode } from '../log/node.js';
+import { DEFAULT_LOG_TIMING, type Committed, type LogMessage, type LogTiming, type Ready } from '../log/types.js';
+import { decodeCommand, encodeCommand, encodeResult, type ClientCommand, type Command } from '../sm/command.js';
+import { KvStore } from '../sm/kv.js';
+import type { Secret } from '../transport/auth.js';
+import type { KvRequest, KvResult } from '../transport/kv-wire.js';
+import { PeerLink, type Endpoint } from '../transport/link.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
+import { logCodec } from '../transport/log-wire.js';
+import { listen, type Inbound } from '../transport/server.js';
+import type { Logger } from '../util/logger.js';
+import { KEEP_SLOTS, ReplicaStore } from './replica-store.js';
+
+export interface ReplicaOptions {
+  readonly cluster: Cluster;
+  readonly self: HostEntry;
+  readonly listen: Endpoint;
+  readonly endpointOf: (peer: HostEntry) => Endpoint;
+  readonly dataDir: string;
+  /** The readable copy of the store (default DATA_DIR/store.jsonl). */
+  readonly replicaFile?: string;
+  readonly secret?: Secret | null;
+  readonly liveness?: Liveness;
+  /** Print sent/received lines (true) or only chose lines (false). */
+  readonly messageLines: boolean;
+  /** Milliseconds per core tick (the core counts its timeouts in ticks). */
+  readonly tickMs: number;
+  readonly timing?: LogTiming;
+  readonly random: () => number;
+  readonly out: (line: string) => void;
+  readonly log: Logger;
+}
+
+/** Largest line a replica takes from another replica: catch-up batches and snapshots. */
+export const MAX_REPLICA_LINE_BYTES = 64 * 1024 * 1024;
+/** Slowest rate at which one follower is sent our snapshot. */
+const SNAPSHOT_RESEND_MS = 1000;
+
+interface Waiter {
+  readonly id: string;
+  readonly reply: (r: KvResult) => void;
+}
+
+const sessionKey = (c: { client: string; seq: number }): string => `${c.client}\u0000${c.seq}`;
+
+export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
+  private readonly store: ReplicaStore;
+  private readonly mutex = new Mutex();
+  private readonly links = new Map<PeerId, PeerLink<LogMessage>>();
+  /** Clients waiting here for a command to be applied, by client id and seq, with the command. */
+  private readonly waiters = new Map<string, { cmd: unknown; list: Waiter[] }>();
+  private readonly snapshotSentAt = new Map<PeerId, number>();
+  private node: LogNode | null = null;
+  private kv = new KvStore();
+  private inbound: Inbound | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+  private lastLeader: PeerId = 0;
+
+  constructor(private readonly opts: ReplicaOptions) {
+    super();
+    this.store = new ReplicaStore(opts.dataDir, opts.log, opts.replicaFile);
+  }
+
+  get leader(): PeerId {
+    return this.node?.leader ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const { cluster, self, log } = this.opts;
+    const { recovered, kv } = await this.store.open();
+    this.kv = kv;
+    this.node = new LogNode({ self: self.id, replicas: cluster.replicas.length, timing: this.opts.timing ?? DEFAULT_LOG_TIMING, random: this.opts.random }, recovered);
+    log.info(`recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.node.commit - 1}`);
+    const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
+    this.inbound = await listen<LogMessage, KvRequest, KvResult>(
+      this.opts.listen,
+      {
+        message: (m) => this.onMessage(m),
+        hello: (from) => this.links.get(from)?.kick(),
+        client: (req, reply, gone) => this.onClient(req, reply, gone),
+      },
+      { log, secret: this.opts.secret ?? null, self: self.id, liveness, codec: logCodec(self.host), maxPeerLineBytes: MAX_REPLICA_LINE_BYTES },
+    );
+    for (const h of cluster.hosts) {
+      if (h.id === self.id) continue;
+      const link = new PeerLink<LogMessage>(h.host, this.opts.endpointOf(h), { self: self.id, peer: h.id, secret: this.opts.secret ?? null, liveness, log });
+      this.links.set(h.id, link);
+      link.start();
+    }
+    this.ticker = setInterval(() => {
+      this.node?.tick();
+      this.kick();
+    }, this.opts.tickMs);
+    this.kick(); // slots recovered from the log are applied again
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    await this.inbound?.close();
+    await Promise.all([...this.links.values()].map((l) => l.close()));
+    await this.mutex.runExclusive(async () => {
+      // The replica file is current at every snapshot and at a clean shutdown.
+      await this.store.writeReplicaFile(this.kv).catch((err: Error) => this.opts.log.warn(`could not write ${this.store.replicaFile}: ${err.message}`));
+      await this.store.close();
+    });
+  }
+
+  private onMessage(m: LogMessage): void {
+    if (this.stopped || this.node === null) return;
+    this.node.step(m);
+    this.kick();
+  }
+
+  private onClient(req: KvRequest, reply: (r: KvResult) => void, gone: AbortSignal): void {
+    const peer = this.opts.self.host;
+    if (this.node === null || this.stopped) return reply({ type: 'kv_result', id: req.id, peer, status: 'no_leader' });
+    if (req.type === 'dump') {
+      const snap = JSON.parse(new TextDecoder().decode(this.kv.snapshot())) as { data: Array<[string, string]> };
+      const leader = this.opts.cluster.byId(this.node.leader)?.host ?? '';
+      return reply({ type: 'kv_result', id: req.id, peer, status: 'dump', applied: this.kv.appliedIndex, data: snap.data, leader });
+    }
+    const key = sessionKey(req.cmd);
+    const w: Waiter = { id: req.id, reply };
+    const cmd = encodeCommand(req.cmd);
+    const entry = this.waiters.get(key) ?? { cmd, list: [] };
+    entry.list.push(w);
+    this.waiters.set(key, entry);
+    gone.addEventListener('abort', () => this.dropWaiter(key, w));
+    this.node.propose([cmd]);
+    this.kick();
+  }
+
+  private dropWaiter(key: string, w: Waiter): void {
+    const entry = this.waiters.get(key);
+    if (entry === undefined) return;
+    entry.list = entry.list.filter((x) => x !== w);
+    if (entry.list.length === 0) this.waiters.delete(key);
+  }
+
+  /** Perform the core's Ready batches, one at a time, until it has none. */
+  private kick(): void {
+    if (this.running || this.stopped || this.node === null || !this.node.hasReady) return;
+    this.running = true;
+    void this.mutex
+      .runExclusive(async () => {
+        while (!this.stopped && this.node !== null && this.node.hasReady) await this.perform(this.node.ready());
+      })
+      .catch((err: Error) => this.emit('fatal', err))
+      .finally(() => {
+        this.running = false;
+        // Work that arrived during the last perform.
+        if (!this.stopped) queueMicrotask(() => this.kick());
+      });
+  }
+
+  private async perform(r: Ready): Promise<void> {
+    const node = this.node!;
+    const { self, out, messageLines } = this.opts;
+    // 1. Durable before anything that depends on it leaves.
+    if (r.records.length > 0) await this.store.persist(r.records);
+    // 2. Lines and messages.
+    if (messageLines) for (const m of r.received) if (isLogged(m)) out(logMessageLine('received', self.id, m));
+    for (const o of r.messages) {
+      for (const to of o.to) this.links.get(to)?.send(o.msg);
+      if (messageLines && o.silent !== true && isLogged(o.msg)) out(logMessageLine('sent', self.id, o.msg));
+    }
+    for (const l of r.learned) out(logChoseLine(self.id, l.slot, l.n, l.v));
+    // 3. A snapshot from the leader replaces the store.
+    if (r.snapshot !== null) {
+      this.kv = KvStore.restore(new TextEncoder().encode(r.snapshot.data));
+      await this.store.snapshot(this.kv, () => node.liveRecords());
+      this.opts.log.info(`installed a snapshot at slot ${r.snapshot.index}`);
+    }
+    // 4. Apply, in slot order, and answer the clients waiting here.
+    for (const c of r.committed) this.apply(c);
+    for (const to of r.sendSnapshotTo) this.sendSnapshot(to);
+    for (const raw of r.unplaced) {
+      const cmd = decodeCommand(raw);
+      if (cmd.ok && cmd.value.op !== 'noop') this.answer(cmd.value, (id, peer) => ({ type: 'kv_result', id, peer, status: 'no_leader' }));
+    }
+    if (node.leader !== this.lastLeader) {
+      this.lastLeader = node.leader;
+      const who = this.opts.cluster.byId(node.leader)?.host;
+      this.opts.log.info(who === undefined ? 'no leader known' : `leader: ${who}${node.leader === self.id ? ` (this replica, ballot ${node.currentBallot})` : ''}`);
+      // Commands passed on to a leader that is gone may be lost with it: pass
+      // them on again. The store applies each client seq at most once.
+      if (node.leader !== 0 && this.waiters.size > 0) node.propose([...this.waiters.values()].map((e) => e.cmd));
+    }
+    if (this.store.shouldSnapshot(this.kv.appliedIndex)) {
+      const index = this.kv.appliedIndex;
+      await this.store.snapshot(this.kv, () => {
+        node.compact(index, index + 1 - KEEP_SLOTS);
+        return node.liveRecords();
+      });
+      this.opts.log.info(`snapshot at slot ${index}; log compacted to ${this.store.logBytes} bytes`);
+    }
+  }
+
+  private apply(c: Committed): void {
+    const cmds: Command[] = [];
+    for (const raw of c.v) {
+      const d = decodeCommand(raw);
+      // Checked on the way in (log-wire.ts, onClient): a bad one here is a bug.
+      if (!d.ok) throw new Error(`slot ${c.slot} holds an invalid command (${d.why}); stopping rather than diverge`);
+      cmds.push(d.value);
+    }
+    const results = this.kv.applyBatch(cmds, c.slot);
+    cmds.forEach((cmd, i) => {
+      if (cmd.op === 'noop') return;
+      const result = encodeResult(results[i]!);
+      this.answer(cmd, (id, peer) => ({ type: 'kv_result', id, peer, status: 'done', slot: c.slot, result }));
+    });
+  }
+
+  private answer(cmd: ClientCommand, make: (id: string, peer: string) => KvResult): void {
+    const key = sessionKey(cmd);
+    const entry = this.waiters.get(key);
+    if (entry === undefined) return;
+    this.waiters.delete(key);
+    for (const w of entry.list) w.reply(make(w.id, this.opts.self.host));
+  }
+
+  private sendSnapshot(to: PeerId): void {
+    const now = performance.now();
+    if (now - (this.snapshotSentAt.get(to) ?? -Infinity) < SNAPSHOT_RESEND_MS) return;
+    this.snapshotSentAt.set(to, now);
+    const data = new TextDecoder().decode(this.kv.snapshot());
+    this.links.get(to)?.send({ type: 'snapshot', from: this.opts.self.id, index: this.kv.appliedIndex, data });
+    this.opts.log.info(`sent our snapshot (slot ${this.kv.appliedIndex}) to ${this.opts.cluster.byId(to)?.host ?? to}: it is behind our log`);
+  }
+}

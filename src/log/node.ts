@@ -1,0 +1,633 @@
+// One replica of the replicated log (Multi-Paxos, as in "Paxos Made
+// Moderately Complex"): acceptor, learner and, when elected, leader. A pure
+// state machine in the style of etcd's raft: the shell feeds it messages
+// (step), clock ticks (tick) and client commands (propose), and collects a
+// Ready batch of durable records, messages and slots to apply.
+//
+// The rules that keep it safe, and where they live:
+// - a leader runs phase 1 once, for every slot from its first unchosen one,
+//   and adopts per slot the value of the highest ballot a quorum reports
+//   (becomeLeader); holes become no-ops;
+// - acks count only for the ballot they answer (onPrepareAck, onAcceptAck);
+// - an acceptor votes at ballot n iff n >= its promise (onAccept);
+// - a ballot is never reused: the candidate's own ballot is a promise,
+//   written before anything that depends on it leaves (Ready order);
+// - a slot is applied only once every slot before it is (advance).
+
+import type { PeerId } from '../core/types.js';
+import { ballotOwner, nextBallot, quorumOf } from './ballot.js';
+import {
+  DEFAULT_LOG_TIMING,
+  type Batch,
+  type LogMessage,
+  type LogRecord,
+  type LogTiming,
+  type LogVariant,
+  type Ready,
+  type Recovered,
+  type SlotReport,
+  type Vote,
+} from './types.js';
+
+export interface LogConfig {
+  readonly self: PeerId;
+  /** Number of replicas; their ids are 1..replicas. */
+  readonly replicas: number;
+  readonly timing?: LogTiming;
+  /** Randomness for election timeouts (seeded in the simulator). */
+  readonly random: () => number;
+  readonly variant?: LogVariant;
+}
+
+export type Role = 'follower' | 'candidate' | 'leader';
+
+type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>;
+
+interface Proposal {
+  readonly v: Batch;
+  readonly acks: Set<PeerId>;
+  age: number;
+}
+
+/** Encoded size of a command, for batching by bytes. */
+function sizeOf(cmd: unknown): number {
+  return JSON.stringify(cmd).length;
+}
+
+export class LogNode {
+  readonly self: PeerId;
+  readonly replicas: number;
+  readonly quorum: number;
+  private readonly timing: LogTiming;
+  private readonly random: () => number;
+  private readonly variant: LogVariant;
+  private readonly others: PeerId[];
+
+  // Acceptor (durable).
+  private promised: number;
+  private readonly votes = new Map<number, Vote>();
+  // Learner: chosen values above the snapshot, still held for catch-up.
+  private readonly chosen = new Map<number, Batch>();
+  /** Every slot below commit is known chosen. */
+  private commitIndex: number;
+  /** The last slot handed out to apply. */
+  private appliedIndex: number;
+  /** The lowest slot whose value or vote this replica still holds; below it, only the snapshot. */
+  private logStart: number;
+
+  private roleNow: Role = 'follower';
+  /** The leader we follow (0: none known), and its ballot. */
+  private leaderId: PeerId = 0;
+  private leaderCommit = 0;
+  private electionElapsed = 0;
+  private electionTimeout = 0;
+  private ticks = 0;
+
+  // Candidate.
+  private ballot = 0;
+  private prepareSlot = 0;
+  private readonly prepareAcks = new Map<PeerId, Msg<'prepare_ack'>>();
+  // Leader.
+  private readonly proposals = new Map<number, Proposal>();
+  private nextSlot = 1;
+  private heartbeatElapsed = 0;
+  private readonly heardAt = new Map<PeerId, number>();
+  /** Client commands waiting for a slot. */
+  private pending: unknown[] = [];
+  // Catch-up.
+  private fetchAt = -Infinity;
+
+  private out: Ready = LogNode.emptyReady();
+
+  constructor(cfg: LogConfig, recovered: Recovered) {
+    this.self = cfg.self;
+    this.replicas = cfg.replicas;
+    this.quorum = quorumOf(cfg.replicas);
+    this.timing = cfg.timing ?? DEFAULT_LOG_TIMING;
+    this.random = cfg.random;
+    this.variant = cfg.variant ?? {};
+    this.others = [];
+    for (let id = 1; id <= cfg.replicas; id++) if (id !== cfg.self) this.others.push(id);
+    this.promised = recovered.promised;
+    for (const [s, v] of recovered.votes) if (s > recovered.snapshotIndex) this.votes.set(s, v);
+    for (const [s, v] of recovered.chosen) if (s > recovered.snapshotIndex) this.chosen.set(s, v);
+    this.appliedIndex = recovered.snapshotIndex;
+    this.commitIndex = recovered.snapshotIndex + 1;
+    this.logStart = recovered.snapshotIndex + 1;
+    this.resetElectionTimer();
+    // Slots learned before the restart are applied again on top of the snapshot.
+    this.advance();
+  }
+
+  static emptyReady(): Ready {
+    return { records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [] };
+  }
+
+  get role(): Role {
+    return this.roleNow;
+  }
+  /** The leader this replica knows of (itself when leading), or 0. */
+  get leader(): PeerId {
+    return this.roleNow === 'leader' ? this.self : this.leaderId;
+  }
+  get commit(): number {
+    return this.commitIndex;
+  }
+  get applied(): number {
+    return this.appliedIndex;
+  }
+  get promise(): number {
+    return this.promised;
+  }
+  get currentBallot(): number {
+    return this.ballot;
+  }
+  /** Whether anything is waiting to go out. */
+  get hasReady(): boolean {
+    const o = this.out;
+    return o.records.length + o.messages.length + o.received.length + o.learned.length + o.committed.length + o.sendSnapshotTo.length + o.unplaced.length > 0 || o.snapshot !== null;
+  }
+
+  /** Take the work accumulated since the last call. */
+  ready(): Ready {
+    const r = this.out;
+    this.out = LogNode.emptyReady();
+    return r;
+  }
+
+  /** The value chosen for `slot`, if this replica still holds it. */
+  chosenAt(slot: number): Batch | undefined {
+    return this.chosen.get(slot);
+  }
+
+  /**
+   * Records that rebuild the current durable state, for a log checkpoint
+   * after a snapshot at `snapshotIndex`: the promise, the votes and the chosen
+   * values still held.
+   */
+  liveRecords(): LogRecord[] {
+    const recs: LogRecord[] = [{ t: 'p', n: this.promised }];
+    const slots = new Set([...this.votes.keys(), ...this.chosen.keys()]);
+    for (const s of [...slots].sort((a, b) => a - b)) {
+      const vote = this.votes.get(s);
+      const c = this.chosen.get(s);
+      if (vote !== undefined) recs.push({ t: 'v', s, n: vote.n, v: vote.v });
+      if (c !== undefined) recs.push(vote !== undefined && vote.v === c ? { t: 'c', s } : { t: 'e', s, v: c });
+    }
+    return recs;
+  }
+
+  /**
+   * The shell saved a snapshot of the state machine at `index` (<= applied).
+   * Forget votes and values at or below `keepFrom - 1` (all chosen and
+   * applied), keeping recent ones to catch followers up from the log.
+   */
+  compact(index: number, keepFrom: number): void {
+    const upTo = Math.min(index + 1, keepFrom, this.appliedIndex + 1);
+    if (upTo <= this.logStart) return;
+    for (const s of [...this.votes.keys()]) if (s < upTo) this.votes.delete(s);
+    for (const s of [...this.chosen.keys()]) if (s < upTo) this.chosen.delete(s);
+    this.logStart = upTo;
+  }
+
+  // ---- inputs -------------------------------------------------------------
+
+  /** Client commands arriving at this replica. */
+  propose(cmds: readonly unknown[]): void {
+    if (cmds.length === 0) return;
+    if (this.roleNow === 'leader' || this.roleNow === 'candidate') {
+      this.pending.push(...cmds);
+      this.flush();
+    } else if (this.leaderId !== 0) {
+      this.send([this.leaderId], { type: 'forward', from: this.self, cmds: [...cmds] }, true);
+    } else {
+      this.out.unplaced.push(...cmds);
+    }
+  }
+
+  tick(): void {
+    this.ticks += 1;
+    if (this.roleNow === 'leader') {
+      this.heartbeatElapsed += 1;
+      if (this.heartbeatElapsed >= this.timing.heartbeatTicks) {
+        this.heartbeatElapsed = 0;
+        this.send(this.others, { type: 'heartbeat', from: this.self, n: this.ballot, commit: this.commitIndex }, true);
+      }
+      for (const [slot, p] of this.proposals) {
+        p.age += 1;
+        if (p.age >= this.timing.resendTicks) {
+          p.age = 0;
+          const missing = this.others.filter((id) => !p.acks.has(id));
+          this.send(missing, { type: 'accept', from: this.self, n: this.ballot, slot, v: p.v, commit: this.commitIndex }, true);
+        }
+      }
+      // Check quorum: a leader cut off from a majority steps down, so clients
+      // stop waiting on it and find the new one.
+      if (!this.hasQuorumContact()) this.stepDown(0);
+      return;
+    }
+    this.electionElapsed += 1;
+    if (this.electionElapsed >= this.electionTimeout) this.becomeCandidate();
+    if (this.leaderCommit > this.commitIndex && this.ticks - this.fetchAt >= this.timing.resendTicks && this.leaderId !== 0) {
+      this.fetch(this.leaderId);
+    }
+  }
+
+  step(m: LogMessage): void {
+    if (m.from === this.self || m.from < 1 || m.from > this.replicas) return;
+    this.heardAt.set(m.from, this.ticks);
+    switch (m.type) {
+      case 'prepare':
+        return this.onPrepare(m);
+      case 'prepare_ack':
+        return this.onPrepareAck(m);
+      case 'accept':
+        return this.onAccept(m);
+      case 'accept_ack':
+        return this.onAcceptAck(m);
+      case 'chose':
+        return this.onChose(m);
+      case 'heartbeat':
+        return this.onHeartbeat(m);
+      case 'heartbeat_ack':
+        if (m.n > this.ballot && this.roleNow === 'leader') this.rescout(m.n);
+        return;
+      case 'fetch':
+        return this.onFetch(m);
+      case 'entries':
+        return this.onEntries(m);
+      case 'snapshot':
+        return this.onSnapshot(m);
+      case 'forward':
+        if (this.roleNow === 'leader' || this.roleNow === 'candidate') {
+          this.pending.push(...m.cmds);
+          this.flush();
+        }
+        return;
+    }
+  }
+
+  // ---- acceptor -----------------------------------------------------------
+
+  /**
+   * Whether a leader other than `from` is known to be alive: heard from
+   * within the minimum election timeout (or, for a leader, it has a quorum).
+   * Such a replica ignores prepares, so a replica that was cut off and comes
+   * back with a high ballot cannot depose a working leader (Raft's "leader
+   * stickiness"). Only liveness depends on this, never safety.
+   */
+  private leaderAlive(from: PeerId): boolean {
+    if (this.roleNow === 'leader') return this.hasQuorumContact();
+    return this.roleNow === 'follower' && this.leaderId !== 0 && this.leaderId !== from && this.electionElapsed < this.timing.electionTicks;
+  }
+
+  private hasQuorumContact(): boolean {
+    const window = 2 * this.timing.electionTicks;
+    return 1 + this.others.filter((id) => this.ticks - (this.heardAt.get(id) ?? -Infinity) <= window).length >= this.quorum;
+  }
+
+  private onPrepare(m: Msg<'prepare'>): void {
+    if (m.n > this.promised && this.leaderAlive(m.from)) return;
+    // n == promised is this same candidate asking again (ballots are unique).
+    if (m.n >= this.promised) {
+      if (m.n > this.promised) {
+        this.promise_(m.n);
+        this.out.received.push(m);
+      }
+      if (this.roleNow !== 'follower' && m.n > this.ballot) this.stepDown(0);
+      // Give the candidate time to finish before standing ourselves.
+      this.electionElapsed = 0;
+      this.leaderId = 0;
+      this.send([m.from], { type: 'prepare_ack', from: this.self, n: m.n, slot: m.slot, promised: this.promised, votes: this.reportFrom(m.slot), base: this.logStart });
+    } else {
+      this.send([m.from], { type: 'prepare_ack', from: this.self, n: m.n, slot: m.slot, promised: this.promised, votes: [], base: this.logStart });
+    }
+  }
+
+  /** Every slot from `slot` up that this replica voted for or knows chosen. */
+  private reportFrom(slot: number): SlotReport[] {
+    const slots = new Set<number>();
+    for (const s of this.votes.keys()) if (s >= slot) slots.add(s);
+    for (const s of this.chosen.keys()) if (s >= slot) slots.add(s);
+    return [...slots]
+      .sort((a, b) => a - b)
+      .map((s) => {
+        const c = this.chosen.get(s);
+        if (c !== undefined) return { s, n: this.votes.get(s)?.n ?? 0, v: c, chosen: true as const };
+        const vote = this.votes.get(s)!;
+        return { s, n: vote.n, v: vote.v };
+      });
+  }
+
+  private onAccept(m: Msg<'accept'>): void {
+    if (m.n < this.promised) {
+      this.send([m.from], { type: 'accept_ack', from: this.self, n: m.n, slot: m.slot, promised: this.promised });
+      return;
+    }
+    if (m.n > this.promised) this.promise_(m.n);
+    this.follow(m.from, m.n);
+    const prev = this.votes.get(m.slot);
+    const fresh = prev === undefined || prev.n !== m.n;
+    if (fresh) {
+      this.out.received.push(m);
+      if (m.slot >= this.logStart) {
+        this.votes.set(m.slot, { n: m.n, v: m.v });
+        this.out.records.push({ t: 'v', s: m.slot, n: m.n, v: m.v });
+      }
+    }
+    this.send([m.from], { type: 'accept_ack', from: this.self, n: m.n, slot: m.slot, promised: this.promised }, fresh ? undefined : true);
+    this.learnUpTo(m.commit, m.n);
+  }
+
+  private promise_(n: number): void {
+    this.promised = n;
+    this.out.records.push({ t: 'p', n });
+  }
+
+  /** A message from the leader of ballot n (>= our promise): follow it. */
+  private follow(from: PeerId, n: number): void {
+    if (this.roleNow !== 'follower' && n > this.ballot) this.stepDown(from);
+    if (this.roleNow === 'follower') {
+      this.leaderId = ballotOwner(n, this.replicas) === from ? from : 0;
+      this.electionElapsed = 0;
+      if (this.pending.length > 0 && this.leaderId !== 0) {
+        this.send([this.leaderId], { type: 'forward', from: this.self, cmds: this.pending }, true);
+        this.pending = [];
+      }
+    }
+  }
+
+  // ---- learner ------------------------------------------------------------
+
+  private onChose(m: Msg<'chose'>): void {
+    if (m.n >= this.promised) this.follow(m.from, m.n);
+    if (m.slot < this.commitIndex || this.chosen.has(m.slot)) return;
+    const vote = this.votes.get(m.slot);
+    if (vote !== undefined && vote.n === m.n) {
+      this.out.received.push(m);
+      this.learn(m.slot, vote.v, m.n, true);
+    } else {
+      // We did not vote for the value of ballot n here: ask for it.
+      this.leaderCommit = Math.max(this.leaderCommit, m.slot + 1);
+      this.fetch(m.from);
+    }
+  }
+
+  private onHeartbeat(m: Msg<'heartbeat'>): void {
+    if (m.n < this.promised) {
+      // A leader below our promise (we promised a candidate that did not
+      // win, or stood ourselves while cut off): it is alive, so do not stand
+      // again; tell it our promise, so it moves above it.
+      if (this.roleNow === 'follower') this.electionElapsed = 0;
+      this.send([m.from], { type: 'heartbeat_ack', from: this.self, n: this.promised }, true);
+      return;
+    }
+    this.follow(m.from, m.n);
+    this.send([m.from], { type: 'heartbeat_ack', from: this.self, n: m.n }, true);
+    this.learnUpTo(m.commit, m.n);
+  }
+
+  /** The leader of ballot n says every slot below `commit` is chosen. */
+  private learnUpTo(commit: number, n: number): void {
+    this.leaderCommit = Math.max(this.leaderCommit, commit);
+    for (let s = this.commitIndex; s < commit; s++) {
+      if (this.chosen.has(s)) continue;
+      const vote = this.votes.get(s);
+      // The leader of ballot n proposed one value per slot at n: a vote at n is it.
+      if (vote !== undefined && vote.n === n) this.learn(s, vote.v, n, true);
+    }
+    if (this.commitIndex < this.leaderCommit && this.ticks - this.fetchAt >= this.timing.resendTicks) {
+      const from = ballotOwner(n, this.replicas);
+      if (from !== this.self) this.fetch(from);
+    }
+  }
+
+  private fetch(from: PeerId): void {
+    this.fetchAt = this.ticks;
+    this.send([from], { type: 'fetch', from: this.self, slot: this.commitIndex }, true);
+  }
+
+  private onFetch(m: Msg<'fetch'>): void {
+    if (m.slot < this.logStart) {
+      this.out.sendSnapshotTo.push(m.from);
+      return;
+    }
+    const values: Batch[] = [];
+    let bytes = 0;
+    for (let s = m.slot; values.length < this.timing.maxEntries && bytes < this.timing.maxBatchBytes; s++) {
+      const v = this.chosen.get(s);
+      if (v === undefined) break;
+      values.push(v);
+      bytes += sizeOf(v);
+    }
+    if (values.length > 0) this.send([m.from], { type: 'entries', from: this.self, start: m.slot, values }, true);
+  }
+
+  private onEntries(m: Msg<'entries'>): void {
+    m.values.forEach((v, i) => this.learn(m.start + i, v, 0, false));
+    if (this.commitIndex < this.leaderCommit) this.fetch(m.from);
+  }
+
+  private onSnapshot(m: Msg<'snapshot'>): void {
+    if (m.index < this.commitIndex) return; // nothing new in it
+    this.out.snapshot = { index: m.index, data: m.data };
+    this.out.committed.length = 0; // superseded by the snapshot
+    for (const s of [...this.votes.keys()]) if (s <= m.index) this.votes.delete(s);
+    for (const s of [...this.chosen.keys()]) if (s <= m.index) this.chosen.delete(s);
+    this.appliedIndex = m.index;
+    this.commitIndex = m.index + 1;
+    this.logStart = m.index + 1;
+    this.advance();
+    if (this.commitIndex < this.leaderCommit) this.fetch(m.from);
+  }
+
+  /** Slot s is chosen with value v (n: the ballot, 0 if learned from a peer's log). */
+  private learn(s: number, v: Batch, n: number, fromVote: boolean): void {
+    if (s < this.commitIndex || s < this.logStart || this.chosen.has(s)) return;
+    this.chosen.set(s, v);
+    this.out.records.push(fromVote ? { t: 'c', s } : { t: 'e', s, v });
+    this.out.learned.push({ slot: s, n, v });
+    this.advance();
+  }
+
+  private advance(): void {
+    while (this.chosen.has(this.commitIndex)) this.commitIndex += 1;
+    if (this.variant.applyPastHole === true) {
+      // Broken on purpose: applies whatever is chosen, skipping holes.
+      for (const s of [...this.chosen.keys()].sort((a, b) => a - b)) {
+        if (s > this.appliedIndex) {
+          this.appliedIndex = s;
+          this.out.committed.push({ slot: s, v: this.chosen.get(s)! });
+        }
+      }
+      return;
+    }
+    while (this.appliedIndex < this.commitIndex - 1) {
+      this.appliedIndex += 1;
+      this.out.committed.push({ slot: this.appliedIndex, v: this.chosen.get(this.appliedIndex)! });
+    }
+  }
+
+  // ---- candidate and leader ------------------------------------------------
+
+  private resetElectionTimer(): void {
+    const t = this.timing.electionTicks;
+    this.electionElapsed = 0;
+    this.electionTimeout = t + Math.floor(this.random() * t);
+  }
+
+  private stepDown(leader: PeerId): void {
+    const pending = this.pending;
+    this.roleNow = 'follower';
+    this.proposals.clear();
+    this.prepareAcks.clear();
+    this.leaderId = leader;
+    this.pending = [];
+    this.resetElectionTimer();
+    // Commands that were waiting for us to lead go to whoever leads now.
+    if (pending.length > 0) {
+      if (leader !== 0) this.send([leader], { type: 'forward', from: this.self, cmds: pending }, true);
+      else this.out.unplaced.push(...pending);
+    }
+  }
+
+  /**
+   * A leader that met a promise above its ballot runs phase 1 again at once,
+   * above it, rather than stepping down and waiting out an election: the
+   * replica that rejected us may only have come back from a partition. If a
+   * newer leader really exists, the others ignore our prepare (it is alive)
+   * and its heartbeats make us follow it.
+   */
+  private rescout(seen: number): void {
+    const pending = this.pending;
+    this.pending = [];
+    this.ballot = Math.max(this.ballot, seen);
+    this.becomeCandidate();
+    this.pending = pending;
+  }
+
+  private becomeCandidate(): void {
+    this.resetElectionTimer();
+    this.roleNow = 'candidate';
+    this.leaderId = 0;
+    this.ballot = nextBallot(Math.max(this.promised, this.ballot), this.self, this.replicas);
+    // Our own promise, written before the prepare leaves: never reused.
+    this.promise_(this.ballot);
+    this.prepareSlot = this.commitIndex;
+    this.prepareAcks.clear();
+    this.proposals.clear();
+    if (this.variant.skipPhase1 === true) {
+      // Broken on purpose: leads without asking what the acceptors accepted.
+      this.roleNow = 'leader';
+      this.nextSlot = this.commitIndex;
+      this.heartbeatElapsed = this.timing.heartbeatTicks;
+      for (const id of this.others) this.heardAt.set(id, this.ticks);
+      this.flush();
+      return;
+    }
+    this.send(this.others, { type: 'prepare', from: this.self, n: this.ballot, slot: this.prepareSlot });
+    this.maybeLead();
+  }
+
+  private onPrepareAck(m: Msg<'prepare_ack'>): void {
+    if (m.promised > m.n) {
+      // Rejected: someone promised a higher ballot. Let it lead.
+      if (this.roleNow === 'candidate' && m.n === this.ballot) this.stepDown(0);
+      return;
+    }
+    if (this.roleNow !== 'candidate' || m.n !== this.ballot || this.prepareAcks.has(m.from)) return;
+    if (m.base > this.prepareSlot) {
+      // That acceptor compacted slots we have not learned: catch up first.
+      this.leaderCommit = Math.max(this.leaderCommit, m.base);
+      this.stepDown(0);
+      this.fetch(m.from);
+      return;
+    }
+    this.out.received.push(m);
+    this.prepareAcks.set(m.from, m);
+    this.maybeLead();
+  }
+
+  private maybeLead(): void {
+    if (this.roleNow !== 'candidate' || 1 + this.prepareAcks.size < this.quorum) return;
+    this.roleNow = 'leader';
+    this.leaderId = this.self;
+    this.heartbeatElapsed = this.timing.heartbeatTicks; // announce at the next tick
+    for (const id of this.others) this.heardAt.set(id, this.ticks);
+    // Adopt, slot by slot, a value known chosen, else the highest-ballot vote.
+    const adopt = new Map<number, SlotReport>();
+    const reports = [...this.prepareAcks.values()].flatMap((a) => a.votes);
+    reports.push(...this.reportFrom(this.prepareSlot));
+    let top = this.prepareSlot - 1;
+    for (const r of reports) {
+      if (r.s < this.prepareSlot) continue;
+      top = Math.max(top, r.s);
+      const cur = adopt.get(r.s);
+      if (cur === undefined || cur.chosen !== true && (r.chosen === true || r.n > cur.n)) adopt.set(r.s, r);
+    }
+    this.prepareAcks.clear();
+    for (const [s, r] of adopt) if (r.chosen === true) this.learn(s, r.v, 0, false);
+    this.nextSlot = top + 1;
+    for (let s = this.prepareSlot; s <= top; s++) {
+      if (this.chosen.has(s) || s < this.commitIndex) continue;
+      const r = adopt.get(s);
+      this.proposeSlot(s, r === undefined ? [] : r.v); // a hole: fill it with a no-op
+    }
+    this.flush();
+  }
+
+  /** Give waiting commands slots, a batch per slot, while the window has room. */
+  private flush(): void {
+    if (this.roleNow !== 'leader') return;
+    while (this.pending.length > 0 && this.proposals.size < this.timing.window) {
+      let n = 0;
+      let bytes = 0;
+      while (n < this.pending.length && n < this.timing.maxBatch) {
+        const b = sizeOf(this.pending[n]);
+        if (n > 0 && bytes + b > this.timing.maxBatchBytes) break;
+        bytes += b;
+        n += 1;
+      }
+      const batch = this.pending.slice(0, n);
+      this.pending = this.pending.slice(n);
+      this.proposeSlot(this.nextSlot, batch);
+      this.nextSlot += 1;
+    }
+  }
+
+  private proposeSlot(slot: number, v: Batch): void {
+    // Our own vote first: we promised this ballot, so we may accept it.
+    this.votes.set(slot, { n: this.ballot, v });
+    this.out.records.push({ t: 'v', s: slot, n: this.ballot, v });
+    this.proposals.set(slot, { v, acks: new Set([this.self]), age: 0 });
+    this.send(this.others, { type: 'accept', from: this.self, n: this.ballot, slot, v, commit: this.commitIndex });
+    this.maybeChosen(slot);
+  }
+
+  private onAcceptAck(m: Msg<'accept_ack'>): void {
+    if (m.promised > m.n) {
+      if (this.roleNow === 'leader' && m.n === this.ballot) this.rescout(m.promised);
+      return;
+    }
+    if (this.roleNow !== 'leader' || m.n !== this.ballot) return;
+    const p = this.proposals.get(m.slot);
+    if (p === undefined || p.acks.has(m.from)) return;
+    this.out.received.push(m);
+    p.acks.add(m.from);
+    this.maybeChosen(m.slot);
+  }
+
+  private maybeChosen(slot: number): void {
+    const p = this.proposals.get(slot);
+    if (p === undefined || p.acks.size < this.quorum) return;
+    this.proposals.delete(slot);
+    this.learn(slot, p.v, this.ballot, true);
+    this.send(this.others, { type: 'chose', from: this.self, n: this.ballot, slot });
+    this.flush();
+  }
+
+  private send(to: readonly PeerId[], msg: LogMessage, silent?: true): void {
+    if (to.length === 0) return;
+    this.out.messages.push(silent === true ? { to, msg, silent } : { to, msg });
+  }
+}

@@ -1,0 +1,196 @@
+// Types of the replicated log (Multi-Paxos): messages between replicas,
+// durable records, and the Ready batch the pure core hands its shell.
+// Nothing here touches sockets, timers, clocks or disks.
+
+import type { PeerId } from '../core/types.js';
+
+/** A slot's value: a batch of client commands in their wire form; [] is a no-op. */
+export type Batch = readonly unknown[];
+
+/** An acceptor's vote for one slot. */
+export interface Vote {
+  readonly n: number;
+  readonly v: Batch;
+}
+
+/**
+ * What a prepare_ack reports for one slot: the acceptor's vote, or, when the
+ * replica already knows the slot is chosen, the chosen value with `chosen`.
+ */
+export interface SlotReport {
+  readonly s: number;
+  readonly n: number;
+  readonly v: Batch;
+  readonly chosen?: true;
+}
+
+/**
+ * Replica-to-replica messages. `n` is always a ballot. Ballots are integers;
+ * ballot b belongs to replica ((b - 1) mod N) + 1, so no two replicas ever
+ * use the same one.
+ */
+export type LogMessage =
+  /** Phase 1a, once, for every slot from `slot` (the candidate's first unchosen) up. */
+  | { readonly type: 'prepare'; readonly from: PeerId; readonly n: number; readonly slot: number }
+  | {
+      readonly type: 'prepare_ack';
+      readonly from: PeerId;
+      readonly n: number;
+      readonly slot: number;
+      /** The acceptor's promise after handling it: above n means rejected. */
+      readonly promised: number;
+      /** Every slot >= `slot` the acceptor voted for or knows chosen. */
+      readonly votes: readonly SlotReport[];
+      /**
+       * Slots below this are compacted into the acceptor's snapshot. Above
+       * `slot`, the candidate is behind and must catch up before it leads.
+       */
+      readonly base: number;
+    }
+  /** Phase 2a for one slot. `commit`: every slot below it is chosen. */
+  | { readonly type: 'accept'; readonly from: PeerId; readonly n: number; readonly slot: number; readonly v: Batch; readonly commit: number }
+  | { readonly type: 'accept_ack'; readonly from: PeerId; readonly n: number; readonly slot: number; readonly promised: number }
+  /** `slot` was chosen with the value proposed for it at ballot n. */
+  | { readonly type: 'chose'; readonly from: PeerId; readonly n: number; readonly slot: number }
+  /** The leader is alive; every slot below `commit` is chosen. Not shown on stdout. */
+  | { readonly type: 'heartbeat'; readonly from: PeerId; readonly n: number; readonly commit: number }
+  | { readonly type: 'heartbeat_ack'; readonly from: PeerId; readonly n: number }
+  /** Send me the chosen values from `slot` on. */
+  | { readonly type: 'fetch'; readonly from: PeerId; readonly slot: number }
+  /** Chosen values for slots start, start+1, ... */
+  | { readonly type: 'entries'; readonly from: PeerId; readonly start: number; readonly values: readonly Batch[] }
+  /** The sender's state machine after applying every slot up to `index`. */
+  | { readonly type: 'snapshot'; readonly from: PeerId; readonly index: number; readonly data: string }
+  /** Client commands a follower passes on to the leader it knows. */
+  | { readonly type: 'forward'; readonly from: PeerId; readonly cmds: readonly unknown[] };
+
+export type LogMessageType = LogMessage['type'];
+
+/** The message types that print `sent`/`received` lines (the lab's five). */
+export const LOGGED_TYPES: ReadonlySet<LogMessageType> = new Set(['prepare', 'prepare_ack', 'accept', 'accept_ack', 'chose']);
+
+/**
+ * Durable records, appended to the write-ahead log. Replaying them in order
+ * rebuilds the acceptor and what the replica learned.
+ */
+export type LogRecord =
+  /** Promised ballot n (also the candidate's own ballot: never reused after a restart). */
+  | { readonly t: 'p'; readonly n: number }
+  /** Voted for v in slot s at ballot n. */
+  | { readonly t: 'v'; readonly s: number; readonly n: number; readonly v: Batch }
+  /** Slot s is chosen, with the value of this replica's latest vote for it. */
+  | { readonly t: 'c'; readonly s: number }
+  /** Slot s is chosen with value v (learned from another replica). */
+  | { readonly t: 'e'; readonly s: number; readonly v: Batch };
+
+/** What a replica finds again after a restart. */
+export interface Recovered {
+  readonly promised: number;
+  readonly votes: ReadonlyMap<number, Vote>;
+  /** Chosen slots and their values (above the snapshot). */
+  readonly chosen: ReadonlyMap<number, Batch>;
+  /** The snapshot's index: every slot up to it is applied in the snapshot (0 = none). */
+  readonly snapshotIndex: number;
+}
+
+export const EMPTY_RECOVERED: Recovered = { promised: 0, votes: new Map(), chosen: new Map(), snapshotIndex: 0 };
+
+/** Rebuild durable state from records, in order, on top of a snapshot. */
+export function replay(records: readonly LogRecord[], snapshotIndex = 0): Recovered {
+  let promised = 0;
+  const votes = new Map<number, Vote>();
+  const chosen = new Map<number, Batch>();
+  for (const r of records) {
+    switch (r.t) {
+      case 'p':
+        promised = Math.max(promised, r.n);
+        break;
+      case 'v':
+        if (r.s > snapshotIndex) votes.set(r.s, { n: r.n, v: r.v });
+        break;
+      case 'c': {
+        const vote = votes.get(r.s);
+        if (vote !== undefined && r.s > snapshotIndex) chosen.set(r.s, vote.v);
+        break;
+      }
+      case 'e':
+        if (r.s > snapshotIndex) chosen.set(r.s, r.v);
+        break;
+    }
+  }
+  return { promised, votes, chosen, snapshotIndex };
+}
+
+/** A message out, to one or more replicas. */
+export interface Outbound {
+  readonly to: readonly PeerId[];
+  readonly msg: LogMessage;
+  /** A retransmission: print no `sent` line for it. */
+  readonly silent?: true;
+}
+
+/** Slot values to apply, in slot order, with no holes. */
+export interface Committed {
+  readonly slot: number;
+  readonly v: Batch;
+}
+
+/**
+ * One batch of work for the shell, in this order:
+ *  1. append `records` to the log and make them durable (one fsync);
+ *  2. then send `messages`, print `lines`-worthy events, restore a
+ *     `snapshot` if any, and apply `committed` in order.
+ * Nothing of 2 may happen before 1 is on disk.
+ */
+export interface Ready {
+  readonly records: LogRecord[];
+  readonly messages: Outbound[];
+  /** Messages this replica received that are news (one `received` line each). */
+  readonly received: LogMessage[];
+  /** Slots this replica learned were chosen (one `chose` line each), with the ballot. */
+  readonly learned: Array<{ slot: number; n: number; v: Batch }>;
+  readonly committed: Committed[];
+  /** Install this state machine snapshot before applying `committed`. */
+  snapshot: { index: number; data: string } | null;
+  /** Peers that need our state machine snapshot (they are behind our log). */
+  readonly sendSnapshotTo: PeerId[];
+  /** Client commands this replica could not place: no leader known. */
+  readonly unplaced: unknown[];
+}
+
+export interface LogTiming {
+  /** Leader heartbeat interval, in ticks. */
+  readonly heartbeatTicks: number;
+  /** Election timeout: a follower that hears no leader for a random [T, 2T) ticks stands. */
+  readonly electionTicks: number;
+  /** A slot not chosen after this many ticks has its accept resent to replicas that did not answer. */
+  readonly resendTicks: number;
+  /** Most slots a leader has in flight (proposed, not yet chosen). */
+  readonly window: number;
+  /** Most commands in one slot. */
+  readonly maxBatch: number;
+  /** Most encoded bytes of commands in one slot. */
+  readonly maxBatchBytes: number;
+  /** Most chosen values in one `entries` reply. */
+  readonly maxEntries: number;
+}
+
+export const DEFAULT_LOG_TIMING: LogTiming = {
+  heartbeatTicks: 2,
+  electionTicks: 10,
+  resendTicks: 10,
+  window: 32,
+  maxBatch: 512,
+  maxBatchBytes: 256 * 1024,
+  maxEntries: 256,
+};
+
+/** Deliberately broken variants, for the simulator's negative controls. */
+export interface LogVariant {
+  /** A new leader proposes without running phase 1. */
+  readonly skipPhase1?: boolean;
+  /** A replica applies chosen slots even past a hole. */
+  readonly applyPastHole?: boolean;
+  /** (Simulated by the shell: a leader answers reads from its own state.) */
+  readonly staleReads?: boolean;
+}

@@ -1,0 +1,182 @@
+// Commands of the key-value state machine and their results, with the compact
+// JSON wire encoding used in the replicated log and between client and peer:
+//
+//   {"o":"put","c":"cli-7","s":3,"k":"key","v":"value"}
+//   {"o":"get","c":"cli-7","s":4,"k":"key"}
+//   {"o":"del","c":"cli-7","s":5,"k":"key"}
+//   {"o":"cas","c":"cli-7","s":6,"k":"key","e":"old","v":"new"}   "e":null = key must be absent
+//   {"o":"noop"}                                                  fills a log hole; no client
+//
+//   {"r":"ok"}  {"r":"ok","p":"old"}        put/del/cas/noop; "p" = previous value, absent if there was none
+//   {"r":"ok","v":"x"}  {"r":"ok","v":null}  get; null = key absent
+//   {"r":"mismatch","cur":"y"}              cas whose "e" differed from the current value (null = absent)
+//   {"r":"stale","last":9}                  seq below the client's last applied seq: not applied
+//   {"r":"expired"}                         unknown client with seq > 1 (session evicted): not applied
+//
+// Keys are non-empty, values may be empty; both are well-formed Unicode (no
+// lone surrogates, so they survive UTF-8 encoding in snapshots unchanged).
+// Anything read off the log or the network is untrusted: the decoders check
+// every field and say what is wrong.
+
+export const MAX_KEY_BYTES = 1024;
+export const MAX_VALUE_BYTES = 64 * 1024;
+export const MAX_CLIENT_CHARS = 64;
+
+interface Session {
+  /** Client id, unique per client process: 1 to 64 characters. */
+  readonly client: string;
+  /** Positive, increasing per client; a new client starts at 1. */
+  readonly seq: number;
+}
+
+export type ClientCommand = Session &
+  (
+    | { readonly op: 'put'; readonly key: string; readonly value: string }
+    | { readonly op: 'get'; readonly key: string }
+    | { readonly op: 'del'; readonly key: string }
+    /** Sets `value` iff the current value equals `expected`; `expected: null` means "key absent". */
+    | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string }
+  );
+
+export type Command = ClientCommand | { readonly op: 'noop' };
+
+export type Result =
+  /** put, del, cas success, noop. `prev` is the value before put/del, absent if the key was absent. */
+  | { readonly status: 'ok'; readonly prev?: string }
+  /** get: `value` null if the key is absent. */
+  | { readonly status: 'ok'; readonly value: string | null }
+  | { readonly status: 'mismatch'; readonly current: string | null }
+  /** The client already applied seq `last` > this seq: this one is an old duplicate, never applied. */
+  | { readonly status: 'stale'; readonly last: number }
+  /** The client's session was evicted (or never existed) and seq > 1: not applied; outcome of earlier seqs unknown. */
+  | { readonly status: 'expired' };
+
+export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly why: string };
+
+type Obj = Record<string, unknown>;
+
+const COMMAND_KEYS: Readonly<Record<Command['op'], readonly string[]>> = {
+  put: ['o', 'c', 's', 'k', 'v'],
+  get: ['o', 'c', 's', 'k'],
+  del: ['o', 'c', 's', 'k'],
+  cas: ['o', 'c', 's', 'k', 'e', 'v'],
+  noop: ['o'],
+};
+
+/** The wire form; keys in a fixed order so JSON.stringify gives the same bytes on every replica. */
+export function encodeCommand(cmd: Command): Obj {
+  switch (cmd.op) {
+    case 'noop':
+      return { o: 'noop' };
+    case 'put':
+      return { o: 'put', c: cmd.client, s: cmd.seq, k: cmd.key, v: cmd.value };
+    case 'get':
+    case 'del':
+      return { o: cmd.op, c: cmd.client, s: cmd.seq, k: cmd.key };
+    case 'cas':
+      return { o: 'cas', c: cmd.client, s: cmd.seq, k: cmd.key, e: cmd.expected, v: cmd.value };
+  }
+}
+
+export function decodeCommand(raw: unknown): Decoded<Command> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('command is not a JSON object');
+  const o = raw as Obj;
+  const op = o['o'];
+  if (typeof op !== 'string' || !Object.hasOwn(COMMAND_KEYS, op)) return bad(`"o" must be one of put, get, del, cas, noop; got ${show(op)}`);
+  const allowed = COMMAND_KEYS[op as Command['op']];
+  // Unknown fields are refused, not ignored: a replica must never apply a command it half understands.
+  const extra = Object.keys(o).find((k) => !allowed.includes(k));
+  if (extra !== undefined) return bad(`${op}: unexpected field ${JSON.stringify(extra).slice(0, 40)} (allowed: ${allowed.join(', ')})`);
+  if (op === 'noop') return { ok: true, value: { op: 'noop' } };
+
+  const client = o['c'];
+  if (typeof client !== 'string' || client.length === 0 || [...client].length > MAX_CLIENT_CHARS || !wellFormed(client)) {
+    return bad(`${op}: "c" (client id) must be a string of 1 to ${MAX_CLIENT_CHARS} characters; got ${show(client)}`);
+  }
+  const seq = o['s'];
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return bad(`${op}: "s" (seq) must be a positive integer; got ${show(seq)}`);
+  const key = checkKey(o['k']);
+  if (key !== undefined) return bad(`${op}: ${key}`);
+  const base = { client, seq, key: o['k'] as string };
+  if (op === 'get' || op === 'del') return { ok: true, value: { op, ...base } };
+  const v = checkValue(o['v'], '"v"');
+  if (v !== undefined) return bad(`${op}: ${v}`);
+  const value = o['v'] as string;
+  if (op === 'put') return { ok: true, value: { op, ...base, value } };
+  if (!Object.hasOwn(o, 'e')) return bad('cas: missing "e" (expected value; null means the key must be absent)');
+  const e = o['e'] === null ? undefined : checkValue(o['e'], '"e"');
+  if (e !== undefined) return bad(`cas: ${e}`);
+  return { ok: true, value: { op: 'cas', ...base, expected: o['e'] as string | null, value } };
+}
+
+export function encodeResult(r: Result): Obj {
+  switch (r.status) {
+    case 'ok':
+      if ('value' in r) return { r: 'ok', v: r.value };
+      return r.prev === undefined ? { r: 'ok' } : { r: 'ok', p: r.prev };
+    case 'mismatch':
+      return { r: 'mismatch', cur: r.current };
+    case 'stale':
+      return { r: 'stale', last: r.last };
+    case 'expired':
+      return { r: 'expired' };
+  }
+}
+
+export function decodeResult(raw: unknown): Decoded<Result> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('result is not a JSON object');
+  const o = raw as Obj;
+  const keys = Object.keys(o).sort().join(',');
+  const str = (k: string): boolean => typeof o[k] === 'string' && checkValue(o[k], k) === undefined;
+  const strOrNull = (k: string): boolean => o[k] === null || str(k);
+  switch (o['r']) {
+    case 'ok':
+      if (keys === 'r') return { ok: true, value: { status: 'ok' } };
+      if (keys === 'p,r' && str('p')) return { ok: true, value: { status: 'ok', prev: o['p'] as string } };
+      if (keys === 'r,v' && strOrNull('v')) return { ok: true, value: { status: 'ok', value: o['v'] as string | null } };
+      return bad('"ok" result must be {"r":"ok"}, {"r":"ok","p":string} or {"r":"ok","v":string|null}');
+    case 'mismatch':
+      if (keys === 'cur,r' && strOrNull('cur')) return { ok: true, value: { status: 'mismatch', current: o['cur'] as string | null } };
+      return bad('"mismatch" result must be {"r":"mismatch","cur":string|null}');
+    case 'stale': {
+      const last = o['last'];
+      if (keys === 'last,r' && typeof last === 'number' && Number.isSafeInteger(last) && last >= 1) return { ok: true, value: { status: 'stale', last } };
+      return bad('"stale" result must be {"r":"stale","last":positive integer}');
+    }
+    case 'expired':
+      if (keys === 'r') return { ok: true, value: { status: 'expired' } };
+      return bad('"expired" result must be {"r":"expired"}');
+    default:
+      return bad(`"r" must be one of ok, mismatch, stale, expired; got ${show(o['r'])}`);
+  }
+}
+
+/** Why `k` is not a valid key, or undefined if it is. */
+export function checkKey(k: unknown): string | undefined {
+  if (typeof k !== 'string' || k.length === 0) return `"k" (key) must be a non-empty string; got ${show(k)}`;
+  if (!wellFormed(k)) return '"k" (key) has a lone UTF-16 surrogate: not valid Unicode';
+  const n = Buffer.byteLength(k, 'utf8');
+  return n > MAX_KEY_BYTES ? `"k" (key) is ${n} bytes in UTF-8, over the ${MAX_KEY_BYTES}-byte limit` : undefined;
+}
+
+/** Why `v` is not a valid value, or undefined if it is. */
+export function checkValue(v: unknown, name: string): string | undefined {
+  if (typeof v !== 'string') return `${name} must be a string; got ${show(v)}`;
+  if (!wellFormed(v)) return `${name} has a lone UTF-16 surrogate: not valid Unicode`;
+  const n = Buffer.byteLength(v, 'utf8');
+  return n > MAX_VALUE_BYTES ? `${name} is ${n} bytes in UTF-8, over the ${MAX_VALUE_BYTES}-byte limit` : undefined;
+}
+
+// In /u mode a proper surrogate pair is one code point, so \p{Cs} matches lone halves only.
+const LONE_SURROGATE = /\p{Cs}/u;
+function wellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+function show(x: unknown): string {
+  return x === undefined ? 'nothing' : (JSON.stringify(x) ?? String(x)).slice(0, 40);
+}
+
+function bad(why: string): { ok: false; why: string } {
+  return { ok: false, why };
+}

@@ -1,0 +1,253 @@
+// The replicated key-value store: a deterministic state machine fed the
+// Multi-Paxos log in index order. Pure: no I/O, clocks or randomness, so every
+// replica that applies the same commands holds the same bytes.
+//
+// Exactly-once: each client command carries (client, seq). The store keeps,
+// per client, the last seq applied and its result:
+//   seq == last  -> the saved result, not applied again (a retry);
+//   seq <  last  -> {status:'stale'}, never applied (an old duplicate);
+//   seq >  last  -> applied, and becomes the new last.
+// A command is matched by (client, seq) alone: a client must not reuse a seq
+// for a different command.
+//
+// Sessions are bounded by `maxSessions`: past it, the session whose last apply
+// has the oldest log index is dropped. All replicas apply the same sequence, so
+// all drop the same one. An unknown client is taken as new only at seq 1; any
+// higher seq from an unknown client gets {status:'expired'} and is not applied,
+// because its session may have been dropped and an earlier command of it may
+// already be in the store. An expired client does not know whether its pending
+// command took effect; it must start a new session under a new client id. The
+// one case this cannot catch: a session dropped while its seq-1 command's reply
+// was lost, then retried; that retry is applied again. Keep `maxSessions` well
+// above the number of clients active at once.
+//
+// Memory: a session saves its last result, which for a get can be a 64 KiB
+// value, so the table holds at most maxSessions x 64 KiB of results.
+
+import { decodeCommand, decodeResult, encodeCommand, encodeResult, checkKey, checkValue, type Command, type Result } from './command.js';
+
+export const DEFAULT_MAX_SESSIONS = 10_000;
+const SNAPSHOT_FORMAT = 'paxos-kv/1';
+
+export interface KvOptions {
+  /** Most client sessions kept; default 10,000. Must be the same on every replica. */
+  readonly maxSessions?: number;
+}
+
+export interface SessionInfo {
+  readonly seq: number;
+  /** Log index at which `seq` was applied. */
+  readonly index: number;
+  readonly result: Result;
+}
+
+/** A snapshot that cannot be restored; the message says which field and why. */
+export class SnapshotError extends Error {
+  override readonly name = 'SnapshotError';
+}
+
+export class KvStore {
+  readonly maxSessions: number;
+  private readonly data = new Map<string, string>();
+  // Map order is insertion order, and a session is re-inserted on every apply,
+  // so the first entry is always the one with the oldest apply index.
+  private readonly sessions = new Map<string, SessionInfo>();
+  private applied = 0;
+
+  constructor(options: KvOptions = {}) {
+    const max = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxSessions must be a positive integer; got ${max}`);
+    this.maxSessions = max;
+  }
+
+  /** Highest log index applied; 0 before the first. */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Number of keys present. */
+  get size(): number {
+    return this.data.size;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  session(client: string): SessionInfo | undefined {
+    return this.sessions.get(client);
+  }
+
+  /** The current value, null if absent: for reads that bypass the log (read-index). */
+  read(key: string): string | null {
+    return this.data.get(key) ?? null;
+  }
+
+  /**
+   * Applies the command at log `index`. Indexes must strictly increase (a hole
+   * is filled with a noop first); every index, noops included, advances
+   * appliedIndex. Throws only on caller bugs, which would otherwise let
+   * replicas diverge: an index out of order, or a command decodeCommand refuses.
+   */
+  apply(cmd: Command, index: number): Result {
+    if (!Number.isSafeInteger(index) || index <= this.applied) {
+      throw new RangeError(`apply: log index ${index} is not above the applied index ${this.applied}; apply each index once, in increasing order`);
+    }
+    // The wire codec is the one definition of a valid command; a command built in
+    // code gets the same checks as one read off the log.
+    const valid = decodeCommand(encodeCommand(cmd));
+    if (!valid.ok) throw new TypeError(`apply: invalid command at index ${index}: ${valid.why}; decode commands with decodeCommand before proposing them`);
+    this.applied = index;
+    return this.applyValid(cmd, index);
+  }
+
+  /**
+   * Applies every command of one log slot, in order; afterwards appliedIndex
+   * is `slot`. A replicated log puts a batch of commands in each slot.
+   */
+  applyBatch(cmds: readonly Command[], slot: number): Result[] {
+    if (!Number.isSafeInteger(slot) || slot <= this.applied) {
+      throw new RangeError(`applyBatch: slot ${slot} is not above the applied index ${this.applied}; apply each slot once, in increasing order`);
+    }
+    const results: Result[] = [];
+    for (const cmd of cmds) {
+      const valid = decodeCommand(encodeCommand(cmd));
+      if (!valid.ok) throw new TypeError(`applyBatch: invalid command in slot ${slot}: ${valid.why}`);
+      results.push(this.applyValid(cmd, slot));
+    }
+    this.applied = slot;
+    return results;
+  }
+
+  private applyValid(cmd: Command, index: number): Result {
+    if (cmd.op === 'noop') return { status: 'ok' };
+    const s = this.sessions.get(cmd.client);
+    if (s !== undefined) {
+      if (cmd.seq === s.seq) return s.result;
+      if (cmd.seq < s.seq) return { status: 'stale', last: s.seq };
+    } else if (cmd.seq > 1) {
+      return { status: 'expired' };
+    }
+    const result = this.execute(cmd);
+    this.sessions.delete(cmd.client);
+    this.sessions.set(cmd.client, { seq: cmd.seq, index, result });
+    this.evictOverflow();
+    return result;
+  }
+
+  private execute(cmd: Exclude<Command, { op: 'noop' }>): Result {
+    const cur = this.data.get(cmd.key);
+    switch (cmd.op) {
+      case 'get':
+        return { status: 'ok', value: cur ?? null };
+      case 'put':
+        this.data.set(cmd.key, cmd.value);
+        return cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur };
+      case 'del':
+        this.data.delete(cmd.key);
+        return cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur };
+      case 'cas':
+        if ((cur ?? null) !== cmd.expected) return { status: 'mismatch', current: cur ?? null };
+        this.data.set(cmd.key, cmd.value);
+        return { status: 'ok' };
+    }
+  }
+
+  private evictOverflow(): void {
+    while (this.sessions.size > this.maxSessions) {
+      const oldest = this.sessions.keys().next();
+      if (oldest.done === true) return;
+      this.sessions.delete(oldest.value);
+    }
+  }
+
+  /**
+   * Deterministic bytes: UTF-8 JSON of
+   *   {"format":"paxos-kv/1","applied":N,"data":[[key,value],...],"sessions":[[client,seq,index,result],...]}
+   * with data sorted by key and sessions by apply index (their eviction order).
+   */
+  snapshot(): Uint8Array {
+    const data = sortedEntries(this.data);
+    const sessions = [...this.sessions].map(([c, s]) => [c, s.seq, s.index, encodeResult(s.result)]);
+    return new TextEncoder().encode(JSON.stringify({ format: SNAPSHOT_FORMAT, applied: this.applied, data, sessions }));
+  }
+
+  /** The store a snapshot was taken of. Throws SnapshotError naming the bad field. */
+  static restore(bytes: Uint8Array, options: KvOptions = {}): KvStore {
+    let text: string;
+    let raw: unknown;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new SnapshotError(`snapshot: not UTF-8 JSON (${(err as Error).message}); it is truncated or not a paxos-kv snapshot`);
+    }
+    const o = raw as Record<string, unknown>;
+    const fail = (why: string): never => {
+      throw new SnapshotError(`snapshot: ${why}`);
+    };
+    if (typeof raw !== 'object' || raw === null || o['format'] !== SNAPSHOT_FORMAT) fail(`"format" is not "${SNAPSHOT_FORMAT}"`);
+    const applied = o['applied'];
+    if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0) return fail('"applied" must be a non-negative integer');
+    const kv = new KvStore(options);
+    kv.applied = applied;
+
+    if (!Array.isArray(o['data'])) fail('"data" must be an array of [key, value]');
+    let prevKey: string | undefined;
+    for (const [i, e] of (o['data'] as unknown[]).entries()) {
+      if (!Array.isArray(e) || e.length !== 2) fail(`data[${i}] must be [key, value]`);
+      const [k, v] = e as unknown[];
+      const why = checkKey(k) ?? checkValue(v, 'value');
+      if (why !== undefined) fail(`data[${i}]: ${why}`);
+      if (prevKey !== undefined && !((k as string) > prevKey)) fail(`data[${i}]: key ${JSON.stringify(k).slice(0, 40)} is not after the previous key (keys must be sorted and unique)`);
+      prevKey = k as string;
+      kv.data.set(k as string, v as string);
+    }
+
+    if (!Array.isArray(o['sessions'])) fail('"sessions" must be an array of [client, seq, index, result]');
+    let prevIndex = 0;
+    for (const [i, e] of (o['sessions'] as unknown[]).entries()) {
+      if (!Array.isArray(e) || e.length !== 4) fail(`sessions[${i}] must be [client, seq, index, result]`);
+      const [client, seq, index, res] = e as unknown[];
+      // A get that re-decodes checks client and seq with the command's own rules.
+      const cmd = decodeCommand({ o: 'get', c: client, s: seq, k: 'k' });
+      if (!cmd.ok) fail(`sessions[${i}]: ${cmd.why}`);
+      if (kv.sessions.has(client as string)) fail(`sessions[${i}]: client ${JSON.stringify(client)} appears twice`);
+      if (typeof index !== 'number' || !Number.isSafeInteger(index) || index <= prevIndex || index > applied) {
+        fail(`sessions[${i}]: index must be an integer above the previous session's (${prevIndex}) and at most "applied" (${applied})`);
+      }
+      const result = decodeResult(res);
+      if (!result.ok) return fail(`sessions[${i}]: ${result.why}`);
+      prevIndex = index as number;
+      kv.sessions.set(client as string, { seq: seq as number, index: index as number, result: result.value });
+    }
+
+    // Only the canonical encoding is accepted, so equal stores always have equal snapshots.
+    if (!bytesEqual(kv.snapshot(), bytes)) fail('not in canonical form (field order, spacing or number format differ from what snapshot() writes)');
+    kv.evictOverflow();
+    return kv;
+  }
+
+  /**
+   * The replica file users read: JSON lines, first {"applied":N,"keys":M},
+   * then {"key":K,"value":V} per key, sorted by key. One line per key so
+   * `diff` between two replicas points at the keys that differ and `grep`
+   * works; JSON so any key or value (newlines, quotes) reads back unambiguously.
+   */
+  toReplicaFile(): string {
+    const lines = [JSON.stringify({ applied: this.applied, keys: this.data.size })];
+    for (const [key, value] of sortedEntries(this.data)) lines.push(JSON.stringify({ key, value }));
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+// Plain UTF-16 code-unit order: localeCompare would depend on the machine's locale.
+function sortedEntries(m: ReadonlyMap<string, string>): [string, string][] {
+  return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,310 @@
+// A client of the replicated key-value store (src/transport/kv-wire.ts).
+//
+// kvRequest: one request to one replica on one connection, ending one of
+// three ways that are kept apart, as in client.ts:
+//   reply:       the replica answered;
+//   unreachable: the request never left (nothing happened);
+//   unknown:     it was sent, but no answer came in time (it may or may not
+//                take effect).
+//
+// kvCall: one command, carried to whichever replica can take it. It starts
+// at one replica and moves on to the next, with randomized exponential
+// backoff, while replicas are unreachable or know no leader. A replica that
+// took the request but did not answer in time is not asked again; the SAME
+// command (same client id and seq) goes to the next replica, so the store,
+// which applies each client seq at most once and answers a duplicate with
+// the original result, never applies it twice. The call ends with a result,
+// a definite failure (nothing was done), or "unknown" (some attempt was sent
+// and never answered: it may still take effect).
+
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '../core/backoff.js';
+import { MAX_LINE_BYTES } from '../core/limits.js';
+import { decodeResult, encodeCommand, type ClientCommand, type Result } from '../sm/command.js';
+import { introduce, type Secret } from './auth.js';
+import type { KvRequest, KvResult } from './kv-wire.js';
+import type { Endpoint } from './link.js';
+import { LineReader } from './lines.js';
+
+export type KvOutcome =
+  | { readonly kind: 'reply'; readonly result: KvResult }
+  /** `auth`: the replica refused us for want of (the right) shared secret. */
+  | { readonly kind: 'unreachable'; readonly why: string; readonly auth?: true }
+  | { readonly kind: 'unknown'; readonly why: string };
+
+/** Retry pauses: randomized exponential backoff from 50 ms up to 1 s. */
+export const RETRY_BASE_MS = 50;
+export const RETRY_CAP_MS = 1000;
+/** The default per-attempt wait (capped by the total timeout). */
+export const ATTEMPT_MS = 2000;
+
+/** A client id for this process: unique enough that two clients never share a session. */
+export function newClientId(): string {
+  return `cli-${randomBytes(6).toString('hex')}`;
+}
+
+export function newRequestId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** The request as it goes on the wire: the command in src/sm/command.ts's form. */
+function wireForm(req: KvRequest): Record<string, unknown> {
+  return req.type === 'dump' ? { type: 'dump', id: req.id } : { type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) };
+}
+
+export function kvRequest(at: Endpoint, req: KvRequest, secret: Secret | null, timeoutMs: number): Promise<KvOutcome> {
+  return new Promise((resolve) => {
+    let sent = false;
+    let done = false;
+    let handshaking = false;
+    const socket = net.connect({ host: at.host, port: at.port });
+    socket.setNoDelay(true);
+    const finish = (o: KvOutcome): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(o);
+    };
+    const timer = setTimeout(
+      () => finish(sent ? { kind: 'unknown', why: `no answer within ${timeoutMs / 1000} s` } : { kind: 'unreachable', why: `could not connect within ${timeoutMs / 1000} s` }),
+      timeoutMs,
+    );
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code ?? err.message;
+      finish(sent ? { kind: 'unknown', why: `the connection failed after sending (${why})` } : { kind: 'unreachable', why });
+    });
+    socket.once('close', () => {
+      if (handshaking) return; // the handshake reports why
+      finish(sent ? { kind: 'unknown', why: 'the replica closed the connection before answering' } : { kind: 'unreachable', why: 'the replica closed the connection' });
+    });
+    socket.once('connect', async () => {
+      handshaking = true;
+      const intro = await introduce(socket, { from: 0, to: 0, secret, timeoutMs });
+      handshaking = false;
+      if (done) return;
+      if (!intro.ok) return finish({ kind: 'unreachable', why: `authentication failed: ${intro.why}`, auth: true });
+      const reader = new LineReader(
+        MAX_LINE_BYTES * 64, // a dump carries the whole store
+        (line) => {
+          let m: unknown;
+          try {
+            m = JSON.parse(line);
+          } catch {
+            return; // not for us
+          }
+          if (typeof m !== 'object' || m === null || Array.isArray(m)) return;
+          const o = m as Record<string, unknown>;
+          // A replica that challenges us will not read an unauthenticated request.
+          // Nothing is read before the handshake, so our request was dropped.
+          if (o['type'] === 'challenge') {
+            return finish({ kind: 'unreachable', why: 'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET)', auth: true });
+          }
+          if (o['type'] !== 'kv_result' || o['id'] !== req.id) return;
+          const r = checkKvResult(o);
+          finish(r.ok ? { kind: 'reply', result: r.result } : { kind: 'unknown', why: `it answered with something we cannot read (${r.why})` });
+        },
+        () => undefined,
+      );
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+      // Without a secret, a client sends at once; a replica that wants one
+      // challenges instead of reading it (above).
+      sent = true;
+      socket.write(`${JSON.stringify(wireForm(req))}\n`);
+    });
+  });
+}
+
+/** A kv_result off the wire, checked field by field: replies are untrusted too. */
+export function checkKvResult(o: Record<string, unknown>): { ok: true; result: KvResult } | { ok: false; why: string } {
+  const id = o['id'];
+  const peer = o['peer'];
+  if (typeof id !== 'string') return { ok: false, why: '"id" is not a string' };
+  if (typeof peer !== 'string') return { ok: false, why: '"peer" is not a string' };
+  const base = { type: 'kv_result', id, peer } as const;
+  switch (o['status']) {
+    case 'done': {
+      const slot = o['slot'];
+      const result = o['result'];
+      if (typeof slot !== 'number' || !Number.isSafeInteger(slot) || slot < 0) return { ok: false, why: 'a done without a proper "slot"' };
+      if (typeof result !== 'object' || result === null || Array.isArray(result)) return { ok: false, why: 'a done without a "result" object' };
+      return { ok: true, result: { ...base, status: 'done', slot, result: result as Record<string, unknown> } };
+    }
+    case 'no_leader':
+      return { ok: true, result: { ...base, status: 'no_leader' } };
+    case 'not_replica':
+      return { ok: true, result: { ...base, status: 'not_replica' } };
+    case 'invalid':
+      return { ok: true, result: { ...base, status: 'invalid', why: typeof o['why'] === 'string' ? o['why'] : '(no reason given)' } };
+    case 'dump': {
+      const applied = o['applied'];
+      const data = o['data'];
+      const leader = o['leader'];
+      if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0) return { ok: false, why: 'a dump without a proper "applied"' };
+      if (!Array.isArray(data) || !data.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) {
+        return { ok: false, why: 'a dump whose "data" is not a list of [key, value] strings' };
+      }
+      const pairs = data as Array<[string, string]>;
+      return { ok: true, result: { ...base, status: 'dump', applied, data: pairs, ...(typeof leader === 'string' ? { leader } : {}) } };
+    }
+    default:
+      return { ok: false, why: `unknown status ${JSON.stringify(o['status'])?.slice(0, 40) ?? 'nothing'}` };
+  }
+}
+
+/** A replica by its hostsfile name, and where to reach it. */
+export interface KvTarget {
+  readonly name: string;
+  readonly at: Endpoint;
+}
+
+export type KvBody = { readonly type: 'kv'; readonly cmd: ClientCommand } | { readonly type: 'dump' };
+
+/** One try at one replica, for --json and --verbose. */
+export interface Attempt {
+  readonly peer: string;
+  /** The replica's status, or what became of the request. */
+  readonly outcome: 'done' | 'dump' | 'no_leader' | 'invalid' | 'not_replica' | 'unreachable' | 'unknown';
+  readonly why?: string;
+  /** Milliseconds this attempt took. */
+  readonly ms: number;
+}
+
+export interface KvCallOptions {
+  readonly secret: Secret | null;
+  /** Give up after this long, in all. */
+  readonly timeoutMs: number;
+  /** Wait this long for one replica's answer before trying the next (default min(2 s, timeoutMs)). */
+  readonly attemptMs?: number;
+  /** For backoff and the starting replica (default Math.random). */
+  readonly random?: () => number;
+  /** Index in `targets` to start at (default: a random one). */
+  readonly first?: number;
+  /** Stop after this many attempts (default: no limit but the time). */
+  readonly maxAttempts?: number;
+  /** Called after each attempt. */
+  readonly onAttempt?: (a: Attempt, n: number) => void;
+}
+
+export type CallOutcome =
+  | { readonly kind: 'done'; readonly peer: string; readonly slot: number; readonly result: Result; readonly attempts: readonly Attempt[] }
+  | {
+      readonly kind: 'dump';
+      readonly peer: string;
+      readonly applied: number;
+      readonly data: ReadonlyArray<readonly [string, string]>;
+      readonly leader: string | undefined;
+      readonly attempts: readonly Attempt[];
+    }
+  /**
+   * Nothing was done. `invalid`, `not_replica`: a replica refused the
+   * request as such; `refused`: every attempt found the replica
+   * unreachable or without a leader, until the time ran out.
+   */
+  | { readonly kind: 'failed'; readonly reason: 'invalid' | 'not_replica' | 'refused'; readonly peer?: string; readonly why: string; readonly attempts: readonly Attempt[] }
+  /** At least one attempt was sent and never answered: it may or may not take effect. */
+  | { readonly kind: 'unknown'; readonly why: string; readonly attempts: readonly Attempt[] };
+
+export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: KvCallOptions): Promise<CallOutcome> {
+  if (targets.length === 0) throw new Error('kvCall: no replicas to ask');
+  const random = opts.random ?? Math.random;
+  const attemptMs = opts.attemptMs ?? Math.min(ATTEMPT_MS, opts.timeoutMs);
+  const maxAttempts = opts.maxAttempts ?? Infinity;
+  const deadline = Date.now() + opts.timeoutMs;
+  const attempts: Attempt[] = [];
+  let i = opts.first ?? Math.floor(random() * targets.length);
+  /** Replicas that took the request and never answered. */
+  const unanswered = new Set<string>();
+  let authFailures = 0;
+
+  const record = (a: Attempt): void => {
+    attempts.push(a);
+    opts.onAttempt?.(a, attempts.length);
+  };
+  const stillUnknown = (why: string): CallOutcome => ({
+    kind: 'unknown',
+    why: `${why}; but ${[...unanswered].join(', ')} took the request earlier and never answered, so it may still take effect`,
+    attempts,
+  });
+
+  while (attempts.length < maxAttempts) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const target = targets[i % targets.length]!;
+    i += 1;
+    const req: KvRequest = body.type === 'kv' ? { type: 'kv', id: newRequestId(), cmd: body.cmd } : { type: 'dump', id: newRequestId() };
+    const t0 = Date.now();
+    const o = await kvRequest(target.at, req, opts.secret, Math.max(1, Math.min(attemptMs, left)));
+    const ms = Date.now() - t0;
+    const peer = target.name;
+    if (o.kind === 'unreachable') {
+      record({ peer, outcome: 'unreachable', why: o.why, ms });
+      authFailures = o.auth === true ? authFailures + 1 : 0;
+      // Every replica in turn refused our credentials: more tries will not help.
+      if (authFailures >= targets.length) {
+        const why = `${peer} refused us: ${o.why}`;
+        return unanswered.size > 0 ? stillUnknown(why) : { kind: 'failed', reason: 'refused', peer, why, attempts };
+      }
+    } else if (o.kind === 'unknown') {
+      authFailures = 0;
+      record({ peer, outcome: 'unknown', why: o.why, ms });
+      unanswered.add(peer);
+    } else {
+      authFailures = 0;
+      const r = o.result;
+      switch (r.status) {
+        case 'done': {
+          const d = decodeResult(r.result);
+          if (body.type !== 'kv' || !d.ok) {
+            const why = body.type !== 'kv' ? 'it answered a dump with a command result' : `it answered with a result we cannot read (${d.ok ? '' : d.why})`;
+            record({ peer, outcome: 'unknown', why, ms });
+            unanswered.add(peer);
+            break;
+          }
+          record({ peer, outcome: 'done', ms });
+          return { kind: 'done', peer: r.peer || peer, slot: r.slot, result: d.value, attempts };
+        }
+        case 'dump':
+          if (body.type !== 'dump') {
+            record({ peer, outcome: 'unknown', why: 'it answered a command with a dump', ms });
+            unanswered.add(peer);
+            break;
+          }
+          record({ peer, outcome: 'dump', ms });
+          return { kind: 'dump', peer: r.peer || peer, applied: r.applied, data: r.data, leader: r.leader, attempts };
+        case 'no_leader':
+          record({ peer, outcome: 'no_leader', why: 'it knows no leader', ms });
+          break;
+        case 'invalid': {
+          record({ peer, outcome: 'invalid', why: r.why, ms });
+          const why = `${peer} says the request is invalid: ${r.why}`;
+          return unanswered.size > 0 ? stillUnknown(why) : { kind: 'failed', reason: 'invalid', peer, why, attempts };
+        }
+        case 'not_replica': {
+          record({ peer, outcome: 'not_replica', why: 'it is not a replica of a replicated log', ms });
+          const why = `${peer} is not a replica of a replicated log (a lab peer?); check the hostsfile`;
+          return unanswered.size > 0 ? stillUnknown(why) : { kind: 'failed', reason: 'not_replica', peer, why, attempts };
+        }
+      }
+    }
+    // Pause before the next try, less the time this one took (a timed-out
+    // attempt has waited already), and never past the deadline.
+    const pause = Math.min(backoffDelay(attempts.length, RETRY_BASE_MS, RETRY_CAP_MS, random) - ms, deadline - Date.now());
+    if (pause > 0 && attempts.length < maxAttempts) await sleep(pause);
+  }
+
+  const secs = opts.timeoutMs / 1000;
+  if (unanswered.size > 0) {
+    return { kind: 'unknown', why: `${[...unanswered].join(', ')} took the request but no answer came within ${secs} s`, attempts };
+  }
+  return { kind: 'failed', reason: 'refused', why: `no replica could take the request within ${secs} s (${lastWords(attempts)})`, attempts };
+}
+
+/** Each replica's last answer, e.g. "peer1: ECONNREFUSED; peer2: no leader". */
+function lastWords(attempts: readonly Attempt[]): string {
+  const last = new Map<string, string>();
+  for (const a of attempts) last.set(a.peer, a.outcome === 'no_leader' ? 'no leader' : (a.why ?? a.outcome));
+  return [...last].map(([p, w]) => `${p}: ${w}`).join('; ') || 'no attempt could be made';
+}

@@ -1,0 +1,44 @@
+// What a client of the replicated key-value store says to a replica, and
+// what it hears back, on the replica's port (after the usual hello or
+// authentication, as for `paxos submit`). One JSON object per line:
+//
+//   {"type":"kv","id":"9f..","cmd":{"o":"put","c":"cli-1a2b","s":1,"k":"a","v":"x"}}
+//   {"type":"dump","id":"9f.."}
+//
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"done","slot":17,"result":{"r":"ok"}}
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"no_leader"}      nothing done; try again
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"invalid","why":".."}  nothing done
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_replica"}    a lab peer: nothing done
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump","applied":17,"data":[["a","x"]],"leader":"peer1"}
+//
+// `cmd` is a command in src/sm/command.ts's wire form; `result` a result in
+// its form. A replica answers "done" once it has applied the command, so
+// any replica may be asked: a follower passes the command to the leader and
+// answers when the slot reaches its own copy.
+
+import { decodeCommand, type ClientCommand } from '../sm/command.js';
+
+export type KvRequest =
+  | { readonly type: 'kv'; readonly id: string; readonly cmd: ClientCommand }
+  | { readonly type: 'dump'; readonly id: string };
+
+export type KvResult = { readonly type: 'kv_result'; readonly id: string; readonly peer: string } & (
+  | { readonly status: 'done'; readonly slot: number; readonly result: Record<string, unknown> }
+  | { readonly status: 'no_leader' }
+  | { readonly status: 'invalid'; readonly why: string }
+  | { readonly status: 'not_replica' }
+  /** `leader`: the replica this one follows ("" if none known). */
+  | { readonly status: 'dump'; readonly applied: number; readonly data: ReadonlyArray<readonly [string, string]>; readonly leader?: string }
+);
+
+/** A client request off the wire, checked field by field. */
+export function decodeKvRequest(o: Record<string, unknown>): { ok: true; req: KvRequest } | { ok: false; why: string } {
+  const id = o['id'];
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64) return { ok: false, why: '"id" must be a string of 1 to 64 characters' };
+  if (o['type'] === 'dump') return { ok: true, req: { type: 'dump', id } };
+  if (o['type'] !== 'kv') return { ok: false, why: `unknown request type ${JSON.stringify(o['type']).slice(0, 40)}` };
+  const c = decodeCommand(o['cmd']);
+  if (!c.ok) return { ok: false, why: c.why };
+  if (c.value.op === 'noop') return { ok: false, why: 'a client cannot send a noop' };
+  return { ok: true, req: { type: 'kv', id, cmd: c.value } };
+}

@@ -1,0 +1,118 @@
+// The replicated log's wire format between replicas: one JSON object per
+// line, the messages of src/log/types.ts as they are, e.g.
+//   {"type":"prepare","from":2,"n":5,"slot":17}
+//   {"type":"accept","from":2,"n":5,"slot":17,"v":[{"o":"put","c":"cli-1","s":1,"k":"a","v":"x"}],"commit":17}
+//   {"type":"chose","from":2,"n":5,"slot":17}
+// plus the handshake and pings every connection has (wire.ts), and the
+// clients' requests (kv-wire.ts). Every field is checked: a replica must
+// never act on a message it half understands.
+
+import { MAX_PROPOSAL } from '../core/limits.js';
+import type { PeerId } from '../core/types.js';
+import type { Batch, LogMessage, SlotReport } from '../log/types.js';
+import { decodeCommand } from '../sm/command.js';
+import { decodeKvRequest, type KvRequest, type KvResult } from './kv-wire.js';
+import type { Codec, Decoded } from './server.js';
+
+type Obj = Record<string, unknown>;
+
+class Bad extends Error {}
+
+function int(o: Obj, key: string, min: number): number {
+  const x = o[key];
+  if (!Number.isSafeInteger(x) || (x as number) < min || (x as number) > MAX_PROPOSAL) throw new Bad(`"${key}" must be an integer from ${min} to ${MAX_PROPOSAL}`);
+  return x as number;
+}
+
+function batch(x: unknown, name: string): Batch {
+  if (!Array.isArray(x)) throw new Bad(`${name} must be an array of commands`);
+  for (const c of x) {
+    const d = decodeCommand(c);
+    if (!d.ok) throw new Bad(`${name}: ${d.why}`);
+  }
+  return x;
+}
+
+function reports(x: unknown): SlotReport[] {
+  if (!Array.isArray(x)) throw new Bad('"votes" must be an array');
+  return x.map((r: unknown, i) => {
+    if (typeof r !== 'object' || r === null) throw new Bad(`"votes"[${i}] must be an object`);
+    const o = r as Obj;
+    const s = int(o, 's', 1);
+    const n = int(o, 'n', 0);
+    const v = batch(o['v'], `"votes"[${i}].v`);
+    if (o['chosen'] !== undefined && o['chosen'] !== true) throw new Bad(`"votes"[${i}].chosen must be true or absent`);
+    return o['chosen'] === true ? { s, n, v, chosen: true } : { s, n, v };
+  });
+}
+
+function message(o: Obj, type: string, from: PeerId): LogMessage {
+  switch (type) {
+    case 'prepare':
+      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1) };
+    case 'prepare_ack':
+      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), promised: int(o, 'promised', 0), votes: reports(o['votes']), base: int(o, 'base', 1) };
+    case 'accept':
+      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), v: batch(o['v'], '"v"'), commit: int(o, 'commit', 1) };
+    case 'accept_ack':
+      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), promised: int(o, 'promised', 0) };
+    case 'chose':
+      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1) };
+    case 'heartbeat':
+      return { type, from, n: int(o, 'n', 1), commit: int(o, 'commit', 1) };
+    case 'heartbeat_ack':
+      return { type, from, n: int(o, 'n', 0) };
+    case 'fetch':
+      return { type, from, slot: int(o, 'slot', 1) };
+    case 'entries': {
+      const values = o['values'];
+      if (!Array.isArray(values)) throw new Bad('"values" must be an array');
+      return { type, from, start: int(o, 'start', 1), values: values.map((v, i) => batch(v, `"values"[${i}]`)) };
+    }
+    case 'snapshot': {
+      if (typeof o['data'] !== 'string') throw new Bad('"data" must be a string');
+      return { type, from, index: int(o, 'index', 0), data: o['data'] };
+    }
+    case 'forward': {
+      const cmds = batch(o['cmds'], '"cmds"');
+      return { type, from, cmds };
+    }
+    default:
+      throw new Bad(`unknown message type ${JSON.stringify(type).slice(0, 40)}`);
+  }
+}
+
+export function decodeLog(raw: unknown): Decoded<LogMessage, KvRequest> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, why: 'not a JSON object' };
+  const o = raw as Obj;
+  const type = o['type'];
+  if (typeof type !== 'string') return { ok: false, why: 'missing "type"' };
+  if (type === 'ping') return { ok: true, ping: true };
+  if (type === 'kv' || type === 'dump') {
+    const r = decodeKvRequest(o);
+    return r.ok ? { ok: true, client: r.req } : r;
+  }
+  try {
+    if (type === 'hello') {
+      const from = int(o, 'from', 1);
+      const to = o['to'] === undefined ? 0 : int(o, 'to', 0);
+      return { ok: true, hello: { from, to } };
+    }
+    return { ok: true, msg: message(o, type, int(o, 'from', 1)) };
+  } catch (err) {
+    if (err instanceof Bad) return { ok: false, why: err.message };
+    throw err;
+  }
+}
+
+export function logCodec(peer: string): Codec<LogMessage, KvRequest, KvResult> {
+  return {
+    decode: decodeLog,
+    invalidReply(raw, why) {
+      const r = raw as { type?: unknown; id?: unknown } | null;
+      return (r?.type === 'kv' || r?.type === 'dump') && typeof r.id === 'string' && r.id.length > 0 && r.id.length <= 64
+        ? { type: 'kv_result', id: r.id, peer, status: 'invalid', why }
+        : null;
+    },
+  };
+}

@@ -7,7 +7,8 @@
 //      real transport, one fresh round after another;
 //   3. a peer's resident memory (RSS), read from /proc after those rounds;
 //   4. the cost of durability: one FileStorage.save, and the warm round with
-//      state on disk against the same round with state on tmpfs.
+//      state on disk against the same round with state on tmpfs;
+//   5. the replicated log: puts per second against kv3 (kv-bench.ts).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { runTestcase } from '../src/runner/run.js';
 import { PeerLink } from '../src/transport/link.js';
 import { listen } from '../src/transport/server.js';
 import { FileStorage } from '../src/storage/file.js';
+import { kvPutsPerSecond } from './kv-bench.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
@@ -156,3 +158,6 @@ if (existsSync('/dev/shm')) {
   const shm = await warmRounds('/dev/shm', 'state on tmpfs (/dev/shm)');
   console.log(`fsync cost per round: ${ms(durable - shm)} (${(durable / shm).toFixed(2)}x the round without it); each acceptor saves twice per round, promise then accepted value`);
 }
+// 5. the replicated log: puts per second with 16 closed-loop clients against kv3.
+const kv = await kvPutsPerSecond(MAIN, { replicas: 3, clients: 16, seconds: 10, dataRoot: disk });
+console.log(`kv3 replicated log, 16 clients, state on disk (${disk}): ${kv.putsPerSecond.toFixed(0)} puts/s (p50 ${ms(kv.p50Ms)}, p99 ${ms(kv.p99Ms)}, ${kv.puts} puts in 10 s)`);

@@ -19,6 +19,7 @@ import { decodeCommand, encodeCommand, encodeResult, type ClientCommand, type Co
 import { KvStore } from '../sm/kv.js';
 import type { Secret } from '../transport/auth.js';
 import type { KvRequest, KvResult } from '../transport/kv-wire.js';
+import type { ClientResult } from '../transport/wire.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
 import { logCodec } from '../transport/log-wire.js';
@@ -89,7 +90,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     this.node = new LogNode({ self: self.id, replicas: cluster.replicas.length, timing: this.opts.timing ?? DEFAULT_LOG_TIMING, random: this.opts.random }, recovered);
     log.info(`recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.node.commit - 1}`);
     const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
-    this.inbound = await listen<LogMessage, KvRequest, KvResult>(
+    this.inbound = await listen<LogMessage, KvRequest, KvResult | ClientResult>(
       this.opts.listen,
       {
         message: (m) => this.onMessage(m),

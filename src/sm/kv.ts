@@ -213,8 +213,8 @@ export class KvStore {
       const cmd = decodeCommand({ o: 'get', c: client, s: seq, k: 'k' });
       if (!cmd.ok) fail(`sessions[${i}]: ${cmd.why}`);
       if (kv.sessions.has(client as string)) fail(`sessions[${i}]: client ${JSON.stringify(client)} appears twice`);
-      if (typeof index !== 'number' || !Number.isSafeInteger(index) || index <= prevIndex || index > applied) {
-        fail(`sessions[${i}]: index must be an integer above the previous session's (${prevIndex}) and at most "applied" (${applied})`);
+      if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 1 || index < prevIndex || index > applied) {
+        fail(`sessions[${i}]: index must be an integer at least the previous session's (${prevIndex}; one log slot may hold several clients' commands) and at most "applied" (${applied})`);
       }
       const result = decodeResult(res);
       if (!result.ok) return fail(`sessions[${i}]: ${result.why}`);

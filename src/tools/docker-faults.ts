@@ -71,7 +71,7 @@ export const ARTIFACTS = path.join('artifacts', 'docker-faults');
  * (--log-level info), so a failed scenario's saved output shows what the
  * links did. Stdout, and so the transcript, is the same.
  */
-function verboseCopy(dir: string): { dir: string; remove: () => void } {
+export function verboseCopy(dir: string): { dir: string; remove: () => void } {
   const copy = mkdtempSync(path.join(os.tmpdir(), 'paxos-fault-'));
   cpSync(dir, copy, { recursive: true });
   const file = path.join(copy, 'docker-compose.yml');
@@ -79,7 +79,7 @@ function verboseCopy(dir: string): { dir: string; remove: () => void } {
   return { dir: copy, remove: () => rmSync(copy, { recursive: true, force: true }) };
 }
 
-async function saveLogs(label: string, ids: ReadonlyMap<string, string>): Promise<string> {
+export async function saveLogs(label: string, ids: ReadonlyMap<string, string>): Promise<string> {
   const out = path.resolve(ARTIFACTS, `${label}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(out, { recursive: true });
   for (const [service, id] of ids) {

@@ -9,7 +9,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runTestcase } from '../runner/run.js';
+import { loadCompose } from '../runner/compose.js';
+import { loadHostsfile } from '../config/hostsfile.js';
 import { clientExec, disconnectMinority, killRestart, killTwoDisconnectOne, pauseUnpause, type FaultResult } from './docker-faults.js';
+import { kvScenario } from './docker-kv.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 
@@ -19,7 +22,13 @@ const FAULTS: ReadonlyArray<readonly [string, (root: string) => Promise<FaultRes
   ['kill-two', killTwoDisconnectOne],
   ['pause', pauseUnpause],
   ['client-exec', clientExec],
+  ['kv3', kvScenario],
 ];
+
+/** Lab testcases run to a decision; replicated-log ones serve forever and have their own scenario. */
+function isLab(dir: string): boolean {
+  return loadHostsfile(loadCompose(dir).services[0]!.hostsfile).mode === 'lab';
+}
 
 async function runTestcaseInDocker(name: string): Promise<boolean> {
   const dir = path.join(root, 'testcases', name);
@@ -53,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     } else names.push(argv[i]!);
   }
   const testcases = readdirSync(path.join(root, 'testcases'))
-    .filter((d) => existsSync(path.join(root, 'testcases', d, 'docker-compose.yml')))
+    .filter((d) => existsSync(path.join(root, 'testcases', d, 'docker-compose.yml')) && isLab(path.join(root, 'testcases', d)))
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const unknown = names.filter((n) => !testcases.includes(n) && !FAULTS.some(([f]) => f === n));
   if (unknown.length > 0) {

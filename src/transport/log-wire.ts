@@ -13,6 +13,7 @@ import type { Batch, LogMessage, SlotReport } from '../log/types.js';
 import { decodeCommand } from '../sm/command.js';
 import { decodeKvRequest, type KvRequest, type KvResult } from './kv-wire.js';
 import type { Codec, Decoded } from './server.js';
+import type { ClientResult } from './wire.js';
 
 type Obj = Record<string, unknown>;
 
@@ -105,14 +106,18 @@ export function decodeLog(raw: unknown): Decoded<LogMessage, KvRequest> {
   }
 }
 
-export function logCodec(peer: string): Codec<LogMessage, KvRequest, KvResult> {
+export function logCodec(peer: string): Codec<LogMessage, KvRequest, KvResult | ClientResult> {
   return {
     decode: decodeLog,
     invalidReply(raw, why) {
       const r = raw as { type?: unknown; id?: unknown } | null;
-      return (r?.type === 'kv' || r?.type === 'dump') && typeof r.id === 'string' && r.id.length > 0 && r.id.length <= 64
-        ? { type: 'kv_result', id: r.id, peer, status: 'invalid', why }
-        : null;
+      if (typeof r?.id !== 'string' || r.id.length === 0 || r.id.length > 64) return null;
+      if (r.type === 'kv' || r.type === 'dump') return { type: 'kv_result', id: r.id, peer, status: 'invalid', why };
+      // A lab client (paxos submit, or get --from) asking a replica.
+      if (r.type === 'submit' || r.type === 'get') {
+        return { type: 'result', id: r.id, status: 'invalid', peer, why: 'this is a replica of a replicated log, not a lab peer; use paxos put KEY VALUE or paxos get KEY' };
+      }
+      return null;
     },
   };
 }

@@ -1,0 +1,135 @@
+// Puts per second against a replicated-log cluster of real processes:
+// `replicas` replicas on loopback with their state on disk, and `clients`
+// closed-loop clients, each on its own connection to the leader, each
+// sending its next put as soon as the last one is applied.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { allocate } from '../src/runner/addresses.js';
+import { introduce } from '../src/transport/auth.js';
+import type { KvResult } from '../src/transport/kv-wire.js';
+import type { Endpoint } from '../src/transport/link.js';
+
+/** A persistent client connection: one request at a time, answered in order. */
+class Conn {
+  private buf = '';
+  private waiting: ((r: KvResult) => void) | null = null;
+  private n = 0;
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buf += d.toString('utf8');
+      for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        const r = JSON.parse(line) as KvResult;
+        if (r.type === 'kv_result') {
+          const w = this.waiting;
+          this.waiting = null;
+          w?.(r);
+        }
+      }
+    });
+  }
+
+  static async open(at: Endpoint): Promise<Conn> {
+    const socket = net.connect({ host: at.host, port: at.port });
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000 });
+    if (!intro.ok) throw new Error(intro.why);
+    return new Conn(socket);
+  }
+
+  ask(body: object): Promise<KvResult> {
+    this.n += 1;
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.socket.write(`${JSON.stringify({ ...body, id: String(this.n) })}\n`);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export interface KvBenchResult {
+  readonly putsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly puts: number;
+}
+
+export async function kvPutsPerSecond(main: string, opts: { replicas: number; clients: number; seconds: number; dataRoot: string; valueBytes?: number }): Promise<KvBenchResult> {
+  const dir = mkdtempSync(path.join(opts.dataRoot, 'paxos-kvbench-'));
+  const hosts = Array.from({ length: opts.replicas }, (_, i) => `peer${i + 1}`);
+  const hostsfile = path.join(dir, 'hostsfile');
+  writeFileSync(hostsfile, hosts.map((h) => `${h}:replica\n`).join(''));
+  const alloc = await allocate(hosts, 'ports');
+  await alloc.beforeSpawn();
+  const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
+  const children: ChildProcess[] = hosts.map((h) =>
+    spawn(process.execPath, [main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    }),
+  );
+  try {
+    // Find the leader: any replica's dump names it once one is elected.
+    let leader: string | undefined;
+    for (let i = 0; i < 100 && leader === undefined; i++) {
+      const c = await Conn.open(alloc.endpoints.get(hosts[0]!)!).catch(() => null);
+      if (c !== null) {
+        const d = await c.ask({ type: 'kv', cmd: { o: 'put', c: 'bench-warmup', s: 1, k: 'warm', v: 'up' } });
+        const dump = await c.ask({ type: 'dump' });
+        c.close();
+        if (d.status === 'done' && dump.status === 'dump' && dump.leader !== undefined && dump.leader !== '') leader = dump.leader;
+      }
+      if (leader === undefined) await delay(100);
+    }
+    if (leader === undefined) throw new Error('no leader within 10 s');
+    const value = 'x'.repeat(opts.valueBytes ?? 100);
+    const conns = await Promise.all(Array.from({ length: opts.clients }, () => Conn.open(alloc.endpoints.get(leader)!)));
+    const latencies: number[] = [];
+    let stop = false;
+    const t0 = performance.now();
+    await Promise.all(
+      conns.map(async (c, i) => {
+        for (let seq = 1; !stop; seq++) {
+          const t = performance.now();
+          const r = await c.ask({ type: 'kv', cmd: { o: 'put', c: `bench-${i}`, s: seq, k: `key${(seq * 16 + i) % 1000}`, v: value } });
+          if (r.status !== 'done') throw new Error(`put answered ${r.status}`);
+          latencies.push(performance.now() - t);
+          if (performance.now() - t0 > opts.seconds * 1000) stop = true;
+        }
+      }),
+    );
+    const secs = (performance.now() - t0) / 1000;
+    for (const c of conns) c.close();
+    latencies.sort((a, b) => a - b);
+    return {
+      putsPerSecond: latencies.length / secs,
+      p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? NaN,
+      p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+      puts: latencies.length,
+    };
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+    await alloc.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// `node dist/bench/kv-bench.js [SECONDS]`: just this figure.
+if (process.argv[1] !== undefined && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  const main = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
+  const r = await kvPutsPerSecond(main, { replicas: 3, clients: 16, seconds: Number(process.argv[2] ?? 5), dataRoot: os.tmpdir() });
+  console.log(`kv3, 16 clients, state on disk: ${r.putsPerSecond.toFixed(0)} puts/s (p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.puts} puts)`);
+}

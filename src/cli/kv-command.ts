@@ -1,0 +1,418 @@
+// `paxos put/get/del/cas/dump`: the replicated key-value store from
+// outside. Replicas come from a replicated-log hostsfile (every line
+// `host:replica`, and --resolve, as for peers); the command goes to one of
+// them and on to the others while they are down or know no leader
+// (src/transport/kv-client.ts). The answer goes to stdout, human or --json.
+
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/errors.js';
+import { loadHostsfile } from '../config/hostsfile.js';
+import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientCommand, type Result } from '../sm/command.js';
+import { loadSecret } from '../transport/auth.js';
+import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../transport/kv-client.js';
+import type { Endpoint } from '../transport/link.js';
+import { EXIT } from './client-command.js';
+import { parseFlags } from './flags.js';
+import { DEFAULT_PORT, parseResolve, portNumber, seconds } from './peer-command.js';
+
+export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';
+
+export const KV_HELP = `Usage: paxos put KEY VALUE [options]
+       paxos put KEY --value-file FILE [options]
+       paxos get KEY [options]
+       paxos del KEY [options]
+       paxos cas KEY EXPECTED NEW [options]
+       paxos cas KEY --absent NEW [options]
+       paxos dump --from HOST [options]
+
+The replicated key-value store of a replicated-log cluster (a hostsfile
+whose every line is HOST:replica, e.g. testcases/kv3/hostsfile).
+
+put sets KEY to VALUE. get prints KEY's value. del removes KEY. cas sets KEY
+to NEW only if its value is EXPECTED now; with --absent, only if KEY is
+absent now (cas never takes EXPECTED and --absent together).
+Every command goes through the replicated log, so get reads the latest
+value. dump prints what replica HOST has applied so far, without going
+through the log: one KEY<TAB>VALUE line per key, sorted by key (a tab,
+newline, carriage return or backslash inside a key or value is written
+\\t, \\n, \\r or \\\\), and the applied slot and known leader on stderr.
+
+The command goes to --to HOST, or else to a random replica; while a replica
+is down or knows no leader, it goes to the next, with growing pauses (50 ms
+up to 1 s). A replica that takes the command but does not answer within
+${ATTEMPT_MS / 1000} s is not asked again: the same command (same client id and
+sequence number) goes to the next replica, and the store applies it at
+most once.
+
+  -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
+      --to HOST          try replica HOST first
+      --from HOST        dump: the replica to dump
+      --absent           cas: KEY must be absent (instead of EXPECTED)
+      --value-file FILE  put: VALUE, cas: NEW, from FILE (- for standard
+                         input), byte for byte
+      --port N           the replicas' port (default ${DEFAULT_PORT})
+      --resolve HOST=ADDR[:PORT]
+                         reach HOST at ADDR (repeatable; \`paxos run\` prints these)
+      --timeout SECS     how long to keep trying, in all (default 10)
+      --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
+      --json             print one JSON object: "outcome" is "ok", "fail"
+                         (nothing was done) or "unknown" (it may or may not
+                         have been done), with status, key, value, peer,
+                         slot and the attempts
+      --verbose          report each attempt on stderr
+      --help             show this help
+
+Keys are 1..${MAX_KEY_BYTES} bytes of UTF-8, values 0..${MAX_VALUE_BYTES}. A KEY or VALUE
+that starts with '-' goes after -- (and every flag before it),
+e.g. paxos put --to peer1 -- -k -1.
+get prints the value alone (and a newline) on stdout; its other messages go
+to stderr. (\`paxos get --from HOST\`, without KEY, is the single-decree
+lab's get; see paxos get --help.)
+
+Exit status:
+  0  put, del, cas: done; get: KEY has a value (printed); dump: printed
+  1  cas: the value was not EXPECTED (or KEY was not absent); the current
+     value is printed and nothing was changed; also a request the store
+     refused as stale or expired: nothing was done
+  2  usage error
+  3  get: KEY is absent
+  4  outcome unknown: the command was sent but no answer came in time; it
+     may or may not take effect (check with get)
+  5  refused or unreachable: no replica could take the command (down, no
+     leader, not a replica, failed authentication); nothing was done`;
+
+/** Flags that take a value, kv's and the lab client's: for telling `get KEY` from the lab's `get --from HOST`. */
+const VALUE_FLAGS = new Set(['hostsfile', 'to', 'from', 'port', 'resolve', 'timeout', 'secret-file', 'value-file']);
+
+/**
+ * Whether `paxos get ARGS` is the key-value store's get: ARGS hold a KEY (an
+ * argument that is neither a flag nor a flag's value) and no --from.
+ */
+export function isKvGet(argv: readonly string[]): boolean {
+  let key = false;
+  let from = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      key ||= i + 1 < argv.length;
+      break;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = a.slice(2, eq < 0 ? undefined : eq);
+      if (name === 'from') from = true;
+      if (eq < 0 && VALUE_FLAGS.has(name)) i += 1;
+    } else if (a.startsWith('-') && a.length > 1) {
+      if (a === '-h') i += 1; // -hFILE carries its value
+    } else {
+      key = true;
+    }
+  }
+  return key && !from;
+}
+
+export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      hostsfile: { type: 'string', short: 'h' },
+      to: { type: 'string' },
+      from: { type: 'string' },
+      port: { type: 'string' },
+      resolve: { type: 'string', multiple: true },
+      timeout: { type: 'string' },
+      'secret-file': { type: 'string' },
+      'value-file': { type: 'string' },
+      absent: { type: 'boolean' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    true,
+  );
+  if (values.help === true) {
+    process.stdout.write(`${KV_HELP}\n`);
+    return EXIT.ok;
+  }
+
+  // The command line, checked before anything is read or sent.
+  if (values.absent === true && verb !== 'cas') throw new ConfigError(`--absent is for cas only; see paxos ${verb} --help`);
+  if (values['value-file'] !== undefined && verb !== 'put' && verb !== 'cas') throw new ConfigError(`--value-file is for put and cas only; see paxos ${verb} --help`);
+  if (verb === 'dump') {
+    if (values.to !== undefined) throw new ConfigError('dump takes --from HOST (the replica to dump), not --to');
+    if (values.from === undefined) throw new ConfigError('dump needs --from HOST: the replica whose store to print');
+    if (positionals.length > 0) throw new ConfigError(`dump takes no KEY (got ${JSON.stringify(positionals[0])}); it prints every key`);
+  } else if (values.from !== undefined) {
+    throw new ConfigError(
+      verb === 'get'
+        ? 'get KEY takes --to HOST (the replica to try first), not --from; `paxos get --from HOST` without KEY is the single-decree lab\'s get'
+        : `${verb} takes --to HOST (the replica to try first), not --from`,
+    );
+  }
+  const spec = verb === 'dump' ? null : parseOperands(verb, positionals, values.absent === true, values['value-file']);
+
+  const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
+  if (cluster.mode !== 'log') {
+    throw new ConfigError(
+      `${cluster.file} is a single-decree lab hostsfile (proposers, acceptors, learners), not a replicated key-value store's: ` +
+        `for the lab use paxos submit VALUE --to HOST and paxos get --from HOST, or pass a replica hostsfile (e.g. -h testcases/kv3/hostsfile)`,
+    );
+  }
+  const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
+  const resolved = new Map<string, Endpoint>();
+  for (const s of values.resolve ?? []) {
+    const [h, e] = parseResolve(s, port);
+    resolved.set(h.toLowerCase(), e);
+  }
+  const targets: KvTarget[] = cluster.replicas.map((id) => {
+    const host = cluster.byId(id)!.host;
+    return { name: host, at: resolved.get(host.toLowerCase()) ?? { host, port } };
+  });
+  const named = values.to ?? values.from;
+  let first: number | undefined;
+  if (named !== undefined) {
+    first = targets.findIndex((t) => t.name.toLowerCase() === named.toLowerCase());
+    if (first < 0) throw new ConfigError(`${named} is not in ${cluster.file}; it lists ${targets.map((t) => t.name).join(', ')}`);
+  }
+  const timeoutMs = seconds('--timeout', values.timeout ?? '10') * 1000;
+  if (timeoutMs === 0) throw new ConfigError('--timeout must be above 0');
+  const warnings: string[] = [];
+  const secret = loadSecret(values['secret-file'], process.env, warnings);
+  for (const w of warnings) process.stderr.write(`paxos ${verb}: warning: ${w}\n`);
+
+  const onAttempt =
+    values.verbose === true
+      ? (a: Attempt, n: number): void => {
+          process.stderr.write(`paxos ${verb}: attempt ${n}: ${a.peer}: ${a.outcome}${a.why === undefined ? '' : ` (${a.why})`}, ${a.ms} ms\n`);
+        }
+      : undefined;
+  const common = { secret, timeoutMs, ...(onAttempt === undefined ? {} : { onAttempt }) };
+
+  let report: Report;
+  if (spec === null) {
+    // A dump asks HOST alone: it is HOST's store we want, not anyone's.
+    const target = targets[first!]!;
+    const outcome = await kvCall([target], { type: 'dump' }, { ...common, first: 0, maxAttempts: 1 });
+    report = describeDump(target.name, outcome);
+  } else {
+    const cmd = { ...spec, client: newClientId(), seq: 1 } as ClientCommand;
+    const outcome = await kvCall(targets, { type: 'kv', cmd }, { ...common, ...(first === undefined ? {} : { first }) });
+    report = describe(cmd, outcome);
+  }
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify(report.json)}\n`);
+  } else {
+    if (report.out !== undefined) process.stdout.write(report.out);
+    if (report.err !== undefined) process.stderr.write(report.err);
+  }
+  return report.code;
+}
+
+type Spec =
+  | { readonly op: 'put'; readonly key: string; readonly value: string }
+  | { readonly op: 'get' | 'del'; readonly key: string }
+  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string };
+
+function parseOperands(verb: Exclude<KvVerb, 'dump'>, positionals: readonly string[], absent: boolean, valueFile: string | undefined): Spec {
+  const fromFile = valueFile === undefined ? undefined : readValue(valueFile);
+  const want = (names: string[]): string[] => {
+    const need = names.length - (fromFile === undefined ? 0 : 1);
+    if (positionals.length !== need) {
+      const usage = `paxos ${verb} ${names.slice(0, need).join(' ')}${fromFile === undefined ? '' : ' --value-file FILE'}${absent ? ' --absent' : ''}`;
+      throw new ConfigError(
+        `${verb} expects ${need === 1 ? 'one argument' : `${need} arguments`} (${usage}), got ${positionals.length}${
+          positionals.length > need ? ': quote a KEY or VALUE that has spaces' : ''
+        }; see paxos ${verb} --help`,
+      );
+    }
+    return fromFile === undefined ? [...positionals] : [...positionals, fromFile];
+  };
+  let spec: Spec;
+  switch (verb) {
+    case 'put': {
+      const [key, value] = want(['KEY', 'VALUE']) as [string, string];
+      spec = { op: 'put', key, value };
+      break;
+    }
+    case 'get':
+    case 'del': {
+      const [key] = want(['KEY']) as [string];
+      spec = { op: verb, key };
+      break;
+    }
+    case 'cas':
+      if (absent) {
+        const [key, value] = want(['KEY', 'NEW']) as [string, string];
+        spec = { op: 'cas', key, expected: null, value };
+      } else {
+        const [key, expected, value] = want(['KEY', 'EXPECTED', 'NEW']) as [string, string, string];
+        spec = { op: 'cas', key, expected, value };
+      }
+      break;
+  }
+  const badKey = checkKey(spec.key);
+  if (badKey !== undefined) {
+    throw new ConfigError(
+      spec.key === '' ? `${verb}: the key must not be empty` : `${verb}: bad key: ${badKey.replace('"k" (key)', 'the key')}; keys are 1..${MAX_KEY_BYTES} bytes of UTF-8`,
+    );
+  }
+  if (spec.op === 'put' || spec.op === 'cas') {
+    const badValue = checkValue(spec.value, spec.op === 'put' ? 'the value' : 'NEW');
+    if (badValue !== undefined) throw new ConfigError(`${verb}: ${badValue}`);
+    if (spec.op === 'cas' && spec.expected !== null) {
+      const badExpected = checkValue(spec.expected, 'EXPECTED');
+      if (badExpected !== undefined) throw new ConfigError(`cas: ${badExpected}`);
+    }
+  }
+  return spec;
+}
+
+function readValue(file: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file === '-' ? 0 : file);
+  } catch (err) {
+    throw new ConfigError(`--value-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`--value-file ${file}: not valid UTF-8; values are UTF-8 text`);
+  }
+}
+
+interface Report {
+  readonly code: number;
+  /** Human output for stdout and stderr (ending in newlines). */
+  readonly out?: string;
+  readonly err?: string;
+  readonly json: Record<string, unknown>;
+}
+
+const show = (v: string | null): string => (v === null ? 'absent' : JSON.stringify(v));
+
+function attemptsJson(attempts: readonly Attempt[]): Array<Record<string, unknown>> {
+  return attempts.map((a) => ({ peer: a.peer, outcome: a.outcome, ...(a.why === undefined ? {} : { why: a.why }), ms: a.ms }));
+}
+
+function describe(cmd: ClientCommand, o: CallOutcome): Report {
+  const verb = cmd.op;
+  // get keeps stdout for the value itself.
+  const say = (code: number, text: string, json: Record<string, unknown>): Report => ({
+    code,
+    ...(verb === 'get' && code !== EXIT.ok ? { err: `${text}\n` } : { out: `${text}\n` }),
+    json: {
+      ...json,
+      op: verb,
+      key: cmd.key,
+      ...(cmd.op === 'cas' ? { expected: cmd.expected } : {}),
+      client: cmd.client,
+      seq: cmd.seq,
+      attempts: attemptsJson(o.attempts),
+    },
+  });
+  const k = JSON.stringify(cmd.key);
+  if (o.kind === 'unknown') {
+    return say(EXIT.unknown, `outcome unknown: ${o.why}. The ${verb} may or may not ${verb === 'get' ? 'have happened; ask again' : `take effect; check with paxos get ${shellWord(cmd.key)}`}`, {
+      outcome: 'unknown',
+      status: 'unknown',
+      why: o.why,
+      ...(cmd.op === 'put' || cmd.op === 'cas' ? { value: cmd.value } : {}),
+    });
+  }
+  if (o.kind === 'failed') {
+    return say(EXIT.refused, `refused: ${o.why}; nothing was done`, {
+      outcome: 'fail',
+      status: o.reason === 'refused' ? lastStatus(o.attempts) : o.reason,
+      why: o.why,
+      ...(o.peer === undefined ? {} : { peer: o.peer }),
+    });
+  }
+  if (o.kind === 'dump') throw new Error('a dump outcome for a command'); // kvCall never does this
+  const r: Result = o.result;
+  const at = { peer: o.peer, slot: o.slot };
+  const where = `slot ${o.slot}, via ${o.peer}`;
+  switch (r.status) {
+    case 'stale':
+      return say(
+        EXIT.lost,
+        `failed: the store ignored this request: it has already applied request ${r.last} of client ${cmd.client}, and this one (seq ${cmd.seq}) is older; nothing was done`,
+        { outcome: 'fail', status: 'stale', last: r.last, ...at },
+      );
+    case 'expired':
+      return say(EXIT.lost, `failed: the store no longer holds a session for client ${cmd.client}, so it did not apply this request; nothing was done`, {
+        outcome: 'fail',
+        status: 'expired',
+        ...at,
+      });
+    case 'mismatch': {
+      const cur = r.current;
+      const text =
+        cmd.op === 'cas' && cmd.expected === null
+          ? `failed: ${k} is not absent: its value is ${show(cur)}; nothing was changed (${where})`
+          : `failed: ${k} is ${cur === null ? 'absent' : show(cur)}, not ${show(cmd.op === 'cas' ? cmd.expected : null)}; nothing was changed (${where})`;
+      return say(EXIT.lost, text, { outcome: 'fail', status: 'mismatch', current: cur, ...(cmd.op === 'cas' ? { value: cmd.value } : {}), ...at });
+    }
+    case 'ok':
+      break;
+  }
+  if ('value' in r) {
+    // get
+    if (r.value === null) return say(EXIT.notChosen, `${k} is absent (${where})`, { outcome: 'ok', status: 'absent', value: null, ...at });
+    return { code: EXIT.ok, out: `${r.value}\n`, json: say(EXIT.ok, '', { outcome: 'ok', status: 'ok', value: r.value, ...at }).json };
+  }
+  const prev = r.prev ?? null;
+  const was = prev === null ? 'it was absent' : `it was ${show(prev)}`;
+  const ok = { outcome: 'ok', status: 'ok', prev, ...at };
+  switch (cmd.op) {
+    case 'put':
+      return say(EXIT.ok, `ok: ${k} = ${show(cmd.value)} (${was}; ${where})`, { ...ok, value: cmd.value });
+    case 'del':
+      return say(EXIT.ok, prev === null ? `ok: ${k} was already absent (${where})` : `ok: deleted ${k} (${was}; ${where})`, ok);
+    case 'cas':
+      return say(EXIT.ok, `ok: ${k} = ${show(cmd.value)} (${cmd.expected === null ? 'it was absent' : `it was ${show(cmd.expected)}`}; ${where})`, {
+        ...ok,
+        prev: cmd.expected,
+        value: cmd.value,
+      });
+    case 'get':
+      throw new Error('a get without a value'); // decodeResult gives get results a value
+  }
+}
+
+function describeDump(peer: string, o: CallOutcome): Report {
+  const base = { op: 'dump', peer, attempts: attemptsJson(o.attempts) };
+  if (o.kind === 'unknown') {
+    return { code: EXIT.unknown, out: `outcome unknown: ${o.why}\n`, json: { outcome: 'unknown', status: 'unknown', why: o.why, ...base } };
+  }
+  if (o.kind === 'failed') {
+    const last = o.attempts.at(-1);
+    const why = o.reason === 'refused' && last !== undefined ? `cannot dump ${peer}: ${last.why ?? last.outcome}` : o.why;
+    return { code: EXIT.refused, out: `refused: ${why}\n`, json: { outcome: 'fail', status: o.reason === 'refused' ? lastStatus(o.attempts) : o.reason, why, ...base } };
+  }
+  if (o.kind !== 'dump') throw new Error('a command outcome for a dump'); // kvCall never does this
+  const data = [...o.data].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const leader = o.leader === undefined || o.leader === '' ? null : o.leader;
+  return {
+    code: EXIT.ok,
+    out: data.map(([k, v]) => `${escape(k)}\t${escape(v)}\n`).join(''),
+    err: `${peer}: applied up to slot ${o.applied}; ${data.length} key${data.length === 1 ? '' : 's'}; leader ${leader ?? 'unknown'}\n`,
+    json: { outcome: 'ok', status: 'dump', ...base, peer: o.peer, applied: o.applied, leader, keys: data.length, data: Object.fromEntries(data) },
+  };
+}
+
+/** The last attempt's status: unreachable or no_leader, for --json. */
+function lastStatus(attempts: readonly Attempt[]): string {
+  return attempts.at(-1)?.outcome ?? 'unreachable';
+}
+
+/** A dump line's field: tab, newline, CR and backslash escaped, so one key is one line. */
+function escape(s: string): string {
+  return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** `s` as one shell word, for a command we suggest. */
+function shellWord(s: string): string {
+  const word = /^[A-Za-z0-9_./:=@%+,]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return s.startsWith('-') ? `-- ${word}` : word;
+}

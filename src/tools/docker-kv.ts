@@ -1,0 +1,110 @@
+// The replicated log in real containers, for `npm run test:docker`
+// (scenario `kv3`): testcases/kv3 under docker compose;
+//   - `docker compose exec` a client that puts, then gets through another replica;
+//   - `docker kill` the leader;
+//   - put again through another replica;
+//   - `docker start` the dead one: it must catch up (a get through it, which
+//     goes through the log, returns the new value), and after a clean stop
+//     its replica file must hold the same keys and values as the others'.
+
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { loadCompose } from '../runner/compose.js';
+import { composeCommand, run } from '../runner/docker.js';
+import type { FaultResult } from './docker-faults.js';
+import { saveLogs, verboseCopy } from './docker-faults.js';
+
+async function exec(base: readonly string[], service: string, args: readonly string[]): Promise<{ code: number; out: string }> {
+  try {
+    return { code: 0, out: (await run([...base, 'exec', '-T', service, 'paxos', ...args])).trim() };
+  } catch (err) {
+    const m = /failed: (.*)$/.exec((err as Error).message);
+    return { code: -1, out: m?.[1] ?? (err as Error).message };
+  }
+}
+
+/** The replica that peer `service` last logged as leader (needs --log-level info). */
+async function leaderSeenBy(id: string): Promise<string | undefined> {
+  const text = await new Promise<string>((resolve) => {
+    import('node:child_process').then(({ execFile }) =>
+      execFile('docker', ['logs', id], { maxBuffer: 64 * 1024 * 1024 }, (_e, out, err) => resolve(`${out}${err}`)),
+    );
+  });
+  const all = [...text.matchAll(/leader: (peer\d+)/g)];
+  return all.at(-1)?.[1];
+}
+
+export async function kvScenario(root: string): Promise<FaultResult> {
+  const t0 = performance.now();
+  const copy = verboseCopy(path.join(root, 'testcases/kv3'));
+  const project = loadCompose(copy.dir);
+  const compose = await composeCommand();
+  const base = [...compose, '-p', 'prj4-kv3', '-f', project.file];
+  const down = (): Promise<string> => run([...base, 'down', '--remove-orphans', '--volumes', '--timeout', '3']);
+  await down().catch(() => '');
+  const ids = new Map<string, string>();
+  const problems: string[] = [];
+  const notes: string[] = [];
+  try {
+    await run([...base, 'up', '-d']);
+    for (const s of project.services) ids.set(s.name, (await run([...base, 'ps', '-q', s.name])).trim());
+    const put1 = await exec(base, 'peer1', ['put', 'greeting', 'hello', '--timeout', '30']);
+    if (put1.code !== 0) throw new Error(`paxos put greeting hello through peer1: ${put1.out}`);
+    const get1 = await exec(base, 'peer2', ['get', 'greeting']);
+    if (get1.out !== 'hello') problems.push(`get through peer2 printed ${JSON.stringify(get1.out)}, expected hello`);
+
+    let leader: string | undefined;
+    for (let i = 0; i < 50 && leader === undefined; i++) {
+      leader = await leaderSeenBy(ids.get('peer1')!);
+      if (leader === undefined) await delay(100);
+    }
+    if (leader === undefined || !ids.has(leader)) throw new Error('could not tell the leader from peer1\'s log');
+    await run(['docker', 'kill', ids.get(leader)!]);
+    const other = project.services.map((s) => s.name).find((n) => n !== leader)!;
+    const tk = performance.now();
+    const put2 = await exec(base, other, ['put', 'greeting', 'world', '--timeout', '30']);
+    if (put2.code !== 0) problems.push(`put after killing the leader ${leader}, through ${other}: ${put2.out}`);
+    notes.push(`killed leader ${leader}; the next put through ${other} took ${((performance.now() - tk) / 1000).toFixed(2)} s`);
+
+    await run(['docker', 'start', ids.get(leader)!]);
+    // The get must be answered by the restarted replica itself (a client
+    // moves on to another replica while it has no leader yet): it applies
+    // the get in log order, so its answer shows it caught up.
+    let get2 = '';
+    const deadline = performance.now() + 30_000;
+    while (performance.now() < deadline) {
+      const r = await exec(base, leader, ['get', 'greeting', '--to', leader, '--json']);
+      get2 = r.out;
+      if (get2.includes(`"peer":"${leader}"`)) break;
+      await delay(200);
+    }
+    if (!get2.includes(`"peer":"${leader}"`) || !get2.includes('"value":"world"')) {
+      problems.push(`after its restart, get through ${leader} printed ${get2}, expected world from ${leader}`);
+    }
+
+    // A clean stop brings every replica file up to date.
+    await run([...base, 'stop', '--timeout', '5']);
+    const files = new Map<string, string>();
+    for (const s of project.services) {
+      const text = await run(['docker', 'cp', `${ids.get(s.name)!}:/app/paxos-data/${s.hostname}/store.jsonl`, '-']);
+      // docker cp - writes a tar stream: the file's lines are in it as text.
+      const keys = text.split('\n').filter((l) => l.startsWith('{"key":')).join('\n');
+      files.set(s.name, keys);
+    }
+    const distinct = new Set(files.values());
+    if (distinct.size !== 1) problems.push(`replica files differ: ${[...files].map(([n, f]) => `${n}: ${f.slice(0, 80)}`).join(' / ')}`);
+    else if (![...distinct][0]!.includes('"key":"greeting","value":"world"')) problems.push(`replica files do not hold greeting=world: ${[...distinct][0]!.slice(0, 120)}`);
+    else notes.push('replica files match');
+  } catch (err) {
+    problems.push((err as Error).message);
+  } finally {
+    if (problems.length > 0 && ids.size > 0) {
+      const where = await saveLogs('kv3', ids).catch((err: Error) => `(could not save logs: ${err.message})`);
+      process.stderr.write(`kv3: every container's output is in ${where}\n`);
+    }
+    await down().catch(() => '');
+    copy.remove();
+  }
+  return { ok: problems.length === 0, detail: problems.length === 0 ? notes.join('; ') : problems.join('; '), seconds: (performance.now() - t0) / 1000 };
+}

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { request } from '../src/transport/client.js';
 import { LiveCluster, until } from './helpers/procs.js';
-import { Proxy } from './helpers/proxy.js';
+import { FaultProxy as Proxy } from '../src/tools/fault-net.js';
 
 const TWO = 'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\n';
 const THREE = 'p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n';

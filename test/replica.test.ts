@@ -64,3 +64,22 @@ test('kv3: put through one replica, get through another; a killed leader is repl
   t.is(files[1], files[2]);
   t.regex(files[0]!, /"key":"greeting","value":"world"/);
 });
+
+test('kv3: a replica that was down while the others compacted their logs catches up from a snapshot', async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  const flags = ['--snapshot-every', '20', '--no-message-lines'];
+  const procs = new Map<string, Proc>(['peer1', 'peer2', 'peer3'].map((h) => [h, live.start(h, flags)]));
+  await must(live, 'peer1', cmd('put', 'k0', 'v0'));
+  await procs.get('peer3')!.kill9();
+  // Well past what the others keep behind their snapshots (20 / 10 = 2 slots).
+  for (let i = 1; i <= 60; i++) await must(live, i % 2 === 0 ? 'peer1' : 'peer2', cmd('put', `k${i % 5}`, `v${i}`));
+  procs.set('peer3', live.start('peer3', flags));
+  const r = await must(live, 'peer3', cmd('get', 'k0'));
+  t.deepEqual(r.result, { r: 'ok', v: 'v60' });
+  t.true(procs.get("peer3")!.stderr.some((l) => /installed a snapshot at slot \d+/.test(l)), ["peer1", "peer2", "peer3"].map((h) => procs.get(h)!.stderr.join("\n")).join("\n"));
+  t.true(
+    ['peer1', 'peer2'].some((h) => procs.get(h)!.stderr.some((l) => /sent our snapshot/.test(l))),
+    'a peer sent its snapshot',
+  );
+});

@@ -71,6 +71,9 @@ DATA_DIR/log (write-ahead log), DATA_DIR/snapshots and DATA_DIR/store.jsonl
 (the readable copy of the store; --replica-file moves it).
       --no-message-lines   print only each slot's chose line, not the sent
                            and received lines (for throughput runs)
+      --snapshot-every N   snapshot the store every N applied slots, then
+                           drop all but the last N/10 of the log behind it
+                           (default 10000; also when the log passes 64 MiB)
 
 Scripting a scenario (for testcases that must play out the same every time):
       --delay TYPE:HOST=MS hold outbound TYPE messages to HOST for MS ms, as a
@@ -94,6 +97,10 @@ Other commands:
                            ask a proposer to propose VALUE; print the outcome
   paxos get --from HOST    print the value HOST knows was chosen
                            (see \`paxos submit --help\`)
+  paxos put KEY VALUE | get KEY | del KEY | cas KEY OLD NEW | dump --from HOST
+                           use a replicated-log cluster's key-value store
+                           (see \`paxos put --help\`)
+  paxos lincheck HISTORY   check a client history for linearizability
   paxos check FILE...      check a run from its transcript
                            (see \`paxos check --help\`)
   paxos viz FILE... -o OUT.html|OUT.svg
@@ -118,6 +125,8 @@ export interface PeerSettings
   readonly exitOnStdinClose: boolean;
   /** Replicated log: print sent/received lines (default) or only chose lines. */
   readonly messageLines: boolean;
+  /** Replicated log: snapshot every this many applied slots. */
+  readonly snapshotEvery: number | undefined;
   /** The --replica-file flag as given (undefined: the mode's default). */
   readonly replicaFileFlag: string | undefined;
   /** Undefined: Math.random. */
@@ -145,6 +154,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     delay: { type: 'string', multiple: true },
     'rng-seed': { type: 'string' },
     'no-message-lines': { type: 'boolean' },
+    'snapshot-every': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help === true) return 'help';
@@ -227,6 +237,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     logLevel: logLevel as LogLevel,
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
     messageLines: values['no-message-lines'] !== true,
+    snapshotEvery: values['snapshot-every'] === undefined ? undefined : positiveInt('--snapshot-every', values['snapshot-every']),
     replicaFileFlag: values['replica-file'],
     delays,
     rngSeed: seedText === undefined ? undefined : Number(seedText),
@@ -313,6 +324,12 @@ export function seconds(flag: string, text: string): number {
     throw new ConfigError(`${flag} expects seconds from 0 to ${MAX_SECONDS}, e.g. 10 or 0.5; got ${JSON.stringify(text)}`);
   }
   return Number(text);
+}
+
+function positiveInt(flag: string, text: string): number {
+  const x = Number(text);
+  if (!/^\d+$/.test(text) || x < 1 || !Number.isSafeInteger(x)) throw new ConfigError(`${flag} expects a whole number >= 1, got ${JSON.stringify(text)}`);
+  return x;
 }
 
 export function portNumber(flag: string, text: string): number {

@@ -21,14 +21,14 @@ import { Wal } from '../storage/wal.js';
 import type { Logger } from '../util/logger.js';
 
 /**
- * Snapshot after this many slots applied since the last one, or when the log
- * passes SNAPSHOT_LOG_BYTES, whichever comes first. Then the log keeps
- * KEEP_SLOTS chosen slots behind the snapshot, so a follower that fell a
- * little behind catches up from the log; one further behind gets the snapshot.
+ * Snapshot after this many slots applied since the last one (--snapshot-every),
+ * or when the log passes SNAPSHOT_LOG_BYTES, whichever comes first. Then the
+ * log keeps a tenth as many chosen slots behind the snapshot, so a follower
+ * that fell a little behind catches up from the log; one further behind gets
+ * the snapshot.
  */
 export const SNAPSHOT_EVERY_SLOTS = 10_000;
 export const SNAPSHOT_LOG_BYTES = 64 * 1024 * 1024;
-export const KEEP_SLOTS = 1_000;
 
 export interface Opened {
   readonly recovered: Recovered;
@@ -44,11 +44,16 @@ export class ReplicaStore {
   /** The applied index of the last snapshot taken or installed. */
   lastSnapshot = 0;
 
+  /** Slots kept in the log behind a snapshot, for followers that are a little behind. */
+  readonly keepSlots: number;
+
   constructor(
     readonly dir: string,
     private readonly log: Logger,
     replicaFile?: string,
+    readonly snapshotEvery = SNAPSHOT_EVERY_SLOTS,
   ) {
+    this.keepSlots = Math.max(1, Math.floor(snapshotEvery / 10));
     this.logDir = path.join(dir, 'log');
     this.snapDir = path.join(dir, 'snapshots');
     this.replicaFile = replicaFile ?? path.join(dir, 'store.jsonl');
@@ -87,7 +92,7 @@ export class ReplicaStore {
   }
 
   shouldSnapshot(applied: number): boolean {
-    return applied - this.lastSnapshot >= SNAPSHOT_EVERY_SLOTS || (this.logBytes >= SNAPSHOT_LOG_BYTES && applied > this.lastSnapshot);
+    return applied - this.lastSnapshot >= this.snapshotEvery || (this.logBytes >= SNAPSHOT_LOG_BYTES && applied > this.lastSnapshot);
   }
 
   /**

@@ -25,7 +25,7 @@ import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
 import { logCodec } from '../transport/log-wire.js';
 import { listen, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';
-import { KEEP_SLOTS, ReplicaStore } from './replica-store.js';
+import { ReplicaStore } from './replica-store.js';
 
 export interface ReplicaOptions {
   readonly cluster: Cluster;
@@ -39,6 +39,8 @@ export interface ReplicaOptions {
   readonly liveness?: Liveness;
   /** Print sent/received lines (true) or only chose lines (false). */
   readonly messageLines: boolean;
+  /** Snapshot every this many applied slots (default SNAPSHOT_EVERY_SLOTS). */
+  readonly snapshotEvery?: number;
   /** Milliseconds per core tick (the core counts its timeouts in ticks). */
   readonly tickMs: number;
   readonly timing?: LogTiming;
@@ -76,7 +78,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
 
   constructor(private readonly opts: ReplicaOptions) {
     super();
-    this.store = new ReplicaStore(opts.dataDir, opts.log, opts.replicaFile);
+    this.store = new ReplicaStore(opts.dataDir, opts.log, opts.replicaFile, opts.snapshotEvery);
   }
 
   get leader(): PeerId {
@@ -101,7 +103,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     );
     for (const h of cluster.hosts) {
       if (h.id === self.id) continue;
-      const link = new PeerLink<LogMessage>(h.host, this.opts.endpointOf(h), { self: self.id, peer: h.id, secret: this.opts.secret ?? null, liveness, log });
+      const link = new PeerLink<LogMessage>(h.host, this.opts.endpointOf(h), { self: self.id, peer: h.id, secret: this.opts.secret ?? null, liveness, log, queueWhileDown: false });
       this.links.set(h.id, link);
       link.start();
     }
@@ -209,7 +211,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     if (this.store.shouldSnapshot(this.kv.appliedIndex)) {
       const index = this.kv.appliedIndex;
       await this.store.snapshot(this.kv, () => {
-        node.compact(index, index + 1 - KEEP_SLOTS);
+        node.compact(index, index + 1 - this.store.keepSlots);
         return node.liveRecords();
       });
       this.opts.log.info(`snapshot at slot ${index}; log compacted to ${this.store.logBytes} bytes`);

@@ -24,11 +24,14 @@ export class FaultProxy {
   private server: net.Server | null = null;
   private readonly pairs = new Set<Pair>();
   private cut = false;
+  /** Connections accepted so far. */
+  accepted = 0;
 
   constructor(private readonly target: Endpoint) {}
 
   async start(): Promise<Endpoint> {
     const server = net.createServer((client) => {
+      this.accepted += 1;
       const upstream = net.connect({ host: this.target.host, port: this.target.port });
       const pair: Pair = { client, upstream, holed: this.cut };
       this.pairs.add(pair);
@@ -69,6 +72,26 @@ export class FaultProxy {
 
   get isCut(): boolean {
     return this.cut;
+  }
+
+  /** Live, forwarding connections. */
+  get open(): number {
+    return [...this.pairs].filter((p) => !p.holed && !p.client.destroyed && !p.upstream.destroyed).length;
+  }
+
+  /**
+   * The path dies under the connections open now (they stay open, and
+   * silent, forever); connections opened afterwards are forwarded again.
+   * Returns how many connections it caught.
+   */
+  blackhole(): number {
+    let n = 0;
+    for (const p of this.pairs) {
+      if (p.holed || p.client.destroyed) continue;
+      p.holed = true;
+      n += 1;
+    }
+    return n;
   }
 
   async close(): Promise<void> {

@@ -46,6 +46,13 @@ export interface LinkOptions {
   readonly secret?: Secret | null;
   readonly liveness?: Liveness;
   readonly log: Logger;
+  /**
+   * Hold messages while the link is down and send them once it is up
+   * (default), or drop them: the replicated log resends what matters and
+   * catches a returning peer up from its log or a snapshot, so replaying a
+   * backlog of stale messages would only delay it.
+   */
+  readonly queueWhileDown?: boolean;
   /** Name resolution, once per connection attempt (tests count the calls). */
   readonly lookup?: typeof dns.lookup;
 }
@@ -106,6 +113,7 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
 
   /** Queue `msg`; it is written, in order, once the link is up. */
   send(msg: M): void {
+    if (this.conn === null && this.opts.queueWhileDown === false) return;
     if (this.queue.size >= MAX_QUEUED) {
       if (!this.warnedFull) this.log.warn(`${this.name} is down and ${MAX_QUEUED} messages wait for it; dropping new ones until it is back`);
       this.warnedFull = true;

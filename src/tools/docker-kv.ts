@@ -71,17 +71,20 @@ export async function kvScenario(root: string): Promise<FaultResult> {
     // The get must be answered by the restarted replica itself (a client
     // moves on to another replica while it has no leader yet): it applies
     // the get in log order, so its answer shows it caught up.
-    let get2 = '';
+    let get2: { peer?: string; value?: string | null } = {};
+    let raw = '';
     const deadline = performance.now() + 30_000;
     while (performance.now() < deadline) {
-      const r = await exec(base, leader, ['get', 'greeting', '--to', leader, '--json']);
-      get2 = r.out;
-      if (get2.includes(`"peer":"${leader}"`)) break;
+      raw = (await exec(base, leader, ['get', 'greeting', '--to', leader, '--json'])).out;
+      try {
+        get2 = JSON.parse(raw) as typeof get2;
+      } catch {
+        get2 = {};
+      }
+      if (get2.peer === leader) break;
       await delay(200);
     }
-    if (!get2.includes(`"peer":"${leader}"`) || !get2.includes('"value":"world"')) {
-      problems.push(`after its restart, get through ${leader} printed ${get2}, expected world from ${leader}`);
-    }
+    if (get2.peer !== leader || get2.value !== 'world') problems.push(`after its restart, get through ${leader} printed ${raw}, expected world from ${leader}`);
 
     // A clean stop brings every replica file up to date.
     await run([...base, 'stop', '--timeout', '5']);

@@ -1,0 +1,323 @@
+// `npm run bench:kv [-- --quick] [--seconds S] [--rounds R]`: this project's
+// kv3 against a 3-node etcd, on the same machine, in the same run, with the
+// same closed-loop load: 1, 16, 64 and 256 clients, 256-byte values on 1,000
+// keys, a write-only mix and a 90%-read mix. Both keep their state on the
+// real disk with fsync on. The systems alternate over the rounds; each cell
+// reports the median round's throughput, p50 and p99, and ours/etcd.
+//
+// etcd comes from Debian's etcd-server package; if it is missing, this says
+// what to install (apt-get install etcd-server) and installs it when run as
+// root. Nothing is downloaded from anywhere else.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { allocate } from '../src/runner/addresses.js';
+import { introduce } from '../src/transport/auth.js';
+import type { KvResult } from '../src/transport/kv-wire.js';
+import type { Endpoint } from '../src/transport/link.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const MAIN = path.join(root, 'dist/src/cli/main.js');
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' }, clients: { type: 'string' } },
+});
+const SECONDS = Number(values.seconds ?? (values.quick === true ? 2 : 8));
+const ROUNDS = Number(values.rounds ?? (values.quick === true ? 1 : 3));
+const CLIENTS = (values.clients ?? '1,16,64,256').split(',').map(Number);
+const VALUE = 'v'.repeat(256);
+const KEYS = 1000;
+
+/** Connections per client count: as the issue's etcd figures were taken. */
+const connectionsFor = (clients: number): number => (clients <= 1 ? 1 : clients <= 16 ? 4 : clients <= 64 ? 8 : 16);
+
+interface System {
+  readonly name: string;
+  readonly pids: () => number[];
+  /** A function per client: one op (write or read of key k), resolved when acknowledged. */
+  open(connections: number): Promise<{ put: (c: number, k: string) => Promise<void>; get: (c: number, k: string) => Promise<void>; close: () => Promise<void> }>;
+  stop(): Promise<void>;
+}
+
+// ---- this project: kv3 ------------------------------------------------------
+
+/** One connection carrying many clients' requests, matched by id. */
+class Mux {
+  private buf = '';
+  private next = 0;
+  private readonly waiting = new Map<string, (r: KvResult) => void>();
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buf += d.toString('utf8');
+      for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
+        const r = JSON.parse(this.buf.slice(0, nl)) as KvResult;
+        this.buf = this.buf.slice(nl + 1);
+        const w = this.waiting.get(r.id);
+        this.waiting.delete(r.id);
+        w?.(r);
+      }
+    });
+  }
+  static async open(at: Endpoint): Promise<Mux> {
+    const socket = net.connect({ host: at.host, port: at.port });
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000 });
+    if (!intro.ok) throw new Error(intro.why);
+    return new Mux(socket);
+  }
+  ask(cmd: object): Promise<KvResult> {
+    const id = String(++this.next);
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.socket.write(`${JSON.stringify({ type: 'kv', id, cmd })}\n`);
+    });
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+async function startOurs(dir: string): Promise<System> {
+  const hosts = ['peer1', 'peer2', 'peer3'];
+  mkdirSync(dir, { recursive: true });
+  const hostsfile = path.join(dir, 'hostsfile');
+  writeFileSync(hostsfile, hosts.map((h) => `${h}:replica\n`).join(''));
+  const alloc = await allocate(hosts, 'ports');
+  await alloc.beforeSpawn();
+  const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
+  const children: ChildProcess[] = hosts.map((h) =>
+    spawn(process.execPath, [MAIN, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    }),
+  );
+  const eps = hosts.map((h) => alloc.endpoints.get(h)!);
+  // Wait for a leader: a put that gets applied.
+  for (let i = 0; ; i++) {
+    const m = await Mux.open(eps[0]!).catch(() => null);
+    const r = m === null ? null : await Promise.race([m.ask({ o: 'put', c: 'warmup', s: 1, k: 'warm', v: 'up' }), delay(1000).then(() => null)]);
+    m?.close();
+    if (r?.status === 'done') break;
+    if (i > 100) throw new Error('kv3: no leader within 10 s');
+    await delay(100);
+  }
+  let session = 0;
+  return {
+    name: 'paxos kv3',
+    pids: () => children.map((c) => c.pid!),
+    async open(connections) {
+      const muxes = await Promise.all(Array.from({ length: connections }, (_, i) => Mux.open(eps[i % eps.length]!)));
+      const seqs = new Map<number, number>();
+      const run = session++;
+      const op = async (c: number, cmd: (id: string, s: number) => object): Promise<void> => {
+        const s = (seqs.get(c) ?? 0) + 1;
+        seqs.set(c, s);
+        const r = await muxes[c % muxes.length]!.ask(cmd(`b${run}-${c}`, s));
+        if (r.status !== 'done') throw new Error(`kv3 answered ${r.status}`);
+      };
+      return {
+        put: (c, k) => op(c, (id, s) => ({ o: 'put', c: id, s, k, v: VALUE })),
+        get: (c, k) => op(c, (id, s) => ({ o: 'get', c: id, s, k })),
+        close: async () => muxes.forEach((m) => m.close()),
+      };
+    },
+    async stop() {
+      for (const c of children) c.kill('SIGKILL');
+      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+      await alloc.release();
+    },
+  };
+}
+
+// ---- etcd -------------------------------------------------------------------
+
+function etcdBinary(): string {
+  for (const p of ['/usr/bin/etcd', '/usr/local/bin/etcd']) if (existsSync(p)) return p;
+  if (process.getuid?.() === 0) {
+    process.stderr.write('bench:kv: etcd is missing; installing Debian\'s etcd-server\n');
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'etcd-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (existsSync('/usr/bin/etcd')) return '/usr/bin/etcd';
+  }
+  throw new Error('etcd is not installed: run `apt-get install etcd-server` (Debian) as root, then npm run bench:kv again');
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function startEtcd(dir: string): Promise<System> {
+  const bin = etcdBinary();
+  const names = ['e1', 'e2', 'e3'];
+  const client = await Promise.all(names.map(() => freePort()));
+  const peer = await Promise.all(names.map(() => freePort()));
+  const cluster = names.map((n, i) => `${n}=http://127.0.0.1:${peer[i]}`).join(',');
+  const children = names.map((n, i) =>
+    spawn(
+      bin,
+      [
+        '--name', n, '--data-dir', path.join(dir, n),
+        '--listen-client-urls', `http://127.0.0.1:${client[i]}`, '--advertise-client-urls', `http://127.0.0.1:${client[i]}`,
+        '--listen-peer-urls', `http://127.0.0.1:${peer[i]}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer[i]}`,
+        '--initial-cluster', cluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `bench-${process.pid}`,
+        '--log-level', 'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    ),
+  );
+  const hosts = client.map((p) => `http://127.0.0.1:${p}`);
+  for (let i = 0; ; i++) {
+    const c = new Etcd3({ hosts });
+    const ok = await c.put('warm').value('up').then(() => true, () => false);
+    c.close();
+    if (ok) break;
+    if (i > 100) throw new Error('etcd did not come up within 10 s');
+    await delay(100);
+  }
+  return {
+    name: 'etcd',
+    pids: () => children.map((c) => c.pid!),
+    async open(connections) {
+      // One client object per connection; each spreads over the three endpoints as ours do.
+      const cs = Array.from({ length: connections }, (_, i) => new Etcd3({ hosts: [hosts[i % 3]!] }));
+      return {
+        put: async (c, k) => void (await cs[c % cs.length]!.put(k).value(VALUE)),
+        get: async (c, k) => void (await cs[c % cs.length]!.get(k).string()),
+        close: async () => cs.forEach((x) => x.close()),
+      };
+    },
+    async stop() {
+      for (const c of children) c.kill('SIGKILL');
+      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+    },
+  };
+}
+
+// ---- load -------------------------------------------------------------------
+
+interface Cell {
+  readonly ops: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly cpuPer1k: number;
+}
+
+function cpuSeconds(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+function peakRssMiB(pids: readonly number[]): number {
+  let peak = 0;
+  for (const pid of pids) {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m !== null) peak = Math.max(peak, Number(m[1]) / 1024);
+    } catch {
+      // gone
+    }
+  }
+  return peak;
+}
+
+async function load(sys: System, clients: number, readShare: number, seconds: number, seed: number): Promise<Cell> {
+  const conn = await sys.open(connectionsFor(clients));
+  const lat: number[] = [];
+  let x = seed >>> 0;
+  const rand = (): number => {
+    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return x / 4294967296;
+  };
+  const cpu0 = cpuSeconds(sys.pids());
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      while (performance.now() < end) {
+        const k = `key${Math.floor(rand() * KEYS)}`;
+        const t = performance.now();
+        await (rand() < readShare ? conn.get(c, k) : conn.put(c, k));
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(sys.pids()) - cpu0;
+  await conn.close();
+  lat.sort((a, b) => a - b);
+  return { ops: lat.length, perSecond: lat.length / secs, p50: lat[Math.floor(lat.length / 2)]!, p99: lat[Math.floor(lat.length * 0.99)]!, cpuPer1k: (cpu / lat.length) * 1000 };
+}
+
+const median = (xs: readonly Cell[]): Cell => [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
+const f = (x: number, d = 0): string => x.toFixed(d);
+
+async function main(): Promise<void> {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'paxos-benchkv-'));
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), state on disk in ${base}`);
+  console.log(`${SECONDS} s per cell, ${ROUNDS} rounds alternating the systems; 256-byte values on ${KEYS} keys; closed loop`);
+  const ours = await startOurs(path.join(base, 'ours'));
+  const etcd = await startEtcd(path.join(base, 'etcd'));
+  try {
+    const mixes = [
+      { name: 'puts', read: 0 },
+      { name: 'reads90', read: 0.9 },
+    ];
+    const summary: string[] = [];
+    console.log('mix      clients  system      ops/s     p50 ms   p99 ms   cpu s/1k ops   ratio ours/etcd');
+    for (const mix of mixes) {
+      for (const clients of CLIENTS) {
+        const cells = new Map<string, Cell[]>([
+          [ours.name, []],
+          [etcd.name, []],
+        ]);
+        for (let r = 0; r < ROUNDS; r++) {
+          const order = r % 2 === 0 ? [ours, etcd] : [etcd, ours];
+          for (const sys of order) cells.get(sys.name)!.push(await load(sys, clients, mix.read, SECONDS, r * 7919 + clients));
+        }
+        const o = median(cells.get(ours.name)!);
+        const e = median(cells.get(etcd.name)!);
+        for (const [name, c] of [
+          [ours.name, o],
+          [etcd.name, e],
+        ] as const) {
+          console.log(`${mix.name.padEnd(8)} ${String(clients).padStart(7)}  ${name.padEnd(10)} ${f(c.perSecond).padStart(7)} ${f(c.p50, 2).padStart(9)} ${f(c.p99, 2).padStart(8)} ${f(c.cpuPer1k, 3).padStart(12)}`);
+        }
+        const line = `${mix.name}@${clients}: ${(o.perSecond / e.perSecond).toFixed(2)}x etcd throughput, p50 ${(o.p50 / e.p50).toFixed(2)}x, p99 ${(o.p99 / e.p99).toFixed(2)}x`;
+        console.log(`${''.padEnd(47)}${line}`);
+        summary.push(line);
+      }
+    }
+    console.log(`peak RSS per replica: paxos kv3 ${f(peakRssMiB(ours.pids()), 1)} MiB, etcd ${f(peakRssMiB(etcd.pids()), 1)} MiB`);
+    console.log('summary:');
+    for (const l of summary) console.log(`  ${l}`);
+  } finally {
+    await ours.stop();
+    await etcd.stop();
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+await main();

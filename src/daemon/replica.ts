@@ -178,6 +178,11 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   private async perform(r: Ready): Promise<void> {
     const node = this.node!;
     const { self, out, messageLines } = this.opts;
+    // 0. A leader's accepts go out while its own vote is written.
+    for (const o of r.early) {
+      for (const to of o.to) this.links.get(to)?.send(o.msg);
+      if (messageLines && o.silent !== true && isLogged(o.msg)) out(logMessageLine('sent', self.id, o.msg));
+    }
     // 1. Durable before anything that depends on it leaves.
     if (r.records.length > 0) await this.store.persist(r.records);
     // 2. Lines and messages.

@@ -120,7 +120,7 @@ export class LogNode {
   }
 
   static emptyReady(): Ready {
-    return { records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [] };
+    return { early: [], records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [] };
   }
 
   get role(): Role {
@@ -145,7 +145,7 @@ export class LogNode {
   /** Whether anything is waiting to go out. */
   get hasReady(): boolean {
     const o = this.out;
-    return o.records.length + o.messages.length + o.received.length + o.learned.length + o.committed.length + o.sendSnapshotTo.length + o.unplaced.length > 0 || o.snapshot !== null;
+    return o.early.length + o.records.length + o.messages.length + o.received.length + o.learned.length + o.committed.length + o.sendSnapshotTo.length + o.unplaced.length > 0 || o.snapshot !== null;
   }
 
   /** Take the work accumulated since the last call. */
@@ -600,7 +600,8 @@ export class LogNode {
     this.votes.set(slot, { n: this.ballot, v });
     this.out.records.push({ t: 'v', s: slot, n: this.ballot, v });
     this.proposals.set(slot, { v, acks: new Set([this.self]), age: 0 });
-    this.send(this.others, { type: 'accept', from: this.self, n: this.ballot, slot, v, commit: this.commitIndex });
+    // Early: it may leave while our own vote is still on its way to disk.
+    if (this.others.length > 0) this.out.early.push({ to: this.others, msg: { type: 'accept', from: this.self, n: this.ballot, slot, v, commit: this.commitIndex } });
     this.maybeChosen(slot);
   }
 

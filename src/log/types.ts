@@ -137,12 +137,22 @@ export interface Committed {
 
 /**
  * One batch of work for the shell, in this order:
+ *  0. send `early`;
  *  1. append `records` to the log and make them durable (one fsync);
  *  2. then send `messages`, print `lines`-worthy events, restore a
  *     `snapshot` if any, and apply `committed` in order.
  * Nothing of 2 may happen before 1 is on disk.
  */
 export interface Ready {
+  /**
+   * Messages that may leave before `records` are durable: a leader's
+   * accepts. Each depends only on the leader's promise of its ballot, made
+   * durable before its prepare left; the leader's own vote in `records` is
+   * counted, but nothing that follows from the count (a chose, an answer)
+   * leaves before a later batch's fsync. So the leader's disk write and its
+   * followers' overlap instead of running one after the other.
+   */
+  readonly early: Outbound[];
   readonly records: LogRecord[];
   readonly messages: Outbound[];
   /** Messages this replica received that are news (one `received` line each). */

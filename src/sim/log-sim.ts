@@ -137,6 +137,7 @@ export function runLogSim(o: LogSimOptions): LogSimResult {
   };
 
   const perform = (r: Replica, ready: Ready): void => {
+    for (const out of ready.early) for (const to of out.to) send(r.id, to, out.msg);
     r.disk.records.push(...ready.records);
     for (const out of ready.messages) for (const to of out.to) send(r.id, to, out.msg);
     for (const l of ready.learned) noteChosen(r.id, l.slot, l.v);

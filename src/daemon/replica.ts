@@ -142,12 +142,22 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       return reply({ type: 'kv_result', id: req.id, peer, status: 'dump', applied: this.kv.appliedIndex, data: snap.data, leader });
     }
     const key = sessionKey(req.cmd);
-    const w: Waiter = { id: req.id, reply };
+    // One listener per waiting request, removed when it is answered: a
+    // connection carries many requests over its life, and listeners left on
+    // its signal would pile up.
+    const onGone = (): void => this.dropWaiter(key, w);
+    const w: Waiter = {
+      id: req.id,
+      reply: (r) => {
+        gone.removeEventListener('abort', onGone);
+        reply(r);
+      },
+    };
     const cmd = encodeCommand(req.cmd);
     const entry = this.waiters.get(key) ?? { cmd, list: [] };
     entry.list.push(w);
     this.waiters.set(key, entry);
-    gone.addEventListener('abort', () => this.dropWaiter(key, w));
+    gone.addEventListener('abort', onGone, { once: true });
     this.node.propose([cmd]);
     this.kick();
   }

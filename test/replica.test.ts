@@ -83,3 +83,19 @@ test('kv3: a replica that was down while the others compacted their logs catches
     'a peer sent its snapshot',
   );
 });
+
+test('kv3: exactly once: the same (client, seq) sent again, to another replica, is not applied again and gets the first answer', async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  for (const h of ['peer1', 'peer2', 'peer3']) live.start(h, ['--no-message-lines']);
+  // A cas from absent: applied twice, the second would be a mismatch.
+  const once = { type: 'kv', cmd: { o: 'cas', c: 'retrying-client', s: 1, k: 'lock', e: null, v: 'mine' } };
+  const first = await must(live, 'peer1', once);
+  t.deepEqual(first.result, { r: 'ok' });
+  const again = await must(live, 'peer3', once);
+  t.deepEqual(again.result, { r: 'ok' }, 'the retry gets the original answer, not a mismatch');
+  // Answered at the original's slot (if peer3 had not applied it yet) or at the retry's own.
+  t.true(again.slot >= first.slot);
+  const other = await must(live, 'peer2', cmd('cas', 'lock', 'theirs', null));
+  t.deepEqual(other.result, { r: 'mismatch', cur: 'mine' }, 'and the key holds the one value it was set to');
+});

@@ -4,8 +4,9 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { checkTranscripts } from '../transcript/check.js';
-import { hostOfLabel, readTranscripts } from '../transcript/read.js';
+import { checkTranscripts, type Transcript, type Violation } from '../transcript/check.js';
+import { checkLogTranscripts, hasSlot } from '../transcript/log-check.js';
+import { hostOfLabel, readTranscripts, type PeerLines } from '../transcript/read.js';
 import { parseFlags } from './flags.js';
 
 export const CHECK_HELP = `Usage: paxos check FILE... [--hostsfile F]
@@ -33,6 +34,13 @@ It checks that:
                   to FILE, or in its parent directory)
   --help          show this help
 
+For a replicated-log run (a hostsfile of \`peerN:replica\` lines, or log
+lines with a \`slot\` key) it checks instead that every line is in the exact
+format (with \`slot\` last), that no slot is chosen with two values (across
+replicas or within one), and that every accept for one (slot, ballot) carries
+one value; a received message with no matching send in its sender's
+transcript is printed as a warning and does not fail the check.
+
 Every problem is printed as FILE:LINE: peer: what is wrong.
 Exit status: 0 all checks pass, 1 a check failed, 2 usage error.`;
 
@@ -56,6 +64,7 @@ export function checkCommand(argv: readonly string[]): number {
     if (host === undefined) problems.push(`${p.at[0] ?? p.label}: ${p.label}: not a host in ${hostsfile}`);
     return { label: p.label, id: host === undefined ? undefined : cluster.byHost(host)?.id, lines: p.lines };
   });
+  if (cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot))) return checkLog(peers, transcripts, problems);
   for (const v of checkTranscripts(transcripts, cluster)) {
     const where = v.line === undefined ? v.peer : (peers.find((p) => p.label === v.peer)?.at[v.line - 1] ?? v.peer);
     problems.push(`${where}: ${v.peer}: ${v.message}`);
@@ -67,6 +76,22 @@ export function checkCommand(argv: readonly string[]): number {
     problems.length === 0
       ? `check: ok: ${peers.length} peers, ${lines} lines; ${chosen.size === 0 ? 'nothing chosen yet' : `chosen: ${[...chosen].map((v) => JSON.stringify(v)).join(', ')}`}\n`
       : `check: ${problems.length} problems in ${peers.length} peers, ${lines} lines\n`,
+  );
+  return problems.length === 0 ? 0 : 1;
+}
+
+function checkLog(peers: readonly PeerLines[], transcripts: readonly Transcript[], problems: string[]): number {
+  const where = (v: Violation): string => (v.line === undefined ? v.peer : (peers.find((p) => p.label === v.peer)?.at[v.line - 1] ?? v.peer));
+  const result = checkLogTranscripts(transcripts);
+  for (const v of result.violations) problems.push(`${where(v)}: ${v.peer}: ${v.message}`);
+  for (const p of problems) process.stdout.write(`${p}\n`);
+  for (const w of result.warnings) process.stdout.write(`${where(w)}: ${w.peer}: warning: ${w.message}\n`);
+  const lines = peers.reduce((n, p) => n + p.lines.length, 0);
+  const warned = result.warnings.length === 0 ? '' : `, ${result.warnings.length} warnings`;
+  process.stdout.write(
+    problems.length === 0
+      ? `check: ok: log mode: ${peers.length} replicas, ${lines} lines; ${result.chosen.size} slots chosen${warned}\n`
+      : `check: log mode: ${problems.length} problems in ${peers.length} replicas, ${lines} lines; ${result.chosen.size} slots chosen${warned}\n`,
   );
   return problems.length === 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import type { LogLine } from '../core/logline.js';
 import { hostOfLabel, readTranscripts } from '../transcript/read.js';
+import { hasSlot } from '../transcript/log-check.js';
 import { parseLogLine } from '../transcript/parse.js';
 import { buildChart, type Lane } from '../viz/events.js';
 import { chartHtml, chartSvg } from '../viz/svg.js';
@@ -46,6 +47,9 @@ export function vizCommand(argv: readonly string[]): number {
   if (hostsfile === undefined) throw new ConfigError(`no hostsfile next to ${positionals[0]}; pass --hostsfile F`);
   const cluster = loadHostsfile(hostsfile);
   const peers = readTranscripts(positionals);
+  if (cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot))) {
+    throw new ConfigError('viz draws only single-decree (lab) transcripts; replicated-log transcripts (lines with a "slot" key) are not drawn yet: use paxos check to check them');
+  }
 
   const lanes: Lane[] = [];
   const perLane: LogLine[][] = [];

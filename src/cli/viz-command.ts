@@ -6,7 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import type { LogLine } from '../core/logline.js';
 import { hostOfLabel, readTranscripts } from '../transcript/read.js';
-import { hasSlot } from '../transcript/log-check.js';
+import { hasSlot, parseSlotLine } from '../transcript/log-check.js';
 import { parseLogLine } from '../transcript/parse.js';
 import { buildChart, type Lane } from '../viz/events.js';
 import { chartHtml, chartSvg } from '../viz/svg.js';
@@ -47,9 +47,19 @@ export function vizCommand(argv: readonly string[]): number {
   if (hostsfile === undefined) throw new ConfigError(`no hostsfile next to ${positionals[0]}; pass --hostsfile F`);
   const cluster = loadHostsfile(hostsfile);
   const peers = readTranscripts(positionals);
-  if (cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot))) {
-    throw new ConfigError('viz draws only single-decree (lab) transcripts; replicated-log transcripts (lines with a "slot" key) are not drawn yet: use paxos check to check them');
-  }
+  // A replicated log's lines carry a slot: drawn the same way, with the slot
+  // leading each label ("#17 ..."), so messages match by slot too.
+  const logMode = cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot));
+  const parse = (raw: string): LogLine[] => {
+    if (!logMode) {
+      const r = parseLogLine(raw);
+      return r.ok ? [r.line] : [];
+    }
+    const r = parseSlotLine(raw);
+    if (!r.ok) return [];
+    const { slot, ...line } = r.line;
+    return [{ ...line, message_value: `#${slot} ${line.message_value}` }];
+  };
 
   const lanes: Lane[] = [];
   const perLane: LogLine[][] = [];
@@ -58,10 +68,7 @@ export function vizCommand(argv: readonly string[]): number {
     const entry = host === undefined ? undefined : cluster.byHost(host);
     if (entry === undefined) throw new ConfigError(`${p.at[0] ?? p.label}: ${p.label} is not a host in ${hostsfile}`);
     lanes.push({ label: p.label, id: entry.id, roles: compactRoles(entry.roles) });
-    perLane.push(p.lines.flatMap((l) => {
-      const r = parseLogLine(l);
-      return r.ok ? [r.line] : [];
-    }));
+    perLane.push(p.lines.flatMap(parse));
   }
   // Lanes in hostsfile order, as a reader expects.
   const order = lanes.map((_, i) => i).sort((a, b) => lanes[a]!.id - lanes[b]!.id);
@@ -77,5 +84,5 @@ export function vizCommand(argv: readonly string[]): number {
 function compactRoles(roles: readonly { kind: string; group: number }[]): string {
   const byKind = new Map<string, number[]>();
   for (const r of roles) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.group]);
-  return [...byKind].map(([kind, groups]) => `${kind}${groups.join(',')}`).join(' ');
+  return [...byKind].map(([kind, groups]) => (kind === 'replica' ? kind : `${kind}${groups.join(',')}`)).join(' ');
 }

@@ -125,22 +125,29 @@ export function buildChart(lanes: readonly Lane[], perLane: readonly (readonly L
 function isRejection(l: LogLine, n: number | undefined): boolean {
   if (n === undefined) return false;
   if (l.message_type === 'accept_ack') return l.proposal_num > n;
-  if (l.message_type === 'prepare_ack') return l.message_value !== '' && l.proposal_num > n;
+  if (l.message_type === 'prepare_ack') return split(l).value !== '' && l.proposal_num > n;
   return false;
 }
 
+/** A replicated log's line carries its slot as a "#17 " prefix of the value (see viz-command). */
+function split(l: LogLine): { slot: string; value: string } {
+  const m = /^(#\d+) (.*)$/s.exec(l.message_value);
+  return m === null ? { slot: '', value: l.message_value } : { slot: `${m[1]!} `, value: m[2]! };
+}
+
 function labelOf(l: LogLine, n: number | undefined): string {
-  const v = l.message_value === '' ? '∅' : l.message_value.length > 12 ? `${l.message_value.slice(0, 11)}…` : l.message_value;
+  const { slot, value } = split(l);
+  const v = value === '' ? '∅' : value.length > 12 ? `${value.slice(0, 11)}…` : value;
   switch (l.message_type) {
     case 'prepare':
-      return `prepare n=${l.proposal_num}`;
+      return `${slot}prepare n=${l.proposal_num}`;
     case 'accept':
-      return `accept ${v} n=${l.proposal_num}`;
+      return `${slot}accept ${v} n=${l.proposal_num}`;
     case 'chose':
-      return `chose ${v} n=${l.proposal_num}`;
+      return `${slot}chose ${v} n=${l.proposal_num}`;
     case 'prepare_ack':
-      return `promise${n === undefined ? '' : ` ${n}`}: ${l.message_value === '' ? 'nothing accepted' : `had ${v}@${l.proposal_num}`}`;
+      return `${slot}promise${n === undefined ? '' : ` ${n}`}: ${value === '' ? 'nothing accepted' : `had ${v}@${l.proposal_num}`}`;
     case 'accept_ack':
-      return isRejection(l, n) ? `reject: promised ${l.proposal_num}` : `accepted ${v} n=${l.proposal_num}`;
+      return isRejection(l, n) ? `${slot}reject: promised ${l.proposal_num}` : `${slot}accepted ${v} n=${l.proposal_num}`;
   }
 }

@@ -3,158 +3,333 @@
 // that torn record, damage elsewhere is refused, and a checkpoint replaces
 // the log atomically.
 
-import { mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { crc32, crc32Table } from '../src/storage/crc32.js';
-import { loadLatestSnapshot, pruneSnapshots, saveSnapshot } from '../src/storage/snapshot.js';
+import { StateError } from '../src/storage/lock.js';
 import { Wal } from '../src/storage/wal.js';
 import { tempDir } from './helpers/tmp.js';
 
 type R = { i: number; pad?: string };
 
 const segments = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+const ids = (records: R[]): number[] => records.map((r) => r.i);
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
+const sub = (base: string, name: string): string => {
+  const d = path.join(base, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+};
 
-test('crc32 matches the standard check value, native and table alike', (t) => {
-  const data = Buffer.from('123456789');
-  t.is(crc32(data), 0xcbf43926);
-  t.is(crc32Table(data), 0xcbf43926);
+/** A frame as the log writes it, for building damaged logs by hand. */
+function frame(s: string): Buffer {
+  const body = Buffer.from(s);
+  const h = Buffer.alloc(8);
+  h.writeUInt32LE(body.length, 0);
+  h.writeUInt32LE(crc32(body), 4);
+  return Buffer.concat([h, body]);
+}
+
+/** Reopen `dir` and return what it holds, closing it again. */
+async function reread(dir: string, segmentBytes?: number): Promise<number[]> {
+  const r = await Wal.open<R>(dir, segmentBytes === undefined ? {} : { segmentBytes });
+  await r.wal.close();
+  return ids(r.records);
+}
+
+/** A log of `n` records, each synced on its own, in segments of `segmentBytes`. */
+async function writeLog(dir: string, n: number, segmentBytes?: number): Promise<void> {
+  const { wal } = await Wal.open<R>(dir, { fsync: false, ...(segmentBytes === undefined ? {} : { segmentBytes }) });
+  for (let i = 0; i < n; i++) {
+    wal.append({ i });
+    await wal.sync();
+  }
+  await wal.close();
+}
+
+test('crc32 matches the standard check values, native and table alike, and chains through its seed', (t) => {
+  for (const [s, want] of [
+    ['123456789', 0xcbf43926],
+    ['', 0],
+    ['a', 0xe8b7be43],
+    ['The quick brown fox jumps over the lazy dog', 0x414fa339],
+  ] as const) {
+    t.is(crc32(Buffer.from(s)), want, s);
+    t.is(crc32Table(Buffer.from(s)), want, s);
+  }
+  const data = randomBytes(4099);
+  t.is(crc32Table(data), crc32(data));
+  const [a, b] = [data.subarray(0, 1000), data.subarray(1000)];
+  t.is(crc32(b, crc32(a)), crc32(data));
+  t.is(crc32Table(b, crc32Table(a)), crc32(data));
 });
 
-test('records come back in order after a reopen, across segment rotations', async (t) => {
+test('records come back in order after a reopen, across segment rotations, and bytes counts what is on disk', async (t) => {
   const dir = tempDir('wal');
-  const { wal } = await Wal.open<R>(dir, { segmentBytes: 300 });
+  const { wal, records, truncatedBytes } = await Wal.open<R>(dir, { segmentBytes: 300 });
+  t.deepEqual(records, []);
+  t.is(truncatedBytes, 0);
   for (let i = 0; i < 100; i++) {
     wal.append({ i, pad: 'x'.repeat(i % 7) });
     if (i % 10 === 9) await wal.sync();
   }
   await wal.close();
-  t.true(segments(dir).length > 5, `rotated into ${segments(dir).length} segments`);
+  const segs = segments(dir);
+  t.true(segs.length > 5, `rotated into ${segs.length} segments`);
+  t.deepEqual(segs, segs.map((_, k) => `${String(k + 1).padStart(16, '0')}.wal`), 'numbered from 1, no gaps');
   const again = await Wal.open<R>(dir, { segmentBytes: 300 });
-  t.deepEqual(again.records.map((r) => r.i), Array.from({ length: 100 }, (_, i) => i));
+  t.deepEqual(again.records, range(0, 100).map((i) => ({ i, pad: 'x'.repeat(i % 7) })));
   t.is(again.truncatedBytes, 0);
+  t.is(again.wal.bytes, segs.reduce((sum, n) => sum + statSync(path.join(dir, n)).size, 0));
+  // The log goes on where it left off.
+  again.wal.append({ i: 100 });
   await again.wal.close();
+  t.deepEqual(await reread(dir, 300), range(0, 101));
 });
 
-test('group commit: many concurrent syncs share a few fsyncs, and each resolves only once its record is durable', async (t) => {
+test('group commit: 100 concurrent syncs share a few fsyncs, and each resolves only once its record is on disk', async (t) => {
   const dir = tempDir('wal');
   let syncs = 0;
   const { wal } = await Wal.open<R>(dir, { onSync: () => (syncs += 1) });
+  await wal.sync();
+  t.is(syncs, 0, 'nothing buffered: no write, no fsync');
   await Promise.all(
-    Array.from({ length: 100 }, async (_, i) => {
+    range(0, 100).map(async (i) => {
       wal.append({ i });
       await wal.sync();
-      // Durable means: on disk now, before anything else happens.
-      t.true(readFileSync(path.join(dir, segments(dir).at(-1)!)).includes(Buffer.from(`{"i":${i}}`)));
+      t.true(readFileSync(path.join(dir, segments(dir).at(-1)!)).includes(Buffer.from(`{"i":${i}}`)), `record ${i} written when its sync resolved`);
     }),
   );
-  t.true(syncs <= 3, `100 records, ${syncs} fsyncs`);
+  t.true(syncs >= 1 && syncs <= 3, `100 records, ${syncs} fsyncs`);
+  // Syncs called once the first has started share exactly one more,
+  // whether the first is still in flight by then or done.
+  syncs = 0;
+  wal.append({ i: 100 });
+  const first = wal.sync();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const later = range(101, 150).map((i) => {
+    wal.append({ i });
+    return wal.sync();
+  });
+  await Promise.all([first, ...later]);
+  t.is(syncs, 2);
   await wal.close();
+  t.deepEqual(await reread(dir), range(0, 150));
 });
 
 test('a crash at any byte of the last write: earlier records survive, the torn one is cut off, and the log goes on', async (t) => {
   const base = tempDir('wal');
-  const dir0 = path.join(base, 'src');
-  const { wal } = await Wal.open<R>(dir0);
-  for (let i = 0; i < 5; i++) wal.append({ i });
+  const orig = sub(base, 'orig');
+  // Two segments, so the torn one is the second; records 0..9 are in the first.
+  await writeLog(orig, 10, 100);
+  const { wal } = await Wal.open<R>(orig, { segmentBytes: 100 });
+  wal.append({ i: 10 });
   await wal.sync();
-  wal.append({ i: 5, pad: 'torn' });
-  await wal.sync();
+  wal.append({ i: 11, pad: 'torn' });
   await wal.close();
-  const file = segments(dir0)[0]!;
-  const full = readFileSync(path.join(dir0, file));
-  const lastFrame = Buffer.byteLength(JSON.stringify({ i: 5, pad: 'torn' })) + 8;
+  const segs = segments(orig);
+  t.true(segs.length >= 2);
+  const last = segs.at(-1)!;
+  const full = readFileSync(path.join(orig, last));
+  const lastFrame = frame(JSON.stringify({ i: 11, pad: 'torn' })).length;
   const goodEnd = full.length - lastFrame;
-  for (let cut = goodEnd + 1; cut < full.length; cut++) {
-    const dir = path.join(base, `cut-${cut}`);
-    writeFileSync(path.join(tempSub(dir), file), full.subarray(0, cut));
-    const r = await Wal.open<R>(dir);
-    t.deepEqual(r.records.map((x) => x.i), [0, 1, 2, 3, 4], `cut at ${cut}`);
-    t.is(r.truncatedBytes, cut - goodEnd);
+  const before = range(0, 11);
+  const tails: Array<[string, Buffer]> = [];
+  for (let cut = goodEnd + 1; cut < full.length; cut++) tails.push([`cut at ${cut}`, full.subarray(0, cut)]);
+  // A write that never finished; a file that grew but whose data blocks are zeros; a bad checksum.
+  tails.push(['garbage after the last frame', Buffer.concat([full, Buffer.from([0xff, 0x00, 0x10, 0x00, 0x00, 0x01, 0x02])])]);
+  tails.push(['zeros after the last frame', Buffer.concat([full, Buffer.alloc(4096)])]);
+  const flipped = Buffer.from(full);
+  flipped[full.length - 2] = flipped[full.length - 2]! ^ 0x01;
+  tails.push(['a bad checksum in the last frame', flipped]);
+  for (const [k, [what, bytes]] of tails.entries()) {
+    const dir = sub(base, `case-${k}`);
+    for (const n of segs.slice(0, -1)) writeFileSync(path.join(dir, n), readFileSync(path.join(orig, n)));
+    writeFileSync(path.join(dir, last), bytes);
+    const r = await Wal.open<R>(dir, { segmentBytes: 100 });
+    const intact = what.startsWith('garbage') || what.startsWith('zeros');
+    t.deepEqual(ids(r.records), intact ? range(0, 12) : before, what);
+    t.is(r.truncatedBytes, intact ? bytes.length - full.length : bytes.length - goodEnd, what);
+    t.is(statSync(path.join(dir, last)).size, intact ? full.length : goodEnd, `${what}: the file is cut back to its last good frame`);
     r.wal.append({ i: 99 });
     await r.wal.close();
-    const again = await Wal.open<R>(dir);
-    t.deepEqual(again.records.map((x) => x.i), [0, 1, 2, 3, 4, 99]);
-    await again.wal.close();
+    t.deepEqual(await reread(dir, 100), [...(intact ? range(0, 12) : before), 99], `${what}: appends after recovery read back`);
   }
-  // Garbage after the last good frame (a write that never finished) goes the same way.
-  const dir = path.join(base, 'garbage');
-  writeFileSync(path.join(tempSub(dir), file), Buffer.concat([full, Buffer.from([0xff, 0x00, 0x10, 0x00, 0x00, 0x01, 0x02])]));
+});
+
+test('a bad frame in the middle of the last segment discards it and everything after it', async (t) => {
+  const dir = tempDir('wal');
+  await writeLog(dir, 10);
+  const file = path.join(dir, segments(dir)[0]!);
+  const bytes = readFileSync(file);
+  const at = frame('{"i":0}').length * 4; // records 0..9 have frames of equal size
+  bytes[at + 9] = bytes[at + 9]! ^ 0xff;
+  writeFileSync(file, bytes);
   const r = await Wal.open<R>(dir);
-  t.is(r.records.length, 6);
-  t.is(r.truncatedBytes, 7);
+  t.deepEqual(ids(r.records), [0, 1, 2, 3]);
+  t.is(r.truncatedBytes, bytes.length - at);
   await r.wal.close();
 });
 
-function tempSub(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-test('a bad checksum in an earlier segment is damage, not a torn write: open refuses and names the file', async (t) => {
+test('a bad checksum in an earlier segment is damage, not a torn write: open refuses, names the file, and changes nothing', async (t) => {
   const dir = tempDir('wal');
-  const { wal } = await Wal.open<R>(dir, { segmentBytes: 100 });
-  for (let i = 0; i < 30; i++) {
-    wal.append({ i });
-    await wal.sync();
-  }
-  await wal.close();
+  await writeLog(dir, 30, 100);
   const first = path.join(dir, segments(dir)[0]!);
-  const bytes = readFileSync(first);
+  const good = readFileSync(first);
+  const bytes = Buffer.from(good);
   bytes[10] = bytes[10]! ^ 0xff; // inside the first record's payload
   writeFileSync(first, bytes);
-  await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), { message: new RegExp(`${segments(dir)[0]}: a bad checksum in the frame at byte 0, and it is not the last segment`) });
+  const sizes = segments(dir).map((n) => statSync(path.join(dir, n)).size);
+  const err = await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), { instanceOf: StateError });
+  t.true(err?.message.startsWith(`${first}: bad checksum in frame at byte 0, which is not the last segment; the log is damaged`), err?.message);
+  t.regex(err?.message ?? '', /restore .* from a backup, or delete it to rejoin/);
+  t.deepEqual(segments(dir).map((n) => statSync(path.join(dir, n)).size), sizes, 'no segment truncated or removed');
+  // A torn frame (not a checksum) in an earlier segment is refused the same way.
+  writeFileSync(first, good.subarray(0, good.length - 1));
+  await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), { message: new RegExp(`^${first}: frame cut short at byte \\d+, which is not the last segment`) });
+});
+
+test('a missing segment is damage: a hole in the middle or a lost first segment', async (t) => {
+  const dir = tempDir('wal');
+  await writeLog(dir, 30, 100);
+  const segs = segments(dir);
+  t.true(segs.length >= 4);
+  rmSync(path.join(dir, segs[2]!));
+  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`segment ${segs[2]} is missing between ${segs[1]} and ${segs[3]}`) });
+  rmSync(path.join(dir, segs[0]!));
+  rmSync(path.join(dir, segs[1]!));
+  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`the log starts at ${segs[3]}, which is not a checkpoint`) });
+});
+
+test('a frame with a good checksum that is not JSON is refused', async (t) => {
+  const dir = tempDir('wal');
+  writeFileSync(path.join(dir, '0000000000000001.wal'), Buffer.concat([frame('{"i":0}'), frame('not json')]));
+  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: /0000000000000001\.wal: a frame with a good checksum holds no JSON/ });
 });
 
 test('checkpoint: the log becomes exactly the live records (plus later appends), older segments are deleted', async (t) => {
   const dir = tempDir('wal');
   const { wal } = await Wal.open<R>(dir, { segmentBytes: 200 });
-  for (let i = 0; i < 50; i++) wal.append({ i });
-  await wal.sync();
+  for (let i = 0; i < 50; i++) {
+    wal.append({ i });
+    if (i % 5 === 4) await wal.sync(); // one sync is one write, never split across segments
+  }
   const before = segments(dir);
+  t.true(before.length > 1);
   await wal.checkpoint([{ i: 1000 }, { i: 1001 }]);
-  wal.append({ i: 1002 });
-  await wal.close();
   const after = segments(dir);
   t.is(after.length, 1);
   t.false(before.includes(after[0]!));
-  const r = await Wal.open<R>(dir);
-  t.deepEqual(r.records.map((x) => x.i), [1000, 1001, 1002]);
+  t.is(wal.bytes, statSync(path.join(dir, after[0]!)).size);
+  // Appends after it go on, across rotations.
+  for (let i = 1002; i < 1040; i++) wal.append({ i });
+  await wal.close();
+  t.true(segments(dir).length > 1);
+  t.deepEqual(await reread(dir, 200), [1000, 1001, ...range(1002, 1040)]);
+  // A second checkpoint replaces the first.
+  const r = await Wal.open<R>(dir, { segmentBytes: 200 });
+  await r.wal.checkpoint([{ i: 7 }]);
   await r.wal.close();
+  t.deepEqual(await reread(dir), [7]);
+  t.is(segments(dir).length, 1);
+});
+
+test('records appended but not synced before a checkpoint are kept after it', async (t) => {
+  const dir = tempDir('wal');
+  const { wal } = await Wal.open<R>(dir);
+  wal.append({ i: 0 });
+  await wal.sync();
+  wal.append({ i: 1 });
+  await wal.checkpoint([{ i: 100 }]);
+  wal.append({ i: 2 });
+  await wal.close();
+  t.deepEqual(await reread(dir), [100, 1, 2]);
+  t.is(segments(dir).length, 1);
+});
+
+test('checkpoints and syncs run in call order: what is appended after a checkpoint is called survives it', async (t) => {
+  const dir = tempDir('wal');
+  const { wal } = await Wal.open<R>(dir);
+  const done: string[] = [];
+  wal.append({ i: 0 });
+  const s1 = wal.sync().then(() => done.push('sync before'));
+  wal.append({ i: 1 }); // joins the flush above, which has not started
+  const cp = wal.checkpoint([{ i: 100 }]).then(() => done.push('checkpoint'));
+  wal.append({ i: 2 }); // after the checkpoint was called: not in the flush queued before it
+  const s2 = wal.sync().then(() => done.push('sync after'));
+  await Promise.all([s1, cp, s2]);
+  t.deepEqual(done, ['sync before', 'checkpoint', 'sync after']);
+  await wal.close();
+  t.deepEqual(await reread(dir), [100, 2]);
 });
 
 test('a crash in the middle of a checkpoint (its end marker never written) recovers the state before it', async (t) => {
+  const base = tempDir('wal');
+  const orig = sub(base, 'orig');
+  await writeLog(orig, 5);
+  const cp = Buffer.concat([frame('{"$checkpoint":true}'), frame('{"i":1000}'), frame('{"i":1001}')]);
+  // Cut anywhere after the begin marker: before, inside and after a record frame.
+  for (const cut of [frame('{"$checkpoint":true}').length, cp.length - 3, cp.length]) {
+    const dir = sub(base, `cut-${cut}`);
+    writeFileSync(path.join(dir, '0000000000000001.wal'), readFileSync(path.join(orig, '0000000000000001.wal')));
+    writeFileSync(path.join(dir, '0000000000000002.wal'), cp.subarray(0, cut));
+    const r = await Wal.open<R>(dir);
+    t.deepEqual(ids(r.records), range(0, 5), `cut at ${cut}`);
+    t.is(r.truncatedBytes, 0);
+    t.deepEqual(segments(dir), ['0000000000000001.wal'], 'the half-written checkpoint is removed');
+    r.wal.append({ i: 5 });
+    await r.wal.sync();
+    await r.wal.checkpoint([{ i: 2000 }]); // and a later checkpoint can reuse its number
+    await r.wal.close();
+    t.deepEqual(await reread(dir), [2000]);
+  }
+});
+
+test('a crash while deleting the segments a checkpoint replaced: the checkpoint wins and the leftovers go', async (t) => {
   const dir = tempDir('wal');
-  const { wal } = await Wal.open<R>(dir);
-  for (let i = 0; i < 5; i++) wal.append({ i });
-  await wal.close();
-  // What a checkpoint writes first, cut short before its end marker.
-  const frame = (s: string): Buffer => {
-    const body = Buffer.from(s);
-    const h = Buffer.alloc(8);
-    h.writeUInt32LE(body.length, 0);
-    h.writeUInt32LE(crc32(body), 4);
-    return Buffer.concat([h, body]);
-  };
-  writeFileSync(path.join(dir, '0000000000000002.wal'), Buffer.concat([frame('{"$checkpoint":true}'), frame('{"i":1000}')]));
+  await writeLog(dir, 20, 100);
+  const old = segments(dir);
+  const next = Number(old.at(-1)!.slice(0, 16)) + 1;
+  const cpName = `${String(next).padStart(16, '0')}.wal`;
+  writeFileSync(path.join(dir, cpName), Buffer.concat([frame('{"$checkpoint":true}'), frame('{"i":500}'), frame('{"$checkpointEnd":true}'), frame('{"i":501}')]));
+  rmSync(path.join(dir, old[1]!)); // deletion got this far; a hole before a checkpoint does not matter
+  // Damage in an obsolete segment does not matter either: it is never read.
+  appendFileSync(path.join(dir, old[0]!), Buffer.from('garbage'));
   const r = await Wal.open<R>(dir);
-  t.deepEqual(r.records.map((x) => x.i), [0, 1, 2, 3, 4]);
-  t.deepEqual(segments(dir), ['0000000000000001.wal'], 'the half-written checkpoint is removed');
+  t.deepEqual(ids(r.records), [500, 501]);
+  t.deepEqual(segments(dir), [cpName]);
   await r.wal.close();
 });
 
-test('snapshots: the newest intact one loads; a damaged newest falls back to the previous; prune keeps two', async (t) => {
-  const dir = tempDir('snap');
-  t.deepEqual(await loadLatestSnapshot(dir), { snapshot: null, skipped: [] });
-  await saveSnapshot(dir, { index: 10, data: 'ten' });
-  await saveSnapshot(dir, { index: 20, data: 'twenty' });
-  const newest = await saveSnapshot(dir, { index: 30, data: 'thirty ✓' });
-  t.deepEqual((await loadLatestSnapshot(dir)).snapshot, { index: 30, data: 'thirty ✓' });
-  truncateSync(newest, readFileSync(newest).length - 2);
-  const r = await loadLatestSnapshot(dir);
-  t.deepEqual(r.snapshot, { index: 20, data: 'twenty' });
-  t.is(r.skipped.length, 1);
-  t.regex(r.skipped[0]!, /snapshot-0000000000000030\.snap: .*cut short/);
-  await pruneSnapshots(dir, 2);
-  t.deepEqual(readdirSync(dir).sort(), ['snapshot-0000000000000020.snap', 'snapshot-0000000000000030.snap']);
+test('a failed write stops the log: the sync rejects, later appends and syncs are refused, and a reopen keeps what was synced', async (t) => {
+  const dir = tempDir('wal');
+  const { wal } = await Wal.open<R>(dir, { fsync: false });
+  wal.append({ i: 0 });
+  await wal.sync();
+  // Pull the file out from under it: the next write fails as a full disk would.
+  await (wal as unknown as { handle: FileHandle }).handle.close();
+  wal.append({ i: 1 });
+  await t.throwsAsync(wal.sync(), { instanceOf: StateError, message: /0000000000000001\.wal: write failed .*restart it to recover/ });
+  t.throws(() => wal.append({ i: 2 }), { instanceOf: StateError });
+  await t.throwsAsync(wal.sync(), { instanceOf: StateError });
+  await t.throwsAsync(wal.checkpoint([]), { instanceOf: StateError });
+  await t.throwsAsync(wal.close());
+  t.deepEqual(await reread(dir), [0]);
+});
+
+test('records that would read back as checkpoint markers, or as nothing, are refused', async (t) => {
+  const dir = tempDir('wal');
+  const { wal } = await Wal.open<unknown>(dir, { fsync: false });
+  t.throws(() => wal.append({ $checkpoint: true }), { instanceOf: TypeError });
+  t.throws(() => wal.append({ $checkpointEnd: true }), { instanceOf: TypeError });
+  t.throws(() => wal.append(undefined), { instanceOf: TypeError });
+  await t.throwsAsync(wal.checkpoint([{ $checkpointEnd: true }]), { instanceOf: TypeError });
+  wal.append({ $checkpoint: false });
+  await wal.close();
+  const r = await Wal.open<unknown>(dir);
+  t.deepEqual(r.records, [{ $checkpoint: false }]);
+  await r.wal.close();
 });

@@ -1,12 +1,13 @@
 // Snapshots of the state machine: `snapshot-%016d.snap`, named by the log
-// index they cover. The first line is a JSON header with the index, the
-// CRC-32 and the length of the data that follows; the file is written
-// beside its final name, fsynced, renamed over, and the directory fsynced,
-// so a crash leaves the old snapshots or the new one complete.
+// index they cover. The first line is a JSON header {"index","crc","bytes"}
+// describing the data that follows (CRC-32 and length of its UTF-8 bytes).
+// A snapshot is written beside its final name, fsynced, renamed over and
+// the directory fsynced, so a crash leaves the old snapshots or the new one
+// complete; a newest one damaged anyway (bad disk, copied in half) is
+// skipped on load in favour of the one before, and reported.
 
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeAtomically } from './atomic.js';
 import { crc32 } from './crc32.js';
 
 export interface Snapshot {
@@ -16,56 +17,89 @@ export interface Snapshot {
 }
 
 const NAME_RE = /^snapshot-(\d{16})\.snap$/;
+const TMP = '.tmp';
 
-export async function saveSnapshot(dir: string, snap: Snapshot): Promise<string> {
+const snapName = (index: number): string => `snapshot-${String(index).padStart(16, '0')}.snap`;
+
+/** Write `snap` atomically; returns the file's path. `fsync: false` only for tests and benchmarks. */
+export async function saveSnapshot(dir: string, snap: Snapshot, opts: { readonly fsync?: boolean } = {}): Promise<string> {
+  // The name must sort by index and parse back to it.
+  if (!Number.isSafeInteger(snap.index) || snap.index < 0) throw new RangeError(`${dir}: snapshot index ${snap.index} is not a non-negative integer`);
+  const fsync = opts.fsync ?? true;
   await mkdir(dir, { recursive: true });
   const body = Buffer.from(snap.data, 'utf8');
   const header = JSON.stringify({ index: snap.index, crc: crc32(body), bytes: body.length });
-  const file = path.join(dir, `snapshot-${String(snap.index).padStart(16, '0')}.snap`);
-  await writeAtomically(file, Buffer.concat([Buffer.from(`${header}\n`, 'utf8'), body]));
+  const file = path.join(dir, snapName(snap.index));
+  const tmp = file + TMP;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(Buffer.concat([Buffer.from(`${header}\n`, 'utf8'), body]));
+    if (fsync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+  if (fsync) {
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
   return file;
 }
 
-function parse(file: string, buf: Buffer): Snapshot | string {
+/** The snapshot in `buf`, or why there is none. */
+function parse(name: string, buf: Buffer): Snapshot | string {
   const nl = buf.indexOf(0x0a);
-  if (nl < 0) return 'no header line';
-  let h: { index?: unknown; crc?: unknown; bytes?: unknown };
+  if (nl < 0) return buf.length === 0 ? 'empty file' : 'no header line (cut short?)';
+  let h: unknown;
   try {
-    h = JSON.parse(buf.subarray(0, nl).toString('utf8')) as typeof h;
+    h = JSON.parse(buf.subarray(0, nl).toString('utf8'));
   } catch {
-    return 'a header that is not JSON';
+    return 'header is not JSON';
+  }
+  if (typeof h !== 'object' || h === null) return 'header is not a JSON object';
+  const { index, crc, bytes } = h as { index?: unknown; crc?: unknown; bytes?: unknown };
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || typeof crc !== 'number' || typeof bytes !== 'number') {
+    return 'header lacks a numeric index, crc or bytes';
   }
   const body = buf.subarray(nl + 1);
-  if (!Number.isSafeInteger(h.index) || typeof h.crc !== 'number' || h.bytes !== body.length) return `${body.length} bytes of data where the header says ${String(h.bytes)} (cut short?)`;
-  if (crc32(body) !== h.crc) return 'a bad checksum';
-  const m = NAME_RE.exec(path.basename(file));
-  if (m === null || Number(m[1]) !== h.index) return 'an index that does not match its name';
-  return { index: h.index as number, data: body.toString('utf8') };
+  if (body.length !== bytes) return `${body.length} bytes of data where the header says ${bytes} (cut short?)`;
+  if (crc32(body) !== crc) return 'bad checksum';
+  if (Number(NAME_RE.exec(name)?.[1]) !== index) return `header says index ${index}, which does not match the file name`;
+  return { index, data: body.toString('utf8') };
 }
 
-/** The newest snapshot that reads back intact; damaged newer ones are skipped and listed. */
-export async function loadLatestSnapshot(dir: string): Promise<{ snapshot: Snapshot | null; skipped: string[] }> {
-  let names: string[];
+async function snapshotNames(dir: string): Promise<string[]> {
   try {
-    names = (await readdir(dir)).filter((n) => NAME_RE.test(n)).sort().reverse();
+    return await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { snapshot: null, skipped: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+/** The newest snapshot that reads back intact; damaged newer ones are skipped and listed as "path: reason". */
+export async function loadLatestSnapshot(dir: string): Promise<{ snapshot: Snapshot | null; skipped: string[] }> {
+  // Fixed-width names: sorting the names sorts by index.
+  const names = (await snapshotNames(dir)).filter((n) => NAME_RE.test(n)).sort().reverse();
   const skipped: string[] = [];
   for (const n of names) {
     const file = path.join(dir, n);
-    const r = parse(file, await readFile(file));
+    const r = parse(n, await readFile(file));
     if (typeof r !== 'string') return { snapshot: r, skipped };
     skipped.push(`${file}: ${r}`);
   }
   return { snapshot: null, skipped };
 }
 
-/** Keep the newest `keep` snapshots; remove older ones and leftover temp files. */
+/** Keep the newest `keep` snapshots; remove older ones and temp files left by a crash mid-save. */
 export async function pruneSnapshots(dir: string, keep = 2): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
+  if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`pruneSnapshots(${dir}): keep must be a non-negative integer, not ${keep}`);
+  const names = await snapshotNames(dir);
   const snaps = names.filter((n) => NAME_RE.test(n)).sort().reverse();
-  for (const n of snaps.slice(keep)) await rm(path.join(dir, n), { force: true });
-  for (const n of names.filter((x) => x.endsWith('.tmp'))) await rm(path.join(dir, n), { force: true });
+  const doomed = [...snaps.slice(keep), ...names.filter((n) => n.startsWith('snapshot-') && n.endsWith(TMP))];
+  for (const n of doomed) await rm(path.join(dir, n), { force: true });
 }

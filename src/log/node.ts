@@ -12,7 +12,9 @@
 // - an acceptor votes at ballot n iff n >= its promise (onAccept);
 // - a ballot is never reused: the candidate's own ballot is a promise,
 //   written before anything that depends on it leaves (Ready order);
-// - a slot is applied only once every slot before it is (advance).
+// - a slot is applied only once every slot before it is (advance);
+// - a leader's commit covers only slots it chose or adopted at its ballot:
+//   one that learns values from a peer's log stops leading (stopLeading).
 
 import type { PeerId } from '../core/types.js';
 import { ballotOwner, nextBallot, quorumOf } from './ballot.js';
@@ -424,12 +426,14 @@ export class LogNode {
   }
 
   private onEntries(m: Msg<'entries'>): void {
+    if (m.values.some((_, i) => this.isNews(m.start + i))) this.stopLeading();
     m.values.forEach((v, i) => this.learn(m.start + i, v, 0, false));
     if (this.commitIndex < this.leaderCommit) this.fetch(m.from);
   }
 
   private onSnapshot(m: Msg<'snapshot'>): void {
     if (m.index < this.commitIndex) return; // nothing new in it
+    this.stopLeading();
     this.out.snapshot = { index: m.index, data: m.data };
     this.out.committed.length = 0; // superseded by the snapshot
     for (const s of [...this.votes.keys()]) if (s <= m.index) this.votes.delete(s);
@@ -439,6 +443,25 @@ export class LogNode {
     this.logStart = m.index + 1;
     this.advance();
     if (this.commitIndex < this.leaderCommit) this.fetch(m.from);
+  }
+
+  /** Whether learning slot s would be new to this replica. */
+  private isNews(s: number): boolean {
+    return s >= this.commitIndex && s >= this.logStart && !this.chosen.has(s);
+  }
+
+  /**
+   * A leader or candidate that learns chosen values from a peer's log (a late
+   * reply to a fetch it sent while behind) gives up its ballot first. Its
+   * followers read "commit c at ballot b" as "every slot below c holds the
+   * value proposed at b", so a leader's commit must only ever cover slots it
+   * chose itself or adopted in phase 1. A slot learned from a peer may have
+   * been chosen at a higher ballot over this leader's own proposal, and a
+   * follower holding that proposal's vote would learn it. Its next ballot
+   * runs phase 1 again from its (now larger) commit.
+   */
+  private stopLeading(): void {
+    if (this.roleNow !== 'follower') this.stepDown(0);
   }
 
   /** Slot s is chosen with value v (n: the ballot, 0 if learned from a peer's log). */

@@ -8,8 +8,8 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { BROKEN } from './variants.js';
 import { simulate, type SimOptions, type SimResult } from './world.js';
-import { logSimMain } from './log-main.js';
-import { LOG_VARIANTS } from './log-sim.js';
+import { logWorldMain } from './log-main.js';
+import { LOG_WORLD_VARIANTS } from './log-world.js';
 
 export interface Sweep {
   readonly runs: number;
@@ -53,24 +53,24 @@ export function report(r: SimResult): string {
 }
 
 function main(): number {
+  // The replicated log's simulator has its own flags.
+  if (process.argv.includes('--log')) return logWorldMain(process.argv.slice(2).filter((a) => a !== '--log'));
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string', default: '2000' },
       from: { type: 'string', default: '1' },
       seed: { type: 'string' },
       variant: { type: 'string' },
-      log: { type: 'boolean' },
-      replicas: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
-  if (values.log === true && values.help !== true) return logSimMain(values);
+
   if (values.help === true) {
     process.stdout.write(
       `Usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--variant NAME]\n` +
-        `       npm run sim -- --log [--seeds N] [--from S] [--replicas N] [--variant NAME]\n\n` +
+        `       npm run sim -- --log [--seeds N] [--from S] [--replicas 3|5] [--variant NAME] [--seed S]\n\n` +
         `--log simulates the replicated log (Multi-Paxos with the key-value store, clients and a\n` +
-        `linearizability check); its --variant is one of ${LOG_VARIANTS.join(', ')}.\n` +
+        `linearizability check); its --variant is one of ${LOG_WORLD_VARIANTS.join(', ')}.\n` +
         `Runs the real Paxos core on a simulated network and clock, one seeded run per seed,\n` +
         `checking safety invariants after every event. --seed S replays one run and prints its trace.\n` +
         `--variant runs a deliberately broken Paxos (${BROKEN.map((b) => b.name).join(', ')}) and reports the seed that catches it.\n`,

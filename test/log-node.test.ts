@@ -1,0 +1,497 @@
+// Focused tests of the replicated log's pure core (LogNode): messages are
+// handed over by hand, so each test drives exactly the exchange it is about.
+
+import test from 'ava';
+import type { PeerId } from '../src/core/types.js';
+import { ballotOwner, nextBallot } from '../src/log/ballot.js';
+import { LogNode } from '../src/log/node.js';
+import { DEFAULT_LOG_TIMING, EMPTY_RECOVERED, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type Ready, type Recovered } from '../src/log/types.js';
+
+type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>;
+
+const TIMING: LogTiming = { ...DEFAULT_LOG_TIMING, heartbeatTicks: 2, electionTicks: 10, resendTicks: 10 };
+
+function cmd(c: string, s: number, v = `${c}${s}`): Record<string, unknown> {
+  return { o: 'put', c, s, k: 'k', v };
+}
+
+/** A few LogNodes and a mailbox; nothing moves unless a test says so. */
+class Net {
+  readonly nodes = new Map<PeerId, LogNode>();
+  readonly records = new Map<PeerId, LogRecord[]>();
+  /** Per replica, slot -> value learned (Ready.learned). */
+  readonly learned = new Map<PeerId, Map<number, string>>();
+  /** Per replica, the slots applied, in order. */
+  readonly applied = new Map<PeerId, number[]>();
+  readonly snapshots = new Map<PeerId, { index: number; data: string }[]>();
+  readonly unplaced = new Map<PeerId, unknown[]>();
+  readonly sendSnapshotTo = new Map<PeerId, PeerId[]>();
+  /** Messages sent and not yet delivered or dropped. */
+  mail: Array<{ from: PeerId; to: PeerId; msg: LogMessage }> = [];
+
+  constructor(
+    readonly n: number,
+    readonly timing: LogTiming = TIMING,
+    recovered: (id: PeerId) => Recovered = () => EMPTY_RECOVERED,
+  ) {
+    for (let id = 1; id <= n; id++) this.boot(id, recovered(id));
+  }
+
+  boot(id: PeerId, rec: Recovered): LogNode {
+    // random 0: the election timeout is exactly electionTicks.
+    const node = new LogNode({ self: id, replicas: this.n, timing: this.timing, random: () => 0 }, rec);
+    this.nodes.set(id, node);
+    if (!this.records.has(id)) this.records.set(id, []);
+    this.learned.set(id, this.learned.get(id) ?? new Map());
+    this.applied.set(id, []);
+    this.drain(id);
+    return node;
+  }
+
+  node(id: PeerId): LogNode {
+    return this.nodes.get(id)!;
+  }
+
+  drain(id: PeerId): Ready[] {
+    const node = this.node(id);
+    const out: Ready[] = [];
+    while (node.hasReady) {
+      const r = node.ready();
+      out.push(r);
+      this.records.get(id)!.push(...r.records);
+      for (const o of [...r.early, ...r.messages]) for (const to of o.to) this.mail.push({ from: id, to, msg: JSON.parse(JSON.stringify(o.msg)) as LogMessage });
+      for (const l of r.learned) this.learned.get(id)!.set(l.slot, JSON.stringify(l.v));
+      if (r.snapshot !== null) {
+        this.snapshots.set(id, [...(this.snapshots.get(id) ?? []), r.snapshot]);
+        this.applied.get(id)!.push(-r.snapshot.index); // a snapshot install, marked negative
+      }
+      for (const c of r.committed) this.applied.get(id)!.push(c.slot);
+      this.unplaced.set(id, [...(this.unplaced.get(id) ?? []), ...r.unplaced]);
+      this.sendSnapshotTo.set(id, [...(this.sendSnapshotTo.get(id) ?? []), ...r.sendSnapshotTo]);
+    }
+    return out;
+  }
+
+  step(id: PeerId, msg: LogMessage): Ready[] {
+    this.node(id).step(msg);
+    return this.drain(id);
+  }
+
+  tick(id: PeerId, times = 1): void {
+    for (let i = 0; i < times; i++) {
+      this.node(id).tick();
+      this.drain(id);
+    }
+  }
+
+  propose(id: PeerId, cmds: unknown[]): Ready[] {
+    this.node(id).propose(cmds);
+    return this.drain(id);
+  }
+
+  /** Deliver mail (matching `allow`; the rest is dropped) until none is left. */
+  deliver(allow: (from: PeerId, to: PeerId, msg: LogMessage) => boolean = () => true, max = 10_000): void {
+    for (let i = 0; i < max && this.mail.length > 0; i++) {
+      const { from, to, msg } = this.mail.shift()!;
+      if (allow(from, to, msg)) this.step(to, msg);
+    }
+  }
+
+  /** Take (and remove) the mail matching `match`. */
+  take(match: (from: PeerId, to: PeerId, msg: LogMessage) => boolean): Array<{ from: PeerId; to: PeerId; msg: LogMessage }> {
+    const got = this.mail.filter((m) => match(m.from, m.to, m.msg));
+    this.mail = this.mail.filter((m) => !match(m.from, m.to, m.msg));
+    return got;
+  }
+
+  /** Replica `id` stands and wins with everyone's help. */
+  elect(id: PeerId): number {
+    this.tick(id, this.timing.electionTicks);
+    this.deliver((f, t) => f === id || t === id);
+    const node = this.node(id);
+    if (node.role !== 'leader') throw new Error(`replica ${id} did not win: ${node.role}`);
+    return node.currentBallot;
+  }
+}
+
+const of = <T extends LogMessage['type']>(type: T) => (m: LogMessage): m is Msg<T> => m.type === type;
+
+test('ballots: owned round-robin, the next one is above what was seen and owned by self', (t) => {
+  t.is(ballotOwner(1, 3), 1);
+  t.is(ballotOwner(5, 3), 2);
+  t.is(ballotOwner(6, 3), 3);
+  for (const seen of [0, 1, 2, 3, 7, 8, 100])
+    for (const self of [1, 2, 3]) {
+      const b = nextBallot(seen, self, 3);
+      t.true(b > seen);
+      t.is(ballotOwner(b, 3), self);
+      t.true(b - seen <= 3, 'and the smallest such');
+    }
+});
+
+test('election with 3 replicas: a timeout makes a candidate, a quorum of acks a leader, its heartbeats followers', (t) => {
+  const net = new Net(3);
+  net.tick(1, TIMING.electionTicks - 1);
+  t.is(net.node(1).role, 'follower');
+  net.tick(1);
+  t.is(net.node(1).role, 'candidate');
+  const b = net.node(1).currentBallot;
+  t.is(ballotOwner(b, 3), 1);
+  // Its own promise is on disk before the prepare goes out.
+  t.deepEqual(net.records.get(1)!.at(-1), { t: 'p', n: b });
+  const prepares = net.take((_f, _t, m) => m.type === 'prepare');
+  t.deepEqual(prepares.map((p) => p.to).sort(), [2, 3]);
+  // One ack is a quorum of 3 with its own promise.
+  net.step(2, prepares[0]!.msg);
+  net.deliver((f, to) => f === 2 && to === 1);
+  t.is(net.node(1).role, 'leader');
+  t.is(net.node(1).leader, 1);
+  t.is(net.node(2).promise, b);
+  net.tick(1, TIMING.heartbeatTicks);
+  net.deliver();
+  t.is(net.node(2).leader, 1);
+  t.is(net.node(3).leader, 1);
+  t.is(net.node(3).role, 'follower');
+});
+
+test('a rejected candidate steps down; a prepare below the promise is answered with the promise', (t) => {
+  const net = new Net(3);
+  net.step(2, { type: 'prepare', from: 3, n: 9, slot: 1 });
+  net.take(() => true);
+  net.tick(1, TIMING.electionTicks);
+  const b = net.node(1).currentBallot;
+  t.true(b < 9);
+  const [prepare] = net.take((_f, to, m) => to === 2 && m.type === 'prepare');
+  net.step(2, prepare!.msg);
+  const [ack] = net.take((f, to) => f === 2 && to === 1);
+  t.like(ack!.msg, { type: 'prepare_ack', n: b, promised: 9, votes: [] });
+  net.step(1, ack!.msg);
+  t.is(net.node(1).role, 'follower');
+});
+
+test('a new leader adopts, per slot, the highest-ballot vote a quorum reports, and fills holes with no-ops', (t) => {
+  // Replica 1 of 5 has promised ballot 8 before (a restart): it stands at 11.
+  const net = new Net(5, TIMING, (id) => (id === 1 ? { ...EMPTY_RECOVERED, promised: 8 } : EMPTY_RECOVERED));
+  net.tick(1, TIMING.electionTicks);
+  const b = net.node(1).currentBallot;
+  t.is(b, 11);
+  net.take(() => true);
+  const A: Batch = [cmd('a', 1)];
+  const B: Batch = [cmd('b', 1)];
+  const C: Batch = [cmd('c', 1)];
+  const D: Batch = [cmd('d', 1)];
+  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 2, v: A }, { s: 4, n: 7, v: C }, { s: 5, n: 3, v: D }] });
+  t.is(net.node(1).role, 'candidate', 'one ack and its own promise are not a quorum of 5');
+  net.step(1, { type: 'prepare_ack', from: 3, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 8, v: B }, { s: 5, n: 4, v: A }] });
+  t.is(net.node(1).role, 'leader');
+  const accepts = new Map(net.take((_f, to, m) => to === 2 && m.type === 'accept').map((x) => [(x.msg as Msg<'accept'>).slot, x.msg as Msg<'accept'>]));
+  t.deepEqual([...accepts.keys()].sort(), [1, 2, 3, 4, 5]);
+  t.deepEqual(accepts.get(1)!.v, B, 'slot 1: ballot 8 beats ballot 2');
+  t.deepEqual(accepts.get(2)!.v, [], 'slot 2: a hole, a no-op');
+  t.deepEqual(accepts.get(3)!.v, [], 'slot 3: a hole, a no-op');
+  t.deepEqual(accepts.get(4)!.v, C);
+  t.deepEqual(accepts.get(5)!.v, A, 'slot 5: ballot 4 beats ballot 3');
+  for (const a of accepts.values()) t.is(a.n, b);
+  // New commands go after the adopted slots.
+  net.propose(1, [cmd('e', 1)]);
+  const [next] = net.take((_f, to, m) => to === 2 && m.type === 'accept');
+  t.like(next!.msg, { slot: 6 });
+});
+
+test('a value a quorum member knows chosen beats any vote, and is learned, not proposed', (t) => {
+  const net = new Net(3);
+  net.tick(1, TIMING.electionTicks);
+  const b = net.node(1).currentBallot;
+  net.take(() => true);
+  const X: Batch = [cmd('x', 1)];
+  const Y: Batch = [cmd('y', 1)];
+  // Slot 1: replica 1 itself voted Y at a higher ballot than X's; replica 2 knows X chosen.
+  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 0, v: X, chosen: true }, { s: 2, n: 1, v: Y }] });
+  t.is(net.node(1).role, 'leader');
+  t.is(net.learned.get(1)!.get(1), JSON.stringify(X));
+  const accepts = net.take((_f, to, m) => to === 2 && m.type === 'accept').map((x) => x.msg as Msg<'accept'>);
+  t.deepEqual(
+    accepts.map((a) => a.slot),
+    [2],
+  );
+  t.is(accepts[0]!.commit, 2, 'and tells followers slot 1 is chosen');
+});
+
+test('acks for another ballot are not counted', (t) => {
+  const net = new Net(5);
+  const b = net.elect(1);
+  net.propose(1, [cmd('a', 1)]);
+  const slot = (net.take((_f, to, m) => to === 2 && m.type === 'accept')[0]!.msg as Msg<'accept'>).slot;
+  net.take(() => true);
+  // Acks from 2 and 3 at an older ballot of replica 1, and a repeated ack from 2.
+  net.step(1, { type: 'accept_ack', from: 2, n: b - 5, slot, promised: b - 5 });
+  net.step(1, { type: 'accept_ack', from: 3, n: b - 5, slot, promised: b - 5 });
+  t.is(net.node(1).commit, slot, 'not chosen on acks for another ballot');
+  net.step(1, { type: 'accept_ack', from: 2, n: b, slot, promised: b });
+  net.step(1, { type: 'accept_ack', from: 2, n: b, slot, promised: b });
+  t.is(net.node(1).commit, slot, 'the same acceptor twice is one ack');
+  net.step(1, { type: 'accept_ack', from: 3, n: b, slot, promised: b });
+  t.is(net.node(1).commit, slot + 1, 'three acks at its ballot: chosen');
+  t.true(net.learned.get(1)!.has(slot));
+});
+
+test('prepare acks for another ballot are not counted', (t) => {
+  const net = new Net(5);
+  net.tick(1, TIMING.electionTicks);
+  const b = net.node(1).currentBallot;
+  net.take(() => true);
+  for (const from of [2, 3, 4]) net.step(1, { type: 'prepare_ack', from, n: b + 5, slot: 1, promised: b + 5, base: 1, votes: [] });
+  t.is(net.node(1).role, 'candidate');
+  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 1, votes: [] });
+  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 1, votes: [] });
+  t.is(net.node(1).role, 'candidate', 'one acceptor counts once');
+  net.step(1, { type: 'prepare_ack', from: 3, n: b, slot: 1, promised: b, base: 1, votes: [] });
+  t.is(net.node(1).role, 'leader');
+});
+
+test('an acceptor rejects an accept below its promise and accepts one equal to it', (t) => {
+  const net = new Net(3);
+  net.step(2, { type: 'prepare', from: 3, n: 6, slot: 1 });
+  net.take(() => true);
+  const before = net.records.get(2)!.length;
+  net.step(2, { type: 'accept', from: 1, n: 4, slot: 1, v: [cmd('a', 1)], commit: 1 });
+  t.is(net.records.get(2)!.length, before, 'no vote written');
+  const [nack] = net.take(() => true);
+  t.like(nack!.msg, { type: 'accept_ack', n: 4, promised: 6 });
+  net.step(2, { type: 'accept', from: 3, n: 6, slot: 1, v: [cmd('b', 1)], commit: 1 });
+  t.deepEqual(net.records.get(2)!.at(-1), { t: 'v', s: 1, n: 6, v: [cmd('b', 1)] });
+  const [ack] = net.take(() => true);
+  t.like(ack!.msg, { type: 'accept_ack', n: 6, promised: 6 });
+  // And a higher one raises the promise, durably.
+  net.step(2, { type: 'accept', from: 1, n: 7, slot: 2, v: [], commit: 1 });
+  t.is(net.node(2).promise, 7);
+  t.true(net.records.get(2)!.some((r) => r.t === 'p' && r.n === 7));
+});
+
+test('after a restart (replay of its records) a replica stands above every promise it made', (t) => {
+  const net = new Net(3);
+  net.step(2, { type: 'prepare', from: 3, n: 9, slot: 1 });
+  net.step(2, { type: 'accept', from: 1, n: 10, slot: 1, v: [cmd('a', 1)], commit: 1 });
+  net.tick(2, TIMING.electionTicks);
+  const first = net.node(2).currentBallot;
+  t.true(first > 10);
+  net.take(() => true);
+  // Crash and restart from the records.
+  const rec = replay(net.records.get(2)!);
+  t.is(rec.promised, first, 'its own ballot was a durable promise');
+  t.deepEqual(rec.votes.get(1), { n: 10, v: [cmd('a', 1)] });
+  const node = net.boot(2, rec);
+  t.is(node.promise, first);
+  net.tick(2, TIMING.electionTicks);
+  t.is(node.role, 'candidate');
+  t.true(node.currentBallot > first, `${node.currentBallot} > ${first}`);
+  t.is(ballotOwner(node.currentBallot, 3), 2);
+});
+
+test('replay: a "c" record takes the latest vote before it; "e" carries its value; the snapshot hides slots at or below it', (t) => {
+  const A: Batch = [cmd('a', 1)];
+  const B: Batch = [cmd('b', 1)];
+  const rec = replay(
+    [
+      { t: 'p', n: 4 },
+      { t: 'v', s: 3, n: 2, v: A },
+      { t: 'v', s: 3, n: 4, v: B },
+      { t: 'c', s: 3 },
+      { t: 'e', s: 4, v: A },
+      { t: 'v', s: 2, n: 4, v: A },
+      { t: 'c', s: 2 },
+      { t: 'p', n: 3 },
+    ],
+    2,
+  );
+  t.is(rec.promised, 4, 'a promise never goes down');
+  t.deepEqual([...rec.chosen], [
+    [3, B],
+    [4, A],
+  ]);
+  t.false(rec.votes.has(2));
+  t.is(rec.snapshotIndex, 2);
+});
+
+test('a slot is never applied before every earlier slot', (t) => {
+  const net = new Net(3);
+  const b = net.elect(1);
+  net.take(() => true);
+  const X: Batch = [cmd('x', 1)];
+  const Y: Batch = [cmd('y', 1)];
+  const Z: Batch = [cmd('z', 1)];
+  // Follower 2 votes for slots 1..3, and hears slot 3 and 2 chosen first.
+  for (const [slot, v] of [
+    [1, X],
+    [2, Y],
+    [3, Z],
+  ] as const)
+    net.step(2, { type: 'accept', from: 1, n: b, slot, v, commit: 1 });
+  net.step(2, { type: 'chose', from: 1, n: b, slot: 3 });
+  net.step(2, { type: 'chose', from: 1, n: b, slot: 2 });
+  t.deepEqual(net.applied.get(2), []);
+  t.is(net.node(2).commit, 1);
+  net.step(2, { type: 'chose', from: 1, n: b, slot: 1 });
+  t.deepEqual(net.applied.get(2), [1, 2, 3]);
+  t.is(net.node(2).commit, 4);
+  t.is(net.node(2).applied, 3);
+});
+
+test('a follower that hears a commit for slots it holds no vote for fetches them, and applies in order', (t) => {
+  const net = new Net(3, { ...TIMING, maxEntries: 2 });
+  const b = net.elect(1);
+  for (let i = 1; i <= 5; i++) net.propose(1, [cmd('a', i)]);
+  // Only replica 2 takes part; 3 hears nothing.
+  net.deliver((f, to) => f !== 3 && to !== 3);
+  t.is(net.node(1).commit, 6);
+  t.deepEqual(net.applied.get(3), []);
+  net.tick(1, TIMING.heartbeatTicks);
+  const [hb] = net.take((_f, to, m) => to === 3 && m.type === 'heartbeat');
+  t.like(hb!.msg, { n: b, commit: 6 });
+  net.take(() => true);
+  net.step(3, hb!.msg);
+  const fetches = net.mail.filter((m) => m.from === 3 && m.msg.type === 'fetch');
+  t.deepEqual(
+    fetches.map((f) => [f.to, (f.msg as Msg<'fetch'>).slot]),
+    [[1, 1]],
+  );
+  // Entries come two at a time: three rounds.
+  net.deliver((f, to, m) => (f === 3 && m.type === 'fetch') || (to === 3 && m.type === 'entries'));
+  t.deepEqual(net.applied.get(3), [1, 2, 3, 4, 5]);
+  for (let s = 1; s <= 5; s++) t.is(net.learned.get(3)!.get(s), net.learned.get(1)!.get(s));
+  // Learned from a peer: written as values ("e"), so a restart finds them.
+  t.is(net.records.get(3)!.filter((r) => r.t === 'e').length, 5);
+});
+
+test('a follower behind the compacted log catches up by snapshot, then by entries', (t) => {
+  const net = new Net(3);
+  net.elect(1);
+  for (let i = 1; i <= 6; i++) net.propose(1, [cmd('a', i)]);
+  net.deliver((f, to) => f !== 3 && to !== 3);
+  // The leader snapshots at slot 4 and keeps nothing before it.
+  net.node(1).compact(4, 5);
+  t.is(net.node(1).chosenAt(4), undefined);
+  t.truthy(net.node(1).chosenAt(5));
+  net.step(1, { type: 'fetch', from: 3, slot: 1 });
+  t.deepEqual(net.sendSnapshotTo.get(1), [3]);
+  t.false(net.mail.some((m) => m.msg.type === 'entries'), 'no entries below the log start');
+  // The shell sends the store at its applied slot (here 6: it applied all).
+  net.take(() => true);
+  net.tick(1, TIMING.heartbeatTicks);
+  net.deliver((f, to, m) => to === 3 && m.type === 'heartbeat');
+  net.take((f, to, m) => f === 3 && m.type === 'fetch');
+  net.step(3, { type: 'snapshot', from: 1, index: 4, data: 'STORE@4' });
+  t.deepEqual(net.snapshots.get(3), [{ index: 4, data: 'STORE@4' }]);
+  t.is(net.node(3).applied, 4);
+  t.is(net.node(3).commit, 5);
+  // Then slots 5 and 6 from the log.
+  net.deliver((f, to, m) => (f === 3 && m.type === 'fetch') || (to === 3 && m.type === 'entries'));
+  t.deepEqual(net.applied.get(3), [-4, 5, 6]);
+  // A snapshot older than what it has is ignored.
+  net.step(3, { type: 'snapshot', from: 1, index: 3, data: 'STORE@3' });
+  t.is(net.snapshots.get(3)!.length, 1);
+  // And a restart from its records (on top of the snapshot) finds slots 5 and 6 again.
+  const node = net.boot(3, replay(net.records.get(3)!, 4));
+  t.is(node.applied, 6);
+  t.deepEqual(net.applied.get(3), [5, 6]);
+});
+
+test('a candidate that is behind a quorum member compacted log catches up instead of leading', (t) => {
+  const net = new Net(3);
+  net.tick(1, TIMING.electionTicks);
+  const b = net.node(1).currentBallot;
+  net.take(() => true);
+  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 10, votes: [] });
+  t.is(net.node(1).role, 'follower');
+  t.like(net.mail.find((m) => m.from === 1)?.msg, { type: 'fetch', slot: 1 });
+});
+
+test('batching: with the window full, waiting commands share the next slot', (t) => {
+  const net = new Net(3, { ...TIMING, window: 1, maxBatch: 3 });
+  net.elect(1);
+  net.take(() => true);
+  net.propose(1, [cmd('a', 1)]);
+  net.propose(1, [cmd('b', 1)]);
+  net.propose(1, [cmd('c', 1)]);
+  net.propose(1, [cmd('d', 1)]);
+  net.propose(1, [cmd('e', 1)]);
+  const first = net.mail.filter((m) => m.to === 2 && m.msg.type === 'accept').map((m) => m.msg as Msg<'accept'>);
+  t.deepEqual(
+    first.map((a) => [a.slot, a.v.length]),
+    [[1, 1]],
+    'one slot in flight',
+  );
+  net.deliver((f, to) => to !== 3 && f !== 3);
+  const slots = [...net.learned.get(1)!].map(([s, v]) => [s, (JSON.parse(v) as unknown[]).map((c) => (c as { c: string }).c).join('')]);
+  t.deepEqual(slots, [
+    [1, 'a'],
+    [2, 'bcd'],
+    [3, 'e'],
+  ]);
+});
+
+test('a follower forwards commands to the leader it knows; with none known they are unplaced', (t) => {
+  const net = new Net(3);
+  net.propose(2, [cmd('a', 1)]);
+  t.deepEqual(net.unplaced.get(2), [cmd('a', 1)]);
+  net.elect(1);
+  net.tick(1, TIMING.heartbeatTicks);
+  net.deliver();
+  t.is(net.node(2).leader, 1);
+  net.propose(2, [cmd('b', 1)]);
+  const [fw] = net.take((f, to, m) => f === 2 && m.type === 'forward');
+  t.is(fw!.to, 1);
+  t.deepEqual((fw!.msg as Msg<'forward'>).cmds, [cmd('b', 1)]);
+  net.step(1, fw!.msg);
+  net.deliver();
+  t.is(net.learned.get(2)!.get(1), JSON.stringify([cmd('b', 1)]));
+});
+
+test('a leader that learns slots from a catch-up reply does not make followers learn its own losing proposal', (t) => {
+  // Five replicas. Replica 1 leads at ballot 1 and proposes Y for slot 1;
+  // only replica 4 gets it. Replicas 2, 3, 5 elect 2, which chooses X for
+  // slot 1. A late `entries` reply (to a fetch 1 sent while it was behind)
+  // tells 1 that slot 1 holds X. If 1 went on leading at ballot 1, its
+  // commit would tell 4 that slot 1 is chosen, and 4 holds a vote at
+  // ballot 1 for slot 1: Y.
+  const net = new Net(5);
+  net.tick(1, TIMING.electionTicks);
+  net.deliver((f, to) => (f === 1 && (to === 2 || to === 3)) || to === 1);
+  t.is(net.node(1).role, 'leader');
+  net.mail = [];
+  const X: Batch = [cmd('x', 1)];
+  const Y: Batch = [cmd('y', 1)];
+  net.propose(1, [...Y]);
+  net.deliver((f, to) => f === 1 && to === 4);
+  net.mail = [];
+  const side = (id: PeerId): boolean => id === 2 || id === 3 || id === 5;
+  net.tick(2, 2 * TIMING.electionTicks);
+  net.deliver((f, to) => side(f) && side(to));
+  t.is(net.node(2).role, 'leader');
+  net.propose(2, [...X]);
+  net.deliver((f, to) => side(f) && side(to));
+  t.is(net.learned.get(2)!.get(1), JSON.stringify(X));
+  net.mail = [];
+  net.step(1, { type: 'entries', from: 3, start: 1, values: [X] });
+  t.is(net.learned.get(1)!.get(1), JSON.stringify(X));
+  net.tick(1, 2 * TIMING.heartbeatTicks);
+  net.deliver((f, to) => (f === 1 && to === 4) || (f === 4 && to === 1));
+  const four = net.learned.get(4)!.get(1);
+  t.true(four === undefined || four === JSON.stringify(X), `replica 4 learned ${four} for slot 1, which holds X`);
+});
+
+test('a leader or candidate that installs a snapshot stops leading at its ballot', (t) => {
+  const net = new Net(3);
+  net.elect(1);
+  t.is(net.node(1).role, 'leader');
+  net.mail = [];
+  net.step(1, { type: 'snapshot', from: 2, index: 7, data: 'STORE@7' });
+  t.is(net.node(1).role, 'follower');
+  t.is(net.node(1).commit, 8);
+  t.deepEqual(net.snapshots.get(1), [{ index: 7, data: 'STORE@7' }]);
+  // Entries with nothing new leave a leader alone.
+  const b = net.elect(1);
+  net.step(1, { type: 'entries', from: 2, start: 3, values: [[cmd('old', 1)]] });
+  t.is(net.node(1).role, 'leader');
+  t.is(net.node(1).currentBallot, b);
+});

@@ -5,60 +5,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { allocate } from '../src/runner/addresses.js';
-import { introduce } from '../src/transport/auth.js';
-import type { KvResult } from '../src/transport/kv-wire.js';
-import type { Endpoint } from '../src/transport/link.js';
-
-/** A persistent client connection: one request at a time, answered in order. */
-class Conn {
-  private buf = '';
-  private waiting: ((r: KvResult) => void) | null = null;
-  private n = 0;
-  private constructor(private readonly socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf += d.toString('utf8');
-      for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        const r = JSON.parse(line) as KvResult;
-        if (r.type === 'kv_result') {
-          const w = this.waiting;
-          this.waiting = null;
-          w?.(r);
-        }
-      }
-    });
-  }
-
-  static async open(at: Endpoint): Promise<Conn> {
-    const socket = net.connect({ host: at.host, port: at.port });
-    socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000 });
-    if (!intro.ok) throw new Error(intro.why);
-    return new Conn(socket);
-  }
-
-  ask(body: object): Promise<KvResult> {
-    this.n += 1;
-    return new Promise((resolve) => {
-      this.waiting = resolve;
-      this.socket.write(`${JSON.stringify({ ...body, id: String(this.n) })}\n`);
-    });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
+import { KvConn } from './kv-conn.js';
 
 export interface KvBenchResult {
   readonly putsPerSecond: number;
@@ -85,10 +36,10 @@ export async function kvPutsPerSecond(main: string, opts: { replicas: number; cl
     // Find the leader: any replica's dump names it once one is elected.
     let leader: string | undefined;
     for (let i = 0; i < 100 && leader === undefined; i++) {
-      const c = await Conn.open(alloc.endpoints.get(hosts[0]!)!).catch(() => null);
+      const c = await KvConn.open(alloc.endpoints.get(hosts[0]!)!).catch(() => null);
       if (c !== null) {
-        const d = await c.ask({ type: 'kv', cmd: { o: 'put', c: 'bench-warmup', s: 1, k: 'warm', v: 'up' } });
-        const dump = await c.ask({ type: 'dump' });
+        const d = await c.request({ type: 'kv', cmd: { o: 'put', c: 'bench-warmup', s: 1, k: 'warm', v: 'up' } });
+        const dump = await c.request({ type: 'dump' });
         c.close();
         if (d.status === 'done' && dump.status === 'dump' && dump.leader !== undefined && dump.leader !== '') leader = dump.leader;
       }
@@ -96,7 +47,7 @@ export async function kvPutsPerSecond(main: string, opts: { replicas: number; cl
     }
     if (leader === undefined) throw new Error('no leader within 10 s');
     const value = 'x'.repeat(opts.valueBytes ?? 100);
-    const conns = await Promise.all(Array.from({ length: opts.clients }, () => Conn.open(alloc.endpoints.get(leader)!)));
+    const conns = await Promise.all(Array.from({ length: opts.clients }, () => KvConn.open(alloc.endpoints.get(leader)!)));
     const latencies: number[] = [];
     let stop = false;
     const t0 = performance.now();
@@ -104,7 +55,7 @@ export async function kvPutsPerSecond(main: string, opts: { replicas: number; cl
       conns.map(async (c, i) => {
         for (let seq = 1; !stop; seq++) {
           const t = performance.now();
-          const r = await c.ask({ type: 'kv', cmd: { o: 'put', c: `bench-${i}`, s: seq, k: `key${(seq * 16 + i) % 1000}`, v: value } });
+          const r = await c.request({ type: 'kv', cmd: { o: 'put', c: `bench-${i}`, s: seq, k: `key${(seq * 16 + i) % 1000}`, v: value } });
           if (r.status !== 'done') throw new Error(`put answered ${r.status}`);
           latencies.push(performance.now() - t);
           if (performance.now() - t0 > opts.seconds * 1000) stop = true;

@@ -18,9 +18,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { allocate } from '../src/runner/addresses.js';
-import { introduce } from '../src/transport/auth.js';
-import type { KvResult } from '../src/transport/kv-wire.js';
-import type { Endpoint } from '../src/transport/link.js';
+import { KvConn } from './kv-conn.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
@@ -47,46 +45,6 @@ interface System {
 
 // ---- this project: kv3 ------------------------------------------------------
 
-/** One connection carrying many clients' requests, matched by id. */
-class Mux {
-  private buf = '';
-  private next = 0;
-  private readonly waiting = new Map<string, (r: KvResult) => void>();
-  private constructor(private readonly socket: net.Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf += d.toString('utf8');
-      for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
-        const r = JSON.parse(this.buf.slice(0, nl)) as KvResult;
-        this.buf = this.buf.slice(nl + 1);
-        const w = this.waiting.get(r.id);
-        this.waiting.delete(r.id);
-        w?.(r);
-      }
-    });
-  }
-  static async open(at: Endpoint): Promise<Mux> {
-    const socket = net.connect({ host: at.host, port: at.port });
-    socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000 });
-    if (!intro.ok) throw new Error(intro.why);
-    return new Mux(socket);
-  }
-  ask(cmd: object): Promise<KvResult> {
-    const id = String(++this.next);
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      this.socket.write(`${JSON.stringify({ type: 'kv', id, cmd })}\n`);
-    });
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 async function startOurs(dir: string): Promise<System> {
   const hosts = ['peer1', 'peer2', 'peer3'];
   mkdirSync(dir, { recursive: true });
@@ -103,8 +61,8 @@ async function startOurs(dir: string): Promise<System> {
   const eps = hosts.map((h) => alloc.endpoints.get(h)!);
   // Wait for a leader: a put that gets applied.
   for (let i = 0; ; i++) {
-    const m = await Mux.open(eps[0]!).catch(() => null);
-    const r = m === null ? null : await Promise.race([m.ask({ o: 'put', c: 'warmup', s: 1, k: 'warm', v: 'up' }), delay(1000).then(() => null)]);
+    const m = await KvConn.open(eps[0]!).catch(() => null);
+    const r = m === null ? null : await Promise.race([m.request({ type: 'kv', cmd: { o: 'put', c: 'warmup', s: 1, k: 'warm', v: 'up' } }), delay(1000).then(() => null)]);
     m?.close();
     if (r?.status === 'done') break;
     if (i > 100) throw new Error('kv3: no leader within 10 s');
@@ -115,13 +73,13 @@ async function startOurs(dir: string): Promise<System> {
     name: 'paxos kv3',
     pids: () => children.map((c) => c.pid!),
     async open(connections) {
-      const muxes = await Promise.all(Array.from({ length: connections }, (_, i) => Mux.open(eps[i % eps.length]!)));
+      const muxes = await Promise.all(Array.from({ length: connections }, (_, i) => KvConn.open(eps[i % eps.length]!)));
       const seqs = new Map<number, number>();
       const run = session++;
       const op = async (c: number, cmd: (id: string, s: number) => object): Promise<void> => {
         const s = (seqs.get(c) ?? 0) + 1;
         seqs.set(c, s);
-        const r = await muxes[c % muxes.length]!.ask(cmd(`b${run}-${c}`, s));
+        const r = await muxes[c % muxes.length]!.request({ type: 'kv', cmd: cmd(`b${run}-${c}`, s) });
         if (r.status !== 'done') throw new Error(`kv3 answered ${r.status}`);
       };
       return {

@@ -11,7 +11,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -20,8 +19,9 @@ import { mulberry32, pick } from '../core/prng.js';
 import { checkHistory } from '../lincheck/checker.js';
 import { parseHistory } from '../lincheck/history.js';
 import { allocate } from '../runner/addresses.js';
-import { introduce } from '../transport/auth.js';
-import type { KvResult } from '../transport/kv-wire.js';
+import { kvRequest, newRequestId } from '../transport/kv-client.js';
+import type { KvRequest, KvResult } from '../transport/kv-wire.js';
+import { decodeCommand } from '../sm/command.js';
 import type { Endpoint } from '../transport/link.js';
 import { FaultNet } from './fault-net.js';
 
@@ -56,52 +56,16 @@ interface Replica {
 }
 
 /** One request on a fresh connection; 'unsent' when it could not even be sent. */
-async function ask(at: Endpoint, body: object, timeoutMs: number): Promise<KvResult | 'unsent' | 'timeout'> {
-  const socket = net.connect({ host: at.host, port: at.port });
-  socket.setNoDelay(true);
-  socket.on('error', () => undefined);
-  const timer = new AbortController();
-  try {
-    const connected = await Promise.race([
-      new Promise<boolean>((resolve) => {
-        socket.once('connect', () => resolve(true));
-        socket.once('error', () => resolve(false));
-      }),
-      delay(timeoutMs, false, { signal: timer.signal }).catch(() => false),
-    ]);
-    if (!connected) return 'unsent';
-    const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs });
-    if (!intro.ok) return 'unsent';
-    const id = randomBytes(6).toString('hex');
-    return await new Promise<KvResult | 'timeout'>((resolve) => {
-      let buf = '';
-      const t = setTimeout(() => resolve('timeout'), timeoutMs);
-      socket.on('data', (d: Buffer) => {
-        buf += d.toString('utf8');
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          try {
-            const r = JSON.parse(line) as KvResult;
-            if (r.type === 'kv_result' && r.id === id) {
-              clearTimeout(t);
-              resolve(r);
-            }
-          } catch {
-            // not ours
-          }
-        }
-      });
-      socket.once('close', () => {
-        clearTimeout(t);
-        resolve('timeout');
-      });
-      socket.write(`${JSON.stringify({ ...body, id })}\n`);
-    });
-  } finally {
-    timer.abort();
-    socket.destroy();
+async function ask(at: Endpoint, body: { type: 'kv'; cmd: object } | { type: 'dump' }, timeoutMs: number): Promise<KvResult | 'unsent' | 'timeout'> {
+  let req: KvRequest;
+  if (body.type === 'dump') req = { type: 'dump', id: newRequestId() };
+  else {
+    const d = decodeCommand(body.cmd);
+    if (!d.ok || d.value.op === 'noop') throw new Error(`nemesis built a bad command: ${d.ok ? 'noop' : d.why}`);
+    req = { type: 'kv', id: newRequestId(), cmd: d.value };
   }
+  const o = await kvRequest(at, req, null, timeoutMs);
+  return o.kind === 'reply' ? o.result : o.kind === 'unreachable' ? 'unsent' : 'timeout';
 }
 
 export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {

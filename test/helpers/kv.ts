@@ -1,55 +1,22 @@
-// A bare key-value client for tests: one request on one connection, the
-// answer or null on timeout. (The CLI's client, with leader finding and
-// retries, is tested on its own.)
+// A bare key-value client for tests: one request to one replica (the
+// client library's kvRequest, without kvCall's retries), the answer or null.
 
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-import { introduce } from '../../src/transport/auth.js';
-import type { KvResult } from '../../src/transport/kv-wire.js';
+import { decodeCommand } from '../../src/sm/command.js';
+import { kvRequest, newRequestId } from '../../src/transport/kv-client.js';
+import type { KvRequest, KvResult } from '../../src/transport/kv-wire.js';
 import type { Endpoint } from '../../src/transport/link.js';
 
 export async function kvAsk(at: Endpoint, body: Record<string, unknown>, timeoutMs = 5000): Promise<KvResult | null> {
-  const id = randomBytes(6).toString('hex');
-  const socket = net.connect({ host: at.host, port: at.port });
-  socket.setNoDelay(true);
-  socket.on('error', () => undefined);
-  try {
-    const connected = await new Promise<boolean>((resolve) => {
-      socket.once('connect', () => resolve(true));
-      socket.once('error', () => resolve(false));
-    });
-    if (!connected) return null;
-    const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs });
-    if (!intro.ok) return null;
-    return await new Promise<KvResult | null>((resolve) => {
-      let buf = '';
-      const timer = setTimeout(() => resolve(null), timeoutMs);
-      socket.on('data', (d: Buffer) => {
-        buf += d.toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          try {
-            const r = JSON.parse(line) as KvResult;
-            if (r.type === 'kv_result' && r.id === id) {
-              clearTimeout(timer);
-              resolve(r);
-            }
-          } catch {
-            // not ours
-          }
-        }
-      });
-      socket.once('close', () => {
-        clearTimeout(timer);
-        resolve(null);
-      });
-      socket.write(`${JSON.stringify({ ...body, id })}\n`);
-    });
-  } finally {
-    socket.destroy();
+  let req: KvRequest;
+  if (body['type'] === 'dump') req = { type: 'dump', id: newRequestId() };
+  else {
+    const d = decodeCommand(body['cmd']);
+    if (!d.ok || d.value.op === 'noop') throw new Error(`test built a bad command: ${d.ok ? 'noop' : d.why}`);
+    req = { type: 'kv', id: newRequestId(), cmd: d.value };
   }
+  const o = await kvRequest(at, req, null, timeoutMs);
+  return o.kind === 'reply' ? o.result : null;
 }
 
 /**

@@ -35,6 +35,8 @@ export interface NemesisOptions {
   /** Seconds between faults. */
   readonly interval: number;
   readonly seed: number;
+  /** Each client pauses this long between ops (default 0: flat out). The test suite sets it so the nemesis shares two cores with other tests. */
+  readonly pauseMs?: number;
   /** Write the history here (default: only in the temp dir, removed at the end). */
   readonly historyFile?: string;
   readonly say: (line: string) => void;
@@ -195,6 +197,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
         } else refused();
       } else refused(); // no_leader, invalid: nothing was done
       if (r === 'unsent' || (r !== 'timeout' && r.status === 'no_leader')) await delay(20 + rng() * 80);
+      else if ((o.pauseMs ?? 0) > 0) await delay(o.pauseMs!);
     }
   };
   const clientsDone = Promise.all(Array.from({ length: o.clients }, (_, i) => client(i + 1)));

@@ -54,6 +54,7 @@
 import { performance } from 'node:perf_hooks';
 import type { PeerId } from '../core/types.js';
 import { mulberry32, pick } from '../core/prng.js';
+import { Agenda } from './agenda.js';
 import { checkHistory } from '../lincheck/checker.js';
 import { parseHistory } from '../lincheck/history.js';
 import { ballotOwner } from '../log/ballot.js';
@@ -162,11 +163,6 @@ interface Replica {
   readonly waiters: Map<string, number>;
 }
 
-interface Scheduled {
-  readonly at: number;
-  readonly seq: number;
-  readonly run: () => void;
-}
 
 interface ClientOp {
   readonly cmd: ClientCommand;
@@ -212,47 +208,6 @@ class Violation extends Error {
   }
 }
 
-/** A binary heap ordered by time, then scheduling order, so runs replay. */
-class Agenda {
-  private readonly h: Scheduled[] = [];
-  private seq = 0;
-  get size(): number {
-    return this.h.length;
-  }
-  push(at: number, run: () => void): void {
-    const h = this.h;
-    h.push({ at, seq: this.seq++, run });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  pop(): Scheduled | undefined {
-    const h = this.h;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-const before = (a: Scheduled, b: Scheduled): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -304,7 +259,7 @@ export class LogWorld {
   private readonly keys: readonly string[];
   readonly shape: string;
 
-  private readonly agenda = new Agenda();
+  private readonly agenda = new Agenda<() => void>();
   private now = 0;
   private events = 0;
   private readonly replicas: Replica[] = [];
@@ -411,7 +366,7 @@ export class LogWorld {
         if (e === undefined || e.at > this.endMs) break;
         this.now = e.at;
         this.events += 1;
-        e.run();
+        e.item();
       }
       this.checkStoresAgree();
     } catch (err) {

@@ -28,6 +28,7 @@ import { groupOfProposal } from '../core/numbering.js';
 import { majority, type ProposerTiming } from '../core/proposer.js';
 import { EMPTY_STATE, type DurableState, type Effect, type Message, type PeerId } from '../core/types.js';
 import { between, mulberry32, pick } from '../core/prng.js';
+import { Agenda } from './agenda.js';
 
 /** Sim time (ms) after which no more faults are injected. */
 export const FAULT_END = 2000;
@@ -83,53 +84,7 @@ type Event =
   | { kind: 'cut'; a: PeerId; b: PeerId }
   | { kind: 'heal'; a: PeerId; b: PeerId };
 
-interface Scheduled {
-  readonly at: number;
-  readonly seq: number;
-  readonly ev: Event;
-}
 
-/** A binary heap ordered by time, then by scheduling order, so runs replay. */
-class Agenda {
-  private heap: Scheduled[] = [];
-  private seq = 0;
-  get size(): number {
-    return this.heap.length;
-  }
-  push(at: number, ev: Event): void {
-    const h = this.heap;
-    h.push({ at, seq: this.seq++, ev });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  pop(): Scheduled | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-const before = (a: Scheduled, b: Scheduled): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 class Violation extends Error {}
 
@@ -137,7 +92,7 @@ export class World {
   readonly rng: () => number;
   readonly cluster: Cluster;
   readonly shape: string;
-  private readonly agenda = new Agenda();
+  private readonly agenda = new Agenda<Event>();
   private now = 0;
   private events = 0;
   private readonly nodes = new Map<PeerId, PaxosNode | null>();
@@ -234,7 +189,7 @@ export class World {
         if (next === undefined || next.at > LIVENESS_END) break;
         this.now = Math.max(this.now, next.at);
         this.events += 1;
-        this.step(next.ev);
+        this.step(next.item);
         this.checkInvariants();
       }
     } catch (err) {

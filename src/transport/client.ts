@@ -19,18 +19,34 @@ export type Outcome =
   | { readonly kind: 'unreachable'; readonly why: string }
   | { readonly kind: 'unknown'; readonly why: string };
 
-type Body = { readonly type: 'submit'; readonly value: string } | { readonly type: 'get' };
+/** How one request/answer exchange ended; `auth`: refused for want of (the right) shared secret. */
+export type Exchange<R> =
+  | { readonly kind: 'reply'; readonly result: R }
+  | { readonly kind: 'unreachable'; readonly why: string; readonly auth?: true }
+  | { readonly kind: 'unknown'; readonly why: string };
 
-export function request(at: Endpoint, body: Body, secret: Secret | null, timeoutMs: number): Promise<Outcome> {
-  const id = randomBytes(8).toString('hex');
-  const req: ClientRequest = { ...body, id };
+export interface ExchangeOptions {
+  readonly secret: Secret | null;
+  readonly timeoutMs: number;
+  readonly maxLineBytes: number;
+  /** What the other end is called in messages: "peer", "replica". */
+  readonly who: string;
+}
+
+/**
+ * Connect, introduce ourselves as a client (proving the secret if there is
+ * one), send `body` as one line, and hand every JSON object that comes back
+ * to `read` until it returns an outcome (undefined: not our answer).
+ */
+export function exchange<R>(at: Endpoint, body: object, opts: ExchangeOptions, read: (o: Record<string, unknown>) => Exchange<R> | undefined): Promise<Exchange<R>> {
+  const { secret, timeoutMs, who } = opts;
   return new Promise((resolve) => {
     let sent = false;
     let done = false;
     let handshaking = false;
     const socket = net.connect({ host: at.host, port: at.port });
     socket.setNoDelay(true);
-    const finish = (o: Outcome): void => {
+    const finish = (o: Exchange<R>): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -47,27 +63,48 @@ export function request(at: Endpoint, body: Body, secret: Secret | null, timeout
     });
     socket.once('close', () => {
       if (handshaking) return; // the handshake reports why
-      finish(sent ? { kind: 'unknown', why: 'the peer closed the connection before answering' } : { kind: 'unreachable', why: 'the peer closed the connection' });
+      finish(sent ? { kind: 'unknown', why: `the ${who} closed the connection before answering` } : { kind: 'unreachable', why: `the ${who} closed the connection` });
     });
     socket.once('connect', async () => {
       handshaking = true;
       const intro = await introduce(socket, { from: 0, to: 0, secret, timeoutMs });
       handshaking = false;
-      if (!intro.ok) return finish({ kind: 'unreachable', why: `authentication failed: ${intro.why}` });
-      const reader = new LineReader(MAX_LINE_BYTES, (line) => {
-        let res: ClientResult | { type: 'challenge' };
-        try {
-          res = JSON.parse(line) as ClientResult | { type: 'challenge' };
-        } catch {
-          return; // not for us
-        }
-        // A peer that challenges us will not read an unauthenticated request.
-        if (res.type === 'challenge') finish({ kind: 'unreachable', why: 'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET)' });
-        else if (res.type === 'result' && res.id === id) finish({ kind: 'reply', result: res });
-      }, () => undefined);
+      if (done) return;
+      if (!intro.ok) return finish({ kind: 'unreachable', why: `authentication failed: ${intro.why}`, auth: true });
+      const reader = new LineReader(
+        opts.maxLineBytes,
+        (line) => {
+          let m: unknown;
+          try {
+            m = JSON.parse(line);
+          } catch {
+            return; // not for us
+          }
+          if (typeof m !== 'object' || m === null || Array.isArray(m)) return;
+          const o = m as Record<string, unknown>;
+          // One that challenges us will not read an unauthenticated request:
+          // nothing is read before the handshake, so ours was dropped.
+          if (o['type'] === 'challenge') return finish({ kind: 'unreachable', why: 'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET)', auth: true });
+          const out = read(o);
+          if (out !== undefined) finish(out);
+        },
+        () => undefined,
+      );
       socket.on('data', (chunk: Buffer) => reader.push(chunk));
+      // Without a secret, a client sends at once; one that wants a secret
+      // challenges instead of reading it (above).
       sent = true;
-      socket.write(`${JSON.stringify(req)}\n`);
+      socket.write(`${JSON.stringify(body)}\n`);
     });
   });
+}
+
+type Body = { readonly type: 'submit'; readonly value: string } | { readonly type: 'get' };
+
+export function request(at: Endpoint, body: Body, secret: Secret | null, timeoutMs: number): Promise<Outcome> {
+  const id = randomBytes(8).toString('hex');
+  const req: ClientRequest = { ...body, id };
+  return exchange<ClientResult>(at, req, { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES, who: 'peer' }, (o) =>
+    o['type'] === 'result' && o['id'] === id ? { kind: 'reply', result: o as unknown as ClientResult } : undefined,
+  );
 }

@@ -18,21 +18,16 @@
 // and never answered: it may still take effect).
 
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '../core/backoff.js';
 import { MAX_LINE_BYTES } from '../core/limits.js';
 import { decodeResult, encodeCommand, type ClientCommand, type Result } from '../sm/command.js';
-import { introduce, type Secret } from './auth.js';
+import type { Secret } from './auth.js';
+import { exchange, type Exchange } from './client.js';
 import type { KvRequest, KvResult } from './kv-wire.js';
 import type { Endpoint } from './link.js';
-import { LineReader } from './lines.js';
 
-export type KvOutcome =
-  | { readonly kind: 'reply'; readonly result: KvResult }
-  /** `auth`: the replica refused us for want of (the right) shared secret. */
-  | { readonly kind: 'unreachable'; readonly why: string; readonly auth?: true }
-  | { readonly kind: 'unknown'; readonly why: string };
+export type KvOutcome = Exchange<KvResult>;
 
 /** Retry pauses: randomized exponential backoff from 50 ms up to 1 s. */
 export const RETRY_BASE_MS = 50;
@@ -55,65 +50,11 @@ function wireForm(req: KvRequest): Record<string, unknown> {
 }
 
 export function kvRequest(at: Endpoint, req: KvRequest, secret: Secret | null, timeoutMs: number): Promise<KvOutcome> {
-  return new Promise((resolve) => {
-    let sent = false;
-    let done = false;
-    let handshaking = false;
-    const socket = net.connect({ host: at.host, port: at.port });
-    socket.setNoDelay(true);
-    const finish = (o: KvOutcome): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(o);
-    };
-    const timer = setTimeout(
-      () => finish(sent ? { kind: 'unknown', why: `no answer within ${timeoutMs / 1000} s` } : { kind: 'unreachable', why: `could not connect within ${timeoutMs / 1000} s` }),
-      timeoutMs,
-    );
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code ?? err.message;
-      finish(sent ? { kind: 'unknown', why: `the connection failed after sending (${why})` } : { kind: 'unreachable', why });
-    });
-    socket.once('close', () => {
-      if (handshaking) return; // the handshake reports why
-      finish(sent ? { kind: 'unknown', why: 'the replica closed the connection before answering' } : { kind: 'unreachable', why: 'the replica closed the connection' });
-    });
-    socket.once('connect', async () => {
-      handshaking = true;
-      const intro = await introduce(socket, { from: 0, to: 0, secret, timeoutMs });
-      handshaking = false;
-      if (done) return;
-      if (!intro.ok) return finish({ kind: 'unreachable', why: `authentication failed: ${intro.why}`, auth: true });
-      const reader = new LineReader(
-        MAX_LINE_BYTES * 64, // a dump carries the whole store
-        (line) => {
-          let m: unknown;
-          try {
-            m = JSON.parse(line);
-          } catch {
-            return; // not for us
-          }
-          if (typeof m !== 'object' || m === null || Array.isArray(m)) return;
-          const o = m as Record<string, unknown>;
-          // A replica that challenges us will not read an unauthenticated request.
-          // Nothing is read before the handshake, so our request was dropped.
-          if (o['type'] === 'challenge') {
-            return finish({ kind: 'unreachable', why: 'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET)', auth: true });
-          }
-          if (o['type'] !== 'kv_result' || o['id'] !== req.id) return;
-          const r = checkKvResult(o);
-          finish(r.ok ? { kind: 'reply', result: r.result } : { kind: 'unknown', why: `it answered with something we cannot read (${r.why})` });
-        },
-        () => undefined,
-      );
-      socket.on('data', (chunk: Buffer) => reader.push(chunk));
-      // Without a secret, a client sends at once; a replica that wants one
-      // challenges instead of reading it (above).
-      sent = true;
-      socket.write(`${JSON.stringify(wireForm(req))}\n`);
-    });
+  // A dump carries the whole store: longer lines than a peer's.
+  return exchange<KvResult>(at, wireForm(req), { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES * 64, who: 'replica' }, (o) => {
+    if (o['type'] !== 'kv_result' || o['id'] !== req.id) return undefined;
+    const r = checkKvResult(o);
+    return r.ok ? { kind: 'reply', result: r.result } : { kind: 'unknown', why: `it answered with something we cannot read (${r.why})` };
   });
 }
 

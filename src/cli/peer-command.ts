@@ -16,6 +16,7 @@ import { loadSecret, type Secret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PEER_TIMEOUT_MS, livenessFor } from '../transport/liveness.js';
 import { parseFlags } from './flags.js';
+import { supervise } from './supervise.js';
 
 export const DEFAULT_PORT = 8080;
 
@@ -277,43 +278,12 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     log,
   });
 
-  let stopping = false;
-  const shutdown = (why: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${why}; shutting down`);
-    // Never hang on the way out: a second is plenty to close sockets.
-    setTimeout(() => process.exit(0), 1000).unref();
-    void daemon
-      .stop()
-      .then(() => storage.release())
-      .then(() => process.exit(0));
-  };
+  // Stopping also gives up the data directory; a second is plenty to close sockets.
+  const shutdown = await supervise(
+    { start: () => daemon.start(), stop: () => daemon.stop().then(() => storage.release()), on: (e, l) => daemon.on(e, l) },
+    { log, listen: settings.listen, exitOnStdinClose: settings.exitOnStdinClose, graceMs: 1000 },
+  );
   daemon.on('idle', () => shutdown(`idle for ${settings.idleMs / 1000} s`));
-  daemon.on('fatal', (err) => {
-    // A peer that cannot save its state must not go on answering.
-    log.error(`stopping: ${err.message}`);
-    process.exit(1);
-  });
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  if (settings.exitOnStdinClose) {
-    process.stdin.on('end', () => shutdown('stdin closed'));
-    process.stdin.on('error', () => shutdown('stdin closed'));
-    process.stdin.resume();
-  }
-
-  try {
-    await daemon.start();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') {
-      throw new ConfigError(
-        `cannot listen on ${settings.listen.host}:${settings.listen.port} (${e.code}); is another peer running there? use --port or --resolve`,
-      );
-    }
-    throw err;
-  }
 }
 
 /** Node timers cannot wait longer than 2^31-1 ms (about 24.8 days). */

@@ -80,9 +80,10 @@ export async function kvPutsPerSecond(main: string, opts: { replicas: number; cl
   }
 }
 
-// `node dist/bench/kv-bench.js [SECONDS]`: just this figure.
+// `node dist/bench/kv-bench.js [SECONDS] [CLIENTS]`: just this figure.
 if (process.argv[1] !== undefined && import.meta.url.endsWith(path.basename(process.argv[1]))) {
   const main = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
-  const r = await kvPutsPerSecond(main, { replicas: 3, clients: 16, seconds: Number(process.argv[2] ?? 5), dataRoot: os.tmpdir() });
-  console.log(`kv3, 16 clients, state on disk: ${r.putsPerSecond.toFixed(0)} puts/s (p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.puts} puts)`);
+  const clients = Number(process.argv[3] ?? 16);
+  const r = await kvPutsPerSecond(main, { replicas: 3, clients, seconds: Number(process.argv[2] ?? 5), dataRoot: os.tmpdir() });
+  console.log(`kv3, ${clients} clients, state on disk: ${r.putsPerSecond.toFixed(0)} puts/s (p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.puts} puts)`);
 }

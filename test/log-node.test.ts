@@ -26,6 +26,9 @@ class Net {
   readonly snapshots = new Map<PeerId, { index: number; data: string }[]>();
   readonly unplaced = new Map<PeerId, unknown[]>();
   readonly sendSnapshotTo = new Map<PeerId, PeerId[]>();
+  /** Per replica, reads confirmed (Ready.reads) and refused (Ready.unreadable). */
+  readonly reads = new Map<PeerId, Array<{ id: number; index: number }>>();
+  readonly unreadable = new Map<PeerId, number[]>();
   /** Messages sent and not yet delivered or dropped. */
   mail: Array<{ from: PeerId; to: PeerId; msg: LogMessage }> = [];
 
@@ -68,6 +71,8 @@ class Net {
       for (const c of r.committed) this.applied.get(id)!.push(c.slot);
       this.unplaced.set(id, [...(this.unplaced.get(id) ?? []), ...r.unplaced]);
       this.sendSnapshotTo.set(id, [...(this.sendSnapshotTo.get(id) ?? []), ...r.sendSnapshotTo]);
+      this.reads.set(id, [...(this.reads.get(id) ?? []), ...r.reads]);
+      this.unreadable.set(id, [...(this.unreadable.get(id) ?? []), ...r.unreadable]);
     }
     return out;
   }
@@ -494,4 +499,126 @@ test('a leader or candidate that installs a snapshot stops leading at its ballot
   net.step(1, { type: 'entries', from: 2, start: 3, values: [[cmd('old', 1)]] });
   t.is(net.node(1).role, 'leader');
   t.is(net.node(1).currentBallot, b);
+});
+
+// ---- reads by index ---------------------------------------------------------
+
+test('a read at the leader waits for a quorum to ack a heartbeat sent after it; its index covers the slots proposed but not yet chosen', (t) => {
+  const net = new Net(3);
+  const b = net.elect(1);
+  net.propose(1, [cmd('a', 1)]);
+  net.deliver();
+  // Slot 2 is proposed; its accepts are still in the mail.
+  net.propose(1, [cmd('a', 2)]);
+  const accepts = net.take((_f, _t, m) => m.type === 'accept');
+  t.is(accepts.length, 2);
+  net.node(1).read([7]);
+  net.drain(1);
+  t.deepEqual(net.reads.get(1), [], 'not before the round');
+  const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
+  t.deepEqual(hb.map((h) => h.to).sort(), [2, 3]);
+  const r = (hb[0]!.msg as Msg<'heartbeat'>).r;
+  t.true(r !== undefined);
+  // An ack to a plain heartbeat, or to another round, does not count.
+  net.step(1, { type: 'heartbeat_ack', from: 2, n: b });
+  net.step(1, { type: 'heartbeat_ack', from: 2, n: b, r: r! - 1 });
+  t.deepEqual(net.reads.get(1), []);
+  // A quorum (the leader and replica 2) at this round and ballot does.
+  net.step(2, hb.find((h) => h.to === 2)!.msg);
+  net.deliver((f, to, m) => f === 2 && to === 1 && m.type === 'heartbeat_ack');
+  t.deepEqual(net.reads.get(1), [{ id: 7, index: 2 }], 'index 2: slot 2 was proposed before the read came');
+});
+
+test('a read arriving during a round waits for the next one; a lost round is asked again by the next heartbeat', (t) => {
+  const net = new Net(3);
+  net.elect(1);
+  net.node(1).read([1]);
+  net.drain(1);
+  net.take(() => true); // the round's heartbeats are lost
+  net.node(1).read([2]);
+  net.drain(1);
+  t.deepEqual(net.take(() => true), [], 'one round at a time');
+  net.tick(1, TIMING.heartbeatTicks);
+  const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
+  t.true(hb.every((h) => (h.msg as Msg<'heartbeat'>).r !== undefined), 'the periodic heartbeat carries the round');
+  net.step(2, hb[0]!.msg);
+  net.deliver((_f, _t, m) => m.type === 'heartbeat_ack');
+  t.deepEqual(net.reads.get(1)!.map((x) => x.id), [1]);
+  // The next round, for read 2, started as soon as the first was confirmed
+  // (its heartbeats were dropped above; the periodic one asks again).
+  net.tick(1, TIMING.heartbeatTicks);
+  net.deliver();
+  t.deepEqual(net.reads.get(1)!.map((x) => x.id), [1, 2]);
+});
+
+test('a deposed leader does not answer reads: the acks carry the higher promise and it runs phase 1 again', (t) => {
+  const net = new Net(3);
+  const b1 = net.elect(1);
+  net.propose(1, [cmd('a', 1)]);
+  net.deliver();
+  // Replica 1 is cut off; 2 or 3 leads without it and chooses a new write.
+  const cut = (f: PeerId, to: PeerId): boolean => f !== 1 && to !== 1;
+  for (let i = 0; i < 4 * TIMING.electionTicks && net.node(2).role !== 'leader' && net.node(3).role !== 'leader'; i++) {
+    net.tick(2);
+    net.tick(3);
+    net.deliver(cut);
+  }
+  const other = net.node(2).role === 'leader' ? 2 : 3;
+  t.is(net.node(other).role, 'leader');
+  net.propose(other, [cmd('b', 1)]);
+  net.deliver(cut);
+  t.is(net.applied.get(other)!.at(-1), 2);
+  // Replica 1 still believes it leads at b1, with slot 2 unknown to it.
+  t.is(net.node(1).role, 'leader');
+  t.is(net.node(1).currentBallot, b1);
+  net.node(1).read([9]);
+  net.drain(1);
+  net.deliver((f, to, m) => (f === 1 || to === 1) && (m.type === 'heartbeat' || m.type === 'heartbeat_ack'));
+  t.deepEqual(net.reads.get(1), [], 'no quorum follows ballot b1 any more');
+  t.not(net.node(1).role, 'leader');
+  // Once everyone talks again the read is answered, at an index that covers slot 2.
+  for (let i = 0; i < 40 && net.reads.get(1)!.length === 0; i++) {
+    net.tick(1);
+    net.tick(2);
+    net.tick(3);
+    net.deliver();
+  }
+  t.is(net.reads.get(1)!.length, 1, `roles ${[1, 2, 3].map((id) => `${net.node(id).role}@${net.node(id).currentBallot}/${net.node(id).leader}`).join(' ')}`);
+  t.true(net.reads.get(1)![0]!.index >= 2);
+});
+
+test('a follower asks the leader for the index and answers itself; with no leader known it cannot', (t) => {
+  const net = new Net(3);
+  net.node(2).read([5]);
+  net.drain(2);
+  t.deepEqual(net.unreadable.get(2), [5]);
+  net.elect(1);
+  net.tick(1, TIMING.heartbeatTicks);
+  net.deliver();
+  net.propose(1, [cmd('a', 1)]);
+  net.deliver();
+  net.node(2).read([6, 7]);
+  net.drain(2);
+  const ask = net.take((_f, _t, m) => m.type === 'read_index');
+  t.deepEqual(ask.map((a) => [a.from, a.to, (a.msg as Msg<'read_index'>).ids]), [[2, 1, [6, 7]]]);
+  net.step(1, ask[0]!.msg);
+  net.deliver();
+  t.deepEqual(net.reads.get(2), [
+    { id: 6, index: 1 },
+    { id: 7, index: 1 },
+  ]);
+  t.deepEqual(net.reads.get(1), [], 'the leader answers the follower, not itself');
+  // Not answered (lost on the way): asked again after resendTicks.
+  net.node(2).read([8]);
+  net.drain(2);
+  t.is(net.take((_f, _t, m) => m.type === 'read_index').length, 1);
+  const asks: number[][] = [];
+  for (let i = 0; i < TIMING.resendTicks; i++) {
+    net.tick(1);
+    net.tick(2);
+    asks.push(...net.take((_f, _t, m) => m.type === 'read_index').map((a) => [...(a.msg as Msg<'read_index'>).ids]));
+    net.deliver();
+  }
+  t.deepEqual(asks, [[8]]);
+  t.deepEqual(net.reads.get(2)!.map((x) => x.id), [6, 7]);
 });

@@ -7,6 +7,13 @@
 // While one batch waits for its fsync, the core goes on taking messages, and
 // everything they produce becomes the next batch: group commit, with no
 // timer, at whatever rate the disk allows.
+//
+// A get from a client session the store knows is a read by index
+// (LogNode.read): nothing is written, and it is answered from this replica's
+// store once the core has confirmed it and its index is applied. A client's
+// first get goes through the log, so the store knows its session before its
+// next seq: a put from a session the store has never seen is refused as
+// expired unless it is seq 1.
 
 import { EventEmitter } from 'node:events';
 import { Mutex } from 'async-mutex';
@@ -59,6 +66,12 @@ interface Waiter {
   readonly reply: (r: KvResult) => void;
 }
 
+interface WaitingRead extends Waiter {
+  readonly key: string;
+  /** The log index to wait for; -1 until the core confirms the read. */
+  index: number;
+}
+
 const sessionKey = (c: { client: string; seq: number }): string => `${c.client}\u0000${c.seq}`;
 
 export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
@@ -68,6 +81,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   /** Clients waiting here for a command to be applied, by client id and seq, with the command. */
   private readonly waiters = new Map<string, { cmd: unknown; list: Waiter[] }>();
   private readonly snapshotSentAt = new Map<PeerId, number>();
+  /** Gets waiting to be answered by read index, by the id given to the core. */
+  private readonly reads = new Map<number, WaitingRead>();
+  private readIds = 0;
   private node: LogNode | null = null;
   private kv = new KvStore();
   private inbound: Inbound | null = null;
@@ -141,6 +157,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       const leader = this.opts.cluster.byId(this.node.leader)?.host ?? '';
       return reply({ type: 'kv_result', id: req.id, peer, status: 'dump', applied: this.kv.appliedIndex, data: snap.data, leader });
     }
+    if (req.cmd.op === 'get') {
+      const session = this.kv.session(req.cmd.client);
+      if (session !== undefined && req.cmd.seq > session.seq) return this.readByIndex(req.id, req.cmd.key, reply, gone);
+    }
     const key = sessionKey(req.cmd);
     // One listener per waiting request, removed when it is answered: a
     // connection carries many requests over its life, and listeners left on
@@ -160,6 +180,34 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     gone.addEventListener('abort', onGone, { once: true });
     this.node.propose([cmd]);
     this.kick();
+  }
+
+  private readByIndex(id: string, key: string, reply: (r: KvResult) => void, gone: AbortSignal): void {
+    const readId = ++this.readIds;
+    const onGone = (): void => void this.reads.delete(readId);
+    this.reads.set(readId, {
+      id,
+      key,
+      index: -1,
+      reply: (r) => {
+        gone.removeEventListener('abort', onGone);
+        this.reads.delete(readId);
+        reply(r);
+      },
+    });
+    gone.addEventListener('abort', onGone, { once: true });
+    this.node!.read([readId]);
+    this.kick();
+  }
+
+  /** Answer the confirmed reads whose index this replica has applied. */
+  private serveReads(): void {
+    const peer = this.opts.self.host;
+    const applied = this.kv.appliedIndex;
+    for (const w of this.reads.values()) {
+      if (w.index < 0 || w.index > applied) continue;
+      w.reply({ type: 'kv_result', id: w.id, peer, status: 'done', slot: applied, result: encodeResult({ status: 'ok', value: this.kv.read(w.key) }) });
+    }
   }
 
   private dropWaiter(key: string, w: Waiter): void {
@@ -215,6 +263,15 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       const cmd = decodeCommand(raw);
       if (cmd.ok && cmd.value.op !== 'noop') this.answer(cmd.value, (id, peer) => ({ type: 'kv_result', id, peer, status: 'no_leader' }));
     }
+    for (const c of r.reads) {
+      const w = this.reads.get(c.id);
+      if (w !== undefined) w.index = c.index;
+    }
+    for (const readId of r.unreadable) {
+      const w = this.reads.get(readId);
+      w?.reply({ type: 'kv_result', id: w.id, peer: self.host, status: 'no_leader' });
+    }
+    if (this.reads.size > 0) this.serveReads();
     if (node.leader !== this.lastLeader) {
       this.lastLeader = node.leader;
       const who = this.opts.cluster.byId(node.leader)?.host;

@@ -14,7 +14,10 @@
 //   written before anything that depends on it leaves (Ready order);
 // - a slot is applied only once every slot before it is (advance);
 // - a leader's commit covers only slots it chose or adopted at its ballot:
-//   one that learns values from a peer's log stops leading (stopLeading).
+//   one that learns values from a peer's log stops leading (stopLeading);
+// - a read is answered only once its leader has heard, after the read
+//   arrived, from a quorum that still follows its ballot, and only from a
+//   state that holds every slot the leader had proposed by then (read).
 
 import type { PeerId } from '../core/types.js';
 import { ballotOwner, nextBallot, quorumOf } from './ballot.js';
@@ -44,6 +47,11 @@ export interface LogConfig {
 export type Role = 'follower' | 'candidate' | 'leader';
 
 type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>;
+
+interface ReadBatch {
+  readonly from: PeerId;
+  readonly ids: readonly number[];
+}
 
 interface Proposal {
   readonly v: Batch;
@@ -96,6 +104,16 @@ export class LogNode {
   private readonly heardAt = new Map<PeerId, number>();
   /** Client commands waiting for a slot. */
   private pending: unknown[] = [];
+  // Reads (read index, as in the Raft thesis, section 6.4).
+  /** Leader or candidate: reads waiting for the next round, by the replica that asked. */
+  private readQueue: ReadBatch[] = [];
+  /** Leader: the round in flight, confirmed by a quorum of heartbeat acks echoing `r`. */
+  private readRound: { readonly r: number; readonly index: number; readonly acks: Set<PeerId>; readonly batches: ReadBatch[] } | null = null;
+  private readRounds = 0;
+  /** Follower: our reads the leader has not answered yet, and the tick we last asked. */
+  private readonly readsAsked = new Map<number, number>();
+  /** Follower: reads to ask the leader about in the next batch. */
+  private readsToAsk: number[] = [];
   // Catch-up.
   private fetchAt = -Infinity;
 
@@ -122,7 +140,7 @@ export class LogNode {
   }
 
   static emptyReady(): Ready {
-    return { early: [], records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [] };
+    return { early: [], records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [], reads: [], unreadable: [] };
   }
 
   get role(): Role {
@@ -147,11 +165,18 @@ export class LogNode {
   /** Whether anything is waiting to go out. */
   get hasReady(): boolean {
     const o = this.out;
-    return o.early.length + o.records.length + o.messages.length + o.received.length + o.learned.length + o.committed.length + o.sendSnapshotTo.length + o.unplaced.length > 0 || o.snapshot !== null;
+    const n = o.early.length + o.records.length + o.messages.length + o.received.length + o.learned.length + o.committed.length + o.sendSnapshotTo.length + o.unplaced.length;
+    return n + o.reads.length + o.unreadable.length + this.readsToAsk.length > 0 || o.snapshot !== null;
   }
 
   /** Take the work accumulated since the last call. */
   ready(): Ready {
+    // A follower's reads go to the leader in one message per batch.
+    if (this.readsToAsk.length > 0) {
+      const ids = this.readsToAsk;
+      this.readsToAsk = [];
+      this.askForReadIndex(ids);
+    }
     const r = this.out;
     this.out = LogNode.emptyReady();
     return r;
@@ -207,13 +232,38 @@ export class LogNode {
     }
   }
 
+  /**
+   * Reads arriving at this replica, by ids of the shell's choosing. Each comes
+   * back in Ready.reads with a log index: answered from the state machine
+   * once every slot up to it is applied, it is linearizable, with nothing
+   * written to the log. The leader takes the index (its last proposed slot:
+   * every write acknowledged before the read holds a slot up to it) and
+   * sends a heartbeat; once a quorum acks that heartbeat at its ballot, no
+   * higher ballot can have chosen anything before the read arrived, so the
+   * leader was still the leader. Reads that arrive meanwhile wait for the
+   * next round: one round of heartbeats serves them all. A follower asks the
+   * leader for the index and answers from its own state.
+   */
+  read(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    if (this.roleNow !== 'follower') return this.queueReads(this.self, ids);
+    if (this.leaderId === 0) {
+      this.out.unreadable.push(...ids);
+      return;
+    }
+    for (const id of ids) this.readsAsked.set(id, this.ticks);
+    this.readsToAsk.push(...ids);
+  }
+
   tick(): void {
     this.ticks += 1;
     if (this.roleNow === 'leader') {
       this.heartbeatElapsed += 1;
       if (this.heartbeatElapsed >= this.timing.heartbeatTicks) {
         this.heartbeatElapsed = 0;
-        this.send(this.others, { type: 'heartbeat', from: this.self, n: this.ballot, commit: this.commitIndex }, true);
+        // A read round's heartbeat or acks may be lost: every heartbeat asks again.
+        const r = this.readRound?.r;
+        this.send(this.others, r === undefined ? { type: 'heartbeat', from: this.self, n: this.ballot, commit: this.commitIndex } : { type: 'heartbeat', from: this.self, n: this.ballot, commit: this.commitIndex, r }, true);
       }
       for (const [slot, p] of this.proposals) {
         p.age += 1;
@@ -229,6 +279,7 @@ export class LogNode {
       return;
     }
     this.electionElapsed += 1;
+    if (this.readsAsked.size > 0) this.reaskReads();
     if (this.electionElapsed >= this.electionTimeout) this.becomeCandidate();
     if (this.leaderCommit > this.commitIndex && this.ticks - this.fetchAt >= this.timing.resendTicks && this.leaderId !== 0) {
       this.fetch(this.leaderId);
@@ -252,8 +303,15 @@ export class LogNode {
       case 'heartbeat':
         return this.onHeartbeat(m);
       case 'heartbeat_ack':
-        if (m.n > this.ballot && this.roleNow === 'leader') this.rescout(m.n);
+        if (m.n > this.ballot && this.roleNow === 'leader') return this.rescout(m.n);
+        if (m.r !== undefined) this.onReadAck(m.from, m.n, m.r);
         return;
+      case 'read_index':
+        // A follower that asked someone who no longer leads asks again later.
+        if (this.roleNow !== 'follower') this.queueReads(m.from, m.ids);
+        return;
+      case 'read_index_ack':
+        return this.onReadIndex(m);
       case 'fetch':
         return this.onFetch(m);
       case 'entries':
@@ -350,8 +408,11 @@ export class LogNode {
   private follow(from: PeerId, n: number): void {
     if (this.roleNow !== 'follower' && n > this.ballot) this.stepDown(from);
     if (this.roleNow === 'follower') {
+      const was = this.leaderId;
       this.leaderId = ballotOwner(n, this.replicas) === from ? from : 0;
       this.electionElapsed = 0;
+      // Reads asked of a leader that is gone: ask the new one.
+      if (this.leaderId !== was && this.leaderId !== 0 && this.readsAsked.size > 0) this.readsToAsk.push(...this.readsAsked.keys());
       if (this.pending.length > 0 && this.leaderId !== 0) {
         this.send([this.leaderId], { type: 'forward', from: this.self, cmds: this.pending }, true);
         this.pending = [];
@@ -381,11 +442,11 @@ export class LogNode {
       // win, or stood ourselves while cut off): it is alive, so do not stand
       // again; tell it our promise, so it moves above it.
       if (this.roleNow === 'follower') this.electionElapsed = 0;
-      this.send([m.from], { type: 'heartbeat_ack', from: this.self, n: this.promised }, true);
+      this.send([m.from], m.r === undefined ? { type: 'heartbeat_ack', from: this.self, n: this.promised } : { type: 'heartbeat_ack', from: this.self, n: this.promised, r: m.r }, true);
       return;
     }
     this.follow(m.from, m.n);
-    this.send([m.from], { type: 'heartbeat_ack', from: this.self, n: m.n }, true);
+    this.send([m.from], m.r === undefined ? { type: 'heartbeat_ack', from: this.self, n: m.n } : { type: 'heartbeat_ack', from: this.self, n: m.n, r: m.r }, true);
     this.learnUpTo(m.commit, m.n);
   }
 
@@ -501,6 +562,10 @@ export class LogNode {
 
   private stepDown(leader: PeerId): void {
     const pending = this.pending;
+    // Our own waiting reads go to the new leader; other replicas ask again.
+    const reads = [...this.readQueue, ...(this.readRound?.batches ?? [])].filter((b) => b.from === this.self).flatMap((b) => b.ids);
+    this.readQueue = [];
+    this.readRound = null;
     this.roleNow = 'follower';
     this.proposals.clear();
     this.prepareAcks.clear();
@@ -512,6 +577,9 @@ export class LogNode {
       if (leader !== 0) this.send([leader], { type: 'forward', from: this.self, cmds: pending }, true);
       else this.out.unplaced.push(...pending);
     }
+    // With no leader known yet, they wait (resendTicks at most) for one.
+    for (const id of reads) this.readsAsked.set(id, this.ticks);
+    if (leader !== 0) this.readsToAsk.push(...reads);
   }
 
   /**
@@ -531,6 +599,12 @@ export class LogNode {
 
   private becomeCandidate(): void {
     this.resetElectionTimer();
+    // Reads in a round of the old ballot wait for a round of the new one, and
+    // reads we asked a leader about are now ours to confirm.
+    if (this.readRound !== null) this.readQueue.unshift(...this.readRound.batches);
+    this.readRound = null;
+    if (this.readsAsked.size > 0) this.readQueue.push({ from: this.self, ids: [...this.readsAsked.keys()] });
+    this.readsAsked.clear();
     this.roleNow = 'candidate';
     this.leaderId = 0;
     this.ballot = nextBallot(Math.max(this.promised, this.ballot), this.self, this.replicas);
@@ -597,6 +671,7 @@ export class LogNode {
       this.proposeSlot(s, r === undefined ? [] : r.v); // a hole: fill it with a no-op
     }
     this.flush();
+    this.startReadRound();
   }
 
   /** Give waiting commands slots, a batch per slot, while the window has room. */
@@ -648,6 +723,77 @@ export class LogNode {
     this.learn(slot, p.v, this.ballot, true);
     this.send(this.others, { type: 'chose', from: this.self, n: this.ballot, slot });
     this.flush();
+  }
+
+  // ---- reads ----------------------------------------------------------------
+
+  private queueReads(from: PeerId, ids: readonly number[]): void {
+    this.readQueue.push({ from, ids });
+    this.startReadRound();
+  }
+
+  /** Start a round for the reads queued, unless one is in flight: its acks predate them. */
+  private startReadRound(): void {
+    if (this.roleNow !== 'leader' || this.readRound !== null || this.readQueue.length === 0) return;
+    const stale = this.variant.staleReads === true;
+    // Broken on purpose (stale): answers from what it has applied, without asking whether it still leads.
+    const index = stale ? this.appliedIndex : Math.max(this.nextSlot, this.commitIndex) - 1;
+    const round = { r: ++this.readRounds, index, acks: new Set([this.self]), batches: this.readQueue };
+    this.readQueue = [];
+    this.readRound = round;
+    if (stale) {
+      for (const id of this.others) round.acks.add(id);
+    } else {
+      this.send(this.others, { type: 'heartbeat', from: this.self, n: this.ballot, commit: this.commitIndex, r: round.r }, true);
+    }
+    this.maybeReadsConfirmed();
+  }
+
+  private onReadAck(from: PeerId, n: number, r: number): void {
+    const round = this.readRound;
+    // Only an ack at our ballot to this round's heartbeat says `from` still follows us.
+    if (this.roleNow !== 'leader' || round === null || r !== round.r || n !== this.ballot) return;
+    round.acks.add(from);
+    this.maybeReadsConfirmed();
+  }
+
+  private maybeReadsConfirmed(): void {
+    const round = this.readRound;
+    if (round === null || round.acks.size < this.quorum) return;
+    this.readRound = null;
+    for (const b of round.batches) {
+      if (b.from === this.self) for (const id of b.ids) this.out.reads.push({ id, index: round.index });
+      else this.send([b.from], { type: 'read_index_ack', from: this.self, n: this.ballot, ids: b.ids, index: round.index }, true);
+    }
+    this.startReadRound();
+  }
+
+  /** Ask the leader about those of `ids` still unanswered (each once). */
+  private askForReadIndex(ids: readonly number[]): void {
+    const wanted = [...new Set(ids)].filter((id) => this.readsAsked.has(id));
+    if (wanted.length === 0) return;
+    if (this.roleNow !== 'follower' || this.leaderId === 0) {
+      for (const id of wanted) this.readsAsked.delete(id);
+      if (this.roleNow !== 'follower') this.queueReads(this.self, wanted);
+      else this.out.unreadable.push(...wanted);
+      return;
+    }
+    for (const id of wanted) this.readsAsked.set(id, this.ticks);
+    this.send([this.leaderId], { type: 'read_index', from: this.self, ids: wanted }, true);
+  }
+
+  /** Ask again for reads the leader has not answered in a while (it may be gone). */
+  private reaskReads(): void {
+    const late: number[] = [];
+    for (const [id, at] of this.readsAsked) if (this.ticks - at >= this.timing.resendTicks) late.push(id);
+    if (late.length > 0) this.readsToAsk.push(...late);
+  }
+
+  private onReadIndex(m: Msg<'read_index_ack'>): void {
+    for (const id of m.ids) {
+      if (!this.readsAsked.delete(id)) continue; // answered already, or not ours
+      this.out.reads.push({ id, index: m.index });
+    }
   }
 
   private send(to: readonly PeerId[], msg: LogMessage, silent?: true): void {

@@ -52,9 +52,17 @@ export type LogMessage =
   | { readonly type: 'accept_ack'; readonly from: PeerId; readonly n: number; readonly slot: number; readonly promised: number }
   /** `slot` was chosen with the value proposed for it at ballot n. */
   | { readonly type: 'chose'; readonly from: PeerId; readonly n: number; readonly slot: number }
-  /** The leader is alive; every slot below `commit` is chosen. Not shown on stdout. */
-  | { readonly type: 'heartbeat'; readonly from: PeerId; readonly n: number; readonly commit: number }
-  | { readonly type: 'heartbeat_ack'; readonly from: PeerId; readonly n: number }
+  /**
+   * The leader is alive; every slot below `commit` is chosen. Not shown on
+   * stdout. `r`: a read round (see LogNode.read), echoed in the ack.
+   */
+  | { readonly type: 'heartbeat'; readonly from: PeerId; readonly n: number; readonly commit: number; readonly r?: number }
+  /** `n` above the heartbeat's: a promise above it (the leader is deposed). */
+  | { readonly type: 'heartbeat_ack'; readonly from: PeerId; readonly n: number; readonly r?: number }
+  /** A follower's reads (its own ids), asking the leader for a read index. */
+  | { readonly type: 'read_index'; readonly from: PeerId; readonly ids: readonly number[] }
+  /** Leader of ballot n, still leading after the reads arrived: serve them once slot `index` is applied. */
+  | { readonly type: 'read_index_ack'; readonly from: PeerId; readonly n: number; readonly ids: readonly number[]; readonly index: number }
   /** Send me the chosen values from `slot` on. */
   | { readonly type: 'fetch'; readonly from: PeerId; readonly slot: number }
   /** Chosen values for slots start, start+1, ... */
@@ -166,6 +174,14 @@ export interface Ready {
   readonly sendSnapshotTo: PeerId[];
   /** Client commands this replica could not place: no leader known. */
   readonly unplaced: unknown[];
+  /**
+   * Reads (ids given to LogNode.read) confirmed linearizable: answer each
+   * from the state machine once every slot up to `index` is applied. No
+   * record backs them; they may be answered in any batch, after `committed`.
+   */
+  readonly reads: Array<{ id: number; index: number }>;
+  /** Reads this replica cannot serve: no leader known. */
+  readonly unreadable: number[];
 }
 
 export interface LogTiming {
@@ -201,6 +217,6 @@ export interface LogVariant {
   readonly skipPhase1?: boolean;
   /** A replica applies chosen slots even past a hole. */
   readonly applyPastHole?: boolean;
-  /** (Simulated by the shell: a leader answers reads from its own state.) */
+  /** A leader answers reads at once from what it has applied, without confirming it still leads. */
   readonly staleReads?: boolean;
 }

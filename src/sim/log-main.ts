@@ -23,7 +23,7 @@ function coverage(s: LogWorldSweep): string {
   return (
     `  faults: ${c.crashes} crashes (${c.midReadyCrashes} in the middle of a Ready), ${c.restarts} restarts, ${c.partitions} partitions, ` +
     `${c.dropped}/${c.messages} messages dropped\n` +
-    `  exercised: ${c.leaders} leaderships, ${c.multiCommandSlots} slots with several commands, ${c.forwards} forwards, ${c.unplaced} unplaced, ` +
+    `  exercised: ${c.leaders} leaderships, ${c.multiCommandSlots} slots with several commands, ${c.forwards} forwards, ${c.indexReads} reads by index, ${c.unplaced} unplaced, ` +
     `${c.retries} client retries, ${c.entriesDelivered} entries replies, ${c.snapshotsTaken} snapshots taken, ` +
     `${c.snapshotsSent} sent and ${c.snapshotsInstalled} installed, ${c.catchUpToNonFollower} catch-up replies reaching a leader or candidate\n`
   );

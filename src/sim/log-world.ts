@@ -26,7 +26,9 @@
 //
 // Clients issue put/get/del/cas on a few keys, one op at a time each, to a
 // random replica. A client's answer comes when the replica it asked applies
-// its command (matched by client id + seq; the store's result). If the
+// its command (matched by client id + seq; the store's result), or, for a get
+// from a session the store knows, when the replica can answer it by read
+// index (LogNode.read) from its own store, as the daemon does. If the
 // replica cannot place it (Ready.unplaced) or there is no answer in time, the
 // client retries the same client + seq at another replica (the store applies
 // a seq once); if it gives up, the op is `info` (unknown) in the history.
@@ -48,8 +50,9 @@
 //   skipPhase1     a new leader proposes without phase 1;
 //   forgetLog      restarted replicas come back with an EMPTY durable store;
 //   applyPastHole  a replica applies chosen slots past a hole;
-//   staleReads     a replica that believes it leads answers gets from its own
-//                  store, without going through the log.
+//   staleReads     a leader answers reads at once from what it has applied,
+//                  without the heartbeat round that confirms it still leads
+//                  and without waiting for the slots it has proposed.
 
 import { performance } from 'node:perf_hooks';
 import type { PeerId } from '../core/types.js';
@@ -114,6 +117,8 @@ export interface LogWorldStats {
   forwards: number;
   unplaced: number;
   retries: number;
+  /** Gets answered by read index, off the log. */
+  indexReads: number;
 }
 
 export interface LogWorldResult {
@@ -161,6 +166,8 @@ interface Replica {
   crashAt: 'beforeSync' | 'afterSync' | null;
   /** Clients waiting here for a command: client\0seq -> client index. */
   readonly waiters: Map<string, number>;
+  /** Gets served by read index (LogNode.read): read id -> the client and its op. */
+  readonly reads: Map<number, { readonly ci: number; readonly op: ClientOp; index: number }>;
 }
 
 
@@ -229,9 +236,13 @@ function showMsg(m: LogMessage): string {
     case 'chose':
       return `chose n=${m.n} slot=${m.slot}`;
     case 'heartbeat':
-      return `heartbeat n=${m.n} commit=${m.commit}`;
+      return `heartbeat n=${m.n} commit=${m.commit}${m.r === undefined ? '' : ` r=${m.r}`}`;
     case 'heartbeat_ack':
-      return `heartbeat_ack n=${m.n}`;
+      return `heartbeat_ack n=${m.n}${m.r === undefined ? '' : ` r=${m.r}`}`;
+    case 'read_index':
+      return `read_index ids=${m.ids.join(',')}`;
+    case 'read_index_ack':
+      return `read_index_ack n=${m.n} index=${m.index} ids=${m.ids.join(',')}`;
     case 'fetch':
       return `fetch slot=${m.slot}`;
     case 'entries':
@@ -289,6 +300,7 @@ export class LogWorld {
   private valueCounter = 0;
   /** Sessions started, for unique client ids. */
   private sessions = 0;
+  private readIds = 0;
   private readonly trace: TraceEntry[] = [];
   private traceAt = 0;
   readonly stats: LogWorldStats = {
@@ -308,6 +320,7 @@ export class LogWorld {
     forwards: 0,
     unplaced: 0,
     retries: 0,
+    indexReads: 0,
   };
 
   constructor(private readonly opts: LogWorldOptions) {
@@ -333,13 +346,13 @@ export class LogWorld {
       maxBatch: pick(r, [1, 3, 512]),
       maxEntries: pick(r, [3, 256]),
     };
-    this.nodeVariant = this.variant === 'skipPhase1' ? { skipPhase1: true } : this.variant === 'applyPastHole' ? { applyPastHole: true } : {};
+    this.nodeVariant = this.variant === 'skipPhase1' ? { skipPhase1: true } : this.variant === 'applyPastHole' ? { applyPastHole: true } : this.variant === 'staleReads' ? { staleReads: true } : {};
     const nClients = opts.clients ?? 4;
     this.shape = `${this.n} replicas, ${nClients} clients, ${this.keys.length} keys, window ${this.timing.window}, batch ${this.timing.maxBatch}, entries ${this.timing.maxEntries}, keep ${this.keepSlots}`;
 
     for (let id = 1; id <= this.n; id++) {
       const disk: Disk = { records: [], snap: null };
-      const rep: Replica = { id, node: null, kv: new KvStore(), disk, life: 0, lastApplied: 0, durablePromise: 0, crashAt: null, waiters: new Map() };
+      const rep: Replica = { id, node: null, kv: new KvStore(), disk, life: 0, lastApplied: 0, durablePromise: 0, crashAt: null, waiters: new Map(), reads: new Map() };
       this.replicas.push(rep);
     }
     for (const rep of this.replicas) rep.node = this.makeNode(rep);
@@ -520,6 +533,24 @@ export class LogWorld {
         });
       }
     }
+    // Reads: confirmed ones wait for their index to be applied here.
+    for (const r of ready.reads) {
+      const w = rep.reads.get(r.id);
+      if (w !== undefined) w.index = r.index;
+    }
+    for (const id of ready.unreadable) {
+      const w = rep.reads.get(id);
+      if (w === undefined) continue;
+      rep.reads.delete(id);
+      this.stats.unplaced += 1;
+      const op = w.op;
+      const client = this.clients[w.ci]!;
+      const attempt = op.attempt;
+      this.agenda.push(this.now + 20 + Math.floor(this.rng() * 40), () => {
+        if (client.op === op && op.attempt === attempt) this.attempt(client);
+      });
+    }
+    this.serveReads(rep);
     // A leader at a ballot: owned by it, and never used by two lives.
     if (node.role === 'leader' && node === rep.node) {
       const b = node.currentBallot;
@@ -543,6 +574,17 @@ export class LogWorld {
       node.compact(index, index + 1 - this.keepSlots);
       rep.disk.records = node.liveRecords();
       this.stats.snapshotsTaken += 1;
+    }
+  }
+
+  private serveReads(rep: Replica): void {
+    for (const [id, w] of rep.reads) {
+      if (w.index < 0 || rep.kv.appliedIndex < w.index) continue;
+      rep.reads.delete(id);
+      const client = this.clients[w.ci]!;
+      if (client.op !== w.op || w.op.cmd.op !== 'get') continue;
+      this.stats.indexReads += 1;
+      this.complete(client, { status: 'ok', value: rep.kv.read(w.op.cmd.key) }, rep.id);
     }
   }
 
@@ -596,6 +638,7 @@ export class LogWorld {
     rep.node = null;
     rep.crashAt = null;
     rep.waiters.clear();
+    rep.reads.clear();
     this.stats.crashes += 1;
     this.note(`r${rep.id} CRASH ${how}`);
   }
@@ -847,16 +890,17 @@ export class LogWorld {
         if (client.op === op && op.attempt === attempt) this.attempt(client);
       });
     if (rep.node === null) return retryLater(10 + Math.floor(this.rng() * 20)); // connection refused
-    if (this.variant === 'staleReads' && op.cmd.op === 'get' && rep.node.role === 'leader') {
-      // Broken on purpose: a leader answers reads from its own store.
-      const value = rep.kv.read(op.cmd.key);
-      this.agenda.push(this.now + 1, () => {
-        if (client.op !== op || op.attempt !== attempt) return;
-        // The log never saw this seq: a session the store does not know yet
-        // would find its next seq expired, so start a new one.
-        if (!client.established) this.newSession(client);
-        this.complete(client, { status: 'ok', value }, rep.id);
-      });
+    const session = rep.kv.session(client.id);
+    if (op.cmd.op === 'get' && session !== undefined && op.cmd.seq > session.seq) {
+      // As the replica daemon does: a get from a known session is a read by
+      // index, off the log (a first get goes through the log, so the
+      // session exists before its next seq).
+      const id = ++this.readIds;
+      rep.reads.set(id, { ci: client.idx, op, index: -1 });
+      this.note(`client ${client.id} seq ${op.cmd.seq} get ${op.cmd.key} -> r${rep.id} read #${id} (attempt ${op.attempts})`);
+      rep.node.read([id]);
+      this.drain(rep);
+      retryLater(250 + Math.floor(this.rng() * 100));
       return;
     }
     rep.waiters.set(`${client.id}\u0000${op.cmd.seq}`, client.idx);
@@ -968,6 +1012,7 @@ export function sweepLogWorld(
     forwards: 0,
     unplaced: 0,
     retries: 0,
+    indexReads: 0,
   };
   for (let seed = from; seed < from + count; seed++) {
     const { stopAtFirst: _s, kinds: _k, ...world } = o;

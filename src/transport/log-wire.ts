@@ -3,6 +3,7 @@
 //   {"type":"prepare","from":2,"n":5,"slot":17}
 //   {"type":"accept","from":2,"n":5,"slot":17,"v":[{"o":"put","c":"cli-1","s":1,"k":"a","v":"x"}],"commit":17}
 //   {"type":"chose","from":2,"n":5,"slot":17}
+//   {"type":"read_index","from":3,"ids":[41,42]}  {"type":"read_index_ack","from":2,"n":5,"ids":[41,42],"index":17}
 // plus the handshake and pings every connection has (wire.ts), and the
 // clients' requests (kv-wire.ts). Every field is checked: a replica must
 // never act on a message it half understands.
@@ -34,6 +35,13 @@ function batch(x: unknown, name: string): Batch {
   return x;
 }
 
+/** Read ids: a replica's own counter, so any safe integer from 1. */
+function ids(x: unknown): number[] {
+  if (!Array.isArray(x) || x.length === 0) throw new Bad('"ids" must be a non-empty array');
+  for (const id of x) if (!Number.isSafeInteger(id) || (id as number) < 1) throw new Bad('"ids" must hold integers from 1');
+  return x as number[];
+}
+
 function reports(x: unknown): SlotReport[] {
   if (!Array.isArray(x)) throw new Bad('"votes" must be an array');
   return x.map((r: unknown, i) => {
@@ -60,9 +68,13 @@ function message(o: Obj, type: string, from: PeerId): LogMessage {
     case 'chose':
       return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1) };
     case 'heartbeat':
-      return { type, from, n: int(o, 'n', 1), commit: int(o, 'commit', 1) };
+      return o['r'] === undefined ? { type, from, n: int(o, 'n', 1), commit: int(o, 'commit', 1) } : { type, from, n: int(o, 'n', 1), commit: int(o, 'commit', 1), r: int(o, 'r', 1) };
     case 'heartbeat_ack':
-      return { type, from, n: int(o, 'n', 0) };
+      return o['r'] === undefined ? { type, from, n: int(o, 'n', 0) } : { type, from, n: int(o, 'n', 0), r: int(o, 'r', 1) };
+    case 'read_index':
+      return { type, from, ids: ids(o['ids']) };
+    case 'read_index_ack':
+      return { type, from, n: int(o, 'n', 1), ids: ids(o['ids']), index: int(o, 'index', 0) };
     case 'fetch':
       return { type, from, slot: int(o, 'slot', 1) };
     case 'entries': {

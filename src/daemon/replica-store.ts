@@ -12,7 +12,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { replay, type LogRecord, type Recovered } from '../log/types.js';
+import { mustSync, replay, type LogRecord, type Recovered } from '../log/types.js';
 import { KvStore } from '../sm/kv.js';
 import { writeAtomically } from '../storage/atomic.js';
 import { DirLock, StateError } from '../storage/lock.js';
@@ -80,11 +80,15 @@ export class ReplicaStore {
     return { recovered: replay(records, kv.appliedIndex), kv };
   }
 
-  /** Append and make durable: one write and one fsync for the whole batch. */
+  /**
+   * Append, and make durable (one write and one fsync for the whole batch)
+   * unless the records only say what is chosen (mustSync): those ride along
+   * with the next fsync.
+   */
   async persist(records: readonly LogRecord[]): Promise<void> {
     const wal = this.need();
     for (const r of records) wal.append(r);
-    await wal.sync();
+    if (mustSync(records)) await wal.sync();
   }
 
   get logBytes(): number {

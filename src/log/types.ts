@@ -103,6 +103,17 @@ export interface Recovered {
 
 export const EMPTY_RECOVERED: Recovered = { promised: 0, votes: new Map(), chosen: new Map(), snapshotIndex: 0 };
 
+/**
+ * Whether a batch's records must be durable before the rest of its batch. A
+ * promise or a vote must: others act on it. Records that only say a slot is
+ * chosen ('c', 'e') need not: a majority holds the value durably, so one lost
+ * in a crash is learned again. They are appended in order with the rest and
+ * made durable by the next fsync; a batch of nothing else waits for no disk.
+ */
+export function mustSync(records: readonly LogRecord[]): boolean {
+  return records.some((r) => r.t === 'p' || r.t === 'v');
+}
+
 /** Rebuild durable state from records, in order, on top of a snapshot. */
 export function replay(records: readonly LogRecord[], snapshotIndex = 0): Recovered {
   let promised = 0;
@@ -146,7 +157,8 @@ export interface Committed {
 /**
  * One batch of work for the shell, in this order:
  *  0. send `early`;
- *  1. append `records` to the log and make them durable (one fsync);
+ *  1. append `records` to the log and make them durable (one fsync), if
+ *     mustSync(records); else just append them;
  *  2. then send `messages`, print `lines`-worthy events, restore a
  *     `snapshot` if any, and apply `committed` in order.
  * Nothing of 2 may happen before 1 is on disk.

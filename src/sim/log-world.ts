@@ -62,7 +62,7 @@ import { checkHistory } from '../lincheck/checker.js';
 import { parseHistory } from '../lincheck/history.js';
 import { ballotOwner } from '../log/ballot.js';
 import { LogNode } from '../log/node.js';
-import { DEFAULT_LOG_TIMING, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready } from '../log/types.js';
+import { DEFAULT_LOG_TIMING, mustSync, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready } from '../log/types.js';
 import { decodeCommand, encodeCommand, type ClientCommand, type Command, type Result } from '../sm/command.js';
 import { KvStore } from '../sm/kv.js';
 
@@ -148,6 +148,8 @@ const GIVE_UP_MS = 2000;
 
 interface Disk {
   records: LogRecord[];
+  /** Appended but not yet fsynced (mustSync was false): lost in a crash. */
+  unsynced: LogRecord[];
   snap: { index: number; data: string } | null;
 }
 
@@ -351,7 +353,7 @@ export class LogWorld {
     this.shape = `${this.n} replicas, ${nClients} clients, ${this.keys.length} keys, window ${this.timing.window}, batch ${this.timing.maxBatch}, entries ${this.timing.maxEntries}, keep ${this.keepSlots}`;
 
     for (let id = 1; id <= this.n; id++) {
-      const disk: Disk = { records: [], snap: null };
+      const disk: Disk = { records: [], unsynced: [], snap: null };
       const rep: Replica = { id, node: null, kv: new KvStore(), disk, life: 0, lastApplied: 0, durablePromise: 0, crashAt: null, waiters: new Map(), reads: new Map() };
       this.replicas.push(rep);
     }
@@ -479,10 +481,14 @@ export class LogWorld {
       this.crash(rep, 'before its records were durable');
       return;
     }
-    // 1. Durable.
-    for (const rec of ready.records) {
-      rep.disk.records.push(rec);
-      if (rec.t === 'p') rep.durablePromise = Math.max(rep.durablePromise, rec.n);
+    // 1. Durable (or, for records that only say what is chosen, appended).
+    rep.disk.unsynced.push(...ready.records);
+    if (mustSync(ready.records)) {
+      for (const rec of rep.disk.unsynced) {
+        rep.disk.records.push(rec);
+        if (rec.t === 'p') rep.durablePromise = Math.max(rep.durablePromise, rec.n);
+      }
+      rep.disk.unsynced = [];
     }
     if (rep.crashAt === 'afterSync') {
       this.stats.midReadyCrashes += 1;
@@ -501,7 +507,9 @@ export class LogWorld {
       rep.kv = kv;
       rep.lastApplied = s.index;
       rep.disk.snap = { index: s.index, data: s.data };
-      rep.disk.records = node.liveRecords();
+      // A checkpoint writes the live records, then what was appended after them.
+      rep.disk.records = [...node.liveRecords(), ...rep.disk.unsynced];
+      rep.disk.unsynced = [];
       this.stats.snapshotsInstalled += 1;
       this.note(`r${rep.id} installed snapshot ${s.index}`);
     }
@@ -572,7 +580,9 @@ export class LogWorld {
       this.checkSnapshot(rep, index, data);
       rep.disk.snap = { index, data };
       node.compact(index, index + 1 - this.keepSlots);
-      rep.disk.records = node.liveRecords();
+      // A checkpoint writes the live records, then what was appended after them.
+      rep.disk.records = [...node.liveRecords(), ...rep.disk.unsynced];
+      rep.disk.unsynced = [];
       this.stats.snapshotsTaken += 1;
     }
   }
@@ -637,6 +647,7 @@ export class LogWorld {
     if (rep.node === null) return;
     rep.node = null;
     rep.crashAt = null;
+    rep.disk.unsynced = [];
     rep.waiters.clear();
     rep.reads.clear();
     this.stats.crashes += 1;

@@ -59,7 +59,8 @@ async function startOurs(dir: string): Promise<System> {
   await alloc.beforeSpawn();
   const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
   const children: ChildProcess[] = hosts.map((h) =>
-    spawn(process.execPath, [MAIN, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
+    // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the replicas.
+    spawn(process.execPath, [...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), MAIN, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
       stdio: ['pipe', 'ignore', 'ignore'],
     }),
   );
@@ -99,7 +100,8 @@ async function startOurs(dir: string): Promise<System> {
       };
     },
     async stop() {
-      for (const c of children) c.kill('SIGKILL');
+      // SIGTERM: a clean exit (and a profile written, when profiling).
+      for (const c of children) c.kill('SIGTERM');
       await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
       await alloc.release();
     },

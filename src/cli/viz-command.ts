@@ -6,8 +6,8 @@ import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import type { LogLine } from '../core/logline.js';
 import { hostOfLabel, readTranscripts } from '../transcript/read.js';
-import { hasSlot, parseSlotLine } from '../transcript/log-check.js';
-import { parseLogLine } from '../transcript/parse.js';
+import { hasSlot } from '../transcript/log-check.js';
+import { chartLine } from '../viz/lines.js';
 import { buildChart, type Lane } from '../viz/events.js';
 import { chartHtml, chartSvg } from '../viz/svg.js';
 import { findHostsfile } from './check-command.js';
@@ -51,14 +51,8 @@ export function vizCommand(argv: readonly string[]): number {
   // leading each label ("#17 ..."), so messages match by slot too.
   const logMode = cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot));
   const parse = (raw: string): LogLine[] => {
-    if (!logMode) {
-      const r = parseLogLine(raw);
-      return r.ok ? [r.line] : [];
-    }
-    const r = parseSlotLine(raw);
-    if (!r.ok) return [];
-    const { slot, ...line } = r.line;
-    return [{ ...line, message_value: `#${slot} ${line.message_value}` }];
+    const c = chartLine(raw, logMode);
+    return c === undefined ? [] : [c.line];
   };
 
   const lanes: Lane[] = [];

@@ -5,20 +5,43 @@
 
 import type { Chart } from './events.js';
 
-const LANE_W = 170;
-const ROW_H = 22;
-const TOP = 70;
-const LEFT = 40;
+// Exported so the live page (src/ui/web) lines its lane headers up with the
+// chart's lanes and draws its legend in the chart's own colours.
+export const LANE_W = 170;
+export const ROW_H = 22;
+export const TOP = 70;
+export const LEFT = 40;
 
-const COLORS: Record<string, string> = {
+export const COLORS: Record<string, string> = {
   prepare: '#1f77b4',
   prepare_ack: '#6baed6',
   accept: '#2ca02c',
   accept_ack: '#74c476',
   chose: '#9467bd',
 };
+export const REJECT_COLOR = '#d62728';
+/** A lane whose peer is down (killed) or paused, on the live page. */
+export const LANE_STATE_COLORS = { up: '#bbb', down: '#d62728', paused: '#ff7f0e' } as const;
+export type LaneState = keyof typeof LANE_STATE_COLORS;
 
-export function chartSvg(chart: Chart, title: string): string {
+/** Something done to a peer (kill, restart, pause, cut), drawn on its lane before `row`. */
+export interface Note {
+  readonly lane: number;
+  readonly row: number;
+  readonly text: string;
+  readonly state: LaneState;
+}
+
+/** What only the live page draws; a saved chart passes none. */
+export interface SvgOptions {
+  /** Each lane's peer now: its lane line is drawn in that state's colour. */
+  readonly laneStates?: readonly LaneState[];
+  readonly notes?: readonly Note[];
+  /** Leave out the title line (the page shows its own). */
+  readonly bare?: boolean;
+}
+
+export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): string {
   const width = LEFT * 2 + LANE_W * chart.lanes.length;
   const height = TOP + ROW_H * (chart.rows.length + 1) + 40;
   const x = (lane: number): number => LEFT + LANE_W * lane + LANE_W / 2;
@@ -29,17 +52,18 @@ export function chartSvg(chart: Chart, title: string): string {
     `<title>${esc(title)}</title>`,
     '<defs>',
     ...Object.entries(COLORS).map(([t, c]) => `<marker id="head-${t}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`),
-    '<marker id="head-rejected" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#d62728"/></marker>',
+    `<marker id="head-rejected" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${REJECT_COLOR}"/></marker>`,
     '</defs>',
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${LEFT}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`,
   );
+  if (opts.bare !== true) out.push(`<text x="${LEFT}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`);
   chart.lanes.forEach((lane, i) => {
+    const state = opts.laneStates?.[i] ?? 'up';
     out.push(
       `<g class="lane" data-peer="${esc(lane.label)}">`,
       `<text x="${x(i)}" y="${TOP - 28}" text-anchor="middle" font-size="13" font-weight="bold">${esc(lane.label)} (${lane.id})</text>`,
       `<text x="${x(i)}" y="${TOP - 14}" text-anchor="middle" fill="#555">${esc(lane.roles)}</text>`,
-      `<line x1="${x(i)}" y1="${TOP - 6}" x2="${x(i)}" y2="${height - 30}" stroke="#bbb" stroke-width="1.5"/>`,
+      `<line class="lane-line ${state}" x1="${x(i)}" y1="${TOP - 6}" x2="${x(i)}" y2="${height - 30}" stroke="${LANE_STATE_COLORS[state]}" stroke-width="${state === 'up' ? 1.5 : 3}"${state === 'up' ? '' : ' stroke-dasharray="6,4"'}/>`,
       '</g>',
     );
   });
@@ -47,7 +71,7 @@ export function chartSvg(chart: Chart, title: string): string {
     const from = chart.rows[a.from]!;
     const to = chart.rows[a.to]!;
     const type = to.line.message_type;
-    const color = a.rejected ? '#d62728' : COLORS[type]!;
+    const color = a.rejected ? REJECT_COLOR : COLORS[type]!;
     const [x1, y1, x2, y2] = [x(from.lane), y(a.from), x(to.lane), y(a.to)];
     const self = from.lane === to.lane;
     const path = self
@@ -72,6 +96,18 @@ export function chartSvg(chart: Chart, title: string): string {
       '</g>',
     );
   });
+  for (const n of opts.notes ?? []) {
+    // Between two rows, left-aligned on the lane, so it never covers a chose marker.
+    const ny = TOP + ROW_H * n.row;
+    const color = n.state === 'up' ? '#2a7d2a' : LANE_STATE_COLORS[n.state];
+    const w = 8 + 6.6 * n.text.length;
+    out.push(
+      `<g class="note ${n.state}" data-peer="${esc(chart.lanes[n.lane]?.label ?? '')}">`,
+      `<rect x="${x(n.lane) - w / 2}" y="${ny - 7}" width="${w}" height="14" rx="3" fill="white" stroke="${color}"/>`,
+      `<text x="${x(n.lane)}" y="${ny + 4}" text-anchor="middle" fill="${color}" font-weight="bold">${esc(n.text)}</text>`,
+      '</g>',
+    );
+  }
   out.push(
     `<text x="${LEFT}" y="${height - 10}" fill="#555">${chart.rows.length} log lines, ${chart.arrows.length} messages${chart.unmatched > 0 ? `, ${chart.unmatched} received with no matching send in the input` : ''}. Red dashed: a rejection. ★: a peer chose. Time runs down.</text>`,
     '</svg>',

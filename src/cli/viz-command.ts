@@ -7,7 +7,7 @@ import { loadHostsfile } from '../config/hostsfile.js';
 import type { LogLine } from '../core/logline.js';
 import { hostOfLabel, readTranscripts } from '../transcript/read.js';
 import { hasSlot } from '../transcript/log-check.js';
-import { chartLine } from '../viz/lines.js';
+import { chartLine, compactRoles } from '../viz/lines.js';
 import { buildChart, type Lane } from '../viz/events.js';
 import { chartHtml, chartSvg } from '../viz/svg.js';
 import { findHostsfile } from './check-command.js';
@@ -72,11 +72,4 @@ export function vizCommand(argv: readonly string[]): number {
   writeFileSync(out, out.endsWith('.svg') ? `${svg}\n` : `${chartHtml(svg, title)}\n`);
   process.stdout.write(`viz: wrote ${out}: ${chart.lanes.length} lanes, ${chart.arrows.length} messages, ${chart.rows.filter((r) => r.line.action === 'chose').length} chose markers, ${chart.arrows.filter((a) => a.rejected).length} rejections\n`);
   return 0;
-}
-
-/** acceptor1,acceptor2,acceptor3 -> acceptor1,2,3: short enough for a lane. */
-function compactRoles(roles: readonly { kind: string; group: number }[]): string {
-  const byKind = new Map<string, number[]>();
-  for (const r of roles) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.group]);
-  return [...byKind].map(([kind, groups]) => (kind === 'replica' ? kind : `${kind}${groups.join(',')}`)).join(' ');
 }

@@ -18,3 +18,10 @@ export function chartLine(raw: string, logMode: boolean): { line: LogLine; slot:
   const { slot, ...line } = r.line;
   return { line: { ...line, message_value: `#${slot} ${line.message_value}` }, slot };
 }
+
+/** acceptor1,acceptor2,acceptor3 -> acceptor1,2,3: short enough for a lane. */
+export function compactRoles(roles: readonly { kind: string; group: number }[]): string {
+  const byKind = new Map<string, number[]>();
+  for (const r of roles) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.group]);
+  return [...byKind].map(([kind, groups]) => (kind === 'replica' ? kind : `${kind}${groups.join(',')}`)).join(' ');
+}

@@ -1,0 +1,172 @@
+// The live page in a real browser (`npm run test:ui`, run by .ci/run after
+// npm test; not part of the ava suite, so npm test needs no browser). It uses
+// Debian's chromium through playwright-core; nothing downloads a browser.
+//   1. paxos run testcases/2 --ui: five lanes, every peer's chose marker;
+//      kill -9 an acceptor and see its lane down, restart it and see it up;
+//      pause and resume one; cut a link and restore it.
+//   2. paxos run testcases/kv3 --ui: put a key through the page, read it back.
+//   3. paxos viz FILE --serve: the replay page and its slider.
+// Screenshots go to artifacts/ui/ (UI_ARTIFACTS overrides).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Page } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
+const OUT = process.env['UI_ARTIFACTS'] ?? path.join(ROOT, 'artifacts/ui');
+const BROWSER = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
+
+function say(s: string): void {
+  process.stdout.write(`ui-test: ${s}\n`);
+}
+
+/** Start a paxos command that serves a page; resolve with its URL once printed. */
+function serve(args: string[]): Promise<{ proc: ChildProcess; url: string; stderr: string[] }> {
+  const proc = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const stderr: string[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`paxos ${args.join(' ')} printed no page address in 30 s:\n${stderr.join('')}`)), 30_000);
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr.push(d.toString());
+      const m = /(?:live page|replay) at (http:\/\/\S+)/.exec(stderr.join(''));
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1]!, stderr });
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`paxos ${args.join(' ')} exited (${code}):\n${stderr.join('')}`)));
+  });
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  const done = new Promise((resolve) => proc.once('exit', resolve));
+  proc.kill('SIGINT');
+  const force = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await done;
+  clearTimeout(force);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  const file = path.join(OUT, `${name}.png`);
+  await page.screenshot({ path: file });
+  say(`screenshot ${path.relative(ROOT, file)}`);
+}
+
+async function logSays(page: Page, text: string, timeout = 20_000): Promise<void> {
+  await page.waitForFunction((t) => document.getElementById('log')?.textContent?.includes(t) === true, text, { timeout });
+}
+
+async function lab(page: Page): Promise<void> {
+  const { proc, url } = await serve(['run', 'testcases/2', '--ui', '0', '--quiet']);
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => document.querySelectorAll('.card').length === 5, undefined, { timeout: 15_000 });
+    say('five lanes');
+    // peer5 proposes after 10 s; every peer prints chose once it learns.
+    for (const p of ['peer1', 'peer2', 'peer3', 'peer4', 'peer5']) {
+      await page.waitForSelector(`g.chose[data-peer="${p}"]`, { timeout: 40_000, state: 'attached' });
+    }
+    say('every peer chose');
+    await shot(page, 'lab-chosen');
+
+    await page.click('button[data-action="kill"][data-peer="peer3"]');
+    await page.waitForSelector('.card[data-lane="peer3"][data-proc="down"]', { timeout: 10_000 });
+    await page.waitForSelector('line.lane-line.down', { timeout: 5000, state: 'attached' });
+    say('peer3 killed: its lane is down');
+    await shot(page, 'lab-killed');
+
+    await page.click('button[data-action="restart"][data-peer="peer3"]');
+    await page.waitForSelector('.card[data-lane="peer3"][data-proc="up"]', { timeout: 10_000 });
+    say('peer3 restarted: its lane is up');
+
+    await page.click('button[data-action="pause"][data-peer="peer4"]');
+    await page.waitForSelector('.card[data-lane="peer4"][data-proc="paused"]', { timeout: 10_000 });
+    await page.click('td.pair[data-from="peer1"][data-to="peer2"]');
+    await page.waitForSelector('td.pair.cut[data-from="peer1"][data-to="peer2"]', { timeout: 10_000 });
+    await page.fill('#client-value', 'Z');
+    await page.click('#do-submit');
+    await logSays(page, 'another value was chosen first');
+    say('paused peer4, cut peer1-peer2, submitted Z: X stays chosen');
+    await shot(page, 'lab-broken');
+    await page.click('button[data-action="resume"][data-peer="peer4"]');
+    await page.waitForSelector('.card[data-lane="peer4"][data-proc="up"]', { timeout: 10_000 });
+    await page.click('#heal');
+    await page.waitForSelector('td.pair.cut', { state: 'detached', timeout: 10_000 });
+    say('resumed peer4, healed the links');
+  } finally {
+    await stop(proc);
+  }
+}
+
+async function kv(page: Page): Promise<void> {
+  const { proc, url } = await serve(['run', 'testcases/kv3', '--ui', '0', '--quiet']);
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => document.querySelectorAll('.card').length === 3, undefined, { timeout: 15_000 });
+    say('three replicas');
+    await page.fill('#kv-key', 'greeting');
+    await page.fill('#kv-value', 'hello');
+    await page.click('#do-put');
+    await logSays(page, 'put "greeting": ok');
+    await page.click('#do-get');
+    await logSays(page, 'get "greeting" = "hello"');
+    say('put greeting=hello through the page and read it back');
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.card dd')).some((d) => d.textContent === 'leader'), undefined, { timeout: 10_000 }).catch(() => undefined);
+    await shot(page, 'kv-put-get');
+  } finally {
+    await stop(proc);
+  }
+}
+
+async function replay(page: Page): Promise<void> {
+  const { proc, url } = await serve(['viz', 'testcases/2/expected', '--serve', '0']);
+  try {
+    await page.goto(url);
+    await page.waitForSelector('g.chose', { timeout: 15_000, state: 'attached' });
+    const all = await page.$$eval('g.arrow', (a) => a.length);
+    await page.$eval('#slider', (s) => {
+      const el = s as HTMLInputElement;
+      el.value = String(Math.floor(Number(el.max) / 3));
+      el.dispatchEvent(new Event('input'));
+    });
+    await page.waitForFunction((n) => document.querySelectorAll('g.arrow').length < n, all, { timeout: 5000 });
+    say(`replay: ${all} arrows in all, fewer with the slider at a third`);
+    await shot(page, 'replay');
+  } finally {
+    await stop(proc);
+  }
+}
+
+async function main(): Promise<number> {
+  if (!existsSync(BROWSER)) {
+    process.stderr.write(`ui-test: no browser at ${BROWSER}; install Debian's chromium (apt-get install chromium) or set CHROMIUM=/path/to/chromium\n`);
+    return 1;
+  }
+  mkdirSync(OUT, { recursive: true });
+  const browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await lab(page);
+    await kv(page);
+    await replay(page);
+    if (errors.length > 0) throw new Error(`the page threw: ${errors.join('; ')}`);
+  } finally {
+    await browser.close();
+  }
+  say('passed');
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`ui-test: FAILED: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -115,7 +115,9 @@ async function kv(page: Page): Promise<void> {
     await page.click('#do-get');
     await logSays(page, 'get "greeting" = "hello"');
     say('put greeting=hello through the page and read it back');
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.card dd')).some((d) => d.textContent === 'leader'), undefined, { timeout: 10_000 }).catch(() => undefined);
+    // Every replica learns slot 2 (the get) and applies the put.
+    await page.waitForFunction(() => document.querySelectorAll('g.chose').length >= 6, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.card dd')).some((d) => d.textContent === 'leader'), undefined, { timeout: 10_000 });
     await shot(page, 'kv-put-get');
   } finally {
     await stop(proc);

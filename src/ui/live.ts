@@ -139,7 +139,7 @@ function noteText(why: string): string {
   if (why.startsWith('killed')) return '✖ kill -9';
   if (why.startsWith('exited')) return `✖ ${why}`;
   if (why === 'started') return '▶ restarted';
-  if (why.startsWith('paused')) return '⏸ paused';
+  if (why.startsWith('paused')) return '‖ paused';
   if (why.startsWith('resumed')) return '▶ resumed';
   return why;
 }

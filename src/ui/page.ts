@@ -65,7 +65,7 @@ table.links td.self{background:#eee}
     <div id="links-box"><h2>Links <span class="hint">(msgs/s, row → column; click to cut or restore)</span></h2><div id="links"></div>
       <div class="row"><button id="heal" data-action="heal">heal all links</button></div></div>
     <h2>Legend</h2><div class="legend" id="legend"></div>
-    <h2>Activity</h2><div id="log"></div>
+    <div id="activity"><h2>Activity</h2><div id="log"></div></div>
   </aside>
 </main>
 <script type="module" src="/js/ui/web/app.js"></script>

@@ -42,10 +42,26 @@ export interface SvgOptions {
 }
 
 export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): string {
+  // Notes get rows of their own, so they never sit on a line's row: a note
+  // before row r pushes r and every row after it one row down. Notes on
+  // one lane at one place become one note.
+  const merged = new Map<string, Note>();
+  for (const n of opts.notes ?? []) {
+    const k = `${n.row}|${n.lane}`;
+    const had = merged.get(k);
+    merged.set(k, had === undefined ? n : { ...n, text: `${had.text} → ${n.text}` });
+  }
+  const notes = [...merged.values()];
+  const noteRows = [...new Set(notes.map((n) => n.row))].sort((a, b) => a - b);
+  const shift: number[] = [];
+  for (let r = 0, k = 0; r <= chart.rows.length; r++) {
+    while (k < noteRows.length && noteRows[k]! <= r) k++;
+    shift.push(k);
+  }
   const width = LEFT * 2 + LANE_W * chart.lanes.length;
-  const height = TOP + ROW_H * (chart.rows.length + 1) + 40;
+  const height = TOP + ROW_H * (chart.rows.length + noteRows.length + 1) + 40;
   const x = (lane: number): number => LEFT + LANE_W * lane + LANE_W / 2;
-  const y = (row: number): number => TOP + ROW_H * (row + 0.5);
+  const y = (row: number): number => TOP + ROW_H * (row + 0.5 + (shift[row] ?? 0));
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`,
@@ -77,12 +93,16 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
     const path = self
       ? `M${x1},${y1} C${x1 + 40},${y1} ${x2 + 40},${y2} ${x2 + 2},${y2}`
       : `M${x1},${y1} L${x2 + (x2 > x1 ? -3 : 3)},${y2}`;
-    const mx = self ? x1 + 34 : (x1 + x2) / 2;
-    const my = (y1 + y2) / 2 - 3;
+    // The label sits under the arrowhead, on the received line's row (every
+    // arrow runs downwards, so its own line is never there): a
+    // row holds one line, so two labels never share one (midpoints of
+    // arrows into one lane from two senders did).
+    const right = x2 > x1;
+    const [mx, my, anchor] = self ? [x1 + 34, (y1 + y2) / 2 - 3, 'middle'] : [x2 + (right ? -10 : 10), y2 + 11, right ? 'end' : 'start'];
     out.push(
       `<g class="arrow${a.rejected ? ' rejected' : ''}" data-type="${type}">`,
       `<path d="${path}" fill="none" stroke="${color}" stroke-width="${a.rejected ? 1.8 : 1.2}"${a.rejected ? ' stroke-dasharray="5,3"' : ''} marker-end="url(#head-${a.rejected ? 'rejected' : type})"/>`,
-      `<text x="${mx}" y="${my}" text-anchor="middle" fill="${color}" paint-order="stroke" stroke="white" stroke-width="3">${esc(a.rejected ? `✗ ${a.label}` : a.label)}</text>`,
+      `<text x="${mx}" y="${my}" text-anchor="${anchor}" fill="${color}" paint-order="stroke" stroke="white" stroke-width="5" stroke-linejoin="round">${esc(a.rejected ? `✗ ${a.label}` : a.label)}</text>`,
       '</g>',
     );
   }
@@ -96,15 +116,15 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
       '</g>',
     );
   });
-  for (const n of opts.notes ?? []) {
-    // Between two rows, left-aligned on the lane, so it never covers a chose marker.
-    const ny = TOP + ROW_H * n.row;
+  for (const n of notes) {
+    const ny = TOP + ROW_H * (n.row + noteRows.indexOf(n.row) + 0.5);
     const color = n.state === 'up' ? '#2a7d2a' : LANE_STATE_COLORS[n.state];
-    const w = 8 + 6.6 * n.text.length;
+    const text = n.text.length > 24 ? `${n.text.slice(0, 23)}…` : n.text;
+    const w = 8 + 6.6 * text.length;
     out.push(
       `<g class="note ${n.state}" data-peer="${esc(chart.lanes[n.lane]?.label ?? '')}">`,
       `<rect x="${x(n.lane) - w / 2}" y="${ny - 7}" width="${w}" height="14" rx="3" fill="white" stroke="${color}"/>`,
-      `<text x="${x(n.lane)}" y="${ny + 4}" text-anchor="middle" fill="${color}" font-weight="bold">${esc(n.text)}</text>`,
+      `<text x="${x(n.lane)}" y="${ny + 4}" text-anchor="middle" fill="${color}" font-weight="bold">${esc(text)}</text>`,
       '</g>',
     );
   }

@@ -41,7 +41,7 @@ function el(tag: string, attrs: Record<string, string> = {}, text = ''): HTMLEle
 function connect(): void {
   const es = new EventSource('/events');
   es.onopen = () => {
-    $('conn').textContent = 'live';
+    $('conn').textContent = hello?.live === false ? '' : 'live';
     $('conn').className = '';
   };
   es.onerror = () => {
@@ -95,6 +95,13 @@ function setup(): void {
   $('secret-box').style.display = h.live && h.secret ? '' : 'none';
   $('links-box').style.display = h.live ? '' : 'none';
   $('replay').style.display = h.live ? 'none' : 'flex';
+  $('conn').textContent = h.live ? 'live' : '';
+  // A replay has no process state to show: the chart's own lane heads suffice.
+  $('cards').style.display = h.live ? '' : 'none';
+  $('activity').style.display = h.live ? '' : 'none';
+  // Room for the facts each mode shows (lab at most 4, replicated log 6).
+  $('cards').style.height = `${h.mode === 'log' ? 156 : 130}px`;
+  for (const c of Array.from(document.querySelectorAll<HTMLElement>('.card'))) c.style.height = `${h.mode === 'log' ? 144 : 118}px`;
   drawCards();
   drawClient();
   drawLegend();
@@ -109,6 +116,7 @@ function drawCards(): void {
     const c = el('div', { class: 'card', 'data-lane': l.host, id: `card-${i}` });
     c.style.left = `${LEFT + LANE_W * i + 4}px`;
     c.style.width = `${LANE_W - 8}px`;
+    c.style.height = `${hello!.mode === 'log' ? 144 : 118}px`;
     const name = el('div', { class: 'name' });
     name.append(el('span', {}, `${l.label} (${l.id})`), el('span', { class: 'badge' }, hello!.live ? 'up' : 'replay'));
     c.append(name, el('div', { class: 'sub', title: l.addr }, l.addr === '' ? l.roles : `${l.roles} · ${l.addr}`), el('dl'));

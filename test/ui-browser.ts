@@ -13,6 +13,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
+import { kvCall, newClientId, type KvTarget } from '../src/transport/kv-client.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
@@ -103,7 +104,7 @@ async function lab(page: Page): Promise<void> {
 }
 
 async function kv(page: Page): Promise<void> {
-  const { proc, url } = await serve(['run', 'testcases/kv3', '--ui', '0', '--quiet']);
+  const { proc, url, stderr } = await serve(['run', 'testcases/kv3', '--ui', '0', '--quiet']);
   try {
     await page.goto(url);
     await page.waitForFunction(() => document.querySelectorAll('.card').length === 3, undefined, { timeout: 15_000 });
@@ -119,9 +120,56 @@ async function kv(page: Page): Promise<void> {
     await page.waitForFunction(() => document.querySelectorAll('g.chose').length >= 6, undefined, { timeout: 10_000 });
     await page.waitForFunction(() => Array.from(document.querySelectorAll('.card dd')).some((d) => d.textContent === 'leader'), undefined, { timeout: 10_000 });
     await shot(page, 'kv-put-get');
+    await load(page, stderr.join(''));
   } finally {
     await stop(proc);
   }
+}
+
+/**
+ * A log under load: 32 clients putting flat out for a few seconds. The page
+ * must switch to sampling and keep answering (a frozen tab would not).
+ */
+async function load(page: Page, stderr: string): Promise<void> {
+  const m = /peers \(([^)]*)\)/.exec(stderr);
+  if (m === null) throw new Error(`no peer addresses in paxos run's output:\n${stderr}`);
+  const targets: KvTarget[] = m[1]!.split(' ').map((w) => {
+    const [name, addr] = w.split('=') as [string, string];
+    const [host, port] = addr.split(':') as [string, string];
+    return { name, at: { host, port: Number(port) } };
+  });
+  let running = true;
+  let done = 0;
+  const client = async (c: number): Promise<void> => {
+    const id = newClientId();
+    for (let seq = 1; running; seq++) {
+      const o = await kvCall(targets, { type: 'kv', cmd: { op: 'put', key: `k${c % 8}`, value: `v${seq}`, client: id, seq } }, { secret: null, timeoutMs: 5000, first: c % targets.length });
+      if (o.kind === 'done') done += 1;
+    }
+  };
+  const clients = Array.from({ length: 32 }, (_, c) => client(c));
+  try {
+    await page.waitForSelector('#status.sampling', { timeout: 20_000 });
+    // The tab still answers promptly while the stream runs hot.
+    const worst = await (async () => {
+      let w = 0;
+      for (let i = 0; i < 10; i++) {
+        const t0 = Date.now();
+        await page.evaluate(() => document.querySelectorAll('g.arrow').length);
+        w = Math.max(w, Date.now() - t0);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return w;
+    })();
+    if (worst > 2000) throw new Error(`the page took ${worst} ms to answer under load`);
+    const status = await page.textContent('#status');
+    say(`under load: ${status}; the page answered within ${worst} ms`);
+    await shot(page, 'kv-load');
+  } finally {
+    running = false;
+    await Promise.all(clients);
+  }
+  say(`${done} puts done under load`);
 }
 
 async function replay(page: Page): Promise<void> {

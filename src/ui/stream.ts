@@ -60,6 +60,9 @@ export class EventHub {
 
   /** A page connects: catch it up, then keep it posted. Returns the unsubscribe. */
   subscribe(send: Send): () => void {
+    // Lines gathered but not yet flushed go out to everyone first, so the
+    // catch-up and the next batch never hold the same line.
+    this.flush();
     if (this.hello !== undefined) send(this.hello);
     if (this.history.length > 0) send({ type: 'lines', lines: [...this.history] });
     for (const n of this.notes) send(n);

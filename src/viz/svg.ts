@@ -3,7 +3,7 @@
 // and rejections in red and dashed. Plain SVG, so it needs no library and
 // renders in any browser and on GitHub.
 
-import type { Chart } from './events.js';
+import { shortValue, type Chart } from './events.js';
 
 // Exported so the live page (src/ui/web) lines its lane headers up with the
 // chart's lanes and draws its legend in the chart's own colours.
@@ -109,10 +109,13 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
   chart.rows.forEach((r, i) => {
     if (r.line.action !== 'chose') return;
     const cx = x(r.lane);
+    const text = `★ chose ${shortValue(r.line, 10)} @${r.line.proposal_num}`;
+    // As wide as its text (monospace, about 6.7 px a character), at least as before.
+    const w = Math.max(112, 14 + 6.7 * text.length);
     out.push(
       `<g class="chose" data-peer="${esc(chart.lanes[r.lane]!.label)}">`,
-      `<rect x="${cx - 56}" y="${y(i) - 9}" width="112" height="18" rx="9" fill="#ffd54f" stroke="#b58900"/>`,
-      `<text x="${cx}" y="${y(i) + 4}" text-anchor="middle" font-weight="bold">★ chose ${esc(short(r.line.message_value))} @${r.line.proposal_num}</text>`,
+      `<rect x="${cx - w / 2}" y="${y(i) - 9}" width="${w}" height="18" rx="9" fill="#ffd54f" stroke="#b58900"/>`,
+      `<text x="${cx}" y="${y(i) + 4}" text-anchor="middle" font-weight="bold">${esc(text)}</text>`,
       '</g>',
     );
   });
@@ -145,10 +148,6 @@ export function chartHtml(svg: string, title: string): string {
     `<div class="chart">${svg}</div>`,
     '</body></html>',
   ].join('\n');
-}
-
-function short(v: string): string {
-  return v.length > 10 ? `${v.slice(0, 9)}…` : v;
 }
 
 function esc(s: string): string {

@@ -19,8 +19,8 @@ header h1{font-size:15px;margin:0;white-space:nowrap}
 #replay input[type=range]{flex:1}
 main{flex:1;display:flex;min-height:0}
 #left{flex:1;overflow:auto;position:relative;min-width:0}
-#cards{position:sticky;top:0;z-index:2;height:156px;background:rgba(255,255,255,.96);border-bottom:1px solid #eee}
-.card{position:absolute;top:6px;height:144px;border:1px solid #ccc;border-radius:6px;padding:4px 6px;background:#fff;overflow:hidden}
+#cards{position:sticky;top:0;z-index:2;height:166px;background:rgba(255,255,255,.96);border-bottom:1px solid #eee}
+.card{position:absolute;top:6px;height:154px;border:1px solid #ccc;border-radius:6px;padding:4px 6px;background:#fff;overflow:hidden}
 .card.down{background:#fde8e8;border-color:#d62728}
 .card.paused{background:#fff1e0;border-color:#ff7f0e}
 .card .name{font-weight:bold;font-size:13px;display:flex;justify-content:space-between}
@@ -35,7 +35,7 @@ main{flex:1;display:flex;min-height:0}
 #chart svg{display:block}
 aside{width:330px;border-left:1px solid #ddd;overflow:auto;padding:8px 10px;background:#fcfcfc}
 aside h2{font-size:13px;margin:10px 0 4px}
-aside h2:first-child{margin-top:0}
+#client h2{margin-top:0}
 aside input[type=text],aside input[type=password],aside select{width:100%;margin:2px 0;padding:3px;font-size:12px}
 .row{display:flex;gap:4px;margin:3px 0}.row>*{flex:1}
 table.links{border-collapse:collapse;font:11px ui-monospace,monospace}

@@ -100,8 +100,7 @@ function setup(): void {
   $('cards').style.display = h.live ? '' : 'none';
   $('activity').style.display = h.live ? '' : 'none';
   // Room for the facts each mode shows (lab at most 4, replicated log 6).
-  $('cards').style.height = `${h.mode === 'log' ? 156 : 130}px`;
-  for (const c of Array.from(document.querySelectorAll<HTMLElement>('.card'))) c.style.height = `${h.mode === 'log' ? 144 : 118}px`;
+  $('cards').style.height = `${cardHeight(h.mode) + 12}px`;
   drawCards();
   drawClient();
   drawLegend();
@@ -116,10 +115,10 @@ function drawCards(): void {
     const c = el('div', { class: 'card', 'data-lane': l.host, id: `card-${i}` });
     c.style.left = `${LEFT + LANE_W * i + 4}px`;
     c.style.width = `${LANE_W - 8}px`;
-    c.style.height = `${hello!.mode === 'log' ? 144 : 118}px`;
+    c.style.height = `${cardHeight(hello!.mode)}px`;
     const name = el('div', { class: 'name' });
     name.append(el('span', {}, `${l.label} (${l.id})`), el('span', { class: 'badge' }, hello!.live ? 'up' : 'replay'));
-    c.append(name, el('div', { class: 'sub', title: l.addr }, l.addr === '' ? l.roles : `${l.roles} · ${l.addr}`), el('dl'));
+    c.append(name, el('div', { class: 'sub' }, l.roles), el('div', { class: 'sub' }, l.addr), el('dl'));
     if (hello!.live) {
       const b = el('div', { class: 'btns' });
       for (const a of ['kill', 'pause', 'isolate']) {
@@ -131,6 +130,11 @@ function drawCards(): void {
     }
     cards.append(c);
   });
+}
+
+/** Room for the name, roles, address, the facts each mode shows (lab at most 4, log 6) and the buttons. */
+function cardHeight(mode: 'lab' | 'log'): number {
+  return mode === 'log' ? 154 : 128;
 }
 
 /** Lane buttons flip between kill/restart and pause/resume with the peer's state. */

@@ -68,32 +68,8 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
     hub.flush();
   };
 
-  const live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs }, {
-    line: (lane, raw) => {
-      o.echo?.out(`${lanes[lane]!.label.padEnd(width)} | ${raw}`);
-      const c = chartLine(raw, logMode);
-      if (c === undefined) return;
-      trackers[lane]!.see(c.line, c.slot);
-      hub.line(lane, c.line, c.slot, c.line.action === 'received' ? laneOfId.get(c.line.peer_id) : undefined);
-      changed = true;
-    },
-    stderr: (lane, raw) => o.echo?.err(`${lanes[lane]!.label.padEnd(width)} | ${raw}`),
-    state: (lane, s, why) => {
-      procs[lane] = s;
-      changed = true;
-      if (why === 'started' && !started[lane]) {
-        started[lane] = true;
-        return;
-      }
-      hub.note(lane, noteText(why), s);
-      o.echo?.err(`paxos run: ${lanes[lane]!.host} ${why}`);
-    },
-  });
-  const shown = lanes.map((l) => ({ ...l, addr: `${live.endpoints.get(l.host)!.host}:${live.endpoints.get(l.host)!.port}` }));
-  hub.setHello({ type: 'hello', mode: logMode ? 'log' : 'lab', title: target, live: true, lanes: shown, secret: secret !== null, sampleAbove: SAMPLE_ABOVE });
-
-  const flushTimer = setInterval(publish, FLUSH_MS);
-  const tickTimer = setInterval(() => hub.tick(), 1000);
+  // The page's port first: if it is taken, no peer has started yet.
+  let live: LiveCluster | undefined;
   let server: Awaited<ReturnType<typeof startUiServer>>;
   try {
     server = await startUiServer({
@@ -101,21 +77,54 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
       port: o.port,
       title: target,
       events: hub,
-      control: (body, given) =>
-        handleControl(body, given, {
-          cluster: live,
+      control: async (body, given) => {
+        const c = live;
+        if (c === undefined) return { status: 503, reply: { ok: false, message: 'the peers are still starting; try again' } };
+        return handleControl(body, given, {
+          cluster: c,
           mode: logMode ? 'log' : 'lab',
           secret,
-          note: (host, text, state) => hub.note(live.lane(host), text, state),
-          linksChanged: () => hub.setCut(live.cutLinks()),
-        }),
+          note: (host, text, state) => hub.note(c.lane(host), text, state),
+          linksChanged: () => hub.setCut(c.cutLinks()),
+        });
+      },
     });
   } catch (err) {
-    clearInterval(flushTimer);
-    clearInterval(tickTimer);
-    await live.stop();
     throw new ConfigError((err as Error).message);
   }
+
+  try {
+    live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs }, {
+      line: (lane, raw) => {
+        o.echo?.out(`${lanes[lane]!.label.padEnd(width)} | ${raw}`);
+        const c = chartLine(raw, logMode);
+        if (c === undefined) return;
+        trackers[lane]!.see(c.line, c.slot);
+        hub.line(lane, c.line, c.slot, c.line.action === 'received' ? laneOfId.get(c.line.peer_id) : undefined);
+        changed = true;
+      },
+      stderr: (lane, raw) => o.echo?.err(`${lanes[lane]!.label.padEnd(width)} | ${raw}`),
+      state: (lane, s, why) => {
+        procs[lane] = s;
+        changed = true;
+        if (why === 'started' && !started[lane]) {
+          started[lane] = true;
+          return;
+        }
+        hub.note(lane, noteText(why), s);
+        o.echo?.err(`paxos run: ${lanes[lane]!.host} ${why}`);
+      },
+    });
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  const running = live;
+  const shown = lanes.map((l) => ({ ...l, addr: `${running.endpoints.get(l.host)!.host}:${running.endpoints.get(l.host)!.port}` }));
+  hub.setHello({ type: 'hello', mode: logMode ? 'log' : 'lab', title: target, live: true, lanes: shown, secret: secret !== null, sampleAbove: SAMPLE_ABOVE });
+
+  const flushTimer = setInterval(publish, FLUSH_MS);
+  const tickTimer = setInterval(() => hub.tick(), 1000);
   hub.setCut([]);
   o.echo?.err(`paxos run: ${project.file}: ${lanes.length} peers (${shown.map((l) => `${l.host}=${l.addr}`).join(' ')}), every link through a fault proxy`);
   if (!isLoopback(o.bind)) {
@@ -131,7 +140,7 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   clearInterval(flushTimer);
   clearInterval(tickTimer);
   await server.close();
-  await live.stop();
+  await running.stop();
   return 0;
 }
 

@@ -105,6 +105,7 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
         dataRoot: values['data-root'],
         peerArgs,
         secretFile: values['secret-file'],
+        quietPeers: quiet,
         echo: { out: quiet ? () => undefined : (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
         signal: abort.signal,
       });

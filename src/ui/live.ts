@@ -28,6 +28,8 @@ export interface LiveOptions {
   /** The cluster's shared secret file (else PAXOS_SECRET). */
   readonly secretFile: string | undefined;
   readonly echo: { out: (line: string) => void; err: (line: string) => void } | undefined;
+  /** Leave the peers' own stderr out of the echo (--quiet); the runner's lines still show. */
+  readonly quietPeers?: boolean;
   readonly signal: AbortSignal;
   /** Called with the page's address once it is served (tests use it). */
   readonly onReady?: (url: string) => void;
@@ -103,7 +105,9 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
         hub.line(lane, c.line, c.slot, c.line.action === 'received' ? laneOfId.get(c.line.peer_id) : undefined);
         changed = true;
       },
-      stderr: (lane, raw) => o.echo?.err(`${lanes[lane]!.label.padEnd(width)} | ${raw}`),
+      stderr: (lane, raw) => {
+        if (o.quietPeers !== true) o.echo?.err(`${lanes[lane]!.label.padEnd(width)} | ${raw}`);
+      },
       state: (lane, s, why) => {
         procs[lane] = s;
         changed = true;

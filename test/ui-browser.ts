@@ -4,7 +4,9 @@
 //   1. paxos run testcases/2 --ui: five lanes, every peer's chose marker;
 //      kill -9 an acceptor and see its lane down, restart it and see it up;
 //      pause and resume one; cut a link and restore it.
-//   2. paxos run testcases/kv3 --ui: put a key through the page, read it back.
+//   2. paxos run testcases/kv3 --ui: put a key through the page, read it back;
+//      32 clients flat out (the page samples and still answers); pause the
+//      leader and put again (another replica takes over).
 //   3. paxos viz FILE --serve: the replay page and its slider.
 // Screenshots go to artifacts/ui/ (UI_ARTIFACTS overrides).
 
@@ -121,6 +123,7 @@ async function kv(page: Page): Promise<void> {
     await page.waitForFunction(() => Array.from(document.querySelectorAll('.card dd')).some((d) => d.textContent === 'leader'), undefined, { timeout: 10_000 });
     await shot(page, 'kv-put-get');
     await load(page, stderr.join(''));
+    await pauseLeader(page);
   } finally {
     await stop(proc);
   }
@@ -170,6 +173,32 @@ async function load(page: Page, stderr: string): Promise<void> {
     await Promise.all(clients);
   }
   say(`${done} puts done under load`);
+}
+
+/** Freeze the leader, put through the page anyway: another replica takes over. */
+async function pauseLeader(page: Page): Promise<void> {
+  const leaderOf = (): Promise<string | undefined> =>
+    page.evaluate(() => {
+      const card = Array.from(document.querySelectorAll('.card')).find((c) => Array.from(c.querySelectorAll('dd')).some((d) => d.textContent === 'leader'));
+      return card?.getAttribute('data-lane') ?? undefined;
+    });
+  const old = await leaderOf();
+  if (old === undefined) throw new Error('no lane shows a leader');
+  await page.click(`button[data-action="pause"][data-peer="${old}"]`);
+  await page.waitForSelector(`.card[data-lane="${old}"][data-proc="paused"]`, { timeout: 10_000 });
+  await page.fill('#kv-key', 'after');
+  await page.fill('#kv-value', 'pause');
+  await page.click('#do-put');
+  await logSays(page, 'put "after": ok');
+  await page.waitForFunction(
+    (o) => Array.from(document.querySelectorAll('.card')).some((c) => c.getAttribute('data-lane') !== o && Array.from(c.querySelectorAll('dd')).some((d) => d.textContent === 'leader')),
+    old,
+    { timeout: 10_000 },
+  );
+  say(`paused the leader ${old}; a put still succeeded and ${await leaderOf()} leads now`);
+  await shot(page, 'kv-leader-paused');
+  await page.click(`button[data-action="resume"][data-peer="${old}"]`);
+  await page.waitForSelector(`.card[data-lane="${old}"][data-proc="up"]`, { timeout: 10_000 });
 }
 
 async function replay(page: Page): Promise<void> {

@@ -23,8 +23,9 @@ main{flex:1;display:flex;min-height:0}
 .card{position:absolute;top:6px;height:154px;border:1px solid #ccc;border-radius:6px;padding:4px 6px;background:#fff;overflow:hidden}
 .card.down{background:#fde8e8;border-color:#d62728}
 .card.paused{background:#fff1e0;border-color:#ff7f0e}
-.card .name{font-weight:bold;font-size:13px;display:flex;justify-content:space-between}
-.card .badge{font-size:10px;padding:0 5px;border-radius:8px;background:#2a7d2a;color:#fff}
+.card .name{font-weight:bold;font-size:13px;display:flex;justify-content:space-between;gap:4px;white-space:nowrap}
+.card .name>span:first-child{overflow:hidden;text-overflow:ellipsis}
+.card .badge{flex:none;font-size:10px;line-height:15px;height:15px;padding:0 5px;border-radius:8px;background:#2a7d2a;color:#fff}
 .card.down .badge{background:#d62728}
 .card.paused .badge{background:#ff7f0e}
 .card .sub{color:#666;font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -65,7 +66,7 @@ table.links td.self{background:#eee}
     <div id="links-box"><h2>Links <span class="hint">(msgs/s, row → column; click to cut or restore)</span></h2><div id="links"></div>
       <div class="row"><button id="heal" data-action="heal">heal all links</button></div></div>
     <h2>Legend</h2><div class="legend" id="legend"></div>
-    <div id="activity"><h2>Activity</h2><div id="log"></div></div>
+    <div id="activity"><h2>Activity</h2><div id="log"><span class="hint">what the controls did, and the answers to client requests</span></div></div>
   </aside>
 </main>
 <script type="module" src="/js/ui/web/app.js"></script>

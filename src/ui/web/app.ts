@@ -8,7 +8,7 @@
 
 import { buildChart, type Chart, type Lane } from '../../viz/events.js';
 import { chartSvg, COLORS, LANE_STATE_COLORS, LANE_W, LEFT, REJECT_COLOR, ROW_H, TOP, type LaneState, type Note } from '../../viz/svg.js';
-import type { ControlReply, ControlRequest, LaneInfo, PeerFacts, StreamLine, UiEvent } from '../protocol.js';
+import type { ControlReply, ControlRequest, PeerFacts, StreamLine, UiEvent } from '../protocol.js';
 
 /** Lines the live chart shows at most (the most recent). */
 const MAX_ROWS = 500;
@@ -363,4 +363,3 @@ $('heal').addEventListener('click', () => void control({ action: 'heal' }));
 
 setInterval(render, FRAME_MS);
 connect();
-export type { LaneInfo };

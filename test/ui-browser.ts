@@ -8,6 +8,7 @@
 //      32 clients flat out (the page samples and still answers); pause the
 //      leader and put again (another replica takes over).
 //   3. paxos viz FILE --serve: the replay page and its slider.
+//   4. With PAXOS_SECRET set, the controls need the secret typed in.
 // Screenshots go to artifacts/ui/ (UI_ARTIFACTS overrides).
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,8 +28,8 @@ function say(s: string): void {
 }
 
 /** Start a paxos command that serves a page; resolve with its URL once printed. */
-function serve(args: string[]): Promise<{ proc: ChildProcess; url: string; stderr: string[] }> {
-  const proc = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ proc: ChildProcess; url: string; stderr: string[] }> {
+  const proc = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`paxos ${args.join(' ')} printed no page address in 30 s:\n${stderr.join('')}`)), 30_000);
@@ -220,6 +221,25 @@ async function replay(page: Page): Promise<void> {
   }
 }
 
+/** With a shared secret, the page's controls do nothing until it is typed in. */
+async function secret(page: Page): Promise<void> {
+  const key = 'ui-test-secret-0123456789';
+  const { proc, url } = await serve(['run', 'testcases/2', '--ui', '0', '--quiet'], { ...process.env, PAXOS_SECRET: key });
+  try {
+    await page.goto(url);
+    await page.waitForSelector('#secret-box', { state: 'visible', timeout: 15_000 });
+    await page.click('button[data-action="kill"][data-peer="peer2"]');
+    await logSays(page, "the controls need the cluster's shared secret");
+    if ((await page.getAttribute('.card[data-lane="peer2"]', 'data-proc')) === 'down') throw new Error('a control without the secret killed peer2');
+    await page.fill('#secret', key);
+    await page.click('button[data-action="kill"][data-peer="peer2"]');
+    await page.waitForSelector('.card[data-lane="peer2"][data-proc="down"]', { timeout: 10_000 });
+    say('with PAXOS_SECRET set, kill was refused until the page had the secret');
+  } finally {
+    await stop(proc);
+  }
+}
+
 async function main(): Promise<number> {
   if (!existsSync(BROWSER)) {
     process.stderr.write(`ui-test: no browser at ${BROWSER}; install Debian's chromium (apt-get install chromium) or set CHROMIUM=/path/to/chromium\n`);
@@ -234,6 +254,7 @@ async function main(): Promise<number> {
     await lab(page);
     await kv(page);
     await replay(page);
+    await secret(page);
     if (errors.length > 0) throw new Error(`the page threw: ${errors.join('; ')}`);
   } finally {
     await browser.close();

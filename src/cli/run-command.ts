@@ -40,7 +40,8 @@ guarantees), and every mismatch is named.
                      kill -9 / restart, pause / resume a peer, cut links or
                      isolate a peer, and submit (lab) or put/get/del/cas
                      (replicated log). Every peer-to-peer link goes through
-                     a fault proxy. Runs until Ctrl-C.
+                     a fault proxy. Runs until Ctrl-C (exit status 0);
+                     --timeout, --drain and --no-compare do not apply.
   --bind ADDR        with --ui: serve the page on ADDR instead of 127.0.0.1.
                      Its controls can kill processes: anyone who can reach
                      ADDR can use them (a shared secret guards them)

@@ -2,6 +2,7 @@
 
 import { ConfigError } from '../config/errors.js';
 import { DEFAULT_RUN, runTestcase } from '../runner/run.js';
+import { DEFAULT_UI_PORT, runLive } from '../ui/live.js';
 import { parseFlags } from './flags.js';
 
 export const RUN_HELP = `Usage: paxos run DIR|COMPOSE_FILE [options]
@@ -33,16 +34,43 @@ guarantees), and every mismatch is named.
   --no-compare       do not compare with DIR/expected/
   --quiet            print only the summary and any mismatches
   --log-level LEVEL  passed to every peer (error, warn, info, debug)
+  --ui [PORT]        also serve a live web page (default port ${DEFAULT_UI_PORT}, on
+                     127.0.0.1; 0 picks a free port): the message sequence
+                     chart as it grows, each peer's state, and controls to
+                     kill -9 / restart, pause / resume a peer, cut links or
+                     isolate a peer, and submit (lab) or put/get/del/cas
+                     (replicated log). Every peer-to-peer link goes through
+                     a fault proxy. Runs until Ctrl-C (exit status 0);
+                     --timeout, --drain and --no-compare do not apply.
+  --bind ADDR        with --ui: serve the page on ADDR instead of 127.0.0.1.
+                     Its controls can kill processes: anyone who can reach
+                     ADDR can use them (a shared secret guards them)
+  --secret-file FILE the cluster's shared secret, passed to every peer; with
+                     --ui the controls require it (or PAXOS_SECRET)
   --help             show this help
 
 Exit status: 0 decided on one value (and matched the goldens, if any);
 1 timed out, a peer failed, peers chose different values, or a mismatch;
 2 usage error; 130 interrupted.`;
 
-export async function runCommand(argv: readonly string[]): Promise<number> {
+export async function runCommand(argvIn: readonly string[]): Promise<number> {
+  // --ui takes an optional port: `--ui`, `--ui 8000`, `--ui=8000`.
+  const argv = [...argvIn];
+  let uiPort: number | undefined;
+  const at = argv.findIndex((a) => a === '--ui' || a.startsWith('--ui='));
+  if (at >= 0) {
+    const inline = argv[at]!.startsWith('--ui=') ? argv[at]!.slice('--ui='.length) : undefined;
+    const next = argv[at + 1];
+    const text = inline ?? (next !== undefined && /^\d+$/.test(next) ? next : undefined);
+    argv.splice(at, inline === undefined && text !== undefined ? 2 : 1);
+    uiPort = text === undefined ? DEFAULT_UI_PORT : Number(text);
+    if (!Number.isSafeInteger(uiPort) || uiPort < 0 || uiPort > 65535) throw new ConfigError(`--ui expects a port from 0 to 65535, got ${JSON.stringify(text)}`);
+  }
   const { values, positionals } = parseFlags(
     argv,
     {
+      bind: { type: 'string' },
+      'secret-file': { type: 'string' },
       timeout: { type: 'string' },
       drain: { type: 'string' },
       ports: { type: 'boolean' },
@@ -65,6 +93,29 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
 
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
+  if (values.bind !== undefined && uiPort === undefined) throw new ConfigError('--bind applies to the live page only; add --ui');
+  const peerArgs = values['log-level'] === undefined ? [] : ['--log-level', values['log-level']];
+  if (uiPort !== undefined) {
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    try {
+      return await runLive(dir, {
+        bind: values.bind ?? '127.0.0.1',
+        port: uiPort,
+        addressMode: values.ports === true ? 'ports' : 'auto',
+        dataRoot: values['data-root'],
+        peerArgs,
+        secretFile: values['secret-file'],
+        quietPeers: quiet,
+        echo: { out: quiet ? () => undefined : (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
+        signal: abort.signal,
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    }
+  }
+  if (values['secret-file'] !== undefined) peerArgs.push('--secret-file', values['secret-file']);
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   const result = await runTestcase(dir, {
@@ -74,7 +125,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     dataRoot: values['data-root'],
     keepRunning: values['keep-running'] === true,
     compare: values['no-compare'] !== true,
-    peerArgs: values['log-level'] === undefined ? [] : ['--log-level', values['log-level']],
+    peerArgs,
     echo: quiet ? undefined : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
     signal: abort.signal,
   });

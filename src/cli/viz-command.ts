@@ -6,14 +6,17 @@ import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import type { LogLine } from '../core/logline.js';
 import { hostOfLabel, readTranscripts } from '../transcript/read.js';
-import { hasSlot, parseSlotLine } from '../transcript/log-check.js';
-import { parseLogLine } from '../transcript/parse.js';
+import { hasSlot } from '../transcript/log-check.js';
+import { chartLine, compactRoles } from '../viz/lines.js';
 import { buildChart, type Lane } from '../viz/events.js';
 import { chartHtml, chartSvg } from '../viz/svg.js';
 import { findHostsfile } from './check-command.js';
+import { DEFAULT_UI_PORT } from '../ui/live.js';
+import { serveReplay } from '../ui/replay.js';
 import { parseFlags } from './flags.js';
 
 export const VIZ_HELP = `Usage: paxos viz FILE... -o OUT.html|OUT.svg [--hostsfile F] [--title T]
+       paxos viz FILE... --serve [PORT] [--bind ADDR]
 
 Draws a message sequence chart of a run: one lane per peer, one arrow per
 message labelled with its type, value and proposal number, a marker where
@@ -28,12 +31,29 @@ is drawn after the line that sent it.
   -o, --out FILE   where to write: .html (an SVG in a page) or .svg
   --hostsfile F    the run's hostsfile (default: next to FILE, or its parent)
   --title T        the chart's title (default: the input's name)
+  --serve [PORT]   instead of writing a file, open the run in the live page
+                   (the one \`paxos run --ui\` serves) on 127.0.0.1:PORT
+                   (default ${DEFAULT_UI_PORT}; 0: any free port), with a time slider
+                   to step through it; runs until Ctrl-C
+  --bind ADDR      with --serve: serve on ADDR instead of 127.0.0.1 (prints a warning)
   --help           show this help`;
 
-export function vizCommand(argv: readonly string[]): number {
+export async function vizCommand(argvIn: readonly string[]): Promise<number> {
+  // --serve takes an optional port, as run's --ui does.
+  const argv = [...argvIn];
+  let servePort: number | undefined;
+  const at = argv.findIndex((a) => a === '--serve' || a.startsWith('--serve='));
+  if (at >= 0) {
+    const inline = argv[at]!.startsWith('--serve=') ? argv[at]!.slice('--serve='.length) : undefined;
+    const next = argv[at + 1];
+    const text = inline ?? (next !== undefined && /^\d+$/.test(next) ? next : undefined);
+    argv.splice(at, inline === undefined && text !== undefined ? 2 : 1);
+    servePort = text === undefined ? DEFAULT_UI_PORT : Number(text);
+    if (!Number.isSafeInteger(servePort) || servePort < 0 || servePort > 65535) throw new ConfigError(`--serve expects a port from 0 to 65535, got ${JSON.stringify(text)}`);
+  }
   const { values, positionals } = parseFlags(
     argv,
-    { out: { type: 'string', short: 'o' }, hostsfile: { type: 'string' }, title: { type: 'string' }, help: { type: 'boolean' } },
+    { out: { type: 'string', short: 'o' }, hostsfile: { type: 'string' }, title: { type: 'string' }, bind: { type: 'string' }, help: { type: 'boolean' } },
     true,
   );
   if (values.help === true) {
@@ -42,7 +62,8 @@ export function vizCommand(argv: readonly string[]): number {
   }
   if (positionals.length === 0) throw new ConfigError('viz expects a transcript FILE; see paxos viz --help');
   const out = values.out;
-  if (out === undefined || !/\.(html|svg)$/.test(out)) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg');
+  if (servePort === undefined && (out === undefined || !/\.(html|svg)$/.test(out))) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg, or --serve to open it in the browser');
+  if (values.bind !== undefined && servePort === undefined) throw new ConfigError('--bind applies to --serve only');
   const hostsfile = values.hostsfile ?? findHostsfile(positionals[0]!);
   if (hostsfile === undefined) throw new ConfigError(`no hostsfile next to ${positionals[0]}; pass --hostsfile F`);
   const cluster = loadHostsfile(hostsfile);
@@ -51,38 +72,44 @@ export function vizCommand(argv: readonly string[]): number {
   // leading each label ("#17 ..."), so messages match by slot too.
   const logMode = cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot));
   const parse = (raw: string): LogLine[] => {
-    if (!logMode) {
-      const r = parseLogLine(raw);
-      return r.ok ? [r.line] : [];
-    }
-    const r = parseSlotLine(raw);
-    if (!r.ok) return [];
-    const { slot, ...line } = r.line;
-    return [{ ...line, message_value: `#${slot} ${line.message_value}` }];
+    const c = chartLine(raw, logMode);
+    return c === undefined ? [] : [c.line];
   };
 
   const lanes: Lane[] = [];
+  const hosts: string[] = [];
   const perLane: LogLine[][] = [];
   for (const p of peers) {
     const host = hostOfLabel(p.label, cluster.hosts.map((h) => h.host));
     const entry = host === undefined ? undefined : cluster.byHost(host);
     if (entry === undefined) throw new ConfigError(`${p.at[0] ?? p.label}: ${p.label} is not a host in ${hostsfile}`);
     lanes.push({ label: p.label, id: entry.id, roles: compactRoles(entry.roles) });
+    hosts.push(entry.host);
     perLane.push(p.lines.flatMap(parse));
   }
   // Lanes in hostsfile order, as a reader expects.
   const order = lanes.map((_, i) => i).sort((a, b) => lanes[a]!.id - lanes[b]!.id);
-  const chart = buildChart(order.map((i) => lanes[i]!), order.map((i) => perLane[i]!));
   const title = values.title ?? positionals.map((p) => path.basename(path.resolve(p))).join(' ');
+  if (servePort !== undefined) {
+    const abort = new AbortController();
+    const stop = (): void => abort.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return serveReplay({
+      bind: values.bind ?? '127.0.0.1',
+      port: servePort,
+      title,
+      mode: logMode ? 'log' : 'lab',
+      lanes: order.map((i) => ({ ...lanes[i]!, host: hosts[i]!, addr: '' })),
+      perLane: order.map((i) => perLane[i]!),
+      say: (l) => process.stderr.write(`${l}\n`),
+      signal: abort.signal,
+    });
+  }
+  const chart = buildChart(order.map((i) => lanes[i]!), order.map((i) => perLane[i]!));
   const svg = chartSvg(chart, title);
+  if (out === undefined) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg');
   writeFileSync(out, out.endsWith('.svg') ? `${svg}\n` : `${chartHtml(svg, title)}\n`);
   process.stdout.write(`viz: wrote ${out}: ${chart.lanes.length} lanes, ${chart.arrows.length} messages, ${chart.rows.filter((r) => r.line.action === 'chose').length} chose markers, ${chart.arrows.filter((a) => a.rejected).length} rejections\n`);
   return 0;
-}
-
-/** acceptor1,acceptor2,acceptor3 -> acceptor1,2,3: short enough for a lane. */
-function compactRoles(roles: readonly { kind: string; group: number }[]): string {
-  const byKind = new Map<string, number[]>();
-  for (const r of roles) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.group]);
-  return [...byKind].map(([kind, groups]) => (kind === 'replica' ? kind : `${kind}${groups.join(',')}`)).join(' ');
 }

@@ -48,9 +48,16 @@ export function buildChart(lanes: readonly Lane[], perLane: readonly (readonly L
   // broadcast is one sent line that several received lines match.
   const sent = new Map<string, number[]>();
   const next = perLane.map(() => 0);
+  // Sent lines not yet placed, by (sender, type, value, number): a received
+  // line whose send is still to come must wait for it, even when nothing
+  // else can go on.
+  const unplacedSends = new Map<string, number>();
+  perLane.forEach((ls, lane) => {
+    for (const l of ls) if (l.action === 'sent') unplacedSends.set(key(lanes[lane]!.id, l), (unplacedSends.get(key(lanes[lane]!.id, l)) ?? 0) + 1);
+  });
   // What each acceptor was asked, by whom, in order: its k-th ack answers
   // its k-th request, which gives the ack's destination and the n it answers.
-  const asked = new Map<string, Array<{ n: number; by: PeerId }>>();
+  const asked = new Map<string, Array<{ n: number; by: PeerId; slot: string }>>();
   const answered = new Map<number, number>(); // row of an ack -> n it answers
   let unmatched = 0;
 
@@ -69,14 +76,15 @@ export function buildChart(lanes: readonly Lane[], perLane: readonly (readonly L
     rows.push({ lane, line: l });
     const self = lanes[lane]!.id;
     if (l.action === 'sent') {
-      const request = isAck(l) ? asked.get(`${self}|${l.message_type === 'prepare_ack' ? 'prepare' : 'accept'}`)?.shift() : undefined;
+      unplacedSends.set(key(self, l), unplacedSends.get(key(self, l))! - 1);
+      const request = isAck(l) ? takeRequest(asked.get(`${self}|${l.message_type === 'prepare_ack' ? 'prepare' : 'accept'}`), split(l).slot) : undefined;
       if (request !== undefined) answered.set(row, request.n);
       const k = key(self, l, request?.by);
       sent.set(k, [...(sent.get(k) ?? []), row]);
     } else if (l.action === 'received') {
       if (l.message_type === 'prepare' || l.message_type === 'accept') {
         const k = `${self}|${l.message_type}`;
-        asked.set(k, [...(asked.get(k) ?? []), { n: l.proposal_num, by: l.peer_id }]);
+        asked.set(k, [...(asked.get(k) ?? []), { n: l.proposal_num, by: l.peer_id, slot: split(l).slot }]);
       }
       const from = sent.get(recvKey(lane, l));
       const src = from?.[0];
@@ -111,14 +119,35 @@ export function buildChart(lanes: readonly Lane[], perLane: readonly (readonly L
       if (src < bestSent) [best, bestSent] = [lane, src];
     }
     if (best < 0) best = perLane.findIndex((ls, i) => remaining(i) && ls[next[i]!]!.action !== 'received');
-    // Nothing can go on causally (a send is missing from the input): take the
-    // first waiting line anyway, so every line is drawn.
+    // Nothing can go on causally (a send is missing from the input): take a
+    // received line whose send is missing, so every line is drawn; one
+    // whose send is merely later would lose its arrow (a part of a log, as
+    // the live page draws, starts with such lines on every lane).
+    if (best < 0) {
+      best = perLane.findIndex((ls, i) => {
+        const l = ls[next[i]!];
+        return l !== undefined && (unplacedSends.get(key(l.peer_id, l)) ?? 0) === 0;
+      });
+    }
     if (best < 0) best = perLane.findIndex((_, i) => remaining(i));
     if (best < 0) break;
     place(best);
     burst = best;
   }
   return { lanes, rows, arrows, unmatched };
+}
+
+/**
+ * The request an ack answers: the acceptor's oldest unanswered one; in a
+ * replicated log, its oldest one for the ack's slot. A part of a log (the
+ * live page's last lines, or a sample of its slots) may lack some requests,
+ * and matching by slot keeps one missing request from shifting every later
+ * ack onto the wrong request.
+ */
+function takeRequest<T extends { slot: string }>(queue: T[] | undefined, slot: string): T | undefined {
+  if (queue === undefined) return undefined;
+  const i = slot === '' ? 0 : queue.findIndex((r) => r.slot === slot);
+  return i < 0 ? undefined : queue.splice(i, 1)[0];
 }
 
 /** An ack that refuses its request: its promise (accept_ack) or accepted number (prepare_ack) is above the request's n. */
@@ -135,9 +164,32 @@ function split(l: LogLine): { slot: string; value: string } {
   return m === null ? { slot: '', value: l.message_value } : { slot: `${m[1]!} `, value: m[2]! };
 }
 
+/**
+ * A value short enough for a label. A replicated log's value is a batch of
+ * commands as JSON: it is named by its commands ("put greeting", "get k +3",
+ * "no-op") rather than cut off mid-JSON.
+ */
+export function shortValue(l: LogLine, max = 12): string {
+  const { slot, value } = split(l);
+  let v = value;
+  if (slot !== '' && value.startsWith('[')) {
+    try {
+      const batch = JSON.parse(value) as unknown;
+      if (Array.isArray(batch)) {
+        const first = batch[0] as { o?: unknown; k?: unknown } | undefined;
+        const one = first === undefined ? 'no-op' : `${String(first.o ?? '?')}${typeof first.k === 'string' ? ` ${first.k}` : ''}`;
+        v = batch.length > 1 ? `${one} +${batch.length - 1}` : one;
+      }
+    } catch {
+      // not JSON after all: shown as it is
+    }
+  }
+  return v === '' ? '∅' : v.length > max ? `${v.slice(0, max - 1)}…` : v;
+}
+
 function labelOf(l: LogLine, n: number | undefined): string {
   const { slot, value } = split(l);
-  const v = value === '' ? '∅' : value.length > 12 ? `${value.slice(0, 11)}…` : value;
+  const v = shortValue(l);
   switch (l.message_type) {
     case 'prepare':
       return `${slot}prepare n=${l.proposal_num}`;

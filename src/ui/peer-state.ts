@@ -1,0 +1,131 @@
+// What each peer's lane header shows, worked out from the lines the peers
+// print (the runner's knowledge), so the daemons need no status query.
+// Lab: what an acceptor promised and accepted, what a proposer proposes,
+// what was chosen. Replicated log: ballot, commit and applied index, log
+// length, and the store's size, from a shadow store that applies each
+// chosen slot's batch in order, as the replica does.
+
+import type { LogLine } from '../core/logline.js';
+import { decodeCommand, type Command } from '../sm/command.js';
+import { KvStore } from '../sm/kv.js';
+import type { PeerFacts } from './protocol.js';
+
+export interface PeerTracker {
+  /** One parsed line this peer printed (log mode: `slot` set). */
+  see(line: LogLine, slot: number | undefined): void;
+  /** Its own ballot, for telling the leader (log mode), else 0. */
+  readonly ownBallot: number;
+  /** Highest ballot it has promised or used. */
+  readonly promise: number;
+  facts(role: string): PeerFacts;
+}
+
+export function labTracker(): PeerTracker {
+  let promised = 0;
+  let accepted: { n: number; v: string } | undefined;
+  let chosen: string | undefined;
+  let proposing: number | undefined;
+  return {
+    see(l) {
+      if (l.action === 'chose') chosen = l.message_value;
+      else if (l.action === 'sent' && l.message_type === 'prepare') proposing = l.proposal_num;
+      else if (l.action === 'received' && l.message_type === 'prepare') promised = Math.max(promised, l.proposal_num);
+      else if (l.action === 'received' && l.message_type === 'accept' && l.proposal_num >= promised) {
+        // The acceptor's rule: an accept at or above its promise is accepted.
+        promised = l.proposal_num;
+        accepted = { n: l.proposal_num, v: l.message_value };
+      }
+    },
+    ownBallot: 0,
+    get promise() {
+      return promised;
+    },
+    facts() {
+      const f: Record<string, string> = {};
+      if (proposing !== undefined) f['proposing'] = `n=${proposing}`;
+      if (promised > 0) f['promised'] = String(promised);
+      if (accepted !== undefined) f['accepted'] = `(${accepted.n}, ${show(accepted.v)})`;
+      f['chosen'] = chosen === undefined ? '-' : show(chosen);
+      return f;
+    },
+  };
+}
+
+export function logTracker(): PeerTracker {
+  let promise = 0;
+  let ownBallot = 0;
+  const slots = new Set<number>();
+  const chosen = new Map<number, readonly Command[]>();
+  let commit = 0;
+  const store = new KvStore();
+  return {
+    see(l, slot) {
+      if (slot === undefined) return;
+      if (l.action === 'sent' && (l.message_type === 'prepare' || l.message_type === 'accept')) {
+        ownBallot = Math.max(ownBallot, l.proposal_num);
+        promise = Math.max(promise, l.proposal_num);
+      }
+      // An ack's number is the acceptor's promise after handling the message.
+      if (l.action === 'sent' && (l.message_type === 'prepare_ack' || l.message_type === 'accept_ack')) promise = Math.max(promise, l.proposal_num);
+      if (l.message_type === 'accept' || l.action === 'chose') slots.add(slot);
+      if (l.action !== 'chose') return;
+      commit = Math.max(commit, slot);
+      if (slot <= store.appliedIndex || chosen.has(slot)) return;
+      chosen.set(slot, batchOf(l.message_value.replace(/^#\d+ /, '')));
+      // Apply strictly in order, never past a hole, as the replica does.
+      for (let next = store.appliedIndex + 1; chosen.has(next); next++) {
+        store.applyBatch(chosen.get(next)!, next);
+        chosen.delete(next);
+      }
+    },
+    get ownBallot() {
+      return ownBallot;
+    },
+    get promise() {
+      return promise;
+    },
+    facts(role) {
+      return {
+        role,
+        ballot: String(promise),
+        commit: String(commit),
+        applied: String(store.appliedIndex),
+        log: String(slots.size),
+        keys: String(store.size),
+      };
+    },
+  };
+}
+
+/** A chose line's batch; anything unreadable counts as a no-op, so the shadow store never stops. */
+function batchOf(value: string): Command[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(raw)) return [];
+  const out: Command[] = [];
+  for (const c of raw) {
+    const d = decodeCommand(c);
+    if (d.ok) out.push(d.value);
+  }
+  return out;
+}
+
+function show(v: string): string {
+  return v.length > 14 ? `${JSON.stringify(v.slice(0, 12))}…` : JSON.stringify(v);
+}
+
+/**
+ * The leader of a replicated log, as far as the lines tell: the running
+ * replica whose own ballot is the highest promise anyone holds. Undefined
+ * when that replica is down or no one has stood yet.
+ */
+export function leaderOf(trackers: readonly PeerTracker[], running: readonly boolean[]): number | undefined {
+  const top = Math.max(0, ...trackers.map((t) => t.promise));
+  if (top === 0) return undefined;
+  const i = trackers.findIndex((t, k) => t.ownBallot === top && running[k] === true);
+  return i < 0 ? undefined : i;
+}

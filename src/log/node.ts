@@ -104,6 +104,8 @@ export class LogNode {
   private readonly heardAt = new Map<PeerId, number>();
   /** Client commands waiting for a slot. */
   private pending: unknown[] = [];
+  /** Follower: client commands to pass on to the leader in the next batch. */
+  private toForward: unknown[] = [];
   // Reads (read index, as in the Raft thesis, section 6.4).
   /** Leader or candidate: reads waiting for the next round, by the replica that asked. */
   private readQueue: ReadBatch[] = [];
@@ -166,11 +168,20 @@ export class LogNode {
   get hasReady(): boolean {
     const o = this.out;
     const n = o.early.length + o.records.length + o.messages.length + o.received.length + o.learned.length + o.committed.length + o.sendSnapshotTo.length + o.unplaced.length;
-    return n + o.reads.length + o.unreadable.length + this.readsToAsk.length > 0 || o.snapshot !== null;
+    const slotsToGive = this.roleNow === 'leader' && this.pending.length > 0 && this.proposals.size < this.timing.window;
+    return n + o.reads.length + o.unreadable.length + this.readsToAsk.length + this.toForward.length > 0 || o.snapshot !== null || slotsToGive;
   }
 
   /** Take the work accumulated since the last call. */
   ready(): Ready {
+    if (this.toForward.length > 0) {
+      const cmds = this.toForward;
+      this.toForward = [];
+      if (this.roleNow !== 'follower') this.pending.push(...cmds);
+      else if (this.leaderId !== 0) this.send([this.leaderId], { type: 'forward', from: this.self, cmds }, true);
+      else this.out.unplaced.push(...cmds);
+    }
+    this.flush();
     // A follower's reads go to the leader in one message per batch.
     if (this.readsToAsk.length > 0) {
       const ids = this.readsToAsk;
@@ -219,14 +230,17 @@ export class LogNode {
 
   // ---- inputs -------------------------------------------------------------
 
-  /** Client commands arriving at this replica. */
+  /**
+   * Client commands arriving at this replica. They get slots (or are passed
+   * on to the leader) when the shell next takes a Ready: commands that arrive
+   * while the shell waits for a disk write share one slot and one message.
+   */
   propose(cmds: readonly unknown[]): void {
     if (cmds.length === 0) return;
     if (this.roleNow === 'leader' || this.roleNow === 'candidate') {
       this.pending.push(...cmds);
-      this.flush();
     } else if (this.leaderId !== 0) {
-      this.send([this.leaderId], { type: 'forward', from: this.self, cmds: [...cmds] }, true);
+      this.toForward.push(...cmds);
     } else {
       this.out.unplaced.push(...cmds);
     }
@@ -319,10 +333,7 @@ export class LogNode {
       case 'snapshot':
         return this.onSnapshot(m);
       case 'forward':
-        if (this.roleNow === 'leader' || this.roleNow === 'candidate') {
-          this.pending.push(...m.cmds);
-          this.flush();
-        }
+        if (this.roleNow === 'leader' || this.roleNow === 'candidate') this.pending.push(...m.cmds);
         return;
     }
   }
@@ -722,7 +733,6 @@ export class LogNode {
     this.proposals.delete(slot);
     this.learn(slot, p.v, this.ballot, true);
     this.send(this.others, { type: 'chose', from: this.self, n: this.ballot, slot });
-    this.flush();
   }
 
   // ---- reads ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-// `npm run bench:kv [-- --quick] [--seconds S] [--rounds R]`: this project's
+// `npm run bench:kv [-- --quick] [--seconds S] [--rounds R] [--clients 1,64]`: this project's
 // kv3 against a 3-node etcd, on the same machine, in the same run, with the
 // same closed-loop load: 1, 16, 64 and 256 clients, 256-byte values on 1,000
 // keys, a write-only mix and a 90%-read mix. Both keep their state on the
@@ -8,6 +8,9 @@
 // etcd comes from Debian's etcd-server package; if it is missing, this says
 // what to install (apt-get install etcd-server) and installs it when run as
 // root. Nothing is downloaded from anywhere else.
+//
+// `npm run bench:kv -- --soak 300`: ours alone, puts at 64 clients for five
+// minutes, printing each replica's RSS every 10 s (memory must not grow).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +27,7 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const MAIN = path.join(root, 'dist/src/cli/main.js');
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' }, clients: { type: 'string' } },
+  options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' }, clients: { type: 'string' }, soak: { type: 'string' } },
 });
 const SECONDS = Number(values.seconds ?? (values.quick === true ? 2 : 8));
 const ROUNDS = Number(values.rounds ?? (values.quick === true ? 1 : 3));
@@ -300,4 +303,28 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** `--soak S`: ours alone, puts at 64 clients for S seconds, RSS per replica every 10 s. */
+async function soak(seconds: number): Promise<void> {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'paxos-benchkv-'));
+  const ours = await startOurs(path.join(base, 'ours'));
+  const rss = (): number[] =>
+    ours.pids().map((pid) => {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m === null ? NaN : Number(m[1]) / 1024;
+    });
+  try {
+    console.log(`soak: paxos kv3, puts at 64 clients (8 connections) for ${seconds} s, state on disk in ${base}`);
+    console.log(`  t=0 s: RSS per replica ${rss().map((x) => f(x, 1)).join(' / ')} MiB`);
+    for (let t = 10; t <= seconds; t += 10) {
+      const c = await load(ours, 64, 0, 10, t);
+      console.log(`  t=${t} s: ${f(c.perSecond)} puts/s, p99 ${f(c.p99, 1)} ms; RSS per replica ${rss().map((x) => f(x, 1)).join(' / ')} MiB`);
+    }
+    console.log(`peak RSS per replica over the soak: ${f(peakRssMiB(ours.pids()), 1)} MiB`);
+  } finally {
+    await ours.stop();
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+if (values.soak !== undefined) await soak(Number(values.soak));
+else await main();

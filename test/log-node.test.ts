@@ -622,3 +622,20 @@ test('a follower asks the leader for the index and answers itself; with no leade
   t.deepEqual(asks, [[8]]);
   t.deepEqual(net.reads.get(2)!.map((x) => x.id), [6, 7]);
 });
+
+test('compaction keeps at most keepBytes of chosen values behind the snapshot', (t) => {
+  const net = new Net(3);
+  net.elect(1);
+  for (let i = 1; i <= 10; i++) net.propose(1, [cmd('a', i, 'x'.repeat(100))]);
+  net.deliver();
+  t.is(net.node(1).applied, 10);
+  const size = JSON.stringify([cmd('a', 1, 'x'.repeat(100))]).length;
+  // Asked to keep 8 slots behind slot 10, but only about 3 slots' worth of bytes.
+  net.node(1).compact(10, 3, 3 * size + 1);
+  for (let s = 1; s <= 7; s++) t.is(net.node(1).chosenAt(s), undefined, `slot ${s} is gone`);
+  for (let s = 8; s <= 10; s++) t.truthy(net.node(1).chosenAt(s), `slot ${s} is kept`);
+  // Without a byte limit, the slot count decides, as before.
+  net.node(2).compact(10, 3);
+  t.is(net.node(2).chosenAt(2), undefined);
+  t.truthy(net.node(2).chosenAt(3));
+});

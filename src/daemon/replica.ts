@@ -32,7 +32,7 @@ import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
 import { logCodec } from '../transport/log-wire.js';
 import { listen, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';
-import { ReplicaStore } from './replica-store.js';
+import { KEEP_LOG_BYTES, ReplicaStore } from './replica-store.js';
 
 export interface ReplicaOptions {
   readonly cluster: Cluster;
@@ -283,7 +283,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     if (this.store.shouldSnapshot(this.kv.appliedIndex)) {
       const index = this.kv.appliedIndex;
       await this.store.snapshot(this.kv, () => {
-        node.compact(index, index + 1 - this.store.keepSlots);
+        node.compact(index, index + 1 - this.store.keepSlots, KEEP_LOG_BYTES);
         return node.liveRecords();
       });
       this.opts.log.info(`snapshot at slot ${index}; log compacted to ${this.store.logBytes} bytes`);

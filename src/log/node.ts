@@ -218,10 +218,24 @@ export class LogNode {
   /**
    * The shell saved a snapshot of the state machine at `index` (<= applied).
    * Forget votes and values at or below `keepFrom - 1` (all chosen and
-   * applied), keeping recent ones to catch followers up from the log.
+   * applied), keeping recent ones to catch followers up from the log, but
+   * no more than `keepBytes` of their values.
    */
-  compact(index: number, keepFrom: number): void {
-    const upTo = Math.min(index + 1, keepFrom, this.appliedIndex + 1);
+  compact(index: number, keepFrom: number, keepBytes = Infinity): void {
+    let from = keepFrom;
+    if (keepBytes !== Infinity) {
+      let bytes = 0;
+      for (let s = Math.min(index, this.appliedIndex); s >= from; s--) {
+        const v = this.chosen.get(s);
+        if (v === undefined) break;
+        bytes += sizeOf(v);
+        if (bytes > keepBytes) {
+          from = s + 1;
+          break;
+        }
+      }
+    }
+    const upTo = Math.min(index + 1, from, this.appliedIndex + 1);
     if (upTo <= this.logStart) return;
     for (const s of [...this.votes.keys()]) if (s < upTo) this.votes.delete(s);
     for (const s of [...this.chosen.keys()]) if (s < upTo) this.chosen.delete(s);

@@ -25,6 +25,8 @@ import { runTestcase } from '../src/runner/run.js';
 import { PeerLink } from '../src/transport/link.js';
 import { listen } from '../src/transport/server.js';
 import { FileStorage } from '../src/storage/file.js';
+import type { Storage } from '../src/storage/storage.js';
+import { WalStorage } from '../src/storage/wal-state.js';
 import { kvPutsPerSecond } from './kv-bench.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -68,9 +70,9 @@ function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m[1]);
 }
 
-/** One FileStorage.save: write, fsync, rename, fsync the directory. */
-async function saveCost(root: string): Promise<number> {
-  const storage = new FileStorage(mkdtempSync(path.join(root, 'paxos-save-')));
+/** One save: FileStorage (write, fsync, rename, fsync the directory) or WalStorage (append, fdatasync). */
+async function saveCost(root: string, make: (dir: string) => Storage & { release(): Promise<void> }): Promise<number> {
+  const storage = make(mkdtempSync(path.join(root, 'paxos-save-')));
   await storage.load();
   const times: number[] = [];
   for (let i = 0; i < 200; i++) {
@@ -150,8 +152,9 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
 console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
 await coldDecision();
 const disk = os.tmpdir();
-const save = await saveCost(disk);
-console.log(`one durable save (write + fsync + rename + directory fsync) in ${disk}: median ${ms(save)}`);
+const file = await saveCost(disk, (d) => new FileStorage(d));
+const save = await saveCost(disk, (d) => new WalStorage(d));
+console.log(`one durable save in ${disk}: median ${ms(save)} as a log append + fdatasync (what peers do), ${ms(file)} as write + fsync + rename + directory fsync (state.json, before)`);
 const durable = await warmRounds(disk, `state on disk (${disk})`);
 if (existsSync('/dev/shm')) {
   // tmpfs: the same code path, but fsync costs nothing, so the gap is the fsync cost.

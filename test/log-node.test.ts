@@ -29,6 +29,7 @@ class Net {
   /** Per replica, reads confirmed (Ready.reads) and refused (Ready.unreadable). */
   readonly reads = new Map<PeerId, Array<{ id: number; index: number }>>();
   readonly unreadable = new Map<PeerId, number[]>();
+  private lives = 0;
   /** Messages sent and not yet delivered or dropped. */
   mail: Array<{ from: PeerId; to: PeerId; msg: LogMessage }> = [];
 
@@ -42,7 +43,7 @@ class Net {
 
   boot(id: PeerId, rec: Recovered): LogNode {
     // random 0: the election timeout is exactly electionTicks.
-    const node = new LogNode({ self: id, replicas: this.n, timing: this.timing, random: () => 0 }, rec);
+    const node = new LogNode({ self: id, replicas: this.n, timing: this.timing, random: () => 0, life: ++this.lives }, rec);
     this.nodes.set(id, node);
     if (!this.records.has(id)) this.records.set(id, []);
     this.learned.set(id, this.learned.get(id) ?? new Map());
@@ -638,4 +639,88 @@ test('compaction keeps at most keepBytes of chosen values behind the snapshot', 
   net.node(2).compact(10, 3);
   t.is(net.node(2).chosenAt(2), undefined);
   t.truthy(net.node(2).chosenAt(3));
+});
+
+test('a restarted follower whose read ids start again at 1 is not answered by a round confirmed for its earlier life', (t) => {
+  const net = new Net(3);
+  const b = net.elect(1);
+  net.tick(1, TIMING.heartbeatTicks);
+  net.deliver();
+  net.propose(1, [cmd('a', 1)]);
+  net.deliver();
+  t.deepEqual(net.applied.get(2), [1]);
+  // Life 1 of replica 2: read id 1 goes to the leader, which starts a round (index 1).
+  net.node(2).read([1]);
+  net.drain(2);
+  const [ask] = net.take((_f, _t, m) => m.type === 'read_index');
+  net.step(1, ask!.msg);
+  const hbs = net.take((_f, _t, m) => m.type === 'heartbeat' && (m as Msg<'heartbeat'>).r !== undefined);
+  t.is(hbs.length, 2);
+  // A write W is chosen with replica 3 and acknowledged at the leader (slot 2); replica 2 misses it.
+  net.propose(1, [cmd('w', 1)]);
+  net.deliver((_f, to) => to !== 2);
+  t.deepEqual(net.applied.get(1), [1, 2], 'W applied (acknowledged) at the leader');
+  net.take(() => true); // anything still addressed to replica 2 is lost with its old life
+  // Replica 2 restarts from its records; its shell counts read ids from 1 again (ReplicaDaemon.readIds).
+  net.boot(2, replay(net.records.get(2)!));
+  net.step(2, { type: 'heartbeat', from: 1, n: b, commit: 2 }); // follows the leader again (an ordinary heartbeat)
+  net.take((f) => f === 2);
+  // The new life's first read, invoked after W was acknowledged, also gets id 1.
+  net.node(2).read([1]);
+  net.drain(2);
+  net.take((_f, _t, m) => m.type === 'read_index'); // its own ask is slow
+  // The old round's heartbeat reaches 3; its ack confirms the round, whose answer carries id 1, index 1.
+  net.step(3, hbs.find((h) => h.to === 3)!.msg);
+  net.deliver();
+  t.deepEqual(net.reads.get(2), [], 'the answer names the earlier life: ignored');
+  // Its own ask, when it arrives, gets an index that covers W.
+  net.node(2).read([2]);
+  net.drain(2);
+  net.deliver();
+  t.true(net.reads.get(2)!.every((r) => r.index >= 2), JSON.stringify(net.reads.get(2)));
+});
+
+test('an ack to a heartbeat from an earlier life of the leader, answered with a promise equal to its new ballot, confirms no read round', (t) => {
+  const net = new Net(3);
+  net.elect(1);
+  net.tick(1, TIMING.heartbeatTicks);
+  net.deliver();
+  net.propose(1, [cmd('a', 1)]);
+  net.deliver();
+  // Life 1 of the leader starts read round r=1; its heartbeat to 2 is delayed.
+  net.node(1).read([1]);
+  net.drain(1);
+  const [oldHb] = net.take((_f, to, m) => to === 2 && m.type === 'heartbeat' && (m as Msg<'heartbeat'>).r === 1);
+  net.take(() => true);
+  // Replica 1 restarts and is elected again at a higher ballot b2 (round counter back to 0).
+  net.boot(1, replay(net.records.get(1)!));
+  const b2 = net.elect(1);
+  net.tick(1, TIMING.heartbeatTicks);
+  net.deliver();
+  // The delayed heartbeat (life 1, r=1) reaches 2, which answers with its promise b2 and echoes r=1.
+  net.step(2, oldHb!.msg);
+  const [staleAck] = net.take((f, to, m) => f === 2 && to === 1 && m.type === 'heartbeat_ack');
+  t.like(staleAck!.msg, { n: b2 });
+  t.is((staleAck!.msg as Msg<'heartbeat_ack'>).r, undefined, 'a rejection echoes no round');
+  // Replica 1 is cut off; 2 and 3 elect 3, which chooses and applies W (acknowledged).
+  const cut = (f: PeerId, to: PeerId): boolean => f !== 1 && to !== 1;
+  for (let i = 0; i < 40 && net.node(3).role !== 'leader'; i++) {
+    net.tick(3);
+    net.tick(2);
+    net.deliver(cut);
+  }
+  t.is(net.node(3).role, 'leader');
+  net.take((f, to) => !cut(f, to));
+  net.propose(3, [cmd('w', 1)]);
+  net.deliver(cut);
+  const wSlot = Math.max(...net.applied.get(3)!);
+  t.true(net.learned.get(3)!.get(wSlot)!.includes('"w"'), 'W chosen and applied at the new leader');
+  t.is(net.node(1).role, 'leader', 'replica 1 does not know yet');
+  // A read arrives at replica 1 after W was acknowledged: round r=1 of life 2; its heartbeats are lost.
+  net.node(1).read([7]);
+  net.drain(1);
+  net.take(() => true);
+  // The stale ack arrives: it confirms nothing.
+  net.step(1, staleAck!.msg);
+  t.is(net.reads.get(1)!.find((x) => x.id === 7), undefined, 'read 7 is not confirmed: no replica heard its round');
 });

@@ -17,8 +17,8 @@ const EVERY: LogMessage[] = [
   { type: 'heartbeat', from: 2, n: 5, commit: 18, r: 3 },
   { type: 'heartbeat_ack', from: 1, n: 5 },
   { type: 'heartbeat_ack', from: 1, n: 8, r: 3 },
-  { type: 'read_index', from: 3, ids: [41, 42] },
-  { type: 'read_index_ack', from: 2, n: 5, ids: [41, 42], index: 17 },
+  { type: 'read_index', from: 3, life: 7, ids: [41, 42] },
+  { type: 'read_index_ack', from: 2, n: 5, life: 7, ids: [41, 42], index: 17 },
   { type: 'fetch', from: 3, slot: 4 },
   { type: 'entries', from: 2, start: 4, values: [[put], []] },
   { type: 'snapshot', from: 2, index: 9, data: '{}' },
@@ -37,10 +37,11 @@ test('bad read fields are refused with the field named', (t) => {
     const d = decodeLog(o);
     return d.ok ? 'accepted' : d.why;
   };
-  t.regex(bad({ type: 'read_index', from: 3, ids: [] }), /"ids"/);
-  t.regex(bad({ type: 'read_index', from: 3, ids: [0] }), /"ids"/);
-  t.regex(bad({ type: 'read_index', from: 3, ids: ['1'] }), /"ids"/);
-  t.regex(bad({ type: 'read_index_ack', from: 2, n: 5, ids: [1] }), /"index"/);
+  t.regex(bad({ type: 'read_index', from: 3, life: 1, ids: [] }), /"ids"/);
+  t.regex(bad({ type: 'read_index', from: 3, life: 1, ids: [0] }), /"ids"/);
+  t.regex(bad({ type: 'read_index', from: 3, life: 1, ids: ['1'] }), /"ids"/);
+  t.regex(bad({ type: 'read_index', from: 3, ids: [1] }), /"life"/);
+  t.regex(bad({ type: 'read_index_ack', from: 2, n: 5, life: 1, ids: [1] }), /"index"/);
   t.regex(bad({ type: 'heartbeat', from: 2, n: 5, commit: 1, r: 0 }), /"r"/);
   t.regex(bad({ type: 'heartbeat_ack', from: 2, n: 5, r: 1.5 }), /"r"/);
   t.regex(bad({ type: 'read_everything', from: 2 }), /unknown message type/);

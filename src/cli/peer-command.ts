@@ -11,7 +11,7 @@ import { DEFAULT_TIMING } from '../core/proposer.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../util/logger.js';
 import { PeerDaemon, type DelayRule, type PeerOptions } from '../daemon/peer.js';
 import { mulberry32 } from '../core/prng.js';
-import { FileStorage } from '../storage/file.js';
+import { WalStorage } from '../storage/wal-state.js';
 import { loadSecret, type Secret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PEER_TIMEOUT_MS, livenessFor } from '../transport/liveness.js';
@@ -258,7 +258,7 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     await (await import('./replica-command.js')).runReplica(settings, log);
     return;
   }
-  const storage = new FileStorage(settings.dataDir);
+  const storage = new WalStorage(settings.dataDir);
   const daemon = new PeerDaemon({
     cluster: settings.cluster,
     self: settings.self,

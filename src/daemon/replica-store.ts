@@ -32,6 +32,8 @@ import type { Logger } from '../util/logger.js';
 export const SNAPSHOT_EVERY_SLOTS = 10_000;
 export const SNAPSHOT_LOG_BYTES = 16 * 1024 * 1024;
 export const KEEP_LOG_BYTES = 4 * 1024 * 1024;
+/** Most records appended without a sync (see persist). */
+const MAX_UNSYNCED_RECORDS = 1024;
 
 export interface Opened {
   readonly recovered: Recovered;
@@ -46,6 +48,8 @@ export class ReplicaStore {
   private readonly lock: DirLock;
   /** The applied index of the last snapshot taken or installed. */
   lastSnapshot = 0;
+  /** Records appended since the last sync. */
+  private unsynced = 0;
 
   /** Slots kept in the log behind a snapshot, for followers that are a little behind. */
   readonly keepSlots: number;
@@ -91,7 +95,12 @@ export class ReplicaStore {
   async persist(records: readonly LogRecord[]): Promise<void> {
     const wal = this.need();
     for (const r of records) wal.append(r);
-    if (mustSync(records)) await wal.sync();
+    this.unsynced += records.length;
+    // A follower catching up writes only such records: write them out now and then.
+    if (mustSync(records) || this.unsynced >= MAX_UNSYNCED_RECORDS) {
+      this.unsynced = 0;
+      await wal.sync();
+    }
   }
 
   get logBytes(): number {

@@ -15,6 +15,7 @@
 // next seq: a put from a session the store has never seen is refused as
 // expired unless it is seq 1.
 
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Mutex } from 'async-mutex';
 import type { Cluster, HostEntry } from '../config/cluster.js';
@@ -70,7 +71,16 @@ interface WaitingRead extends Waiter {
   readonly key: string;
   /** The log index to wait for; -1 until the core confirms the read. */
   index: number;
+  /** performance.now() when the core confirmed it. */
+  confirmedAt: number;
 }
+
+/**
+ * A confirmed read whose index is not applied this long after is asked again:
+ * a leader that died may have given an index for a slot it proposed but no
+ * one voted for, which nothing fills until some later write comes.
+ */
+const READ_REASK_MS = 1000;
 
 const sessionKey = (c: { client: string; seq: number }): string => `${c.client}\u0000${c.seq}`;
 
@@ -105,7 +115,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     const { cluster, self, log } = this.opts;
     const { recovered, kv } = await this.store.open();
     this.kv = kv;
-    this.node = new LogNode({ self: self.id, replicas: cluster.replicas.length, timing: this.opts.timing ?? DEFAULT_LOG_TIMING, random: this.opts.random }, recovered);
+    // life: a seeded `random` (--rng-seed) repeats itself on every start.
+    this.node = new LogNode({ self: self.id, replicas: cluster.replicas.length, timing: this.opts.timing ?? DEFAULT_LOG_TIMING, random: this.opts.random, life: randomInt(1, 2 ** 40) }, recovered);
     log.info(`recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.node.commit - 1}`);
     const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
     this.inbound = await listen<LogMessage, KvRequest, KvResult | ClientResult>(
@@ -125,6 +136,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     }
     this.ticker = setInterval(() => {
       this.node?.tick();
+      this.reaskLateReads();
       this.kick();
     }, this.opts.tickMs);
     this.kick(); // slots recovered from the log are applied again
@@ -189,6 +201,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       id,
       key,
       index: -1,
+      confirmedAt: 0,
       reply: (r) => {
         gone.removeEventListener('abort', onGone);
         this.reads.delete(readId);
@@ -198,6 +211,18 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     gone.addEventListener('abort', onGone, { once: true });
     this.node!.read([readId]);
     this.kick();
+  }
+
+  private reaskLateReads(): void {
+    if (this.reads.size === 0 || this.node === null) return;
+    const late: number[] = [];
+    const now = performance.now();
+    for (const [readId, w] of this.reads) {
+      if (w.index < 0 || now - w.confirmedAt < READ_REASK_MS) continue;
+      w.index = -1;
+      late.push(readId);
+    }
+    this.node.read(late);
   }
 
   /** Answer the confirmed reads whose index this replica has applied. */
@@ -263,9 +288,12 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       const cmd = decodeCommand(raw);
       if (cmd.ok && cmd.value.op !== 'noop') this.answer(cmd.value, (id, peer) => ({ type: 'kv_result', id, peer, status: 'no_leader' }));
     }
+    const now = performance.now();
     for (const c of r.reads) {
       const w = this.reads.get(c.id);
-      if (w !== undefined) w.index = c.index;
+      if (w === undefined) continue;
+      w.index = c.index;
+      w.confirmedAt = now;
     }
     for (const readId of r.unreadable) {
       const w = this.reads.get(readId);

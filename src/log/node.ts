@@ -42,6 +42,12 @@ export interface LogConfig {
   /** Randomness for election timeouts (seeded in the simulator). */
   readonly random: () => number;
   readonly variant?: LogVariant;
+  /**
+   * Distinct for every start of this replica (e.g. random, or a restart
+   * count): names its reads' ids to the leader. Default: from `random`,
+   * which is fine unless `random` is seeded the same way on every start.
+   */
+  readonly life?: number;
 }
 
 export type Role = 'follower' | 'candidate' | 'leader';
@@ -50,6 +56,8 @@ type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>;
 
 interface ReadBatch {
   readonly from: PeerId;
+  /** The asking replica's life (its readLife); 0 for our own reads. */
+  readonly life: number;
   readonly ids: readonly number[];
 }
 
@@ -112,6 +120,11 @@ export class LogNode {
   /** Leader: the round in flight, confirmed by a quorum of heartbeat acks echoing `r`. */
   private readRound: { readonly r: number; readonly index: number; readonly acks: Set<PeerId>; readonly batches: ReadBatch[] } | null = null;
   private readRounds = 0;
+  /**
+   * Names this life's reads to the leader (with their ids), so an answer to
+   * a read asked before a restart never answers a new read with the same id.
+   */
+  private readonly readLife: number;
   /** Follower: our reads the leader has not answered yet, and the tick we last asked. */
   private readonly readsAsked = new Map<number, number>();
   /** Follower: reads to ask the leader about in the next batch. */
@@ -137,6 +150,7 @@ export class LogNode {
     this.commitIndex = recovered.snapshotIndex + 1;
     this.logStart = recovered.snapshotIndex + 1;
     this.resetElectionTimer();
+    this.readLife = cfg.life ?? 1 + Math.floor(this.random() * 2 ** 40);
     // Slots learned before the restart are applied again on top of the snapshot.
     this.advance();
   }
@@ -336,7 +350,7 @@ export class LogNode {
         return;
       case 'read_index':
         // A follower that asked someone who no longer leads asks again later.
-        if (this.roleNow !== 'follower') this.queueReads(m.from, m.ids);
+        if (this.roleNow !== 'follower') this.queueReads(m.from, m.ids, m.life);
         return;
       case 'read_index_ack':
         return this.onReadIndex(m);
@@ -467,7 +481,9 @@ export class LogNode {
       // win, or stood ourselves while cut off): it is alive, so do not stand
       // again; tell it our promise, so it moves above it.
       if (this.roleNow === 'follower') this.electionElapsed = 0;
-      this.send([m.from], m.r === undefined ? { type: 'heartbeat_ack', from: this.self, n: this.promised } : { type: 'heartbeat_ack', from: this.self, n: this.promised, r: m.r }, true);
+      // No read round echoed: this ack confirms nothing (the heartbeat may be
+      // from an earlier life of a leader that now leads at our promise).
+      this.send([m.from], { type: 'heartbeat_ack', from: this.self, n: this.promised }, true);
       return;
     }
     this.follow(m.from, m.n);
@@ -628,7 +644,7 @@ export class LogNode {
     // reads we asked a leader about are now ours to confirm.
     if (this.readRound !== null) this.readQueue.unshift(...this.readRound.batches);
     this.readRound = null;
-    if (this.readsAsked.size > 0) this.readQueue.push({ from: this.self, ids: [...this.readsAsked.keys()] });
+    if (this.readsAsked.size > 0) this.readQueue.push({ from: this.self, life: 0, ids: [...this.readsAsked.keys()] });
     this.readsAsked.clear();
     this.roleNow = 'candidate';
     this.leaderId = 0;
@@ -751,8 +767,8 @@ export class LogNode {
 
   // ---- reads ----------------------------------------------------------------
 
-  private queueReads(from: PeerId, ids: readonly number[]): void {
-    this.readQueue.push({ from, ids });
+  private queueReads(from: PeerId, ids: readonly number[], life = 0): void {
+    this.readQueue.push({ from, life, ids });
     this.startReadRound();
   }
 
@@ -787,7 +803,7 @@ export class LogNode {
     this.readRound = null;
     for (const b of round.batches) {
       if (b.from === this.self) for (const id of b.ids) this.out.reads.push({ id, index: round.index });
-      else this.send([b.from], { type: 'read_index_ack', from: this.self, n: this.ballot, ids: b.ids, index: round.index }, true);
+      else this.send([b.from], { type: 'read_index_ack', from: this.self, n: this.ballot, life: b.life, ids: b.ids, index: round.index }, true);
     }
     this.startReadRound();
   }
@@ -803,7 +819,7 @@ export class LogNode {
       return;
     }
     for (const id of wanted) this.readsAsked.set(id, this.ticks);
-    this.send([this.leaderId], { type: 'read_index', from: this.self, ids: wanted }, true);
+    this.send([this.leaderId], { type: 'read_index', from: this.self, life: this.readLife, ids: wanted }, true);
   }
 
   /** Ask again for reads the leader has not answered in a while (it may be gone). */
@@ -814,6 +830,7 @@ export class LogNode {
   }
 
   private onReadIndex(m: Msg<'read_index_ack'>): void {
+    if (m.life !== this.readLife) return; // asked by an earlier life of ours
     for (const id of m.ids) {
       if (!this.readsAsked.delete(id)) continue; // answered already, or not ours
       this.out.reads.push({ id, index: m.index });

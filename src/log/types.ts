@@ -59,10 +59,10 @@ export type LogMessage =
   | { readonly type: 'heartbeat'; readonly from: PeerId; readonly n: number; readonly commit: number; readonly r?: number }
   /** `n` above the heartbeat's: a promise above it (the leader is deposed). */
   | { readonly type: 'heartbeat_ack'; readonly from: PeerId; readonly n: number; readonly r?: number }
-  /** A follower's reads (its own ids), asking the leader for a read index. */
-  | { readonly type: 'read_index'; readonly from: PeerId; readonly ids: readonly number[] }
+  /** A follower's reads (ids of its own, unique within its `life`), asking the leader for a read index. */
+  | { readonly type: 'read_index'; readonly from: PeerId; readonly life: number; readonly ids: readonly number[] }
   /** Leader of ballot n, still leading after the reads arrived: serve them once slot `index` is applied. */
-  | { readonly type: 'read_index_ack'; readonly from: PeerId; readonly n: number; readonly ids: readonly number[]; readonly index: number }
+  | { readonly type: 'read_index_ack'; readonly from: PeerId; readonly n: number; readonly life: number; readonly ids: readonly number[]; readonly index: number }
   /** Send me the chosen values from `slot` on. */
   | { readonly type: 'fetch'; readonly from: PeerId; readonly slot: number }
   /** Chosen values for slots start, start+1, ... */

@@ -170,6 +170,8 @@ interface Replica {
   readonly waiters: Map<string, number>;
   /** Gets served by read index (LogNode.read): read id -> the client and its op. */
   readonly reads: Map<number, { readonly ci: number; readonly op: ClientOp; index: number }>;
+  /** Read ids count from 1 again in every life, as the daemon's do. */
+  readIds: number;
 }
 
 
@@ -302,7 +304,6 @@ export class LogWorld {
   private valueCounter = 0;
   /** Sessions started, for unique client ids. */
   private sessions = 0;
-  private readIds = 0;
   private readonly trace: TraceEntry[] = [];
   private traceAt = 0;
   readonly stats: LogWorldStats = {
@@ -354,7 +355,7 @@ export class LogWorld {
 
     for (let id = 1; id <= this.n; id++) {
       const disk: Disk = { records: [], unsynced: [], snap: null };
-      const rep: Replica = { id, node: null, kv: new KvStore(), disk, life: 0, lastApplied: 0, durablePromise: 0, crashAt: null, waiters: new Map(), reads: new Map() };
+      const rep: Replica = { id, node: null, kv: new KvStore(), disk, life: 0, lastApplied: 0, durablePromise: 0, crashAt: null, waiters: new Map(), reads: new Map(), readIds: 0 };
       this.replicas.push(rep);
     }
     for (const rep of this.replicas) rep.node = this.makeNode(rep);
@@ -462,7 +463,7 @@ export class LogWorld {
 
   private makeNode(rep: Replica): LogNode {
     const rec = replay(rep.disk.records, rep.disk.snap?.index ?? 0);
-    return new LogNode({ self: rep.id, replicas: this.n, timing: this.timing, random: mulberry32(Math.floor(this.rng() * 2 ** 32)), variant: this.nodeVariant }, rec);
+    return new LogNode({ self: rep.id, replicas: this.n, timing: this.timing, random: mulberry32(Math.floor(this.rng() * 2 ** 32)), variant: this.nodeVariant, life: rep.life + 1 }, rec);
   }
 
   // ---- replicas and the Ready contract ---------------------------------------
@@ -662,6 +663,7 @@ export class LogWorld {
       rep.disk.snap = null;
     }
     rep.life += 1;
+    rep.readIds = 0;
     rep.kv = rep.disk.snap === null ? new KvStore() : KvStore.restore(utf8.encode(rep.disk.snap.data));
     rep.lastApplied = rep.kv.appliedIndex;
     const node = this.makeNode(rep);
@@ -906,7 +908,7 @@ export class LogWorld {
       // As the replica daemon does: a get from a known session is a read by
       // index, off the log (a first get goes through the log, so the
       // session exists before its next seq).
-      const id = ++this.readIds;
+      const id = ++rep.readIds;
       rep.reads.set(id, { ci: client.idx, op, index: -1 });
       this.note(`client ${client.id} seq ${op.cmd.seq} get ${op.cmd.key} -> r${rep.id} read #${id} (attempt ${op.attempts})`);
       rep.node.read([id]);

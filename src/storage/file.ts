@@ -81,7 +81,7 @@ function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-function validState(v: unknown): DurableState | null {
+export function validState(v: unknown): DurableState | null {
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
   const nat = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;

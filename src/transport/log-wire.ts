@@ -3,7 +3,7 @@
 //   {"type":"prepare","from":2,"n":5,"slot":17}
 //   {"type":"accept","from":2,"n":5,"slot":17,"v":[{"o":"put","c":"cli-1","s":1,"k":"a","v":"x"}],"commit":17}
 //   {"type":"chose","from":2,"n":5,"slot":17}
-//   {"type":"read_index","from":3,"ids":[41,42]}  {"type":"read_index_ack","from":2,"n":5,"ids":[41,42],"index":17}
+//   {"type":"read_index","from":3,"life":7,"ids":[41,42]}  {"type":"read_index_ack","from":2,"n":5,"life":7,"ids":[41,42],"index":17}
 // plus the handshake and pings every connection has (wire.ts), and the
 // clients' requests (kv-wire.ts). Every field is checked: a replica must
 // never act on a message it half understands.
@@ -72,9 +72,9 @@ function message(o: Obj, type: string, from: PeerId): LogMessage {
     case 'heartbeat_ack':
       return o['r'] === undefined ? { type, from, n: int(o, 'n', 0) } : { type, from, n: int(o, 'n', 0), r: int(o, 'r', 1) };
     case 'read_index':
-      return { type, from, ids: ids(o['ids']) };
+      return { type, from, life: int(o, 'life', 1), ids: ids(o['ids']) };
     case 'read_index_ack':
-      return { type, from, n: int(o, 'n', 1), ids: ids(o['ids']), index: int(o, 'index', 0) };
+      return { type, from, n: int(o, 'n', 1), life: int(o, 'life', 1), ids: ids(o['ids']), index: int(o, 'index', 0) };
     case 'fetch':
       return { type, from, slot: int(o, 'slot', 1) };
     case 'entries': {

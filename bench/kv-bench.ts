@@ -81,7 +81,8 @@ export async function kvPutsPerSecond(main: string, opts: { replicas: number; cl
 }
 
 // `node dist/bench/kv-bench.js [SECONDS] [CLIENTS]`: just this figure.
-if (process.argv[1] !== undefined && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+// (By exact file name: bench.js, which imports this one, ends with "bench.js" too.)
+if (process.argv[1] !== undefined && path.basename(new URL(import.meta.url).pathname) === path.basename(process.argv[1])) {
   const main = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
   const clients = Number(process.argv[3] ?? 16);
   const r = await kvPutsPerSecond(main, { replicas: 3, clients, seconds: Number(process.argv[2] ?? 5), dataRoot: os.tmpdir() });

@@ -88,8 +88,13 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   private readonly store: ReplicaStore;
   private readonly mutex = new Mutex();
   private readonly links = new Map<PeerId, PeerLink<LogMessage>>();
-  /** Clients waiting here for a command to be applied, by client id and seq, with the command. */
-  private readonly waiters = new Map<string, { cmd: unknown; list: Waiter[] }>();
+  /**
+   * Clients waiting here for a command to be applied, by client id and seq,
+   * with the command, and whether it was ever passed on (to a leader, or into
+   * our own pending queue): one that was may be chosen, so it is never
+   * answered "no leader, nothing done".
+   */
+  private readonly waiters = new Map<string, { cmd: unknown; list: Waiter[]; placed: boolean }>();
   private readonly snapshotSentAt = new Map<PeerId, number>();
   /** Gets waiting to be answered by read index, by the id given to the core. */
   private readonly reads = new Map<number, WaitingRead>();
@@ -186,7 +191,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       },
     };
     const cmd = encodeCommand(req.cmd);
-    const entry = this.waiters.get(key) ?? { cmd, list: [] };
+    const entry = this.waiters.get(key) ?? { cmd, list: [], placed: false };
+    if (this.node.role !== 'follower' || this.node.leader !== 0) entry.placed = true;
     entry.list.push(w);
     this.waiters.set(key, entry);
     gone.addEventListener('abort', onGone, { once: true });
@@ -286,7 +292,11 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     for (const to of r.sendSnapshotTo) this.sendSnapshot(to);
     for (const raw of r.unplaced) {
       const cmd = decodeCommand(raw);
-      if (cmd.ok && cmd.value.op !== 'noop') this.answer(cmd.value, (id, peer) => ({ type: 'kv_result', id, peer, status: 'no_leader' }));
+      if (!cmd.ok || cmd.value.op === 'noop') continue;
+      // Passed on before: it may yet be chosen. It waits here, and goes to the
+      // next leader; the client's timeout says "unknown", which is the truth.
+      if (this.waiters.get(sessionKey(cmd.value))?.placed === true) continue;
+      this.answer(cmd.value, (id, peer) => ({ type: 'kv_result', id, peer, status: 'no_leader' }));
     }
     const now = performance.now();
     for (const c of r.reads) {
@@ -306,7 +316,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       this.opts.log.info(who === undefined ? 'no leader known' : `leader: ${who}${node.leader === self.id ? ` (this replica, ballot ${node.currentBallot})` : ''}`);
       // Commands passed on to a leader that is gone may be lost with it: pass
       // them on again. The store applies each client seq at most once.
-      if (node.leader !== 0 && this.waiters.size > 0) node.propose([...this.waiters.values()].map((e) => e.cmd));
+      if (node.leader !== 0 && this.waiters.size > 0) {
+        for (const e of this.waiters.values()) e.placed = true;
+        node.propose([...this.waiters.values()].map((e) => e.cmd));
+      }
     }
     if (this.store.shouldSnapshot(this.kv.appliedIndex)) {
       const index = this.kv.appliedIndex;

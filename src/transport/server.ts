@@ -9,7 +9,7 @@
 // its far end is gone, and holding it only hides that.
 
 import net from 'node:net';
-import { MAX_LINE_BYTES } from '../core/limits.js';
+import { MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS } from '../core/limits.js';
 import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
@@ -81,6 +81,8 @@ interface Conn {
   /** The peer id it proved or announced; null for clients and the unintroduced. */
   peer: PeerId | null;
   lastHeard: number;
+  /** When its unread output passed the soft limit (reading paused since); 0: under it. */
+  overSince: number;
 }
 
 export async function listen<M extends { readonly from: PeerId; readonly type: string } = Message, Req = ClientRequest, Res = ClientResult>(
@@ -97,7 +99,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const conns = new Set<Conn>();
   const handshaking = { count: 0 };
   const server = net.createServer((socket) => {
-    const conn: Conn = { socket, peer: null, lastHeard: performance.now() };
+    const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
     conns.add(conn);
     socket.once('close', () => conns.delete(conn));
     if (secret !== null && handshaking.count >= MAX_UNAUTHENTICATED) {
@@ -115,10 +117,19 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
     });
   });
   server.on('error', (err) => log.error(`listener on ${at.host}:${at.port}: ${err.message}`));
-  // One sweep per heartbeat closes peer connections that went silent.
+  // One sweep per heartbeat closes peer connections that went silent, and
+  // connections that have left their answers unread for too long.
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const c of conns) {
+      if (c.overSince > 0 && now - c.overSince > OUTPUT_SOFT_MS) {
+        log.warn(
+          `closing the connection from ${c.socket.remoteAddress ?? '?'}:${c.socket.remotePort ?? '?'}: it is not reading its answers ` +
+            `(${mib(c.socket.writableLength)} MiB unread for over ${OUTPUT_SOFT_MS / 1000} s)`,
+        );
+        c.socket.destroy();
+        continue;
+      }
       if (c.peer === null || now - c.lastHeard <= liveness.deadAfterMs) continue;
       log.info(`closing the connection from peer ${c.peer} (${c.socket.remoteAddress ?? '?'}): nothing heard for ${((now - c.lastHeard) / 1000).toFixed(1)} s`);
       c.socket.destroy();
@@ -168,7 +179,29 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         socket.uncork();
       });
     }
+    const before = socket.writableLength;
     socket.write(`${JSON.stringify(obj)}\n`);
+    if (socket.writableLength > OUTPUT_SOFT_BYTES) backpressure(before);
+  };
+  // Backpressure: answers pile up in memory when the other end does not read
+  // them. Past the soft limit, read no more requests from it until they
+  // drain; past the hard limit (on top of the soft one), cut it off.
+  const backpressure = (before: number): void => {
+    if (before > OUTPUT_SOFT_BYTES && socket.writableLength > OUTPUT_HARD_BYTES) {
+      log.warn(`closing the connection from ${who}: it is not reading its answers (${mib(socket.writableLength)} MiB unread, over the ${mib(OUTPUT_HARD_BYTES)} MiB limit)`);
+      socket.destroy();
+      return;
+    }
+    if (conn.overSince > 0) return;
+    conn.overSince = performance.now();
+    socket.pause();
+    reader.pause();
+    log.debug(`not reading from ${who} until it reads its answers (${mib(socket.writableLength)} MiB unread)`);
+    socket.once('drain', () => {
+      conn.overSince = 0;
+      reader.resume();
+      if (!socket.destroyed) socket.resume();
+    });
   };
   /** A connector that names a peer other than us reached us by a stale address. */
   const wrongPeer = (to: number): boolean => {
@@ -259,4 +292,8 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
   });
   socket.on('error', (err: NodeJS.ErrnoException) => log.debug(`connection from ${who}: ${err.code ?? err.message}`));
   // An unfinished last line is dropped with the connection: it may be cut short.
+}
+
+function mib(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(1);
 }

@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import { LiveCluster, until, type Proc } from './helpers/procs.js';
 import type { Endpoint } from '../src/transport/link.js';
+import { MAX_HALF_OPEN } from '../src/transport/server.js';
 
 const ONE = 'p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n';
 const MiB = 1024 * 1024;
@@ -45,7 +46,7 @@ function timedGet(at: Endpoint, ms: number): Promise<number> {
   });
 }
 
-test('a client that pipelines gets and never reads its answers is cut off; the peer stays small and answers others', async (t) => {
+test.serial('a client that pipelines gets and never reads its answers is cut off; the peer stays small and answers others', async (t) => {
   const c = await new LiveCluster(ONE).init();
   t.teardown(() => c.close());
   // A 64 KiB chosen value: each 29-byte get buys a 64 KiB answer.
@@ -94,4 +95,104 @@ test('a client that pipelines gets and never reads its answers is cut off; the p
   t.regex(warning, /not reading/, `a1 warns naming ${name}: ${a1.stderr.slice(-5).join(' | ')}`);
   // And a get after it is gone.
   t.true((await timedGet(at, 1000)) < 1000);
+});
+
+const SECRET = 'hostile tests: a shared secret of some length';
+
+/**
+ * Connections that never answer the challenge, kept at `perTarget` per
+ * target: each one closed is opened again at once. Stops at `stop()`.
+ */
+function idleFlood(targets: readonly Endpoint[], perTarget: number): { stop(): void; opened(): number } {
+  let stopped = false;
+  let opened = 0;
+  const live = new Set<net.Socket>();
+  const open = (at: Endpoint): void => {
+    if (stopped) return;
+    opened += 1;
+    const s = net.connect({ host: at.host, port: at.port });
+    s.setNoDelay(true);
+    live.add(s);
+    s.on('error', () => undefined);
+    s.resume(); // read (and drop) the challenge, so a close is seen at once
+    // Reopened on the next turn, not in the close handler's own stack.
+    s.once('close', () => {
+      live.delete(s);
+      setImmediate(() => open(at));
+    });
+  };
+  for (const at of targets) for (let i = 0; i < perTarget; i++) open(at);
+  return {
+    opened: () => opened,
+    stop: () => {
+      stopped = true;
+      for (const s of live) s.destroy();
+    },
+  };
+}
+
+/** `perSecond` new connections a second, spread over `targets`, each held (silent) until the far end closes it. */
+function connectStorm(targets: readonly Endpoint[], perSecond: number): { stop(): void; opened(): number } {
+  let opened = 0;
+  const live = new Set<net.Socket>();
+  const t0 = performance.now();
+  // Catches up on each tick: the rate holds even when timers run late.
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - t0) * perSecond) / 1000);
+    while (opened < due) {
+      const at = targets[opened % targets.length]!;
+      opened += 1;
+      const s = net.connect({ host: at.host, port: at.port });
+      s.setNoDelay(true);
+      live.add(s);
+      s.on('error', () => undefined);
+      s.resume();
+      s.once('close', () => live.delete(s));
+    }
+  }, 10);
+  return {
+    opened: () => opened,
+    stop: () => {
+      clearInterval(timer);
+      for (const s of live) s.destroy();
+    },
+  };
+}
+
+/** Acceptors up with the secret, `attack` running at them for a second, then the proposer: how long until it decides (ms from its spawn). */
+async function decideUnder(t: { teardown: (f: () => Promise<void>) => void; log: (...m: string[]) => void }, attack: (targets: Endpoint[]) => { stop(): void; opened(): number }): Promise<number> {
+  const c = await new LiveCluster(ONE).init();
+  t.teardown(() => c.close());
+  const env = { PAXOS_SECRET: SECRET };
+  const acceptors = ['a1', 'a2', 'a3'].map((h) => c.start(h, [], env));
+  await Promise.all(acceptors.map((a) => a.waitStderr(/listening on/)));
+  const flood = attack(['a1', 'a2', 'a3'].map((h) => c.endpoint(h)));
+  t.teardown(async () => flood.stop());
+  await delay(1000);
+  const spawned = performance.now();
+  const p1 = c.start('p1', ['-v', 'V'], env);
+  // Its start: listening, with links dialing (node's own boot, slow on a busy machine, is not the attack's doing).
+  await p1.waitStderr(/listening on/);
+  const t0 = performance.now();
+  await p1.waitLine((l) => l.action === 'chose', 'p1 to decide', 10_000).catch(() => undefined);
+  const ms = p1.log.some((l) => l.action === 'chose') ? performance.now() - t0 : Infinity;
+  flood.stop();
+  t.log(`p1 decided ${ms.toFixed(0)} ms after it was up (${(performance.now() - spawned).toFixed(0)} ms after its spawn); the attack opened ${flood.opened()} connections`);
+  if (ms >= 2000) t.log(p1.stderr.join('\n'));
+  return ms;
+}
+
+test.serial('80 idle half-open connections per acceptor do not keep the proposer from deciding within 2 s', async (t) => {
+  const ms = await decideUnder(t, (targets) => idleFlood(targets, 80));
+  t.true(ms < 2000, `decided after ${ms.toFixed(0)} ms`);
+});
+
+test.serial('a storm of 1,000 connects a second does not keep the proposer from deciding within 2 s', async (t) => {
+  const ms = await decideUnder(t, (targets) => connectStorm(targets, 1000));
+  t.true(ms < 2000, `decided after ${ms.toFixed(0)} ms`);
+});
+
+test.serial('an idle flood bigger than the half-open budget, from the peers\' own source address, still lets the proposer decide within 2 s', async (t) => {
+  const ms = await decideUnder(t, (targets) => idleFlood(targets, MAX_HALF_OPEN + 64));
+  t.true(ms < 2000, `decided after ${ms.toFixed(0)} ms`);
 });

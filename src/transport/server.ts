@@ -14,6 +14,7 @@ import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
 import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
+import { HalfOpenBudget } from './half-open.js';
 import { LineReader } from './lines.js';
 import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
 import { decode, type ClientRequest, type ClientResult } from './wire.js';
@@ -73,8 +74,14 @@ export interface ListenOptions<M extends { readonly from: PeerId; readonly type:
   readonly maxPeerLineBytes?: number;
 }
 
-/** Connections still in the handshake; more are refused, so a flood of them cannot pile up. */
-const MAX_UNAUTHENTICATED = 64;
+/**
+ * Half-open connections (accepted, not yet authenticated, or running open
+ * not yet heard from) a listener holds at once; a newcomer past this closes
+ * the oldest of the busiest source address (half-open.ts).
+ */
+export const MAX_HALF_OPEN = 256;
+/** A flood must not flood stderr too: notices about it come at most this often. */
+const NOTICE_EVERY_MS = 10_000;
 
 interface Conn {
   readonly socket: net.Socket;
@@ -97,17 +104,21 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const secret = opts.secret ?? null;
   const liveness = opts.liveness ?? DEFAULT_LIVENESS;
   const conns = new Set<Conn>();
-  const handshaking = { count: 0 };
+  const halfOpen = new HalfOpenBudget<Conn>(MAX_HALF_OPEN);
+  const notice = throttled(log);
   const server = net.createServer((socket) => {
     const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
     conns.add(conn);
-    socket.once('close', () => conns.delete(conn));
-    if (secret !== null && handshaking.count >= MAX_UNAUTHENTICATED) {
-      log.warn(`refusing a connection from ${socket.remoteAddress ?? '?'}: ${MAX_UNAUTHENTICATED} connections are already authenticating`);
-      socket.destroy();
-      return;
+    const evicted = halfOpen.admit(socket.remoteAddress ?? '?', conn);
+    socket.once('close', () => {
+      conns.delete(conn);
+      halfOpen.release(conn);
+    });
+    if (evicted !== null) {
+      notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${MAX_HALF_OPEN} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
+      evicted.socket.destroy();
     }
-    serveConnection(conn, handlers, { log, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, handshaking);
+    serveConnection(conn, handlers, { log, notice, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -150,8 +161,9 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
 function serveConnection<M extends { readonly from: PeerId; readonly type: string }, Req, Res>(
   conn: Conn,
   on: InboundHandlers<M, Req, Res>,
-  opts: { log: Logger; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
-  handshaking: { count: number },
+  opts: { log: Logger; notice: (msg: string) => void; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
+  /** It proved itself (or, running open, spoke): it no longer counts as half-open. */
+  established: () => void,
 ): void {
   const { socket } = conn;
   const { log, secret, self, codec } = opts;
@@ -210,21 +222,14 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
     return true;
   };
   let authTimer: NodeJS.Timeout | undefined;
-  let endHandshake = (): void => undefined;
+  let halfOpen = true;
   if (secret !== null) {
-    handshaking.count += 1;
-    let counted = true;
-    const done = (): void => {
-      if (counted) handshaking.count -= 1;
-      counted = false;
-    };
     send({ type: 'challenge', nonce: serverNonce });
-    authTimer = setTimeout(() => refuse(`no authentication within ${AUTH_TIMEOUT_MS / 1000} s`), AUTH_TIMEOUT_MS);
-    socket.once('close', () => {
-      clearTimeout(authTimer);
-      done();
-    });
-    endHandshake = done;
+    authTimer = setTimeout(() => {
+      opts.notice(`closing a connection from ${who}: no authentication within ${AUTH_TIMEOUT_MS / 1000} s`);
+      socket.destroy();
+    }, AUTH_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(authTimer));
   }
 
   const reader = new LineReader(
@@ -239,6 +244,10 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         log.warn(`dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`);
         return;
       }
+      if (halfOpen && secret === null) {
+        halfOpen = false;
+        established();
+      }
       if (authed === -1 && secret !== null) {
         const a = raw as { type?: unknown; from?: unknown; to?: unknown; nonce?: unknown; mac?: unknown };
         const to = a?.to ?? 0;
@@ -251,7 +260,8 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
           return refuse(`${from === 0 ? 'a client' : `peer_id ${from}`} failed authentication (a wrong secret?)`);
         }
         clearTimeout(authTimer);
-        endHandshake();
+        halfOpen = false;
+        established();
         authed = from;
         send({ type: 'auth_ok', mac: mac(secret, 'server', serverNonce, a.nonce, from, to as number) });
         if (from > 0) {
@@ -296,4 +306,20 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
 
 function mib(bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1);
+}
+
+/** log.warn, but at most once per NOTICE_EVERY_MS, with a count of what it held back. */
+function throttled(log: Logger): (msg: string) => void {
+  let last = -Infinity;
+  let quiet = 0;
+  return (msg) => {
+    const now = performance.now();
+    if (now - last < NOTICE_EVERY_MS) {
+      quiet += 1;
+      return;
+    }
+    log.warn(quiet > 0 ? `${msg} (and ${quiet} more like it in the last ${((now - last) / 1000).toFixed(0)} s)` : msg);
+    last = now;
+    quiet = 0;
+  };
 }

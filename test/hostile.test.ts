@@ -3,11 +3,15 @@
 // data directory the peer cannot write, and a forged near-ceiling promise.
 // Every attack here is bounded in count and time, and stays on loopback.
 
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
-import { LiveCluster, until, type Proc } from './helpers/procs.js';
+import { LiveCluster, type Proc } from './helpers/procs.js';
+import { tempDir } from './helpers/tmp.js';
+import { dataDirProblem } from '../src/storage/data-dir.js';
 import type { Endpoint } from '../src/transport/link.js';
 import { MAX_HALF_OPEN } from '../src/transport/server.js';
 
@@ -195,4 +199,76 @@ test.serial('a storm of 1,000 connects a second does not keep the proposer from 
 test.serial('an idle flood bigger than the half-open budget, from the peers\' own source address, still lets the proposer decide within 2 s', async (t) => {
   const ms = await decideUnder(t, (targets) => idleFlood(targets, MAX_HALF_OPEN + 64));
   t.true(ms < 2000, `decided after ${ms.toFixed(0)} ms`);
+});
+
+const MAIN = new URL('../src/cli/main.js', import.meta.url).pathname;
+
+/** Root ignores mode bits; dropping the capabilities that let it (setpriv) makes it mind them. */
+const AS_ROOT = process.getuid?.() === 0;
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
+
+/** Start peer a1 on `dataDir` and wait for it to exit (it must, at once; after 10 s it is killed, and `code` is null). */
+function startOn(hostsfile: string, dataDir: string, port: number, minding: boolean): Promise<{ code: number | null; err: string[] }> {
+  return new Promise((resolve) => {
+    const args = [MAIN, '-h', hostsfile, '--name', 'a1', '--data-dir', dataDir, '--resolve', `a1=127.0.0.1:${port}`, '--log-level', 'info'];
+    const [cmd, argv] = minding && AS_ROOT ? [SETPRIV!, ['--bounding-set=-dac_override,-dac_read_search,-fowner', '--', process.execPath, ...args]] : [process.execPath, args];
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PAXOS_SECRET: SECRET } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.resume();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, err: err.split('\n').filter((l) => l !== '') });
+    });
+  });
+}
+
+test.serial('a data directory the peer cannot use: one line naming it and the fix, exit 1, no stack trace', async (t) => {
+  const dir = tempDir('hostile-datadir');
+  const hostsfile = path.join(dir, 'hostsfile');
+  writeFileSync(hostsfile, 'p1:proposer1\na1:acceptor1\n');
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, 'not a directory\n');
+  const locked = path.join(dir, 'locked');
+  mkdirSync(locked, { mode: 0o555 });
+  chmodSync(locked, 0o555);
+  const cases: Array<[string, string, RegExp, boolean]> = [
+    ['a regular file', file, /not a directory/, false],
+    ['under a regular file', path.join(file, 'data'), /not a directory/, false],
+  ];
+  if (AS_ROOT && SETPRIV === undefined) t.log('running as root without setpriv: the permission cases are skipped');
+  else {
+    cases.push(['under a directory without write permission', path.join(locked, 'data'), /permission/, true]);
+    cases.push(['a directory without write permission (read-only)', locked, /permission/, true]);
+  }
+  // A free port, above the privileged ones: the peer must fail on its data directory, not on that.
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const runs = [];
+  for (const [, dataDir, , minding] of cases) runs.push(await startOn(hostsfile, dataDir, port, minding));
+  // A replicated-log replica checks its data directory the same way.
+  const replicas = path.join(dir, 'replicas');
+  writeFileSync(replicas, 'a1:replica\nb1:replica\nc1:replica\n');
+  cases.push(['a replica on a regular file', file, /not a directory/, false]);
+  runs.push(await startOn(replicas, file, port, false));
+  for (const [i, [what]] of cases.entries()) t.log(`${what}: exit ${runs[i]!.code}; stderr: ${runs[i]!.err.join(' | ')}`);
+  for (const [i, [what, dataDir, why]] of cases.entries()) {
+    const r = runs[i]!;
+    const about = r.err.filter((l) => l.includes(dataDir));
+    t.is(r.code, 1, `${what}: exit status (${r.err.join(' | ')})`);
+    t.false(r.err.some((l) => /^\s+at /.test(l)), `${what}: no stack frames (${r.err.join(' | ')})`);
+    t.is(about.length, 1, `${what}: one line names ${dataDir} (${r.err.join(' | ')})`);
+    t.regex(about[0] ?? '', why, what);
+    t.regex(about[0] ?? '', /--data-dir/, `${what}: the line says what to do`);
+  }
+});
+
+test('a read-only file system is named as such, with the fix', (t) => {
+  // EROFS needs a read-only mount, which a test cannot make; the message is checked here.
+  const e = dataDirProblem('/srv/paxos', Object.assign(new Error("EROFS: read-only file system, open '/srv/paxos/.write-test.1'"), { code: 'EROFS' }));
+  t.is(e.name, 'StateError');
+  t.is(e.message, 'data directory /srv/paxos is on a read-only file system; remount it read-write, or give --data-dir a writable directory (EROFS)');
 });

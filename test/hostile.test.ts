@@ -9,7 +9,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
-import { LiveCluster, type Proc } from './helpers/procs.js';
+import { FakePeer, LiveCluster, type Proc } from './helpers/procs.js';
+import { MAX_PROPOSAL } from '../src/core/limits.js';
+import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
 import { tempDir } from './helpers/tmp.js';
 import { dataDirProblem } from '../src/storage/data-dir.js';
 import type { Endpoint } from '../src/transport/link.js';
@@ -271,4 +273,61 @@ test('a read-only file system is named as such, with the fix', (t) => {
   const e = dataDirProblem('/srv/paxos', Object.assign(new Error("EROFS: read-only file system, open '/srv/paxos/.write-test.1'"), { code: 'EROFS' }));
   t.is(e.name, 'StateError');
   t.is(e.message, 'data directory /srv/paxos is on a read-only file system; remount it read-write, or give --data-dir a writable directory (EROFS)');
+});
+
+test.serial('a forged promise at the proposal-number ceiling: the proposer says so once on stderr, and does not spin', async (t) => {
+  const c = await new LiveCluster(ONE).init();
+  t.teardown(() => c.close());
+  const acceptors = ['a1', 'a2', 'a3'].map((h) => c.start(h));
+  await Promise.all(acceptors.map((a) => a.waitStderr(/listening on/)));
+  // Running open, anyone can send as p1: a prepare at the very ceiling.
+  const forger = await new FakePeer(c, 'p1').start();
+  for (const a of ['a1', 'a2', 'a3']) forger.send(a, { type: 'prepare', from: forger.id, n: MAX_PROPOSAL });
+  for (const a of ['a1', 'a2', 'a3']) t.is((await forger.next('prepare_ack', a)).promised, MAX_PROPOSAL);
+  await forger.close();
+
+  const ceiling = /ceiling/;
+  for (const round of ['first start', 'restart']) {
+    const p1 = c.start('p1', ['-v', 'V']);
+    const line = await p1.waitStderr(ceiling, 8000).catch(() => '');
+    const sent = p1.log.filter((l) => l.action === 'sent' && l.message_type === 'prepare').map((l) => l.proposal_num);
+    t.log(`${round}: ${line === '' ? 'no error line' : line}; prepares sent so far: ${sent.join(', ')}`);
+    t.regex(line, /2\^48|281474976710656/, `${round}: the error names the ceiling (${p1.stderr.slice(-3).join(' | ')})`);
+    // Two round timeouts later: still one line, and no more prepares.
+    const prepares = (): number => p1.log.filter((l) => l.action === 'sent' && l.message_type === 'prepare').length;
+    const before = prepares();
+    await delay(4500);
+    t.is(p1.stderr.filter((l) => ceiling.test(l)).length, 1, `${round}: said once`);
+    t.is(prepares(), before, `${round}: no prepares after it (${prepares() - before} more)`);
+    t.true(p1.log.every((l) => l.proposal_num <= MAX_PROPOSAL), `${round}: no number above the ceiling was sent`);
+    await p1.kill9();
+  }
+});
+
+test('the proposer core: a promise at the ceiling makes it stuck, said once, with nothing sent', (t) => {
+  const cfg = { self: 1, group: 1, stride: 2, acceptors: [2, 3, 4], notify: [2, 3, 4], sameAcceptors: new Set([1]), timing: DEFAULT_TIMING, rng: () => 0.5 };
+  const p = new Proposer(cfg, 0);
+  p.propose('X');
+  const after = p.onPrepareAck({ from: 2, n: 1, promised: MAX_PROPOSAL, accepted: null, chosen: null });
+  t.is(p.phase, 'backoff');
+  const out = p.onTimer(p.backoffTimer);
+  t.is(p.phase, 'stuck');
+  t.deepEqual(out.filter((e) => e.kind === 'send' || e.kind === 'setTimer'), [], 'no prepare, no timer');
+  t.is(out.filter((e) => e.kind === 'stuck').length, 1);
+  t.true(after.length > 0);
+  // A client's submit: still stuck, and not said again.
+  t.deepEqual(p.propose('Y').filter((e) => e.kind !== 'clearTimer'), []);
+  t.is(p.lastUsed, 1, 'no number past the ceiling is used, or saved');
+  // A value chosen elsewhere still ends it.
+  p.onChosen({ n: 3, v: 'Z' });
+  t.is(p.phase, 'done');
+});
+
+test('a restart after the ceiling was hit: stuck at once, never a number past it', (t) => {
+  const cfg = { self: 1, group: 1, stride: 1, acceptors: [2, 3, 4], notify: [2, 3, 4], sameAcceptors: new Set([1]), timing: DEFAULT_TIMING, rng: () => 0.5 };
+  const p = new Proposer(cfg, MAX_PROPOSAL);
+  const out = p.propose('X');
+  t.is(p.phase, 'stuck');
+  t.is(out.filter((e) => e.kind === 'send').length, 0);
+  t.regex((out.find((e) => e.kind === 'stuck') as { why: string } | undefined)?.why ?? '', /ceiling 2\^48/);
 });

@@ -72,6 +72,8 @@ export interface ListenOptions<M extends { readonly from: PeerId; readonly type:
   readonly codec?: Codec<M, Req, Res>;
   /** Longest line a connection that introduced itself as a peer may send (default MAX_LINE_BYTES). */
   readonly maxPeerLineBytes?: number;
+  /** Half-open connections held at once (default MAX_HALF_OPEN; smaller in tests). */
+  readonly maxHalfOpen?: number;
 }
 
 /**
@@ -79,7 +81,7 @@ export interface ListenOptions<M extends { readonly from: PeerId; readonly type:
  * not yet heard from) a listener holds at once; a newcomer past this closes
  * the oldest of the busiest source address (half-open.ts).
  */
-export const MAX_HALF_OPEN = 256;
+export const MAX_HALF_OPEN = 1024;
 /** A flood must not flood stderr too: notices about it come at most this often. */
 const NOTICE_EVERY_MS = 10_000;
 
@@ -104,7 +106,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const secret = opts.secret ?? null;
   const liveness = opts.liveness ?? DEFAULT_LIVENESS;
   const conns = new Set<Conn>();
-  const halfOpen = new HalfOpenBudget<Conn>(MAX_HALF_OPEN);
+  const halfOpen = new HalfOpenBudget<Conn>(opts.maxHalfOpen ?? MAX_HALF_OPEN);
   const notice = throttled(log);
   const server = net.createServer((socket) => {
     const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
@@ -115,7 +117,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
       halfOpen.release(conn);
     });
     if (evicted !== null) {
-      notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${MAX_HALF_OPEN} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
+      notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
       evicted.socket.destroy();
     }
     serveConnection(conn, handlers, { log, notice, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));

@@ -15,7 +15,9 @@ import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
 import { tempDir } from './helpers/tmp.js';
 import { dataDirProblem } from '../src/storage/data-dir.js';
 import type { Endpoint } from '../src/transport/link.js';
-import { listen } from '../src/transport/server.js';
+import { listen, type OutputLimits } from '../src/transport/server.js';
+import { LineReader } from '../src/transport/lines.js';
+import { livenessFor } from '../src/transport/liveness.js';
 import { HalfOpenBudget } from '../src/transport/half-open.js';
 import { PeerLink } from '../src/transport/link.js';
 import { silentLogger } from '../src/util/logger.js';
@@ -347,4 +349,92 @@ test('a restart after the ceiling was hit: stuck at once, never a number past it
   t.is(p.phase, 'stuck');
   t.is(out.filter((e) => e.kind === 'send').length, 0);
   t.regex((out.find((e) => e.kind === 'stuck') as { why: string } | undefined)?.why ?? '', /ceiling 2\^48/);
+});
+
+/** A listener whose clients get `size`-byte answers, with small output limits; and a client socket to it that never reads. */
+async function bigAnswers(
+  t: { teardown: (f: () => Promise<void> | void) => void },
+  size: number,
+  output: OutputLimits,
+  later = false,
+): Promise<{ warnings: string[]; client: net.Socket; closed: Promise<void> }> {
+  const warnings: string[] = [];
+  const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const value = 'v'.repeat(size);
+  const inbound = await listen(
+    { host: '127.0.0.1', port: 0 },
+    {
+      message: () => undefined,
+      // `later`: answered after the request's line is done, as a peer answers under its state mutex.
+      client: (req, reply) => {
+        const answer = (): void => reply({ type: 'result', id: req.id, status: 'chosen', value, n: 1, peer: 'x' });
+        if (later) queueMicrotask(answer);
+        else answer();
+      },
+    },
+    { log, self: 2, output, liveness: livenessFor(500) },
+  );
+  t.teardown(() => inbound.close());
+  const client = net.connect({ host: '127.0.0.1', port: (inbound.server.address() as net.AddressInfo).port });
+  client.setNoDelay(true);
+  client.on('error', () => undefined);
+  t.teardown(() => void client.destroy());
+  await new Promise((resolve) => client.once('connect', resolve));
+  client.pause();
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  return { warnings, client, closed };
+}
+
+test('one answer bigger than the hard limit still goes out whole to a client that reads', async (t) => {
+  const { client, warnings, closed } = await bigAnswers(t, 1024 * 1024, { softBytes: 64 * 1024, hardBytes: 256 * 1024, softMs: 5000 });
+  client.write('{"type":"get","id":"1"}\n');
+  let got = '';
+  client.on('data', (d: Buffer) => (got += d.toString()));
+  client.resume();
+  await until(() => got.endsWith('\n'), 'the whole answer');
+  t.is((JSON.parse(got) as { value: string }).value.length, 1024 * 1024);
+  // And the connection lives on: a second request is read and answered.
+  got = '';
+  client.write('{"type":"get","id":"2"}\n');
+  await until(() => got.endsWith('\n'), 'the second answer');
+  t.deepEqual(warnings, []);
+  t.false(await Promise.race([closed.then(() => true), delay(100).then(() => false)]));
+});
+
+test('pipelined requests, answered later, whose answers go unread pass the hard limit: closed, with a warning naming the client', async (t) => {
+  const { client, warnings } = await bigAnswers(t, 32 * 1024, { softBytes: 64 * 1024, hardBytes: 256 * 1024, softMs: 5000 }, true);
+  const name = `127.0.0.1:${client.localPort}`;
+  client.write('{"type":"get","id":"1"}\n'.repeat(100));
+  // A client that reads nothing does not see the close either: the warning says it.
+  await until(() => warnings.length > 0, 'the warning');
+  t.is(warnings.length, 1);
+  t.true(warnings[0]!.includes(name), warnings[0]);
+  t.regex(warnings[0]!, /not reading its answers \(0\.3 MiB unread, over the 0\.3 MiB limit\)/);
+});
+
+test('answers left unread over the soft limit for too long: closed, with a warning', async (t) => {
+  // Megabytes, so the kernel's socket buffers cannot take it all off the peer's hands.
+  const { client, warnings } = await bigAnswers(t, 1024 * 1024, { softBytes: 1024 * 1024, hardBytes: 256 * 1024 * 1024, softMs: 500 });
+  const t0 = performance.now();
+  client.write('{"type":"get","id":"1"}\n'.repeat(32));
+  await until(() => warnings.length > 0, 'the warning');
+  const ms = performance.now() - t0;
+  t.log(`closed after ${ms.toFixed(0)} ms: ${warnings[0] ?? ''}`);
+  t.true(ms >= 500, `closed after ${ms.toFixed(0)} ms`);
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!, /not reading its answers \(\d+\.\d MiB unread for over 0\.5 s\)/);
+});
+
+test('a paused LineReader holds the rest of its chunk, and hands it out in order on resume', (t) => {
+  const lines: string[] = [];
+  const r: LineReader = new LineReader(100, (l) => {
+    lines.push(l);
+    if (l === 'b') r.pause();
+  }, () => undefined);
+  r.push(Buffer.from('a\nb\nc\nd'));
+  t.deepEqual(lines, ['a', 'b']);
+  r.push(Buffer.from('e\nf\n'));
+  t.deepEqual(lines, ['a', 'b'], 'nothing while paused');
+  r.resume();
+  t.deepEqual(lines, ['a', 'b', 'c', 'de', 'f']);
 });

@@ -74,7 +74,18 @@ export interface ListenOptions<M extends { readonly from: PeerId; readonly type:
   readonly maxPeerLineBytes?: number;
   /** Half-open connections held at once (default MAX_HALF_OPEN; smaller in tests). */
   readonly maxHalfOpen?: number;
+  /** Unread output allowed per connection (default OUTPUT_LIMITS; smaller in tests). */
+  readonly output?: OutputLimits;
 }
+
+/** How much unread output a connection may leave (see limits.ts). */
+export interface OutputLimits {
+  readonly softBytes: number;
+  readonly hardBytes: number;
+  readonly softMs: number;
+}
+
+export const OUTPUT_LIMITS: OutputLimits = { softBytes: OUTPUT_SOFT_BYTES, hardBytes: OUTPUT_HARD_BYTES, softMs: OUTPUT_SOFT_MS };
 
 /**
  * Half-open connections (accepted, not yet authenticated, or running open
@@ -107,6 +118,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const liveness = opts.liveness ?? DEFAULT_LIVENESS;
   const conns = new Set<Conn>();
   const halfOpen = new HalfOpenBudget<Conn>(opts.maxHalfOpen ?? MAX_HALF_OPEN);
+  const output = opts.output ?? OUTPUT_LIMITS;
   const notice = throttled(log);
   const server = net.createServer((socket) => {
     const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
@@ -120,7 +132,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
       notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
       evicted.socket.destroy();
     }
-    serveConnection(conn, handlers, { log, notice, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
+    serveConnection(conn, handlers, { log, notice, output, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -135,10 +147,10 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const c of conns) {
-      if (c.overSince > 0 && now - c.overSince > OUTPUT_SOFT_MS) {
+      if (c.overSince > 0 && now - c.overSince > output.softMs) {
         log.warn(
           `closing the connection from ${c.socket.remoteAddress ?? '?'}:${c.socket.remotePort ?? '?'}: it is not reading its answers ` +
-            `(${mib(c.socket.writableLength)} MiB unread for over ${OUTPUT_SOFT_MS / 1000} s)`,
+            `(${mib(c.socket.writableLength)} MiB unread for over ${output.softMs / 1000} s)`,
         );
         c.socket.destroy();
         continue;
@@ -163,12 +175,13 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
 function serveConnection<M extends { readonly from: PeerId; readonly type: string }, Req, Res>(
   conn: Conn,
   on: InboundHandlers<M, Req, Res>,
-  opts: { log: Logger; notice: (msg: string) => void; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
+  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
   /** It proved itself (or, running open, spoke): it no longer counts as half-open. */
   established: () => void,
 ): void {
   const { socket } = conn;
   const { log, secret, self, codec } = opts;
+  const { softBytes, hardBytes } = opts.output;
   socket.setNoDelay(true);
   const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   const gone = new AbortController();
@@ -195,14 +208,14 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
     }
     const before = socket.writableLength;
     socket.write(`${JSON.stringify(obj)}\n`);
-    if (socket.writableLength > OUTPUT_SOFT_BYTES) backpressure(before);
+    if (socket.writableLength > softBytes) backpressure(before);
   };
   // Backpressure: answers pile up in memory when the other end does not read
   // them. Past the soft limit, read no more requests from it until they
   // drain; past the hard limit (on top of the soft one), cut it off.
   const backpressure = (before: number): void => {
-    if (before > OUTPUT_SOFT_BYTES && socket.writableLength > OUTPUT_HARD_BYTES) {
-      log.warn(`closing the connection from ${who}: it is not reading its answers (${mib(socket.writableLength)} MiB unread, over the ${mib(OUTPUT_HARD_BYTES)} MiB limit)`);
+    if (before > softBytes && socket.writableLength > hardBytes) {
+      log.warn(`closing the connection from ${who}: it is not reading its answers (${mib(socket.writableLength)} MiB unread, over the ${mib(hardBytes)} MiB limit)`);
       socket.destroy();
       return;
     }

@@ -7,7 +7,7 @@ import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { StateError } from './lock.js';
 
-/** Create `dir` if need be, and prove a file can be written and synced there; StateError if not. */
+/** Create `dir` if need be, and prove a file can be written there; StateError if not. */
 export async function prepareDataDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
@@ -15,13 +15,14 @@ export async function prepareDataDir(dir: string): Promise<void> {
   } catch (err) {
     throw dataDirProblem(dir, err);
   }
-  // A real write, synced: a full disk may still create an empty file.
+  // A real write, not just a create: a full disk may still create an empty
+  // file, but refuses the block (no fsync: that would make every start wait
+  // on a busy disk, and the first save fsyncs anyway).
   const probe = path.join(dir, `.write-test.${process.pid}`);
   try {
     const fh = await open(probe, 'w');
     try {
       await fh.writeFile(Buffer.alloc(4096));
-      await fh.sync();
     } finally {
       await fh.close();
     }

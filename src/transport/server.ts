@@ -238,14 +238,6 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
   };
   let authTimer: NodeJS.Timeout | undefined;
   let halfOpen = true;
-  if (secret !== null) {
-    send({ type: 'challenge', nonce: serverNonce });
-    authTimer = setTimeout(() => {
-      opts.notice(`closing a connection from ${who}: no authentication within ${AUTH_TIMEOUT_MS / 1000} s`);
-      socket.destroy();
-    }, AUTH_TIMEOUT_MS);
-    socket.once('close', () => clearTimeout(authTimer));
-  }
 
   const reader = new LineReader(
     MAX_LINE_BYTES,
@@ -311,6 +303,15 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
     },
     (why) => (authed === -1 ? refuse(`it sent ${why} before authenticating`) : log.warn(`dropping ${why} from ${who}`)),
   );
+  // The challenge goes out once the reader exists (send may pause it).
+  if (secret !== null) {
+    send({ type: 'challenge', nonce: serverNonce });
+    authTimer = setTimeout(() => {
+      opts.notice(`closing a connection from ${who}: no authentication within ${AUTH_TIMEOUT_MS / 1000} s`);
+      socket.destroy();
+    }, AUTH_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(authTimer));
+  }
   socket.on('data', (chunk: Buffer) => {
     conn.lastHeard = performance.now();
     reader.push(chunk);

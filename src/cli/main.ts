@@ -41,6 +41,13 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`paxos: ${err.message}\n`);
       process.exit(1);
     }
+    // A system call that failed on a file or socket is the machine's doing,
+    // not a bug: its message names the call and the path; a stack trace adds nothing.
+    const sys = err as NodeJS.ErrnoException;
+    if (err instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+      process.stderr.write(`paxos: ${err.message.split('\n')[0]}; check that path's permissions, free space and --data-dir\n`);
+      process.exit(1);
+    }
     process.stderr.write(`paxos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },

@@ -7,11 +7,14 @@ import type { Logger } from '../util/logger.js';
 import { mulberry32 } from '../core/prng.js';
 import type { PeerSettings } from './peer-command.js';
 import { supervise } from './supervise.js';
+import { prepareDataDir } from '../storage/data-dir.js';
 
 /** The core counts its timeouts in ticks of this many milliseconds. */
 export const TICK_MS = 50;
 
 export async function runReplica(settings: PeerSettings, log: Logger): Promise<void> {
+  // A data directory it cannot write is one line at start-up, not a failure mid-protocol.
+  await prepareDataDir(settings.dataDir);
   const daemon = new ReplicaDaemon({
     cluster: settings.cluster,
     self: settings.self,

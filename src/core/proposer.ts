@@ -13,8 +13,14 @@
 // A proposer that won keeps retransmitting `chose` (silently: no new log
 // line) to each acceptor and learner until it confirms with a `chose_ack`,
 // so a `chose` lost on a connection that stayed up still reaches everyone.
+//
+// Numbers stop at MAX_PROPOSAL, which every peer refuses to go past. No real
+// run gets near it, but a forged prepare can make acceptors promise it; then
+// the proposer cannot outbid the promise, and says so once ('stuck') instead
+// of sending, round after round, numbers every acceptor drops.
 
 import { backoffDelay } from './backoff.js';
+import { MAX_PROPOSAL } from './limits.js';
 import { groupOfProposal, nextProposal } from './numbering.js';
 import type { Accepted, Effect, Message, PeerId } from './types.js';
 
@@ -67,7 +73,7 @@ export interface ProposerVariant {
   readonly adopt?: (promises: Iterable<Accepted | null>) => Accepted | null;
 }
 
-export type ProposerPhase = 'idle' | 'preparing' | 'accepting' | 'backoff' | 'done';
+export type ProposerPhase = 'idle' | 'preparing' | 'accepting' | 'backoff' | 'done' | 'stuck';
 
 export interface AckFields {
   readonly from: PeerId;
@@ -93,6 +99,8 @@ export class Proposer {
   /** Who has not yet confirmed our `chose` (only once we won). */
   private unconfirmed = new Set<PeerId>();
   private choseAttempt = 0;
+  /** Whether it has said it is stuck at the ceiling (it says so once). */
+  private saidStuck = false;
 
   readonly quorum: number;
   readonly roundTimer: string;
@@ -216,7 +224,10 @@ export class Proposer {
   }
 
   private beginRound(): Effect[] {
-    this.n = nextProposal(this.cfg.group, this.cfg.stride, Math.max(this.used, this.highestSeen));
+    const above = Math.max(this.used, this.highestSeen);
+    const n = nextProposal(this.cfg.group, this.cfg.stride, above);
+    if (n > MAX_PROPOSAL) return this.stuck(above, n);
+    this.n = n;
     this.used = this.n;
     this.phaseNow = 'preparing';
     this.promises = new Map();
@@ -226,6 +237,23 @@ export class Proposer {
       { kind: 'send', to: this.cfg.acceptors, msg: { type: 'prepare', from: this.cfg.self, n: this.n } },
       { kind: 'setTimer', id: this.roundTimer, ms: this.cfg.timing.roundTimeoutMs },
     ];
+  }
+
+  /** Out of numbers: stop, and say why once. Only a value chosen elsewhere (onChosen) ends this. */
+  private stuck(above: number, n: number): Effect[] {
+    this.phaseNow = 'stuck';
+    const effects: Effect[] = [
+      { kind: 'clearTimer', id: this.roundTimer },
+      { kind: 'clearTimer', id: this.backoffTimer },
+    ];
+    if (this.saidStuck) return effects;
+    this.saidStuck = true;
+    const why =
+      `proposer${this.cfg.group} cannot go on: it must outbid a promise of ${above}, but its next number, ${n}, is past the ceiling ` +
+      `2^48 (${MAX_PROPOSAL}) that every peer refuses. No proposer of this cluster numbers that high, so the promise was forged; ` +
+      `run every peer with a shared secret (--secret-file or PAXOS_SECRET) so prepares cannot be forged, and give this group's acceptors fresh data directories`;
+    effects.push({ kind: 'stuck', why });
+    return effects;
   }
 
   /**

@@ -98,4 +98,9 @@ export type Effect =
    * These peers did not answer a round in time: the shell should check that
    * its links to them are alive, not retry into a socket that is dead.
    */
-  | { readonly kind: 'suspect'; readonly peers: readonly PeerId[] };
+  | { readonly kind: 'suspect'; readonly peers: readonly PeerId[] }
+  /**
+   * A proposer cannot go on (it needs a number past the ceiling): the shell
+   * says `why` once, on stderr. The proposer sends nothing more.
+   */
+  | { readonly kind: 'stuck'; readonly why: string };

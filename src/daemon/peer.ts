@@ -301,6 +301,9 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
         case 'suspect':
           for (const p of e.peers) this.links.get(p)?.suspect();
           break;
+        case 'stuck':
+          this.opts.log.error(e.why);
+          break;
         case 'chose': {
           // The replica is durable before the peer says it chose.
           await this.replicate(e.v);

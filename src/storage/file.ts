@@ -11,10 +11,11 @@
 // silently merge two acceptors into one (see lock.ts).
 
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EMPTY_STATE, type Accepted, type DurableState } from '../core/types.js';
 import { writeAtomically } from './atomic.js';
+import { prepareDataDir } from './data-dir.js';
 import { DirLock, StateError } from './lock.js';
 import type { Storage } from './storage.js';
 
@@ -32,7 +33,7 @@ export class FileStorage implements Storage {
   }
 
   async load(): Promise<DurableState> {
-    await mkdir(this.dir, { recursive: true });
+    await prepareDataDir(this.dir);
     await this.lock.take();
     let text: string;
     try {

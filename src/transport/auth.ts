@@ -32,7 +32,8 @@ export interface Secret {
   readonly key: Buffer;
 }
 
-export const AUTH_TIMEOUT_MS = 5000;
+/** A connection that has not authenticated this long after it was accepted is closed: a handshake is one round trip. */
+export const AUTH_TIMEOUT_MS = 2000;
 const MIN_SECRET_BYTES = 16;
 
 /** The secret from --secret-file, else from PAXOS_SECRET, else none. */

@@ -10,6 +10,9 @@ export class LineReader {
   private parts: Buffer[] = [];
   private size = 0;
   private skipping = false;
+  /** Paused by the reader's owner (its answers are not being read): bytes wait here. */
+  private paused = false;
+  private held: Buffer | null = null;
   /** Fatal: bytes that are not UTF-8 make a bad line, not U+FFFD in a value. */
   private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -25,7 +28,24 @@ export class LineReader {
     this.maxBytes = n;
   }
 
+  /** Hand out no more lines until resume(); the rest of the current chunk waits. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = null;
+    if (held !== null) this.push(held);
+  }
+
   push(chunk: Buffer): void {
+    if (this.paused) {
+      this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+      return;
+    }
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
@@ -59,6 +79,10 @@ export class LineReader {
       }
       this.skipping = false;
       start = nl + 1;
+      if (this.paused) {
+        if (start < chunk.length) this.held = chunk.subarray(start);
+        return;
+      }
     }
   }
 }

@@ -9,11 +9,12 @@
 // its far end is gone, and holding it only hides that.
 
 import net from 'node:net';
-import { MAX_LINE_BYTES } from '../core/limits.js';
+import { MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS } from '../core/limits.js';
 import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
 import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
+import { HalfOpenBudget } from './half-open.js';
 import { LineReader } from './lines.js';
 import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
 import { decode, type ClientRequest, type ClientResult } from './wire.js';
@@ -71,16 +72,37 @@ export interface ListenOptions<M extends { readonly from: PeerId; readonly type:
   readonly codec?: Codec<M, Req, Res>;
   /** Longest line a connection that introduced itself as a peer may send (default MAX_LINE_BYTES). */
   readonly maxPeerLineBytes?: number;
+  /** Half-open connections held at once (default MAX_HALF_OPEN; smaller in tests). */
+  readonly maxHalfOpen?: number;
+  /** Unread output allowed per connection (default OUTPUT_LIMITS; smaller in tests). */
+  readonly output?: OutputLimits;
 }
 
-/** Connections still in the handshake; more are refused, so a flood of them cannot pile up. */
-const MAX_UNAUTHENTICATED = 64;
+/** How much unread output a connection may leave (see limits.ts). */
+export interface OutputLimits {
+  readonly softBytes: number;
+  readonly hardBytes: number;
+  readonly softMs: number;
+}
+
+export const OUTPUT_LIMITS: OutputLimits = { softBytes: OUTPUT_SOFT_BYTES, hardBytes: OUTPUT_HARD_BYTES, softMs: OUTPUT_SOFT_MS };
+
+/**
+ * Half-open connections (accepted, not yet authenticated, or running open
+ * not yet heard from) a listener holds at once; a newcomer past this closes
+ * the oldest of the busiest source address (half-open.ts).
+ */
+export const MAX_HALF_OPEN = 1024;
+/** A flood must not flood stderr too: notices about it come at most this often. */
+const NOTICE_EVERY_MS = 10_000;
 
 interface Conn {
   readonly socket: net.Socket;
   /** The peer id it proved or announced; null for clients and the unintroduced. */
   peer: PeerId | null;
   lastHeard: number;
+  /** When its unread output passed the soft limit (reading paused since); 0: under it. */
+  overSince: number;
 }
 
 export async function listen<M extends { readonly from: PeerId; readonly type: string } = Message, Req = ClientRequest, Res = ClientResult>(
@@ -95,17 +117,22 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const secret = opts.secret ?? null;
   const liveness = opts.liveness ?? DEFAULT_LIVENESS;
   const conns = new Set<Conn>();
-  const handshaking = { count: 0 };
+  const halfOpen = new HalfOpenBudget<Conn>(opts.maxHalfOpen ?? MAX_HALF_OPEN);
+  const output = opts.output ?? OUTPUT_LIMITS;
+  const notice = throttled(log);
   const server = net.createServer((socket) => {
-    const conn: Conn = { socket, peer: null, lastHeard: performance.now() };
+    const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
     conns.add(conn);
-    socket.once('close', () => conns.delete(conn));
-    if (secret !== null && handshaking.count >= MAX_UNAUTHENTICATED) {
-      log.warn(`refusing a connection from ${socket.remoteAddress ?? '?'}: ${MAX_UNAUTHENTICATED} connections are already authenticating`);
-      socket.destroy();
-      return;
+    const evicted = halfOpen.admit(socket.remoteAddress ?? '?', conn);
+    socket.once('close', () => {
+      conns.delete(conn);
+      halfOpen.release(conn);
+    });
+    if (evicted !== null) {
+      notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
+      evicted.socket.destroy();
     }
-    serveConnection(conn, handlers, { log, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, handshaking);
+    serveConnection(conn, handlers, { log, notice, output, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -115,10 +142,19 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
     });
   });
   server.on('error', (err) => log.error(`listener on ${at.host}:${at.port}: ${err.message}`));
-  // One sweep per heartbeat closes peer connections that went silent.
+  // One sweep per heartbeat closes peer connections that went silent, and
+  // connections that have left their answers unread for too long.
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const c of conns) {
+      if (c.overSince > 0 && now - c.overSince > output.softMs) {
+        log.warn(
+          `closing the connection from ${c.socket.remoteAddress ?? '?'}:${c.socket.remotePort ?? '?'}: it is not reading its answers ` +
+            `(${mib(c.socket.writableLength)} MiB unread for over ${output.softMs / 1000} s)`,
+        );
+        c.socket.destroy();
+        continue;
+      }
       if (c.peer === null || now - c.lastHeard <= liveness.deadAfterMs) continue;
       log.info(`closing the connection from peer ${c.peer} (${c.socket.remoteAddress ?? '?'}): nothing heard for ${((now - c.lastHeard) / 1000).toFixed(1)} s`);
       c.socket.destroy();
@@ -139,11 +175,13 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
 function serveConnection<M extends { readonly from: PeerId; readonly type: string }, Req, Res>(
   conn: Conn,
   on: InboundHandlers<M, Req, Res>,
-  opts: { log: Logger; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
-  handshaking: { count: number },
+  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
+  /** It proved itself (or, running open, spoke): it no longer counts as half-open. */
+  established: () => void,
 ): void {
   const { socket } = conn;
   const { log, secret, self, codec } = opts;
+  const { softBytes, hardBytes } = opts.output;
   socket.setNoDelay(true);
   const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   const gone = new AbortController();
@@ -168,7 +206,29 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         socket.uncork();
       });
     }
+    const before = socket.writableLength;
     socket.write(`${JSON.stringify(obj)}\n`);
+    if (socket.writableLength > softBytes) backpressure(before);
+  };
+  // Backpressure: answers pile up in memory when the other end does not read
+  // them. Past the soft limit, read no more requests from it until they
+  // drain; past the hard limit (on top of the soft one), cut it off.
+  const backpressure = (before: number): void => {
+    if (before > softBytes && socket.writableLength > hardBytes) {
+      log.warn(`closing the connection from ${who}: it is not reading its answers (${mib(socket.writableLength)} MiB unread, over the ${mib(hardBytes)} MiB limit)`);
+      socket.destroy();
+      return;
+    }
+    if (conn.overSince > 0) return;
+    conn.overSince = performance.now();
+    socket.pause();
+    reader.pause();
+    log.debug(`not reading from ${who} until it reads its answers (${mib(socket.writableLength)} MiB unread)`);
+    socket.once('drain', () => {
+      conn.overSince = 0;
+      reader.resume();
+      if (!socket.destroyed) socket.resume();
+    });
   };
   /** A connector that names a peer other than us reached us by a stale address. */
   const wrongPeer = (to: number): boolean => {
@@ -177,22 +237,7 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
     return true;
   };
   let authTimer: NodeJS.Timeout | undefined;
-  let endHandshake = (): void => undefined;
-  if (secret !== null) {
-    handshaking.count += 1;
-    let counted = true;
-    const done = (): void => {
-      if (counted) handshaking.count -= 1;
-      counted = false;
-    };
-    send({ type: 'challenge', nonce: serverNonce });
-    authTimer = setTimeout(() => refuse(`no authentication within ${AUTH_TIMEOUT_MS / 1000} s`), AUTH_TIMEOUT_MS);
-    socket.once('close', () => {
-      clearTimeout(authTimer);
-      done();
-    });
-    endHandshake = done;
-  }
+  let halfOpen = true;
 
   const reader = new LineReader(
     MAX_LINE_BYTES,
@@ -206,6 +251,10 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         log.warn(`dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`);
         return;
       }
+      if (halfOpen && secret === null) {
+        halfOpen = false;
+        established();
+      }
       if (authed === -1 && secret !== null) {
         const a = raw as { type?: unknown; from?: unknown; to?: unknown; nonce?: unknown; mac?: unknown };
         const to = a?.to ?? 0;
@@ -218,7 +267,8 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
           return refuse(`${from === 0 ? 'a client' : `peer_id ${from}`} failed authentication (a wrong secret?)`);
         }
         clearTimeout(authTimer);
-        endHandshake();
+        halfOpen = false;
+        established();
         authed = from;
         send({ type: 'auth_ok', mac: mac(secret, 'server', serverNonce, a.nonce, from, to as number) });
         if (from > 0) {
@@ -253,10 +303,39 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
     },
     (why) => (authed === -1 ? refuse(`it sent ${why} before authenticating`) : log.warn(`dropping ${why} from ${who}`)),
   );
+  // The challenge goes out once the reader exists (send may pause it).
+  if (secret !== null) {
+    send({ type: 'challenge', nonce: serverNonce });
+    authTimer = setTimeout(() => {
+      opts.notice(`closing a connection from ${who}: no authentication within ${AUTH_TIMEOUT_MS / 1000} s`);
+      socket.destroy();
+    }, AUTH_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(authTimer));
+  }
   socket.on('data', (chunk: Buffer) => {
     conn.lastHeard = performance.now();
     reader.push(chunk);
   });
   socket.on('error', (err: NodeJS.ErrnoException) => log.debug(`connection from ${who}: ${err.code ?? err.message}`));
   // An unfinished last line is dropped with the connection: it may be cut short.
+}
+
+function mib(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(1);
+}
+
+/** log.warn, but at most once per NOTICE_EVERY_MS, with a count of what it held back. */
+function throttled(log: Logger): (msg: string) => void {
+  let last = -Infinity;
+  let quiet = 0;
+  return (msg) => {
+    const now = performance.now();
+    if (now - last < NOTICE_EVERY_MS) {
+      quiet += 1;
+      return;
+    }
+    log.warn(quiet > 0 ? `${msg} (and ${quiet} more like it in the last ${((now - last) / 1000).toFixed(0)} s)` : msg);
+    last = now;
+    quiet = 0;
+  };
 }

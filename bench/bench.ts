@@ -95,7 +95,8 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   await alloc.beforeSpawn();
 
   const children: ChildProcess[] = ['peer2', 'peer3', 'peer4'].map((name) =>
-    spawn(process.execPath, [MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close', '--log-level', 'error'], {
+    // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the acceptors.
+    spawn(process.execPath, [...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close', '--log-level', 'error'], {
       stdio: ['pipe', 'ignore', 'inherit'],
     }),
   );

@@ -7,6 +7,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ConfigError } from '../src/config/errors.js';
 import { DEFAULT_PORT, parsePeerArgs, type PeerSettings } from '../src/cli/peer-command.js';
+import { takeOptionalPort } from '../src/cli/flags.js';
 
 // Tests run from dist/test/, so this is dist/src/cli/main.js.
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -334,4 +335,14 @@ test('parsePeerArgs: the secret comes from --secret-file before PAXOS_SECRET, an
   t.false(JSON.stringify(s.warnings).includes('from the file'), 'the secret is not in any message');
   const empty = writeHosts('empty-secret.txt', '');
   t.throws(() => parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--secret-file', empty], 'x', {}), { message: /--secret-file .*empty-secret\.txt is empty/ });
+});
+
+test('takeOptionalPort: --ui, --ui 8000, --ui=8000, absent, and a bad port named', (t) => {
+  const take = (argv: string[]): [number | undefined, string[]] => [takeOptionalPort(argv, '--ui', 7610), argv];
+  t.deepEqual(take(['testcases/2', '--ui']), [7610, ['testcases/2']]);
+  t.deepEqual(take(['--ui', '8000', 'testcases/2']), [8000, ['testcases/2']]);
+  t.deepEqual(take(['--ui=0', 'testcases/2']), [0, ['testcases/2']]);
+  t.deepEqual(take(['--ui', 'testcases/2']), [7610, ['testcases/2']], 'a directory is not a port');
+  t.deepEqual(take(['testcases/2']), [undefined, ['testcases/2']]);
+  t.throws(() => takeOptionalPort(['--ui=70000'], '--ui', 7610), { message: '--ui expects a port from 0 to 65535, got "70000"' });
 });

@@ -19,3 +19,20 @@ export function parseFlags<O extends Options>(argv: readonly string[], options: 
     throw err;
   }
 }
+
+/**
+ * A flag with an optional port (`--ui`, `--ui 8000`, `--ui=8000`), which
+ * parseArgs cannot express: removes it from `argv` and returns the port
+ * (`fallback` when none is given), or undefined when the flag is absent.
+ */
+export function takeOptionalPort(argv: string[], flag: string, fallback: number): number | undefined {
+  const at = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  if (at < 0) return undefined;
+  const inline = argv[at]!.startsWith(`${flag}=`) ? argv[at]!.slice(flag.length + 1) : undefined;
+  const next = argv[at + 1];
+  const text = inline ?? (next !== undefined && /^\d+$/.test(next) ? next : undefined);
+  argv.splice(at, inline === undefined && text !== undefined ? 2 : 1);
+  const port = text === undefined ? fallback : Number(text);
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new ConfigError(`${flag} expects a port from 0 to 65535, got ${JSON.stringify(text)}`);
+  return port;
+}

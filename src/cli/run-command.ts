@@ -3,7 +3,7 @@
 import { ConfigError } from '../config/errors.js';
 import { DEFAULT_RUN, runTestcase } from '../runner/run.js';
 import { DEFAULT_UI_PORT, runLive } from '../ui/live.js';
-import { parseFlags } from './flags.js';
+import { parseFlags, takeOptionalPort } from './flags.js';
 
 export const RUN_HELP = `Usage: paxos run DIR|COMPOSE_FILE [options]
 
@@ -56,16 +56,7 @@ Exit status: 0 decided on one value (and matched the goldens, if any);
 export async function runCommand(argvIn: readonly string[]): Promise<number> {
   // --ui takes an optional port: `--ui`, `--ui 8000`, `--ui=8000`.
   const argv = [...argvIn];
-  let uiPort: number | undefined;
-  const at = argv.findIndex((a) => a === '--ui' || a.startsWith('--ui='));
-  if (at >= 0) {
-    const inline = argv[at]!.startsWith('--ui=') ? argv[at]!.slice('--ui='.length) : undefined;
-    const next = argv[at + 1];
-    const text = inline ?? (next !== undefined && /^\d+$/.test(next) ? next : undefined);
-    argv.splice(at, inline === undefined && text !== undefined ? 2 : 1);
-    uiPort = text === undefined ? DEFAULT_UI_PORT : Number(text);
-    if (!Number.isSafeInteger(uiPort) || uiPort < 0 || uiPort > 65535) throw new ConfigError(`--ui expects a port from 0 to 65535, got ${JSON.stringify(text)}`);
-  }
+  const uiPort = takeOptionalPort(argv, '--ui', DEFAULT_UI_PORT);
   const { values, positionals } = parseFlags(
     argv,
     {

@@ -13,7 +13,7 @@ import { chartHtml, chartSvg } from '../viz/svg.js';
 import { findHostsfile } from './check-command.js';
 import { DEFAULT_UI_PORT } from '../ui/live.js';
 import { serveReplay } from '../ui/replay.js';
-import { parseFlags } from './flags.js';
+import { parseFlags, takeOptionalPort } from './flags.js';
 
 export const VIZ_HELP = `Usage: paxos viz FILE... -o OUT.html|OUT.svg [--hostsfile F] [--title T]
        paxos viz FILE... --serve [PORT] [--bind ADDR]
@@ -41,16 +41,7 @@ is drawn after the line that sent it.
 export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   // --serve takes an optional port, as run's --ui does.
   const argv = [...argvIn];
-  let servePort: number | undefined;
-  const at = argv.findIndex((a) => a === '--serve' || a.startsWith('--serve='));
-  if (at >= 0) {
-    const inline = argv[at]!.startsWith('--serve=') ? argv[at]!.slice('--serve='.length) : undefined;
-    const next = argv[at + 1];
-    const text = inline ?? (next !== undefined && /^\d+$/.test(next) ? next : undefined);
-    argv.splice(at, inline === undefined && text !== undefined ? 2 : 1);
-    servePort = text === undefined ? DEFAULT_UI_PORT : Number(text);
-    if (!Number.isSafeInteger(servePort) || servePort < 0 || servePort > 65535) throw new ConfigError(`--serve expects a port from 0 to 65535, got ${JSON.stringify(text)}`);
-  }
+  const servePort = takeOptionalPort(argv, '--serve', DEFAULT_UI_PORT);
   const { values, positionals } = parseFlags(
     argv,
     { out: { type: 'string', short: 'o' }, hostsfile: { type: 'string' }, title: { type: 'string' }, bind: { type: 'string' }, help: { type: 'boolean' } },

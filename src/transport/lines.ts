@@ -3,7 +3,7 @@
 // the same read that pushed it over; a line over the cap is skipped up to its
 // newline with one report; a line that is not valid UTF-8 is dropped (never
 // patched with U+FFFD into a value nobody sent); an unfinished line at close
-// is discarded, never parsed. (ndjson.parse, whose package we used to use, misses all of these and
+// is discarded, never parsed. (ndjson.parse, which we use the writer of, misses all of these and
 // ends the stream on a line reading `null`, so it is not used for reading.)
 
 export class LineReader {

@@ -33,8 +33,19 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const MAIN = path.join(root, 'dist/src/cli/main.js');
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '20' }, rounds: { type: 'string', default: '500' } },
+  options: {
+    runs: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '500' },
+    // e.g. --only round: just the save cost and the warm rounds (profiling the single-decree path).
+    only: { type: 'string' },
+  },
 });
+const ONLY = values.only;
+if (ONLY !== undefined && !['cold', 'round', 'kv'].includes(ONLY)) {
+  console.error(`bench: --only takes cold, round or kv, not ${JSON.stringify(ONLY)}`);
+  process.exit(2);
+}
+const part = (name: string): boolean => ONLY === undefined || ONLY === name;
 const RUNS = Number(values.runs);
 const ROUNDS = Number(values.rounds);
 
@@ -150,18 +161,26 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   return s.median;
 }
 
-console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
-await coldDecision();
-const disk = os.tmpdir();
-const file = await saveCost(disk, (d) => new FileStorage(d));
-const save = await saveCost(disk, (d) => new WalStorage(d));
-console.log(`one durable save in ${disk}: median ${ms(save)} as a log append + fdatasync (what peers do), ${ms(file)} as write + fsync + rename + directory fsync (state.json, before)`);
-const durable = await warmRounds(disk, `state on disk (${disk})`);
-if (existsSync('/dev/shm')) {
-  // tmpfs: the same code path, but fsync costs nothing, so the gap is the fsync cost.
-  const shm = await warmRounds('/dev/shm', 'state on tmpfs (/dev/shm)');
-  console.log(`fsync cost per round: ${ms(durable - shm)} (${(durable / shm).toFixed(2)}x the round without it); each acceptor saves twice per round, promise then accepted value`);
+/** 4. save cost, and the warm round on disk and on tmpfs. */
+async function durability(disk: string): Promise<void> {
+  const file = await saveCost(disk, (d) => new FileStorage(d));
+  const save = await saveCost(disk, (d) => new WalStorage(d));
+  console.log(`one durable save in ${disk}: median ${ms(save)} as a log append + fdatasync (what peers do), ${ms(file)} as write + fsync + rename + directory fsync (state.json, before)`);
+  const durable = await warmRounds(disk, `state on disk (${disk})`);
+  if (existsSync('/dev/shm')) {
+    // tmpfs: the same code path, but fsync costs nothing, so the gap is the fsync cost.
+    const shm = await warmRounds('/dev/shm', 'state on tmpfs (/dev/shm)');
+    console.log(`fsync cost per round: ${ms(durable - shm)} (${(durable / shm).toFixed(2)}x the round without it); each acceptor saves twice per round, promise then accepted value`);
+  }
 }
-// 5. the replicated log: puts per second with 16 closed-loop clients against kv3.
-const kv = await kvPutsPerSecond(MAIN, { replicas: 3, clients: 16, seconds: 10, dataRoot: disk });
-console.log(`kv3 replicated log, 16 clients, state on disk (${disk}): ${kv.putsPerSecond.toFixed(0)} puts/s (p50 ${ms(kv.p50Ms)}, p99 ${ms(kv.p99Ms)}, ${kv.puts} puts in 10 s)`);
+
+/** 5. the replicated log: puts per second with 16 closed-loop clients against kv3. */
+async function replicatedLog(disk: string): Promise<void> {
+  const kv = await kvPutsPerSecond(MAIN, { replicas: 3, clients: 16, seconds: 10, dataRoot: disk });
+  console.log(`kv3 replicated log, 16 clients, state on disk (${disk}): ${kv.putsPerSecond.toFixed(0)} puts/s (p50 ${ms(kv.p50Ms)}, p99 ${ms(kv.p99Ms)}, ${kv.puts} puts in 10 s)`);
+}
+
+console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
+if (part('cold')) await coldDecision();
+if (part('round')) await durability(os.tmpdir());
+if (part('kv')) await replicatedLog(os.tmpdir());

@@ -333,3 +333,43 @@ test('records that would read back as checkpoint markers, or as nothing, are ref
   t.deepEqual(r.records, [{ $checkpoint: false }]);
   await r.wal.close();
 });
+
+test('syncNow writes and fsyncs on this thread; it declines while a write is queued, or when a new segment is due, and the async path takes over', async (t) => {
+  const dir = tempDir('wal');
+  let syncs = 0;
+  const { wal } = await Wal.open<R>(dir, { segmentBytes: 200, onSync: () => (syncs += 1) });
+  wal.append({ i: 0 });
+  t.true(wal.syncNow());
+  t.is(syncs, 1);
+  t.true(wal.syncNow(), 'nothing buffered: nothing to do');
+  t.is(syncs, 1);
+  // A sync() under way: syncNow would write ahead of it, so it declines.
+  wal.append({ i: 1 });
+  const pending = wal.sync();
+  wal.append({ i: 2 });
+  t.false(wal.syncNow());
+  await pending;
+  await wal.sync();
+  // Past segmentBytes: the roll is the async path's job.
+  wal.append({ i: 3, pad: 'x'.repeat(200) });
+  t.false(wal.syncNow());
+  await wal.sync();
+  t.true(wal.syncNow(), 'nothing buffered');
+  await wal.close();
+  t.deepEqual(await reread(dir, 200), [0, 1, 2, 3]);
+  t.is(segments(dir).length, 2);
+});
+
+test('a failed syncNow stops the log as a failed sync does', async (t) => {
+  const dir = tempDir('wal');
+  const { wal } = await Wal.open<R>(dir, { fsync: false });
+  wal.append({ i: 0 });
+  t.true(wal.syncNow());
+  await (wal as unknown as { handle: FileHandle }).handle.close();
+  wal.append({ i: 1 });
+  t.throws(() => wal.syncNow(), { instanceOf: StateError, message: /0000000000000001\.wal: write failed .*restart it to recover/ });
+  t.throws(() => wal.append({ i: 2 }), { instanceOf: StateError });
+  await t.throwsAsync(wal.sync(), { instanceOf: StateError });
+  await t.throwsAsync(wal.close());
+  t.deepEqual(await reread(dir), [0]);
+});

@@ -1,6 +1,9 @@
 // A lab peer's durable state as an append-only log: each save appends the
 // whole state (a few hundred bytes) as one checksummed record and makes it
-// durable with one write and one fdatasync (wal.ts). Replacing state.json
+// durable with one write and one fdatasync (wal.ts), done on the event-loop
+// thread (Wal.syncNow): the peer has nothing else to do with its state until
+// the save is done, as the mutex is held across it, and skipping the thread
+// pool's two wake-ups takes about 0.3 ms off a round on two cores. Replacing state.json
 // took a write, an fsync, a rename and a directory fsync: about twice the
 // time, on every promise and every accept. The last record is the state.
 // Every CHECKPOINT_EVERY saves the log is rewritten to that one record, so it
@@ -56,7 +59,8 @@ export class WalStorage implements Storage {
     this.saves += 1;
     if (this.saves % CHECKPOINT_EVERY === 0) return wal.checkpoint([state]);
     wal.append(state);
-    await wal.sync();
+    // On this thread: a save is one small record, and a round waits for it.
+    if (!wal.syncNow()) await wal.sync();
   }
 
   async release(): Promise<void> {

@@ -1,0 +1,208 @@
+// A command a replica passed on to a leader is never answered "no leader,
+// nothing done" (the fix of 50f8c67, found by the nemesis): the old leader
+// may still choose it, and a client told "nothing done" reuses its seq.
+//
+// One real replica process (peer2) between two scripted replicas the test
+// plays message by message: peer1, the leader it forwards the put to, which
+// then falls silent, and peer3, which runs for election so that peer2
+// promises it and knows no leader. Scripting the others holds peer2 in that
+// state for as long as the test needs, so the command is sure to come back
+// from the core unplaced (LogNode.propose, a follower with no leader)
+// instead of only on an unlucky interleaving.
+
+import net from 'node:net';
+import test from 'ava';
+import { LiveCluster, until } from './helpers/procs.js';
+import { kvAsk } from './helpers/kv.js';
+import { MAX_REPLICA_LINE_BYTES } from '../src/daemon/replica.js';
+import { ballotOwner } from '../src/log/ballot.js';
+import type { LogMessage } from '../src/log/types.js';
+import { checkKvResult, newRequestId } from '../src/transport/kv-client.js';
+import type { KvRequest, KvResult } from '../src/transport/kv-wire.js';
+import { PeerLink, type Endpoint } from '../src/transport/link.js';
+import { logCodec } from '../src/transport/log-wire.js';
+import { listen, type Inbound } from '../src/transport/server.js';
+import type { ClientResult } from '../src/transport/wire.js';
+import { silentLogger } from '../src/util/logger.js';
+
+const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
+
+/** Stands in for replica `host` of a LiveCluster: listens at its address and sends log messages as it. */
+class ScriptedReplica {
+  readonly got: LogMessage[] = [];
+  private inbound: Inbound | null = null;
+  private readonly links = new Map<number, PeerLink<LogMessage>>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly live: LiveCluster,
+    readonly host: string,
+  ) {}
+
+  get id(): number {
+    return this.live.cluster.byHost(this.host)!.id;
+  }
+
+  async start(): Promise<this> {
+    this.inbound = await listen<LogMessage, KvRequest, KvResult | ClientResult>(
+      this.live.endpoint(this.host),
+      { message: (m) => this.got.push(m) },
+      { log: silentLogger, secret: null, self: this.id, codec: logCodec(this.host), maxPeerLineBytes: MAX_REPLICA_LINE_BYTES },
+    );
+    return this;
+  }
+
+  send(toHost: string, msg: LogMessage): void {
+    const to = this.live.cluster.byHost(toHost)!.id;
+    let link = this.links.get(to);
+    if (link === undefined) {
+      link = new PeerLink<LogMessage>(toHost, this.live.endpoint(toHost), { self: this.id, peer: to, secret: null, log: silentLogger, queueWhileDown: false });
+      link.start();
+      this.links.set(to, link);
+    }
+    link.send(msg);
+  }
+
+  /** Send `make()` to `toHost` now and every 100 ms (a heartbeat, a prepare asked again), until `quiet`. */
+  repeat(toHost: string, make: () => LogMessage): void {
+    this.quiet();
+    this.send(toHost, make());
+    this.timer = setInterval(() => this.send(toHost, make()), 100);
+  }
+
+  quiet(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async next<T extends LogMessage['type']>(type: T, pred: (m: Extract<LogMessage, { type: T }>) => boolean, what: string, ms = 10_000): Promise<Extract<LogMessage, { type: T }>> {
+    const match = (m: LogMessage): m is Extract<LogMessage, { type: T }> => m.type === type && pred(m as Extract<LogMessage, { type: T }>);
+    await until(() => this.got.some(match), `${this.host} to get ${what}`, ms);
+    return this.got.find(match)!;
+  }
+
+  async close(): Promise<void> {
+    this.quiet();
+    for (const l of this.links.values()) await l.close();
+    await this.inbound?.close();
+  }
+}
+
+/**
+ * Requests written in this order on ONE client connection: a replica reads
+ * a connection's lines in order, so the later ones are handled after the
+ * earlier ones. A promise of each reply, by position.
+ */
+function pipelined(at: Endpoint, bodies: ReadonlyArray<Record<string, unknown>>, t: { teardown: (f: () => void) => void }): Array<Promise<KvResult>> {
+  const ids = bodies.map(() => newRequestId());
+  const waiting = new Map<string, (r: KvResult) => void>();
+  const replies = ids.map((id) => new Promise<KvResult>((resolve) => waiting.set(id, resolve)));
+  const socket = net.connect({ host: at.host, port: at.port });
+  t.teardown(() => socket.destroy());
+  socket.setEncoding('utf8');
+  let rest = '';
+  socket.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      let o: unknown;
+      try {
+        o = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const r = checkKvResult(o as Record<string, unknown>);
+      if (r.ok) waiting.get(r.result.id)?.(r.result);
+    }
+  });
+  socket.on('error', () => undefined);
+  socket.once('connect', () => socket.write(bodies.map((b, i) => `${JSON.stringify({ ...b, id: ids[i] })}\n`).join('')));
+  return replies;
+}
+
+test('kv3: a put a follower forwarded to a leader that went silent is not answered "no leader" when it comes back unplaced; it goes to the next leader and is applied once', async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  const old = await new ScriptedReplica(live, 'peer1').start();
+  const next = await new ScriptedReplica(live, 'peer3').start();
+  t.teardown(async () => void (await Promise.all([old.close(), next.close()])));
+  const p2 = live.start('peer2', ['--no-message-lines']);
+  // Far above any ballot peer2 could reach standing for election on its own meanwhile.
+  const oldBallot = 100;
+  const newBallot = 300;
+  t.is(ballotOwner(oldBallot, 3), 1);
+  t.is(ballotOwner(newBallot, 3), 3);
+
+  // 1. peer1 leads; peer2 follows it.
+  old.repeat('peer2', () => ({ type: 'heartbeat', from: 1, n: oldBallot, commit: 1 }));
+  await p2.waitStderr(/leader: peer1/);
+
+  // 2. A client's put reaches peer2, which passes it on to peer1.
+  const put = { o: 'put', c: `t-placed-${newRequestId()}`, s: 1, k: 'lock', v: 'mine' };
+  const same = (c: unknown): boolean => JSON.stringify(c) === JSON.stringify(put);
+  let first: KvResult | null | undefined;
+  const firstDone = kvAsk(live.endpoint('peer2'), { type: 'kv', cmd: put }, 15_000).then((r) => (first = r));
+  await old.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put forwarded by peer2');
+
+  // 3. peer1 falls silent (frozen, cut off: it may yet choose the put). peer3
+  //    stands, and asks again every 100 ms without ever winning: once peer2's
+  //    leader is overdue, peer2 promises peer3 and knows no leader, and stays so.
+  old.quiet();
+  next.repeat('peer2', () => ({ type: 'prepare', from: 3, n: newBallot, slot: 1 }));
+  await next.next('prepare_ack', (m) => m.from === 2 && m.n === newBallot && m.promised === newBallot, "peer2's promise");
+  await p2.waitStderr(/no leader known/);
+  const dump = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
+  t.is(dump?.status === 'dump' ? dump.leader : dump?.status, '', 'peer2 knows no leader');
+  const seen = { old: old.got.length, next: next.got.length };
+
+  // 4. The same command again (the client retrying, on a new connection), then
+  //    a fresh client's put, on one connection, in that order. peer2, a
+  //    follower with no leader, gets both back from its core unplaced. The
+  //    fresh one was never passed on: "no leader, nothing done" is true of it.
+  const fresh = { o: 'put', c: `t-fresh-${newRequestId()}`, s: 1, k: 'other', v: 'x' };
+  const [again, control] = pipelined(live.endpoint('peer2'), [{ type: 'kv', cmd: put }, { type: 'kv', cmd: fresh }], t);
+  let retried: KvResult | undefined;
+  let c: KvResult | undefined;
+  void again!.then((r) => (retried = r));
+  void control!.then((r) => (c = r));
+  await until(() => c !== undefined, "peer2's answer to the fresh put", 5000);
+  t.is(c!.status, 'no_leader', 'a command never passed on is answered "no leader"');
+  // The retry was handled as peer2 was then: neither passed on (no forward
+  // reached anyone) nor queued by a candidate (peer2 sent no prepare).
+  const since = [...old.got.slice(seen.old), ...next.got.slice(seen.next)];
+  t.deepEqual(
+    since.filter((m) => m.type === 'forward' || m.type === 'prepare'),
+    [],
+    'peer2 stayed a follower with no leader while it took the retry (else the unplaced path was not reached)',
+  );
+
+  // 5. peer3 wins and leads. peer2 must pass the put on to it; a replica that
+  //    answered "no leader" has forgotten it and passes nothing on.
+  next.repeat('peer2', () => ({ type: 'heartbeat', from: 3, n: newBallot, commit: 1 }));
+  await until(() => first !== undefined || retried !== undefined || next.got.some((m) => m.type === 'forward' && m.cmds.some(same)), 'peer2 to answer or pass the put on to peer3');
+  t.not(first?.status, 'no_leader', `peer2 answered "no leader, nothing done" for a put it had forwarded to peer1: ${JSON.stringify(first)}`);
+  if (first !== undefined || retried !== undefined) {
+    t.fail(`peer2 answered before the put was chosen: first ${JSON.stringify(first)}, retry ${JSON.stringify(retried)}`);
+    return;
+  }
+  const fwd = await next.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put passed on again');
+  t.true(fwd.cmds.every(same), 'only the waiting put is passed on (the fresh one was answered)');
+
+  // 6. peer3 gets it chosen in slot 1; peer2 applies it and answers both.
+  next.send('peer2', { type: 'accept', from: 3, n: newBallot, slot: 1, v: fwd.cmds, commit: 1 });
+  await next.next('accept_ack', (m) => m.from === 2 && m.slot === 1 && m.n === newBallot && m.promised === newBallot, "peer2's vote for slot 1");
+  next.send('peer2', { type: 'chose', from: 3, n: newBallot, slot: 1 });
+  const r1 = await firstDone;
+  await until(() => retried !== undefined, "peer2's answer to the retry", 5000);
+  const r2 = await again!; // answered, by now
+  for (const r of [r1, r2]) {
+    t.is(r?.status, 'done');
+    if (r?.status === 'done') {
+      t.is(r.slot, 1);
+      t.deepEqual(r.result, { r: 'ok' });
+    }
+  }
+  const after = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
+  t.is(after?.status, 'dump');
+  if (after?.status === 'dump') t.deepEqual({ applied: after.applied, data: after.data, leader: after.leader }, { applied: 1, data: [['lock', 'mine']], leader: 'peer3' });
+});

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { allocate } from '../src/runner/addresses.js';
 import { KvConn } from './kv-conn.js';
+import { PEER_NODE_ARGS } from '../src/runner/node-args.js';
 
 export interface KvBenchResult {
   readonly putsPerSecond: number;
@@ -28,7 +29,7 @@ export async function kvPutsPerSecond(main: string, opts: { replicas: number; cl
   const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
   const children: ChildProcess[] = hosts.map((h) =>
     // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the replicas.
-    spawn(process.execPath, [...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
+    spawn(process.execPath, [...PEER_NODE_ARGS, ...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
       stdio: ['pipe', 'ignore', 'ignore'],
     }),
   );

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { allocate } from '../src/runner/addresses.js';
 import { KvConn } from './kv-conn.js';
+import { PEER_NODE_ARGS } from '../src/runner/node-args.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
@@ -63,7 +64,7 @@ async function startOurs(dir: string): Promise<System> {
   const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
   const children: ChildProcess[] = hosts.map((h) =>
     // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the replicas.
-    spawn(process.execPath, [...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), MAIN, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
+    spawn(process.execPath, [...PEER_NODE_ARGS, ...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), MAIN, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
       stdio: ['pipe', 'ignore', 'ignore'],
     }),
   );

@@ -74,7 +74,7 @@ DATA_DIR/log (write-ahead log), DATA_DIR/snapshots and DATA_DIR/store.jsonl
                            and received lines (for throughput runs)
       --snapshot-every N   snapshot the store every N applied slots, then
                            drop all but the last N/10 of the log behind it
-                           (default 10000; also when the log passes 16 MiB)
+                           (default 10000; also when the log passes 4 MiB)
 
 Scripting a scenario (for testcases that must play out the same every time):
       --delay TYPE:HOST=MS hold outbound TYPE messages to HOST for MS ms, as a

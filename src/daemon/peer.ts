@@ -120,7 +120,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
     for (const id of this.peersToTalkTo()) {
       const peer = cluster.byId(id)!;
-      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), { self: self.id, peer: id, secret: this.opts.secret ?? null, liveness, log });
+      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), { self: self.id, peer: id, secret: this.opts.secret ?? null, liveness, log, coalesce: false });
       this.links.set(id, link);
       // After a drop, what we wrote just before it may be lost with it.
       let dropped = false;
@@ -385,8 +385,9 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
   /** Protocol activity: restart the idle countdown. */
   private touch(): void {
     if (this.opts.idleMs <= 0 || this.stopped) return;
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.emit('idle'), this.opts.idleMs);
+    // refresh() re-arms the same timer: this runs for every line printed.
+    if (this.idleTimer !== null) this.idleTimer.refresh();
+    else this.idleTimer = setTimeout(() => this.emit('idle'), this.opts.idleMs);
   }
 
   private need(): PaxosNode {

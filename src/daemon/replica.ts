@@ -82,6 +82,8 @@ interface WaitingRead extends Waiter {
  */
 const READ_REASK_MS = 1000;
 
+/** Passed-on commands remembered after their clients left (as many as the store keeps sessions by default). */
+const MAX_PASSED_ON = 10_000;
 const sessionKey = (c: { client: string; seq: number }): string => `${c.client}\u0000${c.seq}`;
 
 export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
@@ -95,6 +97,12 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
    * answered "no leader, nothing done".
    */
   private readonly waiters = new Map<string, { cmd: unknown; list: Waiter[]; placed: boolean }>();
+  /**
+   * Commands passed on whose clients all hung up before they were applied,
+   * by client id and seq (oldest first, at most MAX_PASSED_ON): a retry of
+   * one may still be chosen, so it too is never answered "nothing done".
+   */
+  private readonly passedOn = new Set<string>();
   private readonly snapshotSentAt = new Map<PeerId, number>();
   /** Gets waiting to be answered by read index, by the id given to the core. */
   private readonly reads = new Map<number, WaitingRead>();
@@ -191,7 +199,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       },
     };
     const cmd = encodeCommand(req.cmd);
-    const entry = this.waiters.get(key) ?? { cmd, list: [], placed: false };
+    const entry = this.waiters.get(key) ?? { cmd, list: [], placed: this.passedOn.has(key) };
     if (this.node.role !== 'follower' || this.node.leader !== 0) entry.placed = true;
     entry.list.push(w);
     this.waiters.set(key, entry);
@@ -245,7 +253,12 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     const entry = this.waiters.get(key);
     if (entry === undefined) return;
     entry.list = entry.list.filter((x) => x !== w);
-    if (entry.list.length === 0) this.waiters.delete(key);
+    if (entry.list.length > 0) return;
+    this.waiters.delete(key);
+    if (entry.placed) {
+      this.passedOn.add(key);
+      if (this.passedOn.size > MAX_PASSED_ON) this.passedOn.delete(this.passedOn.values().next().value!);
+    }
   }
 
   /** Perform the core's Ready batches, one at a time, until it has none. */
@@ -296,6 +309,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       // Passed on before: it may yet be chosen. It waits here, and goes to the
       // next leader; the client's timeout says "unknown", which is the truth.
       if (this.waiters.get(sessionKey(cmd.value))?.placed === true) continue;
+      // Applied here already (a retry): "nothing done" would be false too.
+      if ((this.kv.session(cmd.value.client)?.seq ?? 0) >= cmd.value.seq) continue;
       this.answer(cmd.value, (id, peer) => ({ type: 'kv_result', id, peer, status: 'no_leader' }));
     }
     const now = performance.now();
@@ -349,6 +364,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
 
   private answer(cmd: ClientCommand, make: (id: string, peer: string) => KvResult): void {
     const key = sessionKey(cmd);
+    this.passedOn.delete(key); // applied: a retry now finds its session (see perform)
     const entry = this.waiters.get(key);
     if (entry === undefined) return;
     this.waiters.delete(key);

@@ -3,9 +3,9 @@
 // durable with one write and one fdatasync (wal.ts), done on the event-loop
 // thread (Wal.syncNow): the peer has nothing else to do with its state until
 // the save is done, as the mutex is held across it, and skipping the thread
-// pool's two wake-ups takes about 0.3 ms off a round on two cores. Replacing state.json
-// took a write, an fsync, a rename and a directory fsync: about twice the
-// time, on every promise and every accept. The last record is the state.
+// pool's two wake-ups takes about 0.3 ms off a round on two cores.
+// Replacing state.json took a write, an fsync, a rename and a directory
+// fsync: about twice the time, on every promise and every accept. The last record is the state.
 // Every CHECKPOINT_EVERY saves the log is rewritten to that one record, so it
 // stays small.
 //

@@ -82,6 +82,13 @@ function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m[1]);
 }
 
+/** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms on Linux, so read it over many rounds). */
+function cpuMs(pid: number): number {
+  // Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').at(-1)!.trim().split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
 /** One save: FileStorage (write, fsync, rename, fsync the directory) or WalStorage (append, fdatasync). */
 async function saveCost(root: string, make: (dir: string) => Storage & { release(): Promise<void> }): Promise<number> {
   const storage = make(mkdtempSync(path.join(root, 'paxos-save-')));
@@ -146,9 +153,18 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   };
   for (let i = 0; i < 50; i++) await round(); // warm up JITs and connections
   const times: number[] = [];
+  const cpu0 = children.map((c) => cpuMs(c.pid!));
+  const own0 = process.cpuUsage();
   for (let i = 0; i < ROUNDS; i++) times.push(await round());
+  const own = process.cpuUsage(own0);
+  const perRound = (x: number): string => `${((x * 1000) / ROUNDS).toFixed(0)} us`;
+  const acceptorCpu = children.map((c, i) => cpuMs(c.pid!) - cpu0[i]!);
   const s = stats(times);
   console.log(`warm round, ${label} (prepare + accept to a majority of 3 acceptors): median ${ms(s.median)} (p90 ${ms(s.p90)}, max ${ms(s.max)}) over ${ROUNDS} rounds`);
+  // Two cores: a round cannot take less than about half the CPU all four processes spend on it.
+  console.log(
+    `  CPU per round (user + system): proposer ${perRound((own.user + own.system) / 1000)}, acceptors ${acceptorCpu.map(perRound).join(' / ')}; all four ${perRound((own.user + own.system) / 1000 + acceptorCpu.reduce((a, b) => a + b, 0))}`,
+  );
 
   const rss = children.map((c) => rssKiB(c.pid!, 'VmRSS') / 1024);
   const hwm = children.map((c) => rssKiB(c.pid!, 'VmHWM') / 1024);

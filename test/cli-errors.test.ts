@@ -7,7 +7,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ConfigError } from '../src/config/errors.js';
 import { DEFAULT_PORT, parsePeerArgs, type PeerSettings } from '../src/cli/peer-command.js';
-import { takeOptionalPort } from '../src/cli/flags.js';
+import { takeOptionalPort } from '../src/config/flags.js';
 
 // Tests run from dist/test/, so this is dist/src/cli/main.js.
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

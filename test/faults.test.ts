@@ -100,11 +100,11 @@ test('crash and restart: an acceptor keeps the value it accepted', async (t) => 
     await p1.close();
     await p2.close();
   });
-  let a1 = c.start('a1');
+  const a1 = c.start('a1');
   p1.send('a1', { type: 'accept', from: p1.id, n: 1, v: 'X' });
   t.deepEqual((await p1.next('accept_ack', 'a1')).accepted, { n: 1, v: 'X' });
   await a1.kill9();
-  a1 = c.start('a1');
+  c.start('a1');
   p2.send('a1', { type: 'prepare', from: p2.id, n: 2 });
   const ack = await p2.next('prepare_ack', 'a1');
   t.deepEqual(ack.accepted, { n: 1, v: 'X' }, 'a later proposer still learns of X');

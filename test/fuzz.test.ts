@@ -491,7 +491,7 @@ class Fuzzer {
     while (!this.halted) {
       const sock = await this.connect(host);
       if (sock === null) return;
-      let alive = true;
+      let alive: boolean;
       do {
         const batch: Buffer[] = [];
         for (let k = int(r, 1, 30); k > 0; k--) {

@@ -87,7 +87,6 @@ test.serial('a client that pipelines gets and never reads its answers is cut off
   const batch = Buffer.from('{"type":"get","id":"0000"}\n'.repeat(256));
   const t0 = Date.now();
   let peak = start;
-  let probeMs = -1;
   const pump = (async () => {
     while (!closed && Date.now() - t0 < 10_000 && peak - start < 100 * MiB) {
       if (!hostile.write(batch)) await Promise.race([new Promise((r) => hostile.once('drain', r)), delay(50)]);
@@ -101,7 +100,7 @@ test.serial('a client that pipelines gets and never reads its answers is cut off
   })();
   // Another client, while the hostile one is at it.
   await delay(1000);
-  probeMs = await timedGet(at, 5000).catch(() => -1);
+  const probeMs = await timedGet(at, 5000).catch(() => -1);
   await Promise.all([pump, sample]);
   hostile.destroy();
   t.log(`a1 RSS ${(start / MiB).toFixed(0)} MiB at the start, peak ${(peak / MiB).toFixed(0)} MiB; another client's get took ${probeMs.toFixed(0)} ms; the peer closed the hostile connection ${closed ? `after ${closedAt - t0} ms` : 'never'}`);

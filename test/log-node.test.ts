@@ -120,8 +120,6 @@ class Net {
   }
 }
 
-const of = <T extends LogMessage['type']>(type: T) => (m: LogMessage): m is Msg<T> => m.type === type;
-
 test('ballots: owned round-robin, the next one is above what was seen and owned by self', (t) => {
   t.is(ballotOwner(1, 3), 1);
   t.is(ballotOwner(5, 3), 2);

@@ -56,7 +56,7 @@ test('kv3: put through one replica, get through another; a killed leader is repl
   const r = await must(live, leader, cmd('get', 'greeting'));
   t.deepEqual(r.result, { r: 'ok', v: 'world' });
   // Clean shutdown brings every replica file up to date; they must match.
-  for (const [h, p] of procs) if (p.exit === null) await p.signal('SIGTERM');
+  for (const [, p] of procs) if (p.exit === null) await p.signal('SIGTERM');
   const file = (h: string): string => readFileSync(path.join(live.dataDir(h), 'store.jsonl'), 'utf8');
   // The first line says how far each applied (a no-op slot more or less); the keys must match.
   const files = ['peer1', 'peer2', 'peer3'].map((h) => file(h).split('\n').slice(1).join('\n'));

@@ -7,7 +7,7 @@ import { loadHostsfile } from '../config/hostsfile.js';
 import { checkTranscripts, type Transcript, type Violation } from '../transcript/check.js';
 import { checkLogTranscripts, hasSlot } from '../transcript/log-check.js';
 import { hostOfLabel, readTranscripts, type PeerLines } from '../transcript/read.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../config/flags.js';
 
 export const CHECK_HELP = `Usage: paxos check FILE... [--hostsfile F]
 

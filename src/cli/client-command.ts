@@ -9,7 +9,7 @@ import { MAX_VALUE_BYTES } from '../core/limits.js';
 import { loadSecret } from '../transport/auth.js';
 import { request, type Outcome } from '../transport/client.js';
 import type { Endpoint } from '../transport/link.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../config/flags.js';
 import { DEFAULT_PORT, parseResolve, portNumber, seconds } from './peer-command.js';
 
 /** Exit statuses, so scripts can tell a definite answer from an unknown one. */

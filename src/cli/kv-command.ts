@@ -12,7 +12,7 @@ import { loadSecret } from '../transport/auth.js';
 import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../transport/kv-client.js';
 import type { Endpoint } from '../transport/link.js';
 import { EXIT } from './client-command.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../config/flags.js';
 import { DEFAULT_PORT, parseResolve, portNumber, seconds } from './peer-command.js';
 
 export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';

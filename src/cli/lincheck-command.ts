@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/errors.js';
 import { checkHistory, type CheckResult } from '../lincheck/checker.js';
 import { HistoryError, parseHistory, type History } from '../lincheck/history.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../config/flags.js';
 
 export const LINCHECK_HELP = `Usage: paxos lincheck HISTORY [--json] [--timeout SECS]
 

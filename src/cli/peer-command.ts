@@ -3,20 +3,22 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
-import { hasRole, loadHostsfile, type Cluster, type HostEntry } from '../config/hostsfile.js';
+import { hasRole, loadHostsfile, type Cluster } from '../config/hostsfile.js';
 import { MAX_VALUE_BYTES } from '../core/limits.js';
 import { DEFAULT_TIMING } from '../core/proposer.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../util/logger.js';
-import { PeerDaemon, type DelayRule, type PeerOptions } from '../daemon/peer.js';
+import { PeerDaemon, type DelayRule } from '../daemon/peer.js';
 import { mulberry32 } from '../core/prng.js';
 import { WalStorage } from '../storage/wal-state.js';
-import { loadSecret, type Secret } from '../transport/auth.js';
+import { loadSecret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PEER_TIMEOUT_MS, livenessFor } from '../transport/liveness.js';
-import { parseFlags } from './flags.js';
+import { parseFlags } from '../config/flags.js';
 import { supervise } from './supervise.js';
+import type { PeerSettings } from './peer-settings.js';
+
+export type { PeerSettings };
 
 export const DEFAULT_PORT = 8080;
 
@@ -110,31 +112,6 @@ Other commands:
 
 Exit status: 0 after SIGTERM, SIGINT or --exit-after-idle; 2 on a usage or
 hostsfile error; 1 on any other failure, such as an unreadable state file.`;
-
-/** What the command line decides; the daemon's options (PeerOptions) are built from it. */
-export interface PeerSettings
-  extends Pick<PeerOptions, 'cluster' | 'self' | 'value' | 'startDelayMs' | 'listen' | 'endpointOf' | 'delays' | 'replicaFile'> {
-  readonly roundTimeoutMs: number;
-  readonly peerTimeoutMs: number;
-  readonly dataDir: string;
-  readonly replicaFile: string;
-  readonly delays: readonly DelayRule[];
-  readonly secret: Secret | null;
-  /** 0: never. */
-  readonly idleMs: number;
-  readonly logLevel: LogLevel;
-  readonly exitOnStdinClose: boolean;
-  /** Replicated log: print sent/received lines (default) or only chose lines. */
-  readonly messageLines: boolean;
-  /** Replicated log: snapshot every this many applied slots. */
-  readonly snapshotEvery: number | undefined;
-  /** The --replica-file flag as given (undefined: the mode's default). */
-  readonly replicaFileFlag: string | undefined;
-  /** Undefined: Math.random. */
-  readonly rngSeed: number | undefined;
-  /** Non-fatal problems to print once at startup. */
-  readonly warnings: readonly string[];
-}
 
 export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(), env: NodeJS.ProcessEnv = process.env): PeerSettings | 'help' {
   const { values } = parseFlags(argv, {

@@ -5,7 +5,7 @@ import { ReplicaDaemon } from '../daemon/replica.js';
 import { livenessFor } from '../transport/liveness.js';
 import type { Logger } from '../util/logger.js';
 import { mulberry32 } from '../core/prng.js';
-import type { PeerSettings } from './peer-command.js';
+import type { PeerSettings } from './peer-settings.js';
 import { supervise } from './supervise.js';
 import { prepareDataDir } from '../storage/data-dir.js';
 

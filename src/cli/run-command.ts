@@ -3,7 +3,7 @@
 import { ConfigError } from '../config/errors.js';
 import { DEFAULT_RUN, runTestcase } from '../runner/run.js';
 import { DEFAULT_UI_PORT, runLive } from '../ui/live.js';
-import { parseFlags, takeOptionalPort } from './flags.js';
+import { parseFlags, takeOptionalPort } from '../config/flags.js';
 
 export const RUN_HELP = `Usage: paxos run DIR|COMPOSE_FILE [options]
 

@@ -13,7 +13,7 @@ import { chartHtml, chartSvg } from '../viz/svg.js';
 import { findHostsfile } from './check-command.js';
 import { DEFAULT_UI_PORT } from '../ui/live.js';
 import { serveReplay } from '../ui/replay.js';
-import { parseFlags, takeOptionalPort } from './flags.js';
+import { parseFlags, takeOptionalPort } from '../config/flags.js';
 
 export const VIZ_HELP = `Usage: paxos viz FILE... -o OUT.html|OUT.svg [--hostsfile F] [--title T]
        paxos viz FILE... --serve [PORT] [--bind ADDR]

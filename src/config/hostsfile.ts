@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { PeerId } from '../core/types.js';
-import { hasRole, type Cluster, type HostEntry, type Role, type RoleKind } from './cluster.js';
+import { hasRole, type Cluster, type HostEntry, type Role, type RoleKind } from '../core/cluster.js';
 import { ConfigError } from './errors.js';
 
 export { hasRole, type Cluster, type HostEntry, type Role, type RoleKind };

@@ -5,7 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import { Mutex } from 'async-mutex';
-import type { Cluster, HostEntry } from '../config/cluster.js';
+import type { Cluster, HostEntry } from '../core/cluster.js';
 import { choseLine, messageLine } from '../core/logline.js';
 import { PaxosNode } from '../core/node.js';
 import { majority, type ProposerTiming } from '../core/proposer.js';

@@ -18,7 +18,7 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Mutex } from 'async-mutex';
-import type { Cluster, HostEntry } from '../config/cluster.js';
+import type { Cluster, HostEntry } from '../core/cluster.js';
 import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
 import { LogNode } from '../log/node.js';

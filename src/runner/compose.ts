@@ -42,7 +42,7 @@ const COMPOSE_NAMES = ['docker-compose.yml', 'docker-compose.yaml', 'compose.yml
 /** `target` is a testcase directory or a compose file. */
 export function loadCompose(target: string): ComposeProject {
   let file = target;
-  let isDir = false;
+  let isDir: boolean;
   try {
     isDir = statSync(target).isDirectory();
   } catch {

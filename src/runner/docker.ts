@@ -31,6 +31,7 @@ export async function run(cmd: readonly string[]): Promise<string> {
     return (await exec(cmd[0]!, cmd.slice(1), { maxBuffer: 16 * 1024 * 1024 })).stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string };
+    // eslint-disable-next-line preserve-caught-error -- the message already carries the command's stderr; callers print only the message
     throw new Error(`${cmd.join(' ')} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' / ')}`);
   }
 }

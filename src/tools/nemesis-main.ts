@@ -2,7 +2,7 @@
 // [--interval 4] [--seed N] [--history FILE]`: see nemesis.ts.
 
 import { ConfigError } from '../config/errors.js';
-import { parseFlags } from '../cli/flags.js';
+import { parseFlags } from '../config/flags.js';
 import { runNemesis } from './nemesis.js';
 
 const HELP = `Usage: npm run nemesis -- [options]

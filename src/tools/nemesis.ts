@@ -213,9 +213,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     const choice = pick(rng, ['kill', 'stop', 'isolate', 'split'] as const);
     const victim = L !== undefined && rng() < 0.5 ? L : replicas.get(pick(rng, hosts))!;
     const at = performance.now();
-    let what = '';
-    let lostLeader = false;
-    let heal: () => Promise<void> | void = () => undefined;
+    let what: string;
+    let lostLeader: boolean;
+    let heal: () => Promise<void> | void;
     if (choice === 'kill') {
       what = `kill -9 ${victim.host}${victim === L ? ' (leader)' : ''}, restart`;
       lostLeader = victim === L;

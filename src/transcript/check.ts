@@ -13,7 +13,7 @@
 //     answers, so a late ack from an older round may join the quorum: the
 //     check can miss a bad adoption, but never fails a correct one.
 
-import type { Cluster } from '../config/cluster.js';
+import type { Cluster } from '../core/cluster.js';
 import type { LogLine } from '../core/logline.js';
 import { groupOfProposal } from '../core/numbering.js';
 import { majority } from '../core/proposer.js';

@@ -12,6 +12,7 @@ export interface PeerLines {
   readonly at: string[];
 }
 
+// eslint-disable-next-line no-control-regex -- ESC is the point: it strips the ANSI colour codes docker compose adds
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const PREFIXED = /^([A-Za-z0-9][A-Za-z0-9._-]*)\s*\|\s?(.*)$/;
 

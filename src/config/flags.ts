@@ -1,7 +1,8 @@
-// node:util parseArgs, with its errors turned into one-line usage errors.
+// node:util parseArgs, with its errors turned into one-line usage errors; used by
+// the CLI and by the tools' own entry points (e.g. nemesis-main).
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from './errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -3,14 +3,11 @@
 // closed-loop clients, each on its own connection to the leader, each
 // sending its next put as soon as the last one is applied.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { allocate } from '../src/runner/addresses.js';
 import { KvConn } from './kv-conn.js';
-import { PEER_NODE_ARGS } from '../src/runner/node-args.js';
+import { startKvCluster } from './kv-cluster.js';
 
 export interface KvBenchResult {
   readonly putsPerSecond: number;
@@ -21,34 +18,13 @@ export interface KvBenchResult {
 
 export async function kvPutsPerSecond(main: string, opts: { replicas: number; clients: number; seconds: number; dataRoot: string; valueBytes?: number }): Promise<KvBenchResult> {
   const dir = mkdtempSync(path.join(opts.dataRoot, 'paxos-kvbench-'));
-  const hosts = Array.from({ length: opts.replicas }, (_, i) => `peer${i + 1}`);
-  const hostsfile = path.join(dir, 'hostsfile');
-  writeFileSync(hostsfile, hosts.map((h) => `${h}:replica\n`).join(''));
-  const alloc = await allocate(hosts, 'ports');
-  await alloc.beforeSpawn();
-  const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
-  const children: ChildProcess[] = hosts.map((h) =>
-    // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the replicas.
-    spawn(process.execPath, [...PEER_NODE_ARGS, ...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    }),
-  );
+  const cluster = await startKvCluster(main, dir, opts.replicas).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   try {
-    // Find the leader: any replica's dump names it once one is elected.
-    let leader: string | undefined;
-    for (let i = 0; i < 100 && leader === undefined; i++) {
-      const c = await KvConn.open(alloc.endpoints.get(hosts[0]!)!).catch(() => null);
-      if (c !== null) {
-        const d = await c.request({ type: 'kv', cmd: { o: 'put', c: 'bench-warmup', s: 1, k: 'warm', v: 'up' } });
-        const dump = await c.request({ type: 'dump' });
-        c.close();
-        if (d.status === 'done' && dump.status === 'dump' && dump.leader !== undefined && dump.leader !== '') leader = dump.leader;
-      }
-      if (leader === undefined) await delay(100);
-    }
-    if (leader === undefined) throw new Error('no leader within 10 s');
     const value = 'x'.repeat(opts.valueBytes ?? 100);
-    const conns = await Promise.all(Array.from({ length: opts.clients }, () => KvConn.open(alloc.endpoints.get(leader)!)));
+    const conns = await Promise.all(Array.from({ length: opts.clients }, () => KvConn.open(cluster.endpoints.get(cluster.leader)!)));
     const latencies: number[] = [];
     let stop = false;
     const t0 = performance.now();
@@ -73,10 +49,7 @@ export async function kvPutsPerSecond(main: string, opts: { replicas: number; cl
       puts: latencies.length,
     };
   } finally {
-    // SIGTERM: a clean exit (and a profile written, when profiling).
-    for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
-    await alloc.release();
+    await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -12,17 +12,16 @@
 // `npm run bench:kv -- --soak 300`: ours alone, puts at 64 clients for five
 // minutes, printing each replica's RSS every 10 s (memory must not grow).
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
-import { allocate } from '../src/runner/addresses.js';
+import { exited, startKvCluster } from './kv-cluster.js';
 import { KvConn } from './kv-conn.js';
-import { PEER_NODE_ARGS } from '../src/runner/node-args.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
@@ -55,38 +54,13 @@ interface System {
 // ---- this project: kv3 ------------------------------------------------------
 
 async function startOurs(dir: string): Promise<System> {
-  const hosts = ['peer1', 'peer2', 'peer3'];
-  mkdirSync(dir, { recursive: true });
-  const hostsfile = path.join(dir, 'hostsfile');
-  writeFileSync(hostsfile, hosts.map((h) => `${h}:replica\n`).join(''));
-  const alloc = await allocate(hosts, 'ports');
-  await alloc.beforeSpawn();
-  const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
-  const children: ChildProcess[] = hosts.map((h) =>
-    // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the replicas.
-    spawn(process.execPath, [...PEER_NODE_ARGS, ...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), MAIN, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    }),
-  );
-  // Wait for a leader: a put that gets applied; a dump names it.
-  let leader = '';
-  for (let i = 0; ; i++) {
-    const m = await KvConn.open(alloc.endpoints.get(hosts[0]!)!).catch(() => null);
-    const r = m === null ? null : await Promise.race([m.request({ type: 'kv', cmd: { o: 'put', c: 'warmup', s: 1, k: 'warm', v: 'up' } }), delay(1000).then(() => null)]);
-    const d = r?.status === 'done' ? await m!.request({ type: 'dump' }) : null;
-    m?.close();
-    if (d?.status === 'dump' && d.leader !== undefined && d.leader !== '') {
-      leader = d.leader;
-      break;
-    }
-    if (i > 100) throw new Error('kv3: no leader within 10 s');
-    await delay(100);
-  }
-  const eps = [...hosts.filter((h) => h !== leader), leader].map((h) => alloc.endpoints.get(h)!);
+  const cluster = await startKvCluster(MAIN, dir, 3);
+  const { hosts, leader } = cluster;
+  const eps = [...hosts.filter((h) => h !== leader), leader].map((h) => cluster.endpoints.get(h)!);
   let session = 0;
   return {
     name: 'paxos kv3',
-    pids: () => children.map((c) => c.pid!),
+    pids: cluster.pids,
     async open(connections) {
       const muxes = await Promise.all(Array.from({ length: connections }, (_, i) => KvConn.open(eps[i % eps.length]!)));
       const seqs = new Map<number, number>();
@@ -103,12 +77,7 @@ async function startOurs(dir: string): Promise<System> {
         close: async () => muxes.forEach((m) => m.close()),
       };
     },
-    async stop() {
-      // SIGTERM: a clean exit (and a profile written, when profiling).
-      for (const c of children) c.kill('SIGTERM');
-      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
-      await alloc.release();
-    },
+    stop: cluster.stop,
   };
 }
 
@@ -185,7 +154,7 @@ async function startEtcd(dir: string): Promise<System> {
     },
     async stop() {
       for (const c of children) c.kill('SIGKILL');
-      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+      await exited(children);
     },
   };
 }

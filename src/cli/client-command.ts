@@ -2,15 +2,13 @@
 // cluster from outside. Peers are found through the hostsfile (and
 // --resolve, as for peers); the answer goes to stdout, human or --json.
 
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import { MAX_VALUE_BYTES } from '../core/limits.js';
-import { loadSecret } from '../transport/auth.js';
 import { request, type Outcome } from '../transport/client.js';
-import type { Endpoint } from '../transport/link.js';
+import { callSettings, CLIENT_FLAGS, endpointsFrom, readValue } from './client-flags.js';
 import { parseFlags } from '../config/flags.js';
-import { DEFAULT_PORT, parseResolve, portNumber, seconds } from './peer-command.js';
+import { DEFAULT_PORT } from './peer-command.js';
 
 /** Exit statuses, so scripts can tell a definite answer from an unknown one. */
 export const EXIT = { ok: 0, lost: 1, usage: 2, notChosen: 3, unknown: 4, refused: 5 } as const;
@@ -48,22 +46,7 @@ Exit status:
      down, or failed authentication); submit lists the proposers to try`;
 
 export async function clientCommand(verb: 'submit' | 'get', argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    argv,
-    {
-      hostsfile: { type: 'string', short: 'h' },
-      to: { type: 'string' },
-      from: { type: 'string' },
-      port: { type: 'string' },
-      resolve: { type: 'string', multiple: true },
-      timeout: { type: 'string' },
-      'secret-file': { type: 'string' },
-      'value-file': { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-    true,
-  );
+  const { values, positionals } = parseFlags(argv, CLIENT_FLAGS, true);
   if (values.help === true) {
     process.stdout.write(`${CLIENT_HELP}\n`);
     return EXIT.ok;
@@ -90,36 +73,13 @@ export async function clientCommand(verb: 'submit' | 'get', argv: readonly strin
   const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
   const host = cluster.byHost(target);
   if (host === undefined) throw new ConfigError(`${target} is not in ${cluster.file}; it lists ${cluster.hosts.map((h) => h.host).join(', ')}`);
-  const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
-  let at: Endpoint = { host: host.host, port };
-  for (const spec of values.resolve ?? []) {
-    const [h, e] = parseResolve(spec, port);
-    if (h.toLowerCase() === host.host.toLowerCase()) at = e;
-  }
-  const timeoutMs = seconds('--timeout', values.timeout ?? '10') * 1000;
-  if (timeoutMs === 0) throw new ConfigError('--timeout must be above 0');
-  const warnings: string[] = [];
-  const secret = loadSecret(values['secret-file'], process.env, warnings);
-  for (const w of warnings) process.stderr.write(`paxos ${verb}: warning: ${w}\n`);
+  const at = endpointsFrom(values)(host.host);
+  const { timeoutMs, secret } = callSettings(verb, values);
 
   const outcome = await request(at, value === undefined ? { type: 'get' } : { type: 'submit', value }, secret, timeoutMs);
   const { code, text, json } = describe(verb, host.host, value, outcome);
   process.stdout.write(values.json === true ? `${JSON.stringify(json)}\n` : `${text}\n`);
   return code;
-}
-
-function readValue(file: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file === '-' ? 0 : file);
-  } catch (err) {
-    throw new ConfigError(`--value-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new ConfigError(`--value-file ${file}: not valid UTF-8; values are UTF-8 text`);
-  }
 }
 
 function describe(verb: 'submit' | 'get', peer: string, submitted: string | undefined, o: Outcome): { code: number; text: string; json: object } {

@@ -4,16 +4,14 @@
 // them and on to the others while they are down or know no leader
 // (src/transport/kv-client.ts). The answer goes to stdout, human or --json.
 
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientCommand, type Result } from '../sm/command.js';
-import { loadSecret } from '../transport/auth.js';
 import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../transport/kv-client.js';
-import type { Endpoint } from '../transport/link.js';
 import { EXIT } from './client-command.js';
+import { callSettings, CLIENT_FLAGS, endpointsFrom, readValue } from './client-flags.js';
 import { parseFlags } from '../config/flags.js';
-import { DEFAULT_PORT, parseResolve, portNumber, seconds } from './peer-command.js';
+import { DEFAULT_PORT } from './peer-command.js';
 
 export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';
 
@@ -81,8 +79,8 @@ Exit status:
   5  refused or unreachable: no replica could take the command (down, no
      leader, not a replica, failed authentication); nothing was done`;
 
-/** Flags that take a value, kv's and the lab client's: for telling `get KEY` from the lab's `get --from HOST`. */
-const VALUE_FLAGS = new Set(['hostsfile', 'to', 'from', 'port', 'resolve', 'timeout', 'secret-file', 'value-file']);
+/** Flags that take a value, kv's and the lab client's (kv adds only booleans): for telling `get KEY` from the lab's `get --from HOST`. */
+const VALUE_FLAGS = new Set(Object.entries(CLIENT_FLAGS).flatMap(([name, o]) => (o.type === 'string' ? [name] : [])));
 
 /**
  * Whether `paxos get ARGS` is the key-value store's get: ARGS hold a KEY (an
@@ -112,24 +110,7 @@ export function isKvGet(argv: readonly string[]): boolean {
 }
 
 export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    argv,
-    {
-      hostsfile: { type: 'string', short: 'h' },
-      to: { type: 'string' },
-      from: { type: 'string' },
-      port: { type: 'string' },
-      resolve: { type: 'string', multiple: true },
-      timeout: { type: 'string' },
-      'secret-file': { type: 'string' },
-      'value-file': { type: 'string' },
-      absent: { type: 'boolean' },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-    true,
-  );
+  const { values, positionals } = parseFlags(argv, { ...CLIENT_FLAGS, absent: { type: 'boolean' }, verbose: { type: 'boolean' } }, true);
   if (values.help === true) {
     process.stdout.write(`${KV_HELP}\n`);
     return EXIT.ok;
@@ -158,15 +139,10 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
         `for the lab use paxos submit VALUE --to HOST and paxos get --from HOST, or pass a replica hostsfile (e.g. -h testcases/kv3/hostsfile)`,
     );
   }
-  const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
-  const resolved = new Map<string, Endpoint>();
-  for (const s of values.resolve ?? []) {
-    const [h, e] = parseResolve(s, port);
-    resolved.set(h.toLowerCase(), e);
-  }
+  const endpoint = endpointsFrom(values);
   const targets: KvTarget[] = cluster.replicas.map((id) => {
     const host = cluster.byId(id)!.host;
-    return { name: host, at: resolved.get(host.toLowerCase()) ?? { host, port } };
+    return { name: host, at: endpoint(host) };
   });
   const named = values.to ?? values.from;
   let first: number | undefined;
@@ -174,11 +150,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     first = targets.findIndex((t) => t.name.toLowerCase() === named.toLowerCase());
     if (first < 0) throw new ConfigError(`${named} is not in ${cluster.file}; it lists ${targets.map((t) => t.name).join(', ')}`);
   }
-  const timeoutMs = seconds('--timeout', values.timeout ?? '10') * 1000;
-  if (timeoutMs === 0) throw new ConfigError('--timeout must be above 0');
-  const warnings: string[] = [];
-  const secret = loadSecret(values['secret-file'], process.env, warnings);
-  for (const w of warnings) process.stderr.write(`paxos ${verb}: warning: ${w}\n`);
+  const { timeoutMs, secret } = callSettings(verb, values);
 
   const onAttempt =
     values.verbose === true
@@ -265,20 +237,6 @@ function parseOperands(verb: Exclude<KvVerb, 'dump'>, positionals: readonly stri
     }
   }
   return spec;
-}
-
-function readValue(file: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file === '-' ? 0 : file);
-  } catch (err) {
-    throw new ConfigError(`--value-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new ConfigError(`--value-file ${file}: not valid UTF-8; values are UTF-8 text`);
-  }
 }
 
 interface Report {

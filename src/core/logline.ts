@@ -46,13 +46,27 @@ export function choseLine(self: PeerId, value: string, n: number): string {
   return formatLine({ peer_id: self, action: 'chose', message_type: 'chose', message_value: value, proposal_num: n });
 }
 
+/** A replicated-log line (src/log/logline.ts): the lab's keys, then `slot`. */
+export interface SlotLine extends LogLine {
+  readonly slot: number;
+}
+
 export function formatLine(l: LogLine): string {
-  // Built field by field so the key order can never drift.
-  return JSON.stringify({
+  return JSON.stringify(fields(l));
+}
+
+/** What a replica prints (src/log/logline.ts), so also what its transcripts are checked against. */
+export function formatSlotLine(l: SlotLine): string {
+  return JSON.stringify({ ...fields(l), slot: l.slot });
+}
+
+function fields(l: LogLine): LogLine {
+  // Built field by field so the key order can never drift (nor a stray key, such as a slot, slip in).
+  return {
     peer_id: l.peer_id,
     action: l.action,
     message_type: l.message_type,
     message_value: l.message_value,
     proposal_num: l.proposal_num,
-  });
+  };
 }

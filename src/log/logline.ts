@@ -1,10 +1,12 @@
-// Stdout lines for the replicated log: the lab's format (core/logline.ts),
-// keys in the same order, with `slot` added after `proposal_num`.
+// Stdout lines for the replicated log: the lab's format, keys in the same
+// order, with `slot` added after `proposal_num` (core/logline.ts's
+// formatSlotLine, which the transcript checker holds lines to).
 //   {"peer_id":2,"action":"sent","message_type":"accept","message_value":"[{\"o\":\"put\",...}]","proposal_num":5,"slot":17}
 // message_value is the slot's batch as JSON on accept and chose lines, and
 // "" on the others (a prepare_ack covers many slots).
 
-import type { PeerId } from '../core/types.js';
+import { formatSlotLine } from '../core/logline.js';
+import type { MessageType, PeerId } from '../core/types.js';
 import type { Batch, LogMessage } from './types.js';
 
 export type LoggedLogMessage = Extract<LogMessage, { type: 'prepare' | 'prepare_ack' | 'accept' | 'accept_ack' | 'chose' }>;
@@ -13,8 +15,8 @@ export function isLogged(m: LogMessage): m is LoggedLogMessage {
   return m.type === 'prepare' || m.type === 'prepare_ack' || m.type === 'accept' || m.type === 'accept_ack' || m.type === 'chose';
 }
 
-function format(peer: PeerId, action: 'sent' | 'received' | 'chose', type: string, value: string, num: number, slot: number): string {
-  return JSON.stringify({ peer_id: peer, action, message_type: type, message_value: value, proposal_num: num, slot });
+function format(peer: PeerId, action: 'sent' | 'received' | 'chose', type: MessageType, value: string, num: number, slot: number): string {
+  return formatSlotLine({ peer_id: peer, action, message_type: type, message_value: value, proposal_num: num, slot });
 }
 
 /** `peer_id` is the printer on sent lines and the sender on received lines. */

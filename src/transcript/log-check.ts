@@ -9,76 +9,25 @@
 //     sender (same type, slot, number and value), when the sender's
 //     transcript is given.
 
-import { MESSAGE_TYPES, type MessageType } from '../core/types.js';
-import type { Action } from '../core/logline.js';
+import type { MessageType } from '../core/types.js';
+import { formatSlotLine, type SlotLine } from '../core/logline.js';
 import type { Transcript, Violation } from './check.js';
+import { exactly, parseFields, type Parsed } from './parse.js';
 
-const ACTIONS: readonly Action[] = ['sent', 'received', 'chose'];
-
-export interface SlotLine {
-  readonly peer_id: number;
-  readonly action: Action;
-  readonly message_type: MessageType;
-  readonly message_value: string;
-  readonly proposal_num: number;
-  readonly slot: number;
-}
-
-export type ParsedSlotLine = { ok: true; line: SlotLine } | { ok: false; why: string };
-
-export function formatSlotLine(l: SlotLine): string {
-  return JSON.stringify({
-    peer_id: l.peer_id,
-    action: l.action,
-    message_type: l.message_type,
-    message_value: l.message_value,
-    proposal_num: l.proposal_num,
-    slot: l.slot,
-  });
-}
+export type ParsedSlotLine = Parsed<SlotLine>;
 
 /** Whether a raw stdout line looks like a replicated-log line (has a `slot` key). */
 export function hasSlot(raw: string): boolean {
   return /,"slot":-?\d+\}\s*$/.test(raw);
 }
 
-/** Parse one replica stdout line, and insist on the exact compact format and key order. */
+/** Parse one replica stdout line: a lab line's checks, then `slot`, and the exact format with slot last. */
 export function parseSlotLine(raw: string): ParsedSlotLine {
-  let o: unknown;
-  try {
-    o = JSON.parse(raw);
-  } catch {
-    return { ok: false, why: 'not JSON' };
-  }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) return { ok: false, why: 'not a JSON object' };
-  const r = o as Record<string, unknown>;
-  const peer = r['peer_id'];
-  const action = r['action'];
-  const type = r['message_type'];
-  const value = r['message_value'];
-  const num = r['proposal_num'];
-  const slot = r['slot'];
-  if (!Number.isSafeInteger(peer) || (peer as number) < 1) return { ok: false, why: 'peer_id must be an integer >= 1' };
-  if (!ACTIONS.includes(action as Action)) return { ok: false, why: `action must be one of ${ACTIONS.join(', ')}` };
-  if (!MESSAGE_TYPES.includes(type as MessageType)) return { ok: false, why: `message_type must be one of ${MESSAGE_TYPES.join(', ')}` };
-  if (typeof value !== 'string') return { ok: false, why: 'message_value must be a string' };
-  if (!Number.isSafeInteger(num) || (num as number) < 0) return { ok: false, why: 'proposal_num must be an integer >= 0' };
+  const r = parseFields(raw);
+  if (!r.ok) return r;
+  const slot = r.json['slot'];
   if (!Number.isSafeInteger(slot) || (slot as number) < 0) return { ok: false, why: 'slot must be an integer >= 0' };
-  const line: SlotLine = {
-    peer_id: peer as number,
-    action: action as Action,
-    message_type: type as MessageType,
-    message_value: value,
-    proposal_num: num as number,
-    slot: slot as number,
-  };
-  if (formatSlotLine(line) !== raw) {
-    return {
-      ok: false,
-      why: 'not in the exact format: compact JSON with keys peer_id, action, message_type, message_value, proposal_num, slot in that order',
-    };
-  }
-  return { ok: true, line };
+  return exactly(raw, { ...r.line, slot: slot as number }, formatSlotLine);
 }
 
 export interface LogCheckResult {

@@ -1,15 +1,23 @@
 // Reading log lines back: what the runner, the golden comparison and the
-// checker see of a peer's stdout.
+// checkers see of a peer's stdout. A replicated-log line is a lab line with
+// `slot` last, so log-check.ts's parseSlotLine builds on the pieces here.
 
 import { formatLine, type Action, type LogLine } from '../core/logline.js';
 import { MESSAGE_TYPES, type MessageType } from '../core/types.js';
 
 const ACTIONS: readonly Action[] = ['sent', 'received', 'chose'];
 
-export type ParsedLine = { ok: true; line: LogLine } | { ok: false; why: string };
+export type Parsed<L> = { ok: true; line: L } | { ok: false; why: string };
+export type ParsedLine = Parsed<LogLine>;
 
 /** Parse one stdout line, and insist on the exact compact format and key order. */
 export function parseLogLine(raw: string): ParsedLine {
+  const r = parseFields(raw);
+  return r.ok ? exactly(raw, r.line, formatLine) : r;
+}
+
+/** The lab's five fields of a JSON line, each checked, and the whole object (for a caller's further keys). */
+export function parseFields(raw: string): { ok: true; line: LogLine; json: Record<string, unknown> } | { ok: false; why: string } {
   let o: unknown;
   try {
     o = JSON.parse(raw);
@@ -35,8 +43,14 @@ export function parseLogLine(raw: string): ParsedLine {
     message_value: value,
     proposal_num: num as number,
   };
-  if (formatLine(line) !== raw) {
-    return { ok: false, why: 'not in the exact format: compact JSON with keys peer_id, action, message_type, message_value, proposal_num in that order' };
-  }
-  return { ok: true, line };
+  return { ok: true, line, json: r };
+}
+
+/**
+ * `line` if `format` prints it back as `raw` byte for byte: compact, no other
+ * keys, in order. `line` is built in the format's key order, so its keys name it.
+ */
+export function exactly<L extends LogLine>(raw: string, line: L, format: (l: L) => string): Parsed<L> {
+  if (format(line) === raw) return { ok: true, line };
+  return { ok: false, why: `not in the exact format: compact JSON with keys ${Object.keys(line).join(', ')} in that order` };
 }

@@ -1,0 +1,70 @@
+// A replicated-log cluster of real processes for the benchmarks (kv-bench.ts,
+// kv-compare.ts): `replicas` replicas on loopback with their state on disk
+// under `dir`, up once one of them names an elected leader.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { allocate } from '../src/runner/addresses.js';
+import type { Endpoint } from '../src/transport/link.js';
+import { KvConn } from './kv-conn.js';
+import { PEER_NODE_ARGS } from '../src/runner/node-args.js';
+
+export interface KvCluster {
+  /** peer1, peer2, ... */
+  readonly hosts: readonly string[];
+  readonly endpoints: ReadonlyMap<string, Endpoint>;
+  readonly leader: string;
+  readonly pids: () => number[];
+  stop(): Promise<void>;
+}
+
+export async function startKvCluster(main: string, dir: string, replicas: number): Promise<KvCluster> {
+  const hosts = Array.from({ length: replicas }, (_, i) => `peer${i + 1}`);
+  mkdirSync(dir, { recursive: true });
+  const hostsfile = path.join(dir, 'hostsfile');
+  writeFileSync(hostsfile, hosts.map((h) => `${h}:replica\n`).join(''));
+  const alloc = await allocate(hosts, 'ports');
+  await alloc.beforeSpawn();
+  const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
+  // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the replicas.
+  const extra = (process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const children: ChildProcess[] = hosts.map((h) =>
+    spawn(process.execPath, [...PEER_NODE_ARGS, ...extra, main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    }),
+  );
+  const stop = async (): Promise<void> => {
+    // SIGTERM: a clean exit (and a profile written, when profiling).
+    for (const c of children) c.kill('SIGTERM');
+    await exited(children);
+    await alloc.release();
+  };
+  try {
+    const leader = await waitForLeader(alloc.endpoints.get(hosts[0]!)!);
+    return { hosts, endpoints: alloc.endpoints, leader, pids: () => children.map((c) => c.pid!), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Resolves once every child has exited. */
+export async function exited(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+}
+
+/** A put that gets applied means a leader is elected; a dump then names it. */
+async function waitForLeader(at: Endpoint): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const m = await KvConn.open(at).catch(() => null);
+    // A put to a replica still starting may never be answered: give up on it after 1 s.
+    const r = m === null ? null : await Promise.race([m.request({ type: 'kv', cmd: { o: 'put', c: 'bench-warmup', s: 1, k: 'warm', v: 'up' } }), delay(1000).then(() => null)]);
+    const d = r?.status === 'done' ? await m!.request({ type: 'dump' }) : null;
+    m?.close();
+    if (d?.status === 'dump' && d.leader !== undefined && d.leader !== '') return d.leader;
+    await delay(100);
+  }
+  throw new Error('kv: no leader within 10 s');
+}

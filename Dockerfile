@@ -37,5 +37,4 @@ USER node
 EXPOSE 8080
 # node runs as PID 1, which gets no default signal handling; the peer handles
 # SIGTERM and SIGINT itself and exits within a second.
-# --max-semi-space-size: as src/runner/node-args.ts says.
-ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/dist/src/cli/main.js"]
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]

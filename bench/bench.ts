@@ -28,7 +28,6 @@ import { FileStorage } from '../src/storage/file.js';
 import type { Storage } from '../src/storage/storage.js';
 import { WalStorage } from '../src/storage/wal-state.js';
 import { kvPutsPerSecond } from './kv-bench.js';
-import { PEER_NODE_ARGS } from '../src/runner/node-args.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
@@ -115,7 +114,7 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
 
   const children: ChildProcess[] = ['peer2', 'peer3', 'peer4'].map((name) =>
     // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the acceptors.
-    spawn(process.execPath, [...PEER_NODE_ARGS, ...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close', '--log-level', 'error'], {
+    spawn(process.execPath, [...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close', '--log-level', 'error'], {
       stdio: ['pipe', 'ignore', 'inherit'],
     }),
   );

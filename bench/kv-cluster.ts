@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { allocate } from '../src/runner/addresses.js';
 import type { Endpoint } from '../src/transport/link.js';
 import { KvConn } from './kv-conn.js';
-import { PEER_NODE_ARGS } from '../src/runner/node-args.js';
+import { REPLICA_NODE_ARGS } from '../src/runner/node-args.js';
 
 export interface KvCluster {
   /** peer1, peer2, ... */
@@ -31,7 +31,7 @@ export async function startKvCluster(main: string, dir: string, replicas: number
   // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the replicas.
   const extra = (process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
   const children: ChildProcess[] = hosts.map((h) =>
-    spawn(process.execPath, [...PEER_NODE_ARGS, ...extra, main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
+    spawn(process.execPath, [...REPLICA_NODE_ARGS, ...extra, main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
       stdio: ['pipe', 'ignore', 'ignore'],
     }),
   );

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { allocate } from './addresses.js';
 import type { Launched, Launcher } from './launcher.js';
-import { PEER_NODE_ARGS } from './node-args.js';
+import { peerNodeArgs } from './node-args.js';
 
 const PEER_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** After SIGTERM, how long a peer gets before SIGKILL. */
@@ -24,7 +24,7 @@ export const launchLocal: Launcher = async (project, opts): Promise<Launched> =>
   const outputs = project.services.map((service) => {
     const dataDir = path.join(dataRoot, service.hostname);
     const args = [PEER_MAIN, ...service.args, '--name', service.hostname, '--data-dir', dataDir, ...resolveArgs, '--exit-on-stdin-close', ...opts.peerArgs];
-    const child = spawn(process.execPath, [...PEER_NODE_ARGS, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     // 'close' comes after the process exited and its stdio streams ended.
     children.push({ child, closed: new Promise((resolve) => child.once('close', () => resolve())) });
     const ended = new Promise<string>((resolve) => {

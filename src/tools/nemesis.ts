@@ -19,7 +19,7 @@ import { mulberry32, pick } from '../core/prng.js';
 import { checkHistory } from '../lincheck/checker.js';
 import { parseHistory } from '../lincheck/history.js';
 import { allocate } from '../runner/addresses.js';
-import { PEER_NODE_ARGS } from '../runner/node-args.js';
+import { REPLICA_NODE_ARGS } from '../runner/node-args.js';
 import { kvRequest, newRequestId } from '../transport/kv-client.js';
 import type { KvRequest, KvResult } from '../transport/kv-wire.js';
 import { decodeCommand } from '../sm/command.js';
@@ -94,7 +94,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     const err = createWriteStream(path.join(dir, `${r.host}.stderr`), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [...PEER_NODE_ARGS, MAIN, '-h', hostsfile, '--name', r.host, '--data-dir', path.join(dir, r.host), ...fnet.resolveFlags(r.host), '--no-message-lines', '--log-level', 'info', '--peer-timeout', '1'],
+      [...REPLICA_NODE_ARGS, MAIN, '-h', hostsfile, '--name', r.host, '--data-dir', path.join(dir, r.host), ...fnet.resolveFlags(r.host), '--no-message-lines', '--log-level', 'info', '--peer-timeout', '1'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // Each replica's chose lines (slot by slot), kept for a failed run's post-mortem.

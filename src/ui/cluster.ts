@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { allocate, type Allocation } from '../runner/addresses.js';
 import type { ComposeProject } from '../runner/compose.js';
-import { PEER_NODE_ARGS } from '../runner/node-args.js';
+import { peerNodeArgs } from '../runner/node-args.js';
 import { FaultProxy } from '../tools/fault-net.js';
 import type { Endpoint } from '../transport/link.js';
 import type { LaneState } from '../viz/svg.js';
@@ -117,7 +117,7 @@ export class LiveCluster {
     const service = this.project.services[lane]!;
     const host = service.hostname;
     const args = [PEER_MAIN, ...service.args, '--name', host, '--data-dir', path.join(this.dataRoot, host), ...this.resolveFlags(host), '--exit-on-stdin-close', ...this.opts.peerArgs];
-    const child = spawn(process.execPath, [...PEER_NODE_ARGS, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const proc: Proc = { child, closed: new Promise((resolve) => child.once('close', () => resolve())), killed: false };
     this.procs[lane] = proc;
     createInterface({ input: child.stdout! }).on('line', (l) => this.on.line(lane, l));

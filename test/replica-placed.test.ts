@@ -8,9 +8,11 @@
 // promises it and knows no leader. Scripting the others holds peer2 in that
 // state for as long as the test needs, so the command is sure to come back
 // from the core unplaced (LogNode.propose, a follower with no leader)
-// instead of only on an unlucky interleaving.
+// instead of only on an unlucky interleaving. The same holds after the
+// first client hung up, and for a retry of a command already applied.
 
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import { LiveCluster, until } from './helpers/procs.js';
 import { kvAsk } from './helpers/kv.js';
@@ -215,3 +217,71 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
 test('kv3: a put a follower forwarded to a leader that went silent is not answered "no leader" when it comes back unplaced; it goes to the next leader and is applied once', placedMacro, false);
 
 test('kv3: the same after the client that sent it hung up: a retry of a command passed on is not answered "no leader" either', placedMacro, true);
+
+test('kv3: a retry of a put the replica already applied is not answered "no leader" while it knows none; the next leader takes it, and the store answers it once more without applying it again', async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  const first = await new ScriptedReplica(live, 'peer1').start();
+  const second = await new ScriptedReplica(live, 'peer3').start();
+  t.teardown(async () => void (await Promise.all([first.close(), second.close()])));
+  const p2 = live.start('peer2', ['--no-message-lines']);
+  const ballot1 = 100;
+  const ballot3 = 300;
+  t.is(ballotOwner(ballot1, 3), 1);
+  t.is(ballotOwner(ballot3, 3), 3);
+
+  // 1. peer1 leads; a put reaches peer2, goes to peer1, and is chosen in slot 1.
+  first.repeat('peer2', () => ({ type: 'heartbeat', from: 1, n: ballot1, commit: 1 }));
+  await p2.waitStderr(/leader: peer1/);
+  const put = { o: 'put', c: `t-applied-${newRequestId()}`, s: 1, k: 'lock', v: 'mine' };
+  const same = (c: unknown): boolean => JSON.stringify(c) === JSON.stringify(put);
+  const answered = kvAsk(live.endpoint('peer2'), { type: 'kv', cmd: put }, 10_000);
+  const fwd = await first.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put forwarded by peer2');
+  first.send('peer2', { type: 'accept', from: 1, n: ballot1, slot: 1, v: fwd.cmds, commit: 1 });
+  await first.next('accept_ack', (m) => m.from === 2 && m.slot === 1 && m.n === ballot1 && m.promised === ballot1, "peer2's vote for slot 1");
+  first.send('peer2', { type: 'chose', from: 1, n: ballot1, slot: 1 });
+  const r1 = await answered;
+  t.is(r1?.status, 'done', 'the put is applied');
+
+  // 2. peer1 falls silent; peer3 asks for promises without ever winning, so
+  //    peer2 promises it and knows no leader.
+  first.quiet();
+  second.repeat('peer2', () => ({ type: 'prepare', from: 3, n: ballot3, slot: 2 }));
+  await second.next('prepare_ack', (m) => m.from === 2 && m.n === ballot3 && m.promised === ballot3, "peer2's promise");
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const d = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 1000);
+    if (d?.status === 'dump' && d.leader === '') break;
+    if (Date.now() > deadline) return t.fail(`peer2 still follows a leader: ${JSON.stringify(d)}`);
+    await delay(20);
+  }
+
+  // 3. The client, which never saw the answer, asks again (same client, same
+  //    seq), and a fresh client puts after it on the same connection.
+  const fresh = { o: 'put', c: `t-fresh-${newRequestId()}`, s: 1, k: 'other', v: 'x' };
+  const [again, control] = pipelined(live.endpoint('peer2'), [{ type: 'kv', cmd: put }, { type: 'kv', cmd: fresh }], t).replies;
+  let retried: KvResult | undefined;
+  let c: KvResult | undefined;
+  void again!.then((r) => (retried = r));
+  void control!.then((r) => (c = r));
+  await until(() => c !== undefined, "peer2's answer to the fresh put", 5000);
+  t.is(c!.status, 'no_leader', 'the fresh put, never passed on, is answered "no leader"');
+  t.not(retried?.status, 'no_leader', `peer2 said "no leader, nothing done" of a put it had applied: ${JSON.stringify(retried)}`);
+
+  // 4. peer3 leads: peer2 passes the retry on, it is chosen in slot 2, and
+  //    the store answers it with the first result without putting twice.
+  second.repeat('peer2', () => ({ type: 'heartbeat', from: 3, n: ballot3, commit: 2 }));
+  const fwd2 = await second.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the retry passed on to peer3');
+  second.send('peer2', { type: 'accept', from: 3, n: ballot3, slot: 2, v: fwd2.cmds, commit: 2 });
+  await second.next('accept_ack', (m) => m.from === 2 && m.slot === 2 && m.n === ballot3, "peer2's vote for slot 2");
+  second.send('peer2', { type: 'chose', from: 3, n: ballot3, slot: 2 });
+  await until(() => retried !== undefined, "peer2's answer to the retry", 5000);
+  // (Read through a function: the compiler narrowed it to undefined above.)
+  const r2 = (): KvResult | undefined => retried;
+  const result = (r: KvResult | null | undefined): unknown => (r?.status === 'done' ? r.result : r?.status);
+  t.is(r2()?.status, 'done');
+  t.deepEqual(result(r2()), result(r1), 'the retry gets the first result');
+  const after = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
+  if (after?.status === 'dump') t.deepEqual({ applied: after.applied, data: after.data }, { applied: 2, data: [['lock', 'mine']] });
+  else t.fail(`no dump: ${JSON.stringify(after)}`);
+});

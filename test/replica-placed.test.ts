@@ -13,8 +13,8 @@
 
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import test from 'ava';
-import { LiveCluster, until } from './helpers/procs.js';
+import test, { type ExecutionContext } from 'ava';
+import { LiveCluster, until, type Proc } from './helpers/procs.js';
 import { kvAsk } from './helpers/kv.js';
 import { MAX_REPLICA_LINE_BYTES } from '../src/daemon/replica.js';
 import { ballotOwner } from '../src/log/ballot.js';
@@ -122,26 +122,56 @@ function pipelined(at: Endpoint, bodies: ReadonlyArray<Record<string, unknown>>,
   return { replies, close: () => socket.destroy() };
 }
 
-const placedMacro = test.macro(async (t, clientGone: boolean) => {
+/** Ballots of peer1 and peer3: far above any peer2 could reach standing for election on its own meanwhile. */
+const BALLOT1 = 100;
+const BALLOT3 = 300;
+
+/** peer2, a real replica process, between peer1 and peer3, scripted by the test; peer1 leads, and peer2 follows it. */
+async function trio(t: ExecutionContext): Promise<{ live: LiveCluster; p2: Proc; peer1: ScriptedReplica; peer3: ScriptedReplica }> {
+  t.is(ballotOwner(BALLOT1, 3), 1);
+  t.is(ballotOwner(BALLOT3, 3), 3);
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());
-  const old = await new ScriptedReplica(live, 'peer1').start();
-  const next = await new ScriptedReplica(live, 'peer3').start();
-  t.teardown(async () => void (await Promise.all([old.close(), next.close()])));
+  const peer1 = await new ScriptedReplica(live, 'peer1').start();
+  const peer3 = await new ScriptedReplica(live, 'peer3').start();
+  t.teardown(async () => void (await Promise.all([peer1.close(), peer3.close()])));
   const p2 = live.start('peer2', ['--no-message-lines']);
-  // Far above any ballot peer2 could reach standing for election on its own meanwhile.
-  const oldBallot = 100;
-  const newBallot = 300;
-  t.is(ballotOwner(oldBallot, 3), 1);
-  t.is(ballotOwner(newBallot, 3), 3);
-
-  // 1. peer1 leads; peer2 follows it.
-  old.repeat('peer2', () => ({ type: 'heartbeat', from: 1, n: oldBallot, commit: 1 }));
+  peer1.repeat('peer2', () => ({ type: 'heartbeat', from: 1, n: BALLOT1, commit: 1 }));
   await p2.waitStderr(/leader: peer1/);
+  return { live, p2, peer1, peer3 };
+}
 
+/**
+ * The same command again (a client retrying, on a new connection), then a
+ * fresh client's put on that connection: peer2 handles them in that order,
+ * and, knowing no leader, gets both back from its core unplaced. The fresh
+ * one was never passed on, so "no leader, nothing done" is true of it, and
+ * peer2 says so: the unplaced path was taken. A reader of the retry's
+ * answer, if any has come.
+ */
+async function retryThenFresh(t: ExecutionContext, at: Endpoint, put: Record<string, unknown>): Promise<() => KvResult | undefined> {
+  const fresh = { o: 'put', c: `t-fresh-${newRequestId()}`, s: 1, k: 'other', v: 'x' };
+  const [again, control] = pipelined(at, [{ type: 'kv', cmd: put }, { type: 'kv', cmd: fresh }], t).replies;
+  let retried: KvResult | undefined;
+  void again!.then((r) => (retried = r));
+  const c = await Promise.race([control!, delay(5000).then(() => null)]);
+  t.is(c?.status, 'no_leader', 'a command never passed on is answered "no leader"');
+  return () => retried;
+}
+
+/** A fresh client's first put, and a test for it in a batch of commands. */
+function newPut(tag: string): { put: Record<string, unknown>; same: (c: unknown) => boolean } {
+  const put = { o: 'put', c: `t-${tag}-${newRequestId()}`, s: 1, k: 'lock', v: 'mine' };
+  return { put, same: (c) => JSON.stringify(c) === JSON.stringify(put) };
+}
+
+const placedMacro = test.macro(async (t, clientGone: boolean) => {
+  const { live, p2, peer1: old, peer3: next } = await trio(t);
+  const newBallot = BALLOT3;
+
+  // 1. peer1 leads; peer2 follows it (trio).
   // 2. A client's put reaches peer2, which passes it on to peer1.
-  const put = { o: 'put', c: `t-placed-${newRequestId()}`, s: 1, k: 'lock', v: 'mine' };
-  const same = (c: unknown): boolean => JSON.stringify(c) === JSON.stringify(put);
+  const { put, same } = newPut('placed');
   let first: KvResult | undefined;
   const firstConn = pipelined(live.endpoint('peer2'), [{ type: 'kv', cmd: put }], t);
   void firstConn.replies[0]!.then((r) => (first = r));
@@ -161,18 +191,8 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   t.is(dump?.status === 'dump' ? dump.leader : dump?.status, '', 'peer2 knows no leader');
   const seen = { old: old.got.length, next: next.got.length };
 
-  // 4. The same command again (the client retrying, on a new connection), then
-  //    a fresh client's put, on one connection, in that order. peer2, a
-  //    follower with no leader, gets both back from its core unplaced. The
-  //    fresh one was never passed on: "no leader, nothing done" is true of it.
-  const fresh = { o: 'put', c: `t-fresh-${newRequestId()}`, s: 1, k: 'other', v: 'x' };
-  const [again, control] = pipelined(live.endpoint('peer2'), [{ type: 'kv', cmd: put }, { type: 'kv', cmd: fresh }], t).replies;
-  let retried: KvResult | undefined;
-  let c: KvResult | undefined;
-  void again!.then((r) => (retried = r));
-  void control!.then((r) => (c = r));
-  await until(() => c !== undefined, "peer2's answer to the fresh put", 5000);
-  t.is(c!.status, 'no_leader', 'a command never passed on is answered "no leader"');
+  // 4. The client retries; a fresh client's put follows (retryThenFresh).
+  const retried = await retryThenFresh(t, live.endpoint('peer2'), put);
   // The retry was handled as peer2 was then: neither passed on (no forward
   // reached anyone) nor queued by a candidate (peer2 sent no prepare).
   const since = [...old.got.slice(seen.old), ...next.got.slice(seen.next)];
@@ -185,11 +205,11 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   // 5. peer3 wins and leads. peer2 must pass the put on to it; a replica that
   //    answered "no leader" has forgotten it and passes nothing on.
   next.repeat('peer2', () => ({ type: 'heartbeat', from: 3, n: newBallot, commit: 1 }));
-  await until(() => first !== undefined || retried !== undefined || next.got.some((m) => m.type === 'forward' && m.cmds.some(same)), 'peer2 to answer or pass the put on to peer3');
+  await until(() => first !== undefined || retried() !== undefined || next.got.some((m) => m.type === 'forward' && m.cmds.some(same)), 'peer2 to answer or pass the put on to peer3');
   t.not(first?.status, 'no_leader', `peer2 answered "no leader, nothing done" for a put it had forwarded to peer1: ${JSON.stringify(first)}`);
-  t.not(retried?.status, 'no_leader', `peer2 answered "no leader, nothing done" to a retry of a put it had forwarded to peer1: ${JSON.stringify(retried)}`);
-  if (first !== undefined || retried !== undefined) {
-    t.fail(`peer2 answered before the put was chosen: first ${JSON.stringify(first)}, retry ${JSON.stringify(retried)}`);
+  t.not(retried()?.status, 'no_leader', `peer2 answered "no leader, nothing done" to a retry of a put it had forwarded to peer1: ${JSON.stringify(retried())}`);
+  if (first !== undefined || retried() !== undefined) {
+    t.fail(`peer2 answered before the put was chosen: first ${JSON.stringify(first)}, retry ${JSON.stringify(retried())}`);
     return;
   }
   const fwd = await next.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put passed on again');
@@ -199,9 +219,9 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   next.send('peer2', { type: 'accept', from: 3, n: newBallot, slot: 1, v: fwd.cmds, commit: 1 });
   await next.next('accept_ack', (m) => m.from === 2 && m.slot === 1 && m.n === newBallot && m.promised === newBallot, "peer2's vote for slot 1");
   next.send('peer2', { type: 'chose', from: 3, n: newBallot, slot: 1 });
-  await until(() => retried !== undefined && (clientGone || first !== undefined), "peer2's answers", 5000);
+  await until(() => retried() !== undefined && (clientGone || first !== undefined), "peer2's answers", 5000);
   // (Read through a function: the compiler narrowed both to undefined above.)
-  const answers = (): Array<KvResult | undefined> => (clientGone ? [retried] : [first, retried]);
+  const answers = (): Array<KvResult | undefined> => (clientGone ? [retried()] : [first, retried()]);
   for (const r of answers()) {
     t.is(r?.status, 'done');
     if (r?.status === 'done') {
@@ -219,22 +239,12 @@ test('kv3: a put a follower forwarded to a leader that went silent is not answer
 test('kv3: the same after the client that sent it hung up: a retry of a command passed on is not answered "no leader" either', placedMacro, true);
 
 test('kv3: a retry of a put the replica already applied is not answered "no leader" while it knows none; the next leader takes it, and the store answers it once more without applying it again', async (t) => {
-  const live = await new LiveCluster(KV3).init();
-  t.teardown(() => live.close());
-  const first = await new ScriptedReplica(live, 'peer1').start();
-  const second = await new ScriptedReplica(live, 'peer3').start();
-  t.teardown(async () => void (await Promise.all([first.close(), second.close()])));
-  const p2 = live.start('peer2', ['--no-message-lines']);
-  const ballot1 = 100;
-  const ballot3 = 300;
-  t.is(ballotOwner(ballot1, 3), 1);
-  t.is(ballotOwner(ballot3, 3), 3);
+  const { live, peer1: first, peer3: second } = await trio(t);
+  const ballot1 = BALLOT1;
+  const ballot3 = BALLOT3;
 
-  // 1. peer1 leads; a put reaches peer2, goes to peer1, and is chosen in slot 1.
-  first.repeat('peer2', () => ({ type: 'heartbeat', from: 1, n: ballot1, commit: 1 }));
-  await p2.waitStderr(/leader: peer1/);
-  const put = { o: 'put', c: `t-applied-${newRequestId()}`, s: 1, k: 'lock', v: 'mine' };
-  const same = (c: unknown): boolean => JSON.stringify(c) === JSON.stringify(put);
+  // 1. peer1 leads (trio); a put reaches peer2, goes to peer1, and is chosen in slot 1.
+  const { put, same } = newPut('applied');
   const answered = kvAsk(live.endpoint('peer2'), { type: 'kv', cmd: put }, 10_000);
   const fwd = await first.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put forwarded by peer2');
   first.send('peer2', { type: 'accept', from: 1, n: ballot1, slot: 1, v: fwd.cmds, commit: 1 });
@@ -258,15 +268,8 @@ test('kv3: a retry of a put the replica already applied is not answered "no lead
 
   // 3. The client, which never saw the answer, asks again (same client, same
   //    seq), and a fresh client puts after it on the same connection.
-  const fresh = { o: 'put', c: `t-fresh-${newRequestId()}`, s: 1, k: 'other', v: 'x' };
-  const [again, control] = pipelined(live.endpoint('peer2'), [{ type: 'kv', cmd: put }, { type: 'kv', cmd: fresh }], t).replies;
-  let retried: KvResult | undefined;
-  let c: KvResult | undefined;
-  void again!.then((r) => (retried = r));
-  void control!.then((r) => (c = r));
-  await until(() => c !== undefined, "peer2's answer to the fresh put", 5000);
-  t.is(c!.status, 'no_leader', 'the fresh put, never passed on, is answered "no leader"');
-  t.not(retried?.status, 'no_leader', `peer2 said "no leader, nothing done" of a put it had applied: ${JSON.stringify(retried)}`);
+  const retried = await retryThenFresh(t, live.endpoint('peer2'), put);
+  t.not(retried()?.status, 'no_leader', `peer2 said "no leader, nothing done" of a put it had applied: ${JSON.stringify(retried())}`);
 
   // 4. peer3 leads: peer2 passes the retry on, it is chosen in slot 2, and
   //    the store answers it with the first result without putting twice.
@@ -275,12 +278,10 @@ test('kv3: a retry of a put the replica already applied is not answered "no lead
   second.send('peer2', { type: 'accept', from: 3, n: ballot3, slot: 2, v: fwd2.cmds, commit: 2 });
   await second.next('accept_ack', (m) => m.from === 2 && m.slot === 2 && m.n === ballot3, "peer2's vote for slot 2");
   second.send('peer2', { type: 'chose', from: 3, n: ballot3, slot: 2 });
-  await until(() => retried !== undefined, "peer2's answer to the retry", 5000);
-  // (Read through a function: the compiler narrowed it to undefined above.)
-  const r2 = (): KvResult | undefined => retried;
+  await until(() => retried() !== undefined, "peer2's answer to the retry", 5000);
   const result = (r: KvResult | null | undefined): unknown => (r?.status === 'done' ? r.result : r?.status);
-  t.is(r2()?.status, 'done');
-  t.deepEqual(result(r2()), result(r1), 'the retry gets the first result');
+  t.is(retried()?.status, 'done');
+  t.deepEqual(result(retried()), result(r1), 'the retry gets the first result');
   const after = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
   if (after?.status === 'dump') t.deepEqual({ applied: after.applied, data: after.data }, { applied: 2, data: [['lock', 'mine']] });
   else t.fail(`no dump: ${JSON.stringify(after)}`);

@@ -121,6 +121,29 @@ export interface LogWorldStats {
   indexReads: number;
 }
 
+/** Every count at zero: one world's start, and the sum over a sweep. */
+function noStats(): LogWorldStats {
+  return {
+    crashes: 0,
+    midReadyCrashes: 0,
+    restarts: 0,
+    leaders: 0,
+    partitions: 0,
+    messages: 0,
+    dropped: 0,
+    entriesDelivered: 0,
+    catchUpToNonFollower: 0,
+    snapshotsSent: 0,
+    snapshotsInstalled: 0,
+    snapshotsTaken: 0,
+    multiCommandSlots: 0,
+    forwards: 0,
+    unplaced: 0,
+    retries: 0,
+    indexReads: 0,
+  };
+}
+
 export interface LogWorldResult {
   readonly seed: number;
   readonly replicas: number;
@@ -306,25 +329,7 @@ export class LogWorld {
   private sessions = 0;
   private readonly trace: TraceEntry[] = [];
   private traceAt = 0;
-  readonly stats: LogWorldStats = {
-    crashes: 0,
-    midReadyCrashes: 0,
-    restarts: 0,
-    leaders: 0,
-    partitions: 0,
-    messages: 0,
-    dropped: 0,
-    entriesDelivered: 0,
-    catchUpToNonFollower: 0,
-    snapshotsSent: 0,
-    snapshotsInstalled: 0,
-    snapshotsTaken: 0,
-    multiCommandSlots: 0,
-    forwards: 0,
-    unplaced: 0,
-    retries: 0,
-    indexReads: 0,
-  };
+  readonly stats: LogWorldStats = noStats();
 
   constructor(private readonly opts: LogWorldOptions) {
     this.rng = mulberry32(opts.seed * 2654435761);
@@ -1008,25 +1013,7 @@ export function sweepLogWorld(
   let slots = 0;
   let lincheckUnknown = 0;
   const ops = { ok: 0, fail: 0, info: 0 };
-  const stats: LogWorldStats = {
-    crashes: 0,
-    midReadyCrashes: 0,
-    restarts: 0,
-    leaders: 0,
-    partitions: 0,
-    messages: 0,
-    dropped: 0,
-    entriesDelivered: 0,
-    catchUpToNonFollower: 0,
-    snapshotsSent: 0,
-    snapshotsInstalled: 0,
-    snapshotsTaken: 0,
-    multiCommandSlots: 0,
-    forwards: 0,
-    unplaced: 0,
-    retries: 0,
-    indexReads: 0,
-  };
+  const stats = noStats();
   for (let seed = from; seed < from + count; seed++) {
     const { stopAtFirst: _s, kinds: _k, ...world } = o;
     const r = runLogWorld({ ...world, seed });

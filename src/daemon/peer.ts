@@ -120,7 +120,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
     for (const id of this.peersToTalkTo()) {
       const peer = cluster.byId(id)!;
-      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), { self: self.id, peer: id, secret: this.opts.secret ?? null, liveness, log, coalesce: false });
+      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), { self: self.id, peer: id, secret: this.opts.secret ?? null, liveness, log });
       this.links.set(id, link);
       // After a drop, what we wrote just before it may be lost with it.
       let dropped = false;

@@ -53,12 +53,6 @@ export interface LinkOptions {
    * backlog of stale messages would only delay it.
    */
   readonly queueWhileDown?: boolean;
-  /**
-   * Gather what is sent in one turn of the event loop into one syscall
-   * (default). The replicated log sends many messages per turn; a lab peer
-   * sends one per link per event, which gathering would only hold back.
-   */
-  readonly coalesce?: boolean;
   /** Name resolution, once per connection attempt (tests count the calls). */
   readonly lookup?: typeof dns.lookup;
 }
@@ -148,7 +142,7 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
    */
   private write(c: Conn, msg: M): boolean {
     c.used = true;
-    if (!c.corked && this.opts.coalesce !== false) {
+    if (!c.corked) {
       c.corked = true;
       c.socket.cork();
       setImmediate(() => {

@@ -356,8 +356,9 @@ async function bigAnswers(
   size: number,
   output: OutputLimits,
   later = false,
-): Promise<{ warnings: string[]; client: net.Socket; closed: Promise<void> }> {
+): Promise<{ warnings: string[]; client: net.Socket; closed: Promise<void>; handled: () => number }> {
   const warnings: string[] = [];
+  let handled = 0;
   const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
   const value = 'v'.repeat(size);
   const inbound = await listen(
@@ -366,6 +367,7 @@ async function bigAnswers(
       message: () => undefined,
       // `later`: answered after the request's line is done, as a peer answers under its state mutex.
       client: (req, reply) => {
+        handled += 1;
         const answer = (): void => reply({ type: 'result', id: req.id, status: 'chosen', value, n: 1, peer: 'x' });
         if (later) queueMicrotask(answer);
         else answer();
@@ -381,7 +383,18 @@ async function bigAnswers(
   await new Promise((resolve) => client.once('connect', resolve));
   client.pause();
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
-  return { warnings, client, closed };
+  return { warnings, client, closed, handled: () => handled };
+}
+
+/** Resolves once `f()` has not changed for `quietMs`. */
+async function settled(f: () => number, quietMs = 300): Promise<number> {
+  let last = f();
+  for (;;) {
+    await delay(quietMs);
+    const now = f();
+    if (now === last) return now;
+    last = now;
+  }
 }
 
 test('one answer bigger than the hard limit still goes out whole to a client that reads', async (t) => {
@@ -409,6 +422,31 @@ test('pipelined requests, answered later, whose answers go unread pass the hard 
   t.is(warnings.length, 1);
   t.true(warnings[0]!.includes(name), warnings[0]);
   t.regex(warnings[0]!, /not reading its answers \(0\.3 MiB unread, over the 0\.3 MiB limit\)/);
+});
+
+test('past the soft limit the peer reads no more requests until the client reads, and again after each drain', async (t) => {
+  // Answers far bigger than the soft limit; requests big enough that the
+  // kernel's buffers cannot hold them all, so the client's own buffer shows
+  // whether the peer is still reading.
+  const { client, handled } = await bigAnswers(t, 256 * 1024, { softBytes: 64 * 1024, hardBytes: 1024 * 1024 * 1024, softMs: 60_000 });
+  const N = 300;
+  const pad = 'p'.repeat(60_000);
+  for (let i = 0; i < N; i++) client.write(`${JSON.stringify({ type: 'submit', id: String(i), value: pad })}\n`);
+  const first = await settled(handled);
+  t.true(first < N / 3, `answered ${first} of ${N} requests without the client reading one answer`);
+  t.true(client.writableLength > 0, 'the peer stopped reading');
+  // Read for a while (the peer's answers drain, and it reads again), then stop.
+  let got = 0;
+  const onData = (d: Buffer): void => void (got += d.length);
+  client.on('data', onData);
+  client.resume();
+  await until(() => got > 16 * 1024 * 1024, '16 MiB of answers');
+  client.pause();
+  client.off('data', onData);
+  const second = await settled(handled);
+  t.true(second > first, 'reading let the peer go on');
+  t.true(second < N, `answered ${second} of ${N}: the peer kept reading after its answers piled up again`);
+  t.true(client.writableLength > 0, `the peer read every request (${client.writableLength} bytes left unsent)`);
 });
 
 test('answers left unread over the soft limit for too long: closed, with a warning', async (t) => {

@@ -227,7 +227,9 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
     socket.once('drain', () => {
       conn.overSince = 0;
       reader.resume();
-      if (!socket.destroyed) socket.resume();
+      // The held lines' answers may have gone over the limit again, which
+      // paused us anew: then the next drain resumes.
+      if (!socket.destroyed && conn.overSince === 0) socket.resume();
     });
   };
   /** A connector that names a peer other than us reached us by a stale address. */

@@ -346,3 +346,10 @@ test('takeOptionalPort: --ui, --ui 8000, --ui=8000, absent, and a bad port named
   t.deepEqual(take(['testcases/2']), [undefined, ['testcases/2']]);
   t.throws(() => takeOptionalPort(['--ui=70000'], '--ui', 7610), { message: '--ui expects a port from 0 to 65535, got "70000"' });
 });
+
+test('a listen address that does not resolve: one line naming it, exit 1, and no advice about the data directory', (t) => {
+  const r = paxos(['-h', HOSTS1, '--name', 'peer2', '--resolve', 'peer2=nosuchhost.invalid:18080', '--data-dir', path.join(dir, 'unresolvable')]);
+  t.is(r.status, 1, r.stderr);
+  const last = r.stderr.trimEnd().split('\n').at(-1) ?? '';
+  t.regex(last, /^paxos: getaddrinfo \w+ nosuchhost\.invalid$/);
+});

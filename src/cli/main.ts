@@ -45,7 +45,9 @@ main(process.argv.slice(2)).then(
     // not a bug: its message names the call and the path; a stack trace adds nothing.
     const sys = err as NodeJS.ErrnoException;
     if (err instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
-      process.stderr.write(`paxos: ${err.message.split('\n')[0]}; check that path's permissions, free space and --data-dir\n`);
+      // Only a call on a path is about the data directory (a failed name lookup is not).
+      const hint = typeof sys.path === 'string' ? "; check that path's permissions, free space and --data-dir" : '';
+      process.stderr.write(`paxos: ${err.message.split('\n')[0]}${hint}\n`);
       process.exit(1);
     }
     process.stderr.write(`paxos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -15,6 +15,7 @@ import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
 import { tempDir } from './helpers/tmp.js';
 import { dataDirProblem } from '../src/storage/data-dir.js';
 import type { Endpoint } from '../src/transport/link.js';
+import { AUTH_TIMEOUT_MS } from '../src/transport/auth.js';
 import { listen, type OutputLimits } from '../src/transport/server.js';
 import { LineReader } from '../src/transport/lines.js';
 import { livenessFor } from '../src/transport/liveness.js';
@@ -203,6 +204,26 @@ test.serial('an idle flood bigger than the half-open budget, from the peer\'s ow
   t.log(`the link came up after ${ms.toFixed(0)} ms; the flood opened ${opened} connections; ${warnings.length} warning line(s): ${warnings[0] ?? ''}`);
   t.true(ms < 2000);
   t.true(warnings.length <= 2, 'flood notices are throttled');
+});
+
+test('a connection that never authenticates is closed after the 2 s handshake deadline, with a notice', async (t) => {
+  const warnings: string[] = [];
+  const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const secret = { source: 'test', key: Buffer.from(SECRET) };
+  const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, { log, secret, self: 2 });
+  t.teardown(() => inbound.close());
+  const silent = net.connect({ host: '127.0.0.1', port: (inbound.server.address() as net.AddressInfo).port });
+  silent.on('error', () => undefined);
+  silent.resume(); // reads the challenge, answers nothing
+  t.teardown(() => void silent.destroy());
+  await new Promise((resolve) => silent.once('connect', resolve));
+  const t0 = performance.now();
+  t.is(AUTH_TIMEOUT_MS, 2000, 'the README says 2 s');
+  const closed = await Promise.race([new Promise((resolve) => silent.once('close', () => resolve(true))), delay(3500).then(() => false)]);
+  const ms = performance.now() - t0;
+  t.true(closed, 'still open after 3.5 s');
+  t.true(ms >= 1950, `closed after ${ms.toFixed(0)} ms`);
+  t.true(warnings.some((w) => /no authentication within 2 s/.test(w)), warnings.join('; '));
 });
 
 test('the half-open budget closes the oldest connection of the source holding the most', (t) => {

@@ -7,8 +7,7 @@ import { loadHostsfile } from '../config/hostsfile.js';
 import { MAX_VALUE_BYTES } from '../core/limits.js';
 import { request, type Outcome } from '../transport/client.js';
 import { callSettings, CLIENT_FLAGS, endpointsFrom, readValue } from './client-flags.js';
-import { parseFlags } from '../config/flags.js';
-import { DEFAULT_PORT } from './peer-command.js';
+import { DEFAULT_PORT, parseFlags } from '../config/flags.js';
 
 /** Exit statuses, so scripts can tell a definite answer from an unknown one. */
 export const EXIT = { ok: 0, lost: 1, usage: 2, notChosen: 3, unknown: 4, refused: 5 } as const;

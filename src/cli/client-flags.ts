@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import { loadSecret, type Secret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
-import { DEFAULT_PORT, parseResolve, portNumber, seconds } from './peer-command.js';
+import { DEFAULT_PORT, parseResolve, portNumber, seconds } from '../config/flags.js';
 
 /** parseFlags options common to both clients; each adds its own. */
 export const CLIENT_FLAGS = {

@@ -10,8 +10,7 @@ import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientComman
 import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../transport/kv-client.js';
 import { EXIT } from './client-command.js';
 import { callSettings, CLIENT_FLAGS, endpointsFrom, readValue } from './client-flags.js';
-import { parseFlags } from '../config/flags.js';
-import { DEFAULT_PORT } from './peer-command.js';
+import { DEFAULT_PORT, parseFlags } from '../config/flags.js';
 
 export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';
 

@@ -14,13 +14,12 @@ import { WalStorage } from '../storage/wal-state.js';
 import { loadSecret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PEER_TIMEOUT_MS, livenessFor } from '../transport/liveness.js';
-import { parseFlags } from '../config/flags.js';
+import { DEFAULT_PORT, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
 import { supervise } from './supervise.js';
 import type { PeerSettings } from './peer-settings.js';
 
 export type { PeerSettings };
-
-export const DEFAULT_PORT = 8080;
+export { DEFAULT_PORT };
 
 export const PEER_HELP = `Usage: paxos -h FILE [-v VALUE] [-t SECONDS] [options]
 
@@ -263,25 +262,9 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
   daemon.on('idle', () => shutdown(`idle for ${settings.idleMs / 1000} s`));
 }
 
-/** Node timers cannot wait longer than 2^31-1 ms (about 24.8 days). */
-const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
-
-export function seconds(flag: string, text: string): number {
-  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > MAX_SECONDS) {
-    throw new ConfigError(`${flag} expects seconds from 0 to ${MAX_SECONDS}, e.g. 10 or 0.5; got ${JSON.stringify(text)}`);
-  }
-  return Number(text);
-}
-
 function positiveInt(flag: string, text: string): number {
   const x = Number(text);
   if (!/^\d+$/.test(text) || x < 1 || !Number.isSafeInteger(x)) throw new ConfigError(`${flag} expects a whole number >= 1, got ${JSON.stringify(text)}`);
-  return x;
-}
-
-export function portNumber(flag: string, text: string): number {
-  const x = Number(text);
-  if (!/^\d+$/.test(text) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
   return x;
 }
 
@@ -298,10 +281,3 @@ function parseDelay(spec: string, cluster: Cluster, warnings: string[]): DelayRu
   return { type, host, ms: Number(m[3]) };
 }
 
-export function parseResolve(spec: string, defaultPort: number): [string, Endpoint] {
-  // HOST=ADDR, HOST=ADDR:PORT, or HOST=[IPv6]:PORT.
-  const m = /^([^=]+)=(?:\[([0-9A-Fa-f:.]+)\]|([^:=[\]]+))(?::(\d+))?$/.exec(spec);
-  if (m === null) throw new ConfigError(`--resolve expects HOST=ADDR[:PORT] (IPv6 as [ADDR]:PORT), got ${JSON.stringify(spec)}`);
-  const port = m[4] === undefined ? defaultPort : portNumber(`--resolve ${spec}`, m[4]);
-  return [m[1]!, { host: (m[2] ?? m[3])!, port }];
-}

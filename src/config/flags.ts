@@ -1,5 +1,7 @@
-// node:util parseArgs, with its errors turned into one-line usage errors; used by
-// the CLI and by the tools' own entry points (e.g. nemesis-main).
+// node:util parseArgs, with its errors turned into one-line usage errors, and
+// the values every command shares (seconds, ports, --resolve); used by the
+// CLI and by the tools' own entry points (e.g. nemesis-main). Here, not in
+// the peer's command, so a client does not load the daemon to parse them.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from './errors.js';
@@ -36,4 +38,32 @@ export function takeOptionalPort(argv: string[], flag: string, fallback: number)
   const port = text === undefined ? fallback : Number(text);
   if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new ConfigError(`${flag} expects a port from 0 to 65535, got ${JSON.stringify(text)}`);
   return port;
+}
+
+/** The port every peer listens on (as in the lab's compose files). */
+export const DEFAULT_PORT = 8080;
+
+/** Node timers cannot wait longer than 2^31-1 ms (about 24.8 days). */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+export function seconds(flag: string, text: string): number {
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > MAX_SECONDS) {
+    throw new ConfigError(`${flag} expects seconds from 0 to ${MAX_SECONDS}, e.g. 10 or 0.5; got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+export function portNumber(flag: string, text: string): number {
+  const x = Number(text);
+  if (!/^\d+$/.test(text) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
+  return x;
+}
+
+/** --resolve HOST=ADDR[:PORT]: the host, and where to reach it. */
+export function parseResolve(spec: string, defaultPort: number): [string, { host: string; port: number }] {
+  // HOST=ADDR, HOST=ADDR:PORT, or HOST=[IPv6]:PORT.
+  const m = /^([^=]+)=(?:\[([0-9A-Fa-f:.]+)\]|([^:=[\]]+))(?::(\d+))?$/.exec(spec);
+  if (m === null) throw new ConfigError(`--resolve expects HOST=ADDR[:PORT] (IPv6 as [ADDR]:PORT), got ${JSON.stringify(spec)}`);
+  const port = m[4] === undefined ? defaultPort : portNumber(`--resolve ${spec}`, m[4]);
+  return [m[1]!, { host: (m[2] ?? m[3])!, port }];
 }

@@ -28,6 +28,7 @@ import { FileStorage } from '../src/storage/file.js';
 import type { Storage } from '../src/storage/storage.js';
 import { WalStorage } from '../src/storage/wal-state.js';
 import { kvPutsPerSecond } from './kv-bench.js';
+import { benchNodeArgs, exited } from './kv-cluster.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
@@ -113,8 +114,7 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   await alloc.beforeSpawn();
 
   const children: ChildProcess[] = ['peer2', 'peer3', 'peer4'].map((name) =>
-    // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the acceptors.
-    spawn(process.execPath, [...(process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close', '--log-level', 'error'], {
+    spawn(process.execPath, [...benchNodeArgs(), MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close', '--log-level', 'error'], {
       stdio: ['pipe', 'ignore', 'inherit'],
     }),
   );
@@ -172,7 +172,7 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   for (const l of links.values()) await l.close();
   await inbound.close();
   for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+  await exited(children);
   await alloc.release();
   return s.median;
 }

@@ -28,8 +28,7 @@ export async function startKvCluster(main: string, dir: string, replicas: number
   const alloc = await allocate(hosts, 'ports');
   await alloc.beforeSpawn();
   const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
-  // PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the replicas.
-  const extra = (process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const extra = benchNodeArgs();
   const children: ChildProcess[] = hosts.map((h) =>
     spawn(process.execPath, [...REPLICA_NODE_ARGS, ...extra, main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
       stdio: ['pipe', 'ignore', 'ignore'],
@@ -48,6 +47,11 @@ export async function startKvCluster(main: string, dir: string, replicas: number
     await stop();
     throw err;
   }
+}
+
+/** PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the peers a bench starts (to profile them). */
+export function benchNodeArgs(): string[] {
+  return (process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 }
 
 /** Resolves once every child has exited. */

@@ -296,5 +296,13 @@ async function soak(seconds: number): Promise<void> {
   }
 }
 
-if (values.soak !== undefined) await soak(Number(values.soak));
+if (values.soak !== undefined) {
+  const s = Number(values.soak);
+  // The soak measures in 10 s steps.
+  if (!Number.isInteger(s) || s < 10 || s % 10 !== 0) {
+    console.error(`bench:kv: --soak takes seconds, a multiple of 10 (e.g. 300), not ${JSON.stringify(values.soak)}`);
+    process.exit(2);
+  }
+  await soak(s);
+}
 else await main();

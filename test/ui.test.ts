@@ -4,6 +4,7 @@
 // does), the HTTP server's guards, and one live run of testcase 2 whose
 // peer is killed and restarted through the controls.
 
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -146,6 +147,25 @@ test('peer state (log): ballot, commit and applied index, log length and store s
   t.is(leaderOf([a, b], [false, true]), undefined, 'a leader that is down leads no one');
 });
 
+test('peer state (log): the log length counts distinct slots in bounded memory, holes and a log that starts mid-way included', (t) => {
+  const seeSlots = (tr: ReturnType<typeof logTracker>, slots: Iterable<number>): void => {
+    for (const s of slots) {
+      tr.see(L(1, 'received', 'accept', `#${s} []`, 1), s);
+      tr.see(L(1, 'chose', 'chose', `#${s} []`, 1), s);
+    }
+  };
+  const inOrder = logTracker();
+  seeSlots(inOrder, Array.from({ length: 20_000 }, (_, i) => i + 1));
+  t.is(inOrder.facts('')['log'], '20000');
+  t.is(inOrder.facts('')['applied'], '20000');
+  const holes = logTracker();
+  seeSlots(holes, [5, 1, 3, 3, 2, 9]); // 4, 6, 7 and 8 never seen
+  t.is(holes.facts('')['log'], '5');
+  const resumed = logTracker();
+  seeSlots(resumed, Array.from({ length: 10_000 }, (_, i) => 70_001 + i));
+  t.is(resumed.facts('')['log'], '10000');
+});
+
 class FakeCluster implements Controllable {
   readonly hosts = ['peer1', 'peer2', 'peer3'];
   readonly endpoints = new Map(this.hosts.map((h, i) => [h, { host: '127.0.0.1', port: 9000 + i }]));
@@ -275,6 +295,17 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
+/** A GET of `path` exactly as given (http.get with a URL would normalise it first). */
+function rawGet(port: number, target: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: target }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
 function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', headers }, (res) => {
@@ -329,7 +360,7 @@ test('http: serves the page, the chart modules and the stream from the project, 
       called += 1;
       return { status: 200, reply: { ok: true, message: 'done' } };
     },
-  });
+  }, '--ui');
   t.teardown(() => server.close());
   const page = await get(server.url);
   t.is(page.status, 200);
@@ -342,7 +373,12 @@ test('http: serves the page, the chart modules and the stream from the project, 
     t.regex(r.type, /javascript/);
   }
   t.is((await get(`${server.url}js/cli/main.js`)).status, 404, 'only the page modules');
-  t.is((await get(`${server.url}js/../../package.json`)).status, 404);
+  // Paths as a client sends them, not normalised first: the allow-list, not the client, must stop them.
+  for (const p of ['/js/..%2f..%2fpackage.json', '/js/../../package.json', '/js/ui/web/..%2f..%2f..%2f..%2fpackage.json']) {
+    const r = await rawGet(server.port, p);
+    t.is(r.status, 404, p);
+    t.notRegex(r.body, /"name"/, p);
+  }
   const evs = await readEvents(`${server.url}events`, (e) => e.length >= 1, 5000);
   t.is(evs[0]!.type, 'hello');
 
@@ -354,6 +390,59 @@ test('http: serves the page, the chart modules and the stream from the project, 
   const ok = await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, origin: server.url.replace(/\/$/, '') });
   t.is(ok.status, 200);
   t.is(called, 1);
+});
+
+test('http: DNS rebinding: a request whose Host is another name (or port) is refused, even with a matching Origin', async (t) => {
+  const hub = new EventHub(1);
+  hub.setHello(hello);
+  let called = 0;
+  const server = await startUiServer({
+    host: '127.0.0.1',
+    port: 0,
+    title: 'T',
+    events: hub,
+    control: async () => {
+      called += 1;
+      return { status: 200, reply: { ok: true, message: 'done' } };
+    },
+  }, '--ui');
+  t.teardown(() => server.close());
+  const json = { 'content-type': 'application/json' };
+  // A page on evil.example, whose name now points at 127.0.0.1, posts to its own origin.
+  const evil = `evil.example:${server.port}`;
+  const rebound = await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, host: evil, origin: `http://${evil}` });
+  t.is(rebound.status, 403);
+  t.regex(rebound.body, /Host/);
+  t.is((await get(`${server.url}events`, { host: evil })).status, 403, 'nor can it read the event stream');
+  t.is((await get(server.url, { host: evil })).status, 403, 'nor the page');
+  const otherPort = `127.0.0.1:${server.port + 1}`;
+  t.is((await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, host: otherPort, origin: `http://${otherPort}` })).status, 403, 'another port');
+  t.is(called, 0);
+  for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, `[::1]:${server.port}`]) {
+    const r = await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, host, origin: `http://${host}` });
+    t.is(r.status, 200, host);
+  }
+  t.is(called, 3);
+});
+
+test('a taken port: run --ui and viz --serve each exit 2 with one line naming their own flag', async (t) => {
+  const taken = http.createServer();
+  await new Promise<void>((resolve) => taken.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.teardown(() => taken.close());
+  const port = String((taken.address() as { port: number }).port);
+  const main = path.join(root, 'dist/src/cli/main.js');
+  const cases: Array<[string, string[]]> = [
+    ['--ui', ['run', path.join(root, 'testcases/2'), '--ui', port]],
+    ['--serve', ['viz', path.join(root, 'testcases/2/expected'), '--serve', port]],
+  ];
+  for (const [flag, args] of cases) {
+    const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 30_000 });
+    t.is(r.status, 2, `${flag}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    t.is(lines.length, 1, r.stderr);
+    t.regex(lines[0]!, new RegExp(`^paxos: port ${port} on 127\\.0\\.0\\.1 is taken; pick another with ${flag} PORT`));
+    t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
+  }
 });
 
 test('live: paxos run testcases/2 --ui streams every chose, and kill/restart through the controls mark the lane', async (t) => {
@@ -387,10 +476,12 @@ test('live: paxos run testcases/2 --ui streams every chose, and kill/restart thr
   t.is((await post(`${base}api/control`, '{"action":"restart","peer":"peer3"}', json)).status, 200);
   await readEvents(`${base}events`, (e) => e.some((x) => x.type === 'peer' && x.lane === 2 && x.proc === 'up') && e.some((x) => x.type === 'note' && x.text.includes('restarted')), 10_000);
   // Up means started; it listens a moment later. Poll, with a deadline.
+  // "nothing chosen yet" (or a refused connection) is not the answer: wait for `chosen "..."`.
+  const answered = /chosen \\"/;
   let got = '';
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline && !got.includes('chosen'); ) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && !answered.test(got); ) {
     got = (await post(`${base}api/control`, '{"action":"get","peer":"peer3"}', json)).body;
-    if (!got.includes('chosen')) await new Promise((r) => setTimeout(r, 100));
+    if (!answered.test(got)) await new Promise((r) => setTimeout(r, 100));
   }
   t.regex(got, /chosen \\"X\\"/, 'the restarted acceptor-learner kept its state');
   abort.abort();

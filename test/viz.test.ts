@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import type { LogLine } from '../src/core/logline.js';
+import { buildChart, type Lane } from '../src/viz/events.js';
 import { tempDir } from './helpers/tmp.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -68,3 +70,50 @@ test('usage: -o must be .html or .svg', (t) => {
   t.regex(r.stderr, /viz needs -o OUT\.html or -o OUT\.svg/);
 });
 
+
+const L = (peer_id: number, action: LogLine['action'], message_type: LogLine['message_type'], message_value: string, proposal_num: number): LogLine => ({
+  peer_id,
+  action,
+  message_type,
+  message_value,
+  proposal_num,
+});
+const twoLanes: Lane[] = [
+  { label: 'p1', id: 1, roles: 'proposer1' },
+  { label: 'p2', id: 2, roles: 'acceptor1' },
+];
+
+test('a window that starts mid-run: a received line whose send is merely later still gets its arrow', (t) => {
+  // As the live page draws the last lines of a log: both lanes start with a
+  // received line. p2's prepare from p1 was sent before the window (its send
+  // is missing); p1's accept from p2 is sent later in the window. The chart
+  // must place p2's line first so p1's keeps its arrow.
+  const chart = buildChart(twoLanes, [
+    [L(2, 'received', 'accept', 'v', 1)],
+    [L(1, 'received', 'prepare', '', 1), L(2, 'sent', 'accept', 'v', 1)],
+  ]);
+  t.is(chart.unmatched, 1, 'only the prepare, whose send is outside the window');
+  t.deepEqual(
+    chart.arrows.map((a) => [chart.rows[a.from]!.lane, chart.rows[a.to]!.lane, a.label]),
+    [[1, 0, 'accept v n=1']],
+  );
+});
+
+test('a replicated log: an ack whose slot has no request in the input does not take another slot\'s request', (t) => {
+  // p2 answers slot 1 (whose accept is not in the input) with a promise of
+  // 5, then slot 2's accept at 1. Matched by slot, slot 2's ack answers n=1
+  // and is an acceptance; taken in order, slot 1's ack would take slot 2's
+  // request and show as a rejection.
+  const chart = buildChart(twoLanes, [
+    [L(1, 'sent', 'accept', '#2 v', 1), L(2, 'received', 'accept_ack', '#1 ', 5), L(2, 'received', 'accept_ack', '#2 v', 1)],
+    [L(1, 'received', 'accept', '#2 v', 1), L(2, 'sent', 'accept_ack', '#1 ', 5), L(2, 'sent', 'accept_ack', '#2 v', 1)],
+  ]);
+  t.deepEqual(
+    chart.arrows.map((a) => [a.label, a.rejected]),
+    [
+      ['#2 accept v n=1', false],
+      ['#2 accepted v n=1', false],
+    ],
+  );
+  t.is(chart.unmatched, 1, "slot 1's ack, whose request is missing");
+});

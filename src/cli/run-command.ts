@@ -40,8 +40,10 @@ guarantees), and every mismatch is named.
                      kill -9 / restart, pause / resume a peer, cut links or
                      isolate a peer, and submit (lab) or put/get/del/cas
                      (replicated log). Every peer-to-peer link goes through
-                     a fault proxy. Runs until Ctrl-C (exit status 0);
-                     --timeout, --drain and --no-compare do not apply.
+                     a fault proxy. Runs until Ctrl-C (exit status 0), with
+                     no comparison with expected/ and no summary line;
+                     --timeout, --drain, --no-compare and --keep-running
+                     do not apply. A port in use is a usage error (2).
   --bind ADDR        with --ui: serve the page on ADDR instead of 127.0.0.1.
                      Its controls can kill processes: anyone who can reach
                      ADDR can use them (a shared secret guards them)
@@ -106,6 +108,7 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
       process.off('SIGTERM', onSigint);
     }
   }
+  // (runLive above passes --secret-file on to the peers itself.)
   if (values['secret-file'] !== undefined) peerArgs.push('--secret-file', values['secret-file']);
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);

@@ -92,14 +92,6 @@ export class LiveCluster {
     return this.alloc.endpoints;
   }
 
-  get addressMode(): 'loopback' | 'ports' {
-    return this.alloc.mode;
-  }
-
-  state(lane: number): LaneState {
-    return this.states[lane]!;
-  }
-
   lane(host: string): number {
     const i = this.hosts.indexOf(host);
     if (i < 0) throw new RangeError(`no peer named ${JSON.stringify(host)}; the peers are ${this.hosts.join(', ')}`);

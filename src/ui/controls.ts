@@ -53,7 +53,7 @@ const LAB_ONLY = new Set<ControlAction>(['submit']);
 const LOG_ONLY = new Set<ControlAction>(['put', 'del', 'cas']);
 
 /** Constant-time comparison of what the page sent with the cluster's secret. */
-export function secretMatches(secret: Secret, given: string | undefined): boolean {
+function secretMatches(secret: Secret, given: string | undefined): boolean {
   if (given === undefined) return false;
   const a = createHash('sha256').update(secret.key).digest();
   const b = createHash('sha256').update(Buffer.from(given, 'utf8')).digest();

@@ -6,14 +6,19 @@
 // Its controls can kill processes, so it binds to loopback unless told
 // otherwise, and a control request must be JSON (which a cross-site form
 // cannot send without a CORS preflight, which this server never grants) from
-// a page of this server's own origin.
+// a page of this server's own origin. Every request must also name this
+// server in its Host header (localhost, an IP address, or the name it is
+// bound to, with its port): a page on an attacker's name that the attacker
+// re-points at 127.0.0.1 (DNS rebinding) sends its own name as Host, and its
+// Origin matches that Host, so the origin check alone would let it in.
 
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ControlResponse } from './controls.js';
+import { ConfigError } from '../config/errors.js';
 import { pageHtml } from './page.js';
 import type { UiEvent } from './protocol.js';
 
@@ -41,8 +46,13 @@ export interface UiServer {
   close(): Promise<void>;
 }
 
-export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
+/**
+ * Serve the page. `flag` is the option that chose the port (`--ui`,
+ * `--serve`): a port that cannot be served is a ConfigError naming it.
+ */
+export async function startUiServer(o: UiServerOptions, flag: string): Promise<UiServer> {
   const streams = new Set<http.ServerResponse>();
+  let boundPort = 0;
   const server = http.createServer((req, res) => {
     void route(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, 'text/plain', `internal error: ${(err as Error).message}\n`);
@@ -52,6 +62,8 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   server.on('connection', (s: net.Socket) => s.setNoDelay(true));
 
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const badHost = checkHost(req.headers.host, o.host, boundPort);
+    if (badHost !== undefined) return send(res, 403, 'text/plain', `${badHost}\n`);
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && (url.pathname === '/' || url.pathname === '/index.html')) {
       return send(res, 200, 'text/html; charset=utf-8', pageHtml(o.title));
@@ -95,16 +107,17 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
-        new Error(
+        new ConfigError(
           err.code === 'EADDRINUSE'
-            ? `port ${o.port} on ${o.host} is taken; pick another with --ui PORT (0: any free port)`
-            : `cannot serve the page on ${o.host}:${o.port}: ${err.message}`,
+            ? `port ${o.port} on ${o.host} is taken; pick another with ${flag} PORT (0: any free port)`
+            : `cannot serve the page on ${o.host}:${o.port} (${flag}): ${err.message}`,
         ),
       ),
     );
     server.listen({ host: o.host, port: o.port }, () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
+  boundPort = port;
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
   return {
     url: `http://${shown}:${port}/`,
@@ -118,8 +131,25 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   };
 }
 
+/**
+ * Why a request's Host header does not name this server, or undefined. It
+ * must be localhost, an IP address or the bound name, with the bound port
+ * (no port: 80).
+ */
+function checkHost(host: string | undefined, bound: string, port: number): string | undefined {
+  if (host === undefined || host === '') return 'a request must name this server in its Host header';
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(host);
+  const name = (m?.[1] ?? '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const given = m?.[2] === undefined || m[2] === '' ? 80 : Number(m[2]);
+  const known = name === 'localhost' || net.isIP(name) !== 0 || name === bound.toLowerCase();
+  if (m === null || !known || given !== port) {
+    return `refused: Host ${JSON.stringify(host)} is not this server (use localhost, an IP address or ${bound}, port ${port}); a page on another name may be trying DNS rebinding`;
+  }
+  return undefined;
+}
+
 /** Why a control request is refused as cross-site, or undefined. */
-export function refuse(req: http.IncomingMessage): string | undefined {
+function refuse(req: http.IncomingMessage): string | undefined {
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json')) return 'a control request must be sent as application/json';
   const origin = req.headers.origin;

@@ -24,8 +24,9 @@ export interface LiveOptions {
   readonly port: number;
   readonly addressMode: 'auto' | 'ports';
   readonly dataRoot: string | undefined;
+  /** Flags for every peer; --secret-file, if any, is added here from secretFile. */
   readonly peerArgs: readonly string[];
-  /** The cluster's shared secret file (else PAXOS_SECRET). */
+  /** The cluster's shared secret file (else PAXOS_SECRET), passed on to every peer. */
   readonly secretFile: string | undefined;
   readonly echo: { out: (line: string) => void; err: (line: string) => void } | undefined;
   /** Leave the peers' own stderr out of the echo (--quiet); the runner's lines still show. */
@@ -72,9 +73,8 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
 
   // The page's port first: if it is taken, no peer has started yet.
   let live: LiveCluster | undefined;
-  let server: Awaited<ReturnType<typeof startUiServer>>;
-  try {
-    server = await startUiServer({
+  const server = await startUiServer(
+    {
       host: o.bind,
       port: o.port,
       title: target,
@@ -90,10 +90,9 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
           linksChanged: () => hub.setCut(c.cutLinks()),
         });
       },
-    });
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+    },
+    '--ui',
+  );
 
   try {
     live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs }, {

@@ -54,7 +54,7 @@ export function labTracker(): PeerTracker {
 export function logTracker(): PeerTracker {
   let promise = 0;
   let ownBallot = 0;
-  const slots = new Set<number>();
+  const slots = slotCounter();
   const chosen = new Map<number, readonly Command[]>();
   let commit = 0;
   const store = new KvStore();
@@ -71,7 +71,9 @@ export function logTracker(): PeerTracker {
       if (l.action !== 'chose') return;
       commit = Math.max(commit, slot);
       if (slot <= store.appliedIndex || chosen.has(slot)) return;
-      chosen.set(slot, batchOf(l.message_value.replace(/^#\d+ /, '')));
+      // chartLine put the slot in front of the value ("#17 ..."): take it off.
+      const prefix = `#${slot} `;
+      chosen.set(slot, batchOf(l.message_value.startsWith(prefix) ? l.message_value.slice(prefix.length) : l.message_value));
       // Apply strictly in order, never past a hole, as the replica does.
       for (let next = store.appliedIndex + 1; chosen.has(next); next++) {
         store.applyBatch(chosen.get(next)!, next);
@@ -90,9 +92,41 @@ export function logTracker(): PeerTracker {
         ballot: String(promise),
         commit: String(commit),
         applied: String(store.appliedIndex),
-        log: String(slots.size),
+        log: String(slots.count),
         keys: String(store.size),
       };
+    },
+  };
+}
+
+/** Slots kept individually above the contiguous prefix, at most (see slotCounter). */
+const SLOT_WINDOW = 4096;
+
+/**
+ * How many distinct slots a peer has seen, in bounded memory: the slots
+ * 1..floor count as seen, and only those above it are kept. The floor
+ * rises over every slot seen without a hole below it; if more than
+ * SLOT_WINDOW slots are kept (holes, or a log that starts mid-way after a
+ * restart), it jumps to SLOT_WINDOW/2 below the newest, and a slot below
+ * the floor that shows up later is no longer counted.
+ */
+function slotCounter(): { add(slot: number): void; readonly count: number } {
+  let floor = 0;
+  let count = 0;
+  const above = new Set<number>();
+  return {
+    add(slot) {
+      if (slot <= floor || above.has(slot)) return;
+      above.add(slot);
+      count += 1;
+      if (above.size > SLOT_WINDOW) {
+        floor = Math.max(...above) - SLOT_WINDOW / 2;
+        for (const k of above) if (k <= floor) above.delete(k);
+      }
+      while (above.delete(floor + 1)) floor += 1;
+    },
+    get count() {
+      return count;
     },
   };
 }

@@ -34,7 +34,7 @@ export async function serveReplay(o: ReplayOptions): Promise<number> {
         return () => undefined;
       },
     },
-  });
+  }, '--serve');
   if (!isLoopback(o.bind)) o.say(`viz: warning: serving on ${o.bind}, not loopback: anyone who can reach it can read this transcript`);
   o.say(`viz: replay at ${server.url} (${lines.length} lines; Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {

@@ -22,7 +22,7 @@ export const SAMPLED_SLOTS_PER_SEC = 4;
 /** Lab lines (no slot) drawn per second while sampling. */
 const SAMPLED_LINES_PER_SEC = 50;
 /** Lines a late page is sent first; the page itself draws at most the last MAX_ROWS (web/app.ts). */
-export const HISTORY_LINES = 2000;
+const HISTORY_LINES = 2000;
 const HISTORY_NOTES = 200;
 /** Slots remembered as drawn or left out; older ones are forgotten. */
 const SLOT_MEMORY = 5000;
@@ -72,10 +72,6 @@ export class EventHub {
     return () => this.subscribers.delete(send);
   }
 
-  get pages(): number {
-    return this.subscribers.size;
-  }
-
   /** One line lane `lane` printed; `from` is the lane of the peer that sent it, for received lines. */
   line(lane: number, line: LogLine, slot: number | undefined, from: number | undefined): void {
     this.count += 1;
@@ -101,11 +97,20 @@ export class EventHub {
     if (known !== undefined) return known;
     const take = !this.sampling || this.slotBudget > 0;
     if (this.sampling && take) this.slotBudget -= 1;
-    this.slots.set(slot, take);
+    // Only slots at most SLOT_MEMORY below the highest are remembered. A new
+    // highest slot drops the keys it pushes out of that window: one when
+    // slots come in order, never a scan of the map (except after a jump of
+    // more than SLOT_MEMORY, when the map is at most that big).
     if (slot > this.maxSlot) {
+      const gone = slot - SLOT_MEMORY;
+      if (slot - this.maxSlot > SLOT_MEMORY) {
+        for (const k of this.slots.keys()) if (k < gone) this.slots.delete(k);
+      } else {
+        for (let k = this.maxSlot - SLOT_MEMORY; k < gone; k++) this.slots.delete(k);
+      }
       this.maxSlot = slot;
-      if (this.slots.size > SLOT_MEMORY) for (const k of this.slots.keys()) if (k < this.maxSlot - SLOT_MEMORY) this.slots.delete(k);
     }
+    if (slot >= this.maxSlot - SLOT_MEMORY) this.slots.set(slot, take);
     return take;
   }
 

@@ -36,6 +36,9 @@ async function cluster(t: { teardown: (f: () => Promise<void>) => void }, hosts 
   const c = await new LiveCluster(hosts).init();
   t.teardown(() => c.close());
   const peers = new Map(c.cluster.hosts.map((h) => [h.host, c.start(h.host, [], env)]));
+  // A client may start faster than a peer: one that finds no listener is
+  // told "nothing was done" (exit 5), as it should be, so wait for them.
+  await Promise.all([...peers.values()].map((p) => p.waitStderr(/listening on/)));
   return { c, peers };
 }
 

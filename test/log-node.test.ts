@@ -5,7 +5,7 @@ import test from 'ava';
 import type { PeerId } from '../src/core/types.js';
 import { ballotOwner, nextBallot } from '../src/log/ballot.js';
 import { LogNode } from '../src/log/node.js';
-import { DEFAULT_LOG_TIMING, EMPTY_RECOVERED, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type Ready, type Recovered } from '../src/log/types.js';
+import { DEFAULT_LOG_TIMING, EMPTY_RECOVERED, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready, type Recovered } from '../src/log/types.js';
 
 type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>;
 
@@ -41,9 +41,12 @@ class Net {
     for (let id = 1; id <= n; id++) this.boot(id, recovered(id));
   }
 
-  boot(id: PeerId, rec: Recovered): LogNode {
+  /** Readies with `rejoined` set, per replica. */
+  readonly rejoined = new Map<PeerId, number>();
+
+  boot(id: PeerId, rec: Recovered, recover = false, variant?: LogVariant): LogNode {
     // random 0: the election timeout is exactly electionTicks.
-    const node = new LogNode({ self: id, replicas: this.n, timing: this.timing, random: () => 0, life: ++this.lives }, rec);
+    const node = new LogNode({ self: id, replicas: this.n, timing: this.timing, random: () => 0, life: ++this.lives, recover, ...(variant === undefined ? {} : { variant }) }, rec);
     this.nodes.set(id, node);
     if (!this.records.has(id)) this.records.set(id, []);
     this.learned.set(id, this.learned.get(id) ?? new Map());
@@ -74,6 +77,7 @@ class Net {
       this.sendSnapshotTo.set(id, [...(this.sendSnapshotTo.get(id) ?? []), ...r.sendSnapshotTo]);
       this.reads.set(id, [...(this.reads.get(id) ?? []), ...r.reads]);
       this.unreadable.set(id, [...(this.unreadable.get(id) ?? []), ...r.unreadable]);
+      if (r.rejoined) this.rejoined.set(id, (this.rejoined.get(id) ?? 0) + 1);
     }
     return out;
   }
@@ -160,7 +164,7 @@ test('election with 3 replicas: a timeout makes a candidate, a quorum of acks a 
 
 test('a rejected candidate steps down; a prepare below the promise is answered with the promise', (t) => {
   const net = new Net(3);
-  net.step(2, { type: 'prepare', from: 3, n: 9, slot: 1 });
+  net.step(2, { type: 'prepare', from: 3, n: 9, slot: 1, life: 99 });
   net.take(() => true);
   net.tick(1, TIMING.electionTicks);
   const b = net.node(1).currentBallot;
@@ -184,9 +188,9 @@ test('a new leader adopts, per slot, the highest-ballot vote a quorum reports, a
   const B: Batch = [cmd('b', 1)];
   const C: Batch = [cmd('c', 1)];
   const D: Batch = [cmd('d', 1)];
-  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 2, v: A }, { s: 4, n: 7, v: C }, { s: 5, n: 3, v: D }] });
+  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 2, v: A }, { s: 4, n: 7, v: C }, { s: 5, n: 3, v: D }] });
   t.is(net.node(1).role, 'candidate', 'one ack and its own promise are not a quorum of 5');
-  net.step(1, { type: 'prepare_ack', from: 3, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 8, v: B }, { s: 5, n: 4, v: A }] });
+  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 3, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 8, v: B }, { s: 5, n: 4, v: A }] });
   t.is(net.node(1).role, 'leader');
   const accepts = new Map(net.take((_f, to, m) => to === 2 && m.type === 'accept').map((x) => [(x.msg as Msg<'accept'>).slot, x.msg as Msg<'accept'>]));
   t.deepEqual([...accepts.keys()].sort(), [1, 2, 3, 4, 5]);
@@ -210,7 +214,7 @@ test('a value a quorum member knows chosen beats any vote, and is learned, not p
   const X: Batch = [cmd('x', 1)];
   const Y: Batch = [cmd('y', 1)];
   // Slot 1: replica 1 itself voted Y at a higher ballot than X's; replica 2 knows X chosen.
-  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 0, v: X, chosen: true }, { s: 2, n: 1, v: Y }] });
+  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 0, v: X, chosen: true }, { s: 2, n: 1, v: Y }] });
   t.is(net.node(1).role, 'leader');
   t.is(net.learned.get(1)!.get(1), JSON.stringify(X));
   const accepts = net.take((_f, to, m) => to === 2 && m.type === 'accept').map((x) => x.msg as Msg<'accept'>);
@@ -244,18 +248,18 @@ test('prepare acks for another ballot are not counted', (t) => {
   net.tick(1, TIMING.electionTicks);
   const b = net.node(1).currentBallot;
   net.take(() => true);
-  for (const from of [2, 3, 4]) net.step(1, { type: 'prepare_ack', from, n: b + 5, slot: 1, promised: b + 5, base: 1, votes: [] });
+  for (const from of [2, 3, 4]) net.step(1, { type: 'prepare_ack', life: net.node(1).life, from, n: b + 5, slot: 1, promised: b + 5, base: 1, votes: [] });
   t.is(net.node(1).role, 'candidate');
-  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 1, votes: [] });
-  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 1, votes: [] });
+  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 1, votes: [] });
+  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 1, votes: [] });
   t.is(net.node(1).role, 'candidate', 'one acceptor counts once');
-  net.step(1, { type: 'prepare_ack', from: 3, n: b, slot: 1, promised: b, base: 1, votes: [] });
+  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 3, n: b, slot: 1, promised: b, base: 1, votes: [] });
   t.is(net.node(1).role, 'leader');
 });
 
 test('an acceptor rejects an accept below its promise and accepts one equal to it', (t) => {
   const net = new Net(3);
-  net.step(2, { type: 'prepare', from: 3, n: 6, slot: 1 });
+  net.step(2, { type: 'prepare', from: 3, n: 6, slot: 1, life: 99 });
   net.take(() => true);
   const before = net.records.get(2)!.length;
   net.step(2, { type: 'accept', from: 1, n: 4, slot: 1, v: [cmd('a', 1)], commit: 1 });
@@ -274,7 +278,7 @@ test('an acceptor rejects an accept below its promise and accepts one equal to i
 
 test('after a restart (replay of its records) a replica stands above every promise it made', (t) => {
   const net = new Net(3);
-  net.step(2, { type: 'prepare', from: 3, n: 9, slot: 1 });
+  net.step(2, { type: 'prepare', from: 3, n: 9, slot: 1, life: 99 });
   net.step(2, { type: 'accept', from: 1, n: 10, slot: 1, v: [cmd('a', 1)], commit: 1 });
   net.tick(2, TIMING.electionTicks);
   const first = net.node(2).currentBallot;
@@ -405,7 +409,7 @@ test('a candidate that is behind a quorum member compacted log catches up instea
   net.tick(1, TIMING.electionTicks);
   const b = net.node(1).currentBallot;
   net.take(() => true);
-  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, promised: b, base: 10, votes: [] });
+  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 10, votes: [] });
   t.is(net.node(1).role, 'follower');
   t.like(net.mail.find((m) => m.from === 1)?.msg, { type: 'fetch', slot: 1 });
 });
@@ -721,4 +725,95 @@ test('an ack to a heartbeat from an earlier life of the leader, answered with a 
   // The stale ack arrives: it confirms nothing.
   net.step(1, staleAck!.msg);
   t.is(net.reads.get(1)!.find((x) => x.id === 7), undefined, 'read 7 is not confirmed: no replica heard its round');
+});
+
+// ---- recovery of a replica that lost its disk (src/log/recovery.ts) ---------
+
+/** Three replicas; 1 leads and has `slots` chosen; 3 is then wiped and boots recovering. */
+function wipedThird(slots: number): { net: Net; b: number } {
+  const net = new Net(3);
+  const b = net.elect(1);
+  for (let i = 1; i <= slots; i++) {
+    net.propose(1, [cmd('a', i)]);
+    net.deliver();
+  }
+  net.boot(3, EMPTY_RECOVERED, true);
+  return { net, b };
+}
+
+test('a recovering replica asks every other replica, and votes for nothing meanwhile', (t) => {
+  const { net, b } = wipedThird(2);
+  const before = net.records.get(3)!.length; // its earlier life's, on the disk it lost
+  const asks = net.take((f, _to, m) => f === 3 && m.type === 'recover');
+  t.deepEqual(asks.map((a) => a.to).sort(), [1, 2]);
+  t.is(net.node(3).recovering, 'asking');
+  // Neither a prepare nor an accept nor a heartbeat gets an answer: any of them would vouch for a promise it lost.
+  net.step(3, { type: 'prepare', from: 2, n: b + 1, slot: 1, life: 5 });
+  net.step(3, { type: 'accept', from: 1, n: b, slot: 3, v: [cmd('z', 1)], commit: 3 });
+  net.step(3, { type: 'heartbeat', from: 1, n: b, commit: 3, r: 1 });
+  t.deepEqual(net.take((f) => f === 3), []);
+  t.is(net.node(3).promise, 0);
+  t.false(net.records.get(3)!.slice(before).some((r) => r.t === 'v' || r.t === 'p'), 'no vote and no promise written');
+  // Clients are turned away, not parked.
+  net.propose(3, [cmd('c', 1)]);
+  t.is(net.unplaced.get(3)!.length, 1);
+  // Nor does it stand for election.
+  net.tick(3, TIMING.electionTicks * 3);
+  t.is(net.node(3).role, 'follower');
+});
+
+test('a majority of answers is not enough: it waits for every other replica', (t) => {
+  const { net } = wipedThird(2);
+  const asks = net.take((f, _to, m) => f === 3 && m.type === 'recover');
+  // Only replica 2 (a majority, counting itself) answers.
+  net.step(2, asks.find((a) => a.to === 2)!.msg);
+  net.deliver((f, to, m) => f === 2 && to === 3 && m.type === 'recover_ack');
+  t.is(net.node(3).recovering, 'asking');
+  t.deepEqual(net.node(3).recoveryMissing, [1]);
+  // It asks again, only those that have not answered.
+  net.tick(3, TIMING.resendTicks);
+  t.deepEqual(net.take((f, _to, m) => f === 3 && m.type === 'recover').map((a) => a.to), [1]);
+});
+
+test('recovered: the highest promise, the highest-ballot vote per slot and the chosen values, then it votes again', (t) => {
+  const { net, b } = wipedThird(3);
+  // Slot 4 is voted for by the leader only (its accepts are lost): not chosen, but a vote to adopt.
+  net.propose(1, [cmd('only-on-1', 1)]);
+  net.take((f, _to, m) => f === 1 && m.type === 'accept');
+  net.deliver();
+  const n3 = net.node(3);
+  t.is(n3.recovering, null, 'every replica answered and it caught up');
+  t.is(net.rejoined.get(3), 1);
+  t.true(n3.promise >= b, `promise ${n3.promise} covers ballot ${b}`);
+  t.is(n3.commit, 4, 'slots 1-3 learned');
+  t.true(
+    net.records.get(3)!.some((r) => r.t === 'v' && r.s === 4 && r.n === b),
+    'the vote for slot 4 is written as its own',
+  );
+  // It votes again: the leader's resent accept is acked.
+  net.tick(1, TIMING.resendTicks);
+  const [accept] = net.take((f, to, m) => f === 1 && to === 3 && m.type === 'accept');
+  net.step(3, accept!.msg);
+  t.like(net.take((f, _to, m) => f === 3 && m.type === 'accept_ack')[0]?.msg, { type: 'accept_ack', n: b, slot: 4, promised: b });
+});
+
+test('a prepare_ack that echoes an earlier life of the candidate is not counted', (t) => {
+  const net = new Net(3);
+  net.tick(1, TIMING.electionTicks);
+  const b = net.node(1).currentBallot;
+  net.take(() => true);
+  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, life: net.node(1).life + 1000, promised: b, base: 1, votes: [] });
+  t.is(net.node(1).role, 'candidate', 'an ack to a prepare of another life');
+  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, life: net.node(1).life, promised: b, base: 1, votes: [] });
+  t.is(net.node(1).role, 'leader');
+});
+
+test('negative control: with answers from a majority only (recoverAnswers), recovery ends early', (t) => {
+  const net = new Net(3);
+  net.elect(1);
+  net.boot(3, EMPTY_RECOVERED, true, { recoverAnswers: 1 });
+  const asks = net.take((f, _to, m) => f === 3 && m.type === 'recover');
+  net.step(2, asks.find((a) => a.to === 2)!.msg);
+  net.deliver((f, to, m) => f === 2 && to === 3 && m.type === 'recover_ack');
+  t.is(net.node(3).recovering, null, 'the broken variant votes on one answer');
 });

@@ -1,6 +1,8 @@
 // The replicated log under the deterministic simulator (log-world.ts):
 // crashes (also in the middle of a Ready), restarts, long outages that need a
-// snapshot, partitions, drop, duplication, reordering and a long tail, with
+// snapshot, wiped disks, corrupt log records and damaged snapshots (with
+// recovery from the other replicas), partitions, drop, duplication,
+// reordering and a long tail, with
 // clients retrying at other replicas. Safety is checked after every event,
 // the history for linearizability at the end, and liveness once faults stop.
 // Each deliberately broken variant must be caught within a bounded number of
@@ -28,9 +30,12 @@ test('300 seeds of 5 replicas: no violation, every history linearizable, and eve
   t.true(c.multiCommandSlots > 1000, `${c.multiCommandSlots} batched slots`);
   t.true(c.forwards > 1000 && c.unplaced > 100 && c.retries > 1000, 'forwards, unplaced commands and client retries');
   t.true(c.catchUpToNonFollower > 10, `${c.catchUpToNonFollower} catch-up replies reaching a leader or candidate`);
+  t.true(c.wipes > 20 && c.corruptions > 50 && c.damagedSnapshots > 10, `${c.wipes} wiped disks, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots`);
+  t.true(c.rejoins > 5 * s.runs, `${c.rejoins} recoveries finished (every replica's first start is one)`);
   t.log(
     `${s.runs} seeds in ${s.seconds.toFixed(1)} s: ${s.ops.ok} ok / ${s.ops.fail} fail / ${s.ops.info} info ops, ${s.slots} slots, live ${s.live}/${s.runs}; ` +
-      `${c.crashes} crashes (${c.midReadyCrashes} mid-Ready), ${c.snapshotsInstalled} snapshots installed, ${c.partitions} partitions`,
+      `${c.crashes} crashes (${c.midReadyCrashes} mid-Ready), ${c.snapshotsInstalled} snapshots installed, ${c.partitions} partitions; ` +
+      `${c.wipes} wipes, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots, ${c.rejoins} recoveries`,
   );
 });
 
@@ -66,6 +71,8 @@ const CONTROLS = [
   { variant: 'applyPastHole', what: 'a replica that applies past a hole', within: 20 },
   { variant: 'staleReads', what: 'a leader that answers reads from its own store', within: 300 },
   { variant: 'forgetLog', what: 'replicas that restart with an empty disk (durability checks)', within: 20 },
+  { variant: 'voteAtOnce', what: 'a replica that lost its disk or a record and votes at once', within: 30 },
+  { variant: 'corruptAsTorn', what: 'a corrupt log record cut off as a torn tail', within: 30 },
 ] as const;
 
 for (const c of CONTROLS) {
@@ -86,6 +93,24 @@ test('negative control: restarting with an empty disk does visible damage (two v
   t.truthy(first, `forgetLog did no visible damage in ${s.runs} seeds`);
   t.not(first?.kind, 'durability');
   t.log(`forgetLog, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
+});
+
+for (const variant of ['voteAtOnce', 'corruptAsTorn'] as const) {
+  test(`negative control: ${variant} does visible damage (two values for a slot, or a non-linearizable history) within 60 seeds of 3 replicas`, (t) => {
+    const s = sweepLogWorld(1, 60, { variant, replicas: 3, stopAtFirst: true, durabilityChecks: false });
+    const first = s.violations[0];
+    t.truthy(first, `${variant} did no visible damage in ${s.runs} seeds`);
+    t.not(first?.kind, 'durability');
+    t.log(`${variant}, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
+  });
+}
+
+test('negative control: recovery that ends on a majority of answers (one other replica of 3) chooses two values for a slot within 150 seeds', (t) => {
+  const s = sweepLogWorld(1, 150, { variant: 'fewRecoverers', replicas: 3, stopAtFirst: true, durabilityChecks: false });
+  const first = s.violations[0];
+  t.truthy(first, `fewRecoverers survived ${s.runs} seeds`);
+  t.not(first?.kind, 'durability');
+  t.log(`fewRecoverers: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
 });
 
 test('a single run reports its shape, work and liveness', (t) => {

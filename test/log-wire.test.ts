@@ -8,8 +8,8 @@ import { decodeLog } from '../src/transport/log-wire.js';
 const put = { o: 'put', c: 'cli-1', s: 1, k: 'a', v: 'x' };
 
 const EVERY: LogMessage[] = [
-  { type: 'prepare', from: 2, n: 5, slot: 17 },
-  { type: 'prepare_ack', from: 1, n: 5, slot: 17, promised: 5, votes: [{ s: 17, n: 4, v: [put] }, { s: 18, n: 2, v: [], chosen: true }], base: 1 },
+  { type: 'prepare', from: 2, n: 5, slot: 17, life: 3 },
+  { type: 'prepare_ack', from: 1, n: 5, slot: 17, life: 3, promised: 5, votes: [{ s: 17, n: 4, v: [put] }, { s: 18, n: 2, v: [], chosen: true }], base: 1 },
   { type: 'accept', from: 2, n: 5, slot: 17, v: [put], commit: 17 },
   { type: 'accept_ack', from: 1, n: 5, slot: 17, promised: 5 },
   { type: 'chose', from: 2, n: 5, slot: 17 },
@@ -23,6 +23,8 @@ const EVERY: LogMessage[] = [
   { type: 'entries', from: 2, start: 4, values: [[put], []] },
   { type: 'snapshot', from: 2, index: 9, data: '{}' },
   { type: 'forward', from: 3, cmds: [put] },
+  { type: 'recover', from: 3, life: 9, slot: 1 },
+  { type: 'recover_ack', from: 1, life: 9, promised: 5, votes: [{ s: 17, n: 4, v: [put] }], base: 1, commit: 17 },
 ];
 
 test('every replica message decodes to itself', (t) => {

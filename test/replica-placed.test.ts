@@ -48,7 +48,13 @@ class ScriptedReplica {
   async start(): Promise<this> {
     this.inbound = await listen<LogMessage, KvRequest, KvResult | ClientResult>(
       this.live.endpoint(this.host),
-      { message: (m) => this.got.push(m) },
+      {
+        message: (m) => {
+          this.got.push(m);
+          // peer2 starts on a new data directory: it asks everyone what they hold before it votes. Nothing, yet.
+          if (m.type === 'recover') this.send(this.live.cluster.byId(m.from)!.host, { type: 'recover_ack', from: this.id, life: m.life, promised: 0, votes: [], base: 1, commit: 1 });
+        },
+      },
       { log: silentLogger, secret: null, self: this.id, codec: logCodec(this.host), maxPeerLineBytes: MAX_REPLICA_LINE_BYTES },
     );
     return this;
@@ -184,7 +190,7 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   //    stands, and asks again every 100 ms without ever winning: once peer2's
   //    leader is overdue, peer2 promises peer3 and knows no leader, and stays so.
   old.quiet();
-  next.repeat('peer2', () => ({ type: 'prepare', from: 3, n: newBallot, slot: 1 }));
+  next.repeat('peer2', () => ({ type: 'prepare', from: 3, n: newBallot, slot: 1, life: 7 }));
   await next.next('prepare_ack', (m) => m.from === 2 && m.n === newBallot && m.promised === newBallot, "peer2's promise");
   await p2.waitStderr(/no leader known/);
   const dump = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
@@ -256,7 +262,7 @@ test('kv3: a retry of a put the replica already applied is not answered "no lead
   // 2. peer1 falls silent; peer3 asks for promises without ever winning, so
   //    peer2 promises it and knows no leader.
   first.quiet();
-  second.repeat('peer2', () => ({ type: 'prepare', from: 3, n: ballot3, slot: 2 }));
+  second.repeat('peer2', () => ({ type: 'prepare', from: 3, n: ballot3, slot: 2, life: 7 }));
   await second.next('prepare_ack', (m) => m.from === 2 && m.n === ballot3 && m.promised === ballot3, "peer2's promise");
   const deadline = Date.now() + 10_000;
   for (;;) {

@@ -353,8 +353,8 @@ function describeDump(peer: string, o: CallOutcome): Report {
   return {
     code: EXIT.ok,
     out: data.map(([k, v]) => `${escape(k)}\t${escape(v)}\n`).join(''),
-    err: `${peer}: applied up to slot ${o.applied}; ${data.length} key${data.length === 1 ? '' : 's'}; leader ${leader ?? 'unknown'}\n`,
-    json: { outcome: 'ok', status: 'dump', ...base, peer: o.peer, applied: o.applied, leader, keys: data.length, data: Object.fromEntries(data) },
+    err: `${peer}: applied up to slot ${o.applied}; ${data.length} key${data.length === 1 ? '' : 's'}; leader ${leader ?? 'unknown'}${o.recovering === undefined ? '' : `; RECOVERING (${o.recovering}): it votes for nothing yet`}\n`,
+    json: { outcome: 'ok', status: 'dump', ...base, peer: o.peer, applied: o.applied, leader, recovering: o.recovering ?? null, keys: data.length, data: Object.fromEntries(data) },
   };
 }
 

@@ -4,13 +4,25 @@
 //   DATA_DIR/log/0000000000000001.wal   records (promises, votes, chosen slots), CRC per record
 //   DATA_DIR/snapshots/snapshot-N.snap  the store after applying slot N (newest two kept)
 //   DATA_DIR/store.jsonl                the store as text, one {"key":..,"value":..} per line
+//   DATA_DIR/identity.json              the cluster and member this directory votes for
 //
-// Recovery: the newest valid snapshot, then every record of the log replayed
+// Restart: the newest valid snapshot, then every record of the log replayed
 // on top (replay() skips slots the snapshot covers). A torn tail of the last
-// segment is cut off; damage anywhere else stops the replica with an error
-// that names the file, because starting empty could break its promises.
+// segment (a crash mid-write) is cut off.
+//
+// Identity: identity.json is written only once the replica may vote: after
+// it recovered from the other replicas (src/log/recovery.ts). A directory
+// without it is new, wiped, or was damaged, and its replica recovers before
+// it votes. Corruption (a bad record in the log, a damaged snapshot) is never
+// cut off as if torn: the damaged files are kept aside for inspection. In the
+// log, the good records before the damage are kept, identity.json is removed
+// (durably, before anything else), and the replica recovers. A damaged
+// snapshot is skipped for the one before it: a snapshot holds only what was
+// chosen, never a promise or a vote, and the replica catches up on the rest.
+// A directory of another cluster or member is refused.
 
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { mustSync, replay, type LogRecord, type Recovered } from '../log/types.js';
 import { KvStore } from '../sm/kv.js';
@@ -37,15 +49,38 @@ export const KEEP_LOG_BYTES = 1024 * 1024;
 /** Most records appended without a sync (see persist). */
 const MAX_UNSYNCED_RECORDS = 1024;
 
+/** Who a data directory votes for. */
+export interface Identity {
+  /** Names the cluster: a hash of its replicas' host names, in hostsfile order. */
+  readonly cluster: string;
+  readonly member: number;
+  readonly host: string;
+}
+
+/** The identity of member `self` of a cluster of `hosts` (hostsfile order). */
+export function identityOf(hosts: readonly string[], self: number): Identity {
+  const cluster = createHash('sha256').update(hosts.map((h) => h.toLowerCase()).join('\n')).digest('hex').slice(0, 16);
+  return { cluster, member: self, host: hosts[self - 1] ?? '' };
+}
+
 export interface Opened {
   readonly recovered: Recovered;
   readonly kv: KvStore;
+  /**
+   * Why this replica must recover before it votes (it may have lost durable
+   * state), or null: its identity file is there and nothing was damaged.
+   */
+  readonly recover: string | null;
+  /** Whether the directory held no state at all (a first start, or a wiped disk). */
+  readonly empty: boolean;
 }
 
 export class ReplicaStore {
   readonly logDir: string;
   readonly snapDir: string;
   readonly replicaFile: string;
+  readonly identityFile: string;
+  private identity: Identity | null = null;
   private wal: Wal<LogRecord> | null = null;
   private readonly lock: DirLock;
   /** The applied index of the last snapshot taken or installed. */
@@ -66,14 +101,17 @@ export class ReplicaStore {
     this.logDir = path.join(dir, 'log');
     this.snapDir = path.join(dir, 'snapshots');
     this.replicaFile = replicaFile ?? path.join(dir, 'store.jsonl');
+    this.identityFile = path.join(dir, 'identity.json');
     this.lock = new DirLock(dir);
   }
 
-  async open(): Promise<Opened> {
+  async open(identity: Identity): Promise<Opened> {
     await mkdir(this.dir, { recursive: true });
     await this.lock.take();
+    this.identity = identity;
+    const had = await this.readIdentity(identity);
     const { snapshot, skipped } = await loadLatestSnapshot(this.snapDir);
-    for (const s of skipped) this.log.warn(`skipping snapshot ${s}`);
+    for (const s of skipped) this.log.warn(`damaged snapshot ${s}`);
     let kv = new KvStore();
     if (snapshot !== null) {
       try {
@@ -83,10 +121,68 @@ export class ReplicaStore {
       }
       this.lastSnapshot = snapshot.index;
     }
-    const { wal, records, truncatedBytes } = await Wal.open<LogRecord>(this.logDir);
+    const { wal, records, truncatedBytes, damage } = await Wal.open<LogRecord>(this.logDir, { onCorruption: 'salvage' });
     if (truncatedBytes > 0) this.log.warn(`${this.logDir}: cut off a torn tail of ${truncatedBytes} bytes (a crash mid-write); every synced record is kept`);
+    if (damage !== null) {
+      this.log.warn(`${damage.file}: ${damage.reason} at byte ${damage.offset}: the log is corrupt; kept the ${damage.recordsKept} records before it, and the damaged files in ${damage.keptAs}`);
+    }
     this.wal = wal;
-    return { recovered: replay(records, kv.appliedIndex), kv };
+    const empty = snapshot === null && skipped.length === 0 && records.length === 0 && damage === null;
+    let recover: string | null = null;
+    // A damaged snapshot loses only what was chosen, which the others hold:
+    // the replica catches up as any follower does. Lost records may have
+    // been promises or votes.
+    if (damage !== null) {
+      recover = `a corrupt record in ${damage.file}`;
+      // Durably forget that this directory may vote, before anything else:
+      // a crash during recovery must not come back as a voting member.
+      if (had) await this.forgetIdentity();
+    } else if (!had) {
+      recover = empty ? 'a new or wiped data directory' : `no ${path.basename(this.identityFile)} (recovery did not finish, or the directory predates it)`;
+    }
+    return { recovered: replay(records, kv.appliedIndex), kv, recover, empty };
+  }
+
+  /** Whether identity.json names `want`; a directory of another cluster or member is refused. */
+  private async readIdentity(want: Identity): Promise<boolean> {
+    let text: string;
+    try {
+      text = await readFile(this.identityFile, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    let got: Partial<Identity>;
+    try {
+      got = JSON.parse(text) as Partial<Identity>;
+    } catch {
+      // Written atomically, so a bad one is damage: recover rather than trust it.
+      this.log.warn(`${this.identityFile} is not JSON; treating this directory as one that must recover`);
+      return false;
+    }
+    if (got.cluster !== want.cluster || got.member !== want.member) {
+      throw new StateError(
+        `${this.dir} belongs to member ${String(got.member)} (${String(got.host)}) of cluster ${String(got.cluster)}, not to member ${want.member} (${want.host}) of this hostsfile's cluster ${want.cluster}; give --data-dir this replica's own directory (a cluster is named by its hostsfile's replica names, in order)`,
+      );
+    }
+    return true;
+  }
+
+  /** This replica has recovered: from now on it votes as this member (durable before any vote leaves). */
+  async markRejoined(): Promise<void> {
+    const id = this.identity;
+    if (id === null) throw new Error('replica store used before open()');
+    await writeAtomically(this.identityFile, `${JSON.stringify({ ...id, since: new Date().toISOString() })}\n`);
+  }
+
+  private async forgetIdentity(): Promise<void> {
+    await rm(this.identityFile, { force: true });
+    const d = await open(this.dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
   }
 
   /**

@@ -33,7 +33,7 @@ import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
 import { logCodec } from '../transport/log-wire.js';
 import { listen, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';
-import { KEEP_LOG_BYTES, ReplicaStore } from './replica-store.js';
+import { identityOf, KEEP_LOG_BYTES, ReplicaStore } from './replica-store.js';
 
 export interface ReplicaOptions {
   readonly cluster: Cluster;
@@ -61,6 +61,8 @@ export interface ReplicaOptions {
 export const MAX_REPLICA_LINE_BYTES = 64 * 1024 * 1024;
 /** Slowest rate at which one follower is sent our snapshot. */
 const SNAPSHOT_RESEND_MS = 1000;
+/** While recovering, say every this often who has not answered yet. */
+const RECOVERY_NAG_MS = 5000;
 
 interface Waiter {
   readonly id: string;
@@ -114,6 +116,12 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   private running = false;
   private stopped = false;
   private lastLeader: PeerId = 0;
+  /** Why this replica recovers before it votes (null once it votes), and since when. */
+  private recovering: string | null = null;
+  private recoveringSince = 0;
+  /** Whether the start of recovery was a warning (lost or damaged state, not a first start): its end is one too. */
+  private recoveryWarned = false;
+  private recoveryNagAt = 0;
 
   constructor(private readonly opts: ReplicaOptions) {
     super();
@@ -126,11 +134,23 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
 
   async start(): Promise<void> {
     const { cluster, self, log } = this.opts;
-    const { recovered, kv } = await this.store.open();
+    const { recovered, kv, recover, empty } = await this.store.open(identityOf(cluster.hosts.map((h) => h.host), self.id));
     this.kv = kv;
     // life: a seeded `random` (--rng-seed) repeats itself on every start.
-    this.node = new LogNode({ self: self.id, replicas: cluster.replicas.length, timing: this.opts.timing ?? DEFAULT_LOG_TIMING, random: this.opts.random, life: randomInt(1, 2 ** 40) }, recovered);
+    this.node = new LogNode(
+      { self: self.id, replicas: cluster.replicas.length, timing: this.opts.timing ?? DEFAULT_LOG_TIMING, random: this.opts.random, life: randomInt(1, 2 ** 40), recover: recover !== null },
+      recovered,
+    );
     log.info(`recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.node.commit - 1}`);
+    if (recover !== null && this.node.recovering !== null) {
+      this.recovering = recover;
+      this.recoveringSince = this.recoveryNagAt = performance.now();
+      // A first start is routine; lost or damaged state is worth a warning.
+      const say = `recovering (${recover}): voting for nothing, and answering clients "not ready", until every other replica has said what it holds and this one has caught up`;
+      this.recoveryWarned = !empty;
+      if (empty) log.info(say);
+      else log.warn(say);
+    }
     const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
     this.inbound = await listen<LogMessage, KvRequest, KvResult | ClientResult>(
       this.opts.listen,
@@ -150,6 +170,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     this.ticker = setInterval(() => {
       this.node?.tick();
       this.reaskLateReads();
+      this.nagWhileRecovering();
       this.kick();
     }, this.opts.tickMs);
     this.kick(); // slots recovered from the log are applied again
@@ -180,8 +201,11 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     if (req.type === 'dump') {
       const snap = JSON.parse(new TextDecoder().decode(this.kv.snapshot())) as { data: Array<[string, string]> };
       const leader = this.opts.cluster.byId(this.node.leader)?.host ?? '';
-      return reply({ type: 'kv_result', id: req.id, peer, status: 'dump', applied: this.kv.appliedIndex, data: snap.data, leader });
+      const recovering = this.recoveryStatus();
+      return reply({ type: 'kv_result', id: req.id, peer, status: 'dump', applied: this.kv.appliedIndex, data: snap.data, leader, ...(recovering === null ? {} : { recovering }) });
     }
+    const recovering = this.recoveryStatus();
+    if (recovering !== null) return reply({ type: 'kv_result', id: req.id, peer, status: 'not_ready', why: recovering });
     if (req.cmd.op === 'get') {
       const session = this.kv.session(req.cmd.client);
       if (session !== undefined && req.cmd.seq > session.seq) return this.readByIndex(req.id, req.cmd.key, reply, gone);
@@ -225,6 +249,24 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     gone.addEventListener('abort', onGone, { once: true });
     this.node!.read([readId]);
     this.kick();
+  }
+
+  /** While recovering, what it waits for (for clients, dump and the live page); null once it votes. */
+  recoveryStatus(): string | null {
+    const node = this.node;
+    if (this.recovering === null || node === null || node.recovering === null) return null;
+    if (node.recovering === 'catching-up') return `recovering (${this.recovering}): catching up before it votes`;
+    const names = node.recoveryMissing.map((id) => this.opts.cluster.byId(id)?.host ?? String(id));
+    return `recovering (${this.recovering}): waiting for ${names.join(', ')} to answer before it votes`;
+  }
+
+  private nagWhileRecovering(): void {
+    const status = this.recoveryStatus();
+    if (status === null) return;
+    const now = performance.now();
+    if (now - this.recoveryNagAt < RECOVERY_NAG_MS) return;
+    this.recoveryNagAt = now;
+    this.opts.log.warn(`still ${status} (${((now - this.recoveringSince) / 1000).toFixed(0)} s); every other replica must answer: a majority is not enough (docs/recovery.md)`);
   }
 
   private reaskLateReads(): void {
@@ -287,6 +329,15 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     }
     // 1. Durable before anything that depends on it leaves.
     if (r.records.length > 0) await this.store.persist(r.records);
+    // Recovered: the identity file makes this directory a voting member's
+    // again, durably, before any message of this batch (or any vote) leaves.
+    if (r.rejoined) {
+      await this.store.markRejoined();
+      const say = `recovered from the other replicas: voting again (promise ${node.promise}, caught up to slot ${node.commit - 1}, after ${((performance.now() - this.recoveringSince) / 1000).toFixed(1)} s)`;
+      if (this.recoveryWarned) this.opts.log.warn(say);
+      else this.opts.log.info(say);
+      this.recovering = null;
+    }
     // 2. Lines and messages.
     if (messageLines) for (const m of r.received) if (isLogged(m)) out(logMessageLine('received', self.id, m));
     for (const o of r.messages) {

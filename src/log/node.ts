@@ -17,10 +17,14 @@
 //   one that learns values from a peer's log stops leading (stopLeading);
 // - a read is answered only once its leader has heard, after the read
 //   arrived, from a quorum that still follows its ballot, and only from a
-//   state that holds every slot the leader had proposed by then (read).
+//   state that holds every slot the leader had proposed by then (read);
+// - a replica that may have lost durable state votes for nothing, and acks
+//   no heartbeat, until it has recovered from every other replica and caught
+//   up (recovery.ts, docs/recovery.md).
 
 import type { PeerId } from '../core/types.js';
 import { ballotOwner, nextBallot, quorumOf } from './ballot.js';
+import { Recovery } from './recovery.js';
 import {
   DEFAULT_LOG_TIMING,
   type Batch,
@@ -48,6 +52,11 @@ export interface LogConfig {
    * which is fine unless `random` is seeded the same way on every start.
    */
   readonly life?: number;
+  /**
+   * This replica may have lost durable state (a new or wiped data directory,
+   * a corrupt record): it must recover from the others before it votes.
+   */
+  readonly recover?: boolean;
 }
 
 export type Role = 'follower' | 'candidate' | 'leader';
@@ -131,6 +140,11 @@ export class LogNode {
   private readsToAsk: number[] = [];
   // Catch-up.
   private fetchAt = -Infinity;
+  // Recovery (recovery.ts): asking the others, then catching up to `recoverCommit`.
+  private recovery: Recovery | null = null;
+  private recoverCommit = 0;
+  private recoverFrom: PeerId = 0;
+  private recoverAskedAt = -Infinity;
 
   private out: Ready = LogNode.emptyReady();
 
@@ -153,10 +167,14 @@ export class LogNode {
     this.readLife = cfg.life ?? 1 + Math.floor(this.random() * 2 ** 40);
     // Slots learned before the restart are applied again on top of the snapshot.
     this.advance();
+    if (cfg.recover === true) {
+      this.recovery = new Recovery(this.others, this.readLife, this.variant.recoverAnswers);
+      this.askToRecover();
+    }
   }
 
   static emptyReady(): Ready {
-    return { early: [], records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [], reads: [], unreadable: [] };
+    return { early: [], records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [], reads: [], unreadable: [], rejoined: false };
   }
 
   get role(): Role {
@@ -178,12 +196,29 @@ export class LogNode {
   get currentBallot(): number {
     return this.ballot;
   }
+  /**
+   * Whether this replica is still recovering (it votes for nothing yet):
+   * 'asking' until every other replica has answered, then 'catching-up'
+   * until it has learned every slot they had chosen; null once it votes.
+   */
+  get recovering(): 'asking' | 'catching-up' | null {
+    if (this.recovery !== null) return 'asking';
+    return this.recoverCommit > 0 ? 'catching-up' : null;
+  }
+  /** This life's id (LogConfig.life): prepares carry it, and only acks that echo it count. */
+  get life(): number {
+    return this.readLife;
+  }
+  /** Recovery: the replicas that have not answered yet. */
+  get recoveryMissing(): PeerId[] {
+    return this.recovery?.missing ?? [];
+  }
   /** Whether anything is waiting to go out. */
   get hasReady(): boolean {
     const o = this.out;
     const n = o.early.length + o.records.length + o.messages.length + o.received.length + o.learned.length + o.committed.length + o.sendSnapshotTo.length + o.unplaced.length;
     const slotsToGive = this.roleNow === 'leader' && this.pending.length > 0 && this.proposals.size < this.timing.window;
-    return n + o.reads.length + o.unreadable.length + this.readsToAsk.length + this.toForward.length > 0 || o.snapshot !== null || slotsToGive;
+    return n + o.reads.length + o.unreadable.length + this.readsToAsk.length + this.toForward.length > 0 || o.snapshot !== null || o.rejoined || slotsToGive;
   }
 
   /** Take the work accumulated since the last call. */
@@ -265,7 +300,9 @@ export class LogNode {
    */
   propose(cmds: readonly unknown[]): void {
     if (cmds.length === 0) return;
-    if (this.roleNow === 'leader' || this.roleNow === 'candidate') {
+    if (this.recovering !== null) {
+      this.out.unplaced.push(...cmds);
+    } else if (this.roleNow === 'leader' || this.roleNow === 'candidate') {
       this.pending.push(...cmds);
     } else if (this.leaderId !== 0) {
       this.toForward.push(...cmds);
@@ -288,6 +325,10 @@ export class LogNode {
    */
   read(ids: readonly number[]): void {
     if (ids.length === 0) return;
+    if (this.recovering !== null) {
+      this.out.unreadable.push(...ids);
+      return;
+    }
     if (this.roleNow !== 'follower') return this.queueReads(this.self, ids);
     if (this.leaderId === 0) {
       this.out.unreadable.push(...ids);
@@ -299,6 +340,7 @@ export class LogNode {
 
   tick(): void {
     this.ticks += 1;
+    if (this.recovering !== null) return this.tickRecovering();
     if (this.roleNow === 'leader') {
       this.heartbeatElapsed += 1;
       if (this.heartbeatElapsed >= this.timing.heartbeatTicks) {
@@ -331,6 +373,7 @@ export class LogNode {
   step(m: LogMessage): void {
     if (m.from === this.self || m.from < 1 || m.from > this.replicas) return;
     this.heardAt.set(m.from, this.ticks);
+    if (this.recovering !== null) return this.stepRecovering(m);
     switch (m.type) {
       case 'prepare':
         return this.onPrepare(m);
@@ -363,7 +406,93 @@ export class LogNode {
       case 'forward':
         if (this.roleNow === 'leader' || this.roleNow === 'candidate') this.pending.push(...m.cmds);
         return;
+      case 'recover':
+        return this.onRecover(m);
+      case 'recover_ack':
+        return; // for an earlier life of ours, or a duplicate
     }
+  }
+
+  // ---- recovery (recovery.ts) ------------------------------------------------
+
+  /**
+   * While recovering, this replica is a learner only: it answers other
+   * replicas' recovery, follows the leader's commit and fetches chosen
+   * values, but promises nothing, votes for nothing and acks no heartbeat
+   * (an ack would confirm a leader's reads on a promise it cannot vouch for).
+   */
+  private stepRecovering(m: LogMessage): void {
+    switch (m.type) {
+      case 'recover':
+        return this.onRecover(m);
+      case 'recover_ack':
+        if (this.recovery?.take(m) === true) this.recovered();
+        return;
+      case 'heartbeat':
+      case 'accept':
+        if (m.n >= this.promised) this.leaderId = ballotOwner(m.n, this.replicas) === m.from ? m.from : 0;
+        this.leaderCommit = Math.max(this.leaderCommit, m.commit);
+        return this.maybeRejoined();
+      case 'fetch':
+        // Chosen values are facts, whoever passes them on.
+        return this.onFetch(m);
+      case 'entries':
+        m.values.forEach((v, i) => this.learn(m.start + i, v, 0, false));
+        if (this.commitIndex < this.recoverCommit) this.fetch(m.from);
+        return this.maybeRejoined();
+      case 'snapshot':
+        this.onSnapshot(m);
+        return this.maybeRejoined();
+      default:
+        return; // prepare, acks, reads, forwards: not while recovering
+    }
+  }
+
+  private tickRecovering(): void {
+    if (this.ticks - this.recoverAskedAt < this.timing.resendTicks) return;
+    if (this.recovery !== null) return this.askToRecover();
+    if (this.commitIndex < this.recoverCommit) this.fetch(this.recoverFrom);
+  }
+
+  /** Ask the replicas that have not answered (all of them, at first). */
+  private askToRecover(): void {
+    const r = this.recovery!;
+    this.recoverAskedAt = this.ticks;
+    if (r.complete) return this.recovered();
+    this.send(r.missing, { type: 'recover', from: this.self, life: r.life, slot: this.commitIndex }, true);
+  }
+
+  /** Another replica is recovering: tell it our durable promise, votes and commit. */
+  private onRecover(m: Msg<'recover'>): void {
+    this.send([m.from], { type: 'recover_ack', from: this.self, life: m.life, promised: this.promised, votes: this.reportFrom(m.slot), base: this.logStart, commit: this.commitIndex }, true);
+  }
+
+  /** Every other replica answered: adopt the strongest memory they add up to, then catch up. */
+  private recovered(): void {
+    const o = this.recovery!.outcome({ promised: this.promised, votes: this.votes, commit: this.commitIndex }, this.self);
+    this.recovery = null;
+    if (o.promised > this.promised) this.promise_(o.promised);
+    for (const [s, v] of o.chosen) this.learn(s, v, 0, false);
+    for (const [s, vote] of o.votes) {
+      if (s < this.logStart || s < this.commitIndex || this.chosen.has(s)) continue;
+      const cur = this.votes.get(s);
+      if (cur !== undefined && cur.n >= vote.n) continue;
+      this.votes.set(s, vote);
+      this.out.records.push({ t: 'v', s, n: vote.n, v: vote.v });
+    }
+    this.recoverCommit = Math.max(1, o.commit);
+    this.recoverFrom = o.source;
+    this.leaderCommit = Math.max(this.leaderCommit, o.commit);
+    if (this.commitIndex < this.recoverCommit && o.source !== this.self) this.fetch(o.source);
+    this.maybeRejoined();
+  }
+
+  /** Caught up with what the others had chosen: vote again. */
+  private maybeRejoined(): void {
+    if (this.recovery !== null || this.recoverCommit === 0 || this.commitIndex < this.recoverCommit) return;
+    this.recoverCommit = 0;
+    this.out.rejoined = true;
+    this.resetElectionTimer();
   }
 
   // ---- acceptor -----------------------------------------------------------
@@ -397,9 +526,9 @@ export class LogNode {
       // Give the candidate time to finish before standing ourselves.
       this.electionElapsed = 0;
       this.leaderId = 0;
-      this.send([m.from], { type: 'prepare_ack', from: this.self, n: m.n, slot: m.slot, promised: this.promised, votes: this.reportFrom(m.slot), base: this.logStart });
+      this.send([m.from], { type: 'prepare_ack', from: this.self, n: m.n, slot: m.slot, life: m.life, promised: this.promised, votes: this.reportFrom(m.slot), base: this.logStart });
     } else {
-      this.send([m.from], { type: 'prepare_ack', from: this.self, n: m.n, slot: m.slot, promised: this.promised, votes: [], base: this.logStart });
+      this.send([m.from], { type: 'prepare_ack', from: this.self, n: m.n, slot: m.slot, life: m.life, promised: this.promised, votes: [], base: this.logStart });
     }
   }
 
@@ -663,11 +792,13 @@ export class LogNode {
       this.flush();
       return;
     }
-    this.send(this.others, { type: 'prepare', from: this.self, n: this.ballot, slot: this.prepareSlot });
+    this.send(this.others, { type: 'prepare', from: this.self, n: this.ballot, slot: this.prepareSlot, life: this.readLife });
     this.maybeLead();
   }
 
   private onPrepareAck(m: Msg<'prepare_ack'>): void {
+    // An answer to an earlier life's prepare, which may have used this ballot too.
+    if (m.life !== this.readLife) return;
     if (m.promised > m.n) {
       // Rejected: someone promised a higher ballot. Let it lead.
       if (this.roleNow === 'candidate' && m.n === this.ballot) this.stepDown(0);

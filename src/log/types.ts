@@ -30,13 +30,20 @@ export interface SlotReport {
  * use the same one.
  */
 export type LogMessage =
-  /** Phase 1a, once, for every slot from `slot` (the candidate's first unchosen) up. */
-  | { readonly type: 'prepare'; readonly from: PeerId; readonly n: number; readonly slot: number }
+  /**
+   * Phase 1a, once, for every slot from `slot` (the candidate's first
+   * unchosen) up. `life`: the candidate's life, echoed in the ack, so an ack
+   * sent to an earlier life of the candidate is never counted (a replica that
+   * lost its disk may pick a ballot its earlier life already used).
+   */
+  | { readonly type: 'prepare'; readonly from: PeerId; readonly n: number; readonly slot: number; readonly life: number }
   | {
       readonly type: 'prepare_ack';
       readonly from: PeerId;
       readonly n: number;
       readonly slot: number;
+      /** The prepare's `life`. */
+      readonly life: number;
       /** The acceptor's promise after handling it: above n means rejected. */
       readonly promised: number;
       /** Every slot >= `slot` the acceptor voted for or knows chosen. */
@@ -70,7 +77,27 @@ export type LogMessage =
   /** The sender's state machine after applying every slot up to `index`. */
   | { readonly type: 'snapshot'; readonly from: PeerId; readonly index: number; readonly data: string }
   /** Client commands a follower passes on to the leader it knows. */
-  | { readonly type: 'forward'; readonly from: PeerId; readonly cmds: readonly unknown[] };
+  | { readonly type: 'forward'; readonly from: PeerId; readonly cmds: readonly unknown[] }
+  /**
+   * A replica that may have lost durable state (a new or wiped disk, a
+   * corrupt record) asks what the others hold from `slot` on; `life` names
+   * the asking life, so answers to an earlier one are ignored. See
+   * src/log/recovery.ts.
+   */
+  | { readonly type: 'recover'; readonly from: PeerId; readonly life: number; readonly slot: number }
+  /**
+   * The answer: the sender's durable promise, every slot >= the asked one it
+   * voted for or knows chosen, where its log starts, and its commit index.
+   */
+  | {
+      readonly type: 'recover_ack';
+      readonly from: PeerId;
+      readonly life: number;
+      readonly promised: number;
+      readonly votes: readonly SlotReport[];
+      readonly base: number;
+      readonly commit: number;
+    };
 
 export type LogMessageType = LogMessage['type'];
 
@@ -194,6 +221,12 @@ export interface Ready {
   readonly reads: Array<{ id: number; index: number }>;
   /** Reads this replica cannot serve: no leader known. */
   readonly unreadable: number[];
+  /**
+   * Recovery is complete: once this batch's records are durable, and before
+   * any of its messages leave, the shell marks the data directory as a
+   * voting member's (its identity file). Only then does this replica vote.
+   */
+  rejoined: boolean;
 }
 
 export interface LogTiming {
@@ -231,4 +264,6 @@ export interface LogVariant {
   readonly applyPastHole?: boolean;
   /** A leader answers reads at once from what it has applied, without confirming it still leads. */
   readonly staleReads?: boolean;
+  /** Recovery ends once this many other replicas have answered (correct: all of them). */
+  readonly recoverAnswers?: number;
 }

@@ -24,6 +24,16 @@
 // reliable network; by its end every replica must have applied the same last
 // slot and every client must have finished (liveness).
 //
+// Storage faults, on a replica while it is down: its disk is wiped, or a
+// record of its log is corrupt (the log keeps the records before it, as
+// Wal.open's salvage does, and the damaged directory loses its identity),
+// or its snapshot is damaged (it falls back to none, and the log's records
+// on top). A torn final write is a crash before a Ready's fsync, above. A
+// disk that lost its identity (every disk at the start, too) recovers from
+// every other replica before it votes (src/log/recovery.ts). One replica at
+// a time loses state: a second loss waits until the first has recovered, so
+// a majority always holds every acknowledged write.
+//
 // Clients issue put/get/del/cas on a few keys, one op at a time each, to a
 // random replica. A client's answer comes when the replica it asked applies
 // its command (matched by client id + seq; the store's result), or, for a get
@@ -43,7 +53,10 @@
 //     the end, replicas at the same applied slot hold the same store);
 //   - a client's current command never comes back stale or expired;
 //   - durability: a restarted replica's promise is at least what it had on
-//     disk, and no two leaders (or two lives of one) use the same ballot.
+//     disk, and no two leaders (or two lives of one) use the same ballot;
+//     a replica that lost state holds, once recovered, a promise at least
+//     as high as the one it lost (unless that ballot's owner lost its
+//     state since: then no one can still act on it).
 // At the end the client history must be linearizable (checkHistory).
 //
 // Negative controls (broken on purpose; each must be caught):
@@ -52,7 +65,12 @@
 //   applyPastHole  a replica applies chosen slots past a hole;
 //   staleReads     a leader answers reads at once from what it has applied,
 //                  without the heartbeat round that confirms it still leads
-//                  and without waiting for the slots it has proposed.
+//                  and without waiting for the slots it has proposed;
+//   voteAtOnce     a replica that lost its disk or a record votes at once;
+//   corruptAsTorn  a corrupt record is taken for a torn tail: the log is cut
+//                  there and the replica keeps its identity, and votes;
+//   fewRecoverers  recovery ends on answers from a majority counting itself,
+//                  not from every other replica.
 
 import { performance } from 'node:perf_hooks';
 import type { PeerId } from '../core/types.js';
@@ -66,8 +84,10 @@ import { DEFAULT_LOG_TIMING, mustSync, replay, type Batch, type LogMessage, type
 import { decodeCommand, encodeCommand, type ClientCommand, type Command, type Result } from '../sm/command.js';
 import { KvStore } from '../sm/kv.js';
 
-export type LogWorldVariant = 'skipPhase1' | 'forgetLog' | 'applyPastHole' | 'staleReads';
-export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = ['skipPhase1', 'forgetLog', 'applyPastHole', 'staleReads'];
+export type LogWorldVariant = 'skipPhase1' | 'forgetLog' | 'applyPastHole' | 'staleReads' | 'voteAtOnce' | 'corruptAsTorn' | 'fewRecoverers';
+export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = ['skipPhase1', 'forgetLog', 'applyPastHole', 'staleReads', 'voteAtOnce', 'corruptAsTorn', 'fewRecoverers'];
+/** The variants about lost or damaged disks: storage faults come more often with them. */
+const STORAGE_VARIANTS: ReadonlySet<LogWorldVariant> = new Set(['voteAtOnce', 'corruptAsTorn', 'fewRecoverers']);
 
 export interface LogWorldOptions {
   readonly seed: number;
@@ -112,6 +132,12 @@ export interface LogWorldStats {
   snapshotsSent: number;
   snapshotsInstalled: number;
   snapshotsTaken: number;
+  /** Disks wiped, logs with a corrupt record, damaged snapshots (each while its replica was down). */
+  wipes: number;
+  corruptions: number;
+  damagedSnapshots: number;
+  /** Recoveries finished (a replica that had lost its identity votes again). */
+  rejoins: number;
   /** Slots whose batch held more than one command. */
   multiCommandSlots: number;
   forwards: number;
@@ -136,6 +162,10 @@ function noStats(): LogWorldStats {
     snapshotsSent: 0,
     snapshotsInstalled: 0,
     snapshotsTaken: 0,
+    wipes: 0,
+    corruptions: 0,
+    damagedSnapshots: 0,
+    rejoins: 0,
     multiCommandSlots: 0,
     forwards: 0,
     unplaced: 0,
@@ -174,6 +204,8 @@ interface Disk {
   /** Appended but not yet fsynced (mustSync was false): lost in a crash. */
   unsynced: LogRecord[];
   snap: { index: number; data: string } | null;
+  /** The identity file: this disk may vote. A new disk has none, and recovers first. */
+  member: boolean;
 }
 
 interface Replica {
@@ -187,6 +219,12 @@ interface Replica {
   lastApplied: number;
   /** Highest promise in this replica's durable records, across lives. */
   durablePromise: number;
+  /** A promise lost with the disk, which recovery must restore, and when it was lost. */
+  lost: { promise: number; at: number } | null;
+  /** When this replica last lost durable state (-1: never). */
+  lostAt: number;
+  /** Down, and to lose state before it restarts. */
+  doomed: boolean;
   /** Crash while handling the next Ready, at this point. */
   crashAt: 'beforeSync' | 'afterSync' | null;
   /** Clients waiting here for a command: client\0seq -> client index. */
@@ -253,7 +291,11 @@ function batchText(v: Batch): string {
 function showMsg(m: LogMessage): string {
   switch (m.type) {
     case 'prepare':
-      return `prepare n=${m.n} slot=${m.slot}`;
+      return `prepare n=${m.n} slot=${m.slot} life=${m.life}`;
+    case 'recover':
+      return `recover life=${m.life} slot=${m.slot}`;
+    case 'recover_ack':
+      return `recover_ack life=${m.life} promised=${m.promised} commit=${m.commit} base=${m.base} votes=${m.votes.map((r) => `${r.s}@${r.n}${r.chosen === true ? '*' : ''}`).join(',')}`;
     case 'prepare_ack':
       return `prepare_ack n=${m.n} promised=${m.promised} slot=${m.slot} base=${m.base} votes=${m.votes.map((r) => `${r.s}@${r.n}${r.chosen === true ? '*' : ''}`).join(',')}`;
     case 'accept':
@@ -354,13 +396,22 @@ export class LogWorld {
       maxBatch: pick(r, [1, 3, 512]),
       maxEntries: pick(r, [3, 256]),
     };
-    this.nodeVariant = this.variant === 'skipPhase1' ? { skipPhase1: true } : this.variant === 'applyPastHole' ? { applyPastHole: true } : this.variant === 'staleReads' ? { staleReads: true } : {};
+    this.nodeVariant =
+      this.variant === 'skipPhase1'
+        ? { skipPhase1: true }
+        : this.variant === 'applyPastHole'
+          ? { applyPastHole: true }
+          : this.variant === 'staleReads'
+            ? { staleReads: true }
+            : this.variant === 'fewRecoverers'
+              ? { recoverAnswers: Math.floor(this.n / 2) } // a majority, counting itself
+              : {};
     const nClients = opts.clients ?? 4;
     this.shape = `${this.n} replicas, ${nClients} clients, ${this.keys.length} keys, window ${this.timing.window}, batch ${this.timing.maxBatch}, entries ${this.timing.maxEntries}, keep ${this.keepSlots}`;
 
     for (let id = 1; id <= this.n; id++) {
-      const disk: Disk = { records: [], unsynced: [], snap: null };
-      const rep: Replica = { id, node: null, kv: new KvStore(), disk, life: 0, lastApplied: 0, durablePromise: 0, crashAt: null, waiters: new Map(), reads: new Map(), readIds: 0 };
+      const disk: Disk = { records: [], unsynced: [], snap: null, member: false };
+      const rep: Replica = { id, node: null, kv: new KvStore(), disk, life: 0, lastApplied: 0, durablePromise: 0, lost: null, lostAt: -1, doomed: false, crashAt: null, waiters: new Map(), reads: new Map(), readIds: 0 };
       this.replicas.push(rep);
     }
     for (const rep of this.replicas) rep.node = this.makeNode(rep);
@@ -468,7 +519,10 @@ export class LogWorld {
 
   private makeNode(rep: Replica): LogNode {
     const rec = replay(rep.disk.records, rep.disk.snap?.index ?? 0);
-    return new LogNode({ self: rep.id, replicas: this.n, timing: this.timing, random: mulberry32(Math.floor(this.rng() * 2 ** 32)), variant: this.nodeVariant, life: rep.life + 1 }, rec);
+    // voteAtOnce (broken on purpose) ignores a missing identity; so does forgetLog.
+    const recover = !rep.disk.member && this.variant !== 'voteAtOnce' && this.variant !== 'forgetLog';
+    if (!recover) rep.disk.member = true;
+    return new LogNode({ self: rep.id, replicas: this.n, timing: this.timing, random: mulberry32(Math.floor(this.rng() * 2 ** 32)), variant: this.nodeVariant, life: rep.life + 1, recover }, rec);
   }
 
   // ---- replicas and the Ready contract ---------------------------------------
@@ -496,6 +550,7 @@ export class LogWorld {
       }
       rep.disk.unsynced = [];
     }
+    if (ready.rejoined) this.rejoined(rep, node);
     if (rep.crashAt === 'afterSync') {
       this.stats.midReadyCrashes += 1;
       this.crash(rep, 'after its records were durable, before its messages left');
@@ -649,6 +704,57 @@ export class LogWorld {
     });
   }
 
+  /** Recovery finished (its records are durable): the disk votes again, with a memory at least as strong as the one it lost. */
+  private rejoined(rep: Replica, node: LogNode): void {
+    rep.disk.member = true;
+    this.stats.rejoins += 1;
+    this.note(`r${rep.id} REJOINED with promise ${node.promise}, commit ${node.commit}`);
+    this.checkRestored(rep, node);
+  }
+
+  /** A replica that lost state votes again: its promise must cover the one it lost. */
+  private checkRestored(rep: Replica, node: LogNode): void {
+    const lost = rep.lost;
+    rep.lost = null;
+    if (lost === null || !this.durability || node.promise >= lost.promise) return;
+    // Only the owner of a ballot knows it for sure; if it lost its own state since, its candidacy died with it.
+    const owner = ballotOwner(lost.promise, this.n);
+    if (owner !== rep.id && this.replicas[owner - 1]!.lostAt < lost.at) {
+      this.fail('durability', `replica ${rep.id} votes again with promise ${node.promise}, below the ${lost.promise} it had promised before it lost state`);
+    }
+  }
+
+  /** While `rep` is down, its disk loses state: wiped, a corrupt log record, or a damaged snapshot. */
+  private damage(rep: Replica, how: 'wipe' | 'corrupt' | 'snapshot'): void {
+    const d = rep.disk;
+    rep.doomed = false;
+    if (how === 'snapshot') {
+      if (d.snap === null) return;
+      // It falls back to none (the sim keeps one); a snapshot holds no promise or vote, so no recovery.
+      d.snap = null;
+      this.stats.damagedSnapshots += 1;
+      this.note(`r${rep.id} DISK: snapshot damaged`);
+      return;
+    }
+    const before = d.records.length;
+    if (how === 'wipe') {
+      d.records = [];
+      d.snap = null;
+      this.stats.wipes += 1;
+    } else {
+      if (before === 0) return;
+      // Salvage keeps the records before the damaged one; the rest are gone.
+      d.records = d.records.slice(0, Math.floor(this.rng() * before));
+      this.stats.corruptions += 1;
+    }
+    // corruptAsTorn (broken on purpose): the cut log is taken for a torn tail, and the disk keeps its identity.
+    if (!(how === 'corrupt' && this.variant === 'corruptAsTorn')) d.member = false;
+    rep.lost = { promise: Math.max(rep.lost?.promise ?? 0, rep.durablePromise), at: this.now };
+    rep.lostAt = this.now;
+    rep.durablePromise = replay(d.records).promised;
+    this.note(`r${rep.id} DISK: ${how === 'wipe' ? 'wiped' : `corrupt record, kept ${d.records.length} of ${before}`}`);
+  }
+
   private crash(rep: Replica, how: string): void {
     if (rep.node === null) return;
     rep.node = null;
@@ -678,6 +784,8 @@ export class LogWorld {
     if (this.durability && node.promise < rep.durablePromise) {
       this.fail('durability', `replica ${rep.id} restarted with promise ${node.promise}, below the ${rep.durablePromise} it had made durable`);
     }
+    // Voting at once although it lost state (only the broken variants do).
+    if (node.recovering === null && rep.lost !== null) this.checkRestored(rep, node);
     this.drain(rep);
   }
 
@@ -746,8 +854,11 @@ export class LogWorld {
     if (this.now >= this.faultMs) return;
     const r = this.rng;
     const L = this.leader();
-    const kind = pick(r, ['crash', 'crashLeader', 'crashLeader', 'outage', 'isolateLeader', 'isolateLeader', 'muteLeader', 'split', 'oneWay', 'lossy', 'slow', 'tail', 'heal', 'calm'] as const);
-    const crashIt = (victim: Replica, downFor: number): void => {
+    const storage = this.variant !== undefined && STORAGE_VARIANTS.has(this.variant);
+    const kinds = ['crash', 'crashLeader', 'crashLeader', 'outage', 'isolateLeader', 'isolateLeader', 'muteLeader', 'split', 'oneWay', 'lossy', 'slow', 'tail', 'heal', 'calm', 'disk'] as const;
+    const kind = storage && r() < 0.5 ? 'disk' : pick(r, kinds);
+    /** `whileDown` happens to its disk just before it restarts. */
+    const crashIt = (victim: Replica, downFor: number, whileDown?: () => void): void => {
       if (victim.node === null) return;
       const mode = pick(r, ['now', 'now', 'beforeSync', 'afterSync'] as const);
       if (mode === 'now') this.crash(victim, 'now');
@@ -760,7 +871,9 @@ export class LogWorld {
       }
       const life = victim.life;
       this.agenda.push(this.now + downFor, () => {
-        if (victim.life === life) this.restart(victim);
+        if (victim.life !== life) return;
+        if (victim.node === null) whileDown?.();
+        this.restart(victim);
       });
     };
     switch (kind) {
@@ -774,6 +887,15 @@ export class LogWorld {
         // Long enough to fall more than a snapshot behind.
         crashIt(pick(r, this.replicas), 600 + Math.floor(r() * 1200));
         break;
+      case 'disk': {
+        // One replica at a time loses state, so a majority holds every acknowledged write.
+        const victim = storage && L !== undefined && r() < 0.5 ? L : pick(r, this.replicas);
+        if (victim.node === null || this.replicas.some((o) => o !== victim && (o.doomed || o.lost !== null || !o.disk.member))) break;
+        const how = pick(r, ['wipe', 'corrupt', 'corrupt', 'snapshot'] as const);
+        victim.doomed = true;
+        crashIt(victim, 60 + Math.floor(r() * 600), () => this.damage(victim, how));
+        break;
+      }
       case 'isolateLeader': {
         const victim = L ?? pick(r, this.replicas);
         this.heal();

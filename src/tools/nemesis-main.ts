@@ -1,5 +1,5 @@
 // `npm run nemesis -- [--seconds 60] [--replicas 5] [--clients 10] [--keys 4]
-// [--interval 4] [--seed N] [--history FILE]`: see nemesis.ts.
+// [--interval 4] [--seed N] [--history FILE] [--disk-faults]`: see nemesis.ts.
 
 import { ConfigError } from '../config/errors.js';
 import { parseFlags } from '../config/flags.js';
@@ -19,7 +19,10 @@ clients' history is linearizable. Exit status 0 if so, 1 if not.
   --keys N       keys they share (default 4)
   --interval S   seconds between faults; each lasts half of it (default 4)
   --seed N       seed for the clients' and faults' choices (default random)
-  --history FILE save the client history (for paxos lincheck FILE)`;
+  --history FILE save the client history (for paxos lincheck FILE)
+  --disk-faults  half the faults damage a down replica's disk instead: its
+                 data directory wiped, or bytes flipped in its log or
+                 snapshot files; it restarts and recovers from the others`;
 
 function num(flag: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback;
@@ -37,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     interval: { type: 'string' },
     seed: { type: 'string' },
     history: { type: 'string' },
+    'disk-faults': { type: 'boolean' },
     help: { type: 'boolean' },
   });
   if (values.help === true) {
@@ -52,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     interval: num('interval', values.interval, 4, 1),
     seed,
     ...(values.history === undefined ? {} : { historyFile: values.history }),
+    diskFaults: values['disk-faults'] === true,
     say: (l) => process.stderr.write(`${l}\n`),
   });
   for (const l of report.lines) process.stdout.write(`${l}\n`);

@@ -3,14 +3,18 @@
 // (fault-net.ts), runs concurrent clients issuing random put, get and cas on
 // a few keys, and every few seconds injects one fault: kill -9 of a replica
 // (the leader half the time) and its restart, SIGSTOP/SIGCONT, a partition
-// that isolates the leader, or a minority/majority split. At the end it
+// that isolates the leader, or a minority/majority split. With `diskFaults`
+// half the faults are to disks instead: while a replica is down (kill -9) its
+// data directory is wiped, or bytes are flipped in its log or snapshot files,
+// and it is restarted to recover from the others (docs/recovery.md); one
+// replica at a time, so a majority always holds every write. At the end it
 // heals everything, checks that every replica holds the same store, checks
 // the clients' history for linearizability, and prints a report. Any
 // violation fails the run (exit 1).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -40,6 +44,8 @@ export interface NemesisOptions {
   readonly pauseMs?: number;
   /** Write the history here (default: only in the temp dir, removed at the end). */
   readonly historyFile?: string;
+  /** Half the faults wipe a down replica's data directory or flip bytes in its files. */
+  readonly diskFaults?: boolean;
   readonly say: (line: string) => void;
 }
 
@@ -56,6 +62,50 @@ interface Replica {
   stopped: boolean;
   /** Latest leadership claim seen on its stderr (performance.now()). */
   claimedAt: number;
+  /** It said it is recovering lost state, and has not yet said it votes again. */
+  recovering: boolean;
+}
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}
+
+/**
+ * Damage a down replica's data directory: wipe it (a replaced disk), or flip
+ * a few bytes in its log segments or snapshots. Says what it did.
+ */
+function damageDisk(dataDir: string, rng: () => number): string {
+  if (rng() < 0.4) {
+    renameSync(dataDir, `${dataDir}.wiped-${Date.now()}`);
+    return 'wiped its data directory';
+  }
+  const files = [...filesUnder(path.join(dataDir, 'log')), ...filesUnder(path.join(dataDir, 'snapshots'))].filter((f) => /\.(wal|snap)$/.test(f));
+  const file = files.length === 0 ? undefined : pick(rng, files);
+  if (file === undefined) {
+    renameSync(dataDir, `${dataDir}.wiped-${Date.now()}`);
+    return 'wiped its data directory (no log yet)';
+  }
+  const bytes = readFileSync(file);
+  if (bytes.length === 0) return `left ${path.basename(file)} alone (empty)`;
+  const flips = 1 + Math.floor(rng() * 3);
+  const at: number[] = [];
+  for (let i = 0; i < flips; i++) {
+    const o = Math.floor(rng() * bytes.length);
+    bytes[o] = bytes[o]! ^ (1 << Math.floor(rng() * 8));
+    at.push(o);
+  }
+  writeFileSync(file, bytes);
+  return `flipped bytes ${at.join(', ')} of ${path.relative(dataDir, file)} (${bytes.length} bytes)`;
 }
 
 /** One request on a fresh connection; 'unsent' when it could not even be sent. */
@@ -83,7 +133,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   await alloc.beforeSpawn();
   const t0 = performance.now();
   const now = (): number => Math.round(performance.now() - t0);
-  const replicas = new Map<string, Replica>(hosts.map((h) => [h, { host: h, proc: null, stopped: false, claimedAt: -1 }]));
+  const replicas = new Map<string, Replica>(hosts.map((h) => [h, { host: h, proc: null, stopped: false, claimedAt: -1, recovering: false }]));
   const faults: string[] = [];
   /** Events as [time, order, json]; written sorted by time at the end. */
   const history: Array<[number, number, string]> = [];
@@ -104,7 +154,11 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
       err.write(d);
       const parts = (rest + d.toString('utf8')).split('\n');
       rest = parts.pop()!;
-      for (const l of parts) if (/leader: .*\(this replica/.test(l)) r.claimedAt = performance.now();
+      for (const l of parts) {
+        if (/leader: .*\(this replica/.test(l)) r.claimedAt = performance.now();
+        if (/recovering \(/.test(l)) r.recovering = true;
+        if (/recovered from the other replicas: voting again/.test(l)) r.recovering = false;
+      }
     });
     child.once('close', () => err.end());
     r.proc = child;
@@ -196,8 +250,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
           lastSeen.set(key, res.cur ?? null);
           end('fail');
         } else refused();
-      } else refused(); // no_leader, invalid: nothing was done
-      if (r === 'unsent' || (r !== 'timeout' && r.status === 'no_leader')) await delay(20 + rng() * 80);
+      } else refused(); // no_leader, not_ready, invalid: nothing was done
+      if (r === 'unsent' || (r !== 'timeout' && (r.status === 'no_leader' || r.status === 'not_ready'))) await delay(20 + rng() * 80);
       else if ((o.pauseMs ?? 0) > 0) await delay(o.pauseMs!);
     }
   };
@@ -210,13 +264,21 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   while (performance.now() + o.interval * 1000 < endAt) {
     await delay(o.interval * 500);
     const L = leader();
-    const choice = pick(rng, ['kill', 'stop', 'isolate', 'split'] as const);
+    const choice = o.diskFaults === true && rng() < 0.5 ? 'disk' : pick(rng, ['kill', 'stop', 'isolate', 'split'] as const);
     const victim = L !== undefined && rng() < 0.5 ? L : replicas.get(pick(rng, hosts))!;
+    // One replica at a time loses state: not while another still recovers.
+    const othersRecovering = [...replicas.values()].some((r) => r !== victim && r.recovering);
     const at = performance.now();
     let what: string;
     let lostLeader: boolean;
     let heal: () => Promise<void> | void;
-    if (choice === 'kill') {
+    if (choice === 'disk' && !othersRecovering && victim.proc !== null) {
+      lostLeader = victim === L;
+      await kill9(victim);
+      const did = damageDisk(path.join(dir, victim.host), rng);
+      what = `kill -9 ${victim.host}${victim === L ? ' (leader)' : ''}, ${did}, restart`;
+      heal = () => start(victim);
+    } else if (choice === 'kill' || choice === 'disk') {
       what = `kill -9 ${victim.host}${victim === L ? ' (leader)' : ''}, restart`;
       lostLeader = victim === L;
       await kill9(victim);
@@ -290,7 +352,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   });
 
   const lines: string[] = [];
-  lines.push(`nemesis: ${o.seconds} s, ${o.replicas} replicas, ${o.clients} clients, ${o.keys} keys, seed ${o.seed}`);
+  lines.push(`nemesis: ${o.seconds} s, ${o.replicas} replicas, ${o.clients} clients, ${o.keys} keys, seed ${o.seed}${o.diskFaults === true ? ', disk faults' : ''}`);
   for (const k of ['put', 'get', 'cas'] as const) {
     lines.push(`  ${k.padEnd(3)}: ok ${counts[k].ok}, fail ${counts[k].fail}${k === 'cas' ? ' (mismatch)' : ''}, unknown ${counts[k].info}; refused, nothing done: ${refusals[k]}`);
   }

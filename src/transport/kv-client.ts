@@ -75,6 +75,8 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
     }
     case 'no_leader':
       return { ok: true, result: { ...base, status: 'no_leader' } };
+    case 'not_ready':
+      return { ok: true, result: { ...base, status: 'not_ready', why: typeof o['why'] === 'string' ? o['why'] : 'recovering' } };
     case 'not_replica':
       return { ok: true, result: { ...base, status: 'not_replica' } };
     case 'invalid':
@@ -88,7 +90,8 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
         return { ok: false, why: 'a dump whose "data" is not a list of [key, value] strings' };
       }
       const pairs = data as Array<[string, string]>;
-      return { ok: true, result: { ...base, status: 'dump', applied, data: pairs, ...(typeof leader === 'string' ? { leader } : {}) } };
+      const recovering = o['recovering'];
+      return { ok: true, result: { ...base, status: 'dump', applied, data: pairs, ...(typeof leader === 'string' ? { leader } : {}), ...(typeof recovering === 'string' ? { recovering } : {}) } };
     }
     default:
       return { ok: false, why: `unknown status ${JSON.stringify(o['status'])?.slice(0, 40) ?? 'nothing'}` };
@@ -107,7 +110,7 @@ export type KvBody = { readonly type: 'kv'; readonly cmd: ClientCommand } | { re
 export interface Attempt {
   readonly peer: string;
   /** The replica's status, or what became of the request. */
-  readonly outcome: 'done' | 'dump' | 'no_leader' | 'invalid' | 'not_replica' | 'unreachable' | 'unknown';
+  readonly outcome: 'done' | 'dump' | 'no_leader' | 'not_ready' | 'invalid' | 'not_replica' | 'unreachable' | 'unknown';
   readonly why?: string;
   /** Milliseconds this attempt took. */
   readonly ms: number;
@@ -137,6 +140,8 @@ export type CallOutcome =
       readonly applied: number;
       readonly data: ReadonlyArray<readonly [string, string]>;
       readonly leader: string | undefined;
+      /** Set while the replica is recovering lost state. */
+      readonly recovering?: string;
       readonly attempts: readonly Attempt[];
     }
   /**
@@ -214,9 +219,12 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
             break;
           }
           record({ peer, outcome: 'dump', ms });
-          return { kind: 'dump', peer: r.peer || peer, applied: r.applied, data: r.data, leader: r.leader, attempts };
+          return { kind: 'dump', peer: r.peer || peer, applied: r.applied, data: r.data, leader: r.leader, ...(r.recovering === undefined ? {} : { recovering: r.recovering }), attempts };
         case 'no_leader':
           record({ peer, outcome: 'no_leader', why: 'it knows no leader', ms });
+          break;
+        case 'not_ready':
+          record({ peer, outcome: 'not_ready', why: `not ready: ${r.why}`, ms });
           break;
         case 'invalid': {
           record({ peer, outcome: 'invalid', why: r.why, ms });

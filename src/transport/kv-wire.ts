@@ -7,6 +7,7 @@
 //
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"done","slot":17,"result":{"r":"ok"}}
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"no_leader"}      nothing done; try again
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_ready","why":".."}  recovering: nothing done; try another
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"invalid","why":".."}  nothing done
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_replica"}    a lab peer: nothing done
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump","applied":17,"data":[["a","x"]],"leader":"peer1"}
@@ -25,10 +26,12 @@ export type KvRequest =
 export type KvResult = { readonly type: 'kv_result'; readonly id: string; readonly peer: string } & (
   | { readonly status: 'done'; readonly slot: number; readonly result: Record<string, unknown> }
   | { readonly status: 'no_leader' }
+  /** The replica is recovering lost state (docs/recovery.md): nothing done. */
+  | { readonly status: 'not_ready'; readonly why: string }
   | { readonly status: 'invalid'; readonly why: string }
   | { readonly status: 'not_replica' }
-  /** `leader`: the replica this one follows ("" if none known). */
-  | { readonly status: 'dump'; readonly applied: number; readonly data: ReadonlyArray<readonly [string, string]>; readonly leader?: string }
+  /** `leader`: the replica this one follows ("" if none known); `recovering`: why it votes for nothing yet. */
+  | { readonly status: 'dump'; readonly applied: number; readonly data: ReadonlyArray<readonly [string, string]>; readonly leader?: string; readonly recovering?: string }
 );
 
 /** A client request off the wire, checked field by field. */

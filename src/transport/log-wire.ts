@@ -1,9 +1,10 @@
 // The replicated log's wire format between replicas: one JSON object per
 // line, the messages of src/log/types.ts as they are, e.g.
-//   {"type":"prepare","from":2,"n":5,"slot":17}
+//   {"type":"prepare","from":2,"n":5,"slot":17,"life":81}
 //   {"type":"accept","from":2,"n":5,"slot":17,"v":[{"o":"put","c":"cli-1","s":1,"k":"a","v":"x"}],"commit":17}
 //   {"type":"chose","from":2,"n":5,"slot":17}
 //   {"type":"read_index","from":3,"life":7,"ids":[41,42]}  {"type":"read_index_ack","from":2,"n":5,"life":7,"ids":[41,42],"index":17}
+//   {"type":"recover","from":3,"life":9,"slot":1}  {"type":"recover_ack","from":1,"life":9,"promised":5,"votes":[..],"base":1,"commit":18}
 // plus the handshake and pings every connection has (wire.ts), and the
 // clients' requests (kv-wire.ts). Every field is checked: a replica must
 // never act on a message it half understands.
@@ -58,9 +59,9 @@ function reports(x: unknown): SlotReport[] {
 function message(o: Obj, type: string, from: PeerId): LogMessage {
   switch (type) {
     case 'prepare':
-      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1) };
+      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), life: int(o, 'life', 1) };
     case 'prepare_ack':
-      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), promised: int(o, 'promised', 0), votes: reports(o['votes']), base: int(o, 'base', 1) };
+      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), life: int(o, 'life', 1), promised: int(o, 'promised', 0), votes: reports(o['votes']), base: int(o, 'base', 1) };
     case 'accept':
       return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), v: batch(o['v'], '"v"'), commit: int(o, 'commit', 1) };
     case 'accept_ack':
@@ -90,6 +91,10 @@ function message(o: Obj, type: string, from: PeerId): LogMessage {
       const cmds = batch(o['cmds'], '"cmds"');
       return { type, from, cmds };
     }
+    case 'recover':
+      return { type, from, life: int(o, 'life', 1), slot: int(o, 'slot', 1) };
+    case 'recover_ack':
+      return { type, from, life: int(o, 'life', 1), promised: int(o, 'promised', 0), votes: reports(o['votes']), base: int(o, 'base', 1), commit: int(o, 'commit', 1) };
     default:
       throw new Bad(`unknown message type ${JSON.stringify(type).slice(0, 40)}`);
   }

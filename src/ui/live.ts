@@ -106,6 +106,9 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
       },
       stderr: (lane, raw) => {
         if (o.quietPeers !== true) o.echo?.err(`${lanes[lane]!.label.padEnd(width)} | ${raw}`);
+        // A replica that lost its disk (or a log record) votes for nothing until it has recovered: say so on its lane.
+        if (/: recovering \((?!a new or wiped data directory)/.test(raw)) hub.note(lane, '⟳ recovering lost state: votes for nothing yet', procs[lane]!);
+        else if (/recovered from the other replicas: voting again/.test(raw)) hub.note(lane, '✔ recovered: voting again', procs[lane]!);
       },
       state: (lane, s, why) => {
         procs[lane] = s;

@@ -41,7 +41,7 @@ export interface WalStorageOptions {
 
 /** What to do when the state is lost or damaged: short, and true for a lab peer. */
 const RESTORE = (dir: string): string =>
-  `Keep ${dir} as it is for inspection, and restore it from a backup; only if every other acceptor of this peer's group already knows the chosen value is it safe to move ${dir} aside and start with an empty one`;
+  `Keep ${dir} as it is for inspection, and restore it from a backup; move it aside and start this peer empty only if, not counting it, a majority of its group's acceptors already know the chosen value`;
 
 export class WalStorage implements Storage {
   readonly logDir: string;

@@ -262,7 +262,7 @@ test('salvage after damage in an earlier segment: the damaged segment and every 
 });
 
 test('a checkpoint without its end marker whose older segments are gone is damage, not a crash mid-checkpoint to throw away', async (t) => {
-  const dir = tempDir('wal');
+  const dir = sub(tempDir('wal'), 'log');
   const file = path.join(dir, '0000000000000002.wal');
   // A completed checkpoint (the older segment already deleted) whose end marker went bad.
   const cp = Buffer.concat([frame('{"$checkpoint":true}'), frame('{"i":7}'), frame('{"$checkpointEnd":true}')]);

@@ -45,6 +45,7 @@ import { fdatasyncSync, writeSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from './crc32.js';
+import { newDamagedDir, syncPath } from './damaged.js';
 import { StateError } from './lock.js';
 
 /** What open() does with a damaged log (anything but a torn tail); see the header. */
@@ -267,31 +268,6 @@ function check(dir: string, live: readonly Segment[]): Checked {
   return { payloads, records, damage: null };
 }
 
-/** A new directory `<dir>.damaged-<UTC time>` beside `dir` (with a suffix if that is taken). */
-async function damagedDir(dir: string): Promise<string> {
-  const stamp = `${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
-  const base = path.join(path.dirname(path.resolve(dir)), `${path.basename(path.resolve(dir))}.damaged-${stamp}`);
-  for (let k = 1; ; k++) {
-    const name = k === 1 ? base : `${base}-${k}`;
-    try {
-      await mkdir(name);
-      return name;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-}
-
-/** fsync a file or a directory, by its path. */
-async function syncPath(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** All of `data`, even if the OS takes it in pieces. */
 async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
   let done = 0;
@@ -402,7 +378,7 @@ export class Wal<R> {
     kept: Checked,
     opts: Wal<R>['opts'],
   ): Promise<WalOpened<R>> {
-    const keptAs = await damagedDir(dir);
+    const keptAs = await newDamagedDir(dir);
     for (const s of seqs.filter((x) => x >= from)) {
       await copyFile(path.join(dir, segName(s)), path.join(keptAs, segName(s)));
       if (opts.fsync) await syncPath(path.join(keptAs, segName(s)));

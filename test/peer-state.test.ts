@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { LiveCluster, type Proc } from './helpers/procs.js';
+import { LiveCluster, until, type Proc } from './helpers/procs.js';
 
 const THREE = 'p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n';
 
@@ -23,10 +23,16 @@ async function decided(t: { teardown: (f: () => Promise<void>) => void }): Promi
 
 /** The one `paxos: ...` line a refused start prints, after checking it exited 1 without listening. */
 async function refused(p: Proc): Promise<string> {
-  const { code } = await p.closed;
+  // Whichever comes first: the exit, or the peer listening (then it did not refuse).
+  const listening = (): boolean => p.stderr.some((l) => /listening on/.test(l));
+  await until(() => p.exit !== null || listening(), `${p.host} to exit or listen`, 30_000);
+  if (p.exit === null) {
+    await p.kill9();
+    throw new Error(`the peer did not refuse to start: it listened; stderr:\n${p.stderr.join('\n')}`);
+  }
   const lines = p.stderr.filter((l) => l.startsWith('paxos: '));
-  if (code !== 1 || lines.length !== 1) throw new Error(`expected exit 1 and one "paxos:" line, got ${code}; stderr:\n${p.stderr.join('\n')}`);
-  if (p.stderr.some((l) => /listening on/.test(l))) throw new Error('it listened');
+  if (p.exit?.code !== 1 || lines.length !== 1) throw new Error(`expected exit 1 and one "paxos:" line, got ${p.exit?.code}; stderr:\n${p.stderr.join('\n')}`);
+  if (listening()) throw new Error('it listened');
   return lines[0]!;
 }
 

@@ -295,12 +295,21 @@ test('a bad checksum in an earlier segment is damage, not a torn write: open ref
 });
 
 test('a missing segment is damage: a hole in the middle or a lost first segment', async (t) => {
-  const dir = tempDir('wal');
+  const base = tempDir('wal');
+  const dir = sub(base, 'log');
   await writeLog(dir, 30, 100);
   const segs = segments(dir);
   t.true(segs.length >= 4);
   rmSync(path.join(dir, segs[2]!));
   await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`${segs[2]}, byte 0: segment missing between ${segs[1]} and ${segs[3]}`) });
+  // Salvage: the records of the segments before the hole; the later ones kept aside.
+  const salvaged = sub(base, 'salvaged');
+  for (const n of segments(dir)) writeFileSync(path.join(salvaged, n), readFileSync(path.join(dir, n)));
+  const before = countFrames(readFileSync(path.join(dir, segs[0]!))) + countFrames(readFileSync(path.join(dir, segs[1]!)));
+  const r = await Wal.open<R>(salvaged, { onCorruption: 'salvage', fsync: false });
+  t.deepEqual(ids(r.records), range(0, before));
+  t.deepEqual(readdirSync(r.damage?.keptAs ?? '').sort(), segs.slice(3));
+  await r.wal.close();
   rmSync(path.join(dir, segs[0]!));
   rmSync(path.join(dir, segs[1]!));
   await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`the log starts at ${segs[3]}, which is not a checkpoint`) });

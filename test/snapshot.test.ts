@@ -1,8 +1,9 @@
 // Snapshots: what is saved loads back exactly; a damaged newest one is
-// skipped (and reported) in favour of the one before; prune keeps the
-// newest few and sweeps up temp files left by a crash mid-save.
+// skipped (and reported) in favour of the one before, and moved aside, never
+// deleted; prune keeps the newest few intact ones and sweeps up temp files
+// left by a crash mid-save.
 
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { crc32 } from '../src/storage/crc32.js';
@@ -10,6 +11,10 @@ import { loadLatestSnapshot, pruneSnapshots, saveSnapshot } from '../src/storage
 import { tempDir } from './helpers/tmp.js';
 
 const FAST = { fsync: false } as const;
+
+/** A snapshot directory inside a temp dir, so that `<dir>.damaged-*` is removed with it. */
+const snapDir = (): string => path.join(tempDir('snap'), 'snapshots');
+const aside = (dir: string): string[] => readdirSync(path.dirname(dir)).filter((n) => n.startsWith(`${path.basename(dir)}.damaged-`));
 
 test('no directory, or no snapshots in it, is no snapshot', async (t) => {
   const dir = tempDir('snap');
@@ -52,20 +57,25 @@ for (const [what, mangle, reason] of [
   ['the index of another snapshot', () => Buffer.from(`${JSON.stringify({ index: 20, crc: crc32(Buffer.from('thirty')), bytes: 6 })}\nthirty`), /: header says index 20, which does not match the file name$/],
 ] as const) {
   test(`a newest snapshot that is ${what} is skipped, named with the reason, for the one before`, async (t) => {
-    const dir = tempDir('snap');
+    const dir = snapDir();
     await saveSnapshot(dir, { index: 20, data: 'twenty' }, FAST);
     const newest = await saveSnapshot(dir, { index: 30, data: 'thirty' }, FAST);
-    writeFileSync(newest, mangle(readFileSync(newest)));
+    const bad = mangle(readFileSync(newest));
+    writeFileSync(newest, bad);
     const r = await loadLatestSnapshot(dir);
     t.deepEqual(r.snapshot, { index: 20, data: 'twenty' });
     t.is(r.skipped.length, 1);
     t.true(r.skipped[0]!.startsWith(`${newest}: `), r.skipped[0]);
-    t.regex(r.skipped[0]!, reason);
+    const [why, movedTo] = r.skipped[0]!.split('; moved to ');
+    t.regex(why!, reason);
+    t.regex(movedTo!, /\/snapshots\.damaged-\d{8}T\d{6}Z\/snapshot-0000000000000030\.snap$/);
+    t.deepEqual(readFileSync(movedTo!), bad, 'kept as it was');
+    t.false(existsSync(newest));
   });
 }
 
 test('when every snapshot is damaged there is none, and each is listed', async (t) => {
-  const dir = tempDir('snap');
+  const dir = snapDir();
   const a = await saveSnapshot(dir, { index: 1, data: 'one' }, FAST);
   const b = await saveSnapshot(dir, { index: 2, data: 'two' }, FAST);
   truncateSync(a, 5);
@@ -73,6 +83,19 @@ test('when every snapshot is damaged there is none, and each is listed', async (
   const r = await loadLatestSnapshot(dir);
   t.is(r.snapshot, null);
   t.deepEqual(r.skipped.map((s) => s.split(': ')[0]), [b, a]);
+  t.is(aside(dir).length, 1, 'both moved into one directory');
+  t.deepEqual(readdirSync(path.join(path.dirname(dir), aside(dir)[0]!)).sort(), [path.basename(a), path.basename(b)]);
+});
+
+test('prune counts only intact snapshots and moves damaged ones aside: it never deletes one, nor the good ones for them', async (t) => {
+  const dir = snapDir();
+  for (const index of [5, 10, 20, 30]) await saveSnapshot(dir, { index, data: `s${index}` }, FAST);
+  // The two newest go bad after load (a bad disk): prune must not keep them in place of the good ones.
+  for (const index of [20, 30]) truncateSync(path.join(dir, `snapshot-00000000000000${index}.snap`), 5);
+  await pruneSnapshots(dir, 2);
+  t.deepEqual(readdirSync(dir).sort(), ['snapshot-0000000000000005.snap', 'snapshot-0000000000000010.snap']);
+  t.deepEqual(readdirSync(path.join(path.dirname(dir), aside(dir)[0] ?? 'none')).sort(), ['snapshot-0000000000000020.snap', 'snapshot-0000000000000030.snap']);
+  t.deepEqual((await loadLatestSnapshot(dir)).snapshot, { index: 10, data: 's10' });
 });
 
 test('a crash mid-save leaves a temp file that load ignores and prune removes; prune keeps the newest two', async (t) => {

@@ -1,7 +1,7 @@
 // The write-ahead log: records survive a reopen, one fsync covers many
 // records (group commit), a crash at any byte of the last write loses only
-// that torn record, damage elsewhere is refused, and a checkpoint replaces
-// the log atomically.
+// that torn record, damage anywhere (even in the last segment) is refused or
+// salvaged, never cut off, and a checkpoint replaces the log atomically.
 
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import test from 'ava';
 import { crc32, crc32Table } from '../src/storage/crc32.js';
 import { StateError } from '../src/storage/lock.js';
-import { Wal } from '../src/storage/wal.js';
+import { Wal, WalDamageError } from '../src/storage/wal.js';
 import { tempDir } from './helpers/tmp.js';
 
 type R = { i: number; pad?: string };
@@ -139,17 +139,19 @@ test('a crash at any byte of the last write: earlier records survive, the torn o
   const before = range(0, 11);
   const tails: Array<[string, Buffer]> = [];
   for (let cut = goodEnd + 1; cut < full.length; cut++) tails.push([`cut at ${cut}`, full.subarray(0, cut)]);
-  // A write that never finished; a file that grew but whose data blocks are zeros; a bad checksum.
+  // A write that never finished; a file that grew but whose data blocks are zeros.
   tails.push(['garbage after the last frame', Buffer.concat([full, Buffer.from([0xff, 0x00, 0x10, 0x00, 0x00, 0x01, 0x02])])]);
   tails.push(['zeros after the last frame', Buffer.concat([full, Buffer.alloc(4096)])]);
-  const flipped = Buffer.from(full);
-  flipped[full.length - 2] = flipped[full.length - 2]! ^ 0x01;
-  tails.push(['a bad checksum in the last frame', flipped]);
+  const zeroed = Buffer.from(full);
+  zeroed.fill(0, full.length - 5);
+  tails.push(['a last frame whose payload ends in zeros', zeroed]);
+  tails.push(['a last frame all zeros', Buffer.concat([full.subarray(0, goodEnd), Buffer.alloc(lastFrame)])]);
   for (const [k, [what, bytes]] of tails.entries()) {
     const dir = sub(base, `case-${k}`);
     for (const n of segs.slice(0, -1)) writeFileSync(path.join(dir, n), readFileSync(path.join(orig, n)));
     writeFileSync(path.join(dir, last), bytes);
     const r = await Wal.open<R>(dir, { segmentBytes: 100 });
+    t.is(r.damage, null, what);
     const intact = what.startsWith('garbage') || what.startsWith('zeros');
     t.deepEqual(ids(r.records), intact ? range(0, 12) : before, what);
     t.is(r.truncatedBytes, intact ? bytes.length - full.length : bytes.length - goodEnd, what);
@@ -160,17 +162,117 @@ test('a crash at any byte of the last write: earlier records survive, the torn o
   }
 });
 
-test('a bad frame in the middle of the last segment discards it and everything after it', async (t) => {
-  const dir = tempDir('wal');
+/** How many frames `buf` holds, good or bad, reading only their lengths. */
+function countFrames(buf: Buffer): number {
+  let n = 0;
+  for (let off = 0; off < buf.length; off += 8 + buf.readUInt32LE(off)) n++;
+  return n;
+}
+
+/** Every file under `dir` (recursively) with its bytes, to show nothing changed. */
+function snapshotOf(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const n of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const f = path.join(dir, n);
+    if (statSync(f).isFile()) out.set(n, readFileSync(f));
+  }
+  return out;
+}
+
+test('a flipped byte in the middle of the only segment is damage, not a torn tail: refuse changes nothing; salvage keeps the file aside and the records before it', async (t) => {
+  const base = tempDir('wal');
+  const dir = sub(base, 'log');
   await writeLog(dir, 10);
-  const file = path.join(dir, segments(dir)[0]!);
-  const bytes = readFileSync(file);
+  const name = segments(dir)[0]!;
+  const bytes = readFileSync(path.join(dir, name));
   const at = frame('{"i":0}').length * 4; // records 0..9 have frames of equal size
   bytes[at + 9] = bytes[at + 9]! ^ 0xff;
-  writeFileSync(file, bytes);
-  const r = await Wal.open<R>(dir);
+  writeFileSync(path.join(dir, name), bytes);
+  const before = snapshotOf(base);
+
+  const err = await t.throwsAsync(Wal.open<R>(dir), { instanceOf: WalDamageError });
+  t.true(err.message.startsWith(`${path.join(dir, name)}, byte ${at}: bad checksum on a complete frame; the log in ${dir} is damaged`), err.message);
+  t.regex(err.message, /keep it for inspection/);
+  t.notRegex(err.message, /delete|rejoin/);
+  t.deepEqual(err.site, { file: path.join(dir, name), offset: at, reason: 'bad checksum on a complete frame' });
+  t.deepEqual(snapshotOf(base), before, 'refuse: every file byte-identical, nothing added');
+
+  const r = await Wal.open<R>(dir, { onCorruption: 'salvage', fsync: false });
   t.deepEqual(ids(r.records), [0, 1, 2, 3]);
-  t.is(r.truncatedBytes, bytes.length - at);
+  t.is(r.truncatedBytes, 0);
+  const keptAs = r.damage?.keptAs ?? '';
+  t.deepEqual(r.damage, { file: path.join(dir, name), offset: at, reason: 'bad checksum on a complete frame', keptAs, recordsKept: 4 });
+  t.regex(path.basename(keptAs), /^log\.damaged-\d{8}T\d{6}Z$/);
+  t.is(path.dirname(keptAs), base);
+  t.deepEqual(readFileSync(path.join(keptAs, name)), bytes, 'the damaged segment is kept as it was');
+  r.wal.append({ i: 4 });
+  await r.wal.close();
+  t.deepEqual(await reread(dir), [0, 1, 2, 3, 4], 'the log now holds the records kept, and goes on');
+  t.false(segments(dir).includes(name), 'the damaged segment is gone from the log');
+});
+
+test('a bad frame followed by a valid one is damage, whatever it looks like: a bad checksum, a length that runs past the end, zeros', async (t) => {
+  const base = tempDir('wal');
+  const good = [frame('{"i":0}'), frame('{"i":1}')];
+  const after = frame('{"i":2}');
+  const longLen = Buffer.from(frame('{"i":9}'));
+  longLen.writeUInt32LE(100_000, 0); // a flipped length bit: it runs past the end of the file
+  const badSum = Buffer.from(frame('{"i":9}'));
+  badSum[9] = badSum[9]! ^ 0x01;
+  for (const [what, bad, offset] of [
+    ['a bad checksum', badSum, /bad checksum on a complete frame/],
+    ['a length that runs past the end of the file', longLen, /frame declares 100000 bytes, but only \d+ follow, yet a valid frame follows at byte \d+/],
+    ['zero bytes', Buffer.alloc(16), /a frame of length 0/],
+  ] as const) {
+    const dir = sub(base, what.replace(/ /g, '-'));
+    const file = path.join(dir, '0000000000000001.wal');
+    const bytes = Buffer.concat([...good, bad, after]);
+    writeFileSync(file, bytes);
+    const err = await t.throwsAsync(Wal.open<R>(dir), { instanceOf: WalDamageError }, what);
+    t.is(err.site.offset, good[0]!.length * 2, what);
+    t.regex(err.site.reason, offset, what);
+    t.deepEqual(readFileSync(file), bytes, `${what}: untouched`);
+    const r = await Wal.open<R>(dir, { onCorruption: 'salvage', fsync: false });
+    t.deepEqual(ids(r.records), [0, 1], what);
+    t.is(r.damage?.recordsKept, 2);
+    await r.wal.close();
+  }
+});
+
+test('salvage after damage in an earlier segment: the damaged segment and every later one are kept aside, the records before it kept', async (t) => {
+  const base = tempDir('wal');
+  const dir = sub(base, 'log');
+  await writeLog(dir, 30, 100);
+  const segs = segments(dir);
+  t.true(segs.length >= 4);
+  const second = path.join(dir, segs[1]!);
+  const bytes = readFileSync(second);
+  bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x10; // inside its last frame
+  writeFileSync(second, bytes);
+  // Kept: every record of the first segment and all but the last of the second.
+  const kept = countFrames(readFileSync(path.join(dir, segs[0]!))) + countFrames(bytes) - 1;
+  const r = await Wal.open<R>(dir, { segmentBytes: 100, onCorruption: 'salvage', fsync: false });
+  t.regex(r.damage?.reason ?? '', /in a segment that is not the last$/);
+  t.is(r.damage?.file, second);
+  t.deepEqual(readdirSync(r.damage?.keptAs ?? '').sort(), segs.slice(1), 'the damaged segment and all after it');
+  t.deepEqual(ids(r.records), range(0, kept));
+  t.is(r.damage?.recordsKept, kept);
+  await r.wal.close();
+  t.deepEqual(await reread(dir, 100), ids(r.records));
+});
+
+test('a checkpoint without its end marker whose older segments are gone is damage, not a crash mid-checkpoint to throw away', async (t) => {
+  const dir = sub(tempDir('wal'), 'log');
+  const file = path.join(dir, '0000000000000002.wal');
+  // A completed checkpoint (the older segment already deleted) whose end marker went bad.
+  const cp = Buffer.concat([frame('{"$checkpoint":true}'), frame('{"i":7}'), frame('{"$checkpointEnd":true}')]);
+  cp[cp.length - 2] = cp[cp.length - 2]! ^ 0x01;
+  writeFileSync(file, cp);
+  const err = await t.throwsAsync(Wal.open<R>(dir), { instanceOf: WalDamageError });
+  t.regex(err.message, /checkpoint without its end marker \(bad checksum on a complete frame\), and the segments it replaces are gone/);
+  t.deepEqual(readFileSync(file), cp, 'not deleted');
+  const r = await Wal.open<R>(dir, { onCorruption: 'salvage', fsync: false });
+  t.deepEqual(ids(r.records), [7]);
   await r.wal.close();
 });
 
@@ -184,21 +286,30 @@ test('a bad checksum in an earlier segment is damage, not a torn write: open ref
   writeFileSync(first, bytes);
   const sizes = segments(dir).map((n) => statSync(path.join(dir, n)).size);
   const err = await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), { instanceOf: StateError });
-  t.true(err?.message.startsWith(`${first}: bad checksum in frame at byte 0, which is not the last segment; the log is damaged`), err?.message);
-  t.regex(err?.message ?? '', /restore .* from a backup, or delete it to rejoin/);
+  t.true(err?.message.startsWith(`${first}, byte 0: bad checksum on a complete frame, in a segment that is not the last; the log in ${dir} is damaged`), err?.message);
+  t.notRegex(err?.message ?? '', /delete|rejoin/);
   t.deepEqual(segments(dir).map((n) => statSync(path.join(dir, n)).size), sizes, 'no segment truncated or removed');
   // A torn frame (not a checksum) in an earlier segment is refused the same way.
   writeFileSync(first, good.subarray(0, good.length - 1));
-  await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), { message: new RegExp(`^${first}: frame cut short at byte \\d+, which is not the last segment`) });
+  await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), { message: new RegExp(`^${first}, byte \\d+: frame declares \\d+ bytes, but only \\d+ follow, in a segment that is not the last`) });
 });
 
 test('a missing segment is damage: a hole in the middle or a lost first segment', async (t) => {
-  const dir = tempDir('wal');
+  const base = tempDir('wal');
+  const dir = sub(base, 'log');
   await writeLog(dir, 30, 100);
   const segs = segments(dir);
   t.true(segs.length >= 4);
   rmSync(path.join(dir, segs[2]!));
-  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`segment ${segs[2]} is missing between ${segs[1]} and ${segs[3]}`) });
+  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`${segs[2]}, byte 0: segment missing between ${segs[1]} and ${segs[3]}`) });
+  // Salvage: the records of the segments before the hole; the later ones kept aside.
+  const salvaged = sub(base, 'salvaged');
+  for (const n of segments(dir)) writeFileSync(path.join(salvaged, n), readFileSync(path.join(dir, n)));
+  const before = countFrames(readFileSync(path.join(dir, segs[0]!))) + countFrames(readFileSync(path.join(dir, segs[1]!)));
+  const r = await Wal.open<R>(salvaged, { onCorruption: 'salvage', fsync: false });
+  t.deepEqual(ids(r.records), range(0, before));
+  t.deepEqual(readdirSync(r.damage?.keptAs ?? '').sort(), segs.slice(3));
+  await r.wal.close();
   rmSync(path.join(dir, segs[0]!));
   rmSync(path.join(dir, segs[1]!));
   await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`the log starts at ${segs[3]}, which is not a checkpoint`) });
@@ -207,7 +318,7 @@ test('a missing segment is damage: a hole in the middle or a lost first segment'
 test('a frame with a good checksum that is not JSON is refused', async (t) => {
   const dir = tempDir('wal');
   writeFileSync(path.join(dir, '0000000000000001.wal'), Buffer.concat([frame('{"i":0}'), frame('not json')]));
-  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: /0000000000000001\.wal: a frame with a good checksum holds no JSON/ });
+  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: /0000000000000001\.wal, byte 15: a frame with a good checksum holds no JSON/ });
 });
 
 test('checkpoint: the log becomes exactly the live records (plus later appends), older segments are deleted', async (t) => {

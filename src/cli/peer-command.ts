@@ -46,7 +46,7 @@ lines; everything else goes to stderr.
                            accepted value, last proposal number, chosen value)
                            (default ./paxos-data/HOST, in the image
                            /app/paxos-data/HOST). A restarted peer resumes
-                           from it; a corrupt state file stops the peer.
+                           from it; a corrupt or lost state log stops the peer.
       --replica-file FILE  where the peer writes the chosen value once it
                            learns it, atomically (default DATA_DIR/value)
       --secret-file FILE   a shared secret: every connection, peer or client,
@@ -234,7 +234,7 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     await (await import('./replica-command.js')).runReplica(settings, log);
     return;
   }
-  const storage = new WalStorage(settings.dataDir);
+  const storage = new WalStorage(settings.dataDir, { replicaFile: settings.replicaFile, identity: { host: settings.self.host, id: settings.self.id } });
   const daemon = new PeerDaemon({
     cluster: settings.cluster,
     self: settings.self,
@@ -260,6 +260,7 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
     { log, listen: settings.listen, exitOnStdinClose: settings.exitOnStdinClose, graceMs: 1000 },
   );
   daemon.on('idle', () => shutdown(`idle for ${settings.idleMs / 1000} s`));
+  if (storage.truncatedBytes > 0) log.warn(`${storage.logDir}: cut off a torn last write of ${storage.truncatedBytes} bytes (a crash mid-save); every completed save is kept`);
 }
 
 function positiveInt(flag: string, text: string): number {

@@ -3,12 +3,15 @@
 // describing the data that follows (CRC-32 and length of its UTF-8 bytes).
 // A snapshot is written beside its final name, fsynced, renamed over and
 // the directory fsynced, so a crash leaves the old snapshots or the new one
-// complete; a newest one damaged anyway (bad disk, copied in half) is
-// skipped on load in favour of the one before, and reported.
+// complete; so one that reads back damaged (bad disk, copied in half) is
+// damage, never a crash. Load skips it for the one before and prune does not
+// count it; both move it into `<dir>.damaged-<UTC time>/` (damaged.ts),
+// never delete it, and load reports it.
 
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from './crc32.js';
+import { moveAside, newDamagedDir } from './damaged.js';
 
 export interface Snapshot {
   readonly index: number;
@@ -81,25 +84,44 @@ async function snapshotNames(dir: string): Promise<string[]> {
   }
 }
 
-/** The newest snapshot that reads back intact; damaged newer ones are skipped and listed as "path: reason". */
+/** Moves damaged snapshots of `dir` into one new `<dir>.damaged-<time>` directory, made on first use. */
+function setAside(dir: string): (file: string) => Promise<string> {
+  let aside: string | null = null;
+  return async (file) => moveAside(file, (aside ??= await newDamagedDir(dir)));
+}
+
+/**
+ * The newest snapshot that reads back intact. Damaged newer ones are moved
+ * aside and listed as "path: reason; moved to new path".
+ */
 export async function loadLatestSnapshot(dir: string): Promise<{ snapshot: Snapshot | null; skipped: string[] }> {
   // Fixed-width names: sorting the names sorts by index.
   const names = (await snapshotNames(dir)).filter((n) => NAME_RE.test(n)).sort().reverse();
   const skipped: string[] = [];
+  const aside = setAside(dir);
   for (const n of names) {
     const file = path.join(dir, n);
     const r = parse(n, await readFile(file));
     if (typeof r !== 'string') return { snapshot: r, skipped };
-    skipped.push(`${file}: ${r}`);
+    skipped.push(`${file}: ${r}; moved to ${await aside(file)}`);
   }
   return { snapshot: null, skipped };
 }
 
-/** Keep the newest `keep` snapshots; remove older ones and temp files left by a crash mid-save. */
+/**
+ * Keep the newest `keep` intact snapshots; remove older ones and temp files
+ * left by a crash mid-save. Every snapshot is read first: a damaged one
+ * counts for nothing and is moved aside, never deleted.
+ */
 export async function pruneSnapshots(dir: string, keep = 2): Promise<void> {
   if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`pruneSnapshots(${dir}): keep must be a non-negative integer, not ${keep}`);
   const names = await snapshotNames(dir);
-  const snaps = names.filter((n) => NAME_RE.test(n)).sort().reverse();
-  const doomed = [...snaps.slice(keep), ...names.filter((n) => n.startsWith('snapshot-') && n.endsWith(TMP))];
-  for (const n of doomed) await rm(path.join(dir, n), { force: true });
+  const aside = setAside(dir);
+  let intact = 0;
+  for (const n of names.filter((x) => NAME_RE.test(x)).sort().reverse()) {
+    const file = path.join(dir, n);
+    if (typeof parse(n, await readFile(file)) === 'string') await aside(file);
+    else if (++intact > keep) await rm(file, { force: true });
+  }
+  for (const n of names.filter((x) => x.startsWith('snapshot-') && x.endsWith(TMP))) await rm(path.join(dir, n), { force: true });
 }

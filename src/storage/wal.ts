@@ -9,24 +9,47 @@
 // under way waits for it and then does one more covering everything appended
 // meanwhile, so any number of callers share two fsyncs at most.
 //
-// Recovery: a short or bad frame in the LAST segment is a write torn by a
-// crash: the file is cut back to the start of that frame (every record that
-// sync() confirmed lies before it). A bad frame anywhere else, or a missing
-// segment, is damage, and open() refuses, naming the file: starting from a
-// shorter log could make a replica break promises it made.
+// Recovery tells a torn write from damage. Only the last write can be torn
+// by a crash, and only records that no sync() confirmed are in it, so only
+// this may be cut off: the bytes from the first bad frame of the LAST
+// segment to its end, when no frame with a good checksum starts anywhere
+// among them (a scan, byte by byte, done only on recovery), and they are
+//   - a frame header cut short (fewer than 8 bytes left), or
+//   - a frame whose declared length runs past the end of the file, or
+//   - zero bytes from somewhere inside that frame to the end of the file (a
+//     file that grew before its data blocks were written: all zeros, or a
+//     last frame whose payload ends in zeros, which JSON never holds).
+// Everything else is damage: a complete frame with a bad checksum (and not
+// zero-filled), a bad frame with a good one after it, a bad frame in an
+// earlier segment, a missing segment, a checkpoint without its end marker
+// that cannot be a crash mid-checkpoint, a good checksum over bytes that are
+// not JSON. A corrupted length field can look like a frame running past the
+// end; the rule then cuts it off only when nothing valid follows it, and a
+// crash mid-write can look like damage (zeros with data after them): the
+// rule errs towards refusing, as starting from a shorter log could make a
+// replica break promises it made. On damage, open() (onCorruption) either
+// refuses, changing nothing, or salvages: it copies the damaged segment and
+// every later one to `<dir>.damaged-<UTC time>/`, and rewrites the log as a
+// checkpoint of the records before the damage (those after it are dropped).
 //
 // Compaction: checkpoint(records) writes a new segment that starts with a
 // marker frame and holds the live state up to an end marker, makes it
 // durable, and only then deletes the older segments. On open, the newest
 // complete checkpoint makes everything before it obsolete; a checkpoint
-// without its end marker (a crash mid-checkpoint) is deleted, and the older
-// segments, still all there, hold the state.
+// without its end marker is a crash mid-checkpoint when it is the newest
+// segment, cut short as a torn write is, and the segment before it is still
+// there: it is deleted, and the older segments, all still there, hold the
+// state.
 
 import { fdatasyncSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from './crc32.js';
+import { newDamagedDir, syncPath } from './damaged.js';
 import { StateError } from './lock.js';
+
+/** What open() does with a damaged log (anything but a torn tail); see the header. */
+export type OnCorruption = 'refuse' | 'salvage';
 
 export interface WalOptions {
   /** Start a new segment once the current one would pass this size (default 16 MiB). */
@@ -35,14 +58,53 @@ export interface WalOptions {
   readonly fsync?: boolean;
   /** Called once per group-commit write, after its fdatasync (tests count them). */
   readonly onSync?: () => void;
+  /**
+   * 'refuse' (the default): throw WalDamageError and change nothing.
+   * 'salvage': keep the damaged segments aside and go on with the records before the damage.
+   */
+  readonly onCorruption?: OnCorruption;
+}
+
+/** Where a log is damaged, and how. */
+export interface WalDamageSite {
+  /** The segment (for a missing one, the path it should have). */
+  readonly file: string;
+  /** The byte of `file` where the damage starts. */
+  readonly offset: number;
+  readonly reason: string;
+}
+
+/** What a salvage found and did. */
+export interface WalDamage extends WalDamageSite {
+  /** The directory `<dir>.damaged-<UTC time>` holding copies of the damaged segment and every later one. */
+  readonly keptAs: string;
+  /** How many records were kept: those before the damage, which open() returns. */
+  readonly recordsKept: number;
+}
+
+export interface WalOpened<R> {
+  readonly wal: Wal<R>;
+  readonly records: R[];
+  /** Bytes of a torn tail cut off (a crash mid-write); 0 if none. */
+  readonly truncatedBytes: number;
+  /** Set only by a salvage; null when the log was sound. */
+  readonly damage: WalDamage | null;
+}
+
+/** open() found damage and, as told to ('refuse'), changed nothing. */
+export class WalDamageError extends StateError {
+  constructor(
+    readonly dir: string,
+    readonly site: WalDamageSite,
+  ) {
+    super(`${site.file}, byte ${site.offset}: ${site.reason}; the log in ${dir} is damaged, not torn by a crash, and was left as it is: keep it for inspection`);
+  }
 }
 
 const HEADER = 8;
 const BEGIN = '{"$checkpoint":true}';
 const END = '{"$checkpointEnd":true}';
 const NAME_RE = /^(\d{16})\.wal$/;
-const RECOVER =
-  "restore this replica's data directory from a backup, or delete it to rejoin the cluster empty (only while a majority of the other replicas are healthy)";
 
 const segName = (seq: number): string => `${String(seq).padStart(16, '0')}.wal`;
 
@@ -65,47 +127,145 @@ function frame(payload: string): Buffer {
 interface Segment {
   readonly seq: number;
   readonly file: string;
-  readonly size: number;
   readonly payloads: string[];
-  /** Where the valid frames end; `size` unless `bad`. */
+  /** Where each payload's frame starts. */
+  readonly offsets: number[];
+  /** Where the valid frames end; the file's size unless `bad`. */
   readonly end: number;
-  /** What is wrong at `end`, if anything. */
-  readonly bad: string | null;
+  /** What is wrong at `end`, if anything, and whether it can be a torn write (see the header). */
+  readonly bad: { readonly reason: string; readonly torn: boolean } | null;
 }
 
 /** Frames of a segment, up to the first one that is cut short or fails its checksum. */
-function readFrames(buf: Buffer): Pick<Segment, 'payloads' | 'end' | 'bad'> {
+function readFrames(buf: Buffer): Pick<Segment, 'payloads' | 'offsets' | 'end' | 'bad'> {
   const payloads: string[] = [];
+  const offsets: number[] = [];
   let off = 0;
   while (off < buf.length) {
-    if (buf.length - off < HEADER) return { payloads, end: off, bad: `frame header cut short at byte ${off}` };
-    const len = buf.readUInt32LE(off);
-    const sum = buf.readUInt32LE(off + 4);
-    // Nothing writes an empty payload; a zero length is a zero-filled tail
-    // (a crash after the file grew but before its data blocks were written).
-    if (len === 0) return { payloads, end: off, bad: `empty frame (zeroed bytes) at byte ${off}` };
-    if (buf.length - off - HEADER < len) return { payloads, end: off, bad: `frame cut short at byte ${off}` };
+    const len = buf.length - off < HEADER ? -1 : buf.readUInt32LE(off);
+    // Nothing writes an empty payload.
+    if (len <= 0 || buf.length - off - HEADER < len) break;
     const body = buf.subarray(off + HEADER, off + HEADER + len);
-    if (crc32(body) !== sum) return { payloads, end: off, bad: `bad checksum in frame at byte ${off}` };
+    if (crc32(body) !== buf.readUInt32LE(off + 4)) break;
     payloads.push(body.toString('utf8'));
+    offsets.push(off);
     off += HEADER + len;
   }
-  return { payloads, end: off, bad: null };
+  return { payloads, offsets, end: off, bad: off < buf.length ? badFrame(buf, off) : null };
+}
+
+/** What is wrong with the frame at `off`, and whether the bytes from it on can be a torn write. */
+function badFrame(buf: Buffer, off: number): { reason: string; torn: boolean } {
+  const left = buf.length - off;
+  let nonzeroEnd = buf.length;
+  while (nonzeroEnd > off && buf[nonzeroEnd - 1] === 0) nonzeroEnd--;
+  let reason: string;
+  let tornShape: boolean;
+  if (left < HEADER) {
+    reason = `frame header cut short (${left} of ${HEADER} bytes)`;
+    tornShape = true;
+  } else {
+    const len = buf.readUInt32LE(off);
+    // Zeros from inside this frame to the end of the file.
+    const zeroed = nonzeroEnd < off + HEADER + len;
+    if (nonzeroEnd === off) reason = `only zero bytes from here to the end of the file (${left})`;
+    else if (len === 0) reason = 'a frame of length 0';
+    else if (left - HEADER < len) reason = `frame declares ${len} bytes, but only ${left - HEADER} follow`;
+    else reason = zeroed ? `bad checksum, and zero bytes from byte ${nonzeroEnd} to the end of the file` : 'bad checksum on a complete frame';
+    tornShape = zeroed || left - HEADER < len;
+  }
+  if (!tornShape) return { reason, torn: false };
+  const next = nextGoodFrame(buf, off + 1);
+  return next === null ? { reason, torn: true } : { reason: `${reason}, yet a valid frame follows at byte ${next}`, torn: false };
+}
+
+/** The first offset from `from` on where a complete frame with a good checksum starts, if any. */
+function nextGoodFrame(buf: Buffer, from: number): number | null {
+  for (let p = from; p + HEADER < buf.length; p++) {
+    const len = buf.readUInt32LE(p);
+    if (len === 0 || buf.length - p - HEADER < len) continue;
+    if (crc32(buf.subarray(p + HEADER, p + HEADER + len)) === buf.readUInt32LE(p + 4)) return p;
+  }
+  return null;
 }
 
 async function readSegment(dir: string, seq: number): Promise<Segment> {
   const file = path.join(dir, segName(seq));
-  const buf = await readFile(file);
-  return { seq, file, size: buf.length, ...readFrames(buf) };
+  return { seq, file, ...readFrames(await readFile(file)) };
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+/** Which segments hold the log, found newest first, back to the newest complete checkpoint. */
+async function readLog(dir: string, seqs: readonly number[]): Promise<{ live: Segment[]; obsolete: number[]; abandoned: Segment | null }> {
+  const live: Segment[] = [];
+  let abandoned: Segment | null = null;
+  for (let i = seqs.length - 1; i >= 0; i--) {
+    const seg = await readSegment(dir, seqs[i]!);
+    if (seg.payloads[0] === BEGIN) {
+      // A crash mid-checkpoint: the newest segment, cut short as a torn write
+      // is, and the segments it was to replace still there (they are deleted
+      // only once it is durable). The older segments hold the state.
+      const crashed = live.length === 0 && abandoned === null && (seg.bad === null || seg.bad.torn) && seqs[i - 1] === seg.seq - 1;
+      if (!seg.payloads.includes(END) && crashed) {
+        abandoned = seg;
+        continue;
+      }
+      // The log starts here; what is older is obsolete and never read (a
+      // crash while deleting it leaves some behind). A missing end marker is
+      // damage, found by check().
+      live.unshift(seg);
+      return { live, obsolete: seqs.slice(0, i), abandoned };
+    }
+    live.unshift(seg);
   }
+  return { live, obsolete: [], abandoned };
+}
+
+interface Checked {
+  /** The records before the first damage (all of them if none), as payloads and parsed. */
+  readonly payloads: string[];
+  readonly records: unknown[];
+  /** The first damage, and the first segment to keep aside for it. */
+  readonly damage: (WalDamageSite & { readonly seq: number }) | null;
+}
+
+/** Read the live segments in order, up to the first damage. A torn tail of the last one is not damage. */
+function check(dir: string, live: readonly Segment[]): Checked {
+  const payloads: string[] = [];
+  const records: unknown[] = [];
+  const damaged = (seq: number, site: WalDamageSite): Checked => ({ payloads, records, damage: { ...site, seq } });
+  // A log begins at segment 1 or at a checkpoint, and has no holes: a
+  // missing segment is lost records, not something to skip over.
+  const first = live[0];
+  if (first !== undefined && first.seq !== 1 && first.payloads[0] !== BEGIN) {
+    return damaged(first.seq, { file: first.file, offset: 0, reason: `the log starts at ${segName(first.seq)}, which is not a checkpoint, so earlier segments are missing` });
+  }
+  for (const [i, seg] of live.entries()) {
+    const prev = live[i - 1];
+    if (prev !== undefined && seg.seq !== prev.seq + 1) {
+      return damaged(seg.seq, { file: path.join(dir, segName(prev.seq + 1)), offset: 0, reason: `segment missing between ${segName(prev.seq)} and ${segName(seg.seq)}` });
+    }
+    for (const [j, p] of seg.payloads.entries()) {
+      if ((j === 0 && p === BEGIN) || p === END) continue;
+      let record: unknown;
+      try {
+        record = JSON.parse(p);
+      } catch {
+        return damaged(seg.seq, { file: seg.file, offset: seg.offsets[j]!, reason: 'a frame with a good checksum holds no JSON (not a log this program wrote?)' });
+      }
+      payloads.push(p);
+      records.push(record);
+    }
+    const last = i === live.length - 1;
+    if (seg.payloads[0] === BEGIN && !seg.payloads.includes(END)) {
+      const why = seg.bad === null ? '' : ` (${seg.bad.reason})`;
+      const reason = `checkpoint without its end marker${why}, ${last ? 'and the segments it replaces are gone' : 'yet later segments exist'}`;
+      return damaged(seg.seq, { file: seg.file, offset: seg.end, reason });
+    }
+    if (seg.bad !== null && !(last && seg.bad.torn)) {
+      return damaged(seg.seq, { file: seg.file, offset: seg.end, reason: last ? seg.bad.reason : `${seg.bad.reason}, in a segment that is not the last` });
+    }
+  }
+  return { payloads, records, damage: null };
 }
 
 /** All of `data`, even if the OS takes it in pieces. */
@@ -158,7 +318,7 @@ export class Wal<R> {
     private readonly opts: { readonly segmentBytes: number; readonly fsync: boolean; readonly onSync: (() => void) | undefined },
   ) {}
 
-  static async open<R>(dir: string, options: WalOptions = {}): Promise<{ wal: Wal<R>; records: R[]; truncatedBytes: number }> {
+  static async open<R>(dir: string, options: WalOptions = {}): Promise<WalOpened<R>> {
     const opts = { segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024, fsync: options.fsync ?? true, onSync: options.onSync };
     await mkdir(dir, { recursive: true });
     const seqs = (await readdir(dir))
@@ -168,82 +328,87 @@ export class Wal<R> {
       })
       .sort((a, b) => a - b);
 
-    // Newest first, back to the newest complete checkpoint; what is older is
-    // obsolete and never read (a crash while deleting it leaves some behind).
-    const live: Segment[] = [];
-    let obsolete: number[] = [];
+    const { live, obsolete, abandoned } = await readLog(dir, seqs);
+    const checked = check(dir, live);
+    if (checked.damage !== null) {
+      const { seq, ...site } = checked.damage;
+      if ((options.onCorruption ?? 'refuse') === 'refuse') throw new WalDamageError(dir, site);
+      return Wal.salvage<R>(dir, seqs, seq, site, checked, opts);
+    }
+
+    // Sound: now clear away what a crash left behind.
     let dirChanged = false;
-    for (let i = seqs.length - 1; i >= 0; i--) {
-      const seg = await readSegment(dir, seqs[i]!);
-      if (seg.payloads[0] === BEGIN) {
-        if (seg.payloads.includes(END)) {
-          live.unshift(seg);
-          obsolete = seqs.slice(0, i);
-          break;
-        }
-        // Segments after a checkpoint are only started once it is durable, so
-        // a cut-short one can only be the newest.
-        if (live.length > 0) {
-          throw new StateError(`${seg.file}: checkpoint without its end marker (${seg.bad ?? 'never finished'}), and it is not the last segment; the log is damaged — ${RECOVER}`);
-        }
-        // A crash mid-checkpoint: the older segments still hold the state.
-        await rm(seg.file, { force: true });
-        dirChanged = true;
-        continue;
-      }
-      live.unshift(seg);
+    for (const s of [...obsolete, ...(abandoned === null ? [] : [abandoned.seq])]) {
+      await rm(path.join(dir, segName(s)), { force: true });
+      dirChanged = true;
     }
-    for (const s of obsolete) await rm(path.join(dir, segName(s)), { force: true });
-    if (obsolete.length > 0) dirChanged = true;
-
-    // A log begins at segment 1 or at a checkpoint, and has no holes: a
-    // missing segment is lost records, not something to skip over.
-    const first = live[0];
-    if (first !== undefined && first.seq !== 1 && first.payloads[0] !== BEGIN) {
-      throw new StateError(`${dir}: the log starts at ${segName(first.seq)}, which is not a checkpoint, so earlier segments are missing; the log is damaged — ${RECOVER}`);
-    }
-    for (let i = 1; i < live.length; i++) {
-      if (live[i]!.seq !== live[i - 1]!.seq + 1) {
-        throw new StateError(`${dir}: segment ${segName(live[i - 1]!.seq + 1)} is missing between ${segName(live[i - 1]!.seq)} and ${segName(live[i]!.seq)}; the log is damaged — ${RECOVER}`);
-      }
-    }
-
-    const records: R[] = [];
     let truncatedBytes = 0;
-    let olderBytes = 0;
-    for (const [i, seg] of live.entries()) {
-      const last = i === live.length - 1;
-      if (seg.bad !== null && !last) {
-        throw new StateError(`${seg.file}: ${seg.bad}, which is not the last segment; the log is damaged — ${RECOVER}`);
-      }
-      for (const [j, p] of seg.payloads.entries()) {
-        if ((j === 0 && p === BEGIN) || p === END) continue;
-        try {
-          records.push(JSON.parse(p) as R);
-        } catch {
-          throw new StateError(`${seg.file}: a frame with a good checksum holds no JSON; this is not a log this program wrote — ${RECOVER}`);
-        }
-      }
-      if (!last) olderBytes += seg.size;
-      else if (seg.bad !== null) {
-        // The torn tail: records in it or after it were never confirmed.
-        truncatedBytes = seg.size - seg.end;
-        const fh = await open(seg.file, 'r+');
-        try {
-          await fh.truncate(seg.end);
-          if (opts.fsync) await fh.sync();
-        } finally {
-          await fh.close();
-        }
+    const tail = live.at(-1);
+    if (tail !== undefined && tail.bad !== null) {
+      // The torn tail: records in it were never confirmed.
+      const fh = await open(tail.file, 'r+');
+      try {
+        truncatedBytes = (await fh.stat()).size - tail.end;
+        await fh.truncate(tail.end);
+        if (opts.fsync) await fh.sync();
+      } finally {
+        await fh.close();
       }
     }
+    let olderBytes = 0;
+    for (const seg of live.slice(0, -1)) olderBytes += seg.end;
 
-    const tail = live.at(-1);
     const seq = tail?.seq ?? 1;
     const handle = await open(path.join(dir, segName(seq)), 'a');
     if (tail === undefined) dirChanged = true;
-    if (dirChanged && opts.fsync) await syncDir(dir);
-    return { wal: new Wal<R>(dir, handle, seq, tail?.end ?? 0, olderBytes, opts), records, truncatedBytes };
+    if (dirChanged && opts.fsync) await syncPath(dir);
+    return { wal: new Wal<R>(dir, handle, seq, tail?.end ?? 0, olderBytes, opts), records: checked.records as R[], truncatedBytes, damage: null };
+  }
+
+  /**
+   * Keep copies of segment `from` and every later one in a new
+   * `<dir>.damaged-<time>` directory, then replace the log by a checkpoint
+   * of the records before the damage, in a segment after all the others.
+   */
+  private static async salvage<R>(
+    dir: string,
+    seqs: readonly number[],
+    from: number,
+    site: WalDamageSite,
+    kept: Checked,
+    opts: Wal<R>['opts'],
+  ): Promise<WalOpened<R>> {
+    const keptAs = await newDamagedDir(dir);
+    for (const s of seqs.filter((x) => x >= from)) {
+      await copyFile(path.join(dir, segName(s)), path.join(keptAs, segName(s)));
+      if (opts.fsync) await syncPath(path.join(keptAs, segName(s)));
+    }
+    if (opts.fsync) {
+      await syncPath(keptAs);
+      await syncPath(path.dirname(keptAs));
+    }
+    const seq = (seqs.at(-1) ?? 0) + 1;
+    const data = Buffer.concat([frame(BEGIN), ...kept.payloads.map(frame), frame(END)]);
+    const handle = await open(path.join(dir, segName(seq)), 'wx');
+    try {
+      await writeAll(handle, data);
+      if (opts.fsync) {
+        await handle.datasync();
+        await syncPath(dir);
+      }
+      // Durable: the checkpoint makes every older segment obsolete.
+      for (const s of seqs) await rm(path.join(dir, segName(s)), { force: true });
+      if (opts.fsync) await syncPath(dir);
+    } catch (err) {
+      await handle.close().catch(ignore);
+      throw err;
+    }
+    return {
+      wal: new Wal<R>(dir, handle, seq, data.length, 0, opts),
+      records: kept.records as R[],
+      truncatedBytes: 0,
+      damage: { ...site, keptAs, recordsKept: kept.records.length },
+    };
   }
 
   /** Buffer a record; nothing is written until sync(). */
@@ -357,7 +522,7 @@ export class Wal<R> {
     this.olderBytes += this.offset;
     this.seq += 1;
     this.offset = 0;
-    if (this.opts.fsync) await syncDir(this.dir);
+    if (this.opts.fsync) await syncPath(this.dir);
   }
 
   /**
@@ -386,7 +551,7 @@ export class Wal<R> {
       await writeAll(next, data);
       if (this.opts.fsync) {
         await next.datasync();
-        await syncDir(this.dir);
+        await syncPath(this.dir);
       }
     } catch (err) {
       await next.close().catch(ignore);
@@ -402,7 +567,7 @@ export class Wal<R> {
       const m = NAME_RE.exec(n);
       if (m !== null && Number(m[1]) <= old) await rm(path.join(this.dir, n), { force: true });
     }
-    if (this.opts.fsync) await syncDir(this.dir);
+    if (this.opts.fsync) await syncPath(this.dir);
   }
 
   /** Sync what is buffered, then close; the Wal cannot be used after. */

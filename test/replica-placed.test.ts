@@ -143,6 +143,8 @@ async function trio(t: ExecutionContext): Promise<{ live: LiveCluster; p2: Proc;
   t.teardown(async () => void (await Promise.all([peer1.close(), peer3.close()])));
   const p2 = live.start('peer2', ['--no-message-lines']);
   peer1.repeat('peer2', () => ({ type: 'heartbeat', from: 1, n: BALLOT1, commit: 1 }));
+  // A new data directory: peer2 first hears from both (the scripts answer its recover), then votes.
+  await p2.waitStderr(/recovered from the other replicas: voting again/);
   await p2.waitStderr(/leader: peer1/);
   return { live, p2, peer1, peer3 };
 }

@@ -200,7 +200,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     };
     const cmd = encodeCommand(req.cmd);
     const entry = this.waiters.get(key) ?? { cmd, list: [], placed: this.passedOn.has(key) };
-    if (this.node.role !== 'follower' || this.node.leader !== 0) entry.placed = true;
+    // Passed on only where a leader is known (this one, or the one a follower
+    // forwards to): a candidate hands a new command back unplaced (LogNode.propose).
+    if (this.node.leader !== 0) entry.placed = true;
     entry.list.push(w);
     this.waiters.set(key, entry);
     gone.addEventListener('abort', onGone, { once: true });

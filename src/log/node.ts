@@ -265,9 +265,13 @@ export class LogNode {
    */
   propose(cmds: readonly unknown[]): void {
     if (cmds.length === 0) return;
-    if (this.roleNow === 'leader' || this.roleNow === 'candidate') {
+    // A candidate knows no leader, and may never win (it may be cut off):
+    // new commands come back unplaced at once, so their clients try another
+    // replica instead of waiting out their timeout. Commands already pending
+    // when it stood (from its leadership) stay pending.
+    if (this.roleNow === 'leader') {
       this.pending.push(...cmds);
-    } else if (this.leaderId !== 0) {
+    } else if (this.roleNow === 'follower' && this.leaderId !== 0) {
       this.toForward.push(...cmds);
     } else {
       this.out.unplaced.push(...cmds);
@@ -288,8 +292,9 @@ export class LogNode {
    */
   read(ids: readonly number[]): void {
     if (ids.length === 0) return;
-    if (this.roleNow !== 'follower') return this.queueReads(this.self, ids);
-    if (this.leaderId === 0) {
+    if (this.roleNow === 'leader') return this.queueReads(this.self, ids);
+    // A candidate, like a follower with no leader, cannot confirm a read now.
+    if (this.roleNow === 'candidate' || this.leaderId === 0) {
       this.out.unreadable.push(...ids);
       return;
     }

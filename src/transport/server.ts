@@ -9,7 +9,7 @@
 // its far end is gone, and holding it only hides that.
 
 import net from 'node:net';
-import { MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS } from '../core/limits.js';
+import { MAX_CLIENT_IN_FLIGHT, MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS } from '../core/limits.js';
 import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
@@ -55,10 +55,49 @@ export interface InboundHandlers<M = Message, Req = ClientRequest, Res = ClientR
   /** A peer opened a connection to us and said who it is. */
   readonly hello?: (from: number) => void;
   /**
-   * A client's request; answer with `reply`, on the same connection.
-   * `gone` is aborted when that connection closes, so no one waits for it.
+   * A client's request; answer with `reply`, on the same connection (once:
+   * until then it counts against the connection's requests in flight).
+   * `conn.onClose` tells when that connection closes, so no one waits for it.
    */
-  readonly client?: (req: Req, reply: (res: Res) => void, gone: AbortSignal) => void;
+  readonly client?: (req: Req, reply: (res: Res) => void, conn: ClientConn) => void;
+}
+
+/** A client's connection, as the handler of its requests sees it. */
+export interface ClientConn {
+  /** Its address and port, for messages. */
+  readonly who: string;
+  /**
+   * Call `cb` once, when the connection closes; returns a function that
+   * cancels it. Both are O(1), however many requests are waiting: one
+   * listener on the socket serves them all (an AbortSignal walks its
+   * listeners on every add, which made pipelined requests cost quadratic time).
+   */
+  onClose(cb: () => void): () => void;
+}
+
+/** The callbacks waiting for one connection to close, in a Set. */
+class Closers implements ClientConn {
+  private readonly cbs = new Set<() => void>();
+  private closed = false;
+
+  constructor(readonly who: string) {}
+
+  onClose(cb: () => void): () => void {
+    if (this.closed) {
+      queueMicrotask(cb);
+      return () => undefined;
+    }
+    const entry = (): void => cb(); // a fresh function: the same cb twice is two entries
+    this.cbs.add(entry);
+    return () => void this.cbs.delete(entry);
+  }
+
+  close(): void {
+    this.closed = true;
+    const cbs = [...this.cbs];
+    this.cbs.clear();
+    for (const cb of cbs) cb();
+  }
 }
 
 export interface ListenOptions<M extends { readonly from: PeerId; readonly type: string } = Message, Req = ClientRequest, Res = ClientResult> {
@@ -76,6 +115,8 @@ export interface ListenOptions<M extends { readonly from: PeerId; readonly type:
   readonly maxHalfOpen?: number;
   /** Unread output allowed per connection (default OUTPUT_LIMITS; smaller in tests). */
   readonly output?: OutputLimits;
+  /** Client requests in flight per connection before it is no longer read (default MAX_CLIENT_IN_FLIGHT). */
+  readonly maxInFlight?: number;
 }
 
 /** How much unread output a connection may leave (see limits.ts). */
@@ -119,6 +160,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const conns = new Set<Conn>();
   const halfOpen = new HalfOpenBudget<Conn>(opts.maxHalfOpen ?? MAX_HALF_OPEN);
   const output = opts.output ?? OUTPUT_LIMITS;
+  const maxInFlight = opts.maxInFlight ?? MAX_CLIENT_IN_FLIGHT;
   const notice = throttled(log);
   const server = net.createServer((socket) => {
     const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
@@ -132,7 +174,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
       notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
       evicted.socket.destroy();
     }
-    serveConnection(conn, handlers, { log, notice, output, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
+    serveConnection(conn, handlers, { log, notice, output, maxInFlight, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -175,7 +217,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
 function serveConnection<M extends { readonly from: PeerId; readonly type: string }, Req, Res>(
   conn: Conn,
   on: InboundHandlers<M, Req, Res>,
-  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
+  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; maxInFlight: number; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
   /** It proved itself (or, running open, spoke): it no longer counts as half-open. */
   established: () => void,
 ): void {
@@ -184,8 +226,8 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
   const { softBytes, hardBytes } = opts.output;
   socket.setNoDelay(true);
   const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-  const gone = new AbortController();
-  socket.once('close', () => gone.abort());
+  const closers = new Closers(who);
+  socket.once('close', () => closers.close());
   // With a secret, nothing but the handshake is read until it succeeds.
   const serverNonce = secret === null ? '' : newNonce();
   let authed: number | null = secret === null ? null : -1; // -1: not yet; else the proven id (0 = client)
@@ -221,16 +263,36 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
     }
     if (conn.overSince > 0) return;
     conn.overSince = performance.now();
-    socket.pause();
-    reader.pause();
     log.debug(`not reading from ${who} until it reads its answers (${mib(socket.writableLength)} MiB unread)`);
     socket.once('drain', () => {
       conn.overSince = 0;
-      reader.resume();
-      // The held lines' answers may have gone over the limit again, which
-      // paused us anew: then the next drain resumes.
-      if (!socket.destroyed && conn.overSince === 0) socket.resume();
+      repause();
     });
+    repause();
+  };
+  // Client requests read and not yet answered. Past maxInFlight, read no
+  // more until answers bring them down to half (hysteresis: no flapping).
+  let inFlight = 0;
+  let tooManyInFlight = false;
+  const answered = (): void => {
+    inFlight -= 1;
+    if (!tooManyInFlight || inFlight > opts.maxInFlight / 2) return;
+    tooManyInFlight = false;
+    repause();
+  };
+  // Two reasons pause reading (unread output, too many requests in flight):
+  // read again only when neither holds. socket.pause stops reading from the
+  // kernel (the client's writes back up into its own buffers); reader.pause
+  // holds the rest of the chunk already read.
+  const repause = (): void => {
+    const paused = (): boolean => conn.overSince > 0 || tooManyInFlight;
+    if (paused()) {
+      socket.pause();
+      reader.pause();
+      return;
+    }
+    reader.resume(); // may hand out held lines, which may pause again
+    if (!socket.destroyed && !paused()) socket.resume();
   };
   /** A connector that names a peer other than us reached us by a stale address. */
   const wrongPeer = (to: number): boolean => {
@@ -280,8 +342,8 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         }
         return;
       }
-      const reply = (res: Res): void => send(res as object);
       const d = codec.decode(raw);
+      const reply = (res: Res): void => send(res as object);
       if (!d.ok) {
         log.warn(`dropping invalid message from ${who}: ${d.why}`);
         // A client gets told why, instead of waiting for an answer that never comes.
@@ -298,7 +360,22 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
       } else if ('client' in d) {
         if (authed !== null && authed !== 0) return log.warn(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
         log.debug(`client ${who}: ${JSON.stringify(d.client).slice(0, 80)}`);
-        on.client?.(d.client, reply, gone.signal);
+        if (on.client === undefined) return;
+        let done = false;
+        const answer = (res: Res): void => {
+          if (!done) {
+            done = true;
+            answered();
+          }
+          send(res as object);
+        };
+        inFlight += 1;
+        if (inFlight >= opts.maxInFlight && !tooManyInFlight) {
+          tooManyInFlight = true;
+          log.debug(`not reading from ${who} until its ${inFlight} requests in flight are down to ${Math.floor(opts.maxInFlight / 2)}`);
+          repause();
+        }
+        on.client(d.client, answer, closers);
       } else if (authed !== null && d.msg.from !== authed) {
         log.warn(`dropping ${d.msg.type} from ${who}: it claims peer_id ${d.msg.from} but authenticated as ${authed}`);
       } else on.message(d.msg);

@@ -34,3 +34,22 @@ export const OUTPUT_SOFT_MS = 10_000;
  * went as fast. The benchmarks keep at most 16 in flight per connection.
  */
 export const MAX_CLIENT_IN_FLIGHT = 256;
+
+/**
+ * Bad lines (not JSON, not a valid message, too long, not UTF-8) from one
+ * connection: the first BAD_LINES_WARNED get a warning each, then one line
+ * says the rest are not reported; at MAX_BAD_LINES the connection is closed.
+ * A client that keeps sending garbage cannot fill stderr, nor keep the peer
+ * parsing it.
+ */
+export const BAD_LINES_WARNED = 3;
+export const MAX_BAD_LINES = 100;
+
+/**
+ * Bytes a listener holds in unfinished lines, over all its connections
+ * (each is held to its own line limit too). A connection whose line would
+ * pass it is closed. Connections that proved the shared secret as peers are
+ * not counted; every other one is, running open too. The listener adds its
+ * longest peer line to this, so one catch-up line always fits.
+ */
+export const UNFINISHED_LINES_BYTES = 64 * 1024 * 1024;

@@ -1,6 +1,8 @@
 // The listening side: peers connect here (port 8080) and send NDJSON. A line
 // that is not JSON, not a valid message, or longer than MAX_LINE_BYTES is
-// dropped with a warning on stderr; the connection and the peer carry on.
+// dropped; the connection and the peer carry on. The first few of a
+// connection get a warning each on stderr, and a connection that sends
+// MAX_BAD_LINES of them is closed (limits.ts).
 // Lines are framed by LineReader (see lines.ts for why not ndjson.parse).
 //
 // Liveness: a peer's link pings every heartbeat and we answer each ping with
@@ -9,13 +11,13 @@
 // its far end is gone, and holding it only hides that.
 
 import net from 'node:net';
-import { MAX_CLIENT_IN_FLIGHT, MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS } from '../core/limits.js';
+import { BAD_LINES_WARNED, MAX_BAD_LINES, MAX_CLIENT_IN_FLIGHT, MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS, UNFINISHED_LINES_BYTES } from '../core/limits.js';
 import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
 import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
 import { HalfOpenBudget } from './half-open.js';
-import { LineReader } from './lines.js';
+import { LineBudget, LineReader } from './lines.js';
 import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
 import { decode, type ClientRequest, type ClientResult } from './wire.js';
 
@@ -117,6 +119,8 @@ export interface ListenOptions<M extends { readonly from: PeerId; readonly type:
   readonly output?: OutputLimits;
   /** Client requests in flight per connection before it is no longer read (default MAX_CLIENT_IN_FLIGHT). */
   readonly maxInFlight?: number;
+  /** Bytes held in unfinished lines over all connections (default UNFINISHED_LINES_BYTES + maxPeerLineBytes). */
+  readonly maxUnfinishedBytes?: number;
 }
 
 /** How much unread output a connection may leave (see limits.ts). */
@@ -161,6 +165,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const halfOpen = new HalfOpenBudget<Conn>(opts.maxHalfOpen ?? MAX_HALF_OPEN);
   const output = opts.output ?? OUTPUT_LIMITS;
   const maxInFlight = opts.maxInFlight ?? MAX_CLIENT_IN_FLIGHT;
+  const unfinished = new LineBudget(opts.maxUnfinishedBytes ?? UNFINISHED_LINES_BYTES + maxPeerLineBytes);
   const notice = throttled(log);
   const server = net.createServer((socket) => {
     const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
@@ -174,7 +179,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
       notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
       evicted.socket.destroy();
     }
-    serveConnection(conn, handlers, { log, notice, output, maxInFlight, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
+    serveConnection(conn, handlers, { log, notice, output, maxInFlight, unfinished, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -217,7 +222,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
 function serveConnection<M extends { readonly from: PeerId; readonly type: string }, Req, Res>(
   conn: Conn,
   on: InboundHandlers<M, Req, Res>,
-  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; maxInFlight: number; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
+  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; maxInFlight: number; unfinished: LineBudget; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
   /** It proved itself (or, running open, spoke): it no longer counts as half-open. */
   established: () => void,
 ): void {
@@ -234,6 +239,17 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
   const refuse = (why: string): void => {
     log.warn(`closing connection from ${who}: ${why}`);
     socket.destroy();
+  };
+  // A bad line is dropped. The first few get a warning each, then one says
+  // the rest go unreported; a connection that keeps at it is closed.
+  let badLines = 0;
+  const dropBad = (warning: string): void => {
+    badLines += 1;
+    if (badLines >= MAX_BAD_LINES) {
+      return refuse(`it sent ${badLines} lines that had to be dropped (not JSON, not a valid message, too long or not UTF-8); is it the right program, and version?`);
+    }
+    if (badLines <= BAD_LINES_WARNED) log.warn(warning);
+    if (badLines === BAD_LINES_WARNED) log.warn(`suppressing further warnings about bad lines from ${who}; it is closed at ${MAX_BAD_LINES}`);
   };
   // Writes in one turn of the event loop go out in one syscall (corked
   // until its microtasks are done): a replica answers clients in bursts.
@@ -312,8 +328,7 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         raw = JSON.parse(line);
       } catch {
         if (authed === -1) return refuse('it sent something other than the authentication handshake');
-        log.warn(`dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`);
-        return;
+        return dropBad(`dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`);
       }
       if (halfOpen && secret === null) {
         halfOpen = false;
@@ -338,6 +353,7 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         if (from > 0) {
           conn.peer = from;
           reader.setMaxBytes(opts.maxPeerLineBytes);
+          reader.unbudgeted(); // it proved the secret
           on.hello?.(from);
         }
         return;
@@ -345,7 +361,8 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
       const d = codec.decode(raw);
       const reply = (res: Res): void => send(res as object);
       if (!d.ok) {
-        log.warn(`dropping invalid message from ${who}: ${d.why}`);
+        dropBad(`dropping invalid message from ${who}: ${d.why}`);
+        if (socket.destroyed) return;
         // A client gets told why, instead of waiting for an answer that never comes.
         const answer = codec.invalidReply(raw, d.why);
         if (answer !== null) reply(answer);
@@ -358,7 +375,7 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         send({ type: 'welcome', from: self });
         on.hello?.(d.hello.from);
       } else if ('client' in d) {
-        if (authed !== null && authed !== 0) return log.warn(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
+        if (authed !== null && authed !== 0) return dropBad(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
         log.debug(`client ${who}: ${JSON.stringify(d.client).slice(0, 80)}`);
         if (on.client === undefined) return;
         let done = false;
@@ -377,11 +394,20 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         }
         on.client(d.client, answer, closers);
       } else if (authed !== null && d.msg.from !== authed) {
-        log.warn(`dropping ${d.msg.type} from ${who}: it claims peer_id ${d.msg.from} but authenticated as ${authed}`);
+        dropBad(`dropping ${d.msg.type} from ${who}: it claims peer_id ${d.msg.from} but authenticated as ${authed}`);
       } else on.message(d.msg);
     },
-    (why) => (authed === -1 ? refuse(`it sent ${why} before authenticating`) : log.warn(`dropping ${why} from ${who}`)),
+    (why) => (authed === -1 ? refuse(`it sent ${why} before authenticating`) : dropBad(`dropping ${why} from ${who}`)),
+    {
+      of: opts.unfinished,
+      over: (bytes) => {
+        // Throttled: a flood of such connections must not flood stderr too.
+        opts.notice(`closing the connection from ${who}: its unfinished line (${bytes} bytes) does not fit in what this listener holds for unfinished lines (${mib(opts.unfinished.max)} MiB over all connections; a flood of slow senders?)`);
+        socket.destroy();
+      },
+    },
   );
+  socket.once('close', () => reader.discard());
   // The challenge goes out once the reader exists (send may pause it).
   if (secret !== null) {
     send({ type: 'challenge', nonce: serverNonce });

@@ -29,11 +29,13 @@ export const OUTPUT_SOFT_MS = 10_000;
  * bounded amount of memory and of work per turn of the event loop, and
  * cannot starve the peer's other connections and timers. Its commands
  * queue ahead of other clients' at the leader, so this also bounds their
- * wait: with 1024, another client's p99 under a 100,000-put flood was
- * 83 to 93 ms on 2 busy cores, with 256 it was 30 to 87 ms, and the flood
- * went as fast. The benchmarks keep at most 16 in flight per connection.
+ * wait. Another client's p99 while one connection pipelined 100,000 puts at
+ * a kv3 leader, on 2 busy cores: 83 to 93 ms with 1024, 52 to 90 ms with
+ * 256, 56 to 72 ms with 128, 36 to 50 ms with 64 (the flood itself taking
+ * 3, 5, 8 and 11 s). The benchmarks keep at most 16 in flight per
+ * connection; a loader that wants more uses more connections.
  */
-export const MAX_CLIENT_IN_FLIGHT = 256;
+export const MAX_CLIENT_IN_FLIGHT = 64;
 
 /**
  * Bad lines (not JSON, not a valid message, too long, not UTF-8) from one

@@ -126,3 +126,34 @@ test('LineReader: an unfinished line costs its budget about its size, grown by d
   r.discard();
   t.is(budget.used, 0);
 });
+
+test('requests in flight and unread output both pause reading a connection, and it resumes only when neither holds', async (t) => {
+  const held: Array<() => void> = [];
+  const big = 'v'.repeat(8 << 20);
+  const inbound = await listen(
+    { host: '127.0.0.1', port: 0 },
+    {
+      message: () => undefined,
+      // Answered when the test says, 8 MiB each: more than loopback's socket buffers take.
+      client: (req, reply) => void held.push(() => reply({ type: 'result', id: req.id, status: 'chosen', value: big, n: 1, peer: 'x' })),
+    },
+    { log: silentLogger, self: 1, secret: null, maxInFlight: 4, output: { softBytes: 3000, hardBytes: 1 << 30, softMs: 60_000 } },
+  );
+  t.teardown(() => inbound.close());
+  const c = await dial(t, (inbound.server.address() as net.AddressInfo).port);
+  c.pause(); // the client reads nothing for now
+  await write(c, Array.from({ length: 12 }, (_, i) => `{"type":"get","id":"g${i}"}\n`).join(''));
+  await until(() => held.length === 4, 'four requests read');
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(held.length, 4, 'no more than four in flight');
+  // Three answers: one in flight is under the resume mark (two), but their
+  // 24 MiB of unread output are over the soft limit: reading stays paused.
+  for (const answer of held.splice(0, 3)) answer();
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(held.length, 1, 'still paused: its output is not read');
+  // The client reads: the output drains, and reading resumes, up to four in flight again.
+  c.resume();
+  await until(() => held.length === 4, 'three more requests read after the drain');
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(held.length, 4);
+});

@@ -31,7 +31,7 @@ export const OUTPUT_SOFT_MS = 10_000;
  * queue ahead of other clients' at the leader, so this also bounds their
  * wait. Another client's p99 while one connection pipelined 100,000 puts at
  * a kv3 leader, on 2 busy cores: 83 to 93 ms with 1024, 52 to 90 ms with
- * 256, 56 to 72 ms with 128, 36 to 50 ms with 64 (the flood itself taking
+ * 256, 56 to 72 ms with 128, 28 to 54 ms with 64 (the flood itself taking
  * 3, 5, 8 and 11 s). The benchmarks keep at most 16 in flight per
  * connection; a loader that wants more uses more connections.
  */

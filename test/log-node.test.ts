@@ -455,6 +455,42 @@ test('a follower forwards commands to the leader it knows; with none known they 
   t.is(net.learned.get(2)!.get(1), JSON.stringify([cmd('b', 1)]));
 });
 
+test('a candidate hands new commands and reads back at once; commands pending from its leadership stay and get slots', (t) => {
+  // Alone (its prepares lost), replica 2 stands: it knows no leader.
+  const lone = new Net(3);
+  lone.tick(2, TIMING.electionTicks);
+  lone.take(() => true);
+  t.is(lone.node(2).role, 'candidate');
+  lone.propose(2, [cmd('a', 1)]);
+  t.deepEqual(lone.unplaced.get(2), [cmd('a', 1)], 'a new command comes back unplaced, not parked');
+  lone.node(2).read([5]);
+  lone.drain(2);
+  t.deepEqual(lone.unreadable.get(2), [5], 'and a read comes back unreadable');
+
+  // A leader with its window full holds a command pending, then meets a
+  // higher promise and stands again (rescout): that command stays.
+  const net = new Net(3, { ...TIMING, window: 1 });
+  const b1 = net.elect(1);
+  net.take(() => true);
+  net.propose(1, [cmd('b', 1)]);
+  net.propose(1, [cmd('c', 1)]);
+  const [accept] = net.take((_f, to, m) => to === 2 && m.type === 'accept');
+  net.take(() => true);
+  net.step(1, { type: 'accept_ack', from: 2, n: b1, slot: (accept!.msg as Msg<'accept'>).slot, promised: b1 + 30 });
+  t.is(net.node(1).role, 'candidate');
+  net.propose(1, [cmd('d', 1)]);
+  t.deepEqual(net.unplaced.get(1), [cmd('d', 1)], 'only the new command comes back');
+  // It wins at its new ballot: the command it held gets a slot.
+  net.deliver();
+  for (let i = 0; i < 5 && ![...net.learned.get(1)!.values()].some((v) => v.includes('"c"')); i++) {
+    net.tick(1);
+    net.deliver();
+  }
+  t.is(net.node(1).role, 'leader');
+  t.true([...net.learned.get(1)!.values()].some((v) => v.includes('"c":"c"')), `learned ${JSON.stringify([...net.learned.get(1)!])}`);
+  t.false([...net.learned.get(1)!.values()].some((v) => v.includes('"c":"d"')));
+});
+
 test('a leader that learns slots from a catch-up reply does not make followers learn its own losing proposal', (t) => {
   // Five replicas. Replica 1 leads at ballot 1 and proposes Y for slot 1;
   // only replica 4 gets it. Replicas 2, 3, 5 elect 2, which chooses X for

@@ -12,7 +12,7 @@ import { majority, type ProposerTiming } from '../core/proposer.js';
 import type { Effect, Message, MessageType, PeerId } from '../core/types.js';
 import type { Storage } from '../storage/storage.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
-import { listen, type Inbound } from '../transport/server.js';
+import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import type { ClientRequest, ClientResult } from '../transport/wire.js';
 import type { Secret } from '../transport/auth.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
@@ -109,7 +109,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
       this.opts.listen,
       {
         message: (msg) => void this.handle(msg),
-        client: (req, reply, gone) => void this.serveClient(req, reply, gone),
+        client: (req, reply, conn) => void this.serveClient(req, reply, conn),
         hello: (from) => {
           if (cluster.byId(from) === undefined) log.warn(`dropping hello from peer_id ${from}, which is not in the hostsfile`);
           else this.links.get(from)?.kick();
@@ -218,7 +218,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
    * A client's submit or get, answered on its own connection, under the
    * mutex: a client never hears of state that is not yet saved.
    */
-  private serveClient(req: ClientRequest, reply: (res: ClientResult) => void, gone: AbortSignal): Promise<void> {
+  private serveClient(req: ClientRequest, reply: (res: ClientResult) => void, conn: ClientConn): Promise<void> {
     return this.locked(async () => {
       const peer = this.opts.self.host;
       const node = this.need();
@@ -244,7 +244,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
       }
       const waiter = (c: Chosen): void => reply(chosen(c));
       this.waiting.add(waiter);
-      gone.addEventListener('abort', () => this.waiting.delete(waiter), { once: true });
+      conn.onClose(() => this.waiting.delete(waiter));
       this.opts.log.info(`client submits ${JSON.stringify(req.value.slice(0, 40))}${this.proposing ? '; already proposing, so it waits for the outcome' : ''}`);
       await this.beginProposing(req.value);
     });

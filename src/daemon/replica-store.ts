@@ -15,11 +15,11 @@
 // without it is new, wiped, or was damaged, and its replica recovers before
 // it votes. Corruption (a bad record in the log, a damaged snapshot) is never
 // cut off as if torn: the damaged files are kept aside for inspection. In the
-// log, the good records before the damage are kept, identity.json is removed
-// (durably, before anything else), and the replica recovers. A damaged
-// snapshot is skipped for the one before it: a snapshot holds only what was
-// chosen, never a promise or a vote, and the replica catches up on the rest.
-// A directory of another cluster or member is refused.
+// log, the good records before the damage are kept; a damaged snapshot is
+// skipped for the one before it. Either way identity.json is removed
+// (durably, before anything else), and the replica recovers: a snapshot
+// stands for the votes its log forgot when it was taken. A directory of
+// another cluster or member is refused.
 
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
@@ -129,11 +129,12 @@ export class ReplicaStore {
     this.wal = wal;
     const empty = snapshot === null && skipped.length === 0 && records.length === 0 && damage === null;
     let recover: string | null = null;
-    // A damaged snapshot loses only what was chosen, which the others hold:
-    // the replica catches up as any follower does. Lost records may have
-    // been promises or votes.
-    if (damage !== null) {
-      recover = `a corrupt record in ${damage.file}`;
+    // Lost log records may have been promises or votes. A damaged snapshot
+    // too loses votes: once a snapshot is saved the log forgets the votes it
+    // covers, and reports them as compacted (its base); falling back to an
+    // older snapshot would report them as never cast.
+    if (damage !== null || skipped.length > 0) {
+      recover = damage !== null ? `a corrupt record in ${damage.file}` : `a damaged snapshot in ${this.snapDir}`;
       // Durably forget that this directory may vote, before anything else:
       // a crash during recovery must not come back as a voting member.
       if (had) await this.forgetIdentity();

@@ -31,7 +31,7 @@ import type { ClientResult } from '../transport/wire.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
 import { logCodec } from '../transport/log-wire.js';
-import { listen, type Inbound } from '../transport/server.js';
+import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';
 import { identityOf, KEEP_LOG_BYTES, ReplicaStore } from './replica-store.js';
 
@@ -157,7 +157,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       {
         message: (m) => this.onMessage(m),
         hello: (from) => this.links.get(from)?.kick(),
-        client: (req, reply, gone) => this.onClient(req, reply, gone),
+        client: (req, reply, conn) => this.onClient(req, reply, conn),
       },
       { log, secret: this.opts.secret ?? null, self: self.id, liveness, codec: logCodec(self.host), maxPeerLineBytes: MAX_REPLICA_LINE_BYTES },
     );
@@ -195,7 +195,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     this.kick();
   }
 
-  private onClient(req: KvRequest, reply: (r: KvResult) => void, gone: AbortSignal): void {
+  private onClient(req: KvRequest, reply: (r: KvResult) => void, conn: ClientConn): void {
     const peer = this.opts.self.host;
     if (this.node === null || this.stopped) return reply({ type: 'kv_result', id: req.id, peer, status: 'no_leader' });
     if (req.type === 'dump') {
@@ -208,45 +208,44 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     if (recovering !== null) return reply({ type: 'kv_result', id: req.id, peer, status: 'not_ready', why: recovering });
     if (req.cmd.op === 'get') {
       const session = this.kv.session(req.cmd.client);
-      if (session !== undefined && req.cmd.seq > session.seq) return this.readByIndex(req.id, req.cmd.key, reply, gone);
+      if (session !== undefined && req.cmd.seq > session.seq) return this.readByIndex(req.id, req.cmd.key, reply, conn);
     }
     const key = sessionKey(req.cmd);
-    // One listener per waiting request, removed when it is answered: a
-    // connection carries many requests over its life, and listeners left on
-    // its signal would pile up.
-    const onGone = (): void => this.dropWaiter(key, w);
+    // Forgotten if its connection closes first; the callback is cancelled
+    // when it is answered (a connection carries many requests over its life).
     const w: Waiter = {
       id: req.id,
       reply: (r) => {
-        gone.removeEventListener('abort', onGone);
+        cancel();
         reply(r);
       },
     };
+    const cancel = conn.onClose(() => this.dropWaiter(key, w));
     const cmd = encodeCommand(req.cmd);
     const entry = this.waiters.get(key) ?? { cmd, list: [], placed: this.passedOn.has(key) };
-    if (this.node.role !== 'follower' || this.node.leader !== 0) entry.placed = true;
+    // Passed on only where a leader is known (this one, or the one a follower
+    // forwards to): a candidate hands a new command back unplaced (LogNode.propose).
+    if (this.node.leader !== 0) entry.placed = true;
     entry.list.push(w);
     this.waiters.set(key, entry);
-    gone.addEventListener('abort', onGone, { once: true });
     this.node.propose([cmd]);
     this.kick();
   }
 
-  private readByIndex(id: string, key: string, reply: (r: KvResult) => void, gone: AbortSignal): void {
+  private readByIndex(id: string, key: string, reply: (r: KvResult) => void, conn: ClientConn): void {
     const readId = ++this.readIds;
-    const onGone = (): void => void this.reads.delete(readId);
+    const cancel = conn.onClose(() => void this.reads.delete(readId));
     this.reads.set(readId, {
       id,
       key,
       index: -1,
       confirmedAt: 0,
       reply: (r) => {
-        gone.removeEventListener('abort', onGone);
+        cancel();
         this.reads.delete(readId);
         reply(r);
       },
     });
-    gone.addEventListener('abort', onGone, { once: true });
     this.node!.read([readId]);
     this.kick();
   }

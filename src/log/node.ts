@@ -300,11 +300,16 @@ export class LogNode {
    */
   propose(cmds: readonly unknown[]): void {
     if (cmds.length === 0) return;
+    // A candidate knows no leader, and may never win (it may be cut off):
+    // new commands come back unplaced at once, so their clients try another
+    // replica instead of waiting out their timeout. Commands already pending
+    // when it stood (from its leadership) stay pending. A recovering replica
+    // takes none.
     if (this.recovering !== null) {
       this.out.unplaced.push(...cmds);
-    } else if (this.roleNow === 'leader' || this.roleNow === 'candidate') {
+    } else if (this.roleNow === 'leader') {
       this.pending.push(...cmds);
-    } else if (this.leaderId !== 0) {
+    } else if (this.roleNow === 'follower' && this.leaderId !== 0) {
       this.toForward.push(...cmds);
     } else {
       this.out.unplaced.push(...cmds);
@@ -329,8 +334,9 @@ export class LogNode {
       this.out.unreadable.push(...ids);
       return;
     }
-    if (this.roleNow !== 'follower') return this.queueReads(this.self, ids);
-    if (this.leaderId === 0) {
+    if (this.roleNow === 'leader') return this.queueReads(this.self, ids);
+    // A candidate, like a follower with no leader, cannot confirm a read now.
+    if (this.roleNow === 'candidate' || this.leaderId === 0) {
       this.out.unreadable.push(...ids);
       return;
     }

@@ -27,8 +27,9 @@
 // Storage faults, on a replica while it is down: its disk is wiped, or a
 // record of its log is corrupt (the log keeps the records before it, as
 // Wal.open's salvage does, and the damaged directory loses its identity),
-// or its snapshot is damaged (it falls back to none, and the log's records
-// on top). A torn final write is a crash before a Ready's fsync, above. A
+// or its snapshot is damaged (it falls back to none, with the log's records
+// on top, and loses its identity: the log forgot the votes the snapshot
+// covered). A torn final write is a crash before a Ready's fsync, above. A
 // disk that lost its identity (every disk at the start, too) recovers from
 // every other replica before it votes (src/log/recovery.ts). One replica at
 // a time loses state: a second loss waits until the first has recovered, so
@@ -67,8 +68,8 @@
 //                  without the heartbeat round that confirms it still leads
 //                  and without waiting for the slots it has proposed;
 //   voteAtOnce     a replica that lost its disk or a record votes at once;
-//   corruptAsTorn  a corrupt record is taken for a torn tail: the log is cut
-//                  there and the replica keeps its identity, and votes;
+//   corruptAsTorn  a corrupt record is taken for a torn tail (and a damaged
+//                  snapshot skipped): the replica keeps its identity, and votes;
 //   fewRecoverers  recovery ends on answers from a majority counting itself,
 //                  not from every other replica.
 
@@ -728,16 +729,14 @@ export class LogWorld {
   private damage(rep: Replica, how: 'wipe' | 'corrupt' | 'snapshot'): void {
     const d = rep.disk;
     rep.doomed = false;
+    const before = d.records.length;
     if (how === 'snapshot') {
       if (d.snap === null) return;
-      // It falls back to none (the sim keeps one); a snapshot holds no promise or vote, so no recovery.
+      // It falls back to none (the sim keeps one). The log forgot the votes
+      // the snapshot covers, so this is lost state too: recover.
       d.snap = null;
       this.stats.damagedSnapshots += 1;
-      this.note(`r${rep.id} DISK: snapshot damaged`);
-      return;
-    }
-    const before = d.records.length;
-    if (how === 'wipe') {
+    } else if (how === 'wipe') {
       d.records = [];
       d.snap = null;
       this.stats.wipes += 1;
@@ -747,12 +746,12 @@ export class LogWorld {
       d.records = d.records.slice(0, Math.floor(this.rng() * before));
       this.stats.corruptions += 1;
     }
-    // corruptAsTorn (broken on purpose): the cut log is taken for a torn tail, and the disk keeps its identity.
-    if (!(how === 'corrupt' && this.variant === 'corruptAsTorn')) d.member = false;
+    // corruptAsTorn (broken on purpose): the damage is taken for a torn tail, and the disk keeps its identity.
+    if (!(how !== 'wipe' && this.variant === 'corruptAsTorn')) d.member = false;
     rep.lost = { promise: Math.max(rep.lost?.promise ?? 0, rep.durablePromise), at: this.now };
     rep.lostAt = this.now;
     rep.durablePromise = replay(d.records).promised;
-    this.note(`r${rep.id} DISK: ${how === 'wipe' ? 'wiped' : `corrupt record, kept ${d.records.length} of ${before}`}`);
+    this.note(`r${rep.id} DISK: ${how === 'wipe' ? 'wiped' : how === 'snapshot' ? 'snapshot damaged' : `corrupt record, kept ${d.records.length} of ${before}`}`);
   }
 
   private crash(rep: Replica, how: string): void {

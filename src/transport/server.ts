@@ -1,6 +1,8 @@
 // The listening side: peers connect here (port 8080) and send NDJSON. A line
 // that is not JSON, not a valid message, or longer than MAX_LINE_BYTES is
-// dropped with a warning on stderr; the connection and the peer carry on.
+// dropped; the connection and the peer carry on. The first few of a
+// connection get a warning each on stderr, and a connection that sends
+// MAX_BAD_LINES of them is closed (limits.ts).
 // Lines are framed by LineReader (see lines.ts for why not ndjson.parse).
 //
 // Liveness: a peer's link pings every heartbeat and we answer each ping with
@@ -9,13 +11,13 @@
 // its far end is gone, and holding it only hides that.
 
 import net from 'node:net';
-import { MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS } from '../core/limits.js';
+import { BAD_LINES_WARNED, MAX_BAD_LINES, MAX_CLIENT_IN_FLIGHT, MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS, UNFINISHED_LINES_BYTES } from '../core/limits.js';
 import type { Message, PeerId } from '../core/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
 import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
 import { HalfOpenBudget } from './half-open.js';
-import { LineReader } from './lines.js';
+import { LineBudget, LineReader } from './lines.js';
 import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
 import { decode, type ClientRequest, type ClientResult } from './wire.js';
 
@@ -55,10 +57,49 @@ export interface InboundHandlers<M = Message, Req = ClientRequest, Res = ClientR
   /** A peer opened a connection to us and said who it is. */
   readonly hello?: (from: number) => void;
   /**
-   * A client's request; answer with `reply`, on the same connection.
-   * `gone` is aborted when that connection closes, so no one waits for it.
+   * A client's request; answer with `reply`, on the same connection (once:
+   * until then it counts against the connection's requests in flight).
+   * `conn.onClose` tells when that connection closes, so no one waits for it.
    */
-  readonly client?: (req: Req, reply: (res: Res) => void, gone: AbortSignal) => void;
+  readonly client?: (req: Req, reply: (res: Res) => void, conn: ClientConn) => void;
+}
+
+/** A client's connection, as the handler of its requests sees it. */
+export interface ClientConn {
+  /** Its address and port, for messages. */
+  readonly who: string;
+  /**
+   * Call `cb` once, when the connection closes; returns a function that
+   * cancels it. Both are O(1), however many requests are waiting: one
+   * listener on the socket serves them all (an AbortSignal walks its
+   * listeners on every add, which made pipelined requests cost quadratic time).
+   */
+  onClose(cb: () => void): () => void;
+}
+
+/** The callbacks waiting for one connection to close, in a Set. */
+class Closers implements ClientConn {
+  private readonly cbs = new Set<() => void>();
+  private closed = false;
+
+  constructor(readonly who: string) {}
+
+  onClose(cb: () => void): () => void {
+    if (this.closed) {
+      queueMicrotask(cb);
+      return () => undefined;
+    }
+    const entry = (): void => cb(); // a fresh function: the same cb twice is two entries
+    this.cbs.add(entry);
+    return () => void this.cbs.delete(entry);
+  }
+
+  close(): void {
+    this.closed = true;
+    const cbs = [...this.cbs];
+    this.cbs.clear();
+    for (const cb of cbs) cb();
+  }
 }
 
 export interface ListenOptions<M extends { readonly from: PeerId; readonly type: string } = Message, Req = ClientRequest, Res = ClientResult> {
@@ -76,6 +117,10 @@ export interface ListenOptions<M extends { readonly from: PeerId; readonly type:
   readonly maxHalfOpen?: number;
   /** Unread output allowed per connection (default OUTPUT_LIMITS; smaller in tests). */
   readonly output?: OutputLimits;
+  /** Client requests in flight per connection before it is no longer read (default MAX_CLIENT_IN_FLIGHT). */
+  readonly maxInFlight?: number;
+  /** Bytes held in unfinished lines over all connections (default UNFINISHED_LINES_BYTES + maxPeerLineBytes). */
+  readonly maxUnfinishedBytes?: number;
 }
 
 /** How much unread output a connection may leave (see limits.ts). */
@@ -119,6 +164,8 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   const conns = new Set<Conn>();
   const halfOpen = new HalfOpenBudget<Conn>(opts.maxHalfOpen ?? MAX_HALF_OPEN);
   const output = opts.output ?? OUTPUT_LIMITS;
+  const maxInFlight = opts.maxInFlight ?? MAX_CLIENT_IN_FLIGHT;
+  const unfinished = new LineBudget(opts.maxUnfinishedBytes ?? UNFINISHED_LINES_BYTES + maxPeerLineBytes);
   const notice = throttled(log);
   const server = net.createServer((socket) => {
     const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
@@ -132,7 +179,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
       notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
       evicted.socket.destroy();
     }
-    serveConnection(conn, handlers, { log, notice, output, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
+    serveConnection(conn, handlers, { log, notice, output, maxInFlight, unfinished, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -175,7 +222,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
 function serveConnection<M extends { readonly from: PeerId; readonly type: string }, Req, Res>(
   conn: Conn,
   on: InboundHandlers<M, Req, Res>,
-  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
+  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; maxInFlight: number; unfinished: LineBudget; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
   /** It proved itself (or, running open, spoke): it no longer counts as half-open. */
   established: () => void,
 ): void {
@@ -184,14 +231,25 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
   const { softBytes, hardBytes } = opts.output;
   socket.setNoDelay(true);
   const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-  const gone = new AbortController();
-  socket.once('close', () => gone.abort());
+  const closers = new Closers(who);
+  socket.once('close', () => closers.close());
   // With a secret, nothing but the handshake is read until it succeeds.
   const serverNonce = secret === null ? '' : newNonce();
   let authed: number | null = secret === null ? null : -1; // -1: not yet; else the proven id (0 = client)
   const refuse = (why: string): void => {
     log.warn(`closing connection from ${who}: ${why}`);
     socket.destroy();
+  };
+  // A bad line is dropped. The first few get a warning each, then one says
+  // the rest go unreported; a connection that keeps at it is closed.
+  let badLines = 0;
+  const dropBad = (warning: string): void => {
+    badLines += 1;
+    if (badLines >= MAX_BAD_LINES) {
+      return refuse(`it sent ${badLines} lines that had to be dropped (not JSON, not a valid message, too long or not UTF-8); is it the right program, and version?`);
+    }
+    if (badLines <= BAD_LINES_WARNED) log.warn(warning);
+    if (badLines === BAD_LINES_WARNED) log.warn(`suppressing further warnings about bad lines from ${who}; it is closed at ${MAX_BAD_LINES}`);
   };
   // Writes in one turn of the event loop go out in one syscall (corked
   // until its microtasks are done): a replica answers clients in bursts.
@@ -221,16 +279,36 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
     }
     if (conn.overSince > 0) return;
     conn.overSince = performance.now();
-    socket.pause();
-    reader.pause();
     log.debug(`not reading from ${who} until it reads its answers (${mib(socket.writableLength)} MiB unread)`);
     socket.once('drain', () => {
       conn.overSince = 0;
-      reader.resume();
-      // The held lines' answers may have gone over the limit again, which
-      // paused us anew: then the next drain resumes.
-      if (!socket.destroyed && conn.overSince === 0) socket.resume();
+      repause();
     });
+    repause();
+  };
+  // Client requests read and not yet answered. Past maxInFlight, read no
+  // more until answers bring them down to half (hysteresis: no flapping).
+  let inFlight = 0;
+  let tooManyInFlight = false;
+  const answered = (): void => {
+    inFlight -= 1;
+    if (!tooManyInFlight || inFlight > opts.maxInFlight / 2) return;
+    tooManyInFlight = false;
+    repause();
+  };
+  // Two reasons pause reading (unread output, too many requests in flight):
+  // read again only when neither holds. socket.pause stops reading from the
+  // kernel (the client's writes back up into its own buffers); reader.pause
+  // holds the rest of the chunk already read.
+  const repause = (): void => {
+    const paused = (): boolean => conn.overSince > 0 || tooManyInFlight;
+    if (paused()) {
+      socket.pause();
+      reader.pause();
+      return;
+    }
+    reader.resume(); // may hand out held lines, which may pause again
+    if (!socket.destroyed && !paused()) socket.resume();
   };
   /** A connector that names a peer other than us reached us by a stale address. */
   const wrongPeer = (to: number): boolean => {
@@ -250,8 +328,7 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         raw = JSON.parse(line);
       } catch {
         if (authed === -1) return refuse('it sent something other than the authentication handshake');
-        log.warn(`dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`);
-        return;
+        return dropBad(`dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`);
       }
       if (halfOpen && secret === null) {
         halfOpen = false;
@@ -276,14 +353,16 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         if (from > 0) {
           conn.peer = from;
           reader.setMaxBytes(opts.maxPeerLineBytes);
+          reader.unbudgeted(); // it proved the secret
           on.hello?.(from);
         }
         return;
       }
-      const reply = (res: Res): void => send(res as object);
       const d = codec.decode(raw);
+      const reply = (res: Res): void => send(res as object);
       if (!d.ok) {
-        log.warn(`dropping invalid message from ${who}: ${d.why}`);
+        dropBad(`dropping invalid message from ${who}: ${d.why}`);
+        if (socket.destroyed) return;
         // A client gets told why, instead of waiting for an answer that never comes.
         const answer = codec.invalidReply(raw, d.why);
         if (answer !== null) reply(answer);
@@ -296,15 +375,39 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         send({ type: 'welcome', from: self });
         on.hello?.(d.hello.from);
       } else if ('client' in d) {
-        if (authed !== null && authed !== 0) return log.warn(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
+        if (authed !== null && authed !== 0) return dropBad(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
         log.debug(`client ${who}: ${JSON.stringify(d.client).slice(0, 80)}`);
-        on.client?.(d.client, reply, gone.signal);
+        if (on.client === undefined) return;
+        let done = false;
+        const answer = (res: Res): void => {
+          if (!done) {
+            done = true;
+            answered();
+          }
+          send(res as object);
+        };
+        inFlight += 1;
+        if (inFlight >= opts.maxInFlight && !tooManyInFlight) {
+          tooManyInFlight = true;
+          log.debug(`not reading from ${who} until its ${inFlight} requests in flight are down to ${Math.floor(opts.maxInFlight / 2)}`);
+          repause();
+        }
+        on.client(d.client, answer, closers);
       } else if (authed !== null && d.msg.from !== authed) {
-        log.warn(`dropping ${d.msg.type} from ${who}: it claims peer_id ${d.msg.from} but authenticated as ${authed}`);
+        dropBad(`dropping ${d.msg.type} from ${who}: it claims peer_id ${d.msg.from} but authenticated as ${authed}`);
       } else on.message(d.msg);
     },
-    (why) => (authed === -1 ? refuse(`it sent ${why} before authenticating`) : log.warn(`dropping ${why} from ${who}`)),
+    (why) => (authed === -1 ? refuse(`it sent ${why} before authenticating`) : dropBad(`dropping ${why} from ${who}`)),
+    {
+      of: opts.unfinished,
+      over: (bytes) => {
+        // Throttled: a flood of such connections must not flood stderr too.
+        opts.notice(`closing the connection from ${who}: its unfinished line (${bytes} bytes) does not fit in what this listener holds for unfinished lines (${mib(opts.unfinished.max)} MiB over all connections; a flood of slow senders?)`);
+        socket.destroy();
+      },
+    },
   );
+  socket.once('close', () => reader.discard());
   // The challenge goes out once the reader exists (send may pause it).
   if (secret !== null) {
     send({ type: 'challenge', nonce: serverNonce });

@@ -22,7 +22,7 @@ import type { LogMessage } from '../src/log/types.js';
 import { checkKvResult, newRequestId } from '../src/transport/kv-client.js';
 import type { KvRequest, KvResult } from '../src/transport/kv-wire.js';
 import { PeerLink, type Endpoint } from '../src/transport/link.js';
-import { logCodec } from '../src/transport/log-wire.js';
+import { logCodec, type ReplicaWire } from '../src/transport/log-wire.js';
 import { listen, type Inbound } from '../src/transport/server.js';
 import type { ClientResult } from '../src/transport/wire.js';
 import { silentLogger } from '../src/util/logger.js';
@@ -46,9 +46,9 @@ class ScriptedReplica {
   }
 
   async start(): Promise<this> {
-    this.inbound = await listen<LogMessage, KvRequest, KvResult | ClientResult>(
+    this.inbound = await listen<ReplicaWire, KvRequest, KvResult | ClientResult>(
       this.live.endpoint(this.host),
-      { message: (m) => this.got.push(m) },
+      { message: (m) => void (m.type === 'snapshot_chunk' || this.got.push(m)) },
       { log: silentLogger, secret: null, self: this.id, codec: logCodec(this.host), maxPeerLineBytes: MAX_REPLICA_LINE_BYTES },
     );
     return this;

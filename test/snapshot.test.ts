@@ -11,33 +11,44 @@ import { tempDir } from './helpers/tmp.js';
 
 const FAST = { fsync: false } as const;
 
+/** Save `data` as one piece (the daemon streams many). */
+const save = (dir: string, snap: { index: number; data: string }, opts: { fsync?: boolean } = {}): Promise<string> => saveSnapshot(dir, snap.index, [snap.data], opts);
+
+/** The newest intact snapshot with its body as text. */
+async function load(dir: string): Promise<{ snapshot: { index: number; data: string } | null; skipped: string[] }> {
+  const { snapshot, skipped } = await loadLatestSnapshot(dir);
+  if (snapshot === null) return { snapshot, skipped };
+  const data = readFileSync(snapshot.file).subarray(snapshot.offset, snapshot.offset + snapshot.bytes).toString('utf8');
+  return { snapshot: { index: snapshot.index, data }, skipped };
+}
+
 test('no directory, or no snapshots in it, is no snapshot', async (t) => {
   const dir = tempDir('snap');
-  t.deepEqual(await loadLatestSnapshot(path.join(dir, 'missing')), { snapshot: null, skipped: [] });
-  t.deepEqual(await loadLatestSnapshot(dir), { snapshot: null, skipped: [] });
+  t.deepEqual(await load(path.join(dir, 'missing')), { snapshot: null, skipped: [] });
+  t.deepEqual(await load(dir), { snapshot: null, skipped: [] });
   await t.notThrowsAsync(pruneSnapshots(path.join(dir, 'missing')));
 });
 
 test('a saved snapshot loads back exactly, in the documented format, and the newest wins', async (t) => {
   const dir = path.join(tempDir('snap'), 'created');
   const data = 'line one\nline "two" ✓ 🙂\n';
-  const file = await saveSnapshot(dir, { index: 9, data });
+  const file = await save(dir, { index: 9, data });
   t.is(file, path.join(dir, 'snapshot-0000000000000009.snap'));
   const bytes = readFileSync(file);
   const nl = bytes.indexOf(0x0a);
   const body = Buffer.from(data, 'utf8');
   t.deepEqual(JSON.parse(bytes.subarray(0, nl).toString()), { index: 9, crc: crc32(body), bytes: body.length });
   t.deepEqual(bytes.subarray(nl + 1), body);
-  t.deepEqual(await loadLatestSnapshot(dir), { snapshot: { index: 9, data }, skipped: [] });
+  t.deepEqual(await load(dir), { snapshot: { index: 9, data }, skipped: [] });
   // 10 sorts after 9 (the names are zero-padded), and fsync: false writes the same file.
-  await saveSnapshot(dir, { index: 10, data: 'ten' }, FAST);
-  t.deepEqual((await loadLatestSnapshot(dir)).snapshot, { index: 10, data: 'ten' });
+  await save(dir, { index: 10, data: 'ten' }, FAST);
+  t.deepEqual((await load(dir)).snapshot, { index: 10, data: 'ten' });
   t.deepEqual(readdirSync(dir).sort(), ['snapshot-0000000000000009.snap', 'snapshot-0000000000000010.snap'], 'no temp file left');
 });
 
 test('an index that cannot name a file is refused', async (t) => {
   const dir = tempDir('snap');
-  for (const index of [-1, 1.5, Number.NaN]) await t.throwsAsync(saveSnapshot(dir, { index, data: '' }, FAST), { instanceOf: RangeError });
+  for (const index of [-1, 1.5, Number.NaN]) await t.throwsAsync(save(dir, { index, data: '' }, FAST), { instanceOf: RangeError });
   t.deepEqual(readdirSync(dir), []);
 });
 
@@ -53,10 +64,10 @@ for (const [what, mangle, reason] of [
 ] as const) {
   test(`a newest snapshot that is ${what} is skipped, named with the reason, for the one before`, async (t) => {
     const dir = tempDir('snap');
-    await saveSnapshot(dir, { index: 20, data: 'twenty' }, FAST);
-    const newest = await saveSnapshot(dir, { index: 30, data: 'thirty' }, FAST);
+    await save(dir, { index: 20, data: 'twenty' }, FAST);
+    const newest = await save(dir, { index: 30, data: 'thirty' }, FAST);
     writeFileSync(newest, mangle(readFileSync(newest)));
-    const r = await loadLatestSnapshot(dir);
+    const r = await load(dir);
     t.deepEqual(r.snapshot, { index: 20, data: 'twenty' });
     t.is(r.skipped.length, 1);
     t.true(r.skipped[0]!.startsWith(`${newest}: `), r.skipped[0]);
@@ -66,25 +77,25 @@ for (const [what, mangle, reason] of [
 
 test('when every snapshot is damaged there is none, and each is listed', async (t) => {
   const dir = tempDir('snap');
-  const a = await saveSnapshot(dir, { index: 1, data: 'one' }, FAST);
-  const b = await saveSnapshot(dir, { index: 2, data: 'two' }, FAST);
+  const a = await save(dir, { index: 1, data: 'one' }, FAST);
+  const b = await save(dir, { index: 2, data: 'two' }, FAST);
   truncateSync(a, 5);
   truncateSync(b, 5);
-  const r = await loadLatestSnapshot(dir);
+  const r = await load(dir);
   t.is(r.snapshot, null);
   t.deepEqual(r.skipped.map((s) => s.split(': ')[0]), [b, a]);
 });
 
 test('a crash mid-save leaves a temp file that load ignores and prune removes; prune keeps the newest two', async (t) => {
   const dir = tempDir('snap');
-  for (const index of [5, 10, 20, 30]) await saveSnapshot(dir, { index, data: `s${index}` }, FAST);
+  for (const index of [5, 10, 20, 30]) await save(dir, { index, data: `s${index}` }, FAST);
   writeFileSync(path.join(dir, 'snapshot-0000000000000040.snap.tmp'), '{"index":40,"cr');
   writeFileSync(path.join(dir, 'README'), 'not ours');
-  t.deepEqual((await loadLatestSnapshot(dir)).snapshot, { index: 30, data: 's30' });
+  t.deepEqual((await load(dir)).snapshot, { index: 30, data: 's30' });
   await pruneSnapshots(dir);
   t.deepEqual(readdirSync(dir).sort(), ['README', 'snapshot-0000000000000020.snap', 'snapshot-0000000000000030.snap']);
   await pruneSnapshots(dir, 1);
   t.deepEqual(readdirSync(dir).sort(), ['README', 'snapshot-0000000000000030.snap']);
   await t.throwsAsync(pruneSnapshots(dir, -1), { instanceOf: RangeError });
-  t.deepEqual((await loadLatestSnapshot(dir)).snapshot, { index: 30, data: 's30' });
+  t.deepEqual((await load(dir)).snapshot, { index: 30, data: 's30' });
 });

@@ -342,7 +342,8 @@ export class KvView {
       entries.push([k, v]);
       size += k.length + v.length + 8;
       if (size >= maxChars) {
-        yield { entries, sessions };
+        // Fresh arrays for every piece: a caller may look one piece ahead.
+        yield { entries, sessions: [] };
         entries = [];
         size = 0;
       }

@@ -130,9 +130,13 @@ export class ReplicaStore {
    * the log may be checkpointed (checkpoint).
    */
   writeSnapshot(view: KvView): Promise<void> {
+    // The view is ours now: closed once the replica file is written from it too.
     const saved = this.chain(async () => {
       const t0 = performance.now();
-      await saveSnapshot(this.snapDir, view.applied, view.lines());
+      await saveSnapshot(this.snapDir, view.applied, view.lines()).catch((err: Error) => {
+        view.close();
+        throw err;
+      });
       await pruneSnapshots(this.snapDir, 2);
       this.log.debug(`snapshot at slot ${view.applied} (${view.keys} keys) written in ${(performance.now() - t0).toFixed(0)} ms`);
     });
@@ -151,9 +155,9 @@ export class ReplicaStore {
     await this.need().checkpoint(live());
   }
 
-  /** Write the replica file from `view` (in the chain, after any snapshot being written). */
+  /** Write the replica file from `view` (in the chain, after any snapshot being written), then close the view. */
   writeReplicaFile(view: KvView): Promise<void> {
-    return this.chain(() => writeAtomically(this.replicaFile, view.replicaFileLines()));
+    return this.chain(() => writeAtomically(this.replicaFile, view.replicaFileLines()).finally(() => view.close()));
   }
 
   private chain(job: () => Promise<void>): Promise<void> {

@@ -260,6 +260,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
+      view.close();
       gone.removeEventListener('abort', wakeOnGone);
       this.dumps.delete(id);
     }
@@ -480,6 +481,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     void streamSnapshot(link, this.opts.self.id, view, cancelled)
       .then((why) => this.opts.log.info(why === null ? `sent our snapshot (slot ${view.applied}) to ${who} in ${(performance.now() - t0).toFixed(0)} ms` : `stopped sending our snapshot to ${who}: ${why}`))
       .finally(() => {
+        view.close();
         this.snapshotSending.delete(to);
         this.snapshotSentAt.set(to, performance.now());
       });

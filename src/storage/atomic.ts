@@ -7,6 +7,18 @@ import path from 'node:path';
 
 /** Bytes gathered before each write of writeAtomically's pieces. */
 const WRITE_BYTES = 1024 * 1024;
+/** Longest a writer makes pieces before it lets the event loop run. */
+export const BUSY_MS = 10;
+
+/** A pause for a loop: resolves at once, or on the next turn of the event loop once the loop has been busy BUSY_MS since the last. */
+export function busyYield(): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last < BUSY_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    last = performance.now();
+  };
+}
 
 /**
  * Replace `file` with `data`, or with the concatenation of its pieces: those
@@ -21,7 +33,9 @@ export async function writeAtomically(file: string, data: string | Uint8Array | 
     else {
       let parts: string[] = [];
       let size = 0;
+      const pause = busyYield();
       for (const piece of data) {
+        await pause();
         parts.push(piece);
         size += piece.length;
         if (size < WRITE_BYTES) continue;

@@ -13,6 +13,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { busyYield } from './atomic.js';
 import { crc32 } from './crc32.js';
 
 /** A snapshot on disk whose checksum is verified. */
@@ -61,7 +62,9 @@ export async function saveSnapshot(dir: string, index: number, body: Iterable<st
       await fh.write(buf, 0, buf.length, HEADER_BYTES + bytes);
       bytes += buf.length;
     };
+    const pause = busyYield();
     for (const piece of body) {
+      await pause();
       parts.push(piece);
       size += piece.length;
       if (size >= IO_BYTES) await flush();

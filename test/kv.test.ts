@@ -281,7 +281,11 @@ test('view and KvBuilder: a store sent in pieces, or written as lines, rebuilds 
   feed(kv, randomLog(7, 400));
   const before = kv.snapshot();
   const view = kv.view();
-  feed(kv, [put('late', 1, 'a', 'after the view')]);
+  t.is(kv.openViews, 1);
+  // Every kind of write after the view: change, delete, delete and add back, add.
+  const keys = [...new Set(JSON.parse(new TextDecoder().decode(before)).data.map(([k]: [string]) => k) as string[])];
+  t.true(keys.length >= 3);
+  feed(kv, [put('late', 1, keys[0]!, 'after the view'), del('late', 2, keys[1]!), del('late', 3, keys[2]!), put('late', 4, keys[2]!, 'back'), put('late', 5, 'new key', 'x')]);
   // Pieces, a small budget so there are many: keys first, then sessions, never an empty one but for an empty store.
   const pieces = [...view.pieces(40)];
   t.true(pieces.length > 3);
@@ -303,4 +307,7 @@ test('view and KvBuilder: a store sent in pieces, or written as lines, rebuilds 
   t.throws(() => KvBuilder.fromLines(lines.slice(0, -1)), { instanceOf: SnapshotError, message: /cut short/ });
   t.throws(() => KvBuilder.fromLines([lines[0]!, lines[1]!, lines[1]!]), { instanceOf: SnapshotError, message: /appears twice|more lines/ });
   t.throws(() => new KvBuilder(3).entry(['k', 5]), { instanceOf: SnapshotError, message: /value must be a string/ });
+  view.close();
+  t.is(kv.openViews, 0, 'a closed view no longer follows the writes');
+  t.throws(() => [...view.lines()], { message: /after close/ });
 });

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import test from 'ava';
 import { crc32 } from '../src/storage/crc32.js';
-import { loadLatestSnapshot, pruneSnapshots, saveSnapshot } from '../src/storage/snapshot.js';
+import { loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from '../src/storage/snapshot.js';
 import { tempDir } from './helpers/tmp.js';
 
 const FAST = { fsync: false } as const;
@@ -98,4 +98,15 @@ test('a crash mid-save leaves a temp file that load ignores and prune removes; p
   t.deepEqual(readdirSync(dir).sort(), ['README', 'snapshot-0000000000000030.snap']);
   await t.throwsAsync(pruneSnapshots(dir, -1), { instanceOf: RangeError });
   t.deepEqual((await load(dir)).snapshot, { index: 30, data: 's30' });
+});
+
+test('a body is read back line by line, lines longer than a read and split across reads included', async (t) => {
+  const dir = tempDir('snap');
+  // Lines of 700 KB and 1.5 MB against reads of 1 MiB, and many small ones.
+  const lines = ['a'.repeat(700_000), 'b'.repeat(1_500_000), 'ü'.repeat(300_000), ...Array.from({ length: 1000 }, (_, i) => `line ${i}`)];
+  await saveSnapshot(dir, 3, (function* () {
+    for (const l of lines) yield `${l}\n`;
+  })(), FAST);
+  const { snapshot } = await loadLatestSnapshot(dir);
+  t.deepEqual([...snapshotLines(snapshot!)], lines);
 });

@@ -71,7 +71,8 @@ Exit status:
   0  put, del, cas: done; get: KEY has a value (printed); dump: printed
   1  cas: the value was not EXPECTED (or KEY was not absent); the current
      value is printed and nothing was changed; also a request the store
-     refused as stale or expired: nothing was done
+     refused as stale or expired, or a put or cas that would take the store
+     past its quota (--quota-bytes on the replicas): nothing was done
   2  usage error
   3  get: KEY is absent
   4  outcome unknown: the command was sent but no answer came in time; it

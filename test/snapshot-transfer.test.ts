@@ -75,7 +75,7 @@ test('the view is frozen: writes while the chunks go out do not show in them', a
   t.deepEqual(built?.snapshot(), before);
 });
 
-test('a chunk out of order discards the partial transfer; a later chunk of it is ignored too', async (t) => {
+test('a gap in a transfer (chunks lost) discards it; the rest of it is ignored', async (t) => {
   const chunks = await chunksOf(storeWith(200));
   const r = new SnapshotReceiver({}, silentLogger);
   t.is(r.take(chunks[0]!), null);
@@ -88,7 +88,7 @@ test('a chunk out of order discards the partial transfer; a later chunk of it is
   t.not(built, null);
 });
 
-test('an interrupted transfer is discarded when a new one starts (a new leader, or a newer index), which then completes alone', async (t) => {
+test('an interrupted transfer is discarded when a new one starts (a new leader, or a newer index); stray chunks of the old one do not disturb the new one', async (t) => {
   const old = await chunksOf(storeWith(200));
   const newer = storeWith(150, 260);
   const fresh = (await chunksOf(newer)).map((c) => ({ ...c, from: 3 }));
@@ -98,12 +98,9 @@ test('an interrupted transfer is discarded when a new one starts (a new leader, 
   let built: KvStore | null = null;
   for (const [i, c] of fresh.entries()) {
     built = r.take(c);
-    // A stray chunk of the old transfer in the middle breaks the new one's order.
-    if (i === 2) t.is(r.take(old[5]!), null);
+    // The old sender, still going, in the middle of the new transfer: ignored.
+    if (i === 2) for (const o of old.slice(5, 8)) t.is(r.take(o), null);
   }
-  // So the new transfer was discarded too: nothing half-built is installed. Sent again, it goes through.
-  t.is(built, null);
-  for (const c of fresh) built = r.take(c);
   t.deepEqual(built?.snapshot(), newer.snapshot());
   t.is(built?.appliedIndex, 260);
 });

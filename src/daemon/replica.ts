@@ -477,7 +477,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     this.snapshotSending.add(to);
     const t0 = performance.now();
     this.opts.log.info(`sending our snapshot (slot ${view.applied}, ${view.keys} keys) to ${who}: it is behind our log`);
-    const cancelled = (): boolean => this.stopped || this.node?.role !== 'leader';
+    // A leader that is deposed stops (the follower asks the next one); anyone else answering a fetch finishes.
+    const leading = this.node?.role === 'leader';
+    const cancelled = (): boolean => this.stopped || (leading && this.node?.role !== 'leader');
     void streamSnapshot(link, this.opts.self.id, view, cancelled)
       .then((why) => this.opts.log.info(why === null ? `sent our snapshot (slot ${view.applied}) to ${who} in ${(performance.now() - t0).toFixed(0)} ms` : `stopped sending our snapshot to ${who}: ${why}`))
       .finally(() => {

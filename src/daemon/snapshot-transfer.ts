@@ -9,10 +9,10 @@
 //
 // A transfer is numbered 0, 1, 2, ... by `seq`. The receiver holds at most one
 // partial transfer: a chunk 0 starts a new one (discarding a partial one, as
-// when a new leader, or the same one at a newer index, starts over), and a
-// chunk that does not continue the partial one (a gap after a reconnect, or
-// another sender) discards it. The leader sends the snapshot again when the
-// follower asks again.
+// when a new leader, or the same one at a newer index, starts over); a gap
+// in the partial one (chunks lost to a reconnect) discards it; a later chunk
+// of some other transfer (an old leader still sending) is ignored. The
+// leader sends the snapshot again when the follower asks again.
 
 import type { PeerId } from '../core/types.js';
 import { KvBuilder, SnapshotError, type KvOptions, type KvStore, type KvView } from '../sm/kv.js';
@@ -72,8 +72,10 @@ export class SnapshotReceiver {
     if (c.seq === 0) {
       if (p !== null) this.log.info(`discarding a partial snapshot (slot ${p.index}, ${p.next} chunks from peer ${p.from}): peer ${c.from} starts one at slot ${c.index}`);
       this.partial = { from: c.from, index: c.index, next: 0, builder: new KvBuilder(c.index, this.options) };
-    } else if (p === null || p.from !== c.from || p.index !== c.index || p.next !== c.seq) {
-      if (p !== null) this.log.info(`discarding a partial snapshot (slot ${p.index}, ${p.next} chunks from peer ${p.from}): chunk ${c.seq} of slot ${c.index} from peer ${c.from} does not follow it`);
+    } else if (p === null || p.from !== c.from || p.index !== c.index) {
+      return null; // the rest of a transfer discarded or replaced
+    } else if (p.next !== c.seq) {
+      this.log.info(`discarding a partial snapshot (slot ${p.index} from peer ${p.from}): chunk ${c.seq} came after ${p.next} chunks (some were lost)`);
       this.partial = null;
       return null;
     }

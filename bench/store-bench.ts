@@ -78,7 +78,7 @@ function memOf(pid: number): { rss: number; peak: number } {
 
 async function cluster(): Promise<void> {
   const dir = path.join(os.tmpdir(), `paxos-store-bench-${process.pid}`);
-  const c = await startKvCluster(MAIN, dir, REPLICAS);
+  const c = await startKvCluster(MAIN, dir, REPLICAS, { logs: true });
   try {
     let loading = true;
     const probes = c.hosts.map((h) => probe(c.endpoints.get(h)!, () => !loading));
@@ -110,6 +110,14 @@ async function cluster(): Promise<void> {
       const p = pauses[i]!;
       console.log(`${c.hosts[i]}${c.hosts[i] === c.leader ? ' (leader)' : ''}: RSS ${mib(m.rss)} MiB, peak RSS ${mib(m.peak)} MiB; ping wait during the load: max ${p.max.toFixed(0)} ms, p99 ${p.p99.toFixed(0)} ms`);
     });
+    // What the replicas say of their snapshots (this build: view time, event-loop pause, heap).
+    for (const h of c.hosts) {
+      const said = readFileSync(path.join(dir, `${h}.log`), 'utf8')
+        .split('\n')
+        .filter((l) => /snapshot at slot/.test(l));
+      const pauses = said.map((l) => Number(/longest event-loop pause since the last snapshot (\d+) ms/.exec(l)?.[1] ?? NaN)).filter((x) => !Number.isNaN(x));
+      console.log(`${h}: ${said.length} snapshots${pauses.length > 0 ? `, longest event-loop pause between two (its own monitor): ${Math.max(...pauses)} ms` : ''}; last: ${said.at(-1)?.replace(/^.*?snapshot at/, 'snapshot at') ?? '(none)'}`);
+    }
     const t1 = performance.now();
     const d = await kvRequest(c.endpoints.get(c.leader)!, { type: 'dump', id: newRequestId() }, null, 30_000);
     const dumped = d.kind === 'reply' && d.result.status === 'dump' ? `${d.result.data.length} keys` : `failed: ${d.kind === 'reply' ? d.result.status : d.why}`;

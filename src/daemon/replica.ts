@@ -428,8 +428,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       });
       const pause = this.loopDelay.max / 1e6;
       this.loopDelay.reset();
+      const mem = process.memoryUsage();
+      const mib = (b: number): string => (b / 1024 / 1024).toFixed(0);
       this.opts.log.info(
-        `snapshot at slot ${index}: view ${viewMs.toFixed(1)} ms, written in ${(performance.now() - t0).toFixed(0)} ms; log compacted to ${this.store.logBytes} bytes; longest event-loop pause since the last snapshot ${pause.toFixed(0)} ms`,
+        `snapshot at slot ${index}: view ${viewMs.toFixed(1)} ms, written in ${(performance.now() - t0).toFixed(0)} ms; log compacted to ${this.store.logBytes} bytes; longest event-loop pause since the last snapshot ${pause.toFixed(0)} ms; heap ${mib(mem.heapUsed)} MiB, RSS ${mib(mem.rss)} MiB`,
       );
     } catch (err) {
       this.emit('fatal', err as Error);

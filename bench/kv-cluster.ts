@@ -3,7 +3,7 @@
 // under `dir`, up once one of them names an elected leader.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { allocate } from '../src/runner/addresses.js';
@@ -20,7 +20,8 @@ export interface KvCluster {
   stop(): Promise<void>;
 }
 
-export async function startKvCluster(main: string, dir: string, replicas: number): Promise<KvCluster> {
+/** `logs`: keep each replica's stderr, at --log-level info, in DIR/HOST.log. */
+export async function startKvCluster(main: string, dir: string, replicas: number, opts: { readonly logs?: boolean } = {}): Promise<KvCluster> {
   const hosts = Array.from({ length: replicas }, (_, i) => `peer${i + 1}`);
   mkdirSync(dir, { recursive: true });
   const hostsfile = path.join(dir, 'hostsfile');
@@ -30,9 +31,25 @@ export async function startKvCluster(main: string, dir: string, replicas: number
   const resolve = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
   const extra = benchNodeArgs();
   const children: ChildProcess[] = hosts.map((h) =>
-    spawn(process.execPath, [...REPLICA_NODE_ARGS, ...extra, main, '-h', hostsfile, '--name', h, '--data-dir', path.join(dir, h), ...resolve, '--no-message-lines', '--exit-on-stdin-close'], {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    }),
+    spawn(
+      process.execPath,
+      [
+        ...REPLICA_NODE_ARGS,
+        ...extra,
+        main,
+        '-h',
+        hostsfile,
+        '--name',
+        h,
+        '--data-dir',
+        path.join(dir, h),
+        ...resolve,
+        '--no-message-lines',
+        '--exit-on-stdin-close',
+        ...(opts.logs === true ? ['--log-level', 'info'] : []),
+      ],
+      { stdio: ['pipe', 'ignore', opts.logs === true ? openSync(path.join(dir, `${h}.log`), 'w') : 'ignore'] },
+    ),
   );
   const stop = async (): Promise<void> => {
     // SIGTERM: a clean exit (and a profile written, when profiling).

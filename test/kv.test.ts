@@ -1,7 +1,7 @@
 import test from 'ava';
 import { mulberry32, pick } from '../src/core/prng.js';
 import { decodeCommand, decodeResult, encodeCommand, encodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES, type Command, type Result } from '../src/sm/command.js';
-import { KvStore, SnapshotError } from '../src/sm/kv.js';
+import { KvBuilder, KvStore, SnapshotError } from '../src/sm/kv.js';
 
 const put = (client: string, seq: number, key: string, value: string): Command => ({ op: 'put', client, seq, key, value });
 const get = (client: string, seq: number, key: string): Command => ({ op: 'get', client, seq, key });
@@ -242,4 +242,72 @@ test('decodeCommand says why a command is invalid', (t) => {
   t.regex(why({ o: 'cas', c: 'c', s: 1, k: 'k', v: 'v' }), /cas: missing "e" \(expected value; null means the key must be absent\)/);
   t.regex(why({ o: 'cas', c: 'c', s: 1, k: 'k', e: 3, v: 'v' }), /cas: "e" must be a string/);
   t.regex(why({ o: 'get', c: 'c', s: 1, k: 'k', v: 'v' }), /get: unexpected field "v"/);
+});
+
+test('quota: a put or cas that would take the store past it is refused, nothing changed, the same answer on every replica; get, del and shrinking writes still work', (t) => {
+  // "k1"+"aaaa" = 6 bytes; the quota is 12 bytes of keys and values (UTF-8).
+  const a = new KvStore({ quotaBytes: 12 });
+  const b = new KvStore({ quotaBytes: 12 });
+  const log: Command[] = [
+    put('c', 1, 'k1', 'aaaa'), // 6
+    put('c', 2, 'k2', 'bbbb'), // 12: exactly the quota
+    put('c', 3, 'k3', 'c'), // 15: refused
+    cas('c', 4, 'k1', 'aaaa', 'aaaaa'), // 13: refused
+    get('c', 5, 'k2'),
+    put('c', 6, 'k1', 'é'), // "é" is 2 bytes: 4 + 6 = 10, shrinks: done
+    del('c', 7, 'k2'), // 4
+    put('c', 8, 'k3', 'cccc'), // 10: fits again
+  ];
+  const ra = feed(a, log);
+  t.deepEqual(ra, feed(b, log), 'deterministic');
+  t.deepEqual(ra[2], { status: 'quota', used: 12, quota: 12 });
+  t.deepEqual(ra[3], { status: 'quota', used: 12, quota: 12 });
+  t.deepEqual(ra[4], { status: 'ok', value: 'bbbb' });
+  t.deepEqual(ra[5], { status: 'ok', prev: 'aaaa' });
+  t.deepEqual(ra[6], { status: 'ok', prev: 'bbbb' });
+  t.deepEqual(ra[7], { status: 'ok' });
+  t.is(a.read('k1'), 'é');
+  t.is(a.storeBytes, 10);
+  // A retry of the refused put gets the same refusal (exactly once), even though it would fit now.
+  t.deepEqual(a.apply(put('c', 3, 'k3', 'c'), a.appliedIndex + 1), { status: 'stale', last: 8 });
+  // The result survives the wire, and a snapshot keeps the size.
+  t.deepEqual(decodeResult(encodeResult(ra[2]!)), { ok: true, value: ra[2]! });
+  t.is(KvStore.restore(a.snapshot(), { quotaBytes: 12 }).storeBytes, 10);
+  t.throws(() => new KvStore({ quotaBytes: 0 }), { instanceOf: RangeError });
+});
+
+test('view and KvBuilder: a store sent in pieces, or written as lines, rebuilds to an equal store; the view is frozen while the store goes on', (t) => {
+  const kv = new KvStore();
+  feed(kv, randomLog(7, 400));
+  const before = kv.snapshot();
+  const view = kv.view();
+  t.is(kv.openViews, 1);
+  // Every kind of write after the view: change, delete, delete and add back, add.
+  const keys = [...new Set(JSON.parse(new TextDecoder().decode(before)).data.map(([k]: [string]) => k) as string[])];
+  t.true(keys.length >= 3);
+  feed(kv, [put('late', 1, keys[0]!, 'after the view'), del('late', 2, keys[1]!), del('late', 3, keys[2]!), put('late', 4, keys[2]!, 'back'), put('late', 5, 'new key', 'x')]);
+  // Pieces, a small budget so there are many: keys first, then sessions, never an empty one but for an empty store.
+  const pieces = [...view.pieces(40)];
+  t.true(pieces.length > 3);
+  const b = new KvBuilder(view.applied);
+  for (const p of pieces) {
+    t.true(p.entries.length + p.sessions.length > 0);
+    for (const e of p.entries) b.entry(e);
+    for (const s of p.sessions) b.session(s);
+  }
+  t.deepEqual(b.build().snapshot(), before);
+  const fromLines = KvBuilder.fromLines([...view.lines()].map((l) => l.slice(0, -1)));
+  t.deepEqual(fromLines.snapshot(), before);
+  t.is(fromLines.storeBytes, KvStore.restore(before).storeBytes);
+  // An older snapshot (one JSON document) still loads.
+  t.deepEqual(KvBuilder.fromLines([new TextDecoder().decode(before)]).snapshot(), before);
+  t.deepEqual([...new KvStore().view().pieces(40)], [{ entries: [], sessions: [] }]);
+  // Damage is named.
+  const lines = [...view.lines()].map((l) => l.slice(0, -1));
+  t.throws(() => KvBuilder.fromLines(lines.slice(0, -1)), { instanceOf: SnapshotError, message: /cut short/ });
+  t.throws(() => KvBuilder.fromLines([lines[0]!, lines[1]!, lines[1]!]), { instanceOf: SnapshotError, message: /appears twice|more lines/ });
+  t.throws(() => new KvBuilder(3).entry(['k', 5]), { instanceOf: SnapshotError, message: /value must be a string/ });
+  view.close();
+  t.is(kv.openViews, 0, 'a closed view no longer follows the writes');
+  t.throws(() => [...view.lines()], { message: /after close/ });
 });

@@ -5,7 +5,10 @@ import test from 'ava';
 import type { PeerId } from '../src/core/types.js';
 import { ballotOwner, nextBallot } from '../src/log/ballot.js';
 import { LogNode } from '../src/log/node.js';
-import { DEFAULT_LOG_TIMING, EMPTY_RECOVERED, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready, type Recovered } from '../src/log/types.js';
+import { DEFAULT_LOG_TIMING, EMPTY_RECOVERED, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready, type Recovered, type StateSnapshot } from '../src/log/types.js';
+
+/** A stand-in for a shell's store: the core only passes it along. */
+const store = (appliedIndex: number): StateSnapshot => ({ appliedIndex });
 
 type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>;
 
@@ -23,7 +26,7 @@ class Net {
   readonly learned = new Map<PeerId, Map<number, string>>();
   /** Per replica, the slots applied, in order. */
   readonly applied = new Map<PeerId, number[]>();
-  readonly snapshots = new Map<PeerId, { index: number; data: string }[]>();
+  readonly snapshots = new Map<PeerId, { index: number; data: StateSnapshot }[]>();
   readonly unplaced = new Map<PeerId, unknown[]>();
   readonly sendSnapshotTo = new Map<PeerId, PeerId[]>();
   /** Per replica, reads confirmed (Ready.reads) and refused (Ready.unreadable). */
@@ -388,15 +391,15 @@ test('a follower behind the compacted log catches up by snapshot, then by entrie
   net.tick(1, TIMING.heartbeatTicks);
   net.deliver((f, to, m) => to === 3 && m.type === 'heartbeat');
   net.take((f, to, m) => f === 3 && m.type === 'fetch');
-  net.step(3, { type: 'snapshot', from: 1, index: 4, data: 'STORE@4' });
-  t.deepEqual(net.snapshots.get(3), [{ index: 4, data: 'STORE@4' }]);
+  net.step(3, { type: 'snapshot', from: 1, index: 4, data: store(4) });
+  t.deepEqual(net.snapshots.get(3), [{ index: 4, data: store(4) }]);
   t.is(net.node(3).applied, 4);
   t.is(net.node(3).commit, 5);
   // Then slots 5 and 6 from the log.
   net.deliver((f, to, m) => (f === 3 && m.type === 'fetch') || (to === 3 && m.type === 'entries'));
   t.deepEqual(net.applied.get(3), [-4, 5, 6]);
   // A snapshot older than what it has is ignored.
-  net.step(3, { type: 'snapshot', from: 1, index: 3, data: 'STORE@3' });
+  net.step(3, { type: 'snapshot', from: 1, index: 3, data: store(3) });
   t.is(net.snapshots.get(3)!.length, 1);
   // And a restart from its records (on top of the snapshot) finds slots 5 and 6 again.
   const node = net.boot(3, replay(net.records.get(3)!, 4));
@@ -529,10 +532,10 @@ test('a leader or candidate that installs a snapshot stops leading at its ballot
   net.elect(1);
   t.is(net.node(1).role, 'leader');
   net.mail = [];
-  net.step(1, { type: 'snapshot', from: 2, index: 7, data: 'STORE@7' });
+  net.step(1, { type: 'snapshot', from: 2, index: 7, data: store(7) });
   t.is(net.node(1).role, 'follower');
   t.is(net.node(1).commit, 8);
-  t.deepEqual(net.snapshots.get(1), [{ index: 7, data: 'STORE@7' }]);
+  t.deepEqual(net.snapshots.get(1), [{ index: 7, data: store(7) }]);
   // Entries with nothing new leave a leader alone.
   const b = net.elect(1);
   net.step(1, { type: 'entries', from: 2, start: 3, values: [[cmd('old', 1)]] });

@@ -22,7 +22,7 @@ import type { LogMessage } from '../src/log/types.js';
 import { checkKvResult, newRequestId } from '../src/transport/kv-client.js';
 import type { KvRequest, KvResult } from '../src/transport/kv-wire.js';
 import { PeerLink, type Endpoint } from '../src/transport/link.js';
-import { logCodec } from '../src/transport/log-wire.js';
+import { logCodec, type ReplicaWire } from '../src/transport/log-wire.js';
 import { listen, type Inbound } from '../src/transport/server.js';
 import type { ClientResult } from '../src/transport/wire.js';
 import { silentLogger } from '../src/util/logger.js';
@@ -46,10 +46,11 @@ class ScriptedReplica {
   }
 
   async start(): Promise<this> {
-    this.inbound = await listen<LogMessage, KvRequest, KvResult | ClientResult>(
+    this.inbound = await listen<ReplicaWire, KvRequest, KvResult | ClientResult>(
       this.live.endpoint(this.host),
       {
         message: (m) => {
+          if (m.type === 'snapshot_chunk') return;
           this.got.push(m);
           // peer2 starts on a new data directory: it asks everyone what they hold before it votes. Nothing, yet.
           if (m.type === 'recover') this.send(this.live.cluster.byId(m.from)!.host, { type: 'recover_ack', from: this.id, life: m.life, promised: 0, votes: [], base: 1, commit: 1 });

@@ -4,6 +4,7 @@
 // them and on to the others while they are down or know no leader
 // (src/transport/kv-client.ts). The answer goes to stdout, human or --json.
 
+import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientCommand, type Result } from '../sm/command.js';
@@ -70,7 +71,8 @@ Exit status:
   0  put, del, cas: done; get: KEY has a value (printed); dump: printed
   1  cas: the value was not EXPECTED (or KEY was not absent); the current
      value is printed and nothing was changed; also a request the store
-     refused as stale or expired: nothing was done
+     refused as stale or expired, or a put or cas that would take the store
+     past its quota (--quota-bytes on the replicas): nothing was done
   2  usage error
   3  get: KEY is absent
   4  outcome unknown: the command was sent but no answer came in time; it
@@ -163,7 +165,8 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   if (spec === null) {
     // A dump asks HOST alone: it is HOST's store we want, not anyone's.
     const target = targets[first!]!;
-    const outcome = await kvCall([target], { type: 'dump' }, { ...common, first: 0, maxAttempts: 1 });
+    // One attempt, whose timeout counts from the last line heard (a big store streams for a while).
+    const outcome = await kvCall([target], { type: 'dump' }, { ...common, first: 0, maxAttempts: 1, attemptMs: timeoutMs });
     report = describeDump(target.name, outcome);
   } else {
     const cmd = { ...spec, client: newClientId(), seq: 1 } as ClientCommand;
@@ -171,9 +174,15 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     report = describe(cmd, outcome);
   }
   if (values.json === true) {
-    process.stdout.write(`${JSON.stringify(report.json)}\n`);
+    if (report.lines === undefined) process.stdout.write(`${JSON.stringify(report.json)}\n`);
+    else {
+      // {"...":...,"data":{ members }}: the members streamed in after the rest.
+      const head = JSON.stringify({ ...report.json, data: {} }).slice(0, -2);
+      await writeOut([head, ...report.lines.json, '}}\n']);
+    }
   } else {
     if (report.out !== undefined) process.stdout.write(report.out);
+    if (report.lines !== undefined) await writeOut(report.lines.text);
     if (report.err !== undefined) process.stderr.write(report.err);
   }
   return report.code;
@@ -244,6 +253,25 @@ interface Report {
   readonly out?: string;
   readonly err?: string;
   readonly json: Record<string, unknown>;
+  /** A dump's lines: stdout, after `out`; with --json, the "data" object's members. */
+  readonly lines?: { readonly text: Iterable<string>; readonly json: Iterable<string> };
+}
+
+/** Write `pieces` to stdout in writes of about 1 MiB, waiting for it to drain: a dump can be bigger than any one string. */
+async function writeOut(pieces: Iterable<string>): Promise<void> {
+  let buf: string[] = [];
+  let size = 0;
+  const flush = async (): Promise<void> => {
+    if (size > 0 && !process.stdout.write(buf.join(''))) await once(process.stdout, 'drain');
+    buf = [];
+    size = 0;
+  };
+  for (const p of pieces) {
+    buf.push(p);
+    size += p.length;
+    if (size >= 1024 * 1024) await flush();
+  }
+  await flush();
 }
 
 const show = (v: string | null): string => (v === null ? 'absent' : JSON.stringify(v));
@@ -310,6 +338,12 @@ function describe(cmd: ClientCommand, o: CallOutcome): Report {
           : `failed: ${k} is ${cur === null ? 'absent' : show(cur)}, not ${show(cmd.op === 'cas' ? cmd.expected : null)}; nothing was changed (${where})`;
       return say(EXIT.lost, text, { outcome: 'fail', status: 'mismatch', current: cur, ...(cmd.op === 'cas' ? { value: cmd.value } : {}), ...at });
     }
+    case 'quota':
+      return say(
+        EXIT.lost,
+        `failed: the store is full: this ${cmd.op} would take it past its quota of ${r.quota} bytes (it holds ${r.used}); nothing was changed (${where}). Delete keys, or restart every replica with a larger --quota-bytes`,
+        { outcome: 'fail', status: 'quota', used: r.used, quota: r.quota, ...at },
+      );
     case 'ok':
       break;
   }
@@ -352,9 +386,17 @@ function describeDump(peer: string, o: CallOutcome): Report {
   const leader = o.leader === undefined || o.leader === '' ? null : o.leader;
   return {
     code: EXIT.ok,
-    out: data.map(([k, v]) => `${escape(k)}\t${escape(v)}\n`).join(''),
     err: `${peer}: applied up to slot ${o.applied}; ${data.length} key${data.length === 1 ? '' : 's'}; leader ${leader ?? 'unknown'}${o.recovering === undefined ? '' : `; RECOVERING (${o.recovering}): it votes for nothing yet`}\n`,
-    json: { outcome: 'ok', status: 'dump', ...base, peer: o.peer, applied: o.applied, leader, recovering: o.recovering ?? null, keys: data.length, data: Object.fromEntries(data) },
+    json: { outcome: 'ok', status: 'dump', ...base, peer: o.peer, applied: o.applied, leader, recovering: o.recovering ?? null, keys: data.length },
+    // Generated as written: one line at a time, never the whole store as one string.
+    lines: {
+      text: (function* () {
+        for (const [k, v] of data) yield `${escape(k)}\t${escape(v)}\n`;
+      })(),
+      json: (function* () {
+        for (const [i, [k, v]] of data.entries()) yield `${i === 0 ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      })(),
+    },
   };
 }
 

@@ -14,7 +14,7 @@ import { WalStorage } from '../storage/wal-state.js';
 import { loadSecret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PEER_TIMEOUT_MS, livenessFor } from '../transport/liveness.js';
-import { DEFAULT_PORT, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
+import { byteSize, DEFAULT_PORT, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
 import { supervise } from './supervise.js';
 import type { PeerSettings } from './peer-settings.js';
 
@@ -76,6 +76,10 @@ DATA_DIR/log (write-ahead log), DATA_DIR/snapshots and DATA_DIR/store.jsonl
       --snapshot-every N   snapshot the store every N applied slots, then
                            drop all but the last N/10 of the log behind it
                            (default 10000; also when the log passes 4 MiB)
+      --quota-bytes N      refuse puts and cas that would take the store past
+                           N bytes of keys and values (default 2G; K, M, G
+                           suffixes); gets and dels still work. Give every
+                           replica the same N.
 
 Scripting a scenario (for testcases that must play out the same every time):
       --delay TYPE:HOST=MS hold outbound TYPE messages to HOST for MS ms, as a
@@ -132,6 +136,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     'rng-seed': { type: 'string' },
     'no-message-lines': { type: 'boolean' },
     'snapshot-every': { type: 'string' },
+    'quota-bytes': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help === true) return 'help';
@@ -215,6 +220,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
     messageLines: values['no-message-lines'] !== true,
     snapshotEvery: values['snapshot-every'] === undefined ? undefined : positiveInt('--snapshot-every', values['snapshot-every']),
+    quotaBytes: values['quota-bytes'] === undefined ? undefined : byteSize('--quota-bytes', values['quota-bytes']),
     replicaFileFlag: values['replica-file'],
     delays,
     rngSeed: seedText === undefined ? undefined : Number(seedText),

@@ -22,6 +22,8 @@ export interface PeerSettings
   readonly messageLines: boolean;
   /** Replicated log: snapshot every this many applied slots. */
   readonly snapshotEvery: number | undefined;
+  /** Replicated log: the store's quota in bytes (undefined: the default, 2 GiB). */
+  readonly quotaBytes: number | undefined;
   /** The --replica-file flag as given (undefined: the mode's default). */
   readonly replicaFileFlag: string | undefined;
   /** Undefined: Math.random. */

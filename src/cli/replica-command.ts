@@ -26,6 +26,7 @@ export async function runReplica(settings: PeerSettings, log: Logger): Promise<v
     liveness: livenessFor(settings.peerTimeoutMs),
     messageLines: settings.messageLines,
     ...(settings.snapshotEvery === undefined ? {} : { snapshotEvery: settings.snapshotEvery }),
+    ...(settings.quotaBytes === undefined ? {} : { quotaBytes: settings.quotaBytes }),
     tickMs: TICK_MS,
     random: settings.rngSeed === undefined ? Math.random : mulberry32(settings.rngSeed),
     out: (line) => process.stdout.write(`${line}\n`),

@@ -53,6 +53,15 @@ export function seconds(flag: string, text: string): number {
   return Number(text);
 }
 
+/** A size in bytes: a whole number, or with a binary suffix K, M or G (KiB, MiB, GiB), e.g. 2G. */
+export function byteSize(flag: string, text: string): number {
+  const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(text);
+  const scale = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(m?.[2] ?? '').toUpperCase()] ?? 1;
+  const x = m === null ? NaN : Number(m[1]) * scale;
+  if (!Number.isSafeInteger(x) || x < 1) throw new ConfigError(`${flag} expects a size in bytes of at least 1, e.g. 1048576, 512M or 2G; got ${JSON.stringify(text)}`);
+  return x;
+}
+
 export function portNumber(flag: string, text: string): number {
   const x = Number(text);
   if (!/^\d+$/.test(text) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);

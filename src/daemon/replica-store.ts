@@ -25,10 +25,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { mustSync, replay, type LogRecord, type Recovered } from '../log/types.js';
-import { KvStore } from '../sm/kv.js';
+import { KvBuilder, KvStore, type KvOptions, type KvView } from '../sm/kv.js';
 import { writeAtomically } from '../storage/atomic.js';
 import { DirLock, StateError } from '../storage/lock.js';
-import { loadLatestSnapshot, pruneSnapshots, saveSnapshot } from '../storage/snapshot.js';
+import { loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from '../storage/snapshot.js';
 import { Wal } from '../storage/wal.js';
 import type { Logger } from '../util/logger.js';
 
@@ -83,8 +83,12 @@ export class ReplicaStore {
   private identity: Identity | null = null;
   private wal: Wal<LogRecord> | null = null;
   private readonly lock: DirLock;
-  /** The applied index of the last snapshot taken or installed. */
+  /** The applied index of the last snapshot taken or installed (set when its view is taken). */
   lastSnapshot = 0;
+  /** The index the log was last checkpointed at. */
+  private lastCheckpoint = 0;
+  /** Snapshot and replica files are written one at a time, in this chain. */
+  private writing: Promise<void> = Promise.resolve();
   /** Records appended since the last sync. */
   private unsynced = 0;
 
@@ -96,6 +100,8 @@ export class ReplicaStore {
     private readonly log: Logger,
     replicaFile?: string,
     readonly snapshotEvery = SNAPSHOT_EVERY_SLOTS,
+    /** How to build the store (quota, sessions): the same on every replica. */
+    readonly kvOptions: KvOptions = {},
   ) {
     this.keepSlots = Math.max(1, Math.floor(snapshotEvery / 10));
     this.logDir = path.join(dir, 'log');
@@ -112,14 +118,17 @@ export class ReplicaStore {
     const had = await this.readIdentity(identity);
     const { snapshot, skipped } = await loadLatestSnapshot(this.snapDir);
     for (const s of skipped) this.log.warn(`damaged snapshot ${s}`);
-    let kv = new KvStore();
+    let kv = new KvStore(this.kvOptions);
     if (snapshot !== null) {
       try {
-        kv = KvStore.restore(new TextEncoder().encode(snapshot.data));
+        // Line by line: a snapshot of any size, never one string.
+        kv = KvBuilder.fromLines(snapshotLines(snapshot), this.kvOptions);
+        if (kv.appliedIndex !== snapshot.index) throw new Error(`it holds a store at slot ${kv.appliedIndex}`);
       } catch (err) {
         throw new StateError(`snapshot ${snapshot.index} in ${this.snapDir} cannot be restored (${(err as Error).message}); move it aside to fall back to an older one`);
       }
       this.lastSnapshot = snapshot.index;
+      this.lastCheckpoint = snapshot.index;
     }
     const { wal, records, truncatedBytes, damage } = await Wal.open<LogRecord>(this.logDir, { onCorruption: 'salvage' });
     if (truncatedBytes > 0) this.log.warn(`${this.logDir}: cut off a torn tail of ${truncatedBytes} bytes (a crash mid-write); every synced record is kept`);
@@ -211,24 +220,51 @@ export class ReplicaStore {
   }
 
   /**
-   * Save the store at its applied index, then rewrite the log as `live`
-   * (the core's records still needed), then drop older snapshots, and bring
-   * the replica file up to date.
+   * Save `view` as the snapshot at its index, then drop older snapshots; the
+   * replica file follows. Writes stream from the view, which is frozen, so
+   * the store goes on meanwhile; they run one at a time. Resolves once the
+   * snapshot is durable (the replica file may still be being written): then
+   * the log may be checkpointed (checkpoint).
    */
-  async snapshot(kv: KvStore, live: () => LogRecord[]): Promise<void> {
-    const index = kv.appliedIndex;
-    await saveSnapshot(this.snapDir, { index, data: new TextDecoder().decode(kv.snapshot()) });
-    this.lastSnapshot = index;
-    await this.need().checkpoint(live());
-    await pruneSnapshots(this.snapDir, 2);
-    await this.writeReplicaFile(kv);
+  writeSnapshot(view: KvView): Promise<void> {
+    // The view is ours now: closed once the replica file is written from it too.
+    const saved = this.chain(async () => {
+      const t0 = performance.now();
+      await saveSnapshot(this.snapDir, view.applied, view.lines()).catch((err: Error) => {
+        view.close();
+        throw err;
+      });
+      await pruneSnapshots(this.snapDir, 2);
+      this.log.debug(`snapshot at slot ${view.applied} (${view.keys} keys) written in ${(performance.now() - t0).toFixed(0)} ms`);
+    });
+    void this.writeReplicaFile(view).catch((err: Error) => this.log.warn(`could not write ${this.replicaFile}: ${err.message}`));
+    return saved;
   }
 
-  async writeReplicaFile(kv: KvStore): Promise<void> {
-    await writeAtomically(this.replicaFile, kv.toReplicaFile());
+  /**
+   * Rewrite the log as `live` (the core's records still needed) once the
+   * snapshot at `index` is durable; nothing if a later one was checkpointed
+   * meanwhile (a snapshot installed from the leader).
+   */
+  async checkpoint(index: number, live: () => LogRecord[]): Promise<void> {
+    if (index < this.lastCheckpoint) return;
+    this.lastCheckpoint = index;
+    await this.need().checkpoint(live());
+  }
+
+  /** Write the replica file from `view` (in the chain, after any snapshot being written), then close the view. */
+  writeReplicaFile(view: KvView): Promise<void> {
+    return this.chain(() => writeAtomically(this.replicaFile, view.replicaFileLines()).finally(() => view.close()));
+  }
+
+  private chain(job: () => Promise<void>): Promise<void> {
+    const run = this.writing.then(job);
+    this.writing = run.catch(() => undefined);
+    return run;
   }
 
   async close(): Promise<void> {
+    await this.writing;
     await this.wal?.close();
     this.wal = null;
     await this.lock.release();

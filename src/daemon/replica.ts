@@ -17,23 +17,25 @@
 
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Mutex } from 'async-mutex';
 import type { Cluster, HostEntry } from '../core/cluster.js';
 import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
 import { LogNode } from '../log/node.js';
-import { DEFAULT_LOG_TIMING, type Committed, type LogMessage, type LogTiming, type Ready } from '../log/types.js';
+import { DEFAULT_LOG_TIMING, type Committed, type LogTiming, type Ready } from '../log/types.js';
 import { decodeCommand, encodeCommand, encodeResult, type ClientCommand, type Command } from '../sm/command.js';
-import { KvStore } from '../sm/kv.js';
+import { KvStore, type KvOptions } from '../sm/kv.js';
 import type { Secret } from '../transport/auth.js';
-import type { KvRequest, KvResult } from '../transport/kv-wire.js';
+import { DUMP_WINDOW, type KvRequest, type KvResult } from '../transport/kv-wire.js';
 import type { ClientResult } from '../transport/wire.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
-import { logCodec } from '../transport/log-wire.js';
+import { logCodec, type ReplicaWire } from '../transport/log-wire.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';
 import { identityOf, KEEP_LOG_BYTES, ReplicaStore } from './replica-store.js';
+import { CHUNK_CHARS, SnapshotReceiver, streamSnapshot } from './snapshot-transfer.js';
 
 export interface ReplicaOptions {
   readonly cluster: Cluster;
@@ -49,6 +51,8 @@ export interface ReplicaOptions {
   readonly messageLines: boolean;
   /** Snapshot every this many applied slots (default SNAPSHOT_EVERY_SLOTS). */
   readonly snapshotEvery?: number;
+  /** Largest store a write may make, in UTF-8 bytes of keys and values (default DEFAULT_QUOTA_BYTES); the same on every replica. */
+  readonly quotaBytes?: number;
   /** Milliseconds per core tick (the core counts its timeouts in ticks). */
   readonly tickMs: number;
   readonly timing?: LogTiming;
@@ -57,9 +61,9 @@ export interface ReplicaOptions {
   readonly log: Logger;
 }
 
-/** Largest line a replica takes from another replica: catch-up batches and snapshots. */
+/** Largest line a replica takes from another replica: catch-up batches (snapshots stream in chunks well under it). */
 export const MAX_REPLICA_LINE_BYTES = 64 * 1024 * 1024;
-/** Slowest rate at which one follower is sent our snapshot. */
+/** Slowest rate at which one follower is sent our snapshot (counted from the end of the last transfer to it). */
 const SNAPSHOT_RESEND_MS = 1000;
 /** While recovering, say every this often who has not answered yet. */
 const RECOVERY_NAG_MS = 5000;
@@ -91,7 +95,7 @@ const sessionKey = (c: { client: string; seq: number }): string => `${c.client}\
 export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   private readonly store: ReplicaStore;
   private readonly mutex = new Mutex();
-  private readonly links = new Map<PeerId, PeerLink<LogMessage>>();
+  private readonly links = new Map<PeerId, PeerLink<ReplicaWire>>();
   /**
    * Clients waiting here for a command to be applied, by client id and seq,
    * with the command, and whether it was ever passed on (to a leader, or into
@@ -106,6 +110,16 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
    */
   private readonly passedOn = new Set<string>();
   private readonly snapshotSentAt = new Map<PeerId, number>();
+  /** Followers a snapshot is streaming to now: one transfer each at a time. */
+  private readonly snapshotSending = new Set<PeerId>();
+  private readonly receiver: SnapshotReceiver;
+  private readonly kvOptions: KvOptions;
+  /** A snapshot being written in the background (see perform). */
+  private saving = false;
+  /** Event-loop delays, reported with each snapshot. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  /** Dumps streaming to clients, by request id: the last part each client acked, and a wake-up for the sender. */
+  private readonly dumps = new Map<string, { acked: number; wake: () => void }>();
   /** Gets waiting to be answered by read index, by the id given to the core. */
   private readonly reads = new Map<number, WaitingRead>();
   private readIds = 0;
@@ -125,7 +139,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
 
   constructor(private readonly opts: ReplicaOptions) {
     super();
-    this.store = new ReplicaStore(opts.dataDir, opts.log, opts.replicaFile, opts.snapshotEvery);
+    this.kvOptions = opts.quotaBytes === undefined ? {} : { quotaBytes: opts.quotaBytes };
+    this.store = new ReplicaStore(opts.dataDir, opts.log, opts.replicaFile, opts.snapshotEvery, this.kvOptions);
+    this.receiver = new SnapshotReceiver(this.kvOptions, opts.log);
+    this.loopDelay.enable();
   }
 
   get leader(): PeerId {
@@ -152,7 +169,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       else log.warn(say);
     }
     const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
-    this.inbound = await listen<LogMessage, KvRequest, KvResult | ClientResult>(
+    this.inbound = await listen<ReplicaWire, KvRequest, KvResult | ClientResult>(
       this.opts.listen,
       {
         message: (m) => this.onMessage(m),
@@ -163,7 +180,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     );
     for (const h of cluster.hosts) {
       if (h.id === self.id) continue;
-      const link = new PeerLink<LogMessage>(h.host, this.opts.endpointOf(h), { self: self.id, peer: h.id, secret: this.opts.secret ?? null, liveness, log, queueWhileDown: false });
+      const link = new PeerLink<ReplicaWire>(h.host, this.opts.endpointOf(h), { self: self.id, peer: h.id, secret: this.opts.secret ?? null, liveness, log, queueWhileDown: false });
       this.links.set(h.id, link);
       link.start();
     }
@@ -184,25 +201,34 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     await Promise.all([...this.links.values()].map((l) => l.close()));
     await this.mutex.runExclusive(async () => {
       // The replica file is current at every snapshot and at a clean shutdown.
-      await this.store.writeReplicaFile(this.kv).catch((err: Error) => this.opts.log.warn(`could not write ${this.store.replicaFile}: ${err.message}`));
+      this.loopDelay.disable();
+      await this.store.writeReplicaFile(this.kv.view()).catch((err: Error) => this.opts.log.warn(`could not write ${this.store.replicaFile}: ${err.message}`));
       await this.store.close();
     });
   }
 
-  private onMessage(m: LogMessage): void {
+  private onMessage(m: ReplicaWire): void {
     if (this.stopped || this.node === null) return;
-    this.node.step(m);
+    if (m.type === 'snapshot_chunk') {
+      // Rebuilt chunk by chunk; the core sees one `snapshot` once it is whole.
+      const kv = this.receiver.take(m);
+      if (kv === null) return;
+      this.node.step({ type: 'snapshot', from: m.from, index: m.index, data: kv });
+    } else this.node.step(m);
     this.kick();
   }
 
   private onClient(req: KvRequest, reply: (r: KvResult) => void, conn: ClientConn): void {
     const peer = this.opts.self.host;
     if (this.node === null || this.stopped) return reply({ type: 'kv_result', id: req.id, peer, status: 'no_leader' });
-    if (req.type === 'dump') {
-      const snap = JSON.parse(new TextDecoder().decode(this.kv.snapshot())) as { data: Array<[string, string]> };
-      const leader = this.opts.cluster.byId(this.node.leader)?.host ?? '';
-      const recovering = this.recoveryStatus();
-      return reply({ type: 'kv_result', id: req.id, peer, status: 'dump', applied: this.kv.appliedIndex, data: snap.data, leader, ...(recovering === null ? {} : { recovering }) });
+    if (req.type === 'dump') return void this.dump(req.id, reply, conn);
+    if (req.type === 'dump_ack') {
+      const d = this.dumps.get(req.id);
+      if (d !== undefined && req.seq > d.acked) {
+        d.acked = req.seq;
+        d.wake();
+      }
+      return;
     }
     const recovering = this.recoveryStatus();
     if (recovering !== null) return reply({ type: 'kv_result', id: req.id, peer, status: 'not_ready', why: recovering });
@@ -230,6 +256,41 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     this.waiters.set(key, entry);
     this.node.propose([cmd]);
     this.kick();
+  }
+
+  /**
+   * Stream the store as it is now (a frozen view) to a client: parts of about
+   * CHUNK_CHARS, at most DUMP_WINDOW ahead of its acks, yielding to the event
+   * loop between them, then the final line with the applied slot and leader.
+   */
+  private async dump(id: string, reply: (r: KvResult) => void, conn: ClientConn): Promise<void> {
+    const peer = this.opts.self.host;
+    const view = this.kv.view();
+    const leader = this.opts.cluster.byId(this.node?.leader ?? 0)?.host ?? '';
+    const recovering = this.recoveryStatus();
+    const state = { acked: -1, wake: (): void => undefined };
+    this.dumps.set(id, state);
+    let gone = false;
+    const cancel = conn.onClose(() => {
+      gone = true;
+      state.wake();
+    });
+    try {
+      const pieces = view.pieces(CHUNK_CHARS);
+      let next = pieces.next();
+      for (let seq = 0; next.done !== true && !gone; seq++) {
+        const data = next.value.entries;
+        next = pieces.next();
+        if (next.done === true) return reply({ type: 'kv_result', id, peer, status: 'dump', applied: view.applied, data, leader, parts: seq, keys: view.keys, ...(recovering === null ? {} : { recovering }) });
+        reply({ type: 'kv_result', id, peer, status: 'dump_part', seq, data });
+        while (seq - state.acked >= DUMP_WINDOW && !gone && !this.stopped) await new Promise<void>((resolve) => (state.wake = resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      view.close();
+      cancel();
+      this.dumps.delete(id);
+    }
   }
 
   private readByIndex(id: string, key: string, reply: (r: KvResult) => void, conn: ClientConn): void {
@@ -346,9 +407,15 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     for (const l of r.learned) out(logChoseLine(self.id, l.slot, l.n, l.v));
     // 3. A snapshot from the leader replaces the store.
     if (r.snapshot !== null) {
-      this.kv = KvStore.restore(new TextEncoder().encode(r.snapshot.data));
-      await this.store.snapshot(this.kv, () => node.liveRecords());
-      this.opts.log.info(`installed a snapshot at slot ${r.snapshot.index}`);
+      // The store onMessage rebuilt from the leader's chunks.
+      const kv = r.snapshot.data;
+      if (!(kv instanceof KvStore) || kv.appliedIndex !== r.snapshot.index) throw new Error(`a snapshot for slot ${r.snapshot.index} that does not hold our store at that slot (a bug)`);
+      this.kv = kv;
+      const view = kv.view();
+      this.store.lastSnapshot = view.applied;
+      await this.store.writeSnapshot(view);
+      await this.store.checkpoint(view.applied, () => node.liveRecords());
+      this.opts.log.info(`installed a snapshot at slot ${r.snapshot.index} (${kv.size} keys, ${kv.storeBytes} bytes)`);
     }
     // 4. Apply, in slot order, and answer the clients waiting here.
     for (const c of r.committed) this.apply(c);
@@ -386,13 +453,43 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         node.propose([...this.waiters.values()].map((e) => e.cmd));
       }
     }
-    if (this.store.shouldSnapshot(this.kv.appliedIndex)) {
-      const index = this.kv.appliedIndex;
-      await this.store.snapshot(this.kv, () => {
-        node.compact(index, index + 1 - this.store.keepSlots, KEEP_LOG_BYTES);
-        return node.liveRecords();
+    if (!this.saving && this.store.shouldSnapshot(this.kv.appliedIndex)) {
+      // A frozen view now (a copy of the key map: a few ms per 100,000 keys);
+      // the file is written from it in the background while slots go on being
+      // applied and answered, and the log is checkpointed once it is durable.
+      const t0 = performance.now();
+      const view = this.kv.view();
+      const viewMs = performance.now() - t0;
+      this.store.lastSnapshot = view.applied;
+      this.saving = true;
+      void this.saveSnapshot(view.applied, this.store.writeSnapshot(view), viewMs);
+    }
+  }
+
+  /** Once the snapshot at `index` is durable, compact the log behind it (under the mutex, as a perform). */
+  private async saveSnapshot(index: number, written: Promise<void>, viewMs: number): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await written;
+      await this.mutex.runExclusive(async () => {
+        const node = this.node;
+        if (this.stopped || node === null) return;
+        await this.store.checkpoint(index, () => {
+          node.compact(index, index + 1 - this.store.keepSlots, KEEP_LOG_BYTES);
+          return node.liveRecords();
+        });
       });
-      this.opts.log.info(`snapshot at slot ${index}; log compacted to ${this.store.logBytes} bytes`);
+      const pause = this.loopDelay.max / 1e6;
+      this.loopDelay.reset();
+      const mem = process.memoryUsage();
+      const mib = (b: number): string => (b / 1024 / 1024).toFixed(0);
+      this.opts.log.info(
+        `snapshot at slot ${index}: view ${viewMs.toFixed(1)} ms, written in ${(performance.now() - t0).toFixed(0)} ms; log compacted to ${this.store.logBytes} bytes; longest event-loop pause since the last snapshot ${pause.toFixed(0)} ms; heap ${mib(mem.heapUsed)} MiB, RSS ${mib(mem.rss)} MiB`,
+      );
+    } catch (err) {
+      this.emit('fatal', err as Error);
+    } finally {
+      this.saving = false;
     }
   }
 
@@ -421,12 +518,29 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     for (const w of entry.list) w.reply(make(w.id, this.opts.self.host));
   }
 
+  /**
+   * Stream our store, frozen now, to a follower that is behind our log: in
+   * chunks, with backpressure, in the background (snapshot-transfer.ts). One
+   * transfer per follower at a time; stopped if we stop leading.
+   */
   private sendSnapshot(to: PeerId): void {
-    const now = performance.now();
-    if (now - (this.snapshotSentAt.get(to) ?? -Infinity) < SNAPSHOT_RESEND_MS) return;
-    this.snapshotSentAt.set(to, now);
-    const data = new TextDecoder().decode(this.kv.snapshot());
-    this.links.get(to)?.send({ type: 'snapshot', from: this.opts.self.id, index: this.kv.appliedIndex, data });
-    this.opts.log.info(`sent our snapshot (slot ${this.kv.appliedIndex}) to ${this.opts.cluster.byId(to)?.host ?? to}: it is behind our log`);
+    const link = this.links.get(to);
+    if (link === undefined || this.snapshotSending.has(to)) return;
+    if (performance.now() - (this.snapshotSentAt.get(to) ?? -Infinity) < SNAPSHOT_RESEND_MS) return;
+    const who = this.opts.cluster.byId(to)?.host ?? String(to);
+    const view = this.kv.view();
+    this.snapshotSending.add(to);
+    const t0 = performance.now();
+    this.opts.log.info(`sending our snapshot (slot ${view.applied}, ${view.keys} keys) to ${who}: it is behind our log`);
+    // A leader that is deposed stops (the follower asks the next one); anyone else answering a fetch finishes.
+    const leading = this.node?.role === 'leader';
+    const cancelled = (): boolean => this.stopped || (leading && this.node?.role !== 'leader');
+    void streamSnapshot(link, this.opts.self.id, view, cancelled)
+      .then((why) => this.opts.log.info(why === null ? `sent our snapshot (slot ${view.applied}) to ${who} in ${(performance.now() - t0).toFixed(0)} ms` : `stopped sending our snapshot to ${who}: ${why}`))
+      .finally(() => {
+        view.close();
+        this.snapshotSending.delete(to);
+        this.snapshotSentAt.set(to, performance.now());
+      });
   }
 }

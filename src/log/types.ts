@@ -29,6 +29,16 @@ export interface SlotReport {
  * ballot b belongs to replica ((b - 1) mod N) + 1, so no two replicas ever
  * use the same one.
  */
+/**
+ * A state machine snapshot, opaque to the core: it only passes one from a
+ * `snapshot` message to Ready.snapshot. The shell builds it (a replica
+ * reassembles it from streamed chunks, src/daemon/snapshot-transfer.ts; the
+ * simulator restores it from bytes) and installs it.
+ */
+export interface StateSnapshot {
+  readonly appliedIndex: number;
+}
+
 export type LogMessage =
   /**
    * Phase 1a, once, for every slot from `slot` (the candidate's first
@@ -74,8 +84,8 @@ export type LogMessage =
   | { readonly type: 'fetch'; readonly from: PeerId; readonly slot: number }
   /** Chosen values for slots start, start+1, ... */
   | { readonly type: 'entries'; readonly from: PeerId; readonly start: number; readonly values: readonly Batch[] }
-  /** The sender's state machine after applying every slot up to `index`. */
-  | { readonly type: 'snapshot'; readonly from: PeerId; readonly index: number; readonly data: string }
+  /** The sender's state machine after applying every slot up to `index` (built by the shell; never on the wire as one message). */
+  | { readonly type: 'snapshot'; readonly from: PeerId; readonly index: number; readonly data: StateSnapshot }
   /** Client commands a follower passes on to the leader it knows. */
   | { readonly type: 'forward'; readonly from: PeerId; readonly cmds: readonly unknown[] }
   /**
@@ -208,7 +218,7 @@ export interface Ready {
   readonly learned: Array<{ slot: number; n: number; v: Batch }>;
   readonly committed: Committed[];
   /** Install this state machine snapshot before applying `committed`. */
-  snapshot: { index: number; data: string } | null;
+  snapshot: { index: number; data: StateSnapshot } | null;
   /** Peers that need our state machine snapshot (they are behind our log). */
   readonly sendSnapshotTo: PeerId[];
   /** Client commands this replica could not place: no leader known. */

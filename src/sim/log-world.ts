@@ -81,7 +81,7 @@ import { checkHistory } from '../lincheck/checker.js';
 import { parseHistory } from '../lincheck/history.js';
 import { ballotOwner } from '../log/ballot.js';
 import { LogNode } from '../log/node.js';
-import { DEFAULT_LOG_TIMING, mustSync, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready } from '../log/types.js';
+import { DEFAULT_LOG_TIMING, mustSync, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready, type StateSnapshot } from '../log/types.js';
 import { decodeCommand, encodeCommand, type ClientCommand, type Command, type Result } from '../sm/command.js';
 import { KvStore } from '../sm/kv.js';
 
@@ -561,7 +561,7 @@ export class LogWorld {
     for (const out of ready.messages) for (const to of out.to) this.send(rep.id, to, out.msg);
     for (const l of ready.learned) this.noteChosen(rep, l.slot, l.v, 'learned');
     if (ready.snapshot !== null) {
-      const s = ready.snapshot;
+      const s = { index: ready.snapshot.index, data: snapshotBytes(ready.snapshot.data) };
       const kv = KvStore.restore(utf8.encode(s.data));
       if (kv.appliedIndex !== s.index) this.fail('safety', `replica ${rep.id} installed a snapshot labelled ${s.index} holding a store at ${kv.appliedIndex}`);
       if (s.index < rep.lastApplied) this.fail('safety', `replica ${rep.id} installed a snapshot at ${s.index}, behind its applied slot ${rep.lastApplied}`);
@@ -583,7 +583,7 @@ export class LogWorld {
     }
     for (const to of ready.sendSnapshotTo) {
       this.stats.snapshotsSent += 1;
-      this.send(rep.id, to, { type: 'snapshot', from: rep.id, index: rep.kv.appliedIndex, data: fromUtf8.decode(rep.kv.snapshot()) });
+      this.send(rep.id, to, { type: 'snapshot', from: rep.id, index: rep.kv.appliedIndex, data: rep.kv });
     }
     for (const raw of ready.unplaced) {
       const d = decodeCommand(raw);
@@ -801,7 +801,8 @@ export class LogWorld {
       return;
     }
     // The wire: what arrives is a copy, never the sender's objects.
-    const wire = JSON.stringify(msg);
+    // A snapshot's store goes as its bytes (the replicas stream theirs in chunks, src/daemon/snapshot-transfer.ts).
+    const wire = JSON.stringify(msg.type === 'snapshot' ? { ...msg, data: snapshotBytes(msg.data) } : msg);
     const copies = this.rng() < this.dupP ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = this.tailP > 0 && this.rng() < this.tailP ? 200 + Math.floor(this.rng() * 800) : 1 + Math.floor(this.rng() * this.maxDelay);
@@ -813,7 +814,8 @@ export class LogWorld {
     if (this.blocked(from, to)) return;
     const rep = this.replicas[to - 1]!;
     if (rep.node === null) return;
-    const msg = JSON.parse(wire) as LogMessage;
+    const raw = JSON.parse(wire) as LogMessage | { type: 'snapshot'; from: PeerId; index: number; data: string };
+    const msg: LogMessage = raw.type === 'snapshot' && typeof raw.data === 'string' ? { ...raw, data: KvStore.restore(utf8.encode(raw.data)) } : (raw as LogMessage);
     if (msg.type === 'entries') this.stats.entriesDelivered += 1;
     if (msg.type === 'forward') this.stats.forwards += 1;
     if ((msg.type === 'entries' || msg.type === 'snapshot') && rep.node.role !== 'follower') this.stats.catchUpToNonFollower += 1;
@@ -1155,4 +1157,10 @@ export function sweepLogWorld(
     else notLive.push(r);
   }
   return { runs, violations, live, notLive, ops, slots, lincheckUnknown, stats, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The bytes of a snapshot message's store (the simulator sends KvStores). */
+function snapshotBytes(d: StateSnapshot): string {
+  if (!(d instanceof KvStore)) throw new TypeError('a snapshot message that does not hold a KvStore');
+  return fromUtf8.decode(d.snapshot());
 }

@@ -49,7 +49,13 @@ export type Result =
   /** The client already applied seq `last` > this seq: this one is an old duplicate, never applied. */
   | { readonly status: 'stale'; readonly last: number }
   /** The client's session was evicted (or never existed) and seq > 1: not applied; outcome of earlier seqs unknown. */
-  | { readonly status: 'expired' };
+  | { readonly status: 'expired' }
+  /**
+   * put or cas refused, nothing changed: it would take the store past its
+   * quota. `used` is the store's size (UTF-8 bytes of its keys and values)
+   * when it was refused, `quota` the limit.
+   */
+  | { readonly status: 'quota'; readonly used: number; readonly quota: number };
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly why: string };
 
@@ -120,6 +126,8 @@ export function encodeResult(r: Result): Obj {
       return { r: 'stale', last: r.last };
     case 'expired':
       return { r: 'expired' };
+    case 'quota':
+      return { r: 'quota', used: r.used, quota: r.quota };
   }
 }
 
@@ -146,8 +154,13 @@ export function decodeResult(raw: unknown): Decoded<Result> {
     case 'expired':
       if (keys === 'r') return { ok: true, value: { status: 'expired' } };
       return bad('"expired" result must be {"r":"expired"}');
+    case 'quota': {
+      const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+      if (keys === 'quota,r,used' && count(o['used']) && count(o['quota'])) return { ok: true, value: { status: 'quota', used: o['used'], quota: o['quota'] } };
+      return bad('"quota" result must be {"r":"quota","used":bytes,"quota":bytes}');
+    }
     default:
-      return bad(`"r" must be one of ok, mismatch, stale, expired; got ${show(o['r'])}`);
+      return bad(`"r" must be one of ok, mismatch, stale, expired, quota; got ${show(o['r'])}`);
   }
 }
 

@@ -31,14 +31,22 @@ export interface ExchangeOptions {
   readonly maxLineBytes: number;
   /** What the other end is called in messages: "peer", "replica". */
   readonly who: string;
+  /** Restart the timeout at every line that comes back: for a long answer in many lines (a dump). */
+  readonly idleTimeout?: boolean;
 }
 
 /**
  * Connect, introduce ourselves as a client (proving the secret if there is
  * one), send `body` as one line, and hand every JSON object that comes back
- * to `read` until it returns an outcome (undefined: not our answer).
+ * to `read` until it returns an outcome (undefined: not our answer, or not
+ * all of it yet). `read` may `say` more lines to the other end.
  */
-export function exchange<R>(at: Endpoint, body: object, opts: ExchangeOptions, read: (o: Record<string, unknown>) => Exchange<R> | undefined): Promise<Exchange<R>> {
+export function exchange<R>(
+  at: Endpoint,
+  body: object,
+  opts: ExchangeOptions,
+  read: (o: Record<string, unknown>, say: (o: object) => void) => Exchange<R> | undefined,
+): Promise<Exchange<R>> {
   const { secret, timeoutMs, who } = opts;
   return new Promise((resolve) => {
     let sent = false;
@@ -53,10 +61,10 @@ export function exchange<R>(at: Endpoint, body: object, opts: ExchangeOptions, r
       socket.destroy();
       resolve(o);
     };
-    const timer = setTimeout(
-      () => finish(sent ? { kind: 'unknown', why: `no answer within ${timeoutMs / 1000} s` } : { kind: 'unreachable', why: `could not connect within ${timeoutMs / 1000} s` }),
-      timeoutMs,
-    );
+    const expire = (): void =>
+      finish(sent ? { kind: 'unknown', why: `no answer within ${timeoutMs / 1000} s` } : { kind: 'unreachable', why: `could not connect within ${timeoutMs / 1000} s` });
+    let timer = setTimeout(expire, timeoutMs);
+    const say = (o: object): void => void socket.write(`${JSON.stringify(o)}\n`);
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const why = err.code ?? err.message;
       finish(sent ? { kind: 'unknown', why: `the connection failed after sending (${why})` } : { kind: 'unreachable', why });
@@ -85,7 +93,11 @@ export function exchange<R>(at: Endpoint, body: object, opts: ExchangeOptions, r
           // One that challenges us will not read an unauthenticated request:
           // nothing is read before the handshake, so ours was dropped.
           if (o['type'] === 'challenge') return finish({ kind: 'unreachable', why: 'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET)', auth: true });
-          const out = read(o);
+          if (opts.idleTimeout === true && !done) {
+            clearTimeout(timer);
+            timer = setTimeout(expire, timeoutMs);
+          }
+          const out = read(o, say);
           if (out !== undefined) finish(out);
         },
         () => undefined,

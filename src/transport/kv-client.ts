@@ -46,17 +46,44 @@ export function newRequestId(): string {
 
 /** The request as it goes on the wire: the command in src/sm/command.ts's form. */
 function wireForm(req: KvRequest): Record<string, unknown> {
-  return req.type === 'dump' ? { type: 'dump', id: req.id } : { type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) };
+  return req.type === 'kv' ? { type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) } : { ...req };
 }
 
+/**
+ * One request, one answer; for a dump, the parts that come before it too
+ * (each acked as it is read, so the replica sends more), gathered into one
+ * answer. A dump's timeout counts from the last line heard: a big store
+ * takes as long as it takes, while it keeps coming.
+ */
 export function kvRequest(at: Endpoint, req: KvRequest, secret: Secret | null, timeoutMs: number): Promise<KvOutcome> {
-  // A dump carries the whole store: longer lines than a peer's.
-  return exchange<KvResult>(at, wireForm(req), { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES * 64, who: 'replica' }, (o) => {
+  const parts: Array<ReadonlyArray<readonly [string, string]>> = [];
+  // A dump from an older replica carries the whole store in one line: longer lines than a peer's.
+  return exchange<KvResult>(at, wireForm(req), { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES * 64, who: 'replica', idleTimeout: req.type === 'dump' }, (o, say) => {
     if (o['type'] !== 'kv_result' || o['id'] !== req.id) return undefined;
     const r = checkKvResult(o);
-    return r.ok ? { kind: 'reply', result: r.result } : { kind: 'unknown', why: `it answered with something we cannot read (${r.why})` };
+    if (!r.ok) return { kind: 'unknown', why: `it answered with something we cannot read (${r.why})` };
+    const res = r.result;
+    if (res.status === 'dump_part') {
+      if (res.seq !== parts.length) return { kind: 'unknown', why: `it sent dump part ${res.seq} after ${parts.length} parts` };
+      parts.push(res.data);
+      say({ type: 'dump_ack', id: req.id, seq: res.seq });
+      return undefined;
+    }
+    if (res.status !== 'dump') return { kind: 'reply', result: res };
+    if ((res.parts ?? 0) !== parts.length) return { kind: 'unknown', why: `its dump ended after ${parts.length} parts, where it says it sent ${res.parts ?? 0}` };
+    const data = parts.length === 0 ? res.data : [...parts.flat(), ...res.data];
+    if (res.keys !== undefined && res.keys !== data.length) return { kind: 'unknown', why: `its dump holds ${data.length} keys, where it says ${res.keys}` };
+    return { kind: 'reply', result: { ...res, data } };
   });
 }
+
+/** A list of [key, value] strings, or null. */
+function pairs(data: unknown): Array<[string, string]> | null {
+  if (!Array.isArray(data) || !data.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) return null;
+  return data as Array<[string, string]>;
+}
+
+const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 /** A kv_result off the wire, checked field by field: replies are untrusted too. */
 export function checkKvResult(o: Record<string, unknown>): { ok: true; result: KvResult } | { ok: false; why: string } {
@@ -81,17 +108,25 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
       return { ok: true, result: { ...base, status: 'not_replica' } };
     case 'invalid':
       return { ok: true, result: { ...base, status: 'invalid', why: typeof o['why'] === 'string' ? o['why'] : '(no reason given)' } };
+    case 'dump_part': {
+      const data = pairs(o['data']);
+      if (!count(o['seq'])) return { ok: false, why: 'a dump part without a proper "seq"' };
+      if (data === null) return { ok: false, why: 'a dump part whose "data" is not a list of [key, value] strings' };
+      return { ok: true, result: { ...base, status: 'dump_part', seq: o['seq'], data } };
+    }
     case 'dump': {
-      const applied = o['applied'];
-      const data = o['data'];
-      const leader = o['leader'];
-      if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0) return { ok: false, why: 'a dump without a proper "applied"' };
-      if (!Array.isArray(data) || !data.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) {
-        return { ok: false, why: 'a dump whose "data" is not a list of [key, value] strings' };
-      }
-      const pairs = data as Array<[string, string]>;
-      const recovering = o['recovering'];
-      return { ok: true, result: { ...base, status: 'dump', applied, data: pairs, ...(typeof leader === 'string' ? { leader } : {}), ...(typeof recovering === 'string' ? { recovering } : {}) } };
+      const { applied, leader, parts: n, keys, recovering } = o;
+      const data = pairs(o['data']);
+      if (!count(applied)) return { ok: false, why: 'a dump without a proper "applied"' };
+      if (data === null) return { ok: false, why: 'a dump whose "data" is not a list of [key, value] strings' };
+      if ((n !== undefined && !count(n)) || (keys !== undefined && !count(keys))) return { ok: false, why: 'a dump whose "parts" or "keys" is not a count' };
+      const extra = {
+        ...(typeof leader === 'string' ? { leader } : {}),
+        ...(n === undefined ? {} : { parts: n }),
+        ...(keys === undefined ? {} : { keys }),
+        ...(typeof recovering === 'string' ? { recovering } : {}),
+      };
+      return { ok: true, result: { ...base, status: 'dump', applied, data, ...extra } };
     }
     default:
       return { ok: false, why: `unknown status ${JSON.stringify(o['status'])?.slice(0, 40) ?? 'nothing'}` };
@@ -212,8 +247,9 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
           record({ peer, outcome: 'done', ms });
           return { kind: 'done', peer: r.peer || peer, slot: r.slot, result: d.value, attempts };
         }
+        case 'dump_part': // kvRequest gathers the parts
         case 'dump':
-          if (body.type !== 'dump') {
+          if (body.type !== 'dump' || r.status !== 'dump') {
             record({ peer, outcome: 'unknown', why: 'it answered a command with a dump', ms });
             unanswered.add(peer);
             break;

@@ -10,7 +10,14 @@
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_ready","why":".."}  recovering: nothing done; try another
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"invalid","why":".."}  nothing done
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_replica"}    a lab peer: nothing done
-//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump","applied":17,"data":[["a","x"]],"leader":"peer1"}
+//
+// A dump streams: any number of parts, then the final line, which carries the
+// last keys and the replica's applied slot and leader. The client acks each
+// part it has read; the replica sends at most DUMP_WINDOW parts ahead of the
+// acks, so a store of any size goes out in bounded lines and bounded memory:
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump_part","seq":0,"data":[["a","x"],...]}
+//   {"type":"dump_ack","id":"9f..","seq":0}                                   (client to replica)
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump","applied":17,"data":[["z","y"]],"leader":"peer1","parts":1,"keys":2}
 //
 // `cmd` is a command in src/sm/command.ts's wire form; `result` a result in
 // its form. A replica answers "done" once it has applied the command, so
@@ -21,7 +28,12 @@ import { decodeCommand, type ClientCommand } from '../sm/command.js';
 
 export type KvRequest =
   | { readonly type: 'kv'; readonly id: string; readonly cmd: ClientCommand }
-  | { readonly type: 'dump'; readonly id: string };
+  | { readonly type: 'dump'; readonly id: string }
+  /** The client has read the dump's parts up to `seq`. */
+  | { readonly type: 'dump_ack'; readonly id: string; readonly seq: number };
+
+/** Parts a replica sends ahead of the client's acks. */
+export const DUMP_WINDOW = 4;
 
 export type KvResult = { readonly type: 'kv_result'; readonly id: string; readonly peer: string } & (
   | { readonly status: 'done'; readonly slot: number; readonly result: Record<string, unknown> }
@@ -30,8 +42,12 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
   | { readonly status: 'not_ready'; readonly why: string }
   | { readonly status: 'invalid'; readonly why: string }
   | { readonly status: 'not_replica' }
-  /** `leader`: the replica this one follows ("" if none known); `recovering`: why it votes for nothing yet. */
-  | { readonly status: 'dump'; readonly applied: number; readonly data: ReadonlyArray<readonly [string, string]>; readonly leader?: string; readonly recovering?: string }
+  | { readonly status: 'dump_part'; readonly seq: number; readonly data: ReadonlyArray<readonly [string, string]> }
+  /**
+   * `leader`: the replica this one follows ("" if none known); `parts`: dump_parts sent before this line; `keys`: keys in all;
+   * `recovering`: why it votes for nothing yet (docs/recovery.md).
+   */
+  | { readonly status: 'dump'; readonly applied: number; readonly data: ReadonlyArray<readonly [string, string]>; readonly leader?: string; readonly parts?: number; readonly keys?: number; readonly recovering?: string }
 );
 
 /** A client request off the wire, checked field by field. */
@@ -39,6 +55,11 @@ export function decodeKvRequest(o: Record<string, unknown>): { ok: true; req: Kv
   const id = o['id'];
   if (typeof id !== 'string' || id.length === 0 || id.length > 64) return { ok: false, why: '"id" must be a string of 1 to 64 characters' };
   if (o['type'] === 'dump') return { ok: true, req: { type: 'dump', id } };
+  if (o['type'] === 'dump_ack') {
+    const seq = o['seq'];
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0) return { ok: false, why: '"seq" must be a non-negative integer' };
+    return { ok: true, req: { type: 'dump_ack', id, seq: seq as number } };
+  }
   if (o['type'] !== 'kv') return { ok: false, why: `unknown request type ${JSON.stringify(o['type']).slice(0, 40)}` };
   const c = decodeCommand(o['cmd']);
   if (!c.ok) return { ok: false, why: c.why };

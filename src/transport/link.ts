@@ -176,6 +176,23 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
     if (silent > 2 * this.liveness.heartbeatMs) this.declareDead(c, silent, 'it did not answer a round');
   }
 
+  /**
+   * Resolves once every queued message is written and the connection takes
+   * more without buffering (true), or as soon as the link is down or closed
+   * (false): a sender of a long stream (a snapshot) waits on this between
+   * pieces, so it never holds more than a socket's buffer in memory.
+   */
+  async drained(): Promise<boolean> {
+    await this.queue.onIdle();
+    const c = this.conn;
+    if (c === null) return false;
+    while (this.conn === c && (c.out.writableNeedDrain || c.socket.writableNeedDrain)) {
+      const target = c.socket.writableNeedDrain ? c.socket : c.out;
+      await Promise.race([once(target, 'drain').catch(() => undefined), c.closed]);
+    }
+    return this.conn === c;
+  }
+
   /** Messages written or waiting. */
   get pending(): number {
     return this.queue.size + this.queue.pending;

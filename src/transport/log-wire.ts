@@ -8,16 +8,40 @@
 // plus the handshake and pings every connection has (wire.ts), and the
 // clients' requests (kv-wire.ts). Every field is checked: a replica must
 // never act on a message it half understands.
+//
+// A snapshot never travels as one line: the sender streams it as
+// `snapshot_chunk`s of a few hundred KiB each, numbered from 0, the last one
+// marked (src/daemon/snapshot-transfer.ts), and the receiver hands its core a
+// `snapshot` message holding the store it rebuilt:
+//   {"type":"snapshot_chunk","from":2,"index":9000,"seq":0,"last":false,"entries":[["a","x"],...],"sessions":[]}
+//   {"type":"snapshot_chunk","from":2,"index":9000,"seq":7,"last":true,"entries":[],"sessions":[["cli-1",4,8990,{"r":"ok"}],...]}
 
 import { MAX_PROPOSAL } from '../core/limits.js';
 import type { PeerId } from '../core/types.js';
 import type { Batch, LogMessage, SlotReport } from '../log/types.js';
-import { decodeCommand } from '../sm/command.js';
+import { checkKey, checkValue, decodeCommand } from '../sm/command.js';
+import type { SessionLine } from '../sm/kv.js';
 import { decodeKvRequest, type KvRequest, type KvResult } from './kv-wire.js';
 import type { Codec, Decoded } from './server.js';
 import type { ClientResult } from './wire.js';
 
 type Obj = Record<string, unknown>;
+
+/** One piece of a snapshot streamed between replicas: keys first, then sessions (KvView.pieces). */
+export interface SnapshotChunk {
+  readonly type: 'snapshot_chunk';
+  readonly from: PeerId;
+  /** The slot the snapshot was taken at. */
+  readonly index: number;
+  /** 0, 1, 2, ... within one transfer. */
+  readonly seq: number;
+  readonly last: boolean;
+  readonly entries: ReadonlyArray<[string, string]>;
+  readonly sessions: readonly SessionLine[];
+}
+
+/** What replicas say to each other: the core's messages and snapshot chunks (a `snapshot` is never decoded off the wire). */
+export type ReplicaWire = LogMessage | SnapshotChunk;
 
 class Bad extends Error {}
 
@@ -56,7 +80,27 @@ function reports(x: unknown): SlotReport[] {
   });
 }
 
-function message(o: Obj, type: string, from: PeerId): LogMessage {
+function entries(x: unknown): Array<[string, string]> {
+  if (!Array.isArray(x)) throw new Bad('"entries" must be an array of [key, value]');
+  for (const [i, e] of x.entries()) {
+    if (!Array.isArray(e) || e.length !== 2) throw new Bad(`"entries"[${i}] must be [key, value]`);
+    const why = checkKey(e[0]) ?? checkValue(e[1], 'value');
+    if (why !== undefined) throw new Bad(`"entries"[${i}]: ${why}`);
+  }
+  return x as Array<[string, string]>;
+}
+
+/** Sessions' shape; KvBuilder checks the rest as it takes them. */
+function sessions(x: unknown): SessionLine[] {
+  if (!Array.isArray(x)) throw new Bad('"sessions" must be an array of [client, seq, index, result]');
+  for (const [i, e] of x.entries()) {
+    const ok = Array.isArray(e) && e.length === 4 && typeof e[0] === 'string' && Number.isSafeInteger(e[1]) && Number.isSafeInteger(e[2]) && typeof e[3] === 'object' && e[3] !== null && !Array.isArray(e[3]);
+    if (!ok) throw new Bad(`"sessions"[${i}] must be [client, seq, index, result]`);
+  }
+  return x as SessionLine[];
+}
+
+function message(o: Obj, type: string, from: PeerId): ReplicaWire {
   switch (type) {
     case 'prepare':
       return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), life: int(o, 'life', 1) };
@@ -83,9 +127,9 @@ function message(o: Obj, type: string, from: PeerId): LogMessage {
       if (!Array.isArray(values)) throw new Bad('"values" must be an array');
       return { type, from, start: int(o, 'start', 1), values: values.map((v, i) => batch(v, `"values"[${i}]`)) };
     }
-    case 'snapshot': {
-      if (typeof o['data'] !== 'string') throw new Bad('"data" must be a string');
-      return { type, from, index: int(o, 'index', 0), data: o['data'] };
+    case 'snapshot_chunk': {
+      if (typeof o['last'] !== 'boolean') throw new Bad('"last" must be true or false');
+      return { type, from, index: int(o, 'index', 0), seq: int(o, 'seq', 0), last: o['last'], entries: entries(o['entries']), sessions: sessions(o['sessions']) };
     }
     case 'forward': {
       const cmds = batch(o['cmds'], '"cmds"');
@@ -100,13 +144,13 @@ function message(o: Obj, type: string, from: PeerId): LogMessage {
   }
 }
 
-export function decodeLog(raw: unknown): Decoded<LogMessage, KvRequest> {
+export function decodeLog(raw: unknown): Decoded<ReplicaWire, KvRequest> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, why: 'not a JSON object' };
   const o = raw as Obj;
   const type = o['type'];
   if (typeof type !== 'string') return { ok: false, why: 'missing "type"' };
   if (type === 'ping') return { ok: true, ping: true };
-  if (type === 'kv' || type === 'dump') {
+  if (type === 'kv' || type === 'dump' || type === 'dump_ack') {
     const r = decodeKvRequest(o);
     return r.ok ? { ok: true, client: r.req } : r;
   }
@@ -123,7 +167,7 @@ export function decodeLog(raw: unknown): Decoded<LogMessage, KvRequest> {
   }
 }
 
-export function logCodec(peer: string): Codec<LogMessage, KvRequest, KvResult | ClientResult> {
+export function logCodec(peer: string): Codec<ReplicaWire, KvRequest, KvResult | ClientResult> {
   return {
     decode: decodeLog,
     invalidReply(raw, why) {

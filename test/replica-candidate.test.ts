@@ -1,4 +1,4 @@
-// A replica standing for election (here: alone, its peers down) knows no
+// A replica standing for election (here: alone, its peers killed) knows no
 // leader: it answers a client "no leader, nothing done" at once, so the
 // client tries another replica, instead of parking the command until the
 // client's timeout (LogNode.propose and read: a candidate hands them back).
@@ -13,8 +13,12 @@ const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
 test('kv3: a lone replica, standing for election again and again, answers every put and get "no leader" at once', async (t) => {
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());
-  const p = live.start('peer1', ['--no-message-lines']);
-  await p.waitStderr(/recovered/, 20_000);
+  // All three start (a new cluster votes only once every replica has answered
+  // the others: docs/recovery.md), then two go down for good.
+  const procs = ['peer1', 'peer2', 'peer3'].map((h) => live.start(h, ['--no-message-lines']));
+  for (const q of procs) await q.waitStderr(/voting again/, 30_000);
+  const p = procs[0]!;
+  await Promise.all(procs.slice(1).map((q) => q.kill9()));
   const at = live.endpoint('peer1');
   // For 3 s: past the longest election timeout (1 s), so it stands, more than once.
   const t0 = Date.now();

@@ -152,7 +152,8 @@ export function decodeLog(raw: unknown): Decoded<ReplicaWire, KvRequest> {
   if (type === 'ping') return { ok: true, ping: true };
   if (type === 'kv' || type === 'dump' || type === 'dump_ack') {
     const r = decodeKvRequest(o);
-    return r.ok ? { ok: true, client: r.req } : r;
+    if (!r.ok) return r;
+    return r.req.type === 'dump_ack' ? { ok: true, client: r.req, oneWay: true } : { ok: true, client: r.req };
   }
   try {
     if (type === 'hello') {

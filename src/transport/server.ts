@@ -31,7 +31,8 @@ export type Decoded<M, Req> =
   | { ok: true; msg: M }
   | { ok: true; hello: { readonly from: PeerId; readonly to: PeerId } }
   | { ok: true; ping: true }
-  | { ok: true; client: Req }
+  /** `oneWay`: a client notice that gets no answer (a dump's ack): it is not a request in flight. */
+  | { ok: true; client: Req; oneWay?: true }
   | { ok: false; why: string };
 
 /** How a listener reads its protocol: the lab's single-decree one, or the replicated log's. */
@@ -378,6 +379,9 @@ function serveConnection<M extends { readonly from: PeerId; readonly type: strin
         if (authed !== null && authed !== 0) return dropBad(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
         log.debug(`client ${who}: ${JSON.stringify(d.client).slice(0, 80)}`);
         if (on.client === undefined) return;
+        // Nothing will answer it, so it must not count as in flight: a dump's
+        // acks would fill the window and stop the reads that bring the next ack.
+        if (d.oneWay === true) return on.client(d.client, () => undefined, closers);
         let done = false;
         const answer = (res: Res): void => {
           if (!done) {

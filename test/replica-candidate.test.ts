@@ -17,7 +17,6 @@ test('kv3: a lone replica, standing for election again and again, answers every 
   // the others: docs/recovery.md), then two go down for good.
   const procs = ['peer1', 'peer2', 'peer3'].map((h) => live.start(h, ['--no-message-lines']));
   for (const q of procs) await q.waitStderr(/voting again/, 30_000);
-  const p = procs[0]!;
   await Promise.all(procs.slice(1).map((q) => q.kill9()));
   const at = live.endpoint('peer1');
   // For 3 s: past the longest election timeout (1 s), so it stands, more than once.

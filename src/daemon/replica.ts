@@ -159,9 +159,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       recovered,
     );
     log.info(`recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.node.commit - 1}`);
+    this.recoveringSince = this.recoveryNagAt = performance.now();
     if (recover !== null && this.node.recovering !== null) {
       this.recovering = recover;
-      this.recoveringSince = this.recoveryNagAt = performance.now();
       // A first start is routine; lost or damaged state is worth a warning.
       const say = `recovering (${recover}): voting for nothing, and answering clients "not ready", until every other replica has said what it holds and this one has caught up`;
       this.recoveryWarned = !empty;

@@ -33,8 +33,13 @@ function cli(args: readonly string[]): Promise<{ code: number | null; bytes: num
 }
 const HOSTS = ['peer1', 'peer2', 'peer3'];
 const VALUE_BYTES = 64_000;
-/** 1,100 values of 64,000 bytes: 70.4 MB, more than the 64 MiB line limit. */
-const KEYS = 1_100;
+/**
+ * 1,100 values of 64,000 bytes: 70.4 MB, more than the 64 MiB line limit.
+ * PAXOS_BIG_STORE_KEYS=16500 makes it a gigabyte store, out of band (the
+ * time limits grow with it).
+ */
+const KEYS = Number(process.env['PAXOS_BIG_STORE_KEYS'] ?? 1_100);
+const SCALE = Math.max(1, KEYS / 1_100);
 
 /** The value of key i: distinct per key, so a store with a wrong value shows. */
 const valueOf = (i: number): string => `${String(i).padStart(6, '0')}:`.padEnd(VALUE_BYTES, String.fromCharCode(97 + (i % 26)));
@@ -52,7 +57,7 @@ async function must(live: LiveCluster, host: string, body: Record<string, unknow
 
 /** `host`'s store: applied slot, key count and a digest of its sorted keys and values, or null. */
 async function digest(live: LiveCluster, host: string): Promise<{ applied: number; keys: number; sha: string; bytes: number } | null> {
-  const r = await kvAsk(live.endpoint(host), { type: 'dump' }, 10_000);
+  const r = await kvAsk(live.endpoint(host), { type: 'dump' }, 10_000 * SCALE);
   if (r?.status !== 'dump') return null;
   const h = createHash('sha256');
   let bytes = 0;
@@ -74,7 +79,7 @@ async function pool(n: number, jobs: ReadonlyArray<() => Promise<unknown>>): Pro
 }
 
 test('a replica that fell behind a 70 MB store catches up from a streamed snapshot, to the same slot and the same store; a dump of it comes back whole', async (t) => {
-  t.timeout(150_000);
+  t.timeout(150_000 * SCALE);
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());
   const flags = ['--no-message-lines'];
@@ -97,7 +102,7 @@ test('a replica that fell behind a 70 MB store catches up from a streamed snapsh
   const t1 = Date.now();
   procs.set('peer3', live.start('peer3', flags));
   // A get through peer3 is answered from its own store, once it holds the last write.
-  const last = await must(live, 'peer3', cmd('get', `key-${String(KEYS - 1).padStart(5, '0')}`), 90_000).catch((err: Error) => {
+  const last = await must(live, 'peer3', cmd('get', `key-${String(KEYS - 1).padStart(5, '0')}`), 90_000 * SCALE).catch((err: Error) => {
     for (const [h, p] of procs) t.log(`${h}:\n${p.stderr.slice(-40).join('\n')}`);
     throw err;
   });
@@ -114,14 +119,16 @@ test('a replica that fell behind a 70 MB store catches up from a streamed snapsh
   // The same slot and the same store everywhere (a dump of 70 MB, over the old 16 MiB reply line).
   let seen = '';
   for (let i = 0; i < 40; i++) {
-    const all = await Promise.all(HOSTS.map((h) => digest(live, h)));
+    // One at a time: three dumps of a big store at once would hold it three times here.
+    const all: Awaited<ReturnType<typeof digest>>[] = [];
+    for (const h of HOSTS) all.push(await digest(live, h));
     seen = JSON.stringify(all);
     if (all.every((d) => d !== null && d.applied === all[0]!.applied && d.sha === all[0]!.sha)) break;
     await delay(250);
   }
   const all = JSON.parse(seen) as Array<{ applied: number; keys: number; sha: string; bytes: number }>;
   t.is(all[0]!.keys, KEYS + 1, seen);
-  t.true(all[0]!.bytes > 70_000_000);
+  t.true(all[0]!.bytes > 70_000_000 * SCALE * 0.99);
   for (const d of all) t.deepEqual(d, all[0], seen);
   for (const p of procs.values()) t.false(p.stderr.some((l) => /dropping a line over/.test(l)), p.stderr.filter((l) => /dropping/.test(l)).join('\n'));
 
@@ -129,7 +136,7 @@ test('a replica that fell behind a 70 MB store catches up from a streamed snapsh
   const dump = await cli(['dump', '--from', 'peer3', ...live.clientFlags()]);
   t.is(dump.code, 0, dump.err);
   t.is(dump.lines, KEYS + 1);
-  t.true(dump.bytes > 70_000_000);
+  t.true(dump.bytes > 70_000_000 * SCALE * 0.99);
   t.regex(dump.err, new RegExp(`applied up to slot ${all[0]!.applied}; ${KEYS + 1} keys`));
 });
 

@@ -28,7 +28,7 @@ import { mustSync, replay, type LogRecord, type Recovered } from '../log/types.j
 import { KvBuilder, KvStore, type KvOptions, type KvView } from '../sm/kv.js';
 import { writeAtomically } from '../storage/atomic.js';
 import { DirLock, StateError } from '../storage/lock.js';
-import { loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from '../storage/snapshot.js';
+import { damagedSnapshots, loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from '../storage/snapshot.js';
 import { Wal } from '../storage/wal.js';
 import type { Logger } from '../util/logger.js';
 
@@ -115,7 +115,14 @@ export class ReplicaStore {
     await mkdir(this.dir, { recursive: true });
     await this.lock.take();
     this.identity = identity;
-    const had = await this.readIdentity(identity);
+    let had = await this.readIdentity(identity);
+    // Damage is found before anything repairs it (moves a snapshot aside,
+    // rewrites the log), and identity.json goes first: a crash during the
+    // repair must not leave a directory that looks sound and votes.
+    if (had && ((await Wal.inspect(this.logDir)) !== null || (await damagedSnapshots(this.snapDir)).length > 0)) {
+      await this.forgetIdentity();
+      had = false;
+    }
     const { snapshot, skipped } = await loadLatestSnapshot(this.snapDir);
     for (const s of skipped) this.log.warn(`damaged snapshot ${s}`);
     let kv = new KvStore(this.kvOptions);
@@ -125,7 +132,9 @@ export class ReplicaStore {
         kv = KvBuilder.fromLines(snapshotLines(snapshot), this.kvOptions);
         if (kv.appliedIndex !== snapshot.index) throw new Error(`it holds a store at slot ${kv.appliedIndex}`);
       } catch (err) {
-        throw new StateError(`snapshot ${snapshot.index} in ${this.snapDir} cannot be restored (${(err as Error).message}); move it aside to fall back to an older one`);
+        // It passed its checksum, so this is a bug or a foreign file; either way the log forgot what it covers.
+        if (had) await this.forgetIdentity();
+        throw new StateError(`snapshot ${snapshot.index} in ${this.snapDir} cannot be restored (${(err as Error).message}); move it aside, and the replica will recover from the others on its next start`);
       }
       this.lastSnapshot = snapshot.index;
       this.lastCheckpoint = snapshot.index;
@@ -138,6 +147,14 @@ export class ReplicaStore {
     this.wal = wal;
     const empty = snapshot === null && skipped.length === 0 && records.length === 0 && damage === null;
     let recover: string | null = null;
+    // A replica that voted has at least its promise in its log (recovery writes one), so an
+    // empty one beside identity.json is a lost log (a wiped mount, a deleted directory).
+    const lostLog = had && empty;
+    if (lostLog) {
+      await this.forgetIdentity();
+      had = false;
+      recover = `an empty log beside ${path.basename(this.identityFile)} (the log was lost)`;
+    }
     // Lost log records may have been promises or votes. A damaged snapshot
     // too loses votes: once a snapshot is saved the log forgets the votes it
     // covers, and reports them as compacted (its base); falling back to an
@@ -147,10 +164,10 @@ export class ReplicaStore {
       // Durably forget that this directory may vote, before anything else:
       // a crash during recovery must not come back as a voting member.
       if (had) await this.forgetIdentity();
-    } else if (!had) {
+    } else if (!had && recover === null) {
       recover = empty ? 'a new or wiped data directory' : `no ${path.basename(this.identityFile)} (recovery did not finish, or the directory predates it)`;
     }
-    return { recovered: replay(records, kv.appliedIndex), kv, recover, empty };
+    return { recovered: replay(records, kv.appliedIndex), kv, recover, empty: empty && !lostLog };
   }
 
   /** Whether identity.json names `want`; a directory of another cluster or member is refused. */
@@ -209,6 +226,12 @@ export class ReplicaStore {
       this.unsynced = 0;
       await wal.sync();
     }
+  }
+
+  /** Everything appended so far on disk, chosen-only records included (see persist). */
+  async syncAll(): Promise<void> {
+    this.unsynced = 0;
+    await this.need().sync();
   }
 
   get logBytes(): number {

@@ -197,6 +197,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    // Dumps waiting for a client's ack see `stopped` and close their views.
+    for (const d of this.dumps.values()) d.wake();
     await this.inbound?.close();
     await Promise.all([...this.links.values()].map((l) => l.close()));
     await this.mutex.runExclusive(async () => {
@@ -311,6 +313,16 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     this.kick();
   }
 
+  private async rejoin(): Promise<void> {
+    const node = this.node!;
+    await this.store.syncAll();
+    await this.store.markRejoined();
+    const say = `recovered from the other replicas: voting again (promise ${node.promise}, caught up to slot ${node.commit - 1}, after ${((performance.now() - this.recoveringSince) / 1000).toFixed(1)} s)`;
+    if (this.recoveryWarned) this.opts.log.warn(say);
+    else this.opts.log.info(say);
+    this.recovering = null;
+  }
+
   /** While recovering, what it waits for (for clients, dump and the live page); null once it votes. */
   recoveryStatus(): string | null {
     const node = this.node;
@@ -389,15 +401,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     }
     // 1. Durable before anything that depends on it leaves.
     if (r.records.length > 0) await this.store.persist(r.records);
-    // Recovered: the identity file makes this directory a voting member's
-    // again, durably, before any message of this batch (or any vote) leaves.
-    if (r.rejoined) {
-      await this.store.markRejoined();
-      const say = `recovered from the other replicas: voting again (promise ${node.promise}, caught up to slot ${node.commit - 1}, after ${((performance.now() - this.recoveringSince) / 1000).toFixed(1)} s)`;
-      if (this.recoveryWarned) this.opts.log.warn(say);
-      else this.opts.log.info(say);
-      this.recovering = null;
-    }
+
     // 2. Lines and messages.
     if (messageLines) for (const m of r.received) if (isLogged(m)) out(logMessageLine('received', self.id, m));
     for (const o of r.messages) {
@@ -417,6 +421,11 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       await this.store.checkpoint(view.applied, () => node.liveRecords());
       this.opts.log.info(`installed a snapshot at slot ${r.snapshot.index} (${kv.size} keys, ${kv.storeBytes} bytes)`);
     }
+    // Recovered: the identity file makes this directory a voting member's
+    // again, once everything it learned is durable (the snapshot above, the
+    // chosen values in its log), and before any vote: votes come in later
+    // batches, performed after this one.
+    if (r.rejoined) await this.rejoin();
     // 4. Apply, in slot order, and answer the clients waiting here.
     for (const c of r.committed) this.apply(c);
     for (const to of r.sendSnapshotTo) this.sendSnapshot(to);

@@ -145,6 +145,9 @@ export class LogNode {
   private recoverCommit = 0;
   private recoverFrom: PeerId = 0;
   private recoverAskedAt = -Infinity;
+  /** Catching up: the commit index last seen to move, and since when it has not. */
+  private recoverSeen = 0;
+  private recoverStuckSince = 0;
 
   private out: Ready = LogNode.emptyReady();
 
@@ -457,7 +460,22 @@ export class LogNode {
   private tickRecovering(): void {
     if (this.ticks - this.recoverAskedAt < this.timing.resendTicks) return;
     if (this.recovery !== null) return this.askToRecover();
-    if (this.commitIndex < this.recoverCommit) this.fetch(this.recoverFrom);
+    if (this.commitIndex >= this.recoverCommit) return;
+    // Still behind: ask the leader, if one is known (asking again does not
+    // restart a snapshot on its way). With none, the replica that reported
+    // the highest commit may have gone down: after a long while without
+    // progress, ask the next one.
+    this.recoverAskedAt = this.ticks;
+    if (this.commitIndex > this.recoverSeen) {
+      this.recoverSeen = this.commitIndex;
+      this.recoverStuckSince = this.ticks;
+    }
+    if (this.leaderId !== 0) this.recoverFrom = this.leaderId;
+    else if (this.ticks - this.recoverStuckSince >= 4 * this.timing.electionTicks) {
+      this.recoverFrom = this.others[(this.others.indexOf(this.recoverFrom) + 1) % this.others.length]!;
+      this.recoverStuckSince = this.ticks;
+    }
+    this.fetch(this.recoverFrom);
   }
 
   /** Ask the replicas that have not answered (all of them, at first). */
@@ -477,7 +495,9 @@ export class LogNode {
   private recovered(): void {
     const o = this.recovery!.outcome({ promised: this.promised, votes: this.votes, commit: this.commitIndex }, this.self);
     this.recovery = null;
-    if (o.promised > this.promised) this.promise_(o.promised);
+    // Written even when unchanged: a voting replica's log is never empty, so
+    // an empty one beside its identity file is known to be a lost log.
+    this.promise_(Math.max(o.promised, this.promised));
     for (const [s, v] of o.chosen) this.learn(s, v, 0, false);
     for (const [s, vote] of o.votes) {
       if (s < this.logStart || s < this.commitIndex || this.chosen.has(s)) continue;

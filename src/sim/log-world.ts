@@ -551,7 +551,6 @@ export class LogWorld {
       }
       rep.disk.unsynced = [];
     }
-    if (ready.rejoined) this.rejoined(rep, node);
     if (rep.crashAt === 'afterSync') {
       this.stats.midReadyCrashes += 1;
       this.crash(rep, 'after its records were durable, before its messages left');
@@ -574,6 +573,14 @@ export class LogWorld {
       rep.disk.unsynced = [];
       this.stats.snapshotsInstalled += 1;
       this.note(`r${rep.id} installed snapshot ${s.index}`);
+    }
+    // Recovered: once the snapshot it installed (if any) is saved, every
+    // record it appended is synced, then the identity is written, as the
+    // daemon does.
+    if (ready.rejoined) {
+      rep.disk.records.push(...rep.disk.unsynced);
+      rep.disk.unsynced = [];
+      this.rejoined(rep, node);
     }
     for (const c of ready.committed) {
       if (c.slot !== rep.lastApplied + 1) this.fail('safety', `replica ${rep.id} applied slot ${c.slot} right after slot ${rep.lastApplied}: a hole`);

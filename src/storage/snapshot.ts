@@ -184,6 +184,21 @@ function setAside(dir: string): (file: string) => Promise<string> {
 }
 
 /**
+ * The damaged snapshots newer than the newest intact one, as "path: reason",
+ * changing nothing: what loadLatestSnapshot would move aside. A caller that
+ * must record the damage first (a replica's identity file) asks this before.
+ */
+export async function damagedSnapshots(dir: string): Promise<string[]> {
+  const damaged: string[] = [];
+  for (const n of (await snapshotNames(dir)).filter((x) => NAME_RE.test(x)).sort().reverse()) {
+    const r = verify(n, path.join(dir, n));
+    if (typeof r !== 'string') break;
+    damaged.push(`${path.join(dir, n)}: ${r}`);
+  }
+  return damaged;
+}
+
+/**
  * The newest snapshot that reads back intact. Damaged newer ones are moved
  * aside and listed as "path: reason; moved to new path".
  */

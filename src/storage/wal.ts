@@ -194,6 +194,16 @@ async function readSegment(dir: string, seq: number): Promise<Segment> {
   return { seq, file, ...readFrames(await readFile(file)) };
 }
 
+/** The segment numbers among a directory's names, in order. */
+function segmentSeqs(names: readonly string[]): number[] {
+  return names
+    .flatMap((n) => {
+      const m = NAME_RE.exec(n);
+      return m === null ? [] : [Number(m[1])];
+    })
+    .sort((a, b) => a - b);
+}
+
 /** Which segments hold the log, found newest first, back to the newest complete checkpoint. */
 async function readLog(dir: string, seqs: readonly number[]): Promise<{ live: Segment[]; obsolete: number[]; abandoned: Segment | null }> {
   const live: Segment[] = [];
@@ -318,15 +328,28 @@ export class Wal<R> {
     private readonly opts: { readonly segmentBytes: number; readonly fsync: boolean; readonly onSync: (() => void) | undefined },
   ) {}
 
+  /**
+   * The log's first damage, if any, changing nothing (a torn tail is not
+   * damage; a missing directory is an empty log). A caller that must record
+   * the damage before anything repairs it (a replica's identity file) asks
+   * this before open().
+   */
+  static async inspect(dir: string): Promise<WalDamageSite | null> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const damage = check(dir, (await readLog(dir, segmentSeqs(names))).live).damage;
+    return damage === null ? null : { file: damage.file, offset: damage.offset, reason: damage.reason };
+  }
+
   static async open<R>(dir: string, options: WalOptions = {}): Promise<WalOpened<R>> {
     const opts = { segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024, fsync: options.fsync ?? true, onSync: options.onSync };
     await mkdir(dir, { recursive: true });
-    const seqs = (await readdir(dir))
-      .flatMap((n) => {
-        const m = NAME_RE.exec(n);
-        return m === null ? [] : [Number(m[1])];
-      })
-      .sort((a, b) => a - b);
+    const seqs = segmentSeqs(await readdir(dir));
 
     const { live, obsolete, abandoned } = await readLog(dir, seqs);
     const checked = check(dir, live);
@@ -366,9 +389,11 @@ export class Wal<R> {
   }
 
   /**
-   * Keep copies of segment `from` and every later one in a new
-   * `<dir>.damaged-<time>` directory, then replace the log by a checkpoint
-   * of the records before the damage, in a segment after all the others.
+   * Keep copies of every segment in a new `<dir>.damaged-<time>` directory
+   * (all of them: older ones may still be the log, e.g. behind a checkpoint
+   * that a crash cut short in a way that reads as damage), then replace the
+   * log by a checkpoint of the records before the damage, in a segment
+   * after all the others.
    */
   private static async salvage<R>(
     dir: string,
@@ -379,7 +404,7 @@ export class Wal<R> {
     opts: Wal<R>['opts'],
   ): Promise<WalOpened<R>> {
     const keptAs = await newDamagedDir(dir);
-    for (const s of seqs.filter((x) => x >= from)) {
+    for (const s of seqs) {
       await copyFile(path.join(dir, segName(s)), path.join(keptAs, segName(s)));
       if (opts.fsync) await syncPath(path.join(keptAs, segName(s)));
     }

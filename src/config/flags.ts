@@ -76,3 +76,88 @@ export function parseResolve(spec: string, defaultPort: number): [string, { host
   const port = m[4] === undefined ? defaultPort : portNumber(`--resolve ${spec}`, m[4]);
   return [m[1]!, { host: (m[2] ?? m[3])!, port }];
 }
+
+// ---- the developer tools' numbers, and their entry points -------------------
+
+/** A whole number from `min` to `max` (inclusive), or a ConfigError naming the flag. */
+export function integer(flag: string, text: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
+  const x = Number(text);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(x) || x < min || x > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(`${flag} expects an integer ${range}, got ${JSON.stringify(text)}`);
+  }
+  return x;
+}
+
+/** A decimal number from `min` to `max` (inclusive), e.g. 4 or 0.5, or a ConfigError naming the flag. */
+export function decimal(flag: string, text: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
+  const x = Number(text);
+  if (!/^-?\d+(\.\d+)?$/.test(text) || x < min || x > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(`${flag} expects a number ${range}, got ${JSON.stringify(text)}`);
+  }
+  return x;
+}
+
+/** One of `choices`, or a ConfigError naming the flag and listing them. */
+export function choice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  const found = choices.find((c) => c === text);
+  if (found === undefined) throw new ConfigError(`${flag} must be one of ${choices.join(', ')}, got ${JSON.stringify(text)}`);
+  return found;
+}
+
+/** A comma-separated list of integers, each from `min` to `max`, e.g. 1,16,64. */
+export function integerList(flag: string, text: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number[] {
+  const parts = text.split(',');
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new ConfigError(`${flag} expects comma-separated integers, e.g. 1,16,64; got ${JSON.stringify(text)}`);
+  return parts.map((p) => integer(flag, p, min, max));
+}
+
+/** What a tool does with a failure: a usage error is one line and status 2; anything else keeps its stack, status 1. */
+function failTool(tool: string, err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${tool}: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`${tool}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}
+
+/**
+ * A developer tool's entry point: runs `main` on the command line's
+ * arguments and exits with its status (0 if it returns nothing); a
+ * ConfigError (a bad flag) prints `tool: message` and exits 2.
+ * With `exit: true` the process ends at once (the tool may leave handles open).
+ */
+export function runTool(tool: string, main: (argv: string[]) => number | void | Promise<number | void>, opts: { exit?: boolean } = {}): void {
+  const done = (code: number | void): void => {
+    if (opts.exit === true) process.exit(code ?? 0);
+    process.exitCode = code ?? 0;
+  };
+  try {
+    const r = main(process.argv.slice(2));
+    if (r instanceof Promise) r.then(done, (err: unknown) => failTool(tool, err));
+    else done(r);
+  } catch (err) {
+    failTool(tool, err);
+  }
+}
+
+/**
+ * For a tool written as a script (its work at the top level, after its
+ * flags): `--help` prints `help` and exits 0; otherwise `parse` reads the
+ * arguments into the tool's settings, and a bad flag prints `tool: message`
+ * and exits 2, before anything starts.
+ */
+export function toolSettings<T>(tool: string, help: string, parse: (argv: string[]) => T): T {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help')) {
+    process.stdout.write(help.endsWith('\n') ? help : `${help}\n`);
+    process.exit(0);
+  }
+  try {
+    return parse(argv);
+  } catch (err) {
+    return failTool(tool, err);
+  }
+}

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
+import { choice, integer, parseFlags, toolSettings } from '../src/config/flags.js';
 import { parseHostsfile } from '../src/config/hostsfile.js';
 import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
 import type { Effect, Message } from '../src/core/types.js';
@@ -33,22 +33,32 @@ import { benchNodeArgs, exited } from './kv-cluster.js';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
 
-const { values } = parseArgs({
-  options: {
+const HELP = `Usage: npm run bench -- [--runs N] [--rounds N] [--only cold|round|kv]
+
+Measures the figures the README reports, as medians: testcase 1's time to decision
+(real processes), a warm prepare+accept round and its CPU, a peer's memory, the cost
+of durability (save, fsync), and the replicated log's puts per second against kv3.
+
+  --runs N     runs of testcase 1, N >= 1 (default 20)
+  --rounds N   warm rounds timed, N >= 1 (default 500)
+  --only PART  just one part: cold (testcase 1), round (save cost and warm
+               rounds) or kv (puts per second) (default: all three)
+  --help       print this and exit`;
+
+const { RUNS, ROUNDS, ONLY } = toolSettings('bench', HELP, (argv) => {
+  const { values } = parseFlags(argv, {
     runs: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '500' },
     // e.g. --only round: just the save cost and the warm rounds (profiling the single-decree path).
     only: { type: 'string' },
-  },
+  });
+  return {
+    RUNS: integer('--runs', values.runs, 1),
+    ROUNDS: integer('--rounds', values.rounds, 1),
+    ONLY: values.only === undefined ? undefined : choice('--only', values.only, ['cold', 'round', 'kv']),
+  };
 });
-const ONLY = values.only;
-if (ONLY !== undefined && !['cold', 'round', 'kv'].includes(ONLY)) {
-  console.error(`bench: --only takes cold, round or kv, not ${JSON.stringify(ONLY)}`);
-  process.exit(2);
-}
 const part = (name: string): boolean => ONLY === undefined || ONLY === name;
-const RUNS = Number(values.runs);
-const ROUNDS = Number(values.rounds);
 
 function stats(xs: number[]): { median: number; min: number; max: number; p90: number } {
   const s = [...xs].sort((a, b) => a - b);

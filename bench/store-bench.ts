@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseFlags } from '../src/config/flags.js';
+import { integer, parseFlags, toolSettings } from '../src/config/flags.js';
 import { KvStore } from '../src/sm/kv.js';
 import { introduce } from '../src/transport/auth.js';
 import { kvRequest, newRequestId } from '../src/transport/kv-client.js';
@@ -24,16 +24,33 @@ import type { Endpoint } from '../src/transport/link.js';
 import { KvConn } from './kv-conn.js';
 import { startKvCluster } from './kv-cluster.js';
 
-const { values } = parseFlags(process.argv.slice(2), {
-  keys: { type: 'string', default: '200000' },
-  'value-bytes': { type: 'string', default: '100' },
-  replicas: { type: 'string', default: '3' },
-  main: { type: 'string' },
+const HELP = `Usage: npm run bench:store -- [--keys N] [--value-bytes B] [--replicas R] [--main PATH]
+
+A big store's cost: loads N keys of B-byte values into real replicas while probing
+each replica's longest event-loop pause, then reports RSS and how long a dump takes;
+then, in this process, the store's heap per key and what a snapshot costs.
+
+  --keys N         keys to load, N >= 1 (default 200000)
+  --value-bytes B  bytes per value, B >= 1 (default 100)
+  --replicas R     replicas, R >= 1 (default 3)
+  --main PATH      the CLI to run, e.g. an older build's dist/src/cli/main.js
+                   (default: this build's)
+  --help           print this and exit`;
+
+const { KEYS, VALUE_BYTES, REPLICAS, MAIN } = toolSettings('bench:store', HELP, (argv) => {
+  const { values } = parseFlags(argv, {
+    keys: { type: 'string', default: '200000' },
+    'value-bytes': { type: 'string', default: '100' },
+    replicas: { type: 'string', default: '3' },
+    main: { type: 'string' },
+  });
+  return {
+    KEYS: integer('--keys', values.keys, 1),
+    VALUE_BYTES: integer('--value-bytes', values['value-bytes'], 1),
+    REPLICAS: integer('--replicas', values.replicas, 1),
+    MAIN: values.main ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js'),
+  };
 });
-const KEYS = Number(values.keys);
-const VALUE_BYTES = Number(values['value-bytes']);
-const REPLICAS = Number(values.replicas);
-const MAIN = values.main ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 /** Puts in flight per connection, and connections. */
 const WINDOW = 256;
 const CONNS = 4;

@@ -4,7 +4,7 @@
 // last events, liveness, coverage and, with --variant, the seed that caught
 // that broken variant. --seed S replays one run and prints its whole trace.
 
-import { parseArgs } from 'node:util';
+import { choice, integer, parseFlags, runTool } from '../config/flags.js';
 import { LOG_WORLD_VARIANTS, LogWorld, sweepLogWorld, type LogWorldResult, type LogWorldSweep, type LogWorldVariant } from './log-world.js';
 
 // ---- log-world ------------------------------------------------------------
@@ -29,42 +29,44 @@ function coverage(s: LogWorldSweep): string {
   );
 }
 
+/** The cluster sizes the log simulator is run and tested with (test/log-sim.test.ts): a majority of 2 or 3. */
+export const LOG_WORLD_REPLICAS = ['3', '5'] as const;
+
+const HELP = `Usage: npm run sim -- --log [--seeds N] [--from S] [--replicas 3|5] [--variant NAME] [--seed S]
+       (or node dist/src/sim/log-main.js with the same flags)
+
+Simulates the replicated log (Multi-Paxos, the key-value store, clients, crashes, partitions, a lossy
+network), checking safety after every event and the client history for linearizability.
+
+  --seeds N       how many seeds to run, N >= 1 (default 500)
+  --from S        the first seed, S >= 0 (default 1): runs seeds S to S+N-1
+  --replicas N    cluster size, ${LOG_WORLD_REPLICAS.join(' or ')} (default 5)
+  --seed S        replay seed S alone and print its whole trace (default: none, sweep)
+  --variant NAME  run a deliberately broken log, one of ${LOG_WORLD_VARIANTS.join(', ')},
+                  and report the seed that caught it (default: none, the real log)
+  --help          print this and exit`;
+
+/** The log simulator's command line (after `--log`); throws ConfigError on a bad flag, before running anything. */
 export function logWorldMain(argv: readonly string[]): number {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      seeds: { type: 'string', default: '500' },
-      from: { type: 'string', default: '1' },
-      seed: { type: 'string' },
-      replicas: { type: 'string', default: '5' },
-      variant: { type: 'string' },
-      help: { type: 'boolean' },
-    },
+  const { values } = parseFlags(argv, {
+    seeds: { type: 'string', default: '500' },
+    from: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    replicas: { type: 'string', default: '5' },
+    variant: { type: 'string' },
+    help: { type: 'boolean' },
   });
   if (values.help === true) {
-    process.stdout.write(
-      'Usage: node dist/src/sim/log-main.js [--seeds N] [--from S] [--replicas 3|5] [--variant NAME] [--seed S]\n\n' +
-        'Simulates the replicated log (Multi-Paxos, the key-value store, clients, crashes, partitions, a lossy\n' +
-        'network), checking safety after every event and the client history for linearizability.\n' +
-        `--variant runs a deliberately broken log (${LOG_WORLD_VARIANTS.join(', ')}) and reports the seed that caught it.\n` +
-        '--seed S replays one seed and prints its trace.\n',
-    );
+    process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const replicas = Number(values.replicas);
-  const seeds = Number(values.seeds);
-  const from = Number(values.from);
-  if (!Number.isSafeInteger(replicas) || replicas < 1 || !Number.isSafeInteger(seeds) || seeds < 1 || !Number.isSafeInteger(from)) {
-    process.stderr.write('log-main: --replicas and --seeds must be positive integers, --from an integer\n');
-    return 2;
-  }
-  const variant = values.variant as LogWorldVariant | undefined;
-  if (variant !== undefined && !LOG_WORLD_VARIANTS.includes(variant)) {
-    process.stderr.write(`log-main: --variant must be one of ${LOG_WORLD_VARIANTS.join(', ')}, got ${JSON.stringify(variant)}\n`);
-    return 2;
-  }
-  if (values.seed !== undefined) {
-    const r = new LogWorld({ seed: Number(values.seed), replicas, traceLines: 1_000_000, ...(variant === undefined ? {} : { variant }) }).run();
+  const replicas = Number(choice('--replicas', values.replicas, LOG_WORLD_REPLICAS));
+  const seeds = integer('--seeds', values.seeds, 1);
+  const from = integer('--from', values.from, 0);
+  const seed = values.seed === undefined ? undefined : integer('--seed', values.seed, 0);
+  const variant: LogWorldVariant | undefined = values.variant === undefined ? undefined : choice('--variant', values.variant, LOG_WORLD_VARIANTS);
+  if (seed !== undefined) {
+    const r = new LogWorld({ seed, replicas, traceLines: 1_000_000, ...(variant === undefined ? {} : { variant }) }).run();
     process.stdout.write(`${[`seed ${r.seed}: ${r.shape}`, ...r.trace].join('\n')}\n`);
     process.stdout.write(
       `${r.violation === null ? 'no violation' : `VIOLATION (${r.kind}): ${r.violation}`}; ${r.live ? 'live' : `not live: ${r.notLive}`}; ` +
@@ -106,4 +108,4 @@ export function logWorldMain(argv: readonly string[]): number {
   return s.violations.length === 0 && s.live === clean ? 0 : 1;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) process.exitCode = logWorldMain(process.argv.slice(2));
+if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) runTool('log-main', logWorldMain);

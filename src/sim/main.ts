@@ -4,12 +4,11 @@
 // one seed exactly and prints its trace. `--variant` runs a deliberately
 // broken Paxos (a negative control) and reports the first seed that caught it.
 
-import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { choice, integer, parseFlags, runTool } from '../config/flags.js';
 import { BROKEN } from './variants.js';
 import { simulate, type SimOptions, type SimResult } from './world.js';
 import { logWorldMain } from './log-main.js';
-import { LOG_WORLD_VARIANTS } from './log-world.js';
 
 export interface Sweep {
   readonly runs: number;
@@ -52,43 +51,46 @@ export function report(r: SimResult): string {
   return [`seed ${r.seed} (${r.shape}): ${r.violation}`, '  last events:', ...r.trace.map((l) => `    ${l}`), `  replay: npm run sim -- --seed ${r.seed}`].join('\n');
 }
 
-function main(): number {
-  // The replicated log's simulator has its own flags.
-  if (process.argv.includes('--log')) return logWorldMain(process.argv.slice(2).filter((a) => a !== '--log'));
-  const { values } = parseArgs({
-    options: {
-      seeds: { type: 'string', default: '2000' },
-      from: { type: 'string', default: '1' },
-      seed: { type: 'string' },
-      variant: { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  });
+const HELP = `Usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--variant NAME]
+       npm run sim -- --log [--seeds N] [--from S] [--replicas 3|5] [--variant NAME] [--seed S]
 
+Runs the real Paxos core on a simulated network and clock, one seeded run per seed,
+checking safety invariants after every event, and reports violations and liveness.
+
+  --seeds N       how many seeds to run, N >= 1 (default 2000)
+  --from S        the first seed, S >= 0 (default 1): runs seeds S to S+N-1
+  --seed S        replay seed S alone and print its trace (default: none, sweep)
+  --variant NAME  run a deliberately broken Paxos, one of ${BROKEN.map((b) => b.name).join(', ')},
+                  and report the seed that catches it (default: none, the real Paxos)
+  --log           simulate the replicated log instead; see npm run sim -- --log --help
+  --help          print this and exit`;
+
+function main(argv: string[]): number {
+  // The replicated log's simulator has its own flags.
+  if (argv.includes('--log')) return logWorldMain(argv.filter((a) => a !== '--log'));
+  const { values } = parseFlags(argv, {
+    seeds: { type: 'string', default: '2000' },
+    from: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    variant: { type: 'string' },
+    help: { type: 'boolean' },
+  });
   if (values.help === true) {
-    process.stdout.write(
-      `Usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--variant NAME]\n` +
-        `       npm run sim -- --log [--seeds N] [--from S] [--replicas 3|5] [--variant NAME] [--seed S]\n\n` +
-        `--log simulates the replicated log (Multi-Paxos with the key-value store, clients and a\n` +
-        `linearizability check); its --variant is one of ${LOG_WORLD_VARIANTS.join(', ')}.\n` +
-        `Runs the real Paxos core on a simulated network and clock, one seeded run per seed,\n` +
-        `checking safety invariants after every event. --seed S replays one run and prints its trace.\n` +
-        `--variant runs a deliberately broken Paxos (${BROKEN.map((b) => b.name).join(', ')}) and reports the seed that catches it.\n`,
-    );
+    process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const broken = values.variant === undefined ? undefined : BROKEN.find((b) => b.name === values.variant);
-  if (values.variant !== undefined && broken === undefined) {
-    process.stderr.write(`sim: --variant must be one of ${BROKEN.map((b) => b.name).join(', ')}, got ${JSON.stringify(values.variant)}\n`);
-    return 2;
-  }
-  if (values.seed !== undefined) {
-    const r = simulate({ seed: Number(values.seed), traceLines: 100_000, ...(broken?.variant ? { variant: broken.variant } : {}), ...(broken?.forgetful ? { forgetful: true } : {}) });
+  const seeds = integer('--seeds', values.seeds, 1);
+  const from = integer('--from', values.from, 0);
+  const seed = values.seed === undefined ? undefined : integer('--seed', values.seed, 0);
+  const name = values.variant === undefined ? undefined : choice('--variant', values.variant, BROKEN.map((b) => b.name));
+  const broken = name === undefined ? undefined : BROKEN.find((b) => b.name === name);
+  if (seed !== undefined) {
+    const r = simulate({ seed, traceLines: 100_000, ...(broken?.variant ? { variant: broken.variant } : {}), ...(broken?.forgetful ? { forgetful: true } : {}) });
     process.stdout.write(`${[`seed ${r.seed}: ${r.shape}`, ...r.trace].join('\n')}\n`);
     process.stdout.write(`${r.violation === null ? `no violation; chosen ${r.chosen ?? 'nothing'}; every proposer chose: ${r.proposersChose}` : `VIOLATION: ${r.violation}`} (${r.events} events, ${r.endedAt.toFixed(0)} ms simulated)\n`);
     return r.violation === null ? 0 : 1;
   }
-  const s = sweep(Number(values.from), Number(values.seeds), broken, broken !== undefined);
+  const s = sweep(from, seeds, broken, broken !== undefined);
   if (broken !== undefined) {
     const first = s.violations[0];
     process.stdout.write(
@@ -108,4 +110,4 @@ function main(): number {
   return s.violations.length === 0 ? 0 : 1;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) process.exitCode = main();
+if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) runTool('sim', main);

@@ -97,9 +97,12 @@ test('usage errors: no file, a missing file, no hostsfile', (t) => {
   const missing = check('/nonexistent/run.txt');
   t.is(missing.status, 2);
   t.regex(missing.stderr, /no such file or directory/);
+  // Run from a directory with no ./hostsfile to fall back to.
   const lonely = path.join(tempDir('check'), 'run.txt');
   writeFileSync(lonely, 'peer1 | {}\n');
-  t.regex(check(lonely).stderr, /no hostsfile next to .*; pass --hostsfile F/);
+  const none = spawnSync(process.execPath, [MAIN, 'check', lonely], { encoding: 'utf8', timeout: 30_000, cwd: path.dirname(lonely) });
+  t.is(none.status, 2);
+  t.regex(none.stderr, /no hostsfile next to .*, nor in \.\/; pass --hostsfile F/);
 });
 
 test('reading merged output: labels, compose v2 names, and what is skipped', (t) => {

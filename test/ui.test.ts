@@ -438,7 +438,8 @@ test('a taken port: run --ui and viz --serve each exit 2 with one line naming th
   for (const [flag, args] of cases) {
     const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 30_000 });
     t.is(r.status, 2, `${flag}: ${r.stderr}`);
-    const lines = r.stderr.trim().split('\n');
+    // viz first says which hostsfile it read; then the one error line.
+    const lines = r.stderr.trim().split('\n').filter((l) => !/^viz: hostsfile /.test(l));
     t.is(lines.length, 1, r.stderr);
     t.regex(lines[0]!, new RegExp(`^paxos: port ${port} on 127\\.0\\.0\\.1 is taken; pick another with ${flag} PORT`));
     t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');

@@ -1,13 +1,11 @@
 // `paxos check FILE... [--hostsfile F]`: check a run from its transcript.
 
-import { existsSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { loadHostsfile } from '../config/hostsfile.js';
 import { checkTranscripts, type Transcript, type Violation } from '../transcript/check.js';
 import { checkLogTranscripts, hasSlot } from '../transcript/log-check.js';
-import { hostOfLabel, readTranscripts, type PeerLines } from '../transcript/read.js';
+import type { PeerLines } from '../transcript/read.js';
 import { parseFlags } from '../config/flags.js';
+import { readTranscriptInput } from './transcript-input.js';
 
 export const CHECK_HELP = `Usage: paxos check FILE... [--hostsfile F]
 
@@ -31,7 +29,11 @@ It checks that:
   - each proposer adopted the highest accepted value its promises reported.
 
   --hostsfile F   the run's hostsfile (default: a file named hostsfile next
-                  to FILE, or in its parent directory)
+                  to FILE, or in its parent directory, else ./hostsfile);
+                  which one was used, and why, is printed on stderr. Lines
+                  labelled with a container name (kv3-peer1) are matched to
+                  hosts through the docker-compose.yml beside the hostsfile,
+                  else by the name's -HOST or _HOST ending
   --help          show this help
 
 For a replicated-log run (a hostsfile of \`peerN:replica\` lines, or log
@@ -42,7 +44,8 @@ one value; a received message with no matching send in its sender's
 transcript is printed as a warning and does not fail the check.
 
 Every problem is printed as FILE:LINE: peer: what is wrong.
-Exit status: 0 all checks pass, 1 a check failed, 2 usage error.`;
+Exit status: 0 all checks pass, 1 a check failed, 2 usage error (including
+an input with no peer lines).`;
 
 export function checkCommand(argv: readonly string[]): number {
   const { values, positionals } = parseFlags(argv, { hostsfile: { type: 'string' }, help: { type: 'boolean' } }, true);
@@ -51,17 +54,12 @@ export function checkCommand(argv: readonly string[]): number {
     return 0;
   }
   if (positionals.length === 0) throw new ConfigError('check expects a transcript FILE (or per-peer files, or a directory); see paxos check --help');
-  for (const p of positionals) if (!existsSync(p)) throw new ConfigError(`${p}: no such file or directory`);
-  const hostsfile = values.hostsfile ?? findHostsfile(positionals[0]!);
-  if (hostsfile === undefined) throw new ConfigError(`no hostsfile next to ${positionals[0]}; pass --hostsfile F`);
-  const cluster = loadHostsfile(hostsfile);
-  const peers = readTranscripts(positionals);
-  if (peers.length === 0) throw new ConfigError(`${positionals.join(' ')}: no peer log lines found`);
+  const { hostsfile, cluster, peers, hosts } = readTranscriptInput('check', positionals, values.hostsfile);
 
   const problems: string[] = [];
-  const transcripts = peers.map((p) => {
-    const host = hostOfLabel(p.label, cluster.hosts.map((h) => h.host));
-    if (host === undefined) problems.push(`${p.at[0] ?? p.label}: ${p.label}: not a host in ${hostsfile}`);
+  const transcripts = peers.map((p, i) => {
+    const host = hosts[i];
+    if (host === undefined) problems.push(`${p.at[0] ?? p.label}: ${p.label}: not a host in ${hostsfile.file}`);
     return { label: p.label, id: host === undefined ? undefined : cluster.byHost(host)?.id, lines: p.lines };
   });
   if (cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot))) return checkLog(peers, transcripts, problems);
@@ -94,10 +92,4 @@ function checkLog(peers: readonly PeerLines[], transcripts: readonly Transcript[
       : `check: log mode: ${problems.length} problems in ${peers.length} replicas, ${lines} lines; ${result.chosen.size} slots chosen${warned}\n`,
   );
   return problems.length === 0 ? 0 : 1;
-}
-
-/** A file named hostsfile next to `target` or in its parent directory. */
-export function findHostsfile(target: string): string | undefined {
-  const dir = statSync(target).isDirectory() ? path.resolve(target) : path.dirname(path.resolve(target));
-  return [path.join(dir, 'hostsfile'), path.join(path.dirname(dir), 'hostsfile')].find((f) => existsSync(f));
 }

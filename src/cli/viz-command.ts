@@ -1,16 +1,13 @@
 // `paxos viz FILE... -o run.html|run.svg [--hostsfile F]`: draw a run.
 
 import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { loadHostsfile } from '../config/hostsfile.js';
 import type { LogLine } from '../core/logline.js';
-import { hostOfLabel, readTranscripts } from '../transcript/read.js';
 import { hasSlot } from '../transcript/log-check.js';
 import { chartLine, compactRoles } from '../viz/lines.js';
 import { buildChart, type Lane } from '../viz/events.js';
 import { chartHtml, chartSvg } from '../viz/svg.js';
-import { findHostsfile } from './check-command.js';
+import { readTranscriptInput, titleOf } from './transcript-input.js';
 import { DEFAULT_UI_PORT } from '../ui/live.js';
 import { serveReplay } from '../ui/replay.js';
 import { parseFlags, takeOptionalPort } from '../config/flags.js';
@@ -29,14 +26,20 @@ Logs carry no clock, so the chart orders lines causally: a received message
 is drawn after the line that sent it.
 
   -o, --out FILE   where to write: .html (an SVG in a page) or .svg
-  --hostsfile F    the run's hostsfile (default: next to FILE, or its parent)
-  --title T        the chart's title (default: the input's name)
+  --hostsfile F    the run's hostsfile (default: next to FILE, or its parent,
+                   else ./hostsfile); which one, and why, goes to stderr
+  --title T        the chart's title (default: the testcase, "testcase 2"
+                   for testcases/2/expected, else the input's name)
   --serve [PORT]   instead of writing a file, open the run in the live page
                    (the one \`paxos run --ui\` serves) on 127.0.0.1:PORT
                    (default ${DEFAULT_UI_PORT}; 0: any free port), with a time slider
                    to step through it; runs until Ctrl-C
   --bind ADDR      with --serve: serve on ADDR instead of 127.0.0.1 (prints a warning)
-  --help           show this help`;
+  --help           show this help
+
+Lines labelled with a container name (kv3-peer1) are matched to hosts as
+\`paxos check\` does. Exit status: 0 drawn, 2 usage error (including an input
+with no peer lines, or a label that is no host).`;
 
 export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   // --serve takes an optional port, as run's --ui does.
@@ -55,10 +58,7 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   const out = values.out;
   if (servePort === undefined && (out === undefined || !/\.(html|svg)$/.test(out))) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg, or --serve to open it in the browser');
   if (values.bind !== undefined && servePort === undefined) throw new ConfigError('--bind applies to --serve only');
-  const hostsfile = values.hostsfile ?? findHostsfile(positionals[0]!);
-  if (hostsfile === undefined) throw new ConfigError(`no hostsfile next to ${positionals[0]}; pass --hostsfile F`);
-  const cluster = loadHostsfile(hostsfile);
-  const peers = readTranscripts(positionals);
+  const { hostsfile, cluster, peers, hosts: hostOf } = readTranscriptInput('viz', positionals, values.hostsfile);
   // A replicated log's lines carry a slot: drawn the same way, with the slot
   // leading each label ("#17 ..."), so messages match by slot too.
   const logMode = cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot));
@@ -70,17 +70,17 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   const lanes: Lane[] = [];
   const hosts: string[] = [];
   const perLane: LogLine[][] = [];
-  for (const p of peers) {
-    const host = hostOfLabel(p.label, cluster.hosts.map((h) => h.host));
+  for (const [i, p] of peers.entries()) {
+    const host = hostOf[i];
     const entry = host === undefined ? undefined : cluster.byHost(host);
-    if (entry === undefined) throw new ConfigError(`${p.at[0] ?? p.label}: ${p.label} is not a host in ${hostsfile}`);
+    if (entry === undefined) throw new ConfigError(`${p.at[0] ?? p.label}: ${p.label} is not a host in ${hostsfile.file}`);
     lanes.push({ label: p.label, id: entry.id, roles: compactRoles(entry.roles) });
     hosts.push(entry.host);
     perLane.push(p.lines.flatMap(parse));
   }
   // Lanes in hostsfile order, as a reader expects.
   const order = lanes.map((_, i) => i).sort((a, b) => lanes[a]!.id - lanes[b]!.id);
-  const title = values.title ?? positionals.map((p) => path.basename(path.resolve(p))).join(' ');
+  const title = values.title ?? titleOf(positionals);
   if (servePort !== undefined) {
     const abort = new AbortController();
     const stop = (): void => abort.abort();

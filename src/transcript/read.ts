@@ -71,13 +71,25 @@ export function readTranscripts(paths: readonly string[]): PeerLines[] {
 }
 
 /**
- * The hostsfile host a transcript label stands for: the label itself, or a
- * compose v2 container name such as `myproject-peer3-1` for service peer3.
+ * The hostsfile host a transcript label stands for, by name alone (the
+ * commands try the testcase's compose file first):
+ *   - the label itself (any case);
+ *   - a label ending in `-HOST` or `_HOST` for exactly one host, as compose
+ *     names containers: `kv3-peer1` (a container_name), `myproject-peer3-1`
+ *     (compose v2's PROJECT-SERVICE-N; the `-N` is dropped first).
+ * Undefined if no host, or more than one, fits.
  */
 export function hostOfLabel(label: string, hosts: readonly string[]): string | undefined {
   const lower = new Map(hosts.map((h) => [h.toLowerCase(), h]));
-  const direct = lower.get(label.toLowerCase());
+  const name = label.toLowerCase();
+  const direct = lower.get(name);
   if (direct !== undefined) return direct;
-  const m = /^(?:.+[-_])?([^-_]+)[-_]\d+$/.exec(label);
-  return m === null ? undefined : lower.get(m[1]!.toLowerCase());
+  for (const candidate of [name, name.replace(/[-_]\d+$/, '')]) {
+    const exact = lower.get(candidate);
+    if (exact !== undefined) return exact;
+    const fits = [...lower].filter(([h]) => candidate.endsWith(`-${h}`) || candidate.endsWith(`_${h}`));
+    if (fits.length === 1) return fits[0]![1];
+    if (fits.length > 1) return undefined;
+  }
+  return undefined;
 }

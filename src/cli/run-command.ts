@@ -1,5 +1,7 @@
 // `paxos run DIR`: a testcase without Docker.
 
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULT_RUN, runTestcase } from '../runner/run.js';
 import { DEFAULT_UI_PORT, runLive } from '../ui/live.js';
@@ -53,7 +55,12 @@ guarantees), and every mismatch is named.
 
 Exit status: 0 decided on one value (and matched the goldens, if any);
 1 timed out, a peer failed, peers chose different values, or a mismatch;
-2 usage error; 130 interrupted.`;
+2 usage error; 130 interrupted.
+
+A second run on the same --data-root resumes: peers that remember the
+decision print chose for it at once. The transcript checker knows which
+peers resumed and what they remembered; such a run is not compared with
+expected/.`;
 
 export async function runCommand(argvIn: readonly string[]): Promise<number> {
   // --ui takes an optional port: `--ui`, `--ui 8000`, `--ui=8000`.
@@ -128,6 +135,12 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
 
   if (result.outcome === 'decided' && result.inFlightAtEnd > 0) {
     process.stderr.write(`paxos run: note: ${result.inFlightAtEnd} messages were still in flight when the run ended (is a peer down?)\n`);
+  }
+  if (result.resumed.length > 0) {
+    const goldens = result.outcome === 'decided' && values['no-compare'] !== true && existsSync(path.join(dir, 'expected')) ? `; not compared with ${dir}/expected, which shows a run from empty state` : '';
+    process.stderr.write(
+      `paxos run: note: ${result.resumed.join(', ')} resumed from the state an earlier run left in ${values['data-root']}: a chose they print may be a recollection${goldens}\n`,
+    );
   }
   process.stdout.write(`${result.summary}\n`);
   for (const v of result.violations) process.stdout.write(`check: ${v.peer}${v.line === undefined ? '' : ` line ${v.line}`}: ${v.message}\n`);

@@ -5,7 +5,7 @@
 // DIR/expected/ if it exists. Both paths share this code, so they are held
 // to the same goldens in the same way.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -58,6 +58,8 @@ export interface PeerRun {
   /** performance.now() at this peer's first chose line. */
   choseAt: number | undefined;
   readonly chose: string[];
+  /** Started from state an earlier run left in --data-root (and what it had learned as chosen, if anything). */
+  readonly resumed: { readonly remembered: string | undefined } | undefined;
 }
 
 export type Outcome = 'decided' | 'timeout' | 'peer-exit' | 'interrupted';
@@ -75,6 +77,8 @@ export interface RunResult {
   readonly violations: readonly Violation[];
   readonly summary: string;
   readonly inFlightAtEnd: number;
+  /** Peers that resumed from an earlier run's state (--data-root): not compared with the goldens. */
+  readonly resumed: readonly string[];
   readonly ok: boolean;
 }
 
@@ -103,8 +107,10 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
       spawnedAt: 0,
       choseAt: undefined,
       chose: [],
+      resumed: opts.where === 'local' && opts.dataRoot !== undefined ? savedState(path.join(opts.dataRoot, service.hostname), service) : undefined,
     };
   });
+  const resumed = peers.filter((p) => p.resumed !== undefined).map((p) => p.service.label);
 
   const merged: string[] = [];
   const inflight = new InFlight(cluster);
@@ -188,12 +194,13 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   await launched.stop();
 
   const goldenDir = path.join(project.dir, 'expected');
-  const goldens = opts.compare && outcome === 'decided' && !logMode ? readGoldens(goldenDir) : null;
+  // Goldens describe a run from empty state; a resumed run replays from memory.
+  const goldens = opts.compare && outcome === 'decided' && !logMode && resumed.length === 0 ? readGoldens(goldenDir) : null;
   const mismatches =
     goldens === null
       ? null
       : compareWithGoldens(goldens, peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines })), cluster, path.relative(process.cwd(), goldenDir) || 'expected');
-  const transcripts = peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines }));
+  const transcripts = peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines, resumed: p.resumed }));
   const violations = logMode ? [] : checkTranscripts(transcripts, cluster);
   const values = logMode ? new Set<string>() : new Set(peers.flatMap((p) => p.chose));
   const failure =
@@ -216,12 +223,29 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     violations,
     summary: logMode ? summarizeLog(peers) : summarize(peers),
     inFlightAtEnd: inflight.count,
+    resumed,
     ok: failure === '',
   };
 }
 
+/**
+ * What a peer's data directory already holds: undefined if it starts empty;
+ * else the value it learned as chosen (DATA_DIR/value, where the peer writes
+ * it unless its command moves it with --replica-file), if any.
+ */
+function savedState(dir: string, service: Service): { remembered: string | undefined } | undefined {
+  const lived = ['identity.json', 'state-log', 'state.json', 'state.json.migrated'].some((f) => existsSync(path.join(dir, f)));
+  if (!lived) return undefined;
+  const file = service.args.includes('--replica-file') ? undefined : path.join(dir, 'value');
+  try {
+    return { remembered: file === undefined ? undefined : readFileSync(file, 'utf8') };
+  } catch {
+    return { remembered: undefined };
+  }
+}
+
 /** One line: what each peer chose, and whether they agree. */
-export function summarize(peers: readonly PeerRun[]): string {
+export function summarize(peers: readonly Pick<PeerRun, 'service' | 'chose' | 'resumed'>[]): string {
   const values = new Set<string>();
   const parts = peers.map((p) => {
     const mine = [...new Set(p.chose)];
@@ -229,7 +253,9 @@ export function summarize(peers: readonly PeerRun[]): string {
     return `${p.service.label}=${mine.length === 0 ? '-' : mine.map(show).join('|')}`;
   });
   const verdict = values.size === 0 ? 'nothing chosen' : values.size === 1 ? `all chose ${show([...values][0]!)}` : 'DISAGREE';
-  return `chosen: ${parts.join(' ')} (${verdict})`;
+  const resumed = peers.filter((p) => p.resumed !== undefined).length;
+  const memory = resumed === 0 ? '' : `; ${resumed === peers.length ? 'all' : `${resumed} of ${peers.length}`} resumed from saved state`;
+  return `chosen: ${parts.join(' ')} (${verdict}${memory})`;
 }
 
 /** A replicated log's summary: how many slots each replica learned, and the highest. */

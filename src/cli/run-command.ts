@@ -53,9 +53,10 @@ guarantees), and every mismatch is named.
                      --ui the controls require it (or PAXOS_SECRET)
   --help             show this help
 
-Exit status: 0 decided on one value (and matched the goldens, if any);
-1 timed out, a peer failed, peers chose different values, or a mismatch;
-2 usage error; 130 interrupted.
+Exit status: 0 decided on one value (and matched the goldens, if any), or
+a --keep-running or --ui run ended by Ctrl-C; 1 timed out, a peer failed,
+peers chose different values, or a mismatch; 2 usage error; 130 interrupted
+(a run that stops at its decision).
 
 A second run on the same --data-root resumes: peers that remember the
 decision print chose for it at once. The transcript checker knows which
@@ -111,8 +112,10 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
         signal: abort.signal,
       });
     } finally {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
+      if (!abort.signal.aborted) {
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
     }
   }
   // (runLive above passes --secret-file on to the peers itself.)
@@ -130,11 +133,20 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
     echo: quiet ? undefined : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
     signal: abort.signal,
   });
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigint);
+  // After a Ctrl-C, keep ignoring the copies of it still on their way (npm
+  // forwards the terminal's signal, which reached us too), so none of them
+  // can kill this process with 130 as it reports.
+  if (!abort.signal.aborted) {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
 
   if (result.outcome === 'decided' && result.inFlightAtEnd > 0) {
     process.stderr.write(`paxos run: note: ${result.inFlightAtEnd} messages were still in flight when the run ended (is a peer down?)\n`);
+  }
+  if (result.outcome === 'stopped') {
+    const waiting = result.peers.filter((p) => p.mustChoose && p.chose.length === 0).map((p) => p.service.label);
+    process.stderr.write(`paxos run: stopped by Ctrl-C; ${waiting.join(', ')} had not chosen yet\n`);
   }
   if (result.resumed.length > 0) {
     const goldens = result.outcome === 'decided' && values['no-compare'] !== true && existsSync(path.join(dir, 'expected')) ? `; not compared with ${dir}/expected, which shows a run from empty state` : '';

@@ -62,7 +62,12 @@ export interface PeerRun {
   readonly resumed: { readonly remembered: string | undefined } | undefined;
 }
 
-export type Outcome = 'decided' | 'timeout' | 'peer-exit' | 'interrupted';
+/**
+ * `stopped`: a run kept running on purpose (--keep-running, a replicated log)
+ * was ended by Ctrl-C before every proposer and learner chose. That is how
+ * such a run ends, not a failure.
+ */
+export type Outcome = 'decided' | 'stopped' | 'timeout' | 'peer-exit' | 'interrupted';
 
 export interface RunResult {
   readonly outcome: Outcome;
@@ -186,8 +191,11 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   if (opts.signal?.aborted === true) onAbort();
 
   let { outcome, why } = await ended;
+  // Ctrl-C in a terminal reaches the peers too (one process group): a peer
+  // that exits on it is part of the interruption, not a failure of its own.
+  if (outcome === 'peer-exit' && opts.signal?.aborted === true) [outcome, why] = ['interrupted', 'interrupted'];
   // Interrupting a run that was kept running on purpose is how it ends.
-  if (opts.keepRunning === true && outcome === 'interrupted' && decided()) [outcome, why] = ['decided', ''];
+  if (opts.keepRunning === true && outcome === 'interrupted') [outcome, why] = [decided() ? 'decided' : 'stopped', ''];
   clearTimeout(timeout);
   clearTimeout(drainTimer);
   opts.signal?.removeEventListener('abort', onAbort);
@@ -204,7 +212,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   const violations = logMode ? [] : checkTranscripts(transcripts, cluster);
   const values = logMode ? new Set<string>() : new Set(peers.flatMap((p) => p.chose));
   const failure =
-    outcome !== 'decided'
+    outcome !== 'decided' && outcome !== 'stopped'
       ? why
       : values.size > 1
         ? `peers chose different values: ${[...values].map(show).join(', ')}`
@@ -252,7 +260,16 @@ export function summarize(peers: readonly Pick<PeerRun, 'service' | 'chose' | 'r
     for (const v of mine) values.add(v);
     return `${p.service.label}=${mine.length === 0 ? '-' : mine.map(show).join('|')}`;
   });
-  const verdict = values.size === 0 ? 'nothing chosen' : values.size === 1 ? `all chose ${show([...values][0]!)}` : 'DISAGREE';
+  const waiting = peers.filter((p) => p.chose.length === 0).length;
+  const one = [...values][0];
+  const verdict =
+    values.size === 0
+      ? 'nothing chosen'
+      : values.size > 1
+        ? 'DISAGREE'
+        : waiting === 0
+          ? `all chose ${show(one!)}`
+          : `${peers.length - waiting} of ${peers.length} chose ${show(one!)}; ${waiting} ${waiting === 1 ? 'has' : 'have'} not chosen`;
   const resumed = peers.filter((p) => p.resumed !== undefined).length;
   const memory = resumed === 0 ? '' : `; ${resumed === peers.length ? 'all' : `${resumed} of ${peers.length}`} resumed from saved state`;
   return `chosen: ${parts.join(' ')} (${verdict}${memory})`;

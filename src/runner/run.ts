@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { hasRole, loadHostsfile } from '../config/hostsfile.js';
 import { checkTranscripts, type Violation } from '../transcript/check.js';
 import { compareWithGoldens, readGoldens, type Mismatch } from '../transcript/compare.js';
+import { WalStorage } from '../storage/wal-state.js';
 import { InFlight } from '../transcript/inflight.js';
 import { parseLogLine } from '../transcript/parse.js';
 import { loadCompose, type Service } from './compose.js';
@@ -101,7 +102,10 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   }
 
   const width = Math.max(...project.services.map((s) => s.label.length));
-  const peers: PeerRun[] = project.services.map((service) => {
+  // With --data-root, what each peer starts from (Docker containers keep their own).
+  const dataRoot = opts.where === 'local' ? opts.dataRoot : undefined;
+  const saved = await Promise.all(project.services.map((s) => (dataRoot === undefined ? undefined : savedState(path.join(dataRoot, s.hostname)))));
+  const peers: PeerRun[] = project.services.map((service, i) => {
     const host = cluster.byHost(service.hostname);
     return {
       service,
@@ -112,7 +116,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
       spawnedAt: 0,
       choseAt: undefined,
       chose: [],
-      resumed: opts.where === 'local' && opts.dataRoot !== undefined ? savedState(path.join(opts.dataRoot, service.hostname), service) : undefined,
+      resumed: saved[i],
     };
   });
   const resumed = peers.filter((p) => p.resumed !== undefined).map((p) => p.service.label);
@@ -238,17 +242,20 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
 
 /**
  * What a peer's data directory already holds: undefined if it starts empty;
- * else the value it learned as chosen (DATA_DIR/value, where the peer writes
- * it unless its command moves it with --replica-file), if any.
+ * else the value it learned as chosen, if any, read from its state log as
+ * the peer itself will read it when it starts (and released before that).
  */
-function savedState(dir: string, service: Service): { remembered: string | undefined } | undefined {
+async function savedState(dir: string): Promise<{ remembered: string | undefined } | undefined> {
   const lived = ['identity.json', 'state-log', 'state.json', 'state.json.migrated'].some((f) => existsSync(path.join(dir, f)));
   if (!lived) return undefined;
-  const file = service.args.includes('--replica-file') ? undefined : path.join(dir, 'value');
+  const storage = new WalStorage(dir);
   try {
-    return { remembered: file === undefined ? undefined : readFileSync(file, 'utf8') };
+    return { remembered: (await storage.load()).chosen?.v };
   } catch {
+    // Damaged, lost or in use: the peer says why when it starts, and refuses.
     return { remembered: undefined };
+  } finally {
+    await storage.release().catch(() => undefined);
   }
 }
 

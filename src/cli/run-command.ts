@@ -1,5 +1,7 @@
 // `paxos run DIR`: a testcase without Docker.
 
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { DEFAULT_RUN, runTestcase } from '../runner/run.js';
 import { DEFAULT_UI_PORT, runLive } from '../ui/live.js';
@@ -51,9 +53,15 @@ guarantees), and every mismatch is named.
                      --ui the controls require it (or PAXOS_SECRET)
   --help             show this help
 
-Exit status: 0 decided on one value (and matched the goldens, if any);
-1 timed out, a peer failed, peers chose different values, or a mismatch;
-2 usage error; 130 interrupted.`;
+Exit status: 0 decided on one value (and matched the goldens, if any), or
+a --keep-running or --ui run ended by Ctrl-C; 1 timed out, a peer failed,
+peers chose different values, or a mismatch; 2 usage error; 130 interrupted
+(a run that stops at its decision).
+
+A second run on the same --data-root resumes: peers that remember the
+decision print chose for it at once. The transcript checker knows which
+peers resumed and what they remembered; such a run is not compared with
+expected/.`;
 
 export async function runCommand(argvIn: readonly string[]): Promise<number> {
   // --ui takes an optional port: `--ui`, `--ui 8000`, `--ui=8000`.
@@ -104,8 +112,10 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
         signal: abort.signal,
       });
     } finally {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
+      if (!abort.signal.aborted) {
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
     }
   }
   // (runLive above passes --secret-file on to the peers itself.)
@@ -123,11 +133,26 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
     echo: quiet ? undefined : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
     signal: abort.signal,
   });
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigint);
+  // After a Ctrl-C, keep ignoring the copies of it still on their way (npm
+  // forwards the terminal's signal, which reached us too), so none of them
+  // can kill this process with 130 as it reports.
+  if (!abort.signal.aborted) {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
 
   if (result.outcome === 'decided' && result.inFlightAtEnd > 0) {
     process.stderr.write(`paxos run: note: ${result.inFlightAtEnd} messages were still in flight when the run ended (is a peer down?)\n`);
+  }
+  if (result.outcome === 'stopped') {
+    const waiting = result.peers.filter((p) => p.mustChoose && p.chose.length === 0).map((p) => p.service.label);
+    process.stderr.write(`paxos run: stopped by Ctrl-C; ${waiting.join(', ')} had not chosen yet\n`);
+  }
+  if (result.resumed.length > 0) {
+    const goldens = result.outcome === 'decided' && values['no-compare'] !== true && existsSync(path.join(dir, 'expected')) ? `; not compared with ${dir}/expected, which shows a run from empty state` : '';
+    process.stderr.write(
+      `paxos run: note: ${result.resumed.join(', ')} resumed from the state an earlier run left in ${values['data-root']}: a chose they print may be a recollection${goldens}\n`,
+    );
   }
   process.stdout.write(`${result.summary}\n`);
   for (const v of result.violations) process.stdout.write(`check: ${v.peer}${v.line === undefined ? '' : ` line ${v.line}`}: ${v.message}\n`);

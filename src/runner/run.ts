@@ -5,13 +5,14 @@
 // DIR/expected/ if it exists. Both paths share this code, so they are held
 // to the same goldens in the same way.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { hasRole, loadHostsfile } from '../config/hostsfile.js';
 import { checkTranscripts, type Violation } from '../transcript/check.js';
 import { compareWithGoldens, readGoldens, type Mismatch } from '../transcript/compare.js';
+import { WalStorage } from '../storage/wal-state.js';
 import { InFlight } from '../transcript/inflight.js';
 import { parseLogLine } from '../transcript/parse.js';
 import { loadCompose, type Service } from './compose.js';
@@ -58,9 +59,16 @@ export interface PeerRun {
   /** performance.now() at this peer's first chose line. */
   choseAt: number | undefined;
   readonly chose: string[];
+  /** Started from state an earlier run left in --data-root (and what it had learned as chosen, if anything). */
+  readonly resumed: { readonly remembered: string | undefined } | undefined;
 }
 
-export type Outcome = 'decided' | 'timeout' | 'peer-exit' | 'interrupted';
+/**
+ * `stopped`: a run kept running on purpose (--keep-running, a replicated log)
+ * was ended by Ctrl-C before every proposer and learner chose. That is how
+ * such a run ends, not a failure.
+ */
+export type Outcome = 'decided' | 'stopped' | 'timeout' | 'peer-exit' | 'interrupted';
 
 export interface RunResult {
   readonly outcome: Outcome;
@@ -75,6 +83,8 @@ export interface RunResult {
   readonly violations: readonly Violation[];
   readonly summary: string;
   readonly inFlightAtEnd: number;
+  /** Peers that resumed from an earlier run's state (--data-root): not compared with the goldens. */
+  readonly resumed: readonly string[];
   readonly ok: boolean;
 }
 
@@ -92,7 +102,10 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   }
 
   const width = Math.max(...project.services.map((s) => s.label.length));
-  const peers: PeerRun[] = project.services.map((service) => {
+  // With --data-root, what each peer starts from (Docker containers keep their own).
+  const dataRoot = opts.where === 'local' ? opts.dataRoot : undefined;
+  const saved = await Promise.all(project.services.map((s) => (dataRoot === undefined ? undefined : savedState(path.join(dataRoot, s.hostname)))));
+  const peers: PeerRun[] = project.services.map((service, i) => {
     const host = cluster.byHost(service.hostname);
     return {
       service,
@@ -103,8 +116,10 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
       spawnedAt: 0,
       choseAt: undefined,
       chose: [],
+      resumed: saved[i],
     };
   });
+  const resumed = peers.filter((p) => p.resumed !== undefined).map((p) => p.service.label);
 
   const merged: string[] = [];
   const inflight = new InFlight(cluster);
@@ -180,24 +195,28 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   if (opts.signal?.aborted === true) onAbort();
 
   let { outcome, why } = await ended;
+  // Ctrl-C in a terminal reaches the peers too (one process group): a peer
+  // that exits on it is part of the interruption, not a failure of its own.
+  if (outcome === 'peer-exit' && opts.signal?.aborted === true) [outcome, why] = ['interrupted', 'interrupted'];
   // Interrupting a run that was kept running on purpose is how it ends.
-  if (opts.keepRunning === true && outcome === 'interrupted' && decided()) [outcome, why] = ['decided', ''];
+  if (opts.keepRunning === true && outcome === 'interrupted') [outcome, why] = [decided() ? 'decided' : 'stopped', ''];
   clearTimeout(timeout);
   clearTimeout(drainTimer);
   opts.signal?.removeEventListener('abort', onAbort);
   await launched.stop();
 
   const goldenDir = path.join(project.dir, 'expected');
-  const goldens = opts.compare && outcome === 'decided' && !logMode ? readGoldens(goldenDir) : null;
+  // Goldens describe a run from empty state; a resumed run replays from memory.
+  const goldens = opts.compare && outcome === 'decided' && !logMode && resumed.length === 0 ? readGoldens(goldenDir) : null;
   const mismatches =
     goldens === null
       ? null
       : compareWithGoldens(goldens, peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines })), cluster, path.relative(process.cwd(), goldenDir) || 'expected');
-  const transcripts = peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines }));
+  const transcripts = peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines, resumed: p.resumed }));
   const violations = logMode ? [] : checkTranscripts(transcripts, cluster);
   const values = logMode ? new Set<string>() : new Set(peers.flatMap((p) => p.chose));
   const failure =
-    outcome !== 'decided'
+    outcome !== 'decided' && outcome !== 'stopped'
       ? why
       : values.size > 1
         ? `peers chose different values: ${[...values].map(show).join(', ')}`
@@ -216,20 +235,51 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     violations,
     summary: logMode ? summarizeLog(peers) : summarize(peers),
     inFlightAtEnd: inflight.count,
+    resumed,
     ok: failure === '',
   };
 }
 
+/**
+ * What a peer's data directory already holds: undefined if it starts empty;
+ * else the value it learned as chosen, if any, read from its state log as
+ * the peer itself will read it when it starts (and released before that).
+ */
+async function savedState(dir: string): Promise<{ remembered: string | undefined } | undefined> {
+  const lived = ['identity.json', 'state-log', 'state.json', 'state.json.migrated'].some((f) => existsSync(path.join(dir, f)));
+  if (!lived) return undefined;
+  const storage = new WalStorage(dir);
+  try {
+    return { remembered: (await storage.load()).chosen?.v };
+  } catch {
+    // Damaged, lost or in use: the peer says why when it starts, and refuses.
+    return { remembered: undefined };
+  } finally {
+    await storage.release().catch(() => undefined);
+  }
+}
+
 /** One line: what each peer chose, and whether they agree. */
-export function summarize(peers: readonly PeerRun[]): string {
+export function summarize(peers: readonly Pick<PeerRun, 'service' | 'chose' | 'resumed'>[]): string {
   const values = new Set<string>();
   const parts = peers.map((p) => {
     const mine = [...new Set(p.chose)];
     for (const v of mine) values.add(v);
     return `${p.service.label}=${mine.length === 0 ? '-' : mine.map(show).join('|')}`;
   });
-  const verdict = values.size === 0 ? 'nothing chosen' : values.size === 1 ? `all chose ${show([...values][0]!)}` : 'DISAGREE';
-  return `chosen: ${parts.join(' ')} (${verdict})`;
+  const waiting = peers.filter((p) => p.chose.length === 0).length;
+  const one = [...values][0];
+  const verdict =
+    values.size === 0
+      ? 'nothing chosen'
+      : values.size > 1
+        ? 'DISAGREE'
+        : waiting === 0
+          ? `all chose ${show(one!)}`
+          : `${peers.length - waiting} of ${peers.length} chose ${show(one!)}; ${waiting} ${waiting === 1 ? 'has' : 'have'} not chosen`;
+  const resumed = peers.filter((p) => p.resumed !== undefined).length;
+  const memory = resumed === 0 ? '' : `; ${resumed === peers.length ? 'all' : `${resumed} of ${peers.length}`} resumed from saved state`;
+  return `chosen: ${parts.join(' ')} (${verdict}${memory})`;
 }
 
 /** A replicated log's summary: how many slots each replica learned, and the highest. */

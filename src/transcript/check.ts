@@ -12,6 +12,14 @@
 //     arrived since `sent prepare` n. The log does not say which round an ack
 //     answers, so a late ack from an older round may join the quorum: the
 //     check can miss a bad adoption, but never fails a correct one.
+//
+// A resumed run (`paxos run --data-root` a second time) starts peers from the
+// state an earlier run left, and its transcripts hold only this run. A peer
+// that remembers the chosen value v prints `chose` v from memory: the accept
+// and the acks that justified it are in the earlier run. So a `chose` of a
+// remembered value needs no accept in this run, and no quorum of acks at a
+// proposer that itself remembers v; every other check still holds, and every
+// `chose` must agree with what the resumed peers remember.
 
 import type { Cluster } from '../core/cluster.js';
 import type { LogLine } from '../core/logline.js';
@@ -25,6 +33,11 @@ export interface Transcript {
   /** The peer's id in the hostsfile; undefined if it is not in it. */
   readonly id: number | undefined;
   readonly lines: readonly string[];
+  /**
+   * The peer started from state an earlier run left (not empty), and
+   * `remembered` is the value it had already learned as chosen, if it knew one.
+   */
+  readonly resumed?: { readonly remembered: string | undefined } | undefined;
 }
 
 export interface Violation {
@@ -42,7 +55,13 @@ export function checkTranscripts(
   const chose: Array<{ peer: string; line: number; l: LogLine }> = [];
   const proposed = new Set<string>();
   const quorum = (n: number): number => majority(cluster.acceptorsOf(groupOfProposal(Math.max(1, n), cluster.stride)).length);
-  const byId = new Map<number, { label: string; lines: LogLine[] }>();
+  const byId = new Map<number, { label: string; lines: LogLine[]; remembered: string | undefined }>();
+  // What resumed peers remember, and who remembers it first.
+  const remembered = new Map<string, string>();
+  for (const p of peers) {
+    const v = p.resumed?.remembered;
+    if (v !== undefined && !remembered.has(v)) remembered.set(v, p.label);
+  }
   for (const p of peers) {
     const parsed: LogLine[] = [];
     p.lines.forEach((raw, i) => {
@@ -55,8 +74,8 @@ export function checkTranscripts(
       }
     });
     if (p.id === undefined || parsed.length !== p.lines.length) continue;
-    byId.set(p.id, { label: p.label, lines: parsed });
-    for (const v of orderViolations(parsed, p.id, cluster)) {
+    byId.set(p.id, { label: p.label, lines: parsed, remembered: p.resumed?.remembered });
+    for (const v of orderViolations(parsed, p.id, cluster, p.resumed?.remembered)) {
       out.push({ peer: p.label, line: v.index + 1, message: `out of order: ${v.why}: ${p.lines[v.index]}` });
     }
     out.push(...promisesNeverDrop(p.label, parsed), ...adoptions(p.label, parsed, quorum));
@@ -68,8 +87,10 @@ export function checkTranscripts(
     const key = `${v}\u0000${n}`;
     if (!acksAt.has(key)) {
       const proposer = cluster.proposerOf(groupOfProposal(Math.max(1, n), cluster.stride));
-      const log = proposer === undefined ? undefined : byId.get(proposer.id);
-      // Without that proposer's transcript there is nothing to count.
+      const found = proposer === undefined ? undefined : byId.get(proposer.id);
+      // Without that proposer's transcript there is nothing to count; nor when
+      // it resumed remembering v: its acks came in the earlier run.
+      const log = found?.remembered === v ? undefined : found;
       const acks = log?.lines.filter((l) => l.action === 'received' && l.message_type === 'accept_ack' && l.message_value === v && l.proposal_num === n);
       acksAt.set(key, log === undefined ? null : { by: log.label, count: new Set(acks?.map((l) => l.peer_id)).size });
     }
@@ -85,16 +106,32 @@ export function checkTranscripts(
       });
     }
   }
+  // Resumed peers that remember different values: two values were chosen.
+  const [firstMemory, ...otherMemories] = [...remembered];
+  for (const [v, label] of otherMemories) {
+    out.push({
+      peer: label,
+      message: `safety: resumed remembering ${JSON.stringify(v)} as chosen, but ${firstMemory![1]} remembers ${JSON.stringify(firstMemory![0])}`,
+    });
+  }
   const first = chose[0];
   for (const c of chose) {
-    if (first !== undefined && c.l.message_value !== first.l.message_value) {
+    if (firstMemory !== undefined) {
+      if (c.l.message_value !== firstMemory[0]) {
+        out.push({
+          peer: c.peer,
+          line: c.line,
+          message: `safety: chose ${JSON.stringify(c.l.message_value)}, but ${firstMemory[1]} resumed remembering ${JSON.stringify(firstMemory[0])} as chosen`,
+        });
+      }
+    } else if (first !== undefined && c.l.message_value !== first.l.message_value) {
       out.push({
         peer: c.peer,
         line: c.line,
         message: `safety: chose ${JSON.stringify(c.l.message_value)}, but ${first.peer} line ${first.line} chose ${JSON.stringify(first.l.message_value)}`,
       });
     }
-    if (!proposed.has(c.l.message_value)) {
+    if (!proposed.has(c.l.message_value) && !remembered.has(c.l.message_value)) {
       out.push({ peer: c.peer, line: c.line, message: `safety: chose ${JSON.stringify(c.l.message_value)}, which no proposer sent in an accept` });
     }
   }

@@ -10,6 +10,8 @@
 //     this peer sent, or after a received `chose` (v, n), or (for a proposer
 //     that never sent accept n, told by a rejecting acceptor) after an ack
 //     showing v; and a `sent chose` comes after the peer's own `chose`.
+//     A peer that resumed from saved state knowing v (`remembered`) may
+//     print `chose` v from memory, with nothing before it.
 
 import type { Cluster } from '../config/hostsfile.js';
 import type { LogLine } from '../core/logline.js';
@@ -21,7 +23,12 @@ export interface OrderViolation {
   readonly why: string;
 }
 
-export function orderViolations(lines: readonly LogLine[], self: number, cluster: Pick<Cluster, 'stride' | 'acceptorsOf'>): OrderViolation[] {
+export function orderViolations(
+  lines: readonly LogLine[],
+  self: number,
+  cluster: Pick<Cluster, 'stride' | 'acceptorsOf'>,
+  remembered?: string,
+): OrderViolation[] {
   const out: OrderViolation[] = [];
   const quorum = (n: number): number => Math.floor(cluster.acceptorsOf(groupOfProposal(Math.max(n, 1), cluster.stride)).length / 2) + 1;
   const count = new Map<string, number>();
@@ -88,7 +95,8 @@ export function orderViolations(lines: readonly LogLine[], self: number, cluster
         const won = (acceptAcks.get(key(l)) ?? 0) >= quorum(l.proposal_num) && sentAccept.has(l.proposal_num);
         // Or a proposer that was rejected by an acceptor that knew the outcome.
         const told = !sentAccept.has(l.proposal_num) && toldValue.has(l.message_value);
-        if (!choseReceived.has(key(l)) && !won && !told) {
+        const recalled = remembered !== undefined && l.message_value === remembered;
+        if (!choseReceived.has(key(l)) && !won && !told && !recalled) {
           fail(`chose ${JSON.stringify(l.message_value)} ${l.proposal_num} before a quorum of matching accept_acks or a received chose`);
         }
         choseOwn.add(key(l));

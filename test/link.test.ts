@@ -190,3 +190,69 @@ test("the server closes a peer's connection that goes silent, but not an idle cl
   t.false(client.destroyed, 'a client may take its time');
   t.true(srv.lines.some((l) => /closing the connection from peer 1 .*nothing heard/.test(l)));
 });
+
+/**
+ * The fault proxy in front of a peer: while the peer is down it accepts every
+ * connection and closes it at once; while it is up it is the peer (a welcome,
+ * then a pong for anything sent).
+ */
+async function proxiedPeer(t: ExecutionContext, self: number) {
+  let down = true;
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    connections += 1;
+    s.on('error', () => undefined);
+    if (down) return void s.destroy();
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+    let welcomed = false;
+    s.on('data', () => {
+      s.write(`${JSON.stringify(welcomed ? { type: 'pong' } : { type: 'welcome', from: self })}\n`);
+      welcomed = true;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => connections,
+    setDown(d: boolean): void {
+      down = d;
+      if (d) for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+test('a down peer behind a proxy that accepts and closes is warned about once per outage, not on every redial, and its return is said', async (t) => {
+  const peer = await proxiedPeer(t, 2);
+  const cap = capture();
+  const link = new PeerLink('peer2', { host: '127.0.0.1', port: peer.port }, { self: 1, peer: 2, log: cap.log, liveness: FAST });
+  t.teardown(() => link.close());
+  const closedWarnings = (): string[] => cap.lines.filter((l) => l.startsWith('warn: ') && l.includes('closed the connection during the handshake'));
+  const warnings = (): string[] => cap.lines.filter((l) => l.startsWith('warn: '));
+  link.start();
+  await until(() => peer.connections() >= 6, 'six connection attempts', 20_000);
+  t.deepEqual(closedWarnings(), ['warn: peer2 at 127.0.0.1:' + peer.port + ': it closed the connection during the handshake (not the peer we meant?); closing'], cap.lines.join('\n'));
+  t.is(warnings().length, 1, warnings().join('\n'));
+  t.true(cap.lines.filter((l) => l.startsWith('debug: ') && l.includes('closed the connection during the handshake')).length >= 5, 'later attempts are still logged, at debug level');
+
+  peer.setDown(false);
+  await until(() => link.isUp, 'the link to come up', 20_000);
+  t.true(warnings().some((l) => l === `warn: peer2 is reachable now (at 127.0.0.1:${peer.port})`), warnings().join('\n'));
+  link.send(prep(1)); // a used connection: redial at once when it goes
+  await until(() => link.pending === 0, 'the message to go out');
+
+  // It goes away again: warned again, once, and its return is "again".
+  const before = peer.connections();
+  peer.setDown(true);
+  await until(() => peer.connections() >= before + 6, 'six more attempts', 20_000);
+  t.is(closedWarnings().length, 2, cap.lines.join('\n'));
+  peer.setDown(false);
+  await until(() => link.isUp, 'the link to come up again', 20_000);
+  t.true(warnings().some((l) => l === `warn: peer2 is reachable again (at 127.0.0.1:${peer.port})`), warnings().join('\n'));
+  t.is(warnings().length, 4, warnings().join('\n'));
+});

@@ -33,7 +33,11 @@ export interface Endpoint {
 
 export const RECONNECT_BASE_MS = 20;
 export const RECONNECT_CAP_MS = 1000;
-/** Consecutive failures before a still-unreachable peer earns a warning. */
+/**
+ * Consecutive failures before a still-unreachable peer earns a warning (a
+ * refused connection is normal while a peer starts up). A handshake that
+ * fails is warned about at once.
+ */
 const WARN_AFTER_FAILURES = 20;
 /** Messages held for a peer that is down; past this the newest are dropped (Paxos retries what matters). */
 export const MAX_QUEUED = 10_000;
@@ -77,6 +81,17 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
   private failures = 0;
   private warnedSecret = false;
   private warnedFull = false;
+  /**
+   * The kinds of failure warned about since the link was last up. Each is
+   * warned once per outage, not on every redial: behind a fault proxy a down
+   * peer's every redial is accepted and closed during the handshake, and
+   * would otherwise fill stderr. Cleared, with a word that the peer is back,
+   * when the link comes up.
+   */
+  private readonly warnedDown = new Set<string>();
+  private wasUp = false;
+  /** Failures since the link was last up (`failures`, for the backoff, outlives a connection that closed unused). */
+  private failuresSinceUp = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -250,10 +265,12 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
     ]);
   }
 
-  private retryAfterFailure(why: string): void {
+  /** `accepted`: the peer's address took the connection, so a failed handshake was warned about already (by its kind). */
+  private retryAfterFailure(why: string, accepted = false): void {
     this.failures += 1;
+    this.failuresSinceUp += 1;
     const msg = `${this.name} at ${this.where()} not reachable (${why}); retrying`;
-    if (this.failures === WARN_AFTER_FAILURES) this.log.warn(`${msg} (still trying after ${this.failures} attempts)`);
+    if (!accepted && this.failuresSinceUp >= WARN_AFTER_FAILURES) this.warnDown(why, `${msg} (still trying after ${this.failuresSinceUp} attempts)`);
     else this.log.debug(msg);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -266,6 +283,7 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
     this.socket = socket;
     socket.setNoDelay(true);
     let conn: Conn | null = null;
+    let accepted = false;
     let lastError = '';
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     // A connect to an address nobody holds any more (a container that came
@@ -278,6 +296,7 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
     socket.once('close', () => clearTimeout(connectTimer));
     socket.once('connect', async () => {
       clearTimeout(connectTimer);
+      accepted = true;
       if (this.stopped) {
         socket.destroy();
         return;
@@ -287,8 +306,10 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
       const intro = await introduce(socket, { from: this.opts.self, to: this.opts.peer, secret: this.secret, timeoutMs: this.liveness.deadAfterMs });
       if (!intro.ok) {
         lastError = `handshake failed: ${intro.why}`;
-        if (intro.needsSecret !== true) this.log.warn(`${this.name} at ${this.where()}: ${intro.why}; closing`);
-        else if (!this.warnedSecret) this.log.warn(`${this.name} at ${this.where()} ${intro.why}`);
+        // Said once per outage and kind (retryAfterFailure then stays quiet
+        // about it too); a missing secret, once for good.
+        if (intro.needsSecret !== true) this.warnDown(lastError, `${this.name} at ${this.where()}: ${intro.why}; closing`);
+        else if (!this.warnedSecret) this.warnDown(lastError, `${this.name} at ${this.where()} ${intro.why}`);
         if (intro.needsSecret === true) this.warnedSecret = true;
         socket.destroy();
         return;
@@ -307,6 +328,13 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
       this.conn = c;
       this.startHeartbeat(c);
       this.log.debug(`connected to ${this.name} at ${this.where()}`);
+      if (this.warnedDown.size > 0) {
+        // At the warnings' level: whoever saw them is told it is over.
+        this.log.warn(`${this.name} is reachable ${this.wasUp ? 'again' : 'now'} (at ${this.where()})`);
+        this.warnedDown.clear();
+      }
+      this.wasUp = true;
+      this.failuresSinceUp = 0;
       this.emit('up');
       for (const w of this.waiters.splice(0)) w(c);
     });
@@ -325,7 +353,7 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
       // A connection that carried messages was healthy: come straight back.
       // One that never connected, or closed unused (a peer that accepts and
       // hangs up), backs off, so a flapping peer cannot make us spin.
-      if (conn === null) return this.retryAfterFailure(lastError || 'closed');
+      if (conn === null) return this.retryAfterFailure(lastError || 'closed', accepted);
       if (!conn.used) return this.retryAfterFailure('it closed an unused connection');
       this.failures = 0;
       this.retryTimer = setTimeout(() => {
@@ -333,6 +361,13 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
         this.connect();
       }, 0);
     });
+  }
+
+  /** Warn about a kind of failure the first time in an outage; later times only at debug level. */
+  private warnDown(kind: string, msg: string): void {
+    if (this.warnedDown.has(kind)) return this.log.debug(msg);
+    this.warnedDown.add(kind);
+    this.log.warn(msg);
   }
 
   /** Ping every heartbeat; a link that heard nothing for deadAfterMs is dead. */

@@ -90,7 +90,8 @@ export function sameMac(a: unknown, b: string): boolean {
   return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 }
 
-export type Introduced = { ok: true } | { ok: false; why: string; needsSecret?: true };
+/** `closed`: it hung up without a word, as a fault proxy in front of a peer that is down does. */
+export type Introduced = { ok: true } | { ok: false; why: string; needsSecret?: true; closed?: true };
 
 export interface Introduction {
   /** Our peer id, or 0 for a client. */
@@ -156,7 +157,11 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
     );
     const onData = (chunk: Buffer): void => reader.push(chunk);
     const onClose = (): void =>
-      finish({ ok: false, why: `it closed the connection during the handshake (${[secret === null ? '' : 'a wrong secret', to === 0 ? '' : 'not the peer we meant'].filter((w) => w !== '').join(', or ')}?)` });
+      finish({
+        ok: false,
+        why: `it closed the connection during the handshake (${[secret === null ? '' : 'a wrong secret', to === 0 ? '' : 'not the peer we meant'].filter((w) => w !== '').join(', or ')}?)`,
+        closed: true,
+      });
     socket.on('data', onData);
     socket.once('close', onClose);
     if (secret === null) socket.write(`${JSON.stringify({ type: 'hello', from, to })}\n`);

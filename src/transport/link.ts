@@ -34,9 +34,11 @@ export interface Endpoint {
 export const RECONNECT_BASE_MS = 20;
 export const RECONNECT_CAP_MS = 1000;
 /**
- * Consecutive failures before a still-unreachable peer earns a warning (a
- * refused connection is normal while a peer starts up). A handshake that
- * fails is warned about at once.
+ * Consecutive failures before a still-unreachable peer earns a warning: a
+ * refused connection is normal while peers start, and so is one that is
+ * accepted and closed during the handshake (a fault proxy in front of a peer
+ * not up yet). Any other failed handshake, or a close once the link has been
+ * up, is warned about at once.
  */
 const WARN_AFTER_FAILURES = 20;
 /** Messages held for a peer that is down; past this the newest are dropped (Paxos retries what matters). */
@@ -308,7 +310,11 @@ export class PeerLink<M extends object = Message> extends EventEmitter<{ up: [];
         lastError = `handshake failed: ${intro.why}`;
         // Said once per outage and kind (retryAfterFailure then stays quiet
         // about it too); a missing secret, once for good.
-        if (intro.needsSecret !== true) this.warnDown(lastError, `${this.name} at ${this.where()}: ${intro.why}; closing`);
+        const msg = `${this.name} at ${this.where()}: ${intro.why}; closing`;
+        const starting = intro.closed === true && !this.wasUp;
+        if (starting && this.failuresSinceUp < WARN_AFTER_FAILURES) this.log.debug(msg);
+        else if (starting) this.warnDown(lastError, `${msg} (still trying after ${this.failuresSinceUp} attempts)`);
+        else if (intro.needsSecret !== true) this.warnDown(lastError, msg);
         else if (!this.warnedSecret) this.warnDown(lastError, `${this.name} at ${this.where()} ${intro.why}`);
         if (intro.needsSecret === true) this.warnedSecret = true;
         socket.destroy();

@@ -327,7 +327,7 @@ test('usage errors exit 2 with a clear message', async (t) => {
   writeFileSync(lab, 'p1:proposer1\na1:acceptor1\n');
   const r = await cli(['put', 'k', 'v', '-h', lab]);
   t.is(r.code, 2);
-  t.regex(r.err, /is a single-decree lab hostsfile.*paxos submit VALUE --to HOST and paxos get --from HOST.*-h testcases\/kv3\/hostsfile/);
+  t.regex(r.err, /is a single-decree lab hostsfile.*npx paxos submit VALUE --to HOST and npx paxos get --from HOST.*-h testcases\/kv3\/hostsfile/);
   const g = await cli(['get', 'k', '-h', lab]);
   t.is(g.code, 2);
   t.regex(g.err, /single-decree lab hostsfile/);

@@ -249,7 +249,7 @@ test('parsePeerArgs: a proposer with no -v waits for a client, and says so namin
   const s = parsePeerArgs(['-h', HOSTS2, '--name', 'peer5'], 'x', WITH_SECRET);
   if (s === 'help') return t.fail('unexpected help');
   t.is(s.value, undefined);
-  t.deepEqual(s.warnings, [`peer5 is proposer2 in ${HOSTS2}:5 but has no -v VALUE: it waits for a client (paxos submit VALUE --to peer5)`]);
+  t.deepEqual(s.warnings, [`peer5 is proposer2 in ${HOSTS2}:5 but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to peer5)`]);
 });
 
 test('parsePeerArgs: the replica file defaults to DATA_DIR/value', (t) => {

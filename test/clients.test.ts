@@ -102,7 +102,7 @@ test('a client that cannot reach the peer is told nothing was done (exit 5), and
   t.teardown(() => mute.close());
   const r = await cli(['submit', 'V', '--to', 'p1', ...c.clientFlags(), '--timeout', '0.5']);
   t.is(r.code, 4);
-  t.is(r.out, 'outcome unknown: no answer within 0.5 s. "V" may or may not be chosen; ask with paxos get --from p1');
+  t.is(r.out, 'outcome unknown: no answer within 0.5 s. "V" may or may not be chosen; ask with npx paxos get --from p1');
 });
 
 test('replica files: every peer that learned the value holds the same bytes after testcases 1 and 2', async (t) => {

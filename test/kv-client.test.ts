@@ -225,7 +225,7 @@ test('every replica silent: outcome unknown (exit 4) within the timeout', async 
   const { flags } = await setup(t, [silent, silent, silent]);
   const r = await cli(['put', 'k', 'v', '--timeout', '1.5', ...flags]);
   t.is(r.code, 4, r.err);
-  t.regex(r.out, /^outcome unknown: .*took the request but no answer came within 1\.5 s\. The put may or may not take effect; check with paxos get k\n$/);
+  t.regex(r.out, /^outcome unknown: .*took the request but no answer came within 1\.5 s\. The put may or may not take effect; check with npx paxos get k\n$/);
   t.true(r.ms < 5000, `took ${r.ms} ms`);
   const j = await cli(['cas', 'k', 'a', 'b', '--timeout', '0.5', '--json', ...flags]);
   t.is(j.code, 4);
@@ -327,7 +327,7 @@ test('usage errors exit 2 with a clear message', async (t) => {
   writeFileSync(lab, 'p1:proposer1\na1:acceptor1\n');
   const r = await cli(['put', 'k', 'v', '-h', lab]);
   t.is(r.code, 2);
-  t.regex(r.err, /is a single-decree lab hostsfile.*paxos submit VALUE --to HOST and paxos get --from HOST.*-h testcases\/kv3\/hostsfile/);
+  t.regex(r.err, /is a single-decree lab hostsfile.*npx paxos submit VALUE --to HOST and npx paxos get --from HOST.*-h testcases\/kv3\/hostsfile/);
   const g = await cli(['get', 'k', '-h', lab]);
   t.is(g.code, 2);
   t.regex(g.err, /single-decree lab hostsfile/);

@@ -6,7 +6,8 @@ import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import { MAX_VALUE_BYTES } from '../core/limits.js';
 import { request, type Outcome } from '../transport/client.js';
-import { callSettings, CLIENT_FLAGS, endpointsFrom, readValue } from './client-flags.js';
+import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
+import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PORT, parseFlags } from '../config/flags.js';
 
 /** Exit statuses, so scripts can tell a definite answer from an unknown one. */
@@ -22,6 +23,11 @@ was chosen first, that one stands, and submit says so.
 get prints the value HOST knows was chosen, or says nothing is chosen yet
 (as far as HOST knows).
 
+      --endpoints HOST=ADDR[:PORT],...
+                         the peers and where to reach them, no hostsfile
+                         needed; HOST must be one of them (or PAXOS_ENDPOINTS,
+                         same syntax). Where the peers are: --endpoints, else
+                         PAXOS_ENDPOINTS, else -h and --resolve
   -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
       --value-file FILE  submit the contents of FILE (- for standard input),
                          byte for byte: for values too long or too odd for
@@ -69,14 +75,26 @@ export async function clientCommand(verb: 'submit' | 'get', argv: readonly strin
   } else if (positionals.length > 0) {
     throw new ConfigError(`get takes no VALUE (got ${JSON.stringify(positionals[0])})`);
   }
-  const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
-  const host = cluster.byHost(target);
-  if (host === undefined) throw new ConfigError(`${target} is not in ${cluster.file}; it lists ${cluster.hosts.map((h) => h.host).join(', ')}`);
-  const at = endpointsFrom(values)(host.host);
+  // Where HOST is: --endpoints, else PAXOS_ENDPOINTS, else the hostsfile and --resolve.
+  const given = endpointList(verb, values);
+  let peer: { name: string; at: Endpoint };
+  if (given !== undefined) {
+    const found = given.endpoints.find(([name]) => name.toLowerCase() === target.toLowerCase());
+    if (found === undefined) throw new ConfigError(`${target} is not in ${given.source}; it lists ${given.endpoints.map(([name]) => name).join(', ')}`);
+    peer = { name: found[0], at: found[1] };
+  } else {
+    const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
+    const host = cluster.byHost(target);
+    if (host === undefined) throw new ConfigError(`${target} is not in ${cluster.file}; it lists ${cluster.hosts.map((h) => h.host).join(', ')}`);
+    peer = { name: host.host, at: endpointsFrom(values)(host.host) };
+  }
   const { timeoutMs, secret } = callSettings(verb, values);
 
-  const outcome = await request(at, value === undefined ? { type: 'get' } : { type: 'submit', value }, secret, timeoutMs);
-  const { code, text, json } = describe(verb, host.host, value, outcome);
+  // A name that resolves nowhere fails now, with the flag that would fix it.
+  const unresolved = await unresolvable([peer], given?.source);
+  const outcome: Outcome =
+    unresolved !== undefined ? { kind: 'unreachable', why: unresolved } : await request(peer.at, value === undefined ? { type: 'get' } : { type: 'submit', value }, secret, timeoutMs);
+  const { code, text, json } = describe(verb, peer.name, value, outcome);
   process.stdout.write(values.json === true ? `${JSON.stringify(json)}\n` : `${text}\n`);
   return code;
 }
@@ -89,7 +107,7 @@ function describe(verb: 'submit' | 'get', peer: string, submitted: string | unde
   if (o.kind === 'unknown') {
     return {
       code: EXIT.unknown,
-      text: `outcome unknown: ${o.why}. ${verb === 'submit' ? `${show(submitted!)} may or may not be chosen; ask with paxos get --from ${peer}` : 'ask again'}`,
+      text: `outcome unknown: ${o.why}. ${verb === 'submit' ? `${show(submitted!)} may or may not be chosen; ask with npx paxos get --from ${peer}` : 'ask again'}`,
       json: { status: 'unknown', peer, why: o.why },
     };
   }

@@ -2,15 +2,17 @@
 // commands (`put`, `get KEY`, ...) share of their command lines: the flags
 // that say how to reach the cluster, and --value-file.
 
+import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import { loadSecret, type Secret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
-import { DEFAULT_PORT, parseResolve, portNumber, seconds } from '../config/flags.js';
+import { DEFAULT_PORT, parseEndpoints, parseResolve, portNumber, seconds } from '../config/flags.js';
 
 /** parseFlags options common to both clients; each adds its own. */
 export const CLIENT_FLAGS = {
   hostsfile: { type: 'string', short: 'h' },
+  endpoints: { type: 'string' },
   to: { type: 'string' },
   from: { type: 'string' },
   port: { type: 'string' },
@@ -34,6 +36,66 @@ export function endpointsFrom(values: { readonly port?: string | undefined; read
     resolved.set(h.toLowerCase(), e);
   }
   return (host) => resolved.get(host.toLowerCase()) ?? { host, port };
+}
+
+/** The environment variable that gives the endpoints when --endpoints does not (as etcdctl reads ETCDCTL_ENDPOINTS). */
+export const ENDPOINTS_VAR = 'PAXOS_ENDPOINTS';
+
+/** The cluster as --endpoints or PAXOS_ENDPOINTS gives it: names, in order, and where to reach each. */
+export interface EndpointList {
+  readonly source: '--endpoints' | typeof ENDPOINTS_VAR;
+  readonly endpoints: ReadonlyArray<readonly [string, Endpoint]>;
+}
+
+/**
+ * --endpoints, else PAXOS_ENDPOINTS (unset or empty: none), else undefined:
+ * the hostsfile (-h) and --resolve say where the peers are. When endpoints
+ * are given, -h and --resolve are not used, and a warning says so.
+ */
+export function endpointList(
+  verb: string,
+  values: { readonly endpoints?: string | undefined; readonly hostsfile?: string | undefined; readonly resolve?: readonly string[] | undefined; readonly port?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): EndpointList | undefined {
+  const fromEnv = env[ENDPOINTS_VAR];
+  const [source, text] =
+    values.endpoints !== undefined ? (['--endpoints', values.endpoints] as const) : fromEnv !== undefined && fromEnv.trim() !== '' ? ([ENDPOINTS_VAR, fromEnv] as const) : [undefined, undefined];
+  if (source === undefined) return undefined;
+  const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
+  const endpoints = parseEndpoints(text, port, source);
+  const ignored = [values.hostsfile === undefined ? [] : ['-h'], (values.resolve ?? []).length === 0 ? [] : ['--resolve']].flat();
+  if (ignored.length > 0) {
+    const unset = source === ENDPOINTS_VAR ? ` (unset ${ENDPOINTS_VAR} to use them)` : '';
+    process.stderr.write(`paxos ${verb}: warning: ${ignored.join(' and ')} ignored: the peers come from ${source}${unset}\n`);
+  }
+  return { source, endpoints };
+}
+
+/**
+ * Why the first of `targets` whose address does not resolve cannot be
+ * reached, as one line that names it and the flag or variable to set; or
+ * undefined when some target resolves (or only
+ * fails for another reason, which connecting will report). A name that does
+ * not resolve now will not in the next few seconds either: better to say so
+ * at once than to retry it until the timeout.
+ */
+export async function unresolvable(targets: ReadonlyArray<{ readonly name: string; readonly at: Endpoint }>, source: EndpointList['source'] | undefined): Promise<string | undefined> {
+  const failed = await Promise.all(
+    targets.map(async (t) => {
+      try {
+        await lookup(t.at.host);
+        return undefined;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        return code === 'ENOTFOUND' || code === 'EAI_NONAME' ? code : undefined;
+      }
+    }),
+  );
+  if (failed.some((f) => f === undefined)) return undefined;
+  const t = targets[0]!;
+  const given = source ?? (t.at.host.toLowerCase() === t.name.toLowerCase() ? undefined : '--resolve');
+  if (given !== undefined) return `cannot resolve ${t.at.host}, the address ${given} gives ${t.name} (${failed[0]}); fix ${given}`;
+  return `cannot resolve ${t.name} (${failed[0]}); say where the peers are with --endpoints ${t.name}=ADDR:PORT,... or ${ENDPOINTS_VAR}=${t.name}=ADDR:PORT,... (\`npx paxos run DIR --keep-running\` prints it), or --resolve ${t.name}=ADDR:PORT`;
 }
 
 /** --timeout and the shared secret (--secret-file or PAXOS_SECRET), warnings on stderr. */

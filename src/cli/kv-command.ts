@@ -10,7 +10,7 @@ import { loadHostsfile } from '../config/hostsfile.js';
 import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientCommand, type Result } from '../sm/command.js';
 import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../transport/kv-client.js';
 import { EXIT } from './client-command.js';
-import { callSettings, CLIENT_FLAGS, endpointsFrom, readValue } from './client-flags.js';
+import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
 import { DEFAULT_PORT, parseFlags } from '../config/flags.js';
 
 export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';
@@ -42,6 +42,11 @@ ${ATTEMPT_MS / 1000} s is not asked again: the same command (same client id and
 sequence number) goes to the next replica, and the store applies it at
 most once.
 
+      --endpoints HOST=ADDR[:PORT],...
+                         the replicas and where to reach them, no hostsfile
+                         needed (or PAXOS_ENDPOINTS, same syntax; \`paxos run
+                         --keep-running\` prints it). Where the replicas are:
+                         --endpoints, else PAXOS_ENDPOINTS, else -h and --resolve
   -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
       --to HOST          try replica HOST first
       --from HOST        dump: the replica to dump
@@ -133,23 +138,33 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   }
   const spec = verb === 'dump' ? null : parseOperands(verb, positionals, values.absent === true, values['value-file']);
 
-  const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
-  if (cluster.mode !== 'log') {
-    throw new ConfigError(
-      `${cluster.file} is a single-decree lab hostsfile (proposers, acceptors, learners), not a replicated key-value store's: ` +
-        `for the lab use paxos submit VALUE --to HOST and paxos get --from HOST, or pass a replica hostsfile (e.g. -h testcases/kv3/hostsfile)`,
-    );
+  // Where the replicas are: --endpoints, else PAXOS_ENDPOINTS, else the hostsfile and --resolve.
+  const given = endpointList(verb, values);
+  let targets: KvTarget[];
+  let listed: string;
+  if (given !== undefined) {
+    targets = given.endpoints.map(([name, at]) => ({ name, at }));
+    listed = given.source;
+  } else {
+    const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
+    if (cluster.mode !== 'log') {
+      throw new ConfigError(
+        `${cluster.file} is a single-decree lab hostsfile (proposers, acceptors, learners), not a replicated key-value store's: ` +
+          `for the lab use npx paxos submit VALUE --to HOST and npx paxos get --from HOST, or pass a replica hostsfile (e.g. -h testcases/kv3/hostsfile)`,
+      );
+    }
+    const endpoint = endpointsFrom(values);
+    targets = cluster.replicas.map((id) => {
+      const host = cluster.byId(id)!.host;
+      return { name: host, at: endpoint(host) };
+    });
+    listed = cluster.file;
   }
-  const endpoint = endpointsFrom(values);
-  const targets: KvTarget[] = cluster.replicas.map((id) => {
-    const host = cluster.byId(id)!.host;
-    return { name: host, at: endpoint(host) };
-  });
   const named = values.to ?? values.from;
   let first: number | undefined;
   if (named !== undefined) {
     first = targets.findIndex((t) => t.name.toLowerCase() === named.toLowerCase());
-    if (first < 0) throw new ConfigError(`${named} is not in ${cluster.file}; it lists ${targets.map((t) => t.name).join(', ')}`);
+    if (first < 0) throw new ConfigError(`${named} is not in ${listed}; it lists ${targets.map((t) => t.name).join(', ')}`);
   }
   const { timeoutMs, secret } = callSettings(verb, values);
 
@@ -161,8 +176,14 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
       : undefined;
   const common = { secret, timeoutMs, ...(onAttempt === undefined ? {} : { onAttempt }) };
 
+  // Names that resolve nowhere fail now, not after --timeout seconds of retries.
+  const asked = spec === null ? [targets[first!]!] : targets;
+  const unresolved = await unresolvable(asked, given?.source);
   let report: Report;
-  if (spec === null) {
+  if (unresolved !== undefined) {
+    const outcome: CallOutcome = { kind: 'failed', reason: 'refused', why: unresolved, attempts: [] };
+    report = spec === null ? describeDump(asked[0]!.name, outcome) : describe({ ...spec, client: newClientId(), seq: 1 } as ClientCommand, outcome);
+  } else if (spec === null) {
     // A dump asks HOST alone: it is HOST's store we want, not anyone's.
     const target = targets[first!]!;
     // One attempt, whose timeout counts from the last line heard (a big store streams for a while).
@@ -298,7 +319,7 @@ function describe(cmd: ClientCommand, o: CallOutcome): Report {
   });
   const k = JSON.stringify(cmd.key);
   if (o.kind === 'unknown') {
-    return say(EXIT.unknown, `outcome unknown: ${o.why}. The ${verb} may or may not ${verb === 'get' ? 'have happened; ask again' : `take effect; check with paxos get ${shellWord(cmd.key)}`}`, {
+    return say(EXIT.unknown, `outcome unknown: ${o.why}. The ${verb} may or may not ${verb === 'get' ? 'have happened; ask again' : `take effect; check with npx paxos get ${shellWord(cmd.key)}`}`, {
       outcome: 'unknown',
       status: 'unknown',
       why: o.why,

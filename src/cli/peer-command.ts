@@ -157,7 +157,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
   const value = values.value;
   const proposer = hasRole(self, 'proposer');
   if (cluster.mode === 'log') {
-    if (value !== undefined) warnings.push(`-v ${JSON.stringify(value)} ignored: ${file} is a replicated-log hostsfile; write with paxos put KEY VALUE`);
+    if (value !== undefined) warnings.push(`-v ${JSON.stringify(value)} ignored: ${file} is a replicated-log hostsfile; write with npx paxos put KEY VALUE`);
     if (values['start-after'] !== undefined) warnings.push(`-t ignored: ${file} is a replicated-log hostsfile`);
     if (values['exit-after-idle'] !== undefined) warnings.push('--exit-after-idle ignored: a replica is never idle (its leader sends heartbeats)');
   } else if (values['no-message-lines'] === true) {
@@ -171,7 +171,7 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     if (!proposer) warnings.push(`-v ${JSON.stringify(value)} ignored: ${self.host} is not a proposer in ${file}`);
   } else if (proposer) {
     const roles = self.roles.filter((r) => r.kind === 'proposer').map((r) => `proposer${r.group}`).join(',');
-    warnings.push(`${self.host} is ${roles} in ${file}:${self.id} but has no -v VALUE: it waits for a client (paxos submit VALUE --to ${self.host})`);
+    warnings.push(`${self.host} is ${roles} in ${file}:${self.id} but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to ${self.host})`);
   }
 
   const startDelayMs = seconds('-t', values['start-after'] ?? '0') * 1000;

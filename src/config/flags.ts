@@ -68,13 +68,33 @@ export function portNumber(flag: string, text: string): number {
   return x;
 }
 
-/** --resolve HOST=ADDR[:PORT]: the host, and where to reach it. */
-export function parseResolve(spec: string, defaultPort: number): [string, { host: string; port: number }] {
+/** --resolve HOST=ADDR[:PORT]: the host, and where to reach it. `flag` names where the item came from, for errors. */
+export function parseResolve(spec: string, defaultPort: number, flag = '--resolve'): [string, { host: string; port: number }] {
   // HOST=ADDR, HOST=ADDR:PORT, or HOST=[IPv6]:PORT.
   const m = /^([^=]+)=(?:\[([0-9A-Fa-f:.]+)\]|([^:=[\]]+))(?::(\d+))?$/.exec(spec);
-  if (m === null) throw new ConfigError(`--resolve expects HOST=ADDR[:PORT] (IPv6 as [ADDR]:PORT), got ${JSON.stringify(spec)}`);
-  const port = m[4] === undefined ? defaultPort : portNumber(`--resolve ${spec}`, m[4]);
+  if (m === null) throw new ConfigError(`${flag} expects HOST=ADDR[:PORT] (IPv6 as [ADDR]:PORT), got ${JSON.stringify(spec)}`);
+  const port = m[4] === undefined ? defaultPort : portNumber(`${flag} ${spec}`, m[4]);
   return [m[1]!, { host: (m[2] ?? m[3])!, port }];
+}
+
+/**
+ * --endpoints (or PAXOS_ENDPOINTS) HOST=ADDR[:PORT],...: each item as for
+ * --resolve, in order; empty items are skipped, a name given twice is an error.
+ */
+export function parseEndpoints(text: string, defaultPort: number, flag: string): Array<[string, { host: string; port: number }]> {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) throw new ConfigError(`${flag} expects HOST=ADDR[:PORT],... (e.g. peer1=127.0.0.1:8080,peer2=127.0.0.2:8080), got ${JSON.stringify(text)}`);
+  const seen = new Set<string>();
+  return items.map((item) => {
+    const entry = parseResolve(item, defaultPort, flag);
+    const name = entry[0].toLowerCase();
+    if (seen.has(name)) throw new ConfigError(`${flag} names ${entry[0]} twice`);
+    seen.add(name);
+    return entry;
+  });
 }
 
 // ---- the developer tools' numbers, and their entry points -------------------

@@ -146,10 +146,12 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${launched.where})`);
   if (launched.clientFlags.length > 0) {
     const first = project.services[0]!;
+    // Two lines to paste as they are (PAXOS_ENDPOINTS: the --resolve items, comma-separated), from where `npx paxos run` ran.
+    const endpoints = launched.clientFlags.filter((_, i, all) => all[i - 1] === '--resolve').join(',');
+    opts.echo?.err('paxos run: clients reach them with (paste into a shell here):');
+    opts.echo?.err(`export PAXOS_ENDPOINTS=${endpoints}`);
     opts.echo?.err(
-      logMode
-        ? `paxos run: clients reach them with: paxos put KEY VALUE -h ${first.hostsfile} ${launched.clientFlags.join(' ')} (or get KEY, del KEY, cas KEY OLD NEW, dump --from ${first.hostname})`
-        : `paxos run: clients reach them with: paxos get --from ${first.hostname} -h ${first.hostsfile} ${launched.clientFlags.join(' ')}`,
+      logMode ? `npx paxos put greeting hello   # or get KEY, del KEY, cas KEY OLD NEW, dump --from ${first.hostname}` : `npx paxos get --from ${first.hostname}   # or npx paxos submit VALUE --to PROPOSER`,
     );
   }
   if (logMode) opts.echo?.err('paxos run: a replicated-log cluster runs until Ctrl-C');

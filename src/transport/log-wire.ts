@@ -177,7 +177,7 @@ export function logCodec(peer: string): Codec<ReplicaWire, KvRequest, KvResult |
       if (r.type === 'kv' || r.type === 'dump') return { type: 'kv_result', id: r.id, peer, status: 'invalid', why };
       // A lab client (paxos submit, or get --from) asking a replica.
       if (r.type === 'submit' || r.type === 'get') {
-        return { type: 'result', id: r.id, status: 'invalid', peer, why: 'this is a replica of a replicated log, not a lab peer; use paxos put KEY VALUE or paxos get KEY' };
+        return { type: 'result', id: r.id, status: 'invalid', peer, why: 'this is a replica of a replicated log, not a lab peer; use npx paxos put KEY VALUE or npx paxos get KEY' };
       }
       return null;
     },

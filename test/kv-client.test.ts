@@ -226,7 +226,8 @@ test('every replica silent: outcome unknown (exit 4) within the timeout', async 
   const r = await cli(['put', 'k', 'v', '--timeout', '1.5', ...flags]);
   t.is(r.code, 4, r.err);
   t.regex(r.out, /^outcome unknown: .*took the request but no answer came within 1\.5 s\. The put may or may not take effect; check with npx paxos get k\n$/);
-  t.true(r.ms < 5000, `took ${r.ms} ms`);
+  // A whole CLI process on two busy cores: the bound only has to tell --timeout from the default 10 s.
+  t.true(r.ms < 9000, `took ${r.ms} ms`);
   const j = await cli(['cas', 'k', 'a', 'b', '--timeout', '0.5', '--json', ...flags]);
   t.is(j.code, 4);
   t.like(JSON.parse(j.out) as Json, { outcome: 'unknown', status: 'unknown' });
@@ -244,7 +245,8 @@ test('every replica down or leaderless: refused (exit 5), nothing was done, afte
   const r = await cli(['put', 'k', 'v', '--timeout', '0.5', ...flags]);
   t.is(r.code, 5, r.err);
   t.regex(r.out, /^refused: no replica could take the request within 0\.5 s \(peer\d: ECONNREFUSED; .*\); nothing was done\n$/);
-  t.true(r.ms < 4000, `took ${r.ms} ms`);
+  // As above: far from the default 10 s, however busy the machine.
+  t.true(r.ms < 8000, `took ${r.ms} ms`);
 
   const { flags: flags2 } = await setup(t, [noLeader, 'down']);
   const j = await cli(['get', 'k', '--timeout', '0.5', '--json', ...flags2]);

@@ -327,6 +327,13 @@ test('parsePeerArgs: with no secret, one warning says connections are not authen
   t.deepEqual(s.warnings, ['no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated']);
 });
 
+test('parsePeerArgs: under paxos run (PAXOS_NO_SECRET_WARNING=1) the peer leaves that warning to the runner', (t) => {
+  const s = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2'], 'x', { PAXOS_NO_SECRET_WARNING: '1' });
+  if (s === 'help') return t.fail('unexpected help');
+  t.is(s.secret, null);
+  t.deepEqual(s.warnings, []);
+});
+
 test('parsePeerArgs: the secret comes from --secret-file before PAXOS_SECRET, and an empty one is refused', (t) => {
   const file = writeHosts('secret.txt', 'from the file, long enough\n');
   const s = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--secret-file', file], 'x', { PAXOS_SECRET: 'from the environment' });

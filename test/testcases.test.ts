@@ -45,13 +45,33 @@ test('testcase 1 also runs on distinct ports of 127.0.0.1 (the fallback)', async
   t.deepEqual(r.mismatches, []);
 });
 
+/** Runs a testcase with its stderr (the runner's and the peers', prefixed) collected. */
+async function runCollecting(dir: string, options: Parameters<typeof runTestcase>[1] = {}): Promise<{ r: RunResult; err: string[] }> {
+  const err: string[] = [];
+  const r = await runTestcase(dir, { timeoutMs: 45_000, ...options, echo: { out: () => undefined, err: (l) => err.push(l) } });
+  return { r, err };
+}
+
 test('testcase 2 matches its goldens and both proposers choose X', async (t) => {
-  const r = await runTestcase(path.join(root, 'testcases/2'), { timeoutMs: 45_000 });
+  const { r, err } = await runCollecting(path.join(root, 'testcases/2'));
   t.true(r.ok, explain(r));
+  // At start the runner says why nothing happens at peer5 for a while.
+  t.deepEqual(err.filter((l) => /proposes in/.test(l)), ['paxos run: peer5 proposes in 10 s (-t 10)'], err.join('\n'));
+  // One "no shared secret" warning for the run, from the runner, not one per peer.
+  t.deepEqual(err.filter((l) => /no shared secret/.test(l)), ['paxos run: warning: no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated'], err.join('\n'));
   t.deepEqual(r.mismatches, []);
   t.deepEqual(chose(r, 'peer1'), ['X']);
   t.deepEqual(chose(r, 'peer5'), ['X'], 'proposer 2 adopts X, never Y');
   for (const p of ['peer2', 'peer3', 'peer4']) t.deepEqual(chose(r, p), ['X', 'X'], `${p} hears chose from both proposers`);
+});
+
+test('with a shared secret, neither the runner nor the peers warn that there is none', async (t) => {
+  const secret = path.join(tempDir('secret'), 'secret');
+  writeFileSync(secret, 'a shared secret, long enough\n', { mode: 0o600 });
+  const { r, err } = await runCollecting(path.join(root, 'testcases/1'), { peerArgs: ['--secret-file', secret] });
+  t.true(r.ok, explain(r));
+  t.deepEqual(err.filter((l) => /secret/.test(l)), [], err.join('\n'));
+  t.deepEqual(err.filter((l) => /proposes in/.test(l)), [], 'testcase 1 has no -t');
 });
 
 test('two runs at once get separate addresses and both pass', async (t) => {

@@ -12,6 +12,7 @@ import { PeerDaemon, type DelayRule } from '../daemon/peer.js';
 import { mulberry32 } from '../core/prng.js';
 import { WalStorage } from '../storage/wal-state.js';
 import { loadSecret } from '../transport/auth.js';
+import { NO_SECRET_WARNING, NO_SECRET_WARNING_ENV } from '../config/secret-notice.js';
 import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PEER_TIMEOUT_MS, livenessFor } from '../transport/liveness.js';
 import { byteSize, DEFAULT_PORT, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
@@ -194,7 +195,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
 
   const delays = (values.delay ?? []).map((spec) => parseDelay(spec, cluster, warnings));
   const secret = loadSecret(values['secret-file'], env, warnings);
-  if (secret === null) warnings.push('no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated');
+  // `paxos run` says this once for all its peers (src/config/secret-notice.ts).
+  if (secret === null && env[NO_SECRET_WARNING_ENV] !== '1') warnings.push(NO_SECRET_WARNING);
   const seedText = values['rng-seed'];
   if (seedText !== undefined && !/^\d{1,9}$/.test(seedText)) throw new ConfigError(`--rng-seed expects an integer 0..999999999, got ${JSON.stringify(seedText)}`);
 

@@ -34,6 +34,8 @@ export interface LaunchOptions {
   readonly dataRoot: string | undefined;
   /** Extra flags for every peer (local runs only). */
   readonly peerArgs: readonly string[];
+  /** The runner said "no shared secret" once for all: local peers do not repeat it. */
+  readonly quietNoSecret?: boolean;
 }
 
 export type Launcher = (project: ComposeProject, opts: LaunchOptions) => Promise<Launched>;

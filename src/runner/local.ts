@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { NO_SECRET_WARNING_ENV } from '../config/secret-notice.js';
 import { allocate } from './addresses.js';
 import type { Launched, Launcher } from './launcher.js';
 import { peerNodeArgs } from './node-args.js';
@@ -20,11 +21,12 @@ export const launchLocal: Launcher = async (project, opts): Promise<Launched> =>
   const alloc = await allocate(project.services.map((s) => s.hostname), opts.addressMode);
   const resolveArgs = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
   await alloc.beforeSpawn();
+  const env = opts.quietNoSecret === true ? { ...process.env, [NO_SECRET_WARNING_ENV]: '1' } : process.env;
   const children: Array<{ child: ChildProcess; closed: Promise<void> }> = [];
   const outputs = project.services.map((service) => {
     const dataDir = path.join(dataRoot, service.hostname);
     const args = [PEER_MAIN, ...service.args, '--name', service.hostname, '--data-dir', dataDir, ...resolveArgs, '--exit-on-stdin-close', ...opts.peerArgs];
-    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
     // 'close' comes after the process exited and its stdio streams ended.
     children.push({ child, closed: new Promise((resolve) => child.once('close', () => resolve())) });
     const ended = new Promise<string>((resolve) => {

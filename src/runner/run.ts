@@ -9,7 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { hasRole, loadHostsfile } from '../config/hostsfile.js';
+import { parseArgs } from 'node:util';
+import { hasRole, loadHostsfile, type Cluster } from '../config/hostsfile.js';
+import { NO_SECRET_WARNING, namesSecret } from '../config/secret-notice.js';
 import { checkTranscripts, type Violation } from '../transcript/check.js';
 import { compareWithGoldens, readGoldens, type Mismatch } from '../transcript/compare.js';
 import { WalStorage } from '../storage/wal-state.js';
@@ -142,7 +144,9 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   };
 
   const launch = opts.where === 'docker' ? launchDocker : launchLocal;
-  const launched = await launch(project, { addressMode: opts.addressMode, peerArgs: opts.peerArgs, dataRoot: opts.dataRoot });
+  // One "no shared secret" warning for the run, not one per local peer.
+  const noSecret = opts.where === 'local' && opts.echo !== undefined && project.services.some((s) => !namesSecret([...s.args, ...opts.peerArgs], process.env));
+  const launched = await launch(project, { addressMode: opts.addressMode, peerArgs: opts.peerArgs, dataRoot: opts.dataRoot, quietNoSecret: noSecret });
   opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${launched.where})`);
   if (launched.clientFlags.length > 0) {
     const first = project.services[0]!;
@@ -155,6 +159,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     );
   }
   if (logMode) opts.echo?.err('paxos run: a replicated-log cluster runs until Ctrl-C');
+  for (const line of startupNotes(project.services, cluster, noSecret)) opts.echo?.err(`paxos run: ${line}`);
   launched.outputs.forEach((output, i) => {
     const peer = peers[i]!;
     peer.spawnedAt = output.spawnedAt;
@@ -240,6 +245,29 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     resumed,
     ok: failure === '',
   };
+}
+
+/**
+ * What the run says as it starts, besides where the peers are: the one
+ * "no shared secret" warning (its peers were told not to repeat it), and
+ * which proposers wait out a -t first, so a quiet start is explained.
+ */
+export function startupNotes(services: readonly Service[], cluster: Cluster, noSecret: boolean): string[] {
+  const notes = noSecret ? [`warning: ${NO_SECRET_WARNING}`] : [];
+  for (const s of services) {
+    const { values } = parseArgs({
+      args: [...s.args],
+      options: { 'start-after': { type: 'string', short: 't' }, value: { type: 'string', short: 'v' }, hostsfile: { type: 'string', short: 'h' } },
+      strict: false,
+      allowPositionals: true,
+    });
+    const after = values['start-after'];
+    const secs = typeof after === 'string' ? Number(after) : 0;
+    const host = cluster.byHost(s.hostname);
+    if (typeof values.value !== 'string' || !(secs > 0) || host === undefined || !hasRole(host, 'proposer')) continue;
+    notes.push(`${s.label} proposes in ${secs} s (-t ${after})`);
+  }
+  return notes;
 }
 
 /**

@@ -7,6 +7,9 @@
 //   pause:        `docker pause` an acceptor through a decision, then
 //                 `docker unpause` it: it must catch up on that decision;
 //   client-exec:  `docker compose exec peer1 paxos get --from peer3`.
+//   up-again:     `docker compose stop` once all chose (what Ctrl-C on `up`
+//                 does), then `up` again without `down`: every peer resumes
+//                 from its container's data directory and reprints X.
 // Containers may die and come back, so instead of following their output
 // live this polls each container's full `docker logs` (which survives
 // restarts), and at the end checks the whole transcript with the checker.
@@ -249,6 +252,40 @@ export function pauseUnpause(root: string): Promise<FaultResult> {
     if (received.length !== 1) problems.push(`peer2 printed ${received.length} received-chose lines for proposal 2, not 1`);
     const decisionMs = await lateDecision(ctl);
     return { problems, ...(decisionMs === undefined ? {} : { decisionMs }) };
+  });
+}
+
+/**
+ * Testcase 2 run to the end, stopped as Ctrl-C on `docker compose up` stops
+ * it, and brought up again without `down`: the containers keep their data
+ * directories, so every peer resumes. Each proposer and learner must print
+ * X again, nobody any other value, and the whole two-life transcript (docker
+ * logs keep both lives) must pass the checker, as the scenario does for all.
+ */
+export function upAgain(root: string): Promise<FaultResult> {
+  return scenario('up-again', path.join(root, 'testcases/2'), async (ctl) => {
+    const required = ctl.project.services.filter((s) => {
+      const h = ctl.cluster.byHost(s.hostname);
+      return h !== undefined && (hasRole(h, 'proposer') || hasRole(h, 'learner'));
+    });
+    const choseCounts = async (): Promise<number[]> => Promise.all(required.map(async (s) => (await chose(ctl, s.name)).length));
+    await ctl.until('every proposer and learner to choose', async () => (await choseCounts()).every((n) => n > 0));
+    const before = await choseCounts();
+    const prepares = async (): Promise<number> => (await ctl.lines('peer1')).filter(sentPrepareLine).length;
+    const preparesBefore = await prepares();
+    await run([...ctl.compose, 'stop', '--timeout', '10']);
+    await run([...ctl.compose, 'up', '-d']);
+    await ctl.until('every proposer and learner to print its decision again after up', async () =>
+      (await choseCounts()).every((n, i) => n > before[i]!),
+    );
+    const problems: string[] = [];
+    // From its data directory peer1 knows X is chosen: it announces it, and runs no new round.
+    if ((await prepares()) !== preparesBefore) problems.push('peer1 sent a prepare after up again: it did not resume knowing X');
+    for (const s of ctl.project.services) {
+      const values = await chose(ctl, s.name);
+      if (values.some((v) => v !== 'X')) problems.push(`${s.name} chose ${values.join(', ')} over its two lives, not only X`);
+    }
+    return problems;
   });
 }
 

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { runTestcase } from '../runner/run.js';
 import { loadCompose } from '../runner/compose.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { clientExec, disconnectMinority, killRestart, killTwoDisconnectOne, pauseUnpause, type FaultResult } from './docker-faults.js';
+import { clientExec, disconnectMinority, killRestart, killTwoDisconnectOne, pauseUnpause, upAgain, type FaultResult } from './docker-faults.js';
 import { kvScenario } from './docker-kv.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
@@ -22,6 +22,7 @@ const FAULTS: ReadonlyArray<readonly [string, (root: string) => Promise<FaultRes
   ['kill-two', killTwoDisconnectOne],
   ['pause', pauseUnpause],
   ['client-exec', clientExec],
+  ['up-again', upAgain],
   ['kv3', kvScenario],
 ];
 

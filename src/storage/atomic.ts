@@ -4,6 +4,7 @@
 
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { syncPath } from './fsync.js';
 
 /** Bytes gathered before each write of writeAtomically's pieces. */
 const WRITE_BYTES = 1024 * 1024;
@@ -50,10 +51,5 @@ export async function writeAtomically(file: string, data: string | Uint8Array | 
     await fh.close();
   }
   await rename(tmp, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await syncPath(path.dirname(file));
 }

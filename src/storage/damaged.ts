@@ -2,8 +2,9 @@
 // copied or moved into a new directory beside theirs,
 // `<dir>.damaged-<UTC time, e.g. 20261207T031500Z>`, kept for inspection.
 
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { syncPath } from './fsync.js';
 
 /** Create `<dir>.damaged-<UTC time>` beside `dir` (with a suffix if that is taken); returns its path. */
 export async function newDamagedDir(dir: string): Promise<string> {
@@ -18,16 +19,6 @@ export async function newDamagedDir(dir: string): Promise<string> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-  }
-}
-
-/** fsync a file or a directory, by its path. */
-export async function syncPath(p: string): Promise<void> {
-  const fh = await open(p, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

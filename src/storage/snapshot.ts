@@ -18,6 +18,7 @@ import path from 'node:path';
 import { busyYield } from './atomic.js';
 import { crc32 } from './crc32.js';
 import { moveAside, newDamagedDir } from './damaged.js';
+import { syncPath } from './fsync.js';
 
 /** A snapshot on disk whose checksum is verified. */
 export interface Snapshot {
@@ -80,14 +81,7 @@ export async function saveSnapshot(dir: string, index: number, body: Iterable<st
     await fh.close();
   }
   await rename(tmp, file);
-  if (fsync) {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  }
+  if (fsync) await syncPath(dir);
   return file;
 }
 

@@ -4,6 +4,7 @@
 
 import { loadHostsfile } from '../config/hostsfile.js';
 import { ConfigError } from '../config/errors.js';
+import { NO_SECRET_WARNING, namesSecret } from '../config/secret-notice.js';
 import { loadCompose } from '../runner/compose.js';
 import { loadSecret } from '../transport/auth.js';
 import { chartLine, compactRoles } from '../viz/lines.js';
@@ -49,6 +50,9 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   const secret = loadSecret(o.secretFile, process.env, warnings);
   for (const w of warnings) o.echo?.err(`paxos run: warning: ${w}`);
   const peerArgs = [...o.peerArgs, ...(o.secretFile === undefined ? [] : ['--secret-file', o.secretFile])];
+  // One "no shared secret" warning for the run, here; the peers (and any restarted later) do not repeat it.
+  const noSecret = o.echo !== undefined && project.services.some((s) => !namesSecret([...s.args, ...peerArgs], process.env));
+  if (noSecret) o.echo?.err(`paxos run: warning: ${NO_SECRET_WARNING}`);
 
   const lanes: LaneInfo[] = project.services.map((s) => {
     const h = cluster.byHost(s.hostname);
@@ -95,7 +99,7 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   );
 
   try {
-    live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs }, {
+    live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs, quietNoSecret: noSecret }, {
       line: (lane, raw) => {
         o.echo?.out(`${lanes[lane]!.label.padEnd(width)} | ${raw}`);
         const c = chartLine(raw, logMode);

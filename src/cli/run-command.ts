@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
+import { colorWanted } from '../runner/pretty.js';
 import { DEFAULT_RUN, runTestcase } from '../runner/run.js';
 import { DEFAULT_UI_PORT, runLive } from '../ui/live.js';
 import { parseFlags, takeOptionalPort } from '../config/flags.js';
@@ -14,8 +15,17 @@ compose.yml, or the compose file given) as is
 (services, hostnames, command: flags, and the hostsfile mounted in volumes:),
 starts each service as a local peer process on its own loopback address with
 port 8080 (127.A.B.1, .2, ...; distinct ports on 127.0.0.1 where that is not
-possible), and prints the merged transcript as \`docker compose up\` does.
-It also prints (on stderr) the flags a client needs to reach the peers.
+possible), and prints what the peers print as they print it. It also
+prints (on stderr) the flags a client needs to reach the peers.
+
+On a terminal each peer's log line is shown as one readable event, names
+aligned, coloured by message type (no colour with NO_COLOR set):
+  peer1 sent     prepare      n=1          (what peer1 printed)
+  peer1 → peer2  prepare      n=1          (peer2 received it from peer1)
+  peer3 chose    n=1 "X"
+When stdout is not a terminal, or with --json, the lines are the peers' own
+JSON, prefixed with the peer's name as \`docker compose up\` does
+(peer1 | {"peer_id":1,...}): the form goldens and \`paxos check\` read.
 
 The run ends when every proposer and learner has printed chose and every
 message sent has been received, then prints one line saying what each peer
@@ -35,6 +45,9 @@ guarantees), and every mismatch is named.
                      clients (paxos submit, paxos get) can use the peers
   --no-compare       do not compare with DIR/expected/
   --quiet            print only the summary and any mismatches
+  --json             print the peers' JSON log lines, even on a terminal
+  --pretty           print readable events, even when stdout is not a
+                     terminal (colour only on a terminal, or with FORCE_COLOR)
   --log-level LEVEL  passed to every peer (error, warn, info, debug)
   --ui [PORT]        also serve a live web page (default port ${DEFAULT_UI_PORT}, on
                      127.0.0.1; 0 picks a free port): the message sequence
@@ -79,6 +92,8 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
       'keep-running': { type: 'boolean' },
       'no-compare': { type: 'boolean' },
       quiet: { type: 'boolean' },
+      json: { type: 'boolean' },
+      pretty: { type: 'boolean' },
       'log-level': { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -88,9 +103,13 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
     process.stdout.write(`${RUN_HELP}\n`);
     return 0;
   }
+  if (values.json === true && values.pretty === true) throw new ConfigError('--json and --pretty do not go together; pick one (see --help)');
   if (positionals.length !== 1) throw new ConfigError('run expects one testcase directory, e.g. paxos run testcases/1');
   const dir = positionals[0]!;
   const quiet = values.quiet === true;
+  // Readable events on a terminal (or when asked); the peers' JSON otherwise.
+  const isTTY = process.stdout.isTTY === true;
+  const pretty = values.pretty === true || (values.json !== true && isTTY) ? { color: colorWanted(process.env, isTTY) } : undefined;
 
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
@@ -108,6 +127,7 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
         peerArgs,
         secretFile: values['secret-file'],
         quietPeers: quiet,
+        pretty,
         echo: { out: quiet ? () => undefined : (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
         signal: abort.signal,
       });
@@ -130,6 +150,7 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
     keepRunning: values['keep-running'] === true,
     compare: values['no-compare'] !== true,
     peerArgs,
+    pretty,
     echo: quiet ? undefined : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
     signal: abort.signal,
   });

@@ -20,6 +20,7 @@ import { parseLogLine } from '../transcript/parse.js';
 import { loadCompose, type Service } from './compose.js';
 import { launchDocker } from './docker.js';
 import { launchLocal } from './local.js';
+import { prettyFormatter } from './pretty.js';
 
 export interface RunOptions {
   /** Give up (and fail) if the run has not decided by then. */
@@ -39,6 +40,12 @@ export interface RunOptions {
   readonly keepRunning?: boolean;
   /** Where the merged transcript and peers' stderr go as they happen; omit to stay quiet. */
   readonly echo?: { out: (line: string) => void; err: (line: string) => void } | undefined;
+  /**
+   * Echo the peers' stdout as one readable line per event (pretty.ts)
+   * instead of `label | JSON`. Only the echo: `merged`, the checker and
+   * the goldens always get the JSON lines.
+   */
+  readonly pretty?: { readonly color: boolean } | undefined;
   readonly signal?: AbortSignal;
 }
 
@@ -160,6 +167,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   }
   if (logMode) opts.echo?.err('paxos run: a replicated-log cluster runs until Ctrl-C');
   for (const line of startupNotes(project.services, cluster, noSecret)) opts.echo?.err(`paxos run: ${line}`);
+  const pretty = opts.pretty === undefined ? undefined : prettyFormatter(peers.map((p) => ({ label: p.service.label, id: p.id })), opts.pretty);
   launched.outputs.forEach((output, i) => {
     const peer = peers[i]!;
     peer.spawnedAt = output.spawnedAt;
@@ -167,7 +175,7 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
     createInterface({ input: output.stdout }).on('line', (line) => {
       peer.lines.push(line);
       merged.push(prefix + line);
-      opts.echo?.out(prefix + line);
+      opts.echo?.out(pretty === undefined ? prefix + line : pretty(i, line));
       if (logMode) {
         const slot = choseSlot(line);
         if (slot !== undefined) peer.chose.push(String(slot));

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { NO_SECRET_WARNING_ENV } from '../config/secret-notice.js';
 import { allocate, type Allocation } from '../runner/addresses.js';
 import type { ComposeProject } from '../runner/compose.js';
 import { peerNodeArgs } from '../runner/node-args.js';
@@ -35,6 +36,8 @@ export interface ClusterOptions {
   /** Keep state in DIR/<hostname> (default: a temporary directory, removed at the end). */
   readonly dataRoot: string | undefined;
   readonly peerArgs: readonly string[];
+  /** The runner said "no shared secret" once for all: the peers do not repeat it (PAXOS_NO_SECRET_WARNING=1). */
+  readonly quietNoSecret?: boolean;
 }
 
 interface Proc {
@@ -50,6 +53,7 @@ export class LiveCluster {
   private readonly states: LaneState[];
   private readonly proxies = new Map<string, FaultProxy>();
   private readonly via = new Map<string, Endpoint>();
+  private readonly env: NodeJS.ProcessEnv;
   private stopping = false;
 
   private constructor(
@@ -63,6 +67,7 @@ export class LiveCluster {
     this.hosts = project.services.map((s) => s.hostname);
     this.procs = this.hosts.map(() => null);
     this.states = this.hosts.map(() => 'down');
+    this.env = opts.quietNoSecret === true ? { ...process.env, [NO_SECRET_WARNING_ENV]: '1' } : process.env;
   }
 
   static async start(project: ComposeProject, opts: ClusterOptions, on: ClusterEvents): Promise<LiveCluster> {
@@ -109,7 +114,7 @@ export class LiveCluster {
     const service = this.project.services[lane]!;
     const host = service.hostname;
     const args = [PEER_MAIN, ...service.args, '--name', host, '--data-dir', path.join(this.dataRoot, host), ...this.resolveFlags(host), '--exit-on-stdin-close', ...this.opts.peerArgs];
-    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: this.env });
     const proc: Proc = { child, closed: new Promise((resolve) => child.once('close', () => resolve())), killed: false };
     this.procs[lane] = proc;
     createInterface({ input: child.stdout! }).on('line', (l) => this.on.line(lane, l));

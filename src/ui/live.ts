@@ -4,7 +4,9 @@
 
 import { loadHostsfile } from '../config/hostsfile.js';
 import { ConfigError } from '../config/errors.js';
+import { NO_SECRET_WARNING, namesSecret } from '../config/secret-notice.js';
 import { loadCompose } from '../runner/compose.js';
+import { prettyFormatter } from '../runner/pretty.js';
 import { loadSecret } from '../transport/auth.js';
 import { chartLine, compactRoles } from '../viz/lines.js';
 import type { LaneState } from '../viz/svg.js';
@@ -31,6 +33,8 @@ export interface LiveOptions {
   readonly echo: { out: (line: string) => void; err: (line: string) => void } | undefined;
   /** Leave the peers' own stderr out of the echo (--quiet); the runner's lines still show. */
   readonly quietPeers?: boolean;
+  /** Echo the peers' lines as readable events (src/runner/pretty.ts) instead of their JSON. */
+  readonly pretty?: { readonly color: boolean } | undefined;
   readonly signal: AbortSignal;
   /** Called with the page's address once it is served (tests use it). */
   readonly onReady?: (url: string) => void;
@@ -49,6 +53,9 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   const secret = loadSecret(o.secretFile, process.env, warnings);
   for (const w of warnings) o.echo?.err(`paxos run: warning: ${w}`);
   const peerArgs = [...o.peerArgs, ...(o.secretFile === undefined ? [] : ['--secret-file', o.secretFile])];
+  // One "no shared secret" warning for the run, here; the peers (and any restarted later) do not repeat it.
+  const noSecret = o.echo !== undefined && project.services.some((s) => !namesSecret([...s.args, ...peerArgs], process.env));
+  if (noSecret) o.echo?.err(`paxos run: warning: ${NO_SECRET_WARNING}`);
 
   const lanes: LaneInfo[] = project.services.map((s) => {
     const h = cluster.byHost(s.hostname);
@@ -57,6 +64,7 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   });
   const laneOfId = new Map(lanes.map((l, i) => [l.id, i]));
   const width = Math.max(...lanes.map((l) => l.label.length));
+  const pretty = o.pretty === undefined ? undefined : prettyFormatter(lanes, o.pretty);
   const hub = new EventHub(lanes.length);
   const trackers: PeerTracker[] = lanes.map(() => (logMode ? logTracker() : labTracker()));
   const procs: LaneState[] = lanes.map(() => 'up');
@@ -95,9 +103,9 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   );
 
   try {
-    live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs }, {
+    live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs, quietNoSecret: noSecret }, {
       line: (lane, raw) => {
-        o.echo?.out(`${lanes[lane]!.label.padEnd(width)} | ${raw}`);
+        o.echo?.out(pretty === undefined ? `${lanes[lane]!.label.padEnd(width)} | ${raw}` : pretty(lane, raw));
         const c = chartLine(raw, logMode);
         if (c === undefined) return;
         trackers[lane]!.see(c.line, c.slot);

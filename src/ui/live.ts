@@ -55,7 +55,6 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   const peerArgs = [...o.peerArgs, ...(o.secretFile === undefined ? [] : ['--secret-file', o.secretFile])];
   // One "no shared secret" warning for the run, here; the peers (and any restarted later) do not repeat it.
   const noSecret = o.echo !== undefined && project.services.some((s) => !namesSecret([...s.args, ...peerArgs], process.env));
-  if (noSecret) o.echo?.err(`paxos run: warning: ${NO_SECRET_WARNING}`);
 
   const lanes: LaneInfo[] = project.services.map((s) => {
     const h = cluster.byHost(s.hostname);
@@ -101,6 +100,8 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
     },
     '--ui',
   );
+  // Said once the page's port is ours: a taken port is then the only line.
+  if (noSecret) o.echo?.err(`paxos run: warning: ${NO_SECRET_WARNING}`);
 
   try {
     live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs, quietNoSecret: noSecret }, {

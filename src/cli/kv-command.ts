@@ -33,9 +33,10 @@ put, del and cas go through the replicated log. get reads the latest
 value without writing to the log: the leader first confirms, with a
 majority, that it still leads (a read index), and the replica answers once
 it has applied every slot up to that index. (A client's first get goes
-through the log, so the store learns its session.) dump prints what replica HOST has applied so far, without going
-through the log: one KEY<TAB>VALUE line per key, sorted by key (a tab,
-newline, carriage return or backslash inside a key or value is written
+through the log, so the store learns its session.) dump prints what
+replica HOST has applied so far, without going through the log: one
+KEY<TAB>VALUE line per key, sorted by key (a tab, newline, carriage return
+or backslash inside a key or value is written
 \\t, \\n, \\r or \\\\), and the applied slot and known leader on stderr.
 
 The command goes to --to HOST, or else to a random replica; while a replica

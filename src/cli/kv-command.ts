@@ -29,10 +29,14 @@ whose every line is HOST:replica, e.g. testcases/kv3/hostsfile).
 put sets KEY to VALUE. get prints KEY's value. del removes KEY. cas sets KEY
 to NEW only if its value is EXPECTED now; with --absent, only if KEY is
 absent now (cas never takes EXPECTED and --absent together).
-Every command goes through the replicated log, so get reads the latest
-value. dump prints what replica HOST has applied so far, without going
-through the log: one KEY<TAB>VALUE line per key, sorted by key (a tab,
-newline, carriage return or backslash inside a key or value is written
+put, del and cas go through the replicated log. get reads the latest
+value without writing to the log: the leader first confirms, with a
+majority, that it still leads (a read index), and the replica answers once
+it has applied every slot up to that index. (A client's first get goes
+through the log, so the store learns its session.) dump prints what
+replica HOST has applied so far, without going through the log: one
+KEY<TAB>VALUE line per key, sorted by key (a tab, newline, carriage return
+or backslash inside a key or value is written
 \\t, \\n, \\r or \\\\), and the applied slot and known leader on stderr.
 
 The command goes to --to HOST, or else to a random replica; while a replica

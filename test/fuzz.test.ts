@@ -4,7 +4,7 @@
 // prints exactly its golden transcript on stdout.
 //
 // Every line is INVALID by construction: an independent oracle
-// (`couldBeLegit`, written from PROTOCOL.md and the README, not from
+// (`couldBeLegit`, written from docs/protocol.md and the docs, not from
 // src/transport/wire.ts) throws out anything a legitimate peer of this
 // hostsfile could send to the peer it is aimed at, so no valid message can
 // change a peer's state. Many lines are one step away from a dangerous valid

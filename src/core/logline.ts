@@ -1,5 +1,5 @@
 // The stdout log line: a fixed, compact view of a message, with the keys in
-// exactly PROTOCOL.md's order. Graders compare these byte for byte.
+// exactly docs/protocol.md's order. Graders compare these byte for byte.
 
 import type { LoggedMessage, MessageType, PeerId } from './types.js';
 

@@ -7,7 +7,7 @@ import type { ExecutionContext } from 'ava';
 import { ConfigError } from '../src/config/errors.js';
 import { hasRole, loadHostsfile, parseHostsfile, type Cluster } from '../src/config/hostsfile.js';
 
-// The two reference hostsfiles from docs/protocol.md, verbatim.
+// The lab's two reference hostsfiles (docs/protocol.md), verbatim.
 const TESTCASE1 = `peer1:proposer1
 peer2:acceptor1
 peer3:acceptor1

@@ -1,4 +1,4 @@
-// The acceptor rules, exactly as docs/protocol.md states them (Paxos Made Simple):
+// The acceptor rules of Paxos Made Simple, as docs/protocol.md states them:
 //   prepare(n): if n > promised, promised := n. Reply with the accepted pair.
 //   accept(n,v): if n >= promised, promised := accepted number := n and
 //                accepted value := v. Reply with promised.

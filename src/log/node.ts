@@ -23,7 +23,8 @@
 //   up (recovery.ts, docs/recovery.md).
 
 import type { PeerId } from '../core/types.js';
-import { ballotOwner, nextBallot, quorumOf } from './ballot.js';
+import { ballotOwner, nextBallot } from './ballot.js';
+import { quorumOf } from './quorum.js';
 import { Recovery } from './recovery.js';
 import {
   DEFAULT_LOG_TIMING,

@@ -14,7 +14,3 @@ export function nextBallot(seen: number, self: PeerId, replicas: number): number
   if (seen < self) return self;
   return (Math.floor((seen - self) / replicas) + 1) * replicas + self;
 }
-
-export function quorumOf(replicas: number): number {
-  return Math.floor(replicas / 2) + 1;
-}

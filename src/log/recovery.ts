@@ -27,6 +27,8 @@
 // that lost its disk may pick a ballot that its earlier life already used.
 
 import type { PeerId } from '../core/types.js';
+import { ballotOwner } from './ballot.js';
+import type { LogState, Msg, Roles } from './state.js';
 import type { Batch, LogMessage, SlotReport, Vote } from './types.js';
 
 type Ack = Extract<LogMessage, { type: 'recover_ack' }>;
@@ -95,5 +97,126 @@ export class Recovery {
     // it is still the value every higher ballot proposes, so it wins ties.
     const cur = votes.get(r.s);
     if (r.n > 0 && (cur === undefined || r.n > cur.n)) votes.set(r.s, { n: r.n, v: r.v });
+  }
+}
+
+/**
+ * The recovering replica's side (LogNode routes to it while
+ * LogNode.recovering is not null): asking every other replica, adopting
+ * what their answers add up to, then catching up to the highest commit they
+ * reported before voting again. Every replica answers others' recovery.
+ */
+export class Recovering {
+  private asking: Recovery | null;
+  /** Catching up: every slot below this must be learned before voting again (0: not catching up). */
+  private commit = 0;
+  private from: PeerId = 0;
+  private askedAt = -Infinity;
+  /** Catching up: the commit index last seen to move, and since when it has not. */
+  private seen = 0;
+  private stuckSince = 0;
+
+  constructor(
+    private readonly s: LogState,
+    private readonly roles: Roles,
+    recover: boolean,
+  ) {
+    this.asking = recover ? new Recovery(s.others, s.life, s.variant.recoverAnswers) : null;
+    if (this.asking !== null) this.ask();
+  }
+
+  get phase(): 'asking' | 'catching-up' | null {
+    if (this.asking !== null) return 'asking';
+    return this.commit > 0 ? 'catching-up' : null;
+  }
+
+  /** The replicas that have not answered yet. */
+  get missing(): PeerId[] {
+    return this.asking?.missing ?? [];
+  }
+
+  tick(): void {
+    const s = this.s;
+    if (s.ticks - this.askedAt < s.timing.resendTicks) return;
+    if (this.asking !== null) return this.ask();
+    if (s.commitIndex >= this.commit) return;
+    // Still behind: ask the leader, if one is known (asking again does not
+    // restart a snapshot on its way). With none, the replica that reported
+    // the highest commit may have gone down: after a long while without
+    // progress, ask the next one.
+    this.askedAt = s.ticks;
+    if (s.commitIndex > this.seen) {
+      this.seen = s.commitIndex;
+      this.stuckSince = s.ticks;
+    }
+    if (s.leaderId !== 0) this.from = s.leaderId;
+    else if (s.ticks - this.stuckSince >= 4 * s.timing.electionTicks) {
+      this.from = s.others[(s.others.indexOf(this.from) + 1) % s.others.length]!;
+      this.stuckSince = s.ticks;
+    }
+    this.roles.fetch(this.from);
+  }
+
+  /** Ask the replicas that have not answered (all of them, at first). */
+  private ask(): void {
+    const s = this.s;
+    const r = this.asking!;
+    this.askedAt = s.ticks;
+    if (r.complete) return this.recovered();
+    s.send(r.missing, { type: 'recover', from: s.self, life: r.life, slot: s.commitIndex }, true);
+  }
+
+  /** Another replica is recovering: tell it our durable promise, votes and commit. */
+  onRecover(m: Msg<'recover'>): void {
+    const s = this.s;
+    s.send([m.from], { type: 'recover_ack', from: s.self, life: m.life, promised: s.promised, votes: this.roles.reportFrom(m.slot), base: s.logStart, commit: s.commitIndex }, true);
+  }
+
+  onAck(m: Msg<'recover_ack'>): void {
+    if (this.asking?.take(m) === true) this.recovered();
+  }
+
+  /** A heartbeat or accept: note the leader and its commit, but neither promise nor vote. */
+  onLeader(m: Msg<'heartbeat'> | Msg<'accept'>): void {
+    const s = this.s;
+    if (m.n >= s.promised) s.leaderId = ballotOwner(m.n, s.replicas) === m.from ? m.from : 0;
+    s.leaderCommit = Math.max(s.leaderCommit, m.commit);
+    this.maybeRejoined();
+  }
+
+  onEntries(m: Msg<'entries'>): void {
+    m.values.forEach((v, i) => this.roles.learn(m.start + i, v, 0, false));
+    if (this.s.commitIndex < this.commit) this.roles.fetch(m.from);
+    this.maybeRejoined();
+  }
+
+  /** Every other replica answered: adopt the strongest memory they add up to, then catch up. */
+  private recovered(): void {
+    const s = this.s;
+    const o = this.asking!.outcome({ promised: s.promised, votes: s.votes, commit: s.commitIndex }, s.self);
+    this.asking = null;
+    // Written even when unchanged: a voting replica's log is never empty, so
+    // an empty one beside its identity file is known to be a lost log.
+    s.promise(Math.max(o.promised, s.promised));
+    for (const [slot, v] of o.chosen) this.roles.learn(slot, v, 0, false);
+    for (const [slot, vote] of o.votes) {
+      if (slot < s.logStart || slot < s.commitIndex || s.chosen.has(slot)) continue;
+      const cur = s.votes.get(slot);
+      if (cur !== undefined && cur.n >= vote.n) continue;
+      s.vote(slot, vote.n, vote.v);
+    }
+    this.commit = Math.max(1, o.commit);
+    this.from = o.source;
+    s.leaderCommit = Math.max(s.leaderCommit, o.commit);
+    if (s.commitIndex < this.commit && o.source !== s.self) this.roles.fetch(o.source);
+    this.maybeRejoined();
+  }
+
+  /** Caught up with what the others had chosen: vote again. */
+  maybeRejoined(): void {
+    if (this.asking !== null || this.commit === 0 || this.s.commitIndex < this.commit) return;
+    this.commit = 0;
+    this.s.out.rejoined = true;
+    this.s.resetElectionTimer();
   }
 }

@@ -1,0 +1,243 @@
+// The candidate and leader of one replica. A candidate runs phase 1 once,
+// for every slot from its first unchosen one, and on winning adopts per slot
+// the value of the highest ballot a quorum reports; holes become no-ops
+// (maybeLead). A leader then gives waiting commands slots, a batch per slot,
+// while its window of slots in flight has room. Acks count only for the
+// ballot they answer (onPrepareAck, onAcceptAck), and a ballot is never
+// reused: the candidate's own ballot is a promise, written before its
+// prepare leaves.
+
+import type { PeerId } from '../core/types.js';
+import { nextBallot } from './ballot.js';
+import { sizeOf, type LogState, type Msg, type Roles } from './state.js';
+import type { Batch, SlotReport } from './types.js';
+
+interface Proposal {
+  readonly v: Batch;
+  readonly acks: Set<PeerId>;
+  age: number;
+}
+
+export class Leader {
+  /** Candidate: phase 1 covers every slot from this one up. */
+  private prepareSlot = 0;
+  private readonly prepareAcks = new Map<PeerId, Msg<'prepare_ack'>>();
+  /** The slots in flight (the window). */
+  private readonly proposals = new Map<number, Proposal>();
+  private nextSlot = 1;
+  private heartbeatElapsed = 0;
+  /** Client commands waiting for a slot. */
+  private pending: unknown[] = [];
+
+  constructor(
+    private readonly s: LogState,
+    private readonly roles: Roles,
+  ) {}
+
+  /** Whether commands wait that the window has room for. */
+  get canFill(): boolean {
+    return this.s.role === 'leader' && this.pending.length > 0 && this.proposals.size < this.s.timing.window;
+  }
+
+  /** Commands to give slots once this replica leads. */
+  queue(cmds: readonly unknown[]): void {
+    this.pending.push(...cmds);
+  }
+
+  takePending(): unknown[] {
+    const cmds = this.pending;
+    this.pending = [];
+    return cmds;
+  }
+
+  /** Stepping down: forget phase 1 and the window; the commands still waiting are returned. */
+  stop(): unknown[] {
+    this.proposals.clear();
+    this.prepareAcks.clear();
+    return this.takePending();
+  }
+
+  lastProposed(): number {
+    return Math.max(this.nextSlot, this.s.commitIndex) - 1;
+  }
+
+  onForward(m: Msg<'forward'>): void {
+    if (this.s.role === 'leader' || this.s.role === 'candidate') this.pending.push(...m.cmds);
+  }
+
+  /** A leader's tick: heartbeats, accepts resent to whoever has not acked, and the quorum check. */
+  tick(): void {
+    const s = this.s;
+    this.heartbeatElapsed += 1;
+    if (this.heartbeatElapsed >= s.timing.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      // A read round's heartbeat or acks may be lost: every heartbeat asks again.
+      this.heartbeat(this.roles.readRoundInFlight());
+    }
+    for (const [slot, p] of this.proposals) {
+      p.age += 1;
+      if (p.age >= s.timing.resendTicks) {
+        p.age = 0;
+        const missing = s.others.filter((id) => !p.acks.has(id));
+        s.send(missing, { type: 'accept', from: s.self, n: s.ballot, slot, v: p.v, commit: s.commitIndex }, true);
+      }
+    }
+    // Check quorum: a leader cut off from a majority steps down, so clients
+    // stop waiting on it and find the new one.
+    if (!s.hasQuorumContact()) this.roles.stepDown(0);
+  }
+
+  /** Announce our ballot and commit; `r`: the read round the acks must echo. */
+  heartbeat(r?: number): void {
+    const s = this.s;
+    s.send(s.others, r === undefined ? { type: 'heartbeat', from: s.self, n: s.ballot, commit: s.commitIndex } : { type: 'heartbeat', from: s.self, n: s.ballot, commit: s.commitIndex, r }, true);
+  }
+
+  /**
+   * A leader that met a promise above its ballot runs phase 1 again at once,
+   * above it, rather than stepping down and waiting out an election: the
+   * replica that rejected us may only have come back from a partition. If a
+   * newer leader really exists, the others ignore our prepare (it is alive)
+   * and its heartbeats make us follow it.
+   */
+  rescout(seen: number): void {
+    const pending = this.pending;
+    this.pending = [];
+    this.s.ballot = Math.max(this.s.ballot, seen);
+    this.becomeCandidate();
+    this.pending = pending;
+  }
+
+  becomeCandidate(): void {
+    const s = this.s;
+    s.resetElectionTimer();
+    this.roles.takeOverReads();
+    s.role = 'candidate';
+    s.leaderId = 0;
+    s.ballot = nextBallot(Math.max(s.promised, s.ballot), s.self, s.replicas);
+    // Our own promise, written before the prepare leaves: never reused.
+    s.promise(s.ballot);
+    this.prepareSlot = s.commitIndex;
+    this.prepareAcks.clear();
+    this.proposals.clear();
+    if (s.variant.skipPhase1 === true) {
+      // Broken on purpose: leads without asking what the acceptors accepted.
+      this.lead();
+      this.nextSlot = s.commitIndex;
+      this.flush();
+      return;
+    }
+    s.send(s.others, { type: 'prepare', from: s.self, n: s.ballot, slot: this.prepareSlot, life: s.life });
+    this.maybeLead();
+  }
+
+  onPrepareAck(m: Msg<'prepare_ack'>): void {
+    const s = this.s;
+    // An answer to an earlier life's prepare, which may have used this ballot too.
+    if (m.life !== s.life) return;
+    if (m.promised > m.n) {
+      // Rejected: someone promised a higher ballot. Let it lead.
+      if (s.role === 'candidate' && m.n === s.ballot) this.roles.stepDown(0);
+      return;
+    }
+    if (s.role !== 'candidate' || m.n !== s.ballot || this.prepareAcks.has(m.from)) return;
+    if (m.base > this.prepareSlot) {
+      // That acceptor compacted slots we have not learned: catch up first.
+      s.leaderCommit = Math.max(s.leaderCommit, m.base);
+      this.roles.stepDown(0);
+      this.roles.fetch(m.from);
+      return;
+    }
+    s.out.received.push(m);
+    this.prepareAcks.set(m.from, m);
+    this.maybeLead();
+  }
+
+  private lead(): void {
+    const s = this.s;
+    s.role = 'leader';
+    this.heartbeatElapsed = s.timing.heartbeatTicks; // announce at the next tick
+    for (const id of s.others) s.heardAt.set(id, s.ticks);
+  }
+
+  private maybeLead(): void {
+    const s = this.s;
+    if (s.role !== 'candidate' || !s.isQuorum(1 + this.prepareAcks.size)) return;
+    this.lead();
+    s.leaderId = s.self;
+    // Adopt, slot by slot, a value known chosen, else the highest-ballot vote.
+    const adopt = new Map<number, SlotReport>();
+    const reports = [...this.prepareAcks.values()].flatMap((a) => a.votes);
+    reports.push(...this.roles.reportFrom(this.prepareSlot));
+    let top = this.prepareSlot - 1;
+    for (const r of reports) {
+      if (r.s < this.prepareSlot) continue;
+      top = Math.max(top, r.s);
+      const cur = adopt.get(r.s);
+      if (cur === undefined || cur.chosen !== true && (r.chosen === true || r.n > cur.n)) adopt.set(r.s, r);
+    }
+    this.prepareAcks.clear();
+    for (const [slot, r] of adopt) if (r.chosen === true) this.roles.learn(slot, r.v, 0, false);
+    this.nextSlot = top + 1;
+    for (let slot = this.prepareSlot; slot <= top; slot++) {
+      if (s.chosen.has(slot) || slot < s.commitIndex) continue;
+      const r = adopt.get(slot);
+      this.proposeSlot(slot, r === undefined ? [] : r.v); // a hole: fill it with a no-op
+    }
+    this.flush();
+    this.roles.startReadRound();
+  }
+
+  /** Give waiting commands slots, a batch per slot, while the window has room. */
+  flush(): void {
+    const { role, timing } = this.s;
+    if (role !== 'leader') return;
+    while (this.pending.length > 0 && this.proposals.size < timing.window) {
+      let n = 0;
+      let bytes = 0;
+      while (n < this.pending.length && n < timing.maxBatch) {
+        const b = sizeOf(this.pending[n]);
+        if (n > 0 && bytes + b > timing.maxBatchBytes) break;
+        bytes += b;
+        n += 1;
+      }
+      const batch = this.pending.slice(0, n);
+      this.pending = this.pending.slice(n);
+      this.proposeSlot(this.nextSlot, batch);
+      this.nextSlot += 1;
+    }
+  }
+
+  private proposeSlot(slot: number, v: Batch): void {
+    const s = this.s;
+    // Our own vote first: we promised this ballot, so we may accept it.
+    s.vote(slot, s.ballot, v);
+    this.proposals.set(slot, { v, acks: new Set([s.self]), age: 0 });
+    // Early: it may leave while our own vote is still on its way to disk.
+    if (s.others.length > 0) s.out.early.push({ to: s.others, msg: { type: 'accept', from: s.self, n: s.ballot, slot, v, commit: s.commitIndex } });
+    this.maybeChosen(slot);
+  }
+
+  onAcceptAck(m: Msg<'accept_ack'>): void {
+    const s = this.s;
+    if (m.promised > m.n) {
+      if (s.role === 'leader' && m.n === s.ballot) this.rescout(m.promised);
+      return;
+    }
+    if (s.role !== 'leader' || m.n !== s.ballot) return;
+    const p = this.proposals.get(m.slot);
+    if (p === undefined || p.acks.has(m.from)) return;
+    s.out.received.push(m);
+    p.acks.add(m.from);
+    this.maybeChosen(m.slot);
+  }
+
+  private maybeChosen(slot: number): void {
+    const s = this.s;
+    const p = this.proposals.get(slot);
+    if (p === undefined || !s.isQuorum(p.acks.size)) return;
+    this.proposals.delete(slot);
+    this.roles.learn(slot, p.v, s.ballot, true);
+    s.send(s.others, { type: 'chose', from: s.self, n: s.ballot, slot });
+  }
+}

@@ -1,0 +1,166 @@
+// What the roles of one replica of the replicated log share (node.ts wires
+// them): the configuration, the acceptor's durable promise and votes, the
+// values learned, whom the replica follows, its logical clock, and the Ready
+// being built. The rules live in the roles' files; this holds the data and
+// the few writes every role makes to the Ready.
+
+import type { PeerId } from '../core/types.js';
+import { quorumOf } from './quorum.js';
+import { DEFAULT_LOG_TIMING, type Batch, type LogMessage, type LogTiming, type LogVariant, type Ready, type Recovered, type SlotReport, type Vote } from './types.js';
+
+export interface LogConfig {
+  readonly self: PeerId;
+  /** Number of replicas; their ids are 1..replicas. */
+  readonly replicas: number;
+  readonly timing?: LogTiming;
+  /** Randomness for election timeouts (seeded in the simulator). */
+  readonly random: () => number;
+  readonly variant?: LogVariant;
+  /**
+   * Distinct for every start of this replica (e.g. random, or a restart
+   * count): names its reads' ids to the leader. Default: from `random`,
+   * which is fine unless `random` is seeded the same way on every start.
+   */
+  readonly life?: number;
+  /**
+   * This replica may have lost durable state (a new or wiped data directory,
+   * a corrupt record): it must recover from the others before it votes.
+   */
+  readonly recover?: boolean;
+}
+
+export type Role = 'follower' | 'candidate' | 'leader';
+
+export type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>;
+
+/** Encoded size of a command, for batching by bytes. */
+export function sizeOf(cmd: unknown): number {
+  return JSON.stringify(cmd).length;
+}
+
+export function emptyReady(): Ready {
+  return { early: [], records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [], reads: [], unreadable: [], rejoined: false };
+}
+
+/** What one role asks of another. The node wires these, so no role imports another. */
+export interface Roles {
+  /** Node: follow `leader` (0: none known yet), giving up any candidacy or leadership. */
+  stepDown(leader: PeerId): void;
+  /** Node: a message from the leader of ballot n (>= our promise). */
+  follow(from: PeerId, n: number): void;
+  /** Acceptor: every slot from `slot` up that this replica voted for or knows chosen. */
+  reportFrom(slot: number): SlotReport[];
+  /** Learner: slot s is chosen with value v (n: the ballot, 0 if learned from a peer's log). */
+  learn(s: number, v: Batch, n: number, fromVote: boolean): void;
+  /** Learner: the leader of ballot n says every slot below `commit` is chosen. */
+  learnUpTo(commit: number, n: number): void;
+  /** Learner: ask `from` for the chosen values from our commit index on. */
+  fetch(from: PeerId): void;
+  /** Leader: the last slot it has proposed (or known chosen). */
+  lastProposed(): number;
+  /** Leader: tell the others our ballot and commit; `r`: a read round, for the acks to echo. */
+  heartbeat(r?: number): void;
+  /** Read index: the round in flight, if any. */
+  readRoundInFlight(): number | undefined;
+  /** Read index: a new leader confirms the reads that waited for it. */
+  startReadRound(): void;
+  /** Read index: a new candidate confirms the reads of its old round, and those it had asked a leader about. */
+  takeOverReads(): void;
+}
+
+export class LogState {
+  readonly self: PeerId;
+  readonly replicas: number;
+  readonly quorum: number;
+  readonly timing: LogTiming;
+  readonly random: () => number;
+  readonly variant: LogVariant;
+  readonly others: readonly PeerId[];
+  /**
+   * Names this life's reads to the leader (with their ids), so an answer to
+   * a read asked before a restart never answers a new read with the same id.
+   */
+  readonly life: number;
+
+  // Acceptor (durable).
+  promised: number;
+  readonly votes = new Map<number, Vote>();
+  // Learner: chosen values above the snapshot, still held for catch-up.
+  readonly chosen = new Map<number, Batch>();
+  /** Every slot below commit is known chosen. */
+  commitIndex: number;
+  /** The last slot handed out to apply. */
+  appliedIndex: number;
+  /** The lowest slot whose value or vote this replica still holds; below it, only the snapshot. */
+  logStart: number;
+  /** The highest commit index a leader has told us of. */
+  leaderCommit = 0;
+
+  role: Role = 'follower';
+  /** The leader we follow (0: none known). */
+  leaderId: PeerId = 0;
+  /** Our ballot as candidate or leader (the last we stood with). */
+  ballot = 0;
+  ticks = 0;
+  electionElapsed = 0;
+  electionTimeout = 0;
+  /** The tick each other replica was last heard from. */
+  readonly heardAt = new Map<PeerId, number>();
+
+  out: Ready = emptyReady();
+
+  constructor(cfg: LogConfig, recovered: Recovered) {
+    this.self = cfg.self;
+    this.replicas = cfg.replicas;
+    this.quorum = quorumOf(cfg.replicas);
+    this.timing = cfg.timing ?? DEFAULT_LOG_TIMING;
+    this.random = cfg.random;
+    this.variant = cfg.variant ?? {};
+    const others: PeerId[] = [];
+    for (let id = 1; id <= cfg.replicas; id++) if (id !== cfg.self) others.push(id);
+    this.others = others;
+    this.promised = recovered.promised;
+    for (const [s, v] of recovered.votes) if (s > recovered.snapshotIndex) this.votes.set(s, v);
+    for (const [s, v] of recovered.chosen) if (s > recovered.snapshotIndex) this.chosen.set(s, v);
+    this.appliedIndex = recovered.snapshotIndex;
+    this.commitIndex = recovered.snapshotIndex + 1;
+    this.logStart = recovered.snapshotIndex + 1;
+    // The timer draws from `random` before the life does: seeded runs depend on it.
+    this.resetElectionTimer();
+    this.life = cfg.life ?? 1 + Math.floor(this.random() * 2 ** 40);
+  }
+
+  /** Whether `count` replicas (this one among them, if it counts) are a majority. */
+  isQuorum(count: number): boolean {
+    return count >= this.quorum;
+  }
+
+  /** Whether a quorum, this replica included, was heard from within two election timeouts. */
+  hasQuorumContact(): boolean {
+    const window = 2 * this.timing.electionTicks;
+    return this.isQuorum(1 + this.others.filter((id) => this.ticks - (this.heardAt.get(id) ?? -Infinity) <= window).length);
+  }
+
+  resetElectionTimer(): void {
+    const t = this.timing.electionTicks;
+    this.electionElapsed = 0;
+    this.electionTimeout = t + Math.floor(this.random() * t);
+  }
+
+  /** Promise ballot n; the record is written before anything that depends on it leaves (Ready order). */
+  promise(n: number): void {
+    this.promised = n;
+    this.out.records.push({ t: 'p', n });
+  }
+
+  /** Vote for v in `slot` at ballot n, durably. */
+  vote(slot: number, n: number, v: Batch): void {
+    this.votes.set(slot, { n, v });
+    this.out.records.push({ t: 'v', s: slot, n, v });
+  }
+
+  send(to: readonly PeerId[], msg: LogMessage, silent?: true): void {
+    if (to.length === 0) return;
+    this.out.messages.push(silent === true ? { to, msg, silent } : { to, msg });
+  }
+}

@@ -108,9 +108,10 @@ export function labelText(chart: Chart, index: number): string {
   return a.rejected ? `✗ ${a.label}` : a.label;
 }
 
-export function markerText(chart: Chart, row: number): string {
+/** A chose marker's text, and a shorter one for where lines crowd its lane. */
+export function markerTexts(chart: Chart, row: number): [string, string] {
   const l = chart.rows[row]!.line;
-  return `★ chose ${shortValue(l, 10)} @${l.proposal_num}`;
+  return [`★ chose ${shortValue(l, 10)} @${l.proposal_num}`, `★ ${shortValue(l, 6)} @${l.proposal_num}`];
 }
 
 export const textWidth = (s: string): number => [...s].length * CHAR_W;
@@ -131,16 +132,28 @@ export function layoutChart(chart: Chart, opts: LayoutOptions = {}): Layout {
       continue;
     }
     if (short.size > 0 || round === 0) return layout;
-    // That may have given some rows more room than they need: take back
-    // half of each one's where the rest stays clear.
+    // That may have given rows more room than they need (the room added
+    // grows each round): take back each row's, or half of it, wherever
+    // everything stays clear, until nothing more can go.
     let best = layout;
-    for (let r = 0; r < extra.length; r++) {
-      const had = extra[r]!;
-      if (had === 0) continue;
-      extra[r] = Math.floor(had / 2 / (ROW_H / 4)) * (ROW_H / 4);
-      const again = attempt(chart, top, left, extra, notes);
-      if (again.short.size === 0) best = again.layout;
-      else extra[r] = had;
+    let tries = 0;
+    for (let changed = true; changed && tries < 400; ) {
+      changed = false;
+      for (let r = 0; r < extra.length && tries < 400; r++) {
+        const had = extra[r]!;
+        for (const less of [0, Math.floor(had / 2 / (ROW_H / 4)) * (ROW_H / 4)]) {
+          if (less >= had) continue;
+          extra[r] = less;
+          tries += 1;
+          const again = attempt(chart, top, left, extra, notes);
+          if (again.short.size === 0) {
+            best = again.layout;
+            changed = true;
+            break;
+          }
+          extra[r] = had;
+        }
+      }
     }
     return best;
   }
@@ -188,8 +201,8 @@ function attempt(chart: Chart, top: number, left: number, extra: readonly number
   let crowded = 0;
   const within = (b: Box): boolean => b.x >= left - 2 && b.x + b.w <= width - 4 && b.y >= top;
   /** The first candidate clear of everything, else the one crossing least (and its row gets more room). */
-  const choose = (cands: Box[], row: number): Box => {
-    let best: Box | undefined;
+  const choose = <C extends Box>(cands: C[], row: number): C => {
+    let best: C | undefined;
     let bestHits: number[] = [];
     for (const c of cands) {
       if (!within(c)) continue;
@@ -220,17 +233,19 @@ function attempt(chart: Chart, top: number, left: number, extra: readonly number
   chart.rows.forEach((r, row) => {
     if (r.line.action !== 'chose') return;
     const at = { x: laneX[r.lane]!, y: rowY[row]! };
-    const text = markerText(chart, row);
-    const w = 14 + textWidth(text);
-    const h = 18;
-    // Centred on the lane, else anywhere along it that still covers the lane, nearest the centre first.
-    const xs = [at.x - w / 2];
-    for (let d = 8; d < w / 2 - 6; d += 8) xs.push(at.x - w / 2 + d, at.x - w / 2 - d);
-    xs.push(at.x - 8, at.x + 8 - w);
-    const box = choose(
-      xs.map((x) => ({ x, y: at.y - h / 2, w, h })),
-      row,
-    );
+    // The whole marker, centred on the lane, else anywhere along its row
+    // that still covers the lane, nearest the centre first; where lines
+    // crowd the lane, a short one ("★ X @2": the key says what it means).
+    const cands: Array<Box & { text: string }> = [];
+    for (const text of markerTexts(chart, row)) {
+      const w = 14 + textWidth(text);
+      const h = 18;
+      const xs = [at.x - w / 2];
+      for (let d = 8; d < w / 2 - 6; d += 8) xs.push(at.x - w / 2 + d, at.x - w / 2 - d);
+      xs.push(at.x - 8, at.x + 8 - w);
+      cands.push(...xs.map((x) => ({ x, y: at.y - h / 2, w, h, text })));
+    }
+    const { text, ...box } = choose(cands, row);
     grid.addBox(box);
     markers.push({ row, lane: r.lane, at, label: { ...box, text, tx: box.x + box.w / 2, ty: at.y + 4 } });
   });

@@ -79,7 +79,7 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
   const nameY = bare ? TOP - 28 : keyTop + key.length * 18 + 22;
   const top = bare && !proposes ? TOP : nameY + (proposes ? 50 : 34);
   const layout = layoutChart(chart, { top, left, notes, rounds: bare ? 4 : 40 });
-  const height = layout.bottom + 40;
+  const height = Math.ceil(layout.bottom + 40);
   const x = (lane: number): number => layout.laneX[lane]!;
 
   const out: string[] = [];

@@ -367,7 +367,7 @@ test('http: serves the page, the chart modules and the stream from the project, 
   t.regex(page.body, /<script type="module" src="\/js\/ui\/web\/app\.js">/);
   t.regex(page.body, /T &lt;x&gt;/);
   t.notRegex(page.body, /https?:\/\/(?!www\.w3\.org)/, 'no external address');
-  for (const m of ['ui/web/app.js', 'viz/svg.js', 'viz/events.js']) {
+  for (const m of ['ui/web/app.js', 'viz/svg.js', 'viz/events.js', 'viz/layout.js']) {
     const r = await get(`${server.url}js/${m}`);
     t.is(r.status, 200, m);
     t.regex(r.type, /javascript/);

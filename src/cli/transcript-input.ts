@@ -4,6 +4,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile, type Cluster } from '../config/hostsfile.js';
 import { loadCompose, type Service } from '../runner/compose.js';
@@ -21,6 +22,8 @@ export interface TranscriptInput {
   readonly peers: readonly PeerLines[];
   /** The hostsfile host each peer's label stands for (by its index in peers), or undefined. */
   readonly hosts: ReadonlyArray<string | undefined>;
+  /** Each proposer's own value (-v) and wait (-t), by host, from the compose file beside the hostsfile. */
+  readonly proposes: ReadonlyMap<string, { readonly value: string; readonly after?: string }>;
 }
 
 /** A file named hostsfile next to `target` or in its parent directory. */
@@ -61,9 +64,14 @@ export function readTranscriptInput(command: string, inputs: readonly string[], 
   // per-peer file of other text: that is no transcript either.
   if (!peers.some((p) => p.lines.some((l) => l.startsWith('{')))) throw new ConfigError(noPeerLines(inputs));
   const names = cluster.hosts.map((h) => h.host);
-  const viaCompose = composeHosts(hostsfile.file, names);
+  const services = composeServices(hostsfile.file, names);
+  const viaCompose = new Map<string, string>();
+  for (const s of services) {
+    viaCompose.set(s.label, s.hostname);
+    viaCompose.set(s.name, s.hostname);
+  }
   const hosts = peers.map((p) => viaCompose.get(p.label) ?? hostOfLabel(p.label, names));
-  return { hostsfile, cluster, peers, hosts };
+  return { hostsfile, cluster, peers, hosts, proposes: proposerValues(services) };
 }
 
 function noPeerLines(inputs: readonly string[]): string {
@@ -75,25 +83,37 @@ function noPeerLines(inputs: readonly string[]): string {
 }
 
 /**
- * Label -> host from the compose file beside the hostsfile: each service's
- * container_name, service name and compose v2 container names
- * (PROJECT-SERVICE-N) stand for its hostname. Only services whose -h names
- * this hostsfile count; a compose file that cannot be read adds nothing.
+ * The services of the compose file beside the hostsfile that run a peer of
+ * it: its container_name, service name and compose v2 container names
+ * (PROJECT-SERVICE-N) stand for its hostname, and its arguments give a
+ * proposer's value. Only services whose -h names this hostsfile count; a
+ * compose file that cannot be read adds nothing.
  */
-function composeHosts(hostsfile: string, hosts: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
+function composeServices(hostsfile: string, hosts: readonly string[]): Service[] {
   let services: readonly Service[];
   try {
     services = loadCompose(path.dirname(path.resolve(hostsfile))).services;
   } catch (err) {
-    if (err instanceof ConfigError) return out;
+    if (err instanceof ConfigError) return [];
     throw err;
   }
   const known = new Set(hosts);
+  return services.filter((s) => path.resolve(s.hostsfile) === path.resolve(hostsfile) && known.has(s.hostname));
+}
+
+/** host -> the value its peer proposes (-v) and how long it waits first (-t), for each service started with -v. */
+function proposerValues(services: readonly Service[]): Map<string, { value: string; after?: string }> {
+  const out = new Map<string, { value: string; after?: string }>();
   for (const s of services) {
-    if (path.resolve(s.hostsfile) !== path.resolve(hostsfile) || !known.has(s.hostname)) continue;
-    out.set(s.label, s.hostname);
-    out.set(s.name, s.hostname);
+    const { values } = parseArgs({
+      args: [...s.args],
+      options: { 'start-after': { type: 'string', short: 't' }, value: { type: 'string', short: 'v' }, hostsfile: { type: 'string', short: 'h' } },
+      strict: false,
+      allowPositionals: true,
+    });
+    const after = values['start-after'];
+    if (typeof values.value !== 'string') continue;
+    out.set(s.hostname, typeof after === 'string' && Number(after) > 0 ? { value: values.value, after } : { value: values.value });
   }
   return out;
 }

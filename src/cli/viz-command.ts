@@ -58,7 +58,7 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   const out = values.out;
   if (servePort === undefined && (out === undefined || !/\.(html|svg)$/.test(out))) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg, or --serve to open it in the browser');
   if (values.bind !== undefined && servePort === undefined) throw new ConfigError('--bind applies to --serve only');
-  const { hostsfile, cluster, peers, hosts: hostOf } = readTranscriptInput('viz', positionals, values.hostsfile);
+  const { hostsfile, cluster, peers, hosts: hostOf, proposes } = readTranscriptInput('viz', positionals, values.hostsfile);
   // A replicated log's lines carry a slot: drawn the same way, with the slot
   // leading each label ("#17 ..."), so messages match by slot too.
   const logMode = cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot));
@@ -74,7 +74,8 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
     const host = hostOf[i];
     const entry = host === undefined ? undefined : cluster.byHost(host);
     if (entry === undefined) throw new ConfigError(`${p.at[0] ?? p.label}: ${p.label} is not a host in ${hostsfile.file}`);
-    lanes.push({ label: p.label, id: entry.id, roles: compactRoles(entry.roles) });
+    const own = proposes.get(entry.host);
+    lanes.push({ label: p.label, id: entry.id, roles: compactRoles(entry.roles), ...(own === undefined ? {} : { proposes: own }) });
     hosts.push(entry.host);
     perLane.push(p.lines.flatMap(parse));
   }

@@ -11,6 +11,8 @@ export interface Lane {
   readonly label: string;
   readonly id: PeerId;
   readonly roles: string;
+  /** A proposer's own value (its -v), and the seconds it waits first (-t), where the run's compose file says. */
+  readonly proposes?: { readonly value: string; readonly after?: string };
 }
 
 export interface Row {
@@ -198,7 +200,7 @@ function labelOf(l: LogLine, n: number | undefined): string {
     case 'chose':
       return `${slot}chose ${v} n=${l.proposal_num}`;
     case 'prepare_ack':
-      return `${slot}promise${n === undefined ? '' : ` ${n}`}: ${value === '' ? 'nothing accepted' : `had ${v}@${l.proposal_num}`}`;
+      return `${slot}promise${n === undefined ? '' : ` ${n}`}: ${value === '' ? 'had none' : `had ${v}@${l.proposal_num}`}`;
     case 'accept_ack':
       return isRejection(l, n) ? `${slot}reject: promised ${l.proposal_num}` : `${slot}accepted ${v} n=${l.proposal_num}`;
   }

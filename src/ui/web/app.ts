@@ -342,9 +342,11 @@ function stepReplay(by: number): void {
   ($('slider') as HTMLInputElement).value = String(shown);
   dirty = true;
   render();
-  // Keep the newest row shown in view.
+  // Keep the newest row shown in view: the chart's last row, at its foot
+  // (rows are not all one height: some get room for their labels).
   const left = $('left');
-  const y = TOP + ROW_H * shown;
+  const drawn = $('chart').querySelector('svg')?.getAttribute('height');
+  const y = drawn === null || drawn === undefined ? TOP + ROW_H * shown : Number(drawn) - 60;
   if (y > left.scrollTop + left.clientHeight - 40 || y < left.scrollTop + 160) left.scrollTop = Math.max(0, y - left.clientHeight / 2);
 }
 

@@ -23,7 +23,9 @@ is above the request it answers) in red and dashed.
 FILE is what \`paxos check\` reads: merged \`docker compose up\` / \`paxos run\`
 output, per-peer files, or a directory of them (e.g. a testcase's expected/).
 Logs carry no clock, so the chart orders lines causally: a received message
-is drawn after the line that sent it.
+is drawn after the line that sent it. The static chart has a colour key, a
+time axis (one step per log line), and under each proposer's lane its own
+value, from the -v and -t in the compose file beside the hostsfile.
 
   -o, --out FILE   where to write: .html (an SVG in a page) or .svg
   --hostsfile F    the run's hostsfile (default: next to FILE, or its parent,

@@ -4,7 +4,7 @@
 
 import net from 'node:net';
 import { introduce } from '../src/transport/auth.js';
-import type { KvResult } from '../src/transport/kv-wire.js';
+import type { KvResult } from '../src/wire/kv.js';
 import type { Endpoint } from '../src/transport/link.js';
 
 export class KvConn {

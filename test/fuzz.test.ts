@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
-import { MAX_LINE_BYTES, MAX_PROPOSAL, MAX_VALUE_BYTES } from '../src/core/limits.js';
+import { MAX_LINE_BYTES, MAX_PROPOSAL, MAX_VALUE_BYTES } from '../src/paxos/limits.js';
 import { LiveCluster, until, type Proc } from './helpers/procs.js';
 
 const TESTCASE = new URL('../../testcases/1/', import.meta.url);

@@ -2,7 +2,7 @@
 // core sends comes back as it was, and a half-understood one is refused.
 
 import test from 'ava';
-import { decodeLog, type ReplicaWire } from '../src/transport/log-wire.js';
+import { decodeLog, type ReplicaWire } from '../src/wire/log.js';
 
 const put = { o: 'put', c: 'cli-1', s: 1, k: 'a', v: 'x' };
 

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientCommand, type Result } from '../sm/command.js';
-import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../transport/kv-client.js';
+import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
 import { EXIT } from './client-command.js';
 import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
 import { DEFAULT_PORT, parseFlags } from '../config/flags.js';

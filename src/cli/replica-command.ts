@@ -4,7 +4,7 @@
 import { ReplicaDaemon } from '../daemon/replica.js';
 import { livenessFor } from '../transport/liveness.js';
 import type { Logger } from '../util/logger.js';
-import { mulberry32 } from '../core/prng.js';
+import { mulberry32 } from '../util/prng.js';
 import type { PeerSettings } from './peer-settings.js';
 import { supervise } from './supervise.js';
 import { prepareDataDir } from '../storage/data-dir.js';

@@ -14,9 +14,9 @@
 // of some other transfer (an old leader still sending) is ignored. The
 // leader sends the snapshot again when the follower asks again.
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import { KvBuilder, SnapshotError, type KvOptions, type KvStore, type KvView } from '../sm/kv.js';
-import type { ReplicaWire, SnapshotChunk } from '../transport/log-wire.js';
+import type { ReplicaWire, SnapshotChunk } from '../wire/log.js';
 import type { Logger } from '../util/logger.js';
 
 /** Characters of keys, values and results per chunk: each line stays well under 1 MiB. */

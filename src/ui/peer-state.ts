@@ -5,7 +5,7 @@
 // length, and the store's size, from a shadow store that applies each
 // chosen slot's batch in order, as the replica does.
 
-import type { LogLine } from '../core/logline.js';
+import type { LogLine } from '../paxos/logline.js';
 import { decodeCommand, type Command } from '../sm/command.js';
 import { KvStore } from '../sm/kv.js';
 import type { PeerFacts } from './protocol.js';

@@ -16,14 +16,14 @@
 //   {"type":"snapshot_chunk","from":2,"index":9000,"seq":0,"last":false,"entries":[["a","x"],...],"sessions":[]}
 //   {"type":"snapshot_chunk","from":2,"index":9000,"seq":7,"last":true,"entries":[],"sessions":[["cli-1",4,8990,{"r":"ok"}],...]}
 
-import { MAX_PROPOSAL } from '../core/limits.js';
-import type { PeerId } from '../core/types.js';
+import { MAX_PROPOSAL } from '../paxos/limits.js';
+import type { PeerId } from '../paxos/ids.js';
 import type { Batch, LogMessage, SlotReport } from '../log/types.js';
 import { checkKey, checkValue, decodeCommand } from '../sm/command.js';
 import type { SessionLine } from '../sm/kv.js';
-import { decodeKvRequest, type KvRequest, type KvResult } from './kv-wire.js';
-import type { Codec, Decoded } from './server.js';
-import type { ClientResult } from './wire.js';
+import { decodeKvRequest, type KvRequest, type KvResult } from './kv.js';
+import type { Codec, Decoded } from '../transport/codec.js';
+import type { ClientResult } from './lab.js';
 
 type Obj = Record<string, unknown>;
 

@@ -15,8 +15,9 @@ const TIERS = [
   ['core', 'log', 'sm', 'lincheck'],
   // 2. Built on the cores' types, without each other: config (parses the
   //    hostsfile into paxos's Cluster; ConfigError; flags; the secret;
-  //    settings per mode), storage (durable state).
-  ['config', 'storage'],
+  //    settings per mode), storage (durable state), rules (the one module
+  //    through which ui, viz and tools use the protocols' rules).
+  ['config', 'storage', 'rules'],
   // 3. Speak or read bytes: transport (lines, links, server, handshake: no
   //    protocol, it takes a Codec), transcript (reads and checks peers'
   //    output), sim (the deterministic simulator).
@@ -94,6 +95,15 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/log/' },
       to: { path: '^src/core/' },
+    },
+    {
+      name: 'rules-through-one-module',
+      comment:
+        'src/ui/, src/viz/ and src/tools/ use the protocols (src/core, src/log, src/sm, src/paxos) only through ' +
+        'src/rules/index.ts, so none of them re-implements a rule; export what you need from there.',
+      severity: 'error',
+      from: { path: '^src/(ui|viz|tools)/' },
+      to: { path: '^src/(core|log|sm|paxos)/' },
     },
   ],
   options: {

@@ -26,7 +26,7 @@ import { allocate } from '../runner/addresses.js';
 import { REPLICA_NODE_ARGS } from '../runner/node-args.js';
 import { kvRequest, newRequestId } from '../client/kv.js';
 import type { KvRequest, KvResult } from '../wire/kv.js';
-import { decodeCommand } from '../sm/command.js';
+import { decodeCommand } from '../rules/index.js';
 import type { Endpoint } from '../transport/link.js';
 import { FaultNet } from './fault-net.js';
 

@@ -97,6 +97,15 @@ module.exports = {
       to: { path: '^src/core/' },
     },
     {
+      name: 'cli-no-storage',
+      comment:
+        'src/cli/ parses flags into settings (src/config/settings.ts) and hands them to the daemon ' +
+        '(src/daemon/launch.ts), which opens storage: the command line never builds storage itself.',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/storage/' },
+    },
+    {
       name: 'rules-through-one-module',
       comment:
         'src/ui/, src/viz/ and src/tools/ use the protocols (src/core, src/log, src/sm, src/paxos) only through ' +

@@ -19,7 +19,7 @@ import { AUTH_TIMEOUT_MS } from '../src/transport/auth.js';
 import { listen, type OutputLimits } from '../src/transport/server.js';
 import { LAB_CODEC } from '../src/wire/lab.js';
 import { LineReader } from '../src/transport/lines.js';
-import { livenessFor } from '../src/transport/liveness.js';
+import { livenessFor } from '../src/config/liveness.js';
 import { HalfOpenBudget } from '../src/transport/half-open.js';
 import { PeerLink } from '../src/transport/link.js';
 import { silentLogger } from '../src/util/logger.js';

@@ -15,7 +15,7 @@ import { PeerLink, type Endpoint } from '../transport/link.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import { LAB_CODEC, type ClientRequest, type ClientResult } from '../wire/lab.js';
 import type { Secret } from '../transport/auth.js';
-import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 import { writeAtomically } from '../storage/atomic.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';

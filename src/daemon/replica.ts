@@ -30,7 +30,7 @@ import type { Secret } from '../transport/auth.js';
 import { DUMP_WINDOW, type KvRequest, type KvResult } from '../wire/kv.js';
 import type { ClientResult } from '../wire/lab.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
-import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 import { logCodec, type ReplicaWire } from '../wire/log.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';

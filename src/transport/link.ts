@@ -24,7 +24,7 @@ import { backoffDelay } from '../util/backoff.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import { introduce, type Secret } from './auth.js';
-import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 
 export interface Endpoint {
   readonly host: string;

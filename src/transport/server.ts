@@ -18,7 +18,7 @@ import type { Endpoint } from './link.js';
 import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
 import { HalfOpenBudget } from './half-open.js';
 import { LineBudget, LineReader } from './lines.js';
-import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 import type { Codec, PeerMessage } from './codec.js';
 
 export interface Inbound {

@@ -1,4 +1,4 @@
-// The replicated log's wire decoder (transport/log-wire.ts): every message the
+// The replicated log's wire decoder (wire/log.ts): every message the
 // core sends comes back as it was, and a half-understood one is refused.
 
 import test from 'ava';

@@ -2,7 +2,7 @@
 // outside. Replicas come from a replicated-log hostsfile (every line
 // `host:replica`, and --resolve, as for peers); the command goes to one of
 // them and on to the others while they are down or know no leader
-// (src/transport/kv-client.ts). The answer goes to stdout, human or --json.
+// (src/client/kv.ts). The answer goes to stdout, human or --json.
 
 import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';

@@ -1,4 +1,4 @@
-// A client of the replicated key-value store (src/transport/kv-wire.ts).
+// A client of the replicated key-value store (src/wire/kv.ts).
 //
 // kvRequest: one request to one replica on one connection, ending one of
 // three ways that are kept apart, as in client.ts:

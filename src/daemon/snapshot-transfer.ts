@@ -1,7 +1,7 @@
 // Snapshots between replicas, streamed. A snapshot of a big store as one
 // line would be over any sane line limit and would block the event loop
 // while it is serialized, so the sender sends it as `snapshot_chunk`s of
-// about CHUNK_CHARS each (log-wire.ts) from a frozen view of the store
+// about CHUNK_CHARS each (wire/log.ts) from a frozen view of the store
 // (KvStore.view), waiting for the link to drain after each and yielding to
 // the event loop between them. The receiver rebuilds a store chunk by chunk
 // (KvBuilder) and, at the last one, hands its core the equivalent of a

@@ -5,8 +5,8 @@
 //   {"type":"chose","from":2,"n":5,"slot":17}
 //   {"type":"read_index","from":3,"life":7,"ids":[41,42]}  {"type":"read_index_ack","from":2,"n":5,"life":7,"ids":[41,42],"index":17}
 //   {"type":"recover","from":3,"life":9,"slot":1}  {"type":"recover_ack","from":1,"life":9,"promised":5,"votes":[..],"base":1,"commit":18}
-// plus the handshake and pings every connection has (wire.ts), and the
-// clients' requests (kv-wire.ts). Every field is checked: a replica must
+// plus the handshake and pings every connection has (lab.ts), and the
+// clients' requests (kv.ts). Every field is checked: a replica must
 // never act on a message it half understands.
 //
 // A snapshot never travels as one line: the sender streams it as

@@ -24,6 +24,7 @@ import { allocate } from '../src/runner/addresses.js';
 import { runTestcase } from '../src/runner/run.js';
 import { PeerLink } from '../src/transport/link.js';
 import { listen } from '../src/transport/server.js';
+import { LAB_CODEC } from '../src/wire/lab.js';
 import { FileStorage } from '../src/storage/file.js';
 import type { Storage } from '../src/storage/storage.js';
 import { WalStorage } from '../src/storage/wal-state.js';
@@ -144,7 +145,7 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
     if (m.type === 'prepare_ack') perform(proposer.onPrepareAck(m));
     if (m.type === 'accept_ack') perform(proposer.onAcceptAck(m));
   };
-  const inbound = await listen(alloc.endpoints.get('peer1')!, onMessage, { log: silentLogger, self: 1 });
+  const inbound = await listen(alloc.endpoints.get('peer1')!, onMessage, { codec: LAB_CODEC, log: silentLogger, self: 1 });
   const links = new Map([2, 3, 4].map((id) => [id, new PeerLink(`peer${id}`, alloc.endpoints.get(`peer${id}`)!, { self: 1, peer: id, log: silentLogger })]));
   for (const l of links.values()) l.start();
   await Promise.all([...links.values()].map((l) => (l.isUp ? undefined : new Promise<void>((r) => l.once('up', () => r())))));

@@ -1,10 +1,10 @@
 // A benchmark's connection to a replica: many requests in flight on one
 // socket, each matched to its answer by id. (Benchmarks only: no timeouts,
-// no retries; see src/transport/kv-client.ts for the real client.)
+// no retries; see src/client/kv.ts for the real client.)
 
 import net from 'node:net';
 import { introduce } from '../src/transport/auth.js';
-import type { KvResult } from '../src/transport/kv-wire.js';
+import type { KvResult } from '../src/wire/kv.js';
 import type { Endpoint } from '../src/transport/link.js';
 
 export class KvConn {

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { integer, parseFlags, toolSettings } from '../src/config/flags.js';
 import { KvStore } from '../src/sm/kv.js';
 import { introduce } from '../src/transport/auth.js';
-import { kvRequest, newRequestId } from '../src/transport/kv-client.js';
+import { kvRequest, newRequestId } from '../src/client/kv.js';
 import type { Endpoint } from '../src/transport/link.js';
 import { KvConn } from './kv-conn.js';
 import { startKvCluster } from './kv-cluster.js';

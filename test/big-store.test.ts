@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import { LiveCluster, type Proc } from './helpers/procs.js';
 import { cmd, kvAsk } from './helpers/kv.js';
-import type { KvResult } from '../src/transport/kv-wire.js';
+import type { KvResult } from '../src/wire/kv.js';
 
 const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ConfigError } from '../src/config/errors.js';
-import { DEFAULT_PORT, parsePeerArgs, type PeerSettings } from '../src/cli/peer-command.js';
+import { DEFAULT_PORT, parsePeerArgs, type LabSettings } from '../src/cli/peer-command.js';
 import { takeOptionalPort } from '../src/config/flags.js';
 
 // Tests run from dist/test/, so this is dist/src/cli/main.js.
@@ -169,9 +169,9 @@ test('--round-timeout 0 is rejected', usageError(['-h', HOSTS1, '--name', 'peer2
 /** A secret in the environment, so warnings below are only the ones each test is about. */
 const WITH_SECRET = { PAXOS_SECRET: 'a test secret of some length' };
 
-function settings(argv: readonly string[], hostname = 'not-in-any-hostsfile'): PeerSettings {
+function settings(argv: readonly string[], hostname = 'not-in-any-hostsfile'): LabSettings {
   const s = parsePeerArgs(argv, hostname, WITH_SECRET);
-  if (s === 'help') throw new Error('unexpected help');
+  if (s === 'help' || s.mode !== 'lab') throw new Error('unexpected help or replica settings');
   return s;
 }
 
@@ -247,7 +247,7 @@ test('parsePeerArgs: hostsfile warnings are passed on', (t) => {
 
 test('parsePeerArgs: a proposer with no -v waits for a client, and says so naming file and line', (t) => {
   const s = parsePeerArgs(['-h', HOSTS2, '--name', 'peer5'], 'x', WITH_SECRET);
-  if (s === 'help') return t.fail('unexpected help');
+  if (s === 'help' || s.mode !== 'lab') return t.fail('unexpected help or replica settings');
   t.is(s.value, undefined);
   t.deepEqual(s.warnings, [`peer5 is proposer2 in ${HOSTS2}:5 but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to peer5)`]);
 });

@@ -12,6 +12,7 @@ import { allocate } from '../src/runner/addresses.js';
 import type { Storage } from '../src/storage/storage.js';
 import { PeerLink } from '../src/transport/link.js';
 import { listen } from '../src/transport/server.js';
+import { LAB_CODEC } from '../src/wire/lab.js';
 import { until } from './helpers/procs.js';
 
 /** A disk that takes as long as the test says. */
@@ -65,7 +66,7 @@ async function acceptorWithProposer(t: ExecutionContext, storage: Storage) {
   await a1.start();
   t.teardown(() => a1.stop());
   const got: Message[] = [];
-  const p1 = await listen(alloc.endpoints.get('p1')!, (m) => got.push(m), { log: silentLogger, self: 1 });
+  const p1 = await listen(alloc.endpoints.get('p1')!, (m) => got.push(m), { codec: LAB_CODEC, log: silentLogger, self: 1 });
   t.teardown(() => p1.close());
   const link = new PeerLink('a1', alloc.endpoints.get('a1')!, { self: 1, peer: 2, log: silentLogger });
   link.start();

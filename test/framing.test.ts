@@ -3,11 +3,12 @@ import type { ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { MAX_LINE_BYTES } from '../src/core/limits.js';
+import { MAX_LINE_BYTES } from '../src/paxos/limits.js';
 import type { Message } from '../src/core/types.js';
 import type { Logger } from '../src/util/logger.js';
 import { PeerLink } from '../src/transport/link.js';
 import { listen, type Inbound } from '../src/transport/server.js';
+import { LAB_CODEC } from '../src/wire/lab.js';
 
 // ---- helpers -------------------------------------------------------------------
 
@@ -59,7 +60,7 @@ function portOf(server: net.Server): number {
 async function serve(t: ExecutionContext): Promise<Server> {
   const cap = capture();
   const got: Message[] = [];
-  const inbound = await listen({ host: '127.0.0.1', port: 0 }, (m) => got.push(m), { log: cap.log, self: 2 });
+  const inbound = await listen({ host: '127.0.0.1', port: 0 }, (m) => got.push(m), { codec: LAB_CODEC, log: cap.log, self: 2 });
   t.teardown(() => inbound.close());
   const accepted: net.Socket[] = [];
   inbound.server.on('connection', (s: net.Socket) => accepted.push(s));
@@ -354,7 +355,7 @@ test.serial('PeerLink queues while the peer is down, then delivers in order once
   const srvCap = capture();
   const got: Message[] = [];
   const accepted: net.Socket[] = [];
-  const inbound = await listen({ host: '127.0.0.1', port }, (m) => got.push(m), { log: srvCap.log, self: 2 });
+  const inbound = await listen({ host: '127.0.0.1', port }, (m) => got.push(m), { codec: LAB_CODEC, log: srvCap.log, self: 2 });
   t.teardown(() => inbound.close());
   inbound.server.on('connection', (s: net.Socket) => accepted.push(s));
 

@@ -5,7 +5,7 @@
 //
 // Every line is INVALID by construction: an independent oracle
 // (`couldBeLegit`, written from docs/protocol.md and the docs, not from
-// src/transport/wire.ts) throws out anything a legitimate peer of this
+// src/wire/lab.ts) throws out anything a legitimate peer of this
 // hostsfile could send to the peer it is aimed at, so no valid message can
 // change a peer's state. Many lines are one step away from a dangerous valid
 // message (a prepare from peer1 with a huge number, a chose with another
@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
-import { MAX_LINE_BYTES, MAX_PROPOSAL, MAX_VALUE_BYTES } from '../src/core/limits.js';
+import { MAX_LINE_BYTES, MAX_PROPOSAL, MAX_VALUE_BYTES } from '../src/paxos/limits.js';
 import { LiveCluster, until, type Proc } from './helpers/procs.js';
 
 const TESTCASE = new URL('../../testcases/1/', import.meta.url);

@@ -6,9 +6,10 @@
 import net from 'node:net';
 import test from 'ava';
 import { until } from './helpers/procs.js';
-import { BAD_LINES_WARNED, MAX_BAD_LINES } from '../src/core/limits.js';
+import { BAD_LINES_WARNED, MAX_BAD_LINES } from '../src/paxos/limits.js';
 import { LineBudget, LineReader } from '../src/transport/lines.js';
 import { listen, type Inbound } from '../src/transport/server.js';
+import { LAB_CODEC } from '../src/wire/lab.js';
 import { silentLogger } from '../src/util/logger.js';
 
 interface Served {
@@ -32,7 +33,7 @@ async function serve(t: { teardown: (f: () => Promise<void> | void) => void }, o
         reply({ type: 'result', id: req.id, status: 'not_chosen', peer: 'x' });
       },
     },
-    { log, self: 1, secret: null, ...opts },
+    { codec: LAB_CODEC, log, self: 1, secret: null, ...opts },
   );
   t.teardown(() => inbound.close());
   return { inbound, port: (inbound.server.address() as net.AddressInfo).port, warns, answered };
@@ -137,7 +138,7 @@ test('requests in flight and unread output both pause reading a connection, and 
       // Answered when the test says, 8 MiB each: more than loopback's socket buffers take.
       client: (req, reply) => void held.push(() => reply({ type: 'result', id: req.id, status: 'chosen', value: big, n: 1, peer: 'x' })),
     },
-    { log: silentLogger, self: 1, secret: null, maxInFlight: 4, output: { softBytes: 3000, hardBytes: 1 << 30, softMs: 60_000 } },
+    { codec: LAB_CODEC, log: silentLogger, self: 1, secret: null, maxInFlight: 4, output: { softBytes: 3000, hardBytes: 1 << 30, softMs: 60_000 } },
   );
   t.teardown(() => inbound.close());
   const c = await dial(t, (inbound.server.address() as net.AddressInfo).port);

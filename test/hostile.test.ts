@@ -10,15 +10,16 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import { FakePeer, LiveCluster, until, type Proc } from './helpers/procs.js';
-import { MAX_PROPOSAL, OUTPUT_SOFT_MS } from '../src/core/limits.js';
+import { MAX_PROPOSAL, OUTPUT_SOFT_MS } from '../src/paxos/limits.js';
 import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
 import { tempDir } from './helpers/tmp.js';
 import { dataDirProblem } from '../src/storage/data-dir.js';
 import type { Endpoint } from '../src/transport/link.js';
 import { AUTH_TIMEOUT_MS } from '../src/transport/auth.js';
 import { listen, type OutputLimits } from '../src/transport/server.js';
+import { LAB_CODEC } from '../src/wire/lab.js';
 import { LineReader } from '../src/transport/lines.js';
-import { livenessFor } from '../src/transport/liveness.js';
+import { livenessFor } from '../src/config/liveness.js';
 import { HalfOpenBudget } from '../src/transport/half-open.js';
 import { PeerLink } from '../src/transport/link.js';
 import { silentLogger } from '../src/util/logger.js';
@@ -191,7 +192,7 @@ test.serial('an idle flood bigger than the half-open budget, from the peer\'s ow
   const secret = { source: 'test', key: Buffer.from(SECRET) };
   const warnings: string[] = [];
   const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
-  const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, { log, secret, self: 2, maxHalfOpen: 16 });
+  const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, { codec: LAB_CODEC, log, secret, self: 2, maxHalfOpen: 16 });
   t.teardown(() => inbound.close());
   const at = { host: '127.0.0.1', port: (inbound.server.address() as net.AddressInfo).port };
   const flood = attacker('idle', 64, [at]);
@@ -213,7 +214,7 @@ test('a connection that never authenticates is closed after the 2 s handshake de
   const warnings: string[] = [];
   const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
   const secret = { source: 'test', key: Buffer.from(SECRET) };
-  const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, { log, secret, self: 2 });
+  const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, { codec: LAB_CODEC, log, secret, self: 2 });
   t.teardown(() => inbound.close());
   const silent = net.connect({ host: '127.0.0.1', port: (inbound.server.address() as net.AddressInfo).port });
   silent.on('error', () => undefined);
@@ -397,7 +398,7 @@ async function bigAnswers(
         else answer();
       },
     },
-    { log, self: 2, output, liveness: livenessFor(500) },
+    { codec: LAB_CODEC, log, self: 2, output, liveness: livenessFor(500) },
   );
   t.teardown(() => inbound.close());
   const client = net.connect({ host: '127.0.0.1', port: (inbound.server.address() as net.AddressInfo).port });

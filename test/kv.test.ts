@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mulberry32, pick } from '../src/core/prng.js';
+import { mulberry32, pick } from '../src/util/prng.js';
 import { decodeCommand, decodeResult, encodeCommand, encodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES, type Command, type Result } from '../src/sm/command.js';
 import { KvBuilder, KvStore, SnapshotError } from '../src/sm/kv.js';
 

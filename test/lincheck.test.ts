@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { lincheckCommand } from '../src/cli/lincheck-command.js';
 import { ConfigError } from '../src/config/errors.js';
-import { mulberry32, pick } from '../src/core/prng.js';
+import { mulberry32, pick } from '../src/util/prng.js';
 import { checkHistory, type CheckResult, type KeyFailure } from '../src/lincheck/checker.js';
 import { HistoryError, parseHistory, type F, type Operation } from '../src/lincheck/history.js';
 

@@ -11,6 +11,7 @@ import type { Message } from '../src/core/types.js';
 import type { Logger } from '../src/util/logger.js';
 import { PeerLink } from '../src/transport/link.js';
 import { listen } from '../src/transport/server.js';
+import { LAB_CODEC } from '../src/wire/lab.js';
 import { until } from './helpers/procs.js';
 
 const FAST = { heartbeatMs: 40, deadAfterMs: 250 };
@@ -25,7 +26,7 @@ function capture(): { log: Logger; lines: string[] } {
 async function listenOn(t: ExecutionContext, host: string, port: number, self: number, liveness = FAST) {
   const got: Message[] = [];
   const cap = capture();
-  const inbound = await listen({ host, port }, (m) => got.push(m), { log: cap.log, self, liveness });
+  const inbound = await listen({ host, port }, (m) => got.push(m), { codec: LAB_CODEC, log: cap.log, self, liveness });
   t.teardown(() => inbound.close());
   return { got, lines: cap.lines, port: (inbound.server.address() as net.AddressInfo).port, inbound };
 }

@@ -3,7 +3,7 @@
 // heartbeats that never count as protocol activity.
 
 import test from 'ava';
-import { request } from '../src/transport/client.js';
+import { request } from '../src/client/lab.js';
 import { LiveCluster, until } from './helpers/procs.js';
 import { FaultProxy as Proxy } from '../src/tools/fault-net.js';
 

@@ -2,7 +2,7 @@
 // handed over by hand, so each test drives exactly the exchange it is about.
 
 import test from 'ava';
-import type { PeerId } from '../src/core/types.js';
+import type { PeerId } from '../src/paxos/ids.js';
 import { ballotOwner, nextBallot } from '../src/log/ballot.js';
 import { LogNode } from '../src/log/node.js';
 import { DEFAULT_LOG_TIMING, EMPTY_RECOVERED, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready, type Recovered, type StateSnapshot } from '../src/log/types.js';

@@ -1,8 +1,8 @@
-// The replicated log's wire decoder (transport/log-wire.ts): every message the
+// The replicated log's wire decoder (wire/log.ts): every message the
 // core sends comes back as it was, and a half-understood one is refused.
 
 import test from 'ava';
-import { decodeLog, type ReplicaWire } from '../src/transport/log-wire.js';
+import { decodeLog, type ReplicaWire } from '../src/wire/log.js';
 
 const put = { o: 'put', c: 'cli-1', s: 1, k: 'a', v: 'x' };
 

@@ -19,12 +19,12 @@ import { kvAsk } from './helpers/kv.js';
 import { MAX_REPLICA_LINE_BYTES } from '../src/daemon/replica.js';
 import { ballotOwner } from '../src/log/ballot.js';
 import type { LogMessage } from '../src/log/types.js';
-import { checkKvResult, newRequestId } from '../src/transport/kv-client.js';
-import type { KvRequest, KvResult } from '../src/transport/kv-wire.js';
+import { checkKvResult, newRequestId } from '../src/client/kv.js';
+import type { KvRequest, KvResult } from '../src/wire/kv.js';
 import { PeerLink, type Endpoint } from '../src/transport/link.js';
-import { logCodec, type ReplicaWire } from '../src/transport/log-wire.js';
+import { logCodec, type ReplicaWire } from '../src/wire/log.js';
 import { listen, type Inbound } from '../src/transport/server.js';
-import type { ClientResult } from '../src/transport/wire.js';
+import type { ClientResult } from '../src/wire/lab.js';
 import { silentLogger } from '../src/util/logger.js';
 
 const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';

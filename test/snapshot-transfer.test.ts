@@ -5,7 +5,7 @@
 import test from 'ava';
 import { streamSnapshot, SnapshotReceiver, type ChunkLink } from '../src/daemon/snapshot-transfer.js';
 import { KvStore } from '../src/sm/kv.js';
-import type { ReplicaWire, SnapshotChunk } from '../src/transport/log-wire.js';
+import type { ReplicaWire, SnapshotChunk } from '../src/wire/log.js';
 import { silentLogger } from '../src/util/logger.js';
 
 /** A store at slot `slots` with `keys` keys of ~100 bytes, and a few sessions. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { parseHostsfile } from '../src/config/hostsfile.js';
-import type { LogLine } from '../src/core/logline.js';
+import type { LogLine } from '../src/paxos/logline.js';
 import { compareWithGoldens, readGoldens } from '../src/transcript/compare.js';
 import { InFlight } from '../src/transcript/inflight.js';
 import { orderViolations } from '../src/transcript/order.js';

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
-import { kvCall, newClientId, type KvTarget } from '../src/transport/kv-client.js';
+import { kvCall, newClientId, type KvTarget } from '../src/client/kv.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = path.join(ROOT, 'dist/src/cli/main.js');

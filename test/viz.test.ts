@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import type { LogLine } from '../src/core/logline.js';
+import type { LogLine } from '../src/paxos/logline.js';
 import { buildChart, type Lane } from '../src/viz/events.js';
 import { tempDir } from './helpers/tmp.js';
 

@@ -1,8 +1,8 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { MAX_VALUE_BYTES } from '../src/core/limits.js';
+import { MAX_VALUE_BYTES } from '../src/paxos/limits.js';
 import type { Message } from '../src/core/types.js';
-import { decode } from '../src/transport/wire.js';
+import { decode } from '../src/wire/lab.js';
 
 /** Decode and insist it succeeded; returns the message. */
 function accepts(t: ExecutionContext, raw: unknown): Message | undefined {

@@ -4,8 +4,8 @@
 
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { MAX_VALUE_BYTES } from '../core/limits.js';
-import { request, type Outcome } from '../transport/client.js';
+import { MAX_VALUE_BYTES } from '../paxos/limits.js';
+import { request, type Outcome } from '../client/lab.js';
 import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
 import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PORT, parseFlags } from '../config/flags.js';

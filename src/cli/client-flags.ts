@@ -5,7 +5,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
-import { loadSecret, type Secret } from '../transport/auth.js';
+import { loadSecret, type Secret } from '../config/secret.js';
 import type { Endpoint } from '../transport/link.js';
 import { DEFAULT_PORT, parseEndpoints, parseResolve, portNumber, seconds } from '../config/flags.js';
 

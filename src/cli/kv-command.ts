@@ -2,13 +2,13 @@
 // outside. Replicas come from a replicated-log hostsfile (every line
 // `host:replica`, and --resolve, as for peers); the command goes to one of
 // them and on to the others while they are down or know no leader
-// (src/transport/kv-client.ts). The answer goes to stdout, human or --json.
+// (src/client/kv.ts). The answer goes to stdout, human or --json.
 
 import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientCommand, type Result } from '../sm/command.js';
-import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../transport/kv-client.js';
+import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
 import { EXIT } from './client-command.js';
 import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
 import { DEFAULT_PORT, parseFlags } from '../config/flags.js';

@@ -4,22 +4,17 @@
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { hasRole, loadHostsfile, type Cluster } from '../config/hostsfile.js';
-import { MAX_VALUE_BYTES } from '../core/limits.js';
-import { DEFAULT_TIMING } from '../core/proposer.js';
+import { hasRole, loadHostsfile, type Cluster, type HostEntry } from '../config/hostsfile.js';
+import { MAX_VALUE_BYTES } from '../paxos/limits.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../util/logger.js';
-import { PeerDaemon, type DelayRule } from '../daemon/peer.js';
-import { mulberry32 } from '../core/prng.js';
-import { WalStorage } from '../storage/wal-state.js';
-import { loadSecret } from '../transport/auth.js';
+import { labPeer } from '../daemon/launch.js';
+import { loadSecret } from '../config/secret.js';
 import { NO_SECRET_WARNING, NO_SECRET_WARNING_ENV } from '../config/secret-notice.js';
-import type { Endpoint } from '../transport/link.js';
-import { DEFAULT_PEER_TIMEOUT_MS, livenessFor } from '../transport/liveness.js';
+import { checkProposal, DEFAULTS, validate, type Address, type DelayRule, type LabSettings, type PeerSettings, type ReplicaSettings } from '../config/settings.js';
 import { byteSize, DEFAULT_PORT, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
 import { supervise } from './supervise.js';
-import type { PeerSettings } from './peer-settings.js';
 
-export type { PeerSettings };
+export type { LabSettings, PeerSettings, ReplicaSettings };
 export { DEFAULT_PORT };
 
 export const PEER_HELP = `Usage: paxos -h FILE [-v VALUE] [-t SECONDS] [options]
@@ -57,10 +52,10 @@ lines; everything else goes to stderr.
                            variable does the same. With neither, peers run
                            open, and say so once on stderr.
       --round-timeout SECS retry a round that gets no majority in this long
-                           (default ${DEFAULT_TIMING.roundTimeoutMs / 1000})
+                           (default ${DEFAULTS.roundTimeoutMs / 1000})
       --peer-timeout SECS  declare a link down when its peer has sent nothing
                            for this long, then close it and redial (default
-                           ${DEFAULT_PEER_TIMEOUT_MS / 1000}). Links ping every fifth of this, so a
+                           ${DEFAULTS.peerTimeoutMs / 1000}). Links ping every fifth of this, so a
                            killed, frozen or cut-off peer is noticed within
                            it, whatever TCP thinks.
       --exit-after-idle SECS
@@ -167,26 +162,24 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
   if (cluster.mode === 'log') {
     // -v and -t were warned about above.
   } else if (value !== undefined) {
-    if (value === '') throw new ConfigError('-v: the value must not be empty');
-    if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) throw new ConfigError(`-v: the value is over ${MAX_VALUE_BYTES} bytes`);
+    // As given, before the role warning: a bad -v is an error on any lab peer.
+    checkProposal(value);
     if (!proposer) warnings.push(`-v ${JSON.stringify(value)} ignored: ${self.host} is not a proposer in ${file}`);
   } else if (proposer) {
     const roles = self.roles.filter((r) => r.kind === 'proposer').map((r) => `proposer${r.group}`).join(',');
     warnings.push(`${self.host} is ${roles} in ${file}:${self.id} but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to ${self.host})`);
   }
 
-  const startDelayMs = seconds('-t', values['start-after'] ?? '0') * 1000;
-  const roundTimeoutMs = seconds('--round-timeout', values['round-timeout'] ?? String(DEFAULT_TIMING.roundTimeoutMs / 1000)) * 1000;
-  if (roundTimeoutMs === 0) throw new ConfigError('--round-timeout must be above 0');
-  const peerTimeoutMs = seconds('--peer-timeout', values['peer-timeout'] ?? String(DEFAULT_PEER_TIMEOUT_MS / 1000)) * 1000;
-  if (peerTimeoutMs < 50) throw new ConfigError('--peer-timeout must be at least 0.05 seconds');
-  const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
-  const idleMs = values['exit-after-idle'] === undefined ? 0 : seconds('--exit-after-idle', values['exit-after-idle']) * 1000;
+  const startDelayMs = values['start-after'] === undefined ? DEFAULTS.startDelayMs : seconds('-t', values['start-after']) * 1000;
+  const roundTimeoutMs = values['round-timeout'] === undefined ? DEFAULTS.roundTimeoutMs : seconds('--round-timeout', values['round-timeout']) * 1000;
+  const peerTimeoutMs = values['peer-timeout'] === undefined ? DEFAULTS.peerTimeoutMs : seconds('--peer-timeout', values['peer-timeout']) * 1000;
+  const port = values.port === undefined ? DEFAULTS.port : portNumber('--port', values.port);
+  const idleMs = values['exit-after-idle'] === undefined ? DEFAULTS.idleMs : seconds('--exit-after-idle', values['exit-after-idle']) * 1000;
+  // 0 is the setting's "never", so a flag that says 0 is refused here.
   if (values['exit-after-idle'] !== undefined && idleMs === 0) throw new ConfigError('--exit-after-idle must be above 0');
   const dataDir = values['data-dir'] ?? path.join('paxos-data', self.host);
-  if (dataDir.trim() === '') throw new ConfigError('--data-dir must not be empty');
 
-  const overrides = new Map<string, Endpoint>();
+  const overrides = new Map<string, Address>();
   for (const spec of values.resolve ?? []) {
     const [host, endpoint] = parseResolve(spec, port);
     if (cluster.byHost(host) === undefined) warnings.push(`--resolve ${spec}: ${host} is not in ${file}`);
@@ -200,34 +193,48 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
   const seedText = values['rng-seed'];
   if (seedText !== undefined && !/^\d{1,9}$/.test(seedText)) throw new ConfigError(`--rng-seed expects an integer 0..999999999, got ${JSON.stringify(seedText)}`);
 
-  const logLevel = values['log-level'] ?? 'warn';
+  const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   }
 
-  return {
+  const common = {
     cluster,
     self,
-    value: proposer ? value : undefined,
-    startDelayMs,
     listen: overrides.get(self.host.toLowerCase()) ?? { host: '0.0.0.0', port },
-    endpointOf: (peer) => overrides.get(peer.host.toLowerCase()) ?? { host: peer.host, port },
-    roundTimeoutMs,
+    endpointOf: (peer: HostEntry) => overrides.get(peer.host.toLowerCase()) ?? { host: peer.host, port },
     peerTimeoutMs,
     dataDir,
-    replicaFile: values['replica-file'] ?? path.join(dataDir, 'value'),
     secret,
-    idleMs,
     logLevel: logLevel as LogLevel,
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
-    messageLines: values['no-message-lines'] !== true,
-    snapshotEvery: values['snapshot-every'] === undefined ? undefined : positiveInt('--snapshot-every', values['snapshot-every']),
-    quotaBytes: values['quota-bytes'] === undefined ? undefined : byteSize('--quota-bytes', values['quota-bytes']),
-    replicaFileFlag: values['replica-file'],
-    delays,
     rngSeed: seedText === undefined ? undefined : Number(seedText),
     warnings,
   };
+  const settings: PeerSettings =
+    cluster.mode === 'log'
+      ? {
+          ...common,
+          mode: 'log',
+          replicaFile: values['replica-file'],
+          messageLines: values['no-message-lines'] !== true,
+          snapshotEvery: values['snapshot-every'] === undefined ? undefined : positiveInt('--snapshot-every', values['snapshot-every']),
+          quotaBytes: values['quota-bytes'] === undefined ? DEFAULTS.quotaBytes : byteSize('--quota-bytes', values['quota-bytes']),
+          tickMs: DEFAULTS.tickMs,
+          timing: DEFAULTS.replicaTiming,
+        }
+      : {
+          ...common,
+          mode: 'lab',
+          value: proposer ? value : undefined,
+          startDelayMs,
+          roundTimeoutMs,
+          idleMs,
+          replicaFile: values['replica-file'] ?? path.join(dataDir, 'value'),
+          delays,
+        };
+  validate(settings);
+  return settings;
 }
 
 export async function runPeer(argv: readonly string[]): Promise<void> {
@@ -238,37 +245,19 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
   }
   const log = stderrLogger(settings.self.host, settings.logLevel);
   for (const w of settings.warnings) log.warn(w);
-  if (settings.cluster.mode === 'log') {
+  if (settings.mode === 'log') {
     await (await import('./replica-command.js')).runReplica(settings, log);
     return;
   }
-  const storage = new WalStorage(settings.dataDir, { replicaFile: settings.replicaFile, identity: { host: settings.self.host, id: settings.self.id } });
-  const daemon = new PeerDaemon({
-    cluster: settings.cluster,
-    self: settings.self,
-    value: settings.value,
-    startDelayMs: settings.startDelayMs,
-    listen: settings.listen,
-    endpointOf: settings.endpointOf,
-    storage,
-    timing: { ...DEFAULT_TIMING, roundTimeoutMs: settings.roundTimeoutMs },
-    rng: settings.rngSeed === undefined ? Math.random : mulberry32(settings.rngSeed),
-    idleMs: settings.idleMs,
-    delays: settings.delays,
-    replicaFile: settings.replicaFile,
-    secret: settings.secret,
-    liveness: livenessFor(settings.peerTimeoutMs),
-    out: (line) => process.stdout.write(`${line}\n`),
-    log,
-  });
-
+  const peer = labPeer(settings, log, (line) => process.stdout.write(`${line}\n`));
+  const { daemon } = peer;
   // Stopping also gives up the data directory; a second is plenty to close sockets.
   const shutdown = await supervise(
-    { start: () => daemon.start(), stop: () => daemon.stop().then(() => storage.release()), on: (e, l) => daemon.on(e, l) },
+    { start: () => daemon.start(), stop: () => peer.stop(), on: (e, l) => daemon.on(e, l) },
     { log, listen: settings.listen, exitOnStdinClose: settings.exitOnStdinClose, graceMs: 1000 },
   );
   daemon.on('idle', () => shutdown(`idle for ${settings.idleMs / 1000} s`));
-  if (storage.truncatedBytes > 0) log.warn(`${storage.logDir}: cut off a torn last write of ${storage.truncatedBytes} bytes (a crash mid-save); every completed save is kept`);
+  for (const notice of peer.notices()) log.warn(notice);
 }
 
 function positiveInt(flag: string, text: string): number {

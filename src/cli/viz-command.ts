@@ -2,7 +2,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
-import type { LogLine } from '../core/logline.js';
+import type { LogLine } from '../paxos/logline.js';
 import { hasSlot } from '../transcript/log-check.js';
 import { chartLine, compactRoles } from '../viz/lines.js';
 import { buildChart, type Lane } from '../viz/events.js';

@@ -5,8 +5,8 @@
 // to fix it, so a user can correct the file without reading this code.
 
 import { readFileSync } from 'node:fs';
-import type { PeerId } from '../core/types.js';
-import { hasRole, type Cluster, type HostEntry, type Role, type RoleKind } from '../core/cluster.js';
+import type { PeerId } from '../paxos/ids.js';
+import { hasRole, type Cluster, type HostEntry, type Role, type RoleKind } from '../paxos/cluster.js';
 import { ConfigError } from './errors.js';
 
 export { hasRole, type Cluster, type HostEntry, type Role, type RoleKind };

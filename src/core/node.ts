@@ -4,7 +4,7 @@
 // state changed, the batch starts with a `persist` so the shell writes it
 // before any reply leaves.
 
-import { hasRole, type Cluster } from './cluster.js';
+import { hasRole, type Cluster } from '../paxos/cluster.js';
 import { handleAccept, handlePrepare, type AcceptorState } from './acceptor.js';
 import { groupOfProposal } from './numbering.js';
 import { Proposer, type ProposerTiming, type ProposerVariant } from './proposer.js';

@@ -19,8 +19,8 @@
 // the proposer cannot outbid the promise, and says so once ('stuck') instead
 // of sending, round after round, numbers every acceptor drops.
 
-import { backoffDelay } from './backoff.js';
-import { MAX_PROPOSAL } from './limits.js';
+import { backoffDelay } from '../util/backoff.js';
+import { MAX_PROPOSAL } from '../paxos/limits.js';
 import { groupOfProposal, nextProposal } from './numbering.js';
 import type { Accepted, Effect, Message, PeerId } from './types.js';
 

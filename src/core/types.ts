@@ -2,8 +2,12 @@
 // clocks or disks: the daemon, the tests and (later) the simulator feed
 // messages in and perform the effects that come out.
 
-/** A peer's id: its 1-based line number in the hostsfile. */
-export type PeerId = number;
+// PeerId and the logged message types are shared with the replicated log
+// (src/paxos/); re-exported so the lab's modules find them here too.
+import type { PeerId } from '../paxos/ids.js';
+
+export type { PeerId };
+export type { MessageType } from '../paxos/logline.js';
 
 /** A value some acceptor accepted, with the proposal number it came in. */
 export interface Accepted {
@@ -49,16 +53,6 @@ export type LoggedMessage =
  */
 export type Message = LoggedMessage | { readonly type: 'chose_ack'; readonly from: PeerId; readonly n: number };
 
-/** The message types a log line can show. */
-export type MessageType = LoggedMessage['type'];
-
-export const MESSAGE_TYPES: readonly MessageType[] = [
-  'prepare',
-  'prepare_ack',
-  'accept',
-  'accept_ack',
-  'chose',
-];
 
 /** Everything a peer must find again after a restart. */
 export interface DurableState {

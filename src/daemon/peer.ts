@@ -5,7 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import { Mutex } from 'async-mutex';
-import type { Cluster, HostEntry } from '../core/cluster.js';
+import type { Cluster, HostEntry } from '../paxos/cluster.js';
 import { choseLine, messageLine } from '../core/logline.js';
 import { PaxosNode } from '../core/node.js';
 import { majority, type ProposerTiming } from '../core/proposer.js';
@@ -13,9 +13,9 @@ import type { Effect, Message, MessageType, PeerId } from '../core/types.js';
 import type { Storage } from '../storage/storage.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
-import type { ClientRequest, ClientResult } from '../transport/wire.js';
+import { LAB_CODEC, type ClientRequest, type ClientResult } from '../wire/lab.js';
 import type { Secret } from '../transport/auth.js';
-import { DEFAULT_LIVENESS, type Liveness } from '../transport/liveness.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 import { writeAtomically } from '../storage/atomic.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -115,7 +115,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
           else this.links.get(from)?.kick();
         },
       },
-      { log, secret: this.opts.secret ?? null, self: self.id, liveness },
+      { log, secret: this.opts.secret ?? null, self: self.id, liveness, codec: LAB_CODEC },
     );
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
     for (const id of this.peersToTalkTo()) {

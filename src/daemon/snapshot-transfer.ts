@@ -1,7 +1,7 @@
 // Snapshots between replicas, streamed. A snapshot of a big store as one
 // line would be over any sane line limit and would block the event loop
 // while it is serialized, so the sender sends it as `snapshot_chunk`s of
-// about CHUNK_CHARS each (log-wire.ts) from a frozen view of the store
+// about CHUNK_CHARS each (wire/log.ts) from a frozen view of the store
 // (KvStore.view), waiting for the link to drain after each and yielding to
 // the event loop between them. The receiver rebuilds a store chunk by chunk
 // (KvBuilder) and, at the last one, hands its core the equivalent of a
@@ -14,9 +14,9 @@
 // of some other transfer (an old leader still sending) is ignored. The
 // leader sends the snapshot again when the follower asks again.
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import { KvBuilder, SnapshotError, type KvOptions, type KvStore, type KvView } from '../sm/kv.js';
-import type { ReplicaWire, SnapshotChunk } from '../transport/log-wire.js';
+import type { ReplicaWire, SnapshotChunk } from '../wire/log.js';
 import type { Logger } from '../util/logger.js';
 
 /** Characters of keys, values and results per chunk: each line stays well under 1 MiB. */

@@ -2,7 +2,7 @@
 // votes at ballot n iff n >= its promise (onAccept), and a promise or vote is
 // written before the answer that depends on it leaves (Ready order).
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import type { LogState, Msg, Roles } from './state.js';
 import type { SlotReport } from './types.js';
 

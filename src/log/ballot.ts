@@ -3,7 +3,7 @@
 // its next one above everything it has seen, so a restarted replica (which
 // finds its promise in its log) never reuses one either.
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 
 export function ballotOwner(n: number, replicas: number): PeerId {
   return ((n - 1) % replicas) + 1;

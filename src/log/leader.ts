@@ -7,7 +7,7 @@
 // reused: the candidate's own ballot is a promise, written before its
 // prepare leaves.
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import { nextBallot } from './ballot.js';
 import { sizeOf, type LogState, type Msg, type Roles } from './state.js';
 import type { Batch, SlotReport } from './types.js';

@@ -5,7 +5,7 @@
 
 import { ballotOwner } from './ballot.js';
 import { sizeOf, type LogState, type Msg, type Roles } from './state.js';
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import type { Batch, LogRecord } from './types.js';
 
 export class Learner {

@@ -5,8 +5,9 @@
 // message_value is the slot's batch as JSON on accept and chose lines, and
 // "" on the others (a prepare_ack covers many slots).
 
-import { formatSlotLine } from '../core/logline.js';
-import type { MessageType, PeerId } from '../core/types.js';
+import { formatSlotLine } from '../paxos/logline.js';
+import type { PeerId } from '../paxos/ids.js';
+import type { MessageType } from '../paxos/logline.js';
 import type { Batch, LogMessage } from './types.js';
 
 export type LoggedLogMessage = Extract<LogMessage, { type: 'prepare' | 'prepare_ack' | 'accept' | 'accept_ack' | 'chose' }>;

@@ -27,7 +27,7 @@
 //   no heartbeat, until it has recovered from every other replica and caught
 //   up (recovery.ts, docs/recovery.md).
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import { Acceptor } from './acceptor.js';
 import { ballotOwner } from './ballot.js';
 import { Leader } from './leader.js';

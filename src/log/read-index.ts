@@ -4,7 +4,7 @@
 // ballot, and only from a state that holds every slot the leader had
 // proposed by then. See LogNode.read.
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import type { LogState, Msg, Roles } from './state.js';
 
 interface ReadBatch {

@@ -26,7 +26,7 @@
 // acks to prepares of an earlier life (LogMessage 'prepare'), as a replica
 // that lost its disk may pick a ballot that its earlier life already used.
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import { ballotOwner } from './ballot.js';
 import type { LogState, Msg, Roles } from './state.js';
 import type { Batch, LogMessage, SlotReport, Vote } from './types.js';

@@ -4,7 +4,7 @@
 // being built. The rules live in the roles' files; this holds the data and
 // the few writes every role makes to the Ready.
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 import { quorumOf } from './quorum.js';
 import { DEFAULT_LOG_TIMING, type Batch, type LogMessage, type LogTiming, type LogVariant, type Ready, type Recovered, type SlotReport, type Vote } from './types.js';
 

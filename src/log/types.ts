@@ -2,7 +2,7 @@
 // durable records, and the Ready batch the pure core hands its shell.
 // Nothing here touches sockets, timers, clocks or disks.
 
-import type { PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
 
 /** A slot's value: a batch of client commands in their wire form; [] is a no-op. */
 export type Batch = readonly unknown[];

@@ -14,8 +14,8 @@
 // printed as it is, after the peer's name, as in the JSON mode. Only the
 // echo changes: the transcript, the checker and the goldens see the JSON.
 
-import type { LogLine } from '../core/logline.js';
-import type { MessageType } from '../core/types.js';
+import type { LogLine } from '../paxos/logline.js';
+import type { MessageType } from '../paxos/logline.js';
 import { decodeCommand, type Command } from '../sm/command.js';
 import { hasSlot, parseSlotLine } from '../transcript/log-check.js';
 import { parseLogLine } from '../transcript/parse.js';

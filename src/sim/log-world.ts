@@ -75,7 +75,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { PeerId } from '../core/types.js';
-import { mulberry32, pick } from '../core/prng.js';
+import { mulberry32, pick } from '../util/prng.js';
 import { Agenda } from './agenda.js';
 import { checkHistory } from '../lincheck/checker.js';
 import { parseHistory } from '../lincheck/history.js';

@@ -27,7 +27,7 @@ import { PaxosNode, type NodeVariant } from '../core/node.js';
 import { groupOfProposal } from '../core/numbering.js';
 import { majority, type ProposerTiming } from '../core/proposer.js';
 import { EMPTY_STATE, type DurableState, type Effect, type Message, type PeerId } from '../core/types.js';
-import { between, mulberry32, pick } from '../core/prng.js';
+import { between, mulberry32, pick } from '../util/prng.js';
 import { Agenda } from './agenda.js';
 
 /** Sim time (ms) after which no more faults are injected. */

@@ -18,8 +18,11 @@
 // Anything read off the log or the network is untrusted: the decoders check
 // every field and say what is wrong.
 
+import { MAX_VALUE_BYTES } from '../paxos/limits.js';
+
+// One value limit for both protocols: src/paxos/limits.ts.
+export { MAX_VALUE_BYTES };
 export const MAX_KEY_BYTES = 1024;
-export const MAX_VALUE_BYTES = 64 * 1024;
 export const MAX_CLIENT_CHARS = 64;
 
 interface Session {

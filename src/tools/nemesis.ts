@@ -19,14 +19,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { mulberry32, pick } from '../core/prng.js';
+import { mulberry32, pick } from '../util/prng.js';
 import { checkHistory } from '../lincheck/checker.js';
 import { parseHistory } from '../lincheck/history.js';
 import { allocate } from '../runner/addresses.js';
 import { REPLICA_NODE_ARGS } from '../runner/node-args.js';
-import { kvRequest, newRequestId } from '../transport/kv-client.js';
-import type { KvRequest, KvResult } from '../transport/kv-wire.js';
-import { decodeCommand } from '../sm/command.js';
+import { kvRequest, newRequestId } from '../client/kv.js';
+import type { KvRequest, KvResult } from '../wire/kv.js';
+import { decodeCommand } from '../rules/index.js';
 import type { Endpoint } from '../transport/link.js';
 import { FaultNet } from './fault-net.js';
 

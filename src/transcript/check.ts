@@ -21,8 +21,8 @@
 // proposer that itself remembers v; every other check still holds, and every
 // `chose` must agree with what the resumed peers remember.
 
-import type { Cluster } from '../core/cluster.js';
-import type { LogLine } from '../core/logline.js';
+import type { Cluster } from '../paxos/cluster.js';
+import type { LogLine } from '../paxos/logline.js';
 import { groupOfProposal } from '../core/numbering.js';
 import { majority } from '../core/proposer.js';
 import { orderViolations } from './order.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Cluster } from '../config/hostsfile.js';
 import { orderViolations } from './order.js';
 import { parseLogLine } from './parse.js';
-import type { LogLine } from '../core/logline.js';
+import type { LogLine } from '../paxos/logline.js';
 
 export interface Mismatch {
   readonly peer: string;

@@ -17,9 +17,10 @@
 //   received chose (R)        -> R: chose, unless R already printed one for that number
 
 import type { Cluster } from '../config/hostsfile.js';
-import { formatLine, type LogLine } from '../core/logline.js';
+import { formatLine, type LogLine } from '../paxos/logline.js';
 import { groupOfProposal } from '../core/numbering.js';
-import type { MessageType, PeerId } from '../core/types.js';
+import type { PeerId } from '../paxos/ids.js';
+import type { MessageType } from '../paxos/logline.js';
 
 type Request = 'prepare' | 'accept';
 const ACK_OF: Record<Request, MessageType> = { prepare: 'prepare_ack', accept: 'accept_ack' };

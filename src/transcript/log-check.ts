@@ -9,8 +9,8 @@
 //     sender (same type, slot, number and value), when the sender's
 //     transcript is given.
 
-import type { MessageType } from '../core/types.js';
-import { formatSlotLine, type SlotLine } from '../core/logline.js';
+import type { MessageType } from '../paxos/logline.js';
+import { formatSlotLine, type SlotLine } from '../paxos/logline.js';
 import type { Transcript, Violation } from './check.js';
 import { exactly, parseFields, type Parsed } from './parse.js';
 

@@ -14,7 +14,7 @@
 //     print `chose` v from memory, with nothing before it.
 
 import type { Cluster } from '../config/hostsfile.js';
-import type { LogLine } from '../core/logline.js';
+import type { LogLine } from '../paxos/logline.js';
 import { groupOfProposal } from '../core/numbering.js';
 
 export interface OrderViolation {

@@ -2,8 +2,8 @@
 // checkers see of a peer's stdout. A replicated-log line is a lab line with
 // `slot` last, so log-check.ts's parseSlotLine builds on the pieces here.
 
-import { formatLine, type Action, type LogLine } from '../core/logline.js';
-import { MESSAGE_TYPES, type MessageType } from '../core/types.js';
+import { formatLine, type Action, type LogLine } from '../paxos/logline.js';
+import { MESSAGE_TYPES, type MessageType } from '../paxos/logline.js';
 
 const ACTIONS: readonly Action[] = ['sent', 'received', 'chose'];
 

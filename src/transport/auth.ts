@@ -18,52 +18,20 @@
 //   server    -> {"type":"welcome","from":TO}
 // and the connector sends nothing else until the welcome names the peer it
 // meant. Clients (ID 0) skip this and send their request at once.
+//
+// Where the secret comes from (the file, the variable, their checks) is
+// src/config/secret.ts: this file only does the handshake.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import type net from 'node:net';
-import { ConfigError } from '../config/errors.js';
-import { MAX_LINE_BYTES } from '../core/limits.js';
+import type { Secret } from '../config/secret.js';
+import { MAX_LINE_BYTES } from '../paxos/limits.js';
 import { LineReader } from './lines.js';
 
-export interface Secret {
-  /** Where it came from, for messages (never the secret itself). */
-  readonly source: string;
-  readonly key: Buffer;
-}
+export type { Secret };
 
 /** A connection that has not authenticated this long after it was accepted is closed: a handshake is one round trip. */
 export const AUTH_TIMEOUT_MS = 2000;
-const MIN_SECRET_BYTES = 16;
-
-/** The secret from --secret-file, else from PAXOS_SECRET, else none. */
-export function loadSecret(file: string | undefined, env: NodeJS.ProcessEnv, warnings: string[]): Secret | null {
-  let bytes: Buffer;
-  let source: string;
-  if (file !== undefined) {
-    source = `--secret-file ${file}`;
-    try {
-      // Bytes, not text: two different binary secrets must stay different keys.
-      bytes = readFileSync(file);
-    } catch (err) {
-      throw new ConfigError(`${source}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    if ((statSync(file).mode & 0o077) !== 0) warnings.push(`${source} can be read by other users; chmod 600 it`);
-  } else if (env['PAXOS_SECRET'] !== undefined) {
-    source = 'PAXOS_SECRET';
-    bytes = Buffer.from(env['PAXOS_SECRET'], 'utf8');
-  } else {
-    return null;
-  }
-  // An editor's trailing newline is not part of the secret.
-  let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === 0x0a) end -= 1;
-  if (end > 0 && bytes[end - 1] === 0x0d) end -= 1;
-  const key = bytes.subarray(0, end);
-  if (key.length === 0) throw new ConfigError(`${source} is empty`);
-  if (key.length < MIN_SECRET_BYTES) warnings.push(`${source} is shorter than ${MIN_SECRET_BYTES} bytes; use a longer secret`);
-  return { source, key };
-}
 
 export function newNonce(): string {
   return randomBytes(16).toString('hex');

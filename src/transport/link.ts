@@ -20,11 +20,11 @@ import net from 'node:net';
 import type { Transform } from 'node:stream';
 import ndjson from 'ndjson';
 import PQueue from 'p-queue';
-import { backoffDelay } from '../core/backoff.js';
-import type { Message, PeerId } from '../core/types.js';
+import { backoffDelay } from '../util/backoff.js';
+import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import { introduce, type Secret } from './auth.js';
-import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -75,7 +75,7 @@ interface Conn {
   corked: boolean;
 }
 
-export class PeerLink<M extends object = Message> extends EventEmitter<{ up: []; down: [] }> {
+export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; down: [] }> {
   private readonly queue = new PQueue({ concurrency: 1 });
   private conn: Conn | null = null;
   /** The socket being connected or connected, so close() can end it either way. */

@@ -11,49 +11,22 @@
 // its far end is gone, and holding it only hides that.
 
 import net from 'node:net';
-import { BAD_LINES_WARNED, MAX_BAD_LINES, MAX_CLIENT_IN_FLIGHT, MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS, UNFINISHED_LINES_BYTES } from '../core/limits.js';
-import type { Message, PeerId } from '../core/types.js';
+import { BAD_LINES_WARNED, MAX_BAD_LINES, MAX_CLIENT_IN_FLIGHT, MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS, UNFINISHED_LINES_BYTES } from '../paxos/limits.js';
+import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
 import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
 import { HalfOpenBudget } from './half-open.js';
 import { LineBudget, LineReader } from './lines.js';
-import { DEFAULT_LIVENESS, type Liveness } from './liveness.js';
-import { decode, type ClientRequest, type ClientResult } from './wire.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
+import type { Codec, PeerMessage } from './codec.js';
 
 export interface Inbound {
   readonly server: net.Server;
   close(): Promise<void>;
 }
 
-/** A line off the wire, decoded: a peer message, the handshake, a ping, or a client request. */
-export type Decoded<M, Req> =
-  | { ok: true; msg: M }
-  | { ok: true; hello: { readonly from: PeerId; readonly to: PeerId } }
-  | { ok: true; ping: true }
-  /** `oneWay`: a client notice that gets no answer (a dump's ack): it is not a request in flight. */
-  | { ok: true; client: Req; oneWay?: true }
-  | { ok: false; why: string };
-
-/** How a listener reads its protocol: the lab's single-decree one, or the replicated log's. */
-export interface Codec<M extends { readonly from: PeerId; readonly type: string }, Req, Res> {
-  decode(raw: unknown): Decoded<M, Req>;
-  /** What to tell a client whose request was invalid, if `raw` looks like a request at all. */
-  invalidReply(raw: unknown, why: string): Res | null;
-}
-
-/** The lab's protocol (wire.ts). */
-export const LAB_CODEC: Codec<Message, ClientRequest, ClientResult> = {
-  decode,
-  invalidReply(raw, why) {
-    const r = raw as { type?: unknown; id?: unknown } | null;
-    return (r?.type === 'submit' || r?.type === 'get') && typeof r.id === 'string' && r.id.length <= 64
-      ? { type: 'result', id: r.id, status: 'invalid', peer: '', why }
-      : null;
-  },
-};
-
-export interface InboundHandlers<M = Message, Req = ClientRequest, Res = ClientResult> {
+export interface InboundHandlers<M, Req, Res> {
   readonly message: (msg: M) => void;
   /** A peer opened a connection to us and said who it is. */
   readonly hello?: (from: number) => void;
@@ -103,15 +76,15 @@ class Closers implements ClientConn {
   }
 }
 
-export interface ListenOptions<M extends { readonly from: PeerId; readonly type: string } = Message, Req = ClientRequest, Res = ClientResult> {
+export interface ListenOptions<M extends PeerMessage, Req, Res> {
   readonly log: Logger;
   /** The shared secret every connection must prove; null runs open. */
   readonly secret?: Secret | null;
   /** Our own peer id: named in the welcome, and checked against a hello's `to`. */
   readonly self?: PeerId;
   readonly liveness?: Liveness;
-  /** The protocol spoken (default: the lab's). */
-  readonly codec?: Codec<M, Req, Res>;
+  /** The protocol spoken: the lab's (src/wire/lab.ts) or the replicated log's (src/wire/log.ts). */
+  readonly codec: Codec<M, Req, Res>;
   /** Longest line a connection that introduced itself as a peer may send (default MAX_LINE_BYTES). */
   readonly maxPeerLineBytes?: number;
   /** Half-open connections held at once (default MAX_HALF_OPEN; smaller in tests). */
@@ -151,13 +124,13 @@ interface Conn {
   overSince: number;
 }
 
-export async function listen<M extends { readonly from: PeerId; readonly type: string } = Message, Req = ClientRequest, Res = ClientResult>(
+export async function listen<M extends PeerMessage, Req, Res>(
   at: Endpoint,
   on: InboundHandlers<M, Req, Res> | ((msg: M) => void),
   opts: ListenOptions<M, Req, Res>,
 ): Promise<Inbound> {
   const handlers: InboundHandlers<M, Req, Res> = typeof on === 'function' ? { message: on } : on;
-  const codec = opts.codec ?? (LAB_CODEC as unknown as Codec<M, Req, Res>);
+  const { codec } = opts;
   const maxPeerLineBytes = opts.maxPeerLineBytes ?? MAX_LINE_BYTES;
   const { log } = opts;
   const secret = opts.secret ?? null;
@@ -220,7 +193,7 @@ export async function listen<M extends { readonly from: PeerId; readonly type: s
   };
 }
 
-function serveConnection<M extends { readonly from: PeerId; readonly type: string }, Req, Res>(
+function serveConnection<M extends PeerMessage, Req, Res>(
   conn: Conn,
   on: InboundHandlers<M, Req, Res>,
   opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; maxInFlight: number; unfinished: LineBudget; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },

@@ -6,11 +6,10 @@
 // client calls come in as dependencies, so tests can drive this alone.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ClientCommand } from '../sm/command.js';
-import { checkKey, checkValue } from '../sm/command.js';
+import { checkKey, checkValue, type ClientCommand } from '../rules/index.js';
 import type { Secret } from '../transport/auth.js';
-import { request, type Outcome } from '../transport/client.js';
-import { kvCall, newClientId, type CallOutcome, type KvBody, type KvCallOptions, type KvTarget } from '../transport/kv-client.js';
+import { request, type Outcome } from '../client/lab.js';
+import { kvCall, newClientId, type CallOutcome, type KvBody, type KvCallOptions, type KvTarget } from '../client/kv.js';
 import type { Endpoint } from '../transport/link.js';
 import type { LaneState } from '../viz/svg.js';
 import type { ControlAction, ControlReply, ControlRequest } from './protocol.js';

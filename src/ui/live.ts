@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { NO_SECRET_WARNING, namesSecret } from '../config/secret-notice.js';
 import { loadCompose } from '../runner/compose.js';
 import { prettyFormatter } from '../runner/pretty.js';
-import { loadSecret } from '../transport/auth.js';
+import { loadSecret } from '../config/secret.js';
 import { chartLine, compactRoles } from '../viz/lines.js';
 import type { LaneState } from '../viz/svg.js';
 import { LiveCluster } from './cluster.js';

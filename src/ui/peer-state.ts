@@ -1,13 +1,12 @@
 // What each peer's lane header shows, worked out from the lines the peers
 // print (the runner's knowledge), so the daemons need no status query.
-// Lab: what an acceptor promised and accepted, what a proposer proposes,
+// Lab: what an acceptor promised and accepted (by the core's own acceptor
+// rule, replayed over the lines it received), what a proposer proposes,
 // what was chosen. Replicated log: ballot, commit and applied index, log
 // length, and the store's size, from a shadow store that applies each
 // chosen slot's batch in order, as the replica does.
 
-import type { LogLine } from '../core/logline.js';
-import { decodeCommand, type Command } from '../sm/command.js';
-import { KvStore } from '../sm/kv.js';
+import { decodeCommand, handleAccept, handlePrepare, KvStore, type AcceptorState, type Command, type LogLine } from '../rules/index.js';
 import type { PeerFacts } from './protocol.js';
 
 export interface PeerTracker {
@@ -21,30 +20,26 @@ export interface PeerTracker {
 }
 
 export function labTracker(): PeerTracker {
-  let promised = 0;
-  let accepted: { n: number; v: string } | undefined;
+  let acceptor: AcceptorState = { promised: 0, accepted: null };
   let chosen: string | undefined;
   let proposing: number | undefined;
   return {
     see(l) {
       if (l.action === 'chose') chosen = l.message_value;
       else if (l.action === 'sent' && l.message_type === 'prepare') proposing = l.proposal_num;
-      else if (l.action === 'received' && l.message_type === 'prepare') promised = Math.max(promised, l.proposal_num);
-      else if (l.action === 'received' && l.message_type === 'accept' && l.proposal_num >= promised) {
-        // The acceptor's rule: an accept at or above its promise is accepted.
-        promised = l.proposal_num;
-        accepted = { n: l.proposal_num, v: l.message_value };
-      }
+      else if (l.action === 'received' && l.message_type === 'prepare') acceptor = handlePrepare(acceptor, l.proposal_num).state;
+      else if (l.action === 'received' && l.message_type === 'accept') acceptor = handleAccept(acceptor, l.proposal_num, l.message_value).state;
     },
     ownBallot: 0,
     get promise() {
-      return promised;
+      return acceptor.promised;
     },
     facts() {
       const f: Record<string, string> = {};
+      const { promised, accepted } = acceptor;
       if (proposing !== undefined) f['proposing'] = `n=${proposing}`;
       if (promised > 0) f['promised'] = String(promised);
-      if (accepted !== undefined) f['accepted'] = `(${accepted.n}, ${show(accepted.v)})`;
+      if (accepted !== null) f['accepted'] = `(${accepted.n}, ${show(accepted.v)})`;
       f['chosen'] = chosen === undefined ? '-' : show(chosen);
       return f;
     },

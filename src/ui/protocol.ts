@@ -2,7 +2,7 @@
 // Server-Sent Event) and what the browser asks of it (POST /api/control).
 // Types only: the browser code (web/app.ts) imports them too.
 
-import type { LogLine } from '../core/logline.js';
+import type { LogLine } from '../rules/index.js';
 import type { LaneState } from '../viz/svg.js';
 
 export interface LaneInfo {

@@ -2,7 +2,7 @@
 // a time slider instead of controls. The page charts it with the same code
 // as the live view and `paxos viz -o`.
 
-import type { LogLine } from '../core/logline.js';
+import type { LogLine } from '../rules/index.js';
 import { startUiServer } from './http.js';
 import { isLoopback } from './live.js';
 import type { LaneInfo, StreamLine, UiEvent } from './protocol.js';

@@ -13,7 +13,7 @@
 // time by its caller's tick() (once a second) and flush() (a few times a
 // second), so tests drive it without clocks.
 
-import type { LogLine } from '../core/logline.js';
+import type { LogLine } from '../rules/index.js';
 import type { LaneState } from '../viz/svg.js';
 import type { PeerFacts, StreamLine, UiEvent } from './protocol.js';
 

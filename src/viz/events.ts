@@ -4,8 +4,7 @@
 // `sent` line to it. An acceptor answers requests in order, so its k-th ack
 // answers its k-th request; that tells which acks are rejections.
 
-import type { LogLine } from '../core/logline.js';
-import type { PeerId } from '../core/types.js';
+import type { LogLine, PeerId } from '../rules/index.js';
 
 export interface Lane {
   readonly label: string;

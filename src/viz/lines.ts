@@ -3,7 +3,7 @@
 // ("#17 ..."), so messages match by slot too (events.ts splits it back off
 // for labels). Shared by `paxos viz` and the live page (src/ui).
 
-import type { LogLine } from '../core/logline.js';
+import type { LogLine } from '../rules/index.js';
 import { parseSlotLine } from '../transcript/log-check.js';
 import { parseLogLine } from '../transcript/parse.js';
 

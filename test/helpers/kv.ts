@@ -3,8 +3,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { decodeCommand } from '../../src/sm/command.js';
-import { kvRequest, newRequestId } from '../../src/transport/kv-client.js';
-import type { KvRequest, KvResult } from '../../src/transport/kv-wire.js';
+import { kvRequest, newRequestId } from '../../src/client/kv.js';
+import type { KvRequest, KvResult } from '../../src/wire/kv.js';
 import type { Endpoint } from '../../src/transport/link.js';
 
 export async function kvAsk(at: Endpoint, body: Record<string, unknown>, timeoutMs = 5000): Promise<KvResult | null> {

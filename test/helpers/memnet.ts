@@ -6,7 +6,8 @@ import { parseHostsfile } from '../../src/config/hostsfile.js';
 import { choseLine, messageLine } from '../../src/core/logline.js';
 import { PaxosNode } from '../../src/core/node.js';
 import { DEFAULT_TIMING } from '../../src/core/proposer.js';
-import { EMPTY_STATE, type DurableState, type Effect, type Message, type PeerId } from '../../src/core/types.js';
+import type { PeerId } from '../../src/paxos/ids.js';
+import { EMPTY_STATE, type DurableState, type Effect, type Message } from '../../src/core/types.js';
 
 export class MemNet {
   readonly cluster;

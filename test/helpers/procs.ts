@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { allocate, type Allocation } from '../../src/runner/addresses.js';
 import { PeerLink, type Endpoint } from '../../src/transport/link.js';
 import { listen, type Inbound } from '../../src/transport/server.js';
+import { LAB_CODEC } from '../../src/wire/lab.js';
 import type { Secret } from '../../src/transport/auth.js';
 
 const MAIN = new URL('../../src/cli/main.js', import.meta.url).pathname;
@@ -171,7 +172,7 @@ export class FakePeer {
   }
 
   async start(): Promise<this> {
-    this.inbound = await listen(this.live.endpoint(this.host), (m) => this.got.push(m), { log: silentLogger, secret: this.secret, self: this.id });
+    this.inbound = await listen(this.live.endpoint(this.host), (m) => this.got.push(m), { codec: LAB_CODEC, log: silentLogger, secret: this.secret, self: this.id });
     return this;
   }
 

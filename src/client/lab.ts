@@ -8,11 +8,11 @@
 
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { MAX_LINE_BYTES } from '../core/limits.js';
-import { introduce, type Secret } from './auth.js';
-import type { Endpoint } from './link.js';
-import { LineReader } from './lines.js';
-import type { ClientRequest, ClientResult } from './wire.js';
+import { MAX_LINE_BYTES } from '../paxos/limits.js';
+import { introduce, type Secret } from '../transport/auth.js';
+import type { Endpoint } from '../transport/link.js';
+import { LineReader } from '../transport/lines.js';
+import type { ClientRequest, ClientResult } from '../wire/lab.js';
 
 export type Outcome =
   | { readonly kind: 'reply'; readonly result: ClientResult }

@@ -1,4 +1,5 @@
-// How fast a link notices that its peer is gone. TCP alone does not: a
+// How fast a link notices that its peer is gone (--peer-timeout): a setting,
+// kept with the others in config/, that the transport reads. TCP alone does not: a
 // container killed without FIN or RST, a host cut off the network, or a
 // process frozen by SIGSTOP (whose kernel still ACKs) all leave a socket
 // that looks connected, and keepalive probes take minutes. So each link

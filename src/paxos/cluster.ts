@@ -1,7 +1,7 @@
 // The cluster a hostsfile describes, as plain data: no I/O, so the pure core
 // can depend on it. Parsing lives in src/config/hostsfile.ts, which builds it.
 
-import type { PeerId } from './types.js';
+import type { PeerId } from './ids.js';
 
 /** The lab's roles, per group; and `replica`, a member of the replicated log (group 0). */
 export type RoleKind = 'proposer' | 'acceptor' | 'learner' | 'replica';

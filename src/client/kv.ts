@@ -1,4 +1,4 @@
-// A client of the replicated key-value store (src/transport/kv-wire.ts).
+// A client of the replicated key-value store (src/wire/kv.ts).
 //
 // kvRequest: one request to one replica on one connection, ending one of
 // three ways that are kept apart, as in client.ts:
@@ -19,13 +19,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay } from '../core/backoff.js';
-import { MAX_LINE_BYTES } from '../core/limits.js';
+import { backoffDelay } from '../util/backoff.js';
+import { MAX_LINE_BYTES } from '../paxos/limits.js';
 import { decodeResult, encodeCommand, type ClientCommand, type Result } from '../sm/command.js';
-import type { Secret } from './auth.js';
-import { exchange, type Exchange } from './client.js';
-import type { KvRequest, KvResult } from './kv-wire.js';
-import type { Endpoint } from './link.js';
+import type { Secret } from '../transport/auth.js';
+import { exchange, type Exchange } from './lab.js';
+import type { KvRequest, KvResult } from '../wire/kv.js';
+import type { Endpoint } from '../transport/link.js';
 
 export type KvOutcome = Exchange<KvResult>;
 

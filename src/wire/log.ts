@@ -5,8 +5,8 @@
 //   {"type":"chose","from":2,"n":5,"slot":17}
 //   {"type":"read_index","from":3,"life":7,"ids":[41,42]}  {"type":"read_index_ack","from":2,"n":5,"life":7,"ids":[41,42],"index":17}
 //   {"type":"recover","from":3,"life":9,"slot":1}  {"type":"recover_ack","from":1,"life":9,"promised":5,"votes":[..],"base":1,"commit":18}
-// plus the handshake and pings every connection has (wire.ts), and the
-// clients' requests (kv-wire.ts). Every field is checked: a replica must
+// plus the handshake and pings every connection has (lab.ts), and the
+// clients' requests (kv.ts). Every field is checked: a replica must
 // never act on a message it half understands.
 //
 // A snapshot never travels as one line: the sender streams it as
@@ -16,14 +16,14 @@
 //   {"type":"snapshot_chunk","from":2,"index":9000,"seq":0,"last":false,"entries":[["a","x"],...],"sessions":[]}
 //   {"type":"snapshot_chunk","from":2,"index":9000,"seq":7,"last":true,"entries":[],"sessions":[["cli-1",4,8990,{"r":"ok"}],...]}
 
-import { MAX_PROPOSAL } from '../core/limits.js';
-import type { PeerId } from '../core/types.js';
+import { MAX_PROPOSAL } from '../paxos/limits.js';
+import type { PeerId } from '../paxos/ids.js';
 import type { Batch, LogMessage, SlotReport } from '../log/types.js';
 import { checkKey, checkValue, decodeCommand } from '../sm/command.js';
 import type { SessionLine } from '../sm/kv.js';
-import { decodeKvRequest, type KvRequest, type KvResult } from './kv-wire.js';
-import type { Codec, Decoded } from './server.js';
-import type { ClientResult } from './wire.js';
+import { decodeKvRequest, type KvRequest, type KvResult } from './kv.js';
+import type { Codec, Decoded } from '../transport/codec.js';
+import type { ClientResult } from './lab.js';
 
 type Obj = Record<string, unknown>;
 

@@ -13,8 +13,10 @@
 // Anything read off the network is untrusted: `decode` checks every field
 // and says what is wrong, so a bad line is dropped, never half-handled.
 
-import { MAX_PROPOSAL, MAX_VALUE_BYTES } from '../core/limits.js';
-import type { Accepted, Message, PeerId } from '../core/types.js';
+import { MAX_PROPOSAL, MAX_VALUE_BYTES } from '../paxos/limits.js';
+import type { PeerId } from '../paxos/ids.js';
+import type { Accepted, Message } from '../core/types.js';
+import type { Codec } from '../transport/codec.js';
 
 /** What a client (`paxos submit`, `paxos get`) asks a peer. Never logged on stdout. */
 export type ClientRequest = { readonly type: 'submit'; readonly id: string; readonly value: string } | { readonly type: 'get'; readonly id: string };
@@ -116,3 +118,14 @@ function proposal(o: Obj, key: string, min: 0 | 1): number | string {
 function bad(why: string): { ok: false; why: string } {
   return { ok: false, why };
 }
+
+/** The lab's protocol, as the listener (src/transport/server.ts) reads it. */
+export const LAB_CODEC: Codec<Message, ClientRequest, ClientResult> = {
+  decode,
+  invalidReply(raw, why) {
+    const r = raw as { type?: unknown; id?: unknown } | null;
+    return (r?.type === 'submit' || r?.type === 'get') && typeof r.id === 'string' && r.id.length <= 64
+      ? { type: 'result', id: r.id, status: 'invalid', peer: '', why }
+      : null;
+  },
+};

@@ -93,18 +93,21 @@ test('submit --to and get --from name one of the endpoints', async (t) => {
 });
 
 test('a name that resolves nowhere fails at once, naming it and --endpoints, PAXOS_ENDPOINTS and --resolve', async (t) => {
-  t.timeout(60_000);
+  t.timeout(300_000);
   const hint = /cannot resolve peer\d \(ENOTFOUND\); say where the peers are with --endpoints peer\d=ADDR:PORT,\.\.\. or PAXOS_ENDPOINTS=.*or --resolve peer\d=ADDR:PORT/;
   for (const args of [
     ['get', 'greeting', '-h', 'testcases/kv3/hostsfile'],
     ['put', 'greeting', 'hello', '-h', 'testcases/kv3/hostsfile'],
     ['dump', '--from', 'peer2', '-h', 'testcases/kv3/hostsfile'],
   ]) {
-    const r = await cli(args, root);
+    // Given 120 s to retry, a client that waited on an unresolvable name would
+    // take them all; one that fails at once is far below half of that, however
+    // busy the machine (a bound of 2 s failed under load).
+    const r = await cli([...args, '--timeout', '120'], root);
     t.is(r.code, 5, `${args.join(' ')}: ${r.out}${r.err}`);
     t.regex(r.out + r.err, hint, args.join(' '));
     t.is((r.out + r.err).trim().split('\n').length, 1, 'one line');
-    t.true(r.ms < 2000, `${args.join(' ')} took ${r.ms} ms`);
+    t.true(r.ms < 60_000, `${args.join(' ')} took ${r.ms} ms`);
   }
   const dir = tempDir('endpoints');
   const lab = await cli(['get', '--from', 'nosuchpeer.invalid', '--endpoints', 'nosuchpeer.invalid=nosuchpeer.invalid'], dir);

@@ -89,11 +89,11 @@ function paxos(args: readonly string[]): Promise<Ran> {
 test('paxos run twice on one --data-root: the second run resumes, passes the checker, and says so', async (t) => {
   const data = tempDir('resume');
   const tc = path.join(root, 'testcases/2');
-  const first = await paxos(['run', tc, '--data-root', data, '--quiet', '--timeout', '120']);
+  const first = await paxos(['run', tc, '--data-root', data, '--quiet', '--timeout', '120', '--drain', '120']);
   t.is(first.code, 0, first.out + first.err);
   t.is(first.out, `chosen: peer1=X peer2=X peer3=X peer4=X peer5=X (all chose X)\nexpected: every peer matches ${tc}/expected`);
 
-  const second = await paxos(['run', tc, '--data-root', data, '--timeout', '120']);
+  const second = await paxos(['run', tc, '--data-root', data, '--timeout', '120', '--drain', '120']);
   t.is(second.code, 0, second.out + second.err);
   const out = second.out.split('\n');
   t.false(out.some((l) => l.startsWith('check: ') || l.startsWith('mismatch: ')), second.out);
@@ -104,7 +104,7 @@ test('paxos run twice on one --data-root: the second run resumes, passes the che
   // What a peer remembers is read from its state log, as the peer reads it,
   // not from the readable copy of the value (written a moment after learning).
   rmSync(path.join(data, 'peer5', 'value'));
-  const quiet = await paxos(['run', tc, '--data-root', data, '--quiet', '--no-compare', '--timeout', '120']);
+  const quiet = await paxos(['run', tc, '--data-root', data, '--quiet', '--no-compare', '--timeout', '120', '--drain', '120']);
   t.is(quiet.code, 0, quiet.out + quiet.err);
   t.is(quiet.out, 'chosen: peer1=X peer2=X peer3=X peer4=X peer5=X (all chose X; all resumed from saved state)');
 });

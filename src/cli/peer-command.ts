@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { hasRole, loadHostsfile, type Cluster } from '../config/hostsfile.js';
 import { MAX_VALUE_BYTES } from '../core/limits.js';
-import { DEFAULT_TIMING } from '../core/proposer.js';
+import { DEFAULT_TIMING } from '../core/timing.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../util/logger.js';
 import { PeerDaemon, type DelayRule } from '../daemon/peer.js';
 import { mulberry32 } from '../core/prng.js';

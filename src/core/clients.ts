@@ -8,14 +8,6 @@
 import type { Outbox } from './ready.js';
 import type { Accepted } from './types.js';
 
-export type ClientAnswer =
-  | { readonly client: number; readonly status: 'chosen'; readonly v: string; readonly n: number }
-  | { readonly client: number; readonly status: 'not_chosen' }
-  /** This peer proposes for no group; `proposers` are the hosts that do. */
-  | { readonly client: number; readonly status: 'not_proposer'; readonly proposers: readonly string[] }
-  /** Too many clients are waiting already. */
-  | { readonly client: number; readonly status: 'busy'; readonly why: string };
-
 /** Clients one peer lets wait for an outcome at once; more are told to come back. */
 export const MAX_WAITING_CLIENTS = 1000;
 

@@ -14,7 +14,6 @@
 // Lines are formatted here rather than by the shell because their order
 // within a batch is the contract, and only the core knows it.
 
-import type { ClientAnswer } from './clients.js';
 import { choseLine, messageLine } from './logline.js';
 import type { Accepted, DurableState, LoggedMessage, Message, PeerId } from './types.js';
 
@@ -25,6 +24,15 @@ export interface Outbound {
   /** A retransmission or a chose_ack: no `sent` line, and not activity for --exit-after-idle. */
   readonly silent?: true;
 }
+
+/** What a client hears (clients.ts decides). */
+export type ClientAnswer =
+  | { readonly client: number; readonly status: 'chosen'; readonly v: string; readonly n: number }
+  | { readonly client: number; readonly status: 'not_chosen' }
+  /** This peer proposes for no group; `proposers` are the hosts that do. */
+  | { readonly client: number; readonly status: 'not_proposer'; readonly proposers: readonly string[] }
+  /** Too many clients are waiting already. */
+  | { readonly client: number; readonly status: 'busy'; readonly why: string };
 
 export interface Note {
   readonly level: 'info' | 'warn' | 'error';

@@ -14,23 +14,18 @@
 // which is when liveness is measured: every proposer, acceptor and learner
 // must learn the value.
 //
-// After every event the world checks the invariants:
-//   - at most one value is ever chosen (accepted by a majority at one number);
-//   - so a chosen value never changes;
-//   - the chosen value was proposed;
-//   - no acceptor's promise ever decreases, across restarts too;
-//   - every `chose` any peer prints names that one value, and a majority
-//     really accepted it.
+// After every event the world checks the invariants (invariants.ts). Each
+// peer's Ready is performed as the daemon performs it (core/ready.ts,
+// performReady), and each peer's clock ticks every TICK_MS of sim time.
 
 import { parseHostsfile, type Cluster } from '../config/hostsfile.js';
 import { PaxosNode, type NodeVariant } from '../core/node.js';
-import { groupOfProposal } from '../core/numbering.js';
-import { quorumOf } from '../core/quorum.js';
 import { performReady, type ReadyPerformer } from '../core/ready.js';
 import { inTicks, tickTiming, type ProposerTiming, type TickTiming } from '../core/timing.js';
 import { EMPTY_STATE, type DurableState, type Message, type PeerId } from '../core/types.js';
 import { between, mulberry32, pick } from '../core/prng.js';
 import { Agenda } from './agenda.js';
+import { Invariants, Violation } from './invariants.js';
 
 /** Sim time (ms) after which no more faults are injected. */
 export const FAULT_END = 2000;
@@ -89,9 +84,6 @@ type Event =
   | { kind: 'heal'; a: PeerId; b: PeerId };
 
 
-
-class Violation extends Error {}
-
 export class World {
   readonly rng: () => number;
   readonly cluster: Cluster;
@@ -109,18 +101,12 @@ export class World {
   private readonly acceptors: PeerId[];
   private readonly proposers: PeerId[];
   private readonly learners: PeerId[];
-  private readonly quorum: number;
   // Fault budget for this seed.
   private readonly dropP: number;
   private readonly dupP: number;
   private readonly maxDelay: number;
   private readonly midStepCrashP: number;
-  // What the invariants remember.
-  private readonly promised = new Map<PeerId, number>();
-  /** "n v" -> acceptors that ever accepted v at n. */
-  private readonly acceptedAt = new Map<string, Set<PeerId>>();
-  private chosenValue: string | null = null;
-  private readonly printedBy = new Map<PeerId, Set<string>>();
+  private readonly invariants: Invariants;
   private readonly trace: string[] = [];
   /** Frozen peers, and when they thaw: their events wait until then. */
   private readonly frozenUntil = new Map<PeerId, number>();
@@ -145,7 +131,6 @@ export class World {
     this.acceptors = [...this.cluster.acceptorsOf(1)];
     this.proposers = groups.map((g) => this.cluster.proposerOf(g)!.id);
     this.learners = [...this.cluster.learnersOf(1)];
-    this.quorum = quorumOf(this.acceptors.length);
     this.dropP = pick(r, [0, 0.05, 0.2]);
     this.dupP = pick(r, [0, 0.05]);
     this.maxDelay = pick(r, [5, 50]);
@@ -159,6 +144,7 @@ export class World {
 
     this.timing = tickTiming({ ...TIMING, ...opts.timing }, TICK_MS);
     for (const p of this.proposers) this.values.set(p, `v${p}`);
+    this.invariants = new Invariants(this.acceptors, [...this.values.values()], this.cluster.stride, (line) => this.note(line));
     for (const h of this.cluster.hosts) {
       this.life.set(h.id, 0);
       this.nodes.set(h.id, this.makeNode(h.id, EMPTY_STATE, 30));
@@ -195,7 +181,11 @@ export class World {
         this.now = Math.max(this.now, next.at);
         this.events += 1;
         this.step(next.item);
-        this.checkInvariants();
+        this.invariants.check((a) => {
+          const node = this.nodes.get(a);
+          const state = node == null ? this.durable.get(a) : node.state;
+          return state === undefined ? undefined : { state, live: node != null };
+        });
       }
     } catch (err) {
       if (!(err instanceof Violation)) throw err;
@@ -206,17 +196,17 @@ export class World {
       shape: this.shape,
       violation,
       trace: this.trace,
-      proposersChose: this.proposers.every((p) => (this.printedBy.get(p)?.size ?? 0) > 0),
-      learnersChose: this.learners.every((l) => (this.printedBy.get(l)?.size ?? 0) > 0),
+      proposersChose: this.proposers.every((p) => this.invariants.printed(p)),
+      learnersChose: this.learners.every((l) => this.invariants.printed(l)),
       everyoneChose: this.everyoneDone(),
-      chosen: this.chosenValue,
+      chosen: this.invariants.chosen,
       events: this.events,
       endedAt: this.now,
     };
   }
 
   private everyoneDone(): boolean {
-    return this.cluster.hosts.every((h) => (this.printedBy.get(h.id)?.size ?? 0) > 0);
+    return this.cluster.hosts.every((h) => this.invariants.printed(h.id));
   }
 
   private faulty(): boolean {
@@ -362,10 +352,7 @@ export class World {
     const state = this.opts.forgetful ? EMPTY_STATE : (this.durable.get(id) ?? EMPTY_STATE);
     this.nodes.set(id, this.makeNode(id, state, 20));
     this.note(`RESTART peer ${id} from promised ${state.promised}, accepted ${state.accepted === null ? '-' : `${state.accepted.v}@${state.accepted.n}`}`);
-    const before = this.promised.get(id) ?? 0;
-    if (this.acceptors.includes(id) && state.promised < before) {
-      throw new Violation(`peer ${id}'s promise went from ${before} down to ${state.promised} across a restart`);
-    }
+    this.invariants.restarts(id, state);
     // As the daemon does at start: a proposer that won before the crash says so again.
     this.drain(id);
     // Everyone's link to it reconnects.
@@ -377,9 +364,7 @@ export class World {
       print: () => undefined, // the trace notes deliveries and chose lines already
       send: (o) => o.to.forEach((to) => this.send(to, o.msg)),
       learned: (c) => {
-        const set = this.printedBy.get(id) ?? new Set<string>();
-        set.add(c.v);
-        this.printedBy.set(id, set);
+        this.invariants.prints(id, c.v);
         this.note(`peer ${id} prints chose ${c.v}@${c.n}`);
       },
       answer: () => undefined,
@@ -415,41 +400,6 @@ export class World {
     if (this.faulty() && this.rng() < this.dupP) this.agenda.push(this.now + between(this.rng, 0.1, this.maxDelay), { kind: 'deliver', to, msg });
   }
 
-  private checkInvariants(): void {
-    for (const a of this.acceptors) {
-      const node = this.nodes.get(a);
-      // A crashed acceptor's saved state counts too: what it accepted before
-      // dying stays accepted, even if the run ends before it restarts.
-      const s = node == null ? this.durable.get(a) : node.state;
-      if (s === undefined) continue;
-      const before = this.promised.get(a) ?? 0;
-      if (node != null && s.promised < before) throw new Violation(`peer ${a}'s promise decreased from ${before} to ${s.promised}`);
-      this.promised.set(a, Math.max(before, s.promised));
-      if (s.accepted !== null) {
-        const key = `${s.accepted.n} ${s.accepted.v}`;
-        const who = this.acceptedAt.get(key) ?? new Set<PeerId>();
-        who.add(a);
-        this.acceptedAt.set(key, who);
-        if (who.size >= this.quorum) this.noteChosen(s.accepted.v, s.accepted.n);
-      }
-    }
-    for (const [peer, printed] of this.printedBy) {
-      for (const v of printed) {
-        if (this.chosenValue === null || v !== this.chosenValue) {
-          throw new Violation(`peer ${peer} printed chose ${v}, but ${this.chosenValue === null ? 'no value' : this.chosenValue} was accepted by a majority`);
-        }
-      }
-    }
-  }
-
-  private noteChosen(v: string, n: number): void {
-    if (![...this.values.values()].includes(v)) throw new Violation(`${v} was chosen at ${n} but nobody proposed it`);
-    if (this.chosenValue !== null && this.chosenValue !== v) {
-      throw new Violation(`two values chosen: ${this.chosenValue}, then ${v} at ${n} (group ${groupOfProposal(n, this.cluster.stride)})`);
-    }
-    if (this.chosenValue === null) this.note(`CHOSEN ${v} at ${n} (a majority accepted it)`);
-    this.chosenValue = v;
-  }
 }
 
 function show(m: Message): string {

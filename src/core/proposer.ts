@@ -140,13 +140,7 @@ export class Proposer {
   }
 
   onPrepareAck(ack: AckFields): void {
-    this.noteSeen(ack.promised);
-    if (this.phaseNow !== 'preparing' || ack.n !== this.n) return;
-    // Only a promise of exactly n counts; above n is a rejection.
-    if (ack.promised !== this.n) {
-      if (ack.promised > this.n) this.rejected(ack);
-      return;
-    }
+    if (!this.counts(ack, 'preparing')) return;
     this.promises.set(ack.from, ack.accepted);
     if (this.promises.size < this.quorum) return;
     this.proposal = (this.cfg.variant?.adopt ?? highestAccepted)(this.promises.values())?.v ?? this.own ?? '';
@@ -157,12 +151,7 @@ export class Proposer {
   }
 
   onAcceptAck(ack: AckFields): void {
-    this.noteSeen(ack.promised);
-    if (this.phaseNow !== 'accepting' || ack.n !== this.n) return;
-    if (ack.promised !== this.n) {
-      if (ack.promised > this.n) this.rejected(ack);
-      return;
-    }
+    if (!this.counts(ack, 'accepting')) return;
     this.accepts.add(ack.from);
     if (this.accepts.size < this.quorum) return;
     this.finish({ n: this.n, v: this.proposal }, 'announce');
@@ -264,6 +253,18 @@ export class Proposer {
         `2^48 (${MAX_PROPOSAL}) that every peer refuses. No proposer of this cluster numbers that high, so the promise was forged; ` +
         `run every peer with a shared secret (--secret-file or PAXOS_SECRET) so prepares cannot be forged, and give this group's acceptors fresh data directories`,
     );
+  }
+
+  /**
+   * Whether `ack` counts toward the round running in `phase`: it must answer
+   * our current n with a promise of exactly n. A promise above n is a
+   * rejection, which ends the round.
+   */
+  private counts(ack: AckFields, phase: 'preparing' | 'accepting'): boolean {
+    this.noteSeen(ack.promised);
+    if (this.phaseNow !== phase || ack.n !== this.n) return false;
+    if (ack.promised > this.n) this.rejected(ack);
+    return ack.promised === this.n;
   }
 
   /**

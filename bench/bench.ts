@@ -17,8 +17,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { choice, integer, parseFlags, toolSettings } from '../src/config/flags.js';
 import { parseHostsfile } from '../src/config/hostsfile.js';
-import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
-import type { Effect, Message } from '../src/core/types.js';
+import { Proposer } from '../src/core/proposer.js';
+import { Outbox } from '../src/core/ready.js';
+import { DEFAULT_TICK_TIMING } from '../src/core/timing.js';
+import type { Message } from '../src/core/types.js';
 import { silentLogger } from '../src/util/logger.js';
 import { allocate } from '../src/runner/addresses.js';
 import { runTestcase } from '../src/runner/run.js';
@@ -130,20 +132,24 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
     }),
   );
 
-  let proposer = new Proposer(
-    { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], sameAcceptors: new Set([1]), timing: DEFAULT_TIMING, rng: Math.random },
-    0,
-  );
+  const out = new Outbox(1);
   let decided: (() => void) | null = null;
-  const perform = (effects: Effect[]): void => {
-    for (const e of effects) {
-      if (e.kind === 'send') for (const to of e.to) links.get(to)!.send(e.msg);
-      if (e.kind === 'chose') decided?.();
-    }
+  const fresh = (lastUsed: number): Proposer =>
+    new Proposer(
+      { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], sameAcceptors: new Set([1]), timing: DEFAULT_TICK_TIMING, rng: Math.random },
+      lastUsed,
+      out,
+      () => decided?.(),
+    );
+  let proposer = fresh(0);
+  /** Send what the proposer put in its outbox. */
+  const perform = (): void => {
+    for (const o of out.take(null).messages) for (const to of o.to) links.get(to)!.send(o.msg);
   };
   const onMessage = (m: Message): void => {
-    if (m.type === 'prepare_ack') perform(proposer.onPrepareAck(m));
-    if (m.type === 'accept_ack') perform(proposer.onAcceptAck(m));
+    if (m.type === 'prepare_ack') proposer.onPrepareAck(m);
+    if (m.type === 'accept_ack') proposer.onAcceptAck(m);
+    perform();
   };
   const inbound = await listen(alloc.endpoints.get('peer1')!, onMessage, { codec: LAB_CODEC, log: silentLogger, self: 1 });
   const links = new Map([2, 3, 4].map((id) => [id, new PeerLink(`peer${id}`, alloc.endpoints.get(`peer${id}`)!, { self: 1, peer: id, log: silentLogger })]));
@@ -151,13 +157,11 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   await Promise.all([...links.values()].map((l) => (l.isUp ? undefined : new Promise<void>((r) => l.once('up', () => r())))));
 
   const round = async (): Promise<number> => {
-    proposer = new Proposer(
-      { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], sameAcceptors: new Set([1]), timing: DEFAULT_TIMING, rng: Math.random },
-      proposer.lastUsed,
-    );
+    proposer = fresh(proposer.lastUsed);
     const done = new Promise<void>((r) => (decided = r));
     const t0 = performance.now();
-    perform(proposer.propose('bench'));
+    proposer.propose('bench');
+    perform();
     await done;
     return performance.now() - t0;
   };

@@ -4,7 +4,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseHostsfile } from '../src/config/hostsfile.js';
-import { DEFAULT_TIMING } from '../src/core/proposer.js';
+import { DEFAULT_TIMING } from '../src/core/timing.js';
 import { EMPTY_STATE, type DurableState, type Message } from '../src/core/types.js';
 import { silentLogger } from '../src/util/logger.js';
 import { PeerDaemon } from '../src/daemon/peer.js';

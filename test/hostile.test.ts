@@ -11,7 +11,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import { FakePeer, LiveCluster, until, type Proc } from './helpers/procs.js';
 import { MAX_PROPOSAL, OUTPUT_SOFT_MS } from '../src/paxos/limits.js';
-import { DEFAULT_TIMING, Proposer } from '../src/core/proposer.js';
+import { Proposer } from '../src/core/proposer.js';
+import { Outbox } from '../src/core/ready.js';
+import { DEFAULT_TICK_TIMING } from '../src/core/timing.js';
 import { tempDir } from './helpers/tmp.js';
 import { dataDirProblem } from '../src/storage/data-dir.js';
 import type { Endpoint } from '../src/transport/link.js';
@@ -348,18 +350,22 @@ test.serial('a forged promise at the proposal-number ceiling: the proposer says 
 });
 
 test('the proposer core: a promise at the ceiling makes it stuck, said once, with nothing sent', (t) => {
-  const cfg = { self: 1, group: 1, stride: 2, acceptors: [2, 3, 4], notify: [2, 3, 4], sameAcceptors: new Set([1]), timing: DEFAULT_TIMING, rng: () => 0.5 };
-  const p = new Proposer(cfg, 0);
+  const cfg = { self: 1, group: 1, stride: 2, acceptors: [2, 3, 4], notify: [2, 3, 4], sameAcceptors: new Set([1]), timing: DEFAULT_TICK_TIMING, rng: () => 0.5 };
+  const out = new Outbox(1);
+  const p = new Proposer(cfg, 0, out);
   p.propose('X');
-  const after = p.onPrepareAck({ from: 2, n: 1, promised: MAX_PROPOSAL, accepted: null, chosen: null });
+  out.take(null);
+  p.onPrepareAck({ from: 2, n: 1, promised: MAX_PROPOSAL, accepted: null, chosen: null });
   t.is(p.phase, 'backoff');
-  const out = p.onTimer(p.backoffTimer);
+  for (let left = p.waits.backoff; left > 0; left--) p.tick();
   t.is(p.phase, 'stuck');
-  t.deepEqual(out.filter((e) => e.kind === 'send' || e.kind === 'setTimer'), [], 'no prepare, no timer');
-  t.is(out.filter((e) => e.kind === 'stuck').length, 1);
-  t.true(after.length > 0);
+  const r = out.take(null);
+  t.deepEqual(r.messages, [], 'no prepare');
+  t.deepEqual(p.waits, { round: 0, backoff: 0, resend: 0 }, 'no timer');
+  t.is(r.notes.filter((n) => n.level === 'error').length, 1);
   // A client's submit: still stuck, and not said again.
-  t.deepEqual(p.propose('Y').filter((e) => e.kind !== 'clearTimer'), []);
+  p.propose('Y');
+  t.deepEqual(out.take(null).notes, []);
   t.is(p.lastUsed, 1, 'no number past the ceiling is used, or saved');
   // A value chosen elsewhere still ends it.
   p.onChosen({ n: 3, v: 'Z' });
@@ -367,12 +373,14 @@ test('the proposer core: a promise at the ceiling makes it stuck, said once, wit
 });
 
 test('a restart after the ceiling was hit: stuck at once, never a number past it', (t) => {
-  const cfg = { self: 1, group: 1, stride: 1, acceptors: [2, 3, 4], notify: [2, 3, 4], sameAcceptors: new Set([1]), timing: DEFAULT_TIMING, rng: () => 0.5 };
-  const p = new Proposer(cfg, MAX_PROPOSAL);
-  const out = p.propose('X');
+  const cfg = { self: 1, group: 1, stride: 1, acceptors: [2, 3, 4], notify: [2, 3, 4], sameAcceptors: new Set([1]), timing: DEFAULT_TICK_TIMING, rng: () => 0.5 };
+  const out = new Outbox(1);
+  const p = new Proposer(cfg, MAX_PROPOSAL, out);
+  p.propose('X');
   t.is(p.phase, 'stuck');
-  t.is(out.filter((e) => e.kind === 'send').length, 0);
-  t.regex((out.find((e) => e.kind === 'stuck') as { why: string } | undefined)?.why ?? '', /ceiling 2\^48/);
+  const r = out.take(null);
+  t.is(r.messages.length, 0);
+  t.regex(r.notes.find((n) => n.level === 'error')?.text ?? '', /ceiling 2\^48/);
 });
 
 /** A listener whose clients get `size`-byte answers, with small output limits; and a client socket to it that never reads. */

@@ -11,7 +11,7 @@
 // ConfigError whose one line names the flag (or, for a setting no flag
 // reaches, the field), which the CLI prints and exits 2 on.
 
-import { DEFAULT_TIMING, type ProposerTiming } from '../core/proposer.js';
+import { DEFAULT_TIMING, type ProposerTiming } from '../core/timing.js';
 import { DEFAULT_LOG_TIMING, type LogTiming } from '../log/types.js';
 import type { Cluster, HostEntry } from '../paxos/cluster.js';
 import { MAX_VALUE_BYTES } from '../paxos/limits.js';

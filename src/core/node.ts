@@ -1,23 +1,35 @@
-// One peer's roles composed into a single pure state machine: the acceptor
-// (one state for every group the peer accepts for), one proposer per
-// proposer role, and the learner. Message in, effects out; when durable
-// state changed, the batch starts with a `persist` so the shell writes it
-// before any reply leaves.
+// One lab peer's roles composed into a single pure state machine: the
+// acceptor (one state for every group the peer accepts for), one proposer
+// per proposer role, the learner, and the rules around them (who may send
+// what, when the proposers start, what clients hear, when the peer is idle).
+// It has the replicated log's shape (log/node.ts): the shell feeds it
+// messages (step, which checks them first), clock ticks (tick), values
+// (propose, submit), link events and client requests; it accumulates a
+// Ready (ready.ts: what to save, print, send and answer, in that order),
+// which the shell takes with ready() and acknowledges with advance().
+// No sockets, clocks or disks here; randomness is injected.
 
-import { hasRole, type Cluster } from '../paxos/cluster.js';
 import { handleAccept, handlePrepare, type AcceptorState } from './acceptor.js';
-import { groupOfProposal } from './numbering.js';
-import { Proposer, type ProposerTiming, type ProposerVariant } from './proposer.js';
-import type { Accepted, DurableState, Effect, Message, PeerId } from './types.js';
+import { refusal, rolesOf, type ClusterView, type RoleGroups } from './admission.js';
+import { Clients } from './clients.js';
+import { groupOfProposal } from '../paxos/numbering.js';
+import { Proposer, type ProposerVariant } from './proposer.js';
+import { Outbox, type LabReady } from './ready.js';
+import { StartGate, type StartConfig } from './start.js';
+import type { TickTiming } from './timing.js';
+import type { Accepted, DurableState, Message, PeerId } from './types.js';
 
-/** The parts of the hostsfile the core reads. */
-export type ClusterView = Pick<Cluster, 'stride' | 'byId' | 'proposerOf' | 'acceptorsOf' | 'learnersOf'>;
+export type { ClusterView } from './admission.js';
 
 export interface NodeConfig {
   readonly self: PeerId;
   readonly cluster: ClusterView;
-  readonly timing: ProposerTiming;
+  readonly timing: TickTiming;
   readonly rng: () => number;
+  /** Propose on its own (-v): after `afterTicks` (-t), once a majority of acceptors is reachable. */
+  readonly start?: StartConfig;
+  /** Ready.idle after this many ticks with no protocol message in or out (0 or absent: never). */
+  readonly idleTicks?: number;
   /** Broken rules for the simulator's negative controls; never set by the daemon. */
   readonly variant?: NodeVariant;
 }
@@ -35,39 +47,49 @@ export class PaxosNode {
   /** `chose` messages received in this life, as "from/n": a retransmission is not news. */
   private readonly choseHeard = new Set<string>();
   private readonly proposers = new Map<number, Proposer>();
-  private readonly isAcceptorOf = new Set<number>();
-  private readonly isLearnerOf = new Set<number>();
+  private readonly roles: RoleGroups;
+  private readonly out: Outbox;
+  private readonly gate: StartGate;
+  private readonly clients: Clients;
+  /** Peers whose link dropped: when it comes back, what went out just before may be lost. */
+  private readonly linksDropped = new Set<PeerId>();
+  /** Whether this peer's proposers have started (from -t, or a client's submit). */
+  private proposing = false;
+  /** The durable state as last saved (advance), and as handed out in the Ready being performed. */
+  private saved!: DurableState;
+  private saving: DurableState | null = null;
+  private idleLeft: number;
 
-  constructor(private readonly cfg: NodeConfig, durable: DurableState) {
-    const me = cfg.cluster.byId(cfg.self);
-    if (me === undefined) throw new Error(`peer ${cfg.self} is not in the hostsfile`);
+  constructor(
+    private readonly cfg: NodeConfig,
+    durable: DurableState,
+  ) {
+    const { cluster, self } = cfg;
+    this.roles = rolesOf(cluster, self);
+    this.out = new Outbox(self);
     this.acceptor = { promised: durable.promised, accepted: durable.accepted };
     this.chosenValue = durable.chosen;
-    for (const role of me.roles) {
-      if (role.kind === 'acceptor') this.isAcceptorOf.add(role.group);
-      if (role.kind === 'learner') this.isLearnerOf.add(role.group);
-      if (role.kind === 'proposer') {
-        const acceptors = cfg.cluster.acceptorsOf(role.group);
-        const notify = [...new Set([...acceptors, ...cfg.cluster.learnersOf(role.group)])].sort((a, b) => a - b);
-        const same = (g: number): boolean => cfg.cluster.acceptorsOf(g).join() === acceptors.join();
-        const sameAcceptors = new Set(Array.from({ length: cfg.cluster.stride }, (_, i) => i + 1).filter(same));
-        const proposer = new Proposer(
-          {
-            self: cfg.self,
-            group: role.group,
-            stride: cfg.cluster.stride,
-            acceptors,
-            notify,
-            sameAcceptors,
-            timing: cfg.timing,
-            rng: cfg.rng,
-            ...(cfg.variant === undefined ? {} : { variant: cfg.variant }),
-          },
-          durable.lastProposal[role.group] ?? 0,
-        );
-        this.proposers.set(role.group, proposer);
-      }
+    for (const group of this.roles.proposerOf) {
+      const acceptors = cluster.acceptorsOf(group);
+      const notify = [...new Set([...acceptors, ...cluster.learnersOf(group)])].sort((a, b) => a - b);
+      const same = (g: number): boolean => cluster.acceptorsOf(g).join() === acceptors.join();
+      const sameAcceptors = new Set(Array.from({ length: cluster.stride }, (_, i) => i + 1).filter(same));
+      const config = { self, group, stride: cluster.stride, acceptors, notify, sameAcceptors, timing: cfg.timing, rng: cfg.rng, ...(cfg.variant === undefined ? {} : { variant: cfg.variant }) };
+      this.proposers.set(group, new Proposer(config, durable.lastProposal[group] ?? 0, this.out, (c) => this.printChose(c)));
     }
+    const groups = [...this.proposers.keys()].map((g) => cluster.acceptorsOf(g));
+    this.gate = new StartGate(self, groups, cfg.start, (v) => this.propose(v), (text) => this.out.note('info', text));
+    this.clients = new Clients(this.out, {
+      chosen: () => this.chosenValue,
+      outcome: () => this.outcome(),
+      proposersElsewhere: () => (this.proposers.size > 0 ? null : cluster.hosts.filter((h) => h.roles.some((r) => r.kind === 'proposer')).map((h) => h.host)),
+      proposing: () => this.proposing,
+      propose: (v) => this.propose(v),
+    });
+    this.idleLeft = cfg.idleTicks ?? 0;
+    // As loaded, in this hostsfile's terms (a group no longer ours is not ours to save).
+    this.saved = this.state;
+    this.resume();
   }
 
   get state(): DurableState {
@@ -103,19 +125,146 @@ export class PaxosNode {
     return this.proposers.get(group);
   }
 
+  // ---- the Ready --------------------------------------------------------------
+
+  /** Whether anything waits to be saved, printed, sent or answered. */
+  get hasReady(): boolean {
+    return !this.out.isEmpty || this.changed();
+  }
+
+  /** Take the work accumulated since the last call; perform it in ready.ts's order, then advance(). */
+  ready(): LabReady {
+    const persist = this.changed() ? this.state : null;
+    if (persist !== null) this.saving = persist;
+    return this.out.take(persist);
+  }
+
+  /** The last Ready was performed: its state is saved. */
+  advance(): void {
+    if (this.saving !== null) this.saved = this.saving;
+    this.saving = null;
+  }
+
+  /**
+   * Whether the durable state differs from what was last handed out to be
+   * saved. Field by field, with nothing built: this runs after every input.
+   */
+  private changed(): boolean {
+    const base = this.saving ?? this.saved;
+    if (this.acceptor.promised !== base.promised || !sameAccepted(this.acceptor.accepted, base.accepted) || !sameAccepted(this.chosenValue, base.chosen)) return true;
+    for (const [g, p] of this.proposers) if (p.lastUsed !== (base.lastProposal[g] ?? 0)) return true;
+    return false;
+  }
+
+  // ---- inputs -----------------------------------------------------------------
+
   /**
    * Begin proposing `value` in every group this peer proposes for; where the
    * peer already knows the outcome (it survived a restart), print that
-   * instead of proposing again.
+   * instead of proposing again. Once per peer: a second start (a client
+   * after -t, or -t after a client) waits for the first's outcome.
    */
-  propose(value: string): Effect[] {
-    return this.withPersist(() =>
-      [...this.proposers.values()].flatMap((p) => {
-        const known = this.chosenValue;
-        if (known === null || !p.vouchesFor(known)) return p.propose(value);
-        return [...p.onChosen(known), ...this.printOnce(known)];
-      }),
-    );
+  propose(value: string): void {
+    if (this.proposing) return;
+    this.proposing = true;
+    for (const p of this.proposers.values()) {
+      const known = this.chosenValue;
+      if (known === null || !p.vouchesFor(known)) {
+        p.propose(value);
+      } else {
+        p.onChosen(known);
+        this.printOnce(known);
+      }
+    }
+  }
+
+  /** A client's submit, under the shell's ticket number `client`. */
+  submit(client: number, value: string): void {
+    this.clients.submit(client, value);
+  }
+
+  /** A client's get. */
+  get(client: number): void {
+    this.clients.get(client);
+  }
+
+  /** A waiting client hung up. */
+  hangUp(client: number): void {
+    this.clients.hangUp(client);
+  }
+
+  /** Our link to `peer` is up (connected, or back after a drop). */
+  linkUp(peer: PeerId): void {
+    this.gate.linkUp(peer);
+    if (!this.linksDropped.delete(peer)) return;
+    for (const p of this.proposers.values()) p.onReconnect(peer);
+  }
+
+  linkDown(peer: PeerId): void {
+    this.gate.linkDown(peer);
+    this.linksDropped.add(peer);
+  }
+
+  tick(): void {
+    for (const p of this.proposers.values()) p.tick();
+    this.gate.tick();
+    if (this.out.active) {
+      this.out.active = false;
+      this.idleLeft = this.cfg.idleTicks ?? 0;
+    } else if (this.idleLeft > 0 && --this.idleLeft === 0) {
+      this.out.idle();
+    }
+  }
+
+  /**
+   * A message from a peer. One this peer must not take from its claimed
+   * sender is dropped (Ready.dropped says why) before it is logged. Else the
+   * `received` line comes first when the message is news: every message but
+   * a chose_ack, and a `chose` only the first time it comes from that
+   * sender for that number (later copies are retransmissions).
+   */
+  step(msg: Message): void {
+    const why = refusal(this.cfg.cluster, this.cfg.self, this.roles, msg);
+    if (why !== null) return this.out.drop(msg, why);
+    if (msg.type === 'chose') {
+      const key = `${msg.from}/${msg.n}`;
+      if (!this.choseHeard.has(key)) this.out.received(msg);
+      this.choseHeard.add(key);
+    } else if (msg.type !== 'chose_ack') {
+      this.out.received(msg);
+    }
+    this.dispatch(msg);
+  }
+
+  private dispatch(msg: Message): void {
+    const self = this.cfg.self;
+    switch (msg.type) {
+      case 'prepare':
+      case 'accept': {
+        const r = msg.type === 'prepare' ? (this.cfg.variant?.prepare ?? handlePrepare)(this.acceptor, msg.n) : (this.cfg.variant?.accept ?? handleAccept)(this.acceptor, msg.n, msg.v);
+        this.acceptor = r.state;
+        const ack = { from: self, n: msg.n, promised: r.promised, accepted: r.accepted, chosen: this.chosenValue };
+        return this.out.send([msg.from], { type: msg.type === 'prepare' ? 'prepare_ack' : 'accept_ack', ...ack });
+      }
+      case 'prepare_ack':
+        return this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride))?.onPrepareAck(msg);
+      case 'accept_ack':
+        return this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride))?.onAcceptAck(msg);
+      case 'chose_ack':
+        return this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride))?.onChoseAck(msg.from, msg.n);
+      case 'chose': {
+        const learned = { n: msg.n, v: msg.v };
+        this.chosenValue ??= learned;
+        // Print once per proposal number: a resent `chose` is not news.
+        // Confirm every copy (it leaves after the save), so the sender stops.
+        this.printOnce(learned);
+        this.out.send([msg.from], { type: 'chose_ack', from: self, n: msg.n }, true);
+        // A proposer stops only if the deciding group's acceptors are its own
+        // (onChosen checks); another group's majority need not overlap ours.
+        for (const p of this.proposers.values()) p.onChosen(learned);
+        return;
+      }
+    }
   }
 
   /**
@@ -123,138 +272,30 @@ export class PaxosNode {
    * one of its own proposers' numbers, that proposer won before the crash;
    * it prints chose and announces it again.
    */
-  resume(): Effect[] {
+  private resume(): void {
     const known = this.chosenValue;
-    if (known === null) return [];
-    for (const p of this.proposers.values()) {
-      const announce = p.resumeWon(known);
-      if (announce.length > 0) return [...this.printOnce(known), ...announce];
-    }
-    return [];
+    const p = known === null ? undefined : this.proposers.get(groupOfProposal(known.n, this.cfg.cluster.stride));
+    if (known === null || p === undefined) return;
+    this.printOnce(known);
+    p.resumeWon(known);
   }
 
-  /** Our link to `peer` came back after dropping. */
-  reconnected(peer: PeerId): Effect[] {
-    return [...this.proposers.values()].flatMap((p) => p.onReconnect(peer));
+  private printOnce(c: Accepted): void {
+    if (!this.printed.has(c.n)) this.printChose(c);
   }
 
   /**
-   * Why this peer must not take `msg` from its claimed sender, or null if it
-   * may. Checked before the message is logged or handled.
+   * Every chose line goes through here, a proposer's too: our own chose
+   * message will come back if we also accept or learn for the group, and one
+   * line per number is enough. Clients of our proposers hear our groups'
+   * outcome, not another group's.
    */
-  reject(msg: Message): string | null {
-    const { cluster, self } = this.cfg;
-    const sender = cluster.byId(msg.from);
-    if (sender === undefined) return `peer_id ${msg.from} is not in the hostsfile`;
-    const group = groupOfProposal(msg.n, cluster.stride);
-    const proposer = cluster.proposerOf(group);
-    switch (msg.type) {
-      case 'prepare':
-      case 'accept':
-      case 'chose': {
-        if (proposer?.id !== msg.from) {
-          return `${msg.type} with proposal ${msg.n} must come from proposer${group}, not peer ${msg.from}`;
-        }
-        const mine = msg.type === 'chose' ? this.isAcceptorOf.has(group) || this.isLearnerOf.has(group) : this.isAcceptorOf.has(group);
-        return mine ? null : `peer ${self} is not ${msg.type === 'chose' ? 'an acceptor or learner' : 'an acceptor'} of group ${group}`;
-      }
-      case 'prepare_ack':
-      case 'accept_ack':
-        if (!this.proposers.has(group)) return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
-        return hasRole(sender, 'acceptor', group) ? null : `peer ${msg.from} is not an acceptor of group ${group}`;
-      case 'chose_ack':
-        if (!this.proposers.has(group)) return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
-        return hasRole(sender, 'acceptor', group) || hasRole(sender, 'learner', group) ? null : `peer ${msg.from} is not an acceptor or learner of group ${group}`;
-    }
-  }
-
-  /**
-   * Handle a message that passed `reject`. The effects start with the
-   * `received` line when the message is news: every message but a
-   * chose_ack, and a `chose` only the first time it comes from that sender
-   * for that number (later copies are retransmissions).
-   */
-  receive(msg: Message): Effect[] {
-    let news = msg.type !== 'chose_ack';
-    if (msg.type === 'chose') {
-      const key = `${msg.from}/${msg.n}`;
-      news = !this.choseHeard.has(key);
-      this.choseHeard.add(key);
-    }
-    const effects = this.withPersist(() => this.dispatch(msg));
-    return news && msg.type !== 'chose_ack' ? [{ kind: 'received', msg }, ...effects] : effects;
-  }
-
-  timeout(id: string): Effect[] {
-    return this.withPersist(() => [...this.proposers.values()].flatMap((p) => p.onTimer(id)));
-  }
-
-  private dispatch(msg: Message): Effect[] {
-    const self = this.cfg.self;
-    switch (msg.type) {
-      case 'prepare': {
-        const r = (this.cfg.variant?.prepare ?? handlePrepare)(this.acceptor, msg.n);
-        this.acceptor = r.state;
-        const ack = { from: self, n: msg.n, promised: r.promised, accepted: r.accepted, chosen: this.chosenValue };
-        return [{ kind: 'send', to: [msg.from], msg: { type: 'prepare_ack', ...ack } }];
-      }
-      case 'accept': {
-        const r = (this.cfg.variant?.accept ?? handleAccept)(this.acceptor, msg.n, msg.v);
-        this.acceptor = r.state;
-        const ack = { from: self, n: msg.n, promised: r.promised, accepted: r.accepted, chosen: this.chosenValue };
-        return [{ kind: 'send', to: [msg.from], msg: { type: 'accept_ack', ...ack } }];
-      }
-      case 'prepare_ack':
-      case 'accept_ack': {
-        const p = this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride));
-        const effects = (msg.type === 'prepare_ack' ? p?.onPrepareAck(msg) : p?.onAcceptAck(msg)) ?? [];
-        for (const e of effects) {
-          if (e.kind !== 'chose') continue;
-          this.chosenValue ??= { n: e.n, v: e.v };
-          // Our own chose message will come back if we also accept or learn
-          // for this group; one chose line per number is enough.
-          this.printed.add(e.n);
-        }
-        return effects;
-      }
-      case 'chose_ack':
-        return this.proposers.get(groupOfProposal(msg.n, this.cfg.cluster.stride))?.onChoseAck(msg.from, msg.n) ?? [];
-      case 'chose': {
-        const learned = { n: msg.n, v: msg.v };
-        this.chosenValue ??= learned;
-        // Print once per proposal number: a resent `chose` is not news.
-        // Confirm every copy (withPersist saves first), so the sender stops.
-        const effects = this.printOnce(learned);
-        effects.push({ kind: 'send', to: [msg.from], msg: { type: 'chose_ack', from: self, n: msg.n }, silent: true });
-        // A proposer stops only if the deciding group's acceptors are its own
-        // (onChosen checks); another group's majority need not overlap ours.
-        for (const p of this.proposers.values()) effects.push(...p.onChosen(learned));
-        return effects;
-      }
-    }
-  }
-
-  private printOnce(c: Accepted): Effect[] {
-    if (this.printed.has(c.n)) return [];
+  private printChose(c: Accepted): void {
+    this.chosenValue ??= c;
     this.printed.add(c.n);
-    return [{ kind: 'chose', v: c.v, n: c.n }];
+    this.out.chose(c);
+    if (this.vouches(c)) this.clients.decided(c);
   }
-
-  /** Run `step`; if durable state changed, put a persist in front of its effects. */
-  private withPersist(step: () => Effect[]): Effect[] {
-    const before = this.state;
-    const effects = step();
-    const after = this.state;
-    return sameState(before, after) ? effects : [{ kind: 'persist', state: after }, ...effects];
-  }
-}
-
-/** Field by field: this runs on every message, and stringifying both states cost more than the rest of the step. */
-function sameState(a: DurableState, b: DurableState): boolean {
-  if (a.promised !== b.promised || !sameAccepted(a.accepted, b.accepted) || !sameAccepted(a.chosen, b.chosen)) return false;
-  const ka = Object.keys(a.lastProposal);
-  if (ka.length !== Object.keys(b.lastProposal).length) return false;
-  return ka.every((g) => a.lastProposal[Number(g)] === b.lastProposal[Number(g)]);
 }
 
 function sameAccepted(a: Accepted | null, b: Accepted | null): boolean {

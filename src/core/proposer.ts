@@ -9,6 +9,7 @@
 // A rejection (an ack whose promise is above n) or a round that times out
 // ends the round; the next one starts after a randomized exponential backoff
 // with a number above every promise seen, so competing proposers settle.
+// Its waits are counted in ticks of the core's logical clock (timing.ts).
 //
 // A proposer that won keeps retransmitting `chose` (silently: no new log
 // line) to each acceptor and learner until it confirms with a `chose_ack`,
@@ -21,27 +22,11 @@
 
 import { backoffDelay } from '../util/backoff.js';
 import { MAX_PROPOSAL } from '../paxos/limits.js';
-import { groupOfProposal, nextProposal } from './numbering.js';
-import type { Accepted, Effect, Message, PeerId } from './types.js';
-
-export interface ProposerTiming {
-  /** A round with no majority after this long is retried. */
-  readonly roundTimeoutMs: number;
-  /** Waits between rounds follow `backoffDelay` with these bounds. */
-  readonly backoffBaseMs: number;
-  readonly backoffCapMs: number;
-  /** An unconfirmed `chose` is sent again after this long, doubling up to the cap. */
-  readonly choseRetryMs: number;
-  readonly choseRetryCapMs: number;
-}
-
-export const DEFAULT_TIMING: ProposerTiming = {
-  roundTimeoutMs: 2000,
-  backoffBaseMs: 50,
-  backoffCapMs: 2000,
-  choseRetryMs: 500,
-  choseRetryCapMs: 4000,
-};
+import { groupOfProposal, nextProposal } from '../paxos/numbering.js';
+import { quorumOf } from '../paxos/quorum.js';
+import type { Outbox } from './ready.js';
+import type { TickTiming } from './timing.js';
+import type { Accepted, Message, PeerId } from './types.js';
 
 export interface ProposerConfig {
   readonly self: PeerId;
@@ -56,7 +41,7 @@ export interface ProposerConfig {
    * of them chose is chosen for us too, so we may stop when told of it.
    */
   readonly sameAcceptors: ReadonlySet<number>;
-  readonly timing: ProposerTiming;
+  readonly timing: TickTiming;
   /** Uniform in [0, 1). Injected so runs replay under a seeded generator. */
   readonly rng: () => number;
   /**
@@ -84,6 +69,9 @@ export interface AckFields {
   readonly chosen: Accepted | null;
 }
 
+/** A wait in ticks: 0 when off, else the tick at which it ends. */
+type Deadline = number;
+
 export class Proposer {
   private phaseNow: ProposerPhase = 'idle';
   private own: string | null = null;
@@ -95,25 +83,32 @@ export class Proposer {
   private accepts = new Set<PeerId>();
   private proposal = '';
   private outcome: Accepted | null = null;
-  private won = false;
   /** Who has not yet confirmed our `chose` (only once we won). */
   private unconfirmed = new Set<PeerId>();
   private choseAttempt = 0;
   /** Whether it has said it is stuck at the ceiling (it says so once). */
   private saidStuck = false;
+  /** Ticks seen; the deadlines below count on it. */
+  private now = 0;
+  private roundEnds: Deadline = 0;
+  private backoffEnds: Deadline = 0;
+  private resendAt: Deadline = 0;
 
   readonly quorum: number;
-  readonly roundTimer: string;
-  readonly backoffTimer: string;
-  readonly choseTimer: string;
 
-  constructor(private readonly cfg: ProposerConfig, lastUsed: number) {
+  /**
+   * `out` takes what it sends; `print` its chose lines (the node's, which
+   * also notes the value as learned), by default straight to `out`.
+   */
+  constructor(
+    private readonly cfg: ProposerConfig,
+    lastUsed: number,
+    private readonly out: Outbox,
+    private readonly print: (c: Accepted) => void = (c) => out.chose(c),
+  ) {
     if (cfg.acceptors.length === 0) throw new Error(`proposer${cfg.group} has no acceptors`);
     this.used = lastUsed;
-    this.quorum = (cfg.variant?.quorum ?? majority)(cfg.acceptors.length);
-    this.roundTimer = `round/${cfg.group}`;
-    this.backoffTimer = `backoff/${cfg.group}`;
-    this.choseTimer = `chose/${cfg.group}`;
+    this.quorum = (cfg.variant?.quorum ?? quorumOf)(cfg.acceptors.length);
   }
 
   get phase(): ProposerPhase {
@@ -130,62 +125,59 @@ export class Proposer {
   get awaitingConfirmation(): readonly PeerId[] {
     return [...this.unconfirmed];
   }
-
-  /** Start proposing `value` (or start a fresh round if already proposing). */
-  propose(value: string): Effect[] {
-    if (this.phaseNow === 'done') return [];
-    this.own = value;
-    this.attempt = 0;
-    return this.beginRound();
+  /** Ticks until each running wait ends (0: not running); for tests and the live page. */
+  get waits(): { round: number; backoff: number; resend: number } {
+    const left = (d: Deadline): number => (d === 0 ? 0 : d - this.now);
+    return { round: left(this.roundEnds), backoff: left(this.backoffEnds), resend: left(this.resendAt) };
   }
 
-  onPrepareAck(ack: AckFields): Effect[] {
-    this.noteSeen(ack.promised);
-    if (this.phaseNow !== 'preparing' || ack.n !== this.n) return [];
-    // Only a promise of exactly n counts; above n is a rejection.
-    if (ack.promised !== this.n) return ack.promised > this.n ? this.rejected(ack) : [];
+  /** Start proposing `value` (or start a fresh round if already proposing). */
+  propose(value: string): void {
+    if (this.phaseNow === 'done') return;
+    this.own = value;
+    this.attempt = 0;
+    this.beginRound();
+  }
+
+  onPrepareAck(ack: AckFields): void {
+    if (!this.counts(ack, 'preparing')) return;
     this.promises.set(ack.from, ack.accepted);
-    if (this.promises.size < this.quorum) return [];
+    if (this.promises.size < this.quorum) return;
     this.proposal = (this.cfg.variant?.adopt ?? highestAccepted)(this.promises.values())?.v ?? this.own ?? '';
     this.phaseNow = 'accepting';
     this.accepts = new Set();
-    return [
-      { kind: 'send', to: this.cfg.acceptors, msg: { type: 'accept', from: this.cfg.self, n: this.n, v: this.proposal } },
-      { kind: 'setTimer', id: this.roundTimer, ms: this.cfg.timing.roundTimeoutMs },
-    ];
+    this.out.send(this.cfg.acceptors, { type: 'accept', from: this.cfg.self, n: this.n, v: this.proposal });
+    this.roundEnds = this.after(this.cfg.timing.roundTicks);
   }
 
-  onAcceptAck(ack: AckFields): Effect[] {
-    this.noteSeen(ack.promised);
-    if (this.phaseNow !== 'accepting' || ack.n !== this.n) return [];
-    if (ack.promised !== this.n) return ack.promised > this.n ? this.rejected(ack) : [];
+  onAcceptAck(ack: AckFields): void {
+    if (!this.counts(ack, 'accepting')) return;
     this.accepts.add(ack.from);
-    if (this.accepts.size < this.quorum) return [];
-    this.won = true;
-    return this.finish({ n: this.n, v: this.proposal }, 'announce');
+    if (this.accepts.size < this.quorum) return;
+    this.finish({ n: this.n, v: this.proposal }, 'announce');
   }
 
   /**
    * A `chose` message, or our own durable state, says a value is chosen:
-   * stop proposing. The caller prints it; returns nothing to do if `chosen`
-   * belongs to a group we cannot vouch for.
+   * stop proposing. The caller prints it; does nothing if `chosen` belongs
+   * to a group we cannot vouch for.
    */
-  onChosen(chosen: Accepted): Effect[] {
-    if (this.phaseNow === 'done' || !this.vouchesFor(chosen)) return [];
-    return this.finish(chosen, 'quiet');
+  onChosen(chosen: Accepted): void {
+    if (this.phaseNow === 'done' || !this.vouchesFor(chosen)) return;
+    this.finish(chosen, 'quiet');
   }
 
   /**
    * After a restart: `chosen` carries one of our own numbers, so we won that
    * round before the crash. Say so again: the chose message may never have
-   * left, and it is the only way acceptors and learners hear of it.
+   * left, and it is the only way acceptors and learners hear of it. The
+   * caller prints chose first; a number not ours is ignored.
    */
-  resumeWon(chosen: Accepted): Effect[] {
-    if (groupOfProposal(chosen.n, this.cfg.stride) !== this.cfg.group) return [];
-    this.won = true;
-    const effects = this.finish(chosen, 'quiet');
-    effects.push({ kind: 'send', to: this.cfg.notify, msg: this.choseMessage() }, ...this.awaitConfirmations());
-    return effects;
+  resumeWon(chosen: Accepted): void {
+    if (groupOfProposal(chosen.n, this.cfg.stride) !== this.cfg.group) return;
+    this.finish(chosen, 'quiet');
+    this.out.send(this.cfg.notify, this.choseMessage());
+    this.awaitConfirmations();
   }
 
   /** Whether a value chosen with proposal `chosen.n` is chosen for our group too. */
@@ -198,32 +190,43 @@ export class Proposer {
    * have died with the old connection, so tell it again now rather than at
    * the next retransmission.
    */
-  onReconnect(peer: PeerId): Effect[] {
-    if (!this.unconfirmed.has(peer)) return [];
-    return [{ kind: 'send', to: [peer], msg: this.choseMessage(), silent: true }];
+  onReconnect(peer: PeerId): void {
+    if (this.unconfirmed.has(peer)) this.out.send([peer], this.choseMessage(), true);
   }
 
   /** `from` durably learned the value chosen at `n`: stop telling it. */
-  onChoseAck(from: PeerId, n: number): Effect[] {
-    if (this.outcome?.n !== n || !this.unconfirmed.delete(from) || this.unconfirmed.size > 0) return [];
-    return [{ kind: 'clearTimer', id: this.choseTimer }];
+  onChoseAck(from: PeerId, n: number): void {
+    if (this.outcome?.n !== n || !this.unconfirmed.delete(from) || this.unconfirmed.size > 0) return;
+    this.resendAt = 0;
   }
 
-  onTimer(id: string): Effect[] {
-    if (id === this.roundTimer && (this.phaseNow === 'preparing' || this.phaseNow === 'accepting')) {
-      // Whoever did not answer may sit behind a dead connection.
-      const answered = this.phaseNow === 'preparing' ? this.promises : this.accepts;
-      const silent = this.cfg.acceptors.filter((a) => !answered.has(a));
-      return [...(silent.length > 0 ? [{ kind: 'suspect', peers: silent } as const] : []), ...this.retry()];
+  /** One tick of the logical clock: end the waits that are due. */
+  tick(): void {
+    this.now += 1;
+    if (this.roundEnds !== 0 && this.now >= this.roundEnds) {
+      this.roundEnds = 0;
+      if (this.phaseNow === 'preparing' || this.phaseNow === 'accepting') {
+        // Whoever did not answer may sit behind a dead connection.
+        const answered = this.phaseNow === 'preparing' ? this.promises : this.accepts;
+        const silent = this.cfg.acceptors.filter((a) => !answered.has(a));
+        if (silent.length > 0) this.out.suspect(silent);
+        this.retry();
+      }
     }
-    if (id === this.backoffTimer && this.phaseNow === 'backoff') return this.beginRound();
-    if (id === this.choseTimer && this.unconfirmed.size > 0) {
-      return [{ kind: 'send', to: [...this.unconfirmed], msg: this.choseMessage(), silent: true }, ...this.nextRetransmission()];
+    if (this.backoffEnds !== 0 && this.now >= this.backoffEnds) {
+      this.backoffEnds = 0;
+      if (this.phaseNow === 'backoff') this.beginRound();
     }
-    return [];
+    if (this.resendAt !== 0 && this.now >= this.resendAt) {
+      this.resendAt = 0;
+      if (this.unconfirmed.size > 0) {
+        this.out.send([...this.unconfirmed], this.choseMessage(), true);
+        this.nextRetransmission();
+      }
+    }
   }
 
-  private beginRound(): Effect[] {
+  private beginRound(): void {
     const above = Math.max(this.used, this.highestSeen);
     const n = nextProposal(this.cfg.group, this.cfg.stride, above);
     if (n > MAX_PROPOSAL) return this.stuck(above, n);
@@ -232,48 +235,53 @@ export class Proposer {
     this.phaseNow = 'preparing';
     this.promises = new Map();
     this.accepts = new Set();
-    return [
-      { kind: 'clearTimer', id: this.backoffTimer },
-      { kind: 'send', to: this.cfg.acceptors, msg: { type: 'prepare', from: this.cfg.self, n: this.n } },
-      { kind: 'setTimer', id: this.roundTimer, ms: this.cfg.timing.roundTimeoutMs },
-    ];
+    this.backoffEnds = 0;
+    this.out.send(this.cfg.acceptors, { type: 'prepare', from: this.cfg.self, n: this.n });
+    this.roundEnds = this.after(this.cfg.timing.roundTicks);
   }
 
   /** Out of numbers: stop, and say why once. Only a value chosen elsewhere (onChosen) ends this. */
-  private stuck(above: number, n: number): Effect[] {
+  private stuck(above: number, n: number): void {
     this.phaseNow = 'stuck';
-    const effects: Effect[] = [
-      { kind: 'clearTimer', id: this.roundTimer },
-      { kind: 'clearTimer', id: this.backoffTimer },
-    ];
-    if (this.saidStuck) return effects;
+    this.roundEnds = 0;
+    this.backoffEnds = 0;
+    if (this.saidStuck) return;
     this.saidStuck = true;
-    const why =
+    this.out.note(
+      'error',
       `proposer${this.cfg.group} cannot go on: it must outbid a promise of ${above}, but its next number, ${n}, is past the ceiling ` +
-      `2^48 (${MAX_PROPOSAL}) that every peer refuses. No proposer of this cluster numbers that high, so the promise was forged; ` +
-      `run every peer with a shared secret (--secret-file or PAXOS_SECRET) so prepares cannot be forged, and give this group's acceptors fresh data directories`;
-    effects.push({ kind: 'stuck', why });
-    return effects;
+        `2^48 (${MAX_PROPOSAL}) that every peer refuses. No proposer of this cluster numbers that high, so the promise was forged; ` +
+        `run every peer with a shared secret (--secret-file or PAXOS_SECRET) so prepares cannot be forged, and give this group's acceptors fresh data directories`,
+    );
+  }
+
+  /**
+   * Whether `ack` counts toward the round running in `phase`: it must answer
+   * our current n with a promise of exactly n. A promise above n is a
+   * rejection, which ends the round.
+   */
+  private counts(ack: AckFields, phase: 'preparing' | 'accepting'): boolean {
+    this.noteSeen(ack.promised);
+    if (this.phaseNow !== phase || ack.n !== this.n) return false;
+    if (ack.promised > this.n) this.rejected(ack);
+    return ack.promised === this.n;
   }
 
   /**
    * An acceptor promised a higher number. If it also knows the value is
    * already chosen, retrying is pointless: stop, and print that value.
    */
-  private rejected(ack: AckFields): Effect[] {
-    if (ack.chosen !== null && this.vouchesFor(ack.chosen)) return this.finish(ack.chosen, 'print');
-    return this.retry();
+  private rejected(ack: AckFields): void {
+    if (ack.chosen !== null && this.vouchesFor(ack.chosen)) this.finish(ack.chosen, 'print');
+    else this.retry();
   }
 
-  private retry(): Effect[] {
+  private retry(): void {
     this.attempt += 1;
     this.phaseNow = 'backoff';
-    const { backoffBaseMs, backoffCapMs } = this.cfg.timing;
-    const ms = backoffDelay(this.attempt, backoffBaseMs, backoffCapMs, this.cfg.rng);
-    return [
-      { kind: 'clearTimer', id: this.roundTimer },
-      { kind: 'setTimer', id: this.backoffTimer, ms },
-    ];
+    this.roundEnds = 0;
+    const { backoffBaseTicks, backoffCapTicks } = this.cfg.timing;
+    this.backoffEnds = this.after(backoffDelay(this.attempt, backoffBaseTicks, backoffCapTicks, this.cfg.rng));
   }
 
   /**
@@ -282,16 +290,16 @@ export class Proposer {
    * `chose` message comes from another proposer's number, which only that
    * proposer may broadcast. 'quiet': the caller prints.
    */
-  private finish(chosen: Accepted, how: 'announce' | 'print' | 'quiet'): Effect[] {
+  private finish(chosen: Accepted, how: 'announce' | 'print' | 'quiet'): void {
     this.phaseNow = 'done';
     this.outcome = chosen;
-    const effects: Effect[] = [
-      { kind: 'clearTimer', id: this.roundTimer },
-      { kind: 'clearTimer', id: this.backoffTimer },
-    ];
-    if (how !== 'quiet') effects.push({ kind: 'chose', v: chosen.v, n: chosen.n });
-    if (how === 'announce') effects.push({ kind: 'send', to: this.cfg.notify, msg: this.choseMessage() }, ...this.awaitConfirmations());
-    return effects;
+    this.roundEnds = 0;
+    this.backoffEnds = 0;
+    if (how !== 'quiet') this.print(chosen);
+    if (how === 'announce') {
+      this.out.send(this.cfg.notify, this.choseMessage());
+      this.awaitConfirmations();
+    }
   }
 
   private choseMessage(): Message {
@@ -300,25 +308,26 @@ export class Proposer {
   }
 
   /** We just announced: everyone told must confirm, or hear it again. */
-  private awaitConfirmations(): Effect[] {
+  private awaitConfirmations(): void {
     this.unconfirmed = new Set(this.cfg.notify);
     this.choseAttempt = 0;
-    return this.nextRetransmission();
+    this.nextRetransmission();
   }
 
-  private nextRetransmission(): Effect[] {
+  private nextRetransmission(): void {
     this.choseAttempt += 1;
-    const { choseRetryMs, choseRetryCapMs } = this.cfg.timing;
-    return [{ kind: 'setTimer', id: this.choseTimer, ms: backoffDelay(this.choseAttempt, choseRetryMs, choseRetryCapMs, this.cfg.rng) }];
+    const { choseRetryTicks, choseRetryCapTicks } = this.cfg.timing;
+    this.resendAt = this.after(backoffDelay(this.choseAttempt, choseRetryTicks, choseRetryCapTicks, this.cfg.rng));
+  }
+
+  /** The deadline `ticks` from now; at least the next tick. */
+  private after(ticks: number): Deadline {
+    return this.now + Math.max(1, ticks);
   }
 
   private noteSeen(promised: number): void {
     if (promised > this.highestSeen) this.highestSeen = promised;
   }
-}
-
-export function majority(acceptors: number): number {
-  return Math.floor(acceptors / 2) + 1;
 }
 
 /** The accepted pair with the highest number, or null if none accepted anything. */

@@ -1,6 +1,6 @@
 // Types shared by the pure Paxos core. Nothing here touches sockets, timers,
-// clocks or disks: the daemon, the tests and (later) the simulator feed
-// messages in and perform the effects that come out.
+// clocks or disks: the daemon, the tests and the simulator feed messages in
+// and perform the Ready that comes out (ready.ts).
 
 // PeerId and the logged message types are shared with the replicated log
 // (src/paxos/); re-exported so the lab's modules find them here too.
@@ -71,30 +71,3 @@ export const EMPTY_STATE: DurableState = {
   lastProposal: {},
   chosen: null,
 };
-
-/**
- * What the core asks its shell to do, in order. A `persist` must be on stable
- * storage before any later effect of the same batch is performed.
- */
-export type Effect =
-  | { readonly kind: 'persist'; readonly state: DurableState }
-  /** Print the `received` line for a message that is news (one line per message, not per retransmission). */
-  | { readonly kind: 'received'; readonly msg: LoggedMessage }
-  /**
-   * Send `msg`. A `silent` send (a retransmission, or a chose_ack) prints no
-   * `sent` line and is not protocol activity for --exit-after-idle.
-   */
-  | { readonly kind: 'send'; readonly to: readonly PeerId[]; readonly msg: Message; readonly silent?: true }
-  | { readonly kind: 'chose'; readonly v: string; readonly n: number }
-  | { readonly kind: 'setTimer'; readonly id: string; readonly ms: number }
-  | { readonly kind: 'clearTimer'; readonly id: string }
-  /**
-   * These peers did not answer a round in time: the shell should check that
-   * its links to them are alive, not retry into a socket that is dead.
-   */
-  | { readonly kind: 'suspect'; readonly peers: readonly PeerId[] }
-  /**
-   * A proposer cannot go on (it needs a number past the ceiling): the shell
-   * says `why` once, on stderr. The proposer sends nothing more.
-   */
-  | { readonly kind: 'stuck'; readonly why: string };

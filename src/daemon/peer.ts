@@ -1,25 +1,33 @@
-// The peer daemon: a thin shell around the pure core. It feeds messages and
-// timer events into the core under one async mutex, and performs the effects
-// that come out in order: persist (awaited, still under the mutex, so no
-// reply leaves before its state is durable), print, send, set timers.
+// The peer daemon: a thin shell around the pure core (core/node.ts). It
+// turns sockets, link events, client requests and a ticking clock into the
+// core's inputs, and performs the Ready that comes out, one batch at a time
+// (a kick loop, as the replica's): save the state and write the replica file
+// (awaited: no reply leaves before its state is durable), then print, send
+// and answer, in the order core/ready.ts gives. The core may take new inputs
+// while a batch is saved; what they produce waits for the next batch, and
+// its own save.
 
 import { EventEmitter } from 'node:events';
-import { Mutex } from 'async-mutex';
-import type { Cluster, HostEntry } from '../paxos/cluster.js';
-import { choseLine, messageLine } from '../core/logline.js';
-import { PaxosNode } from '../core/node.js';
-import { majority, type ProposerTiming } from '../core/proposer.js';
-import type { Effect, Message, MessageType, PeerId } from '../core/types.js';
-import type { Storage } from '../storage/storage.js';
-import { PeerLink, type Endpoint } from '../transport/link.js';
-import { listen, type ClientConn, type Inbound } from '../transport/server.js';
-import { LAB_CODEC, type ClientRequest, type ClientResult } from '../wire/lab.js';
-import type { Secret } from '../transport/auth.js';
-import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
-import { writeAtomically } from '../storage/atomic.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { contactsOf } from '../core/admission.js';
+import type { Cluster, HostEntry } from '../paxos/cluster.js';
+import { PaxosNode } from '../core/node.js';
+import { performReady, type ClientAnswer, type LabReady, type ReadyPerformer } from '../core/ready.js';
+import { DEFAULT_TICK_MS, inTicks, tickTiming, type ProposerTiming } from '../core/timing.js';
+import type { Message, PeerId } from '../core/types.js';
+import { writeAtomically } from '../storage/atomic.js';
+import type { Storage } from '../storage/storage.js';
+import type { Secret } from '../transport/auth.js';
+import { PeerLink, type Endpoint } from '../transport/link.js';
+import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
+import { listen, type ClientConn, type Inbound } from '../transport/server.js';
+import { LAB_CODEC, type ClientRequest, type ClientResult } from '../wire/lab.js';
 import type { Logger } from '../util/logger.js';
+import { DelayedSends, type DelayRule } from './delays.js';
+import { Ticker } from './ticker.js';
+
+export type { DelayRule } from './delays.js';
 
 export interface PeerOptions {
   readonly cluster: Cluster;
@@ -35,6 +43,8 @@ export interface PeerOptions {
   readonly rng: () => number;
   /** Emit 'idle' after this long with no protocol message in or out (0: never). */
   readonly idleMs: number;
+  /** The core's tick, in ms (default DEFAULT_TICK_MS): every wait is counted in them. */
+  readonly tickMs?: number;
   /** Hold matching outbound messages this long (`--delay`), for scripted scenarios. */
   readonly delays?: readonly DelayRule[];
   /** Where to write the chosen value once learned (the peer's replica); undefined: nowhere. */
@@ -48,43 +58,45 @@ export interface PeerOptions {
   readonly log: Logger;
 }
 
-/** `--delay TYPE:HOST=MS`: hold outbound TYPE messages to HOST for MS ms ('*' matches any). */
-export interface DelayRule {
-  readonly type: MessageType | '*';
-  readonly host: string;
-  readonly ms: number;
-}
-
 export interface Chosen {
   readonly v: string;
   readonly n: number;
 }
 
-/** Clients one peer lets wait for an outcome at once; more are told to come back. */
-const MAX_WAITING_CLIENTS = 1000;
-
 export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal: [Error] }> {
-  private readonly mutex = new Mutex();
   private readonly links = new Map<PeerId, PeerLink>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** Messages held back by --delay. */
-  private readonly held = new Set<NodeJS.Timeout>();
+  private readonly delayed: DelayedSends;
+  private readonly performer: ReadyPerformer;
+  /** Clients waiting for an answer, by ticket. */
+  private readonly clients = new Map<number, (a: ClientAnswer) => void>();
+  private nextTicket = 1;
   private node: PaxosNode | null = null;
   private inbound: Inbound | null = null;
-  private startTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  /** Whether this peer's proposers have started (from -t, or a client's submit). */
-  private proposing = false;
-  /** Clients waiting to hear what was chosen (removed when they hang up). */
-  private readonly waiting = new Set<(c: Chosen) => void>();
+  private ticker: Ticker | null = null;
+  /** The batch being performed, if any (the kick loop). */
+  private loop: Promise<void> | null = null;
   /** The value in the replica file, once written. */
   private replicated: string | null = null;
   private stopped = false;
-  /** Aborted by stop(), so nothing waits on links that will never come up. */
-  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: PeerOptions) {
     super();
+    this.delayed = new DelayedSends(opts.delays ?? [], (p) => opts.cluster.byId(p)?.host, (to, msg) => this.send(to, msg));
+    const log = opts.log;
+    this.performer = {
+      print: (line) => opts.out(line),
+      send: (o) => o.to.forEach((to) => this.delayed.deliver(to, o.msg)),
+      learned: (c) => this.emit('chose', { v: c.v, n: c.n }),
+      answer: (a) => {
+        const reply = this.clients.get(a.client);
+        this.clients.delete(a.client);
+        reply?.(a);
+      },
+      suspect: (peer) => this.links.get(peer)?.suspect(),
+      note: (n) => log[n.level](n.text),
+      dropped: (msg, why) => log.warn(`dropping ${msg.type} from peer ${msg.from}: ${why}`),
+      idle: () => this.emit('idle'),
+    };
   }
 
   get id(): PeerId {
@@ -101,15 +113,27 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
           `last proposals ${JSON.stringify(durable.lastProposal)}, chosen ${pair(durable.chosen)}`,
       );
     }
-    this.node = new PaxosNode({ self: self.id, cluster, timing: this.opts.timing, rng: this.opts.rng }, durable);
+    const tickMs = this.opts.tickMs ?? DEFAULT_TICK_MS;
+    const value = this.opts.value;
+    this.node = new PaxosNode(
+      {
+        self: self.id,
+        cluster,
+        timing: tickTiming(this.opts.timing, tickMs),
+        rng: this.opts.rng,
+        ...(value === undefined ? {} : { start: { value, afterTicks: inTicks(this.opts.startDelayMs, tickMs) } }),
+        idleTicks: inTicks(this.opts.idleMs, tickMs),
+      },
+      durable,
+    );
     // A crash between learning the value and writing the replica loses nothing.
     if (durable.chosen !== null) await this.replicate(durable.chosen.v);
     const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
     this.inbound = await listen(
       this.opts.listen,
       {
-        message: (msg) => void this.handle(msg),
-        client: (req, reply, conn) => void this.serveClient(req, reply, conn),
+        message: (msg) => this.input((n) => n.step(msg)),
+        client: (req, reply, conn) => this.serveClient(req, reply, conn),
         hello: (from) => {
           if (cluster.byId(from) === undefined) log.warn(`dropping hello from peer_id ${from}, which is not in the hostsfile`);
           else this.links.get(from)?.kick();
@@ -118,236 +142,92 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
       { log, secret: this.opts.secret ?? null, self: self.id, liveness, codec: LAB_CODEC },
     );
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
-    for (const id of this.peersToTalkTo()) {
+    for (const id of contactsOf(cluster, self.id)) {
       const peer = cluster.byId(id)!;
       const link = new PeerLink(peer.host, this.opts.endpointOf(peer), { self: self.id, peer: id, secret: this.opts.secret ?? null, liveness, log });
       this.links.set(id, link);
-      // After a drop, what we wrote just before it may be lost with it.
-      let dropped = false;
-      link.on('down', () => void (dropped = true));
-      link.on('up', () => {
-        if (!dropped) return;
-        dropped = false;
-        void this.locked(() => this.apply(this.need().reconnected(id)));
-      });
+      link.on('up', () => this.input((n) => n.linkUp(id)));
+      link.on('down', () => this.input((n) => n.linkDown(id)));
       link.start();
     }
+    this.ticker = new Ticker(tickMs, (ticks) =>
+      this.input((n) => {
+        for (let i = 0; i < ticks; i++) n.tick();
+      }),
+    );
+    this.ticker.start();
     // A proposer that won before a crash announces it again (queued until links are up).
-    await this.locked(() => this.apply(this.need().resume()));
-    this.touch();
-    if (this.node.proposerGroups().length > 0 && this.opts.value !== undefined) {
-      const value = this.opts.value;
-      this.startTimer = setTimeout(() => void this.proposeWhenReachable(value), this.opts.startDelayMs);
-    }
+    await this.kick();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopping.abort();
-    // Let a handler that is mid-way (say, writing the replica) finish.
-    await this.mutex.waitForUnlock();
-    if (this.startTimer !== null) clearTimeout(this.startTimer);
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    for (const t of this.held) clearTimeout(t);
-    this.held.clear();
+    this.ticker?.stop();
+    // Let a batch that is mid-way (say, writing the replica) finish.
+    await this.loop;
+    this.delayed.clear();
     await Promise.all([...this.links.values()].map((l) => l.close()));
     await this.inbound?.close();
   }
 
-  /** Peers this one may ever send to: its groups' acceptors, learners and proposers. */
-  private peersToTalkTo(): PeerId[] {
-    const { cluster, self } = this.opts;
-    const ids = new Set<PeerId>();
-    for (const r of self.roles) {
-      if (r.kind === 'proposer') {
-        for (const a of cluster.acceptorsOf(r.group)) ids.add(a);
-        for (const l of cluster.learnersOf(r.group)) ids.add(l);
-      } else if (r.kind === 'acceptor') {
-        const p = cluster.proposerOf(r.group);
-        if (p !== undefined) ids.add(p.id);
-      }
-    }
-    ids.delete(self.id);
-    return [...ids].sort((a, b) => a - b);
+  /** Feed the core, then perform what it has to say. */
+  private input(feed: (node: PaxosNode) => void): void {
+    if (this.stopped || this.node === null) return;
+    feed(this.node);
+    void this.kick();
   }
 
   /**
-   * After `-t`, wait until a quorum of each group's acceptors can be reached,
-   * then propose. Prepares sent into dead links would only sit in queues
-   * while the round timer ran out and burned proposal numbers.
+   * A client's submit or get. The core decides the answer; it leaves with a
+   * later batch, so a client never hears of state that is not yet saved.
    */
-  private async proposeWhenReachable(value: string): Promise<void> {
-    const { cluster, self } = this.opts;
-    const groups = this.need().proposerGroups();
-    const ready = (): boolean =>
-      groups.every((g) => {
-        const acceptors = cluster.acceptorsOf(g);
-        const up = acceptors.filter((a) => a === self.id || this.links.get(a)?.isUp === true).length;
-        return up >= majority(acceptors.length);
-      });
-    if (!ready()) {
-      this.opts.log.info(`waiting for a quorum of acceptors to be reachable before proposing`);
-      await new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (!ready() && !this.stopped) return;
-          for (const l of this.links.values()) l.off('up', check);
-          this.stopping.signal.removeEventListener('abort', check);
-          resolve();
-        };
-        for (const l of this.links.values()) l.on('up', check);
-        this.stopping.signal.addEventListener('abort', check);
-      });
-    }
-    if (!this.stopped) await this.startProposing(value);
-  }
-
-  private startProposing(value: string): Promise<void> {
-    return this.locked(async () => this.beginProposing(value));
-  }
-
-  /** Under the mutex. One proposal per peer: a second start (a client after -t, or -t after a client) waits for the first's outcome. */
-  private async beginProposing(value: string): Promise<void> {
-    if (this.proposing) return;
-    this.proposing = true;
-    await this.apply(this.need().propose(value));
-  }
-
-  /**
-   * A client's submit or get, answered on its own connection, under the
-   * mutex: a client never hears of state that is not yet saved.
-   */
-  private serveClient(req: ClientRequest, reply: (res: ClientResult) => void, conn: ClientConn): Promise<void> {
-    return this.locked(async () => {
-      const peer = this.opts.self.host;
-      const node = this.need();
-      const chosen = (c: { v: string; n: number }): ClientResult => ({ type: 'result', id: req.id, status: 'chosen', value: c.v, n: c.n, peer });
-      if (req.type === 'get') {
-        const known = node.chosen;
-        reply(known === null ? { type: 'result', id: req.id, status: 'not_chosen', peer } : chosen(known));
-        return;
-      }
-      if (node.proposerGroups().length === 0) {
-        const proposers = this.opts.cluster.hosts.filter((h) => h.roles.some((r) => r.kind === 'proposer')).map((h) => h.host);
-        reply({ type: 'result', id: req.id, status: 'not_proposer', peer, proposers });
-        return;
-      }
-      const outcome = node.outcome();
-      if (outcome !== null) {
-        reply(chosen(outcome));
-        return;
-      }
-      if (this.waiting.size >= MAX_WAITING_CLIENTS) {
-        reply({ type: 'result', id: req.id, status: 'invalid', peer, why: `${MAX_WAITING_CLIENTS} clients are already waiting; try again later` });
-        return;
-      }
-      const waiter = (c: Chosen): void => reply(chosen(c));
-      this.waiting.add(waiter);
-      conn.onClose(() => this.waiting.delete(waiter));
-      this.opts.log.info(`client submits ${JSON.stringify(req.value.slice(0, 40))}${this.proposing ? '; already proposing, so it waits for the outcome' : ''}`);
-      await this.beginProposing(req.value);
+  private serveClient(req: ClientRequest, reply: (res: ClientResult) => void, conn: ClientConn): void {
+    const ticket = this.nextTicket++;
+    const peer = this.opts.self.host;
+    this.clients.set(ticket, (a) => reply(clientResult(req.id, peer, a)));
+    conn.onClose(() => {
+      if (this.clients.delete(ticket)) this.input((n) => n.hangUp(ticket));
     });
-  }
-
-  private handle(msg: Message): Promise<void> {
-    return this.locked(async () => {
-      const node = this.need();
-      const why = node.reject(msg);
-      if (why !== null) {
-        this.opts.log.warn(`dropping ${msg.type} from peer ${msg.from}: ${why}`);
-        return;
-      }
-      await this.apply(node.receive(msg));
-    });
+    this.input((n) => (req.type === 'get' ? n.get(ticket) : n.submit(ticket, req.value)));
   }
 
   /**
-   * Run `task` under the state mutex. If it fails (the disk refused a save,
-   * say), the peer must not go on answering from state it could not keep:
-   * it stops, and 'fatal' says why.
+   * Perform batches until the core has nothing more. One loop at a time; a
+   * failure (the disk refused a save, say) stops the peer, which must not
+   * go on answering from state it could not keep, and 'fatal' says why.
    */
-  private locked(task: () => Promise<void>): Promise<void> {
-    return this.mutex.runExclusive(async () => {
-      if (this.stopped) return;
+  private kick(): Promise<void> {
+    if (this.loop !== null || this.stopped || this.node === null || !this.node.hasReady) return this.loop ?? Promise.resolve();
+    const node = this.node;
+    this.loop = (async () => {
       try {
-        await task();
+        while (!this.stopped && node.hasReady) {
+          await this.perform(node.ready());
+          node.advance();
+        }
       } catch (err) {
         this.stopped = true;
         this.emit('fatal', err instanceof Error ? err : new Error(String(err)));
+      } finally {
+        this.loop = null;
       }
-    });
+    })();
+    return this.loop;
   }
 
-  /** Perform effects in order. Runs under the mutex. */
-  private async apply(effects: Effect[]): Promise<void> {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'persist':
-          await this.opts.storage.save(e.state);
-          break;
-        case 'received':
-          this.opts.out(messageLine('received', this.id, e.msg));
-          this.touch();
-          break;
-        case 'send':
-          // Retransmissions and chose_acks are silent: no line, and not activity.
-          if (e.silent !== true && e.msg.type !== 'chose_ack') {
-            this.opts.out(messageLine('sent', this.id, e.msg));
-            this.touch();
-          }
-          for (const to of e.to) this.deliver(to, e.msg);
-          break;
-        case 'suspect':
-          for (const p of e.peers) this.links.get(p)?.suspect();
-          break;
-        case 'stuck':
-          this.opts.log.error(e.why);
-          break;
-        case 'chose': {
-          // The replica is durable before the peer says it chose.
-          await this.replicate(e.v);
-          this.opts.out(choseLine(this.id, e.v, e.n));
-          const c = { v: e.v, n: e.n };
-          this.emit('chose', c);
-          // Clients of our proposers hear our groups' outcome, not another group's.
-          if (this.need().vouches(c)) {
-            for (const w of this.waiting) w(c);
-            this.waiting.clear();
-          }
-          break;
-        }
-        case 'setTimer':
-          this.setTimer(e.id, e.ms);
-          break;
-        case 'clearTimer':
-          clearTimeout(this.timers.get(e.id));
-          this.timers.delete(e.id);
-          break;
-      }
-    }
-  }
-
-  private deliver(to: PeerId, msg: Message): void {
-    // A scripted network delay: the message is logged as sent now and
-    // leaves later, as if the network were slow. Not part of the protocol.
-    const host = this.opts.cluster.byId(to)?.host.toLowerCase();
-    const rule = this.opts.delays?.find((r) => (r.type === '*' || r.type === msg.type) && (r.host === '*' || r.host.toLowerCase() === host));
-    if (rule !== undefined && rule.ms > 0) {
-      const t = setTimeout(() => {
-        this.held.delete(t);
-        if (!this.stopped) this.send(to, msg);
-      }, rule.ms);
-      this.held.add(t);
-      return;
-    }
-    this.send(to, msg);
+  private async perform(r: LabReady): Promise<void> {
+    if (r.persist !== null) await this.opts.storage.save(r.persist);
+    // The replica is durable before the peer says it chose.
+    const first = r.learned[0];
+    if (first !== undefined) await this.replicate(first.v);
+    performReady(r, this.performer);
   }
 
   private send(to: PeerId, msg: Message): void {
+    if (this.stopped) return;
     if (to === this.id) {
       // To ourselves: through the same path as the network, after this batch.
-      setImmediate(() => void this.handle(msg));
+      setImmediate(() => this.input((n) => n.step(msg)));
       return;
     }
     const link = this.links.get(to);
@@ -355,23 +235,10 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     else link.send(msg);
   }
 
-  private setTimer(id: string, ms: number): void {
-    clearTimeout(this.timers.get(id));
-    const handle: NodeJS.Timeout = setTimeout(() => {
-      void this.locked(async () => {
-        // A timer cleared or replaced while this callback waited is stale.
-        if (this.timers.get(id) !== handle) return;
-        this.timers.delete(id);
-        await this.apply(this.need().timeout(id));
-      });
-    }, ms);
-    this.timers.set(id, handle);
-  }
-
   /**
    * Write the learned value to this peer's replica file, atomically, before
-   * anyone is told (still under the mutex). Every peer that learns the value
-   * ends with the same bytes: the value's UTF-8, nothing else.
+   * anyone is told. Every peer that learns the value ends with the same
+   * bytes: the value's UTF-8, nothing else.
    */
   private async replicate(value: string): Promise<void> {
     // The first value learned, as the saved state's `chosen` is.
@@ -381,18 +248,18 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     await writeAtomically(file, Buffer.from(value, 'utf8'));
     this.replicated = value;
   }
-
-  /** Protocol activity: restart the idle countdown. */
-  private touch(): void {
-    if (this.opts.idleMs <= 0 || this.stopped) return;
-    // refresh() re-arms the same timer: this runs for every line printed.
-    if (this.idleTimer !== null) this.idleTimer.refresh();
-    else this.idleTimer = setTimeout(() => this.emit('idle'), this.opts.idleMs);
-  }
-
-  private need(): PaxosNode {
-    if (this.node === null) throw new Error('peer not started');
-    return this.node;
-  }
 }
 
+/** The core's answer to client request `id`, on the wire. */
+function clientResult(id: ClientRequest['id'], peer: string, a: ClientAnswer): ClientResult {
+  switch (a.status) {
+    case 'chosen':
+      return { type: 'result', id, status: 'chosen', value: a.v, n: a.n, peer };
+    case 'not_chosen':
+      return { type: 'result', id, status: 'not_chosen', peer };
+    case 'not_proposer':
+      return { type: 'result', id, status: 'not_proposer', peer, proposers: [...a.proposers] };
+    case 'busy':
+      return { type: 'result', id, status: 'invalid', peer, why: a.why };
+  }
+}

@@ -11,7 +11,7 @@
 //   and adopts per slot the value of the highest ballot a quorum reports
 //   (leader.ts, maybeLead); holes become no-ops;
 // - acks count only for the ballot they answer (leader.ts, onPrepareAck and
-//   onAcceptAck); a majority is quorum.ts;
+//   onAcceptAck); a majority is paxos/quorum.ts;
 // - an acceptor votes at ballot n iff n >= its promise (acceptor.ts, onAccept);
 // - a ballot is never reused: the candidate's own ballot is a promise,
 //   written before anything that depends on it leaves (Ready order);

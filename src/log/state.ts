@@ -5,7 +5,7 @@
 // the few writes every role makes to the Ready.
 
 import type { PeerId } from '../paxos/ids.js';
-import { quorumOf } from './quorum.js';
+import { quorumOf } from '../paxos/quorum.js';
 import { DEFAULT_LOG_TIMING, type Batch, type LogMessage, type LogTiming, type LogVariant, type Ready, type Recovered, type SlotReport, type Vote } from './types.js';
 
 export interface LogConfig {

@@ -14,21 +14,18 @@
 // which is when liveness is measured: every proposer, acceptor and learner
 // must learn the value.
 //
-// After every event the world checks the invariants:
-//   - at most one value is ever chosen (accepted by a majority at one number);
-//   - so a chosen value never changes;
-//   - the chosen value was proposed;
-//   - no acceptor's promise ever decreases, across restarts too;
-//   - every `chose` any peer prints names that one value, and a majority
-//     really accepted it.
+// After every event the world checks the invariants (invariants.ts). Each
+// peer's Ready is performed as the daemon performs it (core/ready.ts,
+// performReady), and each peer's clock ticks every TICK_MS of sim time.
 
 import { parseHostsfile, type Cluster } from '../config/hostsfile.js';
 import { PaxosNode, type NodeVariant } from '../core/node.js';
-import { groupOfProposal } from '../core/numbering.js';
-import { majority, type ProposerTiming } from '../core/proposer.js';
-import { EMPTY_STATE, type DurableState, type Effect, type Message, type PeerId } from '../core/types.js';
+import { performReady, type ReadyPerformer } from '../core/ready.js';
+import { inTicks, tickTiming, type ProposerTiming, type TickTiming } from '../core/timing.js';
+import { EMPTY_STATE, type DurableState, type Message, type PeerId } from '../core/types.js';
 import { between, mulberry32, pick } from '../util/prng.js';
 import { Agenda } from './agenda.js';
+import { Invariants, Violation } from './invariants.js';
 
 /** Sim time (ms) after which no more faults are injected. */
 export const FAULT_END = 2000;
@@ -40,6 +37,9 @@ export const LIVENESS_END = FAULT_END + 3000;
 const DEAD_AFTER = 150;
 
 const TIMING: ProposerTiming = { roundTimeoutMs: 200, backoffBaseMs: 20, backoffCapMs: 500, choseRetryMs: 50, choseRetryCapMs: 400 };
+
+/** Sim time (ms) between two ticks of every peer's clock, as the daemon's ticker gives them. */
+const TICK_MS = 5;
 
 export interface SimOptions {
   readonly seed: number;
@@ -75,8 +75,7 @@ export interface SimResult {
 
 type Event =
   | { kind: 'deliver'; to: PeerId; msg: Message }
-  | { kind: 'timer'; node: PeerId; life: number; id: string; gen: number }
-  | { kind: 'propose'; node: PeerId; life: number }
+  | { kind: 'tick' }
   | { kind: 'crash'; node: PeerId }
   | { kind: 'restart'; node: PeerId }
   | { kind: 'freeze'; node: PeerId; until: number }
@@ -84,9 +83,6 @@ type Event =
   | { kind: 'cut'; a: PeerId; b: PeerId }
   | { kind: 'heal'; a: PeerId; b: PeerId };
 
-
-
-class Violation extends Error {}
 
 export class World {
   readonly rng: () => number;
@@ -98,23 +94,19 @@ export class World {
   private readonly nodes = new Map<PeerId, PaxosNode | null>();
   private readonly life = new Map<PeerId, number>();
   private readonly durable = new Map<PeerId, DurableState>();
-  private readonly timers = new Map<string, number>();
+  private readonly timing: TickTiming;
+  /** Ticks a frozen peer missed: its clock catches up when it thaws, as the daemon's ticker does. */
+  private readonly missedTicks = new Map<PeerId, number>();
   private readonly values = new Map<PeerId, string>();
   private readonly acceptors: PeerId[];
   private readonly proposers: PeerId[];
   private readonly learners: PeerId[];
-  private readonly quorum: number;
   // Fault budget for this seed.
   private readonly dropP: number;
   private readonly dupP: number;
   private readonly maxDelay: number;
   private readonly midStepCrashP: number;
-  // What the invariants remember.
-  private readonly promised = new Map<PeerId, number>();
-  /** "n v" -> acceptors that ever accepted v at n. */
-  private readonly acceptedAt = new Map<string, Set<PeerId>>();
-  private chosenValue: string | null = null;
-  private readonly printedBy = new Map<PeerId, Set<string>>();
+  private readonly invariants: Invariants;
   private readonly trace: string[] = [];
   /** Frozen peers, and when they thaw: their events wait until then. */
   private readonly frozenUntil = new Map<PeerId, number>();
@@ -139,7 +131,6 @@ export class World {
     this.acceptors = [...this.cluster.acceptorsOf(1)];
     this.proposers = groups.map((g) => this.cluster.proposerOf(g)!.id);
     this.learners = [...this.cluster.learnersOf(1)];
-    this.quorum = majority(this.acceptors.length);
     this.dropP = pick(r, [0, 0.05, 0.2]);
     this.dupP = pick(r, [0, 0.05]);
     this.maxDelay = pick(r, [5, 50]);
@@ -151,14 +142,14 @@ export class World {
       `${nAcc} acceptors, ${nProp} proposers${proposerAccepts ? ' (p1 also accepts)' : ''}${learner ? ', a learner' : ''}; ` +
       `drop ${this.dropP}, dup ${this.dupP}, delay <= ${this.maxDelay} ms, ${crashes} crashes, ${freezes} freezes, ${cuts} black-holed links`;
 
+    this.timing = tickTiming({ ...TIMING, ...opts.timing }, TICK_MS);
+    for (const p of this.proposers) this.values.set(p, `v${p}`);
+    this.invariants = new Invariants(this.acceptors, [...this.values.values()], this.cluster.stride, (line) => this.note(line));
     for (const h of this.cluster.hosts) {
       this.life.set(h.id, 0);
-      this.nodes.set(h.id, this.makeNode(h.id, EMPTY_STATE));
+      this.nodes.set(h.id, this.makeNode(h.id, EMPTY_STATE, 30));
     }
-    for (const p of this.proposers) {
-      this.values.set(p, `v${p}`);
-      this.agenda.push(between(r, 0, 30), { kind: 'propose', node: p, life: 0 });
-    }
+    this.agenda.push(TICK_MS, { kind: 'tick' });
     for (let i = 0; i < crashes; i++) {
       const victim = pick(r, this.cluster.hosts).id;
       const at = between(r, 0, FAULT_END * 0.8);
@@ -190,7 +181,11 @@ export class World {
         this.now = Math.max(this.now, next.at);
         this.events += 1;
         this.step(next.item);
-        this.checkInvariants();
+        this.invariants.check((a) => {
+          const node = this.nodes.get(a);
+          const state = node == null ? this.durable.get(a) : node.state;
+          return state === undefined ? undefined : { state, live: node != null };
+        });
       }
     } catch (err) {
       if (!(err instanceof Violation)) throw err;
@@ -201,26 +196,36 @@ export class World {
       shape: this.shape,
       violation,
       trace: this.trace,
-      proposersChose: this.proposers.every((p) => (this.printedBy.get(p)?.size ?? 0) > 0),
-      learnersChose: this.learners.every((l) => (this.printedBy.get(l)?.size ?? 0) > 0),
+      proposersChose: this.proposers.every((p) => this.invariants.printed(p)),
+      learnersChose: this.learners.every((l) => this.invariants.printed(l)),
       everyoneChose: this.everyoneDone(),
-      chosen: this.chosenValue,
+      chosen: this.invariants.chosen,
       events: this.events,
       endedAt: this.now,
     };
   }
 
   private everyoneDone(): boolean {
-    return this.cluster.hosts.every((h) => (this.printedBy.get(h.id)?.size ?? 0) > 0);
+    return this.cluster.hosts.every((h) => this.invariants.printed(h.id));
   }
 
   private faulty(): boolean {
     return this.now < FAULT_END;
   }
 
-  private makeNode(id: PeerId, state: DurableState): PaxosNode {
+  /**
+   * A peer as the daemon starts it: its proposer (if any) proposes on its
+   * own within `startWithinMs`, once a majority of its acceptors is
+   * reachable; its links to everyone are up (the network below loses,
+   * delays and black-holes messages instead).
+   */
+  private makeNode(id: PeerId, state: DurableState, startWithinMs: number): PaxosNode {
     const rng = mulberry32(Math.floor(this.rng() * 2 ** 32));
-    return new PaxosNode({ self: id, cluster: this.cluster, timing: { ...TIMING, ...this.opts.timing }, rng, ...(this.opts.variant ? { variant: this.opts.variant } : {}) }, state);
+    const value = this.values.get(id);
+    const start = value === undefined ? {} : { start: { value, afterTicks: inTicks(between(this.rng, 0, startWithinMs), TICK_MS) } };
+    const node = new PaxosNode({ self: id, cluster: this.cluster, timing: this.timing, rng, ...start, ...(this.opts.variant ? { variant: this.opts.variant } : {}) }, state);
+    for (const h of this.cluster.hosts) if (h.id !== id) node.linkUp(h.id);
+    return node;
   }
 
   private note(line: string): void {
@@ -230,36 +235,27 @@ export class World {
   }
 
   private step(ev: Event): void {
-    // A frozen peer does nothing: what reaches it, and its timers, wait for the thaw.
-    const target = ev.kind === 'deliver' ? ev.to : ev.kind === 'timer' || ev.kind === 'propose' ? ev.node : null;
-    const thaw = target === null ? undefined : this.frozenUntil.get(target);
+    // A frozen peer does nothing: what reaches it waits for the thaw, and its clock stands still.
+    const thaw = ev.kind === 'deliver' ? this.frozenUntil.get(ev.to) : undefined;
     if (thaw !== undefined) {
       this.agenda.push(thaw, ev);
       return;
     }
     switch (ev.kind) {
-      case 'propose': {
-        const node = this.nodes.get(ev.node);
-        if (node == null || this.life.get(ev.node) !== ev.life) return;
-        this.note(`p${ev.node} proposes ${this.values.get(ev.node)}`);
-        this.perform(ev.node, node.propose(this.values.get(ev.node)!));
+      case 'tick':
+        this.agenda.push(this.now + TICK_MS, { kind: 'tick' });
+        for (const [id, node] of this.nodes) {
+          if (node == null) continue;
+          if (this.frozenUntil.has(id)) this.missedTicks.set(id, (this.missedTicks.get(id) ?? 0) + 1);
+          else this.tick(id, node, 1);
+        }
         return;
-      }
-      case 'timer': {
-        const node = this.nodes.get(ev.node);
-        if (node == null || this.life.get(ev.node) !== ev.life || this.timers.get(`${ev.node} ${ev.id}`) !== ev.gen) return;
-        this.timers.delete(`${ev.node} ${ev.id}`);
-        this.note(`peer ${ev.node} timer ${ev.id}`);
-        this.perform(ev.node, node.timeout(ev.id));
-        return;
-      }
       case 'deliver': {
         const node = this.nodes.get(ev.to);
         if (node == null) return; // down: lost, as with a crashed process
-        const why = node.reject(ev.msg);
-        if (why !== null) throw new Violation(`peer ${ev.to} refused a message a correct peer sent: ${show(ev.msg)} (${why})`);
         this.note(`${ev.msg.from}->${ev.to} ${show(ev.msg)}`);
-        this.perform(ev.to, node.receive(ev.msg));
+        node.step(ev.msg);
+        this.drain(ev.to);
         return;
       }
       case 'crash':
@@ -278,6 +274,8 @@ export class World {
         if (this.frozenUntil.get(ev.node) === undefined) return;
         this.frozenUntil.delete(ev.node);
         this.note(`THAW peer ${ev.node}`);
+        this.tick(ev.node, this.nodes.get(ev.node), this.missedTicks.get(ev.node) ?? 0);
+        this.missedTicks.delete(ev.node);
         // Frozen long enough, every link to and from it was declared dead and redialed.
         if (this.now - ev.since > DEAD_AFTER) this.redialed(ev.node);
         return;
@@ -288,43 +286,63 @@ export class World {
       case 'heal':
         if (!this.cuts.delete(`${ev.a} ${ev.b}`)) return;
         this.note(`HEAL ${ev.a}<->${ev.b}: the link was declared dead and redialed`);
-        for (const [x, y] of [[ev.a, ev.b], [ev.b, ev.a]] as const) {
-          const node = this.nodes.get(x);
-          if (node != null) this.apply(x, node.reconnected(y));
-        }
+        for (const [x, y] of [[ev.a, ev.b], [ev.b, ev.a]] as const) this.reconnect(x, y);
         return;
     }
   }
 
+  private tick(id: PeerId, node: PaxosNode | null | undefined, ticks: number): void {
+    if (node == null || ticks === 0) return;
+    for (let i = 0; i < ticks; i++) node.tick();
+    this.drain(id);
+  }
+
+  /** `x`'s link to `y` dropped and came back (declared dead and redialed, or `y` restarted). */
+  private reconnect(x: PeerId, y: PeerId): void {
+    const node = this.nodes.get(x);
+    if (node == null) return;
+    node.linkDown(y);
+    node.linkUp(y);
+    this.drain(x);
+  }
+
   /** Every live peer's link to `id` came back, and its links to them. */
   private redialed(id: PeerId): void {
-    const me = this.nodes.get(id);
-    for (const [other, node] of this.nodes) {
-      if (other === id || node == null) continue;
-      this.apply(other, node.reconnected(id));
-      if (me != null) this.apply(id, me.reconnected(other));
+    for (const other of this.nodes.keys()) {
+      if (other === id) continue;
+      this.reconnect(other, id);
+      this.reconnect(id, other);
     }
   }
 
   /**
-   * Perform a step's effects, or, now and then while faults are on, crash
-   * after the save but before the sends and prints that depend on it: the
-   * one partial outcome the daemon allows (it awaits every save first).
+   * Perform a peer's Ready as the daemon does (core/ready.ts), or, now and
+   * then while faults are on, crash after the save but before the sends and
+   * prints that depend on it: the one partial outcome the daemon allows (it
+   * awaits every save first).
    */
-  private perform(id: PeerId, effects: readonly Effect[]): void {
-    if (this.faulty() && effects.some((e) => e.kind === 'persist') && this.rng() < this.midStepCrashP) {
-      this.apply(id, effects.filter((e) => e.kind === 'persist'));
-      this.crash(id, 'mid-step, after saving, before sending');
-      this.agenda.push(this.now + between(this.rng, 10, 300), { kind: 'restart', node: id });
-      return;
+  private drain(id: PeerId): void {
+    const node = this.nodes.get(id);
+    while (node != null && this.nodes.get(id) === node && node.hasReady) {
+      const r = node.ready();
+      if (r.persist !== null) {
+        this.durable.set(id, r.persist);
+        if (this.faulty() && this.rng() < this.midStepCrashP) {
+          this.crash(id, 'mid-step, after saving, before sending');
+          this.agenda.push(this.now + between(this.rng, 10, 300), { kind: 'restart', node: id });
+          return;
+        }
+      }
+      performReady(r, this.performer(id));
+      node.advance();
     }
-    this.apply(id, effects);
   }
 
   private crash(id: PeerId, how: string): void {
     if (this.nodes.get(id) == null) return;
     this.nodes.set(id, null);
     this.frozenUntil.delete(id); // kill -9 ends a frozen process too
+    this.missedTicks.delete(id);
     this.life.set(id, this.life.get(id)! + 1);
     this.note(`CRASH peer ${id} (${how})`);
   }
@@ -332,52 +350,31 @@ export class World {
   private restart(id: PeerId): void {
     if (this.nodes.get(id) != null) return;
     const state = this.opts.forgetful ? EMPTY_STATE : (this.durable.get(id) ?? EMPTY_STATE);
-    this.nodes.set(id, this.makeNode(id, state));
+    this.nodes.set(id, this.makeNode(id, state, 20));
     this.note(`RESTART peer ${id} from promised ${state.promised}, accepted ${state.accepted === null ? '-' : `${state.accepted.v}@${state.accepted.n}`}`);
-    const before = this.promised.get(id) ?? 0;
-    if (this.acceptors.includes(id) && state.promised < before) {
-      throw new Violation(`peer ${id}'s promise went from ${before} down to ${state.promised} across a restart`);
-    }
+    this.invariants.restarts(id, state);
     // As the daemon does at start: a proposer that won before the crash says so again.
-    this.apply(id, this.nodes.get(id)!.resume());
-    if (this.values.has(id)) this.agenda.push(this.now + between(this.rng, 0, 20), { kind: 'propose', node: id, life: this.life.get(id)! });
+    this.drain(id);
     // Everyone's link to it reconnects.
-    for (const [other, node] of this.nodes) if (other !== id && node != null) this.apply(other, node.reconnected(id));
+    for (const other of this.nodes.keys()) if (other !== id) this.reconnect(other, id);
   }
 
-  private apply(id: PeerId, effects: readonly Effect[]): void {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'persist':
-          this.durable.set(id, e.state);
-          break;
-        case 'send':
-          for (const to of e.to) this.send(to, e.msg);
-          break;
-        case 'chose': {
-          const set = this.printedBy.get(id) ?? new Set<string>();
-          set.add(e.v);
-          this.printedBy.set(id, set);
-          this.note(`peer ${id} prints chose ${e.v}@${e.n}`);
-          break;
-        }
-        case 'setTimer': {
-          const key = `${id} ${e.id}`;
-          const gen = (this.timers.get(key) ?? 0) + 1;
-          this.timers.set(key, gen);
-          this.agenda.push(this.now + e.ms, { kind: 'timer', node: id, life: this.life.get(id)!, id: e.id, gen });
-          break;
-        }
-        case 'clearTimer':
-          this.timers.set(`${id} ${e.id}`, (this.timers.get(`${id} ${e.id}`) ?? 0) + 1);
-          break;
-        case 'received':
-          break; // the trace notes every delivery already
-        case 'suspect':
-          this.note(`peer ${id} suspects its links to ${e.peers.join(', ')}`);
-          break;
-      }
-    }
+  private performer(id: PeerId): ReadyPerformer {
+    return {
+      print: () => undefined, // the trace notes deliveries and chose lines already
+      send: (o) => o.to.forEach((to) => this.send(to, o.msg)),
+      learned: (c) => {
+        this.invariants.prints(id, c.v);
+        this.note(`peer ${id} prints chose ${c.v}@${c.n}`);
+      },
+      answer: () => undefined,
+      suspect: (peer) => this.note(`peer ${id} suspects its link to ${peer}`),
+      note: () => undefined,
+      dropped: (msg, why) => {
+        throw new Violation(`peer ${id} refused a message a correct peer sent: ${show(msg)} (${why})`);
+      },
+      idle: () => undefined,
+    };
   }
 
   private send(to: PeerId, msg: Message): void {
@@ -403,41 +400,6 @@ export class World {
     if (this.faulty() && this.rng() < this.dupP) this.agenda.push(this.now + between(this.rng, 0.1, this.maxDelay), { kind: 'deliver', to, msg });
   }
 
-  private checkInvariants(): void {
-    for (const a of this.acceptors) {
-      const node = this.nodes.get(a);
-      // A crashed acceptor's saved state counts too: what it accepted before
-      // dying stays accepted, even if the run ends before it restarts.
-      const s = node == null ? this.durable.get(a) : node.state;
-      if (s === undefined) continue;
-      const before = this.promised.get(a) ?? 0;
-      if (node != null && s.promised < before) throw new Violation(`peer ${a}'s promise decreased from ${before} to ${s.promised}`);
-      this.promised.set(a, Math.max(before, s.promised));
-      if (s.accepted !== null) {
-        const key = `${s.accepted.n} ${s.accepted.v}`;
-        const who = this.acceptedAt.get(key) ?? new Set<PeerId>();
-        who.add(a);
-        this.acceptedAt.set(key, who);
-        if (who.size >= this.quorum) this.noteChosen(s.accepted.v, s.accepted.n);
-      }
-    }
-    for (const [peer, printed] of this.printedBy) {
-      for (const v of printed) {
-        if (this.chosenValue === null || v !== this.chosenValue) {
-          throw new Violation(`peer ${peer} printed chose ${v}, but ${this.chosenValue === null ? 'no value' : this.chosenValue} was accepted by a majority`);
-        }
-      }
-    }
-  }
-
-  private noteChosen(v: string, n: number): void {
-    if (![...this.values.values()].includes(v)) throw new Violation(`${v} was chosen at ${n} but nobody proposed it`);
-    if (this.chosenValue !== null && this.chosenValue !== v) {
-      throw new Violation(`two values chosen: ${this.chosenValue}, then ${v} at ${n} (group ${groupOfProposal(n, this.cluster.stride)})`);
-    }
-    if (this.chosenValue === null) this.note(`CHOSEN ${v} at ${n} (a majority accepted it)`);
-    this.chosenValue = v;
-  }
 }
 
 function show(m: Message): string {

@@ -23,8 +23,8 @@
 
 import type { Cluster } from '../paxos/cluster.js';
 import type { LogLine } from '../paxos/logline.js';
-import { groupOfProposal } from '../core/numbering.js';
-import { majority } from '../core/proposer.js';
+import { groupOfProposal } from '../paxos/numbering.js';
+import { quorumOf } from '../paxos/quorum.js';
 import { orderViolations } from './order.js';
 import { parseLogLine } from './parse.js';
 
@@ -54,7 +54,7 @@ export function checkTranscripts(
   const out: Violation[] = [];
   const chose: Array<{ peer: string; line: number; l: LogLine }> = [];
   const proposed = new Set<string>();
-  const quorum = (n: number): number => majority(cluster.acceptorsOf(groupOfProposal(Math.max(1, n), cluster.stride)).length);
+  const quorum = (n: number): number => quorumOf(cluster.acceptorsOf(groupOfProposal(Math.max(1, n), cluster.stride)).length);
   const byId = new Map<number, { label: string; lines: LogLine[]; remembered: string | undefined }>();
   // What resumed peers remember, and who remembers it first.
   const remembered = new Map<string, string>();

@@ -18,7 +18,7 @@
 
 import type { Cluster } from '../config/hostsfile.js';
 import { formatLine, type LogLine } from '../paxos/logline.js';
-import { groupOfProposal } from '../core/numbering.js';
+import { groupOfProposal } from '../paxos/numbering.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { MessageType } from '../paxos/logline.js';
 

@@ -15,7 +15,7 @@
 
 import type { Cluster } from '../config/hostsfile.js';
 import type { LogLine } from '../paxos/logline.js';
-import { groupOfProposal } from '../core/numbering.js';
+import { groupOfProposal } from '../paxos/numbering.js';
 
 export interface OrderViolation {
   /** 0-based index into the transcript. */

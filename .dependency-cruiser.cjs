@@ -11,22 +11,28 @@ const TIERS = [
   ['util', 'core', 'sm', 'lincheck'],
   // 1. Built on core's types, without each other: config (parses the
   //    hostsfile into core's Cluster; ConfigError; flag parsing), log (the
-  //    Multi-Paxos replica log), storage (durable state).
-  ['config', 'log', 'storage'],
-  // 2. Speak or read the protocol: transport (wire, links, server), transcript
-  //    (reads and checks peers' output), sim (the deterministic simulator).
-  ['transport', 'transcript', 'sim'],
-  // 3. Put the pieces together: daemon (a peer's shell: transport + storage +
-  //    core), runner (launches testcases, reads transcripts), viz (charts
-  //    from transcripts).
-  ['daemon', 'runner', 'viz'],
-  // 4. Test and fault tools built on the runner (nemesis, docker tests, the
+  //    Multi-Paxos replica log).
+  ['config', 'log'],
+  // 2. storage (durable state): the lab peer's, and the replicated log's
+  //    store of log records (so above log).
+  ['storage'],
+  // 3. Speak or read the protocol: node (the one node loop and the replica
+  //    around the log core, over effects: no sockets, timers or disks),
+  //    transport (wire, links, server), transcript (reads and checks peers'
+  //    output).
+  ['node', 'transport', 'transcript'],
+  // 4. Put the pieces together: daemon (a peer's shell: transport + storage +
+  //    the node loop), sim (the deterministic simulators: the node loop over a
+  //    simulated clock, disk and network), runner (launches testcases, reads
+  //    transcripts), viz (charts from transcripts).
+  ['daemon', 'sim', 'runner', 'viz'],
+  // 5. Test and fault tools built on the runner (nemesis, docker tests, the
   //    fault proxy). They start the CLI as a process, never import it.
   ['tools'],
-  // 5. The live page: runs clusters (runner), injects faults (tools' proxy),
+  // 6. The live page: runs clusters (runner), injects faults (tools' proxy),
   //    draws charts (viz).
   ['ui'],
-  // 6. The command line: the entry point, may use everything.
+  // 7. The command line: the entry point, may use everything.
   ['cli'],
 ];
 

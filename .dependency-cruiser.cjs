@@ -18,16 +18,19 @@ const TIERS = [
   //    settings per mode), storage (durable state), rules (the one module
   //    through which ui, viz and tools use the protocols' rules).
   ['config', 'storage', 'rules'],
-  // 3. Speak or read bytes: transport (lines, links, server, handshake: no
-  //    protocol, it takes a Codec), transcript (reads and checks peers'
-  //    output), sim (the deterministic simulator).
-  ['transport', 'transcript', 'sim'],
+  // 3. Speak or read bytes, or drive a core: transport (lines, links, server,
+  //    handshake: no protocol, it takes a Codec), transcript (reads and checks
+  //    peers' output), node (the one node loop and the replica around the log
+  //    core, over effects: no sockets, timers or disks).
+  ['transport', 'transcript', 'node'],
   // 4. Each protocol's wire format, a Codec for the transport: wire.
   ['wire'],
   // 5. Put the pieces together: daemon (a peer's shell: transport + storage +
-  //    core), client (the lab and key-value client libraries), runner
-  //    (launches testcases, reads transcripts), viz (charts from transcripts).
-  ['daemon', 'client', 'runner', 'viz'],
+  //    the node loop), sim (the deterministic simulators: the node loop over a
+  //    simulated clock, disk and network), client (the lab and key-value
+  //    client libraries), runner (launches testcases, reads transcripts), viz
+  //    (charts from transcripts).
+  ['daemon', 'sim', 'client', 'runner', 'viz'],
   // 6. Test and fault tools built on the runner (nemesis, docker tests, the
   //    fault proxy). They start the CLI as a process, never import it.
   ['tools'],

@@ -1,4 +1,4 @@
-// A replica's data directory and its identity (src/daemon/replica-store.ts):
+// A replica's data directory and its identity (src/storage/file-log-store.ts):
 // when it may vote at once, and when it must recover from the others first
 // (docs/recovery.md). The identity file is removed before anything repairs
 // damage, so a crash during the repair cannot leave a directory that looks
@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { identityOf, ReplicaStore } from '../src/daemon/replica-store.js';
+import { FileLogStore } from '../src/storage/file-log-store.js';
+import { identityOf } from '../src/storage/log-store.js';
 import { StateError } from '../src/storage/lock.js';
 import { Wal } from '../src/storage/wal.js';
 import { silentLogger } from '../src/util/logger.js';
@@ -19,7 +20,7 @@ const ME = identityOf(HOSTS, 2);
 /** A directory whose replica recovered once and voted: identity.json and a log with a promise and a vote. */
 async function voted(): Promise<string> {
   const dir = path.join(tempDir('store'), 'peer2');
-  const s = new ReplicaStore(dir, silentLogger);
+  const s = new FileLogStore(dir, silentLogger);
   const o = await s.open(ME);
   if (o.recover === null) throw new Error('a new directory must recover first');
   await s.persist([
@@ -32,7 +33,7 @@ async function voted(): Promise<string> {
 }
 
 async function reopen(dir: string): Promise<{ recover: string | null; empty: boolean; promised: number }> {
-  const s = new ReplicaStore(dir, silentLogger);
+  const s = new FileLogStore(dir, silentLogger);
   try {
     const o = await s.open(ME);
     return { recover: o.recover, empty: o.empty, promised: o.recovered.promised };
@@ -54,7 +55,7 @@ test('a new directory recovers first (routine: empty); once it has voted, a rest
 test('a directory of another member, or of another cluster, is refused', async (t) => {
   const dir = await voted();
   for (const other of [identityOf(HOSTS, 3), identityOf(['peer1', 'peer2', 'peer4'], 2)]) {
-    const s = new ReplicaStore(dir, silentLogger);
+    const s = new FileLogStore(dir, silentLogger);
     const err = await t.throwsAsync(s.open(other), { instanceOf: StateError });
     t.regex(err.message, /belongs to member 2 \(peer2\) of cluster [0-9a-f]{16}, not to member \d \(peer\d\).*give --data-dir this replica's own directory/);
     await s.close();

@@ -111,6 +111,11 @@ export class KvStore {
     return this.sessions.get(client);
   }
 
+  /** Whether this client's command `seq` was applied here already (a retry of it would be answered from its session). */
+  hasApplied(client: string, seq: number): boolean {
+    return (this.sessions.get(client)?.seq ?? 0) >= seq;
+  }
+
   /** The current value, null if absent: for reads that bypass the log (read-index). */
   read(key: string): string | null {
     return this.data.get(key) ?? null;

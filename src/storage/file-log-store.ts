@@ -1,5 +1,6 @@
-// A replica's disk: the write-ahead log of the core's records, snapshots of
-// the key-value store, and the readable replica file.
+// A replica's log store on disk (the LogStore of log-store.ts): the
+// write-ahead log of the core's records, snapshots of the key-value store,
+// and the readable replica file.
 //
 //   DATA_DIR/log/0000000000000001.wal   records (promises, votes, chosen slots), CRC per record
 //   DATA_DIR/snapshots/snapshot-N.snap  the store after applying slot N (newest two kept)
@@ -21,61 +22,19 @@
 // stands for the votes its log forgot when it was taken. A directory of
 // another cluster or member is refused.
 
-import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { mustSync, replay, type LogRecord, type Recovered } from '../log/types.js';
+import { replay, type LogRecord } from '../log/types.js';
 import { KvBuilder, KvStore, type KvOptions, type KvView } from '../sm/kv.js';
-import { writeAtomically } from '../storage/atomic.js';
-import { DirLock, StateError } from '../storage/lock.js';
-import { damagedSnapshots, loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from '../storage/snapshot.js';
-import { Wal } from '../storage/wal.js';
 import type { Logger } from '../util/logger.js';
+import { writeAtomically } from './atomic.js';
+import { syncPath } from './fsync.js';
+import { DirLock, StateError } from './lock.js';
+import { keepSlotsFor, mustSyncNow, snapshotDue, SNAPSHOT_EVERY_SLOTS, type Identity, type LogStore, type Opened } from './log-store.js';
+import { damagedSnapshots, loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from './snapshot.js';
+import { Wal } from './wal.js';
 
-/**
- * Snapshot after this many slots applied since the last one (--snapshot-every),
- * or when the log passes SNAPSHOT_LOG_BYTES, whichever comes first. Then the
- * log keeps a tenth as many chosen slots behind the snapshot, and at most
- * KEEP_LOG_BYTES of them, so a follower that fell a little behind catches up
- * from the log; one further behind gets the snapshot. The log's values are
- * also held in memory, so these bound a replica's memory under load: at 64
- * MiB a loaded replica's RSS swung between 125 and 230 MiB, at 16 MiB (with
- * 4 MiB kept) it peaked at 176 MiB, at 4 MiB (1 MiB kept) at 137 MiB, in 60 s
- * at 64 clients. A snapshot of the bench's 1,000 keys takes a few ms.
- */
-export const SNAPSHOT_EVERY_SLOTS = 10_000;
-export const SNAPSHOT_LOG_BYTES = 4 * 1024 * 1024;
-export const KEEP_LOG_BYTES = 1024 * 1024;
-/** Most records appended without a sync (see persist). */
-const MAX_UNSYNCED_RECORDS = 1024;
-
-/** Who a data directory votes for. */
-export interface Identity {
-  /** Names the cluster: a hash of its replicas' host names, in hostsfile order. */
-  readonly cluster: string;
-  readonly member: number;
-  readonly host: string;
-}
-
-/** The identity of member `self` of a cluster of `hosts` (hostsfile order). */
-export function identityOf(hosts: readonly string[], self: number): Identity {
-  const cluster = createHash('sha256').update(hosts.map((h) => h.toLowerCase()).join('\n')).digest('hex').slice(0, 16);
-  return { cluster, member: self, host: hosts[self - 1] ?? '' };
-}
-
-export interface Opened {
-  readonly recovered: Recovered;
-  readonly kv: KvStore;
-  /**
-   * Why this replica must recover before it votes (it may have lost durable
-   * state), or null: its identity file is there and nothing was damaged.
-   */
-  readonly recover: string | null;
-  /** Whether the directory held no state at all (a first start, or a wiped disk). */
-  readonly empty: boolean;
-}
-
-export class ReplicaStore {
+export class FileLogStore implements LogStore {
   readonly logDir: string;
   readonly snapDir: string;
   readonly replicaFile: string;
@@ -103,7 +62,7 @@ export class ReplicaStore {
     /** How to build the store (quota, sessions): the same on every replica. */
     readonly kvOptions: KvOptions = {},
   ) {
-    this.keepSlots = Math.max(1, Math.floor(snapshotEvery / 10));
+    this.keepSlots = keepSlotsFor(snapshotEvery);
     this.logDir = path.join(dir, 'log');
     this.snapDir = path.join(dir, 'snapshots');
     this.replicaFile = replicaFile ?? path.join(dir, 'store.jsonl');
@@ -204,25 +163,15 @@ export class ReplicaStore {
 
   private async forgetIdentity(): Promise<void> {
     await rm(this.identityFile, { force: true });
-    const d = await open(this.dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await syncPath(this.dir);
   }
 
-  /**
-   * Append, and make durable (one write and one fsync for the whole batch)
-   * unless the records only say what is chosen (mustSync): those ride along
-   * with the next fsync.
-   */
   async persist(records: readonly LogRecord[]): Promise<void> {
     const wal = this.need();
     for (const r of records) wal.append(r);
+    const now = mustSyncNow(records, this.unsynced);
     this.unsynced += records.length;
-    // A follower catching up writes only such records: write them out now and then.
-    if (mustSync(records) || this.unsynced >= MAX_UNSYNCED_RECORDS) {
+    if (now) {
       this.unsynced = 0;
       await wal.sync();
     }
@@ -239,7 +188,7 @@ export class ReplicaStore {
   }
 
   shouldSnapshot(applied: number): boolean {
-    return applied - this.lastSnapshot >= this.snapshotEvery || (this.logBytes >= SNAPSHOT_LOG_BYTES && applied > this.lastSnapshot);
+    return snapshotDue(applied, this.lastSnapshot, this.snapshotEvery, this.logBytes);
   }
 
   /**
@@ -250,6 +199,7 @@ export class ReplicaStore {
    * the log may be checkpointed (checkpoint).
    */
   writeSnapshot(view: KvView): Promise<void> {
+    this.lastSnapshot = view.applied;
     // The view is ours now: closed once the replica file is written from it too.
     const saved = this.chain(async () => {
       const t0 = performance.now();

@@ -1,0 +1,409 @@
+// A replica of the replicated log, whole but for its I/O: the pure core
+// (LogNode), the key-value store it applies to, and everything a replica
+// does with the core's Ready batches, on the node loop (loop.ts):
+//   - clients' commands wait here by session (sessions.ts) until applied, or
+//     are answered "no leader" when they cannot be placed and were never
+//     passed on;
+//   - a get from a client session the store knows is a read by index
+//     (LogNode.read, reads.ts): nothing is written, and it is answered from
+//     this store once the core has confirmed it and its index is applied. A
+//     client's first get goes through the log, so the store knows its
+//     session before its next seq: a put from a session the store has never
+//     seen is refused as expired unless it is seq 1;
+//   - snapshots: taken every so often (the log is compacted behind them),
+//     installed from the leader, streamed to followers that are behind;
+//   - recovery: a replica that may have lost durable state votes only once
+//     it has recovered from the others (the store marks it a member again).
+// Its effects are interfaces: a LogStore (a data directory, or memory), a
+// network, a snapshot sender and a clock. The daemon (src/daemon/replica.ts)
+// gives it sockets, timers and the disk; the simulator (src/sim/) gives it
+// simulated ones, so both run this same code.
+
+import type { PeerId } from '../core/types.js';
+import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
+import { LogNode } from '../log/node.js';
+import { DEFAULT_LOG_TIMING, type Batch, type Committed, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready } from '../log/types.js';
+import { decodeCommand, encodeCommand, type ClientCommand, type Command, type Result } from '../sm/command.js';
+import { KvStore, type KvView } from '../sm/kv.js';
+import { KEEP_LOG_BYTES, type LogStore, type Opened } from '../storage/log-store.js';
+import type { Logger } from '../util/logger.js';
+import { andThen, type MaybePromise } from '../util/maybe.js';
+import { NodeLoop, type Lines, type Network, type Outbound } from './loop.js';
+import { IndexReads } from './reads.js';
+import { Waiters } from './sessions.js';
+
+/** What a client is told. */
+export type Answer = { readonly status: 'done'; readonly slot: number; readonly result: Result } | { readonly status: 'no_leader' } | { readonly status: 'not_ready'; readonly why: string };
+
+/** A client waiting for an answer. */
+export interface ReplicaClient {
+  reply(a: Answer): void;
+  /** Call `gone` if the client goes away before it is answered; returns what cancels that. */
+  onClose(gone: () => void): () => void;
+}
+
+/** Probes for the simulator's invariants (none in the daemon). */
+export interface ReplicaWatch {
+  learned?(slot: number, v: Batch): void;
+  /** Before slot `slot` is applied (`applied`: the slot applied before it). */
+  applying?(slot: number, v: Batch): void;
+  /** Before a snapshot from the leader replaces the store. */
+  installing?(index: number, kv: KvStore): void;
+  rejoined?(core: LogNode): void;
+  /** After each batch. */
+  performed?(core: LogNode): void;
+}
+
+export interface ReplicaConfig {
+  readonly self: PeerId;
+  readonly replicas: number;
+  /** A replica's name, for diagnostics. */
+  readonly nameOf: (id: PeerId) => string | undefined;
+  /** Print sent/received lines (true) or only chose lines (false). */
+  readonly messageLines: boolean;
+  readonly timing?: LogTiming;
+  readonly random: () => number;
+  /** Distinct for every start (LogConfig.life). */
+  readonly life: number;
+  readonly variant?: LogVariant;
+}
+
+export interface ReplicaEffects {
+  readonly store: LogStore;
+  readonly network: Network<LogMessage>;
+  /** Stream `view` (frozen; closed once this resolves) to `to`: null once sent, or why it stopped. */
+  readonly sendSnapshot: (to: PeerId, view: KvView, cancelled: () => boolean) => MaybePromise<string | null>;
+  /** Milliseconds, for timeouts counted in time rather than ticks. */
+  readonly now: () => number;
+  /** The protocol's output lines (stdout). */
+  readonly out: (line: string) => void;
+  readonly log: Logger;
+  readonly fatal: (err: Error) => void;
+  /** See LoopEffects.defer: the daemon batches a turn's inputs; the simulator runs at once. */
+  readonly defer?: (run: () => void) => void;
+  /** A snapshot was saved and the log compacted behind it (for the daemon's report). */
+  readonly snapshotSaved?: (index: number, viewMs: number, writeMs: number) => void;
+  readonly watch?: ReplicaWatch;
+}
+
+/**
+ * Whether `cmd` is answered by read index, off the log: a get from a
+ * session `kv` knows (a client's first get goes through the log).
+ */
+export function readsByIndex(kv: KvStore, cmd: ClientCommand): boolean {
+  if (cmd.op !== 'get') return false;
+  const session = kv.session(cmd.client);
+  return session !== undefined && cmd.seq > session.seq;
+}
+
+/** Slowest rate at which one follower is sent our snapshot (counted from the end of the last transfer to it). */
+const SNAPSHOT_RESEND_MS = 1000;
+/** While recovering, say every this often who has not answered yet. */
+const RECOVERY_NAG_MS = 5000;
+
+export class ReplicaNode {
+  readonly core: LogNode;
+  private readonly loop: NodeLoop<LogMessage, LogRecord, Ready>;
+  private store: KvStore;
+  private readonly waiters = new Waiters<Answer>();
+  private readonly reads = new IndexReads();
+  private readonly snapshotSentAt = new Map<PeerId, number>();
+  /** Followers a snapshot is streaming to now: one transfer each at a time. */
+  private readonly snapshotSending = new Set<PeerId>();
+  /** A snapshot being written in the background. */
+  private saving = false;
+  private stopped = false;
+  private lastLeader: PeerId = 0;
+  /** Why this replica recovers before it votes (null once it votes), and since when. */
+  private recovering: string | null = null;
+  private readonly recoveringSince: number;
+  /** Whether the start of recovery was a warning (lost or damaged state, not a first start): its end is one too. */
+  private recoveryWarned = false;
+  private recoveryNagAt: number;
+
+  constructor(
+    private readonly cfg: ReplicaConfig,
+    private readonly fx: ReplicaEffects,
+    opened: Opened,
+  ) {
+    const { recovered, kv, recover, empty } = opened;
+    this.store = kv;
+    this.core = new LogNode(
+      { self: cfg.self, replicas: cfg.replicas, timing: cfg.timing ?? DEFAULT_LOG_TIMING, random: cfg.random, life: cfg.life, recover: recover !== null, ...(cfg.variant === undefined ? {} : { variant: cfg.variant }) },
+      recovered,
+    );
+    this.loop = new NodeLoop(this.core, { store: fx.store, network: fx.network, lines: this.lines(), applier: { apply: (r) => this.apply(r) }, fatal: fx.fatal, ...(fx.defer === undefined ? {} : { defer: fx.defer }) });
+    fx.log.info(`recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.core.commit - 1}`);
+    this.recoveringSince = this.recoveryNagAt = fx.now();
+    if (recover !== null && this.core.recovering !== null) {
+      this.recovering = recover;
+      // A first start is routine; lost or damaged state is worth a warning.
+      const say = `recovering (${recover}): voting for nothing, and answering clients "not ready", until every other replica has said what it holds and this one has caught up`;
+      this.recoveryWarned = !empty;
+      if (empty) fx.log.info(say);
+      else fx.log.warn(say);
+    }
+  }
+
+  /** The store as it is now (dumps, checks). */
+  get kv(): KvStore {
+    return this.store;
+  }
+
+  /** Apply what the store recovered (slots above its snapshot), and anything else pending. */
+  kick(): void {
+    this.loop.kick();
+  }
+
+  step(m: LogMessage): void {
+    this.loop.step(m);
+  }
+
+  tick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    const late = this.reads.late(this.fx.now());
+    if (late.length > 0) this.core.read(late);
+    this.nagWhileRecovering();
+    this.loop.kick();
+  }
+
+  /** A client's command: answered through `client` once applied, or read by index. */
+  submit(cmd: ClientCommand, client: ReplicaClient): void {
+    if (this.stopped) return client.reply({ status: 'no_leader' });
+    const why = this.recoveryStatus();
+    if (why !== null) return client.reply({ status: 'not_ready', why });
+    if (readsByIndex(this.store, cmd)) return this.readByIndex(cmd.key, client);
+    // Forgotten if its client goes first; that is cancelled once it is answered.
+    const w = {
+      reply: (a: Answer): void => {
+        cancel();
+        client.reply(a);
+      },
+    };
+    const cancel = client.onClose(() => this.waiters.drop(cmd, w));
+    const raw = encodeCommand(cmd);
+    // Passed on only where a leader is known (this one, or the one a follower
+    // forwards to): a candidate hands a new command back unplaced (LogNode.propose).
+    this.waiters.add(cmd, raw, w, this.core.leader !== 0);
+    this.core.propose([raw]);
+    this.loop.kick();
+  }
+
+  private readByIndex(key: string, client: ReplicaClient): void {
+    const id = this.reads.add(
+      key,
+      (value, applied) => {
+        cancel();
+        client.reply({ status: 'done', slot: applied, result: { status: 'ok', value } });
+      },
+      () => {
+        cancel();
+        client.reply({ status: 'no_leader' });
+      },
+    );
+    const cancel = client.onClose(() => this.reads.drop(id));
+    this.core.read([id]);
+    this.loop.kick();
+  }
+
+  /** While recovering, what it waits for (for clients, dump and the live page); null once it votes. */
+  recoveryStatus(): string | null {
+    const node = this.core;
+    if (this.recovering === null || node.recovering === null) return null;
+    if (node.recovering === 'catching-up') return `recovering (${this.recovering}): catching up before it votes`;
+    const names = node.recoveryMissing.map((id) => this.cfg.nameOf(id) ?? String(id));
+    return `recovering (${this.recovering}): waiting for ${names.join(', ')} to answer before it votes`;
+  }
+
+  private nagWhileRecovering(): void {
+    const status = this.recoveryStatus();
+    if (status === null) return;
+    const now = this.fx.now();
+    if (now - this.recoveryNagAt < RECOVERY_NAG_MS) return;
+    this.recoveryNagAt = now;
+    this.fx.log.warn(`still ${status} (${((now - this.recoveringSince) / 1000).toFixed(0)} s); every other replica must answer: a majority is not enough (docs/recovery.md)`);
+  }
+
+  /** Stop taking inputs; once the batch under way is done, write the replica file and close the store. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.loop.stop();
+    await this.loop.exclusive(async () => {
+      // The replica file is current at every snapshot and at a clean shutdown.
+      await Promise.resolve(this.fx.store.writeReplicaFile(this.store.view())).catch((err: Error) => this.fx.log.warn(`could not write ${this.fx.store.replicaFile}: ${err.message}`));
+      await this.fx.store.close();
+    });
+  }
+
+  // ---- the rest of a batch, after the loop's part ----------------------------
+
+  private lines(): Lines<LogMessage, Ready> {
+    const { self, messageLines } = this.cfg;
+    const out = this.fx.out;
+    return {
+      received: (r) => {
+        if (messageLines) for (const m of r.received) if (isLogged(m)) out(logMessageLine('received', self, m));
+      },
+      sent: (o: Outbound<LogMessage>) => {
+        if (messageLines && o.silent !== true && isLogged(o.msg)) out(logMessageLine('sent', self, o.msg));
+      },
+      decided: (r) => {
+        for (const l of r.learned) {
+          this.fx.watch?.learned?.(l.slot, l.v);
+          out(logChoseLine(self, l.slot, l.n, l.v));
+        }
+      },
+    };
+  }
+
+  private apply(r: Ready): MaybePromise<void> {
+    // A snapshot from the leader replaces the store.
+    const installed = r.snapshot === null ? undefined : this.install(r.snapshot.index, r.snapshot.data);
+    // Recovered: the identity makes this store a voting member's again, once
+    // everything it learned is durable (the snapshot above, the chosen values
+    // in its log), and before any vote: votes come in later batches.
+    const rejoined = andThen(installed, () => (r.rejoined ? this.rejoin() : undefined));
+    return andThen(rejoined, () => this.settle(r));
+  }
+
+  private install(index: number, data: unknown): MaybePromise<void> {
+    // The store the daemon rebuilt from the leader's chunks (or the simulator delivered).
+    const kv = data;
+    if (!(kv instanceof KvStore) || kv.appliedIndex !== index) throw new Error(`a snapshot for slot ${index} that does not hold our store at that slot (a bug)`);
+    this.fx.watch?.installing?.(index, kv);
+    this.store = kv;
+    const { store, log } = this.fx;
+    return andThen(store.writeSnapshot(kv.view()), () =>
+      andThen(
+        store.checkpoint(index, () => this.core.liveRecords()),
+        () => log.info(`installed a snapshot at slot ${index} (${kv.size} keys, ${kv.storeBytes} bytes)`),
+      ),
+    );
+  }
+
+  private rejoin(): MaybePromise<void> {
+    const { store, log } = this.fx;
+    return andThen(store.syncAll(), () =>
+      andThen(store.markRejoined(), () => {
+        const node = this.core;
+        const say = `recovered from the other replicas: voting again (promise ${node.promise}, caught up to slot ${node.commit - 1}, after ${((this.fx.now() - this.recoveringSince) / 1000).toFixed(1)} s)`;
+        if (this.recoveryWarned) log.warn(say);
+        else log.info(say);
+        this.recovering = null;
+        this.fx.watch?.rejoined?.(node);
+      }),
+    );
+  }
+
+  /** Apply, in slot order, answer clients and reads, follow the leader, snapshot. */
+  private settle(r: Ready): void {
+    for (const c of r.committed) this.applySlot(c);
+    for (const to of r.sendSnapshotTo) this.sendSnapshot(to);
+    for (const raw of r.unplaced) {
+      const cmd = decodeCommand(raw);
+      if (!cmd.ok || cmd.value.op === 'noop') continue;
+      // Passed on before: it may yet be chosen. It waits here, and goes to the
+      // next leader; the client's timeout says "unknown", which is the truth.
+      if (this.waiters.placed(cmd.value)) continue;
+      // Applied here already (a retry): "nothing done" would be false too.
+      if (this.store.hasApplied(cmd.value.client, cmd.value.seq)) continue;
+      this.waiters.answer(cmd.value, { status: 'no_leader' });
+    }
+    const now = this.fx.now();
+    for (const c of r.reads) this.reads.confirmed(c.id, c.index, now);
+    for (const id of r.unreadable) this.reads.refused(id);
+    if (this.reads.size > 0) this.reads.serve(this.store.appliedIndex, (key) => this.store.read(key));
+    this.followLeader();
+    this.fx.watch?.performed?.(this.core);
+    if (!this.saving && this.fx.store.shouldSnapshot(this.store.appliedIndex)) this.snapshot();
+  }
+
+  private applySlot(c: Committed): void {
+    this.fx.watch?.applying?.(c.slot, c.v);
+    const cmds: Command[] = [];
+    for (const raw of c.v) {
+      const d = decodeCommand(raw);
+      // Checked on the way in (log-wire.ts, the client's request): a bad one here is a bug.
+      if (!d.ok) throw new Error(`slot ${c.slot} holds an invalid command (${d.why}); stopping rather than diverge`);
+      cmds.push(d.value);
+    }
+    const results = this.store.applyBatch(cmds, c.slot);
+    cmds.forEach((cmd, i) => {
+      if (cmd.op !== 'noop') this.waiters.answer(cmd, { status: 'done', slot: c.slot, result: results[i]! });
+    });
+  }
+
+  private followLeader(): void {
+    const node = this.core;
+    if (node.leader === this.lastLeader) return;
+    this.lastLeader = node.leader;
+    const who = this.cfg.nameOf(node.leader);
+    this.fx.log.info(who === undefined ? 'no leader known' : `leader: ${who}${node.leader === this.cfg.self ? ` (this replica, ballot ${node.currentBallot})` : ''}`);
+    // Commands passed on to a leader that is gone may be lost with it: pass
+    // them on again. The store applies each client seq at most once.
+    if (node.leader !== 0 && this.waiters.size > 0) node.propose(this.waiters.placeAll());
+  }
+
+  /**
+   * A frozen view now (a copy of the key map: a few ms per 100,000 keys); the
+   * store writes it (in the background, on a real disk) while slots go on
+   * being applied and answered, and the log is checkpointed once it is durable.
+   */
+  private snapshot(): void {
+    const { store, now } = this.fx;
+    const t0 = now();
+    const view = this.store.view();
+    const index = view.applied;
+    const viewMs = now() - t0;
+    const t1 = now();
+    const written = store.writeSnapshot(view);
+    const compact = (): MaybePromise<void> => {
+      if (this.stopped) return;
+      return store.checkpoint(index, () => {
+        this.core.compact(index, index + 1 - store.keepSlots, KEEP_LOG_BYTES);
+        return this.core.liveRecords();
+      });
+    };
+    const report = (): void => this.fx.snapshotSaved?.(index, viewMs, now() - t1);
+    if (!(written instanceof Promise)) {
+      const compacted = andThen(compact(), report);
+      if (compacted instanceof Promise) compacted.catch((err: Error) => this.fx.fatal(err));
+      return;
+    }
+    // In the background: the checkpoint waits for the batch under way.
+    this.saving = true;
+    void written
+      .then(() => this.loop.exclusive(compact))
+      .then(report)
+      .catch((err: Error) => this.fx.fatal(err))
+      .finally(() => (this.saving = false));
+  }
+
+  /**
+   * Stream our store, frozen now, to a follower that is behind our log. One
+   * transfer per follower at a time, at most one per SNAPSHOT_RESEND_MS;
+   * stopped if we stop leading.
+   */
+  private sendSnapshot(to: PeerId): void {
+    const { now, log } = this.fx;
+    if (this.snapshotSending.has(to) || now() - (this.snapshotSentAt.get(to) ?? -Infinity) < SNAPSHOT_RESEND_MS) return;
+    const who = this.cfg.nameOf(to) ?? String(to);
+    const view = this.store.view();
+    this.snapshotSending.add(to);
+    const t0 = now();
+    log.info(`sending our snapshot (slot ${view.applied}, ${view.keys} keys) to ${who}: it is behind our log`);
+    // A leader that is deposed stops (the follower asks the next one); anyone else answering a fetch finishes.
+    const leading = this.core.role === 'leader';
+    const cancelled = (): boolean => this.stopped || (leading && this.core.role !== 'leader');
+    const done = (why: string | null): void => {
+      log.info(why === null ? `sent our snapshot (slot ${view.applied}) to ${who} in ${(now() - t0).toFixed(0)} ms` : `stopped sending our snapshot to ${who}: ${why}`);
+      view.close();
+      this.snapshotSending.delete(to);
+      this.snapshotSentAt.set(to, now());
+    };
+    const sent = this.fx.sendSnapshot(to, view, cancelled);
+    if (sent instanceof Promise) void sent.then(done, (err: Error) => done(err.message));
+    else done(sent);
+  }
+}

@@ -1,0 +1,92 @@
+// The log simulator's invariants, checked as things happen (see the list
+// at the top of log-world.ts): one value per slot, commands some client
+// issued, snapshots that agree, ballots led by their owners and by one life
+// only, and memories that survive lost state.
+
+import type { PeerId } from '../core/types.js';
+import { ballotOwner } from '../log/ballot.js';
+import type { Batch } from '../log/types.js';
+import { batchText } from './log-trace.js';
+import type { SimContext } from './log-world-types.js';
+
+/** What the checks need to know of a replica. */
+export interface Checked {
+  readonly id: PeerId;
+  readonly life: number;
+  /** A promise lost with the disk, which recovery must restore, and when it was lost. */
+  lost: { promise: number; at: number } | null;
+  /** When this replica last lost durable state (-1: never). */
+  readonly lostAt: number;
+}
+
+export class Invariants {
+  private readonly chosen = new Map<number, { text: string; who: string }>();
+  /** The highest slot any replica learned. */
+  maxSlot = 0;
+  private readonly snapshots = new Map<number, string>();
+  /** ballot -> "replica#life" that led at it. */
+  private readonly ledBy = new Map<number, string>();
+  private readonly issued = new Set<string>();
+
+  constructor(
+    private readonly ctx: SimContext,
+    private readonly n: number,
+    /** Check durability (promises kept, ballots never reused). */
+    private readonly durability: boolean,
+    private readonly lostAt: (id: PeerId) => number,
+  ) {}
+
+  /** A client issued this command (as proposed). */
+  issue(wire: unknown): void {
+    this.issued.add(JSON.stringify(wire));
+  }
+
+  chose(rep: Checked, slot: number, v: Batch, how: string): void {
+    const text = batchText(v);
+    const prev = this.chosen.get(slot);
+    if (prev === undefined) {
+      this.chosen.set(slot, { text, who: `replica ${rep.id} (${how})` });
+      if (slot > this.maxSlot) this.maxSlot = slot;
+      if (v.length > 1) this.ctx.stats.multiCommandSlots += 1;
+      for (const cmd of v) {
+        const c = JSON.stringify(cmd);
+        if (c !== '{"o":"noop"}' && !this.issued.has(c)) this.ctx.fail('safety', `slot ${slot} holds ${c.slice(0, 80)}, which no client issued`);
+      }
+      this.ctx.note(`r${rep.id} ${how} slot ${slot} = ${text.slice(0, 100)}`);
+    } else if (prev.text !== text) {
+      this.ctx.fail('safety', `slot ${slot}: replica ${rep.id} ${how} ${text.slice(0, 100)} but ${prev.who} had ${prev.text.slice(0, 100)}`);
+    }
+  }
+
+  snapshot(rep: Checked, index: number, data: string): void {
+    const prev = this.snapshots.get(index);
+    if (prev === undefined) this.snapshots.set(index, data);
+    else if (prev !== data) this.ctx.fail('safety', `replica ${rep.id}'s store at slot ${index} differs from another replica's at the same slot`);
+  }
+
+  /** A leader at a ballot: owned by it, and never used by two lives. */
+  leads(rep: Checked, ballot: number): void {
+    const who = `${rep.id}#${rep.life}`;
+    const prev = this.ledBy.get(ballot);
+    if (prev === undefined) {
+      this.ledBy.set(ballot, who);
+      this.ctx.stats.leaders += 1;
+      this.ctx.note(`r${rep.id} leads at ballot ${ballot}`);
+      if (this.durability && ballotOwner(ballot, this.n) !== rep.id) this.ctx.fail('durability', `replica ${rep.id} leads at ballot ${ballot}, owned by replica ${ballotOwner(ballot, this.n)}`);
+    } else if (prev !== who && this.durability) {
+      this.ctx.fail('durability', `ballot ${ballot} led by ${prev} and again by ${who}`);
+    }
+  }
+
+  /** A replica that lost state votes again: its promise must cover the one it lost. */
+  restored(rep: Checked, promise: number): void {
+    const lost = rep.lost;
+    rep.lost = null;
+    if (lost === null || !this.durability || promise >= lost.promise) return;
+    // Only the owner of a ballot knows it for sure; if it lost its own state since, its candidacy died with it.
+    const owner = ballotOwner(lost.promise, this.n);
+    if (owner !== rep.id && this.lostAt(owner) < lost.at) {
+      this.ctx.fail('durability', `replica ${rep.id} votes again with promise ${promise}, below the ${lost.promise} it had promised before it lost state`);
+    }
+  }
+}

@@ -95,7 +95,7 @@ test('durable state is persisted before any message that depends on it', (t) => 
   net.propose(1, 'X');
   net.run();
   // A Ready is performed in order: its persist, then its lines and messages.
-  const shape = (r: LabReady): string => [r.persist === null ? '' : 'persist', ...r.lines.map((l) => JSON.parse(l).action), ...r.messages.map((m) => `send ${m.msg.type}`)].filter((x) => x !== '').join(' ');
+  const shape = (r: LabReady): string => [r.records.length === 0 ? '' : 'persist', ...r.lines.map((l) => JSON.parse(l).action), ...r.messages.map((m) => `send ${m.msg.type}`)].filter((x) => x !== '').join(' ');
   // Proposer: the number it uses is durable before the prepare leaves.
   t.is(shape(net.readies.get(1)![0]!), 'persist sent send prepare');
   t.deepEqual(net.persisted.get(1)![0]!.lastProposal, { 1: 1 });
@@ -223,9 +223,9 @@ test('refused and stale messages leave durable state untouched', (t) => {
   const ack = { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null } as const;
   const r = stepped(p1, ack);
   t.deepEqual(r.lines, [L(2, 'received', 'prepare_ack', '', 1)], 'an ack with no round running is logged');
-  t.deepEqual([r.persist, r.messages], [null, []], 'and changes nothing');
+  t.deepEqual([r.records, r.messages], [[], []], 'and changes nothing');
   const forged = stepped(p1, { type: 'prepare_ack', from: 5, n: 1, promised: 9, accepted: null, chosen: null });
-  t.deepEqual([forged.lines, forged.persist], [[], null], 'a refused one is not even logged');
+  t.deepEqual([forged.lines, forged.records], [[], []], 'a refused one is not even logged');
   t.is(JSON.stringify(p1.state), before);
 });
 
@@ -241,7 +241,7 @@ test('a proposer that won and restarts announces chose again; one that was only 
   again.node(1).advance();
   t.deepEqual(r.lines, [L(1, 'chose', 'chose', 'X', 1), L(1, 'sent', 'chose', 'X', 1)]);
   t.deepEqual(r.messages, [{ to: [2, 3, 4], msg: { type: 'chose', from: 1, n: 1, v: 'X' } }]);
-  t.is(r.persist, null, 'nothing new to save');
+  t.deepEqual(r.records, [], 'nothing new to save');
   t.is(again.node(1).proposer(1)!.waits.resend, 38, 'and it retransmits until confirmed');
   const reconnect = (): LabReady => {
     again.node(1).linkDown(3);

@@ -1,16 +1,19 @@
 // The lab core's output, in the replicated log's shape (log/types.ts): the
 // core accumulates a Ready while the shell feeds it inputs (step, tick,
-// propose, ...), the shell takes it with ready(), performs it in the order
-// below, and calls advance(). The simulator performs it the same way, with
-// the same function for everything after the disk (performReady).
+// propose, ...); the node loop (node/loop.ts, wired for the lab by
+// node/lab-node.ts) takes it with ready(), performs it in the order below,
+// and calls advance(). The daemon and the simulator both run that loop, so
+// there is one way to perform a lab Ready.
 //
 // The order:
-//  1. persist: save the durable state (fsync), and write the replica file
-//     if `learned` is not empty; nothing below happens before both are done;
+//  1. persist: save `records` (the durable state, when it changed), and
+//     write the replica file once the saved state holds a chosen value;
+//     nothing below happens before both are done;
 //  2. print `lines`, in the order they happened (the graders diff them byte
 //     for byte, so a `chose` line comes before the `sent chose` that
 //     announces it), then send `messages`;
-//  3. apply: answer clients, check suspect links, say `notes` on stderr.
+//  3. report `learned`, answer clients, check suspect links, say `notes` on
+//     stderr.
 // Lines are formatted here rather than by the shell because their order
 // within a batch is the contract, and only the core knows it.
 
@@ -40,9 +43,9 @@ export interface Note {
 }
 
 export interface LabReady {
-  /** The durable state to save before anything else; null when unchanged since the last advance(). */
-  readonly persist: DurableState | null;
-  /** Values this peer printed `chose` for, in order; the first is what the replica file holds. */
+  /** The durable state to save before anything else: one, or none when unchanged since the last advance(). */
+  readonly records: readonly DurableState[];
+  /** Values this peer printed `chose` for, in order (the replica file holds the first the peer ever learned: the state's `chosen`). */
   readonly learned: readonly Accepted[];
   /** stdout lines, in order. */
   readonly lines: readonly string[];
@@ -60,34 +63,6 @@ export interface LabReady {
   readonly notes: readonly Note[];
   /** --exit-after-idle: no protocol message in or out for that long. */
   readonly idle: boolean;
-}
-
-/** What a shell does after the disk (steps 2 and 3), in order. */
-export interface ReadyPerformer {
-  print(line: string): void;
-  send(o: Outbound): void;
-  learned(c: Accepted): void;
-  answer(a: ClientAnswer): void;
-  suspect(peer: PeerId): void;
-  note(n: Note): void;
-  dropped(msg: Message, why: string): void;
-  idle(): void;
-}
-
-/**
- * Steps 2 and 3 of a Ready whose step 1 (persist, replica file) is done.
- * The daemon and the simulator both perform a Ready through this function,
- * so they cannot disagree on the order.
- */
-export function performReady(r: LabReady, p: ReadyPerformer): void {
-  for (const d of r.dropped) p.dropped(d.msg, d.why);
-  for (const l of r.lines) p.print(l);
-  for (const o of r.messages) p.send(o);
-  for (const c of r.learned) p.learned(c);
-  for (const a of r.answers) p.answer(a);
-  for (const s of r.suspect) p.suspect(s);
-  for (const n of r.notes) p.note(n);
-  if (r.idle) p.idle();
 }
 
 /** Where the roles put their output until the shell takes it. */
@@ -153,10 +128,10 @@ export class Outbox {
     this.idleNow = true;
   }
 
-  /** Everything since the last take, with `persist` from the node. */
+  /** Everything since the last take, with the state to save (if any) from the node. */
   take(persist: DurableState | null): LabReady {
     const r: LabReady = {
-      persist,
+      records: persist === null ? [] : [persist],
       learned: this.learnedNow,
       lines: this.linesNow,
       messages: this.messagesNow,

@@ -1,11 +1,9 @@
-// The peer daemon: a thin shell around the pure core (core/node.ts). It
-// turns sockets, link events, client requests and a ticking clock into the
-// core's inputs, and performs the Ready that comes out, one batch at a time
-// (a kick loop, as the replica's): save the state and write the replica file
-// (awaited: no reply leaves before its state is durable), then print, send
-// and answer, in the order core/ready.ts gives. The core may take new inputs
-// while a batch is saved; what they produce waits for the next batch, and
-// its own save.
+// The lab peer daemon: the thin wiring of a LabNode (node/lab-node.ts: the
+// pure core on the one node loop, which performs its Ready batches) to the
+// real world: sockets (peer links and the listening side, with --delay),
+// a ticker that ticks the core every 10 ms and catches up after a stall,
+// the state in its data directory, and the replica file. As the replica's
+// daemon (replica.ts) does for the replicated log.
 
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
@@ -13,7 +11,7 @@ import path from 'node:path';
 import { contactsOf } from '../core/admission.js';
 import type { Cluster, HostEntry } from '../paxos/cluster.js';
 import { PaxosNode } from '../core/node.js';
-import { performReady, type ClientAnswer, type LabReady, type ReadyPerformer } from '../core/ready.js';
+import type { ClientAnswer } from '../core/ready.js';
 import { DEFAULT_TICK_MS, inTicks, tickTiming, type ProposerTiming } from '../core/timing.js';
 import type { Message, PeerId } from '../core/types.js';
 import { writeAtomically } from '../storage/atomic.js';
@@ -24,6 +22,7 @@ import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import { LAB_CODEC, type ClientRequest, type ClientResult } from '../wire/lab.js';
 import type { Logger } from '../util/logger.js';
+import { LabNode } from '../node/lab-node.js';
 import { DelayedSends, type DelayRule } from './delays.js';
 import { Ticker } from './ticker.js';
 
@@ -66,15 +65,12 @@ export interface Chosen {
 export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal: [Error] }> {
   private readonly links = new Map<PeerId, PeerLink>();
   private readonly delayed: DelayedSends;
-  private readonly performer: ReadyPerformer;
   /** Clients waiting for an answer, by ticket. */
   private readonly clients = new Map<number, (a: ClientAnswer) => void>();
   private nextTicket = 1;
-  private node: PaxosNode | null = null;
+  private node: LabNode | null = null;
   private inbound: Inbound | null = null;
   private ticker: Ticker | null = null;
-  /** The batch being performed, if any (the kick loop). */
-  private loop: Promise<void> | null = null;
   /** The value in the replica file, once written. */
   private replicated: string | null = null;
   private stopped = false;
@@ -82,21 +78,6 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
   constructor(private readonly opts: PeerOptions) {
     super();
     this.delayed = new DelayedSends(opts.delays ?? [], (p) => opts.cluster.byId(p)?.host, (to, msg) => this.send(to, msg));
-    const log = opts.log;
-    this.performer = {
-      print: (line) => opts.out(line),
-      send: (o) => o.to.forEach((to) => this.delayed.deliver(to, o.msg)),
-      learned: (c) => this.emit('chose', { v: c.v, n: c.n }),
-      answer: (a) => {
-        const reply = this.clients.get(a.client);
-        this.clients.delete(a.client);
-        reply?.(a);
-      },
-      suspect: (peer) => this.links.get(peer)?.suspect(),
-      note: (n) => log[n.level](n.text),
-      dropped: (msg, why) => log.warn(`dropping ${msg.type} from peer ${msg.from}: ${why}`),
-      idle: () => this.emit('idle'),
-    };
   }
 
   get id(): PeerId {
@@ -115,7 +96,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     }
     const tickMs = this.opts.tickMs ?? DEFAULT_TICK_MS;
     const value = this.opts.value;
-    this.node = new PaxosNode(
+    const core = new PaxosNode(
       {
         self: self.id,
         cluster,
@@ -128,11 +109,34 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     );
     // A crash between learning the value and writing the replica loses nothing.
     if (durable.chosen !== null) await this.replicate(durable.chosen.v);
+    const node = (this.node = new LabNode(core, {
+      storage: this.opts.storage,
+      replicate: (v) => this.replicate(v),
+      network: { send: (to, msg) => this.delayed.deliver(to, msg) },
+      out: this.opts.out,
+      dropped: (msg, why) => log.warn(`dropping ${msg.type} from peer ${msg.from}: ${why}`),
+      learned: (c) => this.emit('chose', { v: c.v, n: c.n }),
+      answer: (a) => {
+        const reply = this.clients.get(a.client);
+        this.clients.delete(a.client);
+        reply?.(a);
+      },
+      suspect: (peer) => this.links.get(peer)?.suspect(),
+      note: (n) => log[n.level](n.text),
+      idle: () => this.emit('idle'),
+      // The peer must not go on answering from state it could not keep.
+      fatal: (err) => {
+        this.stopped = true;
+        void node.stop();
+        this.emit('fatal', err);
+      },
+      defer: queueMicrotask,
+    }));
     const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
     this.inbound = await listen(
       this.opts.listen,
       {
-        message: (msg) => this.input((n) => n.step(msg)),
+        message: (msg) => this.live?.step(msg),
         client: (req, reply, conn) => this.serveClient(req, reply, conn),
         hello: (from) => {
           if (cluster.byId(from) === undefined) log.warn(`dropping hello from peer_id ${from}, which is not in the hostsfile`);
@@ -146,35 +150,29 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
       const peer = cluster.byId(id)!;
       const link = new PeerLink(peer.host, this.opts.endpointOf(peer), { self: self.id, peer: id, secret: this.opts.secret ?? null, liveness, log });
       this.links.set(id, link);
-      link.on('up', () => this.input((n) => n.linkUp(id)));
-      link.on('down', () => this.input((n) => n.linkDown(id)));
+      link.on('up', () => this.live?.input((c) => c.linkUp(id)));
+      link.on('down', () => this.live?.input((c) => c.linkDown(id)));
       link.start();
     }
-    this.ticker = new Ticker(tickMs, (ticks) =>
-      this.input((n) => {
-        for (let i = 0; i < ticks; i++) n.tick();
-      }),
-    );
+    this.ticker = new Ticker(tickMs, (ticks) => this.live?.tick(ticks));
     this.ticker.start();
     // A proposer that won before a crash announces it again (queued until links are up).
-    await this.kick();
+    node.kick();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.ticker?.stop();
     // Let a batch that is mid-way (say, writing the replica) finish.
-    await this.loop;
+    await this.node?.stop();
     this.delayed.clear();
     await Promise.all([...this.links.values()].map((l) => l.close()));
     await this.inbound?.close();
   }
 
-  /** Feed the core, then perform what it has to say. */
-  private input(feed: (node: PaxosNode) => void): void {
-    if (this.stopped || this.node === null) return;
-    feed(this.node);
-    void this.kick();
+  /** The node, to take an input; null once the peer stopped. */
+  private get live(): LabNode | null {
+    return this.stopped ? null : this.node;
   }
 
   /**
@@ -186,48 +184,16 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     const peer = this.opts.self.host;
     this.clients.set(ticket, (a) => reply(clientResult(req.id, peer, a)));
     conn.onClose(() => {
-      if (this.clients.delete(ticket)) this.input((n) => n.hangUp(ticket));
+      if (this.clients.delete(ticket)) this.live?.input((c) => c.hangUp(ticket));
     });
-    this.input((n) => (req.type === 'get' ? n.get(ticket) : n.submit(ticket, req.value)));
-  }
-
-  /**
-   * Perform batches until the core has nothing more. One loop at a time; a
-   * failure (the disk refused a save, say) stops the peer, which must not
-   * go on answering from state it could not keep, and 'fatal' says why.
-   */
-  private kick(): Promise<void> {
-    if (this.loop !== null || this.stopped || this.node === null || !this.node.hasReady) return this.loop ?? Promise.resolve();
-    const node = this.node;
-    this.loop = (async () => {
-      try {
-        while (!this.stopped && node.hasReady) {
-          await this.perform(node.ready());
-          node.advance();
-        }
-      } catch (err) {
-        this.stopped = true;
-        this.emit('fatal', err instanceof Error ? err : new Error(String(err)));
-      } finally {
-        this.loop = null;
-      }
-    })();
-    return this.loop;
-  }
-
-  private async perform(r: LabReady): Promise<void> {
-    if (r.persist !== null) await this.opts.storage.save(r.persist);
-    // The replica is durable before the peer says it chose.
-    const first = r.learned[0];
-    if (first !== undefined) await this.replicate(first.v);
-    performReady(r, this.performer);
+    this.live?.input((c) => (req.type === 'get' ? c.get(ticket) : c.submit(ticket, req.value)));
   }
 
   private send(to: PeerId, msg: Message): void {
     if (this.stopped) return;
     if (to === this.id) {
       // To ourselves: through the same path as the network, after this batch.
-      setImmediate(() => this.input((n) => n.step(msg)));
+      setImmediate(() => this.live?.step(msg));
       return;
     }
     const link = this.links.get(to);

@@ -1,15 +1,26 @@
 // The one node loop: inbox -> step -> persist -> send -> apply -> advance,
 // driven by logical ticks. It is the loop etcd's raft leaves to its caller
-// (doc.go there), written once for any core of that shape: inputs go in by
-// step(message), tick() and the core's own entry points (propose, read);
-// the core's Ready batches come out and are performed one at a time, in the
-// order the Ready contract demands:
+// (doc.go there), written once for any core of that shape, and both
+// protocols run on it: the replicated log (replica-node.ts, around
+// log/node.ts's LogNode) and the lab peer (lab-node.ts, around
+// core/node.ts's PaxosNode). Inputs go in by step(message), tick() and the
+// core's own entry points (propose, read, a client, a link event, then
+// kick); the core's Ready batches come out and are performed one at a
+// time, in the order the Ready contract demands:
 //   0. `early` messages (those that may leave before the fsync);
 //   1. `records` made durable (one sync for the batch);
-//   2. lines for what arrived, the messages (a line for each), lines for
-//      what was decided;
+//   2. the lines due before the messages (Lines.received), the messages
+//      (Lines.sent for each), the lines due after them (Lines.decided);
 //   3. the rest of the batch, by the applier (the state machine, clients);
 //   4. advance: the core may hand out the next batch.
+// Where a protocol's lines go within step 2 is its own: the replicated log
+// prints a line for what arrived, one per message as it leaves, and one per
+// slot decided; the lab core formats every line itself, in the order its
+// inputs made them (a `chose` before the `sent chose` that announces it:
+// the goldens diff them byte for byte), so lab-node.ts prints them all at
+// the first point and none per message. Either way nothing is printed
+// before the records are durable, and nothing after the messages that the
+// core did not put there.
 // While one batch waits for its sync, the core goes on taking inputs, and
 // everything they produce becomes the next batch: group commit, with no
 // timer, at whatever rate the disk allows.
@@ -18,8 +29,9 @@
 // interfaces. An effect that finishes at once (the simulator's disk) keeps
 // the whole batch in one synchronous call; one that returns a promise (a
 // real fsync) makes the loop go on when it resolves (MaybePromise). An
-// effect may throw to stop the loop mid-batch (the simulator's crashes):
-// the error goes to whoever called step, tick or kick.
+// effect may throw to stop the loop mid-batch (the simulators' crashes):
+// the error goes to whoever called step, tick or kick, or to `fatal` when
+// the batch ran later (after a promise, or deferred).
 
 import type { PeerId } from '../core/types.js';
 import { andThen, type MaybePromise } from '../util/maybe.js';
@@ -40,7 +52,7 @@ export interface LoopReady<M, Rec> {
   readonly messages: readonly Outbound<M>[];
 }
 
-/** The core the loop drives: pure, no I/O (log/node.ts's LogNode; the lab core takes the same shape). */
+/** The core the loop drives: pure, no I/O (log/node.ts's LogNode, core/node.ts's PaxosNode). */
 export interface Core<M, R> {
   step(m: M): void;
   tick(): void;
@@ -64,7 +76,10 @@ export interface Network<M> {
 
 /** The protocol's output lines (stdout), at the three points of a batch where they are due. */
 export interface Lines<M, R> {
-  /** What arrived that is news: once the records are durable, before anything is sent. */
+  /**
+   * Once the records are durable, before anything is sent: what arrived that
+   * is news (the log), or every line of the batch in the core's order (the lab).
+   */
   received(r: R): void;
   /** One message as it is sent. */
   sent(o: Outbound<M>): void;
@@ -127,7 +142,12 @@ export class NodeLoop<M, Rec, R extends LoopReady<M, Rec>> {
     this.deferred = true;
     defer(() => {
       this.deferred = false;
-      this.run();
+      // No caller to throw to any more.
+      try {
+        this.run();
+      } catch (err) {
+        this.fx.fatal(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

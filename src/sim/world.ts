@@ -15,14 +15,17 @@
 // must learn the value.
 //
 // After every event the world checks the invariants (invariants.ts). Each
-// peer's Ready is performed as the daemon performs it (core/ready.ts,
-// performReady), and each peer's clock ticks every TICK_MS of sim time.
+// peer runs on the daemon's own node loop (node/lab-node.ts) with
+// synchronous effects: its state on an in-memory disk that outlives its
+// crashes (storage/memory-state.ts), its messages on the simulated network,
+// and each peer's clock ticks every TICK_MS of sim time.
 
 import { parseHostsfile, type Cluster } from '../config/hostsfile.js';
 import { PaxosNode, type NodeVariant } from '../core/node.js';
-import { performReady, type ReadyPerformer } from '../core/ready.js';
 import { inTicks, tickTiming, type ProposerTiming, type TickTiming } from '../core/timing.js';
 import { EMPTY_STATE, type DurableState, type Message, type PeerId } from '../core/types.js';
+import { LabNode } from '../node/lab-node.js';
+import { MemoryStorage } from '../storage/memory-state.js';
 import { between, mulberry32, pick } from '../util/prng.js';
 import { Agenda } from './agenda.js';
 import { Invariants, Violation } from './invariants.js';
@@ -83,6 +86,8 @@ type Event =
   | { kind: 'cut'; a: PeerId; b: PeerId }
   | { kind: 'heal'; a: PeerId; b: PeerId };
 
+/** A peer crashed in the middle of a Ready: the call into it ends there. */
+class Crashed extends Error {}
 
 export class World {
   readonly rng: () => number;
@@ -91,9 +96,10 @@ export class World {
   private readonly agenda = new Agenda<Event>();
   private now = 0;
   private events = 0;
-  private readonly nodes = new Map<PeerId, PaxosNode | null>();
+  private readonly nodes = new Map<PeerId, LabNode | null>();
   private readonly life = new Map<PeerId, number>();
-  private readonly durable = new Map<PeerId, DurableState>();
+  /** Each peer's disk: what it saved survives its crashes. */
+  private readonly disks = new Map<PeerId, MemoryStorage>();
   private readonly timing: TickTiming;
   /** Ticks a frozen peer missed: its clock catches up when it thaws, as the daemon's ticker does. */
   private readonly missedTicks = new Map<PeerId, number>();
@@ -147,6 +153,7 @@ export class World {
     this.invariants = new Invariants(this.acceptors, [...this.values.values()], this.cluster.stride, (line) => this.note(line));
     for (const h of this.cluster.hosts) {
       this.life.set(h.id, 0);
+      this.disks.set(h.id, new MemoryStorage());
       this.nodes.set(h.id, this.makeNode(h.id, EMPTY_STATE, 30));
     }
     this.agenda.push(TICK_MS, { kind: 'tick' });
@@ -183,7 +190,7 @@ export class World {
         this.step(next.item);
         this.invariants.check((a) => {
           const node = this.nodes.get(a);
-          const state = node == null ? this.durable.get(a) : node.state;
+          const state = node == null ? this.disks.get(a)?.load() : node.core.state;
           return state === undefined ? undefined : { state, live: node != null };
         });
       }
@@ -219,13 +226,51 @@ export class World {
    * reachable; its links to everyone are up (the network below loses,
    * delays and black-holes messages instead).
    */
-  private makeNode(id: PeerId, state: DurableState, startWithinMs: number): PaxosNode {
+  private makeNode(id: PeerId, state: DurableState, startWithinMs: number): LabNode {
     const rng = mulberry32(Math.floor(this.rng() * 2 ** 32));
     const value = this.values.get(id);
     const start = value === undefined ? {} : { start: { value, afterTicks: inTicks(between(this.rng, 0, startWithinMs), TICK_MS) } };
-    const node = new PaxosNode({ self: id, cluster: this.cluster, timing: this.timing, rng, ...start, ...(this.opts.variant ? { variant: this.opts.variant } : {}) }, state);
-    for (const h of this.cluster.hosts) if (h.id !== id) node.linkUp(h.id);
-    return node;
+    const core = new PaxosNode({ self: id, cluster: this.cluster, timing: this.timing, rng, ...start, ...(this.opts.variant ? { variant: this.opts.variant } : {}) }, state);
+    for (const h of this.cluster.hosts) if (h.id !== id) core.linkUp(h.id);
+    const disk = this.disks.get(id)!;
+    return new LabNode(core, {
+      storage: {
+        // Now and then while faults are on, crash after the save but before
+        // the sends and prints that depend on it: the one partial outcome
+        // the daemon allows (it awaits every save first).
+        save: (s) => {
+          disk.save(s);
+          if (!this.faulty() || this.rng() >= this.midStepCrashP) return;
+          this.crash(id, 'mid-step, after saving, before sending');
+          this.agenda.push(this.now + between(this.rng, 10, 300), { kind: 'restart', node: id });
+          throw new Crashed();
+        },
+      },
+      network: { send: (to, msg) => this.send(to, msg) },
+      out: () => undefined, // the trace notes deliveries and chose lines already
+      dropped: (msg, why) => {
+        throw new Violation(`peer ${id} refused a message a correct peer sent: ${show(msg)} (${why})`);
+      },
+      learned: (c) => {
+        this.invariants.prints(id, c.v);
+        this.note(`peer ${id} prints chose ${c.v}@${c.n}`);
+      },
+      suspect: (peer) => this.note(`peer ${id} suspects its link to ${peer}`),
+      fatal: (err) => {
+        throw err;
+      },
+    });
+  }
+
+  /** Give a live peer an input; a crash in the middle of its Ready is where the call ends. */
+  private drive(id: PeerId, feed: (node: LabNode) => void): void {
+    const node = this.nodes.get(id);
+    if (node == null) return;
+    try {
+      feed(node);
+    } catch (err) {
+      if (!(err instanceof Crashed)) throw err;
+    }
   }
 
   private note(line: string): void {
@@ -247,15 +292,13 @@ export class World {
         for (const [id, node] of this.nodes) {
           if (node == null) continue;
           if (this.frozenUntil.has(id)) this.missedTicks.set(id, (this.missedTicks.get(id) ?? 0) + 1);
-          else this.tick(id, node, 1);
+          else this.tick(id, 1);
         }
         return;
       case 'deliver': {
-        const node = this.nodes.get(ev.to);
-        if (node == null) return; // down: lost, as with a crashed process
+        if (this.nodes.get(ev.to) == null) return; // down: lost, as with a crashed process
         this.note(`${ev.msg.from}->${ev.to} ${show(ev.msg)}`);
-        node.step(ev.msg);
-        this.drain(ev.to);
+        this.drive(ev.to, (n) => n.step(ev.msg));
         return;
       }
       case 'crash':
@@ -274,7 +317,7 @@ export class World {
         if (this.frozenUntil.get(ev.node) === undefined) return;
         this.frozenUntil.delete(ev.node);
         this.note(`THAW peer ${ev.node}`);
-        this.tick(ev.node, this.nodes.get(ev.node), this.missedTicks.get(ev.node) ?? 0);
+        this.tick(ev.node, this.missedTicks.get(ev.node) ?? 0);
         this.missedTicks.delete(ev.node);
         // Frozen long enough, every link to and from it was declared dead and redialed.
         if (this.now - ev.since > DEAD_AFTER) this.redialed(ev.node);
@@ -291,19 +334,18 @@ export class World {
     }
   }
 
-  private tick(id: PeerId, node: PaxosNode | null | undefined, ticks: number): void {
-    if (node == null || ticks === 0) return;
-    for (let i = 0; i < ticks; i++) node.tick();
-    this.drain(id);
+  private tick(id: PeerId, ticks: number): void {
+    if (ticks > 0) this.drive(id, (n) => n.tick(ticks));
   }
 
   /** `x`'s link to `y` dropped and came back (declared dead and redialed, or `y` restarted). */
   private reconnect(x: PeerId, y: PeerId): void {
-    const node = this.nodes.get(x);
-    if (node == null) return;
-    node.linkDown(y);
-    node.linkUp(y);
-    this.drain(x);
+    this.drive(x, (n) =>
+      n.input((core) => {
+        core.linkDown(y);
+        core.linkUp(y);
+      }),
+    );
   }
 
   /** Every live peer's link to `id` came back, and its links to them. */
@@ -312,29 +354,6 @@ export class World {
       if (other === id) continue;
       this.reconnect(other, id);
       this.reconnect(id, other);
-    }
-  }
-
-  /**
-   * Perform a peer's Ready as the daemon does (core/ready.ts), or, now and
-   * then while faults are on, crash after the save but before the sends and
-   * prints that depend on it: the one partial outcome the daemon allows (it
-   * awaits every save first).
-   */
-  private drain(id: PeerId): void {
-    const node = this.nodes.get(id);
-    while (node != null && this.nodes.get(id) === node && node.hasReady) {
-      const r = node.ready();
-      if (r.persist !== null) {
-        this.durable.set(id, r.persist);
-        if (this.faulty() && this.rng() < this.midStepCrashP) {
-          this.crash(id, 'mid-step, after saving, before sending');
-          this.agenda.push(this.now + between(this.rng, 10, 300), { kind: 'restart', node: id });
-          return;
-        }
-      }
-      performReady(r, this.performer(id));
-      node.advance();
     }
   }
 
@@ -349,32 +368,14 @@ export class World {
 
   private restart(id: PeerId): void {
     if (this.nodes.get(id) != null) return;
-    const state = this.opts.forgetful ? EMPTY_STATE : (this.durable.get(id) ?? EMPTY_STATE);
+    const state = this.opts.forgetful ? EMPTY_STATE : this.disks.get(id)!.load();
     this.nodes.set(id, this.makeNode(id, state, 20));
     this.note(`RESTART peer ${id} from promised ${state.promised}, accepted ${state.accepted === null ? '-' : `${state.accepted.v}@${state.accepted.n}`}`);
     this.invariants.restarts(id, state);
     // As the daemon does at start: a proposer that won before the crash says so again.
-    this.drain(id);
+    this.drive(id, (n) => n.kick());
     // Everyone's link to it reconnects.
     for (const other of this.nodes.keys()) if (other !== id) this.reconnect(other, id);
-  }
-
-  private performer(id: PeerId): ReadyPerformer {
-    return {
-      print: () => undefined, // the trace notes deliveries and chose lines already
-      send: (o) => o.to.forEach((to) => this.send(to, o.msg)),
-      learned: (c) => {
-        this.invariants.prints(id, c.v);
-        this.note(`peer ${id} prints chose ${c.v}@${c.n}`);
-      },
-      answer: () => undefined,
-      suspect: (peer) => this.note(`peer ${id} suspects its link to ${peer}`),
-      note: () => undefined,
-      dropped: (msg, why) => {
-        throw new Violation(`peer ${id} refused a message a correct peer sent: ${show(msg)} (${why})`);
-      },
-      idle: () => undefined,
-    };
   }
 
   private send(to: PeerId, msg: Message): void {

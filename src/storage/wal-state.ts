@@ -2,7 +2,7 @@
 // whole state (a few hundred bytes) as one checksummed record and makes it
 // durable with one write and one fdatasync (wal.ts), done on the event-loop
 // thread (Wal.syncNow): the peer has nothing else to do with its state until
-// the save is done, as the mutex is held across it, and skipping the thread
+// the save is done, as the node loop waits for it, and skipping the thread
 // pool's two wake-ups takes about 0.3 ms off a round on two cores.
 // Replacing state.json took a write, an fsync, a rename and a directory
 // fsync: about twice the time, on every promise and every accept. The last record is the state.

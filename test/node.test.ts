@@ -3,6 +3,8 @@ import type { PaxosNode } from '../src/core/node.js';
 import { groupOfProposal, nextProposal } from '../src/paxos/numbering.js';
 import type { LabReady } from '../src/core/ready.js';
 import type { Message } from '../src/core/types.js';
+import { contactsOf } from '../src/core/admission.js';
+import { parseHostsfile } from '../src/config/hostsfile.js';
 import { MemNet } from './helpers/memnet.js';
 
 /** Step `msg` into `node` and take the Ready it makes. */
@@ -257,4 +259,12 @@ test('a proposer that won and restarts announces chose again; one that was only 
   // An acceptor that learned X, and p5 (proposer 2) told of X at 1: nothing to announce.
   t.false(new MemNet(TC2, new Map([[2, net.persisted.get(2)!.at(-1)!]])).node(2).hasReady);
   t.false(new MemNet(TC2, new Map([[5, { ...saved1, lastProposal: {} }]])).node(5).hasReady);
+});
+
+test('links: a learner keeps one to its group\'s proposer, for the chose_ack it owes it', (t) => {
+  // Testcase 1's learner peer5 once had no link to peer1, and said so on stderr at each chose.
+  const c = parseHostsfile(TC1, 'hostsfile');
+  t.deepEqual(contactsOf(c, 5), [1]);
+  t.deepEqual(contactsOf(c, 2), [1]);
+  t.deepEqual(contactsOf(c, 1), [2, 3, 4, 5]);
 });

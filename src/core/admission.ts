@@ -58,7 +58,8 @@ export function contactsOf(cluster: ClusterView, self: PeerId): PeerId[] {
   const mine = rolesOf(cluster, self);
   const ids = new Set<PeerId>();
   for (const g of mine.proposerOf) for (const p of [...cluster.acceptorsOf(g), ...cluster.learnersOf(g)]) ids.add(p);
-  for (const g of mine.acceptorOf) {
+  // Acceptors answer their group's proposer; learners confirm its chose with a chose_ack.
+  for (const g of [...mine.acceptorOf, ...mine.learnerOf]) {
     const p = cluster.proposerOf(g);
     if (p !== undefined) ids.add(p.id);
   }

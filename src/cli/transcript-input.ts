@@ -4,10 +4,9 @@
 
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile, type Cluster } from '../config/hostsfile.js';
-import { loadCompose, type Service } from '../runner/compose.js';
+import { loadCompose, proposalOf, type Service } from '../runner/compose.js';
 import { hostOfLabel, readTranscripts, type PeerLines } from '../transcript/read.js';
 
 export interface HostsfileChoice {
@@ -105,15 +104,9 @@ function composeServices(hostsfile: string, hosts: readonly string[]): Service[]
 function proposerValues(services: readonly Service[]): Map<string, { value: string; after?: string }> {
   const out = new Map<string, { value: string; after?: string }>();
   for (const s of services) {
-    const { values } = parseArgs({
-      args: [...s.args],
-      options: { 'start-after': { type: 'string', short: 't' }, value: { type: 'string', short: 'v' }, hostsfile: { type: 'string', short: 'h' } },
-      strict: false,
-      allowPositionals: true,
-    });
-    const after = values['start-after'];
-    if (typeof values.value !== 'string') continue;
-    out.set(s.hostname, typeof after === 'string' && Number(after) > 0 ? { value: values.value, after } : { value: values.value });
+    const p = proposalOf(s);
+    if (p === undefined) continue;
+    out.set(s.hostname, p.after !== undefined && Number(p.after) > 0 ? { value: p.value, after: p.after } : { value: p.value });
   }
   return out;
 }

@@ -5,6 +5,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { parse as parseShell } from 'shell-quote';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config/errors.js';
@@ -163,4 +164,16 @@ function exists(f: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The value a service's peer proposes (-v), and the -t it waits first (as written), if it is given a value. */
+export function proposalOf(s: Service): { readonly value: string; readonly after: string | undefined } | undefined {
+  const { values } = parseArgs({
+    args: [...s.args],
+    options: { 'start-after': { type: 'string', short: 't' }, value: { type: 'string', short: 'v' }, hostsfile: { type: 'string', short: 'h' } },
+    strict: false,
+    allowPositionals: true,
+  });
+  const after = values['start-after'];
+  return typeof values.value === 'string' ? { value: values.value, after: typeof after === 'string' ? after : undefined } : undefined;
 }

@@ -9,7 +9,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { hasRole, loadHostsfile, type Cluster } from '../config/hostsfile.js';
 import { NO_SECRET_WARNING, namesSecret } from '../config/secret-notice.js';
 import { checkTranscripts, type Violation } from '../transcript/check.js';
@@ -17,7 +16,7 @@ import { compareWithGoldens, readGoldens, type Mismatch } from '../transcript/co
 import { WalStorage } from '../storage/wal-state.js';
 import { InFlight } from '../transcript/inflight.js';
 import { parseLogLine } from '../transcript/parse.js';
-import { loadCompose, type Service } from './compose.js';
+import { loadCompose, proposalOf, type Service } from './compose.js';
 import { launchDocker } from './docker.js';
 import { launchLocal } from './local.js';
 import { prettyFormatter } from './pretty.js';
@@ -263,16 +262,10 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
 export function startupNotes(services: readonly Service[], cluster: Cluster, noSecret: boolean): string[] {
   const notes = noSecret ? [`warning: ${NO_SECRET_WARNING}`] : [];
   for (const s of services) {
-    const { values } = parseArgs({
-      args: [...s.args],
-      options: { 'start-after': { type: 'string', short: 't' }, value: { type: 'string', short: 'v' }, hostsfile: { type: 'string', short: 'h' } },
-      strict: false,
-      allowPositionals: true,
-    });
-    const after = values['start-after'];
-    const secs = typeof after === 'string' ? Number(after) : 0;
+    const after = proposalOf(s)?.after;
+    const secs = after === undefined ? 0 : Number(after);
     const host = cluster.byHost(s.hostname);
-    if (typeof values.value !== 'string' || !(secs > 0) || host === undefined || !hasRole(host, 'proposer')) continue;
+    if (!(secs > 0) || host === undefined || !hasRole(host, 'proposer')) continue;
     notes.push(`${s.label} proposes in ${secs} s (-t ${after})`);
   }
   return notes;

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { integer, parseFlags, toolSettings } from '../src/config/flags.js';
+import { checkCommand } from '../src/sm/command.js';
 import { KvStore } from '../src/sm/kv.js';
 import { introduce } from '../src/transport/auth.js';
 import { kvRequest, newRequestId } from '../src/client/kv.js';
@@ -152,7 +153,10 @@ function inProcess(): void {
   const batch = 100;
   for (let i = 0; i < KEYS; i += batch) {
     const cmds = [];
-    for (let j = i; j < Math.min(KEYS, i + batch); j++) cmds.push({ op: 'put' as const, client: `b-${j}`, seq: 1, key: keyOf(j), value: valueOf(j) });
+    for (let j = i; j < Math.min(KEYS, i + batch); j++) {
+      const c = checkCommand({ o: 'put', c: `b-${j}`, s: 1, k: keyOf(j), v: valueOf(j) });
+      if (c.ok) cmds.push(c.value);
+    }
     kv.applyBatch(cmds, kv.appliedIndex + 1);
   }
   gc?.();

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { mulberry32, pick } from '../src/util/prng.js';
-import { decodeCommand, decodeResult, encodeCommand, encodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES, type Command, type Result } from '../src/sm/command.js';
+import { checkClientCommand, checkCommand, decodeCommand, decodeResult, encodeCommand, encodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES, type Command, type Result } from '../src/sm/command.js';
 import { KvBuilder, KvStore, SnapshotError } from '../src/sm/kv.js';
 
 const put = (client: string, seq: number, key: string, value: string): Command => ({ op: 'put', client, seq, key, value });
@@ -242,6 +242,27 @@ test('decodeCommand says why a command is invalid', (t) => {
   t.regex(why({ o: 'cas', c: 'c', s: 1, k: 'k', v: 'v' }), /cas: missing "e" \(expected value; null means the key must be absent\)/);
   t.regex(why({ o: 'cas', c: 'c', s: 1, k: 'k', e: 3, v: 'v' }), /cas: "e" must be a string/);
   t.regex(why({ o: 'get', c: 'c', s: 1, k: 'k', v: 'v' }), /get: unexpected field "v"/);
+});
+
+test('checkCommand (the edge) hands back the object it was given, or a canonical copy; applyBatch applies that form as apply applies the typed one', (t) => {
+  const raw = JSON.parse('{"o":"cas","c":"c","s":1,"k":"k","e":null,"v":"x"}') as unknown;
+  const c = checkCommand(raw);
+  t.true(c.ok && c.value === raw, 'no copy, no decode');
+  const reordered = checkCommand({ v: 'x', e: null, k: 'k', s: 1, c: 'c', o: 'cas' });
+  t.true(reordered.ok && JSON.stringify(reordered.value) === JSON.stringify(raw), 'canonical key order, as every replica logs it');
+  t.deepEqual(checkCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }), decodeCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }) as unknown, 'the same verdict and reason');
+  t.deepEqual(checkClientCommand({ o: 'noop' }), { ok: false, why: 'a client cannot send a noop' });
+  const log = randomLog(7, 300);
+  const typed = new KvStore({ maxSessions: 4 });
+  const wire = new KvStore({ maxSessions: 4 });
+  const want = feed(typed, log);
+  const got = log.map((cmd, i) => {
+    const d = checkCommand(JSON.parse(JSON.stringify(encodeCommand(cmd))));
+    if (!d.ok) throw new Error(d.why);
+    return wire.applyBatch([d.value], i + 1)[0];
+  });
+  t.deepEqual(got, want);
+  t.deepEqual(wire.snapshot(), typed.snapshot());
 });
 
 test('quota: a put or cas that would take the store past it is refused, nothing changed, the same answer on every replica; get, del and shrinking writes still work', (t) => {

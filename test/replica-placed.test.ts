@@ -20,7 +20,7 @@ import { MAX_REPLICA_LINE_BYTES } from '../src/daemon/replica.js';
 import { ballotOwner } from '../src/log/ballot.js';
 import type { LogMessage } from '../src/log/types.js';
 import { checkKvResult, newRequestId } from '../src/client/kv.js';
-import type { KvRequest, KvResult } from '../src/wire/kv.js';
+import type { KvResult, ReceivedKvRequest } from '../src/wire/kv.js';
 import { PeerLink, type Endpoint } from '../src/transport/link.js';
 import { logCodec, type ReplicaWire } from '../src/wire/log.js';
 import { listen, type Inbound } from '../src/transport/server.js';
@@ -46,7 +46,7 @@ class ScriptedReplica {
   }
 
   async start(): Promise<this> {
-    this.inbound = await listen<ReplicaWire, KvRequest, KvResult | ClientResult>(
+    this.inbound = await listen<ReplicaWire, ReceivedKvRequest, KvResult | ClientResult>(
       this.live.endpoint(this.host),
       {
         message: (m) => {

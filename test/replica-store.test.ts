@@ -83,6 +83,24 @@ test('a corrupt record: identity.json goes, the damaged log is kept aside, the r
   t.regex((await reopen(dir)).recover ?? '', /no identity\.json/);
 });
 
+test('commands are checked as the log is read back (an edge): an invalid one is refused, one in another key order comes back canonical', async (t) => {
+  const dir = await voted();
+  const s = new FileLogStore(dir, silentLogger);
+  await s.open(ME);
+  await s.persist([{ t: 'e', s: 2, v: [{ v: 'y', k: 'x', s: 2, c: 'c1', o: 'put' }] }]);
+  await s.close();
+  const back = new FileLogStore(dir, silentLogger);
+  const o = await back.open(ME);
+  t.is(JSON.stringify(o.recovered.chosen.get(2)), '[{"o":"put","c":"c1","s":2,"k":"x","v":"y"}]');
+  await back.persist([{ t: 'e', s: 3, v: [{ o: 'put', c: 'c1', s: 3, k: '', v: 'y' }] }]);
+  await back.close();
+  const bad = new FileLogStore(dir, silentLogger);
+  const err = await t.throwsAsync(bad.open(ME), { instanceOf: StateError });
+  t.regex(err.message, /record \d+ \(slot 3\) holds an invalid command: put: "k" \(key\) must be a non-empty string.*move the log aside/);
+  t.false(existsSync(path.join(dir, 'identity.json')));
+  await bad.close();
+});
+
 test('a damaged snapshot: identity.json goes, the snapshot is moved aside, and the replica recovers', async (t) => {
   const dir = await voted();
   const snapDir = path.join(dir, 'snapshots');

@@ -13,7 +13,7 @@ function storeWith(keys: number, slots = keys): KvStore {
   const kv = new KvStore();
   for (let i = 1; i <= slots; i++) {
     const k = i <= keys ? `key-${i}` : 'last';
-    kv.applyBatch([{ op: 'put', client: `c${i % 7}-${Math.floor(i / 7)}`, seq: 1, key: k, value: 'v'.repeat(100) + i }], i);
+    kv.apply({ op: 'put', client: `c${i % 7}-${Math.floor(i / 7)}`, seq: 1, key: k, value: 'v'.repeat(100) + i }, i);
   }
   return kv;
 }
@@ -68,7 +68,7 @@ test('the view is frozen: writes while the chunks go out do not show in them', a
   const before = kv.snapshot();
   const link = new FakeLink();
   const sending = streamSnapshot(link, 2, kv.view(), () => false, 2000);
-  kv.applyBatch([{ op: 'put', client: 'late', seq: 1, key: 'key-1', value: 'changed' }], kv.appliedIndex + 1);
+  kv.apply({ op: 'put', client: 'late', seq: 1, key: 'key-1', value: 'changed' }, kv.appliedIndex + 1);
   t.is(await sending, null);
   const r = new SnapshotReceiver({}, silentLogger);
   const built = link.sent.map((c) => r.take(c)).at(-1);

@@ -19,7 +19,7 @@ import type { KvOptions } from '../sm/kv.js';
 import { FileLogStore } from '../storage/file-log-store.js';
 import { identityOf } from '../storage/log-store.js';
 import type { Secret } from '../transport/auth.js';
-import { DUMP_WINDOW, type KvRequest, type KvResult } from '../wire/kv.js';
+import { DUMP_WINDOW, type KvResult, type ReceivedKvRequest } from '../wire/kv.js';
 import type { ClientResult } from '../wire/lab.js';
 import { PeerLink, type Endpoint } from '../transport/link.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
@@ -104,7 +104,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       opened,
     );
     const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
-    this.inbound = await listen<ReplicaWire, KvRequest, KvResult | ClientResult>(
+    this.inbound = await listen<ReplicaWire, ReceivedKvRequest, KvResult | ClientResult>(
       this.opts.listen,
       {
         message: (m) => this.onMessage(m),
@@ -144,7 +144,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     } else this.node.step(m);
   }
 
-  private onClient(req: KvRequest, reply: (r: KvResult) => void, conn: ClientConn): void {
+  private onClient(req: ReceivedKvRequest, reply: (r: KvResult) => void, conn: ClientConn): void {
     const peer = this.opts.self.host;
     const node = this.node;
     if (node === null || this.stopped) return reply({ type: 'kv_result', id: req.id, peer, status: 'no_leader' });

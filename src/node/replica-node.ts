@@ -23,7 +23,7 @@ import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
 import { LogNode } from '../log/node.js';
 import { DEFAULT_LOG_TIMING, type Batch, type Committed, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready } from '../log/types.js';
-import { decodeCommand, encodeCommand, type ClientCommand, type Command, type Result } from '../sm/command.js';
+import type { CheckedClientCommand, CheckedCommand, Result } from '../sm/command.js';
 import { KvStore, type KvView } from '../sm/kv.js';
 import { KEEP_LOG_BYTES, type LogStore, type Opened } from '../storage/log-store.js';
 import type { Logger } from '../util/logger.js';
@@ -88,13 +88,19 @@ export interface ReplicaEffects {
 
 /**
  * Whether `cmd` is answered by read index, off the log: a get from a
- * session `kv` knows (a client's first get goes through the log).
+ * session `kv` knows (a client's first get goes through the log), not yet
+ * applied (a retry of one that was is answered from its session, by the log).
  */
-export function readsByIndex(kv: KvStore, cmd: ClientCommand): boolean {
-  if (cmd.op !== 'get') return false;
-  const session = kv.session(cmd.client);
-  return session !== undefined && cmd.seq > session.seq;
+export function readsByIndex(kv: KvStore, cmd: CheckedClientCommand): boolean {
+  return cmd.o === 'get' && kv.session(cmd.c) !== undefined && !kv.hasApplied(cmd.c, cmd.s);
 }
+
+/**
+ * What the log holds: commands checked where they arrived (a client's
+ * request, a peer's message, the WAL on load: src/sm/command.ts), in their
+ * wire form. The log's core keeps them opaque; here they are that again.
+ */
+const checked = (v: Batch | readonly unknown[]): readonly CheckedCommand[] => v as readonly CheckedCommand[];
 
 /** Slowest rate at which one follower is sent our snapshot (counted from the end of the last transfer to it). */
 const SNAPSHOT_RESEND_MS = 1000;
@@ -168,12 +174,15 @@ export class ReplicaNode {
     this.loop.kick();
   }
 
-  /** A client's command: answered through `client` once applied, or read by index. */
-  submit(cmd: ClientCommand, client: ReplicaClient): void {
+  /**
+   * A client's command, checked where it arrived (and never decoded again):
+   * answered through `client` once applied, or read by index.
+   */
+  submit(cmd: CheckedClientCommand, client: ReplicaClient): void {
     if (this.stopped) return client.reply({ status: 'no_leader' });
     const why = this.recoveryStatus();
     if (why !== null) return client.reply({ status: 'not_ready', why });
-    if (readsByIndex(this.store, cmd)) return this.readByIndex(cmd.key, client);
+    if (readsByIndex(this.store, cmd)) return this.readByIndex(cmd.k, client);
     // Forgotten if its client goes first; that is cancelled once it is answered.
     const w = {
       reply: (a: Answer): void => {
@@ -182,11 +191,10 @@ export class ReplicaNode {
       },
     };
     const cancel = client.onClose(() => this.waiters.drop(cmd, w));
-    const raw = encodeCommand(cmd);
     // Passed on only where a leader is known (this one, or the one a follower
     // forwards to): a candidate hands a new command back unplaced (LogNode.propose).
-    this.waiters.add(cmd, raw, w, this.core.leader !== 0);
-    this.core.propose([raw]);
+    this.waiters.add(cmd, w, this.core.leader !== 0);
+    this.core.propose([cmd]);
     this.loop.kick();
   }
 
@@ -300,15 +308,14 @@ export class ReplicaNode {
   private settle(r: Ready): void {
     for (const c of r.committed) this.applySlot(c);
     for (const to of r.sendSnapshotTo) this.sendSnapshot(to);
-    for (const raw of r.unplaced) {
-      const cmd = decodeCommand(raw);
-      if (!cmd.ok || cmd.value.op === 'noop') continue;
+    for (const cmd of checked(r.unplaced)) {
+      if (cmd.o === 'noop') continue;
       // Passed on before: it may yet be chosen. It waits here, and goes to the
       // next leader; the client's timeout says "unknown", which is the truth.
-      if (this.waiters.placed(cmd.value)) continue;
+      if (this.waiters.placed(cmd)) continue;
       // Applied here already (a retry): "nothing done" would be false too.
-      if (this.store.hasApplied(cmd.value.client, cmd.value.seq)) continue;
-      this.waiters.answer(cmd.value, { status: 'no_leader' });
+      if (this.store.hasApplied(cmd.c, cmd.s)) continue;
+      this.waiters.answer(cmd, { status: 'no_leader' });
     }
     const now = this.fx.now();
     for (const c of r.reads) this.reads.confirmed(c.id, c.index, now);
@@ -321,16 +328,11 @@ export class ReplicaNode {
 
   private applySlot(c: Committed): void {
     this.fx.watch?.applying?.(c.slot, c.v);
-    const cmds: Command[] = [];
-    for (const raw of c.v) {
-      const d = decodeCommand(raw);
-      // Checked on the way in (log-wire.ts, the client's request): a bad one here is a bug.
-      if (!d.ok) throw new Error(`slot ${c.slot} holds an invalid command (${d.why}); stopping rather than diverge`);
-      cmds.push(d.value);
-    }
+    // Applied as they are: checked where they arrived, never decoded again.
+    const cmds = checked(c.v);
     const results = this.store.applyBatch(cmds, c.slot);
     cmds.forEach((cmd, i) => {
-      if (cmd.op !== 'noop') this.waiters.answer(cmd, { status: 'done', slot: c.slot, result: results[i]! });
+      if (cmd.o !== 'noop') this.waiters.answer(cmd, { status: 'done', slot: c.slot, result: results[i]! });
     });
   }
 

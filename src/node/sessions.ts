@@ -4,21 +4,21 @@
 // pending queue): one that was may still be chosen, so it is never answered
 // "no leader, nothing done".
 
-import type { ClientCommand } from '../sm/command.js';
+import type { CheckedClientCommand } from '../sm/command.js';
 
 /** Passed-on commands remembered after their clients left (as many as the store keeps sessions by default). */
 const MAX_PASSED_ON = 10_000;
 
-/** A client command's identity across retries and replicas. */
-export const sessionKey = (c: { readonly client: string; readonly seq: number }): string => `${c.client}\u0000${c.seq}`;
+/** A client command's identity across retries and replicas (its wire form's client and seq). */
+export const sessionKey = (c: { readonly c: string; readonly s: number }): string => `${c.c}\u0000${c.s}`;
 
 export interface Waiter<A> {
   readonly reply: (answer: A) => void;
 }
 
 interface Entry<A> {
-  /** The command as proposed (encoded). */
-  readonly cmd: unknown;
+  /** The command as proposed. */
+  readonly cmd: CheckedClientCommand;
   list: Waiter<A>[];
   placed: boolean;
 }
@@ -36,17 +36,17 @@ export class Waiters<A> {
     return this.waiting.size;
   }
 
-  /** `w` waits for `cmd` (encoded as `raw`); `placed`: it is being passed on now. */
-  add(cmd: ClientCommand, raw: unknown, w: Waiter<A>, placed: boolean): void {
+  /** `w` waits for `cmd`; `placed`: it is being passed on now. */
+  add(cmd: CheckedClientCommand, w: Waiter<A>, placed: boolean): void {
     const key = sessionKey(cmd);
-    const entry = this.waiting.get(key) ?? { cmd: raw, list: [], placed: this.passedOn.has(key) };
+    const entry = this.waiting.get(key) ?? { cmd, list: [], placed: this.passedOn.has(key) };
     if (placed) entry.placed = true;
     entry.list.push(w);
     this.waiting.set(key, entry);
   }
 
   /** `w`'s client went away before its answer. */
-  drop(cmd: ClientCommand, w: Waiter<A>): void {
+  drop(cmd: CheckedClientCommand, w: Waiter<A>): void {
     const key = sessionKey(cmd);
     const entry = this.waiting.get(key);
     if (entry === undefined) return;
@@ -60,13 +60,13 @@ export class Waiters<A> {
   }
 
   /** Whether `cmd` was passed on: it may yet be chosen. */
-  placed(cmd: ClientCommand): boolean {
+  placed(cmd: CheckedClientCommand): boolean {
     return this.waiting.get(sessionKey(cmd))?.placed === true;
   }
 
   /** Every waiting command, all now passed on (again: to a new leader). */
-  placeAll(): unknown[] {
-    const cmds: unknown[] = [];
+  placeAll(): CheckedClientCommand[] {
+    const cmds: CheckedClientCommand[] = [];
     for (const e of this.waiting.values()) {
       e.placed = true;
       cmds.push(e.cmd);
@@ -75,7 +75,7 @@ export class Waiters<A> {
   }
 
   /** Answer everyone waiting for `cmd` (it was applied, or will not be). */
-  answer(cmd: ClientCommand, answer: A): void {
+  answer(cmd: CheckedClientCommand, answer: A): void {
     const key = sessionKey(cmd);
     this.passedOn.delete(key); // settled: a retry now finds its session
     const entry = this.waiting.get(key);

@@ -11,5 +11,5 @@ export { formatLine, formatSlotLine, MESSAGE_TYPES, type Action, type LogLine, t
 // The lab's acceptor rule (docs/protocol.md), as the peers run it.
 export { handleAccept, handlePrepare, type AcceptorState } from '../core/acceptor.js';
 // The key-value state machine: commands, their checks, and the store.
-export { checkKey, checkValue, decodeCommand, type ClientCommand, type Command } from '../sm/command.js';
+export { checkCommand, checkKey, checkValue, decodeCommand, type CheckedCommand, type ClientCommand, type Command } from '../sm/command.js';
 export { KvStore } from '../sm/kv.js';

@@ -11,7 +11,7 @@
 import type { PeerId } from '../core/types.js';
 import { pick } from '../util/prng.js';
 import { readsByIndex, type Answer } from '../node/replica-node.js';
-import { encodeCommand, type ClientCommand, type Result } from '../sm/command.js';
+import { checkClientCommand, encodeCommand, type CheckedClientCommand, type ClientCommand, type Result } from '../sm/command.js';
 import type { Invariants } from './log-checks.js';
 import type { SimReplicas } from './log-replicas.js';
 import type { SimContext } from './log-world-types.js';
@@ -21,6 +21,8 @@ const GIVE_UP_MS = 2000;
 
 interface ClientOp {
   readonly cmd: ClientCommand;
+  /** As a replica receives it: encoded as a client sends it, checked as a replica's edge does (wire/kv.ts). */
+  readonly wire: CheckedClientCommand;
   readonly invokedAt: number;
   attempts: number;
   /** Bumped at every attempt: a timeout or refusal for an older one is ignored. */
@@ -112,8 +114,10 @@ export class SimClients {
       cmd = { op: 'del', ...base };
       invoke = {};
     }
-    this.checks.issue(encodeCommand(cmd));
-    client.op = { cmd, invokedAt: ctx.now, attempts: 0, attempt: 0, lastReplica: 0 };
+    const wire = checkClientCommand(encodeCommand(cmd));
+    if (!wire.ok) throw new Error(`the simulator made an invalid command: ${wire.why}`);
+    this.checks.issue(wire.value);
+    client.op = { cmd, wire: wire.value, invokedAt: ctx.now, attempts: 0, attempt: 0, lastReplica: 0 };
     this.record({ process: client.process, type: 'invoke', f, key, ...invoke });
     this.attempt(client);
   }
@@ -138,7 +142,7 @@ export class SimClients {
         if (client.op === op && op.attempt === attempt) this.attempt(client);
       });
     if (rep.node === null) return retryLater(10 + Math.floor(ctx.rng() * 20)); // connection refused
-    const byIndex = readsByIndex(rep.node.kv, op.cmd);
+    const byIndex = readsByIndex(rep.node.kv, op.wire);
     ctx.note(`client ${client.id} seq ${op.cmd.seq} ${op.cmd.op} ${op.cmd.key} -> r${rep.id}${byIndex ? ' by read index' : ''} (attempt ${op.attempts})`);
     const answered = (a: Answer): void => {
       if (client.op !== op) return; // an answer to an op already settled
@@ -151,7 +155,7 @@ export class SimClients {
       ctx.stats.unplaced += 1;
       retryLater(20 + Math.floor(ctx.rng() * 40));
     };
-    this.replicas.submit(rep, op.cmd, { reply: answered, onClose: () => () => undefined });
+    this.replicas.submit(rep, op.wire, { reply: answered, onClose: () => () => undefined });
     retryLater(250 + Math.floor(ctx.rng() * 100));
   }
 

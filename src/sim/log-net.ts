@@ -6,6 +6,7 @@
 import type { PeerId } from '../core/types.js';
 import type { LogMessage, StateSnapshot } from '../log/types.js';
 import { KvStore } from '../sm/kv.js';
+import { decodeLog } from '../wire/log.js';
 import type { SimContext } from './log-world-types.js';
 
 const utf8 = new TextEncoder();
@@ -49,8 +50,11 @@ export class SimNet {
   private deliver(from: PeerId, to: PeerId, wire: string): void {
     if (this.blocked(from, to)) return;
     const raw = JSON.parse(wire) as LogMessage | { type: 'snapshot'; from: PeerId; index: number; data: string };
-    const msg: LogMessage = raw.type === 'snapshot' && typeof raw.data === 'string' ? { ...raw, data: KvStore.restore(utf8.encode(raw.data)) } : (raw as LogMessage);
-    this.arrive(from, to, msg);
+    if (raw.type === 'snapshot' && typeof raw.data === 'string') return this.arrive(from, to, { ...raw, data: KvStore.restore(utf8.encode(raw.data)) });
+    // Checked as a replica's listener checks it (its commands too: the edge, src/sm/command.ts).
+    const d = decodeLog(raw);
+    if (!d.ok || !('msg' in d) || d.msg.type === 'snapshot_chunk') throw new Error(`the simulator sent a message a replica refuses (${d.ok ? 'not a log message' : d.why}): ${wire.slice(0, 200)}`);
+    this.arrive(from, to, d.msg);
   }
 
   heal(): void {

@@ -10,7 +10,7 @@ import type { PeerId } from '../core/types.js';
 import { mulberry32 } from '../util/prng.js';
 import { replay, type LogMessage, type LogTiming, type LogVariant } from '../log/types.js';
 import { ReplicaNode, type ReplicaClient } from '../node/replica-node.js';
-import type { ClientCommand } from '../sm/command.js';
+import type { CheckedClientCommand } from '../sm/command.js';
 import { KvBuilder } from '../sm/kv.js';
 import { MemoryDisk, MemoryLogStore } from '../storage/memory-log-store.js';
 import { silentLogger } from '../util/logger.js';
@@ -100,7 +100,7 @@ export class SimReplicas {
     this.enter(rep, (n) => n.tick());
   }
 
-  submit(rep: SimReplica, cmd: ClientCommand, client: ReplicaClient): void {
+  submit(rep: SimReplica, cmd: CheckedClientCommand, client: ReplicaClient): void {
     this.enter(rep, (n) => n.submit(cmd, client));
   }
 

@@ -37,7 +37,7 @@
 // disk or send it to each other without one giant string (see KvView).
 
 import { KvView, STREAM_FORMAT, type SessionLine } from './kv-view.js';
-import { decodeCommand, decodeResult, encodeCommand, encodeResult, checkKey, checkValue, type Command, type Result } from './command.js';
+import { checkCommand, decodeCommand, decodeResult, encodeCommand, encodeResult, checkKey, checkValue, type CheckedCommand, type Command, type Result } from './command.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 
@@ -122,73 +122,74 @@ export class KvStore {
   }
 
   /**
-   * Applies the command at log `index`. Indexes must strictly increase (a hole
-   * is filled with a noop first); every index, noops included, advances
-   * appliedIndex. Throws only on caller bugs, which would otherwise let
-   * replicas diverge: an index out of order, or a command decodeCommand refuses.
+   * Applies a command built in code at log `index`: it is encoded and
+   * checked as one off the wire would be (the wire codec is the one
+   * definition of a valid command), then applied as applyBatch does. Indexes
+   * must strictly increase (a hole is filled with a noop first); every index,
+   * noops included, advances appliedIndex. Throws only on caller bugs, which
+   * would otherwise let replicas diverge: an index out of order, or a
+   * command checkCommand refuses. Not the replicas' path: they apply what
+   * they checked where it arrived (applyBatch).
    */
   apply(cmd: Command, index: number): Result {
     if (!Number.isSafeInteger(index) || index <= this.applied) {
       throw new RangeError(`apply: log index ${index} is not above the applied index ${this.applied}; apply each index once, in increasing order`);
     }
-    // The wire codec is the one definition of a valid command; a command built in
-    // code gets the same checks as one read off the log.
-    const valid = decodeCommand(encodeCommand(cmd));
+    const valid = checkCommand(encodeCommand(cmd));
     if (!valid.ok) throw new TypeError(`apply: invalid command at index ${index}: ${valid.why}; decode commands with decodeCommand before proposing them`);
     this.applied = index;
-    return this.applyValid(cmd, index);
+    return this.applyChecked(valid.value, index);
   }
 
   /**
    * Applies every command of one log slot, in order; afterwards appliedIndex
-   * is `slot`. A replicated log puts a batch of commands in each slot.
+   * is `slot`. A replicated log puts a batch of commands in each slot. The
+   * commands are in the wire form they arrived in, checked there
+   * (checkCommand, at the edge): they are applied as they are, with no
+   * decoding.
    */
-  applyBatch(cmds: readonly Command[], slot: number): Result[] {
+  applyBatch(cmds: readonly CheckedCommand[], slot: number): Result[] {
     if (!Number.isSafeInteger(slot) || slot <= this.applied) {
       throw new RangeError(`applyBatch: slot ${slot} is not above the applied index ${this.applied}; apply each slot once, in increasing order`);
     }
     const results: Result[] = [];
-    for (const cmd of cmds) {
-      const valid = decodeCommand(encodeCommand(cmd));
-      if (!valid.ok) throw new TypeError(`applyBatch: invalid command in slot ${slot}: ${valid.why}`);
-      results.push(this.applyValid(cmd, slot));
-    }
+    for (const cmd of cmds) results.push(this.applyChecked(cmd, slot));
     this.applied = slot;
     return results;
   }
 
-  private applyValid(cmd: Command, index: number): Result {
-    if (cmd.op === 'noop') return { status: 'ok' };
-    const s = this.sessions.get(cmd.client);
+  private applyChecked(cmd: CheckedCommand, index: number): Result {
+    if (cmd.o === 'noop') return { status: 'ok' };
+    const s = this.sessions.get(cmd.c);
     if (s !== undefined) {
-      if (cmd.seq === s.seq) return s.result;
-      if (cmd.seq < s.seq) return { status: 'stale', last: s.seq };
-    } else if (cmd.seq > 1) {
+      if (cmd.s === s.seq) return s.result;
+      if (cmd.s < s.seq) return { status: 'stale', last: s.seq };
+    } else if (cmd.s > 1) {
       return { status: 'expired' };
     }
     const result = this.execute(cmd);
-    this.sessions.delete(cmd.client);
-    this.sessions.set(cmd.client, { seq: cmd.seq, index, result });
+    this.sessions.delete(cmd.c);
+    this.sessions.set(cmd.c, { seq: cmd.s, index, result });
     this.evictOverflow();
     return result;
   }
 
-  private execute(cmd: Exclude<Command, { op: 'noop' }>): Result {
-    const cur = this.data.get(cmd.key);
-    switch (cmd.op) {
+  private execute(cmd: Exclude<CheckedCommand, { o: 'noop' }>): Result {
+    const cur = this.data.get(cmd.k);
+    switch (cmd.o) {
       case 'get':
         return { status: 'ok', value: cur ?? null };
       case 'put':
-        return this.write(cmd.key, cmd.value, cur) ?? (cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur });
+        return this.write(cmd.k, cmd.v, cur) ?? (cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur });
       case 'del':
         if (cur === undefined) return { status: 'ok' };
-        for (const v of this.views) v.willWrite(cmd.key, cur);
-        this.data.delete(cmd.key);
-        this.bytes -= entryBytes(cmd.key, cur);
+        for (const v of this.views) v.willWrite(cmd.k, cur);
+        this.data.delete(cmd.k);
+        this.bytes -= entryBytes(cmd.k, cur);
         return { status: 'ok', prev: cur };
       case 'cas':
-        if ((cur ?? null) !== cmd.expected) return { status: 'mismatch', current: cur ?? null };
-        return this.write(cmd.key, cmd.value, cur) ?? { status: 'ok' };
+        if ((cur ?? null) !== cmd.e) return { status: 'mismatch', current: cur ?? null };
+        return this.write(cmd.k, cmd.v, cur) ?? { status: 'ok' };
     }
   }
 

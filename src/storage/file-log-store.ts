@@ -25,6 +25,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { replay, type LogRecord } from '../log/types.js';
+import { checkCommand } from '../sm/command.js';
 import { KvBuilder, KvStore, type KvOptions, type KvView } from '../sm/kv.js';
 import type { Logger } from '../util/logger.js';
 import { writeAtomically } from './atomic.js';
@@ -33,6 +34,34 @@ import { DirLock, StateError } from './lock.js';
 import { keepSlotsFor, mustSyncNow, snapshotDue, SNAPSHOT_EVERY_SLOTS, type Identity, type LogStore, type Opened } from './log-store.js';
 import { damagedSnapshots, loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from './snapshot.js';
 import { Wal } from './wal.js';
+
+/**
+ * The log's records as read back, their commands checked: this is an edge
+ * (src/sm/command.ts), and what it passes is applied without another look.
+ * A record's own shape is the core's to replay; a command that is not valid
+ * is why the log cannot be used.
+ */
+function checkRecords(records: readonly LogRecord[]): LogRecord[] | string {
+  const out: LogRecord[] = [];
+  for (const [i, r] of records.entries()) {
+    if (r.t !== 'v' && r.t !== 'e') {
+      out.push(r);
+      continue;
+    }
+    const v: unknown = r.v;
+    if (!Array.isArray(v)) return `record ${i + 1} (slot ${r.s}) holds no batch of commands`;
+    let batch: unknown[] = v;
+    for (const [j, c] of v.entries()) {
+      const d = checkCommand(c);
+      if (!d.ok) return `record ${i + 1} (slot ${r.s}) holds an invalid command: ${d.why}`;
+      if (d.value === c) continue;
+      if (batch === v) batch = [...v];
+      batch[j] = d.value; // in another key order: the canonical one, as every replica has it
+    }
+    out.push(batch === v ? r : { ...r, v: batch });
+  }
+  return out;
+}
 
 export class FileLogStore implements LogStore {
   readonly logDir: string;
@@ -104,6 +133,12 @@ export class FileLogStore implements LogStore {
       this.log.warn(`${damage.file}: ${damage.reason} at byte ${damage.offset}: the log is corrupt; kept the ${damage.recordsKept} records before it, and the damaged files in ${damage.keptAs}`);
     }
     this.wal = wal;
+    const checked = checkRecords(records);
+    if (typeof checked === 'string') {
+      // It passed its checksum, so this is a bug or a foreign file, as for a snapshot above.
+      if (had) await this.forgetIdentity();
+      throw new StateError(`${this.logDir}: ${checked}; not a log this program wrote (or a bug): move the log aside, and the replica will recover from the others on its next start`);
+    }
     const empty = snapshot === null && skipped.length === 0 && records.length === 0 && damage === null;
     let recover: string | null = null;
     // A replica that voted has at least its promise in its log (recovery writes one), so an
@@ -126,7 +161,7 @@ export class FileLogStore implements LogStore {
     } else if (!had && recover === null) {
       recover = empty ? 'a new or wiped data directory' : `no ${path.basename(this.identityFile)} (recovery did not finish, or the directory predates it)`;
     }
-    return { recovered: replay(records, kv.appliedIndex), kv, recover, empty: empty && !lostLog };
+    return { recovered: replay(checked, kv.appliedIndex), kv, recover, empty: empty && !lostLog };
   }
 
   /** Whether identity.json names `want`; a directory of another cluster or member is refused. */

@@ -6,7 +6,7 @@
 // length, and the store's size, from a shadow store that applies each
 // chosen slot's batch in order, as the replica does.
 
-import { decodeCommand, handleAccept, handlePrepare, KvStore, type AcceptorState, type Command, type LogLine } from '../rules/index.js';
+import { checkCommand, handleAccept, handlePrepare, KvStore, type AcceptorState, type CheckedCommand, type LogLine } from '../rules/index.js';
 import type { PeerFacts } from './protocol.js';
 
 export interface PeerTracker {
@@ -50,7 +50,7 @@ export function logTracker(): PeerTracker {
   let promise = 0;
   let ownBallot = 0;
   const slots = slotCounter();
-  const chosen = new Map<number, readonly Command[]>();
+  const chosen = new Map<number, readonly CheckedCommand[]>();
   let commit = 0;
   const store = new KvStore();
   return {
@@ -127,7 +127,8 @@ function slotCounter(): { add(slot: number): void; readonly count: number } {
 }
 
 /** A chose line's batch; anything unreadable counts as a no-op, so the shadow store never stops. */
-function batchOf(value: string): Command[] {
+/** A chosen line's batch, each command checked as it arrives (src/sm/command.ts); invalid ones are left out. */
+function batchOf(value: string): CheckedCommand[] {
   let raw: unknown;
   try {
     raw = JSON.parse(value);
@@ -135,9 +136,9 @@ function batchOf(value: string): Command[] {
     return [];
   }
   if (!Array.isArray(raw)) return [];
-  const out: Command[] = [];
+  const out: CheckedCommand[] = [];
   for (const c of raw) {
-    const d = decodeCommand(c);
+    const d = checkCommand(c);
     if (d.ok) out.push(d.value);
   }
   return out;

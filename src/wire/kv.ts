@@ -24,13 +24,20 @@
 // any replica may be asked: a follower passes the command to the leader and
 // answers when the slot reaches its own copy.
 
-import { decodeCommand, type ClientCommand } from '../sm/command.js';
+import { checkClientCommand, type CheckedClientCommand, type ClientCommand } from '../sm/command.js';
 
 export type KvRequest =
   | { readonly type: 'kv'; readonly id: string; readonly cmd: ClientCommand }
   | { readonly type: 'dump'; readonly id: string }
   /** The client has read the dump's parts up to `seq`. */
   | { readonly type: 'dump_ack'; readonly id: string; readonly seq: number };
+
+/**
+ * A request as a replica receives it: the command checked where it arrived,
+ * and kept in the wire form it came in (the form the log holds), never
+ * decoded again (src/sm/command.ts).
+ */
+export type ReceivedKvRequest = Exclude<KvRequest, { readonly type: 'kv' }> | { readonly type: 'kv'; readonly id: string; readonly cmd: CheckedClientCommand };
 
 /** Parts a replica sends ahead of the client's acks. */
 export const DUMP_WINDOW = 4;
@@ -51,7 +58,7 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
 );
 
 /** A client request off the wire, checked field by field. */
-export function decodeKvRequest(o: Record<string, unknown>): { ok: true; req: KvRequest } | { ok: false; why: string } {
+export function decodeKvRequest(o: Record<string, unknown>): { ok: true; req: ReceivedKvRequest } | { ok: false; why: string } {
   const id = o['id'];
   if (typeof id !== 'string' || id.length === 0 || id.length > 64) return { ok: false, why: '"id" must be a string of 1 to 64 characters' };
   if (o['type'] === 'dump') return { ok: true, req: { type: 'dump', id } };
@@ -61,8 +68,7 @@ export function decodeKvRequest(o: Record<string, unknown>): { ok: true; req: Kv
     return { ok: true, req: { type: 'dump_ack', id, seq: seq as number } };
   }
   if (o['type'] !== 'kv') return { ok: false, why: `unknown request type ${JSON.stringify(o['type']).slice(0, 40)}` };
-  const c = decodeCommand(o['cmd']);
+  const c = checkClientCommand(o['cmd']);
   if (!c.ok) return { ok: false, why: c.why };
-  if (c.value.op === 'noop') return { ok: false, why: 'a client cannot send a noop' };
   return { ok: true, req: { type: 'kv', id, cmd: c.value } };
 }

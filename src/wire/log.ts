@@ -19,9 +19,9 @@
 import { MAX_PROPOSAL } from '../paxos/limits.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Batch, LogMessage, SlotReport } from '../log/types.js';
-import { checkKey, checkValue, decodeCommand } from '../sm/command.js';
+import { checkCommand, checkKey, checkValue } from '../sm/command.js';
 import type { SessionLine } from '../sm/kv.js';
-import { decodeKvRequest, type KvRequest, type KvResult } from './kv.js';
+import { decodeKvRequest, type KvResult, type ReceivedKvRequest } from './kv.js';
 import type { Codec, Decoded } from '../transport/codec.js';
 import type { ClientResult } from './lab.js';
 
@@ -51,13 +51,23 @@ function int(o: Obj, key: string, min: number): number {
   return x as number;
 }
 
+/**
+ * A batch of commands, each checked here, at the edge, and then never
+ * decoded again (src/sm/command.ts): the array itself, unless a command
+ * came in another key order (then a copy, with canonical ones).
+ */
 function batch(x: unknown, name: string): Batch {
   if (!Array.isArray(x)) throw new Bad(`${name} must be an array of commands`);
-  for (const c of x) {
-    const d = decodeCommand(c);
+  let out: unknown[] = x;
+  for (const [i, c] of x.entries()) {
+    const d = checkCommand(c);
     if (!d.ok) throw new Bad(`${name}: ${d.why}`);
+    if (d.value !== c) {
+      if (out === x) out = [...x];
+      out[i] = d.value;
+    }
   }
-  return x;
+  return out;
 }
 
 /** Read ids: a replica's own counter, so any safe integer from 1. */
@@ -144,7 +154,7 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
   }
 }
 
-export function decodeLog(raw: unknown): Decoded<ReplicaWire, KvRequest> {
+export function decodeLog(raw: unknown): Decoded<ReplicaWire, ReceivedKvRequest> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, why: 'not a JSON object' };
   const o = raw as Obj;
   const type = o['type'];
@@ -168,7 +178,7 @@ export function decodeLog(raw: unknown): Decoded<ReplicaWire, KvRequest> {
   }
 }
 
-export function logCodec(peer: string): Codec<ReplicaWire, KvRequest, KvResult | ClientResult> {
+export function logCodec(peer: string): Codec<ReplicaWire, ReceivedKvRequest, KvResult | ClientResult> {
   return {
     decode: decodeLog,
     invalidReply(raw, why) {

@@ -1,6 +1,7 @@
 // Faults on real processes and sockets: peers absent, late, killed with -9
 // and restarted from their data directories, signalled, or idle.
 
+import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import { FakePeer, LiveCluster, until } from '../helpers/procs.js';
 
@@ -41,14 +42,15 @@ test('a majority absent: nothing is chosen, the proposer idles cheaply, and exit
   c.start('a1');
   await p1.waitStderr(/waiting for a quorum of acceptors/);
   const cpu0 = p1.cpuSeconds();
-  const t0 = Date.now();
-  await until(() => Date.now() - t0 >= 3000, '3 s to pass');
+  await delay(3000); // the point: 3 s pass, and the proposer uses almost no CPU in them
   const cpu = p1.cpuSeconds() - cpu0;
   t.true(cpu < 0.3, `used ${cpu.toFixed(2)} CPU seconds in 3 s`);
   t.false(p1.log.some((l) => l.action === 'chose'));
   const { code, ms } = await p1.signal('SIGTERM');
   t.is(code, 0);
-  t.true(ms < 1000, `took ${ms} ms to exit`);
+  // At once: a prompt exit takes well under a second, and a busy machine may
+  // stretch it by a few; the bound only tells it from one that waits on something.
+  t.true(ms < 5000, `took ${ms} ms to exit`);
 });
 
 test('acceptors that never answer: the proposer retries with higher numbers, backing off, without spinning', async (t) => {
@@ -57,17 +59,16 @@ test('acceptors that never answer: the proposer retries with higher numbers, bac
   const silent = await Promise.all(['a1', 'a2'].map((a) => new FakePeer(c, a).start()));
   t.teardown(async () => void (await Promise.all(silent.map((s) => s.close()))));
   const p1 = c.start('p1', ['-v', 'X', '--round-timeout', '0.2']);
-  await until(() => silent[0]!.got.filter((m) => m.type === 'prepare').length >= 4, 'four rounds', 20_000);
+  await until(() => silent[0]!.got.filter((m) => m.type === 'prepare').length >= 4, 'four rounds', 60_000);
   const ns = silent[0]!.got.flatMap((m) => (m.type === 'prepare' ? [m.n] : []));
   t.deepEqual(ns, [...ns].sort((a, b) => a - b));
   t.is(new Set(ns).size, ns.length, `numbers never reused: ${ns.join(', ')}`);
   const cpu0 = p1.cpuSeconds();
-  const t0 = Date.now();
-  await until(() => Date.now() - t0 >= 2000, '2 s to pass');
+  await delay(2000); // the point: 2 s of retrying, and almost no CPU used in them
   t.true(p1.cpuSeconds() - cpu0 < 0.3, 'retrying costs almost no CPU');
   const { code, ms } = await p1.signal('SIGINT');
   t.is(code, 0);
-  t.true(ms < 1000, `took ${ms} ms to exit`);
+  t.true(ms < 5000, `took ${ms} ms to exit`); // as above
 });
 
 test('crash and restart: an acceptor killed with -9 after promising keeps its promise', async (t) => {

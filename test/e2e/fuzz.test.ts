@@ -588,7 +588,7 @@ async function decideUnderFuzz(t: ExecutionContext, salt: number, connsPerPeer: 
     fuzz.check();
     return hosts.every((h) => fuzz.sent(h) >= 20);
   };
-  await until(going(['peer2', 'peer3', 'peer4', 'peer5']), `fuzz lines reaching peers 2..5, ${replay}`, 20_000);
+  await until(going(['peer2', 'peer3', 'peer4', 'peer5']), `fuzz lines reaching peers 2..5, ${replay}`, 60_000);
   // -t: peer1 listens (and is fuzzed) at once, and proposes 0.5 s later, so
   // its round normally runs under fuzz too.
   const p1 = live.start('peer1', ['-v', 'X', '-t', '0.5']);
@@ -609,8 +609,8 @@ async function decideUnderFuzz(t: ExecutionContext, salt: number, connsPerPeer: 
     20_000,
   );
   const droppedByPeer1BeforePrepare = dropped();
-  await until(decided('peer1'), `peer1 to print chose X, ${replay}`, 20_000);
-  await until(decided('peer5'), `peer5 to print chose X, ${replay}`, 20_000);
+  await until(decided('peer1'), `peer1 to print chose X, ${replay}`, 60_000);
+  await until(decided('peer5'), `peer5 to print chose X, ${replay}`, 60_000);
   await until(
     () => {
       allAlive(procs);
@@ -619,7 +619,7 @@ async function decideUnderFuzz(t: ExecutionContext, salt: number, connsPerPeer: 
     `every peer to print its golden line count, ${replay}`,
     20_000,
   );
-  await until(going(HOSTS), `fuzz lines reaching peer1, ${replay}`, 20_000);
+  await until(going(HOSTS), `fuzz lines reaching peer1, ${replay}`, 60_000);
   return { live, procs, fuzz, droppedByPeer1BeforePrepare };
 }
 

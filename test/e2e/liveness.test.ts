@@ -40,11 +40,13 @@ test('a black-holed link: a later proposer still reaches a quorum through the re
   // The path dies silently: both connections stay open, and nothing gets through.
   t.is(toA1.blackhole() + toP2.blackhole(), 2);
   const t0 = Date.now();
-  const outcome = await request(c.endpoint('p2'), { type: 'submit', value: 'Y' }, null, 20_000);
+  // Given 120 s, a p2 that waited on the dead path (TCP gives up after many
+  // minutes) would take them all; one that noticed it is far below half.
+  const outcome = await request(c.endpoint('p2'), { type: 'submit', value: 'Y' }, null, 120_000);
   const ms = Date.now() - t0;
   t.is(outcome.kind, 'reply');
   t.like(outcome.kind === 'reply' ? outcome.result : {}, { status: 'chosen', value: 'X' }, 'p2 adopts X');
-  t.true(ms < 8000, `p2 decided ${ms} ms after the submit`);
+  t.true(ms < 60_000, `p2 decided ${ms} ms after the submit`);
   t.log(`p2 decided ${ms} ms after the path black-holed`);
   t.true(toA1.accepted >= 2 && toP2.accepted >= 2, 'both ends redialed through the proxies');
   t.true(
@@ -64,12 +66,12 @@ test('a frozen acceptor: the decision happens without it, and it catches up afte
   const frozenAt = Date.now();
   await p1.waitLine(isChose('X'), 'chose X without a1');
   // Long enough for p1 to declare its link to a1 dead: whatever it wrote there is lost.
-  await p1.waitStderr(/a1 at .*nothing heard for/, 10_000);
+  await p1.waitStderr(/a1 at .*nothing heard for/, 60_000);
   t.log(`p1 declared a1 dead ${Date.now() - frozenAt} ms after the freeze`);
   t.false(a1!.log.some((l) => l.action === 'chose'), 'a frozen peer prints nothing');
   a1!.child.kill('SIGCONT');
   const woke = Date.now();
-  await a1!.waitLine(isChose('X', 1), 'a1 to learn X after waking', 10_000);
+  await a1!.waitLine(isChose('X', 1), 'a1 to learn X after waking', 60_000);
   t.log(`a1 learned X ${Date.now() - woke} ms after SIGCONT`);
   const receivedChose = a1!.log.filter((l) => l.action === 'received' && l.message_type === 'chose');
   t.is(receivedChose.length, 1, `one received chose line, however many copies arrived: ${JSON.stringify(receivedChose)}`);
@@ -85,9 +87,9 @@ test('heartbeats are not protocol activity: every peer exits after --exit-after-
   await procs[0]!.waitLine(isChose('X'), 'chose X');
   const codes = await Promise.race([
     Promise.all(procs.map((p) => p.closed)),
-    new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000)),
+    new Promise<null>((resolve) => setTimeout(() => resolve(null), 60_000)),
   ]);
-  t.not(codes, null, 'every peer exited within 10 s, although heartbeats kept flowing');
+  t.not(codes, null, 'every peer exited within 60 s, although heartbeats kept flowing');
   t.deepEqual(codes?.map((x) => x.code), [0, 0, 0, 0]);
   for (const p of procs) t.false(p.lines.some((l) => l.includes('ping') || l.includes('pong')), `${p.host}: heartbeats never reach stdout`);
 });

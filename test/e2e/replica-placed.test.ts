@@ -163,7 +163,7 @@ async function retryThenFresh(t: ExecutionContext, at: Endpoint, put: Record<str
   const [again, control] = pipelined(at, [{ type: 'kv', cmd: put }, { type: 'kv', cmd: fresh }], t).replies;
   let retried: KvResult | undefined;
   void again!.then((r) => (retried = r));
-  const c = await Promise.race([control!, delay(5000).then(() => null)]);
+  const c = await Promise.race([control!, delay(60_000).then(() => null)]);
   t.is(c?.status, 'no_leader', 'a command never passed on is answered "no leader"');
   return () => retried;
 }
@@ -267,7 +267,7 @@ test('kv3: a retry of a put the replica already applied is not answered "no lead
   first.quiet();
   second.repeat('peer2', () => ({ type: 'prepare', from: 3, n: ballot3, slot: 2, life: 7 }));
   await second.next('prepare_ack', (m) => m.from === 2 && m.n === ballot3 && m.promised === ballot3, "peer2's promise");
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const d = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 1000);
     if (d?.status === 'dump' && d.leader === '') break;

@@ -24,10 +24,10 @@ async function leaderOf(live: LiveCluster, hosts: readonly string[]): Promise<st
 }
 
 async function must(live: LiveCluster, host: string, body: Record<string, unknown>): Promise<Extract<KvResult, { status: 'done' }>> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
     const r = await kvAsk(live.endpoint(host), body, 3000);
     if (r?.status === 'done') return r;
-    await delay(100); // no leader yet: one is being elected
+    await delay(100); // no leader yet: one is being elected; ask again
   }
   throw new Error(`${host} never applied ${JSON.stringify(body)}`);
 }

@@ -92,10 +92,14 @@ export function paxosSync(args: readonly string[], opts: Omit<RunOptions, 'onOut
   return runSync(process.execPath, [MAIN, ...args], opts);
 }
 
-/** Poll `cond` every 10 ms until it holds; fail after `ms`, naming `what`. */
-export async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+/**
+ * Poll `cond` every 10 ms until it holds; fail after `ms`, naming `what`.
+ * The default is long: a wait that succeeds costs only its own time, and two
+ * busy cores can stretch a peer's start to several seconds.
+ */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await delay(10);
   }

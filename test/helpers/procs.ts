@@ -60,11 +60,11 @@ export class Proc {
     });
   }
 
-  async waitLine(pred: (l: Proc['log'][number]) => boolean, what: string, ms = 10_000): Promise<void> {
+  async waitLine(pred: (l: Proc['log'][number]) => boolean, what: string, ms = 60_000): Promise<void> {
     await until(() => this.log.some(pred), `${this.host}: ${what}`, ms);
   }
 
-  async waitStderr(re: RegExp, ms = 10_000): Promise<string> {
+  async waitStderr(re: RegExp, ms = 60_000): Promise<string> {
     await until(() => this.stderr.some((l) => re.test(l)), `${this.host} stderr ${re}`, ms);
     return this.stderr.find((l) => re.test(l))!;
   }
@@ -179,7 +179,7 @@ export class FakePeer {
     link.send(msg);
   }
 
-  async next<T extends Message['type']>(type: T, from: string, ms = 10_000): Promise<Extract<Message, { type: T }>> {
+  async next<T extends Message['type']>(type: T, from: string, ms = 60_000): Promise<Extract<Message, { type: T }>> {
     const fromId = this.live.cluster.byHost(from)!.id;
     await until(() => this.got.some((m) => m.type === type && m.from === fromId), `${this.host} to get ${type} from ${from}`, ms);
     const i = this.got.findIndex((m) => m.type === type && m.from === fromId);

@@ -85,7 +85,8 @@ test('an acceptor replies only after its promise and its accepted value are save
     link.send(msg);
     await until(() => storage.waiting === 1, `a1 to start saving for ${msg.type}`);
     const before = got.length;
-    // Give a wrongly ordered shell every chance to let the ack out early.
+    // Give a wrongly ordered shell every chance to let the ack out early: an
+    // ack that is not sent is no event, so this fixed window is the test.
     await delay(200);
     t.is(got.length, before, `no ${msg.type} ack while the save is pending`);
     t.false(lines.some((l) => l.includes('"sent"') && l.includes(`${msg.type}_ack`)), 'nor is it logged as sent');
@@ -102,6 +103,6 @@ test('a peer whose disk fails stops (fatal) instead of answering from state it c
   link.send({ type: 'prepare', from: 1, n: 1 });
   t.regex((await fatal).message, /ENOSPC/);
   link.send({ type: 'prepare', from: 1, n: 2 });
-  await delay(200);
+  await delay(200); // a window for a wrong ack to show: its absence is the test
   t.deepEqual(got, [], 'no ack ever leaves');
 });

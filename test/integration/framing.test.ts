@@ -9,6 +9,7 @@ import type { Logger } from '../../src/util/logger.js';
 import { PeerLink } from '../../src/transport/link.js';
 import { listen, type Inbound } from '../../src/transport/server.js';
 import { LAB_CODEC } from '../../src/wire/lab.js';
+import { until } from '../helpers/cli.js';
 
 // ---- helpers -------------------------------------------------------------------
 
@@ -32,15 +33,6 @@ function capture(): Captured {
     debug: (m) => void debugs.push(m),
   };
   return { log, errors, warns, infos, debugs };
-}
-
-/** Poll `cond` every 10 ms; fail after `ms` with a message naming `what`. */
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await delay(10);
-  }
 }
 
 interface Server extends Captured {
@@ -124,8 +116,8 @@ test('one message split across several writes (byte by byte, mid-UTF-8) arrives 
   for (const cut of cuts) {
     await write(c, bytes.subarray(at, cut));
     at = cut;
-    // A small pause so the pieces reach the server as separate reads.
-    await delay(5);
+    // Each piece reaches the server as a read of its own.
+    await until(() => (srv.accepted.at(-1)?.bytesRead ?? 0) >= cut, `the server to read ${cut} bytes`);
     if (cut <= bytes.indexOf(0x0a)) t.is(srv.got.length, 0, 'nothing is delivered before its newline');
   }
   await until(() => srv.got.length >= 2, 'two messages');
@@ -397,7 +389,7 @@ test.serial('PeerLink: close() while still connecting never brings the link up',
   await link.close(); // the connect is still in flight
   // Give the in-flight connect every chance to land: the server sees it come and go.
   await until(() => srv.accepted.length === 0 || srv.accepted.every((s) => s.destroyed || s.readableEnded), 'any stray connection to close');
-  await delay(50);
+  await delay(50); // a window for a wrong 'up' to show: its absence is the test
   t.false(link.isUp);
   t.is(ups, 0);
 });
@@ -415,7 +407,7 @@ test.serial('PeerLink: a peer that accepts and hangs up at once is retried with 
   link.start();
   await until(() => connections >= 3, 'a few attempts');
   const from = connections;
-  await delay(1000);
+  await delay(1000); // the point: how many connections one second sees
   // Backoff doubles from 10-20 ms up to a 1 s cap: a handful per second. A
   // tight loop (no backoff after an unused connection closes) makes hundreds.
   t.true(connections - from < 20, `${connections - from} connections in 1 s`);

@@ -91,6 +91,7 @@ test('a connect that gets no answer at all is given up after the peer timeout, a
     const f = net.connect({ host: '127.0.0.1', port });
     f.on('error', () => undefined);
     fillers.push(f);
+    // A connect the full queue takes answers in microseconds; 300 ms without one is a dropped SYN.
     const connected = await Promise.race([new Promise((r) => f.once('connect', () => r(true))), delay(300).then(() => false)]);
     if (!connected) break;
     t.true(fillers.length < 50, 'the accept queue fills');
@@ -133,7 +134,8 @@ test('a link whose peer goes silent without closing is declared down within the 
   link.start();
   await until(() => downs.length >= 1, 'the link to be declared down', 5000);
   const silentFor = downs[0]! - ups[0]!;
-  t.true(silentFor >= FAST.deadAfterMs && silentFor < FAST.deadAfterMs + 3 * FAST.heartbeatMs + 100, `declared down after ${silentFor.toFixed(0)} ms of silence`);
+  // Not before the timeout; the upper bound only tells the timeout from no detection at all, with room for a busy machine's late timers.
+  t.true(silentFor >= FAST.deadAfterMs && silentFor < FAST.deadAfterMs + 3 * FAST.heartbeatMs + 2000, `declared down after ${silentFor.toFixed(0)} ms of silence`);
   await until(() => peer.connections() >= 2, 'a redial');
   t.true(cap.lines.some((l) => /warn: peer2 at .*nothing heard for 0\.\d s \(no answer to heartbeats\); closing the link and redialing/.test(l)), cap.lines.join('\n'));
 });
@@ -149,7 +151,7 @@ test('suspect(): a link that missed heartbeats is recycled at once when a round 
   await until(() => link.isUp, 'the link to come up');
   link.suspect();
   t.is(downs, 0, 'a link that just heard its peer is not suspect');
-  await delay(4 * slow.heartbeatMs);
+  await delay(4 * slow.heartbeatMs); // the point: heartbeats go unanswered for a while
   link.suspect();
   await until(() => downs === 1, 'the suspect link to close', 1000);
   await until(() => peer.connections() >= 2, 'a redial');
@@ -163,7 +165,7 @@ test('a live peer is never declared down: heartbeats flow both ways, and never r
   link.on('down', () => void (downs += 1));
   link.start();
   await until(() => link.isUp, 'the link to come up');
-  await delay(4 * FAST.deadAfterMs);
+  await delay(4 * FAST.deadAfterMs); // the point: four timeouts pass, and the link stays up
   t.is(downs, 0);
   t.true(link.isUp);
   t.deepEqual(srv.got, [], 'pings are answered by the transport, not handed to the peer');
@@ -186,8 +188,9 @@ test("the server closes a peer's connection that goes silent, but not an idle cl
   peer.on('close', () => void (peerClosed = performance.now()));
   const t0 = performance.now();
   await until(() => peerClosed > 0, 'the silent peer connection to be closed', 3000);
-  t.true(peerClosed - t0 < FAST.deadAfterMs + 3 * FAST.heartbeatMs + 100, `closed after ${(peerClosed - t0).toFixed(0)} ms`);
-  await delay(FAST.deadAfterMs);
+  // As above: the bound tells the timeout from no detection, with room for late timers.
+  t.true(peerClosed - t0 < FAST.deadAfterMs + 3 * FAST.heartbeatMs + 2000, `closed after ${(peerClosed - t0).toFixed(0)} ms`);
+  await delay(FAST.deadAfterMs); // the point: a client silent for as long is not closed
   t.false(client.destroyed, 'a client may take its time');
   t.true(srv.lines.some((l) => /closing the connection from peer 1 .*nothing heard/.test(l)));
 });

@@ -14,7 +14,7 @@ import { MAX_PROPOSAL, OUTPUT_SOFT_MS } from '../../src/paxos/limits.js';
 import { Proposer } from '../../src/core/proposer.js';
 import { Outbox } from '../../src/core/ready.js';
 import { DEFAULT_TICK_TIMING } from '../../src/core/timing.js';
-import { MAIN, run } from '../helpers/cli.js';
+import { MAIN, run, within } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { dataDirProblem } from '../../src/storage/data-dir.js';
 import type { Endpoint } from '../../src/transport/link.js';
@@ -93,7 +93,7 @@ test.serial('a client that pipelines gets and never reads its answers is cut off
   let peak = start;
   const pump = (async () => {
     while (!closed && Date.now() - t0 < 10_000 && peak - start < 100 * MiB) {
-      if (!hostile.write(batch)) await Promise.race([new Promise((r) => hostile.once('drain', r)), delay(50)]);
+      if (!hostile.write(batch)) await within(new Promise((r) => hostile.once('drain', r)), 50, null);
     }
   })();
   const sample = (async () => {
@@ -229,7 +229,7 @@ test('a connection that never authenticates is closed after the 2 s handshake de
   const t0 = performance.now();
   t.is(AUTH_TIMEOUT_MS, 2000, 'the README says 2 s');
   // Closed at the deadline: 10 s is only how long this test waits for it.
-  const closed = await Promise.race([new Promise((resolve) => silent.once('close', () => resolve(true))), delay(10_000).then(() => false)]);
+  const closed = await within(new Promise((resolve) => silent.once('close', () => resolve(true))), 10_000, false);
   const ms = performance.now() - t0;
   t.true(closed, 'still open after 10 s');
   t.true(ms >= 1950, `closed after ${ms.toFixed(0)} ms`);
@@ -438,7 +438,7 @@ test('one answer bigger than the hard limit still goes out whole to a client tha
   client.write('{"type":"get","id":"2"}\n');
   await until(() => got.endsWith('\n'), 'the second answer');
   t.deepEqual(warnings, []);
-  t.false(await Promise.race([closed.then(() => true), delay(100).then(() => false)]), 'not closed (a window for a wrong close to show)');
+  t.false(await within(closed.then(() => true), 100, false), 'not closed (a window for a wrong close to show)');
 });
 
 test('pipelined requests, answered later, whose answers go unread pass the hard limit: closed, with a warning naming the client', async (t) => {

@@ -5,6 +5,7 @@
 import test from 'ava';
 import { request } from '../../src/client/lab.js';
 import { LiveCluster, until } from '../helpers/procs.js';
+import { within } from '../helpers/cli.js';
 import { FaultProxy as Proxy } from '../../src/tools/fault-net.js';
 
 const TWO = 'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\n';
@@ -85,10 +86,7 @@ test('heartbeats are not protocol activity: every peer exits after --exit-after-
   const idle = ['--exit-after-idle', '1.5', '--peer-timeout', '0.5'];
   const procs = [c.start('p1', ['-v', 'X', ...idle]), ...['a1', 'a2', 'a3'].map((a) => c.start(a, idle))];
   await procs[0]!.waitLine(isChose('X'), 'chose X');
-  const codes = await Promise.race([
-    Promise.all(procs.map((p) => p.closed)),
-    new Promise<null>((resolve) => setTimeout(() => resolve(null), 60_000)),
-  ]);
+  const codes = await within(Promise.all(procs.map((p) => p.closed)), 60_000, null);
   t.not(codes, null, 'every peer exited within 60 s, although heartbeats kept flowing');
   t.deepEqual(codes?.map((x) => x.code), [0, 0, 0, 0]);
   for (const p of procs) t.false(p.lines.some((l) => l.includes('ping') || l.includes('pong')), `${p.host}: heartbeats never reach stdout`);

@@ -15,6 +15,7 @@ import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { LiveCluster, until, type Proc } from '../helpers/procs.js';
+import { within } from '../helpers/cli.js';
 import { kvAsk } from '../helpers/kv.js';
 import { MAX_REPLICA_LINE_BYTES } from '../../src/daemon/replica.js';
 import { ballotOwner } from '../../src/log/ballot.js';
@@ -163,7 +164,7 @@ async function retryThenFresh(t: ExecutionContext, at: Endpoint, put: Record<str
   const [again, control] = pipelined(at, [{ type: 'kv', cmd: put }, { type: 'kv', cmd: fresh }], t).replies;
   let retried: KvResult | undefined;
   void again!.then((r) => (retried = r));
-  const c = await Promise.race([control!, delay(60_000).then(() => null)]);
+  const c = await within(control!, 60_000, null);
   t.is(c?.status, 'no_leader', 'a command never passed on is answered "no leader"');
   return () => retried;
 }

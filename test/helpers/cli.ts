@@ -105,6 +105,20 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
   }
 }
 
+/**
+ * `p`'s value, or `fallback` if it has not settled within `ms`. The timer is
+ * cleared either way: a timer left running keeps the test file's worker
+ * alive, and ava waits for it to exit before the next e2e file starts.
+ */
+export async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface StartOptions extends Omit<RunOptions, 'onOut' | 'timeoutMs'> {
   /** In a process group of its own, as a terminal's foreground job: `interrupt` and `kill` reach all of it. */
   group?: boolean;
@@ -148,7 +162,7 @@ export class Job {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${re}:\n${this.out}\n${this.err}`);
       const grew = new Promise<void>((resolve) => this.waiters.push(resolve));
-      const e = await Promise.race([grew.then(() => null), this.ended, delay(left).then(() => null)]);
+      const e = await within(Promise.race([grew.then(() => null), this.ended]), left, null);
       if (e !== null && (this.out.match(re) ?? this.err.match(re)) === null) throw new Error(`ended (${e.code ?? e.signal}) before printing ${re}:\n${e.out}\n${e.err}`);
     }
   }

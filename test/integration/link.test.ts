@@ -13,6 +13,7 @@ import { PeerLink } from '../../src/transport/link.js';
 import { listen } from '../../src/transport/server.js';
 import { LAB_CODEC } from '../../src/wire/lab.js';
 import { until } from '../helpers/procs.js';
+import { within } from '../helpers/cli.js';
 
 const FAST = { heartbeatMs: 40, deadAfterMs: 250 };
 const prep = (n: number): Message => ({ type: 'prepare', from: 1, n });
@@ -92,7 +93,7 @@ test('a connect that gets no answer at all is given up after the peer timeout, a
     f.on('error', () => undefined);
     fillers.push(f);
     // A connect the full queue takes answers in microseconds; 300 ms without one is a dropped SYN.
-    const connected = await Promise.race([new Promise((r) => f.once('connect', () => r(true))), delay(300).then(() => false)]);
+    const connected = await within(new Promise((r) => f.once('connect', () => r(true))), 300, false);
     if (!connected) break;
     t.true(fillers.length < 50, 'the accept queue fills');
   }

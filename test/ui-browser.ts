@@ -14,12 +14,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { kvCall, newClientId, type KvTarget } from '../src/client/kv.js';
+import { MAIN, ROOT } from './helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
 const OUT = process.env['UI_ARTIFACTS'] ?? path.join(ROOT, 'artifacts/ui');
 const BROWSER = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 

@@ -7,7 +7,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { parseHostsfile, type Cluster } from '../../src/config/hostsfile.js';
 import type { Message } from '../../src/core/types.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -17,16 +16,9 @@ import { listen, type Inbound } from '../../src/transport/server.js';
 import { LAB_CODEC } from '../../src/wire/lab.js';
 import type { Secret } from '../../src/transport/auth.js';
 
-const MAIN = new URL('../../src/cli/main.js', import.meta.url).pathname;
+import { cleanEnv, MAIN, until } from './cli.js';
 
-/** Poll `cond` every 10 ms until it holds; fail after `ms`, naming `what`. */
-export async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await delay(10);
-  }
-}
+export { until };
 
 export class Proc {
   readonly lines: string[] = [];
@@ -68,11 +60,11 @@ export class Proc {
     });
   }
 
-  async waitLine(pred: (l: Proc['log'][number]) => boolean, what: string, ms = 10_000): Promise<void> {
+  async waitLine(pred: (l: Proc['log'][number]) => boolean, what: string, ms = 60_000): Promise<void> {
     await until(() => this.log.some(pred), `${this.host}: ${what}`, ms);
   }
 
-  async waitStderr(re: RegExp, ms = 10_000): Promise<string> {
+  async waitStderr(re: RegExp, ms = 60_000): Promise<string> {
     await until(() => this.stderr.some((l) => re.test(l)), `${this.host} stderr ${re}`, ms);
     return this.stderr.find((l) => re.test(l))!;
   }
@@ -137,7 +129,7 @@ export class LiveCluster {
     const child = spawn(
       process.execPath,
       [MAIN, '-h', this.file, '--name', host, '--data-dir', this.dataDir(host), ...resolve, '--log-level', 'info', '--exit-on-stdin-close', ...args],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PAXOS_SECRET: undefined, ...env } },
+      { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) },
     );
     const p = new Proc(host, child);
     this.procs.push(p);
@@ -187,7 +179,7 @@ export class FakePeer {
     link.send(msg);
   }
 
-  async next<T extends Message['type']>(type: T, from: string, ms = 10_000): Promise<Extract<Message, { type: T }>> {
+  async next<T extends Message['type']>(type: T, from: string, ms = 60_000): Promise<Extract<Message, { type: T }>> {
     const fromId = this.live.cluster.byHost(from)!.id;
     await until(() => this.got.some((m) => m.type === type && m.from === fromId), `${this.host} to get ${type} from ${from}`, ms);
     const i = this.got.findIndex((m) => m.type === type && m.from === fromId);

@@ -42,8 +42,16 @@ network, no disk); the median of R rounds. Defaults: 100000, 100, 7.`;
 
 function main(): void {
   const { n, bytes, rounds } = toolSettings('bench:apply', HELP, (argv) => {
-    const { values } = parseFlags(argv, { commands: { type: 'string', default: '100000' }, 'value-bytes': { type: 'string', default: '100' }, rounds: { type: 'string', default: '7' } });
-    return { n: integer('--commands', values.commands, 1), bytes: integer('--value-bytes', values['value-bytes'], 0), rounds: integer('--rounds', values.rounds, 1) };
+    const { values } = parseFlags(argv, {
+      commands: { type: 'string', default: '100000' },
+      'value-bytes': { type: 'string', default: '100' },
+      rounds: { type: 'string', default: '7' },
+    });
+    return {
+      n: integer('--commands', values.commands, 1),
+      bytes: integer('--value-bytes', values['value-bytes'], 0),
+      rounds: integer('--rounds', values.rounds, 1),
+    };
   });
   const value = 'v'.repeat(bytes);
   const edge: number[] = [];
@@ -65,7 +73,9 @@ function main(): void {
     edge.push(t1 - t0);
     apply.push(t2 - t1);
   }
-  console.log(`${n} puts of ${bytes}-byte values, ${PER_SLOT} to a slot, median of ${rounds}: checked at the edge in ${median(edge).toFixed(1)} ms, applied in ${median(apply).toFixed(1)} ms`);
+  console.log(
+    `${n} puts of ${bytes}-byte values, ${PER_SLOT} to a slot, median of ${rounds}: checked at the edge in ${median(edge).toFixed(1)} ms, applied in ${median(apply).toFixed(1)} ms`,
+  );
 }
 
 main();

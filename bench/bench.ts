@@ -85,7 +85,9 @@ async function coldDecision(): Promise<void> {
     latency.push(proposer.choseAt - lastStart);
   }
   const s = stats(latency);
-  console.log(`testcase 1, last peer started -> proposer chose: median ${ms(s.median)} (min ${ms(s.min)}, max ${ms(s.max)}) over ${RUNS} runs`);
+  console.log(
+    `testcase 1, last peer started -> proposer chose: median ${ms(s.median)} (min ${ms(s.min)}, max ${ms(s.max)}) over ${RUNS} runs`,
+  );
   console.log(`testcase 1, whole \`paxos run\` (spawn to all stopped): median ${ms(stats(wall).median)}`);
 }
 
@@ -95,7 +97,10 @@ function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(m[1]);
 }
 
-/** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms on Linux, so read it over many rounds). */
+/**
+ * CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms on Linux, so read it over many
+ * rounds).
+ */
 function cpuMs(pid: number): number {
   // Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').at(-1)!.trim().split(' ');
@@ -127,16 +132,42 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   await alloc.beforeSpawn();
 
   const children: ChildProcess[] = ['peer2', 'peer3', 'peer4'].map((name) =>
-    spawn(process.execPath, [...benchNodeArgs(), MAIN, '-h', hostsfile, '--name', name, '--data-dir', path.join(dir, name), ...resolve, '--exit-on-stdin-close', '--log-level', 'error'], {
-      stdio: ['pipe', 'ignore', 'inherit'],
-    }),
+    spawn(
+      process.execPath,
+      [
+        ...benchNodeArgs(),
+        MAIN,
+        '-h',
+        hostsfile,
+        '--name',
+        name,
+        '--data-dir',
+        path.join(dir, name),
+        ...resolve,
+        '--exit-on-stdin-close',
+        '--log-level',
+        'error',
+      ],
+      {
+        stdio: ['pipe', 'ignore', 'inherit'],
+      },
+    ),
   );
 
   const out = new Outbox(1);
   let decided: (() => void) | null = null;
   const fresh = (lastUsed: number): Proposer =>
     new Proposer(
-      { self: 1, group: 1, stride: cluster.stride, acceptors: [2, 3, 4], notify: [], sameAcceptors: new Set([1]), timing: DEFAULT_TICK_TIMING, rng: Math.random },
+      {
+        self: 1,
+        group: 1,
+        stride: cluster.stride,
+        acceptors: [2, 3, 4],
+        notify: [],
+        sameAcceptors: new Set([1]),
+        timing: DEFAULT_TICK_TIMING,
+        rng: Math.random,
+      },
       lastUsed,
       out,
       () => decided?.(),
@@ -151,10 +182,21 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
     if (m.type === 'accept_ack') proposer.onAcceptAck(m);
     perform();
   };
-  const inbound = await listen(alloc.endpoints.get('peer1')!, onMessage, { codec: LAB_CODEC, log: silentLogger, self: 1 });
-  const links = new Map([2, 3, 4].map((id) => [id, new PeerLink(`peer${id}`, alloc.endpoints.get(`peer${id}`)!, { self: 1, peer: id, log: silentLogger })]));
+  const inbound = await listen(alloc.endpoints.get('peer1')!, onMessage, {
+    codec: LAB_CODEC,
+    log: silentLogger,
+    self: 1,
+  });
+  const links = new Map(
+    [2, 3, 4].map((id) => [
+      id,
+      new PeerLink(`peer${id}`, alloc.endpoints.get(`peer${id}`)!, { self: 1, peer: id, log: silentLogger }),
+    ]),
+  );
   for (const l of links.values()) l.start();
-  await Promise.all([...links.values()].map((l) => (l.isUp ? undefined : new Promise<void>((r) => l.once('up', () => r())))));
+  await Promise.all(
+    [...links.values()].map((l) => (l.isUp ? undefined : new Promise<void>((r) => l.once('up', () => r())))),
+  );
 
   const round = async (): Promise<number> => {
     proposer = fresh(proposer.lastUsed);
@@ -174,7 +216,9 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   const perRound = (x: number): string => `${((x * 1000) / ROUNDS).toFixed(0)} us`;
   const acceptorCpu = children.map((c, i) => cpuMs(c.pid!) - cpu0[i]!);
   const s = stats(times);
-  console.log(`warm round, ${label} (prepare + accept to a majority of 3 acceptors): median ${ms(s.median)} (p90 ${ms(s.p90)}, max ${ms(s.max)}) over ${ROUNDS} rounds`);
+  console.log(
+    `warm round, ${label} (prepare + accept to a majority of 3 acceptors): median ${ms(s.median)} (p90 ${ms(s.p90)}, max ${ms(s.max)}) over ${ROUNDS} rounds`,
+  );
   // Two cores: a round cannot take less than about half the CPU all four processes spend on it.
   console.log(
     `  CPU per round (user + system): proposer ${perRound((own.user + own.system) / 1000)}, acceptors ${acceptorCpu.map(perRound).join(' / ')}; all four ${perRound((own.user + own.system) / 1000 + acceptorCpu.reduce((a, b) => a + b, 0))}`,
@@ -182,7 +226,9 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
 
   const rss = children.map((c) => rssKiB(c.pid!, 'VmRSS') / 1024);
   const hwm = children.map((c) => rssKiB(c.pid!, 'VmHWM') / 1024);
-  console.log(`peer RSS (acceptor process after ${ROUNDS + 50} rounds): median ${stats(rss).median.toFixed(1)} MiB, peak ${Math.max(...hwm).toFixed(1)} MiB`);
+  console.log(
+    `peer RSS (acceptor process after ${ROUNDS + 50} rounds): median ${stats(rss).median.toFixed(1)} MiB, peak ${Math.max(...hwm).toFixed(1)} MiB`,
+  );
 
   for (const l of links.values()) await l.close();
   await inbound.close();
@@ -196,19 +242,25 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
 async function durability(disk: string): Promise<void> {
   const file = await saveCost(disk, (d) => new FileStorage(d));
   const save = await saveCost(disk, (d) => new WalStorage(d));
-  console.log(`one durable save in ${disk}: median ${ms(save)} as a log append + fdatasync (what peers do), ${ms(file)} as write + fsync + rename + directory fsync (state.json, before)`);
+  console.log(
+    `one durable save in ${disk}: median ${ms(save)} as a log append + fdatasync (what peers do), ${ms(file)} as write + fsync + rename + directory fsync (state.json, before)`,
+  );
   const durable = await warmRounds(disk, `state on disk (${disk})`);
   if (existsSync('/dev/shm')) {
     // tmpfs: the same code path, but fsync costs nothing, so the gap is the fsync cost.
     const shm = await warmRounds('/dev/shm', 'state on tmpfs (/dev/shm)');
-    console.log(`fsync cost per round: ${ms(durable - shm)} (${(durable / shm).toFixed(2)}x the round without it); each acceptor saves twice per round, promise then accepted value`);
+    console.log(
+      `fsync cost per round: ${ms(durable - shm)} (${(durable / shm).toFixed(2)}x the round without it); each acceptor saves twice per round, promise then accepted value`,
+    );
   }
 }
 
 /** 5. the replicated log: puts per second with 16 closed-loop clients against kv3. */
 async function replicatedLog(disk: string): Promise<void> {
   const kv = await kvPutsPerSecond(MAIN, { replicas: 3, clients: 16, seconds: 10, dataRoot: disk });
-  console.log(`kv3 replicated log, 16 clients, state on disk (${disk}): ${kv.putsPerSecond.toFixed(0)} puts/s (p50 ${ms(kv.p50Ms)}, p99 ${ms(kv.p99Ms)}, ${kv.puts} puts in 10 s)`);
+  console.log(
+    `kv3 replicated log, 16 clients, state on disk (${disk}): ${kv.putsPerSecond.toFixed(0)} puts/s (p50 ${ms(kv.p50Ms)}, p99 ${ms(kv.p99Ms)}, ${kv.puts} puts in 10 s)`,
+  );
 }
 
 console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);

@@ -21,7 +21,12 @@ export interface KvCluster {
 }
 
 /** `logs`: keep each replica's stderr, at --log-level info, in DIR/HOST.log. */
-export async function startKvCluster(main: string, dir: string, replicas: number, opts: { readonly logs?: boolean } = {}): Promise<KvCluster> {
+export async function startKvCluster(
+  main: string,
+  dir: string,
+  replicas: number,
+  opts: { readonly logs?: boolean } = {},
+): Promise<KvCluster> {
   const hosts = Array.from({ length: replicas }, (_, i) => `peer${i + 1}`);
   mkdirSync(dir, { recursive: true });
   const hostsfile = path.join(dir, 'hostsfile');
@@ -66,14 +71,21 @@ export async function startKvCluster(main: string, dir: string, replicas: number
   }
 }
 
-/** PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the peers a bench starts (to profile them). */
+/**
+ * PAXOS_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the peers a bench starts (to
+ * profile them).
+ */
 export function benchNodeArgs(): string[] {
   return (process.env['PAXOS_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 }
 
 /** Resolves once every child has exited. */
 export async function exited(children: readonly ChildProcess[]): Promise<void> {
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
+  await Promise.all(
+    children.map(
+      (c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r))),
+    ),
+  );
 }
 
 /** A put that gets applied means a leader is elected; a dump then names it. */
@@ -81,7 +93,13 @@ async function waitForLeader(at: Endpoint): Promise<string> {
   for (let i = 0; i < 100; i++) {
     const m = await KvConn.open(at).catch(() => null);
     // A put to a replica still starting may never be answered: give up on it after 1 s.
-    const r = m === null ? null : await Promise.race([m.request({ type: 'kv', cmd: { o: 'put', c: 'bench-warmup', s: 1, k: 'warm', v: 'up' } }), delay(1000).then(() => null)]);
+    const r =
+      m === null
+        ? null
+        : await Promise.race([
+            m.request({ type: 'kv', cmd: { o: 'put', c: 'bench-warmup', s: 1, k: 'warm', v: 'up' } }),
+            delay(1000).then(() => null),
+          ]);
     const d = r?.status === 'done' ? await m!.request({ type: 'dump' }) : null;
     m?.close();
     if (d?.status === 'dump' && d.leader !== undefined && d.leader !== '') return d.leader;

@@ -43,11 +43,18 @@ with the same closed-loop load: 256-byte values on 1,000 keys, a write-only mix 
   --help            print this and exit`;
 
 const { SECONDS, ROUNDS, CLIENTS, SOAK } = toolSettings('bench:kv', HELP, (argv) => {
-  const { values } = parseFlags(argv, { quick: { type: 'boolean' }, seconds: { type: 'string' }, rounds: { type: 'string' }, clients: { type: 'string' }, soak: { type: 'string' } });
+  const { values } = parseFlags(argv, {
+    quick: { type: 'boolean' },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    clients: { type: 'string' },
+    soak: { type: 'string' },
+  });
   const quick = values.quick === true;
   const soak = values.soak === undefined ? undefined : integer('--soak', values.soak, 10);
   // The soak measures in 10 s steps.
-  if (soak !== undefined && soak % 10 !== 0) throw new ConfigError(`--soak takes seconds, a multiple of 10 (e.g. 300), not ${JSON.stringify(values.soak)}`);
+  if (soak !== undefined && soak % 10 !== 0)
+    throw new ConfigError(`--soak takes seconds, a multiple of 10 (e.g. 300), not ${JSON.stringify(values.soak)}`);
   return {
     SECONDS: values.seconds === undefined ? (quick ? 2 : 8) : integer('--seconds', values.seconds, 1),
     ROUNDS: values.rounds === undefined ? (quick ? 1 : 3) : integer('--rounds', values.rounds, 1),
@@ -70,7 +77,11 @@ interface System {
   readonly name: string;
   readonly pids: () => number[];
   /** A function per client: one op (write or read of key k), resolved when acknowledged. */
-  open(connections: number): Promise<{ put: (c: number, k: string) => Promise<void>; get: (c: number, k: string) => Promise<void>; close: () => Promise<void> }>;
+  open(connections: number): Promise<{
+    put: (c: number, k: string) => Promise<void>;
+    get: (c: number, k: string) => Promise<void>;
+    close: () => Promise<void>;
+  }>;
   stop(): Promise<void>;
 }
 
@@ -109,12 +120,17 @@ async function startOurs(dir: string): Promise<System> {
 function etcdBinary(): string {
   for (const p of ['/usr/bin/etcd', '/usr/local/bin/etcd']) if (existsSync(p)) return p;
   if (process.getuid?.() === 0) {
-    process.stderr.write('bench:kv: etcd is missing; installing Debian\'s etcd-server\n');
+    process.stderr.write("bench:kv: etcd is missing; installing Debian's etcd-server\n");
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'etcd-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'etcd-server'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     if (existsSync('/usr/bin/etcd')) return '/usr/bin/etcd';
   }
-  throw new Error('etcd is not installed: run `apt-get install etcd-server` (Debian) as root, then npm run bench:kv again');
+  throw new Error(
+    'etcd is not installed: run `apt-get install etcd-server` (Debian) as root, then npm run bench:kv again',
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -135,11 +151,26 @@ async function startEtcd(dir: string): Promise<System> {
     spawn(
       bin,
       [
-        '--name', n, '--data-dir', path.join(dir, n),
-        '--listen-client-urls', `http://127.0.0.1:${client[i]}`, '--advertise-client-urls', `http://127.0.0.1:${client[i]}`,
-        '--listen-peer-urls', `http://127.0.0.1:${peer[i]}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer[i]}`,
-        '--initial-cluster', cluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `bench-${process.pid}`,
-        '--log-level', 'error',
+        '--name',
+        n,
+        '--data-dir',
+        path.join(dir, n),
+        '--listen-client-urls',
+        `http://127.0.0.1:${client[i]}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${client[i]}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${peer[i]}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${peer[i]}`,
+        '--initial-cluster',
+        cluster,
+        '--initial-cluster-state',
+        'new',
+        '--initial-cluster-token',
+        `bench-${process.pid}`,
+        '--log-level',
+        'error',
       ],
       { stdio: ['ignore', 'ignore', 'ignore'] },
     ),
@@ -147,7 +178,13 @@ async function startEtcd(dir: string): Promise<System> {
   const urls = client.map((p) => `http://127.0.0.1:${p}`);
   for (let i = 0; ; i++) {
     const c = new Etcd3({ hosts: urls });
-    const ok = await c.put('warm').value('up').then(() => true, () => false);
+    const ok = await c
+      .put('warm')
+      .value('up')
+      .then(
+        () => true,
+        () => false,
+      );
     c.close();
     if (ok) break;
     if (i > 100) throw new Error('etcd did not come up within 10 s');
@@ -244,16 +281,27 @@ async function load(sys: System, clients: number, readShare: number, seconds: nu
   const cpu = cpuSeconds(sys.pids()) - cpu0;
   await conn.close();
   lat.sort((a, b) => a - b);
-  return { ops: lat.length, perSecond: lat.length / secs, p50: lat[Math.floor(lat.length / 2)]!, p99: lat[Math.floor(lat.length * 0.99)]!, cpuPer1k: (cpu / lat.length) * 1000 };
+  return {
+    ops: lat.length,
+    perSecond: lat.length / secs,
+    p50: lat[Math.floor(lat.length / 2)]!,
+    p99: lat[Math.floor(lat.length * 0.99)]!,
+    cpuPer1k: (cpu / lat.length) * 1000,
+  };
 }
 
-const median = (xs: readonly Cell[]): Cell => [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
+const median = (xs: readonly Cell[]): Cell =>
+  [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
 const f = (x: number, d = 0): string => x.toFixed(d);
 
 async function main(): Promise<void> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'paxos-benchkv-'));
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), state on disk in ${base}`);
-  console.log(`${SECONDS} s per cell, ${ROUNDS} rounds alternating the systems; 256-byte values on ${KEYS} keys; closed loop`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), state on disk in ${base}`,
+  );
+  console.log(
+    `${SECONDS} s per cell, ${ROUNDS} rounds alternating the systems; 256-byte values on ${KEYS} keys; closed loop`,
+  );
   const ours = await startOurs(path.join(base, 'ours'));
   const etcd = await startEtcd(path.join(base, 'etcd'));
   try {
@@ -271,7 +319,8 @@ async function main(): Promise<void> {
         ]);
         for (let r = 0; r < ROUNDS; r++) {
           const order = r % 2 === 0 ? [ours, etcd] : [etcd, ours];
-          for (const sys of order) cells.get(sys.name)!.push(await load(sys, clients, mix.read, SECONDS, r * 7919 + clients));
+          for (const sys of order)
+            cells.get(sys.name)!.push(await load(sys, clients, mix.read, SECONDS, r * 7919 + clients));
         }
         const o = median(cells.get(ours.name)!);
         const e = median(cells.get(etcd.name)!);
@@ -279,14 +328,18 @@ async function main(): Promise<void> {
           [ours.name, o],
           [etcd.name, e],
         ] as const) {
-          console.log(`${mix.name.padEnd(8)} ${String(clients).padStart(7)}  ${name.padEnd(10)} ${f(c.perSecond).padStart(7)} ${f(c.p50, 2).padStart(9)} ${f(c.p99, 2).padStart(8)} ${f(c.cpuPer1k, 3).padStart(12)}`);
+          console.log(
+            `${mix.name.padEnd(8)} ${String(clients).padStart(7)}  ${name.padEnd(10)} ${f(c.perSecond).padStart(7)} ${f(c.p50, 2).padStart(9)} ${f(c.p99, 2).padStart(8)} ${f(c.cpuPer1k, 3).padStart(12)}`,
+          );
         }
         const line = `${mix.name}@${clients}: ${(o.perSecond / e.perSecond).toFixed(2)}x etcd throughput, p50 ${(o.p50 / e.p50).toFixed(2)}x, p99 ${(o.p99 / e.p99).toFixed(2)}x`;
         console.log(`${''.padEnd(47)}${line}`);
         summary.push(line);
       }
     }
-    console.log(`peak RSS per replica: paxos kv3 ${f(peakRssMiB(ours.pids()), 1)} MiB, etcd ${f(peakRssMiB(etcd.pids()), 1)} MiB`);
+    console.log(
+      `peak RSS per replica: paxos kv3 ${f(peakRssMiB(ours.pids()), 1)} MiB, etcd ${f(peakRssMiB(etcd.pids()), 1)} MiB`,
+    );
     console.log('summary:');
     for (const l of summary) console.log(`  ${l}`);
   } finally {
@@ -307,10 +360,18 @@ async function soak(seconds: number): Promise<void> {
     });
   try {
     console.log(`soak: paxos kv3, puts at 64 clients (8 connections) for ${seconds} s, state on disk in ${base}`);
-    console.log(`  t=0 s: RSS per replica ${rss().map((x) => f(x, 1)).join(' / ')} MiB`);
+    console.log(
+      `  t=0 s: RSS per replica ${rss()
+        .map((x) => f(x, 1))
+        .join(' / ')} MiB`,
+    );
     for (let t = 10; t <= seconds; t += 10) {
       const c = await load(ours, 64, 0, 10, t);
-      console.log(`  t=${t} s: ${f(c.perSecond)} puts/s, p99 ${f(c.p99, 1)} ms; RSS per replica ${rss().map((x) => f(x, 1)).join(' / ')} MiB`);
+      console.log(
+        `  t=${t} s: ${f(c.perSecond)} puts/s, p99 ${f(c.p99, 1)} ms; RSS per replica ${rss()
+          .map((x) => f(x, 1))
+          .join(' / ')} MiB`,
+      );
     }
     console.log(`peak RSS per replica over the soak: ${f(peakRssMiB(ours.pids()), 1)} MiB`);
   } finally {

@@ -109,7 +109,10 @@ async function cluster(): Promise<void> {
         Array.from({ length: WINDOW }, async () => {
           while (next < KEYS) {
             const i = next++;
-            const r = await conn.request({ type: 'kv', cmd: { o: 'put', c: `b-${i}`, s: 1, k: keyOf(i), v: valueOf(i) } });
+            const r = await conn.request({
+              type: 'kv',
+              cmd: { o: 'put', c: `b-${i}`, s: 1, k: keyOf(i), v: valueOf(i) },
+            });
             if (r.status !== 'done') refused += 1;
           }
         }),
@@ -122,23 +125,34 @@ async function cluster(): Promise<void> {
     const pauses = await Promise.all(probes);
     for (const conn of conns) conn.close();
     console.log(`main: ${MAIN}`);
-    console.log(`loaded ${KEYS} keys x ${VALUE_BYTES} B in ${(loadMs / 1000).toFixed(1)} s (${Math.round(KEYS / (loadMs / 1000))}/s, ${refused} not done)`);
+    console.log(
+      `loaded ${KEYS} keys x ${VALUE_BYTES} B in ${(loadMs / 1000).toFixed(1)} s (${Math.round(KEYS / (loadMs / 1000))}/s, ${refused} not done)`,
+    );
     c.pids().forEach((pid, i) => {
       const m = memOf(pid);
       const p = pauses[i]!;
-      console.log(`${c.hosts[i]}${c.hosts[i] === c.leader ? ' (leader)' : ''}: RSS ${mib(m.rss)} MiB, peak RSS ${mib(m.peak)} MiB; ping wait during the load: max ${p.max.toFixed(0)} ms, p99 ${p.p99.toFixed(0)} ms`);
+      console.log(
+        `${c.hosts[i]}${c.hosts[i] === c.leader ? ' (leader)' : ''}: RSS ${mib(m.rss)} MiB, peak RSS ${mib(m.peak)} MiB; ping wait during the load: max ${p.max.toFixed(0)} ms, p99 ${p.p99.toFixed(0)} ms`,
+      );
     });
     // What the replicas say of their snapshots (this build: view time, event-loop pause, heap).
     for (const h of c.hosts) {
       const said = readFileSync(path.join(dir, `${h}.log`), 'utf8')
         .split('\n')
         .filter((l) => /snapshot at slot/.test(l));
-      const pauses = said.map((l) => Number(/longest event-loop pause since the last snapshot (\d+) ms/.exec(l)?.[1] ?? NaN)).filter((x) => !Number.isNaN(x));
-      console.log(`${h}: ${said.length} snapshots${pauses.length > 0 ? `, longest event-loop pause between two (its own monitor): ${Math.max(...pauses)} ms` : ''}; last: ${said.at(-1)?.replace(/^.*?snapshot at/, 'snapshot at') ?? '(none)'}`);
+      const pauses = said
+        .map((l) => Number(/longest event-loop pause since the last snapshot (\d+) ms/.exec(l)?.[1] ?? NaN))
+        .filter((x) => !Number.isNaN(x));
+      console.log(
+        `${h}: ${said.length} snapshots${pauses.length > 0 ? `, longest event-loop pause between two (its own monitor): ${Math.max(...pauses)} ms` : ''}; last: ${said.at(-1)?.replace(/^.*?snapshot at/, 'snapshot at') ?? '(none)'}`,
+      );
     }
     const t1 = performance.now();
     const d = await kvRequest(c.endpoints.get(c.leader)!, { type: 'dump', id: newRequestId() }, null, 30_000);
-    const dumped = d.kind === 'reply' && d.result.status === 'dump' ? `${d.result.data.length} keys` : `failed: ${d.kind === 'reply' ? d.result.status : d.why}`;
+    const dumped =
+      d.kind === 'reply' && d.result.status === 'dump'
+        ? `${d.result.data.length} keys`
+        : `failed: ${d.kind === 'reply' ? d.result.status : d.why}`;
     console.log(`dump of the leader: ${dumped} in ${(performance.now() - t1).toFixed(0)} ms`);
   } finally {
     await c.stop();
@@ -169,7 +183,10 @@ function inProcess(): void {
     const n = f();
     console.log(`  ${what}: ${(performance.now() - t0).toFixed(1)} ms${n > 0 ? ` (${mib(n)} MiB)` : ''}`);
   };
-  time('before: snapshot() as one JSON document, and toReplicaFile(), each in one piece', () => new TextDecoder().decode(kv.snapshot()).length + kv.toReplicaFile().length);
+  time(
+    'before: snapshot() as one JSON document, and toReplicaFile(), each in one piece',
+    () => new TextDecoder().decode(kv.snapshot()).length + kv.toReplicaFile().length,
+  );
   let view = kv.view();
   view.close();
   time('view() (the frozen copy taken on the event loop)', () => ((view = kv.view()), 0));

@@ -41,7 +41,11 @@ const HOSTS = [
   'p3:proposer3',
   ...[1, 2, 3, 4, 5].map((i) => `a${i}:acceptor1,acceptor2,acceptor3`),
 ].join('\n');
-const PROPOSED = new Map([['p1', 'A'], ['p2', 'B'], ['p3', 'C']]);
+const PROPOSED = new Map([
+  ['p1', 'A'],
+  ['p2', 'B'],
+  ['p3', 'C'],
+]);
 const DEADLINE_MS = 20_000;
 
 interface Outcome {
@@ -55,7 +59,10 @@ async function scenario(crash: boolean): Promise<Outcome> {
   const procs: Proc[] = [];
   const start = (host: string): Proc => {
     const v = PROPOSED.get(host);
-    const p = c.start(host, v === undefined ? ['--log-level', 'warn'] : ['-v', v, '--round-timeout', '0.5', '--log-level', 'warn']);
+    const p = c.start(
+      host,
+      v === undefined ? ['--log-level', 'warn'] : ['-v', v, '--round-timeout', '0.5', '--log-level', 'warn'],
+    );
     procs.push(p);
     return p;
   };
@@ -73,20 +80,25 @@ async function scenario(crash: boolean): Promise<Outcome> {
       await Promise.all(
         victims.map(async (host) => {
           await delay(Math.floor(rand() * 100));
-          await procs.filter((p) => p.host === host && p.exit === null).at(-1)?.kill9();
+          await procs
+            .filter((p) => p.host === host && p.exit === null)
+            .at(-1)
+            ?.kill9();
           await delay(100 + Math.floor(rand() * 500));
           start(host);
         }),
       );
     }
-    const choseBy = (host: string): boolean => procs.some((p) => p.host === host && p.log.some((l) => l.action === 'chose'));
+    const choseBy = (host: string): boolean =>
+      procs.some((p) => p.host === host && p.log.some((l) => l.action === 'chose'));
     while (![...PROPOSED.keys()].every(choseBy) && performance.now() - t0 < DEADLINE_MS) await delay(5);
     const ms = performance.now() - t0;
     const decided = [...PROPOSED.keys()].every(choseBy);
     const chosen = new Set(procs.flatMap((p) => p.log.filter((l) => l.action === 'chose').map((l) => l.message_value)));
     let violation: string | null = null;
     if (chosen.size > 1) violation = `two values chosen: ${[...chosen].join(', ')}`;
-    else if ([...chosen].some((v) => ![...PROPOSED.values()].includes(v))) violation = `chose a value nobody proposed: ${[...chosen].join(', ')}`;
+    else if ([...chosen].some((v) => ![...PROPOSED.values()].includes(v)))
+      violation = `chose a value nobody proposed: ${[...chosen].join(', ')}`;
     return { decided, ms, violation };
   } finally {
     await c.close();
@@ -101,7 +113,10 @@ function pct(xs: number[], q: number): number {
 async function main(): Promise<number> {
   console.log(`stress: ${RUNS} runs per scenario, seed ${firstSeed} (replay with -- --seed ${firstSeed})`);
   let broken = 0;
-  for (const [name, crash] of [['duel', false], ['crash-restart', true]] as const) {
+  for (const [name, crash] of [
+    ['duel', false],
+    ['crash-restart', true],
+  ] as const) {
     const times: number[] = [];
     let decided = 0;
     for (let i = 0; i < RUNS; i++) {
@@ -115,7 +130,10 @@ async function main(): Promise<number> {
         console.log(`stress: ${name} run ${i + 1}: SAFETY VIOLATION: ${o.violation}`);
       }
     }
-    const dist = times.length === 0 ? 'n/a' : `median ${pct(times, 0.5).toFixed(0)} ms, p90 ${pct(times, 0.9).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms`;
+    const dist =
+      times.length === 0
+        ? 'n/a'
+        : `median ${pct(times, 0.5).toFixed(0)} ms, p90 ${pct(times, 0.9).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms`;
     console.log(`stress: ${name}: ${decided}/${RUNS} runs chose one value at every proposer; time to decision ${dist}`);
   }
   console.log(`stress: safety violations: ${broken}`);

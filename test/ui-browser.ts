@@ -26,11 +26,17 @@ function say(s: string): void {
 }
 
 /** Start a paxos command that serves a page; resolve with its URL once printed. */
-function serve(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ proc: ChildProcess; url: string; stderr: string[] }> {
+function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ proc: ChildProcess; url: string; stderr: string[] }> {
   const proc = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr: string[] = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`paxos ${args.join(' ')} printed no page address in 30 s:\n${stderr.join('')}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`paxos ${args.join(' ')} printed no page address in 30 s:\n${stderr.join('')}`)),
+      30_000,
+    );
     proc.stderr!.on('data', (d: Buffer) => {
       stderr.push(d.toString());
       const m = /(?:live page|replay) at (http:\/\/\S+)/.exec(stderr.join(''));
@@ -59,7 +65,9 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 async function logSays(page: Page, text: string, timeout = 20_000): Promise<void> {
-  await page.waitForFunction((t) => document.getElementById('log')?.textContent?.includes(t) === true, text, { timeout });
+  await page.waitForFunction((t) => document.getElementById('log')?.textContent?.includes(t) === true, text, {
+    timeout,
+  });
 }
 
 async function lab(page: Page): Promise<void> {
@@ -119,7 +127,11 @@ async function kv(page: Page): Promise<void> {
     say('put greeting=hello through the page and read it back');
     // Every replica learns slot 2 (the get) and applies the put.
     await page.waitForFunction(() => document.querySelectorAll('g.chose').length >= 6, undefined, { timeout: 10_000 });
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.card dd')).some((d) => d.textContent === 'leader'), undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => Array.from(document.querySelectorAll('.card dd')).some((d) => d.textContent === 'leader'),
+      undefined,
+      { timeout: 10_000 },
+    );
     await shot(page, 'kv-put-get');
     await load(page, stderr.join(''));
     await pauseLeader(page);
@@ -145,7 +157,11 @@ async function load(page: Page, stderr: string): Promise<void> {
   const client = async (c: number): Promise<void> => {
     const id = newClientId();
     for (let seq = 1; running; seq++) {
-      const o = await kvCall(targets, { type: 'kv', cmd: { op: 'put', key: `k${c % 8}`, value: `v${seq}`, client: id, seq } }, { secret: null, timeoutMs: 5000, first: c % targets.length });
+      const o = await kvCall(
+        targets,
+        { type: 'kv', cmd: { op: 'put', key: `k${c % 8}`, value: `v${seq}`, client: id, seq } },
+        { secret: null, timeoutMs: 5000, first: c % targets.length },
+      );
       if (o.kind === 'done') done += 1;
     }
   };
@@ -178,7 +194,9 @@ async function load(page: Page, stderr: string): Promise<void> {
 async function pauseLeader(page: Page): Promise<void> {
   const leaderOf = (): Promise<string | undefined> =>
     page.evaluate(() => {
-      const card = Array.from(document.querySelectorAll('.card')).find((c) => Array.from(c.querySelectorAll('dd')).some((d) => d.textContent === 'leader'));
+      const card = Array.from(document.querySelectorAll('.card')).find((c) =>
+        Array.from(c.querySelectorAll('dd')).some((d) => d.textContent === 'leader'),
+      );
       return card?.getAttribute('data-lane') ?? undefined;
     });
   const old = await leaderOf();
@@ -190,7 +208,12 @@ async function pauseLeader(page: Page): Promise<void> {
   await page.click('#do-put');
   await logSays(page, 'put "after": ok');
   await page.waitForFunction(
-    (o) => Array.from(document.querySelectorAll('.card')).some((c) => c.getAttribute('data-lane') !== o && Array.from(c.querySelectorAll('dd')).some((d) => d.textContent === 'leader')),
+    (o) =>
+      Array.from(document.querySelectorAll('.card')).some(
+        (c) =>
+          c.getAttribute('data-lane') !== o &&
+          Array.from(c.querySelectorAll('dd')).some((d) => d.textContent === 'leader'),
+      ),
     old,
     { timeout: 10_000 },
   );
@@ -222,13 +245,17 @@ async function replay(page: Page): Promise<void> {
 /** With a shared secret, the page's controls do nothing until it is typed in. */
 async function secret(page: Page): Promise<void> {
   const key = 'ui-test-secret-0123456789';
-  const { proc, url } = await serve(['run', 'testcases/2', '--ui', '0', '--quiet'], { ...process.env, PAXOS_SECRET: key });
+  const { proc, url } = await serve(['run', 'testcases/2', '--ui', '0', '--quiet'], {
+    ...process.env,
+    PAXOS_SECRET: key,
+  });
   try {
     await page.goto(url);
     await page.waitForSelector('#secret-box', { state: 'visible', timeout: 15_000 });
     await page.click('button[data-action="kill"][data-peer="peer2"]');
     await logSays(page, "the controls need the cluster's shared secret");
-    if ((await page.getAttribute('.card[data-lane="peer2"]', 'data-proc')) === 'down') throw new Error('a control without the secret killed peer2');
+    if ((await page.getAttribute('.card[data-lane="peer2"]', 'data-proc')) === 'down')
+      throw new Error('a control without the secret killed peer2');
     await page.fill('#secret', key);
     await page.click('button[data-action="kill"][data-peer="peer2"]');
     await page.waitForSelector('.card[data-lane="peer2"][data-proc="down"]', { timeout: 10_000 });
@@ -240,7 +267,9 @@ async function secret(page: Page): Promise<void> {
 
 async function main(): Promise<number> {
   if (!existsSync(BROWSER)) {
-    process.stderr.write(`ui-test: no browser at ${BROWSER}; install Debian's chromium (apt-get install chromium) or set CHROMIUM=/path/to/chromium\n`);
+    process.stderr.write(
+      `ui-test: no browser at ${BROWSER}; install Debian's chromium (apt-get install chromium) or set CHROMIUM=/path/to/chromium\n`,
+    );
     return 1;
   }
   mkdirSync(OUT, { recursive: true });

@@ -53,7 +53,10 @@ export function checkCommand(argv: readonly string[]): number {
     process.stdout.write(`${CHECK_HELP}\n`);
     return 0;
   }
-  if (positionals.length === 0) throw new ConfigError('check expects a transcript FILE (or per-peer files, or a directory); see paxos check --help');
+  if (positionals.length === 0)
+    throw new ConfigError(
+      'check expects a transcript FILE (or per-peer files, or a directory); see paxos check --help',
+    );
   const { hostsfile, cluster, peers, hosts } = readTranscriptInput('check', positionals, values.hostsfile);
 
   const problems: string[] = [];
@@ -69,7 +72,13 @@ export function checkCommand(argv: readonly string[]): number {
   }
   for (const p of problems) process.stdout.write(`${p}\n`);
   const lines = peers.reduce((n, p) => n + p.lines.length, 0);
-  const chosen = new Set(peers.flatMap((p) => p.lines.filter((l) => l.includes('"action":"chose"')).map((l) => (JSON.parse(l) as { message_value: string }).message_value)));
+  const chosen = new Set(
+    peers.flatMap((p) =>
+      p.lines
+        .filter((l) => l.includes('"action":"chose"'))
+        .map((l) => (JSON.parse(l) as { message_value: string }).message_value),
+    ),
+  );
   process.stdout.write(
     problems.length === 0
       ? `check: ok: ${peers.length} peers, ${lines} lines; ${chosen.size === 0 ? 'nothing chosen yet' : `chosen: ${[...chosen].map((v) => JSON.stringify(v)).join(', ')}`}\n`
@@ -79,7 +88,8 @@ export function checkCommand(argv: readonly string[]): number {
 }
 
 function checkLog(peers: readonly PeerLines[], transcripts: readonly Transcript[], problems: string[]): number {
-  const where = (v: Violation): string => (v.line === undefined ? v.peer : (peers.find((p) => p.label === v.peer)?.at[v.line - 1] ?? v.peer));
+  const where = (v: Violation): string =>
+    v.line === undefined ? v.peer : (peers.find((p) => p.label === v.peer)?.at[v.line - 1] ?? v.peer);
   const result = checkLogTranscripts(transcripts);
   for (const v of result.violations) problems.push(`${where(v)}: ${v.peer}: ${v.message}`);
   for (const p of problems) process.stdout.write(`${p}\n`);

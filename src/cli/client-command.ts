@@ -57,7 +57,8 @@ export async function clientCommand(verb: 'submit' | 'get', argv: readonly strin
     return EXIT.ok;
   }
   const target = verb === 'submit' ? values.to : values.from;
-  if (target === undefined) throw new ConfigError(`${verb} needs ${verb === 'submit' ? '--to' : '--from'} HOST; see paxos ${verb} --help`);
+  if (target === undefined)
+    throw new ConfigError(`${verb} needs ${verb === 'submit' ? '--to' : '--from'} HOST; see paxos ${verb} --help`);
   let value: string | undefined;
   if (verb === 'submit') {
     const file = values['value-file'];
@@ -71,7 +72,10 @@ export async function clientCommand(verb: 'submit' | 'get', argv: readonly strin
     }
     if (value === '') throw new ConfigError('submit: the value must not be empty');
     const bytes = Buffer.byteLength(value, 'utf8');
-    if (bytes > MAX_VALUE_BYTES) throw new ConfigError(`submit: the value is ${bytes} bytes; values are at most ${MAX_VALUE_BYTES} bytes of UTF-8`);
+    if (bytes > MAX_VALUE_BYTES)
+      throw new ConfigError(
+        `submit: the value is ${bytes} bytes; values are at most ${MAX_VALUE_BYTES} bytes of UTF-8`,
+      );
   } else if (positionals.length > 0) {
     throw new ConfigError(`get takes no VALUE (got ${JSON.stringify(positionals[0])})`);
   }
@@ -80,12 +84,18 @@ export async function clientCommand(verb: 'submit' | 'get', argv: readonly strin
   let peer: { name: string; at: Endpoint };
   if (given !== undefined) {
     const found = given.endpoints.find(([name]) => name.toLowerCase() === target.toLowerCase());
-    if (found === undefined) throw new ConfigError(`${target} is not in ${given.source}; it lists ${given.endpoints.map(([name]) => name).join(', ')}`);
+    if (found === undefined)
+      throw new ConfigError(
+        `${target} is not in ${given.source}; it lists ${given.endpoints.map(([name]) => name).join(', ')}`,
+      );
     peer = { name: found[0], at: found[1] };
   } else {
     const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
     const host = cluster.byHost(target);
-    if (host === undefined) throw new ConfigError(`${target} is not in ${cluster.file}; it lists ${cluster.hosts.map((h) => h.host).join(', ')}`);
+    if (host === undefined)
+      throw new ConfigError(
+        `${target} is not in ${cluster.file}; it lists ${cluster.hosts.map((h) => h.host).join(', ')}`,
+      );
     peer = { name: host.host, at: endpointsFrom(values)(host.host) };
   }
   const { timeoutMs, secret } = callSettings(verb, values);
@@ -93,16 +103,27 @@ export async function clientCommand(verb: 'submit' | 'get', argv: readonly strin
   // A name that resolves nowhere fails now, with the flag that would fix it.
   const unresolved = await unresolvable([peer], given?.source);
   const outcome: Outcome =
-    unresolved !== undefined ? { kind: 'unreachable', why: unresolved } : await request(peer.at, value === undefined ? { type: 'get' } : { type: 'submit', value }, secret, timeoutMs);
+    unresolved !== undefined
+      ? { kind: 'unreachable', why: unresolved }
+      : await request(peer.at, value === undefined ? { type: 'get' } : { type: 'submit', value }, secret, timeoutMs);
   const { code, text, json } = describe(verb, peer.name, value, outcome);
   process.stdout.write(values.json === true ? `${JSON.stringify(json)}\n` : `${text}\n`);
   return code;
 }
 
-function describe(verb: 'submit' | 'get', peer: string, submitted: string | undefined, o: Outcome): { code: number; text: string; json: object } {
+function describe(
+  verb: 'submit' | 'get',
+  peer: string,
+  submitted: string | undefined,
+  o: Outcome,
+): { code: number; text: string; json: object } {
   const show = (v: string): string => JSON.stringify(v);
   if (o.kind === 'unreachable') {
-    return { code: EXIT.refused, text: `refused: cannot reach ${peer}: ${o.why}; nothing was done`, json: { status: 'unreachable', peer, why: o.why } };
+    return {
+      code: EXIT.refused,
+      text: `refused: cannot reach ${peer}: ${o.why}; nothing was done`,
+      json: { status: 'unreachable', peer, why: o.why },
+    };
   }
   if (o.kind === 'unknown') {
     return {
@@ -115,14 +136,28 @@ function describe(verb: 'submit' | 'get', peer: string, submitted: string | unde
   switch (r.status) {
     case 'chosen': {
       const mine = submitted === undefined || r.value === submitted;
-      const json = { status: 'chosen', peer, value: r.value, proposal: r.n, ...(submitted === undefined ? {} : { submitted, yours: mine }) };
+      const json = {
+        status: 'chosen',
+        peer,
+        value: r.value,
+        proposal: r.n,
+        ...(submitted === undefined ? {} : { submitted, yours: mine }),
+      };
       if (verb === 'get') return { code: EXIT.ok, text: r.value, json };
       return mine
         ? { code: EXIT.ok, text: `chosen: ${show(r.value)} (proposal ${r.n})`, json }
-        : { code: EXIT.lost, text: `chosen: ${show(r.value)} (proposal ${r.n}), not your ${show(submitted!)}: another value was chosen first`, json };
+        : {
+            code: EXIT.lost,
+            text: `chosen: ${show(r.value)} (proposal ${r.n}), not your ${show(submitted!)}: another value was chosen first`,
+            json,
+          };
     }
     case 'not_chosen':
-      return { code: EXIT.notChosen, text: `nothing chosen yet, as far as ${peer} knows`, json: { status: 'not_chosen', peer } };
+      return {
+        code: EXIT.notChosen,
+        text: `nothing chosen yet, as far as ${peer} knows`,
+        json: { status: 'not_chosen', peer },
+      };
     case 'not_proposer':
       return {
         code: EXIT.refused,
@@ -130,6 +165,10 @@ function describe(verb: 'submit' | 'get', peer: string, submitted: string | unde
         json: { status: 'not_proposer', peer, proposers: r.proposers },
       };
     case 'invalid':
-      return { code: EXIT.refused, text: `refused: ${peer} says the request is invalid: ${r.why}`, json: { status: 'invalid', peer, why: r.why } };
+      return {
+        code: EXIT.refused,
+        text: `refused: ${peer} says the request is invalid: ${r.why}`,
+        json: { status: 'invalid', peer, why: r.why },
+      };
   }
 }

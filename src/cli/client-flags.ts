@@ -28,7 +28,10 @@ export const CLIENT_FLAGS = {
  * --port and --resolve: where to reach a host of the hostsfile. Hostnames
  * match case-insensitively, and the last --resolve for a host wins.
  */
-export function endpointsFrom(values: { readonly port?: string | undefined; readonly resolve?: readonly string[] | undefined }): (host: string) => Endpoint {
+export function endpointsFrom(values: {
+  readonly port?: string | undefined;
+  readonly resolve?: readonly string[] | undefined;
+}): (host: string) => Endpoint {
   const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
   const resolved = new Map<string, Endpoint>();
   for (const spec of values.resolve ?? []) {
@@ -54,19 +57,33 @@ export interface EndpointList {
  */
 export function endpointList(
   verb: string,
-  values: { readonly endpoints?: string | undefined; readonly hostsfile?: string | undefined; readonly resolve?: readonly string[] | undefined; readonly port?: string | undefined },
+  values: {
+    readonly endpoints?: string | undefined;
+    readonly hostsfile?: string | undefined;
+    readonly resolve?: readonly string[] | undefined;
+    readonly port?: string | undefined;
+  },
   env: NodeJS.ProcessEnv = process.env,
 ): EndpointList | undefined {
   const fromEnv = env[ENDPOINTS_VAR];
   const [source, text] =
-    values.endpoints !== undefined ? (['--endpoints', values.endpoints] as const) : fromEnv !== undefined && fromEnv.trim() !== '' ? ([ENDPOINTS_VAR, fromEnv] as const) : [undefined, undefined];
+    values.endpoints !== undefined
+      ? (['--endpoints', values.endpoints] as const)
+      : fromEnv !== undefined && fromEnv.trim() !== ''
+        ? ([ENDPOINTS_VAR, fromEnv] as const)
+        : [undefined, undefined];
   if (source === undefined) return undefined;
   const port = values.port === undefined ? DEFAULT_PORT : portNumber('--port', values.port);
   const endpoints = parseEndpoints(text, port, source);
-  const ignored = [values.hostsfile === undefined ? [] : ['-h'], (values.resolve ?? []).length === 0 ? [] : ['--resolve']].flat();
+  const ignored = [
+    values.hostsfile === undefined ? [] : ['-h'],
+    (values.resolve ?? []).length === 0 ? [] : ['--resolve'],
+  ].flat();
   if (ignored.length > 0) {
     const unset = source === ENDPOINTS_VAR ? ` (unset ${ENDPOINTS_VAR} to use them)` : '';
-    process.stderr.write(`paxos ${verb}: warning: ${ignored.join(' and ')} ignored: the peers come from ${source}${unset}\n`);
+    process.stderr.write(
+      `paxos ${verb}: warning: ${ignored.join(' and ')} ignored: the peers come from ${source}${unset}\n`,
+    );
   }
   return { source, endpoints };
 }
@@ -79,7 +96,10 @@ export function endpointList(
  * not resolve now will not in the next few seconds either: better to say so
  * at once than to retry it until the timeout.
  */
-export async function unresolvable(targets: ReadonlyArray<{ readonly name: string; readonly at: Endpoint }>, source: EndpointList['source'] | undefined): Promise<string | undefined> {
+export async function unresolvable(
+  targets: ReadonlyArray<{ readonly name: string; readonly at: Endpoint }>,
+  source: EndpointList['source'] | undefined,
+): Promise<string | undefined> {
   const failed = await Promise.all(
     targets.map(async (t) => {
       try {
@@ -94,7 +114,8 @@ export async function unresolvable(targets: ReadonlyArray<{ readonly name: strin
   if (failed.some((f) => f === undefined)) return undefined;
   const t = targets[0]!;
   const given = source ?? (t.at.host.toLowerCase() === t.name.toLowerCase() ? undefined : '--resolve');
-  if (given !== undefined) return `cannot resolve ${t.at.host}, the address ${given} gives ${t.name} (${failed[0]}); fix ${given}`;
+  if (given !== undefined)
+    return `cannot resolve ${t.at.host}, the address ${given} gives ${t.name} (${failed[0]}); fix ${given}`;
   return `cannot resolve ${t.name} (${failed[0]}); say where the peers are with --endpoints ${t.name}=ADDR:PORT,... or ${ENDPOINTS_VAR}=${t.name}=ADDR:PORT,... (\`npx paxos run DIR --keep-running\` prints it), or --resolve ${t.name}=ADDR:PORT`;
 }
 

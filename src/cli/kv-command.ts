@@ -7,7 +7,14 @@
 import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientCommand, type Result } from '../sm/command.js';
+import {
+  checkKey,
+  checkValue,
+  MAX_KEY_BYTES,
+  MAX_VALUE_BYTES,
+  type ClientCommand,
+  type Result,
+} from '../sm/command.js';
 import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
 import { EXIT } from './client-command.js';
 import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
@@ -89,7 +96,10 @@ Exit status:
   5  refused or unreachable: no replica could take the command (down, no
      leader, not a replica, failed authentication); nothing was done`;
 
-/** Flags that take a value, kv's and the lab client's (kv adds only booleans): for telling `get KEY` from the lab's `get --from HOST`. */
+/**
+ * Flags that take a value, kv's and the lab client's (kv adds only booleans): for telling `get KEY` from the lab's `get
+ * --from HOST`.
+ */
 const VALUE_FLAGS = new Set(Object.entries(CLIENT_FLAGS).flatMap(([name, o]) => (o.type === 'string' ? [name] : [])));
 
 /**
@@ -120,23 +130,30 @@ export function isKvGet(argv: readonly string[]): boolean {
 }
 
 export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, { ...CLIENT_FLAGS, absent: { type: 'boolean' }, verbose: { type: 'boolean' } }, true);
+  const { values, positionals } = parseFlags(
+    argv,
+    { ...CLIENT_FLAGS, absent: { type: 'boolean' }, verbose: { type: 'boolean' } },
+    true,
+  );
   if (values.help === true) {
     process.stdout.write(`${KV_HELP}\n`);
     return EXIT.ok;
   }
 
   // The command line, checked before anything is read or sent.
-  if (values.absent === true && verb !== 'cas') throw new ConfigError(`--absent is for cas only; see paxos ${verb} --help`);
-  if (values['value-file'] !== undefined && verb !== 'put' && verb !== 'cas') throw new ConfigError(`--value-file is for put and cas only; see paxos ${verb} --help`);
+  if (values.absent === true && verb !== 'cas')
+    throw new ConfigError(`--absent is for cas only; see paxos ${verb} --help`);
+  if (values['value-file'] !== undefined && verb !== 'put' && verb !== 'cas')
+    throw new ConfigError(`--value-file is for put and cas only; see paxos ${verb} --help`);
   if (verb === 'dump') {
     if (values.to !== undefined) throw new ConfigError('dump takes --from HOST (the replica to dump), not --to');
     if (values.from === undefined) throw new ConfigError('dump needs --from HOST: the replica whose store to print');
-    if (positionals.length > 0) throw new ConfigError(`dump takes no KEY (got ${JSON.stringify(positionals[0])}); it prints every key`);
+    if (positionals.length > 0)
+      throw new ConfigError(`dump takes no KEY (got ${JSON.stringify(positionals[0])}); it prints every key`);
   } else if (values.from !== undefined) {
     throw new ConfigError(
       verb === 'get'
-        ? 'get KEY takes --to HOST (the replica to try first), not --from; `paxos get --from HOST` without KEY is the single-decree lab\'s get'
+        ? "get KEY takes --to HOST (the replica to try first), not --from; `paxos get --from HOST` without KEY is the single-decree lab's get"
         : `${verb} takes --to HOST (the replica to try first), not --from`,
     );
   }
@@ -168,14 +185,17 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   let first: number | undefined;
   if (named !== undefined) {
     first = targets.findIndex((t) => t.name.toLowerCase() === named.toLowerCase());
-    if (first < 0) throw new ConfigError(`${named} is not in ${listed}; it lists ${targets.map((t) => t.name).join(', ')}`);
+    if (first < 0)
+      throw new ConfigError(`${named} is not in ${listed}; it lists ${targets.map((t) => t.name).join(', ')}`);
   }
   const { timeoutMs, secret } = callSettings(verb, values);
 
   const onAttempt =
     values.verbose === true
       ? (a: Attempt, n: number): void => {
-          process.stderr.write(`paxos ${verb}: attempt ${n}: ${a.peer}: ${a.outcome}${a.why === undefined ? '' : ` (${a.why})`}, ${a.ms} ms\n`);
+          process.stderr.write(
+            `paxos ${verb}: attempt ${n}: ${a.peer}: ${a.outcome}${a.why === undefined ? '' : ` (${a.why})`}, ${a.ms} ms\n`,
+          );
         }
       : undefined;
   const common = { secret, timeoutMs, ...(onAttempt === undefined ? {} : { onAttempt }) };
@@ -186,16 +206,27 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   let report: Report;
   if (unresolved !== undefined) {
     const outcome: CallOutcome = { kind: 'failed', reason: 'refused', why: unresolved, attempts: [] };
-    report = spec === null ? describeDump(asked[0]!.name, outcome) : describe({ ...spec, client: newClientId(), seq: 1 } as ClientCommand, outcome);
+    report =
+      spec === null
+        ? describeDump(asked[0]!.name, outcome)
+        : describe({ ...spec, client: newClientId(), seq: 1 } as ClientCommand, outcome);
   } else if (spec === null) {
     // A dump asks HOST alone: it is HOST's store we want, not anyone's.
     const target = targets[first!]!;
     // One attempt, whose timeout counts from the last line heard (a big store streams for a while).
-    const outcome = await kvCall([target], { type: 'dump' }, { ...common, first: 0, maxAttempts: 1, attemptMs: timeoutMs });
+    const outcome = await kvCall(
+      [target],
+      { type: 'dump' },
+      { ...common, first: 0, maxAttempts: 1, attemptMs: timeoutMs },
+    );
     report = describeDump(target.name, outcome);
   } else {
     const cmd = { ...spec, client: newClientId(), seq: 1 } as ClientCommand;
-    const outcome = await kvCall(targets, { type: 'kv', cmd }, { ...common, ...(first === undefined ? {} : { first }) });
+    const outcome = await kvCall(
+      targets,
+      { type: 'kv', cmd },
+      { ...common, ...(first === undefined ? {} : { first }) },
+    );
     report = describe(cmd, outcome);
   }
   if (values.json === true) {
@@ -218,7 +249,12 @@ type Spec =
   | { readonly op: 'get' | 'del'; readonly key: string }
   | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string };
 
-function parseOperands(verb: Exclude<KvVerb, 'dump'>, positionals: readonly string[], absent: boolean, valueFile: string | undefined): Spec {
+function parseOperands(
+  verb: Exclude<KvVerb, 'dump'>,
+  positionals: readonly string[],
+  absent: boolean,
+  valueFile: string | undefined,
+): Spec {
   const fromFile = valueFile === undefined ? undefined : readValue(valueFile);
   const want = (names: string[]): string[] => {
     const need = names.length - (fromFile === undefined ? 0 : 1);
@@ -258,7 +294,9 @@ function parseOperands(verb: Exclude<KvVerb, 'dump'>, positionals: readonly stri
   const badKey = checkKey(spec.key);
   if (badKey !== undefined) {
     throw new ConfigError(
-      spec.key === '' ? `${verb}: the key must not be empty` : `${verb}: bad key: ${badKey.replace('"k" (key)', 'the key')}; keys are 1..${MAX_KEY_BYTES} bytes of UTF-8`,
+      spec.key === ''
+        ? `${verb}: the key must not be empty`
+        : `${verb}: bad key: ${badKey.replace('"k" (key)', 'the key')}; keys are 1..${MAX_KEY_BYTES} bytes of UTF-8`,
     );
   }
   if (spec.op === 'put' || spec.op === 'cas') {
@@ -282,7 +320,9 @@ interface Report {
   readonly lines?: { readonly text: Iterable<string>; readonly json: Iterable<string> };
 }
 
-/** Write `pieces` to stdout in writes of about 1 MiB, waiting for it to drain: a dump can be bigger than any one string. */
+/**
+ * Write `pieces` to stdout in writes of about 1 MiB, waiting for it to drain: a dump can be bigger than any one string.
+ */
 async function writeOut(pieces: Iterable<string>): Promise<void> {
   let buf: string[] = [];
   let size = 0;
@@ -302,7 +342,12 @@ async function writeOut(pieces: Iterable<string>): Promise<void> {
 const show = (v: string | null): string => (v === null ? 'absent' : JSON.stringify(v));
 
 function attemptsJson(attempts: readonly Attempt[]): Array<Record<string, unknown>> {
-  return attempts.map((a) => ({ peer: a.peer, outcome: a.outcome, ...(a.why === undefined ? {} : { why: a.why }), ms: a.ms }));
+  return attempts.map((a) => ({
+    peer: a.peer,
+    outcome: a.outcome,
+    ...(a.why === undefined ? {} : { why: a.why }),
+    ms: a.ms,
+  }));
 }
 
 function describe(cmd: ClientCommand, o: CallOutcome): Report {
@@ -323,12 +368,16 @@ function describe(cmd: ClientCommand, o: CallOutcome): Report {
   });
   const k = JSON.stringify(cmd.key);
   if (o.kind === 'unknown') {
-    return say(EXIT.unknown, `outcome unknown: ${o.why}. The ${verb} may or may not ${verb === 'get' ? 'have happened; ask again' : `take effect; check with npx paxos get ${shellWord(cmd.key)}`}`, {
-      outcome: 'unknown',
-      status: 'unknown',
-      why: o.why,
-      ...(cmd.op === 'put' || cmd.op === 'cas' ? { value: cmd.value } : {}),
-    });
+    return say(
+      EXIT.unknown,
+      `outcome unknown: ${o.why}. The ${verb} may or may not ${verb === 'get' ? 'have happened; ask again' : `take effect; check with npx paxos get ${shellWord(cmd.key)}`}`,
+      {
+        outcome: 'unknown',
+        status: 'unknown',
+        why: o.why,
+        ...(cmd.op === 'put' || cmd.op === 'cas' ? { value: cmd.value } : {}),
+      },
+    );
   }
   if (o.kind === 'failed') {
     return say(EXIT.refused, `refused: ${o.why}; nothing was done`, {
@@ -350,18 +399,28 @@ function describe(cmd: ClientCommand, o: CallOutcome): Report {
         { outcome: 'fail', status: 'stale', last: r.last, ...at },
       );
     case 'expired':
-      return say(EXIT.lost, `failed: the store no longer holds a session for client ${cmd.client}, so it did not apply this request; nothing was done`, {
-        outcome: 'fail',
-        status: 'expired',
-        ...at,
-      });
+      return say(
+        EXIT.lost,
+        `failed: the store no longer holds a session for client ${cmd.client}, so it did not apply this request; nothing was done`,
+        {
+          outcome: 'fail',
+          status: 'expired',
+          ...at,
+        },
+      );
     case 'mismatch': {
       const cur = r.current;
       const text =
         cmd.op === 'cas' && cmd.expected === null
           ? `failed: ${k} is not absent: its value is ${show(cur)}; nothing was changed (${where})`
           : `failed: ${k} is ${cur === null ? 'absent' : show(cur)}, not ${show(cmd.op === 'cas' ? cmd.expected : null)}; nothing was changed (${where})`;
-      return say(EXIT.lost, text, { outcome: 'fail', status: 'mismatch', current: cur, ...(cmd.op === 'cas' ? { value: cmd.value } : {}), ...at });
+      return say(EXIT.lost, text, {
+        outcome: 'fail',
+        status: 'mismatch',
+        current: cur,
+        ...(cmd.op === 'cas' ? { value: cmd.value } : {}),
+        ...at,
+      });
     }
     case 'quota':
       return say(
@@ -374,8 +433,13 @@ function describe(cmd: ClientCommand, o: CallOutcome): Report {
   }
   if ('value' in r) {
     // get
-    if (r.value === null) return say(EXIT.notChosen, `${k} is absent (${where})`, { outcome: 'ok', status: 'absent', value: null, ...at });
-    return { code: EXIT.ok, out: `${r.value}\n`, json: say(EXIT.ok, '', { outcome: 'ok', status: 'ok', value: r.value, ...at }).json };
+    if (r.value === null)
+      return say(EXIT.notChosen, `${k} is absent (${where})`, { outcome: 'ok', status: 'absent', value: null, ...at });
+    return {
+      code: EXIT.ok,
+      out: `${r.value}\n`,
+      json: say(EXIT.ok, '', { outcome: 'ok', status: 'ok', value: r.value, ...at }).json,
+    };
   }
   const prev = r.prev ?? null;
   const was = prev === null ? 'it was absent' : `it was ${show(prev)}`;
@@ -384,13 +448,21 @@ function describe(cmd: ClientCommand, o: CallOutcome): Report {
     case 'put':
       return say(EXIT.ok, `ok: ${k} = ${show(cmd.value)} (${was}; ${where})`, { ...ok, value: cmd.value });
     case 'del':
-      return say(EXIT.ok, prev === null ? `ok: ${k} was already absent (${where})` : `ok: deleted ${k} (${was}; ${where})`, ok);
+      return say(
+        EXIT.ok,
+        prev === null ? `ok: ${k} was already absent (${where})` : `ok: deleted ${k} (${was}; ${where})`,
+        ok,
+      );
     case 'cas':
-      return say(EXIT.ok, `ok: ${k} = ${show(cmd.value)} (${cmd.expected === null ? 'it was absent' : `it was ${show(cmd.expected)}`}; ${where})`, {
-        ...ok,
-        prev: cmd.expected,
-        value: cmd.value,
-      });
+      return say(
+        EXIT.ok,
+        `ok: ${k} = ${show(cmd.value)} (${cmd.expected === null ? 'it was absent' : `it was ${show(cmd.expected)}`}; ${where})`,
+        {
+          ...ok,
+          prev: cmd.expected,
+          value: cmd.value,
+        },
+      );
     case 'get':
       throw new Error('a get without a value'); // decodeResult gives get results a value
   }
@@ -399,12 +471,21 @@ function describe(cmd: ClientCommand, o: CallOutcome): Report {
 function describeDump(peer: string, o: CallOutcome): Report {
   const base = { op: 'dump', peer, attempts: attemptsJson(o.attempts) };
   if (o.kind === 'unknown') {
-    return { code: EXIT.unknown, out: `outcome unknown: ${o.why}\n`, json: { outcome: 'unknown', status: 'unknown', why: o.why, ...base } };
+    return {
+      code: EXIT.unknown,
+      out: `outcome unknown: ${o.why}\n`,
+      json: { outcome: 'unknown', status: 'unknown', why: o.why, ...base },
+    };
   }
   if (o.kind === 'failed') {
     const last = o.attempts.at(-1);
-    const why = o.reason === 'refused' && last !== undefined ? `cannot dump ${peer}: ${last.why ?? last.outcome}` : o.why;
-    return { code: EXIT.refused, out: `refused: ${why}\n`, json: { outcome: 'fail', status: o.reason === 'refused' ? lastStatus(o.attempts) : o.reason, why, ...base } };
+    const why =
+      o.reason === 'refused' && last !== undefined ? `cannot dump ${peer}: ${last.why ?? last.outcome}` : o.why;
+    return {
+      code: EXIT.refused,
+      out: `refused: ${why}\n`,
+      json: { outcome: 'fail', status: o.reason === 'refused' ? lastStatus(o.attempts) : o.reason, why, ...base },
+    };
   }
   if (o.kind !== 'dump') throw new Error('a command outcome for a dump'); // kvCall never does this
   const data = [...o.data].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -412,14 +493,24 @@ function describeDump(peer: string, o: CallOutcome): Report {
   return {
     code: EXIT.ok,
     err: `${peer}: applied up to slot ${o.applied}; ${data.length} key${data.length === 1 ? '' : 's'}; leader ${leader ?? 'unknown'}${o.recovering === undefined ? '' : `; RECOVERING (${o.recovering}): it votes for nothing yet`}\n`,
-    json: { outcome: 'ok', status: 'dump', ...base, peer: o.peer, applied: o.applied, leader, recovering: o.recovering ?? null, keys: data.length },
+    json: {
+      outcome: 'ok',
+      status: 'dump',
+      ...base,
+      peer: o.peer,
+      applied: o.applied,
+      leader,
+      recovering: o.recovering ?? null,
+      keys: data.length,
+    },
     // Generated as written: one line at a time, never the whole store as one string.
     lines: {
       text: (function* () {
         for (const [k, v] of data) yield `${escape(k)}\t${escape(v)}\n`;
       })(),
       json: (function* () {
-        for (const [i, [k, v]] of data.entries()) yield `${i === 0 ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+        for (const [i, [k, v]] of data.entries())
+          yield `${i === 0 ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
       })(),
     },
   };

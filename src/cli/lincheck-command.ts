@@ -28,16 +28,25 @@ Exit status: 0 linearizable, 1 not linearizable, 2 usage or history error,
 3 the time budget ran out before an answer.`;
 
 /** `out` receives everything printed on stdout (tests pass their own). */
-export async function lincheckCommand(argv: string[], out: (s: string) => void = (s) => void process.stdout.write(s)): Promise<number> {
-  const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, timeout: { type: 'string' }, help: { type: 'boolean' } }, true);
+export async function lincheckCommand(
+  argv: string[],
+  out: (s: string) => void = (s) => void process.stdout.write(s),
+): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    { json: { type: 'boolean' }, timeout: { type: 'string' }, help: { type: 'boolean' } },
+    true,
+  );
   if (values.help === true) {
     out(`${LINCHECK_HELP}\n`);
     return 0;
   }
-  if (positionals.length !== 1) throw new ConfigError(`lincheck expects one HISTORY file; got ${positionals.length}; see paxos lincheck --help`);
+  if (positionals.length !== 1)
+    throw new ConfigError(`lincheck expects one HISTORY file; got ${positionals.length}; see paxos lincheck --help`);
   const file = positionals[0]!;
   const secs = values.timeout === undefined ? 60 : Number(values.timeout);
-  if (!Number.isFinite(secs) || secs <= 0) throw new ConfigError(`--timeout ${values.timeout ?? ''}: must be a positive number of seconds`);
+  if (!Number.isFinite(secs) || secs <= 0)
+    throw new ConfigError(`--timeout ${values.timeout ?? ''}: must be a positive number of seconds`);
 
   let text: string;
   try {

@@ -10,7 +10,16 @@ import { LOG_LEVELS, stderrLogger, type LogLevel } from '../util/logger.js';
 import { labPeer } from '../daemon/launch.js';
 import { loadSecret } from '../config/secret.js';
 import { NO_SECRET_WARNING, NO_SECRET_WARNING_ENV } from '../config/secret-notice.js';
-import { checkProposal, DEFAULTS, validate, type Address, type DelayRule, type LabSettings, type PeerSettings, type ReplicaSettings } from '../config/settings.js';
+import {
+  checkProposal,
+  DEFAULTS,
+  validate,
+  type Address,
+  type DelayRule,
+  type LabSettings,
+  type PeerSettings,
+  type ReplicaSettings,
+} from '../config/settings.js';
 import { byteSize, DEFAULT_PORT, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
 import { supervise } from './supervise.js';
 
@@ -112,7 +121,11 @@ Other commands:
 Exit status: 0 after SIGTERM, SIGINT or --exit-after-idle; 2 on a usage or
 hostsfile error; 1 on any other failure, such as an unreadable state file.`;
 
-export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(), env: NodeJS.ProcessEnv = process.env): PeerSettings | 'help' {
+export function parsePeerArgs(
+  argv: readonly string[],
+  hostname = os.hostname(),
+  env: NodeJS.ProcessEnv = process.env,
+): PeerSettings | 'help' {
   const { values } = parseFlags(argv, {
     hostsfile: { type: 'string', short: 'h' },
     value: { type: 'string', short: 'v' },
@@ -153,9 +166,13 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
   const value = values.value;
   const proposer = hasRole(self, 'proposer');
   if (cluster.mode === 'log') {
-    if (value !== undefined) warnings.push(`-v ${JSON.stringify(value)} ignored: ${file} is a replicated-log hostsfile; write with npx paxos put KEY VALUE`);
+    if (value !== undefined)
+      warnings.push(
+        `-v ${JSON.stringify(value)} ignored: ${file} is a replicated-log hostsfile; write with npx paxos put KEY VALUE`,
+      );
     if (values['start-after'] !== undefined) warnings.push(`-t ignored: ${file} is a replicated-log hostsfile`);
-    if (values['exit-after-idle'] !== undefined) warnings.push('--exit-after-idle ignored: a replica is never idle (its leader sends heartbeats)');
+    if (values['exit-after-idle'] !== undefined)
+      warnings.push('--exit-after-idle ignored: a replica is never idle (its leader sends heartbeats)');
   } else if (values['no-message-lines'] === true) {
     warnings.push('--no-message-lines applies to replicated-log clusters only; the lab prints every line');
   }
@@ -166,17 +183,33 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
     checkProposal(value);
     if (!proposer) warnings.push(`-v ${JSON.stringify(value)} ignored: ${self.host} is not a proposer in ${file}`);
   } else if (proposer) {
-    const roles = self.roles.filter((r) => r.kind === 'proposer').map((r) => `proposer${r.group}`).join(',');
-    warnings.push(`${self.host} is ${roles} in ${file}:${self.id} but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to ${self.host})`);
+    const roles = self.roles
+      .filter((r) => r.kind === 'proposer')
+      .map((r) => `proposer${r.group}`)
+      .join(',');
+    warnings.push(
+      `${self.host} is ${roles} in ${file}:${self.id} but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to ${self.host})`,
+    );
   }
 
-  const startDelayMs = values['start-after'] === undefined ? DEFAULTS.startDelayMs : seconds('-t', values['start-after']) * 1000;
-  const roundTimeoutMs = values['round-timeout'] === undefined ? DEFAULTS.roundTimeoutMs : seconds('--round-timeout', values['round-timeout']) * 1000;
-  const peerTimeoutMs = values['peer-timeout'] === undefined ? DEFAULTS.peerTimeoutMs : seconds('--peer-timeout', values['peer-timeout']) * 1000;
+  const startDelayMs =
+    values['start-after'] === undefined ? DEFAULTS.startDelayMs : seconds('-t', values['start-after']) * 1000;
+  const roundTimeoutMs =
+    values['round-timeout'] === undefined
+      ? DEFAULTS.roundTimeoutMs
+      : seconds('--round-timeout', values['round-timeout']) * 1000;
+  const peerTimeoutMs =
+    values['peer-timeout'] === undefined
+      ? DEFAULTS.peerTimeoutMs
+      : seconds('--peer-timeout', values['peer-timeout']) * 1000;
   const port = values.port === undefined ? DEFAULTS.port : portNumber('--port', values.port);
-  const idleMs = values['exit-after-idle'] === undefined ? DEFAULTS.idleMs : seconds('--exit-after-idle', values['exit-after-idle']) * 1000;
+  const idleMs =
+    values['exit-after-idle'] === undefined
+      ? DEFAULTS.idleMs
+      : seconds('--exit-after-idle', values['exit-after-idle']) * 1000;
   // 0 is the setting's "never", so a flag that says 0 is refused here.
-  if (values['exit-after-idle'] !== undefined && idleMs === 0) throw new ConfigError('--exit-after-idle must be above 0');
+  if (values['exit-after-idle'] !== undefined && idleMs === 0)
+    throw new ConfigError('--exit-after-idle must be above 0');
   const dataDir = values['data-dir'] ?? path.join('paxos-data', self.host);
 
   const overrides = new Map<string, Address>();
@@ -191,7 +224,8 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
   // `paxos run` says this once for all its peers (src/config/secret-notice.ts).
   if (secret === null && env[NO_SECRET_WARNING_ENV] !== '1') warnings.push(NO_SECRET_WARNING);
   const seedText = values['rng-seed'];
-  if (seedText !== undefined && !/^\d{1,9}$/.test(seedText)) throw new ConfigError(`--rng-seed expects an integer 0..999999999, got ${JSON.stringify(seedText)}`);
+  if (seedText !== undefined && !/^\d{1,9}$/.test(seedText))
+    throw new ConfigError(`--rng-seed expects an integer 0..999999999, got ${JSON.stringify(seedText)}`);
 
   const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -218,8 +252,14 @@ export function parsePeerArgs(argv: readonly string[], hostname = os.hostname(),
           mode: 'log',
           replicaFile: values['replica-file'],
           messageLines: values['no-message-lines'] !== true,
-          snapshotEvery: values['snapshot-every'] === undefined ? undefined : positiveInt('--snapshot-every', values['snapshot-every']),
-          quotaBytes: values['quota-bytes'] === undefined ? DEFAULTS.quotaBytes : byteSize('--quota-bytes', values['quota-bytes']),
+          snapshotEvery:
+            values['snapshot-every'] === undefined
+              ? undefined
+              : positiveInt('--snapshot-every', values['snapshot-every']),
+          quotaBytes:
+            values['quota-bytes'] === undefined
+              ? DEFAULTS.quotaBytes
+              : byteSize('--quota-bytes', values['quota-bytes']),
           tickMs: DEFAULTS.tickMs,
           timing: DEFAULTS.replicaTiming,
         }
@@ -262,7 +302,8 @@ export async function runPeer(argv: readonly string[]): Promise<void> {
 
 function positiveInt(flag: string, text: string): number {
   const x = Number(text);
-  if (!/^\d+$/.test(text) || x < 1 || !Number.isSafeInteger(x)) throw new ConfigError(`${flag} expects a whole number >= 1, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || x < 1 || !Number.isSafeInteger(x))
+    throw new ConfigError(`${flag} expects a whole number >= 1, got ${JSON.stringify(text)}`);
   return x;
 }
 
@@ -272,10 +313,12 @@ function parseDelay(spec: string, cluster: Cluster, warnings: string[]): DelayRu
   const m = /^([a-z_*]+):([^=]+)=(\d+)$/.exec(spec);
   const type = m?.[1] as DelayRule['type'] | undefined;
   if (m === null || type === undefined || !DELAY_TYPES.includes(type)) {
-    throw new ConfigError(`--delay expects TYPE:HOST=MS with TYPE one of ${DELAY_TYPES.join(', ')}, e.g. accept:peer3=1500; got ${JSON.stringify(spec)}`);
+    throw new ConfigError(
+      `--delay expects TYPE:HOST=MS with TYPE one of ${DELAY_TYPES.join(', ')}, e.g. accept:peer3=1500; got ${JSON.stringify(spec)}`,
+    );
   }
   const host = m[2]!;
-  if (host !== '*' && cluster.byHost(host) === undefined) warnings.push(`--delay ${spec}: ${host} is not in ${cluster.file}`);
+  if (host !== '*' && cluster.byHost(host) === undefined)
+    warnings.push(`--delay ${spec}: ${host} is not in ${cluster.file}`);
   return { type, host, ms: Number(m[3]) };
 }
-

@@ -103,17 +103,20 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
     process.stdout.write(`${RUN_HELP}\n`);
     return 0;
   }
-  if (values.json === true && values.pretty === true) throw new ConfigError('--json and --pretty do not go together; pick one (see --help)');
+  if (values.json === true && values.pretty === true)
+    throw new ConfigError('--json and --pretty do not go together; pick one (see --help)');
   if (positionals.length !== 1) throw new ConfigError('run expects one testcase directory, e.g. paxos run testcases/1');
   const dir = positionals[0]!;
   const quiet = values.quiet === true;
   // Readable events on a terminal (or when asked); the peers' JSON otherwise.
   const isTTY = process.stdout.isTTY === true;
-  const pretty = values.pretty === true || (values.json !== true && isTTY) ? { color: colorWanted(process.env, isTTY) } : undefined;
+  const pretty =
+    values.pretty === true || (values.json !== true && isTTY) ? { color: colorWanted(process.env, isTTY) } : undefined;
 
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
-  if (values.bind !== undefined && uiPort === undefined) throw new ConfigError('--bind applies to the live page only; add --ui');
+  if (values.bind !== undefined && uiPort === undefined)
+    throw new ConfigError('--bind applies to the live page only; add --ui');
   const peerArgs = values['log-level'] === undefined ? [] : ['--log-level', values['log-level']];
   if (uiPort !== undefined) {
     process.on('SIGINT', onSigint);
@@ -128,7 +131,10 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
         secretFile: values['secret-file'],
         quietPeers: quiet,
         pretty,
-        echo: { out: quiet ? () => undefined : (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
+        echo: {
+          out: quiet ? () => undefined : (l) => process.stdout.write(`${l}\n`),
+          err: (l) => process.stderr.write(`${l}\n`),
+        },
         signal: abort.signal,
       });
     } finally {
@@ -151,7 +157,9 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
     compare: values['no-compare'] !== true,
     peerArgs,
     pretty,
-    echo: quiet ? undefined : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
+    echo: quiet
+      ? undefined
+      : { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
     signal: abort.signal,
   });
   // After a Ctrl-C, keep ignoring the copies of it still on their way (npm
@@ -163,20 +171,26 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
   }
 
   if (result.outcome === 'decided' && result.inFlightAtEnd > 0) {
-    process.stderr.write(`paxos run: note: ${result.inFlightAtEnd} messages were still in flight when the run ended (is a peer down?)\n`);
+    process.stderr.write(
+      `paxos run: note: ${result.inFlightAtEnd} messages were still in flight when the run ended (is a peer down?)\n`,
+    );
   }
   if (result.outcome === 'stopped') {
     const waiting = result.peers.filter((p) => p.mustChoose && p.chose.length === 0).map((p) => p.service.label);
     process.stderr.write(`paxos run: stopped by Ctrl-C; ${waiting.join(', ')} had not chosen yet\n`);
   }
   if (result.resumed.length > 0) {
-    const goldens = result.outcome === 'decided' && values['no-compare'] !== true && existsSync(path.join(dir, 'expected')) ? `; not compared with ${dir}/expected, which shows a run from empty state` : '';
+    const goldens =
+      result.outcome === 'decided' && values['no-compare'] !== true && existsSync(path.join(dir, 'expected'))
+        ? `; not compared with ${dir}/expected, which shows a run from empty state`
+        : '';
     process.stderr.write(
       `paxos run: note: ${result.resumed.join(', ')} resumed from the state an earlier run left in ${values['data-root']}: a chose they print may be a recollection${goldens}\n`,
     );
   }
   process.stdout.write(`${result.summary}\n`);
-  for (const v of result.violations) process.stdout.write(`check: ${v.peer}${v.line === undefined ? '' : ` line ${v.line}`}: ${v.message}\n`);
+  for (const v of result.violations)
+    process.stdout.write(`check: ${v.peer}${v.line === undefined ? '' : ` line ${v.line}`}: ${v.message}\n`);
   if (result.mismatches !== null) {
     for (const m of result.mismatches) process.stdout.write(`mismatch: ${m.peer}: ${m.message}\n`);
     if (result.mismatches.length === 0) process.stdout.write(`expected: every peer matches ${dir}/expected\n`);
@@ -189,6 +203,7 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
 function seconds(flag: string, text: string | undefined, fallbackMs: number): number {
   if (text === undefined) return fallbackMs;
   const x = Number(text);
-  if (text.trim() === '' || !Number.isFinite(x) || x <= 0) throw new ConfigError(`${flag} expects seconds > 0, got ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isFinite(x) || x <= 0)
+    throw new ConfigError(`${flag} expects seconds > 0, got ${JSON.stringify(text)}`);
   return x * 1000;
 }

@@ -48,8 +48,13 @@ export async function supervise(daemon: Supervised, o: SuperviseOptions): Promis
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // Only the listen call's own failures: an EACCES on the data directory is not one.
-    if ((e.syscall === 'listen' || e.syscall === 'bind') && (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES')) {
-      throw new ConfigError(`cannot listen on ${o.listen.host}:${o.listen.port} (${e.code}); is another peer running there? use --port or --resolve`);
+    if (
+      (e.syscall === 'listen' || e.syscall === 'bind') &&
+      (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES')
+    ) {
+      throw new ConfigError(
+        `cannot listen on ${o.listen.host}:${o.listen.port} (${e.code}); is another peer running there? use --port or --resolve`,
+      );
     }
     throw err;
   }

@@ -32,7 +32,11 @@ export function findHostsfile(target: string): string | undefined {
 }
 
 /** The hostsfile given, else one beside the first input, else ./hostsfile. */
-export function chooseHostsfile(given: string | undefined, inputs: readonly string[], cwd = process.cwd()): HostsfileChoice {
+export function chooseHostsfile(
+  given: string | undefined,
+  inputs: readonly string[],
+  cwd = process.cwd(),
+): HostsfileChoice {
   if (given !== undefined) return { file: given, why: 'given with --hostsfile' };
   const first = inputs[0]!;
   const beside = findHostsfile(first);
@@ -53,7 +57,11 @@ export function chooseHostsfile(given: string | undefined, inputs: readonly stri
  * its hostname) when one names that hostsfile, else by hostOfLabel's rule.
  * An input with no peer lines is a usage error.
  */
-export function readTranscriptInput(command: string, inputs: readonly string[], given: string | undefined): TranscriptInput {
+export function readTranscriptInput(
+  command: string,
+  inputs: readonly string[],
+  given: string | undefined,
+): TranscriptInput {
   for (const p of inputs) if (!existsSync(p)) throw new ConfigError(`${p}: no such file or directory`);
   const hostsfile = chooseHostsfile(given, inputs);
   process.stderr.write(`${command}: hostsfile ${hostsfile.file} (${hostsfile.why})\n`);
@@ -106,7 +114,10 @@ function proposerValues(services: readonly Service[]): Map<string, { value: stri
   for (const s of services) {
     const p = proposalOf(s);
     if (p === undefined) continue;
-    out.set(s.hostname, p.after !== undefined && Number(p.after) > 0 ? { value: p.value, after: p.after } : { value: p.value });
+    out.set(
+      s.hostname,
+      p.after !== undefined && Number(p.after) > 0 ? { value: p.value, after: p.after } : { value: p.value },
+    );
   }
   return out;
 }
@@ -126,7 +137,9 @@ function titleOfOne(input: string): string {
   const name = at >= 0 ? parts[at + 1] : undefined;
   if (name === undefined || name === '') return path.basename(path.resolve(input));
   const rest = parts.slice(at + 2);
-  return rest.length === 0 || (rest.length === 1 && rest[0] === 'expected') ? `testcase ${name}` : `testcase ${name}: ${rest.join('/')}`;
+  return rest.length === 0 || (rest.length === 1 && rest[0] === 'expected')
+    ? `testcase ${name}`
+    : `testcase ${name}: ${rest.join('/')}`;
 }
 
 function shown(file: string, cwd: string): string {

@@ -49,7 +49,13 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   const servePort = takeOptionalPort(argv, '--serve', DEFAULT_UI_PORT);
   const { values, positionals } = parseFlags(
     argv,
-    { out: { type: 'string', short: 'o' }, hostsfile: { type: 'string' }, title: { type: 'string' }, bind: { type: 'string' }, help: { type: 'boolean' } },
+    {
+      out: { type: 'string', short: 'o' },
+      hostsfile: { type: 'string' },
+      title: { type: 'string' },
+      bind: { type: 'string' },
+      help: { type: 'boolean' },
+    },
     true,
   );
   if (values.help === true) {
@@ -58,9 +64,16 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   }
   if (positionals.length === 0) throw new ConfigError('viz expects a transcript FILE; see paxos viz --help');
   const out = values.out;
-  if (servePort === undefined && (out === undefined || !/\.(html|svg)$/.test(out))) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg, or --serve to open it in the browser');
+  if (servePort === undefined && (out === undefined || !/\.(html|svg)$/.test(out)))
+    throw new ConfigError('viz needs -o OUT.html or -o OUT.svg, or --serve to open it in the browser');
   if (values.bind !== undefined && servePort === undefined) throw new ConfigError('--bind applies to --serve only');
-  const { hostsfile, cluster, peers, hosts: hostOf, proposes } = readTranscriptInput('viz', positionals, values.hostsfile);
+  const {
+    hostsfile,
+    cluster,
+    peers,
+    hosts: hostOf,
+    proposes,
+  } = readTranscriptInput('viz', positionals, values.hostsfile);
   // A replicated log's lines carry a slot: drawn the same way, with the slot
   // leading each label ("#17 ..."), so messages match by slot too.
   const logMode = cluster.mode === 'log' || peers.some((p) => p.lines.some(hasSlot));
@@ -75,9 +88,15 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   for (const [i, p] of peers.entries()) {
     const host = hostOf[i];
     const entry = host === undefined ? undefined : cluster.byHost(host);
-    if (entry === undefined) throw new ConfigError(`${p.at[0] ?? p.label}: ${p.label} is not a host in ${hostsfile.file}`);
+    if (entry === undefined)
+      throw new ConfigError(`${p.at[0] ?? p.label}: ${p.label} is not a host in ${hostsfile.file}`);
     const own = proposes.get(entry.host);
-    lanes.push({ label: p.label, id: entry.id, roles: compactRoles(entry.roles), ...(own === undefined ? {} : { proposes: own }) });
+    lanes.push({
+      label: p.label,
+      id: entry.id,
+      roles: compactRoles(entry.roles),
+      ...(own === undefined ? {} : { proposes: own }),
+    });
     hosts.push(entry.host);
     perLane.push(p.lines.flatMap(parse));
   }
@@ -100,10 +119,15 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
       signal: abort.signal,
     });
   }
-  const chart = buildChart(order.map((i) => lanes[i]!), order.map((i) => perLane[i]!));
+  const chart = buildChart(
+    order.map((i) => lanes[i]!),
+    order.map((i) => perLane[i]!),
+  );
   const svg = chartSvg(chart, title);
   if (out === undefined) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg');
   writeFileSync(out, out.endsWith('.svg') ? `${svg}\n` : `${chartHtml(svg, title)}\n`);
-  process.stdout.write(`viz: wrote ${out}: ${chart.lanes.length} lanes, ${chart.arrows.length} messages, ${chart.rows.filter((r) => r.line.action === 'chose').length} chose markers, ${chart.arrows.filter((a) => a.rejected).length} rejections\n`);
+  process.stdout.write(
+    `viz: wrote ${out}: ${chart.lanes.length} lanes, ${chart.arrows.length} messages, ${chart.rows.filter((r) => r.line.action === 'chose').length} chose markers, ${chart.arrows.filter((a) => a.rejected).length} rejections\n`,
+  );
   return 0;
 }

@@ -58,28 +58,43 @@ function wireForm(req: KvRequest): Record<string, unknown> {
 export function kvRequest(at: Endpoint, req: KvRequest, secret: Secret | null, timeoutMs: number): Promise<KvOutcome> {
   const parts: Array<ReadonlyArray<readonly [string, string]>> = [];
   // A dump from an older replica carries the whole store in one line: longer lines than a peer's.
-  return exchange<KvResult>(at, wireForm(req), { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES * 64, who: 'replica', idleTimeout: req.type === 'dump' }, (o, say) => {
-    if (o['type'] !== 'kv_result' || o['id'] !== req.id) return undefined;
-    const r = checkKvResult(o);
-    if (!r.ok) return { kind: 'unknown', why: `it answered with something we cannot read (${r.why})` };
-    const res = r.result;
-    if (res.status === 'dump_part') {
-      if (res.seq !== parts.length) return { kind: 'unknown', why: `it sent dump part ${res.seq} after ${parts.length} parts` };
-      parts.push(res.data);
-      say({ type: 'dump_ack', id: req.id, seq: res.seq });
-      return undefined;
-    }
-    if (res.status !== 'dump') return { kind: 'reply', result: res };
-    if ((res.parts ?? 0) !== parts.length) return { kind: 'unknown', why: `its dump ended after ${parts.length} parts, where it says it sent ${res.parts ?? 0}` };
-    const data = parts.length === 0 ? res.data : [...parts.flat(), ...res.data];
-    if (res.keys !== undefined && res.keys !== data.length) return { kind: 'unknown', why: `its dump holds ${data.length} keys, where it says ${res.keys}` };
-    return { kind: 'reply', result: { ...res, data } };
-  });
+  return exchange<KvResult>(
+    at,
+    wireForm(req),
+    { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES * 64, who: 'replica', idleTimeout: req.type === 'dump' },
+    (o, say) => {
+      if (o['type'] !== 'kv_result' || o['id'] !== req.id) return undefined;
+      const r = checkKvResult(o);
+      if (!r.ok) return { kind: 'unknown', why: `it answered with something we cannot read (${r.why})` };
+      const res = r.result;
+      if (res.status === 'dump_part') {
+        if (res.seq !== parts.length)
+          return { kind: 'unknown', why: `it sent dump part ${res.seq} after ${parts.length} parts` };
+        parts.push(res.data);
+        say({ type: 'dump_ack', id: req.id, seq: res.seq });
+        return undefined;
+      }
+      if (res.status !== 'dump') return { kind: 'reply', result: res };
+      if ((res.parts ?? 0) !== parts.length)
+        return {
+          kind: 'unknown',
+          why: `its dump ended after ${parts.length} parts, where it says it sent ${res.parts ?? 0}`,
+        };
+      const data = parts.length === 0 ? res.data : [...parts.flat(), ...res.data];
+      if (res.keys !== undefined && res.keys !== data.length)
+        return { kind: 'unknown', why: `its dump holds ${data.length} keys, where it says ${res.keys}` };
+      return { kind: 'reply', result: { ...res, data } };
+    },
+  );
 }
 
 /** A list of [key, value] strings, or null. */
 function pairs(data: unknown): Array<[string, string]> | null {
-  if (!Array.isArray(data) || !data.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')) return null;
+  if (
+    !Array.isArray(data) ||
+    !data.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')
+  )
+    return null;
   return data as Array<[string, string]>;
 }
 
@@ -96,18 +111,26 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
     case 'done': {
       const slot = o['slot'];
       const result = o['result'];
-      if (typeof slot !== 'number' || !Number.isSafeInteger(slot) || slot < 0) return { ok: false, why: 'a done without a proper "slot"' };
-      if (typeof result !== 'object' || result === null || Array.isArray(result)) return { ok: false, why: 'a done without a "result" object' };
+      if (typeof slot !== 'number' || !Number.isSafeInteger(slot) || slot < 0)
+        return { ok: false, why: 'a done without a proper "slot"' };
+      if (typeof result !== 'object' || result === null || Array.isArray(result))
+        return { ok: false, why: 'a done without a "result" object' };
       return { ok: true, result: { ...base, status: 'done', slot, result: result as Record<string, unknown> } };
     }
     case 'no_leader':
       return { ok: true, result: { ...base, status: 'no_leader' } };
     case 'not_ready':
-      return { ok: true, result: { ...base, status: 'not_ready', why: typeof o['why'] === 'string' ? o['why'] : 'recovering' } };
+      return {
+        ok: true,
+        result: { ...base, status: 'not_ready', why: typeof o['why'] === 'string' ? o['why'] : 'recovering' },
+      };
     case 'not_replica':
       return { ok: true, result: { ...base, status: 'not_replica' } };
     case 'invalid':
-      return { ok: true, result: { ...base, status: 'invalid', why: typeof o['why'] === 'string' ? o['why'] : '(no reason given)' } };
+      return {
+        ok: true,
+        result: { ...base, status: 'invalid', why: typeof o['why'] === 'string' ? o['why'] : '(no reason given)' },
+      };
     case 'dump_part': {
       const data = pairs(o['data']);
       if (!count(o['seq'])) return { ok: false, why: 'a dump part without a proper "seq"' };
@@ -119,7 +142,8 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
       const data = pairs(o['data']);
       if (!count(applied)) return { ok: false, why: 'a dump without a proper "applied"' };
       if (data === null) return { ok: false, why: 'a dump whose "data" is not a list of [key, value] strings' };
-      if ((n !== undefined && !count(n)) || (keys !== undefined && !count(keys))) return { ok: false, why: 'a dump whose "parts" or "keys" is not a count' };
+      if ((n !== undefined && !count(n)) || (keys !== undefined && !count(keys)))
+        return { ok: false, why: 'a dump whose "parts" or "keys" is not a count' };
       const extra = {
         ...(typeof leader === 'string' ? { leader } : {}),
         ...(n === undefined ? {} : { parts: n }),
@@ -168,7 +192,13 @@ export interface KvCallOptions {
 }
 
 export type CallOutcome =
-  | { readonly kind: 'done'; readonly peer: string; readonly slot: number; readonly result: Result; readonly attempts: readonly Attempt[] }
+  | {
+      readonly kind: 'done';
+      readonly peer: string;
+      readonly slot: number;
+      readonly result: Result;
+      readonly attempts: readonly Attempt[];
+    }
   | {
       readonly kind: 'dump';
       readonly peer: string;
@@ -184,7 +214,13 @@ export type CallOutcome =
    * request as such; `refused`: every attempt found the replica
    * unreachable or without a leader, until the time ran out.
    */
-  | { readonly kind: 'failed'; readonly reason: 'invalid' | 'not_replica' | 'refused'; readonly peer?: string; readonly why: string; readonly attempts: readonly Attempt[] }
+  | {
+      readonly kind: 'failed';
+      readonly reason: 'invalid' | 'not_replica' | 'refused';
+      readonly peer?: string;
+      readonly why: string;
+      readonly attempts: readonly Attempt[];
+    }
   /** At least one attempt was sent and never answered: it may or may not take effect. */
   | { readonly kind: 'unknown'; readonly why: string; readonly attempts: readonly Attempt[] };
 
@@ -215,7 +251,8 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
     if (left <= 0) break;
     const target = targets[i % targets.length]!;
     i += 1;
-    const req: KvRequest = body.type === 'kv' ? { type: 'kv', id: newRequestId(), cmd: body.cmd } : { type: 'dump', id: newRequestId() };
+    const req: KvRequest =
+      body.type === 'kv' ? { type: 'kv', id: newRequestId(), cmd: body.cmd } : { type: 'dump', id: newRequestId() };
     const t0 = Date.now();
     const o = await kvRequest(target.at, req, opts.secret, Math.max(1, Math.min(attemptMs, left)));
     const ms = Date.now() - t0;
@@ -239,7 +276,10 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
         case 'done': {
           const d = decodeResult(r.result);
           if (body.type !== 'kv' || !d.ok) {
-            const why = body.type !== 'kv' ? 'it answered a dump with a command result' : `it answered with a result we cannot read (${d.ok ? '' : d.why})`;
+            const why =
+              body.type !== 'kv'
+                ? 'it answered a dump with a command result'
+                : `it answered with a result we cannot read (${d.ok ? '' : d.why})`;
             record({ peer, outcome: 'unknown', why, ms });
             unanswered.add(peer);
             break;
@@ -255,7 +295,15 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
             break;
           }
           record({ peer, outcome: 'dump', ms });
-          return { kind: 'dump', peer: r.peer || peer, applied: r.applied, data: r.data, leader: r.leader, ...(r.recovering === undefined ? {} : { recovering: r.recovering }), attempts };
+          return {
+            kind: 'dump',
+            peer: r.peer || peer,
+            applied: r.applied,
+            data: r.data,
+            leader: r.leader,
+            ...(r.recovering === undefined ? {} : { recovering: r.recovering }),
+            attempts,
+          };
         case 'no_leader':
           record({ peer, outcome: 'no_leader', why: 'it knows no leader', ms });
           break;
@@ -270,21 +318,35 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
         case 'not_replica': {
           record({ peer, outcome: 'not_replica', why: 'it is not a replica of a replicated log', ms });
           const why = `${peer} is not a replica of a replicated log (a lab peer?); check the hostsfile`;
-          return unanswered.size > 0 ? stillUnknown(why) : { kind: 'failed', reason: 'not_replica', peer, why, attempts };
+          return unanswered.size > 0
+            ? stillUnknown(why)
+            : { kind: 'failed', reason: 'not_replica', peer, why, attempts };
         }
       }
     }
     // Pause before the next try, less the time this one took (a timed-out
     // attempt has waited already), and never past the deadline.
-    const pause = Math.min(backoffDelay(attempts.length, RETRY_BASE_MS, RETRY_CAP_MS, random) - ms, deadline - Date.now());
+    const pause = Math.min(
+      backoffDelay(attempts.length, RETRY_BASE_MS, RETRY_CAP_MS, random) - ms,
+      deadline - Date.now(),
+    );
     if (pause > 0 && attempts.length < maxAttempts) await sleep(pause);
   }
 
   const secs = opts.timeoutMs / 1000;
   if (unanswered.size > 0) {
-    return { kind: 'unknown', why: `${[...unanswered].join(', ')} took the request but no answer came within ${secs} s`, attempts };
+    return {
+      kind: 'unknown',
+      why: `${[...unanswered].join(', ')} took the request but no answer came within ${secs} s`,
+      attempts,
+    };
   }
-  return { kind: 'failed', reason: 'refused', why: `no replica could take the request within ${secs} s (${lastWords(attempts)})`, attempts };
+  return {
+    kind: 'failed',
+    reason: 'refused',
+    why: `no replica could take the request within ${secs} s (${lastWords(attempts)})`,
+    attempts,
+  };
 }
 
 /** Each replica's last answer, e.g. "peer1: ECONNREFUSED; peer2: no leader". */

@@ -62,16 +62,26 @@ export function exchange<R>(
       resolve(o);
     };
     const expire = (): void =>
-      finish(sent ? { kind: 'unknown', why: `no answer within ${timeoutMs / 1000} s` } : { kind: 'unreachable', why: `could not connect within ${timeoutMs / 1000} s` });
+      finish(
+        sent
+          ? { kind: 'unknown', why: `no answer within ${timeoutMs / 1000} s` }
+          : { kind: 'unreachable', why: `could not connect within ${timeoutMs / 1000} s` },
+      );
     let timer = setTimeout(expire, timeoutMs);
     const say = (o: object): void => void socket.write(`${JSON.stringify(o)}\n`);
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const why = err.code ?? err.message;
-      finish(sent ? { kind: 'unknown', why: `the connection failed after sending (${why})` } : { kind: 'unreachable', why });
+      finish(
+        sent ? { kind: 'unknown', why: `the connection failed after sending (${why})` } : { kind: 'unreachable', why },
+      );
     });
     socket.once('close', () => {
       if (handshaking) return; // the handshake reports why
-      finish(sent ? { kind: 'unknown', why: `the ${who} closed the connection before answering` } : { kind: 'unreachable', why: `the ${who} closed the connection` });
+      finish(
+        sent
+          ? { kind: 'unknown', why: `the ${who} closed the connection before answering` }
+          : { kind: 'unreachable', why: `the ${who} closed the connection` },
+      );
     });
     socket.once('connect', async () => {
       handshaking = true;
@@ -92,7 +102,12 @@ export function exchange<R>(
           const o = m as Record<string, unknown>;
           // One that challenges us will not read an unauthenticated request:
           // nothing is read before the handshake, so ours was dropped.
-          if (o['type'] === 'challenge') return finish({ kind: 'unreachable', why: 'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET)', auth: true });
+          if (o['type'] === 'challenge')
+            return finish({
+              kind: 'unreachable',
+              why: 'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET)',
+              auth: true,
+            });
           if (opts.idleTimeout === true && !done) {
             clearTimeout(timer);
             timer = setTimeout(expire, timeoutMs);

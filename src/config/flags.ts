@@ -36,7 +36,8 @@ export function takeOptionalPort(argv: string[], flag: string, fallback: number)
   const text = inline ?? (next !== undefined && /^\d+$/.test(next) ? next : undefined);
   argv.splice(at, inline === undefined && text !== undefined ? 2 : 1);
   const port = text === undefined ? fallback : Number(text);
-  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new ConfigError(`${flag} expects a port from 0 to 65535, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`${flag} expects a port from 0 to 65535, got ${JSON.stringify(text)}`);
   return port;
 }
 
@@ -48,7 +49,9 @@ const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 export function seconds(flag: string, text: string): number {
   if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > MAX_SECONDS) {
-    throw new ConfigError(`${flag} expects seconds from 0 to ${MAX_SECONDS}, e.g. 10 or 0.5; got ${JSON.stringify(text)}`);
+    throw new ConfigError(
+      `${flag} expects seconds from 0 to ${MAX_SECONDS}, e.g. 10 or 0.5; got ${JSON.stringify(text)}`,
+    );
   }
   return Number(text);
 }
@@ -58,21 +61,30 @@ export function byteSize(flag: string, text: string): number {
   const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(text);
   const scale = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(m?.[2] ?? '').toUpperCase()] ?? 1;
   const x = m === null ? NaN : Number(m[1]) * scale;
-  if (!Number.isSafeInteger(x) || x < 1) throw new ConfigError(`${flag} expects a size in bytes of at least 1, e.g. 1048576, 512M or 2G; got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(x) || x < 1)
+    throw new ConfigError(
+      `${flag} expects a size in bytes of at least 1, e.g. 1048576, 512M or 2G; got ${JSON.stringify(text)}`,
+    );
   return x;
 }
 
 export function portNumber(flag: string, text: string): number {
   const x = Number(text);
-  if (!/^\d+$/.test(text) || x < 1 || x > 65535) throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || x < 1 || x > 65535)
+    throw new ConfigError(`${flag} expects a port 1..65535, got ${JSON.stringify(text)}`);
   return x;
 }
 
 /** --resolve HOST=ADDR[:PORT]: the host, and where to reach it. `flag` names where the item came from, for errors. */
-export function parseResolve(spec: string, defaultPort: number, flag = '--resolve'): [string, { host: string; port: number }] {
+export function parseResolve(
+  spec: string,
+  defaultPort: number,
+  flag = '--resolve',
+): [string, { host: string; port: number }] {
   // HOST=ADDR, HOST=ADDR:PORT, or HOST=[IPv6]:PORT.
   const m = /^([^=]+)=(?:\[([0-9A-Fa-f:.]+)\]|([^:=[\]]+))(?::(\d+))?$/.exec(spec);
-  if (m === null) throw new ConfigError(`${flag} expects HOST=ADDR[:PORT] (IPv6 as [ADDR]:PORT), got ${JSON.stringify(spec)}`);
+  if (m === null)
+    throw new ConfigError(`${flag} expects HOST=ADDR[:PORT] (IPv6 as [ADDR]:PORT), got ${JSON.stringify(spec)}`);
   const port = m[4] === undefined ? defaultPort : portNumber(`${flag} ${spec}`, m[4]);
   return [m[1]!, { host: (m[2] ?? m[3])!, port }];
 }
@@ -81,12 +93,19 @@ export function parseResolve(spec: string, defaultPort: number, flag = '--resolv
  * --endpoints (or PAXOS_ENDPOINTS) HOST=ADDR[:PORT],...: each item as for
  * --resolve, in order; empty items are skipped, a name given twice is an error.
  */
-export function parseEndpoints(text: string, defaultPort: number, flag: string): Array<[string, { host: string; port: number }]> {
+export function parseEndpoints(
+  text: string,
+  defaultPort: number,
+  flag: string,
+): Array<[string, { host: string; port: number }]> {
   const items = text
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  if (items.length === 0) throw new ConfigError(`${flag} expects HOST=ADDR[:PORT],... (e.g. peer1=127.0.0.1:8080,peer2=127.0.0.2:8080), got ${JSON.stringify(text)}`);
+  if (items.length === 0)
+    throw new ConfigError(
+      `${flag} expects HOST=ADDR[:PORT],... (e.g. peer1=127.0.0.1:8080,peer2=127.0.0.2:8080), got ${JSON.stringify(text)}`,
+    );
   const seen = new Set<string>();
   return items.map((item) => {
     const entry = parseResolve(item, defaultPort, flag);
@@ -122,14 +141,16 @@ export function decimal(flag: string, text: string, min: number, max: number = N
 /** One of `choices`, or a ConfigError naming the flag and listing them. */
 export function choice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
   const found = choices.find((c) => c === text);
-  if (found === undefined) throw new ConfigError(`${flag} must be one of ${choices.join(', ')}, got ${JSON.stringify(text)}`);
+  if (found === undefined)
+    throw new ConfigError(`${flag} must be one of ${choices.join(', ')}, got ${JSON.stringify(text)}`);
   return found;
 }
 
 /** A comma-separated list of integers, each from `min` to `max`, e.g. 1,16,64. */
 export function integerList(flag: string, text: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number[] {
   const parts = text.split(',');
-  if (parts.some((p) => !/^\d+$/.test(p))) throw new ConfigError(`${flag} expects comma-separated integers, e.g. 1,16,64; got ${JSON.stringify(text)}`);
+  if (parts.some((p) => !/^\d+$/.test(p)))
+    throw new ConfigError(`${flag} expects comma-separated integers, e.g. 1,16,64; got ${JSON.stringify(text)}`);
   return parts.map((p) => integer(flag, p, min, max));
 }
 
@@ -149,7 +170,11 @@ function failTool(tool: string, err: unknown): never {
  * ConfigError (a bad flag) prints `tool: message` and exits 2.
  * With `exit: true` the process ends at once (the tool may leave handles open).
  */
-export function runTool(tool: string, main: (argv: string[]) => number | void | Promise<number | void>, opts: { exit?: boolean } = {}): void {
+export function runTool(
+  tool: string,
+  main: (argv: string[]) => number | void | Promise<number | void>,
+  opts: { exit?: boolean } = {},
+): void {
   const done = (code: number | void): void => {
     if (opts.exit === true) process.exit(code ?? 0);
     process.exitCode = code ?? 0;

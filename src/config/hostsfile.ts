@@ -1,7 +1,8 @@
 // The hostsfile: one `hostname:role[,role...]` per line; a peer's id is its
 // 1-based line number. Lab roles are proposerK, acceptorK and learnerK; a
 // file whose every line is `hostname:replica` describes a replicated-log
-// (Multi-Paxos) cluster instead, so no lab hostsfile changes meaning. Every problem is reported as FILE:LINE: what, and how
+// (Multi-Paxos) cluster instead, so no lab hostsfile changes meaning. Every problem is reported as FILE:LINE: what, and
+// how
 // to fix it, so a user can correct the file without reading this code.
 
 import { readFileSync } from 'node:fs';
@@ -44,16 +45,20 @@ export function parseHostsfile(text: string, file: string): Cluster {
     const line = i + 1;
     const at = `${file}:${line}`;
     const text = raw.trim();
-    if (text === '') throw new ConfigError(`${at}: empty line; peer ids are line numbers, so a hostsfile cannot skip lines`);
+    if (text === '')
+      throw new ConfigError(`${at}: empty line; peer ids are line numbers, so a hostsfile cannot skip lines`);
     const colon = text.indexOf(':');
     if (colon < 0) throw new ConfigError(`${at}: expected hostname:role[,role...], got ${JSON.stringify(text)}`);
     const host = text.slice(0, colon).trim();
     if (host === '') throw new ConfigError(`${at}: missing hostname before ':'`);
     if (!HOST_RE.test(host)) {
-      throw new ConfigError(`${at}: ${JSON.stringify(host)} is not a valid hostname (dot-separated labels of letters, digits, '_' and '-')`);
+      throw new ConfigError(
+        `${at}: ${JSON.stringify(host)} is not a valid hostname (dot-separated labels of letters, digits, '_' and '-')`,
+      );
     }
     const prev = hostLine.get(host.toLowerCase());
-    if (prev !== undefined) throw new ConfigError(`${at}: host ${host} is already on line ${prev}; each host must appear once`);
+    if (prev !== undefined)
+      throw new ConfigError(`${at}: host ${host} is already on line ${prev}; each host must appear once`);
     hostLine.set(host.toLowerCase(), line);
 
     const list = text.slice(colon + 1).trim();
@@ -65,9 +70,12 @@ export function parseHostsfile(text: string, file: string): Cluster {
     }
     for (const token of list.split(',').map((t) => t.trim())) {
       if (token === 'replica') {
-        throw new ConfigError(`${at}: ${host} mixes replica with other roles; in a replicated-log cluster every line is just hostname:replica`);
+        throw new ConfigError(
+          `${at}: ${host} mixes replica with other roles; in a replicated-log cluster every line is just hostname:replica`,
+        );
       }
-      if (token === '') throw new ConfigError(`${at}: empty role in ${JSON.stringify(list)}; separate roles with single commas`);
+      if (token === '')
+        throw new ConfigError(`${at}: empty role in ${JSON.stringify(list)}; separate roles with single commas`);
       const m = ROLE_RE.exec(token);
       if (m === null) throw new ConfigError(`${at}: unknown role ${JSON.stringify(token)}; ${FORMAT}`);
       const role: Role = { kind: m[1] as RoleKind, group: Number(m[2]) };
@@ -102,7 +110,9 @@ export function parseHostsfile(text: string, file: string): Cluster {
 
   for (const [group, { host, line }] of proposerLine) {
     if (members('acceptor', group).length === 0) {
-      throw new ConfigError(`${file}:${line}: proposer${group} (${host}) has no acceptors; give some hosts the role acceptor${group}`);
+      throw new ConfigError(
+        `${file}:${line}: proposer${group} (${host}) has no acceptors; give some hosts the role acceptor${group}`,
+      );
     }
   }
 

@@ -39,6 +39,7 @@ export function loadSecret(file: string | undefined, env: NodeJS.ProcessEnv, war
   if (end > 0 && bytes[end - 1] === 0x0d) end -= 1;
   const key = bytes.subarray(0, end);
   if (key.length === 0) throw new ConfigError(`${source} is empty`);
-  if (key.length < MIN_SECRET_BYTES) warnings.push(`${source} is shorter than ${MIN_SECRET_BYTES} bytes; use a longer secret`);
+  if (key.length < MIN_SECRET_BYTES)
+    warnings.push(`${source} is shorter than ${MIN_SECRET_BYTES} bytes; use a longer secret`);
   return { source, key };
 }

@@ -141,7 +141,8 @@ export function validate(s: PeerSettings): void {
 /** -v: a value a proposer may propose (1..MAX_VALUE_BYTES bytes of UTF-8). */
 export function checkProposal(value: string): void {
   if (value === '') throw new ConfigError('-v: the value must not be empty');
-  if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) throw new ConfigError(`-v: the value is over ${MAX_VALUE_BYTES} bytes`);
+  if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES)
+    throw new ConfigError(`-v: the value is over ${MAX_VALUE_BYTES} bytes`);
 }
 
 function validateLab(s: LabSettings): void {
@@ -150,19 +151,31 @@ function validateLab(s: LabSettings): void {
   if (!(s.roundTimeoutMs > 0)) throw new ConfigError('--round-timeout must be above 0');
   if (!(s.idleMs >= 0)) throw new ConfigError('--exit-after-idle must be above 0');
   if (s.replicaFile.trim() === '') throw new ConfigError('--replica-file must not be empty');
-  for (const d of s.delays) if (!(d.ms >= 0)) throw new ConfigError(`--delay ${d.type}:${d.host}=${d.ms}: MS must not be negative`);
+  for (const d of s.delays)
+    if (!(d.ms >= 0)) throw new ConfigError(`--delay ${d.type}:${d.host}=${d.ms}: MS must not be negative`);
 }
 
 function validateReplica(s: ReplicaSettings): void {
-  if (s.replicaFile !== undefined && s.replicaFile.trim() === '') throw new ConfigError('--replica-file must not be empty');
+  if (s.replicaFile !== undefined && s.replicaFile.trim() === '')
+    throw new ConfigError('--replica-file must not be empty');
   if (s.snapshotEvery !== undefined && !(Number.isSafeInteger(s.snapshotEvery) && s.snapshotEvery >= 1)) {
     throw new ConfigError(`--snapshot-every must be a whole number >= 1, got ${s.snapshotEvery}`);
   }
-  if (!(Number.isSafeInteger(s.quotaBytes) && s.quotaBytes >= 1)) throw new ConfigError(`--quota-bytes must be at least 1, got ${s.quotaBytes}`);
+  if (!(Number.isSafeInteger(s.quotaBytes) && s.quotaBytes >= 1))
+    throw new ConfigError(`--quota-bytes must be at least 1, got ${s.quotaBytes}`);
   if (!(s.tickMs > 0)) throw new ConfigError(`tickMs must be above 0, got ${s.tickMs}`);
   const t = s.timing;
-  for (const field of ['heartbeatTicks', 'electionTicks', 'resendTicks', 'window', 'maxBatch', 'maxBatchBytes', 'maxEntries'] as const) {
-    if (!(Number.isSafeInteger(t[field]) && t[field] >= 1)) throw new ConfigError(`timing.${field} must be a whole number >= 1, got ${t[field]}`);
+  for (const field of [
+    'heartbeatTicks',
+    'electionTicks',
+    'resendTicks',
+    'window',
+    'maxBatch',
+    'maxBatchBytes',
+    'maxEntries',
+  ] as const) {
+    if (!(Number.isSafeInteger(t[field]) && t[field] >= 1))
+      throw new ConfigError(`timing.${field} must be a whole number >= 1, got ${t[field]}`);
   }
   if (t.heartbeatTicks >= t.electionTicks) {
     throw new ConfigError(

@@ -23,7 +23,8 @@ export interface RoleGroups {
 export function rolesOf(cluster: ClusterView, self: PeerId): RoleGroups {
   const me = cluster.byId(self);
   if (me === undefined) throw new Error(`peer ${self} is not in the hostsfile`);
-  const of = (kind: 'acceptor' | 'learner' | 'proposer'): Set<number> => new Set(me.roles.filter((r) => r.kind === kind).map((r) => r.group));
+  const of = (kind: 'acceptor' | 'learner' | 'proposer'): Set<number> =>
+    new Set(me.roles.filter((r) => r.kind === kind).map((r) => r.group));
   return { acceptorOf: of('acceptor'), learnerOf: of('learner'), proposerOf: of('proposer') };
 }
 
@@ -41,15 +42,21 @@ export function refusal(cluster: ClusterView, self: PeerId, mine: RoleGroups, ms
         return `${msg.type} with proposal ${msg.n} must come from proposer${group}, not peer ${msg.from}`;
       }
       const ok = mine.acceptorOf.has(group) || (msg.type === 'chose' && mine.learnerOf.has(group));
-      return ok ? null : `peer ${self} is not ${msg.type === 'chose' ? 'an acceptor or learner' : 'an acceptor'} of group ${group}`;
+      return ok
+        ? null
+        : `peer ${self} is not ${msg.type === 'chose' ? 'an acceptor or learner' : 'an acceptor'} of group ${group}`;
     }
     case 'prepare_ack':
     case 'accept_ack':
-      if (!mine.proposerOf.has(group)) return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
+      if (!mine.proposerOf.has(group))
+        return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
       return hasRole(sender, 'acceptor', group) ? null : `peer ${msg.from} is not an acceptor of group ${group}`;
     case 'chose_ack':
-      if (!mine.proposerOf.has(group)) return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
-      return hasRole(sender, 'acceptor', group) || hasRole(sender, 'learner', group) ? null : `peer ${msg.from} is not an acceptor or learner of group ${group}`;
+      if (!mine.proposerOf.has(group))
+        return `peer ${self} is not proposer${group}, which proposal ${msg.n} belongs to`;
+      return hasRole(sender, 'acceptor', group) || hasRole(sender, 'learner', group)
+        ? null
+        : `peer ${msg.from} is not an acceptor or learner of group ${group}`;
   }
 }
 

@@ -35,7 +35,9 @@ export class Clients {
 
   get(client: number): void {
     const known = this.node.chosen();
-    this.out.answer(known === null ? { client, status: 'not_chosen' } : { client, status: 'chosen', v: known.v, n: known.n });
+    this.out.answer(
+      known === null ? { client, status: 'not_chosen' } : { client, status: 'chosen', v: known.v, n: known.n },
+    );
   }
 
   submit(client: number, value: string): void {
@@ -44,10 +46,17 @@ export class Clients {
     const outcome = this.node.outcome();
     if (outcome !== null) return this.out.answer({ client, status: 'chosen', v: outcome.v, n: outcome.n });
     if (this.waiting.size >= MAX_WAITING_CLIENTS) {
-      return this.out.answer({ client, status: 'busy', why: `${MAX_WAITING_CLIENTS} clients are already waiting; try again later` });
+      return this.out.answer({
+        client,
+        status: 'busy',
+        why: `${MAX_WAITING_CLIENTS} clients are already waiting; try again later`,
+      });
     }
     this.waiting.add(client);
-    this.out.note('info', `client submits ${JSON.stringify(value.slice(0, 40))}${this.node.proposing() ? '; already proposing, so it waits for the outcome' : ''}`);
+    this.out.note(
+      'info',
+      `client submits ${JSON.stringify(value.slice(0, 40))}${this.node.proposing() ? '; already proposing, so it waits for the outcome' : ''}`,
+    );
     this.node.propose(value);
   }
 

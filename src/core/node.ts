@@ -74,15 +74,37 @@ export class PaxosNode {
       const notify = [...new Set([...acceptors, ...cluster.learnersOf(group)])].sort((a, b) => a - b);
       const same = (g: number): boolean => cluster.acceptorsOf(g).join() === acceptors.join();
       const sameAcceptors = new Set(Array.from({ length: cluster.stride }, (_, i) => i + 1).filter(same));
-      const config = { self, group, stride: cluster.stride, acceptors, notify, sameAcceptors, timing: cfg.timing, rng: cfg.rng, ...(cfg.variant === undefined ? {} : { variant: cfg.variant }) };
-      this.proposers.set(group, new Proposer(config, durable.lastProposal[group] ?? 0, this.out, (c) => this.printChose(c)));
+      const config = {
+        self,
+        group,
+        stride: cluster.stride,
+        acceptors,
+        notify,
+        sameAcceptors,
+        timing: cfg.timing,
+        rng: cfg.rng,
+        ...(cfg.variant === undefined ? {} : { variant: cfg.variant }),
+      };
+      this.proposers.set(
+        group,
+        new Proposer(config, durable.lastProposal[group] ?? 0, this.out, (c) => this.printChose(c)),
+      );
     }
     const groups = [...this.proposers.keys()].map((g) => cluster.acceptorsOf(g));
-    this.gate = new StartGate(self, groups, cfg.start, (v) => this.propose(v), (text) => this.out.note('info', text));
+    this.gate = new StartGate(
+      self,
+      groups,
+      cfg.start,
+      (v) => this.propose(v),
+      (text) => this.out.note('info', text),
+    );
     this.clients = new Clients(this.out, {
       chosen: () => this.chosenValue,
       outcome: () => this.outcome(),
-      proposersElsewhere: () => (this.proposers.size > 0 ? null : cluster.hosts.filter((h) => h.roles.some((r) => r.kind === 'proposer')).map((h) => h.host)),
+      proposersElsewhere: () =>
+        this.proposers.size > 0
+          ? null
+          : cluster.hosts.filter((h) => h.roles.some((r) => r.kind === 'proposer')).map((h) => h.host),
       proposing: () => this.proposing,
       propose: (v) => this.propose(v),
     });
@@ -95,7 +117,12 @@ export class PaxosNode {
   get state(): DurableState {
     const lastProposal: Record<number, number> = {};
     for (const [g, p] of this.proposers) if (p.lastUsed > 0) lastProposal[g] = p.lastUsed;
-    return { promised: this.acceptor.promised, accepted: this.acceptor.accepted, lastProposal, chosen: this.chosenValue };
+    return {
+      promised: this.acceptor.promised,
+      accepted: this.acceptor.accepted,
+      lastProposal,
+      chosen: this.chosenValue,
+    };
   }
 
   get chosen(): Accepted | null {
@@ -151,7 +178,12 @@ export class PaxosNode {
    */
   private changed(): boolean {
     const base = this.saving ?? this.saved;
-    if (this.acceptor.promised !== base.promised || !sameAccepted(this.acceptor.accepted, base.accepted) || !sameAccepted(this.chosenValue, base.chosen)) return true;
+    if (
+      this.acceptor.promised !== base.promised ||
+      !sameAccepted(this.acceptor.accepted, base.accepted) ||
+      !sameAccepted(this.chosenValue, base.chosen)
+    )
+      return true;
     for (const [g, p] of this.proposers) if (p.lastUsed !== (base.lastProposal[g] ?? 0)) return true;
     return false;
   }
@@ -241,7 +273,10 @@ export class PaxosNode {
     switch (msg.type) {
       case 'prepare':
       case 'accept': {
-        const r = msg.type === 'prepare' ? (this.cfg.variant?.prepare ?? handlePrepare)(this.acceptor, msg.n) : (this.cfg.variant?.accept ?? handleAccept)(this.acceptor, msg.n, msg.v);
+        const r =
+          msg.type === 'prepare'
+            ? (this.cfg.variant?.prepare ?? handlePrepare)(this.acceptor, msg.n)
+            : (this.cfg.variant?.accept ?? handleAccept)(this.acceptor, msg.n, msg.v);
         this.acceptor = r.state;
         const ack = { from: self, n: msg.n, promised: r.promised, accepted: r.accepted, chosen: this.chosenValue };
         return this.out.send([msg.from], { type: msg.type === 'prepare' ? 'prepare_ack' : 'accept_ack', ...ack });

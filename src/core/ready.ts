@@ -45,7 +45,10 @@ export interface Note {
 export interface LabReady {
   /** The durable state to save before anything else: one, or none when unchanged since the last advance(). */
   readonly records: readonly DurableState[];
-  /** Values this peer printed `chose` for, in order (the replica file holds the first the peer ever learned: the state's `chosen`). */
+  /**
+   * Values this peer printed `chose` for, in order (the replica file holds the first the peer ever learned: the state's
+   * `chosen`).
+   */
   readonly learned: readonly Accepted[];
   /** stdout lines, in order. */
   readonly lines: readonly string[];
@@ -82,8 +85,14 @@ export class Outbox {
 
   get isEmpty(): boolean {
     return (
-      this.linesNow.length + this.messagesNow.length + this.learnedNow.length + this.answersNow.length +
-        this.suspectNow.length + this.droppedNow.length + this.notesNow.length === 0 && !this.idleNow
+      this.linesNow.length +
+        this.messagesNow.length +
+        this.learnedNow.length +
+        this.answersNow.length +
+        this.suspectNow.length +
+        this.droppedNow.length +
+        this.notesNow.length ===
+        0 && !this.idleNow
     );
   }
 

@@ -53,7 +53,6 @@ export type LoggedMessage =
  */
 export type Message = LoggedMessage | { readonly type: 'chose_ack'; readonly from: PeerId; readonly n: number };
 
-
 /** Everything a peer must find again after a restart. */
 export interface DurableState {
   /** Highest proposal number this acceptor promised (0 = none). */

@@ -23,7 +23,9 @@ export class DelayedSends {
   /** Send now, or when the first matching rule says. */
   deliver(to: PeerId, msg: Message): void {
     const host = this.hostOf(to)?.toLowerCase();
-    const rule = this.rules.find((r) => (r.type === '*' || r.type === msg.type) && (r.host === '*' || r.host.toLowerCase() === host));
+    const rule = this.rules.find(
+      (r) => (r.type === '*' || r.type === msg.type) && (r.host === '*' || r.host.toLowerCase() === host),
+    );
     if (rule === undefined || rule.ms <= 0) return this.send(to, msg);
     const t = setTimeout(() => {
       this.held.delete(t);

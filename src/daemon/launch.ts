@@ -23,7 +23,10 @@ export interface LabPeer {
 
 /** A lab peer over its state log in DATA_DIR (opened when the daemon starts). */
 export function labPeer(s: LabSettings, log: Logger, out: Out): LabPeer {
-  const storage = new WalStorage(s.dataDir, { replicaFile: s.replicaFile, identity: { host: s.self.host, id: s.self.id } });
+  const storage = new WalStorage(s.dataDir, {
+    replicaFile: s.replicaFile,
+    identity: { host: s.self.host, id: s.self.id },
+  });
   const daemon = new PeerDaemon({
     cluster: s.cluster,
     self: s.self,
@@ -47,12 +50,17 @@ export function labPeer(s: LabSettings, log: Logger, out: Out): LabPeer {
     stop: () => daemon.stop().then(() => storage.release()),
     notices: () =>
       storage.truncatedBytes > 0
-        ? [`${storage.logDir}: cut off a torn last write of ${storage.truncatedBytes} bytes (a crash mid-save); every completed save is kept`]
+        ? [
+            `${storage.logDir}: cut off a torn last write of ${storage.truncatedBytes} bytes (a crash mid-save); every completed save is kept`,
+          ]
         : [],
   };
 }
 
-/** A replica over DATA_DIR, checked first: a directory it cannot write is one line at start-up, not a failure mid-protocol. */
+/**
+ * A replica over DATA_DIR, checked first: a directory it cannot write is one line at start-up, not a failure
+ * mid-protocol.
+ */
 export async function replicaPeer(s: ReplicaSettings, log: Logger, out: Out): Promise<ReplicaDaemon> {
   await prepareDataDir(s.dataDir);
   // Loaded only for replicas: a lab peer never needs the replicated log's code.

@@ -77,7 +77,11 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
 
   constructor(private readonly opts: PeerOptions) {
     super();
-    this.delayed = new DelayedSends(opts.delays ?? [], (p) => opts.cluster.byId(p)?.host, (to, msg) => this.send(to, msg));
+    this.delayed = new DelayedSends(
+      opts.delays ?? [],
+      (p) => opts.cluster.byId(p)?.host,
+      (to, msg) => this.send(to, msg),
+    );
   }
 
   get id(): PeerId {
@@ -88,7 +92,8 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     const { cluster, self, log } = this.opts;
     const durable = await this.opts.storage.load();
     if (durable.promised > 0 || durable.chosen !== null || Object.keys(durable.lastProposal).length > 0) {
-      const pair = (p: { n: number; v: string } | null): string => (p === null ? 'nothing' : `${JSON.stringify(p.v)} at ${p.n}`);
+      const pair = (p: { n: number; v: string } | null): string =>
+        p === null ? 'nothing' : `${JSON.stringify(p.v)} at ${p.n}`;
       log.info(
         `recovered state: promised ${durable.promised}, accepted ${pair(durable.accepted)}, ` +
           `last proposals ${JSON.stringify(durable.lastProposal)}, chosen ${pair(durable.chosen)}`,
@@ -139,7 +144,8 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
         message: (msg) => this.live?.step(msg),
         client: (req, reply, conn) => this.serveClient(req, reply, conn),
         hello: (from) => {
-          if (cluster.byId(from) === undefined) log.warn(`dropping hello from peer_id ${from}, which is not in the hostsfile`);
+          if (cluster.byId(from) === undefined)
+            log.warn(`dropping hello from peer_id ${from}, which is not in the hostsfile`);
           else this.links.get(from)?.kick();
         },
       },
@@ -148,7 +154,13 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
     log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
     for (const id of contactsOf(cluster, self.id)) {
       const peer = cluster.byId(id)!;
-      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), { self: self.id, peer: id, secret: this.opts.secret ?? null, liveness, log });
+      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), {
+        self: self.id,
+        peer: id,
+        secret: this.opts.secret ?? null,
+        liveness,
+        log,
+      });
       this.links.set(id, link);
       link.on('up', () => this.live?.input((c) => c.linkUp(id)));
       link.on('down', () => this.live?.input((c) => c.linkDown(id)));

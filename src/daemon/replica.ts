@@ -42,7 +42,10 @@ export interface ReplicaOptions {
   readonly messageLines: boolean;
   /** Snapshot every this many applied slots (default SNAPSHOT_EVERY_SLOTS). */
   readonly snapshotEvery?: number;
-  /** Largest store a write may make, in UTF-8 bytes of keys and values (default DEFAULT_QUOTA_BYTES); the same on every replica. */
+  /**
+   * Largest store a write may make, in UTF-8 bytes of keys and values (default DEFAULT_QUOTA_BYTES); the same on every
+   * replica.
+   */
   readonly quotaBytes?: number;
   /** Milliseconds per core tick (the core counts its timeouts in ticks). */
   readonly tickMs: number;
@@ -82,11 +85,24 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
 
   async start(): Promise<void> {
     const { cluster, self, log } = this.opts;
-    const opened = await this.store.open(identityOf(cluster.hosts.map((h) => h.host), self.id));
+    const opened = await this.store.open(
+      identityOf(
+        cluster.hosts.map((h) => h.host),
+        self.id,
+      ),
+    );
     const nameOf = (id: PeerId): string | undefined => cluster.byId(id)?.host;
     this.node = new ReplicaNode(
       // life: a seeded `random` (--rng-seed) repeats itself on every start.
-      { self: self.id, replicas: cluster.replicas.length, nameOf, messageLines: this.opts.messageLines, random: this.opts.random, life: randomInt(1, 2 ** 40), ...(this.opts.timing === undefined ? {} : { timing: this.opts.timing }) },
+      {
+        self: self.id,
+        replicas: cluster.replicas.length,
+        nameOf,
+        messageLines: this.opts.messageLines,
+        random: this.opts.random,
+        life: randomInt(1, 2 ** 40),
+        ...(this.opts.timing === undefined ? {} : { timing: this.opts.timing }),
+      },
       {
         store: this.store,
         network: { send: (to, msg) => this.links.get(to)?.send(msg) },
@@ -111,11 +127,25 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         hello: (from) => this.links.get(from)?.kick(),
         client: (req, reply, conn) => this.onClient(req, reply, conn),
       },
-      { log, secret: this.opts.secret ?? null, self: self.id, liveness, codec: logCodec(self.host), maxPeerLineBytes: MAX_REPLICA_LINE_BYTES },
+      {
+        log,
+        secret: this.opts.secret ?? null,
+        self: self.id,
+        liveness,
+        codec: logCodec(self.host),
+        maxPeerLineBytes: MAX_REPLICA_LINE_BYTES,
+      },
     );
     for (const h of cluster.hosts) {
       if (h.id === self.id) continue;
-      const link = new PeerLink<ReplicaWire>(h.host, this.opts.endpointOf(h), { self: self.id, peer: h.id, secret: this.opts.secret ?? null, liveness, log, queueWhileDown: false });
+      const link = new PeerLink<ReplicaWire>(h.host, this.opts.endpointOf(h), {
+        self: self.id,
+        peer: h.id,
+        secret: this.opts.secret ?? null,
+        liveness,
+        log,
+        queueWhileDown: false,
+      });
       this.links.set(h.id, link);
       link.start();
     }
@@ -183,9 +213,22 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       for (let seq = 0; next.done !== true && !gone; seq++) {
         const data = next.value.entries;
         next = pieces.next();
-        if (next.done === true) return reply({ type: 'kv_result', id, peer, status: 'dump', applied: view.applied, data, leader, parts: seq, keys: view.keys, ...(recovering === null ? {} : { recovering }) });
+        if (next.done === true)
+          return reply({
+            type: 'kv_result',
+            id,
+            peer,
+            status: 'dump',
+            applied: view.applied,
+            data,
+            leader,
+            parts: seq,
+            keys: view.keys,
+            ...(recovering === null ? {} : { recovering }),
+          });
         reply({ type: 'kv_result', id, peer, status: 'dump_part', seq, data });
-        while (seq - state.acked >= DUMP_WINDOW && !gone && !this.stopped) await new Promise<void>((resolve) => (state.wake = resolve));
+        while (seq - state.acked >= DUMP_WINDOW && !gone && !this.stopped)
+          await new Promise<void>((resolve) => (state.wake = resolve));
         await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
@@ -208,7 +251,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
 
 /** A node's answer as the client's wire has it. */
 function kvResult(id: string, peer: string, a: Answer): KvResult {
-  if (a.status === 'done') return { type: 'kv_result', id, peer, status: 'done', slot: a.slot, result: encodeResult(a.result) };
+  if (a.status === 'done')
+    return { type: 'kv_result', id, peer, status: 'done', slot: a.slot, result: encodeResult(a.result) };
   if (a.status === 'not_ready') return { type: 'kv_result', id, peer, status: 'not_ready', why: a.why };
   return { type: 'kv_result', id, peer, status: 'no_leader' };
 }

@@ -37,7 +37,13 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * the last chunk is written, or with why it stopped: the link went down, or
  * `cancelled()` said to (we are no longer leader, or we are stopping).
  */
-export async function streamSnapshot(link: ChunkLink, from: PeerId, view: KvView, cancelled: () => boolean, chunkChars = CHUNK_CHARS): Promise<string | null> {
+export async function streamSnapshot(
+  link: ChunkLink,
+  from: PeerId,
+  view: KvView,
+  cancelled: () => boolean,
+  chunkChars = CHUNK_CHARS,
+): Promise<string | null> {
   const pieces = view.pieces(chunkChars);
   let next = pieces.next();
   for (let seq = 0; next.done !== true; seq++) {
@@ -45,7 +51,15 @@ export async function streamSnapshot(link: ChunkLink, from: PeerId, view: KvView
     next = pieces.next();
     if (cancelled()) return 'cancelled';
     if (!link.isUp) return 'the link is down';
-    link.send({ type: 'snapshot_chunk', from, index: view.applied, seq, last: next.done === true, entries: piece.entries, sessions: piece.sessions });
+    link.send({
+      type: 'snapshot_chunk',
+      from,
+      index: view.applied,
+      seq,
+      last: next.done === true,
+      entries: piece.entries,
+      sessions: piece.sessions,
+    });
     if (!(await link.drained())) return 'the link went down';
     await nextTurn();
   }
@@ -63,19 +77,26 @@ export class SnapshotReceiver {
 
   /** The transfer under way, if any: who sends it, at which index, how many chunks arrived. */
   get inProgress(): { from: PeerId; index: number; chunks: number } | null {
-    return this.partial === null ? null : { from: this.partial.from, index: this.partial.index, chunks: this.partial.next };
+    return this.partial === null
+      ? null
+      : { from: this.partial.from, index: this.partial.index, chunks: this.partial.next };
   }
 
   /** Take one chunk: the rebuilt store once the last one is in, else null. */
   take(c: SnapshotChunk): KvStore | null {
     const p = this.partial;
     if (c.seq === 0) {
-      if (p !== null) this.log.info(`discarding a partial snapshot (slot ${p.index}, ${p.next} chunks from peer ${p.from}): peer ${c.from} starts one at slot ${c.index}`);
+      if (p !== null)
+        this.log.info(
+          `discarding a partial snapshot (slot ${p.index}, ${p.next} chunks from peer ${p.from}): peer ${c.from} starts one at slot ${c.index}`,
+        );
       this.partial = { from: c.from, index: c.index, next: 0, builder: new KvBuilder(c.index, this.options) };
     } else if (p === null || p.from !== c.from || p.index !== c.index) {
       return null; // the rest of a transfer discarded or replaced
     } else if (p.next !== c.seq) {
-      this.log.info(`discarding a partial snapshot (slot ${p.index} from peer ${p.from}): chunk ${c.seq} came after ${p.next} chunks (some were lost)`);
+      this.log.info(
+        `discarding a partial snapshot (slot ${p.index} from peer ${p.from}): chunk ${c.seq} came after ${p.next} chunks (some were lost)`,
+      );
       this.partial = null;
       return null;
     }

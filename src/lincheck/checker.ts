@@ -133,7 +133,10 @@ function checkRegister(key: string, input: readonly Operation[], budget: Budget)
   // Local op order: ops with a return, by call time (ties by id), then those that
   // ended in info, from a fresh bitset word (see the cache entries below).
   const byCall = (a: Operation, b: Operation): number => a.call - b.call || a.id - b.id;
-  const ops = [...input.filter((o) => o.ret !== Infinity).sort(byCall), ...input.filter((o) => o.ret === Infinity).sort(byCall)];
+  const ops = [
+    ...input.filter((o) => o.ret !== Infinity).sort(byCall),
+    ...input.filter((o) => o.ret === Infinity).sort(byCall),
+  ];
   const n = ops.length;
   const m = ops.findIndex((o) => o.ret === Infinity) === -1 ? n : ops.findIndex((o) => o.ret === Infinity);
   // Register values interned to small ints; 0 is "absent".
@@ -183,7 +186,9 @@ function checkRegister(key: string, input: readonly Operation[], budget: Budget)
   const prev = new Int32Array(2 * n + 1).fill(-1);
   const time = (e: number): number => (e & 1 ? ops[e >> 1]!.ret : ops[e >> 1]!.call);
   // By time; on a tie calls first (overlap is the lenient reading), then by op.
-  const order = Array.from({ length: 2 * n }, (_, e) => e).sort((a, b) => time(a) - time(b) || (a & 1) - (b & 1) || a - b);
+  const order = Array.from({ length: 2 * n }, (_, e) => e).sort(
+    (a, b) => time(a) - time(b) || (a & 1) - (b & 1) || a - b,
+  );
   let last = HEAD;
   for (const e of order) {
     next[last] = e;
@@ -206,7 +211,7 @@ function checkRegister(key: string, input: readonly Operation[], budget: Budget)
   // The linearized set: ops 0..m-1 in bits 0..m-1, info ops from the next word on.
   const infoWord = (m + 31) >>> 5;
   const bitOf = (i: number): number => (i < m ? i : infoWord * 32 + (i - m));
-  const bits = new Uint32Array(infoWord + (((n - m) + 31) >>> 5));
+  const bits = new Uint32Array(infoWord + ((n - m + 31) >>> 5));
   const has = (b: number): boolean => (bits[b >>> 5]! & (1 << (b & 31))) !== 0;
   const zob = Uint32Array.from({ length: n }, (_, i) => mix32(i + 1));
   let hash = 0;
@@ -225,7 +230,8 @@ function checkRegister(key: string, input: readonly Operation[], budget: Budget)
   let hi = -1; // highest op < m linearized (-1 if none)
   const cache = new StateCache(bits.length - infoWord, budget.maxCacheWords);
   /** Adds (set, state) to the cache: 'new', 'seen', or 'full' past the memory budget. */
-  const remember = (state: number): 'new' | 'seen' | 'full' => cache.add((hash ^ mix32(state ^ 0x9e3779b9)) >>> 0, state, low, hi, bits, infoWord);
+  const remember = (state: number): 'new' | 'seen' | 'full' =>
+    cache.add((hash ^ mix32(state ^ 0x9e3779b9)) >>> 0, state, low, hi, bits, infoWord);
 
   const stack: { op: number; state: number; low: number; hi: number }[] = [];
   let state = 0;
@@ -304,7 +310,14 @@ class StateCache {
     private readonly maxWords: number,
   ) {}
 
-  add(hash: number, state: number, low: number, hi: number, bits: Uint32Array, infoWord: number): 'new' | 'seen' | 'full' {
+  add(
+    hash: number,
+    state: number,
+    low: number,
+    hi: number,
+    bits: Uint32Array,
+    infoWord: number,
+  ): 'new' | 'seen' | 'full' {
     const [from, to] = windowWords(low, hi);
     const pool = this.pool;
     for (let e = this.heads[hash & (this.heads.length - 1)]!; e !== -1; e = pool[e]! | 0) {
@@ -349,7 +362,7 @@ class StateCache {
 
   private rehash(): void {
     this.heads = new Int32Array(this.heads.length * 2).fill(-1);
-    for (let e = 0; e < this.used; ) {
+    for (let e = 0; e < this.used;) {
       this.link(e);
       const [from, to] = windowWords(this.pool[e + 3]!, this.pool[e + 4]! - 1);
       e += 5 + (to - from) + this.infoWords;
@@ -364,7 +377,13 @@ function windowWords(low: number, hi: number): [number, number] {
 }
 
 /** The failure report from the deepest prefix the search reached. */
-function explain(key: string, ops: readonly Operation[], best: readonly number[], step: (i: number, s: number) => number, ids: ReadonlyMap<string, number>): KeyFailure {
+function explain(
+  key: string,
+  ops: readonly Operation[],
+  best: readonly number[],
+  step: (i: number, s: number) => number,
+  ids: ReadonlyMap<string, number>,
+): KeyFailure {
   const names = new Map([...ids].map(([v, id]) => [id, v]));
   let state = 0;
   for (const i of best) state = step(i, state);
@@ -379,7 +398,8 @@ function explain(key: string, ops: readonly Operation[], best: readonly number[]
     const o = ops[i]!;
     if (step(i, state) !== -1) return { op: o, why: 'fits here, but no linearization of the rest follows' };
     if (o.f === 'get') return { op: o, why: `read ${q(o.value)} but the value is ${q(value)}` };
-    if (o.f === 'cas' && o.outcome === 'ok') return { op: o, why: `succeeded expecting ${q(o.expected)} but the value is ${q(value)}` };
+    if (o.f === 'cas' && o.outcome === 'ok')
+      return { op: o, why: `succeeded expecting ${q(o.expected)} but the value is ${q(value)}` };
     return { op: o, why: `failed (mismatch) but the value is the expected ${q(value)}` };
   });
   const prefix = best.map((i) => ops[i]!);

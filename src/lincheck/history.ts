@@ -88,29 +88,42 @@ export function parseHistory(text: string, file = '<history>'): History {
     } catch (err) {
       fail(`not JSON (${(err as Error).message}); each line must be one JSON event object`);
     }
-    if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) return fail('not a JSON object; each line must be one event like {"process":"c1","type":"invoke","f":"get","key":"k","time":1}');
+    if (typeof ev !== 'object' || ev === null || Array.isArray(ev))
+      return fail(
+        'not a JSON object; each line must be one event like {"process":"c1","type":"invoke","f":"get","key":"k","time":1}',
+      );
     const e = ev as Record<string, unknown>;
     const p = e['process'];
-    if (!((typeof p === 'string' && p !== '') || (typeof p === 'number' && Number.isSafeInteger(p)))) fail(`"process" must be a non-empty string or an integer; got ${show(p)}`);
+    if (!((typeof p === 'string' && p !== '') || (typeof p === 'number' && Number.isSafeInteger(p))))
+      fail(`"process" must be a non-empty string or an integer; got ${show(p)}`);
     const process = String(p);
     const type = e['type'];
-    if (typeof type !== 'string' || !TYPES.includes(type)) fail(`"type" must be one of ${TYPES.join(', ')}; got ${show(type)}`);
+    if (typeof type !== 'string' || !TYPES.includes(type))
+      fail(`"type" must be one of ${TYPES.join(', ')}; got ${show(type)}`);
     const f = e['f'];
     if (typeof f !== 'string' || !FS.includes(f)) return fail(`"f" must be one of ${FS.join(', ')}; got ${show(f)}`);
     const time = e['time'];
-    if (typeof time !== 'number' || !Number.isFinite(time)) return fail(`"time" must be a finite number; got ${show(time)}`);
+    if (typeof time !== 'number' || !Number.isFinite(time))
+      return fail(`"time" must be a finite number; got ${show(time)}`);
     const key = e['key'];
 
     if (type === 'invoke') {
       const open = pending.get(process);
-      if (open !== undefined) fail(`process ${process} invokes ${f} while its ${open.f} from line ${open.line} is still outstanding; a process has one op at a time`);
+      if (open !== undefined)
+        fail(
+          `process ${process} invokes ${f} while its ${open.f} from line ${open.line} is still outstanding; a process has one op at a time`,
+        );
       if (typeof key !== 'string') return fail(`"key" must be a string; got ${show(key)}`);
       const v = e['value'];
       if (f === 'put' && typeof v !== 'string') fail(`put needs "value": a string; got ${show(v)}`);
-      if (f === 'cas' && !(Array.isArray(v) && v.length === 2 && (v[0] === null || typeof v[0] === 'string') && typeof v[1] === 'string')) {
+      if (
+        f === 'cas' &&
+        !(Array.isArray(v) && v.length === 2 && (v[0] === null || typeof v[0] === 'string') && typeof v[1] === 'string')
+      ) {
         fail(`cas needs "value": [expected, new], expected a string or null (absent), new a string; got ${show(v)}`);
       }
-      if ((f === 'get' || f === 'del') && v !== undefined && v !== null) fail(`${f} invoke takes no "value"; got ${show(v)}`);
+      if ((f === 'get' || f === 'del') && v !== undefined && v !== null)
+        fail(`${f} invoke takes no "value"; got ${show(v)}`);
       pending.set(process, { line, process, f: f as F, key, value: v, time });
       continue;
     }
@@ -118,12 +131,14 @@ export function parseHistory(text: string, file = '<history>'): History {
     const open = pending.get(process);
     if (open === undefined) return fail(`${type} for process ${process} with no outstanding invoke`);
     if (open.f !== f) fail(`completion f ${show(f)} does not match the invoke's ${show(open.f)} (line ${open.line})`);
-    if (key !== undefined && key !== open.key) fail(`completion key ${show(key)} does not match the invoke's ${show(open.key)} (line ${open.line})`);
+    if (key !== undefined && key !== open.key)
+      fail(`completion key ${show(key)} does not match the invoke's ${show(open.key)} (line ${open.line})`);
     if (time < open.time) fail(`completion time ${time} is before its invoke's time ${open.time} (line ${open.line})`);
     pending.delete(process);
     if (f === 'get' && type === 'ok') {
       const v = e['value'];
-      if (!(v === null || typeof v === 'string')) fail(`ok get needs "value": what was read, a string or null if absent; got ${show(v)}`);
+      if (!(v === null || typeof v === 'string'))
+        fail(`ok get needs "value": what was read, a string or null if absent; got ${show(v)}`);
       ops.push(op(open, 'ok', time, ops.length, v as string | null));
       continue;
     }
@@ -161,10 +176,13 @@ function op(p: Pending, outcome: Outcome, ret: number, id: number, read: string 
 export function formatOp(o: Operation): string {
   const q = (v: string | null): string => (v === null ? 'nil' : JSON.stringify(v).slice(0, 60));
   const what =
-    o.f === 'put' ? `put(${q(o.key)}, ${q(o.value)})`
-    : o.f === 'get' ? `get(${q(o.key)}) -> ${q(o.value)}`
-    : o.f === 'del' ? `del(${q(o.key)})`
-    : `cas(${q(o.key)}, ${q(o.expected)} -> ${q(o.value)})`;
+    o.f === 'put'
+      ? `put(${q(o.key)}, ${q(o.value)})`
+      : o.f === 'get'
+        ? `get(${q(o.key)}) -> ${q(o.value)}`
+        : o.f === 'del'
+          ? `del(${q(o.key)})`
+          : `cas(${q(o.key)}, ${q(o.expected)} -> ${q(o.value)})`;
   const outcome = o.outcome === 'ok' ? '' : o.outcome === 'fail' ? ' mismatch' : ' unknown';
   return `${o.process} ${what}${outcome} [${o.call}, ${o.ret === Infinity ? '∞' : o.ret}] line ${o.line}`;
 }

@@ -22,7 +22,9 @@ export class Acceptor {
   private leaderAlive(from: PeerId): boolean {
     const s = this.s;
     if (s.role === 'leader') return s.hasQuorumContact();
-    return s.role === 'follower' && s.leaderId !== 0 && s.leaderId !== from && s.electionElapsed < s.timing.electionTicks;
+    return (
+      s.role === 'follower' && s.leaderId !== 0 && s.leaderId !== from && s.electionElapsed < s.timing.electionTicks
+    );
   }
 
   onPrepare(m: Msg<'prepare'>): void {
@@ -38,9 +40,27 @@ export class Acceptor {
       // Give the candidate time to finish before standing ourselves.
       s.electionElapsed = 0;
       s.leaderId = 0;
-      s.send([m.from], { type: 'prepare_ack', from: s.self, n: m.n, slot: m.slot, life: m.life, promised: s.promised, votes: this.reportFrom(m.slot), base: s.logStart });
+      s.send([m.from], {
+        type: 'prepare_ack',
+        from: s.self,
+        n: m.n,
+        slot: m.slot,
+        life: m.life,
+        promised: s.promised,
+        votes: this.reportFrom(m.slot),
+        base: s.logStart,
+      });
     } else {
-      s.send([m.from], { type: 'prepare_ack', from: s.self, n: m.n, slot: m.slot, life: m.life, promised: s.promised, votes: [], base: s.logStart });
+      s.send([m.from], {
+        type: 'prepare_ack',
+        from: s.self,
+        n: m.n,
+        slot: m.slot,
+        life: m.life,
+        promised: s.promised,
+        votes: [],
+        base: s.logStart,
+      });
     }
   }
 
@@ -74,7 +94,11 @@ export class Acceptor {
       s.out.received.push(m);
       if (m.slot >= s.logStart) s.vote(m.slot, m.n, m.v);
     }
-    s.send([m.from], { type: 'accept_ack', from: s.self, n: m.n, slot: m.slot, promised: s.promised }, fresh ? undefined : true);
+    s.send(
+      [m.from],
+      { type: 'accept_ack', from: s.self, n: m.n, slot: m.slot, promised: s.promised },
+      fresh ? undefined : true,
+    );
     this.roles.learnUpTo(m.commit, m.n);
   }
 
@@ -92,7 +116,13 @@ export class Acceptor {
       return;
     }
     this.roles.follow(m.from, m.n);
-    s.send([m.from], m.r === undefined ? { type: 'heartbeat_ack', from: s.self, n: m.n } : { type: 'heartbeat_ack', from: s.self, n: m.n, r: m.r }, true);
+    s.send(
+      [m.from],
+      m.r === undefined
+        ? { type: 'heartbeat_ack', from: s.self, n: m.n }
+        : { type: 'heartbeat_ack', from: s.self, n: m.n, r: m.r },
+      true,
+    );
     this.roles.learnUpTo(m.commit, m.n);
   }
 }

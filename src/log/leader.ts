@@ -90,7 +90,13 @@ export class Leader {
   /** Announce our ballot and commit; `r`: the read round the acks must echo. */
   heartbeat(r?: number): void {
     const s = this.s;
-    s.send(s.others, r === undefined ? { type: 'heartbeat', from: s.self, n: s.ballot, commit: s.commitIndex } : { type: 'heartbeat', from: s.self, n: s.ballot, commit: s.commitIndex, r }, true);
+    s.send(
+      s.others,
+      r === undefined
+        ? { type: 'heartbeat', from: s.self, n: s.ballot, commit: s.commitIndex }
+        : { type: 'heartbeat', from: s.self, n: s.ballot, commit: s.commitIndex, r },
+      true,
+    );
   }
 
   /**
@@ -174,7 +180,7 @@ export class Leader {
       if (r.s < this.prepareSlot) continue;
       top = Math.max(top, r.s);
       const cur = adopt.get(r.s);
-      if (cur === undefined || cur.chosen !== true && (r.chosen === true || r.n > cur.n)) adopt.set(r.s, r);
+      if (cur === undefined || (cur.chosen !== true && (r.chosen === true || r.n > cur.n))) adopt.set(r.s, r);
     }
     this.prepareAcks.clear();
     for (const [slot, r] of adopt) if (r.chosen === true) this.roles.learn(slot, r.v, 0, false);
@@ -214,7 +220,11 @@ export class Leader {
     s.vote(slot, s.ballot, v);
     this.proposals.set(slot, { v, acks: new Set([s.self]), age: 0 });
     // Early: it may leave while our own vote is still on its way to disk.
-    if (s.others.length > 0) s.out.early.push({ to: s.others, msg: { type: 'accept', from: s.self, n: s.ballot, slot, v, commit: s.commitIndex } });
+    if (s.others.length > 0)
+      s.out.early.push({
+        to: s.others,
+        msg: { type: 'accept', from: s.self, n: s.ballot, slot, v, commit: s.commitIndex },
+      });
     this.maybeChosen(slot);
   }
 

@@ -1,7 +1,8 @@
 // Stdout lines for the replicated log: the lab's format, keys in the same
 // order, with `slot` added after `proposal_num` (core/logline.ts's
 // formatSlotLine, which the transcript checker holds lines to).
-//   {"peer_id":2,"action":"sent","message_type":"accept","message_value":"[{\"o\":\"put\",...}]","proposal_num":5,"slot":17}
+//   {"peer_id":2,"action":"sent","message_type":"accept","message_value":"[{\"o\":\"put\",...}]",
+//    "proposal_num":5,"slot":17}
 // message_value is the slot's batch as JSON on accept and chose lines, and
 // "" on the others (a prepare_ack covers many slots).
 
@@ -10,13 +11,29 @@ import type { PeerId } from '../paxos/ids.js';
 import type { MessageType } from '../paxos/logline.js';
 import type { Batch, LogMessage } from './types.js';
 
-export type LoggedLogMessage = Extract<LogMessage, { type: 'prepare' | 'prepare_ack' | 'accept' | 'accept_ack' | 'chose' }>;
+export type LoggedLogMessage = Extract<
+  LogMessage,
+  { type: 'prepare' | 'prepare_ack' | 'accept' | 'accept_ack' | 'chose' }
+>;
 
 export function isLogged(m: LogMessage): m is LoggedLogMessage {
-  return m.type === 'prepare' || m.type === 'prepare_ack' || m.type === 'accept' || m.type === 'accept_ack' || m.type === 'chose';
+  return (
+    m.type === 'prepare' ||
+    m.type === 'prepare_ack' ||
+    m.type === 'accept' ||
+    m.type === 'accept_ack' ||
+    m.type === 'chose'
+  );
 }
 
-function format(peer: PeerId, action: 'sent' | 'received' | 'chose', type: MessageType, value: string, num: number, slot: number): string {
+function format(
+  peer: PeerId,
+  action: 'sent' | 'received' | 'chose',
+  type: MessageType,
+  value: string,
+  num: number,
+  slot: number,
+): string {
   return formatSlotLine({ peer_id: peer, action, message_type: type, message_value: value, proposal_num: num, slot });
 }
 

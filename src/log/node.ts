@@ -121,8 +121,22 @@ export class LogNode {
   /** Whether anything is waiting to go out. */
   get hasReady(): boolean {
     const o = this.s.out;
-    const n = o.early.length + o.records.length + o.messages.length + o.received.length + o.learned.length + o.committed.length + o.sendSnapshotTo.length + o.unplaced.length;
-    return n + o.reads.length + o.unreadable.length + this.toForward.length > 0 || this.reads.hasToAsk || o.snapshot !== null || o.rejoined || this.leadership.canFill;
+    const n =
+      o.early.length +
+      o.records.length +
+      o.messages.length +
+      o.received.length +
+      o.learned.length +
+      o.committed.length +
+      o.sendSnapshotTo.length +
+      o.unplaced.length;
+    return (
+      n + o.reads.length + o.unreadable.length + this.toForward.length > 0 ||
+      this.reads.hasToAsk ||
+      o.snapshot !== null ||
+      o.rejoined ||
+      this.leadership.canFill
+    );
   }
 
   /** Take the work accumulated since the last call. */

@@ -104,7 +104,12 @@ export class ReadIndex {
     this.round = null;
     for (const b of round.batches) {
       if (b.from === s.self) for (const id of b.ids) s.out.reads.push({ id, index: round.index });
-      else s.send([b.from], { type: 'read_index_ack', from: s.self, n: s.ballot, life: b.life, ids: b.ids, index: round.index }, true);
+      else
+        s.send(
+          [b.from],
+          { type: 'read_index_ack', from: s.self, n: s.ballot, life: b.life, ids: b.ids, index: round.index },
+          true,
+        );
     }
     this.startRound();
   }

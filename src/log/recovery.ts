@@ -74,7 +74,10 @@ export class Recovery {
   }
 
   /** The merged answers, with this replica's own surviving memory. */
-  outcome(own: { readonly promised: number; readonly votes: ReadonlyMap<number, Vote>; readonly commit: number }, self: PeerId): RecoveryOutcome {
+  outcome(
+    own: { readonly promised: number; readonly votes: ReadonlyMap<number, Vote>; readonly commit: number },
+    self: PeerId,
+  ): RecoveryOutcome {
     let promised = own.promised;
     let commit = own.commit;
     let source = self;
@@ -169,7 +172,19 @@ export class Recovering {
   /** Another replica is recovering: tell it our durable promise, votes and commit. */
   onRecover(m: Msg<'recover'>): void {
     const s = this.s;
-    s.send([m.from], { type: 'recover_ack', from: s.self, life: m.life, promised: s.promised, votes: this.roles.reportFrom(m.slot), base: s.logStart, commit: s.commitIndex }, true);
+    s.send(
+      [m.from],
+      {
+        type: 'recover_ack',
+        from: s.self,
+        life: m.life,
+        promised: s.promised,
+        votes: this.roles.reportFrom(m.slot),
+        base: s.logStart,
+        commit: s.commitIndex,
+      },
+      true,
+    );
   }
 
   onAck(m: Msg<'recover_ack'>): void {

@@ -6,7 +6,17 @@
 
 import type { PeerId } from '../paxos/ids.js';
 import { quorumOf } from '../paxos/quorum.js';
-import { DEFAULT_LOG_TIMING, type Batch, type LogMessage, type LogTiming, type LogVariant, type Ready, type Recovered, type SlotReport, type Vote } from './types.js';
+import {
+  DEFAULT_LOG_TIMING,
+  type Batch,
+  type LogMessage,
+  type LogTiming,
+  type LogVariant,
+  type Ready,
+  type Recovered,
+  type SlotReport,
+  type Vote,
+} from './types.js';
 
 export interface LogConfig {
   readonly self: PeerId;
@@ -39,7 +49,20 @@ export function sizeOf(cmd: unknown): number {
 }
 
 export function emptyReady(): Ready {
-  return { early: [], records: [], messages: [], received: [], learned: [], committed: [], snapshot: null, sendSnapshotTo: [], unplaced: [], reads: [], unreadable: [], rejoined: false };
+  return {
+    early: [],
+    records: [],
+    messages: [],
+    received: [],
+    learned: [],
+    committed: [],
+    snapshot: null,
+    sendSnapshotTo: [],
+    unplaced: [],
+    reads: [],
+    unreadable: [],
+    rejoined: false,
+  };
 }
 
 /** What one role asks of another. The node wires these, so no role imports another. */
@@ -138,7 +161,9 @@ export class LogState {
   /** Whether a quorum, this replica included, was heard from within two election timeouts. */
   hasQuorumContact(): boolean {
     const window = 2 * this.timing.electionTicks;
-    return this.isQuorum(1 + this.others.filter((id) => this.ticks - (this.heardAt.get(id) ?? -Infinity) <= window).length);
+    return this.isQuorum(
+      1 + this.others.filter((id) => this.ticks - (this.heardAt.get(id) ?? -Infinity) <= window).length,
+    );
   }
 
   resetElectionTimer(): void {

@@ -46,7 +46,13 @@ export type LogMessage =
    * sent to an earlier life of the candidate is never counted (a replica that
    * lost its disk may pick a ballot its earlier life already used).
    */
-  | { readonly type: 'prepare'; readonly from: PeerId; readonly n: number; readonly slot: number; readonly life: number }
+  | {
+      readonly type: 'prepare';
+      readonly from: PeerId;
+      readonly n: number;
+      readonly slot: number;
+      readonly life: number;
+    }
   | {
       readonly type: 'prepare_ack';
       readonly from: PeerId;
@@ -65,26 +71,55 @@ export type LogMessage =
       readonly base: number;
     }
   /** Phase 2a for one slot. `commit`: every slot below it is chosen. */
-  | { readonly type: 'accept'; readonly from: PeerId; readonly n: number; readonly slot: number; readonly v: Batch; readonly commit: number }
-  | { readonly type: 'accept_ack'; readonly from: PeerId; readonly n: number; readonly slot: number; readonly promised: number }
+  | {
+      readonly type: 'accept';
+      readonly from: PeerId;
+      readonly n: number;
+      readonly slot: number;
+      readonly v: Batch;
+      readonly commit: number;
+    }
+  | {
+      readonly type: 'accept_ack';
+      readonly from: PeerId;
+      readonly n: number;
+      readonly slot: number;
+      readonly promised: number;
+    }
   /** `slot` was chosen with the value proposed for it at ballot n. */
   | { readonly type: 'chose'; readonly from: PeerId; readonly n: number; readonly slot: number }
   /**
    * The leader is alive; every slot below `commit` is chosen. Not shown on
    * stdout. `r`: a read round (see LogNode.read), echoed in the ack.
    */
-  | { readonly type: 'heartbeat'; readonly from: PeerId; readonly n: number; readonly commit: number; readonly r?: number }
+  | {
+      readonly type: 'heartbeat';
+      readonly from: PeerId;
+      readonly n: number;
+      readonly commit: number;
+      readonly r?: number;
+    }
   /** `n` above the heartbeat's: a promise above it (the leader is deposed). */
   | { readonly type: 'heartbeat_ack'; readonly from: PeerId; readonly n: number; readonly r?: number }
   /** A follower's reads (ids of its own, unique within its `life`), asking the leader for a read index. */
   | { readonly type: 'read_index'; readonly from: PeerId; readonly life: number; readonly ids: readonly number[] }
   /** Leader of ballot n, still leading after the reads arrived: serve them once slot `index` is applied. */
-  | { readonly type: 'read_index_ack'; readonly from: PeerId; readonly n: number; readonly life: number; readonly ids: readonly number[]; readonly index: number }
+  | {
+      readonly type: 'read_index_ack';
+      readonly from: PeerId;
+      readonly n: number;
+      readonly life: number;
+      readonly ids: readonly number[];
+      readonly index: number;
+    }
   /** Send me the chosen values from `slot` on. */
   | { readonly type: 'fetch'; readonly from: PeerId; readonly slot: number }
   /** Chosen values for slots start, start+1, ... */
   | { readonly type: 'entries'; readonly from: PeerId; readonly start: number; readonly values: readonly Batch[] }
-  /** The sender's state machine after applying every slot up to `index` (built by the shell; never on the wire as one message). */
+  /**
+   * The sender's state machine after applying every slot up to `index` (built by the shell; never on the wire as one
+   * message).
+   */
   | { readonly type: 'snapshot'; readonly from: PeerId; readonly index: number; readonly data: StateSnapshot }
   /** Client commands a follower passes on to the leader it knows. */
   | { readonly type: 'forward'; readonly from: PeerId; readonly cmds: readonly unknown[] }
@@ -112,7 +147,13 @@ export type LogMessage =
 export type LogMessageType = LogMessage['type'];
 
 /** The message types that print `sent`/`received` lines (the lab's five). */
-export const LOGGED_TYPES: ReadonlySet<LogMessageType> = new Set(['prepare', 'prepare_ack', 'accept', 'accept_ack', 'chose']);
+export const LOGGED_TYPES: ReadonlySet<LogMessageType> = new Set([
+  'prepare',
+  'prepare_ack',
+  'accept',
+  'accept_ack',
+  'chose',
+]);
 
 /**
  * Durable records, appended to the write-ahead log. Replaying them in order

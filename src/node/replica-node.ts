@@ -22,7 +22,16 @@
 import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
 import { LogNode } from '../log/node.js';
-import { DEFAULT_LOG_TIMING, type Batch, type Committed, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready } from '../log/types.js';
+import {
+  DEFAULT_LOG_TIMING,
+  type Batch,
+  type Committed,
+  type LogMessage,
+  type LogRecord,
+  type LogTiming,
+  type LogVariant,
+  type Ready,
+} from '../log/types.js';
 import type { CheckedClientCommand, CheckedCommand, Result } from '../sm/command.js';
 import { KvStore, type KvView } from '../sm/kv.js';
 import { KEEP_LOG_BYTES, type LogStore, type Opened } from '../storage/log-store.js';
@@ -33,7 +42,10 @@ import { IndexReads } from './reads.js';
 import { Waiters } from './sessions.js';
 
 /** What a client is told. */
-export type Answer = { readonly status: 'done'; readonly slot: number; readonly result: Result } | { readonly status: 'no_leader' } | { readonly status: 'not_ready'; readonly why: string };
+export type Answer =
+  | { readonly status: 'done'; readonly slot: number; readonly result: Result }
+  | { readonly status: 'no_leader' }
+  | { readonly status: 'not_ready'; readonly why: string };
 
 /** A client waiting for an answer. */
 export interface ReplicaClient {
@@ -135,11 +147,28 @@ export class ReplicaNode {
     const { recovered, kv, recover, empty } = opened;
     this.store = kv;
     this.core = new LogNode(
-      { self: cfg.self, replicas: cfg.replicas, timing: cfg.timing ?? DEFAULT_LOG_TIMING, random: cfg.random, life: cfg.life, recover: recover !== null, ...(cfg.variant === undefined ? {} : { variant: cfg.variant }) },
+      {
+        self: cfg.self,
+        replicas: cfg.replicas,
+        timing: cfg.timing ?? DEFAULT_LOG_TIMING,
+        random: cfg.random,
+        life: cfg.life,
+        recover: recover !== null,
+        ...(cfg.variant === undefined ? {} : { variant: cfg.variant }),
+      },
       recovered,
     );
-    this.loop = new NodeLoop(this.core, { store: fx.store, network: fx.network, lines: this.lines(), applier: { apply: (r) => this.apply(r) }, fatal: fx.fatal, ...(fx.defer === undefined ? {} : { defer: fx.defer }) });
-    fx.log.info(`recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.core.commit - 1}`);
+    this.loop = new NodeLoop(this.core, {
+      store: fx.store,
+      network: fx.network,
+      lines: this.lines(),
+      applier: { apply: (r) => this.apply(r) },
+      fatal: fx.fatal,
+      ...(fx.defer === undefined ? {} : { defer: fx.defer }),
+    });
+    fx.log.info(
+      `recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.core.commit - 1}`,
+    );
     this.recoveringSince = this.recoveryNagAt = fx.now();
     if (recover !== null && this.core.recovering !== null) {
       this.recovering = recover;
@@ -230,7 +259,9 @@ export class ReplicaNode {
     const now = this.fx.now();
     if (now - this.recoveryNagAt < RECOVERY_NAG_MS) return;
     this.recoveryNagAt = now;
-    this.fx.log.warn(`still ${status} (${((now - this.recoveringSince) / 1000).toFixed(0)} s); every other replica must answer: a majority is not enough (docs/recovery.md)`);
+    this.fx.log.warn(
+      `still ${status} (${((now - this.recoveringSince) / 1000).toFixed(0)} s); every other replica must answer: a majority is not enough (docs/recovery.md)`,
+    );
   }
 
   /** Stop taking inputs; once the batch under way is done, write the replica file and close the store. */
@@ -239,7 +270,9 @@ export class ReplicaNode {
     this.loop.stop();
     await this.loop.exclusive(async () => {
       // The replica file is current at every snapshot and at a clean shutdown.
-      await Promise.resolve(this.fx.store.writeReplicaFile(this.store.view())).catch((err: Error) => this.fx.log.warn(`could not write ${this.fx.store.replicaFile}: ${err.message}`));
+      await Promise.resolve(this.fx.store.writeReplicaFile(this.store.view())).catch((err: Error) =>
+        this.fx.log.warn(`could not write ${this.fx.store.replicaFile}: ${err.message}`),
+      );
       await this.fx.store.close();
     });
   }
@@ -278,7 +311,8 @@ export class ReplicaNode {
   private install(index: number, data: unknown): MaybePromise<void> {
     // The store the daemon rebuilt from the leader's chunks (or the simulator delivered).
     const kv = data;
-    if (!(kv instanceof KvStore) || kv.appliedIndex !== index) throw new Error(`a snapshot for slot ${index} that does not hold our store at that slot (a bug)`);
+    if (!(kv instanceof KvStore) || kv.appliedIndex !== index)
+      throw new Error(`a snapshot for slot ${index} that does not hold our store at that slot (a bug)`);
     this.fx.watch?.installing?.(index, kv);
     this.store = kv;
     const { store, log } = this.fx;
@@ -341,7 +375,11 @@ export class ReplicaNode {
     if (node.leader === this.lastLeader) return;
     this.lastLeader = node.leader;
     const who = this.cfg.nameOf(node.leader);
-    this.fx.log.info(who === undefined ? 'no leader known' : `leader: ${who}${node.leader === this.cfg.self ? ` (this replica, ballot ${node.currentBallot})` : ''}`);
+    this.fx.log.info(
+      who === undefined
+        ? 'no leader known'
+        : `leader: ${who}${node.leader === this.cfg.self ? ` (this replica, ballot ${node.currentBallot})` : ''}`,
+    );
     // Commands passed on to a leader that is gone may be lost with it: pass
     // them on again. The store applies each client seq at most once.
     if (node.leader !== 0 && this.waiters.size > 0) node.propose(this.waiters.placeAll());
@@ -399,7 +437,11 @@ export class ReplicaNode {
     const leading = this.core.role === 'leader';
     const cancelled = (): boolean => this.stopped || (leading && this.core.role !== 'leader');
     const done = (why: string | null): void => {
-      log.info(why === null ? `sent our snapshot (slot ${view.applied}) to ${who} in ${(now() - t0).toFixed(0)} ms` : `stopped sending our snapshot to ${who}: ${why}`);
+      log.info(
+        why === null
+          ? `sent our snapshot (slot ${view.applied}) to ${who} in ${(now() - t0).toFixed(0)} ms`
+          : `stopped sending our snapshot to ${who}: ${why}`,
+      );
       view.close();
       this.snapshotSending.delete(to);
       this.snapshotSentAt.set(to, now());

@@ -7,9 +7,25 @@
 
 // The frozen stdout line (both protocols) and peer ids.
 export type { PeerId } from '../paxos/ids.js';
-export { formatLine, formatSlotLine, MESSAGE_TYPES, type Action, type LogLine, type MessageType, type SlotLine } from '../paxos/logline.js';
+export {
+  formatLine,
+  formatSlotLine,
+  MESSAGE_TYPES,
+  type Action,
+  type LogLine,
+  type MessageType,
+  type SlotLine,
+} from '../paxos/logline.js';
 // The lab's acceptor rule (docs/protocol.md), as the peers run it.
 export { handleAccept, handlePrepare, type AcceptorState } from '../core/acceptor.js';
 // The key-value state machine: commands, their checks, and the store.
-export { checkCommand, checkKey, checkValue, decodeCommand, type CheckedCommand, type ClientCommand, type Command } from '../sm/command.js';
+export {
+  checkCommand,
+  checkKey,
+  checkValue,
+  decodeCommand,
+  type CheckedCommand,
+  type ClientCommand,
+  type Command,
+} from '../sm/command.js';
 export { KvStore } from '../sm/kv.js';

@@ -64,7 +64,11 @@ export function loadCompose(target: string): ComposeProject {
   const services = record(record(doc, file)['services'], `${file}: services`);
   const names = Object.keys(services);
   if (names.length === 0) throw new ConfigError(`${file}: no services`);
-  return { file, dir, services: names.map((name) => readService(name, record(services[name], `${file}: service ${name}`), file, dir)) };
+  return {
+    file,
+    dir,
+    services: names.map((name) => readService(name, record(services[name], `${file}: service ${name}`), file, dir)),
+  };
 }
 
 function readService(name: string, s: Record<string, unknown>, file: string, dir: string): Service {
@@ -133,7 +137,13 @@ function readMounts(v: unknown, at: string, dir: string): Mount[] {
 }
 
 /** Map a container path to the host through the longest matching mount. */
-export function toHostPath(containerPath: string, workdir: string, mounts: readonly Mount[], dir: string, at: string): string {
+export function toHostPath(
+  containerPath: string,
+  workdir: string,
+  mounts: readonly Mount[],
+  dir: string,
+  at: string,
+): string {
   const abs = path.posix.resolve(workdir, containerPath);
   let best: Mount | undefined;
   for (const m of mounts) {
@@ -170,10 +180,16 @@ function exists(f: string): boolean {
 export function proposalOf(s: Service): { readonly value: string; readonly after: string | undefined } | undefined {
   const { values } = parseArgs({
     args: [...s.args],
-    options: { 'start-after': { type: 'string', short: 't' }, value: { type: 'string', short: 'v' }, hostsfile: { type: 'string', short: 'h' } },
+    options: {
+      'start-after': { type: 'string', short: 't' },
+      value: { type: 'string', short: 'v' },
+      hostsfile: { type: 'string', short: 'h' },
+    },
     strict: false,
     allowPositionals: true,
   });
   const after = values['start-after'];
-  return typeof values.value === 'string' ? { value: values.value, after: typeof after === 'string' ? after : undefined } : undefined;
+  return typeof values.value === 'string'
+    ? { value: values.value, after: typeof after === 'string' ? after : undefined }
+    : undefined;
 }

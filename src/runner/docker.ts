@@ -20,7 +20,9 @@ export async function composeCommand(): Promise<string[]> {
       await exec('docker-compose', ['version']);
       return ['docker-compose'];
     } catch {
-      throw new Error('neither `docker compose` nor `docker-compose` works here; install Docker Compose (Debian: apt-get install docker-compose)');
+      throw new Error(
+        'neither `docker compose` nor `docker-compose` works here; install Docker Compose (Debian: apt-get install docker-compose)',
+      );
     }
   }
 }
@@ -31,7 +33,8 @@ export async function run(cmd: readonly string[]): Promise<string> {
     return (await exec(cmd[0]!, cmd.slice(1), { maxBuffer: 16 * 1024 * 1024 })).stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string };
-    // eslint-disable-next-line preserve-caught-error -- the message already carries the command's stderr; callers print only the message
+    // The message already carries the command's stderr; callers print only the message.
+    // eslint-disable-next-line preserve-caught-error -- as said above
     throw new Error(`${cmd.join(' ')} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' / ')}`);
   }
 }

@@ -18,15 +18,31 @@ const KILL_AFTER_MS = 2000;
 export const launchLocal: Launcher = async (project, opts): Promise<Launched> => {
   // Each run starts from empty state unless the user asked to keep it.
   const dataRoot = opts.dataRoot ?? (await mkdtemp(path.join(os.tmpdir(), 'paxos-run-')));
-  const alloc = await allocate(project.services.map((s) => s.hostname), opts.addressMode);
+  const alloc = await allocate(
+    project.services.map((s) => s.hostname),
+    opts.addressMode,
+  );
   const resolveArgs = [...alloc.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
   await alloc.beforeSpawn();
   const env = opts.quietNoSecret === true ? { ...process.env, [NO_SECRET_WARNING_ENV]: '1' } : process.env;
   const children: Array<{ child: ChildProcess; closed: Promise<void> }> = [];
   const outputs = project.services.map((service) => {
     const dataDir = path.join(dataRoot, service.hostname);
-    const args = [PEER_MAIN, ...service.args, '--name', service.hostname, '--data-dir', dataDir, ...resolveArgs, '--exit-on-stdin-close', ...opts.peerArgs];
-    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const args = [
+      PEER_MAIN,
+      ...service.args,
+      '--name',
+      service.hostname,
+      '--data-dir',
+      dataDir,
+      ...resolveArgs,
+      '--exit-on-stdin-close',
+      ...opts.peerArgs,
+    ];
+    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env,
+    });
     // 'close' comes after the process exited and its stdio streams ended.
     children.push({ child, closed: new Promise((resolve) => child.once('close', () => resolve())) });
     const ended = new Promise<string>((resolve) => {

@@ -64,7 +64,10 @@ const DECIDED = '1;32';
  * line) to the line to show. Names are padded to the longest, so the
  * arrows and the message types line up.
  */
-export function prettyFormatter(peers: readonly PrettyPeer[], opts: { color: boolean }): (index: number, raw: string) => string {
+export function prettyFormatter(
+  peers: readonly PrettyPeer[],
+  opts: { color: boolean },
+): (index: number, raw: string) => string {
   const width = Math.max(1, ...peers.map((p) => p.label.length));
   const byId = new Map<number, string>();
   for (const p of peers) if (p.id !== undefined && !byId.has(p.id)) byId.set(p.id, p.label);
@@ -78,11 +81,20 @@ export function prettyFormatter(peers: readonly PrettyPeer[], opts: { color: boo
     const decoded = decode(raw);
     if (decoded === undefined) return `${self.padEnd(width)} | ${raw}`;
     const { line, slot } = decoded;
-    const details = [slot === undefined ? '' : `slot=${slot}`, `n=${line.proposal_num}`, shownValue(line.message_value, slot !== undefined)].filter((s) => s !== '').join(' ');
+    const details = [
+      slot === undefined ? '' : `slot=${slot}`,
+      `n=${line.proposal_num}`,
+      shownValue(line.message_value, slot !== undefined),
+    ]
+      .filter((s) => s !== '')
+      .join(' ');
     if (line.action === 'chose') return paint(DECIDED, `${`${self.padEnd(width)} chose`.padEnd(head)}  ${details}`);
     const sent = line.action === 'sent';
     const who = sent ? `${self.padEnd(width)} sent` : `${name(line.peer_id).padEnd(width)} → ${self}`;
-    const what = paint(sent ? `${DIM};${TYPE_COLOR[line.message_type]}` : TYPE_COLOR[line.message_type], `${line.message_type.padEnd(TYPE_WIDTH)}  ${details}`);
+    const what = paint(
+      sent ? `${DIM};${TYPE_COLOR[line.message_type]}` : TYPE_COLOR[line.message_type],
+      `${line.message_type.padEnd(TYPE_WIDTH)}  ${details}`,
+    );
     return `${sent ? paint(DIM, who.padEnd(head)) : who.padEnd(head)}  ${what}`;
   };
 }

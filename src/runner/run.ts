@@ -105,14 +105,18 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   const firstText = readFileSync(cluster.file, 'utf8');
   for (const s of project.services) {
     if (readFileSync(s.hostsfile, 'utf8') !== firstText) {
-      opts.echo?.err(`paxos run: warning: service ${s.name} uses a different hostsfile (${s.hostsfile}) than ${cluster.file}`);
+      opts.echo?.err(
+        `paxos run: warning: service ${s.name} uses a different hostsfile (${s.hostsfile}) than ${cluster.file}`,
+      );
     }
   }
 
   const width = Math.max(...project.services.map((s) => s.label.length));
   // With --data-root, what each peer starts from (Docker containers keep their own).
   const dataRoot = opts.where === 'local' ? opts.dataRoot : undefined;
-  const saved = await Promise.all(project.services.map((s) => (dataRoot === undefined ? undefined : savedState(path.join(dataRoot, s.hostname)))));
+  const saved = await Promise.all(
+    project.services.map((s) => (dataRoot === undefined ? undefined : savedState(path.join(dataRoot, s.hostname)))),
+  );
   const peers: PeerRun[] = project.services.map((service, i) => {
     const host = cluster.byHost(service.hostname);
     return {
@@ -151,22 +155,39 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
 
   const launch = opts.where === 'docker' ? launchDocker : launchLocal;
   // One "no shared secret" warning for the run, not one per local peer.
-  const noSecret = opts.where === 'local' && opts.echo !== undefined && project.services.some((s) => !namesSecret([...s.args, ...opts.peerArgs], process.env));
-  const launched = await launch(project, { addressMode: opts.addressMode, peerArgs: opts.peerArgs, dataRoot: opts.dataRoot, quietNoSecret: noSecret });
+  const noSecret =
+    opts.where === 'local' &&
+    opts.echo !== undefined &&
+    project.services.some((s) => !namesSecret([...s.args, ...opts.peerArgs], process.env));
+  const launched = await launch(project, {
+    addressMode: opts.addressMode,
+    peerArgs: opts.peerArgs,
+    dataRoot: opts.dataRoot,
+    quietNoSecret: noSecret,
+  });
   opts.echo?.err(`paxos run: ${project.file}: ${peers.length} peers (${launched.where})`);
   if (launched.clientFlags.length > 0) {
     const first = project.services[0]!;
-    // Two lines to paste as they are (PAXOS_ENDPOINTS: the --resolve items, comma-separated), from where `npx paxos run` ran.
+    // Two lines to paste as they are (PAXOS_ENDPOINTS: the --resolve items, comma-separated), from where `npx paxos
+    // run` ran.
     const endpoints = launched.clientFlags.filter((_, i, all) => all[i - 1] === '--resolve').join(',');
     opts.echo?.err('paxos run: clients reach them with (paste into a shell here):');
     opts.echo?.err(`export PAXOS_ENDPOINTS=${endpoints}`);
     opts.echo?.err(
-      logMode ? `npx paxos put greeting hello   # or get KEY, del KEY, cas KEY OLD NEW, dump --from ${first.hostname}` : `npx paxos get --from ${first.hostname}   # or npx paxos submit VALUE --to PROPOSER`,
+      logMode
+        ? `npx paxos put greeting hello   # or get KEY, del KEY, cas KEY OLD NEW, dump --from ${first.hostname}`
+        : `npx paxos get --from ${first.hostname}   # or npx paxos submit VALUE --to PROPOSER`,
     );
   }
   if (logMode) opts.echo?.err('paxos run: a replicated-log cluster runs until Ctrl-C');
   for (const line of startupNotes(project.services, cluster, noSecret)) opts.echo?.err(`paxos run: ${line}`);
-  const pretty = opts.pretty === undefined ? undefined : prettyFormatter(peers.map((p) => ({ label: p.service.label, id: p.id })), opts.pretty);
+  const pretty =
+    opts.pretty === undefined
+      ? undefined
+      : prettyFormatter(
+          peers.map((p) => ({ label: p.service.label, id: p.id })),
+          opts.pretty,
+        );
   launched.outputs.forEach((output, i) => {
     const peer = peers[i]!;
     peer.spawnedAt = output.spawnedAt;
@@ -203,7 +224,10 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   const timeout =
     opts.keepRunning === true
       ? undefined
-      : setTimeout(() => (decided() ? finish('decided', '') : finish('timeout', timeoutReason(peers, opts.timeoutMs))), opts.timeoutMs);
+      : setTimeout(
+          () => (decided() ? finish('decided', '') : finish('timeout', timeoutReason(peers, opts.timeoutMs))),
+          opts.timeoutMs,
+        );
   const onAbort = (): void => finish('interrupted', 'interrupted');
   opts.signal?.addEventListener('abort', onAbort);
   if (opts.signal?.aborted === true) onAbort();
@@ -221,11 +245,17 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
 
   const goldenDir = path.join(project.dir, 'expected');
   // Goldens describe a run from empty state; a resumed run replays from memory.
-  const goldens = opts.compare && outcome === 'decided' && !logMode && resumed.length === 0 ? readGoldens(goldenDir) : null;
+  const goldens =
+    opts.compare && outcome === 'decided' && !logMode && resumed.length === 0 ? readGoldens(goldenDir) : null;
   const mismatches =
     goldens === null
       ? null
-      : compareWithGoldens(goldens, peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines })), cluster, path.relative(process.cwd(), goldenDir) || 'expected');
+      : compareWithGoldens(
+          goldens,
+          peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines })),
+          cluster,
+          path.relative(process.cwd(), goldenDir) || 'expected',
+        );
   const transcripts = peers.map((p) => ({ label: p.service.label, id: p.id, lines: p.lines, resumed: p.resumed }));
   const violations = logMode ? [] : checkTranscripts(transcripts, cluster);
   const values = logMode ? new Set<string>() : new Set(peers.flatMap((p) => p.chose));
@@ -277,7 +307,9 @@ export function startupNotes(services: readonly Service[], cluster: Cluster, noS
  * the peer itself will read it when it starts (and released before that).
  */
 async function savedState(dir: string): Promise<{ remembered: string | undefined } | undefined> {
-  const lived = ['identity.json', 'state-log', 'state.json', 'state.json.migrated'].some((f) => existsSync(path.join(dir, f)));
+  const lived = ['identity.json', 'state-log', 'state.json', 'state.json.migrated'].some((f) =>
+    existsSync(path.join(dir, f)),
+  );
   if (!lived) return undefined;
   const storage = new WalStorage(dir);
   try {
@@ -309,7 +341,10 @@ export function summarize(peers: readonly Pick<PeerRun, 'service' | 'chose' | 'r
           ? `all chose ${show(one!)}`
           : `${peers.length - waiting} of ${peers.length} chose ${show(one!)}; ${waiting} ${waiting === 1 ? 'has' : 'have'} not chosen`;
   const resumed = peers.filter((p) => p.resumed !== undefined).length;
-  const memory = resumed === 0 ? '' : `; ${resumed === peers.length ? 'all' : `${resumed} of ${peers.length}`} resumed from saved state`;
+  const memory =
+    resumed === 0
+      ? ''
+      : `; ${resumed === peers.length ? 'all' : `${resumed} of ${peers.length}`} resumed from saved state`;
   return `chosen: ${parts.join(' ')} (${verdict}${memory})`;
 }
 

@@ -67,7 +67,8 @@ export class Invariants {
       if (found === undefined) continue;
       const s = found.state;
       const before = this.promised.get(a) ?? 0;
-      if (found.live && s.promised < before) throw new Violation(`peer ${a}'s promise decreased from ${before} to ${s.promised}`);
+      if (found.live && s.promised < before)
+        throw new Violation(`peer ${a}'s promise decreased from ${before} to ${s.promised}`);
       this.promised.set(a, Math.max(before, s.promised));
       if (s.accepted !== null) {
         const key = `${s.accepted.n} ${s.accepted.v}`;
@@ -80,7 +81,9 @@ export class Invariants {
     for (const [peer, printed] of this.printedBy) {
       for (const v of printed) {
         if (this.chosenValue === null || v !== this.chosenValue) {
-          throw new Violation(`peer ${peer} printed chose ${v}, but ${this.chosenValue === null ? 'no value' : this.chosenValue} was accepted by a majority`);
+          throw new Violation(
+            `peer ${peer} printed chose ${v}, but ${this.chosenValue === null ? 'no value' : this.chosenValue} was accepted by a majority`,
+          );
         }
       }
     }
@@ -89,7 +92,9 @@ export class Invariants {
   private noteChosen(v: string, n: number): void {
     if (!this.proposed.includes(v)) throw new Violation(`${v} was chosen at ${n} but nobody proposed it`);
     if (this.chosenValue !== null && this.chosenValue !== v) {
-      throw new Violation(`two values chosen: ${this.chosenValue}, then ${v} at ${n} (group ${groupOfProposal(n, this.stride)})`);
+      throw new Violation(
+        `two values chosen: ${this.chosenValue}, then ${v} at ${n} (group ${groupOfProposal(n, this.stride)})`,
+      );
     }
     if (this.chosenValue === null) this.note(`CHOSEN ${v} at ${n} (a majority accepted it)`);
     this.chosenValue = v;

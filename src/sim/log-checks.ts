@@ -50,18 +50,26 @@ export class Invariants {
       if (v.length > 1) this.ctx.stats.multiCommandSlots += 1;
       for (const cmd of v) {
         const c = JSON.stringify(cmd);
-        if (c !== '{"o":"noop"}' && !this.issued.has(c)) this.ctx.fail('safety', `slot ${slot} holds ${c.slice(0, 80)}, which no client issued`);
+        if (c !== '{"o":"noop"}' && !this.issued.has(c))
+          this.ctx.fail('safety', `slot ${slot} holds ${c.slice(0, 80)}, which no client issued`);
       }
       this.ctx.note(`r${rep.id} ${how} slot ${slot} = ${text.slice(0, 100)}`);
     } else if (prev.text !== text) {
-      this.ctx.fail('safety', `slot ${slot}: replica ${rep.id} ${how} ${text.slice(0, 100)} but ${prev.who} had ${prev.text.slice(0, 100)}`);
+      this.ctx.fail(
+        'safety',
+        `slot ${slot}: replica ${rep.id} ${how} ${text.slice(0, 100)} but ${prev.who} had ${prev.text.slice(0, 100)}`,
+      );
     }
   }
 
   snapshot(rep: Checked, index: number, data: string): void {
     const prev = this.snapshots.get(index);
     if (prev === undefined) this.snapshots.set(index, data);
-    else if (prev !== data) this.ctx.fail('safety', `replica ${rep.id}'s store at slot ${index} differs from another replica's at the same slot`);
+    else if (prev !== data)
+      this.ctx.fail(
+        'safety',
+        `replica ${rep.id}'s store at slot ${index} differs from another replica's at the same slot`,
+      );
   }
 
   /** A leader at a ballot: owned by it, and never used by two lives. */
@@ -72,7 +80,11 @@ export class Invariants {
       this.ledBy.set(ballot, who);
       this.ctx.stats.leaders += 1;
       this.ctx.note(`r${rep.id} leads at ballot ${ballot}`);
-      if (this.durability && ballotOwner(ballot, this.n) !== rep.id) this.ctx.fail('durability', `replica ${rep.id} leads at ballot ${ballot}, owned by replica ${ballotOwner(ballot, this.n)}`);
+      if (this.durability && ballotOwner(ballot, this.n) !== rep.id)
+        this.ctx.fail(
+          'durability',
+          `replica ${rep.id} leads at ballot ${ballot}, owned by replica ${ballotOwner(ballot, this.n)}`,
+        );
     } else if (prev !== who && this.durability) {
       this.ctx.fail('durability', `ballot ${ballot} led by ${prev} and again by ${who}`);
     }
@@ -86,7 +98,10 @@ export class Invariants {
     // Only the owner of a ballot knows it for sure; if it lost its own state since, its candidacy died with it.
     const owner = ballotOwner(lost.promise, this.n);
     if (owner !== rep.id && this.lostAt(owner) < lost.at) {
-      this.ctx.fail('durability', `replica ${rep.id} votes again with promise ${promise}, below the ${lost.promise} it had promised before it lost state`);
+      this.ctx.fail(
+        'durability',
+        `replica ${rep.id} votes again with promise ${promise}, below the ${lost.promise} it had promised before it lost state`,
+      );
     }
   }
 }

@@ -11,7 +11,13 @@
 import type { PeerId } from '../core/types.js';
 import { pick } from '../util/prng.js';
 import { readsByIndex, type Answer } from '../node/replica-node.js';
-import { checkClientCommand, encodeCommand, type CheckedClientCommand, type ClientCommand, type Result } from '../sm/command.js';
+import {
+  checkClientCommand,
+  encodeCommand,
+  type CheckedClientCommand,
+  type ClientCommand,
+  type Result,
+} from '../sm/command.js';
 import type { Invariants } from './log-checks.js';
 import type { SimReplicas } from './log-replicas.js';
 import type { SimContext } from './log-world-types.js';
@@ -69,7 +75,18 @@ export class SimClients {
   ) {
     for (let c = 0; c < count; c++) {
       const sticky = ctx.rng() < 0.5;
-      const client: Client = { idx: c, id: `c${c}`, seq: 0, process: `c${c}.0`, gen: 0, sticky, home: 0, op: null, done: false, seen: new Map() };
+      const client: Client = {
+        idx: c,
+        id: `c${c}`,
+        seq: 0,
+        process: `c${c}.0`,
+        gen: 0,
+        sticky,
+        home: 0,
+        op: null,
+        done: false,
+        seen: new Map(),
+      };
       this.clients.push(client);
       ctx.agenda.push(5 + Math.floor(ctx.rng() * 100), () => this.nextOp(client));
     }
@@ -143,7 +160,9 @@ export class SimClients {
       });
     if (rep.node === null) return retryLater(10 + Math.floor(ctx.rng() * 20)); // connection refused
     const byIndex = readsByIndex(rep.node.kv, op.wire);
-    ctx.note(`client ${client.id} seq ${op.cmd.seq} ${op.cmd.op} ${op.cmd.key} -> r${rep.id}${byIndex ? ' by read index' : ''} (attempt ${op.attempts})`);
+    ctx.note(
+      `client ${client.id} seq ${op.cmd.seq} ${op.cmd.op} ${op.cmd.key} -> r${rep.id}${byIndex ? ' by read index' : ''} (attempt ${op.attempts})`,
+    );
     const answered = (a: Answer): void => {
       if (client.op !== op) return; // an answer to an op already settled
       if (a.status === 'done') {
@@ -186,7 +205,10 @@ export class SimClients {
       this.newSession(client);
       client.seen.delete(k);
     } else if (res.status === 'stale' || res.status === 'expired') {
-      ctx.fail('safety', `client ${client.id} seq ${op.cmd.seq} (${f}) came back ${res.status}: its current command was not applied`);
+      ctx.fail(
+        'safety',
+        `client ${client.id} seq ${op.cmd.seq} (${f}) came back ${res.status}: its current command was not applied`,
+      );
     } else if (res.status === 'mismatch') {
       if (f !== 'cas') ctx.fail('safety', `client ${client.id} ${f} came back mismatch`);
       this.ops.fail += 1;

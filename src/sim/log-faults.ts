@@ -26,7 +26,23 @@ export class Faults {
     const L = this.replicas.leader();
     const storage = this.variant !== undefined && STORAGE_VARIANTS.has(this.variant);
     const all = this.replicas.all;
-    const kinds = ['crash', 'crashLeader', 'crashLeader', 'outage', 'isolateLeader', 'isolateLeader', 'muteLeader', 'split', 'oneWay', 'lossy', 'slow', 'tail', 'heal', 'calm', 'disk'] as const;
+    const kinds = [
+      'crash',
+      'crashLeader',
+      'crashLeader',
+      'outage',
+      'isolateLeader',
+      'isolateLeader',
+      'muteLeader',
+      'split',
+      'oneWay',
+      'lossy',
+      'slow',
+      'tail',
+      'heal',
+      'calm',
+      'disk',
+    ] as const;
     const kind = storage && r() < 0.5 ? 'disk' : pick(r, kinds);
     /** `whileDown` happens to its disk just before it restarts. */
     const crashIt = (victim: SimReplica, downFor: number, whileDown?: () => void): void => {
@@ -61,7 +77,8 @@ export class Faults {
       case 'disk': {
         // One replica at a time loses state, so a majority holds every acknowledged write.
         const victim = storage && L !== undefined && r() < 0.5 ? L : pick(r, all);
-        if (victim.node === null || all.some((o) => o !== victim && (o.doomed || o.lost !== null || !o.disk.member))) break;
+        if (victim.node === null || all.some((o) => o !== victim && (o.doomed || o.lost !== null || !o.disk.member)))
+          break;
         const how = pick(r, ['wipe', 'corrupt', 'corrupt', 'snapshot'] as const);
         victim.doomed = true;
         crashIt(victim, 60 + Math.floor(r() * 600), () => this.replicas.damage(victim, how));

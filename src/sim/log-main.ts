@@ -5,7 +5,14 @@
 // that broken variant. --seed S replays one run and prints its whole trace.
 
 import { choice, integer, parseFlags, runTool } from '../config/flags.js';
-import { LOG_WORLD_VARIANTS, LogWorld, sweepLogWorld, type LogWorldResult, type LogWorldSweep, type LogWorldVariant } from './log-world.js';
+import {
+  LOG_WORLD_VARIANTS,
+  LogWorld,
+  sweepLogWorld,
+  type LogWorldResult,
+  type LogWorldSweep,
+  type LogWorldVariant,
+} from './log-world.js';
 
 // ---- log-world ------------------------------------------------------------
 
@@ -64,9 +71,15 @@ export function logWorldMain(argv: readonly string[]): number {
   const seeds = integer('--seeds', values.seeds, 1);
   const from = integer('--from', values.from, 0);
   const seed = values.seed === undefined ? undefined : integer('--seed', values.seed, 0);
-  const variant: LogWorldVariant | undefined = values.variant === undefined ? undefined : choice('--variant', values.variant, LOG_WORLD_VARIANTS);
+  const variant: LogWorldVariant | undefined =
+    values.variant === undefined ? undefined : choice('--variant', values.variant, LOG_WORLD_VARIANTS);
   if (seed !== undefined) {
-    const r = new LogWorld({ seed, replicas, traceLines: 1_000_000, ...(variant === undefined ? {} : { variant }) }).run();
+    const r = new LogWorld({
+      seed,
+      replicas,
+      traceLines: 1_000_000,
+      ...(variant === undefined ? {} : { variant }),
+    }).run();
     process.stdout.write(`${[`seed ${r.seed}: ${r.shape}`, ...r.trace].join('\n')}\n`);
     process.stdout.write(
       `${r.violation === null ? 'no violation' : `VIOLATION (${r.kind}): ${r.violation}`}; ${r.live ? 'live' : `not live: ${r.notLive}`}; ` +
@@ -81,7 +94,9 @@ export function logWorldMain(argv: readonly string[]): number {
       process.stdout.write(`log-world: NOT caught: ${variant} survived ${s.runs} seeds\n`);
       return 1;
     }
-    process.stdout.write(`log-world: caught ${variant} at seed ${first.seed} (after ${s.runs} seeds)\n${reportViolation(first)}\n`);
+    process.stdout.write(
+      `log-world: caught ${variant} at seed ${first.seed} (after ${s.runs} seeds)\n${reportViolation(first)}\n`,
+    );
     if (first.kind === 'durability') {
       // Also by what the lost state does, with the durability checks off.
       const d = sweepLogWorld(from, seeds, { replicas, variant, stopAtFirst: true, durabilityChecks: false });
@@ -108,4 +123,5 @@ export function logWorldMain(argv: readonly string[]): number {
   return s.violations.length === 0 && s.live === clean ? 0 : 1;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) runTool('log-main', logWorldMain);
+if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href)
+  runTool('log-main', logWorldMain);

@@ -42,7 +42,10 @@ export class SimNet {
     const wire = JSON.stringify(msg.type === 'snapshot' ? { ...msg, data: snapshotBytes(msg.data) } : msg);
     const copies = ctx.rng() < this.dupP ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      const delay = this.tailP > 0 && ctx.rng() < this.tailP ? 200 + Math.floor(ctx.rng() * 800) : 1 + Math.floor(ctx.rng() * this.maxDelay);
+      const delay =
+        this.tailP > 0 && ctx.rng() < this.tailP
+          ? 200 + Math.floor(ctx.rng() * 800)
+          : 1 + Math.floor(ctx.rng() * this.maxDelay);
       ctx.agenda.push(ctx.now + delay, () => this.deliver(from, to, wire));
     }
   }
@@ -50,10 +53,14 @@ export class SimNet {
   private deliver(from: PeerId, to: PeerId, wire: string): void {
     if (this.blocked(from, to)) return;
     const raw = JSON.parse(wire) as LogMessage | { type: 'snapshot'; from: PeerId; index: number; data: string };
-    if (raw.type === 'snapshot' && typeof raw.data === 'string') return this.arrive(from, to, { ...raw, data: KvStore.restore(utf8.encode(raw.data)) });
+    if (raw.type === 'snapshot' && typeof raw.data === 'string')
+      return this.arrive(from, to, { ...raw, data: KvStore.restore(utf8.encode(raw.data)) });
     // Checked as a replica's listener checks it (its commands too: the edge, src/sm/command.ts).
     const d = decodeLog(raw);
-    if (!d.ok || !('msg' in d) || d.msg.type === 'snapshot_chunk') throw new Error(`the simulator sent a message a replica refuses (${d.ok ? 'not a log message' : d.why}): ${wire.slice(0, 200)}`);
+    if (!d.ok || !('msg' in d) || d.msg.type === 'snapshot_chunk')
+      throw new Error(
+        `the simulator sent a message a replica refuses (${d.ok ? 'not a log message' : d.why}): ${wire.slice(0, 200)}`,
+      );
     this.arrive(from, to, d.msg);
   }
 

@@ -61,7 +61,18 @@ export class SimReplicas {
     private readonly checks: Invariants,
   ) {
     for (let id = 1; id <= o.n; id++) {
-      this.all.push({ id, node: null, disk: new MemoryDisk(), life: 0, lastApplied: 0, durablePromise: 0, lost: null, lostAt: -1, doomed: false, crashAt: null });
+      this.all.push({
+        id,
+        node: null,
+        disk: new MemoryDisk(),
+        life: 0,
+        lastApplied: 0,
+        durablePromise: 0,
+        lost: null,
+        lostAt: -1,
+        doomed: false,
+        crashAt: null,
+      });
     }
     for (const rep of this.all) this.start(rep);
   }
@@ -91,7 +102,8 @@ export class SimReplicas {
     const { stats } = this.ctx;
     if (msg.type === 'entries') stats.entriesDelivered += 1;
     if (msg.type === 'forward') stats.forwards += 1;
-    if ((msg.type === 'entries' || msg.type === 'snapshot') && node.core.role !== 'follower') stats.catchUpToNonFollower += 1;
+    if ((msg.type === 'entries' || msg.type === 'snapshot') && node.core.role !== 'follower')
+      stats.catchUpToNonFollower += 1;
     if (msg.type !== 'heartbeat' && msg.type !== 'heartbeat_ack') this.ctx.note('deliver', msg, to);
     this.enter(rep, (n) => n.step(msg));
   }
@@ -123,17 +135,32 @@ export class SimReplicas {
         for (const rec of records) if (rec.t === 'p') rep.durablePromise = Math.max(rep.durablePromise, rec.n);
       },
       // Compared as the store's canonical bytes: the lines' order follows each store's history.
-      snapshotSaved: (index, lines) => checks.snapshot(rep, index, fromUtf8.decode(KvBuilder.fromLines(lines).snapshot())),
+      snapshotSaved: (index, lines) =>
+        checks.snapshot(rep, index, fromUtf8.decode(KvBuilder.fromLines(lines).snapshot())),
     };
     rep.lastApplied = opened.kv.appliedIndex;
     const node = new ReplicaNode(
-      { self: rep.id, replicas: o.n, nameOf: (id) => (id === 0 ? undefined : `r${id}`), messageLines: false, timing: o.timing, random: mulberry32(Math.floor(ctx.rng() * 2 ** 32)), life: life + 1, variant: o.nodeVariant },
+      {
+        self: rep.id,
+        replicas: o.n,
+        nameOf: (id) => (id === 0 ? undefined : `r${id}`),
+        messageLines: false,
+        timing: o.timing,
+        random: mulberry32(Math.floor(ctx.rng() * 2 ** 32)),
+        life: life + 1,
+        variant: o.nodeVariant,
+      },
       {
         store,
         network: { send: (to, msg) => this.net.send(rep.id, to, msg) },
         sendSnapshot: (to, view) => {
           ctx.stats.snapshotsSent += 1;
-          this.net.send(rep.id, to, { type: 'snapshot', from: rep.id, index: view.applied, data: KvBuilder.fromLines(view.lines()) });
+          this.net.send(rep.id, to, {
+            type: 'snapshot',
+            from: rep.id,
+            index: view.applied,
+            data: KvBuilder.fromLines(view.lines()),
+          });
           return null;
         },
         now: () => ctx.now,
@@ -146,12 +173,17 @@ export class SimReplicas {
         watch: {
           learned: (slot, v) => checks.chose(rep, slot, v, 'learned'),
           applying: (slot, v) => {
-            if (slot !== rep.lastApplied + 1) ctx.fail('safety', `replica ${rep.id} applied slot ${slot} right after slot ${rep.lastApplied}: a hole`);
+            if (slot !== rep.lastApplied + 1)
+              ctx.fail('safety', `replica ${rep.id} applied slot ${slot} right after slot ${rep.lastApplied}: a hole`);
             checks.chose(rep, slot, v, 'applied');
             rep.lastApplied = slot;
           },
           installing: (index) => {
-            if (index < rep.lastApplied) ctx.fail('safety', `replica ${rep.id} installed a snapshot at ${index}, behind its applied slot ${rep.lastApplied}`);
+            if (index < rep.lastApplied)
+              ctx.fail(
+                'safety',
+                `replica ${rep.id} installed a snapshot at ${index}, behind its applied slot ${rep.lastApplied}`,
+              );
             rep.lastApplied = index;
             ctx.stats.snapshotsInstalled += 1;
             ctx.note(`r${rep.id} installed snapshot ${index}`);
@@ -197,9 +229,14 @@ export class SimReplicas {
     const node = this.start(rep);
     const core = node.core;
     ctx.stats.restarts += 1;
-    ctx.note(`r${rep.id} RESTART life ${rep.life}, promise ${core.promise}, snapshot ${rep.disk.snapshot?.index ?? 0}, ${rep.disk.records.length} records`);
+    ctx.note(
+      `r${rep.id} RESTART life ${rep.life}, promise ${core.promise}, snapshot ${rep.disk.snapshot?.index ?? 0}, ${rep.disk.records.length} records`,
+    );
     if (o.durability && core.promise < rep.durablePromise) {
-      ctx.fail('durability', `replica ${rep.id} restarted with promise ${core.promise}, below the ${rep.durablePromise} it had made durable`);
+      ctx.fail(
+        'durability',
+        `replica ${rep.id} restarted with promise ${core.promise}, below the ${rep.durablePromise} it had made durable`,
+      );
     }
     // Voting at once although it lost state (only the broken variants do).
     if (core.recovering === null && rep.lost !== null) this.checks.restored(rep, core.promise);
@@ -228,6 +265,8 @@ export class SimReplicas {
     rep.lost = { promise: Math.max(rep.lost?.promise ?? 0, rep.durablePromise), at: ctx.now };
     rep.lostAt = ctx.now;
     rep.durablePromise = replay(d.records).promised;
-    ctx.note(`r${rep.id} DISK: ${how === 'wipe' ? 'wiped' : how === 'snapshot' ? 'snapshot damaged' : `corrupt record, kept ${d.records.length} of ${before}`}`);
+    ctx.note(
+      `r${rep.id} DISK: ${how === 'wipe' ? 'wiped' : how === 'snapshot' ? 'snapshot damaged' : `corrupt record, kept ${d.records.length} of ${before}`}`,
+    );
   }
 }

@@ -26,8 +26,11 @@ export class Trace {
   }
 
   format(): string[] {
-    const ordered = this.ring.length < this.lines ? this.ring : [...this.ring.slice(this.at), ...this.ring.slice(0, this.at)];
-    return ordered.map((e) => `t=${e.t} ${e.what}${e.msg === undefined ? '' : ` ${e.msg.from}->${e.to ?? '?'} ${showMsg(e.msg)}`}`);
+    const ordered =
+      this.ring.length < this.lines ? this.ring : [...this.ring.slice(this.at), ...this.ring.slice(0, this.at)];
+    return ordered.map(
+      (e) => `t=${e.t} ${e.what}${e.msg === undefined ? '' : ` ${e.msg.from}->${e.to ?? '?'} ${showMsg(e.msg)}`}`,
+    );
   }
 }
 

@@ -5,8 +5,17 @@ import type { PeerId } from '../core/types.js';
 import type { LogMessage } from '../log/types.js';
 import type { Agenda } from './agenda.js';
 
-export type LogWorldVariant = 'skipPhase1' | 'forgetLog' | 'applyPastHole' | 'staleReads' | 'voteAtOnce' | 'corruptAsTorn' | 'fewRecoverers';
-export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = ['skipPhase1', 'forgetLog', 'applyPastHole', 'staleReads', 'voteAtOnce', 'corruptAsTorn', 'fewRecoverers'];
+export type LogWorldVariant =
+  'skipPhase1' | 'forgetLog' | 'applyPastHole' | 'staleReads' | 'voteAtOnce' | 'corruptAsTorn' | 'fewRecoverers';
+export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = [
+  'skipPhase1',
+  'forgetLog',
+  'applyPastHole',
+  'staleReads',
+  'voteAtOnce',
+  'corruptAsTorn',
+  'fewRecoverers',
+];
 /** The variants about lost or damaged disks: storage faults come more often with them. */
 export const STORAGE_VARIANTS: ReadonlySet<LogWorldVariant> = new Set(['voteAtOnce', 'corruptAsTorn', 'fewRecoverers']);
 
@@ -125,7 +134,6 @@ export class Violation extends Error {
     super(message);
   }
 }
-
 
 /** What the parts of a world share: its clock, agenda, randomness, counts and trace. */
 export interface SimContext {

@@ -89,10 +89,24 @@ import { Faults } from './log-faults.js';
 import { SimNet } from './log-net.js';
 import { SimReplicas } from './log-replicas.js';
 import { Trace } from './log-trace.js';
-import { noStats, Violation, type LogWorldOptions, type LogWorldResult, type LogWorldStats, type SimContext, type ViolationKind } from './log-world-types.js';
+import {
+  noStats,
+  Violation,
+  type LogWorldOptions,
+  type LogWorldResult,
+  type LogWorldStats,
+  type SimContext,
+  type ViolationKind,
+} from './log-world-types.js';
 
 export { LOG_WORLD_VARIANTS } from './log-world-types.js';
-export type { LogWorldOptions, LogWorldResult, LogWorldStats, LogWorldVariant, ViolationKind } from './log-world-types.js';
+export type {
+  LogWorldOptions,
+  LogWorldResult,
+  LogWorldStats,
+  LogWorldVariant,
+  ViolationKind,
+} from './log-world-types.js';
 
 const TICK_MS = 10;
 const fromUtf8 = new TextDecoder();
@@ -151,7 +165,12 @@ export class LogWorld implements SimContext {
 
     this.net = new SimNet(this, (_from, to, msg) => this.replicas.deliver(to, msg));
     this.checks = new Invariants(this, this.n, durability, (id) => this.replicas.get(id).lostAt);
-    this.replicas = new SimReplicas(this, { n: this.n, timing, nodeVariant, variant, snapshotEvery: opts.snapshotEvery ?? 20, keepSlots, durability }, this.net, this.checks);
+    this.replicas = new SimReplicas(
+      this,
+      { n: this.n, timing, nodeVariant, variant, snapshotEvery: opts.snapshotEvery ?? 20, keepSlots, durability },
+      this.net,
+      this.checks,
+    );
     const stopIssuingAt = this.faultMs + Math.max(0, quietMs - 1500);
     this.clients = new SimClients(this, this.replicas, this.checks, keys, nClients, stopIssuingAt, this.faultMs);
     this.faults = new Faults(this, this.net, this.replicas, variant, this.faultMs);
@@ -182,7 +201,12 @@ export class LogWorld implements SimContext {
       kind = err.kind;
     }
     if (violation === null) {
-      const checked = history.length === 0 ? null : checkHistory(parseHistory(history.join('\n'), `seed ${this.opts.seed}`), { maxSteps: this.opts.checkSteps ?? 3_000_000 });
+      const checked =
+        history.length === 0
+          ? null
+          : checkHistory(parseHistory(history.join('\n'), `seed ${this.opts.seed}`), {
+              maxSteps: this.opts.checkSteps ?? 3_000_000,
+            });
       lincheck = checked?.verdict ?? 'ok';
       if (checked?.verdict === 'illegal') {
         violation = `the client history is not linearizable: ${checked.failures[0]!.message}`;
@@ -226,10 +250,12 @@ export class LogWorld implements SimContext {
     if (down.length > 0) return `replicas ${down.map((r) => r.id).join(',')} are down`;
     const applied = all.map((r) => r.lastApplied);
     const maxSlot = this.checks.maxSlot;
-    if (applied.some((a) => a !== maxSlot)) return `applied indexes ${applied.join(',')} but slot ${maxSlot} was learned`;
+    if (applied.some((a) => a !== maxSlot))
+      return `applied indexes ${applied.join(',')} but slot ${maxSlot} was learned`;
     const busy = this.clients.busy();
     if (busy !== null) return `clients ${busy} did not finish`;
-    if (this.clients.quietInfos > 0) return `${this.clients.quietInfos} ops invoked after the faults stopped ended unknown`;
+    if (this.clients.quietInfos > 0)
+      return `${this.clients.quietInfos} ops invoked after the faults stopped ended unknown`;
     return null;
   }
 
@@ -241,7 +267,11 @@ export class LogWorld implements SimContext {
       const bytes = fromUtf8.decode(r.node.kv.snapshot());
       const other = at.get(r.lastApplied);
       if (other === undefined) at.set(r.lastApplied, { id: r.id, bytes });
-      else if (other.bytes !== bytes) this.fail('safety', `replicas ${other.id} and ${r.id} both applied up to slot ${r.lastApplied} but hold different stores`);
+      else if (other.bytes !== bytes)
+        this.fail(
+          'safety',
+          `replicas ${other.id} and ${r.id} both applied up to slot ${r.lastApplied} but hold different stores`,
+        );
     }
   }
 
@@ -319,5 +349,15 @@ export function sweepLogWorld(
     if (r.live) live += 1;
     else notLive.push(r);
   }
-  return { runs, violations, live, notLive, ops, slots, lincheckUnknown, stats, seconds: (performance.now() - t0) / 1000 };
+  return {
+    runs,
+    violations,
+    live,
+    notLive,
+    ops,
+    slots,
+    lincheckUnknown,
+    stats,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

@@ -21,7 +21,13 @@ export interface Sweep {
   readonly seconds: number;
 }
 
-export function sweep(from: number, count: number, broken?: (typeof BROKEN)[number], stopAtFirst = false, timing?: SimOptions['timing']): Sweep {
+export function sweep(
+  from: number,
+  count: number,
+  broken?: (typeof BROKEN)[number],
+  stopAtFirst = false,
+  timing?: SimOptions['timing'],
+): Sweep {
   const t0 = performance.now();
   const violations: SimResult[] = [];
   let proposersLive = 0;
@@ -30,7 +36,12 @@ export function sweep(from: number, count: number, broken?: (typeof BROKEN)[numb
   let everyoneLive = 0;
   let runs = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const r = simulate({ seed, ...(broken?.variant ? { variant: broken.variant } : {}), ...(broken?.forgetful ? { forgetful: true } : {}), ...(timing ? { timing } : {}) });
+    const r = simulate({
+      seed,
+      ...(broken?.variant ? { variant: broken.variant } : {}),
+      ...(broken?.forgetful ? { forgetful: true } : {}),
+      ...(timing ? { timing } : {}),
+    });
     runs += 1;
     if (r.violation !== null) {
       violations.push(r);
@@ -44,11 +55,24 @@ export function sweep(from: number, count: number, broken?: (typeof BROKEN)[numb
       if (r.learnersChose) learnersLive += 1;
     }
   }
-  return { runs, violations, proposersLive, withLearners, learnersLive, everyoneLive, seconds: (performance.now() - t0) / 1000 };
+  return {
+    runs,
+    violations,
+    proposersLive,
+    withLearners,
+    learnersLive,
+    everyoneLive,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 export function report(r: SimResult): string {
-  return [`seed ${r.seed} (${r.shape}): ${r.violation}`, '  last events:', ...r.trace.map((l) => `    ${l}`), `  replay: npm run sim -- --seed ${r.seed}`].join('\n');
+  return [
+    `seed ${r.seed} (${r.shape}): ${r.violation}`,
+    '  last events:',
+    ...r.trace.map((l) => `    ${l}`),
+    `  replay: npm run sim -- --seed ${r.seed}`,
+  ].join('\n');
 }
 
 const HELP = `Usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--variant NAME]
@@ -82,12 +106,26 @@ function main(argv: string[]): number {
   const seeds = integer('--seeds', values.seeds, 1);
   const from = integer('--from', values.from, 0);
   const seed = values.seed === undefined ? undefined : integer('--seed', values.seed, 0);
-  const name = values.variant === undefined ? undefined : choice('--variant', values.variant, BROKEN.map((b) => b.name));
+  const name =
+    values.variant === undefined
+      ? undefined
+      : choice(
+          '--variant',
+          values.variant,
+          BROKEN.map((b) => b.name),
+        );
   const broken = name === undefined ? undefined : BROKEN.find((b) => b.name === name);
   if (seed !== undefined) {
-    const r = simulate({ seed, traceLines: 100_000, ...(broken?.variant ? { variant: broken.variant } : {}), ...(broken?.forgetful ? { forgetful: true } : {}) });
+    const r = simulate({
+      seed,
+      traceLines: 100_000,
+      ...(broken?.variant ? { variant: broken.variant } : {}),
+      ...(broken?.forgetful ? { forgetful: true } : {}),
+    });
     process.stdout.write(`${[`seed ${r.seed}: ${r.shape}`, ...r.trace].join('\n')}\n`);
-    process.stdout.write(`${r.violation === null ? `no violation; chosen ${r.chosen ?? 'nothing'}; every proposer chose: ${r.proposersChose}` : `VIOLATION: ${r.violation}`} (${r.events} events, ${r.endedAt.toFixed(0)} ms simulated)\n`);
+    process.stdout.write(
+      `${r.violation === null ? `no violation; chosen ${r.chosen ?? 'nothing'}; every proposer chose: ${r.proposersChose}` : `VIOLATION: ${r.violation}`} (${r.events} events, ${r.endedAt.toFixed(0)} ms simulated)\n`,
+    );
     return r.violation === null ? 0 : 1;
   }
   const s = sweep(from, seeds, broken, broken !== undefined);
@@ -110,4 +148,5 @@ function main(argv: string[]): number {
   return s.violations.length === 0 ? 0 : 1;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) runTool('sim', main);
+if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href)
+  runTool('sim', main);

@@ -19,7 +19,11 @@ function acceptRegardless(s: AcceptorState, n: number, v: string): AcceptorReply
 
 export const BROKEN: readonly Broken[] = [
   { name: 'ignore-promise', what: 'an acceptor that ignores its promise', variant: { accept: acceptRegardless } },
-  { name: 'no-adopt', what: 'a proposer that skips adopting the highest accepted value', variant: { adopt: () => null } },
+  {
+    name: 'no-adopt',
+    what: 'a proposer that skips adopting the highest accepted value',
+    variant: { adopt: () => null },
+  },
   { name: 'quorum-of-one', what: 'a quorum of one', variant: { quorum: () => 1 } },
   { name: 'forgetful', what: 'peers that restart with empty state (no durable storage)', forgetful: true },
 ];

@@ -39,7 +39,13 @@ export const LIVENESS_END = FAULT_END + 3000;
 /** A link silent this long is declared dead and redialed (the daemon's --peer-timeout, scaled). */
 const DEAD_AFTER = 150;
 
-const TIMING: ProposerTiming = { roundTimeoutMs: 200, backoffBaseMs: 20, backoffCapMs: 500, choseRetryMs: 50, choseRetryCapMs: 400 };
+const TIMING: ProposerTiming = {
+  roundTimeoutMs: 200,
+  backoffBaseMs: 20,
+  backoffCapMs: 500,
+  choseRetryMs: 50,
+  choseRetryCapMs: 400,
+};
 
 /** Sim time (ms) between two ticks of every peer's clock, as the daemon's ticker gives them. */
 const TICK_MS = 5;
@@ -150,7 +156,9 @@ export class World {
 
     this.timing = tickTiming({ ...TIMING, ...opts.timing }, TICK_MS);
     for (const p of this.proposers) this.values.set(p, `v${p}`);
-    this.invariants = new Invariants(this.acceptors, [...this.values.values()], this.cluster.stride, (line) => this.note(line));
+    this.invariants = new Invariants(this.acceptors, [...this.values.values()], this.cluster.stride, (line) =>
+      this.note(line),
+    );
     for (const h of this.cluster.hosts) {
       this.life.set(h.id, 0);
       this.disks.set(h.id, new MemoryStorage());
@@ -169,7 +177,10 @@ export class World {
       this.agenda.push(at, { kind: 'freeze', node: victim, until: at + between(r, 20, 500) });
     }
     for (let i = 0; i < cuts; i++) {
-      const [a, b] = [pick(r, this.cluster.hosts).id, pick(r, this.cluster.hosts).id].sort((x, y) => x - y) as [PeerId, PeerId];
+      const [a, b] = [pick(r, this.cluster.hosts).id, pick(r, this.cluster.hosts).id].sort((x, y) => x - y) as [
+        PeerId,
+        PeerId,
+      ];
       if (a === b) continue;
       const at = between(r, 0, FAULT_END * 0.7);
       this.agenda.push(at, { kind: 'cut', a, b });
@@ -229,8 +240,21 @@ export class World {
   private makeNode(id: PeerId, state: DurableState, startWithinMs: number): LabNode {
     const rng = mulberry32(Math.floor(this.rng() * 2 ** 32));
     const value = this.values.get(id);
-    const start = value === undefined ? {} : { start: { value, afterTicks: inTicks(between(this.rng, 0, startWithinMs), TICK_MS) } };
-    const core = new PaxosNode({ self: id, cluster: this.cluster, timing: this.timing, rng, ...start, ...(this.opts.variant ? { variant: this.opts.variant } : {}) }, state);
+    const start =
+      value === undefined
+        ? {}
+        : { start: { value, afterTicks: inTicks(between(this.rng, 0, startWithinMs), TICK_MS) } };
+    const core = new PaxosNode(
+      {
+        self: id,
+        cluster: this.cluster,
+        timing: this.timing,
+        rng,
+        ...start,
+        ...(this.opts.variant ? { variant: this.opts.variant } : {}),
+      },
+      state,
+    );
     for (const h of this.cluster.hosts) if (h.id !== id) core.linkUp(h.id);
     const disk = this.disks.get(id)!;
     return new LabNode(core, {
@@ -329,7 +353,11 @@ export class World {
       case 'heal':
         if (!this.cuts.delete(`${ev.a} ${ev.b}`)) return;
         this.note(`HEAL ${ev.a}<->${ev.b}: the link was declared dead and redialed`);
-        for (const [x, y] of [[ev.a, ev.b], [ev.b, ev.a]] as const) this.reconnect(x, y);
+        for (const [x, y] of [
+          [ev.a, ev.b],
+          [ev.b, ev.a],
+        ] as const)
+          this.reconnect(x, y);
         return;
     }
   }
@@ -370,7 +398,9 @@ export class World {
     if (this.nodes.get(id) != null) return;
     const state = this.opts.forgetful ? EMPTY_STATE : this.disks.get(id)!.load();
     this.nodes.set(id, this.makeNode(id, state, 20));
-    this.note(`RESTART peer ${id} from promised ${state.promised}, accepted ${state.accepted === null ? '-' : `${state.accepted.v}@${state.accepted.n}`}`);
+    this.note(
+      `RESTART peer ${id} from promised ${state.promised}, accepted ${state.accepted === null ? '-' : `${state.accepted.v}@${state.accepted.n}`}`,
+    );
     this.invariants.restarts(id, state);
     // As the daemon does at start: a proposer that won before the crash says so again.
     this.drive(id, (n) => n.kick());
@@ -398,9 +428,9 @@ export class World {
       return;
     }
     this.agenda.push(this.now + between(this.rng, 0.1, this.maxDelay), { kind: 'deliver', to, msg });
-    if (this.faulty() && this.rng() < this.dupP) this.agenda.push(this.now + between(this.rng, 0.1, this.maxDelay), { kind: 'deliver', to, msg });
+    if (this.faulty() && this.rng() < this.dupP)
+      this.agenda.push(this.now + between(this.rng, 0.1, this.maxDelay), { kind: 'deliver', to, msg });
   }
-
 }
 
 function show(m: Message): string {

@@ -69,7 +69,14 @@ export type Command = ClientCommand | { readonly op: 'noop' };
 export type WireClientCommand =
   | { readonly o: 'put'; readonly c: string; readonly s: number; readonly k: string; readonly v: string }
   | { readonly o: 'get' | 'del'; readonly c: string; readonly s: number; readonly k: string }
-  | { readonly o: 'cas'; readonly c: string; readonly s: number; readonly k: string; readonly e: string | null; readonly v: string };
+  | {
+      readonly o: 'cas';
+      readonly c: string;
+      readonly s: number;
+      readonly k: string;
+      readonly e: string | null;
+      readonly v: string;
+    };
 export type WireCommand = WireClientCommand | { readonly o: 'noop' };
 
 declare const CHECKED: unique symbol;
@@ -172,17 +179,20 @@ function invalid(raw: unknown): string | null {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'command is not a JSON object';
   const o = raw as Obj;
   const op = o['o'];
-  if (typeof op !== 'string' || !Object.hasOwn(COMMAND_KEYS, op)) return `"o" must be one of put, get, del, cas, noop; got ${show(op)}`;
+  if (typeof op !== 'string' || !Object.hasOwn(COMMAND_KEYS, op))
+    return `"o" must be one of put, get, del, cas, noop; got ${show(op)}`;
   const allowed = COMMAND_KEYS[op as Command['op']];
   // Unknown fields are refused, not ignored: a replica must never apply a command it half understands.
   const extra = Object.keys(o).find((k) => !allowed.includes(k));
-  if (extra !== undefined) return `${op}: unexpected field ${JSON.stringify(extra).slice(0, 40)} (allowed: ${allowed.join(', ')})`;
+  if (extra !== undefined)
+    return `${op}: unexpected field ${JSON.stringify(extra).slice(0, 40)} (allowed: ${allowed.join(', ')})`;
   if (op === 'noop') return null;
 
   const why = checkClient(o['c']);
   if (why !== undefined) return `${op}: ${why}`;
   const seq = o['s'];
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return `${op}: "s" (seq) must be a positive integer; got ${show(seq)}`;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1)
+    return `${op}: "s" (seq) must be a positive integer; got ${show(seq)}`;
   const key = checkKey(o['k']);
   if (key !== undefined) return `${op}: ${key}`;
   if (op === 'get' || op === 'del') return null;
@@ -220,14 +230,17 @@ export function decodeResult(raw: unknown): Decoded<Result> {
     case 'ok':
       if (keys === 'r') return { ok: true, value: { status: 'ok' } };
       if (keys === 'p,r' && str('p')) return { ok: true, value: { status: 'ok', prev: o['p'] as string } };
-      if (keys === 'r,v' && strOrNull('v')) return { ok: true, value: { status: 'ok', value: o['v'] as string | null } };
+      if (keys === 'r,v' && strOrNull('v'))
+        return { ok: true, value: { status: 'ok', value: o['v'] as string | null } };
       return bad('"ok" result must be {"r":"ok"}, {"r":"ok","p":string} or {"r":"ok","v":string|null}');
     case 'mismatch':
-      if (keys === 'cur,r' && strOrNull('cur')) return { ok: true, value: { status: 'mismatch', current: o['cur'] as string | null } };
+      if (keys === 'cur,r' && strOrNull('cur'))
+        return { ok: true, value: { status: 'mismatch', current: o['cur'] as string | null } };
       return bad('"mismatch" result must be {"r":"mismatch","cur":string|null}');
     case 'stale': {
       const last = o['last'];
-      if (keys === 'last,r' && typeof last === 'number' && Number.isSafeInteger(last) && last >= 1) return { ok: true, value: { status: 'stale', last } };
+      if (keys === 'last,r' && typeof last === 'number' && Number.isSafeInteger(last) && last >= 1)
+        return { ok: true, value: { status: 'stale', last } };
       return bad('"stale" result must be {"r":"stale","last":positive integer}');
     }
     case 'expired':
@@ -235,7 +248,8 @@ export function decodeResult(raw: unknown): Decoded<Result> {
       return bad('"expired" result must be {"r":"expired"}');
     case 'quota': {
       const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-      if (keys === 'quota,r,used' && count(o['used']) && count(o['quota'])) return { ok: true, value: { status: 'quota', used: o['used'], quota: o['quota'] } };
+      if (keys === 'quota,r,used' && count(o['used']) && count(o['quota']))
+        return { ok: true, value: { status: 'quota', used: o['used'], quota: o['quota'] } };
       return bad('"quota" result must be {"r":"quota","used":bytes,"quota":bytes}');
     }
     default:

@@ -3,7 +3,6 @@
 // replica file. The store keeps serving writes meanwhile; it hands the view
 // the old value of every key it changes, so the view copies nothing up front.
 
-
 /** The first line of a snapshot streamed line by line (see KvView.lines). */
 export const STREAM_FORMAT = 'paxos-kv/2';
 
@@ -23,7 +22,10 @@ export interface KvPiece {
  * sessions by apply index, their eviction order.
  */
 export class KvView {
-  /** Old values of the keys the store wrote since the view was taken (absent then: not recorded, the key is not in `keyList`). */
+  /**
+   * Old values of the keys the store wrote since the view was taken (absent then: not recorded, the key is not in
+   * `keyList`).
+   */
   private readonly before = new Map<string, string>();
   private closed = false;
 
@@ -88,7 +90,8 @@ export class KvView {
       }
     }
     // At least one piece, so that even an empty store makes a transfer.
-    if (entries.length > 0 || sessions.length > 0 || (this.keyList.length === 0 && this.sessions.length === 0)) yield { entries, sessions };
+    if (entries.length > 0 || sessions.length > 0 || (this.keyList.length === 0 && this.sessions.length === 0))
+      yield { entries, sessions };
   }
 
   /**

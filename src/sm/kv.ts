@@ -37,7 +37,18 @@
 // disk or send it to each other without one giant string (see KvView).
 
 import { KvView, STREAM_FORMAT, type SessionLine } from './kv-view.js';
-import { checkCommand, decodeCommand, decodeResult, encodeCommand, encodeResult, checkKey, checkValue, type CheckedCommand, type Command, type Result } from './command.js';
+import {
+  checkCommand,
+  decodeCommand,
+  decodeResult,
+  encodeCommand,
+  encodeResult,
+  checkKey,
+  checkValue,
+  type CheckedCommand,
+  type Command,
+  type Result,
+} from './command.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 
@@ -48,7 +59,10 @@ const SNAPSHOT_FORMAT = 'paxos-kv/1';
 export interface KvOptions {
   /** Most client sessions kept; default 10,000. Must be the same on every replica. */
   readonly maxSessions?: number;
-  /** Largest store (UTF-8 bytes of keys and values) a put or cas may make; default 2 GiB. Must be the same on every replica. */
+  /**
+   * Largest store (UTF-8 bytes of keys and values) a put or cas may make; default 2 GiB. Must be the same on every
+   * replica.
+   */
   readonly quotaBytes?: number;
 }
 
@@ -81,10 +95,12 @@ export class KvStore {
 
   constructor(options: KvOptions = {}) {
     const max = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxSessions must be a positive integer; got ${max}`);
+    if (!Number.isSafeInteger(max) || max < 1)
+      throw new RangeError(`maxSessions must be a positive integer; got ${max}`);
     this.maxSessions = max;
     const quota = options.quotaBytes ?? DEFAULT_QUOTA_BYTES;
-    if (!Number.isSafeInteger(quota) || quota < 1) throw new RangeError(`quotaBytes must be a positive integer; got ${quota}`);
+    if (!Number.isSafeInteger(quota) || quota < 1)
+      throw new RangeError(`quotaBytes must be a positive integer; got ${quota}`);
     this.quotaBytes = quota;
   }
 
@@ -111,7 +127,9 @@ export class KvStore {
     return this.sessions.get(client);
   }
 
-  /** Whether this client's command `seq` was applied here already (a retry of it would be answered from its session). */
+  /**
+   * Whether this client's command `seq` was applied here already (a retry of it would be answered from its session).
+   */
   hasApplied(client: string, seq: number): boolean {
     return (this.sessions.get(client)?.seq ?? 0) >= seq;
   }
@@ -133,10 +151,15 @@ export class KvStore {
    */
   apply(cmd: Command, index: number): Result {
     if (!Number.isSafeInteger(index) || index <= this.applied) {
-      throw new RangeError(`apply: log index ${index} is not above the applied index ${this.applied}; apply each index once, in increasing order`);
+      throw new RangeError(
+        `apply: log index ${index} is not above the applied index ${this.applied}; apply each index once, in increasing order`,
+      );
     }
     const valid = checkCommand(encodeCommand(cmd));
-    if (!valid.ok) throw new TypeError(`apply: invalid command at index ${index}: ${valid.why}; decode commands with decodeCommand before proposing them`);
+    if (!valid.ok)
+      throw new TypeError(
+        `apply: invalid command at index ${index}: ${valid.why}; decode commands with decodeCommand before proposing them`,
+      );
     this.applied = index;
     return this.applyChecked(valid.value, index);
   }
@@ -150,7 +173,9 @@ export class KvStore {
    */
   applyBatch(cmds: readonly CheckedCommand[], slot: number): Result[] {
     if (!Number.isSafeInteger(slot) || slot <= this.applied) {
-      throw new RangeError(`applyBatch: slot ${slot} is not above the applied index ${this.applied}; apply each slot once, in increasing order`);
+      throw new RangeError(
+        `applyBatch: slot ${slot} is not above the applied index ${this.applied}; apply each slot once, in increasing order`,
+      );
     }
     const results: Result[] = [];
     for (const cmd of cmds) results.push(this.applyChecked(cmd, slot));
@@ -197,7 +222,8 @@ export class KvStore {
   private write(key: string, value: string, cur: string | undefined): Result | null {
     const before = cur === undefined ? 0 : entryBytes(key, cur);
     const after = entryBytes(key, value);
-    if (after > before && this.bytes - before + after > this.quotaBytes) return { status: 'quota', used: this.bytes, quota: this.quotaBytes };
+    if (after > before && this.bytes - before + after > this.quotaBytes)
+      return { status: 'quota', used: this.bytes, quota: this.quotaBytes };
     for (const v of this.views) v.willWrite(key, cur);
     this.data.set(key, value);
     this.bytes += after - before;
@@ -231,15 +257,19 @@ export class KvStore {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
       raw = JSON.parse(text);
     } catch (err) {
-      throw new SnapshotError(`snapshot: not UTF-8 JSON (${(err as Error).message}); it is truncated or not a paxos-kv snapshot`);
+      throw new SnapshotError(
+        `snapshot: not UTF-8 JSON (${(err as Error).message}); it is truncated or not a paxos-kv snapshot`,
+      );
     }
     const o = raw as Record<string, unknown>;
     const fail = (why: string): never => {
       throw new SnapshotError(`snapshot: ${why}`);
     };
-    if (typeof raw !== 'object' || raw === null || o['format'] !== SNAPSHOT_FORMAT) fail(`"format" is not "${SNAPSHOT_FORMAT}"`);
+    if (typeof raw !== 'object' || raw === null || o['format'] !== SNAPSHOT_FORMAT)
+      fail(`"format" is not "${SNAPSHOT_FORMAT}"`);
     const applied = o['applied'];
-    if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0) return fail('"applied" must be a non-negative integer');
+    if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0)
+      return fail('"applied" must be a non-negative integer');
     const kv = new KvStore(options);
     kv.applied = applied;
 
@@ -250,7 +280,10 @@ export class KvStore {
       const [k, v] = e as unknown[];
       const why = checkKey(k) ?? checkValue(v, 'value');
       if (why !== undefined) fail(`data[${i}]: ${why}`);
-      if (prevKey !== undefined && !((k as string) > prevKey)) fail(`data[${i}]: key ${JSON.stringify(k).slice(0, 40)} is not after the previous key (keys must be sorted and unique)`);
+      if (prevKey !== undefined && !((k as string) > prevKey))
+        fail(
+          `data[${i}]: key ${JSON.stringify(k).slice(0, 40)} is not after the previous key (keys must be sorted and unique)`,
+        );
       prevKey = k as string;
       kv.data.set(k as string, v as string);
       kv.bytes += entryBytes(k as string, v as string);
@@ -265,8 +298,16 @@ export class KvStore {
       const cmd = decodeCommand({ o: 'get', c: client, s: seq, k: 'k' });
       if (!cmd.ok) fail(`sessions[${i}]: ${cmd.why}`);
       if (kv.sessions.has(client as string)) fail(`sessions[${i}]: client ${JSON.stringify(client)} appears twice`);
-      if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 1 || index < prevIndex || index > applied) {
-        fail(`sessions[${i}]: index must be an integer at least the previous session's (${prevIndex}; one log slot may hold several clients' commands) and at most "applied" (${applied})`);
+      if (
+        typeof index !== 'number' ||
+        !Number.isSafeInteger(index) ||
+        index < 1 ||
+        index < prevIndex ||
+        index > applied
+      ) {
+        fail(
+          `sessions[${i}]: index must be an integer at least the previous session's (${prevIndex}; one log slot may hold several clients' commands) and at most "applied" (${applied})`,
+        );
       }
       const result = decodeResult(res);
       if (!result.ok) return fail(`sessions[${i}]: ${result.why}`);
@@ -275,13 +316,20 @@ export class KvStore {
     }
 
     // Only the canonical encoding is accepted, so equal stores always have equal snapshots.
-    if (!bytesEqual(kv.snapshot(), bytes)) fail('not in canonical form (field order, spacing or number format differ from what snapshot() writes)');
+    if (!bytesEqual(kv.snapshot(), bytes))
+      fail('not in canonical form (field order, spacing or number format differ from what snapshot() writes)');
     kv.evictOverflow();
     return kv;
   }
 
   /** A store from parts KvBuilder has checked; it takes them over. */
-  static fromParts(applied: number, data: Map<string, string>, sessions: Map<string, SessionInfo>, bytes: number, options: KvOptions): KvStore {
+  static fromParts(
+    applied: number,
+    data: Map<string, string>,
+    sessions: Map<string, SessionInfo>,
+    bytes: number,
+    options: KvOptions,
+  ): KvStore {
     const kv = new KvStore(options);
     kv.applied = applied;
     kv.data = data;
@@ -325,7 +373,9 @@ export class KvStore {
   }
 }
 
-/** Rebuilds a store from the pieces of a KvView, checking each as it comes. Throws SnapshotError naming what is wrong. */
+/**
+ * Rebuilds a store from the pieces of a KvView, checking each as it comes. Throws SnapshotError naming what is wrong.
+ */
 export class KvBuilder {
   private readonly data = new Map<string, string>();
   private readonly sessionMap = new Map<string, SessionInfo>();
@@ -336,7 +386,8 @@ export class KvBuilder {
     readonly applied: number,
     private readonly options: KvOptions = {},
   ) {
-    if (!Number.isSafeInteger(applied) || applied < 0) throw new SnapshotError(`snapshot: "applied" must be a non-negative integer; got ${applied}`);
+    if (!Number.isSafeInteger(applied) || applied < 0)
+      throw new SnapshotError(`snapshot: "applied" must be a non-negative integer; got ${applied}`);
   }
 
   get keys(): number {
@@ -353,21 +404,32 @@ export class KvBuilder {
     const [k, v] = e as unknown[];
     const why = checkKey(k) ?? checkValue(v, 'value');
     if (why !== undefined) throw new SnapshotError(`snapshot: ${why}`);
-    if (this.data.has(k as string)) throw new SnapshotError(`snapshot: key ${JSON.stringify(k).slice(0, 40)} appears twice`);
+    if (this.data.has(k as string))
+      throw new SnapshotError(`snapshot: key ${JSON.stringify(k).slice(0, 40)} appears twice`);
     this.data.set(k as string, v as string);
     this.bytes += entryBytes(k as string, v as string);
   }
 
   session(e: unknown): void {
     const n = this.sessionMap.size;
-    if (!Array.isArray(e) || e.length !== 4) throw new SnapshotError(`snapshot: session ${n} must be [client, seq, index, result]`);
+    if (!Array.isArray(e) || e.length !== 4)
+      throw new SnapshotError(`snapshot: session ${n} must be [client, seq, index, result]`);
     const [client, seq, index, res] = e as unknown[];
     // A get that re-decodes checks client and seq with the command's own rules.
     const cmd = decodeCommand({ o: 'get', c: client, s: seq, k: 'k' });
     if (!cmd.ok) throw new SnapshotError(`snapshot: session ${n}: ${cmd.why}`);
-    if (this.sessionMap.has(client as string)) throw new SnapshotError(`snapshot: client ${JSON.stringify(client)} appears twice`);
-    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 1 || index < this.prevIndex || index > this.applied) {
-      throw new SnapshotError(`snapshot: session ${n}: index must be an integer at least the previous session's (${this.prevIndex}) and at most "applied" (${this.applied})`);
+    if (this.sessionMap.has(client as string))
+      throw new SnapshotError(`snapshot: client ${JSON.stringify(client)} appears twice`);
+    if (
+      typeof index !== 'number' ||
+      !Number.isSafeInteger(index) ||
+      index < 1 ||
+      index < this.prevIndex ||
+      index > this.applied
+    ) {
+      throw new SnapshotError(
+        `snapshot: session ${n}: index must be an integer at least the previous session's (${this.prevIndex}) and at most "applied" (${this.applied})`,
+      );
     }
     const result = decodeResult(res);
     if (!result.ok) throw new SnapshotError(`snapshot: session ${n}: ${result.why}`);
@@ -401,18 +463,26 @@ export class KvBuilder {
       if (b === null) {
         const h = raw as Record<string, unknown> | null;
         if (h?.['format'] === SNAPSHOT_FORMAT) return KvStore.restore(new TextEncoder().encode(line), options);
-        if (h?.['format'] !== STREAM_FORMAT) throw new SnapshotError(`snapshot line 1: "format" is not "${STREAM_FORMAT}"`);
+        if (h?.['format'] !== STREAM_FORMAT)
+          throw new SnapshotError(`snapshot line 1: "format" is not "${STREAM_FORMAT}"`);
         const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-        if (!count(h['keys']) || !count(h['sessions'])) throw new SnapshotError('snapshot line 1: "keys" and "sessions" must be counts');
+        if (!count(h['keys']) || !count(h['sessions']))
+          throw new SnapshotError('snapshot line 1: "keys" and "sessions" must be counts');
         b = new KvBuilder(h['applied'] as number, options);
         keys = h['keys'];
         sessions = h['sessions'];
       } else if (n - 1 <= keys) b.entry(raw);
       else if (n - 1 <= keys + sessions) b.session(raw);
-      else throw new SnapshotError(`snapshot line ${n}: more lines than the ${keys} keys and ${sessions} sessions the first line announces`);
+      else
+        throw new SnapshotError(
+          `snapshot line ${n}: more lines than the ${keys} keys and ${sessions} sessions the first line announces`,
+        );
     }
     if (b === null) throw new SnapshotError('snapshot: no lines');
-    if (n - 1 !== keys + sessions) throw new SnapshotError(`snapshot: ${n - 1} lines after the first, where it announces ${keys} keys and ${sessions} sessions (cut short?)`);
+    if (n - 1 !== keys + sessions)
+      throw new SnapshotError(
+        `snapshot: ${n - 1} lines after the first, where it announces ${keys} keys and ${sessions} sessions (cut short?)`,
+      );
     return b.build();
   }
 }

@@ -11,7 +11,10 @@ const WRITE_BYTES = 1024 * 1024;
 /** Longest a writer makes pieces before it lets the event loop run. */
 export const BUSY_MS = 10;
 
-/** A pause for a loop: resolves at once, or on the next turn of the event loop once the loop has been busy BUSY_MS since the last. */
+/**
+ * A pause for a loop: resolves at once, or on the next turn of the event loop once the loop has been busy BUSY_MS since
+ * the last.
+ */
 export function busyYield(): () => Promise<void> {
   let last = performance.now();
   return async () => {

@@ -41,13 +41,16 @@ export function dataDirProblem(dir: string, err: unknown): StateError {
     EROFS: 'is on a read-only file system; remount it read-write, or give --data-dir a writable directory',
     EACCES: `cannot be written: no permission for ${user}; chown or chmod it, or give --data-dir a directory that user can write`,
     EPERM: `cannot be written: no permission for ${user}; chown or chmod it, or give --data-dir a directory that user can write`,
-    ENOTDIR: 'is not a directory (it, or a part of its path, is a file); give --data-dir a directory, or move the file aside',
+    ENOTDIR:
+      'is not a directory (it, or a part of its path, is a file); give --data-dir a directory, or move the file aside',
     EEXIST: 'is not a directory (a file is there); give --data-dir a directory, or move the file aside',
     ENOSPC: 'is on a full disk; free some space, or give --data-dir a directory on another disk',
     EDQUOT: 'is over its disk quota; free some space, or give --data-dir a directory on another disk',
     ENAMETOOLONG: 'is too long a path; give --data-dir a shorter one',
     ELOOP: 'goes round in a loop of symbolic links; give --data-dir a real directory',
   };
-  const what = why[code] ?? `cannot be used (${code || (err instanceof Error ? err.message : String(err))}); give --data-dir a writable directory`;
+  const what =
+    why[code] ??
+    `cannot be used (${code || (err instanceof Error ? err.message : String(err))}); give --data-dir a writable directory`;
   return new StateError(`data directory ${dir} ${what}${code !== '' && why[code] !== undefined ? ` (${code})` : ''}`);
 }

@@ -31,7 +31,15 @@ import type { Logger } from '../util/logger.js';
 import { writeAtomically } from './atomic.js';
 import { syncPath } from './fsync.js';
 import { DirLock, StateError } from './lock.js';
-import { keepSlotsFor, mustSyncNow, snapshotDue, SNAPSHOT_EVERY_SLOTS, type Identity, type LogStore, type Opened } from './log-store.js';
+import {
+  keepSlotsFor,
+  mustSyncNow,
+  snapshotDue,
+  SNAPSHOT_EVERY_SLOTS,
+  type Identity,
+  type LogStore,
+  type Opened,
+} from './log-store.js';
 import { damagedSnapshots, loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from './snapshot.js';
 import { Wal } from './wal.js';
 
@@ -122,22 +130,33 @@ export class FileLogStore implements LogStore {
       } catch (err) {
         // It passed its checksum, so this is a bug or a foreign file; either way the log forgot what it covers.
         if (had) await this.forgetIdentity();
-        throw new StateError(`snapshot ${snapshot.index} in ${this.snapDir} cannot be restored (${(err as Error).message}); move it aside, and the replica will recover from the others on its next start`);
+        throw new StateError(
+          `snapshot ${snapshot.index} in ${this.snapDir} cannot be restored (${(err as Error).message}); move it aside, and the replica will recover from the others on its next start`,
+        );
       }
       this.lastSnapshot = snapshot.index;
       this.lastCheckpoint = snapshot.index;
     }
-    const { wal, records, truncatedBytes, damage } = await Wal.open<LogRecord>(this.logDir, { onCorruption: 'salvage' });
-    if (truncatedBytes > 0) this.log.warn(`${this.logDir}: cut off a torn tail of ${truncatedBytes} bytes (a crash mid-write); every synced record is kept`);
+    const { wal, records, truncatedBytes, damage } = await Wal.open<LogRecord>(this.logDir, {
+      onCorruption: 'salvage',
+    });
+    if (truncatedBytes > 0)
+      this.log.warn(
+        `${this.logDir}: cut off a torn tail of ${truncatedBytes} bytes (a crash mid-write); every synced record is kept`,
+      );
     if (damage !== null) {
-      this.log.warn(`${damage.file}: ${damage.reason} at byte ${damage.offset}: the log is corrupt; kept the ${damage.recordsKept} records before it, and the damaged files in ${damage.keptAs}`);
+      this.log.warn(
+        `${damage.file}: ${damage.reason} at byte ${damage.offset}: the log is corrupt; kept the ${damage.recordsKept} records before it, and the damaged files in ${damage.keptAs}`,
+      );
     }
     this.wal = wal;
     const checked = checkRecords(records);
     if (typeof checked === 'string') {
       // It passed its checksum, so this is a bug or a foreign file, as for a snapshot above.
       if (had) await this.forgetIdentity();
-      throw new StateError(`${this.logDir}: ${checked}; not a log this program wrote (or a bug): move the log aside, and the replica will recover from the others on its next start`);
+      throw new StateError(
+        `${this.logDir}: ${checked}; not a log this program wrote (or a bug): move the log aside, and the replica will recover from the others on its next start`,
+      );
     }
     const empty = snapshot === null && skipped.length === 0 && records.length === 0 && damage === null;
     let recover: string | null = null;
@@ -159,7 +178,9 @@ export class FileLogStore implements LogStore {
       // a crash during recovery must not come back as a voting member.
       if (had) await this.forgetIdentity();
     } else if (!had && recover === null) {
-      recover = empty ? 'a new or wiped data directory' : `no ${path.basename(this.identityFile)} (recovery did not finish, or the directory predates it)`;
+      recover = empty
+        ? 'a new or wiped data directory'
+        : `no ${path.basename(this.identityFile)} (recovery did not finish, or the directory predates it)`;
     }
     return { recovered: replay(checked, kv.appliedIndex), kv, recover, empty: empty && !lostLog };
   }
@@ -243,9 +264,13 @@ export class FileLogStore implements LogStore {
         throw err;
       });
       await pruneSnapshots(this.snapDir, 2);
-      this.log.debug(`snapshot at slot ${view.applied} (${view.keys} keys) written in ${(performance.now() - t0).toFixed(0)} ms`);
+      this.log.debug(
+        `snapshot at slot ${view.applied} (${view.keys} keys) written in ${(performance.now() - t0).toFixed(0)} ms`,
+      );
     });
-    void this.writeReplicaFile(view).catch((err: Error) => this.log.warn(`could not write ${this.replicaFile}: ${err.message}`));
+    void this.writeReplicaFile(view).catch((err: Error) =>
+      this.log.warn(`could not write ${this.replicaFile}: ${err.message}`),
+    );
     return saved;
   }
 

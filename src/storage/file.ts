@@ -64,7 +64,8 @@ export class FileStorage implements Storage {
     }
     const d = doc as { format?: unknown; sha256?: unknown; state?: unknown } | null;
     if (d === null || typeof d !== 'object' || d.format !== FORMAT) throw this.refuse(`is not a ${FORMAT} file`);
-    if (typeof d.sha256 !== 'string' || d.sha256 !== sha256(JSON.stringify(d.state))) throw this.refuse('fails its checksum');
+    if (typeof d.sha256 !== 'string' || d.sha256 !== sha256(JSON.stringify(d.state)))
+      throw this.refuse('fails its checksum');
     const s = validState(d.state);
     if (s === null) throw this.refuse('holds a malformed state');
     return s;
@@ -87,7 +88,8 @@ export function validState(v: unknown): DurableState | null {
   const o = v as Record<string, unknown>;
   const nat = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
   const pair = (x: unknown): x is Accepted | null =>
-    x === null || (typeof x === 'object' && nat((x as Accepted).n) && (x as Accepted).n > 0 && typeof (x as Accepted).v === 'string');
+    x === null ||
+    (typeof x === 'object' && nat((x as Accepted).n) && (x as Accepted).n > 0 && typeof (x as Accepted).v === 'string');
   if (!nat(o['promised']) || !pair(o['accepted']) || !pair(o['chosen'])) return null;
   const lp = o['lastProposal'];
   if (typeof lp !== 'object' || lp === null || Array.isArray(lp)) return null;

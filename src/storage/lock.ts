@@ -27,7 +27,8 @@ export class DirLock {
       return;
     }
     // The pid lock, only if it is still ours.
-    if ((await readFile(this.lock, 'utf8').catch(() => '')).trim() === String(process.pid)) await unlink(this.lock).catch(() => undefined);
+    if ((await readFile(this.lock, 'utf8').catch(() => '')).trim() === String(process.pid))
+      await unlink(this.lock).catch(() => undefined);
   }
 
   async take(): Promise<void> {
@@ -50,7 +51,9 @@ export class DirLock {
       });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        throw new StateError(`data directory ${this.dir} is in use by another running peer; give each peer its own --data-dir`);
+        throw new StateError(
+          `data directory ${this.dir} is in use by another running peer; give each peer its own --data-dir`,
+        );
       }
       throw err;
     }
@@ -78,7 +81,9 @@ export class DirLock {
         }
         const owner = Number((await readFile(this.lock, 'utf8').catch(() => '')).trim());
         if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-          throw new StateError(`data directory ${this.dir} is in use by process ${owner}; give each peer its own --data-dir`);
+          throw new StateError(
+            `data directory ${this.dir} is in use by process ${owner}; give each peer its own --data-dir`,
+          );
         }
         await unlink(this.lock).catch(() => undefined);
       }

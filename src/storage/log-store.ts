@@ -42,7 +42,10 @@ export interface Identity {
 
 /** The identity of member `self` of a cluster of `hosts` (hostsfile order). */
 export function identityOf(hosts: readonly string[], self: number): Identity {
-  const cluster = createHash('sha256').update(hosts.map((h) => h.toLowerCase()).join('\n')).digest('hex').slice(0, 16);
+  const cluster = createHash('sha256')
+    .update(hosts.map((h) => h.toLowerCase()).join('\n'))
+    .digest('hex')
+    .slice(0, 16);
   return { cluster, member: self, host: hosts[self - 1] ?? '' };
 }
 

@@ -109,7 +109,8 @@ export class MemoryLogStore implements LogStore {
     d.damaged = null;
     if (damage !== null && this.o.corruptAsTorn !== true) d.member = false;
     const empty = d.records.length === 0 && d.snapshot === null && damage === null;
-    const kv = d.snapshot === null ? new KvStore(this.o.kvOptions) : KvBuilder.fromLines(d.snapshot.lines, this.o.kvOptions);
+    const kv =
+      d.snapshot === null ? new KvStore(this.o.kvOptions) : KvBuilder.fromLines(d.snapshot.lines, this.o.kvOptions);
     this.lastSnapshot = this.lastCheckpoint = kv.appliedIndex;
     let recover = d.member ? null : (damage ?? (empty ? 'a new or wiped disk' : 'no identity'));
     if (this.o.ignoreIdentity === true) recover = null;

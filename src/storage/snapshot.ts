@@ -45,9 +45,15 @@ const snapName = (index: number): string => `snapshot-${String(index).padStart(1
  * event loop runs while a big one is written. Returns the file's path.
  * `fsync: false` only for tests and benchmarks.
  */
-export async function saveSnapshot(dir: string, index: number, body: Iterable<string>, opts: { readonly fsync?: boolean } = {}): Promise<string> {
+export async function saveSnapshot(
+  dir: string,
+  index: number,
+  body: Iterable<string>,
+  opts: { readonly fsync?: boolean } = {},
+): Promise<string> {
   // The name must sort by index and parse back to it.
-  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`${dir}: snapshot index ${index} is not a non-negative integer`);
+  if (!Number.isSafeInteger(index) || index < 0)
+    throw new RangeError(`${dir}: snapshot index ${index} is not a non-negative integer`);
   const fsync = opts.fsync ?? true;
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, snapName(index));
@@ -88,7 +94,7 @@ export async function saveSnapshot(dir: string, index: number, body: Iterable<st
 /** Read `file` from `start` in pieces of IO_BYTES, `len` bytes in all. */
 function* readPieces(fd: number, start: number, len: number): Generator<Buffer> {
   const buf = Buffer.allocUnsafe(IO_BYTES);
-  for (let pos = 0; pos < len; ) {
+  for (let pos = 0; pos < len;) {
     const n = readSync(fd, buf, 0, Math.min(IO_BYTES, len - pos), start + pos);
     if (n === 0) throw new Error(`unexpected end of file at byte ${start + pos}`);
     pos += n;
@@ -144,7 +150,10 @@ function verify(name: string, file: string, checksum = true): Snapshot | string 
 }
 
 /** The header at the start of `buf`, or why there is none. */
-function parseHeader(name: string, buf: Buffer): { index: number; crc: number; bytes: number; offset: number } | string {
+function parseHeader(
+  name: string,
+  buf: Buffer,
+): { index: number; crc: number; bytes: number; offset: number } | string {
   const nl = buf.indexOf(0x0a);
   if (nl < 0) return buf.length === 0 ? 'empty file' : 'no header line (cut short?)';
   let h: unknown;
@@ -155,10 +164,16 @@ function parseHeader(name: string, buf: Buffer): { index: number; crc: number; b
   }
   if (typeof h !== 'object' || h === null) return 'header is not a JSON object';
   const { index, crc, bytes } = h as { index?: unknown; crc?: unknown; bytes?: unknown };
-  if (typeof index !== 'number' || !Number.isSafeInteger(index) || typeof crc !== 'number' || typeof bytes !== 'number') {
+  if (
+    typeof index !== 'number' ||
+    !Number.isSafeInteger(index) ||
+    typeof crc !== 'number' ||
+    typeof bytes !== 'number'
+  ) {
     return 'header lacks a numeric index, crc or bytes';
   }
-  if (Number(NAME_RE.exec(name)?.[1]) !== index) return `header says index ${index}, which does not match the file name`;
+  if (Number(NAME_RE.exec(name)?.[1]) !== index)
+    return `header says index ${index}, which does not match the file name`;
   return { index, crc, bytes, offset: nl + 1 };
 }
 
@@ -184,7 +199,10 @@ function setAside(dir: string): (file: string) => Promise<string> {
  */
 export async function damagedSnapshots(dir: string): Promise<string[]> {
   const damaged: string[] = [];
-  for (const n of (await snapshotNames(dir)).filter((x) => NAME_RE.test(x)).sort().reverse()) {
+  for (const n of (await snapshotNames(dir))
+    .filter((x) => NAME_RE.test(x))
+    .sort()
+    .reverse()) {
     const r = verify(n, path.join(dir, n));
     if (typeof r !== 'string') break;
     damaged.push(`${path.join(dir, n)}: ${r}`);
@@ -198,7 +216,10 @@ export async function damagedSnapshots(dir: string): Promise<string[]> {
  */
 export async function loadLatestSnapshot(dir: string): Promise<{ snapshot: Snapshot | null; skipped: string[] }> {
   // Fixed-width names: sorting the names sorts by index.
-  const names = (await snapshotNames(dir)).filter((n) => NAME_RE.test(n)).sort().reverse();
+  const names = (await snapshotNames(dir))
+    .filter((n) => NAME_RE.test(n))
+    .sort()
+    .reverse();
   const skipped: string[] = [];
   const aside = setAside(dir);
   for (const n of names) {
@@ -216,16 +237,21 @@ export async function loadLatestSnapshot(dir: string): Promise<{ snapshot: Snaps
  * first: a damaged one counts for nothing and is moved aside, never deleted.
  */
 export async function pruneSnapshots(dir: string, keep = 2): Promise<void> {
-  if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`pruneSnapshots(${dir}): keep must be a non-negative integer, not ${keep}`);
+  if (!Number.isSafeInteger(keep) || keep < 0)
+    throw new RangeError(`pruneSnapshots(${dir}): keep must be a non-negative integer, not ${keep}`);
   const names = await snapshotNames(dir);
   const aside = setAside(dir);
   let intact = 0;
-  for (const n of names.filter((x) => NAME_RE.test(x)).sort().reverse()) {
+  for (const n of names
+    .filter((x) => NAME_RE.test(x))
+    .sort()
+    .reverse()) {
     const file = path.join(dir, n);
     // Header and length only: a store's snapshots may be gigabytes, and prune
     // runs after every save. A flipped bit in a body is found when it loads.
     if (typeof verify(n, file, false) === 'string') await aside(file);
     else if (++intact > keep) await rm(file, { force: true });
   }
-  for (const n of names.filter((x) => x.startsWith('snapshot-') && x.endsWith(TMP))) await rm(path.join(dir, n), { force: true });
+  for (const n of names.filter((x) => x.startsWith('snapshot-') && x.endsWith(TMP)))
+    await rm(path.join(dir, n), { force: true });
 }

@@ -50,7 +50,8 @@ export const segName = (seq: number): string => `${String(seq).padStart(16, '0')
 /** A record's frame; the markers are reserved, as a record that looked like one would change how the log reads back. */
 export function recordFrame(dir: string, record: unknown): Buffer {
   const json = JSON.stringify(record);
-  if (typeof json !== 'string' || json === BEGIN || json === END) throw new TypeError(`${dir}: cannot log ${String(json)}`);
+  if (typeof json !== 'string' || json === BEGIN || json === END)
+    throw new TypeError(`${dir}: cannot log ${String(json)}`);
   return frame(json);
 }
 
@@ -110,12 +111,17 @@ function badFrame(buf: Buffer, off: number): { reason: string; torn: boolean } {
     if (nonzeroEnd === off) reason = `only zero bytes from here to the end of the file (${left})`;
     else if (len === 0) reason = 'a frame of length 0';
     else if (left - HEADER < len) reason = `frame declares ${len} bytes, but only ${left - HEADER} follow`;
-    else reason = zeroed ? `bad checksum, and zero bytes from byte ${nonzeroEnd} to the end of the file` : 'bad checksum on a complete frame';
+    else
+      reason = zeroed
+        ? `bad checksum, and zero bytes from byte ${nonzeroEnd} to the end of the file`
+        : 'bad checksum on a complete frame';
     tornShape = zeroed || left - HEADER < len;
   }
   if (!tornShape) return { reason, torn: false };
   const next = nextGoodFrame(buf, off + 1);
-  return next === null ? { reason, torn: true } : { reason: `${reason}, yet a valid frame follows at byte ${next}`, torn: false };
+  return next === null
+    ? { reason, torn: true }
+    : { reason: `${reason}, yet a valid frame follows at byte ${next}`, torn: false };
 }
 
 /** The first offset from `from` on where a complete frame with a good checksum starts, if any. */
@@ -144,7 +150,10 @@ export function segmentSeqs(names: readonly string[]): number[] {
 }
 
 /** Which segments hold the log, found newest first, back to the newest complete checkpoint. */
-export async function readLog(dir: string, seqs: readonly number[]): Promise<{ live: Segment[]; obsolete: number[]; abandoned: Segment | null }> {
+export async function readLog(
+  dir: string,
+  seqs: readonly number[],
+): Promise<{ live: Segment[]; obsolete: number[]; abandoned: Segment | null }> {
   const live: Segment[] = [];
   let abandoned: Segment | null = null;
   for (let i = seqs.length - 1; i >= 0; i--) {
@@ -153,7 +162,8 @@ export async function readLog(dir: string, seqs: readonly number[]): Promise<{ l
       // A crash mid-checkpoint: the newest segment, cut short as a torn write
       // is, and the segments it was to replace still there (they are deleted
       // only once it is durable). The older segments hold the state.
-      const crashed = live.length === 0 && abandoned === null && (seg.bad === null || seg.bad.torn) && seqs[i - 1] === seg.seq - 1;
+      const crashed =
+        live.length === 0 && abandoned === null && (seg.bad === null || seg.bad.torn) && seqs[i - 1] === seg.seq - 1;
       if (!seg.payloads.includes(END) && crashed) {
         abandoned = seg;
         continue;
@@ -186,12 +196,20 @@ export function check(dir: string, live: readonly Segment[]): Checked {
   // missing segment is lost records, not something to skip over.
   const first = live[0];
   if (first !== undefined && first.seq !== 1 && first.payloads[0] !== BEGIN) {
-    return damaged(first.seq, { file: first.file, offset: 0, reason: `the log starts at ${segName(first.seq)}, which is not a checkpoint, so earlier segments are missing` });
+    return damaged(first.seq, {
+      file: first.file,
+      offset: 0,
+      reason: `the log starts at ${segName(first.seq)}, which is not a checkpoint, so earlier segments are missing`,
+    });
   }
   for (const [i, seg] of live.entries()) {
     const prev = live[i - 1];
     if (prev !== undefined && seg.seq !== prev.seq + 1) {
-      return damaged(seg.seq, { file: path.join(dir, segName(prev.seq + 1)), offset: 0, reason: `segment missing between ${segName(prev.seq)} and ${segName(seg.seq)}` });
+      return damaged(seg.seq, {
+        file: path.join(dir, segName(prev.seq + 1)),
+        offset: 0,
+        reason: `segment missing between ${segName(prev.seq)} and ${segName(seg.seq)}`,
+      });
     }
     for (const [j, p] of seg.payloads.entries()) {
       if ((j === 0 && p === BEGIN) || p === END) continue;
@@ -199,7 +217,11 @@ export function check(dir: string, live: readonly Segment[]): Checked {
       try {
         record = JSON.parse(p);
       } catch {
-        return damaged(seg.seq, { file: seg.file, offset: seg.offsets[j]!, reason: 'a frame with a good checksum holds no JSON (not a log this program wrote?)' });
+        return damaged(seg.seq, {
+          file: seg.file,
+          offset: seg.offsets[j]!,
+          reason: 'a frame with a good checksum holds no JSON (not a log this program wrote?)',
+        });
       }
       payloads.push(p);
       records.push(record);
@@ -211,7 +233,11 @@ export function check(dir: string, live: readonly Segment[]): Checked {
       return damaged(seg.seq, { file: seg.file, offset: seg.end, reason });
     }
     if (seg.bad !== null && !(last && seg.bad.torn)) {
-      return damaged(seg.seq, { file: seg.file, offset: seg.end, reason: last ? seg.bad.reason : `${seg.bad.reason}, in a segment that is not the last` });
+      return damaged(seg.seq, {
+        file: seg.file,
+        offset: seg.end,
+        reason: last ? seg.bad.reason : `${seg.bad.reason}, in a segment that is not the last`,
+      });
     }
   }
   return { payloads, records, damage: null };

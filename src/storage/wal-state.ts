@@ -68,7 +68,9 @@ export class WalStorage implements Storage {
     const old = await this.legacy.load(); // takes the lock; EMPTY_STATE if there is no state.json
     // Checked before the log is opened, which would create it.
     if (old === EMPTY_STATE && !(await hasSegments(this.logDir))) await this.refuseIfLivedBefore();
-    const { wal, records, truncatedBytes } = await Wal.open<DurableState>(this.logDir, { onCorruption: 'refuse' }).catch((err: unknown) => {
+    const { wal, records, truncatedBytes } = await Wal.open<DurableState>(this.logDir, {
+      onCorruption: 'refuse',
+    }).catch((err: unknown) => {
       if (!(err instanceof WalDamageError)) throw err;
       throw new StateError(
         `${err.site.file}, byte ${err.site.offset}: ${err.site.reason}, so this peer's state log is damaged; refusing to start, as a lost or shortened memory could break promises it made (nothing was changed). ${RESTORE(this.dir)}`,
@@ -80,7 +82,10 @@ export class WalStorage implements Storage {
     let state: DurableState;
     if (last !== undefined) {
       const s = validState(last);
-      if (s === null) throw new StateError(`the last record of ${this.logDir} holds a malformed state; refusing to start empty, which could break promises this peer made`);
+      if (s === null)
+        throw new StateError(
+          `the last record of ${this.logDir} holds a malformed state; refusing to start empty, which could break promises this peer made`,
+        );
       state = s;
     } else if (old !== EMPTY_STATE) {
       await this.save(old);
@@ -127,12 +132,18 @@ export class WalStorage implements Storage {
       evidence = `${this.legacy.file}.migrated shows this peer's state was carried over into that log`;
     }
     if (evidence === null) return;
-    throw new StateError(`${this.logDir} ${what}, but ${evidence}: refusing to start with an empty memory, which could break promises it made. ${RESTORE(this.dir)}`);
+    throw new StateError(
+      `${this.logDir} ${what}, but ${evidence}: refusing to start with an empty memory, which could break promises it made. ${RESTORE(this.dir)}`,
+    );
   }
 
   private async writeIdentity(): Promise<void> {
     const id = this.opts.identity;
-    const doc = { format: 'paxos-identity/1', ...(id === undefined ? {} : { host: id.host, id: id.id }), created: new Date().toISOString() };
+    const doc = {
+      format: 'paxos-identity/1',
+      ...(id === undefined ? {} : { host: id.host, id: id.id }),
+      created: new Date().toISOString(),
+    };
     await writeAtomically(this.identityFile, `${JSON.stringify(doc)}\n`);
   }
 }

@@ -25,7 +25,18 @@ import { copyFile, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/pro
 import path from 'node:path';
 import { newDamagedDir } from './damaged.js';
 import { syncPath } from './fsync.js';
-import { BEGIN, END, check, frame, readLog, recordFrame, segName, segmentSeqs, type Checked, type WalDamageSite } from './wal-segments.js';
+import {
+  BEGIN,
+  END,
+  check,
+  frame,
+  readLog,
+  recordFrame,
+  segName,
+  segmentSeqs,
+  type Checked,
+  type WalDamageSite,
+} from './wal-segments.js';
 
 export type { WalDamageSite };
 import { StateError } from './lock.js';
@@ -70,7 +81,9 @@ export class WalDamageError extends StateError {
     readonly dir: string,
     readonly site: WalDamageSite,
   ) {
-    super(`${site.file}, byte ${site.offset}: ${site.reason}; the log in ${dir} is damaged, not torn by a crash, and was left as it is: keep it for inspection`);
+    super(
+      `${site.file}, byte ${site.offset}: ${site.reason}; the log in ${dir} is damaged, not torn by a crash, and was left as it is: keep it for inspection`,
+    );
   }
 }
 
@@ -121,7 +134,11 @@ export class Wal<R> {
     private offset: number,
     /** Bytes in the live segments before the current one. */
     private olderBytes: number,
-    private readonly opts: { readonly segmentBytes: number; readonly fsync: boolean; readonly onSync: (() => void) | undefined },
+    private readonly opts: {
+      readonly segmentBytes: number;
+      readonly fsync: boolean;
+      readonly onSync: (() => void) | undefined;
+    },
   ) {}
 
   /**
@@ -143,7 +160,11 @@ export class Wal<R> {
   }
 
   static async open<R>(dir: string, options: WalOptions = {}): Promise<WalOpened<R>> {
-    const opts = { segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024, fsync: options.fsync ?? true, onSync: options.onSync };
+    const opts = {
+      segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024,
+      fsync: options.fsync ?? true,
+      onSync: options.onSync,
+    };
     await mkdir(dir, { recursive: true });
     const seqs = segmentSeqs(await readdir(dir));
 
@@ -181,7 +202,12 @@ export class Wal<R> {
     const handle = await open(path.join(dir, segName(seq)), 'a');
     if (tail === undefined) dirChanged = true;
     if (dirChanged && opts.fsync) await syncPath(dir);
-    return { wal: new Wal<R>(dir, handle, seq, tail?.end ?? 0, olderBytes, opts), records: checked.records as R[], truncatedBytes, damage: null };
+    return {
+      wal: new Wal<R>(dir, handle, seq, tail?.end ?? 0, olderBytes, opts),
+      records: checked.records as R[],
+      truncatedBytes,
+      damage: null,
+    };
   }
 
   /**

@@ -64,7 +64,9 @@ async function chose(ctl: Ctl, service: string): Promise<string[]> {
 }
 
 /** What a scenario does to the running cluster; it may return problems it found itself, and a time to decision. */
-type Inject = (ctl: Ctl & { readonly compose: readonly string[] }) => Promise<string[] | { problems: string[]; decisionMs?: number } | void>;
+type Inject = (
+  ctl: Ctl & { readonly compose: readonly string[] },
+) => Promise<string[] | { problems: string[]; decisionMs?: number } | void>;
 
 /** Where a failed scenario leaves every container's output (stdout and stderr), for a look afterwards. */
 export const ARTIFACTS = path.join('artifacts', 'docker-faults');
@@ -87,7 +89,9 @@ export async function saveLogs(label: string, ids: ReadonlyMap<string, string>):
   mkdirSync(out, { recursive: true });
   for (const [service, id] of ids) {
     const text = await new Promise<string>((resolve) =>
-      execFile('docker', ['logs', '--timestamps', id], { maxBuffer: 64 * 1024 * 1024 }, (_err, stdout, stderr) => resolve(`${stdout}${stderr}`)),
+      execFile('docker', ['logs', '--timestamps', id], { maxBuffer: 64 * 1024 * 1024 }, (_err, stdout, stderr) =>
+        resolve(`${stdout}${stderr}`),
+      ),
     );
     writeFileSync(path.join(out, `${service}.log`), text);
   }
@@ -110,7 +114,9 @@ async function scenario(label: string, testcase: string, inject: Inject): Promis
   try {
     await run([...base, 'up', '-d']);
     for (const s of project.services) ids.set(s.name, (await run([...base, 'ps', '-q', s.name])).trim());
-    const networks = (await run(['docker', 'network', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith(`${name}_`) || n.startsWith(`${name}-`));
+    const networks = (await run(['docker', 'network', 'ls', '--format', '{{.Name}}']))
+      .split('\n')
+      .filter((n) => n.startsWith(`${name}_`) || n.startsWith(`${name}-`));
     const ctl: Ctl = {
       project,
       cluster,
@@ -132,13 +138,21 @@ async function scenario(label: string, testcase: string, inject: Inject): Promis
     const injected = (await inject({ ...ctl, compose: base })) ?? [];
     const own = Array.isArray(injected) ? injected : injected.problems;
     const decisionMs = Array.isArray(injected) ? undefined : injected.decisionMs;
-    await ctl.until('every proposer and learner to choose', async () => (await Promise.all(required.map((s) => chose(ctl, s.name)))).every((c) => c.length > 0));
+    await ctl.until('every proposer and learner to choose', async () =>
+      (await Promise.all(required.map((s) => chose(ctl, s.name)))).every((c) => c.length > 0),
+    );
     const transcripts = await Promise.all(
-      project.services.map(async (s) => ({ label: s.label, id: cluster.byHost(s.hostname)?.id, lines: await ctl.lines(s.name) })),
+      project.services.map(async (s) => ({
+        label: s.label,
+        id: cluster.byHost(s.hostname)?.id,
+        lines: await ctl.lines(s.name),
+      })),
     );
     const violations: Violation[] = checkTranscripts(transcripts, cluster);
     const values = new Set(transcripts.flatMap((t) => choseValues(t.lines)));
-    const summary = transcripts.map((t) => `${t.label}=${[...new Set(choseValues(t.lines))].join('|') || '-'}`).join(' ');
+    const summary = transcripts
+      .map((t) => `${t.label}=${[...new Set(choseValues(t.lines))].join('|') || '-'}`)
+      .join(' ');
     const problems = [
       ...own,
       ...violations.map((v) => `${v.peer}${v.line === undefined ? '' : ` line ${v.line}`}: ${v.message}`),
@@ -148,7 +162,9 @@ async function scenario(label: string, testcase: string, inject: Inject): Promis
     return {
       ok: problems.length === 0,
       detail:
-        (problems.length === 0 ? `one value chosen, checker agrees; chosen: ${summary}` : `${problems.join('; ')}; chosen: ${summary}`) +
+        (problems.length === 0
+          ? `one value chosen, checker agrees; chosen: ${summary}`
+          : `${problems.join('; ')}; chosen: ${summary}`) +
         (decisionMs === undefined ? '' : `; late proposer's first prepare to chose: ${decisionMs.toFixed(0)} ms`),
       seconds: (performance.now() - t0) / 1000,
       ...(decisionMs === undefined ? {} : { decisionMs }),
@@ -165,9 +181,12 @@ async function scenario(label: string, testcase: string, inject: Inject): Promis
   }
 }
 
-const sentPrepare = (n: number) => (l: string) => l.includes('"action":"sent","message_type":"prepare"') && l.endsWith(`"proposal_num":${n}}`);
+const sentPrepare = (n: number) => (l: string) =>
+  l.includes('"action":"sent","message_type":"prepare"') && l.endsWith(`"proposal_num":${n}}`);
 
-/** Testcase 2, with acceptor peer3 killed after the first decision and started again during the second proposer's round. */
+/**
+ * Testcase 2, with acceptor peer3 killed after the first decision and started again during the second proposer's round.
+ */
 export function killRestart(root: string): Promise<FaultResult> {
   return scenario('kill-restart', path.join(root, 'testcases/2'), async (ctl) => {
     await ctl.until('peer1 to choose', async () => (await chose(ctl, 'peer1')).length > 0);
@@ -226,7 +245,10 @@ export function killTwoDisconnectOne(root: string): Promise<FaultResult> {
     await ctl.until('peer5 to choose', async () => (await chose(ctl, 'peer5')).length > 0);
     const values = await chose(ctl, 'peer5');
     const decisionMs = await lateDecision(ctl);
-    return { problems: values.every((v) => v === 'X') ? [] : [`peer5 chose ${values.join(', ')}, not X`], ...(decisionMs === undefined ? {} : { decisionMs }) };
+    return {
+      problems: values.every((v) => v === 'X') ? [] : [`peer5 chose ${values.join(', ')}, not X`],
+      ...(decisionMs === undefined ? {} : { decisionMs }),
+    };
   });
 }
 
@@ -247,9 +269,16 @@ export function pauseUnpause(root: string): Promise<FaultResult> {
     }
     const problems: string[] = [];
     const atTwo = (l: string): boolean => choseLine(l) && l.includes('"proposal_num":2');
-    await ctl.until('peer2 to learn peer5\'s decision after unpause', async () => (await ctl.lines('peer2')).some(atTwo), 20_000);
-    const received = (await ctl.lines('peer2')).filter((l) => l.includes('"action":"received","message_type":"chose"') && l.includes('"proposal_num":2'));
-    if (received.length !== 1) problems.push(`peer2 printed ${received.length} received-chose lines for proposal 2, not 1`);
+    await ctl.until(
+      "peer2 to learn peer5's decision after unpause",
+      async () => (await ctl.lines('peer2')).some(atTwo),
+      20_000,
+    );
+    const received = (await ctl.lines('peer2')).filter(
+      (l) => l.includes('"action":"received","message_type":"chose"') && l.includes('"proposal_num":2'),
+    );
+    if (received.length !== 1)
+      problems.push(`peer2 printed ${received.length} received-chose lines for proposal 2, not 1`);
     const decisionMs = await lateDecision(ctl);
     return { problems, ...(decisionMs === undefined ? {} : { decisionMs }) };
   });
@@ -268,7 +297,8 @@ export function upAgain(root: string): Promise<FaultResult> {
       const h = ctl.cluster.byHost(s.hostname);
       return h !== undefined && (hasRole(h, 'proposer') || hasRole(h, 'learner'));
     });
-    const choseCounts = async (): Promise<number[]> => Promise.all(required.map(async (s) => (await chose(ctl, s.name)).length));
+    const choseCounts = async (): Promise<number[]> =>
+      Promise.all(required.map(async (s) => (await chose(ctl, s.name)).length));
     await ctl.until('every proposer and learner to choose', async () => (await choseCounts()).every((n) => n > 0));
     const before = await choseCounts();
     const prepares = async (): Promise<number> => (await ctl.lines('peer1')).filter(sentPrepareLine).length;
@@ -280,10 +310,12 @@ export function upAgain(root: string): Promise<FaultResult> {
     );
     const problems: string[] = [];
     // From its data directory peer1 knows X is chosen: it announces it, and runs no new round.
-    if ((await prepares()) !== preparesBefore) problems.push('peer1 sent a prepare after up again: it did not resume knowing X');
+    if ((await prepares()) !== preparesBefore)
+      problems.push('peer1 sent a prepare after up again: it did not resume knowing X');
     for (const s of ctl.project.services) {
       const values = await chose(ctl, s.name);
-      if (values.some((v) => v !== 'X')) problems.push(`${s.name} chose ${values.join(', ')} over its two lives, not only X`);
+      if (values.some((v) => v !== 'X'))
+        problems.push(`${s.name} chose ${values.join(', ')} over its two lives, not only X`);
     }
     return problems;
   });
@@ -303,9 +335,11 @@ export function clientExec(root: string): Promise<FaultResult> {
     };
     await ctl.until('peer5 to choose', async () => (await chose(ctl, 'peer5')).length > 0);
     const got = await exec(['get', '--from', 'peer3']);
-    if (got.code !== 0 || got.out !== 'X') problems.push(`paxos get --from peer3 printed ${JSON.stringify(got.out)} (expected X, exit 0)`);
+    if (got.code !== 0 || got.out !== 'X')
+      problems.push(`paxos get --from peer3 printed ${JSON.stringify(got.out)} (expected X, exit 0)`);
     const json = await exec(['get', '--from', 'peer3', '--json']);
-    if (!json.out.includes('"status":"chosen"') || !json.out.includes('"value":"X"')) problems.push(`paxos get --json printed ${JSON.stringify(json.out)}`);
+    if (!json.out.includes('"status":"chosen"') || !json.out.includes('"value":"X"'))
+      problems.push(`paxos get --json printed ${JSON.stringify(json.out)}`);
     return problems;
   });
 }

@@ -15,7 +15,11 @@ import { composeCommand, run } from '../runner/docker.js';
 import type { FaultResult } from './docker-faults.js';
 import { saveLogs, verboseCopy } from './docker-faults.js';
 
-async function exec(base: readonly string[], service: string, args: readonly string[]): Promise<{ code: number; out: string }> {
+async function exec(
+  base: readonly string[],
+  service: string,
+  args: readonly string[],
+): Promise<{ code: number; out: string }> {
   try {
     return { code: 0, out: (await run([...base, 'exec', '-T', service, 'paxos', ...args])).trim() };
   } catch (err) {
@@ -59,13 +63,15 @@ export async function kvScenario(root: string): Promise<FaultResult> {
       leader = await leaderSeenBy(ids.get('peer1')!);
       if (leader === undefined) await delay(100);
     }
-    if (leader === undefined || !ids.has(leader)) throw new Error('could not tell the leader from peer1\'s log');
+    if (leader === undefined || !ids.has(leader)) throw new Error("could not tell the leader from peer1's log");
     await run(['docker', 'kill', ids.get(leader)!]);
     const other = project.services.map((s) => s.name).find((n) => n !== leader)!;
     const tk = performance.now();
     const put2 = await exec(base, other, ['put', 'greeting', 'world', '--timeout', '30']);
     if (put2.code !== 0) problems.push(`put after killing the leader ${leader}, through ${other}: ${put2.out}`);
-    notes.push(`killed leader ${leader}; the next put through ${other} took ${((performance.now() - tk) / 1000).toFixed(2)} s`);
+    notes.push(
+      `killed leader ${leader}; the next put through ${other} took ${((performance.now() - tk) / 1000).toFixed(2)} s`,
+    );
 
     await run(['docker', 'start', ids.get(leader)!]);
     // The get must be answered by the restarted replica itself (a client
@@ -84,7 +90,8 @@ export async function kvScenario(root: string): Promise<FaultResult> {
       if (get2.peer === leader) break;
       await delay(200);
     }
-    if (get2.peer !== leader || get2.value !== 'world') problems.push(`after its restart, get through ${leader} printed ${raw}, expected world from ${leader}`);
+    if (get2.peer !== leader || get2.value !== 'world')
+      problems.push(`after its restart, get through ${leader} printed ${raw}, expected world from ${leader}`);
 
     // A clean stop brings every replica file up to date.
     await run([...base, 'stop', '--timeout', '5']);
@@ -92,12 +99,17 @@ export async function kvScenario(root: string): Promise<FaultResult> {
     for (const s of project.services) {
       const text = await run(['docker', 'cp', `${ids.get(s.name)!}:/app/paxos-data/${s.hostname}/store.jsonl`, '-']);
       // docker cp - writes a tar stream: the file's lines are in it as text.
-      const keys = text.split('\n').filter((l) => l.startsWith('{"key":')).join('\n');
+      const keys = text
+        .split('\n')
+        .filter((l) => l.startsWith('{"key":'))
+        .join('\n');
       files.set(s.name, keys);
     }
     const distinct = new Set(files.values());
-    if (distinct.size !== 1) problems.push(`replica files differ: ${[...files].map(([n, f]) => `${n}: ${f.slice(0, 80)}`).join(' / ')}`);
-    else if (![...distinct][0]!.includes('"key":"greeting","value":"world"')) problems.push(`replica files do not hold greeting=world: ${[...distinct][0]!.slice(0, 120)}`);
+    if (distinct.size !== 1)
+      problems.push(`replica files differ: ${[...files].map(([n, f]) => `${n}: ${f.slice(0, 80)}`).join(' / ')}`);
+    else if (![...distinct][0]!.includes('"key":"greeting","value":"world"'))
+      problems.push(`replica files do not hold greeting=world: ${[...distinct][0]!.slice(0, 120)}`);
     else notes.push('replica files match');
   } catch (err) {
     problems.push((err as Error).message);
@@ -109,5 +121,9 @@ export async function kvScenario(root: string): Promise<FaultResult> {
     await down().catch(() => '');
     copy.remove();
   }
-  return { ok: problems.length === 0, detail: problems.length === 0 ? notes.join('; ') : problems.join('; '), seconds: (performance.now() - t0) / 1000 };
+  return {
+    ok: problems.length === 0,
+    detail: problems.length === 0 ? notes.join('; ') : problems.join('; '),
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

@@ -11,7 +11,15 @@ import { performance } from 'node:perf_hooks';
 import { runTestcase } from '../runner/run.js';
 import { loadCompose } from '../runner/compose.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { clientExec, disconnectMinority, killRestart, killTwoDisconnectOne, pauseUnpause, upAgain, type FaultResult } from './docker-faults.js';
+import {
+  clientExec,
+  disconnectMinority,
+  killRestart,
+  killTwoDisconnectOne,
+  pauseUnpause,
+  upAgain,
+  type FaultResult,
+} from './docker-faults.js';
 import { kvScenario } from './docker-kv.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
@@ -59,15 +67,21 @@ async function main(argv: string[]): Promise<number> {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--repeat') {
       repeat = Number(argv[++i]);
-      if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat expects a whole number of runs, got ${JSON.stringify(argv[i])}`);
+      if (!Number.isInteger(repeat) || repeat < 1)
+        throw new Error(`--repeat expects a whole number of runs, got ${JSON.stringify(argv[i])}`);
     } else names.push(argv[i]!);
   }
   const testcases = readdirSync(path.join(root, 'testcases'))
-    .filter((d) => existsSync(path.join(root, 'testcases', d, 'docker-compose.yml')) && isLab(path.join(root, 'testcases', d)))
+    .filter(
+      (d) =>
+        existsSync(path.join(root, 'testcases', d, 'docker-compose.yml')) && isLab(path.join(root, 'testcases', d)),
+    )
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const unknown = names.filter((n) => !testcases.includes(n) && !FAULTS.some(([f]) => f === n));
   if (unknown.length > 0) {
-    throw new Error(`unknown testcase or scenario ${unknown.join(', ')}; testcases: ${testcases.join(', ')}; scenarios: ${FAULTS.map(([f]) => f).join(', ')}`);
+    throw new Error(
+      `unknown testcase or scenario ${unknown.join(', ')}; testcases: ${testcases.join(', ')}; scenarios: ${FAULTS.map(([f]) => f).join(', ')}`,
+    );
   }
   // No names: every testcase, then every scenario.
   const pickedTestcases = names.length === 0 ? testcases : testcases.filter((n) => names.includes(n));
@@ -89,11 +103,16 @@ async function main(argv: string[]): Promise<number> {
       if (r.ok) passed += 1;
       else failed += 1;
       if (r.decisionMs !== undefined) times.push(r.decisionMs);
-      process.stdout.write(`fault ${name}${repeat > 1 ? ` (run ${i + 1}/${repeat})` : ''}: ${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(1)} s: ${r.detail}\n`);
+      process.stdout.write(
+        `fault ${name}${repeat > 1 ? ` (run ${i + 1}/${repeat})` : ''}: ${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(1)} s: ${r.detail}\n`,
+      );
     }
     if (repeat > 1) {
       const sorted = [...times].sort((a, b) => a - b);
-      const med = sorted.length === 0 ? '' : `; time to decision median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms`;
+      const med =
+        sorted.length === 0
+          ? ''
+          : `; time to decision median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms`;
       process.stdout.write(`fault ${name}: ${passed}/${repeat} passed${med}\n`);
     }
   }

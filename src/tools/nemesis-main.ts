@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const opt = <T>(text: string | undefined, fallback: T, parse: (text: string) => T): T => (text === undefined ? fallback : parse(text));
+  const opt = <T>(text: string | undefined, fallback: T, parse: (text: string) => T): T =>
+    text === undefined ? fallback : parse(text);
   // Every flag is read before the cluster starts.
   const settings = {
     seconds: opt(values.seconds, 60, (t) => decimal('--seconds', t, 5)),

@@ -14,7 +14,16 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  createWriteStream,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -40,7 +49,10 @@ export interface NemesisOptions {
   /** Seconds between faults. */
   readonly interval: number;
   readonly seed: number;
-  /** Each client pauses this long between ops (default 0: flat out). The test suite sets it so the nemesis shares two cores with other tests. */
+  /**
+   * Each client pauses this long between ops (default 0: flat out). The test suite sets it so the nemesis shares two
+   * cores with other tests.
+   */
   readonly pauseMs?: number;
   /** Write the history here (default: only in the temp dir, removed at the end). */
   readonly historyFile?: string;
@@ -89,7 +101,9 @@ function damageDisk(dataDir: string, rng: () => number): string {
     renameSync(dataDir, `${dataDir}.wiped-${Date.now()}`);
     return 'wiped its data directory';
   }
-  const files = [...filesUnder(path.join(dataDir, 'log')), ...filesUnder(path.join(dataDir, 'snapshots'))].filter((f) => /\.(wal|snap)$/.test(f));
+  const files = [...filesUnder(path.join(dataDir, 'log')), ...filesUnder(path.join(dataDir, 'snapshots'))].filter((f) =>
+    /\.(wal|snap)$/.test(f),
+  );
   const file = files.length === 0 ? undefined : pick(rng, files);
   if (file === undefined) {
     renameSync(dataDir, `${dataDir}.wiped-${Date.now()}`);
@@ -109,7 +123,11 @@ function damageDisk(dataDir: string, rng: () => number): string {
 }
 
 /** One request on a fresh connection; 'unsent' when it could not even be sent. */
-async function ask(at: Endpoint, body: { type: 'kv'; cmd: object } | { type: 'dump' }, timeoutMs: number): Promise<KvResult | 'unsent' | 'timeout'> {
+async function ask(
+  at: Endpoint,
+  body: { type: 'kv'; cmd: object } | { type: 'dump' },
+  timeoutMs: number,
+): Promise<KvResult | 'unsent' | 'timeout'> {
   let req: KvRequest;
   if (body.type === 'dump') req = { type: 'dump', id: newRequestId() };
   else {
@@ -133,7 +151,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   await alloc.beforeSpawn();
   const t0 = performance.now();
   const now = (): number => Math.round(performance.now() - t0);
-  const replicas = new Map<string, Replica>(hosts.map((h) => [h, { host: h, proc: null, stopped: false, claimedAt: -1, recovering: false }]));
+  const replicas = new Map<string, Replica>(
+    hosts.map((h) => [h, { host: h, proc: null, stopped: false, claimedAt: -1, recovering: false }]),
+  );
   const faults: string[] = [];
   /** Events as [time, order, json]; written sorted by time at the end. */
   const history: Array<[number, number, string]> = [];
@@ -144,7 +164,22 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     const err = createWriteStream(path.join(dir, `${r.host}.stderr`), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [...REPLICA_NODE_ARGS, MAIN, '-h', hostsfile, '--name', r.host, '--data-dir', path.join(dir, r.host), ...fnet.resolveFlags(r.host), '--no-message-lines', '--log-level', 'info', '--peer-timeout', '1'],
+      [
+        ...REPLICA_NODE_ARGS,
+        MAIN,
+        '-h',
+        hostsfile,
+        '--name',
+        r.host,
+        '--data-dir',
+        path.join(dir, r.host),
+        ...fnet.resolveFlags(r.host),
+        '--no-message-lines',
+        '--log-level',
+        'info',
+        '--peer-timeout',
+        '1',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     // Each replica's chose lines (slot by slot), kept for a failed run's post-mortem.
@@ -174,7 +209,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   };
   /** The replica that claimed leadership last, among the running ones. */
   const leader = (): Replica | undefined =>
-    [...replicas.values()].filter((r) => r.proc !== null && !r.stopped && r.claimedAt >= 0).sort((a, b) => b.claimedAt - a.claimedAt)[0];
+    [...replicas.values()]
+      .filter((r) => r.proc !== null && !r.stopped && r.claimedAt >= 0)
+      .sort((a, b) => b.claimedAt - a.claimedAt)[0];
 
   for (const r of replicas.values()) start(r);
 
@@ -212,7 +249,13 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
             : { o: 'cas', c: id, s: seq, k: key, e: expected, v: value };
       const invokeValue = kind === 'put' ? value : kind === 'cas' ? [expected, value] : undefined;
       const invoked = now();
-      const invoke = { process: process_, type: 'invoke', f: kind, key, ...(invokeValue === undefined ? {} : { value: invokeValue }) };
+      const invoke = {
+        process: process_,
+        type: 'invoke',
+        f: kind,
+        key,
+        ...(invokeValue === undefined ? {} : { value: invokeValue }),
+      };
       const target = replicas.get(pick(rng, hosts))!;
       const at = alloc.endpoints.get(target.host)!;
       const r = await ask(at, { type: 'kv', cmd }, 2000);
@@ -251,7 +294,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
           end('fail');
         } else refused();
       } else refused(); // no_leader, not_ready, invalid: nothing was done
-      if (r === 'unsent' || (r !== 'timeout' && (r.status === 'no_leader' || r.status === 'not_ready'))) await delay(20 + rng() * 80);
+      if (r === 'unsent' || (r !== 'timeout' && (r.status === 'no_leader' || r.status === 'not_ready')))
+        await delay(20 + rng() * 80);
       else if ((o.pauseMs ?? 0) > 0) await delay(o.pauseMs!);
     }
   };
@@ -264,7 +308,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   while (performance.now() + o.interval * 1000 < endAt) {
     await delay(o.interval * 500);
     const L = leader();
-    const choice = o.diskFaults === true && rng() < 0.5 ? 'disk' : pick(rng, ['kill', 'stop', 'isolate', 'split'] as const);
+    const choice =
+      o.diskFaults === true && rng() < 0.5 ? 'disk' : pick(rng, ['kill', 'stop', 'isolate', 'split'] as const);
     const victim = L !== undefined && rng() < 0.5 ? L : replicas.get(pick(rng, hosts))!;
     // One replica at a time loses state: not while another still recovers.
     const othersRecovering = [...replicas.values()].some((r) => r !== victim && r.recovering);
@@ -329,10 +374,18 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   let dumps: string[] = [];
   for (let i = 0; i < 100 && !converged; i++) {
     // A put through the log makes every replica apply up to it.
-    await ask(alloc.endpoints.get(hosts[0]!)!, { type: 'kv', cmd: { o: 'put', c: `final-${i}`, s: 1, k: 'final', v: String(i) } }, 2000);
+    await ask(
+      alloc.endpoints.get(hosts[0]!)!,
+      { type: 'kv', cmd: { o: 'put', c: `final-${i}`, s: 1, k: 'final', v: String(i) } },
+      2000,
+    );
     const rs = await Promise.all(hosts.map((h) => ask(alloc.endpoints.get(h)!, { type: 'dump' }, 2000)));
     // The store's contents (not the applied index: a no-op slot more or less is fine).
-    dumps = rs.map((r) => (typeof r === 'object' && r.status === 'dump' ? JSON.stringify(r.data) : `(${typeof r === 'object' ? r.status : r})`));
+    dumps = rs.map((r) =>
+      typeof r === 'object' && r.status === 'dump'
+        ? JSON.stringify(r.data)
+        : `(${typeof r === 'object' ? r.status : r})`,
+    );
     converged = new Set(dumps).size === 1 && !dumps[0]!.startsWith('(');
     if (!converged) await delay(200);
   }
@@ -352,13 +405,19 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   });
 
   const lines: string[] = [];
-  lines.push(`nemesis: ${o.seconds} s, ${o.replicas} replicas, ${o.clients} clients, ${o.keys} keys, seed ${o.seed}${o.diskFaults === true ? ', disk faults' : ''}`);
+  lines.push(
+    `nemesis: ${o.seconds} s, ${o.replicas} replicas, ${o.clients} clients, ${o.keys} keys, seed ${o.seed}${o.diskFaults === true ? ', disk faults' : ''}`,
+  );
   for (const k of ['put', 'get', 'cas'] as const) {
-    lines.push(`  ${k.padEnd(3)}: ok ${counts[k].ok}, fail ${counts[k].fail}${k === 'cas' ? ' (mismatch)' : ''}, unknown ${counts[k].info}; refused, nothing done: ${refusals[k]}`);
+    lines.push(
+      `  ${k.padEnd(3)}: ok ${counts[k].ok}, fail ${counts[k].fail}${k === 'cas' ? ' (mismatch)' : ''}, unknown ${counts[k].info}; refused, nothing done: ${refusals[k]}`,
+    );
   }
   lines.push(`  faults (${faults.length}):`);
   for (const f of faults) lines.push(`    ${f}`);
-  lines.push(`  writes unavailable after each leader loss: ${unavailable.length === 0 ? '(no leader loss)' : unavailable.join(', ')}`);
+  lines.push(
+    `  writes unavailable after each leader loss: ${unavailable.length === 0 ? '(no leader loss)' : unavailable.join(', ')}`,
+  );
   lines.push(`  replicas converged: ${converged ? 'yes, identical stores' : `NO: ${dumps.join(' / ').slice(0, 300)}`}`);
   const failures = verdict.verdict === 'illegal' ? verdict.failures.map((f) => f.message) : [];
   lines.push(

@@ -54,7 +54,8 @@ export function checkTranscripts(
   const out: Violation[] = [];
   const chose: Array<{ peer: string; line: number; l: LogLine }> = [];
   const proposed = new Set<string>();
-  const quorum = (n: number): number => quorumOf(cluster.acceptorsOf(groupOfProposal(Math.max(1, n), cluster.stride)).length);
+  const quorum = (n: number): number =>
+    quorumOf(cluster.acceptorsOf(groupOfProposal(Math.max(1, n), cluster.stride)).length);
   const byId = new Map<number, { label: string; lines: LogLine[]; remembered: string | undefined }>();
   // What resumed peers remember, and who remembers it first.
   const remembered = new Map<string, string>();
@@ -91,7 +92,10 @@ export function checkTranscripts(
       // Without that proposer's transcript there is nothing to count; nor when
       // it resumed remembering v: its acks came in the earlier run.
       const log = found?.remembered === v ? undefined : found;
-      const acks = log?.lines.filter((l) => l.action === 'received' && l.message_type === 'accept_ack' && l.message_value === v && l.proposal_num === n);
+      const acks = log?.lines.filter(
+        (l) =>
+          l.action === 'received' && l.message_type === 'accept_ack' && l.message_value === v && l.proposal_num === n,
+      );
       acksAt.set(key, log === undefined ? null : { by: log.label, count: new Set(acks?.map((l) => l.peer_id)).size });
     }
     return acksAt.get(key)!;
@@ -132,7 +136,11 @@ export function checkTranscripts(
       });
     }
     if (!proposed.has(c.l.message_value) && !remembered.has(c.l.message_value)) {
-      out.push({ peer: c.peer, line: c.line, message: `safety: chose ${JSON.stringify(c.l.message_value)}, which no proposer sent in an accept` });
+      out.push({
+        peer: c.peer,
+        line: c.line,
+        message: `safety: chose ${JSON.stringify(c.l.message_value)}, which no proposer sent in an accept`,
+      });
     }
   }
   return out;
@@ -145,7 +153,11 @@ function promisesNeverDrop(label: string, lines: readonly LogLine[]): Violation[
   lines.forEach((l, i) => {
     if (l.action !== 'sent' || l.message_type !== 'accept_ack') return;
     if (l.proposal_num < last) {
-      out.push({ peer: label, line: i + 1, message: `accept_ack shows promise ${l.proposal_num}, below the ${last} this acceptor showed before` });
+      out.push({
+        peer: label,
+        line: i + 1,
+        message: `accept_ack shows promise ${l.proposal_num}, below the ${last} this acceptor showed before`,
+      });
     }
     last = Math.max(last, l.proposal_num);
   });
@@ -174,7 +186,12 @@ function adoptions(label: string, lines: readonly LogLine[], quorum: (n: number)
       const ok = acks.some(
         (a) =>
           a.message_value === l.message_value &&
-          acks.filter((b) => b.message_value === '' || b.proposal_num < a.proposal_num || (b.proposal_num === a.proposal_num && b.message_value === a.message_value)).length >= q,
+          acks.filter(
+            (b) =>
+              b.message_value === '' ||
+              b.proposal_num < a.proposal_num ||
+              (b.proposal_num === a.proposal_num && b.message_value === a.message_value),
+          ).length >= q,
       );
       if (!ok) {
         const best = acks.filter((a) => a.message_value !== '').sort((a, b) => b.proposal_num - a.proposal_num)[0];

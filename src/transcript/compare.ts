@@ -28,7 +28,10 @@ export function readGoldens(dir: string): Map<string, string[]> | null {
   for (const f of readdirSync(dir).sort()) {
     if (!f.endsWith('.log')) continue;
     const text = readFileSync(path.join(dir, f), 'utf8');
-    goldens.set(f.slice(0, -4), text.split(/\r?\n/).filter((l) => l.trim() !== ''));
+    goldens.set(
+      f.slice(0, -4),
+      text.split(/\r?\n/).filter((l) => l.trim() !== ''),
+    );
   }
   return goldens;
 }
@@ -42,7 +45,8 @@ export function compareWithGoldens(
   const out: Mismatch[] = [];
   const labels = new Set(actual.map((p) => p.label));
   for (const label of goldens.keys()) {
-    if (!labels.has(label)) out.push({ peer: label, message: `${goldenDir}/${label}.log has no peer ${label} in this run` });
+    if (!labels.has(label))
+      out.push({ peer: label, message: `${goldenDir}/${label}.log has no peer ${label} in this run` });
   }
   for (const peer of actual) {
     const expected = goldens.get(peer.label);
@@ -65,7 +69,8 @@ export function compareWithGoldens(
     });
     for (const [l, slots] of left) for (const n of slots) mine(`missing ${file} line ${n}: ${l}`);
     if (peer.id !== undefined && parsed.length === peer.lines.length) {
-      for (const v of orderViolations(parsed, peer.id, cluster)) mine(`line ${v.index + 1} out of order: ${v.why}: ${peer.lines[v.index]}`);
+      for (const v of orderViolations(parsed, peer.id, cluster))
+        mine(`line ${v.index + 1} out of order: ${v.why}: ${peer.lines[v.index]}`);
     }
   }
   return out;

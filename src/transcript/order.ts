@@ -30,7 +30,8 @@ export function orderViolations(
   remembered?: string,
 ): OrderViolation[] {
   const out: OrderViolation[] = [];
-  const quorum = (n: number): number => Math.floor(cluster.acceptorsOf(groupOfProposal(Math.max(n, 1), cluster.stride)).length / 2) + 1;
+  const quorum = (n: number): number =>
+    Math.floor(cluster.acceptorsOf(groupOfProposal(Math.max(n, 1), cluster.stride)).length / 2) + 1;
   const count = new Map<string, number>();
   const bump = (k: string): number => {
     const c = (count.get(k) ?? 0) + 1;
@@ -62,7 +63,8 @@ export function orderViolations(
         sentAccept.add(l.proposal_num);
         const acks = acksSincePrepare.get(l.proposal_num);
         if (acks === undefined) fail(`accept ${l.proposal_num} sent without a prepare ${l.proposal_num} before it`);
-        else if (acks < quorum(l.proposal_num)) fail(`accept ${l.proposal_num} sent after only ${acks} prepare_acks (quorum ${quorum(l.proposal_num)})`);
+        else if (acks < quorum(l.proposal_num))
+          fail(`accept ${l.proposal_num} sent after only ${acks} prepare_acks (quorum ${quorum(l.proposal_num)})`);
         break;
       }
       case 'received prepare':
@@ -72,18 +74,22 @@ export function orderViolations(
         bump('received accept');
         break;
       case 'sent prepare_ack':
-        if (bump('sent prepare_ack') > seen('received prepare')) fail('prepare_ack sent before the prepare it answers was received');
+        if (bump('sent prepare_ack') > seen('received prepare'))
+          fail('prepare_ack sent before the prepare it answers was received');
         break;
       case 'sent accept_ack':
-        if (bump('sent accept_ack') > seen('received accept')) fail('accept_ack sent before the accept it answers was received');
+        if (bump('sent accept_ack') > seen('received accept'))
+          fail('accept_ack sent before the accept it answers was received');
         break;
       case 'received prepare_ack':
-        if (bump(`prepare_ack from ${from}`) > seen('sent prepare')) fail(`prepare_ack from peer ${from} received before a prepare was sent to it`);
+        if (bump(`prepare_ack from ${from}`) > seen('sent prepare'))
+          fail(`prepare_ack from peer ${from} received before a prepare was sent to it`);
         for (const [n, c] of acksSincePrepare) acksSincePrepare.set(n, c + 1);
         toldValue.add(l.message_value);
         break;
       case 'received accept_ack':
-        if (bump(`accept_ack from ${from}`) > seen('sent accept')) fail(`accept_ack from peer ${from} received before an accept was sent to it`);
+        if (bump(`accept_ack from ${from}`) > seen('sent accept'))
+          fail(`accept_ack from peer ${from} received before an accept was sent to it`);
         acceptAcks.set(key(l), (acceptAcks.get(key(l)) ?? 0) + 1);
         toldValue.add(l.message_value);
         break;
@@ -97,7 +103,9 @@ export function orderViolations(
         const told = !sentAccept.has(l.proposal_num) && toldValue.has(l.message_value);
         const recalled = remembered !== undefined && l.message_value === remembered;
         if (!choseReceived.has(key(l)) && !won && !told && !recalled) {
-          fail(`chose ${JSON.stringify(l.message_value)} ${l.proposal_num} before a quorum of matching accept_acks or a received chose`);
+          fail(
+            `chose ${JSON.stringify(l.message_value)} ${l.proposal_num} before a quorum of matching accept_acks or a received chose`,
+          );
         }
         choseOwn.add(key(l));
         break;

@@ -17,7 +17,9 @@ export function parseLogLine(raw: string): ParsedLine {
 }
 
 /** The lab's five fields of a JSON line, each checked, and the whole object (for a caller's further keys). */
-export function parseFields(raw: string): { ok: true; line: LogLine; json: Record<string, unknown> } | { ok: false; why: string } {
+export function parseFields(
+  raw: string,
+): { ok: true; line: LogLine; json: Record<string, unknown> } | { ok: false; why: string } {
   let o: unknown;
   try {
     o = JSON.parse(raw);
@@ -33,9 +35,11 @@ export function parseFields(raw: string): { ok: true; line: LogLine; json: Recor
   const num = r['proposal_num'];
   if (!Number.isSafeInteger(peer) || (peer as number) < 1) return { ok: false, why: 'peer_id must be an integer >= 1' };
   if (!ACTIONS.includes(action as Action)) return { ok: false, why: `action must be one of ${ACTIONS.join(', ')}` };
-  if (!MESSAGE_TYPES.includes(type as MessageType)) return { ok: false, why: `message_type must be one of ${MESSAGE_TYPES.join(', ')}` };
+  if (!MESSAGE_TYPES.includes(type as MessageType))
+    return { ok: false, why: `message_type must be one of ${MESSAGE_TYPES.join(', ')}` };
   if (typeof value !== 'string') return { ok: false, why: 'message_value must be a string' };
-  if (!Number.isSafeInteger(num) || (num as number) < 0) return { ok: false, why: 'proposal_num must be an integer >= 0' };
+  if (!Number.isSafeInteger(num) || (num as number) < 0)
+    return { ok: false, why: 'proposal_num must be an integer >= 0' };
   const line: LogLine = {
     peer_id: peer as number,
     action: action as Action,
@@ -52,5 +56,8 @@ export function parseFields(raw: string): { ok: true; line: LogLine; json: Recor
  */
 export function exactly<L extends LogLine>(raw: string, line: L, format: (l: L) => string): Parsed<L> {
   if (format(line) === raw) return { ok: true, line };
-  return { ok: false, why: `not in the exact format: compact JSON with keys ${Object.keys(line).join(', ')} in that order` };
+  return {
+    ok: false,
+    why: `not in the exact format: compact JSON with keys ${Object.keys(line).join(', ')} in that order`,
+  };
 }

@@ -37,8 +37,17 @@ export function newNonce(): string {
   return randomBytes(16).toString('hex');
 }
 
-export function mac(secret: Secret, role: 'client' | 'server', serverNonce: string, clientNonce: string, from: number, to: number): string {
-  return createHmac('sha256', secret.key).update(`paxos/2\n${role}\n${serverNonce}\n${clientNonce}\n${from}\n${to}`).digest('hex');
+export function mac(
+  secret: Secret,
+  role: 'client' | 'server',
+  serverNonce: string,
+  clientNonce: string,
+  from: number,
+  to: number,
+): string {
+  return createHmac('sha256', secret.key)
+    .update(`paxos/2\n${role}\n${serverNonce}\n${clientNonce}\n${from}\n${to}`)
+    .digest('hex');
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -90,7 +99,11 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
       resolve(r);
     };
     const timer = setTimeout(
-      () => finish({ ok: false, why: `no ${secret === null ? 'welcome' : 'challenge'} within ${intro.timeoutMs / 1000} s` }),
+      () =>
+        finish({
+          ok: false,
+          why: `no ${secret === null ? 'welcome' : 'challenge'} within ${intro.timeoutMs / 1000} s`,
+        }),
       intro.timeoutMs,
     );
     const reader = new LineReader(
@@ -104,16 +117,27 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
         }
         if (secret === null) {
           if (m['type'] === 'challenge') {
-            return finish({ ok: false, why: 'it requires a shared secret, and this peer has none (--secret-file or PAXOS_SECRET)', needsSecret: true });
+            return finish({
+              ok: false,
+              why: 'it requires a shared secret, and this peer has none (--secret-file or PAXOS_SECRET)',
+              needsSecret: true,
+            });
           }
           if (m['type'] !== 'welcome') return finish({ ok: false, why: 'it did not answer the hello with a welcome' });
-          if (m['from'] !== to) return finish({ ok: false, why: `it is peer_id ${JSON.stringify(m['from'])}, not ${to}: the address leads to another peer (a restarted container's old address?)` });
+          if (m['from'] !== to)
+            return finish({
+              ok: false,
+              why: `it is peer_id ${JSON.stringify(m['from'])}, not ${to}: the address leads to another peer (a restarted container's old address?)`,
+            });
           return finish({ ok: true });
         }
         if (serverNonce === null) {
-          if (m['type'] !== 'challenge' || !isNonce(m['nonce'])) return finish({ ok: false, why: 'it did not start with a proper challenge' });
+          if (m['type'] !== 'challenge' || !isNonce(m['nonce']))
+            return finish({ ok: false, why: 'it did not start with a proper challenge' });
           serverNonce = m['nonce'];
-          socket.write(`${JSON.stringify({ type: 'auth', from, to, nonce: clientNonce, mac: mac(secret, 'client', serverNonce, clientNonce, from, to) })}\n`);
+          socket.write(
+            `${JSON.stringify({ type: 'auth', from, to, nonce: clientNonce, mac: mac(secret, 'client', serverNonce, clientNonce, from, to) })}\n`,
+          );
           return;
         }
         if (m['type'] !== 'auth_ok' || !sameMac(m['mac'], mac(secret, 'server', serverNonce, clientNonce, from, to))) {

@@ -134,7 +134,10 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
   send(msg: M): void {
     if (this.conn === null && this.opts.queueWhileDown === false) return;
     if (this.queue.size >= MAX_QUEUED) {
-      if (!this.warnedFull) this.log.warn(`${this.name} is down and ${MAX_QUEUED} messages wait for it; dropping new ones until it is back`);
+      if (!this.warnedFull)
+        this.log.warn(
+          `${this.name} is down and ${MAX_QUEUED} messages wait for it; dropping new ones until it is back`,
+        );
       this.warnedFull = true;
       return;
     }
@@ -252,7 +255,9 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
     const lookup = this.opts.lookup ?? dns.lookup;
     if (this.lookingUp === null) {
       const pending: Promise<{ address: string; family: number } | { error: string }> = new Promise((resolve) =>
-        lookup(host, {}, (err, address, fam) => resolve(err === null ? { address, family: fam } : { error: err.code ?? err.message })),
+        lookup(host, {}, (err, address, fam) =>
+          resolve(err === null ? { address, family: fam } : { error: err.code ?? err.message }),
+        ),
       );
       this.lookingUp = pending;
       // Cleared when it settles (the callback may even run synchronously).
@@ -263,21 +268,29 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
     const ms = this.liveness.deadAfterMs;
     return Promise.race([
       this.lookingUp,
-      new Promise<{ error: string }>((resolve) => setTimeout(() => resolve({ error: `no answer to the name lookup within ${ms / 1000} s` }), ms).unref()),
+      new Promise<{ error: string }>((resolve) =>
+        setTimeout(() => resolve({ error: `no answer to the name lookup within ${ms / 1000} s` }), ms).unref(),
+      ),
     ]);
   }
 
-  /** `accepted`: the peer's address took the connection, so a failed handshake was warned about already (by its kind). */
+  /**
+   * `accepted`: the peer's address took the connection, so a failed handshake was warned about already (by its kind).
+   */
   private retryAfterFailure(why: string, accepted = false): void {
     this.failures += 1;
     this.failuresSinceUp += 1;
     const msg = `${this.name} at ${this.where()} not reachable (${why}); retrying`;
-    if (!accepted && this.failuresSinceUp >= WARN_AFTER_FAILURES) this.warnDown(why, `${msg} (still trying after ${this.failuresSinceUp} attempts)`);
+    if (!accepted && this.failuresSinceUp >= WARN_AFTER_FAILURES)
+      this.warnDown(why, `${msg} (still trying after ${this.failuresSinceUp} attempts)`);
     else this.log.debug(msg);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.connect();
-    }, backoffDelay(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, Math.random));
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = null;
+        this.connect();
+      },
+      backoffDelay(this.failures, RECONNECT_BASE_MS, RECONNECT_CAP_MS, Math.random),
+    );
   }
 
   private dial(address: string): void {
@@ -305,7 +318,12 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
       }
       // Nothing goes out before the handshake: the peer must say who it is
       // (and, with a secret, prove it holds it too).
-      const intro = await introduce(socket, { from: this.opts.self, to: this.opts.peer, secret: this.secret, timeoutMs: this.liveness.deadAfterMs });
+      const intro = await introduce(socket, {
+        from: this.opts.self,
+        to: this.opts.peer,
+        secret: this.secret,
+        timeoutMs: this.liveness.deadAfterMs,
+      });
       if (!intro.ok) {
         lastError = `handshake failed: ${intro.why}`;
         // Said once per outage and kind (retryAfterFailure then stays quiet
@@ -352,7 +370,9 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
       if (conn !== null && this.conn === conn) {
         this.conn = null;
         this.stopHeartbeat();
-        this.log.info(`connection to ${this.name} at ${this.where()} closed${lastError ? ` (${lastError})` : ''}; reconnecting`);
+        this.log.info(
+          `connection to ${this.name} at ${this.where()} closed${lastError ? ` (${lastError})` : ''}; reconnecting`,
+        );
         this.emit('down');
       }
       if (this.stopped) return;
@@ -395,7 +415,9 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
 
   private declareDead(c: Conn, silentMs: number, why: string): void {
     if (this.conn !== c) return;
-    this.log.warn(`${this.name} at ${this.where()}: nothing heard for ${(silentMs / 1000).toFixed(1)} s (${why}); closing the link and redialing`);
+    this.log.warn(
+      `${this.name} at ${this.where()}: nothing heard for ${(silentMs / 1000).toFixed(1)} s (${why}); closing the link and redialing`,
+    );
     // Written but unanswered, the connection's messages are as good as
     // lost; Paxos retries what matters. Treat it as used: redial at once.
     c.used = true;

@@ -11,7 +11,16 @@
 // its far end is gone, and holding it only hides that.
 
 import net from 'node:net';
-import { BAD_LINES_WARNED, MAX_BAD_LINES, MAX_CLIENT_IN_FLIGHT, MAX_LINE_BYTES, OUTPUT_HARD_BYTES, OUTPUT_SOFT_BYTES, OUTPUT_SOFT_MS, UNFINISHED_LINES_BYTES } from '../paxos/limits.js';
+import {
+  BAD_LINES_WARNED,
+  MAX_BAD_LINES,
+  MAX_CLIENT_IN_FLIGHT,
+  MAX_LINE_BYTES,
+  OUTPUT_HARD_BYTES,
+  OUTPUT_SOFT_BYTES,
+  OUTPUT_SOFT_MS,
+  UNFINISHED_LINES_BYTES,
+} from '../paxos/limits.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
@@ -104,7 +113,11 @@ export interface OutputLimits {
   readonly softMs: number;
 }
 
-export const OUTPUT_LIMITS: OutputLimits = { softBytes: OUTPUT_SOFT_BYTES, hardBytes: OUTPUT_HARD_BYTES, softMs: OUTPUT_SOFT_MS };
+export const OUTPUT_LIMITS: OutputLimits = {
+  softBytes: OUTPUT_SOFT_BYTES,
+  hardBytes: OUTPUT_HARD_BYTES,
+  softMs: OUTPUT_SOFT_MS,
+};
 
 /**
  * Half-open connections (accepted, not yet authenticated, or running open
@@ -150,10 +163,17 @@ export async function listen<M extends PeerMessage, Req, Res>(
       halfOpen.release(conn);
     });
     if (evicted !== null) {
-      notice(`closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`);
+      notice(
+        `closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`,
+      );
       evicted.socket.destroy();
     }
-    serveConnection(conn, handlers, { log, notice, output, maxInFlight, unfinished, secret, self: opts.self ?? 0, codec, maxPeerLineBytes }, () => halfOpen.release(conn));
+    serveConnection(
+      conn,
+      handlers,
+      { log, notice, output, maxInFlight, unfinished, secret, self: opts.self ?? 0, codec, maxPeerLineBytes },
+      () => halfOpen.release(conn),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -177,7 +197,9 @@ export async function listen<M extends PeerMessage, Req, Res>(
         continue;
       }
       if (c.peer === null || now - c.lastHeard <= liveness.deadAfterMs) continue;
-      log.info(`closing the connection from peer ${c.peer} (${c.socket.remoteAddress ?? '?'}): nothing heard for ${((now - c.lastHeard) / 1000).toFixed(1)} s`);
+      log.info(
+        `closing the connection from peer ${c.peer} (${c.socket.remoteAddress ?? '?'}): nothing heard for ${((now - c.lastHeard) / 1000).toFixed(1)} s`,
+      );
       c.socket.destroy();
     }
   }, liveness.heartbeatMs);
@@ -196,7 +218,17 @@ export async function listen<M extends PeerMessage, Req, Res>(
 function serveConnection<M extends PeerMessage, Req, Res>(
   conn: Conn,
   on: InboundHandlers<M, Req, Res>,
-  opts: { log: Logger; notice: (msg: string) => void; output: OutputLimits; maxInFlight: number; unfinished: LineBudget; secret: Secret | null; self: PeerId; codec: Codec<M, Req, Res>; maxPeerLineBytes: number },
+  opts: {
+    log: Logger;
+    notice: (msg: string) => void;
+    output: OutputLimits;
+    maxInFlight: number;
+    unfinished: LineBudget;
+    secret: Secret | null;
+    self: PeerId;
+    codec: Codec<M, Req, Res>;
+    maxPeerLineBytes: number;
+  },
   /** It proved itself (or, running open, spoke): it no longer counts as half-open. */
   established: () => void,
 ): void {
@@ -220,10 +252,13 @@ function serveConnection<M extends PeerMessage, Req, Res>(
   const dropBad = (warning: string): void => {
     badLines += 1;
     if (badLines >= MAX_BAD_LINES) {
-      return refuse(`it sent ${badLines} lines that had to be dropped (not JSON, not a valid message, too long or not UTF-8); is it the right program, and version?`);
+      return refuse(
+        `it sent ${badLines} lines that had to be dropped (not JSON, not a valid message, too long or not UTF-8); is it the right program, and version?`,
+      );
     }
     if (badLines <= BAD_LINES_WARNED) log.warn(warning);
-    if (badLines === BAD_LINES_WARNED) log.warn(`suppressing further warnings about bad lines from ${who}; it is closed at ${MAX_BAD_LINES}`);
+    if (badLines === BAD_LINES_WARNED)
+      log.warn(`suppressing further warnings about bad lines from ${who}; it is closed at ${MAX_BAD_LINES}`);
   };
   // Writes in one turn of the event loop go out in one syscall (corked
   // until its microtasks are done): a replica answers clients in bursts.
@@ -247,7 +282,9 @@ function serveConnection<M extends PeerMessage, Req, Res>(
   // drain; past the hard limit (on top of the soft one), cut it off.
   const backpressure = (before: number): void => {
     if (before > softBytes && socket.writableLength > hardBytes) {
-      log.warn(`closing the connection from ${who}: it is not reading its answers (${mib(socket.writableLength)} MiB unread, over the ${mib(hardBytes)} MiB limit)`);
+      log.warn(
+        `closing the connection from ${who}: it is not reading its answers (${mib(socket.writableLength)} MiB unread, over the ${mib(hardBytes)} MiB limit)`,
+      );
       socket.destroy();
       return;
     }
@@ -302,7 +339,9 @@ function serveConnection<M extends PeerMessage, Req, Res>(
         raw = JSON.parse(line);
       } catch {
         if (authed === -1) return refuse('it sent something other than the authentication handshake');
-        return dropBad(`dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`);
+        return dropBad(
+          `dropping malformed line from ${who} (not JSON): ${line.slice(0, 60)}${line.length > 60 ? '...' : ''}`,
+        );
       }
       if (halfOpen && secret === null) {
         halfOpen = false;
@@ -311,7 +350,14 @@ function serveConnection<M extends PeerMessage, Req, Res>(
       if (authed === -1 && secret !== null) {
         const a = raw as { type?: unknown; from?: unknown; to?: unknown; nonce?: unknown; mac?: unknown };
         const to = a?.to ?? 0;
-        if (a?.type !== 'auth' || !Number.isSafeInteger(a.from) || (a.from as number) < 0 || !Number.isSafeInteger(to) || (to as number) < 0 || !isNonce(a.nonce)) {
+        if (
+          a?.type !== 'auth' ||
+          !Number.isSafeInteger(a.from) ||
+          (a.from as number) < 0 ||
+          !Number.isSafeInteger(to) ||
+          (to as number) < 0 ||
+          !isNonce(a.nonce)
+        ) {
           return refuse('it did not authenticate (is it running without the shared secret?)');
         }
         const from = a.from as number;
@@ -349,7 +395,8 @@ function serveConnection<M extends PeerMessage, Req, Res>(
         send({ type: 'welcome', from: self });
         on.hello?.(d.hello.from);
       } else if ('client' in d) {
-        if (authed !== null && authed !== 0) return dropBad(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
+        if (authed !== null && authed !== 0)
+          return dropBad(`dropping a client request from ${who}: it authenticated as peer_id ${authed}`);
         log.debug(`client ${who}: ${JSON.stringify(d.client).slice(0, 80)}`);
         if (on.client === undefined) return;
         // Nothing will answer it, so it must not count as in flight: a dump's
@@ -366,7 +413,9 @@ function serveConnection<M extends PeerMessage, Req, Res>(
         inFlight += 1;
         if (inFlight >= opts.maxInFlight && !tooManyInFlight) {
           tooManyInFlight = true;
-          log.debug(`not reading from ${who} until its ${inFlight} requests in flight are down to ${Math.floor(opts.maxInFlight / 2)}`);
+          log.debug(
+            `not reading from ${who} until its ${inFlight} requests in flight are down to ${Math.floor(opts.maxInFlight / 2)}`,
+          );
           repause();
         }
         on.client(d.client, answer, closers);
@@ -379,7 +428,9 @@ function serveConnection<M extends PeerMessage, Req, Res>(
       of: opts.unfinished,
       over: (bytes) => {
         // Throttled: a flood of such connections must not flood stderr too.
-        opts.notice(`closing the connection from ${who}: its unfinished line (${bytes} bytes) does not fit in what this listener holds for unfinished lines (${mib(opts.unfinished.max)} MiB over all connections; a flood of slow senders?)`);
+        opts.notice(
+          `closing the connection from ${who}: its unfinished line (${bytes} bytes) does not fit in what this listener holds for unfinished lines (${mib(opts.unfinished.max)} MiB over all connections; a flood of slow senders?)`,
+        );
         socket.destroy();
       },
     },

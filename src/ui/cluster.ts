@@ -72,7 +72,10 @@ export class LiveCluster {
 
   static async start(project: ComposeProject, opts: ClusterOptions, on: ClusterEvents): Promise<LiveCluster> {
     const dataRoot = opts.dataRoot ?? (await mkdtemp(path.join(os.tmpdir(), 'paxos-ui-')));
-    const alloc = await allocate(project.services.map((s) => s.hostname), opts.addressMode);
+    const alloc = await allocate(
+      project.services.map((s) => s.hostname),
+      opts.addressMode,
+    );
     const c = new LiveCluster(project, alloc, dataRoot, opts.dataRoot === undefined, opts, on);
     try {
       for (const from of c.hosts) {
@@ -113,8 +116,21 @@ export class LiveCluster {
   private spawn(lane: number): void {
     const service = this.project.services[lane]!;
     const host = service.hostname;
-    const args = [PEER_MAIN, ...service.args, '--name', host, '--data-dir', path.join(this.dataRoot, host), ...this.resolveFlags(host), '--exit-on-stdin-close', ...this.opts.peerArgs];
-    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: this.env });
+    const args = [
+      PEER_MAIN,
+      ...service.args,
+      '--name',
+      host,
+      '--data-dir',
+      path.join(this.dataRoot, host),
+      ...this.resolveFlags(host),
+      '--exit-on-stdin-close',
+      ...this.opts.peerArgs,
+    ];
+    const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: this.env,
+    });
     const proc: Proc = { child, closed: new Promise((resolve) => child.once('close', () => resolve())), killed: false };
     this.procs[lane] = proc;
     createInterface({ input: child.stdout! }).on('line', (l) => this.on.line(lane, l));

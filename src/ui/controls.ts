@@ -47,7 +47,21 @@ export interface ControlResponse {
   readonly reply: ControlReply;
 }
 
-const ACTIONS: readonly ControlAction[] = ['kill', 'restart', 'pause', 'resume', 'isolate', 'heal', 'cut', 'restore', 'submit', 'get', 'put', 'del', 'cas'];
+const ACTIONS: readonly ControlAction[] = [
+  'kill',
+  'restart',
+  'pause',
+  'resume',
+  'isolate',
+  'heal',
+  'cut',
+  'restore',
+  'submit',
+  'get',
+  'put',
+  'del',
+  'cas',
+];
 const LAB_ONLY = new Set<ControlAction>(['submit']);
 const LOG_ONLY = new Set<ControlAction>(['put', 'del', 'cas']);
 
@@ -61,26 +75,39 @@ function secretMatches(secret: Secret, given: string | undefined): boolean {
 
 const bad = (message: string): ControlResponse => ({ status: 400, reply: { ok: false, message } });
 
-export async function handleControl(body: unknown, givenSecret: string | undefined, deps: ControlDeps): Promise<ControlResponse> {
+export async function handleControl(
+  body: unknown,
+  givenSecret: string | undefined,
+  deps: ControlDeps,
+): Promise<ControlResponse> {
   if (deps.secret !== null && !secretMatches(deps.secret, givenSecret)) {
     return {
       status: 403,
-      reply: { ok: false, message: `the controls need the cluster's shared secret (${deps.secret.source}); enter it in the page's secret box` },
+      reply: {
+        ok: false,
+        message: `the controls need the cluster's shared secret (${deps.secret.source}); enter it in the page's secret box`,
+      },
     };
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return bad('the request must be a JSON object with an "action"');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return bad('the request must be a JSON object with an "action"');
   const r = body as Partial<Record<keyof ControlRequest, unknown>>;
   const action = r.action as ControlAction;
   if (!ACTIONS.includes(action)) return bad(`"action" must be one of ${ACTIONS.join(', ')}`);
-  if (LAB_ONLY.has(action) && deps.mode !== 'lab') return bad(`${action} is for lab clusters; a replicated log takes put, get, del and cas`);
-  if (LOG_ONLY.has(action) && deps.mode !== 'log') return bad(`${action} is for replicated-log clusters; a lab cluster takes submit and get`);
+  if (LAB_ONLY.has(action) && deps.mode !== 'lab')
+    return bad(`${action} is for lab clusters; a replicated log takes put, get, del and cas`);
+  if (LOG_ONLY.has(action) && deps.mode !== 'log')
+    return bad(`${action} is for replicated-log clusters; a lab cluster takes submit and get`);
   const { cluster } = deps;
   const hostField = (name: 'peer' | 'to'): string | ControlResponse => {
     const h = r[name];
-    if (typeof h !== 'string' || !cluster.hosts.includes(h)) return bad(`"${name}" must name a peer: one of ${cluster.hosts.join(', ')}`);
+    if (typeof h !== 'string' || !cluster.hosts.includes(h))
+      return bad(`"${name}" must name a peer: one of ${cluster.hosts.join(', ')}`);
     return h;
   };
-  const needsPeer = action !== 'heal' && !(deps.mode === 'log' && ['put', 'get', 'del', 'cas'].includes(action) && r.peer === undefined);
+  const needsPeer =
+    action !== 'heal' &&
+    !(deps.mode === 'log' && ['put', 'get', 'del', 'cas'].includes(action) && r.peer === undefined);
   const peer = needsPeer ? hostField('peer') : '';
   if (typeof peer !== 'string') return peer;
   const done = (message: string): ControlResponse => ({ status: 200, reply: { ok: true, message } });
@@ -122,30 +149,56 @@ export async function handleControl(body: unknown, givenSecret: string | undefin
   }
 }
 
-async function labClient(action: ControlAction, peer: string, r: Partial<Record<keyof ControlRequest, unknown>>, deps: ControlDeps): Promise<ControlResponse> {
+async function labClient(
+  action: ControlAction,
+  peer: string,
+  r: Partial<Record<keyof ControlRequest, unknown>>,
+  deps: ControlDeps,
+): Promise<ControlResponse> {
   const value = r.value;
-  if (action === 'submit' && (typeof value !== 'string' || value === '')) return bad('"value" must be a non-empty string to submit');
+  if (action === 'submit' && (typeof value !== 'string' || value === ''))
+    return bad('"value" must be a non-empty string to submit');
   const at = deps.cluster.endpoints.get(peer)!;
   const ask = deps.labRequest ?? request;
-  const o: Outcome = await ask(at, action === 'submit' ? { type: 'submit', value: value as string } : { type: 'get' }, deps.secret, deps.clientTimeoutMs ?? 10_000);
-  if (o.kind === 'unreachable') return { status: 200, reply: { ok: false, message: `${peer}: refused, nothing was done: ${o.why}` } };
+  const o: Outcome = await ask(
+    at,
+    action === 'submit' ? { type: 'submit', value: value as string } : { type: 'get' },
+    deps.secret,
+    deps.clientTimeoutMs ?? 10_000,
+  );
+  if (o.kind === 'unreachable')
+    return { status: 200, reply: { ok: false, message: `${peer}: refused, nothing was done: ${o.why}` } };
   if (o.kind === 'unknown') return { status: 200, reply: { ok: false, message: `${peer}: outcome unknown: ${o.why}` } };
   const res = o.result;
   switch (res.status) {
     case 'chosen': {
-      const note = action === 'submit' && res.value !== value ? ` (not ${JSON.stringify(value)}: another value was chosen first)` : '';
-      return { status: 200, reply: { ok: note === '', message: `${peer}: chosen ${JSON.stringify(res.value)} at proposal ${res.n}${note}` } };
+      const note =
+        action === 'submit' && res.value !== value
+          ? ` (not ${JSON.stringify(value)}: another value was chosen first)`
+          : '';
+      return {
+        status: 200,
+        reply: { ok: note === '', message: `${peer}: chosen ${JSON.stringify(res.value)} at proposal ${res.n}${note}` },
+      };
     }
     case 'not_chosen':
       return { status: 200, reply: { ok: true, message: `${peer}: nothing chosen yet, as far as it knows` } };
     case 'not_proposer':
-      return { status: 200, reply: { ok: false, message: `${peer} is not a proposer; submit to ${res.proposers.join(' or ')}` } };
+      return {
+        status: 200,
+        reply: { ok: false, message: `${peer} is not a proposer; submit to ${res.proposers.join(' or ')}` },
+      };
     case 'invalid':
       return { status: 200, reply: { ok: false, message: `${peer}: invalid: ${res.why}` } };
   }
 }
 
-async function kvClient(action: ControlAction, peer: string, r: Partial<Record<keyof ControlRequest, unknown>>, deps: ControlDeps): Promise<ControlResponse> {
+async function kvClient(
+  action: ControlAction,
+  peer: string,
+  r: Partial<Record<keyof ControlRequest, unknown>>,
+  deps: ControlDeps,
+): Promise<ControlResponse> {
   const keyWhy = checkKey(r.key);
   if (keyWhy !== undefined) return bad(`"key": ${keyWhy}`);
   const key = r.key as string;
@@ -165,18 +218,34 @@ async function kvClient(action: ControlAction, peer: string, r: Partial<Record<k
   const targets: KvTarget[] = deps.cluster.hosts.map((name) => ({ name, at: deps.cluster.endpoints.get(name)! }));
   const first = peer === '' ? undefined : deps.cluster.hosts.indexOf(peer);
   const call = deps.kvCall ?? kvCall;
-  const o = await call(targets, { type: 'kv', cmd }, { secret: deps.secret, timeoutMs: deps.clientTimeoutMs ?? 10_000, ...(first === undefined ? {} : { first }) });
+  const o = await call(
+    targets,
+    { type: 'kv', cmd },
+    { secret: deps.secret, timeoutMs: deps.clientTimeoutMs ?? 10_000, ...(first === undefined ? {} : { first }) },
+  );
   const what = `${action} ${JSON.stringify(key)}`;
   switch (o.kind) {
     case 'done': {
       const res = o.result;
       const via = `(slot ${o.slot}, via ${o.peer})`;
       if (res.status === 'ok' && 'value' in res) {
-        return { status: 200, reply: { ok: true, message: res.value === null ? `${what}: absent ${via}` : `${what} = ${JSON.stringify(res.value)} ${via}` } };
+        return {
+          status: 200,
+          reply: {
+            ok: true,
+            message: res.value === null ? `${what}: absent ${via}` : `${what} = ${JSON.stringify(res.value)} ${via}`,
+          },
+        };
       }
       if (res.status === 'ok') return { status: 200, reply: { ok: true, message: `${what}: ok ${via}` } };
       if (res.status === 'mismatch') {
-        return { status: 200, reply: { ok: false, message: `${what}: failed, the value is ${res.current === null ? 'absent' : JSON.stringify(res.current)} ${via}` } };
+        return {
+          status: 200,
+          reply: {
+            ok: false,
+            message: `${what}: failed, the value is ${res.current === null ? 'absent' : JSON.stringify(res.current)} ${via}`,
+          },
+        };
       }
       return { status: 200, reply: { ok: false, message: `${what}: ${res.status} ${via}` } };
     }

@@ -153,7 +153,8 @@ function refuse(req: http.IncomingMessage): string | undefined {
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json')) return 'a control request must be sent as application/json';
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) return `control requests are taken only from this server's own page, not from ${origin}`;
+  if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`)
+    return `control requests are taken only from this server's own page, not from ${origin}`;
   return undefined;
 }
 

@@ -54,11 +54,15 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   for (const w of warnings) o.echo?.err(`paxos run: warning: ${w}`);
   const peerArgs = [...o.peerArgs, ...(o.secretFile === undefined ? [] : ['--secret-file', o.secretFile])];
   // One "no shared secret" warning for the run, here; the peers (and any restarted later) do not repeat it.
-  const noSecret = o.echo !== undefined && project.services.some((s) => !namesSecret([...s.args, ...peerArgs], process.env));
+  const noSecret =
+    o.echo !== undefined && project.services.some((s) => !namesSecret([...s.args, ...peerArgs], process.env));
 
   const lanes: LaneInfo[] = project.services.map((s) => {
     const h = cluster.byHost(s.hostname);
-    if (h === undefined) throw new ConfigError(`${project.file}: service ${s.name} has hostname ${s.hostname}, which is not in ${cluster.file}`);
+    if (h === undefined)
+      throw new ConfigError(
+        `${project.file}: service ${s.name} has hostname ${s.hostname}, which is not in ${cluster.file}`,
+      );
     return { label: s.label, host: s.hostname, id: h.id, roles: compactRoles(h.roles), addr: '' };
   });
   const laneOfId = new Map(lanes.map((l, i) => [l.id, i]));
@@ -73,7 +77,12 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   const publish = (): void => {
     if (!changed) return hub.flush();
     changed = false;
-    const leader = logMode ? leaderOf(trackers, procs.map((p) => p === 'up')) : undefined;
+    const leader = logMode
+      ? leaderOf(
+          trackers,
+          procs.map((p) => p === 'up'),
+        )
+      : undefined;
     trackers.forEach((t, i) => hub.peer(i, procs[i]!, t.facts(i === leader ? 'leader' : 'follower')));
     hub.flush();
   };
@@ -88,7 +97,8 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
       events: hub,
       control: async (body, given) => {
         const c = live;
-        if (c === undefined) return { status: 503, reply: { ok: false, message: 'the peers are still starting; try again' } };
+        if (c === undefined)
+          return { status: 503, reply: { ok: false, message: 'the peers are still starting; try again' } };
         return handleControl(body, given, {
           cluster: c,
           mode: logMode ? 'log' : 'lab',
@@ -104,46 +114,68 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   if (noSecret) o.echo?.err(`paxos run: warning: ${NO_SECRET_WARNING}`);
 
   try {
-    live = await LiveCluster.start(project, { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs, quietNoSecret: noSecret }, {
-      line: (lane, raw) => {
-        o.echo?.out(pretty === undefined ? `${lanes[lane]!.label.padEnd(width)} | ${raw}` : pretty(lane, raw));
-        const c = chartLine(raw, logMode);
-        if (c === undefined) return;
-        trackers[lane]!.see(c.line, c.slot);
-        hub.line(lane, c.line, c.slot, c.line.action === 'received' ? laneOfId.get(c.line.peer_id) : undefined);
-        changed = true;
+    live = await LiveCluster.start(
+      project,
+      { addressMode: o.addressMode, dataRoot: o.dataRoot, peerArgs, quietNoSecret: noSecret },
+      {
+        line: (lane, raw) => {
+          o.echo?.out(pretty === undefined ? `${lanes[lane]!.label.padEnd(width)} | ${raw}` : pretty(lane, raw));
+          const c = chartLine(raw, logMode);
+          if (c === undefined) return;
+          trackers[lane]!.see(c.line, c.slot);
+          hub.line(lane, c.line, c.slot, c.line.action === 'received' ? laneOfId.get(c.line.peer_id) : undefined);
+          changed = true;
+        },
+        stderr: (lane, raw) => {
+          if (o.quietPeers !== true) o.echo?.err(`${lanes[lane]!.label.padEnd(width)} | ${raw}`);
+          // A replica that lost its disk (or a log record) votes for nothing until it has recovered: say so on its
+          // lane.
+          if (/: recovering \((?!a new or wiped data directory)/.test(raw))
+            hub.note(lane, '⟳ recovering lost state: votes for nothing yet', procs[lane]!);
+          else if (/recovered from the other replicas: voting again/.test(raw))
+            hub.note(lane, '✔ recovered: voting again', procs[lane]!);
+        },
+        state: (lane, s, why) => {
+          procs[lane] = s;
+          changed = true;
+          if (why === 'started' && !started[lane]) {
+            started[lane] = true;
+            return;
+          }
+          hub.note(lane, noteText(why), s);
+          o.echo?.err(`paxos run: ${lanes[lane]!.host} ${why}`);
+        },
       },
-      stderr: (lane, raw) => {
-        if (o.quietPeers !== true) o.echo?.err(`${lanes[lane]!.label.padEnd(width)} | ${raw}`);
-        // A replica that lost its disk (or a log record) votes for nothing until it has recovered: say so on its lane.
-        if (/: recovering \((?!a new or wiped data directory)/.test(raw)) hub.note(lane, '⟳ recovering lost state: votes for nothing yet', procs[lane]!);
-        else if (/recovered from the other replicas: voting again/.test(raw)) hub.note(lane, '✔ recovered: voting again', procs[lane]!);
-      },
-      state: (lane, s, why) => {
-        procs[lane] = s;
-        changed = true;
-        if (why === 'started' && !started[lane]) {
-          started[lane] = true;
-          return;
-        }
-        hub.note(lane, noteText(why), s);
-        o.echo?.err(`paxos run: ${lanes[lane]!.host} ${why}`);
-      },
-    });
+    );
   } catch (err) {
     await server.close();
     throw err;
   }
   const running = live;
-  const shown = lanes.map((l) => ({ ...l, addr: `${running.endpoints.get(l.host)!.host}:${running.endpoints.get(l.host)!.port}` }));
-  hub.setHello({ type: 'hello', mode: logMode ? 'log' : 'lab', title: target, live: true, lanes: shown, secret: secret !== null, sampleAbove: SAMPLE_ABOVE });
+  const shown = lanes.map((l) => ({
+    ...l,
+    addr: `${running.endpoints.get(l.host)!.host}:${running.endpoints.get(l.host)!.port}`,
+  }));
+  hub.setHello({
+    type: 'hello',
+    mode: logMode ? 'log' : 'lab',
+    title: target,
+    live: true,
+    lanes: shown,
+    secret: secret !== null,
+    sampleAbove: SAMPLE_ABOVE,
+  });
 
   const flushTimer = setInterval(publish, FLUSH_MS);
   const tickTimer = setInterval(() => hub.tick(), 1000);
   hub.setCut([]);
-  o.echo?.err(`paxos run: ${project.file}: ${lanes.length} peers (${shown.map((l) => `${l.host}=${l.addr}`).join(' ')}), every link through a fault proxy`);
+  o.echo?.err(
+    `paxos run: ${project.file}: ${lanes.length} peers (${shown.map((l) => `${l.host}=${l.addr}`).join(' ')}), every link through a fault proxy`,
+  );
   if (!isLoopback(o.bind)) {
-    o.echo?.err(`paxos run: WARNING: the page is served on ${o.bind}, not loopback: anyone who can reach it can kill these peers${secret === null ? ' (no shared secret guards the controls)' : ''}`);
+    o.echo?.err(
+      `paxos run: WARNING: the page is served on ${o.bind}, not loopback: anyone who can reach it can kill these peers${secret === null ? ' (no shared secret guards the controls)' : ''}`,
+    );
   }
   o.echo?.err(`paxos run: live page at ${server.url} (Ctrl-C stops the peers)`);
   o.onReady?.(server.url);

@@ -6,7 +6,15 @@
 // length, and the store's size, from a shadow store that applies each
 // chosen slot's batch in order, as the replica does.
 
-import { checkCommand, handleAccept, handlePrepare, KvStore, type AcceptorState, type CheckedCommand, type LogLine } from '../rules/index.js';
+import {
+  checkCommand,
+  handleAccept,
+  handlePrepare,
+  KvStore,
+  type AcceptorState,
+  type CheckedCommand,
+  type LogLine,
+} from '../rules/index.js';
 import type { PeerFacts } from './protocol.js';
 
 export interface PeerTracker {
@@ -27,8 +35,10 @@ export function labTracker(): PeerTracker {
     see(l) {
       if (l.action === 'chose') chosen = l.message_value;
       else if (l.action === 'sent' && l.message_type === 'prepare') proposing = l.proposal_num;
-      else if (l.action === 'received' && l.message_type === 'prepare') acceptor = handlePrepare(acceptor, l.proposal_num).state;
-      else if (l.action === 'received' && l.message_type === 'accept') acceptor = handleAccept(acceptor, l.proposal_num, l.message_value).state;
+      else if (l.action === 'received' && l.message_type === 'prepare')
+        acceptor = handlePrepare(acceptor, l.proposal_num).state;
+      else if (l.action === 'received' && l.message_type === 'accept')
+        acceptor = handleAccept(acceptor, l.proposal_num, l.message_value).state;
     },
     ownBallot: 0,
     get promise() {
@@ -61,14 +71,18 @@ export function logTracker(): PeerTracker {
         promise = Math.max(promise, l.proposal_num);
       }
       // An ack's number is the acceptor's promise after handling the message.
-      if (l.action === 'sent' && (l.message_type === 'prepare_ack' || l.message_type === 'accept_ack')) promise = Math.max(promise, l.proposal_num);
+      if (l.action === 'sent' && (l.message_type === 'prepare_ack' || l.message_type === 'accept_ack'))
+        promise = Math.max(promise, l.proposal_num);
       if (l.message_type === 'accept' || l.action === 'chose') slots.add(slot);
       if (l.action !== 'chose') return;
       commit = Math.max(commit, slot);
       if (slot <= store.appliedIndex || chosen.has(slot)) return;
       // chartLine put the slot in front of the value ("#17 ..."): take it off.
       const prefix = `#${slot} `;
-      chosen.set(slot, batchOf(l.message_value.startsWith(prefix) ? l.message_value.slice(prefix.length) : l.message_value));
+      chosen.set(
+        slot,
+        batchOf(l.message_value.startsWith(prefix) ? l.message_value.slice(prefix.length) : l.message_value),
+      );
       // Apply strictly in order, never past a hole, as the replica does.
       for (let next = store.appliedIndex + 1; chosen.has(next); next++) {
         store.applyBatch(chosen.get(next)!, next);

@@ -41,7 +41,13 @@ export type UiEvent =
   /** A peer's process state and what the runner knows of its protocol state. */
   | { readonly type: 'peer'; readonly lane: number; readonly proc: LaneState; readonly facts: PeerFacts }
   /** Something done to a peer, drawn on its lane after line `seq`. */
-  | { readonly type: 'note'; readonly lane: number; readonly seq: number; readonly text: string; readonly state: LaneState }
+  | {
+      readonly type: 'note';
+      readonly lane: number;
+      readonly seq: number;
+      readonly text: string;
+      readonly state: LaneState;
+    }
   | {
       readonly type: 'links';
       /** Cut links as "i>j" (lane indexes): i's messages to j vanish. */
@@ -55,7 +61,20 @@ export type UiEvent =
       readonly skipped: number;
     };
 
-export type ControlAction = 'kill' | 'restart' | 'pause' | 'resume' | 'isolate' | 'heal' | 'cut' | 'restore' | 'submit' | 'get' | 'put' | 'del' | 'cas';
+export type ControlAction =
+  | 'kill'
+  | 'restart'
+  | 'pause'
+  | 'resume'
+  | 'isolate'
+  | 'heal'
+  | 'cut'
+  | 'restore'
+  | 'submit'
+  | 'get'
+  | 'put'
+  | 'del'
+  | 'cas';
 
 /** POST /api/control, with the secret (if any) in the X-Paxos-Secret header. */
 export interface ControlRequest {

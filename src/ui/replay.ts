@@ -22,20 +22,32 @@ export interface ReplayOptions {
 export async function serveReplay(o: ReplayOptions): Promise<number> {
   const lines: StreamLine[] = [];
   o.perLane.forEach((ls, lane) => ls.forEach((line) => lines.push({ seq: lines.length, lane, line })));
-  const hello: UiEvent = { type: 'hello', mode: o.mode, title: o.title, live: false, lanes: o.lanes, secret: false, sampleAbove: SAMPLE_ABOVE };
-  const server = await startUiServer({
-    host: o.bind,
-    port: o.port,
+  const hello: UiEvent = {
+    type: 'hello',
+    mode: o.mode,
     title: o.title,
-    events: {
-      subscribe(send) {
-        send(hello);
-        send({ type: 'lines', lines });
-        return () => undefined;
+    live: false,
+    lanes: o.lanes,
+    secret: false,
+    sampleAbove: SAMPLE_ABOVE,
+  };
+  const server = await startUiServer(
+    {
+      host: o.bind,
+      port: o.port,
+      title: o.title,
+      events: {
+        subscribe(send) {
+          send(hello);
+          send({ type: 'lines', lines });
+          return () => undefined;
+        },
       },
     },
-  }, '--serve');
-  if (!isLoopback(o.bind)) o.say(`viz: warning: serving on ${o.bind}, not loopback: anyone who can reach it can read this transcript`);
+    '--serve',
+  );
+  if (!isLoopback(o.bind))
+    o.say(`viz: warning: serving on ${o.bind}, not loopback: anyone who can reach it can read this transcript`);
   o.say(`viz: replay at ${server.url} (${lines.length} lines; Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     if (o.signal.aborted) return resolve();

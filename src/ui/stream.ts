@@ -169,8 +169,18 @@ export class EventHub {
     return Array.from({ length: this.lanes }, () => new Array<number>(this.lanes).fill(0));
   }
 
-  private emitLinks(rates: number[][], linesPerSec = this.lastLinks?.type === 'links' ? this.lastLinks.linesPerSec : 0): void {
-    const ev: UiEvent = { type: 'links', cut: this.cut, rates, linesPerSec, sampling: this.sampling, skipped: this.skipped };
+  private emitLinks(
+    rates: number[][],
+    linesPerSec = this.lastLinks?.type === 'links' ? this.lastLinks.linesPerSec : 0,
+  ): void {
+    const ev: UiEvent = {
+      type: 'links',
+      cut: this.cut,
+      rates,
+      linesPerSec,
+      sampling: this.sampling,
+      skipped: this.skipped,
+    };
     this.lastLinks = ev;
     this.broadcast(ev);
   }

@@ -11,7 +11,11 @@ export interface Logger {
   debug(msg: string): void;
 }
 
-export function stderrLogger(prefix: string, level: LogLevel, write: (s: string) => void = (s) => process.stderr.write(s)): Logger {
+export function stderrLogger(
+  prefix: string,
+  level: LogLevel,
+  write: (s: string) => void = (s) => process.stderr.write(s),
+): Logger {
   const max = LOG_LEVELS.indexOf(level);
   const at = (l: LogLevel) => (msg: string) => {
     if (LOG_LEVELS.indexOf(l) <= max) write(`${prefix}: ${l === 'info' || l === 'debug' ? '' : `${l}: `}${msg}\n`);

@@ -54,7 +54,9 @@ export function buildChart(lanes: readonly Lane[], perLane: readonly (readonly L
   // else can go on.
   const unplacedSends = new Map<string, number>();
   perLane.forEach((ls, lane) => {
-    for (const l of ls) if (l.action === 'sent') unplacedSends.set(key(lanes[lane]!.id, l), (unplacedSends.get(key(lanes[lane]!.id, l)) ?? 0) + 1);
+    for (const l of ls)
+      if (l.action === 'sent')
+        unplacedSends.set(key(lanes[lane]!.id, l), (unplacedSends.get(key(lanes[lane]!.id, l)) ?? 0) + 1);
   });
   // What each acceptor was asked, by whom, in order: its k-th ack answers
   // its k-th request, which gives the ack's destination and the n it answers.
@@ -78,7 +80,9 @@ export function buildChart(lanes: readonly Lane[], perLane: readonly (readonly L
     const self = lanes[lane]!.id;
     if (l.action === 'sent') {
       unplacedSends.set(key(self, l), unplacedSends.get(key(self, l))! - 1);
-      const request = isAck(l) ? takeRequest(asked.get(`${self}|${l.message_type === 'prepare_ack' ? 'prepare' : 'accept'}`), split(l).slot) : undefined;
+      const request = isAck(l)
+        ? takeRequest(asked.get(`${self}|${l.message_type === 'prepare_ack' ? 'prepare' : 'accept'}`), split(l).slot)
+        : undefined;
       if (request !== undefined) answered.set(row, request.n);
       const k = key(self, l, request?.by);
       sent.set(k, [...(sent.get(k) ?? []), row]);
@@ -151,7 +155,9 @@ function takeRequest<T extends { slot: string }>(queue: T[] | undefined, slot: s
   return i < 0 ? undefined : queue.splice(i, 1)[0];
 }
 
-/** An ack that refuses its request: its promise (accept_ack) or accepted number (prepare_ack) is above the request's n. */
+/**
+ * An ack that refuses its request: its promise (accept_ack) or accepted number (prepare_ack) is above the request's n.
+ */
 function isRejection(l: LogLine, n: number | undefined): boolean {
   if (n === undefined) return false;
   if (l.message_type === 'accept_ack') return l.proposal_num > n;
@@ -178,7 +184,10 @@ export function shortValue(l: LogLine, max = 12): string {
       const batch = JSON.parse(value) as unknown;
       if (Array.isArray(batch)) {
         const first = batch[0] as { o?: unknown; k?: unknown } | undefined;
-        const one = first === undefined ? 'no-op' : `${String(first.o ?? '?')}${typeof first.k === 'string' ? ` ${first.k}` : ''}`;
+        const one =
+          first === undefined
+            ? 'no-op'
+            : `${String(first.o ?? '?')}${typeof first.k === 'string' ? ` ${first.k}` : ''}`;
         v = batch.length > 1 ? `${one} +${batch.length - 1}` : one;
       }
     } catch {
@@ -201,6 +210,8 @@ function labelOf(l: LogLine, n: number | undefined): string {
     case 'prepare_ack':
       return `${slot}promise${n === undefined ? '' : ` ${n}`}: ${value === '' ? 'had none' : `had ${v}@${l.proposal_num}`}`;
     case 'accept_ack':
-      return isRejection(l, n) ? `${slot}reject: promised ${l.proposal_num}` : `${slot}accepted ${v} n=${l.proposal_num}`;
+      return isRejection(l, n)
+        ? `${slot}reject: promised ${l.proposal_num}`
+        : `${slot}accepted ${v} n=${l.proposal_num}`;
   }
 }

@@ -19,7 +19,9 @@ export const ROW_H = 22;
 export const TOP = 70;
 export const LEFT = 40;
 
-/** A monospace character at font-size 11 is 6.6 px wide (DejaVu Sans Mono, Menlo, Consolas); a little more, to be safe. */
+/**
+ * A monospace character at font-size 11 is 6.6 px wide (DejaVu Sans Mono, Menlo, Consolas); a little more, to be safe.
+ */
 export const CHAR_W = 6.8;
 /** A line of 11 px text: from 10 px above its baseline to 3 px below. */
 export const TEXT_H = 13;
@@ -137,7 +139,7 @@ export function layoutChart(chart: Chart, opts: LayoutOptions = {}): Layout {
     // everything stays clear, until nothing more can go.
     let best = layout;
     let tries = 0;
-    for (let changed = true; changed && tries < 400; ) {
+    for (let changed = true; changed && tries < 400;) {
       changed = false;
       for (let r = 0; r < extra.length && tries < 400; r++) {
         const had = extra[r]!;
@@ -165,7 +167,13 @@ export function layoutChart(chart: Chart, opts: LayoutOptions = {}): Layout {
  * above it, after it (before the next row) for a line that ends below it,
  * on both sides for a box in the way.
  */
-function attempt(chart: Chart, top: number, left: number, extra: readonly number[], notesIn: readonly NoteAt[]): { layout: Layout; short: Set<number> } {
+function attempt(
+  chart: Chart,
+  top: number,
+  left: number,
+  extra: readonly number[],
+  notesIn: readonly NoteAt[],
+): { layout: Layout; short: Set<number> } {
   const laneX = chart.lanes.map((_, i) => left + LANE_W * i + LANE_W / 2);
   const width = left + LANE_W * chart.lanes.length + LEFT;
 
@@ -192,9 +200,21 @@ function attempt(chart: Chart, top: number, left: number, extra: readonly number
     const from = chart.rows[a.from]!;
     const to = chart.rows[a.to]!;
     const [x1, y1, x2, y2] = [laneX[from.lane]!, rowY[a.from]!, laneX[to.lane]!, rowY[a.to]!];
-    const pts = from.lane === to.lane ? selfCurve(x1, y1, x2, y2) : [{ x: x1, y: y1 }, { x: x2 + (x2 > x1 ? -3 : 3), y: y2 }];
+    const pts =
+      from.lane === to.lane
+        ? selfCurve(x1, y1, x2, y2)
+        : [
+            { x: x1, y: y1 },
+            { x: x2 + (x2 > x1 ? -3 : 3), y: y2 },
+          ];
     for (let i = 1; i < pts.length; i++) grid.addSegment(pts[i - 1]!, pts[i]!, a.to);
-    return { pts, d: from.lane === to.lane ? `M${x1},${y1} C${x1 + 40},${y1} ${x2 + 40},${y2} ${x2 + 2},${y2}` : `M${x1},${y1} L${pts[1]!.x},${y2}` };
+    return {
+      pts,
+      d:
+        from.lane === to.lane
+          ? `M${x1},${y1} C${x1 + 40},${y1} ${x2 + 40},${y2} ${x2 + 2},${y2}`
+          : `M${x1},${y1} L${pts[1]!.x},${y2}`,
+    };
   });
 
   const short = new Set<number>();
@@ -260,7 +280,12 @@ function attempt(chart: Chart, top: number, left: number, extra: readonly number
     labels.set(i, { ...box, text, tx: box.x + 1, ty: box.y + ASCENT });
     bottom = Math.max(bottom, box.y + box.h + GAP);
   }
-  const arrows = chart.arrows.map((_, i) => ({ index: i, points: arrowPts[i]!.pts, d: arrowPts[i]!.d, label: labels.get(i)! }));
+  const arrows = chart.arrows.map((_, i) => ({
+    index: i,
+    points: arrowPts[i]!.pts,
+    d: arrowPts[i]!.d,
+    label: labels.get(i)!,
+  }));
   return { layout: { width, bottom, top, laneX, rowY, arrows, markers, notes, crowded }, short };
 }
 
@@ -277,7 +302,10 @@ function selfCurve(x1: number, y1: number, x2: number, y2: number): Pt[] {
     const t = i / 16;
     const u = 1 - t;
     const [a, b, c, d] = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t];
-    out.push({ x: a * p[0].x + b * p[1].x + c * p[2].x + d * p[3].x, y: a * p[0].y + b * p[1].y + c * p[2].y + d * p[3].y });
+    out.push({
+      x: a * p[0].x + b * p[1].x + c * p[2].x + d * p[3].x,
+      y: a * p[0].y + b * p[1].y + c * p[2].y + d * p[3].y,
+    });
   }
   return out;
 }
@@ -329,7 +357,8 @@ function candidates(pts: readonly Pt[], w: number, h: number): Box[] {
 
 const inflate = (b: Box, by: number): Box => ({ x: b.x - by, y: b.y - by, w: b.w + 2 * by, h: b.h + 2 * by });
 
-export const boxesMeet = (a: Box, b: Box): boolean => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+export const boxesMeet = (a: Box, b: Box): boolean =>
+  a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
 /** Whether the segment p-q enters the box (Liang–Barsky clipping). */
 export function segmentMeetsBox(p: Pt, q: Pt, b: Box): boolean {
@@ -372,7 +401,8 @@ class Grid {
 
   private bands(y0: number, y1: number): number[] {
     const out: number[] = [];
-    for (let k = Math.floor(Math.min(y0, y1) / Grid.BAND); k <= Math.floor(Math.max(y0, y1) / Grid.BAND); k++) out.push(k);
+    for (let k = Math.floor(Math.min(y0, y1) / Grid.BAND); k <= Math.floor(Math.max(y0, y1) / Grid.BAND); k++)
+      out.push(k);
     return out;
   }
 
@@ -392,7 +422,9 @@ class Grid {
     }
   }
 
-  /** What meets b: for each segment the row its arrow ends at, BOX for each box (one met in two bands may count twice). */
+  /**
+   * What meets b: for each segment the row its arrow ends at, BOX for each box (one met in two bands may count twice).
+   */
   hits(b: Box): number[] {
     const out: number[] = [];
     for (const k of this.bands(b.y, b.y + b.h)) {

@@ -87,7 +87,10 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`,
     `<title>${esc(title)}</title>`,
     '<defs>',
-    ...Object.entries(COLORS).map(([t, c]) => `<marker id="head-${t}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`),
+    ...Object.entries(COLORS).map(
+      ([t, c]) =>
+        `<marker id="head-${t}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`,
+    ),
     `<marker id="head-rejected" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${REJECT_COLOR}"/></marker>`,
     '</defs>',
     `<rect width="100%" height="100%" fill="white"/>`,
@@ -179,8 +182,22 @@ interface KeyItem {
 function legendRows(room: number, proposes: boolean): KeyItem[][] {
   const items: KeyItem[] = [
     ...LEGEND.map((l) => ({ ...l, w: 40 + textWidth(l.text) })),
-    { kind: 'marker', color: MARKER_FILL, text: 'a peer chose this value at that n', w: 40 + textWidth('★ chose v @n') + textWidth(' a peer chose this value at that n') },
-    ...(proposes ? [{ kind: 'proposes', color: VALUE_COLOR, text: "a proposer's own value (its -v)", w: 40 + textWidth("proposes v  a proposer's own value (its -v)") }] : []),
+    {
+      kind: 'marker',
+      color: MARKER_FILL,
+      text: 'a peer chose this value at that n',
+      w: 40 + textWidth('★ chose v @n') + textWidth(' a peer chose this value at that n'),
+    },
+    ...(proposes
+      ? [
+          {
+            kind: 'proposes',
+            color: VALUE_COLOR,
+            text: "a proposer's own value (its -v)",
+            w: 40 + textWidth("proposes v  a proposer's own value (its -v)"),
+          },
+        ]
+      : []),
   ];
   const rows: KeyItem[][] = [[]];
   let used = 0;

@@ -7,7 +7,8 @@
 //
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"done","slot":17,"result":{"r":"ok"}}
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"no_leader"}      nothing done; try again
-//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_ready","why":".."}  recovering: nothing done; try another
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_ready","why":".."}
+//                                         recovering: nothing done; try another
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"invalid","why":".."}  nothing done
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_replica"}    a lab peer: nothing done
 //
@@ -17,7 +18,8 @@
 // acks, so a store of any size goes out in bounded lines and bounded memory:
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump_part","seq":0,"data":[["a","x"],...]}
 //   {"type":"dump_ack","id":"9f..","seq":0}                                   (client to replica)
-//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump","applied":17,"data":[["z","y"]],"leader":"peer1","parts":1,"keys":2}
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump","applied":17,"data":[["z","y"]],
+//    "leader":"peer1","parts":1,"keys":2}
 //
 // `cmd` is a command in src/sm/command.ts's wire form; `result` a result in
 // its form. A replica answers "done" once it has applied the command, so
@@ -37,7 +39,9 @@ export type KvRequest =
  * and kept in the wire form it came in (the form the log holds), never
  * decoded again (src/sm/command.ts).
  */
-export type ReceivedKvRequest = Exclude<KvRequest, { readonly type: 'kv' }> | { readonly type: 'kv'; readonly id: string; readonly cmd: CheckedClientCommand };
+export type ReceivedKvRequest =
+  | Exclude<KvRequest, { readonly type: 'kv' }>
+  | { readonly type: 'kv'; readonly id: string; readonly cmd: CheckedClientCommand };
 
 /** Parts a replica sends ahead of the client's acks. */
 export const DUMP_WINDOW = 4;
@@ -51,20 +55,33 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
   | { readonly status: 'not_replica' }
   | { readonly status: 'dump_part'; readonly seq: number; readonly data: ReadonlyArray<readonly [string, string]> }
   /**
-   * `leader`: the replica this one follows ("" if none known); `parts`: dump_parts sent before this line; `keys`: keys in all;
+   * `leader`: the replica this one follows ("" if none known); `parts`: dump_parts sent before this line; `keys`: keys
+   * in all;
    * `recovering`: why it votes for nothing yet (docs/recovery.md).
    */
-  | { readonly status: 'dump'; readonly applied: number; readonly data: ReadonlyArray<readonly [string, string]>; readonly leader?: string; readonly parts?: number; readonly keys?: number; readonly recovering?: string }
+  | {
+      readonly status: 'dump';
+      readonly applied: number;
+      readonly data: ReadonlyArray<readonly [string, string]>;
+      readonly leader?: string;
+      readonly parts?: number;
+      readonly keys?: number;
+      readonly recovering?: string;
+    }
 );
 
 /** A client request off the wire, checked field by field. */
-export function decodeKvRequest(o: Record<string, unknown>): { ok: true; req: ReceivedKvRequest } | { ok: false; why: string } {
+export function decodeKvRequest(
+  o: Record<string, unknown>,
+): { ok: true; req: ReceivedKvRequest } | { ok: false; why: string } {
   const id = o['id'];
-  if (typeof id !== 'string' || id.length === 0 || id.length > 64) return { ok: false, why: '"id" must be a string of 1 to 64 characters' };
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64)
+    return { ok: false, why: '"id" must be a string of 1 to 64 characters' };
   if (o['type'] === 'dump') return { ok: true, req: { type: 'dump', id } };
   if (o['type'] === 'dump_ack') {
     const seq = o['seq'];
-    if (!Number.isSafeInteger(seq) || (seq as number) < 0) return { ok: false, why: '"seq" must be a non-negative integer' };
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0)
+      return { ok: false, why: '"seq" must be a non-negative integer' };
     return { ok: true, req: { type: 'dump_ack', id, seq: seq as number } };
   }
   if (o['type'] !== 'kv') return { ok: false, why: `unknown request type ${JSON.stringify(o['type']).slice(0, 40)}` };

@@ -19,14 +19,35 @@ import type { Accepted, Message } from '../core/types.js';
 import type { Codec } from '../transport/codec.js';
 
 /** What a client (`paxos submit`, `paxos get`) asks a peer. Never logged on stdout. */
-export type ClientRequest = { readonly type: 'submit'; readonly id: string; readonly value: string } | { readonly type: 'get'; readonly id: string };
+export type ClientRequest =
+  | { readonly type: 'submit'; readonly id: string; readonly value: string }
+  | { readonly type: 'get'; readonly id: string };
 
 /** A peer's answer to a client request, on the same connection. */
 export type ClientResult =
-  | { readonly type: 'result'; readonly id: string; readonly status: 'chosen'; readonly value: string; readonly n: number; readonly peer: string }
+  | {
+      readonly type: 'result';
+      readonly id: string;
+      readonly status: 'chosen';
+      readonly value: string;
+      readonly n: number;
+      readonly peer: string;
+    }
   | { readonly type: 'result'; readonly id: string; readonly status: 'not_chosen'; readonly peer: string }
-  | { readonly type: 'result'; readonly id: string; readonly status: 'not_proposer'; readonly peer: string; readonly proposers: readonly string[] }
-  | { readonly type: 'result'; readonly id: string; readonly status: 'invalid'; readonly peer: string; readonly why: string };
+  | {
+      readonly type: 'result';
+      readonly id: string;
+      readonly status: 'not_proposer';
+      readonly peer: string;
+      readonly proposers: readonly string[];
+    }
+  | {
+      readonly type: 'result';
+      readonly id: string;
+      readonly status: 'invalid';
+      readonly peer: string;
+      readonly why: string;
+    };
 
 export type Decoded =
   | { ok: true; msg: Message }
@@ -80,7 +101,8 @@ export function decode(raw: unknown): Decoded {
 
 function decodeClient(o: Obj, type: 'submit' | 'get'): Decoded {
   const id = o['id'];
-  if (typeof id !== 'string' || id.length === 0 || id.length > 64) return bad('"id" must be a string of 1 to 64 characters');
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64)
+    return bad('"id" must be a string of 1 to 64 characters');
   if (type === 'get') return { ok: true, client: { type, id } };
   const v = value(o['value'], '"value"');
   if (typeof v !== 'string') return v;

@@ -3,8 +3,10 @@
 //   {"type":"prepare","from":2,"n":5,"slot":17,"life":81}
 //   {"type":"accept","from":2,"n":5,"slot":17,"v":[{"o":"put","c":"cli-1","s":1,"k":"a","v":"x"}],"commit":17}
 //   {"type":"chose","from":2,"n":5,"slot":17}
-//   {"type":"read_index","from":3,"life":7,"ids":[41,42]}  {"type":"read_index_ack","from":2,"n":5,"life":7,"ids":[41,42],"index":17}
-//   {"type":"recover","from":3,"life":9,"slot":1}  {"type":"recover_ack","from":1,"life":9,"promised":5,"votes":[..],"base":1,"commit":18}
+//   {"type":"read_index","from":3,"life":7,"ids":[41,42]}
+//   {"type":"read_index_ack","from":2,"n":5,"life":7,"ids":[41,42],"index":17}
+//   {"type":"recover","from":3,"life":9,"slot":1}
+//   {"type":"recover_ack","from":1,"life":9,"promised":5,"votes":[..],"base":1,"commit":18}
 // plus the handshake and pings every connection has (lab.ts), and the
 // clients' requests (kv.ts). Every field is checked: a replica must
 // never act on a message it half understands.
@@ -14,7 +16,8 @@
 // marked (src/daemon/snapshot-transfer.ts), and the receiver hands its core a
 // `snapshot` message holding the store it rebuilt:
 //   {"type":"snapshot_chunk","from":2,"index":9000,"seq":0,"last":false,"entries":[["a","x"],...],"sessions":[]}
-//   {"type":"snapshot_chunk","from":2,"index":9000,"seq":7,"last":true,"entries":[],"sessions":[["cli-1",4,8990,{"r":"ok"}],...]}
+//   {"type":"snapshot_chunk","from":2,"index":9000,"seq":7,"last":true,"entries":[],
+//    "sessions":[["cli-1",4,8990,{"r":"ok"}],...]}
 
 import { MAX_PROPOSAL } from '../paxos/limits.js';
 import type { PeerId } from '../paxos/ids.js';
@@ -40,14 +43,18 @@ export interface SnapshotChunk {
   readonly sessions: readonly SessionLine[];
 }
 
-/** What replicas say to each other: the core's messages and snapshot chunks (a `snapshot` is never decoded off the wire). */
+/**
+ * What replicas say to each other: the core's messages and snapshot chunks (a `snapshot` is never decoded off the
+ * wire).
+ */
 export type ReplicaWire = LogMessage | SnapshotChunk;
 
 class Bad extends Error {}
 
 function int(o: Obj, key: string, min: number): number {
   const x = o[key];
-  if (!Number.isSafeInteger(x) || (x as number) < min || (x as number) > MAX_PROPOSAL) throw new Bad(`"${key}" must be an integer from ${min} to ${MAX_PROPOSAL}`);
+  if (!Number.isSafeInteger(x) || (x as number) < min || (x as number) > MAX_PROPOSAL)
+    throw new Bad(`"${key}" must be an integer from ${min} to ${MAX_PROPOSAL}`);
   return x as number;
 }
 
@@ -73,7 +80,8 @@ function batch(x: unknown, name: string): Batch {
 /** Read ids: a replica's own counter, so any safe integer from 1. */
 function ids(x: unknown): number[] {
   if (!Array.isArray(x) || x.length === 0) throw new Bad('"ids" must be a non-empty array');
-  for (const id of x) if (!Number.isSafeInteger(id) || (id as number) < 1) throw new Bad('"ids" must hold integers from 1');
+  for (const id of x)
+    if (!Number.isSafeInteger(id) || (id as number) < 1) throw new Bad('"ids" must hold integers from 1');
   return x as number[];
 }
 
@@ -104,7 +112,15 @@ function entries(x: unknown): Array<[string, string]> {
 function sessions(x: unknown): SessionLine[] {
   if (!Array.isArray(x)) throw new Bad('"sessions" must be an array of [client, seq, index, result]');
   for (const [i, e] of x.entries()) {
-    const ok = Array.isArray(e) && e.length === 4 && typeof e[0] === 'string' && Number.isSafeInteger(e[1]) && Number.isSafeInteger(e[2]) && typeof e[3] === 'object' && e[3] !== null && !Array.isArray(e[3]);
+    const ok =
+      Array.isArray(e) &&
+      e.length === 4 &&
+      typeof e[0] === 'string' &&
+      Number.isSafeInteger(e[1]) &&
+      Number.isSafeInteger(e[2]) &&
+      typeof e[3] === 'object' &&
+      e[3] !== null &&
+      !Array.isArray(e[3]);
     if (!ok) throw new Bad(`"sessions"[${i}] must be [client, seq, index, result]`);
   }
   return x as SessionLine[];
@@ -115,17 +131,37 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
     case 'prepare':
       return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), life: int(o, 'life', 1) };
     case 'prepare_ack':
-      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), life: int(o, 'life', 1), promised: int(o, 'promised', 0), votes: reports(o['votes']), base: int(o, 'base', 1) };
+      return {
+        type,
+        from,
+        n: int(o, 'n', 1),
+        slot: int(o, 'slot', 1),
+        life: int(o, 'life', 1),
+        promised: int(o, 'promised', 0),
+        votes: reports(o['votes']),
+        base: int(o, 'base', 1),
+      };
     case 'accept':
-      return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), v: batch(o['v'], '"v"'), commit: int(o, 'commit', 1) };
+      return {
+        type,
+        from,
+        n: int(o, 'n', 1),
+        slot: int(o, 'slot', 1),
+        v: batch(o['v'], '"v"'),
+        commit: int(o, 'commit', 1),
+      };
     case 'accept_ack':
       return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), promised: int(o, 'promised', 0) };
     case 'chose':
       return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1) };
     case 'heartbeat':
-      return o['r'] === undefined ? { type, from, n: int(o, 'n', 1), commit: int(o, 'commit', 1) } : { type, from, n: int(o, 'n', 1), commit: int(o, 'commit', 1), r: int(o, 'r', 1) };
+      return o['r'] === undefined
+        ? { type, from, n: int(o, 'n', 1), commit: int(o, 'commit', 1) }
+        : { type, from, n: int(o, 'n', 1), commit: int(o, 'commit', 1), r: int(o, 'r', 1) };
     case 'heartbeat_ack':
-      return o['r'] === undefined ? { type, from, n: int(o, 'n', 0) } : { type, from, n: int(o, 'n', 0), r: int(o, 'r', 1) };
+      return o['r'] === undefined
+        ? { type, from, n: int(o, 'n', 0) }
+        : { type, from, n: int(o, 'n', 0), r: int(o, 'r', 1) };
     case 'read_index':
       return { type, from, life: int(o, 'life', 1), ids: ids(o['ids']) };
     case 'read_index_ack':
@@ -139,7 +175,15 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
     }
     case 'snapshot_chunk': {
       if (typeof o['last'] !== 'boolean') throw new Bad('"last" must be true or false');
-      return { type, from, index: int(o, 'index', 0), seq: int(o, 'seq', 0), last: o['last'], entries: entries(o['entries']), sessions: sessions(o['sessions']) };
+      return {
+        type,
+        from,
+        index: int(o, 'index', 0),
+        seq: int(o, 'seq', 0),
+        last: o['last'],
+        entries: entries(o['entries']),
+        sessions: sessions(o['sessions']),
+      };
     }
     case 'forward': {
       const cmds = batch(o['cmds'], '"cmds"');
@@ -148,7 +192,15 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
     case 'recover':
       return { type, from, life: int(o, 'life', 1), slot: int(o, 'slot', 1) };
     case 'recover_ack':
-      return { type, from, life: int(o, 'life', 1), promised: int(o, 'promised', 0), votes: reports(o['votes']), base: int(o, 'base', 1), commit: int(o, 'commit', 1) };
+      return {
+        type,
+        from,
+        life: int(o, 'life', 1),
+        promised: int(o, 'promised', 0),
+        votes: reports(o['votes']),
+        base: int(o, 'base', 1),
+        commit: int(o, 'commit', 1),
+      };
     default:
       throw new Bad(`unknown message type ${JSON.stringify(type).slice(0, 40)}`);
   }
@@ -187,7 +239,13 @@ export function logCodec(peer: string): Codec<ReplicaWire, ReceivedKvRequest, Kv
       if (r.type === 'kv' || r.type === 'dump') return { type: 'kv_result', id: r.id, peer, status: 'invalid', why };
       // A lab client (paxos submit, or get --from) asking a replica.
       if (r.type === 'submit' || r.type === 'get') {
-        return { type: 'result', id: r.id, status: 'invalid', peer, why: 'this is a replica of a replicated log, not a lab peer; use npx paxos put KEY VALUE or npx paxos get KEY' };
+        return {
+          type: 'result',
+          id: r.id,
+          status: 'invalid',
+          peer,
+          why: 'this is a replica of a replicated log, not a lab peer; use npx paxos put KEY VALUE or npx paxos get KEY',
+        };
       }
       return null;
     },

@@ -14,7 +14,9 @@ import type { KvResult } from '../../src/wire/kv.js';
 const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
 
 /** `paxos ARGS`: exit code, stdout's size and line count (a dump's stdout is big), stderr. */
-async function cli(args: readonly string[]): Promise<{ code: number | null; bytes: number; lines: number; err: string }> {
+async function cli(
+  args: readonly string[],
+): Promise<{ code: number | null; bytes: number; lines: number; err: string }> {
   let bytes = 0;
   let lines = 0;
   const r = await paxos(args, {
@@ -36,10 +38,16 @@ const KEYS = Number(process.env['PAXOS_BIG_STORE_KEYS'] ?? 1_100);
 const SCALE = Math.max(1, KEYS / 1_100);
 
 /** The value of key i: distinct per key, so a store with a wrong value shows. */
-const valueOf = (i: number): string => `${String(i).padStart(6, '0')}:`.padEnd(VALUE_BYTES, String.fromCharCode(97 + (i % 26)));
+const valueOf = (i: number): string =>
+  `${String(i).padStart(6, '0')}:`.padEnd(VALUE_BYTES, String.fromCharCode(97 + (i % 26)));
 
 /** Retries while there is no leader (an election, or a busy leader), up to `ms`. */
-async function must(live: LiveCluster, host: string, body: Record<string, unknown>, ms = 60_000): Promise<Extract<KvResult, { status: 'done' }>> {
+async function must(
+  live: LiveCluster,
+  host: string,
+  body: Record<string, unknown>,
+  ms = 60_000,
+): Promise<Extract<KvResult, { status: 'done' }>> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     const r = await kvAsk(live.endpoint(host), body, 5000);
@@ -50,7 +58,10 @@ async function must(live: LiveCluster, host: string, body: Record<string, unknow
 }
 
 /** `host`'s store: applied slot, key count and a digest of its sorted keys and values, or null. */
-async function digest(live: LiveCluster, host: string): Promise<{ applied: number; keys: number; sha: string; bytes: number } | null> {
+async function digest(
+  live: LiveCluster,
+  host: string,
+): Promise<{ applied: number; keys: number; sha: string; bytes: number } | null> {
   const r = await kvAsk(live.endpoint(host), { type: 'dump' }, 10_000 * SCALE);
   if (r?.status !== 'dump') return null;
   const h = createHash('sha256');
@@ -89,17 +100,23 @@ test('a replica that fell behind a 70 MB store catches up from a streamed snapsh
   const t0 = Date.now();
   await pool(
     8,
-    Array.from({ length: KEYS }, (_, i) => () => must(live, i % 2 === 0 ? 'peer1' : 'peer2', cmd('put', `key-${String(i).padStart(5, '0')}`, valueOf(i)))),
+    Array.from(
+      { length: KEYS },
+      (_, i) => () =>
+        must(live, i % 2 === 0 ? 'peer1' : 'peer2', cmd('put', `key-${String(i).padStart(5, '0')}`, valueOf(i))),
+    ),
   );
   t.log(`wrote ${KEYS} x ${VALUE_BYTES} bytes in ${Date.now() - t0} ms`);
 
   const t1 = Date.now();
   procs.set('peer3', live.start('peer3', flags));
   // A get through peer3 is answered from its own store, once it holds the last write.
-  const last = await must(live, 'peer3', cmd('get', `key-${String(KEYS - 1).padStart(5, '0')}`), 90_000 * SCALE).catch((err: Error) => {
-    for (const [h, p] of procs) t.log(`${h}:\n${p.stderr.slice(-40).join('\n')}`);
-    throw err;
-  });
+  const last = await must(live, 'peer3', cmd('get', `key-${String(KEYS - 1).padStart(5, '0')}`), 90_000 * SCALE).catch(
+    (err: Error) => {
+      for (const [h, p] of procs) t.log(`${h}:\n${p.stderr.slice(-40).join('\n')}`);
+      throw err;
+    },
+  );
   t.deepEqual(last.result, { r: 'ok', v: valueOf(KEYS - 1) });
   t.log(`peer3 caught up in ${Date.now() - t1} ms`);
   t.true(
@@ -112,7 +129,7 @@ test('a replica that fell behind a 70 MB store catches up from a streamed snapsh
 
   // The same slot and the same store everywhere (a dump of 70 MB, over the old 16 MiB reply line).
   let seen = '';
-  for (const deadline = Date.now() + 120_000 * SCALE; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 120_000 * SCALE; Date.now() < deadline;) {
     // One at a time: three dumps of a big store at once would hold it three times here.
     const all: Awaited<ReturnType<typeof digest>>[] = [];
     for (const h of HOSTS) all.push(await digest(live, h));
@@ -124,7 +141,11 @@ test('a replica that fell behind a 70 MB store catches up from a streamed snapsh
   t.is(all[0]!.keys, KEYS + 1, seen);
   t.true(all[0]!.bytes > 70_000_000 * SCALE * 0.99);
   for (const d of all) t.deepEqual(d, all[0], seen);
-  for (const p of procs.values()) t.false(p.stderr.some((l) => /dropping a line over/.test(l)), p.stderr.filter((l) => /dropping/.test(l)).join('\n'));
+  for (const p of procs.values())
+    t.false(
+      p.stderr.some((l) => /dropping a line over/.test(l)),
+      p.stderr.filter((l) => /dropping/.test(l)).join('\n'),
+    );
 
   // paxos dump of a store over 16 MiB: every key, one line each.
   const dump = await cli(['dump', '--from', 'peer3', ...live.clientFlags()]);

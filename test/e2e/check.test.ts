@@ -24,7 +24,9 @@ function doctor(tc: string, peer: string, n: number, edit: (line: string) => str
 }
 
 test('every committed testcase golden passes the checker', (t) => {
-  const dirs = readdirSync(path.join(root, 'testcases')).filter((d) => existsSync(path.join(root, 'testcases', d, 'expected')));
+  const dirs = readdirSync(path.join(root, 'testcases')).filter((d) =>
+    existsSync(path.join(root, 'testcases', d, 'expected')),
+  );
   t.true(dirs.length >= 2);
   for (const d of dirs) {
     const r = check(path.join(root, 'testcases', d, 'expected'));
@@ -57,13 +59,27 @@ test('doctored: a chose without its quorum of accept_acks', (t) => {
   const once = doctor('1', 'peer1', 6, () => null);
   const dir = path.dirname(once);
   const file = path.join(dir, 'expected', 'peer1.log');
-  const lines = readFileSync(file, 'utf8').trimEnd().split('\n').filter((l) => !l.includes('"peer_id":4,"action":"received","message_type":"accept_ack"'));
+  const lines = readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !l.includes('"peer_id":4,"action":"received","message_type":"accept_ack"'));
   writeFileSync(file, `${lines.join('\n')}\n`);
   const r = check(path.join(dir, 'expected'));
   t.is(r.code, 1);
   t.regex(r.out, /peer1\.log:6: peer1: out of order: chose "X" 1 before a quorum of matching accept_acks/);
-  for (const [peer, line] of [['peer1', 6], ['peer2', 6], ['peer3', 6], ['peer4', 6], ['peer5', 2]] as const) {
-    t.regex(r.out, new RegExp(`${peer}\\.log:${line}: ${peer}: chose "X" at 1, but peer1 got only 1 matching accept_acks \\(quorum 2\\)`));
+  for (const [peer, line] of [
+    ['peer1', 6],
+    ['peer2', 6],
+    ['peer3', 6],
+    ['peer4', 6],
+    ['peer5', 2],
+  ] as const) {
+    t.regex(
+      r.out,
+      new RegExp(
+        `${peer}\\.log:${line}: ${peer}: chose "X" at 1, but peer1 got only 1 matching accept_acks \\(quorum 2\\)`,
+      ),
+    );
   }
 });
 
@@ -80,7 +96,10 @@ test('doctored: a proposer that did not adopt the highest accepted value', (t) =
   const dir = doctor('2', 'peer5', 4, (l) => l.replace('"X"', '"Y"'));
   const r = check(dir);
   t.is(r.code, 1);
-  t.regex(r.out, /peer5\.log:4: peer5: sent accept "Y" at 2, but its promises report "X" accepted at 1 as the highest accepted: it must adopt that/);
+  t.regex(
+    r.out,
+    /peer5\.log:4: peer5: sent accept "Y" at 2, but its promises report "X" accepted at 1 as the highest accepted: it must adopt that/,
+  );
 });
 
 test('doctored: a line in the wrong format is named', (t) => {
@@ -104,12 +123,21 @@ test('usage errors: no file, a missing file, no hostsfile', (t) => {
 });
 
 test('reading merged output: labels, compose v2 names, and what is skipped', (t) => {
-  const text = ['Attaching to a', '\x1b[33mpeer2    |\x1b[0m {"x":1}', 'tc-peer3-1  | {"y":2}', 'peer2 | peer2: warning: hello', 'junk'].join('\n');
+  const text = [
+    'Attaching to a',
+    '\x1b[33mpeer2    |\x1b[0m {"x":1}',
+    'tc-peer3-1  | {"y":2}',
+    'peer2 | peer2: warning: hello',
+    'junk',
+  ].join('\n');
   const peers = readMerged(text, 'f');
-  t.deepEqual(peers.map((p) => [p.label, p.lines, p.at]), [
-    ['peer2', ['{"x":1}'], ['f:2']],
-    ['tc-peer3-1', ['{"y":2}'], ['f:3']],
-  ]);
+  t.deepEqual(
+    peers.map((p) => [p.label, p.lines, p.at]),
+    [
+      ['peer2', ['{"x":1}'], ['f:2']],
+      ['tc-peer3-1', ['{"y":2}'], ['f:3']],
+    ],
+  );
   t.is(hostOfLabel('tc-peer3-1', ['peer1', 'peer3']), 'peer3');
   t.is(hostOfLabel('PEER1', ['peer1']), 'peer1');
   t.is(hostOfLabel('other', ['peer1']), undefined);

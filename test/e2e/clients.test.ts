@@ -9,7 +9,8 @@ import { tempDir } from '../helpers/tmp.js';
 import { runTestcase } from '../../src/runner/run.js';
 import { FakePeer, LiveCluster, until, type Proc } from '../helpers/procs.js';
 
-const TWO = 'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\nl1:learner1,learner2\n';
+const TWO =
+  'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\nl1:learner1,learner2\n';
 const SECRET = 'correct horse battery staple 42';
 
 /** Run the paxos CLI asynchronously (the peers run in this test's event loop's sockets too); output trimmed. */
@@ -18,7 +19,11 @@ async function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promis
   return { ...r, out: r.out.trimEnd(), err: r.err.trimEnd() };
 }
 
-async function cluster(t: { teardown: (f: () => Promise<void>) => void }, hosts = TWO, env: NodeJS.ProcessEnv = {}): Promise<{ c: LiveCluster; peers: Map<string, Proc> }> {
+async function cluster(
+  t: { teardown: (f: () => Promise<void>) => void },
+  hosts = TWO,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ c: LiveCluster; peers: Map<string, Proc> }> {
   const c = await new LiveCluster(hosts).init();
   t.teardown(() => c.close());
   const peers = new Map(c.cluster.hosts.map((h) => [h.host, c.start(h.host, [], env)]));
@@ -29,11 +34,15 @@ async function cluster(t: { teardown: (f: () => Promise<void>) => void }, hosts 
 }
 
 /** A peer learns the value from the chose message, a moment after the proposer answers its client. */
-const learned = (p: Proc | undefined): Promise<void> => p!.waitLine((l) => l.action === 'chose', `${p!.host} to learn the value`);
+const learned = (p: Proc | undefined): Promise<void> =>
+  p!.waitLine((l) => l.action === 'chose', `${p!.host} to learn the value`);
 
 test('clients submit to each proposer at once: one value is chosen, and every client sees it', async (t) => {
   const { c, peers } = await cluster(t);
-  const [a, b] = await Promise.all([cli(['submit', 'A', '--to', 'p1', ...c.clientFlags(), '--json']), cli(['submit', 'B', '--to', 'p2', ...c.clientFlags(), '--json'])]);
+  const [a, b] = await Promise.all([
+    cli(['submit', 'A', '--to', 'p1', ...c.clientFlags(), '--json']),
+    cli(['submit', 'B', '--to', 'p2', ...c.clientFlags(), '--json']),
+  ]);
   const ra = JSON.parse(a.out) as { status: string; value: string; yours: boolean };
   const rb = JSON.parse(b.out) as { status: string; value: string; yours: boolean };
   t.is(ra.status, 'chosen', a.out + a.err);
@@ -46,7 +55,12 @@ test('clients submit to each proposer at once: one value is chosen, and every cl
   const loser = ra.yours ? b : a;
   const human = await cli(['submit', ra.yours ? 'B' : 'A', '--to', ra.yours ? 'p2' : 'p1', ...c.clientFlags()]);
   t.is(human.code, 1);
-  t.regex(human.out, new RegExp(`^chosen: "${ra.value}" \\(proposal \\d+\\), not your "${ra.yours ? 'B' : 'A'}": another value was chosen first$`));
+  t.regex(
+    human.out,
+    new RegExp(
+      `^chosen: "${ra.value}" \\(proposal \\d+\\), not your "${ra.yours ? 'B' : 'A'}": another value was chosen first$`,
+    ),
+  );
   t.truthy(loser);
   // And every peer agrees when asked.
   for (const peer of ['a1', 'a2', 'a3', 'l1', 'p1', 'p2']) {
@@ -88,7 +102,10 @@ test('a client that cannot reach the peer is told nothing was done (exit 5), and
   t.teardown(() => mute.close());
   const r = await cli(['submit', 'V', '--to', 'p1', ...c.clientFlags(), '--timeout', '0.5']);
   t.is(r.code, 4);
-  t.is(r.out, 'outcome unknown: no answer within 0.5 s. "V" may or may not be chosen; ask with npx paxos get --from p1');
+  t.is(
+    r.out,
+    'outcome unknown: no answer within 0.5 s. "V" may or may not be chosen; ask with npx paxos get --from p1',
+  );
 });
 
 test('replica files: every peer that learned the value holds the same bytes after testcases 1 and 2', async (t) => {
@@ -97,7 +114,11 @@ test('replica files: every peer that learned the value holds the same bytes afte
     const r = await runTestcase(path.join(root, 'testcases', tc), { timeoutMs: 120_000, dataRoot: data });
     t.true(r.ok, r.failure);
     for (const p of r.peers) {
-      t.is(readFileSync(path.join(data, p.service.hostname, 'value'), 'utf8'), 'X', `testcase ${tc}, ${p.service.label}`);
+      t.is(
+        readFileSync(path.join(data, p.service.hostname, 'value'), 'utf8'),
+        'X',
+        `testcase ${tc}, ${p.service.label}`,
+      );
     }
   }
 });
@@ -118,7 +139,11 @@ test('values with quotes, newlines and emoji round-trip through submit, the log,
       return false;
     }
   }, 'a2 replica');
-  t.deepEqual(readFileSync(path.join(c.dataDir('a2'), 'value')), Buffer.from(tricky, 'utf8'), 'the replica holds exactly the UTF-8 bytes');
+  t.deepEqual(
+    readFileSync(path.join(c.dataDir('a2'), 'value')),
+    Buffer.from(tricky, 'utf8'),
+    'the replica holds exactly the UTF-8 bytes',
+  );
   // 1 MiB does not even fit on a command line (Linux caps one argument at
   // 128 KiB), so it goes through --value-file, and is refused with the limit.
   const bigFile = path.join(tempDir('big'), 'value');
@@ -135,14 +160,20 @@ test('values with quotes, newlines and emoji round-trip through submit, the log,
   writeFileSync(fileValue, largest);
   await learned(peers.get('a1'));
   const g2 = await cli(['get', '--from', 'a1', ...c.clientFlags(), '--json']);
-  t.is((JSON.parse(g2.out) as { value: string }).value, tricky, 'the first value stands; later submits cannot change it');
+  t.is(
+    (JSON.parse(g2.out) as { value: string }).value,
+    tricky,
+    'the first value stands; later submits cannot change it',
+  );
   const late = await cli(['submit', '--value-file', fileValue, '--to', 'p1', ...c.clientFlags(), '--json']);
   t.is(late.code, 1, 'another value was already chosen');
   t.is((JSON.parse(late.out) as { submitted: string }).submitted, largest);
 });
 
 test('authentication: a peer with the wrong secret cannot join or affect the decision', async (t) => {
-  const c = await new LiveCluster('p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\n').init();
+  const c = await new LiveCluster(
+    'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\n',
+  ).init();
   t.teardown(() => c.close());
   const good = { PAXOS_SECRET: SECRET };
   const a1 = c.start('a1', [], good);
@@ -157,9 +188,15 @@ test('authentication: a peer with the wrong secret cannot join or affect the dec
   const p1 = c.start('p1', ['-v', 'X'], good);
   await p1.waitLine((l) => l.action === 'sent' && l.message_type === 'chose', 'sent chose');
   // Had the forged prepare 99 counted, p1's proposal 1 would have been rejected.
-  t.deepEqual(p1.log.filter((l) => l.action === 'sent').map((l) => `${l.message_type} ${l.proposal_num}`), ['prepare 1', 'accept 1', 'chose 1']);
+  t.deepEqual(
+    p1.log.filter((l) => l.action === 'sent').map((l) => `${l.message_type} ${l.proposal_num}`),
+    ['prepare 1', 'accept 1', 'chose 1'],
+  );
   t.deepEqual(forger.got, [], 'the forger never hears back');
-  t.false(a3.log.some((l) => l.action === 'received'), 'a3 took no part');
+  t.false(
+    a3.log.some((l) => l.action === 'received'),
+    'a3 took no part',
+  );
   t.true(a1.stderr.some((l) => /closing connection from .*failed authentication/.test(l)));
   // The secret never appears in logs, errors or the process listing.
   for (const p of [a1, a3, p1]) {
@@ -180,10 +217,16 @@ test('authentication: a client needs the secret, from a file or the environment'
 
   const none = await cli(['get', '--from', 'a1', ...c.clientFlags()]);
   t.is(none.code, 5);
-  t.is(none.out, 'refused: cannot reach a1: it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET); nothing was done');
+  t.is(
+    none.out,
+    'refused: cannot reach a1: it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET); nothing was done',
+  );
   const wrong = await cli(['get', '--from', 'a1', ...c.clientFlags()], { PAXOS_SECRET: 'a different long secret' });
   t.is(wrong.code, 5);
-  t.regex(wrong.out, /^refused: cannot reach a1: authentication failed: it closed the connection during the handshake \(a wrong secret\?\); nothing was done$/);
+  t.regex(
+    wrong.out,
+    /^refused: cannot reach a1: authentication failed: it closed the connection during the handshake \(a wrong secret\?\); nothing was done$/,
+  );
   t.false(wrong.out.includes('a different long secret'));
   const right = await cli(['get', '--from', 'a1', ...c.clientFlags(), '--secret-file', secretFile]);
   t.is(right.code, 0, right.out);
@@ -195,7 +238,12 @@ test('with no secret, a peer says once on stderr that it runs open', async (t) =
   t.teardown(() => c.close());
   const a1 = c.start('a1');
   await a1.waitStderr(/listening on/);
-  t.is(a1.stderr.filter((l) => /no shared secret \(--secret-file or PAXOS_SECRET\): connections are not authenticated/.test(l)).length, 1);
+  t.is(
+    a1.stderr.filter((l) =>
+      /no shared secret \(--secret-file or PAXOS_SECRET\): connections are not authenticated/.test(l),
+    ).length,
+    1,
+  );
 });
 
 test('a malformed auth line (a MAC with non-ASCII) is a failed authentication, not a crash', async (t) => {
@@ -231,7 +279,10 @@ test('a peer without the secret, among peers that require it, says so once', asy
   const p1 = c.start('p1', ['-v', 'X']);
   await p1.waitStderr(/a1 at .* requires a shared secret, and this peer has none \(--secret-file or PAXOS_SECRET\)/);
   // Let p1's link to a1 be refused a few more times: the warning must not repeat.
-  await until(() => a1.stderr.filter((l) => l.includes('closing connection')).length >= 3, 'a1 to refuse p1 three times');
+  await until(
+    () => a1.stderr.filter((l) => l.includes('closing connection')).length >= 3,
+    'a1 to refuse p1 three times',
+  );
   t.is(p1.stderr.filter((l) => l.includes('a1 at') && l.includes('requires a shared secret')).length, 1);
   t.false(p1.log.some((l) => l.action === 'chose'));
 });
@@ -249,5 +300,11 @@ test('a malformed client request gets an "invalid" answer instead of silence', a
   s.write(`${JSON.stringify({ type: 'submit', id: 'r1', value: '' })}\n`);
   const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())));
   s.destroy();
-  t.deepEqual(JSON.parse(answer), { type: 'result', id: 'r1', status: 'invalid', peer: '', why: '"value" must not be empty' });
+  t.deepEqual(JSON.parse(answer), {
+    type: 'result',
+    id: 'r1',
+    status: 'invalid',
+    peer: '',
+    why: '"value" must not be empty',
+  });
 });

@@ -17,9 +17,17 @@ import test from 'ava';
 import { MAIN, ROOT as root, run as runToEnd, runSync } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const SCRIPTS = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const SCRIPTS = (
+  JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+).scripts;
 
-const DOCS = ['README.md', 'CHANGELOG.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  'CHANGELOG.md',
+  ...readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const read = (f: string): string => readFileSync(path.join(root, f), 'utf8');
 
 // ---------------------------------------------------------------- extraction
@@ -35,7 +43,10 @@ const SUBCOMMANDS = ['run', 'submit', 'get', 'put', 'del', 'cas', 'dump', 'check
 const COMMAND = /(?<![\w/.-])(?:paxos(?=\s|$)(?:\s+([a-z]+)(?=\s|$))?|npm run ([\w:-]+))/g;
 const FLAG = /(?<![\w-])--[a-z][a-z0-9-]*/g;
 
-/** The flags each command in `text` is given: the text from one command to the next, cut at a shell comment or separator. */
+/**
+ * The flags each command in `text` is given: the text from one command to the next, cut at a shell comment or
+ * separator.
+ */
 function commandsIn(text: string, line: number, out: Mention[]): void {
   const matches = [...text.matchAll(COMMAND)];
   matches.forEach((m, i) => {
@@ -138,7 +149,8 @@ export function runnableCommands(md: string): Array<{ command: string; line: num
       fence = !fence;
       return;
     }
-    if (fence && inRunnable && text.trim() !== '' && !text.trim().startsWith('#')) out.push({ command: text.trim(), line: i + 1 });
+    if (fence && inRunnable && text.trim() !== '' && !text.trim().startsWith('#'))
+      out.push({ command: text.trim(), line: i + 1 });
   });
   return out;
 }
@@ -147,7 +159,11 @@ export function runnableCommands(md: string): Array<{ command: string; line: num
 function scriptCommand(name: string): string | undefined {
   const s = SCRIPTS[name];
   if (s === undefined) return undefined;
-  const last = s.split('&&').at(-1)!.trim().replace(/^exec\s+/, '');
+  const last = s
+    .split('&&')
+    .at(-1)!
+    .trim()
+    .replace(/^exec\s+/, '');
   return /^node\s/.test(last) ? last : undefined;
 }
 
@@ -177,7 +193,8 @@ export function helpOf(cmd: string): string {
   if (known !== undefined) return known;
   let text: string;
   if (cmd === 'paxos') text = run([MAIN, '--help']).out;
-  else if (cmd === 'paxos get') text = run([MAIN, 'get', '--help']).out + run([MAIN, 'put', '--help']).out; // the lab's get --from and the store's get KEY
+  else if (cmd === 'paxos get')
+    text = run([MAIN, 'get', '--help']).out + run([MAIN, 'put', '--help']).out; // the lab's get --from and the store's get KEY
   else if (['paxos del', 'paxos cas', 'paxos dump'].includes(cmd)) text = run([MAIN, 'put', '--help']).out;
   else if (cmd.startsWith('paxos ')) text = run([MAIN, cmd.slice(6), '--help']).out;
   else {
@@ -227,12 +244,22 @@ test('the extractor finds flags next to commands, in spans, code blocks and comm
   ].join('\n');
   t.deepEqual(
     flagMentions(md).map((m) => `${m.line} ${m.cmd} ${m.flag}`),
-    ['1 paxos run --keep-running', '1 paxos put --to', '2 paxos run --quiet', '3 npm run sim --seeds', '6 paxos get --from', '6 paxos submit --json', '7 paxos dump --from', '14 paxos viz --out'],
+    [
+      '1 paxos run --keep-running',
+      '1 paxos put --to',
+      '2 paxos run --quiet',
+      '3 npm run sim --seeds',
+      '6 paxos get --from',
+      '6 paxos submit --json',
+      '7 paxos dump --from',
+      '14 paxos viz --out',
+    ],
   );
 });
 
 test('a made-up flag next to a command fails the check; real ones pass', (t) => {
-  const md = 'Keep it up with `paxos run testcases/2 --keep-runing`, or `paxos run DIR --keep-running`, `npm run sim -- --seedz 3`.\n\n## `paxos run DIR`\n\n| `--bogus-flag` | no |\n';
+  const md =
+    'Keep it up with `paxos run testcases/2 --keep-runing`, or `paxos run DIR --keep-running`, `npm run sim -- --seedz 3`.\n\n## `paxos run DIR`\n\n| `--bogus-flag` | no |\n';
   const bad = unknownFlags(flagMentions(md));
   t.deepEqual(
     bad.map((m) => `${m.cmd} ${m.flag}`),
@@ -241,7 +268,8 @@ test('a made-up flag next to a command fails the check; real ones pass', (t) => 
 });
 
 test('runnable blocks: only ```sh runnable, mapped to the compiled CLI and scripts', (t) => {
-  const md = '```sh\nnpm start\n```\n\n```sh runnable\n# a comment\nnpx paxos run testcases/1 --quiet   # two seconds\nnpm run sim -- --seeds 5\n```\n';
+  const md =
+    '```sh\nnpm start\n```\n\n```sh runnable\n# a comment\nnpx paxos run testcases/1 --quiet   # two seconds\nnpm run sim -- --seeds 5\n```\n';
   const cmds = runnableCommands(md);
   t.deepEqual(
     cmds.map((c) => c.line),
@@ -259,7 +287,10 @@ test('every flag the docs name next to a command is in its --help', (t) => {
 });
 
 test('README is under 15 KB; nothing points outside the repository', (t) => {
-  t.true(statSync(path.join(root, 'README.md')).size < 15_000, 'README.md must stay under 15 KB: move detail into docs/');
+  t.true(
+    statSync(path.join(root, 'README.md')).size < 15_000,
+    'README.md must stay under 15 KB: move detail into docs/',
+  );
   const outside = `..${'/'}shared`;
   const files = [...DOCS];
   const walk = (dir: string): void => {

@@ -11,12 +11,15 @@ import { tempDir } from '../helpers/tmp.js';
 const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
 
 /** `paxos ARGS` in `cwd`, with `env` added to a clean environment (no secret, no endpoints). */
-const cli = (args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Ran> => paxos(args, { cwd, env });
+const cli = (args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Ran> =>
+  paxos(args, { cwd, env });
 
 async function kv3(): Promise<{ live: LiveCluster; endpoints: string }> {
   const live = await new LiveCluster(KV3).init();
   for (const h of ['peer1', 'peer2', 'peer3']) live.start(h);
-  const endpoints = ['peer1', 'peer2', 'peer3'].map((h) => `${h}=${live.endpoint(h).host}:${live.endpoint(h).port}`).join(',');
+  const endpoints = ['peer1', 'peer2', 'peer3']
+    .map((h) => `${h}=${live.endpoint(h).host}:${live.endpoint(h).port}`)
+    .join(',');
   return { live, endpoints };
 }
 
@@ -46,9 +49,16 @@ test('--endpoints overrides PAXOS_ENDPOINTS, and both override -h and --resolve 
   const put = await cli(['put', 'k', 'v', '--endpoints', endpoints, '--timeout', '60'], nowhere, env);
   t.is(put.code, 0, put.out + put.err);
   // The variable beats -h/--resolve; a warning says they were not used.
-  const bad = await cli(['get', 'k', '-h', live.file, '--resolve', `peer1=${live.endpoint('peer1').host}`], nowhere, env);
+  const bad = await cli(
+    ['get', 'k', '-h', live.file, '--resolve', `peer1=${live.endpoint('peer1').host}`],
+    nowhere,
+    env,
+  );
   t.is(bad.code, 5, bad.out + bad.err);
-  t.regex(bad.err, /warning: -h and --resolve ignored: the peers come from PAXOS_ENDPOINTS \(unset PAXOS_ENDPOINTS to use them\)/);
+  t.regex(
+    bad.err,
+    /warning: -h and --resolve ignored: the peers come from PAXOS_ENDPOINTS \(unset PAXOS_ENDPOINTS to use them\)/,
+  );
   t.regex(bad.err, /cannot resolve nosuchhost\.invalid, the address PAXOS_ENDPOINTS gives peer1 .*fix PAXOS_ENDPOINTS/);
   const got = await cli(['get', 'k', '--timeout', '60'], nowhere, { PAXOS_ENDPOINTS: endpoints });
   t.is(got.out, 'v\n', got.err);
@@ -72,7 +82,8 @@ test('submit --to and get --from name one of the endpoints', async (t) => {
 
 test('a name that resolves nowhere fails at once, naming it and --endpoints, PAXOS_ENDPOINTS and --resolve', async (t) => {
   t.timeout(300_000);
-  const hint = /cannot resolve peer\d \(ENOTFOUND\); say where the peers are with --endpoints peer\d=ADDR:PORT,\.\.\. or PAXOS_ENDPOINTS=.*or --resolve peer\d=ADDR:PORT/;
+  const hint =
+    /cannot resolve peer\d \(ENOTFOUND\); say where the peers are with --endpoints peer\d=ADDR:PORT,\.\.\. or PAXOS_ENDPOINTS=.*or --resolve peer\d=ADDR:PORT/;
   for (const args of [
     ['get', 'greeting', '-h', 'testcases/kv3/hostsfile'],
     ['put', 'greeting', 'hello', '-h', 'testcases/kv3/hostsfile'],
@@ -88,9 +99,15 @@ test('a name that resolves nowhere fails at once, naming it and --endpoints, PAX
     t.true(r.ms < 60_000, `${args.join(' ')} took ${r.ms} ms`);
   }
   const dir = tempDir('endpoints');
-  const lab = await cli(['get', '--from', 'nosuchpeer.invalid', '--endpoints', 'nosuchpeer.invalid=nosuchpeer.invalid'], dir);
+  const lab = await cli(
+    ['get', '--from', 'nosuchpeer.invalid', '--endpoints', 'nosuchpeer.invalid=nosuchpeer.invalid'],
+    dir,
+  );
   t.is(lab.code, 5);
-  t.regex(lab.out, /^refused: cannot reach nosuchpeer\.invalid: cannot resolve nosuchpeer\.invalid, the address --endpoints gives nosuchpeer\.invalid \(ENOTFOUND\); fix --endpoints; nothing was done\n$/);
+  t.regex(
+    lab.out,
+    /^refused: cannot reach nosuchpeer\.invalid: cannot resolve nosuchpeer\.invalid, the address --endpoints gives nosuchpeer\.invalid \(ENOTFOUND\); fix --endpoints; nothing was done\n$/,
+  );
 });
 
 test('paxos run --keep-running prints an export PAXOS_ENDPOINTS line and an npx paxos command that work when pasted', async (t) => {
@@ -106,7 +123,10 @@ test('paxos run --keep-running prints an export PAXOS_ENDPOINTS line and an npx 
   t.regex(printed[0]!, /^export PAXOS_ENDPOINTS=peer1=[^,\s]+:\d+,peer2=[^,\s]+:\d+,peer3=[^,\s]+:\d+$/);
   t.regex(printed[1]!, /^npx paxos put greeting hello\b/);
   // Pasted into a shell where the run was started, as printed.
-  const put = await run('bash', ['-c', `${printed[0]!}\n${printed[1]!.replace('greeting hello', 'greeting hello --timeout 60')}`]);
+  const put = await run('bash', [
+    '-c',
+    `${printed[0]!}\n${printed[1]!.replace('greeting hello', 'greeting hello --timeout 60')}`,
+  ]);
   t.is(put.code, 0, put.out + put.err);
   t.regex(put.out, /^ok: "greeting" = "hello"/);
   const got = await run('bash', ['-c', `${printed[0]!}\nnpx paxos get greeting --timeout 60`]);

@@ -7,7 +7,8 @@ import { FakePeer, LiveCluster, until } from '../helpers/procs.js';
 
 const FIVE = 'p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\na4:acceptor1\na5:acceptor1\n';
 const THREE = 'p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n';
-const TWO_PROPOSERS = 'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\n';
+const TWO_PROPOSERS =
+  'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\n';
 
 async function live(t: { teardown: (f: () => Promise<void>) => void }, hostsfile: string): Promise<LiveCluster> {
   const c = await new LiveCluster(hostsfile).init();
@@ -15,7 +16,8 @@ async function live(t: { teardown: (f: () => Promise<void>) => void }, hostsfile
   return c;
 }
 
-const isChose = (v: string) => (l: { action: string; message_value: string }) => l.action === 'chose' && l.message_value === v;
+const isChose = (v: string) => (l: { action: string; message_value: string }) =>
+  l.action === 'chose' && l.message_value === v;
 
 test('a minority absent: 2 of 5 acceptors never start, and X is still chosen', async (t) => {
   const c = await live(t, FIVE);
@@ -31,7 +33,10 @@ test('a peer that starts late: the proposer waits for a majority, then decides',
   const p1 = c.start('p1', ['-v', 'X']);
   c.start('a1');
   await p1.waitStderr(/waiting for a quorum of acceptors/);
-  t.false(p1.log.some((l) => l.action === 'sent'), 'nothing is sent while no majority can be reached');
+  t.false(
+    p1.log.some((l) => l.action === 'sent'),
+    'nothing is sent while no majority can be reached',
+  );
   c.start('a2');
   await p1.waitLine(isChose('X'), 'chose X once a2 is up');
 });
@@ -61,7 +66,10 @@ test('acceptors that never answer: the proposer retries with higher numbers, bac
   const p1 = c.start('p1', ['-v', 'X', '--round-timeout', '0.2']);
   await until(() => silent[0]!.got.filter((m) => m.type === 'prepare').length >= 4, 'four rounds', 60_000);
   const ns = silent[0]!.got.flatMap((m) => (m.type === 'prepare' ? [m.n] : []));
-  t.deepEqual(ns, [...ns].sort((a, b) => a - b));
+  t.deepEqual(
+    ns,
+    [...ns].sort((a, b) => a - b),
+  );
   t.is(new Set(ns).size, ns.length, `numbers never reused: ${ns.join(', ')}`);
   const cpu0 = p1.cpuSeconds();
   await delay(2000); // the point: 2 s of retrying, and almost no CPU used in them
@@ -136,14 +144,20 @@ test('crash and restart: a learner still knows the chosen value, and a proposer 
   await l1.kill9();
   l1 = c.start('l1');
   await l1.waitStderr(/listening on/);
-  t.true(l1.stderr.some((l) => /recovered state: .*chosen "X" at 1/.test(l)), 'the learner still knows X');
+  t.true(
+    l1.stderr.some((l) => /recovered state: .*chosen "X" at 1/.test(l)),
+    'the learner still knows X',
+  );
 
   await p1.kill9();
   p1 = c.start('p1', ['-v', 'Y']);
   await p1.waitStderr(/listening on/);
   await until(() => p1.lines.length > 0, 'p1 to print something', 5000);
   t.true(isChose('X')(p1.log[0]!), `first line after the restart: ${p1.lines[0]}`);
-  t.false(p1.log.some((l) => l.action === 'sent' && l.message_type === 'prepare'), 'and it proposes nothing');
+  t.false(
+    p1.log.some((l) => l.action === 'sent' && l.message_type === 'prepare'),
+    'and it proposes nothing',
+  );
 });
 
 test('--exit-after-idle: a peer with nothing to do exits 0 on its own', async (t) => {

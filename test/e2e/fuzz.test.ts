@@ -35,7 +35,8 @@ const golden = (host: Host): string[] =>
     .split('\n')
     .filter((l) => l !== '');
 
-const SEED = process.env['FUZZ_SEED'] !== undefined ? Number(process.env['FUZZ_SEED']) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+const SEED =
+  process.env['FUZZ_SEED'] !== undefined ? Number(process.env['FUZZ_SEED']) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const replay = `seed ${SEED} (replay with FUZZ_SEED=${SEED})`;
 
 // ---------------------------------------------------------------- PRNG
@@ -67,7 +68,8 @@ const IDS: readonly number[] = [1, 2, 3, 4, 5];
 
 type JsonObj = { [k: string]: unknown };
 const isObj = (x: unknown): x is JsonObj => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isInt = (x: unknown, min: number, max: number): boolean => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
+const isInt = (x: unknown, min: number, max: number): boolean =>
+  typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
 const isValue = (v: unknown): boolean => typeof v === 'string' && Buffer.byteLength(v, 'utf8') <= MAX_VALUE_BYTES;
 const isPair = (a: unknown): boolean => a === null || (isObj(a) && isInt(a['n'], 1, MAX_PROPOSAL) && isValue(a['v']));
 
@@ -145,37 +147,163 @@ function ser(v: Val): string {
 const KINDS = ['prepare', 'accept', 'chose', 'prepare_ack', 'accept_ack'] as const;
 type Kind = (typeof KINDS)[number];
 
-const pair = (n: Val, v: Val): Obj => new Obj([['n', n], ['v', v]]);
+const pair = (n: Val, v: Val): Obj =>
+  new Obj([
+    ['n', n],
+    ['v', v],
+  ]);
 const GOOD_N: readonly number[] = [1, 2, 3, 17, 1000, 999_999, MAX_PROPOSAL];
 const GOOD_V: readonly string[] = ['X', 'Y', 'Z', '', 'é', 'zw\u00e9i 😀', 'line\nbreak', '"quoted"', '\u2028'];
 const GOOD_PROMISED: readonly number[] = [0, 1, 5, 999_999];
 const GOOD_PAIR: readonly Val[] = [null, pair(1, 'X'), pair(999_999, 'Z'), pair(MAX_PROPOSAL, 'Y')];
 
 const BAD_NUM: readonly Val[] = [
-  0, -1, -7, 0.5, 1.5, 2.000001, MAX_PROPOSAL + 1, MAX_PROPOSAL + 2, 2 ** 53, new Raw('9007199254740993'), 1e300,
-  new Raw('1e999'), new Raw('-1e999'), new Raw('-0'), '1', '', 'one', null, true, false, [], [1], new Obj([]), new Obj([['n', 1]]),
+  0,
+  -1,
+  -7,
+  0.5,
+  1.5,
+  2.000001,
+  MAX_PROPOSAL + 1,
+  MAX_PROPOSAL + 2,
+  2 ** 53,
+  new Raw('9007199254740993'),
+  1e300,
+  new Raw('1e999'),
+  new Raw('-1e999'),
+  new Raw('-0'),
+  '1',
+  '',
+  'one',
+  null,
+  true,
+  false,
+  [],
+  [1],
+  new Obj([]),
+  new Obj([['n', 1]]),
 ];
-const BAD_PROMISED: readonly Val[] = [-1, -0.5, 0.5, MAX_PROPOSAL + 1, 2 ** 53, 1e300, new Raw('1e999'), '0', '5', null, true, [], [0], new Obj([])];
-const BAD_FROM: readonly Val[] = [0, -1, -2, 1.5, 2.5, '1', '2', 'peer1', '', null, true, false, [], [1], new Obj([]), new Raw('1e999'), new Raw('-0')];
+const BAD_PROMISED: readonly Val[] = [
+  -1,
+  -0.5,
+  0.5,
+  MAX_PROPOSAL + 1,
+  2 ** 53,
+  1e300,
+  new Raw('1e999'),
+  '0',
+  '5',
+  null,
+  true,
+  [],
+  [0],
+  new Obj([]),
+];
+const BAD_FROM: readonly Val[] = [
+  0,
+  -1,
+  -2,
+  1.5,
+  2.5,
+  '1',
+  '2',
+  'peer1',
+  '',
+  null,
+  true,
+  false,
+  [],
+  [1],
+  new Obj([]),
+  new Raw('1e999'),
+  new Raw('-0'),
+];
 const UNKNOWN_FROM: readonly number[] = [6, 7, 99, 1000, 2 ** 31, 2 ** 32 + 1, MAX_PROPOSAL, 2 ** 53 - 1];
-const BIG_VALUES: readonly string[] = ['x'.repeat(MAX_VALUE_BYTES + 1), 'é'.repeat(MAX_VALUE_BYTES / 2 + 1), '😀'.repeat(MAX_VALUE_BYTES / 4 + 1)];
+const BIG_VALUES: readonly string[] = [
+  'x'.repeat(MAX_VALUE_BYTES + 1),
+  'é'.repeat(MAX_VALUE_BYTES / 2 + 1),
+  '😀'.repeat(MAX_VALUE_BYTES / 4 + 1),
+];
 const BAD_V: readonly Val[] = [null, 0, 5, true, [], ['X'], new Obj([]), new Obj([['v', 'X']])];
 const BAD_PAIR: readonly Val[] = [
-  0, 1, 'X', '', true, [], [1, 'X'], new Obj([]), new Obj([['n', 1]]), new Obj([['v', 'X']]), pair(0, 'X'), pair(-1, 'X'), pair(1.5, 'X'),
-  pair('1', 'X'), pair(1, 5), pair(1, null), pair(1, ['X']), pair(MAX_PROPOSAL + 1, 'X'), pair(new Raw('1e999'), 'X'),
+  0,
+  1,
+  'X',
+  '',
+  true,
+  [],
+  [1, 'X'],
+  new Obj([]),
+  new Obj([['n', 1]]),
+  new Obj([['v', 'X']]),
+  pair(0, 'X'),
+  pair(-1, 'X'),
+  pair(1.5, 'X'),
+  pair('1', 'X'),
+  pair(1, 5),
+  pair(1, null),
+  pair(1, ['X']),
+  pair(MAX_PROPOSAL + 1, 'X'),
+  pair(new Raw('1e999'), 'X'),
 ];
 const UNKNOWN_TYPES: readonly Val[] = [
-  '', ' prepare', 'prepare ', 'PREPARE', 'Prepare', 'prepare\u0000', 'prepareack', 'prepare-ack', 'ack', 'nack', 'chosen', 'choose',
-  'learn', 'promise', 'Hello', 'HELLO', 'hello ', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'then', 'prototype',
-  'préparé', '😀', 'a'.repeat(500), null, 0, 1, true, ['prepare'], new Obj([['prepare', 1]]),
+  '',
+  ' prepare',
+  'prepare ',
+  'PREPARE',
+  'Prepare',
+  'prepare\u0000',
+  'prepareack',
+  'prepare-ack',
+  'ack',
+  'nack',
+  'chosen',
+  'choose',
+  'learn',
+  'promise',
+  'Hello',
+  'HELLO',
+  'hello ',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'then',
+  'prototype',
+  'préparé',
+  '😀',
+  'a'.repeat(500),
+  null,
+  0,
+  1,
+  true,
+  ['prepare'],
+  new Obj([['prepare', 1]]),
 ];
 const BAD_UTF8: readonly number[][] = [
-  [0xff], [0xfe], [0xc0, 0xaf], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xbf],
-  [0xf8, 0x88, 0x80, 0x80, 0x80], [0xef, 0xbf, 0xbe], [0x00], [0x0d], [0x1b, 0x5b, 0x32, 0x4a],
+  [0xff],
+  [0xfe],
+  [0xc0, 0xaf],
+  [0xc3],
+  [0xe2, 0x82],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0x80],
+  [0xbf],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xef, 0xbf, 0xbe],
+  [0x00],
+  [0x0d],
+  [0x1b, 0x5b, 0x32, 0x4a],
 ];
 
 function fields(kind: Kind, from: Val, r: Rng): Array<[string, Val]> {
-  const f: Array<[string, Val]> = [['type', kind], ['from', from], ['n', pick(r, GOOD_N)]];
+  const f: Array<[string, Val]> = [
+    ['type', kind],
+    ['from', from],
+    ['n', pick(r, GOOD_N)],
+  ];
   if (kind === 'accept' || kind === 'chose') f.push(['v', pick(r, GOOD_V)]);
   if (kind === 'prepare_ack' || kind === 'accept_ack') {
     f.push(['promised', pick(r, GOOD_PROMISED)], ['accepted', pick(r, GOOD_PAIR)]);
@@ -211,11 +339,17 @@ function breakOne(f: Array<[string, Val]>, r: Rng): void {
     return;
   }
   const bad: Val =
-    key === 'from' ? pick(r, BAD_FROM)
-    : key === 'n' ? pick(r, BAD_NUM)
-    : key === 'v' ? (r() < 0.05 ? pick(r, BIG_VALUES) : pick(r, BAD_V))
-    : key === 'promised' ? pick(r, BAD_PROMISED)
-    : pick(r, BAD_PAIR);
+    key === 'from'
+      ? pick(r, BAD_FROM)
+      : key === 'n'
+        ? pick(r, BAD_NUM)
+        : key === 'v'
+          ? r() < 0.05
+            ? pick(r, BIG_VALUES)
+            : pick(r, BAD_V)
+          : key === 'promised'
+            ? pick(r, BAD_PROMISED)
+            : pick(r, BAD_PAIR);
   f[i] = [key, bad];
 }
 
@@ -273,16 +407,53 @@ function randomBytes(r: Rng, len: number): Buffer {
     const x = r();
     if (x < 0.1) out.push(0);
     else if (x < 0.3) out.push(...pick(r, BAD_UTF8));
-    else if (x < 0.35) out.push(0xc3, 0xa9); // valid é
-    else if (x < 0.38) out.push(0xf0, 0x9f, 0x98, 0x80); // valid 😀
+    else if (x < 0.35)
+      out.push(0xc3, 0xa9); // valid é
+    else if (x < 0.38)
+      out.push(0xf0, 0x9f, 0x98, 0x80); // valid 😀
     else out.push(int(r, 0, 255));
   }
   return Buffer.from(out.map((b) => (b === 0x0a ? 0x0b : b)));
 }
 
-const SOUP = ['{', '}', '[', ']', '"', ':', ',', ' ', '\t', '\r', '\\', '\\u', '0', '1', '-', '.', 'e', 'null', 'true', 'false',
-  '"type"', '"from"', '"n"', '"v"', '"prepare"', '"accept"', '"chose"', '"hello"', '"prepare_ack"', '"accept_ack"', '"promised"',
-  '"accepted"', '\u0000', '\ufeff', 'é', '9007199254740993'];
+const SOUP = [
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  ':',
+  ',',
+  ' ',
+  '\t',
+  '\r',
+  '\\',
+  '\\u',
+  '0',
+  '1',
+  '-',
+  '.',
+  'e',
+  'null',
+  'true',
+  'false',
+  '"type"',
+  '"from"',
+  '"n"',
+  '"v"',
+  '"prepare"',
+  '"accept"',
+  '"chose"',
+  '"hello"',
+  '"prepare_ack"',
+  '"accept_ack"',
+  '"promised"',
+  '"accepted"',
+  '\u0000',
+  '\ufeff',
+  'é',
+  '9007199254740993',
+];
 
 function build(c: Category, to: number, r: Rng): Buffer {
   switch (c) {
@@ -309,8 +480,25 @@ function build(c: Category, to: number, r: Rng): Buffer {
       const inner = line(dangerous(to, r));
       return Buffer.from(
         pick(r, [
-          'null', 'true', 'false', '0', '1', '-1', '3.14', '1e999', '"prepare"', JSON.stringify(inner), '[]', '[null]', `[${inner}]`,
-          `[${inner},${inner}]`, '[[[[1]]]]', '{}', ' null ', '"\\u0000"', '""',
+          'null',
+          'true',
+          'false',
+          '0',
+          '1',
+          '-1',
+          '3.14',
+          '1e999',
+          '"prepare"',
+          JSON.stringify(inner),
+          '[]',
+          '[null]',
+          `[${inner}]`,
+          `[${inner},${inner}]`,
+          '[[[[1]]]]',
+          '{}',
+          ' null ',
+          '"\\u0000"',
+          '""',
         ]),
       );
     }
@@ -344,7 +532,11 @@ function build(c: Category, to: number, r: Rng): Buffer {
       const kind = pick(r, ['accept', 'chose'] as const);
       const head = line(fields(kind, pick(r, [0, 2, 3, 4, 5, 6]), r).filter(([k]) => k !== 'v'));
       const bad = Buffer.from(pick(r, BAD_UTF8).filter((b) => b >= 0x80));
-      return Buffer.concat([Buffer.from(`${head.slice(0, -1)},"v":"`), bad.length > 0 ? bad : Buffer.from([0xff]), Buffer.from('"}')]);
+      return Buffer.concat([
+        Buffer.from(`${head.slice(0, -1)},"v":"`),
+        bad.length > 0 ? bad : Buffer.from([0xff]),
+        Buffer.from('"}'),
+      ]);
     }
     case 'two-on-one-line': {
       const a = line(dangerous(to, r));
@@ -550,7 +742,8 @@ class Fuzzer {
 
 const CRASH = ['TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'Unhandled', 'uncaught', 'FATAL', '    at '];
 
-const isChose = (v: string) => (l: { action: string; message_value: string }) => l.action === 'chose' && l.message_value === v;
+const isChose = (v: string) => (l: { action: string; message_value: string }) =>
+  l.action === 'chose' && l.message_value === v;
 
 function allAlive(procs: ReadonlyMap<Host, Proc>): void {
   for (const [host, p] of procs) {
@@ -668,22 +861,25 @@ function summary(fuzz: Fuzzer, procs: ReadonlyMap<Host, Proc>): string {
   ].join('\n');
 }
 
-test.serial('wire fuzz: testcase 1 decides X under a stream of invalid lines, and every transcript equals its golden', async (t) => {
-  const { procs, fuzz, droppedByPeer1BeforePrepare } = await decideUnderFuzz(t, 0, 3);
-  allAlive(procs);
-  await fuzz.halt();
-  t.log(summary(fuzz, procs));
-  // Informational only: which of two pipes the test reads first is a race,
-  // and on a loaded machine peer1 may start proposing before the first fuzz
-  // line reaches it. Peers 2..5 are fuzzed all through the round regardless.
-  t.log(`peer1 had dropped ${droppedByPeer1BeforePrepare} invalid lines when it sent its prepare`);
-  for (const h of HOSTS) t.is(procs.get(h)!.exit, null, `${h} is still running, ${replay}`);
-  t.true(fuzz.total >= 500, `only ${fuzz.total} fuzz lines were sent, ${replay}`);
-  for (const c of CATEGORIES) t.true((fuzz.categories.get(c) ?? 0) > 0, `category ${c} was never sent`);
-  for (const h of HOSTS) t.true(fuzz.sent(h) >= 20, `${h} got only ${fuzz.sent(h)} fuzz lines`);
-  checkTranscripts(t, procs);
-  checkStderr(t, procs);
-});
+test.serial(
+  'wire fuzz: testcase 1 decides X under a stream of invalid lines, and every transcript equals its golden',
+  async (t) => {
+    const { procs, fuzz, droppedByPeer1BeforePrepare } = await decideUnderFuzz(t, 0, 3);
+    allAlive(procs);
+    await fuzz.halt();
+    t.log(summary(fuzz, procs));
+    // Informational only: which of two pipes the test reads first is a race,
+    // and on a loaded machine peer1 may start proposing before the first fuzz
+    // line reaches it. Peers 2..5 are fuzzed all through the round regardless.
+    t.log(`peer1 had dropped ${droppedByPeer1BeforePrepare} invalid lines when it sent its prepare`);
+    for (const h of HOSTS) t.is(procs.get(h)!.exit, null, `${h} is still running, ${replay}`);
+    t.true(fuzz.total >= 500, `only ${fuzz.total} fuzz lines were sent, ${replay}`);
+    for (const c of CATEGORIES) t.true((fuzz.categories.get(c) ?? 0) > 0, `category ${c} was never sent`);
+    for (const h of HOSTS) t.true(fuzz.sent(h) >= 20, `${h} got only ${fuzz.sent(h)} fuzz lines`);
+    checkTranscripts(t, procs);
+    checkStderr(t, procs);
+  },
+);
 
 test.serial('wire fuzz after the decision: 1 s more changes no transcript, and SIGTERM still exits 0', async (t) => {
   const { procs, fuzz } = await decideUnderFuzz(t, 0x5eed, 2);
@@ -704,7 +900,11 @@ test.serial('wire fuzz after the decision: 1 s more changes no transcript, and S
   t.log(summary(fuzz, procs));
   for (const h of HOSTS) {
     t.is(procs.get(h)!.exit, null, `${h} is still running, ${replay}`);
-    t.deepEqual(procs.get(h)!.lines, before.get(h), `${h}: fuzzing after the decision printed protocol lines, ${replay}`);
+    t.deepEqual(
+      procs.get(h)!.lines,
+      before.get(h),
+      `${h}: fuzzing after the decision printed protocol lines, ${replay}`,
+    );
   }
   checkTranscripts(t, procs);
   checkStderr(t, procs);

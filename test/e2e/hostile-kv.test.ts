@@ -15,10 +15,12 @@ const HOSTS = ['peer1', 'peer2', 'peer3'];
 /** The replica all three name as leader (asked by dump), once they agree. */
 async function agreedLeader(live: LiveCluster): Promise<string> {
   for (let i = 0; i < 300; i++) {
-    const named = await Promise.all(HOSTS.map(async (h) => {
-      const r = await kvAsk(live.endpoint(h), { type: 'dump' }, 1000).catch(() => null);
-      return r?.status === 'dump' ? (r.leader ?? '') : '';
-    }));
+    const named = await Promise.all(
+      HOSTS.map(async (h) => {
+        const r = await kvAsk(live.endpoint(h), { type: 'dump' }, 1000).catch(() => null);
+        return r?.status === 'dump' ? (r.leader ?? '') : '';
+      }),
+    );
     if (named[0] !== '' && named.every((n) => n === named[0])) return named[0]!;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -83,7 +85,9 @@ class LineConn {
  * `leader` itself is the election the test already saw, not a change.
  */
 function leaderChanges(p: Proc, from: number, leader: string): string[] {
-  return p.stderr.slice(from).filter((l) => /no leader known/.test(l) || (/leader: /.test(l) && !new RegExp(`leader: ${leader}\\b`).test(l)));
+  return p.stderr
+    .slice(from)
+    .filter((l) => /no leader known/.test(l) || (/leader: /.test(l) && !new RegExp(`leader: ${leader}\\b`).test(l)));
 }
 
 test('kv3: a client pipelining 100,000 puts at the leader costs it neither its leadership nor another client its latency', async (t) => {
@@ -93,7 +97,11 @@ test('kv3: a client pipelining 100,000 puts at the leader costs it neither its l
   const leader = await agreedLeader(live);
   const at = live.endpoint(leader);
   // Each replica's own word on the election has reached us before the marks are taken.
-  await until(() => HOSTS.every((h) => procs.get(h)!.stderr.some((l) => new RegExp(`leader: ${leader}\\b`).test(l))), 'every replica to name the leader', 60_000);
+  await until(
+    () => HOSTS.every((h) => procs.get(h)!.stderr.some((l) => new RegExp(`leader: ${leader}\\b`).test(l))),
+    'every replica to name the leader',
+    60_000,
+  );
   const marks = new Map(HOSTS.map((h) => [h, procs.get(h)!.stderr.length]));
 
   // The good client's latency on this machine, now, with no flood: the bound
@@ -104,7 +112,10 @@ test('kv3: a client pipelining 100,000 puts at the leader costs it neither its l
     const good = await LineConn.open(at);
     for (let seq = 1; seq <= 200; seq++) {
       const s = performance.now();
-      await good.ask({ type: 'kv', id: `calm-${seq}`, cmd: { o: 'put', c: 'calm', s: seq, k: 'calm', v: String(seq) } }, 10_000);
+      await good.ask(
+        { type: 'kv', id: `calm-${seq}`, cmd: { o: 'put', c: 'calm', s: seq, k: 'calm', v: String(seq) } },
+        10_000,
+      );
       calm.push(performance.now() - s);
     }
     good.socket.destroy();
@@ -118,7 +129,11 @@ test('kv3: a client pipelining 100,000 puts at the leader costs it neither its l
   const N = 100_000;
   const hostile = await LineConn.open(at, false);
   const payload = Buffer.from(
-    Array.from({ length: N }, (_, i) => `{"type":"kv","id":"h${i}","cmd":{"o":"put","c":"hostile","s":${i + 1},"k":"h${i % 100}","v":"${i}"}}\n`).join(''),
+    Array.from(
+      { length: N },
+      (_, i) =>
+        `{"type":"kv","id":"h${i}","cmd":{"o":"put","c":"hostile","s":${i + 1},"k":"h${i % 100}","v":"${i}"}}\n`,
+    ).join(''),
   );
   const t0 = performance.now();
   hostile.socket.write(payload);
@@ -131,9 +146,12 @@ test('kv3: a client pipelining 100,000 puts at the leader costs it neither its l
   const behave = async (name: string): Promise<void> => {
     const good = await LineConn.open(at);
     for (let seq = 1; (hostile.answers < N || lat.length < 400) && performance.now() - t0 < 120_000; seq++) {
-      const body = seq % 2 === 1 ? { o: 'put', c: name, s: seq, k: name, v: String(seq) } : { o: 'get', c: name, s: seq, k: name };
+      const body =
+        seq % 2 === 1 ? { o: 'put', c: name, s: seq, k: name, v: String(seq) } : { o: 'get', c: name, s: seq, k: name };
       const s = performance.now();
-      const r = await good.ask({ type: 'kv', id: `${name}-${seq}`, cmd: body }, 10_000).catch((e: Error) => ({ status: e.message }));
+      const r = await good
+        .ask({ type: 'kv', id: `${name}-${seq}`, cmd: body }, 10_000)
+        .catch((e: Error) => ({ status: e.message }));
       lat.push(performance.now() - s);
       if (r['status'] !== 'done' && failed === '') failed = `${name}'s request ${seq}: ${JSON.stringify(r)}`;
     }
@@ -150,8 +168,12 @@ test('kv3: a client pipelining 100,000 puts at the leader costs it neither its l
   t.is(failed, '', 'every request of the good client was done');
   t.is(hostile.answers, N, 'the hostile client got all its answers');
   // No replica saw the leadership change while it went on.
-  for (const h of HOSTS) t.deepEqual(leaderChanges(procs.get(h)!, marks.get(h)!, leader), [], `${h} saw no leader change`);
+  for (const h of HOSTS)
+    t.deepEqual(leaderChanges(procs.get(h)!, marks.get(h)!, leader), [], `${h} saw no leader change`);
   const bound = Math.max(100, 10 * calmP99);
-  t.true(q(0.99) < bound, `the good client's p99 latency is ${q(0.99).toFixed(1)} ms under the flood, ${calmP99.toFixed(1)} ms without (bound ${bound.toFixed(0)} ms)`);
+  t.true(
+    q(0.99) < bound,
+    `the good client's p99 latency is ${q(0.99).toFixed(1)} ms under the flood, ${calmP99.toFixed(1)} ms without (bound ${bound.toFixed(0)} ms)`,
+  );
   hostile.socket.destroy();
 });

@@ -63,63 +63,68 @@ function timedGet(at: Endpoint, ms: number): Promise<number> {
   });
 }
 
-test.serial('a client that pipelines gets and never reads its answers is cut off; the peer stays small and answers others', async (t) => {
-  const c = await new LiveCluster(ONE).init();
-  t.teardown(() => c.close());
-  // A 64 KiB chosen value: each 29-byte get buys a 64 KiB answer.
-  const value = 'x'.repeat(64 * 1024 - 16);
-  const peers = new Map(c.cluster.hosts.map((h) => [h.host, c.start(h.host, h.host === 'p1' ? ['-v', value] : [])]));
-  const a1 = peers.get('a1')!;
-  await a1.waitLine((l) => l.action === 'chose', 'a1 to learn the value', 60_000);
-  const start = rss(a1);
+test.serial(
+  'a client that pipelines gets and never reads its answers is cut off; the peer stays small and answers others',
+  async (t) => {
+    const c = await new LiveCluster(ONE).init();
+    t.teardown(() => c.close());
+    // A 64 KiB chosen value: each 29-byte get buys a 64 KiB answer.
+    const value = 'x'.repeat(64 * 1024 - 16);
+    const peers = new Map(c.cluster.hosts.map((h) => [h.host, c.start(h.host, h.host === 'p1' ? ['-v', value] : [])]));
+    const a1 = peers.get('a1')!;
+    await a1.waitLine((l) => l.action === 'chose', 'a1 to learn the value', 60_000);
+    const start = rss(a1);
 
-  const at = c.endpoint('a1');
-  const hostile = net.connect({ host: at.host, port: at.port });
-  hostile.setNoDelay(true);
-  await new Promise((resolve) => hostile.once('connect', resolve));
-  hostile.pause(); // never read a byte of the answers
-  hostile.on('error', () => undefined);
-  let closed = false;
-  let closedAt = 0;
-  hostile.once('close', () => {
-    closed = true;
-    closedAt = Date.now();
-  });
-  const name = `${hostile.localAddress}:${hostile.localPort}`;
+    const at = c.endpoint('a1');
+    const hostile = net.connect({ host: at.host, port: at.port });
+    hostile.setNoDelay(true);
+    await new Promise((resolve) => hostile.once('connect', resolve));
+    hostile.pause(); // never read a byte of the answers
+    hostile.on('error', () => undefined);
+    let closed = false;
+    let closedAt = 0;
+    hostile.once('close', () => {
+      closed = true;
+      closedAt = Date.now();
+    });
+    const name = `${hostile.localAddress}:${hostile.localPort}`;
 
-  // Pipeline gets as fast as the socket takes them, for at most 10 s.
-  const batch = Buffer.from('{"type":"get","id":"0000"}\n'.repeat(256));
-  const t0 = Date.now();
-  let peak = start;
-  const pump = (async () => {
-    while (!closed && Date.now() - t0 < 10_000 && peak - start < 100 * MiB) {
-      if (!hostile.write(batch)) await within(new Promise((r) => hostile.once('drain', r)), 50, null);
-    }
-  })();
-  const sample = (async () => {
-    while (!closed && Date.now() - t0 < 10_000 && peak - start < 100 * MiB) {
-      peak = Math.max(peak, rss(a1));
-      await delay(50);
-    }
-  })();
-  // Another client, while the hostile one is at it: once the peer reads it
-  // slower than it writes (its socket backs up).
-  await until(() => closed || hostile.writableNeedDrain, 'the hostile client to back up', 60_000);
-  const probeMs = await timedGet(at, 5000).catch(() => -1);
-  await Promise.all([pump, sample]);
-  // Its requests in flight are capped (limits.ts), so its unread answers may
-  // stay under the hard limit: then it is cut off after the soft limit's time.
-  await until(() => closed, 'the peer to close the hostile connection', OUTPUT_SOFT_MS + 5000).catch(() => undefined);
-  hostile.destroy();
-  t.log(`a1 RSS ${(start / MiB).toFixed(0)} MiB at the start, peak ${(peak / MiB).toFixed(0)} MiB; another client's get took ${probeMs.toFixed(0)} ms; the peer closed the hostile connection ${closed ? `after ${closedAt - t0} ms` : 'never'}`);
-  t.true(peak - start < 100 * MiB, `RSS grew by ${((peak - start) / MiB).toFixed(0)} MiB`);
-  t.true(closed, 'the peer closed the connection of the client that does not read');
-  t.true(probeMs >= 0 && probeMs < 1000, `another client's get took ${probeMs.toFixed(0)} ms`);
-  const warning = await a1.waitStderr(new RegExp(name.replace(/\./g, '\\.')), 2000).catch(() => '');
-  t.regex(warning, /not reading/, `a1 warns naming ${name}: ${a1.stderr.slice(-5).join(' | ')}`);
-  // And a get after it is gone.
-  t.true((await timedGet(at, 1000)) < 1000);
-});
+    // Pipeline gets as fast as the socket takes them, for at most 10 s.
+    const batch = Buffer.from('{"type":"get","id":"0000"}\n'.repeat(256));
+    const t0 = Date.now();
+    let peak = start;
+    const pump = (async () => {
+      while (!closed && Date.now() - t0 < 10_000 && peak - start < 100 * MiB) {
+        if (!hostile.write(batch)) await within(new Promise((r) => hostile.once('drain', r)), 50, null);
+      }
+    })();
+    const sample = (async () => {
+      while (!closed && Date.now() - t0 < 10_000 && peak - start < 100 * MiB) {
+        peak = Math.max(peak, rss(a1));
+        await delay(50);
+      }
+    })();
+    // Another client, while the hostile one is at it: once the peer reads it
+    // slower than it writes (its socket backs up).
+    await until(() => closed || hostile.writableNeedDrain, 'the hostile client to back up', 60_000);
+    const probeMs = await timedGet(at, 5000).catch(() => -1);
+    await Promise.all([pump, sample]);
+    // Its requests in flight are capped (limits.ts), so its unread answers may
+    // stay under the hard limit: then it is cut off after the soft limit's time.
+    await until(() => closed, 'the peer to close the hostile connection', OUTPUT_SOFT_MS + 5000).catch(() => undefined);
+    hostile.destroy();
+    t.log(
+      `a1 RSS ${(start / MiB).toFixed(0)} MiB at the start, peak ${(peak / MiB).toFixed(0)} MiB; another client's get took ${probeMs.toFixed(0)} ms; the peer closed the hostile connection ${closed ? `after ${closedAt - t0} ms` : 'never'}`,
+    );
+    t.true(peak - start < 100 * MiB, `RSS grew by ${((peak - start) / MiB).toFixed(0)} MiB`);
+    t.true(closed, 'the peer closed the connection of the client that does not read');
+    t.true(probeMs >= 0 && probeMs < 1000, `another client's get took ${probeMs.toFixed(0)} ms`);
+    const warning = await a1.waitStderr(new RegExp(name.replace(/\./g, '\\.')), 2000).catch(() => '');
+    t.regex(warning, /not reading/, `a1 warns naming ${name}: ${a1.stderr.slice(-5).join(' | ')}`);
+    // And a get after it is gone.
+    t.true((await timedGet(at, 1000)) < 1000);
+  },
+);
 
 const SECRET = 'hostile tests: a shared secret of some length';
 
@@ -130,7 +135,9 @@ const SECRET = 'hostile tests: a shared secret of some length';
  * resolves with how many connections it opened.
  */
 function attacker(mode: 'idle' | 'storm', n: number, targets: readonly Endpoint[]): { stop(): Promise<number> } {
-  const child = spawn(process.execPath, [ATTACKER, mode, String(n), ...targets.map((e) => `${e.host}:${e.port}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [ATTACKER, mode, String(n), ...targets.map((e) => `${e.host}:${e.port}`)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -147,7 +154,10 @@ function attacker(mode: 'idle' | 'storm', n: number, targets: readonly Endpoint[
   };
 }
 
-/** Acceptors up with the secret, `attack` running at them for a second, then the proposer: how long until it decides (ms from its spawn). */
+/**
+ * Acceptors up with the secret, `attack` running at them for a second, then the proposer: how long until it decides (ms
+ * from its spawn).
+ */
 async function decideUnder(
   t: { teardown: (f: () => Promise<void>) => void; log: (...m: string[]) => void },
   attack: (targets: Endpoint[]) => { stop(): Promise<number> },
@@ -166,7 +176,11 @@ async function decideUnder(
   // at once, a storm reaches its steady state only past the 2 s handshake deadline.
   await delay(warmupMs);
   const spawned = performance.now();
-  const p1 = c.start('p1', ['-v', 'V', ...(process.env['HOSTILE_DEBUG'] === undefined ? [] : ['--log-level', 'debug'])], env);
+  const p1 = c.start(
+    'p1',
+    ['-v', 'V', ...(process.env['HOSTILE_DEBUG'] === undefined ? [] : ['--log-level', 'debug'])],
+    env,
+  );
   // Its start: listening, with links dialing (node's own boot, slow on a busy machine, is not the attack's doing).
   await p1.waitStderr(/listening on/);
   const t0 = performance.now();
@@ -175,16 +189,21 @@ async function decideUnder(
   const opened = await flood.stop();
   const cpu = acceptors.map((a, i) => (a.cpuSeconds() - cpu0[i]!) / ((performance.now() - wall0) / 1000));
   t.log(`acceptors' CPU under attack: ${cpu.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}`);
-  t.log(`p1 decided ${ms.toFixed(0)} ms after it was up (${(performance.now() - spawned).toFixed(0)} ms after its spawn); the attack opened ${opened} connections`);
+  t.log(
+    `p1 decided ${ms.toFixed(0)} ms after it was up (${(performance.now() - spawned).toFixed(0)} ms after its spawn); the attack opened ${opened} connections`,
+  );
   if (ms >= 2000 || process.env['HOSTILE_DEBUG'] !== undefined) t.log(p1.stderr.join('\n'));
   return ms;
 }
 
-test.serial('80 idle half-open connections per acceptor do not keep the proposer from deciding within 2 s', async (t) => {
-  // Idle sockets fill their slots at once.
-  const ms = await decideUnder(t, (targets) => attacker('idle', 80, targets), 500);
-  t.true(ms < 2000, `decided after ${ms.toFixed(0)} ms`);
-});
+test.serial(
+  '80 idle half-open connections per acceptor do not keep the proposer from deciding within 2 s',
+  async (t) => {
+    // Idle sockets fill their slots at once.
+    const ms = await decideUnder(t, (targets) => attacker('idle', 80, targets), 500);
+    t.true(ms < 2000, `decided after ${ms.toFixed(0)} ms`);
+  },
+);
 
 test.serial('a storm of 1,000 connects a second does not keep the proposer from deciding within 2 s', async (t) => {
   // Past the 2 s handshake deadline, so the storm is at its steady state: as many closed as opened.
@@ -192,34 +211,50 @@ test.serial('a storm of 1,000 connects a second does not keep the proposer from 
   t.true(ms < 2000, `decided after ${ms.toFixed(0)} ms`);
 });
 
-test.serial('an idle flood bigger than the half-open budget, from the peer\'s own source address: the peer still gets in', async (t) => {
-  // In-process, with a budget of 16, so the flood can be four times the budget cheaply.
-  const secret = { source: 'test', key: Buffer.from(SECRET) };
-  const warnings: string[] = [];
-  const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
-  const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, { codec: LAB_CODEC, log, secret, self: 2, maxHalfOpen: 16 });
-  t.teardown(() => inbound.close());
-  const at = { host: '127.0.0.1', port: (inbound.server.address() as net.AddressInfo).port };
-  const flood = attacker('idle', 64, [at]);
-  t.teardown(async () => void (await flood.stop()));
-  await until(() => warnings.length > 0, 'the flood to pass the half-open budget', 60_000);
-  const link = new PeerLink('peer2', at, { self: 1, peer: 2, secret, log: silentLogger });
-  t.teardown(() => link.close());
-  const t0 = performance.now();
-  link.start();
-  await until(() => link.isUp, 'the link to come up through the flood', 5000);
-  const ms = performance.now() - t0;
-  const opened = await flood.stop();
-  t.log(`the link came up after ${ms.toFixed(0)} ms; the flood opened ${opened} connections; ${warnings.length} warning line(s): ${warnings[0] ?? ''}`);
-  t.true(ms < 2000);
-  t.true(warnings.length <= 2, 'flood notices are throttled');
-});
+test.serial(
+  "an idle flood bigger than the half-open budget, from the peer's own source address: the peer still gets in",
+  async (t) => {
+    // In-process, with a budget of 16, so the flood can be four times the budget cheaply.
+    const secret = { source: 'test', key: Buffer.from(SECRET) };
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+    const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, {
+      codec: LAB_CODEC,
+      log,
+      secret,
+      self: 2,
+      maxHalfOpen: 16,
+    });
+    t.teardown(() => inbound.close());
+    const at = { host: '127.0.0.1', port: (inbound.server.address() as net.AddressInfo).port };
+    const flood = attacker('idle', 64, [at]);
+    t.teardown(async () => void (await flood.stop()));
+    await until(() => warnings.length > 0, 'the flood to pass the half-open budget', 60_000);
+    const link = new PeerLink('peer2', at, { self: 1, peer: 2, secret, log: silentLogger });
+    t.teardown(() => link.close());
+    const t0 = performance.now();
+    link.start();
+    await until(() => link.isUp, 'the link to come up through the flood', 5000);
+    const ms = performance.now() - t0;
+    const opened = await flood.stop();
+    t.log(
+      `the link came up after ${ms.toFixed(0)} ms; the flood opened ${opened} connections; ${warnings.length} warning line(s): ${warnings[0] ?? ''}`,
+    );
+    t.true(ms < 2000);
+    t.true(warnings.length <= 2, 'flood notices are throttled');
+  },
+);
 
 test('a connection that never authenticates is closed after the 2 s handshake deadline, with a notice', async (t) => {
   const warnings: string[] = [];
   const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
   const secret = { source: 'test', key: Buffer.from(SECRET) };
-  const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, { codec: LAB_CODEC, log, secret, self: 2 });
+  const inbound = await listen({ host: '127.0.0.1', port: 0 }, () => undefined, {
+    codec: LAB_CODEC,
+    log,
+    secret,
+    self: 2,
+  });
   t.teardown(() => inbound.close());
   const silent = net.connect({ host: '127.0.0.1', port: (inbound.server.address() as net.AddressInfo).port });
   silent.on('error', () => undefined);
@@ -233,7 +268,10 @@ test('a connection that never authenticates is closed after the 2 s handshake de
   const ms = performance.now() - t0;
   t.true(closed, 'still open after 10 s');
   t.true(ms >= 1950, `closed after ${ms.toFixed(0)} ms`);
-  t.true(warnings.some((w) => /no authentication within 2 s/.test(w)), warnings.join('; '));
+  t.true(
+    warnings.some((w) => /no authentication within 2 s/.test(w)),
+    warnings.join('; '),
+  );
 });
 
 test('the half-open budget closes the oldest connection of the source holding the most', (t) => {
@@ -253,99 +291,153 @@ test('the half-open budget closes the oldest connection of the source holding th
   t.is(one.admit('127.0.0.1', 3), 1);
 });
 
-
 /** Root ignores mode bits; dropping the capabilities that let it (setpriv) makes it mind them. */
 const AS_ROOT = process.getuid?.() === 0;
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
 
-/** Start peer a1 on `dataDir` and wait for it to exit (it must, at once; one that still runs after 60 s is killed, and `code` is null). */
-async function startOn(hostsfile: string, dataDir: string, port: number, minding: boolean): Promise<{ code: number | null; err: string[] }> {
-  const args = [MAIN, '-h', hostsfile, '--name', 'a1', '--data-dir', dataDir, '--resolve', `a1=127.0.0.1:${port}`, '--log-level', 'info'];
-  const [cmd, argv] = minding && AS_ROOT ? [SETPRIV!, ['--bounding-set=-dac_override,-dac_read_search,-fowner', '--', process.execPath, ...args]] : [process.execPath, args];
+/**
+ * Start peer a1 on `dataDir` and wait for it to exit (it must, at once; one that still runs after 60 s is killed, and
+ * `code` is null).
+ */
+async function startOn(
+  hostsfile: string,
+  dataDir: string,
+  port: number,
+  minding: boolean,
+): Promise<{ code: number | null; err: string[] }> {
+  const args = [
+    MAIN,
+    '-h',
+    hostsfile,
+    '--name',
+    'a1',
+    '--data-dir',
+    dataDir,
+    '--resolve',
+    `a1=127.0.0.1:${port}`,
+    '--log-level',
+    'info',
+  ];
+  const [cmd, argv] =
+    minding && AS_ROOT
+      ? [SETPRIV!, ['--bounding-set=-dac_override,-dac_read_search,-fowner', '--', process.execPath, ...args]]
+      : [process.execPath, args];
   const r = await run(cmd, argv, { env: { PAXOS_SECRET: SECRET }, timeoutMs: 60_000 });
   return { code: r.code, err: r.err.split('\n').filter((l) => l !== '') };
 }
 
-test.serial('a data directory the peer cannot use: one line naming it and the fix, exit 1, no stack trace', async (t) => {
-  const dir = tempDir('hostile-datadir');
-  const hostsfile = path.join(dir, 'hostsfile');
-  writeFileSync(hostsfile, 'p1:proposer1\na1:acceptor1\n');
-  const file = path.join(dir, 'a-file');
-  writeFileSync(file, 'not a directory\n');
-  const locked = path.join(dir, 'locked');
-  mkdirSync(locked, { mode: 0o555 });
-  chmodSync(locked, 0o555);
-  const cases: Array<[string, string, RegExp, boolean]> = [
-    ['a regular file', file, /not a directory/, false],
-    ['under a regular file', path.join(file, 'data'), /not a directory/, false],
-  ];
-  if (AS_ROOT && SETPRIV === undefined) t.log('running as root without setpriv: the permission cases are skipped');
-  else {
-    cases.push(['under a directory without write permission', path.join(locked, 'data'), /permission/, true]);
-    cases.push(['a directory without write permission (read-only)', locked, /permission/, true]);
-  }
-  // A free port, above the privileged ones: the peer must fail on its data directory, not on that.
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
-  const runs = [];
-  for (const [, dataDir, , minding] of cases) runs.push(await startOn(hostsfile, dataDir, port, minding));
-  // A replicated-log replica checks its data directory the same way.
-  const replicas = path.join(dir, 'replicas');
-  writeFileSync(replicas, 'a1:replica\nb1:replica\nc1:replica\n');
-  cases.push(['a replica on a regular file', file, /not a directory/, false]);
-  runs.push(await startOn(replicas, file, port, false));
-  for (const [i, [what]] of cases.entries()) t.log(`${what}: exit ${runs[i]!.code}; stderr: ${runs[i]!.err.join(' | ')}`);
-  for (const [i, [what, dataDir, why]] of cases.entries()) {
-    const r = runs[i]!;
-    const about = r.err.filter((l) => l.includes(dataDir));
-    t.is(r.code, 1, `${what}: exit status (${r.err.join(' | ')})`);
-    t.false(r.err.some((l) => /^\s+at /.test(l)), `${what}: no stack frames (${r.err.join(' | ')})`);
-    t.is(about.length, 1, `${what}: one line names ${dataDir} (${r.err.join(' | ')})`);
-    t.regex(about[0] ?? '', why, what);
-    t.regex(about[0] ?? '', /--data-dir/, `${what}: the line says what to do`);
-  }
-});
+test.serial(
+  'a data directory the peer cannot use: one line naming it and the fix, exit 1, no stack trace',
+  async (t) => {
+    const dir = tempDir('hostile-datadir');
+    const hostsfile = path.join(dir, 'hostsfile');
+    writeFileSync(hostsfile, 'p1:proposer1\na1:acceptor1\n');
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'not a directory\n');
+    const locked = path.join(dir, 'locked');
+    mkdirSync(locked, { mode: 0o555 });
+    chmodSync(locked, 0o555);
+    const cases: Array<[string, string, RegExp, boolean]> = [
+      ['a regular file', file, /not a directory/, false],
+      ['under a regular file', path.join(file, 'data'), /not a directory/, false],
+    ];
+    if (AS_ROOT && SETPRIV === undefined) t.log('running as root without setpriv: the permission cases are skipped');
+    else {
+      cases.push(['under a directory without write permission', path.join(locked, 'data'), /permission/, true]);
+      cases.push(['a directory without write permission (read-only)', locked, /permission/, true]);
+    }
+    // A free port, above the privileged ones: the peer must fail on its data directory, not on that.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const runs = [];
+    for (const [, dataDir, , minding] of cases) runs.push(await startOn(hostsfile, dataDir, port, minding));
+    // A replicated-log replica checks its data directory the same way.
+    const replicas = path.join(dir, 'replicas');
+    writeFileSync(replicas, 'a1:replica\nb1:replica\nc1:replica\n');
+    cases.push(['a replica on a regular file', file, /not a directory/, false]);
+    runs.push(await startOn(replicas, file, port, false));
+    for (const [i, [what]] of cases.entries())
+      t.log(`${what}: exit ${runs[i]!.code}; stderr: ${runs[i]!.err.join(' | ')}`);
+    for (const [i, [what, dataDir, why]] of cases.entries()) {
+      const r = runs[i]!;
+      const about = r.err.filter((l) => l.includes(dataDir));
+      t.is(r.code, 1, `${what}: exit status (${r.err.join(' | ')})`);
+      t.false(
+        r.err.some((l) => /^\s+at /.test(l)),
+        `${what}: no stack frames (${r.err.join(' | ')})`,
+      );
+      t.is(about.length, 1, `${what}: one line names ${dataDir} (${r.err.join(' | ')})`);
+      t.regex(about[0] ?? '', why, what);
+      t.regex(about[0] ?? '', /--data-dir/, `${what}: the line says what to do`);
+    }
+  },
+);
 
 test('a read-only file system is named as such, with the fix', (t) => {
   // EROFS needs a read-only mount, which a test cannot make; the message is checked here.
-  const e = dataDirProblem('/srv/paxos', Object.assign(new Error("EROFS: read-only file system, open '/srv/paxos/.write-test.1'"), { code: 'EROFS' }));
+  const e = dataDirProblem(
+    '/srv/paxos',
+    Object.assign(new Error("EROFS: read-only file system, open '/srv/paxos/.write-test.1'"), { code: 'EROFS' }),
+  );
   t.is(e.name, 'StateError');
-  t.is(e.message, 'data directory /srv/paxos is on a read-only file system; remount it read-write, or give --data-dir a writable directory (EROFS)');
+  t.is(
+    e.message,
+    'data directory /srv/paxos is on a read-only file system; remount it read-write, or give --data-dir a writable directory (EROFS)',
+  );
 });
 
-test.serial('a forged promise at the proposal-number ceiling: the proposer says so once on stderr, and does not spin', async (t) => {
-  const c = await new LiveCluster(ONE).init();
-  t.teardown(() => c.close());
-  const acceptors = ['a1', 'a2', 'a3'].map((h) => c.start(h));
-  await Promise.all(acceptors.map((a) => a.waitStderr(/listening on/)));
-  // Running open, anyone can send as p1: a prepare at the very ceiling.
-  const forger = await new FakePeer(c, 'p1').start();
-  for (const a of ['a1', 'a2', 'a3']) forger.send(a, { type: 'prepare', from: forger.id, n: MAX_PROPOSAL });
-  for (const a of ['a1', 'a2', 'a3']) t.is((await forger.next('prepare_ack', a)).promised, MAX_PROPOSAL);
-  await forger.close();
+test.serial(
+  'a forged promise at the proposal-number ceiling: the proposer says so once on stderr, and does not spin',
+  async (t) => {
+    const c = await new LiveCluster(ONE).init();
+    t.teardown(() => c.close());
+    const acceptors = ['a1', 'a2', 'a3'].map((h) => c.start(h));
+    await Promise.all(acceptors.map((a) => a.waitStderr(/listening on/)));
+    // Running open, anyone can send as p1: a prepare at the very ceiling.
+    const forger = await new FakePeer(c, 'p1').start();
+    for (const a of ['a1', 'a2', 'a3']) forger.send(a, { type: 'prepare', from: forger.id, n: MAX_PROPOSAL });
+    for (const a of ['a1', 'a2', 'a3']) t.is((await forger.next('prepare_ack', a)).promised, MAX_PROPOSAL);
+    await forger.close();
 
-  const ceiling = /ceiling/;
-  for (const round of ['first start', 'restart']) {
-    const p1 = c.start('p1', ['-v', 'V']);
-    const line = await p1.waitStderr(ceiling, 60_000).catch(() => '');
-    const sent = p1.log.filter((l) => l.action === 'sent' && l.message_type === 'prepare').map((l) => l.proposal_num);
-    t.log(`${round}: ${line === '' ? 'no error line' : line}; prepares sent so far: ${sent.join(', ')}`);
-    t.regex(line, /2\^48|281474976710656/, `${round}: the error names the ceiling (${p1.stderr.slice(-3).join(' | ')})`);
-    // Two round timeouts later: still one line, and no more prepares.
-    const prepares = (): number => p1.log.filter((l) => l.action === 'sent' && l.message_type === 'prepare').length;
-    const before = prepares();
-    await delay(4500); // the point: two round timeouts pass, and nothing more is sent
-    t.is(p1.stderr.filter((l) => ceiling.test(l)).length, 1, `${round}: said once`);
-    t.is(prepares(), before, `${round}: no prepares after it (${prepares() - before} more)`);
-    t.true(p1.log.every((l) => l.proposal_num <= MAX_PROPOSAL), `${round}: no number above the ceiling was sent`);
-    await p1.kill9();
-  }
-});
+    const ceiling = /ceiling/;
+    for (const round of ['first start', 'restart']) {
+      const p1 = c.start('p1', ['-v', 'V']);
+      const line = await p1.waitStderr(ceiling, 60_000).catch(() => '');
+      const sent = p1.log.filter((l) => l.action === 'sent' && l.message_type === 'prepare').map((l) => l.proposal_num);
+      t.log(`${round}: ${line === '' ? 'no error line' : line}; prepares sent so far: ${sent.join(', ')}`);
+      t.regex(
+        line,
+        /2\^48|281474976710656/,
+        `${round}: the error names the ceiling (${p1.stderr.slice(-3).join(' | ')})`,
+      );
+      // Two round timeouts later: still one line, and no more prepares.
+      const prepares = (): number => p1.log.filter((l) => l.action === 'sent' && l.message_type === 'prepare').length;
+      const before = prepares();
+      await delay(4500); // the point: two round timeouts pass, and nothing more is sent
+      t.is(p1.stderr.filter((l) => ceiling.test(l)).length, 1, `${round}: said once`);
+      t.is(prepares(), before, `${round}: no prepares after it (${prepares() - before} more)`);
+      t.true(
+        p1.log.every((l) => l.proposal_num <= MAX_PROPOSAL),
+        `${round}: no number above the ceiling was sent`,
+      );
+      await p1.kill9();
+    }
+  },
+);
 
 test('the proposer core: a promise at the ceiling makes it stuck, said once, with nothing sent', (t) => {
-  const cfg = { self: 1, group: 1, stride: 2, acceptors: [2, 3, 4], notify: [2, 3, 4], sameAcceptors: new Set([1]), timing: DEFAULT_TICK_TIMING, rng: () => 0.5 };
+  const cfg = {
+    self: 1,
+    group: 1,
+    stride: 2,
+    acceptors: [2, 3, 4],
+    notify: [2, 3, 4],
+    sameAcceptors: new Set([1]),
+    timing: DEFAULT_TICK_TIMING,
+    rng: () => 0.5,
+  };
   const out = new Outbox(1);
   const p = new Proposer(cfg, 0, out);
   p.propose('X');
@@ -368,7 +460,16 @@ test('the proposer core: a promise at the ceiling makes it stuck, said once, wit
 });
 
 test('a restart after the ceiling was hit: stuck at once, never a number past it', (t) => {
-  const cfg = { self: 1, group: 1, stride: 1, acceptors: [2, 3, 4], notify: [2, 3, 4], sameAcceptors: new Set([1]), timing: DEFAULT_TICK_TIMING, rng: () => 0.5 };
+  const cfg = {
+    self: 1,
+    group: 1,
+    stride: 1,
+    acceptors: [2, 3, 4],
+    notify: [2, 3, 4],
+    sameAcceptors: new Set([1]),
+    timing: DEFAULT_TICK_TIMING,
+    rng: () => 0.5,
+  };
   const out = new Outbox(1);
   const p = new Proposer(cfg, MAX_PROPOSAL, out);
   p.propose('X');
@@ -378,7 +479,10 @@ test('a restart after the ceiling was hit: stuck at once, never a number past it
   t.regex(r.notes.find((n) => n.level === 'error')?.text ?? '', /ceiling 2\^48/);
 });
 
-/** A listener whose clients get `size`-byte answers, with small output limits; and a client socket to it that never reads. */
+/**
+ * A listener whose clients get `size`-byte answers, with small output limits; and a client socket to it that never
+ * reads.
+ */
 async function bigAnswers(
   t: { teardown: (f: () => Promise<void> | void) => void },
   size: number,
@@ -426,7 +530,11 @@ async function settled(f: () => number, quietMs = 300): Promise<number> {
 }
 
 test('one answer bigger than the hard limit still goes out whole to a client that reads', async (t) => {
-  const { client, warnings, closed } = await bigAnswers(t, 1024 * 1024, { softBytes: 64 * 1024, hardBytes: 256 * 1024, softMs: 5000 });
+  const { client, warnings, closed } = await bigAnswers(t, 1024 * 1024, {
+    softBytes: 64 * 1024,
+    hardBytes: 256 * 1024,
+    softMs: 5000,
+  });
   client.write('{"type":"get","id":"1"}\n');
   let got = '';
   client.on('data', (d: Buffer) => (got += d.toString()));
@@ -438,11 +546,23 @@ test('one answer bigger than the hard limit still goes out whole to a client tha
   client.write('{"type":"get","id":"2"}\n');
   await until(() => got.endsWith('\n'), 'the second answer');
   t.deepEqual(warnings, []);
-  t.false(await within(closed.then(() => true), 100, false), 'not closed (a window for a wrong close to show)');
+  t.false(
+    await within(
+      closed.then(() => true),
+      100,
+      false,
+    ),
+    'not closed (a window for a wrong close to show)',
+  );
 });
 
 test('pipelined requests, answered later, whose answers go unread pass the hard limit: closed, with a warning naming the client', async (t) => {
-  const { client, warnings } = await bigAnswers(t, 32 * 1024, { softBytes: 64 * 1024, hardBytes: 256 * 1024, softMs: 5000 }, true);
+  const { client, warnings } = await bigAnswers(
+    t,
+    32 * 1024,
+    { softBytes: 64 * 1024, hardBytes: 256 * 1024, softMs: 5000 },
+    true,
+  );
   const name = `127.0.0.1:${client.localPort}`;
   client.write('{"type":"get","id":"1"}\n'.repeat(100));
   // A client that reads nothing does not see the close either: the warning says it.
@@ -456,7 +576,11 @@ test('past the soft limit the peer reads no more requests until the client reads
   // Answers far bigger than the soft limit; requests big enough that the
   // kernel's buffers cannot hold them all, so the client's own buffer shows
   // whether the peer is still reading.
-  const { client, handled } = await bigAnswers(t, 256 * 1024, { softBytes: 64 * 1024, hardBytes: 1024 * 1024 * 1024, softMs: 60_000 });
+  const { client, handled } = await bigAnswers(t, 256 * 1024, {
+    softBytes: 64 * 1024,
+    hardBytes: 1024 * 1024 * 1024,
+    softMs: 60_000,
+  });
   const N = 300;
   const pad = 'p'.repeat(60_000);
   for (let i = 0; i < N; i++) client.write(`${JSON.stringify({ type: 'submit', id: String(i), value: pad })}\n`);
@@ -479,7 +603,11 @@ test('past the soft limit the peer reads no more requests until the client reads
 
 test('answers left unread over the soft limit for too long: closed, with a warning', async (t) => {
   // Megabytes, so the kernel's socket buffers cannot take it all off the peer's hands.
-  const { client, warnings } = await bigAnswers(t, 1024 * 1024, { softBytes: 1024 * 1024, hardBytes: 256 * 1024 * 1024, softMs: 500 });
+  const { client, warnings } = await bigAnswers(t, 1024 * 1024, {
+    softBytes: 1024 * 1024,
+    hardBytes: 256 * 1024 * 1024,
+    softMs: 500,
+  });
   const t0 = performance.now();
   client.write('{"type":"get","id":"1"}\n'.repeat(32));
   await until(() => warnings.length > 0, 'the warning');
@@ -492,10 +620,14 @@ test('answers left unread over the soft limit for too long: closed, with a warni
 
 test('a paused LineReader holds the rest of its chunk, and hands it out in order on resume', (t) => {
   const lines: string[] = [];
-  const r: LineReader = new LineReader(100, (l) => {
-    lines.push(l);
-    if (l === 'b') r.pause();
-  }, () => undefined);
+  const r: LineReader = new LineReader(
+    100,
+    (l) => {
+      lines.push(l);
+      if (l === 'b') r.pause();
+    },
+    () => undefined,
+  );
   r.push(Buffer.from('a\nb\nc\nd'));
   t.deepEqual(lines, ['a', 'b']);
   r.push(Buffer.from('e\nf\n'));

@@ -17,9 +17,18 @@ const fake = (label: string, chose: string[]): Parameters<typeof summarize>[0][n
 });
 
 test('summary: a peer that has not chosen is "-", and then it does not say "all"', (t) => {
-  t.is(summarize([fake('p1', ['hello']), fake('p2', []), fake('a1', ['hello']), fake('a2', ['hello'])]), 'chosen: p1=hello p2=- a1=hello a2=hello (3 of 4 chose hello; 1 has not chosen)');
-  t.is(summarize([fake('p1', ['hello']), fake('p2', []), fake('a1', [])]), 'chosen: p1=hello p2=- a1=- (1 of 3 chose hello; 2 have not chosen)');
-  t.is(summarize([fake('p1', ['hello']), fake('a1', ['hello', 'hello'])]), 'chosen: p1=hello a1=hello (all chose hello)');
+  t.is(
+    summarize([fake('p1', ['hello']), fake('p2', []), fake('a1', ['hello']), fake('a2', ['hello'])]),
+    'chosen: p1=hello p2=- a1=hello a2=hello (3 of 4 chose hello; 1 has not chosen)',
+  );
+  t.is(
+    summarize([fake('p1', ['hello']), fake('p2', []), fake('a1', [])]),
+    'chosen: p1=hello p2=- a1=- (1 of 3 chose hello; 2 have not chosen)',
+  );
+  t.is(
+    summarize([fake('p1', ['hello']), fake('a1', ['hello', 'hello'])]),
+    'chosen: p1=hello a1=hello (all chose hello)',
+  );
   t.is(summarize([fake('p1', []), fake('a1', [])]), 'chosen: p1=- a1=- (nothing chosen)');
   t.is(summarize([fake('p1', ['A']), fake('a1', ['B']), fake('a2', [])]), 'chosen: p1=A a1=B a2=- (DISAGREE)');
 });
@@ -27,10 +36,16 @@ test('summary: a peer that has not chosen is "-", and then it does not say "all"
 /** p1 proposes hello; p2 is a proposer with no value, waiting for a client that never comes. */
 function waitingProposer(): string {
   const dir = tempDir('ctrlc');
-  writeFileSync(path.join(dir, 'hostsfile'), 'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\n');
+  writeFileSync(
+    path.join(dir, 'hostsfile'),
+    'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\n',
+  );
   const svc = (name: string, flags: string): string =>
     `  ${name}:\n    hostname: ${name}\n    volumes: ["./hostsfile:/app/hostsfile:ro"]\n    command: -h hostsfile ${flags}\n`;
-  writeFileSync(path.join(dir, 'docker-compose.yml'), `services:\n${svc('p1', '-v hello')}${svc('p2', '')}${svc('a1', '')}${svc('a2', '')}${svc('a3', '')}`);
+  writeFileSync(
+    path.join(dir, 'docker-compose.yml'),
+    `services:\n${svc('p1', '-v hello')}${svc('p2', '')}${svc('a1', '')}${svc('a2', '')}${svc('a3', '')}`,
+  );
   return dir;
 }
 
@@ -44,7 +59,10 @@ test('Ctrl-C of a --keep-running run whose second proposer still waits for a cli
   t.notRegex(r.err, /FAILED/);
   t.regex(r.err, /paxos run: stopped by Ctrl-C; p2 had not chosen yet/);
   const summary = r.out.trimEnd().split('\n').at(-1)!;
-  t.regex(summary, /^chosen: p1=hello p2=- a1=(hello|-) a2=(hello|-) a3=(hello|-) \([1-4] of 5 chose hello; [1-4] ha(s|ve) not chosen\)$/);
+  t.regex(
+    summary,
+    /^chosen: p1=hello p2=- a1=(hello|-) a2=(hello|-) a3=(hello|-) \([1-4] of 5 chose hello; [1-4] ha(s|ve) not chosen\)$/,
+  );
 });
 
 test('Ctrl-C of a run that stops at its decision is still an interruption (130)', async (t) => {

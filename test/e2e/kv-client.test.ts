@@ -66,7 +66,9 @@ class FakeReplica {
   }
 }
 
-const done = (result: Record<string, unknown>, slot = 7): Behavior => () => ({ status: 'done', slot, result });
+const done =
+  (result: Record<string, unknown>, slot = 7): Behavior =>
+  () => ({ status: 'done', slot, result });
 const noLeader: Behavior = () => ({ status: 'no_leader' });
 const silent: Behavior = () => null;
 
@@ -210,7 +212,10 @@ test('every replica silent: outcome unknown (exit 4) within the timeout', async 
   const r = await cli(['put', 'k', 'v', '--timeout', '1.5', ...flags]);
   const ended = Date.now();
   t.is(r.code, 4, r.err);
-  t.regex(r.out, /^outcome unknown: .*took the request but no answer came within 1\.5 s\. The put may or may not take effect; check with npx paxos get k\n$/);
+  t.regex(
+    r.out,
+    /^outcome unknown: .*took the request but no answer came within 1\.5 s\. The put may or may not take effect; check with npx paxos get k\n$/,
+  );
   // Timed from the first request a replica saw, so the CLI's start-up (which
   // a busy machine stretches) does not count: the bound only has to tell
   // --timeout 1.5 from the default 10 s.
@@ -232,7 +237,10 @@ test('every replica down or leaderless: refused (exit 5), nothing was done, afte
   const { flags } = await setup(t, ['down', 'down', 'down']);
   const r = await cli(['put', 'k', 'v', '--timeout', '0.5', ...flags]);
   t.is(r.code, 5, r.err);
-  t.regex(r.out, /^refused: no replica could take the request within 0\.5 s \(peer\d: ECONNREFUSED; .*\); nothing was done\n$/);
+  t.regex(
+    r.out,
+    /^refused: no replica could take the request within 0\.5 s \(peer\d: ECONNREFUSED; .*\); nothing was done\n$/,
+  );
   // As above: far from the default 10 s, however busy the machine.
   t.true(r.ms < 8000, `took ${r.ms} ms`);
 
@@ -277,7 +285,7 @@ test('stale and expired results are definite failures (exit 1)', async (t) => {
   t.like(JSON.parse(e.out) as Json, { outcome: 'fail', status: 'expired' });
 });
 
-test('dump prints HOST\'s store sorted, one escaped key<TAB>value a line, and the applied slot on stderr', async (t) => {
+test("dump prints HOST's store sorted, one escaped key<TAB>value a line, and the applied slot on stderr", async (t) => {
   const data = [
     ['b', 'x\ty'],
     ['a', '1'],
@@ -290,7 +298,13 @@ test('dump prints HOST\'s store sorted, one escaped key<TAB>value a line, and th
   t.is(r.err, 'peer2: applied up to slot 12; 3 keys; leader peer1\n');
   t.is(fakes[0]!.got.length, 0, 'only HOST is asked');
   const j = await cli(['dump', '--from', 'peer2', '--json', ...flags]);
-  t.like(JSON.parse(j.out) as Record<string, unknown>, { outcome: 'ok', status: 'dump', applied: 12, leader: 'peer1', data: { a: '1', b: 'x\ty', 'c\nd': '' } });
+  t.like(JSON.parse(j.out) as Record<string, unknown>, {
+    outcome: 'ok',
+    status: 'dump',
+    applied: 12,
+    leader: 'peer1',
+    data: { a: '1', b: 'x\ty', 'c\nd': '' },
+  });
 });
 
 test('usage errors exit 2 with a clear message', async (t) => {
@@ -319,7 +333,10 @@ test('usage errors exit 2 with a clear message', async (t) => {
   writeFileSync(lab, 'p1:proposer1\na1:acceptor1\n');
   const r = await cli(['put', 'k', 'v', '-h', lab]);
   t.is(r.code, 2);
-  t.regex(r.err, /is a single-decree lab hostsfile.*npx paxos submit VALUE --to HOST and npx paxos get --from HOST.*-h testcases\/kv3\/hostsfile/);
+  t.regex(
+    r.err,
+    /is a single-decree lab hostsfile.*npx paxos submit VALUE --to HOST and npx paxos get --from HOST.*-h testcases\/kv3\/hostsfile/,
+  );
   const g = await cli(['get', 'k', '-h', lab]);
   t.is(g.code, 2);
   t.regex(g.err, /single-decree lab hostsfile/);
@@ -328,12 +345,21 @@ test('usage errors exit 2 with a clear message', async (t) => {
 test('--help lists the verbs, flags and exit statuses', async (t) => {
   const r = await cli(['put', '--help']);
   t.is(r.code, 0);
-  for (const s of ['paxos cas KEY --absent NEW', 'paxos dump --from HOST', '--value-file', '--resolve', '--json', 'Exit status:', '  4  outcome unknown']) t.true(r.out.includes(s), s);
+  for (const s of [
+    'paxos cas KEY --absent NEW',
+    'paxos dump --from HOST',
+    '--value-file',
+    '--resolve',
+    '--json',
+    'Exit status:',
+    '  4  outcome unknown',
+  ])
+    t.true(r.out.includes(s), s);
   const g = await cli(['get', 'k', '--help']);
   t.is(g.out, r.out);
 });
 
-test('get routing: `get KEY` is the store\'s, `get --from HOST` the lab\'s', (t) => {
+test("get routing: `get KEY` is the store's, `get --from HOST` the lab's", (t) => {
   t.true(isKvGet(['k']));
   t.true(isKvGet(['-h', 'hf', 'k', '--timeout', '3']));
   t.true(isKvGet(['--hostsfile=hf', 'k']));
@@ -346,7 +372,7 @@ test('get routing: `get KEY` is the store\'s, `get --from HOST` the lab\'s', (t)
   t.false(isKvGet([]));
 });
 
-test('the lab\'s get --from still works as before', async (t) => {
+test("the lab's get --from still works as before", async (t) => {
   const dir = tempDir('kvcli-lab');
   const lab = path.join(dir, 'hostsfile');
   writeFileSync(lab, 'p1:proposer1\na1:acceptor1\n');

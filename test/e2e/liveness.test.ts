@@ -69,15 +69,26 @@ test('a frozen acceptor: the decision happens without it, and it catches up afte
   // Long enough for p1 to declare its link to a1 dead: whatever it wrote there is lost.
   await p1.waitStderr(/a1 at .*nothing heard for/, 60_000);
   t.log(`p1 declared a1 dead ${Date.now() - frozenAt} ms after the freeze`);
-  t.false(a1!.log.some((l) => l.action === 'chose'), 'a frozen peer prints nothing');
+  t.false(
+    a1!.log.some((l) => l.action === 'chose'),
+    'a frozen peer prints nothing',
+  );
   a1!.child.kill('SIGCONT');
   const woke = Date.now();
   await a1!.waitLine(isChose('X', 1), 'a1 to learn X after waking', 60_000);
   t.log(`a1 learned X ${Date.now() - woke} ms after SIGCONT`);
   const receivedChose = a1!.log.filter((l) => l.action === 'received' && l.message_type === 'chose');
-  t.is(receivedChose.length, 1, `one received chose line, however many copies arrived: ${JSON.stringify(receivedChose)}`);
+  t.is(
+    receivedChose.length,
+    1,
+    `one received chose line, however many copies arrived: ${JSON.stringify(receivedChose)}`,
+  );
   t.is(a1!.log.filter((l) => l.action === 'chose').length, 1, 'and one chose line');
-  t.is(p1.log.filter((l) => l.action === 'sent' && l.message_type === 'chose').length, 1, 'p1 printed one sent chose: retransmissions are silent');
+  t.is(
+    p1.log.filter((l) => l.action === 'sent' && l.message_type === 'chose').length,
+    1,
+    'p1 printed one sent chose: retransmissions are silent',
+  );
 });
 
 test('heartbeats are not protocol activity: every peer exits after --exit-after-idle once the decision is made', async (t) => {
@@ -88,6 +99,13 @@ test('heartbeats are not protocol activity: every peer exits after --exit-after-
   await procs[0]!.waitLine(isChose('X'), 'chose X');
   const codes = await within(Promise.all(procs.map((p) => p.closed)), 60_000, null);
   t.not(codes, null, 'every peer exited within 60 s, although heartbeats kept flowing');
-  t.deepEqual(codes?.map((x) => x.code), [0, 0, 0, 0]);
-  for (const p of procs) t.false(p.lines.some((l) => l.includes('ping') || l.includes('pong')), `${p.host}: heartbeats never reach stdout`);
+  t.deepEqual(
+    codes?.map((x) => x.code),
+    [0, 0, 0, 0],
+  );
+  for (const p of procs)
+    t.false(
+      p.lines.some((l) => l.includes('ping') || l.includes('pong')),
+      `${p.host}: heartbeats never reach stdout`,
+    );
 });

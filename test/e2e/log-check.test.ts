@@ -24,18 +24,31 @@ function consistent(): Record<string, string[]> {
   const peer2: string[] = [];
   const peer3: string[] = [];
   peer1.push(line(1, 'sent', 'prepare', '', 1, 0));
-  for (const [id, log] of [[2, peer2], [3, peer3]] as const) {
+  for (const [id, log] of [
+    [2, peer2],
+    [3, peer3],
+  ] as const) {
     log.push(line(1, 'received', 'prepare', '', 1, 0), line(id, 'sent', 'prepare_ack', '', 1, 0));
     peer1.push(line(id, 'received', 'prepare_ack', '', 1, 0));
   }
-  for (const [slot, v] of [[0, X], [1, Z]] as const) {
+  for (const [slot, v] of [
+    [0, X],
+    [1, Z],
+  ] as const) {
     peer1.push(line(1, 'sent', 'accept', v, 1, slot));
-    for (const [id, log] of [[2, peer2], [3, peer3]] as const) {
+    for (const [id, log] of [
+      [2, peer2],
+      [3, peer3],
+    ] as const) {
       log.push(line(1, 'received', 'accept', v, 1, slot), line(id, 'sent', 'accept_ack', '', 1, slot));
       peer1.push(line(id, 'received', 'accept_ack', '', 1, slot));
     }
     peer1.push(line(1, 'chose', 'chose', v, 1, slot), line(1, 'sent', 'chose', '', 1, slot));
-    for (const [id, log] of [[2, peer2], [3, peer3]] as const) log.push(line(1, 'received', 'chose', '', 1, slot), line(id, 'chose', 'chose', v, 1, slot));
+    for (const [id, log] of [
+      [2, peer2],
+      [3, peer3],
+    ] as const)
+      log.push(line(1, 'received', 'chose', '', 1, slot), line(id, 'chose', 'chose', v, 1, slot));
   }
   return { peer1, peer2, peer3 };
 }
@@ -43,20 +56,33 @@ function consistent(): Record<string, string[]> {
 function write(logs: Record<string, string[]>): string {
   const dir = path.join(tempDir('logcheck'), 'run');
   mkdirSync(path.join(dir, 'expected'), { recursive: true });
-  writeFileSync(path.join(dir, 'hostsfile'), `${Object.keys(logs).map((p) => `${p}:replica`).join('\n')}\n`);
-  for (const [peer, lines] of Object.entries(logs)) writeFileSync(path.join(dir, 'expected', `${peer}.log`), `${lines.join('\n')}\n`);
+  writeFileSync(
+    path.join(dir, 'hostsfile'),
+    `${Object.keys(logs)
+      .map((p) => `${p}:replica`)
+      .join('\n')}\n`,
+  );
+  for (const [peer, lines] of Object.entries(logs))
+    writeFileSync(path.join(dir, 'expected', `${peer}.log`), `${lines.join('\n')}\n`);
   return path.join(dir, 'expected');
 }
 
-const transcripts = (logs: Record<string, string[]>) => Object.entries(logs).map(([label, lines], i) => ({ label, id: i + 1, lines }));
+const transcripts = (logs: Record<string, string[]>) =>
+  Object.entries(logs).map(([label, lines], i) => ({ label, id: i + 1, lines }));
 
 test('parseSlotLine: the exact format with slot last, nothing else', (t) => {
   t.true(parseSlotLine(line(2, 'sent', 'accept', X, 5, 17)).ok);
-  const lab = parseSlotLine('{"peer_id":1,"action":"sent","message_type":"prepare","message_value":"","proposal_num":1}');
+  const lab = parseSlotLine(
+    '{"peer_id":1,"action":"sent","message_type":"prepare","message_value":"","proposal_num":1}',
+  );
   t.deepEqual(lab, { ok: false, why: 'slot must be an integer >= 0' });
-  const spaced = parseSlotLine('{"peer_id":1, "action":"sent","message_type":"prepare","message_value":"","proposal_num":1,"slot":0}');
+  const spaced = parseSlotLine(
+    '{"peer_id":1, "action":"sent","message_type":"prepare","message_value":"","proposal_num":1,"slot":0}',
+  );
   t.false(spaced.ok);
-  const reordered = parseSlotLine('{"peer_id":1,"action":"sent","message_type":"prepare","message_value":"","slot":0,"proposal_num":1}');
+  const reordered = parseSlotLine(
+    '{"peer_id":1,"action":"sent","message_type":"prepare","message_value":"","slot":0,"proposal_num":1}',
+  );
   t.regex(reordered.ok ? '' : reordered.why, /not in the exact format/);
 });
 
@@ -64,12 +90,20 @@ test('a consistent log transcript passes', (t) => {
   const r = checkLogTranscripts(transcripts(consistent()));
   t.deepEqual(r.violations, []);
   t.deepEqual(r.warnings, []);
-  t.deepEqual([...r.chosen], [[0, X], [1, Z]]);
+  t.deepEqual(
+    [...r.chosen],
+    [
+      [0, X],
+      [1, Z],
+    ],
+  );
 });
 
 test('two replicas choosing different values for a slot fail, naming the slot and both lines', (t) => {
   const logs = consistent();
-  logs['peer3'] = logs['peer3']!.map((l) => (l.includes('"action":"chose"') && l.endsWith('"slot":1}') ? line(3, 'chose', 'chose', Y, 1, 1) : l));
+  logs['peer3'] = logs['peer3']!.map((l) =>
+    l.includes('"action":"chose"') && l.endsWith('"slot":1}') ? line(3, 'chose', 'chose', Y, 1, 1) : l,
+  );
   const r = checkLogTranscripts(transcripts(logs));
   t.is(r.violations.length, 1);
   t.is(r.violations[0]!.peer, 'peer3');
@@ -80,7 +114,11 @@ test('one replica choosing a slot twice with different values fails', (t) => {
   const logs = consistent();
   logs['peer2']!.push(line(2, 'chose', 'chose', Y, 0, 0));
   const r = checkLogTranscripts(transcripts(logs));
-  t.true(r.violations.some((v) => v.peer === 'peer2' && v.line === logs['peer2']!.length && /slot 0 chosen again/.test(v.message)));
+  t.true(
+    r.violations.some(
+      (v) => v.peer === 'peer2' && v.line === logs['peer2']!.length && /slot 0 chosen again/.test(v.message),
+    ),
+  );
 });
 
 test('two values accepted for one (slot, ballot) fail', (t) => {
@@ -88,7 +126,10 @@ test('two values accepted for one (slot, ballot) fail', (t) => {
   logs['peer1']!.push(line(1, 'sent', 'accept', Y, 1, 0));
   const r = checkLogTranscripts(transcripts(logs));
   t.is(r.violations.length, 1);
-  t.regex(r.violations[0]!.message, /^slot 0 ballot 1: sent accept .*, but peer1 line \d+ sent accept .* for the same slot and ballot/);
+  t.regex(
+    r.violations[0]!.message,
+    /^slot 0 ballot 1: sent accept .*, but peer1 line \d+ sent accept .* for the same slot and ballot/,
+  );
 });
 
 test('a received message with no send is a warning, not a violation', (t) => {
@@ -106,7 +147,9 @@ test('CLI: exit 0 on a consistent run, 1 on a bad slot, with file:line', (t) => 
   t.regex(ok.out, /^check: ok: log mode: 3 replicas, \d+ lines; 2 slots chosen$/m);
 
   const logs = consistent();
-  logs['peer2'] = logs['peer2']!.map((l) => (l.includes('"action":"chose"') && l.endsWith('"slot":0}') ? line(2, 'chose', 'chose', Y, 1, 0) : l));
+  logs['peer2'] = logs['peer2']!.map((l) =>
+    l.includes('"action":"chose"') && l.endsWith('"slot":0}') ? line(2, 'chose', 'chose', Y, 1, 0) : l,
+  );
   const bad = check(write(logs));
   t.is(bad.code, 1, bad.out);
   t.regex(bad.out, /peer2\.log:\d+: peer2: safety: slot 0: chose/);

@@ -8,7 +8,8 @@ import test from 'ava';
 import { ROOT as root, run as runIn } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const run = (cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv) => runIn(cmd, args, { cwd, env });
+const run = (cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv) =>
+  runIn(cmd, args, { cwd, env });
 
 test('npm link puts a working paxos on PATH, usable outside the clone', async (t) => {
   const prefix = tempDir('link');

@@ -9,9 +9,12 @@ import { LiveCluster, until, type Proc } from '../helpers/procs.js';
 
 const THREE = 'p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n';
 
-const isChose = (v: string) => (l: { action: string; message_value: string }) => l.action === 'chose' && l.message_value === v;
+const isChose = (v: string) => (l: { action: string; message_value: string }) =>
+  l.action === 'chose' && l.message_value === v;
 
-/** Run X to a decision on every peer, then stop them cleanly: a1's data directory holds a real state log and value file. */
+/**
+ * Run X to a decision on every peer, then stop them cleanly: a1's data directory holds a real state log and value file.
+ */
 async function decided(t: { teardown: (f: () => Promise<void>) => void }): Promise<LiveCluster> {
   const c = await new LiveCluster(THREE).init();
   t.teardown(() => c.close());
@@ -31,12 +34,14 @@ async function refused(p: Proc): Promise<string> {
     throw new Error(`the peer did not refuse to start: it listened; stderr:\n${p.stderr.join('\n')}`);
   }
   const lines = p.stderr.filter((l) => l.startsWith('paxos: '));
-  if (p.exit?.code !== 1 || lines.length !== 1) throw new Error(`expected exit 1 and one "paxos:" line, got ${p.exit?.code}; stderr:\n${p.stderr.join('\n')}`);
+  if (p.exit?.code !== 1 || lines.length !== 1)
+    throw new Error(`expected exit 1 and one "paxos:" line, got ${p.exit?.code}; stderr:\n${p.stderr.join('\n')}`);
   if (listening()) throw new Error('it listened');
   return lines[0]!;
 }
 
-const segment = (logDir: string): string => path.join(logDir, readdirSync(logDir).filter((n) => n.endsWith('.wal'))[0]!);
+const segment = (logDir: string): string =>
+  path.join(logDir, readdirSync(logDir).filter((n) => n.endsWith('.wal'))[0]!);
 
 test('a fresh data directory is a first start: the peer listens and writes identity.json', async (t) => {
   const c = await new LiveCluster(THREE).init();
@@ -69,6 +74,11 @@ test('a missing state log while the value file shows the peer took part: it refu
   rmSync(logDir, { recursive: true });
   const line = await refused(c.start('a1'));
   t.log(line);
-  t.regex(line, new RegExp(`^paxos: ${logDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing, but .*value shows this peer already took part \\(it learned "X"\\): refusing to start with an empty memory`));
+  t.regex(
+    line,
+    new RegExp(
+      `^paxos: ${logDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing, but .*value shows this peer already took part \\(it learned "X"\\): refusing to start with an empty memory`,
+    ),
+  );
   t.false(existsSync(logDir), 'no empty log created');
 });

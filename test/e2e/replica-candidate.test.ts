@@ -23,7 +23,10 @@ test('kv3: a lone replica, standing for election again and again, answers every 
   const t0 = Date.now();
   const seen: string[] = [];
   for (let i = 0; Date.now() - t0 < 3000; i++) {
-    const body = { type: 'kv', cmd: { o: i % 2 === 0 ? 'put' : 'get', c: `lone-${i}`, s: 1, k: 'k', ...(i % 2 === 0 ? { v: 'x' } : {}) } };
+    const body = {
+      type: 'kv',
+      cmd: { o: i % 2 === 0 ? 'put' : 'get', c: `lone-${i}`, s: 1, k: 'k', ...(i % 2 === 0 ? { v: 'x' } : {}) },
+    };
     const r = await kvAsk(at, body, 2500).catch(() => null);
     seen.push(r === null ? 'no answer' : r.status);
     await delay(50); // pacing only: a few dozen requests are enough

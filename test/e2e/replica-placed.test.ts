@@ -54,10 +54,25 @@ class ScriptedReplica {
           if (m.type === 'snapshot_chunk') return;
           this.got.push(m);
           // peer2 starts on a new data directory: it asks everyone what they hold before it votes. Nothing, yet.
-          if (m.type === 'recover') this.send(this.live.cluster.byId(m.from)!.host, { type: 'recover_ack', from: this.id, life: m.life, promised: 0, votes: [], base: 1, commit: 1 });
+          if (m.type === 'recover')
+            this.send(this.live.cluster.byId(m.from)!.host, {
+              type: 'recover_ack',
+              from: this.id,
+              life: m.life,
+              promised: 0,
+              votes: [],
+              base: 1,
+              commit: 1,
+            });
         },
       },
-      { log: silentLogger, secret: null, self: this.id, codec: logCodec(this.host), maxPeerLineBytes: MAX_REPLICA_LINE_BYTES },
+      {
+        log: silentLogger,
+        secret: null,
+        self: this.id,
+        codec: logCodec(this.host),
+        maxPeerLineBytes: MAX_REPLICA_LINE_BYTES,
+      },
     );
     return this;
   }
@@ -66,7 +81,13 @@ class ScriptedReplica {
     const to = this.live.cluster.byHost(toHost)!.id;
     let link = this.links.get(to);
     if (link === undefined) {
-      link = new PeerLink<LogMessage>(toHost, this.live.endpoint(toHost), { self: this.id, peer: to, secret: null, log: silentLogger, queueWhileDown: false });
+      link = new PeerLink<LogMessage>(toHost, this.live.endpoint(toHost), {
+        self: this.id,
+        peer: to,
+        secret: null,
+        log: silentLogger,
+        queueWhileDown: false,
+      });
       link.start();
       this.links.set(to, link);
     }
@@ -85,8 +106,14 @@ class ScriptedReplica {
     this.timer = null;
   }
 
-  async next<T extends LogMessage['type']>(type: T, pred: (m: Extract<LogMessage, { type: T }>) => boolean, what: string, ms = 10_000): Promise<Extract<LogMessage, { type: T }>> {
-    const match = (m: LogMessage): m is Extract<LogMessage, { type: T }> => m.type === type && pred(m as Extract<LogMessage, { type: T }>);
+  async next<T extends LogMessage['type']>(
+    type: T,
+    pred: (m: Extract<LogMessage, { type: T }>) => boolean,
+    what: string,
+    ms = 10_000,
+  ): Promise<Extract<LogMessage, { type: T }>> {
+    const match = (m: LogMessage): m is Extract<LogMessage, { type: T }> =>
+      m.type === type && pred(m as Extract<LogMessage, { type: T }>);
     await until(() => this.got.some(match), `${this.host} to get ${what}`, ms);
     return this.got.find(match)!;
   }
@@ -103,7 +130,11 @@ class ScriptedReplica {
  * a connection's lines in order, so the later ones are handled after the
  * earlier ones. A promise of each reply, by position, and a way to hang up.
  */
-function pipelined(at: Endpoint, bodies: ReadonlyArray<Record<string, unknown>>, t: { teardown: (f: () => void) => void }): { replies: Array<Promise<KvResult>>; close: () => void } {
+function pipelined(
+  at: Endpoint,
+  bodies: ReadonlyArray<Record<string, unknown>>,
+  t: { teardown: (f: () => void) => void },
+): { replies: Array<Promise<KvResult>>; close: () => void } {
   const ids = bodies.map(() => newRequestId());
   const waiting = new Map<string, (r: KvResult) => void>();
   const replies = ids.map((id) => new Promise<KvResult>((resolve) => waiting.set(id, resolve)));
@@ -126,7 +157,9 @@ function pipelined(at: Endpoint, bodies: ReadonlyArray<Record<string, unknown>>,
     }
   });
   socket.on('error', () => undefined);
-  socket.once('connect', () => socket.write(bodies.map((b, i) => `${JSON.stringify({ ...b, id: ids[i] })}\n`).join('')));
+  socket.once('connect', () =>
+    socket.write(bodies.map((b, i) => `${JSON.stringify({ ...b, id: ids[i] })}\n`).join('')),
+  );
   return { replies, close: () => socket.destroy() };
 }
 
@@ -135,7 +168,9 @@ const BALLOT1 = 100;
 const BALLOT3 = 300;
 
 /** peer2, a real replica process, between peer1 and peer3, scripted by the test; peer1 leads, and peer2 follows it. */
-async function trio(t: ExecutionContext): Promise<{ live: LiveCluster; p2: Proc; peer1: ScriptedReplica; peer3: ScriptedReplica }> {
+async function trio(
+  t: ExecutionContext,
+): Promise<{ live: LiveCluster; p2: Proc; peer1: ScriptedReplica; peer3: ScriptedReplica }> {
   t.is(ballotOwner(BALLOT1, 3), 1);
   t.is(ballotOwner(BALLOT3, 3), 3);
   const live = await new LiveCluster(KV3).init();
@@ -159,9 +194,20 @@ async function trio(t: ExecutionContext): Promise<{ live: LiveCluster; p2: Proc;
  * peer2 says so: the unplaced path was taken. A reader of the retry's
  * answer, if any has come.
  */
-async function retryThenFresh(t: ExecutionContext, at: Endpoint, put: Record<string, unknown>): Promise<() => KvResult | undefined> {
+async function retryThenFresh(
+  t: ExecutionContext,
+  at: Endpoint,
+  put: Record<string, unknown>,
+): Promise<() => KvResult | undefined> {
   const fresh = { o: 'put', c: `t-fresh-${newRequestId()}`, s: 1, k: 'other', v: 'x' };
-  const [again, control] = pipelined(at, [{ type: 'kv', cmd: put }, { type: 'kv', cmd: fresh }], t).replies;
+  const [again, control] = pipelined(
+    at,
+    [
+      { type: 'kv', cmd: put },
+      { type: 'kv', cmd: fresh },
+    ],
+    t,
+  ).replies;
   let retried: KvResult | undefined;
   void again!.then((r) => (retried = r));
   const c = await within(control!, 60_000, null);
@@ -195,7 +241,11 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   //    leader is overdue, peer2 promises peer3 and knows no leader, and stays so.
   old.quiet();
   next.repeat('peer2', () => ({ type: 'prepare', from: 3, n: newBallot, slot: 1, life: 7 }));
-  await next.next('prepare_ack', (m) => m.from === 2 && m.n === newBallot && m.promised === newBallot, "peer2's promise");
+  await next.next(
+    'prepare_ack',
+    (m) => m.from === 2 && m.n === newBallot && m.promised === newBallot,
+    "peer2's promise",
+  );
   await p2.waitStderr(/no leader known/);
   const dump = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
   t.is(dump?.status === 'dump' ? dump.leader : dump?.status, '', 'peer2 knows no leader');
@@ -215,11 +265,25 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   // 5. peer3 wins and leads. peer2 must pass the put on to it; a replica that
   //    answered "no leader" has forgotten it and passes nothing on.
   next.repeat('peer2', () => ({ type: 'heartbeat', from: 3, n: newBallot, commit: 1 }));
-  await until(() => first !== undefined || retried() !== undefined || next.got.some((m) => m.type === 'forward' && m.cmds.some(same)), 'peer2 to answer or pass the put on to peer3');
-  t.not(first?.status, 'no_leader', `peer2 answered "no leader, nothing done" for a put it had forwarded to peer1: ${JSON.stringify(first)}`);
-  t.not(retried()?.status, 'no_leader', `peer2 answered "no leader, nothing done" to a retry of a put it had forwarded to peer1: ${JSON.stringify(retried())}`);
+  await until(
+    () =>
+      first !== undefined || retried() !== undefined || next.got.some((m) => m.type === 'forward' && m.cmds.some(same)),
+    'peer2 to answer or pass the put on to peer3',
+  );
+  t.not(
+    first?.status,
+    'no_leader',
+    `peer2 answered "no leader, nothing done" for a put it had forwarded to peer1: ${JSON.stringify(first)}`,
+  );
+  t.not(
+    retried()?.status,
+    'no_leader',
+    `peer2 answered "no leader, nothing done" to a retry of a put it had forwarded to peer1: ${JSON.stringify(retried())}`,
+  );
   if (first !== undefined || retried() !== undefined) {
-    t.fail(`peer2 answered before the put was chosen: first ${JSON.stringify(first)}, retry ${JSON.stringify(retried())}`);
+    t.fail(
+      `peer2 answered before the put was chosen: first ${JSON.stringify(first)}, retry ${JSON.stringify(retried())}`,
+    );
     return;
   }
   const fwd = await next.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put passed on again');
@@ -227,7 +291,11 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
 
   // 6. peer3 gets it chosen in slot 1; peer2 applies it and answers both.
   next.send('peer2', { type: 'accept', from: 3, n: newBallot, slot: 1, v: fwd.cmds, commit: 1 });
-  await next.next('accept_ack', (m) => m.from === 2 && m.slot === 1 && m.n === newBallot && m.promised === newBallot, "peer2's vote for slot 1");
+  await next.next(
+    'accept_ack',
+    (m) => m.from === 2 && m.slot === 1 && m.n === newBallot && m.promised === newBallot,
+    "peer2's vote for slot 1",
+  );
   next.send('peer2', { type: 'chose', from: 3, n: newBallot, slot: 1 });
   await until(() => retried() !== undefined && (clientGone || first !== undefined), "peer2's answers", 5000);
   // (Read through a function: the compiler narrowed both to undefined above.)
@@ -241,12 +309,24 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   }
   const after = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
   t.is(after?.status, 'dump');
-  if (after?.status === 'dump') t.deepEqual({ applied: after.applied, data: after.data, leader: after.leader }, { applied: 1, data: [['lock', 'mine']], leader: 'peer3' });
+  if (after?.status === 'dump')
+    t.deepEqual(
+      { applied: after.applied, data: after.data, leader: after.leader },
+      { applied: 1, data: [['lock', 'mine']], leader: 'peer3' },
+    );
 });
 
-test('kv3: a put a follower forwarded to a leader that went silent is not answered "no leader" when it comes back unplaced; it goes to the next leader and is applied once', placedMacro, false);
+test(
+  'kv3: a put a follower forwarded to a leader that went silent is not answered "no leader" when it comes back unplaced; it goes to the next leader and is applied once',
+  placedMacro,
+  false,
+);
 
-test('kv3: the same after the client that sent it hung up: a retry of a command passed on is not answered "no leader" either', placedMacro, true);
+test(
+  'kv3: the same after the client that sent it hung up: a retry of a command passed on is not answered "no leader" either',
+  placedMacro,
+  true,
+);
 
 test('kv3: a retry of a put the replica already applied is not answered "no leader" while it knows none; the next leader takes it, and the store answers it once more without applying it again', async (t) => {
   const { live, peer1: first, peer3: second } = await trio(t);
@@ -258,7 +338,11 @@ test('kv3: a retry of a put the replica already applied is not answered "no lead
   const answered = kvAsk(live.endpoint('peer2'), { type: 'kv', cmd: put }, 10_000);
   const fwd = await first.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put forwarded by peer2');
   first.send('peer2', { type: 'accept', from: 1, n: ballot1, slot: 1, v: fwd.cmds, commit: 1 });
-  await first.next('accept_ack', (m) => m.from === 2 && m.slot === 1 && m.n === ballot1 && m.promised === ballot1, "peer2's vote for slot 1");
+  await first.next(
+    'accept_ack',
+    (m) => m.from === 2 && m.slot === 1 && m.n === ballot1 && m.promised === ballot1,
+    "peer2's vote for slot 1",
+  );
   first.send('peer2', { type: 'chose', from: 1, n: ballot1, slot: 1 });
   const r1 = await answered;
   t.is(r1?.status, 'done', 'the put is applied');
@@ -279,7 +363,11 @@ test('kv3: a retry of a put the replica already applied is not answered "no lead
   // 3. The client, which never saw the answer, asks again (same client, same
   //    seq), and a fresh client puts after it on the same connection.
   const retried = await retryThenFresh(t, live.endpoint('peer2'), put);
-  t.not(retried()?.status, 'no_leader', `peer2 said "no leader, nothing done" of a put it had applied: ${JSON.stringify(retried())}`);
+  t.not(
+    retried()?.status,
+    'no_leader',
+    `peer2 said "no leader, nothing done" of a put it had applied: ${JSON.stringify(retried())}`,
+  );
 
   // 4. peer3 leads: peer2 passes the retry on, it is chosen in slot 2, and
   //    the store answers it with the first result without putting twice.
@@ -293,6 +381,7 @@ test('kv3: a retry of a put the replica already applied is not answered "no lead
   t.is(retried()?.status, 'done');
   t.deepEqual(result(retried()), result(r1), 'the retry gets the first result');
   const after = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
-  if (after?.status === 'dump') t.deepEqual({ applied: after.applied, data: after.data }, { applied: 2, data: [['lock', 'mine']] });
+  if (after?.status === 'dump')
+    t.deepEqual({ applied: after.applied, data: after.data }, { applied: 2, data: [['lock', 'mine']] });
   else t.fail(`no dump: ${JSON.stringify(after)}`);
 });

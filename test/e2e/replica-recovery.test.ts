@@ -57,20 +57,29 @@ async function everywhere(t: ExecutionContext, live: LiveCluster, key: string, v
   let last: Array<Dump | null> = [];
   while (Date.now() < deadline) {
     last = await Promise.all(HOSTS.map((h) => dump(live, h)));
-    if (last.every((d) => d !== null && d.recovering === undefined && d.data.some(([k, v]) => k === key && v === value))) {
+    if (
+      last.every((d) => d !== null && d.recovering === undefined && d.data.some(([k, v]) => k === key && v === value))
+    ) {
       t.pass(`${key} = ${value} on every replica`);
       return;
     }
     await delay(100);
   }
-  t.fail(`${key} = ${value} is not on every replica: ${JSON.stringify(last.map((d) => d && { peer: d.peer, applied: d.applied, recovering: d.recovering, [key]: d.data.find(([k]) => k === key)?.[1] ?? null }))}`);
+  t.fail(
+    `${key} = ${value} is not on every replica: ${JSON.stringify(last.map((d) => d && { peer: d.peer, applied: d.applied, recovering: d.recovering, [key]: d.data.find(([k]) => k === key)?.[1] ?? null }))}`,
+  );
 }
 
 /**
  * Steps 1-4 of the probe: returns A (the old leader, now down), B (to be
  * damaged, now down) and C (down), with `put x v1` acknowledged at A.
  */
-async function probe(t: ExecutionContext, live: LiveCluster, procs: Map<string, Proc>, value: string): Promise<{ A: string; B: string; C: string; slot: number }> {
+async function probe(
+  t: ExecutionContext,
+  live: LiveCluster,
+  procs: Map<string, Proc>,
+  value: string,
+): Promise<{ A: string; B: string; C: string; slot: number }> {
   for (const h of HOSTS) procs.set(h, live.start(h));
   const A = await leaderOf(live, HOSTS);
   const [B, C] = HOSTS.filter((h) => h !== A) as [string, string];
@@ -85,7 +94,14 @@ async function probe(t: ExecutionContext, live: LiveCluster, procs: Map<string, 
 }
 
 /** Steps 5-7: restart the damaged B and C; B must wait for A; then A returns and x is everywhere. */
-async function afterDamage(t: ExecutionContext, live: LiveCluster, procs: Map<string, Proc>, A: string, B: string, C: string): Promise<void> {
+async function afterDamage(
+  t: ExecutionContext,
+  live: LiveCluster,
+  procs: Map<string, Proc>,
+  A: string,
+  B: string,
+  C: string,
+): Promise<void> {
   const b = live.start(B);
   procs.set(B, b);
   procs.set(C, live.start(C));
@@ -109,32 +125,48 @@ async function afterDamage(t: ExecutionContext, live: LiveCluster, procs: Map<st
   await everywhere(t, live, 'x', 'v1-acknowledged');
 }
 
-test.serial('a replica restarted on an empty data directory waits for every other replica, and the acknowledged write survives', async (t) => {
-  const live = await new LiveCluster(KV3).init();
-  t.teardown(() => live.close());
-  const procs = new Map<string, Proc>();
-  const { A, B, C } = await probe(t, live, procs, 'v1-acknowledged');
-  // A replaced disk.
-  renameSync(live.dataDir(B), `${live.dataDir(B)}.lost`);
-  await afterDamage(t, live, procs, A, B, C);
-});
+test.serial(
+  'a replica restarted on an empty data directory waits for every other replica, and the acknowledged write survives',
+  async (t) => {
+    const live = await new LiveCluster(KV3).init();
+    t.teardown(() => live.close());
+    const procs = new Map<string, Proc>();
+    const { A, B, C } = await probe(t, live, procs, 'v1-acknowledged');
+    // A replaced disk.
+    renameSync(live.dataDir(B), `${live.dataDir(B)}.lost`);
+    await afterDamage(t, live, procs, A, B, C);
+  },
+);
 
-test.serial('a replica whose vote for the write has one byte flipped recovers instead of cutting its log, and the write survives', async (t) => {
-  const live = await new LiveCluster(KV3).init();
-  t.teardown(() => live.close());
-  const procs = new Map<string, Proc>();
-  const { A, B, C } = await probe(t, live, procs, 'v1-acknowledged');
-  // Flip one byte inside B's vote for x: the value's text in its log.
-  const logDir = path.join(live.dataDir(B), 'log');
-  const seg = readdirSync(logDir).filter((n) => n.endsWith('.wal')).sort().at(-1)!;
-  const file = path.join(logDir, seg);
-  const bytes = readFileSync(file);
-  const at = bytes.lastIndexOf('v1-acknowledged');
-  t.true(at > 0, `${B}'s log holds its vote for x`);
-  bytes[at + 3] = bytes[at + 3]! ^ 0x01;
-  writeFileSync(file, bytes);
-  await afterDamage(t, live, procs, A, B, C);
-  // The damaged log was kept for inspection, not cut off.
-  t.true(readdirSync(live.dataDir(B)).some((n) => n.includes('damaged')) || readdirSync(path.dirname(logDir)).some((n) => n.includes('damaged')), 'the damaged files are kept');
-  t.true(procs.get(B)!.stderr.some((l) => /corrupt/.test(l)), `${B} says its log is corrupt`);
-});
+test.serial(
+  'a replica whose vote for the write has one byte flipped recovers instead of cutting its log, and the write survives',
+  async (t) => {
+    const live = await new LiveCluster(KV3).init();
+    t.teardown(() => live.close());
+    const procs = new Map<string, Proc>();
+    const { A, B, C } = await probe(t, live, procs, 'v1-acknowledged');
+    // Flip one byte inside B's vote for x: the value's text in its log.
+    const logDir = path.join(live.dataDir(B), 'log');
+    const seg = readdirSync(logDir)
+      .filter((n) => n.endsWith('.wal'))
+      .sort()
+      .at(-1)!;
+    const file = path.join(logDir, seg);
+    const bytes = readFileSync(file);
+    const at = bytes.lastIndexOf('v1-acknowledged');
+    t.true(at > 0, `${B}'s log holds its vote for x`);
+    bytes[at + 3] = bytes[at + 3]! ^ 0x01;
+    writeFileSync(file, bytes);
+    await afterDamage(t, live, procs, A, B, C);
+    // The damaged log was kept for inspection, not cut off.
+    t.true(
+      readdirSync(live.dataDir(B)).some((n) => n.includes('damaged')) ||
+        readdirSync(path.dirname(logDir)).some((n) => n.includes('damaged')),
+      'the damaged files are kept',
+    );
+    t.true(
+      procs.get(B)!.stderr.some((l) => /corrupt/.test(l)),
+      `${B} says its log is corrupt`,
+    );
+  },
+);

@@ -17,14 +17,19 @@ async function leaderOf(live: LiveCluster, hosts: readonly string[]): Promise<st
   for (let i = 0; i < 200 && leader === ''; i++) {
     for (const h of hosts) {
       const r = await kvAsk(live.endpoint(h), { type: 'dump' }, 1000);
-      if (r?.status === 'dump' && r.leader !== undefined && r.leader !== '' && hosts.includes(r.leader)) leader = r.leader;
+      if (r?.status === 'dump' && r.leader !== undefined && r.leader !== '' && hosts.includes(r.leader))
+        leader = r.leader;
     }
   }
   return leader;
 }
 
-async function must(live: LiveCluster, host: string, body: Record<string, unknown>): Promise<Extract<KvResult, { status: 'done' }>> {
-  for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+async function must(
+  live: LiveCluster,
+  host: string,
+  body: Record<string, unknown>,
+): Promise<Extract<KvResult, { status: 'done' }>> {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
     const r = await kvAsk(live.endpoint(host), body, 3000);
     if (r?.status === 'done') return r;
     await delay(100); // no leader yet: one is being elected; ask again
@@ -77,7 +82,10 @@ test('kv3: a replica that was down while the others compacted their logs catches
   procs.set('peer3', live.start('peer3', flags));
   const r = await must(live, 'peer3', cmd('get', 'k0'));
   t.deepEqual(r.result, { r: 'ok', v: 'v60' });
-  t.true(procs.get("peer3")!.stderr.some((l) => /installed a snapshot at slot \d+/.test(l)), ["peer1", "peer2", "peer3"].map((h) => procs.get(h)!.stderr.join("\n")).join("\n"));
+  t.true(
+    procs.get('peer3')!.stderr.some((l) => /installed a snapshot at slot \d+/.test(l)),
+    ['peer1', 'peer2', 'peer3'].map((h) => procs.get(h)!.stderr.join('\n')).join('\n'),
+  );
   t.true(
     ['peer1', 'peer2'].some((h) => procs.get(h)!.stderr.some((l) => /sent our snapshot/.test(l))),
     'a peer sent its snapshot',

@@ -33,38 +33,73 @@ function secondRun(value = 'X'): Array<{ label: string; id: number; lines: strin
   ];
 }
 
-const resumedWith = (peers: ReturnType<typeof secondRun>, remembered: (label: string) => string | undefined): Transcript[] =>
-  peers.map((p) => ({ ...p, resumed: { remembered: remembered(p.label) } }));
+const resumedWith = (
+  peers: ReturnType<typeof secondRun>,
+  remembered: (label: string) => string | undefined,
+): Transcript[] => peers.map((p) => ({ ...p, resumed: { remembered: remembered(p.label) } }));
 
 test('checker: a resumed run whose peers remember X and reprint it passes', (t) => {
-  t.deepEqual(checkTranscripts(resumedWith(secondRun(), () => 'X'), cluster2), []);
+  t.deepEqual(
+    checkTranscripts(
+      resumedWith(secondRun(), () => 'X'),
+      cluster2,
+    ),
+    [],
+  );
 });
 
 test('checker: the same lines from empty state still fail (a chose with no accept, no acks)', (t) => {
   const v = checkTranscripts(secondRun(), cluster2).map((x) => `${x.peer} ${x.line ?? ''}: ${x.message}`);
-  t.true(v.some((m) => /peer1 1: safety: chose "X", which no proposer sent in an accept/.test(m)), v.join('\n'));
-  t.true(v.some((m) => /got only 0 matching accept_acks/.test(m)), v.join('\n'));
-  t.true(v.some((m) => /out of order: chose "X" 1 before a quorum/.test(m)), v.join('\n'));
+  t.true(
+    v.some((m) => /peer1 1: safety: chose "X", which no proposer sent in an accept/.test(m)),
+    v.join('\n'),
+  );
+  t.true(
+    v.some((m) => /got only 0 matching accept_acks/.test(m)),
+    v.join('\n'),
+  );
+  t.true(
+    v.some((m) => /out of order: chose "X" 1 before a quorum/.test(m)),
+    v.join('\n'),
+  );
 });
 
 test('checker: resumed peers that remember X but print Y fail; so do peers that remember different values', (t) => {
-  const wrong = checkTranscripts(resumedWith(secondRun('Y'), () => 'X'), cluster2).map((x) => x.message);
+  const wrong = checkTranscripts(
+    resumedWith(secondRun('Y'), () => 'X'),
+    cluster2,
+  ).map((x) => x.message);
   t.true(wrong.includes('safety: chose "Y", but peer1 resumed remembering "X" as chosen'), wrong.join('\n'));
   t.true(wrong.includes('safety: chose "Y", which no proposer sent in an accept'), wrong.join('\n'));
 
-  const split = checkTranscripts(resumedWith(secondRun(), (l) => (l === 'peer5' ? 'Y' : 'X')), cluster2).map((x) => `${x.peer}: ${x.message}`);
+  const split = checkTranscripts(
+    resumedWith(secondRun(), (l) => (l === 'peer5' ? 'Y' : 'X')),
+    cluster2,
+  ).map((x) => `${x.peer}: ${x.message}`);
   t.true(split.includes('peer5: safety: resumed remembering "Y" as chosen, but peer1 remembers "X"'), split.join('\n'));
 });
 
 test('checker: a peer that resumed knowing nothing gets no allowance', (t) => {
   // The data directories held state, but none of them a decision: a chose
   // from nowhere is still a chose from nowhere.
-  const v = checkTranscripts(resumedWith(secondRun(), () => undefined), cluster2);
+  const v = checkTranscripts(
+    resumedWith(secondRun(), () => undefined),
+    cluster2,
+  );
   t.true(v.some((x) => x.message === 'safety: chose "X", which no proposer sent in an accept'));
   // Only peer1 remembers X: peer5's round 2 left no acks in this run, and peer5 does not remember.
-  const some = checkTranscripts(resumedWith(secondRun(), (l) => (l === 'peer1' ? 'X' : undefined)), cluster2).map((x) => `${x.peer} ${x.line ?? ''}: ${x.message}`);
-  t.true(some.includes('peer5 1: chose "X" at 2, but peer5 got only 0 matching accept_acks (quorum 2)'), some.join('\n'));
-  t.false(some.some((m) => m.startsWith('peer1 ')), some.join('\n'));
+  const some = checkTranscripts(
+    resumedWith(secondRun(), (l) => (l === 'peer1' ? 'X' : undefined)),
+    cluster2,
+  ).map((x) => `${x.peer} ${x.line ?? ''}: ${x.message}`);
+  t.true(
+    some.includes('peer5 1: chose "X" at 2, but peer5 got only 0 matching accept_acks (quorum 2)'),
+    some.join('\n'),
+  );
+  t.false(
+    some.some((m) => m.startsWith('peer1 ')),
+    some.join('\n'),
+  );
 });
 
 /** `paxos ARGS` to its end, output trimmed. */
@@ -78,20 +113,40 @@ test('paxos run twice on one --data-root: the second run resumes, passes the che
   const tc = path.join(root, 'testcases/2');
   const first = await paxos(['run', tc, '--data-root', data, '--quiet', '--timeout', '120', '--drain', '120']);
   t.is(first.code, 0, first.out + first.err);
-  t.is(first.out, `chosen: peer1=X peer2=X peer3=X peer4=X peer5=X (all chose X)\nexpected: every peer matches ${tc}/expected`);
+  t.is(
+    first.out,
+    `chosen: peer1=X peer2=X peer3=X peer4=X peer5=X (all chose X)\nexpected: every peer matches ${tc}/expected`,
+  );
 
   const second = await paxos(['run', tc, '--data-root', data, '--timeout', '120', '--drain', '120']);
   t.is(second.code, 0, second.out + second.err);
   const out = second.out.split('\n');
-  t.false(out.some((l) => l.startsWith('check: ') || l.startsWith('mismatch: ')), second.out);
+  t.false(
+    out.some((l) => l.startsWith('check: ') || l.startsWith('mismatch: ')),
+    second.out,
+  );
   t.is(out.at(-1), 'chosen: peer1=X peer2=X peer3=X peer4=X peer5=X (all chose X; all resumed from saved state)');
-  t.regex(second.err, /paxos run: note: peer1, peer2, peer3, peer4, peer5 resumed from the state an earlier run left in .*: a chose they print may be a recollection; not compared with .*expected, which shows a run from empty state/);
+  t.regex(
+    second.err,
+    /paxos run: note: peer1, peer2, peer3, peer4, peer5 resumed from the state an earlier run left in .*: a chose they print may be a recollection; not compared with .*expected, which shows a run from empty state/,
+  );
   t.notRegex(second.err, /FAILED/);
 
   // What a peer remembers is read from its state log, as the peer reads it,
   // not from the readable copy of the value (written a moment after learning).
   rmSync(path.join(data, 'peer5', 'value'));
-  const quiet = await paxos(['run', tc, '--data-root', data, '--quiet', '--no-compare', '--timeout', '120', '--drain', '120']);
+  const quiet = await paxos([
+    'run',
+    tc,
+    '--data-root',
+    data,
+    '--quiet',
+    '--no-compare',
+    '--timeout',
+    '120',
+    '--drain',
+    '120',
+  ]);
   t.is(quiet.code, 0, quiet.out + quiet.err);
   t.is(quiet.out, 'chosen: peer1=X peer2=X peer3=X peer4=X peer5=X (all chose X; all resumed from saved state)');
 });

@@ -30,7 +30,10 @@ function goldenLines(tc: string, peers: readonly PrettyPeer[]): Array<{ index: n
   return peers.flatMap((p, index) => {
     const file = path.join(dir, `${p.label}.log`);
     if (!existsSync(file)) return [];
-    return readFileSync(file, 'utf8').trimEnd().split('\n').map((raw) => ({ index, raw }));
+    return readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((raw) => ({ index, raw }));
   });
 }
 
@@ -49,12 +52,16 @@ test('lab lines from testcases/2/expected read as events: sender → receiver, s
   t.is(line('peer1', 4), 'peer1 sent     accept       n=1 "X"');
   t.is(line('peer5', 2), 'peer4 → peer5  prepare_ack  n=1 "X"', 'an acceptor reports what it accepted');
   t.is(line('peer2', 5), 'peer1 → peer2  chose        n=1 "X"');
-  const chose = readFileSync(path.join(root, 'testcases/2/expected/peer3.log'), 'utf8').split('\n').find((l) => l.includes('"action":"chose"'))!;
+  const chose = readFileSync(path.join(root, 'testcases/2/expected/peer3.log'), 'utf8')
+    .split('\n')
+    .find((l) => l.includes('"action":"chose"'))!;
   t.is(f(2, chose), 'peer3 chose    n=1 "X"');
 });
 
 test('every line of every testcase golden is decoded, and the columns line up across peers', (t) => {
-  const cases = readdirSync(path.join(root, 'testcases')).filter((tc) => existsSync(path.join(root, 'testcases', tc, 'expected')));
+  const cases = readdirSync(path.join(root, 'testcases')).filter((tc) =>
+    existsSync(path.join(root, 'testcases', tc, 'expected')),
+  );
   t.true(cases.length >= 5, cases.join(' '));
   for (const tc of cases) {
     const peers = peersOf(tc);
@@ -87,9 +94,18 @@ test('names of different lengths are padded to the longest, and an unknown sende
   );
   const prepare = '{"peer_id":1,"action":"received","message_type":"prepare","message_value":"","proposal_num":3}';
   t.is(f(1, prepare), 'a         → long-name  prepare      n=3');
-  t.is(f(0, '{"peer_id":1,"action":"sent","message_type":"prepare","message_value":"","proposal_num":3}'), 'a         sent         prepare      n=3');
-  t.is(f(0, '{"peer_id":9,"action":"received","message_type":"accept","message_value":"V","proposal_num":3}'), '#9        → a          accept       n=3 "V"');
-  t.is(f(1, '{"peer_id":2,"action":"chose","message_type":"chose","message_value":"V","proposal_num":3}'), 'long-name chose        n=3 "V"');
+  t.is(
+    f(0, '{"peer_id":1,"action":"sent","message_type":"prepare","message_value":"","proposal_num":3}'),
+    'a         sent         prepare      n=3',
+  );
+  t.is(
+    f(0, '{"peer_id":9,"action":"received","message_type":"accept","message_value":"V","proposal_num":3}'),
+    '#9        → a          accept       n=3 "V"',
+  );
+  t.is(
+    f(1, '{"peer_id":2,"action":"chose","message_type":"chose","message_value":"V","proposal_num":3}'),
+    'long-name chose        n=3 "V"',
+  );
 });
 
 test('replicated-log lines (testcase kv3) show the slot and the batch as commands', (t) => {
@@ -105,22 +121,59 @@ test('replicated-log lines (testcase kv3) show the slot and the batch as command
     .split('\n')
     .map((l) => {
       const m = /^(\S+) \| (.*)$/.exec(l)!;
-      return f(peers.findIndex((p) => p.label === m[1]), m[2]!);
+      return f(
+        peers.findIndex((p) => p.label === m[1]),
+        m[2]!,
+      );
     });
   t.is(out.length, 40);
-  t.false(out.some((l) => l.includes(' | ')), out.join('\n'));
+  t.false(
+    out.some((l) => l.includes(' | ')),
+    out.join('\n'),
+  );
   t.is(out[0], 'kv3-peer2 sent         prepare      slot=1 n=2');
   t.is(out[1], 'kv3-peer2 → kv3-peer1  prepare      slot=1 n=2');
   t.is(out[6], 'kv3-peer2 sent         accept       slot=1 n=2 put greeting "hello"');
   t.is(out[9], 'kv3-peer3 → kv3-peer2  accept_ack   slot=1 n=2');
   t.is(out[11], 'kv3-peer2 chose        slot=1 n=2 put greeting "hello"');
-  t.true(out.includes('kv3-peer2 → kv3-peer1  accept       slot=2 n=2 cas greeting "hello" → "hi there"'), out.join('\n'));
+  t.true(
+    out.includes('kv3-peer2 → kv3-peer1  accept       slot=2 n=2 cas greeting "hello" → "hi there"'),
+    out.join('\n'),
+  );
   t.true(out.includes('kv3-peer1 chose        slot=3 n=2 del greeting'), out.join('\n'));
 
-  const batch = JSON.stringify([{ o: 'noop' }, { o: 'put', c: 'c', s: 1, k: 'a key', v: 'x'.repeat(100) }, { o: 'get', c: 'c', s: 2, k: 'k' }, { o: 'del', c: 'c', s: 3, k: 'k' }]);
-  const many = f(0, JSON.stringify({ peer_id: 1, action: 'chose', message_type: 'chose', message_value: batch, proposal_num: 4, slot: 9 }));
+  const batch = JSON.stringify([
+    { o: 'noop' },
+    { o: 'put', c: 'c', s: 1, k: 'a key', v: 'x'.repeat(100) },
+    { o: 'get', c: 'c', s: 2, k: 'k' },
+    { o: 'del', c: 'c', s: 3, k: 'k' },
+  ]);
+  const many = f(
+    0,
+    JSON.stringify({
+      peer_id: 1,
+      action: 'chose',
+      message_type: 'chose',
+      message_value: batch,
+      proposal_num: 4,
+      slot: 9,
+    }),
+  );
   t.regex(many, /^kv3-peer1 chose {8}slot=9 n=4 no-op, put "a key" "x+…, get k, \+1 more$/);
-  t.is(f(0, JSON.stringify({ peer_id: 1, action: 'chose', message_type: 'chose', message_value: '[]', proposal_num: 4, slot: 2 })), 'kv3-peer1 chose        slot=2 n=4 no-op');
+  t.is(
+    f(
+      0,
+      JSON.stringify({
+        peer_id: 1,
+        action: 'chose',
+        message_type: 'chose',
+        message_value: '[]',
+        proposal_num: 4,
+        slot: 2,
+      }),
+    ),
+    'kv3-peer1 chose        slot=2 n=4 no-op',
+  );
 });
 
 test('lines that are not log lines are printed as they are, after the peer name', (t) => {
@@ -164,7 +217,7 @@ function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<R
   return paxos(args, { env: { FORCE_COLOR: undefined, NO_COLOR: undefined, ...env } });
 }
 
-test('the CLI: run testcases/2 --pretty prints events; --json (as a pipe does anyway) the peers\' JSON; both exit 0', async (t) => {
+test("the CLI: run testcases/2 --pretty prints events; --json (as a pipe does anyway) the peers' JSON; both exit 0", async (t) => {
   t.timeout(120_000);
   const [pretty, json] = await Promise.all([
     runCli(['run', path.join(root, 'testcases/2'), '--pretty', '--data-root', tempDir('pretty')]),
@@ -173,22 +226,38 @@ test('the CLI: run testcases/2 --pretty prints events; --json (as a pipe does an
   t.is(pretty.code, 0, pretty.err);
   const p = pretty.out.trimEnd().split('\n');
   t.false(ESC.test(pretty.out), 'no colour when stdout is a pipe');
-  t.deepEqual(p.filter((l) => l.includes('{')), [], 'no JSON');
+  t.deepEqual(
+    p.filter((l) => l.includes('{')),
+    [],
+    'no JSON',
+  );
   t.regex(p.at(-2)!, /^chosen: peer1=X peer2=X peer3=X peer4=X peer5=X \(all chose X\)$/);
   t.regex(p.at(-1)!, /^expected: every peer matches/);
   const events = p.slice(0, -2);
   t.is(events.length, 56, 'one line per log line');
-  t.true(events.every((l) => /^peer[1-5] (→ peer[1-5] {2}|sent {5}|chose {4})\S/.test(l)), events.join('\n'));
+  t.true(
+    events.every((l) => /^peer[1-5] (→ peer[1-5] {2}|sent {5}|chose {4})\S/.test(l)),
+    events.join('\n'),
+  );
   t.true(events.includes('peer1 → peer2  prepare      n=1'), events.join('\n'));
   t.true(events.includes('peer5 sent     accept       n=2 "X"'), events.join('\n'));
-  t.deepEqual(events.filter((l) => /^peer\d chose {4}n=/.test(l)).map((l) => l.slice(0, 5)).sort(), ['peer1', 'peer2', 'peer2', 'peer3', 'peer3', 'peer4', 'peer4', 'peer5']);
+  t.deepEqual(
+    events
+      .filter((l) => /^peer\d chose {4}n=/.test(l))
+      .map((l) => l.slice(0, 5))
+      .sort(),
+    ['peer1', 'peer2', 'peer2', 'peer3', 'peer3', 'peer4', 'peer4', 'peer5'],
+  );
   // The runner's own lines are unchanged, on stderr.
   t.regex(pretty.err, /^paxos run: peer5 proposes in 10 s \(-t 10\)$/m);
 
   t.is(json.code, 0, json.err);
   const j = json.out.trimEnd().split('\n');
   t.is(j.length, 58);
-  t.true(j.slice(0, -2).every((l) => /^peer[1-5] \| \{"peer_id":\d,"action":/.test(l)), json.out);
+  t.true(
+    j.slice(0, -2).every((l) => /^peer[1-5] \| \{"peer_id":\d,"action":/.test(l)),
+    json.out,
+  );
   t.is(j.at(-2), p.at(-2));
 });
 

@@ -8,7 +8,12 @@ import { runTestcase, type RunResult } from '../../src/runner/run.js';
 import { parseLogLine } from '../../src/transcript/parse.js';
 import { ROOT as root } from '../helpers/cli.js';
 
-const explain = (r: RunResult): string => [r.failure, ...(r.mismatches ?? []).map((m) => `${m.peer}: ${m.message}`), ...r.violations.map((v) => `${v.peer}: ${v.message}`)].join('\n');
+const explain = (r: RunResult): string =>
+  [
+    r.failure,
+    ...(r.mismatches ?? []).map((m) => `${m.peer}: ${m.message}`),
+    ...r.violations.map((v) => `${v.peer}: ${v.message}`),
+  ].join('\n');
 
 const DETERMINISTIC: ReadonlyArray<[string, string, Record<string, string>]> = [
   ['single', 'A', { pa: 'A' }],
@@ -24,7 +29,8 @@ for (const [name, value, proposers] of DETERMINISTIC) {
     const r = await runTestcase(path.join(root, 'testcases', name), { timeoutMs: 60_000 });
     t.true(r.ok, explain(r));
     t.deepEqual(r.mismatches, []);
-    for (const [p, v] of Object.entries(proposers)) t.deepEqual([...new Set(r.peers.find((x) => x.service.label === p)?.chose)], [v], p);
+    for (const [p, v] of Object.entries(proposers))
+      t.deepEqual([...new Set(r.peers.find((x) => x.service.label === p)?.chose)], [v], p);
   });
 }
 
@@ -40,8 +46,14 @@ test('scenario livelock: accepts are preempted again and again, then one value i
     for (const raw of p.lines) {
       const l = parseLogLine(raw);
       if (!l.ok) continue;
-      if (l.line.action === 'sent' && l.line.message_type === 'accept') [current, counted] = [l.line.proposal_num, false];
-      if (l.line.action === 'received' && l.line.message_type === 'accept_ack' && l.line.proposal_num > current && !counted) {
+      if (l.line.action === 'sent' && l.line.message_type === 'accept')
+        [current, counted] = [l.line.proposal_num, false];
+      if (
+        l.line.action === 'received' &&
+        l.line.message_type === 'accept_ack' &&
+        l.line.proposal_num > current &&
+        !counted
+      ) {
         rejected += 1;
         counted = true;
       }
@@ -49,7 +61,10 @@ test('scenario livelock: accepts are preempted again and again, then one value i
   }
   t.true(rejected >= 2, `only ${rejected} accept phases were rejected: no livelock`);
   const values = ['pa', 'pb', 'pc'].map((p) => [...new Set(r.peers.find((x) => x.service.label === p)?.chose)]);
-  t.true(values.every((v) => v.length === 1), `every proposer chose exactly one value: ${r.summary}`);
+  t.true(
+    values.every((v) => v.length === 1),
+    `every proposer chose exactly one value: ${r.summary}`,
+  );
   t.is(new Set(values.flat()).size, 1, r.summary);
   t.log(`${rejected} accept phases rejected before ${values[0]![0]} won`);
 });

@@ -26,9 +26,33 @@ function cliRefuses(args: readonly string[], message: RegExp): (t: import('ava')
   };
 }
 
-test('cli: --round-timeout 0 exits 2', cliRefuses(['-h', LAB, '--name', 'peer1', '--round-timeout', '0'], /^paxos: --round-timeout must be above 0$/));
-test('cli: --peer-timeout 0.01 exits 2 (lab)', cliRefuses(['-h', LAB, '--name', 'peer2', '--peer-timeout', '0.01'], /^paxos: --peer-timeout must be at least 0.05 seconds$/));
-test('cli: --peer-timeout 0.01 exits 2 (replica)', cliRefuses(['-h', LOG, '--name', 'r1', '--peer-timeout', '0.01'], /^paxos: --peer-timeout must be at least 0.05 seconds$/));
-test('cli: an empty -v exits 2', cliRefuses(['-h', LAB, '--name', 'peer1', '-v', ''], /^paxos: -v: the value must not be empty$/));
-test('cli: an empty --data-dir exits 2', cliRefuses(['-h', LOG, '--name', 'r1', '--data-dir', ''], /^paxos: --data-dir must not be empty$/));
-test('cli: an empty --replica-file exits 2', cliRefuses(['-h', LAB, '--name', 'peer2', '--replica-file', ''], /^paxos: --replica-file must not be empty$/));
+test(
+  'cli: --round-timeout 0 exits 2',
+  cliRefuses(['-h', LAB, '--name', 'peer1', '--round-timeout', '0'], /^paxos: --round-timeout must be above 0$/),
+);
+test(
+  'cli: --peer-timeout 0.01 exits 2 (lab)',
+  cliRefuses(
+    ['-h', LAB, '--name', 'peer2', '--peer-timeout', '0.01'],
+    /^paxos: --peer-timeout must be at least 0.05 seconds$/,
+  ),
+);
+test(
+  'cli: --peer-timeout 0.01 exits 2 (replica)',
+  cliRefuses(
+    ['-h', LOG, '--name', 'r1', '--peer-timeout', '0.01'],
+    /^paxos: --peer-timeout must be at least 0.05 seconds$/,
+  ),
+);
+test(
+  'cli: an empty -v exits 2',
+  cliRefuses(['-h', LAB, '--name', 'peer1', '-v', ''], /^paxos: -v: the value must not be empty$/),
+);
+test(
+  'cli: an empty --data-dir exits 2',
+  cliRefuses(['-h', LOG, '--name', 'r1', '--data-dir', ''], /^paxos: --data-dir must not be empty$/),
+);
+test(
+  'cli: an empty --replica-file exits 2',
+  cliRefuses(['-h', LAB, '--name', 'peer2', '--replica-file', ''], /^paxos: --replica-file must not be empty$/),
+);

@@ -8,7 +8,6 @@ import { paxosSync, ROOT as root } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runTestcase, type RunResult } from '../../src/runner/run.js';
 
-
 const chose = (r: RunResult, label: string): string[] => r.peers.find((p) => p.service.label === label)?.chose ?? [];
 
 function explain(r: RunResult): string {
@@ -44,9 +43,16 @@ test('testcase 1 also runs on distinct ports of 127.0.0.1 (the fallback)', async
 });
 
 /** Runs a testcase with its stderr (the runner's and the peers', prefixed) collected. */
-async function runCollecting(dir: string, options: Parameters<typeof runTestcase>[1] = {}): Promise<{ r: RunResult; err: string[] }> {
+async function runCollecting(
+  dir: string,
+  options: Parameters<typeof runTestcase>[1] = {},
+): Promise<{ r: RunResult; err: string[] }> {
   const err: string[] = [];
-  const r = await runTestcase(dir, { timeoutMs: 45_000, ...options, echo: { out: () => undefined, err: (l) => err.push(l) } });
+  const r = await runTestcase(dir, {
+    timeoutMs: 45_000,
+    ...options,
+    echo: { out: () => undefined, err: (l) => err.push(l) },
+  });
   return { r, err };
 }
 
@@ -54,13 +60,22 @@ test('testcase 2 matches its goldens and both proposers choose X', async (t) => 
   const { r, err } = await runCollecting(path.join(root, 'testcases/2'));
   t.true(r.ok, explain(r));
   // At start the runner says why nothing happens at peer5 for a while.
-  t.deepEqual(err.filter((l) => /proposes in/.test(l)), ['paxos run: peer5 proposes in 10 s (-t 10)'], err.join('\n'));
+  t.deepEqual(
+    err.filter((l) => /proposes in/.test(l)),
+    ['paxos run: peer5 proposes in 10 s (-t 10)'],
+    err.join('\n'),
+  );
   // One "no shared secret" warning for the run, from the runner, not one per peer.
-  t.deepEqual(err.filter((l) => /no shared secret/.test(l)), ['paxos run: warning: no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated'], err.join('\n'));
+  t.deepEqual(
+    err.filter((l) => /no shared secret/.test(l)),
+    ['paxos run: warning: no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated'],
+    err.join('\n'),
+  );
   t.deepEqual(r.mismatches, []);
   t.deepEqual(chose(r, 'peer1'), ['X']);
   t.deepEqual(chose(r, 'peer5'), ['X'], 'proposer 2 adopts X, never Y');
-  for (const p of ['peer2', 'peer3', 'peer4']) t.deepEqual(chose(r, p), ['X', 'X'], `${p} hears chose from both proposers`);
+  for (const p of ['peer2', 'peer3', 'peer4'])
+    t.deepEqual(chose(r, p), ['X', 'X'], `${p} hears chose from both proposers`);
 });
 
 test('with a shared secret, neither the runner nor the peers warn that there is none', async (t) => {
@@ -68,8 +83,16 @@ test('with a shared secret, neither the runner nor the peers warn that there is 
   writeFileSync(secret, 'a shared secret, long enough\n', { mode: 0o600 });
   const { r, err } = await runCollecting(path.join(root, 'testcases/1'), { peerArgs: ['--secret-file', secret] });
   t.true(r.ok, explain(r));
-  t.deepEqual(err.filter((l) => /secret/.test(l)), [], err.join('\n'));
-  t.deepEqual(err.filter((l) => /proposes in/.test(l)), [], 'testcase 1 has no -t');
+  t.deepEqual(
+    err.filter((l) => /secret/.test(l)),
+    [],
+    err.join('\n'),
+  );
+  t.deepEqual(
+    err.filter((l) => /proposes in/.test(l)),
+    [],
+    'testcase 1 has no -t',
+  );
 });
 
 test('two runs at once get separate addresses and both pass', async (t) => {
@@ -112,10 +135,16 @@ test('a peer with a config error fails the run at once with its message', async 
   const dir = path.join(tempDir('tc'), 'bad');
   cpSync(path.join(root, 'testcases/1'), dir, { recursive: true });
   const compose = readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8');
-  writeFileSync(path.join(dir, 'docker-compose.yml'), compose.replace('-h hostsfile -v X', '-h hostsfile -v X -t soon'));
+  writeFileSync(
+    path.join(dir, 'docker-compose.yml'),
+    compose.replace('-h hostsfile -v X', '-h hostsfile -v X -t soon'),
+  );
   const r = await runTestcase(dir, { timeoutMs: 30_000 });
   t.is(r.outcome, 'peer-exit');
-  t.regex(r.failure, /peer1 exited early \(status 2\): paxos: -t expects seconds from 0 to 2147483, e\.g\. 10 or 0\.5; got "soon"/);
+  t.regex(
+    r.failure,
+    /peer1 exited early \(status 2\): paxos: -t expects seconds from 0 to 2147483, e\.g\. 10 or 0\.5; got "soon"/,
+  );
 });
 
 test('a run where peers chose different values fails, goldens or not', async (t) => {
@@ -125,7 +154,10 @@ test('a run where peers chose different values fails, goldens or not', async (t)
   writeFileSync(path.join(dir, 'hostsfile'), 'a:proposer1\nb:acceptor1\nc:proposer2\nd:acceptor2\n');
   const svc = (name: string, flags: string): string =>
     `  ${name}:\n    hostname: ${name}\n    volumes: ["./hostsfile:/app/hostsfile:ro"]\n    command: -h hostsfile ${flags}\n`;
-  writeFileSync(path.join(dir, 'docker-compose.yml'), `services:\n${svc('a', '-v X')}${svc('b', '')}${svc('c', '-v Y')}${svc('d', '')}`);
+  writeFileSync(
+    path.join(dir, 'docker-compose.yml'),
+    `services:\n${svc('a', '-v X')}${svc('b', '')}${svc('c', '-v Y')}${svc('d', '')}`,
+  );
   const r = await runTestcase(dir, { timeoutMs: 30_000 });
   t.is(r.outcome, 'decided');
   t.false(r.ok);
@@ -139,7 +171,10 @@ test('duelling proposers: three at -t 0 on five shared acceptors end with one va
     const r = await runTestcase(path.join(root, 'testcases/duel'), { timeoutMs: 30_000 });
     t.true(r.ok, explain(r));
     const values = ['p1', 'p2', 'p3'].map((p) => chose(r, p));
-    t.true(values.every((v) => v.length >= 1), `every proposer chose: ${r.summary}`);
+    t.true(
+      values.every((v) => v.length >= 1),
+      `every proposer chose: ${r.summary}`,
+    );
     t.is(new Set(values.flat()).size, 1, r.summary);
     t.true(['A', 'B', 'C'].includes(values[0]![0]!), 'the value was one of those proposed');
   }

@@ -36,7 +36,14 @@ const TOOLS: readonly Tool[] = [
       [['--seeds', '2.5'], '--seeds'],
     ],
   },
-  { name: 'log-main', args: ['src/sim/log-main.js'], bad: [[['--replicas', '1'], '--replicas'], [['--from', '1e3'], '--from']] },
+  {
+    name: 'log-main',
+    args: ['src/sim/log-main.js'],
+    bad: [
+      [['--replicas', '1'], '--replicas'],
+      [['--from', '1e3'], '--from'],
+    ],
+  },
   {
     name: 'nemesis',
     args: ['src/tools/nemesis-main.js'],
@@ -55,7 +62,14 @@ const TOOLS: readonly Tool[] = [
       [['--only', 'everything'], '--only'],
     ],
   },
-  { name: 'stress', args: ['bench/stress.js'], bad: [[['--runs', 'abc'], '--runs'], [['--seed', 'x'], '--seed']] },
+  {
+    name: 'stress',
+    args: ['bench/stress.js'],
+    bad: [
+      [['--runs', 'abc'], '--runs'],
+      [['--seed', 'x'], '--seed'],
+    ],
+  },
   {
     name: 'bench:kv',
     args: ['bench/kv-compare.js'],
@@ -65,7 +79,14 @@ const TOOLS: readonly Tool[] = [
       [['--soak', '15'], '--soak'],
     ],
   },
-  { name: 'bench:store', args: ['bench/store-bench.js'], bad: [[['--keys', 'abc'], '--keys'], [['--value-bytes', '0'], '--value-bytes']] },
+  {
+    name: 'bench:store',
+    args: ['bench/store-bench.js'],
+    bad: [
+      [['--keys', 'abc'], '--keys'],
+      [['--value-bytes', '0'], '--value-bytes'],
+    ],
+  },
 ];
 
 /**
@@ -74,7 +95,11 @@ const TOOLS: readonly Tool[] = [
  * under a second when the machine is idle, and still far below it when busy.
  */
 function run(args: readonly string[]): Ran {
-  return runSync(process.execPath, args.map((a, i) => (i === 0 ? path.join(DIST, a) : a)), { timeoutMs: 120_000 });
+  return runSync(
+    process.execPath,
+    args.map((a, i) => (i === 0 ? path.join(DIST, a) : a)),
+    { timeoutMs: 120_000 },
+  );
 }
 const WORKS_MS = 30_000;
 

@@ -28,7 +28,7 @@ test('a kv3 transcript, labelled kv3-peer1 as compose labels it, is checked and 
   t.regex(readFileSync(svg, 'utf8'), /kv3-peer3/);
 });
 
-test('every testcase: a merged transcript labelled with its containers\' names is checked and drawn', (t) => {
+test("every testcase: a merged transcript labelled with its containers' names is checked and drawn", (t) => {
   // Goldens become `docker compose up` output: each line led by the name
   // compose gives the container (container_name, else PROJECT-SERVICE-1).
   // kv3 and kv5 have no goldens; the kv3 fixture stands in for both.
@@ -36,12 +36,24 @@ test('every testcase: a merged transcript labelled with its containers\' names i
   let covered = 0;
   for (const tc of testcases) {
     const dir = path.join(root, 'testcases', tc);
-    const compose = parseYaml(readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { hostname?: string; container_name?: string }> };
-    const labelOf = new Map(Object.entries(compose.services).map(([name, s]) => [s.hostname ?? name, s.container_name ?? `${tc}-${name}-1`]));
+    const compose = parseYaml(readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { hostname?: string; container_name?: string }>;
+    };
+    const labelOf = new Map(
+      Object.entries(compose.services).map(([name, s]) => [s.hostname ?? name, s.container_name ?? `${tc}-${name}-1`]),
+    );
     let text: string;
     if (existsSync(path.join(dir, 'expected'))) {
       const files = readdirSync(path.join(dir, 'expected')).sort();
-      text = files.flatMap((f) => readFileSync(path.join(dir, 'expected', f), 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => `${labelOf.get(f.replace(/\.log$/, ''))!} | ${l}`)).join('\n');
+      text = files
+        .flatMap((f) =>
+          readFileSync(path.join(dir, 'expected', f), 'utf8')
+            .trim()
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => `${labelOf.get(f.replace(/\.log$/, ''))!} | ${l}`),
+        )
+        .join('\n');
     } else if (tc === 'kv3' || tc === 'kv5') {
       text = kvLines.replace(/^kv3-peer(\d)/gm, (_, n: string) => labelOf.get(`peer${n}`)!);
     } else continue;
@@ -53,7 +65,11 @@ test('every testcase: a merged transcript labelled with its containers\' names i
     t.regex(c.err, /^check: hostsfile .*hostsfile \(found beside .*run\.txt\)$/m, tc);
     const v = paxos(['viz', path.join(work, 'run.txt'), '-o', path.join(work, 'run.svg')]);
     t.is(v.code, 0, `${tc}: ${v.err}`);
-    t.regex(readFileSync(path.join(work, 'run.svg'), 'utf8'), new RegExp(`<title>testcase ${tc}: run\\.txt</title>`), tc);
+    t.regex(
+      readFileSync(path.join(work, 'run.svg'), 'utf8'),
+      new RegExp(`<title>testcase ${tc}: run\\.txt</title>`),
+      tc,
+    );
     covered++;
   }
   t.true(covered >= 9, `${covered} testcases`);
@@ -64,9 +80,18 @@ test('container names that say nothing of the host are mapped through the compos
   cpSync(path.join(root, 'testcases/kv3'), work, { recursive: true });
   const names: Record<string, string> = { '1': 'alpha', '2': 'beta', '3': 'gamma' };
   const composeFile = path.join(work, 'docker-compose.yml');
-  writeFileSync(composeFile, readFileSync(composeFile, 'utf8').replace(/container_name: kv3-peer(\d)/g, (_, n: string) => `container_name: ${names[n]!}`));
+  writeFileSync(
+    composeFile,
+    readFileSync(composeFile, 'utf8').replace(
+      /container_name: kv3-peer(\d)/g,
+      (_, n: string) => `container_name: ${names[n]!}`,
+    ),
+  );
   const run = path.join(work, 'run.txt');
-  writeFileSync(run, readFileSync(KV3_RUN, 'utf8').replace(/^kv3-peer(\d)/gm, (_, n: string) => names[n]!));
+  writeFileSync(
+    run,
+    readFileSync(KV3_RUN, 'utf8').replace(/^kv3-peer(\d)/gm, (_, n: string) => names[n]!),
+  );
   const c = paxos(['check', run]);
   t.is(c.code, 0, c.out + c.err);
   const v = paxos(['viz', run, '-o', path.join(work, 'run.html')]);
@@ -108,7 +133,10 @@ test('check and viz say which hostsfile they used, and why', (t) => {
   const top = tempDir('tin');
   cpSync(path.join(root, 'testcases/2/hostsfile'), path.join(top, 'hostsfile'));
   const t1 = readdirSync(path.join(root, 'testcases/1/expected')).flatMap((f) =>
-    readFileSync(path.join(root, 'testcases/1/expected', f), 'utf8').trim().split('\n').map((l) => `${f.replace('.log', '')} | ${l}`),
+    readFileSync(path.join(root, 'testcases/1/expected', f), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => `${f.replace('.log', '')} | ${l}`),
   );
   writeFileSync(path.join(top, 'run.txt'), `${t1.join('\n')}\n`);
   const saved = paxos(['check', 'run.txt'], top);
@@ -126,7 +154,10 @@ test('an input with no peer lines is a usage error, in one line, for check and v
   const viz = paxos(['viz', 'testcases/livelock', '-o', html]);
   t.is(viz.code, 2);
   t.false(existsSync(html), 'no empty chart is written');
-  t.regex(viz.err, /^paxos: testcases\/livelock: no peer log lines: no non-empty \*\.log, \*\.txt or \*\.jsonl files in this directory/m);
+  t.regex(
+    viz.err,
+    /^paxos: testcases\/livelock: no peer log lines: no non-empty \*\.log, \*\.txt or \*\.jsonl files in this directory/m,
+  );
   const check = paxos(['check', 'testcases/livelock']);
   t.is(check.code, 2);
   t.regex(check.err, /^paxos: testcases\/livelock: no peer log lines/m);
@@ -136,7 +167,11 @@ test('an input with no peer lines is a usage error, in one line, for check and v
   for (const cmd of [['check'], ['viz', '-o', html]]) {
     const r = paxos([...cmd, file, '--hostsfile', 'testcases/2/hostsfile']);
     t.is(r.code, 2, cmd[0]);
-    t.regex(r.err, /^paxos: .*run\.txt: no peer log lines \(lines like "peer3 \| \{\.\.\.\}", or per-peer files such as peer3\.log\)$/m, cmd[0]);
+    t.regex(
+      r.err,
+      /^paxos: .*run\.txt: no peer log lines \(lines like "peer3 \| \{\.\.\.\}", or per-peer files such as peer3\.log\)$/m,
+      cmd[0],
+    );
     t.is(r.err.split('\n').filter((l) => l.startsWith('paxos:')).length, 1, 'one line');
   }
   t.false(existsSync(html));
@@ -149,7 +184,10 @@ test('viz titles a chart after its testcase', (t) => {
   t.is(titleOf(['testcases/2/expected']), 'testcase 2');
   t.is(titleOf(['testcases/kv3']), 'testcase kv3');
   t.is(titleOf(['testcases/kv3/run.txt']), 'testcase kv3: run.txt');
-  t.is(titleOf(['testcases/2/expected/peer1.log', 'testcases/2/expected/peer2.log']), 'testcase 2: peer1.log, peer2.log');
+  t.is(
+    titleOf(['testcases/2/expected/peer1.log', 'testcases/2/expected/peer2.log']),
+    'testcase 2: peer1.log, peer2.log',
+  );
   t.is(titleOf(['/tmp/run.txt']), 'run.txt');
   t.is(paxos(['viz', 'testcases/2/expected', '-o', svg, '--title', 'mine']).code, 0);
   t.regex(readFileSync(svg, 'utf8'), /<title>mine<\/title>/);

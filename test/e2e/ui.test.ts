@@ -20,7 +20,13 @@ import { EventHub, SAMPLE_ABOVE, SAMPLED_SLOTS_PER_SEC } from '../../src/ui/stre
 import { parseLogLine } from '../../src/transcript/parse.js';
 import { paxos, ROOT as root } from '../helpers/cli.js';
 
-const L = (peer_id: number, action: LogLine['action'], message_type: LogLine['message_type'], message_value = '', proposal_num = 1): LogLine => ({
+const L = (
+  peer_id: number,
+  action: LogLine['action'],
+  message_type: LogLine['message_type'],
+  message_value = '',
+  proposal_num = 1,
+): LogLine => ({
   peer_id,
   action,
   message_type,
@@ -34,7 +40,15 @@ function collect(hub: EventHub): UiEvent[] {
   return got;
 }
 
-const hello = { type: 'hello', mode: 'log', title: 't', live: true, lanes: [], secret: false, sampleAbove: SAMPLE_ABOVE } as const;
+const hello = {
+  type: 'hello',
+  mode: 'log',
+  title: 't',
+  live: true,
+  lanes: [],
+  secret: false,
+  sampleAbove: SAMPLE_ABOVE,
+} as const;
 
 test('stream: lines go out in one batch per flush, and a late page gets hello, history, notes and peer states first', (t) => {
   const hub = new EventHub(2);
@@ -46,13 +60,19 @@ test('stream: lines go out in one batch per flush, and a late page gets hello, h
   hub.flush();
   const batches = early.filter((e) => e.type === 'lines');
   t.is(batches.length, 1);
-  t.deepEqual(batches[0]!.type === 'lines' ? batches[0]!.lines.map((l) => [l.seq, l.lane]) : [], [[0, 0], [1, 1]]);
+  t.deepEqual(batches[0]!.type === 'lines' ? batches[0]!.lines.map((l) => [l.seq, l.lane]) : [], [
+    [0, 0],
+    [1, 1],
+  ]);
   hub.note(1, '✖ kill -9', 'down');
   hub.peer(1, 'down', { chosen: '-' });
   hub.peer(1, 'down', { chosen: '-' }); // unchanged: not sent again
   t.is(early.filter((e) => e.type === 'peer').length, 1);
   const late = collect(hub);
-  t.deepEqual(late.map((e) => e.type), ['hello', 'lines', 'note', 'peer']);
+  t.deepEqual(
+    late.map((e) => e.type),
+    ['hello', 'lines', 'note', 'peer'],
+  );
   const note = late[2]!;
   t.true(note.type === 'note' && note.seq === 2 && note.lane === 1, 'the note sits after the two lines');
 });
@@ -92,7 +112,10 @@ test(`stream: above ${SAMPLE_ABOVE} lines/s the chart gets ${SAMPLED_SLOTS_PER_S
   // Start 100 slots; lines of slots started before keep coming (acks).
   for (; slot <= 200; slot++) slotLines(slot);
   hub.flush();
-  const drawn = got.filter((e) => e.type === 'lines').flatMap((e) => (e.type === 'lines' ? e.lines : [])).slice(before);
+  const drawn = got
+    .filter((e) => e.type === 'lines')
+    .flatMap((e) => (e.type === 'lines' ? e.lines : []))
+    .slice(before);
   const slots = new Set(drawn.map((l) => l.line.message_value.split(' ')[0]));
   t.is(slots.size, SAMPLED_SLOTS_PER_SEC);
   t.is(drawn.length, SAMPLED_SLOTS_PER_SEC * 3, 'each sampled slot with all its lines');
@@ -154,14 +177,20 @@ test('peer state (log): the log length counts distinct slots in bounded memory, 
     }
   };
   const inOrder = logTracker();
-  seeSlots(inOrder, Array.from({ length: 20_000 }, (_, i) => i + 1));
+  seeSlots(
+    inOrder,
+    Array.from({ length: 20_000 }, (_, i) => i + 1),
+  );
   t.is(inOrder.facts('')['log'], '20000');
   t.is(inOrder.facts('')['applied'], '20000');
   const holes = logTracker();
   seeSlots(holes, [5, 1, 3, 3, 2, 9]); // 4, 6, 7 and 8 never seen
   t.is(holes.facts('')['log'], '5');
   const resumed = logTracker();
-  seeSlots(resumed, Array.from({ length: 10_000 }, (_, i) => 70_001 + i));
+  seeSlots(
+    resumed,
+    Array.from({ length: 10_000 }, (_, i) => 70_001 + i),
+  );
   t.is(resumed.facts('')['log'], '10000');
 });
 
@@ -196,10 +225,22 @@ class FakeCluster implements Controllable {
   }
 }
 
-function deps(mode: 'lab' | 'log', extra: Omit<Partial<ControlDeps>, 'cluster'> = {}): ControlDeps & { cluster: FakeCluster; notes: string[]; linkChanges: number[] } {
+function deps(
+  mode: 'lab' | 'log',
+  extra: Omit<Partial<ControlDeps>, 'cluster'> = {},
+): ControlDeps & { cluster: FakeCluster; notes: string[]; linkChanges: number[] } {
   const notes: string[] = [];
   const linkChanges: number[] = [];
-  return { cluster: new FakeCluster(), mode, secret: null, note: (h, text) => notes.push(`${h} ${text}`), linksChanged: () => linkChanges.push(1), notes, linkChanges, ...extra };
+  return {
+    cluster: new FakeCluster(),
+    mode,
+    secret: null,
+    note: (h, text) => notes.push(`${h} ${text}`),
+    linksChanged: () => linkChanges.push(1),
+    notes,
+    linkChanges,
+    ...extra,
+  };
 }
 
 test('controls: each process and link control reaches the cluster, and link changes are marked', async (t) => {
@@ -211,7 +252,16 @@ test('controls: each process and link control reaches the cluster, and link chan
   t.is((await handleControl({ action: 'cut', peer: 'peer1', to: 'peer3' }, undefined, d)).status, 200);
   t.is((await handleControl({ action: 'restore', peer: 'peer1', to: 'peer3' }, undefined, d)).status, 200);
   t.is((await handleControl({ action: 'heal' }, undefined, d)).status, 200);
-  t.deepEqual(d.cluster.calls, ['kill peer2', 'restart peer2', 'pause peer2', 'resume peer2', 'isolate peer2', 'cut peer1 peer3', 'restore peer1 peer3', 'heal']);
+  t.deepEqual(d.cluster.calls, [
+    'kill peer2',
+    'restart peer2',
+    'pause peer2',
+    'resume peer2',
+    'isolate peer2',
+    'cut peer1 peer3',
+    'restore peer1 peer3',
+    'heal',
+  ]);
   t.is(d.linkChanges.length, 4);
   t.true(d.notes.includes('peer1 ✂ peer3'));
 });
@@ -271,12 +321,21 @@ test('controls: submit goes to the chosen proposer, put/get/cas to the replicas 
       bodies.push(body);
       t.is(targets.length, 3);
       t.is(opts.first, 1);
-      const result = body.type === 'kv' && body.cmd.op === 'get' ? { status: 'ok' as const, value: 'v1' } : { status: 'ok' as const };
+      const result =
+        body.type === 'kv' && body.cmd.op === 'get'
+          ? { status: 'ok' as const, value: 'v1' }
+          : { status: 'ok' as const };
       return { kind: 'done', peer: 'peer2', slot: 7, result, attempts: [] };
     },
   });
-  t.regex((await handleControl({ action: 'put', peer: 'peer2', key: 'k', value: 'v1' }, undefined, log)).reply.message, /put "k": ok \(slot 7, via peer2\)/);
-  t.regex((await handleControl({ action: 'get', peer: 'peer2', key: 'k' }, undefined, log)).reply.message, /get "k" = "v1"/);
+  t.regex(
+    (await handleControl({ action: 'put', peer: 'peer2', key: 'k', value: 'v1' }, undefined, log)).reply.message,
+    /put "k": ok \(slot 7, via peer2\)/,
+  );
+  t.regex(
+    (await handleControl({ action: 'get', peer: 'peer2', key: 'k' }, undefined, log)).reply.message,
+    /get "k" = "v1"/,
+  );
   await handleControl({ action: 'cas', peer: 'peer2', key: 'k', value: 'v2', expected: null }, undefined, log);
   const cmds = bodies.map((b) => (b.type === 'kv' ? b.cmd : null));
   t.like(cmds[0], { op: 'put', key: 'k', value: 'v1', seq: 1 });
@@ -284,24 +343,31 @@ test('controls: submit goes to the chosen proposer, put/get/cas to the replicas 
   t.not(cmds[0]!.client, cmds[1]!.client, 'each request is a fresh client');
 });
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; type: string }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
-    }).on('error', reject);
+    http
+      .get(url, { headers }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
+      })
+      .on('error', reject);
   });
 }
 
 /** A GET of `path` exactly as given (http.get with a URL would normalise it first). */
 function rawGet(port: number, target: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: target }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: target }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -350,16 +416,19 @@ test('http: serves the page, the chart modules and the stream from the project, 
   const hub = new EventHub(1);
   hub.setHello(hello);
   let called = 0;
-  const server = await startUiServer({
-    host: '127.0.0.1',
-    port: 0,
-    title: 'T <x>',
-    events: hub,
-    control: async () => {
-      called += 1;
-      return { status: 200, reply: { ok: true, message: 'done' } };
+  const server = await startUiServer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      title: 'T <x>',
+      events: hub,
+      control: async () => {
+        called += 1;
+        return { status: 200, reply: { ok: true, message: 'done' } };
+      },
     },
-  }, '--ui');
+    '--ui',
+  );
   t.teardown(() => server.close());
   const page = await get(server.url);
   t.is(page.status, 200);
@@ -373,7 +442,11 @@ test('http: serves the page, the chart modules and the stream from the project, 
   }
   t.is((await get(`${server.url}js/cli/main.js`)).status, 404, 'only the page modules');
   // Paths as a client sends them, not normalised first: the allow-list, not the client, must stop them.
-  for (const p of ['/js/..%2f..%2fpackage.json', '/js/../../package.json', '/js/ui/web/..%2f..%2f..%2f..%2fpackage.json']) {
+  for (const p of [
+    '/js/..%2f..%2fpackage.json',
+    '/js/../../package.json',
+    '/js/ui/web/..%2f..%2f..%2f..%2fpackage.json',
+  ]) {
     const r = await rawGet(server.port, p);
     t.is(r.status, 404, p);
     t.notRegex(r.body, /"name"/, p);
@@ -382,11 +455,22 @@ test('http: serves the page, the chart modules and the stream from the project, 
   t.is(evs[0]!.type, 'hello');
 
   const json = { 'content-type': 'application/json' };
-  t.is((await post(`${server.url}api/control`, '{"action":"heal"}', { 'content-type': 'text/plain' })).status, 403, 'not JSON: a cross-site form');
-  t.is((await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, origin: 'http://evil.example' })).status, 403, 'another origin');
+  t.is(
+    (await post(`${server.url}api/control`, '{"action":"heal"}', { 'content-type': 'text/plain' })).status,
+    403,
+    'not JSON: a cross-site form',
+  );
+  t.is(
+    (await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, origin: 'http://evil.example' })).status,
+    403,
+    'another origin',
+  );
   t.is((await post(`${server.url}api/control`, '{nope', json)).status, 400);
   t.is(called, 0);
-  const ok = await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, origin: server.url.replace(/\/$/, '') });
+  const ok = await post(`${server.url}api/control`, '{"action":"heal"}', {
+    ...json,
+    origin: server.url.replace(/\/$/, ''),
+  });
   t.is(ok.status, 200);
   t.is(called, 1);
 });
@@ -395,27 +479,44 @@ test('http: DNS rebinding: a request whose Host is another name (or port) is ref
   const hub = new EventHub(1);
   hub.setHello(hello);
   let called = 0;
-  const server = await startUiServer({
-    host: '127.0.0.1',
-    port: 0,
-    title: 'T',
-    events: hub,
-    control: async () => {
-      called += 1;
-      return { status: 200, reply: { ok: true, message: 'done' } };
+  const server = await startUiServer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      title: 'T',
+      events: hub,
+      control: async () => {
+        called += 1;
+        return { status: 200, reply: { ok: true, message: 'done' } };
+      },
     },
-  }, '--ui');
+    '--ui',
+  );
   t.teardown(() => server.close());
   const json = { 'content-type': 'application/json' };
   // A page on evil.example, whose name now points at 127.0.0.1, posts to its own origin.
   const evil = `evil.example:${server.port}`;
-  const rebound = await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, host: evil, origin: `http://${evil}` });
+  const rebound = await post(`${server.url}api/control`, '{"action":"heal"}', {
+    ...json,
+    host: evil,
+    origin: `http://${evil}`,
+  });
   t.is(rebound.status, 403);
   t.regex(rebound.body, /Host/);
   t.is((await get(`${server.url}events`, { host: evil })).status, 403, 'nor can it read the event stream');
   t.is((await get(server.url, { host: evil })).status, 403, 'nor the page');
   const otherPort = `127.0.0.1:${server.port + 1}`;
-  t.is((await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, host: otherPort, origin: `http://${otherPort}` })).status, 403, 'another port');
+  t.is(
+    (
+      await post(`${server.url}api/control`, '{"action":"heal"}', {
+        ...json,
+        host: otherPort,
+        origin: `http://${otherPort}`,
+      })
+    ).status,
+    403,
+    'another port',
+  );
   t.is(called, 0);
   for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, `[::1]:${server.port}`]) {
     const r = await post(`${server.url}api/control`, '{"action":"heal"}', { ...json, host, origin: `http://${host}` });
@@ -437,7 +538,10 @@ test('a taken port: run --ui and viz --serve each exit 2 with one line naming th
     const r = await paxos(args, { timeoutMs: 60_000 });
     t.is(r.code, 2, `${flag}: ${r.err}`);
     // viz first says which hostsfile it read; then the one error line.
-    const lines = r.err.trim().split('\n').filter((l) => !/^viz: hostsfile /.test(l));
+    const lines = r.err
+      .trim()
+      .split('\n')
+      .filter((l) => !/^viz: hostsfile /.test(l));
     t.is(lines.length, 1, r.err);
     t.regex(lines[0]!, new RegExp(`^paxos: port ${port} on 127\\.0\\.0\\.1 is taken; pick another with ${flag} PORT`));
     t.notRegex(r.err, /\n\s+at /, 'no stack trace');
@@ -462,7 +566,12 @@ test('live: paxos run testcases/2 --ui streams every chose, and kill/restart thr
   });
   t.teardown(() => abort.abort());
   const base = await url;
-  const chose = (evs: UiEvent[]): number => new Set(evs.flatMap((e) => (e.type === 'lines' ? e.lines.filter((l) => l.line.action === 'chose').map((l) => l.lane) : []))).size;
+  const chose = (evs: UiEvent[]): number =>
+    new Set(
+      evs.flatMap((e) =>
+        e.type === 'lines' ? e.lines.filter((l) => l.line.action === 'chose').map((l) => l.lane) : [],
+      ),
+    ).size;
   const evs = await readEvents(`${base}events`, (e) => chose(e) === 5, 120_000);
   const h = evs[0]!;
   t.true(h.type === 'hello' && h.lanes.length === 5 && h.mode === 'lab');
@@ -470,15 +579,27 @@ test('live: paxos run testcases/2 --ui streams every chose, and kill/restart thr
   const killed = await post(`${base}api/control`, '{"action":"kill","peer":"peer3"}', json);
   t.is(killed.status, 200);
   t.regex(killed.body, /peer3 killed/);
-  const down = await readEvents(`${base}events`, (e) => e.some((x) => x.type === 'peer' && x.lane === 2 && x.proc === 'down') && e.some((x) => x.type === 'note' && x.lane === 2), 60_000);
+  const down = await readEvents(
+    `${base}events`,
+    (e) =>
+      e.some((x) => x.type === 'peer' && x.lane === 2 && x.proc === 'down') &&
+      e.some((x) => x.type === 'note' && x.lane === 2),
+    60_000,
+  );
   t.true(down.some((x) => x.type === 'note' && x.text.includes('kill -9')));
   t.is((await post(`${base}api/control`, '{"action":"restart","peer":"peer3"}', json)).status, 200);
-  await readEvents(`${base}events`, (e) => e.some((x) => x.type === 'peer' && x.lane === 2 && x.proc === 'up') && e.some((x) => x.type === 'note' && x.text.includes('restarted')), 60_000);
+  await readEvents(
+    `${base}events`,
+    (e) =>
+      e.some((x) => x.type === 'peer' && x.lane === 2 && x.proc === 'up') &&
+      e.some((x) => x.type === 'note' && x.text.includes('restarted')),
+    60_000,
+  );
   // Up means started; it listens a moment later. Poll, with a deadline.
   // "nothing chosen yet" (or a refused connection) is not the answer: wait for `chosen "..."`.
   const answered = /chosen \\"/;
   let got = '';
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline && !answered.test(got); ) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline && !answered.test(got);) {
     got = (await post(`${base}api/control`, '{"action":"get","peer":"peer3"}', json)).body;
     if (!answered.test(got)) await new Promise((r) => setTimeout(r, 100));
   }
@@ -488,5 +609,9 @@ test('live: paxos run testcases/2 --ui streams every chose, and kill/restart thr
   t.true(err.some((l) => /live page at http:\/\/127\.0\.0\.1:\d+\//.test(l)));
   // One "no shared secret" warning for the run (npm run ui), from the runner, as `paxos run` gives:
   // not one per peer, nor another from the peer restarted above.
-  t.deepEqual(err.filter((l) => /no shared secret/.test(l)), ['paxos run: warning: no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated'], err.join('\n'));
+  t.deepEqual(
+    err.filter((l) => /no shared secret/.test(l)),
+    ['paxos run: warning: no shared secret (--secret-file or PAXOS_SECRET): connections are not authenticated'],
+    err.join('\n'),
+  );
 });

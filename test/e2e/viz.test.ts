@@ -31,7 +31,10 @@ function arrowSegments(svg: string): Array<[P, P]> {
   for (const m of svg.matchAll(/<path[^>]*\bd="(M[^"]+)"[^>]*marker-end="url\(#head-/g)) {
     const n = [...m[1]!.matchAll(/-?[\d.]+/g)].map((x) => Number(x[0]));
     if (!m[1]!.includes('C')) {
-      segs.push([[n[0]!, n[1]!], [n[2]!, n[3]!]]);
+      segs.push([
+        [n[0]!, n[1]!],
+        [n[2]!, n[3]!],
+      ]);
       continue;
     }
     const [x0, y0, x1, y1, x2, y2, x3, y3] = n as [number, number, number, number, number, number, number, number];
@@ -39,24 +42,36 @@ function arrowSegments(svg: string): Array<[P, P]> {
     for (let i = 1; i <= 32; i++) {
       const t = i / 32;
       const u = 1 - t;
-      const p: P = [u * u * u * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t * t * t * x3, u * u * u * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y3];
+      const p: P = [
+        u * u * u * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t * t * t * x3,
+        u * u * u * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y3,
+      ];
       segs.push([prev, p]);
       prev = p;
     }
   }
   return segs;
 }
-const unesc = (s: string): string => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+const unesc = (s: string): string =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 /** Message labels (their text, wherever it is anchored) and chose markers (their pill). */
 function labelBoxes(svg: string): B[] {
   const out: B[] = [];
-  for (const m of svg.matchAll(/<g class="arrow[^"]*"[^>]*>[\s\S]*?<text x="([-\d.]+)" y="([-\d.]+)"(?: text-anchor="(\w+)")?[^>]*>([^<]*)<\/text>/g)) {
+  for (const m of svg.matchAll(
+    /<g class="arrow[^"]*"[^>]*>[\s\S]*?<text x="([-\d.]+)" y="([-\d.]+)"(?: text-anchor="(\w+)")?[^>]*>([^<]*)<\/text>/g,
+  )) {
     const text = unesc(m[4]!);
     const w = [...text].length * 6.62;
     const x = Number(m[1]);
     out.push({ text, x: m[3] === 'end' ? x - w : m[3] === 'middle' ? x - w / 2 : x, y: Number(m[2]) - 10, w, h: 13 });
   }
-  for (const m of svg.matchAll(/<g class="chose"[^>]*>\s*<rect x="([-\d.]+)" y="([-\d.]+)" width="([\d.]+)" height="([\d.]+)"/g)) {
+  for (const m of svg.matchAll(
+    /<g class="chose"[^>]*>\s*<rect x="([-\d.]+)" y="([-\d.]+)" width="([\d.]+)" height="([\d.]+)"/g,
+  )) {
     out.push({ text: 'chose marker', x: Number(m[1]), y: Number(m[2]), w: Number(m[3]), h: Number(m[4]) });
   }
   return out;
@@ -65,7 +80,12 @@ function labelBoxes(svg: string): B[] {
 function crosses([p, q]: [P, P], b: B): boolean {
   const [dx, dy] = [q[0] - p[0], q[1] - p[1]];
   let [t0, t1] = [0, 1];
-  for (const [pe, qe] of [[-dx, p[0] - b.x], [dx, b.x + b.w - p[0]], [-dy, p[1] - b.y], [dy, b.y + b.h - p[1]]] as const) {
+  for (const [pe, qe] of [
+    [-dx, p[0] - b.x],
+    [dx, b.x + b.w - p[0]],
+    [-dy, p[1] - b.y],
+    [dy, b.y + b.h - p[1]],
+  ] as const) {
     if (pe === 0) {
       if (qe < 0) return false;
       continue;
@@ -91,8 +111,17 @@ function clutter(svg: string): string[] {
     const n = segs.filter((s) => crosses(s, b)).length;
     if (n > 0) out.push(`"${b.text}" at (${b.x.toFixed(0)},${b.y.toFixed(0)}) is under ${n} arrow line(s)`);
   }
-  boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b) => overlap(a, b) && out.push(`"${a.text}" and "${b.text}" overlap at (${a.x.toFixed(0)},${a.y.toFixed(0)})`)));
-  const header = Math.max(...[...svg.matchAll(/<g class="lane"[^>]*>\s*<text x="[-\d.]+" y="([-\d.]+)"/g)].map((m) => Number(m[1])));
+  boxes.forEach((a, i) =>
+    boxes
+      .slice(i + 1)
+      .forEach(
+        (b) =>
+          overlap(a, b) && out.push(`"${a.text}" and "${b.text}" overlap at (${a.x.toFixed(0)},${a.y.toFixed(0)})`),
+      ),
+  );
+  const header = Math.max(
+    ...[...svg.matchAll(/<g class="lane"[^>]*>\s*<text x="[-\d.]+" y="([-\d.]+)"/g)].map((m) => Number(m[1])),
+  );
   if (segs.some(([p, q]) => Math.min(p[1], q[1]) < header + 4)) out.push('an arrow runs into the lane headers');
   return out;
 }
@@ -103,18 +132,33 @@ function render(input: string, file: string, ...extra: string[]): string {
   return readFileSync(file, 'utf8');
 }
 
-const withGoldens = readdirSync(path.join(root, 'testcases')).filter((d) => existsSync(path.join(root, 'testcases', d, 'expected')));
+const withGoldens = readdirSync(path.join(root, 'testcases')).filter((d) =>
+  existsSync(path.join(root, 'testcases', d, 'expected')),
+);
 
 for (const tc of withGoldens) {
   test(`testcase ${tc} renders with lanes, arrows and markers matching its transcript`, (t) => {
     const dir = path.join(root, 'testcases', tc, 'expected');
-    const logs = readdirSync(dir).map((f) => readFileSync(path.join(dir, f), 'utf8').trim().split('\n').filter((l) => l !== ''));
+    const logs = readdirSync(dir).map((f) =>
+      readFileSync(path.join(dir, f), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => l !== ''),
+    );
     const lines = logs.flat();
     const svg = render(dir, path.join(out, `${tc}.svg`));
     t.regex(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     t.is(count(svg, /<g class="lane"/g), logs.length, 'one lane per peer');
-    t.is(count(svg, /<g class="arrow/g), lines.filter((l) => l.includes('"action":"received"')).length, 'one arrow per received message');
-    t.is(count(svg, /<g class="chose"/g), lines.filter((l) => l.includes('"action":"chose"')).length, 'one marker per chose line');
+    t.is(
+      count(svg, /<g class="arrow/g),
+      lines.filter((l) => l.includes('"action":"received"')).length,
+      'one arrow per received message',
+    );
+    t.is(
+      count(svg, /<g class="chose"/g),
+      lines.filter((l) => l.includes('"action":"chose"')).length,
+      'one marker per chose line',
+    );
     t.notRegex(svg, /received with no matching send/);
     t.deepEqual(clutter(svg), [], 'no label under an arrow or on another label');
   });
@@ -131,20 +175,31 @@ test('the geometry check sees a label under an arrow', (t) => {
     '<g class="arrow" data-type="accept"><text x="300" y="165">accept v n=1</text></g>',
     '<g class="chose"><rect x="10" y="60" width="20" height="18"/></g>',
   ].join('\n');
-  t.deepEqual(clutter(svg).map((s) => s.replace(/ at .*? is under \d+/, ' is under')), ['"prepare n=1" is under arrow line(s)', '"accept v n=1" is under arrow line(s)']);
+  t.deepEqual(
+    clutter(svg).map((s) => s.replace(/ at .*? is under \d+/, ' is under')),
+    ['"prepare n=1" is under arrow line(s)', '"accept v n=1" is under arrow line(s)'],
+  );
 });
 
 test('testcase 2: a key explains every colour drawn, each proposer shows its own value, and time has an axis', (t) => {
   const svg = render(path.join(root, 'testcases/2/expected'), path.join(out, 'tc2-key.svg'));
-  const key = new Set([...svg.matchAll(/<g class="legend-item" data-kind="([^"]+)" data-color="([^"]+)"/g)].map((m) => m[2]!));
+  const key = new Set(
+    [...svg.matchAll(/<g class="legend-item" data-kind="([^"]+)" data-color="([^"]+)"/g)].map((m) => m[2]!),
+  );
   const used = new Set([...svg.matchAll(/<path class="arrow-line[^"]*"[^>]*stroke="([^"]+)"/g)].map((m) => m[1]!));
   t.true(used.size >= 5, `${used.size} arrow colours`);
   for (const c of used) t.true(key.has(c), `the key explains ${c}`);
   t.regex(svg, /<g class="legend-item" data-kind="rejected"[^>]*>[\s\S]*?rejection/, 'and what a rejection looks like');
   t.regex(svg, /<g class="legend-item" data-kind="marker"[^>]*>[\s\S]*?★ chose/, 'and the chose marker');
   // peer1 proposes X; peer5 proposes Y after 10 s (its -v and -t in the compose file), on their own lanes.
-  const laneX = new Map([...svg.matchAll(/<g class="lane" data-peer="([^"]+)">\s*<text x="([-\d.]+)"/g)].map((m) => [m[1]!, Number(m[2])]));
-  const own = [...svg.matchAll(/<g class="proposes" data-peer="([^"]+)" data-value="([^"]*)">[\s\S]*?<text x="([-\d.]+)"[^>]*>([^<]*)<\/text>/g)].map((m) => ({ peer: m[1]!, value: m[2]!, x: Number(m[3]), text: m[4]! }));
+  const laneX = new Map(
+    [...svg.matchAll(/<g class="lane" data-peer="([^"]+)">\s*<text x="([-\d.]+)"/g)].map((m) => [m[1]!, Number(m[2])]),
+  );
+  const own = [
+    ...svg.matchAll(
+      /<g class="proposes" data-peer="([^"]+)" data-value="([^"]*)">[\s\S]*?<text x="([-\d.]+)"[^>]*>([^<]*)<\/text>/g,
+    ),
+  ].map((m) => ({ peer: m[1]!, value: m[2]!, x: Number(m[3]), text: m[4]! }));
   t.deepEqual(
     own.map((o) => [o.peer, o.value, o.text]),
     [
@@ -156,9 +211,18 @@ test('testcase 2: a key explains every colour drawn, each proposer shows its own
   // Time: an axis with a tick per log line, numbered from 1 down the chart.
   t.regex(svg, /<g class="axis" data-unit="step">/);
   t.regex(svg, /time → \(step: one log line, in causal order\)/);
-  const ticks = [...svg.matchAll(/<text class="tick" x="[-\d.]+" y="([-\d.]+)"[^>]*>(\d+)<\/text>/g)].map((m) => ({ n: Number(m[2]), y: Number(m[1]) }));
-  t.deepEqual(ticks.map((k) => k.n), [1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55]);
-  t.true(ticks.every((k, i) => i === 0 || k.y > ticks[i - 1]!.y), 'time runs down');
+  const ticks = [...svg.matchAll(/<text class="tick" x="[-\d.]+" y="([-\d.]+)"[^>]*>(\d+)<\/text>/g)].map((m) => ({
+    n: Number(m[2]),
+    y: Number(m[1]),
+  }));
+  t.deepEqual(
+    ticks.map((k) => k.n),
+    [1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55],
+  );
+  t.true(
+    ticks.every((k, i) => i === 0 || k.y > ticks[i - 1]!.y),
+    'time runs down',
+  );
 });
 
 test('rejections are drawn differently: red and dashed, and counted', (t) => {
@@ -181,7 +245,12 @@ test('a livelock run with dozens of messages renders from merged output', (t) =>
   t.is(run.code, 0, run.err);
   const file = path.join(out, 'livelock.txt');
   writeFileSync(file, run.out);
-  const svg = render(file, path.join(out, 'livelock.svg'), '--hostsfile', path.join(root, 'testcases/livelock/hostsfile'));
+  const svg = render(
+    file,
+    path.join(out, 'livelock.svg'),
+    '--hostsfile',
+    path.join(root, 'testcases/livelock/hostsfile'),
+  );
   const received = run.out.split('\n').filter((l) => / \| .*"action":"received"/.test(l)).length;
   t.true(received > 40, `${received} messages`);
   t.is(count(svg, /<g class="arrow/g), received);
@@ -191,13 +260,20 @@ test('a livelock run with dozens of messages renders from merged output', (t) =>
 });
 
 test('usage: -o must be .html or .svg', (t) => {
-  const r = paxosSync(['viz', path.join(root, 'testcases/1/expected'), '-o', path.join(out, 'x.png')], { timeoutMs: 60_000 });
+  const r = paxosSync(['viz', path.join(root, 'testcases/1/expected'), '-o', path.join(out, 'x.png')], {
+    timeoutMs: 60_000,
+  });
   t.is(r.code, 2);
   t.regex(r.err, /viz needs -o OUT\.html or -o OUT\.svg/);
 });
 
-
-const L = (peer_id: number, action: LogLine['action'], message_type: LogLine['message_type'], message_value: string, proposal_num: number): LogLine => ({
+const L = (
+  peer_id: number,
+  action: LogLine['action'],
+  message_type: LogLine['message_type'],
+  message_value: string,
+  proposal_num: number,
+): LogLine => ({
   peer_id,
   action,
   message_type,
@@ -225,14 +301,22 @@ test('a window that starts mid-run: a received line whose send is merely later s
   );
 });
 
-test('a replicated log: an ack whose slot has no request in the input does not take another slot\'s request', (t) => {
+test("a replicated log: an ack whose slot has no request in the input does not take another slot's request", (t) => {
   // p2 answers slot 1 (whose accept is not in the input) with a promise of
   // 5, then slot 2's accept at 1. Matched by slot, slot 2's ack answers n=1
   // and is an acceptance; taken in order, slot 1's ack would take slot 2's
   // request and show as a rejection.
   const chart = buildChart(twoLanes, [
-    [L(1, 'sent', 'accept', '#2 v', 1), L(2, 'received', 'accept_ack', '#1 ', 5), L(2, 'received', 'accept_ack', '#2 v', 1)],
-    [L(1, 'received', 'accept', '#2 v', 1), L(2, 'sent', 'accept_ack', '#1 ', 5), L(2, 'sent', 'accept_ack', '#2 v', 1)],
+    [
+      L(1, 'sent', 'accept', '#2 v', 1),
+      L(2, 'received', 'accept_ack', '#1 ', 5),
+      L(2, 'received', 'accept_ack', '#2 v', 1),
+    ],
+    [
+      L(1, 'received', 'accept', '#2 v', 1),
+      L(2, 'sent', 'accept_ack', '#1 ', 5),
+      L(2, 'sent', 'accept_ack', '#2 v', 1),
+    ],
   ]);
   t.deepEqual(
     chart.arrows.map((a) => [a.label, a.rejected]),

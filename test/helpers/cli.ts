@@ -52,7 +52,11 @@ export function cleanEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<Ran> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const c = spawn(cmd, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: cleanEnv(opts.env),
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     c.stdout!.on('data', opts.onOut ?? ((d: Buffer) => (out += d.toString())));
@@ -137,7 +141,12 @@ export class Job {
   constructor(cmd: string, args: readonly string[], opts: StartOptions = {}) {
     const t0 = Date.now();
     this.group = opts.group ?? false;
-    this.child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), detached: this.group, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    this.child = spawn(cmd, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: cleanEnv(opts.env),
+      detached: this.group,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     if (opts.input !== undefined) this.child.stdin!.end(opts.input);
     this.child.stdout!.on('data', (d: Buffer) => {
       this.out += d.toString();
@@ -147,7 +156,11 @@ export class Job {
       this.err += d.toString();
       this.grew();
     });
-    this.ended = new Promise((resolve) => this.child.once('close', (code, signal) => resolve({ code, signal, out: this.out, err: this.err, ms: Date.now() - t0 })));
+    this.ended = new Promise((resolve) =>
+      this.child.once('close', (code, signal) =>
+        resolve({ code, signal, out: this.out, err: this.err, ms: Date.now() - t0 }),
+      ),
+    );
   }
 
   /**
@@ -163,7 +176,8 @@ export class Job {
       if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${re}:\n${this.out}\n${this.err}`);
       const grew = new Promise<void>((resolve) => this.waiters.push(resolve));
       const e = await within(Promise.race([grew.then(() => null), this.ended]), left, null);
-      if (e !== null && (this.out.match(re) ?? this.err.match(re)) === null) throw new Error(`ended (${e.code ?? e.signal}) before printing ${re}:\n${e.out}\n${e.err}`);
+      if (e !== null && (this.out.match(re) ?? this.err.match(re)) === null)
+        throw new Error(`ended (${e.code ?? e.signal}) before printing ${re}:\n${e.out}\n${e.err}`);
     }
   }
 

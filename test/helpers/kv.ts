@@ -23,7 +23,12 @@ export async function kvAsk(at: Endpoint, body: Record<string, unknown>, timeout
  * A put/get/del/cas as a fresh client's first command (client id of its own,
  * seq 1): a store that never saw a client takes only its seq 1.
  */
-export function cmd(o: 'put' | 'get' | 'del' | 'cas', k: string, v?: string, e?: string | null): Record<string, unknown> {
+export function cmd(
+  o: 'put' | 'get' | 'del' | 'cas',
+  k: string,
+  v?: string,
+  e?: string | null,
+): Record<string, unknown> {
   const base = { o, c: `t-${randomBytes(6).toString('hex')}`, s: 1, k };
   if (o === 'put') return { type: 'kv', cmd: { ...base, v } };
   if (o === 'cas') return { type: 'kv', cmd: { ...base, e: e ?? null, v } };

@@ -40,7 +40,10 @@ export class MemNet {
     this.cluster = parseHostsfile(hostsfile, 'hostsfile');
     for (const h of this.cluster.hosts) {
       const storage = new MemoryStorage(states.get(h.id) ?? EMPTY_STATE);
-      const core = new RecordingNode({ self: h.id, cluster: this.cluster, timing: DEFAULT_TICK_TIMING, rng: () => 0.5 }, storage.load());
+      const core = new RecordingNode(
+        { self: h.id, cluster: this.cluster, timing: DEFAULT_TICK_TIMING, rng: () => 0.5 },
+        storage.load(),
+      );
       const log: string[] = [];
       this.loops.set(
         h.id,

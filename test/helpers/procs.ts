@@ -50,7 +50,13 @@ export class Proc {
   }
 
   /** Parsed stdout log lines. */
-  get log(): Array<{ peer_id: number; action: string; message_type: string; message_value: string; proposal_num: number }> {
+  get log(): Array<{
+    peer_id: number;
+    action: string;
+    message_type: string;
+    message_value: string;
+    proposal_num: number;
+  }> {
     return this.lines.flatMap((l) => {
       try {
         return [JSON.parse(l)];
@@ -121,14 +127,31 @@ export class LiveCluster {
 
   /** The flags a client (paxos submit / get) needs to reach these peers. */
   clientFlags(): string[] {
-    return ['-h', this.file, ...[...this.alloc!.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`])];
+    return [
+      '-h',
+      this.file,
+      ...[...this.alloc!.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]),
+    ];
   }
 
   start(host: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Proc {
     const resolve = [...this.alloc!.endpoints].flatMap(([h, e]) => ['--resolve', `${h}=${e.host}:${e.port}`]);
     const child = spawn(
       process.execPath,
-      [MAIN, '-h', this.file, '--name', host, '--data-dir', this.dataDir(host), ...resolve, '--log-level', 'info', '--exit-on-stdin-close', ...args],
+      [
+        MAIN,
+        '-h',
+        this.file,
+        '--name',
+        host,
+        '--data-dir',
+        this.dataDir(host),
+        ...resolve,
+        '--log-level',
+        'info',
+        '--exit-on-stdin-close',
+        ...args,
+      ],
       { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) },
     );
     const p = new Proc(host, child);
@@ -164,7 +187,12 @@ export class FakePeer {
   }
 
   async start(): Promise<this> {
-    this.inbound = await listen(this.live.endpoint(this.host), (m) => this.got.push(m), { codec: LAB_CODEC, log: silentLogger, secret: this.secret, self: this.id });
+    this.inbound = await listen(this.live.endpoint(this.host), (m) => this.got.push(m), {
+      codec: LAB_CODEC,
+      log: silentLogger,
+      secret: this.secret,
+      self: this.id,
+    });
     return this;
   }
 
@@ -172,7 +200,12 @@ export class FakePeer {
     const to = this.live.cluster.byHost(toHost)!.id;
     let link = this.links.get(to);
     if (link === undefined) {
-      link = new PeerLink(toHost, this.live.endpoint(toHost), { self: this.id, peer: to, secret: this.secret, log: silentLogger });
+      link = new PeerLink(toHost, this.live.endpoint(toHost), {
+        self: this.id,
+        peer: to,
+        secret: this.secret,
+        log: silentLogger,
+      });
       link.start();
       this.links.set(to, link);
     }
@@ -181,7 +214,11 @@ export class FakePeer {
 
   async next<T extends Message['type']>(type: T, from: string, ms = 60_000): Promise<Extract<Message, { type: T }>> {
     const fromId = this.live.cluster.byHost(from)!.id;
-    await until(() => this.got.some((m) => m.type === type && m.from === fromId), `${this.host} to get ${type} from ${from}`, ms);
+    await until(
+      () => this.got.some((m) => m.type === type && m.from === fromId),
+      `${this.host} to get ${type} from ${from}`,
+      ms,
+    );
     const i = this.got.findIndex((m) => m.type === type && m.from === fromId);
     return this.got.splice(i, 1)[0] as Extract<Message, { type: T }>;
   }

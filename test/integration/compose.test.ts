@@ -15,8 +15,14 @@ function project(yaml: string, files: Record<string, string> = { hostsfile: 'a:p
 
 test('testcase 2 compose: five services, hostnames, flags, and the mounted hostsfile', (t) => {
   const p = loadCompose(path.join(root, 'testcases/2'));
-  t.deepEqual(p.services.map((s) => s.hostname), ['peer1', 'peer2', 'peer3', 'peer4', 'peer5']);
-  t.deepEqual(p.services.map((s) => s.label), ['peer1', 'peer2', 'peer3', 'peer4', 'peer5']);
+  t.deepEqual(
+    p.services.map((s) => s.hostname),
+    ['peer1', 'peer2', 'peer3', 'peer4', 'peer5'],
+  );
+  t.deepEqual(
+    p.services.map((s) => s.label),
+    ['peer1', 'peer2', 'peer3', 'peer4', 'peer5'],
+  );
   const hostsfile = path.join(root, 'testcases/2/hostsfile');
   t.deepEqual(p.services[0]!.args, ['-h', hostsfile, '-v', 'X']);
   t.deepEqual(p.services[4]!.args, ['-h', hostsfile, '-v', 'Y', '-t', '10']);
@@ -50,10 +56,15 @@ test('container paths map through the longest matching mount, relative to the wo
   t.is(toHostPath('hostsfile', '/app', mounts, '/c', 'x'), '/host/all/hostsfile');
   t.is(toHostPath('conf/hostsfile', '/app', mounts, '/c', 'x'), '/host/hf');
   t.is(toHostPath('/app/conf/../hostsfile', '/', mounts, '/c', 'x'), '/host/all/hostsfile');
-  t.is(toHostPath('hosts.txt', '/work', [], '/c', 'x'), '/c/hosts.txt', 'an unmounted relative path is looked up next to the compose file');
+  t.is(
+    toHostPath('hosts.txt', '/work', [], '/c', 'x'),
+    '/c/hosts.txt',
+    'an unmounted relative path is looked up next to the compose file',
+  );
   t.throws(() => toHostPath('/etc/hostsfile', '/app', mounts, '/c', 'svc a: -h /etc/hostsfile'), {
     instanceOf: ConfigError,
-    message: /svc a: -h \/etc\/hostsfile is under no volumes: mount; mount the file, e.g. \.\/hostsfile:\/etc\/hostsfile:ro/,
+    message:
+      /svc a: -h \/etc\/hostsfile is under no volumes: mount; mount the file, e.g. \.\/hostsfile:\/etc\/hostsfile:ro/,
   });
 });
 
@@ -61,9 +72,13 @@ test('compose problems are named: no file, no services, no -h, shell syntax', (t
   t.throws(() => loadCompose('/nonexistent/dir'), { instanceOf: ConfigError, message: /no such testcase directory/ });
   t.throws(() => loadCompose(tempDir('empty')), { message: /no docker-compose.yml/ });
   t.throws(() => loadCompose(project('services: {}\n')), { message: /no services/ });
-  t.throws(() => loadCompose(project('services:\n  a:\n    command: -v X\n')), { message: /service a: command: has no -h HOSTSFILE/ });
+  t.throws(() => loadCompose(project('services:\n  a:\n    command: -v X\n')), {
+    message: /service a: command: has no -h HOSTSFILE/,
+  });
   t.throws(() => loadCompose(project('services:\n  a:\n    image: prj4\n')), { message: /service a: no command:/ });
-  t.throws(() => loadCompose(project('services:\n  a:\n    command: -h hostsfile && rm -rf x\n')), { message: /shell syntax/ });
+  t.throws(() => loadCompose(project('services:\n  a:\n    command: -h hostsfile && rm -rf x\n')), {
+    message: /shell syntax/,
+  });
   t.throws(() => loadCompose(project('services: [\n')), { message: /not valid YAML/ });
 });
 

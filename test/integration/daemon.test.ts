@@ -66,7 +66,11 @@ async function acceptorWithProposer(t: ExecutionContext, storage: Storage) {
   await a1.start();
   t.teardown(() => a1.stop());
   const got: Message[] = [];
-  const p1 = await listen(alloc.endpoints.get('p1')!, (m) => got.push(m), { codec: LAB_CODEC, log: silentLogger, self: 1 });
+  const p1 = await listen(alloc.endpoints.get('p1')!, (m) => got.push(m), {
+    codec: LAB_CODEC,
+    log: silentLogger,
+    self: 1,
+  });
   t.teardown(() => p1.close());
   const link = new PeerLink('a1', alloc.endpoints.get('a1')!, { self: 1, peer: 2, log: silentLogger });
   link.start();
@@ -79,8 +83,14 @@ test('an acceptor replies only after its promise and its accepted value are save
   const { lines, got, link } = await acceptorWithProposer(t, storage);
 
   for (const [msg, saved] of [
-    [{ type: 'prepare', from: 1, n: 1 }, { promised: 1, accepted: null }],
-    [{ type: 'accept', from: 1, n: 1, v: 'X' }, { promised: 1, accepted: { n: 1, v: 'X' } }],
+    [
+      { type: 'prepare', from: 1, n: 1 },
+      { promised: 1, accepted: null },
+    ],
+    [
+      { type: 'accept', from: 1, n: 1, v: 'X' },
+      { promised: 1, accepted: { n: 1, v: 'X' } },
+    ],
   ] as const) {
     link.send(msg);
     await until(() => storage.waiting === 1, `a1 to start saving for ${msg.type}`);
@@ -89,7 +99,10 @@ test('an acceptor replies only after its promise and its accepted value are save
     // ack that is not sent is no event, so this fixed window is the test.
     await delay(200);
     t.is(got.length, before, `no ${msg.type} ack while the save is pending`);
-    t.false(lines.some((l) => l.includes('"sent"') && l.includes(`${msg.type}_ack`)), 'nor is it logged as sent');
+    t.false(
+      lines.some((l) => l.includes('"sent"') && l.includes(`${msg.type}_ack`)),
+      'nor is it logged as sent',
+    );
     storage.release();
     await until(() => got.length === before + 1, `the ${msg.type} ack after the save`);
     t.like(storage.saved.at(-1), saved);
@@ -98,7 +111,10 @@ test('an acceptor replies only after its promise and its accepted value are save
 });
 
 test('a peer whose disk fails stops (fatal) instead of answering from state it could not save', async (t) => {
-  const broken: Storage = { load: async () => EMPTY_STATE, save: async () => Promise.reject(new Error('ENOSPC: no space left on device')) };
+  const broken: Storage = {
+    load: async () => EMPTY_STATE,
+    save: async () => Promise.reject(new Error('ENOSPC: no space left on device')),
+  };
   const { got, link, fatal } = await acceptorWithProposer(t, broken);
   link.send({ type: 'prepare', from: 1, n: 1 });
   t.regex((await fatal).message, /ENOSPC/);

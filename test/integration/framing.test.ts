@@ -52,7 +52,11 @@ function portOf(server: net.Server): number {
 async function serve(t: ExecutionContext): Promise<Server> {
   const cap = capture();
   const got: Message[] = [];
-  const inbound = await listen({ host: '127.0.0.1', port: 0 }, (m) => got.push(m), { codec: LAB_CODEC, log: cap.log, self: 2 });
+  const inbound = await listen({ host: '127.0.0.1', port: 0 }, (m) => got.push(m), {
+    codec: LAB_CODEC,
+    log: cap.log,
+    self: 2,
+  });
   t.teardown(() => inbound.close());
   const accepted: net.Socket[] = [];
   inbound.server.on('connection', (s: net.Socket) => accepted.push(s));
@@ -89,7 +93,14 @@ test('several messages in one TCP write arrive intact and in order', async (t) =
     prep(1, 1),
     { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null },
     acc(1, 1, 'multi\nline "quoted" \\ €😀'),
-    { type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 1, v: 'multi\nline "quoted" \\ €😀' }, chosen: null },
+    {
+      type: 'accept_ack',
+      from: 2,
+      n: 1,
+      promised: 1,
+      accepted: { n: 1, v: 'multi\nline "quoted" \\ €😀' },
+      chosen: null,
+    },
     { type: 'chose', from: 1, n: 1, v: 'X' },
     prep(5, 2),
   ];
@@ -154,8 +165,14 @@ test('valid JSON that is not a valid message is dropped with a warning naming th
     [{ type: 'bogus', from: 1, n: 1 }, /unknown message type "bogus"/],
     [{ type: 'prepare', from: '1', n: 1 }, /"from" must be an integer >= 1/],
     [{ type: 'accept', from: 1, n: 1, v: 5 }, /"v" must be a string/],
-    [{ type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null, chosen: null }, /"promised" must be an integer from 0 to/],
-    [{ type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 0 }, chosen: null }, /"accepted"\."n" must be an integer from 1 to/],
+    [
+      { type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null, chosen: null },
+      /"promised" must be an integer from 0 to/,
+    ],
+    [
+      { type: 'accept_ack', from: 2, n: 1, promised: 1, accepted: { n: 0 }, chosen: null },
+      /"accepted"\."n" must be an integer from 1 to/,
+    ],
     [[1, 2, 3], /not a JSON object/],
     ['a string', /not a JSON object/],
     [42, /not a JSON object/],
@@ -271,7 +288,10 @@ test('an unfinished line is discarded when the sender closes, never parsed', asy
   // A complete-looking message with no newline: cut short by the sender's close.
   await write(c, `${line(prep(1, 1))}{"type":"prepare","from":9,"n":9}`);
   c.end();
-  await until(() => srv.accepted[0]?.destroyed === true || srv.accepted[0]?.readableEnded === true, 'the server to see the close');
+  await until(
+    () => srv.accepted[0]?.destroyed === true || srv.accepted[0]?.readableEnded === true,
+    'the server to see the close',
+  );
   await until(() => srv.got.length >= 1, 'the complete message');
   t.deepEqual(srv.got, [prep(1, 1)]);
   t.deepEqual(srv.warns, []);
@@ -311,7 +331,8 @@ async function freePort(): Promise<number> {
 }
 
 const tcpHandles = (): number =>
-  process.getActiveResourcesInfo().filter((r) => r === 'TCPWrap' || r === 'TCPSocketWrap' || r === 'TCPServerWrap').length;
+  process.getActiveResourcesInfo().filter((r) => r === 'TCPWrap' || r === 'TCPSocketWrap' || r === 'TCPServerWrap')
+    .length;
 
 test.serial('PeerLink queues while the peer is down, then delivers in order once it listens', async (t) => {
   const baseline = tcpHandles();
@@ -347,7 +368,11 @@ test.serial('PeerLink queues while the peer is down, then delivers in order once
   const srvCap = capture();
   const got: Message[] = [];
   const accepted: net.Socket[] = [];
-  const inbound = await listen({ host: '127.0.0.1', port }, (m) => got.push(m), { codec: LAB_CODEC, log: srvCap.log, self: 2 });
+  const inbound = await listen({ host: '127.0.0.1', port }, (m) => got.push(m), {
+    codec: LAB_CODEC,
+    log: srvCap.log,
+    self: 2,
+  });
   t.teardown(() => inbound.close());
   inbound.server.on('connection', (s: net.Socket) => accepted.push(s));
 
@@ -364,7 +389,10 @@ test.serial('PeerLink queues while the peer is down, then delivers in order once
   const linkSockets = [...noDelay.keys()].filter((s) => s.remotePort === port && s.localPort === remote?.remotePort);
   t.is(linkSockets.length, 1, 'found the socket PeerLink connected with');
   const linkSocket = linkSockets[0];
-  t.true(linkSocket !== undefined && noDelay.get(linkSocket) === true, 'PeerLink called setNoDelay(true) on its socket');
+  t.true(
+    linkSocket !== undefined && noDelay.get(linkSocket) === true,
+    'PeerLink called setNoDelay(true) on its socket',
+  );
 
   // Closing the link closes its connection: the server sees the far end go away.
   let remoteClosed = false;
@@ -388,7 +416,10 @@ test.serial('PeerLink: close() while still connecting never brings the link up',
   link.start();
   await link.close(); // the connect is still in flight
   // Give the in-flight connect every chance to land: the server sees it come and go.
-  await until(() => srv.accepted.length === 0 || srv.accepted.every((s) => s.destroyed || s.readableEnded), 'any stray connection to close');
+  await until(
+    () => srv.accepted.length === 0 || srv.accepted.every((s) => s.destroyed || s.readableEnded),
+    'any stray connection to close',
+  );
   await delay(50); // a window for a wrong 'up' to show: its absence is the test
   t.false(link.isUp);
   t.is(ups, 0);
@@ -402,7 +433,11 @@ test.serial('PeerLink: a peer that accepts and hangs up at once is retried with 
   });
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: portOf(server) }, { self: 1, peer: 2, log: capture().log });
+  const link = new PeerLink(
+    'peer2',
+    { host: '127.0.0.1', port: portOf(server) },
+    { self: 1, peer: 2, log: capture().log },
+  );
   t.teardown(() => link.close());
   link.start();
   await until(() => connections >= 3, 'a few attempts');
@@ -435,7 +470,11 @@ test.serial('PeerLink: after a used connection drops, it reconnects at once and 
 test('a line that is not valid UTF-8 is dropped, never patched into a value nobody sent', async (t) => {
   const srv = await serve(t);
   const c = await dial(t, srv.port);
-  const bad = Buffer.concat([Buffer.from('{"type":"accept","from":1,"n":9,"v":"'), Buffer.from([0xff, 0xc3]), Buffer.from('"}\n')]);
+  const bad = Buffer.concat([
+    Buffer.from('{"type":"accept","from":1,"n":9,"v":"'),
+    Buffer.from([0xff, 0xc3]),
+    Buffer.from('"}\n'),
+  ]);
   await write(c, bad);
   await write(c, line(acc(1, 10, 'ok €')));
   await until(() => srv.got.length >= 1, 'the valid message after it');

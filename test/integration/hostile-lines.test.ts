@@ -20,7 +20,10 @@ interface Served {
 }
 
 /** A lab listener, running open, whose clients' gets are answered at once; it logs warnings into `warns`. */
-async function serve(t: { teardown: (f: () => Promise<void> | void) => void }, opts: { maxUnfinishedBytes?: number } = {}): Promise<Served> {
+async function serve(
+  t: { teardown: (f: () => Promise<void> | void) => void },
+  opts: { maxUnfinishedBytes?: number } = {},
+): Promise<Served> {
   const warns: string[] = [];
   const answered: string[] = [];
   const log = { ...silentLogger, warn: (m: string) => void warns.push(m) };
@@ -39,7 +42,10 @@ async function serve(t: { teardown: (f: () => Promise<void> | void) => void }, o
   return { inbound, port: (inbound.server.address() as net.AddressInfo).port, warns, answered };
 }
 
-async function dial(t: { teardown: (f: () => void) => void }, port: number): Promise<net.Socket & { gone: Promise<void> }> {
+async function dial(
+  t: { teardown: (f: () => void) => void },
+  port: number,
+): Promise<net.Socket & { gone: Promise<void> }> {
   const s = net.connect({ host: '127.0.0.1', port });
   s.setNoDelay(true);
   s.on('error', () => undefined);
@@ -49,7 +55,8 @@ async function dial(t: { teardown: (f: () => void) => void }, port: number): Pro
   return Object.assign(s, { gone: new Promise<void>((resolve) => s.once('close', () => resolve())) });
 }
 
-const write = (s: net.Socket, data: string | Buffer): Promise<void> => new Promise((resolve) => s.write(data, () => resolve()));
+const write = (s: net.Socket, data: string | Buffer): Promise<void> =>
+  new Promise((resolve) => s.write(data, () => resolve()));
 
 test('200,000 garbage lines on one connection: a few warnings, one saying the rest are suppressed, and the connection is closed', async (t) => {
   const srv = await serve(t);
@@ -63,7 +70,12 @@ test('200,000 garbage lines on one connection: a few warnings, one saying the re
   t.true(about.length <= BAD_LINES_WARNED + 2, `${about.length} warnings`);
   t.is(about.filter((w) => /^dropping malformed line/.test(w)).length, BAD_LINES_WARNED);
   t.is(about.filter((w) => /suppressing further warnings/.test(w)).length, 1);
-  t.regex(about.at(-1) ?? '', new RegExp(`closing connection from ${name.replace(/\./g, '\\.')}: it sent ${MAX_BAD_LINES} lines that had to be dropped`));
+  t.regex(
+    about.at(-1) ?? '',
+    new RegExp(
+      `closing connection from ${name.replace(/\./g, '\\.')}: it sent ${MAX_BAD_LINES} lines that had to be dropped`,
+    ),
+  );
   t.is(srv.warns.length, about.length, 'and nothing else was said');
 });
 
@@ -93,8 +105,14 @@ test('unfinished lines count against one budget per listener, running open: the 
   await write(fifth, part);
   await fifth.gone;
   t.is(srv.warns.length, 1, srv.warns.join('\n'));
-  t.regex(srv.warns[0] ?? '', new RegExp(`closing the connection from 127\\.0\\.0\\.1:${fifthPort}: its unfinished line`));
-  t.true(holders.every((c) => !c.destroyed), 'the ones that fit are still open');
+  t.regex(
+    srv.warns[0] ?? '',
+    new RegExp(`closing the connection from 127\\.0\\.0\\.1:${fifthPort}: its unfinished line`),
+  );
+  t.true(
+    holders.every((c) => !c.destroyed),
+    'the ones that fit are still open',
+  );
   // One finishes its line (dropped: too long an id) and sends a get; one hangs up: room for two more.
   const got: string[] = [];
   holders[0]!.on('data', (d: Buffer) => got.push(d.toString()));
@@ -102,20 +120,29 @@ test('unfinished lines count against one budget per listener, running open: the 
   await until(() => got.join('').includes('"done"'), 'an answer on the connection that finished its line');
   holders[1]!.destroy();
   await holders[1]!.gone;
-  const open = (): Promise<number> => new Promise((resolve, reject) => srv.inbound.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+  const open = (): Promise<number> =>
+    new Promise((resolve, reject) => srv.inbound.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
   await until(async () => (await open()) === 3, 'the server to see the close');
   const late = [await dial(t, srv.port), await dial(t, srv.port)];
   for (const c of late) await write(c, part);
   const more = await dial(t, srv.port);
   await write(more, part);
   await more.gone;
-  t.true(late.every((c) => !c.destroyed), 'room was given back by the finished line and by the closed connection');
+  t.true(
+    late.every((c) => !c.destroyed),
+    'room was given back by the finished line and by the closed connection',
+  );
 });
 
 test('LineReader: an unfinished line costs its budget about its size, grown by doubling, and gives it all back', (t) => {
   const budget = new LineBudget(1 << 20);
   const lines: string[] = [];
-  const r = new LineReader(256 * 1024, (l) => lines.push(l), () => undefined, { of: budget, over: () => t.fail('over the budget') });
+  const r = new LineReader(
+    256 * 1024,
+    (l) => lines.push(l),
+    () => undefined,
+    { of: budget, over: () => t.fail('over the budget') },
+  );
   // A 200 KiB line, a byte at a time for its first 1,000 bytes, then in 1,000-byte pieces.
   for (let i = 0; i < 1000; i++) r.push(Buffer.from('a'));
   t.is(budget.used, 1024, 'a 1 KiB buffer, not a thousand one-byte pieces');
@@ -137,9 +164,17 @@ test('requests in flight and unread output both pause reading a connection, and 
     {
       message: () => undefined,
       // Answered when the test says, 8 MiB each: more than loopback's socket buffers take.
-      client: (req, reply) => void held.push(() => reply({ type: 'result', id: req.id, status: 'chosen', value: big, n: 1, peer: 'x' })),
+      client: (req, reply) =>
+        void held.push(() => reply({ type: 'result', id: req.id, status: 'chosen', value: big, n: 1, peer: 'x' })),
     },
-    { codec: LAB_CODEC, log: silentLogger, self: 1, secret: null, maxInFlight: 4, output: { softBytes: 3000, hardBytes: 1 << 30, softMs: 60_000 } },
+    {
+      codec: LAB_CODEC,
+      log: silentLogger,
+      self: 1,
+      secret: null,
+      maxInFlight: 4,
+      output: { softBytes: 3000, hardBytes: 1 << 30, softMs: 60_000 },
+    },
   );
   t.teardown(() => inbound.close());
   const c = await dial(t, (inbound.server.address() as net.AddressInfo).port);

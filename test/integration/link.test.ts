@@ -59,7 +59,11 @@ test('a link comes up only on the peer it meant: a stale address that leads to a
   const right = await listenOn(t, '127.0.0.3', wrong.port, 2);
   let lookups = 0;
   // The signature Node's net.connect calls: with `all` (Happy Eyeballs) it wants a list.
-  const lookup = ((_host: string, options: dns.LookupOptions, cb: (err: Error | null, address: unknown, family?: number) => void) => {
+  const lookup = ((
+    _host: string,
+    options: dns.LookupOptions,
+    cb: (err: Error | null, address: unknown, family?: number) => void,
+  ) => {
     lookups += 1;
     // Docker's DNS still answers with the old address for the first tries.
     const address = lookups <= 2 ? '127.0.0.2' : '127.0.0.3';
@@ -67,7 +71,11 @@ test('a link comes up only on the peer it meant: a stale address that leads to a
     else cb(null, address, 4);
   }) as unknown as typeof dns.lookup;
   const cap = capture();
-  const link = new PeerLink('peer2', { host: 'peer2.test', port: wrong.port }, { self: 1, peer: 2, log: cap.log, liveness: FAST, lookup });
+  const link = new PeerLink(
+    'peer2',
+    { host: 'peer2.test', port: wrong.port },
+    { self: 1, peer: 2, log: cap.log, liveness: FAST, lookup },
+  );
   t.teardown(() => link.close());
   link.send(prep(7));
   link.start();
@@ -75,16 +83,27 @@ test('a link comes up only on the peer it meant: a stale address that leads to a
   t.deepEqual(right.got, [prep(7)]);
   t.deepEqual(wrong.got, [], 'nothing ever reached the wrong peer');
   t.true(lookups >= 3, `looked the name up on every attempt (${lookups} lookups)`);
-  t.true(wrong.lines.some((l) => /it meant peer_id 2, but this is peer_id 3/.test(l)), wrong.lines.join('\n'));
-  t.true(cap.lines.some((l) => /peer2 now resolves to 127.0.0.3 \(was 127.0.0.2\)/.test(l)), cap.lines.join('\n'));
+  t.true(
+    wrong.lines.some((l) => /it meant peer_id 2, but this is peer_id 3/.test(l)),
+    wrong.lines.join('\n'),
+  );
+  t.true(
+    cap.lines.some((l) => /peer2 now resolves to 127.0.0.3 \(was 127.0.0.2\)/.test(l)),
+    cap.lines.join('\n'),
+  );
 });
 
 test('a connect that gets no answer at all is given up after the peer timeout, and retried with a fresh lookup', async (t) => {
   // A listener whose process is frozen and whose accept queue is full: the
   // kernel drops further SYNs, as for an address nobody holds any more.
-  const child = spawn(process.execPath, ['-e', "const s=require('net').createServer().listen({host:'127.0.0.1',port:0,backlog:1},()=>console.log(s.address().port))"]);
+  const child = spawn(process.execPath, [
+    '-e',
+    "const s=require('net').createServer().listen({host:'127.0.0.1',port:0,backlog:1},()=>console.log(s.address().port))",
+  ]);
   t.teardown(() => void child.kill('SIGKILL'));
-  const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const port = await new Promise<number>((resolve) =>
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+  );
   child.kill('SIGSTOP');
   const fillers: net.Socket[] = [];
   t.teardown(() => fillers.forEach((f) => f.destroy()));
@@ -103,30 +122,48 @@ test('a connect that gets no answer at all is given up after the peer timeout, a
     dns.lookup(host, options, cb as never);
   }) as typeof dns.lookup;
   const cap = capture();
-  const link = new PeerLink('peer2', { host: 'localhost', port }, { self: 1, peer: 2, log: cap.log, liveness: FAST, lookup });
+  const link = new PeerLink(
+    'peer2',
+    { host: 'localhost', port },
+    { self: 1, peer: 2, log: cap.log, liveness: FAST, lookup },
+  );
   t.teardown(() => link.close());
   link.start();
   await until(() => lookups >= 3, 'two retries', 5000);
-  t.true(cap.lines.some((l) => /not reachable \(no answer to connect within 0\.25 s\)/.test(l)), cap.lines.join('\n'));
+  t.true(
+    cap.lines.some((l) => /not reachable \(no answer to connect within 0\.25 s\)/.test(l)),
+    cap.lines.join('\n'),
+  );
 });
 
 test('a peer that welcomes us as someone else is hung up on', async (t) => {
   const impostor = await silentPeer(t, 9);
   const cap = capture();
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: impostor.port }, { self: 1, peer: 2, log: cap.log, liveness: FAST });
+  const link = new PeerLink(
+    'peer2',
+    { host: '127.0.0.1', port: impostor.port },
+    { self: 1, peer: 2, log: cap.log, liveness: FAST },
+  );
   t.teardown(() => link.close());
   let ups = 0;
   link.on('up', () => void (ups += 1));
   link.start();
   await until(() => impostor.connections() >= 2, 'a retry');
   t.is(ups, 0);
-  t.true(cap.lines.some((l) => /it is peer_id 9, not 2/.test(l)), cap.lines.join('\n'));
+  t.true(
+    cap.lines.some((l) => /it is peer_id 9, not 2/.test(l)),
+    cap.lines.join('\n'),
+  );
 });
 
 test('a link whose peer goes silent without closing is declared down within the timeout and redialed', async (t) => {
   const peer = await silentPeer(t, 2);
   const cap = capture();
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: peer.port }, { self: 1, peer: 2, log: cap.log, liveness: FAST });
+  const link = new PeerLink(
+    'peer2',
+    { host: '127.0.0.1', port: peer.port },
+    { self: 1, peer: 2, log: cap.log, liveness: FAST },
+  );
   t.teardown(() => link.close());
   const ups: number[] = [];
   const downs: number[] = [];
@@ -135,16 +172,29 @@ test('a link whose peer goes silent without closing is declared down within the 
   link.start();
   await until(() => downs.length >= 1, 'the link to be declared down', 5000);
   const silentFor = downs[0]! - ups[0]!;
-  // Not before the timeout; the upper bound only tells the timeout from no detection at all, with room for a busy machine's late timers.
-  t.true(silentFor >= FAST.deadAfterMs && silentFor < FAST.deadAfterMs + 3 * FAST.heartbeatMs + 2000, `declared down after ${silentFor.toFixed(0)} ms of silence`);
+  // Not before the timeout; the upper bound only tells the timeout from no detection at all, with room for a busy
+  // machine's late timers.
+  t.true(
+    silentFor >= FAST.deadAfterMs && silentFor < FAST.deadAfterMs + 3 * FAST.heartbeatMs + 2000,
+    `declared down after ${silentFor.toFixed(0)} ms of silence`,
+  );
   await until(() => peer.connections() >= 2, 'a redial');
-  t.true(cap.lines.some((l) => /warn: peer2 at .*nothing heard for 0\.\d s \(no answer to heartbeats\); closing the link and redialing/.test(l)), cap.lines.join('\n'));
+  t.true(
+    cap.lines.some((l) =>
+      /warn: peer2 at .*nothing heard for 0\.\d s \(no answer to heartbeats\); closing the link and redialing/.test(l),
+    ),
+    cap.lines.join('\n'),
+  );
 });
 
 test('suspect(): a link that missed heartbeats is recycled at once when a round goes unanswered', async (t) => {
   const peer = await silentPeer(t, 2);
   const slow = { heartbeatMs: 40, deadAfterMs: 10_000 };
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: peer.port }, { self: 1, peer: 2, log: capture().log, liveness: slow });
+  const link = new PeerLink(
+    'peer2',
+    { host: '127.0.0.1', port: peer.port },
+    { self: 1, peer: 2, log: capture().log, liveness: slow },
+  );
   t.teardown(() => link.close());
   let downs = 0;
   link.on('down', () => void (downs += 1));
@@ -160,7 +210,11 @@ test('suspect(): a link that missed heartbeats is recycled at once when a round 
 
 test('a live peer is never declared down: heartbeats flow both ways, and never reach the protocol', async (t) => {
   const srv = await listenOn(t, '127.0.0.1', 0, 2);
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: srv.port }, { self: 1, peer: 2, log: capture().log, liveness: FAST });
+  const link = new PeerLink(
+    'peer2',
+    { host: '127.0.0.1', port: srv.port },
+    { self: 1, peer: 2, log: capture().log, liveness: FAST },
+  );
   t.teardown(() => link.close());
   let downs = 0;
   link.on('down', () => void (downs += 1));
@@ -190,7 +244,10 @@ test("the server closes a peer's connection that goes silent, but not an idle cl
   const t0 = performance.now();
   await until(() => peerClosed > 0, 'the silent peer connection to be closed', 3000);
   // As above: the bound tells the timeout from no detection, with room for late timers.
-  t.true(peerClosed - t0 < FAST.deadAfterMs + 3 * FAST.heartbeatMs + 2000, `closed after ${(peerClosed - t0).toFixed(0)} ms`);
+  t.true(
+    peerClosed - t0 < FAST.deadAfterMs + 3 * FAST.heartbeatMs + 2000,
+    `closed after ${(peerClosed - t0).toFixed(0)} ms`,
+  );
   await delay(FAST.deadAfterMs); // the point: a client silent for as long is not closed
   t.false(client.destroyed, 'a client may take its time');
   t.true(srv.lines.some((l) => /closing the connection from peer 1 .*nothing heard/.test(l)));
@@ -235,7 +292,11 @@ async function proxiedPeer(t: ExecutionContext, self: number) {
 test('a down peer behind a proxy that accepts and closes is warned about once per outage, not on every redial, and its return is said', async (t) => {
   const peer = await proxiedPeer(t, 2);
   const cap = capture();
-  const link = new PeerLink('peer2', { host: '127.0.0.1', port: peer.port }, { self: 1, peer: 2, log: cap.log, liveness: FAST });
+  const link = new PeerLink(
+    'peer2',
+    { host: '127.0.0.1', port: peer.port },
+    { self: 1, peer: 2, log: cap.log, liveness: FAST },
+  );
   t.teardown(() => link.close());
   const warnings = (): string[] => cap.lines.filter((l) => l.startsWith('warn: '));
   const closedWarning = `warn: peer2 at 127.0.0.1:${peer.port}: it closed the connection during the handshake (not the peer we meant?); closing`;
@@ -258,7 +319,11 @@ test('a down peer behind a proxy that accepts and closes is warned about once pe
   link.start();
   await until(() => peer.connections() >= 6, 'six connection attempts', 20_000);
   t.deepEqual(warnings(), [], cap.lines.join('\n'));
-  t.true(cap.lines.filter((l) => l.startsWith('debug: ') && l.includes('closed the connection during the handshake')).length >= 5, 'each attempt is logged at debug level');
+  t.true(
+    cap.lines.filter((l) => l.startsWith('debug: ') && l.includes('closed the connection during the handshake'))
+      .length >= 5,
+    'each attempt is logged at debug level',
+  );
   await up('the link to come up');
   t.deepEqual(warnings(), [], 'no warning, so no word that it is back');
 

@@ -10,7 +10,8 @@ import { DEFAULT_PORT, parsePeerArgs, type LabSettings } from '../../src/cli/pee
 import { takeOptionalPort } from '../../src/config/flags.js';
 
 const TESTCASE1 = 'peer1:proposer1\npeer2:acceptor1\npeer3:acceptor1\npeer4:acceptor1\npeer5:learner1\n';
-const TESTCASE2 = 'peer1:proposer1\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:acceptor1,acceptor2\npeer5:proposer2\n';
+const TESTCASE2 =
+  'peer1:proposer1\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:acceptor1,acceptor2\npeer5:proposer2\n';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paxos-cli-'));
 test.after.always(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -86,7 +87,8 @@ test('parsePeerArgs: --name overrides the machine hostname', (t) => {
 test('parsePeerArgs: a hostname not in the file says so and suggests --name', (t) => {
   t.throws(() => parsePeerArgs(['-h', HOSTS1], 'somebox'), {
     instanceOf: ConfigError,
-    message: /has no line for this machine's hostname "somebox"; it lists peer1, peer2, peer3, peer4, peer5 \(pass --name HOST/,
+    message:
+      /has no line for this machine's hostname "somebox"; it lists peer1, peer2, peer3, peer4, peer5 \(pass --name HOST/,
   });
 });
 
@@ -114,7 +116,9 @@ test('parsePeerArgs: a proposer with no -v waits for a client, and says so namin
   const s = parsePeerArgs(['-h', HOSTS2, '--name', 'peer5'], 'x', WITH_SECRET);
   if (s === 'help' || s.mode !== 'lab') return t.fail('unexpected help or replica settings');
   t.is(s.value, undefined);
-  t.deepEqual(s.warnings, [`peer5 is proposer2 in ${HOSTS2}:5 but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to peer5)`]);
+  t.deepEqual(s.warnings, [
+    `peer5 is proposer2 in ${HOSTS2}:5 but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to peer5)`,
+  ]);
 });
 
 test('parsePeerArgs: the replica file defaults to DATA_DIR/value', (t) => {
@@ -151,13 +155,22 @@ test('parsePeerArgs: endpoints default to hostname:8080', (t) => {
   t.deepEqual(s.endpointOf(peer1), { host: 'peer1', port: 8080 });
 });
 
-test('parsePeerArgs: --resolve overrides endpoints and this peer\'s listen address', (t) => {
+test("parsePeerArgs: --resolve overrides endpoints and this peer's listen address", (t) => {
   const s = settings([
-    '-h', HOSTS1, '--name', 'peer2', '--port', '9000',
-    '--resolve', 'peer1=127.0.0.1:9101',
-    '--resolve', 'peer2=127.0.0.2:9102',
-    '--resolve', 'peer3=127.0.0.3',
-    '--resolve', 'PEER4=[::1]:9104',
+    '-h',
+    HOSTS1,
+    '--name',
+    'peer2',
+    '--port',
+    '9000',
+    '--resolve',
+    'peer1=127.0.0.1:9101',
+    '--resolve',
+    'peer2=127.0.0.2:9102',
+    '--resolve',
+    'peer3=127.0.0.3',
+    '--resolve',
+    'PEER4=[::1]:9104',
   ]);
   t.deepEqual(s.listen, { host: '127.0.0.2', port: 9102 });
   const ep = (id: number): unknown => {
@@ -179,7 +192,17 @@ test('parsePeerArgs: --resolve for a host not in the hostsfile warns', (t) => {
 });
 
 test('parsePeerArgs: --round-timeout, --log-level and --exit-on-stdin-close', (t) => {
-  const s = settings(['-h', HOSTS1, '--name', 'peer2', '--round-timeout', '2.5', '--log-level', 'debug', '--exit-on-stdin-close']);
+  const s = settings([
+    '-h',
+    HOSTS1,
+    '--name',
+    'peer2',
+    '--round-timeout',
+    '2.5',
+    '--log-level',
+    'debug',
+    '--exit-on-stdin-close',
+  ]);
   t.is(s.roundTimeoutMs, 2500);
   t.is(s.logLevel, 'debug');
   t.true(s.exitOnStdinClose);
@@ -201,12 +224,16 @@ test('parsePeerArgs: under paxos run (PAXOS_NO_SECRET_WARNING=1) the peer leaves
 
 test('parsePeerArgs: the secret comes from --secret-file before PAXOS_SECRET, and an empty one is refused', (t) => {
   const file = writeHosts('secret.txt', 'from the file, long enough\n');
-  const s = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--secret-file', file], 'x', { PAXOS_SECRET: 'from the environment' });
+  const s = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--secret-file', file], 'x', {
+    PAXOS_SECRET: 'from the environment',
+  });
   if (s === 'help') return t.fail('unexpected help');
   t.is(s.secret?.key.toString(), 'from the file, long enough');
   t.false(JSON.stringify(s.warnings).includes('from the file'), 'the secret is not in any message');
   const empty = writeHosts('empty-secret.txt', '');
-  t.throws(() => parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--secret-file', empty], 'x', {}), { message: /--secret-file .*empty-secret\.txt is empty/ });
+  t.throws(() => parsePeerArgs(['-h', HOSTS1, '--name', 'peer2', '--secret-file', empty], 'x', {}), {
+    message: /--secret-file .*empty-secret\.txt is empty/,
+  });
 });
 
 test('takeOptionalPort: --ui, --ui 8000, --ui=8000, absent, and a bad port named', (t) => {
@@ -216,5 +243,7 @@ test('takeOptionalPort: --ui, --ui 8000, --ui=8000, absent, and a bad port named
   t.deepEqual(take(['--ui=0', 'testcases/2']), [0, ['testcases/2']]);
   t.deepEqual(take(['--ui', 'testcases/2']), [7610, ['testcases/2']], 'a directory is not a port');
   t.deepEqual(take(['testcases/2']), [undefined, ['testcases/2']]);
-  t.throws(() => takeOptionalPort(['--ui=70000'], '--ui', 7610), { message: '--ui expects a port from 0 to 65535, got "70000"' });
+  t.throws(() => takeOptionalPort(['--ui=70000'], '--ui', 7610), {
+    message: '--ui expects a port from 0 to 65535, got "70000"',
+  });
 });

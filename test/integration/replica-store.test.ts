@@ -48,7 +48,11 @@ test('a new directory recovers first (routine: empty); once it has voted, a rest
   t.regex(first.recover ?? '', /a new or wiped data directory/);
   t.true(first.empty);
   const dir = await voted();
-  t.like(JSON.parse(readFileSync(path.join(dir, 'identity.json'), 'utf8')), { cluster: ME.cluster, member: 2, host: 'peer2' });
+  t.like(JSON.parse(readFileSync(path.join(dir, 'identity.json'), 'utf8')), {
+    cluster: ME.cluster,
+    member: 2,
+    host: 'peer2',
+  });
   t.deepEqual(await reopen(dir), { recover: null, empty: false, promised: 4 });
 });
 
@@ -57,7 +61,10 @@ test('a directory of another member, or of another cluster, is refused', async (
   for (const other of [identityOf(HOSTS, 3), identityOf(['peer1', 'peer2', 'peer4'], 2)]) {
     const s = new FileLogStore(dir, silentLogger);
     const err = await t.throwsAsync(s.open(other), { instanceOf: StateError });
-    t.regex(err.message, /belongs to member 2 \(peer2\) of cluster [0-9a-f]{16}, not to member \d \(peer\d\).*give --data-dir this replica's own directory/);
+    t.regex(
+      err.message,
+      /belongs to member 2 \(peer2\) of cluster [0-9a-f]{16}, not to member \d \(peer\d\).*give --data-dir this replica's own directory/,
+    );
     await s.close();
   }
 });
@@ -66,7 +73,10 @@ test('a corrupt record: identity.json goes, the damaged log is kept aside, the r
   const dir = await voted();
   const logDir = path.join(dir, 'log');
   // Nothing is repaired by a look: inspect finds the damage and changes nothing.
-  const seg = path.join(logDir, readdirSync(logDir).find((n) => n.endsWith('.wal'))!);
+  const seg = path.join(
+    logDir,
+    readdirSync(logDir).find((n) => n.endsWith('.wal'))!,
+  );
   const bytes = readFileSync(seg);
   const at = bytes.indexOf('marker-value');
   bytes[at] = bytes[at]! ^ 0x01;
@@ -96,7 +106,10 @@ test('commands are checked as the log is read back (an edge): an invalid one is 
   await back.close();
   const bad = new FileLogStore(dir, silentLogger);
   const err = await t.throwsAsync(bad.open(ME), { instanceOf: StateError });
-  t.regex(err.message, /record \d+ \(slot 3\) holds an invalid command: put: "k" \(key\) must be a non-empty string.*move the log aside/);
+  t.regex(
+    err.message,
+    /record \d+ \(slot 3\) holds an invalid command: put: "k" \(key\) must be a non-empty string.*move the log aside/,
+  );
   t.false(existsSync(path.join(dir, 'identity.json')));
   await bad.close();
 });

@@ -9,7 +9,13 @@ import path from 'node:path';
 import test from 'ava';
 import { parsePeerArgs } from '../../src/cli/peer-command.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { DEFAULTS, validate, type LabSettings, type PeerSettings, type ReplicaSettings } from '../../src/config/settings.js';
+import {
+  DEFAULTS,
+  validate,
+  type LabSettings,
+  type PeerSettings,
+  type ReplicaSettings,
+} from '../../src/config/settings.js';
 
 const SECRET = { PAXOS_SECRET: 'a test secret of some length' };
 
@@ -56,21 +62,51 @@ function refused(s: PeerSettings, message: RegExp): (t: import('ava').ExecutionC
 
 test('lab: a round timeout of 0', refused({ ...lab(), roundTimeoutMs: 0 }, /^--round-timeout must be above 0$/));
 test('lab: an empty value', refused({ ...lab(), value: '' }, /^-v: the value must not be empty$/));
-test('lab: a value over the limit', refused({ ...lab(), value: 'x'.repeat(64 * 1024 + 1) }, /^-v: the value is over 65536 bytes$/));
+test(
+  'lab: a value over the limit',
+  refused({ ...lab(), value: 'x'.repeat(64 * 1024 + 1) }, /^-v: the value is over 65536 bytes$/),
+);
 test('lab: a negative start delay', refused({ ...lab(), startDelayMs: -1 }, /^-t must not be negative$/));
 test('lab: a negative idle time', refused({ ...lab(), idleMs: -5 }, /^--exit-after-idle must be above 0$/));
 test('lab: an empty replica file', refused({ ...lab(), replicaFile: ' ' }, /^--replica-file must not be empty$/));
-test('lab: a negative delay', refused({ ...lab(), delays: [{ type: 'accept', host: 'peer2', ms: -1 }] }, /^--delay accept:peer2=-1: MS must not be negative$/));
+test(
+  'lab: a negative delay',
+  refused(
+    { ...lab(), delays: [{ type: 'accept', host: 'peer2', ms: -1 }] },
+    /^--delay accept:peer2=-1: MS must not be negative$/,
+  ),
+);
 test('both: an empty data directory', refused({ ...replica(), dataDir: '' }, /^--data-dir must not be empty$/));
-test('both: a peer timeout too short for the links to ping within it', refused({ ...lab(), peerTimeoutMs: 49 }, /^--peer-timeout must be at least 0.05 seconds$/));
-test('replica: a peer timeout too short, too', refused({ ...replica(), peerTimeoutMs: 10 }, /^--peer-timeout must be at least 0.05 seconds$/));
-test('replica: a snapshot every 0 slots', refused({ ...replica(), snapshotEvery: 0 }, /^--snapshot-every must be a whole number >= 1, got 0$/));
-test('replica: a quota of 0 bytes', refused({ ...replica(), quotaBytes: 0 }, /^--quota-bytes must be at least 1, got 0$/));
+test(
+  'both: a peer timeout too short for the links to ping within it',
+  refused({ ...lab(), peerTimeoutMs: 49 }, /^--peer-timeout must be at least 0.05 seconds$/),
+);
+test(
+  'replica: a peer timeout too short, too',
+  refused({ ...replica(), peerTimeoutMs: 10 }, /^--peer-timeout must be at least 0.05 seconds$/),
+);
+test(
+  'replica: a snapshot every 0 slots',
+  refused({ ...replica(), snapshotEvery: 0 }, /^--snapshot-every must be a whole number >= 1, got 0$/),
+);
+test(
+  'replica: a quota of 0 bytes',
+  refused({ ...replica(), quotaBytes: 0 }, /^--quota-bytes must be at least 1, got 0$/),
+);
 test('replica: a tick of 0 ms', refused({ ...replica(), tickMs: 0 }, /^tickMs must be above 0, got 0$/));
 test(
   'replica: a heartbeat interval not below the election timeout',
-  refused({ ...replica(), timing: { ...DEFAULTS.replicaTiming, heartbeatTicks: 10, electionTicks: 10 } }, /^timing\.heartbeatTicks \(10\) must be below timing\.electionTicks \(10\): /),
+  refused(
+    { ...replica(), timing: { ...DEFAULTS.replicaTiming, heartbeatTicks: 10, electionTicks: 10 } },
+    /^timing\.heartbeatTicks \(10\) must be below timing\.electionTicks \(10\): /,
+  ),
 );
 for (const field of ['heartbeatTicks', 'resendTicks', 'window', 'maxBatch', 'maxBatchBytes', 'maxEntries'] as const) {
-  test(`replica: a non-positive timing.${field}`, refused({ ...replica(), timing: { ...DEFAULTS.replicaTiming, [field]: 0 } }, new RegExp(`^timing\\.${field} must be a whole number >= 1, got 0$`)));
+  test(
+    `replica: a non-positive timing.${field}`,
+    refused(
+      { ...replica(), timing: { ...DEFAULTS.replicaTiming, [field]: 0 } },
+      new RegExp(`^timing\\.${field} must be a whole number >= 1, got 0$`),
+    ),
+  );
 }

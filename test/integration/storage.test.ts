@@ -19,7 +19,12 @@ async function life(d: string, save?: DurableState): Promise<DurableState> {
   }
 }
 
-const STATE: DurableState = { promised: 7, accepted: { n: 5, v: 'X "q"\n€🙂' }, lastProposal: { 2: 6 }, chosen: { n: 5, v: 'X "q"\n€🙂' } };
+const STATE: DurableState = {
+  promised: 7,
+  accepted: { n: 5, v: 'X "q"\n€🙂' },
+  lastProposal: { 2: 6 },
+  chosen: { n: 5, v: 'X "q"\n€🙂' },
+};
 
 test('a first start finds no state and creates the data directory', async (t) => {
   const d = dir();
@@ -73,7 +78,11 @@ function holder(d: string): Promise<ReturnType<typeof spawn>> {
   const mod = new URL('../../src/storage/file.js', import.meta.url).href;
   const child = spawn(
     process.execPath,
-    ['--input-type=module', '-e', `const m = await import(${JSON.stringify(mod)}); await new m.FileStorage(${JSON.stringify(d)}).load(); console.log('locked'); setInterval(() => {}, 1e6);`],
+    [
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(mod)}); await new m.FileStorage(${JSON.stringify(d)}).load(); console.log('locked'); setInterval(() => {}, 1e6);`,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve) => child.stdout!.once('data', () => resolve(child)));
@@ -83,7 +92,10 @@ test('two live peers cannot share a data directory', async (t) => {
   const d = dir();
   const other = await holder(d);
   t.teardown(() => void other.kill('SIGKILL'));
-  await t.throwsAsync(new FileStorage(d).load(), { instanceOf: StateError, message: /is in use by another running peer; give each peer its own --data-dir/ });
+  await t.throwsAsync(new FileStorage(d).load(), {
+    instanceOf: StateError,
+    message: /is in use by another running peer; give each peer its own --data-dir/,
+  });
   // The same directory under another name is still the same directory.
   const alias = `${d}/../${path.basename(d)}`;
   await t.throwsAsync(new FileStorage(alias).load(), { instanceOf: StateError });

@@ -15,7 +15,10 @@ import { tempDir } from '../helpers/tmp.js';
 
 type R = { i: number; pad?: string };
 
-const segments = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+const segments = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
 const ids = (records: R[]): number[] => records.map((r) => r.i);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
 const sub = (base: string, name: string): string => {
@@ -79,11 +82,21 @@ test('records come back in order after a reopen, across segment rotations, and b
   await wal.close();
   const segs = segments(dir);
   t.true(segs.length > 5, `rotated into ${segs.length} segments`);
-  t.deepEqual(segs, segs.map((_, k) => `${String(k + 1).padStart(16, '0')}.wal`), 'numbered from 1, no gaps');
+  t.deepEqual(
+    segs,
+    segs.map((_, k) => `${String(k + 1).padStart(16, '0')}.wal`),
+    'numbered from 1, no gaps',
+  );
   const again = await Wal.open<R>(dir, { segmentBytes: 300 });
-  t.deepEqual(again.records, range(0, 100).map((i) => ({ i, pad: 'x'.repeat(i % 7) })));
+  t.deepEqual(
+    again.records,
+    range(0, 100).map((i) => ({ i, pad: 'x'.repeat(i % 7) })),
+  );
   t.is(again.truncatedBytes, 0);
-  t.is(again.wal.bytes, segs.reduce((sum, n) => sum + statSync(path.join(dir, n)).size, 0));
+  t.is(
+    again.wal.bytes,
+    segs.reduce((sum, n) => sum + statSync(path.join(dir, n)).size, 0),
+  );
   // The log goes on where it left off.
   again.wal.append({ i: 100 });
   await again.wal.close();
@@ -100,7 +113,10 @@ test('group commit: 100 concurrent syncs share a few fsyncs, and each resolves o
     range(0, 100).map(async (i) => {
       wal.append({ i });
       await wal.sync();
-      t.true(readFileSync(path.join(dir, segments(dir).at(-1)!)).includes(Buffer.from(`{"i":${i}}`)), `record ${i} written when its sync resolved`);
+      t.true(
+        readFileSync(path.join(dir, segments(dir).at(-1)!)).includes(Buffer.from(`{"i":${i}}`)),
+        `record ${i} written when its sync resolved`,
+      );
     }),
   );
   t.true(syncs >= 1 && syncs <= 3, `100 records, ${syncs} fsyncs`);
@@ -140,7 +156,10 @@ test('a crash at any byte of the last write: earlier records survive, the torn o
   const tails: Array<[string, Buffer]> = [];
   for (let cut = goodEnd + 1; cut < full.length; cut++) tails.push([`cut at ${cut}`, full.subarray(0, cut)]);
   // A write that never finished; a file that grew but whose data blocks are zeros.
-  tails.push(['garbage after the last frame', Buffer.concat([full, Buffer.from([0xff, 0x00, 0x10, 0x00, 0x00, 0x01, 0x02])])]);
+  tails.push([
+    'garbage after the last frame',
+    Buffer.concat([full, Buffer.from([0xff, 0x00, 0x10, 0x00, 0x00, 0x01, 0x02])]),
+  ]);
   tails.push(['zeros after the last frame', Buffer.concat([full, Buffer.alloc(4096)])]);
   const zeroed = Buffer.from(full);
   zeroed.fill(0, full.length - 5);
@@ -155,10 +174,18 @@ test('a crash at any byte of the last write: earlier records survive, the torn o
     const intact = what.startsWith('garbage') || what.startsWith('zeros');
     t.deepEqual(ids(r.records), intact ? range(0, 12) : before, what);
     t.is(r.truncatedBytes, intact ? bytes.length - full.length : bytes.length - goodEnd, what);
-    t.is(statSync(path.join(dir, last)).size, intact ? full.length : goodEnd, `${what}: the file is cut back to its last good frame`);
+    t.is(
+      statSync(path.join(dir, last)).size,
+      intact ? full.length : goodEnd,
+      `${what}: the file is cut back to its last good frame`,
+    );
     r.wal.append({ i: 99 });
     await r.wal.close();
-    t.deepEqual(await reread(dir, 100), [...(intact ? range(0, 12) : before), 99], `${what}: appends after recovery read back`);
+    t.deepEqual(
+      await reread(dir, 100),
+      [...(intact ? range(0, 12) : before), 99],
+      `${what}: appends after recovery read back`,
+    );
   }
 });
 
@@ -191,7 +218,12 @@ test('a flipped byte in the middle of the only segment is damage, not a torn tai
   const before = snapshotOf(base);
 
   const err = await t.throwsAsync(Wal.open<R>(dir), { instanceOf: WalDamageError });
-  t.true(err.message.startsWith(`${path.join(dir, name)}, byte ${at}: bad checksum on a complete frame; the log in ${dir} is damaged`), err.message);
+  t.true(
+    err.message.startsWith(
+      `${path.join(dir, name)}, byte ${at}: bad checksum on a complete frame; the log in ${dir} is damaged`,
+    ),
+    err.message,
+  );
   t.regex(err.message, /keep it for inspection/);
   t.notRegex(err.message, /delete|rejoin/);
   t.deepEqual(err.site, { file: path.join(dir, name), offset: at, reason: 'bad checksum on a complete frame' });
@@ -201,7 +233,13 @@ test('a flipped byte in the middle of the only segment is damage, not a torn tai
   t.deepEqual(ids(r.records), [0, 1, 2, 3]);
   t.is(r.truncatedBytes, 0);
   const keptAs = r.damage?.keptAs ?? '';
-  t.deepEqual(r.damage, { file: path.join(dir, name), offset: at, reason: 'bad checksum on a complete frame', keptAs, recordsKept: 4 });
+  t.deepEqual(r.damage, {
+    file: path.join(dir, name),
+    offset: at,
+    reason: 'bad checksum on a complete frame',
+    keptAs,
+    recordsKept: 4,
+  });
   t.regex(path.basename(keptAs), /^log\.damaged-\d{8}T\d{6}Z$/);
   t.is(path.dirname(keptAs), base);
   t.deepEqual(readFileSync(path.join(keptAs, name)), bytes, 'the damaged segment is kept as it was');
@@ -221,7 +259,11 @@ test('a bad frame followed by a valid one is damage, whatever it looks like: a b
   badSum[9] = badSum[9]! ^ 0x01;
   for (const [what, bad, offset] of [
     ['a bad checksum', badSum, /bad checksum on a complete frame/],
-    ['a length that runs past the end of the file', longLen, /frame declares 100000 bytes, but only \d+ follow, yet a valid frame follows at byte \d+/],
+    [
+      'a length that runs past the end of the file',
+      longLen,
+      /frame declares 100000 bytes, but only \d+ follow, yet a valid frame follows at byte \d+/,
+    ],
     ['zero bytes', Buffer.alloc(16), /a frame of length 0/],
   ] as const) {
     const dir = sub(base, what.replace(/ /g, '-'));
@@ -269,7 +311,10 @@ test('a checkpoint without its end marker whose older segments are gone is damag
   cp[cp.length - 2] = cp[cp.length - 2]! ^ 0x01;
   writeFileSync(file, cp);
   const err = await t.throwsAsync(Wal.open<R>(dir), { instanceOf: WalDamageError });
-  t.regex(err.message, /checkpoint without its end marker \(bad checksum on a complete frame\), and the segments it replaces are gone/);
+  t.regex(
+    err.message,
+    /checkpoint without its end marker \(bad checksum on a complete frame\), and the segments it replaces are gone/,
+  );
   t.deepEqual(readFileSync(file), cp, 'not deleted');
   const r = await Wal.open<R>(dir, { onCorruption: 'salvage', fsync: false });
   t.deepEqual(ids(r.records), [7]);
@@ -286,12 +331,25 @@ test('a bad checksum in an earlier segment is damage, not a torn write: open ref
   writeFileSync(first, bytes);
   const sizes = segments(dir).map((n) => statSync(path.join(dir, n)).size);
   const err = await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), { instanceOf: StateError });
-  t.true(err?.message.startsWith(`${first}, byte 0: bad checksum on a complete frame, in a segment that is not the last; the log in ${dir} is damaged`), err?.message);
+  t.true(
+    err?.message.startsWith(
+      `${first}, byte 0: bad checksum on a complete frame, in a segment that is not the last; the log in ${dir} is damaged`,
+    ),
+    err?.message,
+  );
   t.notRegex(err?.message ?? '', /delete|rejoin/);
-  t.deepEqual(segments(dir).map((n) => statSync(path.join(dir, n)).size), sizes, 'no segment truncated or removed');
+  t.deepEqual(
+    segments(dir).map((n) => statSync(path.join(dir, n)).size),
+    sizes,
+    'no segment truncated or removed',
+  );
   // A torn frame (not a checksum) in an earlier segment is refused the same way.
   writeFileSync(first, good.subarray(0, good.length - 1));
-  await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), { message: new RegExp(`^${first}, byte \\d+: frame declares \\d+ bytes, but only \\d+ follow, in a segment that is not the last`) });
+  await t.throwsAsync(Wal.open<R>(dir, { segmentBytes: 100 }), {
+    message: new RegExp(
+      `^${first}, byte \\d+: frame declares \\d+ bytes, but only \\d+ follow, in a segment that is not the last`,
+    ),
+  });
 });
 
 test('a missing segment is damage: a hole in the middle or a lost first segment', async (t) => {
@@ -301,24 +359,38 @@ test('a missing segment is damage: a hole in the middle or a lost first segment'
   const segs = segments(dir);
   t.true(segs.length >= 4);
   rmSync(path.join(dir, segs[2]!));
-  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`${segs[2]}, byte 0: segment missing between ${segs[1]} and ${segs[3]}`) });
+  await t.throwsAsync(Wal.open<R>(dir), {
+    instanceOf: StateError,
+    message: new RegExp(`${segs[2]}, byte 0: segment missing between ${segs[1]} and ${segs[3]}`),
+  });
   // Salvage: the records of the segments before the hole; every segment kept aside.
   const salvaged = sub(base, 'salvaged');
   for (const n of segments(dir)) writeFileSync(path.join(salvaged, n), readFileSync(path.join(dir, n)));
-  const before = countFrames(readFileSync(path.join(dir, segs[0]!))) + countFrames(readFileSync(path.join(dir, segs[1]!)));
+  const before =
+    countFrames(readFileSync(path.join(dir, segs[0]!))) + countFrames(readFileSync(path.join(dir, segs[1]!)));
   const r = await Wal.open<R>(salvaged, { onCorruption: 'salvage', fsync: false });
   t.deepEqual(ids(r.records), range(0, before));
-  t.deepEqual(readdirSync(r.damage?.keptAs ?? '').sort(), segs.filter((n) => n !== segs[2]), 'every segment there was');
+  t.deepEqual(
+    readdirSync(r.damage?.keptAs ?? '').sort(),
+    segs.filter((n) => n !== segs[2]),
+    'every segment there was',
+  );
   await r.wal.close();
   rmSync(path.join(dir, segs[0]!));
   rmSync(path.join(dir, segs[1]!));
-  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: new RegExp(`the log starts at ${segs[3]}, which is not a checkpoint`) });
+  await t.throwsAsync(Wal.open<R>(dir), {
+    instanceOf: StateError,
+    message: new RegExp(`the log starts at ${segs[3]}, which is not a checkpoint`),
+  });
 });
 
 test('a frame with a good checksum that is not JSON is refused', async (t) => {
   const dir = tempDir('wal');
   writeFileSync(path.join(dir, '0000000000000001.wal'), Buffer.concat([frame('{"i":0}'), frame('not json')]));
-  await t.throwsAsync(Wal.open<R>(dir), { instanceOf: StateError, message: /0000000000000001\.wal, byte 15: a frame with a good checksum holds no JSON/ });
+  await t.throwsAsync(Wal.open<R>(dir), {
+    instanceOf: StateError,
+    message: /0000000000000001\.wal, byte 15: a frame with a good checksum holds no JSON/,
+  });
 });
 
 test('checkpoint: the log becomes exactly the live records (plus later appends), older segments are deleted', async (t) => {
@@ -405,7 +477,15 @@ test('a crash while deleting the segments a checkpoint replaced: the checkpoint 
   const old = segments(dir);
   const next = Number(old.at(-1)!.slice(0, 16)) + 1;
   const cpName = `${String(next).padStart(16, '0')}.wal`;
-  writeFileSync(path.join(dir, cpName), Buffer.concat([frame('{"$checkpoint":true}'), frame('{"i":500}'), frame('{"$checkpointEnd":true}'), frame('{"i":501}')]));
+  writeFileSync(
+    path.join(dir, cpName),
+    Buffer.concat([
+      frame('{"$checkpoint":true}'),
+      frame('{"i":500}'),
+      frame('{"$checkpointEnd":true}'),
+      frame('{"i":501}'),
+    ]),
+  );
   rmSync(path.join(dir, old[1]!)); // deletion got this far; a hole before a checkpoint does not matter
   // Damage in an obsolete segment does not matter either: it is never read.
   appendFileSync(path.join(dir, old[0]!), Buffer.from('garbage'));
@@ -423,7 +503,10 @@ test('a failed write stops the log: the sync rejects, later appends and syncs ar
   // Pull the file out from under it: the next write fails as a full disk would.
   await (wal as unknown as { handle: FileHandle }).handle.close();
   wal.append({ i: 1 });
-  await t.throwsAsync(wal.sync(), { instanceOf: StateError, message: /0000000000000001\.wal: write failed .*restart it to recover/ });
+  await t.throwsAsync(wal.sync(), {
+    instanceOf: StateError,
+    message: /0000000000000001\.wal: write failed .*restart it to recover/,
+  });
   t.throws(() => wal.append({ i: 2 }), { instanceOf: StateError });
   await t.throwsAsync(wal.sync(), { instanceOf: StateError });
   await t.throwsAsync(wal.checkpoint([]), { instanceOf: StateError });
@@ -478,7 +561,10 @@ test('a failed syncNow stops the log as a failed sync does', async (t) => {
   t.true(wal.syncNow());
   await (wal as unknown as { handle: FileHandle }).handle.close();
   wal.append({ i: 1 });
-  t.throws(() => wal.syncNow(), { instanceOf: StateError, message: /0000000000000001\.wal: write failed .*restart it to recover/ });
+  t.throws(() => wal.syncNow(), {
+    instanceOf: StateError,
+    message: /0000000000000001\.wal: write failed .*restart it to recover/,
+  });
   t.throws(() => wal.append({ i: 2 }), { instanceOf: StateError });
   await t.throwsAsync(wal.sync(), { instanceOf: StateError });
   await t.throwsAsync(wal.close());

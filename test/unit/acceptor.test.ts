@@ -72,7 +72,16 @@ test('a repeated accept is idempotent and needs no new write', (t) => {
 
 test('the promise never decreases over any sequence of requests', (t) => {
   let s = fresh;
-  const requests: Array<['p' | 'a', number]> = [['p', 3], ['a', 1], ['p', 2], ['a', 5], ['p', 4], ['a', 5], ['p', 9], ['a', 7]];
+  const requests: Array<['p' | 'a', number]> = [
+    ['p', 3],
+    ['a', 1],
+    ['p', 2],
+    ['a', 5],
+    ['p', 4],
+    ['a', 5],
+    ['p', 9],
+    ['a', 7],
+  ];
   let last = 0;
   for (const [kind, n] of requests) {
     s = (kind === 'p' ? handlePrepare(s, n) : handleAccept(s, n, `v${n}`)).state;

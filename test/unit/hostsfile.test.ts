@@ -204,13 +204,13 @@ test(
 
 test(
   'line without a colon: shows the expected format and the offending text',
-  rejects('peer1:proposer1\npeer2 acceptor1\npeer3:acceptor1\n', /^hosts\.txt:2: expected hostname:role.*"peer2 acceptor1"/),
+  rejects(
+    'peer1:proposer1\npeer2 acceptor1\npeer3:acceptor1\n',
+    /^hosts\.txt:2: expected hostname:role.*"peer2 acceptor1"/,
+  ),
 );
 
-test(
-  'missing hostname before the colon',
-  rejects('peer1:proposer1\n:acceptor1\n', /^hosts\.txt:2: missing hostname/),
-);
+test('missing hostname before the colon', rejects('peer1:proposer1\n:acceptor1\n', /^hosts\.txt:2: missing hostname/));
 
 test(
   'invalid hostname with a space',
@@ -242,29 +242,23 @@ test(
   rejects('peer1:proposer1\npeer2:acceptor1\npeer3:\n', /^hosts\.txt:3: peer3 has no roles/),
 );
 
-test(
-  'role list of only spaces is empty',
-  rejects('peer1:proposer1\npeer2:   \n', /^hosts\.txt:2: peer2 has no roles/),
-);
+test('role list of only spaces is empty', rejects('peer1:proposer1\npeer2:   \n', /^hosts\.txt:2: peer2 has no roles/));
 
 test(
   'empty role between commas',
   rejects('peer1:proposer1\npeer2:acceptor1,,acceptor2\n', /^hosts\.txt:2: empty role in "acceptor1,,acceptor2"/),
 );
 
-test(
-  'trailing comma is an empty role',
-  rejects('peer1:proposer1\npeer2:acceptor1,\n', /^hosts\.txt:2: empty role/),
-);
+test('trailing comma is an empty role', rejects('peer1:proposer1\npeer2:acceptor1,\n', /^hosts\.txt:2: empty role/));
 
-test(
-  'leading comma is an empty role',
-  rejects('peer1:,proposer1\n', /^hosts\.txt:1: empty role/),
-);
+test('leading comma is an empty role', rejects('peer1:,proposer1\n', /^hosts\.txt:1: empty role/));
 
 test(
   'unknown role: misspelt aceptor1',
-  rejects('peer1:proposer1\npeer2:acceptor1\npeer3:aceptor1\n', /^hosts\.txt:3: unknown role "aceptor1"; .*proposerK, acceptorK or learnerK/),
+  rejects(
+    'peer1:proposer1\npeer2:acceptor1\npeer3:aceptor1\n',
+    /^hosts\.txt:3: unknown role "aceptor1"; .*proposerK, acceptorK or learnerK/,
+  ),
 );
 
 test(
@@ -299,7 +293,10 @@ test(
 
 test(
   'duplicate role on one line',
-  rejects('peer1:proposer1\npeer2:acceptor1,learner1,acceptor1\n', /^hosts\.txt:2: role acceptor1 is listed twice for peer2/),
+  rejects(
+    'peer1:proposer1\npeer2:acceptor1,learner1,acceptor1\n',
+    /^hosts\.txt:2: role acceptor1 is listed twice for peer2/,
+  ),
 );
 
 test(
@@ -320,12 +317,18 @@ test(
 
 test(
   'proposer group with no acceptors: names the proposer line, group and host',
-  rejects('peer1:proposer1\npeer2:acceptor1\npeer3:proposer2\npeer4:learner2\n', /^hosts\.txt:3: proposer2 \(peer3\) has no acceptors/),
+  rejects(
+    'peer1:proposer1\npeer2:acceptor1\npeer3:proposer2\npeer4:learner2\n',
+    /^hosts\.txt:3: proposer2 \(peer3\) has no acceptors/,
+  ),
 );
 
 test(
   'proposer group with no acceptors even though other groups have some',
-  rejects('peer1:acceptor1\npeer2:proposer3,acceptor2\n', /^hosts\.txt:2: proposer3 \(peer2\) has no acceptors.*acceptor3/),
+  rejects(
+    'peer1:acceptor1\npeer2:proposer3,acceptor2\n',
+    /^hosts\.txt:2: proposer3 \(peer2\) has no acceptors.*acceptor3/,
+  ),
 );
 
 test('errors carry the file name given, including a directory path', (t) => {
@@ -410,6 +413,18 @@ test('the shipped kv3 and kv5 hostsfiles are replicated-log clusters of 3 and 5'
   t.deepEqual(loadHostsfile(path.join(ROOT, 'testcases/kv5/hostsfile')).replicas, [1, 2, 3, 4, 5]);
 });
 
-test('replica mixed with lab roles on one line', rejects('peer1:replica,acceptor1\npeer2:replica\n', /^hosts\.txt:1: peer1 mixes replica with other roles/));
-test('replica lines mixed with lab lines', rejects('peer1:replica\npeer2:acceptor1\n', /^hosts\.txt:2: peer2 has lab roles, but line 1 makes this a replicated-log hostsfile/));
-test('replica with a group number is an unknown role', rejects('peer1:replica1\n', /^hosts\.txt:1: unknown role "replica1"; .*hostname:replica/));
+test(
+  'replica mixed with lab roles on one line',
+  rejects('peer1:replica,acceptor1\npeer2:replica\n', /^hosts\.txt:1: peer1 mixes replica with other roles/),
+);
+test(
+  'replica lines mixed with lab lines',
+  rejects(
+    'peer1:replica\npeer2:acceptor1\n',
+    /^hosts\.txt:2: peer2 has lab roles, but line 1 makes this a replicated-log hostsfile/,
+  ),
+);
+test(
+  'replica with a group number is an unknown role',
+  rejects('peer1:replica1\n', /^hosts\.txt:1: unknown role "replica1"; .*hostname:replica/),
+);

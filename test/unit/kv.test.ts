@@ -1,12 +1,36 @@
 import test from 'ava';
 import { mulberry32, pick } from '../../src/util/prng.js';
-import { checkClientCommand, checkCommand, decodeCommand, decodeResult, encodeCommand, encodeResult, MAX_KEY_BYTES, MAX_VALUE_BYTES, type Command, type Result } from '../../src/sm/command.js';
+import {
+  checkClientCommand,
+  checkCommand,
+  decodeCommand,
+  decodeResult,
+  encodeCommand,
+  encodeResult,
+  MAX_KEY_BYTES,
+  MAX_VALUE_BYTES,
+  type Command,
+  type Result,
+} from '../../src/sm/command.js';
 import { KvBuilder, KvStore, SnapshotError } from '../../src/sm/kv.js';
 
-const put = (client: string, seq: number, key: string, value: string): Command => ({ op: 'put', client, seq, key, value });
+const put = (client: string, seq: number, key: string, value: string): Command => ({
+  op: 'put',
+  client,
+  seq,
+  key,
+  value,
+});
 const get = (client: string, seq: number, key: string): Command => ({ op: 'get', client, seq, key });
 const del = (client: string, seq: number, key: string): Command => ({ op: 'del', client, seq, key });
-const cas = (client: string, seq: number, key: string, expected: string | null, value: string): Command => ({ op: 'cas', client, seq, key, expected, value });
+const cas = (client: string, seq: number, key: string, expected: string | null, value: string): Command => ({
+  op: 'cas',
+  client,
+  seq,
+  key,
+  expected,
+  value,
+});
 
 /** Applies `cmds` at indexes 1, 2, ... and returns the results. */
 function feed(kv: KvStore, cmds: readonly Command[]): Result[] {
@@ -33,22 +57,41 @@ function randomLog(seed: number, length: number, clients = 6): Command[] {
     seqs.set(c, Math.max(last, seq));
     const k = pick(rng, keys);
     const kind = pick(rng, ['put', 'get', 'del', 'cas', 'cas'] as const);
-    log.push(kind === 'put' ? put(c, seq, k, pick(rng, values)) : kind === 'get' ? get(c, seq, k) : kind === 'del' ? del(c, seq, k) : cas(c, seq, k, rng() < 0.3 ? null : pick(rng, values), pick(rng, values)));
+    log.push(
+      kind === 'put'
+        ? put(c, seq, k, pick(rng, values))
+        : kind === 'get'
+          ? get(c, seq, k)
+          : kind === 'del'
+            ? del(c, seq, k)
+            : cas(c, seq, k, rng() < 0.3 ? null : pick(rng, values), pick(rng, values)),
+    );
   }
   return log;
 }
 
 test('put, get and del: put and del return the previous value, get reads null when absent', (t) => {
   const kv = new KvStore();
-  t.deepEqual(feed(kv, [get('a', 1, 'k'), put('a', 2, 'k', 'v1'), put('a', 3, 'k', 'v2'), get('a', 4, 'k'), del('a', 5, 'k'), del('a', 6, 'k'), get('a', 7, 'k')]), [
-    { status: 'ok', value: null },
-    { status: 'ok' },
-    { status: 'ok', prev: 'v1' },
-    { status: 'ok', value: 'v2' },
-    { status: 'ok', prev: 'v2' },
-    { status: 'ok' },
-    { status: 'ok', value: null },
-  ]);
+  t.deepEqual(
+    feed(kv, [
+      get('a', 1, 'k'),
+      put('a', 2, 'k', 'v1'),
+      put('a', 3, 'k', 'v2'),
+      get('a', 4, 'k'),
+      del('a', 5, 'k'),
+      del('a', 6, 'k'),
+      get('a', 7, 'k'),
+    ]),
+    [
+      { status: 'ok', value: null },
+      { status: 'ok' },
+      { status: 'ok', prev: 'v1' },
+      { status: 'ok', value: 'v2' },
+      { status: 'ok', prev: 'v2' },
+      { status: 'ok' },
+      { status: 'ok', value: null },
+    ],
+  );
   t.is(kv.size, 0);
   t.is(kv.appliedIndex, 7);
   feed(kv, [put('a', 8, 'k', ''), put('a', 9, 'j', 'x')]);
@@ -63,7 +106,11 @@ test('cas sets the value only when the current value equals expected; null expec
   t.is(kv.read('k'), null, 'a mismatch changes nothing');
   t.deepEqual(feed(kv, [cas('a', 2, 'k', null, 'v1')]), [{ status: 'ok' }]);
   t.is(kv.read('k'), 'v1');
-  t.deepEqual(feed(kv, [cas('a', 3, 'k', null, 'v2')]), [{ status: 'mismatch', current: 'v1' }], 'expected absent, but present');
+  t.deepEqual(
+    feed(kv, [cas('a', 3, 'k', null, 'v2')]),
+    [{ status: 'mismatch', current: 'v1' }],
+    'expected absent, but present',
+  );
   t.deepEqual(feed(kv, [cas('a', 4, 'k', 'v0', 'v2')]), [{ status: 'mismatch', current: 'v1' }]);
   t.deepEqual(feed(kv, [cas('a', 5, 'k', 'v1', 'v2')]), [{ status: 'ok' }]);
   t.is(kv.read('k'), 'v2');
@@ -88,7 +135,11 @@ test('a retried command returns its original result and is not applied again', (
 
   t.deepEqual(kv.apply(get('c', 1, 'k'), 4), { status: 'ok', value: 'from-b' });
   kv.apply(del('b', 2, 'k'), 5);
-  t.deepEqual(kv.apply(get('c', 1, 'k'), 6), { status: 'ok', value: 'from-b' }, 'a retried get returns what it read then');
+  t.deepEqual(
+    kv.apply(get('c', 1, 'k'), 6),
+    { status: 'ok', value: 'from-b' },
+    'a retried get returns what it read then',
+  );
   t.deepEqual(kv.apply(cas('c', 2, 'k', null, 'c'), 7), { status: 'ok' });
   kv.apply(put('b', 3, 'k', 'b3'), 8);
   t.deepEqual(kv.apply(cas('c', 2, 'k', null, 'c'), 9), { status: 'ok' }, 'a retried cas is not re-evaluated');
@@ -114,7 +165,14 @@ test('an unknown client is new only at seq 1; a higher seq is expired and not ap
 });
 
 test('past maxSessions the session with the oldest apply index is evicted, the same on every replica', (t) => {
-  const log = [put('a', 1, 'k', '1'), put('b', 1, 'k', '2'), put('c', 1, 'k', '3'), get('a', 2, 'k'), put('b', 1, 'k', '2'), put('d', 1, 'k', '4')];
+  const log = [
+    put('a', 1, 'k', '1'),
+    put('b', 1, 'k', '2'),
+    put('c', 1, 'k', '3'),
+    get('a', 2, 'k'),
+    put('b', 1, 'k', '2'),
+    put('d', 1, 'k', '4'),
+  ];
   const r1 = new KvStore({ maxSessions: 3 });
   const r2 = new KvStore({ maxSessions: 3 });
   feed(r1, log);
@@ -122,7 +180,10 @@ test('past maxSessions the session with the oldest apply index is evicted, the s
   // Apply indexes: a@4 (re-applied at seq 2), b@2 (the retry at 5 is no apply), c@3, d@6: b is oldest.
   t.is(r1.sessionCount, 3);
   t.is(r1.session('b'), undefined, 'b was evicted');
-  t.deepEqual(['a', 'c', 'd'].map((c) => r1.session(c)?.index), [4, 3, 6]);
+  t.deepEqual(
+    ['a', 'c', 'd'].map((c) => r1.session(c)?.index),
+    [4, 3, 6],
+  );
   t.deepEqual(r1.snapshot(), r2.snapshot(), 'both replicas kept the same sessions');
   // What the evicted client sees: its next command is refused, not applied.
   t.deepEqual(r1.apply(put('b', 2, 'k', 'late'), 7), { status: 'expired' });
@@ -133,10 +194,19 @@ test('past maxSessions the session with the oldest apply index is evicted, the s
 test('apply refuses indexes out of order and invalid commands, changing nothing', (t) => {
   const kv = new KvStore();
   kv.apply(put('a', 1, 'k', 'v'), 3);
-  t.throws(() => kv.apply(put('a', 2, 'k', 'w'), 3), { instanceOf: RangeError, message: /log index 3 is not above the applied index 3/ });
+  t.throws(() => kv.apply(put('a', 2, 'k', 'w'), 3), {
+    instanceOf: RangeError,
+    message: /log index 3 is not above the applied index 3/,
+  });
   t.throws(() => kv.apply(put('a', 2, 'k', 'w'), 2.5), { instanceOf: RangeError });
-  t.throws(() => kv.apply(put('a', 2, '', 'w'), 4), { instanceOf: TypeError, message: /invalid command at index 4: put: "k" \(key\) must be a non-empty string/ });
-  t.throws(() => kv.apply(put('a', 0, 'k', 'w'), 4), { instanceOf: TypeError, message: /"s" \(seq\) must be a positive integer/ });
+  t.throws(() => kv.apply(put('a', 2, '', 'w'), 4), {
+    instanceOf: TypeError,
+    message: /invalid command at index 4: put: "k" \(key\) must be a non-empty string/,
+  });
+  t.throws(() => kv.apply(put('a', 0, 'k', 'w'), 4), {
+    instanceOf: TypeError,
+    message: /"s" \(seq\) must be a positive integer/,
+  });
   t.is(kv.appliedIndex, 3);
   t.is(kv.read('k'), 'v');
 });
@@ -156,7 +226,10 @@ test('snapshot and restore give an equal store that goes on exactly like the ori
   t.deepEqual(feed(copy, log.slice(400)), feed(kv, log.slice(400)));
   t.deepEqual(copy.snapshot(), kv.snapshot());
   const results = feed(new KvStore({ maxSessions: 4 }), log);
-  t.true(results.some((r) => r.status === 'stale') && results.some((r) => r.status === 'mismatch'), 'the log has stale duplicates and cas mismatches');
+  t.true(
+    results.some((r) => r.status === 'stale') && results.some((r) => r.status === 'mismatch'),
+    'the log has stale duplicates and cas mismatches',
+  );
 });
 
 test('restore refuses a damaged or foreign snapshot, saying what is wrong', (t) => {
@@ -172,7 +245,10 @@ test('restore refuses a damaged or foreign snapshot, saying what is wrong', (t) 
   bad(new Uint8Array([0xff, 0xfe]), /not UTF-8 JSON/);
   bad(good.replace('paxos-kv/1', 'paxos-kv/9'), /"format" is not "paxos-kv\/1"/);
   bad(good.replace('"applied":2', '"applied":-1'), /"applied" must be a non-negative integer/);
-  bad(good.replace('["k1","w"],["k2","v"]', '["k2","v"],["k1","w"]'), /data\[1\]: key "k1" is not after the previous key/);
+  bad(
+    good.replace('["k1","w"],["k2","v"]', '["k2","v"],["k1","w"]'),
+    /data\[1\]: key "k1" is not after the previous key/,
+  );
   bad(good.replace('["k1","w"]', '["","w"]'), /data\[0\]: "k" \(key\) must be a non-empty string/);
   bad(good.replace('["k1","w"]', '["k1",7]'), /data\[0\]: value must be a string/);
   bad(good.replace('["a",2,2,', '["a",2,3,'), /sessions\[0\]: index must be .* at most "applied" \(2\)/);
@@ -197,17 +273,37 @@ test('two replicas fed the same log write byte-identical replica files, whatever
   feed(x, [put('a', 1, 'b', '2'), put('a', 2, 'a', '1'), put('a', 3, 'é', 'e'), put('a', 4, 'Z', 'z')]);
   feed(y, [put('b', 1, 'é', 'e'), put('b', 2, 'a', '1'), put('b', 3, 'Z', 'z'), put('b', 4, 'b', '2')]);
   t.is(x.toReplicaFile(), y.toReplicaFile());
-  t.is(x.toReplicaFile(), '{"applied":4,"keys":4}\n{"key":"Z","value":"z"}\n{"key":"a","value":"1"}\n{"key":"b","value":"2"}\n{"key":"é","value":"e"}\n');
+  t.is(
+    x.toReplicaFile(),
+    '{"applied":4,"keys":4}\n{"key":"Z","value":"z"}\n{"key":"a","value":"1"}\n{"key":"b","value":"2"}\n{"key":"é","value":"e"}\n',
+  );
   t.is(new KvStore().toReplicaFile(), '{"applied":0,"keys":0}\n');
 });
 
 test('every command and result survives the wire encoding', (t) => {
-  const cmds: Command[] = [put('c', 1, 'k', 'v'), get('c', 2, 'ключ🙂'), del('c', 3, 'k'), cas('c', 4, 'k', null, ''), cas('c', 5, 'k', 'a', 'b'), { op: 'noop' }];
-  for (const c of cmds) t.deepEqual(decodeCommand(JSON.parse(JSON.stringify(encodeCommand(c)))), { ok: true, value: c });
+  const cmds: Command[] = [
+    put('c', 1, 'k', 'v'),
+    get('c', 2, 'ключ🙂'),
+    del('c', 3, 'k'),
+    cas('c', 4, 'k', null, ''),
+    cas('c', 5, 'k', 'a', 'b'),
+    { op: 'noop' },
+  ];
+  for (const c of cmds)
+    t.deepEqual(decodeCommand(JSON.parse(JSON.stringify(encodeCommand(c)))), { ok: true, value: c });
   t.is(JSON.stringify(encodeCommand(cmds[4]!)), '{"o":"cas","c":"c","s":5,"k":"k","e":"a","v":"b"}');
   t.is(JSON.stringify(encodeCommand(cmds[3]!)), '{"o":"cas","c":"c","s":4,"k":"k","e":null,"v":""}');
-  const results: Result[] = [{ status: 'ok' }, { status: 'ok', prev: 'p' }, { status: 'ok', value: null }, { status: 'ok', value: '' }, { status: 'mismatch', current: null }, { status: 'stale', last: 3 }, { status: 'expired' }];
-  for (const r of results) t.deepEqual(decodeResult(JSON.parse(JSON.stringify(encodeResult(r)))), { ok: true, value: r });
+  const results: Result[] = [
+    { status: 'ok' },
+    { status: 'ok', prev: 'p' },
+    { status: 'ok', value: null },
+    { status: 'ok', value: '' },
+    { status: 'mismatch', current: null },
+    { status: 'stale', last: 3 },
+    { status: 'expired' },
+  ];
+  for (const r of results)
+    t.deepEqual(decodeResult(JSON.parse(JSON.stringify(encodeResult(r)))), { ok: true, value: r });
   t.is(JSON.stringify(encodeResult({ status: 'mismatch', current: 'x' })), '{"r":"mismatch","cur":"x"}');
   t.false(decodeResult({ r: 'ok', p: 'x', v: 'y' }).ok);
   t.false(decodeResult({ r: 'stale', last: 0 }).ok);
@@ -234,12 +330,21 @@ test('decodeCommand says why a command is invalid', (t) => {
   t.regex(why({ ...base, k: 7 }), /"k" \(key\) must be a non-empty string; got 7/);
   t.regex(why({ ...base, k: 'a\ud800b' }), /"k" \(key\) has a lone UTF-16 surrogate/);
   t.is(why({ ...base, k: 'é'.repeat(MAX_KEY_BYTES / 2) }), 'accepted', 'exactly 1 KiB of UTF-8');
-  t.regex(why({ ...base, k: `${'é'.repeat(MAX_KEY_BYTES / 2)}x` }), /"k" \(key\) is 1025 bytes in UTF-8, over the 1024-byte limit/);
+  t.regex(
+    why({ ...base, k: `${'é'.repeat(MAX_KEY_BYTES / 2)}x` }),
+    /"k" \(key\) is 1025 bytes in UTF-8, over the 1024-byte limit/,
+  );
   t.is(why({ ...base, v: 'x'.repeat(MAX_VALUE_BYTES) }), 'accepted');
-  t.regex(why({ ...base, v: '€'.repeat(MAX_VALUE_BYTES / 3 + 1) }), /put: "v" is 65538 bytes in UTF-8, over the 65536-byte limit/);
+  t.regex(
+    why({ ...base, v: '€'.repeat(MAX_VALUE_BYTES / 3 + 1) }),
+    /put: "v" is 65538 bytes in UTF-8, over the 65536-byte limit/,
+  );
   t.regex(why({ ...base, v: undefined }), /put: "v" must be a string; got nothing/);
   t.regex(why({ ...base, v: '\udfff' }), /"v" has a lone UTF-16 surrogate/);
-  t.regex(why({ o: 'cas', c: 'c', s: 1, k: 'k', v: 'v' }), /cas: missing "e" \(expected value; null means the key must be absent\)/);
+  t.regex(
+    why({ o: 'cas', c: 'c', s: 1, k: 'k', v: 'v' }),
+    /cas: missing "e" \(expected value; null means the key must be absent\)/,
+  );
   t.regex(why({ o: 'cas', c: 'c', s: 1, k: 'k', e: 3, v: 'v' }), /cas: "e" must be a string/);
   t.regex(why({ o: 'get', c: 'c', s: 1, k: 'k', v: 'v' }), /get: unexpected field "v"/);
 });
@@ -249,8 +354,15 @@ test('checkCommand (the edge) hands back the object it was given, or a canonical
   const c = checkCommand(raw);
   t.true(c.ok && c.value === raw, 'no copy, no decode');
   const reordered = checkCommand({ v: 'x', e: null, k: 'k', s: 1, c: 'c', o: 'cas' });
-  t.true(reordered.ok && JSON.stringify(reordered.value) === JSON.stringify(raw), 'canonical key order, as every replica logs it');
-  t.deepEqual(checkCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }), decodeCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }) as unknown, 'the same verdict and reason');
+  t.true(
+    reordered.ok && JSON.stringify(reordered.value) === JSON.stringify(raw),
+    'canonical key order, as every replica logs it',
+  );
+  t.deepEqual(
+    checkCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }),
+    decodeCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }) as unknown,
+    'the same verdict and reason',
+  );
   t.deepEqual(checkClientCommand({ o: 'noop' }), { ok: false, why: 'a client cannot send a noop' });
   const log = randomLog(7, 300);
   const typed = new KvStore({ maxSessions: 4 });
@@ -306,7 +418,13 @@ test('view and KvBuilder: a store sent in pieces, or written as lines, rebuilds 
   // Every kind of write after the view: change, delete, delete and add back, add.
   const keys = [...new Set(JSON.parse(new TextDecoder().decode(before)).data.map(([k]: [string]) => k) as string[])];
   t.true(keys.length >= 3);
-  feed(kv, [put('late', 1, keys[0]!, 'after the view'), del('late', 2, keys[1]!), del('late', 3, keys[2]!), put('late', 4, keys[2]!, 'back'), put('late', 5, 'new key', 'x')]);
+  feed(kv, [
+    put('late', 1, keys[0]!, 'after the view'),
+    del('late', 2, keys[1]!),
+    del('late', 3, keys[2]!),
+    put('late', 4, keys[2]!, 'back'),
+    put('late', 5, 'new key', 'x'),
+  ]);
   // Pieces, a small budget so there are many: keys first, then sessions, never an empty one but for an empty store.
   const pieces = [...view.pieces(40)];
   t.true(pieces.length > 3);
@@ -326,7 +444,10 @@ test('view and KvBuilder: a store sent in pieces, or written as lines, rebuilds 
   // Damage is named.
   const lines = [...view.lines()].map((l) => l.slice(0, -1));
   t.throws(() => KvBuilder.fromLines(lines.slice(0, -1)), { instanceOf: SnapshotError, message: /cut short/ });
-  t.throws(() => KvBuilder.fromLines([lines[0]!, lines[1]!, lines[1]!]), { instanceOf: SnapshotError, message: /appears twice|more lines/ });
+  t.throws(() => KvBuilder.fromLines([lines[0]!, lines[1]!, lines[1]!]), {
+    instanceOf: SnapshotError,
+    message: /appears twice|more lines/,
+  });
   t.throws(() => new KvBuilder(3).entry(['k', 5]), { instanceOf: SnapshotError, message: /value must be a string/ });
   view.close();
   t.is(kv.openViews, 0, 'a closed view no longer follows the writes');

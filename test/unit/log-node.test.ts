@@ -5,7 +5,19 @@ import test from 'ava';
 import type { PeerId } from '../../src/paxos/ids.js';
 import { ballotOwner, nextBallot } from '../../src/log/ballot.js';
 import { LogNode } from '../../src/log/node.js';
-import { DEFAULT_LOG_TIMING, EMPTY_RECOVERED, replay, type Batch, type LogMessage, type LogRecord, type LogTiming, type LogVariant, type Ready, type Recovered, type StateSnapshot } from '../../src/log/types.js';
+import {
+  DEFAULT_LOG_TIMING,
+  EMPTY_RECOVERED,
+  replay,
+  type Batch,
+  type LogMessage,
+  type LogRecord,
+  type LogTiming,
+  type LogVariant,
+  type Ready,
+  type Recovered,
+  type StateSnapshot,
+} from '../../src/log/types.js';
 
 /** A stand-in for a shell's store: the core only passes it along. */
 const store = (appliedIndex: number): StateSnapshot => ({ appliedIndex });
@@ -49,7 +61,18 @@ class Net {
 
   boot(id: PeerId, rec: Recovered, recover = false, variant?: LogVariant): LogNode {
     // random 0: the election timeout is exactly electionTicks.
-    const node = new LogNode({ self: id, replicas: this.n, timing: this.timing, random: () => 0, life: ++this.lives, recover, ...(variant === undefined ? {} : { variant }) }, rec);
+    const node = new LogNode(
+      {
+        self: id,
+        replicas: this.n,
+        timing: this.timing,
+        random: () => 0,
+        life: ++this.lives,
+        recover,
+        ...(variant === undefined ? {} : { variant }),
+      },
+      rec,
+    );
     this.nodes.set(id, node);
     if (!this.records.has(id)) this.records.set(id, []);
     this.learned.set(id, this.learned.get(id) ?? new Map());
@@ -69,7 +92,8 @@ class Net {
       const r = node.ready();
       out.push(r);
       this.records.get(id)!.push(...r.records);
-      for (const o of [...r.early, ...r.messages]) for (const to of o.to) this.mail.push({ from: id, to, msg: JSON.parse(JSON.stringify(o.msg)) as LogMessage });
+      for (const o of [...r.early, ...r.messages])
+        for (const to of o.to) this.mail.push({ from: id, to, msg: JSON.parse(JSON.stringify(o.msg)) as LogMessage });
       for (const l of r.learned) this.learned.get(id)!.set(l.slot, JSON.stringify(l.v));
       if (r.snapshot !== null) {
         this.snapshots.set(id, [...(this.snapshots.get(id) ?? []), r.snapshot]);
@@ -111,7 +135,9 @@ class Net {
   }
 
   /** Take (and remove) the mail matching `match`. */
-  take(match: (from: PeerId, to: PeerId, msg: LogMessage) => boolean): Array<{ from: PeerId; to: PeerId; msg: LogMessage }> {
+  take(
+    match: (from: PeerId, to: PeerId, msg: LogMessage) => boolean,
+  ): Array<{ from: PeerId; to: PeerId; msg: LogMessage }> {
     const got = this.mail.filter((m) => match(m.from, m.to, m.msg));
     this.mail = this.mail.filter((m) => !match(m.from, m.to, m.msg));
     return got;
@@ -191,11 +217,40 @@ test('a new leader adopts, per slot, the highest-ballot vote a quorum reports, a
   const B: Batch = [cmd('b', 1)];
   const C: Batch = [cmd('c', 1)];
   const D: Batch = [cmd('d', 1)];
-  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 2, v: A }, { s: 4, n: 7, v: C }, { s: 5, n: 3, v: D }] });
+  net.step(1, {
+    type: 'prepare_ack',
+    life: net.node(1).life,
+    from: 2,
+    n: b,
+    slot: 1,
+    promised: b,
+    base: 1,
+    votes: [
+      { s: 1, n: 2, v: A },
+      { s: 4, n: 7, v: C },
+      { s: 5, n: 3, v: D },
+    ],
+  });
   t.is(net.node(1).role, 'candidate', 'one ack and its own promise are not a quorum of 5');
-  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 3, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 8, v: B }, { s: 5, n: 4, v: A }] });
+  net.step(1, {
+    type: 'prepare_ack',
+    life: net.node(1).life,
+    from: 3,
+    n: b,
+    slot: 1,
+    promised: b,
+    base: 1,
+    votes: [
+      { s: 1, n: 8, v: B },
+      { s: 5, n: 4, v: A },
+    ],
+  });
   t.is(net.node(1).role, 'leader');
-  const accepts = new Map(net.take((_f, to, m) => to === 2 && m.type === 'accept').map((x) => [(x.msg as Msg<'accept'>).slot, x.msg as Msg<'accept'>]));
+  const accepts = new Map(
+    net
+      .take((_f, to, m) => to === 2 && m.type === 'accept')
+      .map((x) => [(x.msg as Msg<'accept'>).slot, x.msg as Msg<'accept'>]),
+  );
   t.deepEqual([...accepts.keys()].sort(), [1, 2, 3, 4, 5]);
   t.deepEqual(accepts.get(1)!.v, B, 'slot 1: ballot 8 beats ballot 2');
   t.deepEqual(accepts.get(2)!.v, [], 'slot 2: a hole, a no-op');
@@ -217,7 +272,19 @@ test('a value a quorum member knows chosen beats any vote, and is learned, not p
   const X: Batch = [cmd('x', 1)];
   const Y: Batch = [cmd('y', 1)];
   // Slot 1: replica 1 itself voted Y at a higher ballot than X's; replica 2 knows X chosen.
-  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 1, votes: [{ s: 1, n: 0, v: X, chosen: true }, { s: 2, n: 1, v: Y }] });
+  net.step(1, {
+    type: 'prepare_ack',
+    life: net.node(1).life,
+    from: 2,
+    n: b,
+    slot: 1,
+    promised: b,
+    base: 1,
+    votes: [
+      { s: 1, n: 0, v: X, chosen: true },
+      { s: 2, n: 1, v: Y },
+    ],
+  });
   t.is(net.node(1).role, 'leader');
   t.is(net.learned.get(1)!.get(1), JSON.stringify(X));
   const accepts = net.take((_f, to, m) => to === 2 && m.type === 'accept').map((x) => x.msg as Msg<'accept'>);
@@ -251,7 +318,17 @@ test('prepare acks for another ballot are not counted', (t) => {
   net.tick(1, TIMING.electionTicks);
   const b = net.node(1).currentBallot;
   net.take(() => true);
-  for (const from of [2, 3, 4]) net.step(1, { type: 'prepare_ack', life: net.node(1).life, from, n: b + 5, slot: 1, promised: b + 5, base: 1, votes: [] });
+  for (const from of [2, 3, 4])
+    net.step(1, {
+      type: 'prepare_ack',
+      life: net.node(1).life,
+      from,
+      n: b + 5,
+      slot: 1,
+      promised: b + 5,
+      base: 1,
+      votes: [],
+    });
   t.is(net.node(1).role, 'candidate');
   net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 1, votes: [] });
   net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 1, votes: [] });
@@ -316,10 +393,13 @@ test('replay: a "c" record takes the latest vote before it; "e" carries its valu
     2,
   );
   t.is(rec.promised, 4, 'a promise never goes down');
-  t.deepEqual([...rec.chosen], [
-    [3, B],
-    [4, A],
-  ]);
+  t.deepEqual(
+    [...rec.chosen],
+    [
+      [3, B],
+      [4, A],
+    ],
+  );
   t.false(rec.votes.has(2));
   t.is(rec.snapshotIndex, 2);
 });
@@ -385,7 +465,10 @@ test('a follower behind the compacted log catches up by snapshot, then by entrie
   t.truthy(net.node(1).chosenAt(5));
   net.step(1, { type: 'fetch', from: 3, slot: 1 });
   t.deepEqual(net.sendSnapshotTo.get(1), [3]);
-  t.false(net.mail.some((m) => m.msg.type === 'entries'), 'no entries below the log start');
+  t.false(
+    net.mail.some((m) => m.msg.type === 'entries'),
+    'no entries below the log start',
+  );
   // The shell sends the store at its applied slot (here 6: it applied all).
   net.take(() => true);
   net.tick(1, TIMING.heartbeatTicks);
@@ -412,7 +495,16 @@ test('a candidate that is behind a quorum member compacted log catches up instea
   net.tick(1, TIMING.electionTicks);
   const b = net.node(1).currentBallot;
   net.take(() => true);
-  net.step(1, { type: 'prepare_ack', life: net.node(1).life, from: 2, n: b, slot: 1, promised: b, base: 10, votes: [] });
+  net.step(1, {
+    type: 'prepare_ack',
+    life: net.node(1).life,
+    from: 2,
+    n: b,
+    slot: 1,
+    promised: b,
+    base: 10,
+    votes: [],
+  });
   t.is(net.node(1).role, 'follower');
   t.like(net.mail.find((m) => m.from === 1)?.msg, { type: 'fetch', slot: 1 });
 });
@@ -433,7 +525,10 @@ test('batching: with the window full, waiting commands share the next slot', (t)
     'one slot in flight',
   );
   net.deliver((f, to) => to !== 3 && f !== 3);
-  const slots = [...net.learned.get(1)!].map(([s, v]) => [s, (JSON.parse(v) as unknown[]).map((c) => (c as { c: string }).c).join('')]);
+  const slots = [...net.learned.get(1)!].map(([s, v]) => [
+    s,
+    (JSON.parse(v) as unknown[]).map((c) => (c as { c: string }).c).join(''),
+  ]);
   t.deepEqual(slots, [
     [1, 'a'],
     [2, 'bcd'],
@@ -490,7 +585,10 @@ test('a candidate hands new commands and reads back at once; commands pending fr
     net.deliver();
   }
   t.is(net.node(1).role, 'leader');
-  t.true([...net.learned.get(1)!.values()].some((v) => v.includes('"c":"c"')), `learned ${JSON.stringify([...net.learned.get(1)!])}`);
+  t.true(
+    [...net.learned.get(1)!.values()].some((v) => v.includes('"c":"c"')),
+    `learned ${JSON.stringify([...net.learned.get(1)!])}`,
+  );
   t.false([...net.learned.get(1)!.values()].some((v) => v.includes('"c":"d"')));
 });
 
@@ -579,18 +677,31 @@ test('a read arriving during a round waits for the next one; a lost round is ask
   net.take(() => true); // the round's heartbeats are lost
   net.node(1).read([2]);
   net.drain(1);
-  t.deepEqual(net.take(() => true), [], 'one round at a time');
+  t.deepEqual(
+    net.take(() => true),
+    [],
+    'one round at a time',
+  );
   net.tick(1, TIMING.heartbeatTicks);
   const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
-  t.true(hb.every((h) => (h.msg as Msg<'heartbeat'>).r !== undefined), 'the periodic heartbeat carries the round');
+  t.true(
+    hb.every((h) => (h.msg as Msg<'heartbeat'>).r !== undefined),
+    'the periodic heartbeat carries the round',
+  );
   net.step(2, hb[0]!.msg);
   net.deliver((_f, _t, m) => m.type === 'heartbeat_ack');
-  t.deepEqual(net.reads.get(1)!.map((x) => x.id), [1]);
+  t.deepEqual(
+    net.reads.get(1)!.map((x) => x.id),
+    [1],
+  );
   // The next round, for read 2, started as soon as the first was confirmed
   // (its heartbeats were dropped above; the periodic one asks again).
   net.tick(1, TIMING.heartbeatTicks);
   net.deliver();
-  t.deepEqual(net.reads.get(1)!.map((x) => x.id), [1, 2]);
+  t.deepEqual(
+    net.reads.get(1)!.map((x) => x.id),
+    [1, 2],
+  );
 });
 
 test('a deposed leader does not answer reads: the acks carry the higher promise and it runs phase 1 again', (t) => {
@@ -625,7 +736,11 @@ test('a deposed leader does not answer reads: the acks carry the higher promise 
     net.tick(3);
     net.deliver();
   }
-  t.is(net.reads.get(1)!.length, 1, `roles ${[1, 2, 3].map((id) => `${net.node(id).role}@${net.node(id).currentBallot}/${net.node(id).leader}`).join(' ')}`);
+  t.is(
+    net.reads.get(1)!.length,
+    1,
+    `roles ${[1, 2, 3].map((id) => `${net.node(id).role}@${net.node(id).currentBallot}/${net.node(id).leader}`).join(' ')}`,
+  );
   t.true(net.reads.get(1)![0]!.index >= 2);
 });
 
@@ -642,7 +757,10 @@ test('a follower asks the leader for the index and answers itself; with no leade
   net.node(2).read([6, 7]);
   net.drain(2);
   const ask = net.take((_f, _t, m) => m.type === 'read_index');
-  t.deepEqual(ask.map((a) => [a.from, a.to, (a.msg as Msg<'read_index'>).ids]), [[2, 1, [6, 7]]]);
+  t.deepEqual(
+    ask.map((a) => [a.from, a.to, (a.msg as Msg<'read_index'>).ids]),
+    [[2, 1, [6, 7]]],
+  );
   net.step(1, ask[0]!.msg);
   net.deliver();
   t.deepEqual(net.reads.get(2), [
@@ -662,7 +780,10 @@ test('a follower asks the leader for the index and answers itself; with no leade
     net.deliver();
   }
   t.deepEqual(asks, [[8]]);
-  t.deepEqual(net.reads.get(2)!.map((x) => x.id), [6, 7]);
+  t.deepEqual(
+    net.reads.get(2)!.map((x) => x.id),
+    [6, 7],
+  );
 });
 
 test('compaction keeps at most keepBytes of chosen values behind the snapshot', (t) => {
@@ -718,7 +839,10 @@ test('a restarted follower whose read ids start again at 1 is not answered by a 
   net.node(2).read([2]);
   net.drain(2);
   net.deliver();
-  t.true(net.reads.get(2)!.every((r) => r.index >= 2), JSON.stringify(net.reads.get(2)));
+  t.true(
+    net.reads.get(2)!.every((r) => r.index >= 2),
+    JSON.stringify(net.reads.get(2)),
+  );
 });
 
 test('an ack to a heartbeat from an earlier life of the leader, answered with a promise equal to its new ballot, confirms no read round', (t) => {
@@ -763,7 +887,11 @@ test('an ack to a heartbeat from an earlier life of the leader, answered with a 
   net.take(() => true);
   // The stale ack arrives: it confirms nothing.
   net.step(1, staleAck!.msg);
-  t.is(net.reads.get(1)!.find((x) => x.id === 7), undefined, 'read 7 is not confirmed: no replica heard its round');
+  t.is(
+    net.reads.get(1)!.find((x) => x.id === 7),
+    undefined,
+    'read 7 is not confirmed: no replica heard its round',
+  );
 });
 
 // ---- recovery of a replica that lost its disk (src/log/recovery.ts) ---------
@@ -790,9 +918,18 @@ test('a recovering replica asks every other replica, and votes for nothing meanw
   net.step(3, { type: 'prepare', from: 2, n: b + 1, slot: 1, life: 5 });
   net.step(3, { type: 'accept', from: 1, n: b, slot: 3, v: [cmd('z', 1)], commit: 3 });
   net.step(3, { type: 'heartbeat', from: 1, n: b, commit: 3, r: 1 });
-  t.deepEqual(net.take((f) => f === 3), []);
+  t.deepEqual(
+    net.take((f) => f === 3),
+    [],
+  );
   t.is(net.node(3).promise, 0);
-  t.false(net.records.get(3)!.slice(before).some((r) => r.t === 'v' || r.t === 'p'), 'no vote and no promise written');
+  t.false(
+    net.records
+      .get(3)!
+      .slice(before)
+      .some((r) => r.t === 'v' || r.t === 'p'),
+    'no vote and no promise written',
+  );
   // Clients are turned away, not parked.
   net.propose(3, [cmd('c', 1)]);
   t.is(net.unplaced.get(3)!.length, 1);
@@ -811,7 +948,10 @@ test('a majority of answers is not enough: it waits for every other replica', (t
   t.deepEqual(net.node(3).recoveryMissing, [1]);
   // It asks again, only those that have not answered.
   net.tick(3, TIMING.resendTicks);
-  t.deepEqual(net.take((f, _to, m) => f === 3 && m.type === 'recover').map((a) => a.to), [1]);
+  t.deepEqual(
+    net.take((f, _to, m) => f === 3 && m.type === 'recover').map((a) => a.to),
+    [1],
+  );
 });
 
 test('recovered: the highest promise, the highest-ballot vote per slot and the chosen values, then it votes again', (t) => {
@@ -833,7 +973,12 @@ test('recovered: the highest promise, the highest-ballot vote per slot and the c
   net.tick(1, TIMING.resendTicks);
   const [accept] = net.take((f, to, m) => f === 1 && to === 3 && m.type === 'accept');
   net.step(3, accept!.msg);
-  t.like(net.take((f, _to, m) => f === 3 && m.type === 'accept_ack')[0]?.msg, { type: 'accept_ack', n: b, slot: 4, promised: b });
+  t.like(net.take((f, _to, m) => f === 3 && m.type === 'accept_ack')[0]?.msg, {
+    type: 'accept_ack',
+    n: b,
+    slot: 4,
+    promised: b,
+  });
 });
 
 test('a prepare_ack that echoes an earlier life of the candidate is not counted', (t) => {
@@ -841,7 +986,16 @@ test('a prepare_ack that echoes an earlier life of the candidate is not counted'
   net.tick(1, TIMING.electionTicks);
   const b = net.node(1).currentBallot;
   net.take(() => true);
-  net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, life: net.node(1).life + 1000, promised: b, base: 1, votes: [] });
+  net.step(1, {
+    type: 'prepare_ack',
+    from: 2,
+    n: b,
+    slot: 1,
+    life: net.node(1).life + 1000,
+    promised: b,
+    base: 1,
+    votes: [],
+  });
   t.is(net.node(1).role, 'candidate', 'an ack to a prepare of another life');
   net.step(1, { type: 'prepare_ack', from: 2, n: b, slot: 1, life: net.node(1).life, promised: b, base: 1, votes: [] });
   t.is(net.node(1).role, 'leader');

@@ -30,7 +30,10 @@ test('300 seeds of 5 replicas: no violation, every history linearizable, and eve
   t.true(c.multiCommandSlots > 1000, `${c.multiCommandSlots} batched slots`);
   t.true(c.forwards > 1000 && c.unplaced > 100 && c.retries > 1000, 'forwards, unplaced commands and client retries');
   t.true(c.catchUpToNonFollower > 10, `${c.catchUpToNonFollower} catch-up replies reaching a leader or candidate`);
-  t.true(c.wipes > 20 && c.corruptions > 50 && c.damagedSnapshots > 10, `${c.wipes} wiped disks, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots`);
+  t.true(
+    c.wipes > 20 && c.corruptions > 50 && c.damagedSnapshots > 10,
+    `${c.wipes} wiped disks, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots`,
+  );
   t.true(c.rejoins > 5 * s.runs, `${c.rejoins} recoveries finished (every replica's first start is one)`);
   t.log(
     `${s.runs} seeds in ${s.seconds.toFixed(1)} s: ${s.ops.ok} ok / ${s.ops.fail} fail / ${s.ops.info} info ops, ${s.slots} slots, live ${s.live}/${s.runs}; ` +
@@ -80,7 +83,8 @@ for (const c of CONTROLS) {
     const s = sweepLogWorld(1, c.within, { variant: c.variant, stopAtFirst: true });
     const first = s.violations[0];
     t.truthy(first, `${c.variant} survived ${s.runs} seeds`);
-    if (c.variant === 'staleReads') t.is(first?.kind, 'linearizability', 'only the client history can show a stale read');
+    if (c.variant === 'staleReads')
+      t.is(first?.kind, 'linearizability', 'only the client history can show a stale read');
     if (c.variant === 'skipPhase1' || c.variant === 'applyPastHole') t.is(first?.kind, 'safety');
     t.log(`${c.variant}: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
   });
@@ -92,7 +96,9 @@ test('negative control: restarting with an empty disk does visible damage (two v
   const first = s.violations[0];
   t.truthy(first, `forgetLog did no visible damage in ${s.runs} seeds`);
   t.not(first?.kind, 'durability');
-  t.log(`forgetLog, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
+  t.log(
+    `forgetLog, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`,
+  );
 });
 
 for (const variant of ['voteAtOnce', 'corruptAsTorn'] as const) {
@@ -101,12 +107,19 @@ for (const variant of ['voteAtOnce', 'corruptAsTorn'] as const) {
     const first = s.violations[0];
     t.truthy(first, `${variant} did no visible damage in ${s.runs} seeds`);
     t.not(first?.kind, 'durability');
-    t.log(`${variant}, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
+    t.log(
+      `${variant}, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`,
+    );
   });
 }
 
 test('negative control: recovery that ends on a majority of answers (one other replica of 3) chooses two values for a slot within 150 seeds', (t) => {
-  const s = sweepLogWorld(1, 150, { variant: 'fewRecoverers', replicas: 3, stopAtFirst: true, durabilityChecks: false });
+  const s = sweepLogWorld(1, 150, {
+    variant: 'fewRecoverers',
+    replicas: 3,
+    stopAtFirst: true,
+    durabilityChecks: false,
+  });
   const first = s.violations[0];
   t.truthy(first, `fewRecoverers survived ${s.runs} seeds`);
   t.not(first?.kind, 'durability');

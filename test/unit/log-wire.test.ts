@@ -8,7 +8,19 @@ const put = { o: 'put', c: 'cli-1', s: 1, k: 'a', v: 'x' };
 
 const EVERY: ReplicaWire[] = [
   { type: 'prepare', from: 2, n: 5, slot: 17, life: 3 },
-  { type: 'prepare_ack', from: 1, n: 5, slot: 17, life: 3, promised: 5, votes: [{ s: 17, n: 4, v: [put] }, { s: 18, n: 2, v: [], chosen: true }], base: 1 },
+  {
+    type: 'prepare_ack',
+    from: 1,
+    n: 5,
+    slot: 17,
+    life: 3,
+    promised: 5,
+    votes: [
+      { s: 17, n: 4, v: [put] },
+      { s: 18, n: 2, v: [], chosen: true },
+    ],
+    base: 1,
+  },
   { type: 'accept', from: 2, n: 5, slot: 17, v: [put], commit: 17 },
   { type: 'accept_ack', from: 1, n: 5, slot: 17, promised: 5 },
   { type: 'chose', from: 2, n: 5, slot: 17 },
@@ -20,7 +32,15 @@ const EVERY: ReplicaWire[] = [
   { type: 'read_index_ack', from: 2, n: 5, life: 7, ids: [41, 42], index: 17 },
   { type: 'fetch', from: 3, slot: 4 },
   { type: 'entries', from: 2, start: 4, values: [[put], []] },
-  { type: 'snapshot_chunk', from: 2, index: 9, seq: 0, last: true, entries: [['a', 'x']], sessions: [['cli-1', 1, 9, { r: 'ok' }]] },
+  {
+    type: 'snapshot_chunk',
+    from: 2,
+    index: 9,
+    seq: 0,
+    last: true,
+    entries: [['a', 'x']],
+    sessions: [['cli-1', 1, 9, { r: 'ok' }]],
+  },
   { type: 'forward', from: 3, cmds: [put] },
   { type: 'recover', from: 3, life: 9, slot: 1 },
   { type: 'recover_ack', from: 1, life: 9, promised: 5, votes: [{ s: 17, n: 4, v: [put] }], base: 1, commit: 17 },

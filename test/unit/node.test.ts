@@ -19,7 +19,8 @@ function stepped(node: PaxosNode, msg: Message): LabReady {
 const refused = (node: PaxosNode, msg: Message): string | null => stepped(node, msg).dropped[0]?.why ?? null;
 
 const TC1 = 'peer1:proposer1\npeer2:acceptor1\npeer3:acceptor1\npeer4:acceptor1\npeer5:learner1\n';
-const TC2 = 'peer1:proposer1\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:acceptor1,acceptor2\npeer5:proposer2\n';
+const TC2 =
+  'peer1:proposer1\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:acceptor1,acceptor2\npeer5:proposer2\n';
 
 const L = (peer: number, action: string, type: string, value: string, n: number): string =>
   JSON.stringify({ peer_id: peer, action, message_type: type, message_value: value, proposal_num: n });
@@ -82,7 +83,10 @@ test('testcase 2 in memory: proposer 2 finds X in the shared acceptors and choos
   const log5 = net.logs.get(5)!;
   t.is(log5[0], L(5, 'sent', 'prepare', '', 2));
   t.true(log5.includes(L(5, 'sent', 'accept', 'X', 2)), 'adopted X, the highest accepted value');
-  t.false(log5.some((l) => l.includes('"Y"')), 'its own Y never goes out');
+  t.false(
+    log5.some((l) => l.includes('"Y"')),
+    'its own Y never goes out',
+  );
   t.true(log5.includes(L(5, 'chose', 'chose', 'X', 2)));
   for (const p of [2, 3, 4]) {
     const log = net.logs.get(p)!;
@@ -97,7 +101,14 @@ test('durable state is persisted before any message that depends on it', (t) => 
   net.propose(1, 'X');
   net.run();
   // A Ready is performed in order: its persist, then its lines and messages.
-  const shape = (r: LabReady): string => [r.records.length === 0 ? '' : 'persist', ...r.lines.map((l) => JSON.parse(l).action), ...r.messages.map((m) => `send ${m.msg.type}`)].filter((x) => x !== '').join(' ');
+  const shape = (r: LabReady): string =>
+    [
+      r.records.length === 0 ? '' : 'persist',
+      ...r.lines.map((l) => JSON.parse(l).action),
+      ...r.messages.map((m) => `send ${m.msg.type}`),
+    ]
+      .filter((x) => x !== '')
+      .join(' ');
   // Proposer: the number it uses is durable before the prepare leaves.
   t.is(shape(net.readies.get(1)![0]!), 'persist sent send prepare');
   t.deepEqual(net.persisted.get(1)![0]!.lastProposal, { 1: 1 });
@@ -119,7 +130,10 @@ test('a lost chose is retransmitted, silently, until every acceptor and learner 
   net.down.add(5); // the learner's chose is lost, on a connection that stays up
   net.propose(1, 'X');
   net.run();
-  t.false(net.logs.get(5)!.some((l) => l.includes('"chose"')), 'the learner missed it');
+  t.false(
+    net.logs.get(5)!.some((l) => l.includes('"chose"')),
+    'the learner missed it',
+  );
   const p1 = net.node(1).proposer(1)!;
   t.deepEqual(p1.awaitingConfirmation, [5], 'the acceptors confirmed; the learner did not');
   net.down.delete(5);
@@ -138,7 +152,11 @@ test('a lost chose is retransmitted, silently, until every acceptor and learner 
   for (const m of retry.messages) net.node(5).step(m.msg);
   net.flush(5);
   net.run();
-  t.deepEqual(net.logs.get(5), [L(1, 'received', 'chose', 'X', 1), L(5, 'chose', 'chose', 'X', 1)], 'one received chose and one chose line');
+  t.deepEqual(
+    net.logs.get(5),
+    [L(1, 'received', 'chose', 'X', 1), L(5, 'chose', 'chose', 'X', 1)],
+    'one received chose and one chose line',
+  );
   t.is(net.logs.get(1)!.length, linesBefore, 'the retransmission printed no sent line');
   t.deepEqual(p1.awaitingConfirmation, [], 'everyone confirmed');
   t.is(p1.waits.resend, 0, 'so nothing more is sent');
@@ -186,19 +204,29 @@ test('a peer that is both proposer and acceptor talks to itself through the same
   t.true(log.includes(L(1, 'received', 'prepare', '', 1)));
   t.true(log.includes(L(1, 'sent', 'prepare_ack', '', 1)));
   t.true(log.includes(L(1, 'received', 'prepare_ack', '', 1)));
-  t.is(log.filter((l) => l === L(1, 'chose', 'chose', 'V', 1)).length, 1, 'its own chose message coming back prints no second line');
+  t.is(
+    log.filter((l) => l === L(1, 'chose', 'chose', 'V', 1)).length,
+    1,
+    'its own chose message coming back prints no second line',
+  );
   t.true(log.includes(L(1, 'received', 'chose', 'V', 1)));
   t.deepEqual(net.node(1).state.accepted, { n: 1, v: 'V' });
 });
 
 test("another group's chose does not stop this peer's proposer", (t) => {
-  const net = new MemNet('peer1:proposer1,acceptor2\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:learner1\npeer5:proposer2\n');
+  const net = new MemNet(
+    'peer1:proposer1,acceptor2\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:learner1\npeer5:proposer2\n',
+  );
   const r = stepped(net.node(1), { type: 'chose', from: 5, n: 2, v: 'Y' });
   t.deepEqual(r.learned, [{ v: 'Y', n: 2 }], 'as acceptor of group 2 it prints it');
   t.is(net.node(1).proposer(1)?.phase, 'idle');
   net.propose(1, 'X');
   net.run();
-  t.deepEqual(net.logs.get(4), [L(1, 'received', 'chose', 'X', 1), L(4, 'chose', 'chose', 'X', 1)], "learner 1 learns group 1's value");
+  t.deepEqual(
+    net.logs.get(4),
+    [L(1, 'received', 'chose', 'X', 1), L(4, 'chose', 'chose', 'X', 1)],
+    "learner 1 learns group 1's value",
+  );
   t.is(net.node(1).proposer(1)?.phase, 'done');
 });
 
@@ -214,8 +242,14 @@ test('messages a sender role cannot send, or this peer cannot take, are refused 
   t.is(refused(p5, { type: 'chose', from: 1, n: 1, v: 'X' }), null);
   t.regex(refused(p2, { type: 'chose', from: 4, n: 1, v: 'X' }) ?? '', /must come from proposer1/);
   t.is(refused(p1, { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: null, chosen: null }), null);
-  t.regex(refused(p1, { type: 'prepare_ack', from: 5, n: 1, promised: 1, accepted: null, chosen: null }) ?? '', /not an acceptor/);
-  t.regex(refused(p2, { type: 'accept_ack', from: 3, n: 1, promised: 1, accepted: null, chosen: null }) ?? '', /not proposer1/);
+  t.regex(
+    refused(p1, { type: 'prepare_ack', from: 5, n: 1, promised: 1, accepted: null, chosen: null }) ?? '',
+    /not an acceptor/,
+  );
+  t.regex(
+    refused(p2, { type: 'accept_ack', from: 3, n: 1, promised: 1, accepted: null, chosen: null }) ?? '',
+    /not proposer1/,
+  );
 });
 
 test('refused and stale messages leave durable state untouched', (t) => {
@@ -261,7 +295,7 @@ test('a proposer that won and restarts announces chose again; one that was only 
   t.false(new MemNet(TC2, new Map([[5, { ...saved1, lastProposal: {} }]])).node(5).hasReady);
 });
 
-test('links: a learner keeps one to its group\'s proposer, for the chose_ack it owes it', (t) => {
+test("links: a learner keeps one to its group's proposer, for the chose_ack it owes it", (t) => {
   // Testcase 1's learner peer5 once had no link to peer1, and said so on stderr at each chose.
   const c = parseHostsfile(TC1, 'hostsfile');
   t.deepEqual(contactsOf(c, 5), [1]);

@@ -24,8 +24,15 @@ function make(over: Partial<ProposerConfig> = {}, lastUsed = 0): { p: Proposer; 
   return { p: new Proposer(config(over), lastUsed, out), take: () => out.take(null) };
 }
 
-const sends = (r: LabReady): Array<{ to: readonly number[]; msg: Message }> => r.messages.map((o) => ({ to: o.to, msg: o.msg }));
-const ack = (from: number, n: number, promised: number, accepted: Accepted | null = null, chosen: Accepted | null = null) => ({
+const sends = (r: LabReady): Array<{ to: readonly number[]; msg: Message }> =>
+  r.messages.map((o) => ({ to: o.to, msg: o.msg }));
+const ack = (
+  from: number,
+  n: number,
+  promised: number,
+  accepted: Accepted | null = null,
+  chosen: Accepted | null = null,
+) => ({
   from,
   n,
   promised,

@@ -15,7 +15,9 @@ test('2,000 seeds of the real core under delay, reordering, loss, duplication, c
   t.is(s.learnersLive, s.withLearners, 'once faults stop, every learner learns within the budget');
   t.is(s.everyoneLive, 2000, 'and so does every acceptor');
   t.true(s.seconds < 60, `took ${s.seconds.toFixed(1)} s`);
-  t.log(`2000 seeds in ${s.seconds.toFixed(1)} s; learners learned in ${s.learnersLive}/${s.withLearners} runs with a learner`);
+  t.log(
+    `2000 seeds in ${s.seconds.toFixed(1)} s; learners learned in ${s.learnersLive}/${s.withLearners} runs with a learner`,
+  );
 });
 
 test('liveness control: without chose retransmission, learners miss decisions in the same sweep', (t) => {
@@ -28,9 +30,18 @@ test('liveness control: without chose retransmission, learners miss decisions in
 
 test('the fault model includes frozen peers and black-holed links, and seeds that use them', (t) => {
   const traces = Array.from({ length: 40 }, (_, i) => simulate({ seed: i + 1, traceLines: 100_000 }).trace.join('\n'));
-  t.true(traces.some((tr) => tr.includes('FREEZE') && tr.includes('THAW')), 'some seed freezes a peer and thaws it');
-  t.true(traces.some((tr) => tr.includes('lost to frozen peer')), 'some messages to a frozen peer are lost with its dead links');
-  t.true(traces.some((tr) => tr.includes('black hole')), 'some link black-holes messages');
+  t.true(
+    traces.some((tr) => tr.includes('FREEZE') && tr.includes('THAW')),
+    'some seed freezes a peer and thaws it',
+  );
+  t.true(
+    traces.some((tr) => tr.includes('lost to frozen peer')),
+    'some messages to a frozen peer are lost with its dead links',
+  );
+  t.true(
+    traces.some((tr) => tr.includes('black hole')),
+    'some link black-holes messages',
+  );
 });
 
 test('a seed replays exactly', (t) => {

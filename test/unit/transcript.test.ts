@@ -39,7 +39,10 @@ test('parseLogLine accepts exactly the compact format with keys in order', (t) =
 });
 
 test('every golden satisfies the ordering rules it will be held to', (t) => {
-  for (const [goldens, cluster] of [[goldens1, cluster1], [goldens2, cluster2]] as const) {
+  for (const [goldens, cluster] of [
+    [goldens1, cluster1],
+    [goldens2, cluster2],
+  ] as const) {
     t.is(goldens.size, 5);
     for (const [label, lines] of goldens) {
       const id = Number(label.replace('peer', ''));
@@ -66,7 +69,9 @@ test('a missing line and an extra line are each named with peer, file and line',
   peer3.lines.push(L(3, 'sent', 'accept_ack', 'Y', 2));
   const m = compareWithGoldens(goldens2, actual, cluster2, 'testcases/2/expected');
   t.true(m.every((x) => x.peer === 'peer3'));
-  t.true(m.some((x) => x.message === `missing testcases/2/expected/peer3.log line 9: ${L(5, 'received', 'accept', 'X', 2)}`));
+  t.true(
+    m.some((x) => x.message === `missing testcases/2/expected/peer3.log line 9: ${L(5, 'received', 'accept', 'X', 2)}`),
+  );
   t.true(m.some((x) => x.message.startsWith('line 12 is not in testcases/2/expected/peer3.log')));
 });
 
@@ -105,9 +110,15 @@ test('ordering rules: chose needs a quorum, accept needs promises, sent chose ne
     L(1, 'chose', 'chose', 'X', 1),
   ]);
   t.is(orderViolations(wrongValue, 1, cluster1).length, 1, 'a rejected ack does not count toward the quorum');
-  t.regex(orderViolations(parsed([L(1, 'sent', 'chose', 'X', 1)]), 1, cluster1)[0]?.why ?? '', /before this peer's own chose/);
+  t.regex(
+    orderViolations(parsed([L(1, 'sent', 'chose', 'X', 1)]), 1, cluster1)[0]?.why ?? '',
+    /before this peer's own chose/,
+  );
   t.regex(orderViolations(parsed([L(5, 'chose', 'chose', 'X', 1)]), 5, cluster1)[0]?.why ?? '', /received chose/);
-  t.regex(orderViolations(parsed([L(2, 'received', 'prepare_ack', '', 1)]), 1, cluster1)[0]?.why ?? '', /before a prepare was sent/);
+  t.regex(
+    orderViolations(parsed([L(2, 'received', 'prepare_ack', '', 1)]), 1, cluster1)[0]?.why ?? '',
+    /before a prepare was sent/,
+  );
   t.regex(orderViolations(parsed([L(3, 'sent', 'prepare', '', 1)]), 1, cluster1)[0]?.why ?? '', /this peer's id 1/);
 });
 
@@ -149,9 +160,17 @@ test('in flight: a chose seen at the proposer owes its broadcast before the broa
   const f = new InFlight(cluster2);
   const lines: Array<[number, string]> = [
     [5, L(5, 'sent', 'prepare', '', 2)],
-    ...[2, 3, 4].flatMap((a): Array<[number, string]> => [[a, L(5, 'received', 'prepare', '', 2)], [a, L(a, 'sent', 'prepare_ack', 'X', 1)], [5, L(a, 'received', 'prepare_ack', 'X', 1)]]),
+    ...[2, 3, 4].flatMap((a): Array<[number, string]> => [
+      [a, L(5, 'received', 'prepare', '', 2)],
+      [a, L(a, 'sent', 'prepare_ack', 'X', 1)],
+      [5, L(a, 'received', 'prepare_ack', 'X', 1)],
+    ]),
     [5, L(5, 'sent', 'accept', 'X', 2)],
-    ...[2, 3, 4].flatMap((a): Array<[number, string]> => [[a, L(5, 'received', 'accept', 'X', 2)], [a, L(a, 'sent', 'accept_ack', 'X', 2)], [5, L(a, 'received', 'accept_ack', 'X', 2)]]),
+    ...[2, 3, 4].flatMap((a): Array<[number, string]> => [
+      [a, L(5, 'received', 'accept', 'X', 2)],
+      [a, L(a, 'sent', 'accept_ack', 'X', 2)],
+      [5, L(a, 'received', 'accept_ack', 'X', 2)],
+    ]),
     [5, L(5, 'chose', 'chose', 'X', 2)],
   ];
   for (const [p, l] of lines) f.add(p, parsed([l])[0]!);

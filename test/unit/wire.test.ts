@@ -52,14 +52,17 @@ test('prepare_ack decodes with accepted null and with an accepted pair', (t) => 
     accepted: null,
     chosen: null,
   });
-  t.deepEqual(accepts(t, { type: 'prepare_ack', from: 3, n: 4, promised: 4, accepted: { n: 2, v: 'old' }, chosen: null }), {
-    type: 'prepare_ack',
-    from: 3,
-    n: 4,
-    promised: 4,
-    accepted: { n: 2, v: 'old' },
-    chosen: null,
-  });
+  t.deepEqual(
+    accepts(t, { type: 'prepare_ack', from: 3, n: 4, promised: 4, accepted: { n: 2, v: 'old' }, chosen: null }),
+    {
+      type: 'prepare_ack',
+      from: 3,
+      n: 4,
+      promised: 4,
+      accepted: { n: 2, v: 'old' },
+      chosen: null,
+    },
+  );
 });
 
 test('accept_ack decodes with accepted null and with an accepted pair', (t) => {
@@ -71,14 +74,17 @@ test('accept_ack decodes with accepted null and with an accepted pair', (t) => {
     accepted: null,
     chosen: null,
   });
-  t.deepEqual(accepts(t, { type: 'accept_ack', from: 4, n: 1, promised: 1, accepted: { n: 1, v: 'X' }, chosen: null }), {
-    type: 'accept_ack',
-    from: 4,
-    n: 1,
-    promised: 1,
-    accepted: { n: 1, v: 'X' },
-    chosen: null,
-  });
+  t.deepEqual(
+    accepts(t, { type: 'accept_ack', from: 4, n: 1, promised: 1, accepted: { n: 1, v: 'X' }, chosen: null }),
+    {
+      type: 'accept_ack',
+      from: 4,
+      n: 1,
+      promised: 1,
+      accepted: { n: 1, v: 'X' },
+      chosen: null,
+    },
+  );
 });
 
 test('promised 0 is allowed on acks (an acceptor that never promised)', (t) => {
@@ -134,16 +140,40 @@ test('"n" must be present and an integer >= 1, on every type', (t) => {
   rejects(t, { type: 'prepare', from: 1 }, /"n" must be an integer from 1 to 281474976710656/);
   rejects(t, { type: 'accept', from: 1, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
   rejects(t, { type: 'chose', from: 1, n: 0, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
-  rejects(t, { type: 'prepare_ack', from: 1, n: -2, promised: 1, accepted: null, chosen: null }, /"n" must be an integer from 1 to 281474976710656/);
-  rejects(t, { type: 'accept_ack', from: 1, n: '1', promised: 1, accepted: null, chosen: null }, /"n" must be an integer from 1 to 281474976710656/);
+  rejects(
+    t,
+    { type: 'prepare_ack', from: 1, n: -2, promised: 1, accepted: null, chosen: null },
+    /"n" must be an integer from 1 to 281474976710656/,
+  );
+  rejects(
+    t,
+    { type: 'accept_ack', from: 1, n: '1', promised: 1, accepted: null, chosen: null },
+    /"n" must be an integer from 1 to 281474976710656/,
+  );
   rejects(t, { type: 'accept', from: 1, n: 2.5, v: 'X' }, /"n" must be an integer from 1 to 281474976710656/);
 });
 
 test('"promised" must be an integer >= 0', (t) => {
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null, chosen: null }, /"promised" must be an integer from 0 to 281474976710656/);
-  rejects(t, { type: 'accept_ack', from: 2, n: 1, promised: 1.5, accepted: null, chosen: null }, /"promised" must be an integer from 0 to 281474976710656/);
-  rejects(t, { type: 'accept_ack', from: 2, n: 1, accepted: null, chosen: null }, /"promised" must be an integer from 0 to 281474976710656/);
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: '1', accepted: null, chosen: null }, /"promised" must be an integer from 0 to 281474976710656/);
+  rejects(
+    t,
+    { type: 'prepare_ack', from: 2, n: 1, promised: -1, accepted: null, chosen: null },
+    /"promised" must be an integer from 0 to 281474976710656/,
+  );
+  rejects(
+    t,
+    { type: 'accept_ack', from: 2, n: 1, promised: 1.5, accepted: null, chosen: null },
+    /"promised" must be an integer from 0 to 281474976710656/,
+  );
+  rejects(
+    t,
+    { type: 'accept_ack', from: 2, n: 1, accepted: null, chosen: null },
+    /"promised" must be an integer from 0 to 281474976710656/,
+  );
+  rejects(
+    t,
+    { type: 'prepare_ack', from: 2, n: 1, promised: '1', accepted: null, chosen: null },
+    /"promised" must be an integer from 0 to 281474976710656/,
+  );
 });
 
 test('a malformed "accepted" is rejected', (t) => {
@@ -243,7 +273,11 @@ test('awkward values round-trip through JSON.stringify -> JSON.parse -> decode u
 
 test('hello names the caller and is not a protocol message', (t) => {
   t.deepEqual(decode({ type: 'hello', from: 3 }), { ok: true, hello: { from: 3, to: 0 } });
-  t.deepEqual(decode({ type: 'hello', from: 3, to: 2 }), { ok: true, hello: { from: 3, to: 2 } }, 'and whom it means to reach');
+  t.deepEqual(
+    decode({ type: 'hello', from: 3, to: 2 }),
+    { ok: true, hello: { from: 3, to: 2 } },
+    'and whom it means to reach',
+  );
   t.false(decode({ type: 'hello', from: 3, to: -1 }).ok);
   t.deepEqual(decode({ type: 'ping' }), { ok: true, ping: true });
   t.deepEqual(decode({ type: 'chose_ack', from: 2, n: 1 }), { ok: true, msg: { type: 'chose_ack', from: 2, n: 1 } });
@@ -255,15 +289,41 @@ test('proposal numbers above MAX_PROPOSAL are refused, so numbering stays exact'
   const big = 2 ** 48 + 1;
   rejects(t, { type: 'prepare', from: 1, n: big }, /"n" must be an integer from 1 to/);
   rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: big, accepted: null, chosen: null }, /"promised" must be/);
-  rejects(t, { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: { n: big, v: 'X' }, chosen: null }, /"accepted"\."n" must be/);
+  rejects(
+    t,
+    { type: 'prepare_ack', from: 2, n: 1, promised: 1, accepted: { n: big, v: 'X' }, chosen: null },
+    /"accepted"\."n" must be/,
+  );
   accepts(t, { type: 'prepare', from: 1, n: 2 ** 48 });
 });
 
 test('acks may carry the value the acceptor knows is chosen; it is optional on the wire', (t) => {
-  const withChosen = accepts(t, { type: 'accept_ack', from: 2, n: 3, promised: 5, accepted: { n: 5, v: 'X' }, chosen: { n: 5, v: 'X' } });
-  t.deepEqual(withChosen, { type: 'accept_ack', from: 2, n: 3, promised: 5, accepted: { n: 5, v: 'X' }, chosen: { n: 5, v: 'X' } });
+  const withChosen = accepts(t, {
+    type: 'accept_ack',
+    from: 2,
+    n: 3,
+    promised: 5,
+    accepted: { n: 5, v: 'X' },
+    chosen: { n: 5, v: 'X' },
+  });
+  t.deepEqual(withChosen, {
+    type: 'accept_ack',
+    from: 2,
+    n: 3,
+    promised: 5,
+    accepted: { n: 5, v: 'X' },
+    chosen: { n: 5, v: 'X' },
+  });
   const without = accepts(t, { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null });
   t.deepEqual(without, { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null, chosen: null });
-  rejects(t, { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null, chosen: { n: 0, v: 'X' } }, /"chosen"\."n" must be/);
-  rejects(t, { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null, chosen: 'X' }, /"chosen" must be null or/);
+  rejects(
+    t,
+    { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null, chosen: { n: 0, v: 'X' } },
+    /"chosen"\."n" must be/,
+  );
+  rejects(
+    t,
+    { type: 'prepare_ack', from: 2, n: 3, promised: 3, accepted: null, chosen: 'X' },
+    /"chosen" must be null or/,
+  );
 });

@@ -7,7 +7,18 @@
 // the whole transcript is charted once and a slider picks how much to show.
 
 import { buildChart, type Chart, type Lane } from '../../viz/events.js';
-import { chartSvg, COLORS, LANE_STATE_COLORS, LANE_W, LEFT, REJECT_COLOR, ROW_H, TOP, type LaneState, type Note } from '../../viz/svg.js';
+import {
+  chartSvg,
+  COLORS,
+  LANE_STATE_COLORS,
+  LANE_W,
+  LEFT,
+  REJECT_COLOR,
+  ROW_H,
+  TOP,
+  type LaneState,
+  type Note,
+} from '../../viz/svg.js';
 import type { ControlReply, ControlRequest, PeerFacts, StreamLine, UiEvent } from '../protocol.js';
 
 /** Lines the live chart shows at most (the most recent). */
@@ -190,11 +201,18 @@ function drawClient(): void {
   if (hello!.mode === 'lab') {
     const firstProposer = hosts.find((l) => l.roles.includes('proposer'));
     if (firstProposer !== undefined) pick.value = firstProposer.host;
-    box.append(el('h2', {}, 'Client'), pick, el('input', { id: 'client-value', type: 'text', placeholder: 'value to submit' }));
+    box.append(
+      el('h2', {}, 'Client'),
+      pick,
+      el('input', { id: 'client-value', type: 'text', placeholder: 'value to submit' }),
+    );
     const row = el('div', { class: 'row' });
     const submit = el('button', { id: 'do-submit' }, 'submit to proposer');
     const get = el('button', { id: 'do-get' }, 'get chosen');
-    submit.addEventListener('click', () => void control({ action: 'submit', peer: pick.value, value: ($('client-value') as HTMLInputElement).value }));
+    submit.addEventListener(
+      'click',
+      () => void control({ action: 'submit', peer: pick.value, value: ($('client-value') as HTMLInputElement).value }),
+    );
     get.addEventListener('click', () => void control({ action: 'get', peer: pick.value }));
     row.append(submit, get);
     box.append(row);
@@ -202,7 +220,11 @@ function drawClient(): void {
   }
   const key = el('input', { id: 'kv-key', type: 'text', placeholder: 'key' }) as HTMLInputElement;
   const value = el('input', { id: 'kv-value', type: 'text', placeholder: 'value (put, cas new)' }) as HTMLInputElement;
-  const expected = el('input', { id: 'kv-expected', type: 'text', placeholder: 'cas: expected now (empty: absent)' }) as HTMLInputElement;
+  const expected = el('input', {
+    id: 'kv-expected',
+    type: 'text',
+    placeholder: 'cas: expected now (empty: absent)',
+  }) as HTMLInputElement;
   box.append(el('h2', {}, 'Client (key-value store)'), pick, key, value, expected);
   const row = el('div', { class: 'row' });
   for (const a of ['put', 'get', 'del', 'cas'] as const) {
@@ -260,7 +282,16 @@ function drawLinks(): void {
     ls.forEach((b, j) => {
       if (i === j) return tr.append(el('td', { class: 'self' }, ''));
       const isCut = cut.has(`${i}>${j}`);
-      const td = el('td', { class: `pair${isCut ? ' cut' : ''}`, 'data-from': a.host, 'data-to': b.host, title: `${isCut ? 'restore' : 'cut'} ${a.host} ↔ ${b.host}` }, isCut ? '✂' : String(links!.rates[i]?.[j] ?? 0));
+      const td = el(
+        'td',
+        {
+          class: `pair${isCut ? ' cut' : ''}`,
+          'data-from': a.host,
+          'data-to': b.host,
+          title: `${isCut ? 'restore' : 'cut'} ${a.host} ↔ ${b.host}`,
+        },
+        isCut ? '✂' : String(links!.rates[i]?.[j] ?? 0),
+      );
       td.addEventListener('click', () => void control({ action: isCut ? 'restore' : 'cut', peer: a.host, to: b.host }));
       tr.append(td);
     });
@@ -276,7 +307,10 @@ async function control(req: ControlRequest): Promise<void> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const secret = ($('secret') as HTMLInputElement).value;
   if (secret !== '') headers['x-paxos-secret'] = secret;
-  log(`→ ${req.action}${req.peer === undefined ? '' : ` ${req.peer}`}${req.to === undefined ? '' : ` ${req.to}`}${req.key === undefined ? '' : ` ${req.key}`}`, true);
+  log(
+    `→ ${req.action}${req.peer === undefined ? '' : ` ${req.peer}`}${req.to === undefined ? '' : ` ${req.to}`}${req.key === undefined ? '' : ` ${req.key}`}`,
+    true,
+  );
   try {
     const res = await fetch('/api/control', { method: 'POST', headers, body: JSON.stringify(req) });
     const r = (await res.json()) as ControlReply;
@@ -329,7 +363,9 @@ function render(): void {
     const first = window[0]?.seq ?? 0;
     // A note goes where the stream was when it happened: after the lines
     // sent before it (rows follow arrival order closely enough for that).
-    drawn = notes.filter((n) => n.seq >= first).map((n) => ({ lane: n.lane, row: window.filter((l) => l.seq < n.seq).length, text: n.text, state: n.state }));
+    drawn = notes
+      .filter((n) => n.seq >= first)
+      .map((n) => ({ lane: n.lane, row: window.filter((l) => l.seq < n.seq).length, text: n.text, state: n.state }));
   }
   const states = hello.lanes.map((_, i) => (hello!.live ? (procs[i] ?? 'up') : 'up'));
   chartBox.innerHTML = chartSvg(chart, hello.title, { laneStates: states, notes: drawn, bare: true });
@@ -347,7 +383,8 @@ function stepReplay(by: number): void {
   const left = $('left');
   const drawn = $('chart').querySelector('svg')?.getAttribute('height');
   const y = drawn === null || drawn === undefined ? TOP + ROW_H * shown : Number(drawn) - 60;
-  if (y > left.scrollTop + left.clientHeight - 40 || y < left.scrollTop + 160) left.scrollTop = Math.max(0, y - left.clientHeight / 2);
+  if (y > left.scrollTop + left.clientHeight - 40 || y < left.scrollTop + 160)
+    left.scrollTop = Math.max(0, y - left.clientHeight / 2);
 }
 
 ($('slider') as HTMLInputElement).addEventListener('input', (e) => {

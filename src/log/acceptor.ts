@@ -31,7 +31,8 @@ export class Acceptor {
     const s = this.s;
     if (m.n > s.promised && this.leaderAlive(m.from)) return;
     // n == promised is this same candidate asking again (ballots are unique).
-    if (m.n >= s.promised) {
+    const granted = m.n >= s.promised;
+    if (granted) {
       if (m.n > s.promised) {
         s.promise(m.n);
         s.out.received.push(m);
@@ -40,28 +41,19 @@ export class Acceptor {
       // Give the candidate time to finish before standing ourselves.
       s.electionElapsed = 0;
       s.leaderId = 0;
-      s.send([m.from], {
-        type: 'prepare_ack',
-        from: s.self,
-        n: m.n,
-        slot: m.slot,
-        life: m.life,
-        promised: s.promised,
-        votes: this.reportFrom(m.slot),
-        base: s.logStart,
-      });
-    } else {
-      s.send([m.from], {
-        type: 'prepare_ack',
-        from: s.self,
-        n: m.n,
-        slot: m.slot,
-        life: m.life,
-        promised: s.promised,
-        votes: [],
-        base: s.logStart,
-      });
     }
+    // A refusal reports no votes: its promise above n is all the candidate needs.
+    const votes = granted ? this.reportFrom(m.slot) : [];
+    s.send([m.from], {
+      type: 'prepare_ack',
+      from: s.self,
+      n: m.n,
+      slot: m.slot,
+      life: m.life,
+      promised: s.promised,
+      votes,
+      base: s.logStart,
+    });
   }
 
   /** Every slot from `slot` up that this replica voted for or knows chosen. */

@@ -117,17 +117,26 @@ const COMMAND_KEYS: Readonly<Record<Command['op'], readonly string[]>> = {
 export function encodeCommand(cmd: ClientCommand): WireClientCommand;
 export function encodeCommand(cmd: Command): WireCommand;
 export function encodeCommand(cmd: Command): WireCommand {
-  switch (cmd.op) {
-    case 'noop':
-      return { o: 'noop' };
-    case 'put':
-      return { o: 'put', c: cmd.client, s: cmd.seq, k: cmd.key, v: cmd.value };
-    case 'get':
-    case 'del':
-      return { o: cmd.op, c: cmd.client, s: cmd.seq, k: cmd.key };
-    case 'cas':
-      return { o: 'cas', c: cmd.client, s: cmd.seq, k: cmd.key, e: cmd.expected, v: cmd.value };
-  }
+  return renamed(cmd, COMMAND_KEYS[cmd.op], (k) => FIELDS[k]!) as WireCommand;
+}
+
+/** Each wire key's field in the typed form: one table serves both directions. */
+const FIELDS: Readonly<Record<string, string>> = {
+  o: 'op',
+  c: 'client',
+  s: 'seq',
+  k: 'key',
+  e: 'expected',
+  v: 'value',
+};
+const WIRE_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(FIELDS).map(([w, f]) => [f, w]));
+
+/** A copy of `from` with each of `keys` (in that order) taken from the field `source(key)` names. */
+function renamed(from: object, keys: readonly string[], source: (key: string) => string): Obj {
+  const src = from as Obj;
+  const out: Obj = {};
+  for (const k of keys) out[k] = src[source(k)];
+  return out;
 }
 
 /**
@@ -161,17 +170,11 @@ export function decodeCommand(raw: unknown): Decoded<Command> {
 
 /** The typed form of a wire command that is valid. */
 function typed(o: WireCommand): Command {
-  switch (o.o) {
-    case 'noop':
-      return { op: 'noop' };
-    case 'put':
-      return { op: 'put', client: o.c, seq: o.s, key: o.k, value: o.v };
-    case 'get':
-    case 'del':
-      return { op: o.o, client: o.c, seq: o.s, key: o.k };
-    case 'cas':
-      return { op: 'cas', client: o.c, seq: o.s, key: o.k, expected: o.e, value: o.v };
-  }
+  return renamed(
+    o,
+    COMMAND_KEYS[o.o].map((k) => FIELDS[k]!),
+    (f) => WIRE_KEYS[f]!,
+  ) as Command;
 }
 
 /** Why `raw` is not a valid wire command, or null if it is. */

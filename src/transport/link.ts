@@ -75,6 +75,11 @@ interface Conn {
   corked: boolean;
 }
 
+/** `p`, or `late` once `ms` have passed without it (the timer does not keep the process alive). */
+function orAfter<T, L>(p: Promise<T>, ms: number, late: L): Promise<T | L> {
+  return Promise.race([p, new Promise<L>((resolve) => setTimeout(() => resolve(late), ms).unref())]);
+}
+
 export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; down: [] }> {
   private readonly queue = new PQueue({ concurrency: 1 });
   private conn: Conn | null = null;
@@ -266,12 +271,7 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
       });
     }
     const ms = this.liveness.deadAfterMs;
-    return Promise.race([
-      this.lookingUp,
-      new Promise<{ error: string }>((resolve) =>
-        setTimeout(() => resolve({ error: `no answer to the name lookup within ${ms / 1000} s` }), ms).unref(),
-      ),
-    ]);
+    return orAfter(this.lookingUp, ms, { error: `no answer to the name lookup within ${ms / 1000} s` });
   }
 
   /**

@@ -1,0 +1,210 @@
+// What `paxos put/get/del/cas/dump` print for an outcome: the human line
+// (stdout, or stderr for a failed get), the exit status, and the --json
+// object. kv-command.ts runs the command; this file only words its answer.
+
+import type { ClientCommand, Result } from '../sm/command.js';
+import type { Attempt, CallOutcome } from '../client/kv.js';
+import { EXIT } from './client-command.js';
+
+export interface Report {
+  readonly code: number;
+  /** Human output for stdout and stderr (ending in newlines). */
+  readonly out?: string;
+  readonly err?: string;
+  readonly json: Record<string, unknown>;
+  /** A dump's lines: stdout, after `out`; with --json, the "data" object's members. */
+  readonly lines?: { readonly text: Iterable<string>; readonly json: Iterable<string> };
+}
+
+const show = (v: string | null): string => (v === null ? 'absent' : JSON.stringify(v));
+
+function attemptsJson(attempts: readonly Attempt[]): Array<Record<string, unknown>> {
+  return attempts.map((a) => ({
+    peer: a.peer,
+    outcome: a.outcome,
+    ...(a.why === undefined ? {} : { why: a.why }),
+    ms: a.ms,
+  }));
+}
+
+export function describe(cmd: ClientCommand, o: CallOutcome): Report {
+  const verb = cmd.op;
+  // get keeps stdout for the value itself.
+  const say = (code: number, text: string, json: Record<string, unknown>): Report => ({
+    code,
+    ...(verb === 'get' && code !== EXIT.ok ? { err: `${text}\n` } : { out: `${text}\n` }),
+    json: {
+      ...json,
+      op: verb,
+      key: cmd.key,
+      ...(cmd.op === 'cas' ? { expected: cmd.expected } : {}),
+      client: cmd.client,
+      seq: cmd.seq,
+      attempts: attemptsJson(o.attempts),
+    },
+  });
+  const k = JSON.stringify(cmd.key);
+  if (o.kind === 'unknown') {
+    return say(
+      EXIT.unknown,
+      `outcome unknown: ${o.why}. The ${verb} may or may not ${verb === 'get' ? 'have happened; ask again' : `take effect; check with npx paxos get ${shellWord(cmd.key)}`}`,
+      {
+        outcome: 'unknown',
+        status: 'unknown',
+        why: o.why,
+        ...(cmd.op === 'put' || cmd.op === 'cas' ? { value: cmd.value } : {}),
+      },
+    );
+  }
+  if (o.kind === 'failed') {
+    return say(EXIT.refused, `refused: ${o.why}; nothing was done`, {
+      outcome: 'fail',
+      status: o.reason === 'refused' ? lastStatus(o.attempts) : o.reason,
+      why: o.why,
+      ...(o.peer === undefined ? {} : { peer: o.peer }),
+    });
+  }
+  if (o.kind === 'dump') throw new Error('a dump outcome for a command'); // kvCall never does this
+  const r: Result = o.result;
+  const at = { peer: o.peer, slot: o.slot };
+  const where = `slot ${o.slot}, via ${o.peer}`;
+  switch (r.status) {
+    case 'stale':
+      return say(
+        EXIT.lost,
+        `failed: the store ignored this request: it has already applied request ${r.last} of client ${cmd.client}, and this one (seq ${cmd.seq}) is older; nothing was done`,
+        { outcome: 'fail', status: 'stale', last: r.last, ...at },
+      );
+    case 'expired':
+      return say(
+        EXIT.lost,
+        `failed: the store no longer holds a session for client ${cmd.client}, so it did not apply this request; nothing was done`,
+        {
+          outcome: 'fail',
+          status: 'expired',
+          ...at,
+        },
+      );
+    case 'mismatch': {
+      const cur = r.current;
+      const text =
+        cmd.op === 'cas' && cmd.expected === null
+          ? `failed: ${k} is not absent: its value is ${show(cur)}; nothing was changed (${where})`
+          : `failed: ${k} is ${cur === null ? 'absent' : show(cur)}, not ${show(cmd.op === 'cas' ? cmd.expected : null)}; nothing was changed (${where})`;
+      return say(EXIT.lost, text, {
+        outcome: 'fail',
+        status: 'mismatch',
+        current: cur,
+        ...(cmd.op === 'cas' ? { value: cmd.value } : {}),
+        ...at,
+      });
+    }
+    case 'quota':
+      return say(
+        EXIT.lost,
+        `failed: the store is full: this ${cmd.op} would take it past its quota of ${r.quota} bytes (it holds ${r.used}); nothing was changed (${where}). Delete keys, or restart every replica with a larger --quota-bytes`,
+        { outcome: 'fail', status: 'quota', used: r.used, quota: r.quota, ...at },
+      );
+    case 'ok':
+      break;
+  }
+  if ('value' in r) {
+    // get
+    if (r.value === null)
+      return say(EXIT.notChosen, `${k} is absent (${where})`, { outcome: 'ok', status: 'absent', value: null, ...at });
+    return {
+      code: EXIT.ok,
+      out: `${r.value}\n`,
+      json: say(EXIT.ok, '', { outcome: 'ok', status: 'ok', value: r.value, ...at }).json,
+    };
+  }
+  const prev = r.prev ?? null;
+  const was = prev === null ? 'it was absent' : `it was ${show(prev)}`;
+  const ok = { outcome: 'ok', status: 'ok', prev, ...at };
+  switch (cmd.op) {
+    case 'put':
+      return say(EXIT.ok, `ok: ${k} = ${show(cmd.value)} (${was}; ${where})`, { ...ok, value: cmd.value });
+    case 'del':
+      return say(
+        EXIT.ok,
+        prev === null ? `ok: ${k} was already absent (${where})` : `ok: deleted ${k} (${was}; ${where})`,
+        ok,
+      );
+    case 'cas':
+      return say(
+        EXIT.ok,
+        `ok: ${k} = ${show(cmd.value)} (${cmd.expected === null ? 'it was absent' : `it was ${show(cmd.expected)}`}; ${where})`,
+        {
+          ...ok,
+          prev: cmd.expected,
+          value: cmd.value,
+        },
+      );
+    case 'get':
+      throw new Error('a get without a value'); // decodeResult gives get results a value
+  }
+}
+
+export function describeDump(peer: string, o: CallOutcome): Report {
+  const base = { op: 'dump', peer, attempts: attemptsJson(o.attempts) };
+  if (o.kind === 'unknown') {
+    return {
+      code: EXIT.unknown,
+      out: `outcome unknown: ${o.why}\n`,
+      json: { outcome: 'unknown', status: 'unknown', why: o.why, ...base },
+    };
+  }
+  if (o.kind === 'failed') {
+    const last = o.attempts.at(-1);
+    const why =
+      o.reason === 'refused' && last !== undefined ? `cannot dump ${peer}: ${last.why ?? last.outcome}` : o.why;
+    return {
+      code: EXIT.refused,
+      out: `refused: ${why}\n`,
+      json: { outcome: 'fail', status: o.reason === 'refused' ? lastStatus(o.attempts) : o.reason, why, ...base },
+    };
+  }
+  if (o.kind !== 'dump') throw new Error('a command outcome for a dump'); // kvCall never does this
+  const data = [...o.data].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const leader = o.leader === undefined || o.leader === '' ? null : o.leader;
+  return {
+    code: EXIT.ok,
+    err: `${peer}: applied up to slot ${o.applied}; ${data.length} key${data.length === 1 ? '' : 's'}; leader ${leader ?? 'unknown'}${o.recovering === undefined ? '' : `; RECOVERING (${o.recovering}): it votes for nothing yet`}\n`,
+    json: {
+      outcome: 'ok',
+      status: 'dump',
+      ...base,
+      peer: o.peer,
+      applied: o.applied,
+      leader,
+      recovering: o.recovering ?? null,
+      keys: data.length,
+    },
+    // Generated as written: one line at a time, never the whole store as one string.
+    lines: {
+      text: (function* () {
+        for (const [k, v] of data) yield `${escape(k)}\t${escape(v)}\n`;
+      })(),
+      json: (function* () {
+        for (const [i, [k, v]] of data.entries())
+          yield `${i === 0 ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      })(),
+    },
+  };
+}
+
+/** The last attempt's status: unreachable or no_leader, for --json. */
+function lastStatus(attempts: readonly Attempt[]): string {
+  return attempts.at(-1)?.outcome ?? 'unreachable';
+}
+
+/** A dump line's field: tab, newline, CR and backslash escaped, so one key is one line. */
+function escape(s: string): string {
+  return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** `s` as one shell word, for a command we suggest. */
+function shellWord(s: string): string {
+  const word = /^[A-Za-z0-9_./:=@%+,]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return s.startsWith('-') ? `-- ${word}` : word;
+}

@@ -1,54 +1,64 @@
 // `npm run bench:kv [-- --quick] [--seconds S] [--rounds R] [--clients 1,64]`: this project's
-// kv3 against a 3-node etcd, on the same machine, in the same run, with the
+// kv3 against a 3-member etcd, on the same machine, in the same run, with the
 // same closed-loop load: 1, 16, 64 and 256 clients, 256-byte values on 1,000
 // keys, a write-only mix and a 90%-read mix. Both keep their state on the
-// real disk with fsync on. The systems alternate over the rounds; each cell
-// reports the median round's throughput, p50 and p99, and ours/etcd.
+// real disk with fsync on.
 //
-// etcd comes from Debian's etcd-server package; if it is missing, this says
-// what to install (apt-get install etcd-server) and installs it when run as
-// root. Nothing is downloaded from anywhere else.
+// A fair race: each system is driven by its own best client, in a process of
+// its own. etcd by its Go client (clientv3, bench/etcd-load/main.go, as etcd's
+// tools/benchmark does), ours by its bench connection (bench/kv-load.ts). The
+// same etcd driven by the npm package etcd3 is a second reference. The
+// systems alternate over the rounds; each cell reports the median round's
+// throughput, p50 and p99, and the CPU per 1,000 ops of the servers (all
+// members together) and of the load generator.
+//
+// etcd and its Go client come from Debian (etcd-server, golang-go,
+// golang-etcd-server-dev); when missing they are installed if this runs as
+// root, and named otherwise. Nothing is downloaded from anywhere else.
 //
 // `npm run bench:kv -- --soak 300`: ours alone, puts at 64 clients for five
 // minutes, printing each replica's RSS every 10 s (memory must not grow).
 
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { Etcd3 } from 'etcd3';
+import { promisify } from 'node:util';
 import { ConfigError } from '../src/config/errors.js';
 import { integer, integerList, parseFlags, toolSettings } from '../src/config/flags.js';
-import { exited, startKvCluster } from './kv-cluster.js';
-import { KvConn } from './kv-conn.js';
+import { etcdLoader, startEtcd } from './etcd-cluster.js';
+import { startKvCluster, type KvCluster } from './kv-cluster.js';
 
+const execFileP = promisify(execFile);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
 
-const HELP = `Usage: npm run bench:kv -- [--quick] [--seconds S] [--rounds R] [--clients 1,16,64,256]
+const HELP = `Usage: npm run bench:kv -- [--quick] [--seconds S] [--rounds R] [--clients 1,16,64,256] [--no-etcd3]
        npm run bench:kv -- --soak S
 
-Runs this project's kv3 against a 3-node etcd (Debian's etcd-server) on this machine,
+Runs this project's kv3 against a 3-member etcd (Debian's etcd-server) on this machine,
 with the same closed-loop load: 256-byte values on 1,000 keys, a write-only mix and a
-90%-read mix, state on disk with fsync on; reports throughput, p50 and p99, ours/etcd.
+90%-read mix, state on disk with fsync on. etcd is driven by its own Go client, ours by
+its own; each in a process of its own. Reports throughput, p50, p99, and the CPU per
+1,000 ops of the servers and of the client, for both; ratios ours/etcd.
 
   --quick           shorter: 2 s per cell, 1 round (default off: 8 s, 3 rounds)
   --seconds S       seconds per cell, S >= 1 (default 8, or 2 with --quick)
   --rounds R        rounds alternating the systems, R >= 1 (default 3, or 1 with --quick)
   --clients LIST    client counts, comma-separated, each >= 1 (default 1,16,64,256)
+  --no-etcd3        leave out the second reference (etcd driven by the npm package etcd3)
   --soak S          instead: ours alone, puts at 64 clients for S seconds, a multiple
                     of 10, printing each replica's RSS every 10 s (default: no soak)
   --help            print this and exit`;
 
-const { SECONDS, ROUNDS, CLIENTS, SOAK } = toolSettings('bench:kv', HELP, (argv) => {
+const { SECONDS, ROUNDS, CLIENTS, ETCD3, SOAK } = toolSettings('bench:kv', HELP, (argv) => {
   const { values } = parseFlags(argv, {
     quick: { type: 'boolean' },
     seconds: { type: 'string' },
     rounds: { type: 'string' },
     clients: { type: 'string' },
     soak: { type: 'string' },
+    'no-etcd3': { type: 'boolean' },
   });
   const quick = values.quick === true;
   const soak = values.soak === undefined ? undefined : integer('--soak', values.soak, 10);
@@ -59,10 +69,11 @@ const { SECONDS, ROUNDS, CLIENTS, SOAK } = toolSettings('bench:kv', HELP, (argv)
     SECONDS: values.seconds === undefined ? (quick ? 2 : 8) : integer('--seconds', values.seconds, 1),
     ROUNDS: values.rounds === undefined ? (quick ? 1 : 3) : integer('--rounds', values.rounds, 1),
     CLIENTS: integerList('--clients', values.clients ?? '1,16,64,256', 1),
+    ETCD3: values['no-etcd3'] !== true,
     SOAK: soak,
   };
 });
-const VALUE = 'v'.repeat(256);
+const VALUE_SIZE = 256;
 const KEYS = 1000;
 
 /**
@@ -75,158 +86,60 @@ const connectionsFor = (clients: number): number => (clients <= 1 ? 1 : clients 
 
 interface System {
   readonly name: string;
+  /** The servers' pids, for their CPU and RSS. */
   readonly pids: () => number[];
-  /** A function per client: one op (write or read of key k), resolved when acknowledged. */
-  open(connections: number): Promise<{
-    put: (c: number, k: string) => Promise<void>;
-    get: (c: number, k: string) => Promise<void>;
-    close: () => Promise<void>;
-  }>;
-  stop(): Promise<void>;
+  /** The load generator: a command that prints one Outcome line. */
+  readonly loader: (a: LoadArgs) => [string, string[]];
 }
 
-// ---- this project: kv3 ------------------------------------------------------
-
-async function startOurs(dir: string): Promise<System> {
-  const cluster = await startKvCluster(MAIN, dir, 3);
-  const { hosts, leader } = cluster;
-  const eps = [...hosts.filter((h) => h !== leader), leader].map((h) => cluster.endpoints.get(h)!);
-  let session = 0;
-  return {
-    name: 'paxos kv3',
-    pids: cluster.pids,
-    async open(connections) {
-      const muxes = await Promise.all(Array.from({ length: connections }, (_, i) => KvConn.open(eps[i % eps.length]!)));
-      const seqs = new Map<number, number>();
-      const run = session++;
-      const op = async (c: number, cmd: (id: string, s: number) => object): Promise<void> => {
-        const s = (seqs.get(c) ?? 0) + 1;
-        seqs.set(c, s);
-        const r = await muxes[c % muxes.length]!.request({ type: 'kv', cmd: cmd(`b${run}-${c}`, s) });
-        if (r.status !== 'done') throw new Error(`kv3 answered ${r.status}`);
-      };
-      return {
-        put: (c, k) => op(c, (id, s) => ({ o: 'put', c: id, s, k, v: VALUE })),
-        get: (c, k) => op(c, (id, s) => ({ o: 'get', c: id, s, k })),
-        close: async () => muxes.forEach((m) => m.close()),
-      };
-    },
-    stop: cluster.stop,
-  };
+interface LoadArgs {
+  readonly clients: number;
+  readonly readShare: number;
+  readonly seconds: number;
+  readonly seed: number;
 }
 
-// ---- etcd -------------------------------------------------------------------
+const nodeLoader =
+  (system: 'paxos' | 'etcd3', endpoints: readonly string[]) =>
+  (a: LoadArgs): [string, string[]] => [
+    process.execPath,
+    [
+      path.join(root, 'dist/bench/kv-load.js'),
+      ...['--system', system, '--endpoints', endpoints.join(','), '--clients', String(a.clients)],
+      ...['--conns', String(connectionsFor(a.clients)), '--seconds', String(a.seconds), '--read', String(a.readShare)],
+      ...['--keys', String(KEYS), '--value-size', String(VALUE_SIZE), '--seed', String(a.seed)],
+    ],
+  ];
 
-function etcdBinary(): string {
-  for (const p of ['/usr/bin/etcd', '/usr/local/bin/etcd']) if (existsSync(p)) return p;
-  if (process.getuid?.() === 0) {
-    process.stderr.write("bench:kv: etcd is missing; installing Debian's etcd-server\n");
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'etcd-server'], {
-      stdio: 'inherit',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    if (existsSync('/usr/bin/etcd')) return '/usr/bin/etcd';
-  }
-  throw new Error(
-    'etcd is not installed: run `apt-get install etcd-server` (Debian) as root, then npm run bench:kv again',
-  );
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function startEtcd(dir: string): Promise<System> {
-  const bin = etcdBinary();
-  const names = ['e1', 'e2', 'e3'];
-  const client = await Promise.all(names.map(() => freePort()));
-  const peer = await Promise.all(names.map(() => freePort()));
-  const cluster = names.map((n, i) => `${n}=http://127.0.0.1:${peer[i]}`).join(',');
-  const children = names.map((n, i) =>
-    spawn(
-      bin,
-      [
-        '--name',
-        n,
-        '--data-dir',
-        path.join(dir, n),
-        '--listen-client-urls',
-        `http://127.0.0.1:${client[i]}`,
-        '--advertise-client-urls',
-        `http://127.0.0.1:${client[i]}`,
-        '--listen-peer-urls',
-        `http://127.0.0.1:${peer[i]}`,
-        '--initial-advertise-peer-urls',
-        `http://127.0.0.1:${peer[i]}`,
-        '--initial-cluster',
-        cluster,
-        '--initial-cluster-state',
-        'new',
-        '--initial-cluster-token',
-        `bench-${process.pid}`,
-        '--log-level',
-        'error',
-      ],
-      { stdio: ['ignore', 'ignore', 'ignore'] },
-    ),
-  );
-  const urls = client.map((p) => `http://127.0.0.1:${p}`);
-  for (let i = 0; ; i++) {
-    const c = new Etcd3({ hosts: urls });
-    const ok = await c
-      .put('warm')
-      .value('up')
-      .then(
-        () => true,
-        () => false,
-      );
-    c.close();
-    if (ok) break;
-    if (i > 100) throw new Error('etcd did not come up within 10 s');
-    await delay(100);
-  }
-  // Followers first, the leader last, as for ours.
-  const isLeader = await Promise.all(
-    urls.map(async (u) => {
-      const c = new Etcd3({ hosts: [u] });
-      const s = await c.maintenance.status();
-      c.close();
-      return s.header.member_id === s.leader;
-    }),
-  );
-  const hosts = [...urls.filter((_, i) => !isLeader[i]), ...urls.filter((_, i) => isLeader[i])];
-  return {
-    name: 'etcd',
-    pids: () => children.map((c) => c.pid!),
-    async open(connections) {
-      // One client object per connection; each spreads over the three endpoints as ours do.
-      const cs = Array.from({ length: connections }, (_, i) => new Etcd3({ hosts: [hosts[i % 3]!] }));
-      return {
-        put: async (c, k) => void (await cs[c % cs.length]!.put(k).value(VALUE)),
-        get: async (c, k) => void (await cs[c % cs.length]!.get(k).string()),
-        close: async () => cs.forEach((x) => x.close()),
-      };
-    },
-    async stop() {
-      for (const c of children) c.kill('SIGKILL');
-      await exited(children);
-    },
-  };
-}
+const goLoader =
+  (bin: string, endpoints: readonly string[]) =>
+  (a: LoadArgs): [string, string[]] => [
+    bin,
+    [
+      ...['-endpoints', endpoints.map((e) => `http://${e}`).join(','), '-clients', String(a.clients)],
+      ...['-conns', String(connectionsFor(a.clients)), '-seconds', String(a.seconds), '-read', String(a.readShare)],
+      ...['-keys', String(KEYS), '-value-size', String(VALUE_SIZE), '-seed', String(a.seed)],
+    ],
+  ];
 
 // ---- load -------------------------------------------------------------------
 
-interface Cell {
+/** What a load generator prints: latencies in ms, cpu in its own seconds. */
+interface Outcome {
   readonly ops: number;
+  readonly secs: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly cpu: number;
+}
+
+interface Cell {
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
-  readonly cpuPer1k: number;
+  /** Seconds of CPU per 1,000 ops: all the system's servers together, and its load generator. */
+  readonly serverCpuPer1k: number;
+  readonly clientCpuPer1k: number;
 }
 
 function cpuSeconds(pids: readonly number[]): number {
@@ -256,103 +169,124 @@ function peakRssMiB(pids: readonly number[]): number {
   return peak;
 }
 
-async function load(sys: System, clients: number, readShare: number, seconds: number, seed: number): Promise<Cell> {
-  const conn = await sys.open(connectionsFor(clients));
-  const lat: number[] = [];
-  let x = seed >>> 0;
-  const rand = (): number => {
-    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return x / 4294967296;
-  };
+async function load(sys: System, a: LoadArgs): Promise<Cell> {
+  const [cmd, args] = sys.loader(a);
   const cpu0 = cpuSeconds(sys.pids());
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: clients }, async (_, c) => {
-      while (performance.now() < end) {
-        const k = `key${Math.floor(rand() * KEYS)}`;
-        const t = performance.now();
-        await (rand() < readShare ? conn.get(c, k) : conn.put(c, k));
-        lat.push(performance.now() - t);
-      }
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
+  const { stdout } = await execFileP(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 20 }).catch((err: unknown) => {
+    throw new Error(`${sys.name}'s load generator failed: ${String(err)}`);
+  });
   const cpu = cpuSeconds(sys.pids()) - cpu0;
-  await conn.close();
-  lat.sort((a, b) => a - b);
+  const o = JSON.parse(stdout.trim().split('\n').at(-1)!) as Outcome;
   return {
-    ops: lat.length,
-    perSecond: lat.length / secs,
-    p50: lat[Math.floor(lat.length / 2)]!,
-    p99: lat[Math.floor(lat.length * 0.99)]!,
-    cpuPer1k: (cpu / lat.length) * 1000,
+    perSecond: o.ops / o.secs,
+    p50: o.p50,
+    p99: o.p99,
+    serverCpuPer1k: (cpu / o.ops) * 1000,
+    clientCpuPer1k: (o.cpu / o.ops) * 1000,
   };
 }
 
 const median = (xs: readonly Cell[]): Cell =>
   [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
 const f = (x: number, d = 0): string => x.toFixed(d);
+const ratio = (x: number): string => `${x.toFixed(2)}x`;
 
 async function main(): Promise<void> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'paxos-benchkv-'));
+  const goBin = etcdLoader(root);
   console.log(
     `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), state on disk in ${base}`,
   );
   console.log(
-    `${SECONDS} s per cell, ${ROUNDS} rounds alternating the systems; 256-byte values on ${KEYS} keys; closed loop`,
+    `${SECONDS} s per cell, ${ROUNDS} rounds alternating the systems; ${VALUE_SIZE}-byte values on ${KEYS} keys; closed loop`,
   );
-  const ours = await startOurs(path.join(base, 'ours'));
-  const etcd = await startEtcd(path.join(base, 'etcd'));
+  console.log(
+    "etcd is driven by its own Go client (clientv3, bench/etcd-load); 'etcd/etcd3' is the same etcd driven by the npm package etcd3, a second reference",
+  );
+  const cluster = await startKvCluster(MAIN, path.join(base, 'ours'), 3);
+  const ours: System = {
+    name: 'paxos kv3',
+    pids: cluster.pids,
+    loader: nodeLoader('paxos', oursFollowersFirst(cluster)),
+  };
+  const etcdCluster = await startEtcd(path.join(base, 'etcd'), goBin).catch(async (err: unknown) => {
+    await cluster.stop();
+    throw err;
+  });
+  const etcd: System = { name: 'etcd', pids: etcdCluster.pids, loader: goLoader(goBin, etcdCluster.endpoints) };
+  const etcd3: System = {
+    name: 'etcd/etcd3',
+    pids: etcdCluster.pids,
+    loader: nodeLoader('etcd3', etcdCluster.endpoints),
+  };
+  const systems = [ours, etcd, ...(ETCD3 ? [etcd3] : [])];
   try {
     const mixes = [
       { name: 'puts', read: 0 },
       { name: 'reads90', read: 0.9 },
     ];
     const summary: string[] = [];
-    console.log('mix      clients  system      ops/s     p50 ms   p99 ms   cpu s/1k ops   ratio ours/etcd');
+    console.log('mix      clients  system        ops/s   p50 ms   p99 ms   server cpu s/1k   client cpu s/1k');
     for (const mix of mixes) {
       for (const clients of CLIENTS) {
-        const cells = new Map<string, Cell[]>([
-          [ours.name, []],
-          [etcd.name, []],
-        ]);
+        const cells = new Map<string, Cell[]>(systems.map((s) => [s.name, []]));
         for (let r = 0; r < ROUNDS; r++) {
-          const order = r % 2 === 0 ? [ours, etcd] : [etcd, ours];
-          for (const sys of order)
-            cells.get(sys.name)!.push(await load(sys, clients, mix.read, SECONDS, r * 7919 + clients));
+          // Each round starts with the next system, so none is always first (or always after the same one).
+          const order = systems.map((_, i) => systems[(i + r) % systems.length]!);
+          for (const sys of order) {
+            const cell = await load(sys, { clients, readShare: mix.read, seconds: SECONDS, seed: r * 7919 + clients });
+            cells.get(sys.name)!.push(cell);
+          }
         }
-        const o = median(cells.get(ours.name)!);
-        const e = median(cells.get(etcd.name)!);
-        for (const [name, c] of [
-          [ours.name, o],
-          [etcd.name, e],
-        ] as const) {
+        const med = new Map(systems.map((s) => [s.name, median(cells.get(s.name)!)]));
+        for (const [name, c] of med) {
           console.log(
-            `${mix.name.padEnd(8)} ${String(clients).padStart(7)}  ${name.padEnd(10)} ${f(c.perSecond).padStart(7)} ${f(c.p50, 2).padStart(9)} ${f(c.p99, 2).padStart(8)} ${f(c.cpuPer1k, 3).padStart(12)}`,
+            `${mix.name.padEnd(8)} ${String(clients).padStart(7)}  ${name.padEnd(11)} ${f(c.perSecond).padStart(7)} ${f(c.p50, 2).padStart(8)} ${f(c.p99, 2).padStart(8)} ${f(c.serverCpuPer1k, 3).padStart(17)} ${f(c.clientCpuPer1k, 3).padStart(17)}`,
           );
         }
-        const line = `${mix.name}@${clients}: ${(o.perSecond / e.perSecond).toFixed(2)}x etcd throughput, p50 ${(o.p50 / e.p50).toFixed(2)}x, p99 ${(o.p99 / e.p99).toFixed(2)}x`;
-        console.log(`${''.padEnd(47)}${line}`);
+        const o = med.get(ours.name)!;
+        const e = med.get(etcd.name)!;
+        const e3 = med.get(etcd3.name);
+        const line =
+          `${mix.name}@${clients}: ${ratio(o.perSecond / e.perSecond)} etcd (Go client) throughput, ` +
+          `p50 ${ratio(o.p50 / e.p50)}, p99 ${ratio(o.p99 / e.p99)}, server CPU/1k ops ${ratio(o.serverCpuPer1k / e.serverCpuPer1k)}` +
+          (e3 === undefined ? '' : `; etcd via etcd3: ${ratio(o.perSecond / e3.perSecond)}`);
+        console.log(`  ${line}`);
         summary.push(line);
       }
     }
     console.log(
       `peak RSS per replica: paxos kv3 ${f(peakRssMiB(ours.pids()), 1)} MiB, etcd ${f(peakRssMiB(etcd.pids()), 1)} MiB`,
     );
-    console.log('summary:');
+    console.log(
+      'summary (ratios are ours/etcd: throughput above 1 is ours faster; p50, p99 and CPU below 1 are ours lower):',
+    );
     for (const l of summary) console.log(`  ${l}`);
   } finally {
-    await ours.stop();
-    await etcd.stop();
+    await cluster.stop();
+    await etcdCluster.stop();
     rmSync(base, { recursive: true, force: true });
   }
+}
+
+/** kv3's client endpoints, followers first, the leader last, as etcd's are. */
+function oursFollowersFirst(cluster: KvCluster): string[] {
+  const { hosts, leader } = cluster;
+  return [...hosts.filter((h) => h !== leader), leader].map((h) => {
+    const e = cluster.endpoints.get(h)!;
+    return `${e.host}:${e.port}`;
+  });
 }
 
 /** `--soak S`: ours alone, puts at 64 clients for S seconds, RSS per replica every 10 s. */
 async function soak(seconds: number): Promise<void> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'paxos-benchkv-'));
-  const ours = await startOurs(path.join(base, 'ours'));
+  const cluster = await startKvCluster(MAIN, path.join(base, 'ours'), 3);
+  const ours: System = {
+    name: 'paxos kv3',
+    pids: cluster.pids,
+    loader: nodeLoader('paxos', oursFollowersFirst(cluster)),
+  };
   const rss = (): number[] =>
     ours.pids().map((pid) => {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -366,7 +300,7 @@ async function soak(seconds: number): Promise<void> {
         .join(' / ')} MiB`,
     );
     for (let t = 10; t <= seconds; t += 10) {
-      const c = await load(ours, 64, 0, 10, t);
+      const c = await load(ours, { clients: 64, readShare: 0, seconds: 10, seed: t });
       console.log(
         `  t=${t} s: ${f(c.perSecond)} puts/s, p99 ${f(c.p99, 1)} ms; RSS per replica ${rss()
           .map((x) => f(x, 1))
@@ -375,7 +309,7 @@ async function soak(seconds: number): Promise<void> {
     }
     console.log(`peak RSS per replica over the soak: ${f(peakRssMiB(ours.pids()), 1)} MiB`);
   } finally {
-    await ours.stop();
+    await cluster.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }

@@ -17,13 +17,12 @@
 import dns from 'node:dns';
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
-import type { Transform } from 'node:stream';
-import ndjson from 'ndjson';
 import PQueue from 'p-queue';
 import { backoffDelay } from '../util/backoff.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import { introduce, type Secret } from './auth.js';
+import { LineWriter } from './line-writer.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 
 export interface Endpoint {
@@ -65,14 +64,13 @@ export interface LinkOptions {
 
 interface Conn {
   readonly socket: net.Socket;
-  readonly out: Transform;
+  /** Lines out, one write per turn of the event loop (line-writer.ts). */
+  readonly out: LineWriter;
   readonly closed: Promise<void>;
   /** Whether a protocol message (not just the handshake) went out on it. */
   used: boolean;
   /** performance.now() when the peer last sent us anything on it. */
   lastHeard: number;
-  /** Whether writes are being gathered for one syscall (see write()). */
-  corked: boolean;
 }
 
 /** `p`, or `late` once `ms` have passed without it (the timer does not keep the process alive). */
@@ -149,33 +147,22 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
     // Up, nothing waiting, no backpressure: write now (the common case under
     // load, and much cheaper than a queued task per message).
     const up = this.conn;
-    if (up !== null && this.queue.size === 0 && this.queue.pending === 0 && !up.out.writableNeedDrain) {
+    if (up !== null && this.queue.size === 0 && this.queue.pending === 0 && !up.out.needsDrain) {
       this.write(up, msg);
       return;
     }
     void this.queue.add(async () => {
       const c = this.conn ?? (await this.nextConn());
       if (c === null) return; // the link was closed
-      if (!this.write(c, msg)) await Promise.race([once(c.out, 'drain').catch(() => undefined), c.closed]);
+      if (!this.write(c, msg)) await Promise.race([once(c.socket, 'drain').catch(() => undefined), c.closed]);
     });
   }
 
-  /**
-   * Everything written in one turn of the event loop leaves in one syscall:
-   * the socket is corked at the first write and uncorked once the turn's
-   * microtasks are done.
-   */
+  /** Everything written in one turn of the event loop leaves in one write (LineWriter). False: wait for 'drain'. */
   private write(c: Conn, msg: M): boolean {
     c.used = true;
-    if (!c.corked) {
-      c.corked = true;
-      c.socket.cork();
-      setImmediate(() => {
-        c.corked = false;
-        c.socket.uncork();
-      });
-    }
-    return c.out.write(msg);
+    c.out.write(msg);
+    return !c.out.needsDrain;
   }
 
   /**
@@ -211,9 +198,10 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
     await this.queue.onIdle();
     const c = this.conn;
     if (c === null) return false;
-    while (this.conn === c && (c.out.writableNeedDrain || c.socket.writableNeedDrain)) {
-      const target = c.socket.writableNeedDrain ? c.socket : c.out;
-      await Promise.race([once(target, 'drain').catch(() => undefined), c.closed]);
+    // What this turn wrote goes to the socket now, so that its buffer, not a string here, says when to wait.
+    c.out.flush();
+    while (this.conn === c && c.socket.writableNeedDrain) {
+      await Promise.race([once(c.socket, 'drain').catch(() => undefined), c.closed]);
     }
     return this.conn === c;
   }
@@ -342,10 +330,7 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
         socket.destroy();
         return;
       }
-      const out = ndjson.stringify();
-      out.on('error', (err: Error) => this.log.debug(`encoder for ${this.name}: ${err.message}`));
-      out.pipe(socket);
-      const c: Conn = { socket, out, closed, used: false, lastHeard: performance.now(), corked: false };
+      const c: Conn = { socket, out: new LineWriter(socket), closed, used: false, lastHeard: performance.now() };
       conn = c;
       // The peer only ever writes pongs here: any byte means it is alive.
       socket.on('data', () => void (c.lastHeard = performance.now()));
@@ -403,7 +388,7 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
       const silent = performance.now() - c.lastHeard;
       if (silent > this.liveness.deadAfterMs) return this.declareDead(c, silent, 'no answer to heartbeats');
       // A peer that stopped reading fills the socket; more pings would only queue.
-      if (!c.socket.writableNeedDrain) c.out.write({ type: 'ping' });
+      if (!c.out.needsDrain) c.out.write({ type: 'ping' });
     }, this.liveness.heartbeatMs);
     this.heartbeat.unref();
   }

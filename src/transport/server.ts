@@ -27,6 +27,7 @@ import type { Endpoint } from './link.js';
 import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
 import { HalfOpenBudget } from './half-open.js';
 import { LineBudget, LineReader } from './lines.js';
+import { LineWriter } from './line-writer.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 import type { Codec, PeerMessage } from './codec.js';
 
@@ -260,37 +261,31 @@ function serveConnection<M extends PeerMessage, Req, Res>(
     if (badLines === BAD_LINES_WARNED)
       log.warn(`suppressing further warnings about bad lines from ${who}; it is closed at ${MAX_BAD_LINES}`);
   };
-  // Writes in one turn of the event loop go out in one syscall (corked
-  // until its microtasks are done): a replica answers clients in bursts.
-  let corked = false;
+  // Lines written in one turn of the event loop go out in one write
+  // (line-writer.ts): a replica answers clients in bursts.
+  const out = new LineWriter(socket);
   const send = (obj: object): void => {
     if (!socket.writable) return;
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    const before = socket.writableLength;
-    socket.write(`${JSON.stringify(obj)}\n`);
-    if (socket.writableLength > softBytes) backpressure(before);
+    const before = out.backlog;
+    out.write(obj);
+    if (out.backlog > softBytes) backpressure(before);
   };
   // Backpressure: answers pile up in memory when the other end does not read
   // them. Past the soft limit, read no more requests from it until they
   // drain; past the hard limit (on top of the soft one), cut it off.
   const backpressure = (before: number): void => {
-    if (before > softBytes && socket.writableLength > hardBytes) {
+    if (before > softBytes && out.backlog > hardBytes) {
       log.warn(
-        `closing the connection from ${who}: it is not reading its answers (${mib(socket.writableLength)} MiB unread, over the ${mib(hardBytes)} MiB limit)`,
+        `closing the connection from ${who}: it is not reading its answers (${mib(out.backlog)} MiB unread, over the ${mib(hardBytes)} MiB limit)`,
       );
       socket.destroy();
       return;
     }
     if (conn.overSince > 0) return;
     conn.overSince = performance.now();
-    log.debug(`not reading from ${who} until it reads its answers (${mib(socket.writableLength)} MiB unread)`);
+    log.debug(`not reading from ${who} until it reads its answers (${mib(out.backlog)} MiB unread)`);
+    // The lines gathered this turn go to the socket now, so that its 'drain' covers them.
+    out.flush();
     socket.once('drain', () => {
       conn.overSince = 0;
       repause();

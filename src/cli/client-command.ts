@@ -4,11 +4,11 @@
 
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { MAX_VALUE_BYTES } from '../paxos/limits.js';
+import { DEFAULT_PORT, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 import { request, type Outcome } from '../client/lab.js';
 import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
 import type { Endpoint } from '../transport/link.js';
-import { DEFAULT_PORT, parseFlags } from '../config/flags.js';
+import { parseFlags } from '../config/flags.js';
 
 /** Exit statuses, so scripts can tell a definite answer from an unknown one. */
 export const EXIT = { ok: 0, lost: 1, usage: 2, notChosen: 3, unknown: 4, refused: 5 } as const;

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import { loadSecret, type Secret } from '../config/secret.js';
 import type { Endpoint } from '../transport/link.js';
-import { DEFAULT_PORT, parseEndpoints, parseResolve, portNumber, seconds } from '../config/flags.js';
+import { parseEndpoints, parseResolve, portNumber, seconds } from '../config/flags.js';
+import { DEFAULT_PORT } from '../paxos/defaults.js';
 
 /** parseFlags options common to both clients; each adds its own. */
 export const CLIENT_FLAGS = {

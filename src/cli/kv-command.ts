@@ -7,12 +7,13 @@
 import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { checkKey, checkValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type ClientCommand } from '../sm/command.js';
-import { ATTEMPT_MS, kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
+import { checkKey, checkValue, type ClientCommand } from '../sm/command.js';
+import { kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
 import { EXIT } from './client-command.js';
 import { describe, describeDump, type Report } from './kv-report.js';
 import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
-import { DEFAULT_PORT, parseFlags } from '../config/flags.js';
+import { parseFlags } from '../config/flags.js';
+import { ATTEMPT_MS, DEFAULT_PORT, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 
 export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { hasRole, loadHostsfile, type Cluster, type HostEntry } from '../config/hostsfile.js';
-import { MAX_VALUE_BYTES } from '../paxos/limits.js';
+import { DEFAULT_PORT, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../util/logger.js';
 import { labPeer } from '../daemon/launch.js';
 import { loadSecret } from '../config/secret.js';
@@ -20,7 +20,7 @@ import {
   type PeerSettings,
   type ReplicaSettings,
 } from '../config/settings.js';
-import { byteSize, DEFAULT_PORT, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
+import { byteSize, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
 import { supervise } from './supervise.js';
 
 export type { LabSettings, PeerSettings, ReplicaSettings };
@@ -260,7 +260,7 @@ export function parsePeerArgs(
             values['quota-bytes'] === undefined
               ? DEFAULTS.quotaBytes
               : byteSize('--quota-bytes', values['quota-bytes']),
-          tickMs: DEFAULTS.tickMs,
+          tickMs: DEFAULTS.replicaTickMs,
           timing: DEFAULTS.replicaTiming,
         }
       : {
@@ -269,6 +269,7 @@ export function parsePeerArgs(
           value: proposer ? value : undefined,
           startDelayMs,
           roundTimeoutMs,
+          tickMs: DEFAULTS.labTickMs,
           idleMs,
           replicaFile: values['replica-file'] ?? path.join(dataDir, 'value'),
           delays,

@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '../util/backoff.js';
-import { MAX_LINE_BYTES } from '../paxos/limits.js';
+import { ATTEMPT_MS, MAX_LINE_BYTES, RETRY_BASE_MS, RETRY_CAP_MS } from '../paxos/defaults.js';
 import { decodeResult, encodeCommand, type ClientCommand, type Result } from '../sm/command.js';
 import type { Secret } from '../transport/auth.js';
 import { exchange, type Exchange } from './lab.js';
@@ -28,12 +28,6 @@ import type { KvRequest, KvResult } from '../wire/kv.js';
 import type { Endpoint } from '../transport/link.js';
 
 export type KvOutcome = Exchange<KvResult>;
-
-/** Retry pauses: randomized exponential backoff from 50 ms up to 1 s. */
-export const RETRY_BASE_MS = 50;
-export const RETRY_CAP_MS = 1000;
-/** The default per-attempt wait (capped by the total timeout). */
-export const ATTEMPT_MS = 2000;
 
 /** A client id for this process: unique enough that two clients never share a session. */
 export function newClientId(): string {

@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { MAX_LINE_BYTES } from '../paxos/limits.js';
+import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { introduce, type Secret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
 import { LineReader } from '../transport/lines.js';

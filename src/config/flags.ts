@@ -41,9 +41,6 @@ export function takeOptionalPort(argv: string[], flag: string, fallback: number)
   return port;
 }
 
-/** The port every peer listens on (as in the lab's compose files). */
-export const DEFAULT_PORT = 8080;
-
 /** Node timers cannot wait longer than 2^31-1 ms (about 24.8 days). */
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 

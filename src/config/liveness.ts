@@ -6,6 +6,8 @@
 // pings its peer every heartbeat, the peer answers with a pong, and a link
 // that hears nothing for `deadAfterMs` is declared down, closed and redialed.
 
+import { DEFAULT_PEER_TIMEOUT_MS, MIN_PING_MS, PINGS_PER_PEER_TIMEOUT } from '../paxos/defaults.js';
+
 export interface Liveness {
   /** How often a link pings its peer. */
   readonly heartbeatMs: number;
@@ -15,8 +17,7 @@ export interface Liveness {
 
 /** Five heartbeats fit in the timeout, so one or two lost to a busy event loop do not matter. */
 export function livenessFor(deadAfterMs: number): Liveness {
-  return { heartbeatMs: Math.max(10, Math.round(deadAfterMs / 5)), deadAfterMs };
+  return { heartbeatMs: Math.max(MIN_PING_MS, Math.round(deadAfterMs / PINGS_PER_PEER_TIMEOUT)), deadAfterMs };
 }
 
-export const DEFAULT_PEER_TIMEOUT_MS = 1500;
 export const DEFAULT_LIVENESS: Liveness = livenessFor(DEFAULT_PEER_TIMEOUT_MS);

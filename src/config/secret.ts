@@ -5,14 +5,13 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { MIN_SECRET_BYTES } from '../paxos/defaults.js';
 
 export interface Secret {
   /** Where it came from, for messages (never the secret itself). */
   readonly source: string;
   readonly key: Buffer;
 }
-
-const MIN_SECRET_BYTES = 16;
 
 /** The secret from --secret-file, else from PAXOS_SECRET, else none. */
 export function loadSecret(file: string | undefined, env: NodeJS.ProcessEnv, warnings: string[]): Secret | null {

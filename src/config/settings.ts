@@ -6,21 +6,42 @@
 //   LabSettings      a single-decree peer (proposer, acceptor, learner roles)
 //   ReplicaSettings  a replica of the replicated log (HOST:replica hostsfiles)
 //
-// Every default a flag has is named here (the CLI's help text prints them
-// from here too), so a reader finds each in one place. validate() throws a
-// ConfigError whose one line names the flag (or, for a setting no flag
-// reaches, the field), which the CLI prints and exits 2 on.
+// A daemon takes its mode's settings and nothing else that is configuration
+// (src/daemon/peer.ts, src/daemon/replica.ts): what it is handed besides is
+// a dependency (storage, where lines go, the logger). The pure cores' own
+// configs (NodeConfig, LogConfig) get their timing from one function each
+// here, labTiming and logTiming, so no shell restates it.
+//
+// DEFAULTS names every default a flag (or a setting without one) has; the
+// values themselves live in src/paxos/defaults.ts, with every other protocol,
+// timing and size constant. The CLI's help text prints them from DEFAULTS.
+// validate() throws a ConfigError whose one line names the flag (or, for a
+// setting no flag reaches, the field), which the CLI prints and exits 2 on.
 
-import { DEFAULT_TIMING, type ProposerTiming } from '../core/timing.js';
-import { DEFAULT_LOG_TIMING, type LogTiming } from '../log/types.js';
+import type { NodeConfig } from '../core/node.js';
+import { inTicks, tickTiming, type TickTiming } from '../core/timing.js';
+import type { LogTiming } from '../log/types.js';
 import type { Cluster, HostEntry } from '../paxos/cluster.js';
-import { MAX_VALUE_BYTES } from '../paxos/limits.js';
+import {
+  DEFAULT_IDLE_MS,
+  DEFAULT_LAB_TIMING,
+  DEFAULT_LOG_TIMING,
+  DEFAULT_PEER_TIMEOUT_MS,
+  DEFAULT_PORT,
+  DEFAULT_QUOTA_BYTES,
+  DEFAULT_START_DELAY_MS,
+  LAB_TICK_MS,
+  MAX_VALUE_BYTES,
+  MIN_PEER_TIMEOUT_MS,
+  REPLICA_TICK_MS,
+  SNAPSHOT_EVERY_SLOTS,
+} from '../paxos/defaults.js';
 import type { MessageType } from '../paxos/logline.js';
-import { DEFAULT_QUOTA_BYTES } from '../sm/kv.js';
+import type { KvOptions } from '../sm/kv.js';
 import type { LogLevel } from '../util/logger.js';
+import { mulberry32 } from '../util/prng.js';
 import { ConfigError } from './errors.js';
-import { DEFAULT_PORT } from './flags.js';
-import { DEFAULT_PEER_TIMEOUT_MS, livenessFor, type Liveness } from './liveness.js';
+import { livenessFor, type Liveness } from './liveness.js';
 import type { Secret } from './secret.js';
 
 /** Where a peer listens, or is reached. */
@@ -36,26 +57,30 @@ export interface DelayRule {
   readonly ms: number;
 }
 
-/** The defaults of the peer's flags. */
+/** The defaults of the peer's flags, and of the settings no flag reaches (values: src/paxos/defaults.ts). */
 export const DEFAULTS = {
   /** --port: where peers listen, and are reached. */
   port: DEFAULT_PORT,
   /** --peer-timeout: a link that hears nothing for this long is down (links ping every fifth of it). */
   peerTimeoutMs: DEFAULT_PEER_TIMEOUT_MS,
   /** --peer-timeout's floor: below it, pings (every fifth, at least 10 ms apart) no longer fit. */
-  minPeerTimeoutMs: 50,
+  minPeerTimeoutMs: MIN_PEER_TIMEOUT_MS,
   /** --round-timeout (lab): a round with no majority after this long is retried. */
-  roundTimeoutMs: DEFAULT_TIMING.roundTimeoutMs,
+  roundTimeoutMs: DEFAULT_LAB_TIMING.roundTimeoutMs,
   /** -t (lab): wait this long before proposing. */
-  startDelayMs: 0,
+  startDelayMs: DEFAULT_START_DELAY_MS,
   /** --exit-after-idle (lab): 0, never. */
-  idleMs: 0,
+  idleMs: DEFAULT_IDLE_MS,
   /** --log-level. */
   logLevel: 'warn' as LogLevel,
+  /** The lab peer's tick: its core counts every wait in ticks of this many ms (no flag). */
+  labTickMs: LAB_TICK_MS,
   /** --quota-bytes (replica): the store's largest size, keys and values in UTF-8. */
   quotaBytes: DEFAULT_QUOTA_BYTES,
-  /** The replica's tick: its core counts timeouts in ticks of this many ms. */
-  tickMs: 50,
+  /** --snapshot-every (replica): snapshot after this many applied slots. */
+  snapshotEvery: SNAPSHOT_EVERY_SLOTS,
+  /** The replica's tick: its core counts timeouts in ticks of this many ms (no flag). */
+  replicaTickMs: REPLICA_TICK_MS,
   /** The replica core's timing, in ticks, and its sizes (no flags). */
   replicaTiming: DEFAULT_LOG_TIMING,
 } as const;
@@ -88,12 +113,15 @@ export interface LabSettings extends CommonSettings {
   readonly value: string | undefined;
   /** -t, in ms. */
   readonly startDelayMs: number;
-  /** --round-timeout, in ms; the rest of the proposer's timing is DEFAULT_TIMING's. */
+  /** --round-timeout, in ms; the rest of the proposer's timing is DEFAULT_LAB_TIMING's. */
   readonly roundTimeoutMs: number;
+  /** Milliseconds per core tick (DEFAULTS.labTickMs; no flag): every wait is counted in them. */
+  readonly tickMs: number;
   /** --exit-after-idle, in ms; 0: never. */
   readonly idleMs: number;
-  /** --replica-file (default DATA_DIR/value). */
+  /** --replica-file (default DATA_DIR/value): the chosen value, once learned. */
   readonly replicaFile: string;
+  /** --delay: hold matching outbound messages this long, for scripted scenarios. */
   readonly delays: readonly DelayRule[];
 }
 
@@ -104,11 +132,11 @@ export interface ReplicaSettings extends CommonSettings {
   readonly replicaFile: string | undefined;
   /** Print sent/received lines (default) or, with --no-message-lines, only chose lines. */
   readonly messageLines: boolean;
-  /** --snapshot-every; undefined: the store's default (10000). */
+  /** --snapshot-every; undefined: the store's default (DEFAULTS.snapshotEvery). */
   readonly snapshotEvery: number | undefined;
   /** --quota-bytes (default DEFAULTS.quotaBytes). */
   readonly quotaBytes: number;
-  /** Milliseconds per core tick (DEFAULTS.tickMs; no flag). */
+  /** Milliseconds per core tick (DEFAULTS.replicaTickMs; no flag). */
   readonly tickMs: number;
   /** The core's timing in ticks and its sizes (DEFAULTS.replicaTiming; no flag). */
   readonly timing: LogTiming;
@@ -116,9 +144,36 @@ export interface ReplicaSettings extends CommonSettings {
 
 export type PeerSettings = LabSettings | ReplicaSettings;
 
-/** The proposer's timing a lab peer runs with. */
-export function labTiming(s: LabSettings): ProposerTiming {
-  return { ...DEFAULT_TIMING, roundTimeoutMs: s.roundTimeoutMs };
+/** What a lab core's config (NodeConfig) takes from the settings: every wait, in its ticks. */
+export interface LabTiming {
+  readonly timing: TickTiming;
+  /** -t in ticks: how long a proposer given -v waits before proposing. */
+  readonly startTicks: number;
+  readonly idleTicks: NonNullable<NodeConfig['idleTicks']>;
+}
+
+/** The lab core's timing from its settings: the flags' milliseconds, the rest DEFAULT_LAB_TIMING's, in ticks. */
+export function labTiming(s: LabSettings): LabTiming {
+  return {
+    timing: tickTiming({ ...DEFAULT_LAB_TIMING, roundTimeoutMs: s.roundTimeoutMs }, s.tickMs),
+    startTicks: inTicks(s.startDelayMs, s.tickMs),
+    idleTicks: inTicks(s.idleMs, s.tickMs),
+  };
+}
+
+/** The log core's timing and sizes (LogConfig.timing) from a replica's settings. */
+export function logTiming(s: ReplicaSettings): LogTiming {
+  return s.timing;
+}
+
+/** How a replica builds its store (the same on every replica): its quota. */
+export function kvOptionsOf(s: ReplicaSettings): KvOptions {
+  return { quotaBytes: s.quotaBytes };
+}
+
+/** The randomness a peer runs with: seeded by --rng-seed, else Math.random. */
+export function rngOf(s: PeerSettings): () => number {
+  return s.rngSeed === undefined ? Math.random : mulberry32(s.rngSeed);
 }
 
 /** How fast either kind of peer notices a dead link. */
@@ -147,6 +202,7 @@ export function checkProposal(value: string): void {
 
 function validateLab(s: LabSettings): void {
   if (s.value !== undefined) checkProposal(s.value);
+  if (!(s.tickMs > 0)) throw new ConfigError(`tickMs must be above 0, got ${s.tickMs}`);
   if (!(s.startDelayMs >= 0)) throw new ConfigError('-t must not be negative');
   if (!(s.roundTimeoutMs > 0)) throw new ConfigError('--round-timeout must be above 0');
   if (!(s.idleMs >= 0)) throw new ConfigError('--exit-after-idle must be above 0');

@@ -7,9 +7,7 @@
 
 import type { Outbox } from './ready.js';
 import type { Accepted } from './types.js';
-
-/** Clients one peer lets wait for an outcome at once; more are told to come back. */
-export const MAX_WAITING_CLIENTS = 1000;
+import { MAX_WAITING_CLIENTS } from '../paxos/defaults.js';
 
 /** What the client rules read of, and do to, the node. */
 export interface ClientView {

@@ -21,7 +21,7 @@
 // of sending, round after round, numbers every acceptor drops.
 
 import { backoffDelay } from '../util/backoff.js';
-import { MAX_PROPOSAL } from '../paxos/limits.js';
+import { MAX_PROPOSAL } from '../paxos/defaults.js';
 import { groupOfProposal, nextProposal } from '../paxos/numbering.js';
 import { quorumOf } from '../paxos/quorum.js';
 import type { Outbox } from './ready.js';

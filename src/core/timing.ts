@@ -3,7 +3,11 @@
 // wait the core keeps (-t, the round timeout, the randomized backoff, the
 // chose retransmissions, --exit-after-idle) is a number of ticks. The flags
 // give them in milliseconds; inTicks converts, rounding up, so no wait is
-// shorter than asked and none is off by more than one tick.
+// shorter than asked and none is off by more than one tick. The values are
+// src/paxos/defaults.ts's (DEFAULT_LAB_TIMING, LAB_TICK_MS); a daemon's come
+// from its settings (labTiming, src/config/settings.ts).
+
+import { DEFAULT_LAB_TIMING, LAB_TICK_MS } from '../paxos/defaults.js';
 
 /** The proposer's waits as the flags give them, in milliseconds. */
 export interface ProposerTiming {
@@ -17,14 +21,6 @@ export interface ProposerTiming {
   readonly choseRetryCapMs: number;
 }
 
-export const DEFAULT_TIMING: ProposerTiming = {
-  roundTimeoutMs: 2000,
-  backoffBaseMs: 50,
-  backoffCapMs: 2000,
-  choseRetryMs: 500,
-  choseRetryCapMs: 4000,
-};
-
 /** The same waits in ticks of the core's clock. */
 export interface TickTiming {
   readonly roundTicks: number;
@@ -33,9 +29,6 @@ export interface TickTiming {
   readonly choseRetryTicks: number;
   readonly choseRetryCapTicks: number;
 }
-
-/** The daemon's tick: fine enough for the shortest backoff (25 ms), coarse enough to cost nothing idle. */
-export const DEFAULT_TICK_MS = 10;
 
 /** `ms` as whole ticks, rounded up: 0 stays 0, anything else is at least one tick. */
 export function inTicks(ms: number, tickMs: number): number {
@@ -52,5 +45,5 @@ export function tickTiming(t: ProposerTiming, tickMs: number): TickTiming {
   };
 }
 
-/** DEFAULT_TIMING at DEFAULT_TICK_MS. */
-export const DEFAULT_TICK_TIMING: TickTiming = tickTiming(DEFAULT_TIMING, DEFAULT_TICK_MS);
+/** The default waits at the default tick: for tests and tools that build a core by hand. */
+export const DEFAULT_TICK_TIMING: TickTiming = tickTiming(DEFAULT_LAB_TIMING, LAB_TICK_MS);

@@ -1,12 +1,11 @@
 // A peer built from its settings (src/config/settings.ts): the daemon side
-// opens the storage and wires the core, so the command line only parses,
-// validates and supervises. One function per mode.
+// builds the storage and hands it, with the settings, to the daemon, so the
+// command line only parses, validates and supervises. One function per mode.
 
-import { labTiming, livenessOf, type LabSettings, type ReplicaSettings } from '../config/settings.js';
+import { kvOptionsOf, type LabSettings, type ReplicaSettings } from '../config/settings.js';
 import { prepareDataDir } from '../storage/data-dir.js';
 import { WalStorage } from '../storage/wal-state.js';
 import type { Logger } from '../util/logger.js';
-import { mulberry32 } from '../util/prng.js';
 import { PeerDaemon } from './peer.js';
 import type { ReplicaDaemon } from './replica.js';
 
@@ -27,24 +26,7 @@ export function labPeer(s: LabSettings, log: Logger, out: Out): LabPeer {
     replicaFile: s.replicaFile,
     identity: { host: s.self.host, id: s.self.id },
   });
-  const daemon = new PeerDaemon({
-    cluster: s.cluster,
-    self: s.self,
-    value: s.value,
-    startDelayMs: s.startDelayMs,
-    listen: s.listen,
-    endpointOf: s.endpointOf,
-    storage,
-    timing: labTiming(s),
-    rng: s.rngSeed === undefined ? Math.random : mulberry32(s.rngSeed),
-    idleMs: s.idleMs,
-    delays: s.delays,
-    replicaFile: s.replicaFile,
-    secret: s.secret,
-    liveness: livenessOf(s),
-    out,
-    log,
-  });
+  const daemon = new PeerDaemon(s, { storage, out, log });
   return {
     daemon,
     stop: () => daemon.stop().then(() => storage.release()),
@@ -64,23 +46,10 @@ export function labPeer(s: LabSettings, log: Logger, out: Out): LabPeer {
 export async function replicaPeer(s: ReplicaSettings, log: Logger, out: Out): Promise<ReplicaDaemon> {
   await prepareDataDir(s.dataDir);
   // Loaded only for replicas: a lab peer never needs the replicated log's code.
-  const { ReplicaDaemon } = await import('./replica.js');
-  return new ReplicaDaemon({
-    cluster: s.cluster,
-    self: s.self,
-    listen: s.listen,
-    endpointOf: s.endpointOf,
-    dataDir: s.dataDir,
-    ...(s.replicaFile === undefined ? {} : { replicaFile: s.replicaFile }),
-    secret: s.secret,
-    liveness: livenessOf(s),
-    messageLines: s.messageLines,
-    ...(s.snapshotEvery === undefined ? {} : { snapshotEvery: s.snapshotEvery }),
-    quotaBytes: s.quotaBytes,
-    tickMs: s.tickMs,
-    timing: s.timing,
-    random: s.rngSeed === undefined ? Math.random : mulberry32(s.rngSeed),
-    out,
-    log,
-  });
+  const [{ ReplicaDaemon }, { FileLogStore }] = await Promise.all([
+    import('./replica.js'),
+    import('../storage/file-log-store.js'),
+  ]);
+  const store = new FileLogStore(s.dataDir, log, s.replicaFile, s.snapshotEvery, kvOptionsOf(s));
+  return new ReplicaDaemon(s, { store, out, log });
 }

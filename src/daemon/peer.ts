@@ -3,55 +3,34 @@
 // real world: sockets (peer links and the listening side, with --delay),
 // a ticker that ticks the core every 10 ms and catches up after a stall,
 // the state in its data directory, and the replica file. As the replica's
-// daemon (replica.ts) does for the replicated log.
+// daemon (replica.ts) does for the replicated log. It runs with its
+// settings (LabSettings, src/config/settings.ts) and is handed, apart, what
+// is not configuration (PeerDeps).
 
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { contactsOf } from '../core/admission.js';
-import type { Cluster, HostEntry } from '../paxos/cluster.js';
+import { labTiming, livenessOf, rngOf, type LabSettings } from '../config/settings.js';
 import { PaxosNode } from '../core/node.js';
 import type { ClientAnswer } from '../core/ready.js';
-import { DEFAULT_TICK_MS, inTicks, tickTiming, type ProposerTiming } from '../core/timing.js';
 import type { Message, PeerId } from '../core/types.js';
 import { writeAtomically } from '../storage/atomic.js';
 import type { Storage } from '../storage/storage.js';
-import type { Secret } from '../transport/auth.js';
-import { PeerLink, type Endpoint } from '../transport/link.js';
-import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
+import { PeerLink } from '../transport/link.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import { LAB_CODEC, type ClientRequest, type ClientResult } from '../wire/lab.js';
 import type { Logger } from '../util/logger.js';
 import { LabNode } from '../node/lab-node.js';
-import { DelayedSends, type DelayRule } from './delays.js';
+import { DelayedSends } from './delays.js';
 import { Ticker } from './ticker.js';
 
 export type { DelayRule } from './delays.js';
 
-export interface PeerOptions {
-  readonly cluster: Cluster;
-  readonly self: HostEntry;
-  /** The value to propose (-v); a proposer with none waits for a client's submit. */
-  readonly value: string | undefined;
-  /** `-t`: how long to wait before proposing. Serving starts at once. */
-  readonly startDelayMs: number;
-  readonly listen: Endpoint;
-  readonly endpointOf: (peer: HostEntry) => Endpoint;
+/** What a lab peer is handed that is not configuration (that is its LabSettings). */
+export interface PeerDeps {
+  /** Its durable state (WalStorage over DATA_DIR; in memory or gated in tests). */
   readonly storage: Storage;
-  readonly timing: ProposerTiming;
-  readonly rng: () => number;
-  /** Emit 'idle' after this long with no protocol message in or out (0: never). */
-  readonly idleMs: number;
-  /** The core's tick, in ms (default DEFAULT_TICK_MS): every wait is counted in them. */
-  readonly tickMs?: number;
-  /** Hold matching outbound messages this long (`--delay`), for scripted scenarios. */
-  readonly delays?: readonly DelayRule[];
-  /** Where to write the chosen value once learned (the peer's replica); undefined: nowhere. */
-  readonly replicaFile?: string | undefined;
-  /** The shared secret every connection must prove; null runs open. */
-  readonly secret?: Secret | null;
-  /** How often links ping, and how long a silent peer takes to be declared down. */
-  readonly liveness?: Liveness;
   /** Receives each stdout log line (without newline). */
   readonly out: (line: string) => void;
   readonly log: Logger;
@@ -75,22 +54,26 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
   private replicated: string | null = null;
   private stopped = false;
 
-  constructor(private readonly opts: PeerOptions) {
+  constructor(
+    private readonly settings: LabSettings,
+    private readonly deps: PeerDeps,
+  ) {
     super();
     this.delayed = new DelayedSends(
-      opts.delays ?? [],
-      (p) => opts.cluster.byId(p)?.host,
+      settings.delays,
+      (p) => settings.cluster.byId(p)?.host,
       (to, msg) => this.send(to, msg),
     );
   }
 
   get id(): PeerId {
-    return this.opts.self.id;
+    return this.settings.self.id;
   }
 
   async start(): Promise<void> {
-    const { cluster, self, log } = this.opts;
-    const durable = await this.opts.storage.load();
+    const { cluster, self, value, tickMs, secret } = this.settings;
+    const { storage, log } = this.deps;
+    const durable = await storage.load();
     if (durable.promised > 0 || durable.chosen !== null || Object.keys(durable.lastProposal).length > 0) {
       const pair = (p: { n: number; v: string } | null): string =>
         p === null ? 'nothing' : `${JSON.stringify(p.v)} at ${p.n}`;
@@ -99,26 +82,25 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
           `last proposals ${JSON.stringify(durable.lastProposal)}, chosen ${pair(durable.chosen)}`,
       );
     }
-    const tickMs = this.opts.tickMs ?? DEFAULT_TICK_MS;
-    const value = this.opts.value;
+    const { timing, startTicks, idleTicks } = labTiming(this.settings);
     const core = new PaxosNode(
       {
         self: self.id,
         cluster,
-        timing: tickTiming(this.opts.timing, tickMs),
-        rng: this.opts.rng,
-        ...(value === undefined ? {} : { start: { value, afterTicks: inTicks(this.opts.startDelayMs, tickMs) } }),
-        idleTicks: inTicks(this.opts.idleMs, tickMs),
+        timing,
+        rng: rngOf(this.settings),
+        ...(value === undefined ? {} : { start: { value, afterTicks: startTicks } }),
+        idleTicks,
       },
       durable,
     );
     // A crash between learning the value and writing the replica loses nothing.
     if (durable.chosen !== null) await this.replicate(durable.chosen.v);
     const node = (this.node = new LabNode(core, {
-      storage: this.opts.storage,
+      storage,
       replicate: (v) => this.replicate(v),
       network: { send: (to, msg) => this.delayed.deliver(to, msg) },
-      out: this.opts.out,
+      out: this.deps.out,
       dropped: (msg, why) => log.warn(`dropping ${msg.type} from peer ${msg.from}: ${why}`),
       learned: (c) => this.emit('chose', { v: c.v, n: c.n }),
       answer: (a) => {
@@ -137,9 +119,9 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
       },
       defer: queueMicrotask,
     }));
-    const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
+    const liveness = livenessOf(this.settings);
     this.inbound = await listen(
-      this.opts.listen,
+      this.settings.listen,
       {
         message: (msg) => this.live?.step(msg),
         client: (req, reply, conn) => this.serveClient(req, reply, conn),
@@ -149,15 +131,16 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
           else this.links.get(from)?.kick();
         },
       },
-      { log, secret: this.opts.secret ?? null, self: self.id, liveness, codec: LAB_CODEC },
+      { log, secret, self: self.id, liveness, codec: LAB_CODEC },
     );
-    log.info(`${self.host} (peer ${self.id}) listening on ${this.opts.listen.host}:${this.opts.listen.port}`);
+    const { host, port } = this.settings.listen;
+    log.info(`${self.host} (peer ${self.id}) listening on ${host}:${port}`);
     for (const id of contactsOf(cluster, self.id)) {
       const peer = cluster.byId(id)!;
-      const link = new PeerLink(peer.host, this.opts.endpointOf(peer), {
+      const link = new PeerLink(peer.host, this.settings.endpointOf(peer), {
         self: self.id,
         peer: id,
-        secret: this.opts.secret ?? null,
+        secret,
         liveness,
         log,
       });
@@ -193,7 +176,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
    */
   private serveClient(req: ClientRequest, reply: (res: ClientResult) => void, conn: ClientConn): void {
     const ticket = this.nextTicket++;
-    const peer = this.opts.self.host;
+    const peer = this.settings.self.host;
     this.clients.set(ticket, (a) => reply(clientResult(req.id, peer, a)));
     conn.onClose(() => {
       if (this.clients.delete(ticket)) this.live?.input((c) => c.hangUp(ticket));
@@ -209,7 +192,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
       return;
     }
     const link = this.links.get(to);
-    if (link === undefined) this.opts.log.error(`no link to peer ${to} for ${msg.type}`);
+    if (link === undefined) this.deps.log.error(`no link to peer ${to} for ${msg.type}`);
     else link.send(msg);
   }
 
@@ -220,8 +203,8 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
    */
   private async replicate(value: string): Promise<void> {
     // The first value learned, as the saved state's `chosen` is.
-    const file = this.opts.replicaFile;
-    if (file === undefined || this.replicated !== null) return;
+    const file = this.settings.replicaFile;
+    if (this.replicated !== null) return;
     await mkdir(path.dirname(file), { recursive: true });
     await writeAtomically(file, Buffer.from(value, 'utf8'));
     this.replicated = value;

@@ -5,58 +5,36 @@
 // side), a timer that ticks the core every tickMs, and the performance
 // clock. Here too are what only sockets can do: rebuilding snapshots that
 // arrive in chunks and streaming ours in chunks (snapshot-transfer.ts), and
-// dumps of the store to a client, paced by its acks.
+// dumps of the store to a client, paced by its acks. It runs with its
+// settings (ReplicaSettings, src/config/settings.ts) and is handed, apart,
+// what is not configuration (ReplicaDeps: the opened store, output, logger).
 
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Cluster, HostEntry } from '../paxos/cluster.js';
+import { kvOptionsOf, livenessOf, logTiming, rngOf, type ReplicaSettings } from '../config/settings.js';
 import type { PeerId } from '../core/types.js';
-import type { LogTiming } from '../log/types.js';
 import { ReplicaNode, type Answer } from '../node/replica-node.js';
 import { encodeResult } from '../sm/command.js';
-import type { KvOptions } from '../sm/kv.js';
-import { FileLogStore } from '../storage/file-log-store.js';
+import type { FileLogStore } from '../storage/file-log-store.js';
 import { identityOf } from '../storage/log-store.js';
-import type { Secret } from '../transport/auth.js';
-import { DUMP_WINDOW, type KvResult, type ReceivedKvRequest } from '../wire/kv.js';
+import { type KvResult, type ReceivedKvRequest } from '../wire/kv.js';
 import type { ClientResult } from '../wire/lab.js';
-import { PeerLink, type Endpoint } from '../transport/link.js';
-import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
+import { PeerLink } from '../transport/link.js';
 import { logCodec, type ReplicaWire } from '../wire/log.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';
-import { CHUNK_CHARS, SnapshotReceiver, streamSnapshot } from './snapshot-transfer.js';
+import { SnapshotReceiver, streamSnapshot } from './snapshot-transfer.js';
+import { CHUNK_CHARS, DUMP_WINDOW, MAX_REPLICA_LINE_BYTES } from '../paxos/defaults.js';
 
-export interface ReplicaOptions {
-  readonly cluster: Cluster;
-  readonly self: HostEntry;
-  readonly listen: Endpoint;
-  readonly endpointOf: (peer: HostEntry) => Endpoint;
-  readonly dataDir: string;
-  /** The readable copy of the store (default DATA_DIR/store.jsonl). */
-  readonly replicaFile?: string;
-  readonly secret?: Secret | null;
-  readonly liveness?: Liveness;
-  /** Print sent/received lines (true) or only chose lines (false). */
-  readonly messageLines: boolean;
-  /** Snapshot every this many applied slots (default SNAPSHOT_EVERY_SLOTS). */
-  readonly snapshotEvery?: number;
-  /**
-   * Largest store a write may make, in UTF-8 bytes of keys and values (default DEFAULT_QUOTA_BYTES); the same on every
-   * replica.
-   */
-  readonly quotaBytes?: number;
-  /** Milliseconds per core tick (the core counts its timeouts in ticks). */
-  readonly tickMs: number;
-  readonly timing?: LogTiming;
-  readonly random: () => number;
+/** What a replica is handed that is not configuration (that is its ReplicaSettings). */
+export interface ReplicaDeps {
+  /** Its data directory's store, not yet opened (src/daemon/launch.ts builds it from the settings). */
+  readonly store: FileLogStore;
+  /** Receives each stdout log line (without newline). */
   readonly out: (line: string) => void;
   readonly log: Logger;
 }
-
-/** Largest line a replica takes from another replica: catch-up batches (snapshots stream in chunks well under it). */
-export const MAX_REPLICA_LINE_BYTES = 64 * 1024 * 1024;
 
 export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   private readonly store: FileLogStore;
@@ -71,11 +49,13 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
 
-  constructor(private readonly opts: ReplicaOptions) {
+  constructor(
+    private readonly settings: ReplicaSettings,
+    private readonly deps: ReplicaDeps,
+  ) {
     super();
-    const kvOptions: KvOptions = opts.quotaBytes === undefined ? {} : { quotaBytes: opts.quotaBytes };
-    this.store = new FileLogStore(opts.dataDir, opts.log, opts.replicaFile, opts.snapshotEvery, kvOptions);
-    this.receiver = new SnapshotReceiver(kvOptions, opts.log);
+    this.store = deps.store;
+    this.receiver = new SnapshotReceiver(kvOptionsOf(settings), deps.log);
     this.loopDelay.enable();
   }
 
@@ -84,7 +64,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   }
 
   async start(): Promise<void> {
-    const { cluster, self, log } = this.opts;
+    const { cluster, self, secret } = this.settings;
+    const log = this.deps.log;
     const opened = await this.store.open(
       identityOf(
         cluster.hosts.map((h) => h.host),
@@ -98,10 +79,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         self: self.id,
         replicas: cluster.replicas.length,
         nameOf,
-        messageLines: this.opts.messageLines,
-        random: this.opts.random,
+        messageLines: this.settings.messageLines,
+        random: rngOf(this.settings),
         life: randomInt(1, 2 ** 40),
-        ...(this.opts.timing === undefined ? {} : { timing: this.opts.timing }),
+        timing: logTiming(this.settings),
       },
       {
         store: this.store,
@@ -111,7 +92,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
           return link === undefined ? 'no link to it' : streamSnapshot(link, self.id, view, cancelled);
         },
         now: () => performance.now(),
-        out: this.opts.out,
+        out: this.deps.out,
         log,
         fatal: (err) => this.emit('fatal', err),
         defer: queueMicrotask,
@@ -119,9 +100,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       },
       opened,
     );
-    const liveness = this.opts.liveness ?? DEFAULT_LIVENESS;
+    const liveness = livenessOf(this.settings);
     this.inbound = await listen<ReplicaWire, ReceivedKvRequest, KvResult | ClientResult>(
-      this.opts.listen,
+      this.settings.listen,
       {
         message: (m) => this.onMessage(m),
         hello: (from) => this.links.get(from)?.kick(),
@@ -129,7 +110,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       },
       {
         log,
-        secret: this.opts.secret ?? null,
+        secret,
         self: self.id,
         liveness,
         codec: logCodec(self.host),
@@ -138,10 +119,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     );
     for (const h of cluster.hosts) {
       if (h.id === self.id) continue;
-      const link = new PeerLink<ReplicaWire>(h.host, this.opts.endpointOf(h), {
+      const link = new PeerLink<ReplicaWire>(h.host, this.settings.endpointOf(h), {
         self: self.id,
         peer: h.id,
-        secret: this.opts.secret ?? null,
+        secret,
         liveness,
         log,
         queueWhileDown: false,
@@ -149,7 +130,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       this.links.set(h.id, link);
       link.start();
     }
-    this.ticker = setInterval(() => this.node?.tick(), this.opts.tickMs);
+    this.ticker = setInterval(() => this.node?.tick(), this.settings.tickMs);
     this.node.kick(); // slots recovered from the log are applied again
   }
 
@@ -175,7 +156,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   }
 
   private onClient(req: ReceivedKvRequest, reply: (r: KvResult) => void, conn: ClientConn): void {
-    const peer = this.opts.self.host;
+    const peer = this.settings.self.host;
     const node = this.node;
     if (node === null || this.stopped) return reply({ type: 'kv_result', id: req.id, peer, status: 'no_leader' });
     if (req.type === 'dump') return void this.dump(node, req.id, reply, conn);
@@ -196,9 +177,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
    * loop between them, then the final line with the applied slot and leader.
    */
   private async dump(node: ReplicaNode, id: string, reply: (r: KvResult) => void, conn: ClientConn): Promise<void> {
-    const peer = this.opts.self.host;
+    const peer = this.settings.self.host;
     const view = node.kv.view();
-    const leader = this.opts.cluster.byId(node.core.leader)?.host ?? '';
+    const leader = this.settings.cluster.byId(node.core.leader)?.host ?? '';
     const recovering = node.recoveryStatus();
     const state = { acked: -1, wake: (): void => undefined };
     this.dumps.set(id, state);
@@ -243,7 +224,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     this.loopDelay.reset();
     const mem = process.memoryUsage();
     const mib = (b: number): string => (b / 1024 / 1024).toFixed(0);
-    this.opts.log.info(
+    this.deps.log.info(
       `snapshot at slot ${index}: view ${viewMs.toFixed(1)} ms, written in ${writeMs.toFixed(0)} ms; log compacted to ${this.store.logBytes} bytes; longest event-loop pause since the last snapshot ${pause.toFixed(0)} ms; heap ${mib(mem.heapUsed)} MiB, RSS ${mib(mem.rss)} MiB`,
     );
   }

@@ -18,9 +18,7 @@ import type { PeerId } from '../paxos/ids.js';
 import { KvBuilder, SnapshotError, type KvOptions, type KvStore, type KvView } from '../sm/kv.js';
 import type { ReplicaWire, SnapshotChunk } from '../wire/log.js';
 import type { Logger } from '../util/logger.js';
-
-/** Characters of keys, values and results per chunk: each line stays well under 1 MiB. */
-export const CHUNK_CHARS = 128 * 1024;
+import { CHUNK_CHARS } from '../paxos/defaults.js';
 
 /** What streaming needs of a link (PeerLink has it). */
 export interface ChunkLink {

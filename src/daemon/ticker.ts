@@ -4,9 +4,7 @@
 // wait of N ticks ends N * tickMs after it began, as a setTimeout would.
 
 import { performance } from 'node:perf_hooks';
-
-/** More ticks than this at once (a stop of hours) are skipped; waits then end late, never early. */
-const MAX_CATCH_UP = 100_000;
+import { MAX_CATCH_UP_TICKS } from '../paxos/defaults.js';
 
 export class Ticker {
   private timer: NodeJS.Timeout | null = null;
@@ -31,7 +29,7 @@ export class Ticker {
 
   private fire(): void {
     const due = Math.floor((performance.now() - this.startedAt) / this.tickMs);
-    const ticks = Math.min(due - this.done, MAX_CATCH_UP);
+    const ticks = Math.min(due - this.done, MAX_CATCH_UP_TICKS);
     this.done = due;
     if (ticks > 0) this.onTicks(ticks);
   }

@@ -6,8 +6,8 @@
 
 import type { PeerId } from '../paxos/ids.js';
 import { quorumOf } from '../paxos/quorum.js';
+import { DEFAULT_LOG_TIMING } from '../paxos/defaults.js';
 import {
-  DEFAULT_LOG_TIMING,
   type Batch,
   type LogMessage,
   type LogTiming,

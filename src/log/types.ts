@@ -280,6 +280,11 @@ export interface Ready {
   rejoined: boolean;
 }
 
+/**
+ * The log core's timing and sizes. The defaults are DEFAULT_LOG_TIMING in
+ * src/paxos/defaults.ts; a replica's come from its settings (logTiming,
+ * src/config/settings.ts).
+ */
 export interface LogTiming {
   /** Leader heartbeat interval, in ticks. */
   readonly heartbeatTicks: number;
@@ -296,16 +301,6 @@ export interface LogTiming {
   /** Most chosen values in one `entries` reply. */
   readonly maxEntries: number;
 }
-
-export const DEFAULT_LOG_TIMING: LogTiming = {
-  heartbeatTicks: 2,
-  electionTicks: 10,
-  resendTicks: 10,
-  window: 32,
-  maxBatch: 512,
-  maxBatchBytes: 256 * 1024,
-  maxEntries: 256,
-};
 
 /** Deliberately broken variants, for the simulator's negative controls. */
 export interface LogVariant {

@@ -2,12 +2,7 @@
 // under an id given to the core until the core confirms it with a log index,
 // then until this replica has applied that index.
 
-/**
- * A confirmed read whose index is not applied this long after is asked
- * again: a leader that died may have given an index for a slot it proposed
- * but no one voted for, which nothing fills until some later write comes.
- */
-const READ_REASK_MS = 1000;
+import { READ_REASK_MS } from '../paxos/defaults.js';
 
 interface WaitingRead {
   readonly key: string;

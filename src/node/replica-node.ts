@@ -23,7 +23,6 @@ import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
 import { LogNode } from '../log/node.js';
 import {
-  DEFAULT_LOG_TIMING,
   type Batch,
   type Committed,
   type LogMessage,
@@ -34,12 +33,13 @@ import {
 } from '../log/types.js';
 import type { CheckedClientCommand, CheckedCommand, Result } from '../sm/command.js';
 import { KvStore, type KvView } from '../sm/kv.js';
-import { KEEP_LOG_BYTES, type LogStore, type Opened } from '../storage/log-store.js';
+import { type LogStore, type Opened } from '../storage/log-store.js';
 import type { Logger } from '../util/logger.js';
 import { andThen, type MaybePromise } from '../util/maybe.js';
 import { NodeLoop, type Lines, type Network, type Outbound } from './loop.js';
 import { IndexReads } from './reads.js';
 import { Waiters } from './sessions.js';
+import { DEFAULT_LOG_TIMING, KEEP_LOG_BYTES, RECOVERY_NAG_MS, SNAPSHOT_RESEND_MS } from '../paxos/defaults.js';
 
 /** What a client is told. */
 export type Answer =
@@ -113,11 +113,6 @@ export function readsByIndex(kv: KvStore, cmd: CheckedClientCommand): boolean {
  * wire form. The log's core keeps them opaque; here they are that again.
  */
 const checked = (v: Batch | readonly unknown[]): readonly CheckedCommand[] => v as readonly CheckedCommand[];
-
-/** Slowest rate at which one follower is sent our snapshot (counted from the end of the last transfer to it). */
-const SNAPSHOT_RESEND_MS = 1000;
-/** While recovering, say every this often who has not answered yet. */
-const RECOVERY_NAG_MS = 5000;
 
 export class ReplicaNode {
   readonly core: LogNode;

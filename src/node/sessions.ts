@@ -5,9 +5,7 @@
 // "no leader, nothing done".
 
 import type { CheckedClientCommand } from '../sm/command.js';
-
-/** Passed-on commands remembered after their clients left (as many as the store keeps sessions by default). */
-const MAX_PASSED_ON = 10_000;
+import { MAX_PASSED_ON } from '../paxos/defaults.js';
 
 /** A client command's identity across retries and replicas (its wire form's client and seq). */
 export const sessionKey = (c: { readonly c: string; readonly s: number }): string => `${c.c}\u0000${c.s}`;

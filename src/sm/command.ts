@@ -40,12 +40,10 @@
 //     batch, as it serializes the accepts, the WAL records and the lines.)
 // decodeCommand (the typed form, Command) is for clients and viewers.
 
-import { MAX_VALUE_BYTES } from '../paxos/limits.js';
+import { MAX_CLIENT_CHARS, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 
-// One value limit for both protocols: src/paxos/limits.ts.
+// One value limit for both protocols: src/paxos/defaults.ts.
 export { MAX_VALUE_BYTES };
-export const MAX_KEY_BYTES = 1024;
-export const MAX_CLIENT_CHARS = 64;
 
 interface Session {
   /** Client id, unique per client process: 1 to 64 characters. */

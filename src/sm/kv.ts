@@ -49,12 +49,10 @@ import {
   type Command,
   type Result,
 } from './command.js';
+import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 
-export const DEFAULT_MAX_SESSIONS = 10_000;
-/** Default store quota: 2 GiB of keys and values, as etcd's default backend quota. */
-export const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
 const SNAPSHOT_FORMAT = 'paxos-kv/1';
 export interface KvOptions {
   /** Most client sessions kept; default 10,000. Must be the same on every replica. */

@@ -31,17 +31,10 @@ import type { Logger } from '../util/logger.js';
 import { writeAtomically } from './atomic.js';
 import { syncPath } from './fsync.js';
 import { DirLock, StateError } from './lock.js';
-import {
-  keepSlotsFor,
-  mustSyncNow,
-  snapshotDue,
-  SNAPSHOT_EVERY_SLOTS,
-  type Identity,
-  type LogStore,
-  type Opened,
-} from './log-store.js';
+import { keepSlotsFor, mustSyncNow, snapshotDue, type Identity, type LogStore, type Opened } from './log-store.js';
 import { damagedSnapshots, loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from './snapshot.js';
 import { Wal } from './wal.js';
+import { SNAPSHOT_EVERY_SLOTS } from '../paxos/defaults.js';
 
 /**
  * The log's records as read back, their commands checked: this is an edge

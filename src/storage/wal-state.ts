@@ -29,8 +29,7 @@ import { FileStorage, validState } from './file.js';
 import { StateError } from './lock.js';
 import type { Storage } from './storage.js';
 import { Wal, WalDamageError } from './wal.js';
-
-export const CHECKPOINT_EVERY = 1000;
+import { CHECKPOINT_EVERY } from '../paxos/defaults.js';
 
 export interface WalStorageOptions {
   /** The peer's replica file (`--replica-file`, default DATA_DIR/value): if it exists, the peer took part before. */

@@ -25,13 +25,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type net from 'node:net';
 import type { Secret } from '../config/secret.js';
-import { MAX_LINE_BYTES } from '../paxos/limits.js';
+import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { LineReader } from './lines.js';
 
 export type { Secret };
-
-/** A connection that has not authenticated this long after it was accepted is closed: a handshake is one round trip. */
-export const AUTH_TIMEOUT_MS = 2000;
 
 export function newNonce(): string {
   return randomBytes(16).toString('hex');

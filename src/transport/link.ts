@@ -24,24 +24,12 @@ import type { Logger } from '../util/logger.js';
 import { introduce, type Secret } from './auth.js';
 import { LineWriter } from './line-writer.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
+import { MAX_QUEUED, RECONNECT_BASE_MS, RECONNECT_CAP_MS, WARN_AFTER_FAILURES } from '../paxos/defaults.js';
 
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
 }
-
-export const RECONNECT_BASE_MS = 20;
-export const RECONNECT_CAP_MS = 1000;
-/**
- * Consecutive failures before a still-unreachable peer earns a warning: a
- * refused connection is normal while peers start, and so is one that is
- * accepted and closed during the handshake (a fault proxy in front of a peer
- * not up yet). Any other failed handshake, or a close once the link has been
- * up, is warned about at once.
- */
-const WARN_AFTER_FAILURES = 20;
-/** Messages held for a peer that is down; past this the newest are dropped (Paxos retries what matters). */
-export const MAX_QUEUED = 10_000;
 
 export interface LinkOptions {
   /** Our own peer id, announced (or proven, with a secret) when a connection opens. */

@@ -2,7 +2,7 @@
 // that is not JSON, not a valid message, or longer than MAX_LINE_BYTES is
 // dropped; the connection and the peer carry on. The first few of a
 // connection get a warning each on stderr, and a connection that sends
-// MAX_BAD_LINES of them is closed (limits.ts).
+// MAX_BAD_LINES of them is closed (src/paxos/defaults.ts).
 // Lines are framed by LineReader (see lines.ts for why not ndjson.parse).
 //
 // Liveness: a peer's link pings every heartbeat and we answer each ping with
@@ -12,19 +12,22 @@
 
 import net from 'node:net';
 import {
+  AUTH_TIMEOUT_MS,
   BAD_LINES_WARNED,
   MAX_BAD_LINES,
   MAX_CLIENT_IN_FLIGHT,
+  MAX_HALF_OPEN,
   MAX_LINE_BYTES,
+  NOTICE_EVERY_MS,
   OUTPUT_HARD_BYTES,
   OUTPUT_SOFT_BYTES,
   OUTPUT_SOFT_MS,
   UNFINISHED_LINES_BYTES,
-} from '../paxos/limits.js';
+} from '../paxos/defaults.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
-import { AUTH_TIMEOUT_MS, isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
+import { isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
 import { HalfOpenBudget } from './half-open.js';
 import { LineBudget, LineReader } from './lines.js';
 import { LineWriter } from './line-writer.js';
@@ -107,7 +110,7 @@ export interface ListenOptions<M extends PeerMessage, Req, Res> {
   readonly maxUnfinishedBytes?: number;
 }
 
-/** How much unread output a connection may leave (see limits.ts). */
+/** How much unread output a connection may leave (see src/paxos/defaults.ts). */
 export interface OutputLimits {
   readonly softBytes: number;
   readonly hardBytes: number;
@@ -119,15 +122,6 @@ export const OUTPUT_LIMITS: OutputLimits = {
   hardBytes: OUTPUT_HARD_BYTES,
   softMs: OUTPUT_SOFT_MS,
 };
-
-/**
- * Half-open connections (accepted, not yet authenticated, or running open
- * not yet heard from) a listener holds at once; a newcomer past this closes
- * the oldest of the busiest source address (half-open.ts).
- */
-export const MAX_HALF_OPEN = 1024;
-/** A flood must not flood stderr too: notices about it come at most this often. */
-const NOTICE_EVERY_MS = 10_000;
 
 interface Conn {
   readonly socket: net.Socket;

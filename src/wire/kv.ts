@@ -14,7 +14,7 @@
 //
 // A dump streams: any number of parts, then the final line, which carries the
 // last keys and the replica's applied slot and leader. The client acks each
-// part it has read; the replica sends at most DUMP_WINDOW parts ahead of the
+// part it has read; the replica sends at most DUMP_WINDOW (src/paxos/defaults.ts) parts ahead of the
 // acks, so a store of any size goes out in bounded lines and bounded memory:
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump_part","seq":0,"data":[["a","x"],...]}
 //   {"type":"dump_ack","id":"9f..","seq":0}                                   (client to replica)
@@ -42,9 +42,6 @@ export type KvRequest =
 export type ReceivedKvRequest =
   | Exclude<KvRequest, { readonly type: 'kv' }>
   | { readonly type: 'kv'; readonly id: string; readonly cmd: CheckedClientCommand };
-
-/** Parts a replica sends ahead of the client's acks. */
-export const DUMP_WINDOW = 4;
 
 export type KvResult = { readonly type: 'kv_result'; readonly id: string; readonly peer: string } & (
   | { readonly status: 'done'; readonly slot: number; readonly result: Record<string, unknown> }

@@ -13,7 +13,7 @@
 // Anything read off the network is untrusted: `decode` checks every field
 // and says what is wrong, so a bad line is dropped, never half-handled.
 
-import { MAX_PROPOSAL, MAX_VALUE_BYTES } from '../paxos/limits.js';
+import { MAX_PROPOSAL, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Accepted, Message } from '../core/types.js';
 import type { Codec } from '../transport/codec.js';

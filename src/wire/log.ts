@@ -19,7 +19,7 @@
 //   {"type":"snapshot_chunk","from":2,"index":9000,"seq":7,"last":true,"entries":[],
 //    "sessions":[["cli-1",4,8990,{"r":"ok"}],...]}
 
-import { MAX_PROPOSAL } from '../paxos/limits.js';
+import { MAX_PROPOSAL } from '../paxos/defaults.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Batch, LogMessage, SlotReport } from '../log/types.js';
 import { checkCommand, checkKey, checkValue } from '../sm/command.js';

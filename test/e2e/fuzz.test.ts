@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
-import { MAX_LINE_BYTES, MAX_PROPOSAL, MAX_VALUE_BYTES } from '../../src/paxos/limits.js';
+import { MAX_LINE_BYTES, MAX_PROPOSAL, MAX_VALUE_BYTES } from '../../src/paxos/defaults.js';
 import { LiveCluster, until, type Proc } from '../helpers/procs.js';
 import { ROOT } from '../helpers/cli.js';
 

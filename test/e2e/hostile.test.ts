@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import { FakePeer, LiveCluster, until, type Proc } from '../helpers/procs.js';
-import { MAX_PROPOSAL, OUTPUT_SOFT_MS } from '../../src/paxos/limits.js';
+import { MAX_PROPOSAL, OUTPUT_SOFT_MS } from '../../src/paxos/defaults.js';
 import { Proposer } from '../../src/core/proposer.js';
 import { Outbox } from '../../src/core/ready.js';
 import { DEFAULT_TICK_TIMING } from '../../src/core/timing.js';
@@ -18,7 +18,7 @@ import { MAIN, run, within } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { dataDirProblem } from '../../src/storage/data-dir.js';
 import type { Endpoint } from '../../src/transport/link.js';
-import { AUTH_TIMEOUT_MS } from '../../src/transport/auth.js';
+import { AUTH_TIMEOUT_MS } from '../../src/paxos/defaults.js';
 import { listen, type OutputLimits } from '../../src/transport/server.js';
 import { LAB_CODEC } from '../../src/wire/lab.js';
 import { LineReader } from '../../src/transport/lines.js';
@@ -109,7 +109,7 @@ test.serial(
     await until(() => closed || hostile.writableNeedDrain, 'the hostile client to back up', 60_000);
     const probeMs = await timedGet(at, 5000).catch(() => -1);
     await Promise.all([pump, sample]);
-    // Its requests in flight are capped (limits.ts), so its unread answers may
+    // Its requests in flight are capped (src/paxos/defaults.ts), so its unread answers may
     // stay under the hard limit: then it is cut off after the soft limit's time.
     await until(() => closed, 'the peer to close the hostile connection', OUTPUT_SOFT_MS + 5000).catch(() => undefined);
     hostile.destroy();

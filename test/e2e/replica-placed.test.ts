@@ -17,7 +17,7 @@ import test, { type ExecutionContext } from 'ava';
 import { LiveCluster, until, type Proc } from '../helpers/procs.js';
 import { within } from '../helpers/cli.js';
 import { kvAsk } from '../helpers/kv.js';
-import { MAX_REPLICA_LINE_BYTES } from '../../src/daemon/replica.js';
+import { MAX_REPLICA_LINE_BYTES } from '../../src/paxos/defaults.js';
 import { ballotOwner } from '../../src/log/ballot.js';
 import type { LogMessage } from '../../src/log/types.js';
 import { checkKvResult, newRequestId } from '../../src/client/kv.js';

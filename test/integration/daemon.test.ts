@@ -2,9 +2,12 @@
 // state it depends on is saved.
 
 import test, { type ExecutionContext } from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseHostsfile } from '../../src/config/hostsfile.js';
-import { DEFAULT_TIMING } from '../../src/core/timing.js';
+import { DEFAULTS, type LabSettings } from '../../src/config/settings.js';
 import { EMPTY_STATE, type DurableState, type Message } from '../../src/core/types.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { PeerDaemon } from '../../src/daemon/peer.js';
@@ -47,21 +50,31 @@ async function acceptorWithProposer(t: ExecutionContext, storage: Storage) {
   const alloc = await allocate(['p1', 'a1']);
   await alloc.beforeSpawn();
   t.teardown(() => alloc.release());
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'paxos-daemon-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const lines: string[] = [];
-  const a1 = new PeerDaemon({
+  const settings: LabSettings = {
+    mode: 'lab',
     cluster,
     self: cluster.byHost('a1')!,
-    value: undefined,
-    startDelayMs: 0,
     listen: alloc.endpoints.get('a1')!,
     endpointOf: (h) => alloc.endpoints.get(h.host) ?? { host: '127.0.0.1', port: 1 },
-    storage,
-    timing: DEFAULT_TIMING,
-    rng: () => 0.5,
-    idleMs: 0,
-    out: (l) => void lines.push(l),
-    log: silentLogger,
-  });
+    dataDir: dir,
+    secret: null,
+    peerTimeoutMs: DEFAULTS.peerTimeoutMs,
+    logLevel: DEFAULTS.logLevel,
+    exitOnStdinClose: false,
+    rngSeed: 1,
+    warnings: [],
+    value: undefined,
+    startDelayMs: DEFAULTS.startDelayMs,
+    roundTimeoutMs: DEFAULTS.roundTimeoutMs,
+    tickMs: DEFAULTS.labTickMs,
+    idleMs: DEFAULTS.idleMs,
+    replicaFile: path.join(dir, 'value'),
+    delays: [],
+  };
+  const a1 = new PeerDaemon(settings, { storage, out: (l) => void lines.push(l), log: silentLogger });
   const fatal = new Promise<Error>((resolve) => a1.once('fatal', resolve));
   await a1.start();
   t.teardown(() => a1.stop());

@@ -3,7 +3,7 @@ import type { ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { MAX_LINE_BYTES } from '../../src/paxos/limits.js';
+import { MAX_LINE_BYTES } from '../../src/paxos/defaults.js';
 import type { Message } from '../../src/core/types.js';
 import type { Logger } from '../../src/util/logger.js';
 import { PeerLink } from '../../src/transport/link.js';
@@ -177,7 +177,7 @@ test('valid JSON that is not a valid message is dropped with a warning naming th
     ['a string', /not a JSON object/],
     [42, /not a JSON object/],
   ];
-  // The first few bad lines of a connection are warned about (limits.ts): each goes on its own.
+  // The first few bad lines of a connection are warned about (src/paxos/defaults.ts): each goes on its own.
   await write(c, line(prep(1, 1)) + `${JSON.stringify(bad[0]![0])}\n` + line(prep(1, 2)));
   await until(() => srv.got.length >= 2, 'the valid messages around the invalid one');
   t.deepEqual(srv.got, [prep(1, 1), prep(1, 2)]);

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import test from 'ava';
 import { until } from '../helpers/procs.js';
-import { BAD_LINES_WARNED, MAX_BAD_LINES } from '../../src/paxos/limits.js';
+import { BAD_LINES_WARNED, MAX_BAD_LINES } from '../../src/paxos/defaults.js';
 import { LineBudget, LineReader } from '../../src/transport/lines.js';
 import { listen, type Inbound } from '../../src/transport/server.js';
 import { LAB_CODEC } from '../../src/wire/lab.js';

@@ -9,8 +9,12 @@ import path from 'node:path';
 import test from 'ava';
 import { parsePeerArgs } from '../../src/cli/peer-command.js';
 import { ConfigError } from '../../src/config/errors.js';
+import { DEFAULT_TICK_TIMING } from '../../src/core/timing.js';
+import { DEFAULT_LAB_TIMING } from '../../src/paxos/defaults.js';
 import {
   DEFAULTS,
+  labTiming,
+  logTiming,
   validate,
   type LabSettings,
   type PeerSettings,
@@ -47,9 +51,22 @@ test('the defaults validate, in both modes, and are what the flags default to', 
   t.is(l.idleMs, 0);
   t.is(l.listen.port, DEFAULTS.port);
   t.is(r.quotaBytes, DEFAULTS.quotaBytes);
-  t.is(r.tickMs, DEFAULTS.tickMs);
+  t.is(r.tickMs, DEFAULTS.replicaTickMs);
+  t.is(l.tickMs, DEFAULTS.labTickMs);
   t.deepEqual(r.timing, DEFAULTS.replicaTiming);
   t.true(r.timing.heartbeatTicks < r.timing.electionTicks);
+});
+
+test("the cores' timing comes from the settings: labTiming in ticks, logTiming as set", (t) => {
+  const l = { ...lab(), roundTimeoutMs: 1234, startDelayMs: 25, idleMs: 3000, tickMs: 10 };
+  const lt = labTiming(l);
+  t.is(lt.timing.roundTicks, 124, '1234 ms in ticks of 10 ms, rounded up');
+  t.is(lt.timing.backoffCapTicks, DEFAULT_LAB_TIMING.backoffCapMs / 10, 'the rest from DEFAULT_LAB_TIMING');
+  t.is(lt.startTicks, 3);
+  t.is(lt.idleTicks, 300);
+  t.deepEqual(labTiming(lab()).timing, DEFAULT_TICK_TIMING, 'the defaults are the core defaults');
+  const r = replica();
+  t.is(logTiming(r), r.timing);
 });
 
 /** validate() refuses `s` with exactly one line that matches `message` (which names the flag). */
@@ -68,6 +85,7 @@ test(
 );
 test('lab: a negative start delay', refused({ ...lab(), startDelayMs: -1 }, /^-t must not be negative$/));
 test('lab: a negative idle time', refused({ ...lab(), idleMs: -5 }, /^--exit-after-idle must be above 0$/));
+test('lab: a tick of 0 ms', refused({ ...lab(), tickMs: 0 }, /^tickMs must be above 0, got 0$/));
 test('lab: an empty replica file', refused({ ...lab(), replicaFile: ' ' }, /^--replica-file must not be empty$/));
 test(
   'lab: a negative delay',

@@ -15,7 +15,8 @@ import test from 'ava';
 import { tempDir } from '../helpers/tmp.js';
 import { EMPTY_STATE, type DurableState } from '../../src/core/types.js';
 import { FileStorage, StateError } from '../../src/storage/file.js';
-import { CHECKPOINT_EVERY, WalStorage, type WalStorageOptions } from '../../src/storage/wal-state.js';
+import { CHECKPOINT_EVERY } from '../../src/paxos/defaults.js';
+import { WalStorage, type WalStorageOptions } from '../../src/storage/wal-state.js';
 
 const dir = (): string => path.join(tempDir('walstate'), 'peer');
 const state = (n: number): DurableState => ({

@@ -7,12 +7,12 @@ import {
   decodeResult,
   encodeCommand,
   encodeResult,
-  MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
   type Command,
   type Result,
 } from '../../src/sm/command.js';
 import { KvBuilder, KvStore, SnapshotError } from '../../src/sm/kv.js';
+import { MAX_KEY_BYTES } from '../../src/paxos/defaults.js';
 
 const put = (client: string, seq: number, key: string, value: string): Command => ({
   op: 'put',

@@ -5,8 +5,8 @@ import test from 'ava';
 import type { PeerId } from '../../src/paxos/ids.js';
 import { ballotOwner, nextBallot } from '../../src/log/ballot.js';
 import { LogNode } from '../../src/log/node.js';
+import { DEFAULT_LOG_TIMING } from '../../src/paxos/defaults.js';
 import {
-  DEFAULT_LOG_TIMING,
   EMPTY_RECOVERED,
   replay,
   type Batch,

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { MAX_VALUE_BYTES } from '../../src/paxos/limits.js';
+import { MAX_VALUE_BYTES } from '../../src/paxos/defaults.js';
 import type { Message } from '../../src/core/types.js';
 import { decode } from '../../src/wire/lab.js';
 

@@ -198,10 +198,12 @@ async function main(): Promise<void> {
     `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), state on disk in ${base}`,
   );
   console.log(
-    `${SECONDS} s per cell, ${ROUNDS} rounds alternating the systems; ${VALUE_SIZE}-byte values on ${KEYS} keys; closed loop`,
+    `${SECONDS} s per cell, ${ROUNDS} rounds alternating the systems; ${VALUE_SIZE}-byte values on ${KEYS} ` +
+      `keys; closed loop`,
   );
   console.log(
-    "etcd is driven by its own Go client (clientv3, bench/etcd-load); 'etcd/etcd3' is the same etcd driven by the npm package etcd3, a second reference",
+    "etcd is driven by its own Go client (clientv3, bench/etcd-load); 'etcd/etcd3' is the same etcd driven by " +
+      'the npm package etcd3, a second reference',
   );
   const cluster = await startKvCluster(MAIN, path.join(base, 'ours'), 3);
   const ours: System = {
@@ -241,7 +243,9 @@ async function main(): Promise<void> {
         const med = new Map(systems.map((s) => [s.name, median(cells.get(s.name)!)]));
         for (const [name, c] of med) {
           console.log(
-            `${mix.name.padEnd(8)} ${String(clients).padStart(7)}  ${name.padEnd(11)} ${f(c.perSecond).padStart(7)} ${f(c.p50, 2).padStart(8)} ${f(c.p99, 2).padStart(8)} ${f(c.serverCpuPer1k, 3).padStart(17)} ${f(c.clientCpuPer1k, 3).padStart(17)}`,
+            `${mix.name.padEnd(8)} ${String(clients).padStart(7)}  ${name.padEnd(11)} ` +
+              `${f(c.perSecond).padStart(7)} ${f(c.p50, 2).padStart(8)} ${f(c.p99, 2).padStart(8)} ` +
+              `${f(c.serverCpuPer1k, 3).padStart(17)} ${f(c.clientCpuPer1k, 3).padStart(17)}`,
           );
         }
         const o = med.get(ours.name)!;
@@ -249,7 +253,8 @@ async function main(): Promise<void> {
         const e3 = med.get(etcd3.name);
         const line =
           `${mix.name}@${clients}: ${ratio(o.perSecond / e.perSecond)} etcd (Go client) throughput, ` +
-          `p50 ${ratio(o.p50 / e.p50)}, p99 ${ratio(o.p99 / e.p99)}, server CPU/1k ops ${ratio(o.serverCpuPer1k / e.serverCpuPer1k)}` +
+          `p50 ${ratio(o.p50 / e.p50)}, p99 ${ratio(o.p99 / e.p99)}, server CPU/1k ops ` +
+          `${ratio(o.serverCpuPer1k / e.serverCpuPer1k)}` +
           (e3 === undefined ? '' : `; etcd via etcd3: ${ratio(o.perSecond / e3.perSecond)}`);
         console.log(`  ${line}`);
         summary.push(line);

@@ -162,13 +162,16 @@ export class ReplicaNode {
       ...(fx.defer === undefined ? {} : { defer: fx.defer }),
     });
     fx.log.info(
-      `recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ${recovered.snapshotIndex}, applying up to slot ${this.core.commit - 1}`,
+      `recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ` +
+        `${recovered.snapshotIndex}, applying up to slot ${this.core.commit - 1}`,
     );
     this.recoveringSince = this.recoveryNagAt = fx.now();
     if (recover !== null && this.core.recovering !== null) {
       this.recovering = recover;
       // A first start is routine; lost or damaged state is worth a warning.
-      const say = `recovering (${recover}): voting for nothing, and answering clients "not ready", until every other replica has said what it holds and this one has caught up`;
+      const say =
+        `recovering (${recover}): voting for nothing, and answering clients "not ready", until ` +
+        `every other replica has said what it holds and this one has caught up`;
       this.recoveryWarned = !empty;
       if (empty) fx.log.info(say);
       else fx.log.warn(say);
@@ -255,7 +258,8 @@ export class ReplicaNode {
     if (now - this.recoveryNagAt < RECOVERY_NAG_MS) return;
     this.recoveryNagAt = now;
     this.fx.log.warn(
-      `still ${status} (${((now - this.recoveringSince) / 1000).toFixed(0)} s); every other replica must answer: a majority is not enough (docs/recovery.md)`,
+      `still ${status} (${((now - this.recoveringSince) / 1000).toFixed(0)} s); every other replica must ` +
+        `answer: a majority is not enough (docs/recovery.md)`,
     );
   }
 
@@ -324,7 +328,9 @@ export class ReplicaNode {
     return andThen(store.syncAll(), () =>
       andThen(store.markRejoined(), () => {
         const node = this.core;
-        const say = `recovered from the other replicas: voting again (promise ${node.promise}, caught up to slot ${node.commit - 1}, after ${((this.fx.now() - this.recoveringSince) / 1000).toFixed(1)} s)`;
+        const say =
+          `recovered from the other replicas: voting again (promise ${node.promise}, caught up to ` +
+          `slot ${node.commit - 1}, after ${((this.fx.now() - this.recoveringSince) / 1000).toFixed(1)} s)`;
         if (this.recoveryWarned) log.warn(say);
         else log.info(say);
         this.recovering = null;

@@ -39,8 +39,12 @@ export function dataDirProblem(dir: string, err: unknown): StateError {
   const user = process.getuid === undefined ? 'this user' : `this user (uid ${process.getuid()})`;
   const why: Record<string, string> = {
     EROFS: 'is on a read-only file system; remount it read-write, or give --data-dir a writable directory',
-    EACCES: `cannot be written: no permission for ${user}; chown or chmod it, or give --data-dir a directory that user can write`,
-    EPERM: `cannot be written: no permission for ${user}; chown or chmod it, or give --data-dir a directory that user can write`,
+    EACCES:
+      `cannot be written: no permission for ${user}; chown or chmod it, or give --data-dir a directory ` +
+      `that user can write`,
+    EPERM:
+      `cannot be written: no permission for ${user}; chown or chmod it, or give --data-dir a directory ` +
+      `that user can write`,
     ENOTDIR:
       'is not a directory (it, or a part of its path, is a file); give --data-dir a directory, or move the file aside',
     EEXIST: 'is not a directory (a file is there); give --data-dir a directory, or move the file aside',
@@ -51,6 +55,7 @@ export function dataDirProblem(dir: string, err: unknown): StateError {
   };
   const what =
     why[code] ??
-    `cannot be used (${code || (err instanceof Error ? err.message : String(err))}); give --data-dir a writable directory`;
+    `cannot be used (${code || (err instanceof Error ? err.message : String(err))}); give --data-dir a ` +
+      `writable directory`;
   return new StateError(`data directory ${dir} ${what}${code !== '' && why[code] !== undefined ? ` (${code})` : ''}`);
 }

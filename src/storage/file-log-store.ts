@@ -124,7 +124,8 @@ export class FileLogStore implements LogStore {
         // It passed its checksum, so this is a bug or a foreign file; either way the log forgot what it covers.
         if (had) await this.forgetIdentity();
         throw new StateError(
-          `snapshot ${snapshot.index} in ${this.snapDir} cannot be restored (${(err as Error).message}); move it aside, and the replica will recover from the others on its next start`,
+          `snapshot ${snapshot.index} in ${this.snapDir} cannot be restored (${(err as Error).message}); move ` +
+            `it aside, and the replica will recover from the others on its next start`,
         );
       }
       this.lastSnapshot = snapshot.index;
@@ -135,11 +136,13 @@ export class FileLogStore implements LogStore {
     });
     if (truncatedBytes > 0)
       this.log.warn(
-        `${this.logDir}: cut off a torn tail of ${truncatedBytes} bytes (a crash mid-write); every synced record is kept`,
+        `${this.logDir}: cut off a torn tail of ${truncatedBytes} bytes (a crash mid-write); every synced ` +
+          `record is kept`,
       );
     if (damage !== null) {
       this.log.warn(
-        `${damage.file}: ${damage.reason} at byte ${damage.offset}: the log is corrupt; kept the ${damage.recordsKept} records before it, and the damaged files in ${damage.keptAs}`,
+        `${damage.file}: ${damage.reason} at byte ${damage.offset}: the log is corrupt; kept the ` +
+          `${damage.recordsKept} records before it, and the damaged files in ${damage.keptAs}`,
       );
     }
     this.wal = wal;
@@ -148,7 +151,8 @@ export class FileLogStore implements LogStore {
       // It passed its checksum, so this is a bug or a foreign file, as for a snapshot above.
       if (had) await this.forgetIdentity();
       throw new StateError(
-        `${this.logDir}: ${checked}; not a log this program wrote (or a bug): move the log aside, and the replica will recover from the others on its next start`,
+        `${this.logDir}: ${checked}; not a log this program wrote (or a bug): move the log aside, and the ` +
+          `replica will recover from the others on its next start`,
       );
     }
     const empty = snapshot === null && skipped.length === 0 && records.length === 0 && damage === null;
@@ -197,7 +201,10 @@ export class FileLogStore implements LogStore {
     }
     if (got.cluster !== want.cluster || got.member !== want.member) {
       throw new StateError(
-        `${this.dir} belongs to member ${String(got.member)} (${String(got.host)}) of cluster ${String(got.cluster)}, not to member ${want.member} (${want.host}) of this hostsfile's cluster ${want.cluster}; give --data-dir this replica's own directory (a cluster is named by its hostsfile's replica names, in order)`,
+        `${this.dir} belongs to member ${String(got.member)} (${String(got.host)}) of cluster ` +
+          `${String(got.cluster)}, not to member ${want.member} (${want.host}) of this hostsfile's cluster ` +
+          `${want.cluster}; give --data-dir this replica's own directory (a cluster is named by its ` +
+          `hostsfile's replica names, in order)`,
       );
     }
     return true;

@@ -229,7 +229,9 @@ export function check(dir: string, live: readonly Segment[]): Checked {
     const last = i === live.length - 1;
     if (seg.payloads[0] === BEGIN && !seg.payloads.includes(END)) {
       const why = seg.bad === null ? '' : ` (${seg.bad.reason})`;
-      const reason = `checkpoint without its end marker${why}, ${last ? 'and the segments it replaces are gone' : 'yet later segments exist'}`;
+      const reason =
+        `checkpoint without its end marker${why}, ` +
+        `${last ? 'and the segments it replaces are gone' : 'yet later segments exist'}`;
       return damaged(seg.seq, { file: seg.file, offset: seg.end, reason });
     }
     if (seg.bad !== null && !(last && seg.bad.torn)) {

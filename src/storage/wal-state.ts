@@ -40,7 +40,8 @@ export interface WalStorageOptions {
 
 /** What to do when the state is lost or damaged: short, and true for a lab peer. */
 const RESTORE = (dir: string): string =>
-  `Keep ${dir} as it is for inspection, and restore it from a backup; move it aside and start this peer empty only if, not counting it, a majority of its group's acceptors already know the chosen value`;
+  `Keep ${dir} as it is for inspection, and restore it from a backup; move it aside and start this peer empty ` +
+  `only if, not counting it, a majority of its group's acceptors already know the chosen value`;
 
 export class WalStorage implements Storage {
   readonly logDir: string;
@@ -72,7 +73,9 @@ export class WalStorage implements Storage {
     }).catch((err: unknown) => {
       if (!(err instanceof WalDamageError)) throw err;
       throw new StateError(
-        `${err.site.file}, byte ${err.site.offset}: ${err.site.reason}, so this peer's state log is damaged; refusing to start, as a lost or shortened memory could break promises it made (nothing was changed). ${RESTORE(this.dir)}`,
+        `${err.site.file}, byte ${err.site.offset}: ${err.site.reason}, so this peer's state log is damaged; ` +
+          `refusing to start, as a lost or shortened memory could break promises it made (nothing was ` +
+          `changed). ${RESTORE(this.dir)}`,
       );
     });
     this.wal = wal;
@@ -83,7 +86,8 @@ export class WalStorage implements Storage {
       const s = validState(last);
       if (s === null)
         throw new StateError(
-          `the last record of ${this.logDir} holds a malformed state; refusing to start empty, which could break promises this peer made`,
+          `the last record of ${this.logDir} holds a malformed state; refusing to start empty, which could ` +
+            `break promises this peer made`,
         );
       state = s;
     } else if (old !== EMPTY_STATE) {
@@ -132,7 +136,8 @@ export class WalStorage implements Storage {
     }
     if (evidence === null) return;
     throw new StateError(
-      `${this.logDir} ${what}, but ${evidence}: refusing to start with an empty memory, which could break promises it made. ${RESTORE(this.dir)}`,
+      `${this.logDir} ${what}, but ${evidence}: refusing to start with an empty memory, which could break ` +
+        `promises it made. ${RESTORE(this.dir)}`,
     );
   }
 

@@ -82,7 +82,8 @@ export class WalDamageError extends StateError {
     readonly site: WalDamageSite,
   ) {
     super(
-      `${site.file}, byte ${site.offset}: ${site.reason}; the log in ${dir} is damaged, not torn by a crash, and was left as it is: keep it for inspection`,
+      `${site.file}, byte ${site.offset}: ${site.reason}; the log in ${dir} is damaged, not torn by a crash, ` +
+        `and was left as it is: keep it for inspection`,
     );
   }
 }
@@ -318,7 +319,8 @@ export class Wal<R> {
   /** A write failed: from now on every operation fails with this error. */
   private fail(err: unknown): Error {
     this.failed ??= new StateError(
-      `${path.join(this.dir, segName(this.seq))}: write failed (${(err as Error).message}); the log's tail is unknown, so this replica must stop — restart it to recover from what is on disk`,
+      `${path.join(this.dir, segName(this.seq))}: write failed (${(err as Error).message}); the log's tail is ` +
+        `unknown, so this replica must stop — restart it to recover from what is on disk`,
       { cause: err },
     );
     return this.failed;

@@ -124,7 +124,9 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
           if (m['from'] !== to)
             return finish({
               ok: false,
-              why: `it is peer_id ${JSON.stringify(m['from'])}, not ${to}: the address leads to another peer (a restarted container's old address?)`,
+              why:
+                `it is peer_id ${JSON.stringify(m['from'])}, not ${to}: the address leads to another peer ` +
+                `(a restarted container's old address?)`,
             });
           return finish({ ok: true });
         }
@@ -132,9 +134,8 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
           if (m['type'] !== 'challenge' || !isNonce(m['nonce']))
             return finish({ ok: false, why: 'it did not start with a proper challenge' });
           serverNonce = m['nonce'];
-          socket.write(
-            `${JSON.stringify({ type: 'auth', from, to, nonce: clientNonce, mac: mac(secret, 'client', serverNonce, clientNonce, from, to) })}\n`,
-          );
+          const proof = mac(secret, 'client', serverNonce, clientNonce, from, to);
+          socket.write(`${JSON.stringify({ type: 'auth', from, to, nonce: clientNonce, mac: proof })}\n`);
           return;
         }
         if (m['type'] !== 'auth_ok' || !sameMac(m['mac'], mac(secret, 'server', serverNonce, clientNonce, from, to))) {
@@ -145,10 +146,11 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
       (why) => finish({ ok: false, why: `it sent ${why} during the handshake` }),
     );
     const onData = (chunk: Buffer): void => reader.push(chunk);
+    const guesses = [secret === null ? '' : 'a wrong secret', to === 0 ? '' : 'not the peer we meant'];
     const onClose = (): void =>
       finish({
         ok: false,
-        why: `it closed the connection during the handshake (${[secret === null ? '' : 'a wrong secret', to === 0 ? '' : 'not the peer we meant'].filter((w) => w !== '').join(', or ')}?)`,
+        why: `it closed the connection during the handshake (${guesses.filter((w) => w !== '').join(', or ')}?)`,
         closed: true,
       });
     socket.on('data', onData);

@@ -389,7 +389,8 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
   private declareDead(c: Conn, silentMs: number, why: string): void {
     if (this.conn !== c) return;
     this.log.warn(
-      `${this.name} at ${this.where()}: nothing heard for ${(silentMs / 1000).toFixed(1)} s (${why}); closing the link and redialing`,
+      `${this.name} at ${this.where()}: nothing heard for ${(silentMs / 1000).toFixed(1)} s (${why}); closing ` +
+        `the link and redialing`,
     );
     // Written but unanswered, the connection's messages are as good as
     // lost; Paxos retries what matters. Treat it as used: redial at once.
@@ -398,6 +399,7 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
   }
 
   private where(): string {
-    return `${this.endpoint.host}:${this.endpoint.port}${this.address !== '' && this.address !== this.endpoint.host ? ` (${this.address})` : ''}`;
+    const resolved = this.address !== '' && this.address !== this.endpoint.host ? ` (${this.address})` : '';
+    return `${this.endpoint.host}:${this.endpoint.port}${resolved}`;
   }
 }

@@ -159,7 +159,8 @@ export async function listen<M extends PeerMessage, Req, Res>(
     });
     if (evicted !== null) {
       notice(
-        `closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`,
+        `closing a half-open connection from ${evicted.socket.remoteAddress ?? '?'} to make room: ` +
+          `${halfOpen.max} connections are ${secret === null ? 'silent' : 'authenticating'} (a flood?)`,
       );
       evicted.socket.destroy();
     }
@@ -185,7 +186,8 @@ export async function listen<M extends PeerMessage, Req, Res>(
     for (const c of conns) {
       if (c.overSince > 0 && now - c.overSince > output.softMs) {
         log.warn(
-          `closing the connection from ${c.socket.remoteAddress ?? '?'}:${c.socket.remotePort ?? '?'}: it is not reading its answers ` +
+          `closing the connection from ${c.socket.remoteAddress ?? '?'}:${c.socket.remotePort ?? '?'}: ` +
+            `it is not reading its answers ` +
             `(${mib(c.socket.writableLength)} MiB unread for over ${output.softMs / 1000} s)`,
         );
         c.socket.destroy();
@@ -193,7 +195,8 @@ export async function listen<M extends PeerMessage, Req, Res>(
       }
       if (c.peer === null || now - c.lastHeard <= liveness.deadAfterMs) continue;
       log.info(
-        `closing the connection from peer ${c.peer} (${c.socket.remoteAddress ?? '?'}): nothing heard for ${((now - c.lastHeard) / 1000).toFixed(1)} s`,
+        `closing the connection from peer ${c.peer} (${c.socket.remoteAddress ?? '?'}): nothing heard for ` +
+          `${((now - c.lastHeard) / 1000).toFixed(1)} s`,
       );
       c.socket.destroy();
     }
@@ -248,7 +251,8 @@ function serveConnection<M extends PeerMessage, Req, Res>(
     badLines += 1;
     if (badLines >= MAX_BAD_LINES) {
       return refuse(
-        `it sent ${badLines} lines that had to be dropped (not JSON, not a valid message, too long or not UTF-8); is it the right program, and version?`,
+        `it sent ${badLines} lines that had to be dropped (not JSON, not a valid message, too long or not ` +
+          `UTF-8); is it the right program, and version?`,
       );
     }
     if (badLines <= BAD_LINES_WARNED) log.warn(warning);
@@ -270,7 +274,8 @@ function serveConnection<M extends PeerMessage, Req, Res>(
   const backpressure = (before: number): void => {
     if (before > softBytes && out.backlog > hardBytes) {
       log.warn(
-        `closing the connection from ${who}: it is not reading its answers (${mib(out.backlog)} MiB unread, over the ${mib(hardBytes)} MiB limit)`,
+        `closing the connection from ${who}: it is not reading its answers (${mib(out.backlog)} MiB unread, ` +
+          `over the ${mib(hardBytes)} MiB limit)`,
       );
       socket.destroy();
       return;
@@ -403,7 +408,8 @@ function serveConnection<M extends PeerMessage, Req, Res>(
         if (inFlight >= opts.maxInFlight && !tooManyInFlight) {
           tooManyInFlight = true;
           log.debug(
-            `not reading from ${who} until its ${inFlight} requests in flight are down to ${Math.floor(opts.maxInFlight / 2)}`,
+            `not reading from ${who} until its ${inFlight} requests in flight are down to ` +
+              `${Math.floor(opts.maxInFlight / 2)}`,
           );
           repause();
         }
@@ -418,7 +424,9 @@ function serveConnection<M extends PeerMessage, Req, Res>(
       over: (bytes) => {
         // Throttled: a flood of such connections must not flood stderr too.
         opts.notice(
-          `closing the connection from ${who}: its unfinished line (${bytes} bytes) does not fit in what this listener holds for unfinished lines (${mib(opts.unfinished.max)} MiB over all connections; a flood of slow senders?)`,
+          `closing the connection from ${who}: its unfinished line (${bytes} bytes) does not fit in what this ` +
+            `listener holds for unfinished lines (${mib(opts.unfinished.max)} MiB over all connections; a ` +
+            `flood of slow senders?)`,
         );
         socket.destroy();
       },

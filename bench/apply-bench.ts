@@ -74,7 +74,8 @@ function main(): void {
     apply.push(t2 - t1);
   }
   console.log(
-    `${n} puts of ${bytes}-byte values, ${PER_SLOT} to a slot, median of ${rounds}: checked at the edge in ${median(edge).toFixed(1)} ms, applied in ${median(apply).toFixed(1)} ms`,
+    `${n} puts of ${bytes}-byte values, ${PER_SLOT} to a slot, median of ${rounds}: checked at the ` +
+      `edge in ${median(edge).toFixed(1)} ms, applied in ${median(apply).toFixed(1)} ms`,
   );
 }
 

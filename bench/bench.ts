@@ -86,7 +86,8 @@ async function coldDecision(): Promise<void> {
   }
   const s = stats(latency);
   console.log(
-    `testcase 1, last peer started -> proposer chose: median ${ms(s.median)} (min ${ms(s.min)}, max ${ms(s.max)}) over ${RUNS} runs`,
+    `testcase 1, last peer started -> proposer chose: median ${ms(s.median)} (min ${ms(s.min)}, max ${ms(s.max)}` +
+      `) over ${RUNS} runs`,
   );
   console.log(`testcase 1, whole \`paxos run\` (spawn to all stopped): median ${ms(stats(wall).median)}`);
 }
@@ -217,17 +218,21 @@ async function warmRounds(dataRoot: string, label: string): Promise<number> {
   const acceptorCpu = children.map((c, i) => cpuMs(c.pid!) - cpu0[i]!);
   const s = stats(times);
   console.log(
-    `warm round, ${label} (prepare + accept to a majority of 3 acceptors): median ${ms(s.median)} (p90 ${ms(s.p90)}, max ${ms(s.max)}) over ${ROUNDS} rounds`,
+    `warm round, ${label} (prepare + accept to a majority of 3 acceptors): median ${ms(s.median)} (p90 ` +
+      `${ms(s.p90)}, max ${ms(s.max)}) over ${ROUNDS} rounds`,
   );
   // Two cores: a round cannot take less than about half the CPU all four processes spend on it.
   console.log(
-    `  CPU per round (user + system): proposer ${perRound((own.user + own.system) / 1000)}, acceptors ${acceptorCpu.map(perRound).join(' / ')}; all four ${perRound((own.user + own.system) / 1000 + acceptorCpu.reduce((a, b) => a + b, 0))}`,
+    `  CPU per round (user + system): proposer ${perRound((own.user + own.system) / 1000)}, acceptors ` +
+      `${acceptorCpu.map(perRound).join(' / ')}; all four ` +
+      `${perRound((own.user + own.system) / 1000 + acceptorCpu.reduce((a, b) => a + b, 0))}`,
   );
 
   const rss = children.map((c) => rssKiB(c.pid!, 'VmRSS') / 1024);
   const hwm = children.map((c) => rssKiB(c.pid!, 'VmHWM') / 1024);
   console.log(
-    `peer RSS (acceptor process after ${ROUNDS + 50} rounds): median ${stats(rss).median.toFixed(1)} MiB, peak ${Math.max(...hwm).toFixed(1)} MiB`,
+    `peer RSS (acceptor process after ${ROUNDS + 50} rounds): median ${stats(rss).median.toFixed(1)} MiB, peak ` +
+      `${Math.max(...hwm).toFixed(1)} MiB`,
   );
 
   for (const l of links.values()) await l.close();
@@ -243,14 +248,16 @@ async function durability(disk: string): Promise<void> {
   const file = await saveCost(disk, (d) => new FileStorage(d));
   const save = await saveCost(disk, (d) => new WalStorage(d));
   console.log(
-    `one durable save in ${disk}: median ${ms(save)} as a log append + fdatasync (what peers do), ${ms(file)} as write + fsync + rename + directory fsync (state.json, before)`,
+    `one durable save in ${disk}: median ${ms(save)} as a log append + fdatasync (what peers do), ${ms(file)}` +
+      ` as write + fsync + rename + directory fsync (state.json, before)`,
   );
   const durable = await warmRounds(disk, `state on disk (${disk})`);
   if (existsSync('/dev/shm')) {
     // tmpfs: the same code path, but fsync costs nothing, so the gap is the fsync cost.
     const shm = await warmRounds('/dev/shm', 'state on tmpfs (/dev/shm)');
     console.log(
-      `fsync cost per round: ${ms(durable - shm)} (${(durable / shm).toFixed(2)}x the round without it); each acceptor saves twice per round, promise then accepted value`,
+      `fsync cost per round: ${ms(durable - shm)} (${(durable / shm).toFixed(2)}x the round without it); each ` +
+        `acceptor saves twice per round, promise then accepted value`,
     );
   }
 }
@@ -259,7 +266,8 @@ async function durability(disk: string): Promise<void> {
 async function replicatedLog(disk: string): Promise<void> {
   const kv = await kvPutsPerSecond(MAIN, { replicas: 3, clients: 16, seconds: 10, dataRoot: disk });
   console.log(
-    `kv3 replicated log, 16 clients, state on disk (${disk}): ${kv.putsPerSecond.toFixed(0)} puts/s (p50 ${ms(kv.p50Ms)}, p99 ${ms(kv.p99Ms)}, ${kv.puts} puts in 10 s)`,
+    `kv3 replicated log, 16 clients, state on disk (${disk}): ${kv.putsPerSecond.toFixed(0)} puts/s (p50 ` +
+      `${ms(kv.p50Ms)}, p99 ${ms(kv.p99Ms)}, ${kv.puts} puts in 10 s)`,
   );
 }
 

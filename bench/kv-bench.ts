@@ -77,6 +77,7 @@ if (
     dataRoot: os.tmpdir(),
   });
   console.log(
-    `kv3, ${clients} clients, state on disk: ${r.putsPerSecond.toFixed(0)} puts/s (p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.puts} puts)`,
+    `kv3, ${clients} clients, state on disk: ${r.putsPerSecond.toFixed(0)} puts/s (p50 ${r.p50Ms.toFixed(2)}` +
+      ` ms, p99 ${r.p99Ms.toFixed(2)} ms, ${r.puts} puts)`,
   );
 }

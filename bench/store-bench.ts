@@ -126,13 +126,15 @@ async function cluster(): Promise<void> {
     for (const conn of conns) conn.close();
     console.log(`main: ${MAIN}`);
     console.log(
-      `loaded ${KEYS} keys x ${VALUE_BYTES} B in ${(loadMs / 1000).toFixed(1)} s (${Math.round(KEYS / (loadMs / 1000))}/s, ${refused} not done)`,
+      `loaded ${KEYS} keys x ${VALUE_BYTES} B in ${(loadMs / 1000).toFixed(1)} s (` +
+        `${Math.round(KEYS / (loadMs / 1000))}/s, ${refused} not done)`,
     );
     c.pids().forEach((pid, i) => {
       const m = memOf(pid);
       const p = pauses[i]!;
       console.log(
-        `${c.hosts[i]}${c.hosts[i] === c.leader ? ' (leader)' : ''}: RSS ${mib(m.rss)} MiB, peak RSS ${mib(m.peak)} MiB; ping wait during the load: max ${p.max.toFixed(0)} ms, p99 ${p.p99.toFixed(0)} ms`,
+        `${c.hosts[i]}${c.hosts[i] === c.leader ? ' (leader)' : ''}: RSS ${mib(m.rss)} MiB, peak RSS ` +
+          `${mib(m.peak)} MiB; ping wait during the load: max ${p.max.toFixed(0)} ms, p99 ${p.p99.toFixed(0)} ms`,
       );
     });
     // What the replicas say of their snapshots (this build: view time, event-loop pause, heap).
@@ -143,9 +145,10 @@ async function cluster(): Promise<void> {
       const pauses = said
         .map((l) => Number(/longest event-loop pause since the last snapshot (\d+) ms/.exec(l)?.[1] ?? NaN))
         .filter((x) => !Number.isNaN(x));
-      console.log(
-        `${h}: ${said.length} snapshots${pauses.length > 0 ? `, longest event-loop pause between two (its own monitor): ${Math.max(...pauses)} ms` : ''}; last: ${said.at(-1)?.replace(/^.*?snapshot at/, 'snapshot at') ?? '(none)'}`,
-      );
+      const longest =
+        pauses.length > 0 ? `, longest event-loop pause between two (its own monitor): ${Math.max(...pauses)} ms` : '';
+      const last = said.at(-1)?.replace(/^.*?snapshot at/, 'snapshot at') ?? '(none)';
+      console.log(`${h}: ${said.length} snapshots${longest}; last: ${last}`);
     }
     const t1 = performance.now();
     const d = await kvRequest(c.endpoints.get(c.leader)!, { type: 'dump', id: newRequestId() }, null, 30_000);
@@ -176,7 +179,9 @@ function inProcess(): void {
   gc?.();
   const heap = process.memoryUsage().heapUsed - heap0;
   console.log(
-    `in-process store of ${KEYS} keys (${mib(kv.storeBytes)} MiB of keys and values, ${kv.sessionCount} sessions): heap ${mib(heap)} MiB, ${Math.round(heap / KEYS)} B per key${gc === undefined ? ' (no --expose-gc: not collected first)' : ''}`,
+    `in-process store of ${KEYS} keys (${mib(kv.storeBytes)} MiB of keys and values, ${kv.sessionCount}` +
+      ` sessions): heap ${mib(heap)} MiB, ${Math.round(heap / KEYS)} B per key` +
+      `${gc === undefined ? ' (no --expose-gc: not collected first)' : ''}`,
   );
   const time = (what: string, f: () => number): void => {
     const t0 = performance.now();

@@ -133,7 +133,8 @@ async function main(): Promise<number> {
     const dist =
       times.length === 0
         ? 'n/a'
-        : `median ${pct(times, 0.5).toFixed(0)} ms, p90 ${pct(times, 0.9).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms`;
+        : `median ${pct(times, 0.5).toFixed(0)} ms, p90 ${pct(times, 0.9).toFixed(0)} ms, max ` +
+          `${Math.max(...times).toFixed(0)} ms`;
     console.log(`stress: ${name}: ${decided}/${RUNS} runs chose one value at every proposer; time to decision ${dist}`);
   }
   console.log(`stress: safety violations: ${broken}`);

@@ -268,7 +268,8 @@ async function secret(page: Page): Promise<void> {
 async function main(): Promise<number> {
   if (!existsSync(BROWSER)) {
     process.stderr.write(
-      `ui-test: no browser at ${BROWSER}; install Debian's chromium (apt-get install chromium) or set CHROMIUM=/path/to/chromium\n`,
+      `ui-test: no browser at ${BROWSER}; install Debian's chromium (apt-get install chromium) or set ` +
+        `CHROMIUM=/path/to/chromium\n`,
     );
     return 1;
   }

@@ -81,7 +81,11 @@ export function checkCommand(argv: readonly string[]): number {
   );
   process.stdout.write(
     problems.length === 0
-      ? `check: ok: ${peers.length} peers, ${lines} lines; ${chosen.size === 0 ? 'nothing chosen yet' : `chosen: ${[...chosen].map((v) => JSON.stringify(v)).join(', ')}`}\n`
+      ? `check: ok: ${peers.length} peers, ${lines} lines; ` +
+          (chosen.size === 0
+            ? 'nothing chosen yet'
+            : `chosen: ${[...chosen].map((v) => JSON.stringify(v)).join(', ')}`) +
+          '\n'
       : `check: ${problems.length} problems in ${peers.length} peers, ${lines} lines\n`,
   );
   return problems.length === 0 ? 0 : 1;
@@ -99,7 +103,8 @@ function checkLog(peers: readonly PeerLines[], transcripts: readonly Transcript[
   process.stdout.write(
     problems.length === 0
       ? `check: ok: log mode: ${peers.length} replicas, ${lines} lines; ${result.chosen.size} slots chosen${warned}\n`
-      : `check: log mode: ${problems.length} problems in ${peers.length} replicas, ${lines} lines; ${result.chosen.size} slots chosen${warned}\n`,
+      : `check: log mode: ${problems.length} problems in ${peers.length} replicas, ${lines} lines; ` +
+          `${result.chosen.size} slots chosen${warned}\n`,
   );
   return problems.length === 0 ? 0 : 1;
 }

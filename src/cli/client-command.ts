@@ -128,7 +128,11 @@ function describe(
   if (o.kind === 'unknown') {
     return {
       code: EXIT.unknown,
-      text: `outcome unknown: ${o.why}. ${verb === 'submit' ? `${show(submitted!)} may or may not be chosen; ask with npx paxos get --from ${peer}` : 'ask again'}`,
+      text:
+        `outcome unknown: ${o.why}. ` +
+        (verb === 'submit'
+          ? `${show(submitted!)} may or may not be chosen; ask with npx paxos get --from ${peer}`
+          : 'ask again'),
       json: { status: 'unknown', peer, why: o.why },
     };
   }
@@ -148,7 +152,9 @@ function describe(
         ? { code: EXIT.ok, text: `chosen: ${show(r.value)} (proposal ${r.n})`, json }
         : {
             code: EXIT.lost,
-            text: `chosen: ${show(r.value)} (proposal ${r.n}), not your ${show(submitted!)}: another value was chosen first`,
+            text:
+              `chosen: ${show(r.value)} (proposal ${r.n}), not your ${show(submitted!)}: another value was ` +
+              `chosen first`,
             json,
           };
     }
@@ -161,7 +167,9 @@ function describe(
     case 'not_proposer':
       return {
         code: EXIT.refused,
-        text: `refused: ${peer} is not a proposer; submit to one of: ${r.proposers.join(', ') || '(none in the hostsfile)'}`,
+        text:
+          `refused: ${peer} is not a proposer; submit to ` +
+          `one of: ${r.proposers.join(', ') || '(none in the hostsfile)'}`,
         json: { status: 'not_proposer', peer, proposers: r.proposers },
       };
     case 'invalid':

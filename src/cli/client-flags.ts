@@ -117,7 +117,11 @@ export async function unresolvable(
   const given = source ?? (t.at.host.toLowerCase() === t.name.toLowerCase() ? undefined : '--resolve');
   if (given !== undefined)
     return `cannot resolve ${t.at.host}, the address ${given} gives ${t.name} (${failed[0]}); fix ${given}`;
-  return `cannot resolve ${t.name} (${failed[0]}); say where the peers are with --endpoints ${t.name}=ADDR:PORT,... or ${ENDPOINTS_VAR}=${t.name}=ADDR:PORT,... (\`npx paxos run DIR --keep-running\` prints it), or --resolve ${t.name}=ADDR:PORT`;
+  return (
+    `cannot resolve ${t.name} (${failed[0]}); say where the peers are with --endpoints ${t.name}` +
+    `=ADDR:PORT,... or ${ENDPOINTS_VAR}=${t.name}=ADDR:PORT,... (\`npx paxos run DIR --keep-running\` prints it), ` +
+    `or --resolve ${t.name}=ADDR:PORT`
+  );
 }
 
 /** --timeout and the shared secret (--secret-file or PAXOS_SECRET), warnings on stderr. */

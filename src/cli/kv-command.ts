@@ -148,7 +148,8 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   } else if (values.from !== undefined) {
     throw new ConfigError(
       verb === 'get'
-        ? "get KEY takes --to HOST (the replica to try first), not --from; `paxos get --from HOST` without KEY is the single-decree lab's get"
+        ? 'get KEY takes --to HOST (the replica to try first), not --from; `paxos get --from HOST` without KEY is ' +
+            "the single-decree lab's get"
         : `${verb} takes --to HOST (the replica to try first), not --from`,
     );
   }
@@ -165,8 +166,10 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
     if (cluster.mode !== 'log') {
       throw new ConfigError(
-        `${cluster.file} is a single-decree lab hostsfile (proposers, acceptors, learners), not a replicated key-value store's: ` +
-          `for the lab use npx paxos submit VALUE --to HOST and npx paxos get --from HOST, or pass a replica hostsfile (e.g. -h testcases/kv3/hostsfile)`,
+        `${cluster.file} is a single-decree lab hostsfile (proposers, acceptors, learners), not a replicated ` +
+          `key-value store's: ` +
+          `for the lab use npx paxos submit VALUE --to HOST and npx paxos get --from HOST, or pass a replica ` +
+          `hostsfile (e.g. -h testcases/kv3/hostsfile)`,
       );
     }
     const endpoint = endpointsFrom(values);
@@ -189,7 +192,8 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     values.verbose === true
       ? (a: Attempt, n: number): void => {
           process.stderr.write(
-            `paxos ${verb}: attempt ${n}: ${a.peer}: ${a.outcome}${a.why === undefined ? '' : ` (${a.why})`}, ${a.ms} ms\n`,
+            `paxos ${verb}: attempt ${n}: ${a.peer}: ${a.outcome}${a.why === undefined ? '' : ` (${a.why})`}, ` +
+              `${a.ms} ms\n`,
           );
         }
       : undefined;
@@ -254,7 +258,9 @@ function parseOperands(
   const want = (names: string[]): string[] => {
     const need = names.length - (fromFile === undefined ? 0 : 1);
     if (positionals.length !== need) {
-      const usage = `paxos ${verb} ${names.slice(0, need).join(' ')}${fromFile === undefined ? '' : ' --value-file FILE'}${absent ? ' --absent' : ''}`;
+      const usage =
+        `paxos ${verb} ${names.slice(0, need).join(' ')}` +
+        `${fromFile === undefined ? '' : ' --value-file FILE'}${absent ? ' --absent' : ''}`;
       throw new ConfigError(
         `${verb} expects ${need === 1 ? 'one argument' : `${need} arguments`} (${usage}), got ${positionals.length}${
           positionals.length > need ? ': quote a KEY or VALUE that has spaces' : ''

@@ -47,7 +47,8 @@ export function describe(cmd: ClientCommand, o: CallOutcome): Report {
   if (o.kind === 'unknown') {
     return say(
       EXIT.unknown,
-      `outcome unknown: ${o.why}. The ${verb} may or may not ${verb === 'get' ? 'have happened; ask again' : `take effect; check with npx paxos get ${shellWord(cmd.key)}`}`,
+      `outcome unknown: ${o.why}. The ${verb} may or may not ` +
+        (verb === 'get' ? 'have happened; ask again' : `take effect; check with npx paxos get ${shellWord(cmd.key)}`),
       {
         outcome: 'unknown',
         status: 'unknown',
@@ -72,13 +73,15 @@ export function describe(cmd: ClientCommand, o: CallOutcome): Report {
     case 'stale':
       return say(
         EXIT.lost,
-        `failed: the store ignored this request: it has already applied request ${r.last} of client ${cmd.client}, and this one (seq ${cmd.seq}) is older; nothing was done`,
+        `failed: the store ignored this request: it has already applied request ${r.last} of client ${cmd.client}` +
+          `, and this one (seq ${cmd.seq}) is older; nothing was done`,
         { outcome: 'fail', status: 'stale', last: r.last, ...at },
       );
     case 'expired':
       return say(
         EXIT.lost,
-        `failed: the store no longer holds a session for client ${cmd.client}, so it did not apply this request; nothing was done`,
+        `failed: the store no longer holds a session for client ${cmd.client}, so it did not apply this request; ` +
+          `nothing was done`,
         {
           outcome: 'fail',
           status: 'expired',
@@ -90,7 +93,8 @@ export function describe(cmd: ClientCommand, o: CallOutcome): Report {
       const text =
         cmd.op === 'cas' && cmd.expected === null
           ? `failed: ${k} is not absent: its value is ${show(cur)}; nothing was changed (${where})`
-          : `failed: ${k} is ${cur === null ? 'absent' : show(cur)}, not ${show(cmd.op === 'cas' ? cmd.expected : null)}; nothing was changed (${where})`;
+          : `failed: ${k} is ${cur === null ? 'absent' : show(cur)}, not ` +
+            `${show(cmd.op === 'cas' ? cmd.expected : null)}; nothing was changed (${where})`;
       return say(EXIT.lost, text, {
         outcome: 'fail',
         status: 'mismatch',
@@ -102,7 +106,9 @@ export function describe(cmd: ClientCommand, o: CallOutcome): Report {
     case 'quota':
       return say(
         EXIT.lost,
-        `failed: the store is full: this ${cmd.op} would take it past its quota of ${r.quota} bytes (it holds ${r.used}); nothing was changed (${where}). Delete keys, or restart every replica with a larger --quota-bytes`,
+        `failed: the store is full: this ${cmd.op} would take it past its quota of ${r.quota} bytes (it holds ` +
+          `${r.used}); nothing was changed (${where}). Delete keys, or restart every replica with a larger ` +
+          `--quota-bytes`,
         { outcome: 'fail', status: 'quota', used: r.used, quota: r.quota, ...at },
       );
     case 'ok':
@@ -133,7 +139,8 @@ export function describe(cmd: ClientCommand, o: CallOutcome): Report {
     case 'cas':
       return say(
         EXIT.ok,
-        `ok: ${k} = ${show(cmd.value)} (${cmd.expected === null ? 'it was absent' : `it was ${show(cmd.expected)}`}; ${where})`,
+        `ok: ${k} = ${show(cmd.value)} (` +
+          `${cmd.expected === null ? 'it was absent' : `it was ${show(cmd.expected)}`}; ${where})`,
         {
           ...ok,
           prev: cmd.expected,
@@ -169,7 +176,11 @@ export function describeDump(peer: string, o: CallOutcome): Report {
   const leader = o.leader === undefined || o.leader === '' ? null : o.leader;
   return {
     code: EXIT.ok,
-    err: `${peer}: applied up to slot ${o.applied}; ${data.length} key${data.length === 1 ? '' : 's'}; leader ${leader ?? 'unknown'}${o.recovering === undefined ? '' : `; RECOVERING (${o.recovering}): it votes for nothing yet`}\n`,
+    err:
+      `${peer}: applied up to slot ${o.applied}; ${data.length} key${data.length === 1 ? '' : 's'}; ` +
+      `leader ${leader ?? 'unknown'}` +
+      (o.recovering === undefined ? '' : `; RECOVERING (${o.recovering}): it votes for nothing yet`) +
+      '\n',
     json: {
       outcome: 'ok',
       status: 'dump',

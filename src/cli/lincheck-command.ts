@@ -73,6 +73,9 @@ function report(r: CheckResult): string {
     case 'illegal':
       return r.failures.map((f) => `NOT linearizable: ${f.message}\n`).join('');
     case 'unknown':
-      return `unknown: the budget ran out on key ${JSON.stringify(r.key)} after ${r.steps} search steps (${r.reason}); try a larger --timeout\n`;
+      return (
+        `unknown: the budget ran out on key ${JSON.stringify(r.key)} after ${r.steps} search steps (` +
+        `${r.reason}); try a larger --timeout\n`
+      );
   }
 }

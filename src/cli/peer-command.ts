@@ -157,9 +157,9 @@ export function parsePeerArgs(
   const self = cluster.byHost(name);
   if (self === undefined) {
     const known = cluster.hosts.map((h) => h.host).join(', ');
-    throw new ConfigError(
-      `hostsfile ${file} has no line for ${values.name === undefined ? `this machine's hostname ${JSON.stringify(name)}` : `--name ${JSON.stringify(name)}`}; it lists ${known} (pass --name HOST to choose)`,
-    );
+    const which =
+      values.name === undefined ? `this machine's hostname ${JSON.stringify(name)}` : `--name ${JSON.stringify(name)}`;
+    throw new ConfigError(`hostsfile ${file} has no line for ${which}; it lists ${known} (pass --name HOST to choose)`);
   }
 
   const warnings = [...cluster.warnings];
@@ -168,7 +168,8 @@ export function parsePeerArgs(
   if (cluster.mode === 'log') {
     if (value !== undefined)
       warnings.push(
-        `-v ${JSON.stringify(value)} ignored: ${file} is a replicated-log hostsfile; write with npx paxos put KEY VALUE`,
+        `-v ${JSON.stringify(value)} ignored: ${file} is a replicated-log hostsfile; write with npx paxos put ` +
+          `KEY VALUE`,
       );
     if (values['start-after'] !== undefined) warnings.push(`-t ignored: ${file} is a replicated-log hostsfile`);
     if (values['exit-after-idle'] !== undefined)
@@ -188,7 +189,8 @@ export function parsePeerArgs(
       .map((r) => `proposer${r.group}`)
       .join(',');
     warnings.push(
-      `${self.host} is ${roles} in ${file}:${self.id} but has no -v VALUE: it waits for a client (npx paxos submit VALUE --to ${self.host})`,
+      `${self.host} is ${roles} in ${file}:${self.id} but has no -v VALUE: it waits for a client (npx paxos ` +
+        `submit VALUE --to ${self.host})`,
     );
   }
 
@@ -315,7 +317,8 @@ function parseDelay(spec: string, cluster: Cluster, warnings: string[]): DelayRu
   const type = m?.[1] as DelayRule['type'] | undefined;
   if (m === null || type === undefined || !DELAY_TYPES.includes(type)) {
     throw new ConfigError(
-      `--delay expects TYPE:HOST=MS with TYPE one of ${DELAY_TYPES.join(', ')}, e.g. accept:peer3=1500; got ${JSON.stringify(spec)}`,
+      `--delay expects TYPE:HOST=MS with TYPE one of ${DELAY_TYPES.join(', ')}, e.g. accept:peer3=1500; got ` +
+        `${JSON.stringify(spec)}`,
     );
   }
   const host = m[2]!;

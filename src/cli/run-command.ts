@@ -185,7 +185,8 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
         ? `; not compared with ${dir}/expected, which shows a run from empty state`
         : '';
     process.stderr.write(
-      `paxos run: note: ${result.resumed.join(', ')} resumed from the state an earlier run left in ${values['data-root']}: a chose they print may be a recollection${goldens}\n`,
+      `paxos run: note: ${result.resumed.join(', ')} resumed from the state an earlier run ` +
+        `left in ${values['data-root']}: a chose they print may be a recollection${goldens}\n`,
     );
   }
   process.stdout.write(`${result.summary}\n`);

@@ -53,7 +53,8 @@ export async function supervise(daemon: Supervised, o: SuperviseOptions): Promis
       (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES')
     ) {
       throw new ConfigError(
-        `cannot listen on ${o.listen.host}:${o.listen.port} (${e.code}); is another peer running there? use --port or --resolve`,
+        `cannot listen on ${o.listen.host}:${o.listen.port} (${e.code}); is another peer running there? use ` +
+          `--port or --resolve`,
       );
     }
     throw err;

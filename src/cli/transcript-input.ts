@@ -84,7 +84,10 @@ export function readTranscriptInput(
 function noPeerLines(inputs: readonly string[]): string {
   const [only] = inputs;
   if (inputs.length === 1 && only !== undefined && statSync(only).isDirectory()) {
-    return `${only}: no peer log lines: no non-empty *.log, *.txt or *.jsonl files in this directory (save a run with paxos run DIR > run.txt, or point at a testcase's expected/)`;
+    return (
+      `${only}: no peer log lines: no non-empty *.log, *.txt or *.jsonl files in this directory (save a run ` +
+      `with paxos run DIR > run.txt, or point at a testcase's expected/)`
+    );
   }
   return `${inputs.join(' ')}: no peer log lines (lines like "peer3 | {...}", or per-peer files such as peer3.log)`;
 }

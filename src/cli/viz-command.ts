@@ -127,7 +127,9 @@ export async function vizCommand(argvIn: readonly string[]): Promise<number> {
   if (out === undefined) throw new ConfigError('viz needs -o OUT.html or -o OUT.svg');
   writeFileSync(out, out.endsWith('.svg') ? `${svg}\n` : `${chartHtml(svg, title)}\n`);
   process.stdout.write(
-    `viz: wrote ${out}: ${chart.lanes.length} lanes, ${chart.arrows.length} messages, ${chart.rows.filter((r) => r.line.action === 'chose').length} chose markers, ${chart.arrows.filter((a) => a.rejected).length} rejections\n`,
+    `viz: wrote ${out}: ${chart.lanes.length} lanes, ${chart.arrows.length} messages, ` +
+      `${chart.rows.filter((r) => r.line.action === 'chose').length} chose markers, ` +
+      `${chart.arrows.filter((a) => a.rejected).length} rejections\n`,
   );
   return 0;
 }

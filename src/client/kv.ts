@@ -236,7 +236,9 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
   };
   const stillUnknown = (why: string): CallOutcome => ({
     kind: 'unknown',
-    why: `${why}; but ${[...unanswered].join(', ')} took the request earlier and never answered, so it may still take effect`,
+    why:
+      `${why}; but ${[...unanswered].join(', ')} took the request earlier and never answered, so it may still ` +
+      `take effect`,
     attempts,
   });
 

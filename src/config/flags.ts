@@ -101,7 +101,8 @@ export function parseEndpoints(
     .filter((s) => s !== '');
   if (items.length === 0)
     throw new ConfigError(
-      `${flag} expects HOST=ADDR[:PORT],... (e.g. peer1=127.0.0.1:8080,peer2=127.0.0.2:8080), got ${JSON.stringify(text)}`,
+      `${flag} expects HOST=ADDR[:PORT],... (e.g. peer1=127.0.0.1:8080,peer2=127.0.0.2:8080), got ` +
+        `${JSON.stringify(text)}`,
     );
   const seen = new Set<string>();
   return items.map((item) => {

@@ -18,7 +18,8 @@ const ROLE_RE = /^(proposer|acceptor|learner)([1-9][0-9]{0,8})$/;
 const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?';
 const HOST_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const FORMAT =
-  'each line must be hostname:role[,role...] with roles proposerK, acceptorK or learnerK (K = group number >= 1), or hostname:replica for a replicated-log cluster';
+  'each line must be hostname:role[,role...] with roles proposerK, acceptorK or learnerK (K = group number >= 1), ' +
+  'or hostname:replica for a replicated-log cluster';
 
 export function loadHostsfile(file: string): Cluster {
   let text: string;
@@ -71,7 +72,8 @@ export function parseHostsfile(text: string, file: string): Cluster {
     for (const token of list.split(',').map((t) => t.trim())) {
       if (token === 'replica') {
         throw new ConfigError(
-          `${at}: ${host} mixes replica with other roles; in a replicated-log cluster every line is just hostname:replica`,
+          `${at}: ${host} mixes replica with other roles; in a replicated-log cluster every line is just ` +
+            `hostname:replica`,
         );
       }
       if (token === '')
@@ -86,7 +88,8 @@ export function parseHostsfile(text: string, file: string): Cluster {
         const owner = proposerLine.get(role.group);
         if (owner !== undefined) {
           throw new ConfigError(
-            `${at}: ${token} is already claimed by ${owner.host} on line ${owner.line}; each group has at most one proposer`,
+            `${at}: ${token} is already claimed by ${owner.host} on line ${owner.line}; each group has at most ` +
+              `one proposer`,
           );
         }
         proposerLine.set(role.group, { host, line });
@@ -100,7 +103,8 @@ export function parseHostsfile(text: string, file: string): Cluster {
   if (replicaLines.length > 0 && replicaLines.length < hosts.length) {
     const lab = hosts.find((h) => !hasRole(h, 'replica'))!;
     throw new ConfigError(
-      `${file}:${lab.id}: ${lab.host} has lab roles, but line ${replicaLines[0]!.id} makes this a replicated-log hostsfile; give every host the single role replica, or none`,
+      `${file}:${lab.id}: ${lab.host} has lab roles, but line ${replicaLines[0]!.id} makes this a replicated-log ` +
+        `hostsfile; give every host the single role replica, or none`,
     );
   }
   const mode = replicaLines.length > 0 ? 'log' : 'lab';

@@ -53,7 +53,8 @@ export class Clients {
     this.waiting.add(client);
     this.out.note(
       'info',
-      `client submits ${JSON.stringify(value.slice(0, 40))}${this.node.proposing() ? '; already proposing, so it waits for the outcome' : ''}`,
+      `client submits ${JSON.stringify(value.slice(0, 40))}` +
+        `${this.node.proposing() ? '; already proposing, so it waits for the outcome' : ''}`,
     );
     this.node.propose(value);
   }

@@ -249,9 +249,12 @@ export class Proposer {
     this.saidStuck = true;
     this.out.note(
       'error',
-      `proposer${this.cfg.group} cannot go on: it must outbid a promise of ${above}, but its next number, ${n}, is past the ceiling ` +
-        `2^48 (${MAX_PROPOSAL}) that every peer refuses. No proposer of this cluster numbers that high, so the promise was forged; ` +
-        `run every peer with a shared secret (--secret-file or PAXOS_SECRET) so prepares cannot be forged, and give this group's acceptors fresh data directories`,
+      `proposer${this.cfg.group} cannot go on: it must outbid a promise of ${above}, but its next number, ${n}` +
+        `, is past the ceiling ` +
+        `2^48 (${MAX_PROPOSAL}) that every peer refuses. No proposer of this cluster numbers that high, so the ` +
+        `promise was forged; ` +
+        `run every peer with a shared secret (--secret-file or PAXOS_SECRET) so prepares cannot be forged, and ` +
+        `give this group's acceptors fresh data directories`,
     );
   }
 

@@ -33,7 +33,8 @@ export function labPeer(s: LabSettings, log: Logger, out: Out): LabPeer {
     notices: () =>
       storage.truncatedBytes > 0
         ? [
-            `${storage.logDir}: cut off a torn last write of ${storage.truncatedBytes} bytes (a crash mid-save); every completed save is kept`,
+            `${storage.logDir}: cut off a torn last write of ${storage.truncatedBytes} bytes (a crash mid-save); ` +
+              `every completed save is kept`,
           ]
         : [],
   };

@@ -228,7 +228,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     const mem = process.memoryUsage();
     const mib = (b: number): string => (b / 1024 / 1024).toFixed(0);
     this.deps.log.info(
-      `snapshot at slot ${index}: view ${viewMs.toFixed(1)} ms, written in ${writeMs.toFixed(0)} ms; log compacted to ${this.store.logBytes} bytes; longest event-loop pause since the last snapshot ${pause.toFixed(0)} ms; heap ${mib(mem.heapUsed)} MiB, RSS ${mib(mem.rss)} MiB`,
+      `snapshot at slot ${index}: view ${viewMs.toFixed(1)} ms, written in ${writeMs.toFixed(0)} ms; log ` +
+        `compacted to ${this.store.logBytes} bytes; longest event-loop pause since the last ` +
+        `snapshot ${pause.toFixed(0)} ms; heap ${mib(mem.heapUsed)} MiB, RSS ${mib(mem.rss)} MiB`,
     );
   }
 }

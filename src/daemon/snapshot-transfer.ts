@@ -86,14 +86,16 @@ export class SnapshotReceiver {
     if (c.seq === 0) {
       if (p !== null)
         this.log.info(
-          `discarding a partial snapshot (slot ${p.index}, ${p.next} chunks from peer ${p.from}): peer ${c.from} starts one at slot ${c.index}`,
+          `discarding a partial snapshot (slot ${p.index}, ${p.next} chunks from peer ${p.from}): peer ${c.from}` +
+            ` starts one at slot ${c.index}`,
         );
       this.partial = { from: c.from, index: c.index, next: 0, builder: new KvBuilder(c.index, this.options) };
     } else if (p === null || p.from !== c.from || p.index !== c.index) {
       return null; // the rest of a transfer discarded or replaced
     } else if (p.next !== c.seq) {
       this.log.info(
-        `discarding a partial snapshot (slot ${p.index} from peer ${p.from}): chunk ${c.seq} came after ${p.next} chunks (some were lost)`,
+        `discarding a partial snapshot (slot ${p.index} from peer ${p.from}): chunk ${c.seq} came after ${p.next}` +
+          ` chunks (some were lost)`,
       );
       this.partial = null;
       return null;

@@ -115,7 +115,10 @@ class Budget {
   reason(): string {
     if (this.memorySpent) {
       const b = this.maxCacheWords * 4;
-      return `memory budget of ${b >= 2 ** 20 ? `${Math.round(b / 2 ** 20)} MiB` : `${Math.round(b / 1024)} KiB`} for explored states spent`;
+      return (
+        `memory budget of ${b >= 2 ** 20 ? `${Math.round(b / 2 ** 20)} MiB` : `${Math.round(b / 1024)} KiB`}` +
+        ` for explored states spent`
+      );
     }
     return this.steps > this.maxSteps ? `step budget of ${this.maxSteps} spent` : 'time budget spent';
   }

@@ -90,7 +90,8 @@ export function parseHistory(text: string, file = '<history>'): History {
     }
     if (typeof ev !== 'object' || ev === null || Array.isArray(ev))
       return fail(
-        'not a JSON object; each line must be one event like {"process":"c1","type":"invoke","f":"get","key":"k","time":1}',
+        'not a JSON object; each line must be one event like ' +
+          '{"process":"c1","type":"invoke","f":"get","key":"k","time":1}',
       );
     const e = ev as Record<string, unknown>;
     const p = e['process'];
@@ -111,7 +112,8 @@ export function parseHistory(text: string, file = '<history>'): History {
       const open = pending.get(process);
       if (open !== undefined)
         fail(
-          `process ${process} invokes ${f} while its ${open.f} from line ${open.line} is still outstanding; a process has one op at a time`,
+          `process ${process} invokes ${f} while its ${open.f} from line ${open.line} is still outstanding; a ` +
+            `process has one op at a time`,
         );
       if (typeof key !== 'string') return fail(`"key" must be a string; got ${show(key)}`);
       const v = e['value'];

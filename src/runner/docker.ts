@@ -21,7 +21,8 @@ export async function composeCommand(): Promise<string[]> {
       return ['docker-compose'];
     } catch {
       throw new Error(
-        'neither `docker compose` nor `docker-compose` works here; install Docker Compose (Debian: apt-get install docker-compose)',
+        'neither `docker compose` nor `docker-compose` works here; install Docker Compose (Debian: apt-get ' +
+          'install docker-compose)',
       );
     }
   }

@@ -339,7 +339,8 @@ export function summarize(peers: readonly Pick<PeerRun, 'service' | 'chose' | 'r
         ? 'DISAGREE'
         : waiting === 0
           ? `all chose ${show(one!)}`
-          : `${peers.length - waiting} of ${peers.length} chose ${show(one!)}; ${waiting} ${waiting === 1 ? 'has' : 'have'} not chosen`;
+          : `${peers.length - waiting} of ${peers.length} chose ${show(one!)}; ${waiting} ` +
+            `${waiting === 1 ? 'has' : 'have'} not chosen`;
   const resumed = peers.filter((p) => p.resumed !== undefined).length;
   const memory =
     resumed === 0

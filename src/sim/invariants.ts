@@ -82,7 +82,8 @@ export class Invariants {
       for (const v of printed) {
         if (this.chosenValue === null || v !== this.chosenValue) {
           throw new Violation(
-            `peer ${peer} printed chose ${v}, but ${this.chosenValue === null ? 'no value' : this.chosenValue} was accepted by a majority`,
+            `peer ${peer} printed chose ${v}, but ${this.chosenValue === null ? 'no value' : this.chosenValue}` +
+              ` was accepted by a majority`,
           );
         }
       }

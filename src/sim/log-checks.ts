@@ -100,7 +100,8 @@ export class Invariants {
     if (owner !== rep.id && this.lostAt(owner) < lost.at) {
       this.ctx.fail(
         'durability',
-        `replica ${rep.id} votes again with promise ${promise}, below the ${lost.promise} it had promised before it lost state`,
+        `replica ${rep.id} votes again with promise ${promise}, below the ${lost.promise} it had promised before ` +
+          `it lost state`,
       );
     }
   }

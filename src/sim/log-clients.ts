@@ -161,7 +161,8 @@ export class SimClients {
     if (rep.node === null) return retryLater(10 + Math.floor(ctx.rng() * 20)); // connection refused
     const byIndex = readsByIndex(rep.node.kv, op.wire);
     ctx.note(
-      `client ${client.id} seq ${op.cmd.seq} ${op.cmd.op} ${op.cmd.key} -> r${rep.id}${byIndex ? ' by read index' : ''} (attempt ${op.attempts})`,
+      `client ${client.id} seq ${op.cmd.seq} ${op.cmd.op} ${op.cmd.key} -> r${rep.id}` +
+        `${byIndex ? ' by read index' : ''} (attempt ${op.attempts})`,
     );
     const answered = (a: Answer): void => {
       if (client.op !== op) return; // an answer to an op already settled

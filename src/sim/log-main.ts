@@ -28,11 +28,14 @@ function reportViolation(r: LogWorldResult): string {
 function coverage(s: LogWorldSweep): string {
   const c = s.stats;
   return (
-    `  faults: ${c.crashes} crashes (${c.midReadyCrashes} in the middle of a Ready), ${c.restarts} restarts, ${c.partitions} partitions, ` +
+    `  faults: ${c.crashes} crashes (${c.midReadyCrashes} in the middle of a Ready), ${c.restarts} restarts, ` +
+    `${c.partitions} partitions, ` +
     `${c.dropped}/${c.messages} messages dropped\n` +
-    `  exercised: ${c.leaders} leaderships, ${c.multiCommandSlots} slots with several commands, ${c.forwards} forwards, ${c.indexReads} reads by index, ${c.unplaced} unplaced, ` +
+    `  exercised: ${c.leaders} leaderships, ${c.multiCommandSlots} slots with several commands, ${c.forwards}` +
+    ` forwards, ${c.indexReads} reads by index, ${c.unplaced} unplaced, ` +
     `${c.retries} client retries, ${c.entriesDelivered} entries replies, ${c.snapshotsTaken} snapshots taken, ` +
-    `${c.snapshotsSent} sent and ${c.snapshotsInstalled} installed, ${c.catchUpToNonFollower} catch-up replies reaching a leader or candidate\n`
+    `${c.snapshotsSent} sent and ${c.snapshotsInstalled} installed, ${c.catchUpToNonFollower} catch-up replies ` +
+    `reaching a leader or candidate\n`
   );
 }
 
@@ -82,8 +85,10 @@ export function logWorldMain(argv: readonly string[]): number {
     }).run();
     process.stdout.write(`${[`seed ${r.seed}: ${r.shape}`, ...r.trace].join('\n')}\n`);
     process.stdout.write(
-      `${r.violation === null ? 'no violation' : `VIOLATION (${r.kind}): ${r.violation}`}; ${r.live ? 'live' : `not live: ${r.notLive}`}; ` +
-        `lincheck ${r.lincheck}; ops ok ${r.ops.ok} fail ${r.ops.fail} info ${r.ops.info}; ${r.slots} slots; ${r.events} events\n`,
+      `${r.violation === null ? 'no violation' : `VIOLATION (${r.kind}): ${r.violation}`}; ` +
+        `${r.live ? 'live' : `not live: ${r.notLive}`}; ` +
+        `lincheck ${r.lincheck}; ops ok ${r.ops.ok} fail ${r.ops.fail} info ${r.ops.info}; ${r.slots} slots; ` +
+        `${r.events} events\n`,
     );
     return r.violation === null && r.live ? 0 : 1;
   }
@@ -104,7 +109,8 @@ export function logWorldMain(argv: readonly string[]): number {
       process.stdout.write(
         f === undefined
           ? `log-world: with durability checks off, ${variant} did no visible damage in ${d.runs} seeds\n`
-          : `log-world: with durability checks off, ${variant} is caught by its consequences at seed ${f.seed}: ${f.kind}: ${f.violation}\n`,
+          : `log-world: with durability checks off, ${variant} is caught by its consequences at seed ${f.seed}: ` +
+              `${f.kind}: ${f.violation}\n`,
       );
     }
     return 0;
@@ -114,9 +120,12 @@ export function logWorldMain(argv: readonly string[]): number {
   for (const r of s.notLive.slice(0, 20)) process.stdout.write(`seed ${r.seed}: not live: ${r.notLive}\n`);
   const clean = s.runs - s.violations.length;
   process.stdout.write(
-    `log-world: ${s.runs} seeds of ${replicas} replicas in ${s.seconds.toFixed(1)} s, ${s.violations.length} violations; ` +
-      `live in ${s.live}/${clean} runs (${clean === 0 ? '-' : ((100 * s.live) / clean).toFixed(1)}%): every replica applied the same last slot and every client finished once faults stopped\n` +
-      `  ${s.ops.ok + s.ops.fail + s.ops.info} client ops (${s.ops.ok} ok, ${s.ops.fail} failed cas, ${s.ops.info} unknown), ${s.slots} slots chosen; ` +
+    `log-world: ${s.runs} seeds of ${replicas} replicas in ${s.seconds.toFixed(1)} s, ${s.violations.length}` +
+      ` violations; ` +
+      `live in ${s.live}/${clean} runs (${clean === 0 ? '-' : ((100 * s.live) / clean).toFixed(1)}%): every ` +
+      `replica applied the same last slot and every client finished once faults stopped\n` +
+      `  ${s.ops.ok + s.ops.fail + s.ops.info} client ops (${s.ops.ok} ok, ${s.ops.fail} failed cas, ${s.ops.info}` +
+      ` unknown), ${s.slots} slots chosen; ` +
       `linearizability check inconclusive in ${s.lincheckUnknown} runs\n` +
       coverage(s),
   );

@@ -230,7 +230,8 @@ export class SimReplicas {
     const core = node.core;
     ctx.stats.restarts += 1;
     ctx.note(
-      `r${rep.id} RESTART life ${rep.life}, promise ${core.promise}, snapshot ${rep.disk.snapshot?.index ?? 0}, ${rep.disk.records.length} records`,
+      `r${rep.id} RESTART life ${rep.life}, promise ${core.promise}, snapshot ${rep.disk.snapshot?.index ?? 0}, ` +
+        `${rep.disk.records.length} records`,
     );
     if (o.durability && core.promise < rep.durablePromise) {
       ctx.fail(
@@ -265,8 +266,12 @@ export class SimReplicas {
     rep.lost = { promise: Math.max(rep.lost?.promise ?? 0, rep.durablePromise), at: ctx.now };
     rep.lostAt = ctx.now;
     rep.durablePromise = replay(d.records).promised;
-    ctx.note(
-      `r${rep.id} DISK: ${how === 'wipe' ? 'wiped' : how === 'snapshot' ? 'snapshot damaged' : `corrupt record, kept ${d.records.length} of ${before}`}`,
-    );
+    const effect =
+      how === 'wipe'
+        ? 'wiped'
+        : how === 'snapshot'
+          ? 'snapshot damaged'
+          : `corrupt record, kept ${d.records.length} of ${before}`;
+    ctx.note(`r${rep.id} DISK: ${effect}`);
   }
 }

@@ -45,9 +45,15 @@ export function showMsg(m: LogMessage): string {
     case 'recover':
       return `recover life=${m.life} slot=${m.slot}`;
     case 'recover_ack':
-      return `recover_ack life=${m.life} promised=${m.promised} commit=${m.commit} base=${m.base} votes=${m.votes.map((r) => `${r.s}@${r.n}${r.chosen === true ? '*' : ''}`).join(',')}`;
+      return (
+        `recover_ack life=${m.life} promised=${m.promised} commit=${m.commit} base=${m.base} votes=` +
+        `${m.votes.map((r) => `${r.s}@${r.n}${r.chosen === true ? '*' : ''}`).join(',')}`
+      );
     case 'prepare_ack':
-      return `prepare_ack n=${m.n} promised=${m.promised} slot=${m.slot} base=${m.base} votes=${m.votes.map((r) => `${r.s}@${r.n}${r.chosen === true ? '*' : ''}`).join(',')}`;
+      return (
+        `prepare_ack n=${m.n} promised=${m.promised} slot=${m.slot} base=${m.base} votes=` +
+        `${m.votes.map((r) => `${r.s}@${r.n}${r.chosen === true ? '*' : ''}`).join(',')}`
+      );
     case 'accept':
       return `accept n=${m.n} slot=${m.slot} commit=${m.commit} v=${batchText(m.v).slice(0, 80)}`;
     case 'accept_ack':

@@ -162,7 +162,9 @@ export class LogWorld implements SimContext {
               ? { recoverAnswers: Math.floor(this.n / 2) } // a majority, counting itself
               : {};
     const nClients = opts.clients ?? 4;
-    this.shape = `${this.n} replicas, ${nClients} clients, ${keys.length} keys, window ${timing.window}, batch ${timing.maxBatch}, entries ${timing.maxEntries}, keep ${keepSlots}`;
+    this.shape =
+      `${this.n} replicas, ${nClients} clients, ${keys.length} keys, window ${timing.window}, batch ` +
+      `${timing.maxBatch}, entries ${timing.maxEntries}, keep ${keepSlots}`;
 
     this.net = new SimNet(this, (_from, to, msg) => this.replicas.deliver(to, msg));
     this.checks = new Invariants(this, this.n, durability, (id) => this.replicas.get(id).lostAt);

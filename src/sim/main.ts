@@ -123,9 +123,11 @@ function main(argv: string[]): number {
       ...(broken?.forgetful ? { forgetful: true } : {}),
     });
     process.stdout.write(`${[`seed ${r.seed}: ${r.shape}`, ...r.trace].join('\n')}\n`);
-    process.stdout.write(
-      `${r.violation === null ? `no violation; chosen ${r.chosen ?? 'nothing'}; every proposer chose: ${r.proposersChose}` : `VIOLATION: ${r.violation}`} (${r.events} events, ${r.endedAt.toFixed(0)} ms simulated)\n`,
-    );
+    const outcome =
+      r.violation === null
+        ? `no violation; chosen ${r.chosen ?? 'nothing'}; every proposer chose: ${r.proposersChose}`
+        : `VIOLATION: ${r.violation}`;
+    process.stdout.write(`${outcome} (${r.events} events, ${r.endedAt.toFixed(0)} ms simulated)\n`);
     return r.violation === null ? 0 : 1;
   }
   const s = sweep(from, seeds, broken, broken !== undefined);

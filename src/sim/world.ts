@@ -151,8 +151,10 @@ export class World {
     const freezes = pick(r, [0, 1, 2]);
     const cuts = pick(r, [0, 1, 3]);
     this.shape =
-      `${nAcc} acceptors, ${nProp} proposers${proposerAccepts ? ' (p1 also accepts)' : ''}${learner ? ', a learner' : ''}; ` +
-      `drop ${this.dropP}, dup ${this.dupP}, delay <= ${this.maxDelay} ms, ${crashes} crashes, ${freezes} freezes, ${cuts} black-holed links`;
+      `${nAcc} acceptors, ${nProp} proposers${proposerAccepts ? ' (p1 also accepts)' : ''}` +
+      `${learner ? ', a learner' : ''}; ` +
+      `drop ${this.dropP}, dup ${this.dupP}, delay <= ${this.maxDelay} ms, ${crashes} crashes, ${freezes}` +
+      ` freezes, ${cuts} black-holed links`;
 
     this.timing = tickTiming({ ...TIMING, ...opts.timing }, TICK_MS);
     for (const p of this.proposers) this.values.set(p, `v${p}`);
@@ -399,7 +401,8 @@ export class World {
     const state = this.opts.forgetful ? EMPTY_STATE : this.disks.get(id)!.load();
     this.nodes.set(id, this.makeNode(id, state, 20));
     this.note(
-      `RESTART peer ${id} from promised ${state.promised}, accepted ${state.accepted === null ? '-' : `${state.accepted.v}@${state.accepted.n}`}`,
+      `RESTART peer ${id} from promised ${state.promised}, accepted ` +
+        `${state.accepted === null ? '-' : `${state.accepted.v}@${state.accepted.n}`}`,
     );
     this.invariants.restarts(id, state);
     // As the daemon does at start: a proposer that won before the crash says so again.
@@ -444,7 +447,10 @@ function show(m: Message): string {
       return `${m.type} ${m.v}@${m.n}`;
     case 'prepare_ack':
     case 'accept_ack':
-      return `${m.type} for ${m.n}, promised ${m.promised}, accepted ${m.accepted === null ? '-' : `${m.accepted.v}@${m.accepted.n}`}`;
+      return (
+        `${m.type} for ${m.n}, promised ${m.promised}, accepted ` +
+        `${m.accepted === null ? '-' : `${m.accepted.v}@${m.accepted.n}`}`
+      );
   }
 }
 

@@ -100,7 +100,13 @@ export class KvView {
    * per key, then [client,seq,index,result] per session.
    */
   *lines(): Generator<string> {
-    yield `${JSON.stringify({ format: STREAM_FORMAT, applied: this.applied, keys: this.keyList.length, sessions: this.sessions.length })}\n`;
+    const head = {
+      format: STREAM_FORMAT,
+      applied: this.applied,
+      keys: this.keyList.length,
+      sessions: this.sessions.length,
+    };
+    yield `${JSON.stringify(head)}\n`;
     for (const e of this.entries()) yield `${JSON.stringify(e)}\n`;
     for (const s of this.sessions) yield `${JSON.stringify(s)}\n`;
   }

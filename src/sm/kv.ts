@@ -150,13 +150,15 @@ export class KvStore {
   apply(cmd: Command, index: number): Result {
     if (!Number.isSafeInteger(index) || index <= this.applied) {
       throw new RangeError(
-        `apply: log index ${index} is not above the applied index ${this.applied}; apply each index once, in increasing order`,
+        `apply: log index ${index} is not above the applied index ${this.applied}; apply each index once, in ` +
+          `increasing order`,
       );
     }
     const valid = checkCommand(encodeCommand(cmd));
     if (!valid.ok)
       throw new TypeError(
-        `apply: invalid command at index ${index}: ${valid.why}; decode commands with decodeCommand before proposing them`,
+        `apply: invalid command at index ${index}: ${valid.why}; decode commands with decodeCommand before ` +
+          `proposing them`,
       );
     this.applied = index;
     return this.applyChecked(valid.value, index);
@@ -172,7 +174,8 @@ export class KvStore {
   applyBatch(cmds: readonly CheckedCommand[], slot: number): Result[] {
     if (!Number.isSafeInteger(slot) || slot <= this.applied) {
       throw new RangeError(
-        `applyBatch: slot ${slot} is not above the applied index ${this.applied}; apply each slot once, in increasing order`,
+        `applyBatch: slot ${slot} is not above the applied index ${this.applied}; apply each slot once, in ` +
+          `increasing order`,
       );
     }
     const results: Result[] = [];
@@ -280,7 +283,8 @@ export class KvStore {
       if (why !== undefined) fail(`data[${i}]: ${why}`);
       if (prevKey !== undefined && !((k as string) > prevKey))
         fail(
-          `data[${i}]: key ${JSON.stringify(k).slice(0, 40)} is not after the previous key (keys must be sorted and unique)`,
+          `data[${i}]: key ${JSON.stringify(k).slice(0, 40)} is not after the previous key (keys must be sorted ` +
+            `and unique)`,
         );
       prevKey = k as string;
       kv.data.set(k as string, v as string);
@@ -304,7 +308,8 @@ export class KvStore {
         index > applied
       ) {
         fail(
-          `sessions[${i}]: index must be an integer at least the previous session's (${prevIndex}; one log slot may hold several clients' commands) and at most "applied" (${applied})`,
+          `sessions[${i}]: index must be an integer at least the previous session's (${prevIndex}; one log slot ` +
+            `may hold several clients' commands) and at most "applied" (${applied})`,
         );
       }
       const result = decodeResult(res);
@@ -426,7 +431,8 @@ export class KvBuilder {
       index > this.applied
     ) {
       throw new SnapshotError(
-        `snapshot: session ${n}: index must be an integer at least the previous session's (${this.prevIndex}) and at most "applied" (${this.applied})`,
+        `snapshot: session ${n}: index must be an integer at least the previous session's (${this.prevIndex}` +
+          `) and at most "applied" (${this.applied})`,
       );
     }
     const result = decodeResult(res);
@@ -479,7 +485,8 @@ export class KvBuilder {
     if (b === null) throw new SnapshotError('snapshot: no lines');
     if (n - 1 !== keys + sessions)
       throw new SnapshotError(
-        `snapshot: ${n - 1} lines after the first, where it announces ${keys} keys and ${sessions} sessions (cut short?)`,
+        `snapshot: ${n - 1} lines after the first, where it announces ${keys} keys and ${sessions} sessions ` +
+          `(cut short?)`,
       );
     return b.build();
   }

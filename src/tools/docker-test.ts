@@ -49,7 +49,9 @@ async function runTestcaseInDocker(name: string): Promise<boolean> {
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     ok = r.ok;
     if (r.ok) {
-      line = `testcase ${name}: ok in ${secs} s, ${r.mismatches === null ? 'no goldens' : 'matches expected/'}; ${r.summary}`;
+      line =
+        `testcase ${name}: ok in ${secs} s, ${r.mismatches === null ? 'no goldens' : 'matches expected/'}; ` +
+        `${r.summary}`;
     } else {
       const details = (r.mismatches ?? []).map((m) => `\n  mismatch: ${m.peer}: ${m.message}`).join('');
       line = `testcase ${name}: FAILED in ${secs} s: ${r.failure}; ${r.summary}${details}`;
@@ -80,7 +82,8 @@ async function main(argv: string[]): Promise<number> {
   const unknown = names.filter((n) => !testcases.includes(n) && !FAULTS.some(([f]) => f === n));
   if (unknown.length > 0) {
     throw new Error(
-      `unknown testcase or scenario ${unknown.join(', ')}; testcases: ${testcases.join(', ')}; scenarios: ${FAULTS.map(([f]) => f).join(', ')}`,
+      `unknown testcase or scenario ${unknown.join(', ')}; testcases: ${testcases.join(', ')}; scenarios: ` +
+        `${FAULTS.map(([f]) => f).join(', ')}`,
     );
   }
   // No names: every testcase, then every scenario.
@@ -104,7 +107,8 @@ async function main(argv: string[]): Promise<number> {
       else failed += 1;
       if (r.decisionMs !== undefined) times.push(r.decisionMs);
       process.stdout.write(
-        `fault ${name}${repeat > 1 ? ` (run ${i + 1}/${repeat})` : ''}: ${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(1)} s: ${r.detail}\n`,
+        `fault ${name}${repeat > 1 ? ` (run ${i + 1}/${repeat})` : ''}: ${r.ok ? 'ok' : 'FAILED'} in ` +
+          `${r.seconds.toFixed(1)} s: ${r.detail}\n`,
       );
     }
     if (repeat > 1) {
@@ -112,7 +116,8 @@ async function main(argv: string[]): Promise<number> {
       const med =
         sorted.length === 0
           ? ''
-          : `; time to decision median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms`;
+          : `; time to decision median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, max ` +
+            `${sorted.at(-1)!.toFixed(0)} ms`;
       process.stdout.write(`fault ${name}: ${passed}/${repeat} passed${med}\n`);
     }
   }

@@ -346,7 +346,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
       const shuffled = [...hosts].sort(() => rng() - 0.5);
       const minority = shuffled.slice(0, Math.floor((hosts.length - 1) / 2));
       const majority = shuffled.slice(minority.length);
-      what = `partition: ${minority.join(',')} | ${majority.join(',')}${L !== undefined && minority.includes(L.host) ? ' (leader in the minority)' : ''}`;
+      what =
+        `partition: ${minority.join(',')} | ${majority.join(',')}` +
+        `${L !== undefined && minority.includes(L.host) ? ' (leader in the minority)' : ''}`;
       fnet.partition([minority, majority]);
       lostLeader = L !== undefined && minority.includes(L.host);
       heal = () => fnet.heal();
@@ -406,22 +408,27 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
 
   const lines: string[] = [];
   lines.push(
-    `nemesis: ${o.seconds} s, ${o.replicas} replicas, ${o.clients} clients, ${o.keys} keys, seed ${o.seed}${o.diskFaults === true ? ', disk faults' : ''}`,
+    `nemesis: ${o.seconds} s, ${o.replicas} replicas, ${o.clients} clients, ${o.keys} keys, seed ${o.seed}` +
+      `${o.diskFaults === true ? ', disk faults' : ''}`,
   );
   for (const k of ['put', 'get', 'cas'] as const) {
     lines.push(
-      `  ${k.padEnd(3)}: ok ${counts[k].ok}, fail ${counts[k].fail}${k === 'cas' ? ' (mismatch)' : ''}, unknown ${counts[k].info}; refused, nothing done: ${refusals[k]}`,
+      `  ${k.padEnd(3)}: ok ${counts[k].ok}, fail ${counts[k].fail}${k === 'cas' ? ' (mismatch)' : ''}, unknown ` +
+        `${counts[k].info}; refused, nothing done: ${refusals[k]}`,
     );
   }
   lines.push(`  faults (${faults.length}):`);
   for (const f of faults) lines.push(`    ${f}`);
   lines.push(
-    `  writes unavailable after each leader loss: ${unavailable.length === 0 ? '(no leader loss)' : unavailable.join(', ')}`,
+    `  writes unavailable after each leader loss: ` +
+      `${unavailable.length === 0 ? '(no leader loss)' : unavailable.join(', ')}`,
   );
   lines.push(`  replicas converged: ${converged ? 'yes, identical stores' : `NO: ${dumps.join(' / ').slice(0, 300)}`}`);
   const failures = verdict.verdict === 'illegal' ? verdict.failures.map((f) => f.message) : [];
   lines.push(
-    `  linearizable: ${verdict.verdict === 'ok' ? 'yes' : verdict.verdict === 'illegal' ? 'NO' : `unknown (${verdict.reason})`} (${verdict.ops} ops on ${verdict.keys} keys)`,
+    '  linearizable: ' +
+      (verdict.verdict === 'ok' ? 'yes' : verdict.verdict === 'illegal' ? 'NO' : `unknown (${verdict.reason})`) +
+      ` (${verdict.ops} ops on ${verdict.keys} keys)`,
   );
   for (const f of failures) lines.push(`    ${f}`);
   const ok = verdict.verdict === 'ok' && converged;

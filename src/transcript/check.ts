@@ -106,7 +106,9 @@ export function checkTranscripts(
       out.push({
         peer: c.peer,
         line: c.line,
-        message: `chose ${JSON.stringify(c.l.message_value)} at ${c.l.proposal_num}, but ${acks.by} got only ${acks.count} matching accept_acks (quorum ${quorum(c.l.proposal_num)})`,
+        message:
+          `chose ${JSON.stringify(c.l.message_value)} at ${c.l.proposal_num}, but ${acks.by} got only ` +
+          `${acks.count} matching accept_acks (quorum ${quorum(c.l.proposal_num)})`,
       });
     }
   }
@@ -115,7 +117,9 @@ export function checkTranscripts(
   for (const [v, label] of otherMemories) {
     out.push({
       peer: label,
-      message: `safety: resumed remembering ${JSON.stringify(v)} as chosen, but ${firstMemory![1]} remembers ${JSON.stringify(firstMemory![0])}`,
+      message:
+        `safety: resumed remembering ${JSON.stringify(v)} as chosen, but ${firstMemory![1]} remembers ` +
+        `${JSON.stringify(firstMemory![0])}`,
     });
   }
   const first = chose[0];
@@ -125,14 +129,18 @@ export function checkTranscripts(
         out.push({
           peer: c.peer,
           line: c.line,
-          message: `safety: chose ${JSON.stringify(c.l.message_value)}, but ${firstMemory[1]} resumed remembering ${JSON.stringify(firstMemory[0])} as chosen`,
+          message:
+            `safety: chose ${JSON.stringify(c.l.message_value)}, but ${firstMemory[1]} resumed remembering ` +
+            `${JSON.stringify(firstMemory[0])} as chosen`,
         });
       }
     } else if (first !== undefined && c.l.message_value !== first.l.message_value) {
       out.push({
         peer: c.peer,
         line: c.line,
-        message: `safety: chose ${JSON.stringify(c.l.message_value)}, but ${first.peer} line ${first.line} chose ${JSON.stringify(first.l.message_value)}`,
+        message:
+          `safety: chose ${JSON.stringify(c.l.message_value)}, but ${first.peer} line ${first.line} chose ` +
+          `${JSON.stringify(first.l.message_value)}`,
       });
     }
     if (!proposed.has(c.l.message_value) && !remembered.has(c.l.message_value)) {
@@ -198,7 +206,10 @@ function adoptions(label: string, lines: readonly LogLine[], quorum: (n: number)
         out.push({
           peer: label,
           line: i + 1,
-          message: `sent accept ${JSON.stringify(l.message_value)} at ${l.proposal_num}, but its promises report ${best === undefined ? 'values' : `${JSON.stringify(best.message_value)} accepted at ${best.proposal_num}`} as the highest accepted: it must adopt that`,
+          message:
+            `sent accept ${JSON.stringify(l.message_value)} at ${l.proposal_num}, but its promises report ` +
+            (best === undefined ? 'values' : `${JSON.stringify(best.message_value)} accepted at ${best.proposal_num}`) +
+            ' as the highest accepted: it must adopt that',
         });
       }
     }

@@ -74,7 +74,9 @@ export function checkLogTranscripts(peers: readonly Transcript[]): LogCheckResul
           violations.push({
             peer: p.label,
             line: i + 1,
-            message: `safety: slot ${l.slot} chosen again with ${show(l.message_value)}, but this replica chose ${show(own.l.message_value)} on line ${own.line}`,
+            message:
+              `safety: slot ${l.slot} chosen again with ${show(l.message_value)}, but this replica chose ` +
+              `${show(own.l.message_value)} on line ${own.line}`,
           });
         }
         const first = chosen.get(l.slot);
@@ -83,7 +85,9 @@ export function checkLogTranscripts(peers: readonly Transcript[]): LogCheckResul
           violations.push({
             peer: p.label,
             line: i + 1,
-            message: `safety: slot ${l.slot}: chose ${show(l.message_value)}, but ${first.peer} line ${first.line} chose ${show(first.l.message_value)}`,
+            message:
+              `safety: slot ${l.slot}: chose ${show(l.message_value)}, but ${first.peer} line ${first.line}` +
+              ` chose ${show(first.l.message_value)}`,
           });
         }
       } else if (l.action === 'sent') {
@@ -96,7 +100,10 @@ export function checkLogTranscripts(peers: readonly Transcript[]): LogCheckResul
             violations.push({
               peer: p.label,
               line: i + 1,
-              message: `slot ${l.slot} ballot ${l.proposal_num}: sent accept ${show(l.message_value)}, but ${first.peer} line ${first.line} sent accept ${show(first.l.message_value)} for the same slot and ballot`,
+              message:
+                `slot ${l.slot} ballot ${l.proposal_num}: sent accept ${show(l.message_value)}, but ` +
+                `${first.peer} line ${first.line} sent accept ${show(first.l.message_value)} for the same slot ` +
+                `and ballot`,
             });
           }
         }
@@ -115,7 +122,9 @@ export function checkLogTranscripts(peers: readonly Transcript[]): LogCheckResul
       warnings.push({
         peer: r.peer,
         line: r.line,
-        message: `received ${r.l.message_type} slot ${r.l.slot} n=${r.l.proposal_num} from peer ${r.l.peer_id}, which has no matching sent line`,
+        message:
+          `received ${r.l.message_type} slot ${r.l.slot} n=${r.l.proposal_num} from peer ${r.l.peer_id}` +
+          `, which has no matching sent line`,
       });
     }
   }

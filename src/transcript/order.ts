@@ -104,7 +104,8 @@ export function orderViolations(
         const recalled = remembered !== undefined && l.message_value === remembered;
         if (!choseReceived.has(key(l)) && !won && !told && !recalled) {
           fail(
-            `chose ${JSON.stringify(l.message_value)} ${l.proposal_num} before a quorum of matching accept_acks or a received chose`,
+            `chose ${JSON.stringify(l.message_value)} ${l.proposal_num} before a quorum of matching accept_acks ` +
+              `or a received chose`,
           );
         }
         choseOwn.add(key(l));

@@ -85,7 +85,9 @@ export async function handleControl(
       status: 403,
       reply: {
         ok: false,
-        message: `the controls need the cluster's shared secret (${deps.secret.source}); enter it in the page's secret box`,
+        message:
+          `the controls need the cluster's shared secret (${deps.secret.source}); enter it in the page's ` +
+          `secret box`,
       },
     };
   }
@@ -243,7 +245,9 @@ async function kvClient(
           status: 200,
           reply: {
             ok: false,
-            message: `${what}: failed, the value is ${res.current === null ? 'absent' : JSON.stringify(res.current)} ${via}`,
+            message:
+              `${what}: failed, the ` +
+              `value is ${res.current === null ? 'absent' : JSON.stringify(res.current)} ${via}`,
           },
         };
       }

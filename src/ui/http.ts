@@ -143,7 +143,10 @@ function checkHost(host: string | undefined, bound: string, port: number): strin
   const given = m?.[2] === undefined || m[2] === '' ? 80 : Number(m[2]);
   const known = name === 'localhost' || net.isIP(name) !== 0 || name === bound.toLowerCase();
   if (m === null || !known || given !== port) {
-    return `refused: Host ${JSON.stringify(host)} is not this server (use localhost, an IP address or ${bound}, port ${port}); a page on another name may be trying DNS rebinding`;
+    return (
+      `refused: Host ${JSON.stringify(host)} is not this server (use localhost, an IP address or ${bound}` +
+      `, port ${port}); a page on another name may be trying DNS rebinding`
+    );
   }
   return undefined;
 }

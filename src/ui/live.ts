@@ -170,11 +170,13 @@ export async function runLive(target: string, o: LiveOptions): Promise<number> {
   const tickTimer = setInterval(() => hub.tick(), 1000);
   hub.setCut([]);
   o.echo?.err(
-    `paxos run: ${project.file}: ${lanes.length} peers (${shown.map((l) => `${l.host}=${l.addr}`).join(' ')}), every link through a fault proxy`,
+    `paxos run: ${project.file}: ${lanes.length} peers (${shown.map((l) => `${l.host}=${l.addr}`).join(' ')}` +
+      `), every link through a fault proxy`,
   );
   if (!isLoopback(o.bind)) {
     o.echo?.err(
-      `paxos run: WARNING: the page is served on ${o.bind}, not loopback: anyone who can reach it can kill these peers${secret === null ? ' (no shared secret guards the controls)' : ''}`,
+      `paxos run: WARNING: the page is served on ${o.bind}, not loopback: anyone who can reach it can kill ` +
+        `these peers${secret === null ? ' (no shared secret guards the controls)' : ''}`,
     );
   }
   o.echo?.err(`paxos run: live page at ${server.url} (Ctrl-C stops the peers)`);

@@ -208,7 +208,10 @@ function labelOf(l: LogLine, n: number | undefined): string {
     case 'chose':
       return `${slot}chose ${v} n=${l.proposal_num}`;
     case 'prepare_ack':
-      return `${slot}promise${n === undefined ? '' : ` ${n}`}: ${value === '' ? 'had none' : `had ${v}@${l.proposal_num}`}`;
+      return (
+        `${slot}promise${n === undefined ? '' : ` ${n}`}: ` +
+        `${value === '' ? 'had none' : `had ${v}@${l.proposal_num}`}`
+      );
     case 'accept_ack':
       return isRejection(l, n)
         ? `${slot}reject: promised ${l.proposal_num}`

@@ -84,14 +84,17 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
 
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}` +
+      `" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11">`,
     `<title>${esc(title)}</title>`,
     '<defs>',
     ...Object.entries(COLORS).map(
       ([t, c]) =>
-        `<marker id="head-${t}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`,
+        `<marker id="head-${t}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" ` +
+        `orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c}"/></marker>`,
     ),
-    `<marker id="head-rejected" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${REJECT_COLOR}"/></marker>`,
+    `<marker id="head-rejected" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" ` +
+      `orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${REJECT_COLOR}"/></marker>`,
     '</defs>',
     `<rect width="100%" height="100%" fill="white"/>`,
   );
@@ -105,7 +108,8 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
     const own = lane.proposes;
     out.push(
       `<g class="lane" data-peer="${esc(lane.label)}">`,
-      `<text x="${x(i)}" y="${nameY}" text-anchor="middle" font-size="13" font-weight="bold">${esc(lane.label)} (${lane.id})</text>`,
+      `<text x="${x(i)}" y="${nameY}" text-anchor="middle" font-size="13" font-weight="bold">${esc(lane.label)} (` +
+        `${lane.id})</text>`,
       `<text x="${x(i)}" y="${nameY + 14}" text-anchor="middle" fill="#555">${esc(lane.roles)}</text>`,
     );
     if (own !== undefined) {
@@ -113,13 +117,17 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
       const w = textWidth(text) + 12;
       out.push(
         `<g class="proposes" data-peer="${esc(lane.label)}" data-value="${esc(own.value)}">`,
-        `<rect x="${x(i) - w / 2}" y="${nameY + 20}" width="${w}" height="17" rx="3" fill="#fff7e6" stroke="${VALUE_COLOR}"/>`,
-        `<text x="${x(i)}" y="${nameY + 32}" text-anchor="middle" fill="${VALUE_COLOR}" font-weight="bold">${esc(text)}</text>`,
+        `<rect x="${x(i) - w / 2}" y="${nameY + 20}" width="${w}" height="17" rx="3" fill="#fff7e6" ` +
+          `stroke="${VALUE_COLOR}"/>`,
+        `<text x="${x(i)}" y="${nameY + 32}" text-anchor="middle" fill="${VALUE_COLOR}" font-weight="bold">` +
+          `${esc(text)}</text>`,
         '</g>',
       );
     }
     out.push(
-      `<line class="lane-line ${state}" x1="${x(i)}" y1="${top - 6}" x2="${x(i)}" y2="${height - 30}" stroke="${LANE_STATE_COLORS[state]}" stroke-width="${state === 'up' ? 1.5 : 3}"${state === 'up' ? '' : ' stroke-dasharray="6,4"'}/>`,
+      `<line class="lane-line ${state}" x1="${x(i)}" y1="${top - 6}" x2="${x(i)}" y2="${height - 30}" stroke="` +
+        `${LANE_STATE_COLORS[state]}" stroke-width="${state === 'up' ? 1.5 : 3}"` +
+        `${state === 'up' ? '' : ' stroke-dasharray="6,4"'}/>`,
       '</g>',
     );
   });
@@ -130,7 +138,9 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
     const type = chart.rows[a.to]!.line.message_type;
     const color = a.rejected ? REJECT_COLOR : COLORS[type]!;
     out.push(
-      `<path class="arrow-line${a.rejected ? ' rejected' : ''}" data-arrow="${al.index}" d="${al.d}" fill="none" stroke="${color}" stroke-width="${a.rejected ? 1.8 : 1.2}"${a.rejected ? ' stroke-dasharray="5,3"' : ''} marker-end="url(#head-${a.rejected ? 'rejected' : type})"/>`,
+      `<path class="arrow-line${a.rejected ? ' rejected' : ''}" data-arrow="${al.index}" d="${al.d}" fill="none" ` +
+        `stroke="${color}" stroke-width="${a.rejected ? 1.8 : 1.2}"${a.rejected ? ' stroke-dasharray="5,3"' : ''}` +
+        ` marker-end="url(#head-${a.rejected ? 'rejected' : type})"/>`,
     );
   }
   for (const al of layout.arrows) {
@@ -139,8 +149,10 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
     const color = a.rejected ? REJECT_COLOR : COLORS[type]!;
     const l = al.label;
     out.push(
-      `<g class="arrow${a.rejected ? ' rejected' : ''}" data-type="${type}" data-arrow="${al.index}" data-color="${color}">`,
-      `<text x="${l.tx}" y="${l.ty}" fill="${color}" paint-order="stroke" stroke="white" stroke-width="4" stroke-linejoin="round">${esc(l.text)}</text>`,
+      `<g class="arrow${a.rejected ? ' rejected' : ''}" data-type="${type}" data-arrow="${al.index}" data-color="` +
+        `${color}">`,
+      `<text x="${l.tx}" y="${l.ty}" fill="${color}" paint-order="stroke" stroke="white" stroke-width="4" ` +
+        `stroke-linejoin="round">${esc(l.text)}</text>`,
       '</g>',
     );
   }
@@ -148,7 +160,8 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
     const b = m.label;
     out.push(
       `<g class="chose" data-peer="${esc(chart.lanes[m.lane]!.label)}">`,
-      `<rect x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="9" fill="${MARKER_FILL}" stroke="${MARKER_STROKE}"/>`,
+      `<rect x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="9" fill="${MARKER_FILL}" stroke="` +
+        `${MARKER_STROKE}"/>`,
       `<text x="${b.tx}" y="${b.ty}" text-anchor="middle" font-weight="bold">${esc(b.text)}</text>`,
       '</g>',
     );
@@ -158,14 +171,22 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
     const color = state === 'up' ? '#2a7d2a' : LANE_STATE_COLORS[state];
     out.push(
       `<g class="note ${state}" data-peer="${esc(chart.lanes[n.lane]?.label ?? '')}">`,
-      `<rect x="${n.box.x}" y="${n.box.y}" width="${n.box.w}" height="${n.box.h}" rx="3" fill="white" stroke="${color}"/>`,
-      `<text x="${n.cx}" y="${n.cy + 4}" text-anchor="middle" fill="${color}" font-weight="bold">${esc(n.shown)}</text>`,
+      `<rect x="${n.box.x}" y="${n.box.y}" width="${n.box.w}" height="${n.box.h}" rx="3" fill="white" ` +
+        `stroke="${color}"/>`,
+      `<text x="${n.cx}" y="${n.cy + 4}" text-anchor="middle" fill="${color}" font-weight="bold">${esc(n.shown)}` +
+        `</text>`,
       '</g>',
     );
   }
-  const counts = `${chart.rows.length} log lines, ${chart.arrows.length} messages${chart.unmatched > 0 ? `, ${chart.unmatched} received with no matching send in the input` : ''}.`;
+  const counts =
+    `${chart.rows.length} log lines, ${chart.arrows.length} messages` +
+    `${chart.unmatched > 0 ? `, ${chart.unmatched} received with no matching send in the input` : ''}.`;
   out.push(
-    `<text x="${left}" y="${height - 10}" fill="#555">${counts} ${bare ? 'Red dashed: a rejection. ★: a peer chose. Time runs down.' : 'Time runs down: the logs carry no clock, so each step is one log line, in causal order.'}</text>`,
+    `<text x="${left}" y="${height - 10}" fill="#555">${counts} ` +
+      (bare
+        ? 'Red dashed: a rejection. ★: a peer chose. Time runs down.'
+        : 'Time runs down: the logs carry no clock, so each step is one log line, in causal order.') +
+      '</text>',
     '</svg>',
   );
   return out.join('\n');
@@ -223,7 +244,8 @@ function drawKey(rows: readonly KeyItem[][], left: number, top: number): string[
         const t = '★ chose v @n';
         const w = textWidth(t) + 12;
         out.push(
-          `<rect x="${x}" y="${y - 7}" width="${w}" height="16" rx="8" fill="${MARKER_FILL}" stroke="${MARKER_STROKE}"/>`,
+          `<rect x="${x}" y="${y - 7}" width="${w}" height="16" rx="8" fill="${MARKER_FILL}" stroke="` +
+            `${MARKER_STROKE}"/>`,
           `<text x="${x + w / 2}" y="${y + 5}" text-anchor="middle" font-weight="bold">${t}</text>`,
           `<text x="${x + w + 6}" y="${y + 5}" fill="#333">${esc(it.text)}</text>`,
         );
@@ -232,13 +254,15 @@ function drawKey(rows: readonly KeyItem[][], left: number, top: number): string[
         const w = textWidth(t) + 12;
         out.push(
           `<rect x="${x}" y="${y - 7}" width="${w}" height="16" rx="3" fill="#fff7e6" stroke="${VALUE_COLOR}"/>`,
-          `<text x="${x + w / 2}" y="${y + 5}" text-anchor="middle" fill="${VALUE_COLOR}" font-weight="bold">${t}</text>`,
+          `<text x="${x + w / 2}" y="${y + 5}" text-anchor="middle" fill="${VALUE_COLOR}" font-weight="bold">${t}` +
+            `</text>`,
           `<text x="${x + w + 6}" y="${y + 5}" fill="#333">${esc(it.text)}</text>`,
         );
       } else {
         const rejected = it.kind === 'rejected';
         out.push(
-          `<line x1="${x}" y1="${y + 1}" x2="${x + 28}" y2="${y + 1}" stroke="${it.color}" stroke-width="${rejected ? 1.8 : 1.5}"${rejected ? ' stroke-dasharray="5,3"' : ''} marker-end="url(#head-${it.kind})"/>`,
+          `<line x1="${x}" y1="${y + 1}" x2="${x + 28}" y2="${y + 1}" stroke="${it.color}" stroke-width="` +
+            `${rejected ? 1.8 : 1.5}"${rejected ? ' stroke-dasharray="5,3"' : ''} marker-end="url(#head-${it.kind})"/>`,
           `<text x="${x + 34}" y="${y + 5}" fill="${it.color}">${esc(it.text)}</text>`,
         );
       }
@@ -255,7 +279,8 @@ function drawAxis(rowY: readonly number[], ax: number, top: number, bottom: numb
   const out = [
     `<g class="axis" data-unit="step">`,
     `<line x1="${ax}" y1="${top - 6}" x2="${ax}" y2="${bottom}" stroke="#888"/>`,
-    `<text transform="translate(10,${top}) rotate(90)" fill="#555">time → (step: one log line, in causal order)</text>`,
+    `<text transform="translate(10,${top}) rotate(90)" fill="#555">time → (step: one log line, in causal ` +
+      `order)</text>`,
   ];
   rowY.forEach((y, r) => {
     const major = r === 0 || (r + 1) % 5 === 0;

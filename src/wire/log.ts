@@ -244,7 +244,9 @@ export function logCodec(peer: string): Codec<ReplicaWire, ReceivedKvRequest, Kv
           id: r.id,
           status: 'invalid',
           peer,
-          why: 'this is a replica of a replicated log, not a lab peer; use npx paxos put KEY VALUE or npx paxos get KEY',
+          why:
+            'this is a replica of a replicated log, not a lab peer; use npx paxos put KEY VALUE or npx ' +
+            'paxos get KEY',
         };
       }
       return null;

@@ -125,7 +125,10 @@ test(
   '-t -1: names -t and says how to pass a value starting with a dash',
   usageError(
     ['-h', HOSTS1, '--name', 'peer2', '-t', '-1'],
-    /^paxos: Option '-t' argument is ambiguous\. To specify an option argument starting with a dash use '--start-after=-XYZ' or '-t-XYZ'\. \(see --help\)$/,
+    new RegExp(
+      /^paxos: Option '-t' argument is ambiguous\. To specify an option argument starting with a dash /.source +
+        /use '--start-after=-XYZ' or '-t-XYZ'\. \(see --help\)$/.source,
+    ),
   ),
 );
 
@@ -211,18 +214,21 @@ test(
   usageError(['-h', HOSTS1, '--name', 'peer2', '--round-timeout', '0'], /^paxos: --round-timeout must be above 0$/),
 );
 
-test('a listen address that does not resolve: one line naming it, exit 1, and no advice about the data directory', (t) => {
-  const r = paxos([
-    '-h',
-    HOSTS1,
-    '--name',
-    'peer2',
-    '--resolve',
-    'peer2=nosuchhost.invalid:18080',
-    '--data-dir',
-    path.join(dir, 'unresolvable'),
-  ]);
-  t.is(r.code, 1, r.err);
-  const last = r.err.trimEnd().split('\n').at(-1) ?? '';
-  t.regex(last, /^paxos: getaddrinfo \w+ nosuchhost\.invalid$/);
-});
+test(
+  'a listen address that does not resolve: one line naming it, exit 1, and no advice about the data ' + 'directory',
+  (t) => {
+    const r = paxos([
+      '-h',
+      HOSTS1,
+      '--name',
+      'peer2',
+      '--resolve',
+      'peer2=nosuchhost.invalid:18080',
+      '--data-dir',
+      path.join(dir, 'unresolvable'),
+    ]);
+    t.is(r.code, 1, r.err);
+    const last = r.err.trimEnd().split('\n').at(-1) ?? '';
+    t.regex(last, /^paxos: getaddrinfo \w+ nosuchhost\.invalid$/);
+  },
+);

@@ -10,7 +10,8 @@ import { runTestcase } from '../../src/runner/run.js';
 import { FakePeer, LiveCluster, until, type Proc } from '../helpers/procs.js';
 
 const TWO =
-  'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\na3:acceptor1,acceptor2\nl1:learner1,learner2\n';
+  'p1:proposer1\np2:proposer2\na1:acceptor1,acceptor2\na2:acceptor1,acceptor2\n' +
+  'a3:acceptor1,acceptor2\nl1:learner1,learner2\n';
 const SECRET = 'correct horse battery staple 42';
 
 /** Run the paxos CLI asynchronously (the peers run in this test's event loop's sockets too); output trimmed. */
@@ -91,22 +92,26 @@ test('get before and after a decision; a non-proposer points to the proposers; a
   t.like(JSON.parse(after.out), { status: 'chosen', peer: 'a2', value: 'V', proposal: 1 });
 });
 
-test('a client that cannot reach the peer is told nothing was done (exit 5), and a silent peer gives "outcome unknown" (exit 4)', async (t) => {
-  const c = await new LiveCluster(TWO).init();
-  t.teardown(() => c.close());
-  const down = await cli(['get', '--from', 'a1', ...c.clientFlags(), '--timeout', '2']);
-  t.is(down.code, 5);
-  t.regex(down.out, /^refused: cannot reach a1: ECONNREFUSED; nothing was done$/);
-  // p1 accepts connections but never answers: the request left, the outcome is unknown.
-  const mute = await new FakePeer(c, 'p1').start();
-  t.teardown(() => mute.close());
-  const r = await cli(['submit', 'V', '--to', 'p1', ...c.clientFlags(), '--timeout', '0.5']);
-  t.is(r.code, 4);
-  t.is(
-    r.out,
-    'outcome unknown: no answer within 0.5 s. "V" may or may not be chosen; ask with npx paxos get --from p1',
-  );
-});
+test(
+  'a client that cannot reach the peer is told nothing was done (exit 5), and a silent peer gives "outcome ' +
+    'unknown" (exit 4)',
+  async (t) => {
+    const c = await new LiveCluster(TWO).init();
+    t.teardown(() => c.close());
+    const down = await cli(['get', '--from', 'a1', ...c.clientFlags(), '--timeout', '2']);
+    t.is(down.code, 5);
+    t.regex(down.out, /^refused: cannot reach a1: ECONNREFUSED; nothing was done$/);
+    // p1 accepts connections but never answers: the request left, the outcome is unknown.
+    const mute = await new FakePeer(c, 'p1').start();
+    t.teardown(() => mute.close());
+    const r = await cli(['submit', 'V', '--to', 'p1', ...c.clientFlags(), '--timeout', '0.5']);
+    t.is(r.code, 4);
+    t.is(
+      r.out,
+      'outcome unknown: no answer within 0.5 s. "V" may or may not be chosen; ask with npx paxos get --from p1',
+    );
+  },
+);
 
 test('replica files: every peer that learned the value holds the same bytes after testcases 1 and 2', async (t) => {
   for (const tc of ['1', '2']) {
@@ -123,52 +128,56 @@ test('replica files: every peer that learned the value holds the same bytes afte
   }
 });
 
-test('values with quotes, newlines and emoji round-trip through submit, the log, get and the replica; 1 MiB is refused clearly', async (t) => {
-  const { c, peers } = await cluster(t, 'p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n');
-  const tricky = 'say "hi"\n\tback\\slash 🙂 é \u2028 end';
-  const s = await cli(['submit', tricky, '--to', 'p1', ...c.clientFlags(), '--json']);
-  t.is(s.code, 0, s.err);
-  t.is((JSON.parse(s.out) as { value: string }).value, tricky);
-  await learned(peers.get('a3'));
-  const g = await cli(['get', '--from', 'a3', ...c.clientFlags()]);
-  t.is(g.out, tricky.trimEnd());
-  await until(() => {
-    try {
-      return readFileSync(path.join(c.dataDir('a2'), 'value'), 'utf8') === tricky;
-    } catch {
-      return false;
-    }
-  }, 'a2 replica');
-  t.deepEqual(
-    readFileSync(path.join(c.dataDir('a2'), 'value')),
-    Buffer.from(tricky, 'utf8'),
-    'the replica holds exactly the UTF-8 bytes',
-  );
-  // 1 MiB does not even fit on a command line (Linux caps one argument at
-  // 128 KiB), so it goes through --value-file, and is refused with the limit.
-  const bigFile = path.join(tempDir('big'), 'value');
-  writeFileSync(bigFile, 'x'.repeat(1024 * 1024));
-  const huge = await cli(['submit', '--value-file', bigFile, '--to', 'p1', ...c.clientFlags()]);
-  t.is(huge.code, 2);
-  t.is(huge.err, 'paxos: submit: the value is 1048576 bytes; values are at most 65536 bytes of UTF-8');
-  const peer = await cli(['-h', c.file, '--name', 'p1', '-v', 'x'.repeat(70_000)]);
-  t.is(peer.code, 2);
-  t.regex(peer.err, /^paxos: -v: the value is over 65536 bytes$/);
-  // The largest allowed value, with multi-byte characters, goes through whole.
-  const fileValue = path.join(path.dirname(bigFile), 'ok');
-  const largest = '€'.repeat(21_845) + 'x'; // 65536 bytes exactly
-  writeFileSync(fileValue, largest);
-  await learned(peers.get('a1'));
-  const g2 = await cli(['get', '--from', 'a1', ...c.clientFlags(), '--json']);
-  t.is(
-    (JSON.parse(g2.out) as { value: string }).value,
-    tricky,
-    'the first value stands; later submits cannot change it',
-  );
-  const late = await cli(['submit', '--value-file', fileValue, '--to', 'p1', ...c.clientFlags(), '--json']);
-  t.is(late.code, 1, 'another value was already chosen');
-  t.is((JSON.parse(late.out) as { submitted: string }).submitted, largest);
-});
+test(
+  'values with quotes, newlines and emoji round-trip through submit, the log, get and the replica; 1 MiB is ' +
+    'refused clearly',
+  async (t) => {
+    const { c, peers } = await cluster(t, 'p1:proposer1\na1:acceptor1\na2:acceptor1\na3:acceptor1\n');
+    const tricky = 'say "hi"\n\tback\\slash 🙂 é \u2028 end';
+    const s = await cli(['submit', tricky, '--to', 'p1', ...c.clientFlags(), '--json']);
+    t.is(s.code, 0, s.err);
+    t.is((JSON.parse(s.out) as { value: string }).value, tricky);
+    await learned(peers.get('a3'));
+    const g = await cli(['get', '--from', 'a3', ...c.clientFlags()]);
+    t.is(g.out, tricky.trimEnd());
+    await until(() => {
+      try {
+        return readFileSync(path.join(c.dataDir('a2'), 'value'), 'utf8') === tricky;
+      } catch {
+        return false;
+      }
+    }, 'a2 replica');
+    t.deepEqual(
+      readFileSync(path.join(c.dataDir('a2'), 'value')),
+      Buffer.from(tricky, 'utf8'),
+      'the replica holds exactly the UTF-8 bytes',
+    );
+    // 1 MiB does not even fit on a command line (Linux caps one argument at
+    // 128 KiB), so it goes through --value-file, and is refused with the limit.
+    const bigFile = path.join(tempDir('big'), 'value');
+    writeFileSync(bigFile, 'x'.repeat(1024 * 1024));
+    const huge = await cli(['submit', '--value-file', bigFile, '--to', 'p1', ...c.clientFlags()]);
+    t.is(huge.code, 2);
+    t.is(huge.err, 'paxos: submit: the value is 1048576 bytes; values are at most 65536 bytes of UTF-8');
+    const peer = await cli(['-h', c.file, '--name', 'p1', '-v', 'x'.repeat(70_000)]);
+    t.is(peer.code, 2);
+    t.regex(peer.err, /^paxos: -v: the value is over 65536 bytes$/);
+    // The largest allowed value, with multi-byte characters, goes through whole.
+    const fileValue = path.join(path.dirname(bigFile), 'ok');
+    const largest = '€'.repeat(21_845) + 'x'; // 65536 bytes exactly
+    writeFileSync(fileValue, largest);
+    await learned(peers.get('a1'));
+    const g2 = await cli(['get', '--from', 'a1', ...c.clientFlags(), '--json']);
+    t.is(
+      (JSON.parse(g2.out) as { value: string }).value,
+      tricky,
+      'the first value stands; later submits cannot change it',
+    );
+    const late = await cli(['submit', '--value-file', fileValue, '--to', 'p1', ...c.clientFlags(), '--json']);
+    t.is(late.code, 1, 'another value was already chosen');
+    t.is((JSON.parse(late.out) as { submitted: string }).submitted, largest);
+  },
+);
 
 test('authentication: a peer with the wrong secret cannot join or affect the decision', async (t) => {
   const c = await new LiveCluster(
@@ -219,13 +228,17 @@ test('authentication: a client needs the secret, from a file or the environment'
   t.is(none.code, 5);
   t.is(
     none.out,
-    'refused: cannot reach a1: it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET); nothing was done',
+    'refused: cannot reach a1: it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET); ' +
+      'nothing was done',
   );
   const wrong = await cli(['get', '--from', 'a1', ...c.clientFlags()], { PAXOS_SECRET: 'a different long secret' });
   t.is(wrong.code, 5);
   t.regex(
     wrong.out,
-    /^refused: cannot reach a1: authentication failed: it closed the connection during the handshake \(a wrong secret\?\); nothing was done$/,
+    new RegExp(
+      /^refused: cannot reach a1: authentication failed: it closed the connection during the /.source +
+        /handshake \(a wrong secret\?\); nothing was done$/.source,
+    ),
   );
   t.false(wrong.out.includes('a different long secret'));
   const right = await cli(['get', '--from', 'a1', ...c.clientFlags(), '--secret-file', secretFile]);

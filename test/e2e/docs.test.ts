@@ -193,8 +193,8 @@ export function helpOf(cmd: string): string {
   if (known !== undefined) return known;
   let text: string;
   if (cmd === 'paxos') text = run([MAIN, '--help']).out;
-  else if (cmd === 'paxos get')
-    text = run([MAIN, 'get', '--help']).out + run([MAIN, 'put', '--help']).out; // the lab's get --from and the store's get KEY
+  // the lab's get --from and the store's get KEY
+  else if (cmd === 'paxos get') text = run([MAIN, 'get', '--help']).out + run([MAIN, 'put', '--help']).out;
   else if (['paxos del', 'paxos cas', 'paxos dump'].includes(cmd)) text = run([MAIN, 'put', '--help']).out;
   else if (cmd.startsWith('paxos ')) text = run([MAIN, cmd.slice(6), '--help']).out;
   else {
@@ -259,7 +259,8 @@ test('the extractor finds flags next to commands, in spans, code blocks and comm
 
 test('a made-up flag next to a command fails the check; real ones pass', (t) => {
   const md =
-    'Keep it up with `paxos run testcases/2 --keep-runing`, or `paxos run DIR --keep-running`, `npm run sim -- --seedz 3`.\n\n## `paxos run DIR`\n\n| `--bogus-flag` | no |\n';
+    'Keep it up with `paxos run testcases/2 --keep-runing`, or `paxos run DIR --keep-running`, `npm run sim -- ' +
+    '--seedz 3`.\n\n## `paxos run DIR`\n\n| `--bogus-flag` | no |\n';
   const bad = unknownFlags(flagMentions(md));
   t.deepEqual(
     bad.map((m) => `${m.cmd} ${m.flag}`),
@@ -269,7 +270,8 @@ test('a made-up flag next to a command fails the check; real ones pass', (t) => 
 
 test('runnable blocks: only ```sh runnable, mapped to the compiled CLI and scripts', (t) => {
   const md =
-    '```sh\nnpm start\n```\n\n```sh runnable\n# a comment\nnpx paxos run testcases/1 --quiet   # two seconds\nnpm run sim -- --seeds 5\n```\n';
+    '```sh\nnpm start\n```\n\n```sh runnable\n# a comment\nnpx paxos run testcases/1 --quiet   # two seconds\nnpm ' +
+    'run sim -- --seeds 5\n```\n';
   const cmds = runnableCommands(md);
   t.deepEqual(
     cmds.map((c) => c.line),

@@ -80,55 +80,66 @@ test('submit --to and get --from name one of the endpoints', async (t) => {
   t.regex(syntax.err, /^paxos: PAXOS_ENDPOINTS expects HOST=ADDR\[:PORT\]/);
 });
 
-test('a name that resolves nowhere fails at once, naming it and --endpoints, PAXOS_ENDPOINTS and --resolve', async (t) => {
-  t.timeout(300_000);
-  const hint =
-    /cannot resolve peer\d \(ENOTFOUND\); say where the peers are with --endpoints peer\d=ADDR:PORT,\.\.\. or PAXOS_ENDPOINTS=.*or --resolve peer\d=ADDR:PORT/;
-  for (const args of [
-    ['get', 'greeting', '-h', 'testcases/kv3/hostsfile'],
-    ['put', 'greeting', 'hello', '-h', 'testcases/kv3/hostsfile'],
-    ['dump', '--from', 'peer2', '-h', 'testcases/kv3/hostsfile'],
-  ]) {
-    // Given 120 s to retry, a client that waited on an unresolvable name would
-    // take them all; one that fails at once is far below half of that, however
-    // busy the machine (a bound of 2 s failed under load).
-    const r = await cli([...args, '--timeout', '120'], root);
-    t.is(r.code, 5, `${args.join(' ')}: ${r.out}${r.err}`);
-    t.regex(r.out + r.err, hint, args.join(' '));
-    t.is((r.out + r.err).trim().split('\n').length, 1, 'one line');
-    t.true(r.ms < 60_000, `${args.join(' ')} took ${r.ms} ms`);
-  }
-  const dir = tempDir('endpoints');
-  const lab = await cli(
-    ['get', '--from', 'nosuchpeer.invalid', '--endpoints', 'nosuchpeer.invalid=nosuchpeer.invalid'],
-    dir,
-  );
-  t.is(lab.code, 5);
-  t.regex(
-    lab.out,
-    /^refused: cannot reach nosuchpeer\.invalid: cannot resolve nosuchpeer\.invalid, the address --endpoints gives nosuchpeer\.invalid \(ENOTFOUND\); fix --endpoints; nothing was done\n$/,
-  );
-});
+test(
+  'a name that resolves nowhere fails at once, naming it and --endpoints, PAXOS_ENDPOINTS and ' + '--resolve',
+  async (t) => {
+    t.timeout(300_000);
+    const hint = new RegExp(
+      /cannot resolve peer\d \(ENOTFOUND\); say where the peers are with --endpoints /.source +
+        /peer\d=ADDR:PORT,\.\.\. or PAXOS_ENDPOINTS=.*or --resolve peer\d=ADDR:PORT/.source,
+    );
+    for (const args of [
+      ['get', 'greeting', '-h', 'testcases/kv3/hostsfile'],
+      ['put', 'greeting', 'hello', '-h', 'testcases/kv3/hostsfile'],
+      ['dump', '--from', 'peer2', '-h', 'testcases/kv3/hostsfile'],
+    ]) {
+      // Given 120 s to retry, a client that waited on an unresolvable name would
+      // take them all; one that fails at once is far below half of that, however
+      // busy the machine (a bound of 2 s failed under load).
+      const r = await cli([...args, '--timeout', '120'], root);
+      t.is(r.code, 5, `${args.join(' ')}: ${r.out}${r.err}`);
+      t.regex(r.out + r.err, hint, args.join(' '));
+      t.is((r.out + r.err).trim().split('\n').length, 1, 'one line');
+      t.true(r.ms < 60_000, `${args.join(' ')} took ${r.ms} ms`);
+    }
+    const dir = tempDir('endpoints');
+    const lab = await cli(
+      ['get', '--from', 'nosuchpeer.invalid', '--endpoints', 'nosuchpeer.invalid=nosuchpeer.invalid'],
+      dir,
+    );
+    t.is(lab.code, 5);
+    t.regex(
+      lab.out,
+      new RegExp(
+        /^refused: cannot reach nosuchpeer\.invalid: cannot resolve nosuchpeer\.invalid, the address /.source +
+          /--endpoints gives nosuchpeer\.invalid \(ENOTFOUND\); fix --endpoints; nothing was done\n$/.source,
+      ),
+    );
+  },
+);
 
-test('paxos run --keep-running prints an export PAXOS_ENDPOINTS line and an npx paxos command that work when pasted', async (t) => {
-  t.timeout(180_000);
-  const runner = startPaxos(['run', 'testcases/kv3', '--keep-running']);
-  t.teardown(async () => {
-    runner.interrupt();
-    await runner.ended;
-  });
-  const m = await runner.waitFor(/^(export PAXOS_ENDPOINTS=.*)\n(.*)\n/m);
-  const printed = [m[1]!, m[2]!];
-  t.regex(runner.err, /paxos run: clients reach them with/);
-  t.regex(printed[0]!, /^export PAXOS_ENDPOINTS=peer1=[^,\s]+:\d+,peer2=[^,\s]+:\d+,peer3=[^,\s]+:\d+$/);
-  t.regex(printed[1]!, /^npx paxos put greeting hello\b/);
-  // Pasted into a shell where the run was started, as printed.
-  const put = await run('bash', [
-    '-c',
-    `${printed[0]!}\n${printed[1]!.replace('greeting hello', 'greeting hello --timeout 60')}`,
-  ]);
-  t.is(put.code, 0, put.out + put.err);
-  t.regex(put.out, /^ok: "greeting" = "hello"/);
-  const got = await run('bash', ['-c', `${printed[0]!}\nnpx paxos get greeting --timeout 60`]);
-  t.is(got.out, 'hello\n', got.err);
-});
+test(
+  'paxos run --keep-running prints an export PAXOS_ENDPOINTS line and an npx paxos command that work ' + 'when pasted',
+  async (t) => {
+    t.timeout(180_000);
+    const runner = startPaxos(['run', 'testcases/kv3', '--keep-running']);
+    t.teardown(async () => {
+      runner.interrupt();
+      await runner.ended;
+    });
+    const m = await runner.waitFor(/^(export PAXOS_ENDPOINTS=.*)\n(.*)\n/m);
+    const printed = [m[1]!, m[2]!];
+    t.regex(runner.err, /paxos run: clients reach them with/);
+    t.regex(printed[0]!, /^export PAXOS_ENDPOINTS=peer1=[^,\s]+:\d+,peer2=[^,\s]+:\d+,peer3=[^,\s]+:\d+$/);
+    t.regex(printed[1]!, /^npx paxos put greeting hello\b/);
+    // Pasted into a shell where the run was started, as printed.
+    const put = await run('bash', [
+      '-c',
+      `${printed[0]!}\n${printed[1]!.replace('greeting hello', 'greeting hello --timeout 60')}`,
+    ]);
+    t.is(put.code, 0, put.out + put.err);
+    t.regex(put.out, /^ok: "greeting" = "hello"/);
+    const got = await run('bash', ['-c', `${printed[0]!}\nnpx paxos get greeting --timeout 60`]);
+    t.is(got.out, 'hello\n', got.err);
+  },
+);

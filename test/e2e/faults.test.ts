@@ -58,26 +58,29 @@ test('a majority absent: nothing is chosen, the proposer idles cheaply, and exit
   t.true(ms < 5000, `took ${ms} ms to exit`);
 });
 
-test('acceptors that never answer: the proposer retries with higher numbers, backing off, without spinning', async (t) => {
-  const c = await live(t, THREE);
-  // a1 and a2 are up (they accept connections) but silent.
-  const silent = await Promise.all(['a1', 'a2'].map((a) => new FakePeer(c, a).start()));
-  t.teardown(async () => void (await Promise.all(silent.map((s) => s.close()))));
-  const p1 = c.start('p1', ['-v', 'X', '--round-timeout', '0.2']);
-  await until(() => silent[0]!.got.filter((m) => m.type === 'prepare').length >= 4, 'four rounds', 60_000);
-  const ns = silent[0]!.got.flatMap((m) => (m.type === 'prepare' ? [m.n] : []));
-  t.deepEqual(
-    ns,
-    [...ns].sort((a, b) => a - b),
-  );
-  t.is(new Set(ns).size, ns.length, `numbers never reused: ${ns.join(', ')}`);
-  const cpu0 = p1.cpuSeconds();
-  await delay(2000); // the point: 2 s of retrying, and almost no CPU used in them
-  t.true(p1.cpuSeconds() - cpu0 < 0.3, 'retrying costs almost no CPU');
-  const { code, ms } = await p1.signal('SIGINT');
-  t.is(code, 0);
-  t.true(ms < 5000, `took ${ms} ms to exit`); // as above
-});
+test(
+  'acceptors that never answer: the proposer retries with higher numbers, backing off, without ' + 'spinning',
+  async (t) => {
+    const c = await live(t, THREE);
+    // a1 and a2 are up (they accept connections) but silent.
+    const silent = await Promise.all(['a1', 'a2'].map((a) => new FakePeer(c, a).start()));
+    t.teardown(async () => void (await Promise.all(silent.map((s) => s.close()))));
+    const p1 = c.start('p1', ['-v', 'X', '--round-timeout', '0.2']);
+    await until(() => silent[0]!.got.filter((m) => m.type === 'prepare').length >= 4, 'four rounds', 60_000);
+    const ns = silent[0]!.got.flatMap((m) => (m.type === 'prepare' ? [m.n] : []));
+    t.deepEqual(
+      ns,
+      [...ns].sort((a, b) => a - b),
+    );
+    t.is(new Set(ns).size, ns.length, `numbers never reused: ${ns.join(', ')}`);
+    const cpu0 = p1.cpuSeconds();
+    await delay(2000); // the point: 2 s of retrying, and almost no CPU used in them
+    t.true(p1.cpuSeconds() - cpu0 < 0.3, 'retrying costs almost no CPU');
+    const { code, ms } = await p1.signal('SIGINT');
+    t.is(code, 0);
+    t.true(ms < 5000, `took ${ms} ms to exit`); // as above
+  },
+);
 
 test('crash and restart: an acceptor killed with -9 after promising keeps its promise', async (t) => {
   const c = await live(t, TWO_PROPOSERS);

@@ -749,7 +749,8 @@ function allAlive(procs: ReadonlyMap<Host, Proc>): void {
   for (const [host, p] of procs) {
     if (p.exit !== null) {
       throw new Error(
-        `${host} exited (${JSON.stringify(p.exit)}) under fuzzing, ${replay}; last stderr:\n${p.stderr.slice(-20).join('\n')}`,
+        `${host} exited (${JSON.stringify(p.exit)}) under fuzzing, ${replay}; last stderr:\n` +
+          `${p.stderr.slice(-20).join('\n')}`,
       );
     }
   }

@@ -114,7 +114,9 @@ test.serial(
     await until(() => closed, 'the peer to close the hostile connection', OUTPUT_SOFT_MS + 5000).catch(() => undefined);
     hostile.destroy();
     t.log(
-      `a1 RSS ${(start / MiB).toFixed(0)} MiB at the start, peak ${(peak / MiB).toFixed(0)} MiB; another client's get took ${probeMs.toFixed(0)} ms; the peer closed the hostile connection ${closed ? `after ${closedAt - t0} ms` : 'never'}`,
+      `a1 RSS ${(start / MiB).toFixed(0)} MiB at the start, peak ${(peak / MiB).toFixed(0)} MiB; another client's ` +
+        `get took ${probeMs.toFixed(0)} ms; the peer closed the hostile connection ` +
+        `${closed ? `after ${closedAt - t0} ms` : 'never'}`,
     );
     t.true(peak - start < 100 * MiB, `RSS grew by ${((peak - start) / MiB).toFixed(0)} MiB`);
     t.true(closed, 'the peer closed the connection of the client that does not read');
@@ -190,7 +192,8 @@ async function decideUnder(
   const cpu = acceptors.map((a, i) => (a.cpuSeconds() - cpu0[i]!) / ((performance.now() - wall0) / 1000));
   t.log(`acceptors' CPU under attack: ${cpu.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}`);
   t.log(
-    `p1 decided ${ms.toFixed(0)} ms after it was up (${(performance.now() - spawned).toFixed(0)} ms after its spawn); the attack opened ${opened} connections`,
+    `p1 decided ${ms.toFixed(0)} ms after it was up (${(performance.now() - spawned).toFixed(0)} ms after its ` +
+      `spawn); the attack opened ${opened} connections`,
   );
   if (ms >= 2000 || process.env['HOSTILE_DEBUG'] !== undefined) t.log(p1.stderr.join('\n'));
   return ms;
@@ -238,7 +241,8 @@ test.serial(
     const ms = performance.now() - t0;
     const opened = await flood.stop();
     t.log(
-      `the link came up after ${ms.toFixed(0)} ms; the flood opened ${opened} connections; ${warnings.length} warning line(s): ${warnings[0] ?? ''}`,
+      `the link came up after ${ms.toFixed(0)} ms; the flood opened ${opened} connections; ${warnings.length}` +
+        ` warning line(s): ${warnings[0] ?? ''}`,
     );
     t.true(ms < 2000);
     t.true(warnings.length <= 2, 'flood notices are throttled');
@@ -384,7 +388,8 @@ test('a read-only file system is named as such, with the fix', (t) => {
   t.is(e.name, 'StateError');
   t.is(
     e.message,
-    'data directory /srv/paxos is on a read-only file system; remount it read-write, or give --data-dir a writable directory (EROFS)',
+    'data directory /srv/paxos is on a read-only file system; remount it read-write, or give --data-dir a ' +
+      'writable directory (EROFS)',
   );
 });
 
@@ -556,50 +561,57 @@ test('one answer bigger than the hard limit still goes out whole to a client tha
   );
 });
 
-test('pipelined requests, answered later, whose answers go unread pass the hard limit: closed, with a warning naming the client', async (t) => {
-  const { client, warnings } = await bigAnswers(
-    t,
-    32 * 1024,
-    { softBytes: 64 * 1024, hardBytes: 256 * 1024, softMs: 5000 },
-    true,
-  );
-  const name = `127.0.0.1:${client.localPort}`;
-  client.write('{"type":"get","id":"1"}\n'.repeat(100));
-  // A client that reads nothing does not see the close either: the warning says it.
-  await until(() => warnings.length > 0, 'the warning');
-  t.is(warnings.length, 1);
-  t.true(warnings[0]!.includes(name), warnings[0]);
-  t.regex(warnings[0]!, /not reading its answers \(0\.3 MiB unread, over the 0\.3 MiB limit\)/);
-});
+test(
+  'pipelined requests, answered later, whose answers go unread pass the hard limit: closed, with a warning ' +
+    'naming the client',
+  async (t) => {
+    const { client, warnings } = await bigAnswers(
+      t,
+      32 * 1024,
+      { softBytes: 64 * 1024, hardBytes: 256 * 1024, softMs: 5000 },
+      true,
+    );
+    const name = `127.0.0.1:${client.localPort}`;
+    client.write('{"type":"get","id":"1"}\n'.repeat(100));
+    // A client that reads nothing does not see the close either: the warning says it.
+    await until(() => warnings.length > 0, 'the warning');
+    t.is(warnings.length, 1);
+    t.true(warnings[0]!.includes(name), warnings[0]);
+    t.regex(warnings[0]!, /not reading its answers \(0\.3 MiB unread, over the 0\.3 MiB limit\)/);
+  },
+);
 
-test('past the soft limit the peer reads no more requests until the client reads, and again after each drain', async (t) => {
-  // Answers far bigger than the soft limit; requests big enough that the
-  // kernel's buffers cannot hold them all, so the client's own buffer shows
-  // whether the peer is still reading.
-  const { client, handled } = await bigAnswers(t, 256 * 1024, {
-    softBytes: 64 * 1024,
-    hardBytes: 1024 * 1024 * 1024,
-    softMs: 60_000,
-  });
-  const N = 300;
-  const pad = 'p'.repeat(60_000);
-  for (let i = 0; i < N; i++) client.write(`${JSON.stringify({ type: 'submit', id: String(i), value: pad })}\n`);
-  const first = await settled(handled);
-  t.true(first < N / 3, `answered ${first} of ${N} requests without the client reading one answer`);
-  t.true(client.writableLength > 0, 'the peer stopped reading');
-  // Read for a while (the peer's answers drain, and it reads again), then stop.
-  let got = 0;
-  const onData = (d: Buffer): void => void (got += d.length);
-  client.on('data', onData);
-  client.resume();
-  await until(() => got > 16 * 1024 * 1024, '16 MiB of answers');
-  client.pause();
-  client.off('data', onData);
-  const second = await settled(handled);
-  t.true(second > first, 'reading let the peer go on');
-  t.true(second < N, `answered ${second} of ${N}: the peer kept reading after its answers piled up again`);
-  t.true(client.writableLength > 0, `the peer read every request (${client.writableLength} bytes left unsent)`);
-});
+test(
+  'past the soft limit the peer reads no more requests until the client reads, and again after ' + 'each drain',
+  async (t) => {
+    // Answers far bigger than the soft limit; requests big enough that the
+    // kernel's buffers cannot hold them all, so the client's own buffer shows
+    // whether the peer is still reading.
+    const { client, handled } = await bigAnswers(t, 256 * 1024, {
+      softBytes: 64 * 1024,
+      hardBytes: 1024 * 1024 * 1024,
+      softMs: 60_000,
+    });
+    const N = 300;
+    const pad = 'p'.repeat(60_000);
+    for (let i = 0; i < N; i++) client.write(`${JSON.stringify({ type: 'submit', id: String(i), value: pad })}\n`);
+    const first = await settled(handled);
+    t.true(first < N / 3, `answered ${first} of ${N} requests without the client reading one answer`);
+    t.true(client.writableLength > 0, 'the peer stopped reading');
+    // Read for a while (the peer's answers drain, and it reads again), then stop.
+    let got = 0;
+    const onData = (d: Buffer): void => void (got += d.length);
+    client.on('data', onData);
+    client.resume();
+    await until(() => got > 16 * 1024 * 1024, '16 MiB of answers');
+    client.pause();
+    client.off('data', onData);
+    const second = await settled(handled);
+    t.true(second > first, 'reading let the peer go on');
+    t.true(second < N, `answered ${second} of ${N}: the peer kept reading after its answers piled up again`);
+    t.true(client.writableLength > 0, `the peer read every request (${client.writableLength} bytes left unsent)`);
+  },
+);
 
 test('answers left unread over the soft limit for too long: closed, with a warning', async (t) => {
   // Megabytes, so the kernel's socket buffers cannot take it all off the peer's hands.

@@ -186,26 +186,29 @@ test('a replica without a leader sends the client on to the next, which does it'
   t.deepEqual(fakes[0]!.got[0]!.cmd, fakes[1]!.got[0]!.cmd);
 });
 
-test('a replica that swallows the command: the SAME command (client id and seq) goes to the next, which answers', async (t) => {
-  const { flags, fakes } = await setup(t, [silent, done({ r: 'ok' })]);
-  const r = await cli(['put', 'k', 'v', '--to', 'peer1', '--timeout', '6', '--json', ...flags]);
-  t.is(r.code, 0, r.err);
-  const j = JSON.parse(r.out) as Json;
-  t.like(j, { outcome: 'ok', peer: 'peer2' });
-  t.deepEqual(
-    j.attempts.map((a) => [a.peer, a.outcome]),
-    [
-      ['peer1', 'unknown'],
-      ['peer2', 'done'],
-    ],
-  );
-  const [a, b] = [fakes[0]!.got[0]!, fakes[1]!.got[0]!];
-  t.is(a.cmd?.['c'], b.cmd?.['c'], 'same client id');
-  t.is(a.cmd?.['s'], b.cmd?.['s'], 'same seq');
-  t.deepEqual(a.cmd, b.cmd);
-  t.not(a.id, b.id, 'each attempt is its own request');
-  t.is(j.client, String(a.cmd?.['c']));
-});
+test(
+  'a replica that swallows the command: the SAME command (client id and seq) goes to the next, ' + 'which answers',
+  async (t) => {
+    const { flags, fakes } = await setup(t, [silent, done({ r: 'ok' })]);
+    const r = await cli(['put', 'k', 'v', '--to', 'peer1', '--timeout', '6', '--json', ...flags]);
+    t.is(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as Json;
+    t.like(j, { outcome: 'ok', peer: 'peer2' });
+    t.deepEqual(
+      j.attempts.map((a) => [a.peer, a.outcome]),
+      [
+        ['peer1', 'unknown'],
+        ['peer2', 'done'],
+      ],
+    );
+    const [a, b] = [fakes[0]!.got[0]!, fakes[1]!.got[0]!];
+    t.is(a.cmd?.['c'], b.cmd?.['c'], 'same client id');
+    t.is(a.cmd?.['s'], b.cmd?.['s'], 'same seq');
+    t.deepEqual(a.cmd, b.cmd);
+    t.not(a.id, b.id, 'each attempt is its own request');
+    t.is(j.client, String(a.cmd?.['c']));
+  },
+);
 
 test('every replica silent: outcome unknown (exit 4) within the timeout', async (t) => {
   const { flags, fakes } = await setup(t, [silent, silent, silent]);
@@ -214,7 +217,10 @@ test('every replica silent: outcome unknown (exit 4) within the timeout', async 
   t.is(r.code, 4, r.err);
   t.regex(
     r.out,
-    /^outcome unknown: .*took the request but no answer came within 1\.5 s\. The put may or may not take effect; check with npx paxos get k\n$/,
+    new RegExp(
+      /^outcome unknown: .*took the request but no answer came within 1\.5 s\. The put may or /.source +
+        /may not take effect; check with npx paxos get k\n$/.source,
+    ),
   );
   // Timed from the first request a replica saw, so the CLI's start-up (which
   // a busy machine stretches) does not count: the bound only has to tell
@@ -233,25 +239,28 @@ test('a refusal after a silent replica is still "unknown": the first may yet app
   t.like(JSON.parse(r.out) as Json, { outcome: 'unknown' });
 });
 
-test('every replica down or leaderless: refused (exit 5), nothing was done, after retrying until the timeout', async (t) => {
-  const { flags } = await setup(t, ['down', 'down', 'down']);
-  const r = await cli(['put', 'k', 'v', '--timeout', '0.5', ...flags]);
-  t.is(r.code, 5, r.err);
-  t.regex(
-    r.out,
-    /^refused: no replica could take the request within 0\.5 s \(peer\d: ECONNREFUSED; .*\); nothing was done\n$/,
-  );
-  // As above: far from the default 10 s, however busy the machine.
-  t.true(r.ms < 8000, `took ${r.ms} ms`);
+test(
+  'every replica down or leaderless: refused (exit 5), nothing was done, after retrying until ' + 'the timeout',
+  async (t) => {
+    const { flags } = await setup(t, ['down', 'down', 'down']);
+    const r = await cli(['put', 'k', 'v', '--timeout', '0.5', ...flags]);
+    t.is(r.code, 5, r.err);
+    t.regex(
+      r.out,
+      /^refused: no replica could take the request within 0\.5 s \(peer\d: ECONNREFUSED; .*\); nothing was done\n$/,
+    );
+    // As above: far from the default 10 s, however busy the machine.
+    t.true(r.ms < 8000, `took ${r.ms} ms`);
 
-  const { flags: flags2 } = await setup(t, [noLeader, 'down']);
-  const j = await cli(['get', 'k', '--timeout', '0.5', '--json', ...flags2]);
-  t.is(j.code, 5);
-  const o = JSON.parse(j.out) as Json;
-  t.like(o, { outcome: 'fail' });
-  t.true(o.attempts.length >= 3, 'it kept trying');
-  t.deepEqual([...new Set(o.attempts.map((a) => a.outcome))].sort(), ['no_leader', 'unreachable']);
-});
+    const { flags: flags2 } = await setup(t, [noLeader, 'down']);
+    const j = await cli(['get', 'k', '--timeout', '0.5', '--json', ...flags2]);
+    t.is(j.code, 5);
+    const o = JSON.parse(j.out) as Json;
+    t.like(o, { outcome: 'fail' });
+    t.true(o.attempts.length >= 3, 'it kept trying');
+    t.deepEqual([...new Set(o.attempts.map((a) => a.outcome))].sort(), ['no_leader', 'unreachable']);
+  },
+);
 
 test('a replica that wants a secret: refused, naming --secret-file and PAXOS_SECRET', async (t) => {
   const { flags } = await setup(t, [silent], { type: 'challenge', nonce: '0'.repeat(32) });
@@ -335,7 +344,10 @@ test('usage errors exit 2 with a clear message', async (t) => {
   t.is(r.code, 2);
   t.regex(
     r.err,
-    /is a single-decree lab hostsfile.*npx paxos submit VALUE --to HOST and npx paxos get --from HOST.*-h testcases\/kv3\/hostsfile/,
+    new RegExp(
+      /is a single-decree lab hostsfile.*npx paxos submit VALUE --to HOST and npx paxos /.source +
+        /get --from HOST.*-h testcases\/kv3\/hostsfile/.source,
+    ),
   );
   const g = await cli(['get', 'k', '-h', lab]);
   t.is(g.code, 2);

@@ -278,7 +278,8 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   t.not(
     retried()?.status,
     'no_leader',
-    `peer2 answered "no leader, nothing done" to a retry of a put it had forwarded to peer1: ${JSON.stringify(retried())}`,
+    `peer2 answered "no leader, nothing done" to a retry of a put it had forwarded to peer1: ` +
+      `${JSON.stringify(retried())}`,
   );
   if (first !== undefined || retried() !== undefined) {
     t.fail(
@@ -317,71 +318,81 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
 });
 
 test(
-  'kv3: a put a follower forwarded to a leader that went silent is not answered "no leader" when it comes back unplaced; it goes to the next leader and is applied once',
+  'kv3: a put a follower forwarded to a leader that went silent is not answered "no leader" when it comes back ' +
+    'unplaced; it goes to the next leader and is applied once',
   placedMacro,
   false,
 );
 
 test(
-  'kv3: the same after the client that sent it hung up: a retry of a command passed on is not answered "no leader" either',
+  'kv3: the same after the client that sent it hung up: a retry of a command passed on is not answered "no ' +
+    'leader" either',
   placedMacro,
   true,
 );
 
-test('kv3: a retry of a put the replica already applied is not answered "no leader" while it knows none; the next leader takes it, and the store answers it once more without applying it again', async (t) => {
-  const { live, peer1: first, peer3: second } = await trio(t);
-  const ballot1 = BALLOT1;
-  const ballot3 = BALLOT3;
+test(
+  'kv3: a retry of a put the replica already applied is not answered "no leader" while it knows none; the next ' +
+    'leader takes it, and the store answers it once more without applying it again',
+  async (t) => {
+    const { live, peer1: first, peer3: second } = await trio(t);
+    const ballot1 = BALLOT1;
+    const ballot3 = BALLOT3;
 
-  // 1. peer1 leads (trio); a put reaches peer2, goes to peer1, and is chosen in slot 1.
-  const { put, same } = newPut('applied');
-  const answered = kvAsk(live.endpoint('peer2'), { type: 'kv', cmd: put }, 10_000);
-  const fwd = await first.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put forwarded by peer2');
-  first.send('peer2', { type: 'accept', from: 1, n: ballot1, slot: 1, v: fwd.cmds, commit: 1 });
-  await first.next(
-    'accept_ack',
-    (m) => m.from === 2 && m.slot === 1 && m.n === ballot1 && m.promised === ballot1,
-    "peer2's vote for slot 1",
-  );
-  first.send('peer2', { type: 'chose', from: 1, n: ballot1, slot: 1 });
-  const r1 = await answered;
-  t.is(r1?.status, 'done', 'the put is applied');
+    // 1. peer1 leads (trio); a put reaches peer2, goes to peer1, and is chosen in slot 1.
+    const { put, same } = newPut('applied');
+    const answered = kvAsk(live.endpoint('peer2'), { type: 'kv', cmd: put }, 10_000);
+    const fwd = await first.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the put forwarded by peer2');
+    first.send('peer2', { type: 'accept', from: 1, n: ballot1, slot: 1, v: fwd.cmds, commit: 1 });
+    await first.next(
+      'accept_ack',
+      (m) => m.from === 2 && m.slot === 1 && m.n === ballot1 && m.promised === ballot1,
+      "peer2's vote for slot 1",
+    );
+    first.send('peer2', { type: 'chose', from: 1, n: ballot1, slot: 1 });
+    const r1 = await answered;
+    t.is(r1?.status, 'done', 'the put is applied');
 
-  // 2. peer1 falls silent; peer3 asks for promises without ever winning, so
-  //    peer2 promises it and knows no leader.
-  first.quiet();
-  second.repeat('peer2', () => ({ type: 'prepare', from: 3, n: ballot3, slot: 2, life: 7 }));
-  await second.next('prepare_ack', (m) => m.from === 2 && m.n === ballot3 && m.promised === ballot3, "peer2's promise");
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const d = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 1000);
-    if (d?.status === 'dump' && d.leader === '') break;
-    if (Date.now() > deadline) return t.fail(`peer2 still follows a leader: ${JSON.stringify(d)}`);
-    await delay(20);
-  }
+    // 2. peer1 falls silent; peer3 asks for promises without ever winning, so
+    //    peer2 promises it and knows no leader.
+    first.quiet();
+    second.repeat('peer2', () => ({ type: 'prepare', from: 3, n: ballot3, slot: 2, life: 7 }));
+    await second.next(
+      'prepare_ack',
+      (m) => m.from === 2 && m.n === ballot3 && m.promised === ballot3,
+      "peer2's promise",
+    );
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const d = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 1000);
+      if (d?.status === 'dump' && d.leader === '') break;
+      if (Date.now() > deadline) return t.fail(`peer2 still follows a leader: ${JSON.stringify(d)}`);
+      await delay(20);
+    }
 
-  // 3. The client, which never saw the answer, asks again (same client, same
-  //    seq), and a fresh client puts after it on the same connection.
-  const retried = await retryThenFresh(t, live.endpoint('peer2'), put);
-  t.not(
-    retried()?.status,
-    'no_leader',
-    `peer2 said "no leader, nothing done" of a put it had applied: ${JSON.stringify(retried())}`,
-  );
+    // 3. The client, which never saw the answer, asks again (same client, same
+    //    seq), and a fresh client puts after it on the same connection.
+    const retried = await retryThenFresh(t, live.endpoint('peer2'), put);
+    t.not(
+      retried()?.status,
+      'no_leader',
+      `peer2 said "no leader, nothing done" of a put it had applied: ${JSON.stringify(retried())}`,
+    );
 
-  // 4. peer3 leads: peer2 passes the retry on, it is chosen in slot 2, and
-  //    the store answers it with the first result without putting twice.
-  second.repeat('peer2', () => ({ type: 'heartbeat', from: 3, n: ballot3, commit: 2 }));
-  const fwd2 = await second.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the retry passed on to peer3');
-  second.send('peer2', { type: 'accept', from: 3, n: ballot3, slot: 2, v: fwd2.cmds, commit: 2 });
-  await second.next('accept_ack', (m) => m.from === 2 && m.slot === 2 && m.n === ballot3, "peer2's vote for slot 2");
-  second.send('peer2', { type: 'chose', from: 3, n: ballot3, slot: 2 });
-  await until(() => retried() !== undefined, "peer2's answer to the retry", 5000);
-  const result = (r: KvResult | null | undefined): unknown => (r?.status === 'done' ? r.result : r?.status);
-  t.is(retried()?.status, 'done');
-  t.deepEqual(result(retried()), result(r1), 'the retry gets the first result');
-  const after = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
-  if (after?.status === 'dump')
-    t.deepEqual({ applied: after.applied, data: after.data }, { applied: 2, data: [['lock', 'mine']] });
-  else t.fail(`no dump: ${JSON.stringify(after)}`);
-});
+    // 4. peer3 leads: peer2 passes the retry on, it is chosen in slot 2, and
+    //    the store answers it with the first result without putting twice.
+    second.repeat('peer2', () => ({ type: 'heartbeat', from: 3, n: ballot3, commit: 2 }));
+    const fwd2 = await second.next('forward', (m) => m.from === 2 && m.cmds.some(same), 'the retry passed on to peer3');
+    second.send('peer2', { type: 'accept', from: 3, n: ballot3, slot: 2, v: fwd2.cmds, commit: 2 });
+    await second.next('accept_ack', (m) => m.from === 2 && m.slot === 2 && m.n === ballot3, "peer2's vote for slot 2");
+    second.send('peer2', { type: 'chose', from: 3, n: ballot3, slot: 2 });
+    await until(() => retried() !== undefined, "peer2's answer to the retry", 5000);
+    const result = (r: KvResult | null | undefined): unknown => (r?.status === 'done' ? r.result : r?.status);
+    t.is(retried()?.status, 'done');
+    t.deepEqual(result(retried()), result(r1), 'the retry gets the first result');
+    const after = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
+    if (after?.status === 'dump')
+      t.deepEqual({ applied: after.applied, data: after.data }, { applied: 2, data: [['lock', 'mine']] });
+    else t.fail(`no dump: ${JSON.stringify(after)}`);
+  },
+);

@@ -65,9 +65,16 @@ async function everywhere(t: ExecutionContext, live: LiveCluster, key: string, v
     }
     await delay(100);
   }
-  t.fail(
-    `${key} = ${value} is not on every replica: ${JSON.stringify(last.map((d) => d && { peer: d.peer, applied: d.applied, recovering: d.recovering, [key]: d.data.find(([k]) => k === key)?.[1] ?? null }))}`,
+  const seen = last.map(
+    (d) =>
+      d && {
+        peer: d.peer,
+        applied: d.applied,
+        recovering: d.recovering,
+        [key]: d.data.find(([k]) => k === key)?.[1] ?? null,
+      },
   );
+  t.fail(`${key} = ${value} is not on every replica: ${JSON.stringify(seen)}`);
 }
 
 /**

@@ -37,38 +37,42 @@ async function must(
   throw new Error(`${host} never applied ${JSON.stringify(body)}`);
 }
 
-test('kv3: put through one replica, get through another; a killed leader is replaced and the restarted one catches up with an identical replica file', async (t) => {
-  const live = await new LiveCluster(KV3).init();
-  t.teardown(() => live.close());
-  const procs = new Map<string, Proc>();
-  for (const h of ['peer1', 'peer2', 'peer3']) procs.set(h, live.start(h));
-  const put = await must(live, 'peer1', cmd('put', 'greeting', 'hello'));
-  t.deepEqual(put.result, { r: 'ok' });
-  const got = await must(live, 'peer3', cmd('get', 'greeting'));
-  t.deepEqual(got.result, { r: 'ok', v: 'hello' });
-  t.true(got.slot > put.slot, 'the read went through the log, after the write');
+test(
+  'kv3: put through one replica, get through another; a killed leader is replaced and the restarted one ' +
+    'catches up with an identical replica file',
+  async (t) => {
+    const live = await new LiveCluster(KV3).init();
+    t.teardown(() => live.close());
+    const procs = new Map<string, Proc>();
+    for (const h of ['peer1', 'peer2', 'peer3']) procs.set(h, live.start(h));
+    const put = await must(live, 'peer1', cmd('put', 'greeting', 'hello'));
+    t.deepEqual(put.result, { r: 'ok' });
+    const got = await must(live, 'peer3', cmd('get', 'greeting'));
+    t.deepEqual(got.result, { r: 'ok', v: 'hello' });
+    t.true(got.slot > put.slot, 'the read went through the log, after the write');
 
-  const leader = await leaderOf(live, ['peer1', 'peer2', 'peer3']);
-  t.not(leader, '');
-  await procs.get(leader)!.kill9();
-  const others = ['peer1', 'peer2', 'peer3'].filter((h) => h !== leader);
-  const t0 = Date.now();
-  const second = await must(live, others[0]!, cmd('put', 'greeting', 'world'));
-  t.log(`write after killing leader ${leader} took ${Date.now() - t0} ms`);
-  t.deepEqual(second.result, { r: 'ok', p: 'hello' });
+    const leader = await leaderOf(live, ['peer1', 'peer2', 'peer3']);
+    t.not(leader, '');
+    await procs.get(leader)!.kill9();
+    const others = ['peer1', 'peer2', 'peer3'].filter((h) => h !== leader);
+    const t0 = Date.now();
+    const second = await must(live, others[0]!, cmd('put', 'greeting', 'world'));
+    t.log(`write after killing leader ${leader} took ${Date.now() - t0} ms`);
+    t.deepEqual(second.result, { r: 'ok', p: 'hello' });
 
-  procs.set(leader, live.start(leader));
-  const r = await must(live, leader, cmd('get', 'greeting'));
-  t.deepEqual(r.result, { r: 'ok', v: 'world' });
-  // Clean shutdown brings every replica file up to date; they must match.
-  for (const [, p] of procs) if (p.exit === null) await p.signal('SIGTERM');
-  const file = (h: string): string => readFileSync(path.join(live.dataDir(h), 'store.jsonl'), 'utf8');
-  // The first line says how far each applied (a no-op slot more or less); the keys must match.
-  const files = ['peer1', 'peer2', 'peer3'].map((h) => file(h).split('\n').slice(1).join('\n'));
-  t.is(files[0], files[1]);
-  t.is(files[1], files[2]);
-  t.regex(files[0]!, /"key":"greeting","value":"world"/);
-});
+    procs.set(leader, live.start(leader));
+    const r = await must(live, leader, cmd('get', 'greeting'));
+    t.deepEqual(r.result, { r: 'ok', v: 'world' });
+    // Clean shutdown brings every replica file up to date; they must match.
+    for (const [, p] of procs) if (p.exit === null) await p.signal('SIGTERM');
+    const file = (h: string): string => readFileSync(path.join(live.dataDir(h), 'store.jsonl'), 'utf8');
+    // The first line says how far each applied (a no-op slot more or less); the keys must match.
+    const files = ['peer1', 'peer2', 'peer3'].map((h) => file(h).split('\n').slice(1).join('\n'));
+    t.is(files[0], files[1]);
+    t.is(files[1], files[2]);
+    t.regex(files[0]!, /"key":"greeting","value":"world"/);
+  },
+);
 
 test('kv3: a replica that was down while the others compacted their logs catches up from a snapshot', async (t) => {
   const live = await new LiveCluster(KV3).init();
@@ -92,18 +96,22 @@ test('kv3: a replica that was down while the others compacted their logs catches
   );
 });
 
-test('kv3: exactly once: the same (client, seq) sent again, to another replica, is not applied again and gets the first answer', async (t) => {
-  const live = await new LiveCluster(KV3).init();
-  t.teardown(() => live.close());
-  for (const h of ['peer1', 'peer2', 'peer3']) live.start(h, ['--no-message-lines']);
-  // A cas from absent: applied twice, the second would be a mismatch.
-  const once = { type: 'kv', cmd: { o: 'cas', c: 'retrying-client', s: 1, k: 'lock', e: null, v: 'mine' } };
-  const first = await must(live, 'peer1', once);
-  t.deepEqual(first.result, { r: 'ok' });
-  const again = await must(live, 'peer3', once);
-  t.deepEqual(again.result, { r: 'ok' }, 'the retry gets the original answer, not a mismatch');
-  // Answered at the original's slot (if peer3 had not applied it yet) or at the retry's own.
-  t.true(again.slot >= first.slot);
-  const other = await must(live, 'peer2', cmd('cas', 'lock', 'theirs', null));
-  t.deepEqual(other.result, { r: 'mismatch', cur: 'mine' }, 'and the key holds the one value it was set to');
-});
+test(
+  'kv3: exactly once: the same (client, seq) sent again, to another replica, is not applied again and gets the ' +
+    'first answer',
+  async (t) => {
+    const live = await new LiveCluster(KV3).init();
+    t.teardown(() => live.close());
+    for (const h of ['peer1', 'peer2', 'peer3']) live.start(h, ['--no-message-lines']);
+    // A cas from absent: applied twice, the second would be a mismatch.
+    const once = { type: 'kv', cmd: { o: 'cas', c: 'retrying-client', s: 1, k: 'lock', e: null, v: 'mine' } };
+    const first = await must(live, 'peer1', once);
+    t.deepEqual(first.result, { r: 'ok' });
+    const again = await must(live, 'peer3', once);
+    t.deepEqual(again.result, { r: 'ok' }, 'the retry gets the original answer, not a mismatch');
+    // Answered at the original's slot (if peer3 had not applied it yet) or at the retry's own.
+    t.true(again.slot >= first.slot);
+    const other = await must(live, 'peer2', cmd('cas', 'lock', 'theirs', null));
+    t.deepEqual(other.result, { r: 'mismatch', cur: 'mine' }, 'and the key holds the one value it was set to');
+  },
+);

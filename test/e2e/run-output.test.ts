@@ -217,49 +217,52 @@ function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<R
   return paxos(args, { env: { FORCE_COLOR: undefined, NO_COLOR: undefined, ...env } });
 }
 
-test("the CLI: run testcases/2 --pretty prints events; --json (as a pipe does anyway) the peers' JSON; both exit 0", async (t) => {
-  t.timeout(120_000);
-  const [pretty, json] = await Promise.all([
-    runCli(['run', path.join(root, 'testcases/2'), '--pretty', '--data-root', tempDir('pretty')]),
-    runCli(['run', path.join(root, 'testcases/2'), '--json', '--data-root', tempDir('json')]),
-  ]);
-  t.is(pretty.code, 0, pretty.err);
-  const p = pretty.out.trimEnd().split('\n');
-  t.false(ESC.test(pretty.out), 'no colour when stdout is a pipe');
-  t.deepEqual(
-    p.filter((l) => l.includes('{')),
-    [],
-    'no JSON',
-  );
-  t.regex(p.at(-2)!, /^chosen: peer1=X peer2=X peer3=X peer4=X peer5=X \(all chose X\)$/);
-  t.regex(p.at(-1)!, /^expected: every peer matches/);
-  const events = p.slice(0, -2);
-  t.is(events.length, 56, 'one line per log line');
-  t.true(
-    events.every((l) => /^peer[1-5] (→ peer[1-5] {2}|sent {5}|chose {4})\S/.test(l)),
-    events.join('\n'),
-  );
-  t.true(events.includes('peer1 → peer2  prepare      n=1'), events.join('\n'));
-  t.true(events.includes('peer5 sent     accept       n=2 "X"'), events.join('\n'));
-  t.deepEqual(
-    events
-      .filter((l) => /^peer\d chose {4}n=/.test(l))
-      .map((l) => l.slice(0, 5))
-      .sort(),
-    ['peer1', 'peer2', 'peer2', 'peer3', 'peer3', 'peer4', 'peer4', 'peer5'],
-  );
-  // The runner's own lines are unchanged, on stderr.
-  t.regex(pretty.err, /^paxos run: peer5 proposes in 10 s \(-t 10\)$/m);
+test(
+  "the CLI: run testcases/2 --pretty prints events; --json (as a pipe does anyway) the peers' JSON; " + 'both exit 0',
+  async (t) => {
+    t.timeout(120_000);
+    const [pretty, json] = await Promise.all([
+      runCli(['run', path.join(root, 'testcases/2'), '--pretty', '--data-root', tempDir('pretty')]),
+      runCli(['run', path.join(root, 'testcases/2'), '--json', '--data-root', tempDir('json')]),
+    ]);
+    t.is(pretty.code, 0, pretty.err);
+    const p = pretty.out.trimEnd().split('\n');
+    t.false(ESC.test(pretty.out), 'no colour when stdout is a pipe');
+    t.deepEqual(
+      p.filter((l) => l.includes('{')),
+      [],
+      'no JSON',
+    );
+    t.regex(p.at(-2)!, /^chosen: peer1=X peer2=X peer3=X peer4=X peer5=X \(all chose X\)$/);
+    t.regex(p.at(-1)!, /^expected: every peer matches/);
+    const events = p.slice(0, -2);
+    t.is(events.length, 56, 'one line per log line');
+    t.true(
+      events.every((l) => /^peer[1-5] (→ peer[1-5] {2}|sent {5}|chose {4})\S/.test(l)),
+      events.join('\n'),
+    );
+    t.true(events.includes('peer1 → peer2  prepare      n=1'), events.join('\n'));
+    t.true(events.includes('peer5 sent     accept       n=2 "X"'), events.join('\n'));
+    t.deepEqual(
+      events
+        .filter((l) => /^peer\d chose {4}n=/.test(l))
+        .map((l) => l.slice(0, 5))
+        .sort(),
+      ['peer1', 'peer2', 'peer2', 'peer3', 'peer3', 'peer4', 'peer4', 'peer5'],
+    );
+    // The runner's own lines are unchanged, on stderr.
+    t.regex(pretty.err, /^paxos run: peer5 proposes in 10 s \(-t 10\)$/m);
 
-  t.is(json.code, 0, json.err);
-  const j = json.out.trimEnd().split('\n');
-  t.is(j.length, 58);
-  t.true(
-    j.slice(0, -2).every((l) => /^peer[1-5] \| \{"peer_id":\d,"action":/.test(l)),
-    json.out,
-  );
-  t.is(j.at(-2), p.at(-2));
-});
+    t.is(json.code, 0, json.err);
+    const j = json.out.trimEnd().split('\n');
+    t.is(j.length, 58);
+    t.true(
+      j.slice(0, -2).every((l) => /^peer[1-5] \| \{"peer_id":\d,"action":/.test(l)),
+      json.out,
+    );
+    t.is(j.at(-2), p.at(-2));
+  },
+);
 
 test('the CLI: --json with --pretty is one line and exit 2; --help documents both', async (t) => {
   const both = await runCli(['run', path.join(root, 'testcases/2'), '--json', '--pretty']);

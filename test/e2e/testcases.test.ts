@@ -153,7 +153,8 @@ test('a run where peers chose different values fails, goldens or not', async (t)
   const dir = tempDir('split');
   writeFileSync(path.join(dir, 'hostsfile'), 'a:proposer1\nb:acceptor1\nc:proposer2\nd:acceptor2\n');
   const svc = (name: string, flags: string): string =>
-    `  ${name}:\n    hostname: ${name}\n    volumes: ["./hostsfile:/app/hostsfile:ro"]\n    command: -h hostsfile ${flags}\n`;
+    `  ${name}:\n    hostname: ${name}\n    volumes: ["./hostsfile:/app/hostsfile:ro"]\n    command: -h hostsfile ` +
+    `${flags}\n`;
   writeFileSync(
     path.join(dir, 'docker-compose.yml'),
     `services:\n${svc('a', '-v X')}${svc('b', '')}${svc('c', '-v Y')}${svc('d', '')}`,

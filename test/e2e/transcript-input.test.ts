@@ -156,7 +156,11 @@ test('an input with no peer lines is a usage error, in one line, for check and v
   t.false(existsSync(html), 'no empty chart is written');
   t.regex(
     viz.err,
-    /^paxos: testcases\/livelock: no peer log lines: no non-empty \*\.log, \*\.txt or \*\.jsonl files in this directory/m,
+    new RegExp(
+      /^paxos: testcases\/livelock: no peer log lines: no non-empty \*\.log, /.source +
+        /\*\.txt or \*\.jsonl files in this directory/.source,
+      'm',
+    ),
   );
   const check = paxos(['check', 'testcases/livelock']);
   t.is(check.code, 2);
@@ -169,7 +173,11 @@ test('an input with no peer lines is a usage error, in one line, for check and v
     t.is(r.code, 2, cmd[0]);
     t.regex(
       r.err,
-      /^paxos: .*run\.txt: no peer log lines \(lines like "peer3 \| \{\.\.\.\}", or per-peer files such as peer3\.log\)$/m,
+      new RegExp(
+        /^paxos: .*run\.txt: no peer log lines \(lines like "peer3 \| \{\.\.\.\}", or /.source +
+          /per-peer files such as peer3\.log\)$/.source,
+        'm',
+      ),
       cmd[0],
     );
     t.is(r.err.split('\n').filter((l) => l.startsWith('paxos:')).length, 1, 'one line');

@@ -62,7 +62,11 @@ const unesc = (s: string): string =>
 function labelBoxes(svg: string): B[] {
   const out: B[] = [];
   for (const m of svg.matchAll(
-    /<g class="arrow[^"]*"[^>]*>[\s\S]*?<text x="([-\d.]+)" y="([-\d.]+)"(?: text-anchor="(\w+)")?[^>]*>([^<]*)<\/text>/g,
+    new RegExp(
+      /<g class="arrow[^"]*"[^>]*>[\s\S]*?<text x="([-\d.]+)" /.source +
+        /y="([-\d.]+)"(?: text-anchor="(\w+)")?[^>]*>([^<]*)<\/text>/.source,
+      'g',
+    ),
   )) {
     const text = unesc(m[4]!);
     const w = [...text].length * 6.62;

@@ -53,88 +53,96 @@ async function silentPeer(t: ExecutionContext, self: number): Promise<{ port: nu
   return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
 }
 
-test('a link comes up only on the peer it meant: a stale address that leads to another peer is refused, and the redial looks the name up again', async (t) => {
-  // peer3 now holds the address peer2 used to have; peer2 is elsewhere.
-  const wrong = await listenOn(t, '127.0.0.2', 0, 3);
-  const right = await listenOn(t, '127.0.0.3', wrong.port, 2);
-  let lookups = 0;
-  // The signature Node's net.connect calls: with `all` (Happy Eyeballs) it wants a list.
-  const lookup = ((
-    _host: string,
-    options: dns.LookupOptions,
-    cb: (err: Error | null, address: unknown, family?: number) => void,
-  ) => {
-    lookups += 1;
-    // Docker's DNS still answers with the old address for the first tries.
-    const address = lookups <= 2 ? '127.0.0.2' : '127.0.0.3';
-    if (options.all === true) cb(null, [{ address, family: 4 }]);
-    else cb(null, address, 4);
-  }) as unknown as typeof dns.lookup;
-  const cap = capture();
-  const link = new PeerLink(
-    'peer2',
-    { host: 'peer2.test', port: wrong.port },
-    { self: 1, peer: 2, log: cap.log, liveness: FAST, lookup },
-  );
-  t.teardown(() => link.close());
-  link.send(prep(7));
-  link.start();
-  await until(() => right.got.length === 1, 'the message to reach the right peer');
-  t.deepEqual(right.got, [prep(7)]);
-  t.deepEqual(wrong.got, [], 'nothing ever reached the wrong peer');
-  t.true(lookups >= 3, `looked the name up on every attempt (${lookups} lookups)`);
-  t.true(
-    wrong.lines.some((l) => /it meant peer_id 2, but this is peer_id 3/.test(l)),
-    wrong.lines.join('\n'),
-  );
-  t.true(
-    cap.lines.some((l) => /peer2 now resolves to 127.0.0.3 \(was 127.0.0.2\)/.test(l)),
-    cap.lines.join('\n'),
-  );
-});
+test(
+  'a link comes up only on the peer it meant: a stale address that leads to another peer is refused, and the ' +
+    'redial looks the name up again',
+  async (t) => {
+    // peer3 now holds the address peer2 used to have; peer2 is elsewhere.
+    const wrong = await listenOn(t, '127.0.0.2', 0, 3);
+    const right = await listenOn(t, '127.0.0.3', wrong.port, 2);
+    let lookups = 0;
+    // The signature Node's net.connect calls: with `all` (Happy Eyeballs) it wants a list.
+    const lookup = ((
+      _host: string,
+      options: dns.LookupOptions,
+      cb: (err: Error | null, address: unknown, family?: number) => void,
+    ) => {
+      lookups += 1;
+      // Docker's DNS still answers with the old address for the first tries.
+      const address = lookups <= 2 ? '127.0.0.2' : '127.0.0.3';
+      if (options.all === true) cb(null, [{ address, family: 4 }]);
+      else cb(null, address, 4);
+    }) as unknown as typeof dns.lookup;
+    const cap = capture();
+    const link = new PeerLink(
+      'peer2',
+      { host: 'peer2.test', port: wrong.port },
+      { self: 1, peer: 2, log: cap.log, liveness: FAST, lookup },
+    );
+    t.teardown(() => link.close());
+    link.send(prep(7));
+    link.start();
+    await until(() => right.got.length === 1, 'the message to reach the right peer');
+    t.deepEqual(right.got, [prep(7)]);
+    t.deepEqual(wrong.got, [], 'nothing ever reached the wrong peer');
+    t.true(lookups >= 3, `looked the name up on every attempt (${lookups} lookups)`);
+    t.true(
+      wrong.lines.some((l) => /it meant peer_id 2, but this is peer_id 3/.test(l)),
+      wrong.lines.join('\n'),
+    );
+    t.true(
+      cap.lines.some((l) => /peer2 now resolves to 127.0.0.3 \(was 127.0.0.2\)/.test(l)),
+      cap.lines.join('\n'),
+    );
+  },
+);
 
-test('a connect that gets no answer at all is given up after the peer timeout, and retried with a fresh lookup', async (t) => {
-  // A listener whose process is frozen and whose accept queue is full: the
-  // kernel drops further SYNs, as for an address nobody holds any more.
-  const child = spawn(process.execPath, [
-    '-e',
-    "const s=require('net').createServer().listen({host:'127.0.0.1',port:0,backlog:1},()=>console.log(s.address().port))",
-  ]);
-  t.teardown(() => void child.kill('SIGKILL'));
-  const port = await new Promise<number>((resolve) =>
-    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
-  );
-  child.kill('SIGSTOP');
-  const fillers: net.Socket[] = [];
-  t.teardown(() => fillers.forEach((f) => f.destroy()));
-  for (;;) {
-    const f = net.connect({ host: '127.0.0.1', port });
-    f.on('error', () => undefined);
-    fillers.push(f);
-    // A connect the full queue takes answers in microseconds; 300 ms without one is a dropped SYN.
-    const connected = await within(new Promise((r) => f.once('connect', () => r(true))), 300, false);
-    if (!connected) break;
-    t.true(fillers.length < 50, 'the accept queue fills');
-  }
-  let lookups = 0;
-  const lookup = ((host: string, options: dns.LookupOptions, cb: (...a: unknown[]) => void) => {
-    lookups += 1;
-    dns.lookup(host, options, cb as never);
-  }) as typeof dns.lookup;
-  const cap = capture();
-  const link = new PeerLink(
-    'peer2',
-    { host: 'localhost', port },
-    { self: 1, peer: 2, log: cap.log, liveness: FAST, lookup },
-  );
-  t.teardown(() => link.close());
-  link.start();
-  await until(() => lookups >= 3, 'two retries', 5000);
-  t.true(
-    cap.lines.some((l) => /not reachable \(no answer to connect within 0\.25 s\)/.test(l)),
-    cap.lines.join('\n'),
-  );
-});
+test(
+  'a connect that gets no answer at all is given up after the peer timeout, and retried with a ' + 'fresh lookup',
+  async (t) => {
+    // A listener whose process is frozen and whose accept queue is full: the
+    // kernel drops further SYNs, as for an address nobody holds any more.
+    const child = spawn(process.execPath, [
+      '-e',
+      "const s=require('net').createServer()" +
+        ".listen({host:'127.0.0.1',port:0,backlog:1},()=>console.log(s.address().port))",
+    ]);
+    t.teardown(() => void child.kill('SIGKILL'));
+    const port = await new Promise<number>((resolve) =>
+      child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+    );
+    child.kill('SIGSTOP');
+    const fillers: net.Socket[] = [];
+    t.teardown(() => fillers.forEach((f) => f.destroy()));
+    for (;;) {
+      const f = net.connect({ host: '127.0.0.1', port });
+      f.on('error', () => undefined);
+      fillers.push(f);
+      // A connect the full queue takes answers in microseconds; 300 ms without one is a dropped SYN.
+      const connected = await within(new Promise((r) => f.once('connect', () => r(true))), 300, false);
+      if (!connected) break;
+      t.true(fillers.length < 50, 'the accept queue fills');
+    }
+    let lookups = 0;
+    const lookup = ((host: string, options: dns.LookupOptions, cb: (...a: unknown[]) => void) => {
+      lookups += 1;
+      dns.lookup(host, options, cb as never);
+    }) as typeof dns.lookup;
+    const cap = capture();
+    const link = new PeerLink(
+      'peer2',
+      { host: 'localhost', port },
+      { self: 1, peer: 2, log: cap.log, liveness: FAST, lookup },
+    );
+    t.teardown(() => link.close());
+    link.start();
+    await until(() => lookups >= 3, 'two retries', 5000);
+    t.true(
+      cap.lines.some((l) => /not reachable \(no answer to connect within 0\.25 s\)/.test(l)),
+      cap.lines.join('\n'),
+    );
+  },
+);
 
 test('a peer that welcomes us as someone else is hung up on', async (t) => {
   const impostor = await silentPeer(t, 9);
@@ -289,54 +297,60 @@ async function proxiedPeer(t: ExecutionContext, self: number) {
   };
 }
 
-test('a down peer behind a proxy that accepts and closes is warned about once per outage, not on every redial, and its return is said', async (t) => {
-  const peer = await proxiedPeer(t, 2);
-  const cap = capture();
-  const link = new PeerLink(
-    'peer2',
-    { host: '127.0.0.1', port: peer.port },
-    { self: 1, peer: 2, log: cap.log, liveness: FAST },
-  );
-  t.teardown(() => link.close());
-  const warnings = (): string[] => cap.lines.filter((l) => l.startsWith('warn: '));
-  const closedWarning = `warn: peer2 at 127.0.0.1:${peer.port}: it closed the connection during the handshake (not the peer we meant?); closing`;
-  const backWarning = `warn: peer2 is reachable again (at 127.0.0.1:${peer.port})`;
-  const count = (line: string): number => warnings().filter((l) => l === line).length;
-  /** Up, with a message through it (a used connection is redialed at once when it goes). */
-  const up = async (what: string): Promise<void> => {
-    peer.setDown(false);
-    await until(() => link.isUp, what, 20_000);
-    link.send(prep(1));
-    await until(() => link.pending === 0, 'the message to go out');
-  };
-  const downFor = async (attempts: number, what: string): Promise<void> => {
-    const before = peer.connections();
-    peer.setDown(true);
-    await until(() => peer.connections() >= before + attempts, what, 20_000);
-  };
+test(
+  'a down peer behind a proxy that accepts and closes is warned about once per outage, not on every redial, ' +
+    'and its return is said',
+  async (t) => {
+    const peer = await proxiedPeer(t, 2);
+    const cap = capture();
+    const link = new PeerLink(
+      'peer2',
+      { host: '127.0.0.1', port: peer.port },
+      { self: 1, peer: 2, log: cap.log, liveness: FAST },
+    );
+    t.teardown(() => link.close());
+    const warnings = (): string[] => cap.lines.filter((l) => l.startsWith('warn: '));
+    const closedWarning =
+      `warn: peer2 at 127.0.0.1:${peer.port}: it closed the connection during the handshake ` +
+      `(not the peer we meant?); closing`;
+    const backWarning = `warn: peer2 is reachable again (at 127.0.0.1:${peer.port})`;
+    const count = (line: string): number => warnings().filter((l) => l === line).length;
+    /** Up, with a message through it (a used connection is redialed at once when it goes). */
+    const up = async (what: string): Promise<void> => {
+      peer.setDown(false);
+      await until(() => link.isUp, what, 20_000);
+      link.send(prep(1));
+      await until(() => link.pending === 0, 'the message to go out');
+    };
+    const downFor = async (attempts: number, what: string): Promise<void> => {
+      const before = peer.connections();
+      peer.setDown(true);
+      await until(() => peer.connections() >= before + attempts, what, 20_000);
+    };
 
-  // While peers start, one not up yet behind its proxy is as normal as a refused connection.
-  link.start();
-  await until(() => peer.connections() >= 6, 'six connection attempts', 20_000);
-  t.deepEqual(warnings(), [], cap.lines.join('\n'));
-  t.true(
-    cap.lines.filter((l) => l.startsWith('debug: ') && l.includes('closed the connection during the handshake'))
-      .length >= 5,
-    'each attempt is logged at debug level',
-  );
-  await up('the link to come up');
-  t.deepEqual(warnings(), [], 'no warning, so no word that it is back');
+    // While peers start, one not up yet behind its proxy is as normal as a refused connection.
+    link.start();
+    await until(() => peer.connections() >= 6, 'six connection attempts', 20_000);
+    t.deepEqual(warnings(), [], cap.lines.join('\n'));
+    t.true(
+      cap.lines.filter((l) => l.startsWith('debug: ') && l.includes('closed the connection during the handshake'))
+        .length >= 5,
+      'each attempt is logged at debug level',
+    );
+    await up('the link to come up');
+    t.deepEqual(warnings(), [], 'no warning, so no word that it is back');
 
-  // Up, then down: said at once, and once over many redials.
-  await downFor(8, 'eight attempts while it is down');
-  t.deepEqual(warnings(), [closedWarning], cap.lines.join('\n'));
-  await up('the link to come back');
-  t.deepEqual(warnings(), [closedWarning, backWarning]);
+    // Up, then down: said at once, and once over many redials.
+    await downFor(8, 'eight attempts while it is down');
+    t.deepEqual(warnings(), [closedWarning], cap.lines.join('\n'));
+    await up('the link to come back');
+    t.deepEqual(warnings(), [closedWarning, backWarning]);
 
-  // Down again: said again, once.
-  await downFor(8, 'eight attempts while it is down again');
-  t.is(count(closedWarning), 2, cap.lines.join('\n'));
-  await up('the link to come back again');
-  t.is(count(backWarning), 2);
-  t.is(warnings().length, 4, warnings().join('\n'));
-});
+    // Down again: said again, once.
+    await downFor(8, 'eight attempts while it is down again');
+    t.is(count(closedWarning), 2, cap.lines.join('\n'));
+    await up('the link to come back again');
+    t.is(count(backWarning), 2);
+    t.is(warnings().length, 4, warnings().join('\n'));
+  },
+);

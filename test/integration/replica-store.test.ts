@@ -63,56 +63,67 @@ test('a directory of another member, or of another cluster, is refused', async (
     const err = await t.throwsAsync(s.open(other), { instanceOf: StateError });
     t.regex(
       err.message,
-      /belongs to member 2 \(peer2\) of cluster [0-9a-f]{16}, not to member \d \(peer\d\).*give --data-dir this replica's own directory/,
+      new RegExp(
+        /belongs to member 2 \(peer2\) of cluster [0-9a-f]{16}, not to member \d /.source +
+          /\(peer\d\).*give --data-dir this replica's own directory/.source,
+      ),
     );
     await s.close();
   }
 });
 
-test('a corrupt record: identity.json goes, the damaged log is kept aside, the records before it kept, and the replica recovers', async (t) => {
-  const dir = await voted();
-  const logDir = path.join(dir, 'log');
-  // Nothing is repaired by a look: inspect finds the damage and changes nothing.
-  const seg = path.join(
-    logDir,
-    readdirSync(logDir).find((n) => n.endsWith('.wal'))!,
-  );
-  const bytes = readFileSync(seg);
-  const at = bytes.indexOf('marker-value');
-  bytes[at] = bytes[at]! ^ 0x01;
-  writeFileSync(seg, bytes);
-  t.regex((await Wal.inspect(logDir))?.reason ?? '', /bad checksum/);
-  t.deepEqual(readFileSync(seg), bytes, 'inspect changed nothing');
-  const r = await reopen(dir);
-  t.regex(r.recover ?? '', /a corrupt record in .*\.wal/);
-  t.false(r.empty);
-  t.is(r.promised, 4, 'the promise before the damage is kept');
-  t.false(existsSync(path.join(dir, 'identity.json')));
-  t.true(readdirSync(dir).some((n) => n.startsWith('log.damaged-')));
-  // And it stays so until recovery writes identity.json again.
-  t.regex((await reopen(dir)).recover ?? '', /no identity\.json/);
-});
+test(
+  'a corrupt record: identity.json goes, the damaged log is kept aside, the records before it kept, and the ' +
+    'replica recovers',
+  async (t) => {
+    const dir = await voted();
+    const logDir = path.join(dir, 'log');
+    // Nothing is repaired by a look: inspect finds the damage and changes nothing.
+    const seg = path.join(
+      logDir,
+      readdirSync(logDir).find((n) => n.endsWith('.wal'))!,
+    );
+    const bytes = readFileSync(seg);
+    const at = bytes.indexOf('marker-value');
+    bytes[at] = bytes[at]! ^ 0x01;
+    writeFileSync(seg, bytes);
+    t.regex((await Wal.inspect(logDir))?.reason ?? '', /bad checksum/);
+    t.deepEqual(readFileSync(seg), bytes, 'inspect changed nothing');
+    const r = await reopen(dir);
+    t.regex(r.recover ?? '', /a corrupt record in .*\.wal/);
+    t.false(r.empty);
+    t.is(r.promised, 4, 'the promise before the damage is kept');
+    t.false(existsSync(path.join(dir, 'identity.json')));
+    t.true(readdirSync(dir).some((n) => n.startsWith('log.damaged-')));
+    // And it stays so until recovery writes identity.json again.
+    t.regex((await reopen(dir)).recover ?? '', /no identity\.json/);
+  },
+);
 
-test('commands are checked as the log is read back (an edge): an invalid one is refused, one in another key order comes back canonical', async (t) => {
-  const dir = await voted();
-  const s = new FileLogStore(dir, silentLogger);
-  await s.open(ME);
-  await s.persist([{ t: 'e', s: 2, v: [{ v: 'y', k: 'x', s: 2, c: 'c1', o: 'put' }] }]);
-  await s.close();
-  const back = new FileLogStore(dir, silentLogger);
-  const o = await back.open(ME);
-  t.is(JSON.stringify(o.recovered.chosen.get(2)), '[{"o":"put","c":"c1","s":2,"k":"x","v":"y"}]');
-  await back.persist([{ t: 'e', s: 3, v: [{ o: 'put', c: 'c1', s: 3, k: '', v: 'y' }] }]);
-  await back.close();
-  const bad = new FileLogStore(dir, silentLogger);
-  const err = await t.throwsAsync(bad.open(ME), { instanceOf: StateError });
-  t.regex(
-    err.message,
-    /record \d+ \(slot 3\) holds an invalid command: put: "k" \(key\) must be a non-empty string.*move the log aside/,
-  );
-  t.false(existsSync(path.join(dir, 'identity.json')));
-  await bad.close();
-});
+test(
+  'commands are checked as the log is read back (an edge): an invalid one is refused, one in another key order ' +
+    'comes back canonical',
+  async (t) => {
+    const dir = await voted();
+    const s = new FileLogStore(dir, silentLogger);
+    await s.open(ME);
+    await s.persist([{ t: 'e', s: 2, v: [{ v: 'y', k: 'x', s: 2, c: 'c1', o: 'put' }] }]);
+    await s.close();
+    const back = new FileLogStore(dir, silentLogger);
+    const o = await back.open(ME);
+    t.is(JSON.stringify(o.recovered.chosen.get(2)), '[{"o":"put","c":"c1","s":2,"k":"x","v":"y"}]');
+    await back.persist([{ t: 'e', s: 3, v: [{ o: 'put', c: 'c1', s: 3, k: '', v: 'y' }] }]);
+    await back.close();
+    const bad = new FileLogStore(dir, silentLogger);
+    const err = await t.throwsAsync(bad.open(ME), { instanceOf: StateError });
+    t.regex(
+      err.message,
+      /record \d+ \(slot 3\) holds an invalid command: put: "k" \(key\) must be a non-empty string.*move the log aside/,
+    );
+    t.false(existsSync(path.join(dir, 'identity.json')));
+    await bad.close();
+  },
+);
 
 test('a damaged snapshot: identity.json goes, the snapshot is moved aside, and the replica recovers', async (t) => {
   const dir = await voted();

@@ -129,33 +129,44 @@ test('when every snapshot is damaged there is none, and each is listed', async (
   t.deepEqual(readdirSync(path.join(path.dirname(dir), aside(dir)[0]!)).sort(), [path.basename(a), path.basename(b)]);
 });
 
-test('prune counts only intact snapshots and moves damaged ones aside: it never deletes one, nor the good ones for them', async (t) => {
-  const dir = snapDir();
-  for (const index of [5, 10, 20, 30]) await save(dir, { index, data: `s${index}` }, FAST);
-  // The two newest go bad after load (a bad disk): prune must not keep them in place of the good ones.
-  for (const index of [20, 30]) truncateSync(path.join(dir, `snapshot-00000000000000${index}.snap`), 5);
-  await pruneSnapshots(dir, 2);
-  t.deepEqual(readdirSync(dir).sort(), ['snapshot-0000000000000005.snap', 'snapshot-0000000000000010.snap']);
-  t.deepEqual(readdirSync(path.join(path.dirname(dir), aside(dir)[0] ?? 'none')).sort(), [
-    'snapshot-0000000000000020.snap',
-    'snapshot-0000000000000030.snap',
-  ]);
-  t.deepEqual((await load(dir)).snapshot, { index: 10, data: 's10' });
-});
+test(
+  'prune counts only intact snapshots and moves damaged ones aside: it never deletes one, nor the good ones ' +
+    'for them',
+  async (t) => {
+    const dir = snapDir();
+    for (const index of [5, 10, 20, 30]) await save(dir, { index, data: `s${index}` }, FAST);
+    // The two newest go bad after load (a bad disk): prune must not keep them in place of the good ones.
+    for (const index of [20, 30]) truncateSync(path.join(dir, `snapshot-00000000000000${index}.snap`), 5);
+    await pruneSnapshots(dir, 2);
+    t.deepEqual(readdirSync(dir).sort(), ['snapshot-0000000000000005.snap', 'snapshot-0000000000000010.snap']);
+    t.deepEqual(readdirSync(path.join(path.dirname(dir), aside(dir)[0] ?? 'none')).sort(), [
+      'snapshot-0000000000000020.snap',
+      'snapshot-0000000000000030.snap',
+    ]);
+    t.deepEqual((await load(dir)).snapshot, { index: 10, data: 's10' });
+  },
+);
 
-test('a crash mid-save leaves a temp file that load ignores and prune removes; prune keeps the newest two', async (t) => {
-  const dir = tempDir('snap');
-  for (const index of [5, 10, 20, 30]) await save(dir, { index, data: `s${index}` }, FAST);
-  writeFileSync(path.join(dir, 'snapshot-0000000000000040.snap.tmp'), '{"index":40,"cr');
-  writeFileSync(path.join(dir, 'README'), 'not ours');
-  t.deepEqual((await load(dir)).snapshot, { index: 30, data: 's30' });
-  await pruneSnapshots(dir);
-  t.deepEqual(readdirSync(dir).sort(), ['README', 'snapshot-0000000000000020.snap', 'snapshot-0000000000000030.snap']);
-  await pruneSnapshots(dir, 1);
-  t.deepEqual(readdirSync(dir).sort(), ['README', 'snapshot-0000000000000030.snap']);
-  await t.throwsAsync(pruneSnapshots(dir, -1), { instanceOf: RangeError });
-  t.deepEqual((await load(dir)).snapshot, { index: 30, data: 's30' });
-});
+test(
+  'a crash mid-save leaves a temp file that load ignores and prune removes; prune keeps the ' + 'newest two',
+  async (t) => {
+    const dir = tempDir('snap');
+    for (const index of [5, 10, 20, 30]) await save(dir, { index, data: `s${index}` }, FAST);
+    writeFileSync(path.join(dir, 'snapshot-0000000000000040.snap.tmp'), '{"index":40,"cr');
+    writeFileSync(path.join(dir, 'README'), 'not ours');
+    t.deepEqual((await load(dir)).snapshot, { index: 30, data: 's30' });
+    await pruneSnapshots(dir);
+    t.deepEqual(readdirSync(dir).sort(), [
+      'README',
+      'snapshot-0000000000000020.snap',
+      'snapshot-0000000000000030.snap',
+    ]);
+    await pruneSnapshots(dir, 1);
+    t.deepEqual(readdirSync(dir).sort(), ['README', 'snapshot-0000000000000030.snap']);
+    await t.throwsAsync(pruneSnapshots(dir, -1), { instanceOf: RangeError });
+    t.deepEqual((await load(dir)).snapshot, { index: 30, data: 's30' });
+  },
+);
 
 test('a body is read back line by line, lines longer than a read and split across reads included', async (t) => {
   const dir = tempDir('snap');

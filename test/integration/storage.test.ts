@@ -81,7 +81,8 @@ function holder(d: string): Promise<ReturnType<typeof spawn>> {
     [
       '--input-type=module',
       '-e',
-      `const m = await import(${JSON.stringify(mod)}); await new m.FileStorage(${JSON.stringify(d)}).load(); console.log('locked'); setInterval(() => {}, 1e6);`,
+      `const m = await import(${JSON.stringify(mod)}); await new m.FileStorage(${JSON.stringify(d)}).load(); ` +
+        `console.log('locked'); setInterval(() => {}, 1e6);`,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -82,83 +82,99 @@ const segmentOf = (d: string): string => {
   );
 };
 
-test('a flipped byte in the middle of the state log is damage: load refuses, names the file and byte, and changes nothing', async (t) => {
-  const d = dir();
-  await life(d, [state(1), state(2), state(3)]);
-  const seg = segmentOf(d);
-  const bytes = readFileSync(seg);
-  bytes[100] = bytes[100]! ^ 0x20;
-  writeFileSync(seg, bytes);
-  const err = await t.throwsAsync(life(d), { instanceOf: StateError });
-  t.regex(
-    err.message,
-    new RegExp(
-      `^${seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, byte \\d+: bad checksum on a complete frame, so this peer's state log is damaged; refusing to start`,
-    ),
-  );
-  t.regex(err.message, /restore it from a backup/);
-  t.notRegex(err.message, /rejoin/);
-  t.deepEqual(readFileSync(seg), bytes, 'the log is byte-identical');
-});
+test(
+  'a flipped byte in the middle of the state log is damage: load refuses, names the file and byte, and ' +
+    'changes nothing',
+  async (t) => {
+    const d = dir();
+    await life(d, [state(1), state(2), state(3)]);
+    const seg = segmentOf(d);
+    const bytes = readFileSync(seg);
+    bytes[100] = bytes[100]! ^ 0x20;
+    writeFileSync(seg, bytes);
+    const err = await t.throwsAsync(life(d), { instanceOf: StateError });
+    t.regex(
+      err.message,
+      new RegExp(
+        `^${seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, byte \\d+: bad checksum on a complete frame, so this ` +
+          `peer's state log is damaged; refusing to start`,
+      ),
+    );
+    t.regex(err.message, /restore it from a backup/);
+    t.notRegex(err.message, /rejoin/);
+    t.deepEqual(readFileSync(seg), bytes, 'the log is byte-identical');
+  },
+);
 
-test('a first start writes identity.json; a lost state log is refused when identity.json, the replica file or state.json.migrated shows the peer lived before', async (t) => {
-  const d = dir();
-  const opts = { identity: { host: 'peer2', id: 2 } };
-  t.deepEqual(await life(d, [], opts), EMPTY_STATE);
-  const identity = JSON.parse(readFileSync(path.join(d, 'identity.json'), 'utf8')) as Record<string, unknown>;
-  t.like(identity, { host: 'peer2', id: 2 });
-  t.regex(String(identity['created']), /^\d{4}-\d\d-\d\dT/);
-  t.deepEqual(
-    await life(d, [], opts),
-    EMPTY_STATE,
-    'a peer that never saved anything restarts: its first start left a record',
-  );
+test(
+  'a first start writes identity.json; a lost state log is refused when identity.json, the replica file or ' +
+    'state.json.migrated shows the peer lived before',
+  async (t) => {
+    const d = dir();
+    const opts = { identity: { host: 'peer2', id: 2 } };
+    t.deepEqual(await life(d, [], opts), EMPTY_STATE);
+    const identity = JSON.parse(readFileSync(path.join(d, 'identity.json'), 'utf8')) as Record<string, unknown>;
+    t.like(identity, { host: 'peer2', id: 2 });
+    t.regex(String(identity['created']), /^\d{4}-\d\d-\d\dT/);
+    t.deepEqual(
+      await life(d, [], opts),
+      EMPTY_STATE,
+      'a peer that never saved anything restarts: its first start left a record',
+    );
 
-  const log = path.join(d, 'state-log');
-  rmSync(log, { recursive: true });
-  const byIdentity = await t.throwsAsync(life(d, [], opts), { instanceOf: StateError });
-  t.regex(
-    byIdentity.message,
-    /state-log is missing, but .*identity\.json shows this peer started here before: refusing to start with an empty memory/,
-  );
-  t.false(existsSync(log), 'nothing created');
+    const log = path.join(d, 'state-log');
+    rmSync(log, { recursive: true });
+    const byIdentity = await t.throwsAsync(life(d, [], opts), { instanceOf: StateError });
+    t.regex(
+      byIdentity.message,
+      new RegExp(
+        /state-log is missing, but .*identity\.json shows this peer started here /.source +
+          /before: refusing to start with an empty memory/.source,
+      ),
+    );
+    t.false(existsSync(log), 'nothing created');
 
-  // An emptied log is refused too, and the replica file is named with what it says.
-  writeFileSync(path.join(d, 'value'), 'X');
-  mkdirSync(log);
-  writeFileSync(path.join(log, '0000000000000001.wal'), '');
-  const byValue = await t.throwsAsync(life(d, [], opts), { instanceOf: StateError });
-  t.regex(
-    byValue.message,
-    /state-log holds no records, but .*value shows this peer already took part \(it learned "X"\)/,
-  );
+    // An emptied log is refused too, and the replica file is named with what it says.
+    writeFileSync(path.join(d, 'value'), 'X');
+    mkdirSync(log);
+    writeFileSync(path.join(log, '0000000000000001.wal'), '');
+    const byValue = await t.throwsAsync(life(d, [], opts), { instanceOf: StateError });
+    t.regex(
+      byValue.message,
+      /state-log holds no records, but .*value shows this peer already took part \(it learned "X"\)/,
+    );
 
-  // state.json.migrated alone is enough.
-  const m = dir();
-  const f = new FileStorage(m);
-  await f.load();
-  await f.save(state(7));
-  await f.release();
-  await life(m);
-  rmSync(path.join(m, 'state-log'), { recursive: true });
-  rmSync(path.join(m, 'identity.json'));
-  await t.throwsAsync(life(m), {
-    instanceOf: StateError,
-    message: /state\.json\.migrated shows this peer's state was carried over/,
-  });
-});
+    // state.json.migrated alone is enough.
+    const m = dir();
+    const f = new FileStorage(m);
+    await f.load();
+    await f.save(state(7));
+    await f.release();
+    await life(m);
+    rmSync(path.join(m, 'state-log'), { recursive: true });
+    rmSync(path.join(m, 'identity.json'));
+    await t.throwsAsync(life(m), {
+      instanceOf: StateError,
+      message: /state\.json\.migrated shows this peer's state was carried over/,
+    });
+  },
+);
 
-test('a replica file elsewhere (--replica-file) is looked at too; with no sign of a past life a missing log is a first start', async (t) => {
-  const d = dir();
-  const elsewhere = path.join(tempDir('walstate'), 'v');
-  writeFileSync(elsewhere, 'Y');
-  await t.throwsAsync(life(d, [], { replicaFile: elsewhere }), {
-    instanceOf: StateError,
-    message: /shows this peer already took part \(it learned "Y"\)/,
-  });
-  renameSync(elsewhere, `${elsewhere}.old`);
-  t.deepEqual(await life(d, [], { replicaFile: elsewhere }), EMPTY_STATE);
-});
+test(
+  'a replica file elsewhere (--replica-file) is looked at too; with no sign of a past life a missing log is a ' +
+    'first start',
+  async (t) => {
+    const d = dir();
+    const elsewhere = path.join(tempDir('walstate'), 'v');
+    writeFileSync(elsewhere, 'Y');
+    await t.throwsAsync(life(d, [], { replicaFile: elsewhere }), {
+      instanceOf: StateError,
+      message: /shows this peer already took part \(it learned "Y"\)/,
+    });
+    renameSync(elsewhere, `${elsewhere}.old`);
+    t.deepEqual(await life(d, [], { replicaFile: elsewhere }), EMPTY_STATE);
+  },
+);
 
 test(`every ${CHECKPOINT_EVERY} saves the log is rewritten to one record`, async (t) => {
   const d = dir();

@@ -275,7 +275,8 @@ test('two replicas fed the same log write byte-identical replica files, whatever
   t.is(x.toReplicaFile(), y.toReplicaFile());
   t.is(
     x.toReplicaFile(),
-    '{"applied":4,"keys":4}\n{"key":"Z","value":"z"}\n{"key":"a","value":"1"}\n{"key":"b","value":"2"}\n{"key":"é","value":"e"}\n',
+    '{"applied":4,"keys":4}\n{"key":"Z","value":"z"}\n' +
+      '{"key":"a","value":"1"}\n{"key":"b","value":"2"}\n{"key":"é","value":"e"}\n',
   );
   t.is(new KvStore().toReplicaFile(), '{"applied":0,"keys":0}\n');
 });
@@ -349,107 +350,119 @@ test('decodeCommand says why a command is invalid', (t) => {
   t.regex(why({ o: 'get', c: 'c', s: 1, k: 'k', v: 'v' }), /get: unexpected field "v"/);
 });
 
-test('checkCommand (the edge) hands back the object it was given, or a canonical copy; applyBatch applies that form as apply applies the typed one', (t) => {
-  const raw = JSON.parse('{"o":"cas","c":"c","s":1,"k":"k","e":null,"v":"x"}') as unknown;
-  const c = checkCommand(raw);
-  t.true(c.ok && c.value === raw, 'no copy, no decode');
-  const reordered = checkCommand({ v: 'x', e: null, k: 'k', s: 1, c: 'c', o: 'cas' });
-  t.true(
-    reordered.ok && JSON.stringify(reordered.value) === JSON.stringify(raw),
-    'canonical key order, as every replica logs it',
-  );
-  t.deepEqual(
-    checkCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }),
-    decodeCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }) as unknown,
-    'the same verdict and reason',
-  );
-  t.deepEqual(checkClientCommand({ o: 'noop' }), { ok: false, why: 'a client cannot send a noop' });
-  const log = randomLog(7, 300);
-  const typed = new KvStore({ maxSessions: 4 });
-  const wire = new KvStore({ maxSessions: 4 });
-  const want = feed(typed, log);
-  const got = log.map((cmd, i) => {
-    const d = checkCommand(JSON.parse(JSON.stringify(encodeCommand(cmd))));
-    if (!d.ok) throw new Error(d.why);
-    return wire.applyBatch([d.value], i + 1)[0];
-  });
-  t.deepEqual(got, want);
-  t.deepEqual(wire.snapshot(), typed.snapshot());
-});
+test(
+  'checkCommand (the edge) hands back the object it was given, or a canonical copy; applyBatch applies that ' +
+    'form as apply applies the typed one',
+  (t) => {
+    const raw = JSON.parse('{"o":"cas","c":"c","s":1,"k":"k","e":null,"v":"x"}') as unknown;
+    const c = checkCommand(raw);
+    t.true(c.ok && c.value === raw, 'no copy, no decode');
+    const reordered = checkCommand({ v: 'x', e: null, k: 'k', s: 1, c: 'c', o: 'cas' });
+    t.true(
+      reordered.ok && JSON.stringify(reordered.value) === JSON.stringify(raw),
+      'canonical key order, as every replica logs it',
+    );
+    t.deepEqual(
+      checkCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }),
+      decodeCommand({ o: 'put', c: 'c', s: 1, k: '', v: 'v' }) as unknown,
+      'the same verdict and reason',
+    );
+    t.deepEqual(checkClientCommand({ o: 'noop' }), { ok: false, why: 'a client cannot send a noop' });
+    const log = randomLog(7, 300);
+    const typed = new KvStore({ maxSessions: 4 });
+    const wire = new KvStore({ maxSessions: 4 });
+    const want = feed(typed, log);
+    const got = log.map((cmd, i) => {
+      const d = checkCommand(JSON.parse(JSON.stringify(encodeCommand(cmd))));
+      if (!d.ok) throw new Error(d.why);
+      return wire.applyBatch([d.value], i + 1)[0];
+    });
+    t.deepEqual(got, want);
+    t.deepEqual(wire.snapshot(), typed.snapshot());
+  },
+);
 
-test('quota: a put or cas that would take the store past it is refused, nothing changed, the same answer on every replica; get, del and shrinking writes still work', (t) => {
-  // "k1"+"aaaa" = 6 bytes; the quota is 12 bytes of keys and values (UTF-8).
-  const a = new KvStore({ quotaBytes: 12 });
-  const b = new KvStore({ quotaBytes: 12 });
-  const log: Command[] = [
-    put('c', 1, 'k1', 'aaaa'), // 6
-    put('c', 2, 'k2', 'bbbb'), // 12: exactly the quota
-    put('c', 3, 'k3', 'c'), // 15: refused
-    cas('c', 4, 'k1', 'aaaa', 'aaaaa'), // 13: refused
-    get('c', 5, 'k2'),
-    put('c', 6, 'k1', 'é'), // "é" is 2 bytes: 4 + 6 = 10, shrinks: done
-    del('c', 7, 'k2'), // 4
-    put('c', 8, 'k3', 'cccc'), // 10: fits again
-  ];
-  const ra = feed(a, log);
-  t.deepEqual(ra, feed(b, log), 'deterministic');
-  t.deepEqual(ra[2], { status: 'quota', used: 12, quota: 12 });
-  t.deepEqual(ra[3], { status: 'quota', used: 12, quota: 12 });
-  t.deepEqual(ra[4], { status: 'ok', value: 'bbbb' });
-  t.deepEqual(ra[5], { status: 'ok', prev: 'aaaa' });
-  t.deepEqual(ra[6], { status: 'ok', prev: 'bbbb' });
-  t.deepEqual(ra[7], { status: 'ok' });
-  t.is(a.read('k1'), 'é');
-  t.is(a.storeBytes, 10);
-  // A retry of the refused put gets the same refusal (exactly once), even though it would fit now.
-  t.deepEqual(a.apply(put('c', 3, 'k3', 'c'), a.appliedIndex + 1), { status: 'stale', last: 8 });
-  // The result survives the wire, and a snapshot keeps the size.
-  t.deepEqual(decodeResult(encodeResult(ra[2]!)), { ok: true, value: ra[2]! });
-  t.is(KvStore.restore(a.snapshot(), { quotaBytes: 12 }).storeBytes, 10);
-  t.throws(() => new KvStore({ quotaBytes: 0 }), { instanceOf: RangeError });
-});
+test(
+  'quota: a put or cas that would take the store past it is refused, nothing changed, the same answer on every ' +
+    'replica; get, del and shrinking writes still work',
+  (t) => {
+    // "k1"+"aaaa" = 6 bytes; the quota is 12 bytes of keys and values (UTF-8).
+    const a = new KvStore({ quotaBytes: 12 });
+    const b = new KvStore({ quotaBytes: 12 });
+    const log: Command[] = [
+      put('c', 1, 'k1', 'aaaa'), // 6
+      put('c', 2, 'k2', 'bbbb'), // 12: exactly the quota
+      put('c', 3, 'k3', 'c'), // 15: refused
+      cas('c', 4, 'k1', 'aaaa', 'aaaaa'), // 13: refused
+      get('c', 5, 'k2'),
+      put('c', 6, 'k1', 'é'), // "é" is 2 bytes: 4 + 6 = 10, shrinks: done
+      del('c', 7, 'k2'), // 4
+      put('c', 8, 'k3', 'cccc'), // 10: fits again
+    ];
+    const ra = feed(a, log);
+    t.deepEqual(ra, feed(b, log), 'deterministic');
+    t.deepEqual(ra[2], { status: 'quota', used: 12, quota: 12 });
+    t.deepEqual(ra[3], { status: 'quota', used: 12, quota: 12 });
+    t.deepEqual(ra[4], { status: 'ok', value: 'bbbb' });
+    t.deepEqual(ra[5], { status: 'ok', prev: 'aaaa' });
+    t.deepEqual(ra[6], { status: 'ok', prev: 'bbbb' });
+    t.deepEqual(ra[7], { status: 'ok' });
+    t.is(a.read('k1'), 'é');
+    t.is(a.storeBytes, 10);
+    // A retry of the refused put gets the same refusal (exactly once), even though it would fit now.
+    t.deepEqual(a.apply(put('c', 3, 'k3', 'c'), a.appliedIndex + 1), { status: 'stale', last: 8 });
+    // The result survives the wire, and a snapshot keeps the size.
+    t.deepEqual(decodeResult(encodeResult(ra[2]!)), { ok: true, value: ra[2]! });
+    t.is(KvStore.restore(a.snapshot(), { quotaBytes: 12 }).storeBytes, 10);
+    t.throws(() => new KvStore({ quotaBytes: 0 }), { instanceOf: RangeError });
+  },
+);
 
-test('view and KvBuilder: a store sent in pieces, or written as lines, rebuilds to an equal store; the view is frozen while the store goes on', (t) => {
-  const kv = new KvStore();
-  feed(kv, randomLog(7, 400));
-  const before = kv.snapshot();
-  const view = kv.view();
-  t.is(kv.openViews, 1);
-  // Every kind of write after the view: change, delete, delete and add back, add.
-  const keys = [...new Set(JSON.parse(new TextDecoder().decode(before)).data.map(([k]: [string]) => k) as string[])];
-  t.true(keys.length >= 3);
-  feed(kv, [
-    put('late', 1, keys[0]!, 'after the view'),
-    del('late', 2, keys[1]!),
-    del('late', 3, keys[2]!),
-    put('late', 4, keys[2]!, 'back'),
-    put('late', 5, 'new key', 'x'),
-  ]);
-  // Pieces, a small budget so there are many: keys first, then sessions, never an empty one but for an empty store.
-  const pieces = [...view.pieces(40)];
-  t.true(pieces.length > 3);
-  const b = new KvBuilder(view.applied);
-  for (const p of pieces) {
-    t.true(p.entries.length + p.sessions.length > 0);
-    for (const e of p.entries) b.entry(e);
-    for (const s of p.sessions) b.session(s);
-  }
-  t.deepEqual(b.build().snapshot(), before);
-  const fromLines = KvBuilder.fromLines([...view.lines()].map((l) => l.slice(0, -1)));
-  t.deepEqual(fromLines.snapshot(), before);
-  t.is(fromLines.storeBytes, KvStore.restore(before).storeBytes);
-  // An older snapshot (one JSON document) still loads.
-  t.deepEqual(KvBuilder.fromLines([new TextDecoder().decode(before)]).snapshot(), before);
-  t.deepEqual([...new KvStore().view().pieces(40)], [{ entries: [], sessions: [] }]);
-  // Damage is named.
-  const lines = [...view.lines()].map((l) => l.slice(0, -1));
-  t.throws(() => KvBuilder.fromLines(lines.slice(0, -1)), { instanceOf: SnapshotError, message: /cut short/ });
-  t.throws(() => KvBuilder.fromLines([lines[0]!, lines[1]!, lines[1]!]), {
-    instanceOf: SnapshotError,
-    message: /appears twice|more lines/,
-  });
-  t.throws(() => new KvBuilder(3).entry(['k', 5]), { instanceOf: SnapshotError, message: /value must be a string/ });
-  view.close();
-  t.is(kv.openViews, 0, 'a closed view no longer follows the writes');
-  t.throws(() => [...view.lines()], { message: /after close/ });
-});
+test(
+  'view and KvBuilder: a store sent in pieces, or written as lines, rebuilds to an equal store; the view is ' +
+    'frozen while the store goes on',
+  (t) => {
+    const kv = new KvStore();
+    feed(kv, randomLog(7, 400));
+    const before = kv.snapshot();
+    const view = kv.view();
+    t.is(kv.openViews, 1);
+    // Every kind of write after the view: change, delete, delete and add back, add.
+    const keys = [...new Set(JSON.parse(new TextDecoder().decode(before)).data.map(([k]: [string]) => k) as string[])];
+    t.true(keys.length >= 3);
+    feed(kv, [
+      put('late', 1, keys[0]!, 'after the view'),
+      del('late', 2, keys[1]!),
+      del('late', 3, keys[2]!),
+      put('late', 4, keys[2]!, 'back'),
+      put('late', 5, 'new key', 'x'),
+    ]);
+    // Pieces, a small budget so there are many: keys first, then sessions, never an empty one but for an empty store.
+    const pieces = [...view.pieces(40)];
+    t.true(pieces.length > 3);
+    const b = new KvBuilder(view.applied);
+    for (const p of pieces) {
+      t.true(p.entries.length + p.sessions.length > 0);
+      for (const e of p.entries) b.entry(e);
+      for (const s of p.sessions) b.session(s);
+    }
+    t.deepEqual(b.build().snapshot(), before);
+    const fromLines = KvBuilder.fromLines([...view.lines()].map((l) => l.slice(0, -1)));
+    t.deepEqual(fromLines.snapshot(), before);
+    t.is(fromLines.storeBytes, KvStore.restore(before).storeBytes);
+    // An older snapshot (one JSON document) still loads.
+    t.deepEqual(KvBuilder.fromLines([new TextDecoder().decode(before)]).snapshot(), before);
+    t.deepEqual([...new KvStore().view().pieces(40)], [{ entries: [], sessions: [] }]);
+    // Damage is named.
+    const lines = [...view.lines()].map((l) => l.slice(0, -1));
+    t.throws(() => KvBuilder.fromLines(lines.slice(0, -1)), { instanceOf: SnapshotError, message: /cut short/ });
+    t.throws(() => KvBuilder.fromLines([lines[0]!, lines[1]!, lines[1]!]), {
+      instanceOf: SnapshotError,
+      message: /appears twice|more lines/,
+    });
+    t.throws(() => new KvBuilder(3).entry(['k', 5]), { instanceOf: SnapshotError, message: /value must be a string/ });
+    view.close();
+    t.is(kv.openViews, 0, 'a closed view no longer follows the writes');
+    t.throws(() => [...view.lines()], { message: /after close/ });
+  },
+);

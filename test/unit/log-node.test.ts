@@ -166,30 +166,33 @@ test('ballots: owned round-robin, the next one is above what was seen and owned 
     }
 });
 
-test('election with 3 replicas: a timeout makes a candidate, a quorum of acks a leader, its heartbeats followers', (t) => {
-  const net = new Net(3);
-  net.tick(1, TIMING.electionTicks - 1);
-  t.is(net.node(1).role, 'follower');
-  net.tick(1);
-  t.is(net.node(1).role, 'candidate');
-  const b = net.node(1).currentBallot;
-  t.is(ballotOwner(b, 3), 1);
-  // Its own promise is on disk before the prepare goes out.
-  t.deepEqual(net.records.get(1)!.at(-1), { t: 'p', n: b });
-  const prepares = net.take((_f, _t, m) => m.type === 'prepare');
-  t.deepEqual(prepares.map((p) => p.to).sort(), [2, 3]);
-  // One ack is a quorum of 3 with its own promise.
-  net.step(2, prepares[0]!.msg);
-  net.deliver((f, to) => f === 2 && to === 1);
-  t.is(net.node(1).role, 'leader');
-  t.is(net.node(1).leader, 1);
-  t.is(net.node(2).promise, b);
-  net.tick(1, TIMING.heartbeatTicks);
-  net.deliver();
-  t.is(net.node(2).leader, 1);
-  t.is(net.node(3).leader, 1);
-  t.is(net.node(3).role, 'follower');
-});
+test(
+  'election with 3 replicas: a timeout makes a candidate, a quorum of acks a leader, its heartbeats ' + 'followers',
+  (t) => {
+    const net = new Net(3);
+    net.tick(1, TIMING.electionTicks - 1);
+    t.is(net.node(1).role, 'follower');
+    net.tick(1);
+    t.is(net.node(1).role, 'candidate');
+    const b = net.node(1).currentBallot;
+    t.is(ballotOwner(b, 3), 1);
+    // Its own promise is on disk before the prepare goes out.
+    t.deepEqual(net.records.get(1)!.at(-1), { t: 'p', n: b });
+    const prepares = net.take((_f, _t, m) => m.type === 'prepare');
+    t.deepEqual(prepares.map((p) => p.to).sort(), [2, 3]);
+    // One ack is a quorum of 3 with its own promise.
+    net.step(2, prepares[0]!.msg);
+    net.deliver((f, to) => f === 2 && to === 1);
+    t.is(net.node(1).role, 'leader');
+    t.is(net.node(1).leader, 1);
+    t.is(net.node(2).promise, b);
+    net.tick(1, TIMING.heartbeatTicks);
+    net.deliver();
+    t.is(net.node(2).leader, 1);
+    t.is(net.node(3).leader, 1);
+    t.is(net.node(3).role, 'follower');
+  },
+);
 
 test('a rejected candidate steps down; a prepare below the promise is answered with the promise', (t) => {
   const net = new Net(3);
@@ -376,33 +379,37 @@ test('after a restart (replay of its records) a replica stands above every promi
   t.is(ballotOwner(node.currentBallot, 3), 2);
 });
 
-test('replay: a "c" record takes the latest vote before it; "e" carries its value; the snapshot hides slots at or below it', (t) => {
-  const A: Batch = [cmd('a', 1)];
-  const B: Batch = [cmd('b', 1)];
-  const rec = replay(
-    [
-      { t: 'p', n: 4 },
-      { t: 'v', s: 3, n: 2, v: A },
-      { t: 'v', s: 3, n: 4, v: B },
-      { t: 'c', s: 3 },
-      { t: 'e', s: 4, v: A },
-      { t: 'v', s: 2, n: 4, v: A },
-      { t: 'c', s: 2 },
-      { t: 'p', n: 3 },
-    ],
-    2,
-  );
-  t.is(rec.promised, 4, 'a promise never goes down');
-  t.deepEqual(
-    [...rec.chosen],
-    [
-      [3, B],
-      [4, A],
-    ],
-  );
-  t.false(rec.votes.has(2));
-  t.is(rec.snapshotIndex, 2);
-});
+test(
+  'replay: a "c" record takes the latest vote before it; "e" carries its value; the snapshot hides slots at or ' +
+    'below it',
+  (t) => {
+    const A: Batch = [cmd('a', 1)];
+    const B: Batch = [cmd('b', 1)];
+    const rec = replay(
+      [
+        { t: 'p', n: 4 },
+        { t: 'v', s: 3, n: 2, v: A },
+        { t: 'v', s: 3, n: 4, v: B },
+        { t: 'c', s: 3 },
+        { t: 'e', s: 4, v: A },
+        { t: 'v', s: 2, n: 4, v: A },
+        { t: 'c', s: 2 },
+        { t: 'p', n: 3 },
+      ],
+      2,
+    );
+    t.is(rec.promised, 4, 'a promise never goes down');
+    t.deepEqual(
+      [...rec.chosen],
+      [
+        [3, B],
+        [4, A],
+      ],
+    );
+    t.false(rec.votes.has(2));
+    t.is(rec.snapshotIndex, 2);
+  },
+);
 
 test('a slot is never applied before every earlier slot', (t) => {
   const net = new Net(3);
@@ -553,44 +560,47 @@ test('a follower forwards commands to the leader it knows; with none known they 
   t.is(net.learned.get(2)!.get(1), JSON.stringify([cmd('b', 1)]));
 });
 
-test('a candidate hands new commands and reads back at once; commands pending from its leadership stay and get slots', (t) => {
-  // Alone (its prepares lost), replica 2 stands: it knows no leader.
-  const lone = new Net(3);
-  lone.tick(2, TIMING.electionTicks);
-  lone.take(() => true);
-  t.is(lone.node(2).role, 'candidate');
-  lone.propose(2, [cmd('a', 1)]);
-  t.deepEqual(lone.unplaced.get(2), [cmd('a', 1)], 'a new command comes back unplaced, not parked');
-  lone.node(2).read([5]);
-  lone.drain(2);
-  t.deepEqual(lone.unreadable.get(2), [5], 'and a read comes back unreadable');
+test(
+  'a candidate hands new commands and reads back at once; commands pending from its leadership stay and ' + 'get slots',
+  (t) => {
+    // Alone (its prepares lost), replica 2 stands: it knows no leader.
+    const lone = new Net(3);
+    lone.tick(2, TIMING.electionTicks);
+    lone.take(() => true);
+    t.is(lone.node(2).role, 'candidate');
+    lone.propose(2, [cmd('a', 1)]);
+    t.deepEqual(lone.unplaced.get(2), [cmd('a', 1)], 'a new command comes back unplaced, not parked');
+    lone.node(2).read([5]);
+    lone.drain(2);
+    t.deepEqual(lone.unreadable.get(2), [5], 'and a read comes back unreadable');
 
-  // A leader with its window full holds a command pending, then meets a
-  // higher promise and stands again (rescout): that command stays.
-  const net = new Net(3, { ...TIMING, window: 1 });
-  const b1 = net.elect(1);
-  net.take(() => true);
-  net.propose(1, [cmd('b', 1)]);
-  net.propose(1, [cmd('c', 1)]);
-  const [accept] = net.take((_f, to, m) => to === 2 && m.type === 'accept');
-  net.take(() => true);
-  net.step(1, { type: 'accept_ack', from: 2, n: b1, slot: (accept!.msg as Msg<'accept'>).slot, promised: b1 + 30 });
-  t.is(net.node(1).role, 'candidate');
-  net.propose(1, [cmd('d', 1)]);
-  t.deepEqual(net.unplaced.get(1), [cmd('d', 1)], 'only the new command comes back');
-  // It wins at its new ballot: the command it held gets a slot.
-  net.deliver();
-  for (let i = 0; i < 5 && ![...net.learned.get(1)!.values()].some((v) => v.includes('"c"')); i++) {
-    net.tick(1);
+    // A leader with its window full holds a command pending, then meets a
+    // higher promise and stands again (rescout): that command stays.
+    const net = new Net(3, { ...TIMING, window: 1 });
+    const b1 = net.elect(1);
+    net.take(() => true);
+    net.propose(1, [cmd('b', 1)]);
+    net.propose(1, [cmd('c', 1)]);
+    const [accept] = net.take((_f, to, m) => to === 2 && m.type === 'accept');
+    net.take(() => true);
+    net.step(1, { type: 'accept_ack', from: 2, n: b1, slot: (accept!.msg as Msg<'accept'>).slot, promised: b1 + 30 });
+    t.is(net.node(1).role, 'candidate');
+    net.propose(1, [cmd('d', 1)]);
+    t.deepEqual(net.unplaced.get(1), [cmd('d', 1)], 'only the new command comes back');
+    // It wins at its new ballot: the command it held gets a slot.
     net.deliver();
-  }
-  t.is(net.node(1).role, 'leader');
-  t.true(
-    [...net.learned.get(1)!.values()].some((v) => v.includes('"c":"c"')),
-    `learned ${JSON.stringify([...net.learned.get(1)!])}`,
-  );
-  t.false([...net.learned.get(1)!.values()].some((v) => v.includes('"c":"d"')));
-});
+    for (let i = 0; i < 5 && ![...net.learned.get(1)!.values()].some((v) => v.includes('"c"')); i++) {
+      net.tick(1);
+      net.deliver();
+    }
+    t.is(net.node(1).role, 'leader');
+    t.true(
+      [...net.learned.get(1)!.values()].some((v) => v.includes('"c":"c"')),
+      `learned ${JSON.stringify([...net.learned.get(1)!])}`,
+    );
+    t.false([...net.learned.get(1)!.values()].some((v) => v.includes('"c":"d"')));
+  },
+);
 
 test('a leader that learns slots from a catch-up reply does not make followers learn its own losing proposal', (t) => {
   // Five replicas. Replica 1 leads at ballot 1 and proposes Y for slot 1;
@@ -643,66 +653,73 @@ test('a leader or candidate that installs a snapshot stops leading at its ballot
 
 // ---- reads by index ---------------------------------------------------------
 
-test('a read at the leader waits for a quorum to ack a heartbeat sent after it; its index covers the slots proposed but not yet chosen', (t) => {
-  const net = new Net(3);
-  const b = net.elect(1);
-  net.propose(1, [cmd('a', 1)]);
-  net.deliver();
-  // Slot 2 is proposed; its accepts are still in the mail.
-  net.propose(1, [cmd('a', 2)]);
-  const accepts = net.take((_f, _t, m) => m.type === 'accept');
-  t.is(accepts.length, 2);
-  net.node(1).read([7]);
-  net.drain(1);
-  t.deepEqual(net.reads.get(1), [], 'not before the round');
-  const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
-  t.deepEqual(hb.map((h) => h.to).sort(), [2, 3]);
-  const r = (hb[0]!.msg as Msg<'heartbeat'>).r;
-  t.true(r !== undefined);
-  // An ack to a plain heartbeat, or to another round, does not count.
-  net.step(1, { type: 'heartbeat_ack', from: 2, n: b });
-  net.step(1, { type: 'heartbeat_ack', from: 2, n: b, r: r! - 1 });
-  t.deepEqual(net.reads.get(1), []);
-  // A quorum (the leader and replica 2) at this round and ballot does.
-  net.step(2, hb.find((h) => h.to === 2)!.msg);
-  net.deliver((f, to, m) => f === 2 && to === 1 && m.type === 'heartbeat_ack');
-  t.deepEqual(net.reads.get(1), [{ id: 7, index: 2 }], 'index 2: slot 2 was proposed before the read came');
-});
+test(
+  'a read at the leader waits for a quorum to ack a heartbeat sent after it; its index covers the slots ' +
+    'proposed but not yet chosen',
+  (t) => {
+    const net = new Net(3);
+    const b = net.elect(1);
+    net.propose(1, [cmd('a', 1)]);
+    net.deliver();
+    // Slot 2 is proposed; its accepts are still in the mail.
+    net.propose(1, [cmd('a', 2)]);
+    const accepts = net.take((_f, _t, m) => m.type === 'accept');
+    t.is(accepts.length, 2);
+    net.node(1).read([7]);
+    net.drain(1);
+    t.deepEqual(net.reads.get(1), [], 'not before the round');
+    const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
+    t.deepEqual(hb.map((h) => h.to).sort(), [2, 3]);
+    const r = (hb[0]!.msg as Msg<'heartbeat'>).r;
+    t.true(r !== undefined);
+    // An ack to a plain heartbeat, or to another round, does not count.
+    net.step(1, { type: 'heartbeat_ack', from: 2, n: b });
+    net.step(1, { type: 'heartbeat_ack', from: 2, n: b, r: r! - 1 });
+    t.deepEqual(net.reads.get(1), []);
+    // A quorum (the leader and replica 2) at this round and ballot does.
+    net.step(2, hb.find((h) => h.to === 2)!.msg);
+    net.deliver((f, to, m) => f === 2 && to === 1 && m.type === 'heartbeat_ack');
+    t.deepEqual(net.reads.get(1), [{ id: 7, index: 2 }], 'index 2: slot 2 was proposed before the read came');
+  },
+);
 
-test('a read arriving during a round waits for the next one; a lost round is asked again by the next heartbeat', (t) => {
-  const net = new Net(3);
-  net.elect(1);
-  net.node(1).read([1]);
-  net.drain(1);
-  net.take(() => true); // the round's heartbeats are lost
-  net.node(1).read([2]);
-  net.drain(1);
-  t.deepEqual(
-    net.take(() => true),
-    [],
-    'one round at a time',
-  );
-  net.tick(1, TIMING.heartbeatTicks);
-  const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
-  t.true(
-    hb.every((h) => (h.msg as Msg<'heartbeat'>).r !== undefined),
-    'the periodic heartbeat carries the round',
-  );
-  net.step(2, hb[0]!.msg);
-  net.deliver((_f, _t, m) => m.type === 'heartbeat_ack');
-  t.deepEqual(
-    net.reads.get(1)!.map((x) => x.id),
-    [1],
-  );
-  // The next round, for read 2, started as soon as the first was confirmed
-  // (its heartbeats were dropped above; the periodic one asks again).
-  net.tick(1, TIMING.heartbeatTicks);
-  net.deliver();
-  t.deepEqual(
-    net.reads.get(1)!.map((x) => x.id),
-    [1, 2],
-  );
-});
+test(
+  'a read arriving during a round waits for the next one; a lost round is asked again by the next ' + 'heartbeat',
+  (t) => {
+    const net = new Net(3);
+    net.elect(1);
+    net.node(1).read([1]);
+    net.drain(1);
+    net.take(() => true); // the round's heartbeats are lost
+    net.node(1).read([2]);
+    net.drain(1);
+    t.deepEqual(
+      net.take(() => true),
+      [],
+      'one round at a time',
+    );
+    net.tick(1, TIMING.heartbeatTicks);
+    const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
+    t.true(
+      hb.every((h) => (h.msg as Msg<'heartbeat'>).r !== undefined),
+      'the periodic heartbeat carries the round',
+    );
+    net.step(2, hb[0]!.msg);
+    net.deliver((_f, _t, m) => m.type === 'heartbeat_ack');
+    t.deepEqual(
+      net.reads.get(1)!.map((x) => x.id),
+      [1],
+    );
+    // The next round, for read 2, started as soon as the first was confirmed
+    // (its heartbeats were dropped above; the periodic one asks again).
+    net.tick(1, TIMING.heartbeatTicks);
+    net.deliver();
+    t.deepEqual(
+      net.reads.get(1)!.map((x) => x.id),
+      [1, 2],
+    );
+  },
+);
 
 test('a deposed leader does not answer reads: the acks carry the higher promise and it runs phase 1 again', (t) => {
   const net = new Net(3);
@@ -736,11 +753,8 @@ test('a deposed leader does not answer reads: the acks carry the higher promise 
     net.tick(3);
     net.deliver();
   }
-  t.is(
-    net.reads.get(1)!.length,
-    1,
-    `roles ${[1, 2, 3].map((id) => `${net.node(id).role}@${net.node(id).currentBallot}/${net.node(id).leader}`).join(' ')}`,
-  );
+  const roles = [1, 2, 3].map((id) => `${net.node(id).role}@${net.node(id).currentBallot}/${net.node(id).leader}`);
+  t.is(net.reads.get(1)!.length, 1, `roles ${roles.join(' ')}`);
   t.true(net.reads.get(1)![0]!.index >= 2);
 });
 
@@ -803,96 +817,103 @@ test('compaction keeps at most keepBytes of chosen values behind the snapshot', 
   t.truthy(net.node(2).chosenAt(3));
 });
 
-test('a restarted follower whose read ids start again at 1 is not answered by a round confirmed for its earlier life', (t) => {
-  const net = new Net(3);
-  const b = net.elect(1);
-  net.tick(1, TIMING.heartbeatTicks);
-  net.deliver();
-  net.propose(1, [cmd('a', 1)]);
-  net.deliver();
-  t.deepEqual(net.applied.get(2), [1]);
-  // Life 1 of replica 2: read id 1 goes to the leader, which starts a round (index 1).
-  net.node(2).read([1]);
-  net.drain(2);
-  const [ask] = net.take((_f, _t, m) => m.type === 'read_index');
-  net.step(1, ask!.msg);
-  const hbs = net.take((_f, _t, m) => m.type === 'heartbeat' && (m as Msg<'heartbeat'>).r !== undefined);
-  t.is(hbs.length, 2);
-  // A write W is chosen with replica 3 and acknowledged at the leader (slot 2); replica 2 misses it.
-  net.propose(1, [cmd('w', 1)]);
-  net.deliver((_f, to) => to !== 2);
-  t.deepEqual(net.applied.get(1), [1, 2], 'W applied (acknowledged) at the leader');
-  net.take(() => true); // anything still addressed to replica 2 is lost with its old life
-  // Replica 2 restarts from its records; its shell counts read ids from 1 again (ReplicaDaemon.readIds).
-  net.boot(2, replay(net.records.get(2)!));
-  net.step(2, { type: 'heartbeat', from: 1, n: b, commit: 2 }); // follows the leader again (an ordinary heartbeat)
-  net.take((f) => f === 2);
-  // The new life's first read, invoked after W was acknowledged, also gets id 1.
-  net.node(2).read([1]);
-  net.drain(2);
-  net.take((_f, _t, m) => m.type === 'read_index'); // its own ask is slow
-  // The old round's heartbeat reaches 3; its ack confirms the round, whose answer carries id 1, index 1.
-  net.step(3, hbs.find((h) => h.to === 3)!.msg);
-  net.deliver();
-  t.deepEqual(net.reads.get(2), [], 'the answer names the earlier life: ignored');
-  // Its own ask, when it arrives, gets an index that covers W.
-  net.node(2).read([2]);
-  net.drain(2);
-  net.deliver();
-  t.true(
-    net.reads.get(2)!.every((r) => r.index >= 2),
-    JSON.stringify(net.reads.get(2)),
-  );
-});
+test(
+  'a restarted follower whose read ids start again at 1 is not answered by a round confirmed for its ' + 'earlier life',
+  (t) => {
+    const net = new Net(3);
+    const b = net.elect(1);
+    net.tick(1, TIMING.heartbeatTicks);
+    net.deliver();
+    net.propose(1, [cmd('a', 1)]);
+    net.deliver();
+    t.deepEqual(net.applied.get(2), [1]);
+    // Life 1 of replica 2: read id 1 goes to the leader, which starts a round (index 1).
+    net.node(2).read([1]);
+    net.drain(2);
+    const [ask] = net.take((_f, _t, m) => m.type === 'read_index');
+    net.step(1, ask!.msg);
+    const hbs = net.take((_f, _t, m) => m.type === 'heartbeat' && (m as Msg<'heartbeat'>).r !== undefined);
+    t.is(hbs.length, 2);
+    // A write W is chosen with replica 3 and acknowledged at the leader (slot 2); replica 2 misses it.
+    net.propose(1, [cmd('w', 1)]);
+    net.deliver((_f, to) => to !== 2);
+    t.deepEqual(net.applied.get(1), [1, 2], 'W applied (acknowledged) at the leader');
+    net.take(() => true); // anything still addressed to replica 2 is lost with its old life
+    // Replica 2 restarts from its records; its shell counts read ids from 1 again (ReplicaDaemon.readIds).
+    net.boot(2, replay(net.records.get(2)!));
+    net.step(2, { type: 'heartbeat', from: 1, n: b, commit: 2 }); // follows the leader again (an ordinary heartbeat)
+    net.take((f) => f === 2);
+    // The new life's first read, invoked after W was acknowledged, also gets id 1.
+    net.node(2).read([1]);
+    net.drain(2);
+    net.take((_f, _t, m) => m.type === 'read_index'); // its own ask is slow
+    // The old round's heartbeat reaches 3; its ack confirms the round, whose answer carries id 1, index 1.
+    net.step(3, hbs.find((h) => h.to === 3)!.msg);
+    net.deliver();
+    t.deepEqual(net.reads.get(2), [], 'the answer names the earlier life: ignored');
+    // Its own ask, when it arrives, gets an index that covers W.
+    net.node(2).read([2]);
+    net.drain(2);
+    net.deliver();
+    t.true(
+      net.reads.get(2)!.every((r) => r.index >= 2),
+      JSON.stringify(net.reads.get(2)),
+    );
+  },
+);
 
-test('an ack to a heartbeat from an earlier life of the leader, answered with a promise equal to its new ballot, confirms no read round', (t) => {
-  const net = new Net(3);
-  net.elect(1);
-  net.tick(1, TIMING.heartbeatTicks);
-  net.deliver();
-  net.propose(1, [cmd('a', 1)]);
-  net.deliver();
-  // Life 1 of the leader starts read round r=1; its heartbeat to 2 is delayed.
-  net.node(1).read([1]);
-  net.drain(1);
-  const [oldHb] = net.take((_f, to, m) => to === 2 && m.type === 'heartbeat' && (m as Msg<'heartbeat'>).r === 1);
-  net.take(() => true);
-  // Replica 1 restarts and is elected again at a higher ballot b2 (round counter back to 0).
-  net.boot(1, replay(net.records.get(1)!));
-  const b2 = net.elect(1);
-  net.tick(1, TIMING.heartbeatTicks);
-  net.deliver();
-  // The delayed heartbeat (life 1, r=1) reaches 2, which answers with its promise b2 and echoes r=1.
-  net.step(2, oldHb!.msg);
-  const [staleAck] = net.take((f, to, m) => f === 2 && to === 1 && m.type === 'heartbeat_ack');
-  t.like(staleAck!.msg, { n: b2 });
-  t.is((staleAck!.msg as Msg<'heartbeat_ack'>).r, undefined, 'a rejection echoes no round');
-  // Replica 1 is cut off; 2 and 3 elect 3, which chooses and applies W (acknowledged).
-  const cut = (f: PeerId, to: PeerId): boolean => f !== 1 && to !== 1;
-  for (let i = 0; i < 40 && net.node(3).role !== 'leader'; i++) {
-    net.tick(3);
-    net.tick(2);
+test(
+  'an ack to a heartbeat from an earlier life of the leader, answered with a promise equal to its new ballot, ' +
+    'confirms no read round',
+  (t) => {
+    const net = new Net(3);
+    net.elect(1);
+    net.tick(1, TIMING.heartbeatTicks);
+    net.deliver();
+    net.propose(1, [cmd('a', 1)]);
+    net.deliver();
+    // Life 1 of the leader starts read round r=1; its heartbeat to 2 is delayed.
+    net.node(1).read([1]);
+    net.drain(1);
+    const [oldHb] = net.take((_f, to, m) => to === 2 && m.type === 'heartbeat' && (m as Msg<'heartbeat'>).r === 1);
+    net.take(() => true);
+    // Replica 1 restarts and is elected again at a higher ballot b2 (round counter back to 0).
+    net.boot(1, replay(net.records.get(1)!));
+    const b2 = net.elect(1);
+    net.tick(1, TIMING.heartbeatTicks);
+    net.deliver();
+    // The delayed heartbeat (life 1, r=1) reaches 2, which answers with its promise b2 and echoes r=1.
+    net.step(2, oldHb!.msg);
+    const [staleAck] = net.take((f, to, m) => f === 2 && to === 1 && m.type === 'heartbeat_ack');
+    t.like(staleAck!.msg, { n: b2 });
+    t.is((staleAck!.msg as Msg<'heartbeat_ack'>).r, undefined, 'a rejection echoes no round');
+    // Replica 1 is cut off; 2 and 3 elect 3, which chooses and applies W (acknowledged).
+    const cut = (f: PeerId, to: PeerId): boolean => f !== 1 && to !== 1;
+    for (let i = 0; i < 40 && net.node(3).role !== 'leader'; i++) {
+      net.tick(3);
+      net.tick(2);
+      net.deliver(cut);
+    }
+    t.is(net.node(3).role, 'leader');
+    net.take((f, to) => !cut(f, to));
+    net.propose(3, [cmd('w', 1)]);
     net.deliver(cut);
-  }
-  t.is(net.node(3).role, 'leader');
-  net.take((f, to) => !cut(f, to));
-  net.propose(3, [cmd('w', 1)]);
-  net.deliver(cut);
-  const wSlot = Math.max(...net.applied.get(3)!);
-  t.true(net.learned.get(3)!.get(wSlot)!.includes('"w"'), 'W chosen and applied at the new leader');
-  t.is(net.node(1).role, 'leader', 'replica 1 does not know yet');
-  // A read arrives at replica 1 after W was acknowledged: round r=1 of life 2; its heartbeats are lost.
-  net.node(1).read([7]);
-  net.drain(1);
-  net.take(() => true);
-  // The stale ack arrives: it confirms nothing.
-  net.step(1, staleAck!.msg);
-  t.is(
-    net.reads.get(1)!.find((x) => x.id === 7),
-    undefined,
-    'read 7 is not confirmed: no replica heard its round',
-  );
-});
+    const wSlot = Math.max(...net.applied.get(3)!);
+    t.true(net.learned.get(3)!.get(wSlot)!.includes('"w"'), 'W chosen and applied at the new leader');
+    t.is(net.node(1).role, 'leader', 'replica 1 does not know yet');
+    // A read arrives at replica 1 after W was acknowledged: round r=1 of life 2; its heartbeats are lost.
+    net.node(1).read([7]);
+    net.drain(1);
+    net.take(() => true);
+    // The stale ack arrives: it confirms nothing.
+    net.step(1, staleAck!.msg);
+    t.is(
+      net.reads.get(1)!.find((x) => x.id === 7),
+      undefined,
+      'read 7 is not confirmed: no replica heard its round',
+    );
+  },
+);
 
 // ---- recovery of a replica that lost its disk (src/log/recovery.ts) ---------
 
@@ -954,32 +975,35 @@ test('a majority of answers is not enough: it waits for every other replica', (t
   );
 });
 
-test('recovered: the highest promise, the highest-ballot vote per slot and the chosen values, then it votes again', (t) => {
-  const { net, b } = wipedThird(3);
-  // Slot 4 is voted for by the leader only (its accepts are lost): not chosen, but a vote to adopt.
-  net.propose(1, [cmd('only-on-1', 1)]);
-  net.take((f, _to, m) => f === 1 && m.type === 'accept');
-  net.deliver();
-  const n3 = net.node(3);
-  t.is(n3.recovering, null, 'every replica answered and it caught up');
-  t.is(net.rejoined.get(3), 1);
-  t.true(n3.promise >= b, `promise ${n3.promise} covers ballot ${b}`);
-  t.is(n3.commit, 4, 'slots 1-3 learned');
-  t.true(
-    net.records.get(3)!.some((r) => r.t === 'v' && r.s === 4 && r.n === b),
-    'the vote for slot 4 is written as its own',
-  );
-  // It votes again: the leader's resent accept is acked.
-  net.tick(1, TIMING.resendTicks);
-  const [accept] = net.take((f, to, m) => f === 1 && to === 3 && m.type === 'accept');
-  net.step(3, accept!.msg);
-  t.like(net.take((f, _to, m) => f === 3 && m.type === 'accept_ack')[0]?.msg, {
-    type: 'accept_ack',
-    n: b,
-    slot: 4,
-    promised: b,
-  });
-});
+test(
+  'recovered: the highest promise, the highest-ballot vote per slot and the chosen values, then it ' + 'votes again',
+  (t) => {
+    const { net, b } = wipedThird(3);
+    // Slot 4 is voted for by the leader only (its accepts are lost): not chosen, but a vote to adopt.
+    net.propose(1, [cmd('only-on-1', 1)]);
+    net.take((f, _to, m) => f === 1 && m.type === 'accept');
+    net.deliver();
+    const n3 = net.node(3);
+    t.is(n3.recovering, null, 'every replica answered and it caught up');
+    t.is(net.rejoined.get(3), 1);
+    t.true(n3.promise >= b, `promise ${n3.promise} covers ballot ${b}`);
+    t.is(n3.commit, 4, 'slots 1-3 learned');
+    t.true(
+      net.records.get(3)!.some((r) => r.t === 'v' && r.s === 4 && r.n === b),
+      'the vote for slot 4 is written as its own',
+    );
+    // It votes again: the leader's resent accept is acked.
+    net.tick(1, TIMING.resendTicks);
+    const [accept] = net.take((f, to, m) => f === 1 && to === 3 && m.type === 'accept');
+    net.step(3, accept!.msg);
+    t.like(net.take((f, _to, m) => f === 3 && m.type === 'accept_ack')[0]?.msg, {
+      type: 'accept_ack',
+      n: b,
+      slot: 4,
+      promised: b,
+    });
+  },
+);
 
 test('a prepare_ack that echoes an earlier life of the candidate is not counted', (t) => {
   const net = new Net(3);

@@ -15,32 +15,38 @@ function violations(s: LogWorldSweep): string[] {
   return s.violations.map((v) => `seed ${v.seed}: ${v.kind}: ${v.violation}\n  ${v.trace.slice(-15).join('\n  ')}`);
 }
 
-test('300 seeds of 5 replicas: no violation, every history linearizable, and everyone converges once faults stop', (t) => {
-  const s = sweepLogWorld(1, 300);
-  t.deepEqual(violations(s), []);
-  t.is(s.live, s.runs, s.notLive.map((r) => `seed ${r.seed}: ${r.notLive}`).join('\n'));
-  t.is(s.lincheckUnknown, 0, 'every history fully checked');
-  // Real work, and every mechanism exercised.
-  const c = s.stats;
-  t.true(s.ops.ok > 50_000 && s.slots > 50_000, `${s.ops.ok} ok ops, ${s.slots} slots`);
-  t.true(s.ops.info > 0 && s.ops.fail > 0, 'some ops end unknown, some cas fail');
-  t.true(c.midReadyCrashes > 100, `${c.midReadyCrashes} crashes in the middle of a Ready`);
-  t.true(c.snapshotsInstalled > 100, `${c.snapshotsInstalled} snapshots installed`);
-  t.true(c.entriesDelivered > 1000, `${c.entriesDelivered} entries replies`);
-  t.true(c.multiCommandSlots > 1000, `${c.multiCommandSlots} batched slots`);
-  t.true(c.forwards > 1000 && c.unplaced > 100 && c.retries > 1000, 'forwards, unplaced commands and client retries');
-  t.true(c.catchUpToNonFollower > 10, `${c.catchUpToNonFollower} catch-up replies reaching a leader or candidate`);
-  t.true(
-    c.wipes > 20 && c.corruptions > 50 && c.damagedSnapshots > 10,
-    `${c.wipes} wiped disks, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots`,
-  );
-  t.true(c.rejoins > 5 * s.runs, `${c.rejoins} recoveries finished (every replica's first start is one)`);
-  t.log(
-    `${s.runs} seeds in ${s.seconds.toFixed(1)} s: ${s.ops.ok} ok / ${s.ops.fail} fail / ${s.ops.info} info ops, ${s.slots} slots, live ${s.live}/${s.runs}; ` +
-      `${c.crashes} crashes (${c.midReadyCrashes} mid-Ready), ${c.snapshotsInstalled} snapshots installed, ${c.partitions} partitions; ` +
-      `${c.wipes} wipes, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots, ${c.rejoins} recoveries`,
-  );
-});
+test(
+  '300 seeds of 5 replicas: no violation, every history linearizable, and everyone converges once ' + 'faults stop',
+  (t) => {
+    const s = sweepLogWorld(1, 300);
+    t.deepEqual(violations(s), []);
+    t.is(s.live, s.runs, s.notLive.map((r) => `seed ${r.seed}: ${r.notLive}`).join('\n'));
+    t.is(s.lincheckUnknown, 0, 'every history fully checked');
+    // Real work, and every mechanism exercised.
+    const c = s.stats;
+    t.true(s.ops.ok > 50_000 && s.slots > 50_000, `${s.ops.ok} ok ops, ${s.slots} slots`);
+    t.true(s.ops.info > 0 && s.ops.fail > 0, 'some ops end unknown, some cas fail');
+    t.true(c.midReadyCrashes > 100, `${c.midReadyCrashes} crashes in the middle of a Ready`);
+    t.true(c.snapshotsInstalled > 100, `${c.snapshotsInstalled} snapshots installed`);
+    t.true(c.entriesDelivered > 1000, `${c.entriesDelivered} entries replies`);
+    t.true(c.multiCommandSlots > 1000, `${c.multiCommandSlots} batched slots`);
+    t.true(c.forwards > 1000 && c.unplaced > 100 && c.retries > 1000, 'forwards, unplaced commands and client retries');
+    t.true(c.catchUpToNonFollower > 10, `${c.catchUpToNonFollower} catch-up replies reaching a leader or candidate`);
+    t.true(
+      c.wipes > 20 && c.corruptions > 50 && c.damagedSnapshots > 10,
+      `${c.wipes} wiped disks, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots`,
+    );
+    t.true(c.rejoins > 5 * s.runs, `${c.rejoins} recoveries finished (every replica's first start is one)`);
+    t.log(
+      `${s.runs} seeds in ${s.seconds.toFixed(1)} s: ${s.ops.ok} ok / ${s.ops.fail} fail / ${s.ops.info} info ops, ` +
+        `${s.slots} slots, live ${s.live}/${s.runs}; ` +
+        `${c.crashes} crashes (${c.midReadyCrashes} mid-Ready), ${c.snapshotsInstalled} snapshots installed, ` +
+        `${c.partitions} partitions; ` +
+        `${c.wipes} wipes, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots, ${c.rejoins}` +
+        ` recoveries`,
+    );
+  },
+);
 
 test('200 seeds of 3 replicas: no violation, everyone converges', (t) => {
   const s = sweepLogWorld(10_001, 200, { replicas: 3 });
@@ -90,41 +96,55 @@ for (const c of CONTROLS) {
   });
 }
 
-test('negative control: restarting with an empty disk does visible damage (two values for a slot, or a non-linearizable history) within 50 seeds of 3 replicas', (t) => {
-  // With 5 replicas one forgetful acceptor seldom matters (about 1 seed in 40); with 3, about 2 in 5.
-  const s = sweepLogWorld(1, 50, { variant: 'forgetLog', replicas: 3, stopAtFirst: true, durabilityChecks: false });
-  const first = s.violations[0];
-  t.truthy(first, `forgetLog did no visible damage in ${s.runs} seeds`);
-  t.not(first?.kind, 'durability');
-  t.log(
-    `forgetLog, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`,
-  );
-});
-
-for (const variant of ['voteAtOnce', 'corruptAsTorn'] as const) {
-  test(`negative control: ${variant} does visible damage (two values for a slot, or a non-linearizable history) within 60 seeds of 3 replicas`, (t) => {
-    const s = sweepLogWorld(1, 60, { variant, replicas: 3, stopAtFirst: true, durabilityChecks: false });
+test(
+  'negative control: restarting with an empty disk does visible damage (two values for a slot, or a ' +
+    'non-linearizable history) within 50 seeds of 3 replicas',
+  (t) => {
+    // With 5 replicas one forgetful acceptor seldom matters (about 1 seed in 40); with 3, about 2 in 5.
+    const s = sweepLogWorld(1, 50, { variant: 'forgetLog', replicas: 3, stopAtFirst: true, durabilityChecks: false });
     const first = s.violations[0];
-    t.truthy(first, `${variant} did no visible damage in ${s.runs} seeds`);
+    t.truthy(first, `forgetLog did no visible damage in ${s.runs} seeds`);
     t.not(first?.kind, 'durability');
     t.log(
-      `${variant}, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`,
+      `forgetLog, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ` +
+        `${first?.violation?.slice(0, 200)}`,
     );
-  });
+  },
+);
+
+for (const variant of ['voteAtOnce', 'corruptAsTorn'] as const) {
+  test(
+    `negative control: ${variant} does visible damage (two values for a slot, or a non-linearizable history) ` +
+      `within 60 seeds of 3 replicas`,
+    (t) => {
+      const s = sweepLogWorld(1, 60, { variant, replicas: 3, stopAtFirst: true, durabilityChecks: false });
+      const first = s.violations[0];
+      t.truthy(first, `${variant} did no visible damage in ${s.runs} seeds`);
+      t.not(first?.kind, 'durability');
+      t.log(
+        `${variant}, durability checks off: caught at seed ${first?.seed} (${first?.kind}): ` +
+          `${first?.violation?.slice(0, 200)}`,
+      );
+    },
+  );
 }
 
-test('negative control: recovery that ends on a majority of answers (one other replica of 3) chooses two values for a slot within 150 seeds', (t) => {
-  const s = sweepLogWorld(1, 150, {
-    variant: 'fewRecoverers',
-    replicas: 3,
-    stopAtFirst: true,
-    durabilityChecks: false,
-  });
-  const first = s.violations[0];
-  t.truthy(first, `fewRecoverers survived ${s.runs} seeds`);
-  t.not(first?.kind, 'durability');
-  t.log(`fewRecoverers: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
-});
+test(
+  'negative control: recovery that ends on a majority of answers (one other replica of 3) chooses two values ' +
+    'for a slot within 150 seeds',
+  (t) => {
+    const s = sweepLogWorld(1, 150, {
+      variant: 'fewRecoverers',
+      replicas: 3,
+      stopAtFirst: true,
+      durabilityChecks: false,
+    });
+    const first = s.violations[0];
+    t.truthy(first, `fewRecoverers survived ${s.runs} seeds`);
+    t.not(first?.kind, 'durability');
+    t.log(`fewRecoverers: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
+  },
+);
 
 test('a single run reports its shape, work and liveness', (t) => {
   const r = runLogWorld({ seed: 42, replicas: 3 });

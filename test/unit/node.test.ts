@@ -125,46 +125,49 @@ test('durable state is persisted before any message that depends on it', (t) => 
   t.deepEqual(states.at(-1)!.chosen, { n: 1, v: 'X' }, 'a learned value is durable too');
 });
 
-test('a lost chose is retransmitted, silently, until every acceptor and learner confirms; copies print nothing new', (t) => {
-  const net = new MemNet(TC1);
-  net.down.add(5); // the learner's chose is lost, on a connection that stays up
-  net.propose(1, 'X');
-  net.run();
-  t.false(
-    net.logs.get(5)!.some((l) => l.includes('"chose"')),
-    'the learner missed it',
-  );
-  const p1 = net.node(1).proposer(1)!;
-  t.deepEqual(p1.awaitingConfirmation, [5], 'the acceptors confirmed; the learner did not');
-  net.down.delete(5);
-  const linesBefore = net.logs.get(1)!.length;
-  const wait = p1.waits.resend;
-  t.is(wait, 38, 'the first retransmission is due in [250, 500] ms: 38 ticks of 10 ms at rng 0.5');
-  for (let i = 1; i < wait; i++) net.node(1).tick();
-  t.false(net.node(1).hasReady, 'nothing before it is due');
-  net.node(1).tick();
-  const retry = net.node(1).ready();
-  net.node(1).advance();
-  t.deepEqual(retry.messages, [{ to: [5], msg: { type: 'chose', from: 1, n: 1, v: 'X' }, silent: true }]);
-  t.deepEqual(retry.lines, [], 'the retransmission prints no sent line');
-  t.is(p1.waits.resend, 75, 'and the next one is due later');
-  net.flush(1);
-  for (const m of retry.messages) net.node(5).step(m.msg);
-  net.flush(5);
-  net.run();
-  t.deepEqual(
-    net.logs.get(5),
-    [L(1, 'received', 'chose', 'X', 1), L(5, 'chose', 'chose', 'X', 1)],
-    'one received chose and one chose line',
-  );
-  t.is(net.logs.get(1)!.length, linesBefore, 'the retransmission printed no sent line');
-  t.deepEqual(p1.awaitingConfirmation, [], 'everyone confirmed');
-  t.is(p1.waits.resend, 0, 'so nothing more is sent');
-  // A duplicate that still arrives (say the ack was lost) is confirmed again but prints nothing.
-  const dup = stepped(net.node(5), { type: 'chose', from: 1, n: 1, v: 'X' });
-  t.deepEqual(dup.messages, [{ to: [1], msg: { type: 'chose_ack', from: 5, n: 1 }, silent: true }]);
-  t.deepEqual(dup.lines, []);
-});
+test(
+  'a lost chose is retransmitted, silently, until every acceptor and learner confirms; copies print ' + 'nothing new',
+  (t) => {
+    const net = new MemNet(TC1);
+    net.down.add(5); // the learner's chose is lost, on a connection that stays up
+    net.propose(1, 'X');
+    net.run();
+    t.false(
+      net.logs.get(5)!.some((l) => l.includes('"chose"')),
+      'the learner missed it',
+    );
+    const p1 = net.node(1).proposer(1)!;
+    t.deepEqual(p1.awaitingConfirmation, [5], 'the acceptors confirmed; the learner did not');
+    net.down.delete(5);
+    const linesBefore = net.logs.get(1)!.length;
+    const wait = p1.waits.resend;
+    t.is(wait, 38, 'the first retransmission is due in [250, 500] ms: 38 ticks of 10 ms at rng 0.5');
+    for (let i = 1; i < wait; i++) net.node(1).tick();
+    t.false(net.node(1).hasReady, 'nothing before it is due');
+    net.node(1).tick();
+    const retry = net.node(1).ready();
+    net.node(1).advance();
+    t.deepEqual(retry.messages, [{ to: [5], msg: { type: 'chose', from: 1, n: 1, v: 'X' }, silent: true }]);
+    t.deepEqual(retry.lines, [], 'the retransmission prints no sent line');
+    t.is(p1.waits.resend, 75, 'and the next one is due later');
+    net.flush(1);
+    for (const m of retry.messages) net.node(5).step(m.msg);
+    net.flush(5);
+    net.run();
+    t.deepEqual(
+      net.logs.get(5),
+      [L(1, 'received', 'chose', 'X', 1), L(5, 'chose', 'chose', 'X', 1)],
+      'one received chose and one chose line',
+    );
+    t.is(net.logs.get(1)!.length, linesBefore, 'the retransmission printed no sent line');
+    t.deepEqual(p1.awaitingConfirmation, [], 'everyone confirmed');
+    t.is(p1.waits.resend, 0, 'so nothing more is sent');
+    // A duplicate that still arrives (say the ack was lost) is confirmed again but prints nothing.
+    const dup = stepped(net.node(5), { type: 'chose', from: 1, n: 1, v: 'X' });
+    t.deepEqual(dup.messages, [{ to: [1], msg: { type: 'chose_ack', from: 5, n: 1 }, silent: true }]);
+    t.deepEqual(dup.lines, []);
+  },
+);
 
 test('a proposer restarted from its durable state never reuses a number', (t) => {
   const net = new MemNet(TC1);
@@ -215,7 +218,8 @@ test('a peer that is both proposer and acceptor talks to itself through the same
 
 test("another group's chose does not stop this peer's proposer", (t) => {
   const net = new MemNet(
-    'peer1:proposer1,acceptor2\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\npeer4:learner1\npeer5:proposer2\n',
+    'peer1:proposer1,acceptor2\npeer2:acceptor1,acceptor2\npeer3:acceptor1,acceptor2\n' +
+      'peer4:learner1\npeer5:proposer2\n',
   );
   const r = stepped(net.node(1), { type: 'chose', from: 5, n: 2, v: 'Y' });
   t.deepEqual(r.learned, [{ v: 'Y', n: 2 }], 'as acceptor of group 2 it prints it');

@@ -3,22 +3,27 @@ import { sweep } from '../../src/sim/main.js';
 import { BROKEN } from '../../src/sim/variants.js';
 import { simulate } from '../../src/sim/world.js';
 
-test('2,000 seeds of the real core under delay, reordering, loss, duplication, crashes, frozen peers and black-holed links: no invariant breaks, and everyone learns', (t) => {
-  const s = sweep(1, 2000);
-  t.deepEqual(
-    s.violations.map((v) => `seed ${v.seed}: ${v.violation}`),
-    [],
-  );
-  t.is(s.runs, 2000);
-  t.is(s.proposersLive, 2000, 'once faults stop, every proposer chooses within the budget');
-  t.true(s.withLearners > 500, `${s.withLearners} runs had a learner`);
-  t.is(s.learnersLive, s.withLearners, 'once faults stop, every learner learns within the budget');
-  t.is(s.everyoneLive, 2000, 'and so does every acceptor');
-  t.true(s.seconds < 60, `took ${s.seconds.toFixed(1)} s`);
-  t.log(
-    `2000 seeds in ${s.seconds.toFixed(1)} s; learners learned in ${s.learnersLive}/${s.withLearners} runs with a learner`,
-  );
-});
+test(
+  '2,000 seeds of the real core under delay, reordering, loss, duplication, crashes, frozen peers and ' +
+    'black-holed links: no invariant breaks, and everyone learns',
+  (t) => {
+    const s = sweep(1, 2000);
+    t.deepEqual(
+      s.violations.map((v) => `seed ${v.seed}: ${v.violation}`),
+      [],
+    );
+    t.is(s.runs, 2000);
+    t.is(s.proposersLive, 2000, 'once faults stop, every proposer chooses within the budget');
+    t.true(s.withLearners > 500, `${s.withLearners} runs had a learner`);
+    t.is(s.learnersLive, s.withLearners, 'once faults stop, every learner learns within the budget');
+    t.is(s.everyoneLive, 2000, 'and so does every acceptor');
+    t.true(s.seconds < 60, `took ${s.seconds.toFixed(1)} s`);
+    t.log(
+      `2000 seeds in ${s.seconds.toFixed(1)} s; learners learned in ${s.learnersLive}/${s.withLearners} runs with ` +
+        `a learner`,
+    );
+  },
+);
 
 test('liveness control: without chose retransmission, learners miss decisions in the same sweep', (t) => {
   // The measure above can fail: switch retransmission off and it does.

@@ -88,32 +88,39 @@ test('a gap in a transfer (chunks lost) discards it; the rest of it is ignored',
   t.not(built, null);
 });
 
-test('an interrupted transfer is discarded when a new one starts (a new leader, or a newer index); stray chunks of the old one do not disturb the new one', async (t) => {
-  const old = await chunksOf(storeWith(200));
-  const newer = storeWith(150, 260);
-  const fresh = (await chunksOf(newer)).map((c) => ({ ...c, from: 3 }));
-  const r = new SnapshotReceiver({}, silentLogger);
-  for (const c of old.slice(0, 5)) r.take(c);
-  t.deepEqual(r.inProgress, { from: 2, index: 200, chunks: 5 });
-  let built: KvStore | null = null;
-  for (const [i, c] of fresh.entries()) {
-    built = r.take(c);
-    // The old sender, still going, in the middle of the new transfer: ignored.
-    if (i === 2) for (const o of old.slice(5, 8)) t.is(r.take(o), null);
-  }
-  t.deepEqual(built?.snapshot(), newer.snapshot());
-  t.is(built?.appliedIndex, 260);
-});
+test(
+  'an interrupted transfer is discarded when a new one starts (a new leader, or a newer index); stray chunks ' +
+    'of the old one do not disturb the new one',
+  async (t) => {
+    const old = await chunksOf(storeWith(200));
+    const newer = storeWith(150, 260);
+    const fresh = (await chunksOf(newer)).map((c) => ({ ...c, from: 3 }));
+    const r = new SnapshotReceiver({}, silentLogger);
+    for (const c of old.slice(0, 5)) r.take(c);
+    t.deepEqual(r.inProgress, { from: 2, index: 200, chunks: 5 });
+    let built: KvStore | null = null;
+    for (const [i, c] of fresh.entries()) {
+      built = r.take(c);
+      // The old sender, still going, in the middle of the new transfer: ignored.
+      if (i === 2) for (const o of old.slice(5, 8)) t.is(r.take(o), null);
+    }
+    t.deepEqual(built?.snapshot(), newer.snapshot());
+    t.is(built?.appliedIndex, 260);
+  },
+);
 
-test('a chunk with a bad entry discards the transfer; the sender stops when the link goes down or it is cancelled', async (t) => {
-  const chunks = await chunksOf(storeWith(100));
-  const r = new SnapshotReceiver({}, silentLogger);
-  r.take(chunks[0]!);
-  t.is(r.take({ ...chunks[1]!, entries: [['key-1', 'dup']] }), null);
-  t.is(r.inProgress, null);
-  const down = new FakeLink(3);
-  t.regex((await streamSnapshot(down, 2, storeWith(100).view(), () => false, 2000)) ?? '', /link/);
-  t.is(down.sent.length, 3);
-  let n = 0;
-  t.is(await streamSnapshot(new FakeLink(), 2, storeWith(100).view(), () => ++n > 2, 2000), 'cancelled');
-});
+test(
+  'a chunk with a bad entry discards the transfer; the sender stops when the link goes down or it is ' + 'cancelled',
+  async (t) => {
+    const chunks = await chunksOf(storeWith(100));
+    const r = new SnapshotReceiver({}, silentLogger);
+    r.take(chunks[0]!);
+    t.is(r.take({ ...chunks[1]!, entries: [['key-1', 'dup']] }), null);
+    t.is(r.inProgress, null);
+    const down = new FakeLink(3);
+    t.regex((await streamSnapshot(down, 2, storeWith(100).view(), () => false, 2000)) ?? '', /link/);
+    t.is(down.sent.length, 3);
+    let n = 0;
+    t.is(await streamSnapshot(new FakeLink(), 2, storeWith(100).view(), () => ++n > 2, 2000), 'cancelled');
+  },
+);

@@ -122,39 +122,42 @@ test('ordering rules: chose needs a quorum, accept needs promises, sent chose ne
   t.regex(orderViolations(parsed([L(3, 'sent', 'prepare', '', 1)]), 1, cluster1)[0]?.why ?? '', /this peer's id 1/);
 });
 
-test('in flight: once every proposer and learner chose, nothing owed means every line was read, in any pipe order', (t) => {
-  // Each peer's golden lines, as its own pipe delivers them (in order).
-  for (const [goldens, cluster, required] of [
-    [goldens1, cluster1, [1, 5]],
-    [goldens2, cluster2, [1, 5]],
-  ] as const) {
-    const pipes = [...goldens].map(([label, lines]) => ({ id: Number(label.slice(4)), lines: parsed(lines) }));
-    const total = pipes.reduce((n, p) => n + p.lines.length, 0);
-    let seed = 7;
-    const rand = (k: number): number => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % k;
-    };
-    for (let trial = 0; trial < 300; trial++) {
-      const f = new InFlight(cluster);
-      const next = pipes.map(() => 0);
-      const chose = new Set<number>();
-      for (let read = 1; read <= total; read++) {
-        const open = pipes.map((p, i) => i).filter((i) => next[i]! < pipes[i]!.lines.length);
-        const i = open[rand(open.length)]!;
-        const line = pipes[i]!.lines[next[i]!++]!;
-        f.add(pipes[i]!.id, line);
-        if (line.action === 'chose') chose.add(pipes[i]!.id);
-        const decided = required.every((r) => chose.has(r));
-        if (decided && f.count === 0 && read < total) {
-          t.fail(`trial ${trial}: nothing owed after ${read} of ${total} lines`);
-          return;
+test(
+  'in flight: once every proposer and learner chose, nothing owed means every line was read, in any ' + 'pipe order',
+  (t) => {
+    // Each peer's golden lines, as its own pipe delivers them (in order).
+    for (const [goldens, cluster, required] of [
+      [goldens1, cluster1, [1, 5]],
+      [goldens2, cluster2, [1, 5]],
+    ] as const) {
+      const pipes = [...goldens].map(([label, lines]) => ({ id: Number(label.slice(4)), lines: parsed(lines) }));
+      const total = pipes.reduce((n, p) => n + p.lines.length, 0);
+      let seed = 7;
+      const rand = (k: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % k;
+      };
+      for (let trial = 0; trial < 300; trial++) {
+        const f = new InFlight(cluster);
+        const next = pipes.map(() => 0);
+        const chose = new Set<number>();
+        for (let read = 1; read <= total; read++) {
+          const open = pipes.map((p, i) => i).filter((i) => next[i]! < pipes[i]!.lines.length);
+          const i = open[rand(open.length)]!;
+          const line = pipes[i]!.lines[next[i]!++]!;
+          f.add(pipes[i]!.id, line);
+          if (line.action === 'chose') chose.add(pipes[i]!.id);
+          const decided = required.every((r) => chose.has(r));
+          if (decided && f.count === 0 && read < total) {
+            t.fail(`trial ${trial}: nothing owed after ${read} of ${total} lines`);
+            return;
+          }
         }
+        t.is(f.count, 0);
       }
-      t.is(f.count, 0);
     }
-  }
-});
+  },
+);
 
 test('in flight: a chose seen at the proposer owes its broadcast before the broadcast line is read', (t) => {
   const f = new InFlight(cluster2);

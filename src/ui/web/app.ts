@@ -299,7 +299,10 @@ function drawLinks(): void {
   });
   box.replaceChildren(t);
   const st = $('status');
-  st.textContent = `${links.linesPerSec} lines/s${links.sampling ? ` — sampled: above ${hello.sampleAbove} lines/s the chart shows a few slots a second` : ''}${links.skipped > 0 ? ` (${links.skipped} lines left out so far)` : ''}`;
+  st.textContent =
+    `${links.linesPerSec} lines/s` +
+    (links.sampling ? ` — sampled: above ${hello.sampleAbove} lines/s the chart shows a few slots a second` : '') +
+    (links.skipped > 0 ? ` (${links.skipped} lines left out so far)` : '');
   st.className = links.sampling ? 'sampling' : '';
 }
 
@@ -308,7 +311,8 @@ async function control(req: ControlRequest): Promise<void> {
   const secret = ($('secret') as HTMLInputElement).value;
   if (secret !== '') headers['x-paxos-secret'] = secret;
   log(
-    `→ ${req.action}${req.peer === undefined ? '' : ` ${req.peer}`}${req.to === undefined ? '' : ` ${req.to}`}${req.key === undefined ? '' : ` ${req.key}`}`,
+    `→ ${req.action}${req.peer === undefined ? '' : ` ${req.peer}`}${req.to === undefined ? '' : ` ${req.to}`}` +
+      `${req.key === undefined ? '' : ` ${req.key}`}`,
     true,
   );
   try {

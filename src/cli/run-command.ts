@@ -121,8 +121,9 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
   if (uiPort !== undefined) {
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
+    let code: number;
     try {
-      return await runLive(dir, {
+      code = await runLive(dir, {
         bind: values.bind ?? '127.0.0.1',
         port: uiPort,
         addressMode: values.ports === true ? 'ports' : 'auto',
@@ -143,6 +144,7 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
         process.off('SIGTERM', onSigint);
       }
     }
+    return abort.signal.aborted ? exitKeepingListeners(code) : code;
   }
   // (runLive above passes --secret-file on to the peers itself.)
   if (values['secret-file'] !== undefined) peerArgs.push('--secret-file', values['secret-file']);
@@ -164,7 +166,8 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
   });
   // After a Ctrl-C, keep ignoring the copies of it still on their way (npm
   // forwards the terminal's signal, which reached us too), so none of them
-  // can kill this process with 130 as it reports.
+  // can kill this process with 130 as it reports, or as it exits: see
+  // exitKeepingListeners.
   if (!abort.signal.aborted) {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
@@ -197,8 +200,26 @@ export async function runCommand(argvIn: readonly string[]): Promise<number> {
     if (result.mismatches.length === 0) process.stdout.write(`expected: every peer matches ${dir}/expected\n`);
   }
   if (result.failure !== '') process.stderr.write(`paxos run: FAILED: ${result.failure}\n`);
-  if (result.outcome === 'interrupted') return 130;
-  return result.ok ? 0 : 1;
+  const code = result.outcome === 'interrupted' ? 130 : result.ok ? 0 : 1;
+  return abort.signal.aborted ? exitKeepingListeners(code) : code;
+}
+
+/**
+ * Ends the process with `code` once stdout and stderr are flushed, for a run
+ * that a signal ended. Left to end on its own (the event loop empty), Node
+ * closes its signal handles on the way out, which puts back the default
+ * action while the process is still alive, for longer on a busy machine; a
+ * late copy of the Ctrl-C then kills it by SIGINT after it has reported and
+ * returned 0. npm exec forwards the terminal's SIGINT to its child, late
+ * when npm is slow to run, and when its child dies of a signal npm sends
+ * that signal to itself: `npx paxos run ... --keep-running` ended by SIGINT.
+ * process.exit leaves the listeners in place to the end.
+ */
+async function exitKeepingListeners(code: number): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))),
+  );
+  process.exit(code);
 }
 
 function seconds(flag: string, text: string | undefined, fallbackMs: number): number {

@@ -39,9 +39,18 @@ export const launchLocal: Launcher = async (project, opts): Promise<Launched> =>
       '--exit-on-stdin-close',
       ...opts.peerArgs,
     ];
+    // In a process group of its own: a Ctrl-C in the terminal reaches this
+    // process only, and stop() ends the peers. Sharing the terminal's group,
+    // a peer killed by the Ctrl-C could be seen to end before this process
+    // saw the Ctrl-C itself (on a busy machine the thread that takes a signal
+    // can be descheduled before passing it on, while another thread reports
+    // the child's exit), and the run failed with "exited early (SIGINT)".
+    // Peers still end with this process: --exit-on-stdin-close.
     const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env,
+      // (On Windows, detached would give each peer a console window of its own.)
+      detached: process.platform !== 'win32',
     });
     // 'close' comes after the process exited and its stdio streams ended.
     children.push({ child, closed: new Promise((resolve) => child.once('close', () => resolve())) });

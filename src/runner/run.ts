@@ -233,8 +233,10 @@ export async function runTestcase(target: string, options: Partial<RunOptions> =
   if (opts.signal?.aborted === true) onAbort();
 
   let { outcome, why } = await ended;
-  // Ctrl-C in a terminal reaches the peers too (one process group): a peer
-  // that exits on it is part of the interruption, not a failure of its own.
+  // A peer that ended as the run was interrupted is part of the interruption,
+  // not a failure of its own. (Local peers are out of the terminal's process
+  // group, so its Ctrl-C does not reach them before it reaches this process:
+  // see local.ts.)
   if (outcome === 'peer-exit' && opts.signal?.aborted === true) [outcome, why] = ['interrupted', 'interrupted'];
   // Interrupting a run that was kept running on purpose is how it ends.
   if (opts.keepRunning === true && outcome === 'interrupted') [outcome, why] = [decided() ? 'decided' : 'stopped', ''];

@@ -94,3 +94,38 @@ test('through npx: Ctrl-C of `npx paxos run testcases/kv3 --keep-running` exits 
   t.regex(r.out, /^learned: kv3-peer1=.* kv3-peer2=.* kv3-peer3=.*$/m);
   t.notRegex(r.err, /FAILED/);
 });
+
+test('a late copy of the Ctrl-C (npm exec forwards one) cannot kill `paxos run` on its way out', async (t) => {
+  // npm's copy comes when npm gets to run: on a busy machine, after paxos has
+  // reported, even as it exits. Here another process sends one every
+  // millisecond, from just before the Ctrl-C until paxos is gone (kill fails
+  // once it has been reaped).
+  const job = startPaxos(['run', 'testcases/kv3', '--keep-running'], { group: true });
+  t.teardown(async () => void (await job.kill()));
+  await job.waitFor(/paxos run: clients reach them with/);
+  const copies = start(process.execPath, [
+    '-e',
+    `setInterval(() => { try { process.kill(${job.child.pid}, 'SIGINT'); } catch { process.exit(0); } }, 1); console.log('sending');`,
+  ]);
+  t.teardown(async () => void (await copies.kill()));
+  await copies.waitFor(/sending/);
+  job.interrupt();
+  const r = await job.ended;
+  t.deepEqual([r.code, r.signal], [0, null], `${r.out}\n${r.err}`);
+  t.regex(r.out, /^learned: kv3-peer1=.* kv3-peer2=.* kv3-peer3=.*$/m);
+  t.notRegex(r.err, /FAILED/);
+  t.is((await copies.ended).code, 0, 'the copies were sent until paxos was gone');
+});
+
+test('Ctrl-C reaches `paxos run`, not its peers: it stops them itself', async (t) => {
+  const job = startPaxos(['run', 'testcases/kv3', '--keep-running', '--log-level', 'info'], { group: true });
+  t.teardown(async () => void (await job.kill()));
+  // Every peer up (it logs this as it starts, its SIGINT handler in place).
+  for (const p of ['peer1', 'peer2', 'peer3']) await job.waitFor(new RegExp(`^kv3-${p} +\\| ${p}: recovered:`, 'm'));
+  job.interrupt();
+  const r = await job.ended;
+  t.deepEqual([r.code, r.signal], [0, null], `${r.out}\n${r.err}`);
+  t.notRegex(r.err, /SIGINT; shutting down|exited early|FAILED/);
+  for (const p of ['peer1', 'peer2', 'peer3'])
+    t.regex(r.err, new RegExp(`^kv3-${p} +\\| ${p}: (SIGTERM|stdin closed); shutting down$`, 'm'));
+});

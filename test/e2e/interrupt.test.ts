@@ -105,7 +105,8 @@ test('a late copy of the Ctrl-C (npm exec forwards one) cannot kill `paxos run` 
   await job.waitFor(/paxos run: clients reach them with/);
   const copies = start(process.execPath, [
     '-e',
-    `setInterval(() => { try { process.kill(${job.child.pid}, 'SIGINT'); } catch { process.exit(0); } }, 1); console.log('sending');`,
+    `setInterval(() => { try { process.kill(${job.child.pid}, 'SIGINT'); } catch { process.exit(0); } }, 1); ` +
+      `console.log('sending');`,
   ]);
   t.teardown(async () => void (await copies.kill()));
   await copies.waitFor(/sending/);

@@ -9,6 +9,7 @@
 // settings (ReplicaSettings, src/config/settings.ts) and is handed, apart,
 // what is not configuration (ReplicaDeps: the opened store, output, logger).
 
+import { encodeMessage } from '../log/encode.js';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -129,6 +130,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         liveness,
         log,
         queueWhileDown: false,
+        encode: encodeMessage,
       });
       this.links.set(h.id, link);
       link.start();

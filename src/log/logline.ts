@@ -8,6 +8,7 @@
 
 import { formatSlotLine } from '../paxos/logline.js';
 import type { PeerId } from '../paxos/ids.js';
+import { jsonOfList } from '../util/json-once.js';
 import type { MessageType } from '../paxos/logline.js';
 import type { Batch, LogMessage } from './types.js';
 
@@ -49,11 +50,11 @@ export function logMessageLine(action: 'sent' | 'received', self: PeerId, m: Log
       // The promise after handling: above n means rejected, as in the lab.
       return format(peer, action, m.type, '', m.promised, m.slot);
     case 'accept':
-      return format(peer, action, m.type, JSON.stringify(m.v), m.n, m.slot);
+      return format(peer, action, m.type, jsonOfList(m.v), m.n, m.slot);
   }
 }
 
 /** This replica learned that `slot` holds `v` (n: the ballot, 0 if learned from another replica's log). */
 export function logChoseLine(self: PeerId, slot: number, n: number, v: Batch): string {
-  return format(self, 'chose', 'chose', JSON.stringify(v), n, slot);
+  return format(self, 'chose', 'chose', jsonOfList(v), n, slot);
 }

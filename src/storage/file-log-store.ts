@@ -24,6 +24,7 @@
 
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { encodeRecord } from '../log/encode.js';
 import { replay, type LogRecord } from '../log/types.js';
 import { checkCommand } from '../sm/command.js';
 import { KvBuilder, KvStore, type KvOptions, type KvView } from '../sm/kv.js';
@@ -133,6 +134,7 @@ export class FileLogStore implements LogStore {
     }
     const { wal, records, truncatedBytes, damage } = await Wal.open<LogRecord>(this.logDir, {
       onCorruption: 'salvage',
+      encode: encodeRecord,
     });
     if (truncatedBytes > 0)
       this.log.warn(

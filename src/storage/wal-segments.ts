@@ -47,9 +47,11 @@ const NAME_RE = /^(\d{16})\.wal$/;
 
 export const segName = (seq: number): string => `${String(seq).padStart(16, '0')}.wal`;
 
-/** A record's frame; the markers are reserved, as a record that looked like one would change how the log reads back. */
-export function recordFrame(dir: string, record: unknown): Buffer {
-  const json = JSON.stringify(record);
+/**
+ * A record's frame, from its JSON; the markers are reserved, as a record that looked like one would change how the
+ * log reads back.
+ */
+export function recordFrame(dir: string, json: string | undefined): Buffer {
   if (typeof json !== 'string' || json === BEGIN || json === END)
     throw new TypeError(`${dir}: cannot log ${String(json)}`);
   return frame(json);

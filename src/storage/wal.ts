@@ -44,7 +44,7 @@ import { StateError } from './lock.js';
 /** What open() does with a damaged log (anything but a torn tail); see the header. */
 export type OnCorruption = 'refuse' | 'salvage';
 
-export interface WalOptions {
+export interface WalOptions<R = unknown> {
   /** Start a new segment once the current one would pass this size (default 16 MiB). */
   readonly segmentBytes?: number;
   /** fdatasync on sync() and checkpoint() (default true; false only for tests and benchmarks). */
@@ -56,6 +56,8 @@ export interface WalOptions {
    * 'salvage': keep the damaged segments aside and go on with the records before the damage.
    */
   readonly onCorruption?: OnCorruption;
+  /** A record's JSON (default JSON.stringify): an owner that has its values' text already can reuse it. */
+  readonly encode?: (record: R) => string;
 }
 
 /** What a salvage found and did. */
@@ -139,6 +141,7 @@ export class Wal<R> {
       readonly segmentBytes: number;
       readonly fsync: boolean;
       readonly onSync: (() => void) | undefined;
+      readonly encode: (record: R) => string;
     },
   ) {}
 
@@ -160,11 +163,12 @@ export class Wal<R> {
     return damage === null ? null : { file: damage.file, offset: damage.offset, reason: damage.reason };
   }
 
-  static async open<R>(dir: string, options: WalOptions = {}): Promise<WalOpened<R>> {
+  static async open<R>(dir: string, options: WalOptions<R> = {}): Promise<WalOpened<R>> {
     const opts = {
       segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024,
       fsync: options.fsync ?? true,
       onSync: options.onSync,
+      encode: options.encode ?? ((record: R): string => JSON.stringify(record)),
     };
     await mkdir(dir, { recursive: true });
     const seqs = segmentSeqs(await readdir(dir));
@@ -263,7 +267,7 @@ export class Wal<R> {
   append(record: R): void {
     if (this.closed) throw new Error(`${this.dir}: append after close`);
     if (this.failed !== null) throw this.failed;
-    const f = recordFrame(this.dir, record);
+    const f = recordFrame(this.dir, this.opts.encode(record));
     this.buffered.push(f);
     this.bufferedBytes += f.length;
   }
@@ -389,7 +393,11 @@ export class Wal<R> {
   async checkpoint(records: readonly R[]): Promise<void> {
     if (this.closed) throw new Error(`${this.dir}: checkpoint after close`);
     if (this.failed !== null) throw this.failed;
-    const data = Buffer.concat([frame(BEGIN), ...records.map((r) => recordFrame(this.dir, r)), frame(END)]);
+    const data = Buffer.concat([
+      frame(BEGIN),
+      ...records.map((r) => recordFrame(this.dir, this.opts.encode(r))),
+      frame(END),
+    ]);
     // A flush queued before this takes what is buffered now, and no later sync joins it.
     this.nextFlush?.seal();
     this.nextFlush = null;

@@ -10,15 +10,19 @@
 
 import type net from 'node:net';
 
-export class LineWriter {
+export class LineWriter<T extends object = object> {
   private pending = '';
   private scheduled = false;
 
-  constructor(private readonly socket: net.Socket) {}
+  constructor(
+    private readonly socket: net.Socket,
+    /** A value's JSON, on one line (a protocol may bring its own: see LinkOptions.encode). */
+    private readonly encode: (value: T) => string = JSON.stringify,
+  ) {}
 
   /** Queue `value` as one line; it leaves with the rest of this turn's lines. */
-  write(value: object): void {
-    this.pending += `${JSON.stringify(value)}\n`;
+  write(value: T): void {
+    this.pending += `${this.encode(value)}\n`;
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.flush);

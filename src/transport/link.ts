@@ -31,7 +31,11 @@ export interface Endpoint {
   readonly port: number;
 }
 
-export interface LinkOptions {
+/** The heartbeat; the one line a link writes that is not the protocol's. */
+const PING = Object.freeze({ type: 'ping' });
+const PING_LINE = JSON.stringify(PING);
+
+export interface LinkOptions<M extends object = object> {
   /** Our own peer id, announced (or proven, with a secret) when a connection opens. */
   readonly self: PeerId;
   /** The peer id we mean to reach; a peer that says otherwise is hung up on. */
@@ -48,6 +52,8 @@ export interface LinkOptions {
   readonly queueWhileDown?: boolean;
   /** Name resolution, once per connection attempt (tests count the calls). */
   readonly lookup?: typeof dns.lookup;
+  /** A message's JSON, on one line (default JSON.stringify): the protocol's own encoder, if it has one. */
+  readonly encode?: (msg: M) => string;
 }
 
 interface Conn {
@@ -105,7 +111,7 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
   constructor(
     readonly name: string,
     readonly endpoint: Endpoint,
-    private readonly opts: LinkOptions,
+    private readonly opts: LinkOptions<M>,
   ) {
     super();
     this.liveness = opts.liveness ?? DEFAULT_LIVENESS;
@@ -318,7 +324,13 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
         socket.destroy();
         return;
       }
-      const c: Conn = { socket, out: new LineWriter(socket), closed, used: false, lastHeard: performance.now() };
+      const encode = this.opts.encode;
+      // The link writes only its messages and its own pings.
+      const out = new LineWriter(
+        socket,
+        encode === undefined ? JSON.stringify : (m) => (m === PING ? PING_LINE : encode(m as M)),
+      );
+      const c: Conn = { socket, out, closed, used: false, lastHeard: performance.now() };
       conn = c;
       // The peer only ever writes pongs here: any byte means it is alive.
       socket.on('data', () => void (c.lastHeard = performance.now()));
@@ -376,7 +388,7 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
       const silent = performance.now() - c.lastHeard;
       if (silent > this.liveness.deadAfterMs) return this.declareDead(c, silent, 'no answer to heartbeats');
       // A peer that stopped reading fills the socket; more pings would only queue.
-      if (!c.out.needsDrain) c.out.write({ type: 'ping' });
+      if (!c.out.needsDrain) c.out.write(PING);
     }, this.liveness.heartbeatMs);
     this.heartbeat.unref();
   }

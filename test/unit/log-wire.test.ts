@@ -2,6 +2,9 @@
 // core sends comes back as it was, and a half-understood one is refused.
 
 import test from 'ava';
+import { encodeMessage, encodeRecord } from '../../src/log/encode.js';
+import type { LogMessage, LogRecord } from '../../src/log/types.js';
+import { jsonOfList } from '../../src/util/json-once.js';
 import { decodeLog, type ReplicaWire } from '../../src/wire/log.js';
 
 const put = { o: 'put', c: 'cli-1', s: 1, k: 'a', v: 'x' };
@@ -66,4 +69,26 @@ test('bad read fields are refused with the field named', (t) => {
   t.regex(bad({ type: 'heartbeat', from: 2, n: 5, commit: 1, r: 0 }), /"r"/);
   t.regex(bad({ type: 'heartbeat_ack', from: 2, n: 5, r: 1.5 }), /"r"/);
   t.regex(bad({ type: 'read_everything', from: 2 }), /unknown message type/);
+});
+
+test('encodeRecord and encodeMessage write exactly what JSON.stringify writes, batch text reused or not', (t) => {
+  const odd1 = { o: 'put', c: 'c1', s: 1, k: 'k\u00e9y "q"', v: 'line\nbreak \u2028 \ud83d\ude00' };
+  const batch = [odd1, { o: 'get', c: 'c2', s: 7, k: 'x' }];
+  const records: LogRecord[] = [
+    { t: 'p', n: 5 },
+    { t: 'v', s: 3, n: 5, v: batch },
+    { t: 'c', s: 3 },
+    { t: 'e', s: 4, v: [] },
+    { t: 'e', s: 5, v: batch },
+  ];
+  for (const r of records) t.is(encodeRecord(r), JSON.stringify(r));
+  const accept: LogMessage = { type: 'accept', from: 2, n: 9, slot: 3, v: batch, commit: 2 };
+  t.is(encodeMessage(accept), JSON.stringify(accept));
+  t.is(encodeMessage(accept), JSON.stringify(accept), 'the second time, from the remembered text');
+  const chose: LogMessage = { type: 'chose', from: 2, n: 9, slot: 3 };
+  t.is(encodeMessage(chose), JSON.stringify(chose));
+  for (const m of EVERY) t.is(encodeMessage(m), JSON.stringify(m), m.type);
+  const odd = [1, 'two', null, undefined, true, { a: [1, { b: 2 }] }];
+  t.is(jsonOfList(odd), JSON.stringify(odd));
+  t.is(jsonOfList(odd), JSON.stringify(odd), 'remembered');
 });

@@ -87,7 +87,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       },
       {
         store: this.store,
-        network: { send: (to, msg) => this.links.get(to)?.send(msg) },
+        network: {
+          send: (to, msg) => this.links.get(to)?.send(msg),
+          flush: () => this.links.forEach((l) => l.flush()),
+        },
         sendSnapshot: (to, view, cancelled) => {
           const link = this.links.get(to);
           return link === undefined ? 'no link to it' : streamSnapshot(link, self.id, view, cancelled);

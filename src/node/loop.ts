@@ -72,6 +72,8 @@ export interface Persist<Rec> {
 /** Where messages leave: one peer at a time, in order, no promise of delivery. */
 export interface Network<M> {
   send(to: PeerId, msg: M): void;
+  /** Hand what was sent so far to the OS now, rather than at the end of the turn: before the loop blocks on a sync. */
+  flush?(): void;
 }
 
 /** The protocol's output lines (stdout), at the three points of a batch where they are due. */
@@ -208,7 +210,10 @@ export class NodeLoop<M, Rec, R extends LoopReady<M, Rec>> {
 
   private perform(r: R): MaybePromise<void> {
     const { store, lines } = this.fx;
-    for (const o of r.early ?? []) this.send(o);
+    const early = r.early ?? [];
+    for (const o of early) this.send(o);
+    // The early messages leave now: the sync below may block this thread.
+    if (early.length > 0) this.fx.network.flush?.();
     const durable = r.records.length > 0 ? store.persist(r.records) : undefined;
     return andThen(durable, () => {
       lines.received(r);

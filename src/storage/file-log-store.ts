@@ -29,6 +29,7 @@ import { replay, type LogRecord } from '../log/types.js';
 import { checkCommand } from '../sm/command.js';
 import { KvBuilder, KvStore, type KvOptions, type KvView } from '../sm/kv.js';
 import type { Logger } from '../util/logger.js';
+import type { MaybePromise } from '../util/maybe.js';
 import { writeAtomically } from './atomic.js';
 import { syncPath } from './fsync.js';
 import { DirLock, StateError } from './lock.js';
@@ -224,15 +225,18 @@ export class FileLogStore implements LogStore {
     await syncPath(this.dir);
   }
 
-  async persist(records: readonly LogRecord[]): Promise<void> {
+  persist(records: readonly LogRecord[]): MaybePromise<void> {
     const wal = this.need();
     for (const r of records) wal.append(r);
     const now = mustSyncNow(records, this.unsynced);
     this.unsynced += records.length;
-    if (now) {
-      this.unsynced = 0;
-      await wal.sync();
-    }
+    if (!now) return;
+    this.unsynced = 0;
+    // On this thread, when nothing else is being written (Wal.syncNow): a
+    // batch's write and fdatasync without two hand-offs to the thread pool,
+    // which on two busy cores cost more CPU than the fdatasync itself. The
+    // loop sent the batch's early messages on their way first.
+    if (!wal.syncNow()) return wal.sync();
   }
 
   /** Everything appended so far on disk, chosen-only records included (see persist). */

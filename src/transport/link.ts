@@ -159,6 +159,11 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
     return !c.out.needsDrain;
   }
 
+  /** Write what this turn sent now, not at the end of the turn (LineWriter.flush). */
+  flush(): void {
+    this.conn?.out.flush();
+  }
+
   /**
    * The peer is up (it just connected to us): if we are waiting out a
    * backoff, try again now rather than when the timer fires.

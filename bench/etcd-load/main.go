@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/clientv3"
+	"go.uber.org/zap"
 )
 
 func cpuSeconds() float64 {
@@ -44,7 +45,10 @@ func cpuSeconds() float64 {
 }
 
 func dial(ep string) *clientv3.Client {
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 5 * time.Second})
+	// Errors only: the client's retry warnings while etcd starts are expected (ready mode retries them itself).
+	logs := zap.NewProductionConfig()
+	logs.Level = zap.NewAtomicLevelAt(zap.ErrorLevel)
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 5 * time.Second, LogConfig: &logs})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "etcd-load: cannot connect to %s: %v\n", ep, err)
 		os.Exit(1)

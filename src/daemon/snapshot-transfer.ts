@@ -15,7 +15,8 @@
 // leader sends the snapshot again when the follower asks again.
 
 import type { PeerId } from '../paxos/ids.js';
-import { KvBuilder, SnapshotError, type KvOptions, type KvStore, type KvView } from '../sm/kv.js';
+import { KvBuilder } from '../sm/kv-builder.js';
+import { SnapshotError, type KvOptions, type KvStore, type KvView } from '../sm/kv.js';
 import type { ReplicaWire, SnapshotChunk } from '../wire/log.js';
 import type { Logger } from '../util/logger.js';
 import { CHUNK_CHARS } from '../paxos/defaults.js';

@@ -11,7 +11,7 @@ import { mulberry32 } from '../util/prng.js';
 import { replay, type LogMessage, type LogTiming, type LogVariant } from '../log/types.js';
 import { ReplicaNode, type ReplicaClient } from '../node/replica-node.js';
 import type { CheckedClientCommand } from '../sm/command.js';
-import { KvBuilder } from '../sm/kv.js';
+import { KvBuilder } from '../sm/kv-builder.js';
 import { MemoryDisk, MemoryLogStore } from '../storage/memory-log-store.js';
 import { silentLogger } from '../util/logger.js';
 import type { Checked, Invariants } from './log-checks.js';

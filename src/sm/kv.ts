@@ -32,11 +32,11 @@
 //
 // Snapshots come in two forms. snapshot()/restore(): one canonical JSON
 // document, sorted, for tests and the simulator, which compare bytes.
-// view()/KvBuilder: a frozen copy of the store handed out piece by piece, and
+// view()/KvBuilder (kv-builder.ts): a frozen copy handed out piece by piece, and
 // a store rebuilt piece by piece, so that replicas can write a big store to
 // disk or send it to each other without one giant string (see KvView).
 
-import { KvView, STREAM_FORMAT, type SessionLine } from './kv-view.js';
+import { KvView, type SessionLine } from './kv-view.js';
 import {
   checkCommand,
   decodeCommand,
@@ -53,7 +53,7 @@ import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js'
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 
-const SNAPSHOT_FORMAT = 'paxos-kv/1';
+export const SNAPSHOT_FORMAT = 'paxos-kv/1';
 export interface KvOptions {
   /** Most client sessions kept; default 10,000. Must be the same on every replica. */
   readonly maxSessions?: number;
@@ -65,7 +65,7 @@ export interface KvOptions {
 }
 
 /** UTF-8 bytes a key and its value take against the quota. */
-const entryBytes = (k: string, v: string): number => Buffer.byteLength(k, 'utf8') + Buffer.byteLength(v, 'utf8');
+export const entryBytes = (k: string, v: string): number => Buffer.byteLength(k, 'utf8') + Buffer.byteLength(v, 'utf8');
 
 export interface SessionInfo {
   readonly seq: number;
@@ -373,122 +373,6 @@ export class KvStore {
     const lines = [JSON.stringify({ applied: this.applied, keys: this.data.size })];
     for (const [key, value] of sortedEntries(this.data)) lines.push(JSON.stringify({ key, value }));
     return `${lines.join('\n')}\n`;
-  }
-}
-
-/**
- * Rebuilds a store from the pieces of a KvView, checking each as it comes. Throws SnapshotError naming what is wrong.
- */
-export class KvBuilder {
-  private readonly data = new Map<string, string>();
-  private readonly sessionMap = new Map<string, SessionInfo>();
-  private bytes = 0;
-  private prevIndex = 0;
-
-  constructor(
-    readonly applied: number,
-    private readonly options: KvOptions = {},
-  ) {
-    if (!Number.isSafeInteger(applied) || applied < 0)
-      throw new SnapshotError(`snapshot: "applied" must be a non-negative integer; got ${applied}`);
-  }
-
-  get keys(): number {
-    return this.data.size;
-  }
-
-  get sessions(): number {
-    return this.sessionMap.size;
-  }
-
-  entry(e: unknown): void {
-    if (!Array.isArray(e) || e.length !== 2) throw new SnapshotError('snapshot: an entry must be [key, value]');
-    if (this.sessionMap.size > 0) throw new SnapshotError('snapshot: an entry after the sessions began');
-    const [k, v] = e as unknown[];
-    const why = checkKey(k) ?? checkValue(v, 'value');
-    if (why !== undefined) throw new SnapshotError(`snapshot: ${why}`);
-    if (this.data.has(k as string))
-      throw new SnapshotError(`snapshot: key ${JSON.stringify(k).slice(0, 40)} appears twice`);
-    this.data.set(k as string, v as string);
-    this.bytes += entryBytes(k as string, v as string);
-  }
-
-  session(e: unknown): void {
-    const n = this.sessionMap.size;
-    if (!Array.isArray(e) || e.length !== 4)
-      throw new SnapshotError(`snapshot: session ${n} must be [client, seq, index, result]`);
-    const [client, seq, index, res] = e as unknown[];
-    // A get that re-decodes checks client and seq with the command's own rules.
-    const cmd = decodeCommand({ o: 'get', c: client, s: seq, k: 'k' });
-    if (!cmd.ok) throw new SnapshotError(`snapshot: session ${n}: ${cmd.why}`);
-    if (this.sessionMap.has(client as string))
-      throw new SnapshotError(`snapshot: client ${JSON.stringify(client)} appears twice`);
-    if (
-      typeof index !== 'number' ||
-      !Number.isSafeInteger(index) ||
-      index < 1 ||
-      index < this.prevIndex ||
-      index > this.applied
-    ) {
-      throw new SnapshotError(
-        `snapshot: session ${n}: index must be an integer at least the previous session's (${this.prevIndex}` +
-          `) and at most "applied" (${this.applied})`,
-      );
-    }
-    const result = decodeResult(res);
-    if (!result.ok) throw new SnapshotError(`snapshot: session ${n}: ${result.why}`);
-    this.prevIndex = index;
-    this.sessionMap.set(client as string, { seq: seq as number, index, result: result.value });
-  }
-
-  /** The store; the builder must not be used after. */
-  build(): KvStore {
-    return KvStore.fromParts(this.applied, this.data, this.sessionMap, this.bytes, this.options);
-  }
-
-  /**
-   * A store from the lines of a file: KvView.lines() (paxos-kv/2), or the
-   * single JSON document of snapshot() (paxos-kv/1, written by older
-   * versions). Throws SnapshotError naming the line that is wrong.
-   */
-  static fromLines(lines: Iterable<string>, options: KvOptions = {}): KvStore {
-    let b: KvBuilder | null = null;
-    let keys = 0;
-    let sessions = 0;
-    let n = 0;
-    for (const line of lines) {
-      n += 1;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch (err) {
-        throw new SnapshotError(`snapshot line ${n}: not JSON (${(err as Error).message})`);
-      }
-      if (b === null) {
-        const h = raw as Record<string, unknown> | null;
-        if (h?.['format'] === SNAPSHOT_FORMAT) return KvStore.restore(new TextEncoder().encode(line), options);
-        if (h?.['format'] !== STREAM_FORMAT)
-          throw new SnapshotError(`snapshot line 1: "format" is not "${STREAM_FORMAT}"`);
-        const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-        if (!count(h['keys']) || !count(h['sessions']))
-          throw new SnapshotError('snapshot line 1: "keys" and "sessions" must be counts');
-        b = new KvBuilder(h['applied'] as number, options);
-        keys = h['keys'];
-        sessions = h['sessions'];
-      } else if (n - 1 <= keys) b.entry(raw);
-      else if (n - 1 <= keys + sessions) b.session(raw);
-      else
-        throw new SnapshotError(
-          `snapshot line ${n}: more lines than the ${keys} keys and ${sessions} sessions the first line announces`,
-        );
-    }
-    if (b === null) throw new SnapshotError('snapshot: no lines');
-    if (n - 1 !== keys + sessions)
-      throw new SnapshotError(
-        `snapshot: ${n - 1} lines after the first, where it announces ${keys} keys and ${sessions} sessions ` +
-          `(cut short?)`,
-      );
-    return b.build();
   }
 }
 

@@ -13,7 +13,8 @@
 // becomes durable.
 
 import { replay, type LogRecord } from '../log/types.js';
-import { KvBuilder, KvStore, type KvOptions, type KvView } from '../sm/kv.js';
+import { KvBuilder } from '../sm/kv-builder.js';
+import { KvStore, type KvOptions, type KvView } from '../sm/kv.js';
 import { mustSyncNow, snapshotDue, type LogStore, type Opened } from './log-store.js';
 
 export interface DiskHooks {

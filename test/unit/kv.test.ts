@@ -11,7 +11,8 @@ import {
   type Command,
   type Result,
 } from '../../src/sm/command.js';
-import { KvBuilder, KvStore, SnapshotError } from '../../src/sm/kv.js';
+import { KvBuilder } from '../../src/sm/kv-builder.js';
+import { KvStore, SnapshotError } from '../../src/sm/kv.js';
 import { MAX_KEY_BYTES } from '../../src/paxos/defaults.js';
 
 const put = (client: string, seq: number, key: string, value: string): Command => ({

@@ -13,6 +13,9 @@ import type net from 'node:net';
 export class LineWriter<T extends object = object> {
   private pending = '';
   private scheduled = false;
+  /** Called once what was queued has gone to the socket and its buffer is below the high-water mark. */
+  private drainWaiters: Array<() => void> = [];
+  private awaitingDrain = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -35,7 +38,33 @@ export class LineWriter<T extends object = object> {
     const text = this.pending;
     this.pending = '';
     if (this.socket.writable) this.socket.write(text);
+    this.settle();
   };
+
+  /**
+   * Call `done` once everything queued so far has gone to the socket and the
+   * socket's buffer is below its high-water mark ('drain'), as a corked
+   * socket's 'drain' would have: at the end of this turn if the kernel takes
+   * it all, later if the other end must read first. Never, if the socket
+   * closes first.
+   */
+  whenDrained(done: () => void): void {
+    this.drainWaiters.push(done);
+    if (!this.scheduled) this.settle();
+  }
+
+  private settle(): void {
+    if (this.drainWaiters.length === 0 || this.awaitingDrain) return;
+    if (this.socket.writableNeedDrain) {
+      this.awaitingDrain = true;
+      this.socket.once('drain', () => {
+        this.awaitingDrain = false;
+        this.settle();
+      });
+      return;
+    }
+    for (const w of this.drainWaiters.splice(0)) w();
+  }
 
   /** Characters queued here and bytes buffered in the socket: what the other end has not taken yet. */
   get backlog(): number {

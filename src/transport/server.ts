@@ -283,9 +283,9 @@ function serveConnection<M extends PeerMessage, Req, Res>(
     if (conn.overSince > 0) return;
     conn.overSince = performance.now();
     log.debug(`not reading from ${who} until it reads its answers (${mib(out.backlog)} MiB unread)`);
-    // The lines gathered this turn go to the socket now, so that its 'drain' covers them.
-    out.flush();
-    socket.once('drain', () => {
+    // The answers gathered this turn leave at its end; the pause ends once
+    // they and the socket's buffer have drained.
+    out.whenDrained(() => {
       conn.overSince = 0;
       repause();
     });

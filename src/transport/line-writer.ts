@@ -5,8 +5,9 @@
 // turn; one write of one string costs one stream write and one UTF-8
 // conversion, where a corked stream of many writes (or ndjson's stringify
 // Transform in front of it) pays each per line. The format is ndjson's:
-// JSON.stringify of each value, then "\n". bench:kv measured both ways
-// (docs/performance.md).
+// JSON.stringify of each value, then "\n". The two were measured against
+// each other only together with another change (CHANGELOG.md, the f2908a3
+// row of "A fair race").
 
 import type net from 'node:net';
 

@@ -25,6 +25,8 @@ export class Leader {
   /** The slots in flight (the window). */
   private readonly proposals = new Map<number, Proposal>();
   private nextSlot = 1;
+  /** Leader: the slot after the last one phase 1 adopted (see readIndex). */
+  private leadTop = Infinity;
   private heartbeatElapsed = 0;
   /** Client commands waiting for a slot. */
   private pending: unknown[] = [];
@@ -57,8 +59,23 @@ export class Leader {
     return this.takePending();
   }
 
-  lastProposed(): number {
+  private lastProposed(): number {
     return Math.max(this.nextSlot, this.s.commitIndex) - 1;
+  }
+
+  /**
+   * The slot a read confirmed now must see applied. A write answered before
+   * the read arrived was chosen under our ballot, so we learned it (only we
+   * say `chose` for it), and it was applied, so every slot below it is
+   * chosen: it is below the commit index. Or it was chosen under an earlier
+   * ballot, and phase 1 adopted it into a slot below leadTop. So once the
+   * commit index has passed leadTop, it is enough: a read waits for what is
+   * chosen, not for the writes still in flight (as the Raft thesis' read
+   * index waits for the commit index, once the term has committed an entry).
+   */
+  readIndex(): number {
+    const s = this.s;
+    return s.commitIndex >= this.leadTop ? s.commitIndex - 1 : this.lastProposed();
   }
 
   onForward(m: Msg<'forward'>): void {
@@ -124,6 +141,7 @@ export class Leader {
     // Our own promise, written before the prepare leaves: never reused.
     s.promise(s.ballot);
     this.prepareSlot = s.commitIndex;
+    this.leadTop = Infinity;
     this.prepareAcks.clear();
     this.proposals.clear();
     if (s.variant.skipPhase1 === true) {
@@ -183,6 +201,7 @@ export class Leader {
       if (cur === undefined || (cur.chosen !== true && (r.chosen === true || r.n > cur.n))) adopt.set(r.s, r);
     }
     this.prepareAcks.clear();
+    this.leadTop = top + 1;
     for (const [slot, r] of adopt) if (r.chosen === true) this.roles.learn(slot, r.v, 0, false);
     this.nextSlot = top + 1;
     for (let slot = this.prepareSlot; slot <= top; slot++) {

@@ -64,7 +64,7 @@ export class LogNode {
       learn: (slot, v, n, fromVote) => this.learner.learn(slot, v, n, fromVote),
       learnUpTo: (commit, n) => this.learner.learnUpTo(commit, n),
       fetch: (from) => this.learner.fetch(from),
-      lastProposed: () => this.leadership.lastProposed(),
+      readIndex: () => this.leadership.readIndex(),
       heartbeat: (r) => this.leadership.heartbeat(r),
       readRoundInFlight: () => this.reads.inFlight,
       startReadRound: () => this.reads.startRound(),

@@ -76,7 +76,7 @@ export class ReadIndex {
     if (s.role !== 'leader' || this.round !== null || this.queue.length === 0) return;
     const stale = s.variant.staleReads === true;
     // Broken on purpose (stale): answers from what it has applied, without asking whether it still leads.
-    const index = stale ? s.appliedIndex : this.roles.lastProposed();
+    const index = stale ? s.appliedIndex : this.roles.readIndex();
     const round = { r: ++this.rounds, index, acks: new Set([s.self]), batches: this.queue };
     this.queue = [];
     this.round = round;

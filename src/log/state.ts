@@ -79,8 +79,8 @@ export interface Roles {
   learnUpTo(commit: number, n: number): void;
   /** Learner: ask `from` for the chosen values from our commit index on. */
   fetch(from: PeerId): void;
-  /** Leader: the last slot it has proposed (or known chosen). */
-  lastProposed(): number;
+  /** Leader: the slot a read confirmed now must see applied. */
+  readIndex(): number;
   /** Leader: tell the others our ballot and commit; `r`: a read round, for the acks to echo. */
   heartbeat(r?: number): void;
   /** Read index: the round in flight, if any. */

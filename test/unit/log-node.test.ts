@@ -654,8 +654,8 @@ test('a leader or candidate that installs a snapshot stops leading at its ballot
 // ---- reads by index ---------------------------------------------------------
 
 test(
-  'a read at the leader waits for a quorum to ack a heartbeat sent after it; its index covers the slots ' +
-    'proposed but not yet chosen',
+  'a read at the leader waits for a quorum to ack a heartbeat sent after it; its index is the last chosen slot, ' +
+    'not the writes still in flight',
   (t) => {
     const net = new Net(3);
     const b = net.elect(1);
@@ -679,7 +679,38 @@ test(
     // A quorum (the leader and replica 2) at this round and ballot does.
     net.step(2, hb.find((h) => h.to === 2)!.msg);
     net.deliver((f, to, m) => f === 2 && to === 1 && m.type === 'heartbeat_ack');
-    t.deepEqual(net.reads.get(1), [{ id: 7, index: 2 }], 'index 2: slot 2 was proposed before the read came');
+    // No client was answered for slot 2: it is not chosen yet, so the read need not wait for it.
+    t.deepEqual(net.reads.get(1), [{ id: 7, index: 1 }], 'index 1: the last slot chosen');
+  },
+);
+
+test(
+  "a new leader's reads wait for the slots phase 1 adopted until they are chosen again: one may have been " +
+    'chosen, and answered, under the old ballot',
+  (t) => {
+    const net = new Net(3);
+    net.elect(1);
+    net.propose(1, [cmd('a', 1)]);
+    net.deliver();
+    // Slot 2 reaches replica 2's vote only; replica 1 goes quiet.
+    net.propose(1, [cmd('a', 2)]);
+    net.deliver((f, to, m) => f === 1 && to === 2 && m.type === 'accept');
+    net.mail = [];
+    net.tick(2, TIMING.electionTicks);
+    const b2 = net.node(2).currentBallot;
+    const prepare = net.take((f, _to, m) => f === 2 && m.type === 'prepare')[0]!.msg as Msg<'prepare'>;
+    // Replica 3 promises, and reports no vote at or above slot 2.
+    const ack = { type: 'prepare_ack', life: prepare.life, from: 3, n: b2, slot: prepare.slot, promised: b2 };
+    net.step(2, { ...ack, base: 1, votes: [] } as Msg<'prepare_ack'>);
+    t.is(net.node(2).role, 'leader');
+    // Replica 2 adopted its vote in slot 2 and proposes it again; its accepts are still in the mail.
+    t.true(net.mail.some((m) => m.msg.type === 'accept' && m.msg.slot === 2));
+    net.node(2).read([9]);
+    net.drain(2);
+    const hb = net.take((f, _to, m) => f === 2 && m.type === 'heartbeat' && m.r !== undefined);
+    net.step(3, hb.find((h) => h.to === 3)!.msg);
+    net.deliver((f, to, m) => f === 3 && to === 2 && m.type === 'heartbeat_ack');
+    t.deepEqual(net.reads.get(2), [{ id: 9, index: 2 }], 'index 2: slot 2 may be a write answered under ballot 1');
   },
 );
 

@@ -1,8 +1,9 @@
 // Linearizable reads without going through the log (read index, as in the
-// Raft thesis, section 6.4). A read is answered only once its leader has
-// heard, after the read arrived, from a quorum that still follows its
-// ballot, and only from a state that holds every slot the leader had
-// proposed by then. See LogNode.read.
+// Raft thesis, section 6.4). A read is answered only once a quorum is known
+// to have still followed its leader's ballot after the read arrived: the
+// leader's heartbeat acks, or, with 3 replicas, the leader itself and the
+// follower that asked (onReadIndex). And only from a state that holds every
+// slot chosen by then (Leader.readIndex). See LogNode.read.
 
 import type { PeerId } from '../paxos/ids.js';
 import type { LogState, Msg, Roles } from './state.js';
@@ -61,8 +62,20 @@ export class ReadIndex {
 
   /** A follower asks us, as leader, for a read index. */
   onReadIndex(m: Msg<'read_index'>): void {
+    const s = this.s;
     // A follower that asked someone who no longer leads asks again later.
-    if (this.s.role !== 'follower') this.queueReads(m.from, m.ids, m.life);
+    if (s.role === 'follower') return;
+    if (s.role === 'leader' && s.isQuorum(2) && s.variant.staleReads !== true) {
+      // The asker and we make a quorum (3 replicas or fewer), so no round is
+      // needed: we lead at our ballot now, after the read arrived, and the
+      // asker takes our answer only if it has promised no higher ballot by
+      // then (onReadIndexAck). A leader that chose a write answered before
+      // the read would have needed the promise of one of us two, first.
+      const ack = { type: 'read_index_ack', from: s.self, n: s.ballot, life: m.life, ids: m.ids } as const;
+      s.send([m.from], { ...ack, index: this.roles.readIndex() }, true);
+      return;
+    }
+    this.queueReads(m.from, m.ids, m.life);
   }
 
   private queueReads(from: PeerId, ids: readonly number[], life = 0): void {
@@ -152,10 +165,14 @@ export class ReadIndex {
 
   /** The leader answers our reads. */
   onReadIndexAck(m: Msg<'read_index_ack'>): void {
-    if (m.life !== this.s.life) return; // asked by an earlier life of ours
+    const s = this.s;
+    if (m.life !== s.life) return; // asked by an earlier life of ours
+    // We are part of the quorum that confirms it (onReadIndex): not if we
+    // have promised a newer leader since. Asked again later (reaskLate).
+    if (m.n < s.promised) return;
     for (const id of m.ids) {
       if (!this.asked.delete(id)) continue; // answered already, or not ours
-      this.s.out.reads.push({ id, index: m.index });
+      s.out.reads.push({ id, index: m.index });
     }
   }
 

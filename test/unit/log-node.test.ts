@@ -848,48 +848,78 @@ test('compaction keeps at most keepBytes of chosen values behind the snapshot', 
   t.truthy(net.node(2).chosenAt(3));
 });
 
+for (const n of [3, 5])
+  test(
+    `${n} replicas: a restarted follower whose read ids start again at 1 is not answered for its earlier life ` +
+      (n === 3 ? "(the leader's answer at once)" : '(a round confirmed by heartbeat acks)'),
+    (t) => {
+      const net = new Net(n);
+      const b = net.elect(1);
+      net.tick(1, TIMING.heartbeatTicks);
+      net.deliver();
+      net.propose(1, [cmd('a', 1)]);
+      net.deliver();
+      t.deepEqual(net.applied.get(2), [1]);
+      // Life 1 of replica 2: read id 1 goes to the leader. With 3 replicas it answers at once (index 1);
+      // with 5 it starts a round.
+      net.node(2).read([1]);
+      net.drain(2);
+      const [ask] = net.take((_f, _t, m) => m.type === 'read_index');
+      net.step(1, ask!.msg);
+      const old = net.take((_f, _t, m) => m.type === 'read_index_ack');
+      const hbs = net.take((_f, _t, m) => m.type === 'heartbeat' && (m as Msg<'heartbeat'>).r !== undefined);
+      t.deepEqual([old.length, hbs.length], n === 3 ? [1, 0] : [0, 4]);
+      // A write W is chosen without replica 2 and acknowledged at the leader (slot 2); replica 2 misses it.
+      net.propose(1, [cmd('w', 1)]);
+      net.deliver((_f, to) => to !== 2);
+      t.deepEqual(net.applied.get(1), [1, 2], 'W applied (acknowledged) at the leader');
+      net.take(() => true); // anything still addressed to replica 2 is lost with its old life
+      // Replica 2 restarts from its records; its shell counts read ids from 1 again (ReplicaDaemon.readIds).
+      net.boot(2, replay(net.records.get(2)!));
+      net.step(2, { type: 'heartbeat', from: 1, n: b, commit: 2 }); // follows the leader again (an ordinary heartbeat)
+      net.take((f) => f === 2);
+      // The new life's first read, invoked after W was acknowledged, also gets id 1.
+      net.node(2).read([1]);
+      net.drain(2);
+      net.take((_f, _t, m) => m.type === 'read_index'); // its own ask is slow
+      // The old answer arrives late, or the old round's heartbeats reach 3 and 4 and their acks confirm it:
+      // the answer carries id 1, index 1.
+      for (const o of old) net.step(2, o.msg);
+      for (const h of hbs) if (h.to === 3 || h.to === 4) net.step(h.to, h.msg);
+      net.deliver();
+      t.deepEqual(net.reads.get(2), [], 'the answer names the earlier life: ignored');
+      // Its own ask, when it arrives, gets an index that covers W.
+      net.node(2).read([2]);
+      net.drain(2);
+      net.deliver();
+      t.true(
+        net.reads.get(2)!.every((r) => r.index >= 2),
+        JSON.stringify(net.reads.get(2)),
+      );
+      t.is(net.reads.get(2)!.length, 1);
+    },
+  );
+
 test(
-  'a restarted follower whose read ids start again at 1 is not answered by a round confirmed for its ' + 'earlier life',
+  "with 3 replicas a follower takes the leader's read index at once only while it has promised no higher " +
+    'ballot: the two of them are the quorum',
   (t) => {
     const net = new Net(3);
     const b = net.elect(1);
-    net.tick(1, TIMING.heartbeatTicks);
-    net.deliver();
     net.propose(1, [cmd('a', 1)]);
     net.deliver();
-    t.deepEqual(net.applied.get(2), [1]);
-    // Life 1 of replica 2: read id 1 goes to the leader, which starts a round (index 1).
-    net.node(2).read([1]);
+    net.node(2).read([4]);
     net.drain(2);
-    const [ask] = net.take((_f, _t, m) => m.type === 'read_index');
-    net.step(1, ask!.msg);
-    const hbs = net.take((_f, _t, m) => m.type === 'heartbeat' && (m as Msg<'heartbeat'>).r !== undefined);
-    t.is(hbs.length, 2);
-    // A write W is chosen with replica 3 and acknowledged at the leader (slot 2); replica 2 misses it.
-    net.propose(1, [cmd('w', 1)]);
-    net.deliver((_f, to) => to !== 2);
-    t.deepEqual(net.applied.get(1), [1, 2], 'W applied (acknowledged) at the leader');
-    net.take(() => true); // anything still addressed to replica 2 is lost with its old life
-    // Replica 2 restarts from its records; its shell counts read ids from 1 again (ReplicaDaemon.readIds).
-    net.boot(2, replay(net.records.get(2)!));
-    net.step(2, { type: 'heartbeat', from: 1, n: b, commit: 2 }); // follows the leader again (an ordinary heartbeat)
-    net.take((f) => f === 2);
-    // The new life's first read, invoked after W was acknowledged, also gets id 1.
-    net.node(2).read([1]);
-    net.drain(2);
-    net.take((_f, _t, m) => m.type === 'read_index'); // its own ask is slow
-    // The old round's heartbeat reaches 3; its ack confirms the round, whose answer carries id 1, index 1.
-    net.step(3, hbs.find((h) => h.to === 3)!.msg);
-    net.deliver();
-    t.deepEqual(net.reads.get(2), [], 'the answer names the earlier life: ignored');
-    // Its own ask, when it arrives, gets an index that covers W.
-    net.node(2).read([2]);
-    net.drain(2);
-    net.deliver();
-    t.true(
-      net.reads.get(2)!.every((r) => r.index >= 2),
-      JSON.stringify(net.reads.get(2)),
-    );
+    net.step(1, net.take((_f, _t, m) => m.type === 'read_index')[0]!.msg);
+    t.is(net.mail.filter((m) => m.msg.type === 'heartbeat').length, 0, 'no round');
+    const [ack] = net.take((_f, _t, m) => m.type === 'read_index_ack');
+    t.is((ack!.msg as Msg<'read_index_ack'>).n, b);
+    // Before the answer arrives, replica 2 promises a higher ballot of replica 3's (by its accept).
+    const b3 = nextBallot(b, 3, 3);
+    net.step(2, { type: 'accept', from: 3, n: b3, slot: 9, v: [], commit: 0 });
+    t.is(net.node(2).promise, b3);
+    net.step(2, ack!.msg);
+    t.deepEqual(net.reads.get(2), [], 'not taken: a leader above ballot b may have chosen a write');
   },
 );
 

@@ -84,7 +84,12 @@ export class Acceptor {
     const fresh = prev === undefined || prev.n !== m.n;
     if (fresh) {
       s.out.received.push(m);
-      if (m.slot >= s.logStart) s.vote(m.slot, m.n, m.v);
+      if (m.slot >= s.logStart) {
+        s.vote(m.slot, m.n, m.v);
+        // The leader voted (n, v) before it sent this, and ours is durable
+        // before anything of this Ready is applied: a quorum of two.
+        if (s.pairIsQuorum) this.roles.learn(m.slot, m.v, m.n, true);
+      }
     }
     s.send(
       [m.from],

@@ -64,17 +64,21 @@ export class Leader {
   }
 
   /**
-   * The slot a read confirmed now must see applied. A write answered before
-   * the read arrived was chosen under our ballot, so we learned it (only we
-   * say `chose` for it), and it was applied, so every slot below it is
-   * chosen: it is below the commit index. Or it was chosen under an earlier
-   * ballot, and phase 1 adopted it into a slot below leadTop. So once the
-   * commit index has passed leadTop, it is enough: a read waits for what is
-   * chosen, not for the writes still in flight (as the Raft thesis' read
-   * index waits for the commit index, once the term has committed an entry).
+   * The slot a read confirmed now must see applied. With 5 replicas or
+   * more: a write answered before the read arrived was chosen under our
+   * ballot, so we learned it (only we say `chose` for it), and it was
+   * applied, so every slot below it is chosen: it is below the commit index.
+   * Or it was chosen under an earlier ballot, and phase 1 adopted it into a
+   * slot below leadTop. So once the commit index has passed leadTop, it is
+   * enough: a read waits for what is chosen, not for the writes still in
+   * flight (as the Raft thesis' read index waits for the commit index, once
+   * the term has committed an entry).
    */
   readIndex(): number {
     const s = this.s;
+    // With a pair as quorum a follower learns a slot from its own vote, and
+    // may answer a write before we know it chosen: wait for all we proposed.
+    if (s.pairIsQuorum && s.variant.commitReads !== true) return this.lastProposed();
     return s.commitIndex >= this.leadTop ? s.commitIndex - 1 : this.lastProposed();
   }
 
@@ -238,12 +242,13 @@ export class Leader {
     // Our own vote first: we promised this ballot, so we may accept it.
     s.vote(slot, s.ballot, v);
     this.proposals.set(slot, { v, acks: new Set([s.self]), age: 0 });
-    // Early: it may leave while our own vote is still on its way to disk.
-    if (s.others.length > 0)
-      s.out.early.push({
-        to: s.others,
-        msg: { type: 'accept', from: s.self, n: s.ballot, slot, v, commit: s.commitIndex },
-      });
+    const accept = { type: 'accept', from: s.self, n: s.ballot, slot, v, commit: s.commitIndex } as const;
+    // With a pair as quorum, it leaves once our vote is durable: a follower's
+    // vote then makes it chosen (LogState.pairIsQuorum). Otherwise early: it
+    // may leave while our own vote is still on its way to disk.
+    // (Broken on purpose, earlyPairAccept: early all the same.)
+    if (s.pairIsQuorum && s.variant.earlyPairAccept !== true) s.send(s.others, accept);
+    else if (s.others.length > 0) s.out.early.push({ to: s.others, msg: accept });
     this.maybeChosen(slot);
   }
 
@@ -267,6 +272,9 @@ export class Leader {
     if (p === undefined || !s.isQuorum(p.acks.size)) return;
     this.proposals.delete(slot);
     this.roles.learn(slot, p.v, s.ballot, true);
-    s.send(s.others, { type: 'chose', from: s.self, n: s.ballot, slot });
+    // With a pair as quorum, a follower learns from its own vote; one that
+    // missed the accept learns from the commit our next accept or heartbeat
+    // carries, and fetches the value.
+    if (!s.pairIsQuorum) s.send(s.others, { type: 'chose', from: s.self, n: s.ballot, slot });
   }
 }

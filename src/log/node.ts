@@ -19,10 +19,12 @@
 // - a leader's commit covers only slots it chose or adopted at its ballot:
 //   one that learns values from a peer's log stops leading (learner.ts,
 //   stopLeading);
-// - a read is answered only once its leader has heard, after the read
-//   arrived, from a quorum that still follows its ballot, and only from a
-//   state that holds every slot the leader had proposed by then
-//   (read-index.ts);
+// - with 3 replicas (LogState.pairIsQuorum) the leader's accept leaves only
+//   once its vote is durable, and a follower's durable vote for it makes the
+//   slot chosen there (leader.ts, proposeSlot; acceptor.ts, onAccept);
+// - a read is answered only once a quorum is known to have still followed
+//   its leader's ballot after the read arrived, and only from a state that
+//   holds every slot acknowledged by then (read-index.ts, Leader.readIndex);
 // - a replica that may have lost durable state votes for nothing, and acks
 //   no heartbeat, until it has recovered from every other replica and caught
 //   up (recovery.ts, docs/recovery.md).

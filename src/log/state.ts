@@ -158,6 +158,17 @@ export class LogState {
     return count >= this.quorum;
   }
 
+  /**
+   * The leader and any one other replica are a quorum (3 replicas or fewer).
+   * Then the leader sends an accept only once its own vote is durable, and a
+   * follower whose vote for it is durable knows the value chosen, with no
+   * word from the leader (Acceptor.onAccept); and a follower's read needs
+   * only the leader's answer (ReadIndex.onReadIndex).
+   */
+  get pairIsQuorum(): boolean {
+    return this.isQuorum(2);
+  }
+
   /** Whether a quorum, this replica included, was heard from within two election timeouts. */
   hasQuorumContact(): boolean {
     const window = 2 * this.timing.electionTicks;

@@ -310,6 +310,10 @@ export interface LogVariant {
   readonly applyPastHole?: boolean;
   /** A leader answers reads at once from what it has applied, without confirming it still leads. */
   readonly staleReads?: boolean;
+  /** The read index is the commit index even where a follower learns a slot from its own vote. */
+  readonly commitReads?: boolean;
+  /** The leader's accept leaves before its own vote is durable, though a follower learns from its vote. */
+  readonly earlyPairAccept?: boolean;
   /** Recovery ends once this many other replicas have answered (correct: all of them). */
   readonly recoverAnswers?: number;
 }

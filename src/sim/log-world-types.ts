@@ -6,12 +6,22 @@ import type { LogMessage } from '../log/types.js';
 import type { Agenda } from './agenda.js';
 
 export type LogWorldVariant =
-  'skipPhase1' | 'forgetLog' | 'applyPastHole' | 'staleReads' | 'voteAtOnce' | 'corruptAsTorn' | 'fewRecoverers';
+  | 'skipPhase1'
+  | 'forgetLog'
+  | 'applyPastHole'
+  | 'staleReads'
+  | 'commitReads'
+  | 'earlyPairAccept'
+  | 'voteAtOnce'
+  | 'corruptAsTorn'
+  | 'fewRecoverers';
 export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = [
   'skipPhase1',
   'forgetLog',
   'applyPastHole',
   'staleReads',
+  'commitReads',
+  'earlyPairAccept',
   'voteAtOnce',
   'corruptAsTorn',
   'fewRecoverers',

@@ -70,6 +70,11 @@
 //   staleReads     a leader answers reads at once from what it has applied,
 //                  without the heartbeat round that confirms it still leads
 //                  and without waiting for the slots it has proposed;
+//   commitReads    the read index is the commit index even with 3 replicas,
+//                  where a follower learns a slot from its own vote first;
+//   earlyPairAccept  with 3 replicas the leader's accept leaves before its
+//                  own vote is durable, though a follower's vote makes the
+//                  slot chosen there;
 //   voteAtOnce     a replica that lost its disk or a record votes at once;
 //   corruptAsTorn  a corrupt record is taken for a torn tail (and a damaged
 //                  snapshot skipped): the replica keeps its identity, and votes;
@@ -96,6 +101,7 @@ import {
   type LogWorldOptions,
   type LogWorldResult,
   type LogWorldStats,
+  type LogWorldVariant,
   type SimContext,
   type ViolationKind,
 } from './log-world-types.js';
@@ -111,6 +117,15 @@ export type {
 
 const TICK_MS = 10;
 const fromUtf8 = new TextDecoder();
+
+/** The variants that are a flag of the core's own (LogVariant). */
+const CORE_VARIANTS = new Set<LogWorldVariant>([
+  'skipPhase1',
+  'applyPastHole',
+  'staleReads',
+  'commitReads',
+  'earlyPairAccept',
+]);
 
 export class LogWorld implements SimContext {
   readonly rng: () => number;
@@ -152,15 +167,11 @@ export class LogWorld implements SimContext {
       maxEntries: pick(r, [3, 256]),
     };
     const nodeVariant: LogVariant =
-      variant === 'skipPhase1'
-        ? { skipPhase1: true }
-        : variant === 'applyPastHole'
-          ? { applyPastHole: true }
-          : variant === 'staleReads'
-            ? { staleReads: true }
-            : variant === 'fewRecoverers'
-              ? { recoverAnswers: Math.floor(this.n / 2) } // a majority, counting itself
-              : {};
+      variant === 'fewRecoverers'
+        ? { recoverAnswers: Math.floor(this.n / 2) } // a majority, counting itself
+        : variant !== undefined && CORE_VARIANTS.has(variant)
+          ? { [variant]: true }
+          : {};
     const nClients = opts.clients ?? 4;
     this.shape =
       `${this.n} replicas, ${nClients} clients, ${keys.length} keys, window ${timing.window}, batch ` +

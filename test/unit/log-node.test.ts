@@ -350,7 +350,11 @@ test('an acceptor rejects an accept below its promise and accepts one equal to i
   const [nack] = net.take(() => true);
   t.like(nack!.msg, { type: 'accept_ack', n: 4, promised: 6 });
   net.step(2, { type: 'accept', from: 3, n: 6, slot: 1, v: [cmd('b', 1)], commit: 1 });
-  t.deepEqual(net.records.get(2)!.at(-1), { t: 'v', s: 1, n: 6, v: [cmd('b', 1)] });
+  // Its vote, then (3 replicas: the leader voted too) that the slot is chosen.
+  t.deepEqual(net.records.get(2)!.slice(-2), [
+    { t: 'v', s: 1, n: 6, v: [cmd('b', 1)] },
+    { t: 'c', s: 1 },
+  ]);
   const [ack] = net.take(() => true);
   t.like(ack!.msg, { type: 'accept_ack', n: 6, promised: 6 });
   // And a higher one raises the promise, durably.
@@ -411,29 +415,60 @@ test(
   },
 );
 
-test('a slot is never applied before every earlier slot', (t) => {
-  const net = new Net(3);
-  const b = net.elect(1);
-  net.take(() => true);
-  const X: Batch = [cmd('x', 1)];
-  const Y: Batch = [cmd('y', 1)];
-  const Z: Batch = [cmd('z', 1)];
-  // Follower 2 votes for slots 1..3, and hears slot 3 and 2 chosen first.
-  for (const [slot, v] of [
-    [1, X],
-    [2, Y],
-    [3, Z],
-  ] as const)
-    net.step(2, { type: 'accept', from: 1, n: b, slot, v, commit: 1 });
-  net.step(2, { type: 'chose', from: 1, n: b, slot: 3 });
-  net.step(2, { type: 'chose', from: 1, n: b, slot: 2 });
-  t.deepEqual(net.applied.get(2), []);
-  t.is(net.node(2).commit, 1);
-  net.step(2, { type: 'chose', from: 1, n: b, slot: 1 });
-  t.deepEqual(net.applied.get(2), [1, 2, 3]);
-  t.is(net.node(2).commit, 4);
-  t.is(net.node(2).applied, 3);
-});
+test(
+  "3 replicas: the leader's accept leaves after its own vote is durable, a follower's vote makes the slot " +
+    'chosen there, and no chose is sent; 5 replicas: the accept leaves early, and a chose follows',
+  (t) => {
+    for (const n of [3, 5]) {
+      const net = new Net(n);
+      net.elect(1);
+      net.take(() => true);
+      net.node(1).propose([cmd('a', 1)]);
+      const [r] = net.drain(1);
+      const accepts = (xs: Ready['early']): number => xs.filter((o) => o.msg.type === 'accept').length;
+      t.deepEqual([accepts(r!.early), accepts(r!.messages)], n === 3 ? [0, 1] : [1, 0], `${n} replicas`);
+      t.true(r!.records.some((x) => x.t === 'v'));
+      let choses = 0;
+      net.deliver((_f, _to, m) => {
+        if (m.type === 'chose') choses += 1;
+        return true;
+      });
+      t.is(net.node(2).commit, 2, `${n} replicas: slot 1 chosen at replica 2`);
+      t.is(choses > 0, n === 5, `${n} replicas: ${choses} chose messages`);
+    }
+  },
+);
+
+for (const n of [3, 5])
+  test(`${n} replicas: a slot is never applied before every earlier slot`, (t) => {
+    const net = new Net(n);
+    const b = net.elect(1);
+    net.take(() => true);
+    const X: Batch = [cmd('x', 1)];
+    const Y: Batch = [cmd('y', 1)];
+    const Z: Batch = [cmd('z', 1)];
+    // Follower 2 learns slot 3 and 2 chosen first: with 3 replicas, by its votes (the leader voted too);
+    // with 5, by the leader's chose messages.
+    const learn = (slot: number, v: Batch): void => {
+      if (n === 3) net.step(2, { type: 'accept', from: 1, n: b, slot, v, commit: 1 });
+      else net.step(2, { type: 'chose', from: 1, n: b, slot });
+    };
+    if (n === 5)
+      for (const [slot, v] of [
+        [1, X],
+        [2, Y],
+        [3, Z],
+      ] as const)
+        net.step(2, { type: 'accept', from: 1, n: b, slot, v, commit: 1 });
+    learn(3, Z);
+    learn(2, Y);
+    t.deepEqual(net.applied.get(2), []);
+    t.is(net.node(2).commit, 1);
+    learn(1, X);
+    t.deepEqual(net.applied.get(2), [1, 2, 3]);
+    t.is(net.node(2).commit, 4);
+    t.is(net.node(2).applied, 3);
+  });
 
 test('a follower that hears a commit for slots it holds no vote for fetches them, and applies in order', (t) => {
   const net = new Net(3, { ...TIMING, maxEntries: 2 });
@@ -653,64 +688,87 @@ test('a leader or candidate that installs a snapshot stops leading at its ballot
 
 // ---- reads by index ---------------------------------------------------------
 
+for (const n of [3, 5])
+  test(
+    `${n} replicas: a read at the leader waits for a quorum to ack a heartbeat sent after it; its index is ` +
+      (n === 3
+        ? 'the last slot proposed (a follower may have applied it)'
+        : 'the last slot chosen, not the writes still in flight'),
+    (t) => {
+      const net = new Net(n);
+      const b = net.elect(1);
+      net.propose(1, [cmd('a', 1)]);
+      net.deliver();
+      // Slot 2 is proposed; its accepts are still in the mail.
+      net.propose(1, [cmd('a', 2)]);
+      const accepts = net.take((_f, _t, m) => m.type === 'accept');
+      t.is(accepts.length, n - 1);
+      net.node(1).read([7]);
+      net.drain(1);
+      t.deepEqual(net.reads.get(1), [], 'not before the round');
+      const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
+      t.is(hb.length, n - 1);
+      const r = (hb[0]!.msg as Msg<'heartbeat'>).r;
+      t.true(r !== undefined);
+      // An ack to a plain heartbeat, or to another round, does not count.
+      for (let from = 2; from <= n; from++) {
+        net.step(1, { type: 'heartbeat_ack', from, n: b });
+        net.step(1, { type: 'heartbeat_ack', from, n: b, r: r! - 1 });
+      }
+      t.deepEqual(net.reads.get(1), []);
+      // A quorum (the leader and replica 2, and 3 of 5) at this round and ballot does.
+      for (let to = 2; to <= Math.floor(n / 2) + 1; to++) {
+        t.deepEqual(net.reads.get(1), []);
+        net.step(to, hb.find((h) => h.to === to)!.msg);
+        net.deliver((f, dst, m) => f === to && dst === 1 && m.type === 'heartbeat_ack');
+      }
+      // With 3 replicas, a follower that votes for slot 2 applies it at once, and may answer its client:
+      // the read waits for it. With 5, no client was answered for slot 2 yet.
+      t.deepEqual(net.reads.get(1), [{ id: 7, index: n === 3 ? 2 : 1 }]);
+    },
+  );
+
 test(
-  'a read at the leader waits for a quorum to ack a heartbeat sent after it; its index is the last chosen slot, ' +
-    'not the writes still in flight',
+  "5 replicas: a new leader's reads wait for the slots phase 1 adopted until they are chosen again: one may " +
+    'have been chosen, and answered, under the old ballot',
   (t) => {
-    const net = new Net(3);
+    const net = new Net(5);
     const b = net.elect(1);
     net.propose(1, [cmd('a', 1)]);
     net.deliver();
-    // Slot 2 is proposed; its accepts are still in the mail.
+    // Slot 2 is chosen with the votes of 1, 2 and 3, and applied (answered) at replica 1; nobody else hears.
     net.propose(1, [cmd('a', 2)]);
-    const accepts = net.take((_f, _t, m) => m.type === 'accept');
-    t.is(accepts.length, 2);
-    net.node(1).read([7]);
-    net.drain(1);
-    t.deepEqual(net.reads.get(1), [], 'not before the round');
-    const hb = net.take((_f, _t, m) => m.type === 'heartbeat');
-    t.deepEqual(hb.map((h) => h.to).sort(), [2, 3]);
-    const r = (hb[0]!.msg as Msg<'heartbeat'>).r;
-    t.true(r !== undefined);
-    // An ack to a plain heartbeat, or to another round, does not count.
-    net.step(1, { type: 'heartbeat_ack', from: 2, n: b });
-    net.step(1, { type: 'heartbeat_ack', from: 2, n: b, r: r! - 1 });
-    t.deepEqual(net.reads.get(1), []);
-    // A quorum (the leader and replica 2) at this round and ballot does.
-    net.step(2, hb.find((h) => h.to === 2)!.msg);
-    net.deliver((f, to, m) => f === 2 && to === 1 && m.type === 'heartbeat_ack');
-    // No client was answered for slot 2: it is not chosen yet, so the read need not wait for it.
-    t.deepEqual(net.reads.get(1), [{ id: 7, index: 1 }], 'index 1: the last slot chosen');
-  },
-);
-
-test(
-  "a new leader's reads wait for the slots phase 1 adopted until they are chosen again: one may have been " +
-    'chosen, and answered, under the old ballot',
-  (t) => {
-    const net = new Net(3);
-    net.elect(1);
-    net.propose(1, [cmd('a', 1)]);
-    net.deliver();
-    // Slot 2 reaches replica 2's vote only; replica 1 goes quiet.
-    net.propose(1, [cmd('a', 2)]);
-    net.deliver((f, to, m) => f === 1 && to === 2 && m.type === 'accept');
+    net.deliver(
+      (f, to, m) =>
+        (f === 1 && (to === 2 || to === 3) && m.type === 'accept') ||
+        ((f === 2 || f === 3) && to === 1 && m.type === 'accept_ack'),
+    );
+    t.deepEqual(net.applied.get(1), [1, 2]);
     net.mail = [];
-    net.tick(2, TIMING.electionTicks);
-    const b2 = net.node(2).currentBallot;
-    const prepare = net.take((f, _to, m) => f === 2 && m.type === 'prepare')[0]!.msg as Msg<'prepare'>;
-    // Replica 3 promises, and reports no vote at or above slot 2.
-    const ack = { type: 'prepare_ack', life: prepare.life, from: 3, n: b2, slot: prepare.slot, promised: b2 };
-    net.step(2, { ...ack, base: 1, votes: [] } as Msg<'prepare_ack'>);
-    t.is(net.node(2).role, 'leader');
-    // Replica 2 adopted its vote in slot 2 and proposes it again; its accepts are still in the mail.
+    // Replica 4 stands, and wins with 3 and 5: 3 reports its vote in slot 2, not known chosen.
+    net.tick(4, TIMING.electionTicks);
+    const b4 = net.node(4).currentBallot;
+    const prepare = net.take((f, _to, m) => f === 4 && m.type === 'prepare')[0]!.msg as Msg<'prepare'>;
+    t.is(prepare.slot, 2);
+    for (const [from, votes] of [
+      [5, []],
+      [3, [{ s: 2, n: b, v: [cmd('a', 2)] }]],
+    ] as const) {
+      const ack = { type: 'prepare_ack', life: prepare.life, from, n: b4, slot: prepare.slot, promised: b4 };
+      net.step(4, { ...ack, base: 1, votes } as Msg<'prepare_ack'>);
+    }
+    t.is(net.node(4).role, 'leader');
+    // Replica 4 adopted the vote in slot 2 and proposes it again; its accepts are still in the mail.
     t.true(net.mail.some((m) => m.msg.type === 'accept' && m.msg.slot === 2));
-    net.node(2).read([9]);
-    net.drain(2);
-    const hb = net.take((f, _to, m) => f === 2 && m.type === 'heartbeat' && m.r !== undefined);
-    net.step(3, hb.find((h) => h.to === 3)!.msg);
-    net.deliver((f, to, m) => f === 3 && to === 2 && m.type === 'heartbeat_ack');
-    t.deepEqual(net.reads.get(2), [{ id: 9, index: 2 }], 'index 2: slot 2 may be a write answered under ballot 1');
+    t.is(net.node(4).commit, 2);
+    net.node(4).read([9]);
+    net.drain(4);
+    const hb = net.take((f, _to, m) => f === 4 && m.type === 'heartbeat' && m.r !== undefined);
+    for (const to of [3, 5]) {
+      net.step(to, hb.find((h) => h.to === to)!.msg);
+      net.deliver((f, dst, m) => f === to && dst === 4 && m.type === 'heartbeat_ack');
+    }
+    t.deepEqual(net.reads.get(4), [{ id: 9, index: 2 }], 'index 2: slot 2 was a write answered under ballot b');
   },
 );
 

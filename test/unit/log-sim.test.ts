@@ -96,6 +96,26 @@ for (const c of CONTROLS) {
   });
 }
 
+// Only 3 replicas make the leader and one follower a quorum (LogState.pairIsQuorum).
+const PAIR_CONTROLS = [
+  {
+    variant: 'commitReads',
+    what: 'a read index at the commit index, though followers learn first',
+    kind: 'linearizability',
+  },
+  { variant: 'earlyPairAccept', what: "an accept sent before the leader's vote is durable", kind: 'safety' },
+] as const;
+
+for (const c of PAIR_CONTROLS) {
+  test(`negative control: ${c.what} is caught within 60 seeds of 3 replicas`, (t) => {
+    const s = sweepLogWorld(1, 60, { variant: c.variant, replicas: 3, stopAtFirst: true });
+    const first = s.violations[0];
+    t.truthy(first, `${c.variant} survived ${s.runs} seeds`);
+    t.is(first?.kind, c.kind);
+    t.log(`${c.variant}: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
+  });
+}
+
 test(
   'negative control: restarting with an empty disk does visible damage (two values for a slot, or a ' +
     'non-linearizable history) within 50 seeds of 3 replicas',

@@ -9,6 +9,7 @@ import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
 import { checkKey, checkValue, type ClientCommand } from '../sm/command.js';
 import { kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
+import { KvClient } from '../client/api.js';
 import { EXIT } from './client-command.js';
 import { describe, describeDump, type Report } from './kv-report.js';
 import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
@@ -220,13 +221,21 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     );
     report = describeDump(target.name, outcome);
   } else {
-    const cmd = { ...spec, client: newClientId(), seq: 1 } as ClientCommand;
-    const outcome = await kvCall(
-      targets,
-      { type: 'kv', cmd },
-      { ...common, ...(first === undefined ? {} : { first }) },
-    );
-    report = describe(cmd, outcome);
+    // The client library (paxos-prj4/client), one session, one command.
+    const client = new KvClient({
+      endpoints: targets.map((t) => ({ name: t.name, host: t.at.host, port: t.at.port })),
+      timeoutMs,
+      concurrency: 1,
+      env: {},
+      ...(secret === null ? {} : { secret: secret.key }),
+      ...(onAttempt === undefined ? {} : { onAttempt }),
+    });
+    try {
+      const { command, outcome } = await client.execute(spec, named === undefined ? {} : { first: named });
+      report = describe(command, outcome);
+    } finally {
+      await client.close();
+    }
   }
   if (values.json === true) {
     if (report.lines === undefined) process.stdout.write(`${JSON.stringify(report.json)}\n`);

@@ -183,6 +183,10 @@ export interface KvCallOptions {
   readonly maxAttempts?: number;
   /** Called after each attempt. */
   readonly onAttempt?: (a: Attempt, n: number) => void;
+  /** How one attempt reaches a replica (default kvRequest: a connection of its own). */
+  readonly send?: (target: KvTarget, req: KvRequest, timeoutMs: number, signal?: AbortSignal) => Promise<KvOutcome>;
+  /** Give up early: a definite failure ('aborted') if nothing was sent yet, else unknown. */
+  readonly signal?: AbortSignal;
 }
 
 export type CallOutcome =
@@ -210,7 +214,7 @@ export type CallOutcome =
    */
   | {
       readonly kind: 'failed';
-      readonly reason: 'invalid' | 'not_replica' | 'refused';
+      readonly reason: 'invalid' | 'not_replica' | 'refused' | 'aborted';
       readonly peer?: string;
       readonly why: string;
       readonly attempts: readonly Attempt[];
@@ -242,7 +246,13 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
     attempts,
   });
 
+  const send = opts.send ?? ((t, req, ms) => kvRequest(t.at, req, opts.secret, ms));
+  const signal = opts.signal;
   while (attempts.length < maxAttempts) {
+    if (signal?.aborted === true) {
+      const why = 'the caller gave up (aborted)';
+      return unanswered.size > 0 ? stillUnknown(why) : { kind: 'failed', reason: 'aborted', why, attempts };
+    }
     const left = deadline - Date.now();
     if (left <= 0) break;
     const target = targets[i % targets.length]!;
@@ -250,7 +260,7 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
     const req: KvRequest =
       body.type === 'kv' ? { type: 'kv', id: newRequestId(), cmd: body.cmd } : { type: 'dump', id: newRequestId() };
     const t0 = Date.now();
-    const o = await kvRequest(target.at, req, opts.secret, Math.max(1, Math.min(attemptMs, left)));
+    const o = await send(target, req, Math.max(1, Math.min(attemptMs, left)), signal);
     const ms = Date.now() - t0;
     const peer = target.name;
     if (o.kind === 'unreachable') {
@@ -326,7 +336,7 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
       backoffDelay(attempts.length, RETRY_BASE_MS, RETRY_CAP_MS, random) - ms,
       deadline - Date.now(),
     );
-    if (pause > 0 && attempts.length < maxAttempts) await sleep(pause);
+    if (pause > 0 && attempts.length < maxAttempts) await sleep(pause, undefined, { signal }).catch(() => undefined);
   }
 
   const secs = opts.timeoutMs / 1000;

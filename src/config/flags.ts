@@ -7,8 +7,16 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from './errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+/** What parseArgs returns for these options, named (the library's type declarations need a name for it). */
+type Parsed<O extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: boolean; strict: true }>
+>;
 
-export function parseFlags<O extends Options>(argv: readonly string[], options: O, allowPositionals = false) {
+export function parseFlags<O extends Options>(
+  argv: readonly string[],
+  options: O,
+  allowPositionals = false,
+): Parsed<O> {
   try {
     return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
   } catch (err) {

@@ -1,0 +1,356 @@
+// The key-value store's client library: `import { connect } from
+// 'paxos-prj4/client'` (docs/client.md documents every call).
+//
+//   const kv = await connect({ endpoints: 'peer1=127.0.0.1:8080,peer2=127.0.0.2:8080' });
+//   await kv.put('greeting', 'hello');
+//   const v = await kv.get('greeting'); // 'hello'
+//   await kv.close();
+//
+// A client holds one long-lived connection per replica (replica-conn.ts),
+// opened when first needed, and a few sessions: a session is a client id
+// and its sequence numbers, which the store uses to apply each command at
+// most once (src/sm/kv.ts). A call takes a free session, so calls in
+// flight at once never share one (two in one session could overtake each
+// other, and the store would refuse the older as stale). A call goes to
+// the replica that answered last, and on to the others while replicas are
+// down or know no leader, with randomized backoff (kv.ts's kvCall: the CLI
+// runs on the same path). A replica that took a command and did not answer
+// is not asked again: the same command goes to the next replica, and the
+// store applies it at most once.
+//
+// Outcomes are typed (errors.ts): DefiniteError (nothing was done) or
+// UnknownOutcomeError (it may or may not take effect). A cas that finds
+// another value is not an error: it returns { swapped: false, current }.
+
+import { parseEndpoints } from '../config/flags.js';
+import { ATTEMPT_MS, DEFAULT_PORT } from '../paxos/defaults.js';
+import { checkKey, checkValue, type ClientCommand, type Result } from '../sm/command.js';
+import type { Secret } from '../transport/auth.js';
+import type { KvRequest } from '../wire/kv.js';
+import { DefiniteError, UnknownOutcomeError } from './errors.js';
+import { kvCall, newClientId, type Attempt, type CallOutcome, type KvOutcome, type KvTarget } from './kv.js';
+import { ReplicaConn } from './replica-conn.js';
+
+export { DefiniteError, PaxosError, UnknownOutcomeError, type DefiniteReason } from './errors.js';
+export type { Attempt, CallOutcome } from './kv.js';
+
+/** The environment variables connect() reads when its options do not say. */
+export const ENDPOINTS_ENV = 'PAXOS_ENDPOINTS';
+export const SECRET_ENV = 'PAXOS_SECRET';
+
+export interface ConnectOptions {
+  /**
+   * The replicas: `NAME=ADDR[:PORT]` or `ADDR[:PORT]` items (port 8080 by
+   * default; IPv6 as `[ADDR]:PORT`), as an array or one comma-separated
+   * string. Default: the PAXOS_ENDPOINTS environment variable.
+   */
+  readonly endpoints?: string | readonly (string | EndpointSpec)[];
+  /** The cluster's shared secret, if it has one. Default: PAXOS_SECRET, else none. */
+  readonly secret?: string | Uint8Array;
+  /** How long one call keeps trying, in all, in ms (default 10,000). connect() waits as long for a first replica. */
+  readonly timeoutMs?: number;
+  /** Calls in flight at once, each with a session of its own (default 4); more wait their turn. */
+  readonly concurrency?: number;
+  /** Called after every attempt at a replica (for logging). */
+  readonly onAttempt?: (a: Attempt, n: number) => void;
+  /** For tests: the environment to read (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** A replica: where to reach it, and its name in messages (default HOST:PORT). */
+export interface EndpointSpec {
+  readonly name?: string;
+  readonly host: string;
+  /** Default 8080. */
+  readonly port?: number;
+}
+
+export interface CallOptions {
+  /** Give up: before anything was sent, a DefiniteError ('aborted'); after, an UnknownOutcomeError. */
+  readonly signal?: AbortSignal;
+  /** This call's limit in ms, instead of the client's. */
+  readonly timeoutMs?: number;
+  /** The replica to try first, by name (else the one that answered last). */
+  readonly first?: string;
+}
+
+/** A put or del that was done. */
+export interface WriteResult {
+  /** The value before: null if the key was absent. */
+  readonly prev: string | null;
+  /** The log slot that applied it. */
+  readonly slot: number;
+}
+
+/** A cas that was done: it swapped, or found another value (then nothing changed). */
+export type CasResult =
+  { readonly swapped: true; readonly slot: number } | { readonly swapped: false; readonly current: string | null };
+
+/** One of the store's commands, as a call describes it (execute). */
+export type Operation =
+  | { readonly op: 'put'; readonly key: string; readonly value: string }
+  | { readonly op: 'get' | 'del'; readonly key: string }
+  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string };
+
+interface Session {
+  id: string;
+  seq: number;
+}
+
+/** Connect to a cluster: resolves once one replica has answered the handshake. */
+export async function connect(options: ConnectOptions = {}): Promise<KvClient> {
+  const client = new KvClient(options);
+  await client.ready();
+  return client;
+}
+
+export class KvClient {
+  /** The replicas, in the order given. */
+  readonly endpoints: readonly KvTarget[];
+  private readonly secret: Secret | null;
+  private readonly timeoutMs: number;
+  private readonly concurrency: number;
+  private readonly conns = new Map<string, Promise<ReplicaConn | { why: string; auth?: true }>>();
+  private readonly idle: Session[] = [];
+  private sessions = 0;
+  private readonly queue: Array<(s: Session | null) => void> = [];
+  /** The replica that answered last: calls start there. */
+  private preferred = 0;
+  private closed = false;
+
+  constructor(private readonly options: ConnectOptions = {}) {
+    const env = options.env ?? process.env;
+    this.endpoints = parseTargets(options.endpoints ?? env[ENDPOINTS_ENV]);
+    const secret = options.secret ?? env[SECRET_ENV];
+    this.secret =
+      secret === undefined
+        ? null
+        : { source: options.secret === undefined ? SECRET_ENV : 'connect({ secret })', key: Buffer.from(secret) };
+    if (this.secret !== null && this.secret.key.length === 0)
+      throw new DefiniteError('invalid', 'connect: the secret is empty');
+    this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 10_000);
+    this.concurrency = positive('concurrency', options.concurrency ?? 4);
+    if (!Number.isSafeInteger(this.concurrency))
+      throw new DefiniteError('invalid', `connect: concurrency must be a whole number; got ${this.concurrency}`);
+    this.preferred = Math.floor(Math.random() * this.endpoints.length);
+  }
+
+  /** Resolves once some replica answers the handshake (connect() awaits it). */
+  async ready(): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    const why = new Map<string, string>();
+    for (let i = 0; Date.now() < deadline; i++) {
+      const t = this.endpoints[(this.preferred + i) % this.endpoints.length]!;
+      const c = await this.conn(t, Math.max(1, Math.min(ATTEMPT_MS, deadline - Date.now())));
+      if (c instanceof ReplicaConn) {
+        this.preferred = this.endpoints.indexOf(t);
+        return;
+      }
+      why.set(t.name, c.why);
+      if (c.auth === true && why.size === this.endpoints.length) break;
+      if (i % this.endpoints.length === this.endpoints.length - 1)
+        await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));
+    }
+    const all = [...why].map(([n, w]) => `${n}: ${w}`).join('; ');
+    throw new DefiniteError('unavailable', `connect: no replica answered within ${this.timeoutMs / 1000} s (${all})`);
+  }
+
+  /** KEY's value, or null if it is absent. Linearizable: by read index, not through the log. */
+  async get(key: string, o: CallOptions = {}): Promise<string | null> {
+    const r = await this.done({ op: 'get', key }, o);
+    return 'value' in r.result ? r.result.value : null;
+  }
+
+  async put(key: string, value: string, o: CallOptions = {}): Promise<WriteResult> {
+    const r = await this.done({ op: 'put', key, value }, o);
+    return { prev: 'prev' in r.result ? (r.result.prev ?? null) : null, slot: r.slot };
+  }
+
+  async del(key: string, o: CallOptions = {}): Promise<WriteResult> {
+    const r = await this.done({ op: 'del', key }, o);
+    return { prev: 'prev' in r.result ? (r.result.prev ?? null) : null, slot: r.slot };
+  }
+
+  /** Set KEY to `value` if its value is `expected` now (null: if it is absent). */
+  async cas(key: string, expected: string | null, value: string, o: CallOptions = {}): Promise<CasResult> {
+    const r = await this.done({ op: 'cas', key, expected, value }, o);
+    return r.result.status === 'mismatch'
+      ? { swapped: false, current: r.result.current }
+      : { swapped: true, slot: r.slot };
+  }
+
+  /**
+   * The lower level: one command, and how its call ended, never thrown
+   * (the CLI's path: it words every outcome itself). Throws only for a bad
+   * key or value, or a closed client.
+   */
+  async execute(op: Operation, o: CallOptions = {}): Promise<{ command: ClientCommand; outcome: CallOutcome }> {
+    checkOperation(op);
+    const session = await this.acquire();
+    if (session === null) throw new DefiniteError('closed', `${op.op}: the client is closed`);
+    try {
+      for (;;) {
+        const command = { ...op, client: session.id, seq: session.seq + 1 } as ClientCommand;
+        // A seq once sent is spent, whatever became of it: the next command takes a new one.
+        session.seq = command.seq;
+        const outcome = await this.call(command, o);
+        // The store forgot this session (more clients than its table holds): nothing was done; once more, in
+        // a new session. (A store never says so of a session's first command: that one is reported as it is.)
+        if (outcome.kind === 'done' && outcome.result.status === 'expired' && command.seq > 1) {
+          session.id = newClientId();
+          session.seq = 0;
+          continue;
+        }
+        return { command, outcome };
+      }
+    } finally {
+      this.release(session);
+    }
+  }
+
+  /** Close every connection; calls still waiting for a session fail ('closed'). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.queue.splice(0)) w(null);
+    const conns = await Promise.all(this.conns.values());
+    this.conns.clear();
+    for (const c of conns) if (c instanceof ReplicaConn) c.close();
+  }
+
+  private async done(op: Operation, o: CallOptions): Promise<{ result: Result; slot: number }> {
+    const { outcome } = await this.execute(op, o);
+    switch (outcome.kind) {
+      case 'done': {
+        const r = outcome.result;
+        if (r.status === 'quota')
+          throw new DefiniteError(
+            'quota',
+            `${op.op} ${JSON.stringify(op.key)}: refused: the store holds ${r.used} bytes, its quota is ${r.quota}`,
+          );
+        // A session's calls never overlap, so no answer is stale; and expired was retried (execute).
+        if (r.status === 'stale' || r.status === 'expired')
+          throw new DefiniteError('invalid', `${op.op} ${JSON.stringify(op.key)}: the store says ${r.status}`);
+        return { result: r, slot: outcome.slot };
+      }
+      case 'failed': {
+        const reason = outcome.reason === 'refused' ? 'unavailable' : outcome.reason;
+        throw new DefiniteError(reason, `${op.op} ${JSON.stringify(op.key)}: nothing was done: ${outcome.why}`);
+      }
+      case 'unknown':
+        throw new UnknownOutcomeError(
+          `${op.op} ${JSON.stringify(op.key)}: the outcome is unknown: ${outcome.why}` +
+            (op.op === 'get' ? '' : `; read the key to find out`),
+        );
+      case 'dump':
+        throw new UnknownOutcomeError(`${op.op}: a replica answered with a dump`);
+    }
+  }
+
+  private async call(command: ClientCommand, o: CallOptions): Promise<CallOutcome> {
+    const first = o.first === undefined ? this.preferred : this.indexOf(o.first);
+    const outcome = await kvCall(
+      this.endpoints,
+      { type: 'kv', cmd: command },
+      {
+        secret: this.secret,
+        timeoutMs: o.timeoutMs ?? this.timeoutMs,
+        first,
+        send: (t, req, ms, signal) => this.send(t, req, ms, signal),
+        ...(o.signal === undefined ? {} : { signal: o.signal }),
+        ...(this.options.onAttempt === undefined ? {} : { onAttempt: this.options.onAttempt }),
+      },
+    );
+    if (outcome.kind === 'done') {
+      const i = this.endpoints.findIndex((t) => t.name === outcome.attempts.at(-1)?.peer);
+      if (i >= 0) this.preferred = i;
+    }
+    return outcome;
+  }
+
+  private indexOf(name: string): number {
+    const i = this.endpoints.findIndex((t) => t.name.toLowerCase() === name.toLowerCase());
+    if (i < 0)
+      throw new DefiniteError(
+        'invalid',
+        `${name} is not one of the endpoints (${this.endpoints.map((t) => t.name).join(', ')})`,
+      );
+    return i;
+  }
+
+  private async send(t: KvTarget, req: KvRequest, ms: number, signal?: AbortSignal): Promise<KvOutcome> {
+    if (req.type !== 'kv') return { kind: 'unreachable', why: 'the library sends commands only' };
+    if (this.closed) return { kind: 'unreachable', why: 'the client is closed' };
+    const c = await this.conn(t, ms);
+    if (!(c instanceof ReplicaConn)) return { kind: 'unreachable', why: c.why, ...(c.auth ? { auth: true } : {}) };
+    return c.request(req, ms, signal);
+  }
+
+  /** The connection to `t`, opened now if there is none (or it broke). */
+  private async conn(t: KvTarget, ms: number): Promise<ReplicaConn | { why: string; auth?: true }> {
+    const open = this.conns.get(t.name);
+    const c = open === undefined ? undefined : await open;
+    if (c instanceof ReplicaConn && !c.closed) return c;
+    if (open !== undefined && this.conns.get(t.name) !== open) return this.conn(t, ms); // another call reopened it
+    const next = ReplicaConn.open(t.at, t.name, this.secret, ms);
+    this.conns.set(t.name, next);
+    const r = await next;
+    if (!(r instanceof ReplicaConn) && this.conns.get(t.name) === next) this.conns.delete(t.name);
+    if (r instanceof ReplicaConn && this.closed) r.close();
+    return r;
+  }
+
+  private acquire(): Promise<Session | null> {
+    if (this.closed) return Promise.resolve(null);
+    const s = this.idle.pop();
+    if (s !== undefined) return Promise.resolve(s);
+    if (this.sessions < this.concurrency) {
+      this.sessions += 1;
+      return Promise.resolve({ id: newClientId(), seq: 0 });
+    }
+    return new Promise((resolve) => this.queue.push(resolve));
+  }
+
+  private release(s: Session): void {
+    const next = this.queue.shift();
+    if (next !== undefined) next(s);
+    else this.idle.push(s);
+  }
+}
+
+/** Bad keys and values fail here, before anything is sent. */
+function checkOperation(op: Operation): void {
+  const why =
+    checkKey(op.key)?.replace('"k" (key)', 'the key') ??
+    (op.op === 'put' || op.op === 'cas' ? checkValue(op.value, 'the value') : undefined) ??
+    (op.op === 'cas' && op.expected !== null ? checkValue(op.expected, 'the expected value') : undefined);
+  if (why !== undefined) throw new DefiniteError('invalid', `${op.op}: ${why}`);
+}
+
+function positive(name: string, x: number): number {
+  if (!(typeof x === 'number' && Number.isFinite(x) && x > 0))
+    throw new DefiniteError('invalid', `connect: ${name} must be a number above 0; got ${String(x)}`);
+  return x;
+}
+
+/** `NAME=ADDR[:PORT]` or `ADDR[:PORT]` items, or EndpointSpecs; an item without a name is named by itself. */
+export function parseTargets(given: string | readonly (string | EndpointSpec)[] | undefined): KvTarget[] {
+  const list = typeof given === 'string' ? given.split(',') : (given ?? []);
+  const items = list.map((e) => (typeof e === 'string' ? e.trim() : specText(e))).filter((e) => e !== '');
+  if (items.length === 0)
+    throw new DefiniteError(
+      'invalid',
+      `connect: no endpoints: pass { endpoints: 'NAME=ADDR:PORT,...' } or set ${ENDPOINTS_ENV}`,
+    );
+  try {
+    const named = items.map((item) => (item.includes('=') ? item : `${item}=${item}`));
+    return parseEndpoints(named.join(','), DEFAULT_PORT, 'endpoints').map(([name, at]) => ({ name, at }));
+  } catch (err) {
+    throw new DefiniteError('invalid', `connect: ${(err as Error).message}`);
+  }
+}
+
+function specText(e: EndpointSpec): string {
+  const port = e.port ?? DEFAULT_PORT;
+  const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+  return `${e.name ?? `${host}:${port}`}=${host}:${port}`;
+}

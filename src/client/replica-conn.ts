@@ -1,0 +1,146 @@
+// One long-lived connection to one replica, for the client library
+// (api.ts): authenticated once, then any number of requests in flight on
+// it, each matched to its answer by id. Each request ends as kv.ts's
+// kvRequest does, in one of three ways kept apart:
+//   reply:       the replica answered;
+//   unreachable: the request never left (nothing happened);
+//   unknown:     it was sent, but no answer came in time, the connection
+//                broke, or the caller gave up (it may or may not take effect).
+// A long-lived connection is what lets a client's gets use the read index:
+// a new process per command sends every first get through the log.
+
+import net from 'node:net';
+import { MAX_LINE_BYTES } from '../paxos/defaults.js';
+import { introduce, type Secret } from '../transport/auth.js';
+import type { Endpoint } from '../transport/link.js';
+import { LineReader } from '../transport/lines.js';
+import type { KvRequest, KvResult } from '../wire/kv.js';
+import { encodeCommand } from '../sm/command.js';
+import { checkKvResult, type KvOutcome } from './kv.js';
+
+interface Waiting {
+  readonly settle: (o: KvOutcome) => void;
+}
+
+export class ReplicaConn {
+  private readonly waiting = new Map<string, Waiting>();
+  private dead: string | null = null;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly who: string,
+  ) {
+    const reader = new LineReader(
+      MAX_LINE_BYTES * 64,
+      (line) => this.onLine(line),
+      (why) => this.fail(`it sent ${why}`),
+    );
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(`the connection failed (${err.code ?? err.message})`));
+    socket.once('close', () => this.fail(`${who} closed the connection`));
+  }
+
+  /** Connect and authenticate; `why` says what went wrong (`auth`: the secret). */
+  static open(
+    at: Endpoint,
+    who: string,
+    secret: Secret | null,
+    timeoutMs: number,
+  ): Promise<ReplicaConn | { readonly why: string; readonly auth?: true }> {
+    return new Promise((resolve) => {
+      let done = false;
+      const socket = net.connect({ host: at.host, port: at.port });
+      socket.setNoDelay(true);
+      const finish = (r: ReplicaConn | { why: string; auth?: true }): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        socket.off('error', onError);
+        if (!(r instanceof ReplicaConn)) socket.destroy();
+        resolve(r);
+      };
+      const timer = setTimeout(() => finish({ why: `could not connect within ${timeoutMs / 1000} s` }), timeoutMs);
+      const onError = (err: NodeJS.ErrnoException): void => finish({ why: err.code ?? err.message });
+      socket.on('error', onError);
+      socket.once('connect', () => {
+        void introduce(socket, { from: 0, to: 0, secret, timeoutMs }).then((intro) => {
+          if (!intro.ok) return finish({ why: `authentication failed: ${intro.why}`, auth: true });
+          if (socket.destroyed) return finish({ why: `${who} closed the connection` });
+          finish(new ReplicaConn(socket, who));
+        });
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.dead !== null;
+  }
+
+  /**
+   * Send `req` and wait for its answer, at most `timeoutMs`; `signal` gives
+   * up early (an unknown outcome: it was sent).
+   */
+  request(req: KvRequest & { readonly type: 'kv' }, timeoutMs: number, signal?: AbortSignal): Promise<KvOutcome> {
+    if (this.dead !== null) return Promise.resolve({ kind: 'unreachable', why: this.dead });
+    return new Promise((resolve) => {
+      const settle = (o: KvOutcome): void => {
+        if (!this.waiting.delete(req.id)) return;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(o);
+      };
+      const timer = setTimeout(
+        () => settle({ kind: 'unknown', why: `no answer within ${timeoutMs / 1000} s` }),
+        timeoutMs,
+      );
+      const onAbort = (): void => settle({ kind: 'unknown', why: 'the caller gave up (aborted) after sending' });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.set(req.id, { settle });
+      this.socket.write(`${JSON.stringify({ type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) })}\n`);
+    });
+  }
+
+  close(): void {
+    this.fail('the client closed the connection');
+    this.socket.destroy();
+  }
+
+  private onLine(line: string): void {
+    let m: unknown;
+    try {
+      m = JSON.parse(line);
+    } catch {
+      return this.fail(`${this.who} sent a line that is not JSON`);
+    }
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return;
+    const o = m as Record<string, unknown>;
+    // One that challenges us reads nothing before the handshake: our requests were dropped, undone.
+    if (o['type'] === 'challenge')
+      return this.fail(
+        'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET; in a program, ' +
+          'connect({ secret }))',
+        true,
+      );
+    if (o['type'] !== 'kv_result' || typeof o['id'] !== 'string') return;
+    const w = this.waiting.get(o['id']);
+    if (w === undefined) return; // an answer we gave up on
+    const r = checkKvResult(o);
+    w.settle(
+      r.ok
+        ? { kind: 'reply', result: r.result satisfies KvResult }
+        : { kind: 'unknown', why: `it answered with something we cannot read (${r.why})` },
+    );
+  }
+
+  /**
+   * The connection is over: every request on it ends unknown (each was
+   * sent), unless the replica wanted a secret (`auth`: none was read).
+   */
+  private fail(why: string, auth = false): void {
+    if (this.dead !== null) return;
+    this.dead = why;
+    this.socket.destroy();
+    for (const w of [...this.waiting.values()])
+      w.settle(auth ? { kind: 'unreachable', why, auth: true } : { kind: 'unknown', why: `${why} before answering` });
+  }
+}

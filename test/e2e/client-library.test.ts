@@ -1,0 +1,220 @@
+// The client library (paxos-prj4/client) against a real kv3: imported by
+// the package's name, as a program would; put, get, del and cas; calls in
+// flight at once; a killed leader; typed errors for bad input, an aborted
+// call, a closed client and a cluster that is not there; and the same
+// command (client id and seq) carried on to the next replica when one took
+// it and never answered.
+
+import net from 'node:net';
+import test from 'ava';
+import { LiveCluster, type Proc } from '../helpers/procs.js';
+import { kvAsk } from '../helpers/kv.js';
+import { MAIN, ROOT, run } from '../helpers/cli.js';
+// By the package's name, through package.json's "exports", as a user's program imports it.
+import { connect, DefiniteError, UnknownOutcomeError, type KvClient } from 'paxos-prj4/client';
+
+const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
+const HOSTS = ['peer1', 'peer2', 'peer3'];
+
+function endpointsOf(live: LiveCluster): string {
+  return HOSTS.map((h) => `${h}=${live.endpoint(h).host}:${live.endpoint(h).port}`).join(',');
+}
+
+async function leaderOf(live: LiveCluster): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    for (const h of HOSTS) {
+      const r = await kvAsk(live.endpoint(h), { type: 'dump' }, 1000);
+      if (r?.status === 'dump' && r.leader !== undefined && HOSTS.includes(r.leader)) return r.leader;
+    }
+  }
+  throw new Error('no leader named');
+}
+
+test('kv3 through the library: put, get, del, cas, calls in flight at once, and a killed leader', async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  const procs = new Map<string, Proc>(HOSTS.map((h) => [h, live.start(h)]));
+  // Generous: the cluster elects a leader meanwhile, on a busy machine.
+  const kv: KvClient = await connect({ endpoints: endpointsOf(live), timeoutMs: 60_000, concurrency: 8 });
+  t.teardown(() => kv.close());
+
+  const first = await kv.put('greeting', 'hello');
+  t.is(first.prev, null);
+  t.true(first.slot > 0);
+  t.is(await kv.get('greeting'), 'hello');
+  t.is(await kv.get('absent'), null);
+  const w = await kv.put('greeting', 'world');
+  t.is(w.prev, 'hello');
+  t.true(w.slot > 0);
+  t.deepEqual(await kv.cas('greeting', 'nope', 'x'), { swapped: false, current: 'world' });
+  const swapped = await kv.cas('greeting', 'world', 'again');
+  t.true(swapped.swapped);
+  t.like(await kv.cas('fresh', null, 'first'), { swapped: true });
+  t.deepEqual((await kv.del('fresh')).prev, 'first');
+  t.is(await kv.get('fresh'), null);
+
+  // 40 calls at once over 8 sessions: each applied once.
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+  await Promise.all(keys.map((k) => kv.put(k, `v-${k}`)));
+  t.deepEqual(
+    await Promise.all(keys.map((k) => kv.get(k))),
+    keys.map((k) => `v-${k}`),
+  );
+
+  // The leader dies: the next calls go on to the others.
+  const leader = await leaderOf(live);
+  await procs.get(leader)!.kill9();
+  const t0 = Date.now();
+  t.is((await kv.put('after', 'failover')).prev, null);
+  t.log(`put after killing leader ${leader}: ${Date.now() - t0} ms`);
+  t.is(await kv.get('after'), 'failover');
+  t.is(await kv.get('greeting'), 'again');
+});
+
+test('examples/counter.mjs: 5 processes increment one counter 10 times each, and it ends at 50', async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  for (const h of HOSTS) live.start(h);
+  const env = { PAXOS_ENDPOINTS: endpointsOf(live) };
+  const runs = await Promise.all(
+    Array.from({ length: 5 }, () => run(process.execPath, [`${ROOT}/examples/counter.mjs`, 'counter', '10'], { env })),
+  );
+  for (const r of runs) t.is(r.code, 0, r.err);
+  // Each printed the value its own last increment set: all different, the largest 50.
+  const last = runs.map((r) => Number(r.out.trim())).sort((a, b) => a - b);
+  t.is(new Set(last).size, 5);
+  t.is(last.at(-1), 50);
+  const got = await run(process.execPath, [MAIN, 'get', 'counter'], { env });
+  t.is(got.out, '50\n', got.err);
+});
+
+test('typed errors: bad input and an aborted call do nothing; a closed client refuses; nobody there', async (t) => {
+  // Nothing listens at these ports: connect gives up, definitely.
+  const dead = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+  const err = await t.throwsAsync(connect({ endpoints: [`127.0.0.1:${dead}`], timeoutMs: 500 }));
+  t.true(err instanceof DefiniteError);
+  t.is((err as DefiniteError).reason, 'unavailable');
+  t.regex(err!.message, /no replica answered within 0.5 s \(127\.0\.0\.1:\d+: ECONNREFUSED\)/);
+
+  const noEndpoints = await t.throwsAsync(connect({ env: {} }));
+  t.is((noEndpoints as DefiniteError).reason, 'invalid');
+  t.regex(noEndpoints!.message, /PAXOS_ENDPOINTS/);
+  const badEndpoint = await t.throwsAsync(connect({ endpoints: 'peer1=host:notaport', env: {} }));
+  t.is((badEndpoint as DefiniteError).reason, 'invalid');
+
+  // A fake replica that answers every command "done", so calls reach it.
+  const replica = await fakeReplica(() => ({ status: 'done', slot: 7, result: { r: 'ok' } }));
+  t.teardown(() => replica.close());
+  const kv = await connect({ endpoints: `r1=127.0.0.1:${replica.port}`, timeoutMs: 5000 });
+  for (const [call, what] of [
+    [() => kv.put('', 'x'), /the key must be a non-empty string/],
+    [() => kv.put('k', 'x'.repeat(64 * 1024 + 1)), /over the 65536-byte limit/],
+    [() => kv.get('\ud800'), /lone UTF-16 surrogate/],
+  ] as const) {
+    const e = await t.throwsAsync(call());
+    t.true(e instanceof DefiniteError);
+    t.is((e as DefiniteError).reason, 'invalid');
+    t.regex(e!.message, what);
+  }
+  t.is(replica.got.length, 0, 'bad input never left the client');
+
+  const aborted = await t.throwsAsync(kv.put('k', 'v', { signal: AbortSignal.abort() }));
+  t.is((aborted as DefiniteError).reason, 'aborted');
+  t.is(replica.got.length, 0);
+  t.deepEqual(await kv.put('k', 'v'), { prev: null, slot: 7 });
+  await kv.close();
+  const closed = await t.throwsAsync(kv.get('k'));
+  t.is((closed as DefiniteError).reason, 'closed');
+});
+
+test('a replica that took a command and never answered: the same client id and seq go to the next one', async (t) => {
+  const silent = await fakeReplica(() => null);
+  const answers = await fakeReplica(() => ({ status: 'done', slot: 3, result: { r: 'ok' } }));
+  t.teardown(() => silent.close());
+  t.teardown(() => answers.close());
+  const kv = await connect({
+    endpoints: [`a=127.0.0.1:${silent.port}`, `b=127.0.0.1:${answers.port}`],
+    timeoutMs: 10_000,
+  });
+  t.teardown(() => kv.close());
+  t.deepEqual(await kv.put('x', '1', { first: 'a' }), { prev: null, slot: 3 });
+  t.is(silent.got.length, 1);
+  t.is(answers.got.length, 1);
+  t.deepEqual(silent.got[0]!['cmd'], answers.got[0]!['cmd'], 'the same command, client id and seq');
+  // The next command of that session takes the next seq.
+  await kv.put('x', '2', { first: 'b' });
+  const seqs = answers.got.map((g) => (g['cmd'] as Record<string, unknown>)['s']);
+  t.deepEqual(seqs, [1, 2]);
+
+  // With every replica silent, the outcome is unknown, and typed so.
+  const mute = await connect({ endpoints: [`a=127.0.0.1:${silent.port}`], timeoutMs: 1500 });
+  t.teardown(() => mute.close());
+  const e = await t.throwsAsync(mute.put('y', '1'));
+  t.true(e instanceof UnknownOutcomeError);
+  t.regex(e!.message, /may still take effect|took the request but no answer came/);
+  // Aborted after it was sent: unknown too.
+  const ac = new AbortController();
+  const p = mute.put('z', '1', { signal: ac.signal });
+  setTimeout(() => ac.abort(), 100);
+  t.true((await t.throwsAsync(p)) instanceof UnknownOutcomeError);
+});
+
+test('a session the store forgot (expired): nothing was done, and the call goes on once in a new one', async (t) => {
+  // Forgets every session after its first command.
+  const forgetful = await fakeReplica((req) => {
+    const s = (req['cmd'] as Record<string, unknown>)['s'];
+    return s === 1
+      ? { status: 'done', slot: 5, result: { r: 'ok' } }
+      : { status: 'done', slot: 6, result: { r: 'expired' } };
+  });
+  t.teardown(() => forgetful.close());
+  const kv = await connect({ endpoints: `f=127.0.0.1:${forgetful.port}`, concurrency: 1 });
+  t.teardown(() => kv.close());
+  await kv.put('a', '1');
+  t.deepEqual(await kv.put('a', '2'), { prev: null, slot: 5 });
+  const cmds = forgetful.got.map((g) => g['cmd'] as Record<string, unknown>);
+  t.deepEqual(
+    cmds.map((c) => c['s']),
+    [1, 2, 1],
+  );
+  t.is(cmds[0]!['c'], cmds[1]!['c']);
+  t.not(cmds[2]!['c'], cmds[1]!['c'], 'a new client id');
+});
+
+/** A replica stand-in on loopback: answers each kv request by `answer` (null: never), and keeps them. */
+async function fakeReplica(
+  answer: (req: Record<string, unknown>) => Record<string, unknown> | null,
+): Promise<{ port: number; got: Array<Record<string, unknown>>; close: () => Promise<void> }> {
+  const got: Array<Record<string, unknown>> = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    let buf = '';
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const req = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
+        buf = buf.slice(nl + 1);
+        got.push(req);
+        const r = answer(req);
+        if (r !== null) socket.write(`${JSON.stringify({ type: 'kv_result', id: req['id'], peer: 'fake', ...r })}\n`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    got,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -11,9 +11,10 @@ import { checkKey, checkValue, type ClientCommand } from '../sm/command.js';
 import { kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
 import { KvClient } from '../client/api.js';
 import { EXIT } from './client-command.js';
-import { describe, describeDump, type Report } from './kv-report.js';
+import { describe, describeDump, describeRange, type Report } from './kv-report.js';
 import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
-import { parseFlags } from '../config/flags.js';
+import { integer, parseFlags } from '../config/flags.js';
+import { checkRangeQuery, MAX_RANGE_LIMIT, type RangeQuery } from '../sm/range.js';
 import { ATTEMPT_MS, DEFAULT_PORT, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 
 export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';
@@ -21,6 +22,7 @@ export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';
 export const KV_HELP = `Usage: paxos put KEY VALUE [options]
        paxos put KEY --value-file FILE [options]
        paxos get KEY [options]
+       paxos get --prefix P | FROM [END] [--limit N] [--keys-only | --count-only] [options]
        paxos del KEY [options]
        paxos cas KEY EXPECTED NEW [options]
        paxos cas KEY --absent NEW [options]
@@ -36,7 +38,12 @@ put, del and cas go through the replicated log. get reads the latest
 value without writing to the log: the leader first confirms, with a
 majority, that it still leads (a read index), and the replica answers once
 it has applied every slot up to that index. (A client's first get goes
-through the log, so the store learns its session.) dump prints what
+through the log, so the store learns its session.) get --prefix P prints
+the keys that start with P, and get FROM END the keys from FROM up to,
+not including, END (get FROM --limit N, with no END: up to the last key),
+in key order, one KEY<TAB>VALUE line each (escaped as for dump), read by
+index like get; at most --limit keys (default and most ${MAX_RANGE_LIMIT})
+and 4 MiB an answer. dump prints what
 replica HOST has applied so far, without going through the log: one
 KEY<TAB>VALUE line per key, sorted by key (a tab, newline, carriage return
 or backslash inside a key or value is written
@@ -58,6 +65,12 @@ most once.
       --to HOST          try replica HOST first
       --from HOST        dump: the replica to dump
       --absent           cas: KEY must be absent (instead of EXPECTED)
+      --prefix P         get: every key that starts with P
+      --end END          get FROM: the key after the range (the same as
+                         get FROM END; --to names a replica, not a key)
+      --limit N          get, a range: at most N keys (1..${MAX_RANGE_LIMIT})
+      --keys-only        get, a range: the keys, not their values
+      --count-only       get, a range: how many keys, nothing else
       --value-file FILE  put: VALUE, cas: NEW, from FILE (- for standard
                          input), byte for byte
       --port N           the replicas' port (default ${DEFAULT_PORT})
@@ -96,7 +109,23 @@ Exit status:
  * Flags that take a value, kv's and the lab client's (kv adds only booleans): for telling `get KEY` from the lab's `get
  * --from HOST`.
  */
-const VALUE_FLAGS = new Set(Object.entries(CLIENT_FLAGS).flatMap(([name, o]) => (o.type === 'string' ? [name] : [])));
+const VALUE_FLAGS = new Set([
+  ...Object.entries(CLIENT_FLAGS).flatMap(([name, o]) => (o.type === 'string' ? [name] : [])),
+  'prefix',
+  'end',
+  'limit',
+]);
+
+/** kv's own flags, beside the clients' (CLIENT_FLAGS). */
+const KV_FLAGS = {
+  absent: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  prefix: { type: 'string' },
+  end: { type: 'string' },
+  limit: { type: 'string' },
+  'keys-only': { type: 'boolean' },
+  'count-only': { type: 'boolean' },
+} as const;
 
 /**
  * Whether `paxos get ARGS` is the key-value store's get: ARGS hold a KEY (an
@@ -115,6 +144,7 @@ export function isKvGet(argv: readonly string[]): boolean {
       const eq = a.indexOf('=');
       const name = a.slice(2, eq < 0 ? undefined : eq);
       if (name === 'from') from = true;
+      if (name === 'prefix') key = true; // get --prefix P: the store's range
       if (eq < 0 && VALUE_FLAGS.has(name)) i += 1;
     } else if (a.startsWith('-') && a.length > 1) {
       if (a === '-h') i += 1; // -hFILE carries its value
@@ -126,11 +156,7 @@ export function isKvGet(argv: readonly string[]): boolean {
 }
 
 export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    argv,
-    { ...CLIENT_FLAGS, absent: { type: 'boolean' }, verbose: { type: 'boolean' } },
-    true,
-  );
+  const { values, positionals } = parseFlags(argv, { ...CLIENT_FLAGS, ...KV_FLAGS }, true);
   if (values.help === true) {
     process.stdout.write(`${KV_HELP}\n`);
     return EXIT.ok;
@@ -154,7 +180,11 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
         : `${verb} takes --to HOST (the replica to try first), not --from`,
     );
   }
-  const spec = verb === 'dump' ? null : parseOperands(verb, positionals, values.absent === true, values['value-file']);
+  const range = rangeQuery(verb, values, positionals);
+  const spec =
+    verb === 'dump' || range !== null
+      ? null
+      : parseOperands(verb, positionals, values.absent === true, values['value-file']);
 
   // Where the replicas are: --endpoints, else PAXOS_ENDPOINTS, else the hostsfile and --resolve.
   const given = endpointList(verb, values);
@@ -201,16 +231,38 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   const common = { secret, timeoutMs, ...(onAttempt === undefined ? {} : { onAttempt }) };
 
   // Names that resolve nowhere fail now, not after --timeout seconds of retries.
-  const asked = spec === null ? [targets[first!]!] : targets;
+  const asked = verb === 'dump' ? [targets[first!]!] : targets;
   const unresolved = await unresolvable(asked, given?.source);
   let report: Report;
   if (unresolved !== undefined) {
     const outcome: CallOutcome = { kind: 'failed', reason: 'refused', why: unresolved, attempts: [] };
     report =
-      spec === null
-        ? describeDump(asked[0]!.name, outcome)
-        : describe({ ...spec, client: newClientId(), seq: 1 } as ClientCommand, outcome);
-  } else if (spec === null) {
+      range !== null
+        ? describeRange(range, outcome)
+        : spec === null
+          ? describeDump(asked[0]!.name, outcome)
+          : describe({ ...spec, client: newClientId(), seq: 1 } as ClientCommand, outcome);
+  } else if (range !== null || spec !== null) {
+    // The client library (paxos-prj4/client), one session, one call.
+    const client = new KvClient({
+      endpoints: targets.map((t) => ({ name: t.name, host: t.at.host, port: t.at.port })),
+      timeoutMs,
+      concurrency: 1,
+      env: {},
+      ...(secret === null ? {} : { secret: secret.key }),
+      ...(onAttempt === undefined ? {} : { onAttempt }),
+    });
+    const o = named === undefined ? {} : { first: named };
+    try {
+      if (range !== null) report = describeRange(range, (await client.executeRange(range, o)).outcome);
+      else {
+        const { command, outcome } = await client.execute(spec!, o);
+        report = describe(command, outcome);
+      }
+    } finally {
+      await client.close();
+    }
+  } else {
     // A dump asks HOST alone: it is HOST's store we want, not anyone's.
     const target = targets[first!]!;
     // One attempt, whose timeout counts from the last line heard (a big store streams for a while).
@@ -220,22 +272,6 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
       { ...common, first: 0, maxAttempts: 1, attemptMs: timeoutMs },
     );
     report = describeDump(target.name, outcome);
-  } else {
-    // The client library (paxos-prj4/client), one session, one command.
-    const client = new KvClient({
-      endpoints: targets.map((t) => ({ name: t.name, host: t.at.host, port: t.at.port })),
-      timeoutMs,
-      concurrency: 1,
-      env: {},
-      ...(secret === null ? {} : { secret: secret.key }),
-      ...(onAttempt === undefined ? {} : { onAttempt }),
-    });
-    try {
-      const { command, outcome } = await client.execute(spec, named === undefined ? {} : { first: named });
-      report = describe(command, outcome);
-    } finally {
-      await client.close();
-    }
   }
   if (values.json === true) {
     if (report.lines === undefined) process.stdout.write(`${JSON.stringify(report.json)}\n`);
@@ -250,6 +286,50 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     if (report.err !== undefined) process.stderr.write(report.err);
   }
   return report.code;
+}
+
+/** `get --prefix P`, `get FROM END` or `get FROM --end END`, with --limit, --keys-only, --count-only; else null. */
+function rangeQuery(
+  verb: KvVerb,
+  values: {
+    readonly prefix?: string | undefined;
+    readonly end?: string | undefined;
+    readonly limit?: string | undefined;
+    readonly 'keys-only'?: boolean | undefined;
+    readonly 'count-only'?: boolean | undefined;
+  },
+  positionals: readonly string[],
+): RangeQuery | null {
+  const flags = (['prefix', 'end', 'limit', 'keys-only', 'count-only'] as const).filter((f) => values[f] !== undefined);
+  const isRange = flags.length > 0 || (verb === 'get' && positionals.length === 2);
+  if (!isRange) return null;
+  if (verb !== 'get') throw new ConfigError(`--${flags[0]!} is for get only; see paxos ${verb} --help`);
+  const limit = values.limit === undefined ? undefined : integer('--limit', values.limit, 1, MAX_RANGE_LIMIT);
+  let q: RangeQuery;
+  if (values.prefix !== undefined) {
+    if (positionals.length > 0 || values.end !== undefined)
+      throw new ConfigError('get --prefix P takes no KEY and no --end: the range is every key starting with P');
+    q = { prefix: values.prefix };
+  } else {
+    if (positionals.length === 0 || positionals.length > 2)
+      throw new ConfigError(
+        'a range is get FROM END, get FROM --end END, or get --prefix P; got ' +
+          `${positionals.length} arguments; see paxos get --help`,
+      );
+    if (positionals.length === 2 && values.end !== undefined)
+      throw new ConfigError('get FROM END takes the end once: as the second argument or --end, not both');
+    const end = positionals[1] ?? values.end;
+    q = { from: positionals[0]!, ...(end === undefined ? {} : { to: end }) };
+  }
+  q = {
+    ...q,
+    ...(limit === undefined ? {} : { limit }),
+    ...(values['keys-only'] === true ? { keysOnly: true } : {}),
+    ...(values['count-only'] === true ? { countOnly: true } : {}),
+  };
+  const why = checkRangeQuery(q);
+  if (why !== undefined) throw new ConfigError(`get: ${why}`);
+  return q;
 }
 
 type Spec =

@@ -3,6 +3,7 @@
 // object. kv-command.ts runs the command; this file only words its answer.
 
 import type { ClientCommand, Result } from '../sm/command.js';
+import type { RangeQuery } from '../sm/range.js';
 import type { Attempt, CallOutcome } from '../client/kv.js';
 import { EXIT } from './client-command.js';
 
@@ -65,7 +66,7 @@ export function describe(cmd: ClientCommand, o: CallOutcome): Report {
       ...(o.peer === undefined ? {} : { peer: o.peer }),
     });
   }
-  if (o.kind === 'dump') throw new Error('a dump outcome for a command'); // kvCall never does this
+  if (o.kind === 'dump' || o.kind === 'range') throw new Error(`a ${o.kind} outcome for a command`); // never
   const r: Result = o.result;
   const at = { peer: o.peer, slot: o.slot };
   const where = `slot ${o.slot}, via ${o.peer}`;
@@ -150,6 +151,50 @@ export function describe(cmd: ClientCommand, o: CallOutcome): Report {
     case 'get':
       throw new Error('a get without a value'); // decodeResult gives get results a value
   }
+}
+
+/** `paxos get --prefix P` or `get FROM [END]`: the keys, one escaped KEY<TAB>VALUE (or KEY) a line, or the count. */
+export function describeRange(q: RangeQuery, o: CallOutcome): Report {
+  const base = { op: 'range', ...rangeJson(q), attempts: attemptsJson(o.attempts) };
+  if (o.kind === 'unknown')
+    return {
+      code: EXIT.unknown,
+      err: `outcome unknown: ${o.why}; ask again\n`,
+      json: { outcome: 'unknown', status: 'unknown', why: o.why, ...base },
+    };
+  if (o.kind === 'failed')
+    return {
+      code: EXIT.refused,
+      err: `refused: ${o.why}; nothing was read\n`,
+      json: {
+        outcome: 'fail',
+        status: o.reason === 'refused' ? lastStatus(o.attempts) : o.reason,
+        why: o.why,
+        ...base,
+      },
+    };
+  if (o.kind !== 'range') throw new Error(`a ${o.kind} outcome for a range`); // kvCall never does this
+  const { count, more, data } = o.answer;
+  const json = { outcome: 'ok', status: 'range', ...base, peer: o.peer, slot: o.applied, count, more };
+  if (q.countOnly === true) return { code: EXIT.ok, out: `${count}\n`, json };
+  const shown = more
+    ? `${data.length} of ${count} keys shown (--limit, or 4 MiB an answer); ask again from after the last\n`
+    : undefined;
+  return {
+    code: EXIT.ok,
+    out: data.map(([k, v]) => (q.keysOnly === true ? `${escape(k)}\n` : `${escape(k)}\t${escape(v)}\n`)).join(''),
+    ...(shown === undefined ? {} : { err: shown }),
+    json: { ...json, ...(q.keysOnly === true ? { keys: data.map(([k]) => k) } : { data }) },
+  };
+}
+
+function rangeJson(q: RangeQuery): Record<string, unknown> {
+  return {
+    ...(q.prefix === undefined ? {} : { prefix: q.prefix }),
+    ...(q.from === undefined ? {} : { from: q.from }),
+    ...(q.to === undefined ? {} : { end: q.to }),
+    ...(q.limit === undefined ? {} : { limit: q.limit }),
+  };
 }
 
 export function describeDump(peer: string, o: CallOutcome): Report {

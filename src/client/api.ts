@@ -27,12 +27,22 @@ import { ATTEMPT_MS, DEFAULT_PORT } from '../paxos/defaults.js';
 import { checkKey, checkValue, type ClientCommand, type Result } from '../sm/command.js';
 import type { Secret } from '../transport/auth.js';
 import type { KvRequest } from '../wire/kv.js';
-import { DefiniteError, UnknownOutcomeError } from './errors.js';
-import { kvCall, newClientId, type Attempt, type CallOutcome, type KvOutcome, type KvTarget } from './kv.js';
+import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
+import { DefiniteError, PaxosError, UnknownOutcomeError } from './errors.js';
+import {
+  kvCall,
+  newClientId,
+  type Attempt,
+  type CallOutcome,
+  type KvBody,
+  type KvOutcome,
+  type KvTarget,
+} from './kv.js';
 import { ReplicaConn } from './replica-conn.js';
 
 export { DefiniteError, PaxosError, UnknownOutcomeError, type DefiniteReason } from './errors.js';
 export type { Attempt, CallOutcome } from './kv.js';
+export type { RangeQuery } from '../sm/range.js';
 
 /** The environment variables connect() reads when its options do not say. */
 export const ENDPOINTS_ENV = 'PAXOS_ENDPOINTS';
@@ -72,6 +82,16 @@ export interface CallOptions {
   readonly timeoutMs?: number;
   /** The replica to try first, by name (else the one that answered last). */
   readonly first?: string;
+}
+
+/** A range's keys, in order, as of log slot `slot`. */
+export interface RangeResult {
+  readonly entries: ReadonlyArray<{ readonly key: string; readonly value: string }>;
+  /** Keys in the range, in all. */
+  readonly count: number;
+  /** Whether the answer left keys out (the limit, or its size): ask again from after the last key. */
+  readonly more: boolean;
+  readonly slot: number;
 }
 
 /** A put or del that was done. */
@@ -180,6 +200,30 @@ export class KvClient {
   }
 
   /**
+   * The keys of a range, in order, as of one slot: `{ prefix }`, or
+   * `{ from?, to? }` (`to` excluded); `limit` (default and most 10,000),
+   * `keysOnly` (values ""), `countOnly`. Linearizable, by read index, never
+   * through the log. `count` is how many keys the range holds; `more`,
+   * whether the answer left some out (the limit, or 4 MiB of keys and values).
+   */
+  async range(query: RangeQuery, o: CallOptions = {}): Promise<RangeResult> {
+    const { outcome } = await this.executeRange(query, o);
+    if (outcome.kind === 'range') {
+      const { count, more, data } = outcome.answer;
+      return { entries: data.map(([key, value]) => ({ key, value })), count, more, slot: outcome.applied };
+    }
+    throw outcomeError(outcome, `range ${JSON.stringify(query)}`, true);
+  }
+
+  /** The lower level of range: how the call ended, never thrown (the CLI's path). */
+  async executeRange(query: RangeQuery, o: CallOptions = {}): Promise<{ outcome: CallOutcome }> {
+    const why = checkRangeQuery(query);
+    if (why !== undefined) throw new DefiniteError('invalid', `range: ${why}`);
+    if (this.closed) throw new DefiniteError('closed', 'range: the client is closed');
+    return { outcome: await this.call({ type: 'range', query }, o) };
+  }
+
+  /**
    * The lower level: one command, and how its call ended, never thrown
    * (the CLI's path: it words every outcome itself). Throws only for a bad
    * key or value, or a closed client.
@@ -193,7 +237,7 @@ export class KvClient {
         const command = { ...op, client: session.id, seq: session.seq + 1 } as ClientCommand;
         // A seq once sent is spent, whatever became of it: the next command takes a new one.
         session.seq = command.seq;
-        const outcome = await this.call(command, o);
+        const outcome = await this.call({ type: 'kv', cmd: command }, o);
         // The store forgot this session (more clients than its table holds): nothing was done; once more, in
         // a new session. (A store never says so of a session's first command: that one is reported as it is.)
         if (outcome.kind === 'done' && outcome.result.status === 'expired' && command.seq > 1) {
@@ -232,35 +276,22 @@ export class KvClient {
           throw new DefiniteError('invalid', `${op.op} ${JSON.stringify(op.key)}: the store says ${r.status}`);
         return { result: r, slot: outcome.slot };
       }
-      case 'failed': {
-        const reason = outcome.reason === 'refused' ? 'unavailable' : outcome.reason;
-        throw new DefiniteError(reason, `${op.op} ${JSON.stringify(op.key)}: nothing was done: ${outcome.why}`);
-      }
-      case 'unknown':
-        throw new UnknownOutcomeError(
-          `${op.op} ${JSON.stringify(op.key)}: the outcome is unknown: ${outcome.why}` +
-            (op.op === 'get' ? '' : `; read the key to find out`),
-        );
-      case 'dump':
-        throw new UnknownOutcomeError(`${op.op}: a replica answered with a dump`);
+      default:
+        throw outcomeError(outcome, `${op.op} ${JSON.stringify(op.key)}`, op.op === 'get');
     }
   }
 
-  private async call(command: ClientCommand, o: CallOptions): Promise<CallOutcome> {
+  private async call(body: KvBody, o: CallOptions): Promise<CallOutcome> {
     const first = o.first === undefined ? this.preferred : this.indexOf(o.first);
-    const outcome = await kvCall(
-      this.endpoints,
-      { type: 'kv', cmd: command },
-      {
-        secret: this.secret,
-        timeoutMs: o.timeoutMs ?? this.timeoutMs,
-        first,
-        send: (t, req, ms, signal) => this.send(t, req, ms, signal),
-        ...(o.signal === undefined ? {} : { signal: o.signal }),
-        ...(this.options.onAttempt === undefined ? {} : { onAttempt: this.options.onAttempt }),
-      },
-    );
-    if (outcome.kind === 'done') {
+    const outcome = await kvCall(this.endpoints, body, {
+      secret: this.secret,
+      timeoutMs: o.timeoutMs ?? this.timeoutMs,
+      first,
+      send: (t, req, ms, signal) => this.send(t, req, ms, signal),
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+      ...(this.options.onAttempt === undefined ? {} : { onAttempt: this.options.onAttempt }),
+    });
+    if (outcome.kind === 'done' || outcome.kind === 'range') {
       const i = this.endpoints.findIndex((t) => t.name === outcome.attempts.at(-1)?.peer);
       if (i >= 0) this.preferred = i;
     }
@@ -278,7 +309,8 @@ export class KvClient {
   }
 
   private async send(t: KvTarget, req: KvRequest, ms: number, signal?: AbortSignal): Promise<KvOutcome> {
-    if (req.type !== 'kv') return { kind: 'unreachable', why: 'the library sends commands only' };
+    if (req.type === 'dump' || req.type === 'dump_ack')
+      return { kind: 'unreachable', why: 'the library sends no dumps' };
     if (this.closed) return { kind: 'unreachable', why: 'the client is closed' };
     const c = await this.conn(t, ms);
     if (!(c instanceof ReplicaConn)) return { kind: 'unreachable', why: c.why, ...(c.auth ? { auth: true } : {}) };
@@ -314,6 +346,22 @@ export class KvClient {
     const next = this.queue.shift();
     if (next !== undefined) next(s);
     else this.idle.push(s);
+  }
+}
+
+/** The error for a call that did not end as asked. */
+function outcomeError(outcome: CallOutcome, what: string, read: boolean): PaxosError {
+  switch (outcome.kind) {
+    case 'failed': {
+      const reason = outcome.reason === 'refused' ? 'unavailable' : outcome.reason;
+      return new DefiniteError(reason, `${what}: nothing was done: ${outcome.why}`);
+    }
+    case 'unknown':
+      return new UnknownOutcomeError(
+        `${what}: the outcome is unknown: ${outcome.why}` + (read ? '' : '; read the key to find out'),
+      );
+    default:
+      return new UnknownOutcomeError(`${what}: a replica answered with a ${outcome.kind}`);
   }
 }
 

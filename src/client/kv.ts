@@ -24,7 +24,8 @@ import { ATTEMPT_MS, MAX_LINE_BYTES, RETRY_BASE_MS, RETRY_CAP_MS } from '../paxo
 import { decodeResult, encodeCommand, type ClientCommand, type Result } from '../sm/command.js';
 import type { Secret } from '../transport/auth.js';
 import { exchange, type Exchange } from './lab.js';
-import type { KvRequest, KvResult } from '../wire/kv.js';
+import { rangeRequestWire, type KvRequest, type KvResult } from '../wire/kv.js';
+import type { RangeAnswer, RangeQuery } from '../sm/range.js';
 import type { Endpoint } from '../transport/link.js';
 
 export type KvOutcome = Exchange<KvResult>;
@@ -40,7 +41,9 @@ export function newRequestId(): string {
 
 /** The request as it goes on the wire: the command in src/sm/command.ts's form. */
 function wireForm(req: KvRequest): Record<string, unknown> {
-  return req.type === 'kv' ? { type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) } : { ...req };
+  if (req.type === 'kv') return { type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) };
+  if (req.type === 'range') return rangeRequestWire(req.id, req.query);
+  return { ...req };
 }
 
 /**
@@ -92,7 +95,7 @@ function pairs(data: unknown): Array<[string, string]> | null {
   return data as Array<[string, string]>;
 }
 
-const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+const count_ = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 /** A kv_result off the wire, checked field by field: replies are untrusted too. */
 export function checkKvResult(o: Record<string, unknown>): { ok: true; result: KvResult } | { ok: false; why: string } {
@@ -125,18 +128,27 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
         ok: true,
         result: { ...base, status: 'invalid', why: typeof o['why'] === 'string' ? o['why'] : '(no reason given)' },
       };
+    case 'range': {
+      const { applied, count, more } = o;
+      const data = pairs(o['data']);
+      if (!count_(applied) || !count_(count))
+        return { ok: false, why: 'a range without a proper "applied" or "count"' };
+      if (typeof more !== 'boolean') return { ok: false, why: 'a range whose "more" is not true or false' };
+      if (data === null) return { ok: false, why: 'a range whose "data" is not a list of [key, value] strings' };
+      return { ok: true, result: { ...base, status: 'range', applied, count, more, data } };
+    }
     case 'dump_part': {
       const data = pairs(o['data']);
-      if (!count(o['seq'])) return { ok: false, why: 'a dump part without a proper "seq"' };
+      if (!count_(o['seq'])) return { ok: false, why: 'a dump part without a proper "seq"' };
       if (data === null) return { ok: false, why: 'a dump part whose "data" is not a list of [key, value] strings' };
       return { ok: true, result: { ...base, status: 'dump_part', seq: o['seq'], data } };
     }
     case 'dump': {
       const { applied, leader, parts: n, keys, recovering } = o;
       const data = pairs(o['data']);
-      if (!count(applied)) return { ok: false, why: 'a dump without a proper "applied"' };
+      if (!count_(applied)) return { ok: false, why: 'a dump without a proper "applied"' };
       if (data === null) return { ok: false, why: 'a dump whose "data" is not a list of [key, value] strings' };
-      if ((n !== undefined && !count(n)) || (keys !== undefined && !count(keys)))
+      if ((n !== undefined && !count_(n)) || (keys !== undefined && !count_(keys)))
         return { ok: false, why: 'a dump whose "parts" or "keys" is not a count' };
       const extra = {
         ...(typeof leader === 'string' ? { leader } : {}),
@@ -157,13 +169,17 @@ export interface KvTarget {
   readonly at: Endpoint;
 }
 
-export type KvBody = { readonly type: 'kv'; readonly cmd: ClientCommand } | { readonly type: 'dump' };
+export type KvBody =
+  | { readonly type: 'kv'; readonly cmd: ClientCommand }
+  | { readonly type: 'range'; readonly query: RangeQuery }
+  | { readonly type: 'dump' };
 
 /** One try at one replica, for --json and --verbose. */
 export interface Attempt {
   readonly peer: string;
   /** The replica's status, or what became of the request. */
-  readonly outcome: 'done' | 'dump' | 'no_leader' | 'not_ready' | 'invalid' | 'not_replica' | 'unreachable' | 'unknown';
+  readonly outcome:
+    'done' | 'range' | 'dump' | 'no_leader' | 'not_ready' | 'invalid' | 'not_replica' | 'unreachable' | 'unknown';
   readonly why?: string;
   /** Milliseconds this attempt took. */
   readonly ms: number;
@@ -195,6 +211,14 @@ export type CallOutcome =
       readonly peer: string;
       readonly slot: number;
       readonly result: Result;
+      readonly attempts: readonly Attempt[];
+    }
+  | {
+      readonly kind: 'range';
+      readonly peer: string;
+      /** The slot the range was read at. */
+      readonly applied: number;
+      readonly answer: RangeAnswer;
       readonly attempts: readonly Attempt[];
     }
   | {
@@ -257,8 +281,13 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
     if (left <= 0) break;
     const target = targets[i % targets.length]!;
     i += 1;
+    const id = newRequestId();
     const req: KvRequest =
-      body.type === 'kv' ? { type: 'kv', id: newRequestId(), cmd: body.cmd } : { type: 'dump', id: newRequestId() };
+      body.type === 'kv'
+        ? { type: 'kv', id, cmd: body.cmd }
+        : body.type === 'range'
+          ? { type: 'range', id, query: body.query }
+          : { type: 'dump', id };
     const t0 = Date.now();
     const o = await send(target, req, Math.max(1, Math.min(attemptMs, left)), signal);
     const ms = Date.now() - t0;
@@ -284,7 +313,7 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
           if (body.type !== 'kv' || !d.ok) {
             const why =
               body.type !== 'kv'
-                ? 'it answered a dump with a command result'
+                ? `it answered a ${body.type} with a command result`
                 : `it answered with a result we cannot read (${d.ok ? '' : d.why})`;
             record({ peer, outcome: 'unknown', why, ms });
             unanswered.add(peer);
@@ -292,6 +321,16 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
           }
           record({ peer, outcome: 'done', ms });
           return { kind: 'done', peer: r.peer || peer, slot: r.slot, result: d.value, attempts };
+        }
+        case 'range': {
+          if (body.type !== 'range') {
+            record({ peer, outcome: 'unknown', why: 'it answered with a range', ms });
+            unanswered.add(peer);
+            break;
+          }
+          record({ peer, outcome: 'range', ms });
+          const { applied, count, more, data } = r;
+          return { kind: 'range', peer: r.peer || peer, applied, answer: { count, more, data }, attempts };
         }
         case 'dump_part': // kvRequest gathers the parts
         case 'dump':

@@ -14,7 +14,7 @@ import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { introduce, type Secret } from '../transport/auth.js';
 import type { Endpoint } from '../transport/link.js';
 import { LineReader } from '../transport/lines.js';
-import type { KvRequest, KvResult } from '../wire/kv.js';
+import { rangeRequestWire, type KvRequest, type KvResult } from '../wire/kv.js';
 import { encodeCommand } from '../sm/command.js';
 import { checkKvResult, type KvOutcome } from './kv.js';
 
@@ -80,7 +80,11 @@ export class ReplicaConn {
    * Send `req` and wait for its answer, at most `timeoutMs`; `signal` gives
    * up early (an unknown outcome: it was sent).
    */
-  request(req: KvRequest & { readonly type: 'kv' }, timeoutMs: number, signal?: AbortSignal): Promise<KvOutcome> {
+  request(
+    req: Exclude<KvRequest, { type: 'dump' | 'dump_ack' }>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<KvOutcome> {
     if (this.dead !== null) return Promise.resolve({ kind: 'unreachable', why: this.dead });
     return new Promise((resolve) => {
       const settle = (o: KvOutcome): void => {
@@ -96,7 +100,11 @@ export class ReplicaConn {
       const onAbort = (): void => settle({ kind: 'unknown', why: 'the caller gave up (aborted) after sending' });
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(req.id, { settle });
-      this.socket.write(`${JSON.stringify({ type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) })}\n`);
+      const wire =
+        req.type === 'kv'
+          ? { type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) }
+          : rangeRequestWire(req.id, req.query);
+      this.socket.write(`${JSON.stringify(wire)}\n`);
     });
   }
 

@@ -176,7 +176,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       }
       return;
     }
-    node.submit(req.cmd, { reply: (a) => reply(kvResult(req.id, peer, a)), onClose: (gone) => conn.onClose(gone) });
+    const client = { reply: (a: Answer) => reply(kvResult(req.id, peer, a)), onClose: conn.onClose.bind(conn) };
+    if (req.type === 'range') return node.range(req.query, client);
+    node.submit(req.cmd, client);
   }
 
   /**
@@ -245,5 +247,9 @@ function kvResult(id: string, peer: string, a: Answer): KvResult {
   if (a.status === 'done')
     return { type: 'kv_result', id, peer, status: 'done', slot: a.slot, result: encodeResult(a.result) };
   if (a.status === 'not_ready') return { type: 'kv_result', id, peer, status: 'not_ready', why: a.why };
+  if (a.status === 'range') {
+    const { applied, count, more, data } = a;
+    return { type: 'kv_result', id, peer, status: 'range', applied, count, more, data };
+  }
   return { type: 'kv_result', id, peer, status: 'no_leader' };
 }

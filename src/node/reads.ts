@@ -1,12 +1,13 @@
-// Gets answered by read index (LogNode.read), off the log: each waits here
-// under an id given to the core until the core confirms it with a log index,
-// then until this replica has applied that index.
+// Reads answered by read index (LogNode.read), off the log (gets and
+// ranges): each waits here under an id given to the core until the core
+// confirms it with a log index, then until this replica has applied that
+// index, and is answered from the store as it is then.
 
 import { READ_REASK_MS } from '../paxos/defaults.js';
 
 interface WaitingRead {
-  readonly key: string;
-  readonly answer: (value: string | null, applied: number) => void;
+  /** Read the store now (at slot `applied`) and answer. */
+  readonly answer: (applied: number) => void;
   readonly unreadable: () => void;
   /** The log index to wait for; -1 until the core confirms the read. */
   index: number;
@@ -22,10 +23,10 @@ export class IndexReads {
     return this.reads.size;
   }
 
-  /** A new read of `key`; returns the id to give the core. */
-  add(key: string, answer: WaitingRead['answer'], unreadable: () => void): number {
+  /** A new read; returns the id to give the core. */
+  add(answer: WaitingRead['answer'], unreadable: () => void): number {
     const id = ++this.ids;
-    this.reads.set(id, { key, answer, unreadable, index: -1, confirmedAt: 0 });
+    this.reads.set(id, { answer, unreadable, index: -1, confirmedAt: 0 });
     return id;
   }
 
@@ -49,12 +50,12 @@ export class IndexReads {
     w.unreadable();
   }
 
-  /** Answer the confirmed reads whose index is applied, from `read`. */
-  serve(applied: number, read: (key: string) => string | null): void {
+  /** Answer the confirmed reads whose index is applied. */
+  serve(applied: number): void {
     for (const [id, w] of this.reads) {
       if (w.index < 0 || w.index > applied) continue;
       this.reads.delete(id);
-      w.answer(read(w.key), applied);
+      w.answer(applied);
     }
   }
 

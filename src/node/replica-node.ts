@@ -33,6 +33,7 @@ import {
 } from '../log/types.js';
 import type { CheckedClientCommand, CheckedCommand, Result } from '../sm/command.js';
 import { KvStore, type KvView } from '../sm/kv.js';
+import type { RangeAnswer, RangeQuery } from '../sm/range.js';
 import { type LogStore, type Opened } from '../storage/log-store.js';
 import type { Logger } from '../util/logger.js';
 import { andThen, type MaybePromise } from '../util/maybe.js';
@@ -44,6 +45,8 @@ import { DEFAULT_LOG_TIMING, KEEP_LOG_BYTES, RECOVERY_NAG_MS, SNAPSHOT_RESEND_MS
 /** What a client is told. */
 export type Answer =
   | { readonly status: 'done'; readonly slot: number; readonly result: Result }
+  /** A range, read at slot `applied`. */
+  | ({ readonly status: 'range'; readonly applied: number } & RangeAnswer)
   | { readonly status: 'no_leader' }
   | { readonly status: 'not_ready'; readonly why: string };
 
@@ -225,12 +228,27 @@ export class ReplicaNode {
     this.loop.kick();
   }
 
-  private readByIndex(key: string, client: ReplicaClient): void {
+  /** A range of keys, read by index as a get is (and, like it, never logged). */
+  range(q: RangeQuery, client: ReplicaClient): void {
+    if (this.stopped) return client.reply({ status: 'no_leader' });
+    const why = this.recoveryStatus();
+    if (why !== null) return client.reply({ status: 'not_ready', why });
+    this.readByIndex((applied) => ({ status: 'range', applied, ...this.store.range(q) }), client);
+  }
+
+  private readByIndex(answer: ((applied: number) => Answer) | string, client: ReplicaClient): void {
+    const read =
+      typeof answer === 'string'
+        ? (applied: number): Answer => ({
+            status: 'done',
+            slot: applied,
+            result: { status: 'ok', value: this.store.read(answer) },
+          })
+        : answer;
     const id = this.reads.add(
-      key,
-      (value, applied) => {
+      (applied) => {
         cancel();
-        client.reply({ status: 'done', slot: applied, result: { status: 'ok', value } });
+        client.reply(read(applied));
       },
       () => {
         cancel();
@@ -355,7 +373,7 @@ export class ReplicaNode {
     const now = this.fx.now();
     for (const c of r.reads) this.reads.confirmed(c.id, c.index, now);
     for (const id of r.unreadable) this.reads.refused(id);
-    if (this.reads.size > 0) this.reads.serve(this.store.appliedIndex, (key) => this.store.read(key));
+    if (this.reads.size > 0) this.reads.serve(this.store.appliedIndex);
     this.followLeader();
     this.fx.watch?.performed?.(this.core);
     if (!this.saving && this.fx.store.shouldSnapshot(this.store.appliedIndex)) this.snapshot();

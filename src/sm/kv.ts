@@ -51,6 +51,8 @@ import {
 } from './command.js';
 import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js';
 
+import { scanRange, type RangeAnswer, type RangeQuery } from './range.js';
+
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 
 export const SNAPSHOT_FORMAT = 'paxos-kv/1';
@@ -82,6 +84,8 @@ export class SnapshotError extends Error {
 export class KvStore {
   readonly maxSessions: number;
   private data = new Map<string, string>();
+  /** The keys in order, for ranges; null once a key is added or removed (sorted again when next asked). */
+  private sortedKeys: string[] | null = null;
   // Map order is insertion order, and a session is re-inserted on every apply,
   // so the first entry is always the one with the oldest apply index.
   private sessions = new Map<string, SessionInfo>();
@@ -135,6 +139,13 @@ export class KvStore {
   /** The current value, null if absent: for reads that bypass the log (read-index). */
   read(key: string): string | null {
     return this.data.get(key) ?? null;
+  }
+
+  /** A range of keys (range.ts), for reads that bypass the log. `q` must pass checkRangeQuery. */
+  range(q: RangeQuery): RangeAnswer {
+    // Sorted again only after keys came or went: a run of ranges between writes sorts once.
+    this.sortedKeys ??= [...this.data.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return scanRange(this.sortedKeys, (k) => this.data.get(k)!, q);
   }
 
   /**
@@ -211,6 +222,7 @@ export class KvStore {
         if (cur === undefined) return { status: 'ok' };
         for (const v of this.views) v.willWrite(cmd.k, cur);
         this.data.delete(cmd.k);
+        this.sortedKeys = null;
         this.bytes -= entryBytes(cmd.k, cur);
         return { status: 'ok', prev: cur };
       case 'cas':
@@ -226,6 +238,7 @@ export class KvStore {
     if (after > before && this.bytes - before + after > this.quotaBytes)
       return { status: 'quota', used: this.bytes, quota: this.quotaBytes };
     for (const v of this.views) v.willWrite(key, cur);
+    if (cur === undefined) this.sortedKeys = null;
     this.data.set(key, value);
     this.bytes += after - before;
     return null;

@@ -258,6 +258,7 @@ async function kvClient(
     case 'unknown':
       return { status: 200, reply: { ok: false, message: `${what}: outcome unknown: ${o.why}` } };
     case 'dump':
-      return { status: 200, reply: { ok: false, message: `${what}: a replica answered with a dump` } };
+    case 'range':
+      return { status: 200, reply: { ok: false, message: `${what}: a replica answered with a ${o.kind}` } };
   }
 }

@@ -4,6 +4,8 @@
 //
 //   {"type":"kv","id":"9f..","cmd":{"o":"put","c":"cli-1a2b","s":1,"k":"a","v":"x"}}
 //   {"type":"dump","id":"9f.."}
+//   {"type":"range","id":"9f..","prefix":"user/","limit":100}           read by index, never logged
+//   {"type":"range","id":"9f..","from":"a","to":"m","keys_only":true}   (also "count_only")
 //
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"done","slot":17,"result":{"r":"ok"}}
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"no_leader"}      nothing done; try again
@@ -11,6 +13,8 @@
 //                                         recovering: nothing done; try another
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"invalid","why":".."}  nothing done
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_replica"}    a lab peer: nothing done
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"range","applied":17,"count":2,"more":false,
+//    "data":[["a","x"],["b","y"]]}        the keys in order, as of slot `applied` (src/sm/range.ts)
 //
 // A dump streams: any number of parts, then the final line, which carries the
 // last keys and the replica's applied slot and leader. The client acks each
@@ -27,9 +31,11 @@
 // answers when the slot reaches its own copy.
 
 import { checkClientCommand, type CheckedClientCommand, type ClientCommand } from '../sm/command.js';
+import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
 
 export type KvRequest =
   | { readonly type: 'kv'; readonly id: string; readonly cmd: ClientCommand }
+  | { readonly type: 'range'; readonly id: string; readonly query: RangeQuery }
   | { readonly type: 'dump'; readonly id: string }
   /** The client has read the dump's parts up to `seq`. */
   | { readonly type: 'dump_ack'; readonly id: string; readonly seq: number };
@@ -50,6 +56,13 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
   | { readonly status: 'not_ready'; readonly why: string }
   | { readonly status: 'invalid'; readonly why: string }
   | { readonly status: 'not_replica' }
+  | {
+      readonly status: 'range';
+      readonly applied: number;
+      readonly count: number;
+      readonly more: boolean;
+      readonly data: ReadonlyArray<readonly [string, string]>;
+    }
   | { readonly status: 'dump_part'; readonly seq: number; readonly data: ReadonlyArray<readonly [string, string]> }
   /**
    * `leader`: the replica this one follows ("" if none known); `parts`: dump_parts sent before this line; `keys`: keys
@@ -81,8 +94,49 @@ export function decodeKvRequest(
       return { ok: false, why: '"seq" must be a non-negative integer' };
     return { ok: true, req: { type: 'dump_ack', id, seq: seq as number } };
   }
+  if (o['type'] === 'range') {
+    const q = rangeQueryOf(o);
+    if (typeof q === 'string') return { ok: false, why: `range: ${q}` };
+    return { ok: true, req: { type: 'range', id, query: q } };
+  }
   if (o['type'] !== 'kv') return { ok: false, why: `unknown request type ${JSON.stringify(o['type']).slice(0, 40)}` };
   const c = checkClientCommand(o['cmd']);
   if (!c.ok) return { ok: false, why: c.why };
   return { ok: true, req: { type: 'kv', id, cmd: c.value } };
+}
+
+const RANGE_FIELDS = new Set(['type', 'id', 'prefix', 'from', 'to', 'limit', 'keys_only', 'count_only']);
+
+/** A range request's query, checked field by field, or why not. */
+function rangeQueryOf(o: Record<string, unknown>): RangeQuery | string {
+  const extra = Object.keys(o).find((k) => !RANGE_FIELDS.has(k));
+  if (extra !== undefined) return `unexpected field ${JSON.stringify(extra).slice(0, 40)}`;
+  for (const k of ['prefix', 'from', 'to'])
+    if (o[k] !== undefined && typeof o[k] !== 'string') return `"${k}" must be a string`;
+  for (const k of ['keys_only', 'count_only'])
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') return `"${k}" must be true or false`;
+  if (o['limit'] !== undefined && typeof o['limit'] !== 'number') return '"limit" must be a number';
+  const q: RangeQuery = {
+    ...(o['prefix'] === undefined ? {} : { prefix: o['prefix'] as string }),
+    ...(o['from'] === undefined ? {} : { from: o['from'] as string }),
+    ...(o['to'] === undefined ? {} : { to: o['to'] as string }),
+    ...(o['limit'] === undefined ? {} : { limit: o['limit'] as number }),
+    ...(o['keys_only'] === true ? { keysOnly: true } : {}),
+    ...(o['count_only'] === true ? { countOnly: true } : {}),
+  };
+  return checkRangeQuery(q) ?? q;
+}
+
+/** A range request as it goes on the wire. */
+export function rangeRequestWire(id: string, q: RangeQuery): Record<string, unknown> {
+  return {
+    type: 'range',
+    id,
+    ...(q.prefix === undefined ? {} : { prefix: q.prefix }),
+    ...(q.from === undefined ? {} : { from: q.from }),
+    ...(q.to === undefined ? {} : { to: q.to }),
+    ...(q.limit === undefined ? {} : { limit: q.limit }),
+    ...(q.keysOnly === true ? { keys_only: true } : {}),
+    ...(q.countOnly === true ? { count_only: true } : {}),
+  };
 }

@@ -212,7 +212,7 @@ export function decodeLog(raw: unknown): Decoded<ReplicaWire, ReceivedKvRequest>
   const type = o['type'];
   if (typeof type !== 'string') return { ok: false, why: 'missing "type"' };
   if (type === 'ping') return { ok: true, ping: true };
-  if (type === 'kv' || type === 'dump' || type === 'dump_ack') {
+  if (type === 'kv' || type === 'range' || type === 'dump' || type === 'dump_ack') {
     const r = decodeKvRequest(o);
     if (!r.ok) return r;
     return r.req.type === 'dump_ack' ? { ok: true, client: r.req, oneWay: true } : { ok: true, client: r.req };
@@ -236,7 +236,8 @@ export function logCodec(peer: string): Codec<ReplicaWire, ReceivedKvRequest, Kv
     invalidReply(raw, why) {
       const r = raw as { type?: unknown; id?: unknown } | null;
       if (typeof r?.id !== 'string' || r.id.length === 0 || r.id.length > 64) return null;
-      if (r.type === 'kv' || r.type === 'dump') return { type: 'kv_result', id: r.id, peer, status: 'invalid', why };
+      if (r.type === 'kv' || r.type === 'range' || r.type === 'dump')
+        return { type: 'kv_result', id: r.id, peer, status: 'invalid', why };
       // A lab client (paxos submit, or get --from) asking a replica.
       if (r.type === 'submit' || r.type === 'get') {
         return {

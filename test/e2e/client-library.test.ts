@@ -61,6 +61,38 @@ test('kv3 through the library: put, get, del, cas, calls in flight at once, and 
     keys.map((k) => `v-${k}`),
   );
 
+  // Ranges, read by index: the 40 keys in order (k0, k1, k10, ...), with a limit, keys or count only.
+  const sorted = [...keys].sort();
+  const all = await kv.range({ prefix: 'k' });
+  t.deepEqual(
+    all.entries.map((e) => e.key),
+    sorted,
+  );
+  t.is(all.entries[0]!.value, `v-${sorted[0]}`);
+  t.like(all, { count: 40, more: false });
+  const page = await kv.range({ from: 'k1', to: 'k2', limit: 3 });
+  t.deepEqual(
+    page.entries.map((e) => e.key),
+    ['k1', 'k10', 'k11'],
+  );
+  t.like(page, { count: 11, more: true });
+  t.like(await kv.range({ prefix: 'k3', countOnly: true }), { count: 11, entries: [] });
+  const e = await t.throwsAsync(kv.range({ from: 'b', to: 'a' }));
+  t.is((e as DefiniteError).reason, 'invalid');
+  // The CLI's range runs on the library.
+  const env = { PAXOS_ENDPOINTS: endpointsOf(live) };
+  const cli = await run(process.execPath, [MAIN, 'get', '--prefix', 'k3', '--limit', '2'], { env });
+  t.is(cli.code, 0, cli.err);
+  t.is(cli.out, 'k3\tv-k3\nk30\tv-k30\n');
+  t.regex(cli.err, /2 of 11 keys shown/);
+  const keysOnly = await run(process.execPath, [MAIN, 'get', 'k38', 'k4', '--keys-only'], { env });
+  t.is(keysOnly.out, 'k38\nk39\n', keysOnly.err);
+  const json = await run(process.execPath, [MAIN, 'get', '--prefix', 'k', '--count-only', '--json'], { env });
+  t.like(JSON.parse(json.out) as Record<string, unknown>, { outcome: 'ok', status: 'range', count: 40, prefix: 'k' });
+  const bad = await run(process.execPath, [MAIN, 'get', '--prefix', 'k', '--limit', '0'], { env });
+  t.is(bad.code, 2);
+  t.regex(bad.err, /--limit expects an integer from 1 to 10000/);
+
   // The leader dies: the next calls go on to the others.
   const leader = await leaderOf(live);
   await procs.get(leader)!.kill9();

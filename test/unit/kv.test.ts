@@ -14,6 +14,8 @@ import {
 import { KvBuilder } from '../../src/sm/kv-builder.js';
 import { KvStore, SnapshotError } from '../../src/sm/kv.js';
 import { MAX_KEY_BYTES } from '../../src/paxos/defaults.js';
+import { checkRangeQuery, type RangeQuery } from '../../src/sm/range.js';
+import { decodeKvRequest } from '../../src/wire/kv.js';
 
 const put = (client: string, seq: number, key: string, value: string): Command => ({
   op: 'put',
@@ -467,3 +469,72 @@ test(
     t.throws(() => [...view.lines()], { message: /after close/ });
   },
 );
+
+test('ranges: by prefix, from and to (to excluded), in code-unit order, with a limit, keys or count only', (t) => {
+  const kv = new KvStore();
+  let slot = 0;
+  for (const k of ['b', 'a', 'ab', 'abc', 'b\u{1F600}', 'ac', 'z'])
+    kv.apply({ op: 'put', key: k, value: `v-${k}`, client: 'c', seq: ++slot }, slot);
+  const keys = (q: RangeQuery): string[] => kv.range(q).data.map(([k]) => k);
+  t.deepEqual(keys({ prefix: 'a' }), ['a', 'ab', 'abc', 'ac']);
+  t.deepEqual(keys({ prefix: 'ab' }), ['ab', 'abc']);
+  t.deepEqual(keys({ prefix: 'q' }), []);
+  t.deepEqual(keys({ from: 'ab', to: 'b' }), ['ab', 'abc', 'ac']);
+  t.deepEqual(keys({ from: 'b' }), ['b', 'b\u{1F600}', 'z']);
+  t.deepEqual(keys({}), ['a', 'ab', 'abc', 'ac', 'b', 'b\u{1F600}', 'z']);
+  t.deepEqual(kv.range({ prefix: 'a', limit: 2 }), {
+    data: [
+      ['a', 'v-a'],
+      ['ab', 'v-ab'],
+    ],
+    count: 4,
+    more: true,
+  });
+  t.deepEqual(kv.range({ prefix: 'a', keysOnly: true, limit: 1 }).data, [['a', '']]);
+  t.deepEqual(kv.range({ from: 'a', to: 'b', countOnly: true }), { data: [], count: 4, more: false });
+  // A key that comes or goes is seen by the next range; an overwrite keeps the order.
+  kv.apply({ op: 'del', key: 'ab', client: 'c', seq: ++slot }, slot);
+  kv.apply({ op: 'put', key: 'aa', value: 'new', client: 'c', seq: ++slot }, slot);
+  kv.apply({ op: 'put', key: 'a', value: 'again', client: 'c', seq: ++slot }, slot);
+  t.deepEqual(kv.range({ prefix: 'a' }).data, [
+    ['a', 'again'],
+    ['aa', 'new'],
+    ['abc', 'v-abc'],
+    ['ac', 'v-ac'],
+  ]);
+});
+
+test('ranges: bad queries are refused with the reason', (t) => {
+  t.regex(checkRangeQuery({ prefix: 'a', from: 'b' }) ?? '', /a prefix takes no from or to/);
+  t.regex(checkRangeQuery({ prefix: '' }) ?? '', /the prefix must be a non-empty string/);
+  t.regex(checkRangeQuery({ prefix: '\ud800' }) ?? '', /lone UTF-16 surrogate/);
+  t.regex(checkRangeQuery({ from: 'b', to: 'a' }) ?? '', /"to" must come after "from"/);
+  t.regex(checkRangeQuery({ limit: 0 }) ?? '', /the limit must be a whole number from 1 to 10000/);
+  t.regex(checkRangeQuery({ keysOnly: true, countOnly: true }) ?? '', /do not go together/);
+  t.is(checkRangeQuery({ from: '', to: 'x', limit: 5 }), undefined);
+  // The wire's decoder holds requests to the same rules, and to its fields.
+  t.like(decodeKvRequest({ type: 'range', id: 'r', prefix: 'p', limit: 3 }), { ok: true });
+  t.like(decodeKvRequest({ type: 'range', id: 'r', prefix: 'p', extra: 1 }), {
+    ok: false,
+    why: 'range: unexpected field "extra"',
+  });
+  t.like(decodeKvRequest({ type: 'range', id: 'r', from: 'b', to: 'a' }), {
+    ok: false,
+    why: 'range: "to" must come after "from"',
+  });
+  t.like(decodeKvRequest({ type: 'range', id: 'r', limit: '5' }), {
+    ok: false,
+    why: 'range: "limit" must be a number',
+  });
+});
+
+test('a range answer stops at 4 MiB of keys and values, and says there is more', (t) => {
+  const kv = new KvStore();
+  const big = 'x'.repeat(60 * 1024);
+  for (let i = 0; i < 100; i++)
+    kv.apply({ op: 'put', key: `k${String(i).padStart(3, '0')}`, value: big, client: 'c', seq: i + 1 }, i + 1);
+  const r = kv.range({ prefix: 'k' });
+  t.is(r.count, 100);
+  t.true(r.more);
+  t.is(r.data.length, Math.floor((4 * 1024 * 1024) / (60 * 1024 + 4)));
+});

@@ -7,12 +7,20 @@
 import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { checkKey, checkValue, type ClientCommand } from '../sm/command.js';
+import { checkKey, checkValue, type KeyCommand } from '../sm/command.js';
 import { kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
 import { KvClient } from '../client/api.js';
 import { EXIT } from './client-command.js';
 import { describe, describeDump, describeRange, type Report } from './kv-report.js';
-import { callSettings, CLIENT_FLAGS, endpointList, endpointsFrom, readValue, unresolvable } from './client-flags.js';
+import {
+  callSettings,
+  CLIENT_FLAGS,
+  endpointList,
+  endpointsFrom,
+  readValue,
+  unresolvable,
+  type EndpointList,
+} from './client-flags.js';
 import { integer, parseFlags } from '../config/flags.js';
 import { checkRangeQuery, MAX_RANGE_LIMIT, type RangeQuery } from '../sm/range.js';
 import { ATTEMPT_MS, DEFAULT_PORT, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../paxos/defaults.js';
@@ -186,30 +194,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
       ? null
       : parseOperands(verb, positionals, values.absent === true, values['value-file']);
 
-  // Where the replicas are: --endpoints, else PAXOS_ENDPOINTS, else the hostsfile and --resolve.
-  const given = endpointList(verb, values);
-  let targets: KvTarget[];
-  let listed: string;
-  if (given !== undefined) {
-    targets = given.endpoints.map(([name, at]) => ({ name, at }));
-    listed = given.source;
-  } else {
-    const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
-    if (cluster.mode !== 'log') {
-      throw new ConfigError(
-        `${cluster.file} is a single-decree lab hostsfile (proposers, acceptors, learners), not a replicated ` +
-          `key-value store's: ` +
-          `for the lab use npx paxos submit VALUE --to HOST and npx paxos get --from HOST, or pass a replica ` +
-          `hostsfile (e.g. -h testcases/kv3/hostsfile)`,
-      );
-    }
-    const endpoint = endpointsFrom(values);
-    targets = cluster.replicas.map((id) => {
-      const host = cluster.byId(id)!.host;
-      return { name: host, at: endpoint(host) };
-    });
-    listed = cluster.file;
-  }
+  const { targets, listed, given } = replicaTargets(verb, values);
   const named = values.to ?? values.from;
   let first: number | undefined;
   if (named !== undefined) {
@@ -241,7 +226,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
         ? describeRange(range, outcome)
         : spec === null
           ? describeDump(asked[0]!.name, outcome)
-          : describe({ ...spec, client: newClientId(), seq: 1 } as ClientCommand, outcome);
+          : describe({ ...spec, client: newClientId(), seq: 1 } as KeyCommand, outcome);
   } else if (range !== null || spec !== null) {
     // The client library (paxos-prj4/client), one session, one call.
     const client = new KvClient({
@@ -286,6 +271,37 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     if (report.err !== undefined) process.stderr.write(report.err);
   }
   return report.code;
+}
+
+/** The replicas a kv command may ask: --endpoints, else PAXOS_ENDPOINTS, else the hostsfile and --resolve. */
+export function replicaTargets(
+  verb: string,
+  values: Parameters<typeof endpointList>[1] & Parameters<typeof endpointsFrom>[0],
+): { targets: KvTarget[]; listed: string; given: EndpointList | undefined } {
+  const given = endpointList(verb, values);
+  let targets: KvTarget[];
+  let listed: string;
+  if (given !== undefined) {
+    targets = given.endpoints.map(([name, at]) => ({ name, at }));
+    listed = given.source;
+  } else {
+    const cluster = loadHostsfile(values.hostsfile ?? 'hostsfile');
+    if (cluster.mode !== 'log') {
+      throw new ConfigError(
+        `${cluster.file} is a single-decree lab hostsfile (proposers, acceptors, learners), not a replicated ` +
+          `key-value store's: ` +
+          `for the lab use npx paxos submit VALUE --to HOST and npx paxos get --from HOST, or pass a replica ` +
+          `hostsfile (e.g. -h testcases/kv3/hostsfile)`,
+      );
+    }
+    const endpoint = endpointsFrom(values);
+    targets = cluster.replicas.map((id) => {
+      const host = cluster.byId(id)!.host;
+      return { name: host, at: endpoint(host) };
+    });
+    listed = cluster.file;
+  }
+  return { targets, listed, given };
 }
 
 /** `get --prefix P`, `get FROM END` or `get FROM --end END`, with --limit, --keys-only, --count-only; else null. */

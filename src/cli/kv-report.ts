@@ -2,7 +2,7 @@
 // (stdout, or stderr for a failed get), the exit status, and the --json
 // object. kv-command.ts runs the command; this file only words its answer.
 
-import type { ClientCommand, Result } from '../sm/command.js';
+import type { KeyCommand, Result } from '../sm/command.js';
 import type { RangeQuery } from '../sm/range.js';
 import type { Attempt, CallOutcome } from '../client/kv.js';
 import { EXIT } from './client-command.js';
@@ -28,7 +28,7 @@ function attemptsJson(attempts: readonly Attempt[]): Array<Record<string, unknow
   }));
 }
 
-export function describe(cmd: ClientCommand, o: CallOutcome): Report {
+export function describe(cmd: KeyCommand, o: CallOutcome): Report {
   const verb = cmd.op;
   // get keeps stdout for the value itself.
   const say = (code: number, text: string, json: Record<string, unknown>): Report => ({
@@ -125,6 +125,7 @@ export function describe(cmd: ClientCommand, o: CallOutcome): Report {
       json: say(EXIT.ok, '', { outcome: 'ok', status: 'ok', value: r.value, ...at }).json,
     };
   }
+  if (r.status === 'txn') throw new Error('a transaction result for a command on one key'); // never
   const prev = r.prev ?? null;
   const was = prev === null ? 'it was absent' : `it was ${show(prev)}`;
   const ok = { outcome: 'ok', status: 'ok', prev, ...at };

@@ -110,7 +110,9 @@ Other commands:
                            (see \`paxos submit --help\`)
   paxos put KEY VALUE | get KEY | del KEY | cas KEY OLD NEW | dump --from HOST
                            use a replicated-log cluster's key-value store
-                           (see \`paxos put --help\`)
+                           (see \`paxos put --help\`); get --prefix P for a range
+  paxos txn [--file FILE]  compares, then one list of puts, dels and gets or
+                           another, in one slot (see \`paxos txn --help\`)
   paxos lincheck HISTORY   check a client history for linearizability
   paxos check FILE...      check a run from its transcript
                            (see \`paxos check --help\`)

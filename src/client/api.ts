@@ -24,10 +24,13 @@
 
 import { parseEndpoints } from '../config/flags.js';
 import { ATTEMPT_MS, DEFAULT_PORT } from '../paxos/defaults.js';
-import { checkKey, checkValue, type ClientCommand, type Result } from '../sm/command.js';
+import { checkKey, checkValue, type ClientCommand, type KeyCommand, type Result } from '../sm/command.js';
 import type { Secret } from '../transport/auth.js';
 import type { KvRequest } from '../wire/kv.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
+import { compareToWire, invalidTxn, opToWire, type TxnBody } from '../sm/txn.js';
+import { TxnBuilder, type TxnResult } from './txn-builder.js';
+import type { CallOptions } from './call-options.js';
 import { DefiniteError, PaxosError, UnknownOutcomeError } from './errors.js';
 import {
   kvCall,
@@ -43,6 +46,9 @@ import { ReplicaConn } from './replica-conn.js';
 export { DefiniteError, PaxosError, UnknownOutcomeError, type DefiniteReason } from './errors.js';
 export type { Attempt, CallOutcome } from './kv.js';
 export type { RangeQuery } from '../sm/range.js';
+export type { TxnCompare, TxnOp } from '../sm/txn.js';
+export { TxnBuilder, type TxnOpResult, type TxnResult } from './txn-builder.js';
+export type { CallOptions } from './call-options.js';
 
 /** The environment variables connect() reads when its options do not say. */
 export const ENDPOINTS_ENV = 'PAXOS_ENDPOINTS';
@@ -73,15 +79,6 @@ export interface EndpointSpec {
   readonly host: string;
   /** Default 8080. */
   readonly port?: number;
-}
-
-export interface CallOptions {
-  /** Give up: before anything was sent, a DefiniteError ('aborted'); after, an UnknownOutcomeError. */
-  readonly signal?: AbortSignal;
-  /** This call's limit in ms, instead of the client's. */
-  readonly timeoutMs?: number;
-  /** The replica to try first, by name (else the one that answered last). */
-  readonly first?: string;
 }
 
 /** A range's keys, in order, as of log slot `slot`. */
@@ -228,13 +225,48 @@ export class KvClient {
    * (the CLI's path: it words every outcome itself). Throws only for a bad
    * key or value, or a closed client.
    */
-  async execute(op: Operation, o: CallOptions = {}): Promise<{ command: ClientCommand; outcome: CallOutcome }> {
+  async execute(op: Operation, o: CallOptions = {}): Promise<{ command: KeyCommand; outcome: CallOutcome }> {
     checkOperation(op);
+    return this.run(op as Omit<KeyCommand, 'client' | 'seq'>, o);
+  }
+
+  /**
+   * A transaction: compares, then one list of puts, dels and gets, or the
+   * other, in one slot (txn-builder.ts). `await kv.txn().if(...).then(...)`
+   * commits it, as `.commit()` does.
+   */
+  txn(): TxnBuilder {
+    return new TxnBuilder((body, o) => this.commitTxn(body, o));
+  }
+
+  private async commitTxn(body: TxnBody, o: CallOptions): Promise<TxnResult> {
+    const why = invalidTxn(body.compares.map(compareToWire), body.success.map(opToWire), body.failure.map(opToWire));
+    if (why !== null) throw new DefiniteError('invalid', `txn: ${why}`);
+    const { outcome } = await this.run({ op: 'txn', ...body }, o);
+    if (outcome.kind !== 'done') throw outcomeError(outcome, 'txn', false);
+    const r = outcome.result;
+    if (r.status === 'quota')
+      throw new DefiniteError('quota', `txn: refused: the store holds ${r.used} bytes, its quota is ${r.quota}`);
+    if (r.status !== 'txn') throw new DefiniteError('invalid', `txn: the store says ${r.status}`);
+    const ops = r.succeeded ? body.success : body.failure;
+    const results = r.results.map((x, i) => ({
+      op: ops[i]!.op,
+      key: ops[i]!.key,
+      ...('value' in x ? { value: x.value } : { prev: 'prev' in x ? (x.prev ?? null) : null }),
+    }));
+    return { succeeded: r.succeeded, results, slot: outcome.slot };
+  }
+
+  /** One command in a session of its own, carried to whichever replica takes it. */
+  private async run<C extends ClientCommand>(
+    body: Omit<C, 'client' | 'seq'>,
+    o: CallOptions,
+  ): Promise<{ command: C; outcome: CallOutcome }> {
     const session = await this.acquire();
-    if (session === null) throw new DefiniteError('closed', `${op.op}: the client is closed`);
+    if (session === null) throw new DefiniteError('closed', `${body.op}: the client is closed`);
     try {
       for (;;) {
-        const command = { ...op, client: session.id, seq: session.seq + 1 } as ClientCommand;
+        const command = { ...body, client: session.id, seq: session.seq + 1 } as C;
         // A seq once sent is spent, whatever became of it: the next command takes a new one.
         session.seq = command.seq;
         const outcome = await this.call({ type: 'kv', cmd: command }, o);

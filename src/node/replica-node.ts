@@ -106,7 +106,10 @@ export interface ReplicaEffects {
  * session `kv` knows (a client's first get goes through the log), not yet
  * applied (a retry of one that was is answered from its session, by the log).
  */
-export function readsByIndex(kv: KvStore, cmd: CheckedClientCommand): boolean {
+export function readsByIndex(
+  kv: KvStore,
+  cmd: CheckedClientCommand,
+): cmd is Extract<CheckedClientCommand, { readonly o: 'get' | 'del' }> {
   return cmd.o === 'get' && kv.session(cmd.c) !== undefined && !kv.hasApplied(cmd.c, cmd.s);
 }
 

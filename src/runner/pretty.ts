@@ -142,6 +142,8 @@ function command(c: Command): string {
       return `${c.op} ${key(c.key)}`;
     case 'cas':
       return `cas ${key(c.key)} ${c.expected === null ? '(absent)' : quote(c.expected)} → ${quote(c.value)}`;
+    case 'txn':
+      return `txn (${c.compares.length} compares; then ${c.success.length} ops, else ${c.failure.length})`;
   }
 }
 

@@ -15,7 +15,7 @@ import {
   checkClientCommand,
   encodeCommand,
   type CheckedClientCommand,
-  type ClientCommand,
+  type KeyCommand,
   type Result,
 } from '../sm/command.js';
 import type { Invariants } from './log-checks.js';
@@ -23,10 +23,12 @@ import type { SimReplicas } from './log-replicas.js';
 import type { SimContext } from './log-world-types.js';
 
 /** A client gives up on an op (outcome unknown) this long after invoking it. */
+
 const GIVE_UP_MS = 2000;
 
 interface ClientOp {
-  readonly cmd: ClientCommand;
+  /** The simulated clients send single-key commands (no transactions). */
+  readonly cmd: KeyCommand;
   /** As a replica receives it: encoded as a client sends it, checked as a replica's edge does (wire/kv.ts). */
   readonly wire: CheckedClientCommand;
   readonly invokedAt: number;
@@ -113,7 +115,7 @@ export class SimClients {
     const key = pick(r, this.keys);
     client.seq += 1;
     const base = { client: client.id, seq: client.seq, key };
-    let cmd: ClientCommand;
+    let cmd: KeyCommand;
     let invoke: Record<string, unknown>;
     if (f === 'put') {
       const value = `v${++this.valueCounter}`;

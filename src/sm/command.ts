@@ -40,7 +40,20 @@
 //     batch, as it serializes the accepts, the WAL records and the lines.)
 // decodeCommand (the typed form, Command) is for clients and viewers.
 
-import { MAX_CLIENT_CHARS, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../paxos/defaults.js';
+import { MAX_CLIENT_CHARS, MAX_VALUE_BYTES } from '../paxos/defaults.js';
+import { checkKey, checkValue, show, wellFormed } from './check.js';
+import {
+  compareFromWire,
+  compareToWire,
+  invalidTxn,
+  opFromWire,
+  opToWire,
+  type TxnBody,
+  type WireCompare,
+  type WireTxnOp,
+} from './txn.js';
+
+export { checkKey, checkValue } from './check.js';
 
 // One value limit for both protocols: src/paxos/defaults.ts.
 export { MAX_VALUE_BYTES };
@@ -59,9 +72,14 @@ export type ClientCommand = Session &
     | { readonly op: 'del'; readonly key: string }
     /** Sets `value` iff the current value equals `expected`; `expected: null` means "key absent". */
     | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string }
+    /** A transaction (txn.ts): compares, then one list of ops or the other, in one slot. */
+    | ({ readonly op: 'txn' } & TxnBody)
   );
 
 export type Command = ClientCommand | { readonly op: 'noop' };
+
+/** A client command on one key: every one but a transaction. */
+export type KeyCommand = Exclude<ClientCommand, { readonly op: 'txn' }>;
 
 /** A command in its wire form, keys in this order (what encodeCommand returns). */
 export type WireClientCommand =
@@ -74,6 +92,14 @@ export type WireClientCommand =
       readonly k: string;
       readonly e: string | null;
       readonly v: string;
+    }
+  | {
+      readonly o: 'txn';
+      readonly c: string;
+      readonly s: number;
+      readonly if: readonly WireCompare[];
+      readonly then: readonly WireTxnOp[];
+      readonly else: readonly WireTxnOp[];
     };
 export type WireCommand = WireClientCommand | { readonly o: 'noop' };
 
@@ -88,6 +114,8 @@ export type Result =
   /** get: `value` null if the key is absent. */
   | { readonly status: 'ok'; readonly value: string | null }
   | { readonly status: 'mismatch'; readonly current: string | null }
+  /** A transaction: whether its compares held (the "then" list ran, else the "else" list), a result per op. */
+  | { readonly status: 'txn'; readonly succeeded: boolean; readonly results: readonly Result[] }
   /** The client already applied seq `last` > this seq: this one is an old duplicate, never applied. */
   | { readonly status: 'stale'; readonly last: number }
   /** The client's session was evicted (or never existed) and seq > 1: not applied; outcome of earlier seqs unknown. */
@@ -108,6 +136,7 @@ const COMMAND_KEYS: Readonly<Record<Command['op'], readonly string[]>> = {
   get: ['o', 'c', 's', 'k'],
   del: ['o', 'c', 's', 'k'],
   cas: ['o', 'c', 's', 'k', 'e', 'v'],
+  txn: ['o', 'c', 's', 'if', 'then', 'else'],
   noop: ['o'],
 };
 
@@ -115,6 +144,11 @@ const COMMAND_KEYS: Readonly<Record<Command['op'], readonly string[]>> = {
 export function encodeCommand(cmd: ClientCommand): WireClientCommand;
 export function encodeCommand(cmd: Command): WireCommand;
 export function encodeCommand(cmd: Command): WireCommand {
+  if (cmd.op === 'txn') {
+    const { client: c, seq: s } = cmd;
+    const [cmp, then, els] = [cmd.compares.map(compareToWire), cmd.success.map(opToWire), cmd.failure.map(opToWire)];
+    return { o: 'txn', c, s, if: cmp, then, else: els };
+  }
   return renamed(cmd, COMMAND_KEYS[cmd.op], (k) => FIELDS[k]!) as WireCommand;
 }
 
@@ -168,6 +202,10 @@ export function decodeCommand(raw: unknown): Decoded<Command> {
 
 /** The typed form of a wire command that is valid. */
 function typed(o: WireCommand): Command {
+  if (o.o === 'txn') {
+    const [compares, success, failure] = [o.if.map(compareFromWire), o.then.map(opFromWire), o.else.map(opFromWire)];
+    return { op: 'txn', client: o.c, seq: o.s, compares, success, failure };
+  }
   return renamed(
     o,
     COMMAND_KEYS[o.o].map((k) => FIELDS[k]!),
@@ -181,7 +219,7 @@ function invalid(raw: unknown): string | null {
   const o = raw as Obj;
   const op = o['o'];
   if (typeof op !== 'string' || !Object.hasOwn(COMMAND_KEYS, op))
-    return `"o" must be one of put, get, del, cas, noop; got ${show(op)}`;
+    return `"o" must be one of put, get, del, cas, txn, noop; got ${show(op)}`;
   const allowed = COMMAND_KEYS[op as Command['op']];
   // Unknown fields are refused, not ignored: a replica must never apply a command it half understands.
   const extra = Object.keys(o).find((k) => !allowed.includes(k));
@@ -194,6 +232,10 @@ function invalid(raw: unknown): string | null {
   const seq = o['s'];
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1)
     return `${op}: "s" (seq) must be a positive integer; got ${show(seq)}`;
+  if (op === 'txn') {
+    const why = invalidTxn(o['if'], o['then'], o['else']);
+    return why === null ? null : `txn: ${why}`;
+  }
   const key = checkKey(o['k']);
   if (key !== undefined) return `${op}: ${key}`;
   if (op === 'get' || op === 'del') return null;
@@ -207,6 +249,8 @@ function invalid(raw: unknown): string | null {
 
 export function encodeResult(r: Result): Obj {
   switch (r.status) {
+    case 'txn':
+      return { r: 'txn', ok: r.succeeded, res: r.results.map(encodeResult) };
     case 'ok':
       if ('value' in r) return { r: 'ok', v: r.value };
       return r.prev === undefined ? { r: 'ok' } : { r: 'ok', p: r.prev };
@@ -247,6 +291,18 @@ export function decodeResult(raw: unknown): Decoded<Result> {
     case 'expired':
       if (keys === 'r') return { ok: true, value: { status: 'expired' } };
       return bad('"expired" result must be {"r":"expired"}');
+    case 'txn': {
+      if (keys !== 'ok,r,res' || typeof o['ok'] !== 'boolean' || !Array.isArray(o['res']))
+        return bad('"txn" result must be {"r":"txn","ok":true|false,"res":[results]}');
+      const results: Result[] = [];
+      for (const x of o['res'] as unknown[]) {
+        const d = decodeResult(x);
+        if (!d.ok) return bad(`a result in a "txn" result: ${d.why}`);
+        if (d.value.status !== 'ok') return bad('a "txn" result holds "ok" results only');
+        results.push(d.value);
+      }
+      return { ok: true, value: { status: 'txn', succeeded: o['ok'], results } };
+    }
     case 'quota': {
       const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
       if (keys === 'quota,r,used' && count(o['used']) && count(o['quota']))
@@ -254,7 +310,7 @@ export function decodeResult(raw: unknown): Decoded<Result> {
       return bad('"quota" result must be {"r":"quota","used":bytes,"quota":bytes}');
     }
     default:
-      return bad(`"r" must be one of ok, mismatch, stale, expired, quota; got ${show(o['r'])}`);
+      return bad(`"r" must be one of ok, mismatch, txn, stale, expired, quota; got ${show(o['r'])}`);
   }
 }
 
@@ -264,32 +320,6 @@ function checkClient(c: unknown): string | undefined {
     return `"c" (client id) must be a string of 1 to ${MAX_CLIENT_CHARS} characters; got ${show(c)}`;
   }
   return undefined;
-}
-
-/** Why `k` is not a valid key, or undefined if it is. */
-export function checkKey(k: unknown): string | undefined {
-  if (typeof k !== 'string' || k.length === 0) return `"k" (key) must be a non-empty string; got ${show(k)}`;
-  if (!wellFormed(k)) return '"k" (key) has a lone UTF-16 surrogate: not valid Unicode';
-  const n = Buffer.byteLength(k, 'utf8');
-  return n > MAX_KEY_BYTES ? `"k" (key) is ${n} bytes in UTF-8, over the ${MAX_KEY_BYTES}-byte limit` : undefined;
-}
-
-/** Why `v` is not a valid value, or undefined if it is. */
-export function checkValue(v: unknown, name: string): string | undefined {
-  if (typeof v !== 'string') return `${name} must be a string; got ${show(v)}`;
-  if (!wellFormed(v)) return `${name} has a lone UTF-16 surrogate: not valid Unicode`;
-  const n = Buffer.byteLength(v, 'utf8');
-  return n > MAX_VALUE_BYTES ? `${name} is ${n} bytes in UTF-8, over the ${MAX_VALUE_BYTES}-byte limit` : undefined;
-}
-
-// In /u mode a proper surrogate pair is one code point, so \p{Cs} matches lone halves only.
-const LONE_SURROGATE = /\p{Cs}/u;
-function wellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
-}
-
-function show(x: unknown): string {
-  return x === undefined ? 'nothing' : (JSON.stringify(x) ?? String(x)).slice(0, 40);
 }
 
 function bad(why: string): { ok: false; why: string } {

@@ -22,7 +22,8 @@
 // above the number of clients active at once.
 //
 // Memory: a session saves its last result, which for a get can be a 64 KiB
-// value, so the table holds at most maxSessions x 64 KiB of results.
+// value, and for a transaction (txn.ts) its gets, 128 KiB of keys and
+// values at most: the table holds at most maxSessions x 128 KiB of results.
 //
 // Quota: a put or cas that would take the store's size (the UTF-8 bytes of
 // its keys and values) past `quotaBytes` is refused with {status:'quota'},
@@ -52,6 +53,7 @@ import {
 import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js';
 
 import { scanRange, type RangeAnswer, type RangeQuery } from './range.js';
+import { holds } from './txn.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 
@@ -212,6 +214,7 @@ export class KvStore {
   }
 
   private execute(cmd: Exclude<CheckedCommand, { o: 'noop' }>): Result {
+    if (cmd.o === 'txn') return this.txn(cmd);
     const cur = this.data.get(cmd.k);
     switch (cmd.o) {
       case 'get':
@@ -219,16 +222,61 @@ export class KvStore {
       case 'put':
         return this.write(cmd.k, cmd.v, cur) ?? (cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur });
       case 'del':
-        if (cur === undefined) return { status: 'ok' };
-        for (const v of this.views) v.willWrite(cmd.k, cur);
-        this.data.delete(cmd.k);
-        this.sortedKeys = null;
-        this.bytes -= entryBytes(cmd.k, cur);
-        return { status: 'ok', prev: cur };
+        return this.remove(cmd.k, cur);
       case 'cas':
         if ((cur ?? null) !== cmd.e) return { status: 'mismatch', current: cur ?? null };
         return this.write(cmd.k, cmd.v, cur) ?? { status: 'ok' };
     }
+  }
+
+  private remove(key: string, cur: string | undefined): Result {
+    if (cur === undefined) return { status: 'ok' };
+    for (const v of this.views) v.willWrite(key, cur);
+    this.data.delete(key);
+    this.sortedKeys = null;
+    this.bytes -= entryBytes(key, cur);
+    return { status: 'ok', prev: cur };
+  }
+
+  /**
+   * A transaction (txn.ts): every compare against the store as it is, then
+   * the list they choose, op by op. All of it or none: a list whose puts
+   * would take the store past its quota is refused before any op runs.
+   */
+  private txn(cmd: Extract<CheckedCommand, { o: 'txn' }>): Result {
+    const succeeded = cmd.if.every((c) => holds(c, this.data.get(c[0])));
+    const ops = succeeded ? cmd.then : cmd.else;
+    // The store's size after the list, each key's value followed through it.
+    const after = new Map<string, string | undefined>();
+    let bytes = this.bytes;
+    let peak = bytes;
+    for (const o of ops) {
+      if (o[0] === 'get') continue;
+      const cur = after.has(o[1]) ? after.get(o[1]) : this.data.get(o[1]);
+      if (cur !== undefined) bytes -= entryBytes(o[1], cur);
+      const next = o[0] === 'put' ? o[2] : undefined;
+      if (next !== undefined) bytes += entryBytes(o[1], next);
+      after.set(o[1], next);
+      peak = Math.max(peak, bytes);
+    }
+    if (peak > this.quotaBytes && peak > this.bytes)
+      return { status: 'quota', used: this.bytes, quota: this.quotaBytes };
+    const results: Result[] = [];
+    for (const o of ops) {
+      const cur = this.data.get(o[1]);
+      if (o[0] === 'get') results.push({ status: 'ok', value: cur ?? null });
+      else if (o[0] === 'del') results.push(this.remove(o[1], cur));
+      else {
+        // The quota was checked for the whole list above.
+        const [, key, value] = o as readonly ['put', string, string];
+        for (const v of this.views) v.willWrite(key, cur);
+        if (cur === undefined) this.sortedKeys = null;
+        this.data.set(key, value);
+        this.bytes += entryBytes(key, value) - (cur === undefined ? 0 : entryBytes(key, cur));
+        results.push(cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur });
+      }
+    }
+    return { status: 'txn', succeeded, results };
   }
 
   /** Set key to value unless that grows the store past its quota (then the refusal, nothing changed). */

@@ -7,7 +7,7 @@
 // of keys and values, so that it fits one line; `more` says keys were left
 // out, and `count` how many the range holds in all.
 
-import { checkKey } from './command.js';
+import { checkKey } from './check.js';
 
 /** Most keys one range answer holds (and the default limit). */
 export const MAX_RANGE_LIMIT = 10_000;

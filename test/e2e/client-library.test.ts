@@ -5,11 +5,13 @@
 // command (client id and seq) carried on to the next replica when one took
 // it and never answered.
 
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import test from 'ava';
 import { LiveCluster, type Proc } from '../helpers/procs.js';
 import { kvAsk } from '../helpers/kv.js';
 import { MAIN, ROOT, run } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 // By the package's name, through package.json's "exports", as a user's program imports it.
 import { connect, DefiniteError, UnknownOutcomeError, type KvClient } from 'paxos-prj4/client';
 
@@ -101,6 +103,66 @@ test('kv3 through the library: put, get, del, cas, calls in flight at once, and 
   t.log(`put after killing leader ${leader}: ${Date.now() - t0} ms`);
   t.is(await kv.get('after'), 'failover');
   t.is(await kv.get('greeting'), 'again');
+});
+
+test("transactions on kv3: the library's builder and paxos txn, then or else, all in one slot", async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  for (const h of HOSTS) live.start(h);
+  const kv = await connect({ endpoints: endpointsOf(live), timeoutMs: 60_000 });
+  t.teardown(() => kv.close());
+  await kv.put('alice', '100');
+  // Move 10 from alice to bob, if alice still holds 100 and bob has no account.
+  const moved = await kv
+    .txn()
+    .if('alice', '=', '100')
+    .if('bob', '=', null)
+    .then({ op: 'put', key: 'alice', value: '90' }, { op: 'put', key: 'bob', value: '10' }, { op: 'get', key: 'alice' })
+    .else({ op: 'get', key: 'alice' })
+    .commit();
+  t.true(moved.succeeded);
+  t.deepEqual(moved.results, [
+    { op: 'put', key: 'alice', prev: '100' },
+    { op: 'put', key: 'bob', prev: null },
+    { op: 'get', key: 'alice', value: '90' },
+  ]);
+  // Again: alice is 90 now, so the else list runs, and nothing changes.
+  const again = await kv
+    .txn()
+    .if('alice', '=', '100')
+    .then({ op: 'put', key: 'alice', value: '0' })
+    .else({ op: 'get', key: 'alice' })
+    .commit();
+  t.deepEqual(again.results, [{ op: 'get', key: 'alice', value: '90' }]);
+  t.false(again.succeeded);
+  t.is(await kv.get('alice'), '90');
+  // A builder awaited without commit() still runs, once.
+  await (kv.txn().then({ op: 'put', key: 'awaited', value: 'yes' }) as unknown as Promise<unknown>);
+  t.is(await kv.get('awaited'), 'yes');
+  const bad = await t.throwsAsync(kv.txn().then({ op: 'put', key: '', value: 'x' }).commit());
+  t.is((bad as DefiniteError).reason, 'invalid');
+
+  // paxos txn, from a file, and with --json.
+  const env = { PAXOS_ENDPOINTS: endpointsOf(live) };
+  const dir = tempDir('txn');
+  const file = `${dir}/move.txn`;
+  writeFileSync(file, '# move 5 more\nalice = 90\ncarol absent\n\nput alice 85\nput bob 15\n\nget alice\n');
+  const r = await run(process.execPath, [MAIN, 'txn', '--file', file], { env });
+  t.is(r.code, 0, r.err);
+  t.is(
+    r.out,
+    /then: every compare held \(slot \d+\)\n/.exec(r.out)![0] +
+      'put "alice": ok (it was "90")\nput "bob": ok (it was "10")\n',
+  );
+  const j = await run(process.execPath, [MAIN, 'txn', '--json'], { env, input: 'alice = 90\n\n\nget "alice"\n' });
+  t.like(JSON.parse(j.out) as Record<string, unknown>, {
+    outcome: 'ok',
+    succeeded: false,
+    results: [{ op: 'get', key: 'alice', value: '85' }],
+  });
+  const usage = await run(process.execPath, [MAIN, 'txn'], { env, input: 'alice ~ 90\n' });
+  t.is(usage.code, 2);
+  t.regex(usage.err, /standard input line 1: a compare is KEY = VALUE, KEY != VALUE, KEY absent or KEY present/);
 });
 
 test('examples/counter.mjs: 5 processes increment one counter 10 times each, and it ends at 50', async (t) => {

@@ -16,6 +16,7 @@ import { KvStore, SnapshotError } from '../../src/sm/kv.js';
 import { MAX_KEY_BYTES } from '../../src/paxos/defaults.js';
 import { checkRangeQuery, type RangeQuery } from '../../src/sm/range.js';
 import { decodeKvRequest } from '../../src/wire/kv.js';
+import type { TxnBody } from '../../src/sm/txn.js';
 
 const put = (client: string, seq: number, key: string, value: string): Command => ({
   op: 'put',
@@ -322,7 +323,7 @@ test('decodeCommand says why a command is invalid', (t) => {
   t.is(why(base), 'accepted');
   t.regex(why(null), /not a JSON object/);
   t.regex(why([1]), /not a JSON object/);
-  t.regex(why({ ...base, o: 'append' }), /"o" must be one of put, get, del, cas, noop; got "append"/);
+  t.regex(why({ ...base, o: 'append' }), /"o" must be one of put, get, del, cas, txn, noop; got "append"/);
   t.regex(why({ ...base, x: 1 }), /put: unexpected field "x"/);
   t.regex(why({ o: 'noop', c: 'cli' }), /noop: unexpected field "c"/);
   t.regex(why({ ...base, c: '' }), /"c" \(client id\) must be a string of 1 to 64 characters/);
@@ -537,4 +538,106 @@ test('a range answer stops at 4 MiB of keys and values, and says there is more',
   t.is(r.count, 100);
   t.true(r.more);
   t.is(r.data.length, Math.floor((4 * 1024 * 1024) / (60 * 1024 + 4)));
+});
+
+const txn = (client: string, seq: number, body: TxnBody): Command => ({ op: 'txn', client, seq, ...body });
+
+test('txn: the compares choose the list; every op of it runs in one slot; a retry gets the first answer', (t) => {
+  const kv = new KvStore();
+  feed(kv, [put('c', 1, 'alice', '100'), put('c', 2, 'bob', '0')]);
+  const move: TxnBody = {
+    compares: [
+      { key: 'alice', op: '=', value: '100' },
+      { key: 'carol', op: '=', value: null },
+      { key: 'bob', op: '!=', value: '5' },
+    ],
+    success: [
+      { op: 'put', key: 'alice', value: '90' },
+      { op: 'put', key: 'bob', value: '10' },
+      { op: 'del', key: 'nobody' },
+      { op: 'get', key: 'bob' },
+    ],
+    failure: [{ op: 'get', key: 'alice' }],
+  };
+  const r = kv.apply(txn('d', 1, move), 3);
+  t.deepEqual(r, {
+    status: 'txn',
+    succeeded: true,
+    results: [
+      { status: 'ok', prev: '100' },
+      { status: 'ok', prev: '0' },
+      { status: 'ok' },
+      { status: 'ok', value: '10' },
+    ],
+  });
+  t.is(kv.read('alice'), '90');
+  // The same again (a new seq): alice is no longer 100, so the else list runs and nothing changes.
+  t.deepEqual(kv.apply(txn('d', 2, move), 4), {
+    status: 'txn',
+    succeeded: false,
+    results: [{ status: 'ok', value: '90' }],
+  });
+  t.is(kv.read('bob'), '10');
+  // An older seq is stale, never applied; a retry of the last one gets its first answer.
+  t.like(kv.apply(txn('d', 1, move), 5), { status: 'stale' });
+  t.like(kv.apply(txn('d', 2, move), 6), { status: 'txn', succeeded: false });
+  // The answer survives the wire and a snapshot's session table.
+  t.deepEqual(decodeResult(encodeResult(r)), { ok: true, value: r });
+  t.deepEqual(KvStore.restore(kv.snapshot()).session('d')?.result, kv.session('d')?.result);
+});
+
+test('txn: a list that would pass the quota is refused whole, nothing changed', (t) => {
+  const kv = new KvStore({ quotaBytes: 20 });
+  feed(kv, [put('c', 1, 'a', '12345')]);
+  const body: TxnBody = {
+    compares: [],
+    success: [
+      { op: 'del', key: 'a' },
+      { op: 'put', key: 'b', value: '1234567890' },
+      { op: 'put', key: 'c', value: '1234567890' },
+    ],
+    failure: [],
+  };
+  t.like(kv.apply(txn('d', 1, body), 2), { status: 'quota' });
+  t.is(kv.read('a'), '12345', 'the del did not run either');
+  t.is(kv.read('b'), null);
+  // Within the quota it runs: a shrink first makes room.
+  const fits: TxnBody = { ...body, success: body.success.slice(0, 2) };
+  t.like(kv.apply(txn('d', 2, fits), 3), { status: 'txn', succeeded: true });
+  t.is(kv.storeBytes, 11);
+});
+
+test('txn: bad transactions are refused where they arrive, with the reason', (t) => {
+  const wire = (x: Record<string, unknown>): string | null => {
+    const c = checkCommand({ o: 'txn', c: 'c', s: 1, if: [], then: [], else: [], ...x });
+    return c.ok ? null : c.why;
+  };
+  t.is(wire({}), null);
+  t.regex(wire({ if: [['a', '<', 'x']] }) ?? '', /"if"\[0\] must be \[key, "=" or "!=", value or null\]/);
+  t.regex(wire({ then: [['put', 'a']] }) ?? '', /"then"\[0\] must be \["put", key, value\]/);
+  t.regex(wire({ else: [['get', '']] }) ?? '', /"else"\[0\]'s key must be a non-empty string/);
+  t.regex(
+    wire({ then: Array.from({ length: 129 }, () => ['get', 'a']) }) ?? '',
+    /129 compares and ops, over the limit of 128/,
+  );
+  const big = 'x'.repeat(60 * 1024);
+  t.regex(
+    wire({
+      then: [
+        ['put', 'a', big],
+        ['put', 'b', big],
+        ['put', 'c', big],
+      ],
+    }) ?? '',
+    /over the limit of 131072/,
+  );
+  t.regex(wire({ then: 'nope' }) ?? '', /"if", "then" and "else" must be lists/);
+  t.regex(wire({ extra: 1 }) ?? '', /txn: unexpected field "extra"/);
+  // The typed form and the wire form are one command.
+  const typedTxn = txn('c', 1, {
+    compares: [{ key: 'a', op: '!=', value: null }],
+    success: [{ op: 'get', key: 'a' }],
+    failure: [],
+  });
+  t.deepEqual(decodeCommand(encodeCommand(typedTxn)), { ok: true, value: typedTxn });
 });

@@ -25,6 +25,8 @@ interface Waiting {
 export class ReplicaConn {
   private readonly waiting = new Map<string, Waiting>();
   private dead: string | null = null;
+  /** It died asking for the shared secret: requests on it were never read. */
+  private wantsSecret = false;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -85,7 +87,8 @@ export class ReplicaConn {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<KvOutcome> {
-    if (this.dead !== null) return Promise.resolve({ kind: 'unreachable', why: this.dead });
+    if (this.dead !== null)
+      return Promise.resolve({ kind: 'unreachable', why: this.dead, ...(this.wantsSecret ? { auth: true } : {}) });
     return new Promise((resolve) => {
       const settle = (o: KvOutcome): void => {
         if (!this.waiting.delete(req.id)) return;
@@ -147,6 +150,7 @@ export class ReplicaConn {
   private fail(why: string, auth = false): void {
     if (this.dead !== null) return;
     this.dead = why;
+    this.wantsSecret = auth;
     this.socket.destroy();
     for (const w of [...this.waiting.values()])
       w.settle(auth ? { kind: 'unreachable', why, auth: true } : { kind: 'unknown', why: `${why} before answering` });

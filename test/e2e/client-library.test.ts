@@ -160,9 +160,45 @@ test("transactions on kv3: the library's builder and paxos txn, then or else, al
     succeeded: false,
     results: [{ op: 'get', key: 'alice', value: '85' }],
   });
+  // A replica refuses bad ranges and transactions off the wire, saying why, and applies nothing.
+  const at = live.endpoint('peer1');
+  t.like(await raw(at, { type: 'range', id: 'r1', from: 'b', to: 'a' }), {
+    status: 'invalid',
+    why: 'range: "to" must come after "from"',
+  });
+  t.like(await raw(at, { type: 'range', id: 'r2', prefix: 'a', limit: 0 }), { status: 'invalid' });
+  const tooMany = Array.from({ length: 129 }, () => ['get', 'a']);
+  const txnCmd = { o: 'txn', c: 'raw-1', s: 1, if: [], then: tooMany, else: [] };
+  t.like(await raw(at, { type: 'kv', id: 't1', cmd: txnCmd }), {
+    status: 'invalid',
+    why: 'txn: 129 compares and ops, over the limit of 128',
+  });
+  t.is(await kv.get('alice'), '85');
   const usage = await run(process.execPath, [MAIN, 'txn'], { env, input: 'alice ~ 90\n' });
   t.is(usage.code, 2);
   t.regex(usage.err, /standard input line 1: a compare is KEY = VALUE, KEY != VALUE, KEY absent or KEY present/);
+});
+
+test('a cluster with a shared secret: the library proves it; without it, a definite refusal naming it', async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  const secret = 'a shared secret of more than enough bytes';
+  for (const h of HOSTS) live.start(h, [], { PAXOS_SECRET: secret });
+  const kv = await connect({ endpoints: endpointsOf(live), secret, timeoutMs: 60_000 });
+  t.teardown(() => kv.close());
+  await kv.put('k', 'v');
+  t.is(await kv.get('k'), 'v');
+  const open = await connect({ endpoints: endpointsOf(live), timeoutMs: 5_000, env: {} });
+  t.teardown(() => open.close());
+  const e = await t.throwsAsync(open.put('k', 'w'));
+  t.true(e instanceof DefiniteError);
+  t.is((e as DefiniteError).reason, 'unavailable');
+  t.regex(e!.message, /requires the shared secret/);
+  const wrong = await connect({ endpoints: endpointsOf(live), secret: 'not the secret at all, no', timeoutMs: 5_000 })
+    .then((c) => c.close().then(() => null))
+    .catch((err: unknown) => err);
+  t.true(wrong instanceof DefiniteError && /authentication failed/.test(wrong.message), String(wrong));
+  t.is(await kv.get('k'), 'v', 'nothing was written by either');
 });
 
 test('examples/counter.mjs: 5 processes increment one counter 10 times each, and it ends at 50', async (t) => {
@@ -279,6 +315,23 @@ test('a session the store forgot (expired): nothing was done, and the call goes 
   t.is(cmds[0]!['c'], cmds[1]!['c']);
   t.not(cmds[2]!['c'], cmds[1]!['c'], 'a new client id');
 });
+
+/** One request line to a replica, on a connection of its own; its first answer. */
+async function raw(at: { host: string; port: number }, req: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const socket = net.connect(at);
+  socket.setNoDelay(true);
+  socket.write(`${JSON.stringify(req)}\n`);
+  let buf = '';
+  for await (const chunk of socket) {
+    buf += (chunk as Buffer).toString('utf8');
+    const nl = buf.indexOf('\n');
+    if (nl >= 0) {
+      socket.destroy();
+      return JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
+    }
+  }
+  throw new Error(`no answer to ${JSON.stringify(req)}`);
+}
 
 /** A replica stand-in on loopback: answers each kv request by `answer` (null: never), and keeps them. */
 async function fakeReplica(

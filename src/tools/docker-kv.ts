@@ -1,12 +1,14 @@
 // The replicated log in real containers, for `npm run test:docker`
 // (scenario `kv3`): testcases/kv3 under docker compose;
 //   - `docker compose exec` a client that puts, then gets through another replica;
+//   - a transaction (`paxos txn`, on standard input) and a range (`get --prefix`);
 //   - `docker kill` the leader;
 //   - put again through another replica;
 //   - `docker start` the dead one: it must catch up (a get through it, which
 //     goes through the log, returns the new value), and after a clean stop
 //     its replica file must hold the same keys and values as the others'.
 
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -26,6 +28,26 @@ async function exec(
     const m = /failed: (.*)$/.exec((err as Error).message);
     return { code: -1, out: m?.[1] ?? (err as Error).message };
   }
+}
+
+/** `paxos ARGS` in `service`, with `input` on its standard input (the image has no shell to pipe with). */
+function execInput(
+  base: readonly string[],
+  service: string,
+  args: readonly string[],
+  input: string,
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(base[0]!, [...base.slice(1), 'exec', '-T', service, 'paxos', ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, out: out.trim() }));
+    child.stdin.end(input);
+  });
 }
 
 /** The replica that peer `service` last logged as leader (needs --log-level info). */
@@ -57,6 +79,14 @@ export async function kvScenario(root: string): Promise<FaultResult> {
     if (put1.code !== 0) throw new Error(`paxos put greeting hello through peer1: ${put1.out}`);
     const get1 = await exec(base, 'peer2', ['get', 'greeting']);
     if (get1.out !== 'hello') problems.push(`get through peer2 printed ${JSON.stringify(get1.out)}, expected hello`);
+    // A transaction through peer3, read back as a range through peer1.
+    const txn = await execInput(base, 'peer3', ['txn'], 'user/a absent\n\nput user/a 1\nput user/b 2\n');
+    if (txn.code !== 0 || !txn.out.startsWith('then: every compare held'))
+      problems.push(`paxos txn through peer3 (exit ${txn.code}): ${txn.out}`);
+    const range = await exec(base, 'peer1', ['get', '--prefix', 'user/']);
+    if (range.out !== 'user/a\t1\nuser/b\t2')
+      problems.push(`get --prefix user/ through peer1 printed ${JSON.stringify(range.out)}`);
+    else notes.push('a txn and a range through the containers');
 
     let leader: string | undefined;
     for (let i = 0; i < 50 && leader === undefined; i++) {

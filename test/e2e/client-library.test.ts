@@ -201,6 +201,39 @@ test('a cluster with a shared secret: the library proves it; without it, a defin
   t.is(await kv.get('k'), 'v', 'nothing was written by either');
 });
 
+test('kv5 through the library: writes, reads, a range and a transaction, across a killed leader', async (t) => {
+  const hosts = ['peer1', 'peer2', 'peer3', 'peer4', 'peer5'];
+  const live = await new LiveCluster(hosts.map((h) => `${h}:replica\n`).join('')).init();
+  t.teardown(() => live.close());
+  const procs = new Map<string, Proc>(hosts.map((h) => [h, live.start(h)]));
+  const endpoints = hosts.map((h) => `${h}=${live.endpoint(h).host}:${live.endpoint(h).port}`);
+  const kv = await connect({ endpoints, timeoutMs: 60_000, concurrency: 8 });
+  t.teardown(() => kv.close());
+  const keys = Array.from({ length: 20 }, (_, i) => `n${String(i).padStart(2, '0')}`);
+  await Promise.all(keys.map((k) => kv.put(k, k)));
+  t.deepEqual(await Promise.all(keys.map((k) => kv.get(k))), keys);
+  t.like(await kv.range({ prefix: 'n', countOnly: true }), { count: 20 });
+  let leader = '';
+  for (let i = 0; i < 200 && leader === ''; i++)
+    for (const h of hosts) {
+      const r = await kvAsk(live.endpoint(h), { type: 'dump' }, 1000);
+      if (r?.status === 'dump' && r.leader !== undefined && hosts.includes(r.leader)) leader = r.leader;
+    }
+  t.not(leader, '');
+  await procs.get(leader)!.kill9();
+  const r = await kv
+    .txn()
+    .if('n00', '=', 'n00')
+    .then({ op: 'del', key: 'n00' }, { op: 'put', key: 'n20', value: 'x' })
+    .commit();
+  t.true(r.succeeded);
+  t.is(await kv.get('n00'), null);
+  t.deepEqual(
+    (await kv.range({ from: 'n18' })).entries.map((e) => e.key),
+    ['n18', 'n19', 'n20'],
+  );
+});
+
 test('examples/counter.mjs: 5 processes increment one counter 10 times each, and it ends at 50', async (t) => {
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());

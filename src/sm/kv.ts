@@ -52,7 +52,7 @@ import {
 } from './command.js';
 import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js';
 
-import { scanRange, type RangeAnswer, type RangeQuery } from './range.js';
+import { lowerBound, scanRange, type RangeAnswer, type RangeQuery } from './range.js';
 import { holds } from './txn.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
@@ -86,7 +86,11 @@ export class SnapshotError extends Error {
 export class KvStore {
   readonly maxSessions: number;
   private data = new Map<string, string>();
-  /** The keys in order, for ranges; null once a key is added or removed (sorted again when next asked). */
+  /**
+   * The keys in order, for ranges: sorted at the first range, then kept in
+   * order as keys come and go (a binary search and a splice each), so a
+   * range on a big store never sorts it again.
+   */
   private sortedKeys: string[] | null = null;
   // Map order is insertion order, and a session is re-inserted on every apply,
   // so the first entry is always the one with the oldest apply index.
@@ -141,6 +145,10 @@ export class KvStore {
   /** The current value, null if absent: for reads that bypass the log (read-index). */
   read(key: string): string | null {
     return this.data.get(key) ?? null;
+  }
+
+  private keyAdded(key: string): void {
+    if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
   }
 
   /** A range of keys (range.ts), for reads that bypass the log. `q` must pass checkRangeQuery. */
@@ -233,7 +241,7 @@ export class KvStore {
     if (cur === undefined) return { status: 'ok' };
     for (const v of this.views) v.willWrite(key, cur);
     this.data.delete(key);
-    this.sortedKeys = null;
+    if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
     this.bytes -= entryBytes(key, cur);
     return { status: 'ok', prev: cur };
   }
@@ -270,7 +278,7 @@ export class KvStore {
         // The quota was checked for the whole list above.
         const [, key, value] = o as readonly ['put', string, string];
         for (const v of this.views) v.willWrite(key, cur);
-        if (cur === undefined) this.sortedKeys = null;
+        if (cur === undefined) this.keyAdded(key);
         this.data.set(key, value);
         this.bytes += entryBytes(key, value) - (cur === undefined ? 0 : entryBytes(key, cur));
         results.push(cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur });
@@ -286,7 +294,7 @@ export class KvStore {
     if (after > before && this.bytes - before + after > this.quotaBytes)
       return { status: 'quota', used: this.bytes, quota: this.quotaBytes };
     for (const v of this.views) v.willWrite(key, cur);
-    if (cur === undefined) this.sortedKeys = null;
+    if (cur === undefined) this.keyAdded(key);
     this.data.set(key, value);
     this.bytes += after - before;
     return null;

@@ -62,7 +62,7 @@ export function checkRangeQuery(q: RangeQuery): string | undefined {
 }
 
 /** The first index in sorted `keys` whose key is at least `key`. */
-function lowerBound(keys: readonly string[], key: string): number {
+export function lowerBound(keys: readonly string[], key: string): number {
   let lo = 0;
   let hi = keys.length;
   while (lo < hi) {

@@ -641,3 +641,23 @@ test('txn: bad transactions are refused where they arrive, with the reason', (t)
   });
   t.deepEqual(decodeCommand(encodeCommand(typedTxn)), { ok: true, value: typedTxn });
 });
+
+test('ranges: the keys kept in order as they come and go match a fresh sort, over 2,000 random writes', (t) => {
+  const kv = new KvStore();
+  const rng = mulberry32(7);
+  const model = new Map<string, string>();
+  for (let i = 1; i <= 2000; i++) {
+    const key = `k${Math.floor(rng() * 300)}`;
+    if (rng() < 0.3) {
+      kv.apply(del('c', i, key), i);
+      model.delete(key);
+    } else {
+      kv.apply(put('c', i, key, `v${i}`), i);
+      model.set(key, `v${i}`);
+    }
+    if (i % 97 === 0) {
+      const want = [...model].sort(([a], [b]) => (a < b ? -1 : 1));
+      t.deepEqual(kv.range({}).data, want, `after write ${i}`);
+    }
+  }
+});

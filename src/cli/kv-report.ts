@@ -256,7 +256,7 @@ function lastStatus(attempts: readonly Attempt[]): string {
 }
 
 /** A dump line's field: tab, newline, CR and backslash escaped, so one key is one line. */
-function escape(s: string): string {
+export function escape(s: string): string {
   return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 

@@ -113,6 +113,9 @@ Other commands:
                            (see \`paxos put --help\`); get --prefix P for a range
   paxos txn [--file FILE]  compares, then one list of puts, dels and gets or
                            another, in one slot (see \`paxos txn --help\`)
+  paxos watch KEY | --prefix P
+                           print the changes as they are applied
+                           (see \`paxos watch --help\`)
   paxos lincheck HISTORY   check a client history for linearizability
   paxos check FILE...      check a run from its transcript
                            (see \`paxos check --help\`)

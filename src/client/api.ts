@@ -30,6 +30,7 @@ import type { KvRequest } from '../wire/kv.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
 import { compareToWire, invalidTxn, opToWire, type TxnBody } from '../sm/txn.js';
 import { TxnBuilder, type TxnResult } from './txn-builder.js';
+import { Watcher } from './watcher.js';
 import type { CallOptions } from './call-options.js';
 import { DefiniteError, PaxosError, UnknownOutcomeError } from './errors.js';
 import {
@@ -48,6 +49,7 @@ export type { Attempt, CallOutcome } from './kv.js';
 export type { RangeQuery } from '../sm/range.js';
 export type { TxnCompare, TxnOp } from '../sm/txn.js';
 export { TxnBuilder, type TxnOpResult, type TxnResult } from './txn-builder.js';
+export { Watcher, type WatchEvent } from './watcher.js';
 export type { CallOptions } from './call-options.js';
 
 /** The environment variables connect() reads when its options do not say. */
@@ -134,6 +136,7 @@ export class KvClient {
   /** The replica that answered last: calls start there. */
   private preferred = 0;
   private closed = false;
+  private readonly watchers = new Set<Watcher>();
 
   constructor(private readonly options: ConnectOptions = {}) {
     const env = options.env ?? process.env;
@@ -231,6 +234,31 @@ export class KvClient {
   }
 
   /**
+   * The put and delete events of `key` or of the keys with `prefix`, in log
+   * order, from revision `fromRevision` (a log slot) or from now
+   * (watcher.ts): iterate it with `for await`, and close() it when done.
+   */
+  watch(opts: { readonly key?: string; readonly prefix?: string; readonly fromRevision?: number }): Watcher {
+    const { key, prefix, fromRevision } = opts;
+    if ((key === undefined) === (prefix === undefined))
+      throw new DefiniteError('invalid', 'watch: give a key or a prefix, one of the two');
+    const why = checkKey(key ?? prefix)?.replace('"k" (key)', key === undefined ? 'the prefix' : 'the key');
+    if (why !== undefined) throw new DefiniteError('invalid', `watch: ${why}`);
+    if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 1))
+      throw new DefiniteError('invalid', `watch: fromRevision must be a whole number from 1 up; got ${fromRevision}`);
+    if (this.closed) throw new DefiniteError('closed', 'watch: the client is closed');
+    const filter = key === undefined ? { prefix: prefix! } : { key };
+    const w = new Watcher(filter, fromRevision, {
+      endpoints: this.endpoints,
+      first: this.preferred,
+      timeoutMs: this.timeoutMs,
+      conn: (t, ms) => this.conn(t, ms),
+    });
+    this.watchers.add(w);
+    return w;
+  }
+
+  /**
    * A transaction: compares, then one list of puts, dels and gets, or the
    * other, in one slot (txn-builder.ts). `await kv.txn().if(...).then(...)`
    * commits it, as `.commit()` does.
@@ -288,6 +316,7 @@ export class KvClient {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.queue.splice(0)) w(null);
+    for (const w of this.watchers) w.close();
     const conns = await Promise.all(this.conns.values());
     this.conns.clear();
     for (const c of conns) if (c instanceof ReplicaConn) c.close();
@@ -341,8 +370,7 @@ export class KvClient {
   }
 
   private async send(t: KvTarget, req: KvRequest, ms: number, signal?: AbortSignal): Promise<KvOutcome> {
-    if (req.type === 'dump' || req.type === 'dump_ack')
-      return { kind: 'unreachable', why: 'the library sends no dumps' };
+    if (req.type !== 'kv' && req.type !== 'range') return { kind: 'unreachable', why: 'the library sends no dumps' };
     if (this.closed) return { kind: 'unreachable', why: 'the client is closed' };
     const c = await this.conn(t, ms);
     if (!(c instanceof ReplicaConn)) return { kind: 'unreachable', why: c.why, ...(c.auth ? { auth: true } : {}) };

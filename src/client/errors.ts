@@ -15,6 +15,8 @@ export type DefiniteReason =
   | 'not_replica'
   /** The put or cas would take the store past its quota (--quota-bytes on the replicas). */
   | 'quota'
+  /** A watch asked for a revision older than any replica it reached still holds. */
+  | 'compacted'
   /** The signal aborted the call before anything was sent. */
   | 'aborted'
   /** close() was called. */

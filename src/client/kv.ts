@@ -128,6 +128,23 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
         ok: true,
         result: { ...base, status: 'invalid', why: typeof o['why'] === 'string' ? o['why'] : '(no reason given)' },
       };
+    case 'watching':
+      if (!count_(o['rev'])) return { ok: false, why: 'a watching answer without a proper "rev"' };
+      return { ok: true, result: { ...base, status: 'watching', rev: o['rev'] } };
+    case 'compacted':
+      if (!count_(o['oldest'])) return { ok: false, why: 'a compacted answer without a proper "oldest"' };
+      return { ok: true, result: { ...base, status: 'compacted', oldest: o['oldest'] } };
+    case 'events': {
+      const ev = o['events'];
+      const okEvent = (e: unknown): boolean =>
+        Array.isArray(e) &&
+        e.length === 3 &&
+        count_(e[0]) &&
+        typeof e[1] === 'string' &&
+        (e[2] === null || typeof e[2] === 'string');
+      if (!Array.isArray(ev) || !ev.every(okEvent)) return { ok: false, why: 'events that are not [rev, key, value]' };
+      return { ok: true, result: { ...base, status: 'events', events: ev as Array<[number, string, string | null]> } };
+    }
     case 'range': {
       const { applied, count, more } = o;
       const data = pairs(o['data']);
@@ -332,6 +349,12 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
           const { applied, count, more, data } = r;
           return { kind: 'range', peer: r.peer || peer, applied, answer: { count, more, data }, attempts };
         }
+        case 'watching':
+        case 'events':
+        case 'compacted':
+          record({ peer, outcome: 'unknown', why: `it answered with a watch's ${r.status}`, ms });
+          unanswered.add(peer);
+          break;
         case 'dump_part': // kvRequest gathers the parts
         case 'dump':
           if (body.type !== 'dump' || r.status !== 'dump') {

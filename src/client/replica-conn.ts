@@ -22,8 +22,16 @@ interface Waiting {
   readonly settle: (o: KvOutcome) => void;
 }
 
+/** A stream of answers to one request (a watch): each as it comes, then why it ended. */
+export interface Subscriber {
+  readonly answer: (r: KvResult) => void;
+  /** The connection ended (or the replica wanted a secret): no more answers. */
+  readonly ended: (why: string) => void;
+}
+
 export class ReplicaConn {
   private readonly waiting = new Map<string, Waiting>();
+  private readonly streams = new Map<string, Subscriber>();
   private dead: string | null = null;
   /** It died asking for the shared secret: requests on it were never read. */
   private wantsSecret = false;
@@ -83,7 +91,7 @@ export class ReplicaConn {
    * up early (an unknown outcome: it was sent).
    */
   request(
-    req: Exclude<KvRequest, { type: 'dump' | 'dump_ack' }>,
+    req: Extract<KvRequest, { type: 'kv' | 'range' }>,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<KvOutcome> {
@@ -111,6 +119,20 @@ export class ReplicaConn {
     });
   }
 
+  /** Send `wire` (a request with id `id`) and hand every answer to it to `sub` until cancelled or the end. */
+  subscribe(id: string, wire: Record<string, unknown>, sub: Subscriber): () => void {
+    if (this.dead !== null) {
+      sub.ended(this.dead);
+      return () => undefined;
+    }
+    this.streams.set(id, sub);
+    this.socket.write(`${JSON.stringify(wire)}\n`);
+    return () => {
+      if (this.streams.delete(id) && this.dead === null)
+        this.socket.write(`${JSON.stringify({ type: 'watch_cancel', id })}\n`);
+    };
+  }
+
   close(): void {
     this.fail('the client closed the connection');
     this.socket.destroy();
@@ -133,6 +155,13 @@ export class ReplicaConn {
         true,
       );
     if (o['type'] !== 'kv_result' || typeof o['id'] !== 'string') return;
+    const stream = this.streams.get(o['id']);
+    if (stream !== undefined) {
+      const r = checkKvResult(o);
+      if (r.ok) return stream.answer(r.result);
+      this.streams.delete(o['id']);
+      return stream.ended(`it answered with something we cannot read (${r.why})`);
+    }
     const w = this.waiting.get(o['id']);
     if (w === undefined) return; // an answer we gave up on
     const r = checkKvResult(o);
@@ -152,6 +181,8 @@ export class ReplicaConn {
     this.dead = why;
     this.wantsSecret = auth;
     this.socket.destroy();
+    for (const sub of [...this.streams.values()]) sub.ended(why);
+    this.streams.clear();
     for (const w of [...this.waiting.values()])
       w.settle(auth ? { kind: 'unreachable', why, auth: true } : { kind: 'unknown', why: `${why} before answering` });
   }

@@ -163,6 +163,15 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     } else this.node.step(m);
   }
 
+  /** Each client connection's watches, by request id: what stops each. */
+  private readonly watchStops = new WeakMap<ClientConn, Map<string, () => void>>();
+
+  private watchesOf(conn: ClientConn): Map<string, () => void> {
+    let m = this.watchStops.get(conn);
+    if (m === undefined) this.watchStops.set(conn, (m = new Map()));
+    return m;
+  }
+
   private onClient(req: ReceivedKvRequest, reply: (r: KvResult) => void, conn: ClientConn): void {
     const peer = this.settings.self.host;
     const node = this.node;
@@ -178,6 +187,15 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     }
     const client = { reply: (a: Answer) => reply(kvResult(req.id, peer, a)), onClose: conn.onClose.bind(conn) };
     if (req.type === 'range') return node.range(req.query, client);
+    if (req.type === 'watch') {
+      const watches = this.watchesOf(conn);
+      watches.get(req.id)?.();
+      const stop = node.watch(req.filter, req.rev, client);
+      watches.set(req.id, stop);
+      conn.onClose(() => watches.delete(req.id));
+      return;
+    }
+    if (req.type === 'watch_cancel') return void this.watchesOf(conn).get(req.id)?.();
     node.submit(req.cmd, client);
   }
 
@@ -247,6 +265,12 @@ function kvResult(id: string, peer: string, a: Answer): KvResult {
   if (a.status === 'done')
     return { type: 'kv_result', id, peer, status: 'done', slot: a.slot, result: encodeResult(a.result) };
   if (a.status === 'not_ready') return { type: 'kv_result', id, peer, status: 'not_ready', why: a.why };
+  if (a.status === 'watching') return { type: 'kv_result', id, peer, status: 'watching', rev: a.rev };
+  if (a.status === 'compacted') return { type: 'kv_result', id, peer, status: 'compacted', oldest: a.oldest };
+  if (a.status === 'events') {
+    const events = a.events.map((e) => [e.rev, e.key, e.value] as const);
+    return { type: 'kv_result', id, peer, status: 'events', events };
+  }
   if (a.status === 'range') {
     const { applied, count, more, data } = a;
     return { type: 'kv_result', id, peer, status: 'range', applied, count, more, data };

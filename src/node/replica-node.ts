@@ -39,6 +39,7 @@ import type { Logger } from '../util/logger.js';
 import { andThen, type MaybePromise } from '../util/maybe.js';
 import { NodeLoop, type Lines, type Network, type Outbound } from './loop.js';
 import { IndexReads } from './reads.js';
+import { WatchHub, type KvChange, type WatchAnswer, type WatchFilter } from './watch-hub.js';
 import { Waiters } from './sessions.js';
 import { DEFAULT_LOG_TIMING, KEEP_LOG_BYTES, RECOVERY_NAG_MS, SNAPSHOT_RESEND_MS } from '../paxos/defaults.js';
 
@@ -47,6 +48,7 @@ export type Answer =
   | { readonly status: 'done'; readonly slot: number; readonly result: Result }
   /** A range, read at slot `applied`. */
   | ({ readonly status: 'range'; readonly applied: number } & RangeAnswer)
+  | WatchAnswer
   | { readonly status: 'no_leader' }
   | { readonly status: 'not_ready'; readonly why: string };
 
@@ -139,6 +141,8 @@ export class ReplicaNode {
   /** Whether the start of recovery was a warning (lost or damaged state, not a first start): its end is one too. */
   private recoveryWarned = false;
   private recoveryNagAt: number;
+  private readonly watches: WatchHub;
+  private readonly changed = (c: KvChange): void => this.watches.record(c);
 
   constructor(
     private readonly cfg: ReplicaConfig,
@@ -147,6 +151,8 @@ export class ReplicaNode {
   ) {
     const { recovered, kv, recover, empty } = opened;
     this.store = kv;
+    this.watches = new WatchHub(kv.appliedIndex);
+    kv.onChange = this.changed;
     this.core = new LogNode(
       {
         self: cfg.self,
@@ -229,6 +235,17 @@ export class ReplicaNode {
     this.waiters.add(cmd, w, this.core.leader !== 0);
     this.core.propose([cmd]);
     this.loop.kick();
+  }
+
+  /** Watch a key or prefix from revision `from` (watch-hub.ts); returns what stops it. */
+  watch(filter: WatchFilter, from: number | undefined, client: ReplicaClient): () => void {
+    const id = this.watches.add(filter, from, this.store.appliedIndex, (a) => client.reply(a));
+    if (id === null) return () => undefined;
+    const cancel = client.onClose(() => this.watches.drop(id));
+    return () => {
+      cancel();
+      this.watches.drop(id);
+    };
   }
 
   /** A range of keys, read by index as a get is (and, like it, never logged). */
@@ -335,6 +352,8 @@ export class ReplicaNode {
       throw new Error(`a snapshot for slot ${index} that does not hold our store at that slot (a bug)`);
     this.fx.watch?.installing?.(index, kv);
     this.store = kv;
+    kv.onChange = this.changed;
+    this.watches.reset(index);
     const { store, log } = this.fx;
     return andThen(store.writeSnapshot(kv.view()), () =>
       andThen(
@@ -387,6 +406,7 @@ export class ReplicaNode {
     // Applied as they are: checked where they arrived, never decoded again.
     const cmds = checked(c.v);
     const results = this.store.applyBatch(cmds, c.slot);
+    this.watches.flush();
     cmds.forEach((cmd, i) => {
       if (cmd.o !== 'noop') this.waiters.answer(cmd, { status: 'done', slot: c.slot, result: results[i]! });
     });

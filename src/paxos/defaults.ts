@@ -196,6 +196,12 @@ export const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
 export const SNAPSHOT_EVERY_SLOTS = 10_000;
 export const SNAPSHOT_LOG_BYTES = 4 * 1024 * 1024;
 export const KEEP_LOG_BYTES = 1024 * 1024;
+/**
+ * Each replica keeps its most recent store changes, about this many bytes of
+ * them, for watches that start from a past revision (node/watch-hub.ts);
+ * one that starts before them is told "compacted".
+ */
+export const WATCH_HISTORY_BYTES = 4 * 1024 * 1024;
 /** Most records a replica appends without a sync (see LogStore.persist): bounds one group commit. */
 export const MAX_UNSYNCED_RECORDS = 1024;
 /** Every this many saves, a lab peer's state log is rewritten to its last record: the log stays small. */

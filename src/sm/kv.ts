@@ -92,6 +92,10 @@ export class KvStore {
    * range on a big store never sorts it again.
    */
   private sortedKeys: string[] | null = null;
+  /** Told of every change, with the slot that made it (node/watch-hub.ts). */
+  onChange: ((c: { readonly rev: number; readonly key: string; readonly value: string | null }) => void) | null = null;
+  /** The slot being applied. */
+  private applying = 0;
   // Map order is insertion order, and a session is re-inserted on every apply,
   // so the first entry is always the one with the oldest apply index.
   private sessions = new Map<string, SessionInfo>();
@@ -214,6 +218,7 @@ export class KvStore {
     } else if (cmd.s > 1) {
       return { status: 'expired' };
     }
+    this.applying = index;
     const result = this.execute(cmd);
     this.sessions.delete(cmd.c);
     this.sessions.set(cmd.c, { seq: cmd.s, index, result });
@@ -242,6 +247,7 @@ export class KvStore {
     for (const v of this.views) v.willWrite(key, cur);
     this.data.delete(key);
     if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
+    this.onChange?.({ rev: this.applying, key, value: null });
     this.bytes -= entryBytes(key, cur);
     return { status: 'ok', prev: cur };
   }
@@ -281,6 +287,7 @@ export class KvStore {
         if (cur === undefined) this.keyAdded(key);
         this.data.set(key, value);
         this.bytes += entryBytes(key, value) - (cur === undefined ? 0 : entryBytes(key, cur));
+        this.onChange?.({ rev: this.applying, key, value });
         results.push(cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur });
       }
     }
@@ -297,6 +304,7 @@ export class KvStore {
     if (cur === undefined) this.keyAdded(key);
     this.data.set(key, value);
     this.bytes += after - before;
+    this.onChange?.({ rev: this.applying, key, value });
     return null;
   }
 

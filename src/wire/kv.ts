@@ -6,6 +6,8 @@
 //   {"type":"dump","id":"9f.."}
 //   {"type":"range","id":"9f..","prefix":"user/","limit":100}           read by index, never logged
 //   {"type":"range","id":"9f..","from":"a","to":"m","keys_only":true}   (also "count_only")
+//   {"type":"watch","id":"9f..","prefix":"user/","rev":120}             or "key"; no "rev": from now
+//   {"type":"watch_cancel","id":"9f.."}                                  the watch with that id stops
 //
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"done","slot":17,"result":{"r":"ok"}}
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"no_leader"}      nothing done; try again
@@ -15,6 +17,10 @@
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_replica"}    a lab peer: nothing done
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"range","applied":17,"count":2,"more":false,
 //    "data":[["a","x"],["b","y"]]}        the keys in order, as of slot `applied` (src/sm/range.ts)
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"watching","rev":120}   then, any number:
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"events","events":[[121,"user/a","1"],[122,"user/a",null]]}
+//                                         [revision, key, value], null: deleted (src/node/watch-hub.ts)
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"compacted","oldest":500}  "rev" is too old
 //
 // A dump streams: any number of parts, then the final line, which carries the
 // last keys and the replica's applied slot and leader. The client acks each
@@ -32,10 +38,14 @@
 
 import { checkClientCommand, type CheckedClientCommand, type ClientCommand } from '../sm/command.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
+import { checkKey } from '../sm/check.js';
+import type { WatchFilter } from '../node/watch-hub.js';
 
 export type KvRequest =
   | { readonly type: 'kv'; readonly id: string; readonly cmd: ClientCommand }
   | { readonly type: 'range'; readonly id: string; readonly query: RangeQuery }
+  | { readonly type: 'watch'; readonly id: string; readonly filter: WatchFilter; readonly rev?: number }
+  | { readonly type: 'watch_cancel'; readonly id: string }
   | { readonly type: 'dump'; readonly id: string }
   /** The client has read the dump's parts up to `seq`. */
   | { readonly type: 'dump_ack'; readonly id: string; readonly seq: number };
@@ -56,6 +66,9 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
   | { readonly status: 'not_ready'; readonly why: string }
   | { readonly status: 'invalid'; readonly why: string }
   | { readonly status: 'not_replica' }
+  | { readonly status: 'watching'; readonly rev: number }
+  | { readonly status: 'events'; readonly events: ReadonlyArray<readonly [number, string, string | null]> }
+  | { readonly status: 'compacted'; readonly oldest: number }
   | {
       readonly status: 'range';
       readonly applied: number;
@@ -93,6 +106,12 @@ export function decodeKvRequest(
     if (!Number.isSafeInteger(seq) || (seq as number) < 0)
       return { ok: false, why: '"seq" must be a non-negative integer' };
     return { ok: true, req: { type: 'dump_ack', id, seq: seq as number } };
+  }
+  if (o['type'] === 'watch_cancel') return { ok: true, req: { type: 'watch_cancel', id } };
+  if (o['type'] === 'watch') {
+    const w = watchOf(o);
+    if (typeof w === 'string') return { ok: false, why: `watch: ${w}` };
+    return { ok: true, req: { type: 'watch', id, ...w } };
   }
   if (o['type'] === 'range') {
     const q = rangeQueryOf(o);
@@ -139,4 +158,23 @@ export function rangeRequestWire(id: string, q: RangeQuery): Record<string, unkn
     ...(q.keysOnly === true ? { keys_only: true } : {}),
     ...(q.countOnly === true ? { count_only: true } : {}),
   };
+}
+
+/** A watch request's key or prefix and revision, checked, or why not. */
+function watchOf(o: Record<string, unknown>): { filter: WatchFilter; rev?: number } | string {
+  const extra = Object.keys(o).find((k) => !['type', 'id', 'key', 'prefix', 'rev'].includes(k));
+  if (extra !== undefined) return `unexpected field ${JSON.stringify(extra).slice(0, 40)}`;
+  const { key, prefix, rev } = o;
+  if ((key === undefined) === (prefix === undefined)) return 'give a "key" or a "prefix", one of the two';
+  const why = checkKey(key ?? prefix)?.replace('"k" (key)', key === undefined ? 'the prefix' : 'the key');
+  if (why !== undefined) return why;
+  if (rev !== undefined && (typeof rev !== 'number' || !Number.isSafeInteger(rev) || rev < 1))
+    return `"rev" must be a revision, a whole number from 1 up; got ${JSON.stringify(rev)?.slice(0, 40) ?? '?'}`;
+  const filter = key === undefined ? { prefix: prefix as string } : { key: key as string };
+  return rev === undefined ? { filter } : { filter, rev: rev as number };
+}
+
+/** A watch request as it goes on the wire. */
+export function watchRequestWire(id: string, filter: WatchFilter, rev: number | undefined): Record<string, unknown> {
+  return { type: 'watch', id, ...filter, ...(rev === undefined ? {} : { rev }) };
 }

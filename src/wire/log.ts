@@ -206,16 +206,21 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
   }
 }
 
+/** The key-value clients' request types (wire/kv.ts). */
+const CLIENT_TYPES = new Set(['kv', 'range', 'watch', 'watch_cancel', 'dump', 'dump_ack']);
+
 export function decodeLog(raw: unknown): Decoded<ReplicaWire, ReceivedKvRequest> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, why: 'not a JSON object' };
   const o = raw as Obj;
   const type = o['type'];
   if (typeof type !== 'string') return { ok: false, why: 'missing "type"' };
   if (type === 'ping') return { ok: true, ping: true };
-  if (type === 'kv' || type === 'range' || type === 'dump' || type === 'dump_ack') {
+  if (CLIENT_TYPES.has(type)) {
     const r = decodeKvRequest(o);
     if (!r.ok) return r;
-    return r.req.type === 'dump_ack' ? { ok: true, client: r.req, oneWay: true } : { ok: true, client: r.req };
+    // Acks and cancels get no answer: they must not count as requests in flight.
+    const oneWay = r.req.type === 'dump_ack' || r.req.type === 'watch_cancel';
+    return oneWay ? { ok: true, client: r.req, oneWay: true } : { ok: true, client: r.req };
   }
   try {
     if (type === 'hello') {
@@ -236,7 +241,7 @@ export function logCodec(peer: string): Codec<ReplicaWire, ReceivedKvRequest, Kv
     invalidReply(raw, why) {
       const r = raw as { type?: unknown; id?: unknown } | null;
       if (typeof r?.id !== 'string' || r.id.length === 0 || r.id.length > 64) return null;
-      if (r.type === 'kv' || r.type === 'range' || r.type === 'dump')
+      if (r.type === 'kv' || r.type === 'range' || r.type === 'watch' || r.type === 'dump')
         return { type: 'kv_result', id: r.id, peer, status: 'invalid', why };
       // A lab client (paxos submit, or get --from) asking a replica.
       if (r.type === 'submit' || r.type === 'get') {

@@ -13,7 +13,8 @@ import { kvAsk } from '../helpers/kv.js';
 import { MAIN, ROOT, run } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 // By the package's name, through package.json's "exports", as a user's program imports it.
-import { connect, DefiniteError, UnknownOutcomeError, type KvClient } from 'paxos-prj4/client';
+import { connect, DefiniteError, UnknownOutcomeError, type KvClient, type WatchEvent } from 'paxos-prj4/client';
+import { setTimeout as delay } from 'node:timers/promises';
 
 const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
 const HOSTS = ['peer1', 'peer2', 'peer3'];
@@ -232,6 +233,104 @@ test('kv5 through the library: writes, reads, a range and a transaction, across 
     (await kv.range({ from: 'n18' })).entries.map((e) => e.key),
     ['n18', 'n19', 'n20'],
   );
+});
+
+test('watch on kv3: events in log order; it goes on at another replica with none missed or repeated', async (t) => {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  // Snapshots every 20 slots: a restarted replica starts from one, and holds no history before it.
+  const flags = ['--snapshot-every', '20'];
+  const procs = new Map<string, Proc>(HOSTS.map((h) => [h, live.start(h, flags)]));
+  const kv = await connect({ endpoints: endpointsOf(live), timeoutMs: 60_000 });
+  t.teardown(() => kv.close());
+  for (let i = 0; i < 30; i++) await kv.put('before', String(i));
+  const w = kv.watch({ prefix: 'w/' });
+  t.teardown(() => w.close());
+  const seen: WatchEvent[] = [];
+  const collecting = (async () => {
+    for await (const e of w) seen.push(e);
+  })();
+  const until = async (n: number): Promise<void> => {
+    for (let i = 0; i < 600 && seen.length < n; i++) await delay(50);
+  };
+  for (let i = 0; i < 200 && w.startRevision === undefined; i++) await delay(50);
+  await kv.put('w/a', '1');
+  await kv.put('other', 'not watched');
+  await kv.put('w/b', '2');
+  await kv.del('w/a');
+  await kv.txn().then({ op: 'put', key: 'w/c', value: '3' }, { op: 'del', key: 'w/b' }).commit();
+  await until(5);
+  t.deepEqual(
+    seen.map((e) => [e.type, e.key, e.value]),
+    [
+      ['put', 'w/a', '1'],
+      ['put', 'w/b', '2'],
+      ['delete', 'w/a', null],
+      ['put', 'w/c', '3'],
+      ['delete', 'w/b', null],
+    ],
+  );
+  t.is(seen[3]!.rev, seen[4]!.rev, 'one transaction, one revision');
+  // The replica serving the watch dies; the watch goes on at another.
+  const serving = w.servedBy!;
+  await procs.get(serving)!.kill9();
+  for (let i = 1; i <= 5; i++) await kv.put(`w/${i}`, String(i));
+  await until(10);
+  t.deepEqual(
+    seen.slice(5).map((e) => e.key),
+    ['w/1', 'w/2', 'w/3', 'w/4', 'w/5'],
+  );
+  const revs = seen.map((e) => e.rev);
+  t.deepEqual(
+    revs,
+    [...revs].sort((a, b) => a - b),
+    'in log order',
+  );
+  t.not(w.servedBy, serving);
+  // From a past revision: the same events again, from another replica's history.
+  const again = kv.watch({ prefix: 'w/', fromRevision: w.startRevision! });
+  const replay: WatchEvent[] = [];
+  for await (const e of again) {
+    replay.push(e);
+    if (replay.length === seen.length) break;
+  }
+  again.close();
+  t.deepEqual(replay, seen);
+  // The restarted replica holds no history from before its snapshot: a watch there from revision 1 is refused.
+  procs.set(serving, live.start(serving, flags));
+  const only = await connect({
+    endpoints: [`${serving}=${live.endpoint(serving).host}:${live.endpoint(serving).port}`],
+    timeoutMs: 60_000,
+  });
+  t.teardown(() => only.close());
+  await only.put('w/after', 'restart');
+  const old = only.watch({ key: 'w/a', fromRevision: 1 });
+  const err = await t.throwsAsync(
+    (async () => {
+      // eslint-disable-next-line @typescript-eslint/no-unused-vars -- only the error matters
+      for await (const _ of old) break;
+    })(),
+  );
+  t.true(err instanceof DefiniteError);
+  t.is((err as DefiniteError).reason, 'compacted');
+  t.regex(err!.message, /^compacted: oldest revision is \d+$/);
+  // The CLI: the same events from the same revision; and the compacted refusal.
+  const env = { PAXOS_ENDPOINTS: endpointsOf(live) };
+  const args = ['watch', '--prefix', 'w/', '--rev', String(w.startRevision), '--count', '10'];
+  const cli = await run(process.execPath, [MAIN, ...args], { env });
+  t.is(cli.code, 0, cli.err);
+  t.deepEqual(
+    cli.out.trimEnd().split('\n'),
+    seen
+      .slice(0, 10)
+      .map((e) => [e.rev, e.type === 'put' ? 'put' : 'del', e.key, ...(e.value === null ? [] : [e.value])].join('\t')),
+  );
+  const restarted = `${serving}=${live.endpoint(serving).host}:${live.endpoint(serving).port}`;
+  const gone = await run(process.execPath, [MAIN, 'watch', 'w/a', '--rev', '1', '--endpoints', restarted], { env: {} });
+  t.is(gone.code, 1);
+  t.regex(gone.err, /^paxos watch: compacted: oldest revision is \d+\n$/);
+  w.close();
+  await collecting;
 });
 
 test('examples/counter.mjs: 5 processes increment one counter 10 times each, and it ends at 50', async (t) => {

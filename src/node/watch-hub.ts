@@ -1,0 +1,139 @@
+// Watches: the store's changes, as put and delete events in log order, sent
+// to the clients watching a key or a prefix. Every replica applies the same
+// slots in the same order, so every replica makes the same events, and any
+// replica can serve a watch. An event's revision is the slot that applied
+// it (several events can share one: a batch, a transaction).
+//
+// A watch may start from a past revision: the hub keeps the most recent
+// events, up to a byte budget, and knows the oldest revision it holds every
+// event from. One asked from before that is refused ("compacted"), never
+// served with a gap. A new store (a start, a snapshot installed) holds no
+// history: its watches start after its applied slot.
+//
+// A watcher that does not read its events is the transport's to bound: the
+// server closes a connection that leaves its answers unread (server.ts).
+
+import { WATCH_HISTORY_BYTES } from '../paxos/defaults.js';
+
+/** One change: `value` null for a delete. */
+export interface KvChange {
+  readonly rev: number;
+  readonly key: string;
+  readonly value: string | null;
+}
+
+/** What a watcher is sent. */
+export type WatchAnswer =
+  | { readonly status: 'watching'; readonly rev: number }
+  | { readonly status: 'events'; readonly events: readonly KvChange[] }
+  | { readonly status: 'compacted'; readonly oldest: number };
+
+export interface WatchFilter {
+  readonly key?: string;
+  readonly prefix?: string;
+}
+
+interface Watcher {
+  readonly filter: WatchFilter;
+  /** The first revision it still wants. */
+  next: number;
+  readonly send: (a: WatchAnswer) => void;
+}
+
+const matches = (f: WatchFilter, key: string): boolean =>
+  f.key !== undefined ? key === f.key : key.startsWith(f.prefix ?? '');
+
+const bytesOf = (e: KvChange): number => 32 + 2 * (e.key.length + (e.value?.length ?? 0));
+
+export class WatchHub {
+  /** Recent events, oldest first: every event of revision `oldest` and after. */
+  private history: KvChange[] = [];
+  private bytes = 0;
+  /** The oldest revision whose events are all in `history`. */
+  private oldest: number;
+  /** Events of the slot being applied, sent when it ends (flush). */
+  private pending: KvChange[] = [];
+  private readonly watchers = new Map<number, Watcher>();
+  private ids = 0;
+
+  constructor(
+    applied: number,
+    private readonly maxBytes = WATCH_HISTORY_BYTES,
+  ) {
+    this.oldest = applied + 1;
+  }
+
+  get size(): number {
+    return this.watchers.size;
+  }
+
+  /** A new store at slot `applied` (a snapshot installed): no history before it. */
+  reset(applied: number): void {
+    this.flush();
+    this.history = [];
+    this.bytes = 0;
+    this.oldest = applied + 1;
+    for (const w of this.watchers.values()) w.next = Math.max(w.next, applied + 1);
+  }
+
+  /** The store changed (KvStore.onChange). */
+  record(e: KvChange): void {
+    this.pending.push(e);
+  }
+
+  /** A slot is applied: keep its events, and send each watcher those it wants. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const events = this.pending;
+    this.pending = [];
+    for (const e of events) {
+      this.history.push(e);
+      this.bytes += bytesOf(e);
+    }
+    this.trim();
+    for (const w of this.watchers.values()) this.deliver(w, events);
+  }
+
+  /**
+   * Watch from revision `from` (undefined: from the next slot applied here).
+   * Returns its id, or the oldest revision held when `from` is older.
+   */
+  add(filter: WatchFilter, from: number | undefined, applied: number, send: Watcher['send']): number | null {
+    const start = from ?? applied + 1;
+    if (start < this.oldest) {
+      send({ status: 'compacted', oldest: this.oldest });
+      return null;
+    }
+    const id = ++this.ids;
+    const w: Watcher = { filter, next: start, send };
+    this.watchers.set(id, w);
+    send({ status: 'watching', rev: start });
+    this.deliver(w, this.history);
+    return id;
+  }
+
+  drop(id: number): void {
+    this.watchers.delete(id);
+  }
+
+  private deliver(w: Watcher, events: readonly KvChange[]): void {
+    const wanted = events.filter((e) => e.rev >= w.next && matches(w.filter, e.key));
+    if (wanted.length === 0) return;
+    w.next = wanted.at(-1)!.rev + 1;
+    w.send({ status: 'events', events: wanted });
+  }
+
+  /** Forget the oldest revisions, whole, while the history is over its budget. */
+  private trim(): void {
+    let drop = 0;
+    while (this.bytes > this.maxBytes && drop < this.history.length) {
+      const rev = this.history[drop]!.rev;
+      while (drop < this.history.length && this.history[drop]!.rev === rev) {
+        this.bytes -= bytesOf(this.history[drop]!);
+        drop += 1;
+      }
+      this.oldest = rev + 1;
+    }
+    if (drop > 0) this.history = this.history.slice(drop);
+  }
+}

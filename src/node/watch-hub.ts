@@ -46,8 +46,10 @@ const matches = (f: WatchFilter, key: string): boolean =>
 const bytesOf = (e: KvChange): number => 32 + 2 * (e.key.length + (e.value?.length ?? 0));
 
 export class WatchHub {
-  /** Recent events, oldest first: every event of revision `oldest` and after. */
+  /** Recent events, oldest first from `head`: every event of revision `oldest` and after. */
   private history: KvChange[] = [];
+  /** Where the history starts in `history`: trimmed by moving it, the array cut only now and then. */
+  private head = 0;
   private bytes = 0;
   /** The oldest revision whose events are all in `history`. */
   private oldest: number;
@@ -71,6 +73,7 @@ export class WatchHub {
   reset(applied: number): void {
     this.flush();
     this.history = [];
+    this.head = 0;
     this.bytes = 0;
     this.oldest = applied + 1;
     for (const w of this.watchers.values()) w.next = Math.max(w.next, applied + 1);
@@ -108,7 +111,7 @@ export class WatchHub {
     const w: Watcher = { filter, next: start, send };
     this.watchers.set(id, w);
     send({ status: 'watching', rev: start });
-    this.deliver(w, this.history);
+    this.deliver(w, this.history.slice(this.head));
     return id;
   }
 
@@ -125,15 +128,19 @@ export class WatchHub {
 
   /** Forget the oldest revisions, whole, while the history is over its budget. */
   private trim(): void {
-    let drop = 0;
-    while (this.bytes > this.maxBytes && drop < this.history.length) {
-      const rev = this.history[drop]!.rev;
-      while (drop < this.history.length && this.history[drop]!.rev === rev) {
-        this.bytes -= bytesOf(this.history[drop]!);
-        drop += 1;
+    const h = this.history;
+    while (this.bytes > this.maxBytes && this.head < h.length) {
+      const rev = h[this.head]!.rev;
+      while (this.head < h.length && h[this.head]!.rev === rev) {
+        this.bytes -= bytesOf(h[this.head]!);
+        this.head += 1;
       }
       this.oldest = rev + 1;
     }
-    if (drop > 0) this.history = this.history.slice(drop);
+    // Cut the array once half of it is behind the head: each event is copied at most once on average.
+    if (this.head > 1024 && this.head * 2 > h.length) {
+      this.history = h.slice(this.head);
+      this.head = 0;
+    }
   }
 }

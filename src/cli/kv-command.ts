@@ -10,6 +10,7 @@ import { loadHostsfile } from '../config/hostsfile.js';
 import { checkKey, checkValue, type KeyCommand } from '../sm/command.js';
 import { kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
 import { KvClient } from '../client/api.js';
+import type { Secret } from '../config/secret.js';
 import { EXIT } from './client-command.js';
 import { describe, describeDump, describeRange, type Report } from './kv-report.js';
 import {
@@ -229,14 +230,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
           : describe({ ...spec, client: newClientId(), seq: 1 } as KeyCommand, outcome);
   } else if (range !== null || spec !== null) {
     // The client library (paxos-prj4/client), one session, one call.
-    const client = new KvClient({
-      endpoints: targets.map((t) => ({ name: t.name, host: t.at.host, port: t.at.port })),
-      timeoutMs,
-      concurrency: 1,
-      env: {},
-      ...(secret === null ? {} : { secret: secret.key }),
-      ...(onAttempt === undefined ? {} : { onAttempt }),
-    });
+    const client = cliClient(targets, { timeoutMs, secret }, onAttempt);
     const o = named === undefined ? {} : { first: named };
     try {
       if (range !== null) report = describeRange(range, (await client.executeRange(range, o)).outcome);
@@ -271,6 +265,26 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     if (report.err !== undefined) process.stderr.write(report.err);
   }
   return report.code;
+}
+
+/**
+ * The client library for one command: the replicas the command found, its
+ * --timeout and secret, and nothing from the environment (the command read
+ * PAXOS_ENDPOINTS and PAXOS_SECRET itself, with its own precedence).
+ */
+export function cliClient(
+  targets: readonly KvTarget[],
+  settings: { readonly timeoutMs: number; readonly secret: Secret | null },
+  onAttempt?: (a: Attempt, n: number) => void,
+): KvClient {
+  return new KvClient({
+    endpoints: targets.map((t) => ({ name: t.name, host: t.at.host, port: t.at.port })),
+    timeoutMs: settings.timeoutMs,
+    concurrency: 1,
+    env: {},
+    ...(settings.secret === null ? {} : { secret: settings.secret.key }),
+    ...(onAttempt === undefined ? {} : { onAttempt }),
+  });
 }
 
 /** The replicas a kv command may ask: --endpoints, else PAXOS_ENDPOINTS, else the hostsfile and --resolve. */

@@ -16,12 +16,11 @@ import { readFileSync } from 'node:fs';
 import { parse as parseShell } from 'shell-quote';
 import { ConfigError } from '../config/errors.js';
 import { parseFlags } from '../config/flags.js';
-import { KvClient } from '../client/api.js';
 import { DefiniteError, UnknownOutcomeError } from '../client/errors.js';
 import { invalidTxn, compareToWire, opToWire, type TxnBody, type TxnCompare, type TxnOp } from '../sm/txn.js';
 import { EXIT } from './client-command.js';
 import { callSettings, CLIENT_FLAGS } from './client-flags.js';
-import { replicaTargets } from './kv-command.js';
+import { cliClient, replicaTargets } from './kv-command.js';
 
 export const TXN_HELP = `Usage: paxos txn [--file FILE] [options]
 
@@ -78,13 +77,7 @@ export async function txnCommand(argv: readonly string[]): Promise<number> {
   const body = parseTxn(text, file === '-' ? 'standard input' : file);
   const { targets } = replicaTargets('txn', values);
   const { timeoutMs, secret } = callSettings('txn', values);
-  const client = new KvClient({
-    endpoints: targets.map((t) => ({ name: t.name, host: t.at.host, port: t.at.port })),
-    timeoutMs,
-    concurrency: 1,
-    env: {},
-    ...(secret === null ? {} : { secret: secret.key }),
-  });
+  const client = cliClient(targets, { timeoutMs, secret });
   const json = values.json === true;
   const say = (code: number, text: string, o: Record<string, unknown>): number => {
     process.stdout.write(json ? `${JSON.stringify(o)}\n` : text);

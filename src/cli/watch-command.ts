@@ -5,11 +5,10 @@
 
 import { ConfigError } from '../config/errors.js';
 import { integer, parseFlags } from '../config/flags.js';
-import { KvClient } from '../client/api.js';
 import { DefiniteError } from '../client/errors.js';
 import { EXIT } from './client-command.js';
 import { callSettings, CLIENT_FLAGS } from './client-flags.js';
-import { replicaTargets } from './kv-command.js';
+import { cliClient, replicaTargets } from './kv-command.js';
 import { escape } from './kv-report.js';
 
 export const WATCH_HELP = `Usage: paxos watch KEY [options]
@@ -58,12 +57,7 @@ export async function watchCommand(argv: readonly string[]): Promise<number> {
   const count = values.count === undefined ? Infinity : integer('--count', values.count, 1);
   const { targets } = replicaTargets('watch', values);
   const { timeoutMs, secret } = callSettings('watch', values);
-  const client = new KvClient({
-    endpoints: targets.map((t) => ({ name: t.name, host: t.at.host, port: t.at.port })),
-    timeoutMs,
-    env: {},
-    ...(secret === null ? {} : { secret: secret.key }),
-  });
+  const client = cliClient(targets, { timeoutMs, secret });
   const filter = values.prefix === undefined ? { key: positionals[0]! } : { prefix: values.prefix };
   let w;
   try {

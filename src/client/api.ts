@@ -166,7 +166,8 @@ export class KvClient {
         this.preferred = this.endpoints.indexOf(t);
         return;
       }
-      why.set(t.name, c.why);
+      // An attempt the deadline cut short says less than the refusal before it: keep that one.
+      if (!(why.has(t.name) && c.why.startsWith('could not connect within'))) why.set(t.name, c.why);
       if (c.auth === true && why.size === this.endpoints.length) break;
       if (i % this.endpoints.length === this.endpoints.length - 1)
         await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));

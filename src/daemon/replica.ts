@@ -195,7 +195,12 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       conn.onClose(() => watches.delete(req.id));
       return;
     }
-    if (req.type === 'watch_cancel') return void this.watchesOf(conn).get(req.id)?.();
+    if (req.type === 'watch_cancel') {
+      const watches = this.watchesOf(conn);
+      watches.get(req.id)?.();
+      watches.delete(req.id);
+      return;
+    }
     node.submit(req.cmd, client);
   }
 
@@ -262,18 +267,21 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
 
 /** A node's answer as the client's wire has it. */
 function kvResult(id: string, peer: string, a: Answer): KvResult {
-  if (a.status === 'done')
-    return { type: 'kv_result', id, peer, status: 'done', slot: a.slot, result: encodeResult(a.result) };
-  if (a.status === 'not_ready') return { type: 'kv_result', id, peer, status: 'not_ready', why: a.why };
-  if (a.status === 'watching') return { type: 'kv_result', id, peer, status: 'watching', rev: a.rev };
-  if (a.status === 'compacted') return { type: 'kv_result', id, peer, status: 'compacted', oldest: a.oldest };
-  if (a.status === 'events') {
-    const events = a.events.map((e) => [e.rev, e.key, e.value] as const);
-    return { type: 'kv_result', id, peer, status: 'events', events };
+  const base = { type: 'kv_result', id, peer } as const;
+  switch (a.status) {
+    case 'done':
+      return { ...base, status: 'done', slot: a.slot, result: encodeResult(a.result) };
+    case 'not_ready':
+      return { ...base, status: 'not_ready', why: a.why };
+    case 'no_leader':
+    case 'watching':
+    case 'compacted':
+      return { ...base, ...a };
+    case 'events':
+      return { ...base, status: 'events', events: a.events.map((e) => [e.rev, e.key, e.value] as const) };
+    case 'range': {
+      const { applied, count, more, data } = a;
+      return { ...base, status: 'range', applied, count, more, data };
+    }
   }
-  if (a.status === 'range') {
-    const { applied, count, more, data } = a;
-    return { type: 'kv_result', id, peer, status: 'range', applied, count, more, data };
-  }
-  return { type: 'kv_result', id, peer, status: 'no_leader' };
 }

@@ -314,6 +314,8 @@ export interface LogVariant {
   readonly commitReads?: boolean;
   /** The leader's accept leaves before its own vote is durable, though a follower learns from its vote. */
   readonly earlyPairAccept?: boolean;
+  /** A replica's watches lose one change in 50 (node/watch-hub.ts). */
+  readonly skipWatchEvent?: boolean;
   /** Recovery ends once this many other replicas have answered (correct: all of them). */
   readonly recoverAnswers?: number;
 }

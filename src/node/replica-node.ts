@@ -151,7 +151,7 @@ export class ReplicaNode {
   ) {
     const { recovered, kv, recover, empty } = opened;
     this.store = kv;
-    this.watches = new WatchHub(kv.appliedIndex);
+    this.watches = new WatchHub(kv.appliedIndex, undefined, cfg.variant?.skipWatchEvent === true ? 50 : 0);
     kv.onChange = this.changed;
     this.core = new LogNode(
       {

@@ -58,9 +58,14 @@ export class WatchHub {
   private readonly watchers = new Map<number, Watcher>();
   private ids = 0;
 
+  /** Changes recorded, for the broken variant. */
+  private recorded = 0;
+
   constructor(
     applied: number,
     private readonly maxBytes = WATCH_HISTORY_BYTES,
+    /** Broken on purpose (the simulator's skipWatchEvent): drop every this many changes. */
+    private readonly skipEvery = 0,
   ) {
     this.oldest = applied + 1;
   }
@@ -69,18 +74,29 @@ export class WatchHub {
     return this.watchers.size;
   }
 
-  /** A new store at slot `applied` (a snapshot installed): no history before it. */
+  /**
+   * A new store at slot `applied` (a snapshot installed): no history before
+   * it. A watcher that still wanted a revision the snapshot covers would miss
+   * its events here: it is told "compacted", and its client asks another
+   * replica, never skipping them.
+   */
   reset(applied: number): void {
     this.flush();
     this.history = [];
     this.head = 0;
     this.bytes = 0;
     this.oldest = applied + 1;
-    for (const w of this.watchers.values()) w.next = Math.max(w.next, applied + 1);
+    for (const [id, w] of this.watchers) {
+      if (w.next > applied) continue;
+      this.watchers.delete(id);
+      w.send({ status: 'compacted', oldest: this.oldest });
+    }
   }
 
   /** The store changed (KvStore.onChange). */
   record(e: KvChange): void {
+    this.recorded += 1;
+    if (this.skipEvery > 0 && this.recorded % this.skipEvery === 0) return;
     this.pending.push(e);
   }
 

@@ -36,6 +36,11 @@ export class Invariants {
     private readonly lostAt: (id: PeerId) => number,
   ) {}
 
+  /** Every slot's chosen value, as text, by slot. */
+  chosenTexts(): ReadonlyMap<number, string> {
+    return new Map([...this.chosen].map(([slot, c]) => [slot, c.text]));
+  }
+
   /** A client issued this command (as proposed). */
   issue(wire: unknown): void {
     this.issued.add(JSON.stringify(wire));

@@ -15,6 +15,7 @@ import { KvBuilder } from '../sm/kv-builder.js';
 import { MemoryDisk, MemoryLogStore } from '../storage/memory-log-store.js';
 import { silentLogger } from '../util/logger.js';
 import type { Checked, Invariants } from './log-checks.js';
+import type { KvChange } from '../node/watch-hub.js';
 import type { SimNet } from './log-net.js';
 import type { LogWorldVariant, SimContext } from './log-world-types.js';
 
@@ -51,7 +52,16 @@ const fromUtf8 = new TextDecoder();
 /** Thrown by a disk hook to stop a replica mid-Ready; caught where the world called into it. */
 class Crashed extends Error {}
 
+/** What one life of a replica's watch of every key was sent. */
+export interface WatchStream {
+  readonly id: PeerId;
+  readonly life: number;
+  start: number;
+  readonly events: KvChange[];
+}
+
 export class SimReplicas {
+  readonly watchStreams: WatchStream[] = [];
   readonly all: SimReplica[] = [];
 
   constructor(
@@ -201,6 +211,16 @@ export class SimReplicas {
       opened,
     );
     rep.node = node;
+    // Every life watches every key from where it starts: the streams must be runs of the log's own events.
+    const stream: WatchStream = { id: rep.id, life, start: 0, events: [] };
+    this.watchStreams.push(stream);
+    node.watch({ prefix: '' }, undefined, {
+      reply: (a) => {
+        if (a.status === 'watching') stream.start = a.rev;
+        else if (a.status === 'events') stream.events.push(...a.events);
+      },
+      onClose: () => () => undefined,
+    });
     return node;
   }
 

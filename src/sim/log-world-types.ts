@@ -12,6 +12,7 @@ export type LogWorldVariant =
   | 'staleReads'
   | 'commitReads'
   | 'earlyPairAccept'
+  | 'skipWatchEvent'
   | 'voteAtOnce'
   | 'corruptAsTorn'
   | 'fewRecoverers';
@@ -22,6 +23,7 @@ export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = [
   'staleReads',
   'commitReads',
   'earlyPairAccept',
+  'skipWatchEvent',
   'voteAtOnce',
   'corruptAsTorn',
   'fewRecoverers',
@@ -71,6 +73,8 @@ export interface LogWorldStats {
   catchUpToNonFollower: number;
   snapshotsSent: number;
   snapshotsInstalled: number;
+  /** Events the replicas' watches were sent, all checked against the log's. */
+  watchedEvents: number;
   snapshotsTaken: number;
   /** Disks wiped, logs with a corrupt record, damaged snapshots (each while its replica was down). */
   wipes: number;
@@ -101,6 +105,7 @@ export function noStats(): LogWorldStats {
     catchUpToNonFollower: 0,
     snapshotsSent: 0,
     snapshotsInstalled: 0,
+    watchedEvents: 0,
     snapshotsTaken: 0,
     wipes: 0,
     corruptions: 0,

@@ -61,7 +61,9 @@
 //     a replica that lost state holds, once recovered, a promise at least
 //     as high as the one it lost (unless that ballot's owner lost its
 //     state since: then no one can still act on it).
-// At the end the client history must be linearizable (checkHistory).
+// At the end the client history must be linearizable (checkHistory), and
+// every replica life's watch of every key must be a run of the log's own
+// events, none skipped or repeated (checkWatches).
 //
 // Negative controls (broken on purpose; each must be caught):
 //   skipPhase1     a new leader proposes without phase 1;
@@ -75,6 +77,7 @@
 //   earlyPairAccept  with 3 replicas the leader's accept leaves before its
 //                  own vote is durable, though a follower's vote makes the
 //                  slot chosen there;
+//   skipWatchEvent a replica's watches lose one change in 50;
 //   voteAtOnce     a replica that lost its disk or a record votes at once;
 //   corruptAsTorn  a corrupt record is taken for a torn tail (and a damaged
 //                  snapshot skipped): the replica keeps its identity, and votes;
@@ -94,6 +97,9 @@ import { SimClients } from './log-clients.js';
 import { Faults } from './log-faults.js';
 import { SimNet } from './log-net.js';
 import { SimReplicas } from './log-replicas.js';
+import { KvStore } from '../sm/kv.js';
+import type { CheckedCommand } from '../sm/command.js';
+import type { KvChange } from '../node/watch-hub.js';
 import { Trace } from './log-trace.js';
 import {
   noStats,
@@ -125,6 +131,7 @@ const CORE_VARIANTS = new Set<LogWorldVariant>([
   'staleReads',
   'commitReads',
   'earlyPairAccept',
+  'skipWatchEvent',
 ]);
 
 export class LogWorld implements SimContext {
@@ -209,6 +216,7 @@ export class LogWorld implements SimContext {
         e.item();
       }
       this.checkStoresAgree();
+      this.checkWatches();
     } catch (err) {
       if (!(err instanceof Violation)) throw err;
       violation = `t=${this.now} ms: ${err.message}`;
@@ -274,6 +282,40 @@ export class LogWorld implements SimContext {
   }
 
   /** At the end: replicas that applied the same slots hold the same bytes. */
+  /**
+   * Every life's watch stream is a run of the log's own events: the changes
+   * the chosen slots make when applied in order to a fresh store, from the
+   * revision its watch started at, none skipped, none repeated.
+   */
+  private checkWatches(): void {
+    const kv = new KvStore();
+    const events: KvChange[] = [];
+    kv.onChange = (c) => events.push(c);
+    const chosen = this.checks.chosenTexts();
+    for (let slot = 1; chosen.has(slot); slot++) kv.applyBatch(JSON.parse(chosen.get(slot)!) as CheckedCommand[], slot);
+    const first = new Map<number, number>();
+    for (let i = events.length - 1; i >= 0; i--) first.set(events[i]!.rev, i);
+    for (const w of this.replicas.watchStreams) {
+      if (w.events.length === 0) continue;
+      let at = first.get(w.events[0]!.rev) ?? -1;
+      if (at < 0 || w.events[0]!.rev < w.start) at = -1;
+      for (const [i, e] of w.events.entries()) {
+        const want = at < 0 ? undefined : events[at + i];
+        if (want === undefined || want.rev !== e.rev || want.key !== e.key || want.value !== e.value)
+          this.fail(
+            'safety',
+            `replica ${w.id} (life ${w.life}) watched from revision ${w.start}: its event ${i} is ` +
+              `${JSON.stringify(e).slice(0, 80)}, where the log's is ${JSON.stringify(want ?? null).slice(0, 80)}`,
+          );
+      }
+      // From its start: the first event is the log's first at or after it.
+      const firstAfter = events.find((e) => e.rev >= w.start);
+      if (firstAfter !== undefined && firstAfter !== events[at])
+        this.fail('safety', `replica ${w.id} (life ${w.life}) skipped events at the start of its watch`);
+      this.stats.watchedEvents += w.events.length;
+    }
+  }
+
   private checkStoresAgree(): void {
     const at = new Map<number, { id: PeerId; bytes: string }>();
     for (const r of this.replicas.all) {

@@ -37,6 +37,7 @@ test(
       `${c.wipes} wiped disks, ${c.corruptions} corrupt logs, ${c.damagedSnapshots} damaged snapshots`,
     );
     t.true(c.rejoins > 5 * s.runs, `${c.rejoins} recoveries finished (every replica's first start is one)`);
+    t.true(c.watchedEvents > 50_000, `${c.watchedEvents} watch events checked against the log's`);
     t.log(
       `${s.runs} seeds in ${s.seconds.toFixed(1)} s: ${s.ops.ok} ok / ${s.ops.fail} fail / ${s.ops.info} info ops, ` +
         `${s.slots} slots, live ${s.live}/${s.runs}; ` +
@@ -82,6 +83,7 @@ const CONTROLS = [
   { variant: 'forgetLog', what: 'replicas that restart with an empty disk (durability checks)', within: 20 },
   { variant: 'voteAtOnce', what: 'a replica that lost its disk or a record and votes at once', within: 30 },
   { variant: 'corruptAsTorn', what: 'a corrupt log record cut off as a torn tail', within: 30 },
+  { variant: 'skipWatchEvent', what: 'a watch that skips an event', within: 10 },
 ] as const;
 
 for (const c of CONTROLS) {
@@ -91,7 +93,8 @@ for (const c of CONTROLS) {
     t.truthy(first, `${c.variant} survived ${s.runs} seeds`);
     if (c.variant === 'staleReads')
       t.is(first?.kind, 'linearizability', 'only the client history can show a stale read');
-    if (c.variant === 'skipPhase1' || c.variant === 'applyPastHole') t.is(first?.kind, 'safety');
+    if (c.variant === 'skipPhase1' || c.variant === 'applyPastHole' || c.variant === 'skipWatchEvent')
+      t.is(first?.kind, 'safety');
     t.log(`${c.variant}: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);
   });
 }

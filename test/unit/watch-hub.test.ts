@@ -63,3 +63,16 @@ test('a dropped watcher gets nothing more', (t) => {
   t.deepEqual(got, [{ status: 'watching', rev: 1 }]);
   t.is(hub.size, 0);
 });
+
+test('a snapshot installed under a watcher that still wants what it covers: compacted, never a silent gap', (t) => {
+  const hub = new WatchHub(0);
+  const behind: WatchAnswer[] = [];
+  const ahead: WatchAnswer[] = [];
+  hub.add({ key: 'k' }, undefined, 0, (a) => behind.push(a)); // wants revision 1 on
+  hub.add({ key: 'k' }, 60, 0, (a) => ahead.push(a)); // wants 60 on
+  hub.reset(50); // the store jumps to slot 50: revisions 1 to 50 never come here
+  t.deepEqual(behind.at(-1), { status: 'compacted', oldest: 51 });
+  t.is(hub.size, 1);
+  slot(hub, put(60, 'k'));
+  t.deepEqual(ahead.at(-1), { status: 'events', events: [put(60, 'k')] });
+});

@@ -114,17 +114,6 @@ Exit status:
   5  refused or unreachable: no replica could take the command (down, no
      leader, not a replica, failed authentication); nothing was done`;
 
-/**
- * Flags that take a value, kv's and the lab client's (kv adds only booleans): for telling `get KEY` from the lab's `get
- * --from HOST`.
- */
-const VALUE_FLAGS = new Set([
-  ...Object.entries(CLIENT_FLAGS).flatMap(([name, o]) => (o.type === 'string' ? [name] : [])),
-  'prefix',
-  'end',
-  'limit',
-]);
-
 /** kv's own flags, beside the clients' (CLIENT_FLAGS). */
 const KV_FLAGS = {
   absent: { type: 'boolean' },
@@ -135,6 +124,11 @@ const KV_FLAGS = {
   'keys-only': { type: 'boolean' },
   'count-only': { type: 'boolean' },
 } as const;
+
+/** Flags that take a value, kv's and the lab client's: for telling `get KEY` from the lab's `get --from HOST`. */
+const VALUE_FLAGS = new Set(
+  Object.entries({ ...CLIENT_FLAGS, ...KV_FLAGS }).flatMap(([name, o]) => (o.type === 'string' ? [name] : [])),
+);
 
 /**
  * Whether `paxos get ARGS` is the key-value store's get: ARGS hold a KEY (an

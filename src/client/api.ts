@@ -28,6 +28,7 @@ import { checkKey, checkValue, type ClientCommand, type KeyCommand, type Result 
 import type { Secret } from '../transport/auth.js';
 import type { KvRequest } from '../wire/kv.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
+import { checkWatch } from '../node/watch-hub.js';
 import { compareToWire, invalidTxn, opToWire, type TxnBody } from '../sm/txn.js';
 import { TxnBuilder, type TxnResult } from './txn-builder.js';
 import { Watcher } from './watcher.js';
@@ -116,7 +117,10 @@ interface Session {
   seq: number;
 }
 
-/** Connect to a cluster: resolves once one replica has answered the handshake. */
+/**
+ * Connect to a cluster: resolves once a connection to one replica is open
+ * (and, with a secret, that replica has proved it holds it).
+ */
 export async function connect(options: ConnectOptions = {}): Promise<KvClient> {
   const client = new KvClient(options);
   await client.ready();
@@ -155,7 +159,7 @@ export class KvClient {
     this.preferred = Math.floor(Math.random() * this.endpoints.length);
   }
 
-  /** Resolves once some replica answers the handshake (connect() awaits it). */
+  /** Resolves once a connection to some replica is open, authenticated if there is a secret (connect() awaits it). */
   async ready(): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
     const why = new Map<string, string>();
@@ -240,20 +244,15 @@ export class KvClient {
    * (watcher.ts): iterate it with `for await`, and close() it when done.
    */
   watch(opts: { readonly key?: string; readonly prefix?: string; readonly fromRevision?: number }): Watcher {
-    const { key, prefix, fromRevision } = opts;
-    if ((key === undefined) === (prefix === undefined))
-      throw new DefiniteError('invalid', 'watch: give a key or a prefix, one of the two');
-    const why = checkKey(key ?? prefix)?.replace('"k" (key)', key === undefined ? 'the prefix' : 'the key');
-    if (why !== undefined) throw new DefiniteError('invalid', `watch: ${why}`);
-    if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 1))
-      throw new DefiniteError('invalid', `watch: fromRevision must be a whole number from 1 up; got ${fromRevision}`);
+    const checked = checkWatch(opts.key, opts.prefix, opts.fromRevision);
+    if (typeof checked === 'string') throw new DefiniteError('invalid', `watch: ${checked}`);
     if (this.closed) throw new DefiniteError('closed', 'watch: the client is closed');
-    const filter = key === undefined ? { prefix: prefix! } : { key };
-    const w = new Watcher(filter, fromRevision, {
+    const w: Watcher = new Watcher(checked.filter, checked.rev, {
       endpoints: this.endpoints,
       first: this.preferred,
       timeoutMs: this.timeoutMs,
       conn: (t, ms) => this.conn(t, ms),
+      ended: () => this.watchers.delete(w),
     });
     this.watchers.add(w);
     return w;
@@ -429,7 +428,7 @@ function outcomeError(outcome: CallOutcome, what: string, read: boolean): PaxosE
 /** Bad keys and values fail here, before anything is sent. */
 function checkOperation(op: Operation): void {
   const why =
-    checkKey(op.key)?.replace('"k" (key)', 'the key') ??
+    checkKey(op.key, 'the key') ??
     (op.op === 'put' || op.op === 'cas' ? checkValue(op.value, 'the value') : undefined) ??
     (op.op === 'cas' && op.expected !== null ? checkValue(op.expected, 'the expected value') : undefined);
   if (why !== undefined) throw new DefiniteError('invalid', `${op.op}: ${why}`);

@@ -37,6 +37,8 @@ export interface WatchSource {
   /** Give up when no replica has taken the watch for this long. */
   readonly timeoutMs: number;
   conn(t: KvTarget, ms: number): Promise<ReplicaConn | { why: string }>;
+  /** The watch is over (closed, or failed): its client forgets it. */
+  ended(): void;
 }
 
 export class Watcher implements AsyncIterable<WatchEvent> {
@@ -68,6 +70,7 @@ export class Watcher implements AsyncIterable<WatchEvent> {
     this.closed = true;
     this.stop?.();
     this.poke();
+    this.src.ended();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<WatchEvent> {
@@ -91,9 +94,7 @@ export class Watcher implements AsyncIterable<WatchEvent> {
 
   private fail(err: Error): void {
     this.failure = err;
-    this.closed = true;
-    this.stop?.();
-    this.poke();
+    this.close();
   }
 
   private async run(): Promise<void> {

@@ -14,6 +14,7 @@
 // server closes a connection that leaves its answers unread (server.ts).
 
 import { WATCH_HISTORY_BYTES } from '../paxos/defaults.js';
+import { checkKey } from '../sm/check.js';
 
 /** One change: `value` null for a delete. */
 export interface KvChange {
@@ -31,6 +32,24 @@ export type WatchAnswer =
 export interface WatchFilter {
   readonly key?: string;
   readonly prefix?: string;
+}
+
+/**
+ * The watch asked for (a key or a prefix, and a revision to start at), as a
+ * filter, or why it is not valid: one check for the wire and the library.
+ */
+export function checkWatch(
+  key: unknown,
+  prefix: unknown,
+  rev: unknown,
+): { filter: WatchFilter; rev: number | undefined } | string {
+  if ((key === undefined) === (prefix === undefined)) return 'give a key or a prefix, one of the two';
+  const why = key === undefined ? checkKey(prefix, 'the prefix') : checkKey(key, 'the key');
+  if (why !== undefined) return why;
+  if (rev !== undefined && (typeof rev !== 'number' || !Number.isSafeInteger(rev) || rev < 1))
+    return `the revision must be a whole number from 1 up; got ${JSON.stringify(rev)?.slice(0, 40) ?? '?'}`;
+  const filter = key === undefined ? { prefix: prefix as string } : { key: key as string };
+  return { filter, rev: rev as number | undefined };
 }
 
 interface Watcher {

@@ -3,12 +3,12 @@
 
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 
-/** Why `k` is not a valid key, or undefined if it is. */
-export function checkKey(k: unknown): string | undefined {
-  if (typeof k !== 'string' || k.length === 0) return `"k" (key) must be a non-empty string; got ${show(k)}`;
-  if (!wellFormed(k)) return '"k" (key) has a lone UTF-16 surrogate: not valid Unicode';
+/** Why `k` is not a valid key, or undefined if it is; `name` is what the message calls it. */
+export function checkKey(k: unknown, name = '"k" (key)'): string | undefined {
+  if (typeof k !== 'string' || k.length === 0) return `${name} must be a non-empty string; got ${show(k)}`;
+  if (!wellFormed(k)) return `${name} has a lone UTF-16 surrogate: not valid Unicode`;
   const n = Buffer.byteLength(k, 'utf8');
-  return n > MAX_KEY_BYTES ? `"k" (key) is ${n} bytes in UTF-8, over the ${MAX_KEY_BYTES}-byte limit` : undefined;
+  return n > MAX_KEY_BYTES ? `${name} is ${n} bytes in UTF-8, over the ${MAX_KEY_BYTES}-byte limit` : undefined;
 }
 
 /** Why `v` is not a valid value, or undefined if it is. */

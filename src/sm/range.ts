@@ -42,16 +42,16 @@ export interface RangeAnswer {
 export function checkRangeQuery(q: RangeQuery): string | undefined {
   if (q.prefix !== undefined) {
     if (q.from !== undefined || q.to !== undefined) return 'a prefix takes no from or to';
-    const why = checkKey(q.prefix);
-    if (why !== undefined) return why.replace('"k" (key)', 'the prefix');
+    const why = checkKey(q.prefix, 'the prefix');
+    if (why !== undefined) return why;
   }
   for (const [name, k] of [
     ['from', q.from],
     ['to', q.to],
   ] as const) {
     if (k === undefined || (name === 'from' && k === '')) continue;
-    const why = checkKey(k);
-    if (why !== undefined) return why.replace('"k" (key)', `"${name}"`);
+    const why = checkKey(k, `"${name}"`);
+    if (why !== undefined) return why;
   }
   if (q.from !== undefined && q.to !== undefined && q.to <= q.from) return `"to" must come after "from"`;
   const limit = q.limit ?? MAX_RANGE_LIMIT;

@@ -62,7 +62,7 @@ export function invalidTxn(cmp: unknown, then: unknown, els: unknown): string | 
     return `${cmp.length + then.length + els.length} compares and ops, over the limit of ${MAX_TXN_OPS}`;
   let bytes = 0;
   const str = (x: unknown, what: string, key: boolean): string | undefined => {
-    const why = key ? checkKey(x)?.replace('"k" (key)', what) : checkValue(x, what);
+    const why = key ? checkKey(x, what) : checkValue(x, what);
     if (why === undefined) bytes += Buffer.byteLength(x as string, 'utf8');
     return why;
   };

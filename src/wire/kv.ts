@@ -38,8 +38,7 @@
 
 import { checkClientCommand, type CheckedClientCommand, type ClientCommand } from '../sm/command.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
-import { checkKey } from '../sm/check.js';
-import type { WatchFilter } from '../node/watch-hub.js';
+import { checkWatch, type WatchFilter } from '../node/watch-hub.js';
 
 export type KvRequest =
   | { readonly type: 'kv'; readonly id: string; readonly cmd: ClientCommand }
@@ -164,14 +163,9 @@ export function rangeRequestWire(id: string, q: RangeQuery): Record<string, unkn
 function watchOf(o: Record<string, unknown>): { filter: WatchFilter; rev?: number } | string {
   const extra = Object.keys(o).find((k) => !['type', 'id', 'key', 'prefix', 'rev'].includes(k));
   if (extra !== undefined) return `unexpected field ${JSON.stringify(extra).slice(0, 40)}`;
-  const { key, prefix, rev } = o;
-  if ((key === undefined) === (prefix === undefined)) return 'give a "key" or a "prefix", one of the two';
-  const why = checkKey(key ?? prefix)?.replace('"k" (key)', key === undefined ? 'the prefix' : 'the key');
-  if (why !== undefined) return why;
-  if (rev !== undefined && (typeof rev !== 'number' || !Number.isSafeInteger(rev) || rev < 1))
-    return `"rev" must be a revision, a whole number from 1 up; got ${JSON.stringify(rev)?.slice(0, 40) ?? '?'}`;
-  const filter = key === undefined ? { prefix: prefix as string } : { key: key as string };
-  return rev === undefined ? { filter } : { filter, rev: rev as number };
+  const w = checkWatch(o['key'], o['prefix'], o['rev']);
+  if (typeof w === 'string') return w;
+  return w.rev === undefined ? { filter: w.filter } : { filter: w.filter, rev: w.rev };
 }
 
 /** A watch request as it goes on the wire. */

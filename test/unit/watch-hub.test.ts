@@ -3,7 +3,8 @@
 // and "compacted" rather than a gap.
 
 import test from 'ava';
-import { WatchHub, type KvChange, type WatchAnswer } from '../../src/node/watch-hub.js';
+import { checkWatch, WatchHub, type KvChange, type WatchAnswer } from '../../src/node/watch-hub.js';
+import { decodeKvRequest } from '../../src/wire/kv.js';
 
 const put = (rev: number, key: string, value = `v${rev}`): KvChange => ({ rev, key, value });
 
@@ -75,4 +76,20 @@ test('a snapshot installed under a watcher that still wants what it covers: comp
   t.is(hub.size, 1);
   slot(hub, put(60, 'k'));
   t.deepEqual(ahead.at(-1), { status: 'events', events: [put(60, 'k')] });
+});
+
+test('a watch request: a key or a prefix, valid, and a revision from 1 up; one check for wire and library', (t) => {
+  t.deepEqual(checkWatch('k', undefined, 5), { filter: { key: 'k' }, rev: 5 });
+  t.deepEqual(checkWatch(undefined, 'p/', undefined), { filter: { prefix: 'p/' }, rev: undefined });
+  t.is(checkWatch('k', 'p/', undefined), 'give a key or a prefix, one of the two');
+  t.is(checkWatch(undefined, undefined, undefined), 'give a key or a prefix, one of the two');
+  t.regex(checkWatch(undefined, '', undefined) as string, /^the prefix must be a non-empty string/);
+  t.regex(checkWatch('\ud800', undefined, undefined) as string, /^the key has a lone UTF-16 surrogate/);
+  t.regex(checkWatch('k', undefined, 0) as string, /^the revision must be a whole number from 1 up; got 0/);
+  t.regex(checkWatch('k', undefined, -3) as string, /got -3/);
+  // The wire refuses the same, naming the request.
+  t.like(decodeKvRequest({ type: 'watch', id: 'w', key: 'k', rev: 0 }), {
+    ok: false,
+    why: 'watch: the revision must be a whole number from 1 up; got 0',
+  });
 });

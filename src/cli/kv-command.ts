@@ -7,9 +7,9 @@
 import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadHostsfile } from '../config/hostsfile.js';
-import { checkKey, checkValue, type KeyCommand } from '../sm/command.js';
+import { checkKey, checkValue } from '../sm/command.js';
 import { kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
-import { KvClient } from '../client/api.js';
+import { KvClient, type Operation, type RevisionExpect, type SentOperation } from '../client/api.js';
 import type { Secret } from '../config/secret.js';
 import { EXIT } from './client-command.js';
 import { describe, describeDump, describeRange, type Report } from './kv-report.js';
@@ -35,6 +35,7 @@ export const KV_HELP = `Usage: paxos put KEY VALUE [options]
        paxos del KEY [options]
        paxos cas KEY EXPECTED NEW [options]
        paxos cas KEY --absent NEW [options]
+       paxos cas KEY --mod-revision N | --version N NEW [options]
        paxos dump --from HOST [options]
 
 The replicated key-value store of a replicated-log cluster (a hostsfile
@@ -42,7 +43,10 @@ whose every line is HOST:replica, e.g. testcases/kv3/hostsfile).
 
 put sets KEY to VALUE. get prints KEY's value. del removes KEY. cas sets KEY
 to NEW only if its value is EXPECTED now; with --absent, only if KEY is
-absent now (cas never takes EXPECTED and --absent together).
+absent now; with --mod-revision N or --version N, only if KEY's mod
+revision or version is N now (0: absent).
+A key's revisions: the log slots that created it and last changed it,
+and its changes since it was created; get --json prints them.
 put, del and cas go through the replicated log. get reads the latest
 value without writing to the log: the leader first confirms, with a
 majority, that it still leads (a read index), and the replica answers once
@@ -74,6 +78,8 @@ most once.
       --to HOST          try replica HOST first
       --from HOST        dump: the replica to dump
       --absent           cas: KEY must be absent (instead of EXPECTED)
+      --mod-revision N   cas: KEY's mod revision must be N (instead of EXPECTED)
+      --version N        cas: KEY's version must be N (instead of EXPECTED)
       --prefix P         get: every key that starts with P
       --end END          get FROM: the key after the range (the same as
                          get FROM END; --to names a replica, not a key)
@@ -117,6 +123,8 @@ Exit status:
 /** kv's own flags, beside the clients' (CLIENT_FLAGS). */
 const KV_FLAGS = {
   absent: { type: 'boolean' },
+  'mod-revision': { type: 'string' },
+  version: { type: 'string' },
   verbose: { type: 'boolean' },
   prefix: { type: 'string' },
   end: { type: 'string' },
@@ -166,8 +174,9 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   }
 
   // The command line, checked before anything is read or sent.
-  if (values.absent === true && verb !== 'cas')
-    throw new ConfigError(`--absent is for cas only; see paxos ${verb} --help`);
+  for (const f of ['absent', 'mod-revision', 'version'] as const)
+    if (values[f] !== undefined && verb !== 'cas')
+      throw new ConfigError(`--${f} is for cas only; see paxos ${verb} --help`);
   if (values['value-file'] !== undefined && verb !== 'put' && verb !== 'cas')
     throw new ConfigError(`--value-file is for put and cas only; see paxos ${verb} --help`);
   if (verb === 'dump') {
@@ -187,7 +196,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   const spec =
     verb === 'dump' || range !== null
       ? null
-      : parseOperands(verb, positionals, values.absent === true, values['value-file']);
+      : parseOperands(verb, positionals, casExpect(values), values['value-file']);
 
   const { targets, listed, given } = replicaTargets(verb, values);
   const named = values.to ?? values.from;
@@ -221,7 +230,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
         ? describeRange(range, outcome)
         : spec === null
           ? describeDump(asked[0]!.name, outcome)
-          : describe({ ...spec, client: newClientId(), seq: 1 } as KeyCommand, outcome);
+          : describe({ ...spec, client: newClientId(), seq: 1 } as SentOperation, outcome);
   } else if (range !== null || spec !== null) {
     // The client library (paxos-prj4/client), one session, one call.
     const client = cliClient(targets, { timeoutMs, secret }, onAttempt);
@@ -356,17 +365,33 @@ function rangeQuery(
   return q;
 }
 
-type Spec =
-  | { readonly op: 'put'; readonly key: string; readonly value: string }
-  | { readonly op: 'get' | 'del'; readonly key: string }
-  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string };
+/** What cas's flags say it expects instead of EXPECTED: absent (null), a revision, or nothing (undefined). */
+function casExpect(values: {
+  absent?: boolean;
+  'mod-revision'?: string;
+  version?: string;
+}): null | RevisionExpect | undefined {
+  const given = (['absent', 'mod-revision', 'version'] as const).filter((f) => values[f] !== undefined);
+  if (given.length > 1)
+    throw new ConfigError(`cas takes one of --absent, --mod-revision and --version; got --${given.join(' and --')}`);
+  if (values.absent === true) return null;
+  const n = (flag: string, s: string): number => {
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)))
+      throw new ConfigError(`--${flag} must be a whole number from 0 up (0: KEY absent); got ${JSON.stringify(s)}`);
+    return Number(s);
+  };
+  if (values['mod-revision'] !== undefined) return { modRevision: n('mod-revision', values['mod-revision']) };
+  if (values.version !== undefined) return { version: n('version', values.version) };
+  return undefined;
+}
 
 function parseOperands(
   verb: Exclude<KvVerb, 'dump'>,
   positionals: readonly string[],
-  absent: boolean,
+  expect: null | RevisionExpect | undefined,
   valueFile: string | undefined,
-): Spec {
+): Operation {
+  const absent = expect === null;
   const fromFile = valueFile === undefined ? undefined : readValue(valueFile);
   const want = (names: string[]): string[] => {
     const need = names.length - (fromFile === undefined ? 0 : 1);
@@ -382,7 +407,7 @@ function parseOperands(
     }
     return fromFile === undefined ? [...positionals] : [...positionals, fromFile];
   };
-  let spec: Spec;
+  let spec: Operation;
   switch (verb) {
     case 'put': {
       const [key, value] = want(['KEY', 'VALUE']) as [string, string];
@@ -396,9 +421,9 @@ function parseOperands(
       break;
     }
     case 'cas':
-      if (absent) {
+      if (expect !== undefined) {
         const [key, value] = want(['KEY', 'NEW']) as [string, string];
-        spec = { op: 'cas', key, expected: null, value };
+        spec = { op: 'cas', key, expected: expect, value };
       } else {
         const [key, expected, value] = want(['KEY', 'EXPECTED', 'NEW']) as [string, string, string];
         spec = { op: 'cas', key, expected, value };
@@ -416,7 +441,7 @@ function parseOperands(
   if (spec.op === 'put' || spec.op === 'cas') {
     const badValue = checkValue(spec.value, spec.op === 'put' ? 'the value' : 'NEW');
     if (badValue !== undefined) throw new ConfigError(`${verb}: ${badValue}`);
-    if (spec.op === 'cas' && spec.expected !== null) {
+    if (spec.op === 'cas' && typeof spec.expected === 'string') {
       const badExpected = checkValue(spec.expected, 'EXPECTED');
       if (badExpected !== undefined) throw new ConfigError(`cas: ${badExpected}`);
     }

@@ -2,7 +2,8 @@
 // (stdout, or stderr for a failed get), the exit status, and the --json
 // object. kv-command.ts runs the command; this file only words its answer.
 
-import type { KeyCommand, Result } from '../sm/command.js';
+import type { Result } from '../sm/command.js';
+import type { SentOperation } from '../client/api.js';
 import type { RangeQuery } from '../sm/range.js';
 import type { Attempt, CallOutcome } from '../client/kv.js';
 import { EXIT } from './client-command.js';
@@ -28,7 +29,13 @@ function attemptsJson(attempts: readonly Attempt[]): Array<Record<string, unknow
   }));
 }
 
-export function describe(cmd: KeyCommand, o: CallOutcome): Report {
+/** What a cas expected, in words: a value, absent, or a revision. */
+function expectedText(e: Extract<SentOperation, { op: 'cas' }>['expected']): string {
+  if (e === null || typeof e === 'string') return show(e);
+  return 'modRevision' in e ? `mod revision ${e.modRevision}` : `version ${e.version}`;
+}
+
+export function describe(cmd: SentOperation, o: CallOutcome): Report {
   const verb = cmd.op;
   // get keeps stdout for the value itself.
   const say = (code: number, text: string, json: Record<string, unknown>): Report => ({
@@ -91,11 +98,14 @@ export function describe(cmd: KeyCommand, o: CallOutcome): Report {
       );
     case 'mismatch': {
       const cur = r.current;
+      const e = cmd.op === 'cas' ? cmd.expected : null;
       const text =
-        cmd.op === 'cas' && cmd.expected === null
+        e === null
           ? `failed: ${k} is not absent: its value is ${show(cur)}; nothing was changed (${where})`
-          : `failed: ${k} is ${cur === null ? 'absent' : show(cur)}, not ` +
-            `${show(cmd.op === 'cas' ? cmd.expected : null)}; nothing was changed (${where})`;
+          : typeof e === 'object'
+            ? `failed: ${k} is not at ${expectedText(e)} (its value is ${show(cur)}; see paxos get ` +
+              `${shellWord(cmd.key)} --json); nothing was changed (${where})`
+            : `failed: ${k} is ${cur === null ? 'absent' : show(cur)}, not ${show(e)}; nothing was changed (${where})`;
       return say(EXIT.lost, text, {
         outcome: 'fail',
         status: 'mismatch',
@@ -119,10 +129,11 @@ export function describe(cmd: KeyCommand, o: CallOutcome): Report {
     // get
     if (r.value === null)
       return say(EXIT.notChosen, `${k} is absent (${where})`, { outcome: 'ok', status: 'absent', value: null, ...at });
+    const rev = 'rev' in r ? { createRevision: r.rev[0], modRevision: r.rev[1], version: r.rev[2] } : ({} as const);
     return {
       code: EXIT.ok,
       out: `${r.value}\n`,
-      json: say(EXIT.ok, '', { outcome: 'ok', status: 'ok', value: r.value, ...at }).json,
+      json: say(EXIT.ok, '', { outcome: 'ok', status: 'ok', value: r.value, ...rev, ...at }).json,
     };
   }
   if (r.status === 'txn') throw new Error('a transaction result for a command on one key'); // never
@@ -142,10 +153,10 @@ export function describe(cmd: KeyCommand, o: CallOutcome): Report {
       return say(
         EXIT.ok,
         `ok: ${k} = ${show(cmd.value)} (` +
-          `${cmd.expected === null ? 'it was absent' : `it was ${show(cmd.expected)}`}; ${where})`,
+          `${cmd.expected === null ? 'it was absent' : `it was ${expectedText(cmd.expected)}`}; ${where})`,
         {
           ...ok,
-          prev: cmd.expected,
+          ...(typeof cmd.expected === 'object' && cmd.expected !== null ? {} : { prev: cmd.expected }),
           value: cmd.value,
         },
       );
@@ -185,7 +196,20 @@ export function describeRange(q: RangeQuery, o: CallOutcome): Report {
     code: EXIT.ok,
     out: data.map(([k, v]) => (q.keysOnly === true ? `${escape(k)}\n` : `${escape(k)}\t${escape(v)}\n`)).join(''),
     ...(shown === undefined ? {} : { err: shown }),
-    json: { ...json, ...(q.keysOnly === true ? { keys: data.map(([k]) => k) } : { data }) },
+    json: {
+      ...json,
+      ...(q.keysOnly === true
+        ? { keys: data.map(([k]) => k) }
+        : {
+            data: data.map(([key, value, createRevision, modRevision, version]) => ({
+              key,
+              value,
+              createRevision,
+              modRevision,
+              version,
+            })),
+          }),
+    },
   };
 }
 

@@ -2,7 +2,8 @@
 // parts separated by blank lines, as etcdctl's txn reads it:
 //
 //   alice = 100          compares, all of which must hold: KEY = VALUE,
-//   carol absent         KEY != VALUE, KEY absent, KEY present
+//   carol absent         KEY != VALUE, KEY absent, KEY present, or on a
+//   bob mod < 90         revision: KEY create|mod|version =|!=|<|> N
 //
 //   put alice 90         then: put KEY VALUE, del KEY, get KEY
 //   put bob 10
@@ -17,7 +18,17 @@ import { parse as parseShell } from 'shell-quote';
 import { ConfigError } from '../config/errors.js';
 import { parseFlags } from '../config/flags.js';
 import { DefiniteError, UnknownOutcomeError } from '../client/errors.js';
-import { invalidTxn, compareToWire, opToWire, type TxnBody, type TxnCompare, type TxnOp } from '../sm/txn.js';
+import {
+  invalidTxn,
+  compareToWire,
+  opToWire,
+  REVISION_TARGETS,
+  type RevisionOp,
+  type RevisionTarget,
+  type TxnBody,
+  type TxnCompare,
+  type TxnOp,
+} from '../sm/txn.js';
 import { EXIT } from './client-command.js';
 import { callSettings, CLIENT_FLAGS } from './client-flags.js';
 import { cliClient, replicaTargets } from './kv-command.js';
@@ -30,7 +41,8 @@ slot. It reads the transaction from FILE, or else from standard input, in
 three parts separated by a blank line (as etcdctl txn does):
 
   alice = 100          compares: KEY = VALUE, KEY != VALUE,
-  carol absent         KEY absent, KEY present
+  carol absent         KEY absent, KEY present, or a revision:
+  bob mod < 90         KEY create|mod|version =|!=|<|> N (absent: 0)
                        (blank line)
   put alice 90         then: put KEY VALUE, del KEY, get KEY
   put bob 10
@@ -39,7 +51,7 @@ three parts separated by a blank line (as etcdctl txn does):
 
 Words are shell words: quote one that has spaces or starts with #. A line
 that starts with # is a comment. It prints which list ran, then one line
-per operation: a get's value, a put's or del's value before.
+per operation: a get's value and revisions, a put's or del's value before.
 
       --file FILE        read the transaction from FILE (- for standard input)
       --endpoints HOST=ADDR[:PORT],...
@@ -85,7 +97,9 @@ export async function txnCommand(argv: readonly string[]): Promise<number> {
   };
   try {
     const b = client.txn();
-    for (const c of body.compares) b.if(c.key, c.op, c.value);
+    for (const c of body.compares)
+      if ('target' in c) b.if(c.key, c.target, c.op, c.value);
+      else b.if(c.key, c.op, c.value);
     b.then(...body.success).else(...body.failure);
     const r = await b.commit(values.to === undefined ? {} : { first: values.to });
     const shown = (v: string | null | undefined): string => (v === null ? 'absent' : JSON.stringify(v));
@@ -150,12 +164,20 @@ export function parseTxn(text: string, where: string): TxnBody {
 
 function compareOf([line, key, op, value, ...rest]: string[], where: string): TxnCompare {
   const at = `${where} line ${line}`;
+  if (key !== undefined && op !== undefined && REVISION_TARGETS.includes(op as RevisionTarget) && rest.length === 1) {
+    const [n] = rest as [string];
+    if (['=', '!=', '<', '>'].includes(value ?? '') && /^\d+$/.test(n) && Number.isSafeInteger(Number(n)))
+      return { key, target: op as RevisionTarget, op: value as RevisionOp, value: Number(n) };
+    throw new ConfigError(`${at}: a revision compare is KEY ${op} =|!=|<|> N, N a whole number`);
+  }
   if (key !== undefined && rest.length === 0) {
     if ((op === '=' || op === '!=') && value !== undefined) return { key, op, value };
     if (op === 'absent' && value === undefined) return { key, op: '=', value: null };
     if (op === 'present' && value === undefined) return { key, op: '!=', value: null };
   }
-  throw new ConfigError(`${at}: a compare is KEY = VALUE, KEY != VALUE, KEY absent or KEY present`);
+  throw new ConfigError(
+    `${at}: a compare is KEY = VALUE, KEY != VALUE, KEY absent, KEY present or KEY create|mod|version =|!=|<|> N`,
+  );
 }
 
 function opOf([line, op, key, value, ...rest]: string[], where: string): TxnOp {

@@ -30,6 +30,7 @@ import type { KvRequest } from '../wire/kv.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
 import { checkWatch } from '../node/watch-hub.js';
 import { compareToWire, invalidTxn, opToWire, type TxnBody } from '../sm/txn.js';
+import type { Revisions } from '../sm/key-entry.js';
 import { TxnBuilder, type TxnResult } from './txn-builder.js';
 import { Watcher } from './watcher.js';
 import type { CallOptions } from './call-options.js';
@@ -84,9 +85,22 @@ export interface EndpointSpec {
   readonly port?: number;
 }
 
+/**
+ * A key, its value and its revisions: the log slots that created it (since
+ * it was last deleted) and last changed it, and its changes since it was
+ * created (1 at the creating put).
+ */
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+}
+
 /** A range's keys, in order, as of log slot `slot`. */
 export interface RangeResult {
-  readonly entries: ReadonlyArray<{ readonly key: string; readonly value: string }>;
+  readonly entries: readonly KeyValue[];
   /** Keys in the range, in all. */
   readonly count: number;
   /** Whether the answer left keys out (the limit, or its size): ask again from after the last key. */
@@ -106,11 +120,20 @@ export interface WriteResult {
 export type CasResult =
   { readonly swapped: true; readonly slot: number } | { readonly swapped: false; readonly current: string | null };
 
+/** What a cas expects of its key: a value (null: absent), or a revision (0: absent). */
+export type CasExpect = string | null | RevisionExpect;
+
+/** A cas that expects a revision of its key (0: absent) rather than a value: a transaction in the store. */
+export type RevisionExpect = { readonly modRevision: number } | { readonly version: number };
+
 /** One of the store's commands, as a call describes it (execute). */
 export type Operation =
   | { readonly op: 'put'; readonly key: string; readonly value: string }
   | { readonly op: 'get' | 'del'; readonly key: string }
-  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string };
+  | { readonly op: 'cas'; readonly key: string; readonly expected: CasExpect; readonly value: string };
+
+/** An operation as it was sent: with the session's client id and seq. */
+export type SentOperation = Operation & { readonly client: string; readonly seq: number };
 
 interface Session {
   id: string;
@@ -186,6 +209,12 @@ export class KvClient {
     return 'value' in r.result ? r.result.value : null;
   }
 
+  /** KEY's value and revisions, or null if it is absent. Read as get() is. */
+  async getEntry(key: string, o: CallOptions = {}): Promise<KeyValue | null> {
+    const r = await this.done({ op: 'get', key }, o);
+    return 'rev' in r.result ? keyValue(key, r.result.value, r.result.rev) : null;
+  }
+
   async put(key: string, value: string, o: CallOptions = {}): Promise<WriteResult> {
     const r = await this.done({ op: 'put', key, value }, o);
     return { prev: 'prev' in r.result ? (r.result.prev ?? null) : null, slot: r.slot };
@@ -196,8 +225,12 @@ export class KvClient {
     return { prev: 'prev' in r.result ? (r.result.prev ?? null) : null, slot: r.slot };
   }
 
-  /** Set KEY to `value` if its value is `expected` now (null: if it is absent). */
-  async cas(key: string, expected: string | null, value: string, o: CallOptions = {}): Promise<CasResult> {
+  /**
+   * Set KEY to `value` if its value is `expected` now (null: if it is
+   * absent), or if its mod revision or version is the one given (0: absent;
+   * as a transaction, in one slot).
+   */
+  async cas(key: string, expected: CasExpect, value: string, o: CallOptions = {}): Promise<CasResult> {
     const r = await this.done({ op: 'cas', key, expected, value }, o);
     return r.result.status === 'mismatch'
       ? { swapped: false, current: r.result.current }
@@ -215,7 +248,8 @@ export class KvClient {
     const { outcome } = await this.executeRange(query, o);
     if (outcome.kind === 'range') {
       const { count, more, data } = outcome.answer;
-      return { entries: data.map(([key, value]) => ({ key, value })), count, more, slot: outcome.applied };
+      const entries = data.map(([key, value, c, m, n]) => keyValue(key, value, [c, m, n]));
+      return { entries, count, more, slot: outcome.applied };
     }
     throw outcomeError(outcome, `range ${JSON.stringify(query)}`, true);
   }
@@ -233,9 +267,24 @@ export class KvClient {
    * (the CLI's path: it words every outcome itself). Throws only for a bad
    * key or value, or a closed client.
    */
-  async execute(op: Operation, o: CallOptions = {}): Promise<{ command: KeyCommand; outcome: CallOutcome }> {
+  async execute(op: Operation, o: CallOptions = {}): Promise<{ command: SentOperation; outcome: CallOutcome }> {
     checkOperation(op);
-    return this.run(op as Omit<KeyCommand, 'client' | 'seq'>, o);
+    if (op.op !== 'cas' || op.expected === null || typeof op.expected !== 'object')
+      return this.run(op as Omit<KeyCommand, 'client' | 'seq'>, o);
+    // On a revision: if it holds, the put, else a get for the value found; the answer as a cas's.
+    const { key, value, expected } = op;
+    const [target, n] =
+      'modRevision' in expected ? (['mod', expected.modRevision] as const) : (['version', expected.version] as const);
+    const body = { compares: [{ key, target, op: '=', value: n }], success: [{ op: 'put', key, value }] } as const;
+    const { command, outcome } = await this.run<TxnCommand>({ op: 'txn', ...body, failure: [{ op: 'get', key }] }, o);
+    const sent = { ...op, client: command.client, seq: command.seq };
+    if (outcome.kind !== 'done' || outcome.result.status !== 'txn') return { command: sent, outcome };
+    const r = outcome.result;
+    const got = r.results[0];
+    const result: Result = r.succeeded
+      ? { status: 'ok' }
+      : { status: 'mismatch', current: got !== undefined && 'value' in got ? got.value : null };
+    return { command: sent, outcome: { ...outcome, result } };
   }
 
   /**
@@ -280,7 +329,11 @@ export class KvClient {
     const results = r.results.map((x, i) => ({
       op: ops[i]!.op,
       key: ops[i]!.key,
-      ...('value' in x ? { value: x.value } : { prev: 'prev' in x ? (x.prev ?? null) : null }),
+      ...('rev' in x
+        ? { value: x.value, createRevision: x.rev[0], modRevision: x.rev[1], version: x.rev[2] }
+        : 'value' in x
+          ? { value: x.value }
+          : { prev: 'prev' in x ? (x.prev ?? null) : null }),
     }));
     return { succeeded: r.succeeded, results, slot: outcome.slot };
   }
@@ -430,8 +483,20 @@ function checkOperation(op: Operation): void {
   const why =
     checkKey(op.key, 'the key') ??
     (op.op === 'put' || op.op === 'cas' ? checkValue(op.value, 'the value') : undefined) ??
-    (op.op === 'cas' && op.expected !== null ? checkValue(op.expected, 'the expected value') : undefined);
+    (op.op === 'cas' ? checkExpect(op.expected) : undefined);
   if (why !== undefined) throw new DefiniteError('invalid', `${op.op}: ${why}`);
+}
+
+type TxnCommand = Extract<ClientCommand, { readonly op: 'txn' }>;
+
+function checkExpect(e: CasExpect): string | undefined {
+  if (e === null) return undefined;
+  if (typeof e === 'string') return checkValue(e, 'the expected value');
+  const n = 'modRevision' in e ? e.modRevision : 'version' in e ? e.version : undefined;
+  return Number.isSafeInteger(n) && n! >= 0
+    ? undefined
+    : 'the expected revision must be { modRevision } or { version }, a whole number from 0 up; got ' +
+        JSON.stringify(e);
 }
 
 function positive(name: string, x: number): number {
@@ -461,4 +526,8 @@ function specText(e: EndpointSpec): string {
   const port = e.port ?? DEFAULT_PORT;
   const host = e.host.includes(':') ? `[${e.host}]` : e.host;
   return `${e.name ?? `${host}:${port}`}=${host}:${port}`;
+}
+
+function keyValue(key: string, value: string, [createRevision, modRevision, version]: Revisions): KeyValue {
+  return { key, value, createRevision, modRevision, version };
 }

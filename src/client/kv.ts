@@ -26,6 +26,7 @@ import type { Secret } from '../transport/auth.js';
 import { exchange, type Exchange } from './lab.js';
 import { rangeRequestWire, type KvRequest, type KvResult } from '../wire/kv.js';
 import type { RangeAnswer, RangeQuery } from '../sm/range.js';
+import type { EntryLine } from '../sm/key-entry.js';
 import type { Endpoint } from '../transport/link.js';
 
 export type KvOutcome = Exchange<KvResult>;
@@ -53,7 +54,7 @@ function wireForm(req: KvRequest): Record<string, unknown> {
  * takes as long as it takes, while it keeps coming.
  */
 export function kvRequest(at: Endpoint, req: KvRequest, secret: Secret | null, timeoutMs: number): Promise<KvOutcome> {
-  const parts: Array<ReadonlyArray<readonly [string, string]>> = [];
+  const parts: Array<readonly EntryLine[]> = [];
   // A dump from an older replica carries the whole store in one line: longer lines than a peer's.
   return exchange<KvResult>(
     at,
@@ -85,14 +86,18 @@ export function kvRequest(at: Endpoint, req: KvRequest, secret: Secret | null, t
   );
 }
 
-/** A list of [key, value] strings, or null. */
-function pairs(data: unknown): Array<[string, string]> | null {
-  if (
-    !Array.isArray(data) ||
-    !data.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string')
-  )
-    return null;
-  return data as Array<[string, string]>;
+/** A list of [key, value, create, mod, version] (src/sm/key-entry.ts), or null. */
+function pairs(data: unknown): EntryLine[] | null {
+  const rev = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 1;
+  const line = (p: unknown): boolean =>
+    Array.isArray(p) &&
+    p.length === 5 &&
+    typeof p[0] === 'string' &&
+    typeof p[1] === 'string' &&
+    rev(p[2]) &&
+    rev(p[3]) &&
+    rev(p[4]);
+  return Array.isArray(data) && data.every(line) ? (data as EntryLine[]) : null;
 }
 
 const count_ = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -242,7 +247,7 @@ export type CallOutcome =
       readonly kind: 'dump';
       readonly peer: string;
       readonly applied: number;
-      readonly data: ReadonlyArray<readonly [string, string]>;
+      readonly data: readonly EntryLine[];
       readonly leader: string | undefined;
       /** Set while the replica is recovering lost state. */
       readonly recovering?: string;

@@ -3,6 +3,7 @@
 //   const r = await kv
 //     .txn()
 //     .if('balance/alice', '=', '100')
+//     .if('balance/bob', 'mod', '<', 90)        a revision: 'create', 'mod' or 'version'
 //     .then({ op: 'put', key: 'balance/alice', value: '90' }, { op: 'put', key: 'balance/bob', value: '10' })
 //     .else({ op: 'get', key: 'balance/alice' })
 //     .commit();
@@ -12,7 +13,7 @@
 // functions. So a `then` given functions commits, rather than taking them
 // for ops: a builder awaited without commit() runs once, and never hangs.
 
-import type { TxnBody, TxnCompare, TxnOp } from '../sm/txn.js';
+import type { RevisionOp, RevisionTarget, TxnBody, TxnCompare, TxnOp } from '../sm/txn.js';
 import type { CallOptions } from './call-options.js';
 
 /** What a committed transaction did. */
@@ -30,6 +31,10 @@ export interface TxnOpResult {
   readonly key: string;
   /** get: the value (null: absent). */
   readonly value?: string | null;
+  /** get of a key that is present: its revisions (key-entry.ts). */
+  readonly createRevision?: number;
+  readonly modRevision?: number;
+  readonly version?: number;
   /** put, del: the value before (null: absent). */
   readonly prev?: string | null;
 }
@@ -44,8 +49,13 @@ export class TxnBuilder {
   constructor(private readonly commitBody: Commit) {}
 
   /** Compare `key`'s value: `=` or `!=` to `value` (null: absent). Every compare must hold. */
-  if(key: string, op: '=' | '!=', value: string | null): this {
-    this.compares.push({ key, op, value });
+  if(key: string, op: '=' | '!=', value: string | null): this;
+  /** Compare one of `key`'s revisions: `=`, `!=`, `<` or `>` a number (an absent key's are 0). */
+  if(key: string, target: RevisionTarget, op: RevisionOp, value: number): this;
+  if(key: string, a: string, b: string | null, c?: number): this {
+    this.compares.push(
+      c === undefined ? ({ key, op: a, value: b } as TxnCompare) : ({ key, target: a, op: b, value: c } as TxnCompare),
+    );
     return this;
   }
 

@@ -32,7 +32,7 @@ import {
   type Ready,
 } from '../log/types.js';
 import type { CheckedClientCommand, CheckedCommand, Result } from '../sm/command.js';
-import { KvStore, type KvView } from '../sm/kv.js';
+import { getResult, KvStore, type KvView } from '../sm/kv.js';
 import type { RangeAnswer, RangeQuery } from '../sm/range.js';
 import { type LogStore, type Opened } from '../storage/log-store.js';
 import type { Logger } from '../util/logger.js';
@@ -262,7 +262,7 @@ export class ReplicaNode {
         ? (applied: number): Answer => ({
             status: 'done',
             slot: applied,
-            result: { status: 'ok', value: this.store.read(answer) },
+            result: getResult(this.store.entry(answer)),
           })
         : answer;
     const id = this.reads.add(

@@ -8,7 +8,8 @@
 //   {"o":"noop"}                                                  fills a log hole; no client
 //
 //   {"r":"ok"}  {"r":"ok","p":"old"}        put/del/cas/noop; "p" = previous value, absent if there was none
-//   {"r":"ok","v":"x"}  {"r":"ok","v":null}  get; null = key absent
+//   {"r":"ok","v":"x","rev":[3,9,2]}        get: the value and its [create, mod, version] (key-entry.ts)
+//   {"r":"ok","v":null}                     get of an absent key
 //   {"r":"mismatch","cur":"y"}              cas whose "e" differed from the current value (null = absent)
 //   {"r":"stale","last":9}                  seq below the client's last applied seq: not applied
 //   {"r":"expired"}                         unknown client with seq > 1 (session evicted): not applied
@@ -42,6 +43,7 @@
 
 import { MAX_CLIENT_CHARS, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 import { checkKey, checkValue, show, wellFormed } from './check.js';
+import { checkRevisions, type Revisions } from './key-entry.js';
 import {
   compareFromWire,
   compareToWire,
@@ -111,8 +113,10 @@ export type CheckedClientCommand = WireClientCommand & { readonly [CHECKED]: tru
 export type Result =
   /** put, del, cas success, noop. `prev` is the value before put/del, absent if the key was absent. */
   | { readonly status: 'ok'; readonly prev?: string }
-  /** get: `value` null if the key is absent. */
-  | { readonly status: 'ok'; readonly value: string | null }
+  /** get of a key that is present: its value and [create, mod, version] revisions (key-entry.ts). */
+  | { readonly status: 'ok'; readonly value: string; readonly rev: Revisions }
+  /** get of an absent key. */
+  | { readonly status: 'ok'; readonly value: null }
   | { readonly status: 'mismatch'; readonly current: string | null }
   /** A transaction: whether its compares held (the "then" list ran, else the "else" list), a result per op. */
   | { readonly status: 'txn'; readonly succeeded: boolean; readonly results: readonly Result[] }
@@ -252,7 +256,8 @@ export function encodeResult(r: Result): Obj {
     case 'txn':
       return { r: 'txn', ok: r.succeeded, res: r.results.map(encodeResult) };
     case 'ok':
-      if ('value' in r) return { r: 'ok', v: r.value };
+      if ('rev' in r) return { r: 'ok', v: r.value, rev: r.rev };
+      if ('value' in r) return { r: 'ok', v: null };
       return r.prev === undefined ? { r: 'ok' } : { r: 'ok', p: r.prev };
     case 'mismatch':
       return { r: 'mismatch', cur: r.current };
@@ -275,9 +280,13 @@ export function decodeResult(raw: unknown): Decoded<Result> {
     case 'ok':
       if (keys === 'r') return { ok: true, value: { status: 'ok' } };
       if (keys === 'p,r' && str('p')) return { ok: true, value: { status: 'ok', prev: o['p'] as string } };
-      if (keys === 'r,v' && strOrNull('v'))
-        return { ok: true, value: { status: 'ok', value: o['v'] as string | null } };
-      return bad('"ok" result must be {"r":"ok"}, {"r":"ok","p":string} or {"r":"ok","v":string|null}');
+      if (keys === 'r,v' && o['v'] === null) return { ok: true, value: { status: 'ok', value: null } };
+      if (keys === 'r,rev,v' && str('v') && checkRevisions(o['rev']) === undefined)
+        return { ok: true, value: { status: 'ok', value: o['v'] as string, rev: o['rev'] as Revisions } };
+      return bad(
+        '"ok" result must be {"r":"ok"}, {"r":"ok","p":string}, {"r":"ok","v":string,"rev":[create,mod,version]} ' +
+          'or {"r":"ok","v":null}',
+      );
     case 'mismatch':
       if (keys === 'cur,r' && strOrNull('cur'))
         return { ok: true, value: { status: 'mismatch', current: o['cur'] as string | null } };

@@ -2,15 +2,24 @@
 // a leader streams them, or from the lines of a snapshot file, checking each
 // piece as it comes, so that a big store never has to be one string.
 
-import { decodeCommand, decodeResult, checkKey, checkValue } from './command.js';
-import { entryBytes, KvStore, SNAPSHOT_FORMAT, SnapshotError, type KvOptions, type SessionInfo } from './kv.js';
+import { decodeCommand, decodeResult } from './command.js';
+import { parseEntryLine, type KeyEntry } from './key-entry.js';
+import {
+  entryBytes,
+  KvStore,
+  olderFormat,
+  SNAPSHOT_FORMAT,
+  SnapshotError,
+  type KvOptions,
+  type SessionInfo,
+} from './kv.js';
 import { STREAM_FORMAT } from './kv-view.js';
 
 /**
  * Rebuilds a store from the pieces of a KvView, checking each as it comes. Throws SnapshotError naming what is wrong.
  */
 export class KvBuilder {
-  private readonly data = new Map<string, string>();
+  private readonly data = new Map<string, KeyEntry>();
   private readonly sessionMap = new Map<string, SessionInfo>();
   private bytes = 0;
   private prevIndex = 0;
@@ -32,15 +41,13 @@ export class KvBuilder {
   }
 
   entry(e: unknown): void {
-    if (!Array.isArray(e) || e.length !== 2) throw new SnapshotError('snapshot: an entry must be [key, value]');
     if (this.sessionMap.size > 0) throw new SnapshotError('snapshot: an entry after the sessions began');
-    const [k, v] = e as unknown[];
-    const why = checkKey(k) ?? checkValue(v, 'value');
-    if (why !== undefined) throw new SnapshotError(`snapshot: ${why}`);
-    if (this.data.has(k as string))
-      throw new SnapshotError(`snapshot: key ${JSON.stringify(k).slice(0, 40)} appears twice`);
-    this.data.set(k as string, v as string);
-    this.bytes += entryBytes(k as string, v as string);
+    const line = parseEntryLine(e, this.applied);
+    if (typeof line === 'string') throw new SnapshotError(`snapshot: ${line}`);
+    const k = line.key;
+    if (this.data.has(k)) throw new SnapshotError(`snapshot: key ${JSON.stringify(k).slice(0, 40)} appears twice`);
+    this.data.set(k, line.entry);
+    this.bytes += entryBytes(k, line.entry.value);
   }
 
   session(e: unknown): void {
@@ -98,7 +105,7 @@ export class KvBuilder {
         const h = raw as Record<string, unknown> | null;
         if (h?.['format'] === SNAPSHOT_FORMAT) return KvStore.restore(new TextEncoder().encode(line), options);
         if (h?.['format'] !== STREAM_FORMAT)
-          throw new SnapshotError(`snapshot line 1: "format" is not "${STREAM_FORMAT}"`);
+          throw new SnapshotError(`snapshot line 1: "format" is not "${STREAM_FORMAT}"${olderFormat(h?.['format'])}`);
         const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
         if (!count(h['keys']) || !count(h['sessions']))
           throw new SnapshotError('snapshot line 1: "keys" and "sessions" must be counts');

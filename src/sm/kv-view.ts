@@ -3,15 +3,17 @@
 // replica file. The store keeps serving writes meanwhile; it hands the view
 // the old value of every key it changes, so the view copies nothing up front.
 
-/** The first line of a snapshot streamed line by line (see KvView.lines). */
-export const STREAM_FORMAT = 'paxos-kv/2';
+import { entryLine, type EntryLine, type KeyEntry } from './key-entry.js';
+
+/** The first line of a snapshot streamed line by line (see KvView.lines). paxos-kv/2 had no revisions. */
+export const STREAM_FORMAT = 'paxos-kv/4';
 
 /** A session as snapshots carry it: [client, seq, apply index, result in its wire form]. */
 export type SessionLine = [string, number, number, Record<string, unknown>];
 
 /** One piece of a snapshot: some keys, then (in the last pieces) the sessions. */
 export interface KvPiece {
-  readonly entries: Array<[string, string]>;
+  readonly entries: EntryLine[];
   readonly sessions: SessionLine[];
 }
 
@@ -26,12 +28,12 @@ export class KvView {
    * Old values of the keys the store wrote since the view was taken (absent then: not recorded, the key is not in
    * `keyList`).
    */
-  private readonly before = new Map<string, string>();
+  private readonly before = new Map<string, KeyEntry>();
   private closed = false;
 
   constructor(
     readonly applied: number,
-    private readonly live: ReadonlyMap<string, string>,
+    private readonly live: ReadonlyMap<string, KeyEntry>,
     private readonly keyList: readonly string[],
     private readonly sessions: readonly SessionLine[],
     private readonly release: (v: KvView) => void,
@@ -41,8 +43,8 @@ export class KvView {
     return this.keyList.length;
   }
 
-  /** The store is about to change `key`, whose value is `cur` (undefined: absent). */
-  willWrite(key: string, cur: string | undefined): void {
+  /** The store is about to change `key`, whose entry is `cur` (undefined: absent). */
+  willWrite(key: string, cur: KeyEntry | undefined): void {
     if (cur !== undefined && !this.before.has(key)) this.before.set(key, cur);
   }
 
@@ -54,24 +56,24 @@ export class KvView {
     this.release(this);
   }
 
-  /** The value `key` (one of keyList) had when the view was taken. */
-  private valueOf(key: string): string {
+  /** The entry `key` (one of keyList) had when the view was taken. */
+  private entryOf(key: string): KeyEntry {
     if (this.closed) throw new Error('a KvView read after close()');
     return this.before.get(key) ?? this.live.get(key)!;
   }
 
-  private *entries(): Generator<[string, string]> {
-    for (const k of this.keyList) yield [k, this.valueOf(k)];
+  private *entries(): Generator<EntryLine> {
+    for (const k of this.keyList) yield entryLine(k, this.entryOf(k));
   }
 
   /** Pieces of about `maxChars` characters of keys, values and results each (one big entry may pass it). */
   *pieces(maxChars: number): Generator<KvPiece> {
-    let entries: Array<[string, string]> = [];
+    let entries: EntryLine[] = [];
     let sessions: SessionLine[] = [];
     let size = 0;
-    for (const [k, v] of this.entries()) {
-      entries.push([k, v]);
-      size += k.length + v.length + 8;
+    for (const e of this.entries()) {
+      entries.push(e);
+      size += e[0].length + e[1].length + 40;
       if (size >= maxChars) {
         // Fresh arrays for every piece: a caller may look one piece ahead.
         yield { entries, sessions: [] };
@@ -96,8 +98,9 @@ export class KvView {
 
   /**
    * The snapshot as JSON lines (each ending in a newline), for a file: first
-   * {"format":"paxos-kv/2","applied":N,"keys":K,"sessions":S}, then [key,value]
-   * per key, then [client,seq,index,result] per session.
+   * {"format":"paxos-kv/4","applied":N,"keys":K,"sessions":S}, then
+   * [key,value,create,mod,version] per key, then [client,seq,index,result]
+   * per session.
    */
   *lines(): Generator<string> {
     const head = {
@@ -124,7 +127,7 @@ export class KvView {
       runs.push(this.keyList.slice(i, i + SORT_RUN).sort(compare));
       yield '';
     }
-    for (const key of mergeSorted(runs)) yield `${JSON.stringify({ key, value: this.valueOf(key) })}\n`;
+    for (const key of mergeSorted(runs)) yield `${JSON.stringify({ key, value: this.entryOf(key).value })}\n`;
   }
 }
 

@@ -44,8 +44,6 @@ import {
   decodeResult,
   encodeCommand,
   encodeResult,
-  checkKey,
-  checkValue,
   type CheckedCommand,
   type Command,
   type Result,
@@ -54,10 +52,18 @@ import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js'
 
 import { lowerBound, scanRange, type RangeAnswer, type RangeQuery } from './range.js';
 import { holds } from './txn.js';
+import { entryLine, nextEntry, parseEntryLine, revisionsOf, type KeyEntry } from './key-entry.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
+export type { KeyEntry } from './key-entry.js';
 
-export const SNAPSHOT_FORMAT = 'paxos-kv/1';
+/** The one-document snapshot (snapshot()). paxos-kv/1 was the same without revisions. */
+export const SNAPSHOT_FORMAT = 'paxos-kv/3';
+
+/** A get's result for a key whose entry is `e` (undefined: absent). */
+export function getResult(e: KeyEntry | undefined): Result {
+  return e === undefined ? { status: 'ok', value: null } : { status: 'ok', value: e.value, rev: revisionsOf(e) };
+}
 export interface KvOptions {
   /** Most client sessions kept; default 10,000. Must be the same on every replica. */
   readonly maxSessions?: number;
@@ -85,7 +91,7 @@ export class SnapshotError extends Error {
 
 export class KvStore {
   readonly maxSessions: number;
-  private data = new Map<string, string>();
+  private data = new Map<string, KeyEntry>();
   /**
    * The keys in order, for ranges: sorted at the first range, then kept in
    * order as keys come and go (a binary search and a splice each), so a
@@ -148,7 +154,12 @@ export class KvStore {
 
   /** The current value, null if absent: for reads that bypass the log (read-index). */
   read(key: string): string | null {
-    return this.data.get(key) ?? null;
+    return this.data.get(key)?.value ?? null;
+  }
+
+  /** The key's value and revisions, undefined if absent. */
+  entry(key: string): KeyEntry | undefined {
+    return this.data.get(key);
   }
 
   private keyAdded(key: string): void {
@@ -231,25 +242,25 @@ export class KvStore {
     const cur = this.data.get(cmd.k);
     switch (cmd.o) {
       case 'get':
-        return { status: 'ok', value: cur ?? null };
+        return getResult(cur);
       case 'put':
-        return this.write(cmd.k, cmd.v, cur) ?? (cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur });
+        return this.write(cmd.k, cmd.v, cur) ?? prevResult(cur);
       case 'del':
         return this.remove(cmd.k, cur);
       case 'cas':
-        if ((cur ?? null) !== cmd.e) return { status: 'mismatch', current: cur ?? null };
+        if ((cur?.value ?? null) !== cmd.e) return { status: 'mismatch', current: cur?.value ?? null };
         return this.write(cmd.k, cmd.v, cur) ?? { status: 'ok' };
     }
   }
 
-  private remove(key: string, cur: string | undefined): Result {
+  private remove(key: string, cur: KeyEntry | undefined): Result {
     if (cur === undefined) return { status: 'ok' };
     for (const v of this.views) v.willWrite(key, cur);
     this.data.delete(key);
     if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
     this.onChange?.({ rev: this.applying, key, value: null });
-    this.bytes -= entryBytes(key, cur);
-    return { status: 'ok', prev: cur };
+    this.bytes -= entryBytes(key, cur.value);
+    return { status: 'ok', prev: cur.value };
   }
 
   /**
@@ -266,7 +277,7 @@ export class KvStore {
     let peak = bytes;
     for (const o of ops) {
       if (o[0] === 'get') continue;
-      const cur = after.has(o[1]) ? after.get(o[1]) : this.data.get(o[1]);
+      const cur = after.has(o[1]) ? after.get(o[1]) : this.data.get(o[1])?.value;
       if (cur !== undefined) bytes -= entryBytes(o[1], cur);
       const next = o[0] === 'put' ? o[2] : undefined;
       if (next !== undefined) bytes += entryBytes(o[1], next);
@@ -278,34 +289,35 @@ export class KvStore {
     const results: Result[] = [];
     for (const o of ops) {
       const cur = this.data.get(o[1]);
-      if (o[0] === 'get') results.push({ status: 'ok', value: cur ?? null });
+      if (o[0] === 'get') results.push(getResult(cur));
       else if (o[0] === 'del') results.push(this.remove(o[1], cur));
       else {
         // The quota was checked for the whole list above.
         const [, key, value] = o as readonly ['put', string, string];
-        for (const v of this.views) v.willWrite(key, cur);
-        if (cur === undefined) this.keyAdded(key);
-        this.data.set(key, value);
-        this.bytes += entryBytes(key, value) - (cur === undefined ? 0 : entryBytes(key, cur));
-        this.onChange?.({ rev: this.applying, key, value });
-        results.push(cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur });
+        this.set(key, value, cur);
+        results.push(prevResult(cur));
       }
     }
     return { status: 'txn', succeeded, results };
   }
 
   /** Set key to value unless that grows the store past its quota (then the refusal, nothing changed). */
-  private write(key: string, value: string, cur: string | undefined): Result | null {
-    const before = cur === undefined ? 0 : entryBytes(key, cur);
+  private write(key: string, value: string, cur: KeyEntry | undefined): Result | null {
+    const before = cur === undefined ? 0 : entryBytes(key, cur.value);
     const after = entryBytes(key, value);
     if (after > before && this.bytes - before + after > this.quotaBytes)
       return { status: 'quota', used: this.bytes, quota: this.quotaBytes };
+    this.set(key, value, cur);
+    return null;
+  }
+
+  /** Set key to value at the slot being applied, its entry before `cur`; the quota is the caller's. */
+  private set(key: string, value: string, cur: KeyEntry | undefined): void {
     for (const v of this.views) v.willWrite(key, cur);
     if (cur === undefined) this.keyAdded(key);
-    this.data.set(key, value);
-    this.bytes += after - before;
+    this.data.set(key, nextEntry(cur, value, this.applying));
+    this.bytes += entryBytes(key, value) - (cur === undefined ? 0 : entryBytes(key, cur.value));
     this.onChange?.({ rev: this.applying, key, value });
-    return null;
   }
 
   private evictOverflow(): void {
@@ -318,11 +330,12 @@ export class KvStore {
 
   /**
    * Deterministic bytes: UTF-8 JSON of
-   *   {"format":"paxos-kv/1","applied":N,"data":[[key,value],...],"sessions":[[client,seq,index,result],...]}
+   *   {"format":"paxos-kv/3","applied":N,"data":[[key,value,create,mod,version],...],
+   *    "sessions":[[client,seq,index,result],...]}
    * with data sorted by key and sessions by apply index (their eviction order).
    */
   snapshot(): Uint8Array {
-    const data = sortedEntries(this.data);
+    const data = sortedEntries(this.data).map(([k, e]) => entryLine(k, e));
     const sessions = [...this.sessions].map(([c, s]) => [c, s.seq, s.index, encodeResult(s.result)]);
     return new TextEncoder().encode(JSON.stringify({ format: SNAPSHOT_FORMAT, applied: this.applied, data, sessions }));
   }
@@ -344,28 +357,27 @@ export class KvStore {
       throw new SnapshotError(`snapshot: ${why}`);
     };
     if (typeof raw !== 'object' || raw === null || o['format'] !== SNAPSHOT_FORMAT)
-      fail(`"format" is not "${SNAPSHOT_FORMAT}"`);
+      fail(`"format" is not "${SNAPSHOT_FORMAT}"${olderFormat(o?.['format'])}`);
     const applied = o['applied'];
     if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0)
       return fail('"applied" must be a non-negative integer');
     const kv = new KvStore(options);
     kv.applied = applied;
 
-    if (!Array.isArray(o['data'])) fail('"data" must be an array of [key, value]');
+    if (!Array.isArray(o['data'])) fail('"data" must be an array of [key, value, create, mod, version]');
     let prevKey: string | undefined;
     for (const [i, e] of (o['data'] as unknown[]).entries()) {
-      if (!Array.isArray(e) || e.length !== 2) fail(`data[${i}] must be [key, value]`);
-      const [k, v] = e as unknown[];
-      const why = checkKey(k) ?? checkValue(v, 'value');
-      if (why !== undefined) fail(`data[${i}]: ${why}`);
-      if (prevKey !== undefined && !((k as string) > prevKey))
+      const line = parseEntryLine(e, applied);
+      if (typeof line === 'string') return fail(`data[${i}]: ${line}`);
+      const k = line.key;
+      if (prevKey !== undefined && !(k > prevKey))
         fail(
           `data[${i}]: key ${JSON.stringify(k).slice(0, 40)} is not after the previous key (keys must be sorted ` +
             `and unique)`,
         );
-      prevKey = k as string;
-      kv.data.set(k as string, v as string);
-      kv.bytes += entryBytes(k as string, v as string);
+      prevKey = k;
+      kv.data.set(k, line.entry);
+      kv.bytes += entryBytes(k, line.entry.value);
     }
 
     if (!Array.isArray(o['sessions'])) fail('"sessions" must be an array of [client, seq, index, result]');
@@ -405,7 +417,7 @@ export class KvStore {
   /** A store from parts KvBuilder has checked; it takes them over. */
   static fromParts(
     applied: number,
-    data: Map<string, string>,
+    data: Map<string, KeyEntry>,
     sessions: Map<string, SessionInfo>,
     bytes: number,
     options: KvOptions,
@@ -448,14 +460,27 @@ export class KvStore {
    */
   toReplicaFile(): string {
     const lines = [JSON.stringify({ applied: this.applied, keys: this.data.size })];
-    for (const [key, value] of sortedEntries(this.data)) lines.push(JSON.stringify({ key, value }));
+    for (const [key, e] of sortedEntries(this.data)) lines.push(JSON.stringify({ key, value: e.value }));
     return `${lines.join('\n')}\n`;
   }
 }
 
 // Plain UTF-16 code-unit order: localeCompare would depend on the machine's locale.
-function sortedEntries(m: ReadonlyMap<string, string>): [string, string][] {
+function sortedEntries<T>(m: ReadonlyMap<string, T>): [string, T][] {
   return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** What a snapshot's format says when it is one of the formats before revisions. */
+export function olderFormat(f: unknown): string {
+  return f === 'paxos-kv/1' || f === 'paxos-kv/2'
+    ? ` but "${f}": written by a version before keys had revisions, which this version cannot give them in ` +
+        `agreement with the other replicas (see docs/replicated-log.md#revisions)`
+    : '';
+}
+
+/** A put's or del's result: the value before, if there was one. */
+function prevResult(cur: KeyEntry | undefined): Result {
+  return cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur.value };
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -8,6 +8,7 @@
 // out, and `count` how many the range holds in all.
 
 import { checkKey } from './check.js';
+import type { EntryLine, KeyEntry } from './key-entry.js';
 
 /** Most keys one range answer holds (and the default limit). */
 export const MAX_RANGE_LIMIT = 10_000;
@@ -30,8 +31,11 @@ export interface RangeQuery {
 }
 
 export interface RangeAnswer {
-  /** [key, value] pairs in key order ([key, ""] with keysOnly; none with countOnly). */
-  readonly data: ReadonlyArray<readonly [string, string]>;
+  /**
+   * [key, value, create, mod, version] in key order (key-entry.ts; the value "" with keysOnly; none with
+   * countOnly).
+   */
+  readonly data: readonly EntryLine[];
   /** Keys in the range, in all. */
   readonly count: number;
   /** Whether the range holds keys the answer left out (the limit, or its size). */
@@ -73,8 +77,8 @@ export function lowerBound(keys: readonly string[], key: string): number {
   return lo;
 }
 
-/** The range `q` (valid: checkRangeQuery) over `keys`, sorted, whose values `value` gives. */
-export function scanRange(keys: readonly string[], value: (k: string) => string, q: RangeQuery): RangeAnswer {
+/** The range `q` (valid: checkRangeQuery) over `keys`, sorted, whose entries `entry` gives. */
+export function scanRange(keys: readonly string[], entry: (k: string) => KeyEntry, q: RangeQuery): RangeAnswer {
   const start = lowerBound(keys, q.prefix ?? q.from ?? '');
   let end: number;
   if (q.prefix !== undefined) {
@@ -87,15 +91,16 @@ export function scanRange(keys: readonly string[], value: (k: string) => string,
   const count = Math.max(0, end - start);
   if (q.countOnly === true) return { data: [], count, more: false };
   const limit = q.limit ?? MAX_RANGE_LIMIT;
-  const data: Array<readonly [string, string]> = [];
+  const data: EntryLine[] = [];
   let bytes = 0;
   for (let i = start; i < end && data.length < limit; i++) {
     const k = keys[i]!;
-    const v = q.keysOnly === true ? '' : value(k);
+    const e = entry(k);
+    const v = q.keysOnly === true ? '' : e.value;
     bytes += Buffer.byteLength(k, 'utf8') + Buffer.byteLength(v, 'utf8');
     // Always at least one key: a key and value fit RANGE_ANSWER_BYTES on their own.
     if (data.length > 0 && bytes > RANGE_ANSWER_BYTES) break;
-    data.push([k, v]);
+    data.push([k, v, e.create, e.mod, e.version]);
   }
   return { data, count, more: data.length < count };
 }

@@ -4,26 +4,36 @@
 // client and replica) uses arrays, so its JSON has one spelling:
 //
 //   {"o":"txn","c":"cli-7","s":3,
-//    "if":[["a","=","1"],["b","=",null],["c","!=","x"]],   null: absent
+//    "if":[["a","=","1"],["b","=",null],["c","!=","x"],["a","mod","<",90]],
 //    "then":[["put","a","2"],["del","b"],["get","c"]],
 //    "else":[["get","a"]]}
 //
-// The answer: {"r":"txn","ok":true,"res":[{"r":"ok","p":"1"},{"r":"ok"},{"r":"ok","v":"x"}]},
+// A compare is on a key's value (= or !=; null: absent), or on one of its
+// revisions (key-entry.ts: "create", "mod" or "version"; =, !=, < or >;
+// an absent key's are 0).
+//
+// The answer: {"r":"txn","ok":true,"res":[{"r":"ok","p":"1"},{"r":"ok"},{"r":"ok","v":"x","rev":[4,7,2]}]},
 // `ok` saying which list ran, `res` one result per op of it.
 
 import { checkKey, checkValue } from './check.js';
+import type { KeyEntry } from './key-entry.js';
 
 /** Most compares and ops in one transaction, all lists together (etcd's default too). */
 export const MAX_TXN_OPS = 128;
 /** Most UTF-8 bytes of keys and values in one transaction: it must fit one client line. */
 export const MAX_TXN_BYTES = 128 * 1024;
 
-export interface TxnCompare {
-  readonly key: string;
+/** A key's revisions a compare may test (key-entry.ts). */
+export type RevisionTarget = 'create' | 'mod' | 'version';
+export type RevisionOp = '=' | '!=' | '<' | '>';
+export const REVISION_TARGETS: readonly RevisionTarget[] = ['create', 'mod', 'version'];
+const REVISION_OPS: readonly RevisionOp[] = ['=', '!=', '<', '>'];
+
+export type TxnCompare =
   /** Whether the key's value is (=) or is not (!=) `value`; null means absent. */
-  readonly op: '=' | '!=';
-  readonly value: string | null;
-}
+  | { readonly key: string; readonly op: '=' | '!='; readonly value: string | null }
+  /** Whether one of the key's revisions is =, !=, < or > `value` (0 for an absent key). */
+  | { readonly key: string; readonly target: RevisionTarget; readonly op: RevisionOp; readonly value: number };
 
 export type TxnOp =
   | { readonly op: 'put'; readonly key: string; readonly value: string }
@@ -35,11 +45,12 @@ export interface TxnBody {
   readonly failure: readonly TxnOp[];
 }
 
-export type WireCompare = readonly [string, '=' | '!=', string | null];
+export type WireCompare =
+  readonly [string, '=' | '!=', string | null] | readonly [string, RevisionTarget, RevisionOp, number];
 export type WireTxnOp = readonly ['put', string, string] | readonly ['del' | 'get', string];
 
 export function compareToWire(c: TxnCompare): WireCompare {
-  return [c.key, c.op, c.value];
+  return 'target' in c ? [c.key, c.target, c.op, c.value] : [c.key, c.op, c.value];
 }
 
 export function opToWire(o: TxnOp): WireTxnOp {
@@ -47,7 +58,7 @@ export function opToWire(o: TxnOp): WireTxnOp {
 }
 
 export function compareFromWire(w: WireCompare): TxnCompare {
-  return { key: w[0], op: w[1], value: w[2] };
+  return w.length === 4 ? { key: w[0], target: w[1], op: w[2], value: w[3] } : { key: w[0], op: w[1], value: w[2] };
 }
 
 export function opFromWire(w: WireTxnOp): TxnOp {
@@ -68,8 +79,19 @@ export function invalidTxn(cmp: unknown, then: unknown, els: unknown): string | 
   };
   for (const [i, c] of cmp.entries()) {
     const at = `"if"[${i}]`;
-    if (!Array.isArray(c) || c.length !== 3 || (c[1] !== '=' && c[1] !== '!='))
-      return `${at} must be [key, "=" or "!=", value or null]`;
+    const form =
+      `${at} must be [key, "=" or "!=", value or null] or ` +
+      '[key, "create", "mod" or "version", "=", "!=", "<" or ">", integer]';
+    if (!Array.isArray(c)) return form;
+    if (c.length === 4) {
+      if (!REVISION_TARGETS.includes(c[1] as RevisionTarget) || !REVISION_OPS.includes(c[2] as RevisionOp)) return form;
+      if (!Number.isSafeInteger(c[3]) || (c[3] as number) < 0)
+        return `${at}: a revision compares with a whole number from 0 up; got ${JSON.stringify(c[3])?.slice(0, 40)}`;
+      const why = str(c[0], `${at}'s key`, true);
+      if (why !== undefined) return why;
+      continue;
+    }
+    if (c.length !== 3 || (c[1] !== '=' && c[1] !== '!=')) return form;
     const why = str(c[0], `${at}'s key`, true) ?? (c[2] === null ? undefined : str(c[2], `${at}'s value`, false));
     if (why !== undefined) return why;
   }
@@ -91,8 +113,21 @@ export function invalidTxn(cmp: unknown, then: unknown, els: unknown): string | 
   return null;
 }
 
-/** Whether compare `c` holds when the key's value is `cur` (undefined: absent). */
-export function holds(c: WireCompare, cur: string | undefined): boolean {
-  const equal = (cur ?? null) === c[2];
-  return c[1] === '=' ? equal : !equal;
+/** Whether compare `c` holds when the key's entry is `cur` (undefined: absent). */
+export function holds(c: WireCompare, cur: KeyEntry | undefined): boolean {
+  if (c.length === 3) {
+    const equal = (cur?.value ?? null) === c[2];
+    return c[1] === '=' ? equal : !equal;
+  }
+  const have = cur === undefined ? 0 : c[1] === 'create' ? cur.create : c[1] === 'mod' ? cur.mod : cur.version;
+  switch (c[2]) {
+    case '=':
+      return have === c[3];
+    case '!=':
+      return have !== c[3];
+    case '<':
+      return have < c[3];
+    case '>':
+      return have > c[3];
+  }
 }

@@ -16,7 +16,8 @@
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"invalid","why":".."}  nothing done
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"not_replica"}    a lab peer: nothing done
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"range","applied":17,"count":2,"more":false,
-//    "data":[["a","x"],["b","y"]]}        the keys in order, as of slot `applied` (src/sm/range.ts)
+//    "data":[["a","x",3,9,2],["b","y",5,5,1]]}   the keys in order, as of slot `applied` (src/sm/range.ts):
+//                                         [key, value, create, mod, version] (src/sm/key-entry.ts)
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"watching","rev":120}   then, any number:
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"events","events":[[121,"user/a","1"],[122,"user/a",null]]}
 //                                         [revision, key, value], null: deleted (src/node/watch-hub.ts)
@@ -26,9 +27,9 @@
 // last keys and the replica's applied slot and leader. The client acks each
 // part it has read; the replica sends at most DUMP_WINDOW (src/paxos/defaults.ts) parts ahead of the
 // acks, so a store of any size goes out in bounded lines and bounded memory:
-//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump_part","seq":0,"data":[["a","x"],...]}
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump_part","seq":0,"data":[["a","x",3,9,2],...]}
 //   {"type":"dump_ack","id":"9f..","seq":0}                                   (client to replica)
-//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump","applied":17,"data":[["z","y"]],
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"dump","applied":17,"data":[["z","y",4,4,1]],
 //    "leader":"peer1","parts":1,"keys":2}
 //
 // `cmd` is a command in src/sm/command.ts's wire form; `result` a result in
@@ -38,6 +39,7 @@
 
 import { checkClientCommand, type CheckedClientCommand, type ClientCommand } from '../sm/command.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
+import type { EntryLine } from '../sm/key-entry.js';
 import { checkWatch, type WatchFilter } from '../node/watch-hub.js';
 
 export type KvRequest =
@@ -73,9 +75,9 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
       readonly applied: number;
       readonly count: number;
       readonly more: boolean;
-      readonly data: ReadonlyArray<readonly [string, string]>;
+      readonly data: readonly EntryLine[];
     }
-  | { readonly status: 'dump_part'; readonly seq: number; readonly data: ReadonlyArray<readonly [string, string]> }
+  | { readonly status: 'dump_part'; readonly seq: number; readonly data: readonly EntryLine[] }
   /**
    * `leader`: the replica this one follows ("" if none known); `parts`: dump_parts sent before this line; `keys`: keys
    * in all;
@@ -84,7 +86,7 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
   | {
       readonly status: 'dump';
       readonly applied: number;
-      readonly data: ReadonlyArray<readonly [string, string]>;
+      readonly data: readonly EntryLine[];
       readonly leader?: string;
       readonly parts?: number;
       readonly keys?: number;

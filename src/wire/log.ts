@@ -15,14 +15,16 @@
 // `snapshot_chunk`s of a few hundred KiB each, numbered from 0, the last one
 // marked (src/daemon/snapshot-transfer.ts), and the receiver hands its core a
 // `snapshot` message holding the store it rebuilt:
-//   {"type":"snapshot_chunk","from":2,"index":9000,"seq":0,"last":false,"entries":[["a","x"],...],"sessions":[]}
+//   {"type":"snapshot_chunk","from":2,"index":9000,"seq":0,"last":false,"entries":[["a","x",3,9,2],...],
+//    "sessions":[]}                       entries: [key, value, create, mod, version] (src/sm/key-entry.ts)
 //   {"type":"snapshot_chunk","from":2,"index":9000,"seq":7,"last":true,"entries":[],
 //    "sessions":[["cli-1",4,8990,{"r":"ok"}],...]}
 
 import { MAX_PROPOSAL } from '../paxos/defaults.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Batch, LogMessage, SlotReport } from '../log/types.js';
-import { checkCommand, checkKey, checkValue } from '../sm/command.js';
+import { checkCommand } from '../sm/command.js';
+import { parseEntryLine, type EntryLine } from '../sm/key-entry.js';
 import type { SessionLine } from '../sm/kv.js';
 import { decodeKvRequest, type KvResult, type ReceivedKvRequest } from './kv.js';
 import type { Codec, Decoded } from '../transport/codec.js';
@@ -39,7 +41,7 @@ export interface SnapshotChunk {
   /** 0, 1, 2, ... within one transfer. */
   readonly seq: number;
   readonly last: boolean;
-  readonly entries: ReadonlyArray<[string, string]>;
+  readonly entries: readonly EntryLine[];
   readonly sessions: readonly SessionLine[];
 }
 
@@ -98,14 +100,13 @@ function reports(x: unknown): SlotReport[] {
   });
 }
 
-function entries(x: unknown): Array<[string, string]> {
-  if (!Array.isArray(x)) throw new Bad('"entries" must be an array of [key, value]');
+function entries(x: unknown, index: number): EntryLine[] {
+  if (!Array.isArray(x)) throw new Bad('"entries" must be an array of [key, value, create, mod, version]');
   for (const [i, e] of x.entries()) {
-    if (!Array.isArray(e) || e.length !== 2) throw new Bad(`"entries"[${i}] must be [key, value]`);
-    const why = checkKey(e[0]) ?? checkValue(e[1], 'value');
-    if (why !== undefined) throw new Bad(`"entries"[${i}]: ${why}`);
+    const line = parseEntryLine(e, index);
+    if (typeof line === 'string') throw new Bad(`"entries"[${i}]: ${line}`);
   }
-  return x as Array<[string, string]>;
+  return x as EntryLine[];
 }
 
 /** Sessions' shape; KvBuilder checks the rest as it takes them. */
@@ -175,13 +176,14 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
     }
     case 'snapshot_chunk': {
       if (typeof o['last'] !== 'boolean') throw new Bad('"last" must be true or false');
+      const index = int(o, 'index', 0);
       return {
         type,
         from,
-        index: int(o, 'index', 0),
+        index,
         seq: int(o, 'seq', 0),
         last: o['last'],
-        entries: entries(o['entries']),
+        entries: entries(o['entries'], index),
         sessions: sessions(o['sessions']),
       };
     }

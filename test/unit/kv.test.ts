@@ -90,7 +90,7 @@ test('put, get and del: put and del return the previous value, get reads null wh
       { status: 'ok', value: null },
       { status: 'ok' },
       { status: 'ok', prev: 'v1' },
-      { status: 'ok', value: 'v2' },
+      { status: 'ok', value: 'v2', rev: [2, 3, 2] },
       { status: 'ok', prev: 'v2' },
       { status: 'ok' },
       { status: 'ok', value: null },
@@ -137,11 +137,11 @@ test('a retried command returns its original result and is not applied again', (
   t.is(kv.read('k'), 'from-b', "the retry must not overwrite b's later put");
   t.is(kv.session('a')?.index, 1, 'a retry is not an apply: the session keeps its apply index');
 
-  t.deepEqual(kv.apply(get('c', 1, 'k'), 4), { status: 'ok', value: 'from-b' });
+  t.deepEqual(kv.apply(get('c', 1, 'k'), 4), { status: 'ok', value: 'from-b', rev: [1, 2, 2] });
   kv.apply(del('b', 2, 'k'), 5);
   t.deepEqual(
     kv.apply(get('c', 1, 'k'), 6),
-    { status: 'ok', value: 'from-b' },
+    { status: 'ok', value: 'from-b', rev: [1, 2, 2] },
     'a retried get returns what it read then',
   );
   t.deepEqual(kv.apply(cas('c', 2, 'k', null, 'c'), 7), { status: 'ok' });
@@ -240,21 +240,33 @@ test('restore refuses a damaged or foreign snapshot, saying what is wrong', (t) 
   const kv = new KvStore();
   feed(kv, [put('a', 1, 'k2', 'v'), put('a', 2, 'k1', 'w')]);
   const good = new TextDecoder().decode(kv.snapshot());
-  t.is(good, '{"format":"paxos-kv/1","applied":2,"data":[["k1","w"],["k2","v"]],"sessions":[["a",2,2,{"r":"ok"}]]}');
+  t.is(
+    good,
+    '{"format":"paxos-kv/3","applied":2,"data":[["k1","w",2,2,1],["k2","v",1,1,1]],"sessions":[["a",2,2,{"r":"ok"}]]}',
+  );
   const bad = (text: string | Uint8Array, message: RegExp): void => {
     const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
     t.throws(() => KvStore.restore(bytes), { instanceOf: SnapshotError, message }, String(text));
   };
   bad(good.slice(0, 40), /not UTF-8 JSON.*truncated/);
   bad(new Uint8Array([0xff, 0xfe]), /not UTF-8 JSON/);
-  bad(good.replace('paxos-kv/1', 'paxos-kv/9'), /"format" is not "paxos-kv\/1"/);
+  bad(good.replace('paxos-kv/3', 'paxos-kv/9'), /"format" is not "paxos-kv\/3"$/);
+  // A snapshot from before revisions is refused, saying why (docs/replicated-log.md#revisions).
+  bad(
+    '{"format":"paxos-kv/1","applied":2,"data":[["k1","w"],["k2","v"]],"sessions":[]}',
+    /"format" is not "paxos-kv\/3" but "paxos-kv\/1": written by a version before keys had revisions/,
+  );
   bad(good.replace('"applied":2', '"applied":-1'), /"applied" must be a non-negative integer/);
   bad(
-    good.replace('["k1","w"],["k2","v"]', '["k2","v"],["k1","w"]'),
+    good.replace('["k1","w",2,2,1],["k2","v",1,1,1]', '["k2","v",1,1,1],["k1","w",2,2,1]'),
     /data\[1\]: key "k1" is not after the previous key/,
   );
-  bad(good.replace('["k1","w"]', '["","w"]'), /data\[0\]: "k" \(key\) must be a non-empty string/);
-  bad(good.replace('["k1","w"]', '["k1",7]'), /data\[0\]: value must be a string/);
+  bad(good.replace('["k1","w",2,2,1]', '["","w",2,2,1]'), /data\[0\]: key "": the key must be a non-empty string/);
+  bad(good.replace('["k1","w",2,2,1]', '["k1",7,2,2,1]'), /data\[0\]: key "k1": the value must be a string/);
+  bad(good.replace('["k1","w",2,2,1]', '["k1","w"]'), /data\[0\]: a key must be \[key, value, create, mod, version\]/);
+  bad(good.replace('["k1","w",2,2,1]', '["k1","w",2,3,1]'), /mod revision 3 is after the applied slot 2/);
+  bad(good.replace('["k1","w",2,2,1]', '["k1","w",2,1,1]'), /mod revision 1 is before create revision 2/);
+  bad(good.replace('["k1","w",2,2,1]', '["k1","w",2,2,0]'), /positive integers/);
   bad(good.replace('["a",2,2,', '["a",2,3,'), /sessions\[0\]: index must be .* at most "applied" \(2\)/);
   bad(good.replace('["a",2,2,', '["a",0,2,'), /sessions\[0\]: get: "s" \(seq\) must be a positive integer/);
   bad(good.replace('{"r":"ok"}', '{"r":"maybe"}'), /sessions\[0\]: "r" must be one of/);
@@ -302,7 +314,7 @@ test('every command and result survives the wire encoding', (t) => {
     { status: 'ok' },
     { status: 'ok', prev: 'p' },
     { status: 'ok', value: null },
-    { status: 'ok', value: '' },
+    { status: 'ok', value: '', rev: [1, 4, 2] },
     { status: 'mismatch', current: null },
     { status: 'stale', last: 3 },
     { status: 'expired' },
@@ -311,6 +323,9 @@ test('every command and result survives the wire encoding', (t) => {
     t.deepEqual(decodeResult(JSON.parse(JSON.stringify(encodeResult(r)))), { ok: true, value: r });
   t.is(JSON.stringify(encodeResult({ status: 'mismatch', current: 'x' })), '{"r":"mismatch","cur":"x"}');
   t.false(decodeResult({ r: 'ok', p: 'x', v: 'y' }).ok);
+  t.false(decodeResult({ r: 'ok', v: 'y' }).ok, 'a value comes with its revisions');
+  t.false(decodeResult({ r: 'ok', v: 'y', rev: [3, 2, 1] }).ok, 'mod before create');
+  t.false(decodeResult({ r: 'ok', v: null, rev: [1, 1, 1] }).ok, 'an absent key has none');
   t.false(decodeResult({ r: 'stale', last: 0 }).ok);
 });
 
@@ -407,7 +422,7 @@ test(
     t.deepEqual(ra, feed(b, log), 'deterministic');
     t.deepEqual(ra[2], { status: 'quota', used: 12, quota: 12 });
     t.deepEqual(ra[3], { status: 'quota', used: 12, quota: 12 });
-    t.deepEqual(ra[4], { status: 'ok', value: 'bbbb' });
+    t.deepEqual(ra[4], { status: 'ok', value: 'bbbb', rev: [2, 2, 1] });
     t.deepEqual(ra[5], { status: 'ok', prev: 'aaaa' });
     t.deepEqual(ra[6], { status: 'ok', prev: 'bbbb' });
     t.deepEqual(ra[7], { status: 'ok' });
@@ -454,7 +469,7 @@ test(
     const fromLines = KvBuilder.fromLines([...view.lines()].map((l) => l.slice(0, -1)));
     t.deepEqual(fromLines.snapshot(), before);
     t.is(fromLines.storeBytes, KvStore.restore(before).storeBytes);
-    // An older snapshot (one JSON document) still loads.
+    // A snapshot as one JSON document (KvStore.snapshot) loads too.
     t.deepEqual(KvBuilder.fromLines([new TextDecoder().decode(before)]).snapshot(), before);
     t.deepEqual([...new KvStore().view().pieces(40)], [{ entries: [], sessions: [] }]);
     // Damage is named.
@@ -464,7 +479,19 @@ test(
       instanceOf: SnapshotError,
       message: /appears twice|more lines/,
     });
-    t.throws(() => new KvBuilder(3).entry(['k', 5]), { instanceOf: SnapshotError, message: /value must be a string/ });
+    t.throws(() => new KvBuilder(3).entry(['k', 5, 1, 1, 1]), {
+      instanceOf: SnapshotError,
+      message: /value must be a string/,
+    });
+    t.throws(() => new KvBuilder(3).entry(['k', 'v', 1, 4, 1]), {
+      instanceOf: SnapshotError,
+      message: /mod revision 4 is after the applied slot 3/,
+    });
+    // A file from before revisions is refused, saying why.
+    t.throws(() => KvBuilder.fromLines(['{"format":"paxos-kv/2","applied":1,"keys":0,"sessions":0}']), {
+      instanceOf: SnapshotError,
+      message: /"format" is not "paxos-kv\/4" but "paxos-kv\/2": written by a version before keys had revisions/,
+    });
     view.close();
     t.is(kv.openViews, 0, 'a closed view no longer follows the writes');
     t.throws(() => [...view.lines()], { message: /after close/ });
@@ -485,23 +512,23 @@ test('ranges: by prefix, from and to (to excluded), in code-unit order, with a l
   t.deepEqual(keys({}), ['a', 'ab', 'abc', 'ac', 'b', 'b\u{1F600}', 'z']);
   t.deepEqual(kv.range({ prefix: 'a', limit: 2 }), {
     data: [
-      ['a', 'v-a'],
-      ['ab', 'v-ab'],
+      ['a', 'v-a', 2, 2, 1],
+      ['ab', 'v-ab', 3, 3, 1],
     ],
     count: 4,
     more: true,
   });
-  t.deepEqual(kv.range({ prefix: 'a', keysOnly: true, limit: 1 }).data, [['a', '']]);
+  t.deepEqual(kv.range({ prefix: 'a', keysOnly: true, limit: 1 }).data, [['a', '', 2, 2, 1]]);
   t.deepEqual(kv.range({ from: 'a', to: 'b', countOnly: true }), { data: [], count: 4, more: false });
   // A key that comes or goes is seen by the next range; an overwrite keeps the order.
   kv.apply({ op: 'del', key: 'ab', client: 'c', seq: ++slot }, slot);
   kv.apply({ op: 'put', key: 'aa', value: 'new', client: 'c', seq: ++slot }, slot);
   kv.apply({ op: 'put', key: 'a', value: 'again', client: 'c', seq: ++slot }, slot);
   t.deepEqual(kv.range({ prefix: 'a' }).data, [
-    ['a', 'again'],
-    ['aa', 'new'],
-    ['abc', 'v-abc'],
-    ['ac', 'v-ac'],
+    ['a', 'again', 2, 10, 2],
+    ['aa', 'new', 9, 9, 1],
+    ['abc', 'v-abc', 4, 4, 1],
+    ['ac', 'v-ac', 6, 6, 1],
   ]);
 });
 
@@ -567,7 +594,7 @@ test('txn: the compares choose the list; every op of it runs in one slot; a retr
       { status: 'ok', prev: '100' },
       { status: 'ok', prev: '0' },
       { status: 'ok' },
-      { status: 'ok', value: '10' },
+      { status: 'ok', value: '10', rev: [2, 3, 2] },
     ],
   });
   t.is(kv.read('alice'), '90');
@@ -575,7 +602,7 @@ test('txn: the compares choose the list; every op of it runs in one slot; a retr
   t.deepEqual(kv.apply(txn('d', 2, move), 4), {
     status: 'txn',
     succeeded: false,
-    results: [{ status: 'ok', value: '90' }],
+    results: [{ status: 'ok', value: '90', rev: [1, 3, 2] }],
   });
   t.is(kv.read('bob'), '10');
   // An older seq is stale, never applied; a retry of the last one gets its first answer.
@@ -613,7 +640,11 @@ test('txn: bad transactions are refused where they arrive, with the reason', (t)
     return c.ok ? null : c.why;
   };
   t.is(wire({}), null);
-  t.regex(wire({ if: [['a', '<', 'x']] }) ?? '', /"if"\[0\] must be \[key, "=" or "!=", value or null\]/);
+  t.regex(wire({ if: [['a', '<', 'x']] }) ?? '', /"if"\[0\] must be \[key, "=" or "!=", value or null\] or/);
+  t.regex(wire({ if: [['a', 'mod', '>=', 1]] }) ?? '', /"if"\[0\] must be .* or \[key, "create", "mod" or "version"/);
+  t.regex(wire({ if: [['a', 'mod', '<', -1]] }) ?? '', /a revision compares with a whole number from 0 up/);
+  t.regex(wire({ if: [['a', 'mod', '<', '5']] }) ?? '', /a revision compares with a whole number from 0 up/);
+  t.is(wire({ if: [['a', 'version', '>', 0]] }), null);
   t.regex(wire({ then: [['put', 'a']] }) ?? '', /"then"\[0\] must be \["put", key, value\]/);
   t.regex(wire({ else: [['get', '']] }) ?? '', /"else"\[0\]'s key must be a non-empty string/);
   t.regex(
@@ -657,7 +688,75 @@ test('ranges: the keys kept in order as they come and go match a fresh sort, ove
     }
     if (i % 97 === 0) {
       const want = [...model].sort(([a], [b]) => (a < b ? -1 : 1));
-      t.deepEqual(kv.range({}).data, want, `after write ${i}`);
+      t.deepEqual(
+        kv.range({}).data.map(([k, v]) => [k, v]),
+        want,
+        `after write ${i}`,
+      );
     }
   }
+});
+
+test('revisions: create, mod and version follow each key through puts, deletes and transactions', (t) => {
+  const kv = new KvStore();
+  const entry = (k: string): unknown => {
+    const e = kv.entry(k);
+    return e === undefined ? undefined : [e.value, e.create, e.mod, e.version];
+  };
+  kv.apply(put('c', 1, 'a', 'x'), 3);
+  t.deepEqual(entry('a'), ['x', 3, 3, 1], 'created at slot 3, version 1');
+  kv.apply(put('c', 2, 'a', 'y'), 5);
+  kv.apply(cas('c', 3, 'a', 'y', 'z'), 6);
+  t.deepEqual(entry('a'), ['z', 3, 6, 3], 'each change a version; create stays');
+  kv.apply(cas('c', 4, 'a', 'nope', 'w'), 7);
+  kv.apply(get('c', 5, 'a'), 8);
+  t.deepEqual(entry('a'), ['z', 3, 6, 3], 'a failed cas and a get change nothing');
+  kv.apply(del('c', 6, 'a'), 9);
+  t.is(kv.entry('a'), undefined);
+  kv.apply(put('c', 7, 'a', 'again'), 10);
+  t.deepEqual(entry('a'), ['again', 10, 10, 1], 'a key deleted and put again starts over');
+
+  // Compares on revisions: an absent key's are 0.
+  const ifThen = (seq: number, compares: TxnBody['compares'], slot: number): Result =>
+    kv.apply(txn('c', seq, { compares, success: [{ op: 'put', key: 'a', value: `t${seq}` }], failure: [] }), slot);
+  t.like(ifThen(8, [{ key: 'a', target: 'mod', op: '=', value: 9 }], 11), { succeeded: false });
+  t.like(ifThen(9, [{ key: 'a', target: 'mod', op: '=', value: 10 }], 12), { succeeded: true });
+  t.deepEqual(entry('a'), ['t9', 10, 12, 2]);
+  t.like(ifThen(10, [{ key: 'a', target: 'version', op: '>', value: 2 }], 13), { succeeded: false });
+  t.like(ifThen(11, [{ key: 'a', target: 'version', op: '<', value: 3 }], 14), { succeeded: true });
+  t.like(ifThen(12, [{ key: 'a', target: 'create', op: '!=', value: 10 }], 15), { succeeded: false });
+  t.like(ifThen(13, [{ key: 'gone', target: 'create', op: '=', value: 0 }], 16), { succeeded: true });
+  t.like(ifThen(14, [{ key: 'gone', target: 'version', op: '>', value: 0 }], 17), { succeeded: false });
+
+  // One transaction that puts a key twice: two versions, one revision (the slot).
+  kv.apply(
+    txn('c', 15, {
+      compares: [],
+      success: [
+        { op: 'put', key: 'b', value: '1' },
+        { op: 'put', key: 'b', value: '2' },
+      ],
+      failure: [],
+    }),
+    20,
+  );
+  t.deepEqual(entry('b'), ['2', 20, 20, 2]);
+
+  // Revisions travel with the store: the snapshot, its lines and its pieces.
+  const copy = KvStore.restore(kv.snapshot());
+  t.deepEqual(copy.entry('a'), kv.entry('a'));
+  const view = kv.view();
+  t.deepEqual(KvBuilder.fromLines([...view.lines()].map((l) => l.slice(0, -1))).snapshot(), kv.snapshot());
+  view.close();
+});
+
+test('revisions: a view taken before a write keeps the revisions of then', (t) => {
+  const kv = new KvStore();
+  kv.apply(put('c', 1, 'k', 'old'), 1);
+  const view = kv.view();
+  kv.apply(put('c', 2, 'k', 'new'), 2);
+  const b = new KvBuilder(view.applied);
+  for (const p of view.pieces(1000)) for (const e of p.entries) b.entry(e);
+  t.deepEqual(b.build().entry('k'), { value: 'old', create: 1, mod: 1, version: 1 });
+  view.close();
 });

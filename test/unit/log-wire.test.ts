@@ -41,7 +41,7 @@ const EVERY: ReplicaWire[] = [
     index: 9,
     seq: 0,
     last: true,
-    entries: [['a', 'x']],
+    entries: [['a', 'x', 3, 8, 2]],
     sessions: [['cli-1', 1, 9, { r: 'ok' }]],
   },
   { type: 'forward', from: 3, cmds: [put] },

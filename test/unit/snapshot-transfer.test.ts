@@ -115,7 +115,7 @@ test(
     const chunks = await chunksOf(storeWith(100));
     const r = new SnapshotReceiver({}, silentLogger);
     r.take(chunks[0]!);
-    t.is(r.take({ ...chunks[1]!, entries: [['key-1', 'dup']] }), null);
+    t.is(r.take({ ...chunks[1]!, entries: [['key-1', 'dup', 1, 1, 1]] }), null);
     t.is(r.inProgress, null);
     const down = new FakeLink(3);
     t.regex((await streamSnapshot(down, 2, storeWith(100).view(), () => false, 2000)) ?? '', /link/);

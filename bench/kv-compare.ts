@@ -12,6 +12,14 @@
 // throughput, p50 and p99, and the CPU per 1,000 ops of the servers (all
 // members together) and of the load generator.
 //
+// Then the watch cell: 64 watchers of the whole key prefix (so each put is
+// delivered to every one of them) while 64 clients put. etcd's watchers are
+// its Go client's (main.go -mode watch), ours are bench/kv-watch.ts on the
+// raw wire; each in a process of its own, beside the put load's. It reports
+// puts/s, events delivered per second over all watchers, each event's lag
+// from its put (the values carry the put's wall-clock time), and the CPU per
+// 1,000 events of the servers and of the clients (put load and watchers).
+//
 // etcd and its Go client come from Debian (etcd-server, golang-go,
 // golang-etcd-server-dev); when missing they are installed if this runs as
 // root, and named otherwise. Nothing is downloaded from anywhere else.
@@ -19,10 +27,11 @@
 // `npm run bench:kv -- --soak 300`: ours alone, puts at 64 clients for five
 // minutes, printing each replica's RSS every 10 s (memory must not grow).
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { ConfigError } from '../src/config/errors.js';
 import { integer, integerList, parseFlags, toolSettings } from '../src/config/flags.js';
@@ -33,30 +42,36 @@ const execFileP = promisify(execFile);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const MAIN = path.join(root, 'dist/src/cli/main.js');
 
-const HELP = `Usage: npm run bench:kv -- [--quick] [--seconds S] [--rounds R] [--clients 1,16,64,256] [--no-etcd3]
+const HELP = `Usage: npm run bench:kv -- [--quick] [--seconds S] [--rounds R] [--clients 1,16,64,256] [--watchers W]
+                            [--no-etcd3]
        npm run bench:kv -- --soak S
 
 Runs this project's kv3 against a 3-member etcd (Debian's etcd-server) on this machine,
 with the same closed-loop load: 256-byte values on 1,000 keys, a write-only mix and a
 90%-read mix, state on disk with fsync on. etcd is driven by its own Go client, ours by
 its own; each in a process of its own. Reports throughput, p50, p99, and the CPU per
-1,000 ops of the servers and of the client, for both; ratios ours/etcd.
+1,000 ops of the servers and of the client, for both; ratios ours/etcd. Then the watch
+cell: W watchers of the whole key prefix, spread over the members, while 64 clients put;
+events delivered per second over all watchers, their lag from the put, and the CPU per
+1,000 events.
 
   --quick           shorter: 2 s per cell, 1 round (default off: 8 s, 3 rounds)
   --seconds S       seconds per cell, S >= 1 (default 8, or 2 with --quick)
   --rounds R        rounds alternating the systems, R >= 1 (default 3, or 1 with --quick)
   --clients LIST    client counts, comma-separated, each >= 1 (default 1,16,64,256)
+  --watchers W      watchers in the watch cell, W >= 0; 0 leaves the cell out (default 64)
   --no-etcd3        leave out the second reference (etcd driven by the npm package etcd3)
   --soak S          instead: ours alone, puts at 64 clients for S seconds, a multiple
                     of 10, printing each replica's RSS every 10 s (default: no soak)
   --help            print this and exit`;
 
-const { SECONDS, ROUNDS, CLIENTS, ETCD3, SOAK } = toolSettings('bench:kv', HELP, (argv) => {
+const { SECONDS, ROUNDS, CLIENTS, WATCHERS, ETCD3, SOAK } = toolSettings('bench:kv', HELP, (argv) => {
   const { values } = parseFlags(argv, {
     quick: { type: 'boolean' },
     seconds: { type: 'string' },
     rounds: { type: 'string' },
     clients: { type: 'string' },
+    watchers: { type: 'string' },
     soak: { type: 'string' },
     'no-etcd3': { type: 'boolean' },
   });
@@ -69,12 +84,17 @@ const { SECONDS, ROUNDS, CLIENTS, ETCD3, SOAK } = toolSettings('bench:kv', HELP,
     SECONDS: values.seconds === undefined ? (quick ? 2 : 8) : integer('--seconds', values.seconds, 1),
     ROUNDS: values.rounds === undefined ? (quick ? 1 : 3) : integer('--rounds', values.rounds, 1),
     CLIENTS: integerList('--clients', values.clients ?? '1,16,64,256', 1),
+    WATCHERS: values.watchers === undefined ? 64 : integer('--watchers', values.watchers, 0),
     ETCD3: values['no-etcd3'] !== true,
     SOAK: soak,
   };
 });
 const VALUE_SIZE = 256;
 const KEYS = 1000;
+/** Every key the loads write starts with it (key0 .. key999): the watch cell's watchers watch it. */
+const KEY_PREFIX = 'key';
+/** The watch cell's put load. */
+const WATCH_PUTTERS = 64;
 
 /**
  * Connections per client count: as the issue's etcd figures were taken.
@@ -90,6 +110,8 @@ interface System {
   readonly pids: () => number[];
   /** The load generator: a command that prints one Outcome line. */
   readonly loader: (a: LoadArgs) => [string, string[]];
+  /** The watchers, given how many: a command that prints a ready line, then one WatchOutcome line (kv-watch.ts). */
+  readonly watcher?: (watchers: number) => [string, string[]];
 }
 
 interface LoadArgs {
@@ -97,6 +119,8 @@ interface LoadArgs {
   readonly readShare: number;
   readonly seconds: number;
   readonly seed: number;
+  /** Values start with the put's wall-clock time, for the watch cell's lag. */
+  readonly stamp?: boolean;
 }
 
 const nodeLoader =
@@ -108,6 +132,18 @@ const nodeLoader =
       ...['--system', system, '--endpoints', endpoints.join(','), '--clients', String(a.clients)],
       ...['--conns', String(connectionsFor(a.clients)), '--seconds', String(a.seconds), '--read', String(a.readShare)],
       ...['--keys', String(KEYS), '--value-size', String(VALUE_SIZE), '--seed', String(a.seed)],
+      ...(a.stamp === true ? ['--stamp'] : []),
+    ],
+  ];
+
+const nodeWatcher =
+  (endpoints: readonly string[]) =>
+  (watchers: number): [string, string[]] => [
+    process.execPath,
+    [
+      path.join(root, 'dist/bench/kv-watch.js'),
+      ...['--endpoints', endpoints.join(','), '--watchers', String(watchers)],
+      ...['--conns', String(connectionsFor(watchers)), '--prefix', KEY_PREFIX],
     ],
   ];
 
@@ -119,6 +155,17 @@ const goLoader =
       ...['-endpoints', endpoints.map((e) => `http://${e}`).join(','), '-clients', String(a.clients)],
       ...['-conns', String(connectionsFor(a.clients)), '-seconds', String(a.seconds), '-read', String(a.readShare)],
       ...['-keys', String(KEYS), '-value-size', String(VALUE_SIZE), '-seed', String(a.seed)],
+      ...(a.stamp === true ? ['-stamp'] : []),
+    ],
+  ];
+
+const goWatcher =
+  (bin: string, endpoints: readonly string[]) =>
+  (watchers: number): [string, string[]] => [
+    bin,
+    [
+      ...['-mode', 'watch', '-endpoints', endpoints.map((e) => `http://${e}`).join(',')],
+      ...['-watchers', String(watchers), '-conns', String(connectionsFor(watchers)), '-prefix', KEY_PREFIX],
     ],
   ];
 
@@ -169,14 +216,19 @@ function peakRssMiB(pids: readonly number[]): number {
   return peak;
 }
 
-async function load(sys: System, a: LoadArgs): Promise<Cell> {
+/** Runs the load generator to its end: its outcome. */
+async function runLoader(sys: System, a: LoadArgs): Promise<Outcome> {
   const [cmd, args] = sys.loader(a);
-  const cpu0 = cpuSeconds(sys.pids());
   const { stdout } = await execFileP(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 20 }).catch((err: unknown) => {
     throw new Error(`${sys.name}'s load generator failed: ${String(err)}`);
   });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Outcome;
+}
+
+async function load(sys: System, a: LoadArgs): Promise<Cell> {
+  const cpu0 = cpuSeconds(sys.pids());
+  const o = await runLoader(sys, a);
   const cpu = cpuSeconds(sys.pids()) - cpu0;
-  const o = JSON.parse(stdout.trim().split('\n').at(-1)!) as Outcome;
   return {
     perSecond: o.ops / o.secs,
     p50: o.p50,
@@ -186,7 +238,95 @@ async function load(sys: System, a: LoadArgs): Promise<Cell> {
   };
 }
 
-const median = (xs: readonly Cell[]): Cell =>
+// ---- watch -----------------------------------------------------------------
+
+/** What the watchers print at the end (kv-watch.ts, main.go -mode watch): lag in ms, cpu in their own seconds. */
+interface WatchOutcome {
+  /** Events received, over all watchers. */
+  readonly events: number;
+  /** The fewest and the most one watcher received. */
+  readonly min: number;
+  readonly max: number;
+  /** Events whose revision went back at their watcher: repeats. */
+  readonly back: number;
+  /** From the first event received to the last. */
+  readonly secs: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** Lag samples: events whose value carried a stamp (all of them, when all is well). */
+  readonly lagged: number;
+  /** Watchers that ended early (canceled, cut off). */
+  readonly cut: number;
+  readonly cpu: number;
+}
+
+interface WatchCell {
+  readonly putsPerSecond: number;
+  /** Events delivered per second, over all watchers, at most one per put per watcher. */
+  readonly perSecond: number;
+  /** From a put being sent to its event's arrival at a watcher. */
+  readonly lagP50: number;
+  readonly lagP99: number;
+  /** Seconds of CPU per 1,000 events: the servers, and the clients (the put load and the watchers together). */
+  readonly serverCpuPer1k: number;
+  readonly clientCpuPer1k: number;
+}
+
+/**
+ * One round of the watch cell: the watchers start and say they are watching;
+ * then WATCH_PUTTERS clients put stamped values for `seconds`; then the
+ * watchers are told how many puts were done (each watcher is due one event
+ * per put) and wait for those events (at most 5 s without one).
+ */
+async function watchLoad(sys: System, watchers: number, seconds: number, seed: number): Promise<WatchCell> {
+  const [cmd, args] = sys.watcher!(watchers);
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.on('error', () => undefined); // it exited: its stderr and exit status say why
+  const lines = createInterface({ input: child.stdout });
+  const it = lines[Symbol.asyncIterator]();
+  const exit = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const failed = (what: string): Error =>
+    new Error(`${sys.name}'s watchers ${what}${stderr === '' ? '' : `: ${stderr.trim().slice(0, 2000)}`}`);
+  const next = async (): Promise<string> => {
+    const r = await it.next();
+    if (r.done === true) throw failed(`exited (${String(await exit)}) before saying so`);
+    return r.value as string;
+  };
+  try {
+    if ((JSON.parse(await next()) as { ready?: boolean }).ready !== true) throw failed('did not say ready');
+    const cpu0 = cpuSeconds(sys.pids());
+    const put = await runLoader(sys, { clients: WATCH_PUTTERS, readShare: 0, seconds, seed, stamp: true });
+    child.stdin.end(`stop ${put.ops}\n`);
+    const w = JSON.parse(await next()) as WatchOutcome;
+    const cpu = cpuSeconds(sys.pids()) - cpu0;
+    if ((await exit) !== 0) throw failed(`exited ${String(await exit)}`);
+    // Each put is one event at each watcher: no more can count.
+    const due = put.ops * watchers;
+    const events = Math.min(w.events, due);
+    const warn = (why: string): void => console.log(`  WARNING: ${sys.name} watch cell: ${why}`);
+    if (w.cut > 0) warn(`${w.cut} of ${watchers} watchers ended early`);
+    if (w.min < put.ops) warn(`a watcher fell behind: the fewest events one got is ${w.min} of the ${put.ops} puts`);
+    if (w.max > put.ops) warn(`a watcher got ${w.max} events for ${put.ops} puts (counted: at most one per put)`);
+    if (w.back > 0) warn(`${w.back} events came again (their revision went back at their watcher)`);
+    if (w.lagged !== w.events) warn(`${w.events - w.lagged} events carried no stamp (their lag is not counted)`);
+    if (stderr !== '') warn(stderr.trim().slice(0, 500));
+    return {
+      putsPerSecond: put.ops / put.secs,
+      perSecond: w.secs > 0 ? events / w.secs : 0,
+      lagP50: w.p50,
+      lagP99: w.p99,
+      serverCpuPer1k: (cpu / events) * 1000,
+      clientCpuPer1k: ((put.cpu + w.cpu) / events) * 1000,
+    };
+  } finally {
+    lines.close();
+    child.kill('SIGKILL');
+  }
+}
+
+const median = <C extends { readonly perSecond: number }>(xs: readonly C[]): C =>
   [...xs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(xs.length / 2)]!;
 const f = (x: number, d = 0): string => x.toFixed(d);
 const ratio = (x: number): string => `${x.toFixed(2)}x`;
@@ -210,12 +350,18 @@ async function main(): Promise<void> {
     name: 'paxos kv3',
     pids: cluster.pids,
     loader: nodeLoader('paxos', oursFollowersFirst(cluster)),
+    watcher: nodeWatcher(oursFollowersFirst(cluster)),
   };
   const etcdCluster = await startEtcd(path.join(base, 'etcd'), goBin).catch(async (err: unknown) => {
     await cluster.stop();
     throw err;
   });
-  const etcd: System = { name: 'etcd', pids: etcdCluster.pids, loader: goLoader(goBin, etcdCluster.endpoints) };
+  const etcd: System = {
+    name: 'etcd',
+    pids: etcdCluster.pids,
+    loader: goLoader(goBin, etcdCluster.endpoints),
+    watcher: goWatcher(goBin, etcdCluster.endpoints),
+  };
   const etcd3: System = {
     name: 'etcd/etcd3',
     pids: etcdCluster.pids,
@@ -260,9 +406,13 @@ async function main(): Promise<void> {
         summary.push(line);
       }
     }
-    console.log(
-      `peak RSS per replica: paxos kv3 ${f(peakRssMiB(ours.pids()), 1)} MiB, etcd ${f(peakRssMiB(etcd.pids()), 1)} MiB`,
-    );
+    const peakRss = (): string =>
+      `paxos kv3 ${f(peakRssMiB(ours.pids()), 1)} MiB, etcd ${f(peakRssMiB(etcd.pids()), 1)} MiB`;
+    console.log(`peak RSS per replica: ${peakRss()}`);
+    if (WATCHERS > 0) {
+      summary.push(await watchCell([ours, etcd], WATCHERS));
+      console.log(`peak RSS per replica, the watch cell included: ${peakRss()}`);
+    }
     console.log(
       'summary (ratios are ours/etcd: throughput above 1 is ours faster; p50, p99 and CPU below 1 are ours lower):',
     );
@@ -272,6 +422,40 @@ async function main(): Promise<void> {
     await etcdCluster.stop();
     rmSync(base, { recursive: true, force: true });
   }
+}
+
+/** The watch cell, over the rounds: its table, and its summary line. */
+async function watchCell(systems: readonly [System, System], watchers: number): Promise<string> {
+  const [ours, etcd] = systems;
+  console.log(
+    `watch: ${watchers} watchers of the prefix '${KEY_PREFIX}' (every key; ${connectionsFor(watchers)} ` +
+      `connections) while ${WATCH_PUTTERS} clients put; events/s over all watchers; lag from put to event`,
+  );
+  console.log(
+    'cell      system        puts/s   events/s  lag p50 ms  lag p99 ms   server cpu s/1k ev   client cpu s/1k ev',
+  );
+  const cells = new Map<string, WatchCell[]>(systems.map((s) => [s.name, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = systems.map((_, i) => systems[(i + r) % systems.length]!);
+    for (const sys of order) cells.get(sys.name)!.push(await watchLoad(sys, watchers, SECONDS, r * 7919 + 1));
+  }
+  const med = new Map(systems.map((s) => [s.name, median(cells.get(s.name)!)]));
+  for (const [name, c] of med) {
+    console.log(
+      `${`watch@${watchers}`.padEnd(9)} ${name.padEnd(11)} ${f(c.putsPerSecond).padStart(8)} ` +
+        `${f(c.perSecond).padStart(10)} ${f(c.lagP50, 2).padStart(11)} ${f(c.lagP99, 2).padStart(11)} ` +
+        `${f(c.serverCpuPer1k, 4).padStart(20)} ${f(c.clientCpuPer1k, 4).padStart(20)}`,
+    );
+  }
+  const o = med.get(ours.name)!;
+  const e = med.get(etcd.name)!;
+  const line =
+    `watch@${watchers}: ${ratio(o.perSecond / e.perSecond)} etcd (Go client) events/s ` +
+    `(${f(o.perSecond)} vs ${f(e.perSecond)}), puts/s ${ratio(o.putsPerSecond / e.putsPerSecond)}, ` +
+    `lag p50 ${ratio(o.lagP50 / e.lagP50)}, p99 ${ratio(o.lagP99 / e.lagP99)}, server CPU/1k events ` +
+    `${ratio(o.serverCpuPer1k / e.serverCpuPer1k)}, client CPU/1k events ${ratio(o.clientCpuPer1k / e.clientCpuPer1k)}`;
+  console.log(`  ${line}`);
+  return line;
 }
 
 /** kv3's client endpoints, followers first, the leader last, as etcd's are. */

@@ -5,7 +5,11 @@
 // the npm package `etcd3` (`--system etcd3`, the second reference).
 //
 //   node dist/bench/kv-load.js --system paxos|etcd3 --endpoints A,B,C --clients C --conns M
-//        --seconds S --read R [--keys K] [--value-size V] [--seed N]
+//        --seconds S --read R [--keys K] [--value-size V] [--seed N] [--stamp]
+//
+// --stamp: each value starts with the wall-clock time of its put, "<unix ms> ",
+// padded with 'v' to V bytes (as main.go's -stamp): the watch cell's watchers
+// (bench/kv-watch.ts) read it back to measure each event's delivery lag.
 //
 // Prints one JSON line: {"ops","secs","p50","p99","cpu"} (ms; cpu: this process's seconds).
 
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '1000' },
     'value-size': { type: 'string', default: '256' },
     seed: { type: 'string', default: '1' },
+    stamp: { type: 'boolean', default: false },
   },
 });
 const eps = (values.endpoints ?? '').split(',').filter((e) => e !== '');
@@ -38,7 +43,16 @@ const conns = Number(values.conns);
 const seconds = Number(values.seconds);
 const readShare = Number(values.read);
 const keys = Number(values.keys);
-const value = 'v'.repeat(Number(values['value-size']));
+const valueSize = Number(values['value-size']);
+const value = 'v'.repeat(valueSize);
+/** A value that starts with the time now (--stamp), or the plain one. */
+const valueNow =
+  values.stamp === true
+    ? (): string => {
+        const s = `${(performance.timeOrigin + performance.now()).toFixed(3)} `;
+        return s + value.slice(0, Math.max(0, valueSize - s.length));
+      }
+    : (): string => value;
 if (eps.length === 0 || !(clients >= 1) || !(conns >= 1) || !(seconds > 0)) {
   process.stderr.write('kv-load: need --endpoints, --clients >= 1, --conns >= 1, --seconds > 0\n');
   process.exit(2);
@@ -59,7 +73,7 @@ async function openPaxos(): Promise<Conn> {
     if (r.status !== 'done') throw new Error(`kv3 answered ${r.status}`);
   };
   return {
-    put: (c, k) => op(c, { o: 'put', k, v: value }),
+    put: (c, k) => op(c, { o: 'put', k, v: valueNow() }),
     get: (c, k) => op(c, { o: 'get', k }),
     close: () => muxes.forEach((m) => m.close()),
   };
@@ -68,7 +82,7 @@ async function openPaxos(): Promise<Conn> {
 function openEtcd3(): Conn {
   const cs = Array.from({ length: conns }, (_, i) => new Etcd3({ hosts: [`http://${eps[i % eps.length]!}`] }));
   return {
-    put: async (c, k) => void (await cs[c % conns]!.put(k).value(value)),
+    put: async (c, k) => void (await cs[c % conns]!.put(k).value(valueNow())),
     get: async (c, k) => void (await cs[c % conns]!.get(k).string()),
     close: () => cs.forEach((x) => x.close()),
   };

@@ -182,74 +182,78 @@ test("transactions on kv3: the library's builder and paxos txn, then or else, al
   t.regex(usage.err, /standard input line 1: a compare is KEY = VALUE, KEY != VALUE, KEY absent, KEY present or/);
 });
 
-test('revisions on kv3: create, mod and version through the library and the CLI; cas on them; the same on every replica, across a restart from a snapshot', async (t) => {
-  const live = await new LiveCluster(KV3).init();
-  t.teardown(() => live.close());
-  // Snapshots every 5 slots, so a restarted replica loads its keys' revisions from one.
-  const procs = new Map<string, Proc>(HOSTS.map((h) => [h, live.start(h, ['--snapshot-every', '5'])]));
-  const kv = await connect({ endpoints: endpointsOf(live), timeoutMs: 60_000 });
-  t.teardown(() => kv.close());
-  const p1 = await kv.put('cfg', 'v1');
-  const p2 = await kv.put('cfg', 'v2');
-  t.deepEqual(await kv.getEntry('cfg'), {
-    key: 'cfg',
-    value: 'v2',
-    createRevision: p1.slot,
-    modRevision: p2.slot,
-    version: 2,
-  });
-  t.is(await kv.getEntry('nothing'), null);
-  // cas on the mod revision: a stale one changes nothing; the current one swaps.
-  t.deepEqual(await kv.cas('cfg', { modRevision: p1.slot }, 'lost'), { swapped: false, current: 'v2' });
-  const won = await kv.cas('cfg', { modRevision: p2.slot }, 'v3');
-  t.true(won.swapped);
-  t.like(await kv.cas('new', { version: 0 }, 'made'), { swapped: true }, 'version 0: only if absent');
-  t.like(await kv.cas('new', { version: 0 }, 'again'), { swapped: false, current: 'made' });
-  const r = await kv.range({ prefix: 'cfg' });
-  t.like(r.entries[0], { key: 'cfg', value: 'v3', createRevision: p1.slot, version: 3 });
+test(
+  'revisions on kv3: create, mod and version through the library and the CLI; cas on them; the same on ' +
+    'every replica, across a restart from a snapshot',
+  async (t) => {
+    const live = await new LiveCluster(KV3).init();
+    t.teardown(() => live.close());
+    // Snapshots every 5 slots, so a restarted replica loads its keys' revisions from one.
+    const procs = new Map<string, Proc>(HOSTS.map((h) => [h, live.start(h, ['--snapshot-every', '5'])]));
+    const kv = await connect({ endpoints: endpointsOf(live), timeoutMs: 60_000 });
+    t.teardown(() => kv.close());
+    const p1 = await kv.put('cfg', 'v1');
+    const p2 = await kv.put('cfg', 'v2');
+    t.deepEqual(await kv.getEntry('cfg'), {
+      key: 'cfg',
+      value: 'v2',
+      createRevision: p1.slot,
+      modRevision: p2.slot,
+      version: 2,
+    });
+    t.is(await kv.getEntry('nothing'), null);
+    // cas on the mod revision: a stale one changes nothing; the current one swaps.
+    t.deepEqual(await kv.cas('cfg', { modRevision: p1.slot }, 'lost'), { swapped: false, current: 'v2' });
+    const won = await kv.cas('cfg', { modRevision: p2.slot }, 'v3');
+    t.true(won.swapped);
+    t.like(await kv.cas('new', { version: 0 }, 'made'), { swapped: true }, 'version 0: only if absent');
+    t.like(await kv.cas('new', { version: 0 }, 'again'), { swapped: false, current: 'made' });
+    const r = await kv.range({ prefix: 'cfg' });
+    t.like(r.entries[0], { key: 'cfg', value: 'v3', createRevision: p1.slot, version: 3 });
 
-  // The CLI: get --json shows them; cas --mod-revision; a txn compare on one.
-  const env = { PAXOS_ENDPOINTS: endpointsOf(live) };
-  const g = await run(process.execPath, [MAIN, 'get', 'cfg', '--json'], { env });
-  const got = JSON.parse(g.out) as { modRevision: number; createRevision: number; version: number };
-  t.like(got, { value: 'v3', createRevision: p1.slot, version: 3 });
-  const stale = await run(process.execPath, [MAIN, 'cas', 'cfg', '--mod-revision', String(p2.slot), 'x'], { env });
-  t.is(stale.code, 1, stale.out + stale.err);
-  t.regex(stale.out, new RegExp(`"cfg" is not at mod revision ${p2.slot} \\(its value is "v3"`));
-  const ok = await run(process.execPath, [MAIN, 'cas', 'cfg', '--mod-revision', String(got.modRevision), 'v4'], {
-    env,
-  });
-  t.is(ok.code, 0, ok.out + ok.err);
-  t.regex(ok.out, new RegExp(`ok: "cfg" = "v4" \\(it was mod revision ${got.modRevision}; slot \\d+`));
-  const both = await run(process.execPath, [MAIN, 'cas', 'cfg', '--absent', '--version', '1', 'x'], { env });
-  t.is(both.code, 2);
-  t.regex(both.err, /cas takes one of --absent, --mod-revision and --version/);
-  const txn = await run(process.execPath, [MAIN, 'txn'], { env, input: 'cfg version = 4\n\nput cfg v5\n' });
-  t.is(txn.code, 0, txn.err);
-  t.regex(txn.out, /^then: every compare held/);
+    // The CLI: get --json shows them; cas --mod-revision; a txn compare on one.
+    const env = { PAXOS_ENDPOINTS: endpointsOf(live) };
+    const g = await run(process.execPath, [MAIN, 'get', 'cfg', '--json'], { env });
+    const got = JSON.parse(g.out) as { modRevision: number; createRevision: number; version: number };
+    t.like(got, { value: 'v3', createRevision: p1.slot, version: 3 });
+    const stale = await run(process.execPath, [MAIN, 'cas', 'cfg', '--mod-revision', String(p2.slot), 'x'], { env });
+    t.is(stale.code, 1, stale.out + stale.err);
+    t.regex(stale.out, new RegExp(`"cfg" is not at mod revision ${p2.slot} \\(its value is "v3"`));
+    const ok = await run(process.execPath, [MAIN, 'cas', 'cfg', '--mod-revision', String(got.modRevision), 'v4'], {
+      env,
+    });
+    t.is(ok.code, 0, ok.out + ok.err);
+    t.regex(ok.out, new RegExp(`ok: "cfg" = "v4" \\(it was mod revision ${got.modRevision}; slot \\d+`));
+    const both = await run(process.execPath, [MAIN, 'cas', 'cfg', '--absent', '--version', '1', 'x'], { env });
+    t.is(both.code, 2);
+    t.regex(both.err, /cas takes one of --absent, --mod-revision and --version/);
+    const txn = await run(process.execPath, [MAIN, 'txn'], { env, input: 'cfg version = 4\n\nput cfg v5\n' });
+    t.is(txn.code, 0, txn.err);
+    t.regex(txn.out, /^then: every compare held/);
 
-  // Enough writes for snapshots; then a follower restarts from its own, and every store agrees, revisions and all.
-  for (let i = 0; i < 20; i++) await kv.put(`k${i % 4}`, `v${i}`);
-  const leader = await leaderOf(live);
-  const follower = HOSTS.find((h) => h !== leader)!;
-  await procs.get(follower)!.kill9();
-  procs.set(follower, live.start(follower, ['--snapshot-every', '5']));
-  const last = await kv.put('last', 'x');
-  const dumps = await Promise.all(
-    HOSTS.map(async (h) => {
-      for (let i = 0; i < 600; i++) {
-        const d = await kvAsk(live.endpoint(h), { type: 'dump' }, 2000);
-        if (d?.status === 'dump' && d.applied >= last.slot) return [...d.data].sort(([a], [b]) => (a < b ? -1 : 1));
-        await delay(100);
-      }
-      throw new Error(`${h} did not reach slot ${last.slot}`);
-    }),
-  );
-  t.deepEqual(dumps[1], dumps[0]);
-  t.deepEqual(dumps[2], dumps[0]);
-  const cfg = dumps[0]!.find(([k]) => k === 'cfg')!;
-  t.deepEqual([cfg[1], cfg[2], cfg[4]], ['v5', p1.slot, 5], 'value, create revision and version');
-});
+    // Enough writes for snapshots; then a follower restarts from its own, and every store agrees, revisions and all.
+    for (let i = 0; i < 20; i++) await kv.put(`k${i % 4}`, `v${i}`);
+    const leader = await leaderOf(live);
+    const follower = HOSTS.find((h) => h !== leader)!;
+    await procs.get(follower)!.kill9();
+    procs.set(follower, live.start(follower, ['--snapshot-every', '5']));
+    const last = await kv.put('last', 'x');
+    const dumps = await Promise.all(
+      HOSTS.map(async (h) => {
+        for (let i = 0; i < 600; i++) {
+          const d = await kvAsk(live.endpoint(h), { type: 'dump' }, 2000);
+          if (d?.status === 'dump' && d.applied >= last.slot) return [...d.data].sort(([a], [b]) => (a < b ? -1 : 1));
+          await delay(100);
+        }
+        throw new Error(`${h} did not reach slot ${last.slot}`);
+      }),
+    );
+    t.deepEqual(dumps[1], dumps[0]);
+    t.deepEqual(dumps[2], dumps[0]);
+    const cfg = dumps[0]!.find(([k]) => k === 'cfg')!;
+    t.deepEqual([cfg[1], cfg[2], cfg[4]], ['v5', p1.slot, 5], 'value, create revision and version');
+  },
+);
 
 test('a cluster with a shared secret: the library proves it; without it, a definite refusal naming it', async (t) => {
   const live = await new LiveCluster(KV3).init();

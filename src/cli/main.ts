@@ -18,6 +18,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'lincheck') return (await import('./lincheck-command.js')).lincheckCommand(argv.slice(1));
   if (argv[0] === 'viz') return (await import('./viz-command.js')).vizCommand(argv.slice(1));
   if (argv[0] === 'txn') return (await import('./txn-command.js')).txnCommand(argv.slice(1));
+  if (argv[0] === 'snapshot') return (await import('./snapshot-command.js')).snapshotCommand(argv.slice(1));
   if (argv[0] === 'watch') return (await import('./watch-command.js')).watchCommand(argv.slice(1));
   if (argv[0] === 'put' || argv[0] === 'del' || argv[0] === 'cas' || argv[0] === 'dump')
     return (await import('./kv-command.js')).kvCommand(argv[0], argv.slice(1));

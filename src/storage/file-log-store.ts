@@ -22,7 +22,7 @@
 // stands for the votes its log forgot when it was taken. A directory of
 // another cluster or member is refused.
 
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { encodeRecord } from '../log/encode.js';
 import { replay, type LogRecord } from '../log/types.js';
@@ -101,6 +101,27 @@ export class FileLogStore implements LogStore {
     this.replicaFile = replicaFile ?? path.join(dir, 'store.jsonl');
     this.identityFile = path.join(dir, 'identity.json');
     this.lock = new DirLock(dir);
+  }
+
+  /**
+   * Make `dir`, new or empty, the data directory of a replica whose store
+   * is `view`'s (a restored backup): its snapshot alone, no log and no
+   * identity, so the replica recovers like any new one before it votes
+   * (docs/recovery.md). Throws StateError if `dir` is not empty.
+   */
+  static async seed(dir: string, view: KvView): Promise<void> {
+    let names: string[] = [];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (names.length > 0)
+      throw new StateError(
+        `${dir} is not empty (it holds ${names.slice(0, 3).join(', ')}); a restore makes a new data directory: ` +
+          `give an empty one`,
+      );
+    await saveSnapshot(path.join(dir, 'snapshots'), view.applied, view.lines());
   }
 
   async open(identity: Identity): Promise<Opened> {

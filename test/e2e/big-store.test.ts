@@ -123,7 +123,7 @@ test(
       for (const [h, p] of procs) t.log(`${h}:\n${p.stderr.slice(-40).join('\n')}`);
       throw err;
     });
-    t.deepEqual(last.result, { r: 'ok', v: valueOf(KEYS - 1) });
+    t.like(last.result, { r: 'ok', v: valueOf(KEYS - 1) });
     t.log(`peer3 caught up in ${Date.now() - t1} ms`);
     t.true(
       procs.get('peer3')!.stderr.some((l) => /installed a snapshot at slot \d+/.test(l)),

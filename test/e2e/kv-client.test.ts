@@ -155,10 +155,17 @@ test('cas: a mismatch is exit 1 and shows the current value; --absent sends e:nu
 
 test('get: a value is printed alone (exit 0); an absent key is exit 3 with nothing on stdout', async (t) => {
   const value = 'two\nlines 🙂';
-  const { flags } = await setup(t, [done({ r: 'ok', v: value })]);
+  const { flags } = await setup(t, [done({ r: 'ok', v: value, rev: [3, 9, 2] })]);
   const found = await cli(['get', 'k', ...flags]);
   t.is(found.code, 0, found.err);
   t.is(found.out, `${value}\n`);
+  const foundJson = await cli(['get', 'k', '--json', ...flags]);
+  t.like(JSON.parse(foundJson.out) as Json, { value, createRevision: 3, modRevision: 9, version: 2 });
+  // A value without its revisions is not a result this client can read: an unknown outcome, not a guess.
+  const { flags: flags3 } = await setup(t, [done({ r: 'ok', v: value })]);
+  const old = await cli(['get', 'k', '--timeout', '1', '--verbose', ...flags3]);
+  t.is(old.code, 4);
+  t.regex(old.err, /it answered with a result we cannot read \("ok" result must be .*"rev":\[create,mod,version\]/);
 
   const { flags: flags2 } = await setup(t, [done({ r: 'ok', v: null })]);
   const absent = await cli(['get', 'k', ...flags2]);
@@ -296,9 +303,9 @@ test('stale and expired results are definite failures (exit 1)', async (t) => {
 
 test("dump prints HOST's store sorted, one escaped key<TAB>value a line, and the applied slot on stderr", async (t) => {
   const data = [
-    ['b', 'x\ty'],
-    ['a', '1'],
-    ['c\nd', ''],
+    ['b', 'x\ty', 3, 9, 2],
+    ['a', '1', 1, 1, 1],
+    ['c\nd', '', 5, 12, 3],
   ];
   const { flags, fakes } = await setup(t, [silent, () => ({ status: 'dump', applied: 12, data, leader: 'peer1' })]);
   const r = await cli(['dump', '--from', 'peer2', ...flags]);

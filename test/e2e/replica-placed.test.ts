@@ -313,7 +313,7 @@ const placedMacro = test.macro(async (t, clientGone: boolean) => {
   if (after?.status === 'dump')
     t.deepEqual(
       { applied: after.applied, data: after.data, leader: after.leader },
-      { applied: 1, data: [['lock', 'mine']], leader: 'peer3' },
+      { applied: 1, data: [['lock', 'mine', 1, 1, 1]], leader: 'peer3' },
     );
 });
 
@@ -392,7 +392,7 @@ test(
     t.deepEqual(result(retried()), result(r1), 'the retry gets the first result');
     const after = await kvAsk(live.endpoint('peer2'), { type: 'dump' }, 3000);
     if (after?.status === 'dump')
-      t.deepEqual({ applied: after.applied, data: after.data }, { applied: 2, data: [['lock', 'mine']] });
+      t.deepEqual({ applied: after.applied, data: after.data }, { applied: 2, data: [['lock', 'mine', 1, 1, 1]] });
     else t.fail(`no dump: ${JSON.stringify(after)}`);
   },
 );

@@ -48,7 +48,7 @@ test(
     const put = await must(live, 'peer1', cmd('put', 'greeting', 'hello'));
     t.deepEqual(put.result, { r: 'ok' });
     const got = await must(live, 'peer3', cmd('get', 'greeting'));
-    t.deepEqual(got.result, { r: 'ok', v: 'hello' });
+    t.deepEqual(got.result, { r: 'ok', v: 'hello', rev: [put.slot, put.slot, 1] });
     t.true(got.slot > put.slot, 'the read went through the log, after the write');
 
     const leader = await leaderOf(live, ['peer1', 'peer2', 'peer3']);
@@ -62,7 +62,7 @@ test(
 
     procs.set(leader, live.start(leader));
     const r = await must(live, leader, cmd('get', 'greeting'));
-    t.deepEqual(r.result, { r: 'ok', v: 'world' });
+    t.deepEqual(r.result, { r: 'ok', v: 'world', rev: [put.slot, second.slot, 2] });
     // Clean shutdown brings every replica file up to date; they must match.
     for (const [, p] of procs) if (p.exit === null) await p.signal('SIGTERM');
     const file = (h: string): string => readFileSync(path.join(live.dataDir(h), 'store.jsonl'), 'utf8');
@@ -85,7 +85,8 @@ test('kv3: a replica that was down while the others compacted their logs catches
   for (let i = 1; i <= 60; i++) await must(live, i % 2 === 0 ? 'peer1' : 'peer2', cmd('put', `k${i % 5}`, `v${i}`));
   procs.set('peer3', live.start('peer3', flags));
   const r = await must(live, 'peer3', cmd('get', 'k0'));
-  t.deepEqual(r.result, { r: 'ok', v: 'v60' });
+  t.like(r.result, { r: 'ok', v: 'v60' });
+  t.is((r.result['rev'] as number[])[2], 13, 'the version counts the 13 puts of k0, across the snapshot');
   t.true(
     procs.get('peer3')!.stderr.some((l) => /installed a snapshot at slot \d+/.test(l)),
     ['peer1', 'peer2', 'peer3'].map((h) => procs.get(h)!.stderr.join('\n')).join('\n'),

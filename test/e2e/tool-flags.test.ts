@@ -77,6 +77,7 @@ const TOOLS: readonly Tool[] = [
       [['--seconds', 'abc'], '--seconds'],
       [['--clients', '1,x'], '--clients'],
       [['--soak', '15'], '--soak'],
+      [['--watchers', 'x'], '--watchers'],
     ],
   },
   {

@@ -408,7 +408,12 @@ export class ReplicaNode {
     const results = this.store.applyBatch(cmds, c.slot);
     this.watches.flush();
     cmds.forEach((cmd, i) => {
-      if (cmd.o !== 'noop') this.waiters.answer(cmd, { status: 'done', slot: c.slot, result: results[i]! });
+      if (cmd.o === 'noop') return;
+      // A retry is answered from its session, with the slot that applied it
+      // then: the revision its changes carry (found by the nemesis's watchers).
+      const s = this.store.session(cmd.c);
+      const slot = s !== undefined && s.seq === cmd.s ? s.index : c.slot;
+      this.waiters.answer(cmd, { status: 'done', slot, result: results[i]! });
     });
   }
 

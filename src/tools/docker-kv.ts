@@ -2,6 +2,8 @@
 // (scenario `kv3`): testcases/kv3 under docker compose;
 //   - `docker compose exec` a client that puts, then gets through another replica;
 //   - a transaction (`paxos txn`, on standard input) and a range (`get --prefix`);
+//   - a watch replaying the transaction from its revision, and `get --json`'s revisions;
+//   - `paxos snapshot save`, `status` and `restore` inside a container;
 //   - `docker kill` the leader;
 //   - put again through another replica;
 //   - `docker start` the dead one: it must catch up (a get through it, which
@@ -87,6 +89,26 @@ export async function kvScenario(root: string): Promise<FaultResult> {
     if (range.out !== 'user/a\t1\nuser/b\t2')
       problems.push(`get --prefix user/ through peer1 printed ${JSON.stringify(range.out)}`);
     else notes.push('a txn and a range through the containers');
+    // The txn's slot is the revision of its changes: a watch from it replays them, and get --json shows it.
+    const slot = /\(slot (\d+)\)/.exec(txn.out)?.[1];
+    const watch = await exec(base, 'peer2', ['watch', '--prefix', 'user/', '--rev', slot ?? '1', '--count', '2']);
+    if (watch.out !== `${slot}\tput\tuser/a\t1\n${slot}\tput\tuser/b\t2`)
+      problems.push(`watch --prefix user/ --rev ${slot} through peer2 printed ${JSON.stringify(watch.out)}`);
+    const rev = await exec(base, 'peer3', ['get', 'user/b', '--json']);
+    if (!rev.out.includes(`"modRevision":${slot},`))
+      problems.push(`get user/b --json through peer3 printed ${rev.out}, without modRevision ${slot}`);
+    else notes.push(`a watch from revision ${slot} and the keys' revisions through the containers`);
+    // A backup taken inside a container, checked, and restored into a new data directory there.
+    const save = await exec(base, 'peer1', ['snapshot', 'save', '/tmp/kv.backup']);
+    const status = await exec(base, 'peer1', ['snapshot', 'status', '/tmp/kv.backup']);
+    const restore = await exec(base, 'peer1', ['snapshot', 'restore', '/tmp/kv.backup', '--data-dir', '/tmp/restored']);
+    if (save.code !== 0 || !/^saved 3 keys as of slot \d+/.test(save.out))
+      problems.push(`snapshot save through peer1 (exit ${save.code}): ${save.out}`);
+    else if (status.code !== 0 || !/: 3 keys as of slot \d+/.test(status.out))
+      problems.push(`snapshot status (exit ${status.code}): ${status.out}`);
+    else if (restore.code !== 0 || !restore.out.startsWith('restored 3 keys'))
+      problems.push(`snapshot restore (exit ${restore.code}): ${restore.out}`);
+    else notes.push('a backup saved, checked and restored in a container');
 
     let leader: string | undefined;
     for (let i = 0; i < 50 && leader === undefined; i++) {

@@ -1,5 +1,5 @@
 // `npm run nemesis -- [--seconds 60] [--replicas 5] [--clients 10] [--keys 4]
-// [--interval 4] [--seed N] [--history FILE] [--disk-faults]`: see nemesis.ts.
+// [--interval 4] [--seed N] [--history FILE] [--watchers 2] [--disk-faults]`: see nemesis.ts.
 
 import { decimal, integer, parseFlags, runTool } from '../config/flags.js';
 import { runNemesis } from './nemesis.js';
@@ -7,10 +7,12 @@ import { runNemesis } from './nemesis.js';
 const HELP = `Usage: npm run nemesis -- [options]
 
 Starts a replicated-log cluster of real processes behind a fault network,
-runs concurrent clients, injects a fault every few seconds (kill -9 and
+runs concurrent clients of the client library (put, get, cas and one-key
+transactions) and watchers of every key, injects a fault every few seconds (kill -9 and
 restart, SIGSTOP/SIGCONT, a partition isolating the leader, a
-minority/majority split), then checks that the replicas agree and that the
-clients' history is linearizable. Exit status 0 if so, 1 if not.
+minority/majority split), then checks that the replicas agree, that the
+clients' history is linearizable, and that every watcher saw each
+acknowledged write once and nothing refused. Exit status 0 if so, 1 if not.
 
   --seconds N    how long to run, at least 5 (default 60)
   --replicas N   cluster size, at least 3 (default 5)
@@ -21,6 +23,8 @@ clients' history is linearizable. Exit status 0 if so, 1 if not.
   --seed N       seed for the clients' and faults' choices (default random)
   --history FILE save the client history (for paxos lincheck FILE)
                  (default: not saved)
+  --watchers N   watchers of every key, each a client of its own; every
+                 stream is checked against the writes (default 2)
   --disk-faults  half the faults damage a down replica's disk instead: its
                  data directory wiped, or bytes flipped in its log or
                  snapshot files; it restarts and recovers from the others
@@ -36,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     interval: { type: 'string' },
     seed: { type: 'string' },
     history: { type: 'string' },
+    watchers: { type: 'string' },
     'disk-faults': { type: 'boolean' },
     help: { type: 'boolean' },
   });
@@ -53,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     keys: opt(values.keys, 4, (t) => integer('--keys', t, 1)),
     interval: opt(values.interval, 4, (t) => decimal('--interval', t, 1)),
     seed: opt(values.seed, Math.floor(Math.random() * 1e9), (t) => integer('--seed', t, 0)),
+    watchers: opt(values.watchers, 2, (t) => integer('--watchers', t, 0)),
   };
   const report = await runNemesis({
     ...settings,

@@ -1,29 +1,22 @@
 // `npm run nemesis -- --seconds 60`: a replicated-log cluster of real
 // processes under fire. It starts N replicas behind a fault network
-// (fault-net.ts), runs concurrent clients issuing random put, get and cas on
-// a few keys, and every few seconds injects one fault: kill -9 of a replica
+// (fault-net.ts), runs concurrent clients of the client library (long-lived:
+// their gets go by read index) issuing random put, get, cas and one-key
+// transactions on a few keys, and watchers of every key (nemesis-watch.ts),
+// and every few seconds injects one fault: kill -9 of a replica
 // (the leader half the time) and its restart, SIGSTOP/SIGCONT, a partition
 // that isolates the leader, or a minority/majority split. With `diskFaults`
 // half the faults are to disks instead: while a replica is down (kill -9) its
 // data directory is wiped, or bytes are flipped in its log or snapshot files,
 // and it is restarted to recover from the others (docs/recovery.md); one
 // replica at a time, so a majority always holds every write. At the end it
-// heals everything, checks that every replica holds the same store, checks
-// the clients' history for linearizability, and prints a report. Any
+// heals everything, checks that every replica holds the same store (keys,
+// values and revisions), checks the clients' history for linearizability and
+// every watcher's stream against the writes, and prints a report. Any
 // violation fails the run (exit 1).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  createWriteStream,
-} from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -34,10 +27,13 @@ import { parseHistory } from '../lincheck/history.js';
 import { allocate } from '../runner/addresses.js';
 import { REPLICA_NODE_ARGS } from '../runner/node-args.js';
 import { kvRequest, newRequestId } from '../client/kv.js';
+import { DefiniteError, KvClient, UnknownOutcomeError } from '../client/api.js';
+import { checkWatchStream, WatchRecorder, type WriteRecord } from './nemesis-watch.js';
 import type { KvRequest, KvResult } from '../wire/kv.js';
 import { decodeCommand } from '../rules/index.js';
 import type { Endpoint } from '../transport/link.js';
 import { FaultNet } from './fault-net.js';
+import { damageDisk } from './nemesis-disk.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -58,6 +54,8 @@ export interface NemesisOptions {
   readonly historyFile?: string;
   /** Half the faults wipe a down replica's data directory or flip bytes in its files. */
   readonly diskFaults?: boolean;
+  /** Watchers of every key, each a client of its own (default 2). */
+  readonly watchers?: number;
   readonly say: (line: string) => void;
 }
 
@@ -66,7 +64,7 @@ export interface NemesisReport {
   readonly lines: string[];
 }
 
-type Kind = 'put' | 'get' | 'cas';
+type Kind = 'put' | 'get' | 'cas' | 'txn';
 
 interface Replica {
   readonly host: string;
@@ -76,50 +74,6 @@ interface Replica {
   claimedAt: number;
   /** It said it is recovering lost state, and has not yet said it votes again. */
   recovering: boolean;
-}
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((n) => {
-    const p = path.join(dir, n);
-    return statSync(p).isDirectory() ? filesUnder(p) : [p];
-  });
-}
-
-/**
- * Damage a down replica's data directory: wipe it (a replaced disk), or flip
- * a few bytes in its log segments or snapshots. Says what it did.
- */
-function damageDisk(dataDir: string, rng: () => number): string {
-  if (rng() < 0.4) {
-    renameSync(dataDir, `${dataDir}.wiped-${Date.now()}`);
-    return 'wiped its data directory';
-  }
-  const files = [...filesUnder(path.join(dataDir, 'log')), ...filesUnder(path.join(dataDir, 'snapshots'))].filter((f) =>
-    /\.(wal|snap)$/.test(f),
-  );
-  const file = files.length === 0 ? undefined : pick(rng, files);
-  if (file === undefined) {
-    renameSync(dataDir, `${dataDir}.wiped-${Date.now()}`);
-    return 'wiped its data directory (no log yet)';
-  }
-  const bytes = readFileSync(file);
-  if (bytes.length === 0) return `left ${path.basename(file)} alone (empty)`;
-  const flips = 1 + Math.floor(rng() * 3);
-  const at: number[] = [];
-  for (let i = 0; i < flips; i++) {
-    const o = Math.floor(rng() * bytes.length);
-    bytes[o] = bytes[o]! ^ (1 << Math.floor(rng() * 8));
-    at.push(o);
-  }
-  writeFileSync(file, bytes);
-  return `flipped bytes ${at.join(', ')} of ${path.relative(dataDir, file)} (${bytes.length} bytes)`;
 }
 
 /** One request on a fresh connection; 'unsent' when it could not even be sent. */
@@ -215,90 +169,123 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
 
   for (const r of replicas.values()) start(r);
 
-  // Clients: each runs one op at a time; an op with an unknown outcome retires
-  // its process id (the op may still take effect later), as in Jepsen.
+  // Clients: each runs one op at a time, through the client library; an op
+  // with an unknown outcome retires its process id (the op may still take
+  // effect later), as in Jepsen. A one-key transaction (if the key is what
+  // this client last saw, put, else get) is a cas in the history.
   const keys = Array.from({ length: o.keys }, (_, i) => `k${i + 1}`);
   const counts: Record<Kind, Record<'ok' | 'fail' | 'info', number>> = {
     put: { ok: 0, fail: 0, info: 0 },
     get: { ok: 0, fail: 0, info: 0 },
     cas: { ok: 0, fail: 0, info: 0 },
+    txn: { ok: 0, fail: 0, info: 0 },
   };
-  const refusals: Record<Kind, number> = { put: 0, get: 0, cas: 0 };
+  const refusals: Record<Kind, number> = { put: 0, get: 0, cas: 0, txn: 0 };
   /** Successful writes: [invoked, completed] (performance.now()). */
   const writesOk: Array<[number, number]> = [];
+  /** Every write made, and how it ended: for the watchers' check. */
+  const writes: WriteRecord[] = [];
   let running = true;
   let valueCounter = 0;
+  const endpoints = hosts.map((h) => ({
+    name: h,
+    host: alloc.endpoints.get(h)!.host,
+    port: alloc.endpoints.get(h)!.port,
+  }));
+  const libraryClient = (timeoutMs: number): KvClient =>
+    new KvClient({ endpoints, timeoutMs, concurrency: 1, env: {} });
   const client = async (c: number): Promise<void> => {
+    const kv = libraryClient(3000);
     let incarnation = 0;
-    let seq = 0;
-    let id = `n${c}-${randomBytes(3).toString('hex')}`;
     let process_ = `c${c}`;
     const lastSeen = new Map<string, string | null>();
     while (running) {
-      const kind: Kind = pick(rng, ['put', 'put', 'get', 'get', 'cas'] as const);
+      const kind: Kind = pick(rng, ['put', 'put', 'get', 'get', 'cas', 'txn'] as const);
       const key = pick(rng, keys);
-      seq += 1;
       valueCounter += 1;
       const value = `v${valueCounter}`;
       const expected = lastSeen.get(key) ?? null;
-      const cmd =
-        kind === 'put'
-          ? { o: 'put', c: id, s: seq, k: key, v: value }
-          : kind === 'get'
-            ? { o: 'get', c: id, s: seq, k: key }
-            : { o: 'cas', c: id, s: seq, k: key, e: expected, v: value };
-      const invokeValue = kind === 'put' ? value : kind === 'cas' ? [expected, value] : undefined;
+      const f = kind === 'txn' ? 'cas' : kind;
+      const invokeValue = kind === 'put' ? value : kind === 'get' ? undefined : [expected, value];
       const invoked = now();
       const invoke = {
         process: process_,
         type: 'invoke',
-        f: kind,
+        f,
         key,
         ...(invokeValue === undefined ? {} : { value: invokeValue }),
       };
-      const target = replicas.get(pick(rng, hosts))!;
-      const at = alloc.endpoints.get(target.host)!;
-      const r = await ask(at, { type: 'kv', cmd }, 2000);
       const end = (type: 'ok' | 'fail' | 'info', extra: object = {}): void => {
         counts[kind][type] += 1;
         record(invoked, invoke);
-        record(now(), { process: process_, type, f: kind, key, ...extra });
+        record(now(), { process: process_, type, f, key, ...extra });
       };
-      // Refused before anything was done (no leader yet, not sent): it observed
-      // nothing, so it is left out of the history (a failed cas would read as
-      // a mismatch).
-      const refused = (): void => {
-        refusals[kind] += 1;
-        seq -= 1; // never applied: the next command may take this seq
+      const wrote = (outcome: WriteRecord['outcome'], slot?: number): void => {
+        if (kind !== 'get') writes.push({ key, value, outcome, ...(slot === undefined ? {} : { slot }) });
+        if (outcome === 'ok') writesOk.push([t0 + invoked, performance.now()]);
       };
-      if (r === 'unsent') refused();
-      else if (r === 'timeout') {
-        end('info');
-        // Retire this process and client session: the op may still land.
-        incarnation += 1;
-        process_ = `c${c}.${incarnation}`;
-        id = `n${c}-${randomBytes(3).toString('hex')}`;
-        seq = 0;
-      } else if (r.status === 'done') {
-        const res = r.result as { r: string; v?: string | null; cur?: string | null };
-        if (res.r === 'stale' || res.r === 'expired') refused();
-        else if (kind === 'get') {
-          lastSeen.set(key, res.v ?? null);
-          end('ok', { value: res.v ?? null });
-        } else if (res.r === 'ok') {
+      let unavailable = false;
+      try {
+        if (kind === 'put') {
+          const r = await kv.put(key, value);
           lastSeen.set(key, value);
-          writesOk.push([t0 + invoked, performance.now()]);
+          wrote('ok', r.slot);
           end('ok');
-        } else if (res.r === 'mismatch') {
-          lastSeen.set(key, res.cur ?? null);
-          end('fail');
-        } else refused();
-      } else refused(); // no_leader, not_ready, invalid: nothing was done
-      if (r === 'unsent' || (r !== 'timeout' && (r.status === 'no_leader' || r.status === 'not_ready')))
-        await delay(20 + rng() * 80);
+        } else if (kind === 'get') {
+          const v = await kv.get(key);
+          lastSeen.set(key, v);
+          end('ok', { value: v });
+        } else if (kind === 'cas') {
+          const r = await kv.cas(key, expected, value);
+          if (r.swapped) {
+            lastSeen.set(key, value);
+            wrote('ok', r.slot);
+            end('ok');
+          } else {
+            lastSeen.set(key, r.current);
+            wrote('never');
+            end('fail');
+          }
+        } else {
+          const r = await kv
+            .txn()
+            .if(key, '=', expected)
+            .then({ op: 'put', key, value })
+            .else({ op: 'get', key })
+            .commit();
+          if (r.succeeded) {
+            lastSeen.set(key, value);
+            wrote('ok', r.slot);
+            end('ok');
+          } else {
+            lastSeen.set(key, r.results[0]?.value ?? null);
+            wrote('never');
+            end('fail');
+          }
+        }
+      } catch (err) {
+        if (err instanceof UnknownOutcomeError) {
+          wrote('unknown');
+          end('info');
+          // Retire this process id: the op may still land.
+          incarnation += 1;
+          process_ = `c${c}.${incarnation}`;
+        } else if (err instanceof DefiniteError) {
+          // Refused before anything was done: it observed nothing, so it is
+          // left out of the history (a failed cas would read as a mismatch).
+          refusals[kind] += 1;
+          wrote('never');
+          unavailable = true;
+        } else throw err;
+      }
+      if (unavailable) await delay(20 + rng() * 80);
       else if ((o.pauseMs ?? 0) > 0) await delay(o.pauseMs!);
     }
+    await kv.close();
   };
+  // Watchers of every key, from the start.
+  const watchClients = Array.from({ length: o.watchers ?? 2 }, () => libraryClient(10_000));
+  const watchers = watchClients.map((c, i) => new WatchRecorder(`watcher ${i + 1}`, c, 'k'));
   const clientsDone = Promise.all(Array.from({ length: o.clients }, (_, i) => client(i + 1)));
 
   // Faults.
@@ -392,6 +379,27 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     if (!converged) await delay(200);
   }
 
+  // Each key's final value, written once the faults are over: every watcher
+  // that ran to the end must show it last.
+  const finals = new Map<string, string>();
+  const last = libraryClient(30_000);
+  for (const k of keys) {
+    const value = `final-${k}`;
+    try {
+      const r = await last.put(k, value);
+      finals.set(k, value);
+      writes.push({ key: k, value, outcome: 'ok', slot: r.slot });
+    } catch {
+      writes.push({ key: k, value, outcome: 'unknown' });
+    }
+  }
+  await last.close();
+  const caughtUp = (w: WatchRecorder): boolean => w.ended !== null || [...finals].every(([k, v]) => w.has(k, v));
+  for (let i = 0; i < 300 && !watchers.every(caughtUp); i++) await delay(100);
+  for (const w of watchers) await w.close();
+  for (const c of watchClients) await c.close();
+  const watchProblems = watchers.flatMap((w) => checkWatchStream(w, writes, finals));
+
   for (const r of replicas.values()) await kill9(r);
   await fnet.close();
   await alloc.release();
@@ -411,10 +419,10 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     `nemesis: ${o.seconds} s, ${o.replicas} replicas, ${o.clients} clients, ${o.keys} keys, seed ${o.seed}` +
       `${o.diskFaults === true ? ', disk faults' : ''}`,
   );
-  for (const k of ['put', 'get', 'cas'] as const) {
+  for (const k of ['put', 'get', 'cas', 'txn'] as const) {
     lines.push(
-      `  ${k.padEnd(3)}: ok ${counts[k].ok}, fail ${counts[k].fail}${k === 'cas' ? ' (mismatch)' : ''}, unknown ` +
-        `${counts[k].info}; refused, nothing done: ${refusals[k]}`,
+      `  ${k.padEnd(3)}: ok ${counts[k].ok}, fail ${counts[k].fail}${k === 'get' || k === 'put' ? '' : ' (mismatch)'}` +
+        `, unknown ${counts[k].info}; refused, nothing done: ${refusals[k]}`,
     );
   }
   lines.push(`  faults (${faults.length}):`);
@@ -431,7 +439,20 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
       ` (${verdict.ops} ops on ${verdict.keys} keys)`,
   );
   for (const f of failures) lines.push(`    ${f}`);
-  const ok = verdict.verdict === 'ok' && converged;
+  for (const w of watchers)
+    lines.push(
+      `  ${w.name}: ${w.events.length} events from revision ${w.start ?? '?'}, ` +
+        `${w.ended === null ? 'ran to the end' : `ended early: ${w.ended}`}`,
+    );
+  lines.push(
+    `  watch streams: ${
+      watchProblems.length === 0
+        ? 'every acknowledged write they cover seen once, at its slot; nothing refused or unwritten'
+        : 'WRONG'
+    }`,
+  );
+  for (const p of watchProblems) lines.push(`    ${p}`);
+  const ok = verdict.verdict === 'ok' && converged && watchProblems.length === 0;
   if (!ok) {
     const keep = path.join(os.tmpdir(), `nemesis-failed-${Date.now()}`);
     writeFileSync(`${keep}.history.jsonl`, historyText);

@@ -224,9 +224,12 @@ export class Leader {
     while (this.pending.length > 0 && this.proposals.size < timing.window) {
       let n = 0;
       let bytes = 0;
+      const joins = this.s.batchRule();
       while (n < this.pending.length && n < timing.maxBatch) {
         const b = sizeOf(this.pending[n]);
         if (n > 0 && bytes + b > timing.maxBatchBytes) break;
+        // The first always joins: a batch is never empty.
+        if (!joins(this.pending[n]) && n > 0) break;
         bytes += b;
         n += 1;
       }

@@ -37,7 +37,16 @@ export interface LogConfig {
    * a corrupt record): it must recover from the others before it votes.
    */
   readonly recover?: boolean;
+  /**
+   * Whether a command may join a batch: each new batch asks a fresh rule
+   * about each command in turn, and one it refuses starts the next batch.
+   * The log keeps commands opaque; the state machine says what may share
+   * a slot (node/replica-node.ts: no two writes of one key). Default: any.
+   */
+  readonly batchRule?: () => (cmd: unknown) => boolean;
 }
+
+const ANY = (): ((cmd: unknown) => boolean) => () => true;
 
 export type Role = 'follower' | 'candidate' | 'leader';
 
@@ -98,6 +107,7 @@ export class LogState {
   readonly timing: LogTiming;
   readonly random: () => number;
   readonly variant: LogVariant;
+  readonly batchRule: () => (cmd: unknown) => boolean;
   readonly others: readonly PeerId[];
   /**
    * Names this life's reads to the leader (with their ids), so an answer to
@@ -139,6 +149,7 @@ export class LogState {
     this.timing = cfg.timing ?? DEFAULT_LOG_TIMING;
     this.random = cfg.random;
     this.variant = cfg.variant ?? {};
+    this.batchRule = cfg.batchRule ?? ANY;
     const others: PeerId[] = [];
     for (let id = 1; id <= cfg.replicas; id++) if (id !== cfg.self) others.push(id);
     this.others = others;

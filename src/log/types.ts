@@ -316,6 +316,8 @@ export interface LogVariant {
   readonly earlyPairAccept?: boolean;
   /** A replica's watches lose one change in 50 (node/watch-hub.ts). */
   readonly skipWatchEvent?: boolean;
+  /** The leader puts two writes of one key in one slot, so they share a revision (sm/slot-rule.ts). */
+  readonly batchAnyKeys?: boolean;
   /** Recovery ends once this many other replicas have answered (correct: all of them). */
   readonly recoverAnswers?: number;
 }

@@ -33,6 +33,7 @@ import {
 } from '../log/types.js';
 import type { CheckedClientCommand, CheckedCommand, Result } from '../sm/command.js';
 import { getResult, KvStore, type KvView } from '../sm/kv.js';
+import { oneWritePerKey } from '../sm/slot-rule.js';
 import type { RangeAnswer, RangeQuery } from '../sm/range.js';
 import { type LogStore, type Opened } from '../storage/log-store.js';
 import type { Logger } from '../util/logger.js';
@@ -161,6 +162,8 @@ export class ReplicaNode {
         random: cfg.random,
         life: cfg.life,
         recover: recover !== null,
+        // (Broken on purpose, batchAnyKeys: two writes of one key may share a slot, and so a revision.)
+        ...(cfg.variant?.batchAnyKeys === true ? {} : { batchRule: oneWritePerKey }),
         ...(cfg.variant === undefined ? {} : { variant: cfg.variant }),
       },
       recovered,

@@ -1,5 +1,5 @@
-// The log simulator's clients: put/get/del/cas on a few keys, one op at a
-// time each, to a random replica (sticky clients go back to the one that
+// The log simulator's clients: put/get/del/cas and one-key transactions on
+// a few keys, one op at a time each, to a random replica (sticky clients go back to the one that
 // last answered), through the replica's real client entry
 // (ReplicaNode.submit). A client's answer is the store's result once the
 // replica applies its command, or, for a get from a session the store
@@ -7,6 +7,12 @@
 // answer in time, and the client retries the same client + seq at another
 // replica (the store applies a seq once); if it gives up, the op is `info`
 // (unknown) in the Jepsen-style history.
+//
+// A transaction compares the key's mod revision with the one this client
+// last saw (a get's, or the slot its own write was answered with), then
+// puts, else gets. Every value written is unique, so "the mod revision is
+// the one of value V" is "the value is V": the history records it as a cas
+// on V, and the checker holds revisions to the values they stand for.
 
 import type { PeerId } from '../core/types.js';
 import { pick } from '../util/prng.js';
@@ -15,7 +21,7 @@ import {
   checkClientCommand,
   encodeCommand,
   type CheckedClientCommand,
-  type KeyCommand,
+  type ClientCommand,
   type Result,
 } from '../sm/command.js';
 import type { Invariants } from './log-checks.js';
@@ -26,9 +32,15 @@ import type { SimContext } from './log-world-types.js';
 
 const GIVE_UP_MS = 2000;
 
+type Kind = 'put' | 'get' | 'del' | 'cas' | 'txn';
+
 interface ClientOp {
-  /** The simulated clients send single-key commands (no transactions). */
-  readonly cmd: KeyCommand;
+  /** A command on one key (a transaction too: on one key). */
+  readonly cmd: ClientCommand;
+  readonly f: Kind;
+  readonly key: string;
+  /** The value a put, cas or transaction writes. */
+  readonly value?: string;
   /** As a replica receives it: encoded as a client sends it, checked as a replica's edge does (wire/kv.ts). */
   readonly wire: CheckedClientCommand;
   readonly invokedAt: number;
@@ -51,7 +63,8 @@ interface Client {
   /** The replica that last answered (0: none yet). */
   home: PeerId;
   done: boolean;
-  readonly seen: Map<string, string | null>;
+  /** Each key's value as this client last saw it, and its mod revision (0: absent; null: not known). */
+  readonly seen: Map<string, { readonly value: string | null; readonly rev: number | null }>;
 }
 
 export class SimClients {
@@ -111,21 +124,39 @@ export class SimClients {
       return;
     }
     const r = ctx.rng;
-    const f = pick(r, ['put', 'get', 'get', 'del', 'cas', 'cas'] as const);
+    const f = pick(r, ['put', 'get', 'get', 'del', 'cas', 'cas', 'txn'] as const);
     const key = pick(r, this.keys);
     client.seq += 1;
     const base = { client: client.id, seq: client.seq, key };
-    let cmd: KeyCommand;
+    let cmd: ClientCommand;
     let invoke: Record<string, unknown>;
+    let value: string | undefined;
     if (f === 'put') {
-      const value = `v${++this.valueCounter}`;
+      value = `v${++this.valueCounter}`;
       cmd = { op: 'put', ...base, value };
       invoke = { value };
     } else if (f === 'cas') {
-      const value = `v${++this.valueCounter}`;
-      const expected = r() < 0.8 ? (client.seen.get(key) ?? null) : null;
+      value = `v${++this.valueCounter}`;
+      const expected = r() < 0.8 ? (client.seen.get(key)?.value ?? null) : null;
       cmd = { op: 'cas', ...base, expected, value };
       invoke = { value: [expected, value] };
+    } else if (f === 'txn') {
+      value = `v${++this.valueCounter}`;
+      const seen = client.seen.get(key) ?? { value: null, rev: 0 };
+      // On the mod revision if this client knows it (a cas's mismatch tells only the value).
+      const compare =
+        seen.rev === null
+          ? { key, op: '=' as const, value: seen.value }
+          : { key, target: 'mod' as const, op: '=' as const, value: seen.rev };
+      cmd = {
+        op: 'txn',
+        client: client.id,
+        seq: client.seq,
+        compares: [compare],
+        success: [{ op: 'put', key, value }],
+        failure: [{ op: 'get', key }],
+      };
+      invoke = { value: [seen.value, value] };
     } else if (f === 'get') {
       cmd = { op: 'get', ...base };
       invoke = {};
@@ -136,8 +167,18 @@ export class SimClients {
     const wire = checkClientCommand(encodeCommand(cmd));
     if (!wire.ok) throw new Error(`the simulator made an invalid command: ${wire.why}`);
     this.checks.issue(wire.value);
-    client.op = { cmd, wire: wire.value, invokedAt: ctx.now, attempts: 0, attempt: 0, lastReplica: 0 };
-    this.record({ process: client.process, type: 'invoke', f, key, ...invoke });
+    client.op = {
+      cmd,
+      f,
+      key,
+      ...(value === undefined ? {} : { value }),
+      wire: wire.value,
+      invokedAt: ctx.now,
+      attempts: 0,
+      attempt: 0,
+      lastReplica: 0,
+    };
+    this.record({ process: client.process, type: 'invoke', f: f === 'txn' ? 'cas' : f, key, ...invoke });
     this.attempt(client);
   }
 
@@ -163,14 +204,14 @@ export class SimClients {
     if (rep.node === null) return retryLater(10 + Math.floor(ctx.rng() * 20)); // connection refused
     const byIndex = readsByIndex(rep.node.kv, op.wire);
     ctx.note(
-      `client ${client.id} seq ${op.cmd.seq} ${op.cmd.op} ${op.cmd.key} -> r${rep.id}` +
+      `client ${client.id} seq ${op.cmd.seq} ${op.f} ${op.key} -> r${rep.id}` +
         `${byIndex ? ' by read index' : ''} (attempt ${op.attempts})`,
     );
     const answered = (a: Answer): void => {
       if (client.op !== op) return; // an answer to an op already settled
       if (a.status === 'done') {
         if (byIndex) ctx.stats.indexReads += 1;
-        return this.complete(client, a.result, rep.id);
+        return this.complete(client, a.result, rep.id, a.slot);
       }
       // No leader known there, or it is recovering: try another replica soon.
       if (op.attempt !== attempt) return;
@@ -187,15 +228,15 @@ export class SimClients {
     client.seq = 0;
   }
 
-  /** The op's answer (a store result) from replica `from`, or null: gave up, outcome unknown. */
-  private complete(client: Client, res: Result | null, from: PeerId = 0): void {
+  /** The op's answer (a store result, at `slot`) from replica `from`, or null: gave up, outcome unknown. */
+  private complete(client: Client, res: Result | null, from: PeerId = 0, slot = 0): void {
     const { ctx } = this;
     const op = client.op;
     if (op === null) return;
     client.op = null;
     client.home = from;
-    const f = op.cmd.op;
-    const k = op.cmd.key;
+    const f = op.f === 'txn' ? 'cas' : op.f;
+    const k = op.key;
     if (res === null) {
       this.ops.info += 1;
       if (op.invokedAt >= this.faultMs) this.quietInfos += 1;
@@ -213,18 +254,32 @@ export class SimClients {
         `client ${client.id} seq ${op.cmd.seq} (${f}) came back ${res.status}: its current command was not applied`,
       );
     } else if (res.status === 'mismatch') {
-      if (f !== 'cas') ctx.fail('safety', `client ${client.id} ${f} came back mismatch`);
+      if (op.f !== 'cas') ctx.fail('safety', `client ${client.id} ${op.f} came back mismatch`);
       this.ops.fail += 1;
-      client.seen.set(k, res.current);
+      client.seen.set(k, { value: res.current, rev: null });
       this.record({ process: client.process, type: 'fail', f, key: k });
+    } else if (res.status === 'txn') {
+      if (op.f !== 'txn') ctx.fail('safety', `client ${client.id} ${op.f} came back a transaction's result`);
+      if (res.succeeded) {
+        this.ops.ok += 1;
+        client.seen.set(k, { value: op.value!, rev: slot });
+        this.record({ process: client.process, type: 'ok', f, key: k });
+      } else {
+        this.ops.fail += 1;
+        const got = res.results[0];
+        const seen = got !== undefined && 'value' in got ? got : { value: null };
+        client.seen.set(k, { value: seen.value, rev: 'rev' in seen ? seen.rev[1] : 0 });
+        this.record({ process: client.process, type: 'fail', f, key: k });
+      }
     } else {
       this.ops.ok += 1;
-      if (op.cmd.op === 'get') {
+      if (op.f === 'get') {
         const v = 'value' in res ? res.value : null;
-        client.seen.set(k, v);
+        client.seen.set(k, { value: v, rev: 'rev' in res ? res.rev[1] : 0 });
         this.record({ process: client.process, type: 'ok', f, key: k, value: v });
       } else {
-        client.seen.set(k, op.cmd.op === 'del' ? null : op.cmd.value);
+        // A put, del or cas: answered with the slot that applied it, its revision.
+        client.seen.set(k, op.f === 'del' ? { value: null, rev: 0 } : { value: op.value!, rev: slot });
         this.record({ process: client.process, type: 'ok', f, key: k });
       }
     }

@@ -13,6 +13,7 @@ export type LogWorldVariant =
   | 'commitReads'
   | 'earlyPairAccept'
   | 'skipWatchEvent'
+  | 'batchAnyKeys'
   | 'voteAtOnce'
   | 'corruptAsTorn'
   | 'fewRecoverers';
@@ -24,6 +25,7 @@ export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = [
   'commitReads',
   'earlyPairAccept',
   'skipWatchEvent',
+  'batchAnyKeys',
   'voteAtOnce',
   'corruptAsTorn',
   'fewRecoverers',

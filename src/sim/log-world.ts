@@ -78,6 +78,9 @@
 //                  own vote is durable, though a follower's vote makes the
 //                  slot chosen there;
 //   skipWatchEvent a replica's watches lose one change in 50;
+//   batchAnyKeys   the leader puts two writes of one key in one slot, so
+//                  they share a revision (a client's transaction compares
+//                  the key's mod revision with what it saw);
 //   voteAtOnce     a replica that lost its disk or a record votes at once;
 //   corruptAsTorn  a corrupt record is taken for a torn tail (and a damaged
 //                  snapshot skipped): the replica keeps its identity, and votes;
@@ -132,6 +135,7 @@ const CORE_VARIANTS = new Set<LogWorldVariant>([
   'commitReads',
   'earlyPairAccept',
   'skipWatchEvent',
+  'batchAnyKeys',
 ]);
 
 export class LogWorld implements SimContext {

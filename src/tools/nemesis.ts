@@ -171,8 +171,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
 
   // Clients: each runs one op at a time, through the client library; an op
   // with an unknown outcome retires its process id (the op may still take
-  // effect later), as in Jepsen. A one-key transaction (if the key is what
-  // this client last saw, put, else get) is a cas in the history.
+  // effect later), as in Jepsen. A one-key transaction (if the key's mod
+  // revision is the one this client last saw, put, else get) is a cas in
+  // the history: every value is unique, so a revision stands for a value.
   const keys = Array.from({ length: o.keys }, (_, i) => `k${i + 1}`);
   const counts: Record<Kind, Record<'ok' | 'fail' | 'info', number>> = {
     put: { ok: 0, fail: 0, info: 0 },
@@ -199,6 +200,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     let incarnation = 0;
     let process_ = `c${c}`;
     const lastSeen = new Map<string, string | null>();
+    /** The mod revision of what lastSeen holds (0: absent), where known: a mismatch tells only the value. */
+    const lastRev = new Map<string, number>();
     while (running) {
       const kind: Kind = pick(rng, ['put', 'put', 'get', 'get', 'cas', 'txn'] as const);
       const key = pick(rng, keys);
@@ -229,36 +232,42 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
         if (kind === 'put') {
           const r = await kv.put(key, value);
           lastSeen.set(key, value);
+          lastRev.set(key, r.slot);
           wrote('ok', r.slot);
           end('ok');
         } else if (kind === 'get') {
-          const v = await kv.get(key);
-          lastSeen.set(key, v);
-          end('ok', { value: v });
+          const e = await kv.getEntry(key);
+          lastSeen.set(key, e?.value ?? null);
+          lastRev.set(key, e?.modRevision ?? 0);
+          end('ok', { value: e?.value ?? null });
         } else if (kind === 'cas') {
           const r = await kv.cas(key, expected, value);
           if (r.swapped) {
             lastSeen.set(key, value);
+            lastRev.set(key, r.slot);
             wrote('ok', r.slot);
             end('ok');
           } else {
             lastSeen.set(key, r.current);
+            lastRev.delete(key);
             wrote('never');
             end('fail');
           }
         } else {
-          const r = await kv
-            .txn()
-            .if(key, '=', expected)
-            .then({ op: 'put', key, value })
-            .else({ op: 'get', key })
-            .commit();
+          const rev = lastSeen.has(key) ? lastRev.get(key) : 0;
+          const b = kv.txn();
+          if (rev === undefined) b.if(key, '=', expected);
+          else b.if(key, 'mod', '=', rev);
+          const r = await b.then({ op: 'put', key, value }).else({ op: 'get', key }).commit();
+          const got = r.results[0];
           if (r.succeeded) {
             lastSeen.set(key, value);
+            lastRev.set(key, r.slot);
             wrote('ok', r.slot);
             end('ok');
           } else {
-            lastSeen.set(key, r.results[0]?.value ?? null);
+            lastSeen.set(key, got?.value ?? null);
+            lastRev.set(key, got?.modRevision ?? 0);
             wrote('never');
             end('fail');
           }

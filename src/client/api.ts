@@ -22,9 +22,8 @@
 // UnknownOutcomeError (it may or may not take effect). A cas that finds
 // another value is not an error: it returns { swapped: false, current }.
 
-import { parseEndpoints } from '../config/flags.js';
-import { ATTEMPT_MS, DEFAULT_PORT } from '../paxos/defaults.js';
-import { checkKey, checkValue, type ClientCommand, type KeyCommand, type Result } from '../sm/command.js';
+import { ATTEMPT_MS } from '../paxos/defaults.js';
+import type { ClientCommand, KeyCommand, Result } from '../sm/command.js';
 import type { Secret } from '../transport/auth.js';
 import type { KvRequest } from '../wire/kv.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
@@ -35,6 +34,8 @@ import { TxnBuilder, type TxnResult } from './txn-builder.js';
 import { Watcher } from './watcher.js';
 import type { CallOptions } from './call-options.js';
 import { DefiniteError, PaxosError, UnknownOutcomeError } from './errors.js';
+import { checkOperation, type CasExpect, type Operation, type SentOperation } from './operation.js';
+import { ENDPOINTS_ENV, parseTargets, SECRET_ENV, type EndpointSpec } from './targets.js';
 import {
   kvCall,
   newClientId,
@@ -47,16 +48,14 @@ import {
 import { ReplicaConn } from './replica-conn.js';
 
 export { DefiniteError, PaxosError, UnknownOutcomeError, type DefiniteReason } from './errors.js';
+export { ENDPOINTS_ENV, SECRET_ENV, parseTargets, type EndpointSpec } from './targets.js';
+export type { CasExpect, Operation, RevisionExpect, SentOperation } from './operation.js';
 export type { Attempt, CallOutcome } from './kv.js';
 export type { RangeQuery } from '../sm/range.js';
 export type { TxnCompare, TxnOp } from '../sm/txn.js';
 export { TxnBuilder, type TxnOpResult, type TxnResult } from './txn-builder.js';
 export { Watcher, type WatchEvent } from './watcher.js';
 export type { CallOptions } from './call-options.js';
-
-/** The environment variables connect() reads when its options do not say. */
-export const ENDPOINTS_ENV = 'PAXOS_ENDPOINTS';
-export const SECRET_ENV = 'PAXOS_SECRET';
 
 export interface ConnectOptions {
   /**
@@ -75,14 +74,6 @@ export interface ConnectOptions {
   readonly onAttempt?: (a: Attempt, n: number) => void;
   /** For tests: the environment to read (default process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
-}
-
-/** A replica: where to reach it, and its name in messages (default HOST:PORT). */
-export interface EndpointSpec {
-  readonly name?: string;
-  readonly host: string;
-  /** Default 8080. */
-  readonly port?: number;
 }
 
 /**
@@ -119,21 +110,6 @@ export interface WriteResult {
 /** A cas that was done: it swapped, or found another value (then nothing changed). */
 export type CasResult =
   { readonly swapped: true; readonly slot: number } | { readonly swapped: false; readonly current: string | null };
-
-/** What a cas expects of its key: a value (null: absent), or a revision (0: absent). */
-export type CasExpect = string | null | RevisionExpect;
-
-/** A cas that expects a revision of its key (0: absent) rather than a value: a transaction in the store. */
-export type RevisionExpect = { readonly modRevision: number } | { readonly version: number };
-
-/** One of the store's commands, as a call describes it (execute). */
-export type Operation =
-  | { readonly op: 'put'; readonly key: string; readonly value: string }
-  | { readonly op: 'get' | 'del'; readonly key: string }
-  | { readonly op: 'cas'; readonly key: string; readonly expected: CasExpect; readonly value: string };
-
-/** An operation as it was sent: with the session's client id and seq. */
-export type SentOperation = Operation & { readonly client: string; readonly seq: number };
 
 interface Session {
   id: string;
@@ -478,54 +454,12 @@ function outcomeError(outcome: CallOutcome, what: string, read: boolean): PaxosE
   }
 }
 
-/** Bad keys and values fail here, before anything is sent. */
-function checkOperation(op: Operation): void {
-  const why =
-    checkKey(op.key, 'the key') ??
-    (op.op === 'put' || op.op === 'cas' ? checkValue(op.value, 'the value') : undefined) ??
-    (op.op === 'cas' ? checkExpect(op.expected) : undefined);
-  if (why !== undefined) throw new DefiniteError('invalid', `${op.op}: ${why}`);
-}
-
 type TxnCommand = Extract<ClientCommand, { readonly op: 'txn' }>;
-
-function checkExpect(e: CasExpect): string | undefined {
-  if (e === null) return undefined;
-  if (typeof e === 'string') return checkValue(e, 'the expected value');
-  const n = 'modRevision' in e ? e.modRevision : 'version' in e ? e.version : undefined;
-  return Number.isSafeInteger(n) && n! >= 0
-    ? undefined
-    : 'the expected revision must be { modRevision } or { version }, a whole number from 0 up; got ' +
-        JSON.stringify(e);
-}
 
 function positive(name: string, x: number): number {
   if (!(typeof x === 'number' && Number.isFinite(x) && x > 0))
     throw new DefiniteError('invalid', `connect: ${name} must be a number above 0; got ${String(x)}`);
   return x;
-}
-
-/** `NAME=ADDR[:PORT]` or `ADDR[:PORT]` items, or EndpointSpecs; an item without a name is named by itself. */
-export function parseTargets(given: string | readonly (string | EndpointSpec)[] | undefined): KvTarget[] {
-  const list = typeof given === 'string' ? given.split(',') : (given ?? []);
-  const items = list.map((e) => (typeof e === 'string' ? e.trim() : specText(e))).filter((e) => e !== '');
-  if (items.length === 0)
-    throw new DefiniteError(
-      'invalid',
-      `connect: no endpoints: pass { endpoints: 'NAME=ADDR:PORT,...' } or set ${ENDPOINTS_ENV}`,
-    );
-  try {
-    const named = items.map((item) => (item.includes('=') ? item : `${item}=${item}`));
-    return parseEndpoints(named.join(','), DEFAULT_PORT, 'endpoints').map(([name, at]) => ({ name, at }));
-  } catch (err) {
-    throw new DefiniteError('invalid', `connect: ${(err as Error).message}`);
-  }
-}
-
-function specText(e: EndpointSpec): string {
-  const port = e.port ?? DEFAULT_PORT;
-  const host = e.host.includes(':') ? `[${e.host}]` : e.host;
-  return `${e.name ?? `${host}:${port}`}=${host}:${port}`;
 }
 
 function keyValue(key: string, value: string, [createRevision, modRevision, version]: Revisions): KeyValue {

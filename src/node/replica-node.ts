@@ -22,87 +22,21 @@
 import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
 import { LogNode } from '../log/node.js';
-import {
-  type Batch,
-  type Committed,
-  type LogMessage,
-  type LogRecord,
-  type LogTiming,
-  type LogVariant,
-  type Ready,
-} from '../log/types.js';
-import type { CheckedClientCommand, CheckedCommand, Result } from '../sm/command.js';
-import { getResult, KvStore, type KvView } from '../sm/kv.js';
+import { type Batch, type Committed, type LogMessage, type LogRecord, type Ready } from '../log/types.js';
+import type { CheckedClientCommand, CheckedCommand } from '../sm/command.js';
+import { getResult, KvStore } from '../sm/kv.js';
 import { oneWritePerKey } from '../sm/slot-rule.js';
-import type { RangeAnswer, RangeQuery } from '../sm/range.js';
-import { type LogStore, type Opened } from '../storage/log-store.js';
-import type { Logger } from '../util/logger.js';
+import type { RangeQuery } from '../sm/range.js';
+import { type Opened } from '../storage/log-store.js';
 import { andThen, type MaybePromise } from '../util/maybe.js';
-import { NodeLoop, type Lines, type Network, type Outbound } from './loop.js';
+import { NodeLoop, type Lines, type Outbound } from './loop.js';
 import { IndexReads } from './reads.js';
-import { WatchHub, type KvChange, type WatchAnswer, type WatchFilter } from './watch-hub.js';
+import { WatchHub, type KvChange, type WatchFilter } from './watch-hub.js';
 import { Waiters } from './sessions.js';
+import type { Answer, ReplicaClient, ReplicaConfig, ReplicaEffects } from './replica-types.js';
 import { DEFAULT_LOG_TIMING, KEEP_LOG_BYTES, RECOVERY_NAG_MS, SNAPSHOT_RESEND_MS } from '../paxos/defaults.js';
 
-/** What a client is told. */
-export type Answer =
-  | { readonly status: 'done'; readonly slot: number; readonly result: Result }
-  /** A range, read at slot `applied`. */
-  | ({ readonly status: 'range'; readonly applied: number } & RangeAnswer)
-  | WatchAnswer
-  | { readonly status: 'no_leader' }
-  | { readonly status: 'not_ready'; readonly why: string };
-
-/** A client waiting for an answer. */
-export interface ReplicaClient {
-  reply(a: Answer): void;
-  /** Call `gone` if the client goes away before it is answered; returns what cancels that. */
-  onClose(gone: () => void): () => void;
-}
-
-/** Probes for the simulator's invariants (none in the daemon). */
-export interface ReplicaWatch {
-  learned?(slot: number, v: Batch): void;
-  /** Before slot `slot` is applied (`applied`: the slot applied before it). */
-  applying?(slot: number, v: Batch): void;
-  /** Before a snapshot from the leader replaces the store. */
-  installing?(index: number, kv: KvStore): void;
-  rejoined?(core: LogNode): void;
-  /** After each batch. */
-  performed?(core: LogNode): void;
-}
-
-export interface ReplicaConfig {
-  readonly self: PeerId;
-  readonly replicas: number;
-  /** A replica's name, for diagnostics. */
-  readonly nameOf: (id: PeerId) => string | undefined;
-  /** Print sent/received lines (true) or only chose lines (false). */
-  readonly messageLines: boolean;
-  readonly timing?: LogTiming;
-  readonly random: () => number;
-  /** Distinct for every start (LogConfig.life). */
-  readonly life: number;
-  readonly variant?: LogVariant;
-}
-
-export interface ReplicaEffects {
-  readonly store: LogStore;
-  readonly network: Network<LogMessage>;
-  /** Stream `view` (frozen; closed once this resolves) to `to`: null once sent, or why it stopped. */
-  readonly sendSnapshot: (to: PeerId, view: KvView, cancelled: () => boolean) => MaybePromise<string | null>;
-  /** Milliseconds, for timeouts counted in time rather than ticks. */
-  readonly now: () => number;
-  /** The protocol's output lines (stdout). */
-  readonly out: (line: string) => void;
-  readonly log: Logger;
-  readonly fatal: (err: Error) => void;
-  /** See LoopEffects.defer: the daemon batches a turn's inputs; the simulator runs at once. */
-  readonly defer?: (run: () => void) => void;
-  /** A snapshot was saved and the log compacted behind it (for the daemon's report). */
-  readonly snapshotSaved?: (index: number, viewMs: number, writeMs: number) => void;
-  readonly watch?: ReplicaWatch;
-}
+export type { Answer, ReplicaClient, ReplicaConfig, ReplicaEffects, ReplicaWatch } from './replica-types.js';
 
 /**
  * Whether `cmd` is answered by read index, off the log: a get from a

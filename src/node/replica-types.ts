@@ -1,0 +1,75 @@
+// What a replica (replica-node.ts) is given and what it answers: its
+// configuration, its effects (a store, a network, a clock), the probes the
+// simulator watches it with, and a client's answer.
+
+import type { PeerId } from '../core/types.js';
+import type { Batch, LogMessage, LogTiming, LogVariant } from '../log/types.js';
+import type { LogNode } from '../log/node.js';
+import type { Result } from '../sm/command.js';
+import type { KvStore, KvView } from '../sm/kv.js';
+import type { RangeAnswer } from '../sm/range.js';
+import type { LogStore } from '../storage/log-store.js';
+import type { Logger } from '../util/logger.js';
+import type { MaybePromise } from '../util/maybe.js';
+import type { Network } from './loop.js';
+import type { WatchAnswer } from './watch-hub.js';
+
+/** What a client is told. */
+export type Answer =
+  | { readonly status: 'done'; readonly slot: number; readonly result: Result }
+  /** A range, read at slot `applied`. */
+  | ({ readonly status: 'range'; readonly applied: number } & RangeAnswer)
+  | WatchAnswer
+  | { readonly status: 'no_leader' }
+  | { readonly status: 'not_ready'; readonly why: string };
+
+/** A client waiting for an answer. */
+export interface ReplicaClient {
+  reply(a: Answer): void;
+  /** Call `gone` if the client goes away before it is answered; returns what cancels that. */
+  onClose(gone: () => void): () => void;
+}
+
+/** Probes for the simulator's invariants (none in the daemon). */
+export interface ReplicaWatch {
+  learned?(slot: number, v: Batch): void;
+  /** Before slot `slot` is applied (`applied`: the slot applied before it). */
+  applying?(slot: number, v: Batch): void;
+  /** Before a snapshot from the leader replaces the store. */
+  installing?(index: number, kv: KvStore): void;
+  rejoined?(core: LogNode): void;
+  /** After each batch. */
+  performed?(core: LogNode): void;
+}
+
+export interface ReplicaConfig {
+  readonly self: PeerId;
+  readonly replicas: number;
+  /** A replica's name, for diagnostics. */
+  readonly nameOf: (id: PeerId) => string | undefined;
+  /** Print sent/received lines (true) or only chose lines (false). */
+  readonly messageLines: boolean;
+  readonly timing?: LogTiming;
+  readonly random: () => number;
+  /** Distinct for every start (LogConfig.life). */
+  readonly life: number;
+  readonly variant?: LogVariant;
+}
+
+export interface ReplicaEffects {
+  readonly store: LogStore;
+  readonly network: Network<LogMessage>;
+  /** Stream `view` (frozen; closed once this resolves) to `to`: null once sent, or why it stopped. */
+  readonly sendSnapshot: (to: PeerId, view: KvView, cancelled: () => boolean) => MaybePromise<string | null>;
+  /** Milliseconds, for timeouts counted in time rather than ticks. */
+  readonly now: () => number;
+  /** The protocol's output lines (stdout). */
+  readonly out: (line: string) => void;
+  readonly log: Logger;
+  readonly fatal: (err: Error) => void;
+  /** See LoopEffects.defer: the daemon batches a turn's inputs; the simulator runs at once. */
+  readonly defer?: (run: () => void) => void;
+  /** A snapshot was saved and the log compacted behind it (for the daemon's report). */
+  readonly snapshotSaved?: (index: number, viewMs: number, writeMs: number) => void;
+  readonly watch?: ReplicaWatch;
+}

@@ -277,7 +277,7 @@ test('a cluster with a shared secret: the library proves it; without it, a defin
   t.is(await kv.get('k'), 'v', 'nothing was written by either');
 });
 
-test('kv5 through the library: writes, reads, a range and a transaction, across a killed leader', async (t) => {
+test('kv5 through the library: writes, reads, a range, a transaction, revisions and a backup, across a killed leader', async (t) => {
   const hosts = ['peer1', 'peer2', 'peer3', 'peer4', 'peer5'];
   const live = await new LiveCluster(hosts.map((h) => `${h}:replica\n`).join('')).init();
   t.teardown(() => live.close());
@@ -308,6 +308,19 @@ test('kv5 through the library: writes, reads, a range and a transaction, across 
     (await kv.range({ from: 'n18' })).entries.map((e) => e.key),
     ['n18', 'n19', 'n20'],
   );
+  // Revisions across the new leader: the transaction's put is at its slot, and cas on it holds.
+  const n20 = (await kv.getEntry('n20'))!;
+  t.like(n20, { modRevision: r.slot, createRevision: r.slot, version: 1 });
+  t.like(await kv.cas('n20', { modRevision: n20.modRevision }, 'y'), { swapped: true });
+  t.like(await kv.cas('n20', { modRevision: n20.modRevision }, 'z'), { swapped: false, current: 'y' });
+  // A backup of the four live replicas' store, checked.
+  const dir = tempDir('kv5-backup');
+  const env = { PAXOS_ENDPOINTS: endpoints.join(',') };
+  const saved = await run(process.execPath, [MAIN, 'snapshot', 'save', `${dir}/kv5.backup`, '--json'], { env });
+  t.is(saved.code, 0, saved.err);
+  t.like(JSON.parse(saved.out) as Record<string, unknown>, { outcome: 'ok', keys: 20 });
+  const status = await run(process.execPath, [MAIN, 'snapshot', 'status', `${dir}/kv5.backup`]);
+  t.regex(status.out, /: 20 keys as of slot \d+/);
 });
 
 test('watch on kv3: events in log order; it goes on at another replica with none missed or repeated', async (t) => {

@@ -277,7 +277,7 @@ test('a cluster with a shared secret: the library proves it; without it, a defin
   t.is(await kv.get('k'), 'v', 'nothing was written by either');
 });
 
-test('kv5 through the library: reads, writes, a range, a txn, revisions and a backup, across a killed leader', async (t) => {
+test('kv5 via the library: reads, writes, a range, a txn, revisions, a backup, across a killed leader', async (t) => {
   const hosts = ['peer1', 'peer2', 'peer3', 'peer4', 'peer5'];
   const live = await new LiveCluster(hosts.map((h) => `${h}:replica\n`).join('')).init();
   t.teardown(() => live.close());

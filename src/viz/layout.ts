@@ -5,11 +5,19 @@
 // A label is tried at places along its own arrow, from the head back, with
 // one corner on the line (an arrow only runs downwards, so a box beside the
 // line on either side never meets it); the first place clear of every arrow
-// and every label placed so far wins. Where no place is clear, the rows
-// there get more room, which makes the arrows crossing them steeper and
-// opens gaps between them, and the chart is laid out again.
+// and every label placed so far wins. Where no place is clear, the chart is
+// laid out again with more room between some rows. Room added before a row
+// moves everything below it down and stretches each arrow across that gap
+// (a point of it by its share of the stretch), so which gap gets it decides
+// whether a line in the way moves up or down past the label, and how fast:
+// for each line across the place that crosses fewest, the gap that moves
+// it off with the least room gets that room. (A label in the way, or no
+// place within the chart at all, gets room on both sides of its row.)
+// After a bounded number of rounds, whatever still has no clear place goes
+// in a list under the rows, after a note of where it belongs: a label is
+// never drawn under a line or on another label.
 
-import type { Chart } from './events.js';
+import type { Arrow, Chart } from './events.js';
 import { shortValue } from './events.js';
 
 // Exported (through svg.ts) so the live page (src/ui/web) lines its lane
@@ -87,8 +95,21 @@ export interface Layout {
   readonly arrows: readonly ArrowLayout[];
   readonly markers: readonly MarkerLayout[];
   readonly notes: readonly NoteLayout[];
-  /** Labels and markers no place could be found for (drawn where they cross least). */
-  readonly crowded: number;
+  /**
+   * Labels and markers no clear place beside their arrow (or on their lane)
+   * could be found for, even with more room: each is drawn in a list under
+   * the rows instead, after a note of where it belongs.
+   */
+  readonly listed: readonly ListedLayout[];
+  /** Where the drawing ends: `bottom`, or below the list. */
+  readonly end: number;
+}
+
+/** A list entry: its note ("step 12, a1 → pb:"), drawn at (x, y) as text; the label or marker follows it. */
+export interface ListedLayout {
+  readonly note: string;
+  readonly x: number;
+  readonly y: number;
 }
 
 export interface LayoutOptions {
@@ -98,12 +119,36 @@ export interface LayoutOptions {
   readonly left?: number;
   /** Notes on lanes (the live page's kills, pauses), each on a row of its own before `row`. */
   readonly notes?: readonly NoteAt[];
-  /** How many times rows may be given more room before the rest is drawn as it falls (the live page redraws often). */
+  /**
+   * How many times rows may be given more room before what still has no
+   * clear place is listed under the rows (the live page redraws often).
+   */
   readonly rounds?: number;
 }
 
 /** Margin kept between a label and any line or other label. */
 const GAP = 3;
+/**
+ * Places for a label are tried this far apart along its line (after the
+ * first few, closer to its head): close enough that a gap between two lines
+ * as tall as a label is not stepped over.
+ */
+const STEP = 10;
+/** The most room one round adds before a row (the rows are laid out again after each). */
+const MAX_STEP = 6 * ROW_H;
+/** From one entry of the list under the rows to the next (a marker is 18 px tall). */
+const LIST_H = 24;
+
+/**
+ * What a label or marker is attached to, for where room moves it: its row,
+ * the gaps (rows room is added before) where how it moves changes, and how.
+ */
+interface Owner {
+  readonly row: number;
+  readonly edges: readonly number[];
+  /** How far it moves, per pixel of room added before row k. */
+  moves(k: number): number;
+}
 
 export function labelText(chart: Chart, index: number): string {
   const a = chart.arrows[index]!;
@@ -128,12 +173,14 @@ export function layoutChart(chart: Chart, opts: LayoutOptions = {}): Layout {
   const times = new Array<number>(chart.rows.length + 1).fill(0);
   const notes = opts.notes ?? [];
   for (let round = 0; ; round++) {
-    const { layout, short } = attempt(chart, top, left, extra, notes);
-    if (short.size > 0 && round < rounds) {
+    const { layout, short, wants } = attempt(chart, top, left, extra, notes);
+    const clear = short.size === 0 && wants.size === 0;
+    if (!clear && round < rounds) {
       for (const r of short) extra[r]! += (ROW_H / 4) * ++times[r]!;
+      for (const [r, more] of wants) extra[r]! += more;
       continue;
     }
-    if (short.size > 0 || round === 0) return layout;
+    if (!clear || round === 0) return layout;
     // That may have given rows more room than they need (the room added
     // grows each round): take back each row's, or half of it, wherever
     // everything stays clear, until nothing more can go.
@@ -148,7 +195,7 @@ export function layoutChart(chart: Chart, opts: LayoutOptions = {}): Layout {
           extra[r] = less;
           tries += 1;
           const again = attempt(chart, top, left, extra, notes);
-          if (again.short.size === 0) {
+          if (again.short.size === 0 && again.wants.size === 0) {
             best = again.layout;
             changed = true;
             break;
@@ -162,10 +209,13 @@ export function layoutChart(chart: Chart, opts: LayoutOptions = {}): Layout {
 }
 
 /**
- * One layout with `extra` room before each row; `short` says where more
- * room would help: before a row whose box a line crosses that ends at or
- * above it, after it (before the next row) for a line that ends below it,
- * on both sides for a box in the way.
+ * One layout with `extra` room before each row, in which whatever found no
+ * clear place is listed under the rows; and where more room would help:
+ * `wants`, room before a row that moves a line off a label or marker (see
+ * `apart`); `short`, rows that should get some more (on both sides of one
+ * with a box in the way or no place at all, and where no gap moves a line
+ * off, before the row for a line that ends at or above it, after it for one
+ * that ends below). Both empty: everything has its place.
  */
 function attempt(
   chart: Chart,
@@ -173,7 +223,7 @@ function attempt(
   left: number,
   extra: readonly number[],
   notesIn: readonly NoteAt[],
-): { layout: Layout; short: Set<number> } {
+): { layout: Layout; short: Set<number>; wants: Map<number, number> } {
   const laneX = chart.lanes.map((_, i) => left + LANE_W * i + LANE_W / 2);
   const width = left + LANE_W * chart.lanes.length + LEFT;
 
@@ -196,7 +246,7 @@ function attempt(
   let bottom = pos;
 
   const grid = new Grid();
-  const arrowPts = chart.arrows.map((a) => {
+  const arrowPts = chart.arrows.map((a, index) => {
     const from = chart.rows[a.from]!;
     const to = chart.rows[a.to]!;
     const [x1, y1, x2, y2] = [laneX[from.lane]!, rowY[a.from]!, laneX[to.lane]!, rowY[a.to]!];
@@ -207,7 +257,7 @@ function attempt(
             { x: x1, y: y1 },
             { x: x2 + (x2 > x1 ? -3 : 3), y: y2 },
           ];
-    for (let i = 1; i < pts.length; i++) grid.addSegment(pts[i - 1]!, pts[i]!, a.to);
+    for (let i = 1; i < pts.length; i++) grid.addSegment(pts[i - 1]!, pts[i]!, index);
     return {
       pts,
       d:
@@ -218,24 +268,107 @@ function attempt(
   });
 
   const short = new Set<number>();
-  let crowded = 0;
+  const wants = new Map<number, number>();
   const within = (b: Box): boolean => b.x >= left - 2 && b.x + b.w <= width - 4 && b.y >= top;
-  /** The first candidate clear of everything, else the one crossing least (and its row gets more room). */
-  const choose = <C extends Box>(cands: C[], row: number): C => {
+
+  // How many arrows each gap between rows stretches (room added before row
+  // k stretches every arrow from above k to k or below).
+  const spans = new Array<number>(chart.rows.length + 2).fill(0);
+  for (const a of chart.arrows) {
+    spans[a.from + 1]! += 1;
+    spans[a.to + 1]! -= 1;
+  }
+  for (let k = 1; k < spans.length; k++) spans[k]! += spans[k - 1]!;
+  /**
+   * How far a point of arrow `a` at height y moves when room is added before
+   * row k, per pixel added: all the way if the arrow starts at or below k,
+   * not at all if it ends above k, else by its share of the stretch.
+   */
+  const moves = (a: Arrow, k: number, y: number): number => {
+    if (k <= a.from) return 1;
+    if (k > a.to) return 0;
+    const [y0, y1] = [rowY[a.from]!, rowY[a.to]!];
+    return y1 === y0 ? 1 : Math.min(1, Math.max(0, (y - y0) / (y1 - y0)));
+  };
+  /**
+   * Where room takes line p-q (of arrow c) out of box b, a label or marker
+   * that moves as `owner` says: the part of the line over the box must pass
+   * wholly above it or wholly below, and room added before row k moves the
+   * line and the box apart (or together) at a rate that depends on which of
+   * their rows k comes after. The gap, and how much room, that does it with
+   * the least room; undefined if none can (then the rows around get some).
+   */
+  const apart = (b: Box, p: Pt, q: Pt, c: Arrow, owner: Owner): [number, number] | undefined => {
+    const dx = q.x - p.x;
+    let [t0, t1] = [0, 1];
+    if (Math.abs(dx) > 1e-9) {
+      const [u, v] = [(b.x - p.x) / dx, (b.x + b.w - p.x) / dx];
+      [t0, t1] = [Math.max(0, Math.min(u, v)), Math.min(1, Math.max(u, v))];
+    }
+    const ys = [t0, t1].map((t) => p.y + (q.y - p.y) * t);
+    const rise = Math.max(...ys) - b.y;
+    const sink = b.y + b.h - Math.min(...ys);
+    // Room moves things the same way between these gaps: try each stretch.
+    const edges = [...new Set([1, ...owner.edges, c.from + 1, c.to + 1, chart.rows.length])]
+      .filter((k) => k >= 1 && k <= chart.rows.length)
+      .sort((x, y) => x - y);
+    let best: [number, number] | undefined;
+    for (let e = 0; e + 1 < edges.length; e++) {
+      const [lo, hi] = [edges[e]!, edges[e + 1]! - 1];
+      for (const [dir, need] of [
+        [-1, rise],
+        [1, sink],
+      ] as const) {
+        const rate = Math.min(...ys.map((y) => dir * (moves(c, lo, y) - owner.moves(lo))));
+        if (rate < 0.02) continue;
+        const room = need / rate;
+        if (best !== undefined && room >= best[1]) continue;
+        // Within the stretch, the gap fewest other arrows cross, nearest the box's row.
+        let k = lo;
+        for (let g = lo + 1; g <= hi; g++)
+          if (spans[g]! < spans[k]! || (spans[g] === spans[k] && Math.abs(g - owner.row) < Math.abs(k - owner.row)))
+            k = g;
+        best = [k, room];
+      }
+    }
+    return best;
+  };
+  /**
+   * The first candidate clear of everything; else undefined, and where more
+   * room would clear the one crossing least goes into `wants` (or, where no
+   * room along its lines would, its row gets more on both sides, in `short`).
+   */
+  const choose = <C extends Box>(cands: C[], ownerOf: (c: C) => Owner): C | undefined => {
     let best: C | undefined;
-    let bestHits: number[] = [];
+    let bestHits = Infinity;
     for (const c of cands) {
       if (!within(c)) continue;
       const hits = grid.hits(inflate(c, GAP));
-      if (hits.length === 0) return c;
-      if (best === undefined || hits.length < bestHits.length) [best, bestHits] = [c, hits];
+      if (hits === 0) return c;
+      if (best === undefined || hits < bestHits) [best, bestHits] = [c, hits];
     }
-    crowded += 1;
-    if (best === undefined) short.add(row).add(row + 1);
-    for (const end of bestHits) short.add(end > row ? row + 1 : row);
-    if (bestHits.includes(BOX)) short.add(row).add(row + 1);
-    return best ?? cands[0]!;
+    if (best === undefined) {
+      const row = ownerOf(cands[0]!).row;
+      short.add(row).add(row + 1);
+      return undefined;
+    }
+    const owner = ownerOf(best);
+    const b = inflate(best, GAP);
+    const { segs, boxes } = grid.meeting(b);
+    if (boxes > 0) short.add(owner.row).add(owner.row + 1);
+    for (const [p, q, i] of segs) {
+      const c = chart.arrows[i]!;
+      const fix = apart(b, p, q, c, owner);
+      if (fix === undefined) short.add(c.to > owner.row ? owner.row + 1 : owner.row);
+      else {
+        const room = Math.min(MAX_STEP, Math.ceil((fix[1] + 1) / (ROW_H / 4)) * (ROW_H / 4));
+        wants.set(fix[0], Math.max(wants.get(fix[0]) ?? 0, room));
+      }
+    }
+    return undefined;
   };
+  /** What found no clear place, in order: a marker (its row) or a label (its arrow). */
+  const unplaced: Array<{ marker: number } | { arrow: number }> = [];
 
   // Notes first (they have rows of their own), then chose markers, then the
   // arrows' labels, top down.
@@ -265,7 +398,13 @@ function attempt(
       xs.push(at.x - 8, at.x + 8 - w);
       cands.push(...xs.map((x) => ({ x, y: at.y - h / 2, w, h, text })));
     }
-    const { text, ...box } = choose(cands, row);
+    const markerOwner: Owner = { row, edges: [row + 1], moves: (k) => (k <= row ? 1 : 0) };
+    const found = choose(cands, () => markerOwner);
+    if (found === undefined) {
+      unplaced.push({ marker: row });
+      return;
+    }
+    const { text, ...box } = found;
     grid.addBox(box);
     markers.push({ row, lane: r.lane, at, label: { ...box, text, tx: box.x + box.w / 2, ty: at.y + 4 } });
   });
@@ -275,18 +414,62 @@ function attempt(
   for (const i of order) {
     const text = labelText(chart, i);
     const w = textWidth(text) + 2;
-    const box = choose(candidates(arrowPts[i]!.pts, w, TEXT_H), chart.arrows[i]!.to);
+    const a = chart.arrows[i]!;
+    const found = choose(candidates(arrowPts[i]!.pts, w, TEXT_H), (c) => ({
+      row: a.to,
+      edges: [a.from + 1, a.to + 1],
+      moves: (k) => moves(a, k, c.at.y),
+    }));
+    if (found === undefined) {
+      unplaced.push({ arrow: i });
+      continue;
+    }
+    const { at, ...box } = found;
     grid.addBox(box);
     labels.set(i, { ...box, text, tx: box.x + 1, ty: box.y + ASCENT });
     bottom = Math.max(bottom, box.y + box.h + GAP);
   }
+
+  // What found no clear place goes in a list under everything else (where
+  // no line runs), in the order of the rows, each after a note of where it
+  // belongs: "step 12, a1 → pb:" for a message, "step 40, pa:" for a marker.
+  const listed: ListedLayout[] = [];
+  let end = bottom + LIST_H / 2; // past the lane lines' ends
+  const lane = (row: number): string => chart.lanes[chart.rows[row]!.lane]?.label ?? '?';
+  const rowOf = (u: (typeof unplaced)[number]): number => ('marker' in u ? u.marker : chart.arrows[u.arrow]!.to);
+  for (const u of unplaced.sort((p, q) => rowOf(p) - rowOf(q))) {
+    const y = end + LIST_H;
+    if ('marker' in u) {
+      const [text] = markerTexts(chart, u.marker);
+      const note = `step ${u.marker + 1}, ${lane(u.marker)}:`;
+      const box = { x: left + textWidth(note) + 8, y: y - 13, w: 14 + textWidth(text), h: 18 };
+      listed.push({ note, x: left, y });
+      const r = chart.rows[u.marker]!;
+      markers.push({
+        row: u.marker,
+        lane: r.lane,
+        at: { x: laneX[r.lane]!, y: rowY[u.marker]! },
+        label: { ...box, text, tx: box.x + box.w / 2, ty: y },
+      });
+    } else {
+      const a = chart.arrows[u.arrow]!;
+      const text = labelText(chart, u.arrow);
+      const note = `step ${a.to + 1}, ${lane(a.from)} → ${lane(a.to)}:`;
+      const box = { x: left + textWidth(note) + 6, y: y - ASCENT, w: textWidth(text) + 2, h: TEXT_H };
+      listed.push({ note, x: left, y });
+      labels.set(u.arrow, { ...box, text, tx: box.x + 1, ty: y });
+    }
+    end = y + 8;
+  }
+  if (listed.length === 0) end = bottom;
+  markers.sort((p, q) => p.row - q.row);
   const arrows = chart.arrows.map((_, i) => ({
     index: i,
     points: arrowPts[i]!.pts,
     d: arrowPts[i]!.d,
     label: labels.get(i)!,
   }));
-  return { layout: { width, bottom, top, laneX, rowY, arrows, markers, notes, crowded }, short };
+  return { layout: { width, bottom, top, laneX, rowY, arrows, markers, notes, listed, end }, short, wants };
 }
 
 /** A message to oneself: a loop out to the right, sampled as a polyline. */
@@ -316,7 +499,7 @@ function selfCurve(x1: number, y1: number, x2: number, y2: number): Pt[] {
  * side towards the sender first (below the line), then the other. The line
  * runs down and to one side, so it never enters either box.
  */
-function candidates(pts: readonly Pt[], w: number, h: number): Box[] {
+function candidates(pts: readonly Pt[], w: number, h: number): Array<Box & { at: Pt }> {
   const segs: Array<{ a: Pt; b: Pt; len: number }> = [];
   for (let i = pts.length - 1; i > 0; i--) {
     const a = pts[i]!;
@@ -324,9 +507,9 @@ function candidates(pts: readonly Pt[], w: number, h: number): Box[] {
     segs.push({ a, b, len: Math.hypot(b.x - a.x, b.y - a.y) });
   }
   const total = segs.reduce((s, g) => s + g.len, 0);
-  const out: Box[] = [];
+  const out: Array<Box & { at: Pt }> = [];
   const m = GAP + 1;
-  for (let d = 8; d <= total - 6; d = d < 40 ? d + 8 : d * 1.18) {
+  for (let d = 8; d <= total - 6; d += d < 40 ? 8 : STEP) {
     // The point d along the line from its head, and the line's direction there (tail to head).
     let rest = d;
     let seg = segs[0]!;
@@ -341,16 +524,16 @@ function candidates(pts: readonly Pt[], w: number, h: number): Box[] {
     const dy = seg.a.y - seg.b.y;
     if (Math.abs(dx) < 0.5 || dy < -0.5) {
       // Straight down (or a curve's turn): to either side, centred on the point.
-      out.push({ x: q.x + m, y: q.y - h / 2, w, h }, { x: q.x - m - w, y: q.y - h / 2, w, h });
+      out.push({ x: q.x + m, y: q.y - h / 2, w, h, at: q }, { x: q.x - m - w, y: q.y - h / 2, w, h, at: q });
     } else if (dx > 0) {
-      out.push({ x: q.x - m - w, y: q.y + m, w, h }, { x: q.x + m, y: q.y - m - h, w, h });
+      out.push({ x: q.x - m - w, y: q.y + m, w, h, at: q }, { x: q.x + m, y: q.y - m - h, w, h, at: q });
     } else {
-      out.push({ x: q.x + m, y: q.y + m, w, h }, { x: q.x - m - w, y: q.y - m - h, w, h });
+      out.push({ x: q.x + m, y: q.y + m, w, h, at: q }, { x: q.x - m - w, y: q.y - m - h, w, h, at: q });
     }
   }
   if (out.length === 0) {
     const q = pts[pts.length - 1]!;
-    out.push({ x: q.x + m, y: q.y + m, w, h }, { x: q.x - m - w, y: q.y + m, w, h });
+    out.push({ x: q.x + m, y: q.y + m, w, h, at: q }, { x: q.x - m - w, y: q.y + m, w, h, at: q });
   }
   return out;
 }
@@ -389,13 +572,10 @@ export function segmentMeetsBox(p: Pt, q: Pt, b: Box): boolean {
   return true;
 }
 
-/** What a box in the way stands for among Grid.hits' answers. */
-const BOX = -1;
-
 /** Segments and boxes by horizontal band of the chart, so a query looks only at what is near it. */
 class Grid {
   private static readonly BAND = 48;
-  /** Each segment with the row its arrow ends at. */
+  /** Each segment with its arrow's index. */
   private readonly segs = new Map<number, Array<[Pt, Pt, number]>>();
   private readonly boxes = new Map<number, Box[]>();
 
@@ -406,11 +586,12 @@ class Grid {
     return out;
   }
 
-  addSegment(p: Pt, q: Pt, endRow: number): void {
+  addSegment(p: Pt, q: Pt, arrow: number): void {
+    const s: [Pt, Pt, number] = [p, q, arrow];
     for (const k of this.bands(p.y, q.y)) {
       const at = this.segs.get(k);
-      if (at === undefined) this.segs.set(k, [[p, q, endRow]]);
-      else at.push([p, q, endRow]);
+      if (at === undefined) this.segs.set(k, [s]);
+      else at.push(s);
     }
   }
 
@@ -422,15 +603,24 @@ class Grid {
     }
   }
 
-  /**
-   * What meets b: for each segment the row its arrow ends at, BOX for each box (one met in two bands may count twice).
-   */
-  hits(b: Box): number[] {
-    const out: number[] = [];
+  /** How many segments and boxes meet b (one met in two bands may count twice). */
+  hits(b: Box): number {
+    let n = 0;
     for (const k of this.bands(b.y, b.y + b.h)) {
-      for (const [p, q, end] of this.segs.get(k) ?? []) if (segmentMeetsBox(p, q, b)) out.push(end);
-      for (const o of this.boxes.get(k) ?? []) if (boxesMeet(o, b)) out.push(BOX);
+      for (const [p, q] of this.segs.get(k) ?? []) if (segmentMeetsBox(p, q, b)) n += 1;
+      for (const o of this.boxes.get(k) ?? []) if (boxesMeet(o, b)) n += 1;
     }
-    return out;
+    return n;
+  }
+
+  /** The segments that meet b (each once, with its arrow), and how many boxes do. */
+  meeting(b: Box): { segs: Array<[Pt, Pt, number]>; boxes: number } {
+    const segs = new Set<[Pt, Pt, number]>();
+    let boxes = 0;
+    for (const k of this.bands(b.y, b.y + b.h)) {
+      for (const s of this.segs.get(k) ?? []) if (segmentMeetsBox(s[0], s[1], b)) segs.add(s);
+      for (const o of this.boxes.get(k) ?? []) if (boxesMeet(o, b)) boxes += 1;
+    }
+    return { segs: [...segs], boxes };
   }
 }

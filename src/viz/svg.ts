@@ -79,8 +79,10 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
   const nameY = bare ? TOP - 28 : keyTop + key.length * 18 + 22;
   const top = bare && !proposes ? TOP : nameY + (proposes ? 50 : 34);
   const layout = layoutChart(chart, { top, left, notes, rounds: bare ? 4 : 40 });
-  const height = Math.ceil(layout.bottom + 40);
+  const height = Math.ceil(layout.end + 40);
   const x = (lane: number): number => layout.laneX[lane]!;
+  // The lanes end a little below the rows (above the list of what found no place beside its arrow, if any).
+  const laneEnd = Math.ceil(layout.bottom + 40) - 30;
 
   const out: string[] = [];
   out.push(
@@ -125,7 +127,7 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
       );
     }
     out.push(
-      `<line class="lane-line ${state}" x1="${x(i)}" y1="${top - 6}" x2="${x(i)}" y2="${height - 30}" stroke="` +
+      `<line class="lane-line ${state}" x1="${x(i)}" y1="${top - 6}" x2="${x(i)}" y2="${laneEnd}" stroke="` +
         `${LANE_STATE_COLORS[state]}" stroke-width="${state === 'up' ? 1.5 : 3}"` +
         `${state === 'up' ? '' : ' stroke-dasharray="6,4"'}/>`,
       '</g>',
@@ -156,6 +158,9 @@ export function chartSvg(chart: Chart, title: string, opts: SvgOptions = {}): st
       '</g>',
     );
   }
+  // Labels and markers with no clear place beside their arrows: listed under the rows, each after where it belongs.
+  for (const l of layout.listed)
+    out.push(`<text class="listed" x="${l.x}" y="${l.y}" fill="#555">${esc(l.note)}</text>`);
   for (const m of layout.markers) {
     const b = m.label;
     out.push(

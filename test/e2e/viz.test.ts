@@ -7,6 +7,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { LogLine } from '../../src/paxos/logline.js';
 import { buildChart, type Lane } from '../../src/viz/events.js';
+import { chartSvg } from '../../src/viz/svg.js';
 import { paxosSync, ROOT as root } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -263,6 +264,27 @@ test('a livelock run with dozens of messages renders from merged output', (t) =>
   t.deepEqual(clutter(svg), [], 'a dense run too: no label under an arrow or on another label');
 });
 
+test('a livelock run whose labels once ran out of rounds of room renders with every label clear', (t) => {
+  // The first 302 lines of a real `paxos run testcases/livelock` (every
+  // message in them sent and received). The layout used to give room, round
+  // after round, to the gap after a crowded label's row, which only made the
+  // line in its way steeper across it (and it tried places only sparsely
+  // along long arrows): after its 40 rounds "✗ reject: promised 21" still
+  // had no clear place, and was drawn under an arrow.
+  const file = path.join(root, 'test/fixtures/transcripts/livelock-crowded.txt');
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const svg = render(
+    file,
+    path.join(out, 'livelock-crowded.svg'),
+    '--hostsfile',
+    path.join(root, 'testcases/livelock/hostsfile'),
+  );
+  t.is(count(svg, /<g class="arrow/g), lines.filter((l) => l.includes('"action":"received"')).length);
+  t.notRegex(svg, /received with no matching send/);
+  t.deepEqual(clutter(svg), [], 'no label under an arrow or on another label');
+  t.is(count(svg, /class="listed"/g), 0, 'and each beside its own arrow');
+});
+
 test('usage: -o must be .html or .svg', (t) => {
   const r = paxosSync(['viz', path.join(root, 'testcases/1/expected'), '-o', path.join(out, 'x.png')], {
     timeoutMs: 60_000,
@@ -330,4 +352,20 @@ test("a replicated log: an ack whose slot has no request in the input does not t
     ],
   );
   t.is(chart.unmatched, 1, "slot 1's ack, whose request is missing");
+});
+
+test('a label with no clear place beside its arrow is listed under the rows, never drawn under a line', (t) => {
+  // One peer sends itself an accept: its label is wider than the room on
+  // either side of the loop its arrow makes, however much room the rows get.
+  const chart = buildChart(
+    [{ label: 'p1', id: 1, roles: 'proposer1 acceptor1' }],
+    [[L(1, 'sent', 'accept', 'a long value', 1), L(1, 'received', 'accept', 'a long value', 1)]],
+  );
+  const svg = chartSvg(chart, 'one peer');
+  t.deepEqual(clutter(svg), []);
+  t.regex(svg, /<text class="listed" x="[\d.]+" y="[\d.]+" fill="#555">step 2, p1 → p1:<\/text>/);
+  t.regex(svg, /<g class="arrow"[^>]*>\s*<text [^>]*>accept a long value n=1<\/text>/);
+  const label = /<g class="arrow"[^>]*>\s*<text x="[\d.]+" y="([\d.]+)"/.exec(svg);
+  const lowest = Math.max(...arrowSegments(svg).flatMap(([p, q]) => [p[1], q[1]]));
+  t.true(Number(label?.[1]) - 10 > lowest, 'the list is below every line');
 });

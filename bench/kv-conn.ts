@@ -26,15 +26,7 @@ export class KvConn {
   }
 
   static async open(at: Endpoint): Promise<KvConn> {
-    const socket = net.connect({ host: at.host, port: at.port });
-    socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000 });
-    if (!intro.ok) throw new Error(intro.why);
-    return new KvConn(socket);
+    return new KvConn(await openIntroduced(at));
   }
 
   /** Send `body` ({type: 'kv', cmd} or {type: 'dump'}) with a fresh id; resolves with its answer. */
@@ -49,4 +41,17 @@ export class KvConn {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** A connection to a replica's client port, introduced as a client (no secret), noDelay set. */
+export async function openIntroduced(at: Endpoint): Promise<net.Socket> {
+  const socket = net.connect({ host: at.host, port: at.port });
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000 });
+  if (!intro.ok) throw new Error(intro.why);
+  return socket;
 }

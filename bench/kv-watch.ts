@@ -24,7 +24,7 @@
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { introduce } from '../src/transport/auth.js';
+import { openIntroduced } from './kv-conn.js';
 
 const { values } = parseArgs({
   options: {
@@ -104,14 +104,7 @@ function onAnswer(r: Answer): void {
 
 async function open(i: number): Promise<net.Socket> {
   const [host, port] = eps[i % eps.length]!.split(':');
-  const socket = net.connect({ host: host!, port: Number(port) });
-  socket.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000 });
-  if (!intro.ok) throw new Error(intro.why);
+  const socket = await openIntroduced({ host: host!, port: Number(port) });
   socket.setEncoding('utf8');
   let buf = '';
   socket.on('data', (d: string) => {

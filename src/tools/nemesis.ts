@@ -227,32 +227,34 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
         if (kind !== 'get') writes.push({ key, value, outcome, ...(slot === undefined ? {} : { slot }) });
         if (outcome === 'ok') writesOk.push([t0 + invoked, performance.now()]);
       };
+      /** What the key holds, as this op saw it, and its mod revision if known. */
+      const saw = (v: string | null, rev: number | undefined): void => {
+        lastSeen.set(key, v);
+        if (rev === undefined) lastRev.delete(key);
+        else lastRev.set(key, rev);
+      };
+      /** A write done at `slot`, or a compare that failed on what the key holds instead. */
+      const wroteAt = (slot: number): void => {
+        saw(value, slot);
+        wrote('ok', slot);
+        end('ok');
+      };
+      const failed = (cur: string | null, rev: number | undefined): void => {
+        saw(cur, rev);
+        wrote('never');
+        end('fail');
+      };
       let unavailable = false;
       try {
-        if (kind === 'put') {
-          const r = await kv.put(key, value);
-          lastSeen.set(key, value);
-          lastRev.set(key, r.slot);
-          wrote('ok', r.slot);
-          end('ok');
-        } else if (kind === 'get') {
+        if (kind === 'put') wroteAt((await kv.put(key, value)).slot);
+        else if (kind === 'get') {
           const e = await kv.getEntry(key);
-          lastSeen.set(key, e?.value ?? null);
-          lastRev.set(key, e?.modRevision ?? 0);
+          saw(e?.value ?? null, e?.modRevision ?? 0);
           end('ok', { value: e?.value ?? null });
         } else if (kind === 'cas') {
           const r = await kv.cas(key, expected, value);
-          if (r.swapped) {
-            lastSeen.set(key, value);
-            lastRev.set(key, r.slot);
-            wrote('ok', r.slot);
-            end('ok');
-          } else {
-            lastSeen.set(key, r.current);
-            lastRev.delete(key);
-            wrote('never');
-            end('fail');
-          }
+          if (r.swapped) wroteAt(r.slot);
+          else failed(r.current, undefined);
         } else {
           const rev = lastSeen.has(key) ? lastRev.get(key) : 0;
           const b = kv.txn();
@@ -260,17 +262,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
           else b.if(key, 'mod', '=', rev);
           const r = await b.then({ op: 'put', key, value }).else({ op: 'get', key }).commit();
           const got = r.results[0];
-          if (r.succeeded) {
-            lastSeen.set(key, value);
-            lastRev.set(key, r.slot);
-            wrote('ok', r.slot);
-            end('ok');
-          } else {
-            lastSeen.set(key, got?.value ?? null);
-            lastRev.set(key, got?.modRevision ?? 0);
-            wrote('never');
-            end('fail');
-          }
+          if (r.succeeded) wroteAt(r.slot);
+          else failed(got?.value ?? null, got?.modRevision ?? 0);
         }
       } catch (err) {
         if (err instanceof UnknownOutcomeError) {

@@ -23,7 +23,7 @@ import { pageHtml } from './page.js';
 import type { UiEvent } from './protocol.js';
 
 /** Compiled modules the page loads, relative to dist/src. Nothing else is served from disk. */
-const MODULES = new Set(['ui/web/app.js', 'viz/events.js', 'viz/layout.js', 'viz/svg.js']);
+const MODULES = new Set(['ui/web/app.js', 'viz/events.js', 'viz/geometry.js', 'viz/layout.js', 'viz/svg.js']);
 const DIST_SRC = fileURLToPath(new URL('../', import.meta.url));
 const MAX_BODY = 256 * 1024;
 

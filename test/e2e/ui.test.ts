@@ -455,11 +455,20 @@ test('http: serves the page, the chart modules and the stream from the project, 
   t.regex(page.body, /<script type="module" src="\/js\/ui\/web\/app\.js">/);
   t.regex(page.body, /T &lt;x&gt;/);
   t.notRegex(page.body, /https?:\/\/(?!www\.w3\.org)/, 'no external address');
-  for (const m of ['ui/web/app.js', 'viz/svg.js', 'viz/events.js', 'viz/layout.js']) {
+  // Every module the page loads, followed import by import from app.js: each one must be served.
+  const seen = new Set<string>();
+  const todo = ['ui/web/app.js'];
+  while (todo.length > 0) {
+    const m = todo.pop()!;
+    if (seen.has(m)) continue;
+    seen.add(m);
     const r = await get(`${server.url}js/${m}`);
-    t.is(r.status, 200, m);
+    t.is(r.status, 200, `${m}, which the page loads, is served`);
     t.regex(r.type, /javascript/);
+    for (const [, rel] of r.body.matchAll(/^(?:import|export)\b[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/gm))
+      todo.push(path.posix.normalize(path.posix.join(path.posix.dirname(m), rel!)));
   }
+  t.true(seen.has('viz/layout.js') && seen.has('viz/geometry.js'), [...seen].join(', '));
   t.is((await get(`${server.url}js/cli/main.js`)).status, 404, 'only the page modules');
   // Paths as a client sends them, not normalised first: the allow-list, not the client, must stop them.
   for (const p of [

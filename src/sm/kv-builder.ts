@@ -84,9 +84,10 @@ export class KvBuilder {
   }
 
   /**
-   * A store from the lines of a file: KvView.lines() (paxos-kv/2), or the
-   * single JSON document of snapshot() (paxos-kv/1, written by older
-   * versions). Throws SnapshotError naming the line that is wrong.
+   * A store from the lines of a file: KvView.lines() (paxos-kv/4), or the
+   * single JSON document of snapshot() (paxos-kv/3). Throws SnapshotError
+   * naming the line that is wrong; one of the formats before revisions
+   * (paxos-kv/1 and /2) is refused, saying why.
    */
   static fromLines(lines: Iterable<string>, options: KvOptions = {}): KvStore {
     let b: KvBuilder | null = null;

@@ -122,6 +122,16 @@ export function describe(cmd: SentOperation, o: CallOutcome): Report {
           `--quota-bytes`,
         { outcome: 'fail', status: 'quota', used: r.used, quota: r.quota, ...at },
       );
+    case 'nolease':
+      return say(
+        EXIT.lost,
+        `failed: lease ${r.id} does not exist (it was revoked or expired, or never granted); nothing was ` +
+          `changed (${where}). Grant a new one: paxos lease grant TTL`,
+        { outcome: 'fail', status: 'nolease', lease: r.id, ...at },
+      );
+    case 'lease':
+    case 'leases':
+      throw new Error(`a ${r.status} result for a command on one key`); // never
     case 'ok':
       break;
   }

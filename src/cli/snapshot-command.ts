@@ -153,8 +153,9 @@ async function save(
   }
   let store;
   try {
-    const b = new KvBuilder(dump.applied);
+    const b = new KvBuilder(dump.applied, dump.leases?.next ?? 1);
     for (const e of dump.data) b.entry(e);
+    for (const l of dump.leases?.lines ?? []) b.lease(l);
     store = b.build();
   } catch (err) {
     if (!(err instanceof SnapshotError)) throw err;

@@ -27,6 +27,7 @@ import { exchange, type Exchange } from './lab.js';
 import { rangeRequestWire, type KvRequest, type KvResult } from '../wire/kv.js';
 import type { RangeAnswer, RangeQuery } from '../sm/range.js';
 import type { EntryLine } from '../sm/key-entry.js';
+import type { LeaseLine } from '../sm/lease.js';
 import type { Endpoint } from '../transport/link.js';
 
 export type KvOutcome = Exchange<KvResult>;
@@ -91,7 +92,7 @@ function pairs(data: unknown): EntryLine[] | null {
   const rev = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 1;
   const line = (p: unknown): boolean =>
     Array.isArray(p) &&
-    p.length === 5 &&
+    (p.length === 5 || (p.length === 6 && rev(p[5]))) &&
     typeof p[0] === 'string' &&
     typeof p[1] === 'string' &&
     rev(p[2]) &&
@@ -166,13 +167,24 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
       return { ok: true, result: { ...base, status: 'dump_part', seq: o['seq'], data } };
     }
     case 'dump': {
-      const { applied, leader, parts: n, keys, recovering } = o;
+      const { applied, leader, parts: n, keys, recovering, leases, nextLease } = o;
       const data = pairs(o['data']);
       if (!count_(applied)) return { ok: false, why: 'a dump without a proper "applied"' };
       if (data === null) return { ok: false, why: 'a dump whose "data" is not a list of [key, value] strings' };
       if ((n !== undefined && !count_(n)) || (keys !== undefined && !count_(keys)))
         return { ok: false, why: 'a dump whose "parts" or "keys" is not a count' };
+      const leaseLine = (l: unknown): boolean => Array.isArray(l) && l.length === 3 && l.every((x) => count_(x));
+      if (
+        (leases !== undefined && !(Array.isArray(leases) && leases.every(leaseLine))) ||
+        (nextLease !== undefined && !count_(nextLease))
+      )
+        return {
+          ok: false,
+          why: 'a dump whose "leases" is not a list of [id, ttl, renewed] or "nextLease" not a count',
+        };
       const extra = {
+        ...(leases === undefined ? {} : { leases: leases as LeaseLine[] }),
+        ...(nextLease === undefined ? {} : { nextLease }),
         ...(typeof leader === 'string' ? { leader } : {}),
         ...(n === undefined ? {} : { parts: n }),
         ...(keys === undefined ? {} : { keys }),
@@ -251,6 +263,8 @@ export type CallOutcome =
       readonly leader: string | undefined;
       /** Set while the replica is recovering lost state. */
       readonly recovering?: string;
+      /** The store's leases (lease.ts) and its next lease id; absent from a replica before leases. */
+      readonly leases?: { readonly lines: readonly LeaseLine[]; readonly next: number };
       readonly attempts: readonly Attempt[];
     }
   /**
@@ -375,6 +389,7 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
             data: r.data,
             leader: r.leader,
             ...(r.recovering === undefined ? {} : { recovering: r.recovering }),
+            ...(r.leases === undefined ? {} : { leases: { lines: r.leases, next: r.nextLease ?? 1 } }),
             attempts,
           };
         case 'no_leader':

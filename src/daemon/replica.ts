@@ -238,6 +238,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
             leader,
             parts: seq,
             keys: view.keys,
+            leases: view.leases.lines,
+            nextLease: view.leases.next,
             ...(recovering === null ? {} : { recovering }),
           });
         reply({ type: 'kv_result', id, peer, status: 'dump_part', seq, data });

@@ -57,6 +57,8 @@ export async function streamSnapshot(
       seq,
       last: next.done === true,
       entries: piece.entries,
+      leases: piece.leases,
+      nextLease: view.leases.next,
       sessions: piece.sessions,
     });
     if (!(await link.drained())) return 'the link went down';
@@ -90,7 +92,12 @@ export class SnapshotReceiver {
           `discarding a partial snapshot (slot ${p.index}, ${p.next} chunks from peer ${p.from}): peer ${c.from}` +
             ` starts one at slot ${c.index}`,
         );
-      this.partial = { from: c.from, index: c.index, next: 0, builder: new KvBuilder(c.index, this.options) };
+      this.partial = {
+        from: c.from,
+        index: c.index,
+        next: 0,
+        builder: new KvBuilder(c.index, c.nextLease, this.options),
+      };
     } else if (p === null || p.from !== c.from || p.index !== c.index) {
       return null; // the rest of a transfer discarded or replaced
     } else if (p.next !== c.seq) {
@@ -104,16 +111,17 @@ export class SnapshotReceiver {
     const cur = this.partial!;
     try {
       for (const e of c.entries) cur.builder.entry(e);
+      for (const l of c.leases) cur.builder.lease(l);
       for (const s of c.sessions) cur.builder.session(s);
+      cur.next += 1;
+      if (!c.last) return null;
+      this.partial = null;
+      return cur.builder.build();
     } catch (err) {
       if (!(err instanceof SnapshotError)) throw err;
       this.log.warn(`discarding a snapshot from peer ${c.from} (slot ${c.index}): chunk ${c.seq}: ${err.message}`);
       this.partial = null;
       return null;
     }
-    cur.next += 1;
-    if (!c.last) return null;
-    this.partial = null;
-    return cur.builder.build();
   }
 }

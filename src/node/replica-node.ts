@@ -321,7 +321,7 @@ export class ReplicaNode {
     for (const c of r.committed) this.applySlot(c);
     for (const to of r.sendSnapshotTo) this.sendSnapshot(to);
     for (const cmd of checked(r.unplaced)) {
-      if (cmd.o === 'noop') continue;
+      if (cmd.o === 'noop' || cmd.o === 'expire') continue;
       // Passed on before: it may yet be chosen. It waits here, and goes to the
       // next leader; the client's timeout says "unknown", which is the truth.
       if (this.waiters.placed(cmd)) continue;
@@ -345,7 +345,7 @@ export class ReplicaNode {
     const results = this.store.applyBatch(cmds, c.slot);
     this.watches.flush();
     cmds.forEach((cmd, i) => {
-      if (cmd.o === 'noop') return;
+      if (cmd.o === 'noop' || cmd.o === 'expire') return;
       // A retry is answered from its session, with the slot that applied it
       // then: the revision its changes carry (found by the nemesis's watchers).
       const s = this.store.session(cmd.c);

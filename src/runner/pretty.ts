@@ -144,6 +144,15 @@ function command(c: Command): string {
       return `cas ${key(c.key)} ${c.expected === null ? '(absent)' : quote(c.expected)} → ${quote(c.value)}`;
     case 'txn':
       return `txn (${c.compares.length} compares; then ${c.success.length} ops, else ${c.failure.length})`;
+    case 'grant':
+      return `lease grant ${c.ttl} s`;
+    case 'keep':
+    case 'revoke':
+      return `lease ${c.op === 'keep' ? 'keepalive' : 'revoke'} ${c.id}`;
+    case 'leases':
+      return 'lease list';
+    case 'expire':
+      return `lease expire ${c.id} (renewed at ${c.at})`;
   }
 }
 

@@ -6,6 +6,7 @@
 //   {"o":"del","c":"cli-7","s":5,"k":"key"}
 //   {"o":"cas","c":"cli-7","s":6,"k":"key","e":"old","v":"new"}   "e":null = key must be absent
 //   {"o":"noop"}                                                  fills a log hole; no client
+//   {"o":"put",...,"l":4}   a put with lease 4; grant, keep, revoke, leases and expire: lease.ts
 //
 //   {"r":"ok"}  {"r":"ok","p":"old"}        put/del/cas/noop; "p" = previous value, absent if there was none
 //   {"r":"ok","v":"x","rev":[3,9,2]}        get: the value and its [create, mod, version] (key-entry.ts)
@@ -13,6 +14,7 @@
 //   {"r":"mismatch","cur":"y"}              cas whose "e" differed from the current value (null = absent)
 //   {"r":"stale","last":9}                  seq below the client's last applied seq: not applied
 //   {"r":"expired"}                         unknown client with seq > 1 (session evicted): not applied
+//   {"r":"lease","id":4,"ttl":10}  {"r":"nolease","id":4}  {"r":"leases","ls":[[4,10,2]]}   lease.ts
 //
 // Keys are non-empty, values may be empty; both are well-formed Unicode (no
 // lone surrogates, so they survive UTF-8 encoding in snapshots unchanged).
@@ -44,6 +46,7 @@
 import { MAX_CLIENT_CHARS, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 import { checkKey, checkValue, show, wellFormed } from './check.js';
 import { checkRevisions, type Revisions } from './key-entry.js';
+import { checkTtl, isLeaseId, type LeaseInfo } from './lease.js';
 import {
   compareFromWire,
   compareToWire,
@@ -68,24 +71,41 @@ interface Session {
 }
 
 export type ClientCommand = Session &
+  /** `lease`: attach the key to that lease (lease.ts); without it the key has none. */
   (
-    | { readonly op: 'put'; readonly key: string; readonly value: string }
+    | { readonly op: 'put'; readonly key: string; readonly value: string; readonly lease?: number }
     | { readonly op: 'get'; readonly key: string }
     | { readonly op: 'del'; readonly key: string }
     /** Sets `value` iff the current value equals `expected`; `expected: null` means "key absent". */
     | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string }
     /** A transaction (txn.ts): compares, then one list of ops or the other, in one slot. */
     | ({ readonly op: 'txn' } & TxnBody)
+    /** A new lease of `ttl` seconds. */
+    | { readonly op: 'grant'; readonly ttl: number }
+    /** Renew a lease (keepalive), or revoke it and delete its keys. */
+    | { readonly op: 'keep' | 'revoke'; readonly id: number }
+    /** List the leases. */
+    | { readonly op: 'leases' }
   );
 
-export type Command = ClientCommand | { readonly op: 'noop' };
+/** The leader's: lease `id` expires if its last renewal is still slot `at` (lease.ts). Never a client's. */
+export type ExpireCommand = { readonly op: 'expire'; readonly id: number; readonly at: number };
 
-/** A client command on one key: every one but a transaction. */
-export type KeyCommand = Exclude<ClientCommand, { readonly op: 'txn' }>;
+export type Command = ClientCommand | { readonly op: 'noop' } | ExpireCommand;
+
+/** A client command on one key: a put, get, del or cas. */
+export type KeyCommand = Extract<ClientCommand, { readonly op: 'put' | 'get' | 'del' | 'cas' }>;
 
 /** A command in its wire form, keys in this order (what encodeCommand returns). */
 export type WireClientCommand =
-  | { readonly o: 'put'; readonly c: string; readonly s: number; readonly k: string; readonly v: string }
+  | {
+      readonly o: 'put';
+      readonly c: string;
+      readonly s: number;
+      readonly k: string;
+      readonly v: string;
+      readonly l?: number;
+    }
   | { readonly o: 'get' | 'del'; readonly c: string; readonly s: number; readonly k: string }
   | {
       readonly o: 'cas';
@@ -102,8 +122,12 @@ export type WireClientCommand =
       readonly if: readonly WireCompare[];
       readonly then: readonly WireTxnOp[];
       readonly else: readonly WireTxnOp[];
-    };
-export type WireCommand = WireClientCommand | { readonly o: 'noop' };
+    }
+  | { readonly o: 'grant'; readonly c: string; readonly s: number; readonly t: number }
+  | { readonly o: 'keep' | 'revoke'; readonly c: string; readonly s: number; readonly id: number }
+  | { readonly o: 'leases'; readonly c: string; readonly s: number };
+export type WireCommand =
+  WireClientCommand | { readonly o: 'noop' } | { readonly o: 'expire'; readonly id: number; readonly at: number };
 
 declare const CHECKED: unique symbol;
 /** A wire command checkCommand has passed: only it makes one, so holding one means it was checked. */
@@ -129,20 +153,33 @@ export type Result =
    * quota. `used` is the store's size (UTF-8 bytes of its keys and values)
    * when it was refused, `quota` the limit.
    */
-  | { readonly status: 'quota'; readonly used: number; readonly quota: number };
+  | { readonly status: 'quota'; readonly used: number; readonly quota: number }
+  /** A lease granted or renewed: its id and TTL in seconds. */
+  | { readonly status: 'lease'; readonly id: number; readonly ttl: number }
+  /** No lease `id` (never granted, revoked or expired): nothing changed. */
+  | { readonly status: 'nolease'; readonly id: number }
+  /** The leases: [id, ttl, keys] each, by id. */
+  | { readonly status: 'leases'; readonly leases: readonly LeaseInfo[] };
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly why: string };
 
 type Obj = Record<string, unknown>;
 
+/** Each op's fields in order. A put's "l" is optional: the only field that may be missing. */
 const COMMAND_KEYS: Readonly<Record<Command['op'], readonly string[]>> = {
-  put: ['o', 'c', 's', 'k', 'v'],
+  put: ['o', 'c', 's', 'k', 'v', 'l'],
   get: ['o', 'c', 's', 'k'],
   del: ['o', 'c', 's', 'k'],
   cas: ['o', 'c', 's', 'k', 'e', 'v'],
   txn: ['o', 'c', 's', 'if', 'then', 'else'],
   noop: ['o'],
+  grant: ['o', 'c', 's', 't'],
+  keep: ['o', 'c', 's', 'id'],
+  revoke: ['o', 'c', 's', 'id'],
+  leases: ['o', 'c', 's'],
+  expire: ['o', 'id', 'at'],
 };
+const OPS = Object.keys(COMMAND_KEYS).join(', ');
 
 /** The wire form; keys in a fixed order so JSON.stringify gives the same bytes on every replica. */
 export function encodeCommand(cmd: ClientCommand): WireClientCommand;
@@ -164,6 +201,10 @@ const FIELDS: Readonly<Record<string, string>> = {
   k: 'key',
   e: 'expected',
   v: 'value',
+  l: 'lease',
+  t: 'ttl',
+  id: 'id',
+  at: 'at',
 };
 const WIRE_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(FIELDS).map(([w, f]) => [f, w]));
 
@@ -171,7 +212,7 @@ const WIRE_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.en
 function renamed(from: object, keys: readonly string[], source: (key: string) => string): Obj {
   const src = from as Obj;
   const out: Obj = {};
-  for (const k of keys) out[k] = src[source(k)];
+  for (const k of keys) if (src[source(k)] !== undefined) out[k] = src[source(k)];
   return out;
 }
 
@@ -195,6 +236,7 @@ export function checkCommand(raw: unknown): Decoded<CheckedCommand> {
 export function checkClientCommand(raw: unknown): Decoded<CheckedClientCommand> {
   const c = checkCommand(raw);
   if (c.ok && c.value.o === 'noop') return bad('a client cannot send a noop');
+  if (c.ok && c.value.o === 'expire') return bad('a client cannot send an expire: only the leader expires a lease');
   return c as Decoded<CheckedClientCommand>;
 }
 
@@ -222,14 +264,17 @@ function invalid(raw: unknown): string | null {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'command is not a JSON object';
   const o = raw as Obj;
   const op = o['o'];
-  if (typeof op !== 'string' || !Object.hasOwn(COMMAND_KEYS, op))
-    return `"o" must be one of put, get, del, cas, txn, noop; got ${show(op)}`;
+  if (typeof op !== 'string' || !Object.hasOwn(COMMAND_KEYS, op)) return `"o" must be one of ${OPS}; got ${show(op)}`;
   const allowed = COMMAND_KEYS[op as Command['op']];
   // Unknown fields are refused, not ignored: a replica must never apply a command it half understands.
   const extra = Object.keys(o).find((k) => !allowed.includes(k));
   if (extra !== undefined)
     return `${op}: unexpected field ${JSON.stringify(extra).slice(0, 40)} (allowed: ${allowed.join(', ')})`;
   if (op === 'noop') return null;
+  if (op === 'expire') {
+    if (!isLeaseId(o['id'])) return `expire: "id" must be a lease id (a positive integer); got ${show(o['id'])}`;
+    return isLeaseId(o['at']) ? null : `expire: "at" must be a slot (a positive integer); got ${show(o['at'])}`;
+  }
 
   const why = checkClient(o['c']);
   if (why !== undefined) return `${op}: ${why}`;
@@ -240,12 +285,22 @@ function invalid(raw: unknown): string | null {
     const why = invalidTxn(o['if'], o['then'], o['else']);
     return why === null ? null : `txn: ${why}`;
   }
+  if (op === 'leases') return null;
+  if (op === 'grant') {
+    const why = checkTtl(o['t']);
+    return why === undefined ? null : `grant: "t": ${why}`;
+  }
+  if (op === 'keep' || op === 'revoke')
+    return isLeaseId(o['id']) ? null : `${op}: "id" must be a lease id (a positive integer); got ${show(o['id'])}`;
   const key = checkKey(o['k']);
   if (key !== undefined) return `${op}: ${key}`;
   if (op === 'get' || op === 'del') return null;
   const v = checkValue(o['v'], '"v"');
   if (v !== undefined) return `${op}: ${v}`;
-  if (op === 'put') return null;
+  if (op === 'put') {
+    if (o['l'] === undefined || isLeaseId(o['l'])) return null;
+    return `put: "l" (lease) must be a lease id (a positive integer); got ${show(o['l'])}`;
+  }
   if (!Object.hasOwn(o, 'e')) return 'cas: missing "e" (expected value; null means the key must be absent)';
   const e = o['e'] === null ? undefined : checkValue(o['e'], '"e"');
   return e === undefined ? null : `cas: ${e}`;
@@ -267,6 +322,12 @@ export function encodeResult(r: Result): Obj {
       return { r: 'expired' };
     case 'quota':
       return { r: 'quota', used: r.used, quota: r.quota };
+    case 'lease':
+      return { r: 'lease', id: r.id, ttl: r.ttl };
+    case 'nolease':
+      return { r: 'nolease', id: r.id };
+    case 'leases':
+      return { r: 'leases', ls: r.leases };
   }
 }
 
@@ -318,8 +379,26 @@ export function decodeResult(raw: unknown): Decoded<Result> {
         return { ok: true, value: { status: 'quota', used: o['used'], quota: o['quota'] } };
       return bad('"quota" result must be {"r":"quota","used":bytes,"quota":bytes}');
     }
+    case 'lease':
+      if (keys === 'id,r,ttl' && isLeaseId(o['id']) && checkTtl(o['ttl']) === undefined)
+        return { ok: true, value: { status: 'lease', id: o['id'], ttl: o['ttl'] as number } };
+      return bad('"lease" result must be {"r":"lease","id":lease id,"ttl":seconds}');
+    case 'nolease':
+      if (keys === 'id,r' && isLeaseId(o['id'])) return { ok: true, value: { status: 'nolease', id: o['id'] } };
+      return bad('"nolease" result must be {"r":"nolease","id":lease id}');
+    case 'leases': {
+      const ls = o['ls'];
+      const count = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+      const line = (l: unknown): boolean =>
+        Array.isArray(l) && l.length === 3 && isLeaseId(l[0]) && checkTtl(l[1]) === undefined && count(l[2]);
+      if (keys === 'ls,r' && Array.isArray(ls) && ls.every(line))
+        return { ok: true, value: { status: 'leases', leases: ls as LeaseInfo[] } };
+      return bad('"leases" result must be {"r":"leases","ls":[[id, ttl, keys], ...]}');
+    }
     default:
-      return bad(`"r" must be one of ok, mismatch, txn, stale, expired, quota; got ${show(o['r'])}`);
+      return bad(
+        `"r" must be one of ok, mismatch, txn, stale, expired, quota, lease, nolease, leases; got ${show(o['r'])}`,
+      );
   }
 }
 

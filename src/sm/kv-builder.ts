@@ -21,27 +21,43 @@ import { STREAM_FORMAT } from './kv-view.js';
 export class KvBuilder {
   private readonly data = new Map<string, KeyEntry>();
   private readonly sessionMap = new Map<string, SessionInfo>();
+  private readonly leaseLines: unknown[] = [];
   private bytes = 0;
   private prevIndex = 0;
 
+  /** `nextLease`: the id the store's next lease gets (the snapshot's head says). */
   constructor(
     readonly applied: number,
+    private readonly nextLease: number,
     private readonly options: KvOptions = {},
   ) {
     if (!Number.isSafeInteger(applied) || applied < 0)
       throw new SnapshotError(`snapshot: "applied" must be a non-negative integer; got ${applied}`);
+    if (!Number.isSafeInteger(nextLease) || nextLease < 1)
+      throw new SnapshotError(`snapshot: "nextLease" must be a positive integer; got ${nextLease}`);
   }
 
   get keys(): number {
     return this.data.size;
   }
 
+  get leases(): number {
+    return this.leaseLines.length;
+  }
+
   get sessions(): number {
     return this.sessionMap.size;
   }
 
+  /** A lease line, [id, ttl, renewed]: checked, with the keys that name it, at build(). */
+  lease(l: unknown): void {
+    if (this.sessionMap.size > 0) throw new SnapshotError('snapshot: a lease after the sessions began');
+    this.leaseLines.push(l);
+  }
+
   entry(e: unknown): void {
-    if (this.sessionMap.size > 0) throw new SnapshotError('snapshot: an entry after the sessions began');
+    if (this.sessionMap.size > 0 || this.leaseLines.length > 0)
+      throw new SnapshotError('snapshot: a key after the leases or sessions began');
     const line = parseEntryLine(e, this.applied);
     if (typeof line === 'string') throw new SnapshotError(`snapshot: ${line}`);
     const k = line.key;
@@ -80,7 +96,8 @@ export class KvBuilder {
 
   /** The store; the builder must not be used after. */
   build(): KvStore {
-    return KvStore.fromParts(this.applied, this.data, this.sessionMap, this.bytes, this.options);
+    const leases = { lines: this.leaseLines, next: this.nextLease };
+    return KvStore.fromParts(this.applied, this.data, leases, this.sessionMap, this.bytes, this.options);
   }
 
   /**
@@ -92,6 +109,7 @@ export class KvBuilder {
   static fromLines(lines: Iterable<string>, options: KvOptions = {}): KvStore {
     let b: KvBuilder | null = null;
     let keys = 0;
+    let leases = 0;
     let sessions = 0;
     let n = 0;
     for (const line of lines) {
@@ -108,23 +126,26 @@ export class KvBuilder {
         if (h?.['format'] !== STREAM_FORMAT)
           throw new SnapshotError(`snapshot line 1: "format" is not "${STREAM_FORMAT}"${olderFormat(h?.['format'])}`);
         const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-        if (!count(h['keys']) || !count(h['sessions']))
-          throw new SnapshotError('snapshot line 1: "keys" and "sessions" must be counts');
-        b = new KvBuilder(h['applied'] as number, options);
+        if (!count(h['keys']) || !count(h['leases']) || !count(h['sessions']))
+          throw new SnapshotError('snapshot line 1: "keys", "leases" and "sessions" must be counts');
+        b = new KvBuilder(h['applied'] as number, h['nextLease'] as number, options);
         keys = h['keys'];
+        leases = h['leases'];
         sessions = h['sessions'];
       } else if (n - 1 <= keys) b.entry(raw);
-      else if (n - 1 <= keys + sessions) b.session(raw);
+      else if (n - 1 <= keys + leases) b.lease(raw);
+      else if (n - 1 <= keys + leases + sessions) b.session(raw);
       else
         throw new SnapshotError(
-          `snapshot line ${n}: more lines than the ${keys} keys and ${sessions} sessions the first line announces`,
+          `snapshot line ${n}: more lines than the ${keys} keys, ${leases} leases and ${sessions} sessions the ` +
+            `first line announces`,
         );
     }
     if (b === null) throw new SnapshotError('snapshot: no lines');
-    if (n - 1 !== keys + sessions)
+    if (n - 1 !== keys + leases + sessions)
       throw new SnapshotError(
-        `snapshot: ${n - 1} lines after the first, where it announces ${keys} keys and ${sessions} sessions ` +
-          `(cut short?)`,
+        `snapshot: ${n - 1} lines after the first, where it announces ${keys} keys, ${leases} leases and ` +
+          `${sessions} sessions (cut short?)`,
       );
     return b.build();
   }

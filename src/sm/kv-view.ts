@@ -4,6 +4,7 @@
 // the old value of every key it changes, so the view copies nothing up front.
 
 import { entryLine, type EntryLine, type KeyEntry } from './key-entry.js';
+import type { LeaseLine } from './lease.js';
 
 /** The first line of a snapshot streamed line by line (see KvView.lines). paxos-kv/2 had no revisions. */
 export const STREAM_FORMAT = 'paxos-kv/4';
@@ -11,10 +12,17 @@ export const STREAM_FORMAT = 'paxos-kv/4';
 /** A session as snapshots carry it: [client, seq, apply index, result in its wire form]. */
 export type SessionLine = [string, number, number, Record<string, unknown>];
 
-/** One piece of a snapshot: some keys, then (in the last pieces) the sessions. */
+/** One piece of a snapshot: some keys, then the leases, then (in the last pieces) the sessions. */
 export interface KvPiece {
   readonly entries: EntryLine[];
+  readonly leases: LeaseLine[];
   readonly sessions: SessionLine[];
+}
+
+/** A store's leases as a view holds them: [id, ttl, renewed] by id, and the next id. */
+export interface LeaseTable {
+  readonly lines: readonly LeaseLine[];
+  readonly next: number;
 }
 
 /**
@@ -35,6 +43,7 @@ export class KvView {
     readonly applied: number,
     private readonly live: ReadonlyMap<string, KeyEntry>,
     private readonly keyList: readonly string[],
+    readonly leases: LeaseTable,
     private readonly sessions: readonly SessionLine[],
     private readonly release: (v: KvView) => void,
   ) {}
@@ -69,48 +78,53 @@ export class KvView {
   /** Pieces of about `maxChars` characters of keys, values and results each (one big entry may pass it). */
   *pieces(maxChars: number): Generator<KvPiece> {
     let entries: EntryLine[] = [];
+    let leases: LeaseLine[] = [];
     let sessions: SessionLine[] = [];
     let size = 0;
+    let yielded = false;
+    const piece = (): KvPiece => {
+      // Fresh arrays for every piece: a caller may look one piece ahead.
+      const p = { entries, leases, sessions };
+      [entries, leases, sessions, size, yielded] = [[], [], [], 0, true];
+      return p;
+    };
     for (const e of this.entries()) {
       entries.push(e);
       size += e[0].length + e[1].length + 40;
-      if (size >= maxChars) {
-        // Fresh arrays for every piece: a caller may look one piece ahead.
-        yield { entries, sessions: [] };
-        entries = [];
-        size = 0;
-      }
+      if (size >= maxChars) yield piece();
+    }
+    for (const l of this.leases.lines) {
+      leases.push(l);
+      size += 40;
+      if (size >= maxChars) yield piece();
     }
     for (const s of this.sessions) {
       sessions.push(s);
       size += s[0].length + resultChars(s[3]) + 32;
-      if (size >= maxChars) {
-        yield { entries, sessions };
-        entries = [];
-        sessions = [];
-        size = 0;
-      }
+      if (size >= maxChars) yield piece();
     }
     // At least one piece, so that even an empty store makes a transfer.
-    if (entries.length > 0 || sessions.length > 0 || (this.keyList.length === 0 && this.sessions.length === 0))
-      yield { entries, sessions };
+    if (entries.length > 0 || leases.length > 0 || sessions.length > 0 || !yielded) yield piece();
   }
 
   /**
    * The snapshot as JSON lines (each ending in a newline), for a file: first
-   * {"format":"paxos-kv/4","applied":N,"keys":K,"sessions":S}, then
-   * [key,value,create,mod,version] per key, then [client,seq,index,result]
-   * per session.
+   * {"format":"paxos-kv/4","applied":N,"keys":K,"leases":L,"sessions":S,"nextLease":I},
+   * then [key,value,create,mod,version(,lease)] per key, [id,ttl,renewed]
+   * per lease, and [client,seq,index,result] per session.
    */
   *lines(): Generator<string> {
     const head = {
       format: STREAM_FORMAT,
       applied: this.applied,
       keys: this.keyList.length,
+      leases: this.leases.lines.length,
       sessions: this.sessions.length,
+      nextLease: this.leases.next,
     };
     yield `${JSON.stringify(head)}\n`;
     for (const e of this.entries()) yield `${JSON.stringify(e)}\n`;
+    for (const l of this.leases.lines) yield `${JSON.stringify(l)}\n`;
     for (const s of this.sessions) yield `${JSON.stringify(s)}\n`;
   }
 

@@ -31,6 +31,10 @@
 // is applied, so every replica gives the same answer. Reads and deletes always
 // work, so a full store can be emptied.
 //
+// Leases (lease.ts): a lease's keys are deleted when it is revoked, or when
+// the leader's {"o":"expire"} finds it not renewed since: the store has no
+// clock, so when is the leader's to say (src/node/lease-clock.ts).
+//
 // Snapshots come in two forms. snapshot()/restore(): one canonical JSON
 // document, sorted, for tests and the simulator, which compare bytes.
 // view()/KvBuilder (kv-builder.ts): a frozen copy handed out piece by piece, and
@@ -53,6 +57,7 @@ import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js'
 import { lowerBound, scanRange, type RangeAnswer, type RangeQuery } from './range.js';
 import { holds } from './txn.js';
 import { entryLine, nextEntry, parseEntryLine, revisionsOf, type KeyEntry } from './key-entry.js';
+import { checkLeaseLine, type Lease, type LeaseChange, type LeaseInfo, type LeaseLine } from './lease.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 export type { KeyEntry } from './key-entry.js';
@@ -100,6 +105,11 @@ export class KvStore {
   private sortedKeys: string[] | null = null;
   /** Told of every change, with the slot that made it (node/watch-hub.ts). */
   onChange: ((c: { readonly rev: number; readonly key: string; readonly value: string | null }) => void) | null = null;
+  /** Told of every lease granted, renewed or gone (node/lease-clock.ts). */
+  onLease: ((c: LeaseChange) => void) | null = null;
+  private leases = new Map<number, Lease>();
+  /** The next lease's id: ids are never reused. */
+  private nextLease = 1;
   /** The slot being applied. */
   private applying = 0;
   // Map order is insertion order, and a session is re-inserted on every apply,
@@ -155,6 +165,16 @@ export class KvStore {
   /** The current value, null if absent: for reads that bypass the log (read-index). */
   read(key: string): string | null {
     return this.data.get(key)?.value ?? null;
+  }
+
+  /** Lease `id`'s TTL, last renewal and keys, undefined if there is none (never granted, or gone). */
+  lease(id: number): Readonly<Lease> | undefined {
+    return this.leases.get(id);
+  }
+
+  /** Every lease: [id, ttl, renewed] each, by id. */
+  leaseLines(): LeaseLine[] {
+    return [...this.leases].map(([id, l]): LeaseLine => [id, l.ttl, l.renewed]).sort((a, b) => a[0] - b[0]);
   }
 
   /** The key's value and revisions, undefined if absent. */
@@ -222,6 +242,13 @@ export class KvStore {
 
   private applyChecked(cmd: CheckedCommand, index: number): Result {
     if (cmd.o === 'noop') return { status: 'ok' };
+    if (cmd.o === 'expire') {
+      // Only if not renewed since the leader saw it: a keepalive applied first wins.
+      const l = this.leases.get(cmd.id);
+      this.applying = index;
+      if (l !== undefined && l.renewed === cmd.at) this.revoke(cmd.id, l);
+      return { status: 'ok' };
+    }
     const s = this.sessions.get(cmd.c);
     if (s !== undefined) {
       if (cmd.s === s.seq) return s.result;
@@ -237,14 +264,42 @@ export class KvStore {
     return result;
   }
 
-  private execute(cmd: Exclude<CheckedCommand, { o: 'noop' }>): Result {
-    if (cmd.o === 'txn') return this.txn(cmd);
+  private execute(cmd: Exclude<CheckedCommand, { o: 'noop' | 'expire' }>): Result {
+    switch (cmd.o) {
+      case 'txn':
+        return this.txn(cmd);
+      case 'grant': {
+        const id = this.nextLease++;
+        this.leases.set(id, { ttl: cmd.t, renewed: this.applying, keys: new Set() });
+        this.onLease?.({ id, ttl: cmd.t, renewed: this.applying });
+        return { status: 'lease', id, ttl: cmd.t };
+      }
+      case 'keep': {
+        const l = this.leases.get(cmd.id);
+        if (l === undefined) return { status: 'nolease', id: cmd.id };
+        l.renewed = this.applying;
+        this.onLease?.({ id: cmd.id, ttl: l.ttl, renewed: l.renewed });
+        return { status: 'lease', id: cmd.id, ttl: l.ttl };
+      }
+      case 'revoke': {
+        const l = this.leases.get(cmd.id);
+        if (l === undefined) return { status: 'nolease', id: cmd.id };
+        this.revoke(cmd.id, l);
+        return { status: 'ok' };
+      }
+      case 'leases':
+        return {
+          status: 'leases',
+          leases: this.leaseLines().map(([id, ttl]): LeaseInfo => [id, ttl, this.leases.get(id)!.keys.size]),
+        };
+    }
     const cur = this.data.get(cmd.k);
     switch (cmd.o) {
       case 'get':
         return getResult(cur);
       case 'put':
-        return this.write(cmd.k, cmd.v, cur) ?? prevResult(cur);
+        if (cmd.l !== undefined && !this.leases.has(cmd.l)) return { status: 'nolease', id: cmd.l };
+        return this.write(cmd.k, cmd.v, cur, cmd.l) ?? prevResult(cur);
       case 'del':
         return this.remove(cmd.k, cur);
       case 'cas':
@@ -253,9 +308,22 @@ export class KvStore {
     }
   }
 
+  /** Delete lease `id` and its keys, in key order, at the slot being applied. */
+  private revoke(id: number, l: Lease): void {
+    for (const key of [...l.keys].sort()) this.remove(key, this.data.get(key));
+    this.leases.delete(id);
+    this.onLease?.({ id, gone: true });
+  }
+
+  /** The key no longer belongs to the lease its entry `cur` names. */
+  private detach(key: string, cur: KeyEntry | undefined): void {
+    if (cur?.lease !== undefined) this.leases.get(cur.lease)?.keys.delete(key);
+  }
+
   private remove(key: string, cur: KeyEntry | undefined): Result {
     if (cur === undefined) return { status: 'ok' };
     for (const v of this.views) v.willWrite(key, cur);
+    this.detach(key, cur);
     this.data.delete(key);
     if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
     this.onChange?.({ rev: this.applying, key, value: null });
@@ -271,6 +339,8 @@ export class KvStore {
   private txn(cmd: Extract<CheckedCommand, { o: 'txn' }>): Result {
     const succeeded = cmd.if.every((c) => holds(c, this.data.get(c[0])));
     const ops = succeeded ? cmd.then : cmd.else;
+    // A put with a lease that is gone: nothing runs.
+    for (const o of ops) if (o.length === 4 && !this.leases.has(o[3])) return { status: 'nolease', id: o[3] };
     // The store's size after the list, each key's value followed through it.
     const after = new Map<string, string | undefined>();
     let bytes = this.bytes;
@@ -293,8 +363,8 @@ export class KvStore {
       else if (o[0] === 'del') results.push(this.remove(o[1], cur));
       else {
         // The quota was checked for the whole list above.
-        const [, key, value] = o as readonly ['put', string, string];
-        this.set(key, value, cur);
+        const [, key, value, lease] = o as readonly ['put', string, string, number?];
+        this.set(key, value, cur, lease);
         results.push(prevResult(cur));
       }
     }
@@ -302,20 +372,25 @@ export class KvStore {
   }
 
   /** Set key to value unless that grows the store past its quota (then the refusal, nothing changed). */
-  private write(key: string, value: string, cur: KeyEntry | undefined): Result | null {
+  private write(key: string, value: string, cur: KeyEntry | undefined, lease?: number): Result | null {
     const before = cur === undefined ? 0 : entryBytes(key, cur.value);
     const after = entryBytes(key, value);
     if (after > before && this.bytes - before + after > this.quotaBytes)
       return { status: 'quota', used: this.bytes, quota: this.quotaBytes };
-    this.set(key, value, cur);
+    this.set(key, value, cur, lease);
     return null;
   }
 
-  /** Set key to value at the slot being applied, its entry before `cur`; the quota is the caller's. */
-  private set(key: string, value: string, cur: KeyEntry | undefined): void {
+  /**
+   * Set key to value at the slot being applied, its entry before `cur`,
+   * attached to `lease` (which exists) or to none; the quota is the caller's.
+   */
+  private set(key: string, value: string, cur: KeyEntry | undefined, lease?: number): void {
     for (const v of this.views) v.willWrite(key, cur);
     if (cur === undefined) this.keyAdded(key);
-    this.data.set(key, nextEntry(cur, value, this.applying));
+    this.detach(key, cur);
+    if (lease !== undefined) this.leases.get(lease)!.keys.add(key);
+    this.data.set(key, nextEntry(cur, value, this.applying, lease));
     this.bytes += entryBytes(key, value) - (cur === undefined ? 0 : entryBytes(key, cur.value));
     this.onChange?.({ rev: this.applying, key, value });
   }
@@ -330,14 +405,17 @@ export class KvStore {
 
   /**
    * Deterministic bytes: UTF-8 JSON of
-   *   {"format":"paxos-kv/3","applied":N,"data":[[key,value,create,mod,version],...],
-   *    "sessions":[[client,seq,index,result],...]}
-   * with data sorted by key and sessions by apply index (their eviction order).
+   *   {"format":"paxos-kv/3","applied":N,"nextLease":L,"data":[[key,value,create,mod,version(,lease)],...],
+   *    "leases":[[id,ttl,renewed],...],"sessions":[[client,seq,index,result],...]}
+   * with data sorted by key, leases by id and sessions by apply index (their eviction order).
    */
   snapshot(): Uint8Array {
     const data = sortedEntries(this.data).map(([k, e]) => entryLine(k, e));
     const sessions = [...this.sessions].map(([c, s]) => [c, s.seq, s.index, encodeResult(s.result)]);
-    return new TextEncoder().encode(JSON.stringify({ format: SNAPSHOT_FORMAT, applied: this.applied, data, sessions }));
+    const { applied, nextLease } = this;
+    const leases = this.leaseLines();
+    const doc = { format: SNAPSHOT_FORMAT, applied, nextLease, data, leases, sessions };
+    return new TextEncoder().encode(JSON.stringify(doc));
   }
 
   /** The store a snapshot was taken of. Throws SnapshotError naming the bad field. */
@@ -363,6 +441,7 @@ export class KvStore {
       return fail('"applied" must be a non-negative integer');
     const kv = new KvStore(options);
     kv.applied = applied;
+    if (!isLeaseCount(o['nextLease'])) fail('"nextLease" must be a positive integer');
 
     if (!Array.isArray(o['data'])) fail('"data" must be an array of [key, value, create, mod, version]');
     let prevKey: string | undefined;
@@ -379,6 +458,10 @@ export class KvStore {
       kv.data.set(k, line.entry);
       kv.bytes += entryBytes(k, line.entry.value);
     }
+
+    if (!Array.isArray(o['leases'])) fail('"leases" must be an array of [id, ttl, renewed]');
+    kv.nextLease = o['nextLease'] as number;
+    kv.leases = linkLeases(kv.data, o['leases'] as unknown[], applied, kv.nextLease);
 
     if (!Array.isArray(o['sessions'])) fail('"sessions" must be an array of [client, seq, index, result]');
     let prevIndex = 0;
@@ -418,6 +501,7 @@ export class KvStore {
   static fromParts(
     applied: number,
     data: Map<string, KeyEntry>,
+    leases: { readonly lines: readonly unknown[]; readonly next: number },
     sessions: Map<string, SessionInfo>,
     bytes: number,
     options: KvOptions,
@@ -425,6 +509,8 @@ export class KvStore {
     const kv = new KvStore(options);
     kv.applied = applied;
     kv.data = data;
+    kv.nextLease = leases.next;
+    kv.leases = linkLeases(data, leases.lines, applied, leases.next);
     kv.sessions = sessions;
     kv.bytes = bytes;
     kv.evictOverflow();
@@ -442,7 +528,10 @@ export class KvStore {
   view(): KvView {
     const sessions: SessionLine[] = [];
     for (const [c, s] of this.sessions) sessions.push([c, s.seq, s.index, encodeResult(s.result)]);
-    const view = new KvView(this.applied, this.data, [...this.data.keys()], sessions, (v) => this.views.delete(v));
+    const leases = { lines: this.leaseLines(), next: this.nextLease };
+    const view = new KvView(this.applied, this.data, [...this.data.keys()], leases, sessions, (v) =>
+      this.views.delete(v),
+    );
     this.views.add(view);
     return view;
   }
@@ -476,6 +565,44 @@ export function olderFormat(f: unknown): string {
     ? ` but "${f}": written by a version before keys had revisions, which this version cannot give them in ` +
         `agreement with the other replicas (see docs/replicated-log.md#revisions)`
     : '';
+}
+
+const isLeaseCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 1;
+
+/**
+ * The lease table of a snapshot: its lines checked, each key attached to the
+ * lease it names. Throws SnapshotError if a line is bad, an id repeats or is
+ * not below `next`, or a key names a lease that is not there.
+ */
+export function linkLeases(
+  data: ReadonlyMap<string, KeyEntry>,
+  lines: readonly unknown[],
+  applied: number,
+  next: number,
+): Map<number, Lease> {
+  const leases = new Map<number, Lease>();
+  let prev = 0;
+  for (const [i, line] of lines.entries()) {
+    const why = checkLeaseLine(line, applied);
+    if (why !== undefined) throw new SnapshotError(`snapshot: lease ${i}: ${why}`);
+    const [id, ttl, renewed] = line as LeaseLine;
+    if (id <= prev || id >= next)
+      throw new SnapshotError(
+        `snapshot: lease ${i}: id ${id} must be above the one before (${prev}) and below "nextLease" (${next})`,
+      );
+    prev = id;
+    leases.set(id, { ttl, renewed, keys: new Set() });
+  }
+  for (const [key, e] of data) {
+    if (e.lease === undefined) continue;
+    const l = leases.get(e.lease);
+    if (l === undefined)
+      throw new SnapshotError(
+        `snapshot: key ${JSON.stringify(key).slice(0, 40)} names lease ${e.lease}, which it does not hold`,
+      );
+    l.keys.add(key);
+  }
+  return leases;
 }
 
 /** A put's or del's result: the value before, if there was one. */

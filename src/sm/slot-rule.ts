@@ -4,7 +4,9 @@
 // wrote a key at slot S, and then compares "mod = S", would also match the
 // other command's write in S, which it never saw. The leader cuts its
 // batches by this rule (LogConfig.batchRule). One transaction that writes a
-// key twice is one command: only its end state is ever seen.
+// key twice is one command: only its end state is ever seen. A lease's
+// revoke or expiry deletes keys nobody can name before it is applied: it
+// takes a slot alone.
 
 import type { CheckedCommand } from './command.js';
 
@@ -22,11 +24,23 @@ function writes(cmd: CheckedCommand): readonly string[] {
   }
 }
 
+/** Whether a command may delete keys it does not name: a lease's revoke or expiry. */
+const writesAny = (cmd: CheckedCommand): boolean => cmd.o === 'revoke' || cmd.o === 'expire';
+
 /** A fresh rule for one batch: a command joins unless it may write a key one before it in the batch may write. */
 export function oneWritePerKey(): (cmd: unknown) => boolean {
   const written = new Set<string>();
-  return (cmd) => {
-    const keys = writes(cmd as CheckedCommand);
+  let any = false;
+  let count = 0;
+  return (raw) => {
+    const cmd = raw as CheckedCommand;
+    if (any || (writesAny(cmd) && count > 0)) return false;
+    count += 1;
+    if (writesAny(cmd)) {
+      any = true;
+      return true;
+    }
+    const keys = writes(cmd);
     if (keys.some((k) => written.has(k))) return false;
     for (const k of keys) written.add(k);
     return true;

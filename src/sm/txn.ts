@@ -5,18 +5,21 @@
 //
 //   {"o":"txn","c":"cli-7","s":3,
 //    "if":[["a","=","1"],["b","=",null],["c","!=","x"],["a","mod","<",90]],
-//    "then":[["put","a","2"],["del","b"],["get","c"]],
+//    "then":[["put","a","2"],["del","b"],["get","c"],["put","d","1",4]],
 //    "else":[["get","a"]]}
 //
 // A compare is on a key's value (= or !=; null: absent), or on one of its
 // revisions (key-entry.ts: "create", "mod" or "version"; =, !=, < or >;
-// an absent key's are 0).
+// an absent key's are 0). A put may name a lease (lease.ts) as a fourth
+// element; if that lease is gone, nothing runs and the answer is
+// {"r":"nolease","id":N}.
 //
 // The answer: {"r":"txn","ok":true,"res":[{"r":"ok","p":"1"},{"r":"ok"},{"r":"ok","v":"x","rev":[4,7,2]}]},
 // `ok` saying which list ran, `res` one result per op of it.
 
 import { checkKey, checkValue } from './check.js';
 import type { KeyEntry } from './key-entry.js';
+import { isLeaseId } from './lease.js';
 
 /** Most compares and ops in one transaction, all lists together (etcd's default too). */
 export const MAX_TXN_OPS = 128;
@@ -36,7 +39,7 @@ export type TxnCompare =
   | { readonly key: string; readonly target: RevisionTarget; readonly op: RevisionOp; readonly value: number };
 
 export type TxnOp =
-  | { readonly op: 'put'; readonly key: string; readonly value: string }
+  | { readonly op: 'put'; readonly key: string; readonly value: string; readonly lease?: number }
   | { readonly op: 'del' | 'get'; readonly key: string };
 
 export interface TxnBody {
@@ -47,14 +50,16 @@ export interface TxnBody {
 
 export type WireCompare =
   readonly [string, '=' | '!=', string | null] | readonly [string, RevisionTarget, RevisionOp, number];
-export type WireTxnOp = readonly ['put', string, string] | readonly ['del' | 'get', string];
+export type WireTxnOp =
+  readonly ['put', string, string] | readonly ['put', string, string, number] | readonly ['del' | 'get', string];
 
 export function compareToWire(c: TxnCompare): WireCompare {
   return 'target' in c ? [c.key, c.target, c.op, c.value] : [c.key, c.op, c.value];
 }
 
 export function opToWire(o: TxnOp): WireTxnOp {
-  return o.op === 'put' ? ['put', o.key, o.value] : [o.op, o.key];
+  if (o.op !== 'put') return [o.op, o.key];
+  return o.lease === undefined ? ['put', o.key, o.value] : ['put', o.key, o.value, o.lease];
 }
 
 export function compareFromWire(w: WireCompare): TxnCompare {
@@ -62,7 +67,8 @@ export function compareFromWire(w: WireCompare): TxnCompare {
 }
 
 export function opFromWire(w: WireTxnOp): TxnOp {
-  return w[0] === 'put' ? { op: 'put', key: w[1], value: w[2] } : { op: w[0], key: w[1] };
+  if (w[0] !== 'put') return { op: w[0], key: w[1] };
+  return w.length === 4 ? { op: 'put', key: w[1], value: w[2], lease: w[3] } : { op: 'put', key: w[1], value: w[2] };
 }
 
 /** Why the wire lists `cmp`, `then`, `els` are not a valid transaction, or null if they are. */
@@ -101,9 +107,11 @@ export function invalidTxn(cmp: unknown, then: unknown, els: unknown): string | 
   ] as const) {
     for (const [i, o] of (list as unknown[]).entries()) {
       const at = `"${name}"[${i}]`;
-      if (!Array.isArray(o)) return `${at} must be ["put", key, value], ["del", key] or ["get", key]`;
-      const ok = (o[0] === 'put' && o.length === 3) || ((o[0] === 'del' || o[0] === 'get') && o.length === 2);
-      if (!ok) return `${at} must be ["put", key, value], ["del", key] or ["get", key]`;
+      const form = `${at} must be ["put", key, value], ["put", key, value, lease], ["del", key] or ["get", key]`;
+      if (!Array.isArray(o)) return form;
+      const put = o[0] === 'put' && (o.length === 3 || (o.length === 4 && isLeaseId(o[3])));
+      const ok = put || ((o[0] === 'del' || o[0] === 'get') && o.length === 2);
+      if (!ok) return form;
       const why = str(o[1], `${at}'s key`, true) ?? (o[0] === 'put' ? str(o[2], `${at}'s value`, false) : undefined);
       if (why !== undefined) return why;
     }

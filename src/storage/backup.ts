@@ -2,14 +2,18 @@
 // file of text lines, each `CRC␠JSON`, where CRC is the CRC-32 of the JSON's
 // UTF-8 bytes as 8 hex digits:
 //
-//   1c0ffee1 {"format":"paxos-backup/1","applied":N,"keys":K,"taken":"<UTC time>","from":"peer2"}
-//   0badcafe ["key","value",create,mod,version]          one per key (src/sm/key-entry.ts)
+//   1c0ffee1 {"format":"paxos-backup/1","applied":N,"keys":K,"leases":L,"nextLease":I,"taken":"<UTC time>","from":"peer2"}
+//   0badcafe ["key","value",create,mod,version(,lease)]  one per key (src/sm/key-entry.ts)
+//   0badcafe [id,ttl,renewed]                            one per lease (src/sm/lease.ts)
 //   12345678 {"end":true,"keys":K}
 //
 // A checksum per line, rather than one for the whole file, so damage is
 // named where it is: the line and its byte. The last line says the file
 // is whole: a file cut short ends without it. The store's sessions are not
 // kept: a restored cluster is a new one, and its clients start new ones.
+// Its leases are: its first leader gives each its full TTL and more, so
+// their holders have time to find it (src/node/lease-clock.ts). A backup
+// written before leases has no "leases" and "nextLease": none, and 1.
 //
 // A backup is written beside its name, fsynced and renamed over, like the
 // replica's own snapshots.
@@ -28,6 +32,8 @@ export const BACKUP_FORMAT = 'paxos-backup/1';
 export interface BackupHead {
   readonly applied: number;
   readonly keys: number;
+  readonly leases: number;
+  readonly nextLease: number;
   /** When it was taken (ISO 8601, UTC), and from which replica. */
   readonly taken: string;
   readonly from: string;
@@ -43,7 +49,9 @@ const line = (json: string): string => `${crc32(utf8.encode(json)).toString(16).
 
 /** The backup's lines, from a frozen view of the store (the sessions are left out). */
 export function* backupLines(view: KvView, from: string, taken: Date): Generator<string> {
-  const head = { format: BACKUP_FORMAT, applied: view.applied, keys: view.keys, taken: taken.toISOString(), from };
+  const { applied, keys: k } = view;
+  const [leases, nextLease] = [view.leases.lines.length, view.leases.next];
+  const head = { format: BACKUP_FORMAT, applied, keys: k, leases, nextLease, taken: taken.toISOString(), from };
   yield line(JSON.stringify(head));
   let keys = 0;
   for (const piece of view.pieces(1024 * 1024))
@@ -51,6 +59,7 @@ export function* backupLines(view: KvView, from: string, taken: Date): Generator
       keys += 1;
       yield line(JSON.stringify(e));
     }
+  for (const l of view.leases.lines) yield line(JSON.stringify(l));
   yield line(JSON.stringify({ end: true, keys }));
 }
 
@@ -100,10 +109,12 @@ export async function readBackup(file: string): Promise<{ head: BackupHead; stor
       }
       if (head === null) {
         head = checkHead(raw, at);
-        builder = new KvBuilder(head.applied);
+        builder = new KvBuilder(head.applied, head.nextLease);
       } else if (Array.isArray(raw)) {
         try {
-          builder!.entry(raw as EntryLine);
+          // A key's line starts with its name, a lease's with its id.
+          if (typeof raw[0] === 'number') builder!.lease(raw);
+          else builder!.entry(raw as EntryLine);
         } catch (err) {
           if (!(err instanceof SnapshotError)) throw err;
           throw new BackupError(`${at}: ${err.message}`);
@@ -115,6 +126,8 @@ export async function readBackup(file: string): Promise<{ head: BackupHead; stor
             `${at}: the end line must be {"end":true,"keys":${head.keys}} after ${head.keys} keys; ` +
               `${builder!.keys} came`,
           );
+        if (builder!.leases !== head.leases)
+          throw new BackupError(`${at}: ${builder!.leases} leases came, where the head line says ${head.leases}`);
         ended = true;
       }
     }
@@ -139,5 +152,8 @@ function checkHead(raw: unknown, at: string): BackupHead {
   const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
   if (!count(h['applied']) || !count(h['keys']) || typeof h['taken'] !== 'string' || typeof h['from'] !== 'string')
     throw new BackupError(`${at}: the head line needs "applied" and "keys" (counts), "taken" and "from"`);
-  return { applied: h['applied'], keys: h['keys'], taken: h['taken'], from: h['from'] };
+  const [leases, nextLease] = [h['leases'] ?? 0, h['nextLease'] ?? 1];
+  if (!count(leases) || !count(nextLease) || nextLease < 1)
+    throw new BackupError(`${at}: "leases" must be a count and "nextLease" a positive integer`);
+  return { applied: h['applied'], keys: h['keys'], leases, nextLease, taken: h['taken'], from: h['from'] };
 }

@@ -86,7 +86,8 @@ async function ask(
   if (body.type === 'dump') req = { type: 'dump', id: newRequestId() };
   else {
     const d = decodeCommand(body.cmd);
-    if (!d.ok || d.value.op === 'noop') throw new Error(`nemesis built a bad command: ${d.ok ? 'noop' : d.why}`);
+    if (!d.ok || d.value.op === 'noop' || d.value.op === 'expire')
+      throw new Error(`nemesis built a bad command: ${d.ok ? d.value.op : d.why}`);
     req = { type: 'kv', id: newRequestId(), cmd: d.value };
   }
   const o = await kvRequest(at, req, null, timeoutMs);

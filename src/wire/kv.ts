@@ -40,6 +40,7 @@
 import { checkClientCommand, type CheckedClientCommand, type ClientCommand } from '../sm/command.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
 import type { EntryLine } from '../sm/key-entry.js';
+import type { LeaseLine } from '../sm/lease.js';
 import { checkWatch, type WatchFilter } from '../node/watch-hub.js';
 
 export type KvRequest =
@@ -91,6 +92,9 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
       readonly parts?: number;
       readonly keys?: number;
       readonly recovering?: string;
+      /** The store's leases, [id, ttl, renewed] each, and the id its next lease gets (src/sm/lease.ts). */
+      readonly leases?: readonly LeaseLine[];
+      readonly nextLease?: number;
     }
 );
 

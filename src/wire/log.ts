@@ -25,6 +25,7 @@ import type { PeerId } from '../paxos/ids.js';
 import type { Batch, LogMessage, SlotReport } from '../log/types.js';
 import { checkCommand } from '../sm/command.js';
 import { parseEntryLine, type EntryLine } from '../sm/key-entry.js';
+import { checkLeaseLine, type LeaseLine } from '../sm/lease.js';
 import type { SessionLine } from '../sm/kv.js';
 import { decodeKvRequest, type KvResult, type ReceivedKvRequest } from './kv.js';
 import type { Codec, Decoded } from '../transport/codec.js';
@@ -42,6 +43,9 @@ export interface SnapshotChunk {
   readonly seq: number;
   readonly last: boolean;
   readonly entries: readonly EntryLine[];
+  /** The store's leases (after the keys, before the sessions), and the id its next lease gets. */
+  readonly leases: readonly LeaseLine[];
+  readonly nextLease: number;
   readonly sessions: readonly SessionLine[];
 }
 
@@ -107,6 +111,15 @@ function entries(x: unknown, index: number): EntryLine[] {
     if (typeof line === 'string') throw new Bad(`"entries"[${i}]: ${line}`);
   }
   return x as EntryLine[];
+}
+
+function leases(x: unknown, index: number): LeaseLine[] {
+  if (!Array.isArray(x)) throw new Bad('"leases" must be an array of [id, ttl, renewed]');
+  for (const [i, l] of x.entries()) {
+    const why = checkLeaseLine(l, index);
+    if (why !== undefined) throw new Bad(`"leases"[${i}]: ${why}`);
+  }
+  return x as LeaseLine[];
 }
 
 /** Sessions' shape; KvBuilder checks the rest as it takes them. */
@@ -184,6 +197,8 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
         seq: int(o, 'seq', 0),
         last: o['last'],
         entries: entries(o['entries'], index),
+        leases: leases(o['leases'], index),
+        nextLease: int(o, 'nextLease', 1),
         sessions: sessions(o['sessions']),
       };
     }

@@ -12,7 +12,8 @@ export async function kvAsk(at: Endpoint, body: Record<string, unknown>, timeout
   if (body['type'] === 'dump') req = { type: 'dump', id: newRequestId() };
   else {
     const d = decodeCommand(body['cmd']);
-    if (!d.ok || d.value.op === 'noop') throw new Error(`test built a bad command: ${d.ok ? 'noop' : d.why}`);
+    if (!d.ok || d.value.op === 'noop' || d.value.op === 'expire')
+      throw new Error(`test built a bad command: ${d.ok ? d.value.op : d.why}`);
     req = { type: 'kv', id: newRequestId(), cmd: d.value };
   }
   const o = await kvRequest(at, req, null, timeoutMs);

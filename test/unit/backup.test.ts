@@ -24,12 +24,20 @@ test('a backup reads back as the store it was written from: keys, values, revisi
   const file = await backupOf(kv);
   const lines = readFileSync(file, 'utf8').split('\n');
   const headLine =
-    '{"format":"paxos-backup/1","applied":30,"keys":7,"taken":"2026-12-07T12:00:00.000Z","from":"peer2"}';
+    '{"format":"paxos-backup/1","applied":30,"keys":7,"leases":0,"nextLease":1,"taken":"2026-12-07T12:00:00.000Z",' +
+    '"from":"peer2"}';
   t.regex(lines[0]!, /^[0-9a-f]{8} /);
   t.is(lines[0]!.slice(9), headLine);
   t.regex(lines.at(-2)!, /^[0-9a-f]{8} \{"end":true,"keys":7\}$/);
   const { head, store } = await readBackup(file);
-  t.deepEqual(head, { applied: 30, keys: 7, taken: '2026-12-07T12:00:00.000Z', from: 'peer2' });
+  t.deepEqual(head, {
+    applied: 30,
+    keys: 7,
+    leases: 0,
+    nextLease: 1,
+    taken: '2026-12-07T12:00:00.000Z',
+    from: 'peer2',
+  });
   t.is(store.appliedIndex, 30);
   t.is(store.sessionCount, 0, 'sessions are not kept');
   for (let k = 0; k < 7; k++) t.deepEqual(store.entry(`k${k}`), kv.entry(`k${k}`));

@@ -242,7 +242,8 @@ test('restore refuses a damaged or foreign snapshot, saying what is wrong', (t) 
   const good = new TextDecoder().decode(kv.snapshot());
   t.is(
     good,
-    '{"format":"paxos-kv/3","applied":2,"data":[["k1","w",2,2,1],["k2","v",1,1,1]],"sessions":[["a",2,2,{"r":"ok"}]]}',
+    '{"format":"paxos-kv/3","applied":2,"nextLease":1,"data":[["k1","w",2,2,1],["k2","v",1,1,1]],"leases":[],' +
+      '"sessions":[["a",2,2,{"r":"ok"}]]}',
   );
   const bad = (text: string | Uint8Array, message: RegExp): void => {
     const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
@@ -338,7 +339,10 @@ test('decodeCommand says why a command is invalid', (t) => {
   t.is(why(base), 'accepted');
   t.regex(why(null), /not a JSON object/);
   t.regex(why([1]), /not a JSON object/);
-  t.regex(why({ ...base, o: 'append' }), /"o" must be one of put, get, del, cas, txn, noop; got "append"/);
+  t.regex(
+    why({ ...base, o: 'append' }),
+    /"o" must be one of put, get, del, cas, txn, noop, grant, keep, revoke, leases, expire; got "append"/,
+  );
   t.regex(why({ ...base, x: 1 }), /put: unexpected field "x"/);
   t.regex(why({ o: 'noop', c: 'cli' }), /noop: unexpected field "c"/);
   t.regex(why({ ...base, c: '' }), /"c" \(client id\) must be a string of 1 to 64 characters/);
@@ -459,10 +463,11 @@ test(
     // Pieces, a small budget so there are many: keys first, then sessions, never an empty one but for an empty store.
     const pieces = [...view.pieces(40)];
     t.true(pieces.length > 3);
-    const b = new KvBuilder(view.applied);
+    const b = new KvBuilder(view.applied, view.leases.next);
     for (const p of pieces) {
-      t.true(p.entries.length + p.sessions.length > 0);
+      t.true(p.entries.length + p.leases.length + p.sessions.length > 0);
       for (const e of p.entries) b.entry(e);
+      for (const l of p.leases) b.lease(l);
       for (const s of p.sessions) b.session(s);
     }
     t.deepEqual(b.build().snapshot(), before);
@@ -471,7 +476,7 @@ test(
     t.is(fromLines.storeBytes, KvStore.restore(before).storeBytes);
     // A snapshot as one JSON document (KvStore.snapshot) loads too.
     t.deepEqual(KvBuilder.fromLines([new TextDecoder().decode(before)]).snapshot(), before);
-    t.deepEqual([...new KvStore().view().pieces(40)], [{ entries: [], sessions: [] }]);
+    t.deepEqual([...new KvStore().view().pieces(40)], [{ entries: [], leases: [], sessions: [] }]);
     // Damage is named.
     const lines = [...view.lines()].map((l) => l.slice(0, -1));
     t.throws(() => KvBuilder.fromLines(lines.slice(0, -1)), { instanceOf: SnapshotError, message: /cut short/ });
@@ -479,11 +484,11 @@ test(
       instanceOf: SnapshotError,
       message: /appears twice|more lines/,
     });
-    t.throws(() => new KvBuilder(3).entry(['k', 5, 1, 1, 1]), {
+    t.throws(() => new KvBuilder(3, 1).entry(['k', 5, 1, 1, 1]), {
       instanceOf: SnapshotError,
       message: /value must be a string/,
     });
-    t.throws(() => new KvBuilder(3).entry(['k', 'v', 1, 4, 1]), {
+    t.throws(() => new KvBuilder(3, 1).entry(['k', 'v', 1, 4, 1]), {
       instanceOf: SnapshotError,
       message: /mod revision 4 is after the applied slot 3/,
     });
@@ -755,7 +760,7 @@ test('revisions: a view taken before a write keeps the revisions of then', (t) =
   kv.apply(put('c', 1, 'k', 'old'), 1);
   const view = kv.view();
   kv.apply(put('c', 2, 'k', 'new'), 2);
-  const b = new KvBuilder(view.applied);
+  const b = new KvBuilder(view.applied, 1);
   for (const p of view.pieces(1000)) for (const e of p.entries) b.entry(e);
   t.deepEqual(b.build().entry('k'), { value: 'old', create: 1, mod: 1, version: 1 });
   view.close();

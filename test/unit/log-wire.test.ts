@@ -41,7 +41,12 @@ const EVERY: ReplicaWire[] = [
     index: 9,
     seq: 0,
     last: true,
-    entries: [['a', 'x', 3, 8, 2]],
+    entries: [
+      ['a', 'x', 3, 8, 2],
+      ['b', 'y', 4, 4, 1, 2],
+    ],
+    leases: [[2, 10, 7]],
+    nextLease: 3,
     sessions: [['cli-1', 1, 9, { r: 'ok' }]],
   },
   { type: 'forward', from: 3, cmds: [put] },

@@ -45,3 +45,14 @@ test('a transaction that writes one key twice is one command: it joins alone', (
   );
   t.false(joins(cmd({ o: 'put', c: 'b', s: 1, k: 'k', v: '3' })));
 });
+
+test("a lease's revoke or expiry takes a slot alone: it deletes keys no one names before it runs", (t) => {
+  const joins = oneWritePerKey();
+  t.true(joins(cmd({ o: 'put', c: 'a', s: 1, k: 'x', v: '1' })));
+  t.false(joins(cmd({ o: 'revoke', c: 'b', s: 1, id: 3 })), 'not after a put');
+  const alone = oneWritePerKey();
+  t.true(alone(cmd({ o: 'expire', id: 3, at: 9 })), 'first in a batch');
+  t.false(alone(cmd({ o: 'get', c: 'c', s: 1, k: 'y' })), 'nothing after it');
+  t.true(joins(cmd({ o: 'grant', c: 'd', s: 1, t: 5 })), 'a grant or keepalive writes no key');
+  t.true(joins(cmd({ o: 'keep', c: 'e', s: 1, id: 3 })));
+});

@@ -33,8 +33,21 @@ import type { Revisions } from '../sm/key-entry.js';
 import { TxnBuilder, type TxnResult } from './txn-builder.js';
 import { Watcher } from './watcher.js';
 import type { CallOptions } from './call-options.js';
-import { DefiniteError, PaxosError, UnknownOutcomeError } from './errors.js';
-import { checkOperation, type CasExpect, type Operation, type SentOperation } from './operation.js';
+import { DefiniteError, LeaseNotFoundError, PaxosError, UnknownOutcomeError } from './errors.js';
+import {
+  checkLeaseOperation,
+  checkOperation,
+  type CasExpect,
+  type LeaseOperation,
+  type Operation,
+  type SentLeaseOperation,
+  type SentOperation,
+} from './operation.js';
+import type { CasResult, KeyValue, LeaseGrant, LeaseStatus, RangeResult, WriteResult } from './results.js';
+import { Lease, type LeaseOptions } from './lease.js';
+import { acquireLock, type Lock, type LockOptions } from './lock.js';
+import { Election, type ElectionOptions } from './election.js';
+import type { KvOps } from './kv-ops.js';
 import { ENDPOINTS_ENV, parseTargets, SECRET_ENV, type EndpointSpec } from './targets.js';
 import {
   kvCall,
@@ -47,9 +60,30 @@ import {
 } from './kv.js';
 import { ReplicaConn } from './replica-conn.js';
 
-export { DefiniteError, PaxosError, UnknownOutcomeError, type DefiniteReason } from './errors.js';
+export {
+  DefiniteError,
+  LeaseLostError,
+  LeaseNotFoundError,
+  PaxosError,
+  UnknownOutcomeError,
+  type DefiniteReason,
+  type LostReason,
+} from './errors.js';
+export type { CasResult, KeyValue, LeaseGrant, LeaseStatus, RangeResult, WriteResult } from './results.js';
+export { Lease, type LeaseOptions } from './lease.js';
+export { Lock, type LockOptions } from './lock.js';
+export { Election, type ElectionOptions, type Leader } from './election.js';
+export { DEFAULT_HOLD_TTL } from './held.js';
+export { MAX_LEASE_TTL } from '../sm/lease.js';
 export { ENDPOINTS_ENV, SECRET_ENV, parseTargets, type EndpointSpec } from './targets.js';
-export type { CasExpect, Operation, RevisionExpect, SentOperation } from './operation.js';
+export type {
+  CasExpect,
+  LeaseOperation,
+  Operation,
+  RevisionExpect,
+  SentLeaseOperation,
+  SentOperation,
+} from './operation.js';
 export type { Attempt, CallOutcome } from './kv.js';
 export type { RangeQuery } from '../sm/range.js';
 export type { TxnCompare, TxnOp } from '../sm/txn.js';
@@ -76,41 +110,6 @@ export interface ConnectOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/**
- * A key, its value and its revisions: the log slots that created it (since
- * it was last deleted) and last changed it, and its changes since it was
- * created (1 at the creating put).
- */
-export interface KeyValue {
-  readonly key: string;
-  readonly value: string;
-  readonly createRevision: number;
-  readonly modRevision: number;
-  readonly version: number;
-}
-
-/** A range's keys, in order, as of log slot `slot`. */
-export interface RangeResult {
-  readonly entries: readonly KeyValue[];
-  /** Keys in the range, in all. */
-  readonly count: number;
-  /** Whether the answer left keys out (the limit, or its size): ask again from after the last key. */
-  readonly more: boolean;
-  readonly slot: number;
-}
-
-/** A put or del that was done. */
-export interface WriteResult {
-  /** The value before: null if the key was absent. */
-  readonly prev: string | null;
-  /** The log slot that applied it. */
-  readonly slot: number;
-}
-
-/** A cas that was done: it swapped, or found another value (then nothing changed). */
-export type CasResult =
-  { readonly swapped: true; readonly slot: number } | { readonly swapped: false; readonly current: string | null };
-
 interface Session {
   id: string;
   seq: number;
@@ -126,7 +125,7 @@ export async function connect(options: ConnectOptions = {}): Promise<KvClient> {
   return client;
 }
 
-export class KvClient {
+export class KvClient implements KvOps {
   /** The replicas, in the order given. */
   readonly endpoints: readonly KvTarget[];
   private readonly secret: Secret | null;
@@ -140,6 +139,8 @@ export class KvClient {
   private preferred = 0;
   private closed = false;
   private readonly watchers = new Set<Watcher>();
+  /** Leases kept alive by this client (lease()): abandoned when it closes. */
+  private readonly held = new Set<Lease>();
 
   constructor(private readonly options: ConnectOptions = {}) {
     const env = options.env ?? process.env;
@@ -191,8 +192,15 @@ export class KvClient {
     return 'rev' in r.result ? keyValue(key, r.result.value, r.result.rev) : null;
   }
 
-  async put(key: string, value: string, o: CallOptions = {}): Promise<WriteResult> {
-    const r = await this.done({ op: 'put', key, value }, o);
+  /**
+   * Set KEY to `value`. With `lease` (an id, or a Lease), the key is
+   * attached to that lease: revoking it, or its expiry, deletes the key. A
+   * lease that is gone fails with LeaseNotFoundError, and nothing changes.
+   */
+  async put(key: string, value: string, o: PutOptions = {}): Promise<WriteResult> {
+    const { lease, ...call } = o;
+    const id = typeof lease === 'object' ? lease.id : lease;
+    const r = await this.done({ op: 'put', key, value, ...(id === undefined ? {} : { lease: id }) }, call);
     return { prev: 'prev' in r.result ? (r.result.prev ?? null) : null, slot: r.slot };
   }
 
@@ -236,6 +244,80 @@ export class KvClient {
     if (why !== undefined) throw new DefiniteError('invalid', `range: ${why}`);
     if (this.closed) throw new DefiniteError('closed', 'range: the client is closed');
     return { outcome: await this.call({ type: 'range', query }, o) };
+  }
+
+  /** A new lease of `ttl` whole seconds (1 to MAX_LEASE_TTL): it expires unless kept alive. See lease() too. */
+  async leaseGrant(ttl: number, o: CallOptions = {}): Promise<LeaseGrant> {
+    const r = await this.leaseDone({ op: 'grant', ttl }, `grant a lease of ${String(ttl)} s`, o);
+    if (r.status !== 'lease') throw unexpected('grant', r);
+    return { id: r.id, ttl: r.ttl };
+  }
+
+  /** Renew lease `id` once (a keepalive): its TTL counts again from now. LeaseNotFoundError if it is gone. */
+  async leaseKeepAlive(id: number, o: CallOptions = {}): Promise<LeaseGrant> {
+    const r = await this.leaseDone({ op: 'keep', id }, `keep lease ${String(id)} alive`, o);
+    if (r.status !== 'lease') throw unexpected('keep', r);
+    return { id: r.id, ttl: r.ttl };
+  }
+
+  /** Revoke lease `id`: the store deletes every key attached to it, in one slot. LeaseNotFoundError if it is gone. */
+  async leaseRevoke(id: number, o: CallOptions = {}): Promise<{ slot: number }> {
+    const { outcome } = await this.executeLease({ op: 'revoke', id }, o);
+    const r = leaseResult(outcome, `revoke lease ${String(id)}`);
+    if (r.status !== 'ok') throw unexpected('revoke', r);
+    return { slot: outcome.kind === 'done' ? outcome.slot : 0 };
+  }
+
+  /** Every lease in the store, by id: its TTL and how many keys are attached to it. Goes through the log. */
+  async leases(o: CallOptions = {}): Promise<LeaseStatus[]> {
+    const r = await this.leaseDone({ op: 'leases' }, 'list the leases', o);
+    if (r.status !== 'leases') throw unexpected('leases', r);
+    return r.leases.map(([id, ttl, keys]) => ({ id, ttl, keys }));
+  }
+
+  /**
+   * A lease of `ttl` seconds that keeps itself alive (a keepalive every
+   * TTL/3) until revoke(), close(), or this client's close(); `signal` and
+   * `lost` say when it is lost (lease.ts).
+   */
+  async lease(ttl: number, o: LeaseOptions = {}): Promise<Lease> {
+    const sent = Date.now();
+    const { onKeepAlive: _, ...call } = o;
+    const g = await this.leaseGrant(ttl, call);
+    const l = new Lease(this, g.id, g.ttl, sent, o);
+    if (this.closed) l.abandon();
+    this.held.add(l);
+    void l.lost.then(() => this.held.delete(l));
+    return l;
+  }
+
+  /**
+   * Wait for lock `name`, and hold it (lock.ts): on a lease of its own (TTL
+   * `ttl`, default 10 s) kept alive meanwhile, or on the `lease` given. The
+   * lock's `signal` aborts if it is lost; `release()` lets it go.
+   */
+  lock(name: string, o: LockOptions = {}): Promise<Lock> {
+    return acquireLock(this, name, o);
+  }
+
+  /** Election `name` (election.ts): campaign(), leader(), observe(), proclaim(), resign(). */
+  election(name: string, o: ElectionOptions = {}): Election {
+    return new Election(this, name, o);
+  }
+
+  /** The lower level of the lease calls: a command and how its call ended, never thrown (the CLI's path). */
+  async executeLease(
+    op: LeaseOperation,
+    o: CallOptions = {},
+  ): Promise<{ command: SentLeaseOperation; outcome: CallOutcome }> {
+    checkLeaseOperation(op);
+    const { command, outcome } = await this.run<Extract<ClientCommand, { op: LeaseOperation['op'] }>>(op, o);
+    return { command: command as SentLeaseOperation, outcome };
+  }
+
+  private async leaseDone(op: LeaseOperation, what: string, o: CallOptions): Promise<Result> {
+    const { outcome } = await this.executeLease(op, o);
+    return leaseResult(outcome, what);
   }
 
   /**
@@ -300,6 +382,11 @@ export class KvClient {
     const r = outcome.result;
     if (r.status === 'quota')
       throw new DefiniteError('quota', `txn: refused: the store holds ${r.used} bytes, its quota is ${r.quota}`);
+    if (r.status === 'nolease')
+      throw new LeaseNotFoundError(
+        r.id,
+        `txn: lease ${r.id} does not exist (revoked, expired, or never granted); nothing was done`,
+      );
     if (r.status !== 'txn') throw new DefiniteError('invalid', `txn: the store says ${r.status}`);
     const ops = r.succeeded ? body.success : body.failure;
     const results = r.results.map((x, i) => ({
@@ -346,6 +433,7 @@ export class KvClient {
     this.closed = true;
     for (const w of this.queue.splice(0)) w(null);
     for (const w of this.watchers) w.close();
+    for (const l of this.held) l.abandon();
     const conns = await Promise.all(this.conns.values());
     this.conns.clear();
     for (const c of conns) if (c instanceof ReplicaConn) c.close();
@@ -362,6 +450,12 @@ export class KvClient {
             `${op.op} ${JSON.stringify(op.key)}: refused: the store holds ${r.used} bytes, its quota is ${r.quota}`,
           );
         // A session's calls never overlap, so no answer is stale; and expired was retried (execute).
+        if (r.status === 'nolease')
+          throw new LeaseNotFoundError(
+            r.id,
+            `${op.op} ${JSON.stringify(op.key)}: lease ${r.id} does not exist (revoked, expired, or never ` +
+              'granted); nothing was changed',
+          );
         if (r.status === 'stale' || r.status === 'expired')
           throw new DefiniteError('invalid', `${op.op} ${JSON.stringify(op.key)}: the store says ${r.status}`);
         return { result: r, slot: outcome.slot };
@@ -455,6 +549,27 @@ function outcomeError(outcome: CallOutcome, what: string, read: boolean): PaxosE
 }
 
 type TxnCommand = Extract<ClientCommand, { readonly op: 'txn' }>;
+
+/** A put's options: a call's, and the lease to attach the key to. */
+export interface PutOptions extends CallOptions {
+  /** Attach the key to this lease (an id, or a Lease): its revoke or expiry deletes the key. */
+  readonly lease?: number | { readonly id: number };
+}
+
+/** A lease call's result, or the error for how it ended (LeaseNotFoundError for a lease that is gone). */
+function leaseResult(outcome: CallOutcome, what: string): Result {
+  if (outcome.kind !== 'done') throw outcomeError(outcome, what, false);
+  const r = outcome.result;
+  if (r.status === 'nolease')
+    throw new LeaseNotFoundError(r.id, `${what}: lease ${r.id} does not exist (revoked, expired, or never granted)`);
+  if (r.status === 'stale' || r.status === 'expired')
+    throw new DefiniteError('invalid', `${what}: the store says ${r.status}`);
+  return r;
+}
+
+function unexpected(op: string, r: Result): PaxosError {
+  return new UnknownOutcomeError(`${op}: the store answered with a ${r.status} result`);
+}
 
 function positive(name: string, x: number): number {
   if (!(typeof x === 'number' && Number.isFinite(x) && x > 0))

@@ -20,7 +20,9 @@ export type DefiniteReason =
   /** The signal aborted the call before anything was sent. */
   | 'aborted'
   /** close() was called. */
-  | 'closed';
+  | 'closed'
+  /** The lease named (a put's, a keepalive's, a revoke's) does not exist: revoked, expired or never granted. */
+  | 'nolease';
 
 /** Every error the library throws for an outcome. */
 export class PaxosError extends Error {
@@ -29,7 +31,7 @@ export class PaxosError extends Error {
 
 /** Nothing was done: the store is as it was before the call. */
 export class DefiniteError extends PaxosError {
-  override readonly name = 'DefiniteError';
+  override readonly name: string = 'DefiniteError';
   constructor(
     readonly reason: DefiniteReason,
     message: string,
@@ -41,4 +43,40 @@ export class DefiniteError extends PaxosError {
 /** The command was sent, and no answer came: it may or may not take effect. */
 export class UnknownOutcomeError extends PaxosError {
   override readonly name = 'UnknownOutcomeError';
+}
+
+/** The lease a call named does not exist (revoked, expired, or never granted): nothing was done. */
+export class LeaseNotFoundError extends DefiniteError {
+  override readonly name = 'LeaseNotFoundError';
+  constructor(
+    readonly id: number,
+    message: string,
+  ) {
+    super('nolease', message);
+  }
+}
+
+/** Why a held lease (Lease), and so a lock or a leadership on it, is over. */
+export type LostReason =
+  /** The store says the lease is gone: it expired, or someone revoked it. */
+  | 'nolease'
+  /** No keepalive succeeded within its TTL: the store may have expired it (its keys may be gone). */
+  | 'expired'
+  /** This program revoked it, released the lock or resigned. */
+  | 'revoked'
+  /** The lock's or the leader's key was deleted or changed by someone else. */
+  | 'key'
+  /** The client was closed: nobody keeps the lease alive any more. */
+  | 'closed';
+
+/** A lease, lock or leadership that was held and no longer is: the reason of its `signal`. */
+export class LeaseLostError extends PaxosError {
+  override readonly name = 'LeaseLostError';
+  constructor(
+    readonly id: number,
+    readonly reason: LostReason,
+    message: string,
+  ) {
+    super(message);
+  }
 }

@@ -23,6 +23,7 @@ import {
   type EndpointList,
 } from './client-flags.js';
 import { integer, parseFlags } from '../config/flags.js';
+import { leaseIdArg } from './lease-flags.js';
 import { checkRangeQuery, MAX_RANGE_LIMIT, type RangeQuery } from '../sm/range.js';
 import { ATTEMPT_MS, DEFAULT_PORT, MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 
@@ -30,6 +31,7 @@ export type KvVerb = 'put' | 'get' | 'del' | 'cas' | 'dump';
 
 export const KV_HELP = `Usage: paxos put KEY VALUE [options]
        paxos put KEY --value-file FILE [options]
+       paxos put KEY VALUE --lease ID [options]
        paxos get KEY [options]
        paxos get --prefix P | FROM [END] [--limit N] [--keys-only | --count-only] [options]
        paxos del KEY [options]
@@ -41,7 +43,9 @@ export const KV_HELP = `Usage: paxos put KEY VALUE [options]
 The replicated key-value store of a replicated-log cluster (a hostsfile
 whose every line is HOST:replica, e.g. testcases/kv3/hostsfile).
 
-put sets KEY to VALUE. get prints KEY's value. del removes KEY. cas sets KEY
+put sets KEY to VALUE; with --lease ID, KEY is attached to lease ID
+(paxos lease grant TTL prints one), and is deleted when the lease is
+revoked or expires. get prints KEY's value. del removes KEY. cas sets KEY
 to NEW only if its value is EXPECTED now; with --absent, only if KEY is
 absent now; with --mod-revision N or --version N, only if KEY's mod
 revision or version is N now (0: absent).
@@ -86,6 +90,7 @@ most once.
       --limit N          get, a range: at most N keys (1..${MAX_RANGE_LIMIT})
       --keys-only        get, a range: the keys, not their values
       --count-only       get, a range: how many keys, nothing else
+      --lease ID         put: attach KEY to lease ID (see paxos lease --help)
       --value-file FILE  put: VALUE, cas: NEW, from FILE (- for standard
                          input), byte for byte
       --port N           the replicas' port (default ${DEFAULT_PORT})
@@ -112,7 +117,8 @@ Exit status:
   1  cas: the value was not EXPECTED (or KEY was not absent); the current
      value is printed and nothing was changed; also a request the store
      refused as stale or expired, or a put or cas that would take the store
-     past its quota (--quota-bytes on the replicas): nothing was done
+     past its quota (--quota-bytes on the replicas), or a put whose
+     --lease no longer exists (revoked or expired): nothing was done
   2  usage error
   3  get: KEY is absent
   4  outcome unknown: the command was sent but no answer came in time; it
@@ -131,6 +137,7 @@ const KV_FLAGS = {
   limit: { type: 'string' },
   'keys-only': { type: 'boolean' },
   'count-only': { type: 'boolean' },
+  lease: { type: 'string' },
 } as const;
 
 /** Flags that take a value, kv's and the lab client's: for telling `get KEY` from the lab's `get --from HOST`. */
@@ -177,6 +184,9 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
   for (const f of ['absent', 'mod-revision', 'version'] as const)
     if (values[f] !== undefined && verb !== 'cas')
       throw new ConfigError(`--${f} is for cas only; see paxos ${verb} --help`);
+  if (values.lease !== undefined && verb !== 'put')
+    throw new ConfigError(`--lease is for put only; see paxos ${verb} --help`);
+  const lease = values.lease === undefined ? undefined : leaseIdArg('--lease', values.lease, 'paxos put');
   if (values['value-file'] !== undefined && verb !== 'put' && verb !== 'cas')
     throw new ConfigError(`--value-file is for put and cas only; see paxos ${verb} --help`);
   if (verb === 'dump') {
@@ -193,10 +203,11 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     );
   }
   const range = rangeQuery(verb, values, positionals);
-  const spec =
+  const operands =
     verb === 'dump' || range !== null
       ? null
       : parseOperands(verb, positionals, casExpect(values), values['value-file']);
+  const spec = operands?.op === 'put' && lease !== undefined ? { ...operands, lease } : operands;
 
   const { targets, listed, given } = replicaTargets(verb, values);
   const named = values.to ?? values.from;
@@ -277,13 +288,13 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
  */
 export function cliClient(
   targets: readonly KvTarget[],
-  settings: { readonly timeoutMs: number; readonly secret: Secret | null },
+  settings: { readonly timeoutMs: number; readonly secret: Secret | null; readonly concurrency?: number },
   onAttempt?: (a: Attempt, n: number) => void,
 ): KvClient {
   return new KvClient({
     endpoints: targets.map((t) => ({ name: t.name, host: t.at.host, port: t.at.port })),
     timeoutMs: settings.timeoutMs,
-    concurrency: 1,
+    concurrency: settings.concurrency ?? 1,
     env: {},
     ...(settings.secret === null ? {} : { secret: settings.secret.key }),
     ...(onAttempt === undefined ? {} : { onAttempt }),

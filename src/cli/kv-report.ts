@@ -46,6 +46,7 @@ export function describe(cmd: SentOperation, o: CallOutcome): Report {
       op: verb,
       key: cmd.key,
       ...(cmd.op === 'cas' ? { expected: cmd.expected } : {}),
+      ...(cmd.op === 'put' && cmd.lease !== undefined ? { lease: cmd.lease } : {}),
       client: cmd.client,
       seq: cmd.seq,
       attempts: attemptsJson(o.attempts),
@@ -152,7 +153,11 @@ export function describe(cmd: SentOperation, o: CallOutcome): Report {
   const ok = { outcome: 'ok', status: 'ok', prev, ...at };
   switch (cmd.op) {
     case 'put':
-      return say(EXIT.ok, `ok: ${k} = ${show(cmd.value)} (${was}; ${where})`, { ...ok, value: cmd.value });
+      return say(
+        EXIT.ok,
+        `ok: ${k} = ${show(cmd.value)}${cmd.lease === undefined ? '' : ` with lease ${cmd.lease}`} (${was}; ${where})`,
+        { ...ok, value: cmd.value },
+      );
     case 'del':
       return say(
         EXIT.ok,

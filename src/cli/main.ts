@@ -20,6 +20,9 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'txn') return (await import('./txn-command.js')).txnCommand(argv.slice(1));
   if (argv[0] === 'snapshot') return (await import('./snapshot-command.js')).snapshotCommand(argv.slice(1));
   if (argv[0] === 'watch') return (await import('./watch-command.js')).watchCommand(argv.slice(1));
+  if (argv[0] === 'lease') return (await import('./lease-command.js')).leaseCommand(argv.slice(1));
+  if (argv[0] === 'lock') return (await import('./lock-command.js')).lockCommand(argv.slice(1));
+  if (argv[0] === 'elect') return (await import('./elect-command.js')).electCommand(argv.slice(1));
   if (argv[0] === 'put' || argv[0] === 'del' || argv[0] === 'cas' || argv[0] === 'dump')
     return (await import('./kv-command.js')).kvCommand(argv[0], argv.slice(1));
   // `get KEY` is the key-value store's; `get --from HOST` (no KEY) the lab's.

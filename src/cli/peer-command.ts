@@ -116,6 +116,15 @@ Other commands:
   paxos watch KEY | --prefix P
                            print the changes as they are applied
                            (see \`paxos watch --help\`)
+  paxos lease grant TTL | keepalive ID | revoke ID | list
+                           leases: keys put with one (put --lease ID) are
+                           deleted when it expires or is revoked
+                           (see \`paxos lease --help\`)
+  paxos lock NAME -- CMD [ARGS...]
+                           run CMD holding lock NAME (see \`paxos lock --help\`)
+  paxos elect NAME VALUE | NAME --listen
+                           campaign to lead NAME, or print its leader
+                           (see \`paxos elect --help\`)
   paxos lincheck HISTORY   check a client history for linearizability
   paxos check FILE...      check a run from its transcript
                            (see \`paxos check --help\`)

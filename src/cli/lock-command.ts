@@ -29,10 +29,10 @@ in the order they asked.
 
 The lock is a key, NAME/<lease id in hex>, put with a lease of its own
 (--ttl seconds) that is kept alive while CMD runs; CMD finds the key in
-${LOCK_KEY_ENV}. The holder is the key with the lowest create revision; the
-others wait, each for the key just before it to be deleted. If this process
-dies, its lease expires after --ttl seconds and the next in line gets the
-lock. If the lock is lost while CMD runs (no keepalive got through for
+${LOCK_KEY_ENV}. The holder is the key with the lowest create revision (of
+keys created in one slot, the lowest key); the others wait, each for the
+key just before it to be deleted. If this process dies, its lease expires
+after --ttl seconds and the next in line gets the lock. If the lock is lost while CMD runs (no keepalive got through for
 --ttl seconds, or the lease was revoked, or the key deleted), CMD gets
 SIGTERM (and SIGKILL ${KILL_AFTER_MS / 1000} s later), and the exit status is 1.
 

@@ -1,8 +1,8 @@
 // A leader election (KvClient.election), after etcd's Election: each
 // candidate puts NAME/<lease id in hex> = its value, with its lease; the
-// leader is the candidate whose key has the lowest create revision
-// (turn.ts). Leadership lives on the lease: when the lease is lost, so is
-// leadership.
+// leader is the candidate whose key has the lowest create revision (the
+// key breaks a tie: turn.ts). Leadership lives on the lease: when the lease
+// is lost, so is leadership.
 //
 //   const e = kv.election('db/primary');
 //   await e.campaign('10.0.0.7:5432');     // resolves once this candidate leads

@@ -1,7 +1,7 @@
 // A distributed lock (KvClient.lock), after etcd's Mutex: the holder is the
 // contender whose key NAME/<lease id in hex> has the lowest create revision
-// (turn.ts), and a lock lives on a lease: when the lease is lost, so is the
-// lock.
+// (the key breaks a tie: turn.ts), and a lock lives on a lease: when the
+// lease is lost, so is the lock.
 //
 //   const lock = await kv.lock('jobs/nightly');          // waits its turn
 //   try {

@@ -3,10 +3,12 @@
 // Election). Each contender puts one key, PREFIX<lease id in hex>, with its
 // lease; the key's create revision (the log slot that created it) is its
 // place in the line. The owner (the lock's holder, the leader) is the key
-// with the lowest create revision. A contender waits for the key just
-// before its own, the next lower create revision, to be deleted (released,
-// resigned, or its lease revoked or expired), then looks again: no herd of
-// waiters wakes at each release, only the next in line.
+// with the lowest create revision. One log slot can apply several commands
+// (a batch), so two keys can share a create revision: the key itself breaks
+// the tie, so every contender sees the same order. A contender waits for the
+// key just before its own in that order to be deleted (released, resigned,
+// or its lease revoked or expired), then looks again: no herd of waiters
+// wakes at each release, only the next in line.
 
 import { UnknownOutcomeError, DefiniteError, LeaseLostError } from './errors.js';
 import type { KvOps } from './kv-ops.js';
@@ -22,11 +24,18 @@ export function isContender(prefix: string, key: string): boolean {
   return key.startsWith(prefix) && /^[0-9a-f]+$/.test(key.slice(prefix.length));
 }
 
-/** The owner among a range's entries: the contender with the lowest create revision, if any. */
+/** Whether contender `a` is ahead of `b` in the line: a lower create revision, or the same and a lower key. */
+export function ahead(
+  a: { readonly key: string; readonly createRevision: number },
+  b: { readonly key: string; readonly createRevision: number },
+): boolean {
+  return a.createRevision < b.createRevision || (a.createRevision === b.createRevision && a.key < b.key);
+}
+
+/** The owner among a range's entries: the contender first in line, if any. */
 export function ownerOf(prefix: string, entries: readonly KeyValue[]): KeyValue | undefined {
   let best: KeyValue | undefined;
-  for (const e of entries)
-    if (isContender(prefix, e.key) && (best === undefined || e.createRevision < best.createRevision)) best = e;
+  for (const e of entries) if (isContender(prefix, e.key) && (best === undefined || ahead(e, best))) best = e;
   return best;
 }
 
@@ -64,7 +73,7 @@ export async function joinLine(
 
 /**
  * Wait until `key`, created at `revision`, is the owner under `prefix`:
- * until no contender with a lower create revision is left. Rejects with
+ * until no contender ahead of it is left. Rejects with
  * LeaseLostError ('key') if the key is gone or was made again (deleted by
  * someone, or its lease lost), with the signal's reason if `signal` aborts.
  * Resolves to the slot at which the key was seen to own it.
@@ -85,10 +94,10 @@ export async function waitTurn(
         'key',
         `${key} was deleted while it waited in line (its lease revoked or expired, or the key deleted)`,
       );
+    // The contender just ahead of this one.
     let before: KeyValue | undefined;
     for (const e of r.entries)
-      if (isContender(prefix, e.key) && e.createRevision < revision)
-        if (before === undefined || e.createRevision > before.createRevision) before = e;
+      if (isContender(prefix, e.key) && ahead(e, mine) && (before === undefined || ahead(before, e))) before = e;
     if (before === undefined) return r.slot;
     await deleted(kv, before.key, r.slot + 1, signal);
   }

@@ -78,11 +78,9 @@ export class Lease {
    * store could not be asked (the lease then expires after its TTL).
    */
   async revoke(o: CallOptions = {}): Promise<boolean> {
-    if (this.over.signal.aborted && (this.signal.reason as LeaseLostError).reason !== 'expired') {
-      const why = (this.signal.reason as LeaseLostError).reason;
-      if (why === 'nolease') return false;
-      if (why === 'revoked') return true;
-    }
+    // Gone already (revoked, or the store said so): nothing to revoke. Else (even if given up on), ask.
+    const why = this.over.signal.aborted ? (this.signal.reason as LeaseLostError).reason : undefined;
+    if (why === 'nolease' || why === 'revoked') return false;
     this.stop();
     try {
       await this.calls.leaseRevoke(this.id, o);

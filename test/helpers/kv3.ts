@@ -1,0 +1,31 @@
+// A kv3 cluster of real replica processes for a test: started, its
+// PAXOS_ENDPOINTS for the CLI, and a connected client of the library; all
+// stopped when the test ends.
+
+import type { ExecutionContext } from 'ava';
+import { connect, type KvClient } from '../../src/client/api.js';
+import { LiveCluster } from './procs.js';
+
+export const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
+export const HOSTS = ['peer1', 'peer2', 'peer3'];
+
+export interface Kv3 {
+  readonly live: LiveCluster;
+  /** PAXOS_ENDPOINTS for commands run against it. */
+  readonly env: { PAXOS_ENDPOINTS: string };
+  /** A library client, closed at the test's end. Generous timeout: a busy machine elects slowly. */
+  readonly kv: KvClient;
+}
+
+export function endpointsOf(live: LiveCluster): string {
+  return HOSTS.map((h) => `${h}=${live.endpoint(h).host}:${live.endpoint(h).port}`).join(',');
+}
+
+export async function startKv3(t: ExecutionContext): Promise<Kv3> {
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  for (const h of HOSTS) live.start(h);
+  const kv = await connect({ endpoints: endpointsOf(live), timeoutMs: 60_000, concurrency: 8 });
+  t.teardown(() => kv.close());
+  return { live, env: { PAXOS_ENDPOINTS: endpointsOf(live) }, kv };
+}

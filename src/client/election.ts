@@ -61,7 +61,7 @@ export class Election {
     return this.held?.signal;
   }
 
-  /** This candidate's key, once it leads. */
+  /** This candidate's key, once it leads (and after). */
   get key(): string | undefined {
     return this.held?.key;
   }
@@ -100,11 +100,9 @@ export class Election {
       throw new LeaseLostError(h.lease.id, 'key', `proclaim ${JSON.stringify(this.name)}: ${h.key} is gone`);
   }
 
-  /** Step down (or withdraw): the next candidate leads. Its own lease is revoked. */
+  /** Step down: the next candidate leads. Its own lease is revoked (on a lease given, its key deleted). */
   async resign(): Promise<void> {
-    const h = this.held;
-    this.held = null;
-    await h?.release();
+    await this.held?.release();
   }
 
   /** The leader now, or null if there is none. Linearizable (a range, by read index). */

@@ -35,7 +35,8 @@ export const isLeaseId = (x: unknown): x is number => Number.isSafeInteger(x) &&
 export function checkTtl(t: unknown): string | undefined {
   return Number.isSafeInteger(t) && (t as number) >= 1 && (t as number) <= MAX_LEASE_TTL
     ? undefined
-    : `a lease's TTL must be a whole number of seconds from 1 to ${MAX_LEASE_TTL}; got ${JSON.stringify(t)?.slice(0, 40)}`;
+    : `a lease's TTL must be a whole number of seconds from 1 to ${MAX_LEASE_TTL}; got ` +
+        `${JSON.stringify(t)?.slice(0, 40)}`;
 }
 
 /** Why `l` is not a valid lease line of a snapshot at `applied`, or undefined if it is. */

@@ -169,7 +169,7 @@ test.serial('leases: snapshots (one document, lines, pieces) keep the leases, th
 });
 
 test.serial(
-  'lease clock: a leader expires a lease a TTL after it applied its last renewal; a new leader first extends every lease',
+  'lease clock: a leader expires a lease a TTL after its last renewal; a new leader first extends every lease',
   (t) => {
     const clock = new LeaseClock(1000);
     clock.changed({ id: 1, ttl: 2, renewed: 5 }, 0);

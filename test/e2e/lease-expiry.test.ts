@@ -10,8 +10,9 @@ import { LiveCluster, type Proc } from '../helpers/procs.js';
 import { kvAsk } from '../helpers/kv.js';
 import type { KvResult } from '../../src/wire/kv.js';
 
-const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
 const HOSTS = ['peer1', 'peer2', 'peer3'] as const;
+const HOSTS5 = ['peer1', 'peer2', 'peer3', 'peer4', 'peer5'] as const;
+const hostsfile = (hosts: readonly string[]): string => hosts.map((h) => `${h}:replica\n`).join('');
 /** Generous: two busy cores, three processes, a restart. */
 const LONG = 60_000;
 
@@ -61,32 +62,39 @@ async function keyEverywhere(
   return false;
 }
 
-async function start(t: ExecutionContext): Promise<{ live: LiveCluster; procs: Map<string, Proc> }> {
-  const live = await new LiveCluster(KV3).init();
+async function start(
+  t: ExecutionContext,
+  hosts: readonly string[] = HOSTS,
+): Promise<{ live: LiveCluster; procs: Map<string, Proc> }> {
+  const live = await new LiveCluster(hostsfile(hosts)).init();
   t.teardown(() => live.close());
-  return { live, procs: new Map(HOSTS.map((h) => [h, live.start(h)])) };
+  return { live, procs: new Map(hosts.map((h) => [h, live.start(h)])) };
 }
 
-test.serial('a lease not kept alive expires, and its key goes from every replica; a revoked one at once', async (t) => {
-  const { live } = await start(t);
-  const s = new Session(live, () => HOSTS);
-  const g = await s.send({ o: 'grant', t: 1 });
-  t.is(g.result['r'], 'lease');
-  const id = g.result['id'] as number;
-  t.deepEqual((await s.send({ o: 'put', k: 'svc/a', v: 'up', l: id })).result, { r: 'ok' });
-  t.true(await keyEverywhere(live, HOSTS, 'svc/a', true));
-  t.true(await keyEverywhere(live, HOSTS, 'svc/a', false), 'expired: svc/a deleted on every replica');
-  t.deepEqual((await s.send({ o: 'keep', id })).result, { r: 'nolease', id });
-  t.deepEqual((await s.send({ o: 'put', k: 'svc/b', v: 'up', l: id })).result, { r: 'nolease', id });
+for (const hosts of [HOSTS, HOSTS5])
+  test.serial(
+    `kv${hosts.length}: a lease not kept alive expires, and its key goes from every replica; a revoked one at once`,
+    async (t) => {
+      const { live } = await start(t, hosts);
+      const s = new Session(live, () => hosts);
+      const g = await s.send({ o: 'grant', t: 1 });
+      t.is(g.result['r'], 'lease');
+      const id = g.result['id'] as number;
+      t.deepEqual((await s.send({ o: 'put', k: 'svc/a', v: 'up', l: id })).result, { r: 'ok' });
+      t.true(await keyEverywhere(live, hosts, 'svc/a', true));
+      t.true(await keyEverywhere(live, hosts, 'svc/a', false), 'expired: svc/a deleted on every replica');
+      t.deepEqual((await s.send({ o: 'keep', id })).result, { r: 'nolease', id });
+      t.deepEqual((await s.send({ o: 'put', k: 'svc/b', v: 'up', l: id })).result, { r: 'nolease', id });
 
-  const g2 = await s.send({ o: 'grant', t: 3600 });
-  const id2 = g2.result['id'] as number;
-  t.true(id2 > id, 'lease ids are never reused');
-  await s.send({ o: 'put', k: 'svc/c', v: 'up', l: id2 });
-  t.deepEqual((await s.send({ o: 'leases' })).result, { r: 'leases', ls: [[id2, 3600, 1]] });
-  t.deepEqual((await s.send({ o: 'revoke', id: id2 })).result, { r: 'ok' });
-  t.true(await keyEverywhere(live, HOSTS, 'svc/c', false));
-});
+      const g2 = await s.send({ o: 'grant', t: 3600 });
+      const id2 = g2.result['id'] as number;
+      t.true(id2 > id, 'lease ids are never reused');
+      await s.send({ o: 'put', k: 'svc/c', v: 'up', l: id2 });
+      t.deepEqual((await s.send({ o: 'leases' })).result, { r: 'leases', ls: [[id2, 3600, 1]] });
+      t.deepEqual((await s.send({ o: 'revoke', id: id2 })).result, { r: 'ok' });
+      t.true(await keyEverywhere(live, hosts, 'svc/c', false));
+    },
+  );
 
 test.serial('a lease kept alive outlives its TTL and the leader: the new one extends it first', async (t) => {
   const { live, procs } = await start(t);

@@ -193,3 +193,16 @@ test.serial(
     t.deepEqual(broken.due(2500), [{ id: 1, at: 5 }]);
   },
 );
+
+test.serial('leases: a retried keepalive or grant is answered from its session, not applied again', (t) => {
+  const kv = new KvStore();
+  const g: Command = { op: 'grant', client: 'r', seq: 1, ttl: 5 };
+  t.deepEqual(kv.apply(g, 1), { status: 'lease', id: 1, ttl: 5 });
+  t.deepEqual(kv.apply(g, 2), { status: 'lease', id: 1, ttl: 5 }, 'the same lease, not a second one');
+  const k: Command = { op: 'keep', client: 'r', seq: 2, id: 1 };
+  kv.apply(k, 3);
+  kv.apply(k, 4);
+  t.is(kv.lease(1)?.renewed, 3, 'renewed at the slot that applied it first');
+  t.deepEqual(kv.leaseLines(), [[1, 5, 3]]);
+  t.deepEqual(kv.apply({ op: 'grant', client: 'r', seq: 3, ttl: 5 }, 5), { status: 'lease', id: 2, ttl: 5 });
+});

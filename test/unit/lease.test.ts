@@ -3,7 +3,7 @@ import { checkClientCommand, checkCommand, decodeResult, encodeResult, type Comm
 import { KvBuilder } from '../../src/sm/kv-builder.js';
 import { KvStore, SnapshotError } from '../../src/sm/kv.js';
 import { LeaseClock } from '../../src/node/lease-clock.js';
-import type { LeaseChange } from '../../src/sm/lease.js';
+import { MAX_LEASES, type LeaseChange } from '../../src/sm/lease.js';
 
 const c = 'cli';
 let seq = 0;
@@ -205,4 +205,22 @@ test.serial('leases: a retried keepalive or grant is answered from its session, 
   t.is(kv.lease(1)?.renewed, 3, 'renewed at the slot that applied it first');
   t.deepEqual(kv.leaseLines(), [[1, 5, 3]]);
   t.deepEqual(kv.apply({ op: 'grant', client: 'r', seq: 3, ttl: 5 }, 5), { status: 'lease', id: 2, ttl: 5 });
+});
+
+test.serial('leases: past MAX_LEASES a grant is refused, nothing changed; a revoke makes room', (t) => {
+  const kv = new KvStore();
+  let slot = 0;
+  for (let i = 1; i <= MAX_LEASES; i++) kv.apply({ op: 'grant', client: `g${i}`, seq: 1, ttl: 60 }, ++slot);
+  t.deepEqual(kv.apply({ op: 'grant', client: 'x', seq: 1, ttl: 60 }, ++slot), { status: 'toomany', max: MAX_LEASES });
+  t.is(kv.leaseLines().length, MAX_LEASES);
+  kv.apply({ op: 'revoke', client: 'x', seq: 2, id: 7 }, ++slot);
+  t.deepEqual(kv.apply({ op: 'grant', client: 'x', seq: 3, ttl: 60 }, ++slot), {
+    status: 'lease',
+    id: MAX_LEASES + 1,
+    ttl: 60,
+  });
+  t.deepEqual(decodeResult(encodeResult({ status: 'toomany', max: 5 })), {
+    ok: true,
+    value: { status: 'toomany', max: 5 },
+  });
 });

@@ -405,7 +405,8 @@ export function decodeResult(raw: unknown): Decoded<Result> {
     }
     default:
       return bad(
-        `"r" must be one of ok, mismatch, txn, stale, expired, quota, lease, nolease, toomany, leases; got ${show(o['r'])}`,
+        '"r" must be one of ok, mismatch, txn, stale, expired, quota, lease, nolease, toomany, leases; ' +
+          `got ${show(o['r'])}`,
       );
   }
 }

@@ -77,7 +77,7 @@ test('a damaged backup is refused, naming the line and the byte', async (t) => {
   });
 });
 
-test("a backup keeps the leases, their keys and the next lease's id; one with a lease line missing is refused", async (t) => {
+test("a backup keeps the leases, their keys and the next lease's id; a missing lease line is refused", async (t) => {
   const kv = new KvStore();
   kv.apply({ op: 'grant', client: 'c', seq: 1, ttl: 10 }, 1);
   kv.apply({ op: 'grant', client: 'c', seq: 2, ttl: 20 }, 2);

@@ -166,6 +166,11 @@ export function logTiming(s: ReplicaSettings): LogTiming {
   return s.timing;
 }
 
+/** A new leader's extension of every lease (src/node/lease-clock.ts): two of the longest election timeouts. */
+export function leaseExtensionMs(s: ReplicaSettings): number {
+  return 2 * 2 * s.timing.electionTicks * s.tickMs;
+}
+
 /** How a replica builds its store (the same on every replica): its quota. */
 export function kvOptionsOf(s: ReplicaSettings): KvOptions {
   return { quotaBytes: s.quotaBytes };

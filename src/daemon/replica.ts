@@ -13,7 +13,14 @@ import { encodeMessage } from '../log/encode.js';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { kvOptionsOf, livenessOf, logTiming, rngOf, type ReplicaSettings } from '../config/settings.js';
+import {
+  kvOptionsOf,
+  livenessOf,
+  leaseExtensionMs,
+  logTiming,
+  rngOf,
+  type ReplicaSettings,
+} from '../config/settings.js';
 import type { PeerId } from '../core/types.js';
 import { ReplicaNode, type Answer } from '../node/replica-node.js';
 import { encodeResult } from '../sm/command.js';
@@ -84,6 +91,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         random: rngOf(this.settings),
         life: randomInt(1, 2 ** 40),
         timing: logTiming(this.settings),
+        leaseExtensionMs: leaseExtensionMs(this.settings),
       },
       {
         store: this.store,

@@ -318,6 +318,8 @@ export interface LogVariant {
   readonly skipWatchEvent?: boolean;
   /** The leader puts two writes of one key in one slot, so they share a revision (sm/slot-rule.ts). */
   readonly batchAnyKeys?: boolean;
+  /** A new leader expires leases on the old timing, without extending them first (node/lease-clock.ts). */
+  readonly leaseNoExtension?: boolean;
   /** Recovery ends once this many other replicas have answered (correct: all of them). */
   readonly recoverAnswers?: number;
 }

@@ -13,7 +13,9 @@
 //   - snapshots: taken every so often (the log is compacted behind them),
 //     installed from the leader, streamed to followers that are behind;
 //   - recovery: a replica that may have lost durable state votes only once
-//     it has recovered from the others (the store marks it a member again).
+//     it has recovered from the others (the store marks it a member again);
+//   - leases: the leader proposes the expiry of a lease not kept alive
+//     (lease-clock.ts).
 // Its effects are interfaces: a LogStore (a data directory, or memory), a
 // network, a snapshot sender and a clock. The daemon (src/daemon/replica.ts)
 // gives it sockets, timers and the disk; the simulator (src/sim/) gives it
@@ -23,7 +25,9 @@ import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
 import { LogNode } from '../log/node.js';
 import { type Batch, type Committed, type LogMessage, type LogRecord, type Ready } from '../log/types.js';
-import type { CheckedClientCommand, CheckedCommand } from '../sm/command.js';
+import { checkCommand, type CheckedClientCommand, type CheckedCommand } from '../sm/command.js';
+import type { LeaseChange } from '../sm/lease.js';
+import { LeaseClock } from './lease-clock.js';
 import { getResult, KvStore } from '../sm/kv.js';
 import { oneWritePerKey } from '../sm/slot-rule.js';
 import type { RangeQuery } from '../sm/range.js';
@@ -34,7 +38,13 @@ import { IndexReads } from './reads.js';
 import { WatchHub, type KvChange, type WatchFilter } from './watch-hub.js';
 import { Waiters } from './sessions.js';
 import type { Answer, ReplicaClient, ReplicaConfig, ReplicaEffects } from './replica-types.js';
-import { DEFAULT_LOG_TIMING, KEEP_LOG_BYTES, RECOVERY_NAG_MS, SNAPSHOT_RESEND_MS } from '../paxos/defaults.js';
+import {
+  DEFAULT_LEASE_EXTENSION_MS,
+  DEFAULT_LOG_TIMING,
+  KEEP_LOG_BYTES,
+  RECOVERY_NAG_MS,
+  SNAPSHOT_RESEND_MS,
+} from '../paxos/defaults.js';
 
 export type { Answer, ReplicaClient, ReplicaConfig, ReplicaEffects, ReplicaWatch } from './replica-types.js';
 
@@ -78,6 +88,8 @@ export class ReplicaNode {
   private recoveryNagAt: number;
   private readonly watches: WatchHub;
   private readonly changed = (c: KvChange): void => this.watches.record(c);
+  private readonly leaseClock: LeaseClock;
+  private readonly leaseChanged = (c: LeaseChange): void => this.leaseClock.changed(c, this.fx.now());
 
   constructor(
     private readonly cfg: ReplicaConfig,
@@ -88,6 +100,12 @@ export class ReplicaNode {
     this.store = kv;
     this.watches = new WatchHub(kv.appliedIndex, undefined, cfg.variant?.skipWatchEvent === true ? 50 : 0);
     kv.onChange = this.changed;
+    this.leaseClock = new LeaseClock(
+      cfg.leaseExtensionMs ?? DEFAULT_LEASE_EXTENSION_MS,
+      cfg.variant?.leaseNoExtension !== true,
+    );
+    this.leaseClock.reset(kv.leaseLines(), fx.now());
+    kv.onLease = this.leaseChanged;
     this.core = new LogNode(
       {
         self: cfg.self,
@@ -147,7 +165,22 @@ export class ReplicaNode {
     const late = this.reads.late(this.fx.now());
     if (late.length > 0) this.core.read(late);
     this.nagWhileRecovering();
+    this.expireLeases();
     this.loop.kick();
+  }
+
+  /** As leader, propose the expiry of each lease not kept alive for its TTL (lease-clock.ts). */
+  private expireLeases(): void {
+    const now = this.fx.now();
+    this.leaseClock.leads(this.core.role === 'leader', now);
+    for (const { id, at } of this.leaseClock.due(now)) {
+      const cmd = checkCommand({ o: 'expire', id, at });
+      if (!cmd.ok) throw new Error(`an expire the store refuses: ${cmd.why} (a bug)`);
+      const ttl = this.store.lease(id)?.ttl;
+      this.fx.watch?.expiring?.(id, at, now);
+      this.fx.log.info(`lease ${id}: not kept alive for its TTL of ${ttl ?? '?'} s since slot ${at}: expiring it`);
+      this.core.propose([cmd.value]);
+    }
   }
 
   /**
@@ -290,6 +323,8 @@ export class ReplicaNode {
     this.fx.watch?.installing?.(index, kv);
     this.store = kv;
     kv.onChange = this.changed;
+    this.leaseClock.reset(kv.leaseLines(), this.fx.now());
+    kv.onLease = this.leaseChanged;
     this.watches.reset(index);
     const { store, log } = this.fx;
     return andThen(store.writeSnapshot(kv.view()), () =>
@@ -334,6 +369,7 @@ export class ReplicaNode {
     for (const id of r.unreadable) this.reads.refused(id);
     if (this.reads.size > 0) this.reads.serve(this.store.appliedIndex);
     this.followLeader();
+    this.leaseClock.leads(this.core.role === 'leader', now);
     this.fx.watch?.performed?.(this.core);
     if (!this.saving && this.fx.store.shouldSnapshot(this.store.appliedIndex)) this.snapshot();
   }

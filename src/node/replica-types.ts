@@ -35,6 +35,8 @@ export interface ReplicaWatch {
   learned?(slot: number, v: Batch): void;
   /** Before slot `slot` is applied (`applied`: the slot applied before it). */
   applying?(slot: number, v: Batch): void;
+  /** A leader proposes that lease `id`, last renewed at slot `at`, expire (at `now` ms). */
+  expiring?(id: number, at: number, now: number): void;
   /** Before a snapshot from the leader replaces the store. */
   installing?(index: number, kv: KvStore): void;
   rejoined?(core: LogNode): void;
@@ -54,6 +56,11 @@ export interface ReplicaConfig {
   /** Distinct for every start (LogConfig.life). */
   readonly life: number;
   readonly variant?: LogVariant;
+  /**
+   * How long a new leader waits, past every lease's TTL, before it may expire one (lease-clock.ts): an election's
+   * worth, so holders can find it. Default DEFAULT_LEASE_EXTENSION_MS.
+   */
+  readonly leaseExtensionMs?: number;
 }
 
 export interface ReplicaEffects {

@@ -164,6 +164,12 @@ export const CHUNK_CHARS = 128 * 1024;
 export const DUMP_WINDOW = 4;
 /** Slowest rate at which one follower is sent our snapshot (counted from the end of the last transfer to it). */
 export const SNAPSHOT_RESEND_MS = 1000;
+/**
+ * A new leader's extension of every lease before it may expire one (src/node/lease-clock.ts): the longest
+ * election timeout at the default timing (2 x electionTicks x REPLICA_TICK_MS), twice, so that a lease's holder
+ * has time to find the new leader.
+ */
+export const DEFAULT_LEASE_EXTENSION_MS = 2 * 2 * DEFAULT_LOG_TIMING.electionTicks * REPLICA_TICK_MS;
 /** While recovering, say every this often who has not answered yet. */
 export const RECOVERY_NAG_MS = 5000;
 /**

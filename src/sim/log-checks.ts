@@ -27,6 +27,8 @@ export class Invariants {
   /** ballot -> "replica#life" that led at it. */
   private readonly ledBy = new Map<number, string>();
   private readonly issued = new Set<string>();
+  /** When each slot was first applied anywhere: when its changes took effect. */
+  private readonly appliedAt = new Map<number, number>();
 
   constructor(
     private readonly ctx: SimContext,
@@ -93,6 +95,36 @@ export class Invariants {
     } else if (prev !== who && this.durability) {
       this.ctx.fail('durability', `ballot ${ballot} led by ${prev} and again by ${who}`);
     }
+  }
+
+  /** A replica applies `slot` now. */
+  applied(slot: number): void {
+    if (!this.appliedAt.has(slot)) this.appliedAt.set(slot, this.ctx.now);
+  }
+
+  /**
+   * Leader `rep`, in office since `since`, proposes now that lease `id`
+   * (`ttl` s; last renewed at slot `at`) expire. No lease expires within its
+   * TTL of its last renewal taking effect, nor, across leader changes,
+   * within TTL + the extension of a leader taking office (node/lease-clock.ts).
+   */
+  expiring(rep: Checked, id: number, at: number, ttl: number, since: number, extensionMs: number): void {
+    this.issue({ o: 'expire', id, at });
+    this.ctx.stats.leaseExpiries += 1;
+    const now = this.ctx.now;
+    const renewed = this.appliedAt.get(at);
+    if (renewed !== undefined && now < renewed + ttl * 1000)
+      this.ctx.fail(
+        'safety',
+        `replica ${rep.id} expires lease ${id} ${now - renewed} ms after its last renewal (slot ${at}) took ` +
+          `effect, within its TTL of ${ttl} s`,
+      );
+    if (now < since + extensionMs + ttl * 1000)
+      this.ctx.fail(
+        'safety',
+        `replica ${rep.id} expires lease ${id} ${now - since} ms after it took office, before the lease's TTL ` +
+          `(${ttl} s) and the extension (${extensionMs} ms) a new leader gives every lease`,
+      );
   }
 
   /** A replica that lost state votes again: its promise must cover the one it lost. */

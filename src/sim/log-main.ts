@@ -35,7 +35,9 @@ function coverage(s: LogWorldSweep): string {
     ` forwards, ${c.indexReads} reads by index, ${c.unplaced} unplaced, ` +
     `${c.retries} client retries, ${c.entriesDelivered} entries replies, ${c.snapshotsTaken} snapshots taken, ` +
     `${c.snapshotsSent} sent and ${c.snapshotsInstalled} installed, ${c.catchUpToNonFollower} catch-up replies ` +
-    `reaching a leader or candidate\n`
+    `reaching a leader or candidate\n` +
+    `  leases: ${c.leaseExpiries} expiries proposed, ${c.leasesAbandoned} leases left to expire, ` +
+    `${c.leasesLostWhileKept} lost while kept alive (keepalives that could not reach a leader within the TTL)\n`
   );
 }
 

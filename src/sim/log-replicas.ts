@@ -27,6 +27,8 @@ export interface SimReplica extends Checked {
   life: number;
   /** The last slot this life applied (a snapshot install counts). */
   lastApplied: number;
+  /** Since when it leads (null: it does not), as its batches say. */
+  leaderSince: number | null;
   /** Highest promise in this replica's durable records, across lives. */
   durablePromise: number;
   lost: { promise: number; at: number } | null;
@@ -45,6 +47,8 @@ export interface ReplicaSetup {
   readonly snapshotEvery: number;
   readonly keepSlots: number;
   readonly durability: boolean;
+  /** A new leader's extension of every lease (node/lease-clock.ts). */
+  readonly leaseExtensionMs: number;
 }
 
 const fromUtf8 = new TextDecoder();
@@ -77,6 +81,7 @@ export class SimReplicas {
         disk: new MemoryDisk(),
         life: 0,
         lastApplied: 0,
+        leaderSince: null,
         durablePromise: 0,
         lost: null,
         lostAt: -1,
@@ -159,6 +164,7 @@ export class SimReplicas {
         random: mulberry32(Math.floor(ctx.rng() * 2 ** 32)),
         life: life + 1,
         variant: o.nodeVariant,
+        leaseExtensionMs: o.leaseExtensionMs,
       },
       {
         store,
@@ -186,6 +192,7 @@ export class SimReplicas {
             if (slot !== rep.lastApplied + 1)
               ctx.fail('safety', `replica ${rep.id} applied slot ${slot} right after slot ${rep.lastApplied}: a hole`);
             checks.chose(rep, slot, v, 'applied');
+            checks.applied(slot);
             rep.lastApplied = slot;
           },
           installing: (index) => {
@@ -205,6 +212,13 @@ export class SimReplicas {
           },
           performed: (core) => {
             if (core.role === 'leader' && rep.node?.core === core) checks.leads(rep, core.currentBallot);
+            rep.leaderSince = core.role === 'leader' ? (rep.leaderSince ?? ctx.now) : null;
+          },
+          expiring: (id, at) => {
+            const ttl = rep.node?.kv.lease(id)?.ttl;
+            if (ttl === undefined)
+              return ctx.fail('safety', `replica ${rep.id} expires lease ${id}, which its store does not hold`);
+            checks.expiring(rep, id, at, ttl, rep.leaderSince ?? ctx.now, o.leaseExtensionMs);
           },
         },
       },
@@ -234,6 +248,7 @@ export class SimReplicas {
   crash(rep: SimReplica, how: string): void {
     if (rep.node === null) return;
     rep.node = null;
+    rep.leaderSince = null;
     rep.crashAt = null;
     rep.disk.crash();
     this.ctx.stats.crashes += 1;

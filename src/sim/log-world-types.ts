@@ -14,6 +14,7 @@ export type LogWorldVariant =
   | 'earlyPairAccept'
   | 'skipWatchEvent'
   | 'batchAnyKeys'
+  | 'leaseNoExtension'
   | 'voteAtOnce'
   | 'corruptAsTorn'
   | 'fewRecoverers';
@@ -26,6 +27,7 @@ export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = [
   'earlyPairAccept',
   'skipWatchEvent',
   'batchAnyKeys',
+  'leaseNoExtension',
   'voteAtOnce',
   'corruptAsTorn',
   'fewRecoverers',
@@ -39,6 +41,8 @@ export interface LogWorldOptions {
   readonly replicas?: number;
   /** Concurrent clients; default 4. */
   readonly clients?: number;
+  /** Lease holders (log-leases.ts); default 2. */
+  readonly leaseHolders?: number;
   readonly variant?: LogWorldVariant;
   /** Simulated ms with faults; default 3000. */
   readonly faultMs?: number;
@@ -91,6 +95,10 @@ export interface LogWorldStats {
   retries: number;
   /** Gets answered by read index, off the log. */
   indexReads: number;
+  /** Expiries leaders proposed; leases their holders walked away from; leases lost while kept alive. */
+  leaseExpiries: number;
+  leasesAbandoned: number;
+  leasesLostWhileKept: number;
 }
 
 /** Every count at zero: one world's start, and the sum over a sweep. */
@@ -118,6 +126,9 @@ export function noStats(): LogWorldStats {
     unplaced: 0,
     retries: 0,
     indexReads: 0,
+    leaseExpiries: 0,
+    leasesAbandoned: 0,
+    leasesLostWhileKept: 0,
   };
 }
 

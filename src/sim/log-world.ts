@@ -56,6 +56,8 @@
 //   - replicas that snapshot at the same index hold the same bytes (and, at
 //     the end, replicas at the same applied slot hold the same store);
 //   - a client's current command never comes back stale or expired;
+//   - no lease expires within its TTL of its last renewal taking effect,
+//     nor within its TTL + the extension of a leader taking office;
 //   - durability: a restarted replica's promise is at least what it had on
 //     disk, and no two leaders (or two lives of one) use the same ballot;
 //     a replica that lost state holds, once recovered, a promise at least
@@ -81,6 +83,9 @@
 //   batchAnyKeys   the leader puts two writes of one key in one slot, so
 //                  they share a revision (a client's transaction compares
 //                  the key's mod revision with what it saw);
+//   leaseNoExtension  a new leader expires leases on the timing it followed
+//                  them by, without first giving each its TTL again and an
+//                  extension (lease holders: log-leases.ts);
 //   voteAtOnce     a replica that lost its disk or a record votes at once;
 //   corruptAsTorn  a corrupt record is taken for a torn tail (and a damaged
 //                  snapshot skipped): the replica keeps its identity, and votes;
@@ -97,6 +102,7 @@ import { DEFAULT_LOG_TIMING } from '../paxos/defaults.js';
 import { Agenda } from './agenda.js';
 import { Invariants } from './log-checks.js';
 import { SimClients } from './log-clients.js';
+import { SimLeases } from './log-leases.js';
 import { Faults } from './log-faults.js';
 import { SimNet } from './log-net.js';
 import { SimReplicas } from './log-replicas.js';
@@ -136,6 +142,7 @@ const CORE_VARIANTS = new Set<LogWorldVariant>([
   'earlyPairAccept',
   'skipWatchEvent',
   'batchAnyKeys',
+  'leaseNoExtension',
 ]);
 
 export class LogWorld implements SimContext {
@@ -192,12 +199,23 @@ export class LogWorld implements SimContext {
     this.checks = new Invariants(this, this.n, durability, (id) => this.replicas.get(id).lostAt);
     this.replicas = new SimReplicas(
       this,
-      { n: this.n, timing, nodeVariant, variant, snapshotEvery: opts.snapshotEvery ?? 20, keepSlots, durability },
+      {
+        n: this.n,
+        timing,
+        nodeVariant,
+        variant,
+        snapshotEvery: opts.snapshotEvery ?? 20,
+        keepSlots,
+        durability,
+        // As the daemon's: two of the longest election timeouts.
+        leaseExtensionMs: 2 * 2 * timing.electionTicks * TICK_MS,
+      },
       this.net,
       this.checks,
     );
     const stopIssuingAt = this.faultMs + Math.max(0, quietMs - 1500);
     this.clients = new SimClients(this, this.replicas, this.checks, keys, nClients, stopIssuingAt, this.faultMs);
+    new SimLeases(this, this.replicas, this.checks, opts.leaseHolders ?? 2, stopIssuingAt);
     this.faults = new Faults(this, this.net, this.replicas, variant, this.faultMs);
     this.agenda.push(TICK_MS, () => this.tick());
     this.agenda.push(150 + Math.floor(r() * 200), () => this.faults.fault());

@@ -158,6 +158,8 @@ export type Result =
   | { readonly status: 'lease'; readonly id: number; readonly ttl: number }
   /** No lease `id` (never granted, revoked or expired): nothing changed. */
   | { readonly status: 'nolease'; readonly id: number }
+  /** A grant refused: the store holds `max` leases, the most it may (lease.ts, MAX_LEASES). */
+  | { readonly status: 'toomany'; readonly max: number }
   /** The leases: [id, ttl, keys] each, by id. */
   | { readonly status: 'leases'; readonly leases: readonly LeaseInfo[] };
 
@@ -326,6 +328,8 @@ export function encodeResult(r: Result): Obj {
       return { r: 'lease', id: r.id, ttl: r.ttl };
     case 'nolease':
       return { r: 'nolease', id: r.id };
+    case 'toomany':
+      return { r: 'toomany', max: r.max };
     case 'leases':
       return { r: 'leases', ls: r.leases };
   }
@@ -386,6 +390,10 @@ export function decodeResult(raw: unknown): Decoded<Result> {
     case 'nolease':
       if (keys === 'id,r' && isLeaseId(o['id'])) return { ok: true, value: { status: 'nolease', id: o['id'] } };
       return bad('"nolease" result must be {"r":"nolease","id":lease id}');
+    case 'toomany':
+      if (keys === 'max,r' && Number.isSafeInteger(o['max']) && (o['max'] as number) >= 1)
+        return { ok: true, value: { status: 'toomany', max: o['max'] as number } };
+      return bad('"toomany" result must be {"r":"toomany","max":count}');
     case 'leases': {
       const ls = o['ls'];
       const count = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
@@ -397,7 +405,8 @@ export function decodeResult(raw: unknown): Decoded<Result> {
     }
     default:
       return bad(
-        `"r" must be one of ok, mismatch, txn, stale, expired, quota, lease, nolease, leases; got ${show(o['r'])}`,
+        '"r" must be one of ok, mismatch, txn, stale, expired, quota, lease, nolease, toomany, leases; ' +
+          `got ${show(o['r'])}`,
       );
   }
 }

@@ -57,7 +57,7 @@ import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js'
 import { lowerBound, scanRange, type RangeAnswer, type RangeQuery } from './range.js';
 import { holds } from './txn.js';
 import { entryLine, nextEntry, parseEntryLine, revisionsOf, type KeyEntry } from './key-entry.js';
-import { checkLeaseLine, type Lease, type LeaseChange, type LeaseInfo, type LeaseLine } from './lease.js';
+import { checkLeaseLine, MAX_LEASES, type Lease, type LeaseChange, type LeaseInfo, type LeaseLine } from './lease.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 export type { KeyEntry } from './key-entry.js';
@@ -269,6 +269,7 @@ export class KvStore {
       case 'txn':
         return this.txn(cmd);
       case 'grant': {
+        if (this.leases.size >= MAX_LEASES) return { status: 'toomany', max: MAX_LEASES };
         const id = this.nextLease++;
         this.leases.set(id, { ttl: cmd.t, renewed: this.applying, keys: new Set() });
         this.onLease?.({ id, ttl: cmd.t, renewed: this.applying });

@@ -10,7 +10,7 @@
 // cannot send it (checkClientCommand refuses it).
 //
 // Wire forms (command.ts):
-//   {"o":"grant","c":"cli-7","s":3,"t":10}        -> {"r":"lease","id":4,"ttl":10}
+//   {"o":"grant","c":"cli-7","s":3,"t":10}        -> {"r":"lease","id":4,"ttl":10} | {"r":"toomany","max":100000}
 //   {"o":"keep","c":"cli-7","s":4,"id":4}          -> {"r":"lease","id":4,"ttl":10} | {"r":"nolease","id":4}
 //   {"o":"revoke","c":"cli-7","s":5,"id":4}        -> {"r":"ok"} | {"r":"nolease","id":4}
 //   {"o":"leases","c":"cli-7","s":6}               -> {"r":"leases","ls":[[4,10,2],...]}   [id, ttl, keys]
@@ -19,6 +19,13 @@
 //
 // In snapshots each lease is one line [id, ttl, renewed]; its keys name it
 // (key-entry.ts), and the snapshot's head carries the next id.
+
+/**
+ * The most leases a store holds at once: past it a grant is refused
+ * ({"r":"toomany","max":N}), so that clients cannot fill a replica's memory
+ * with leases (each costs a few hundred bytes, and a year's TTL keeps it).
+ */
+export const MAX_LEASES = 100_000;
 
 /** The longest TTL, in seconds: a year. */
 export const MAX_LEASE_TTL = 365 * 24 * 3600;
@@ -35,7 +42,8 @@ export const isLeaseId = (x: unknown): x is number => Number.isSafeInteger(x) &&
 export function checkTtl(t: unknown): string | undefined {
   return Number.isSafeInteger(t) && (t as number) >= 1 && (t as number) <= MAX_LEASE_TTL
     ? undefined
-    : `a lease's TTL must be a whole number of seconds from 1 to ${MAX_LEASE_TTL}; got ${JSON.stringify(t)?.slice(0, 40)}`;
+    : `a lease's TTL must be a whole number of seconds from 1 to ${MAX_LEASE_TTL}; got ` +
+        `${JSON.stringify(t)?.slice(0, 40)}`;
 }
 
 /** Why `l` is not a valid lease line of a snapshot at `applied`, or undefined if it is. */

@@ -2,7 +2,8 @@
 // file of text lines, each `CRC␠JSON`, where CRC is the CRC-32 of the JSON's
 // UTF-8 bytes as 8 hex digits:
 //
-//   1c0ffee1 {"format":"paxos-backup/1","applied":N,"keys":K,"leases":L,"nextLease":I,"taken":"<UTC time>","from":"peer2"}
+//   1c0ffee1 {"format":"paxos-backup/1","applied":N,"keys":K,"leases":L,"nextLease":I,
+//             "taken":"<UTC time>","from":"peer2"}                 (one line)
 //   0badcafe ["key","value",create,mod,version(,lease)]  one per key (src/sm/key-entry.ts)
 //   0badcafe [id,ttl,renewed]                            one per lease (src/sm/lease.ts)
 //   12345678 {"end":true,"keys":K}

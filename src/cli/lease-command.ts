@@ -51,7 +51,8 @@ Each goes through the replicated log, as put does.
 Exit status:
   0  done (keepalive: until Ctrl-C, or --once)
   1  lease ID does not exist: it was revoked or expired, or never granted
-     (keepalive: it is gone now); nothing was done
+     (keepalive: it is gone now); or grant: the store holds the most
+     leases it may; nothing was done
   2  usage error: a TTL that is not 1..${MAX_LEASE_TTL} whole seconds, a bad ID
   4  outcome unknown: sent, but no answer came in time
   5  no replica could take the command (keepalive: none did for a whole

@@ -74,6 +74,13 @@ export function describeLease(cmd: SentLeaseOperation, o: CallOutcome): Report {
         status: 'leases',
         leases: r.leases.map(([id, ttl, keys]) => ({ id, ttl, keys })),
       });
+    case 'toomany':
+      return fail(
+        EXIT.lost,
+        `refused: the store holds ${r.max} leases, the most it may; nothing was done (${where}). Revoke some ` +
+          '(paxos lease list shows them)',
+        { outcome: 'fail', status: 'toomany', max: r.max, ...at },
+      );
     case 'stale':
     case 'expired':
       return fail(EXIT.lost, `the store did not apply it (${r.status}); nothing was done; try again`, {

@@ -116,13 +116,13 @@ Other commands:
   paxos watch KEY | --prefix P
                            print the changes as they are applied
                            (see \`paxos watch --help\`)
-  paxos lease grant TTL | keepalive ID | revoke ID | list
+  paxos lease grant TTL | keepalive ID [--once] | revoke ID | list
                            leases: keys put with one (put --lease ID) are
                            deleted when it expires or is revoked
                            (see \`paxos lease --help\`)
-  paxos lock NAME -- CMD [ARGS...]
+  paxos lock NAME [--ttl SECS] -- CMD [ARGS...]
                            run CMD holding lock NAME (see \`paxos lock --help\`)
-  paxos elect NAME VALUE | NAME --listen
+  paxos elect NAME VALUE [--ttl SECS] | NAME --listen
                            campaign to lead NAME, or print its leader
                            (see \`paxos elect --help\`)
   paxos lincheck HISTORY   check a client history for linearizability

@@ -562,6 +562,8 @@ function leaseResult(outcome: CallOutcome, what: string): Result {
   const r = outcome.result;
   if (r.status === 'nolease')
     throw new LeaseNotFoundError(r.id, `${what}: lease ${r.id} does not exist (revoked, expired, or never granted)`);
+  if (r.status === 'toomany')
+    throw new DefiniteError('quota', `${what}: refused: the store holds ${r.max} leases, the most it may; revoke some`);
   if (r.status === 'stale' || r.status === 'expired')
     throw new DefiniteError('invalid', `${what}: the store says ${r.status}`);
   return r;

@@ -13,7 +13,7 @@ export type DefiniteReason =
   | 'unavailable'
   /** The address is a lab peer, not a replica of a replicated log. */
   | 'not_replica'
-  /** The put or cas would take the store past its quota (--quota-bytes on the replicas). */
+  /** The put or cas would take the store past its quota (--quota-bytes on the replicas); a grant, its most leases. */
   | 'quota'
   /** A watch asked for a revision older than any replica it reached still holds. */
   | 'compacted'

@@ -4,13 +4,15 @@
 
 import type { ExecutionContext } from 'ava';
 import { connect, type KvClient } from '../../src/client/api.js';
-import { LiveCluster } from './procs.js';
+import { LiveCluster, type Proc } from './procs.js';
 
 export const KV3 = 'peer1:replica\npeer2:replica\npeer3:replica\n';
 export const HOSTS = ['peer1', 'peer2', 'peer3'];
 
 export interface Kv3 {
   readonly live: LiveCluster;
+  /** The replicas' processes, in HOSTS order. */
+  readonly procs: readonly Proc[];
   /** PAXOS_ENDPOINTS for commands run against it. */
   readonly env: { PAXOS_ENDPOINTS: string };
   /** A library client, closed at the test's end. Generous timeout: a busy machine elects slowly. */
@@ -24,8 +26,8 @@ export function endpointsOf(live: LiveCluster): string {
 export async function startKv3(t: ExecutionContext): Promise<Kv3> {
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());
-  for (const h of HOSTS) live.start(h);
+  const procs = HOSTS.map((h) => live.start(h));
   const kv = await connect({ endpoints: endpointsOf(live), timeoutMs: 60_000, concurrency: 8 });
   t.teardown(() => kv.close());
-  return { live, env: { PAXOS_ENDPOINTS: endpointsOf(live) }, kv };
+  return { live, procs, env: { PAXOS_ENDPOINTS: endpointsOf(live) }, kv };
 }

@@ -119,8 +119,7 @@ test.serial('lease keepalive renews every TTL/3 until Ctrl-C; a Lease keeps itse
   job.interrupt();
   const ended = await job.ended;
   t.is(ended.code, 0, ended.err);
-  t.deepEqual(await kv.leases(), [{ id, ttl: 3, keys: 0 }], 'Ctrl-C leaves the lease, unrevoked');
-  await kv.leaseRevoke(id);
+  t.regex(ended.err, /^$/, 'nothing on stderr: Ctrl-C is how it ends');
 
   // The library's Lease: renewals in the background; revoke() deletes its keys and ends it.
   const renewed: number[] = [];
@@ -200,6 +199,6 @@ test.serial('help: lease, lock and elect each have one, and paxos --help lists t
   t.regex(put.out, /--lease ID/);
   const top = await paxos(['--help']);
   t.regex(top.out, /paxos lease grant TTL/);
-  t.regex(top.out, /paxos lock NAME -- CMD/);
+  t.regex(top.out, /paxos lock NAME .*-- CMD/);
   t.regex(top.out, /paxos elect NAME VALUE/);
 });

@@ -4,6 +4,8 @@
 //   - a transaction (`paxos txn`, on standard input) and a range (`get --prefix`);
 //   - a watch replaying the transaction from its revision, and `get --json`'s revisions;
 //   - `paxos snapshot save`, `status` and `restore` inside a container;
+//   - a lease granted, a key put with it, `lease list`, `paxos lock NAME --
+//     CMD`, and the lease revoked, taking its key, each through a container;
 //   - `docker kill` the leader;
 //   - put again through another replica;
 //   - `docker start` the dead one: it must catch up (a get through it, which
@@ -109,6 +111,7 @@ export async function kvScenario(root: string): Promise<FaultResult> {
     else if (restore.code !== 0 || !restore.out.startsWith('restored 3 keys'))
       problems.push(`snapshot restore (exit ${restore.code}): ${restore.out}`);
     else notes.push('a backup saved, checked and restored in a container');
+    problems.push(...(await leasesThrough(base, notes)));
 
     let leader: string | undefined;
     for (let i = 0; i < 50 && leader === undefined; i++) {
@@ -178,4 +181,26 @@ export async function kvScenario(root: string): Promise<FaultResult> {
     detail: problems.length === 0 ? notes.join('; ') : problems.join('; '),
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** Leases, a key put with one, a lock around a command, and a revoke, each through a different container. */
+async function leasesThrough(base: readonly string[], notes: string[]): Promise<string[]> {
+  const grant = await exec(base, 'peer1', ['lease', 'grant', '600']);
+  const id = /^\d+$/.test(grant.out) ? grant.out : null;
+  if (grant.code !== 0 || id === null) return [`lease grant 600 through peer1 (exit ${grant.code}): ${grant.out}`];
+  const put = await exec(base, 'peer2', ['put', 'svc/a', 'up', '--lease', id]);
+  const list = await exec(base, 'peer3', ['lease', 'list', '--json']);
+  const script = 'process.stdout.write(process.env.PAXOS_LOCK_KEY ?? "none")';
+  const lock = await exec(base, 'peer1', ['lock', 'jobs', '--', 'node', '-e', script]);
+  const revoke = await exec(base, 'peer3', ['lease', 'revoke', id]);
+  const gone = await exec(base, 'peer1', ['get', 'svc/a']);
+  if (put.code !== 0) return [`put svc/a up --lease ${id} through peer2 (exit ${put.code}): ${put.out}`];
+  if (list.code !== 0 || !list.out.includes(`"id":${id}`))
+    return [`lease list --json through peer3 (exit ${list.code}) does not show lease ${id}: ${list.out}`];
+  if (lock.code !== 0 || !lock.out.startsWith('jobs/'))
+    return [`lock jobs -- node through peer1 (exit ${lock.code}) printed ${JSON.stringify(lock.out)}`];
+  if (revoke.code !== 0) return [`lease revoke ${id} through peer3 (exit ${revoke.code}): ${revoke.out}`];
+  if (!gone.out.includes('absent')) return [`svc/a after its lease was revoked, through peer1: ${gone.out}`];
+  notes.push(`lease ${id}, a key put with it, a lock around a command, and the revoke that took the key`);
+  return [];
 }

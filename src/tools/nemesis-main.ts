@@ -1,5 +1,5 @@
 // `npm run nemesis -- [--seconds 60] [--replicas 5] [--clients 10] [--keys 4]
-// [--interval 4] [--seed N] [--history FILE] [--watchers 2] [--disk-faults]`: see nemesis.ts.
+// [--interval 4] [--seed N] [--history FILE] [--watchers 2] [--lease-keepers 2] [--disk-faults]`: see nemesis.ts.
 
 import { decimal, integer, parseFlags, runTool } from '../config/flags.js';
 import { runNemesis } from './nemesis.js';
@@ -8,11 +8,13 @@ const HELP = `Usage: npm run nemesis -- [options]
 
 Starts a replicated-log cluster of real processes behind a fault network,
 runs concurrent clients of the client library (put, get, cas and one-key
-transactions) and watchers of every key, injects a fault every few seconds (kill -9 and
-restart, SIGSTOP/SIGCONT, a partition isolating the leader, a
-minority/majority split), then checks that the replicas agree, that the
-clients' history is linearizable, and that every watcher saw each
-acknowledged write once and nothing refused. Exit status 0 if so, 1 if not.
+transactions), watchers of every key and lease keepers, injects a fault
+every few seconds (kill -9 and restart, SIGSTOP/SIGCONT, a partition
+isolating the leader, a minority/majority split), then checks that the
+replicas agree, that the clients' history is linearizable, that every
+watcher saw each acknowledged write once and nothing refused, that no lease
+expired while it was kept alive, and that every lease expired once no one
+kept it alive. Exit status 0 if so, 1 if not.
 
   --seconds N    how long to run, at least 5 (default 60)
   --replicas N   cluster size, at least 3 (default 5)
@@ -25,6 +27,8 @@ acknowledged write once and nothing refused. Exit status 0 if so, 1 if not.
                  (default: not saved)
   --watchers N   watchers of every key, each a client of its own; every
                  stream is checked against the writes (default 2)
+  --lease-keepers N  clients that keep leases alive (3 s TTL, a keepalive a
+                 second), then revoke them or let them expire (default 2)
   --disk-faults  half the faults damage a down replica's disk instead: its
                  data directory wiped, or bytes flipped in its log or
                  snapshot files; it restarts and recovers from the others
@@ -41,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     history: { type: 'string' },
     watchers: { type: 'string' },
+    'lease-keepers': { type: 'string' },
     'disk-faults': { type: 'boolean' },
     help: { type: 'boolean' },
   });
@@ -59,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
     interval: opt(values.interval, 4, (t) => decimal('--interval', t, 1)),
     seed: opt(values.seed, Math.floor(Math.random() * 1e9), (t) => integer('--seed', t, 0)),
     watchers: opt(values.watchers, 2, (t) => integer('--watchers', t, 0)),
+    leaseKeepers: opt(values['lease-keepers'], 2, (t) => integer('--lease-keepers', t, 0)),
   };
   const report = await runNemesis({
     ...settings,

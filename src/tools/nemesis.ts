@@ -29,6 +29,7 @@ import { REPLICA_NODE_ARGS } from '../runner/node-args.js';
 import { kvRequest, newRequestId } from '../client/kv.js';
 import { DefiniteError, KvClient, UnknownOutcomeError } from '../client/api.js';
 import { checkWatchStream, WatchRecorder, type WriteRecord } from './nemesis-watch.js';
+import { LeaseKeeper, leasesDrain } from './nemesis-lease.js';
 import type { KvRequest, KvResult } from '../wire/kv.js';
 import { decodeCommand } from '../rules/index.js';
 import type { Endpoint } from '../transport/link.js';
@@ -56,6 +57,8 @@ export interface NemesisOptions {
   readonly diskFaults?: boolean;
   /** Watchers of every key, each a client of its own (default 2). */
   readonly watchers?: number;
+  /** Lease keepers (nemesis-lease.ts), each a client of its own (default 2). */
+  readonly leaseKeepers?: number;
   readonly say: (line: string) => void;
 }
 
@@ -290,6 +293,10 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   const watchClients = Array.from({ length: o.watchers ?? 2 }, () => libraryClient(10_000));
   const watchers = watchClients.map((c, i) => new WatchRecorder(`watcher ${i + 1}`, c, 'k'));
   const clientsDone = Promise.all(Array.from({ length: o.clients }, (_, i) => client(i + 1)));
+  // Lease keepers: no lease may expire while kept alive.
+  const keeperClients = Array.from({ length: o.leaseKeepers ?? 2 }, () => libraryClient(3000));
+  const keepers = keeperClients.map((c, i) => new LeaseKeeper(`keeper ${i + 1}`, c, `lease/${i + 1}`, rng, now));
+  const keepersDone = Promise.all(keepers.map((k) => k.run(() => running)));
 
   // Faults.
   const losses: Array<{ what: string; at: number }> = [];
@@ -360,6 +367,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   }
   running = false;
   await clientsDone;
+  await keepersDone;
+  for (const c of keeperClients) await c.close();
 
   // Every replica must converge on the same store.
   let converged = false;
@@ -402,6 +411,15 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   for (const w of watchers) await w.close();
   for (const c of watchClients) await c.close();
   const watchProblems = watchers.flatMap((w) => checkWatchStream(w, writes, finals));
+  // No keeper is left: every lease must expire, and take its key along.
+  const drainer = libraryClient(5000);
+  const leasesLeft = await leasesDrain(
+    drainer,
+    keepers.map((_, i) => `lease/${i + 1}`),
+    60_000,
+  );
+  await drainer.close();
+  const leaseProblems = keepers.flatMap((k) => k.problems);
 
   for (const r of replicas.values()) await kill9(r);
   await fnet.close();
@@ -455,7 +473,20 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     }`,
   );
   for (const p of watchProblems) lines.push(`    ${p}`);
-  const ok = verdict.verdict === 'ok' && converged && watchProblems.length === 0;
+  for (const k of keepers) lines.push(`  ${k.summary()}`);
+  lines.push(
+    `  leases: ${leaseProblems.length === 0 ? 'none expired while kept alive' : 'WRONG'}; ` +
+      (leasesLeft === null
+        ? 'every one expired once no one kept it alive, with its key'
+        : `NOT ALL EXPIRED a minute after the keepers stopped: ${leasesLeft}`),
+  );
+  for (const p of leaseProblems) lines.push(`    ${p}`);
+  const ok =
+    verdict.verdict === 'ok' &&
+    converged &&
+    watchProblems.length === 0 &&
+    leaseProblems.length === 0 &&
+    leasesLeft === null;
   if (!ok) {
     const keep = path.join(os.tmpdir(), `nemesis-failed-${Date.now()}`);
     writeFileSync(`${keep}.history.jsonl`, historyText);

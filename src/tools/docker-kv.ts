@@ -1,5 +1,5 @@
 // The replicated log in real containers, for `npm run test:docker`
-// (scenario `kv3`): testcases/kv3 under docker compose;
+// (scenarios `kv3` and `kv5`): testcases/kv3 or kv5 under docker compose;
 //   - `docker compose exec` a client that puts, then gets through another replica;
 //   - a transaction (`paxos txn`, on standard input) and a range (`get --prefix`);
 //   - a watch replaying the transaction from its revision, and `get --json`'s revisions;
@@ -65,12 +65,12 @@ async function leaderSeenBy(id: string): Promise<string | undefined> {
   return all.at(-1)?.[1];
 }
 
-export async function kvScenario(root: string): Promise<FaultResult> {
+export async function kvScenario(root: string, name: 'kv3' | 'kv5' = 'kv3'): Promise<FaultResult> {
   const t0 = performance.now();
-  const copy = verboseCopy(path.join(root, 'testcases/kv3'));
+  const copy = verboseCopy(path.join(root, `testcases/${name}`));
   const project = loadCompose(copy.dir);
   const compose = await composeCommand();
-  const base = [...compose, '-p', 'prj4-kv3', '-f', project.file];
+  const base = [...compose, '-p', `prj4-${name}`, '-f', project.file];
   const down = (): Promise<string> => run([...base, 'down', '--remove-orphans', '--volumes', '--timeout', '3']);
   await down().catch(() => '');
   const ids = new Map<string, string>();
@@ -170,8 +170,8 @@ export async function kvScenario(root: string): Promise<FaultResult> {
     problems.push((err as Error).message);
   } finally {
     if (problems.length > 0 && ids.size > 0) {
-      const where = await saveLogs('kv3', ids).catch((err: Error) => `(could not save logs: ${err.message})`);
-      process.stderr.write(`kv3: every container's output is in ${where}\n`);
+      const where = await saveLogs(name, ids).catch((err: Error) => `(could not save logs: ${err.message})`);
+      process.stderr.write(`${name}: every container's output is in ${where}\n`);
     }
     await down().catch(() => '');
     copy.remove();

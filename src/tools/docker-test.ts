@@ -31,7 +31,8 @@ const FAULTS: ReadonlyArray<readonly [string, (root: string) => Promise<FaultRes
   ['pause', pauseUnpause],
   ['client-exec', clientExec],
   ['up-again', upAgain],
-  ['kv3', kvScenario],
+  ['kv3', (r) => kvScenario(r, 'kv3')],
+  ['kv5', (r) => kvScenario(r, 'kv5')],
 ];
 
 /** Lab testcases run to a decision; replicated-log ones serve forever and have their own scenario. */

@@ -39,7 +39,24 @@ export interface Mention {
   readonly line: number;
 }
 
-const SUBCOMMANDS = ['run', 'submit', 'get', 'put', 'del', 'cas', 'dump', 'txn', 'watch', 'check', 'viz', 'lincheck'];
+const SUBCOMMANDS = [
+  'run',
+  'submit',
+  'get',
+  'put',
+  'del',
+  'cas',
+  'dump',
+  'txn',
+  'watch',
+  'check',
+  'viz',
+  'lincheck',
+  'snapshot',
+  'lease',
+  'lock',
+  'elect',
+];
 const COMMAND = /(?<![\w/.-])(?:paxos(?=\s|$)(?:\s+([a-z]+)(?=\s|$))?|npm run ([\w:-]+))/g;
 const FLAG = /(?<![\w-])--[a-z][a-z0-9-]*/g;
 

@@ -39,7 +39,7 @@ commit.
       --timeout SECS     how long to wait for each replica (default 5)
       --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
       --json             print a JSON array, one object per member: member,
-                         address, up, role, leader, ballot, promise, commit,
+                         address, up, role, leader, ballot, commit,
                          leader_commit, applied, snapshot, recovering, ready,
                          health (and error, for a member that did not answer)
       --help             show this help
@@ -131,8 +131,7 @@ function memberJson(m: MemberStatus): Record<string, unknown> {
       ? { error: m.error ?? 'down' }
       : {
           leader: s.leader,
-          ballot: s.ballot,
-          promise: s.promise,
+          ballot: s.promise,
           commit: s.commit,
           leader_commit: s.leaderCommit,
           applied: s.applied,

@@ -135,10 +135,14 @@ export class PromMetrics implements ReplicaMetrics {
     );
     gauge(
       'paxos_ballot',
+      "The highest ballot this replica promised: the ballot in force, the leader's once it follows one.",
+      (s) => s.promise,
+    );
+    gauge(
+      'paxos_own_ballot',
       'The ballot this replica last stood with as candidate or leader (0: never).',
       (s) => s.ballot,
     );
-    gauge('paxos_promise', 'The highest ballot this replica promised.', (s) => s.promise);
     gauge('paxos_commit_index', 'The last slot this replica knows chosen (every slot before it too).', (s) => s.commit);
     gauge(
       'paxos_leader_commit_index',

@@ -90,7 +90,7 @@ async function ask(
 ): Promise<{ status: StatusFields | null; error?: string }> {
   const o = await kvRequest(t.at, { type: 'status', id: newRequestId() }, secret, timeoutMs);
   if (o.kind === 'unreachable') return { status: null, error: `unreachable: ${o.why}` };
-  if (o.kind === 'unknown') return { status: null, error: `no answer: ${o.why}` };
+  if (o.kind === 'unknown') return { status: null, error: o.why };
   const r = o.result;
   if (r.status === 'status') {
     const { type: _t, id: _i, peer: _p, status: _s, ...fields } = r;

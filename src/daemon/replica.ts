@@ -101,7 +101,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   }
 
   /** /healthz: null while the process and its node loop run, else why not. */
-  private health_(): string | null {
+  private liveness(): string | null {
     if (this.stopped) return 'stopping';
     if (this.node === null) return 'starting: the store is being opened';
     const gap = performance.now() - this.lastTick;
@@ -130,7 +130,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     if (this.settings.metrics !== undefined && metrics !== null) {
       this.health = await serveHealth(
         this.settings.metrics,
-        { health: () => this.health_(), readiness: () => this.readiness(), metrics: () => metrics.text() },
+        { health: () => this.liveness(), readiness: () => this.readiness(), metrics: () => metrics.text() },
         log,
       );
     }

@@ -20,8 +20,9 @@ import {
   type PeerSettings,
   type ReplicaSettings,
 } from '../config/settings.js';
-import { byteSize, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
+import { byteSize, listenAddress, parseFlags, parseResolve, portNumber, seconds } from '../config/flags.js';
 import { supervise } from './supervise.js';
+import { READY_MAX_LAG_SLOTS } from '../node/readiness.js';
 
 export type { LabSettings, PeerSettings, ReplicaSettings };
 export { DEFAULT_PORT };
@@ -85,6 +86,12 @@ DATA_DIR/log (write-ahead log), DATA_DIR/snapshots and DATA_DIR/store.jsonl
                            N bytes of keys and values (default 2G; K, M, G
                            suffixes); gets and dels still work. Give every
                            replica the same N.
+      --metrics ADDR:PORT  serve HTTP at ADDR:PORT (e.g. 127.0.0.1:9100; port
+                           0: any free one, printed on stderr): /healthz (200
+                           while alive), /readyz (200 when it knows a leader,
+                           is not recovering and has applied to within ${READY_MAX_LAG_SLOTS}
+                           slots of the leader's commit; else 503 and why) and
+                           /metrics (Prometheus). Off by default; replicas only.
 
 Scripting a scenario (for testcases that must play out the same every time):
       --delay TYPE:HOST=MS hold outbound TYPE messages to HOST for MS ms, as a
@@ -125,6 +132,8 @@ Other commands:
   paxos elect NAME VALUE [--ttl SECS] | NAME --listen
                            campaign to lead NAME, or print its leader
                            (see \`paxos elect --help\`)
+  paxos status             each replica's role, ballot, indexes and health
+                           (see \`paxos status --help\`)
   paxos lincheck HISTORY   check a client history for linearizability
   paxos check FILE...      check a run from its transcript
                            (see \`paxos check --help\`)
@@ -160,6 +169,7 @@ export function parsePeerArgs(
     'no-message-lines': { type: 'boolean' },
     'snapshot-every': { type: 'string' },
     'quota-bytes': { type: 'string' },
+    metrics: { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help === true) return 'help';
@@ -191,6 +201,12 @@ export function parsePeerArgs(
   } else if (values['no-message-lines'] === true) {
     warnings.push('--no-message-lines applies to replicated-log clusters only; the lab prints every line');
   }
+  if (values.metrics !== undefined && cluster.mode !== 'log')
+    throw new ConfigError(
+      `--metrics is for replicas of a replicated log (a hostsfile whose every line is HOST:replica); ${file} is ` +
+        `a single-decree lab hostsfile, whose peers serve no metrics`,
+    );
+  const metrics = values.metrics === undefined ? undefined : listenAddress('--metrics', values.metrics);
   if (cluster.mode === 'log') {
     // -v and -t were warned about above.
   } else if (value !== undefined) {
@@ -278,6 +294,7 @@ export function parsePeerArgs(
               : byteSize('--quota-bytes', values['quota-bytes']),
           tickMs: DEFAULTS.replicaTickMs,
           timing: DEFAULTS.replicaTiming,
+          ...(metrics === undefined ? {} : { metrics }),
         }
       : {
           ...common,

@@ -10,4 +10,10 @@ export async function runReplica(settings: ReplicaSettings, log: Logger): Promis
   const daemon = await replicaPeer(settings, log, (line) => process.stdout.write(`${line}\n`));
   // A few seconds to flush the log and write the replica file.
   await supervise(daemon, { log, listen: settings.listen, exitOnStdinClose: settings.exitOnStdinClose, graceMs: 3000 });
+  const at = daemon.metricsAddress;
+  // At any --log-level: with port 0 this line is the only way to find the port.
+  if (at !== null) {
+    const host = at.host.includes(':') ? `[${at.host}]` : at.host;
+    process.stderr.write(`${settings.self.host}: metrics on http://${host}:${at.port} (/healthz, /readyz, /metrics)\n`);
+  }
 }

@@ -24,7 +24,7 @@ import { ATTEMPT_MS, MAX_LINE_BYTES, RETRY_BASE_MS, RETRY_CAP_MS } from '../paxo
 import { decodeResult, encodeCommand, type ClientCommand, type Result } from '../sm/command.js';
 import type { Secret } from '../transport/auth.js';
 import { exchange, type Exchange } from './lab.js';
-import { rangeRequestWire, type KvRequest, type KvResult } from '../wire/kv.js';
+import { rangeRequestWire, type KvRequest, type KvResult, type StatusFields } from '../wire/kv.js';
 import type { RangeAnswer, RangeQuery } from '../sm/range.js';
 import type { EntryLine } from '../sm/key-entry.js';
 import type { LeaseLine } from '../sm/lease.js';
@@ -160,6 +160,10 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
       if (data === null) return { ok: false, why: 'a range whose "data" is not a list of [key, value] strings' };
       return { ok: true, result: { ...base, status: 'range', applied, count, more, data } };
     }
+    case 'status': {
+      const f = statusFields(o);
+      return typeof f === 'string' ? { ok: false, why: f } : { ok: true, result: { ...base, status: 'status', ...f } };
+    }
     case 'dump_part': {
       const data = pairs(o['data']);
       if (!count_(o['seq'])) return { ok: false, why: 'a dump part without a proper "seq"' };
@@ -195,6 +199,24 @@ export function checkKvResult(o: Record<string, unknown>): { ok: true; result: K
     default:
       return { ok: false, why: `unknown status ${JSON.stringify(o['status'])?.slice(0, 40) ?? 'nothing'}` };
   }
+}
+
+const ROLES = ['leader', 'follower', 'candidate'] as const;
+
+/** A status answer's fields, checked, or what is wrong with them. */
+function statusFields(o: Record<string, unknown>): StatusFields | string {
+  const { role, leader, recovering } = o;
+  const role_ = ROLES.find((r) => r === role);
+  if (role_ === undefined) return 'a status whose "role" is not leader, follower or candidate';
+  if (typeof leader !== 'string') return 'a status whose "leader" is not a string';
+  if (recovering !== undefined && typeof recovering !== 'string') return 'a status whose "recovering" is not a string';
+  const n = {} as Record<'ballot' | 'promise' | 'commit' | 'leaderCommit' | 'applied' | 'snapshot', number>;
+  for (const k of ['ballot', 'promise', 'commit', 'leaderCommit', 'applied', 'snapshot'] as const) {
+    const x = o[k];
+    if (!count_(x)) return `a status whose "${k}" is not a count`;
+    n[k] = x;
+  }
+  return { role: role_, leader, ...n, ...(recovering === undefined ? {} : { recovering }) };
 }
 
 /** A replica by its hostsfile name, and where to reach it. */
@@ -371,7 +393,8 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
         case 'watching':
         case 'events':
         case 'compacted':
-          record({ peer, outcome: 'unknown', why: `it answered with a watch's ${r.status}`, ms });
+        case 'status':
+          record({ peer, outcome: 'unknown', why: `it answered with a ${r.status} answer`, ms });
           unanswered.add(peer);
           break;
         case 'dump_part': // kvRequest gathers the parts

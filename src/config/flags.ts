@@ -94,6 +94,18 @@ export function parseResolve(
   return [m[1]!, { host: (m[2] ?? m[3])!, port }];
 }
 
+/** ADDR:PORT (IPv6 as [ADDR]:PORT; port 0: any free one) for a listener such as --metrics, or a ConfigError. */
+export function listenAddress(flag: string, text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (m === null || port > 65535)
+    throw new ConfigError(
+      `${flag} expects ADDR:PORT, e.g. 127.0.0.1:9100 or 0.0.0.0:9100 (port 0: any free one; IPv6 as ` +
+        `[::1]:9100), got ${JSON.stringify(text)}`,
+    );
+  return { host: (m[1] ?? m[2])!, port };
+}
+
 /**
  * --endpoints (or PAXOS_ENDPOINTS) HOST=ADDR[:PORT],...: each item as for
  * --resolve, in order; empty items are skipped, a name given twice is an error.

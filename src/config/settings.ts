@@ -140,6 +140,8 @@ export interface ReplicaSettings extends CommonSettings {
   readonly tickMs: number;
   /** The core's timing in ticks and its sizes (DEFAULTS.replicaTiming; no flag). */
   readonly timing: LogTiming;
+  /** --metrics ADDR:PORT: where /healthz, /readyz and /metrics listen (port 0: any free one); undefined: off. */
+  readonly metrics?: Address;
 }
 
 export type PeerSettings = LabSettings | ReplicaSettings;

@@ -8,6 +8,8 @@
 // dumps of the store to a client, paced by its acks. It runs with its
 // settings (ReplicaSettings, src/config/settings.ts) and is handed, apart,
 // what is not configuration (ReplicaDeps: the opened store, output, logger).
+// With --metrics, it serves /healthz, /readyz and /metrics too
+// (health-http.ts, metrics.ts), and counts what its clients ask.
 
 import { encodeMessage } from '../log/encode.js';
 import { randomInt } from 'node:crypto';
@@ -33,6 +35,11 @@ import { logCodec, type ReplicaWire } from '../wire/log.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';
 import { SnapshotReceiver, streamSnapshot } from './snapshot-transfer.js';
+import { serveHealth, type HealthServer } from './health-http.js';
+import { PromMetrics } from './metrics.js';
+import { clientOpOf } from './client-ops.js';
+import { readiness, type Readiness } from '../node/readiness.js';
+import type { Address } from '../config/settings.js';
 import { CHUNK_CHARS, DUMP_WINDOW, MAX_REPLICA_LINE_BYTES } from '../paxos/defaults.js';
 
 /** What a replica is handed that is not configuration (that is its ReplicaSettings). */
@@ -56,6 +63,11 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   private inbound: Inbound | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** --metrics: the counters and gauges, and the HTTP listener that serves them. */
+  private readonly metrics: PromMetrics | null;
+  private health: HealthServer | null = null;
+  /** performance.now() at the last tick: /healthz says the node loop stalled if it is long ago. */
+  private lastTick = 0;
 
   constructor(
     private readonly settings: ReplicaSettings,
@@ -65,15 +77,63 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     this.store = deps.store;
     this.receiver = new SnapshotReceiver(kvOptionsOf(settings), deps.log);
     this.loopDelay.enable();
+    this.metrics =
+      settings.metrics === undefined
+        ? null
+        : new PromMetrics({
+            status: () => {
+              const node = this.node;
+              return node === null ? null : { ...node.status(), snapshot: this.store.lastSnapshot };
+            },
+            peers: () => [...this.links.values()].map((l) => ({ name: l.name, up: l.isUp, rttMs: l.rttMs })),
+          });
+    const metrics = this.metrics;
+    if (metrics !== null) this.store.onFsync = (seconds) => metrics.fsync(seconds);
   }
 
   get leader(): PeerId {
     return this.node?.core.leader ?? 0;
   }
 
+  /** Where --metrics listens, once started (null without it). */
+  get metricsAddress(): Address | null {
+    return this.health?.address ?? null;
+  }
+
+  /** /healthz: null while the process and its node loop run, else why not. */
+  private liveness(): string | null {
+    if (this.stopped) return 'stopping';
+    if (this.node === null) return 'starting: the store is being opened';
+    const gap = performance.now() - this.lastTick;
+    if (gap > HEALTHY_TICK_GAP_MS) return `node loop stalled: no tick for ${(gap / 1000).toFixed(1)} s`;
+    return null;
+  }
+
+  /** /readyz: the readiness rule (src/node/readiness.ts) over the node's status. */
+  private readiness(): Readiness {
+    if (this.stopped) return { ready: false, why: 'stopping' };
+    if (this.node === null) return { ready: false, why: 'starting: the store is being opened' };
+    const s = this.node.status();
+    return readiness({
+      leaderKnown: s.leader !== 0,
+      recovering: s.recovering,
+      applied: s.applied,
+      commit: s.leaderCommit,
+    });
+  }
+
   async start(): Promise<void> {
     const { cluster, self, secret } = this.settings;
     const log = this.deps.log;
+    // First: a bad --metrics address is a usage error before anything else starts.
+    const metrics = this.metrics;
+    if (this.settings.metrics !== undefined && metrics !== null) {
+      this.health = await serveHealth(
+        this.settings.metrics,
+        { health: () => this.liveness(), readiness: () => this.readiness(), metrics: () => metrics.text() },
+        log,
+      );
+    }
     const opened = await this.store.open(
       identityOf(
         cluster.hosts.map((h) => h.host),
@@ -112,6 +172,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         // and one fsync; queueMicrotask would run a batch per socket read.
         defer: (run) => void setImmediate(run),
         snapshotSaved: (index, viewMs, writeMs) => this.reportSnapshot(index, viewMs, writeMs),
+        ...(metrics === null ? {} : { metrics }),
       },
       opened,
     );
@@ -146,7 +207,11 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       this.links.set(h.id, link);
       link.start();
     }
-    this.ticker = setInterval(() => this.node?.tick(), this.settings.tickMs);
+    this.lastTick = performance.now();
+    this.ticker = setInterval(() => {
+      this.lastTick = performance.now();
+      this.node?.tick();
+    }, this.settings.tickMs);
     this.node.kick(); // slots recovered from the log are applied again
   }
 
@@ -154,6 +219,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    await this.health?.close();
     // Dumps waiting for a client's ack see `stopped` and close their views.
     for (const d of this.dumps.values()) d.wake();
     await this.inbound?.close();
@@ -180,11 +246,28 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     return m;
   }
 
-  private onClient(req: ReceivedKvRequest, reply: (r: KvResult) => void, conn: ClientConn): void {
+  private onClient(req: ReceivedKvRequest, answer: (r: KvResult) => void, conn: ClientConn): void {
+    const metrics = this.metrics;
+    let reply = answer;
+    const op = metrics === null ? null : clientOpOf(req);
+    if (op !== null && metrics !== null) {
+      // Counted at its first answer (a watch's "watching", not its events; a dump's last part).
+      const t0 = performance.now();
+      let counted = false;
+      reply = (r) => {
+        const outcome = counted ? null : op.outcome(r);
+        if (outcome !== null) {
+          counted = true;
+          metrics.clientOp(op.op, outcome, (performance.now() - t0) / 1000);
+        }
+        answer(r);
+      };
+    }
     const peer = this.settings.self.host;
     const node = this.node;
     if (node === null || this.stopped) return reply({ type: 'kv_result', id: req.id, peer, status: 'no_leader' });
     if (req.type === 'dump') return void this.dump(node, req.id, reply, conn);
+    if (req.type === 'status') return reply(this.statusOf(node, req.id));
     if (req.type === 'dump_ack') {
       const d = this.dumps.get(req.id);
       if (d !== undefined && req.seq > d.acked) {
@@ -262,6 +345,26 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     }
   }
 
+  /** A status request's answer: this replica's own view (`paxos status`). */
+  private statusOf(node: ReplicaNode, id: string): KvResult {
+    const s = node.status();
+    return {
+      type: 'kv_result',
+      id,
+      peer: this.settings.self.host,
+      status: 'status',
+      role: s.role,
+      leader: this.settings.cluster.byId(s.leader)?.host ?? '',
+      ballot: s.ballot,
+      promise: s.promise,
+      commit: s.commit,
+      leaderCommit: s.leaderCommit,
+      applied: s.applied,
+      snapshot: this.store.lastSnapshot,
+      ...(s.recovering === null ? {} : { recovering: s.recovering }),
+    };
+  }
+
   private reportSnapshot(index: number, viewMs: number, writeMs: number): void {
     const pause = this.loopDelay.max / 1e6;
     this.loopDelay.reset();
@@ -274,6 +377,9 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
     );
   }
 }
+
+/** /healthz fails once the node's ticks stop for this long (the loop stalled, e.g. on a disk that never answers). */
+const HEALTHY_TICK_GAP_MS = 10_000;
 
 /** A node's answer as the client's wire has it. */
 function kvResult(id: string, peer: string, a: Answer): KvResult {

@@ -98,6 +98,13 @@ export class LogNode {
   get applied(): number {
     return this.s.appliedIndex;
   }
+  /**
+   * The highest commit index a leader has told this replica of (in an accept
+   * or heartbeat), or its own when higher: every slot below it is chosen.
+   */
+  get leaderCommit(): number {
+    return Math.max(this.s.leaderCommit, this.s.commitIndex);
+  }
   get promise(): number {
     return this.s.promised;
   }

@@ -37,7 +37,7 @@ import { NodeLoop, type Lines, type Outbound } from './loop.js';
 import { IndexReads } from './reads.js';
 import { WatchHub, type KvChange, type WatchFilter } from './watch-hub.js';
 import { Waiters } from './sessions.js';
-import type { Answer, ReplicaClient, ReplicaConfig, ReplicaEffects } from './replica-types.js';
+import type { Answer, ReplicaClient, ReplicaConfig, ReplicaEffects, ReplicaStatus } from './replica-types.js';
 import {
   DEFAULT_LEASE_EXTENSION_MS,
   DEFAULT_LOG_TIMING,
@@ -46,7 +46,16 @@ import {
   SNAPSHOT_RESEND_MS,
 } from '../paxos/defaults.js';
 
-export type { Answer, ReplicaClient, ReplicaConfig, ReplicaEffects, ReplicaWatch } from './replica-types.js';
+export type {
+  Answer,
+  ProposalOutcome,
+  ReplicaClient,
+  ReplicaConfig,
+  ReplicaEffects,
+  ReplicaMetrics,
+  ReplicaStatus,
+  ReplicaWatch,
+} from './replica-types.js';
 
 /**
  * Whether `cmd` is answered by read index, off the log: a get from a
@@ -90,6 +99,8 @@ export class ReplicaNode {
   private readonly changed = (c: KvChange): void => this.watches.record(c);
   private readonly leaseClock: LeaseClock;
   private readonly leaseChanged = (c: LeaseChange): void => this.leaseClock.changed(c, this.fx.now());
+  /** With metrics only: when (fx.now) each slot not yet applied was learned chosen, for the apply lag. */
+  private readonly learnedAt = new Map<number, number>();
 
   constructor(
     private readonly cfg: ReplicaConfig,
@@ -145,6 +156,21 @@ export class ReplicaNode {
     }
   }
 
+  /** What this replica is now: role, leader, ballot, indexes, recovery (`paxos status`, /readyz, /metrics). */
+  status(): ReplicaStatus {
+    const core = this.core;
+    return {
+      role: core.role,
+      leader: core.leader,
+      ballot: core.currentBallot,
+      promise: core.promise,
+      commit: core.commit - 1,
+      leaderCommit: core.leaderCommit - 1,
+      applied: this.store.appliedIndex,
+      recovering: this.recoveryStatus(),
+    };
+  }
+
   /** The store as it is now (dumps, checks). */
   get kv(): KvStore {
     return this.store;
@@ -189,17 +215,25 @@ export class ReplicaNode {
    */
   submit(cmd: CheckedClientCommand, client: ReplicaClient): void {
     if (this.stopped) return client.reply({ status: 'no_leader' });
+    const metrics = this.fx.metrics;
     const why = this.recoveryStatus();
-    if (why !== null) return client.reply({ status: 'not_ready', why });
+    if (why !== null) {
+      metrics?.proposal('not_ready');
+      return client.reply({ status: 'not_ready', why });
+    }
     if (readsByIndex(this.store, cmd)) return this.readByIndex(cmd.k, client);
     // Forgotten if its client goes first; that is cancelled once it is answered.
     const w = {
       reply: (a: Answer): void => {
         cancel();
+        metrics?.proposal(a.status === 'done' ? 'chosen' : 'unplaced');
         client.reply(a);
       },
     };
-    const cancel = client.onClose(() => this.waiters.drop(cmd, w));
+    const cancel = client.onClose(() => {
+      metrics?.proposal('abandoned');
+      this.waiters.drop(cmd, w);
+    });
     // Passed on only where a leader is known (this one, or the one a follower
     // forwards to): a candidate hands a new command back unplaced (LogNode.propose).
     this.waiters.add(cmd, w, this.core.leader !== 0);
@@ -294,10 +328,13 @@ export class ReplicaNode {
         if (messageLines) for (const m of r.received) if (isLogged(m)) out(logMessageLine('received', self, m));
       },
       sent: (o: Outbound<LogMessage>) => {
+        if (o.msg.type === 'forward') this.fx.metrics?.forwarded(o.msg.cmds.length);
         if (messageLines && o.silent !== true && isLogged(o.msg)) out(logMessageLine('sent', self, o.msg));
       },
       decided: (r) => {
+        const at = this.fx.metrics === undefined ? undefined : this.fx.now();
         for (const l of r.learned) {
+          if (at !== undefined) this.learnedAt.set(l.slot, at);
           this.fx.watch?.learned?.(l.slot, l.v);
           out(logChoseLine(self, l.slot, l.n, l.v));
         }
@@ -326,6 +363,7 @@ export class ReplicaNode {
     this.leaseClock.reset(kv.leaseLines(), this.fx.now());
     kv.onLease = this.leaseChanged;
     this.watches.reset(index);
+    for (const slot of this.learnedAt.keys()) if (slot <= index) this.learnedAt.delete(slot);
     const { store, log } = this.fx;
     return andThen(store.writeSnapshot(kv.view()), () =>
       andThen(
@@ -376,6 +414,11 @@ export class ReplicaNode {
 
   private applySlot(c: Committed): void {
     this.fx.watch?.applying?.(c.slot, c.v);
+    const learned = this.learnedAt.get(c.slot);
+    if (learned !== undefined) {
+      this.learnedAt.delete(c.slot);
+      this.fx.metrics?.applied((this.fx.now() - learned) / 1000);
+    }
     // Applied as they are: checked where they arrived, never decoded again.
     const cmds = checked(c.v);
     const results = this.store.applyBatch(cmds, c.slot);
@@ -394,6 +437,7 @@ export class ReplicaNode {
     const node = this.core;
     if (node.leader === this.lastLeader) return;
     this.lastLeader = node.leader;
+    if (node.leader !== 0) this.fx.metrics?.leaderChanged();
     const who = this.cfg.nameOf(node.leader);
     this.fx.log.info(
       who === undefined

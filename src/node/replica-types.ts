@@ -4,7 +4,7 @@
 
 import type { PeerId } from '../core/types.js';
 import type { Batch, LogMessage, LogTiming, LogVariant } from '../log/types.js';
-import type { LogNode } from '../log/node.js';
+import type { LogNode, Role } from '../log/node.js';
 import type { Result } from '../sm/command.js';
 import type { KvStore, KvView } from '../sm/kv.js';
 import type { RangeAnswer } from '../sm/range.js';
@@ -44,6 +44,50 @@ export interface ReplicaWatch {
   performed?(core: LogNode): void;
 }
 
+/**
+ * What became of a client command submitted to this replica (not a read by
+ * index): each ends in one of these, once. 'chosen': applied and answered;
+ * 'unplaced': answered "no leader" (none known, never passed on);
+ * 'not_ready': refused while recovering; 'abandoned': its client went away
+ * first.
+ */
+export type ProposalOutcome = 'chosen' | 'unplaced' | 'not_ready' | 'abandoned';
+
+/**
+ * Counts and timings for the daemon's /metrics (src/daemon/metrics.ts), as
+ * plain calls: the node knows no metrics library. Optional (the simulator
+ * gives none); what can be read at any time (role, indexes) is read through
+ * ReplicaNode.status() instead.
+ */
+export interface ReplicaMetrics {
+  proposal(outcome: ProposalOutcome): void;
+  /** Commands this replica passed on to the leader, in one forward message (a retry counts again). */
+  forwarded(commands: number): void;
+  /** A slot was applied, `lagSeconds` after this replica learned it was chosen. */
+  applied(lagSeconds: number): void;
+  /** This replica came to know a leader: a new one, or one again after a time with none. */
+  leaderChanged(): void;
+}
+
+/** What a replica is now, for `paxos status`, /readyz and /metrics. */
+export interface ReplicaStatus {
+  readonly role: Role;
+  /** The leader it knows (itself when leading), or 0. */
+  readonly leader: PeerId;
+  /** Its ballot as candidate or leader (the last it stood with). */
+  readonly ballot: number;
+  /** The highest ballot it promised. */
+  readonly promise: number;
+  /** The last slot it knows chosen, every one before it too. */
+  readonly commit: number;
+  /** The last slot the leader said was chosen, as it last heard (its own commit when higher). */
+  readonly leaderCommit: number;
+  /** The last slot applied to its store. */
+  readonly applied: number;
+  /** Why it recovers before it votes, or null. */
+  readonly recovering: string | null;
+}
+
 export interface ReplicaConfig {
   readonly self: PeerId;
   readonly replicas: number;
@@ -79,4 +123,6 @@ export interface ReplicaEffects {
   /** A snapshot was saved and the log compacted behind it (for the daemon's report). */
   readonly snapshotSaved?: (index: number, viewMs: number, writeMs: number) => void;
   readonly watch?: ReplicaWatch;
+  /** Counts and timings for /metrics (the daemon); none in the simulator. */
+  readonly metrics?: ReplicaMetrics;
 }

@@ -83,6 +83,8 @@ export class FileLogStore implements LogStore {
   private writing: Promise<void> = Promise.resolve();
   /** Records appended since the last sync. */
   private unsynced = 0;
+  /** Called with each write-ahead log fdatasync's duration, in seconds (set before open: the daemon's metrics). */
+  onFsync: ((seconds: number) => void) | undefined;
 
   /** Slots kept in the log behind a snapshot, for followers that are a little behind. */
   readonly keepSlots: number;
@@ -158,6 +160,7 @@ export class FileLogStore implements LogStore {
     const { wal, records, truncatedBytes, damage } = await Wal.open<LogRecord>(this.logDir, {
       onCorruption: 'salvage',
       encode: encodeRecord,
+      onFsync: (seconds) => this.onFsync?.(seconds),
     });
     if (truncatedBytes > 0)
       this.log.warn(

@@ -51,6 +51,8 @@ export interface WalOptions<R = unknown> {
   readonly fsync?: boolean;
   /** Called once per group-commit write, after its fdatasync (tests count them). */
   readonly onSync?: () => void;
+  /** Called with each group-commit fdatasync's duration, in seconds (a replica's /metrics). */
+  readonly onFsync?: (seconds: number) => void;
   /**
    * 'refuse' (the default): throw WalDamageError and change nothing.
    * 'salvage': keep the damaged segments aside and go on with the records before the damage.
@@ -141,6 +143,7 @@ export class Wal<R> {
       readonly segmentBytes: number;
       readonly fsync: boolean;
       readonly onSync: (() => void) | undefined;
+      readonly onFsync: ((seconds: number) => void) | undefined;
       readonly encode: (record: R) => string;
     },
   ) {}
@@ -168,6 +171,7 @@ export class Wal<R> {
       segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024,
       fsync: options.fsync ?? true,
       onSync: options.onSync,
+      onFsync: options.onFsync,
       encode: options.encode ?? ((record: R): string => JSON.stringify(record)),
     };
     await mkdir(dir, { recursive: true });
@@ -312,7 +316,11 @@ export class Wal<R> {
     try {
       writeAllSync(this.handle.fd, data);
       this.offset += data.length;
-      if (this.opts.fsync) fdatasyncSync(this.handle.fd);
+      if (this.opts.fsync) {
+        const t0 = performance.now();
+        fdatasyncSync(this.handle.fd);
+        this.opts.onFsync?.((performance.now() - t0) / 1000);
+      }
     } catch (err) {
       throw this.fail(err);
     }
@@ -367,7 +375,11 @@ export class Wal<R> {
     // goes on meanwhile.
     writeAllSync(this.handle.fd, data);
     this.offset += data.length;
-    if (this.opts.fsync) await this.handle.datasync();
+    if (this.opts.fsync) {
+      const t0 = performance.now();
+      await this.handle.datasync();
+      this.opts.onFsync?.((performance.now() - t0) / 1000);
+    }
     this.opts.onSync?.();
   }
 

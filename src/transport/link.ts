@@ -65,6 +65,8 @@ interface Conn {
   used: boolean;
   /** performance.now() when the peer last sent us anything on it. */
   lastHeard: number;
+  /** performance.now() when the oldest ping not yet answered left, or null. */
+  pingAt: number | null;
 }
 
 /** `p`, or `late` once `ms` have passed without it (the timer does not keep the process alive). */
@@ -89,6 +91,7 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
    */
   private readonly warnedDown = new Set<string>();
   private wasUp = false;
+  private rtt: number | null = null;
   /** Failures since the link was last up (`failures`, for the backoff, outlives a connection that closed unused). */
   private failuresSinceUp = 0;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -121,6 +124,15 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
 
   get isUp(): boolean {
     return this.conn !== null;
+  }
+
+  /**
+   * The last round trip measured, in ms: from a ping to the first bytes the
+   * peer sent back after it (its pong), or null before the first. Kept while
+   * the link is down (isUp says so).
+   */
+  get rttMs(): number | null {
+    return this.rtt;
   }
 
   start(): void {
@@ -335,10 +347,14 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
         socket,
         encode === undefined ? JSON.stringify : (m) => (m === PING ? PING_LINE : encode(m as M)),
       );
-      const c: Conn = { socket, out, closed, used: false, lastHeard: performance.now() };
+      const c: Conn = { socket, out, closed, used: false, lastHeard: performance.now(), pingAt: null };
       conn = c;
-      // The peer only ever writes pongs here: any byte means it is alive.
-      socket.on('data', () => void (c.lastHeard = performance.now()));
+      // The peer only ever writes pongs here: any byte means it is alive, and answers the oldest ping.
+      socket.on('data', () => {
+        c.lastHeard = performance.now();
+        if (c.pingAt !== null) this.rtt = c.lastHeard - c.pingAt;
+        c.pingAt = null;
+      });
       this.conn = c;
       this.startHeartbeat(c);
       this.log.debug(`connected to ${this.name} at ${this.where()}`);
@@ -393,7 +409,10 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
       const silent = performance.now() - c.lastHeard;
       if (silent > this.liveness.deadAfterMs) return this.declareDead(c, silent, 'no answer to heartbeats');
       // A peer that stopped reading fills the socket; more pings would only queue.
-      if (!c.out.needsDrain) c.out.write(PING);
+      if (!c.out.needsDrain) {
+        c.out.write(PING);
+        c.pingAt ??= performance.now();
+      }
     }, this.liveness.heartbeatMs);
     this.heartbeat.unref();
   }

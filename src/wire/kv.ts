@@ -8,6 +8,7 @@
 //   {"type":"range","id":"9f..","from":"a","to":"m","keys_only":true}   (also "count_only")
 //   {"type":"watch","id":"9f..","prefix":"user/","rev":120}             or "key"; no "rev": from now
 //   {"type":"watch_cancel","id":"9f.."}                                  the watch with that id stops
+//   {"type":"status","id":"9f.."}                                        this replica's own state (paxos status)
 //
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"done","slot":17,"result":{"r":"ok"}}
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"no_leader"}      nothing done; try again
@@ -22,6 +23,11 @@
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"events","events":[[121,"user/a","1"],[122,"user/a",null]]}
 //                                         [revision, key, value], null: deleted (src/node/watch-hub.ts)
 //   {"type":"kv_result","id":"9f..","peer":"peer2","status":"compacted","oldest":500}  "rev" is too old
+//   {"type":"kv_result","id":"9f..","peer":"peer2","status":"status","role":"follower","leader":"peer1",
+//    "ballot":0,"promise":4,"commit":17,"leaderCommit":17,"applied":17,"snapshot":0}
+//                                         its own view, not the log's: role leader, follower or
+//                                         candidate; "leader" "" if none known; "recovering": why,
+//                                         while it recovers (src/node/replica-types.ts ReplicaStatus)
 //
 // A dump streams: any number of parts, then the final line, which carries the
 // last keys and the replica's applied slot and leader. The client acks each
@@ -49,6 +55,8 @@ export type KvRequest =
   | { readonly type: 'watch'; readonly id: string; readonly filter: WatchFilter; readonly rev?: number }
   | { readonly type: 'watch_cancel'; readonly id: string }
   | { readonly type: 'dump'; readonly id: string }
+  /** The replica's own state: role, leader, ballot, indexes (`paxos status`). */
+  | { readonly type: 'status'; readonly id: string }
   /** The client has read the dump's parts up to `seq`. */
   | { readonly type: 'dump_ack'; readonly id: string; readonly seq: number };
 
@@ -79,6 +87,7 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
       readonly data: readonly EntryLine[];
     }
   | { readonly status: 'dump_part'; readonly seq: number; readonly data: readonly EntryLine[] }
+  | ({ readonly status: 'status' } & StatusFields)
   /**
    * `leader`: the replica this one follows ("" if none known); `parts`: dump_parts sent before this line; `keys`: keys
    * in all;
@@ -98,6 +107,24 @@ export type KvResult = { readonly type: 'kv_result'; readonly id: string; readon
     }
 );
 
+/** A replica's answer to a status request (its ReplicaStatus, the leader by name, and its snapshot's slot). */
+export interface StatusFields {
+  readonly role: 'leader' | 'follower' | 'candidate';
+  /** The leader it knows by name, itself when leading; "" if none. */
+  readonly leader: string;
+  readonly ballot: number;
+  readonly promise: number;
+  /** The last slot it knows chosen. */
+  readonly commit: number;
+  /** The last slot the leader said was chosen, as it last heard. */
+  readonly leaderCommit: number;
+  readonly applied: number;
+  /** The slot of its last snapshot (0: none). */
+  readonly snapshot: number;
+  /** Why it recovers before it votes; absent once it votes. */
+  readonly recovering?: string;
+}
+
 /** A client request off the wire, checked field by field. */
 export function decodeKvRequest(
   o: Record<string, unknown>,
@@ -106,6 +133,7 @@ export function decodeKvRequest(
   if (typeof id !== 'string' || id.length === 0 || id.length > 64)
     return { ok: false, why: '"id" must be a string of 1 to 64 characters' };
   if (o['type'] === 'dump') return { ok: true, req: { type: 'dump', id } };
+  if (o['type'] === 'status') return { ok: true, req: { type: 'status', id } };
   if (o['type'] === 'dump_ack') {
     const seq = o['seq'];
     if (!Number.isSafeInteger(seq) || (seq as number) < 0)

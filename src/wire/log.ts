@@ -224,7 +224,7 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
 }
 
 /** The key-value clients' request types (wire/kv.ts). */
-const CLIENT_TYPES = new Set(['kv', 'range', 'watch', 'watch_cancel', 'dump', 'dump_ack']);
+const CLIENT_TYPES = new Set(['kv', 'range', 'watch', 'watch_cancel', 'dump', 'dump_ack', 'status']);
 
 export function decodeLog(raw: unknown): Decoded<ReplicaWire, ReceivedKvRequest> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, why: 'not a JSON object' };

@@ -56,6 +56,7 @@ const SUBCOMMANDS = [
   'lease',
   'lock',
   'elect',
+  'status',
 ];
 const COMMAND = /(?<![\w/.-])(?:paxos(?=\s|$)(?:\s+([a-z]+)(?=\s|$))?|npm run ([\w:-]+))/g;
 const FLAG = /(?<![\w-])--[a-z][a-z0-9-]*/g;

@@ -53,7 +53,7 @@ test('a fresh data directory is a first start: the peer listens and writes ident
   t.is((await a1.signal('SIGTERM')).code, 0);
 });
 
-test('a flipped byte in the first save of the state log: the peer refuses to start and leaves the log as it was', async (t) => {
+test('a flipped byte in the first save of the state log: the peer refuses to start, changing nothing', async (t) => {
   const c = await decided(t);
   const seg = segment(path.join(c.dataDir('a1'), 'state-log'));
   const bytes = readFileSync(seg);

@@ -19,9 +19,8 @@ function run(bytes: number, n: number): void {
   t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) if (receiver.open(sealed[i]!) === null) throw new Error('a line failed');
   const open = Number(process.hrtime.bigint() - t0) / 1000 / n;
-  console.log(
-    `${line.length} B line: seal ${seal.toFixed(2)} µs, open ${open.toFixed(2)} µs, +${sealed[0]!.length - line.length} B`,
-  );
+  const extra = sealed[0]!.length - line.length;
+  console.log(`${line.length} B line: seal ${seal.toFixed(2)} µs, open ${open.toFixed(2)} µs, +${extra} B`);
 }
 
 run(1024, 100_000);

@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -22,7 +23,7 @@ function endpointsOf(live: LiveCluster, hosts = HOSTS): string {
   return hosts.map((h) => `${h}=${live.endpoint(h).host}:${live.endpoint(h).port}`).join(',');
 }
 
-test('a proxy between replicas rewrites payment=100 to payment=999 in flight: the line is dropped with a warning, and no replica applies 999', async (t) => {
+test('a proxy rewrites payment=100 to 999 between replicas: dropped with a warning, 999 never applied', async (t) => {
   const secret = randomBytes(24).toString('hex');
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());
@@ -74,7 +75,7 @@ test('a proxy between replicas rewrites payment=100 to payment=999 in flight: th
     );
 });
 
-test("a proxy between a client and a replica rewrites the client's put: the replica drops it with a warning, and the client's retry writes the real value", async (t) => {
+test("a proxy rewrites a client's put: the replica drops it, warns, and the retry writes the real value", async (t) => {
   const secret = randomBytes(24).toString('hex');
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());
@@ -112,4 +113,39 @@ test('a replica with no secret and no --insecure exits non-zero with one line na
   const lines = r.err.trim().split('\n');
   t.is(lines.length, 1, r.err);
   t.regex(lines[0]!, /no shared secret: pass --secret-file FILE or set PAXOS_SECRET \(or --insecure/);
+});
+
+test('forged snapshot, entries and chose lines from a sender without the secret change nothing', async (t) => {
+  const secret = randomBytes(24).toString('hex');
+  const live = await new LiveCluster(KV3).init();
+  t.teardown(() => live.close());
+  const procs = HOSTS.map((h) => live.start(h, [], { PAXOS_SECRET: secret }));
+  const kv = await connect({ endpoints: endpointsOf(live), secret, timeoutMs: 120_000 });
+  t.teardown(() => kv.close());
+  await kv.put('before', 'kept');
+  const forged = [
+    { type: 'snapshot', from: 1, index: 999_999, term: 1, data: '{"forged":"1"}' },
+    { type: 'entries', from: 1, ballot: [999, 1], start: 1, entries: [['{"o":"put","k":"before","v":"forged"}']] },
+    { type: 'chose', from: 1, slot: 1, value: 'forged' },
+  ];
+  for (const msg of forged) {
+    // As the attacker would: connect and send the line at once, skipping the challenge.
+    const closed = await new Promise<string>((resolve) => {
+      const s = net.connect(live.endpoint('peer2'), () => s.write(`${JSON.stringify(msg)}\n`));
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString()));
+      s.on('error', () => undefined);
+      s.once('close', () => resolve(got));
+    });
+    t.regex(closed, /^\{"type":"challenge"/, `${msg.type}: it was challenged, then cut off`);
+  }
+  await procs[1]!.waitStderr(/did not authenticate/, 60_000);
+  await kv.put('after', 'written');
+  t.is(await kv.get('before'), 'kept');
+  t.is(await kv.get('after'), 'written');
+  for (const p of procs)
+    t.false(
+      p.lines.some((l) => l.includes('forged')),
+      `${p.host} never took a forged line`,
+    );
 });

@@ -50,6 +50,7 @@ export async function startKvCluster(
         path.join(dir, h),
         ...resolve,
         '--no-message-lines',
+        '--insecure', // on loopback; the benchmark's clients speak open
         '--exit-on-stdin-close',
         ...(opts.logs === true ? ['--log-level', 'info'] : []),
       ],

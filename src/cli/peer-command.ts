@@ -59,8 +59,12 @@ lines; everything else goes to stderr.
                            must prove it holds it (challenge and response
                            with an HMAC over fresh nonces) before anything it
                            sends is read. The PAXOS_SECRET environment
-                           variable does the same. With neither, peers run
-                           open, and say so once on stderr.
+                           variable does the same. With neither, lab peers
+                           run open, and say so once on stderr; a replica
+                           refuses to start unless given --insecure.
+      --insecure           let a replica run with no shared secret (open: on
+                           a trusted network only). Lab peers are open
+                           without it.
       --round-timeout SECS retry a round that gets no majority in this long
                            (default ${DEFAULTS.roundTimeoutMs / 1000})
       --peer-timeout SECS  declare a link down when its peer has sent nothing
@@ -161,6 +165,7 @@ export function parsePeerArgs(
     'data-dir': { type: 'string' },
     'replica-file': { type: 'string' },
     'secret-file': { type: 'string' },
+    insecure: { type: 'boolean' },
     'exit-after-idle': { type: 'string' },
     'log-level': { type: 'string' },
     'exit-on-stdin-close': { type: 'boolean' },
@@ -308,6 +313,12 @@ export function parsePeerArgs(
           delays,
         };
   validate(settings);
+  // Last, so a flag's own error comes first: a replica runs open only when told to.
+  if (settings.mode === 'log' && secret === null && values.insecure !== true)
+    throw new ConfigError(
+      `${self.host} is a replica (${file}) and has no shared secret: pass --secret-file FILE or set PAXOS_SECRET ` +
+        `(or --insecure to run open, on a trusted network only)`,
+    );
   return settings;
 }
 

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { introduce, type Secret } from '../transport/auth.js';
+import type { MessageMac } from '../transport/message-mac.js';
 import type { Endpoint } from '../transport/link.js';
 import { LineReader } from '../transport/lines.js';
 import type { ClientRequest, ClientResult } from '../wire/lab.js';
@@ -68,7 +69,12 @@ export function exchange<R>(
           : { kind: 'unreachable', why: `could not connect within ${timeoutMs / 1000} s` },
       );
     let timer = setTimeout(expire, timeoutMs);
-    const say = (o: object): void => void socket.write(`${JSON.stringify(o)}\n`);
+    // With a secret, every line after the handshake is sealed, each way (transport/message-mac.ts).
+    let mac: MessageMac | null = null;
+    const say = (o: object): void => {
+      const line = JSON.stringify(o);
+      socket.write(`${mac === null ? line : mac.seal(line)}\n`);
+    };
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const why = err.code ?? err.message;
       finish(
@@ -89,9 +95,18 @@ export function exchange<R>(
       handshaking = false;
       if (done) return;
       if (!intro.ok) return finish({ kind: 'unreachable', why: `authentication failed: ${intro.why}`, auth: true });
+      mac = intro.mac;
       const reader = new LineReader(
         opts.maxLineBytes,
-        (line) => {
+        (sealed) => {
+          const line = mac === null ? sealed : mac.open(sealed);
+          if (line === null)
+            return finish({
+              kind: sent ? 'unknown' : 'unreachable',
+              why:
+                `a line from the ${who} failed its integrity check (altered in flight, replayed or out of ` +
+                `order?); closed the connection`,
+            });
           let m: unknown;
           try {
             m = JSON.parse(line);
@@ -121,7 +136,7 @@ export function exchange<R>(
       // Without a secret, a client sends at once; one that wants a secret
       // challenges instead of reading it (above).
       sent = true;
-      socket.write(`${JSON.stringify(body)}\n`);
+      say(body);
     });
   });
 }

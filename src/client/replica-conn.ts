@@ -12,6 +12,7 @@
 import net from 'node:net';
 import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { introduce, type Secret } from '../transport/auth.js';
+import type { MessageMac } from '../transport/message-mac.js';
 import type { Endpoint } from '../transport/link.js';
 import { LineReader } from '../transport/lines.js';
 import { rangeRequestWire, type KvRequest, type KvResult } from '../wire/kv.js';
@@ -39,6 +40,8 @@ export class ReplicaConn {
   private constructor(
     private readonly socket: net.Socket,
     private readonly who: string,
+    /** With a secret: seals what we send, opens what comes back (transport/message-mac.ts). */
+    private readonly mac: MessageMac | null,
   ) {
     const reader = new LineReader(
       MAX_LINE_BYTES * 64,
@@ -76,7 +79,7 @@ export class ReplicaConn {
         void introduce(socket, { from: 0, to: 0, secret, timeoutMs }).then((intro) => {
           if (!intro.ok) return finish({ why: `authentication failed: ${intro.why}`, auth: true });
           if (socket.destroyed) return finish({ why: `${who} closed the connection` });
-          finish(new ReplicaConn(socket, who));
+          finish(new ReplicaConn(socket, who, intro.mac));
         });
       });
     });
@@ -115,7 +118,7 @@ export class ReplicaConn {
         req.type === 'kv'
           ? { type: 'kv', id: req.id, cmd: encodeCommand(req.cmd) }
           : rangeRequestWire(req.id, req.query);
-      this.socket.write(`${JSON.stringify(wire)}\n`);
+      this.send(wire);
     });
   }
 
@@ -126,11 +129,16 @@ export class ReplicaConn {
       return () => undefined;
     }
     this.streams.set(id, sub);
-    this.socket.write(`${JSON.stringify(wire)}\n`);
+    this.send(wire);
     return () => {
-      if (this.streams.delete(id) && this.dead === null)
-        this.socket.write(`${JSON.stringify({ type: 'watch_cancel', id })}\n`);
+      if (this.streams.delete(id) && this.dead === null) this.send({ type: 'watch_cancel', id });
     };
+  }
+
+  /** One line to the replica, sealed when there is a secret. */
+  private send(o: object): void {
+    const line = JSON.stringify(o);
+    this.socket.write(`${this.mac === null ? line : this.mac.seal(line)}\n`);
   }
 
   close(): void {
@@ -138,7 +146,13 @@ export class ReplicaConn {
     this.socket.destroy();
   }
 
-  private onLine(line: string): void {
+  private onLine(sealed: string): void {
+    const line = this.mac === null ? sealed : this.mac.open(sealed);
+    if (line === null)
+      return this.fail(
+        `a line from ${this.who} failed its integrity check (altered in flight, replayed or out of order?); ` +
+          `closed the connection`,
+      );
     let m: unknown;
     try {
       m = JSON.parse(line);

@@ -11,3 +11,13 @@ export const NO_SECRET_WARNING_ENV = 'PAXOS_NO_SECRET_WARNING';
 export function namesSecret(args: readonly string[], env: NodeJS.ProcessEnv): boolean {
   return env['PAXOS_SECRET'] !== undefined || args.some((a) => a === '--secret-file' || a.startsWith('--secret-file='));
 }
+
+/**
+ * What a local runner (`paxos run`, on loopback addresses) adds to a peer's
+ * arguments: --insecure when it names no secret, so a replica runs open there
+ * as lab peers do, with the one warning above. Anywhere else a replica with
+ * no secret refuses to start.
+ */
+export function openOnLoopback(args: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  return namesSecret(args, env) || args.includes('--insecure') ? [] : ['--insecure'];
+}

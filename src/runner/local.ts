@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { NO_SECRET_WARNING_ENV } from '../config/secret-notice.js';
+import { NO_SECRET_WARNING_ENV, openOnLoopback } from '../config/secret-notice.js';
 import { allocate } from './addresses.js';
 import type { Launched, Launcher } from './launcher.js';
 import { peerNodeArgs } from './node-args.js';
@@ -38,6 +38,7 @@ export const launchLocal: Launcher = async (project, opts): Promise<Launched> =>
       ...resolveArgs,
       '--exit-on-stdin-close',
       ...opts.peerArgs,
+      ...openOnLoopback([...service.args, ...opts.peerArgs], env),
     ];
     // In a process group of its own: a Ctrl-C in the terminal reaches this
     // process only, and stop() ends the peers. Sharing the terminal's group,

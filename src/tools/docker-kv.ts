@@ -68,6 +68,8 @@ async function leaderSeenBy(id: string): Promise<string | undefined> {
 export async function kvScenario(root: string, name: 'kv3' | 'kv5' = 'kv3'): Promise<FaultResult> {
   const t0 = performance.now();
   const copy = verboseCopy(path.join(root, `testcases/${name}`));
+  // The replicas run secure: the set-up script makes the secret (.env) the compose file reads.
+  await run(['bash', path.join(root, 'scripts/kv-secret.sh'), copy.dir]);
   const project = loadCompose(copy.dir);
   const compose = await composeCommand();
   const base = [...compose, '-p', `prj4-${name}`, '-f', project.file];

@@ -137,6 +137,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
         'info',
         '--peer-timeout',
         '1',
+        '--insecure', // on loopback, behind its own fault proxies
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -19,6 +19,9 @@
 // and the connector sends nothing else until the welcome names the peer it
 // meant. Clients (ID 0) skip this and send their request at once.
 //
+// With a secret, every line after the handshake, each way, carries a MAC
+// under keys derived from the secret and both nonces: message-mac.ts.
+//
 // Where the secret comes from (the file, the variable, their checks) is
 // src/config/secret.ts: this file only does the handshake.
 
@@ -27,6 +30,7 @@ import type net from 'node:net';
 import type { Secret } from '../config/secret.js';
 import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { LineReader } from './lines.js';
+import { MessageMac } from './message-mac.js';
 
 export type { Secret };
 
@@ -64,8 +68,13 @@ export function sameMac(a: unknown, b: string): boolean {
   return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 }
 
-/** `closed`: it hung up without a word, as a fault proxy in front of a peer that is down does. */
-export type Introduced = { ok: true } | { ok: false; why: string; needsSecret?: true; closed?: true };
+/**
+ * `mac`: with a secret, what seals every line we send from now on and opens
+ * every line we receive (message-mac.ts); null running open.
+ * `closed`: it hung up without a word, as a fault proxy in front of a peer that is down does.
+ */
+export type Introduced =
+  { ok: true; mac: MessageMac | null } | { ok: false; why: string; needsSecret?: true; closed?: true };
 
 export interface Introduction {
   /** Our peer id, or 0 for a client. */
@@ -85,7 +94,7 @@ export interface Introduction {
  */
 export function introduce(socket: net.Socket, intro: Introduction): Promise<Introduced> {
   const { from, to, secret } = intro;
-  if (secret === null && from === 0) return Promise.resolve({ ok: true });
+  if (secret === null && from === 0) return Promise.resolve({ ok: true, mac: null });
   return new Promise((resolve) => {
     const clientNonce = newNonce();
     let serverNonce: string | null = null;
@@ -128,7 +137,7 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
                 `it is peer_id ${JSON.stringify(m['from'])}, not ${to}: the address leads to another peer ` +
                 `(a restarted container's old address?)`,
             });
-          return finish({ ok: true });
+          return finish({ ok: true, mac: null });
         }
         if (serverNonce === null) {
           if (m['type'] !== 'challenge' || !isNonce(m['nonce']))
@@ -141,7 +150,7 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
         if (m['type'] !== 'auth_ok' || !sameMac(m['mac'], mac(secret, 'server', serverNonce, clientNonce, from, to))) {
           return finish({ ok: false, why: 'it could not prove it holds the shared secret' });
         }
-        finish({ ok: true });
+        finish({ ok: true, mac: new MessageMac(secret, { serverNonce, clientNonce, from, to }, 'connector') });
       },
       (why) => finish({ ok: false, why: `it sent ${why} during the handshake` }),
     );

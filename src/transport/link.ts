@@ -23,8 +23,15 @@ import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import { introduce, type Secret } from './auth.js';
 import { LineWriter } from './line-writer.js';
+import { LineReader } from './lines.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
-import { MAX_QUEUED, RECONNECT_BASE_MS, RECONNECT_CAP_MS, WARN_AFTER_FAILURES } from '../paxos/defaults.js';
+import {
+  MAX_LINE_BYTES,
+  MAX_QUEUED,
+  RECONNECT_BASE_MS,
+  RECONNECT_CAP_MS,
+  WARN_AFTER_FAILURES,
+} from '../paxos/defaults.js';
 
 export interface Endpoint {
   readonly host: string;
@@ -342,18 +349,37 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
         return;
       }
       const encode = this.opts.encode;
-      // The link writes only its messages and its own pings.
-      const out = new LineWriter(
-        socket,
-        encode === undefined ? JSON.stringify : (m) => (m === PING ? PING_LINE : encode(m as M)),
-      );
+      const line = (m: object): string =>
+        m === PING ? PING_LINE : encode === undefined ? JSON.stringify(m) : encode(m as M);
+      // The link writes only its messages and its own pings; with a secret, each sealed (message-mac.ts).
+      const mac = intro.mac;
+      const out = new LineWriter(socket, mac === null ? line : (m: object) => mac.seal(line(m)));
       const c: Conn = { socket, out, closed, used: false, lastHeard: performance.now(), pingAt: null };
       conn = c;
-      // The peer only ever writes pongs here: any byte means it is alive, and answers the oldest ping.
-      socket.on('data', () => {
+      // The peer only ever writes pongs here: any byte means it is alive, and
+      // answers the oldest ping. With a secret, each pong's MAC is checked too,
+      // and one that fails ends the link.
+      const reader =
+        mac === null
+          ? null
+          : new LineReader(
+              MAX_LINE_BYTES,
+              (l) => {
+                if (mac.open(l) !== null || socket.destroyed) return;
+                lastError = 'a line failed its integrity check';
+                this.log.warn(
+                  `${this.name} at ${this.where()}: a line from it failed its integrity check (no MAC, or not ` +
+                    `this line's: altered in flight, replayed or out of order?); dropped it, closing the link`,
+                );
+                socket.destroy();
+              },
+              () => socket.destroy(),
+            );
+      socket.on('data', (chunk: Buffer) => {
         c.lastHeard = performance.now();
         if (c.pingAt !== null) this.rtt = c.lastHeard - c.pingAt;
         c.pingAt = null;
+        reader?.push(chunk);
       });
       this.conn = c;
       this.startHeartbeat(c);

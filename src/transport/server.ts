@@ -27,10 +27,11 @@ import {
 import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint } from './link.js';
-import { isNonce, mac, newNonce, sameMac, type Secret } from './auth.js';
+import { isNonce, mac as handshakeMac, newNonce, sameMac, type Secret } from './auth.js';
 import { HalfOpenBudget } from './half-open.js';
 import { LineBudget, LineReader } from './lines.js';
 import { LineWriter } from './line-writer.js';
+import { MessageMac } from './message-mac.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
 import type { Codec, PeerMessage } from './codec.js';
 
@@ -240,6 +241,8 @@ function serveConnection<M extends PeerMessage, Req, Res>(
   // With a secret, nothing but the handshake is read until it succeeds.
   const serverNonce = secret === null ? '' : newNonce();
   let authed: number | null = secret === null ? null : -1; // -1: not yet; else the proven id (0 = client)
+  // With a secret, every line after the handshake carries a MAC, each way (message-mac.ts).
+  let mac: MessageMac | null = null;
   const refuse = (why: string): void => {
     log.warn(`closing connection from ${who}: ${why}`);
     socket.destroy();
@@ -261,7 +264,7 @@ function serveConnection<M extends PeerMessage, Req, Res>(
   };
   // Lines written in one turn of the event loop go out in one write
   // (line-writer.ts): a replica answers clients in bursts.
-  const out = new LineWriter(socket);
+  const out = new LineWriter(socket, (v: object) => (mac === null ? JSON.stringify(v) : mac.seal(JSON.stringify(v))));
   const send = (obj: object): void => {
     if (!socket.writable) return;
     const before = out.backlog;
@@ -326,8 +329,16 @@ function serveConnection<M extends PeerMessage, Req, Res>(
 
   const reader = new LineReader(
     MAX_LINE_BYTES,
-    (line) => {
+    (sealed) => {
       if (socket.destroyed) return;
+      const line = mac === null ? sealed : mac.open(sealed);
+      if (line === null) {
+        const sender = authed === 0 ? 'a client' : `peer_id ${authed}`;
+        return refuse(
+          `a line from ${sender} failed its integrity check (no MAC, or not this line's: altered in flight, ` +
+            `replayed or out of order?); dropped it`,
+        );
+      }
       let raw: unknown;
       try {
         raw = JSON.parse(line);
@@ -356,14 +367,16 @@ function serveConnection<M extends PeerMessage, Req, Res>(
         }
         const from = a.from as number;
         if (wrongPeer(to as number)) return;
-        if (!sameMac(a.mac, mac(secret, 'client', serverNonce, a.nonce, from, to as number))) {
+        if (!sameMac(a.mac, handshakeMac(secret, 'client', serverNonce, a.nonce, from, to as number))) {
           return refuse(`${from === 0 ? 'a client' : `peer_id ${from}`} failed authentication (a wrong secret?)`);
         }
         clearTimeout(authTimer);
         halfOpen = false;
         established();
         authed = from;
-        send({ type: 'auth_ok', mac: mac(secret, 'server', serverNonce, a.nonce, from, to as number) });
+        send({ type: 'auth_ok', mac: handshakeMac(secret, 'server', serverNonce, a.nonce, from, to as number) });
+        // The auth_ok went out as it is; every line after it, each way, is sealed.
+        mac = new MessageMac(secret, { serverNonce, clientNonce: a.nonce, from, to: to as number }, 'server');
         if (from > 0) {
           conn.peer = from;
           reader.setMaxBytes(opts.maxPeerLineBytes);
@@ -418,7 +431,13 @@ function serveConnection<M extends PeerMessage, Req, Res>(
         dropBad(`dropping ${d.msg.type} from ${who}: it claims peer_id ${d.msg.from} but authenticated as ${authed}`);
       } else on.message(d.msg);
     },
-    (why) => (authed === -1 ? refuse(`it sent ${why} before authenticating`) : dropBad(`dropping ${why} from ${who}`)),
+    (why) =>
+      authed === -1
+        ? refuse(`it sent ${why} before authenticating`)
+        : // A sealed line dropped unread leaves the counts apart: every later line would fail its MAC.
+          mac !== null
+          ? refuse(`it sent ${why}, which cannot be checked and skipped`)
+          : dropBad(`dropping ${why} from ${who}`),
     {
       of: opts.unfinished,
       over: (bytes) => {

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { NO_SECRET_WARNING_ENV } from '../config/secret-notice.js';
+import { NO_SECRET_WARNING_ENV, openOnLoopback } from '../config/secret-notice.js';
 import { allocate, type Allocation } from '../runner/addresses.js';
 import type { ComposeProject } from '../runner/compose.js';
 import { peerNodeArgs } from '../runner/node-args.js';
@@ -126,6 +126,7 @@ export class LiveCluster {
       ...this.resolveFlags(host),
       '--exit-on-stdin-close',
       ...this.opts.peerArgs,
+      ...openOnLoopback([...service.args, ...this.opts.peerArgs], this.env),
     ];
     const child = spawn(process.execPath, [...peerNodeArgs(service.hostsfile), ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],

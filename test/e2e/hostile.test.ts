@@ -321,6 +321,7 @@ async function startOn(
     `a1=127.0.0.1:${port}`,
     '--log-level',
     'info',
+    '--insecure', // a replica needs it (or a secret); a lab peer takes it and is open anyway
   ];
   const [cmd, argv] =
     minding && AS_ROOT

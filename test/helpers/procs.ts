@@ -15,6 +15,7 @@ import { PeerLink, type Endpoint } from '../../src/transport/link.js';
 import { listen, type Inbound } from '../../src/transport/server.js';
 import { LAB_CODEC } from '../../src/wire/lab.js';
 import type { Secret } from '../../src/transport/auth.js';
+import { openOnLoopback } from '../../src/config/secret-notice.js';
 
 import { cleanEnv, MAIN, until } from './cli.js';
 
@@ -151,6 +152,8 @@ export class LiveCluster {
         'info',
         '--exit-on-stdin-close',
         ...args,
+        // A replica needs a secret or --insecure; a test that gives neither runs it open, on loopback.
+        ...(this.cluster.mode === 'log' ? openOnLoopback(args, env) : []),
       ],
       { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) },
     );

@@ -249,3 +249,20 @@ test('takeOptionalPort: --ui, --ui 8000, --ui=8000, absent, and a bad port named
     message: '--ui expects a port from 0 to 65535, got "70000"',
   });
 });
+
+// With a secret or --insecure a replica starts; a lab peer is open by default.
+test('parsePeerArgs: a replica with no secret and no --insecure refuses to start, naming the fixes', (t) => {
+  const kv3 = writeHosts('kv3.txt', 'peer1:replica\npeer2:replica\npeer3:replica\n');
+  const err = t.throws(() => parsePeerArgs(['-h', kv3, '--name', 'peer1'], 'x', {}), { instanceOf: ConfigError });
+  t.regex(
+    err.message,
+    /^peer1 is a replica \(.*kv3\.txt\) and has no shared secret: pass --secret-file FILE or set PAXOS_SECRET/,
+  );
+  t.false(err.message.includes('\n'), 'one line');
+  const secure = parsePeerArgs(['-h', kv3, '--name', 'peer1'], 'x', WITH_SECRET);
+  t.true(secure !== 'help' && secure.mode === 'log' && secure.secret !== null);
+  const open = parsePeerArgs(['-h', kv3, '--name', 'peer1', '--insecure'], 'x', {});
+  t.true(open !== 'help' && open.mode === 'log' && open.secret === null);
+  const lab = parsePeerArgs(['-h', HOSTS1, '--name', 'peer2'], 'x', {});
+  t.true(lab !== 'help' && lab.mode === 'lab' && lab.secret === null);
+});

@@ -57,7 +57,8 @@ import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js'
 import { lowerBound, scanRange, type RangeAnswer, type RangeQuery } from './range.js';
 import { holds } from './txn.js';
 import { entryLine, nextEntry, parseEntryLine, revisionsOf, type KeyEntry } from './key-entry.js';
-import { checkLeaseLine, MAX_LEASES, type Lease, type LeaseChange, type LeaseInfo, type LeaseLine } from './lease.js';
+import { MAX_LEASES, type Lease, type LeaseChange, type LeaseLine } from './lease.js';
+import { LeaseTable } from './lease-table.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 export type { KeyEntry } from './key-entry.js';
@@ -107,9 +108,7 @@ export class KvStore {
   onChange: ((c: { readonly rev: number; readonly key: string; readonly value: string | null }) => void) | null = null;
   /** Told of every lease granted, renewed or gone (node/lease-clock.ts). */
   onLease: ((c: LeaseChange) => void) | null = null;
-  private leases = new Map<number, Lease>();
-  /** The next lease's id: ids are never reused. */
-  private nextLease = 1;
+  private leases = LeaseTable.empty();
   /** The slot being applied. */
   private applying = 0;
   // Map order is insertion order, and a session is re-inserted on every apply,
@@ -174,7 +173,7 @@ export class KvStore {
 
   /** Every lease: [id, ttl, renewed] each, by id. */
   leaseLines(): LeaseLine[] {
-    return [...this.leases].map(([id, l]): LeaseLine => [id, l.ttl, l.renewed]).sort((a, b) => a[0] - b[0]);
+    return this.leases.lines();
   }
 
   /** The key's value and revisions, undefined if absent. */
@@ -244,9 +243,8 @@ export class KvStore {
     if (cmd.o === 'noop') return { status: 'ok' };
     if (cmd.o === 'expire') {
       // Only if not renewed since the leader saw it: a keepalive applied first wins.
-      const l = this.leases.get(cmd.id);
       this.applying = index;
-      if (l !== undefined && l.renewed === cmd.at) this.revoke(cmd.id, l);
+      if (this.leases.get(cmd.id)?.renewed === cmd.at) this.revoke(cmd.id);
       return { status: 'ok' };
     }
     const s = this.sessions.get(cmd.c);
@@ -269,30 +267,21 @@ export class KvStore {
       case 'txn':
         return this.txn(cmd);
       case 'grant': {
-        if (this.leases.size >= MAX_LEASES) return { status: 'toomany', max: MAX_LEASES };
-        const id = this.nextLease++;
-        this.leases.set(id, { ttl: cmd.t, renewed: this.applying, keys: new Set() });
+        const id = this.leases.grant(cmd.t, this.applying);
+        if (id === null) return { status: 'toomany', max: MAX_LEASES };
         this.onLease?.({ id, ttl: cmd.t, renewed: this.applying });
         return { status: 'lease', id, ttl: cmd.t };
       }
       case 'keep': {
-        const l = this.leases.get(cmd.id);
+        const l = this.leases.renew(cmd.id, this.applying);
         if (l === undefined) return { status: 'nolease', id: cmd.id };
-        l.renewed = this.applying;
         this.onLease?.({ id: cmd.id, ttl: l.ttl, renewed: l.renewed });
         return { status: 'lease', id: cmd.id, ttl: l.ttl };
       }
-      case 'revoke': {
-        const l = this.leases.get(cmd.id);
-        if (l === undefined) return { status: 'nolease', id: cmd.id };
-        this.revoke(cmd.id, l);
-        return { status: 'ok' };
-      }
+      case 'revoke':
+        return this.revoke(cmd.id) ? { status: 'ok' } : { status: 'nolease', id: cmd.id };
       case 'leases':
-        return {
-          status: 'leases',
-          leases: this.leaseLines().map(([id, ttl]): LeaseInfo => [id, ttl, this.leases.get(id)!.keys.size]),
-        };
+        return { status: 'leases', leases: this.leases.info() };
     }
     const cur = this.data.get(cmd.k);
     switch (cmd.o) {
@@ -309,22 +298,19 @@ export class KvStore {
     }
   }
 
-  /** Delete lease `id` and its keys, in key order, at the slot being applied. */
-  private revoke(id: number, l: Lease): void {
+  /** Delete lease `id` and its keys, in key order, at the slot being applied; false if there is no such lease. */
+  private revoke(id: number): boolean {
+    const l = this.leases.take(id);
+    if (l === undefined) return false;
     for (const key of [...l.keys].sort()) this.remove(key, this.data.get(key));
-    this.leases.delete(id);
     this.onLease?.({ id, gone: true });
-  }
-
-  /** The key no longer belongs to the lease its entry `cur` names. */
-  private detach(key: string, cur: KeyEntry | undefined): void {
-    if (cur?.lease !== undefined) this.leases.get(cur.lease)?.keys.delete(key);
+    return true;
   }
 
   private remove(key: string, cur: KeyEntry | undefined): Result {
     if (cur === undefined) return { status: 'ok' };
     for (const v of this.views) v.willWrite(key, cur);
-    this.detach(key, cur);
+    this.leases.move(key, cur.lease, undefined);
     this.data.delete(key);
     if (this.sortedKeys !== null) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
     this.onChange?.({ rev: this.applying, key, value: null });
@@ -389,8 +375,7 @@ export class KvStore {
   private set(key: string, value: string, cur: KeyEntry | undefined, lease?: number): void {
     for (const v of this.views) v.willWrite(key, cur);
     if (cur === undefined) this.keyAdded(key);
-    this.detach(key, cur);
-    if (lease !== undefined) this.leases.get(lease)!.keys.add(key);
+    this.leases.move(key, cur?.lease, lease);
     this.data.set(key, nextEntry(cur, value, this.applying, lease));
     this.bytes += entryBytes(key, value) - (cur === undefined ? 0 : entryBytes(key, cur.value));
     this.onChange?.({ rev: this.applying, key, value });
@@ -413,8 +398,7 @@ export class KvStore {
   snapshot(): Uint8Array {
     const data = sortedEntries(this.data).map(([k, e]) => entryLine(k, e));
     const sessions = [...this.sessions].map(([c, s]) => [c, s.seq, s.index, encodeResult(s.result)]);
-    const { applied, nextLease } = this;
-    const leases = this.leaseLines();
+    const [applied, nextLease, leases] = [this.applied, this.leases.nextId, this.leases.lines()];
     const doc = { format: SNAPSHOT_FORMAT, applied, nextLease, data, leases, sessions };
     return new TextEncoder().encode(JSON.stringify(doc));
   }
@@ -461,8 +445,9 @@ export class KvStore {
     }
 
     if (!Array.isArray(o['leases'])) fail('"leases" must be an array of [id, ttl, renewed]');
-    kv.nextLease = o['nextLease'] as number;
-    kv.leases = linkLeases(kv.data, o['leases'] as unknown[], applied, kv.nextLease);
+    const leases = LeaseTable.link(kv.data, o['leases'] as unknown[], applied, o['nextLease'] as number);
+    if (typeof leases === 'string') fail(leases);
+    kv.leases = leases as LeaseTable;
 
     if (!Array.isArray(o['sessions'])) fail('"sessions" must be an array of [client, seq, index, result]');
     let prevIndex = 0;
@@ -510,8 +495,9 @@ export class KvStore {
     const kv = new KvStore(options);
     kv.applied = applied;
     kv.data = data;
-    kv.nextLease = leases.next;
-    kv.leases = linkLeases(data, leases.lines, applied, leases.next);
+    const table = LeaseTable.link(data, leases.lines, applied, leases.next);
+    if (typeof table === 'string') throw new SnapshotError(`snapshot: ${table}`);
+    kv.leases = table;
     kv.sessions = sessions;
     kv.bytes = bytes;
     kv.evictOverflow();
@@ -529,7 +515,7 @@ export class KvStore {
   view(): KvView {
     const sessions: SessionLine[] = [];
     for (const [c, s] of this.sessions) sessions.push([c, s.seq, s.index, encodeResult(s.result)]);
-    const leases = { lines: this.leaseLines(), next: this.nextLease };
+    const leases = { lines: this.leases.lines(), next: this.leases.nextId };
     const view = new KvView(this.applied, this.data, [...this.data.keys()], leases, sessions, (v) =>
       this.views.delete(v),
     );
@@ -569,42 +555,6 @@ export function olderFormat(f: unknown): string {
 }
 
 const isLeaseCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 1;
-
-/**
- * The lease table of a snapshot: its lines checked, each key attached to the
- * lease it names. Throws SnapshotError if a line is bad, an id repeats or is
- * not below `next`, or a key names a lease that is not there.
- */
-export function linkLeases(
-  data: ReadonlyMap<string, KeyEntry>,
-  lines: readonly unknown[],
-  applied: number,
-  next: number,
-): Map<number, Lease> {
-  const leases = new Map<number, Lease>();
-  let prev = 0;
-  for (const [i, line] of lines.entries()) {
-    const why = checkLeaseLine(line, applied);
-    if (why !== undefined) throw new SnapshotError(`snapshot: lease ${i}: ${why}`);
-    const [id, ttl, renewed] = line as LeaseLine;
-    if (id <= prev || id >= next)
-      throw new SnapshotError(
-        `snapshot: lease ${i}: id ${id} must be above the one before (${prev}) and below "nextLease" (${next})`,
-      );
-    prev = id;
-    leases.set(id, { ttl, renewed, keys: new Set() });
-  }
-  for (const [key, e] of data) {
-    if (e.lease === undefined) continue;
-    const l = leases.get(e.lease);
-    if (l === undefined)
-      throw new SnapshotError(
-        `snapshot: key ${JSON.stringify(key).slice(0, 40)} names lease ${e.lease}, which it does not hold`,
-      );
-    l.keys.add(key);
-  }
-  return leases;
-}
 
 /** A put's or del's result: the value before, if there was one. */
 function prevResult(cur: KeyEntry | undefined): Result {

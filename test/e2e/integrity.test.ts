@@ -6,13 +6,13 @@
 // open unless told to.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { connect } from '../../src/client/api.js';
 import { paxos } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 import { LiveCluster, until } from '../helpers/procs.js';
 import { RewriteProxy } from '../helpers/rewrite-proxy.js';
 
@@ -105,7 +105,7 @@ test("a proxy rewrites a client's put: the replica drops it, warns, and the retr
 });
 
 test('a replica with no secret and no --insecure exits non-zero with one line naming the fix', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-open-'));
+  const dir = tempDir('open');
   const hostsfile = path.join(dir, 'hostsfile');
   writeFileSync(hostsfile, KV3);
   const r = await paxos(['-h', hostsfile, '--name', 'peer1', '--data-dir', path.join(dir, 'd')], { timeoutMs: 60_000 });

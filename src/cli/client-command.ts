@@ -98,14 +98,20 @@ export async function clientCommand(verb: 'submit' | 'get', argv: readonly strin
       );
     peer = { name: host.host, at: endpointsFrom(values)(host.host) };
   }
-  const { timeoutMs, secret } = callSettings(verb, values);
+  const { timeoutMs, secret, tls } = callSettings(verb, values);
 
   // A name that resolves nowhere fails now, with the flag that would fix it.
   const unresolved = await unresolvable([peer], given?.source);
   const outcome: Outcome =
     unresolved !== undefined
       ? { kind: 'unreachable', why: unresolved }
-      : await request(peer.at, value === undefined ? { type: 'get' } : { type: 'submit', value }, secret, timeoutMs);
+      : await request(
+          peer.at,
+          value === undefined ? { type: 'get' } : { type: 'submit', value },
+          secret,
+          timeoutMs,
+          tls && { tls, name: peer.name },
+        );
   const { code, text, json } = describe(verb, peer.name, value, outcome);
   process.stdout.write(values.json === true ? `${JSON.stringify(json)}\n` : `${text}\n`);
   return code;

@@ -78,8 +78,8 @@ export async function electCommand(argv: readonly string[]): Promise<number> {
   const ttl = values.ttl === undefined ? DEFAULT_HOLD_TTL : ttlArg('--ttl', values.ttl, 'paxos elect');
 
   const { targets } = replicaTargets('elect', values);
-  const { timeoutMs, secret } = callSettings('elect', values);
-  const client = cliClient(targets, { timeoutMs, secret, concurrency: 2 });
+  const { timeoutMs, secret, tls } = callSettings('elect', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls, concurrency: 2 });
   const json = values.json === true;
   const stop = new AbortController();
   const interrupt = (): void => stop.abort();

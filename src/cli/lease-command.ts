@@ -90,8 +90,8 @@ export async function leaseCommand(argv: readonly string[]): Promise<number> {
         : { op: v === 'keepalive' ? 'keep' : 'revoke', id: leaseIdArg('ID', arg!, 'paxos lease') };
 
   const { targets } = replicaTargets('lease', values);
-  const { timeoutMs, secret } = callSettings('lease', values);
-  const client = cliClient(targets, { timeoutMs, secret });
+  const { timeoutMs, secret, tls } = callSettings('lease', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls });
   const call = values.to === undefined ? {} : { first: values.to };
   const json = values.json === true;
   try {

@@ -81,8 +81,8 @@ export async function lockCommand(argv: readonly string[]): Promise<number> {
   const ttl = values.ttl === undefined ? DEFAULT_HOLD_TTL : ttlArg('--ttl', values.ttl, 'paxos lock');
 
   const { targets } = replicaTargets('lock', values);
-  const { timeoutMs, secret } = callSettings('lock', values);
-  const client = cliClient(targets, { timeoutMs, secret, concurrency: 2 });
+  const { timeoutMs, secret, tls } = callSettings('lock', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls, concurrency: 2 });
   const say = (line: string): void => {
     if (values.verbose === true) process.stderr.write(`paxos lock: ${line}\n`);
   };

@@ -88,8 +88,8 @@ export async function txnCommand(argv: readonly string[]): Promise<number> {
   }
   const body = parseTxn(text, file === '-' ? 'standard input' : file);
   const { targets } = replicaTargets('txn', values);
-  const { timeoutMs, secret } = callSettings('txn', values);
-  const client = cliClient(targets, { timeoutMs, secret });
+  const { timeoutMs, secret, tls } = callSettings('txn', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls });
   const json = values.json === true;
   const say = (code: number, text: string, o: Record<string, unknown>): number => {
     process.stdout.write(json ? `${JSON.stringify(o)}\n` : text);

@@ -56,8 +56,8 @@ export async function watchCommand(argv: readonly string[]): Promise<number> {
   const rev = values.rev === undefined ? undefined : integer('--rev', values.rev, 1);
   const count = values.count === undefined ? Infinity : integer('--count', values.count, 1);
   const { targets } = replicaTargets('watch', values);
-  const { timeoutMs, secret } = callSettings('watch', values);
-  const client = cliClient(targets, { timeoutMs, secret });
+  const { timeoutMs, secret, tls } = callSettings('watch', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls });
   const filter = values.prefix === undefined ? { key: positionals[0]! } : { prefix: values.prefix };
   let w;
   try {

@@ -297,7 +297,7 @@ function serveConnection<M extends PeerMessage, Req, Res>(
     log.warn(`closing connection from ${who}: ${why}`);
     socket.destroy();
   };
-  /** With TLS, a connection that says it is peer `from` must hold a certificate for it; else it is refused, in words. */
+  /** With TLS, a connection that says it is peer `from` must hold a certificate for it; else it is refused. */
   const badPeerCert = (from: number): boolean => {
     if (opts.check === null || from === 0) return false;
     const problem = peerCertProblem(opts.check, from, opts.nameOf(from));

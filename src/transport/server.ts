@@ -422,7 +422,13 @@ function serveConnection<M extends PeerMessage, Req, Res>(
           (to as number) < 0 ||
           !isNonce(a.nonce)
         ) {
-          return refuse('it did not authenticate (is it running without the shared secret?)');
+          // The challenge may still wait in our writer (a TLS client's request comes with its handshake):
+          // out first, so the client learns it needs the secret, then close.
+          log.warn(
+            `closing connection from ${who}: it did not authenticate (is it running without the shared secret?)`,
+          );
+          out.flush();
+          return void refuseWithLine(socket, '');
         }
         const from = a.from as number;
         if (wrongPeer(to as number)) return;
@@ -541,6 +547,7 @@ function serveConnection<M extends PeerMessage, Req, Res>(
 
 /** Write `line` (a refusal said in words), then close: the other end reads why before the connection ends. */
 function refuseWithLine(socket: net.Socket, line: string): void {
+  socket.pause();
   if (!socket.writable) return void socket.destroy();
   socket.end(line);
   socket.once('finish', () => socket.destroy());

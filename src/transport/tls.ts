@@ -59,7 +59,7 @@ export function refusedWhy(o: Record<string, unknown>, program = false): string 
       `${program ? ' (in a program: connect({ tls: { ca } }))' : ''}, the CA that signed its certificate, and ` +
       `--cert and --key if it requires client certificates`
     );
-  return `it refused our TLS certificate: ${why}`;
+  return `it refused us over TLS: ${why}`;
 }
 
 // ---- the connecting side --------------------------------------------------

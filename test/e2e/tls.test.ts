@@ -8,7 +8,8 @@
 // Every wait is on an event, with a generous deadline.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import test from 'ava';
 import { connect } from '../../src/client/api.js';
@@ -228,4 +229,20 @@ test.serial('a replica with TLS and no secret starts without --insecure', async 
     r.stderr.some((l) => /no shared secret/.test(l)),
     r.stderr.join('\n'),
   );
+});
+
+test.serial('the CLI: a missing file names its flag and path, --cert without --key says so; exit 2', async (t) => {
+  const ca = makeTestCa(tempDir('tls-ca'), ['client']);
+  const missing = path.join(ca.dir, 'nope.pem');
+  const noKey = await paxos(['get', 'k', '--endpoints', 'peer1=127.0.0.1:1', '--cert', ca.crt('client')]);
+  t.is(noKey.code, 2);
+  t.regex(noKey.err, /--cert .*client\.crt needs --key FILE/);
+  const noCa = await paxos(['put', 'k', 'v', '--endpoints', 'peer1=127.0.0.1:1', '--ca', missing]);
+  t.is(noCa.code, 2);
+  t.regex(noCa.err, /--ca .*nope\.pem: cannot read it \(ENOENT\)/);
+  const hosts = path.join(ca.dir, 'hostsfile');
+  writeFileSync(hosts, KV3);
+  const peerNoKey = await paxos(['-h', hosts, '--name', 'peer1', '--ca', ca.ca, '--cert', ca.crt('client')]);
+  t.is(peerNoKey.code, 2);
+  t.regex(peerNoKey.err, /--cert .*client\.crt needs --key FILE/);
 });

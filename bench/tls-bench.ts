@@ -83,8 +83,8 @@ try {
       const o = await cell(tls, r);
       runs[tls ? 'on' : 'off'].push(o);
       console.log(
-        `round ${r + 1} TLS ${tls ? 'on ' : 'off'}: ${(o.ops / o.secs).toFixed(0)} puts/s, p50 ${o.p50.toFixed(1)} ms, ` +
-          `p99 ${o.p99.toFixed(1)} ms`,
+        `round ${r + 1} TLS ${tls ? 'on ' : 'off'}: ${(o.ops / o.secs).toFixed(0)} puts/s, ` +
+          `p50 ${o.p50.toFixed(1)} ms, p99 ${o.p99.toFixed(1)} ms`,
       );
     }
   }

@@ -37,6 +37,10 @@ get prints the value HOST knows was chosen, or says nothing is chosen yet
                          reach HOST at ADDR (repeatable; \`paxos run\` prints these)
       --timeout SECS     how long to wait for the answer (default 10)
       --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
+      --ca FILE, --cert FILE, --key FILE
+                         TLS, for peers started with --ca, --cert and --key
+                         (or PAXOS_CA, PAXOS_CERT, PAXOS_KEY); see paxos put
+                         --help
       --json             print one JSON object instead of a sentence
       --help             show this help
 

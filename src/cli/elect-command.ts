@@ -40,7 +40,8 @@ until Ctrl-C.
       --endpoints HOST=ADDR[:PORT],...
                          the replicas (or PAXOS_ENDPOINTS), as for paxos put
   -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE
+      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
+      --ca FILE, --cert FILE, --key FILE
                          as for paxos put
       --timeout SECS     how long one call keeps trying, in all (default 10)
       --help             show this help

@@ -48,7 +48,8 @@ taken and from which replica.
                          paxos put
   -h, --hostsfile FILE   save: the cluster's hostsfile (default ./hostsfile)
       --to HOST          save: try replica HOST first
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE
+      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
+      --ca FILE, --cert FILE, --key FILE
                          save: as for paxos put
       --timeout SECS     save: how long to keep trying, in all (default 10)
       --json             print one JSON object

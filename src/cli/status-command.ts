@@ -39,6 +39,14 @@ commit.
                          reach HOST at ADDR (repeatable)
       --timeout SECS     how long to wait for each replica (default 5)
       --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
+      --ca FILE          TLS: the CA that signed the replicas' certificates
+                         (or PAXOS_CA); needed for replicas started with
+                         --ca, --cert and --key. A replica's certificate must
+                         hold its name (HOST), or the address dialled
+      --cert FILE, --key FILE
+                         TLS: this client's certificate and key (or
+                         PAXOS_CERT, PAXOS_KEY), for replicas that require
+                         one (--client-ca)
       --json             print a JSON array, one object per member: member,
                          address, up, role, leader, ballot, commit,
                          leader_commit, applied, snapshot, recovering, ready,

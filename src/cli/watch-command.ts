@@ -32,7 +32,8 @@ on at another from the next revision, with no change missed or repeated.
                          revision is N" (exit 1)
       --count N          stop after N changes
       --json             one JSON object per change: rev, type, key, value
-      --endpoints, -h, --to, --port, --resolve, --secret-file
+      --endpoints, -h, --to, --port, --resolve, --secret-file, --ca, --cert,
+      --key
                          as for paxos put
       --timeout SECS     give up when no replica has taken the watch for
                          this long (default 10)

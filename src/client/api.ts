@@ -601,11 +601,9 @@ function clientTls(given: ConnectOptions['tls'], env: Readonly<Record<string, st
   }
   if ((given.cert === undefined) !== (given.key === undefined))
     throw new DefiniteError('invalid', 'connect: tls.cert and tls.key go together: give both, or neither');
-  const pem = (x: string | Uint8Array | undefined): { value?: Buffer } =>
-    x === undefined ? {} : { value: Buffer.from(x) };
-  const ca = pem(given.ca).value;
-  const cert = pem(given.cert).value;
-  const key = pem(given.key).value;
+  const pem = (x: string | Uint8Array | undefined): Buffer | undefined =>
+    x === undefined ? undefined : Buffer.from(x);
+  const [ca, cert, key] = [pem(given.ca), pem(given.cert), pem(given.key)];
   return {
     ...(ca === undefined ? {} : { ca }),
     ...(cert === undefined ? {} : { cert }),

@@ -74,13 +74,11 @@ export type DialTls = ClientTls | PeerTls;
  */
 export function serverName(name: string | undefined, host: string): string {
   if (net.isIP(host) === 0) return host;
-  if (
-    name !== undefined &&
-    /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(name)
-  )
-    if (!/^[0-9.]+$/.test(name)) return name;
-  return host;
+  return name !== undefined && DNS_NAME.test(name) ? name : host;
 }
+
+/** A DNS name with at least one letter (so never an address), labels of letters, digits and inner hyphens. */
+const DNS_NAME = /^(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 
 const contexts = new WeakMap<DialTls, tls.SecureContext>();
 

@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { allocate } from '../src/runner/addresses.js';
 import type { Endpoint } from '../src/transport/link.js';
 import { KvConn } from './kv-conn.js';
+import type { ClientTls } from '../src/config/tls-files.js';
 import { REPLICA_NODE_ARGS } from '../src/runner/node-args.js';
 
 export interface KvCluster {
@@ -20,12 +21,19 @@ export interface KvCluster {
   stop(): Promise<void>;
 }
 
-/** `logs`: keep each replica's stderr, at --log-level info, in DIR/HOST.log. */
+/**
+ * `logs`: keep each replica's stderr, at --log-level info, in DIR/HOST.log.
+ * `tls`: each replica's --ca, --cert and --key (it then runs without --insecure), and the CA's PEM for the
+ * bench's own connections.
+ */
 export async function startKvCluster(
   main: string,
   dir: string,
   replicas: number,
-  opts: { readonly logs?: boolean } = {},
+  opts: {
+    readonly logs?: boolean;
+    readonly tls?: { readonly flags: (host: string) => string[]; readonly ca: Buffer };
+  } = {},
 ): Promise<KvCluster> {
   const hosts = Array.from({ length: replicas }, (_, i) => `peer${i + 1}`);
   mkdirSync(dir, { recursive: true });
@@ -50,7 +58,8 @@ export async function startKvCluster(
         path.join(dir, h),
         ...resolve,
         '--no-message-lines',
-        '--insecure', // on loopback; the benchmark's clients speak open
+        // On loopback; the benchmark's clients speak open, or TLS without a secret.
+        ...(opts.tls === undefined ? ['--insecure'] : opts.tls.flags(h)),
         '--exit-on-stdin-close',
         ...(opts.logs === true ? ['--log-level', 'info'] : []),
       ],
@@ -64,7 +73,10 @@ export async function startKvCluster(
     await alloc.release();
   };
   try {
-    const leader = await waitForLeader(alloc.endpoints.get(hosts[0]!)!);
+    const leader = await waitForLeader(
+      alloc.endpoints.get(hosts[0]!)!,
+      opts.tls === undefined ? null : { ca: opts.tls.ca },
+    );
     return { hosts, endpoints: alloc.endpoints, leader, pids: () => children.map((c) => c.pid!), stop };
   } catch (err) {
     await stop();
@@ -90,9 +102,9 @@ export async function exited(children: readonly ChildProcess[]): Promise<void> {
 }
 
 /** A put that gets applied means a leader is elected; a dump then names it. */
-async function waitForLeader(at: Endpoint): Promise<string> {
+async function waitForLeader(at: Endpoint, tls: ClientTls | null): Promise<string> {
   for (let i = 0; i < 100; i++) {
-    const m = await KvConn.open(at).catch(() => null);
+    const m = await KvConn.open(at, tls).catch(() => null);
     // A put to a replica still starting may never be answered: give up on it after 1 s.
     const r =
       m === null

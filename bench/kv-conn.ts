@@ -2,8 +2,10 @@
 // socket, each matched to its answer by id. (Benchmarks only: no timeouts,
 // no retries; see src/client/kv.ts for the real client.)
 
-import net from 'node:net';
+import type net from 'node:net';
+import type { ClientTls } from '../src/config/tls-files.js';
 import { introduce } from '../src/transport/auth.js';
+import { dial } from '../src/transport/tls.js';
 import type { KvResult } from '../src/wire/kv.js';
 import type { Endpoint } from '../src/transport/link.js';
 
@@ -25,8 +27,9 @@ export class KvConn {
     });
   }
 
-  static async open(at: Endpoint): Promise<KvConn> {
-    return new KvConn(await openIntroduced(at));
+  /** `tls`: connect with TLS (the replicas' certificates must hold the address dialled). */
+  static async open(at: Endpoint, tls: ClientTls | null = null): Promise<KvConn> {
+    return new KvConn(await openIntroduced(at, tls));
   }
 
   /** Send `body` ({type: 'kv', cmd} or {type: 'dump'}) with a fresh id; resolves with its answer. */
@@ -43,15 +46,14 @@ export class KvConn {
   }
 }
 
-/** A connection to a replica's client port, introduced as a client (no secret), noDelay set. */
-export async function openIntroduced(at: Endpoint): Promise<net.Socket> {
-  const socket = net.connect({ host: at.host, port: at.port });
-  socket.setNoDelay(true);
+/** A connection to a replica's client port (TLS with `tls`), introduced as a client (no secret), noDelay set. */
+export async function openIntroduced(at: Endpoint, tls: ClientTls | null = null): Promise<net.Socket> {
+  const { socket, ready } = dial(at, tls);
   await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
+    socket.once(ready, resolve);
     socket.once('error', reject);
   });
-  const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000 });
+  const intro = await introduce(socket, { from: 0, to: 0, secret: null, timeoutMs: 5000, tls: tls !== null });
   if (!intro.ok) throw new Error(intro.why);
   return socket;
 }

@@ -5,7 +5,9 @@
 // the npm package `etcd3` (`--system etcd3`, the second reference).
 //
 //   node dist/bench/kv-load.js --system paxos|etcd3 --endpoints A,B,C --clients C --conns M
-//        --seconds S --read R [--keys K] [--value-size V] [--seed N] [--stamp]
+//        --seconds S --read R [--keys K] [--value-size V] [--seed N] [--stamp] [--ca FILE]
+//
+// --ca FILE: reach the replicas with TLS, trusting FILE (paxos only; tls-bench.ts).
 //
 // --stamp: each value starts with the wall-clock time of its put, "<unix ms> ",
 // padded with 'v' to V bytes (as main.go's -stamp): the watch cell's watchers
@@ -16,6 +18,7 @@
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { KvConn } from './kv-conn.js';
+import { loadClientTls } from '../src/config/tls-files.js';
 
 interface Conn {
   put(c: number, k: string): Promise<void>;
@@ -35,8 +38,10 @@ const { values } = parseArgs({
     'value-size': { type: 'string', default: '256' },
     seed: { type: 'string', default: '1' },
     stamp: { type: 'boolean', default: false },
+    ca: { type: 'string' },
   },
 });
+const tls = values.ca === undefined ? null : loadClientTls({ ca: values.ca }, {});
 const eps = (values.endpoints ?? '').split(',').filter((e) => e !== '');
 const clients = Number(values.clients);
 const conns = Number(values.conns);
@@ -62,7 +67,7 @@ async function openPaxos(): Promise<Conn> {
   const muxes = await Promise.all(
     Array.from({ length: conns }, (_, i) => {
       const [host, port] = eps[i % eps.length]!.split(':');
-      return KvConn.open({ host: host!, port: Number(port) });
+      return KvConn.open({ host: host!, port: Number(port) }, tls);
     }),
   );
   const seqs = new Array<number>(clients).fill(0);

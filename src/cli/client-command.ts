@@ -37,6 +37,10 @@ get prints the value HOST knows was chosen, or says nothing is chosen yet
                          reach HOST at ADDR (repeatable; \`paxos run\` prints these)
       --timeout SECS     how long to wait for the answer (default 10)
       --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
+      --ca FILE, --cert FILE, --key FILE
+                         TLS, for peers started with --ca, --cert and --key
+                         (or PAXOS_CA, PAXOS_CERT, PAXOS_KEY); see paxos put
+                         --help
       --json             print one JSON object instead of a sentence
       --help             show this help
 
@@ -98,14 +102,20 @@ export async function clientCommand(verb: 'submit' | 'get', argv: readonly strin
       );
     peer = { name: host.host, at: endpointsFrom(values)(host.host) };
   }
-  const { timeoutMs, secret } = callSettings(verb, values);
+  const { timeoutMs, secret, tls } = callSettings(verb, values);
 
   // A name that resolves nowhere fails now, with the flag that would fix it.
   const unresolved = await unresolvable([peer], given?.source);
   const outcome: Outcome =
     unresolved !== undefined
       ? { kind: 'unreachable', why: unresolved }
-      : await request(peer.at, value === undefined ? { type: 'get' } : { type: 'submit', value }, secret, timeoutMs);
+      : await request(
+          peer.at,
+          value === undefined ? { type: 'get' } : { type: 'submit', value },
+          secret,
+          timeoutMs,
+          tls && { tls, name: peer.name },
+        );
   const { code, text, json } = describe(verb, peer.name, value, outcome);
   process.stdout.write(values.json === true ? `${JSON.stringify(json)}\n` : `${text}\n`);
   return code;

@@ -6,6 +6,7 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import { loadSecret, type Secret } from '../config/secret.js';
+import { loadClientTls, type ClientTls, type TlsFlagValues } from '../config/tls-files.js';
 import type { Endpoint } from '../transport/link.js';
 import { parseEndpoints, parseResolve, portNumber, seconds } from '../config/flags.js';
 import { DEFAULT_PORT } from '../paxos/defaults.js';
@@ -20,6 +21,9 @@ export const CLIENT_FLAGS = {
   resolve: { type: 'string', multiple: true },
   timeout: { type: 'string' },
   'secret-file': { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
   'value-file': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
@@ -124,17 +128,21 @@ export async function unresolvable(
   );
 }
 
-/** --timeout and the shared secret (--secret-file or PAXOS_SECRET), warnings on stderr. */
+/**
+ * --timeout, the shared secret (--secret-file or PAXOS_SECRET), and TLS
+ * (--ca, --cert, --key, else PAXOS_CA, PAXOS_CERT, PAXOS_KEY); warnings on stderr.
+ */
 export function callSettings(
   verb: string,
-  values: { readonly timeout?: string | undefined; readonly 'secret-file'?: string | undefined },
-): { timeoutMs: number; secret: Secret | null } {
+  values: { readonly timeout?: string | undefined; readonly 'secret-file'?: string | undefined } & TlsFlagValues,
+): { timeoutMs: number; secret: Secret | null; tls: ClientTls | null } {
   const timeoutMs = seconds('--timeout', values.timeout ?? '10') * 1000;
   if (timeoutMs === 0) throw new ConfigError('--timeout must be above 0');
   const warnings: string[] = [];
   const secret = loadSecret(values['secret-file'], process.env, warnings);
   for (const w of warnings) process.stderr.write(`paxos ${verb}: warning: ${w}\n`);
-  return { timeoutMs, secret };
+  const tls = loadClientTls(values, process.env);
+  return { timeoutMs, secret, tls };
 }
 
 /** --value-file FILE (- for standard input), byte for byte, as UTF-8 text. */

@@ -40,7 +40,8 @@ until Ctrl-C.
       --endpoints HOST=ADDR[:PORT],...
                          the replicas (or PAXOS_ENDPOINTS), as for paxos put
   -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE
+      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
+      --ca FILE, --cert FILE, --key FILE
                          as for paxos put
       --timeout SECS     how long one call keeps trying, in all (default 10)
       --help             show this help
@@ -78,8 +79,8 @@ export async function electCommand(argv: readonly string[]): Promise<number> {
   const ttl = values.ttl === undefined ? DEFAULT_HOLD_TTL : ttlArg('--ttl', values.ttl, 'paxos elect');
 
   const { targets } = replicaTargets('elect', values);
-  const { timeoutMs, secret } = callSettings('elect', values);
-  const client = cliClient(targets, { timeoutMs, secret, concurrency: 2 });
+  const { timeoutMs, secret, tls } = callSettings('elect', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls, concurrency: 2 });
   const json = values.json === true;
   const stop = new AbortController();
   const interrupt = (): void => stop.abort();

@@ -11,6 +11,7 @@ import { checkKey, checkValue } from '../sm/command.js';
 import { kvCall, newClientId, type Attempt, type CallOutcome, type KvTarget } from '../client/kv.js';
 import { KvClient, type Operation, type RevisionExpect, type SentOperation } from '../client/api.js';
 import type { Secret } from '../config/secret.js';
+import type { ClientTls } from '../config/tls-files.js';
 import { EXIT } from './client-command.js';
 import { describe, describeDump, describeRange, type Report } from './kv-report.js';
 import {
@@ -98,6 +99,14 @@ most once.
                          reach HOST at ADDR (repeatable; \`paxos run\` prints these)
       --timeout SECS     how long to keep trying, in all (default 10)
       --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
+      --ca FILE          TLS: the CA that signed the replicas' certificates
+                         (or PAXOS_CA); needed for replicas started with
+                         --ca, --cert and --key. A replica's certificate must
+                         hold its name (HOST), or the address dialled
+      --cert FILE, --key FILE
+                         TLS: this client's certificate and key (or
+                         PAXOS_CERT, PAXOS_KEY), for replicas that require
+                         one (--client-ca)
       --json             print one JSON object: "outcome" is "ok", "fail"
                          (nothing was done) or "unknown" (it may or may not
                          have been done), with status, key, value, peer,
@@ -217,7 +226,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
     if (first < 0)
       throw new ConfigError(`${named} is not in ${listed}; it lists ${targets.map((t) => t.name).join(', ')}`);
   }
-  const { timeoutMs, secret } = callSettings(verb, values);
+  const { timeoutMs, secret, tls } = callSettings(verb, values);
 
   const onAttempt =
     values.verbose === true
@@ -228,7 +237,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
           );
         }
       : undefined;
-  const common = { secret, timeoutMs, ...(onAttempt === undefined ? {} : { onAttempt }) };
+  const common = { secret, tls, timeoutMs, ...(onAttempt === undefined ? {} : { onAttempt }) };
 
   // Names that resolve nowhere fail now, not after --timeout seconds of retries.
   const asked = verb === 'dump' ? [targets[first!]!] : targets;
@@ -244,7 +253,7 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
           : describe({ ...spec, client: newClientId(), seq: 1 } as SentOperation, outcome);
   } else if (range !== null || spec !== null) {
     // The client library (paxos-prj4/client), one session, one call.
-    const client = cliClient(targets, { timeoutMs, secret }, onAttempt);
+    const client = cliClient(targets, { timeoutMs, secret, tls }, onAttempt);
     const o = named === undefined ? {} : { first: named };
     try {
       if (range !== null) report = describeRange(range, (await client.executeRange(range, o)).outcome);
@@ -288,7 +297,12 @@ export async function kvCommand(verb: KvVerb, argv: readonly string[]): Promise<
  */
 export function cliClient(
   targets: readonly KvTarget[],
-  settings: { readonly timeoutMs: number; readonly secret: Secret | null; readonly concurrency?: number },
+  settings: {
+    readonly timeoutMs: number;
+    readonly secret: Secret | null;
+    readonly tls?: ClientTls | null;
+    readonly concurrency?: number;
+  },
   onAttempt?: (a: Attempt, n: number) => void,
 ): KvClient {
   return new KvClient({
@@ -297,6 +311,7 @@ export function cliClient(
     concurrency: settings.concurrency ?? 1,
     env: {},
     ...(settings.secret === null ? {} : { secret: settings.secret.key }),
+    ...(settings.tls === undefined || settings.tls === null ? {} : { tls: settings.tls }),
     ...(onAttempt === undefined ? {} : { onAttempt }),
   });
 }

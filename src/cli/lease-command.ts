@@ -40,7 +40,8 @@ Each goes through the replicated log, as put does.
                          the replicas (or PAXOS_ENDPOINTS), as for paxos put
   -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
       --to HOST          try replica HOST first
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE
+      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
+      --ca FILE, --cert FILE, --key FILE
                          as for paxos put
       --timeout SECS     how long one call keeps trying, in all (default 10)
       --json             one JSON object (keepalive: one per renewal):
@@ -90,8 +91,8 @@ export async function leaseCommand(argv: readonly string[]): Promise<number> {
         : { op: v === 'keepalive' ? 'keep' : 'revoke', id: leaseIdArg('ID', arg!, 'paxos lease') };
 
   const { targets } = replicaTargets('lease', values);
-  const { timeoutMs, secret } = callSettings('lease', values);
-  const client = cliClient(targets, { timeoutMs, secret });
+  const { timeoutMs, secret, tls } = callSettings('lease', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls });
   const call = values.to === undefined ? {} : { first: values.to };
   const json = values.json === true;
   try {

@@ -41,7 +41,8 @@ SIGTERM (and SIGKILL ${KILL_AFTER_MS / 1000} s later), and the exit status is 1.
       --endpoints HOST=ADDR[:PORT],...
                          the replicas (or PAXOS_ENDPOINTS), as for paxos put
   -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE
+      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
+      --ca FILE, --cert FILE, --key FILE
                          as for paxos put
       --timeout SECS     how long one call keeps trying, in all (default 10)
       --verbose          say on stderr when the lock is held and released
@@ -81,8 +82,8 @@ export async function lockCommand(argv: readonly string[]): Promise<number> {
   const ttl = values.ttl === undefined ? DEFAULT_HOLD_TTL : ttlArg('--ttl', values.ttl, 'paxos lock');
 
   const { targets } = replicaTargets('lock', values);
-  const { timeoutMs, secret } = callSettings('lock', values);
-  const client = cliClient(targets, { timeoutMs, secret, concurrency: 2 });
+  const { timeoutMs, secret, tls } = callSettings('lock', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls, concurrency: 2 });
   const say = (line: string): void => {
     if (values.verbose === true) process.stderr.write(`paxos lock: ${line}\n`);
   };

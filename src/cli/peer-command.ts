@@ -9,6 +9,7 @@ import { DEFAULT_PORT, MAX_VALUE_BYTES } from '../paxos/defaults.js';
 import { LOG_LEVELS, stderrLogger, type LogLevel } from '../util/logger.js';
 import { labPeer } from '../daemon/launch.js';
 import { loadSecret } from '../config/secret.js';
+import { loadPeerTls } from '../config/tls-files.js';
 import { NO_SECRET_WARNING, NO_SECRET_WARNING_ENV } from '../config/secret-notice.js';
 import {
   checkProposal,
@@ -62,9 +63,20 @@ lines; everything else goes to stderr.
                            variable does the same. With neither, lab peers
                            run open, and say so once on stderr; a replica
                            refuses to start unless given --insecure.
-      --insecure           let a replica run with no shared secret (open: on
-                           a trusted network only). Lab peers are open
-                           without it.
+      --insecure           let a replica run with neither TLS nor a shared
+                           secret (open: on a trusted network only). Lab
+                           peers are open without it.
+      --ca FILE            TLS (PEM files): the CA that signed every peer's
+      --cert FILE          certificate, this peer's certificate, and its
+      --key FILE           private key. All three, or none. With them the
+                           listener speaks TLS only (a plaintext connection
+                           is told so and closed), links connect with TLS,
+                           and peers must present a certificate signed by
+                           --ca that holds their hostsfile name (mutual TLS).
+                           Clients may present one. A replica with TLS needs
+                           no --insecure. See docs/security.md.
+      --client-ca FILE     with TLS: clients must present a certificate
+                           signed by this CA (default: they may present none)
       --round-timeout SECS retry a round that gets no majority in this long
                            (default ${DEFAULTS.roundTimeoutMs / 1000})
       --peer-timeout SECS  declare a link down when its peer has sent nothing
@@ -166,6 +178,10 @@ export function parsePeerArgs(
     'replica-file': { type: 'string' },
     'secret-file': { type: 'string' },
     insecure: { type: 'boolean' },
+    ca: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    'client-ca': { type: 'string' },
     'exit-after-idle': { type: 'string' },
     'log-level': { type: 'string' },
     'exit-on-stdin-close': { type: 'boolean' },
@@ -258,8 +274,9 @@ export function parsePeerArgs(
 
   const delays = (values.delay ?? []).map((spec) => parseDelay(spec, cluster, warnings));
   const secret = loadSecret(values['secret-file'], env, warnings);
-  // `paxos run` says this once for all its peers (src/config/secret-notice.ts).
-  if (secret === null && env[NO_SECRET_WARNING_ENV] !== '1') warnings.push(NO_SECRET_WARNING);
+  const tls = loadPeerTls(values);
+  // `paxos run` says this once for all its peers (src/config/secret-notice.ts). With TLS, certificates authenticate.
+  if (secret === null && tls === null && env[NO_SECRET_WARNING_ENV] !== '1') warnings.push(NO_SECRET_WARNING);
   const seedText = values['rng-seed'];
   if (seedText !== undefined && !/^\d{1,9}$/.test(seedText))
     throw new ConfigError(`--rng-seed expects an integer 0..999999999, got ${JSON.stringify(seedText)}`);
@@ -277,6 +294,7 @@ export function parsePeerArgs(
     peerTimeoutMs,
     dataDir,
     secret,
+    tls,
     logLevel: logLevel as LogLevel,
     exitOnStdinClose: values['exit-on-stdin-close'] === true,
     rngSeed: seedText === undefined ? undefined : Number(seedText),
@@ -314,10 +332,10 @@ export function parsePeerArgs(
         };
   validate(settings);
   // Last, so a flag's own error comes first: a replica runs open only when told to.
-  if (settings.mode === 'log' && secret === null && values.insecure !== true)
+  if (settings.mode === 'log' && secret === null && tls === null && values.insecure !== true)
     throw new ConfigError(
       `${self.host} is a replica (${file}) and has no shared secret: pass --secret-file FILE or set PAXOS_SECRET ` +
-        `(or --insecure to run open, on a trusted network only)`,
+        `(or TLS: --ca, --cert and --key; or --insecure to run open, on a trusted network only)`,
     );
   return settings;
 }

@@ -48,7 +48,8 @@ taken and from which replica.
                          paxos put
   -h, --hostsfile FILE   save: the cluster's hostsfile (default ./hostsfile)
       --to HOST          save: try replica HOST first
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE
+      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
+      --ca FILE, --cert FILE, --key FILE
                          save: as for paxos put
       --timeout SECS     save: how long to keep trying, in all (default 10)
       --json             print one JSON object
@@ -116,8 +117,8 @@ async function save(
   say: (code: number, text: string, o: Record<string, unknown>) => number,
 ): Promise<number> {
   const { targets } = replicaTargets('snapshot save', values);
-  const { timeoutMs, secret } = callSettings('snapshot save', values);
-  const client = cliClient(targets, { timeoutMs, secret });
+  const { timeoutMs, secret, tls } = callSettings('snapshot save', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls });
   let read;
   try {
     // A linearizable read: its replica has applied every write acknowledged before now.
@@ -140,7 +141,7 @@ async function save(
   const dump = await kvCall(
     at < 0 ? targets : [targets[at]!],
     { type: 'dump' },
-    { secret, timeoutMs, first: 0, maxAttempts: 1, attemptMs: timeoutMs },
+    { secret, tls, timeoutMs, first: 0, maxAttempts: 1, attemptMs: timeoutMs },
   );
   if (dump.kind !== 'dump' || dump.applied < read.applied || dump.recovering !== undefined) {
     const why =

@@ -11,6 +11,7 @@ import type { StatusFields } from '../wire/kv.js';
 import { DEFAULT_PORT } from '../paxos/defaults.js';
 import { EXIT } from './client-command.js';
 import { callSettings, CLIENT_FLAGS, unresolvable } from './client-flags.js';
+import type { ClientTls } from '../config/tls-files.js';
 import { replicaTargets } from './kv-command.js';
 
 export const STATUS_HELP = `Usage: paxos status [options]
@@ -38,6 +39,14 @@ commit.
                          reach HOST at ADDR (repeatable)
       --timeout SECS     how long to wait for each replica (default 5)
       --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
+      --ca FILE          TLS: the CA that signed the replicas' certificates
+                         (or PAXOS_CA); needed for replicas started with
+                         --ca, --cert and --key. A replica's certificate must
+                         hold its name (HOST), or the address dialled
+      --cert FILE, --key FILE
+                         TLS: this client's certificate and key (or
+                         PAXOS_CERT, PAXOS_KEY), for replicas that require
+                         one (--client-ca)
       --json             print a JSON array, one object per member: member,
                          address, up, role, leader, ballot, commit,
                          leader_commit, applied, snapshot, recovering, ready,
@@ -69,13 +78,13 @@ export async function statusCommand(argv: readonly string[]): Promise<number> {
   for (const f of ['to', 'from', 'value-file'] as const)
     if (values[f] !== undefined) throw new ConfigError(`--${f} is not for status: it asks every replica`);
   const { targets } = replicaTargets('status', values);
-  const { timeoutMs, secret } = callSettings('status', { ...values, timeout: values.timeout ?? '5' });
+  const { timeoutMs, secret, tls } = callSettings('status', { ...values, timeout: values.timeout ?? '5' });
   const members = await Promise.all(
     targets.map(async (t): Promise<MemberStatus> => {
       const address = `${t.at.host.includes(':') ? `[${t.at.host}]` : t.at.host}:${t.at.port}`;
       const unresolved = await unresolvable([t], undefined);
       if (unresolved !== undefined) return { member: t.name, address, status: null, error: unresolved };
-      return { member: t.name, address, ...(await ask(t, secret, timeoutMs)) };
+      return { member: t.name, address, ...(await ask(t, secret, timeoutMs, tls)) };
     }),
   );
   if (values.json === true) process.stdout.write(`${JSON.stringify(members.map(memberJson))}\n`);
@@ -87,8 +96,15 @@ async function ask(
   t: KvTarget,
   secret: Parameters<typeof kvRequest>[2],
   timeoutMs: number,
+  tls: ClientTls | null,
 ): Promise<{ status: StatusFields | null; error?: string }> {
-  const o = await kvRequest(t.at, { type: 'status', id: newRequestId() }, secret, timeoutMs);
+  const o = await kvRequest(
+    t.at,
+    { type: 'status', id: newRequestId() },
+    secret,
+    timeoutMs,
+    tls && { tls, name: t.name },
+  );
   if (o.kind === 'unreachable') return { status: null, error: `unreachable: ${o.why}` };
   if (o.kind === 'unknown') return { status: null, error: o.why };
   const r = o.result;

@@ -58,7 +58,8 @@ per operation: a get's value and revisions, a put's or del's value before.
                          the replicas (or PAXOS_ENDPOINTS), as for paxos put
   -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
       --to HOST          try replica HOST first
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE
+      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
+      --ca FILE, --cert FILE, --key FILE
                          as for paxos put
       --timeout SECS     how long to keep trying, in all (default 10)
       --json             print one JSON object: "outcome" ("ok", "fail" or
@@ -88,8 +89,8 @@ export async function txnCommand(argv: readonly string[]): Promise<number> {
   }
   const body = parseTxn(text, file === '-' ? 'standard input' : file);
   const { targets } = replicaTargets('txn', values);
-  const { timeoutMs, secret } = callSettings('txn', values);
-  const client = cliClient(targets, { timeoutMs, secret });
+  const { timeoutMs, secret, tls } = callSettings('txn', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls });
   const json = values.json === true;
   const say = (code: number, text: string, o: Record<string, unknown>): number => {
     process.stdout.write(json ? `${JSON.stringify(o)}\n` : text);

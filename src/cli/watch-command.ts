@@ -32,7 +32,8 @@ on at another from the next revision, with no change missed or repeated.
                          revision is N" (exit 1)
       --count N          stop after N changes
       --json             one JSON object per change: rev, type, key, value
-      --endpoints, -h, --to, --port, --resolve, --secret-file
+      --endpoints, -h, --to, --port, --resolve, --secret-file, --ca, --cert,
+      --key
                          as for paxos put
       --timeout SECS     give up when no replica has taken the watch for
                          this long (default 10)
@@ -56,8 +57,8 @@ export async function watchCommand(argv: readonly string[]): Promise<number> {
   const rev = values.rev === undefined ? undefined : integer('--rev', values.rev, 1);
   const count = values.count === undefined ? Infinity : integer('--count', values.count, 1);
   const { targets } = replicaTargets('watch', values);
-  const { timeoutMs, secret } = callSettings('watch', values);
-  const client = cliClient(targets, { timeoutMs, secret });
+  const { timeoutMs, secret, tls } = callSettings('watch', values);
+  const client = cliClient(targets, { timeoutMs, secret, tls });
   const filter = values.prefix === undefined ? { key: positionals[0]! } : { prefix: values.prefix };
   let w;
   try {

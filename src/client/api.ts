@@ -25,6 +25,7 @@
 import { ATTEMPT_MS } from '../paxos/defaults.js';
 import type { ClientCommand, KeyCommand, Result } from '../sm/command.js';
 import type { Secret } from '../transport/auth.js';
+import { loadClientTls, type ClientTls } from '../config/tls-files.js';
 import type { KvRequest } from '../wire/kv.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
 import { checkWatch } from '../node/watch-hub.js';
@@ -100,6 +101,19 @@ export interface ConnectOptions {
   readonly endpoints?: string | readonly (string | EndpointSpec)[];
   /** The cluster's shared secret, if it has one. Default: PAXOS_SECRET, else none. */
   readonly secret?: string | Uint8Array;
+  /**
+   * TLS, for replicas started with --ca, --cert and --key: `ca`, the CA that
+   * signed their certificates (PEM; default: the system's CAs); `cert` and
+   * `key`, this client's certificate and key (PEM), for replicas that ask
+   * clients for one (--client-ca). Each replica's certificate must hold its
+   * endpoint name, or the address dialled. Default: the files named by
+   * PAXOS_CA, PAXOS_CERT and PAXOS_KEY, else plain NDJSON.
+   */
+  readonly tls?: {
+    readonly ca?: string | Uint8Array;
+    readonly cert?: string | Uint8Array;
+    readonly key?: string | Uint8Array;
+  };
   /** How long one call keeps trying, in all, in ms (default 10,000). connect() waits as long for a first replica. */
   readonly timeoutMs?: number;
   /** Calls in flight at once, each with a session of its own (default 4); more wait their turn. */
@@ -129,6 +143,7 @@ export class KvClient implements KvOps {
   /** The replicas, in the order given. */
   readonly endpoints: readonly KvTarget[];
   private readonly secret: Secret | null;
+  private readonly tls: ClientTls | null;
   private readonly timeoutMs: number;
   private readonly concurrency: number;
   private readonly conns = new Map<string, Promise<ReplicaConn | { why: string; auth?: true }>>();
@@ -152,6 +167,7 @@ export class KvClient implements KvOps {
         : { source: options.secret === undefined ? SECRET_ENV : 'connect({ secret })', key: Buffer.from(secret) };
     if (this.secret !== null && this.secret.key.length === 0)
       throw new DefiniteError('invalid', 'connect: the secret is empty');
+    this.tls = clientTls(options.tls, env);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 10_000);
     this.concurrency = positive('concurrency', options.concurrency ?? 4);
     if (!Number.isSafeInteger(this.concurrency))
@@ -469,6 +485,7 @@ export class KvClient implements KvOps {
     const first = o.first === undefined ? this.preferred : this.indexOf(o.first);
     const outcome = await kvCall(this.endpoints, body, {
       secret: this.secret,
+      tls: this.tls,
       timeoutMs: o.timeoutMs ?? this.timeoutMs,
       first,
       send: (t, req, ms, signal) => this.send(t, req, ms, signal),
@@ -506,7 +523,7 @@ export class KvClient implements KvOps {
     const c = open === undefined ? undefined : await open;
     if (c instanceof ReplicaConn && !c.closed) return c;
     if (open !== undefined && this.conns.get(t.name) !== open) return this.conn(t, ms); // another call reopened it
-    const next = ReplicaConn.open(t.at, t.name, this.secret, ms);
+    const next = ReplicaConn.open(t.at, t.name, this.secret, ms, this.tls);
     this.conns.set(t.name, next);
     const r = await next;
     if (!(r instanceof ReplicaConn) && this.conns.get(t.name) === next) this.conns.delete(t.name);
@@ -571,6 +588,27 @@ function leaseResult(outcome: CallOutcome, what: string): Result {
 
 function unexpected(op: string, r: Result): PaxosError {
   return new UnknownOutcomeError(`${op}: the store answered with a ${r.status} result`);
+}
+
+/** connect()'s `tls`, else the files PAXOS_CA, PAXOS_CERT and PAXOS_KEY name, else null (plain). */
+function clientTls(given: ConnectOptions['tls'], env: Readonly<Record<string, string | undefined>>): ClientTls | null {
+  if (given === undefined) {
+    try {
+      return loadClientTls({}, env);
+    } catch (err) {
+      throw new DefiniteError('invalid', `connect: ${(err as Error).message}`);
+    }
+  }
+  if ((given.cert === undefined) !== (given.key === undefined))
+    throw new DefiniteError('invalid', 'connect: tls.cert and tls.key go together: give both, or neither');
+  const pem = (x: string | Uint8Array | undefined): Buffer | undefined =>
+    x === undefined ? undefined : Buffer.from(x);
+  const [ca, cert, key] = [pem(given.ca), pem(given.cert), pem(given.key)];
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  };
 }
 
 function positive(name: string, x: number): number {

@@ -23,6 +23,7 @@ import { backoffDelay } from '../util/backoff.js';
 import { ATTEMPT_MS, MAX_LINE_BYTES, RETRY_BASE_MS, RETRY_CAP_MS } from '../paxos/defaults.js';
 import { decodeResult, encodeCommand, type ClientCommand, type Result } from '../sm/command.js';
 import type { Secret } from '../transport/auth.js';
+import type { ClientTls } from '../config/tls-files.js';
 import { exchange, type Exchange } from './lab.js';
 import { rangeRequestWire, type KvRequest, type KvResult, type StatusFields } from '../wire/kv.js';
 import type { RangeAnswer, RangeQuery } from '../sm/range.js';
@@ -54,13 +55,27 @@ function wireForm(req: KvRequest): Record<string, unknown> {
  * answer. A dump's timeout counts from the last line heard: a big store
  * takes as long as it takes, while it keeps coming.
  */
-export function kvRequest(at: Endpoint, req: KvRequest, secret: Secret | null, timeoutMs: number): Promise<KvOutcome> {
+export function kvRequest(
+  at: Endpoint,
+  req: KvRequest,
+  secret: Secret | null,
+  timeoutMs: number,
+  /** With TLS: the client's, and the replica's name, which its certificate must hold (or its address: tls.ts). */
+  tls: { readonly tls: ClientTls; readonly name: string } | null = null,
+): Promise<KvOutcome> {
   const parts: Array<readonly EntryLine[]> = [];
   // A dump from an older replica carries the whole store in one line: longer lines than a peer's.
   return exchange<KvResult>(
     at,
     wireForm(req),
-    { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES * 64, who: 'replica', idleTimeout: req.type === 'dump' },
+    {
+      secret,
+      timeoutMs,
+      maxLineBytes: MAX_LINE_BYTES * 64,
+      who: 'replica',
+      idleTimeout: req.type === 'dump',
+      ...(tls ?? {}),
+    },
     (o, say) => {
       if (o['type'] !== 'kv_result' || o['id'] !== req.id) return undefined;
       const r = checkKvResult(o);
@@ -243,6 +258,8 @@ export interface Attempt {
 
 export interface KvCallOptions {
   readonly secret: Secret | null;
+  /** --ca, --cert, --key: connect with TLS (the default send's); null or absent: plain. */
+  readonly tls?: ClientTls | null;
   /** Give up after this long, in all. */
   readonly timeoutMs: number;
   /** Wait this long for one replica's answer before trying the next (default min(2 s, timeoutMs)). */
@@ -328,7 +345,9 @@ export async function kvCall(targets: readonly KvTarget[], body: KvBody, opts: K
     attempts,
   });
 
-  const send = opts.send ?? ((t, req, ms) => kvRequest(t.at, req, opts.secret, ms));
+  const tls = opts.tls ?? null;
+  const send =
+    opts.send ?? ((t, req, ms) => kvRequest(t.at, req, opts.secret, ms, tls === null ? null : { tls, name: t.name }));
   const signal = opts.signal;
   while (attempts.length < maxAttempts) {
     if (signal?.aborted === true) {

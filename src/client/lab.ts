@@ -7,12 +7,13 @@
 //                take effect).
 
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
+import type { ClientTls } from '../config/tls-files.js';
 import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { introduce, type Secret } from '../transport/auth.js';
 import type { MessageMac } from '../transport/message-mac.js';
 import type { Endpoint } from '../transport/link.js';
 import { LineReader } from '../transport/lines.js';
+import { dial, refusedWhy, tlsFailure } from '../transport/tls.js';
 import type { ClientRequest, ClientResult } from '../wire/lab.js';
 
 export type Outcome =
@@ -34,6 +35,10 @@ export interface ExchangeOptions {
   readonly who: string;
   /** Restart the timeout at every line that comes back: for a long answer in many lines (a dump). */
   readonly idleTimeout?: boolean;
+  /** Connect with TLS (--ca, --cert, --key), checking the far end's certificate for `name` (tls.ts's serverName). */
+  readonly tls?: ClientTls | null;
+  /** The far end's hostsfile or endpoint name. */
+  readonly name?: string;
 }
 
 /**
@@ -53,8 +58,9 @@ export function exchange<R>(
     let sent = false;
     let done = false;
     let handshaking = false;
-    const socket = net.connect({ host: at.host, port: at.port });
-    socket.setNoDelay(true);
+    const tls = opts.tls ?? null;
+    const { socket, ready, checked } = dial(at, tls, opts.name);
+    let connected = false;
     const finish = (o: Exchange<R>): void => {
       if (done) return;
       done = true;
@@ -76,6 +82,9 @@ export function exchange<R>(
       socket.write(`${mac === null ? line : mac.seal(line)}\n`);
     };
     socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A TLS handshake that fails is refused credentials (exit 5), said in words; a refused connect is not.
+      if (tls !== null && !connected && err.code !== 'ECONNREFUSED')
+        return finish({ kind: 'unreachable', why: tlsFailure(err, false, checked), auth: true });
       const why = err.code ?? err.message;
       finish(
         sent ? { kind: 'unknown', why: `the connection failed after sending (${why})` } : { kind: 'unreachable', why },
@@ -89,9 +98,10 @@ export function exchange<R>(
           : { kind: 'unreachable', why: `the ${who} closed the connection` },
       );
     });
-    socket.once('connect', async () => {
+    socket.once(ready, async () => {
+      connected = true;
       handshaking = true;
-      const intro = await introduce(socket, { from: 0, to: 0, secret, timeoutMs });
+      const intro = await introduce(socket, { from: 0, to: 0, secret, timeoutMs, tls: tls !== null });
       handshaking = false;
       if (done) return;
       if (!intro.ok) return finish({ kind: 'unreachable', why: `authentication failed: ${intro.why}`, auth: true });
@@ -123,6 +133,8 @@ export function exchange<R>(
               why: 'it requires the shared secret (pass --secret-file FILE or set PAXOS_SECRET)',
               auth: true,
             });
+          // A TLS listener refused us (tls.ts): it read nothing of ours.
+          if (o['type'] === 'refused') return finish({ kind: 'unreachable', why: refusedWhy(o), auth: true });
           if (opts.idleTimeout === true && !done) {
             clearTimeout(timer);
             timer = setTimeout(expire, timeoutMs);
@@ -143,10 +155,17 @@ export function exchange<R>(
 
 type Body = { readonly type: 'submit'; readonly value: string } | { readonly type: 'get' };
 
-export function request(at: Endpoint, body: Body, secret: Secret | null, timeoutMs: number): Promise<Outcome> {
+export function request(
+  at: Endpoint,
+  body: Body,
+  secret: Secret | null,
+  timeoutMs: number,
+  tls: { readonly tls: ClientTls; readonly name: string } | null = null,
+): Promise<Outcome> {
   const id = randomBytes(8).toString('hex');
   const req: ClientRequest = { ...body, id };
-  return exchange<ClientResult>(at, req, { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES, who: 'peer' }, (o) =>
+  const how = { secret, timeoutMs, maxLineBytes: MAX_LINE_BYTES, who: 'peer', ...(tls ?? {}) };
+  return exchange<ClientResult>(at, req, how, (o) =>
     o['type'] === 'result' && o['id'] === id ? { kind: 'reply', result: o as unknown as ClientResult } : undefined,
   );
 }

@@ -10,11 +10,13 @@
 // a new process per command sends every first get through the log.
 
 import net from 'node:net';
+import type { ClientTls } from '../config/tls-files.js';
 import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { introduce, type Secret } from '../transport/auth.js';
 import type { MessageMac } from '../transport/message-mac.js';
 import type { Endpoint } from '../transport/link.js';
 import { LineReader } from '../transport/lines.js';
+import { dial, refusedWhy, tlsFailure } from '../transport/tls.js';
 import { rangeRequestWire, type KvRequest, type KvResult } from '../wire/kv.js';
 import { encodeCommand } from '../sm/command.js';
 import { checkKvResult, type KvOutcome } from './kv.js';
@@ -53,17 +55,21 @@ export class ReplicaConn {
     socket.once('close', () => this.fail(`${who} closed the connection`));
   }
 
-  /** Connect and authenticate; `why` says what went wrong (`auth`: the secret). */
+  /**
+   * Connect (with TLS when `tls` is given, checking the replica's certificate
+   * for `who`, its name, or its address: transport/tls.ts) and authenticate;
+   * `why` says what went wrong (`auth`: the secret or TLS refused us).
+   */
   static open(
     at: Endpoint,
     who: string,
     secret: Secret | null,
     timeoutMs: number,
+    tls: ClientTls | null = null,
   ): Promise<ReplicaConn | { readonly why: string; readonly auth?: true }> {
     return new Promise((resolve) => {
       let done = false;
-      const socket = net.connect({ host: at.host, port: at.port });
-      socket.setNoDelay(true);
+      const { socket, ready, checked } = dial(at, tls, who);
       const finish = (r: ReplicaConn | { why: string; auth?: true }): void => {
         if (done) return;
         done = true;
@@ -73,14 +79,21 @@ export class ReplicaConn {
         resolve(r);
       };
       const timer = setTimeout(() => finish({ why: `could not connect within ${timeoutMs / 1000} s` }), timeoutMs);
-      const onError = (err: NodeJS.ErrnoException): void => finish({ why: err.code ?? err.message });
+      const onError = (err: NodeJS.ErrnoException): void =>
+        finish(
+          tls !== null && err.code !== 'ECONNREFUSED'
+            ? { why: tlsFailure(err, false, checked), auth: true }
+            : { why: err.code ?? err.message },
+        );
       socket.on('error', onError);
-      socket.once('connect', () => {
-        void introduce(socket, { from: 0, to: 0, secret, timeoutMs }).then((intro) => {
-          if (!intro.ok) return finish({ why: `authentication failed: ${intro.why}`, auth: true });
-          if (socket.destroyed) return finish({ why: `${who} closed the connection` });
-          finish(new ReplicaConn(socket, who, intro.mac));
-        });
+      socket.once(ready, () => {
+        void introduce(socket, { from: 0, to: 0, secret, timeoutMs, tls: tls !== null, program: true }).then(
+          (intro) => {
+            if (!intro.ok) return finish({ why: `authentication failed: ${intro.why}`, auth: true });
+            if (socket.destroyed) return finish({ why: `${who} closed the connection` });
+            finish(new ReplicaConn(socket, who, intro.mac));
+          },
+        );
       });
     });
   }
@@ -168,6 +181,8 @@ export class ReplicaConn {
           'connect({ secret }))',
         true,
       );
+    // A TLS listener refused us (transport/tls.ts): it read nothing of ours.
+    if (o['type'] === 'refused') return this.fail(refusedWhy(o, true), true);
     if (o['type'] !== 'kv_result' || typeof o['id'] !== 'string') return;
     const stream = this.streams.get(o['id']);
     if (stream !== undefined) {

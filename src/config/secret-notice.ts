@@ -19,5 +19,7 @@ export function namesSecret(args: readonly string[], env: NodeJS.ProcessEnv): bo
  * no secret refuses to start.
  */
 export function openOnLoopback(args: readonly string[], env: NodeJS.ProcessEnv): string[] {
-  return namesSecret(args, env) || args.includes('--insecure') ? [] : ['--insecure'];
+  // TLS (--cert, with --ca and --key) is not open either.
+  const tls = args.some((a) => a === '--cert' || a.startsWith('--cert='));
+  return namesSecret(args, env) || tls || args.includes('--insecure') ? [] : ['--insecure'];
 }

@@ -43,6 +43,7 @@ import { mulberry32 } from '../util/prng.js';
 import { ConfigError } from './errors.js';
 import { livenessFor, type Liveness } from './liveness.js';
 import type { Secret } from './secret.js';
+import type { PeerTls } from './tls-files.js';
 
 /** Where a peer listens, or is reached. */
 export interface Address {
@@ -96,6 +97,8 @@ interface CommonSettings {
   readonly dataDir: string;
   /** --secret-file or PAXOS_SECRET; null runs open. */
   readonly secret: Secret | null;
+  /** --ca, --cert, --key (and --client-ca): TLS on the listener and the links; null or absent: plain NDJSON. */
+  readonly tls?: PeerTls | null;
   /** --peer-timeout, in ms (default DEFAULTS.peerTimeoutMs). */
   readonly peerTimeoutMs: number;
   readonly logLevel: LogLevel;

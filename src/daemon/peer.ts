@@ -131,7 +131,15 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
           else this.links.get(from)?.kick();
         },
       },
-      { log, secret, self: self.id, liveness, codec: LAB_CODEC },
+      {
+        log,
+        secret,
+        tls: this.settings.tls ?? null,
+        nameOf: (id) => cluster.byId(id)?.host,
+        self: self.id,
+        liveness,
+        codec: LAB_CODEC,
+      },
     );
     const { host, port } = this.settings.listen;
     log.info(`${self.host} (peer ${self.id}) listening on ${host}:${port}`);
@@ -141,6 +149,7 @@ export class PeerDaemon extends EventEmitter<{ chose: [Chosen]; idle: []; fatal:
         self: self.id,
         peer: id,
         secret,
+        tls: this.settings.tls ?? null,
         liveness,
         log,
       });

@@ -187,6 +187,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
       {
         log,
         secret,
+        tls: this.settings.tls ?? null,
+        nameOf,
         self: self.id,
         liveness,
         codec: logCodec(self.host),
@@ -199,6 +201,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         self: self.id,
         peer: h.id,
         secret,
+        tls: this.settings.tls ?? null,
         liveness,
         log,
         queueWhileDown: false,

@@ -31,6 +31,7 @@ import type { Secret } from '../config/secret.js';
 import { MAX_LINE_BYTES } from '../paxos/defaults.js';
 import { LineReader } from './lines.js';
 import { MessageMac } from './message-mac.js';
+import { refusedWhy } from './tls.js';
 
 export type { Secret };
 
@@ -74,7 +75,7 @@ export function sameMac(a: unknown, b: string): boolean {
  * `closed`: it hung up without a word, as a fault proxy in front of a peer that is down does.
  */
 export type Introduced =
-  { ok: true; mac: MessageMac | null } | { ok: false; why: string; needsSecret?: true; closed?: true };
+  { ok: true; mac: MessageMac | null } | { ok: false; why: string; needsSecret?: true; closed?: true; refused?: true };
 
 export interface Introduction {
   /** Our peer id, or 0 for a client. */
@@ -84,6 +85,10 @@ export interface Introduction {
   readonly secret: Secret | null;
   /** Give up on a peer that does not finish the handshake in this long. */
   readonly timeoutMs: number;
+  /** The connection is TLS (tls.ts): its lines need no MAC of ours, TLS protects them. */
+  readonly tls?: boolean;
+  /** A program's client, not the CLI: messages name connect()'s options. */
+  readonly program?: boolean;
 }
 
 /**
@@ -121,6 +126,8 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
         } catch {
           return finish({ ok: false, why: 'it sent something that is not JSON during the handshake' });
         }
+        // A TLS listener's word on why it will not talk to us (tls.ts), before it closes.
+        if (m['type'] === 'refused') return finish({ ok: false, why: refusedWhy(m, intro.program), refused: true });
         if (secret === null) {
           if (m['type'] === 'challenge') {
             return finish({
@@ -150,7 +157,10 @@ export function introduce(socket: net.Socket, intro: Introduction): Promise<Intr
         if (m['type'] !== 'auth_ok' || !sameMac(m['mac'], mac(secret, 'server', serverNonce, clientNonce, from, to))) {
           return finish({ ok: false, why: 'it could not prove it holds the shared secret' });
         }
-        finish({ ok: true, mac: new MessageMac(secret, { serverNonce, clientNonce, from, to }, 'connector') });
+        // On TLS, TLS protects every line; else each is sealed under the secret.
+        const sealed =
+          intro.tls === true ? null : new MessageMac(secret, { serverNonce, clientNonce, from, to }, 'connector');
+        finish({ ok: true, mac: sealed });
       },
       (why) => finish({ ok: false, why: `it sent ${why} during the handshake` }),
     );

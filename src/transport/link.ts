@@ -22,6 +22,8 @@ import { backoffDelay } from '../util/backoff.js';
 import type { PeerId } from '../paxos/ids.js';
 import type { Logger } from '../util/logger.js';
 import { introduce, type Secret } from './auth.js';
+import { dial, tlsFailure } from './tls.js';
+import type { PeerTls } from '../config/tls-files.js';
 import { LineWriter } from './line-writer.js';
 import { LineReader } from './lines.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
@@ -48,6 +50,8 @@ export interface LinkOptions<M extends object = object> {
   /** The peer id we mean to reach; a peer that says otherwise is hung up on. */
   readonly peer: PeerId;
   readonly secret?: Secret | null;
+  /** --ca, --cert, --key: connect with TLS, present our certificate, and check the peer's (for its hostsfile name). */
+  readonly tls?: PeerTls | null;
   readonly liveness?: Liveness;
   readonly log: Logger;
   /**
@@ -300,11 +304,18 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
   }
 
   private dial(address: string): void {
-    const socket = net.connect({ host: address, port: this.endpoint.port });
+    const tls = this.opts.tls ?? null;
+    // With TLS, the peer's certificate must hold its hostsfile name (or the name or address dialled: tls.ts).
+    const dialed = dial(
+      { host: address, port: this.endpoint.port },
+      tls,
+      this.endpoint.host === address ? this.name : this.endpoint.host,
+    );
+    const socket = dialed.socket;
     this.socket = socket;
-    socket.setNoDelay(true);
     let conn: Conn | null = null;
     let accepted = false;
+    let secure = false;
     let lastError = '';
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     // A connect to an address nobody holds any more (a container that came
@@ -315,9 +326,10 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
       socket.destroy();
     }, this.liveness.deadAfterMs);
     socket.once('close', () => clearTimeout(connectTimer));
-    socket.once('connect', async () => {
+    socket.once(dialed.ready, async () => {
       clearTimeout(connectTimer);
       accepted = true;
+      secure = true;
       if (this.stopped) {
         socket.destroy();
         return;
@@ -329,6 +341,7 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
         to: this.opts.peer,
         secret: this.secret,
         timeoutMs: this.liveness.deadAfterMs,
+        tls: tls !== null,
       });
       if (!intro.ok) {
         lastError = `handshake failed: ${intro.why}`;
@@ -396,6 +409,11 @@ export class PeerLink<M extends object = object> extends EventEmitter<{ up: []; 
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       lastError = err.code ?? err.message;
+      // A TLS handshake that fails is a setting to fix, not a peer still starting: said at once (once per outage).
+      if (tls === null || secure || err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH') return;
+      lastError = `TLS: ${tlsFailure(err, false, dialed.checked)}`;
+      accepted = true;
+      this.warnDown(lastError, `${this.name} at ${this.where()}: ${lastError}; retrying`);
     });
     socket.once('close', () => {
       if (this.socket === socket) this.socket = null;

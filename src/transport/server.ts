@@ -33,7 +33,9 @@ import { LineBudget, LineReader } from './lines.js';
 import { LineWriter } from './line-writer.js';
 import { MessageMac } from './message-mac.js';
 import { DEFAULT_LIVENESS, type Liveness } from '../config/liveness.js';
+import type { PeerTls } from '../config/tls-files.js';
 import type { Codec, PeerMessage } from './codec.js';
+import { peerCertProblem, refusedLine, TlsAcceptor, type CertCheck } from './tls.js';
 
 export interface Inbound {
   readonly server: net.Server;
@@ -94,6 +96,10 @@ export interface ListenOptions<M extends PeerMessage, Req, Res> {
   readonly log: Logger;
   /** The shared secret every connection must prove; null runs open. */
   readonly secret?: Secret | null;
+  /** --ca, --cert, --key (tls.ts): the listener speaks TLS only, and peers must present certificates; null: plain. */
+  readonly tls?: PeerTls | null;
+  /** A peer id's hostsfile name, which its TLS certificate must hold. */
+  readonly nameOf?: (id: PeerId) => string | undefined;
   /** Our own peer id: named in the welcome, and checked against a hello's `to`. */
   readonly self?: PeerId;
   readonly liveness?: Liveness;
@@ -125,7 +131,8 @@ export const OUTPUT_LIMITS: OutputLimits = {
 };
 
 interface Conn {
-  readonly socket: net.Socket;
+  /** The accepted socket; with TLS, the TLS socket on it once its handshake is done. */
+  socket: net.Socket;
   /** The peer id it proved or announced; null for clients and the unintroduced. */
   peer: PeerId | null;
   lastHeard: number;
@@ -150,6 +157,8 @@ export async function listen<M extends PeerMessage, Req, Res>(
   const maxInFlight = opts.maxInFlight ?? MAX_CLIENT_IN_FLIGHT;
   const unfinished = new LineBudget(opts.maxUnfinishedBytes ?? UNFINISHED_LINES_BYTES + maxPeerLineBytes);
   const notice = throttled(log);
+  const tlsNotice = throttled(log);
+  const acceptor = opts.tls === undefined || opts.tls === null ? null : new TlsAcceptor(opts.tls);
   const server = net.createServer((socket) => {
     const conn: Conn = { socket, peer: null, lastHeard: performance.now(), overSince: 0 };
     conns.add(conn);
@@ -165,12 +174,50 @@ export async function listen<M extends PeerMessage, Req, Res>(
       );
       evicted.socket.destroy();
     }
-    serveConnection(
-      conn,
-      handlers,
-      { log, notice, output, maxInFlight, unfinished, secret, self: opts.self ?? 0, codec, maxPeerLineBytes },
-      () => halfOpen.release(conn),
-    );
+    const serve = (check: CertCheck | null): void =>
+      serveConnection(
+        conn,
+        handlers,
+        {
+          log,
+          notice,
+          output,
+          maxInFlight,
+          unfinished,
+          secret,
+          self: opts.self ?? 0,
+          codec,
+          maxPeerLineBytes,
+          check,
+          nameOf: opts.nameOf ?? (() => undefined),
+        },
+        () => halfOpen.release(conn),
+      );
+    if (acceptor === null) return serve(null);
+    socket.setNoDelay(true);
+    const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    socket.on('error', (err: NodeJS.ErrnoException) => log.debug(`connection from ${who}: ${err.code ?? err.message}`));
+    acceptor.accept(socket, {
+      plain: (what) => {
+        tlsNotice(
+          `closing connection from ${who}: ${what}, but this peer speaks TLS only (a client needs --ca FILE, a ` +
+            `peer --ca, --cert and --key)`,
+        );
+        refuseWithLine(socket, refusedLine('tls_required', 'this peer speaks TLS only'));
+      },
+      failed: (why) => tlsNotice(`closing connection from ${who}: ${why}`),
+      secure: (s) => {
+        conn.socket = s;
+        s.once('close', () => {
+          conns.delete(conn);
+          halfOpen.release(conn);
+        });
+        const check = acceptor.check(s);
+        if (check.ok) return serve(check);
+        tlsNotice(`closing connection from ${who}: ${check.why}`);
+        refuseWithLine(s, refusedLine('certificate', check.why));
+      },
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -227,6 +274,9 @@ function serveConnection<M extends PeerMessage, Req, Res>(
     self: PeerId;
     codec: Codec<M, Req, Res>;
     maxPeerLineBytes: number;
+    /** With TLS: what the connection's certificate lets it be; null: a plain connection. */
+    check: CertCheck | null;
+    nameOf: (id: PeerId) => string | undefined;
   },
   /** It proved itself (or, running open, spoke): it no longer counts as half-open. */
   established: () => void,
@@ -246,6 +296,15 @@ function serveConnection<M extends PeerMessage, Req, Res>(
   const refuse = (why: string): void => {
     log.warn(`closing connection from ${who}: ${why}`);
     socket.destroy();
+  };
+  /** With TLS, a connection that says it is peer `from` must hold a certificate for it; else it is refused. */
+  const badPeerCert = (from: number): boolean => {
+    if (opts.check === null || from === 0) return false;
+    const problem = peerCertProblem(opts.check, from, opts.nameOf(from));
+    if (problem === undefined) return false;
+    log.warn(`closing connection from ${who}: ${problem}`);
+    refuseWithLine(socket, refusedLine('certificate', problem));
+    return true;
   };
   // A bad line is dropped. The first few get a warning each, then one says
   // the rest go unreported; a connection that keeps at it is closed.
@@ -363,10 +422,17 @@ function serveConnection<M extends PeerMessage, Req, Res>(
           (to as number) < 0 ||
           !isNonce(a.nonce)
         ) {
-          return refuse('it did not authenticate (is it running without the shared secret?)');
+          // The challenge may still wait in our writer (a TLS client's request comes with its handshake):
+          // out first, so the client learns it needs the secret, then close.
+          log.warn(
+            `closing connection from ${who}: it did not authenticate (is it running without the shared secret?)`,
+          );
+          out.flush();
+          return void refuseWithLine(socket, '');
         }
         const from = a.from as number;
         if (wrongPeer(to as number)) return;
+        if (badPeerCert(from)) return;
         if (!sameMac(a.mac, handshakeMac(secret, 'client', serverNonce, a.nonce, from, to as number))) {
           return refuse(`${from === 0 ? 'a client' : `peer_id ${from}`} failed authentication (a wrong secret?)`);
         }
@@ -375,8 +441,9 @@ function serveConnection<M extends PeerMessage, Req, Res>(
         established();
         authed = from;
         send({ type: 'auth_ok', mac: handshakeMac(secret, 'server', serverNonce, a.nonce, from, to as number) });
-        // The auth_ok went out as it is; every line after it, each way, is sealed.
-        mac = new MessageMac(secret, { serverNonce, clientNonce: a.nonce, from, to: to as number }, 'server');
+        // The auth_ok went out as it is; every line after it, each way, is sealed (on a TLS connection, TLS does).
+        if (opts.check === null)
+          mac = new MessageMac(secret, { serverNonce, clientNonce: a.nonce, from, to: to as number }, 'server');
         if (from > 0) {
           conn.peer = from;
           reader.setMaxBytes(opts.maxPeerLineBytes);
@@ -396,6 +463,7 @@ function serveConnection<M extends PeerMessage, Req, Res>(
       } else if ('ping' in d) send({ type: 'pong' });
       else if ('hello' in d) {
         if (wrongPeer(d.hello.to)) return;
+        if (badPeerCert(d.hello.from)) return;
         conn.peer = d.hello.from;
         // Only an unauthenticated connection is held to the client limit after this.
         if (d.hello.from > 0 && (secret === null || authed === d.hello.from)) reader.setMaxBytes(opts.maxPeerLineBytes);
@@ -461,12 +529,30 @@ function serveConnection<M extends PeerMessage, Req, Res>(
     }, AUTH_TIMEOUT_MS);
     socket.once('close', () => clearTimeout(authTimer));
   }
+  let first = true;
   socket.on('data', (chunk: Buffer) => {
     conn.lastHeard = performance.now();
+    // A TLS handshake's first byte: no line starts so. Said in words, not as a bad line.
+    if (first && opts.check === null && chunk[0] === 0x16)
+      return refuse(
+        'it speaks TLS, and this peer does not (no --ca, --cert, --key): connect without TLS, or give this peer ' +
+          'TLS flags',
+      );
+    first = false;
     reader.push(chunk);
   });
   socket.on('error', (err: NodeJS.ErrnoException) => log.debug(`connection from ${who}: ${err.code ?? err.message}`));
   // An unfinished last line is dropped with the connection: it may be cut short.
+}
+
+/** Write `line` (a refusal said in words), then close: the other end reads why before the connection ends. */
+function refuseWithLine(socket: net.Socket, line: string): void {
+  socket.pause();
+  if (!socket.writable) return void socket.destroy();
+  socket.end(line);
+  socket.once('finish', () => socket.destroy());
+  // A peer that never reads its end must not hold the socket open.
+  setTimeout(() => socket.destroy(), 5000).unref();
 }
 
 function mib(bytes: number): string {

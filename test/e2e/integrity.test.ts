@@ -112,7 +112,10 @@ test('a replica with no secret and no --insecure exits non-zero with one line na
   t.not(r.code, 0);
   const lines = r.err.trim().split('\n');
   t.is(lines.length, 1, r.err);
-  t.regex(lines[0]!, /no shared secret: pass --secret-file FILE or set PAXOS_SECRET \(or --insecure/);
+  t.regex(
+    lines[0]!,
+    /no shared secret: pass --secret-file FILE or set PAXOS_SECRET \(or TLS: --ca, --cert and --key; or --insecure/,
+  );
 });
 
 test('forged snapshot, entries and chose lines from a sender without the secret change nothing', async (t) => {

@@ -3,8 +3,9 @@
 // and waited on (`start`, `Job.waitFor`), and `until` to poll a condition.
 // Tests run from dist/test/<kind>/, and reach the clone through ROOT.
 //
-// Every command gets the parent's environment minus PAXOS_SECRET and
-// PAXOS_ENDPOINTS (a developer's shell must not change what a test sees),
+// Every command gets the parent's environment minus PAXOS_SECRET,
+// PAXOS_ENDPOINTS, PAXOS_CA, PAXOS_CERT and PAXOS_KEY (a developer's shell
+// must not change what a test sees),
 // plus what the test gives in `env`; a key given as undefined is removed.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -43,7 +44,15 @@ export interface RunOptions {
 
 /** The environment a command gets: see the top of this file. */
 export function cleanEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const merged: NodeJS.ProcessEnv = { ...process.env, PAXOS_SECRET: undefined, PAXOS_ENDPOINTS: undefined, ...env };
+  const merged: NodeJS.ProcessEnv = {
+    ...process.env,
+    PAXOS_SECRET: undefined,
+    PAXOS_ENDPOINTS: undefined,
+    PAXOS_CA: undefined,
+    PAXOS_CERT: undefined,
+    PAXOS_KEY: undefined,
+    ...env,
+  };
   for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
   return merged;
 }

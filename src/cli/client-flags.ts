@@ -12,6 +12,17 @@ import { parseEndpoints, parseResolve, portNumber, seconds } from '../config/fla
 import { DEFAULT_PORT } from '../paxos/defaults.js';
 
 /** parseFlags options common to both clients; each adds its own. */
+/** The help lines of the secret and TLS flags, as the replicas' clients (paxos put, paxos status) take them. */
+export const SECURITY_HELP = `      --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
+      --ca FILE          TLS: the CA that signed the replicas' certificates
+                         (or PAXOS_CA); needed for replicas started with
+                         --ca, --cert and --key. A replica's certificate must
+                         hold its name (HOST), or the address dialled
+      --cert FILE, --key FILE
+                         TLS: this client's certificate and key (or
+                         PAXOS_CERT, PAXOS_KEY), for replicas that require
+                         one (--client-ca)`;
+
 export const CLIENT_FLAGS = {
   hostsfile: { type: 'string', short: 'h' },
   endpoints: { type: 'string' },

@@ -20,6 +20,7 @@ import {
   endpointList,
   endpointsFrom,
   readValue,
+  SECURITY_HELP,
   unresolvable,
   type EndpointList,
 } from './client-flags.js';
@@ -98,15 +99,7 @@ most once.
       --resolve HOST=ADDR[:PORT]
                          reach HOST at ADDR (repeatable; \`paxos run\` prints these)
       --timeout SECS     how long to keep trying, in all (default 10)
-      --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
-      --ca FILE          TLS: the CA that signed the replicas' certificates
-                         (or PAXOS_CA); needed for replicas started with
-                         --ca, --cert and --key. A replica's certificate must
-                         hold its name (HOST), or the address dialled
-      --cert FILE, --key FILE
-                         TLS: this client's certificate and key (or
-                         PAXOS_CERT, PAXOS_KEY), for replicas that require
-                         one (--client-ca)
+${SECURITY_HELP}
       --json             print one JSON object: "outcome" is "ok", "fail"
                          (nothing was done) or "unknown" (it may or may not
                          have been done), with status, key, value, peer,

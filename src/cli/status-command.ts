@@ -10,7 +10,7 @@ import { readiness, READY_MAX_LAG_SLOTS } from '../node/readiness.js';
 import type { StatusFields } from '../wire/kv.js';
 import { DEFAULT_PORT } from '../paxos/defaults.js';
 import { EXIT } from './client-command.js';
-import { callSettings, CLIENT_FLAGS, unresolvable } from './client-flags.js';
+import { callSettings, CLIENT_FLAGS, SECURITY_HELP, unresolvable } from './client-flags.js';
 import type { ClientTls } from '../config/tls-files.js';
 import { replicaTargets } from './kv-command.js';
 
@@ -38,15 +38,7 @@ commit.
       --resolve HOST=ADDR[:PORT]
                          reach HOST at ADDR (repeatable)
       --timeout SECS     how long to wait for each replica (default 5)
-      --secret-file FILE the cluster's shared secret (or PAXOS_SECRET)
-      --ca FILE          TLS: the CA that signed the replicas' certificates
-                         (or PAXOS_CA); needed for replicas started with
-                         --ca, --cert and --key. A replica's certificate must
-                         hold its name (HOST), or the address dialled
-      --cert FILE, --key FILE
-                         TLS: this client's certificate and key (or
-                         PAXOS_CERT, PAXOS_KEY), for replicas that require
-                         one (--client-ca)
+${SECURITY_HELP}
       --json             print a JSON array, one object per member: member,
                          address, up, role, leader, ballot, commit,
                          leader_commit, applied, snapshot, recovering, ready,

@@ -132,6 +132,8 @@ export function describe(cmd: SentOperation, o: CallOutcome): Report {
       );
     case 'lease':
     case 'leases':
+    case 'members':
+    case 'nochange':
     case 'toomany':
       throw new Error(`a ${r.status} result for a command on one key`); // never
     case 'ok':

@@ -22,6 +22,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'watch') return (await import('./watch-command.js')).watchCommand(argv.slice(1));
   if (argv[0] === 'lease') return (await import('./lease-command.js')).leaseCommand(argv.slice(1));
   if (argv[0] === 'lock') return (await import('./lock-command.js')).lockCommand(argv.slice(1));
+  if (argv[0] === 'member') return (await import('./member-command.js')).memberCommand(argv.slice(1));
   if (argv[0] === 'status') return (await import('./status-command.js')).statusCommand(argv.slice(1));
   if (argv[0] === 'elect') return (await import('./elect-command.js')).electCommand(argv.slice(1));
   if (argv[0] === 'put' || argv[0] === 'del' || argv[0] === 'cas' || argv[0] === 'dump')

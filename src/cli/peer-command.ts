@@ -43,6 +43,11 @@ lines; everything else goes to stderr.
   -t, --start-after SECS   wait this long before proposing (default 0)
       --name HOST          who this peer is in the hostsfile
                            (default: this machine's hostname, ${JSON.stringify(os.hostname())})
+      --join               a replica added after the cluster started (paxos
+                           member add NAME=HOST:PORT): NAME (--name) is in no
+                           hostsfile. It asks the hostsfile's members for its
+                           id until the add is done, then catches up as a
+                           learner; a restart finds its id in --data-dir.
       --port N             port to listen on and to reach peers on
                            (default ${DEFAULT_PORT})
       --resolve HOST=ADDR[:PORT]
@@ -191,6 +196,7 @@ export function parsePeerArgs(
     'snapshot-every': { type: 'string' },
     'quota-bytes': { type: 'string' },
     metrics: { type: 'string' },
+    join: { type: 'boolean' },
     help: { type: 'boolean' },
   });
   if (values.help === true) return 'help';
@@ -199,12 +205,25 @@ export function parsePeerArgs(
   if (file === undefined) throw new ConfigError('missing -h FILE (the hostsfile); see paxos --help');
   const cluster = loadHostsfile(file);
   const name = values.name ?? hostname;
-  const self = cluster.byHost(name);
+  const listed = cluster.byHost(name);
+  if (values.join === true && cluster.mode !== 'log')
+    throw new ConfigError(`--join is for replicas of a replicated log; ${file} is a single-decree lab hostsfile`);
+  if (values.join === true && listed !== undefined)
+    throw new ConfigError(
+      `--join: ${name} is already in ${file}, so it is one of the first members; start it without --join ` +
+        `(--join is for a member added later with paxos member add ${name}=HOST:PORT)`,
+    );
+  // A member added later (paxos member add) is in no hostsfile: its id comes from the cluster (daemon/join.ts).
+  const self: HostEntry | undefined =
+    values.join === true ? { id: 0, host: name, roles: [{ kind: 'replica', group: 0 }] } : listed;
   if (self === undefined) {
     const known = cluster.hosts.map((h) => h.host).join(', ');
     const which =
       values.name === undefined ? `this machine's hostname ${JSON.stringify(name)}` : `--name ${JSON.stringify(name)}`;
-    throw new ConfigError(`hostsfile ${file} has no line for ${which}; it lists ${known} (pass --name HOST to choose)`);
+    throw new ConfigError(
+      `hostsfile ${file} has no line for ${which}; it lists ${known} (pass --name HOST to choose, or --join for ` +
+        `a replica added with paxos member add)`,
+    );
   }
 
   const warnings = [...cluster.warnings];
@@ -318,6 +337,7 @@ export function parsePeerArgs(
           tickMs: DEFAULTS.replicaTickMs,
           timing: DEFAULTS.replicaTiming,
           ...(metrics === undefined ? {} : { metrics }),
+          ...(values.join === true ? { join: true } : {}),
         }
       : {
           ...common,

@@ -76,7 +76,7 @@ export async function statusCommand(argv: readonly string[]): Promise<number> {
       const address = `${t.at.host.includes(':') ? `[${t.at.host}]` : t.at.host}:${t.at.port}`;
       const unresolved = await unresolvable([t], undefined);
       if (unresolved !== undefined) return { member: t.name, address, status: null, error: unresolved };
-      return { member: t.name, address, ...(await ask(t, secret, timeoutMs, tls)) };
+      return { member: t.name, address, ...(await askStatus(t, secret, timeoutMs, tls)) };
     }),
   );
   if (values.json === true) process.stdout.write(`${JSON.stringify(members.map(memberJson))}\n`);
@@ -84,7 +84,7 @@ export async function statusCommand(argv: readonly string[]): Promise<number> {
   return members.every((m) => m.status !== null) ? EXIT.ok : EXIT.refused;
 }
 
-async function ask(
+export async function askStatus(
   t: KvTarget,
   secret: Parameters<typeof kvRequest>[2],
   timeoutMs: number,

@@ -60,6 +60,16 @@ import {
   type KvTarget,
 } from './kv.js';
 import { ReplicaConn } from './replica-conn.js';
+import { outcomeError } from './outcome-error.js';
+import {
+  addMember,
+  checkMemberOperation,
+  listMembers,
+  promoteMember,
+  removeMember,
+  type Member,
+  type MemberOperation,
+} from './members.js';
 
 export {
   DefiniteError,
@@ -72,6 +82,7 @@ export {
 } from './errors.js';
 export type { CasResult, KeyValue, LeaseGrant, LeaseStatus, RangeResult, WriteResult } from './results.js';
 export { Lease, type LeaseOptions } from './lease.js';
+export { MembershipChangeError, type Member, type MemberOperation } from './members.js';
 export { Lock, type LockOptions } from './lock.js';
 export { Election, type ElectionOptions, type Leader } from './election.js';
 export { DEFAULT_HOLD_TTL } from './held.js';
@@ -321,6 +332,39 @@ export class KvClient implements KvOps {
     return new Election(this, name, o);
   }
 
+  /** The cluster's members (paxos member list), through the log. */
+  members(o: CallOptions = {}): Promise<Member[]> {
+    return listMembers(this, o);
+  }
+
+  /** Add `name` at `addr` (HOST:PORT): a learner with a new id; start it with --join. MembershipChangeError if not. */
+  memberAdd(name: string, addr: string, o: CallOptions = {}): Promise<Member> {
+    return addMember(this, name, addr, o);
+  }
+
+  /** Make learner `name` a voter (once it has caught up). MembershipChangeError if refused. */
+  memberPromote(name: string, o: CallOptions = {}): Promise<Member> {
+    return promoteMember(this, name, o);
+  }
+
+  /** Remove member `name`; its id is never reused. MembershipChangeError if refused. */
+  memberRemove(name: string, o: CallOptions = {}): Promise<void> {
+    return removeMember(this, name, o);
+  }
+
+  /** The lower level of the member calls: a command and how its call ended, never thrown (members.ts). */
+  async executeMember(op: MemberOperation, o: CallOptions = {}): Promise<{ outcome: CallOutcome }> {
+    checkMemberOperation(op);
+    const body =
+      op.op === 'madd'
+        ? { op: op.op, name: op.name, addr: op.addr }
+        : op.op === 'members'
+          ? { op: op.op }
+          : { op: op.op, name: op.name };
+    const { outcome } = await this.run<Extract<ClientCommand, { op: MemberOperation['op'] }>>(body, o);
+    return { outcome };
+  }
+
   /** The lower level of the lease calls: a command and how its call ended, never thrown (the CLI's path). */
   async executeLease(
     op: LeaseOperation,
@@ -546,22 +590,6 @@ export class KvClient implements KvOps {
     const next = this.queue.shift();
     if (next !== undefined) next(s);
     else this.idle.push(s);
-  }
-}
-
-/** The error for a call that did not end as asked. */
-function outcomeError(outcome: CallOutcome, what: string, read: boolean): PaxosError {
-  switch (outcome.kind) {
-    case 'failed': {
-      const reason = outcome.reason === 'refused' ? 'unavailable' : outcome.reason;
-      return new DefiniteError(reason, `${what}: nothing was done: ${outcome.why}`);
-    }
-    case 'unknown':
-      return new UnknownOutcomeError(
-        `${what}: the outcome is unknown: ${outcome.why}` + (read ? '' : '; read the key to find out'),
-      );
-    default:
-      return new UnknownOutcomeError(`${what}: a replica answered with a ${outcome.kind}`);
   }
 }
 

@@ -18,6 +18,7 @@
 // validate() throws a ConfigError whose one line names the flag (or, for a
 // setting no flag reaches, the field), which the CLI prints and exits 2 on.
 
+import { initialMembership, type Membership } from '../paxos/membership.js';
 import type { NodeConfig } from '../core/node.js';
 import { inTicks, tickTiming, type TickTiming } from '../core/timing.js';
 import type { LogTiming } from '../log/types.js';
@@ -145,6 +146,11 @@ export interface ReplicaSettings extends CommonSettings {
   readonly timing: LogTiming;
   /** --metrics ADDR:PORT: where /healthz, /readyz and /metrics listen (port 0: any free one); undefined: off. */
   readonly metrics?: Address;
+  /**
+   * --join: a member added after the cluster started (paxos member add): it is
+   * in no hostsfile, and `self.id` is 0 until the cluster names its id.
+   */
+  readonly join?: boolean;
 }
 
 export type PeerSettings = LabSettings | ReplicaSettings;
@@ -178,7 +184,12 @@ export function leaseExtensionMs(s: ReplicaSettings): number {
 
 /** How a replica builds its store (the same on every replica): its quota. */
 export function kvOptionsOf(s: ReplicaSettings): KvOptions {
-  return { quotaBytes: s.quotaBytes };
+  return { quotaBytes: s.quotaBytes, members: firstMembers(s.cluster) };
+}
+
+/** The hostsfile's configuration: its replicas, ids 1..N (paxos/membership.ts). */
+export function firstMembers(cluster: Cluster): Membership {
+  return initialMembership(cluster.replicas.map((id) => ({ id, name: cluster.byId(id)!.host })));
 }
 
 /** The randomness a peer runs with: seeded by --rng-seed, else Math.random. */

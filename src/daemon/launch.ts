@@ -7,7 +7,7 @@ import { prepareDataDir } from '../storage/data-dir.js';
 import { WalStorage } from '../storage/wal-state.js';
 import type { Logger } from '../util/logger.js';
 import { PeerDaemon } from './peer.js';
-import type { ReplicaDaemon } from './replica.js';
+import type { ReplicaDaemon, ReplicaDeps } from './replica.js';
 
 /** Where a peer prints its protocol lines (stdout, for the CLI). */
 export type Out = (line: string) => void;
@@ -44,7 +44,12 @@ export function labPeer(s: LabSettings, log: Logger, out: Out): LabPeer {
  * A replica over DATA_DIR, checked first: a directory it cannot write is one line at start-up, not a failure
  * mid-protocol.
  */
-export async function replicaPeer(s: ReplicaSettings, log: Logger, out: Out): Promise<ReplicaDaemon> {
+export async function replicaPeer(
+  s: ReplicaSettings,
+  log: Logger,
+  out: Out,
+  join?: ReplicaDeps['join'],
+): Promise<ReplicaDaemon> {
   await prepareDataDir(s.dataDir);
   // Loaded only for replicas: a lab peer never needs the replicated log's code.
   const [{ ReplicaDaemon }, { FileLogStore }] = await Promise.all([
@@ -52,5 +57,5 @@ export async function replicaPeer(s: ReplicaSettings, log: Logger, out: Out): Pr
     import('../storage/file-log-store.js'),
   ]);
   const store = new FileLogStore(s.dataDir, log, s.replicaFile, s.snapshotEvery, kvOptionsOf(s));
-  return new ReplicaDaemon(s, { store, out, log });
+  return new ReplicaDaemon(s, { store, out, log, ...(join === undefined ? {} : { join }) });
 }

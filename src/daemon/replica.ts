@@ -12,12 +12,14 @@
 // (health-http.ts, metrics.ts), and counts what its clients ask.
 
 import { encodeMessage } from '../log/encode.js';
+import { memberById, participants, type Membership } from '../paxos/membership.js';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   kvOptionsOf,
   livenessOf,
+  firstMembers,
   leaseExtensionMs,
   logTiming,
   rngOf,
@@ -49,9 +51,15 @@ export interface ReplicaDeps {
   /** Receives each stdout log line (without newline). */
   readonly out: (line: string) => void;
   readonly log: Logger;
+  /**
+   * --join, first start: ask the cluster (as a client) until a member has
+   * run paxos member add NAME=..., and resolve to the id it got and whether
+   * it is a voter yet (src/cli/join.ts).
+   */
+  readonly join?: (name: string) => Promise<{ readonly id: PeerId; readonly voter: boolean }>;
 }
 
-export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
+export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [string] }> {
   private readonly store: FileLogStore;
   private readonly links = new Map<PeerId, PeerLink<ReplicaWire>>();
   private readonly receiver: SnapshotReceiver;
@@ -68,12 +76,19 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   private health: HealthServer | null = null;
   /** performance.now() at the last tick: /healthz says the node loop stalled if it is long ago. */
   private lastTick = 0;
+  /** This replica's id: its hostsfile line, or (--join) the id the cluster gave it. */
+  private selfId: PeerId;
+  /** --join: waiting for the cluster to name our id (alive, not ready). */
+  private joining = false;
+  /** Why this replica takes no part any more (removed from the configuration), or null. */
+  removed: string | null = null;
 
   constructor(
     private readonly settings: ReplicaSettings,
     private readonly deps: ReplicaDeps,
   ) {
     super();
+    this.selfId = settings.self.id;
     this.store = deps.store;
     this.receiver = new SnapshotReceiver(kvOptionsOf(settings), deps.log);
     this.loopDelay.enable();
@@ -103,6 +118,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   /** /healthz: null while the process and its node loop run, else why not. */
   private liveness(): string | null {
     if (this.stopped) return 'stopping';
+    if (this.joining) return null; // alive, waiting to be added: an orchestrator must not restart it
     if (this.node === null) return 'starting: the store is being opened';
     const gap = performance.now() - this.lastTick;
     if (gap > HEALTHY_TICK_GAP_MS) return `node loop stalled: no tick for ${(gap / 1000).toFixed(1)} s`;
@@ -112,6 +128,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
   /** /readyz: the readiness rule (src/node/readiness.ts) over the node's status. */
   private readiness(): Readiness {
     if (this.stopped) return { ready: false, why: 'stopping' };
+    if (this.joining) return { ready: false, why: `joining: waiting for paxos member add ${this.settings.self.host}` };
     if (this.node === null) return { ready: false, why: 'starting: the store is being opened' };
     const s = this.node.status();
     return readiness({
@@ -134,17 +151,21 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         log,
       );
     }
-    const opened = await this.store.open(
-      identityOf(
-        cluster.hosts.map((h) => h.host),
-        self.id,
-      ),
-    );
-    const nameOf = (id: PeerId): string | undefined => cluster.byId(id)?.host;
+    const fresh = await this.findSelf();
+    const hosts = cluster.hosts.map((h) => h.host);
+    let opened = await this.store.open(identityOf(hosts, this.selfId, self.host));
+    if (fresh && opened.recover !== null) {
+      // A learner's first start: it never voted, so it has nothing to recover; it catches up as it goes.
+      await this.store.markRejoined();
+      opened = { ...opened, recover: null };
+    }
+    const nameOf = (id: PeerId): string | undefined =>
+      (this.node?.membership === null || this.node === null ? undefined : memberById(this.node.membership, id)?.name) ??
+      cluster.byId(id)?.host;
     this.node = new ReplicaNode(
       // life: a seeded `random` (--rng-seed) repeats itself on every start.
       {
-        self: self.id,
+        self: this.selfId,
         replicas: cluster.replicas.length,
         nameOf,
         messageLines: this.settings.messageLines,
@@ -161,7 +182,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         },
         sendSnapshot: (to, view, cancelled) => {
           const link = this.links.get(to);
-          return link === undefined ? 'no link to it' : streamSnapshot(link, self.id, view, cancelled);
+          return link === undefined ? 'no link to it' : streamSnapshot(link, this.selfId, view, cancelled);
         },
         now: () => performance.now(),
         out: this.deps.out,
@@ -172,6 +193,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         // and one fsync; queueMicrotask would run a batch per socket read.
         defer: (run) => void setImmediate(run),
         snapshotSaved: (index, viewMs, writeMs) => this.reportSnapshot(index, viewMs, writeMs),
+        members: (m, inForce) => this.members(m, inForce),
         ...(metrics === null ? {} : { metrics }),
       },
       opened,
@@ -189,33 +211,93 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error] }> {
         secret,
         tls: this.settings.tls ?? null,
         nameOf,
-        self: self.id,
+        self: this.selfId,
         liveness,
         codec: logCodec(self.host),
         maxPeerLineBytes: MAX_REPLICA_LINE_BYTES,
       },
     );
-    for (const h of cluster.hosts) {
-      if (h.id === self.id) continue;
-      const link = new PeerLink<ReplicaWire>(h.host, this.settings.endpointOf(h), {
-        self: self.id,
-        peer: h.id,
-        secret,
-        tls: this.settings.tls ?? null,
-        liveness,
-        log,
-        queueWhileDown: false,
-        encode: encodeMessage,
-      });
-      this.links.set(h.id, link);
-      link.start();
-    }
+    this.members(this.node.membership ?? firstMembers(cluster), false);
     this.lastTick = performance.now();
     this.ticker = setInterval(() => {
       this.lastTick = performance.now();
       this.node?.tick();
     }, this.settings.tickMs);
     this.node.kick(); // slots recovered from the log are applied again
+  }
+
+  /**
+   * Our id: the hostsfile's line, or with --join the one identity.json names
+   * (a restart), or the one the cluster gives us once a member has run
+   * paxos member add (a first start). True for a first start as a learner.
+   */
+  private async findSelf(): Promise<boolean> {
+    const { self } = this.settings;
+    if (this.settings.join !== true) return false;
+    const stored = await this.store.storedMember(self.host);
+    if (stored !== null) {
+      this.selfId = stored;
+      return false;
+    }
+    if (this.deps.join === undefined) throw new Error('--join: this replica has no way to ask the cluster its id');
+    this.joining = true;
+    this.deps.log.info(
+      `joining: asking the hostsfile's members for ${self.host}'s id, until one runs ` +
+        `paxos member add ${self.host}=HOST:PORT`,
+    );
+    try {
+      const { id, voter } = await this.deps.join(self.host);
+      this.selfId = id;
+      this.deps.log.info(`joining as member ${id}${voter ? ' (already a voter: it recovers first)' : ' (a learner)'}`);
+      return !voter;
+    } finally {
+      this.joining = false;
+    }
+  }
+
+  /**
+   * A configuration applied: a link to every replica that takes part, none
+   * to the rest; and once we are removed, say so and stop (exit 0).
+   */
+  private members(m: Membership, inForce: boolean): void {
+    if (this.stopped) return;
+    // The old voters keep their links until the next change: a removed leader
+    // still needs our acks for the slots it leads in, after we applied them.
+    const ids = new Set(participants(m));
+    for (const [id, link] of this.links)
+      if (!ids.has(id)) {
+        this.links.delete(id);
+        void link.close();
+      }
+    for (const id of ids) {
+      if (id === this.selfId || this.links.has(id)) continue;
+      const known = memberById(m, id);
+      const entry = this.settings.cluster.byId(id);
+      const name = known?.name ?? entry?.host;
+      if (name === undefined) continue;
+      const at =
+        known !== undefined && known.addr !== ''
+          ? addressOf(known.addr)
+          : this.settings.endpointOf(entry ?? { id, host: name, roles: [] });
+      const link = new PeerLink<ReplicaWire>(name, at, {
+        self: this.selfId,
+        peer: id,
+        secret: this.settings.secret,
+        tls: this.settings.tls ?? null,
+        liveness: livenessOf(this.settings),
+        log: this.deps.log,
+        queueWhileDown: false,
+        encode: encodeMessage,
+      });
+      this.links.set(id, link);
+      link.start();
+    }
+    // An id once given and now gone: we were removed (ids are never reused).
+    const member = m.members.some((x) => x.id === this.selfId);
+    if (inForce && this.selfId < m.nextId && !member && this.removed === null) {
+      this.removed = `${this.settings.self.host} was removed from the cluster (member ${this.selfId})`;
+      this.emit('removed', this.removed);
+    }
   }
 
   async stop(): Promise<void> {
@@ -403,4 +485,10 @@ function kvResult(id: string, peer: string, a: Answer): KvResult {
       return { ...base, status: 'range', applied, count, more, data };
     }
   }
+}
+
+/** HOST:PORT (checked where the member was added: paxos/membership.ts, checkMemberAddr). */
+function addressOf(addr: string): Address {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
 }

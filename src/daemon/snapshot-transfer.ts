@@ -59,6 +59,7 @@ export async function streamSnapshot(
       entries: piece.entries,
       leases: piece.leases,
       nextLease: view.leases.next,
+      ...(view.members === null ? {} : { members: view.members }),
       sessions: piece.sessions,
     });
     if (!(await link.drained())) return 'the link went down';
@@ -96,7 +97,7 @@ export class SnapshotReceiver {
         from: c.from,
         index: c.index,
         next: 0,
-        builder: new KvBuilder(c.index, c.nextLease, this.options),
+        builder: new KvBuilder(c.index, c.nextLease, this.options, c.members),
       };
     } else if (p === null || p.from !== c.from || p.index !== c.index) {
       return null; // the rest of a transfer discarded or replaced

@@ -3,6 +3,7 @@
 // written before the answer that depends on it leaves (Ready order).
 
 import type { PeerId } from '../paxos/ids.js';
+import { ALPHA } from '../paxos/membership.js';
 import type { LogState, Msg, Roles } from './state.js';
 import type { SlotReport } from './types.js';
 
@@ -88,7 +89,9 @@ export class Acceptor {
         s.vote(m.slot, m.n, m.v);
         // The leader voted (n, v) before it sent this, and ours is durable
         // before anything of this Ready is applied: a quorum of two.
-        if (s.pairIsQuorum) this.roles.learn(m.slot, m.v, m.n, true);
+        // Only where we know the slot's voters, and the leader and we are two of them.
+        const known = m.slot < s.commitIndex + ALPHA;
+        if (known && s.pairIsQuorum(m.slot, m.from) && s.isVoter(m.slot)) this.roles.learn(m.slot, m.v, m.n, true);
       }
     }
     s.send(

@@ -8,8 +8,9 @@
 // prepare leaves.
 
 import type { PeerId } from '../paxos/ids.js';
+import { ALPHA } from '../paxos/membership.js';
 import { nextBallot } from './ballot.js';
-import { sizeOf, type LogState, type Msg, type Roles } from './state.js';
+import { LogState, sizeOf, type Msg, type Roles } from './state.js';
 import type { Batch, SlotReport } from './types.js';
 
 interface Proposal {
@@ -22,6 +23,8 @@ export class Leader {
   /** Candidate: phase 1 covers every slot from this one up. */
   private prepareSlot = 0;
   private readonly prepareAcks = new Map<PeerId, Msg<'prepare_ack'>>();
+  /** Leader: the replicas that promised our ballot in phase 1 (us included). */
+  private promisedBy = new Set<PeerId>();
   /** The slots in flight (the window). */
   private readonly proposals = new Map<number, Proposal>();
   private nextSlot = 1;
@@ -38,7 +41,38 @@ export class Leader {
 
   /** Whether commands wait that the window has room for. */
   get canFill(): boolean {
-    return this.s.role === 'leader' && this.pending.length > 0 && this.proposals.size < this.s.timing.window;
+    const s = this.s;
+    if (s.role !== 'leader' || this.proposals.size >= s.timing.window) return false;
+    if (this.pending.length === 0 && this.nextSlot >= s.changeEffective) return false;
+    const open = this.openAt(this.nextSlot);
+    return open !== 'wait' && !(open === 'removed' && this.proposals.size > 0);
+  }
+
+  /**
+   * Whether we may propose in `slot` now (paxos/membership.ts):
+   * - 'wait': not before every slot up to slot - ALPHA is chosen, for only
+   *   then do we know its voters;
+   * - 'removed': we are not one of its voters, so we lead no further;
+   * - 'rescout': our phase 1 holds no quorum of its voters (a change took
+   *   effect), so we run phase 1 again at a new ballot;
+   * - 'ok'.
+   */
+  private openAt(slot: number): 'ok' | 'wait' | 'removed' | 'rescout' {
+    const s = this.s;
+    if (slot >= s.commitIndex + ALPHA) return 'wait';
+    const voters = s.votersAt(slot);
+    if (!voters.includes(s.self)) return 'removed';
+    return LogState.quorumIn(voters, this.promisedBy) ? 'ok' : 'rescout';
+  }
+
+  /** Whether the next slot may be proposed in; if we must stop leading, stop. */
+  private mayPropose(): boolean {
+    if (this.s.role !== 'leader') return false;
+    const open = this.openAt(this.nextSlot);
+    if (open === 'ok') return true;
+    if (open === 'removed' && this.proposals.size === 0) this.roles.stepDown(0);
+    if (open === 'rescout') this.rescout(this.s.ballot);
+    return false;
   }
 
   /** Commands to give slots once this replica leads. */
@@ -78,7 +112,7 @@ export class Leader {
     const s = this.s;
     // With a pair as quorum a follower learns a slot from its own vote, and
     // may answer a write before we know it chosen: wait for all we proposed.
-    if (s.pairIsQuorum && s.variant.commitReads !== true) return this.lastProposed();
+    if (s.anyPairQuorum() && s.variant.commitReads !== true) return this.lastProposed();
     return s.commitIndex >= this.leadTop ? s.commitIndex - 1 : this.lastProposed();
   }
 
@@ -99,13 +133,15 @@ export class Leader {
       p.age += 1;
       if (p.age >= s.timing.resendTicks) {
         p.age = 0;
-        const missing = s.others.filter((id) => !p.acks.has(id));
+        const missing = s.others.filter((id) => !p.acks.has(id) && s.votersAt(slot).includes(id));
         s.send(missing, { type: 'accept', from: s.self, n: s.ballot, slot, v: p.v, commit: s.commitIndex }, true);
       }
     }
     // Check quorum: a leader cut off from a majority steps down, so clients
-    // stop waiting on it and find the new one.
+    // stop waiting on it and find the new one. So does a leader removed from
+    // the configuration, once the slots it still votes in are done.
     if (!s.hasQuorumContact()) this.roles.stepDown(0);
+    else if (this.proposals.size === 0 && this.openAt(this.nextSlot) === 'removed') this.roles.stepDown(0);
   }
 
   /** Announce our ballot and commit; `r`: the read round the acks must echo. */
@@ -138,24 +174,33 @@ export class Leader {
   becomeCandidate(): void {
     const s = this.s;
     s.resetElectionTimer();
+    // A learner, or a replica removed from the configuration, never stands.
+    if (!s.isVoter()) {
+      if (s.role !== 'follower') this.roles.stepDown(0);
+      return;
+    }
     this.roles.takeOverReads();
     s.role = 'candidate';
     s.leaderId = 0;
-    s.ballot = nextBallot(Math.max(s.promised, s.ballot), s.self, s.replicas);
+    s.ballot = nextBallot(Math.max(s.promised, s.ballot), s.self);
     // Our own promise, written before the prepare leaves: never reused.
     s.promise(s.ballot);
     this.prepareSlot = s.commitIndex;
     this.leadTop = Infinity;
     this.prepareAcks.clear();
+    this.promisedBy = new Set();
     this.proposals.clear();
     if (s.variant.skipPhase1 === true) {
       // Broken on purpose: leads without asking what the acceptors accepted.
+      this.promisedBy = new Set([s.self, ...s.others]);
       this.lead();
       this.nextSlot = s.commitIndex;
       this.flush();
       return;
     }
-    s.send(s.others, { type: 'prepare', from: s.self, n: s.ballot, slot: this.prepareSlot, life: s.life });
+    const voters = new Set(s.frontier().flat());
+    const to = s.others.filter((id) => voters.has(id));
+    s.send(to, { type: 'prepare', from: s.self, n: s.ballot, slot: this.prepareSlot, life: s.life });
     this.maybeLead();
   }
 
@@ -176,6 +221,15 @@ export class Leader {
       this.roles.fetch(m.from);
       return;
     }
+    const far = m.votes.reduce((top, r) => Math.max(top, r.s), 0);
+    if (far >= this.prepareSlot + ALPHA) {
+      // A leader proposed there, so it knew every slot up to far - ALPHA
+      // chosen; we do not, so we do not know that slot's voters: catch up first.
+      s.leaderCommit = Math.max(s.leaderCommit, far - ALPHA + 1);
+      this.roles.stepDown(0);
+      this.roles.fetch(m.from);
+      return;
+    }
     s.out.received.push(m);
     this.prepareAcks.set(m.from, m);
     this.maybeLead();
@@ -190,7 +244,11 @@ export class Leader {
 
   private maybeLead(): void {
     const s = this.s;
-    if (s.role !== 'candidate' || !s.isQuorum(1 + this.prepareAcks.size)) return;
+    if (s.role !== 'candidate') return;
+    const promised = new Set([s.self, ...this.prepareAcks.keys()]);
+    // A quorum of every configuration of the slots we may propose in.
+    if (!s.isFrontierQuorum(promised)) return;
+    this.promisedBy = promised;
     this.lead();
     s.leaderId = s.self;
     // Adopt, slot by slot, a value known chosen, else the highest-ballot vote.
@@ -221,7 +279,7 @@ export class Leader {
   flush(): void {
     const { role, timing } = this.s;
     if (role !== 'leader') return;
-    while (this.pending.length > 0 && this.proposals.size < timing.window) {
+    while (this.pending.length > 0 && this.proposals.size < timing.window && this.mayPropose()) {
       let n = 0;
       let bytes = 0;
       const joins = this.s.batchRule();
@@ -238,6 +296,18 @@ export class Leader {
       this.proposeSlot(this.nextSlot, batch);
       this.nextSlot += 1;
     }
+    // A change takes effect ALPHA slots after its own: on a quiet log, fill
+    // them with no-ops, so that it does at once (Lamport's suggestion).
+    while (
+      this.pending.length === 0 &&
+      this.nextSlot < this.s.changeEffective &&
+      this.proposals.size < timing.window &&
+      this.s.role === 'leader' &&
+      this.mayPropose()
+    ) {
+      this.proposeSlot(this.nextSlot, []);
+      this.nextSlot += 1;
+    }
   }
 
   private proposeSlot(slot: number, v: Batch): void {
@@ -250,7 +320,7 @@ export class Leader {
     // vote then makes it chosen (LogState.pairIsQuorum). Otherwise early: it
     // may leave while our own vote is still on its way to disk.
     // (Broken on purpose, earlyPairAccept: early all the same.)
-    if (s.pairIsQuorum && s.variant.earlyPairAccept !== true) s.send(s.others, accept);
+    if (s.pairIsQuorum(slot) && s.variant.earlyPairAccept !== true) s.send(s.others, accept);
     else if (s.others.length > 0) s.out.early.push({ to: s.others, msg: accept });
     this.maybeChosen(slot);
   }
@@ -272,12 +342,12 @@ export class Leader {
   private maybeChosen(slot: number): void {
     const s = this.s;
     const p = this.proposals.get(slot);
-    if (p === undefined || !s.isQuorum(p.acks.size)) return;
+    if (p === undefined || !LogState.quorumIn(s.votersAt(slot), p.acks)) return;
     this.proposals.delete(slot);
     this.roles.learn(slot, p.v, s.ballot, true);
     // With a pair as quorum, a follower learns from its own vote; one that
     // missed the accept learns from the commit our next accept or heartbeat
     // carries, and fetches the value.
-    if (!s.pairIsQuorum) s.send(s.others, { type: 'chose', from: s.self, n: s.ballot, slot });
+    if (!s.pairIsQuorum(slot)) s.send(s.others, { type: 'chose', from: s.self, n: s.ballot, slot });
   }
 }

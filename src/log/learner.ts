@@ -3,6 +3,7 @@
 // once that peer has compacted them), and the compaction of its own log. A
 // slot is applied only once every slot before it is (advance).
 
+import { change, memberChangeOf } from '../paxos/membership.js';
 import { ballotOwner } from './ballot.js';
 import { sizeOf, type LogState, type Msg, type Roles } from './state.js';
 import type { PeerId } from '../paxos/ids.js';
@@ -90,7 +91,7 @@ export class Learner {
       if (vote !== undefined && vote.n === n) this.learn(s, vote.v, n, true);
     }
     if (st.commitIndex < st.leaderCommit && st.ticks - this.fetchAt >= st.timing.resendTicks) {
-      const from = ballotOwner(n, st.replicas);
+      const from = ballotOwner(n);
       if (from !== st.self) this.fetch(from);
     }
   }
@@ -129,6 +130,7 @@ export class Learner {
     if (m.index < s.commitIndex) return; // nothing new in it
     this.stopLeading();
     s.out.snapshot = { index: m.index, data: m.data };
+    if (m.data.membership !== undefined && m.data.membership !== null) s.setMembership(m.data.membership);
     s.out.committed.length = 0; // superseded by the snapshot
     this.forgetBelow(m.index + 1);
     s.appliedIndex = m.index;
@@ -184,6 +186,7 @@ export class Learner {
       for (const slot of [...s.chosen.keys()].sort((a, b) => a - b)) {
         if (slot > s.appliedIndex) {
           s.appliedIndex = slot;
+          this.configure(slot, s.chosen.get(slot)!);
           s.out.committed.push({ slot, v: s.chosen.get(slot)! });
         }
       }
@@ -191,7 +194,25 @@ export class Learner {
     }
     while (s.appliedIndex < s.commitIndex - 1) {
       s.appliedIndex += 1;
-      s.out.committed.push({ slot: s.appliedIndex, v: s.chosen.get(s.appliedIndex)! });
+      const v = s.chosen.get(s.appliedIndex)!;
+      this.configure(s.appliedIndex, v);
+      s.out.committed.push({ slot: s.appliedIndex, v });
+    }
+  }
+
+  /**
+   * Membership changes in a slot handed out to apply: the store applies the
+   * same rule to the same commands (paxos/membership.ts), to answer its
+   * client; we keep the configuration for our quorums. Every slot is handed
+   * out here once, in order, so a change is taken once.
+   */
+  private configure(slot: number, v: Batch): void {
+    const s = this.s;
+    for (const cmd of v) {
+      const c = memberChangeOf(cmd);
+      if (c === null) continue;
+      const o = change(s.membership, c, slot);
+      if (o.ok) s.setMembership(o.m);
     }
   }
 }

@@ -43,8 +43,6 @@ export type { LogConfig, Role } from './state.js';
 
 export class LogNode {
   readonly self: PeerId;
-  readonly replicas: number;
-  readonly quorum: number;
   private readonly s: LogState;
   private readonly acceptor: Acceptor;
   private readonly leadership: Leader;
@@ -57,8 +55,6 @@ export class LogNode {
   constructor(cfg: LogConfig, recovered: Recovered) {
     const s = (this.s = new LogState(cfg, recovered));
     this.self = s.self;
-    this.replicas = s.replicas;
-    this.quorum = s.quorum;
     const roles: Roles = {
       stepDown: (leader) => this.stepDown(leader),
       follow: (from, n) => this.follow(from, n),
@@ -248,7 +244,8 @@ export class LogNode {
 
   step(m: LogMessage): void {
     const s = this.s;
-    if (m.from === s.self || m.from < 1 || m.from > s.replicas) return;
+    // Only from a replica that takes part (paxos/membership.ts): not from one removed, nor one not yet added.
+    if (!s.knows(m.from)) return;
     s.heardAt.set(m.from, s.ticks);
     if (this.recovering !== null) return this.stepRecovering(m);
     switch (m.type) {
@@ -335,7 +332,7 @@ export class LogNode {
     if (s.role !== 'follower' && n > s.ballot) this.stepDown(from);
     if (s.role !== 'follower') return;
     const was = s.leaderId;
-    s.leaderId = ballotOwner(n, s.replicas) === from ? from : 0;
+    s.leaderId = ballotOwner(n) === from ? from : 0;
     s.electionElapsed = 0;
     // Reads asked of a leader that is gone: ask the new one.
     if (s.leaderId !== was && s.leaderId !== 0) this.reads.reaskAll();

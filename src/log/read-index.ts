@@ -65,7 +65,7 @@ export class ReadIndex {
     const s = this.s;
     // A follower that asked someone who no longer leads asks again later.
     if (s.role === 'follower') return;
-    if (s.role === 'leader' && s.isQuorum(2) && s.variant.staleReads !== true) {
+    if (s.role === 'leader' && s.pairWith(m.from) && s.variant.staleReads !== true) {
       // The asker and we make a quorum (3 replicas or fewer), so no round is
       // needed: we lead at our ballot now, after the read arrived, and the
       // asker takes our answer only if it has promised no higher ballot by
@@ -113,7 +113,7 @@ export class ReadIndex {
   private maybeConfirmed(): void {
     const s = this.s;
     const round = this.round;
-    if (round === null || !s.isQuorum(round.acks.size)) return;
+    if (round === null || !s.isFrontierQuorum(round.acks)) return;
     this.round = null;
     for (const b of round.batches) {
       if (b.from === s.self) for (const id of b.ids) s.out.reads.push({ id, index: round.index });

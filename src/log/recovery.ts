@@ -124,7 +124,10 @@ export class Recovering {
     private readonly roles: Roles,
     recover: boolean,
   ) {
-    this.asking = recover ? new Recovery(s.others, s.life, s.variant.recoverAnswers) : null;
+    // Every other voter of the slots it may vote in (learners hold no votes to recover).
+    const voters = new Set(s.frontier().flat());
+    const others = s.others.filter((id) => voters.has(id));
+    this.asking = recover ? new Recovery(others, s.life, s.variant.recoverAnswers) : null;
     if (this.asking !== null) this.ask();
   }
 
@@ -194,7 +197,7 @@ export class Recovering {
   /** A heartbeat or accept: note the leader and its commit, but neither promise nor vote. */
   onLeader(m: Msg<'heartbeat'> | Msg<'accept'>): void {
     const s = this.s;
-    if (m.n >= s.promised) s.leaderId = ballotOwner(m.n, s.replicas) === m.from ? m.from : 0;
+    if (m.n >= s.promised) s.leaderId = ballotOwner(m.n) === m.from ? m.from : 0;
     s.leaderCommit = Math.max(s.leaderCommit, m.commit);
     this.maybeRejoined();
   }

@@ -8,6 +8,14 @@ import type { PeerId } from '../paxos/ids.js';
 import { quorumOf } from '../paxos/quorum.js';
 import { DEFAULT_LOG_TIMING } from '../paxos/defaults.js';
 import {
+  ALPHA,
+  currentVoters,
+  effectiveSlot,
+  initialMembership,
+  participants,
+  type Membership,
+} from '../paxos/membership.js';
+import {
   type Batch,
   type LogMessage,
   type LogTiming,
@@ -20,8 +28,13 @@ import {
 
 export interface LogConfig {
   readonly self: PeerId;
-  /** Number of replicas; their ids are 1..replicas. */
+  /** Number of replicas in the hostsfile: the first configuration's voters are 1..replicas. */
   readonly replicas: number;
+  /**
+   * The configuration after every slot up to the snapshot (or the recovered
+   * one), when it is not the hostsfile's: from the store's snapshot.
+   */
+  readonly membership?: Membership;
   readonly timing?: LogTiming;
   /** Randomness for election timeouts (seeded in the simulator). */
   readonly random: () => number;
@@ -102,13 +115,18 @@ export interface Roles {
 
 export class LogState {
   readonly self: PeerId;
-  readonly replicas: number;
-  readonly quorum: number;
   readonly timing: LogTiming;
   readonly random: () => number;
   readonly variant: LogVariant;
   readonly batchRule: () => (cmd: unknown) => boolean;
-  readonly others: readonly PeerId[];
+  /** The configuration after the last slot applied (paxos/membership.ts). */
+  membership: Membership;
+  /** Every other replica that takes part: members (voters and learners), and the voters before the last change. */
+  others: readonly PeerId[] = [];
+  /** The voters of slots from `effective` on, and of those below it (paxos/membership.ts, votersAt). */
+  private voters: readonly PeerId[] = [];
+  private votersBefore: readonly PeerId[] = [];
+  private effective = 0;
   /**
    * Names this life's reads to the leader (with their ids), so an answer to
    * a read asked before a restart never answers a new read with the same id.
@@ -144,15 +162,14 @@ export class LogState {
 
   constructor(cfg: LogConfig, recovered: Recovered) {
     this.self = cfg.self;
-    this.replicas = cfg.replicas;
-    this.quorum = quorumOf(cfg.replicas);
     this.timing = cfg.timing ?? DEFAULT_LOG_TIMING;
     this.random = cfg.random;
     this.variant = cfg.variant ?? {};
     this.batchRule = cfg.batchRule ?? ANY;
-    const others: PeerId[] = [];
-    for (let id = 1; id <= cfg.replicas; id++) if (id !== cfg.self) others.push(id);
-    this.others = others;
+    this.membership =
+      cfg.membership ??
+      initialMembership(Array.from({ length: cfg.replicas }, (_, i) => ({ id: i + 1, name: `${i + 1}` })));
+    this.setMembership(this.membership);
     this.promised = recovered.promised;
     for (const [s, v] of recovered.votes) if (s > recovered.snapshotIndex) this.votes.set(s, v);
     for (const [s, v] of recovered.chosen) if (s > recovered.snapshotIndex) this.chosen.set(s, v);
@@ -164,28 +181,92 @@ export class LogState {
     this.life = cfg.life ?? 1 + Math.floor(this.random() * 2 ** 40);
   }
 
-  /** Whether `count` replicas (this one among them, if it counts) are a majority. */
-  isQuorum(count: number): boolean {
-    return count >= this.quorum;
+  /** Take a new configuration (applied from the log, or a snapshot's). */
+  setMembership(m: Membership): void {
+    this.membership = m;
+    this.others = participants(m).filter((id) => id !== this.self);
+    this.voters = currentVoters(m);
+    this.votersBefore = m.before;
+    this.effective = effectiveSlot(m);
   }
 
   /**
-   * The leader and any one other replica are a quorum (3 replicas or fewer).
-   * Then the leader sends an accept only once its own vote is durable, and a
-   * follower whose vote for it is durable knows the value chosen, with no
-   * word from the leader (Acceptor.onAccept); and a follower's read needs
-   * only the leader's answer (ReadIndex.onReadIndex).
+   * Whether to hear `id`: one that takes part, or one added after the
+   * configuration we know (we learn of it as we catch up). Not one removed:
+   * ids are never reused. Safety never rests on this (quorums count only the
+   * voters of each slot); it keeps a removed replica from disturbing us.
    */
-  get pairIsQuorum(): boolean {
-    return this.isQuorum(2);
+  knows(id: PeerId): boolean {
+    return id !== this.self && id >= 1 && (id >= this.membership.nextId || this.others.includes(id));
+  }
+
+  /** The voters of slot `slot`: known for every slot below commitIndex + ALPHA. */
+  votersAt(slot: number): readonly PeerId[] {
+    return slot >= this.effective ? this.voters : this.votersBefore;
+  }
+
+  /**
+   * The configurations of the slots a leader may propose in now, from the
+   * first unchosen one up to ALPHA slots on: one, or two while a change is
+   * taking effect. Phase 1, read rounds and the contact check need a quorum
+   * of each.
+   */
+  frontier(): Array<readonly PeerId[]> {
+    const a = this.votersAt(this.commitIndex);
+    const b = this.votersAt(this.commitIndex + ALPHA - 1);
+    return a === b ? [a] : [a, b];
+  }
+
+  /** The slot from which the last change governs. */
+  get changeEffective(): number {
+    return this.effective;
+  }
+
+  /** Whether `ids` hold a majority of `voters`. */
+  static quorumIn(voters: readonly PeerId[], ids: ReadonlySet<PeerId>): boolean {
+    let n = 0;
+    for (const v of voters) if (ids.has(v)) n += 1;
+    return n >= quorumOf(voters.length);
+  }
+
+  /** Whether `ids` hold a majority of every configuration of the frontier. */
+  isFrontierQuorum(ids: ReadonlySet<PeerId>): boolean {
+    return this.frontier().every((voters) => LogState.quorumIn(voters, ids));
+  }
+
+  /** Whether this replica votes in slot `slot` (default: its first unchosen slot). */
+  isVoter(slot = this.commitIndex): boolean {
+    return this.votersAt(slot).includes(this.self);
+  }
+
+  /**
+   * The leader and any one other voter of `slot` are a quorum of its voters
+   * (3 or fewer). Then the leader sends an accept only once its own vote is
+   * durable, and a follower whose vote for it is durable knows the value
+   * chosen, with no word from the leader (Acceptor.onAccept); and a
+   * follower's read needs only the leader's answer (ReadIndex.onReadIndex).
+   */
+  pairIsQuorum(slot: number, leader = this.self): boolean {
+    const voters = this.votersAt(slot);
+    return quorumOf(voters.length) <= 2 && voters.includes(leader);
+  }
+
+  /** Whether we and `other` are a quorum of every configuration of the frontier. */
+  pairWith(other: PeerId): boolean {
+    return this.isFrontierQuorum(new Set([this.self, other]));
+  }
+
+  /** Whether a pair is a quorum in any configuration of the frontier (reads then wait for all we proposed). */
+  anyPairQuorum(): boolean {
+    return this.frontier().some((voters) => quorumOf(voters.length) <= 2);
   }
 
   /** Whether a quorum, this replica included, was heard from within two election timeouts. */
   hasQuorumContact(): boolean {
     const window = 2 * this.timing.electionTicks;
-    return this.isQuorum(
-      1 + this.others.filter((id) => this.ticks - (this.heardAt.get(id) ?? -Infinity) <= window).length,
-    );
+    const heard = new Set([this.self]);
+    for (const id of this.others) if (this.ticks - (this.heardAt.get(id) ?? -Infinity) <= window) heard.add(id);
+    return this.isFrontierQuorum(heard);
   }
 
   resetElectionTimer(): void {

@@ -3,6 +3,7 @@
 // Nothing here touches sockets, timers, clocks or disks.
 
 import type { PeerId } from '../paxos/ids.js';
+import type { Membership } from '../paxos/membership.js';
 
 /** A slot's value: a batch of client commands in their wire form; [] is a no-op. */
 export type Batch = readonly unknown[];
@@ -37,6 +38,8 @@ export interface SlotReport {
  */
 export interface StateSnapshot {
   readonly appliedIndex: number;
+  /** The configuration after its last slot; absent or null: the hostsfile's. */
+  readonly membership?: Membership | null;
 }
 
 export type LogMessage =

@@ -21,6 +21,7 @@
 // gives it sockets, timers and the disk; the simulator (src/sim/) gives it
 // simulated ones, so both run this same code.
 
+import { effectiveSlot, type Membership } from '../paxos/membership.js';
 import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
 import { LogNode } from '../log/node.js';
@@ -100,6 +101,9 @@ export class ReplicaNode {
   private readonly leaseClock: LeaseClock;
   private readonly leaseChanged = (c: LeaseChange): void => this.leaseClock.changed(c, this.fx.now());
   /** With metrics only: when (fx.now) each slot not yet applied was learned chosen, for the apply lag. */
+  /** The configuration last told to the shell (fx.members). */
+  private lastMembers: Membership | null = null;
+  private lastSettled = false;
   private readonly learnedAt = new Map<number, number>();
 
   constructor(
@@ -125,6 +129,8 @@ export class ReplicaNode {
         random: cfg.random,
         life: cfg.life,
         recover: recover !== null,
+        // The configuration the store holds (its snapshot's, else the hostsfile's); the log replays changes after it.
+        ...(kv.membership === null ? {} : { membership: kv.membership }),
         // (Broken on purpose, batchAnyKeys: two writes of one key may share a slot, and so a revision.)
         ...(cfg.variant?.batchAnyKeys === true ? {} : { batchRule: oneWritePerKey }),
         ...(cfg.variant === undefined ? {} : { variant: cfg.variant }),
@@ -407,6 +413,7 @@ export class ReplicaNode {
     for (const id of r.unreadable) this.reads.refused(id);
     if (this.reads.size > 0) this.reads.serve(this.store.appliedIndex);
     this.followLeader();
+    this.noticeMembers();
     this.leaseClock.leads(this.core.role === 'leader', now);
     this.fx.watch?.performed?.(this.core);
     if (!this.saving && this.fx.store.shouldSnapshot(this.store.appliedIndex)) this.snapshot();
@@ -431,6 +438,28 @@ export class ReplicaNode {
       const slot = s !== undefined && s.seq === cmd.s ? s.index : c.slot;
       this.waiters.answer(cmd, { status: 'done', slot, result: results[i]! });
     });
+  }
+
+  /** The configuration after the last slot applied (null: the store was given none). */
+  get membership(): Membership | null {
+    return this.store.membership;
+  }
+
+  /** Tell the shell of a new configuration (links to open and close; whether we are still a member). */
+  private noticeMembers(): void {
+    const m = this.store.membership;
+    if (m === null) return;
+    // In force once every slot before its first is applied: the old voters take part until then.
+    const settled = this.store.appliedIndex >= effectiveSlot(m) - 1;
+    if (m === this.lastMembers && settled === this.lastSettled) return;
+    const first = this.lastMembers === null;
+    this.lastSettled = settled;
+    if (m !== this.lastMembers && !first) {
+      const show = m.members.map((x) => `${x.name}(${x.id}${x.voter ? '' : ', learner'})`).join(' ');
+      this.fx.log.info(`members: ${show}; in force from slot ${effectiveSlot(m)}`);
+    }
+    this.lastMembers = m;
+    this.fx.members?.(m, settled);
   }
 
   private followLeader(): void {

@@ -2,6 +2,7 @@
 // configuration, its effects (a store, a network, a clock), the probes the
 // simulator watches it with, and a client's answer.
 
+import type { Membership } from '../paxos/membership.js';
 import type { PeerId } from '../core/types.js';
 import type { Batch, LogMessage, LogTiming, LogVariant } from '../log/types.js';
 import type { LogNode, Role } from '../log/node.js';
@@ -125,4 +126,6 @@ export interface ReplicaEffects {
   readonly watch?: ReplicaWatch;
   /** Counts and timings for /metrics (the daemon); none in the simulator. */
   readonly metrics?: ReplicaMetrics;
+  /** A new configuration was applied (or the first one, at start): paxos/membership.ts. */
+  readonly members?: (m: Membership, inForce: boolean) => void;
 }

@@ -153,6 +153,14 @@ function command(c: Command): string {
       return 'lease list';
     case 'expire':
       return `lease expire ${c.id} (renewed at ${c.at})`;
+    case 'madd':
+      return `member add ${c.name}=${c.addr}`;
+    case 'mpromote':
+      return `member promote ${c.name}`;
+    case 'mremove':
+      return `member remove ${c.name}`;
+    case 'members':
+      return 'member list';
   }
 }
 

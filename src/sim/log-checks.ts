@@ -87,10 +87,10 @@ export class Invariants {
       this.ledBy.set(ballot, who);
       this.ctx.stats.leaders += 1;
       this.ctx.note(`r${rep.id} leads at ballot ${ballot}`);
-      if (this.durability && ballotOwner(ballot, this.n) !== rep.id)
+      if (this.durability && ballotOwner(ballot) !== rep.id)
         this.ctx.fail(
           'durability',
-          `replica ${rep.id} leads at ballot ${ballot}, owned by replica ${ballotOwner(ballot, this.n)}`,
+          `replica ${rep.id} leads at ballot ${ballot}, owned by replica ${ballotOwner(ballot)}`,
         );
     } else if (prev !== who && this.durability) {
       this.ctx.fail('durability', `ballot ${ballot} led by ${prev} and again by ${who}`);
@@ -133,7 +133,7 @@ export class Invariants {
     rep.lost = null;
     if (lost === null || !this.durability || promise >= lost.promise) return;
     // Only the owner of a ballot knows it for sure; if it lost its own state since, its candidacy died with it.
-    const owner = ballotOwner(lost.promise, this.n);
+    const owner = ballotOwner(lost.promise);
     if (owner !== rep.id && this.lostAt(owner) < lost.at) {
       this.ctx.fail(
         'durability',

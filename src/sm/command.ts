@@ -48,6 +48,15 @@ import { checkKey, checkValue, show, wellFormed } from './check.js';
 import { checkRevisions, type Revisions } from './key-entry.js';
 import { checkTtl, isLeaseId, type LeaseInfo } from './lease.js';
 import {
+  checkMemberAddr,
+  checkMemberName,
+  checkMembership,
+  type ChangeRefusal,
+  type Member,
+} from '../paxos/membership.js';
+
+const REFUSALS: readonly string[] = ['busy', 'exists', 'unknown', 'voter', 'last', 'full'] satisfies ChangeRefusal[];
+import {
   compareFromWire,
   compareToWire,
   invalidTxn,
@@ -86,6 +95,10 @@ export type ClientCommand = Session &
     | { readonly op: 'keep' | 'revoke'; readonly id: number }
     /** List the leases. */
     | { readonly op: 'leases' }
+    /** Membership (paxos/membership.ts): add a learner, promote one, remove a member; list them. */
+    | { readonly op: 'madd'; readonly name: string; readonly addr: string }
+    | { readonly op: 'mpromote' | 'mremove'; readonly name: string }
+    | { readonly op: 'members' }
   );
 
 /** The leader's: lease `id` expires if its last renewal is still slot `at` (lease.ts). Never a client's. */
@@ -125,7 +138,9 @@ export type WireClientCommand =
     }
   | { readonly o: 'grant'; readonly c: string; readonly s: number; readonly t: number }
   | { readonly o: 'keep' | 'revoke'; readonly c: string; readonly s: number; readonly id: number }
-  | { readonly o: 'leases'; readonly c: string; readonly s: number };
+  | { readonly o: 'leases' | 'members'; readonly c: string; readonly s: number }
+  | { readonly o: 'madd'; readonly c: string; readonly s: number; readonly n: string; readonly a: string }
+  | { readonly o: 'mpromote' | 'mremove'; readonly c: string; readonly s: number; readonly n: string };
 export type WireCommand =
   WireClientCommand | { readonly o: 'noop' } | { readonly o: 'expire'; readonly id: number; readonly at: number };
 
@@ -161,7 +176,11 @@ export type Result =
   /** A grant refused: the store holds `max` leases, the most it may (lease.ts, MAX_LEASES). */
   | { readonly status: 'toomany'; readonly max: number }
   /** The leases: [id, ttl, keys] each, by id. */
-  | { readonly status: 'leases'; readonly leases: readonly LeaseInfo[] };
+  | { readonly status: 'leases'; readonly leases: readonly LeaseInfo[] }
+  /** The members after a change (`id`: the member it concerned), or as listed. */
+  | { readonly status: 'members'; readonly members: readonly Member[]; readonly id?: number }
+  /** A membership change refused (paxos/membership.ts, change): nothing changed. */
+  | { readonly status: 'nochange'; readonly why: ChangeRefusal; readonly detail: string };
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly why: string };
 
@@ -180,6 +199,10 @@ const COMMAND_KEYS: Readonly<Record<Command['op'], readonly string[]>> = {
   revoke: ['o', 'c', 's', 'id'],
   leases: ['o', 'c', 's'],
   expire: ['o', 'id', 'at'],
+  madd: ['o', 'c', 's', 'n', 'a'],
+  mpromote: ['o', 'c', 's', 'n'],
+  mremove: ['o', 'c', 's', 'n'],
+  members: ['o', 'c', 's'],
 };
 const OPS = Object.keys(COMMAND_KEYS).join(', ');
 
@@ -207,6 +230,8 @@ const FIELDS: Readonly<Record<string, string>> = {
   t: 'ttl',
   id: 'id',
   at: 'at',
+  n: 'name',
+  a: 'addr',
 };
 const WIRE_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(FIELDS).map(([w, f]) => [f, w]));
 
@@ -287,7 +312,11 @@ function invalid(raw: unknown): string | null {
     const why = invalidTxn(o['if'], o['then'], o['else']);
     return why === null ? null : `txn: ${why}`;
   }
-  if (op === 'leases') return null;
+  if (op === 'leases' || op === 'members') return null;
+  if (op === 'madd' || op === 'mpromote' || op === 'mremove') {
+    const why = checkMemberName(o['n']) ?? (op === 'madd' ? checkMemberAddr(o['a']) : undefined);
+    return why === undefined ? null : `${op}: ${why}`;
+  }
   if (op === 'grant') {
     const why = checkTtl(o['t']);
     return why === undefined ? null : `grant: "t": ${why}`;
@@ -326,6 +355,12 @@ export function encodeResult(r: Result): Obj {
       return { r: 'quota', used: r.used, quota: r.quota };
     case 'lease':
       return { r: 'lease', id: r.id, ttl: r.ttl };
+    case 'members': {
+      const ms = r.members.map((m) => [m.id, m.name, m.addr, m.voter ? 1 : 0]);
+      return r.id === undefined ? { r: 'members', ms } : { r: 'members', ms, id: r.id };
+    }
+    case 'nochange':
+      return { r: 'nochange', why: r.why, msg: r.detail };
     case 'nolease':
       return { r: 'nolease', id: r.id };
     case 'toomany':
@@ -394,6 +429,32 @@ export function decodeResult(raw: unknown): Decoded<Result> {
       if (keys === 'max,r' && Number.isSafeInteger(o['max']) && (o['max'] as number) >= 1)
         return { ok: true, value: { status: 'toomany', max: o['max'] as number } };
       return bad('"toomany" result must be {"r":"toomany","max":count}');
+    case 'members': {
+      const ms = o['ms'];
+      const member = (x: unknown): Member | null => {
+        if (!Array.isArray(x) || x.length !== 4) return null;
+        const [id, name, addr, voter] = x as unknown[];
+        const m = { id, name, addr, voter: voter === 1 };
+        const ok = checkMembership({ members: [m], nextId: 1, changed: 0, before: [] }) === null;
+        return ok && (voter === 0 || voter === 1) ? (m as Member) : null;
+      };
+      const list = Array.isArray(ms) ? ms.map(member) : [null];
+      const withId = keys === 'id,ms,r' && Number.isSafeInteger(o['id']);
+      if ((keys === 'ms,r' || withId) && !list.includes(null)) {
+        const members = list as Member[];
+        return {
+          ok: true,
+          value: withId ? { status: 'members', members, id: o['id'] as number } : { status: 'members', members },
+        };
+      }
+      return bad('"members" result must be {"r":"members","ms":[[id,name,addr,voter 0|1],...](,"id":id)}');
+    }
+    case 'nochange': {
+      const why = o['why'];
+      if (keys === 'msg,r,why' && typeof o['msg'] === 'string' && typeof why === 'string' && REFUSALS.includes(why))
+        return { ok: true, value: { status: 'nochange', why: why as ChangeRefusal, detail: o['msg'] } };
+      return bad('"nochange" result must be {"r":"nochange","why":reason,"msg":text}');
+    }
     case 'leases': {
       const ls = o['ls'];
       const count = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;

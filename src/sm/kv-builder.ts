@@ -2,6 +2,7 @@
 // a leader streams them, or from the lines of a snapshot file, checking each
 // piece as it comes, so that a big store never has to be one string.
 
+import { checkMembership, type Membership } from '../paxos/membership.js';
 import { decodeCommand, decodeResult } from './command.js';
 import { parseEntryLine, type KeyEntry } from './key-entry.js';
 import {
@@ -30,7 +31,11 @@ export class KvBuilder {
     readonly applied: number,
     private readonly nextLease: number,
     private readonly options: KvOptions = {},
+    /** The configuration, if the snapshot's head has one (paxos/membership.ts); checked here. */
+    private readonly members: unknown = undefined,
   ) {
+    const why = members === undefined ? null : checkMembership(members);
+    if (why !== null) throw new SnapshotError(`snapshot: ${why}`);
     if (!Number.isSafeInteger(applied) || applied < 0)
       throw new SnapshotError(`snapshot: "applied" must be a non-negative integer; got ${applied}`);
     if (!Number.isSafeInteger(nextLease) || nextLease < 1)
@@ -97,7 +102,8 @@ export class KvBuilder {
   /** The store; the builder must not be used after. */
   build(): KvStore {
     const leases = { lines: this.leaseLines, next: this.nextLease };
-    return KvStore.fromParts(this.applied, this.data, leases, this.sessionMap, this.bytes, this.options);
+    const members = this.members === undefined ? null : (this.members as Membership);
+    return KvStore.fromParts(this.applied, this.data, leases, this.sessionMap, this.bytes, this.options, members);
   }
 
   /**
@@ -128,7 +134,7 @@ export class KvBuilder {
         const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
         if (!count(h['keys']) || !count(h['leases']) || !count(h['sessions']))
           throw new SnapshotError('snapshot line 1: "keys", "leases" and "sessions" must be counts');
-        b = new KvBuilder(h['applied'] as number, h['nextLease'] as number, options);
+        b = new KvBuilder(h['applied'] as number, h['nextLease'] as number, options, h['members']);
         keys = h['keys'];
         leases = h['leases'];
         sessions = h['sessions'];

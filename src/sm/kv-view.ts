@@ -3,6 +3,7 @@
 // replica file. The store keeps serving writes meanwhile; it hands the view
 // the old value of every key it changes, so the view copies nothing up front.
 
+import type { Membership } from '../paxos/membership.js';
 import { entryLine, type EntryLine, type KeyEntry } from './key-entry.js';
 import type { LeaseLine } from './lease.js';
 
@@ -45,6 +46,8 @@ export class KvView {
     private readonly keyList: readonly string[],
     readonly leases: LeaseTable,
     private readonly sessions: readonly SessionLine[],
+    /** The configuration, once changed from the hostsfile's (paxos/membership.ts); null: never changed. */
+    readonly members: Membership | null,
     private readonly release: (v: KvView) => void,
   ) {}
 
@@ -109,7 +112,8 @@ export class KvView {
 
   /**
    * The snapshot as JSON lines (each ending in a newline), for a file: first
-   * {"format":"paxos-kv/4","applied":N,"keys":K,"leases":L,"sessions":S,"nextLease":I},
+   * {"format":"paxos-kv/4","applied":N,"keys":K,"leases":L,"sessions":S,"nextLease":I(,"members":M)},
+   * ("members": the configuration, once changed from the hostsfile's: paxos/membership.ts),
    * then [key,value,create,mod,version(,lease)] per key, [id,ttl,renewed]
    * per lease, and [client,seq,index,result] per session.
    */
@@ -121,6 +125,7 @@ export class KvView {
       leases: this.leases.lines.length,
       sessions: this.sessions.length,
       nextLease: this.leases.next,
+      ...(this.members === null ? {} : { members: this.members }),
     };
     yield `${JSON.stringify(head)}\n`;
     for (const e of this.entries()) yield `${JSON.stringify(e)}\n`;

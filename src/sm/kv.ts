@@ -58,6 +58,8 @@ import { lowerBound, scanRange, type RangeAnswer, type RangeQuery } from './rang
 import { holds } from './txn.js';
 import { entryLine, nextEntry, parseEntryLine, revisionsOf, type KeyEntry } from './key-entry.js';
 import { MAX_LEASES, type Lease, type LeaseChange, type LeaseLine } from './lease.js';
+import { checkMembership, type Membership } from '../paxos/membership.js';
+import { isChangeCommand, memberChange } from './members.js';
 import { LeaseTable } from './lease-table.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
@@ -78,6 +80,12 @@ export interface KvOptions {
    * replica.
    */
   readonly quotaBytes?: number;
+  /**
+   * The first configuration (the hostsfile's), which membership changes
+   * start from (paxos/membership.ts). Without it, changes are refused. Must
+   * be the same on every replica.
+   */
+  readonly members?: Membership;
 }
 
 /** UTF-8 bytes a key and its value take against the quota. */
@@ -109,6 +117,9 @@ export class KvStore {
   /** Told of every lease granted, renewed or gone (node/lease-clock.ts). */
   onLease: ((c: LeaseChange) => void) | null = null;
   private leases = LeaseTable.empty();
+  /** The configuration, once a change has been applied; before that, the first one (KvOptions.members). */
+  private members: Membership | null = null;
+  private readonly firstMembers: Membership | null;
   /** The slot being applied. */
   private applying = 0;
   // Map order is insertion order, and a session is re-inserted on every apply,
@@ -129,6 +140,12 @@ export class KvStore {
     if (!Number.isSafeInteger(quota) || quota < 1)
       throw new RangeError(`quotaBytes must be a positive integer; got ${quota}`);
     this.quotaBytes = quota;
+    this.firstMembers = options.members ?? null;
+  }
+
+  /** The configuration after the last slot applied; null: none was given (KvOptions.members). */
+  get membership(): Membership | null {
+    return this.members ?? this.firstMembers;
   }
 
   /** The store's size against its quota: UTF-8 bytes of every key and value. */
@@ -247,6 +264,15 @@ export class KvStore {
       if (this.leases.get(cmd.id)?.renewed === cmd.at) this.revoke(cmd.id);
       return { status: 'ok' };
     }
+    if (isChangeCommand(cmd)) {
+      // Applied whatever its session says, as the log core applies it: the two must agree (members.ts).
+      const { members, result } = memberChange(this.membership, cmd, index);
+      if (members !== null) this.members = members;
+      this.sessions.delete(cmd.c);
+      this.sessions.set(cmd.c, { seq: cmd.s, index, result });
+      this.evictOverflow();
+      return result;
+    }
     const s = this.sessions.get(cmd.c);
     if (s !== undefined) {
       if (cmd.s === s.seq) return s.result;
@@ -262,7 +288,7 @@ export class KvStore {
     return result;
   }
 
-  private execute(cmd: Exclude<CheckedCommand, { o: 'noop' | 'expire' }>): Result {
+  private execute(cmd: Exclude<CheckedCommand, { o: 'noop' | 'expire' | 'madd' | 'mpromote' | 'mremove' }>): Result {
     switch (cmd.o) {
       case 'txn':
         return this.txn(cmd);
@@ -282,6 +308,8 @@ export class KvStore {
         return this.revoke(cmd.id) ? { status: 'ok' } : { status: 'nolease', id: cmd.id };
       case 'leases':
         return { status: 'leases', leases: this.leases.info() };
+      case 'members':
+        return { status: 'members', members: this.membership?.members ?? [] };
     }
     const cur = this.data.get(cmd.k);
     switch (cmd.o) {
@@ -399,7 +427,8 @@ export class KvStore {
     const data = sortedEntries(this.data).map(([k, e]) => entryLine(k, e));
     const sessions = [...this.sessions].map(([c, s]) => [c, s.seq, s.index, encodeResult(s.result)]);
     const [applied, nextLease, leases] = [this.applied, this.leases.nextId, this.leases.lines()];
-    const doc = { format: SNAPSHOT_FORMAT, applied, nextLease, data, leases, sessions };
+    const members = this.members === null ? {} : { members: this.members };
+    const doc = { format: SNAPSHOT_FORMAT, applied, nextLease, ...members, data, leases, sessions };
     return new TextEncoder().encode(JSON.stringify(doc));
   }
 
@@ -427,6 +456,11 @@ export class KvStore {
     const kv = new KvStore(options);
     kv.applied = applied;
     if (!isLeaseCount(o['nextLease'])) fail('"nextLease" must be a positive integer');
+    if (o['members'] !== undefined) {
+      const why = checkMembership(o['members']);
+      if (why !== null) fail(why);
+      kv.members = o['members'] as Membership;
+    }
 
     if (!Array.isArray(o['data'])) fail('"data" must be an array of [key, value, create, mod, version]');
     let prevKey: string | undefined;
@@ -491,9 +525,11 @@ export class KvStore {
     sessions: Map<string, SessionInfo>,
     bytes: number,
     options: KvOptions,
+    members: Membership | null = null,
   ): KvStore {
     const kv = new KvStore(options);
     kv.applied = applied;
+    kv.members = members;
     kv.data = data;
     const table = LeaseTable.link(data, leases.lines, applied, leases.next);
     if (typeof table === 'string') throw new SnapshotError(`snapshot: ${table}`);
@@ -516,7 +552,7 @@ export class KvStore {
     const sessions: SessionLine[] = [];
     for (const [c, s] of this.sessions) sessions.push([c, s.seq, s.index, encodeResult(s.result)]);
     const leases = { lines: this.leases.lines(), next: this.leases.nextId };
-    const view = new KvView(this.applied, this.data, [...this.data.keys()], leases, sessions, (v) =>
+    const view = new KvView(this.applied, this.data, [...this.data.keys()], leases, sessions, this.members, (v) =>
       this.views.delete(v),
     );
     this.views.add(view);

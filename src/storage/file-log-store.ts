@@ -211,6 +211,20 @@ export class FileLogStore implements LogStore {
   }
 
   /** Whether identity.json names `want`; a directory of another cluster or member is refused. */
+  /**
+   * The member id identity.json names for host `host`, or null (no file, not
+   * JSON, another host): how a member added later (--join) finds its id
+   * again on a restart, with no word from the others.
+   */
+  async storedMember(host: string): Promise<number | null> {
+    try {
+      const o = JSON.parse(await readFile(this.identityFile, 'utf8')) as Partial<Identity>;
+      return o.host === host && Number.isSafeInteger(o.member) ? (o.member as number) : null;
+    } catch {
+      return null;
+    }
+  }
+
   private async readIdentity(want: Identity): Promise<boolean> {
     let text: string;
     try {

@@ -25,12 +25,12 @@ export interface Identity {
 }
 
 /** The identity of member `self` of a cluster of `hosts` (hostsfile order). */
-export function identityOf(hosts: readonly string[], self: number): Identity {
+export function identityOf(hosts: readonly string[], self: number, host = hosts[self - 1] ?? ''): Identity {
   const cluster = createHash('sha256')
     .update(hosts.map((h) => h.toLowerCase()).join('\n'))
     .digest('hex')
     .slice(0, 16);
-  return { cluster, member: self, host: hosts[self - 1] ?? '' };
+  return { cluster, member: self, host };
 }
 
 export interface Opened {

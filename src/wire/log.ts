@@ -46,6 +46,8 @@ export interface SnapshotChunk {
   /** The store's leases (after the keys, before the sessions), and the id its next lease gets. */
   readonly leases: readonly LeaseLine[];
   readonly nextLease: number;
+  /** The configuration, once changed from the hostsfile's (checked where the snapshot is built: KvBuilder). */
+  readonly members?: unknown;
   readonly sessions: readonly SessionLine[];
 }
 
@@ -199,6 +201,7 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
         entries: entries(o['entries'], index),
         leases: leases(o['leases'], index),
         nextLease: int(o, 'nextLease', 1),
+        ...(o['members'] === undefined ? {} : { members: o['members'] }),
         sessions: sessions(o['sessions']),
       };
     }

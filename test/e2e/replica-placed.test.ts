@@ -18,7 +18,7 @@ import { LiveCluster, until, type Proc } from '../helpers/procs.js';
 import { within } from '../helpers/cli.js';
 import { kvAsk } from '../helpers/kv.js';
 import { MAX_REPLICA_LINE_BYTES } from '../../src/paxos/defaults.js';
-import { ballotOwner } from '../../src/log/ballot.js';
+import { BALLOT_STRIDE, ballotOwner } from '../../src/log/ballot.js';
 import type { LogMessage } from '../../src/log/types.js';
 import { checkKvResult, newRequestId } from '../../src/client/kv.js';
 import type { KvResult, ReceivedKvRequest } from '../../src/wire/kv.js';
@@ -164,15 +164,15 @@ function pipelined(
 }
 
 /** Ballots of peer1 and peer3: far above any peer2 could reach standing for election on its own meanwhile. */
-const BALLOT1 = 100;
-const BALLOT3 = 300;
+const BALLOT1 = 100 * BALLOT_STRIDE + 1;
+const BALLOT3 = 300 * BALLOT_STRIDE + 3;
 
 /** peer2, a real replica process, between peer1 and peer3, scripted by the test; peer1 leads, and peer2 follows it. */
 async function trio(
   t: ExecutionContext,
 ): Promise<{ live: LiveCluster; p2: Proc; peer1: ScriptedReplica; peer3: ScriptedReplica }> {
-  t.is(ballotOwner(BALLOT1, 3), 1);
-  t.is(ballotOwner(BALLOT3, 3), 3);
+  t.is(ballotOwner(BALLOT1), 1);
+  t.is(ballotOwner(BALLOT3), 3);
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());
   const peer1 = await new ScriptedReplica(live, 'peer1').start();

@@ -105,7 +105,11 @@ export class LiveCluster {
   private alloc: Allocation | null = null;
   private readonly procs: Proc[] = [];
 
-  constructor(hostsfile: string) {
+  /** `extra`: names not in the hostsfile that get an address too (members added later, started with --join). */
+  constructor(
+    hostsfile: string,
+    private readonly extra: readonly string[] = [],
+  ) {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-live-'));
     this.file = path.join(this.dir, 'hostsfile');
     writeFileSync(this.file, hostsfile);
@@ -113,7 +117,7 @@ export class LiveCluster {
   }
 
   async init(): Promise<this> {
-    this.alloc = await allocate(this.cluster.hosts.map((h) => h.host));
+    this.alloc = await allocate([...this.cluster.hosts.map((h) => h.host), ...this.extra]);
     await this.alloc.beforeSpawn();
     return this;
   }

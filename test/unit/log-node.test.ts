@@ -3,19 +3,14 @@
 
 import test from 'ava';
 import type { PeerId } from '../../src/paxos/ids.js';
-import { ballotOwner, nextBallot } from '../../src/log/ballot.js';
-import { LogNode } from '../../src/log/node.js';
-import { DEFAULT_LOG_TIMING } from '../../src/paxos/defaults.js';
+import { BALLOT_STRIDE, ballotOwner, nextBallot } from '../../src/log/ballot.js';
+import { Net, TIMING } from '../helpers/log-net.js';
 import {
   EMPTY_RECOVERED,
   replay,
   type Batch,
   type LogMessage,
-  type LogRecord,
-  type LogTiming,
-  type LogVariant,
   type Ready,
-  type Recovered,
   type StateSnapshot,
 } from '../../src/log/types.js';
 
@@ -24,145 +19,21 @@ const store = (appliedIndex: number): StateSnapshot => ({ appliedIndex });
 
 type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>;
 
-const TIMING: LogTiming = { ...DEFAULT_LOG_TIMING, heartbeatTicks: 2, electionTicks: 10, resendTicks: 10 };
-
 function cmd(c: string, s: number, v = `${c}${s}`): Record<string, unknown> {
   return { o: 'put', c, s, k: 'k', v };
 }
 
-/** A few LogNodes and a mailbox; nothing moves unless a test says so. */
-class Net {
-  readonly nodes = new Map<PeerId, LogNode>();
-  readonly records = new Map<PeerId, LogRecord[]>();
-  /** Per replica, slot -> value learned (Ready.learned). */
-  readonly learned = new Map<PeerId, Map<number, string>>();
-  /** Per replica, the slots applied, in order. */
-  readonly applied = new Map<PeerId, number[]>();
-  readonly snapshots = new Map<PeerId, { index: number; data: StateSnapshot }[]>();
-  readonly unplaced = new Map<PeerId, unknown[]>();
-  readonly sendSnapshotTo = new Map<PeerId, PeerId[]>();
-  /** Per replica, reads confirmed (Ready.reads) and refused (Ready.unreadable). */
-  readonly reads = new Map<PeerId, Array<{ id: number; index: number }>>();
-  readonly unreadable = new Map<PeerId, number[]>();
-  private lives = 0;
-  /** Messages sent and not yet delivered or dropped. */
-  mail: Array<{ from: PeerId; to: PeerId; msg: LogMessage }> = [];
-
-  constructor(
-    readonly n: number,
-    readonly timing: LogTiming = TIMING,
-    recovered: (id: PeerId) => Recovered = () => EMPTY_RECOVERED,
-  ) {
-    for (let id = 1; id <= n; id++) this.boot(id, recovered(id));
-  }
-
-  /** Readies with `rejoined` set, per replica. */
-  readonly rejoined = new Map<PeerId, number>();
-
-  boot(id: PeerId, rec: Recovered, recover = false, variant?: LogVariant): LogNode {
-    // random 0: the election timeout is exactly electionTicks.
-    const node = new LogNode(
-      {
-        self: id,
-        replicas: this.n,
-        timing: this.timing,
-        random: () => 0,
-        life: ++this.lives,
-        recover,
-        ...(variant === undefined ? {} : { variant }),
-      },
-      rec,
-    );
-    this.nodes.set(id, node);
-    if (!this.records.has(id)) this.records.set(id, []);
-    this.learned.set(id, this.learned.get(id) ?? new Map());
-    this.applied.set(id, []);
-    this.drain(id);
-    return node;
-  }
-
-  node(id: PeerId): LogNode {
-    return this.nodes.get(id)!;
-  }
-
-  drain(id: PeerId): Ready[] {
-    const node = this.node(id);
-    const out: Ready[] = [];
-    while (node.hasReady) {
-      const r = node.ready();
-      out.push(r);
-      this.records.get(id)!.push(...r.records);
-      for (const o of [...r.early, ...r.messages])
-        for (const to of o.to) this.mail.push({ from: id, to, msg: JSON.parse(JSON.stringify(o.msg)) as LogMessage });
-      for (const l of r.learned) this.learned.get(id)!.set(l.slot, JSON.stringify(l.v));
-      if (r.snapshot !== null) {
-        this.snapshots.set(id, [...(this.snapshots.get(id) ?? []), r.snapshot]);
-        this.applied.get(id)!.push(-r.snapshot.index); // a snapshot install, marked negative
-      }
-      for (const c of r.committed) this.applied.get(id)!.push(c.slot);
-      this.unplaced.set(id, [...(this.unplaced.get(id) ?? []), ...r.unplaced]);
-      this.sendSnapshotTo.set(id, [...(this.sendSnapshotTo.get(id) ?? []), ...r.sendSnapshotTo]);
-      this.reads.set(id, [...(this.reads.get(id) ?? []), ...r.reads]);
-      this.unreadable.set(id, [...(this.unreadable.get(id) ?? []), ...r.unreadable]);
-      if (r.rejoined) this.rejoined.set(id, (this.rejoined.get(id) ?? 0) + 1);
-    }
-    return out;
-  }
-
-  step(id: PeerId, msg: LogMessage): Ready[] {
-    this.node(id).step(msg);
-    return this.drain(id);
-  }
-
-  tick(id: PeerId, times = 1): void {
-    for (let i = 0; i < times; i++) {
-      this.node(id).tick();
-      this.drain(id);
-    }
-  }
-
-  propose(id: PeerId, cmds: unknown[]): Ready[] {
-    this.node(id).propose(cmds);
-    return this.drain(id);
-  }
-
-  /** Deliver mail (matching `allow`; the rest is dropped) until none is left. */
-  deliver(allow: (from: PeerId, to: PeerId, msg: LogMessage) => boolean = () => true, max = 10_000): void {
-    for (let i = 0; i < max && this.mail.length > 0; i++) {
-      const { from, to, msg } = this.mail.shift()!;
-      if (allow(from, to, msg)) this.step(to, msg);
-    }
-  }
-
-  /** Take (and remove) the mail matching `match`. */
-  take(
-    match: (from: PeerId, to: PeerId, msg: LogMessage) => boolean,
-  ): Array<{ from: PeerId; to: PeerId; msg: LogMessage }> {
-    const got = this.mail.filter((m) => match(m.from, m.to, m.msg));
-    this.mail = this.mail.filter((m) => !match(m.from, m.to, m.msg));
-    return got;
-  }
-
-  /** Replica `id` stands and wins with everyone's help. */
-  elect(id: PeerId): number {
-    this.tick(id, this.timing.electionTicks);
-    this.deliver((f, t) => f === id || t === id);
-    const node = this.node(id);
-    if (node.role !== 'leader') throw new Error(`replica ${id} did not win: ${node.role}`);
-    return node.currentBallot;
-  }
-}
-
 test('ballots: owned round-robin, the next one is above what was seen and owned by self', (t) => {
-  t.is(ballotOwner(1, 3), 1);
-  t.is(ballotOwner(5, 3), 2);
-  t.is(ballotOwner(6, 3), 3);
-  for (const seen of [0, 1, 2, 3, 7, 8, 100])
-    for (const self of [1, 2, 3]) {
-      const b = nextBallot(seen, self, 3);
+  // One stride for every cluster size, since members come and go (BALLOT_STRIDE).
+  t.is(ballotOwner(1), 1);
+  t.is(ballotOwner(BALLOT_STRIDE + 2), 2);
+  t.is(ballotOwner(3 * BALLOT_STRIDE), BALLOT_STRIDE);
+  for (const seen of [0, 1, 2, 3, 7, 8, 100, 5000])
+    for (const self of [1, 2, 3, 17]) {
+      const b = nextBallot(seen, self);
       t.true(b > seen);
-      t.is(ballotOwner(b, 3), self);
-      t.true(b - seen <= 3, 'and the smallest such');
+      t.is(ballotOwner(b), self);
+      t.true(b - seen <= BALLOT_STRIDE, 'and the smallest such');
     }
 });
 
@@ -175,7 +46,7 @@ test(
     net.tick(1);
     t.is(net.node(1).role, 'candidate');
     const b = net.node(1).currentBallot;
-    t.is(ballotOwner(b, 3), 1);
+    t.is(ballotOwner(b), 1);
     // Its own promise is on disk before the prepare goes out.
     t.deepEqual(net.records.get(1)!.at(-1), { t: 'p', n: b });
     const prepares = net.take((_f, _t, m) => m.type === 'prepare');
@@ -210,11 +81,11 @@ test('a rejected candidate steps down; a prepare below the promise is answered w
 });
 
 test('a new leader adopts, per slot, the highest-ballot vote a quorum reports, and fills holes with no-ops', (t) => {
-  // Replica 1 of 5 has promised ballot 8 before (a restart): it stands at 11.
+  // Replica 1 of 5 has promised ballot 8 before (a restart): it stands at its next ballot above, 1 + BALLOT_STRIDE.
   const net = new Net(5, TIMING, (id) => (id === 1 ? { ...EMPTY_RECOVERED, promised: 8 } : EMPTY_RECOVERED));
   net.tick(1, TIMING.electionTicks);
   const b = net.node(1).currentBallot;
-  t.is(b, 11);
+  t.is(b, 1 + BALLOT_STRIDE);
   net.take(() => true);
   const A: Batch = [cmd('a', 1)];
   const B: Batch = [cmd('b', 1)];
@@ -380,7 +251,7 @@ test('after a restart (replay of its records) a replica stands above every promi
   net.tick(2, TIMING.electionTicks);
   t.is(node.role, 'candidate');
   t.true(node.currentBallot > first, `${node.currentBallot} > ${first}`);
-  t.is(ballotOwner(node.currentBallot, 3), 2);
+  t.is(ballotOwner(node.currentBallot), 2);
 });
 
 test(
@@ -973,7 +844,7 @@ test(
     const [ack] = net.take((_f, _t, m) => m.type === 'read_index_ack');
     t.is((ack!.msg as Msg<'read_index_ack'>).n, b);
     // Before the answer arrives, replica 2 promises a higher ballot of replica 3's (by its accept).
-    const b3 = nextBallot(b, 3, 3);
+    const b3 = nextBallot(b, 3);
     net.step(2, { type: 'accept', from: 3, n: b3, slot: 9, v: [], commit: 0 });
     t.is(net.node(2).promise, b3);
     net.step(2, ack!.msg);

@@ -12,6 +12,12 @@
 // throughput, p50 and p99, and the CPU per 1,000 ops of the servers (all
 // members together) and of the load generator.
 //
+// Puts at 64 clients have a third cell: ours with TLS on (--ca, --cert,
+// --key; test certificates made in the run's temporary directory by
+// scripts/test-ca.sh), a second kv3 started for that cell (and warmed up for
+// a second), taking its turn in the same rotation; the summary compares it
+// with ours without TLS (open, --insecure, as in every other cell).
+//
 // Then the watch cell: 64 watchers of the whole key prefix (so each put is
 // delivered to every one of them) while 64 clients put. etcd's watchers are
 // its Go client's (main.go -mode watch), ours are bench/kv-watch.ts on the
@@ -27,7 +33,7 @@
 // `npm run bench:kv -- --soak 300`: ours alone, puts at 64 clients for five
 // minutes, printing each replica's RSS every 10 s (memory must not grow).
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,7 +59,8 @@ its own; each in a process of its own. Reports throughput, p50, p99, and the CPU
 1,000 ops of the servers and of the client, for both; ratios ours/etcd. Then the watch
 cell: W watchers of the whole key prefix, spread over the members, while 64 clients put;
 events delivered per second over all watchers, their lag from the put, and the CPU per
-1,000 events.
+1,000 events. Puts at 64 clients also run against a kv3 with TLS on (test certificates),
+in the same rotation: the summary gives its puts/s beside ours without TLS.
 
   --quick           shorter: 2 s per cell, 1 round (default off: 8 s, 3 rounds)
   --seconds S       seconds per cell, S >= 1 (default 8, or 2 with --quick)
@@ -95,6 +102,8 @@ const KEYS = 1000;
 const KEY_PREFIX = 'key';
 /** The watch cell's put load. */
 const WATCH_PUTTERS = 64;
+/** The client count of the puts cell that also runs against a kv3 with TLS on. */
+const TLS_CLIENTS = 64;
 
 /**
  * Connections per client count: as the issue's etcd figures were taken.
@@ -123,8 +132,9 @@ interface LoadArgs {
   readonly stamp?: boolean;
 }
 
+/** `ca`: reach the replicas with TLS, trusting this CA file (paxos only). */
 const nodeLoader =
-  (system: 'paxos' | 'etcd3', endpoints: readonly string[]) =>
+  (system: 'paxos' | 'etcd3', endpoints: readonly string[], ca?: string) =>
   (a: LoadArgs): [string, string[]] => [
     process.execPath,
     [
@@ -133,6 +143,7 @@ const nodeLoader =
       ...['--conns', String(connectionsFor(a.clients)), '--seconds', String(a.seconds), '--read', String(a.readShare)],
       ...['--keys', String(KEYS), '--value-size', String(VALUE_SIZE), '--seed', String(a.seed)],
       ...(a.stamp === true ? ['--stamp'] : []),
+      ...(ca === undefined ? [] : ['--ca', ca]),
     ],
   ];
 
@@ -377,16 +388,23 @@ async function main(): Promise<void> {
     console.log('mix      clients  system        ops/s   p50 ms   p99 ms   server cpu s/1k   client cpu s/1k');
     for (const mix of mixes) {
       for (const clients of CLIENTS) {
-        const cells = new Map<string, Cell[]>(systems.map((s) => [s.name, []]));
-        for (let r = 0; r < ROUNDS; r++) {
-          // Each round starts with the next system, so none is always first (or always after the same one).
-          const order = systems.map((_, i) => systems[(i + r) % systems.length]!);
-          for (const sys of order) {
-            const cell = await load(sys, { clients, readShare: mix.read, seconds: SECONDS, seed: r * 7919 + clients });
-            cells.get(sys.name)!.push(cell);
+        // Puts at 64 clients: ours with TLS too, on a kv3 of its own for this cell.
+        const tls = mix.read === 0 && clients === TLS_CLIENTS ? await startTls(base) : null;
+        const cellSystems = tls === null ? systems : [...systems, tls.system];
+        const cells = new Map<string, Cell[]>(cellSystems.map((s) => [s.name, []]));
+        try {
+          for (let r = 0; r < ROUNDS; r++) {
+            // Each round starts with the next system, so none is always first (or always after the same one).
+            const order = cellSystems.map((_, i) => cellSystems[(i + r) % cellSystems.length]!);
+            for (const sys of order) {
+              const seed = r * 7919 + clients;
+              cells.get(sys.name)!.push(await load(sys, { clients, readShare: mix.read, seconds: SECONDS, seed }));
+            }
           }
+        } finally {
+          await tls?.stop();
         }
-        const med = new Map(systems.map((s) => [s.name, median(cells.get(s.name)!)]));
+        const med = new Map(cellSystems.map((s) => [s.name, median(cells.get(s.name)!)]));
         for (const [name, c] of med) {
           console.log(
             `${mix.name.padEnd(8)} ${String(clients).padStart(7)}  ${name.padEnd(11)} ` +
@@ -404,6 +422,15 @@ async function main(): Promise<void> {
           (e3 === undefined ? '' : `; etcd via etcd3: ${ratio(o.perSecond / e3.perSecond)}`);
         console.log(`  ${line}`);
         summary.push(line);
+        if (tls !== null) {
+          const t = med.get(tls.system.name)!;
+          const tlsLine =
+            `TLS: ${mix.name}@${clients} ${f(t.perSecond)}/s with TLS vs ${f(o.perSecond)}/s without ` +
+            `(${f((t.perSecond / o.perSecond) * 100)}%), p99 ${f(t.p99, 1)} vs ${f(o.p99, 1)} ms, server CPU/1k ops ` +
+            `${ratio(t.serverCpuPer1k / o.serverCpuPer1k)}`;
+          console.log(`  ${tlsLine}`);
+          summary.push(tlsLine);
+        }
       }
     }
     const peakRss = (): string =>
@@ -422,6 +449,37 @@ async function main(): Promise<void> {
     await etcdCluster.stop();
     rmSync(base, { recursive: true, force: true });
   }
+}
+
+/**
+ * Ours with TLS on, for the puts@64 cell: test certificates for peer1..3 made now under `base` by
+ * scripts/test-ca.sh, a kv3 given --ca, --cert and --key, and a second of puts at 64 clients to warm it up (the
+ * others are warm from the cells before).
+ */
+async function startTls(base: string): Promise<{ system: System; stop: () => Promise<void> }> {
+  const certs = path.join(base, 'certs');
+  execFileSync('bash', [path.join(root, 'scripts/test-ca.sh'), certs, 'peer1', 'peer2', 'peer3'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const ca = path.join(certs, 'ca.crt');
+  const flags = (h: string): string[] => [
+    ...['--ca', ca, '--cert', path.join(certs, `${h}.crt`), '--key', path.join(certs, `${h}.key`)],
+  ];
+  const cluster = await startKvCluster(MAIN, path.join(base, 'ours-tls'), 3, {
+    tls: { flags, ca: readFileSync(ca) },
+  });
+  const system: System = {
+    name: 'paxos TLS',
+    pids: cluster.pids,
+    loader: nodeLoader('paxos', oursFollowersFirst(cluster), ca),
+  };
+  try {
+    await runLoader(system, { clients: TLS_CLIENTS, readShare: 0, seconds: 1, seed: 1 });
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return { system, stop: () => cluster.stop() };
 }
 
 /** The watch cell, over the rounds: its table, and its summary line. */

@@ -5,6 +5,8 @@
 # container gets it in its environment, so the replicas run secure and
 # `docker compose exec peerN paxos ...` finds it too. An existing .env with a
 # PAXOS_SECRET is kept. Never commit the file.
+# Then it runs scripts/kv-tls.sh on each DIR: the replicas speak TLS too,
+# with a test CA and certificates in DIR/tls (git-ignored).
 #
 #   bash scripts/kv-secret.sh testcases/kv3 [testcases/kv5 ...]
 set -euo pipefail
@@ -26,3 +28,4 @@ for dir in "$@"; do
   chmod 600 "$env_file"
   echo "kv-secret.sh: wrote a new shared secret to $env_file" >&2
 done
+bash "$(dirname "$0")/kv-tls.sh" "$@"

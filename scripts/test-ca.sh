@@ -9,8 +9,8 @@
 # Each certificate's subjectAltName holds DNS:NAME, DNS:localhost and
 # IP:127.0.0.1, plus each SAN given after '=' (an IPv4/IPv6 address becomes
 # an IP: entry, anything else a DNS: entry), and may serve as a server's and
-# as a client's (extendedKeyUsage serverAuth, clientAuth). Valid for 2 days.
-# Default NAMEs: peer1 peer2 peer3 client.
+# as a client's (extendedKeyUsage serverAuth, clientAuth). Valid for 2 days,
+# or TEST_CA_DAYS days. Default NAMEs: peer1 peer2 peer3 client.
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ "$1" = "--help" ]; then
@@ -23,7 +23,11 @@ shift
 mkdir -p "$dir"
 umask 077
 openssl=${OPENSSL:-openssl}
-days=2
+days=${TEST_CA_DAYS:-2}
+if ! [[ $days =~ ^[1-9][0-9]*$ ]]; then
+  echo "test-ca.sh: TEST_CA_DAYS must be a whole number of days >= 1, not '$days'" >&2
+  exit 2
+fi
 
 "$openssl" req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   -keyout "$dir/ca.key" -out "$dir/ca.crt" -days "$days" -subj "/CN=paxos test CA $(date +%s%N)" \

@@ -103,7 +103,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
             peers: () => [...this.links.values()].map((l) => ({ name: l.name, up: l.isUp, rttMs: l.rttMs })),
           });
     const metrics = this.metrics;
-    if (metrics !== null) this.store.onFsync = (seconds) => metrics.fsync(seconds);
+    if (metrics !== null) this.store.onFsync = (seconds, kind) => metrics.fsync(seconds, kind);
   }
 
   get leader(): PeerId {

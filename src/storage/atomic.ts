@@ -4,7 +4,7 @@
 
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { syncPath } from './fsync.js';
+import { syncPath, timedSync, type FsyncObserver } from './fsync.js';
 
 /** Bytes gathered before each write of writeAtomically's pieces. */
 const WRITE_BYTES = 1024 * 1024;
@@ -27,9 +27,14 @@ export function busyYield(): () => Promise<void> {
 /**
  * Replace `file` with `data`, or with the concatenation of its pieces: those
  * are taken one at a time between writes of about 1 MiB, so the event loop
- * runs while a big file is written, and no piece need be big.
+ * runs while a big file is written, and no piece need be big. `onFsync` is
+ * told how long each of its two fsyncs took (the file's, the directory's).
  */
-export async function writeAtomically(file: string, data: string | Uint8Array | Iterable<string>): Promise<void> {
+export async function writeAtomically(
+  file: string,
+  data: string | Uint8Array | Iterable<string>,
+  opts: { readonly onFsync?: FsyncObserver } = {},
+): Promise<void> {
   const tmp = `${file}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
@@ -49,10 +54,10 @@ export async function writeAtomically(file: string, data: string | Uint8Array | 
       }
       await fh.write(parts.join(''));
     }
-    await fh.sync();
+    await timedSync(() => fh.sync(), opts.onFsync);
   } finally {
     await fh.close();
   }
   await rename(tmp, file);
-  await syncPath(path.dirname(file));
+  await syncPath(path.dirname(file), opts.onFsync);
 }

@@ -32,7 +32,7 @@ import { KvStore, type KvOptions, type KvView } from '../sm/kv.js';
 import type { Logger } from '../util/logger.js';
 import type { MaybePromise } from '../util/maybe.js';
 import { writeAtomically } from './atomic.js';
-import { syncPath } from './fsync.js';
+import { syncPath, type FsyncKind } from './fsync.js';
 import { DirLock, StateError } from './lock.js';
 import { keepSlotsFor, mustSyncNow, snapshotDue, type Identity, type LogStore, type Opened } from './log-store.js';
 import { damagedSnapshots, loadLatestSnapshot, pruneSnapshots, saveSnapshot, snapshotLines } from './snapshot.js';
@@ -83,8 +83,12 @@ export class FileLogStore implements LogStore {
   private writing: Promise<void> = Promise.resolve();
   /** Records appended since the last sync. */
   private unsynced = 0;
-  /** Called with each write-ahead log fdatasync's duration, in seconds (set before open: the daemon's metrics). */
-  onFsync: ((seconds: number) => void) | undefined;
+  /**
+   * Called with each fsync's duration, in seconds, and what it made durable (set before open: the daemon's
+   * metrics): the write-ahead log's group-commit fdatasyncs ('wal'); a snapshot's file and directory, and the
+   * replica file's written from the same view ('snapshot').
+   */
+  onFsync: ((seconds: number, kind: FsyncKind) => void) | undefined;
 
   /** Slots kept in the log behind a snapshot, for followers that are a little behind. */
   readonly keepSlots: number;
@@ -160,7 +164,7 @@ export class FileLogStore implements LogStore {
     const { wal, records, truncatedBytes, damage } = await Wal.open<LogRecord>(this.logDir, {
       onCorruption: 'salvage',
       encode: encodeRecord,
-      onFsync: (seconds) => this.onFsync?.(seconds),
+      onFsync: (seconds) => this.onFsync?.(seconds, 'wal'),
     });
     if (truncatedBytes > 0)
       this.log.warn(
@@ -304,10 +308,12 @@ export class FileLogStore implements LogStore {
     // The view is ours now: closed once the replica file is written from it too.
     const saved = this.chain(async () => {
       const t0 = performance.now();
-      await saveSnapshot(this.snapDir, view.applied, view.lines()).catch((err: Error) => {
-        view.close();
-        throw err;
-      });
+      await saveSnapshot(this.snapDir, view.applied, view.lines(), { onFsync: this.snapshotFsync }).catch(
+        (err: Error) => {
+          view.close();
+          throw err;
+        },
+      );
       await pruneSnapshots(this.snapDir, 2);
       this.log.debug(
         `snapshot at slot ${view.applied} (${view.keys} keys) written in ${(performance.now() - t0).toFixed(0)} ms`,
@@ -332,8 +338,14 @@ export class FileLogStore implements LogStore {
 
   /** Write the replica file from `view` (in the chain, after any snapshot being written), then close the view. */
   writeReplicaFile(view: KvView): Promise<void> {
-    return this.chain(() => writeAtomically(this.replicaFile, view.replicaFileLines()).finally(() => view.close()));
+    return this.chain(() =>
+      writeAtomically(this.replicaFile, view.replicaFileLines(), { onFsync: this.snapshotFsync }).finally(() =>
+        view.close(),
+      ),
+    );
   }
+
+  private readonly snapshotFsync = (seconds: number): void => this.onFsync?.(seconds, 'snapshot');
 
   private chain(job: () => Promise<void>): Promise<void> {
     const run = this.writing.then(job);

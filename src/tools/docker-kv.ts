@@ -1,6 +1,11 @@
 // The replicated log in real containers, for `npm run test:docker`
-// (scenarios `kv3` and `kv5`): testcases/kv3 or kv5 under docker compose;
+// (scenarios `kv3` and `kv5`): testcases/kv3 or kv5 under docker compose,
+// secure as set up by scripts/kv-secret.sh (a shared secret, and TLS with
+// test certificates named as the hostsfile names the peers);
 //   - `docker compose exec` a client that puts, then gets through another replica;
+//   - TLS is on: a raw plaintext line from peer1 to peer2:8080 gets the
+//     `refused` line (tls_required), which peer2 logs, and a client without
+//     the CA (PAXOS_CA emptied) is told the replicas speak TLS;
 //   - a transaction (`paxos txn`, on standard input) and a range (`get --prefix`);
 //   - a watch replaying the transaction from its revision, and `get --json`'s revisions;
 //   - `paxos snapshot save`, `status` and `restore` inside a container;
@@ -12,7 +17,7 @@
 //     goes through the log, returns the new value), and after a clean stop
 //     its replica file must hold the same keys and values as the others'.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -21,13 +26,16 @@ import { composeCommand, run } from '../runner/docker.js';
 import type { FaultResult } from './docker-faults.js';
 import { saveLogs, verboseCopy } from './docker-faults.js';
 
+/** `paxos ARGS` (or `CMD ARGS`, with `cmd`) in `service`, with `env` (NAME=VALUE) added to its environment. */
 async function exec(
   base: readonly string[],
   service: string,
   args: readonly string[],
+  opts: { readonly env?: readonly string[]; readonly cmd?: string } = {},
 ): Promise<{ code: number; out: string }> {
+  const env = (opts.env ?? []).flatMap((e) => ['-e', e]);
   try {
-    return { code: 0, out: (await run([...base, 'exec', '-T', service, 'paxos', ...args])).trim() };
+    return { code: 0, out: (await run([...base, 'exec', '-T', ...env, service, opts.cmd ?? 'paxos', ...args])).trim() };
   } catch (err) {
     const m = /failed: (.*)$/.exec((err as Error).message);
     return { code: -1, out: m?.[1] ?? (err as Error).message };
@@ -54,13 +62,16 @@ function execInput(
   });
 }
 
+/** A container's output so far, stdout and stderr. */
+function logsOf(id: string): Promise<string> {
+  return new Promise<string>((resolve) =>
+    execFile('docker', ['logs', id], { maxBuffer: 64 * 1024 * 1024 }, (_e, out, err) => resolve(`${out}${err}`)),
+  );
+}
+
 /** The replica that peer `service` last logged as leader (needs --log-level info). */
 async function leaderSeenBy(id: string): Promise<string | undefined> {
-  const text = await new Promise<string>((resolve) => {
-    import('node:child_process').then(({ execFile }) =>
-      execFile('docker', ['logs', id], { maxBuffer: 64 * 1024 * 1024 }, (_e, out, err) => resolve(`${out}${err}`)),
-    );
-  });
+  const text = await logsOf(id);
   const all = [...text.matchAll(/leader: (peer\d+)/g)];
   return all.at(-1)?.[1];
 }
@@ -85,6 +96,7 @@ export async function kvScenario(root: string, name: 'kv3' | 'kv5' = 'kv3'): Pro
     if (put1.code !== 0) throw new Error(`paxos put greeting hello through peer1: ${put1.out}`);
     const get1 = await exec(base, 'peer2', ['get', 'greeting']);
     if (get1.out !== 'hello') problems.push(`get through peer2 printed ${JSON.stringify(get1.out)}, expected hello`);
+    problems.push(...(await tlsIsOn(base, ids.get('peer2')!, notes)));
     // A transaction through peer3, read back as a range through peer1.
     const txn = await execInput(base, 'peer3', ['txn'], 'user/a absent\n\nput user/a 1\nput user/b 2\n');
     if (txn.code !== 0 || !txn.out.startsWith('then: every compare held'))
@@ -183,6 +195,47 @@ export async function kvScenario(root: string, name: 'kv3' | 'kv5' = 'kv3'): Pro
     detail: problems.length === 0 ? notes.join('; ') : problems.join('; '),
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** The line a TLS listener logs when a connection speaks plaintext to it (src/transport/server.ts). */
+const PLAINTEXT_REFUSED = /closing connection from \S+: it spoke plaintext, but this peer speaks TLS only/;
+
+/**
+ * TLS is really on: a raw plaintext line from peer1 to peer2:8080 is
+ * answered with the `refused` line (tls_required) and closed, and peer2 logs
+ * the refusal (first: it logs at most one such line per 10 s); a client
+ * without the CA (PAXOS_CA emptied) is refused, saying the replicas speak
+ * TLS (exit 5). `peer2` is its container's id.
+ */
+async function tlsIsOn(base: readonly string[], peer2: string, notes: string[]): Promise<string[]> {
+  // The image may have no shell or nc: node sends the line and prints what comes back until the close.
+  const script =
+    'const s = require(\'net\').connect(8080, \'peer2\', () => s.write(\'{"type":"get","key":"greeting"}\\n\'));' +
+    "let b = ''; s.on('data', (d) => (b += d)); s.on('close', () => process.stdout.write(b));" +
+    "s.on('error', (e) => process.stdout.write('error: ' + e.message));";
+  const raw = await exec(base, 'peer1', ['-e', script], { cmd: 'node' });
+  let refused: { type?: unknown; reason?: unknown } = {};
+  try {
+    refused = JSON.parse(raw.out) as typeof refused;
+  } catch {
+    // not one JSON line: reported below
+  }
+  if (refused.type !== 'refused' || refused.reason !== 'tls_required')
+    return [`a plaintext line from peer1 to peer2:8080 got ${JSON.stringify(raw.out)}, not the refused line`];
+  let logged = false;
+  for (let i = 0; i < 25 && !logged; i++) {
+    logged = PLAINTEXT_REFUSED.test(await logsOf(peer2));
+    if (!logged) await delay(200);
+  }
+  if (!logged) return ["peer2's log has no line refusing the plaintext connection"];
+  const plainCli = await exec(base, 'peer1', ['get', 'greeting', '--timeout', '5'], { env: ['PAXOS_CA='] });
+  if (plainCli.code === 0 || !plainCli.out.includes('it speaks TLS, and this client spoke plaintext'))
+    return [`get without the CA (exit ${plainCli.code}) printed ${JSON.stringify(plainCli.out)}`];
+  notes.push(
+    `TLS on: a plaintext line to peer2:8080 answered ${raw.out} (and logged), a client without the CA told ` +
+      'the replicas speak TLS',
+  );
+  return [];
 }
 
 /** Leases, a key put with one, a lock around a command, and a revoke, each through a different container. */

@@ -1,6 +1,7 @@
 // --metrics on a real kv3: /healthz, /readyz and /metrics (parsed with a
 // Prometheus text-format parser) on every replica; the counters move under
-// puts; a killed leader is seen by the others' leader-change counters. And
+// puts; snapshots' fsyncs are timed in a histogram of their own (every 5
+// slots here); a killed leader is seen by the others' leader-change counters. And
 // the flag's usage errors: a bad value, a lab peer, an address in use.
 
 import net from 'node:net';
@@ -17,7 +18,9 @@ const PUTS = 20;
 test('kv3 with --metrics: probes, counters under puts, and a killed leader', async (t) => {
   const live = await new LiveCluster(KV3).init();
   t.teardown(() => live.close());
-  const procs = new Map<string, Proc>(HOSTS.map((h) => [h, live.start(h, ['--metrics', '127.0.0.1:0'])]));
+  const procs = new Map<string, Proc>(
+    HOSTS.map((h) => [h, live.start(h, ['--metrics', '127.0.0.1:0', '--snapshot-every', '5'])]),
+  );
   const urls = new Map<string, string>();
   for (const h of HOSTS) urls.set(h, await metricsUrl(procs.get(h)!));
 
@@ -51,6 +54,8 @@ test('kv3 with --metrics: probes, counters under puts, and a killed leader', asy
   for (const s of all) {
     t.true(s.value('paxos_commit_index') >= lastSlot);
     t.true(s.count('paxos_wal_fsync_duration_seconds') > 0, 'fsyncs timed');
+    t.true(s.value('paxos_snapshot_index') > 0, 'a snapshot taken');
+    t.true(s.count('paxos_snapshot_fsync_duration_seconds') >= 2, "a snapshot's fsyncs timed");
     t.true(s.count('paxos_apply_lag_seconds') > 0, 'apply lag observed');
     t.true(s.value('paxos_leader_changes_seen_total') >= 1);
     t.truthy(s.family('process_cpu_user_seconds_total'), "prom-client's default metrics");

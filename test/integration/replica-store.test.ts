@@ -2,11 +2,13 @@
 // when it may vote at once, and when it must recover from the others first
 // (docs/recovery.md). The identity file is removed before anything repairs
 // damage, so a crash during the repair cannot leave a directory that looks
-// sound.
+// sound. And its fsyncs, as a replica's /metrics sees them.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { PromMetrics } from '../../src/daemon/metrics.js';
+import { KvStore } from '../../src/sm/kv.js';
 import { FileLogStore } from '../../src/storage/file-log-store.js';
 import { identityOf } from '../../src/storage/log-store.js';
 import { StateError } from '../../src/storage/lock.js';
@@ -143,4 +145,32 @@ test('a lost log beside identity.json (a wiped mount) is lost state: the replica
   t.regex(r.recover ?? '', /an empty log beside identity\.json/);
   t.false(r.empty, 'not routine: it is warned about');
   t.false(existsSync(path.join(dir, 'identity.json')));
+});
+
+test("fsyncs are timed for /metrics: the log's as wal, a snapshot's and the replica file's as snapshot", async (t) => {
+  const dir = path.join(tempDir('store'), 'peer2');
+  const s = new FileLogStore(dir, silentLogger);
+  // As a replica wires it (src/daemon/replica.ts), and a list of what was timed.
+  const metrics = new PromMetrics({ status: () => null, peers: () => [] });
+  const seen: Array<[number, string]> = [];
+  s.onFsync = (seconds, kind) => {
+    seen.push([seconds, kind]);
+    metrics.fsync(seconds, kind);
+  };
+  await s.open(ME);
+  await s.persist([{ t: 'p', n: 4 }]);
+  const kinds = (): string[] => seen.map(([, k]) => k);
+  t.true(kinds().includes('wal'), `a wal fsync timed: ${kinds().join(', ')}`);
+  t.false(kinds().includes('snapshot'));
+  const kv = new KvStore();
+  kv.apply({ op: 'put', client: 'c1', seq: 1, key: 'x', value: 'y' }, 1);
+  await s.writeSnapshot(kv.view());
+  // The snapshot's file and directory; then (close waits for it) the replica file's and its directory's.
+  await s.close();
+  t.is(kinds().filter((k) => k === 'snapshot').length, 4, kinds().join(', '));
+  t.true(seen.every(([seconds]) => seconds >= 0 && seconds < 60));
+  const text = (await metrics.text()).body;
+  t.regex(text, /^paxos_snapshot_fsync_duration_seconds_count 4$/m);
+  const wal = Number(/^paxos_wal_fsync_duration_seconds_count (\d+)$/m.exec(text)?.[1]);
+  t.is(wal, kinds().filter((k) => k === 'wal').length, 'wal fsyncs in their own histogram');
 });

@@ -24,9 +24,6 @@ import { tempDir } from '../helpers/tmp.js';
 
 const DIR = path.join(ROOT, 'deploy', 'k8s');
 
-/** The flags of the membership interface that the peer's help does not document until membership lands. */
-const PENDING_FLAGS = ['--join'];
-
 // ---------------------------------------------------------------- loading
 
 // A manifest is plain JSON-like data; these are the few shapes the checks read.
@@ -209,8 +206,7 @@ export function disagreements(docs: readonly Doc[]): string[] {
       const flag = /^--?[a-z][a-z0-9-]*/.exec(a)?.[0];
       if (flag === undefined) continue;
       const documented = new RegExp(`(?<![\\w-])${flag}(?![\\w-])`).test(PEER_HELP);
-      if (!documented && !PENDING_FLAGS.includes(flag))
-        say(`StatefulSet ${name}: ${flag} is not in the peer's help (PEER_HELP)`);
+      if (!documented) say(`StatefulSet ${name}: ${flag} is not in the peer's help (PEER_HELP)`);
     }
 
     // The secret comes from a Secret, never a literal.

@@ -211,7 +211,7 @@ export class Learner {
     for (const cmd of v) {
       const c = memberChangeOf(cmd);
       if (c === null) continue;
-      const o = change(s.membership, c, slot);
+      const o = change(s.membership, c, slot, s.variant.twoChangesInFlight === true);
       if (o.ok) s.setMembership(o.m);
     }
   }

@@ -31,6 +31,7 @@
 
 import type { PeerId } from '../paxos/ids.js';
 import { Acceptor } from './acceptor.js';
+import { change, memberChangeOf, type Membership } from '../paxos/membership.js';
 import { ballotOwner } from './ballot.js';
 import { Leader } from './leader.js';
 import { Learner } from './learner.js';
@@ -101,6 +102,27 @@ export class LogNode {
   get leaderCommit(): number {
     return Math.max(this.s.leaderCommit, this.s.commitIndex);
   }
+  /** The voters this replica counts slot `slot`'s quorums among (known up to commit + ALPHA). */
+  votersAt(slot: number): readonly PeerId[] {
+    return this.s.votersAt(slot);
+  }
+
+  /** The configuration after the last slot handed out to apply (paxos/membership.ts). */
+  get membership(): Membership {
+    return this.s.membership;
+  }
+
+  /**
+   * Broken on purpose (memberOutsideLog): take a change at once, as if it
+   * were chosen at our first unchosen slot, without the log.
+   */
+  changeOutsideLog(cmd: unknown): void {
+    const c = memberChangeOf(cmd);
+    if (c === null) return;
+    const o = change(this.s.membership, c, this.s.commitIndex, true);
+    if (o.ok) this.s.setMembership(o.m);
+  }
+
   get promise(): number {
     return this.s.promised;
   }

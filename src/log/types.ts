@@ -323,6 +323,10 @@ export interface LogVariant {
   readonly batchAnyKeys?: boolean;
   /** A new leader expires leases on the old timing, without extending them first (node/lease-clock.ts). */
   readonly leaseNoExtension?: boolean;
+  /** A replica takes a membership change a client sends it at once, without the log (node/replica-node.ts). */
+  readonly memberOutsideLog?: boolean;
+  /** A change is taken while the last one is still taking effect: two in flight (paxos/membership.ts). */
+  readonly twoChangesInFlight?: boolean;
   /** Recovery ends once this many other replicas have answered (correct: all of them). */
   readonly recoverAnswers?: number;
 }

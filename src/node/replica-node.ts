@@ -21,6 +21,7 @@
 // gives it sockets, timers and the disk; the simulator (src/sim/) gives it
 // simulated ones, so both run this same code.
 
+import { isChangeCommand } from '../sm/members.js';
 import { effectiveSlot, type Membership } from '../paxos/membership.js';
 import type { PeerId } from '../core/types.js';
 import { isLogged, logChoseLine, logMessageLine } from '../log/logline.js';
@@ -228,6 +229,11 @@ export class ReplicaNode {
       return client.reply({ status: 'not_ready', why });
     }
     if (readsByIndex(this.store, cmd)) return this.readByIndex(cmd.k, client);
+    if (this.cfg.variant?.memberOutsideLog === true && isChangeCommand(cmd)) {
+      // Broken on purpose: this replica alone counts quorums in the new configuration.
+      this.core.changeOutsideLog(cmd);
+      return client.reply({ status: 'done', slot: this.store.appliedIndex, result: { status: 'members', members: [] } });
+    }
     // Forgotten if its client goes first; that is cancelled once it is answered.
     const w = {
       reply: (a: Answer): void => {

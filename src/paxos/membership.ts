@@ -100,8 +100,9 @@ export function memberChangeOf(cmd: unknown): MemberChange | null {
 }
 
 /** The one rule: apply change `c`, chosen in `slot`, to `m`; or why it is refused (and nothing changes). */
-export function change(m: Membership, c: MemberChange, slot: number): ChangeOutcome {
-  if (slot < effectiveSlot(m))
+export function change(m: Membership, c: MemberChange, slot: number, concurrent = false): ChangeOutcome {
+  // (Broken on purpose, concurrent: the simulator's twoChangesInFlight.)
+  if (slot < effectiveSlot(m) && !concurrent)
     return no('busy', `the change of slot ${m.changed} takes effect at slot ${effectiveSlot(m)}; try again then`);
   const cur = memberByName(m, c.name);
   const next = (members: Member[], nextId = m.nextId): Membership => ({

@@ -3,6 +3,7 @@
 // issued, snapshots that agree, ballots led by their owners and by one life
 // only, and memories that survive lost state.
 
+import { ALPHA, change, currentVoters, memberChangeOf, type Membership } from '../paxos/membership.js';
 import type { PeerId } from '../core/types.js';
 import { ballotOwner } from '../log/ballot.js';
 import type { Batch } from '../log/types.js';
@@ -26,6 +27,12 @@ export class Invariants {
   private readonly snapshots = new Map<number, string>();
   /** ballot -> "replica#life" that led at it. */
   private readonly ledBy = new Map<number, string>();
+  /** The voters the log gives slots from each point on: [first slot, voters], in slot order (trueVoters). */
+  private readonly history: Array<[number, readonly PeerId[]]> = [];
+  private truth: Membership | null = null;
+  private truthAt = 0;
+  /** Per applied slot, the configuration the first replica to apply it counted the next slots' quorums in. */
+  private readonly configs = new Map<number, { text: string; who: string }>();
   private readonly issued = new Set<string>();
   /** When each slot was first applied anywhere: when its changes took effect. */
   private readonly appliedAt = new Map<number, number>();
@@ -77,6 +84,64 @@ export class Invariants {
         'safety',
         `replica ${rep.id}'s store at slot ${index} differs from another replica's at the same slot`,
       );
+  }
+
+  /**
+   * Every replica that applied the log up to `applied` counts the quorums of
+   * the slots after it in the same configuration: the one the log says
+   * (paxos/membership.ts). memberOutsideLog must be caught here.
+   */
+  config(rep: Checked, applied: number, m: Membership): void {
+    const text = JSON.stringify(m);
+    const prev = this.configs.get(applied);
+    if (prev === undefined) this.configs.set(applied, { text, who: `replica ${rep.id}` });
+    else if (prev.text !== text)
+      this.ctx.fail(
+        'safety',
+        `after slot ${applied}, replica ${rep.id} holds members ${shown(m)}, ${prev.who} ` +
+          `${shown(JSON.parse(prev.text) as Membership)}: a configuration not from the log`,
+      );
+  }
+
+  /**
+   * Slot `slot` was applied somewhere with value `v`, in slot order: follow
+   * its membership changes as the log gives them, each governing the slots
+   * from its own + ALPHA on (twoChangesInFlight: all of them, even while the
+   * last one takes effect).
+   */
+  applyTruth(slot: number, v: Batch, first: Membership, concurrent: boolean): void {
+    if (slot <= this.truthAt) return;
+    this.truthAt = slot;
+    this.truth ??= first;
+    if (this.history.length === 0) this.history.push([0, currentVoters(first)]);
+    for (const cmd of v) {
+      const c = memberChangeOf(cmd);
+      if (c === null) continue;
+      const o = change(this.truth, c, slot, concurrent);
+      if (!o.ok) continue;
+      this.truth = o.m;
+      this.history.push([slot + ALPHA, currentVoters(o.m)]);
+    }
+  }
+
+  /**
+   * A replica that applied up to `applied` counts the quorums of the next
+   * ALPHA slots among the voters the log gives them (paxos/membership.ts):
+   * twoChangesInFlight must be caught here.
+   */
+  votersOf(rep: Checked, applied: number, votersAt: (slot: number) => readonly PeerId[]): void {
+    if (this.history.length === 0 || applied > this.truthAt) return;
+    for (let s = applied + 1; s <= applied + ALPHA; s++) {
+      let want: readonly PeerId[] = this.history[0]![1];
+      for (const [from, voters] of this.history) if (from <= s) want = voters;
+      const got = votersAt(s);
+      if (got.join(',') !== want.join(','))
+        this.ctx.fail(
+          'safety',
+          `after slot ${applied}, replica ${rep.id} counts slot ${s}'s quorums among voters [${got.join(',')}], ` +
+            `but the log gives it voters [${want.join(',')}]`,
+        );
+    }
   }
 
   /** A leader at a ballot: owned by it, and never used by two lives. */
@@ -142,4 +207,9 @@ export class Invariants {
       );
     }
   }
+}
+
+/** Members as "1 2 4(learner)". */
+function shown(m: Membership): string {
+  return m.members.map((x) => `${x.id}${x.voter ? '' : '(learner)'}`).join(' ');
 }

@@ -5,7 +5,7 @@
 
 import type { PeerId } from '../core/types.js';
 import type { LogMessage, StateSnapshot } from '../log/types.js';
-import { KvStore } from '../sm/kv.js';
+import { KvStore, type KvOptions } from '../sm/kv.js';
 import { decodeLog } from '../wire/log.js';
 import type { SimContext } from './log-world-types.js';
 
@@ -25,6 +25,8 @@ export class SimNet {
     private readonly ctx: SimContext,
     /** A message arrives at `to` (a copy, never the sender's objects). */
     private readonly arrive: (from: PeerId, to: PeerId, msg: LogMessage) => void,
+    /** How the replicas build their stores: a snapshot is restored with them too. */
+    private readonly kvOptions: KvOptions = {},
   ) {}
 
   blocked(a: PeerId, b: PeerId): boolean {
@@ -54,7 +56,7 @@ export class SimNet {
     if (this.blocked(from, to)) return;
     const raw = JSON.parse(wire) as LogMessage | { type: 'snapshot'; from: PeerId; index: number; data: string };
     if (raw.type === 'snapshot' && typeof raw.data === 'string')
-      return this.arrive(from, to, { ...raw, data: KvStore.restore(utf8.encode(raw.data)) });
+      return this.arrive(from, to, { ...raw, data: KvStore.restore(utf8.encode(raw.data), this.kvOptions) });
     // Checked as a replica's listener checks it (its commands too: the edge, src/sm/command.ts).
     const d = decodeLog(raw);
     if (!d.ok || !('msg' in d) || d.msg.type === 'snapshot_chunk')

@@ -12,6 +12,7 @@ import { replay, type LogMessage, type LogTiming, type LogVariant } from '../log
 import { ReplicaNode, type ReplicaClient } from '../node/replica-node.js';
 import type { CheckedClientCommand } from '../sm/command.js';
 import { KvBuilder } from '../sm/kv-builder.js';
+import type { KvOptions } from '../sm/kv.js';
 import { MemoryDisk, MemoryLogStore } from '../storage/memory-log-store.js';
 import { silentLogger } from '../util/logger.js';
 import type { Checked, Invariants } from './log-checks.js';
@@ -49,6 +50,10 @@ export interface ReplicaSetup {
   readonly durability: boolean;
   /** A new leader's extension of every lease (node/lease-clock.ts). */
   readonly leaseExtensionMs: number;
+  /** The stores' options: the hostsfile's members among them. */
+  readonly kvOptions: KvOptions;
+  /** How many replicas the hostsfile holds (ids 1..first); the rest are spares. */
+  readonly first: number;
 }
 
 const fromUtf8 = new TextDecoder();
@@ -135,6 +140,7 @@ export class SimReplicas {
     const { o, ctx, checks } = this;
     const disk = rep.disk;
     const store = new MemoryLogStore(disk, {
+      kvOptions: o.kvOptions,
       snapshotEvery: o.snapshotEvery,
       keepSlots: o.keepSlots,
       // Broken on purpose: voteAtOnce ignores a missing identity; so does forgetLog.
@@ -157,7 +163,7 @@ export class SimReplicas {
     const node = new ReplicaNode(
       {
         self: rep.id,
-        replicas: o.n,
+        replicas: o.first,
         nameOf: (id) => (id === 0 ? undefined : `r${id}`),
         messageLines: false,
         timing: o.timing,
@@ -192,6 +198,8 @@ export class SimReplicas {
             if (slot !== rep.lastApplied + 1)
               ctx.fail('safety', `replica ${rep.id} applied slot ${slot} right after slot ${rep.lastApplied}: a hole`);
             checks.chose(rep, slot, v, 'applied');
+            const first = o.kvOptions.members;
+            if (first !== undefined) checks.applyTruth(slot, v, first, o.kvOptions.concurrentChanges === true);
             checks.applied(slot);
             rep.lastApplied = slot;
           },
@@ -211,6 +219,8 @@ export class SimReplicas {
             checks.restored(rep, core.promise);
           },
           performed: (core) => {
+            checks.config(rep, core.applied, core.membership);
+            checks.votersOf(rep, core.applied, (slot) => core.votersAt(slot));
             if (core.role === 'leader' && rep.node?.core === core) checks.leads(rep, core.currentBallot);
             rep.leaderSince = core.role === 'leader' ? (rep.leaderSince ?? ctx.now) : null;
           },

@@ -17,7 +17,9 @@ export type LogWorldVariant =
   | 'leaseNoExtension'
   | 'voteAtOnce'
   | 'corruptAsTorn'
-  | 'fewRecoverers';
+  | 'fewRecoverers'
+  | 'memberOutsideLog'
+  | 'twoChangesInFlight';
 export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = [
   'skipPhase1',
   'forgetLog',
@@ -31,7 +33,11 @@ export const LOG_WORLD_VARIANTS: readonly LogWorldVariant[] = [
   'voteAtOnce',
   'corruptAsTorn',
   'fewRecoverers',
+  'memberOutsideLog',
+  'twoChangesInFlight',
 ];
+/** The variants about membership changes: their runs have spare replicas to add (log-members.ts). */
+export const MEMBER_VARIANTS: ReadonlySet<LogWorldVariant> = new Set(['memberOutsideLog', 'twoChangesInFlight']);
 /** The variants about lost or damaged disks: storage faults come more often with them. */
 export const STORAGE_VARIANTS: ReadonlySet<LogWorldVariant> = new Set(['voteAtOnce', 'corruptAsTorn', 'fewRecoverers']);
 
@@ -41,6 +47,12 @@ export interface LogWorldOptions {
   readonly replicas?: number;
   /** Concurrent clients; default 4. */
   readonly clients?: number;
+  /**
+   * Replicas not in the hostsfile, added, promoted and swapped for voters by
+   * membership changes (log-members.ts); default 0, or 2 for a membership
+   * variant. The hostsfile holds the other `replicas - spares`.
+   */
+  readonly spares?: number;
   /** Lease holders (log-leases.ts); default 2. */
   readonly leaseHolders?: number;
   readonly variant?: LogWorldVariant;
@@ -78,6 +90,8 @@ export interface LogWorldStats {
   /** `entries` or `snapshot` delivered to a leader or candidate (a stale catch-up reply). */
   catchUpToNonFollower: number;
   snapshotsSent: number;
+  /** Membership changes applied (log-members.ts). */
+  memberChanges: number;
   snapshotsInstalled: number;
   /** Events the replicas' watches were sent, all checked against the log's. */
   watchedEvents: number;
@@ -114,6 +128,7 @@ export function noStats(): LogWorldStats {
     entriesDelivered: 0,
     catchUpToNonFollower: 0,
     snapshotsSent: 0,
+    memberChanges: 0,
     snapshotsInstalled: 0,
     watchedEvents: 0,
     snapshotsTaken: 0,

@@ -90,7 +90,13 @@
 //   corruptAsTorn  a corrupt record is taken for a torn tail (and a damaged
 //                  snapshot skipped): the replica keeps its identity, and votes;
 //   fewRecoverers  recovery ends on answers from a majority counting itself,
-//                  not from every other replica.
+//                  not from every other replica;
+//   memberOutsideLog  a replica takes a membership change a client sends it
+//                  at once, for its own quorums, without the log;
+//   twoChangesInFlight  a change is taken while the last one is still
+//                  taking effect (log-members.ts).
+// With spares (a membership variant: 2), the hostsfile holds the first
+// replicas only, and log-members.ts adds the rest and removes voters.
 
 import { performance } from 'node:perf_hooks';
 import type { PeerId } from '../core/types.js';
@@ -103,6 +109,8 @@ import { Agenda } from './agenda.js';
 import { Invariants } from './log-checks.js';
 import { SimClients } from './log-clients.js';
 import { SimLeases } from './log-leases.js';
+import { SimMembers } from './log-members.js';
+import { initialMembership } from '../paxos/membership.js';
 import { Faults } from './log-faults.js';
 import { SimNet } from './log-net.js';
 import { SimReplicas } from './log-replicas.js';
@@ -111,6 +119,7 @@ import type { CheckedCommand } from '../sm/command.js';
 import type { KvChange } from '../node/watch-hub.js';
 import { Trace } from './log-trace.js';
 import {
+  MEMBER_VARIANTS,
   noStats,
   Violation,
   type LogWorldOptions,
@@ -143,6 +152,8 @@ const CORE_VARIANTS = new Set<LogWorldVariant>([
   'skipWatchEvent',
   'batchAnyKeys',
   'leaseNoExtension',
+  'memberOutsideLog',
+  'twoChangesInFlight',
 ]);
 
 export class LogWorld implements SimContext {
@@ -191,11 +202,18 @@ export class LogWorld implements SimContext {
           ? { [variant]: true }
           : {};
     const nClients = opts.clients ?? 4;
+    const spares = opts.spares ?? (variant !== undefined && MEMBER_VARIANTS.has(variant) ? 2 : 0);
+    const first = this.n - spares;
     this.shape =
       `${this.n} replicas, ${nClients} clients, ${keys.length} keys, window ${timing.window}, batch ` +
-      `${timing.maxBatch}, entries ${timing.maxEntries}, keep ${keepSlots}`;
+      `${timing.maxBatch}, entries ${timing.maxEntries}, keep ${keepSlots}` +
+      (spares > 0 ? `, ${spares} spares` : '');
+    const kvOptions = {
+      members: initialMembership(Array.from({ length: first }, (_, i) => ({ id: i + 1, name: `r${i + 1}` }))),
+      concurrentChanges: variant === 'twoChangesInFlight',
+    };
 
-    this.net = new SimNet(this, (_from, to, msg) => this.replicas.deliver(to, msg));
+    this.net = new SimNet(this, (_from, to, msg) => this.replicas.deliver(to, msg), kvOptions);
     this.checks = new Invariants(this, this.n, durability, (id) => this.replicas.get(id).lostAt);
     this.replicas = new SimReplicas(
       this,
@@ -209,6 +227,8 @@ export class LogWorld implements SimContext {
         durability,
         // As the daemon's: two of the longest election timeouts.
         leaseExtensionMs: 2 * 2 * timing.electionTicks * TICK_MS,
+        kvOptions,
+        first,
       },
       this.net,
       this.checks,
@@ -216,6 +236,7 @@ export class LogWorld implements SimContext {
     const stopIssuingAt = this.faultMs + Math.max(0, quietMs - 1500);
     this.clients = new SimClients(this, this.replicas, this.checks, keys, nClients, stopIssuingAt, this.faultMs);
     new SimLeases(this, this.replicas, this.checks, opts.leaseHolders ?? 2, stopIssuingAt);
+    if (spares > 0) new SimMembers(this, this.replicas, this.checks, first, this.n, this.faultMs);
     this.faults = new Faults(this, this.net, this.replicas, variant, this.faultMs);
     this.agenda.push(TICK_MS, () => this.tick());
     this.agenda.push(150 + Math.floor(r() * 200), () => this.faults.fault());
@@ -289,7 +310,12 @@ export class LogWorld implements SimContext {
   }
 
   private whyNotLive(): string | null {
-    const all = this.replicas.all;
+    // Only the members at the end must be up and caught up: a removed replica, or a spare never added, need not.
+    const ahead = this.replicas.all.reduce((a, r) =>
+      r.node !== null && r.lastApplied > (a?.lastApplied ?? -1) ? r : a,
+    );
+    const m = ahead.node?.kv.membership;
+    const all = this.replicas.all.filter((r) => m === undefined || m === null || m.members.some((x) => x.id === r.id));
     const down = all.filter((r) => r.node === null);
     if (down.length > 0) return `replicas ${down.map((r) => r.id).join(',')} are down`;
     const applied = all.map((r) => r.lastApplied);

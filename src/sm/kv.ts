@@ -86,6 +86,8 @@ export interface KvOptions {
    * be the same on every replica.
    */
   readonly members?: Membership;
+  /** Broken on purpose (the simulator's twoChangesInFlight): a change is taken while the last takes effect. */
+  readonly concurrentChanges?: boolean;
 }
 
 /** UTF-8 bytes a key and its value take against the quota. */
@@ -120,6 +122,7 @@ export class KvStore {
   /** The configuration, once a change has been applied; before that, the first one (KvOptions.members). */
   private members: Membership | null = null;
   private readonly firstMembers: Membership | null;
+  private readonly concurrentChanges: boolean;
   /** The slot being applied. */
   private applying = 0;
   // Map order is insertion order, and a session is re-inserted on every apply,
@@ -141,6 +144,7 @@ export class KvStore {
       throw new RangeError(`quotaBytes must be a positive integer; got ${quota}`);
     this.quotaBytes = quota;
     this.firstMembers = options.members ?? null;
+    this.concurrentChanges = options.concurrentChanges === true;
   }
 
   /** The configuration after the last slot applied; null: none was given (KvOptions.members). */
@@ -266,7 +270,7 @@ export class KvStore {
     }
     if (isChangeCommand(cmd)) {
       // Applied whatever its session says, as the log core applies it: the two must agree (members.ts).
-      const { members, result } = memberChange(this.membership, cmd, index);
+      const { members, result } = memberChange(this.membership, cmd, index, this.concurrentChanges);
       if (members !== null) this.members = members;
       this.sessions.delete(cmd.c);
       this.sessions.set(cmd.c, { seq: cmd.s, index, result });

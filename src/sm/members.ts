@@ -18,6 +18,7 @@ export function memberChange(
   m: Membership | null,
   cmd: ChangeCommand,
   slot: number,
+  concurrent = false,
 ): { members: Membership | null; result: Result } {
   if (m === null)
     return { members: null, result: { status: 'nochange', why: 'unknown', detail: 'this store has no membership' } };
@@ -25,7 +26,7 @@ export function memberChange(
     cmd.o === 'madd'
       ? { kind: 'add', name: cmd.n, addr: cmd.a }
       : { kind: cmd.o === 'mpromote' ? 'promote' : 'remove', name: cmd.n };
-  const o = change(m, c, slot);
+  const o = change(m, c, slot, concurrent);
   if (!o.ok) return { members: null, result: { status: 'nochange', why: o.why, detail: o.detail } };
   return { members: o.m, result: { status: 'members', members: o.m.members, id: o.id } };
 }

@@ -56,6 +56,14 @@ test('200 seeds of 3 replicas: no violation, everyone converges', (t) => {
   t.log(`${s.runs} seeds in ${s.seconds.toFixed(1)} s, live ${s.live}/${s.runs}`);
 });
 
+test('membership: 150 seeds of 5 replicas, 3 in the hostsfile and 2 added, promoted and swapped for voters', (t) => {
+  const s = sweepLogWorld(20_001, 150, { spares: 2 });
+  t.deepEqual(violations(s), []);
+  t.is(s.live, s.runs, s.notLive.map((r) => `seed ${r.seed}: ${r.notLive}`).join('\n'));
+  t.true(s.stats.memberChanges > 300, `${s.stats.memberChanges} membership changes applied`);
+  t.log(`${s.runs} seeds in ${s.seconds.toFixed(1)} s: ${s.stats.memberChanges} membership changes, live ${s.live}`);
+});
+
 test('a seed replays exactly', (t) => {
   for (const seed of [5, 123]) {
     const a = new LogWorld({ seed, traceLines: 100_000 });
@@ -88,6 +96,9 @@ const CONTROLS = [
   { variant: 'batchAnyKeys', what: 'two writes of one key in one slot, sharing a revision', within: 300 },
   // Caught at seed 1 of 3 and of 5 replicas: a lease expired soon after a leader change.
   { variant: 'leaseNoExtension', what: 'a leader that expires a lease without the extension', within: 20 },
+  // Both caught at seed 1 (5 replicas, 2 of them spares): see log-members.ts.
+  { variant: 'memberOutsideLog', what: 'a membership change taken without the log', within: 20 },
+  { variant: 'twoChangesInFlight', what: 'two membership changes in flight at once', within: 20 },
 ] as const;
 
 for (const c of CONTROLS) {
@@ -101,7 +112,9 @@ for (const c of CONTROLS) {
       c.variant === 'skipPhase1' ||
       c.variant === 'applyPastHole' ||
       c.variant === 'skipWatchEvent' ||
-      c.variant === 'leaseNoExtension'
+      c.variant === 'leaseNoExtension' ||
+      c.variant === 'memberOutsideLog' ||
+      c.variant === 'twoChangesInFlight'
     )
       t.is(first?.kind, 'safety');
     t.log(`${c.variant}: caught at seed ${first?.seed} (${first?.kind}): ${first?.violation?.slice(0, 200)}`);

@@ -51,9 +51,10 @@ lines; everything else goes to stderr.
       --port N             port to listen on and to reach peers on
                            (default ${DEFAULT_PORT})
       --resolve HOST=ADDR[:PORT]
-                           reach HOST at ADDR instead of looking its name up;
-                           for this peer's own HOST, also listen there.
-                           Repeatable. \`paxos run\` uses it for local runs.
+                           reach HOST at ADDR instead of looking its name up
+                           (or, for a member added later, its member add
+                           address); for this peer's own HOST, also listen
+                           there. Repeatable. \`paxos run\` uses it for local runs.
       --data-dir DIR       where this peer keeps its durable state (promise,
                            accepted value, last proposal number, chosen value)
                            (default ./paxos-data/HOST, in the image
@@ -310,6 +311,7 @@ export function parsePeerArgs(
     self,
     listen: overrides.get(self.host.toLowerCase()) ?? { host: '0.0.0.0', port },
     endpointOf: (peer: HostEntry) => overrides.get(peer.host.toLowerCase()) ?? { host: peer.host, port },
+    resolved: (host: string) => overrides.get(host.toLowerCase()),
     peerTimeoutMs,
     dataDir,
     secret,

@@ -94,6 +94,8 @@ interface CommonSettings {
   readonly self: HostEntry;
   readonly listen: Address;
   readonly endpointOf: (peer: HostEntry) => Address;
+  /** --resolve HOST=ADDR for `host`, if given: it also wins over a later member's address (paxos member add). */
+  readonly resolved?: (host: string) => Address | undefined;
   /** --data-dir (default ./paxos-data/HOST). */
   readonly dataDir: string;
   /** --secret-file or PAXOS_SECRET; null runs open. */

@@ -276,9 +276,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
       const name = known?.name ?? entry?.host;
       if (name === undefined) continue;
       const at =
-        known !== undefined && known.addr !== ''
+        this.settings.resolved?.(name) ??
+        (known !== undefined && known.addr !== ''
           ? addressOf(known.addr)
-          : this.settings.endpointOf(entry ?? { id, host: name, roles: [] });
+          : this.settings.endpointOf(entry ?? { id, host: name, roles: [] }));
       const link = new PeerLink<ReplicaWire>(name, at, {
         self: this.selfId,
         peer: id,

@@ -1,5 +1,6 @@
 // `npm run nemesis -- [--seconds 60] [--replicas 5] [--clients 10] [--keys 4]
-// [--interval 4] [--seed N] [--history FILE] [--watchers 2] [--lease-keepers 2] [--disk-faults]`: see nemesis.ts.
+// [--interval 4] [--seed N] [--history FILE] [--watchers 2] [--lease-keepers 2] [--disk-faults] [--spares N]`:
+// see nemesis.ts.
 
 import { decimal, integer, parseFlags, runTool } from '../config/flags.js';
 import { runNemesis } from './nemesis.js';
@@ -33,6 +34,10 @@ kept it alive. Exit status 0 if so, 1 if not.
                  data directory wiped, or bytes flipped in its log or
                  snapshot files; it restarts and recovers from the others
                  (default off)
+  --spares N     replicas not in the hostsfile: during the faults, each is
+                 added (paxos member add), started with --join, promoted once
+                 it has caught up, and a voter (the leader half the time) is
+                 removed and must exit by itself (default 0)
   --help         print this and exit`;
 
 async function main(argv: string[]): Promise<number> {
@@ -47,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
     watchers: { type: 'string' },
     'lease-keepers': { type: 'string' },
     'disk-faults': { type: 'boolean' },
+    spares: { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help === true) {
@@ -65,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
     seed: opt(values.seed, Math.floor(Math.random() * 1e9), (t) => integer('--seed', t, 0)),
     watchers: opt(values.watchers, 2, (t) => integer('--watchers', t, 0)),
     leaseKeepers: opt(values['lease-keepers'], 2, (t) => integer('--lease-keepers', t, 0)),
+    spares: opt(values.spares, 0, (t) => integer('--spares', t, 0)),
   };
   const report = await runNemesis({
     ...settings,

@@ -35,6 +35,7 @@ import { decodeCommand } from '../rules/index.js';
 import type { Endpoint } from '../transport/link.js';
 import { FaultNet } from './fault-net.js';
 import { damageDisk } from './nemesis-disk.js';
+import { MemberChanger, type MemberHost } from './nemesis-members.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -59,6 +60,11 @@ export interface NemesisOptions {
   readonly watchers?: number;
   /** Lease keepers (nemesis-lease.ts), each a client of its own (default 2). */
   readonly leaseKeepers?: number;
+  /**
+   * Spare replicas, not in the hostsfile, that membership changes add and
+   * promote, each followed by a voter's removal (nemesis-members.ts); default 0.
+   */
+  readonly spares?: number;
   readonly say: (line: string) => void;
 }
 
@@ -77,6 +83,12 @@ interface Replica {
   claimedAt: number;
   /** It said it is recovering lost state, and has not yet said it votes again. */
   recovering: boolean;
+  /** A spare (started with --join), once started; removed: no longer a member. */
+  join: boolean;
+  started: boolean;
+  removed: boolean;
+  /** Its process's exit code, once it exited by itself or was killed. */
+  exit: Promise<number | null> | null;
 }
 
 /** One request on a fresh connection; 'unsent' when it could not even be sent. */
@@ -99,10 +111,13 @@ async function ask(
 
 export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   const rng = mulberry32(o.seed);
+  const endAt = performance.now() + o.seconds * 1000;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'paxos-nemesis-'));
-  const hosts = Array.from({ length: o.replicas }, (_, i) => `peer${i + 1}`);
+  const first = Array.from({ length: o.replicas }, (_, i) => `peer${i + 1}`);
+  const spareHosts = Array.from({ length: o.spares ?? 0 }, (_, i) => `peer${o.replicas + i + 1}`);
+  const hosts = [...first, ...spareHosts];
   const hostsfile = path.join(dir, 'hostsfile');
-  writeFileSync(hostsfile, hosts.map((h) => `${h}:replica\n`).join(''));
+  writeFileSync(hostsfile, first.map((h) => `${h}:replica\n`).join(''));
   const alloc = await allocate(hosts, 'ports');
   const fnet = new FaultNet(alloc.endpoints);
   await fnet.start();
@@ -110,8 +125,23 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   const t0 = performance.now();
   const now = (): number => Math.round(performance.now() - t0);
   const replicas = new Map<string, Replica>(
-    hosts.map((h) => [h, { host: h, proc: null, stopped: false, claimedAt: -1, recovering: false }]),
+    hosts.map((h) => [
+      h,
+      {
+        host: h,
+        proc: null,
+        stopped: false,
+        claimedAt: -1,
+        recovering: false,
+        join: spareHosts.includes(h),
+        started: false,
+        removed: false,
+        exit: null,
+      },
+    ]),
   );
+  /** The replicas that are members now: started, not removed. */
+  const active = (): Replica[] => [...replicas.values()].filter((r) => r.started && !r.removed);
   const faults: string[] = [];
   /** Events as [time, order, json]; written sorted by time at the end. */
   const history: Array<[number, number, string]> = [];
@@ -138,6 +168,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
         '--peer-timeout',
         '1',
         '--insecure', // on loopback, behind its own fault proxies
+        ...(r.join ? ['--join'] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -155,24 +186,25 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
       }
     });
     child.once('close', () => err.end());
+    r.exit = new Promise((resolve) => child.once('close', (code) => resolve(code)));
     r.proc = child;
     r.stopped = false;
+    r.started = true;
   };
   const kill9 = async (r: Replica): Promise<void> => {
     const p = r.proc;
     if (p === null) return;
-    const closed = new Promise((resolve) => p.once('close', resolve));
-    p.kill('SIGKILL');
-    await closed;
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await r.exit;
     r.proc = null;
   };
   /** The replica that claimed leadership last, among the running ones. */
   const leader = (): Replica | undefined =>
     [...replicas.values()]
-      .filter((r) => r.proc !== null && !r.stopped && r.claimedAt >= 0)
+      .filter((r) => r.proc !== null && !r.stopped && !r.removed && r.claimedAt >= 0)
       .sort((a, b) => b.claimedAt - a.claimedAt)[0];
 
-  for (const r of replicas.values()) start(r);
+  for (const r of replicas.values()) if (!r.join) start(r);
 
   // Clients: each runs one op at a time, through the client library; an op
   // with an unknown outcome retires its process id (the op may still take
@@ -298,17 +330,41 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   const keeperClients = Array.from({ length: o.leaseKeepers ?? 2 }, () => libraryClient(3000));
   const keepers = keeperClients.map((c, i) => new LeaseKeeper(`keeper ${i + 1}`, c, `lease/${i + 1}`, rng, now));
   const keepersDone = Promise.all(keepers.map((k) => k.run(() => running)));
+  // Membership changes, through the faults.
+  const changerClient = libraryClient(5000);
+  const changer = new MemberChanger(
+    changerClient,
+    rng,
+    now,
+    (h) => alloc.endpoints.get(h)!,
+    () => leader()?.host,
+  );
+  const memberHost = (r: Replica): MemberHost => ({
+    host: r.host,
+    start: () => start(r),
+    exited: async (ms) => {
+      const code = await Promise.race([r.exit, delay(ms).then(() => 'timeout' as const)]);
+      return code === 'timeout' ? null : code;
+    },
+    remove: () => void (r.removed = true),
+  });
+  const changesDone = changer.run(
+    spareHosts.map((h) => memberHost(replicas.get(h)!)),
+    first.map((h) => memberHost(replicas.get(h)!)),
+    () => running && performance.now() < endAt - 3000,
+  );
 
   // Faults.
   const losses: Array<{ what: string; at: number }> = [];
-  const endAt = performance.now() + o.seconds * 1000;
   await delay(1500); // let a leader emerge
   while (performance.now() + o.interval * 1000 < endAt) {
     await delay(o.interval * 500);
     const L = leader();
     const choice =
       o.diskFaults === true && rng() < 0.5 ? 'disk' : pick(rng, ['kill', 'stop', 'isolate', 'split'] as const);
-    const victim = L !== undefined && rng() < 0.5 ? L : replicas.get(pick(rng, hosts))!;
+    const members = active();
+    const memberHosts = members.map((r) => r.host);
+    const victim = L !== undefined && rng() < 0.5 ? L : pick(rng, members);
     // One replica at a time loses state: not while another still recovers.
     const othersRecovering = [...replicas.values()].some((r) => r !== victim && r.recovering);
     const at = performance.now();
@@ -336,14 +392,14 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
         victim.stopped = false;
       };
     } else if (choice === 'isolate' && L !== undefined) {
-      what = `partition: leader ${L.host} | ${hosts.filter((h) => h !== L.host).join(',')}`;
+      what = `partition: leader ${L.host} | ${memberHosts.filter((h) => h !== L.host).join(',')}`;
       fnet.partition([[L.host], hosts.filter((h) => h !== L.host)]);
       lostLeader = true;
       heal = () => fnet.heal();
     } else {
-      const shuffled = [...hosts].sort(() => rng() - 0.5);
+      const shuffled = [...memberHosts].sort(() => rng() - 0.5);
       const minority = shuffled.slice(0, Math.floor((hosts.length - 1) / 2));
-      const majority = shuffled.slice(minority.length);
+      const majority = [...shuffled.slice(minority.length), ...hosts.filter((h) => !memberHosts.includes(h))];
       what =
         `partition: ${minority.join(',')} | ${majority.join(',')}` +
         `${L !== undefined && minority.includes(L.host) ? ' (leader in the minority)' : ''}`;
@@ -359,7 +415,10 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   }
   while (performance.now() < endAt) await delay(100);
   fnet.heal();
-  for (const r of replicas.values()) {
+  running = false;
+  await changesDone;
+  await changerClient.close();
+  for (const r of active()) {
     if (r.proc === null) start(r);
     else if (r.stopped) {
       r.proc.kill('SIGCONT');
@@ -371,17 +430,18 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   await keepersDone;
   for (const c of keeperClients) await c.close();
 
+  const finalHosts = active().map((r) => r.host);
   // Every replica must converge on the same store.
   let converged = false;
   let dumps: string[] = [];
   for (let i = 0; i < 100 && !converged; i++) {
     // A put through the log makes every replica apply up to it.
     await ask(
-      alloc.endpoints.get(hosts[0]!)!,
+      alloc.endpoints.get(finalHosts[0]!)!,
       { type: 'kv', cmd: { o: 'put', c: `final-${i}`, s: 1, k: 'final', v: String(i) } },
       2000,
     );
-    const rs = await Promise.all(hosts.map((h) => ask(alloc.endpoints.get(h)!, { type: 'dump' }, 2000)));
+    const rs = await Promise.all(finalHosts.map((h) => ask(alloc.endpoints.get(h)!, { type: 'dump' }, 2000)));
     // The store's contents (not the applied index: a no-op slot more or less is fine).
     dumps = rs.map((r) =>
       typeof r === 'object' && r.status === 'dump'
@@ -447,6 +507,15 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
         `, unknown ${counts[k].info}; refused, nothing done: ${refusals[k]}`,
     );
   }
+  if (spareHosts.length > 0) {
+    lines.push(`  membership changes (${changer.log.length}):`);
+    for (const c of changer.log) lines.push(`    ${c}`);
+    lines.push(
+      `  add to promote, per spare: ${changer.growSeconds.map((s) => `${s.toFixed(1)} s`).join(', ') || '(none)'}; ` +
+        `members at the end: ${finalHosts.join(',')}`,
+    );
+    for (const p of changer.problems) lines.push(`    ${p}`);
+  }
   lines.push(`  faults (${faults.length}):`);
   for (const f of faults) lines.push(`    ${f}`);
   lines.push(
@@ -487,6 +556,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     converged &&
     watchProblems.length === 0 &&
     leaseProblems.length === 0 &&
+    changer.problems.length === 0 &&
+    changer.growSeconds.length === spareHosts.length &&
     leasesLeft === null;
   if (!ok) {
     const keep = path.join(os.tmpdir(), `nemesis-failed-${Date.now()}`);

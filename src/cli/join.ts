@@ -5,6 +5,7 @@
 import { ConfigError } from '../config/errors.js';
 import type { ReplicaSettings } from '../config/settings.js';
 import type { PeerId } from '../paxos/ids.js';
+import type { Member } from '../paxos/membership.js';
 import { backoffDelay } from '../util/backoff.js';
 import type { Logger } from '../util/logger.js';
 import { cliClient } from './kv-command.js';
@@ -12,7 +13,7 @@ import { cliClient } from './kv-command.js';
 export function joiner(
   s: ReplicaSettings,
   log: Logger,
-): (name: string) => Promise<{ readonly id: PeerId; readonly voter: boolean }> {
+): (name: string) => Promise<{ readonly id: PeerId; readonly voter: boolean; readonly members: readonly Member[] }> {
   return async (name) => {
     const targets = s.cluster.hosts.map((h) => ({ name: h.host, at: s.endpointOf(h) }));
     const tls = s.tls === null || s.tls === undefined ? null : { ca: s.tls.ca, cert: s.tls.cert, key: s.tls.key };
@@ -20,8 +21,9 @@ export function joiner(
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          const m = (await client.members()).find((x) => x.name.toLowerCase() === name.toLowerCase());
-          if (m !== undefined) return { id: m.id, voter: m.voter };
+          const members = await client.members();
+          const m = members.find((x) => x.name.toLowerCase() === name.toLowerCase());
+          if (m !== undefined) return { id: m.id, voter: m.voter, members };
           if (attempt === 1 || attempt % 10 === 0)
             log.info(`not a member yet: waiting for paxos member add ${name}=HOST:PORT`);
         } catch (err) {

@@ -12,7 +12,7 @@
 // (health-http.ts, metrics.ts), and counts what its clients ask.
 
 import { encodeMessage } from '../log/encode.js';
-import { memberById, participants, type Membership } from '../paxos/membership.js';
+import { memberById, participants, type Member, type Membership } from '../paxos/membership.js';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -56,7 +56,9 @@ export interface ReplicaDeps {
    * run paxos member add NAME=..., and resolve to the id it got and whether
    * it is a voter yet (src/cli/join.ts).
    */
-  readonly join?: (name: string) => Promise<{ readonly id: PeerId; readonly voter: boolean }>;
+  readonly join?: (
+    name: string,
+  ) => Promise<{ readonly id: PeerId; readonly voter: boolean; readonly members: readonly Member[] }>;
 }
 
 export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [string] }> {
@@ -80,6 +82,8 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
   private selfId: PeerId;
   /** --join: waiting for the cluster to name our id (alive, not ready). */
   private joining = false;
+  /** Every member we have heard of, by id: links are made to those added after the configuration we have applied. */
+  private readonly known = new Map<PeerId, Member>();
   /** Why this replica takes no part any more (removed from the configuration), or null. */
   removed: string | null = null;
 
@@ -246,8 +250,10 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
         `paxos member add ${self.host}=HOST:PORT`,
     );
     try {
-      const { id, voter } = await this.deps.join(self.host);
+      const { id, voter, members } = await this.deps.join(self.host);
       this.selfId = id;
+      // Our log starts from the hostsfile's members; the ones added since may lead before we catch up to their adds.
+      for (const m of members) this.known.set(m.id, m);
       this.deps.log.info(`joining as member ${id}${voter ? ' (already a voter: it recovers first)' : ' (a learner)'}`);
       return !voter;
     } finally {
@@ -261,44 +267,50 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
    */
   private members(m: Membership, inForce: boolean): void {
     if (this.stopped) return;
+    for (const x of m.members) this.known.set(x.id, x);
     // The old voters keep their links until the next change: a removed leader
     // still needs our acks for the slots it leads in, after we applied them.
+    // And members added after what we have applied (a joiner learns of them
+    // from join) may lead before we apply their adds: links to them too.
     const ids = new Set(participants(m));
+    for (const id of this.known.keys()) if (id >= m.nextId) ids.add(id);
     for (const [id, link] of this.links)
       if (!ids.has(id)) {
         this.links.delete(id);
         void link.close();
       }
-    for (const id of ids) {
-      if (id === this.selfId || this.links.has(id)) continue;
-      const known = memberById(m, id);
-      const entry = this.settings.cluster.byId(id);
-      const name = known?.name ?? entry?.host;
-      if (name === undefined) continue;
-      const at =
-        this.settings.resolved?.(name) ??
-        (known !== undefined && known.addr !== ''
-          ? addressOf(known.addr)
-          : this.settings.endpointOf(entry ?? { id, host: name, roles: [] }));
-      const link = new PeerLink<ReplicaWire>(name, at, {
-        self: this.selfId,
-        peer: id,
-        secret: this.settings.secret,
-        tls: this.settings.tls ?? null,
-        liveness: livenessOf(this.settings),
-        log: this.deps.log,
-        queueWhileDown: false,
-        encode: encodeMessage,
-      });
-      this.links.set(id, link);
-      link.start();
-    }
+    for (const id of ids) if (id !== this.selfId && !this.links.has(id)) this.link(id, m);
     // An id once given and now gone: we were removed (ids are never reused).
     const member = m.members.some((x) => x.id === this.selfId);
     if (inForce && this.selfId < m.nextId && !member && this.removed === null) {
       this.removed = `${this.settings.self.host} was removed from the cluster (member ${this.selfId})`;
       this.emit('removed', this.removed);
     }
+  }
+
+  /** A link to member `id`: at its --resolve address, else its member add address, else its hostsfile name. */
+  private link(id: PeerId, m: Membership): void {
+    const known = memberById(m, id) ?? this.known.get(id);
+    const entry = this.settings.cluster.byId(id);
+    const name = known?.name ?? entry?.host;
+    if (name === undefined) return;
+    const at =
+      this.settings.resolved?.(name) ??
+      (known !== undefined && known.addr !== ''
+        ? addressOf(known.addr)
+        : this.settings.endpointOf(entry ?? { id, host: name, roles: [] }));
+    const link = new PeerLink<ReplicaWire>(name, at, {
+      self: this.selfId,
+      peer: id,
+      secret: this.settings.secret,
+      tls: this.settings.tls ?? null,
+      liveness: livenessOf(this.settings),
+      log: this.deps.log,
+      queueWhileDown: false,
+      encode: encodeMessage,
+    });
+    this.links.set(id, link);
+    link.start();
   }
 
   async stop(): Promise<void> {

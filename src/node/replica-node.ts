@@ -232,7 +232,11 @@ export class ReplicaNode {
     if (this.cfg.variant?.memberOutsideLog === true && isChangeCommand(cmd)) {
       // Broken on purpose: this replica alone counts quorums in the new configuration.
       this.core.changeOutsideLog(cmd);
-      return client.reply({ status: 'done', slot: this.store.appliedIndex, result: { status: 'members', members: [] } });
+      return client.reply({
+        status: 'done',
+        slot: this.store.appliedIndex,
+        result: { status: 'members', members: [] },
+      });
     }
     // Forgotten if its client goes first; that is cancelled once it is answered.
     const w = {

@@ -52,9 +52,10 @@ again until --timeout.
 
 Exit status:
   0  done
-  1  refused, nothing changed: NAME exists (add), is no member, is already
-     a voter (promote), is the last voter (remove), or still busy at
-     --timeout; promote: the learner did not catch up in time
+  1  refused, nothing changed: NAME exists (add), member ids ran out
+     (add, past 4095), NAME is no member, is already a voter (promote), is
+     the last voter (remove), or still busy at --timeout; promote: the
+     learner did not catch up in time
   2  usage error
   4  outcome unknown: sent, but no answer came in time
   5  no replica could take the command; nothing was done`;

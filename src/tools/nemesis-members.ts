@@ -11,6 +11,7 @@ import { MembershipChangeError, PaxosError, type KvClient } from '../client/api.
 import { kvRequest, newRequestId } from '../client/kv.js';
 import type { Endpoint } from '../transport/link.js';
 import { pick } from '../util/prng.js';
+import { readiness } from '../node/readiness.js';
 
 export interface MemberHost {
   readonly host: string;
@@ -36,23 +37,27 @@ export class MemberChanger {
     private readonly leader: () => string | undefined,
   ) {}
 
-  async run(spares: readonly MemberHost[], voters: MemberHost[], running: () => boolean): Promise<void> {
+  /**
+   * `more`: whether to start on another spare (during the faults); a spare
+   * begun is seen through until `until` (performance.now()), faults or not.
+   */
+  async run(spares: readonly MemberHost[], voters: MemberHost[], more: () => boolean, until: number): Promise<void> {
     for (const s of spares) {
-      if (!running()) return;
+      if (!more()) return;
       await delay(1000 + this.rng() * 3000);
       const t0 = performance.now();
       const at = this.endpointOf(s.host);
-      if (!(await this.change(() => this.kv.memberAdd(s.host, `${at.host}:${at.port}`), `add ${s.host}`, running)))
+      if (!(await this.change(() => this.kv.memberAdd(s.host, `${at.host}:${at.port}`), `add ${s.host}`, until)))
         return;
       s.start(true);
-      await this.caughtUp(s.host, running);
-      if (!(await this.change(() => this.kv.memberPromote(s.host), `promote ${s.host}`, running))) return;
+      if (!(await this.caughtUp(s.host, until))) return;
+      if (!(await this.change(() => this.kv.memberPromote(s.host), `promote ${s.host}`, until))) return;
       this.growSeconds.push((performance.now() - t0) / 1000);
       voters.push(s);
       const L = this.leader();
       const victim =
         (L !== undefined && this.rng() < 0.5 ? voters.find((v) => v.host === L) : undefined) ?? pick(this.rng, voters);
-      if (!(await this.change(() => this.kv.memberRemove(victim.host), `remove ${victim.host}`, running))) return;
+      if (!(await this.change(() => this.kv.memberRemove(victim.host), `remove ${victim.host}`, until))) return;
       voters.splice(voters.indexOf(victim), 1);
       victim.remove();
       const code = await victim.exited(30_000);
@@ -64,8 +69,8 @@ export class MemberChanger {
   }
 
   /** Run `op` until done (true), retrying busy and unknown outcomes; false once the run ends first. */
-  private async change(op: () => Promise<unknown>, what: string, running: () => boolean): Promise<boolean> {
-    for (let attempt = 1; running(); attempt++) {
+  private async change(op: () => Promise<unknown>, what: string, until: number): Promise<boolean> {
+    for (let attempt = 1; performance.now() < until; attempt++) {
       try {
         await op();
         this.log.push(`${(this.now() / 1000).toFixed(1)} s: member ${what}`);
@@ -88,21 +93,29 @@ export class MemberChanger {
         await delay(Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + this.rng()));
       }
     }
+    this.problems.push(`member ${what}: not done by the end of the run`);
     return false;
   }
 
-  /** Wait until `host` says it knows a leader and has applied up to that leader's commit. */
-  private async caughtUp(host: string, running: () => boolean): Promise<void> {
-    while (running()) {
+  /** Wait until `host` is ready by the /readyz rule (it knows a leader and has applied close to its commit). */
+  private async caughtUp(host: string, until: number): Promise<boolean> {
+    let last = 'no answer';
+    while (performance.now() < until) {
       const o = await kvRequest(this.endpointOf(host), { type: 'status', id: newRequestId() }, null, 2000);
-      if (
-        o.kind === 'reply' &&
-        o.result.status === 'status' &&
-        o.result.leader !== '' &&
-        o.result.applied >= o.result.leaderCommit - 10
-      )
-        return;
+      if (o.kind === 'reply' && o.result.status === 'status') {
+        const r = o.result;
+        const ready = readiness({
+          leaderKnown: r.leader !== '',
+          recovering: r.recovering ?? null,
+          applied: r.applied,
+          commit: r.leaderCommit,
+        });
+        if (ready.ready) return true;
+        last = ready.why;
+      }
       await delay(200);
     }
+    this.problems.push(`${host} did not catch up by the end of the run (${last})`);
+    return false;
   }
 }

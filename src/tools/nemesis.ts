@@ -352,6 +352,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     spareHosts.map((h) => memberHost(replicas.get(h)!)),
     first.map((h) => memberHost(replicas.get(h)!)),
     () => running && performance.now() < endAt - 3000,
+    endAt + 30_000, // a spare begun during the faults is promoted (and a voter removed) after them at the latest
   );
 
   // Faults.

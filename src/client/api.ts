@@ -6,27 +6,22 @@
 //   const v = await kv.get('greeting'); // 'hello'
 //   await kv.close();
 //
-// A client holds one long-lived connection per replica (replica-conn.ts),
-// opened when first needed, and a few sessions: a session is a client id
-// and its sequence numbers, which the store uses to apply each command at
-// most once (src/sm/kv.ts). A call takes a free session, so calls in
-// flight at once never share one (two in one session could overtake each
-// other, and the store would refuse the older as stale). A call goes to
-// the replica that answered last, and on to the others while replicas are
-// down or know no leader, with randomized backoff (kv.ts's kvCall: the CLI
-// runs on the same path). A replica that took a command and did not answer
-// is not asked again: the same command goes to the next replica, and the
-// store applies it at most once.
+// This file holds KvClient's calls: what each sends and how its answer is
+// read. Under them, a pool (pool.ts) holds one long-lived connection per
+// replica and a few sessions (a client id and its sequence numbers, which the
+// store uses to apply each command at most once); connect()'s options are
+// read in connect-options.ts. A call goes to the replica that answered last,
+// and on to the others while replicas are down or know no leader, with
+// randomized backoff (kv.ts's kvCall: the CLI runs on the same path). A
+// replica that took a command and did not answer is not asked again: the
+// same command goes to the next replica, and the store applies it at most
+// once.
 //
 // Outcomes are typed (errors.ts): DefiniteError (nothing was done) or
 // UnknownOutcomeError (it may or may not take effect). A cas that finds
 // another value is not an error: it returns { swapped: false, current }.
 
-import { ATTEMPT_MS } from '../paxos/defaults.js';
 import type { ClientCommand, KeyCommand, Result } from '../sm/command.js';
-import type { Secret } from '../transport/auth.js';
-import { loadClientTls, type ClientTls } from '../config/tls-files.js';
-import type { KvRequest } from '../wire/kv.js';
 import { checkRangeQuery, type RangeQuery } from '../sm/range.js';
 import { checkWatch } from '../node/watch-hub.js';
 import { compareToWire, invalidTxn, opToWire, type TxnBody } from '../sm/txn.js';
@@ -49,17 +44,9 @@ import { Lease, type LeaseOptions } from './lease.js';
 import { acquireLock, type Lock, type LockOptions } from './lock.js';
 import { Election, type ElectionOptions } from './election.js';
 import type { KvOps } from './kv-ops.js';
-import { ENDPOINTS_ENV, parseTargets, SECRET_ENV, type EndpointSpec } from './targets.js';
-import {
-  kvCall,
-  newClientId,
-  type Attempt,
-  type CallOutcome,
-  type KvBody,
-  type KvOutcome,
-  type KvTarget,
-} from './kv.js';
-import { ReplicaConn } from './replica-conn.js';
+import type { CallOutcome, KvTarget } from './kv.js';
+import type { ConnectOptions } from './connect-options.js';
+import { KvPool } from './pool.js';
 import { outcomeError } from './outcome-error.js';
 import {
   addMember,
@@ -102,43 +89,7 @@ export type { TxnCompare, TxnOp } from '../sm/txn.js';
 export { TxnBuilder, type TxnOpResult, type TxnResult } from './txn-builder.js';
 export { Watcher, type WatchEvent } from './watcher.js';
 export type { CallOptions } from './call-options.js';
-
-export interface ConnectOptions {
-  /**
-   * The replicas: `NAME=ADDR[:PORT]` or `ADDR[:PORT]` items (port 8080 by
-   * default; IPv6 as `[ADDR]:PORT`), as an array or one comma-separated
-   * string. Default: the PAXOS_ENDPOINTS environment variable.
-   */
-  readonly endpoints?: string | readonly (string | EndpointSpec)[];
-  /** The cluster's shared secret, if it has one. Default: PAXOS_SECRET, else none. */
-  readonly secret?: string | Uint8Array;
-  /**
-   * TLS, for replicas started with --ca, --cert and --key: `ca`, the CA that
-   * signed their certificates (PEM; default: the system's CAs); `cert` and
-   * `key`, this client's certificate and key (PEM), for replicas that ask
-   * clients for one (--client-ca). Each replica's certificate must hold its
-   * endpoint name, or the address dialled. Default: the files named by
-   * PAXOS_CA, PAXOS_CERT and PAXOS_KEY, else plain NDJSON.
-   */
-  readonly tls?: {
-    readonly ca?: string | Uint8Array;
-    readonly cert?: string | Uint8Array;
-    readonly key?: string | Uint8Array;
-  };
-  /** How long one call keeps trying, in all, in ms (default 10,000). connect() waits as long for a first replica. */
-  readonly timeoutMs?: number;
-  /** Calls in flight at once, each with a session of its own (default 4); more wait their turn. */
-  readonly concurrency?: number;
-  /** Called after every attempt at a replica (for logging). */
-  readonly onAttempt?: (a: Attempt, n: number) => void;
-  /** For tests: the environment to read (default process.env). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-}
-
-interface Session {
-  id: string;
-  seq: number;
-}
+export type { ConnectOptions } from './connect-options.js';
 
 /**
  * Connect to a cluster: resolves once a connection to one replica is open
@@ -153,58 +104,20 @@ export async function connect(options: ConnectOptions = {}): Promise<KvClient> {
 export class KvClient implements KvOps {
   /** The replicas, in the order given. */
   readonly endpoints: readonly KvTarget[];
-  private readonly secret: Secret | null;
-  private readonly tls: ClientTls | null;
-  private readonly timeoutMs: number;
-  private readonly concurrency: number;
-  private readonly conns = new Map<string, Promise<ReplicaConn | { why: string; auth?: true }>>();
-  private readonly idle: Session[] = [];
-  private sessions = 0;
-  private readonly queue: Array<(s: Session | null) => void> = [];
-  /** The replica that answered last: calls start there. */
-  private preferred = 0;
-  private closed = false;
+  /** The connections and sessions the calls run on. */
+  private readonly pool: KvPool;
   private readonly watchers = new Set<Watcher>();
   /** Leases kept alive by this client (lease()): abandoned when it closes. */
   private readonly held = new Set<Lease>();
 
-  constructor(private readonly options: ConnectOptions = {}) {
-    const env = options.env ?? process.env;
-    this.endpoints = parseTargets(options.endpoints ?? env[ENDPOINTS_ENV]);
-    const secret = options.secret ?? env[SECRET_ENV];
-    this.secret =
-      secret === undefined
-        ? null
-        : { source: options.secret === undefined ? SECRET_ENV : 'connect({ secret })', key: Buffer.from(secret) };
-    if (this.secret !== null && this.secret.key.length === 0)
-      throw new DefiniteError('invalid', 'connect: the secret is empty');
-    this.tls = clientTls(options.tls, env);
-    this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 10_000);
-    this.concurrency = positive('concurrency', options.concurrency ?? 4);
-    if (!Number.isSafeInteger(this.concurrency))
-      throw new DefiniteError('invalid', `connect: concurrency must be a whole number; got ${this.concurrency}`);
-    this.preferred = Math.floor(Math.random() * this.endpoints.length);
+  constructor(options: ConnectOptions = {}) {
+    this.pool = new KvPool(options);
+    this.endpoints = this.pool.endpoints;
   }
 
   /** Resolves once a connection to some replica is open, authenticated if there is a secret (connect() awaits it). */
-  async ready(): Promise<void> {
-    const deadline = Date.now() + this.timeoutMs;
-    const why = new Map<string, string>();
-    for (let i = 0; Date.now() < deadline; i++) {
-      const t = this.endpoints[(this.preferred + i) % this.endpoints.length]!;
-      const c = await this.conn(t, Math.max(1, Math.min(ATTEMPT_MS, deadline - Date.now())));
-      if (c instanceof ReplicaConn) {
-        this.preferred = this.endpoints.indexOf(t);
-        return;
-      }
-      // An attempt the deadline cut short says less than the refusal before it: keep that one.
-      if (!(why.has(t.name) && c.why.startsWith('could not connect within'))) why.set(t.name, c.why);
-      if (c.auth === true && why.size === this.endpoints.length) break;
-      if (i % this.endpoints.length === this.endpoints.length - 1)
-        await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));
-    }
-    const all = [...why].map(([n, w]) => `${n}: ${w}`).join('; ');
-    throw new DefiniteError('unavailable', `connect: no replica answered within ${this.timeoutMs / 1000} s (${all})`);
+  ready(): Promise<void> {
+    return this.pool.ready();
   }
 
   /** KEY's value, or null if it is absent. Linearizable: by read index, not through the log. */
@@ -269,8 +182,8 @@ export class KvClient implements KvOps {
   async executeRange(query: RangeQuery, o: CallOptions = {}): Promise<{ outcome: CallOutcome }> {
     const why = checkRangeQuery(query);
     if (why !== undefined) throw new DefiniteError('invalid', `range: ${why}`);
-    if (this.closed) throw new DefiniteError('closed', 'range: the client is closed');
-    return { outcome: await this.call({ type: 'range', query }, o) };
+    if (this.pool.closed) throw new DefiniteError('closed', 'range: the client is closed');
+    return { outcome: await this.pool.call({ type: 'range', query }, o) };
   }
 
   /** A new lease of `ttl` whole seconds (1 to MAX_LEASE_TTL): it expires unless kept alive. See lease() too. */
@@ -312,7 +225,7 @@ export class KvClient implements KvOps {
     const { onKeepAlive: _, ...call } = o;
     const g = await this.leaseGrant(ttl, call);
     const l = new Lease(this, g.id, g.ttl, sent, o);
-    if (this.closed) l.abandon();
+    if (this.pool.closed) l.abandon();
     this.held.add(l);
     void l.lost.then(() => this.held.delete(l));
     return l;
@@ -361,7 +274,7 @@ export class KvClient implements KvOps {
         : op.op === 'members'
           ? { op: op.op }
           : { op: op.op, name: op.name };
-    const { outcome } = await this.run<Extract<ClientCommand, { op: MemberOperation['op'] }>>(body, o);
+    const { outcome } = await this.pool.run<Extract<ClientCommand, { op: MemberOperation['op'] }>>(body, o);
     return { outcome };
   }
 
@@ -371,7 +284,7 @@ export class KvClient implements KvOps {
     o: CallOptions = {},
   ): Promise<{ command: SentLeaseOperation; outcome: CallOutcome }> {
     checkLeaseOperation(op);
-    const { command, outcome } = await this.run<Extract<ClientCommand, { op: LeaseOperation['op'] }>>(op, o);
+    const { command, outcome } = await this.pool.run<Extract<ClientCommand, { op: LeaseOperation['op'] }>>(op, o);
     return { command: command as SentLeaseOperation, outcome };
   }
 
@@ -388,13 +301,16 @@ export class KvClient implements KvOps {
   async execute(op: Operation, o: CallOptions = {}): Promise<{ command: SentOperation; outcome: CallOutcome }> {
     checkOperation(op);
     if (op.op !== 'cas' || op.expected === null || typeof op.expected !== 'object')
-      return this.run(op as Omit<KeyCommand, 'client' | 'seq'>, o);
+      return this.pool.run(op as Omit<KeyCommand, 'client' | 'seq'>, o);
     // On a revision: if it holds, the put, else a get for the value found; the answer as a cas's.
     const { key, value, expected } = op;
     const [target, n] =
       'modRevision' in expected ? (['mod', expected.modRevision] as const) : (['version', expected.version] as const);
     const body = { compares: [{ key, target, op: '=', value: n }], success: [{ op: 'put', key, value }] } as const;
-    const { command, outcome } = await this.run<TxnCommand>({ op: 'txn', ...body, failure: [{ op: 'get', key }] }, o);
+    const { command, outcome } = await this.pool.run<TxnCommand>(
+      { op: 'txn', ...body, failure: [{ op: 'get', key }] },
+      o,
+    );
     const sent = { ...op, client: command.client, seq: command.seq };
     if (outcome.kind !== 'done' || outcome.result.status !== 'txn') return { command: sent, outcome };
     const r = outcome.result;
@@ -413,12 +329,12 @@ export class KvClient implements KvOps {
   watch(opts: { readonly key?: string; readonly prefix?: string; readonly fromRevision?: number }): Watcher {
     const checked = checkWatch(opts.key, opts.prefix, opts.fromRevision);
     if (typeof checked === 'string') throw new DefiniteError('invalid', `watch: ${checked}`);
-    if (this.closed) throw new DefiniteError('closed', 'watch: the client is closed');
+    if (this.pool.closed) throw new DefiniteError('closed', 'watch: the client is closed');
     const w: Watcher = new Watcher(checked.filter, checked.rev, {
       endpoints: this.endpoints,
-      first: this.preferred,
-      timeoutMs: this.timeoutMs,
-      conn: (t, ms) => this.conn(t, ms),
+      first: this.pool.preferred,
+      timeoutMs: this.pool.timeoutMs,
+      conn: (t, ms) => this.pool.conn(t, ms),
       ended: () => this.watchers.delete(w),
     });
     this.watchers.add(w);
@@ -437,7 +353,7 @@ export class KvClient implements KvOps {
   private async commitTxn(body: TxnBody, o: CallOptions): Promise<TxnResult> {
     const why = invalidTxn(body.compares.map(compareToWire), body.success.map(opToWire), body.failure.map(opToWire));
     if (why !== null) throw new DefiniteError('invalid', `txn: ${why}`);
-    const { outcome } = await this.run({ op: 'txn', ...body }, o);
+    const { outcome } = await this.pool.run({ op: 'txn', ...body }, o);
     if (outcome.kind !== 'done') throw outcomeError(outcome, 'txn', false);
     const r = outcome.result;
     if (r.status === 'quota')
@@ -461,42 +377,12 @@ export class KvClient implements KvOps {
     return { succeeded: r.succeeded, results, slot: outcome.slot };
   }
 
-  /** One command in a session of its own, carried to whichever replica takes it. */
-  private async run<C extends ClientCommand>(
-    body: Omit<C, 'client' | 'seq'>,
-    o: CallOptions,
-  ): Promise<{ command: C; outcome: CallOutcome }> {
-    const session = await this.acquire();
-    if (session === null) throw new DefiniteError('closed', `${body.op}: the client is closed`);
-    try {
-      for (;;) {
-        const command = { ...body, client: session.id, seq: session.seq + 1 } as C;
-        // A seq once sent is spent, whatever became of it: the next command takes a new one.
-        session.seq = command.seq;
-        const outcome = await this.call({ type: 'kv', cmd: command }, o);
-        // The store forgot this session (more clients than its table holds): nothing was done; once more, in
-        // a new session. (A store never says so of a session's first command: that one is reported as it is.)
-        if (outcome.kind === 'done' && outcome.result.status === 'expired' && command.seq > 1) {
-          session.id = newClientId();
-          session.seq = 0;
-          continue;
-        }
-        return { command, outcome };
-      }
-    } finally {
-      this.release(session);
-    }
-  }
-
   /** Close every connection; calls still waiting for a session fail ('closed'). */
   async close(): Promise<void> {
-    this.closed = true;
-    for (const w of this.queue.splice(0)) w(null);
+    this.pool.stop();
     for (const w of this.watchers) w.close();
     for (const l of this.held) l.abandon();
-    const conns = await Promise.all(this.conns.values());
-    this.conns.clear();
-    for (const c of conns) if (c instanceof ReplicaConn) c.close();
+    await this.pool.closeConns();
   }
 
   private async done(op: Operation, o: CallOptions): Promise<{ result: Result; slot: number }> {
@@ -524,73 +410,6 @@ export class KvClient implements KvOps {
         throw outcomeError(outcome, `${op.op} ${JSON.stringify(op.key)}`, op.op === 'get');
     }
   }
-
-  private async call(body: KvBody, o: CallOptions): Promise<CallOutcome> {
-    const first = o.first === undefined ? this.preferred : this.indexOf(o.first);
-    const outcome = await kvCall(this.endpoints, body, {
-      secret: this.secret,
-      tls: this.tls,
-      timeoutMs: o.timeoutMs ?? this.timeoutMs,
-      first,
-      send: (t, req, ms, signal) => this.send(t, req, ms, signal),
-      ...(o.signal === undefined ? {} : { signal: o.signal }),
-      ...(this.options.onAttempt === undefined ? {} : { onAttempt: this.options.onAttempt }),
-    });
-    if (outcome.kind === 'done' || outcome.kind === 'range') {
-      const i = this.endpoints.findIndex((t) => t.name === outcome.attempts.at(-1)?.peer);
-      if (i >= 0) this.preferred = i;
-    }
-    return outcome;
-  }
-
-  private indexOf(name: string): number {
-    const i = this.endpoints.findIndex((t) => t.name.toLowerCase() === name.toLowerCase());
-    if (i < 0)
-      throw new DefiniteError(
-        'invalid',
-        `${name} is not one of the endpoints (${this.endpoints.map((t) => t.name).join(', ')})`,
-      );
-    return i;
-  }
-
-  private async send(t: KvTarget, req: KvRequest, ms: number, signal?: AbortSignal): Promise<KvOutcome> {
-    if (req.type !== 'kv' && req.type !== 'range') return { kind: 'unreachable', why: 'the library sends no dumps' };
-    if (this.closed) return { kind: 'unreachable', why: 'the client is closed' };
-    const c = await this.conn(t, ms);
-    if (!(c instanceof ReplicaConn)) return { kind: 'unreachable', why: c.why, ...(c.auth ? { auth: true } : {}) };
-    return c.request(req, ms, signal);
-  }
-
-  /** The connection to `t`, opened now if there is none (or it broke). */
-  private async conn(t: KvTarget, ms: number): Promise<ReplicaConn | { why: string; auth?: true }> {
-    const open = this.conns.get(t.name);
-    const c = open === undefined ? undefined : await open;
-    if (c instanceof ReplicaConn && !c.closed) return c;
-    if (open !== undefined && this.conns.get(t.name) !== open) return this.conn(t, ms); // another call reopened it
-    const next = ReplicaConn.open(t.at, t.name, this.secret, ms, this.tls);
-    this.conns.set(t.name, next);
-    const r = await next;
-    if (!(r instanceof ReplicaConn) && this.conns.get(t.name) === next) this.conns.delete(t.name);
-    if (r instanceof ReplicaConn && this.closed) r.close();
-    return r;
-  }
-
-  private acquire(): Promise<Session | null> {
-    if (this.closed) return Promise.resolve(null);
-    const s = this.idle.pop();
-    if (s !== undefined) return Promise.resolve(s);
-    if (this.sessions < this.concurrency) {
-      this.sessions += 1;
-      return Promise.resolve({ id: newClientId(), seq: 0 });
-    }
-    return new Promise((resolve) => this.queue.push(resolve));
-  }
-
-  private release(s: Session): void {
-    const next = this.queue.shift();
-    if (next !== undefined) next(s);
-    else this.idle.push(s);
-  }
 }
 
 type TxnCommand = Extract<ClientCommand, { readonly op: 'txn' }>;
@@ -616,33 +435,6 @@ function leaseResult(outcome: CallOutcome, what: string): Result {
 
 function unexpected(op: string, r: Result): PaxosError {
   return new UnknownOutcomeError(`${op}: the store answered with a ${r.status} result`);
-}
-
-/** connect()'s `tls`, else the files PAXOS_CA, PAXOS_CERT and PAXOS_KEY name, else null (plain). */
-function clientTls(given: ConnectOptions['tls'], env: Readonly<Record<string, string | undefined>>): ClientTls | null {
-  if (given === undefined) {
-    try {
-      return loadClientTls({}, env);
-    } catch (err) {
-      throw new DefiniteError('invalid', `connect: ${(err as Error).message}`);
-    }
-  }
-  if ((given.cert === undefined) !== (given.key === undefined))
-    throw new DefiniteError('invalid', 'connect: tls.cert and tls.key go together: give both, or neither');
-  const pem = (x: string | Uint8Array | undefined): Buffer | undefined =>
-    x === undefined ? undefined : Buffer.from(x);
-  const [ca, cert, key] = [pem(given.ca), pem(given.cert), pem(given.key)];
-  return {
-    ...(ca === undefined ? {} : { ca }),
-    ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key }),
-  };
-}
-
-function positive(name: string, x: number): number {
-  if (!(typeof x === 'number' && Number.isFinite(x) && x > 0))
-    throw new DefiniteError('invalid', `connect: ${name} must be a number above 0; got ${String(x)}`);
-  return x;
 }
 
 function keyValue(key: string, value: string, [createRevision, modRevision, version]: Revisions): KeyValue {

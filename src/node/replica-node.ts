@@ -10,8 +10,9 @@
 //     client's first get goes through the log, so the store knows its
 //     session before its next seq: a put from a session the store has never
 //     seen is refused as expired unless it is seq 1;
-//   - snapshots: taken every so often (the log is compacted behind them),
-//     installed from the leader, streamed to followers that are behind;
+//   - snapshots: installed from the leader; taken every so often (the log
+//     is compacted behind them) and streamed to followers that are behind,
+//     by replica-snapshots.ts;
 //   - recovery: a replica that may have lost durable state votes only once
 //     it has recovered from the others (the store marks it a member again);
 //   - leases: the leader proposes the expiry of a lease not kept alive
@@ -40,13 +41,8 @@ import { IndexReads } from './reads.js';
 import { WatchHub, type KvChange, type WatchFilter } from './watch-hub.js';
 import { Waiters } from './sessions.js';
 import type { Answer, ReplicaClient, ReplicaConfig, ReplicaEffects, ReplicaStatus } from './replica-types.js';
-import {
-  DEFAULT_LEASE_EXTENSION_MS,
-  DEFAULT_LOG_TIMING,
-  KEEP_LOG_BYTES,
-  RECOVERY_NAG_MS,
-  SNAPSHOT_RESEND_MS,
-} from '../paxos/defaults.js';
+import { DEFAULT_LEASE_EXTENSION_MS, DEFAULT_LOG_TIMING, RECOVERY_NAG_MS } from '../paxos/defaults.js';
+import { ReplicaSnapshots } from './replica-snapshots.js';
 
 export type {
   Answer,
@@ -84,11 +80,8 @@ export class ReplicaNode {
   private store: KvStore;
   private readonly waiters = new Waiters<Answer>();
   private readonly reads = new IndexReads();
-  private readonly snapshotSentAt = new Map<PeerId, number>();
-  /** Followers a snapshot is streaming to now: one transfer each at a time. */
-  private readonly snapshotSending = new Set<PeerId>();
-  /** A snapshot being written in the background. */
-  private saving = false;
+  /** Our snapshots: taken, and sent to followers (replica-snapshots.ts). */
+  private readonly snapshots: ReplicaSnapshots;
   private stopped = false;
   private lastLeader: PeerId = 0;
   /** Why this replica recovers before it votes (null once it votes), and since when. */
@@ -146,6 +139,7 @@ export class ReplicaNode {
       fatal: fx.fatal,
       ...(fx.defer === undefined ? {} : { defer: fx.defer }),
     });
+    this.snapshots = new ReplicaSnapshots(cfg, fx, this.core, this.loop, () => this.stopped);
     fx.log.info(
       `recovered: promise ${recovered.promised}, ${recovered.votes.size} votes, snapshot at slot ` +
         `${recovered.snapshotIndex}, applying up to slot ${this.core.commit - 1}`,
@@ -408,7 +402,7 @@ export class ReplicaNode {
   /** Apply, in slot order, answer clients and reads, follow the leader, snapshot. */
   private settle(r: Ready): void {
     for (const c of r.committed) this.applySlot(c);
-    for (const to of r.sendSnapshotTo) this.sendSnapshot(to);
+    for (const to of r.sendSnapshotTo) this.snapshots.send(to, this.store);
     for (const cmd of checked(r.unplaced)) {
       if (cmd.o === 'noop' || cmd.o === 'expire') continue;
       // Passed on before: it may yet be chosen. It waits here, and goes to the
@@ -426,7 +420,7 @@ export class ReplicaNode {
     this.noticeMembers();
     this.leaseClock.leads(this.core.role === 'leader', now);
     this.fx.watch?.performed?.(this.core);
-    if (!this.saving && this.fx.store.shouldSnapshot(this.store.appliedIndex)) this.snapshot();
+    this.snapshots.takeIfDue(this.store);
   }
 
   private applySlot(c: Committed): void {
@@ -486,71 +480,5 @@ export class ReplicaNode {
     // Commands passed on to a leader that is gone may be lost with it: pass
     // them on again. The store applies each client seq at most once.
     if (node.leader !== 0 && this.waiters.size > 0) node.propose(this.waiters.placeAll());
-  }
-
-  /**
-   * A frozen view now (a copy of the key map: a few ms per 100,000 keys); the
-   * store writes it (in the background, on a real disk) while slots go on
-   * being applied and answered, and the log is checkpointed once it is durable.
-   */
-  private snapshot(): void {
-    const { store, now } = this.fx;
-    const t0 = now();
-    const view = this.store.view();
-    const index = view.applied;
-    const viewMs = now() - t0;
-    const t1 = now();
-    const written = store.writeSnapshot(view);
-    const compact = (): MaybePromise<void> => {
-      if (this.stopped) return;
-      return store.checkpoint(index, () => {
-        this.core.compact(index, index + 1 - store.keepSlots, KEEP_LOG_BYTES);
-        return this.core.liveRecords();
-      });
-    };
-    const report = (): void => this.fx.snapshotSaved?.(index, viewMs, now() - t1);
-    if (!(written instanceof Promise)) {
-      const compacted = andThen(compact(), report);
-      if (compacted instanceof Promise) compacted.catch((err: Error) => this.fx.fatal(err));
-      return;
-    }
-    // In the background: the checkpoint waits for the batch under way.
-    this.saving = true;
-    void written
-      .then(() => this.loop.exclusive(compact))
-      .then(report)
-      .catch((err: Error) => this.fx.fatal(err))
-      .finally(() => (this.saving = false));
-  }
-
-  /**
-   * Stream our store, frozen now, to a follower that is behind our log. One
-   * transfer per follower at a time, at most one per SNAPSHOT_RESEND_MS;
-   * stopped if we stop leading.
-   */
-  private sendSnapshot(to: PeerId): void {
-    const { now, log } = this.fx;
-    if (this.snapshotSending.has(to) || now() - (this.snapshotSentAt.get(to) ?? -Infinity) < SNAPSHOT_RESEND_MS) return;
-    const who = this.cfg.nameOf(to) ?? String(to);
-    const view = this.store.view();
-    this.snapshotSending.add(to);
-    const t0 = now();
-    log.info(`sending our snapshot (slot ${view.applied}, ${view.keys} keys) to ${who}: it is behind our log`);
-    // A leader that is deposed stops (the follower asks the next one); anyone else answering a fetch finishes.
-    const leading = this.core.role === 'leader';
-    const cancelled = (): boolean => this.stopped || (leading && this.core.role !== 'leader');
-    const done = (why: string | null): void => {
-      log.info(
-        why === null
-          ? `sent our snapshot (slot ${view.applied}) to ${who} in ${(now() - t0).toFixed(0)} ms`
-          : `stopped sending our snapshot to ${who}: ${why}`,
-      );
-      view.close();
-      this.snapshotSending.delete(to);
-      this.snapshotSentAt.set(to, now());
-    };
-    const sent = this.fx.sendSnapshot(to, view, cancelled);
-    if (sent instanceof Promise) void sent.then(done, (err: Error) => done(err.message));
-    else done(sent);
   }
 }

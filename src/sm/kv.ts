@@ -36,37 +36,37 @@
 // clock, so when is the leader's to say (src/node/lease-clock.ts).
 //
 // Snapshots come in two forms. snapshot()/restore(): one canonical JSON
-// document, sorted, for tests and the simulator, which compare bytes.
-// view()/KvBuilder (kv-builder.ts): a frozen copy handed out piece by piece, and
-// a store rebuilt piece by piece, so that replicas can write a big store to
-// disk or send it to each other without one giant string (see KvView).
+// document, sorted, for tests and the simulator, which compare bytes
+// (kv-snapshot.ts writes and reads it). view()/KvBuilder (kv-builder.ts): a
+// frozen copy handed out piece by piece, and a store rebuilt piece by piece,
+// so that replicas can write a big store to disk or send it to each other
+// without one giant string (see KvView).
 
-import { KvView, type SessionLine } from './kv-view.js';
-import {
-  checkCommand,
-  decodeCommand,
-  decodeResult,
-  encodeCommand,
-  encodeResult,
-  type CheckedCommand,
-  type Command,
-  type Result,
-} from './command.js';
+import { KvView } from './kv-view.js';
+import { checkCommand, encodeCommand, type CheckedCommand, type Command, type Result } from './command.js';
 import { DEFAULT_MAX_SESSIONS, DEFAULT_QUOTA_BYTES } from '../paxos/defaults.js';
 
 import { lowerBound, scanRange, type RangeAnswer, type RangeQuery } from './range.js';
 import { holds } from './txn.js';
-import { entryLine, nextEntry, parseEntryLine, revisionsOf, type KeyEntry } from './key-entry.js';
+import { nextEntry, revisionsOf, type KeyEntry } from './key-entry.js';
 import { MAX_LEASES, type Lease, type LeaseChange, type LeaseLine } from './lease.js';
-import { checkMembership, type Membership } from '../paxos/membership.js';
+import type { Membership } from '../paxos/membership.js';
 import { isChangeCommand, memberChange } from './members.js';
 import { LeaseTable } from './lease-table.js';
+import {
+  encodeSnapshot,
+  snapshotBody,
+  sessionLines,
+  snapshotHeader,
+  SnapshotError,
+  sortedEntries,
+  type SessionInfo,
+  type SnapshotParts,
+} from './kv-snapshot.js';
 
 export { KvView, STREAM_FORMAT, type KvPiece, type SessionLine } from './kv-view.js';
 export type { KeyEntry } from './key-entry.js';
-
-/** The one-document snapshot (snapshot()). paxos-kv/1 was the same without revisions. */
-export const SNAPSHOT_FORMAT = 'paxos-kv/3';
+export { olderFormat, SNAPSHOT_FORMAT, SnapshotError, type SessionInfo } from './kv-snapshot.js';
 
 /** A get's result for a key whose entry is `e` (undefined: absent). */
 export function getResult(e: KeyEntry | undefined): Result {
@@ -92,18 +92,6 @@ export interface KvOptions {
 
 /** UTF-8 bytes a key and its value take against the quota. */
 export const entryBytes = (k: string, v: string): number => Buffer.byteLength(k, 'utf8') + Buffer.byteLength(v, 'utf8');
-
-export interface SessionInfo {
-  readonly seq: number;
-  /** Log index at which `seq` was applied. */
-  readonly index: number;
-  readonly result: Result;
-}
-
-/** A snapshot that cannot be restored; the message says which field and why. */
-export class SnapshotError extends Error {
-  override readonly name = 'SnapshotError';
-}
 
 export class KvStore {
   readonly maxSessions: number;
@@ -421,103 +409,21 @@ export class KvStore {
     }
   }
 
-  /**
-   * Deterministic bytes: UTF-8 JSON of
-   *   {"format":"paxos-kv/3","applied":N,"nextLease":L,"data":[[key,value,create,mod,version(,lease)],...],
-   *    "leases":[[id,ttl,renewed],...],"sessions":[[client,seq,index,result],...]}
-   * with data sorted by key, leases by id and sessions by apply index (their eviction order).
-   */
+  /** Deterministic bytes: the one-document snapshot (kv-snapshot.ts's encodeSnapshot). */
   snapshot(): Uint8Array {
-    const data = sortedEntries(this.data).map(([k, e]) => entryLine(k, e));
-    const sessions = [...this.sessions].map(([c, s]) => [c, s.seq, s.index, encodeResult(s.result)]);
-    const [applied, nextLease, leases] = [this.applied, this.leases.nextId, this.leases.lines()];
-    const members = this.members === null ? {} : { members: this.members };
-    const doc = { format: SNAPSHOT_FORMAT, applied, nextLease, ...members, data, leases, sessions };
-    return new TextEncoder().encode(JSON.stringify(doc));
+    const { applied, members, data, leases, sessions } = this;
+    return encodeSnapshot({ applied, members, data, leases, sessions });
   }
 
   /** The store a snapshot was taken of. Throws SnapshotError naming the bad field. */
   static restore(bytes: Uint8Array, options: KvOptions = {}): KvStore {
-    let text: string;
-    let raw: unknown;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new SnapshotError(
-        `snapshot: not UTF-8 JSON (${(err as Error).message}); it is truncated or not a paxos-kv snapshot`,
-      );
-    }
-    const o = raw as Record<string, unknown>;
-    const fail = (why: string): never => {
-      throw new SnapshotError(`snapshot: ${why}`);
-    };
-    if (typeof raw !== 'object' || raw === null || o['format'] !== SNAPSHOT_FORMAT)
-      fail(`"format" is not "${SNAPSHOT_FORMAT}"${olderFormat(o?.['format'])}`);
-    const applied = o['applied'];
-    if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0)
-      return fail('"applied" must be a non-negative integer');
+    const header = snapshotHeader(bytes);
+    // Made between the halves: a bad option is still reported before a bad body.
     const kv = new KvStore(options);
-    kv.applied = applied;
-    if (!isLeaseCount(o['nextLease'])) fail('"nextLease" must be a positive integer');
-    if (o['members'] !== undefined) {
-      const why = checkMembership(o['members']);
-      if (why !== null) fail(why);
-      kv.members = o['members'] as Membership;
-    }
-
-    if (!Array.isArray(o['data'])) fail('"data" must be an array of [key, value, create, mod, version]');
-    let prevKey: string | undefined;
-    for (const [i, e] of (o['data'] as unknown[]).entries()) {
-      const line = parseEntryLine(e, applied);
-      if (typeof line === 'string') return fail(`data[${i}]: ${line}`);
-      const k = line.key;
-      if (prevKey !== undefined && !(k > prevKey))
-        fail(
-          `data[${i}]: key ${JSON.stringify(k).slice(0, 40)} is not after the previous key (keys must be sorted ` +
-            `and unique)`,
-        );
-      prevKey = k;
-      kv.data.set(k, line.entry);
-      kv.bytes += entryBytes(k, line.entry.value);
-    }
-
-    if (!Array.isArray(o['leases'])) fail('"leases" must be an array of [id, ttl, renewed]');
-    const leases = LeaseTable.link(kv.data, o['leases'] as unknown[], applied, o['nextLease'] as number);
-    if (typeof leases === 'string') fail(leases);
-    kv.leases = leases as LeaseTable;
-
-    if (!Array.isArray(o['sessions'])) fail('"sessions" must be an array of [client, seq, index, result]');
-    let prevIndex = 0;
-    for (const [i, e] of (o['sessions'] as unknown[]).entries()) {
-      if (!Array.isArray(e) || e.length !== 4) fail(`sessions[${i}] must be [client, seq, index, result]`);
-      const [client, seq, index, res] = e as unknown[];
-      // A get that re-decodes checks client and seq with the command's own rules.
-      const cmd = decodeCommand({ o: 'get', c: client, s: seq, k: 'k' });
-      if (!cmd.ok) fail(`sessions[${i}]: ${cmd.why}`);
-      if (kv.sessions.has(client as string)) fail(`sessions[${i}]: client ${JSON.stringify(client)} appears twice`);
-      if (
-        typeof index !== 'number' ||
-        !Number.isSafeInteger(index) ||
-        index < 1 ||
-        index < prevIndex ||
-        index > applied
-      ) {
-        fail(
-          `sessions[${i}]: index must be an integer at least the previous session's (${prevIndex}; one log slot ` +
-            `may hold several clients' commands) and at most "applied" (${applied})`,
-        );
-      }
-      const result = decodeResult(res);
-      if (!result.ok) return fail(`sessions[${i}]: ${result.why}`);
-      prevIndex = index as number;
-      kv.sessions.set(client as string, { seq: seq as number, index: index as number, result: result.value });
-    }
-
-    // Only the canonical encoding is accepted, so equal stores always have equal snapshots.
-    if (!bytesEqual(kv.snapshot(), bytes))
-      fail('not in canonical form (field order, spacing or number format differ from what snapshot() writes)');
-    kv.evictOverflow();
+    const parts = snapshotBody(bytes, header);
+    let size = 0;
+    for (const [k, e] of parts.data) size += entryBytes(k, e.value);
+    kv.load(parts, size);
     return kv;
   }
 
@@ -532,16 +438,21 @@ export class KvStore {
     members: Membership | null = null,
   ): KvStore {
     const kv = new KvStore(options);
-    kv.applied = applied;
-    kv.members = members;
-    kv.data = data;
     const table = LeaseTable.link(data, leases.lines, applied, leases.next);
     if (typeof table === 'string') throw new SnapshotError(`snapshot: ${table}`);
-    kv.leases = table;
-    kv.sessions = sessions;
-    kv.bytes = bytes;
-    kv.evictOverflow();
+    kv.load({ applied, members, data, leases: table, sessions }, bytes);
     return kv;
+  }
+
+  /** Take over a snapshot's parts (`bytes`: their size against the quota), then drop the sessions past maxSessions. */
+  private load(p: SnapshotParts, bytes: number): void {
+    this.applied = p.applied;
+    this.members = p.members;
+    this.data = p.data;
+    this.leases = p.leases;
+    this.sessions = p.sessions;
+    this.bytes = bytes;
+    this.evictOverflow();
   }
 
   /**
@@ -553,8 +464,7 @@ export class KvStore {
    * takes a view must close it.
    */
   view(): KvView {
-    const sessions: SessionLine[] = [];
-    for (const [c, s] of this.sessions) sessions.push([c, s.seq, s.index, encodeResult(s.result)]);
+    const sessions = sessionLines(this.sessions);
     const leases = { lines: this.leases.lines(), next: this.leases.nextId };
     const view = new KvView(this.applied, this.data, [...this.data.keys()], leases, sessions, this.members, (v) =>
       this.views.delete(v),
@@ -581,28 +491,7 @@ export class KvStore {
   }
 }
 
-// Plain UTF-16 code-unit order: localeCompare would depend on the machine's locale.
-function sortedEntries<T>(m: ReadonlyMap<string, T>): [string, T][] {
-  return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/** What a snapshot's format says when it is one of the formats before revisions. */
-export function olderFormat(f: unknown): string {
-  return f === 'paxos-kv/1' || f === 'paxos-kv/2'
-    ? ` but "${f}": written by a version before keys had revisions, which this version cannot give them in ` +
-        `agreement with the other replicas (see docs/replicated-log.md#revisions)`
-    : '';
-}
-
-const isLeaseCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 1;
-
 /** A put's or del's result: the value before, if there was one. */
 function prevResult(cur: KeyEntry | undefined): Result {
   return cur === undefined ? { status: 'ok' } : { status: 'ok', prev: cur.value };
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -2,7 +2,7 @@
 // processes under fire. It starts N replicas behind a fault network
 // (fault-net.ts), runs concurrent clients of the client library (long-lived:
 // their gets go by read index) issuing random put, get, cas and one-key
-// transactions on a few keys, and watchers of every key (nemesis-watch.ts),
+// transactions on a few keys (nemesis-clients.ts), and watchers of every key (nemesis-watch.ts),
 // and every few seconds injects one fault: kill -9 of a replica
 // (the leader half the time) and its restart, SIGSTOP/SIGCONT, a partition
 // that isolates the leader, or a minority/majority split. With `diskFaults`
@@ -27,8 +27,8 @@ import { parseHistory } from '../lincheck/history.js';
 import { allocate } from '../runner/addresses.js';
 import { REPLICA_NODE_ARGS } from '../runner/node-args.js';
 import { kvRequest, newRequestId } from '../client/kv.js';
-import { DefiniteError, KvClient, UnknownOutcomeError } from '../client/api.js';
-import { checkWatchStream, WatchRecorder, type WriteRecord } from './nemesis-watch.js';
+import { KvClient } from '../client/api.js';
+import { checkWatchStream, WatchRecorder } from './nemesis-watch.js';
 import { LeaseKeeper, leasesDrain } from './nemesis-lease.js';
 import type { KvRequest, KvResult } from '../wire/kv.js';
 import { decodeCommand } from '../rules/index.js';
@@ -36,6 +36,7 @@ import type { Endpoint } from '../transport/link.js';
 import { FaultNet } from './fault-net.js';
 import { damageDisk } from './nemesis-disk.js';
 import { MemberChanger, type MemberHost } from './nemesis-members.js';
+import { NemesisClients } from './nemesis-clients.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -72,8 +73,6 @@ export interface NemesisReport {
   readonly ok: boolean;
   readonly lines: string[];
 }
-
-type Kind = 'put' | 'get' | 'cas' | 'txn';
 
 interface Replica {
   readonly host: string;
@@ -206,25 +205,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
 
   for (const r of replicas.values()) if (!r.join) start(r);
 
-  // Clients: each runs one op at a time, through the client library; an op
-  // with an unknown outcome retires its process id (the op may still take
-  // effect later), as in Jepsen. A one-key transaction (if the key's mod
-  // revision is the one this client last saw, put, else get) is a cas in
-  // the history: every value is unique, so a revision stands for a value.
+  // Clients, each one op at a time on a few keys, recorded in the history (nemesis-clients.ts).
   const keys = Array.from({ length: o.keys }, (_, i) => `k${i + 1}`);
-  const counts: Record<Kind, Record<'ok' | 'fail' | 'info', number>> = {
-    put: { ok: 0, fail: 0, info: 0 },
-    get: { ok: 0, fail: 0, info: 0 },
-    cas: { ok: 0, fail: 0, info: 0 },
-    txn: { ok: 0, fail: 0, info: 0 },
-  };
-  const refusals: Record<Kind, number> = { put: 0, get: 0, cas: 0, txn: 0 };
-  /** Successful writes: [invoked, completed] (performance.now()). */
-  const writesOk: Array<[number, number]> = [];
-  /** Every write made, and how it ended: for the watchers' check. */
-  const writes: WriteRecord[] = [];
   let running = true;
-  let valueCounter = 0;
   const endpoints = hosts.map((h) => ({
     name: h,
     host: alloc.endpoints.get(h)!.host,
@@ -232,100 +215,12 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   }));
   const libraryClient = (timeoutMs: number): KvClient =>
     new KvClient({ endpoints, timeoutMs, concurrency: 1, env: {} });
-  const client = async (c: number): Promise<void> => {
-    const kv = libraryClient(3000);
-    let incarnation = 0;
-    let process_ = `c${c}`;
-    const lastSeen = new Map<string, string | null>();
-    /** The mod revision of what lastSeen holds (0: absent), where known: a mismatch tells only the value. */
-    const lastRev = new Map<string, number>();
-    while (running) {
-      const kind: Kind = pick(rng, ['put', 'put', 'get', 'get', 'cas', 'txn'] as const);
-      const key = pick(rng, keys);
-      valueCounter += 1;
-      const value = `v${valueCounter}`;
-      const expected = lastSeen.get(key) ?? null;
-      const f = kind === 'txn' ? 'cas' : kind;
-      const invokeValue = kind === 'put' ? value : kind === 'get' ? undefined : [expected, value];
-      const invoked = now();
-      const invoke = {
-        process: process_,
-        type: 'invoke',
-        f,
-        key,
-        ...(invokeValue === undefined ? {} : { value: invokeValue }),
-      };
-      const end = (type: 'ok' | 'fail' | 'info', extra: object = {}): void => {
-        counts[kind][type] += 1;
-        record(invoked, invoke);
-        record(now(), { process: process_, type, f, key, ...extra });
-      };
-      const wrote = (outcome: WriteRecord['outcome'], slot?: number): void => {
-        if (kind !== 'get') writes.push({ key, value, outcome, ...(slot === undefined ? {} : { slot }) });
-        if (outcome === 'ok') writesOk.push([t0 + invoked, performance.now()]);
-      };
-      /** What the key holds, as this op saw it, and its mod revision if known. */
-      const saw = (v: string | null, rev: number | undefined): void => {
-        lastSeen.set(key, v);
-        if (rev === undefined) lastRev.delete(key);
-        else lastRev.set(key, rev);
-      };
-      /** A write done at `slot`, or a compare that failed on what the key holds instead. */
-      const wroteAt = (slot: number): void => {
-        saw(value, slot);
-        wrote('ok', slot);
-        end('ok');
-      };
-      const failed = (cur: string | null, rev: number | undefined): void => {
-        saw(cur, rev);
-        wrote('never');
-        end('fail');
-      };
-      let unavailable = false;
-      try {
-        if (kind === 'put') wroteAt((await kv.put(key, value)).slot);
-        else if (kind === 'get') {
-          const e = await kv.getEntry(key);
-          saw(e?.value ?? null, e?.modRevision ?? 0);
-          end('ok', { value: e?.value ?? null });
-        } else if (kind === 'cas') {
-          const r = await kv.cas(key, expected, value);
-          if (r.swapped) wroteAt(r.slot);
-          else failed(r.current, undefined);
-        } else {
-          const rev = lastSeen.has(key) ? lastRev.get(key) : 0;
-          const b = kv.txn();
-          if (rev === undefined) b.if(key, '=', expected);
-          else b.if(key, 'mod', '=', rev);
-          const r = await b.then({ op: 'put', key, value }).else({ op: 'get', key }).commit();
-          const got = r.results[0];
-          if (r.succeeded) wroteAt(r.slot);
-          else failed(got?.value ?? null, got?.modRevision ?? 0);
-        }
-      } catch (err) {
-        if (err instanceof UnknownOutcomeError) {
-          wrote('unknown');
-          end('info');
-          // Retire this process id: the op may still land.
-          incarnation += 1;
-          process_ = `c${c}.${incarnation}`;
-        } else if (err instanceof DefiniteError) {
-          // Refused before anything was done: it observed nothing, so it is
-          // left out of the history (a failed cas would read as a mismatch).
-          refusals[kind] += 1;
-          wrote('never');
-          unavailable = true;
-        } else throw err;
-      }
-      if (unavailable) await delay(20 + rng() * 80);
-      else if ((o.pauseMs ?? 0) > 0) await delay(o.pauseMs!);
-    }
-    await kv.close();
-  };
+  const clients = new NemesisClients({ rng, keys, now, t0, record, pauseMs: o.pauseMs, running: () => running });
+  const { counts, refusals, writesOk, writes } = clients;
   // Watchers of every key, from the start.
   const watchClients = Array.from({ length: o.watchers ?? 2 }, () => libraryClient(10_000));
   const watchers = watchClients.map((c, i) => new WatchRecorder(`watcher ${i + 1}`, c, 'k'));
-  const clientsDone = Promise.all(Array.from({ length: o.clients }, (_, i) => client(i + 1)));
+  const clientsDone = Promise.all(Array.from({ length: o.clients }, (_, i) => clients.run(i + 1, libraryClient(3000))));
   // Lease keepers: no lease may expire while kept alive.
   const keeperClients = Array.from({ length: o.leaseKeepers ?? 2 }, () => libraryClient(3000));
   const keepers = keeperClients.map((c, i) => new LeaseKeeper(`keeper ${i + 1}`, c, `lease/${i + 1}`, rng, now));

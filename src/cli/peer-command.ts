@@ -156,6 +156,9 @@ Other commands:
                            (see \`paxos elect --help\`)
   paxos status             each replica's role, ballot, indexes and health
                            (see \`paxos status --help\`)
+  paxos member list | add NAME=HOST:PORT | promote NAME | remove NAME
+                           the cluster's members, changed through the log
+                           (see \`paxos member --help\`)
   paxos lincheck HISTORY   check a client history for linearizability
   paxos check FILE...      check a run from its transcript
                            (see \`paxos check --help\`)

@@ -170,3 +170,17 @@ export function readValue(file: string): string {
     throw new ConfigError(`--value-file ${file}: not valid UTF-8; values are UTF-8 text`);
   }
 }
+
+/** The help lines of the flags that say which replicas a client asks (one text for every client command). */
+export const TARGET_HELP_NO_TO = `      --endpoints HOST=ADDR[:PORT],...
+                         the replicas (or PAXOS_ENDPOINTS), as for paxos put
+  -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
+      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
+      --ca FILE, --cert FILE, --key FILE
+                         as for paxos put`;
+
+/** TARGET_HELP_NO_TO, with --to. */
+export const TARGET_HELP = TARGET_HELP_NO_TO.replace(
+  '(default ./hostsfile)\n',
+  '(default ./hostsfile)\n      --to HOST          try replica HOST first\n',
+);

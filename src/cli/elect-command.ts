@@ -8,7 +8,7 @@ import { parseFlags } from '../config/flags.js';
 import { DEFAULT_HOLD_TTL, MAX_LEASE_TTL, type Election, type Leader } from '../client/api.js';
 import { checkValue } from '../sm/check.js';
 import { EXIT } from './client-command.js';
-import { callSettings, CLIENT_FLAGS } from './client-flags.js';
+import { CLIENT_FLAGS, TARGET_HELP_NO_TO, callSettings } from './client-flags.js';
 import { cliClient, replicaTargets } from './kv-command.js';
 import { escape } from './kv-report.js';
 import { failure, nameArg, refuseNegative, ttlArg } from './lease-flags.js';
@@ -37,12 +37,7 @@ until Ctrl-C.
       --json             one JSON object a line: "outcome" ("elected",
                          "resigned"; --listen: "leader"), name, value, key,
                          revision, lease
-      --endpoints HOST=ADDR[:PORT],...
-                         the replicas (or PAXOS_ENDPOINTS), as for paxos put
-  -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
-      --ca FILE, --cert FILE, --key FILE
-                         as for paxos put
+${TARGET_HELP_NO_TO}
       --timeout SECS     how long one call keeps trying, in all (default 10)
       --help             show this help
 

@@ -8,7 +8,7 @@ import { parseFlags } from '../config/flags.js';
 import { Lease, type LeaseOperation } from '../client/api.js';
 import { MAX_LEASE_TTL } from '../sm/lease.js';
 import { EXIT } from './client-command.js';
-import { callSettings, CLIENT_FLAGS } from './client-flags.js';
+import { CLIENT_FLAGS, TARGET_HELP, callSettings } from './client-flags.js';
 import { cliClient, replicaTargets } from './kv-command.js';
 import { describeLease } from './lease-report.js';
 import { failure, leaseIdArg, refuseNegative, ttlArg } from './lease-flags.js';
@@ -36,13 +36,7 @@ list          every lease, one line each: ID<TAB>TTL<TAB>KEYS (its TTL
 Each goes through the replicated log, as put does.
 
       --once             keepalive: renew once, then exit
-      --endpoints HOST=ADDR[:PORT],...
-                         the replicas (or PAXOS_ENDPOINTS), as for paxos put
-  -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
-      --to HOST          try replica HOST first
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
-      --ca FILE, --cert FILE, --key FILE
-                         as for paxos put
+${TARGET_HELP}
       --timeout SECS     how long one call keeps trying, in all (default 10)
       --json             one JSON object (keepalive: one per renewal):
                          "outcome" ("ok", "fail" or "unknown"), "status",

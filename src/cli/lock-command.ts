@@ -11,7 +11,7 @@ import { ConfigError } from '../config/errors.js';
 import { parseFlags } from '../config/flags.js';
 import { DEFAULT_HOLD_TTL, LeaseLostError, MAX_LEASE_TTL, type Lock } from '../client/api.js';
 import { EXIT } from './client-command.js';
-import { callSettings, CLIENT_FLAGS } from './client-flags.js';
+import { CLIENT_FLAGS, TARGET_HELP_NO_TO, callSettings } from './client-flags.js';
 import { cliClient, replicaTargets } from './kv-command.js';
 import { failure, nameArg, refuseNegative, ttlArg } from './lease-flags.js';
 
@@ -38,12 +38,7 @@ SIGTERM (and SIGKILL ${KILL_AFTER_MS / 1000} s later), and the exit status is 1.
 
       --ttl SECS         the lock's lease TTL, whole seconds (default
                          ${DEFAULT_HOLD_TTL}, at most ${MAX_LEASE_TTL})
-      --endpoints HOST=ADDR[:PORT],...
-                         the replicas (or PAXOS_ENDPOINTS), as for paxos put
-  -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
-      --ca FILE, --cert FILE, --key FILE
-                         as for paxos put
+${TARGET_HELP_NO_TO}
       --timeout SECS     how long one call keeps trying, in all (default 10)
       --verbose          say on stderr when the lock is held and released
       --help             show this help

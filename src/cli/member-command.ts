@@ -11,7 +11,7 @@ import { ALPHA, checkMemberAddr, checkMemberName } from '../paxos/membership.js'
 import type { KvTarget } from '../client/kv.js';
 import { backoffDelay } from '../util/backoff.js';
 import { EXIT } from './client-command.js';
-import { callSettings, CLIENT_FLAGS } from './client-flags.js';
+import { CLIENT_FLAGS, TARGET_HELP, callSettings } from './client-flags.js';
 import { cliClient, replicaTargets } from './kv-command.js';
 import { askStatus, healthOf } from './status-command.js';
 
@@ -38,13 +38,7 @@ A change takes effect ${ALPHA} slots after its own (the leader fills them at
 once); until then another change is refused as busy, and this command tries
 again until --timeout.
 
-      --endpoints HOST=ADDR[:PORT],...
-                         the replicas (or PAXOS_ENDPOINTS), as for paxos put
-  -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
-      --to HOST          try replica HOST first
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
-      --ca FILE, --cert FILE, --key FILE
-                         as for paxos put
+${TARGET_HELP}
       --timeout SECS     how long to keep trying, in all (default 60)
       --json             one JSON object: "outcome" ("ok" or "fail"),
                          "members" (list, add, promote), "why", "error"

@@ -30,7 +30,7 @@ import {
   type TxnOp,
 } from '../sm/txn.js';
 import { EXIT } from './client-command.js';
-import { callSettings, CLIENT_FLAGS } from './client-flags.js';
+import { CLIENT_FLAGS, TARGET_HELP, callSettings } from './client-flags.js';
 import { cliClient, replicaTargets } from './kv-command.js';
 
 export const TXN_HELP = `Usage: paxos txn [--file FILE] [options]
@@ -54,13 +54,7 @@ that starts with # is a comment. It prints which list ran, then one line
 per operation: a get's value and revisions, a put's or del's value before.
 
       --file FILE        read the transaction from FILE (- for standard input)
-      --endpoints HOST=ADDR[:PORT],...
-                         the replicas (or PAXOS_ENDPOINTS), as for paxos put
-  -h, --hostsfile FILE   the cluster's hostsfile (default ./hostsfile)
-      --to HOST          try replica HOST first
-      --port N, --resolve HOST=ADDR[:PORT], --secret-file FILE,
-      --ca FILE, --cert FILE, --key FILE
-                         as for paxos put
+${TARGET_HELP}
       --timeout SECS     how long to keep trying, in all (default 10)
       --json             print one JSON object: "outcome" ("ok", "fail" or
                          "unknown"), "succeeded" and the results

@@ -11,8 +11,7 @@
 // With --metrics, it serves /healthz, /readyz and /metrics too
 // (health-http.ts, metrics.ts), and counts what its clients ask.
 
-import { encodeMessage } from '../log/encode.js';
-import { memberById, participants, type Member, type Membership } from '../paxos/membership.js';
+import { memberById, type Member, type Membership } from '../paxos/membership.js';
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -32,11 +31,11 @@ import type { FileLogStore } from '../storage/file-log-store.js';
 import { identityOf } from '../storage/log-store.js';
 import { type KvResult, type ReceivedKvRequest } from '../wire/kv.js';
 import type { ClientResult } from '../wire/lab.js';
-import { PeerLink } from '../transport/link.js';
 import { logCodec, type ReplicaWire } from '../wire/log.js';
 import { listen, type ClientConn, type Inbound } from '../transport/server.js';
 import type { Logger } from '../util/logger.js';
 import { SnapshotReceiver, streamSnapshot } from './snapshot-transfer.js';
+import { MemberLinks } from './replica-links.js';
 import { serveHealth, type HealthServer } from './health-http.js';
 import { PromMetrics } from './metrics.js';
 import { clientOpOf } from './client-ops.js';
@@ -63,7 +62,8 @@ export interface ReplicaDeps {
 
 export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [string] }> {
   private readonly store: FileLogStore;
-  private readonly links = new Map<PeerId, PeerLink<ReplicaWire>>();
+  /** A link to each other replica that takes part (replica-links.ts). */
+  private readonly links: MemberLinks;
   private readonly receiver: SnapshotReceiver;
   /** Event-loop delays, reported with each snapshot. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -82,8 +82,6 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
   private selfId: PeerId;
   /** --join: waiting for the cluster to name our id (alive, not ready). */
   private joining = false;
-  /** Every member we have heard of, by id: links are made to those added after the configuration we have applied. */
-  private readonly known = new Map<PeerId, Member>();
   /** Why this replica takes no part any more (removed from the configuration), or null. */
   removed: string | null = null;
 
@@ -94,6 +92,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
     super();
     this.selfId = settings.self.id;
     this.store = deps.store;
+    this.links = new MemberLinks(settings, deps.log);
     this.receiver = new SnapshotReceiver(kvOptionsOf(settings), deps.log);
     this.loopDelay.enable();
     this.metrics =
@@ -104,7 +103,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
               const node = this.node;
               return node === null ? null : { ...node.status(), snapshot: this.store.lastSnapshot };
             },
-            peers: () => [...this.links.values()].map((l) => ({ name: l.name, up: l.isUp, rttMs: l.rttMs })),
+            peers: () => [...this.links.all()].map((l) => ({ name: l.name, up: l.isUp, rttMs: l.rttMs })),
           });
     const metrics = this.metrics;
     if (metrics !== null) this.store.onFsync = (seconds, kind) => metrics.fsync(seconds, kind);
@@ -182,7 +181,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
         store: this.store,
         network: {
           send: (to, msg) => this.links.get(to)?.send(msg),
-          flush: () => this.links.forEach((l) => l.flush()),
+          flush: () => this.links.all().forEach((l) => l.flush()),
         },
         sendSnapshot: (to, view, cancelled) => {
           const link = this.links.get(to);
@@ -253,7 +252,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
       const { id, voter, members } = await this.deps.join(self.host);
       this.selfId = id;
       // Our log starts from the hostsfile's members; the ones added since may lead before we catch up to their adds.
-      for (const m of members) this.known.set(m.id, m);
+      this.links.learn(members);
       this.deps.log.info(`joining as member ${id}${voter ? ' (already a voter: it recovers first)' : ' (a learner)'}`);
       return !voter;
     } finally {
@@ -263,54 +262,17 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
 
   /**
    * A configuration applied: a link to every replica that takes part, none
-   * to the rest; and once we are removed, say so and stop (exit 0).
+   * to the rest (replica-links.ts); and once we are removed, say so and stop (exit 0).
    */
   private members(m: Membership, inForce: boolean): void {
     if (this.stopped) return;
-    for (const x of m.members) this.known.set(x.id, x);
-    // The old voters keep their links until the next change: a removed leader
-    // still needs our acks for the slots it leads in, after we applied them.
-    // And members added after what we have applied (a joiner learns of them
-    // from join) may lead before we apply their adds: links to them too.
-    const ids = new Set(participants(m));
-    for (const id of this.known.keys()) if (id >= m.nextId) ids.add(id);
-    for (const [id, link] of this.links)
-      if (!ids.has(id)) {
-        this.links.delete(id);
-        void link.close();
-      }
-    for (const id of ids) if (id !== this.selfId && !this.links.has(id)) this.link(id, m);
+    this.links.sync(m, this.selfId);
     // An id once given and now gone: we were removed (ids are never reused).
     const member = m.members.some((x) => x.id === this.selfId);
     if (inForce && this.selfId < m.nextId && !member && this.removed === null) {
       this.removed = `${this.settings.self.host} was removed from the cluster (member ${this.selfId})`;
       this.emit('removed', this.removed);
     }
-  }
-
-  /** A link to member `id`: at its --resolve address, else its member add address, else its hostsfile name. */
-  private link(id: PeerId, m: Membership): void {
-    const known = memberById(m, id) ?? this.known.get(id);
-    const entry = this.settings.cluster.byId(id);
-    const name = known?.name ?? entry?.host;
-    if (name === undefined) return;
-    const at =
-      this.settings.resolved?.(name) ??
-      (known !== undefined && known.addr !== ''
-        ? addressOf(known.addr)
-        : this.settings.endpointOf(entry ?? { id, host: name, roles: [] }));
-    const link = new PeerLink<ReplicaWire>(name, at, {
-      self: this.selfId,
-      peer: id,
-      secret: this.settings.secret,
-      tls: this.settings.tls ?? null,
-      liveness: livenessOf(this.settings),
-      log: this.deps.log,
-      queueWhileDown: false,
-      encode: encodeMessage,
-    });
-    this.links.set(id, link);
-    link.start();
   }
 
   async stop(): Promise<void> {
@@ -321,7 +283,7 @@ export class ReplicaDaemon extends EventEmitter<{ fatal: [Error]; removed: [stri
     // Dumps waiting for a client's ack see `stopped` and close their views.
     for (const d of this.dumps.values()) d.wake();
     await this.inbound?.close();
-    await Promise.all([...this.links.values()].map((l) => l.close()));
+    await Promise.all([...this.links.all()].map((l) => l.close()));
     this.loopDelay.disable();
     await (this.node?.stop() ?? this.store.close());
   }
@@ -498,10 +460,4 @@ function kvResult(id: string, peer: string, a: Answer): KvResult {
       return { ...base, status: 'range', applied, count, more, data };
     }
   }
-}
-
-/** HOST:PORT (checked where the member was added: paxos/membership.ts, checkMemberAddr). */
-function addressOf(addr: string): Address {
-  const i = addr.lastIndexOf(':');
-  return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
 }

@@ -266,7 +266,7 @@ export class LogNode {
 
   step(m: LogMessage): void {
     const s = this.s;
-    // Only from a replica that takes part (paxos/membership.ts): not from one removed, nor one not yet added.
+    // Not from ourselves, nor from a replica removed from the configuration (LogState.knows).
     if (!s.knows(m.from)) return;
     s.heardAt.set(m.from, s.ticks);
     if (this.recovering !== null) return this.stepRecovering(m);

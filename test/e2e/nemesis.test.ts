@@ -1,13 +1,15 @@
 // The nemesis, 15 seconds of it, in every test run: five real replica
-// processes behind a fault network, ten clients, a fault every 3 s. Any
-// linearizability violation, or replicas that end with different stores,
-// fails the test.
+// processes behind a fault network, ten clients, a fault every 3 s, and a
+// spare replica added, promoted and swapped for a voter meanwhile. Any
+// linearizability violation, replicas that end with different stores, or a
+// membership change not done, fails the test.
 
 import test from 'ava';
 import { runNemesis } from '../../src/tools/nemesis.js';
 
 test(
-  'nemesis: 15 s of kills, freezes and partitions leave a linearizable history and identical ' + 'replicas',
+  'nemesis: 15 s of kills, freezes, partitions and a membership change leave a linearizable history and ' +
+    'identical replicas',
   async (t) => {
     const seed = Math.floor(Math.random() * 1e9);
     // The clients pause 10 ms between ops: flat out, they would take both cores
@@ -20,6 +22,7 @@ test(
       interval: 3,
       seed,
       pauseMs: 10,
+      spares: 1,
       say: () => undefined,
     });
     t.log(report.lines.join('\n'));

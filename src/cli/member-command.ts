@@ -7,7 +7,7 @@
 import { ConfigError } from '../config/errors.js';
 import { parseFlags } from '../config/flags.js';
 import { MembershipChangeError, PaxosError, type KvClient, type Member } from '../client/api.js';
-import { ALPHA, checkMemberAddr, checkMemberName } from '../paxos/membership.js';
+import { ALPHA, checkMemberAddr, checkMemberName, memberAddress } from '../paxos/membership.js';
 import type { KvTarget } from '../client/kv.js';
 import { backoffDelay } from '../util/backoff.js';
 import { EXIT } from './client-command.js';
@@ -163,7 +163,7 @@ async function caughtUp(
   if (m === undefined) throw new MembershipChangeError('unknown', `promote ${name}: no member ${name}`);
   if (m.voter) throw new MembershipChangeError('voter', `promote ${name}: ${name} is already a voter`);
   const listed = targets.find((t) => t.name === name);
-  const at = listed?.at ?? { host: m.addr.slice(0, m.addr.lastIndexOf(':')), port: Number(m.addr.split(':').pop()) };
+  const at = listed?.at ?? memberAddress(m.addr);
   for (let attempt = 1; ; attempt++) {
     const s = await askStatus({ name, at }, auth.secret, 3000, auth.tls);
     const h = healthOf({ member: name, address: '', ...s });

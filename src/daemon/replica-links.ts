@@ -5,10 +5,10 @@
 // replica removed once the next change drops it. The old voters keep their
 // links until then: a removed leader still needs our acks for its last slots.
 
-import { livenessOf, type Address, type ReplicaSettings } from '../config/settings.js';
+import { livenessOf, type ReplicaSettings } from '../config/settings.js';
 import { encodeMessage } from '../log/encode.js';
 import type { PeerId } from '../paxos/ids.js';
-import { memberById, participants, type Member, type Membership } from '../paxos/membership.js';
+import { memberAddress, memberById, participants, type Member, type Membership } from '../paxos/membership.js';
 import { PeerLink } from '../transport/link.js';
 import type { Logger } from '../util/logger.js';
 import type { ReplicaWire } from '../wire/log.js';
@@ -59,7 +59,7 @@ export class MemberLinks {
     const at =
       s.resolved?.(name) ??
       (known !== undefined && known.addr !== ''
-        ? addressOf(known.addr)
+        ? memberAddress(known.addr)
         : s.endpointOf(entry ?? { id, host: name, roles: [] }));
     const link = new PeerLink<ReplicaWire>(name, at, {
       self,
@@ -74,10 +74,4 @@ export class MemberLinks {
     this.links.set(id, link);
     link.start();
   }
-}
-
-/** HOST:PORT (checked where the member was added: paxos/membership.ts, checkMemberAddr). */
-function addressOf(addr: string): Address {
-  const i = addr.lastIndexOf(':');
-  return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
 }

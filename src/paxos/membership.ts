@@ -162,6 +162,12 @@ export function checkMemberName(x: unknown): string | undefined {
   return undefined;
 }
 
+/** A member's HOST:PORT as host and port (checked where it was added: checkMemberAddr). */
+export function memberAddress(addr: string): { readonly host: string; readonly port: number } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+}
+
 /** Why `x` is not HOST:PORT, or undefined. */
 export function checkMemberAddr(x: unknown): string | undefined {
   const m = typeof x === 'string' ? /^([A-Za-z0-9._-]{1,253}):(\d{1,5})$/.exec(x) : null;

@@ -6,6 +6,7 @@
 
 import type { PeerId } from '../paxos/ids.js';
 import { quorumOf } from '../paxos/quorum.js';
+import { jsonLength } from '../util/json-length.js';
 import { DEFAULT_LOG_TIMING } from '../paxos/defaults.js';
 import {
   ALPHA,
@@ -67,7 +68,7 @@ export type Msg<T extends LogMessage['type']> = Extract<LogMessage, { type: T }>
 
 /** Encoded size of a command, for batching by bytes. */
 export function sizeOf(cmd: unknown): number {
-  return JSON.stringify(cmd).length;
+  return jsonLength(cmd);
 }
 
 export function emptyReady(): Ready {

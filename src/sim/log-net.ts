@@ -58,7 +58,7 @@ export class SimNet {
     if (raw.type === 'snapshot' && typeof raw.data === 'string')
       return this.arrive(from, to, { ...raw, data: KvStore.restore(utf8.encode(raw.data), this.kvOptions) });
     // Checked as a replica's listener checks it (its commands too: the edge, src/sm/command.ts).
-    const d = decodeLog(raw);
+    const d = decodeLog(raw, wire);
     if (!d.ok || !('msg' in d) || d.msg.type === 'snapshot_chunk')
       throw new Error(
         `the simulator sent a message a replica refuses (${d.ok ? 'not a log message' : d.why}): ${wire.slice(0, 200)}`,

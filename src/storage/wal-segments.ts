@@ -66,6 +66,17 @@ export function frame(payload: string): Buffer {
   return buf;
 }
 
+/**
+ * The bytes from a segment's first bad frame to its end. `zeros`: they are
+ * all zero bytes, as the space a Wal zeroes ahead of its writes is
+ * (WalOptions.zeroAhead), or a file that grew before its data was written.
+ */
+export interface BadTail {
+  readonly reason: string;
+  readonly torn: boolean;
+  readonly zeros: boolean;
+}
+
 export interface Segment {
   readonly seq: number;
   readonly file: string;
@@ -75,7 +86,7 @@ export interface Segment {
   /** Where the valid frames end; the file's size unless `bad`. */
   readonly end: number;
   /** What is wrong at `end`, if anything, and whether it can be a torn write (see the header). */
-  readonly bad: { readonly reason: string; readonly torn: boolean } | null;
+  readonly bad: BadTail | null;
 }
 
 /** Frames of a segment, up to the first one that is cut short or fails its checksum. */
@@ -97,10 +108,13 @@ function readFrames(buf: Buffer): Pick<Segment, 'payloads' | 'offsets' | 'end' |
 }
 
 /** What is wrong with the frame at `off`, and whether the bytes from it on can be a torn write. */
-function badFrame(buf: Buffer, off: number): { reason: string; torn: boolean } {
+function badFrame(buf: Buffer, off: number): BadTail {
   const left = buf.length - off;
   let nonzeroEnd = buf.length;
   while (nonzeroEnd > off && buf[nonzeroEnd - 1] === 0) nonzeroEnd--;
+  // No frame starts in zeros (a frame's length is never 0): nothing to scan.
+  if (nonzeroEnd === off)
+    return { reason: `only zero bytes from here to the end of the file (${left})`, torn: true, zeros: true };
   let reason: string;
   let tornShape: boolean;
   if (left < HEADER) {
@@ -110,8 +124,7 @@ function badFrame(buf: Buffer, off: number): { reason: string; torn: boolean } {
     const len = buf.readUInt32LE(off);
     // Zeros from inside this frame to the end of the file.
     const zeroed = nonzeroEnd < off + HEADER + len;
-    if (nonzeroEnd === off) reason = `only zero bytes from here to the end of the file (${left})`;
-    else if (len === 0) reason = 'a frame of length 0';
+    if (len === 0) reason = 'a frame of length 0';
     else if (left - HEADER < len) reason = `frame declares ${len} bytes, but only ${left - HEADER} follow`;
     else
       reason = zeroed
@@ -119,11 +132,11 @@ function badFrame(buf: Buffer, off: number): { reason: string; torn: boolean } {
         : 'bad checksum on a complete frame';
     tornShape = zeroed || left - HEADER < len;
   }
-  if (!tornShape) return { reason, torn: false };
+  if (!tornShape) return { reason, torn: false, zeros: false };
   const next = nextGoodFrame(buf, off + 1);
   return next === null
-    ? { reason, torn: true }
-    : { reason: `${reason}, yet a valid frame follows at byte ${next}`, torn: false };
+    ? { reason, torn: true, zeros: false }
+    : { reason: `${reason}, yet a valid frame follows at byte ${next}`, torn: false, zeros: false };
 }
 
 /** The first offset from `from` on where a complete frame with a good checksum starts, if any. */

@@ -20,7 +20,7 @@
 // there: it is deleted, and the older segments, all still there, hold the
 // state.
 
-import { fdatasyncSync, writeSync } from 'node:fs';
+import { fdatasyncSync, fstatSync, writeSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { newDamagedDir } from './damaged.js';
@@ -60,6 +60,15 @@ export interface WalOptions<R = unknown> {
   readonly onCorruption?: OnCorruption;
   /** A record's JSON (default JSON.stringify): an owner that has its values' text already can reuse it. */
   readonly encode?: (record: R) => string;
+  /**
+   * Keep this many bytes of zeros written ahead of the log's end in its
+   * segment (default 0: off). An fdatasync then only has data to flush, not
+   * the file's new size and blocks: on ext4 under three writers, 0.16 ms
+   * instead of 0.36 (PostgreSQL zero-fills its WAL files for the same
+   * reason). open() keeps a tail of zeros rather than cut it off, and a
+   * segment is cut back to its records before the next one starts.
+   */
+  readonly zeroAhead?: number;
 }
 
 /** What a salvage found and did. */
@@ -102,17 +111,24 @@ async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
-/** All of `data`, on this thread. */
-function writeAllSync(fd: number, data: Buffer): void {
+/** All of `data`, at byte `at` of the file, on this thread. */
+function writeAllSync(fd: number, data: Buffer, at: number): void {
   let done = 0;
   while (done < data.length) {
-    const n = writeSync(fd, data, done, data.length - done);
+    const n = writeSync(fd, data, done, data.length - done, at + done);
     if (n <= 0) throw new Error(`wrote ${done} of ${data.length} bytes, then nothing`);
     done += n;
   }
 }
 
 const ignore = (): void => undefined;
+
+let zeroBuf = Buffer.alloc(0);
+/** `n` zero bytes (a view of one shared buffer, grown as needed: nothing ever writes into it). */
+function zeros(n: number): Buffer {
+  if (zeroBuf.length < n) zeroBuf = Buffer.alloc(n);
+  return zeroBuf.subarray(0, n);
+}
 
 export class Wal<R> {
   private buffered: Buffer[] = [];
@@ -130,6 +146,10 @@ export class Wal<R> {
   /** After a failed write the file's tail is unknown: nothing more may be appended behind it. */
   private failed: Error | null = null;
   private closed = false;
+  /** The current segment's size on disk: `offset`, or beyond it once zeros are written ahead. */
+  private zeroedTo: number;
+  /** The fdatasync of the zeros last written ahead, under way on the thread pool. */
+  private zeroing: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -145,8 +165,11 @@ export class Wal<R> {
       readonly onSync: (() => void) | undefined;
       readonly onFsync: ((seconds: number) => void) | undefined;
       readonly encode: (record: R) => string;
+      readonly zeroAhead: number;
     },
-  ) {}
+  ) {
+    this.zeroedTo = fstatSync(handle.fd).size;
+  }
 
   /**
    * The log's first damage, if any, changing nothing (a torn tail is not
@@ -173,6 +196,7 @@ export class Wal<R> {
       onSync: options.onSync,
       onFsync: options.onFsync,
       encode: options.encode ?? ((record: R): string => JSON.stringify(record)),
+      zeroAhead: options.zeroAhead ?? 0,
     };
     await mkdir(dir, { recursive: true });
     const seqs = segmentSeqs(await readdir(dir));
@@ -193,7 +217,8 @@ export class Wal<R> {
     }
     let truncatedBytes = 0;
     const tail = live.at(-1);
-    if (tail !== undefined && tail.bad !== null) {
+    // Zeros written ahead are kept for the writes to come.
+    if (tail !== undefined && tail.bad !== null && !(tail.bad.zeros && opts.zeroAhead > 0)) {
       // The torn tail: records in it were never confirmed.
       const fh = await open(tail.file, 'r+');
       try {
@@ -208,7 +233,8 @@ export class Wal<R> {
     for (const seg of live.slice(0, -1)) olderBytes += seg.end;
 
     const seq = tail?.seq ?? 1;
-    const handle = await open(path.join(dir, segName(seq)), 'a');
+    // Written at `offset`, not appended: zeros may follow it.
+    const handle = await open(path.join(dir, segName(seq)), tail === undefined ? 'w+' : 'r+');
     if (tail === undefined) dirChanged = true;
     if (dirChanged && opts.fsync) await syncPath(dir);
     return {
@@ -314,8 +340,7 @@ export class Wal<R> {
     if (this.offset > 0 && this.offset + this.bufferedBytes > this.opts.segmentBytes) return false;
     const data = Buffer.concat(this.take());
     try {
-      writeAllSync(this.handle.fd, data);
-      this.offset += data.length;
+      this.write(data);
       if (this.opts.fsync) {
         const t0 = performance.now();
         fdatasyncSync(this.handle.fd);
@@ -373,8 +398,7 @@ export class Wal<R> {
     // microseconds, where the thread pool costs a round trip (two wake-ups).
     // The fdatasync waits on the disk, so it goes to the pool, and the node
     // goes on meanwhile.
-    writeAllSync(this.handle.fd, data);
-    this.offset += data.length;
+    this.write(data);
     if (this.opts.fsync) {
       const t0 = performance.now();
       await this.handle.datasync();
@@ -383,14 +407,42 @@ export class Wal<R> {
     this.opts.onSync?.();
   }
 
+  /** Write `data` at the log's end, on this thread, and zero ahead of it when it is time to. */
+  private write(data: Buffer): void {
+    writeAllSync(this.handle.fd, data, this.offset);
+    this.offset += data.length;
+    this.zeroedTo = Math.max(this.zeroedTo, this.offset);
+    const ahead = this.opts.zeroAhead;
+    // Half the distance left: zero the next stretch, and have it made durable
+    // on the thread pool long before a record's fdatasync needs it to be.
+    if (ahead === 0 || this.zeroedTo - this.offset >= ahead / 2 || this.zeroedTo >= this.opts.segmentBytes) return;
+    const upTo = Math.min(this.offset + ahead, this.opts.segmentBytes);
+    const h = this.handle;
+    writeAllSync(h.fd, zeros(upTo - this.zeroedTo), this.zeroedTo);
+    this.zeroedTo = upTo;
+    // A failure here shows in the next record's own fdatasync.
+    if (this.opts.fsync) this.zeroing = this.zeroing.then(() => h.datasync()).catch(ignore);
+  }
+
+  /** Cut the current segment back to its records: only the last segment may end in zeros. */
+  private async trimZeros(): Promise<void> {
+    await this.zeroing;
+    if (this.zeroedTo === this.offset) return;
+    await this.handle.truncate(this.offset);
+    if (this.opts.fsync) await this.handle.datasync();
+    this.zeroedTo = this.offset;
+  }
+
   /** Continue in a new, empty segment (the current one is already durable). */
   private async roll(): Promise<void> {
+    await this.trimZeros();
     const next = await open(path.join(this.dir, segName(this.seq + 1)), 'wx');
     await this.handle.close();
     this.handle = next;
     this.olderBytes += this.offset;
     this.seq += 1;
     this.offset = 0;
+    this.zeroedTo = 0;
     if (this.opts.fsync) await syncPath(this.dir);
   }
 
@@ -431,10 +483,12 @@ export class Wal<R> {
       throw err;
     }
     // Durable: from here on, open() reads the checkpoint and ignores what is older.
+    await this.zeroing;
     await this.handle.close();
     this.handle = next;
     this.seq = old + 1;
     this.offset = data.length;
+    this.zeroedTo = data.length;
     this.olderBytes = 0;
     for (const seq of segmentSeqs(await readdir(this.dir))) {
       if (seq <= old) await rm(path.join(this.dir, segName(seq)), { force: true });
@@ -450,6 +504,7 @@ export class Wal<R> {
       await this.sync();
     } finally {
       await this.tail;
+      await this.zeroing;
       await this.handle.close();
     }
   }

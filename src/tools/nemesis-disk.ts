@@ -37,11 +37,14 @@ export function damageDisk(dataDir: string, rng: () => number): string {
     return 'wiped its data directory (no log yet)';
   }
   const bytes = readFileSync(file);
-  if (bytes.length === 0) return `left ${path.basename(file)} alone (empty)`;
+  // A log segment may end in zeros written ahead of its records (WalOptions.zeroAhead): flip bytes of the records.
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  if (end === 0) return `left ${path.basename(file)} alone (no records)`;
   const flips = 1 + Math.floor(rng() * 3);
   const at: number[] = [];
   for (let i = 0; i < flips; i++) {
-    const o = Math.floor(rng() * bytes.length);
+    const o = Math.floor(rng() * end);
     bytes[o] = bytes[o]! ^ (1 << Math.floor(rng() * 8));
     at.push(o);
   }

@@ -23,7 +23,8 @@ export type Decoded<M, Req> =
 
 /** How a listener reads its protocol: the lab's single-decree one, or the replicated log's. */
 export interface Codec<M extends PeerMessage, Req, Res> {
-  decode(raw: unknown): Decoded<M, Req>;
+  /** `line`: the text `raw` was parsed from, for a protocol that can reuse part of it. */
+  decode(raw: unknown, line: string): Decoded<M, Req>;
   /** What to tell a client whose request was invalid, if `raw` looks like a request at all. */
   invalidReply(raw: unknown, why: string): Res | null;
 }

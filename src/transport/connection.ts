@@ -287,7 +287,7 @@ export function serveConnection<M extends PeerMessage, Req, Res>(
         }
         return;
       }
-      const d = codec.decode(raw);
+      const d = codec.decode(raw, line);
       const reply = (res: Res): void => send(res as object);
       if (!d.ok) {
         dropBad(`dropping invalid message from ${who}: ${d.why}`);

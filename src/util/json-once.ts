@@ -13,6 +13,16 @@
 const REMEMBERED = 256;
 const texts = new Map<readonly unknown[], string>();
 
+/**
+ * Remember `text` as `list`'s JSON: text it was parsed from, whose length is
+ * that of JSON.stringify(list) (wire/log.ts checks), so a follower does not
+ * stringify the batch it was sent for its WAL record and chose line.
+ */
+export function rememberJson(list: readonly unknown[], text: string): void {
+  texts.set(list, text);
+  if (texts.size > REMEMBERED) texts.delete(texts.keys().next().value as readonly unknown[]);
+}
+
 /** JSON.stringify(list), remembered for this list while it is among the most recent. */
 export function jsonOfList(list: readonly unknown[]): string {
   let text = texts.get(list);

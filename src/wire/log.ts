@@ -29,6 +29,8 @@ import { checkLeaseLine, type LeaseLine } from '../sm/lease.js';
 import type { SessionLine } from '../sm/kv.js';
 import { decodeKvRequest, type KvResult, type ReceivedKvRequest } from './kv.js';
 import type { Codec, Decoded } from '../transport/codec.js';
+import { rememberJson } from '../util/json-once.js';
+import { jsonLength } from '../util/json-length.js';
 import type { ClientResult } from './lab.js';
 
 type Obj = Record<string, unknown>;
@@ -142,7 +144,21 @@ function sessions(x: unknown): SessionLine[] {
   return x as SessionLine[];
 }
 
-function message(o: Obj, type: string, from: PeerId): ReplicaWire {
+/**
+ * An accept in log/encode.ts's exact form carries its batch's JSON: remember
+ * that text (json-once.ts) rather than stringify the batch again for the WAL
+ * record and the chose line. Only when the text is as long as JSON.stringify
+ * would write it: no spaces, escapes or keys the parse dropped.
+ */
+function keepBatchText(m: Extract<LogMessage, { type: 'accept' }>, line: string): void {
+  const head = `{"type":"accept","from":${m.from},"n":${m.n},"slot":${m.slot},"v":`;
+  const tail = `,"commit":${m.commit}}`;
+  if (!line.startsWith(head) || !line.endsWith(tail)) return;
+  const text = line.slice(head.length, line.length - tail.length);
+  if (text.length === jsonLength(m.v)) rememberJson(m.v, text);
+}
+
+function message(o: Obj, type: string, from: PeerId, line: string | undefined): ReplicaWire {
   switch (type) {
     case 'prepare':
       return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), life: int(o, 'life', 1) };
@@ -157,8 +173,8 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
         votes: reports(o['votes']),
         base: int(o, 'base', 1),
       };
-    case 'accept':
-      return {
+    case 'accept': {
+      const m: Extract<LogMessage, { type: 'accept' }> = {
         type,
         from,
         n: int(o, 'n', 1),
@@ -166,6 +182,9 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
         v: batch(o['v'], '"v"'),
         commit: int(o, 'commit', 1),
       };
+      if (line !== undefined && m.v === o['v']) keepBatchText(m, line);
+      return m;
+    }
     case 'accept_ack':
       return { type, from, n: int(o, 'n', 1), slot: int(o, 'slot', 1), promised: int(o, 'promised', 0) };
     case 'chose':
@@ -229,7 +248,8 @@ function message(o: Obj, type: string, from: PeerId): ReplicaWire {
 /** The key-value clients' request types (wire/kv.ts). */
 const CLIENT_TYPES = new Set(['kv', 'range', 'watch', 'watch_cancel', 'dump', 'dump_ack', 'status']);
 
-export function decodeLog(raw: unknown): Decoded<ReplicaWire, ReceivedKvRequest> {
+/** `line`: the text `raw` was parsed from, if the caller has it (an accept's batch text is kept: keepBatchText). */
+export function decodeLog(raw: unknown, line?: string): Decoded<ReplicaWire, ReceivedKvRequest> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, why: 'not a JSON object' };
   const o = raw as Obj;
   const type = o['type'];
@@ -248,7 +268,7 @@ export function decodeLog(raw: unknown): Decoded<ReplicaWire, ReceivedKvRequest>
       const to = o['to'] === undefined ? 0 : int(o, 'to', 0);
       return { ok: true, hello: { from, to } };
     }
-    return { ok: true, msg: message(o, type, int(o, 'from', 1)) };
+    return { ok: true, msg: message(o, type, int(o, 'from', 1), line) };
   } catch (err) {
     if (err instanceof Bad) return { ok: false, why: err.message };
     throw err;

@@ -621,3 +621,103 @@ test('a failed syncNow stops the log as a failed sync does', async (t) => {
   await t.throwsAsync(wal.close());
   t.deepEqual(await reread(dir), [0]);
 });
+
+/** The bytes of `file` after its last nonzero byte. */
+const zeroTail = (file: string): number => {
+  const b = readFileSync(file);
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  return b.length - end;
+};
+
+test(
+  'zeroAhead: zeros are kept written ahead of the records, through syncNow and sync, reopen and checkpoint; ' +
+    'a segment is cut back to its records before the next one starts',
+  async (t) => {
+    const dir = tempDir('wal-zero');
+    const opts = { zeroAhead: 4096, segmentBytes: 64 * 1024 };
+    let { wal } = await Wal.open<R>(dir, opts);
+    const pad = 'p'.repeat(101); // records of 129 to 131 bytes: a segment never ends exactly at its limit
+    for (let i = 0; i < 10; i++) {
+      wal.append({ i, pad });
+      t.true(i % 2 === 0 ? wal.syncNow() : (await wal.sync(), true));
+    }
+    const first = path.join(dir, segments(dir)[0]!);
+    t.true(zeroTail(first) >= 2048, `zeros ahead of the records: ${zeroTail(first)}`);
+    t.true(statSync(first).size <= 64 * 1024);
+    await wal.close();
+    // Reopened: the zeros are kept, not reported as a torn write, and the next records go before them.
+    const r = await Wal.open<R>(dir, opts);
+    t.deepEqual(ids(r.records), range(0, 10));
+    t.is(r.truncatedBytes, 0, 'zeros ahead are not a torn write');
+    t.true(zeroTail(first) >= 2048, 'and are still there');
+    wal = r.wal;
+    for (let i = 10; i < 800; i++) {
+      wal.append({ i, pad });
+      if (!wal.syncNow()) await wal.sync();
+    }
+    const segs = segments(dir);
+    t.true(segs.length >= 2, `several segments: ${segs.join(', ')}`);
+    for (const s of segs.slice(0, -1)) t.is(zeroTail(path.join(dir, s)), 0, `${s}, not the last, ends at its records`);
+    t.true(zeroTail(path.join(dir, segs.at(-1)!)) > 0, 'the last one has zeros ahead');
+    await wal.checkpoint([{ i: -1 }]);
+    wal.append({ i: 800, pad });
+    t.true(wal.syncNow());
+    await wal.close();
+    // Without zeroAhead, the same log reads the same, and its zeros are cut off as a torn tail.
+    const plain = await Wal.open<R>(dir);
+    t.deepEqual(ids(plain.records), [-1, 800], 'the checkpoint and what followed it');
+    t.true(plain.truncatedBytes > 0);
+    await plain.wal.close();
+    t.is(zeroTail(path.join(dir, segments(dir).at(-1)!)), 0);
+  },
+);
+
+test(
+  'zeroAhead: a torn write into the zeros is cut off, and so are its zeros; a stray byte in the zeros, or a ' +
+    'record after them, is damage',
+  async (t) => {
+    const base = tempDir('wal-zero-torn');
+    const orig = sub(base, 'orig');
+    const opts = { zeroAhead: 4096 };
+    const { wal } = await Wal.open<R>(orig, opts);
+    for (let i = 0; i < 3; i++) {
+      wal.append({ i });
+      t.true(wal.syncNow());
+    }
+    await wal.close();
+    const name = segments(orig)[0]!;
+    const bytes = readFileSync(path.join(orig, name));
+    const end = bytes.length - zeroTail(path.join(orig, name));
+    const cases: Array<[string, Buffer, 'torn' | 'damage']> = [];
+    // Part of a frame written into the zeros: its header, or its header and some of its payload.
+    const next = frame('{"i":3}');
+    for (const cut of [4, 8, 12]) {
+      const b = Buffer.from(bytes);
+      next.copy(b, end, 0, cut);
+      cases.push([`a frame cut at ${cut} bytes`, b, 'torn']);
+    }
+    const stray = Buffer.from(bytes);
+    stray[end + 1000] = 0x41;
+    cases.push(['a stray byte among the zeros', stray, 'damage']);
+    const after = Buffer.from(bytes);
+    frame('{"i":9}').copy(after, end + 64);
+    cases.push(['a whole frame after a run of zeros', after, 'damage']);
+    for (const [what, b, want] of cases) {
+      const dir = sub(base, what.replace(/ /g, '-'));
+      writeFileSync(path.join(dir, name), b);
+      if (want === 'damage') {
+        await t.throwsAsync(Wal.open<R>(dir, opts), { instanceOf: WalDamageError }, what);
+        continue;
+      }
+      const r = await Wal.open<R>(dir, opts);
+      t.deepEqual(ids(r.records), [0, 1, 2], what);
+      t.true(r.truncatedBytes > 0, `${what}: cut off`);
+      t.is(statSync(path.join(dir, name)).size, end, `${what}: back to the last good frame`);
+      r.wal.append({ i: 3 });
+      t.true(r.wal.syncNow());
+      await r.wal.close();
+      t.deepEqual(await reread(dir), [0, 1, 2, 3], `${what}: appends after recovery read back`);
+    }
+  },
+);

@@ -97,3 +97,21 @@ test('encodeRecord and encodeMessage write exactly what JSON.stringify writes, b
   t.is(jsonOfList(odd), JSON.stringify(odd));
   t.is(jsonOfList(odd), JSON.stringify(odd), 'remembered');
 });
+
+test("an accept's batch text is reused only when it is the batch's JSON.stringify: jsonOfList stays exact", (t) => {
+  const v = [put, { o: 'put', c: 'cli-2', s: 9, k: 'é"\\', v: 'y'.repeat(40) }];
+  const exact = (line: string, what: string): void => {
+    const d = decodeLog(JSON.parse(line), line);
+    if (!d.ok || !('msg' in d) || d.msg.type !== 'accept') return void t.fail(`${what}: not an accept`);
+    t.is(jsonOfList(d.msg.v), JSON.stringify(d.msg.v), what);
+  };
+  const m = { type: 'accept', from: 2, n: 5, slot: 17, v, commit: 3 } as const;
+  exact(encodeMessage(m), 'as the leader encodes it');
+  const text = JSON.stringify(v);
+  const head = '{"type":"accept","from":2,"n":5,"slot":17,"v":';
+  // The same value, written otherwise: none of these texts may stand for the batch.
+  exact(`${head}${text.replace('"a"', '"\\u0061"')},"commit":3}`, 'an escape the parse undoes');
+  exact(`${head}${text.replace('[', '[ ')},"commit":3}`, 'a space');
+  exact(`${head}${text.replace('"o":"put"', '"o":"del","o":"put"')},"commit":3}`, 'a key given twice');
+  exact(`${head}${text},"commit":1,"zz":[],"commit":3}`, 'other members after the batch');
+});

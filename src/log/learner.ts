@@ -18,15 +18,13 @@ export class Learner {
     private readonly roles: Roles,
   ) {}
 
-  /**
-   * Records that rebuild the current durable state, for a log checkpoint
-   * after a snapshot: the promise, the votes and the chosen values still held.
-   */
-  liveRecords(): LogRecord[] {
+  /** See LogNode.liveRecords. */
+  liveRecords(after: number): LogRecord[] {
     const { votes, chosen } = this.s;
     const recs: LogRecord[] = [{ t: 'p', n: this.s.promised }];
     const slots = new Set([...votes.keys(), ...chosen.keys()]);
     for (const s of [...slots].sort((a, b) => a - b)) {
+      if (s <= after) continue;
       const vote = votes.get(s);
       const c = chosen.get(s);
       if (vote !== undefined) recs.push({ t: 'v', s, n: vote.n, v: vote.v });

@@ -189,11 +189,15 @@ export class LogNode {
 
   /**
    * Records that rebuild the current durable state, for a log checkpoint
-   * after a snapshot at `snapshotIndex`: the promise, the votes and the chosen
-   * values still held.
+   * after a snapshot at `snapshotIndex`: the promise, and the votes and
+   * chosen values after it. Those at or below it are the snapshot's: a
+   * restart replays none of them (types.ts, replay), so the slots kept for
+   * followers a little behind are kept in memory only. Writing them again at
+   * every checkpoint (up to KEEP_LOG_BYTES) was most of a loaded replica's
+   * checkpoint, about once a second.
    */
-  liveRecords(): LogRecord[] {
-    return this.learner.liveRecords();
+  liveRecords(snapshotIndex: number): LogRecord[] {
+    return this.learner.liveRecords(snapshotIndex);
   }
 
   /**

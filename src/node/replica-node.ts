@@ -377,7 +377,7 @@ export class ReplicaNode {
     const { store, log } = this.fx;
     return andThen(store.writeSnapshot(kv.view()), () =>
       andThen(
-        store.checkpoint(index, () => this.core.liveRecords()),
+        store.checkpoint(index, () => this.core.liveRecords(index)),
         () => log.info(`installed a snapshot at slot ${index} (${kv.size} keys, ${kv.storeBytes} bytes)`),
       ),
     );

@@ -50,7 +50,7 @@ export class ReplicaSnapshots {
       if (this.stopped()) return;
       return store.checkpoint(index, () => {
         this.core.compact(index, index + 1 - store.keepSlots, KEEP_LOG_BYTES);
-        return this.core.liveRecords();
+        return this.core.liveRecords(index);
       });
     };
     const report = (): void => this.fx.snapshotSaved?.(index, viewMs, now() - t1);
@@ -59,10 +59,14 @@ export class ReplicaSnapshots {
       if (compacted instanceof Promise) compacted.catch((err: Error) => this.fx.fatal(err));
       return;
     }
-    // In the background: the checkpoint waits for the batch under way.
+    // In the background: the checkpoint waits for the batch under way, and
+    // holds the loop only while it takes the live records and is queued in the
+    // log (wrapped, so that exclusive does not wait for it): batches go on
+    // meanwhile, their syncs queued behind it.
     this.saving = true;
     void written
-      .then(() => this.loop.exclusive(compact))
+      .then(() => this.loop.exclusive(() => ({ done: compact() })))
+      .then(({ done }) => done)
       .then(report)
       .catch((err: Error) => this.fx.fatal(err))
       .finally(() => (this.saving = false));

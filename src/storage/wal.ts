@@ -465,10 +465,20 @@ export class Wal<R> {
     // A flush queued before this takes what is buffered now, and no later sync joins it.
     this.nextFlush?.seal();
     this.nextFlush = null;
-    return this.enqueue(() => this.rewrite(data));
+    let replaced = 0;
+    await this.enqueue(async () => {
+      replaced = await this.rewrite(data);
+    });
+    // The older segments go after the writes queued meanwhile, not before them: a crash leaves them
+    // behind the checkpoint, obsolete, and open() deletes them.
+    for (const seq of segmentSeqs(await readdir(this.dir))) {
+      if (seq <= replaced) await rm(path.join(this.dir, segName(seq)), { force: true });
+    }
+    if (this.opts.fsync) await syncPath(this.dir);
   }
 
-  private async rewrite(checkpoint: Buffer): Promise<void> {
+  /** Write the checkpoint as a new segment and continue in it; returns the last segment it replaces. */
+  private async rewrite(checkpoint: Buffer): Promise<number> {
     const data = Buffer.concat([checkpoint, ...this.take()]);
     const old = this.seq;
     const next = await open(path.join(this.dir, segName(old + 1)), 'wx');
@@ -490,10 +500,7 @@ export class Wal<R> {
     this.offset = data.length;
     this.zeroedTo = data.length;
     this.olderBytes = 0;
-    for (const seq of segmentSeqs(await readdir(this.dir))) {
-      if (seq <= old) await rm(path.join(this.dir, segName(seq)), { force: true });
-    }
-    if (this.opts.fsync) await syncPath(this.dir);
+    return old;
   }
 
   /** Sync what is buffered, then close; the Wal cannot be used after. */

@@ -191,10 +191,10 @@ export const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
 /**
  * Snapshot after this many slots applied since the last one (--snapshot-every),
  * or when the log passes SNAPSHOT_LOG_BYTES, whichever comes first. Then the
- * log keeps a tenth as many chosen slots behind the snapshot, and at most
- * KEEP_LOG_BYTES of them, so a follower that fell a little behind catches up
- * from the log; one further behind gets the snapshot. The log's values are
- * also held in memory, so these bound a replica's memory under load: at 64
+ * replica keeps in memory (not on disk: a restart never reads them) a tenth
+ * as many chosen slots behind the snapshot, and at most KEEP_LOG_BYTES of
+ * them, so a follower that fell a little behind catches up from the log; one
+ * further behind gets the snapshot. These bound a replica's memory under load: at 64
  * MiB a loaded replica's RSS swung between 125 and 230 MiB, at 16 MiB (with
  * 4 MiB kept) it peaked at 176 MiB, at 4 MiB (1 MiB kept) at 137 MiB, in 60 s
  * at 64 clients. A snapshot of the bench's 1,000 keys takes a few ms.

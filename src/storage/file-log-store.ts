@@ -42,8 +42,8 @@ import { SNAPSHOT_EVERY_SLOTS } from '../paxos/defaults.js';
 /**
  * Zeros kept written ahead of the log's end (WalOptions.zeroAhead): a
  * replica's fdatasync per batch then flushes only the batch. 1 MiB is a few
- * hundred batches at full load, and each stretch is made durable on the
- * thread pool while the records before it are written.
+ * hundred batches at full load; a stretch of zeros costs one fdatasync of
+ * its own.
  */
 const WAL_ZERO_AHEAD = 1024 * 1024;
 

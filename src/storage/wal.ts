@@ -20,11 +20,12 @@
 // there: it is deleted, and the older segments, all still there, hold the
 // state.
 
-import { fdatasyncSync, fstatSync, writeSync } from 'node:fs';
+import { fdatasyncSync, fstatSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { newDamagedDir } from './damaged.js';
 import { syncPath } from './fsync.js';
+import { writeAll, writeAllSync, zeros } from './wal-io.js';
 import {
   BEGIN,
   END,
@@ -102,34 +103,7 @@ export class WalDamageError extends StateError {
   }
 }
 
-/** All of `data`, even if the OS takes it in pieces. */
-async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done);
-    if (bytesWritten <= 0) throw new Error(`wrote ${done} of ${data.length} bytes, then nothing`);
-    done += bytesWritten;
-  }
-}
-
-/** All of `data`, at byte `at` of the file, on this thread. */
-function writeAllSync(fd: number, data: Buffer, at: number): void {
-  let done = 0;
-  while (done < data.length) {
-    const n = writeSync(fd, data, done, data.length - done, at + done);
-    if (n <= 0) throw new Error(`wrote ${done} of ${data.length} bytes, then nothing`);
-    done += n;
-  }
-}
-
 const ignore = (): void => undefined;
-
-let zeroBuf = Buffer.alloc(0);
-/** `n` zero bytes (a view of one shared buffer, grown as needed: nothing ever writes into it). */
-function zeros(n: number): Buffer {
-  if (zeroBuf.length < n) zeroBuf = Buffer.alloc(n);
-  return zeroBuf.subarray(0, n);
-}
 
 export class Wal<R> {
   private buffered: Buffer[] = [];

@@ -12,7 +12,9 @@
 // proposer's next step depends on quorums and timers, which are not modelled.)
 //   sent prepare/accept (P)   -> each acceptor A: received ..., then A's ack
 //   sent ack (A)              -> the requester P (A answers in order): received ack
-//   chose by a proposer (P)   -> P: sent chose, if P sent the accept for that number
+//   chose by a proposer (P)   -> P: sent chose, if the number is P's own: P sent the
+//                                accept for it, or resumed knowing it won before a
+//                                restart and announces it again (core/node.ts, resume)
 //   sent chose (P)            -> each acceptor/learner R: received chose
 //   received chose (R)        -> R: chose, unless R already printed one for that number
 
@@ -37,7 +39,7 @@ export class InFlight {
   /** Per peer: proposal numbers it already printed a chose line for. */
   private readonly heard = new Map<PeerId, Set<number>>();
 
-  constructor(private readonly cluster: Pick<Cluster, 'stride' | 'acceptorsOf' | 'learnersOf'>) {}
+  constructor(private readonly cluster: Pick<Cluster, 'stride' | 'acceptorsOf' | 'learnersOf' | 'proposerOf'>) {}
 
   /** Lines owed and not yet seen. */
   get count(): number {
@@ -64,12 +66,16 @@ export class InFlight {
       this.pay(at, line);
     } else if (l.action === 'chose') {
       // Owed if it follows a received chose. Otherwise it is a proposer's:
-      // it stands for that number's chose line and, if the proposer ran the
-      // accept for that number itself, owes the broadcast. (A proposer told
-      // by an acceptor that another's value is chosen only prints it.)
+      // it stands for that number's chose line and, if the number is the
+      // proposer's own, owes the broadcast: it ran the accept itself, or it
+      // resumed from saved state knowing it won, and announces it again. (A
+      // proposer told by an acceptor that another's value is chosen only
+      // prints it.)
       if ((this.due.get(this.key(at, line)) ?? 0) > 0) this.pay(at, line);
       else {
-        if (this.accepted.has(this.key(at, `${l.proposal_num}`))) this.owe(at, formatLine({ ...l, action: 'sent' }));
+        const own =
+          this.accepted.has(this.key(at, `${l.proposal_num}`)) || this.cluster.proposerOf(this.group(l))?.id === at;
+        if (own) this.owe(at, formatLine({ ...l, action: 'sent' }));
         this.heardBy(at).add(l.proposal_num);
       }
     } else if (l.action === 'sent' && type === 'chose') {

@@ -181,3 +181,20 @@ test('in flight: a chose seen at the proposer owes its broadcast before the broa
   f.add(5, parsed([L(5, 'sent', 'chose', 'X', 2)])[0]!);
   t.is(f.count, 3, "group 2's three acceptors each owe a received chose (their chose lines follow from that)");
 });
+
+test('in flight: a proposer that resumed knowing it won owes the chose it announces again', (t) => {
+  // testcase 2 run a second time on its saved state: peer1 (proposer1) prints chose X at its own number 1 from
+  // memory, with no accept in this run, then announces it; peer5 learns X from an acceptor and only prints it.
+  const f = new InFlight(cluster2);
+  const add = (at: number, line: string): void => f.add(at, parsed([line])[0]!);
+  add(1, L(1, 'chose', 'chose', 'X', 1));
+  add(5, L(5, 'chose', 'chose', 'X', 1));
+  t.true(f.count > 0, 'both proposers chose, but peer1 still owes its announcement');
+  add(1, L(1, 'sent', 'chose', 'X', 1));
+  for (const a of [2, 3, 4]) {
+    t.true(f.count > 0, `acceptor ${a}'s lines are still owed`);
+    add(a, L(1, 'received', 'chose', 'X', 1));
+    add(a, L(a, 'chose', 'chose', 'X', 1));
+  }
+  t.is(f.count, 0);
+});
